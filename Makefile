@@ -1,0 +1,133 @@
+# Sluice - one build system: GNU make + pkg-config.
+#   make            build/sluice (multi-call binary) and the kafka-*.sh aliases
+#   make run        build and start a single-node broker on 127.0.0.1:9092
+#   make test       every test: unit (C), fuzz smoke run, integration (pytest)
+#   make test-kafka the integration scenarios against Apache Kafka itself
+#   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       longer libFuzzer runs (FUZZ_SECONDS per target)
+#   make proto      regenerate src/proto/gen from SPEC (default ../shared/kafka-spec)
+#   make format / make lint
+#   make bench      side-by-side benchmark against Apache Kafka
+
+CC      ?= cc
+BUILD   ?= build
+SPEC    ?= ../shared/kafka-spec
+PKGS    := libzstd liblz4 zlib openssl snappy
+TOOLPKGS := rdkafka
+OPT     ?= -O2
+CFLAGS_BASE := -std=c17 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+               -fno-strict-aliasing -Isrc -MMD -MP
+SAN     ?=
+DEPS_OK := $(BUILD)/.deps-ok
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOLPKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(TOOLPKGS) 2>/dev/null)
+CFLAGS  := $(CFLAGS_BASE) $(SAN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  = $(PKG_LIBS) -lpthread -lm
+LDFLAGS := $(SAN)
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
+              src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
+              src/txn/*.c src/cluster/*.c src/tools/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
+
+.PHONY: all deps run test unit test-unit test-integration test-kafka asan fuzz \
+        fuzz-smoke proto format lint bench clean venv
+
+all: $(BUILD)/sluice aliases
+
+deps: $(DEPS_OK)
+$(DEPS_OK): scripts/deps.sh
+	@scripts/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+aliases: $(BUILD)/sluice
+	@for a in $(ALIASES); do \
+	  printf '#!/bin/sh\nexec "$$(dirname "$$0")/sluice" %s "$$@"\n' "$${a}" > $(BUILD)/kafka-$${a}.sh; \
+	  chmod +x $(BUILD)/kafka-$${a}.sh; done
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+run: all
+	mkdir -p sluice-data
+	$(BUILD)/sluice server
+
+unit test-unit: $(BUILD)/test_unit
+	$(BUILD)/test_unit
+
+# Python test dependencies live in a virtual environment made here.
+VENV := $(BUILD)/venv
+$(VENV)/.ok: tests/requirements.txt | $(DEPS_OK)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+venv: $(VENV)/.ok
+
+test-integration: all $(VENV)/.ok
+	$(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test-kafka: all $(VENV)/.ok
+	SLUICE_TARGET=kafka $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+test: all
+	$(MAKE) test-unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) test-integration
+	@echo "make test: all suites passed"
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test-unit
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+
+# libFuzzer targets are built with clang, whatever CC is.
+FUZZ_BUILD := build/fuzz
+FUZZ_BINS  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_SECONDS ?= 300
+$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) | $(DEPS_OK)
+	@mkdir -p $(FUZZ_BUILD)
+	clang -std=c17 -O1 -g -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ $< $(filter-out src/tools/%,$(LIB_SRC)) $(filter-out -lrdkafka,$(PKG_LIBS)) -lpthread -lm
+
+fuzz-smoke: $(FUZZ_BINS)
+	@scripts/fuzz.sh smoke $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh long $(FUZZ_BINS)
+
+proto:
+	python3 tools/protogen.py --spec $(SPEC) --out src/proto/gen
+
+FORMAT_SRC = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'fuzz/*.c' | grep -v '^src/proto/gen/')
+format:
+	clang-format -i $(FORMAT_SRC)
+
+lint:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -Isrc $(FORMAT_SRC)
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/obj/src/main.d
