@@ -1,0 +1,258 @@
+/*
+ * log.h - the partition log: Kafka's storage engine.
+ *
+ * A log_manager owns every partition log of one broker across its log.dirs,
+ * laid out on disk exactly as Apache Kafka lays it out (so kafka-dump-log.sh
+ * reads our segments):
+ *   <log.dir>/<topic>-<partition>/%020lld.log | .index | .timeindex
+ *   <log.dir>/<topic>-<partition>/leader-epoch-checkpoint, partition.metadata
+ *   <log.dir>/recovery-point-offset-checkpoint, log-start-offset-checkpoint,
+ *   <log.dir>/replication-offset-checkpoint, .kafka_cleanshutdown
+ * See src/log/log.c for the invariants (log start <= HW <= LEO, recovery
+ * point) and which function moves each mark.
+ *
+ * Errors are Kafka error codes (enum proto_error, KERR_* in proto/errors.h):
+ * 0 is success. A failed write or fsync poisons the partition: from then on
+ * every call on it returns KERR_KAFKA_STORAGE_ERROR (never retried).
+ *
+ * Ownership: the manager owns every log_partition; a log_partition pointer
+ * stays valid until log_delete or log_manager_close. Strings passed in are
+ * copied. log_read hands out a dup()ed fd that the caller owns.
+ *
+ * Threading: the broker calls the whole API from ONE thread (its event loop)
+ * for now; nothing here locks. Later a per-partition lock can be added
+ * (every function takes the partition or the manager explicitly, no hidden
+ * globals apart from the io ops table).
+ */
+#ifndef SL_LOG_LOG_H
+#define SL_LOG_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/errors.h"
+
+/* ---- file I/O behind a thin interface (tests inject faults) ---------- */
+/* Each op returns what the POSIX call returns (-1 with errno on failure). */
+typedef struct log_io {
+    int (*open)(void *ctx, const char *path, int flags, int mode);
+    int (*close)(void *ctx, int fd);
+    ssize_t (*pread)(void *ctx, int fd, void *buf, size_t n, off_t off);
+    ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t n, off_t off);
+    int (*fsync)(void *ctx, int fd);
+    int (*ftruncate)(void *ctx, int fd, off_t len);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path);
+    int (*mkdir)(void *ctx, const char *path, int mode);
+    int (*rmdir)(void *ctx, const char *path);
+    void *ctx;
+} log_io;
+
+/* The real POSIX implementation. */
+extern const log_io log_io_posix;
+
+/* ---- per-topic configuration ----------------------------------------- */
+enum log_ts_type { LOG_TS_CREATE_TIME = 0, LOG_TS_LOG_APPEND_TIME = 1 };
+enum log_cleanup { LOG_CLEANUP_DELETE = 1, LOG_CLEANUP_COMPACT = 2 };
+/* compression.type of a topic: "producer" keeps what the producer sent;
+ * the others equal the batch codec ids of compress.h (0 none .. 4 zstd). */
+enum log_topic_compression {
+    LOG_COMPRESSION_PRODUCER = -1,
+    LOG_COMPRESSION_UNCOMPRESSED = 0,
+    LOG_COMPRESSION_GZIP = 1,
+    LOG_COMPRESSION_SNAPPY = 2,
+    LOG_COMPRESSION_LZ4 = 3,
+    LOG_COMPRESSION_ZSTD = 4,
+};
+
+/* Filled by the server from its config table (topic overrides over broker
+ * defaults); units as in Kafka. INT64_MAX means "never" for flush.* and the
+ * timestamp bounds; -1 means unlimited for retention.*. */
+typedef struct log_config {
+    int32_t segment_bytes;         /* segment.bytes, 1 GiB */
+    int64_t segment_ms;            /* segment.ms, 7 days */
+    int64_t retention_ms;          /* retention.ms, 7 days; -1 = forever */
+    int64_t retention_bytes;       /* retention.bytes, -1 */
+    int32_t max_message_bytes;     /* max.message.bytes, 1048588 */
+    int32_t index_interval_bytes;  /* index.interval.bytes, 4096 */
+    int32_t segment_index_bytes;   /* segment.index.bytes, 10 MiB */
+    int64_t flush_messages;        /* flush.messages, INT64_MAX */
+    int64_t flush_ms;              /* flush.ms, INT64_MAX */
+    int32_t min_insync_replicas;   /* min.insync.replicas, 1 (used by produce) */
+    int cleanup_policy;            /* LOG_CLEANUP_* bits, delete */
+    int compression_type;          /* enum log_topic_compression, producer */
+    int message_timestamp_type;    /* enum log_ts_type, CreateTime */
+    int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms */
+    int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms */
+} log_config;
+
+/* Kafka 4.x defaults. */
+void log_config_default(log_config *cfg);
+
+/* ---- manager ----------------------------------------------------------- */
+typedef struct log_manager log_manager;
+typedef struct log_partition log_partition;
+
+typedef struct log_manager_opts {
+    const char *const *log_dirs; /* log.dirs (created if missing) */
+    int n_log_dirs;
+    const log_io *io;            /* NULL: log_io_posix */
+    int max_open_segments;       /* LRU bound on open segments (fd + index
+                                    arrays); 0: 1024 */
+    const log_config *default_config; /* for partitions found on disk; the
+                                    server may log_set_config them later */
+} log_manager_opts;
+
+/* Counters for tests and metrics. */
+typedef struct log_manager_stats {
+    int64_t recovered_batches;  /* batches re-read by recovery at open */
+    int64_t recovered_bytes;
+    int64_t truncated_bytes;    /* bytes cut off by recovery */
+    int64_t segment_opens;      /* lazy opens (cache misses) */
+    int open_segments;          /* currently open */
+    int partitions;
+} log_manager_stats;
+
+/* Opens log.dirs, loads checkpoints, recovers every partition found (re-reads
+ * everything after the recovery point unless the last shutdown was clean).
+ * NULL with *err set (KERR_KAFKA_STORAGE_ERROR) if a dir is unusable. */
+log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err);
+/* Flushes everything, trims indexes, writes the checkpoints and the clean
+ * shutdown marker, frees all. */
+void log_manager_close(log_manager *mgr);
+/* fsyncs every partition appended to since the last call and advances its
+ * recovery point. Call from the event loop's before-sleep hook; release
+ * acks=all responses after it. Returns the number of partitions flushed. */
+int log_manager_flush_dirty(log_manager *mgr);
+/* Periodic housekeeping (call every log.retention.check.interval.ms or more
+ * often): retention by time and size, flush.ms. Returns segments deleted. */
+int log_manager_tick(log_manager *mgr);
+/* Writes the three offset checkpoints of every log dir (temp+fsync+rename). */
+int16_t log_manager_checkpoint(log_manager *mgr);
+void log_manager_get_stats(const log_manager *mgr, log_manager_stats *out);
+/* Calls fn for every partition (order unspecified). fn must not create or
+ * delete partitions. */
+void log_manager_foreach(log_manager *mgr,
+                         void (*fn)(void *ctx, log_partition *part), void *ctx);
+int log_manager_n_dirs(const log_manager *mgr);
+const char *log_manager_dir(const log_manager *mgr, int i);
+
+/* ---- partitions -------------------------------------------------------- */
+log_partition *log_get(log_manager *mgr, const char *topic, int32_t partition);
+/* Creates the directory, partition.metadata (topic_id: 16 bytes) and the
+ * first segment. Returns the existing partition if it exists already. NULL
+ * with *err on failure. The dir with the fewest partitions is chosen. */
+log_partition *log_create(log_manager *mgr, const char *topic,
+                          int32_t partition, const uint8_t topic_id[16],
+                          const log_config *cfg, int16_t *err);
+/* Renames the dir to <topic>-<p>.<uuid>-delete, then removes it. The
+ * pointer is invalid afterwards. */
+int16_t log_delete(log_manager *mgr, log_partition *part);
+void log_set_config(log_partition *part, const log_config *cfg);
+const log_config *log_get_config(const log_partition *part);
+
+const char *log_topic(const log_partition *part);
+int32_t log_partition_id(const log_partition *part);
+void log_topic_id(const log_partition *part, uint8_t out[16]);
+const char *log_dir_path(const log_partition *part);   /* the log.dir root */
+int64_t log_start_offset(const log_partition *part);
+int64_t log_end_offset(const log_partition *part);
+int64_t log_high_watermark(const log_partition *part);
+int64_t log_last_stable_offset(const log_partition *part); /* = HW for now */
+int64_t log_recovery_point(const log_partition *part);
+int64_t log_size_bytes(const log_partition *part);         /* sum of segments */
+int log_segment_count(const log_partition *part);
+bool log_is_failed(const log_partition *part);
+
+/* ---- append ------------------------------------------------------------ */
+enum log_origin {
+    LOG_ORIGIN_CLIENT = 0,      /* Produce: no control batches allowed */
+    LOG_ORIGIN_COORDINATOR = 1, /* group/txn coordinators: markers allowed */
+    LOG_ORIGIN_REPLICATION = 2, /* follower: offsets kept as received */
+};
+
+typedef struct log_append_info {
+    int64_t base_offset;       /* first offset assigned */
+    int64_t last_offset;
+    int64_t log_append_time;   /* -1 unless LogAppendTime */
+    int64_t log_start_offset;
+    int32_t record_count;
+    /* On an error: which batch (0-based) and, if known, which record in it
+     * (-1 if the whole batch), and a static message for record_errors. */
+    int32_t err_batch_index;
+    int32_t err_record_index;
+    const char *err_message;
+} log_append_info;
+
+/* Validates every batch in batches[0..len) (magic 2, sizes, CRC-32C,
+ * lastOffsetDelta vs recordsCount, timestamps per message.timestamp.type and
+ * the before/after bounds, max.message.bytes, control batches only from a
+ * coordinator), then REWRITES IN PLACE baseOffset and partitionLeaderEpoch
+ * (and maxTimestamp + CRC for LogAppendTime) and writes the bytes as they are.
+ * Either all batches are appended or none. Rolls segments as needed, updates
+ * indexes, the leader-epoch cache (a new epoch starts at base_offset) and
+ * LEO. The high watermark is NOT moved (see log_set_high_watermark).
+ * Errors: CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE,
+ * RECORD_LIST_TOO_LARGE, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR. */
+int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
+                   int32_t leader_epoch, int origin, log_append_info *out);
+
+/* Moves the HW, clamped to [log start, LEO]. The single-replica broker sets
+ * it to log_end_offset() after each append; replication will compute it. */
+void log_set_high_watermark(log_partition *part, int64_t hw);
+
+/* ---- read -------------------------------------------------------------- */
+typedef struct log_read_result {
+    int fd;              /* dup()ed segment fd, owned by the caller (close it,
+                            or log_read_release); -1 when len == 0 */
+    int64_t file_pos;    /* where the data starts in that file */
+    int32_t len;         /* bytes to send (may end inside a batch: Kafka's
+                            rule; clients drop a partial last batch) */
+    int64_t first_batch_offset; /* base offset of the first batch, or -1 */
+    int64_t high_watermark;
+    int64_t last_stable_offset;
+    int64_t log_start_offset;
+    int64_t log_end_offset;
+} log_read_result;
+
+/* Reads from the batch containing `offset`, up to max_bytes, never past
+ * max_offset (HW for consumers, LSO for read_committed, LEO for followers;
+ * -1 = LEO). A read stays inside one segment. min_one_batch: return the
+ * whole first batch even if it is larger than max_bytes (Kafka does this for
+ * the first partition of a fetch response). offset outside
+ * [log start, LEO] -> KERR_OFFSET_OUT_OF_RANGE. offset in [max_offset, LEO]
+ * -> success with len 0. */
+int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
+                 int64_t max_offset, bool min_one_batch, log_read_result *out);
+void log_read_release(log_read_result *r);
+
+/* ---- offsets by time, epochs, deletes ----------------------------------- */
+/* ListOffsets by timestamp: the first offset whose record timestamp >= ts
+ * (and that record's timestamp); -1/-1 if none (Kafka then answers offset
+ * -1). LOG_TS_EARLIEST/LATEST/MAX_TIMESTAMP are accepted too. */
+#define LOG_TS_LATEST (-1)
+#define LOG_TS_EARLIEST (-2)
+#define LOG_TS_MAX_TIMESTAMP (-3)
+int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
+                                 int64_t *offset, int64_t *timestamp);
+
+/* OffsetForLeaderEpoch, as Kafka's LeaderEpochFileCache.endOffsetFor:
+ * (epoch, end offset) or (-1, -1) if unknown. */
+void log_end_offset_for_epoch(log_partition *part, int32_t requested_epoch,
+                              int32_t *epoch, int64_t *end_offset);
+int32_t log_latest_epoch(const log_partition *part); /* -1 if none */
+
+/* DeleteRecords: moves the log start offset to `offset` (<= HW, else
+ * OFFSET_OUT_OF_RANGE); -1 means HW. Deletes segments wholly below it. */
+int16_t log_delete_records(log_partition *part, int64_t offset,
+                           int64_t *new_log_start);
+
+/* Truncates the log to `offset` (follower divergence, tests). */
+int16_t log_truncate_to(log_partition *part, int64_t offset);
+
+/* fsync this partition now. */
+int16_t log_flush(log_partition *part);
+
+#endif
