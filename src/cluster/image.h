@@ -1,0 +1,106 @@
+/*
+ * image.h - the metadata image: topics (names, ids, configs), partitions
+ * (leader, leader epoch, partition epoch, replicas, ISR), broker
+ * registrations and dynamic configs. It changes ONLY by applying KRaft
+ * metadata records (TopicRecord, PartitionRecord, PartitionChangeRecord,
+ * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, ...), the same
+ * records the controller writes to __cluster_metadata-0 and replays at start,
+ * so a multi-node cluster later applies the very same stream.
+ *
+ * Ownership: the image owns every topic, partition and string in it. Pointers
+ * (cl_topic *, cl_partition *) stay valid until the topic is removed (a
+ * RemoveTopicRecord) or the image is freed; partitions added later do not
+ * move existing ones.
+ * Threading: loop thread only.
+ */
+#ifndef SL_CLUSTER_IMAGE_H
+#define SL_CLUSTER_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "core/buf.h"
+#include "log/log.h"
+
+typedef struct cl_topic cl_topic;
+
+typedef struct cl_partition {
+    cl_topic *topic;
+    int32_t id;
+    int32_t leader;          /* node id, -1 if none */
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int32_t n_replicas, n_isr;
+    int32_t *replicas;       /* owned */
+    int32_t *isr;            /* owned */
+    log_partition *log;      /* the local replica, NULL if not hosted here */
+} cl_partition;
+
+struct cl_topic {
+    char *name;
+    uint8_t id[16];
+    bool internal;           /* __consumer_offsets, __transaction_state */
+    int32_t n_partitions;
+    cl_partition **parts;    /* [n_partitions], index = partition id */
+    size_t n_configs;
+    brk_kv *configs;         /* overrides (owned strings) */
+    log_config log_cfg;      /* effective storage config (overrides + broker) */
+};
+
+typedef struct cl_endpoint {
+    char *name;              /* listener name */
+    char *host;
+    int32_t port;
+    int16_t security_protocol;
+} cl_endpoint;
+
+typedef struct cl_broker {
+    int32_t id;
+    int64_t epoch;
+    uint8_t incarnation_id[16];
+    int32_t n_endpoints;
+    cl_endpoint *endpoints;
+    char *rack;              /* NULL if none */
+    bool fenced;
+} cl_broker;
+
+typedef struct cl_image cl_image;
+
+cl_image *cl_image_new(const brk_config *cfg);
+void cl_image_free(cl_image *img);
+
+/* Applies one metadata record value (the serialized KRaft record: frame
+ * version, type, version, fields). Unknown record types are skipped.
+ * Returns false if the bytes do not decode. */
+bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len);
+/* Offset of the last applied record (-1 initially). */
+int64_t cl_image_offset(const cl_image *img);
+
+cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len);
+cl_topic *cl_topic_find_id(cl_image *img, const uint8_t id[16]);
+/* Topics in name order (stable for Metadata responses). *n set to count.
+ * The array is owned by the image and valid until the next change. */
+cl_topic **cl_topics(cl_image *img, size_t *n);
+size_t cl_topic_count(const cl_image *img);
+const cl_broker *cl_broker_find(const cl_image *img, int32_t id);
+const cl_broker *cl_brokers(const cl_image *img, size_t *n);
+/* Value of a topic override, or NULL. */
+const char *cl_topic_config(const cl_topic *t, const char *name);
+
+/* Hook called after a change is applied (the broker opens/creates/deletes
+ * local logs and refreshes log configs here). */
+typedef enum {
+    CL_EV_TOPIC_ADDED,
+    CL_EV_PARTITION_ADDED,   /* part set */
+    CL_EV_PARTITION_CHANGED, /* leader/isr/replicas changed */
+    CL_EV_TOPIC_REMOVING,    /* before the topic's memory is freed */
+    CL_EV_TOPIC_CONFIG,      /* a topic override changed */
+    CL_EV_BROKER_CONFIG,     /* a dynamic broker config changed */
+} cl_event;
+typedef void (*cl_listener_fn)(void *ctx, cl_event ev, cl_topic *t,
+                               cl_partition *part);
+void cl_image_set_listener(cl_image *img, cl_listener_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * net.h - event loop (epoll), timers, before-sleep hooks, listeners and
+ * connections speaking Kafka framing, and response chains (memory chunks and
+ * file ranges sent with sendfile).
+ *
+ * Model (Redis ae + networking.c): one net_loop per thread; everything a loop
+ * owns (its connections, timers, hooks, requests) is touched only by that
+ * thread. Today the server runs one loop thread that does both network I/O and
+ * request handling; num.network.threads / num.io.threads can later map onto
+ * several loops, each with its own connections.
+ *
+ * Ownership: a loop owns its connections and timers. A response chain owns the
+ * memory chunks and the (dup'ed) file descriptors it holds and releases them
+ * once sent or when the connection dies.
+ * Threading: net_loop_wake is the only function another thread may call.
+ */
+#ifndef SL_NET_H
+#define SL_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+typedef struct net_loop net_loop;
+typedef struct net_conn net_conn;
+typedef struct net_listener net_listener;
+
+/* ---- loop ---------------------------------------------------------------- */
+
+net_loop *net_loop_new(void);
+void net_loop_free(net_loop *loop);
+/* Runs until net_loop_stop; returns 0. */
+int net_loop_run(net_loop *loop);
+/* Ask the loop to return from net_loop_run after the current iteration
+ * (async-signal-safe through an eventfd). */
+void net_loop_stop(net_loop *loop);
+void net_loop_wake(net_loop *loop);
+bool net_loop_stopping(const net_loop *loop);
+
+/* Timers: fn runs on the loop thread once, delay_ms from now (monotonic
+ * clock). Returns an id > 0 usable with net_timer_cancel (cancelling a timer
+ * that already ran is a no-op returning false). */
+typedef void (*net_timer_fn)(net_loop *loop, void *ctx);
+uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
+                       void *ctx);
+bool net_timer_cancel(net_loop *loop, uint64_t id);
+
+/* Before-sleep hooks run, in registration order, every time the loop is
+ * about to wait in epoll (Redis beforeSleep): batched fsyncs go here; the
+ * responses queued with net_conn_send_after_flush are released after all
+ * hooks have run. */
+typedef void (*net_hook_fn)(net_loop *loop, void *ctx);
+void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
+
+/* ---- response chains ------------------------------------------------------ */
+
+typedef enum { NET_CHUNK_MEM, NET_CHUNK_FILE } net_chunk_kind;
+
+typedef struct net_chunk {
+    struct net_chunk *next;
+    net_chunk_kind kind;
+    buf mem;    /* NET_CHUNK_MEM: bytes to send (owned) */
+    int fd;     /* NET_CHUNK_FILE: dup'ed fd, closed when sent */
+    off_t off;  /* NET_CHUNK_FILE: next byte to send */
+    size_t len; /* NET_CHUNK_FILE: bytes left to send */
+} net_chunk;
+
+typedef struct net_chain {
+    net_chunk *head, *tail;
+    size_t total; /* bytes in all chunks (mem.len + file len) */
+} net_chain;
+
+void net_chain_init(net_chain *c);
+/* The memory chunk at the tail (a new one if the tail is a file range). */
+buf *net_chain_mem(net_chain *c);
+/* Appends a file range; the fd is dup'ed, so the caller keeps its own and a
+ * segment deleted meanwhile stays readable. Returns false if dup fails. */
+bool net_chain_file(net_chain *c, int fd, off_t off, size_t len);
+void net_chain_free(net_chain *c);
+
+/* ---- listeners ------------------------------------------------------------ */
+
+/* A parsed listener: NAME://host:port. host "" binds all interfaces. */
+typedef struct net_endpoint {
+    char name[64];      /* listener name, upper case (PLAINTEXT, INTERNAL) */
+    char host[256];     /* "" = all interfaces */
+    int port;
+    char protocol[32];  /* security protocol from listener.security.protocol.map */
+} net_endpoint;
+
+/* Parses a comma-separated listener list ("PLAINTEXT://:9092,X://h:1").
+ * Returns the number parsed (<= max) or -1 with a message in err. */
+int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
+                        size_t errlen);
+
+/* ---- connections ----------------------------------------------------------- */
+
+/* Called with each complete request frame (without its size prefix). The
+ * frame memory is valid during the call only. Return false to close the
+ * connection. */
+typedef bool (*net_frame_fn)(net_conn *conn, const uint8_t *frame, size_t len);
+
+typedef struct net_listen_opts {
+    const net_endpoint *ep;
+    int index;                 /* listener index, given back by net_conn_listener */
+    int64_t max_request_bytes; /* socket.request.max.bytes */
+    int64_t idle_ms;           /* connections.max.idle.ms (<= 0: never) */
+    net_frame_fn on_frame;
+    void *ctx;                 /* returned by net_conn_ctx */
+} net_listen_opts;
+
+/* Binds and listens; port 0 picks a free port (see net_listener_port).
+ * Returns NULL with a message in err. */
+net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
+                         size_t errlen);
+int net_listener_port(const net_listener *l);
+/* Stops accepting (shutdown); existing connections stay. */
+void net_listener_close(net_listener *l);
+
+int net_conn_listener(const net_conn *conn);
+void *net_conn_ctx(const net_conn *conn);
+net_loop *net_conn_loop(const net_conn *conn);
+const char *net_conn_peer(const net_conn *conn); /* "1.2.3.4:5678" */
+uint64_t net_conn_id(const net_conn *conn);
+
+/* Response slots keep pipelined responses in request order: a slot is
+ * reserved when a request is read, filled later (maybe from a timer), and
+ * responses leave in slot order. */
+typedef struct net_slot net_slot;
+net_slot *net_conn_reserve(net_conn *conn);
+/* Fills the slot with chain (taken over; *chain is reset). Nothing is sent
+ * for an empty chain (acks=0). If the connection has died meanwhile the chain
+ * is freed. after_flush: hold it until the before-sleep hooks have run. */
+void net_slot_fill(net_slot *slot, net_chain *chain, bool after_flush);
+/* True if the connection of this slot is closed (result will be dropped). */
+bool net_slot_orphan(const net_slot *slot);
+
+/* Close after the queued responses are written. */
+void net_conn_close_after_write(net_conn *conn);
+void net_conn_close(net_conn *conn);
+/* Hold/resume reading (back-pressure while too many responses are queued). */
+size_t net_loop_conn_count(const net_loop *loop);
+
+#endif
