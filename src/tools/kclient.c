@@ -1,0 +1,583 @@
+/*
+ * kclient.c - blocking single-socket Kafka client for the CLI tools. See
+ * kclient.h. Decoders read through core/buf.h's bounded reader and check its
+ * sticky error once per response (one failure path).
+ */
+#include "tools/kclient.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util.h"
+
+#define KC_MAX_RESPONSE (64u << 20) /* bound on what we accept from a peer */
+
+static const char *const api_names[] = {
+    [0] = "Produce", [1] = "Fetch", [2] = "ListOffsets", [3] = "Metadata",
+    [4] = "LeaderAndIsr", [5] = "StopReplica", [6] = "UpdateMetadata",
+    [7] = "ControlledShutdown", [8] = "OffsetCommit", [9] = "OffsetFetch",
+    [10] = "FindCoordinator", [11] = "JoinGroup", [12] = "Heartbeat",
+    [13] = "LeaveGroup", [14] = "SyncGroup", [15] = "DescribeGroups",
+    [16] = "ListGroups", [17] = "SaslHandshake", [18] = "ApiVersions",
+    [19] = "CreateTopics", [20] = "DeleteTopics", [21] = "DeleteRecords",
+    [22] = "InitProducerId", [23] = "OffsetForLeaderEpoch",
+    [24] = "AddPartitionsToTxn", [25] = "AddOffsetsToTxn", [26] = "EndTxn",
+    [27] = "WriteTxnMarkers", [28] = "TxnOffsetCommit", [29] = "DescribeAcls",
+    [30] = "CreateAcls", [31] = "DeleteAcls", [32] = "DescribeConfigs",
+    [33] = "AlterConfigs", [34] = "AlterReplicaLogDirs",
+    [35] = "DescribeLogDirs", [36] = "SaslAuthenticate",
+    [37] = "CreatePartitions", [38] = "CreateDelegationToken",
+    [39] = "RenewDelegationToken", [40] = "ExpireDelegationToken",
+    [41] = "DescribeDelegationToken", [42] = "DeleteGroups",
+    [43] = "ElectLeaders", [44] = "IncrementalAlterConfigs",
+    [45] = "AlterPartitionReassignments", [46] = "ListPartitionReassignments",
+    [47] = "OffsetDelete", [48] = "DescribeClientQuotas",
+    [49] = "AlterClientQuotas", [50] = "DescribeUserScramCredentials",
+    [51] = "AlterUserScramCredentials", [52] = "Vote",
+    [53] = "BeginQuorumEpoch", [54] = "EndQuorumEpoch", [55] = "DescribeQuorum",
+    [56] = "AlterPartition", [57] = "UpdateFeatures", [58] = "Envelope",
+    [59] = "FetchSnapshot", [60] = "DescribeCluster", [61] = "DescribeProducers",
+    [62] = "BrokerRegistration", [63] = "BrokerHeartbeat",
+    [64] = "UnregisterBroker", [65] = "DescribeTransactions",
+    [66] = "ListTransactions", [67] = "AllocateProducerIds",
+    [68] = "ConsumerGroupHeartbeat", [69] = "ConsumerGroupDescribe",
+    [70] = "ControllerRegistration", [71] = "GetTelemetrySubscriptions",
+    [72] = "PushTelemetry", [73] = "AssignReplicasToDirs",
+    [74] = "ListConfigResources", [75] = "DescribeTopicPartitions",
+    [76] = "ShareGroupHeartbeat", [77] = "ShareGroupDescribe",
+    [78] = "ShareFetch", [79] = "ShareAcknowledge", [80] = "AddRaftVoter",
+    [81] = "RemoveRaftVoter", [82] = "UpdateRaftVoter",
+    [83] = "InitializeShareGroupState", [84] = "ReadShareGroupState",
+    [85] = "WriteShareGroupState", [86] = "DeleteShareGroupState",
+    [87] = "ReadShareGroupStateSummary", [88] = "StreamsGroupHeartbeat",
+    [89] = "StreamsGroupDescribe", [90] = "DescribeShareGroupOffsets",
+    [91] = "AlterShareGroupOffsets", [92] = "DeleteShareGroupOffsets",
+};
+
+const char *kc_api_name(int key) {
+    if (key < 0 || key >= (int)SL_ARRAY_LEN(api_names))
+        return NULL;
+    return api_names[key];
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- wire helpers --------------------------------------------------- */
+
+static void put_cstr(buf *b, const char *s) { /* compact string */
+    size_t n = strlen(s);
+    buf_put_uvarint(b, n + 1);
+    buf_put(b, s, n);
+}
+
+static char *get_cstr(rd *r) { /* compact nullable string, heap copy */
+    uint32_t n = rd_uvarint32(r);
+    if (n == 0)
+        return NULL;
+    const uint8_t *p = rd_bytes(r, n - 1);
+    return p ? xstrndup((const char *)p, n - 1) : NULL;
+}
+
+static void skip_tags(rd *r) {
+    uint32_t n = rd_uvarint32(r);
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        rd_uvarint32(r);
+        rd_skip(r, rd_uvarint32(r));
+    }
+}
+
+/* Compact int32 array; returns count (-1 for null). */
+static int get_i32s(rd *r, int32_t **out) {
+    *out = NULL;
+    uint32_t n = rd_uvarint32(r);
+    if (n == 0)
+        return -1;
+    n--;
+    if (n > rd_left(r) / 4) {
+        r->err = true;
+        return 0;
+    }
+    *out = xcalloc(n + 1, sizeof(int32_t));
+    for (uint32_t i = 0; i < n; i++)
+        (*out)[i] = (int32_t)rd_be32(r);
+    return (int)n;
+}
+
+/* Array lengths are bounded by the bytes left so a lying peer cannot make
+ * us allocate more than the response holds. */
+static uint32_t get_count(rd *r, size_t min_elem) {
+    uint32_t n = rd_uvarint32(r);
+    if (n == 0)
+        return 0;
+    n--;
+    if ((size_t)n > rd_left(r) / min_elem) {
+        r->err = true;
+        return 0;
+    }
+    return n;
+}
+
+/* ---- socket --------------------------------------------------------- */
+
+static bool io_all(kc_conn *c, void *p, size_t n, bool wr, int64_t deadline) {
+    uint8_t *b = p;
+    while (n) {
+        int left = (int)(deadline - mono_ms());
+        if (left <= 0)
+            return false;
+        struct pollfd pfd = {c->fd, wr ? POLLOUT : POLLIN, 0};
+        int pr = poll(&pfd, 1, left);
+        if (pr <= 0) {
+            if (pr < 0 && errno == EINTR)
+                continue;
+            return false;
+        }
+        ssize_t k = wr ? send(c->fd, b, n, MSG_NOSIGNAL) : recv(c->fd, b, n, 0);
+        if (k <= 0) {
+            if (k < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            return false;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+bool kc_call(kc_conn *c, int16_t key, int16_t ver, bool flexible,
+             const buf *body, buf *resp) {
+    buf req;
+    buf_init(&req, 64 + body->len);
+    buf_put_be32(&req, 0);
+    buf_put_be16(&req, (uint16_t)key);
+    buf_put_be16(&req, (uint16_t)ver);
+    int32_t corr = ++c->corr;
+    buf_put_be32(&req, (uint32_t)corr);
+    buf_put_be16(&req, 6);
+    buf_put(&req, "sluice", 6);
+    if (flexible)
+        buf_put_uvarint(&req, 0);
+    buf_put(&req, body->data, body->len);
+    sl_store_be32(req.data, (uint32_t)(req.len - 4));
+    int64_t deadline = mono_ms() + c->timeout_ms;
+    bool ok = io_all(c, req.data, req.len, true, deadline);
+    buf_free(&req);
+    uint8_t hdr[4];
+    if (!ok || !io_all(c, hdr, 4, false, deadline))
+        return false;
+    uint32_t n = sl_load_be32(hdr);
+    if (n < 4 || n > KC_MAX_RESPONSE)
+        return false;
+    buf_reset(resp);
+    uint8_t *p = buf_extend(resp, n);
+    if (!io_all(c, p, n, false, deadline))
+        return false;
+    rd r;
+    rd_init(&r, resp->data, resp->len);
+    if ((int32_t)rd_be32(&r) != corr)
+        return false;
+    /* ApiVersions always answers with header v0. */
+    if (flexible && key != 18)
+        skip_tags(&r);
+    if (r.err)
+        return false;
+    size_t hl = (size_t)(r.p - resp->data);
+    memmove(resp->data, resp->data + hl, resp->len - hl);
+    resp->len -= hl;
+    return true;
+}
+
+static bool api_versions(kc_conn *c) {
+    buf body, resp;
+    buf_init(&body, 8);
+    buf_init(&resp, 1024);
+    for (int i = 0; i < 128; i++)
+        c->api_max[i] = c->api_min[i] = -1;
+    bool ok = kc_call(c, 18, 0, false, &body, &resp);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        int16_t err = (int16_t)rd_be16(&r);
+        int32_t n = (int32_t)rd_be32(&r);
+        for (int32_t i = 0; i < n && !r.err; i++) {
+            int16_t k = (int16_t)rd_be16(&r);
+            int16_t mn = (int16_t)rd_be16(&r);
+            int16_t mx = (int16_t)rd_be16(&r);
+            if (k >= 0 && k < 128) {
+                c->api_min[k] = mn;
+                c->api_max[k] = mx;
+            }
+        }
+        ok = !r.err && err == 0;
+    }
+    buf_free(&body);
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_connect_node(kc_conn *c, const char *host, int port, int timeout_ms,
+                     char *err, size_t errsz) {
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->timeout_ms = timeout_ms;
+    snprintf(c->host, sizeof(c->host), "%s", host);
+    c->port = port;
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    int gr = getaddrinfo(host, ps, &hints, &ai);
+    if (gr) {
+        snprintf(err, errsz, "cannot resolve %s: %s", host, gai_strerror(gr));
+        return false;
+    }
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+            c->fd = fd;
+            break;
+        }
+        snprintf(err, errsz, "connection to %s:%d failed: %s", host, port,
+                 strerror(errno));
+        close(fd);
+    }
+    freeaddrinfo(ai);
+    if (c->fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!api_versions(c)) {
+        snprintf(err, errsz, "no ApiVersions answer from %s:%d", host, port);
+        kc_close(c);
+        return false;
+    }
+    return true;
+}
+
+bool kc_connect(kc_conn *c, const char *bootstrap, int timeout_ms, char *err,
+                size_t errsz) {
+    int64_t deadline = mono_ms() + timeout_ms;
+    snprintf(err, errsz, "no bootstrap server given");
+    for (;;) {
+        char *list = xstrdup(bootstrap), *save = NULL;
+        for (char *tok = strtok_r(list, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ')
+                tok++;
+            char *colon = strrchr(tok, ':');
+            int port = 9092;
+            if (colon) {
+                *colon = 0;
+                port = atoi(colon + 1);
+            }
+            const char *h = tok;
+            if (*h == '[') { /* [v6addr]:port */
+                h++;
+                char *rb = strchr(tok, ']');
+                if (rb)
+                    *rb = 0;
+            }
+            int left = (int)(deadline - mono_ms());
+            if (kc_connect_node(c, h, port, left > 1000 ? left : 1000, err,
+                                errsz)) {
+                free(list);
+                c->timeout_ms = timeout_ms;
+                return true;
+            }
+        }
+        free(list);
+        if (mono_ms() + 500 >= deadline)
+            return false;
+        usleep(500 * 1000);
+    }
+}
+
+void kc_close(kc_conn *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* ---- Metadata / DescribeTopicPartitions ----------------------------- */
+
+static void free_part(kc_partition *p) {
+    free(p->replicas);
+    free(p->isr);
+    free(p->elr);
+    free(p->last_elr);
+    free(p->offline);
+}
+
+void kc_metadata_free(kc_metadata *md) {
+    for (int i = 0; i < md->nbrokers; i++) {
+        free(md->brokers[i].host);
+        free(md->brokers[i].rack);
+    }
+    free(md->brokers);
+    for (int i = 0; i < md->ntopics; i++) {
+        free(md->topics[i].name);
+        for (int j = 0; j < md->topics[i].nparts; j++)
+            free_part(&md->topics[i].parts[j]);
+        free(md->topics[i].parts);
+    }
+    free(md->topics);
+    free(md->cluster_id);
+    memset(md, 0, sizeof(*md));
+}
+
+static bool metadata_v12(kc_conn *c, const char *const *topics, int ntopics,
+                         kc_metadata *md) {
+    buf body, resp;
+    buf_init(&body, 256);
+    buf_init(&resp, 4096);
+    if (ntopics < 0) {
+        buf_put_uvarint(&body, 0); /* null: all topics */
+    } else {
+        buf_put_uvarint(&body, (uint64_t)ntopics + 1);
+        for (int i = 0; i < ntopics; i++) {
+            uint8_t zero[16] = {0};
+            buf_put(&body, zero, 16);
+            put_cstr(&body, topics[i]);
+            buf_put_uvarint(&body, 0);
+        }
+    }
+    buf_put_u8(&body, 0); /* allow_auto_topic_creation */
+    buf_put_u8(&body, 0); /* include_topic_authorized_operations */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 3, 12, true, &body, &resp);
+    buf_free(&body);
+    if (!ok) {
+        buf_free(&resp);
+        return false;
+    }
+    rd r;
+    rd_init(&r, resp.data, resp.len);
+    rd_be32(&r); /* throttle */
+    uint32_t nb = get_count(&r, 10);
+    md->brokers = xcalloc(nb + 1, sizeof(kc_broker));
+    for (uint32_t i = 0; i < nb && !r.err; i++) {
+        kc_broker *b = &md->brokers[md->nbrokers++];
+        b->id = (int32_t)rd_be32(&r);
+        b->host = get_cstr(&r);
+        b->port = (int32_t)rd_be32(&r);
+        b->rack = get_cstr(&r);
+        skip_tags(&r);
+    }
+    md->cluster_id = get_cstr(&r);
+    md->controller = (int32_t)rd_be32(&r);
+    uint32_t nt = get_count(&r, 24);
+    md->topics = xcalloc(nt + 1, sizeof(kc_topic));
+    for (uint32_t i = 0; i < nt && !r.err; i++) {
+        kc_topic *t = &md->topics[md->ntopics++];
+        t->error = (int16_t)rd_be16(&r);
+        t->name = get_cstr(&r);
+        const uint8_t *id = rd_bytes(&r, 16);
+        if (id)
+            memcpy(t->id, id, 16);
+        t->internal = rd_u8(&r) != 0;
+        uint32_t np = get_count(&r, 20);
+        t->parts = xcalloc(np + 1, sizeof(kc_partition));
+        for (uint32_t j = 0; j < np && !r.err; j++) {
+            kc_partition *p = &t->parts[t->nparts++];
+            p->error = (int16_t)rd_be16(&r);
+            p->id = (int32_t)rd_be32(&r);
+            p->leader = (int32_t)rd_be32(&r);
+            p->leader_epoch = (int32_t)rd_be32(&r);
+            p->nreplicas = get_i32s(&r, &p->replicas);
+            p->nisr = get_i32s(&r, &p->isr);
+            p->noffline = get_i32s(&r, &p->offline);
+            p->nelr = p->nlast_elr = -1;
+            skip_tags(&r);
+        }
+        rd_be32(&r); /* authorized ops */
+        skip_tags(&r);
+        if (!t->name)
+            t->name = xstrdup("");
+    }
+    ok = !r.err;
+    buf_free(&resp);
+    return ok;
+}
+
+/* Replaces each topic's partitions with DescribeTopicPartitions' answer
+ * (which carries ELR). Pages with the cursor until done. */
+static bool describe_topic_partitions(kc_conn *c, kc_metadata *md) {
+    for (int ti = 0; ti < md->ntopics; ti++) {
+        kc_topic *t = &md->topics[ti];
+        if (t->error)
+            continue;
+        kc_partition *parts = NULL;
+        int nparts = 0;
+        int32_t cursor = -1;
+        for (;;) {
+            buf body, resp;
+            buf_init(&body, 128);
+            buf_init(&resp, 4096);
+            buf_put_uvarint(&body, 2);
+            put_cstr(&body, t->name);
+            buf_put_uvarint(&body, 0);
+            buf_put_be32(&body, 2000); /* response partition limit */
+            if (cursor < 0) {
+                buf_put_u8(&body, 0xff);
+            } else {
+                buf_put_u8(&body, 1);
+                put_cstr(&body, t->name);
+                buf_put_be32(&body, (uint32_t)cursor);
+                buf_put_uvarint(&body, 0);
+            }
+            buf_put_uvarint(&body, 0);
+            bool ok = kc_call(c, 75, 0, true, &body, &resp);
+            buf_free(&body);
+            if (!ok) {
+                buf_free(&resp);
+                free(parts);
+                return false;
+            }
+            rd r;
+            rd_init(&r, resp.data, resp.len);
+            rd_be32(&r);
+            uint32_t nt = get_count(&r, 24);
+            for (uint32_t i = 0; i < nt && !r.err; i++) {
+                int16_t terr = (int16_t)rd_be16(&r);
+                char *name = get_cstr(&r);
+                free(name);
+                rd_bytes(&r, 16);
+                rd_u8(&r);
+                uint32_t np = get_count(&r, 20);
+                parts = xrealloc(parts, ((size_t)nparts + np + 1) *
+                                            sizeof(kc_partition));
+                for (uint32_t j = 0; j < np && !r.err; j++) {
+                    kc_partition *p = &parts[nparts++];
+                    memset(p, 0, sizeof(*p));
+                    p->error = (int16_t)rd_be16(&r);
+                    p->id = (int32_t)rd_be32(&r);
+                    p->leader = (int32_t)rd_be32(&r);
+                    p->leader_epoch = (int32_t)rd_be32(&r);
+                    p->nreplicas = get_i32s(&r, &p->replicas);
+                    p->nisr = get_i32s(&r, &p->isr);
+                    p->nelr = get_i32s(&r, &p->elr);
+                    p->nlast_elr = get_i32s(&r, &p->last_elr);
+                    p->noffline = get_i32s(&r, &p->offline);
+                    skip_tags(&r);
+                }
+                rd_be32(&r);
+                skip_tags(&r);
+                if (terr)
+                    t->error = terr;
+            }
+            cursor = -1;
+            if ((int8_t)rd_u8(&r) == 1) {
+                free(get_cstr(&r));
+                cursor = (int32_t)rd_be32(&r);
+                skip_tags(&r);
+            }
+            ok = !r.err;
+            buf_free(&resp);
+            if (!ok) {
+                for (int j = 0; j < nparts; j++)
+                    free_part(&parts[j]);
+                free(parts);
+                return false;
+            }
+            if (cursor < 0)
+                break;
+        }
+        for (int j = 0; j < t->nparts; j++)
+            free_part(&t->parts[j]);
+        free(t->parts);
+        t->parts = parts;
+        t->nparts = nparts;
+    }
+    md->has_elr = true;
+    return true;
+}
+
+bool kc_metadata_get(kc_conn *c, const char *const *topics, int ntopics,
+                     bool want_elr, kc_metadata *md) {
+    memset(md, 0, sizeof(*md));
+    if (c->api_max[3] < 12) {
+        /* Older brokers: the tools need topic ids (v10+); v12 is what
+         * every Kafka since 3.1 and Sluice speak. */
+        if (c->api_max[3] < 0)
+            return false;
+    }
+    if (!metadata_v12(c, topics, ntopics, md)) {
+        kc_metadata_free(md);
+        return false;
+    }
+    if (want_elr && c->api_max[75] >= 0 && !describe_topic_partitions(c, md)) {
+        kc_metadata_free(md);
+        return false;
+    }
+    return true;
+}
+
+/* ---- ListOffsets ---------------------------------------------------- */
+
+bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
+                    int64_t *offset, int16_t *error) {
+    int16_t ver = c->api_max[2] >= 7 ? 7 : -1;
+    if (ver < 0) {
+        *error = 35; /* UNSUPPORTED_VERSION */
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 256);
+    buf_put_be32(&body, (uint32_t)-1); /* replica id */
+    buf_put_u8(&body, 0);              /* read_uncommitted */
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, topic);
+    buf_put_uvarint(&body, 2);
+    buf_put_be32(&body, (uint32_t)part);
+    buf_put_be32(&body, (uint32_t)-1); /* current leader epoch */
+    buf_put_be64(&body, (uint64_t)ts);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 2, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *error = 3; /* UNKNOWN_TOPIC_OR_PARTITION unless found */
+        *offset = -1;
+        uint32_t nt = get_count(&r, 4);
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            free(get_cstr(&r));
+            uint32_t np = get_count(&r, 26);
+            for (uint32_t j = 0; j < np && !r.err; j++) {
+                int32_t pi = (int32_t)rd_be32(&r);
+                int16_t e = (int16_t)rd_be16(&r);
+                rd_be64(&r);
+                int64_t off = (int64_t)rd_be64(&r);
+                rd_be32(&r);
+                skip_tags(&r);
+                if (pi == part) {
+                    *error = e;
+                    *offset = off;
+                }
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

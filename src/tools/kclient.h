@@ -1,0 +1,93 @@
+/*
+ * kclient.h - a tiny blocking Kafka client over one plain TCP socket, for
+ * the few requests the packaged librdkafka (2.0.x) cannot make: Metadata
+ * with topic ids, DescribeTopicPartitions (ELR), ApiVersions listing, and
+ * ListOffsets with the max-timestamp spec. Used only by the CLI tools.
+ *
+ * Ownership: kc_conn owns its socket; decoded results own their heap memory
+ * (free with the matching *_free). Single-threaded; every call blocks for at
+ * most the connection's timeout.
+ */
+#ifndef SL_TOOLS_KCLIENT_H
+#define SL_TOOLS_KCLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+typedef struct kc_conn {
+    int fd;
+    int timeout_ms;
+    int32_t corr;
+    char host[256];
+    int port;
+    int16_t api_max[128]; /* -1 when the broker lacks the API */
+    int16_t api_min[128];
+} kc_conn;
+
+/* Tries each host:port of the comma-separated bootstrap list until one
+ * accepts and answers ApiVersions, retrying until timeout_ms passes. On
+ * failure writes a message into err and returns false. */
+bool kc_connect(kc_conn *c, const char *bootstrap, int timeout_ms, char *err,
+                size_t errsz);
+bool kc_connect_node(kc_conn *c, const char *host, int port, int timeout_ms,
+                     char *err, size_t errsz);
+void kc_close(kc_conn *c);
+
+/* Sends a request (header v1 or v2 chosen by `flexible`) whose body is in
+ * body, and reads the whole response; resp receives the body after the
+ * response header. */
+bool kc_call(kc_conn *c, int16_t key, int16_t ver, bool flexible,
+             const buf *body, buf *resp);
+
+typedef struct kc_partition {
+    int16_t error;
+    int32_t id, leader, leader_epoch;
+    int32_t *replicas, *isr, *elr, *last_elr, *offline;
+    int nreplicas, nisr, nelr, nlast_elr, noffline; /* -1: null list */
+} kc_partition;
+
+typedef struct kc_topic {
+    int16_t error;
+    char *name;
+    uint8_t id[16];
+    bool internal;
+    kc_partition *parts;
+    int nparts;
+} kc_topic;
+
+typedef struct kc_broker {
+    int32_t id;
+    char *host;
+    int32_t port;
+    char *rack;
+} kc_broker;
+
+typedef struct kc_metadata {
+    kc_broker *brokers;
+    int nbrokers;
+    char *cluster_id;
+    int32_t controller;
+    kc_topic *topics;
+    int ntopics;
+    bool has_elr; /* partitions came from DescribeTopicPartitions */
+} kc_metadata;
+
+/* Metadata v12 (or the highest the broker has) for the given topics (all
+ * topics when ntopics < 0). With want_elr, partitions are re-read through
+ * DescribeTopicPartitions when the broker supports it. */
+bool kc_metadata_get(kc_conn *c, const char *const *topics, int ntopics,
+                     bool want_elr, kc_metadata *md);
+void kc_metadata_free(kc_metadata *md);
+
+/* ListOffsets for one partition with a timestamp spec (-1 latest, -2
+ * earliest, -3 max timestamp, -4/-5 as Kafka defines, or a time). Must be
+ * sent to the leader. */
+bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
+                    int64_t *offset, int16_t *error);
+
+/* Kafka's names for api keys ("Produce", "Fetch", ...); NULL if unknown. */
+const char *kc_api_name(int key);
+
+#endif

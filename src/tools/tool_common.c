@@ -1,0 +1,437 @@
+/*
+ * tool_common.c - flag parsing, properties, librdkafka config and the admin
+ * wrapper shared by the command-line tools. See tool_common.h.
+ */
+#include "tools/tool_common.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+
+/* ---- flags ---------------------------------------------------------- */
+
+static int find_opt(const tool_args *a, const char *name, size_t len,
+                    const char **err) {
+    int found = -1, nprefix = 0;
+    for (size_t i = 0; i < a->ndefs; i++) {
+        const char *n = a->defs[i].name;
+        if (strlen(n) == len && !strncmp(n, name, len))
+            return (int)i;
+        if (!strncmp(n, name, len)) {
+            found = (int)i;
+            nprefix++;
+        }
+    }
+    if (nprefix == 1)
+        return found; /* jopt-simple accepts unique abbreviations */
+    *err = nprefix > 1 ? "is ambiguous" : "is not a recognized option";
+    return -1;
+}
+
+int tool_parse(tool_args *a, const char *prog, const char *summary,
+               const tool_optdef *defs, size_t ndefs, int argc, char **argv) {
+    memset(a, 0, sizeof(*a));
+    SL_ASSERT(ndefs <= TOOL_MAX_OPTS);
+    a->prog = prog;
+    a->summary = summary;
+    a->defs = defs;
+    a->ndefs = ndefs;
+    a->positional = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (size_t i = 0; i < ndefs; i++)
+        a->vals[i] = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (strncmp(s, "--", 2) != 0 || s[2] == 0) {
+            a->positional[a->npositional++] = s;
+            continue;
+        }
+        const char *name = s + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len == 4 && !strncmp(name, "help", 4)) {
+            tool_usage(a, stdout);
+            return 0;
+        }
+        const char *why = NULL;
+        int k = find_opt(a, name, len, &why);
+        if (k < 0)
+            return tool_usage_error(a, "%.*s %s", (int)len, name, why);
+        if (defs[k].arg == TOOL_FLAG) {
+            if (eq)
+                return tool_usage_error(
+                    a, "Option %s does not take an argument", defs[k].name);
+            a->vals[k][a->count[k]++] = "";
+            continue;
+        }
+        const char *v;
+        if (eq)
+            v = eq + 1;
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else
+            return tool_usage_error(a, "Option %s requires an argument",
+                                    defs[k].name);
+        a->vals[k][a->count[k]++] = v;
+    }
+    return -1;
+}
+
+void tool_args_free(tool_args *a) {
+    for (size_t i = 0; i < a->ndefs; i++)
+        free(a->vals[i]);
+    free(a->positional);
+}
+
+static int opt_index(const tool_args *a, const char *name) {
+    for (size_t i = 0; i < a->ndefs; i++)
+        if (!strcmp(a->defs[i].name, name))
+            return (int)i;
+    SL_ASSERT(!"unknown option name in tool code");
+    return -1;
+}
+
+bool tool_has(const tool_args *a, const char *name) {
+    return a->count[opt_index(a, name)] > 0;
+}
+
+const char *tool_get(const tool_args *a, const char *name) {
+    int k = opt_index(a, name);
+    return a->count[k] ? a->vals[k][a->count[k] - 1] : NULL;
+}
+
+const char *tool_get_or(const tool_args *a, const char *name, const char *d) {
+    const char *v = tool_get(a, name);
+    return v ? v : d;
+}
+
+int tool_getall(const tool_args *a, const char *name, const char ***vals) {
+    int k = opt_index(a, name);
+    *vals = a->vals[k];
+    return a->count[k];
+}
+
+/* Word-wraps text into a column like jopt-simple's help formatter. */
+static void wrap(FILE *f, const char *text, int col, int width, bool first) {
+    const char *p = text;
+    int pos = first ? col : 0;
+    if (!first)
+        fprintf(f, "%*s", col, "");
+    pos = col;
+    while (*p) {
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        int wl = (int)(p - w);
+        if (pos > col && pos + 1 + wl > col + width) {
+            fprintf(f, "\n%*s", col + 2, "");
+            pos = col + 2;
+        } else if (pos > col) {
+            fputc(' ', f);
+            pos++;
+        }
+        fwrite(w, 1, (size_t)wl, f);
+        pos += wl;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', f);
+}
+
+void tool_usage(const tool_args *a, FILE *f) {
+    if (a->summary)
+        fprintf(f, "%s\n", a->summary);
+    fprintf(f, "%-40s %s\n", "Option", "Description");
+    fprintf(f, "%-40s %s\n", "------", "-----------");
+    for (size_t i = 0; i < a->ndefs; i++) {
+        char head[128];
+        snprintf(head, sizeof(head), "--%s%s", a->defs[i].name,
+                 a->defs[i].arg ? " <String>" : "");
+        if (strlen(head) > 40) {
+            fprintf(f, "%s\n", head);
+            wrap(f, a->defs[i].help ? a->defs[i].help : "", 41, 38, false);
+        } else {
+            fprintf(f, "%-40s ", head);
+            wrap(f, a->defs[i].help ? a->defs[i].help : "", 41, 38, true);
+        }
+    }
+    fprintf(f, "%-40s %s\n", "--help", "Print usage information.");
+}
+
+int tool_usage_error(const tool_args *a, const char *fmt, ...) {
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+    }
+    tool_usage(a, stderr);
+    return 1;
+}
+
+bool tool_parse_i64(const char *s, int64_t *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---- properties ---------------------------------------------------- */
+
+void tool_props_set(tool_props *p, const char *k, const char *v) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->keys[i], k)) {
+            free(p->vals[i]);
+            p->vals[i] = xstrdup(v);
+            return;
+        }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 8;
+        p->keys = xrealloc(p->keys, (size_t)p->cap * sizeof(char *));
+        p->vals = xrealloc(p->vals, (size_t)p->cap * sizeof(char *));
+    }
+    p->keys[p->n] = xstrdup(k);
+    p->vals[p->n++] = xstrdup(v);
+}
+
+const char *tool_props_get(const tool_props *p, const char *k) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->keys[i], k))
+            return p->vals[i];
+    return NULL;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+                 s[n - 1] == '\n'))
+        s[--n] = 0;
+    return s;
+}
+
+bool tool_props_load(tool_props *p, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "Error: cannot read %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == '!')
+            continue;
+        char *sep = strpbrk(s, "=:");
+        if (!sep) {
+            tool_props_set(p, s, "");
+            continue;
+        }
+        *sep = 0;
+        tool_props_set(p, trim(s), trim(sep + 1));
+    }
+    free(line);
+    fclose(f);
+    return true;
+}
+
+bool tool_props_add_kv(tool_props *p, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq)
+        return false;
+    char *k = xstrndup(kv, (size_t)(eq - kv));
+    tool_props_set(p, k, eq + 1);
+    free(k);
+    return true;
+}
+
+void tool_props_free(tool_props *p) {
+    for (int i = 0; i < p->n; i++) {
+        free(p->keys[i]);
+        free(p->vals[i]);
+    }
+    free(p->keys);
+    free(p->vals);
+    memset(p, 0, sizeof(*p));
+}
+
+/* ---- librdkafka configuration ------------------------------------- */
+
+/* Java client settings that have no librdkafka meaning (serdes, Java-only
+ * tuning); silently ignored so Kafka's config files keep working. */
+static const char *const java_only[] = {
+    "key.serializer",         "value.serializer",
+    "key.deserializer",       "value.deserializer",
+    "default.api.timeout.ms", "buffer.memory",
+    "max.block.ms",           "delivery.timeout.ms.java",
+    "interceptor.classes",    "partitioner.class",
+    "metric.reporters",       "exclude.internal.topics",
+    "max.poll.records",       "allow.auto.create.topics.java",
+    "retry.backoff.max.ms",   "metadata.max.idle.ms",
+    "max.in.flight.requests.per.connection.java",
+};
+
+bool tool_conf_set(rd_kafka_conf_t *c, const char *k, const char *v) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(java_only); i++)
+        if (!strcmp(k, java_only[i]))
+            return true;
+    char err[256];
+    const char *key = k;
+    /* A few Java names differ from librdkafka's. */
+    if (!strcmp(k, "max.in.flight.requests.per.connection"))
+        key = "max.in.flight";
+    if (rd_kafka_conf_set(c, key, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "WARN: ignoring property %s=%s: %s\n", k, v, err);
+        return false;
+    }
+    return true;
+}
+
+rd_kafka_conf_t *tool_conf_new(const char *bootstrap, const tool_props *props) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (props)
+        for (int i = 0; i < props->n; i++)
+            tool_conf_set(c, props->keys[i], props->vals[i]);
+    if (bootstrap)
+        tool_conf_set(c, "bootstrap.servers", bootstrap);
+    /* librdkafka's own logs would clutter tool output; errors surface
+     * through the results. */
+    tool_conf_set(c, "log_level", "0");
+    return c;
+}
+
+int tool_timeout_ms(const tool_props *props, int dflt) {
+    const char *v = props ? tool_props_get(props, "default.api.timeout.ms")
+                          : NULL;
+    int64_t t;
+    if (v && tool_parse_i64(v, &t) && t > 0 && t < INT32_MAX)
+        return (int)t;
+    return dflt;
+}
+
+/* ---- admin wrapper ------------------------------------------------- */
+
+bool tool_admin_open(tool_admin *ad, const char *bootstrap,
+                     const char *command_config, int dflt_timeout_ms) {
+    memset(ad, 0, sizeof(*ad));
+    if (command_config && !tool_props_load(&ad->props, command_config))
+        return false;
+    if (!bootstrap)
+        bootstrap = tool_props_get(&ad->props, "bootstrap.servers");
+    if (!bootstrap) {
+        fprintf(stderr, "Missing required option(s) [bootstrap-server]\n");
+        return false;
+    }
+    snprintf(ad->bootstrap, sizeof(ad->bootstrap), "%s", bootstrap);
+    ad->timeout_ms = tool_timeout_ms(&ad->props, dflt_timeout_ms);
+    rd_kafka_conf_t *c = tool_conf_new(bootstrap, &ad->props);
+    char err[512];
+    ad->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+    if (!ad->rk) {
+        fprintf(stderr, "Error: %s\n", err);
+        rd_kafka_conf_destroy(c);
+        return false;
+    }
+    ad->q = rd_kafka_queue_new(ad->rk);
+    return true;
+}
+
+void tool_admin_close(tool_admin *ad) {
+    if (ad->q)
+        rd_kafka_queue_destroy(ad->q);
+    if (ad->rk)
+        rd_kafka_destroy(ad->rk);
+    tool_props_free(&ad->props);
+    memset(ad, 0, sizeof(*ad));
+}
+
+rd_kafka_AdminOptions_t *tool_admin_options(tool_admin *ad,
+                                            rd_kafka_admin_op_t op) {
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(ad->rk, op);
+    char err[256];
+    rd_kafka_AdminOptions_set_request_timeout(o, ad->timeout_ms, err,
+                                              sizeof(err));
+    return o;
+}
+
+rd_kafka_event_t *tool_admin_wait(tool_admin *ad, rd_kafka_event_type_t evtype,
+                                  char *err, size_t errsz) {
+    int64_t deadline = tool_now_ms() + ad->timeout_ms + 2000;
+    for (;;) {
+        int64_t left = deadline - tool_now_ms();
+        if (left <= 0) {
+            snprintf(err, errsz, "Timed out waiting for a node assignment.");
+            return NULL;
+        }
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(ad->q, (int)left);
+        if (!ev)
+            continue;
+        if (rd_kafka_event_type(ev) == evtype)
+            return ev;
+        rd_kafka_event_destroy(ev);
+    }
+}
+
+/* ---- output helpers ----------------------------------------------- */
+
+int tool_strcmp_p(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool tool_topic_is_internal(const char *t) {
+    return !strcmp(t, "__consumer_offsets") ||
+           !strcmp(t, "__transaction_state") ||
+           !strcmp(t, "__share_group_state");
+}
+
+bool tool_topic_matches(const char *pattern, const char *topic) {
+    if (!strcmp(pattern, topic))
+        return true;
+    char *anch = xmalloc(strlen(pattern) + 8);
+    sprintf(anch, "^(%s)$", pattern);
+    regex_t re;
+    bool ok = false;
+    if (regcomp(&re, anch, REG_EXTENDED | REG_NOSUB) == 0) {
+        ok = regexec(&re, topic, 0, NULL, 0) == 0;
+        regfree(&re);
+    }
+    free(anch);
+    return ok;
+}
+
+void tool_uuid_str(const uint8_t id[16], char out[23]) {
+    static const char al[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int o = 0;
+    for (int i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)id[i] << 16;
+        if (i + 1 < 16)
+            v |= (uint32_t)id[i + 1] << 8;
+        if (i + 2 < 16)
+            v |= id[i + 2];
+        out[o++] = al[(v >> 18) & 63];
+        out[o++] = al[(v >> 12) & 63];
+        if (i + 1 < 16)
+            out[o++] = al[(v >> 6) & 63];
+        if (i + 2 < 16)
+            out[o++] = al[v & 63];
+    }
+    out[o] = 0;
+}
+
+int64_t tool_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
