@@ -71,6 +71,9 @@ int tool_parse(tool_args *a, const char *prog, const char *summary,
         const char *v;
         if (eq)
             v = eq + 1;
+        else if (defs[k].arg == TOOL_OPTARG &&
+                 (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+            v = "";
         else if (i + 1 < argc)
             v = argv[++i];
         else
@@ -300,6 +303,9 @@ bool tool_conf_set(rd_kafka_conf_t *c, const char *k, const char *v) {
 
 rd_kafka_conf_t *tool_conf_new(const char *bootstrap, const tool_props *props) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
+    /* Java clients hash keys with murmur2; keyed records must land on the
+     * same partitions whichever client wrote them. */
+    tool_conf_set(c, "partitioner", "murmur2_random");
     if (props)
         for (int i = 0; i < props->n; i++)
             tool_conf_set(c, props->keys[i], props->vals[i]);

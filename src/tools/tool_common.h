@@ -21,7 +21,9 @@
 
 /* ---- flags ---------------------------------------------------------- */
 
-enum { TOOL_FLAG = 0, TOOL_ARG = 1 };
+/* TOOL_OPTARG: the value is optional (taken only when the next word does
+ * not start with "--"); a missing value reads as "". */
+enum { TOOL_FLAG = 0, TOOL_ARG = 1, TOOL_OPTARG = 2 };
 
 typedef struct tool_optdef {
     const char *name; /* without the leading "--" */
