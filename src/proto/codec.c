@@ -316,7 +316,7 @@ static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, b
 static int dec_value(rd *r, dctx *c, const proto_field_desc *f, int16_t ver, bool flex,
                      void *p) {
     bool fx = flex && !f->flex_none;
-    bool nullable = proto_vin(f->nullable, ver);
+    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
     int rc = PROTO_OK;
     switch (f->type) {
     case PROTO_T_BOOL:
@@ -508,7 +508,7 @@ static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool fle
 static void enc_value(buf *b, const proto_field_desc *f, int16_t ver, bool flex,
                       const void *p) {
     bool fx = flex && !f->flex_none;
-    bool nullable = proto_vin(f->nullable, ver);
+    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
     switch (f->type) {
     case PROTO_T_BOOL:
         buf_put_u8(b, *(const bool *)p ? 1 : 0);

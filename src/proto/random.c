@@ -38,7 +38,7 @@ static const uint8_t *rand_blob(rng *r, arena *a, int32_t *len, bool text) {
 
 static void fill_value(const proto_field_desc *f, int16_t ver, bool flex, rng *r, arena *a,
                        void *p, int depth) {
-    bool nullable = proto_vin(f->nullable, ver);
+    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
     int64_t v = rand_int(r);
     switch (f->type) {
     case PROTO_T_BOOL:
