@@ -122,6 +122,9 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err);
 /* Flushes everything, trims indexes, writes the checkpoints and the clean
  * shutdown marker, frees all. */
 void log_manager_close(log_manager *mgr);
+/* For crash tests: closes fds and frees memory WITHOUT flushing, trimming
+ * or writing checkpoints, as if the process had been killed. */
+void log_manager_abandon(log_manager *mgr);
 /* fsyncs every partition appended to since the last call and advances its
  * recovery point. Call from the event loop's before-sleep hook; release
  * acks=all responses after it. Returns the number of partitions flushed. */

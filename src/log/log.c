@@ -1,0 +1,2209 @@
+/*
+ * log.c - the partition log (see log.h for the API).
+ *
+ * INVARIANTS (checked with SL_ASSERT where cheap)
+ *
+ *  1. log_start_offset <= high_watermark <= log_end_offset (LEO).
+ *     - LEO moves forward only in log_append (by the records appended) and
+ *       backward only in log_truncate_to and in recovery (torn tail).
+ *     - high_watermark moves only in log_set_high_watermark (clamped to
+ *       [log start, LEO]) and is pulled down by truncation.
+ *     - log_start_offset moves forward only in log_delete_records and in
+ *       retention (delete_segments_below), never backward, and is at least
+ *       the base offset of the first segment.
+ *  2. recovery_point <= LEO. Every byte below the recovery point has been
+ *     fsynced (with its segment's indexes, see roll_segment) and is never
+ *     re-read at start. It moves forward only in log_flush (to LEO) and
+ *     backward only with truncation. recovery-point-offset-checkpoint holds
+ *     a value that was true when it was written (it lags, never leads).
+ *  3. Segments are sorted by base offset, contiguous: segment i covers
+ *     [base_i, base_{i+1}); the last one (active) is the only one written to.
+ *     A segment's .log holds whole batches only; `size` is its length.
+ *  4. An offset index entry (rel, pos) says: the batch starting at byte pos
+ *     has last offset base + rel. Entries grow strictly in both. The time
+ *     index grows strictly in timestamp. Rolled segments have index files
+ *     trimmed to their entries; the active one's are preallocated.
+ *  5. A partition whose write or fsync failed is `failed`: it is never
+ *     written again and every call answers KAFKA_STORAGE_ERROR.
+ *  6. At most max_open_segments segments have their .log fd and index arrays
+ *     in memory (LRU); the rest are reopened on demand.
+ *
+ * A clean shutdown (log_manager_close) trims the active indexes, appends the
+ * final time-index entry, fsyncs, writes the checkpoints and then the file
+ * .kafka_cleanshutdown; when that file is present at open, nothing is
+ * re-read. Otherwise every segment from the one holding the recovery point
+ * to the end is re-read batch by batch, its indexes rebuilt, and the first
+ * invalid batch and everything after it truncated.
+ */
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "compress.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define MOD "log"
+#define CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
+#define IDX_ENTRY 8
+#define TIDX_ENTRY 12
+#define DEFAULT_MAX_OPEN 1024
+
+/* ---- posix io ---------------------------------------------------------- */
+static int px_open(void *c, const char *p, int f, int m) {
+    (void)c;
+    return open(p, f | O_CLOEXEC, m);
+}
+static int px_close(void *c, int fd) { (void)c; return close(fd); }
+static ssize_t px_pread(void *c, int fd, void *b, size_t n, off_t o) {
+    (void)c;
+    return pread(fd, b, n, o);
+}
+static ssize_t px_pwrite(void *c, int fd, const void *b, size_t n, off_t o) {
+    (void)c;
+    return pwrite(fd, b, n, o);
+}
+static int px_fsync(void *c, int fd) { (void)c; return fdatasync(fd); }
+static int px_ftruncate(void *c, int fd, off_t l) { (void)c; return ftruncate(fd, l); }
+static int px_rename(void *c, const char *a, const char *b) { (void)c; return rename(a, b); }
+static int px_unlink(void *c, const char *p) { (void)c; return unlink(p); }
+static int px_mkdir(void *c, const char *p, int m) { (void)c; return mkdir(p, (mode_t)m); }
+static int px_rmdir(void *c, const char *p) { (void)c; return rmdir(p); }
+
+const log_io log_io_posix = {px_open,   px_close,     px_pread,
+                             px_pwrite, px_fsync,     px_ftruncate,
+                             px_rename, px_unlink,    px_mkdir,
+                             px_rmdir,  NULL};
+
+/* ---- types ------------------------------------------------------------- */
+typedef struct idx_entry {
+    int32_t rel;
+    int32_t pos;
+} idx_entry;
+typedef struct tidx_entry {
+    int64_t ts;
+    int32_t rel;
+} tidx_entry;
+
+typedef struct log_segment {
+    struct log_segment *lru_prev, *lru_next; /* open list, most recent first */
+    log_partition *part;
+    int64_t base;
+    int64_t size;        /* bytes in .log */
+    int64_t next_offset; /* offset after the last batch */
+    int64_t max_ts;      /* largest batch maxTimestamp, -1 if none */
+    int64_t max_ts_offset; /* last offset of that batch */
+    int64_t first_batch_ts; /* maxTimestamp of the first batch (segment.ms) */
+    int64_t created_ms;
+    int64_t bytes_since_index;
+    int32_t n_idx, n_tidx; /* entries (valid while closed too) */
+    int64_t last_tidx_ts;
+    /* open state */
+    int fd;            /* .log, -1 when closed */
+    int idx_fd, tidx_fd; /* only for the active segment, else -1 */
+    idx_entry *idx;    /* n_idx entries, loaded when open */
+    tidx_entry *tidx;
+    int32_t cap_idx, cap_tidx;
+    bool active_files; /* index files preallocated (active) */
+} log_segment;
+
+typedef struct epoch_entry {
+    int32_t epoch;
+    int64_t start_offset;
+} epoch_entry;
+
+struct log_partition {
+    log_partition *hnext;
+    log_manager *mgr;
+    char *topic;
+    int32_t partition;
+    uint8_t topic_id[16];
+    int dir_index;
+    char *path; /* <log.dir>/<topic>-<p> */
+    log_config cfg;
+    log_segment **segs;
+    int nsegs, capsegs;
+    int64_t log_start;
+    int64_t hw;
+    int64_t recovery_point;
+    int64_t unflushed_msgs;
+    int64_t last_flush_ms;
+    bool dirty;   /* in mgr->dirty */
+    bool failed;
+    epoch_entry *epochs;
+    int nepochs, capepochs;
+};
+
+struct log_manager {
+    char **dirs;
+    int ndirs;
+    const log_io *io;
+    int max_open;
+    log_config default_cfg;
+    log_partition **buckets;
+    size_t nbuckets, nparts;
+    log_segment *lru_head, *lru_tail;
+    int open_count;
+    log_partition **dirty;
+    int ndirty, capdirty;
+    log_manager_stats stats;
+};
+
+#define IO(mgr) ((mgr)->io)
+#define IOCALL(mgr, op, ...) ((mgr)->io->op((mgr)->io->ctx, __VA_ARGS__))
+
+void log_config_default(log_config *cfg) {
+    cfg->segment_bytes = 1073741824;
+    cfg->segment_ms = 604800000LL;
+    cfg->retention_ms = 604800000LL;
+    cfg->retention_bytes = -1;
+    cfg->max_message_bytes = 1048588;
+    cfg->index_interval_bytes = 4096;
+    cfg->segment_index_bytes = 10485760;
+    cfg->flush_messages = INT64_MAX;
+    cfg->flush_ms = INT64_MAX;
+    cfg->min_insync_replicas = 1;
+    cfg->cleanup_policy = LOG_CLEANUP_DELETE;
+    cfg->compression_type = LOG_COMPRESSION_PRODUCER;
+    cfg->message_timestamp_type = LOG_TS_CREATE_TIME;
+    cfg->timestamp_before_max_ms = INT64_MAX;
+    cfg->timestamp_after_max_ms = 3600000LL; /* Kafka 4.0 default */
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+static char *path_join(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = xmalloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static void seg_file(const log_partition *part, int64_t base, const char *ext,
+                     char *out, size_t n) {
+    snprintf(out, n, "%s/%020" PRId64 "%s", part->path, base, ext);
+}
+
+static void poison(log_partition *part, const char *what) {
+    if (!part->failed)
+        SL_ERROR(MOD,
+                 "I/O error on partition %s-%d (%s: %s); the partition is "
+                 "offline until restart (check the disk under %s)",
+                 part->topic, part->partition, what, strerror(errno),
+                 part->path);
+    part->failed = true;
+}
+
+/* Whole-buffer pwrite; false on error or short write. */
+static bool write_all(log_manager *mgr, int fd, const void *p, size_t n,
+                      off_t off) {
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = IOCALL(mgr, pwrite, fd, b, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return false;
+        }
+        b += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return true;
+}
+
+/* pread of exactly n bytes; returns bytes read (< n at end of file), -1 err */
+static ssize_t read_full(log_manager *mgr, int fd, void *p, size_t n, off_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = IOCALL(mgr, pread, fd, (uint8_t *)p + got, n - got,
+                           off + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int64_t file_size(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    return st.st_size;
+}
+
+/* Temp + fsync + rename + fsync(dir) (Kafka's checkpoint discipline). */
+static bool write_file_atomic(log_manager *mgr, const char *path,
+                              const void *data, size_t n) {
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = IOCALL(mgr, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return false;
+    bool ok = write_all(mgr, fd, data, n, 0) && IOCALL(mgr, fsync, fd) == 0;
+    IOCALL(mgr, close, fd);
+    if (!ok || IOCALL(mgr, rename, tmp, path) != 0) {
+        IOCALL(mgr, unlink, tmp);
+        return false;
+    }
+    /* fsync the directory so the rename itself is durable */
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    return true;
+}
+
+/* Reads a small text file wholly into a NUL-terminated heap string. */
+static char *read_text(log_manager *mgr, const char *path) {
+    int fd = IOCALL(mgr, open, path, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    buf b;
+    buf_init(&b, 256);
+    for (;;) {
+        buf_reserve(&b, 4096);
+        ssize_t r = IOCALL(mgr, pread, fd, b.data + b.len, 4096, (off_t)b.len);
+        if (r <= 0)
+            break;
+        b.len += (size_t)r;
+        if (b.len > (64u << 20))
+            break;
+    }
+    IOCALL(mgr, close, fd);
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+/* base64url without padding (java.util.Base64.getUrlEncoder().withoutPadding,
+ * as Kafka's Uuid.toString). */
+static const char b64u[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void uuid_to_b64(const uint8_t id[16], char out[23]) {
+    int o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (int i = 0; i < 16; i++) {
+        acc = (acc << 8) | id[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = b64u[(acc >> bits) & 63];
+        }
+    }
+    if (bits)
+        out[o++] = b64u[(acc << (6 - bits)) & 63];
+    out[o] = 0;
+}
+
+static bool uuid_from_b64(const char *s, uint8_t id[16]) {
+    uint32_t acc = 0;
+    int bits = 0, o = 0;
+    for (int i = 0; i < 22; i++) {
+        const char *c = s[i] ? strchr(b64u, s[i]) : NULL;
+        if (!c)
+            return false;
+        acc = (acc << 6) | (uint32_t)(c - b64u);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o < 16)
+                id[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return o == 16;
+}
+
+/* ---- partition map -------------------------------------------------------- */
+static uint64_t tp_hash(const char *topic, int32_t p) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = topic; *c; c++)
+        h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+    h = (h ^ (uint32_t)p) * 1099511628211ULL;
+    return h;
+}
+
+static void map_insert(log_manager *mgr, log_partition *part) {
+    if (mgr->nparts + 1 > mgr->nbuckets) {
+        size_t nb = mgr->nbuckets ? mgr->nbuckets * 2 : 64;
+        log_partition **b = xcalloc(nb, sizeof(*b));
+        for (size_t i = 0; i < mgr->nbuckets; i++) {
+            log_partition *p = mgr->buckets[i];
+            while (p) {
+                log_partition *nx = p->hnext;
+                size_t k = tp_hash(p->topic, p->partition) & (nb - 1);
+                p->hnext = b[k];
+                b[k] = p;
+                p = nx;
+            }
+        }
+        free(mgr->buckets);
+        mgr->buckets = b;
+        mgr->nbuckets = nb;
+    }
+    size_t k = tp_hash(part->topic, part->partition) & (mgr->nbuckets - 1);
+    part->hnext = mgr->buckets[k];
+    mgr->buckets[k] = part;
+    mgr->nparts++;
+}
+
+static void map_remove(log_manager *mgr, log_partition *part) {
+    size_t k = tp_hash(part->topic, part->partition) & (mgr->nbuckets - 1);
+    for (log_partition **pp = &mgr->buckets[k]; *pp; pp = &(*pp)->hnext)
+        if (*pp == part) {
+            *pp = part->hnext;
+            mgr->nparts--;
+            return;
+        }
+}
+
+log_partition *log_get(log_manager *mgr, const char *topic, int32_t partition) {
+    if (!mgr->nbuckets)
+        return NULL;
+    size_t k = tp_hash(topic, partition) & (mgr->nbuckets - 1);
+    for (log_partition *p = mgr->buckets[k]; p; p = p->hnext)
+        if (p->partition == partition && !strcmp(p->topic, topic))
+            return p;
+    return NULL;
+}
+
+/* ---- segment open/close (LRU) ------------------------------------------- */
+static void lru_unlink(log_manager *mgr, log_segment *s) {
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        mgr->lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        mgr->lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push(log_manager *mgr, log_segment *s) {
+    s->lru_prev = NULL;
+    s->lru_next = mgr->lru_head;
+    if (mgr->lru_head)
+        mgr->lru_head->lru_prev = s;
+    mgr->lru_head = s;
+    if (!mgr->lru_tail)
+        mgr->lru_tail = s;
+}
+
+static void seg_close(log_segment *s) {
+    log_manager *mgr = s->part->mgr;
+    if (s->fd < 0)
+        return;
+    IOCALL(mgr, close, s->fd);
+    if (s->idx_fd >= 0)
+        IOCALL(mgr, close, s->idx_fd);
+    if (s->tidx_fd >= 0)
+        IOCALL(mgr, close, s->tidx_fd);
+    s->fd = s->idx_fd = s->tidx_fd = -1;
+    free(s->idx);
+    free(s->tidx);
+    s->idx = NULL;
+    s->tidx = NULL;
+    s->cap_idx = s->cap_tidx = 0;
+    lru_unlink(mgr, s);
+    mgr->open_count--;
+}
+
+static bool load_index_file(log_manager *mgr, const char *path, void **arr,
+                            int32_t n, size_t esz) {
+    if (n == 0)
+        return true;
+    int fd = IOCALL(mgr, open, path, O_RDONLY, 0);
+    if (fd < 0)
+        return false;
+    uint8_t *raw = xmalloc((size_t)n * esz);
+    ssize_t r = read_full(mgr, fd, raw, (size_t)n * esz, 0);
+    IOCALL(mgr, close, fd);
+    if (r != (ssize_t)((size_t)n * esz)) {
+        free(raw);
+        return false;
+    }
+    if (esz == IDX_ENTRY) {
+        idx_entry *e = xmalloc(sizeof(*e) * (size_t)n);
+        for (int32_t i = 0; i < n; i++) {
+            e[i].rel = (int32_t)sl_load_be32(raw + i * 8);
+            e[i].pos = (int32_t)sl_load_be32(raw + i * 8 + 4);
+        }
+        *arr = e;
+    } else {
+        tidx_entry *e = xmalloc(sizeof(*e) * (size_t)n);
+        for (int32_t i = 0; i < n; i++) {
+            e[i].ts = (int64_t)sl_load_be64(raw + i * 12);
+            e[i].rel = (int32_t)sl_load_be32(raw + i * 12 + 8);
+        }
+        *arr = e;
+    }
+    free(raw);
+    return true;
+}
+
+static bool is_active(const log_segment *s) {
+    const log_partition *p = s->part;
+    return p->nsegs > 0 && p->segs[p->nsegs - 1] == s;
+}
+
+/* Makes s open (fd + index arrays; index fds for the active segment). */
+static bool seg_open(log_segment *s) {
+    log_partition *part = s->part;
+    log_manager *mgr = part->mgr;
+    if (s->fd >= 0) {
+        if (mgr->lru_head != s) {
+            lru_unlink(mgr, s);
+            lru_push(mgr, s);
+        }
+        return true;
+    }
+    while (mgr->open_count >= mgr->max_open && mgr->lru_tail)
+        seg_close(mgr->lru_tail);
+    char path[4096];
+    seg_file(part, s->base, ".log", path, sizeof(path));
+    int fd = IOCALL(mgr, open, path, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) {
+        poison(part, "open segment");
+        return false;
+    }
+    s->fd = fd;
+    s->idx_fd = s->tidx_fd = -1;
+    mgr->stats.segment_opens++;
+    char ip[4096], tp[4096];
+    seg_file(part, s->base, ".index", ip, sizeof(ip));
+    seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
+    void *a = NULL, *b = NULL;
+    if (!load_index_file(mgr, ip, &a, s->n_idx, IDX_ENTRY) ||
+        !load_index_file(mgr, tp, &b, s->n_tidx, TIDX_ENTRY)) {
+        free(a);
+        IOCALL(mgr, close, fd);
+        s->fd = -1;
+        poison(part, "read index");
+        return false;
+    }
+    s->idx = a;
+    s->tidx = b;
+    s->cap_idx = s->n_idx;
+    s->cap_tidx = s->n_tidx;
+    if (is_active(s)) {
+        s->idx_fd = IOCALL(mgr, open, ip, O_RDWR | O_CREAT, 0644);
+        s->tidx_fd = IOCALL(mgr, open, tp, O_RDWR | O_CREAT, 0644);
+        if (s->idx_fd < 0 || s->tidx_fd < 0) {
+            lru_push(mgr, s);
+            mgr->open_count++;
+            seg_close(s);
+            poison(part, "open index");
+            return false;
+        }
+        if (!s->active_files) {
+            /* Preallocate as Kafka does (sparse). */
+            int32_t ib = part->cfg.segment_index_bytes;
+            IOCALL(mgr, ftruncate, s->idx_fd, (off_t)(ib / IDX_ENTRY * IDX_ENTRY));
+            IOCALL(mgr, ftruncate, s->tidx_fd,
+                   (off_t)(ib / TIDX_ENTRY * TIDX_ENTRY));
+            s->active_files = true;
+        }
+    }
+    lru_push(mgr, s);
+    mgr->open_count++;
+    return true;
+}
+
+static log_segment *seg_new(log_partition *part, int64_t base) {
+    log_segment *s = xcalloc(1, sizeof(*s));
+    s->part = part;
+    s->base = base;
+    s->next_offset = base;
+    s->max_ts = -1;
+    s->max_ts_offset = -1;
+    s->first_batch_ts = -1;
+    s->last_tidx_ts = -1;
+    s->created_ms = clk_wall_ms();
+    s->fd = s->idx_fd = s->tidx_fd = -1;
+    return s;
+}
+
+static void seg_free(log_segment *s) {
+    seg_close(s);
+    free(s);
+}
+
+/* ---- index maintenance ----------------------------------------------------- */
+static bool idx_append(log_segment *s, int64_t last_offset, int64_t pos) {
+    log_manager *mgr = s->part->mgr;
+    if (s->n_idx == s->cap_idx) {
+        s->cap_idx = s->cap_idx ? s->cap_idx * 2 : 64;
+        s->idx = xrealloc(s->idx, sizeof(*s->idx) * (size_t)s->cap_idx);
+    }
+    idx_entry e = {(int32_t)(last_offset - s->base), (int32_t)pos};
+    if (s->n_idx && (e.rel <= s->idx[s->n_idx - 1].rel))
+        return true; /* keep strictly increasing */
+    s->idx[s->n_idx] = e;
+    if (s->idx_fd >= 0) {
+        uint8_t raw[8];
+        sl_store_be32(raw, (uint32_t)e.rel);
+        sl_store_be32(raw + 4, (uint32_t)e.pos);
+        if (!write_all(mgr, s->idx_fd, raw, 8, (off_t)s->n_idx * IDX_ENTRY))
+            return false;
+    }
+    s->n_idx++;
+    return true;
+}
+
+static bool tidx_maybe_append(log_segment *s, int64_t ts, int64_t offset) {
+    log_manager *mgr = s->part->mgr;
+    if (ts < 0 || ts <= s->last_tidx_ts)
+        return true;
+    if (s->n_tidx && (int32_t)(offset - s->base) < s->tidx[s->n_tidx - 1].rel)
+        return true;
+    if (s->n_tidx == s->cap_tidx) {
+        s->cap_tidx = s->cap_tidx ? s->cap_tidx * 2 : 64;
+        s->tidx = xrealloc(s->tidx, sizeof(*s->tidx) * (size_t)s->cap_tidx);
+    }
+    tidx_entry e = {ts, (int32_t)(offset - s->base)};
+    if (s->n_tidx && s->tidx[s->n_tidx - 1].rel == e.rel) {
+        /* same offset, larger timestamp: overwrite the last entry */
+        s->n_tidx--;
+    }
+    s->tidx[s->n_tidx] = e;
+    if (s->tidx_fd >= 0) {
+        uint8_t raw[12];
+        sl_store_be64(raw, (uint64_t)e.ts);
+        sl_store_be32(raw + 8, (uint32_t)e.rel);
+        if (!write_all(mgr, s->tidx_fd, raw, 12, (off_t)s->n_tidx * TIDX_ENTRY))
+            return false;
+    }
+    s->n_tidx++;
+    s->last_tidx_ts = ts;
+    return true;
+}
+
+/* Accounts one batch that now sits at pos in s (append and rebuild). */
+static bool seg_account_batch(log_segment *s, const log_batch_header *h,
+                              int64_t pos, int32_t interval) {
+    int64_t last = batch_last_offset(h);
+    if (s->size == 0 || s->first_batch_ts < 0)
+        s->first_batch_ts = h->max_timestamp;
+    if (h->max_timestamp > s->max_ts) {
+        s->max_ts = h->max_timestamp;
+        s->max_ts_offset = last;
+    }
+    bool ok = true;
+    if (s->bytes_since_index > interval) {
+        ok = idx_append(s, last, pos) &&
+             tidx_maybe_append(s, s->max_ts, s->max_ts_offset);
+        s->bytes_since_index = 0;
+    }
+    s->bytes_since_index += batch_size(h);
+    s->next_offset = last + 1;
+    return ok;
+}
+
+/* Writes the arrays of s to its index files at their exact size (used after a
+ * rebuild and at roll/close). keep_prealloc: active segment stays
+ * preallocated. */
+static bool seg_write_indexes(log_segment *s, bool prealloc) {
+    log_partition *part = s->part;
+    log_manager *mgr = part->mgr;
+    char ip[4096], tp[4096];
+    seg_file(part, s->base, ".index", ip, sizeof(ip));
+    seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
+    bool ok = true;
+    for (int k = 0; k < 2 && ok; k++) {
+        int fd = IOCALL(mgr, open, k ? tp : ip, O_RDWR | O_CREAT, 0644);
+        if (fd < 0)
+            return false;
+        size_t esz = k ? TIDX_ENTRY : IDX_ENTRY;
+        int32_t n = k ? s->n_tidx : s->n_idx;
+        uint8_t *raw = xmalloc((size_t)n * esz + 1);
+        for (int32_t i = 0; i < n; i++) {
+            if (k) {
+                sl_store_be64(raw + i * 12, (uint64_t)s->tidx[i].ts);
+                sl_store_be32(raw + i * 12 + 8, (uint32_t)s->tidx[i].rel);
+            } else {
+                sl_store_be32(raw + i * 8, (uint32_t)s->idx[i].rel);
+                sl_store_be32(raw + i * 8 + 4, (uint32_t)s->idx[i].pos);
+            }
+        }
+        off_t len = (off_t)((size_t)n * esz);
+        if (prealloc)
+            len = (off_t)(part->cfg.segment_index_bytes / (int32_t)esz *
+                          (int32_t)esz);
+        ok = IOCALL(mgr, ftruncate, fd, 0) == 0 &&
+             IOCALL(mgr, ftruncate, fd, len) == 0 &&
+             write_all(mgr, fd, raw, (size_t)n * esz, 0);
+        free(raw);
+        IOCALL(mgr, close, fd);
+    }
+    s->active_files = prealloc;
+    return ok;
+}
+
+/* The segment is no longer written: final time-index entry, trim the index
+ * files, fsync everything (Kafka's onBecomeInactiveSegment + flush). */
+static bool seg_finalize(log_segment *s) {
+    log_manager *mgr = s->part->mgr;
+    if (!seg_open(s))
+        return false;
+    if (s->max_ts >= 0 && !tidx_maybe_append(s, s->max_ts, s->max_ts_offset))
+        return false;
+    bool ok = true;
+    if (s->idx_fd >= 0) {
+        ok = IOCALL(mgr, ftruncate, s->idx_fd, (off_t)s->n_idx * IDX_ENTRY) == 0 &&
+             IOCALL(mgr, ftruncate, s->tidx_fd,
+                    (off_t)s->n_tidx * TIDX_ENTRY) == 0 &&
+             IOCALL(mgr, fsync, s->idx_fd) == 0 &&
+             IOCALL(mgr, fsync, s->tidx_fd) == 0;
+        IOCALL(mgr, close, s->idx_fd);
+        IOCALL(mgr, close, s->tidx_fd);
+        s->idx_fd = s->tidx_fd = -1;
+    } else if (s->active_files) {
+        ok = seg_write_indexes(s, false);
+    }
+    s->active_files = false;
+    return ok && IOCALL(mgr, fsync, s->fd) == 0;
+}
+
+/* Finds the position of the first batch in s whose last offset >= offset,
+ * starting from the index; s->size if none. -1 on I/O error. */
+static int64_t seg_lookup_pos(log_segment *s, int64_t offset) {
+    log_manager *mgr = s->part->mgr;
+    if (offset >= s->next_offset)
+        return s->size;
+    int64_t pos = 0;
+    int32_t rel = (int32_t)SL_MIN(offset - s->base, (int64_t)INT32_MAX);
+    int32_t lo = 0, hi = s->n_idx - 1, found = -1;
+    while (lo <= hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (s->idx[mid].rel <= rel) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (found >= 0)
+        pos = s->idx[found].pos;
+    uint8_t h[BATCH_OFF_BASE_TIMESTAMP];
+    while (pos < s->size) {
+        ssize_t r = read_full(mgr, s->fd, h, sizeof(h), (off_t)pos);
+        if (r != (ssize_t)sizeof(h))
+            return -1;
+        int64_t bo = (int64_t)sl_load_be64(h);
+        int32_t len = (int32_t)sl_load_be32(h + BATCH_OFF_LENGTH);
+        int32_t lod = (int32_t)sl_load_be32(h + BATCH_OFF_LAST_OFFSET_DELTA);
+        if (bo + lod >= offset)
+            return pos;
+        pos += (int64_t)len + BATCH_LOG_OVERHEAD;
+    }
+    return s->size;
+}
+
+/* ---- rebuild / recovery --------------------------------------------------- */
+
+/* Re-reads s from byte 0, validating every batch; rebuilds its indexes in
+ * memory and on disk; truncates the .log at the first invalid batch.
+ * Returns false on I/O error (partition poisoned). *truncated set if bytes
+ * were cut. */
+static bool seg_rebuild(log_segment *s, bool *truncated) {
+    log_partition *part = s->part;
+    log_manager *mgr = part->mgr;
+    *truncated = false;
+    if (!seg_open(s))
+        return false;
+    char lp[4096];
+    seg_file(part, s->base, ".log", lp, sizeof(lp));
+    int64_t fsize = file_size(lp);
+    if (fsize < 0)
+        fsize = 0;
+    s->n_idx = s->n_tidx = 0;
+    s->size = 0;
+    s->next_offset = s->base;
+    s->max_ts = s->max_ts_offset = -1;
+    s->first_batch_ts = -1;
+    s->last_tidx_ts = -1;
+    s->bytes_since_index = 0;
+    buf b;
+    buf_init(&b, 1 << 16);
+    int64_t pos = 0;
+    int64_t prev_next = s->base;
+    while (pos < fsize) {
+        uint8_t hdr[BATCH_HEADER_SIZE];
+        ssize_t r = read_full(mgr, s->fd, hdr, sizeof(hdr), (off_t)pos);
+        if (r < 0) {
+            buf_free(&b);
+            poison(part, "read segment");
+            return false;
+        }
+        if (r < (ssize_t)BATCH_HEADER_SIZE)
+            break;
+        int32_t blen = (int32_t)sl_load_be32(hdr + BATCH_OFF_LENGTH);
+        if (blen < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+            (int64_t)blen + BATCH_LOG_OVERHEAD > fsize - pos)
+            break;
+        size_t total = (size_t)blen + BATCH_LOG_OVERHEAD;
+        buf_reset(&b);
+        buf_reserve(&b, total);
+        r = read_full(mgr, s->fd, b.data, total, (off_t)pos);
+        if (r < 0) {
+            buf_free(&b);
+            poison(part, "read segment");
+            return false;
+        }
+        if ((size_t)r != total)
+            break;
+        log_batch_header h;
+        if (batch_validate(b.data, total, &h) != KERR_NONE)
+            break;
+        if (h.base_offset < prev_next)
+            break; /* offsets must grow */
+        if (!seg_account_batch(s, &h, pos, part->cfg.index_interval_bytes))
+            break;
+        s->size = pos + (int64_t)total;
+        prev_next = batch_last_offset(&h) + 1;
+        pos += (int64_t)total;
+        mgr->stats.recovered_batches++;
+        mgr->stats.recovered_bytes += (int64_t)total;
+    }
+    buf_free(&b);
+    if (pos < fsize) {
+        SL_WARN(MOD,
+                "Found invalid or torn data in %s at byte %" PRId64
+                "; truncating %" PRId64 " bytes",
+                lp, pos, fsize - pos);
+        mgr->stats.truncated_bytes += fsize - pos;
+        if (IOCALL(mgr, ftruncate, s->fd, (off_t)pos) != 0) {
+            poison(part, "truncate segment");
+            return false;
+        }
+        *truncated = true;
+    }
+    if (!seg_write_indexes(s, false) || IOCALL(mgr, fsync, s->fd) != 0) {
+        poison(part, "write index");
+        return false;
+    }
+    return true;
+}
+
+/* Loads the size, counts and last offsets of a segment that was cleanly
+ * written (below the recovery point or after a clean shutdown). Returns
+ * false if its indexes look wrong (caller rebuilds). */
+static bool seg_load_clean(log_segment *s, bool last) {
+    log_partition *part = s->part;
+    log_manager *mgr = part->mgr;
+    char lp[4096], ip[4096], tp[4096];
+    seg_file(part, s->base, ".log", lp, sizeof(lp));
+    seg_file(part, s->base, ".index", ip, sizeof(ip));
+    seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
+    s->size = file_size(lp);
+    int64_t isz = file_size(ip), tsz = file_size(tp);
+    if (s->size < 0 || isz < 0 || tsz < 0 || isz % IDX_ENTRY || tsz % TIDX_ENTRY)
+        return false;
+    if (isz / IDX_ENTRY > INT32_MAX / 2 || tsz / TIDX_ENTRY > INT32_MAX / 2)
+        return false;
+    s->n_idx = (int32_t)(isz / IDX_ENTRY);
+    s->n_tidx = (int32_t)(tsz / TIDX_ENTRY);
+    if (!seg_open(s))
+        return false;
+    /* sanity: entries strictly increasing, positions inside the file */
+    for (int32_t i = 0; i < s->n_idx; i++)
+        if (s->idx[i].pos <= 0 || s->idx[i].pos >= s->size ||
+            (i && (s->idx[i].rel <= s->idx[i - 1].rel ||
+                   s->idx[i].pos <= s->idx[i - 1].pos)))
+            return false;
+    for (int32_t i = 1; i < s->n_tidx; i++)
+        if (s->tidx[i].ts <= s->tidx[i - 1].ts)
+            return false;
+    if (s->n_tidx) {
+        s->last_tidx_ts = s->tidx[s->n_tidx - 1].ts;
+        s->max_ts = s->last_tidx_ts;
+        s->max_ts_offset = s->base + s->tidx[s->n_tidx - 1].rel;
+    }
+    /* Scan from the last index entry to the end for next_offset (and the
+     * max timestamp of the tail, which may postdate the last entry). */
+    int64_t pos = s->n_idx ? s->idx[s->n_idx - 1].pos : 0;
+    s->next_offset = s->base;
+    s->bytes_since_index = 0;
+    uint8_t h[BATCH_HEADER_SIZE];
+    if (s->size > 0 && read_full(mgr, s->fd, h, sizeof(h), 0) ==
+                           (ssize_t)sizeof(h))
+        s->first_batch_ts = (int64_t)sl_load_be64(h + BATCH_OFF_MAX_TIMESTAMP);
+    while (pos < s->size) {
+        if (read_full(mgr, s->fd, h, sizeof(h), (off_t)pos) != (ssize_t)sizeof(h))
+            return false;
+        log_batch_header bh;
+        batch_parse_header(h, sizeof(h), &bh);
+        if (bh.batch_length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+            pos + batch_size(&bh) > s->size)
+            return false;
+        if (bh.max_timestamp > s->max_ts) {
+            s->max_ts = bh.max_timestamp;
+            s->max_ts_offset = batch_last_offset(&bh);
+        }
+        s->next_offset = batch_last_offset(&bh) + 1;
+        s->bytes_since_index += batch_size(&bh);
+        pos += batch_size(&bh);
+    }
+    (void)last;
+    return true;
+}
+
+/* ---- leader epoch cache ----------------------------------------------------- */
+static bool epochs_write(log_partition *part) {
+    buf b;
+    buf_init(&b, 64);
+    buf_printf(&b, "0\n%d\n", part->nepochs);
+    for (int i = 0; i < part->nepochs; i++)
+        buf_printf(&b, "%d %" PRId64 "\n", part->epochs[i].epoch,
+                   part->epochs[i].start_offset);
+    char *p = path_join(part->path, "leader-epoch-checkpoint");
+    bool ok = write_file_atomic(part->mgr, p, b.data, b.len);
+    free(p);
+    buf_free(&b);
+    return ok;
+}
+
+static void epochs_load(log_partition *part) {
+    char *p = path_join(part->path, "leader-epoch-checkpoint");
+    char *txt = read_text(part->mgr, p);
+    free(p);
+    if (!txt)
+        return;
+    char *save = NULL;
+    char *line = strtok_r(txt, "\n", &save);
+    int ver = line ? atoi(line) : -1;
+    line = strtok_r(NULL, "\n", &save);
+    int n = line ? atoi(line) : 0;
+    if (ver == 0)
+        for (int i = 0; i < n && (line = strtok_r(NULL, "\n", &save)); i++) {
+            int32_t e;
+            int64_t off;
+            if (sscanf(line, "%d %" SCNd64, &e, &off) != 2)
+                break;
+            if (part->nepochs == part->capepochs) {
+                part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
+                part->epochs = xrealloc(part->epochs, sizeof(*part->epochs) *
+                                                          (size_t)part->capepochs);
+            }
+            part->epochs[part->nepochs++] = (epoch_entry){e, off};
+        }
+    free(txt);
+}
+
+static bool epochs_assign(log_partition *part, int32_t epoch, int64_t start) {
+    if (epoch < 0)
+        return true;
+    if (part->nepochs && part->epochs[part->nepochs - 1].epoch >= epoch)
+        return true;
+    if (part->nepochs == part->capepochs) {
+        part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
+        part->epochs =
+            xrealloc(part->epochs, sizeof(*part->epochs) * (size_t)part->capepochs);
+    }
+    part->epochs[part->nepochs++] = (epoch_entry){epoch, start};
+    return epochs_write(part);
+}
+
+/* Drops entries at or past end (truncation). */
+static void epochs_truncate_end(log_partition *part, int64_t end) {
+    int n = part->nepochs;
+    while (part->nepochs && part->epochs[part->nepochs - 1].start_offset >= end)
+        part->nepochs--;
+    if (n != part->nepochs)
+        epochs_write(part);
+}
+
+/* Entries wholly below start are dropped; the one covering start begins at
+ * start (Kafka's truncateFromStart). */
+static void epochs_truncate_start(log_partition *part, int64_t start) {
+    int keep = 0;
+    for (int i = 0; i < part->nepochs; i++)
+        if (part->epochs[i].start_offset <= start)
+            keep = i;
+    if (keep == 0 && (part->nepochs == 0 || part->epochs[0].start_offset >= start))
+        return;
+    memmove(part->epochs, part->epochs + keep,
+            sizeof(*part->epochs) * (size_t)(part->nepochs - keep));
+    part->nepochs -= keep;
+    if (part->epochs[0].start_offset < start)
+        part->epochs[0].start_offset = start;
+    epochs_write(part);
+}
+
+int32_t log_latest_epoch(const log_partition *part) {
+    return part->nepochs ? part->epochs[part->nepochs - 1].epoch : -1;
+}
+
+void log_end_offset_for_epoch(log_partition *part, int32_t req, int32_t *epoch,
+                              int64_t *end_offset) {
+    *epoch = -1;
+    *end_offset = -1;
+    if (req < 0 || part->nepochs == 0)
+        return;
+    if (req == part->epochs[part->nepochs - 1].epoch) {
+        *epoch = req;
+        *end_offset = log_end_offset(part);
+        return;
+    }
+    int higher = -1, floor = -1;
+    for (int i = 0; i < part->nepochs; i++) {
+        if (part->epochs[i].epoch > req) {
+            higher = i;
+            break;
+        }
+        floor = i;
+    }
+    if (higher < 0)
+        return; /* requested epoch newer than any we know */
+    if (floor < 0) {
+        *epoch = req;
+        *end_offset = part->epochs[higher].start_offset;
+    } else {
+        *epoch = part->epochs[floor].epoch;
+        *end_offset = part->epochs[higher].start_offset;
+    }
+}
+
+/* ---- partition lifecycle ----------------------------------------------------- */
+static log_segment *active(log_partition *part) {
+    return part->segs[part->nsegs - 1];
+}
+
+static void segs_push(log_partition *part, log_segment *s) {
+    if (part->nsegs == part->capsegs) {
+        part->capsegs = part->capsegs ? part->capsegs * 2 : 4;
+        part->segs =
+            xrealloc(part->segs, sizeof(*part->segs) * (size_t)part->capsegs);
+    }
+    part->segs[part->nsegs++] = s;
+}
+
+static void seg_delete_files(log_partition *part, int64_t base) {
+    static const char *exts[] = {".log", ".index", ".timeindex", ".txnindex"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
+        char p[4096];
+        seg_file(part, base, exts[i], p, sizeof(p));
+        IOCALL(part->mgr, unlink, p);
+    }
+}
+
+static log_partition *part_new(log_manager *mgr, const char *topic,
+                               int32_t partition, int dir_index) {
+    log_partition *part = xcalloc(1, sizeof(*part));
+    part->mgr = mgr;
+    part->topic = xstrdup(topic);
+    part->partition = partition;
+    part->dir_index = dir_index;
+    char name[512];
+    snprintf(name, sizeof(name), "%s-%d", topic, partition);
+    part->path = path_join(mgr->dirs[dir_index], name);
+    part->cfg = mgr->default_cfg;
+    part->last_flush_ms = clk_mono_ms();
+    return part;
+}
+
+static void part_free(log_partition *part) {
+    for (int i = 0; i < part->nsegs; i++)
+        seg_free(part->segs[i]);
+    free(part->segs);
+    free(part->epochs);
+    free(part->topic);
+    free(part->path);
+    free(part);
+}
+
+static bool write_partition_metadata(log_partition *part) {
+    char id[23];
+    uuid_to_b64(part->topic_id, id);
+    char txt[64];
+    int n = snprintf(txt, sizeof(txt), "version: 0\ntopic_id: %s\n", id);
+    char *p = path_join(part->path, "partition.metadata");
+    bool ok = write_file_atomic(part->mgr, p, txt, (size_t)n);
+    free(p);
+    return ok;
+}
+
+static void read_partition_metadata(log_partition *part) {
+    char *p = path_join(part->path, "partition.metadata");
+    char *txt = read_text(part->mgr, p);
+    free(p);
+    if (!txt)
+        return;
+    char *t = strstr(txt, "topic_id:");
+    if (t) {
+        t += 9;
+        while (*t == ' ')
+            t++;
+        uuid_from_b64(t, part->topic_id);
+    }
+    free(txt);
+}
+
+static bool add_new_segment(log_partition *part, int64_t base) {
+    log_segment *s = seg_new(part, base);
+    segs_push(part, s);
+    if (!seg_open(s)) {
+        return false;
+    }
+    return true;
+}
+
+log_partition *log_create(log_manager *mgr, const char *topic,
+                          int32_t partition, const uint8_t topic_id[16],
+                          const log_config *cfg, int16_t *err) {
+    *err = KERR_NONE;
+    log_partition *part = log_get(mgr, topic, partition);
+    if (part)
+        return part;
+    /* The dir with the fewest partitions (Kafka's placement rule). */
+    int best = 0;
+    if (mgr->ndirs > 1) {
+        int *counts = xcalloc((size_t)mgr->ndirs, sizeof(int));
+        for (size_t i = 0; i < mgr->nbuckets; i++)
+            for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
+                counts[p->dir_index]++;
+        for (int i = 1; i < mgr->ndirs; i++)
+            if (counts[i] < counts[best])
+                best = i;
+        free(counts);
+    }
+    part = part_new(mgr, topic, partition, best);
+    if (cfg)
+        part->cfg = *cfg;
+    if (topic_id)
+        memcpy(part->topic_id, topic_id, 16);
+    if (IOCALL(mgr, mkdir, part->path, 0755) != 0 && errno != EEXIST) {
+        SL_ERROR(MOD, "cannot create %s: %s", part->path, strerror(errno));
+        part_free(part);
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    if (!write_partition_metadata(part) || !add_new_segment(part, 0)) {
+        SL_ERROR(MOD, "cannot initialise %s: %s", part->path, strerror(errno));
+        part_free(part);
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    map_insert(mgr, part);
+    return part;
+}
+
+static bool remove_dir_files(log_manager *mgr, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = path_join(dir, de->d_name);
+        IOCALL(mgr, unlink, p);
+        free(p);
+    }
+    closedir(d);
+    return IOCALL(mgr, rmdir, dir) == 0;
+}
+
+int16_t log_delete(log_manager *mgr, log_partition *part) {
+    map_remove(mgr, part);
+    for (int i = 0; i < mgr->ndirty; i++)
+        if (mgr->dirty[i] == part)
+            mgr->dirty[i] = mgr->dirty[--mgr->ndirty];
+    for (int i = 0; i < part->nsegs; i++)
+        seg_close(part->segs[i]);
+    uint8_t u[16];
+    rng_os_bytes(u, sizeof(u));
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%d.%s-delete", part->topic,
+             part->partition, hex);
+    char *to = path_join(mgr->dirs[part->dir_index], name);
+    int16_t err = KERR_NONE;
+    if (IOCALL(mgr, rename, part->path, to) != 0 ||
+        !remove_dir_files(mgr, to))
+        err = KERR_KAFKA_STORAGE_ERROR;
+    free(to);
+    part_free(part);
+    return err;
+}
+
+/* ---- accessors --------------------------------------------------------------- */
+void log_set_config(log_partition *part, const log_config *cfg) { part->cfg = *cfg; }
+const log_config *log_get_config(const log_partition *part) { return &part->cfg; }
+const char *log_topic(const log_partition *part) { return part->topic; }
+int32_t log_partition_id(const log_partition *part) { return part->partition; }
+void log_topic_id(const log_partition *part, uint8_t out[16]) {
+    memcpy(out, part->topic_id, 16);
+}
+const char *log_dir_path(const log_partition *part) {
+    return part->mgr->dirs[part->dir_index];
+}
+int64_t log_start_offset(const log_partition *part) { return part->log_start; }
+int64_t log_end_offset(const log_partition *part) {
+    return part->segs[part->nsegs - 1]->next_offset;
+}
+int64_t log_high_watermark(const log_partition *part) { return part->hw; }
+int64_t log_last_stable_offset(const log_partition *part) { return part->hw; }
+int64_t log_recovery_point(const log_partition *part) { return part->recovery_point; }
+int64_t log_size_bytes(const log_partition *part) {
+    int64_t n = 0;
+    for (int i = 0; i < part->nsegs; i++)
+        n += part->segs[i]->size;
+    return n;
+}
+int log_segment_count(const log_partition *part) { return part->nsegs; }
+bool log_is_failed(const log_partition *part) { return part->failed; }
+
+void log_set_high_watermark(log_partition *part, int64_t hw) {
+    int64_t leo = log_end_offset(part);
+    if (hw > leo)
+        hw = leo;
+    if (hw < part->log_start)
+        hw = part->log_start;
+    part->hw = hw;
+    SL_ASSERT(part->log_start <= part->hw && part->hw <= leo);
+}
+
+/* ---- flush ------------------------------------------------------------------ */
+int16_t log_flush(log_partition *part) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    log_segment *s = active(part);
+    int64_t leo = s->next_offset;
+    if (part->recovery_point >= leo && part->unflushed_msgs == 0)
+        return KERR_NONE;
+    if (!seg_open(s) || IOCALL(part->mgr, fsync, s->fd) != 0) {
+        poison(part, "fsync");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    part->recovery_point = leo;
+    part->unflushed_msgs = 0;
+    part->last_flush_ms = clk_mono_ms();
+    return KERR_NONE;
+}
+
+static void mark_dirty(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    if (part->dirty)
+        return;
+    if (mgr->ndirty == mgr->capdirty) {
+        mgr->capdirty = mgr->capdirty ? mgr->capdirty * 2 : 64;
+        mgr->dirty = xrealloc(mgr->dirty, sizeof(*mgr->dirty) * (size_t)mgr->capdirty);
+    }
+    mgr->dirty[mgr->ndirty++] = part;
+    part->dirty = true;
+}
+
+int log_manager_flush_dirty(log_manager *mgr) {
+    int n = 0;
+    for (int i = 0; i < mgr->ndirty; i++) {
+        log_partition *part = mgr->dirty[i];
+        part->dirty = false;
+        log_flush(part);
+        n++;
+    }
+    mgr->ndirty = 0;
+    return n;
+}
+
+/* ---- roll ---------------------------------------------------------------------- */
+static bool roll(log_partition *part) {
+    log_segment *old = active(part);
+    int64_t base = old->next_offset;
+    if (!seg_finalize(old)) {
+        poison(part, "roll");
+        return false;
+    }
+    /* A stale file of that name (left by a crash) is replaced. */
+    seg_delete_files(part, base);
+    if (!add_new_segment(part, base))
+        return false;
+    SL_DEBUG(MOD, "Rolled new log segment for %s-%d at offset %" PRId64,
+             part->topic, part->partition, base);
+    return true;
+}
+
+static bool should_roll(log_partition *part, int64_t append_bytes,
+                        int64_t max_ts, int64_t last_offset, int64_t now) {
+    log_segment *s = active(part);
+    const log_config *c = &part->cfg;
+    if (s->size == 0)
+        return false;
+    if (s->size > (int64_t)c->segment_bytes - append_bytes)
+        return true;
+    int64_t waited = s->first_batch_ts >= 0 ? max_ts - s->first_batch_ts
+                                            : now - s->created_ms;
+    if (waited > c->segment_ms)
+        return true;
+    if ((int64_t)(s->n_idx + 1) * IDX_ENTRY > c->segment_index_bytes ||
+        (int64_t)(s->n_tidx + 1) * TIDX_ENTRY > c->segment_index_bytes)
+        return true;
+    if (last_offset - s->base > INT32_MAX)
+        return true;
+    return false;
+}
+
+/* ---- append ---------------------------------------------------------------------- */
+static int16_t fail_append(log_append_info *out, int16_t err, int32_t bi,
+                           int32_t ri, const char *msg) {
+    out->err_batch_index = bi;
+    out->err_record_index = ri;
+    out->err_message = msg;
+    return err;
+}
+
+/* Checks the records of an uncompressed batch (or a decompressed one) for
+ * timestamps and keys. */
+static int16_t validate_records(const log_partition *part,
+                                const log_batch_header *h, const uint8_t *recs,
+                                size_t n, int64_t now, int32_t *bad_index,
+                                const char **msg) {
+    const log_config *c = &part->cfg;
+    batch_iter it;
+    batch_iter_init(&it, h, recs, n);
+    log_record r;
+    int rc;
+    int64_t expect_delta = 0;
+    while ((rc = batch_iter_next(&it, &r)) == 1) {
+        *bad_index = it.index - 1;
+        if (r.offset_delta != expect_delta++) {
+            *msg = "Inner record offsets are not consecutive";
+            return KERR_INVALID_RECORD;
+        }
+        if ((c->cleanup_policy & LOG_CLEANUP_COMPACT) && r.key_len < 0) {
+            *msg = "Compacted topic cannot accept message without key";
+            return KERR_INVALID_RECORD;
+        }
+        if (c->message_timestamp_type == LOG_TS_CREATE_TIME &&
+            !batch_is_control(h)) {
+            if ((c->timestamp_before_max_ms != INT64_MAX &&
+                 r.timestamp < now - c->timestamp_before_max_ms) ||
+                (c->timestamp_after_max_ms != INT64_MAX &&
+                 r.timestamp > now + c->timestamp_after_max_ms)) {
+                *msg = "Timestamp of the record is out of range";
+                return KERR_INVALID_TIMESTAMP;
+            }
+        }
+    }
+    *bad_index = -1;
+    if (rc < 0 || expect_delta != h->records_count) {
+        *msg = "Malformed record in batch";
+        return KERR_CORRUPT_MESSAGE;
+    }
+    return KERR_NONE;
+}
+
+int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
+                   int32_t leader_epoch, int origin, log_append_info *out) {
+    log_manager *mgr = part->mgr;
+    const log_config *c = &part->cfg;
+    memset(out, 0, sizeof(*out));
+    out->base_offset = out->last_offset = -1;
+    out->log_append_time = -1;
+    out->err_batch_index = out->err_record_index = -1;
+    out->log_start_offset = part->log_start;
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (len == 0)
+        return fail_append(out, KERR_CORRUPT_MESSAGE, -1, -1, "Empty records");
+    if (len > (size_t)c->segment_bytes)
+        return fail_append(out, KERR_RECORD_LIST_TOO_LARGE, -1, -1,
+                           "Record batch larger than segment.bytes");
+    int64_t now = clk_wall_ms();
+
+    /* Pass 1: validate all, change nothing. */
+    size_t pos = 0;
+    int32_t bi = 0;
+    int32_t total_records = 0;
+    int64_t max_ts = -1;
+    int64_t expect_next = log_end_offset(part);
+    while (pos < len) {
+        log_batch_header h;
+        int16_t e = batch_validate(batches + pos, len - pos, &h);
+        if (e)
+            return fail_append(out, e, bi, -1,
+                               e == KERR_CORRUPT_MESSAGE
+                                   ? "Record batch is corrupt (size, magic or CRC)"
+                                   : "Invalid record batch");
+        if (batch_size(&h) > c->max_message_bytes)
+            return fail_append(out, KERR_MESSAGE_TOO_LARGE, bi, -1,
+                               "Record batch larger than max.message.bytes");
+        if (batch_is_control(&h) && origin == LOG_ORIGIN_CLIENT)
+            return fail_append(out, KERR_INVALID_RECORD, bi, -1,
+                               "Clients are not allowed to write control records");
+        if (origin == LOG_ORIGIN_REPLICATION) {
+            if (h.base_offset < expect_next)
+                return fail_append(out, KERR_INVALID_RECORD, bi, -1,
+                                   "Out of order offsets from replication");
+            expect_next = batch_last_offset(&h) + 1;
+        }
+        const uint8_t *recs = batches + pos + BATCH_HEADER_SIZE;
+        size_t rn = (size_t)batch_size(&h) - BATCH_HEADER_SIZE;
+        bool need_records = origin != LOG_ORIGIN_REPLICATION &&
+                            (batch_compression(&h) == COMPRESS_NONE ||
+                             (c->cleanup_policy & LOG_CLEANUP_COMPACT));
+        if (need_records) {
+            buf plain;
+            buf_init(&plain, 0);
+            int16_t de = KERR_NONE;
+            if (batch_compression(&h) != COMPRESS_NONE) {
+                de = batch_decompress_records(&h, batches + pos,
+                                              (size_t)c->max_message_bytes * 64,
+                                              &plain);
+                recs = plain.data;
+                rn = plain.len;
+            }
+            int32_t ri = -1;
+            const char *msg = "Malformed compressed records";
+            if (!de)
+                de = validate_records(part, &h, recs, rn, now, &ri, &msg);
+            buf_free(&plain);
+            if (de)
+                return fail_append(out, de, bi, ri, msg);
+        } else if (origin != LOG_ORIGIN_REPLICATION &&
+                   c->message_timestamp_type == LOG_TS_CREATE_TIME &&
+                   !batch_is_control(&h)) {
+            /* Compressed, not decompressed: bound the batch timestamps. */
+            if ((c->timestamp_after_max_ms != INT64_MAX &&
+                 h.max_timestamp > now + c->timestamp_after_max_ms) ||
+                (c->timestamp_before_max_ms != INT64_MAX &&
+                 h.base_timestamp < now - c->timestamp_before_max_ms))
+                return fail_append(out, KERR_INVALID_TIMESTAMP, bi, -1,
+                                   "Timestamp of the batch is out of range");
+        }
+        if (h.max_timestamp > max_ts)
+            max_ts = h.max_timestamp;
+        total_records += h.records_count;
+        pos += (size_t)batch_size(&h);
+        bi++;
+    }
+
+    /* Pass 2: assign offsets in place. */
+    int64_t next = log_end_offset(part);
+    int64_t first = -1;
+    bool lat = c->message_timestamp_type == LOG_TS_LOG_APPEND_TIME &&
+               origin != LOG_ORIGIN_REPLICATION;
+    for (pos = 0; pos < len;) {
+        log_batch_header h;
+        batch_parse_header(batches + pos, len - pos, &h);
+        size_t bs = (size_t)batch_size(&h);
+        if (origin != LOG_ORIGIN_REPLICATION) {
+            batch_set_base_offset(batches + pos, next);
+            batch_set_leader_epoch(batches + pos, leader_epoch);
+            if (lat)
+                batch_set_log_append_time(batches + pos, bs, now);
+            h.base_offset = next;
+        }
+        if (first < 0)
+            first = h.base_offset;
+        next = batch_last_offset(&h) + 1;
+        pos += bs;
+    }
+    if (lat)
+        max_ts = now;
+    int64_t last = next - 1;
+
+    /* Roll if needed, then one write. */
+    if (should_roll(part, (int64_t)len, max_ts, last, now) && !roll(part))
+        return KERR_KAFKA_STORAGE_ERROR;
+    log_segment *s = active(part);
+    if (!seg_open(s))
+        return KERR_KAFKA_STORAGE_ERROR;
+    int64_t at = s->size;
+    if (!write_all(mgr, s->fd, batches, len, (off_t)at)) {
+        poison(part, "append");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    if (origin == LOG_ORIGIN_REPLICATION && first > s->next_offset &&
+        s->size == 0)
+        s->next_offset = first;
+    for (pos = 0; pos < len;) {
+        log_batch_header h;
+        batch_parse_header(batches + pos, len - pos, &h);
+        if (!seg_account_batch(s, &h, at + (int64_t)pos,
+                               c->index_interval_bytes)) {
+            poison(part, "index append");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        s->size = at + (int64_t)pos + batch_size(&h);
+        pos += (size_t)batch_size(&h);
+    }
+    if (!epochs_assign(part, leader_epoch, first)) {
+        poison(part, "leader-epoch-checkpoint");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    part->unflushed_msgs += total_records;
+    mark_dirty(part);
+    out->base_offset = first;
+    out->last_offset = last;
+    out->log_append_time = lat ? now : -1;
+    out->log_start_offset = part->log_start;
+    out->record_count = total_records;
+    if (part->unflushed_msgs >= c->flush_messages)
+        if (log_flush(part))
+            return KERR_KAFKA_STORAGE_ERROR;
+    return KERR_NONE;
+}
+
+/* ---- read ------------------------------------------------------------------------ */
+static int seg_index_for(const log_partition *part, int64_t offset) {
+    int lo = 0, hi = part->nsegs - 1, ans = 0;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (part->segs[mid]->base <= offset) {
+            ans = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return ans;
+}
+
+void log_read_release(log_read_result *r) {
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+}
+
+int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
+                 int64_t max_offset, bool min_one_batch, log_read_result *out) {
+    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    out->first_batch_offset = -1;
+    out->high_watermark = part->hw;
+    out->last_stable_offset = part->hw;
+    out->log_start_offset = part->log_start;
+    int64_t leo = log_end_offset(part);
+    out->log_end_offset = leo;
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (offset < part->log_start || offset > leo)
+        return KERR_OFFSET_OUT_OF_RANGE;
+    if (max_offset < 0 || max_offset > leo)
+        max_offset = leo;
+    if (offset >= max_offset)
+        return KERR_NONE;
+    for (int i = seg_index_for(part, offset); i < part->nsegs; i++) {
+        log_segment *s = part->segs[i];
+        if (s->base >= max_offset)
+            break;
+        if (!seg_open(s))
+            return KERR_KAFKA_STORAGE_ERROR;
+        int64_t pos = seg_lookup_pos(s, offset);
+        if (pos < 0) {
+            poison(part, "read");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        if (pos >= s->size)
+            continue; /* nothing at or after offset here: next segment */
+        int64_t max_pos = max_offset >= s->next_offset
+                              ? s->size
+                              : seg_lookup_pos(s, max_offset);
+        if (max_pos < 0) {
+            poison(part, "read");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        if (pos >= max_pos)
+            return KERR_NONE;
+        uint8_t h[BATCH_OFF_LEADER_EPOCH];
+        if (read_full(part->mgr, s->fd, h, sizeof(h), (off_t)pos) !=
+            (ssize_t)sizeof(h)) {
+            poison(part, "read");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        int64_t first_size =
+            (int64_t)(int32_t)sl_load_be32(h + BATCH_OFF_LENGTH) + BATCH_LOG_OVERHEAD;
+        int64_t adjusted = max_bytes < 0 ? 0 : max_bytes;
+        if (min_one_batch && first_size > adjusted)
+            adjusted = first_size;
+        int64_t n = SL_MIN(max_pos - pos, adjusted);
+        if (n <= 0)
+            return KERR_NONE;
+        int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0)
+            return KERR_KAFKA_STORAGE_ERROR;
+        out->fd = fd;
+        out->file_pos = pos;
+        out->len = (int32_t)SL_MIN(n, (int64_t)INT32_MAX);
+        out->first_batch_offset = (int64_t)sl_load_be64(h);
+        return KERR_NONE;
+    }
+    return KERR_NONE;
+}
+
+/* ---- timestamps ---------------------------------------------------------------- */
+
+/* First record with timestamp >= ts in the batch at pos of s (decoding it);
+ * false if none in that batch. */
+static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts, bool exact_max,
+                          int64_t *off, int64_t *rts) {
+    log_manager *mgr = s->part->mgr;
+    uint8_t hb[BATCH_HEADER_SIZE];
+    if (read_full(mgr, s->fd, hb, sizeof(hb), (off_t)pos) != (ssize_t)sizeof(hb))
+        return false;
+    log_batch_header h;
+    batch_parse_header(hb, sizeof(hb), &h);
+    size_t total = (size_t)batch_size(&h);
+    if (total > (size_t)(s->size - pos))
+        return false;
+    uint8_t *raw = xmalloc(total);
+    bool found = false;
+    if (read_full(mgr, s->fd, raw, total, (off_t)pos) == (ssize_t)total) {
+        buf plain;
+        buf_init(&plain, 0);
+        if (batch_decompress_records(&h, raw, 64u << 20, &plain) == KERR_NONE) {
+            batch_iter it;
+            batch_iter_init(&it, &h, plain.data, plain.len);
+            log_record r;
+            while (batch_iter_next(&it, &r) == 1) {
+                if (exact_max ? r.timestamp == h.max_timestamp : r.timestamp >= ts) {
+                    *off = r.offset;
+                    *rts = r.timestamp;
+                    found = true;
+                    break;
+                }
+            }
+        }
+        buf_free(&plain);
+    }
+    free(raw);
+    if (!found && exact_max) {
+        *off = batch_last_offset(&h);
+        *rts = h.max_timestamp;
+        found = true;
+    }
+    return found;
+}
+
+int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
+                                 int64_t *offset, int64_t *timestamp) {
+    *offset = -1;
+    *timestamp = -1;
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (ts == LOG_TS_EARLIEST) {
+        *offset = part->log_start;
+        return KERR_NONE;
+    }
+    if (ts == LOG_TS_LATEST) {
+        *offset = part->hw;
+        return KERR_NONE;
+    }
+    if (ts == LOG_TS_MAX_TIMESTAMP) {
+        log_segment *best = NULL;
+        for (int i = 0; i < part->nsegs; i++)
+            if (part->segs[i]->max_ts >= 0 &&
+                (!best || part->segs[i]->max_ts > best->max_ts))
+                best = part->segs[i];
+        if (!best)
+            return KERR_NONE;
+        if (!seg_open(best))
+            return KERR_KAFKA_STORAGE_ERROR;
+        int64_t pos = seg_lookup_pos(best, best->max_ts_offset);
+        if (pos < 0 || pos >= best->size)
+            return KERR_NONE;
+        batch_find_ts(best, pos, best->max_ts, true, offset, timestamp);
+        return KERR_NONE;
+    }
+    if (ts < 0)
+        return KERR_INVALID_REQUEST;
+    for (int i = 0; i < part->nsegs; i++) {
+        log_segment *s = part->segs[i];
+        if (s->max_ts < ts)
+            continue;
+        if (!seg_open(s))
+            return KERR_KAFKA_STORAGE_ERROR;
+        /* Largest time-index entry with timestamp < ts: everything up to its
+         * offset is older than ts, so start scanning after it. */
+        int64_t from = s->base;
+        for (int32_t k = 0; k < s->n_tidx && s->tidx[k].ts < ts; k++)
+            from = s->base + s->tidx[k].rel;
+        int64_t pos = seg_lookup_pos(s, from);
+        if (pos < 0)
+            return KERR_KAFKA_STORAGE_ERROR;
+        while (pos < s->size) {
+            uint8_t hb[BATCH_HEADER_SIZE];
+            if (read_full(part->mgr, s->fd, hb, sizeof(hb), (off_t)pos) !=
+                (ssize_t)sizeof(hb))
+                return KERR_KAFKA_STORAGE_ERROR;
+            log_batch_header h;
+            batch_parse_header(hb, sizeof(hb), &h);
+            if (h.max_timestamp >= ts &&
+                batch_find_ts(s, pos, ts, false, offset, timestamp)) {
+                if (*offset < part->log_start)
+                    *offset = part->log_start;
+                return KERR_NONE;
+            }
+            pos += batch_size(&h);
+        }
+    }
+    return KERR_NONE;
+}
+
+/* ---- retention, delete records, truncation --------------------------------- */
+
+/* Removes the first k segments (k < nsegs, or k == nsegs after a roll). */
+static void drop_front_segments(log_partition *part, int k) {
+    for (int i = 0; i < k; i++) {
+        log_segment *s = part->segs[i];
+        seg_close(s);
+        seg_delete_files(part, s->base);
+        free(s);
+    }
+    memmove(part->segs, part->segs + k,
+            sizeof(*part->segs) * (size_t)(part->nsegs - k));
+    part->nsegs -= k;
+    if (part->segs[0]->base > part->log_start)
+        part->log_start = part->segs[0]->base;
+    if (part->hw < part->log_start)
+        part->hw = part->log_start;
+    if (part->recovery_point < part->log_start)
+        part->recovery_point = part->log_start;
+    epochs_truncate_start(part, part->log_start);
+}
+
+/* Deletes the leading segments for which pred says yes, only those wholly
+ * below the HW; the active one is rolled first if it must go. */
+static int delete_old_segments(log_partition *part,
+                               bool (*pred)(log_partition *, log_segment *,
+                                            int64_t *state),
+                               int64_t state) {
+    int k = 0;
+    while (k < part->nsegs) {
+        log_segment *s = part->segs[k];
+        bool last = k == part->nsegs - 1;
+        int64_t upper = last ? s->next_offset : part->segs[k + 1]->base;
+        if (last && s->size == 0)
+            break;
+        if (part->hw < upper || !pred(part, s, &state))
+            break;
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    if (k == part->nsegs && !roll(part))
+        return 0;
+    drop_front_segments(part, k);
+    return k;
+}
+
+static bool pred_time(log_partition *part, log_segment *s, int64_t *now) {
+    return part->cfg.retention_ms >= 0 && s->max_ts >= 0 &&
+           *now - s->max_ts > part->cfg.retention_ms;
+}
+
+static bool pred_size(log_partition *part, log_segment *s, int64_t *diff) {
+    (void)part;
+    if (*diff - s->size >= 0) {
+        *diff -= s->size;
+        return true;
+    }
+    return false;
+}
+
+static bool pred_start(log_partition *part, log_segment *s, int64_t *unused) {
+    (void)unused;
+    return s->next_offset <= part->log_start && s->size > 0;
+}
+
+static int retention(log_partition *part, int64_t now) {
+    if (part->failed || !(part->cfg.cleanup_policy & LOG_CLEANUP_DELETE))
+        return delete_old_segments(part, pred_start, 0);
+    int n = delete_old_segments(part, pred_start, 0);
+    if (part->cfg.retention_ms >= 0)
+        n += delete_old_segments(part, pred_time, now);
+    if (part->cfg.retention_bytes >= 0) {
+        int64_t diff = log_size_bytes(part) - part->cfg.retention_bytes;
+        if (diff > 0)
+            n += delete_old_segments(part, pred_size, diff);
+    }
+    if (n)
+        SL_INFO(MOD,
+                "Deleted %d segment(s) of %s-%d by retention; log start offset "
+                "is now %" PRId64,
+                n, part->topic, part->partition, part->log_start);
+    return n;
+}
+
+int log_manager_tick(log_manager *mgr) {
+    int64_t now = clk_wall_ms();
+    int64_t mono = clk_mono_ms();
+    int n = 0;
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
+            n += retention(p, now);
+            if (p->cfg.flush_ms != INT64_MAX && p->unflushed_msgs > 0 &&
+                mono - p->last_flush_ms >= p->cfg.flush_ms)
+                log_flush(p);
+        }
+    return n;
+}
+
+int16_t log_delete_records(log_partition *part, int64_t offset,
+                           int64_t *new_log_start) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (offset == -1)
+        offset = part->hw;
+    if (offset < 0 || offset > part->hw)
+        return KERR_OFFSET_OUT_OF_RANGE;
+    if (offset > part->log_start) {
+        part->log_start = offset;
+        epochs_truncate_start(part, offset);
+        delete_old_segments(part, pred_start, 0);
+    }
+    *new_log_start = part->log_start;
+    return KERR_NONE;
+}
+
+int16_t log_truncate_to(log_partition *part, int64_t offset) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (offset >= log_end_offset(part))
+        return KERR_NONE;
+    if (offset < part->log_start)
+        offset = part->log_start;
+    /* Drop whole segments at or after offset (keep at least one). */
+    while (part->nsegs > 1 && active(part)->base >= offset) {
+        log_segment *s = active(part);
+        seg_close(s);
+        seg_delete_files(part, s->base);
+        free(s);
+        part->nsegs--;
+    }
+    log_segment *s = active(part);
+    if (!seg_open(s))
+        return KERR_KAFKA_STORAGE_ERROR;
+    int64_t pos = offset <= s->base ? 0 : seg_lookup_pos(s, offset);
+    if (pos < 0 || IOCALL(part->mgr, ftruncate, s->fd, (off_t)pos) != 0) {
+        poison(part, "truncate");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    /* Reopen as active with rebuilt indexes. */
+    seg_close(s);
+    bool cut;
+    if (!seg_rebuild(s, &cut))
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (s->size == 0)
+        s->next_offset = SL_MAX(s->base, offset <= s->base ? s->base : offset);
+    seg_close(s);
+    if (!seg_open(s))
+        return KERR_KAFKA_STORAGE_ERROR;
+    int64_t leo = log_end_offset(part);
+    if (part->hw > leo)
+        part->hw = leo;
+    if (part->recovery_point > leo)
+        part->recovery_point = leo;
+    epochs_truncate_end(part, leo);
+    return KERR_NONE;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+typedef struct ckpt_entry {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+} ckpt_entry;
+
+typedef struct ckpt {
+    ckpt_entry *e;
+    int n;
+} ckpt;
+
+static void ckpt_load(log_manager *mgr, const char *dir, const char *name,
+                      ckpt *c) {
+    c->e = NULL;
+    c->n = 0;
+    char *p = path_join(dir, name);
+    char *txt = read_text(mgr, p);
+    free(p);
+    if (!txt)
+        return;
+    char *save = NULL;
+    char *line = strtok_r(txt, "\n", &save);
+    if (!line || atoi(line) != 0) {
+        free(txt);
+        return;
+    }
+    line = strtok_r(NULL, "\n", &save);
+    int n = line ? atoi(line) : 0;
+    if (n < 0 || n > 10000000)
+        n = 0;
+    c->e = xcalloc((size_t)n + 1, sizeof(*c->e));
+    for (int i = 0; i < n && (line = strtok_r(NULL, "\n", &save)); i++) {
+        char topic[256];
+        int32_t part;
+        int64_t off;
+        if (sscanf(line, "%255s %d %" SCNd64, topic, &part, &off) != 3)
+            break;
+        c->e[c->n++] = (ckpt_entry){xstrdup(topic), part, off};
+    }
+    free(txt);
+}
+
+static void ckpt_free(ckpt *c) {
+    for (int i = 0; i < c->n; i++)
+        free(c->e[i].topic);
+    free(c->e);
+}
+
+static int64_t ckpt_find(const ckpt *c, const char *topic, int32_t p) {
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].partition == p && !strcmp(c->e[i].topic, topic))
+            return c->e[i].offset;
+    return -1;
+}
+
+int16_t log_manager_checkpoint(log_manager *mgr) {
+    static const char *names[3] = {"recovery-point-offset-checkpoint",
+                                   "log-start-offset-checkpoint",
+                                   "replication-offset-checkpoint"};
+    int16_t err = KERR_NONE;
+    for (int d = 0; d < mgr->ndirs; d++) {
+        for (int k = 0; k < 3; k++) {
+            buf b, body;
+            buf_init(&b, 256);
+            buf_init(&body, 256);
+            int n = 0;
+            for (size_t i = 0; i < mgr->nbuckets; i++)
+                for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
+                    if (p->dir_index != d)
+                        continue;
+                    int64_t v = k == 0 ? p->recovery_point
+                                : k == 1 ? p->log_start
+                                         : p->hw;
+                    buf_printf(&body, "%s %d %" PRId64 "\n", p->topic,
+                               p->partition, v);
+                    n++;
+                }
+            buf_printf(&b, "0\n%d\n", n);
+            buf_put(&b, body.data, body.len);
+            char *path = path_join(mgr->dirs[d], names[k]);
+            if (!write_file_atomic(mgr, path, b.data, b.len)) {
+                SL_ERROR(MOD, "cannot write %s: %s", path, strerror(errno));
+                err = KERR_KAFKA_STORAGE_ERROR;
+            }
+            free(path);
+            buf_free(&b);
+            buf_free(&body);
+        }
+    }
+    return err;
+}
+
+/* ---- open / close ---------------------------------------------------------------- */
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool has_suffix(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* Loads one partition directory. */
+static void load_partition(log_manager *mgr, int d, const char *name,
+                           bool clean, const ckpt *rp, const ckpt *ls,
+                           const ckpt *hw) {
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1])
+        return;
+    char *end;
+    long pn = strtol(dash + 1, &end, 10);
+    if (*end || pn < 0 || pn > INT32_MAX)
+        return;
+    char topic[256];
+    size_t tl = (size_t)(dash - name);
+    if (tl >= sizeof(topic))
+        return;
+    memcpy(topic, name, tl);
+    topic[tl] = 0;
+    if (log_get(mgr, topic, (int32_t)pn)) {
+        SL_WARN(MOD, "Duplicate log directory for %s found in %s, ignored",
+                name, mgr->dirs[d]);
+        return;
+    }
+    log_partition *part = part_new(mgr, topic, (int32_t)pn, d);
+    read_partition_metadata(part);
+
+    /* Segments by base offset. */
+    DIR *dir = opendir(part->path);
+    if (!dir) {
+        part_free(part);
+        return;
+    }
+    int64_t *bases = NULL;
+    int nb = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        const char *n = de->d_name;
+        if (has_suffix(n, ".deleted") || has_suffix(n, ".cleaned") ||
+            has_suffix(n, ".swap") || has_suffix(n, ".tmp")) {
+            char *p = path_join(part->path, n);
+            IOCALL(mgr, unlink, p);
+            free(p);
+            continue;
+        }
+        if (strlen(n) == 24 && has_suffix(n, ".log")) {
+            char *e2;
+            long long b = strtoll(n, &e2, 10);
+            if (e2 != n + 20 || b < 0)
+                continue;
+            if (nb == cap) {
+                cap = cap ? cap * 2 : 8;
+                bases = xrealloc(bases, sizeof(*bases) * (size_t)cap);
+            }
+            bases[nb++] = b;
+        }
+    }
+    closedir(dir);
+    qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
+    int64_t ckpt_start = ckpt_find(ls, topic, (int32_t)pn);
+    for (int i = 0; i < nb; i++)
+        segs_push(part, seg_new(part, bases[i]));
+    free(bases);
+    map_insert(mgr, part);
+    if (part->nsegs == 0) {
+        int64_t base = ckpt_start > 0 ? ckpt_start : 0;
+        if (!add_new_segment(part, base))
+            return;
+    }
+    int64_t recovery = clean ? INT64_MAX : ckpt_find(rp, topic, (int32_t)pn);
+    if (recovery < 0)
+        recovery = 0;
+    /* Segments wholly below the recovery point load as clean; the one
+     * holding it and later ones are re-read. */
+    int first_dirty = part->nsegs;
+    if (!clean)
+        for (int i = 0; i < part->nsegs; i++) {
+            int64_t upper = i + 1 < part->nsegs ? part->segs[i + 1]->base : INT64_MAX;
+            if (upper > recovery) {
+                first_dirty = i;
+                break;
+            }
+        }
+    for (int i = 0; i < part->nsegs; i++) {
+        log_segment *s = part->segs[i];
+        bool last = i == part->nsegs - 1;
+        bool ok = i < first_dirty && seg_load_clean(s, last);
+        if (!ok) {
+            if (i < first_dirty)
+                SL_WARN(MOD, "Rebuilding the indexes of %s/%020" PRId64 ".log",
+                        part->path, s->base);
+            seg_close(s);
+            bool cut = false;
+            if (!seg_rebuild(s, &cut))
+                break;
+            if (i + 1 < part->nsegs && s->next_offset > part->segs[i + 1]->base)
+                cut = true; /* overlap: keep the earlier data only */
+            if (cut && i + 1 < part->nsegs) {
+                /* Everything after a truncation point goes (Kafka). */
+                for (int j = i + 1; j < part->nsegs; j++) {
+                    seg_close(part->segs[j]);
+                    seg_delete_files(part, part->segs[j]->base);
+                    free(part->segs[j]);
+                }
+                part->nsegs = i + 1;
+            }
+            if (s->size == 0 && i > 0)
+                s->next_offset = s->base;
+        }
+        seg_close(s); /* reopened lazily; active gets its index fds then */
+    }
+    /* Non-last segments cover up to the next base even if a gap exists. */
+    for (int i = 0; i + 1 < part->nsegs; i++)
+        if (part->segs[i]->next_offset < part->segs[i + 1]->base)
+            part->segs[i]->next_offset = part->segs[i + 1]->base;
+    /* The active segment's index files are rewritten preallocated on open. */
+    log_segment *act = active(part);
+    act->active_files = false;
+    int64_t leo = act->next_offset;
+    part->log_start = SL_MAX(part->segs[0]->base, ckpt_start);
+    if (part->log_start > leo)
+        part->log_start = leo;
+    part->recovery_point = leo;
+    int64_t h = ckpt_find(hw, topic, (int32_t)pn);
+    part->hw = h < 0 ? part->log_start : h;
+    log_set_high_watermark(part, part->hw);
+    epochs_load(part);
+    epochs_truncate_end(part, leo);
+}
+
+log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
+    *err = KERR_NONE;
+    log_manager *mgr = xcalloc(1, sizeof(*mgr));
+    mgr->io = opts->io ? opts->io : &log_io_posix;
+    mgr->max_open = opts->max_open_segments > 0 ? opts->max_open_segments
+                                                : DEFAULT_MAX_OPEN;
+    if (mgr->max_open < 4)
+        mgr->max_open = 4;
+    if (opts->default_config)
+        mgr->default_cfg = *opts->default_config;
+    else
+        log_config_default(&mgr->default_cfg);
+    mgr->ndirs = opts->n_log_dirs;
+    mgr->dirs = xcalloc((size_t)SL_MAX(1, mgr->ndirs), sizeof(char *));
+    for (int d = 0; d < mgr->ndirs; d++) {
+        mgr->dirs[d] = xstrdup(opts->log_dirs[d]);
+        if (IOCALL(mgr, mkdir, mgr->dirs[d], 0755) != 0 && errno != EEXIST) {
+            SL_ERROR(MOD, "cannot create log dir %s: %s", mgr->dirs[d],
+                     strerror(errno));
+            *err = KERR_KAFKA_STORAGE_ERROR;
+            log_manager_close(mgr);
+            return NULL;
+        }
+    }
+    for (int d = 0; d < mgr->ndirs; d++) {
+        char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
+        bool clean = access(marker, F_OK) == 0;
+        ckpt rp, ls, hw;
+        ckpt_load(mgr, mgr->dirs[d], "recovery-point-offset-checkpoint", &rp);
+        ckpt_load(mgr, mgr->dirs[d], "log-start-offset-checkpoint", &ls);
+        ckpt_load(mgr, mgr->dirs[d], "replication-offset-checkpoint", &hw);
+        DIR *dir = opendir(mgr->dirs[d]);
+        if (!dir) {
+            *err = KERR_KAFKA_STORAGE_ERROR;
+            free(marker);
+            ckpt_free(&rp);
+            ckpt_free(&ls);
+            ckpt_free(&hw);
+            log_manager_close(mgr);
+            return NULL;
+        }
+        struct dirent *de;
+        char **todel = NULL;
+        int ntodel = 0;
+        while ((de = readdir(dir))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *p = path_join(mgr->dirs[d], de->d_name);
+            struct stat st;
+            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                free(p);
+                continue;
+            }
+            if (has_suffix(de->d_name, "-delete")) {
+                todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
+                todel[ntodel++] = p;
+                continue;
+            }
+            free(p);
+            if (has_suffix(de->d_name, "-future") ||
+                has_suffix(de->d_name, "-stray"))
+                continue;
+            load_partition(mgr, d, de->d_name, clean, &rp, &ls, &hw);
+        }
+        closedir(dir);
+        for (int i = 0; i < ntodel; i++) {
+            remove_dir_files(mgr, todel[i]);
+            free(todel[i]);
+        }
+        free(todel);
+        ckpt_free(&rp);
+        ckpt_free(&ls);
+        ckpt_free(&hw);
+        /* From now on a crash is unclean until log_manager_close. */
+        IOCALL(mgr, unlink, marker);
+        free(marker);
+    }
+    SL_INFO(MOD, "Loaded %zu partition log(s); recovery re-read %" PRId64
+                 " batch(es)",
+            mgr->nparts, mgr->stats.recovered_batches);
+    return mgr;
+}
+
+void log_manager_close(log_manager *mgr) {
+    if (!mgr)
+        return;
+    bool all_ok = true;
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
+            if (p->failed) {
+                all_ok = false;
+                continue;
+            }
+            if (log_flush(p) != KERR_NONE || !seg_finalize(active(p))) {
+                poison(p, "close");
+                all_ok = false;
+            }
+        }
+    if (mgr->ndirs && log_manager_checkpoint(mgr) != KERR_NONE)
+        all_ok = false;
+    for (int d = 0; d < mgr->ndirs && all_ok; d++) {
+        char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
+        const char *txt = "{\"version\":0,\"brokerEpoch\":-1}";
+        write_file_atomic(mgr, marker, txt, strlen(txt));
+        free(marker);
+    }
+    for (size_t i = 0; i < mgr->nbuckets; i++) {
+        log_partition *p = mgr->buckets[i];
+        while (p) {
+            log_partition *nx = p->hnext;
+            part_free(p);
+            p = nx;
+        }
+    }
+    for (int d = 0; d < mgr->ndirs; d++)
+        free(mgr->dirs[d]);
+    free(mgr->dirs);
+    free(mgr->buckets);
+    free(mgr->dirty);
+    free(mgr);
+}
+
+void log_manager_abandon(log_manager *mgr) {
+    for (int d = 0; d < mgr->ndirs; d++)
+        free(mgr->dirs[d]);
+    mgr->ndirs = 0; /* no checkpoints, no marker */
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
+            p->failed = true; /* skip flush and finalize */
+    log_manager_close(mgr);
+}
+
+void log_manager_get_stats(const log_manager *mgr, log_manager_stats *out) {
+    *out = mgr->stats;
+    out->open_segments = mgr->open_count;
+    out->partitions = (int)mgr->nparts;
+}
+
+void log_manager_foreach(log_manager *mgr,
+                         void (*fn)(void *ctx, log_partition *part), void *ctx) {
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
+            fn(ctx, p);
+}
+
+int log_manager_n_dirs(const log_manager *mgr) { return mgr->ndirs; }
+const char *log_manager_dir(const log_manager *mgr, int i) { return mgr->dirs[i]; }
