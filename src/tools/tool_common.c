@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "proto/errors.h"
 
 /* ---- flags ---------------------------------------------------------- */
 
@@ -440,4 +441,58 @@ int64_t tool_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- Kafka error presentation --------------------------------------- */
+
+const char *tool_error_message(int code) {
+    if (code < -1 || code > 32767)
+        return "Unknown error code";
+    return proto_error_message((int16_t)code);
+}
+
+const char *tool_java_exception(int code) {
+    static char out[160];
+    /* Where Kafka's class name is not the CamelCase of the error name. */
+    static const struct {
+        int code;
+        const char *cls;
+    } special[] = {
+        {-1, "UnknownServerException"},
+        {3, "UnknownTopicOrPartitionException"},
+        {6, "NotLeaderOrFollowerException"},
+        {7, "TimeoutException"},
+        {17, "InvalidTopicException"},
+        {29, "TopicAuthorizationException"},
+        {30, "GroupAuthorizationException"},
+        {36, "TopicExistsException"},
+        {68, "GroupNotEmptyException"},
+        {69, "GroupIdNotFoundException"},
+        {86, "GroupSubscribedToTopicException"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(special); i++)
+        if (special[i].code == code) {
+            snprintf(out, sizeof(out), "org.apache.kafka.common.errors.%s",
+                     special[i].cls);
+            return out;
+        }
+    const char *name = code >= -1 && code <= 32767
+                           ? proto_error_name((int16_t)code)
+                           : "UNKNOWN_SERVER_ERROR";
+    int o = snprintf(out, sizeof(out), "org.apache.kafka.common.errors.");
+    bool up = true;
+    for (const char *p = name; *p && o < (int)sizeof(out) - 12; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        out[o++] = up ? *p : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        up = false;
+    }
+    size_t nl = strlen(name);
+    if (nl < 9 || strcmp(name + nl - 9, "EXCEPTION") != 0)
+        snprintf(out + o, sizeof(out) - (size_t)o, "Exception");
+    else
+        out[o] = 0;
+    return out;
 }

@@ -127,4 +127,14 @@ bool tool_topic_matches(const char *pattern, const char *topic);
 void tool_uuid_str(const uint8_t id[16], char out[23]);
 int64_t tool_now_ms(void);
 
+
+
+/* ---- Kafka error presentation --------------------------------------- */
+
+/* Kafka's exception class for an error code, e.g. 69 ->
+ * "org.apache.kafka.common.errors.GroupIdNotFoundException". Static
+ * storage, overwritten by the next call. */
+const char *tool_java_exception(int code);
+/* Kafka's default message for a code ("The group id does not exist."). */
+const char *tool_error_message(int code);
 #endif
