@@ -581,3 +581,165 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- configs -------------------------------------------------------- */
+
+const char *kc_config_source_name(int8_t s) {
+    switch (s) {
+    case 1: return "DYNAMIC_TOPIC_CONFIG";
+    case 2: return "DYNAMIC_BROKER_CONFIG";
+    case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4: return "STATIC_BROKER_CONFIG";
+    case 5: return "DEFAULT_CONFIG";
+    case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    case 7: return "DYNAMIC_CLIENT_METRICS_CONFIG";
+    case 8: return "DYNAMIC_GROUP_CONFIG";
+    default: return "UNKNOWN";
+    }
+}
+
+void kc_config_result_free(kc_config_result *r) {
+    for (int i = 0; i < r->ncfg; i++) {
+        free(r->cfg[i].name);
+        free(r->cfg[i].value);
+        for (int j = 0; j < r->cfg[i].nsyn; j++) {
+            free(r->cfg[i].syn[j].name);
+            free(r->cfg[i].syn[j].value);
+        }
+        free(r->cfg[i].syn);
+    }
+    free(r->cfg);
+    free(r->error_message);
+    memset(r, 0, sizeof(*r));
+}
+
+bool kc_describe_configs(kc_conn *c, int8_t type, const char *name,
+                         kc_config_result *out) {
+    memset(out, 0, sizeof(*out));
+    int16_t ver = c->api_max[32] >= 4 ? 4 : -1;
+    if (ver < 0) {
+        out->error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 16384);
+    buf_put_uvarint(&body, 2);
+    buf_put_u8(&body, (uint8_t)type);
+    put_cstr(&body, name);
+    buf_put_uvarint(&body, 0); /* configuration_keys: null = all */
+    buf_put_uvarint(&body, 0);
+    buf_put_u8(&body, 1); /* include_synonyms */
+    buf_put_u8(&body, 0); /* include_documentation */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 32, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t nr = get_count(&r, 8);
+        for (uint32_t i = 0; i < nr && !r.err; i++) {
+            int16_t err = (int16_t)rd_be16(&r);
+            char *msg = get_cstr(&r);
+            rd_u8(&r);
+            free(get_cstr(&r));
+            uint32_t nc = get_count(&r, 8);
+            kc_config *cfg = xcalloc(nc + 1, sizeof(kc_config));
+            int ncfg = 0;
+            for (uint32_t j = 0; j < nc && !r.err; j++) {
+                kc_config *e = &cfg[ncfg++];
+                e->name = get_cstr(&r);
+                e->value = get_cstr(&r);
+                e->read_only = rd_u8(&r) != 0;
+                e->source = (int8_t)rd_u8(&r);
+                e->sensitive = rd_u8(&r) != 0;
+                uint32_t ns = get_count(&r, 4);
+                e->syn = xcalloc(ns + 1, sizeof(kc_synonym));
+                for (uint32_t k = 0; k < ns && !r.err; k++) {
+                    kc_synonym *s = &e->syn[e->nsyn++];
+                    s->name = get_cstr(&r);
+                    s->value = get_cstr(&r);
+                    s->source = (int8_t)rd_u8(&r);
+                    skip_tags(&r);
+                    if (!s->name)
+                        s->name = xstrdup("");
+                }
+                rd_u8(&r);            /* config_type */
+                free(get_cstr(&r));   /* documentation */
+                skip_tags(&r);
+                if (!e->name)
+                    e->name = xstrdup("");
+            }
+            skip_tags(&r);
+            if (i == 0) {
+                out->error = err;
+                out->error_message = msg;
+                out->cfg = cfg;
+                out->ncfg = ncfg;
+            } else {
+                kc_config_result extra = {0, msg, cfg, ncfg};
+                kc_config_result_free(&extra);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    if (!ok)
+        kc_config_result_free(out);
+    return ok;
+}
+
+bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
+                          const kc_alter_op *ops, int nops, int16_t *error,
+                          char **errmsg) {
+    *error = 0;
+    *errmsg = NULL;
+    if (c->api_max[44] < 1) {
+        *error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 256);
+    buf_init(&resp, 256);
+    buf_put_uvarint(&body, 2);
+    buf_put_u8(&body, (uint8_t)type);
+    put_cstr(&body, name);
+    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    for (int i = 0; i < nops; i++) {
+        put_cstr(&body, ops[i].name);
+        buf_put_u8(&body, (uint8_t)ops[i].op);
+        if (ops[i].value)
+            put_cstr(&body, ops[i].value);
+        else
+            buf_put_uvarint(&body, 0);
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    buf_put_u8(&body, 0); /* validate_only */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 44, 1, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t n = get_count(&r, 5);
+        for (uint32_t i = 0; i < n && !r.err; i++) {
+            int16_t e = (int16_t)rd_be16(&r);
+            char *m = get_cstr(&r);
+            rd_u8(&r);
+            free(get_cstr(&r));
+            skip_tags(&r);
+            if (i == 0) {
+                *error = e;
+                *errmsg = m;
+            } else {
+                free(m);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

@@ -90,4 +90,49 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
 /* Kafka's names for api keys ("Produce", "Fetch", ...); NULL if unknown. */
 const char *kc_api_name(int key);
 
+
+/* ---- configs (DescribeConfigs v4, IncrementalAlterConfigs v1) ---------- */
+
+/* Kafka's ConfigResource.Type codes. */
+enum { KC_RES_TOPIC = 2, KC_RES_BROKER = 4, KC_RES_BROKER_LOGGER = 8,
+       KC_RES_CLIENT_METRICS = 16, KC_RES_GROUP = 32 };
+
+typedef struct kc_synonym {
+    char *name, *value;
+    int8_t source;
+} kc_synonym;
+
+typedef struct kc_config {
+    char *name, *value; /* value NULL: null (or sensitive) */
+    bool read_only, sensitive;
+    int8_t source; /* DescribeConfigsResponse ConfigSource code */
+    kc_synonym *syn;
+    int nsyn;
+} kc_config;
+
+typedef struct kc_config_result {
+    int16_t error;
+    char *error_message;
+    kc_config *cfg;
+    int ncfg;
+} kc_config_result;
+
+/* Describes one resource with synonyms. false on transport failure. */
+bool kc_describe_configs(kc_conn *c, int8_t type, const char *name,
+                         kc_config_result *out);
+void kc_config_result_free(kc_config_result *r);
+/* Kafka's admin ConfigEntry.ConfigSource name for a wire source code. */
+const char *kc_config_source_name(int8_t source);
+
+typedef struct kc_alter_op {
+    const char *name;
+    const char *value; /* NULL for DELETE */
+    int8_t op;         /* 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT */
+} kc_alter_op;
+
+/* IncrementalAlterConfigs for one resource; *error / errmsg (heap, may be
+ * NULL) receive the resource's result. false on transport failure. */
+bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
+                          const kc_alter_op *ops, int nops, int16_t *error,
+                          char **errmsg);
 #endif

@@ -1,0 +1,503 @@
+/*
+ * tool_configs.c - `sluice configs` / kafka-configs.sh: describe and alter
+ * dynamic configs of topics, brokers (one or the cluster default), broker
+ * loggers and groups, with Kafka's output ("Dynamic configs for topic x
+ * are:" + "  k=v sensitive=false synonyms={...}"). Uses kclient's
+ * DescribeConfigs v4 and IncrementalAlterConfigs v1, as Kafka's tool does
+ * (librdkafka 2.0 lacks IncrementalAlterConfigs and the GROUP resource).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "tools/kclient.h"
+#include "tools/tool_common.h"
+
+static const tool_optdef cfg_opts[] = {
+    {"add-config", TOOL_ARG,
+     "Key Value pairs of configs to add. Square brackets can be used to "
+     "group values which contain commas: 'k1=v1,k2=[v1,v2,v2],k3=v3'."},
+    {"add-config-file", TOOL_ARG, "Path to a properties file with configs to add."},
+    {"all", TOOL_FLAG,
+     "List all configs for the given entity, including static configs if "
+     "available."},
+    {"alter", TOOL_FLAG, "Alter the configuration for the entity."},
+    {"bootstrap-controller", TOOL_ARG,
+     "The Kafka controllers to connect to (not supported by sluice; use "
+     "--bootstrap-server)."},
+    {"bootstrap-server", TOOL_ARG, "The Kafka servers to connect to."},
+    {"broker", TOOL_ARG, "The broker's ID."},
+    {"broker-defaults", TOOL_FLAG, "The config defaults for all brokers."},
+    {"broker-logger", TOOL_ARG, "The broker's ID for its logger config."},
+    {"command-config", TOOL_ARG,
+     "Property file containing configs to be passed to Admin Client."},
+    {"delete-config", TOOL_ARG, "config keys to remove 'k1,k2'"},
+    {"describe", TOOL_FLAG, "List configs for the given entity."},
+    {"entity-default", TOOL_FLAG,
+     "Default entity name for clients/users/brokers/ips (applies to "
+     "corresponding entity type)"},
+    {"entity-name", TOOL_ARG,
+     "Name of entity (topic name/client id/user principal name/broker "
+     "id/ip/client metrics/group id)"},
+    {"entity-type", TOOL_ARG,
+     "Type of entity (topics/clients/users/brokers/broker-loggers/ips/"
+     "client-metrics/groups)"},
+    {"force", TOOL_FLAG, "Suppress console prompts"},
+    {"group", TOOL_ARG, "The group's ID."},
+    {"topic", TOOL_ARG, "The topic's name."},
+    {"version", TOOL_FLAG, "Display Kafka version."},
+};
+
+typedef struct cfg_ctx {
+    tool_args *a;
+    kc_conn kc;
+    int timeout_ms;
+    int argc;
+    char **argv;
+} cfg_ctx;
+
+static void exec_error(cfg_ctx *c, const char *what) {
+    printf("Error while executing config command with args '");
+    for (int i = 1; i < c->argc; i++)
+        printf("%s%s", i > 1 ? " " : "", c->argv[i]);
+    printf("'\n");
+    fprintf(stderr, "%s\n", what);
+}
+
+static int cmp_cfg(const void *a, const void *b) {
+    return strcmp(((const kc_config *)a)->name, ((const kc_config *)b)->name);
+}
+
+/* Prints one resource; returns false on a request failure. */
+static bool describe_one(cfg_ctx *c, int8_t type, const char *name,
+                         const char *label, int8_t dyn_source) {
+    kc_config_result r;
+    if (!kc_describe_configs(&c->kc, type, name, &r)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "describeConfigs failed");
+        return false;
+    }
+    if (r.error == 3 && type == KC_RES_TOPIC) {
+        printf("The topic '%s' doesn't exist and doesn't have dynamic "
+               "config.\n",
+               name);
+        kc_config_result_free(&r);
+        return true;
+    }
+    if (r.error) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s: %s", tool_java_exception(r.error),
+                 r.error_message ? r.error_message
+                                 : tool_error_message(r.error));
+        exec_error(c, msg);
+        kc_config_result_free(&r);
+        return false;
+    }
+    bool all = tool_has(c->a, "all");
+    /* label "D..." marks the cluster default, always titled "Default". */
+    printf("%s configs for %s are:\n",
+           label[0] == 'D' ? "Default" : all ? "All" : "Dynamic",
+           label[0] == 'D' ? label + 1 : label);
+    if (r.ncfg)
+        qsort(r.cfg, (size_t)r.ncfg, sizeof(kc_config), cmp_cfg);
+    for (int i = 0; i < r.ncfg; i++) {
+        kc_config *e = &r.cfg[i];
+        if (!all && e->source != dyn_source)
+            continue;
+        printf("  %s=%s sensitive=%s synonyms={", e->name,
+               e->sensitive || !e->value ? "null" : e->value,
+               e->sensitive ? "true" : "false");
+        for (int j = 0; j < e->nsyn; j++)
+            printf("%s%s:%s=%s", j ? ", " : "",
+                   kc_config_source_name(e->syn[j].source), e->syn[j].name,
+                   e->sensitive || !e->syn[j].value ? "null"
+                                                    : e->syn[j].value);
+        printf("}\n");
+    }
+    kc_config_result_free(&r);
+    return true;
+}
+
+/* Entity type + name from --entity-type/--entity-name or the shortcut
+ * flags (--topic, --broker, ...). */
+typedef struct entity {
+    const char *type_name; /* "topics", "brokers", ... */
+    const char *name;      /* NULL: all; "" default */
+    bool is_default;
+} entity;
+
+static bool resolve_entity(cfg_ctx *c, entity *e) {
+    memset(e, 0, sizeof(*e));
+    tool_args *a = c->a;
+    if (tool_has(a, "topic")) {
+        e->type_name = "topics";
+        e->name = tool_get(a, "topic");
+    } else if (tool_has(a, "broker")) {
+        e->type_name = "brokers";
+        e->name = tool_get(a, "broker");
+    } else if (tool_has(a, "broker-defaults")) {
+        e->type_name = "brokers";
+        e->is_default = true;
+    } else if (tool_has(a, "broker-logger")) {
+        e->type_name = "broker-loggers";
+        e->name = tool_get(a, "broker-logger");
+    } else if (tool_has(a, "group")) {
+        e->type_name = "groups";
+        e->name = tool_get(a, "group");
+    } else {
+        e->type_name = tool_get(a, "entity-type");
+        e->name = tool_get(a, "entity-name");
+        e->is_default = tool_has(a, "entity-default");
+    }
+    if (!e->type_name) {
+        tool_usage_error(a, "At least one entity type must be specified");
+        return false;
+    }
+    static const char *const known[] = {"topics", "brokers", "broker-loggers",
+                                        "groups", "users", "clients", "ips",
+                                        "client-metrics"};
+    bool ok = false;
+    for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
+        ok |= !strcmp(known[i], e->type_name);
+    if (!ok) {
+        tool_usage_error(a, "Invalid entity type %s, the entity type must be "
+                            "one of topics, clients, users, brokers, "
+                            "broker-loggers, ips, client-metrics, groups",
+                         e->type_name);
+        return false;
+    }
+    if (e->is_default && e->name) {
+        tool_usage_error(a, "--entity-default and --entity-name cannot be "
+                            "specified together");
+        return false;
+    }
+    return true;
+}
+
+static int8_t res_type(const char *t) {
+    if (!strcmp(t, "topics"))
+        return KC_RES_TOPIC;
+    if (!strcmp(t, "brokers"))
+        return KC_RES_BROKER;
+    if (!strcmp(t, "broker-loggers"))
+        return KC_RES_BROKER_LOGGER;
+    if (!strcmp(t, "groups"))
+        return KC_RES_GROUP;
+    if (!strcmp(t, "client-metrics"))
+        return KC_RES_CLIENT_METRICS;
+    return 0;
+}
+
+static int do_describe(cfg_ctx *c, entity *e) {
+    int8_t type = res_type(e->type_name);
+    if (!type) {
+        /* users/clients/ips hold client quotas (and SCRAM credentials);
+         * a broker without quotas describes nothing, as Kafka prints. */
+        return 0;
+    }
+    char label[512];
+    if (type == KC_RES_TOPIC) {
+        if (e->name) {
+            snprintf(label, sizeof(label), "topic %s", e->name);
+            return describe_one(c, type, e->name, label, 1) ? 0 : 1;
+        }
+        kc_metadata md;
+        if (!kc_metadata_get(&c->kc, NULL, -1, false, &md)) {
+            exec_error(c, "metadata request failed");
+            return 1;
+        }
+        char **names = xcalloc((size_t)md.ntopics + 1, sizeof(char *));
+        for (int i = 0; i < md.ntopics; i++)
+            names[i] = md.topics[i].name;
+        qsort(names, (size_t)md.ntopics, sizeof(char *), tool_strcmp_p);
+        int rc = 0;
+        for (int i = 0; i < md.ntopics && !rc; i++) {
+            snprintf(label, sizeof(label), "topic %s", names[i]);
+            rc = describe_one(c, type, names[i], label, 1) ? 0 : 1;
+        }
+        free(names);
+        kc_metadata_free(&md);
+        return rc;
+    }
+    if (type == KC_RES_BROKER) {
+        if (e->is_default)
+            return describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0 : 1;
+        if (e->name) {
+            snprintf(label, sizeof(label), "broker %s", e->name);
+            return describe_one(c, type, e->name, label, 2) ? 0 : 1;
+        }
+        kc_metadata md;
+        if (!kc_metadata_get(&c->kc, (const char *const *)NULL, 0, false, &md)) {
+            exec_error(c, "metadata request failed");
+            return 1;
+        }
+        int rc = 0;
+        for (int i = 0; i < md.nbrokers && !rc; i++) {
+            char id[16];
+            snprintf(id, sizeof(id), "%d", md.brokers[i].id);
+            snprintf(label, sizeof(label), "broker %s", id);
+            rc = describe_one(c, type, id, label, 2) ? 0 : 1;
+        }
+        kc_metadata_free(&md);
+        if (!rc)
+            rc = describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0 : 1;
+        return rc;
+    }
+    if (!e->name) {
+        tool_usage_error(c->a, "an entity name must be specified with --describe "
+                               "of %s",
+                         e->type_name);
+        return 1;
+    }
+    if (type == KC_RES_BROKER_LOGGER) {
+        snprintf(label, sizeof(label), "broker-logger %s", e->name);
+        return describe_one(c, type, e->name, label, 6) ? 0 : 1;
+    }
+    if (type == KC_RES_CLIENT_METRICS) {
+        snprintf(label, sizeof(label), "client-metric %s", e->name);
+        return describe_one(c, type, e->name, label, 7) ? 0 : 1;
+    }
+    snprintf(label, sizeof(label), "group %s", e->name);
+    return describe_one(c, type, e->name, label, 8) ? 0 : 1;
+}
+
+/* Splits "k1=v1,k2=[a,b],k3=v3" as Kafka's parseConfigsToBeAdded. Returns
+ * the number of pairs or -1 when malformed. */
+static int parse_add(const char *s, tool_props *out) {
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        const char *start = p;
+        int depth = 0;
+        while (*p && (depth > 0 || *p != ',')) {
+            if (*p == '[')
+                depth++;
+            else if (*p == ']' && depth > 0)
+                depth--;
+            p++;
+        }
+        char *item = xstrndup(start, (size_t)(p - start));
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item) {
+            free(item);
+            return -1;
+        }
+        *eq = 0;
+        char *v = eq + 1;
+        size_t vl = strlen(v);
+        if (vl >= 2 && v[0] == '[' && v[vl - 1] == ']') {
+            v[vl - 1] = 0;
+            v++;
+        }
+        tool_props_set(out, item, v);
+        free(item);
+        n++;
+        if (*p == ',')
+            p++;
+    }
+    return n;
+}
+
+static int do_alter(cfg_ctx *c, entity *e) {
+    int8_t type = res_type(e->type_name);
+    tool_props add = {0};
+    const char **adds;
+    int nadd = tool_getall(c->a, "add-config", &adds);
+    for (int i = 0; i < nadd; i++)
+        if (parse_add(adds[i], &add) < 0) {
+            fprintf(stderr, "requirement failed: Invalid entity config: all "
+                            "configs to be added must be in the format "
+                            "\"key=val\" or  \"key=[val1,val2]\" to group "
+                            "values which contain commas.\n");
+            tool_props_free(&add);
+            return 1;
+        }
+    if (tool_has(c->a, "add-config-file") &&
+        !tool_props_load(&add, tool_get(c->a, "add-config-file"))) {
+        tool_props_free(&add);
+        return 1;
+    }
+    const char **dels;
+    int ndelarg = tool_getall(c->a, "delete-config", &dels);
+    kc_alter_op *ops = xcalloc((size_t)add.n + 64, sizeof(kc_alter_op));
+    int nops = 0, cap = add.n + 64;
+    for (int i = 0; i < add.n; i++)
+        ops[nops++] = (kc_alter_op){add.keys[i], add.vals[i], 0};
+    char **delnames = NULL;
+    int ndel = 0;
+    for (int i = 0; i < ndelarg; i++) {
+        char *s = xstrdup(dels[i]), *save = NULL;
+        for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            if (tool_props_get(&add, t)) {
+                tool_usage_error(c->a, "Invalid alter config: the same key "
+                                       "cannot be both added and deleted: %s",
+                                 t);
+                free(s);
+                goto fail;
+            }
+            delnames = xrealloc(delnames, (size_t)(ndel + 1) * sizeof(char *));
+            delnames[ndel++] = xstrdup(t);
+            if (nops == cap) {
+                cap *= 2;
+                ops = xrealloc(ops, (size_t)cap * sizeof(kc_alter_op));
+            }
+            ops[nops++] = (kc_alter_op){delnames[ndel - 1], NULL, 1};
+        }
+        free(s);
+    }
+    if (nops == 0) {
+        tool_usage_error(c->a, "At least one of --add-config, --add-config-file, "
+                               "or --delete-config must be specified with "
+                               "--alter");
+        goto fail;
+    }
+    if (!type) {
+        exec_error(c, "java.lang.IllegalArgumentException: altering client "
+                      "quotas is not supported by sluice's kafka-configs");
+        goto fail;
+    }
+    const char *name = e->is_default ? "" : e->name;
+    if (!name) {
+        tool_usage_error(c->a, "an entity name must be specified with --alter "
+                               "of %s",
+                         e->type_name);
+        goto fail;
+    }
+    int16_t err;
+    char *msg = NULL;
+    if (!kc_incremental_alter(&c->kc, type, name, ops, nops, &err, &msg)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "incrementalAlterConfigs failed");
+        goto fail;
+    }
+    if (err) {
+        char m[600];
+        snprintf(m, sizeof(m), "%s: %s", tool_java_exception(err),
+                 msg ? msg : tool_error_message(err));
+        exec_error(c, m);
+        free(msg);
+        goto fail;
+    }
+    free(msg);
+    if (type == KC_RES_BROKER && e->is_default)
+        printf("Completed updating default config for brokers in the "
+               "cluster.\n");
+    else
+        printf("Completed updating config for %s %s.\n",
+               type == KC_RES_TOPIC           ? "topic"
+               : type == KC_RES_BROKER        ? "broker"
+               : type == KC_RES_BROKER_LOGGER ? "broker-logger"
+               : type == KC_RES_GROUP         ? "group"
+                                              : "client-metric",
+               name);
+    for (int i = 0; i < ndel; i++)
+        free(delnames[i]);
+    free(delnames);
+    free(ops);
+    tool_props_free(&add);
+    return 0;
+fail:
+    for (int i = 0; i < ndel; i++)
+        free(delnames[i]);
+    free(delnames);
+    free(ops);
+    tool_props_free(&add);
+    return 1;
+}
+
+int tool_configs_main(int argc, char **argv) {
+    tool_args a;
+    int rc = tool_parse(&a, "kafka-configs.sh",
+                        "This tool helps to manipulate and describe entity "
+                        "config for a topic, client, user, broker, ip, "
+                        "client-metrics or group",
+                        cfg_opts, SL_ARRAY_LEN(cfg_opts), argc, argv);
+    if (rc >= 0)
+        return rc;
+    cfg_ctx c = {.a = &a, .argc = argc, .argv = argv};
+    tool_props props = {0};
+    bool open = false;
+    if (tool_has(&a, "version")) {
+        printf("4.3.1 (sluice)\n");
+        rc = 0;
+        goto out;
+    }
+    if (tool_has(&a, "describe") + tool_has(&a, "alter") != 1) {
+        rc = tool_usage_error(&a, "Command must include exactly one action: "
+                                  "--describe, --alter");
+        goto out;
+    }
+    if (!tool_has(&a, "bootstrap-server")) {
+        rc = tool_usage_error(&a, "One of the required bootstrap flags must be "
+                                  "set: --bootstrap-server or "
+                                  "--bootstrap-controller");
+        goto out;
+    }
+    if (tool_has(&a, "describe") &&
+        (tool_has(&a, "add-config") || tool_has(&a, "delete-config"))) {
+        rc = tool_usage_error(&a, "Option \"[describe]\" can't be used with "
+                                  "option \"[add-config]\"");
+        goto out;
+    }
+    if (tool_has(&a, "all") && !tool_has(&a, "describe")) {
+        rc = tool_usage_error(&a, "Option \"[all]\" can't be used with option "
+                                  "\"[alter]\"");
+        goto out;
+    }
+    entity e;
+    if (!resolve_entity(&c, &e)) {
+        rc = 1;
+        goto out;
+    }
+    if (tool_has(&a, "command-config") &&
+        !tool_props_load(&props, tool_get(&a, "command-config"))) {
+        rc = 1;
+        goto out;
+    }
+    c.timeout_ms = tool_timeout_ms(&props, 60000);
+    char err[256];
+    if (!kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), c.timeout_ms, err,
+                    sizeof(err))) {
+        char m[400];
+        snprintf(m, sizeof(m),
+                 "org.apache.kafka.common.errors.TimeoutException: Timed out "
+                 "waiting for a node assignment. (%s)",
+                 err);
+        exec_error(&c, m);
+        rc = 1;
+        goto out;
+    }
+    open = true;
+    /* Broker-specific resources go to that broker. */
+    if ((!strcmp(e.type_name, "brokers") || !strcmp(e.type_name, "broker-loggers")) &&
+        e.name && !e.is_default) {
+        kc_metadata md;
+        if (kc_metadata_get(&c.kc, NULL, 0, false, &md)) {
+            for (int i = 0; i < md.nbrokers; i++) {
+                char id[16];
+                snprintf(id, sizeof(id), "%d", md.brokers[i].id);
+                if (!strcmp(id, e.name) &&
+                    (strcmp(md.brokers[i].host, c.kc.host) ||
+                     md.brokers[i].port != c.kc.port)) {
+                    kc_conn nc;
+                    if (kc_connect_node(&nc, md.brokers[i].host,
+                                        md.brokers[i].port, c.timeout_ms, err,
+                                        sizeof(err))) {
+                        kc_close(&c.kc);
+                        c.kc = nc;
+                    }
+                }
+            }
+            kc_metadata_free(&md);
+        }
+    }
+    rc = tool_has(&a, "describe") ? do_describe(&c, &e) : do_alter(&c, &e);
+out:
+    if (open)
+        kc_close(&c.kc);
+    tool_props_free(&props);
+    tool_args_free(&a);
+    return rc;
+}
