@@ -20,8 +20,8 @@ static bool round_trip(const proto_msg_desc *m, size_t size, int16_t ver, rng *r
     void *back = arena_calloc(a, 1, size);
     proto_random_fill(m, ver, r, a, msg);
     buf b1, b2;
-    buf_init(&b1, 0);
-    buf_init(&b2, 0);
+    buf_init(&b1, 64);
+    buf_init(&b2, 64);
     proto_msg_encode(m, &b1, ver, msg);
     rd rdr;
     rd_init(&rdr, b1.data, b1.len);

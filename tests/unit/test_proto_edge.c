@@ -28,7 +28,7 @@ static void truncate_all(const proto_msg_desc *m, size_t size, int16_t ver, rng 
     void *msg = arena_calloc(&a, 1, size);
     proto_random_fill(m, ver, r, &a, msg);
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_msg_encode(m, &b, ver, msg);
     for (size_t cut = 0; cut < b.len; cut++) {
         uint8_t *copy = xmalloc(cut ? cut : 1);
@@ -130,7 +130,7 @@ TEST(proto_unknown_tags_preserved) {
     CHECK_EQ(req.unknown_tags.v[1].tag, 9);
     CHECK_EQ(req.unknown_tags.v[1].data.len, 0);
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_api_versions_request_encode(&b, 3, &req);
     CHECK_EQ(b.len, n);
     CHECK_MEM(b.data, in, n);
@@ -170,7 +170,7 @@ TEST(proto_nullable) {
     arena a;
     arena_init(&a, 4096);
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_metadata_request m;
     proto_metadata_request_init(&m);
     m.topics.n = -1; /* null: all topics (nullable from v1) */
@@ -237,7 +237,7 @@ TEST(proto_header_versions) {
     CHECK_EQ(proto_request_header_version(PROTO_API_PRODUCE, 8), 1);
     CHECK_EQ(proto_request_header_version(200, 0), -1);
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_response_header_encode(&b, PROTO_API_API_VERSIONS, 3, 7);
     CHECK_EQ(b.len, 4);
     buf_reset(&b);
@@ -292,7 +292,7 @@ TEST(proto_known_bytes_librdkafka_api_versions) {
     CHECK(proto_str_eq(req.client_software_name, "librdkafka"));
     CHECK(proto_str_eq(req.client_software_version, "2.0.2"));
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_request_header_encode(&b, &h);
     proto_api_versions_request_encode(&b, 3, &req);
     CHECK_EQ(b.len, n - 4);
@@ -314,7 +314,7 @@ TEST(proto_known_bytes_api_versions_response) {
     resp.api_keys.n = 1;
     resp.api_keys.v = &k;
     buf b;
-    buf_init(&b, 0);
+    buf_init(&b, 64);
     proto_response_header_encode(&b, PROTO_API_API_VERSIONS, 3, 1);
     proto_api_versions_response_encode(&b, 3, &resp);
     uint8_t want[] = {0, 0, 0, 1,             /* correlation id, header v0 */
