@@ -1,0 +1,1024 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: Sluice against Apache Kafka 4.3.1 (issue 8).
+
+Run through `make bench` (bench/run.sh). Both brokers run on this machine as
+single nodes with their log dirs under build/bench/work (one disk), the same
+flush policy (Kafka's default: no fsync per message; the OS writes back) and
+the same segment size. Identical workloads go to each, from the same
+clients: bench/rdperf (librdkafka, built by run.sh) and Apache Kafka's own
+ProducerPerformance / ConsumerPerformance / EndToEndLatency (jars installed by
+scripts/kafka.sh). Runs alternate between the brokers so that the noise of a
+shared machine hits both; the ratio column compares medians of the same run.
+
+Environment:
+  BENCH_QUICK=1        a few-minute run (smaller volumes and counts, 1 run)
+  BENCH_RUNS=N         runs per figure (default 3; quick 1)
+  BENCH_STARTUP_MB=N   data for the 1,000-partition start-up test (default
+                       10240 = 10 GB; quick 200)
+  BENCH_PARTS=a,b      partition counts for the scale test (default
+                       10000,100000; quick 1000,5000)
+  BENCH_ONLY=k1,k2     only these sections: produce consume e2e startup scale
+  BENCH_SLUICE=0       leave Sluice out (column shows n/a)
+  BENCH_OUT=path       where to write the report (default docs/benchmarks.md)
+Output: the table on stdout, the report in docs/benchmarks.md, raw results
+(one JSON object per measurement) in build/bench/results.jsonl.
+"""
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.path.join(ROOT, "build")
+WORK = os.path.join(BUILD, "bench", "work")
+KAFKA_SH = os.path.join(ROOT, "scripts", "kafka.sh")
+SLUICE_BIN = os.environ.get("SLUICE_BIN", os.path.join(BUILD, "sluice"))
+RDPERF = os.path.join(BUILD, "bench", "rdperf")
+RESULTS = os.path.join(BUILD, "bench", "results.jsonl")
+OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "docs", "benchmarks.md"))
+
+QUICK = os.environ.get("BENCH_QUICK", "0") not in ("", "0")
+RUNS = int(os.environ.get("BENCH_RUNS", "1" if QUICK else "3"))
+STARTUP_MB = int(os.environ.get("BENCH_STARTUP_MB", "200" if QUICK else "10240"))
+SCALE_PARTS = [int(x) for x in os.environ.get(
+    "BENCH_PARTS", "1000,5000" if QUICK else "10000,100000").split(",") if x]
+ONLY = set(x for x in os.environ.get("BENCH_ONLY", "").split(",") if x)
+WITH_SLUICE = os.environ.get("BENCH_SLUICE", "1") != "0"
+
+# Volumes per producer run (records) by record size.
+PRODUCE_COUNT = {100: 300_000, 1024: 60_000} if QUICK else {100: 2_000_000, 1024: 400_000}
+CONSUME_COUNT = 100_000 if QUICK else 1_000_000   # 1 KB records, 6 partitions
+E2E_RATE = 1000 if QUICK else 2000                # records/s, 1 KB, 1 partition
+E2E_SECS = 6 if QUICK else 30
+E2E_JAVA_COUNT = 2000 if QUICK else 10000
+TIMEOUT = 300 if QUICK else 1800
+PAGE = os.sysconf("SC_PAGE_SIZE")
+HZ = os.sysconf("SC_CLK_TCK")
+
+# Same settings on both brokers (Kafka's names; Sluice reads the same keys).
+# Flush policy: Kafka's default (never fsync on a count or timer).
+COMMON = {
+    "num.partitions": "1",
+    "log.segment.bytes": "1073741824",
+    "log.flush.interval.messages": "9223372036854775807",
+    "log.retention.hours": "168",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "auto.create.topics.enable": "false",
+}
+
+# Java clients: run the tool classes with a normal (C2) JIT; scripts/kafka.sh
+# tool pins C1 (TieredStopAtLevel=1) which is right for short CLI calls but
+# would make the Java client, not the broker, the bottleneck here.
+JAVA_OPTS = ["-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto", "-Djava.awt.headless=true"]
+
+_results = []
+
+
+def log(msg):
+    sys.stderr.write("[bench %s load %s] %s\n" % (
+        time.strftime("%H:%M:%S"), os.getloadavg()[0].__round__(2), msg))
+    sys.stderr.flush()
+
+
+def record(**kw):
+    kw["t"] = time.time()
+    _results.append(kw)
+    with open(RESULTS, "a") as f:
+        f.write(json.dumps(kw) + "\n")
+
+
+# ---- /proc readers ---------------------------------------------------------
+def cpu_secs(pid):
+    """utime+stime of the process (all threads) in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    fields = s[s.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def mem_kb(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+class RssSampler:
+    """Peak VmRSS / RssAnon of a pid, sampled every 100 ms in a thread."""
+
+    def __init__(self, pid):
+        self.pid, self.peak_rss, self.peak_anon = pid, 0, 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                m = mem_kb(self.pid)
+                self.peak_rss = max(self.peak_rss, m.get("VmRSS", 0))
+                self.peak_anon = max(self.peak_anon, m.get("RssAnon", 0))
+            except OSError:
+                return
+            self._stop.wait(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+
+
+# ---- the Metadata probe ----------------------------------------------------
+def metadata_probe(port, timeout=0.5):
+    """True when 127.0.0.1:port answers a Metadata v4 request (all topics)."""
+    client = b"bench-probe"
+    body = struct.pack(">hhih", 3, 4, 7, len(client)) + client + struct.pack(">ib", -1, 0)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(struct.pack(">i", len(body)) + body)
+            hdr = b""
+            while len(hdr) < 8:
+                chunk = s.recv(8 - len(hdr))
+                if not chunk:
+                    return False
+                hdr += chunk
+            size, corr = struct.unpack(">ii", hdr)
+            return corr == 7 and size >= 4
+    except OSError:
+        return False
+
+
+def wait_metadata(port, deadline, alive=lambda: True, interval=0.002):
+    while time.monotonic() < deadline:
+        if metadata_probe(port):
+            return time.monotonic()
+        if not alive():
+            return None
+        time.sleep(interval)
+    return None
+
+
+def free_port_pair():
+    for _ in range(100):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        ok = True
+        for q in (p, p + 1):
+            t = socket.socket()
+            try:
+                t.bind(("127.0.0.1", q))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        if ok and p + 1 < 65536:
+            return p
+    raise RuntimeError("no free port pair")
+
+
+# ---- brokers ---------------------------------------------------------------
+class Broker:
+    name = "?"
+
+    def __init__(self, tag):
+        self.dir = os.path.join(WORK, tag)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port_pair()
+        self.pid = None
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def alive(self):
+        if not self.pid:
+            return False
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().split(")")[-1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def wipe(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.data, exist_ok=True)
+
+
+class Kafka(Broker):
+    name = "kafka"
+
+    def start(self, timeout=180):
+        """Start via scripts/kafka.sh; returns seconds to the first answered
+        Metadata request (our own 2 ms probe, racing the script's)."""
+        kv = ["%s=%s" % (k, v) for k, v in COMMON.items()] + ["log.dirs=" + self.data]
+        t0 = time.monotonic()
+        p = subprocess.Popen([KAFKA_SH, "start", self.dir, str(self.port)] + kv,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t1 = wait_metadata(self.port, t0 + timeout, alive=lambda: p.poll() is None or
+                           self.port_open())
+        out, err = p.communicate(timeout=timeout)
+        if p.returncode != 0 or t1 is None:
+            raise RuntimeError("kafka.sh start failed: %s" % err.strip()[-500:])
+        self.pid = int(out.strip().split()[-1])
+        return t1 - t0
+
+    def port_open(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def format(self):
+        """First start formats the storage (a separate JVM); keep that out of
+        the start-up figure by starting once and stopping."""
+        if not os.path.exists(os.path.join(self.data, "meta.properties")):
+            self.start()
+            self.stop()
+
+    def stop(self):
+        subprocess.run([KAFKA_SH, "stop", self.dir], capture_output=True)
+        self.pid = None
+
+    def kill9(self):
+        subprocess.run([KAFKA_SH, "kill9", self.dir], capture_output=True)
+        self.pid = None
+
+    def version(self):
+        return "Apache Kafka 4.3.1 (kafka_2.13 from Maven Central), " + java_version()
+
+
+class Sluice(Broker):
+    name = "sluice"
+
+    def start(self, timeout=180):
+        args = [SLUICE_BIN, "server",
+                "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % self.port,
+                "--override", "log.dirs=" + self.data]
+        for k, v in COMMON.items():
+            args += ["--override", "%s=%s" % (k, v)]
+        os.makedirs(self.dir, exist_ok=True)
+        out = open(os.path.join(self.dir, "sluice.out"), "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid = self.proc.pid
+        t1 = wait_metadata(self.port, t0 + timeout, alive=lambda: self.proc.poll() is None)
+        if t1 is None:
+            rc = self.proc.poll()
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.pid = None
+            raise RuntimeError("sluice server %s" % (
+                "exited with %s: %s" % (rc, self.tail()) if rc is not None
+                else "did not answer Metadata in %ss" % timeout))
+        return t1 - t0
+
+    def tail(self):
+        try:
+            with open(os.path.join(self.dir, "sluice.out"), "rb") as f:
+                return f.read()[-300:].decode(errors="replace").strip().replace("\n", " | ")
+        except OSError:
+            return ""
+
+    def format(self):
+        pass
+
+    def stop(self):
+        if self.pid and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.pid = None
+
+    def kill9(self):
+        if self.pid and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.pid = None
+
+    def version(self):
+        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        return "Sluice (build/sluice, git %s)" % rev
+
+
+_java_version = None
+
+
+def java_version():
+    global _java_version
+    if _java_version is None:
+        r = subprocess.run(["java", "-version"], capture_output=True, text=True)
+        _java_version = (r.stderr.splitlines() or ["java ?"])[0].strip()
+    return _java_version
+
+
+# ---- admin (confluent-kafka from build/venv when present, else Kafka's tool) -
+try:
+    from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+except ImportError:  # pragma: no cover
+    AdminClient = None
+
+
+def create_topics(b, topics, timeout=600):
+    """topics: {name: partitions}. Returns seconds until every topic is
+    created and its partitions all have a leader in Metadata."""
+    t0 = time.monotonic()
+    if AdminClient is None:
+        for name, parts in topics.items():
+            r = subprocess.run([KAFKA_SH, "tool", "kafka-topics", "--bootstrap-server",
+                                b.bootstrap, "--create", "--topic", name, "--partitions",
+                                str(parts), "--replication-factor", "1"],
+                               capture_output=True, text=True, timeout=timeout)
+            if r.returncode:
+                raise RuntimeError("create %s: %s" % (name, r.stderr.strip()[-300:]))
+        return time.monotonic() - t0
+    a = AdminClient({"bootstrap.servers": b.bootstrap, "socket.timeout.ms": 300000})
+    names = list(topics)
+    for i in range(0, len(names), 100):
+        fs = a.create_topics([NewTopic(n, topics[n], 1) for n in names[i:i + 100]],
+                             operation_timeout=timeout, request_timeout=timeout)
+        for n, f in fs.items():
+            f.result(timeout)
+    deadline = t0 + timeout
+    want = sum(topics.values())
+    while time.monotonic() < deadline:
+        md = a.list_topics(timeout=60)
+        have = sum(len([p for p in md.topics[n].partitions.values() if p.leader >= 0])
+                   for n in names if n in md.topics and md.topics[n].error is None)
+        if have == want:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise RuntimeError("topics not ready after %ss" % timeout)
+
+
+def delete_topics(b, names):
+    if AdminClient is None or not names:
+        return
+    try:
+        a = AdminClient({"bootstrap.servers": b.bootstrap})
+        for f in a.delete_topics(list(names), operation_timeout=60).values():
+            f.result(60)
+    except Exception as e:  # a broker without DeleteTopics keeps the data
+        log("delete topics on %s: %s" % (b.name, e))
+
+
+# ---- clients ---------------------------------------------------------------
+class ClientError(Exception):
+    pass
+
+
+def short_reason(text):
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    for l in reversed(lines):
+        if "rror" in l or "xception" in l or "failed" in l:
+            return l[-160:]
+    return (lines[-1] if lines else "no output")[-160:]
+
+
+def run_cmd(args, timeout):
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise ClientError("timed out after %ss (%s)" % (
+            timeout, short_reason((e.stderr or b"").decode(errors="replace")
+                                  if isinstance(e.stderr, bytes) else (e.stderr or ""))))
+    return r
+
+
+def rdperf(mode, b, topic, timeout=TIMEOUT, **kw):
+    args = [RDPERF, mode, "-b", b.bootstrap, "-t", topic]
+    for k, v in kw.items():
+        if k == "X":
+            for x in v:
+                args += ["-X", x]
+        else:
+            args += ["-" + k, str(v)]
+    r = run_cmd(args, timeout)
+    try:
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise ClientError(short_reason(r.stderr))
+    if r.returncode:
+        raise ClientError("rdperf %s: exit %d (%s)" % (mode, r.returncode, short_reason(r.stderr)))
+    return res
+
+
+def java_tool(cls, args, timeout=TIMEOUT):
+    cp = subprocess.run([KAFKA_SH, "classpath"], capture_output=True, text=True).stdout.strip()
+    cfg = os.path.join(BUILD, "kafka", "log4j2-tools.xml")
+    return run_cmd(["java"] + JAVA_OPTS + ["-Dlog4j2.configurationFile=" + cfg, "-cp", cp, cls]
+                   + args, timeout)
+
+
+def java_produce(b, topic, size, count, acks, throughput=-1):
+    r = java_tool("org.apache.kafka.tools.ProducerPerformance",
+                  ["--bootstrap-server", b.bootstrap, "--topic", topic, "--num-records",
+                   str(count), "--record-size", str(size), "--throughput", str(throughput),
+                   "--command-property", "acks=%s" % acks, "request.timeout.ms=30000",
+                   "delivery.timeout.ms=120000"])
+    m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg "
+                  r"latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, "
+                  r"(\d+) ms 99.9th", r.stdout)
+    if r.returncode or not m or int(m.group(1)) != count:
+        raise ClientError(short_reason(r.stderr + r.stdout))
+    return {"records": int(m.group(1)), "rps": float(m.group(2)), "mbps": float(m.group(3)),
+            "bytes": count * size, "lat_p50_ms": float(m.group(6)),
+            "lat_p99_ms": float(m.group(8)), "lat_p999_ms": float(m.group(9))}
+
+
+def java_consume(b, topic, count):
+    r = java_tool("org.apache.kafka.tools.ConsumerPerformance",
+                  ["--bootstrap-server", b.bootstrap, "--topic", topic, "--num-records",
+                   str(count), "--timeout", "20000", "--group", "bench-%d" % time.time_ns()])
+    # start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,
+    # rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+    for line in r.stdout.splitlines():
+        f = [x.strip() for x in line.split(",")]
+        if len(f) >= 10 and re.match(r"^[\d.]+$", f[2]):
+            if int(f[4]) < count:
+                raise ClientError("consumed %s of %d records" % (f[4], count))
+            return {"records": int(f[4]), "bytes": float(f[2]) * 1048576, "mbps": float(f[8]),
+                    "mbps_incl_join": float(f[3]), "rps": float(f[9])}
+    raise ClientError(short_reason(r.stderr + r.stdout))
+
+
+def java_e2e(b, topic, count, size=1024, acks="all"):
+    r = java_tool("org.apache.kafka.tools.EndToEndLatency",
+                  [b.bootstrap, topic, str(count), acks, str(size)])
+    avg = re.search(r"Avg latency: ([\d.]+) ms", r.stdout)
+    m = re.search(r"Percentiles: 50th = (\d+), 99th = (\d+), 99.9th = (\d+)", r.stdout)
+    if r.returncode or not m:
+        raise ClientError(short_reason(r.stderr + r.stdout))
+    return {"lat_avg_ms": float(avg.group(1)) if avg else None,
+            "lat_p50_ms": float(m.group(1)), "lat_p99_ms": float(m.group(2)),
+            "lat_p999_ms": float(m.group(3))}
+
+
+# ---- figures ----------------------------------------------------------------
+class Figure:
+    """One table row: a metric measured on both brokers, several runs each."""
+
+    def __init__(self, section, workload, client, metric, unit, better="higher", fmt="%.1f"):
+        self.section, self.workload, self.client = section, workload, client
+        self.metric, self.unit, self.better, self.fmt = metric, unit, better, fmt
+        self.vals = {"kafka": [], "sluice": []}
+        self.why = {}
+
+    def add(self, broker, value):
+        self.vals[broker].append(value)
+
+    def fail(self, broker, reason):
+        self.why.setdefault(broker, reason)
+
+    def median(self, broker):
+        v = self.vals[broker]
+        return statistics.median(v) if v else None
+
+    def cell(self, broker):
+        v = self.vals[broker]
+        if not v:
+            return "n/a (%s)" % self.why.get(broker, "not measured")
+        med = self.fmt % statistics.median(v)
+        if len(v) > 1:
+            med += " [%s–%s]" % (self.fmt % min(v), self.fmt % max(v))
+        return med
+
+    def ratio(self):
+        k, s = self.median("kafka"), self.median("sluice")
+        if k is None or s is None or k == 0 or s == 0:
+            return "–"
+        return "%.2f×" % (s / k)
+
+
+FIGS = []
+
+
+def fig(*a, **kw):
+    f = Figure(*a, **kw)
+    FIGS.append(f)
+    return f
+
+
+def measure(f, b, fn, key=None):
+    """Run fn(); add its value to figure f (or mark the failure)."""
+    try:
+        v = fn()
+    except (ClientError, RuntimeError, OSError, subprocess.SubprocessError) as e:
+        reason = str(e).replace("|", "/")[:120]
+        log("%s %s/%s on %s failed: %s" % (f.section, f.workload, f.client, b.name, reason))
+        f.fail(b.name, reason)
+        return None
+    if v is not None:
+        f.add(b.name, v if key is None else v[key])
+    return v
+
+
+def usable(brokers):
+    return [b for b in brokers if b.pid and b.alive()]
+
+
+# ---- sections -----------------------------------------------------------------
+def section_idle(brokers, dead_reason):
+    rss = fig("memory", "idle, 5 s after start", "–", "RSS (VmRSS)", "MB", "lower")
+    anon = fig("memory", "idle, 5 s after start", "–", "RSS anon (RssAnon)", "MB", "lower")
+    cpu = fig("cpu", "idle 10 s", "–", "CPU", "% of a core", "lower", "%.2f")
+    for b in brokers:
+        if not b.alive():
+            for f in (rss, anon, cpu):
+                f.fail(b.name, dead_reason.get(b.name, "not running"))
+    live = usable(brokers)
+    time.sleep(5)
+    c0 = {b.name: cpu_secs(b.pid) for b in live}
+    for b in live:
+        m = mem_kb(b.pid)
+        rss.add(b.name, m["VmRSS"] / 1024)
+        anon.add(b.name, m["RssAnon"] / 1024)
+    time.sleep(10)
+    for b in live:
+        cpu.add(b.name, (cpu_secs(b.pid) - c0[b.name]) / 10 * 100)
+
+
+def section_produce(brokers, samplers):
+    cpu_gb = {c: fig("cpu", "produce 1 KB, 6 part., acks=1", c, "CPU per GB produced",
+                     "CPU s/GB", "lower", "%.2f") for c in ("rdkafka", "java")}
+    for size in (100, 1024):
+        for parts in (1, 6):
+            for acks in ("1", "all"):
+                w = "produce %s, %d part., acks=%s" % ("100 B" if size == 100 else "1 KB",
+                                                      parts, acks)
+                topic = "bench-p%d-s%d-a%s" % (parts, size, acks)
+                for b in usable(brokers):
+                    try:
+                        create_topics(b, {topic: parts})
+                    except Exception as e:
+                        log("create %s on %s: %s" % (topic, b.name, e))
+                figs = {}
+                for c in ("rdkafka", "java"):
+                    figs[c] = (fig("produce", w, c, "throughput", "records/s", fmt="%.0f"),
+                               fig("produce", w, c, "throughput", "MB/s"))
+                count = PRODUCE_COUNT[size]
+                for run in range(RUNS):
+                    for c in ("rdkafka", "java"):
+                        for b in brokers:
+                            fr, fm = figs[c]
+                            if not b.alive():
+                                fr.fail(b.name, "broker not running")
+                                fm.fail(b.name, "broker not running")
+                                continue
+                            c0 = cpu_secs(b.pid)
+                            if c == "rdkafka":
+                                fn = lambda: rdperf("produce", b, topic, s=size, n=count, a=acks)
+                            else:
+                                fn = lambda: java_produce(b, topic, size, count, acks)
+                            v = measure(fr, b, fn, "rps")
+                            if v is None:
+                                fm.fail(b.name, fr.why.get(b.name))
+                                if c in cpu_gb and size == 1024 and parts == 6 and acks == "1":
+                                    cpu_gb[c].fail(b.name, fr.why.get(b.name))
+                                continue
+                            fm.add(b.name, v["mbps"])
+                            used = cpu_secs(b.pid) - c0
+                            record(kind="produce", broker=b.name, client=c, size=size,
+                                   parts=parts, acks=acks, run=run, cpu_s=used, **v)
+                            if size == 1024 and parts == 6 and acks == "1":
+                                cpu_gb[c].add(b.name, used / (v["bytes"] / 1e9))
+                for b in usable(brokers):
+                    delete_topics(b, [topic])
+
+
+def section_consume(brokers):
+    topic = "bench-consume"
+    figs = {c: fig("consume", "consume 1 KB, 6 part., warm log", c, "throughput", "MB/s")
+            for c in ("rdkafka", "java")}
+    cpu_gb = {c: fig("cpu", "consume 1 KB, 6 part., warm log", c, "CPU per GB consumed",
+                     "CPU s/GB", "lower", "%.2f") for c in ("rdkafka", "java")}
+    ready = {}
+    for b in usable(brokers):
+        try:
+            create_topics(b, {topic: 6})
+            rdperf("produce", b, topic, s=1024, n=CONSUME_COUNT, a="1")
+            ready[b.name] = True
+        except Exception as e:
+            for c in figs:
+                figs[c].fail(b.name, "fill: %s" % str(e)[:100])
+                cpu_gb[c].fail(b.name, "fill: %s" % str(e)[:100])
+    for run in range(RUNS):
+        for c in ("rdkafka", "java"):
+            for b in brokers:
+                if not ready.get(b.name) or not b.alive():
+                    figs[c].fail(b.name, "broker not running")
+                    continue
+                c0 = cpu_secs(b.pid)
+                fn = (lambda: rdperf("consume", b, topic, n=CONSUME_COUNT)) if c == "rdkafka" \
+                    else (lambda: java_consume(b, topic, CONSUME_COUNT))
+                v = measure(figs[c], b, fn, "mbps")
+                if v is None:
+                    cpu_gb[c].fail(b.name, figs[c].why.get(b.name))
+                    continue
+                used = cpu_secs(b.pid) - c0
+                cpu_gb[c].add(b.name, used / (v["bytes"] / 1e9))
+                record(kind="consume", broker=b.name, client=c, run=run, cpu_s=used, **v)
+    for b in usable(brokers):
+        delete_topics(b, [topic])
+
+
+def section_e2e(brokers):
+    topic = "bench-e2e"
+    w = "e2e 1 KB, 1 part., acks=all, %d rec/s" % E2E_RATE
+    wj = "e2e 1 KB, 1 part., acks=all, one at a time"
+    f = {q: fig("latency", w, "rdkafka", q, "ms", "lower", "%.2f") for q in ("p50", "p99", "p99.9")}
+    fj = {q: fig("latency", wj, "java", q, "ms", "lower", "%.0f") for q in ("p50", "p99", "p99.9")}
+    for b in usable(brokers):
+        try:
+            create_topics(b, {topic: 1})
+        except Exception as e:
+            log("create %s on %s: %s" % (topic, b.name, e))
+    for run in range(RUNS):
+        for b in brokers:
+            if not b.alive():
+                for x in list(f.values()) + list(fj.values()):
+                    x.fail(b.name, "broker not running")
+                continue
+            v = measure(f["p50"], b, lambda: rdperf("e2e", b, topic, s=1024, r=E2E_RATE,
+                                                   d=E2E_SECS, a="all", X=["linger.ms=0"]),
+                        "lat_p50_ms")
+            if v:
+                f["p99"].add(b.name, v["lat_p99_ms"])
+                f["p99.9"].add(b.name, v["lat_p999_ms"])
+                record(kind="e2e", broker=b.name, client="rdkafka", run=run, **v)
+            else:
+                f["p99"].fail(b.name, f["p50"].why[b.name])
+                f["p99.9"].fail(b.name, f["p50"].why[b.name])
+            v = measure(fj["p50"], b, lambda: java_e2e(b, topic, E2E_JAVA_COUNT), "lat_p50_ms")
+            if v:
+                fj["p99"].add(b.name, v["lat_p99_ms"])
+                fj["p99.9"].add(b.name, v["lat_p999_ms"])
+                record(kind="e2e", broker=b.name, client="java", run=run, **v)
+            else:
+                fj["p99"].fail(b.name, fj["p50"].why[b.name])
+                fj["p99.9"].fail(b.name, fj["p50"].why[b.name])
+
+
+def fill(b, topic, parts, mb):
+    """mb MB of 1 KB records over parts partitions (rdkafka, acks=1)."""
+    create_topics(b, {topic: parts})
+    n = mb * 1024
+    rdperf("produce", b, topic, s=1024, n=n, a="1", timeout=max(TIMEOUT, mb))
+
+
+def section_startup(make):
+    data_w = "restart, 1,000 part. holding %s" % (
+        "%d GB" % (STARTUP_MB // 1024) if STARTUP_MB % 1024 == 0 else "%d MB" % STARTUP_MB)
+    f_empty = fig("start-up", "start, empty log", "probe", "to first Metadata answer", "ms",
+                  "lower", "%.0f")
+    f_data = fig("start-up", data_w, "probe", "to first Metadata answer", "ms", "lower", "%.0f")
+    f_rec = fig("start-up", data_w + " + 10% unflushed, after kill -9", "probe",
+                "to first Metadata answer", "ms", "lower", "%.0f")
+    for name in ("kafka", "sluice"):
+        if name == "sluice" and not WITH_SLUICE:
+            for x in (f_empty, f_data, f_rec):
+                x.fail(name, "BENCH_SLUICE=0")
+            continue
+        b = make(name, "startup-" + name)
+        b.wipe()
+        log("start-up: %s, empty log" % name)
+        try:
+            b.format()
+            for run in range(RUNS):
+                t = b.start()
+                f_empty.add(name, t * 1000)
+                record(kind="startup", broker=name, data="empty", secs=t)
+                b.stop()
+        except Exception as e:
+            log("start-up %s: %s" % (name, e))
+            f_empty.fail(name, str(e)[:120])
+            b.kill9()
+        try:
+            log("start-up: %s, filling 1,000 partitions with %d MB" % (name, STARTUP_MB))
+            b.start()
+            fill(b, "bench-startup", 1000, STARTUP_MB)
+            b.stop()
+            for run in range(RUNS):
+                t = b.start()
+                f_data.add(name, t * 1000)
+                record(kind="startup", broker=name, data="%dMB/1000p" % STARTUP_MB, secs=t)
+                b.stop()
+            for run in range(RUNS):
+                b.start()
+                rdperf("produce", b, "bench-startup", s=1024, n=max(1000, STARTUP_MB * 1024 // 10),
+                       a="1", timeout=max(TIMEOUT, STARTUP_MB))
+                b.kill9()
+                t = b.start()
+                f_rec.add(name, t * 1000)
+                record(kind="recovery", broker=name, data="%dMB/1000p" % STARTUP_MB, secs=t)
+            b.stop()
+        except Exception as e:
+            log("start-up %s with data: %s" % (name, e))
+            for x in (f_data, f_rec):
+                if not x.vals[name]:
+                    x.fail(name, str(e)[:120])
+            b.kill9()
+        shutil.rmtree(b.dir, ignore_errors=True)
+
+
+def section_scale(make):
+    for n in SCALE_PARTS:
+        w = "%s partitions (1,000 per topic)" % format(n, ",")
+        f_create = fig("scale", w, "admin", "time to create", "s", "lower", "%.1f")
+        f_cpu = fig("scale", w, "–", "idle CPU", "% of a core", "lower", "%.2f")
+        f_rss = fig("scale", w, "–", "RSS (VmRSS)", "MB", "lower", "%.0f")
+        f_anon = fig("scale", w, "–", "RSS anon (RssAnon)", "MB", "lower", "%.0f")
+        for name in ("kafka", "sluice"):
+            if name == "sluice" and not WITH_SLUICE:
+                for x in (f_create, f_cpu, f_rss, f_anon):
+                    x.fail(name, "BENCH_SLUICE=0")
+                continue
+            b = make(name, "scale-" + name)
+            b.wipe()
+            log("scale: %s, %d partitions" % (name, n))
+            try:
+                b.start()
+                per = 1000 if n >= 1000 else n
+                topics = {"scale-%05d" % i: per for i in range(n // per)}
+                t = create_topics(b, topics, timeout=TIMEOUT)
+                f_create.add(name, t)
+                time.sleep(5)
+                c0 = cpu_secs(b.pid)
+                time.sleep(10)
+                f_cpu.add(name, (cpu_secs(b.pid) - c0) / 10 * 100)
+                m = mem_kb(b.pid)
+                f_rss.add(name, m["VmRSS"] / 1024)
+                f_anon.add(name, m["RssAnon"] / 1024)
+                record(kind="scale", broker=name, partitions=n, create_s=t, **m)
+            except Exception as e:
+                reason = str(e)[:120]
+                if b.pid and not b.alive():
+                    reason = "broker died: " + reason
+                log("scale %s %d: %s" % (name, n, reason))
+                for x in (f_create, f_cpu, f_rss, f_anon):
+                    if not x.vals[name]:
+                        x.fail(name, reason)
+            b.kill9() if b.pid and not b.alive() else b.stop()
+            shutil.rmtree(b.dir, ignore_errors=True)
+
+
+# ---- report -----------------------------------------------------------------
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) // 1024
+    df = subprocess.run(["df", "-h", "--output=source,fstype,size,avail", WORK],
+                        capture_output=True, text=True).stdout.strip().splitlines()[-1].split()
+    rota = "?"
+    dev = os.path.basename(df[0])
+    try:
+        with open("/sys/block/%s/queue/rotational" % re.sub(r"\d+$", "", dev)) as f:
+            rota = "rotational" if f.read().strip() == "1" else "non-rotational"
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "mem_mb": mem, "disk": "%s (%s, %s, %s free, %s)"
+            % (df[0], df[1], df[2], df[3], rota), "kernel": platform.release()}
+
+
+def table():
+    rows = ["| workload | client | metric | Apache Kafka | Sluice | Sluice/Kafka |",
+            "|---|---|---|---|---|---|"]
+    for f in FIGS:
+        rows.append("| %s | %s | %s (%s%s) | %s | %s | %s |" % (
+            f.workload, f.client, f.metric, f.unit, ", lower is better" if f.better == "lower"
+            else "", f.cell("kafka"), f.cell("sluice"), f.ratio()))
+    return "\n".join(rows)
+
+
+def targets():
+    """Where Sluice stands against issue 8's targets."""
+    out = []
+
+    def find(section, metric=None, client=None, unit=None):
+        return [f for f in FIGS if f.section == section and (metric is None or f.metric == metric)
+                and (client is None or f.client == client) and (unit is None or f.unit == unit)]
+
+    def ratios(fs):
+        r = []
+        for f in fs:
+            k, s = f.median("kafka"), f.median("sluice")
+            if k and s:
+                r.append(s / k)
+        return r
+
+    prod = ratios(find("produce", unit="MB/s"))
+    cons = ratios(find("consume"))
+    out.append("- producer throughput ≥ 2× Kafka: %s" % (
+        "min %.2f×, median %.2f× over %d rows" % (min(prod), statistics.median(prod), len(prod))
+        if prod else "not measured"))
+    out.append("- consumer throughput ≥ 2× Kafka: %s" % (
+        ", ".join("%.2f×" % r for r in cons) if cons else "not measured"))
+    p99 = [f for f in FIGS if f.section == "latency" and f.metric == "p99"]
+    out.append("- p99 latency ≤ 1/5 of Kafka's: %s" % (
+        ", ".join("%s %s" % (f.client, f.ratio()) for f in p99) or "not measured"))
+    idle = [f for f in FIGS if f.section == "memory" and f.workload.startswith("idle")]
+    out.append("- idle RSS < 20 MB: %s" % (
+        ", ".join("%s %s MB" % (f.metric, f.cell("sluice")) for f in idle) or "not measured"))
+    st = [f for f in FIGS if f.section == "start-up" and f.workload == "start, empty log"]
+    out.append("- start-up < 50 ms: %s" % (
+        ", ".join("%s ms (Kafka %s ms)" % (f.cell("sluice"), f.cell("kafka")) for f in st)
+        or "not measured"))
+    cpu = ratios([f for f in FIGS if f.metric.startswith("CPU per GB")])
+    out.append("- CPU per GB < 1/2 of Kafka's: %s" % (
+        ", ".join("%.2f×" % r for r in cpu) if cpu else "not measured"))
+    return "\n".join(out)
+
+
+def write_report(info, started, notes):
+    mode = "quick (BENCH_QUICK=1)" if QUICK else "full"
+    la = os.getloadavg()
+    text = """# Benchmarks: Sluice vs Apache Kafka
+
+Written by `make bench` (bench/run.sh → bench/bench.py); do not edit by hand.
+Last run: {date} UTC, {mode} mode, {runs} run(s) per figure, {dur:.0f} s.
+Load average at start {la0}, at end {la1} (the machine is shared: compare
+the ratio column, measured in the same run, rather than absolute figures).
+
+## Machine
+- CPU: {cores} cores, {cpu}; memory {mem} MB; kernel {kernel}
+- Disk: {disk}; both brokers' log dirs under build/bench/work on it.
+
+## Versions
+- {kv}
+- {sv}
+- Clients: bench/rdperf (librdkafka {rdv}, C); Apache Kafka 4.3.1
+  ProducerPerformance, ConsumerPerformance, EndToEndLatency (kafka-tools jar,
+  {java}, run with {jopts}).
+
+## Settings (identical on both brokers)
+- One node each (Kafka: KRaft broker+controller via scripts/kafka.sh, heap
+  -Xmx512m, SerialGC; Sluice: `build/sluice server --override ...`).
+- {common}
+- Flush policy: Kafka's default on both — no fsync per message or per
+  interval; data reaches the disk by the OS's write-back (and on segment roll).
+- Runs alternate between the two brokers, both running at the same time
+  during the throughput/latency sections (each idles while the other works);
+  start-up and scale tests run one broker at a time.
+- Producer runs: {pc} records per run (rdperf: round-robin over the
+  partitions, librdkafka defaults, acks as listed; Java: ProducerPerformance
+  defaults, --throughput -1). Consumer: {cc} records of 1 KB over 6
+  partitions, read right after being written (warm page cache); rdperf
+  assigns partitions (no group), ConsumerPerformance joins a group (its
+  fetch.MB.sec, excluding the join, is reported). MB = 2^20 bytes.
+- Latency: rdperf produces {er} records/s for {es} s (first second not
+  counted) and consumes them in the same process, latency = receive −
+  send on one monotonic clock; EndToEndLatency sends {ej} records one at a time.
+- CPU: utime+stime of the broker process from /proc/<pid>/stat over the run,
+  divided by the bytes the run produced or consumed (1e9 bytes = 1 GB).
+- Memory: /proc/<pid>/status VmRSS (includes mapped file pages) and RssAnon
+  (anonymous memory only: heap, stacks; excludes page cache and mapped
+  segment files).
+- Start-up: process launch to the first answered Metadata request (a raw
+  Metadata v4 probe every 2 ms). Kafka's storage format (a separate JVM run)
+  is done beforehand and not counted. "holding" data: 1 KB records written by
+  rdperf, then a clean stop; recovery: 10% more data, kill -9, restart.
+  Data used: {smb} MB (issue target: 10 GB; BENCH_STARTUP_MB sets it).
+- Scale: topics of 1,000 partitions created through the Admin API
+  (confluent-kafka), timed until every partition has a leader in Metadata;
+  idle CPU over 10 s after a 5 s pause; vm.max_map_count = {mmc}.
+
+## Results
+Median of the runs, [min–max] when more than one. n/a gives the reason.
+
+{table}
+
+## Against the targets (issue 8)
+{targets}
+{notes}
+""".format(date=time.strftime("%Y-%m-%d %H:%M", time.gmtime()), mode=mode, runs=RUNS,
+           dur=time.time() - started, la0=info["load"], la1="%.2f %.2f %.2f" % la,
+           cores=info["machine"]["cores"], cpu=info["machine"]["cpu"],
+           mem=info["machine"]["mem_mb"], kernel=info["machine"]["kernel"],
+           disk=info["machine"]["disk"], kv=info["kafka_version"], sv=info["sluice_version"],
+           rdv=info["rdkafka"], java=java_version(), jopts=" ".join(JAVA_OPTS),
+           common=", ".join("%s=%s" % kv for kv in COMMON.items()),
+           pc=", ".join("%s B: %s" % (k, format(v, ",")) for k, v in PRODUCE_COUNT.items()),
+           cc=format(CONSUME_COUNT, ","), er=E2E_RATE, es=E2E_SECS, ej=E2E_JAVA_COUNT,
+           smb=STARTUP_MB, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
+           table=table(), targets=targets(),
+           notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        f.write(text)
+
+
+def main():
+    started = time.time()
+    os.makedirs(WORK, exist_ok=True)
+    open(RESULTS, "w").close()
+    la = os.getloadavg()
+    info = {"load": "%.2f %.2f %.2f" % la, "machine": machine()}
+    rdv = subprocess.run(["pkg-config", "--modversion", "rdkafka"], capture_output=True,
+                         text=True).stdout.strip()
+    info["rdkafka"] = rdv or "?"
+    log("mode %s, %d run(s), load %s" % ("quick" if QUICK else "full", RUNS, info["load"]))
+    notes = []
+    brokers = {}
+
+    def make(name, tag):
+        b = Kafka(tag) if name == "kafka" else Sluice(tag)
+        brokers.setdefault(name, b)
+        return b
+
+    kafka = make("kafka", "kafka")
+    sluice = make("sluice", "sluice")
+    info["kafka_version"] = kafka.version()
+    info["sluice_version"] = sluice.version()
+    dead = {}
+    want = lambda s: not ONLY or s in ONLY
+    if want("produce") or want("consume") or want("e2e"):
+        for b in (kafka, sluice):
+            b.wipe()
+            if b.name == "sluice" and not WITH_SLUICE:
+                dead[b.name] = "BENCH_SLUICE=0"
+                continue
+            try:
+                log("starting %s" % b.name)
+                b.format()
+                b.start()
+            except Exception as e:
+                dead[b.name] = str(e)[:120]
+                log("%s: %s" % (b.name, e))
+        pair = [kafka, sluice]
+        try:
+            section_idle(pair, dead)
+            load_rss = fig("memory", "peak during produce+consume", "–", "RSS (VmRSS)", "MB",
+                           "lower", "%.0f")
+            load_anon = fig("memory", "peak during produce+consume", "–", "RSS anon (RssAnon)",
+                            "MB", "lower", "%.0f")
+            samplers = {b.name: RssSampler(b.pid) for b in usable(pair)}
+            if want("produce"):
+                log("producer throughput")
+                section_produce(pair, samplers)
+            if want("consume"):
+                log("consumer throughput")
+                section_consume(pair)
+            for b in pair:
+                s = samplers.get(b.name)
+                if s:
+                    s.stop()
+                    load_rss.add(b.name, s.peak_rss / 1024)
+                    load_anon.add(b.name, s.peak_anon / 1024)
+                else:
+                    load_rss.fail(b.name, dead.get(b.name, "not running"))
+                    load_anon.fail(b.name, dead.get(b.name, "not running"))
+            if want("e2e"):
+                log("end-to-end latency")
+                section_e2e(pair)
+            for b in pair:
+                if b.pid and not b.alive():
+                    notes.append("%s died during the load sections" % b.name)
+        finally:
+            for b in pair:
+                if b.pid:
+                    b.stop()
+    if want("startup"):
+        section_startup(make)
+    if want("scale"):
+        section_scale(make)
+    print(table())
+    print()
+    print(targets())
+    write_report(info, started, notes)
+    log("report written to %s" % os.path.relpath(OUT, ROOT))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# make bench: side-by-side benchmark of Sluice against Apache Kafka 4.3.1.
+# Builds the librdkafka load client (bench/rdperf.c -> build/bench/rdperf),
+# installs Kafka's jars (scripts/kafka.sh install), then runs bench/bench.py,
+# which prints the table and writes docs/benchmarks.md.
+#   BENCH_QUICK=1 make bench     a few-minute run
+#   BENCH_RUNS=5 make bench      runs per figure (default 3, quick 1)
+# More knobs (BENCH_STARTUP_MB, BENCH_PARTS, BENCH_ONLY, BENCH_SLUICE) are
+# described at the top of bench/bench.py.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CC="${CC:-cc}"
+mkdir -p build/bench
+if [ ! -x build/bench/rdperf ] || [ bench/rdperf.c -nt build/bench/rdperf ]; then
+    # shellcheck disable=SC2046
+    $CC -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE bench/rdperf.c \
+        -o build/bench/rdperf $(pkg-config --cflags --libs rdkafka) -lpthread
+fi
+scripts/kafka.sh install
+PY=python3
+# confluent-kafka (Admin API) comes from the test venv when it exists.
+if [ -x build/venv/bin/python ]; then PY=build/venv/bin/python; fi
+echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
+exec "$PY" bench/bench.py "$@"
