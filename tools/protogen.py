@@ -31,7 +31,7 @@ import re
 import sys
 
 DIRS = ["message", "metadata", "group-coordinator", "transaction-coordinator",
-        "storage", "raft"]
+        "share-coordinator", "storage", "raft"]
 VMAX = 0x7FFF
 PRIMS = {
     "bool": ("PROTO_T_BOOL", "bool"),
@@ -456,7 +456,9 @@ def gen_source(msgs):
               "%d, %s};" % (s.cname, cstr(s.jname or m.jname), s.cname, s.cname, len(s.fields),
                             "%s_fields" % s.cname if s.fields else "NULL"))
         kind = {"request": "PROTO_KIND_REQUEST", "response": "PROTO_KIND_RESPONSE",
-                "data": "PROTO_KIND_DATA", "metadata": "PROTO_KIND_METADATA"}[m.kind]
+                "data": "PROTO_KIND_DATA", "metadata": "PROTO_KIND_METADATA",
+                "coordinator-key": "PROTO_KIND_DATA",
+                "coordinator-value": "PROTO_KIND_DATA"}[m.kind]
         w("const proto_msg_desc %s_desc = {%s, %s, %s, %d, %s, %s, %s, &%s_sd};" % (
             m.cname, cstr(m.jname), cstr(m.folder), kind, m.api_key, vr_c(m.valid),
             vr_c(m.flex), b(m.unstable), m.cname))
@@ -495,7 +497,7 @@ def gen_source(msgs):
           % (rq.cname, rq.cname, rq.cname, rs.cname, rs.cname, rs.cname))
     w("};")
     w("const int proto_api_count = %d;\n" % len(keys))
-    recs = [m for m in msgs if m.kind in ("data", "metadata")]
+    recs = [m for m in msgs if m.kind not in ("request", "response")]
     w("const proto_record_info proto_records[] = {")
     for m in recs:
         w("    {&%s_desc, sizeof(%s), %s_init_v, %s_decode_v, %s_encode_v}," % (
