@@ -58,8 +58,11 @@ def test_seed_topic_lifecycle(module_broker):
     # kafka-topics --alter --topic hello.kafka --partitions 4
     r = run("topics", "--alter", *bs(b), "--topic", "hello.kafka", "--partitions", "4")
     assert r.returncode == 0 and r.stdout == "", (r.stdout, r.stderr)
+    # metadata reaches the broker asynchronously (Kafka's tool races too)
+    harness.wait_for(lambda: describe(b, "hello.kafka")[0].group(2) == "4", 30,
+                     what="4 partitions")
     m, parts, _ = describe(b, "hello.kafka")
-    assert m.group(2) == "4" and len(parts) == 4
+    assert len(parts) == 4
 
     # kafka-configs --alter --add-config retention.ms=86400000 (seed) shows
     # up in topics --describe
@@ -128,8 +131,7 @@ def test_replica_assignment_and_overrides(module_broker):
     # grow it with an explicit assignment for the new partition
     run("topics", "--alter", *bs(b), "--topic", t2, "--partitions", "3",
         "--replica-assignment", "%s,%s,%s" % (node, node, node), check=True)
-    m, parts, _ = describe(b, t2)
-    assert m.group(2) == "3"
+    harness.wait_for(lambda: describe(b, t2)[0].group(2) == "3", 30, what="3 partitions")
 
     t3 = harness.unique_topic("ovr")
     run("topics", "--create", *bs(b), "--topic", t3, "--config", "cleanup.policy=compact",
