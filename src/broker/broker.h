@@ -119,7 +119,7 @@ static inline buf *brk_resp_buf(brk_req *req) { return net_chain_mem(&req->resp)
  * fd is dup'ed. Returns false if dup fails (send an error instead). */
 bool brk_resp_file(brk_req *req, int fd, off_t off, size_t len);
 /* Bytes written to the response body so far (mem + file). */
-static inline size_t brk_resp_len(const brk_req *req) { return req->resp.total; }
+static inline size_t brk_resp_len(const brk_req *req) { return net_chain_total(&req->resp); }
 
 /* Completes a deferred request (see BRK_DEFER above). status is BRK_DONE,
  * BRK_AFTER_FLUSH or BRK_NO_RESPONSE. */

@@ -93,8 +93,10 @@ typedef struct brk_config {
 /* Defaults only. */
 void brk_config_init(brk_config *cfg);
 void brk_config_free(brk_config *cfg);
-/* Id of a key, or -1. */
+/* Id of a broker key, or -1. */
 int brk_config_find(const char *name);
+/* Id of a topic-level key (CFG_F_TOPIC), or -1. */
+int brk_config_find_topic(const char *name);
 
 /* Sets one static value from the file/env/override (src STATIC_BROKER).
  * Returns 0, or -1 with a message naming the key in err (invalid value).

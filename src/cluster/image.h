@@ -77,6 +77,12 @@ void cl_image_free(cl_image *img);
 bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len);
 /* Offset of the last applied record (-1 initially). */
 int64_t cl_image_offset(const cl_image *img);
+void cl_image_set_offset(cl_image *img, int64_t off);
+/* Writes the record value prefix: frame version 1, record type, version;
+ * the caller then encodes the record itself (proto_<rec>_encode). */
+void cl_record_frame(buf *b, int16_t type, int16_t version);
+/* Recomputes t->log_cfg from its overrides and the broker config. */
+void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t);
 
 cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len);
 cl_topic *cl_topic_find_id(cl_image *img, const uint8_t id[16]);

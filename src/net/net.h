@@ -39,6 +39,14 @@ int net_loop_run(net_loop *loop);
 void net_loop_stop(net_loop *loop);
 void net_loop_wake(net_loop *loop);
 bool net_loop_stopping(const net_loop *loop);
+/* After net_loop_run returned: keep running (timers, writes) until every
+ * connection has written its queued responses and no slot is pending, or
+ * timeout_ms passed. Returns true if fully drained. */
+bool net_loop_drain(net_loop *loop, int64_t timeout_ms);
+/* Stops accepting on every listener (shutdown). */
+void net_loop_close_listeners(net_loop *loop);
+/* Closes every connection (end of shutdown). */
+void net_loop_close_all(net_loop *loop);
 
 /* Timers: fn runs on the loop thread once, delay_ms from now (monotonic
  * clock). Returns an id > 0 usable with net_timer_cancel (cancelling a timer
@@ -70,7 +78,6 @@ typedef struct net_chunk {
 
 typedef struct net_chain {
     net_chunk *head, *tail;
-    size_t total; /* bytes in all chunks (mem.len + file len) */
 } net_chain;
 
 void net_chain_init(net_chain *c);
@@ -80,6 +87,10 @@ buf *net_chain_mem(net_chain *c);
  * segment deleted meanwhile stays readable. Returns false if dup fails. */
 bool net_chain_file(net_chain *c, int fd, off_t off, size_t len);
 void net_chain_free(net_chain *c);
+/* Bytes in all chunks (memory + file ranges). */
+size_t net_chain_total(const net_chain *c);
+/* Moves every chunk of src to the end of dst (src is left empty). */
+void net_chain_append(net_chain *dst, net_chain *src);
 
 /* ---- listeners ------------------------------------------------------------ */
 

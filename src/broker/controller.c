@@ -1,0 +1,318 @@
+/*
+ * controller.c - the in-process KRaft-style controller of a single node.
+ * Admin operations become metadata records (TopicRecord, PartitionRecord,
+ * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, FeatureLevelRecord),
+ * are written to __cluster_metadata-0 (brk_meta_append) and then applied to
+ * the image, so a restart replays exactly what was committed.
+ *
+ * The broker registers itself at every start (a RegisterBrokerRecord applied
+ * in memory with the current endpoints; not persisted, since endpoints may
+ * change between starts and the record would only be superseded).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+
+/* Highest metadata.version of Kafka 4.x we describe (4.0-IV3 = 25). */
+#define SL_METADATA_VERSION 25
+
+int32_t ctl_live_brokers(brk_broker *brk) {
+    size_t n;
+    const cl_broker *bs = cl_brokers(brk->image, &n);
+    int32_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += !bs[i].fenced;
+    return live;
+}
+
+int16_t ctl_commit(brk_broker *brk, buf *values, int n) {
+    if (n <= 0)
+        return KERR_NONE;
+    int16_t e = brk_meta_append(brk, values, n);
+    if (e) {
+        SL_ERROR("controller", "cannot write metadata records: %s",
+                 proto_error_name(e));
+        return e;
+    }
+    for (int i = 0; i < n; i++)
+        if (!cl_image_apply(brk->image, values[i].data, values[i].len))
+            SL_ERROR("controller", "own metadata record does not decode");
+    return KERR_NONE;
+}
+
+/* Kafka's Topic.validate: non-empty, not "." or "..", at most 249 chars,
+ * only [a-zA-Z0-9._-]. */
+int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
+                                size_t msglen) {
+    if (len == 0) {
+        snprintf(msg, msglen, "Topic name is illegal, it can't be empty");
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2))) {
+        snprintf(msg, msglen, "Topic name cannot be \".\" or \"..\"");
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (len > 249) {
+        snprintf(msg, msglen,
+                 "Topic name is illegal, it can't be longer than 249 "
+                 "characters, topic name: %.*s",
+                 (int)(len > 300 ? 300 : len), name);
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+            snprintf(msg, msglen,
+                     "Topic name \"%.*s\" is illegal, it contains a character "
+                     "other than ASCII alphanumerics, '.', '_' and '-'",
+                     (int)len, name);
+            return KERR_INVALID_TOPIC_EXCEPTION;
+        }
+    }
+    return KERR_NONE;
+}
+
+void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
+                       const char *name, const char *value) {
+    proto_config_record r;
+    proto_config_record_init(&r);
+    r.resource_type = resource_type;
+    r.resource_name = proto_str_c(resource ? resource : "");
+    r.name = proto_str_c(name);
+    r.value = value ? proto_str_c(value) : PROTO_STR_NULL;
+    cl_record_frame(b, 4, 0);
+    proto_config_record_encode(b, 0, &r);
+}
+
+static void partition_record(buf *b, const uint8_t topic_id[16], int32_t id,
+                             const int32_t *replicas, int16_t rf) {
+    proto_partition_record r;
+    proto_partition_record_init(&r);
+    r.partition_id = id;
+    memcpy(r.topic_id.b, topic_id, 16);
+    r.replicas.n = rf;
+    r.replicas.v = (int32_t *)replicas;
+    r.isr.n = rf;
+    r.isr.v = (int32_t *)replicas;
+    r.leader = replicas[0];
+    r.leader_epoch = 0;
+    r.partition_epoch = 0;
+    cl_record_frame(b, 3, 0);
+    proto_partition_record_encode(b, 0, &r);
+}
+
+/* Round-robin assignment over the live brokers (sorted by id), starting at
+ * a position that rotates with the number of topics (Kafka starts at a
+ * random broker; rotation is enough on one node and deterministic). */
+static void assign(brk_broker *brk, int32_t first_part, int32_t n_parts,
+                   int16_t rf, int32_t *out) {
+    size_t nb;
+    const cl_broker *bs = cl_brokers(brk->image, &nb);
+    int32_t ids[256];
+    int32_t n = 0;
+    for (size_t i = 0; i < nb && n < 256; i++)
+        if (!bs[i].fenced)
+            ids[n++] = bs[i].id;
+    for (int32_t i = 1; i < n; i++)
+        for (int32_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            int32_t t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    if (n == 0) {
+        ids[0] = brk->node_id;
+        n = 1;
+    }
+    int32_t start = (int32_t)(cl_topic_count(brk->image) % (size_t)n);
+    for (int32_t p = 0; p < n_parts; p++)
+        for (int16_t r = 0; r < rf; r++)
+            out[p * rf + r] = ids[(start + first_part + p + r) % n];
+}
+
+int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
+                         int16_t rf, const int32_t *assignment,
+                         const brk_kv *configs, size_t n_configs,
+                         uint8_t id_out[16]) {
+    uint8_t id[16];
+    do
+        brk_random_uuid(id);
+    while (cl_topic_find_id(brk->image, id));
+    int n = 1 + (int)n_configs + n_parts;
+    buf *vals = xcalloc((size_t)n, sizeof(buf));
+    for (int i = 0; i < n; i++)
+        buf_init(&vals[i], 64);
+    proto_topic_record tr;
+    proto_topic_record_init(&tr);
+    tr.name = proto_str_c(name);
+    memcpy(tr.topic_id.b, id, 16);
+    cl_record_frame(&vals[0], 2, 0);
+    proto_topic_record_encode(&vals[0], 0, &tr);
+    for (size_t i = 0; i < n_configs; i++)
+        ctl_config_record(&vals[1 + i], 2, name, configs[i].name,
+                          configs[i].value);
+    int32_t *a = NULL;
+    if (!assignment) {
+        a = xmalloc((size_t)n_parts * (size_t)rf * sizeof(int32_t));
+        assign(brk, 0, n_parts, rf, a);
+        assignment = a;
+    }
+    for (int32_t p = 0; p < n_parts; p++)
+        partition_record(&vals[1 + n_configs + (size_t)p], id, p,
+                         assignment + (size_t)p * (size_t)rf, rf);
+    int16_t e = ctl_commit(brk, vals, n);
+    for (int i = 0; i < n; i++)
+        buf_free(&vals[i]);
+    free(vals);
+    free(a);
+    if (!e) {
+        SL_INFO("controller",
+                "Created topic %s with topic ID %s, %d partitions, replication "
+                "factor %d",
+                name, "", n_parts, rf);
+        if (id_out)
+            memcpy(id_out, id, 16);
+    }
+    return e;
+}
+
+int16_t ctl_delete_topic(brk_broker *brk, cl_topic *t) {
+    proto_remove_topic_record r;
+    proto_remove_topic_record_init(&r);
+    memcpy(r.topic_id.b, t->id, 16);
+    buf v;
+    buf_init(&v, 32);
+    cl_record_frame(&v, 9, 0);
+    proto_remove_topic_record_encode(&v, 0, &r);
+    char name[256];
+    snprintf(name, sizeof name, "%s", t->name);
+    int16_t e = ctl_commit(brk, &v, 1);
+    buf_free(&v);
+    if (!e)
+        SL_INFO("controller", "Deleted topic %s", name);
+    return e;
+}
+
+int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
+                              const int32_t *assignment, int16_t rf) {
+    int32_t old = t->n_partitions;
+    int32_t add = new_total - old;
+    if (add <= 0)
+        return KERR_NONE;
+    int32_t *a = NULL;
+    if (!assignment) {
+        a = xmalloc((size_t)add * (size_t)rf * sizeof(int32_t));
+        assign(brk, old, add, rf, a);
+        assignment = a;
+    }
+    buf *vals = xcalloc((size_t)add, sizeof(buf));
+    for (int32_t p = 0; p < add; p++) {
+        buf_init(&vals[p], 64);
+        partition_record(&vals[p], t->id, old + p,
+                         assignment + (size_t)p * (size_t)rf, rf);
+    }
+    int16_t e = ctl_commit(brk, vals, add);
+    for (int32_t p = 0; p < add; p++)
+        buf_free(&vals[p]);
+    free(vals);
+    free(a);
+    return e;
+}
+
+static void register_self(brk_broker *brk) {
+    proto_register_broker_record r;
+    proto_register_broker_record_init(&r);
+    r.broker_id = brk->node_id;
+    brk_random_uuid(r.incarnation_id.b);
+    r.broker_epoch = clk_wall_ms();
+    proto_register_broker_record_broker_endpoint eps[16];
+    int n = 0;
+    for (int i = 0; i < brk->n_listeners; i++) {
+        if (brk_listener_is_controller(brk, i))
+            continue;
+        proto_register_broker_record_broker_endpoint *e = &eps[n++];
+        memset(e, 0, sizeof *e);
+        e->name = proto_str_c(brk->advertised[i].name);
+        e->host = proto_str_c(brk->advertised[i].host);
+        e->port = (uint16_t)brk->advertised[i].port;
+        e->security_protocol = 0; /* PLAINTEXT */
+    }
+    r.end_points.n = n;
+    r.end_points.v = eps;
+    const char *rack = brk_cfg_str(brk->cfg, BRK_CFG_BROKER_RACK);
+    r.rack = rack ? proto_str_c(rack) : PROTO_STR_NULL;
+    r.fenced = false;
+    buf v;
+    buf_init(&v, 128);
+    cl_record_frame(&v, 0, 1);
+    proto_register_broker_record_encode(&v, 1, &r);
+    cl_image_apply(brk->image, v.data, v.len);
+    buf_free(&v);
+}
+
+int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    if (!brk->image) {
+        brk->image = cl_image_new(brk->cfg);
+        cl_image_set_listener(brk->image, brk_storage_on_image, brk);
+    }
+    /* First start: bootstrap metadata.version (persisted, as KRaft's
+     * bootstrap checkpoint would). */
+    if (cl_image_offset(brk->image) < 0) {
+        proto_feature_level_record f;
+        proto_feature_level_record_init(&f);
+        f.name = proto_str_c("metadata.version");
+        f.feature_level = SL_METADATA_VERSION;
+        buf v;
+        buf_init(&v, 64);
+        cl_record_frame(&v, 12, 0);
+        proto_feature_level_record_encode(&v, 0, &f);
+        ctl_commit(brk, &v, 1);
+        buf_free(&v);
+    }
+    register_self(brk);
+    return 0;
+}
+
+void brk_cluster_stop(brk_broker *brk) {
+    cl_image_free(brk->image);
+    brk->image = NULL;
+}
+
+/* ---- lookups for handlers (broker.h) ------------------------------------------- */
+
+const cl_partition *brk_find_partition(brk_broker *brk, const char *topic,
+                                       size_t topic_len, int32_t partition,
+                                       int16_t *err) {
+    cl_topic *t = cl_topic_find(brk->image, topic, topic_len);
+    if (!t || partition < 0 || partition >= t->n_partitions ||
+        !t->parts[partition]) {
+        *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    *err = KERR_NONE;
+    return t->parts[partition];
+}
+
+const cl_partition *brk_find_partition_id(brk_broker *brk, const uint8_t id[16],
+                                          int32_t partition, int16_t *err) {
+    cl_topic *t = cl_topic_find_id(brk->image, id);
+    if (!t) {
+        *err = KERR_UNKNOWN_TOPIC_ID;
+        return NULL;
+    }
+    if (partition < 0 || partition >= t->n_partitions || !t->parts[partition]) {
+        *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    *err = KERR_NONE;
+    return t->parts[partition];
+}

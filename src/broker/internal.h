@@ -1,0 +1,67 @@
+/*
+ * internal.h - functions shared by the server's own files (server.c,
+ * storage.c, controller.c, the admin handlers). Not part of the handler
+ * contract (that is broker.h).
+ * Threading: loop thread only.
+ */
+#ifndef SL_BROKER_INTERNAL_H
+#define SL_BROKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "cluster/image.h"
+#include "core/buf.h"
+
+/* server.c */
+int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
+                    char *err, size_t errlen);
+void brk_uuid_to_string(const uint8_t id[16], char out[23]);
+void brk_random_uuid(uint8_t id[16]);
+bool brk_listener_is_controller(const brk_broker *brk, int i);
+
+/* storage.c: the log manager and the metadata log (__cluster_metadata-0).
+ * When the log layer is not linked in, everything runs in memory. */
+int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
+                     char *err, size_t errlen);
+/* Appends metadata record values (each a framed KRaft record) as one batch
+ * to the metadata log and fsyncs it. Returns a Kafka error code. */
+int16_t brk_meta_append(brk_broker *brk, buf *values, int n);
+/* Replays the metadata log into brk->image. */
+int brk_meta_replay(brk_broker *brk, char *err, size_t errlen);
+/* Image listener: creates/deletes local partition logs, pushes configs. */
+void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
+                          cl_partition *part);
+
+/* controller.c: the in-process controller. It validates, turns admin
+ * operations into metadata records, writes them (brk_meta_append) and
+ * applies them to the image. */
+int brk_cluster_start(brk_broker *brk, char *err, size_t errlen);
+void brk_cluster_stop(brk_broker *brk);
+/* Commits record values: persist, then apply in order. */
+int16_t ctl_commit(brk_broker *brk, buf *values, int n);
+
+/* Kafka's topic name rules: 0 if valid, else KERR_INVALID_TOPIC_EXCEPTION
+ * with a message in msg. */
+int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
+                                size_t msglen);
+/* Creates a topic (records: TopicRecord, ConfigRecords, PartitionRecords).
+ * assignment: n_parts x rf node ids or NULL (round robin over live
+ * brokers). configs: validated already. Returns a Kafka error code; on
+ * success id_out (may be NULL) gets the topic id. */
+int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
+                         int16_t rf, const int32_t *assignment,
+                         const brk_kv *configs, size_t n_configs,
+                         uint8_t id_out[16]);
+int16_t ctl_delete_topic(brk_broker *brk, cl_topic *t);
+int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
+                              const int32_t *assignment, int16_t rf);
+/* resource_type 2 (topic) or 4 (broker); value NULL deletes. */
+void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
+                       const char *name, const char *value);
+
+/* Live (registered, unfenced) broker count. */
+int32_t ctl_live_brokers(brk_broker *brk);
+
+#endif

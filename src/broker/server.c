@@ -1,0 +1,801 @@
+/*
+ * server.c - `sluice server`: configuration layers, storage formatting
+ * (meta.properties), listeners, request dispatch through the handler table,
+ * response framing, periodic housekeeping and clean shutdown.
+ *
+ * Request life (one loop thread):
+ *   frame -> brk_req (own arena, frame copied in) -> header decoded ->
+ *   api/version checked -> handler -> status -> response header prepended
+ *   -> slot filled (now, after the flush hooks, or later when deferred).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/internal.h"
+#include "cluster/image.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "log/log.h"
+#include "main.h"
+#include "proto/errors.h"
+#include "proto/proto.h"
+
+extern char **environ;
+
+brk_broker *brk_self;
+
+/* ---- handler table --------------------------------------------------------- */
+
+static const brk_api api_table[] = {
+#define BRK_API(key, minv, maxv, fn) {key, minv, maxv, fn},
+#include "broker/handlers.def"
+#undef BRK_API
+};
+static brk_api api_sorted[SL_ARRAY_LEN(api_table)];
+static size_t api_n;
+
+static int api_cmp(const void *a, const void *b) {
+    return ((const brk_api *)a)->key - ((const brk_api *)b)->key;
+}
+
+static void api_init(void) {
+    if (api_n)
+        return;
+    for (size_t i = 0; i < SL_ARRAY_LEN(api_table); i++) {
+        brk_api a = api_table[i];
+        /* Never advertise more than the generated codecs know. */
+        const proto_api_info *pi = proto_api(a.key);
+        if (!pi)
+            continue;
+        if (a.min_version < pi->min_version)
+            a.min_version = pi->min_version;
+        if (a.max_version > pi->max_version)
+            a.max_version = pi->max_version;
+        if (a.min_version > a.max_version)
+            continue;
+        api_sorted[api_n++] = a;
+    }
+    qsort(api_sorted, api_n, sizeof api_sorted[0], api_cmp);
+}
+
+const brk_api *brk_api_find(int16_t key) {
+    api_init();
+    for (size_t i = 0; i < api_n; i++)
+        if (api_sorted[i].key == key)
+            return &api_sorted[i];
+    return NULL;
+}
+
+const brk_api *brk_api_list(size_t *n) {
+    api_init();
+    *n = api_n;
+    return api_sorted;
+}
+
+/* ---- hooks ---------------------------------------------------------------------- */
+
+static struct {
+    brk_hook_fn fn;
+    void *ctx;
+} shutdown_hooks[32];
+static int n_shutdown_hooks;
+
+void brk_on_shutdown(brk_hook_fn fn, void *ctx) {
+    SL_ASSERT(n_shutdown_hooks < (int)SL_ARRAY_LEN(shutdown_hooks));
+    shutdown_hooks[n_shutdown_hooks].fn = fn;
+    shutdown_hooks[n_shutdown_hooks].ctx = ctx;
+    n_shutdown_hooks++;
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+typedef struct req_box {
+    brk_req req;
+    arena arena;
+} req_box;
+
+bool brk_resp_file(brk_req *req, int fd, off_t off, size_t len) {
+    return net_chain_file(&req->resp, fd, off, len);
+}
+
+bool brk_req_orphan(const brk_req *req) {
+    return !req->slot_ || net_slot_orphan(req->slot_);
+}
+
+bool brk_req_flexible(const brk_req *req) {
+    const proto_api_info *pi = proto_api(req->api_key);
+    return pi && pi->first_flexible >= 0 && req->api_version >= pi->first_flexible;
+}
+
+static void req_free(brk_req *req) {
+    req_box *box = (req_box *)req;
+    net_chain_free(&req->resp);
+    arena_free(&box->arena);
+    free(box);
+}
+
+/* Frames the response (size + header + body chain) and fills the slot. */
+static void req_finish(brk_req *req, brk_status st) {
+    SL_ASSERT(!req->completed_);
+    req->completed_ = true;
+    net_chain out;
+    net_chain_init(&out);
+    if (st != BRK_NO_RESPONSE) {
+        buf *h = net_chain_mem(&out);
+        buf_put_be32(h, 0);
+        proto_response_header_encode(h, req->api_key, req->api_version,
+                                     req->correlation_id);
+        size_t total = h->len - 4 + net_chain_total(&req->resp);
+        SL_ASSERT(total <= INT32_MAX);
+        sl_store_be32(h->data, (uint32_t)total);
+        net_chain_append(&out, &req->resp);
+    }
+    net_slot_fill(req->slot_, &out, st == BRK_AFTER_FLUSH);
+    req_free(req);
+}
+
+void brk_req_complete(brk_req *req, brk_status status) {
+    SL_ASSERT(status == BRK_DONE || status == BRK_AFTER_FLUSH ||
+              status == BRK_NO_RESPONSE);
+    req_finish(req, status);
+}
+
+/* Kafka's answer to an ApiVersions request of a version it does not know:
+ * error UNSUPPORTED_VERSION with a v0 body listing the ranges, header v0. */
+static void api_versions_unsupported(brk_req *req) {
+    buf *b = brk_resp_buf(req);
+    buf_put_be16(b, (uint16_t)KERR_UNSUPPORTED_VERSION);
+    size_t n;
+    const brk_api *apis = brk_api_list(&n);
+    buf_put_be32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        buf_put_be16(b, (uint16_t)apis[i].key);
+        buf_put_be16(b, (uint16_t)apis[i].min_version);
+        buf_put_be16(b, (uint16_t)apis[i].max_version);
+    }
+    /* the response header of ApiVersions is always v0; encode at v0 */
+    req->api_version = 0;
+}
+
+static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
+    brk_broker *brk = net_conn_ctx(conn);
+    req_box *box = xcalloc(1, sizeof *box);
+    arena_init(&box->arena, 4096);
+    brk_req *req = &box->req;
+    req->brk = brk;
+    req->arena = &box->arena;
+    req->frame = arena_memdup(req->arena, frame, len);
+    req->frame_len = len;
+    req->listener = net_conn_listener(conn);
+    req->peer = net_conn_peer(conn);
+    req->conn_id = net_conn_id(conn);
+    req->conn_ = conn;
+    net_chain_init(&req->resp);
+
+    rd r;
+    rd_init(&r, req->frame, len);
+    proto_request_header h;
+    int rc = proto_request_header_decode(&r, req->arena, &h);
+    if (rc == PROTO_ERR_UNKNOWN_API) {
+        SL_WARN("server",
+                "closing connection from %s: unknown api key %d (version %d, "
+                "correlation id %d)",
+                req->peer, h.api_key, h.api_version, h.correlation_id);
+        req_free(req);
+        return false;
+    }
+    if (rc != PROTO_OK) {
+        SL_WARN("server", "closing connection from %s: bad request header (%s)",
+                req->peer, proto_strerror(rc));
+        req_free(req);
+        return false;
+    }
+    req->api_key = h.api_key;
+    req->api_version = h.api_version;
+    req->correlation_id = h.correlation_id;
+    req->client_id_null = h.client_id.len < 0;
+    req->client_id = h.client_id.len < 0 ? ""
+                                          : proto_str_dup(req->arena, h.client_id);
+    req->body = r;
+
+    const brk_api *api = brk_api_find(h.api_key);
+    if (!api) {
+        /* Kafka: an api this broker does not expose closes the connection. */
+        SL_WARN("server",
+                "closing connection from %s: api key %d is not supported by "
+                "this broker",
+                req->peer, h.api_key);
+        req_free(req);
+        return false;
+    }
+    req->slot_ = net_conn_reserve(conn);
+    if (h.api_version < api->min_version || h.api_version > api->max_version) {
+        if (h.api_key == 18) {
+            api_versions_unsupported(req);
+            req_finish(req, BRK_DONE);
+            return true;
+        }
+        SL_WARN("server",
+                "closing connection from %s: unsupported version %d of api "
+                "key %d (supported %d-%d)",
+                req->peer, h.api_version, h.api_key, api->min_version,
+                api->max_version);
+        /* the reserved slot is released with the connection */
+        req_finish(req, BRK_NO_RESPONSE);
+        return false;
+    }
+    brk_status st = api->fn(req);
+    switch (st) {
+    case BRK_DONE:
+    case BRK_AFTER_FLUSH:
+    case BRK_NO_RESPONSE:
+        req_finish(req, st);
+        return true;
+    case BRK_DEFER:
+        return true;
+    case BRK_CLOSE:
+    default:
+        SL_WARN("server",
+                "closing connection from %s: malformed request (api key %d "
+                "version %d)",
+                req->peer, h.api_key, h.api_version);
+        req_finish(req, BRK_NO_RESPONSE);
+        return false;
+    }
+}
+
+/* ---- storage format: meta.properties ------------------------------------------------ */
+
+static void uuid_b64url(const uint8_t id[16], char out[23]) {
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (int i = 0; i < 16; i++) {
+        acc = acc << 8 | id[i];
+        bits += 8;
+        while (bits >= 6) {
+            out[o++] = tab[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    if (bits)
+        out[o++] = tab[(acc << (6 - bits)) & 63];
+    out[o] = 0;
+}
+
+void brk_uuid_to_string(const uint8_t id[16], char out[23]) {
+    uuid_b64url(id, out);
+}
+
+/* A random uuid as Kafka's Uuid.randomUuid (v4, never all-zero or the
+ * reserved METADATA_TOPIC_ID 1, and base64 not starting with '-'). */
+void brk_random_uuid(uint8_t id[16]) {
+    for (;;) {
+        rng_os_bytes(id, 16);
+        id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
+        id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+        char s[23];
+        uuid_b64url(id, s);
+        if (s[0] != '-')
+            return;
+    }
+}
+
+static char *read_prop(const char *text, const char *key) {
+    size_t kl = strlen(key);
+    const char *p = text;
+    while (p && *p) {
+        if (!strncmp(p, key, kl) && p[kl] == '=') {
+            const char *v = p + kl + 1;
+            const char *e = strchr(v, '\n');
+            size_t n = e ? (size_t)(e - v) : strlen(v);
+            while (n && (v[n - 1] == '\r' || v[n - 1] == ' '))
+                n--;
+            return xstrndup(v, n);
+        }
+        p = strchr(p, '\n');
+        if (p)
+            p++;
+    }
+    return NULL;
+}
+
+static int mkdirs(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Reads or writes <dir>/meta.properties. cluster_id in/out: "" means
+ * "not known yet" (take the dir's or make one). Returns 0 or -1 + err. */
+static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
+                      char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/meta.properties", dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char text[4096];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = 0;
+        fclose(f);
+        char *cid = read_prop(text, "cluster.id");
+        char *nid = read_prop(text, "node.id");
+        int rc = 0;
+        if (!cid || !nid) {
+            snprintf(err, errlen, "%.512s is missing cluster.id or node.id", path);
+            rc = -1;
+        } else if (atoi(nid) != node_id) {
+            snprintf(err, errlen,
+                     "Stored node id %s doesn't match previous node id %d in "
+                     "%.512s. If you moved your data, make sure your configured "
+                     "node id matches. If you intend to create a new node, "
+                     "you should remove all data in your data directories.",
+                     nid, node_id, path);
+            rc = -1;
+        } else if (cluster_id[0] && strcmp(cluster_id, cid)) {
+            snprintf(err, errlen,
+                     "Invalid cluster.id in: %.512s. Expected %s, but read %s", path,
+                     cluster_id, cid);
+            rc = -1;
+        } else {
+            snprintf(cluster_id, 32, "%s", cid);
+        }
+        free(cid);
+        free(nid);
+        return rc;
+    }
+    if (mkdirs(dir) < 0) {
+        snprintf(err, errlen, "cannot create log dir %s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    if (!cluster_id[0]) {
+        uint8_t id[16];
+        brk_random_uuid(id);
+        uuid_b64url(id, cluster_id);
+    }
+    uint8_t did[16];
+    brk_random_uuid(did);
+    char dir_id[23];
+    uuid_b64url(did, dir_id);
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %.512s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    fprintf(f,
+            "#\n#Written by sluice %s\ncluster.id=%s\ndirectory.id=%s\n"
+            "node.id=%d\nversion=1\n",
+            SLUICE_VERSION, cluster_id, dir_id, node_id);
+    fflush(f);
+    fsync(fileno(f));
+    fclose(f);
+    if (rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot rename %.512s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    SL_INFO("server", "Formatted storage directory %s (cluster.id %s)", dir,
+            cluster_id);
+    return 0;
+}
+
+/* ---- listeners -------------------------------------------------------------------- */
+
+static bool is_controller_listener(const brk_config *cfg, const char *name) {
+    const char *names = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_LISTENER_NAMES);
+    if (!names)
+        return false;
+    const char *p = names;
+    size_t nl = strlen(name);
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        size_t len = (size_t)(e - p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == nl && !strncasecmp(p, name, nl))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+bool brk_listener_is_controller(const brk_broker *brk, int i) {
+    return is_controller_listener(brk->cfg, brk->listeners[i].name);
+}
+
+/* Security protocol of a listener name from listener.security.protocol.map
+ * (a controller listener not in the map is PLAINTEXT, as Kafka allows). */
+static int listener_protocol(const brk_config *cfg, const char *name,
+                             char *out, size_t outlen) {
+    const char *map = brk_cfg_str(cfg, BRK_CFG_LISTENER_SECURITY_PROTOCOL_MAP);
+    size_t nl = strlen(name);
+    const char *p = map ? map : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *c = memchr(p, ':', (size_t)(e - p));
+        if (c && (size_t)(c - p) == nl && !strncasecmp(p, name, nl)) {
+            size_t vl = (size_t)(e - c - 1);
+            snprintf(out, outlen, "%.*s", (int)vl, c + 1);
+            for (char *q = out; *q; q++)
+                if (*q == ' ')
+                    *q = 0;
+            return 0;
+        }
+        p = e;
+    }
+    if (is_controller_listener(cfg, name)) {
+        snprintf(out, outlen, "PLAINTEXT");
+        return 0;
+    }
+    return -1;
+}
+
+static int setup_listeners(brk_broker *brk, char *err, size_t errlen) {
+    brk_config *cfg = brk->cfg;
+    int n = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS),
+                                brk->listeners, 16, err, errlen);
+    if (n < 0)
+        return -1;
+    if (n == 0) {
+        snprintf(err, errlen, "listeners must name at least one listener");
+        return -1;
+    }
+    brk->n_listeners = n;
+    for (int i = 0; i < n; i++) {
+        if (listener_protocol(cfg, brk->listeners[i].name,
+                              brk->listeners[i].protocol,
+                              sizeof brk->listeners[i].protocol) < 0) {
+            snprintf(err, errlen,
+                     "Invalid value for configuration listeners: No security "
+                     "protocol defined for listener %s (add it to "
+                     "listener.security.protocol.map)",
+                     brk->listeners[i].name);
+            return -1;
+        }
+        if (strcmp(brk->listeners[i].protocol, "PLAINTEXT")) {
+            snprintf(err, errlen,
+                     "listener %s: security protocol %s is not supported yet "
+                     "(PLAINTEXT only)",
+                     brk->listeners[i].name, brk->listeners[i].protocol);
+            return -1;
+        }
+        brk->advertised[i] = brk->listeners[i];
+    }
+    const char *adv = brk_cfg_str(cfg, BRK_CFG_ADVERTISED_LISTENERS);
+    if (adv && *adv) {
+        net_endpoint tmp[16];
+        int m = net_parse_listeners(adv, tmp, 16, err, errlen);
+        if (m < 0)
+            return -1;
+        for (int j = 0; j < m; j++) {
+            int found = -1;
+            for (int i = 0; i < n; i++)
+                if (!strcmp(brk->listeners[i].name, tmp[j].name))
+                    found = i;
+            if (found < 0) {
+                snprintf(err, errlen,
+                         "advertised.listeners listener names must be equal to "
+                         "or a subset of the ones defined in listeners: %s is "
+                         "not in listeners",
+                         tmp[j].name);
+                return -1;
+            }
+            if (!strcmp(tmp[j].host, "0.0.0.0") || !strcmp(tmp[j].host, "::")) {
+                snprintf(err, errlen,
+                         "advertised.listeners cannot use the nonroutable "
+                         "meta-address %s. Use a routable IP address.",
+                         tmp[j].host);
+                return -1;
+            }
+            snprintf(brk->advertised[found].host,
+                     sizeof brk->advertised[found].host, "%s", tmp[j].host);
+            brk->advertised[found].port = tmp[j].port;
+        }
+    }
+    const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
+    if (ibl && *ibl) {
+        bool ok = false;
+        for (int i = 0; i < n; i++)
+            ok |= !strcasecmp(brk->listeners[i].name, ibl);
+        if (!ok) {
+            snprintf(err, errlen,
+                     "inter.broker.listener.name must be a listener name "
+                     "defined in advertised.listeners. The valid options "
+                     "based on currently configured listeners are %s",
+                     brk_cfg_str(cfg, BRK_CFG_LISTENERS));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- housekeeping ------------------------------------------------------------------ */
+
+static void before_sleep_flush(net_loop *loop, void *ctx) {
+    (void)loop;
+    brk_broker *brk = ctx;
+    if (brk->logs)
+        log_manager_flush_dirty(brk->logs);
+}
+
+static void retention_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    if (brk->logs)
+        log_manager_tick(brk->logs);
+    if (!net_loop_stopping(loop))
+        net_timer_add(loop,
+                      brk_cfg_i64(brk->cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
+                      retention_tick, brk);
+}
+
+static void checkpoint_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    if (brk->logs)
+        log_manager_checkpoint(brk->logs);
+    int64_t every =
+        brk_cfg_i64(brk->cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
+    if (!net_loop_stopping(loop))
+        net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, brk);
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static net_loop *g_loop;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (g_loop)
+        net_loop_stop(g_loop);
+}
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: sluice server [server.properties] [--override "
+            "property=value]...\n"
+            "  With no file: one node (broker+controller), node.id=1,\n"
+            "  listeners=PLAINTEXT://127.0.0.1:9092, log.dirs=./sluice-data.\n"
+            "  Environment: KAFKA_CFG_<KEY> (bitnami) and KAFKA_<KEY>\n"
+            "  (confluent), upper case with '_' for '.', are applied between\n"
+            "  the file and --override.\n");
+}
+
+/* Splits log.dirs (or log.dir) into an array of strings. */
+static int split_dirs(const brk_config *cfg, char ***out) {
+    const char *s = brk_cfg_str(cfg, BRK_CFG_LOG_DIRS);
+    if (!s || !*s)
+        s = brk_cfg_str(cfg, BRK_CFG_LOG_DIR);
+    char **v = NULL;
+    int n = 0;
+    const char *p = s;
+    while (p && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        size_t len = (size_t)(e - p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        v = xrealloc(v, (size_t)(n + 1) * sizeof *v);
+        v[n++] = xstrndup(p, len);
+        p = e;
+    }
+    *out = v;
+    return n;
+}
+
+int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
+                    char *err, size_t errlen) {
+    brk_config_init(cfg);
+    int i = 1;
+    if (i < argc && argv[i][0] != '-') {
+        if (brk_config_load_file(cfg, argv[i], err, errlen) < 0)
+            return -1;
+        i++;
+    }
+    if (brk_config_load_env(cfg, envp, err, errlen) < 0)
+        return -1;
+    for (; i < argc; i++) {
+        const char *kv = NULL;
+        if (!strcmp(argv[i], "--override") && i + 1 < argc)
+            kv = argv[++i];
+        else if (!strncmp(argv[i], "--override=", 11))
+            kv = argv[i] + 11;
+        else {
+            snprintf(err, errlen, "unexpected argument '%s'", argv[i]);
+            return -2;
+        }
+        const char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(err, errlen, "--override expects property=value, got '%s'",
+                     kv);
+            return -2;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+        int r = brk_config_set(cfg, key, eq + 1, err, errlen);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            SL_WARN("config",
+                    "The configuration '%s' was supplied but isn't a known "
+                    "config.",
+                    key);
+    }
+    return brk_config_finish(cfg, err, errlen);
+}
+
+int server_main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage();
+            return 0;
+        }
+    const char *lvl = getenv("SLUICE_LOG_LEVEL");
+    if (lvl && sl_log_parse_level(lvl) >= 0)
+        sl_log_set_level((sl_log_level)sl_log_parse_level(lvl));
+
+    static brk_config cfg;
+    char err[1024];
+    int rc = brk_load_config(&cfg, argc, argv, environ, err, sizeof err);
+    if (rc < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        if (rc == -2)
+            usage();
+        return 1;
+    }
+
+    static brk_broker brk;
+    brk.cfg = &cfg;
+    brk.node_id = (int32_t)brk_cfg_i64(&cfg, BRK_CFG_NODE_ID);
+    brk_self = &brk;
+
+    if (setup_listeners(&brk, err, sizeof err) < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        return 1;
+    }
+
+    /* storage format */
+    char **dirs;
+    int n_dirs = split_dirs(&cfg, &dirs);
+    if (n_dirs == 0) {
+        SL_ERROR("server", "log.dirs is empty");
+        return 1;
+    }
+    const char *meta_dir = brk_cfg_str(&cfg, BRK_CFG_METADATA_LOG_DIR);
+    for (int i = 0; i < n_dirs; i++)
+        if (format_dir(dirs[i], brk.node_id, brk.cluster_id, err, sizeof err) <
+            0) {
+            SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+            return 1;
+        }
+    if (meta_dir && *meta_dir &&
+        format_dir(meta_dir, brk.node_id, brk.cluster_id, err, sizeof err) < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        return 1;
+    }
+
+    net_loop *loop = net_loop_new();
+    brk.loop = loop;
+    g_loop = loop;
+
+    if (brk_storage_open(&brk, (const char *const *)dirs, n_dirs, err,
+                         sizeof err) < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        return 1;
+    }
+
+    /* listeners */
+    for (int i = 0; i < brk.n_listeners; i++) {
+        net_listen_opts o = {
+            .ep = &brk.listeners[i],
+            .index = i,
+            .max_request_bytes = brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES),
+            .idle_ms = brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS),
+            .on_frame = on_frame,
+            .ctx = &brk,
+        };
+        net_listener *l = net_listen(loop, &o, err, sizeof err);
+        if (!l) {
+            SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+            return 1;
+        }
+        int port = net_listener_port(l);
+        if (brk.listeners[i].port == 0) {
+            brk.listeners[i].port = port;
+            if (brk.advertised[i].port == 0)
+                brk.advertised[i].port = port;
+        }
+        if (!brk.advertised[i].host[0] ||
+            !strcmp(brk.advertised[i].host, "0.0.0.0") ||
+            !strcmp(brk.advertised[i].host, "::")) {
+            char hn[256];
+            if (gethostname(hn, sizeof hn) == 0)
+                snprintf(brk.advertised[i].host, sizeof brk.advertised[i].host,
+                         "%s", hn);
+        }
+        SL_INFO("server", "Awaiting socket connections on %s:%d (listener %s)",
+                brk.listeners[i].host[0] ? brk.listeners[i].host : "0.0.0.0",
+                brk.listeners[i].port, brk.listeners[i].name);
+    }
+
+    if (brk_cluster_start(&brk, err, sizeof err) < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        return 1;
+    }
+
+    net_loop_add_before_sleep(loop, before_sleep_flush, &brk);
+    net_timer_add(loop, brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
+                  retention_tick, &brk);
+    net_timer_add(loop, 60000, checkpoint_tick, &brk);
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    SL_INFO("server",
+            "[KafkaRaftServer nodeId=%d] Kafka Server started (sluice %s, "
+            "cluster.id %s)",
+            brk.node_id, SLUICE_VERSION, brk.cluster_id);
+    /* A line tests and scripts can wait for. */
+    fflush(stderr);
+
+    net_loop_run(loop);
+
+    SL_INFO("server", "[KafkaRaftServer nodeId=%d] shutting down", brk.node_id);
+    brk.shutting_down = true;
+    net_loop_close_listeners(loop);
+    for (int i = 0; i < n_shutdown_hooks; i++)
+        shutdown_hooks[i].fn(&brk, shutdown_hooks[i].ctx);
+    net_loop_drain(loop, 5000);
+    net_loop_close_all(loop);
+    brk_cluster_stop(&brk);
+    if (brk.logs) {
+        log_manager_close(brk.logs);
+        brk.logs = NULL;
+    }
+    net_loop_free(loop);
+    g_loop = NULL;
+    for (int i = 0; i < n_dirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    brk_config_free(&cfg);
+    SL_INFO("server", "[KafkaRaftServer nodeId=%d] shut down completed",
+            brk.node_id);
+    return 0;
+}

@@ -1,0 +1,289 @@
+/*
+ * storage.c - the broker's use of the storage engine (src/log): opening the
+ * log manager over log.dirs, the metadata log __cluster_metadata-0 where the
+ * controller keeps its records (as KRaft does), replay at start, and
+ * creating / deleting / configuring local partition logs as the metadata
+ * image changes.
+ *
+ * The metadata log holds plain magic-2 batches whose record values are
+ * framed KRaft metadata records (cl_record_frame). It never expires:
+ * retention is unlimited on it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/internal.h"
+#include "core/crc32c.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/varint.h"
+#include "log/log.h"
+#include "proto/errors.h"
+
+#define META_TOPIC "__cluster_metadata"
+
+/* Kafka's Uuid.METADATA_TOPIC_ID: 0...01 (AAAAAAAAAAAAAAAAAAAAAQ). */
+static const uint8_t meta_topic_id[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                          0, 0, 0, 0, 0, 0, 0, 1};
+
+static log_partition *meta_log;
+
+static void meta_log_config(log_config *lc) {
+    log_config_default(lc);
+    lc->retention_ms = -1;
+    lc->retention_bytes = -1;
+    lc->segment_bytes = 8 << 20;
+    lc->max_message_bytes = 8 << 20;
+}
+
+int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
+                     char *err, size_t errlen) {
+    brk->image = cl_image_new(brk->cfg);
+    cl_image_set_listener(brk->image, brk_storage_on_image, brk);
+    log_config def;
+    log_config_default(&def);
+    log_manager_opts o = {
+        .log_dirs = dirs,
+        .n_log_dirs = n_dirs,
+        .io = NULL,
+        .max_open_segments = 0,
+        .default_config = &def,
+    };
+    int16_t e = 0;
+    brk->logs = log_manager_open(&o, &e);
+    if (!brk->logs) {
+        snprintf(err, errlen, "cannot open log dirs: %s", proto_error_name(e));
+        return -1;
+    }
+    meta_log = log_get(brk->logs, META_TOPIC, 0);
+    log_config mc;
+    meta_log_config(&mc);
+    if (!meta_log)
+        meta_log = log_create(brk->logs, META_TOPIC, 0, meta_topic_id, &mc, &e);
+    else
+        log_set_config(meta_log, &mc);
+    if (!meta_log) {
+        snprintf(err, errlen, "cannot create %s-0: %s", META_TOPIC,
+                 proto_error_name(e));
+        return -1;
+    }
+    return brk_meta_replay(brk, err, errlen);
+}
+
+/* ---- batches ----------------------------------------------------------------- */
+
+/* One uncompressed magic-2 batch holding values[0..n) as record values. */
+static void build_batch(buf *out, buf *values, int n) {
+    int64_t now = clk_wall_ms();
+    size_t start = out->len;
+    buf_put_be64(out, 0);           /* baseOffset (assigned by the log) */
+    buf_put_be32(out, 0);           /* batchLength, patched */
+    buf_put_be32(out, 0);           /* partitionLeaderEpoch */
+    buf_put_u8(out, 2);             /* magic */
+    buf_put_be32(out, 0);           /* crc, patched */
+    size_t crc_from = out->len;
+    buf_put_be16(out, 0);           /* attributes */
+    buf_put_be32(out, (uint32_t)(n - 1)); /* lastOffsetDelta */
+    buf_put_be64(out, (uint64_t)now);
+    buf_put_be64(out, (uint64_t)now);
+    buf_put_be64(out, (uint64_t)-1); /* producerId */
+    buf_put_be16(out, (uint16_t)-1);
+    buf_put_be32(out, (uint32_t)-1);
+    buf_put_be32(out, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        buf rec;
+        buf_init(&rec, values[i].len + 16);
+        buf_put_u8(&rec, 0);          /* attributes */
+        buf_put_varint(&rec, 0);      /* timestampDelta */
+        buf_put_varint(&rec, i);      /* offsetDelta */
+        buf_put_varint(&rec, -1);     /* key: null */
+        buf_put_varint(&rec, (int64_t)values[i].len);
+        buf_put(&rec, values[i].data, values[i].len);
+        buf_put_uvarint(&rec, 0);     /* headers (varint count 0) */
+        buf_put_varint(out, (int64_t)rec.len);
+        buf_put(out, rec.data, rec.len);
+        buf_free(&rec);
+    }
+    sl_store_be32(out->data + start + 8, (uint32_t)(out->len - start - 12));
+    sl_store_be32(out->data + start + 17,
+                  crc32c(0, out->data + crc_from, out->len - crc_from));
+}
+
+int16_t brk_meta_append(brk_broker *brk, buf *values, int n) {
+    if (!meta_log || !brk->logs)
+        return KERR_NONE; /* in memory only */
+    buf b;
+    buf_init(&b, 256);
+    build_batch(&b, values, n);
+    log_append_info info;
+    int16_t e = log_append(meta_log, b.data, b.len, 0, LOG_ORIGIN_COORDINATOR,
+                           &info);
+    buf_free(&b);
+    if (e)
+        return e;
+    log_set_high_watermark(meta_log, log_end_offset(meta_log));
+    e = log_flush(meta_log);
+    if (!e)
+        cl_image_set_offset(brk->image, info.last_offset);
+    return e;
+}
+
+/* Parses the records of one uncompressed batch and applies them. */
+static int apply_batch(brk_broker *brk, const uint8_t *p, size_t n,
+                       int64_t base) {
+    if (n < 61 || p[16] != 2)
+        return -1;
+    int16_t attrs = (int16_t)sl_load_be16(p + 21);
+    if (attrs & 0x07)
+        return -1; /* we never write compressed metadata batches */
+    if (attrs & 0x20)
+        return 0; /* control batch */
+    int32_t count = (int32_t)sl_load_be32(p + 57);
+    rd r;
+    rd_init(&r, p + 61, n - 61);
+    for (int32_t i = 0; i < count && !r.err; i++) {
+        int32_t len = rd_varint32(&r);
+        if (r.err || len < 0 || (size_t)len > rd_left(&r))
+            return -1;
+        rd rec;
+        rd_init(&rec, r.p, (size_t)len);
+        rd_skip(&r, (size_t)len);
+        rd_u8(&rec);
+        rd_varint(&rec);
+        int32_t od = rd_varint32(&rec);
+        int32_t kl = rd_varint32(&rec);
+        if (kl > 0)
+            rd_skip(&rec, (size_t)kl);
+        int32_t vl = rd_varint32(&rec);
+        if (rec.err || vl < 0 || (size_t)vl > rd_left(&rec))
+            return -1;
+        if (!cl_image_apply(brk->image, rec.p, (size_t)vl))
+            SL_WARN("server", "metadata record at offset %lld does not decode",
+                    (long long)(base + od));
+        cl_image_set_offset(brk->image, base + od);
+    }
+    return r.err ? -1 : 0;
+}
+
+int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
+    if (!meta_log)
+        return 0;
+    int64_t off = log_start_offset(meta_log);
+    int64_t end = log_end_offset(meta_log);
+    log_set_high_watermark(meta_log, end);
+    int64_t applied = 0;
+    while (off < end) {
+        log_read_result rr;
+        int16_t e = log_read(meta_log, off, 8 << 20, end, true, &rr);
+        if (e) {
+            snprintf(err, errlen, "cannot read %s-0 at %lld: %s", META_TOPIC,
+                     (long long)off, proto_error_name(e));
+            return -1;
+        }
+        if (rr.len <= 0) {
+            log_read_release(&rr);
+            break;
+        }
+        uint8_t *data = xmalloc((size_t)rr.len);
+        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+        log_read_release(&rr);
+        if (got != rr.len) {
+            free(data);
+            snprintf(err, errlen, "short read of %s-0", META_TOPIC);
+            return -1;
+        }
+        size_t pos = 0;
+        int64_t next = off;
+        while (pos + 12 <= (size_t)got) {
+            int64_t base = (int64_t)sl_load_be64(data + pos);
+            int32_t blen = (int32_t)sl_load_be32(data + pos + 8);
+            if (blen < 49 || pos + 12 + (size_t)blen > (size_t)got)
+                break;
+            int32_t lod = (int32_t)sl_load_be32(data + pos + 23);
+            if (base + lod >= off) {
+                if (apply_batch(brk, data + pos, 12 + (size_t)blen, base) < 0) {
+                    free(data);
+                    snprintf(err, errlen, "corrupt batch in %s-0 at offset %lld",
+                             META_TOPIC, (long long)base);
+                    return -1;
+                }
+                applied++;
+            }
+            next = base + lod + 1;
+            pos += 12 + (size_t)blen;
+        }
+        free(data);
+        if (next <= off)
+            break;
+        off = next;
+    }
+    if (applied)
+        SL_INFO("server", "replayed %lld metadata batches (%zu topics) from %s-0",
+                (long long)applied, cl_topic_count(brk->image), META_TOPIC);
+    return 0;
+}
+
+/* ---- image -> local logs ------------------------------------------------------- */
+
+static bool hosts_replica(const brk_broker *brk, const cl_partition *p) {
+    for (int32_t i = 0; i < p->n_replicas; i++)
+        if (p->replicas[i] == brk->node_id)
+            return true;
+    return false;
+}
+
+void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
+                          cl_partition *part) {
+    brk_broker *brk = ctx;
+    if (!brk->logs)
+        return;
+    switch (ev) {
+    case CL_EV_PARTITION_ADDED:
+    case CL_EV_PARTITION_CHANGED:
+        if (hosts_replica(brk, part) && !part->log) {
+            int16_t e = 0;
+            part->log = log_get(brk->logs, t->name, part->id);
+            if (part->log)
+                log_set_config(part->log, &t->log_cfg);
+            else
+                part->log = log_create(brk->logs, t->name, part->id, t->id,
+                                       &t->log_cfg, &e);
+            if (!part->log)
+                SL_ERROR("server", "cannot create log for %s-%d: %s", t->name,
+                         part->id, proto_error_name(e));
+        }
+        if (part->log && part->leader == brk->node_id)
+            /* One replica: HW = LEO. Replication will compute it instead. */
+            log_set_high_watermark(part->log, log_end_offset(part->log));
+        break;
+    case CL_EV_TOPIC_REMOVING:
+        for (int32_t i = 0; i < t->n_partitions; i++) {
+            cl_partition *p = t->parts[i];
+            if (p && p->log) {
+                log_delete(brk->logs, p->log);
+                p->log = NULL;
+            }
+        }
+        break;
+    case CL_EV_TOPIC_CONFIG:
+        for (int32_t i = 0; i < t->n_partitions; i++)
+            if (t->parts[i] && t->parts[i]->log)
+                log_set_config(t->parts[i]->log, &t->log_cfg);
+        break;
+    case CL_EV_BROKER_CONFIG: {
+        size_t n;
+        cl_topic **ts = cl_topics(brk->image, &n);
+        for (size_t k = 0; k < n; k++)
+            for (int32_t i = 0; i < ts[k]->n_partitions; i++)
+                if (ts[k]->parts[i] && ts[k]->parts[i]->log)
+                    log_set_config(ts[k]->parts[i]->log, &ts[k]->log_cfg);
+        break;
+    }
+    case CL_EV_TOPIC_ADDED:
+        break;
+    }
+}

@@ -1,0 +1,472 @@
+/*
+ * image.c - the metadata image, changed only by applying KRaft metadata
+ * records (see image.h). Record value framing (Kafka's MetadataRecordSerde):
+ *   uvarint frame_version (1) | uvarint record type (apiKey) |
+ *   uvarint record version | the record, flexible encoding.
+ *
+ * Invariants:
+ *  1. A topic's parts[] has n_partitions entries, parts[i]->id == i, and no
+ *     hole once PartitionRecords 0..n-1 have been applied (a PartitionRecord
+ *     beyond the end grows the array with NULLs until it is filled).
+ *  2. by-name and by-id lookups see exactly the topics in `topics`.
+ *  3. Broker configs (ConfigRecord type BROKER) go straight into brk_config
+ *     as dynamic values; topic configs into the topic's overrides.
+ */
+#include "cluster/image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "proto/gen/messages.h"
+
+struct cl_image {
+    brk_config *cfg;
+    cl_topic **topics; /* sorted by name */
+    size_t n_topics, cap_topics;
+    cl_broker *brokers;
+    size_t n_brokers;
+    int64_t offset;
+    cl_listener_fn listener;
+    void *listener_ctx;
+    int16_t metadata_version;
+};
+
+cl_image *cl_image_new(const brk_config *cfg) {
+    cl_image *img = xcalloc(1, sizeof *img);
+    img->cfg = (brk_config *)cfg;
+    img->offset = -1;
+    return img;
+}
+
+static void partition_free(cl_partition *p) {
+    if (!p)
+        return;
+    free(p->replicas);
+    free(p->isr);
+    free(p);
+}
+
+static void topic_free(cl_topic *t) {
+    for (int32_t i = 0; i < t->n_partitions; i++)
+        partition_free(t->parts[i]);
+    free(t->parts);
+    for (size_t i = 0; i < t->n_configs; i++) {
+        free((char *)t->configs[i].name);
+        free((char *)t->configs[i].value);
+    }
+    free(t->configs);
+    free(t->name);
+    free(t);
+}
+
+void cl_image_free(cl_image *img) {
+    if (!img)
+        return;
+    for (size_t i = 0; i < img->n_topics; i++)
+        topic_free(img->topics[i]);
+    free(img->topics);
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        cl_broker *b = &img->brokers[i];
+        for (int32_t j = 0; j < b->n_endpoints; j++) {
+            free(b->endpoints[j].name);
+            free(b->endpoints[j].host);
+        }
+        free(b->endpoints);
+        free(b->rack);
+    }
+    free(img->brokers);
+    free(img);
+}
+
+void cl_image_set_listener(cl_image *img, cl_listener_fn fn, void *ctx) {
+    img->listener = fn;
+    img->listener_ctx = ctx;
+}
+
+static void emit(cl_image *img, cl_event ev, cl_topic *t, cl_partition *p) {
+    if (img->listener)
+        img->listener(img->listener_ctx, ev, t, p);
+}
+
+int64_t cl_image_offset(const cl_image *img) { return img->offset; }
+void cl_image_set_offset(cl_image *img, int64_t off) { img->offset = off; }
+
+/* binary search by name; returns index of match or insertion point */
+static size_t topic_search(const cl_image *img, const char *name, size_t nl,
+                           bool *found) {
+    size_t lo = 0, hi = img->n_topics;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const char *m = img->topics[mid]->name;
+        size_t ml = strlen(m);
+        int c = memcmp(m, name, ml < nl ? ml : nl);
+        if (c == 0)
+            c = ml < nl ? -1 : ml > nl ? 1 : 0;
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len) {
+    bool found;
+    size_t i = topic_search(img, name, name_len, &found);
+    return found ? img->topics[i] : NULL;
+}
+
+cl_topic *cl_topic_find_id(cl_image *img, const uint8_t id[16]) {
+    for (size_t i = 0; i < img->n_topics; i++)
+        if (!memcmp(img->topics[i]->id, id, 16))
+            return img->topics[i];
+    return NULL;
+}
+
+cl_topic **cl_topics(cl_image *img, size_t *n) {
+    *n = img->n_topics;
+    return img->topics;
+}
+
+size_t cl_topic_count(const cl_image *img) { return img->n_topics; }
+
+const cl_broker *cl_broker_find(const cl_image *img, int32_t id) {
+    for (size_t i = 0; i < img->n_brokers; i++)
+        if (img->brokers[i].id == id)
+            return &img->brokers[i];
+    return NULL;
+}
+
+const cl_broker *cl_brokers(const cl_image *img, size_t *n) {
+    *n = img->n_brokers;
+    return img->brokers;
+}
+
+const char *cl_topic_config(const cl_topic *t, const char *name) {
+    for (size_t i = 0; i < t->n_configs; i++)
+        if (!strcmp(t->configs[i].name, name))
+            return t->configs[i].value;
+    return NULL;
+}
+
+/* Recomputes the storage config of a topic from overrides + broker config. */
+void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t) {
+    log_config *lc = &t->log_cfg;
+    const brk_kv *ov = t->configs;
+    size_t n = t->n_configs;
+    memset(lc, 0, sizeof *lc);
+    lc->segment_bytes = (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_BYTES);
+    lc->segment_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_MS);
+    lc->retention_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_MS);
+    lc->retention_bytes = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_BYTES);
+    lc->max_message_bytes =
+        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MAX_MESSAGE_BYTES);
+    lc->index_interval_bytes =
+        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_INDEX_INTERVAL_BYTES);
+    lc->segment_index_bytes =
+        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_INDEX_BYTES);
+    lc->flush_messages = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_FLUSH_MESSAGES);
+    lc->flush_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_FLUSH_MS);
+    lc->min_insync_replicas =
+        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MIN_INSYNC_REPLICAS);
+    lc->timestamp_before_max_ms =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS);
+    lc->timestamp_after_max_ms =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_AFTER_MAX_MS);
+    char tmp[32];
+    const char *cp =
+        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_CLEANUP_POLICY, NULL, tmp);
+    lc->cleanup_policy = 0;
+    if (cp && strstr(cp, "delete"))
+        lc->cleanup_policy |= LOG_CLEANUP_DELETE;
+    if (cp && strstr(cp, "compact"))
+        lc->cleanup_policy |= LOG_CLEANUP_COMPACT;
+    const char *ct =
+        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_COMPRESSION_TYPE, NULL, tmp);
+    static const char *const codecs[] = {"uncompressed", "gzip", "snappy", "lz4",
+                                         "zstd"};
+    lc->compression_type = LOG_COMPRESSION_PRODUCER;
+    for (int i = 0; i < 5; i++)
+        if (ct && !strcasecmp(ct, codecs[i]))
+            lc->compression_type = i;
+    const char *tt =
+        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_TYPE, NULL, tmp);
+    lc->message_timestamp_type = tt && !strcasecmp(tt, "LogAppendTime")
+                                     ? LOG_TS_LOG_APPEND_TIME
+                                     : LOG_TS_CREATE_TIME;
+}
+
+static int32_t *dup_ints(const int32_t *v, int32_t n) {
+    int32_t *o = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *o);
+    if (n > 0)
+        memcpy(o, v, (size_t)n * sizeof *o);
+    return o;
+}
+
+static void apply_topic(cl_image *img, const proto_topic_record *r) {
+    if (r->name.len <= 0)
+        return;
+    bool found;
+    size_t at = topic_search(img, r->name.p, (size_t)r->name.len, &found);
+    if (found)
+        return; /* replay of a record already applied */
+    cl_topic *t = xcalloc(1, sizeof *t);
+    t->name = xstrndup(r->name.p, (size_t)r->name.len);
+    memcpy(t->id, r->topic_id.b, 16);
+    t->internal = !strcmp(t->name, "__consumer_offsets") ||
+                  !strcmp(t->name, "__transaction_state") ||
+                  !strcmp(t->name, "__share_group_state");
+    cl_topic_refresh_log_config(img->cfg, t);
+    if (img->n_topics == img->cap_topics) {
+        img->cap_topics = img->cap_topics ? img->cap_topics * 2 : 64;
+        img->topics = xrealloc(img->topics, img->cap_topics * sizeof(cl_topic *));
+    }
+    memmove(&img->topics[at + 1], &img->topics[at],
+            (img->n_topics - at) * sizeof(cl_topic *));
+    img->topics[at] = t;
+    img->n_topics++;
+    emit(img, CL_EV_TOPIC_ADDED, t, NULL);
+}
+
+static void apply_partition(cl_image *img, const proto_partition_record *r) {
+    cl_topic *t = cl_topic_find_id(img, r->topic_id.b);
+    if (!t || r->partition_id < 0 || r->partition_id > 1000000)
+        return;
+    if (r->partition_id >= t->n_partitions) {
+        int32_t n = r->partition_id + 1;
+        t->parts = xrealloc(t->parts, (size_t)n * sizeof(cl_partition *));
+        for (int32_t i = t->n_partitions; i < n; i++)
+            t->parts[i] = NULL;
+        t->n_partitions = n;
+    }
+    cl_partition *p = t->parts[r->partition_id];
+    bool added = !p;
+    if (!p) {
+        p = xcalloc(1, sizeof *p);
+        p->topic = t;
+        p->id = r->partition_id;
+        t->parts[r->partition_id] = p;
+    } else {
+        free(p->replicas);
+        free(p->isr);
+    }
+    p->leader = r->leader;
+    p->leader_epoch = r->leader_epoch;
+    p->partition_epoch = r->partition_epoch;
+    p->n_replicas = r->replicas.n > 0 ? r->replicas.n : 0;
+    p->replicas = dup_ints(r->replicas.v, p->n_replicas);
+    p->n_isr = r->isr.n > 0 ? r->isr.n : 0;
+    p->isr = dup_ints(r->isr.v, p->n_isr);
+    emit(img, added ? CL_EV_PARTITION_ADDED : CL_EV_PARTITION_CHANGED, t, p);
+}
+
+static void apply_partition_change(cl_image *img,
+                                   const proto_partition_change_record *r) {
+    cl_topic *t = cl_topic_find_id(img, r->topic_id.b);
+    if (!t || r->partition_id < 0 || r->partition_id >= t->n_partitions ||
+        !t->parts[r->partition_id])
+        return;
+    cl_partition *p = t->parts[r->partition_id];
+    if (r->isr.n >= 0) {
+        free(p->isr);
+        p->n_isr = r->isr.n;
+        p->isr = dup_ints(r->isr.v, r->isr.n);
+    }
+    if (r->replicas.n >= 0) {
+        free(p->replicas);
+        p->n_replicas = r->replicas.n;
+        p->replicas = dup_ints(r->replicas.v, r->replicas.n);
+    }
+    /* leader -2: unchanged; a leader change bumps the leader epoch. */
+    if (r->leader != -2 && r->leader != p->leader) {
+        p->leader = r->leader;
+        p->leader_epoch++;
+    }
+    p->partition_epoch++;
+    emit(img, CL_EV_PARTITION_CHANGED, t, p);
+}
+
+static void apply_remove_topic(cl_image *img, const proto_remove_topic_record *r) {
+    for (size_t i = 0; i < img->n_topics; i++) {
+        cl_topic *t = img->topics[i];
+        if (memcmp(t->id, r->topic_id.b, 16))
+            continue;
+        emit(img, CL_EV_TOPIC_REMOVING, t, NULL);
+        memmove(&img->topics[i], &img->topics[i + 1],
+                (img->n_topics - i - 1) * sizeof(cl_topic *));
+        img->n_topics--;
+        topic_free(t);
+        return;
+    }
+}
+
+static void apply_config(cl_image *img, const proto_config_record *r) {
+    if (r->name.len <= 0)
+        return;
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)r->name.len, r->name.p);
+    if (r->resource_type == 2) { /* TOPIC */
+        cl_topic *t = cl_topic_find(img, r->resource_name.p,
+                                    r->resource_name.len > 0
+                                        ? (size_t)r->resource_name.len
+                                        : 0);
+        if (!t)
+            return;
+        size_t i;
+        for (i = 0; i < t->n_configs; i++)
+            if (!strcmp(t->configs[i].name, name))
+                break;
+        if (r->value.len < 0) {
+            if (i < t->n_configs) {
+                free((char *)t->configs[i].name);
+                free((char *)t->configs[i].value);
+                t->configs[i] = t->configs[--t->n_configs];
+            }
+        } else {
+            char *v = xstrndup(r->value.p, (size_t)r->value.len);
+            if (i < t->n_configs) {
+                free((char *)t->configs[i].value);
+                t->configs[i].value = v;
+            } else {
+                t->configs = xrealloc(t->configs,
+                                      (t->n_configs + 1) * sizeof(brk_kv));
+                t->configs[t->n_configs].name = xstrdup(name);
+                t->configs[t->n_configs].value = v;
+                t->n_configs++;
+            }
+        }
+        cl_topic_refresh_log_config(img->cfg, t);
+        emit(img, CL_EV_TOPIC_CONFIG, t, NULL);
+    } else if (r->resource_type == 4) { /* BROKER */
+        int id = brk_config_find(name);
+        if (id < 0)
+            return;
+        bool def_scope = r->resource_name.len <= 0;
+        char *v = r->value.len < 0 ? NULL
+                                   : xstrndup(r->value.p, (size_t)r->value.len);
+        brk_config_set_dynamic(img->cfg, id, v, def_scope);
+        free(v);
+        for (size_t i = 0; i < img->n_topics; i++)
+            cl_topic_refresh_log_config(img->cfg, img->topics[i]);
+        emit(img, CL_EV_BROKER_CONFIG, NULL, NULL);
+    }
+}
+
+static void apply_register_broker(cl_image *img,
+                                  const proto_register_broker_record *r) {
+    cl_broker *b = NULL;
+    for (size_t i = 0; i < img->n_brokers; i++)
+        if (img->brokers[i].id == r->broker_id)
+            b = &img->brokers[i];
+    if (!b) {
+        img->brokers =
+            xrealloc(img->brokers, (img->n_brokers + 1) * sizeof(cl_broker));
+        b = &img->brokers[img->n_brokers++];
+        memset(b, 0, sizeof *b);
+    } else {
+        for (int32_t j = 0; j < b->n_endpoints; j++) {
+            free(b->endpoints[j].name);
+            free(b->endpoints[j].host);
+        }
+        free(b->endpoints);
+        free(b->rack);
+    }
+    b->id = r->broker_id;
+    b->epoch = r->broker_epoch;
+    memcpy(b->incarnation_id, r->incarnation_id.b, 16);
+    b->n_endpoints = r->end_points.n > 0 ? r->end_points.n : 0;
+    b->endpoints = xcalloc((size_t)(b->n_endpoints ? b->n_endpoints : 1),
+                           sizeof(cl_endpoint));
+    for (int32_t j = 0; j < b->n_endpoints; j++) {
+        const proto_register_broker_record_broker_endpoint *e =
+            &r->end_points.v[j];
+        b->endpoints[j].name =
+            xstrndup(e->name.p ? e->name.p : "", e->name.len > 0 ? (size_t)e->name.len : 0);
+        b->endpoints[j].host =
+            xstrndup(e->host.p ? e->host.p : "", e->host.len > 0 ? (size_t)e->host.len : 0);
+        b->endpoints[j].port = e->port;
+        b->endpoints[j].security_protocol = e->security_protocol;
+    }
+    b->rack = r->rack.len >= 0 ? xstrndup(r->rack.p, (size_t)r->rack.len) : NULL;
+    b->fenced = r->fenced;
+}
+
+bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
+    rd r;
+    rd_init(&r, val, len);
+    uint32_t frame = rd_uvarint32(&r);
+    uint32_t type = rd_uvarint32(&r);
+    uint32_t ver = rd_uvarint32(&r);
+    if (r.err || frame != 1 || ver > 0x7fff)
+        return false;
+    arena a;
+    arena_init(&a, 1024);
+    bool ok = true;
+    int rc = PROTO_OK;
+#define DECODE(T, fn)                                                          \
+    T m;                                                                       \
+    rc = fn(&r, &a, (int16_t)ver, &m);                                         \
+    if (rc != PROTO_OK) {                                                      \
+        ok = false;                                                            \
+        break;                                                                 \
+    }
+    switch (type) {
+    case 0: {
+        DECODE(proto_register_broker_record, proto_register_broker_record_decode)
+        apply_register_broker(img, &m);
+        break;
+    }
+    case 2: {
+        DECODE(proto_topic_record, proto_topic_record_decode)
+        apply_topic(img, &m);
+        break;
+    }
+    case 3: {
+        DECODE(proto_partition_record, proto_partition_record_decode)
+        apply_partition(img, &m);
+        break;
+    }
+    case 4: {
+        DECODE(proto_config_record, proto_config_record_decode)
+        apply_config(img, &m);
+        break;
+    }
+    case 5: {
+        DECODE(proto_partition_change_record, proto_partition_change_record_decode)
+        apply_partition_change(img, &m);
+        break;
+    }
+    case 9: {
+        DECODE(proto_remove_topic_record, proto_remove_topic_record_decode)
+        apply_remove_topic(img, &m);
+        break;
+    }
+    case 12: {
+        DECODE(proto_feature_level_record, proto_feature_level_record_decode)
+        if (proto_str_eq(m.name, "metadata.version"))
+            img->metadata_version = m.feature_level;
+        break;
+    }
+    default:
+        break; /* records this image does not track */
+    }
+#undef DECODE
+    arena_free(&a);
+    return ok;
+}
+
+/* Serializes a record value: frame version 1, type, version, body. */
+void cl_record_frame(buf *b, int16_t type, int16_t version) {
+    buf_put_uvarint(b, 1);
+    buf_put_uvarint(b, (uint64_t)type);
+    buf_put_uvarint(b, (uint64_t)version);
+}
