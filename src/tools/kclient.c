@@ -531,7 +531,10 @@ bool kc_metadata_get(kc_conn *c, const char *const *topics, int ntopics,
 
 bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
                     int64_t *offset, int16_t *error) {
-    int16_t ver = c->api_max[2] >= 7 ? 7 : -1;
+    /* v7 added the max-timestamp spec, v8 earliest-local, v9
+     * latest-tiered; the request layout is the same from v7 to v9. */
+    int16_t ver = c->api_max[2] >= 7 ? (c->api_max[2] < 9 ? c->api_max[2] : 9)
+                                     : -1;
     if (ver < 0) {
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
