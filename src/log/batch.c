@@ -76,6 +76,9 @@ void batch_set_log_append_time(uint8_t *batch, size_t len, int64_t ts) {
 
 void batch_iter_init(batch_iter *it, const log_batch_header *h,
                      const uint8_t *records, size_t n) {
+    static const uint8_t empty[1];
+    if (!records) /* NULL + 0 is UB (an empty decompressed area) */
+        records = empty, n = 0;
     it->p = records;
     it->end = records + n;
     it->base_offset = h->base_offset;
@@ -135,9 +138,11 @@ int batch_iter_next(batch_iter *it, log_record *rec) {
     rec->offset_delta = rd_varint32(&rr);
     if (rr.err)
         goto err_parse;
-    rec->offset = it->base_offset + rec->offset_delta;
-    rec->timestamp = it->log_append_time ? it->max_timestamp
-                                         : it->base_timestamp + ts_delta;
+    /* wrapping sums: the inputs come from the network */
+    rec->offset = (int64_t)((uint64_t)it->base_offset + (uint64_t)(int64_t)rec->offset_delta);
+    rec->timestamp = it->log_append_time
+                         ? it->max_timestamp
+                         : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
     if (!rd_varbytes(&rr, &rec->key, &rec->key_len) ||
         !rd_varbytes(&rr, &rec->value, &rec->value_len))
         goto err_parse;
@@ -239,7 +244,7 @@ void batch_builder_add_at(batch_builder *b, int32_t offset_delta,
     buf body;
     buf_init(&body, 64);
     buf_put_u8(&body, 0);
-    buf_put_varint(&body, timestamp - b->base_timestamp);
+    buf_put_varint(&body, (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp));
     buf_put_varint(&body, offset_delta);
     put_varbytes(&body, key, key_len);
     put_varbytes(&body, value, value_len);
@@ -358,9 +363,8 @@ int16_t batch_recompress(const uint8_t *batch, const log_batch_header *h,
     }
     if (rc == 0 && b.count == h->records_count &&
         b.last_offset_delta == h->last_offset_delta) {
-        /* Keep the header's timestamps as they were (a producer may set
-         * maxTimestamp; LogAppendTime sets it). */
-        b.base_timestamp = h->base_timestamp;
+        /* Record timestamps are kept (deltas from the first record); the
+         * header's maxTimestamp is kept as it was (LogAppendTime sets it). */
         err = batch_builder_finish(&b, out);
         if (!err) {
             uint8_t *nb = out->data + start;

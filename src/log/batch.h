@@ -80,7 +80,7 @@ static inline bool batch_is_control(const log_batch_header *h) {
     return (h->attributes & BATCH_ATTR_CONTROL) != 0;
 }
 static inline int64_t batch_last_offset(const log_batch_header *h) {
-    return h->base_offset + h->last_offset_delta;
+    return (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta);
 }
 /* Whole size of the batch on disk / on the wire. */
 static inline int64_t batch_size(const log_batch_header *h) {

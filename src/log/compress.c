@@ -108,6 +108,8 @@ static int16_t snappy_raw(const uint8_t *in, size_t n, size_t max_out,
         return KERR_MESSAGE_TOO_LARGE;
     if (snappy_validate_compressed_buffer((const char *)in, n) != SNAPPY_OK)
         return KERR_CORRUPT_MESSAGE;
+    if (ulen == 0)
+        return KERR_NONE;
     buf_reserve(out, ulen);
     size_t got = ulen;
     if (snappy_uncompress((const char *)in, n, (char *)out->data + out->len,
