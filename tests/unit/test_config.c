@@ -1,0 +1,207 @@
+/* Unit tests: the broker config table, properties files, environment,
+ * --override layering, topic-config synonyms, listener parsing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "broker/internal.h"
+#include "net/net.h"
+#include "test.h"
+
+TEST(config_defaults_are_kafkas) {
+    brk_config cfg;
+    brk_config_init(&cfg);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 1);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_SEGMENT_BYTES), 1073741824);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_MESSAGE_MAX_BYTES), 1048588);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES), 104857600);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS), 600000);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS), 300000);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_HOURS), 168);
+    CHECK(brk_cfg_str(&cfg, BRK_CFG_LOG_RETENTION_MS) == NULL);
+    CHECK(brk_cfg_bool(&cfg, BRK_CFG_AUTO_CREATE_TOPICS_ENABLE));
+    CHECK(!brk_cfg_bool(&cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_ENABLE));
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_COMPRESSION_TYPE), "producer");
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LISTENERS), "PLAINTEXT://127.0.0.1:9092");
+    CHECK_EQ(cfg.v[BRK_CFG_NUM_PARTITIONS].src, CFG_SRC_DEFAULT);
+    brk_config_free(&cfg);
+}
+
+TEST(config_invalid_values_name_the_key) {
+    brk_config cfg;
+    brk_config_init(&cfg);
+    char err[512];
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "abc", err, sizeof err), -1);
+    CHECK(strstr(err, "num.partitions") != NULL);
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "0", err, sizeof err), -1);
+    CHECK(strstr(err, "num.partitions") && strstr(err, "range"));
+    CHECK_EQ(brk_config_set(&cfg, "log.segment.bytes", "1000", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "compression.type", "brotli", err, sizeof err), -1);
+    CHECK(strstr(err, "compression.type") != NULL);
+    CHECK_EQ(brk_config_set(&cfg, "auto.create.topics.enable", "yes", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,delete", err, sizeof err), 0);
+    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,zap", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "2147483648", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "no.such.key", "1", err, sizeof err), 1);
+    /* value unchanged after a failed set */
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 1);
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", " 12 ", err, sizeof err), 0);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 12);
+    CHECK_EQ(cfg.v[BRK_CFG_NUM_PARTITIONS].src, CFG_SRC_STATIC_BROKER);
+    brk_config_free(&cfg);
+}
+
+TEST(config_properties_file) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/server.properties", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("# comment\n! also a comment\n\nnum.partitions = 7\n"
+          "log.dirs:/data/a,\\\n   /data/b\nlisteners PLAINTEXT://:9092\n"
+          "made.up=1\n",
+          f);
+    fclose(f);
+    brk_config cfg;
+    brk_config_init(&cfg);
+    char err[512];
+    CHECK_EQ(brk_config_load_file(&cfg, path, err, sizeof err), 0);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 7);
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LOG_DIRS), "/data/a,/data/b");
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LISTENERS), "PLAINTEXT://:9092");
+    brk_config_free(&cfg);
+
+    f = fopen(path, "w");
+    fputs("message.max.bytes=lots\n", f);
+    fclose(f);
+    brk_config_init(&cfg);
+    CHECK_EQ(brk_config_load_file(&cfg, path, err, sizeof err), -1);
+    CHECK(strstr(err, "message.max.bytes") != NULL);
+    brk_config_free(&cfg);
+}
+
+TEST(config_layers_file_env_override) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/layers.properties", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    fputs("num.partitions=2\nlog.retention.hours=10\ndefault.replication.factor=1\n", f);
+    fclose(f);
+    char *envp[] = {"KAFKA_CFG_NUM_PARTITIONS=3",   /* bitnami */
+                    "KAFKA_LOG_RETENTION_HOURS=20", /* confluent */
+                    "KAFKA_HEAP_OPTS=-Xmx1G",       /* ignored */
+                    "KAFKA_NODE_ID=5",
+                    "KAFKA_CFG_LOG_DIRS=/x/y",
+                    "PATH=/bin",
+                    NULL};
+    char *argv[] = {"server", path, "--override", "num.partitions=4", NULL};
+    brk_config cfg;
+    char err[512];
+    CHECK_EQ(brk_load_config(&cfg, 4, argv, envp, err, sizeof err), 0);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 4);       /* override */
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_HOURS), 20); /* env */
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NODE_ID), 5);
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LOG_DIRS), "/x/y");
+    brk_config_free(&cfg);
+
+    char *bad_env[] = {"KAFKA_CFG_NUM_PARTITIONS=-1", NULL};
+    char *argv2[] = {"server", NULL};
+    CHECK_EQ(brk_load_config(&cfg, 1, argv2, bad_env, err, sizeof err), -1);
+    CHECK(strstr(err, "num.partitions") != NULL);
+    brk_config_free(&cfg);
+}
+
+TEST(config_topic_synonyms_and_units) {
+    brk_config cfg;
+    brk_config_init(&cfg);
+    char tmp[32];
+    brk_cfg_source src;
+    /* default: log.retention.hours=168 -> 604800000 ms */
+    CHECK_STR(brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
+              "604800000");
+    CHECK_EQ(src, CFG_SRC_DEFAULT);
+    char err[256];
+    CHECK_EQ(brk_config_set(&cfg, "log.retention.minutes", "2", err, sizeof err), 0);
+    CHECK_STR(brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
+              "120000");
+    CHECK_EQ(src, CFG_SRC_STATIC_BROKER);
+    /* log.retention.ms beats minutes */
+    CHECK_EQ(brk_config_set(&cfg, "log.retention.ms", "-1", err, sizeof err), 0);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS), -1);
+    /* a topic override beats everything */
+    brk_kv ov[] = {{"retention.ms", "5000"}};
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, ov, 1, BRK_TCFG_RETENTION_MS), 5000);
+    brk_topic_cfg_text(&cfg, ov, 1, BRK_TCFG_RETENTION_MS, &src, tmp);
+    CHECK_EQ(src, CFG_SRC_DYNAMIC_TOPIC);
+    /* segment.ms from log.roll.hours */
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_SEGMENT_MS), 604800000);
+    CHECK_EQ(brk_config_set(&cfg, "log.roll.hours", "1", err, sizeof err), 0);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_SEGMENT_MS), 3600000);
+    /* max.message.bytes <- message.max.bytes; dynamic beats static */
+    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), "2000", false);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES), 2000);
+    CHECK_EQ(cfg.v[BRK_CFG_MESSAGE_MAX_BYTES].src, CFG_SRC_DYNAMIC_BROKER);
+    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), NULL, false);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES), 1048588);
+    CHECK_EQ(brk_config_find_topic("cleanup.policy"), BRK_TCFG_CLEANUP_POLICY);
+    CHECK_EQ(brk_config_find("cleanup.policy"), -1);
+    CHECK_EQ(brk_config_find("compression.type"), BRK_CFG_COMPRESSION_TYPE);
+    brk_config_free(&cfg);
+}
+
+TEST(config_every_default_is_valid) {
+    char err[256];
+    for (int i = 0; i < BRK_CFG_COUNT; i++) {
+        const brk_cfg_def *d = &brk_cfg_defs[i];
+        CHECK(d->doc && d->doc[0]);
+        if (d->def && brk_config_validate(i, d->def, err, sizeof err) != 0)
+            test_fail(__FILE__, __LINE__, "default of %s invalid: %s", d->name, err);
+        if ((d->flags & CFG_F_TOPIC) && d->synonyms) {
+            char one[128];
+            snprintf(one, sizeof one, "%s", d->synonyms);
+            char *c = strchr(one, ':');
+            if (c)
+                *c = 0;
+            if (strchr(one, ','))
+                *strchr(one, ',') = 0;
+            if (brk_config_find(one) < 0 && strncmp(one, "log.local", 9) &&
+                strstr(one, "throttled") == NULL)
+                test_fail(__FILE__, __LINE__, "synonym %s of %s unknown", one, d->name);
+        }
+    }
+}
+
+TEST(net_parse_listeners_like_kafka) {
+    net_endpoint ep[8];
+    char err[256];
+    int n = net_parse_listeners("INTERNAL://:29092, external://0.0.0.0:9092,"
+                                "V6://[::1]:9093",
+                                ep, 8, err, sizeof err);
+    CHECK_EQ(n, 3);
+    CHECK_STR(ep[0].name, "INTERNAL");
+    CHECK_STR(ep[0].host, "");
+    CHECK_EQ(ep[0].port, 29092);
+    CHECK_STR(ep[1].name, "EXTERNAL");
+    CHECK_STR(ep[1].host, "0.0.0.0");
+    CHECK_STR(ep[2].host, "::1");
+    CHECK_EQ(net_parse_listeners("PLAINTEXT://h:1,PLAINTEXT://h:2", ep, 8, err,
+                                 sizeof err),
+             -1);
+    CHECK_EQ(net_parse_listeners("nohost", ep, 8, err, sizeof err), -1);
+    CHECK_EQ(net_parse_listeners("X://h:99999", ep, 8, err, sizeof err), -1);
+    CHECK_EQ(net_parse_listeners("X://h", ep, 8, err, sizeof err), -1);
+    CHECK_EQ(net_parse_listeners("", ep, 8, err, sizeof err), 0);
+}
+
+TEST(uuid_base64url_like_kafka) {
+    uint8_t id[16] = {0};
+    id[15] = 1;
+    char s[23];
+    brk_uuid_to_string(id, s);
+    CHECK_STR(s, "AAAAAAAAAAAAAAAAAAAAAQ"); /* Uuid.METADATA_TOPIC_ID */
+    for (int i = 0; i < 100; i++) {
+        brk_random_uuid(id);
+        brk_uuid_to_string(id, s);
+        CHECK_EQ(strlen(s), 22);
+        CHECK(s[0] != '-');
+    }
+}
