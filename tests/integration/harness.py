@@ -315,7 +315,7 @@ class Broker:
             paths.append(os.path.join(self.workdir, "logs", "server.log"))
         return [p for p in paths if os.path.exists(p)]
 
-    def log_tail(self, lines=60):
+    def log_tail(self, lines=40):
         out = []
         for p in self.log_paths():
             try:

@@ -191,8 +191,9 @@ def test_groups_two_groups_each_read_everything(module_broker, members):
     topic = harness.create_topic(bs, uid("tg"), partitions=4)
     produce_n(bs, topic, 200)
     expected = {"r%d" % i for i in range(200)}
-    g1 = [members(bs, uid("ga"), topic) for _ in range(2)]
-    g2 = [members(bs, uid("gb"), topic) for _ in range(2)]
+    ga, gb = uid("ga"), uid("gb")
+    g1 = [members(bs, ga, topic) for _ in range(2)]
+    g2 = [members(bs, gb, topic) for _ in range(2)]
     wait_all_seen(g1, expected)
     wait_all_seen(g2, expected)
     check_once(g1, expected)
