@@ -496,3 +496,47 @@ const char *tool_java_exception(int code) {
         out[o] = 0;
     return out;
 }
+
+/* Java's Double.toString: shortest round-trip digits, plain notation for
+ * 1e-3 <= |x| < 1e7, otherwise d.dddE±n. */
+void tool_java_double(double v, char *out, size_t cap) {
+    if (v == 0) {
+        snprintf(out, cap, "0.0");
+        return;
+    }
+    char tmp[64];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    double av = v < 0 ? -v : v;
+    if (av >= 1e-3 && av < 1e7) {
+        /* digits after the point = significant digits - integer digits */
+        int exp10 = 0;
+        for (double t = av; t >= 10; t /= 10)
+            exp10++;
+        for (double t = av; t < 1; t *= 10)
+            exp10--;
+        int frac = prec - 1 - exp10;
+        if (frac < 1)
+            frac = 1;
+        snprintf(out, cap, "%.*f", frac, v);
+        /* trim trailing zeros but keep one digit after the point */
+        char *dot = strchr(out, '.');
+        char *e = out + strlen(out) - 1;
+        while (e > dot + 1 && *e == '0')
+            *e-- = 0;
+        return;
+    }
+    /* 1.2345E7 */
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
+    char *ep = strchr(tmp, 'e');
+    *ep = 0;
+    int ex = atoi(ep + 1);
+    if (!strchr(tmp, '.'))
+        strcat(tmp, ".0");
+    snprintf(out, cap, "%sE%d", tmp, ex);
+}
+

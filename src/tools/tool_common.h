@@ -137,4 +137,6 @@ int64_t tool_now_ms(void);
 const char *tool_java_exception(int code);
 /* Kafka's default message for a code ("The group id does not exist."). */
 const char *tool_error_message(int code);
+/* Java's Double.toString formatting (shortest round-trip digits). */
+void tool_java_double(double v, char *out, size_t cap);
 #endif
