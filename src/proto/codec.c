@@ -710,6 +710,41 @@ static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool fle
     }
 }
 
+/* Non-ignorable fields absent at ver must hold their defaults; recurse
+ * into the structs and arrays that are present. */
+static const char *lossy_struct(const proto_struct_desc *d, int16_t ver, const void *in) {
+    const uint8_t *base = in;
+    for (unsigned i = 0; i < d->nfields; i++) {
+        const proto_field_desc *f = &d->fields[i];
+        if (!proto_vin(f->versions, ver)) {
+            if (!f->ignorable && !field_is_default(f, ver, base))
+                return f->name;
+            continue;
+        }
+        if (f->type != PROTO_T_STRUCT)
+            continue;
+        if (f->array) {
+            int32_t n = *(const int32_t *)(base + f->off);
+            const uint8_t *v = *(const uint8_t *const *)(base + f->off_v);
+            for (int32_t j = 0; j < n; j++) {
+                const char *bad = lossy_struct(f->sub, ver, v + (size_t)j * f->sub->size);
+                if (bad)
+                    return bad;
+            }
+        } else {
+            const void *s = f->ptr ? *(const void *const *)(base + f->off) : base + f->off;
+            const char *bad = s ? lossy_struct(f->sub, ver, s) : NULL;
+            if (bad)
+                return bad;
+        }
+    }
+    return NULL;
+}
+
+const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver, const void *msg) {
+    return lossy_struct(m->root, ver, msg);
+}
+
 /* ---- entry points ----------------------------------------------------------- */
 
 static void dctx_init(dctx *c, arena *a, const rd *r) {

@@ -196,6 +196,11 @@ int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver, void
  * nullable is written as empty. Tagged fields are written when they differ
  * from their default, merged with the unknown ones by tag order. */
 void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver, const void *in);
+/* Kafka refuses to write a message whose non-ignorable field holds a
+ * non-default value in a version that lacks the field (information would
+ * be lost). Returns the JSON name of the first such field, or NULL when
+ * msg can be written at ver without loss. Encoders themselves never check. */
+const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver, const void *msg);
 /* The same for one struct of a message (flexible = the message's flex). */
 int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a, int16_t ver,
                         bool flexible, void *out);
@@ -231,6 +236,12 @@ typedef struct proto_api_info {
     proto_decode_fn resp_decode;
     proto_encode_fn resp_encode;
 } proto_api_info;
+
+/* Highest version a broker should advertise: the spec's latest version is
+ * not stable when latestVersionUnstable is set. */
+static inline int16_t proto_api_max_stable(const proto_api_info *api) {
+    return api->latest_unstable ? (int16_t)(api->max_version - 1) : api->max_version;
+}
 
 /* Indexed by api key (0..proto_api_count-1; keys are dense). */
 extern const proto_api_info proto_apis[];

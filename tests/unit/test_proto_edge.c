@@ -354,3 +354,23 @@ TEST(proto_api_table) {
     }
     CHECK_STR(proto_str_dup(NULL, PROTO_STR_NULL) == NULL ? "null" : "x", "null");
 }
+
+TEST(proto_lossy_fields) {
+    /* Produce: TransactionalId (v3+) is not ignorable. */
+    proto_produce_request p;
+    proto_produce_request_init(&p);
+    CHECK(proto_msg_lossy_field(&proto_produce_request_desc, 2, &p) == NULL);
+    p.transactional_id = proto_str_c("tx");
+    CHECK_STR(proto_msg_lossy_field(&proto_produce_request_desc, 2, &p), "TransactionalId");
+    CHECK(proto_msg_lossy_field(&proto_produce_request_desc, 3, &p) == NULL);
+    /* ApiVersions: ClientSoftwareName (v3+) is ignorable. */
+    proto_api_versions_request av;
+    proto_api_versions_request_init(&av);
+    av.client_software_name = proto_str_c("x");
+    CHECK(proto_msg_lossy_field(&proto_api_versions_request_desc, 0, &av) == NULL);
+    /* latestVersionUnstable lowers what a broker advertises. */
+    for (int k = 0; k < proto_api_count; k++) {
+        const proto_api_info *api = &proto_apis[k];
+        CHECK_EQ(proto_api_max_stable(api), api->max_version - (api->latest_unstable ? 1 : 0));
+    }
+}
