@@ -173,10 +173,12 @@ int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
     free(vals);
     free(a);
     if (!e) {
+        char ids[23];
+        brk_uuid_to_string(id, ids);
         SL_INFO("controller",
                 "Created topic %s with topic ID %s, %d partitions, replication "
                 "factor %d",
-                name, "", n_parts, rf);
+                name, ids, n_parts, rf);
         if (id_out)
             memcpy(id_out, id, 16);
     }

@@ -103,23 +103,29 @@ def test_delete_topics_and_create_partitions(broker):
     assert e.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
+@pytest.mark.broker_config({"log.retention.hours": "100"})
 def test_describe_configs_synonyms_and_sources(broker):
     a = harness.admin(broker.bootstrap)
-    t = harness.create_topic(broker.bootstrap, harness.unique_topic("dc"))
+    t = harness.create_topic(broker.bootstrap, harness.unique_topic("dc"),
+                             config={"segment.ms": "100000"})
     res = a.describe_configs([ConfigResource("topic", t)], request_timeout=30)
     c = list(res.values())[0].result(30)
     r = c["retention.ms"]
-    assert r.value == "604800000"
-    assert r.source == ConfigSource.DEFAULT_CONFIG.value
-    syn = [(s.name, s.value) for s in r.synonyms.values()]
-    assert ("log.retention.hours", "168") in syn
+    assert r.value == str(100 * 3600 * 1000)  # from the broker's hours, in ms
+    assert r.source == ConfigSource.STATIC_BROKER_CONFIG.value
+    # (confluent-kafka keys synonyms by name, so one entry per broker key)
+    assert "log.retention.hours" in r.synonyms
+    s = c["segment.ms"]
+    assert s.value == "100000" and s.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     assert c["segment.bytes"].value == "1073741824"
+    assert c["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
     assert c["max.message.bytes"].value == "1048588"
     b = list(a.describe_configs([ConfigResource("broker", "1")],
                                 request_timeout=30).values())[0].result(30)
     assert b["num.partitions"].value == "1"
-    assert b["log.retention.hours"].value == "168"
-    assert b["log.retention.hours"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert b["num.partitions"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert b["log.retention.hours"].value == "100"
+    assert b["log.retention.hours"].source == ConfigSource.STATIC_BROKER_CONFIG.value
     assert b["offsets.topic.replication.factor"].source == \
         ConfigSource.STATIC_BROKER_CONFIG.value
 
