@@ -496,7 +496,7 @@ int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
             }
             *c = (char)toupper((unsigned char)*c);
         }
-        snprintf(ep->name, sizeof ep->name, "%s", one);
+        memcpy(ep->name, one, strlen(one) + 1); /* length checked above */
         char *hp = sep + 3;
         char *colon = strrchr(hp, ':');
         if (!colon) {
@@ -521,7 +521,11 @@ int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
             hp[hl - 1] = 0;
             hp++;
         }
-        snprintf(ep->host, sizeof ep->host, "%s", hp);
+        if (strlen(hp) >= sizeof ep->host) {
+            snprintf(err, errlen, "listener host too long");
+            return -1;
+        }
+        memcpy(ep->host, hp, strlen(hp) + 1);
         ep->port = (int)port;
         for (int i = 0; i < n; i++)
             if (!strcmp(out[i].name, ep->name)) {
