@@ -24,8 +24,8 @@
     } while (0)
 
 /* Re-encode msg (already decoded at ver) and check the round trip. */
-static inline void fuzz_roundtrip(const proto_msg_desc *m, size_t size, int16_t ver,
-                                  const void *msg, arena *a) {
+static inline void fuzz_roundtrip(const proto_msg_desc *m, size_t size,
+                                  int16_t ver, const void *msg, arena *a) {
     buf e1, e2;
     buf_init(&e1, 64);
     buf_init(&e2, 64);
@@ -35,7 +35,8 @@ static inline void fuzz_roundtrip(const proto_msg_desc *m, size_t size, int16_t 
     rd_init(&r, e1.data, e1.len);
     int rc = proto_msg_decode(m, &r, a, ver, back);
     if (rc != PROTO_OK)
-        fprintf(stderr, "%s v%d: re-decode: %s\n", m->name, ver, proto_strerror(rc));
+        fprintf(stderr, "%s v%d: re-decode: %s\n", m->name, ver,
+                proto_strerror(rc));
     FUZZ_CHECK(rc == PROTO_OK);
     FUZZ_CHECK(rd_left(&r) == 0);
     proto_msg_encode(m, &e2, ver, back);

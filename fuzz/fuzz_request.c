@@ -29,11 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             proto_request_header h2;
             FUZZ_CHECK(proto_request_header_decode(&hr, &a, &h2) == PROTO_OK);
             FUZZ_CHECK(rd_left(&hr) == 0);
-            FUZZ_CHECK(h2.api_key == h.api_key && h2.api_version == h.api_version &&
+            FUZZ_CHECK(h2.api_key == h.api_key &&
+                       h2.api_version == h.api_version &&
                        h2.correlation_id == h.correlation_id);
             FUZZ_CHECK(h2.client_id.len == h.client_id.len);
             FUZZ_CHECK(h.client_id.len <= 0 ||
-                       memcmp(h2.client_id.p, h.client_id.p, (size_t)h.client_id.len) == 0);
+                       memcmp(h2.client_id.p, h.client_id.p,
+                              (size_t)h.client_id.len) == 0);
             buf_free(&hb);
             fuzz_roundtrip(api->req, api->req_size, h.api_version, body, &a);
         }

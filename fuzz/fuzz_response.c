@@ -11,7 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4)
         return 0;
-    const proto_api_info *api = proto_api((int16_t)(sl_load_be16(data) % proto_api_count));
+    const proto_api_info *api =
+        proto_api((int16_t)(sl_load_be16(data) % proto_api_count));
     int span = api->max_version - api->min_version + 1;
     int16_t ver = (int16_t)(api->min_version + sl_load_be16(data + 2) % span);
     arena a;

@@ -18,7 +18,8 @@
 #include "log/batch.h"
 #include "proto/gen/messages.h"
 
-static void put_file(const char *dir, const char *name, int16_t ver, const buf *b) {
+static void put_file(const char *dir, const char *name, int16_t ver,
+                     const buf *b) {
     char path[512];
     snprintf(path, sizeof(path), "fuzz/corpus/%s/%s_v%d", dir, name, ver);
     FILE *f = fopen(path, "wb");
@@ -35,7 +36,8 @@ static int nbatch;
 /* Raw batch bytes (fuzz_record_batch takes the batch as is). */
 static void put_batch(const uint8_t *p, size_t n) {
     char path[512];
-    snprintf(path, sizeof(path), "fuzz/corpus/fuzz_record_batch/vec_%03d", nbatch++);
+    snprintf(path, sizeof(path), "fuzz/corpus/fuzz_record_batch/vec_%03d",
+             nbatch++);
     FILE *f = fopen(path, "wb");
     if (!f) {
         perror(path);
@@ -75,8 +77,10 @@ static void vector_seeds(void) {
                 ver <= proto_api(0)->max_version &&
                 proto_produce_request_decode(&r, &a, (int16_t)ver, &req) == 0) {
                 for (int t = 0; t < req.topic_data.n; t++)
-                    for (int p = 0; p < req.topic_data.v[t].partition_data.n; p++) {
-                        proto_bytes rec = req.topic_data.v[t].partition_data.v[p].records;
+                    for (int p = 0; p < req.topic_data.v[t].partition_data.n;
+                         p++) {
+                        proto_bytes rec =
+                            req.topic_data.v[t].partition_data.v[p].records;
                         if (rec.len > 0 && nbatch < 200)
                             put_batch(rec.p, (size_t)rec.len);
                     }
@@ -100,7 +104,8 @@ int main(void) {
         for (int16_t v = api->min_version; v <= api->max_version; v++) {
             void *m = arena_alloc(&a, api->req_size);
             proto_random_fill(api->req, v, &r, &a, m);
-            proto_request_header h = {api->key, v, 1000 + v, proto_str_c("seed"), {0, NULL}};
+            proto_request_header h = {
+                api->key, v, 1000 + v, proto_str_c("seed"), {0, NULL}};
             buf_reset(&b);
             proto_request_header_encode(&b, &h);
             api->req_encode(&b, v, m);

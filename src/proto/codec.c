@@ -70,7 +70,8 @@ bool proto_uuid_is_zero(const proto_uuid *u) {
     return memcmp(u, &zero, sizeof(zero)) == 0;
 }
 
-/* ---- primitives ----------------------------------------------------------- */
+/* ---- primitives -----------------------------------------------------------
+ */
 
 /* Length prefix of a string (int16) or bytes (int32), or the compact form
  * (uvarint of length + 1). Sets *len to -1 for null. */
@@ -93,7 +94,8 @@ static int read_len(rd *r, bool compact, bool wide, int32_t *len) {
     return PROTO_OK;
 }
 
-static int read_blob(rd *r, bool compact, bool wide, const uint8_t **p, int32_t *len) {
+static int read_blob(rd *r, bool compact, bool wide, const uint8_t **p,
+                     int32_t *len) {
     *p = NULL;
     int rc = read_len(r, compact, wide, len);
     if (rc)
@@ -149,7 +151,9 @@ void proto_write_array_len(buf *b, bool compact, int32_t n) {
     write_len(b, compact, true, n < 0 ? -1 : n);
 }
 
-void proto_write_uuid(buf *b, const proto_uuid *u) { buf_put(b, u->b, 16); }
+void proto_write_uuid(buf *b, const proto_uuid *u) {
+    buf_put(b, u->b, 16);
+}
 
 void proto_write_f64(buf *b, double v) {
     uint64_t u;
@@ -309,14 +313,15 @@ void proto_struct_init(const proto_struct_desc *d, void *out) {
     }
 }
 
-static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, bool flex,
-                      void *out);
+static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver,
+                      bool flex, void *out);
 
 /* One value of f's (element) type into p. */
-static int dec_value(rd *r, dctx *c, const proto_field_desc *f, int16_t ver, bool flex,
-                     void *p) {
+static int dec_value(rd *r, dctx *c, const proto_field_desc *f, int16_t ver,
+                     bool flex, void *p) {
     bool fx = flex && !f->flex_none;
-    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
+    bool nullable =
+        !f->array && proto_vin(f->nullable, ver); /* elements never null */
     int rc = PROTO_OK;
     switch (f->type) {
     case PROTO_T_BOOL:
@@ -387,8 +392,8 @@ static int dec_value(rd *r, dctx *c, const proto_field_desc *f, int16_t ver, boo
     return rc;
 }
 
-static int dec_array(rd *r, dctx *c, const proto_field_desc *f, int16_t ver, bool flex,
-                     uint8_t *base) {
+static int dec_array(rd *r, dctx *c, const proto_field_desc *f, int16_t ver,
+                     bool flex, uint8_t *base) {
     bool fx = flex && !f->flex_none;
     int32_t n;
     int rc = read_len(r, fx, true, &n);
@@ -427,10 +432,12 @@ static int dec_array(rd *r, dctx *c, const proto_field_desc *f, int16_t ver, boo
     return PROTO_OK;
 }
 
-static const proto_field_desc *find_tag(const proto_struct_desc *d, int16_t ver, uint32_t tag) {
+static const proto_field_desc *find_tag(const proto_struct_desc *d, int16_t ver,
+                                        uint32_t tag) {
     for (unsigned i = 0; i < d->nfields; i++) {
         const proto_field_desc *f = &d->fields[i];
-        if (is_tagged(f, ver) && (uint32_t)f->tag == tag && proto_vin(f->versions, ver))
+        if (is_tagged(f, ver) && (uint32_t)f->tag == tag &&
+            proto_vin(f->versions, ver))
             return f;
     }
     return NULL;
@@ -438,8 +445,8 @@ static const proto_field_desc *find_tag(const proto_struct_desc *d, int16_t ver,
 
 /* The tagged-field section of a struct: known tags into their fields,
  * unknown ones into *unknown. */
-static int dec_tags(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, void *out,
-                    proto_tagged_fields *unknown) {
+static int dec_tags(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver,
+                    void *out, proto_tagged_fields *unknown) {
     uint32_t cnt = rd_uvarint32(r);
     if (r->err)
         return PROTO_ERR_TRUNCATED;
@@ -464,7 +471,8 @@ static int dec_tags(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, voi
             rd sub;
             rd_init(&sub, data, size);
             int rc = f->array ? dec_array(&sub, c, f, ver, true, out)
-                              : dec_value(&sub, c, f, ver, true, (uint8_t *)out + f->off);
+                              : dec_value(&sub, c, f, ver, true,
+                                          (uint8_t *)out + f->off);
             if (rc)
                 return rc;
             if (rd_left(&sub) != 0)
@@ -483,8 +491,8 @@ static int dec_tags(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, voi
     return PROTO_OK;
 }
 
-static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, bool flex,
-                      void *out) {
+static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver,
+                      bool flex, void *out) {
     uint8_t *base = out;
     for (unsigned i = 0; i < d->nfields; i++) {
         const proto_field_desc *f = &d->fields[i];
@@ -496,19 +504,22 @@ static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver, b
             return rc;
     }
     if (flex)
-        return dec_tags(r, c, d, ver, out, (proto_tagged_fields *)(base + d->tags_off));
+        return dec_tags(r, c, d, ver, out,
+                        (proto_tagged_fields *)(base + d->tags_off));
     return PROTO_OK;
 }
 
-/* ---- encoding ------------------------------------------------------------- */
+/* ---- encoding -------------------------------------------------------------
+ */
 
-static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool flex,
-                       const void *in);
+static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver,
+                       bool flex, const void *in);
 
 static void enc_value(buf *b, const proto_field_desc *f, int16_t ver, bool flex,
                       const void *p) {
     bool fx = flex && !f->flex_none;
-    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
+    bool nullable =
+        !f->array && proto_vin(f->nullable, ver); /* elements never null */
     switch (f->type) {
     case PROTO_T_BOOL:
         buf_put_u8(b, *(const bool *)p ? 1 : 0);
@@ -587,11 +598,13 @@ static void enc_array(buf *b, const proto_field_desc *f, int16_t ver, bool flex,
         enc_value(b, f, ver, flex, v + (size_t)i * esz);
 }
 
-static bool struct_is_default(const proto_struct_desc *d, int16_t ver, const void *in);
+static bool struct_is_default(const proto_struct_desc *d, int16_t ver,
+                              const void *in);
 
 /* True when the field holds its spec default (tagged fields are written
  * only when they do not, as Kafka does). */
-static bool field_is_default(const proto_field_desc *f, int16_t ver, const uint8_t *base) {
+static bool field_is_default(const proto_field_desc *f, int16_t ver,
+                             const uint8_t *base) {
     const void *p = base + f->off;
     if (f->array) {
         int32_t n = *(const int32_t *)p;
@@ -635,7 +648,8 @@ static bool field_is_default(const proto_field_desc *f, int16_t ver, const uint8
     return true;
 }
 
-static bool struct_is_default(const proto_struct_desc *d, int16_t ver, const void *in) {
+static bool struct_is_default(const proto_struct_desc *d, int16_t ver,
+                              const void *in) {
     const uint8_t *base = in;
     for (unsigned i = 0; i < d->nfields; i++) {
         const proto_field_desc *f = &d->fields[i];
@@ -651,7 +665,8 @@ static void put_tagged(buf *b, uint32_t tag, const uint8_t *p, size_t n) {
     buf_put(b, p, n);
 }
 
-static void enc_known_tag(buf *b, const proto_field_desc *f, int16_t ver, const uint8_t *base) {
+static void enc_known_tag(buf *b, const proto_field_desc *f, int16_t ver,
+                          const uint8_t *base) {
     buf tmp;
     buf_init(&tmp, 64);
     if (f->array)
@@ -664,8 +679,8 @@ static void enc_known_tag(buf *b, const proto_field_desc *f, int16_t ver, const 
 
 #define MAX_TAGGED 64
 
-static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool flex,
-                       const void *in) {
+static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver,
+                       bool flex, const void *in) {
     const uint8_t *base = in;
     const proto_field_desc *known[MAX_TAGGED];
     int nk = 0;
@@ -693,7 +708,8 @@ static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool fle
     }
     if (!flex)
         return;
-    const proto_tagged_fields *unk = (const proto_tagged_fields *)(base + d->tags_off);
+    const proto_tagged_fields *unk =
+        (const proto_tagged_fields *)(base + d->tags_off);
     int32_t nu = unk->n > 0 ? unk->n : 0;
     buf_put_uvarint(b, (uint64_t)nk + (uint64_t)nu);
     int i = 0;
@@ -701,7 +717,8 @@ static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool fle
     while (i < nk || j < nu) {
         if (j < nu && (i >= nk || unk->v[j].tag < (uint32_t)known[i]->tag)) {
             const proto_bytes *data = &unk->v[j].data;
-            put_tagged(b, unk->v[j].tag, data->p, data->len > 0 ? (size_t)data->len : 0);
+            put_tagged(b, unk->v[j].tag, data->p,
+                       data->len > 0 ? (size_t)data->len : 0);
             j++;
         } else {
             enc_known_tag(b, known[i], ver, base);
@@ -712,7 +729,8 @@ static void enc_struct(buf *b, const proto_struct_desc *d, int16_t ver, bool fle
 
 /* Non-ignorable fields absent at ver must hold their defaults; recurse
  * into the structs and arrays that are present. */
-static const char *lossy_struct(const proto_struct_desc *d, int16_t ver, const void *in) {
+static const char *lossy_struct(const proto_struct_desc *d, int16_t ver,
+                                const void *in) {
     const uint8_t *base = in;
     for (unsigned i = 0; i < d->nfields; i++) {
         const proto_field_desc *f = &d->fields[i];
@@ -727,12 +745,14 @@ static const char *lossy_struct(const proto_struct_desc *d, int16_t ver, const v
             int32_t n = *(const int32_t *)(base + f->off);
             const uint8_t *v = *(const uint8_t *const *)(base + f->off_v);
             for (int32_t j = 0; j < n; j++) {
-                const char *bad = lossy_struct(f->sub, ver, v + (size_t)j * f->sub->size);
+                const char *bad =
+                    lossy_struct(f->sub, ver, v + (size_t)j * f->sub->size);
                 if (bad)
                     return bad;
             }
         } else {
-            const void *s = f->ptr ? *(const void *const *)(base + f->off) : base + f->off;
+            const void *s =
+                f->ptr ? *(const void *const *)(base + f->off) : base + f->off;
             const char *bad = s ? lossy_struct(f->sub, ver, s) : NULL;
             if (bad)
                 return bad;
@@ -741,23 +761,26 @@ static const char *lossy_struct(const proto_struct_desc *d, int16_t ver, const v
     return NULL;
 }
 
-const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver, const void *msg) {
+const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver,
+                                  const void *msg) {
     return lossy_struct(m->root, ver, msg);
 }
 
-/* ---- entry points ----------------------------------------------------------- */
+/* ---- entry points -----------------------------------------------------------
+ */
 
 static void dctx_init(dctx *c, arena *a, const rd *r) {
     c->a = a;
     c->budget = rd_left(r) * PROTO_ALLOC_FACTOR + PROTO_ALLOC_SLACK;
 }
 
-int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a, int16_t ver,
-                        bool flexible, void *out) {
+int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a,
+                        int16_t ver, bool flexible, void *out) {
     dctx c;
     dctx_init(&c, a, r);
     proto_struct_init(d, out);
-    int rc = r->err ? PROTO_ERR_TRUNCATED : dec_struct(r, &c, d, ver, flexible, out);
+    int rc =
+        r->err ? PROTO_ERR_TRUNCATED : dec_struct(r, &c, d, ver, flexible, out);
     if (rc == PROTO_OK && r->err)
         rc = PROTO_ERR_TRUNCATED;
     if (rc)
@@ -765,20 +788,23 @@ int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a, int16_t ver
     return rc;
 }
 
-int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver, void *out) {
+int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver,
+                     void *out) {
     if (!proto_vin(m->valid, ver)) {
         r->err = true;
         return PROTO_ERR_VERSION;
     }
-    return proto_struct_decode(m->root, r, a, ver, proto_msg_flexible(m, ver), out);
+    return proto_struct_decode(m->root, r, a, ver, proto_msg_flexible(m, ver),
+                               out);
 }
 
-void proto_struct_encode(const proto_struct_desc *d, buf *b, int16_t ver, bool flexible,
-                         const void *in) {
+void proto_struct_encode(const proto_struct_desc *d, buf *b, int16_t ver,
+                         bool flexible, const void *in) {
     enc_struct(b, d, ver, flexible, in);
 }
 
-void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver, const void *in) {
+void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver,
+                      const void *in) {
     SL_ASSERT(proto_vin(m->valid, ver));
     enc_struct(b, m->root, ver, proto_msg_flexible(m, ver), in);
 }

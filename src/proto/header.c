@@ -70,7 +70,8 @@ int proto_request_header_decode(rd *r, arena *a, proto_request_header *out) {
         return PROTO_ERR_UNKNOWN_API;
     }
     if (hv >= 1) {
-        /* ClientId keeps the int16 length even in v2 (flexibleVersions none). */
+        /* ClientId keeps the int16 length even in v2 (flexibleVersions none).
+         */
         int rc = proto_read_string(r, false, &out->client_id);
         if (rc) {
             r->err = true;
@@ -102,7 +103,8 @@ void proto_response_header_encode(buf *b, int16_t api_key, int16_t api_version,
         buf_put_u8(b, 0); /* no tagged fields */
 }
 
-int proto_response_header_decode(rd *r, arena *a, int16_t api_key, int16_t api_version,
+int proto_response_header_decode(rd *r, arena *a, int16_t api_key,
+                                 int16_t api_version,
                                  proto_response_header *out) {
     memset(out, 0, sizeof(*out));
     int16_t hv = proto_response_header_version(api_key, api_version);

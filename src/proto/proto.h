@@ -36,8 +36,9 @@
 
 /* ---- results ---------------------------------------------------------- */
 #define PROTO_OK 0
-#define PROTO_ERR_TRUNCATED (-1)   /* input ended inside a field */
-#define PROTO_ERR_INVALID (-2)     /* malformed: bad length, null where not allowed */
+#define PROTO_ERR_TRUNCATED (-1) /* input ended inside a field */
+#define PROTO_ERR_INVALID                                                      \
+    (-2) /* malformed: bad length, null where not allowed */
 #define PROTO_ERR_TOO_LARGE (-3)   /* a count/size exceeds its cap */
 #define PROTO_ERR_VERSION (-4)     /* version outside validVersions */
 #define PROTO_ERR_UNKNOWN_API (-5) /* api key not in the table */
@@ -128,28 +129,30 @@ typedef struct proto_vrange {
     int16_t lo, hi;
 } proto_vrange;
 #define PROTO_VMAX 0x7fff
-static inline bool proto_vin(proto_vrange r, int16_t v) { return v >= r.lo && v <= r.hi; }
+static inline bool proto_vin(proto_vrange r, int16_t v) {
+    return v >= r.lo && v <= r.hi;
+}
 
 struct proto_struct_desc;
 
 typedef struct proto_field_desc {
-    const char *name;        /* JSON name ("TransactionalId") */
-    uint8_t type;            /* enum proto_type (of the element for arrays) */
-    bool array;              /* "[]T" */
-    bool ignorable;          /* may be dropped when absent from a version */
-    bool map_key;            /* part of the element key (informational) */
-    bool def_null;           /* default is null (strings, bytes, arrays, structs) */
-    bool flex_none;          /* field-level "flexibleVersions": "none" */
-    bool ptr;                /* nullable struct: stored as a pointer */
-    proto_vrange versions;   /* present in */
-    proto_vrange nullable;   /* may be null in */
-    proto_vrange tagged;     /* tagged in (empty if never) */
-    int32_t tag;             /* -1 if untagged */
-    uint32_t off;            /* value offset (arrays: of .n) */
-    uint32_t off_v;          /* arrays: offset of .v */
+    const char *name; /* JSON name ("TransactionalId") */
+    uint8_t type;     /* enum proto_type (of the element for arrays) */
+    bool array;       /* "[]T" */
+    bool ignorable;   /* may be dropped when absent from a version */
+    bool map_key;     /* part of the element key (informational) */
+    bool def_null;    /* default is null (strings, bytes, arrays, structs) */
+    bool flex_none;   /* field-level "flexibleVersions": "none" */
+    bool ptr;         /* nullable struct: stored as a pointer */
+    proto_vrange versions;               /* present in */
+    proto_vrange nullable;               /* may be null in */
+    proto_vrange tagged;                 /* tagged in (empty if never) */
+    int32_t tag;                         /* -1 if untagged */
+    uint32_t off;                        /* value offset (arrays: of .n) */
+    uint32_t off_v;                      /* arrays: offset of .v */
     const struct proto_struct_desc *sub; /* PROTO_T_STRUCT */
-    int64_t def_int;         /* integer/bool default */
-    double def_f64;          /* float64 default */
+    int64_t def_int;                     /* integer/bool default */
+    double def_f64;                      /* float64 default */
     const char *def_str;     /* non-null string default (NULL: "") */
     const char *entity_type; /* "topicName", "brokerId", ... or NULL */
 } proto_field_desc;
@@ -190,22 +193,25 @@ void proto_struct_init(const proto_struct_desc *d, void *out);
  * Consumes what the message takes from r; the caller checks rd_left for
  * trailing bytes. Returns PROTO_OK or PROTO_ERR_*; on error out is partial
  * (but safe to drop: everything lives in the arena or the input). */
-int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver, void *out);
+int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver,
+                     void *out);
 /* Encode a message at version ver (must be in m->valid). Fields absent from
  * ver are skipped; a null value in a version where the field is not
  * nullable is written as empty. Tagged fields are written when they differ
  * from their default, merged with the unknown ones by tag order. */
-void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver, const void *in);
+void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver,
+                      const void *in);
 /* Kafka refuses to write a message whose non-ignorable field holds a
  * non-default value in a version that lacks the field (information would
  * be lost). Returns the JSON name of the first such field, or NULL when
  * msg can be written at ver without loss. Encoders themselves never check. */
-const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver, const void *msg);
+const char *proto_msg_lossy_field(const proto_msg_desc *m, int16_t ver,
+                                  const void *msg);
 /* The same for one struct of a message (flexible = the message's flex). */
-int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a, int16_t ver,
-                        bool flexible, void *out);
-void proto_struct_encode(const proto_struct_desc *d, buf *b, int16_t ver, bool flexible,
-                         const void *in);
+int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a,
+                        int16_t ver, bool flexible, void *out);
+void proto_struct_encode(const proto_struct_desc *d, buf *b, int16_t ver,
+                         bool flexible, const void *in);
 
 /* ---- API table ---------------------------------------------------------- */
 #define PROTO_LISTENER_ZK_BROKER 1
@@ -218,8 +224,8 @@ typedef void (*proto_init_fn)(void *out);
 
 typedef struct proto_api_info {
     int16_t key;
-    const char *name;          /* "Produce", "ApiVersions", ... */
-    int16_t min_version;       /* validVersions */
+    const char *name;    /* "Produce", "ApiVersions", ... */
+    int16_t min_version; /* validVersions */
     int16_t max_version;
     int16_t first_flexible;    /* first flexible version, -1 if none */
     int16_t deprecated_max;    /* deprecatedVersions upper end, -1 if none */
@@ -240,7 +246,8 @@ typedef struct proto_api_info {
 /* Highest version a broker should advertise: the spec's latest version is
  * not stable when latestVersionUnstable is set. */
 static inline int16_t proto_api_max_stable(const proto_api_info *api) {
-    return api->latest_unstable ? (int16_t)(api->max_version - 1) : api->max_version;
+    return api->latest_unstable ? (int16_t)(api->max_version - 1)
+                                : api->max_version;
 }
 
 /* Indexed by api key (0..proto_api_count-1; keys are dense). */
@@ -294,15 +301,17 @@ int proto_request_header_decode(rd *r, arena *a, proto_request_header *out);
 void proto_request_header_encode(buf *b, const proto_request_header *h);
 void proto_response_header_encode(buf *b, int16_t api_key, int16_t api_version,
                                   int32_t correlation_id);
-int proto_response_header_decode(rd *r, arena *a, int16_t api_key, int16_t api_version,
+int proto_response_header_decode(rd *r, arena *a, int16_t api_key,
+                                 int16_t api_version,
                                  proto_response_header *out);
 
-/* ---- testing aid ---------------------------------------------------------- */
+/* ---- testing aid ----------------------------------------------------------
+ */
 struct rng;
 /* Fill every field present at ver with random valid values (strings,
  * bytes and arrays allocated in a; unknown tagged fields added in flexible
  * versions). Used by the round-trip tests and fuzz seeds. */
-void proto_random_fill(const proto_msg_desc *m, int16_t ver, struct rng *r, arena *a,
-                       void *out);
+void proto_random_fill(const proto_msg_desc *m, int16_t ver, struct rng *r,
+                       arena *a, void *out);
 
 #endif

@@ -8,10 +8,12 @@
 #include "core/clock.h"
 #include "proto/proto.h"
 
-static void fill_struct(const proto_struct_desc *d, int16_t ver, bool flex, rng *r, arena *a,
-                        void *out, int depth);
+static void fill_struct(const proto_struct_desc *d, int16_t ver, bool flex,
+                        rng *r, arena *a, void *out, int depth);
 
-static bool one_in(rng *r, uint64_t n) { return rng_below(r, n) == 0; }
+static bool one_in(rng *r, uint64_t n) {
+    return rng_below(r, n) == 0;
+}
 
 static int64_t rand_int(rng *r) {
     switch (rng_below(r, 5)) {
@@ -36,9 +38,10 @@ static const uint8_t *rand_blob(rng *r, arena *a, int32_t *len, bool text) {
     return p;
 }
 
-static void fill_value(const proto_field_desc *f, int16_t ver, bool flex, rng *r, arena *a,
-                       void *p, int depth) {
-    bool nullable = !f->array && proto_vin(f->nullable, ver); /* elements never null */
+static void fill_value(const proto_field_desc *f, int16_t ver, bool flex,
+                       rng *r, arena *a, void *p, int depth) {
+    bool nullable =
+        !f->array && proto_vin(f->nullable, ver); /* elements never null */
     int64_t v = rand_int(r);
     switch (f->type) {
     case PROTO_T_BOOL:
@@ -133,8 +136,8 @@ static size_t elem_size(const proto_field_desc *f) {
     }
 }
 
-static void fill_field(const proto_field_desc *f, int16_t ver, bool flex, rng *r, arena *a,
-                       uint8_t *base, int depth) {
+static void fill_field(const proto_field_desc *f, int16_t ver, bool flex,
+                       rng *r, arena *a, uint8_t *base, int depth) {
     if (!f->array) {
         fill_value(f, ver, flex, r, a, base + f->off, depth);
         return;
@@ -162,8 +165,8 @@ static bool tag_known(const proto_struct_desc *d, uint32_t tag) {
     return false;
 }
 
-static void fill_struct(const proto_struct_desc *d, int16_t ver, bool flex, rng *r, arena *a,
-                        void *out, int depth) {
+static void fill_struct(const proto_struct_desc *d, int16_t ver, bool flex,
+                        rng *r, arena *a, void *out, int depth) {
     uint8_t *base = out;
     proto_struct_init(d, out);
     for (unsigned i = 0; i < d->nfields; i++) {
@@ -192,6 +195,7 @@ static void fill_struct(const proto_struct_desc *d, int16_t ver, bool flex, rng 
     }
 }
 
-void proto_random_fill(const proto_msg_desc *m, int16_t ver, rng *r, arena *a, void *out) {
+void proto_random_fill(const proto_msg_desc *m, int16_t ver, rng *r, arena *a,
+                       void *out) {
     fill_struct(m->root, ver, proto_msg_flexible(m, ver), r, a, out, 0);
 }

@@ -22,7 +22,8 @@ static size_t unhex(const char *h, uint8_t *out) {
 
 /* Every strict prefix of a valid encoding must fail to decode, without
  * reading past the prefix (ASan checks the copy is not overrun). */
-static void truncate_all(const proto_msg_desc *m, size_t size, int16_t ver, rng *r) {
+static void truncate_all(const proto_msg_desc *m, size_t size, int16_t ver,
+                         rng *r) {
     arena a;
     arena_init(&a, 16 * 1024);
     void *msg = arena_calloc(&a, 1, size);
@@ -38,8 +39,8 @@ static void truncate_all(const proto_msg_desc *m, size_t size, int16_t ver, rng 
         void *out = arena_alloc(&a, size);
         int rc = proto_msg_decode(m, &rr, &a, ver, out);
         if (rc == PROTO_OK)
-            test_fail(__FILE__, __LINE__, "%s v%d: prefix %zu/%zu decoded", m->name, ver, cut,
-                      b.len);
+            test_fail(__FILE__, __LINE__, "%s v%d: prefix %zu/%zu decoded",
+                      m->name, ver, cut, b.len);
         free(copy);
         if (rc == PROTO_OK)
             break;
@@ -67,22 +68,36 @@ TEST(proto_lying_array_count) {
     proto_produce_request req;
     /* Produce v3: transactional_id null, acks, timeout, then 2^31-1 topics. */
     uint8_t in[64];
-    size_t n = unhex("ffff" "ffff" "00007530" "7fffffff" "0003616263", in);
+    size_t n = unhex("ffff"
+                     "ffff"
+                     "00007530"
+                     "7fffffff"
+                     "0003616263",
+                     in);
     rd r;
     rd_init(&r, in, n);
-    CHECK_EQ(proto_produce_request_decode(&r, &a, 3, &req), PROTO_ERR_TRUNCATED);
+    CHECK_EQ(proto_produce_request_decode(&r, &a, 3, &req),
+             PROTO_ERR_TRUNCATED);
     CHECK(a.total < 4096); /* nothing sized by the count was allocated */
     /* Flexible v9: compact count 0xffffffff - 1 via a 5-byte uvarint. */
     arena_reset(&a);
-    n = unhex("00" "ffff" "00007530" "ffffffff0f" "00", in);
+    n = unhex("00"
+              "ffff"
+              "00007530"
+              "ffffffff0f"
+              "00",
+              in);
     rd_init(&r, in, n);
     CHECK(proto_produce_request_decode(&r, &a, 9, &req) < 0);
     CHECK(a.total < 4096);
     /* A string length beyond the input. */
     arena_reset(&a);
-    n = unhex("7fff" "61", in);
+    n = unhex("7fff"
+              "61",
+              in);
     rd_init(&r, in, n);
-    CHECK_EQ(proto_produce_request_decode(&r, &a, 3, &req), PROTO_ERR_TRUNCATED);
+    CHECK_EQ(proto_produce_request_decode(&r, &a, 3, &req),
+             PROTO_ERR_TRUNCATED);
     /* Negative lengths other than -1 are malformed. */
     n = unhex("fffe", in);
     rd_init(&r, in, n);
@@ -100,7 +115,9 @@ TEST(proto_alloc_budget) {
     arena a;
     arena_init(&a, 4096);
     uint8_t in[32];
-    size_t n = unhex("00000000" "a08d06", in); /* throttle, brokers: 100000 */
+    size_t n = unhex("00000000"
+                     "a08d06",
+                     in); /* throttle, brokers: 100000 */
     rd r;
     rd_init(&r, in, n);
     proto_metadata_response m;
@@ -113,7 +130,12 @@ TEST(proto_unknown_tags_preserved) {
     /* ApiVersions v3 request with two unknown root tags (5 and 9) after
      * the two compact strings. */
     uint8_t in[64];
-    size_t n = unhex("0261" "0262" "02" "0502abcd" "0900", in);
+    size_t n = unhex("0261"
+                     "0262"
+                     "02"
+                     "0502abcd"
+                     "0900",
+                     in);
     arena a;
     arena_init(&a, 4096);
     rd r;
@@ -138,7 +160,8 @@ TEST(proto_unknown_tags_preserved) {
      * FetchRequest v12 ClusterId is tag 0. */
     proto_fetch_request f;
     proto_fetch_request_init(&f);
-    CHECK(f.cluster_id.len == -1 && f.replica_id == -1 && f.session_epoch == -1);
+    CHECK(f.cluster_id.len == -1 && f.replica_id == -1 &&
+          f.session_epoch == -1);
     f.cluster_id = proto_str_c("c1");
     proto_tagged_field extra = {3, {(const uint8_t *)"\x01", 1}};
     f.unknown_tags.n = 1;
@@ -147,7 +170,8 @@ TEST(proto_unknown_tags_preserved) {
     proto_fetch_request_encode(&b, 12, &f);
     /* ... root tag section at the end: 2 fields, tag 0 (len 3: 03 'c' '1'),
      * tag 3 (len 1). */
-    static const uint8_t tail[] = {0x02, 0x00, 0x03, 0x03, 'c', '1', 0x03, 0x01, 0x01};
+    static const uint8_t tail[] = {0x02, 0x00, 0x03, 0x03, 'c',
+                                   '1',  0x03, 0x01, 0x01};
     CHECK(b.len > sizeof(tail));
     CHECK_MEM(b.data + b.len - sizeof(tail), tail, sizeof(tail));
     rd_init(&r, b.data, b.len);
@@ -246,7 +270,8 @@ TEST(proto_header_versions) {
     CHECK_EQ(b.len, 5);
     CHECK_MEM(b.data, want, 5);
     /* Unknown api key: error, but the correlation id is available. */
-    uint8_t unk[] = {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, 0xff, 0xff};
+    uint8_t unk[] = {0x01, 0x00, 0x00, 0x00, 0x00,
+                     0x00, 0x00, 0x2a, 0xff, 0xff};
     arena a;
     arena_init(&a, 1024);
     rd r;
@@ -256,7 +281,8 @@ TEST(proto_header_versions) {
     CHECK_EQ(h.api_key, 256);
     CHECK_EQ(h.correlation_id, 42);
     /* ControlledShutdown v0: header v0 has no client id. */
-    uint8_t cs0[] = {0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x01};
+    uint8_t cs0[] = {0x00, 0x07, 0x00, 0x00, 0x00, 0x00,
+                     0x00, 0x05, 0x00, 0x00, 0x00, 0x01};
     rd_init(&r, cs0, sizeof(cs0));
     CHECK_EQ(proto_request_header_decode(&r, &a, &h), PROTO_OK);
     CHECK_EQ(h.client_id.len, -1);
@@ -270,8 +296,17 @@ TEST(proto_header_versions) {
 TEST(proto_known_bytes_librdkafka_api_versions) {
     uint8_t frame[64];
     size_t n = unhex("00000024"
-                     "0012" "0003" "00000001" "0007" "72646b61666b61" "00"
-                     "0b" "6c696272646b61666b61" "06" "322e302e32" "00",
+                     "0012"
+                     "0003"
+                     "00000001"
+                     "0007"
+                     "72646b61666b61"
+                     "00"
+                     "0b"
+                     "6c696272646b61666b61"
+                     "06"
+                     "322e302e32"
+                     "00",
                      frame);
     CHECK_EQ(n, 40);
     CHECK_EQ(sl_load_be32(frame), n - 4);
@@ -317,12 +352,12 @@ TEST(proto_known_bytes_api_versions_response) {
     buf_init(&b, 64);
     proto_response_header_encode(&b, PROTO_API_API_VERSIONS, 3, 1);
     proto_api_versions_response_encode(&b, 3, &resp);
-    uint8_t want[] = {0, 0, 0, 1,             /* correlation id, header v0 */
-                      0, 0,                   /* error_code */
-                      2,                      /* compact array, 1 element */
-                      0, 0, 0, 0, 0, 9, 0,    /* key, min, max, tags */
-                      0, 0, 0, 0,             /* throttle_time_ms */
-                      0};                     /* tags */
+    uint8_t want[] = {0, 0, 0, 1,          /* correlation id, header v0 */
+                      0, 0,                /* error_code */
+                      2,                   /* compact array, 1 element */
+                      0, 0, 0, 0, 0, 9, 0, /* key, min, max, tags */
+                      0, 0, 0, 0,          /* throttle_time_ms */
+                      0};                  /* tags */
     CHECK_EQ(b.len, sizeof(want));
     CHECK_MEM(b.data, want, sizeof(want));
     /* v0 of the same (non-flexible): int32 count, no throttle, no tags. */
@@ -350,9 +385,11 @@ TEST(proto_api_table) {
     CHECK(proto_api((int16_t)proto_api_count) == NULL);
     for (int k = 0; k < proto_api_count; k++) {
         CHECK(proto_apis[k].key == k);
-        CHECK(proto_apis[k].req->api_key == k && proto_apis[k].resp->api_key == k);
+        CHECK(proto_apis[k].req->api_key == k &&
+              proto_apis[k].resp->api_key == k);
     }
-    CHECK_STR(proto_str_dup(NULL, PROTO_STR_NULL) == NULL ? "null" : "x", "null");
+    CHECK_STR(proto_str_dup(NULL, PROTO_STR_NULL) == NULL ? "null" : "x",
+              "null");
 }
 
 TEST(proto_lossy_fields) {
@@ -361,16 +398,19 @@ TEST(proto_lossy_fields) {
     proto_produce_request_init(&p);
     CHECK(proto_msg_lossy_field(&proto_produce_request_desc, 2, &p) == NULL);
     p.transactional_id = proto_str_c("tx");
-    CHECK_STR(proto_msg_lossy_field(&proto_produce_request_desc, 2, &p), "TransactionalId");
+    CHECK_STR(proto_msg_lossy_field(&proto_produce_request_desc, 2, &p),
+              "TransactionalId");
     CHECK(proto_msg_lossy_field(&proto_produce_request_desc, 3, &p) == NULL);
     /* ApiVersions: ClientSoftwareName (v3+) is ignorable. */
     proto_api_versions_request av;
     proto_api_versions_request_init(&av);
     av.client_software_name = proto_str_c("x");
-    CHECK(proto_msg_lossy_field(&proto_api_versions_request_desc, 0, &av) == NULL);
+    CHECK(proto_msg_lossy_field(&proto_api_versions_request_desc, 0, &av) ==
+          NULL);
     /* latestVersionUnstable lowers what a broker advertises. */
     for (int k = 0; k < proto_api_count; k++) {
         const proto_api_info *api = &proto_apis[k];
-        CHECK_EQ(proto_api_max_stable(api), api->max_version - (api->latest_unstable ? 1 : 0));
+        CHECK_EQ(proto_api_max_stable(api),
+                 api->max_version - (api->latest_unstable ? 1 : 0));
     }
 }

@@ -15,6 +15,8 @@ TEST(proto_error_names) {
     CHECK_EQ(KERR_UNKNOWN_TOPIC_ID, 100);
     CHECK(proto_error_retriable(KERR_NOT_LEADER_OR_FOLLOWER));
     CHECK(!proto_error_retriable(KERR_TOPIC_AUTHORIZATION_FAILED));
-    CHECK(proto_error_known(KERR_MAX_CODE) && !proto_error_known(KERR_MAX_CODE + 1));
-    CHECK_STR(proto_error_message(3), "This server does not host this topic-partition.");
+    CHECK(proto_error_known(KERR_MAX_CODE) &&
+          !proto_error_known(KERR_MAX_CODE + 1));
+    CHECK_STR(proto_error_message(3),
+              "This server does not host this topic-partition.");
 }

@@ -35,7 +35,8 @@ typedef struct vec_stats {
     int files, full, newer, trailing;
 } vec_stats;
 
-static void check_frame(const char *path, int key, int ver, bool req, vec_stats *st) {
+static void check_frame(const char *path, int key, int ver, bool req,
+                        vec_stats *st) {
     size_t len;
     uint8_t *data = read_all(path, &len);
     if (!data) {
@@ -52,26 +53,30 @@ static void check_frame(const char *path, int key, int ver, bool req, vec_stats 
     const proto_api_info *api = proto_api((int16_t)key);
     int rc;
     if (!api) {
-        test_fail(__FILE__, __LINE__, "%s: api key %d not in the table", path, key);
+        test_fail(__FILE__, __LINE__, "%s: api key %d not in the table", path,
+                  key);
         goto done;
     }
     if (req) {
         proto_request_header h;
         rc = proto_request_header_decode(&r, &a, &h);
         if (rc || h.api_key != key || h.api_version != ver) {
-            test_fail(__FILE__, __LINE__, "%s: request header: %s (key %d v%d)", path,
-                      proto_strerror(rc), h.api_key, h.api_version);
+            test_fail(__FILE__, __LINE__, "%s: request header: %s (key %d v%d)",
+                      path, proto_strerror(rc), h.api_key, h.api_version);
             goto done;
         }
         proto_request_header_encode(&out, &h);
     } else {
         proto_response_header h;
-        rc = proto_response_header_decode(&r, &a, (int16_t)key, (int16_t)ver, &h);
+        rc = proto_response_header_decode(&r, &a, (int16_t)key, (int16_t)ver,
+                                          &h);
         if (rc) {
-            test_fail(__FILE__, __LINE__, "%s: response header: %s", path, proto_strerror(rc));
+            test_fail(__FILE__, __LINE__, "%s: response header: %s", path,
+                      proto_strerror(rc));
             goto done;
         }
-        proto_response_header_encode(&out, (int16_t)key, (int16_t)ver, h.correlation_id);
+        proto_response_header_encode(&out, (int16_t)key, (int16_t)ver,
+                                     h.correlation_id);
         if (h.tags.n > 0) { /* never sent by Kafka; keep the check honest */
             test_fail(__FILE__, __LINE__, "%s: response header has tags", path);
             goto done;
@@ -86,7 +91,8 @@ static void check_frame(const char *path, int key, int ver, bool req, vec_stats 
     void *body = arena_alloc(&a, size);
     rc = proto_msg_decode(m, &r, &a, (int16_t)ver, body);
     if (rc) {
-        test_fail(__FILE__, __LINE__, "%s: %s v%d: %s", path, m->name, ver, proto_strerror(rc));
+        test_fail(__FILE__, __LINE__, "%s: %s v%d: %s", path, m->name, ver,
+                  proto_strerror(rc));
         goto done;
     }
     if (rd_left(&r)) {
@@ -94,7 +100,8 @@ static void check_frame(const char *path, int key, int ver, bool req, vec_stats 
          * sends 3 extra after Metadata v12 (python/0006): accept those in
          * requests, compare what was consumed. Responses must be exact. */
         if (!req) {
-            test_fail(__FILE__, __LINE__, "%s: %zu bytes left", path, rd_left(&r));
+            test_fail(__FILE__, __LINE__, "%s: %zu bytes left", path,
+                      rd_left(&r));
             goto done;
         }
         st->trailing++;
@@ -105,7 +112,8 @@ static void check_frame(const char *path, int key, int ver, bool req, vec_stats 
         size_t i = 0;
         while (i < len && i < out.len && out.data[i] == data[i])
             i++;
-        test_fail(__FILE__, __LINE__, "%s: re-encoding differs at byte %zu (%zu vs %zu bytes)",
+        test_fail(__FILE__, __LINE__,
+                  "%s: re-encoding differs at byte %zu (%zu vs %zu bytes)",
                   path, i, out.len, len);
         goto done;
     }
@@ -135,7 +143,8 @@ TEST(proto_vectors) {
         while ((e = readdir(d))) {
             int seq, key, ver;
             char kind[8];
-            if (sscanf(e->d_name, "%d_%d_v%d_%4[a-z].bin", &seq, &key, &ver, kind) != 4)
+            if (sscanf(e->d_name, "%d_%d_v%d_%4[a-z].bin", &seq, &key, &ver,
+                       kind) != 4)
                 continue;
             char path[1024];
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
@@ -145,7 +154,8 @@ TEST(proto_vectors) {
     }
     closedir(top);
     printf("proto vectors: %d frames, %d decoded and re-encoded byte for byte, "
-           "%d newer than the spec (header only), %d requests with trailing bytes\n",
+           "%d newer than the spec (header only), %d requests with trailing "
+           "bytes\n",
            st.files, st.full, st.newer, st.trailing);
     CHECK(st.files >= 100);
     CHECK(st.full >= st.files / 2);
