@@ -482,6 +482,56 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
 
 /* ---- topic configs ---------------------------------------------------------- */
 
+int brk_topic_cfg_synonyms(const brk_config *cfg, brk_cfg_id id,
+                           brk_cfg_syn *out, int max) {
+    const brk_cfg_def *d = &brk_cfg_defs[id];
+    int ids[8];
+    int nids = 0;
+    const char *p = d->synonyms;
+    while (p && *p && nids < 8) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char one[128];
+        snprintf(one, sizeof one, "%.*s", (int)len, p);
+        char *colon = strchr(one, ':');
+        if (colon)
+            *colon = 0;
+        int bid = brk_config_find(one);
+        if (bid >= 0)
+            ids[nids++] = bid;
+        else if (nids == 0)
+            return 0; /* primary synonym unknown: no list */
+        p = e ? e + 1 : NULL;
+    }
+    if (nids == 0)
+        return 0;
+    int n = 0;
+    bool started = false;
+    for (int level = 0; level < 4; level++)
+        for (int k = 0; k < nids; k++) {
+            int b = ids[k];
+            const char *v = level == 0   ? cfg->dyn_broker[b]
+                            : level == 1 ? cfg->dyn_default[b]
+                            : level == 2 ? cfg->static_text[b]
+                                         : brk_cfg_defs[b].def;
+            if (!v)
+                continue;
+            if (!started && b != ids[0])
+                continue; /* Kafka's dropWhile(name != primary) */
+            started = true;
+            if (n < max) {
+                out[n].name = brk_cfg_defs[b].name;
+                out[n].value = v;
+                out[n].src = level == 0   ? CFG_SRC_DYNAMIC_BROKER
+                             : level == 1 ? CFG_SRC_DYNAMIC_DEFAULT_BROKER
+                             : level == 2 ? CFG_SRC_STATIC_BROKER
+                                          : CFG_SRC_DEFAULT;
+                n++;
+            }
+        }
+    return n;
+}
+
 const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov,
                                size_t n, brk_cfg_id id, brk_cfg_source *src,
                                char *tmp) {
@@ -527,13 +577,15 @@ const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov,
             p = e + 1;
         }
     }
-    if (!best) {
-        if (src)
-            *src = CFG_SRC_DEFAULT;
-        return d->def;
+    (void)best_src;
+    if (src) {
+        /* the source Kafka reports: head of its synonym list */
+        brk_cfg_syn syn[1];
+        *src = brk_topic_cfg_synonyms(cfg, id, syn, 1) > 0 ? syn[0].src
+                                                            : CFG_SRC_DEFAULT;
     }
-    if (src)
-        *src = best_src;
+    if (!best)
+        return d->def;
     if (best_mult != 1) {
         long long x = strtoll(best, NULL, 10);
         if (x > 0 && x > INT64_MAX / best_mult)

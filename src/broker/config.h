@@ -141,6 +141,21 @@ typedef struct brk_kv {
  * unit conversions. NULL for a null value. */
 const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov, size_t n,
                                brk_cfg_id id, brk_cfg_source *src, char *tmp);
+/* Kafka's synonym list of topic config id (ConfigHelper.configSynonyms):
+ * the broker synonyms at every level where they have a value (levels
+ * outer: dynamic broker, dynamic default, static, default; names inner),
+ * with everything before the first entry of the primary synonym dropped.
+ * The topic override (if any) is NOT included. Returns the count. The
+ * first entry's source is Kafka's reported source when the topic has no
+ * override (DEFAULT_CONFIG when the list is empty). */
+typedef struct brk_cfg_syn {
+    const char *name;
+    const char *value;
+    brk_cfg_source src;
+} brk_cfg_syn;
+int brk_topic_cfg_synonyms(const brk_config *cfg, brk_cfg_id id,
+                           brk_cfg_syn *out, int max);
+
 int64_t brk_topic_cfg_i64(const brk_config *cfg, const brk_kv *ov, size_t n,
                           brk_cfg_id id);
 double brk_topic_cfg_double(const brk_config *cfg, const brk_kv *ov, size_t n,

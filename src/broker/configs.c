@@ -108,21 +108,13 @@ static void describe_topic(brk_req *req, cl_topic *t,
             c->synonyms.v[c->synonyms.n++] =
                 (dc_syn){.name = proto_str_c(d->name), .value = sdup(req, ov),
                          .source = CFG_SRC_DYNAMIC_TOPIC};
-        /* broker synonyms, each at every level where it has a value */
-        const char *p = d->synonyms;
-        while (p && *p && c->synonyms.n < 28) {
-            const char *e = strchr(p, ',');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            char one[128];
-            snprintf(one, sizeof one, "%.*s", (int)len, p);
-            char *colon = strchr(one, ':');
-            if (colon)
-                *colon = 0;
-            int bid = brk_config_find(one);
-            if (bid >= 0)
-                add_broker_synonyms(req, cfg, bid, c->synonyms.v, &c->synonyms.n);
-            p = e ? e + 1 : NULL;
-        }
+        brk_cfg_syn syns[24];
+        int ns = brk_topic_cfg_synonyms(cfg, (brk_cfg_id)i, syns, 24);
+        for (int k = 0; k < ns; k++)
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(syns[k].name),
+                         .value = sdup(req, syns[k].value),
+                         .source = (int8_t)syns[k].src};
     }
 }
 

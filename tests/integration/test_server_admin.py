@@ -103,7 +103,7 @@ def test_delete_topics_and_create_partitions(broker):
     assert e.value.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
-@pytest.mark.broker_config({"log.retention.hours": "100"})
+@pytest.mark.broker_config({"log.retention.hours": "100", "message.max.bytes": "2000000"})
 def test_describe_configs_synonyms_and_sources(broker):
     a = harness.admin(broker.bootstrap)
     t = harness.create_topic(broker.bootstrap, harness.unique_topic("dc"),
@@ -112,14 +112,18 @@ def test_describe_configs_synonyms_and_sources(broker):
     c = list(res.values())[0].result(30)
     r = c["retention.ms"]
     assert r.value == str(100 * 3600 * 1000)  # from the broker's hours, in ms
-    assert r.source == ConfigSource.STATIC_BROKER_CONFIG.value
+    # Kafka's quirk: the synonym list starts at the primary synonym
+    # (log.retention.ms, unset), so the source reads DEFAULT_CONFIG.
+    assert r.source == ConfigSource.DEFAULT_CONFIG.value
+    m = c["max.message.bytes"]
+    assert m.value == "2000000"
+    assert m.source == ConfigSource.STATIC_BROKER_CONFIG.value
     # (confluent-kafka keys synonyms by name, so one entry per broker key)
-    assert "log.retention.hours" in r.synonyms
+    assert "message.max.bytes" in m.synonyms
     s = c["segment.ms"]
     assert s.value == "100000" and s.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     assert c["segment.bytes"].value == "1073741824"
     assert c["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
-    assert c["max.message.bytes"].value == "1048588"
     b = list(a.describe_configs([ConfigResource("broker", "1")],
                                 request_timeout=30).values())[0].result(30)
     assert b["num.partitions"].value == "1"

@@ -123,10 +123,22 @@ TEST(config_topic_synonyms_and_units) {
     CHECK_EQ(brk_config_set(&cfg, "log.retention.minutes", "2", err, sizeof err), 0);
     CHECK_STR(brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
               "120000");
-    CHECK_EQ(src, CFG_SRC_STATIC_BROKER);
+    /* Kafka reports DEFAULT_CONFIG here: its synonym list starts at the
+     * primary synonym log.retention.ms, which is unset. */
+    CHECK_EQ(src, CFG_SRC_DEFAULT);
+    brk_cfg_syn syn[8];
+    CHECK_EQ(brk_topic_cfg_synonyms(&cfg, BRK_TCFG_RETENTION_MS, syn, 8), 0);
     /* log.retention.ms beats minutes */
     CHECK_EQ(brk_config_set(&cfg, "log.retention.ms", "-1", err, sizeof err), 0);
     CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS), -1);
+    brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp);
+    CHECK_EQ(src, CFG_SRC_STATIC_BROKER);
+    /* levels outer, names inner: static ms, static minutes, default hours */
+    CHECK_EQ(brk_topic_cfg_synonyms(&cfg, BRK_TCFG_RETENTION_MS, syn, 8), 3);
+    CHECK_STR(syn[0].name, "log.retention.ms");
+    CHECK_STR(syn[1].name, "log.retention.minutes");
+    CHECK_STR(syn[2].name, "log.retention.hours");
+    CHECK_EQ(syn[2].src, CFG_SRC_DEFAULT);
     /* a topic override beats everything */
     brk_kv ov[] = {{"retention.ms", "5000"}};
     CHECK_EQ(brk_topic_cfg_i64(&cfg, ov, 1, BRK_TCFG_RETENTION_MS), 5000);
