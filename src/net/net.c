@@ -551,36 +551,42 @@ net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
     char portstr[16];
     snprintf(portstr, sizeof portstr, "%d", ep->port);
     const char *host = ep->host[0] ? ep->host : NULL;
-    if (!host)
-        hints.ai_family = AF_INET6; /* dual-stack "all interfaces" */
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0 && !host) {
-        hints.ai_family = AF_INET;
-        rc = getaddrinfo(host, portstr, &hints, &res);
-    }
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve listener %s host '%s': %s",
-                 ep->name, ep->host, gai_strerror(rc));
-        return NULL;
-    }
     int fd = -1;
     char last_err[128] = "";
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
-        if (fd < 0)
-            continue;
-        int one = 1, zero = 0;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (ai->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
+    /* No host: all interfaces, dual-stack IPv6 first, then IPv4 (hosts
+     * without IPv6). */
+    for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+        if (host && attempt == 1)
             break;
-        snprintf(last_err, sizeof last_err, "%s", strerror(errno));
-        close(fd);
-        fd = -1;
+        hints.ai_family = host ? AF_UNSPEC : attempt == 0 ? AF_INET6 : AF_INET;
+        int rc = getaddrinfo(host, portstr, &hints, &res);
+        if (rc != 0) {
+            snprintf(last_err, sizeof last_err, "cannot resolve host: %s",
+                     gai_strerror(rc));
+            res = NULL;
+            continue;
+        }
+        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+            fd = socket(ai->ai_family,
+                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) {
+                snprintf(last_err, sizeof last_err, "%s", strerror(errno));
+                continue;
+            }
+            int one = 1, zero = 0;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (ai->ai_family == AF_INET6)
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+                listen(fd, 511) == 0)
+                break;
+            snprintf(last_err, sizeof last_err, "%s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+        freeaddrinfo(res);
+        res = NULL;
     }
-    freeaddrinfo(res);
     if (fd < 0) {
         snprintf(err, errlen,
                  "Socket server failed to bind to %s:%d (listener %s): %s",
