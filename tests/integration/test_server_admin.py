@@ -126,8 +126,8 @@ def test_describe_configs_synonyms_and_sources(broker):
     assert c["segment.bytes"].source == ConfigSource.DEFAULT_CONFIG.value
     b = list(a.describe_configs([ConfigResource("broker", "1")],
                                 request_timeout=30).values())[0].result(30)
-    assert b["num.partitions"].value == "1"
-    assert b["num.partitions"].source == ConfigSource.DEFAULT_CONFIG.value
+    assert b["delete.topic.enable"].value == "true"
+    assert b["delete.topic.enable"].source == ConfigSource.DEFAULT_CONFIG.value
     assert b["log.retention.hours"].value == "100"
     assert b["log.retention.hours"].source == ConfigSource.STATIC_BROKER_CONFIG.value
     assert b["offsets.topic.replication.factor"].source == \
