@@ -2,20 +2,20 @@
  * gen_seeds.c - writes the committed seed corpora: one valid random message
  * per (api, version) for fuzz_request (header + body) and fuzz_response
  * (selector + body), one per (record, version) for fuzz_records.
- * fuzz_record_batch (the log helper's target) also gets the record batches
- * of every captured Produce request in tests/vectors/ (vec_NNN).
- * Not built by make (only fuzz/fuzz_*.c are targets); regenerate with
- * scripts in the header of fuzz/README (cc ... fuzz/gen_seeds.c, the .c files
- * of src/core, src/proto, src/proto/gen, src/log/batch.c and compress.c,
- * linked with zstd, lz4, zlib, snappy), run from the repo root.
+ * Every target also gets the real frames of tests/vectors/ (vec_*): request
+ * frames, response bodies, and for fuzz_record_batch (the log helper's
+ * target) the record batches of every captured Produce request.
+ * Not built by make (only fuzz/fuzz_*.c are targets); fuzz/README.md has
+ * the command (core + proto sources only), run from the repo root.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <dirent.h>
 
 #include "core/clock.h"
-#include "log/batch.h"
+#include "core/util.h"
 #include "proto/gen/messages.h"
 
 static void put_file(const char *dir, const char *name, int16_t ver,
@@ -31,25 +31,26 @@ static void put_file(const char *dir, const char *name, int16_t ver,
     fclose(f);
 }
 
-static int nbatch;
-
-/* Raw batch bytes (fuzz_record_batch takes the batch as is). */
-static void put_batch(const uint8_t *p, size_t n) {
-    char path[512];
-    snprintf(path, sizeof(path), "fuzz/corpus/fuzz_record_batch/vec_%03d",
-             nbatch++);
+static void put_raw(const char *path, const uint8_t *p1, size_t n1,
+                    const uint8_t *p2, size_t n2) {
     FILE *f = fopen(path, "wb");
     if (!f) {
         perror(path);
         exit(1);
     }
-    fwrite(p, 1, n, f);
+    fwrite(p1, 1, n1, f);
+    fwrite(p2, 1, n2, f);
     fclose(f);
 }
 
-/* The record batches inside every captured Produce request. */
+/* Real frames from tests/vectors/<src>/NNNN_<key>_v<ver>_{req,resp}.bin
+ * (versions our spec knows): requests as is for fuzz_request, response
+ * bodies behind the selector for fuzz_response, and the record batches of
+ * every Produce request (raw) for fuzz_record_batch. Named after the
+ * vector, so reruns are deterministic. */
 static void vector_seeds(void) {
     const char *srcs[] = {"kcat", "java", "python"};
+    static uint8_t data[1 << 20];
     for (int s = 0; s < 3; s++) {
         char dir[256];
         snprintf(dir, sizeof(dir), "tests/vectors/%s", srcs[s]);
@@ -58,32 +59,61 @@ static void vector_seeds(void) {
             continue;
         struct dirent *e;
         while ((e = readdir(d))) {
-            int seq, ver;
-            if (sscanf(e->d_name, "%d_0_v%d_req.bin", &seq, &ver) != 2)
+            int seq, key, ver;
+            char kind[8];
+            if (sscanf(e->d_name, "%d_%d_v%d_%4[a-z].bin", &seq, &key, &ver,
+                       kind) != 4)
                 continue;
-            char path[600];
+            const proto_api_info *api = proto_api((int16_t)key);
+            if (!api || ver < api->min_version || ver > api->max_version)
+                continue;
+            char path[600], out[700];
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             FILE *f = fopen(path, "rb");
-            static uint8_t data[1 << 20];
+            if (!f)
+                continue;
             size_t n = fread(data, 1, sizeof(data), f);
             fclose(f);
             arena a;
             arena_init(&a, 65536);
             rd r;
             rd_init(&r, data, n);
-            proto_request_header h;
-            proto_produce_request req;
-            if (proto_request_header_decode(&r, &a, &h) == 0 &&
-                ver <= proto_api(0)->max_version &&
-                proto_produce_request_decode(&r, &a, (int16_t)ver, &req) == 0) {
-                for (int t = 0; t < req.topic_data.n; t++)
-                    for (int p = 0; p < req.topic_data.v[t].partition_data.n;
-                         p++) {
-                        proto_bytes rec =
-                            req.topic_data.v[t].partition_data.v[p].records;
-                        if (rec.len > 0 && nbatch < 200)
-                            put_batch(rec.p, (size_t)rec.len);
-                    }
+            if (strcmp(kind, "req") == 0) {
+                snprintf(out, sizeof(out),
+                         "fuzz/corpus/fuzz_request/vec_%s_%d_%d_v%d", srcs[s],
+                         seq, key, ver);
+                put_raw(out, data, n, NULL, 0);
+                proto_request_header h;
+                proto_produce_request req;
+                if (key == 0 && proto_request_header_decode(&r, &a, &h) == 0 &&
+                    proto_produce_request_decode(&r, &a, (int16_t)ver, &req) ==
+                        0) {
+                    for (int t = 0; t < req.topic_data.n; t++)
+                        for (int p = 0;
+                             p < req.topic_data.v[t].partition_data.n; p++) {
+                            proto_bytes rec =
+                                req.topic_data.v[t].partition_data.v[p].records;
+                            if (rec.len <= 0)
+                                continue;
+                            snprintf(
+                                out, sizeof(out),
+                                "fuzz/corpus/fuzz_record_batch/vec_%s_%d_%d_%d",
+                                srcs[s], seq, t, p);
+                            put_raw(out, rec.p, (size_t)rec.len, NULL, 0);
+                        }
+                }
+            } else {
+                proto_response_header rh;
+                if (proto_response_header_decode(&r, &a, (int16_t)key,
+                                                 (int16_t)ver, &rh) == 0) {
+                    uint8_t sel[4];
+                    sl_store_be16(sel, (uint16_t)key);
+                    sl_store_be16(sel + 2, (uint16_t)(ver - api->min_version));
+                    snprintf(out, sizeof(out),
+                             "fuzz/corpus/fuzz_response/vec_%s_%d_%d_v%d",
+                             srcs[s], seq, key, ver);
+                    put_raw(out, sel, 4, r.p, rd_left(&r));
+                }
             }
             arena_free(&a);
         }
