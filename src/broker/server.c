@@ -724,6 +724,8 @@ int server_main(int argc, char **argv) {
             .index = i,
             .max_request_bytes = brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES),
             .idle_ms = brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS),
+            .max_conns = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS),
+            .max_conns_per_ip = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
             .on_frame = on_frame,
             .ctx = &brk,
         };

@@ -145,6 +145,7 @@ struct net_conn {
     uint64_t id;
     const net_listener *lst;
     char peer[64];
+    char ip[48];
     buf in;               /* unparsed input */
     int64_t frame_need;   /* -1: reading size; else body bytes of this frame */
     net_slot *slots_head, *slots_tail;
@@ -663,6 +664,25 @@ static void accept_conns(net_listener *l) {
                 memmove(host, host + 7, strlen(host + 7) + 1);
         }
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+        snprintf(c->ip, sizeof c->ip, "%s", host);
+        /* Kafka's connection quotas: beyond max.connections or
+         * max.connections.per.ip a new connection is closed at once. */
+        bool over = l->opts.max_conns > 0 &&
+                    (int64_t)loop->n_conns >= l->opts.max_conns;
+        if (!over && l->opts.max_conns_per_ip > 0) {
+            int64_t same = 0;
+            for (net_conn *o = loop->conns; o; o = o->next)
+                same += !strcmp(o->ip, c->ip);
+            over = same >= l->opts.max_conns_per_ip;
+        }
+        if (over) {
+            SL_WARN("net", "closing connection from %s: connection limit reached",
+                    c->peer);
+            close(fd);
+            buf_free(&c->in);
+            free(c);
+            continue;
+        }
         c->next = loop->conns;
         if (loop->conns)
             loop->conns->prev = c;

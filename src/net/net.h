@@ -119,6 +119,8 @@ typedef struct net_listen_opts {
     int index;                 /* listener index, given back by net_conn_listener */
     int64_t max_request_bytes; /* socket.request.max.bytes */
     int64_t idle_ms;           /* connections.max.idle.ms (<= 0: never) */
+    int64_t max_conns;         /* max.connections (whole loop; <= 0: no cap) */
+    int64_t max_conns_per_ip;  /* max.connections.per.ip (<= 0: no cap) */
     net_frame_fn on_frame;
     void *ctx;                 /* returned by net_conn_ctx */
 } net_listen_opts;

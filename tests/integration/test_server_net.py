@@ -267,3 +267,20 @@ def test_random_bodies_for_every_api_never_crash_the_broker(broker):
     print("sent", sent)
     assert sent > 100
     assert harness.api_versions_probe(broker.host, broker.port) == 0
+
+
+@pytest.mark.broker_config({"max.connections.per.ip": "3"})
+def test_max_connections_per_ip(broker):
+    held = [connect(broker) for _ in range(3)]
+    try:
+        for s in held:  # the first three work
+            s.sendall(frame(18, 0, 1))
+            assert struct.unpack(">ih", read_frame(s)[:6]) == (1, 0)
+        extra = connect(broker)
+        assert closed_by_peer(extra, timeout=10)
+        extra.close()
+    finally:
+        for s in held:
+            s.close()
+    harness.wait_for(lambda: harness.api_versions_probe(broker.host, broker.port) == 0, 10,
+                     what="a connection once the others closed")
