@@ -1531,7 +1531,8 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
             maybe_complete_join(c, g);
         }
     if (g->state == GRP_PREPARING_REBALANCE && g->join_deadline && now >= g->join_deadline) {
-        if (g->initial && g->new_member_added && g->initial_remaining > 0) {
+        if (g->initial && g->new_member_added && g->initial_remaining > 0 &&
+            c->cfg.initial_delay_ms > 0) {
             int64_t d = c->cfg.initial_delay_ms;
             if (d > g->initial_remaining)
                 d = g->initial_remaining;
