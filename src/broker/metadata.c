@@ -57,6 +57,12 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
     int16_t e = ctl_validate_topic_name(name, len, msg, sizeof msg);
     if (e)
         return e;
+    /* Internal topics are created by their coordinators with their own
+     * partition counts and configs (FindCoordinator), never as plain
+     * auto-created topics. */
+    if ((len == 18 && !memcmp(name, "__consumer_offsets", 18)) ||
+        (len == 19 && !memcmp(name, "__transaction_state", 19)))
+        return KERR_LEADER_NOT_AVAILABLE;
     int32_t np = (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_NUM_PARTITIONS);
     int16_t rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_DEFAULT_REPLICATION_FACTOR);
     if (rf > ctl_live_brokers(brk))
