@@ -20,6 +20,14 @@
 #include "core/util.h"
 #include "proto/proto.h"
 
+/* The innermost field a failed decode on this thread stopped at (for logs,
+ * like Kafka's "Error reading field 'topics'"). */
+static _Thread_local const char *err_field;
+
+const char *proto_error_field(void) {
+    return err_field;
+}
+
 typedef struct dctx {
     arena *a;
     size_t budget; /* arena bytes this decode may still take */
@@ -473,10 +481,13 @@ static int dec_tags(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver,
             int rc = f->array ? dec_array(&sub, c, f, ver, true, out)
                               : dec_value(&sub, c, f, ver, true,
                                           (uint8_t *)out + f->off);
-            if (rc)
+            if (rc == PROTO_OK && rd_left(&sub) != 0)
+                rc = PROTO_ERR_INVALID; /* size disagrees with the value */
+            if (rc) {
+                if (!err_field)
+                    err_field = f->name;
                 return rc;
-            if (rd_left(&sub) != 0)
-                return PROTO_ERR_INVALID; /* size disagrees with the value */
+            }
             continue;
         }
         if (!unknown->v) {
@@ -500,8 +511,11 @@ static int dec_struct(rd *r, dctx *c, const proto_struct_desc *d, int16_t ver,
             continue;
         int rc = f->array ? dec_array(r, c, f, ver, flex, base)
                           : dec_value(r, c, f, ver, flex, base + f->off);
-        if (rc)
+        if (rc) {
+            if (!err_field)
+                err_field = f->name;
             return rc;
+        }
     }
     if (flex)
         return dec_tags(r, c, d, ver, out,
@@ -778,6 +792,7 @@ int proto_struct_decode(const proto_struct_desc *d, rd *r, arena *a,
                         int16_t ver, bool flexible, void *out) {
     dctx c;
     dctx_init(&c, a, r);
+    err_field = NULL;
     proto_struct_init(d, out);
     int rc =
         r->err ? PROTO_ERR_TRUNCATED : dec_struct(r, &c, d, ver, flexible, out);

@@ -201,6 +201,9 @@ int proto_msg_decode(const proto_msg_desc *m, rd *r, arena *a, int16_t ver,
  * from their default, merged with the unknown ones by tag order. */
 void proto_msg_encode(const proto_msg_desc *m, buf *b, int16_t ver,
                       const void *in);
+/* After a failed decode on this thread: the JSON name of the innermost field
+ * it stopped at ("Topics", "PartitionIndex"), or NULL. For log messages. */
+const char *proto_error_field(void);
 /* Kafka refuses to write a message whose non-ignorable field holds a
  * non-default value in a version that lacks the field (information would
  * be lost). Returns the JSON name of the first such field, or NULL when

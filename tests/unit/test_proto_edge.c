@@ -79,6 +79,7 @@ TEST(proto_lying_array_count) {
     CHECK_EQ(proto_produce_request_decode(&r, &a, 3, &req),
              PROTO_ERR_TRUNCATED);
     CHECK(a.total < 4096); /* nothing sized by the count was allocated */
+    CHECK_STR(proto_error_field(), "TopicData");
     /* Flexible v9: compact count 0xffffffff - 1 via a 5-byte uvarint. */
     arena_reset(&a);
     n = unhex("00"
