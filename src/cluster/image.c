@@ -32,6 +32,11 @@ struct cl_image {
     int64_t offset;
     cl_listener_fn listener;
     void *listener_ctx;
+    /* open-addressing index by topic id (Fetch v13+ looks partitions up by
+     * id, so this must not be a scan); power-of-two size, NULL = empty,
+     * TOMB = deleted */
+    cl_topic **by_id;
+    size_t id_cap, id_used;
     int16_t metadata_version;
 };
 
@@ -69,6 +74,7 @@ void cl_image_free(cl_image *img) {
     for (size_t i = 0; i < img->n_topics; i++)
         topic_free(img->topics[i]);
     free(img->topics);
+    free(img->by_id);
     for (size_t i = 0; i < img->n_brokers; i++) {
         cl_broker *b = &img->brokers[i];
         for (int32_t j = 0; j < b->n_endpoints; j++) {
@@ -125,10 +131,60 @@ cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len) {
     return found ? img->topics[i] : NULL;
 }
 
+static cl_topic id_tomb_;
+#define ID_TOMB (&id_tomb_)
+
+static size_t id_hash(const uint8_t id[16]) {
+    uint64_t h;
+    memcpy(&h, id + 8, 8);
+    return (size_t)(h * 0x9E3779B97F4A7C15ull >> 17);
+}
+
+static void id_index_put(cl_image *img, cl_topic *t);
+
+static void id_index_grow(cl_image *img) {
+    cl_topic **old = img->by_id;
+    size_t oc = img->id_cap;
+    img->id_cap = oc ? oc * 2 : 256;
+    img->by_id = xcalloc(img->id_cap, sizeof(cl_topic *));
+    img->id_used = 0;
+    for (size_t i = 0; i < oc; i++)
+        if (old[i] && old[i] != ID_TOMB)
+            id_index_put(img, old[i]);
+    free(old);
+}
+
+static void id_index_put(cl_image *img, cl_topic *t) {
+    if ((img->id_used + 1) * 2 > img->id_cap)
+        id_index_grow(img);
+    size_t m = img->id_cap - 1;
+    for (size_t i = id_hash(t->id) & m;; i = (i + 1) & m)
+        if (!img->by_id[i] || img->by_id[i] == ID_TOMB) {
+            if (!img->by_id[i])
+                img->id_used++;
+            img->by_id[i] = t;
+            return;
+        }
+}
+
+static void id_index_del(cl_image *img, cl_topic *t) {
+    if (!img->id_cap)
+        return;
+    size_t m = img->id_cap - 1;
+    for (size_t i = id_hash(t->id) & m; img->by_id[i]; i = (i + 1) & m)
+        if (img->by_id[i] == t) {
+            img->by_id[i] = ID_TOMB;
+            return;
+        }
+}
+
 cl_topic *cl_topic_find_id(cl_image *img, const uint8_t id[16]) {
-    for (size_t i = 0; i < img->n_topics; i++)
-        if (!memcmp(img->topics[i]->id, id, 16))
-            return img->topics[i];
+    if (!img->id_cap)
+        return NULL;
+    size_t m = img->id_cap - 1;
+    for (size_t i = id_hash(id) & m; img->by_id[i]; i = (i + 1) & m)
+        if (img->by_id[i] != ID_TOMB && !memcmp(img->by_id[i]->id, id, 16))
+            return img->by_id[i];
     return NULL;
 }
 
@@ -234,6 +290,7 @@ static void apply_topic(cl_image *img, const proto_topic_record *r) {
             (img->n_topics - at) * sizeof(cl_topic *));
     img->topics[at] = t;
     img->n_topics++;
+    id_index_put(img, t);
     emit(img, CL_EV_TOPIC_ADDED, t, NULL);
 }
 
@@ -301,6 +358,7 @@ static void apply_remove_topic(cl_image *img, const proto_remove_topic_record *r
         if (memcmp(t->id, r->topic_id.b, 16))
             continue;
         emit(img, CL_EV_TOPIC_REMOVING, t, NULL);
+        id_index_del(img, t);
         memmove(&img->topics[i], &img->topics[i + 1],
                 (img->n_topics - i - 1) * sizeof(cl_topic *));
         img->n_topics--;

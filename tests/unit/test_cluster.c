@@ -1,0 +1,136 @@
+/* Unit tests: the metadata image changes only through KRaft records
+ * (TopicRecord, PartitionRecord, PartitionChangeRecord, ConfigRecord,
+ * RemoveTopicRecord) and its lookups by name and id. */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/config.h"
+#include "cluster/image.h"
+#include "proto/gen/messages.h"
+#include "test.h"
+
+static void topic_rec(buf *b, const char *name, uint8_t idb) {
+    proto_topic_record r;
+    proto_topic_record_init(&r);
+    r.name = proto_str_c(name);
+    memset(r.topic_id.b, 0, 16);
+    r.topic_id.b[0] = idb;
+    r.topic_id.b[15] = idb;
+    cl_record_frame(b, 2, 0);
+    proto_topic_record_encode(b, 0, &r);
+}
+
+static void part_rec(buf *b, uint8_t idb, int32_t p, int32_t leader) {
+    proto_partition_record r;
+    proto_partition_record_init(&r);
+    memset(r.topic_id.b, 0, 16);
+    r.topic_id.b[0] = idb;
+    r.topic_id.b[15] = idb;
+    r.partition_id = p;
+    int32_t reps[1] = {leader};
+    r.replicas.n = 1;
+    r.replicas.v = reps;
+    r.isr.n = 1;
+    r.isr.v = reps;
+    r.leader = leader;
+    r.leader_epoch = 0;
+    r.partition_epoch = 0;
+    cl_record_frame(b, 3, 0);
+    proto_partition_record_encode(b, 0, &r);
+}
+
+static bool apply(cl_image *img, buf *b) {
+    bool ok = cl_image_apply(img, b->data, b->len);
+    buf_reset(b);
+    return ok;
+}
+
+TEST(cluster_image_applies_records) {
+    brk_config cfg;
+    brk_config_init(&cfg);
+    cl_image *img = cl_image_new(&cfg);
+    buf b;
+    buf_init(&b, 128);
+    /* many topics: lookups by name (sorted) and id (hashed) */
+    for (int i = 1; i <= 200; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%03d", i);
+        topic_rec(&b, name, (uint8_t)i);
+        CHECK(apply(img, &b));
+        part_rec(&b, (uint8_t)i, 0, 1);
+        CHECK(apply(img, &b));
+    }
+    CHECK_EQ(cl_topic_count(img), 200);
+    uint8_t id[16] = {0};
+    id[0] = id[15] = 77;
+    cl_topic *t = cl_topic_find_id(img, id);
+    CHECK(t != NULL);
+    CHECK_STR(t->name, "t077");
+    CHECK(cl_topic_find(img, "t077", 4) == t);
+    CHECK(cl_topic_find(img, "t07", 3) == NULL);
+    size_t n;
+    cl_topic **all = cl_topics(img, &n);
+    CHECK_STR(all[0]->name, "t001");
+    CHECK_STR(all[199]->name, "t200");
+
+    /* partitions grow, change, keep their pointers */
+    part_rec(&b, 77, 1, 1);
+    CHECK(apply(img, &b));
+    CHECK_EQ(t->n_partitions, 2);
+    cl_partition *p0 = t->parts[0];
+    proto_partition_change_record pc;
+    proto_partition_change_record_init(&pc);
+    memcpy(pc.topic_id.b, id, 16);
+    pc.partition_id = 0;
+    pc.leader = 2;
+    cl_record_frame(&b, 5, 0);
+    proto_partition_change_record_encode(&b, 0, &pc);
+    CHECK(apply(img, &b));
+    CHECK(t->parts[0] == p0);
+    CHECK_EQ(p0->leader, 2);
+    CHECK_EQ(p0->leader_epoch, 1);
+    CHECK_EQ(p0->n_isr, 1); /* isr null in the record: unchanged */
+
+    /* topic config overrides feed the storage config */
+    buf_reset(&b);
+    proto_config_record cr;
+    proto_config_record_init(&cr);
+    cr.resource_type = 2;
+    cr.resource_name = proto_str_c("t077");
+    cr.name = proto_str_c("retention.ms");
+    cr.value = proto_str_c("1234");
+    cl_record_frame(&b, 4, 0);
+    proto_config_record_encode(&b, 0, &cr);
+    CHECK(apply(img, &b));
+    CHECK_STR(cl_topic_config(t, "retention.ms"), "1234");
+    CHECK_EQ(t->log_cfg.retention_ms, 1234);
+    CHECK_EQ(t->log_cfg.segment_bytes, 1073741824);
+    cr.value = PROTO_STR_NULL;
+    cl_record_frame(&b, 4, 0);
+    proto_config_record_encode(&b, 0, &cr);
+    CHECK(apply(img, &b));
+    CHECK(cl_topic_config(t, "retention.ms") == NULL);
+    CHECK_EQ(t->log_cfg.retention_ms, 604800000);
+
+    /* remove */
+    proto_remove_topic_record rr;
+    proto_remove_topic_record_init(&rr);
+    memcpy(rr.topic_id.b, id, 16);
+    cl_record_frame(&b, 9, 0);
+    proto_remove_topic_record_encode(&b, 0, &rr);
+    CHECK(apply(img, &b));
+    CHECK(cl_topic_find_id(img, id) == NULL);
+    CHECK(cl_topic_find(img, "t077", 4) == NULL);
+    CHECK_EQ(cl_topic_count(img), 199);
+    id[0] = id[15] = 78;
+    CHECK(cl_topic_find_id(img, id) != NULL);
+
+    /* garbage does not decode, unknown record types are skipped */
+    const uint8_t junk[] = {1, 3, 0, 0xff, 0xff};
+    CHECK(!cl_image_apply(img, junk, sizeof junk));
+    const uint8_t unknown[] = {1, 99, 0};
+    CHECK(cl_image_apply(img, unknown, sizeof unknown));
+    buf_free(&b);
+    cl_image_free(img);
+    brk_config_free(&cfg);
+}
