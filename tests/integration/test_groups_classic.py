@@ -260,11 +260,15 @@ def test_groups_auto_offset_reset(module_broker):
     ck = harness._ck()
 
     def read(reset, want, settle=3.0):
+        """Subscribe with this auto.offset.reset; once assigned, poll a
+        while (the reset position gets looked up), then produce `want` and
+        keep polling for `settle` seconds."""
         c = harness.consumer(bs, group=uid("g"), auto_offset_reset=reset)
         c.subscribe([topic])
         got, errs = [], []
         deadline = time.monotonic() + 30
-        quiet_until = None
+        produced_at = None
+        assigned_at = None
         while time.monotonic() < deadline:
             m = c.poll(0.2)
             if m is not None:
@@ -274,11 +278,14 @@ def test_groups_auto_offset_reset(module_broker):
                         break
                 else:
                     got.append(m.value().decode())
-            if c.assignment() and quiet_until is None:
-                quiet_until = time.monotonic() + settle
+            now = time.monotonic()
+            if assigned_at is None and c.assignment():
+                assigned_at = now
+            if assigned_at is not None and produced_at is None and now > assigned_at + 2:
                 if want:
                     harness.produce(bs, topic, want)
-            if quiet_until and time.monotonic() > quiet_until:
+                produced_at = now
+            if produced_at is not None and now > produced_at + settle:
                 break
         c.close()
         return got, errs
