@@ -3,6 +3,8 @@
 JSON message definitions.
 
     python3 tools/protogen.py --spec ../shared/kafka-spec --out src/proto/gen
+    python3 tools/protogen.py --jars build/kafka/libs --out src/proto/gen
+      (the second reads the definitions a released Kafka ships in its jars)
 
 Reads <spec>/{message,metadata,group-coordinator,transaction-coordinator,
 storage,raft}/*.json (JSON with // comments) and writes:
@@ -87,12 +89,49 @@ def strip_comments(text):
     return "\n".join(out)
 
 
+def parse(path, text):
+    try:
+        return json.loads(strip_comments(text))
+    except json.JSONDecodeError as e:
+        die("%s: %s" % (path, e))
+
+
 def load(path):
     with open(path, encoding="utf-8") as f:
-        try:
-            return json.loads(strip_comments(f.read()))
-        except json.JSONDecodeError as e:
-            die("%s: %s" % (path, e))
+        return parse(path, f.read())
+
+
+# Where each spec folder lives inside Apache Kafka's jars (Maven Central):
+# --jars reads the definitions a released Kafka was built from.
+JAR_DIRS = [
+    ("kafka-clients-", "common/message/", "message"),
+    ("kafka-metadata-", "common/metadata/", "metadata"),
+    ("kafka-group-coordinator-", "common/message/", "group-coordinator"),
+    ("kafka-transaction-coordinator-", "common/message/", "transaction-coordinator"),
+    ("kafka-share-coordinator-", "common/message/", "share-coordinator"),
+    ("kafka-storage-", "message/", "storage"),
+    ("kafka-raft-", "common/message/", "raft"),
+]
+
+
+def load_jars(libdir):
+    """(folder, path, dict) for every definition inside the jars of libdir."""
+    import zipfile
+    out = []
+    jars = sorted(os.listdir(libdir))
+    for prefix, inner, folder in JAR_DIRS:
+        cands = [j for j in jars if j.startswith(prefix) and j.endswith(".jar")
+                 and j[len(prefix):len(prefix) + 1].isdigit()
+                 and "-test" not in j and "-sources" not in j]
+        if not cands:
+            die("no %s*.jar in %s" % (prefix, libdir))
+        jar = os.path.join(libdir, cands[0])
+        with zipfile.ZipFile(jar) as z:
+            for name in sorted(z.namelist()):
+                if name.startswith(inner) and name.endswith(".json") and "/" not in name[len(inner):]:
+                    path = "%s!/%s" % (cands[0], name)
+                    out.append((folder, path, parse(path, z.read(name).decode("utf-8"))))
+    return out
 
 
 def snake(name):
@@ -314,16 +353,19 @@ class Message:
         return s
 
 
-def load_all(spec):
+def load_all(spec, jars=None):
+    if jars:
+        found = load_jars(jars)
+    else:
+        found = [(folder, path, load(path)) for folder in DIRS
+                 for path in sorted(glob.glob(os.path.join(spec, folder, "*.json")))]
     msgs = []
-    for folder in DIRS:
-        for path in sorted(glob.glob(os.path.join(spec, folder, "*.json"))):
-            d = load(path)
-            if d.get("type") == "header":
-                continue  # hand-written in src/proto/header.c
-            msgs.append(Message(path, d, folder))
+    for folder, path, d in found:
+        if d.get("type") == "header":
+            continue  # hand-written in src/proto/header.c
+        msgs.append(Message(path, d, folder))
     if not msgs:
-        die("no JSON found under %s" % spec)
+        die("no JSON found under %s" % (jars or spec))
     # global name uniqueness
     seen = {}
     for m in msgs:
@@ -519,10 +561,14 @@ def int_lit(v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--spec", required=True)
+    ap.add_argument("--spec", help="folder with message/, metadata/, ... (JSON)")
+    ap.add_argument("--jars", help="instead: Apache Kafka's libs/ folder (reads the "
+                    "JSON inside kafka-clients-*.jar and friends)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    msgs = load_all(a.spec)
+    if bool(a.spec) == bool(a.jars):
+        die("give exactly one of --spec and --jars")
+    msgs = load_all(a.spec, a.jars)
     os.makedirs(a.out, exist_ok=True)
     for name, text in (("messages.h", gen_header(msgs)), ("messages.c", gen_source(msgs))):
         path = os.path.join(a.out, name)
