@@ -30,6 +30,7 @@
 #include "log/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "txn/txn.h"
 
 #define OFFSETS_TOPIC "__consumer_offsets"
 #define TICK_MS 50
@@ -78,6 +79,9 @@ static int16_t store_append(void *ctx, int32_t partition, const grp_record *recs
 /* ---- loading ----------------------------------------------------------------- */
 
 static void replay_batch(int32_t p, const uint8_t *batch, const log_batch_header *h) {
+    /* TxnOffsetCommit batches and their markers: the txn layer (txn.h). */
+    if (txn_grp_replay_batch(coord, p, batch, h))
+        return;
     if (batch_is_control(h))
         return;
     buf dec;
@@ -226,6 +230,9 @@ static grp_coord *get_coord(brk_broker *brk) {
     return coord;
 }
 
+/* The coordinator for the txn layer (TxnOffsetCommit, markers). */
+grp_coord *grp_broker_coord(brk_broker *brk) { return get_coord(brk); }
+
 /* Creates __consumer_offsets if missing (Kafka does this on the first
  * FindCoordinator); 0 or COORDINATOR_NOT_AVAILABLE. */
 static int16_t ensure_offsets_topic(brk_broker *brk) {
@@ -332,8 +339,12 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key, int16_t *
             return;
         }
     }
-    /* TRANSACTION keys: this node (the transaction coordinator is later
-     * work and creates __transaction_state itself). */
+    /* TRANSACTION keys: this node, once __transaction_state exists. */
+    if (type == 1) {
+        *err = txn_ensure_state_topic(brk);
+        if (*err)
+            return;
+    }
     *err = KERR_NONE;
     *node = brk->node_id;
     *host = brk->advertised[req->listener].host;

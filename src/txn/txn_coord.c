@@ -1,0 +1,1397 @@
+/*
+ * txn_coord.c - the transaction coordinator (Kafka's TransactionCoordinator
+ * + TransactionStateManager on a single node) and its request handlers:
+ * InitProducerId (22), AddPartitionsToTxn (24), AddOffsetsToTxn (25),
+ * EndTxn (26), WriteTxnMarkers (27), TxnOffsetCommit (28),
+ * DescribeProducers (61), DescribeTransactions (65), ListTransactions (66).
+ *
+ * Invariants:
+ *  - every state change of a transactional id is appended to its
+ *    __transaction_state partition BEFORE it is applied in memory or
+ *    answered; replaying the topic gives back the same map.
+ *  - PrepareCommit/PrepareAbort never outlive a handler call: the markers
+ *    are written to every partition, then Complete* is written. A restart
+ *    that finds a Prepare* state finishes it on load (same markers again:
+ *    a repeated marker is harmless), so a transaction is never half-visible.
+ *  - an Ongoing transaction older than its timeout is aborted with a bumped
+ *    epoch (the old producer is fenced), checked every second.
+ * Threading: loop thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/internal.h"
+#include "cluster/image.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/murmur2.h"
+#include "core/util.h"
+#include "group/group.h"
+#include "log/batch.h"
+#include "log/log.h"
+#include "log/producer_state.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+#include "proto/proto.h"
+#include "txn/txn.h"
+
+#define OFFSETS_TOPIC "__consumer_offsets"
+#define TICK_MS 1000
+#define EPOCH_EXHAUSTED 32766 /* Short.MaxValue - 1 */
+
+/* defined in src/group/handlers.c: the broker's group coordinator (loaded
+ * on first use). */
+grp_coord *grp_broker_coord(brk_broker *brk);
+
+enum txn_state {
+    TS_EMPTY = 0,
+    TS_ONGOING = 1,
+    TS_PREPARE_COMMIT = 2,
+    TS_PREPARE_ABORT = 3,
+    TS_COMPLETE_COMMIT = 4,
+    TS_COMPLETE_ABORT = 5,
+    TS_DEAD = 6,
+    TS_PREPARE_EPOCH_FENCE = 7,
+};
+static const char *const state_names[] = {"Empty",          "Ongoing",       "PrepareCommit",
+                                          "PrepareAbort",   "CompleteCommit", "CompleteAbort",
+                                          "Dead",           "PrepareEpochFence"};
+
+typedef struct txn_tp {
+    char *topic;
+    int32_t partition;
+} txn_tp;
+
+typedef struct txn_meta {
+    char *tid;
+    int64_t pid, last_pid;
+    int16_t epoch, last_epoch;
+    int32_t timeout_ms;
+    int state;
+    txn_tp *parts;
+    int n_parts, cap_parts;
+    int64_t start_ts, update_ts;
+} txn_meta;
+
+static txn_meta **metas;
+static int n_metas, cap_metas;
+static bool loaded, loading, stopping;
+static brk_broker *cbrk;
+static uint64_t tick_timer;
+
+/* ---- small helpers --------------------------------------------------------------------- */
+
+static int32_t num_state_parts(brk_broker *brk) {
+    cl_topic *t = cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    if (t && t->n_partitions > 0)
+        return t->n_partitions;
+    return (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS);
+}
+
+static int32_t partition_for(brk_broker *brk, const char *s, size_t n, int32_t nparts) {
+    SL_UNUSED(brk);
+    int32_t h = java_string_hash(s, n);
+    /* Kafka's Utils.abs: Integer.MIN_VALUE maps to 0 */
+    int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
+    return a % nparts;
+}
+
+static cl_partition *topic_part(brk_broker *brk, const char *topic, int32_t p) {
+    cl_topic *t = cl_topic_find(brk->image, topic, strlen(topic));
+    if (!t || p < 0 || p >= t->n_partitions)
+        return NULL;
+    return t->parts[p];
+}
+
+static txn_meta *meta_find(const char *tid, size_t n) {
+    for (int i = 0; i < n_metas; i++)
+        if (strlen(metas[i]->tid) == n && memcmp(metas[i]->tid, tid, n) == 0)
+            return metas[i];
+    return NULL;
+}
+
+static txn_meta *meta_new(const char *tid, size_t n) {
+    txn_meta *m = xcalloc(1, sizeof *m);
+    m->tid = xstrndup(tid, n);
+    m->pid = m->last_pid = -1;
+    m->epoch = m->last_epoch = -1;
+    m->start_ts = -1;
+    if (n_metas == cap_metas) {
+        cap_metas = cap_metas ? cap_metas * 2 : 16;
+        metas = xrealloc(metas, (size_t)cap_metas * sizeof *metas);
+    }
+    metas[n_metas++] = m;
+    return m;
+}
+
+static void parts_clear(txn_meta *m) {
+    for (int i = 0; i < m->n_parts; i++)
+        free(m->parts[i].topic);
+    m->n_parts = 0;
+}
+
+static void meta_remove(txn_meta *m) {
+    for (int i = 0; i < n_metas; i++)
+        if (metas[i] == m) {
+            metas[i] = metas[--n_metas];
+            break;
+        }
+    parts_clear(m);
+    free(m->parts);
+    free(m->tid);
+    free(m);
+}
+
+static bool parts_has(const txn_meta *m, const char *topic, size_t n, int32_t p) {
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->parts[i].partition == p && strlen(m->parts[i].topic) == n &&
+            memcmp(m->parts[i].topic, topic, n) == 0)
+            return true;
+    return false;
+}
+
+static void parts_add(txn_meta *m, const char *topic, size_t n, int32_t p) {
+    if (parts_has(m, topic, n, p))
+        return;
+    if (m->n_parts == m->cap_parts) {
+        m->cap_parts = m->cap_parts ? m->cap_parts * 2 : 8;
+        m->parts = xrealloc(m->parts, (size_t)m->cap_parts * sizeof *m->parts);
+    }
+    m->parts[m->n_parts].topic = xstrndup(topic, n);
+    m->parts[m->n_parts].partition = p;
+    m->n_parts++;
+}
+
+/* ---- __transaction_state records ------------------------------------------------------ */
+
+/* A copy of m with a new state/epoch/partitions to persist first. */
+typedef struct txn_next {
+    int64_t pid, last_pid;
+    int16_t epoch, last_epoch;
+    int32_t timeout_ms;
+    int state;
+    const txn_tp *parts;
+    int n_parts;
+    int64_t start_ts, update_ts;
+} txn_next;
+
+static txn_next next_of(const txn_meta *m) {
+    txn_next x = {m->pid,        m->last_pid, m->epoch,  m->last_epoch, m->timeout_ms,
+                  m->state,      m->parts,    m->n_parts, m->start_ts,  m->update_ts};
+    return x;
+}
+
+static int32_t coord_epoch(brk_broker *brk, const char *tid) {
+    cl_partition *p = topic_part(brk, TXN_STATE_TOPIC,
+                                 partition_for(brk, tid, strlen(tid), num_state_parts(brk)));
+    return p ? p->leader_epoch : 0;
+}
+
+static int16_t append_state(brk_broker *brk, const char *tid, const txn_next *x) {
+    int32_t p = partition_for(brk, tid, strlen(tid), num_state_parts(brk));
+    cl_partition *part = topic_part(brk, TXN_STATE_TOPIC, p);
+    if (!part || !part->log || part->leader != brk->node_id)
+        return KERR_NOT_COORDINATOR;
+    buf key, val;
+    buf_init(&key, 64);
+    buf_init(&val, 256);
+    proto_transaction_log_key k;
+    proto_transaction_log_key_init(&k);
+    k.transactional_id = proto_str_c(tid);
+    buf_put_be16(&key, 0);
+    proto_transaction_log_key_encode(&key, 0, &k);
+    bool tomb = x == NULL;
+    if (!tomb) {
+        proto_transaction_log_value v;
+        proto_transaction_log_value_init(&v);
+        v.producer_id = x->pid;
+        v.producer_epoch = x->epoch;
+        v.transaction_timeout_ms = x->timeout_ms;
+        v.transaction_status = (int8_t)x->state;
+        v.transaction_last_update_timestamp_ms = x->update_ts;
+        v.transaction_start_timestamp_ms = x->start_ts;
+        /* group the partitions by topic */
+        proto_transaction_log_value_partitions_schema *ts =
+            xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *ts);
+        int32_t *ids = xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *ids);
+        int nt = 0, used = 0;
+        bool *done = xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *done);
+        for (int i = 0; i < x->n_parts; i++) {
+            if (done[i])
+                continue;
+            proto_transaction_log_value_partitions_schema *s = &ts[nt++];
+            proto_transaction_log_value_partitions_schema_init(s);
+            s->topic = proto_str_c(x->parts[i].topic);
+            s->partition_ids.v = ids + used;
+            for (int j = i; j < x->n_parts; j++)
+                if (!done[j] && strcmp(x->parts[j].topic, x->parts[i].topic) == 0) {
+                    done[j] = true;
+                    ids[used++] = x->parts[j].partition;
+                    s->partition_ids.n++;
+                }
+        }
+        if (x->state == TS_EMPTY) {
+            v.transaction_partitions.n = -1; /* null, as Kafka writes Empty */
+        } else {
+            v.transaction_partitions.n = nt;
+            v.transaction_partitions.v = ts;
+        }
+        buf_put_be16(&val, 0);
+        proto_transaction_log_value_encode(&val, 0, &v);
+        free(ts);
+        free(ids);
+        free(done);
+    }
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_leader_epoch(&b, part->leader_epoch);
+    batch_builder_add(&b, clk_wall_ms(), key.data, (int32_t)key.len, tomb ? NULL : val.data,
+                      tomb ? -1 : (int32_t)val.len, NULL, 0);
+    buf out;
+    buf_init(&out, 512);
+    int16_t e = batch_builder_finish(&b, &out);
+    batch_builder_free(&b);
+    if (!e) {
+        log_append_info info;
+        e = log_append(part->log, out.data, out.len, part->leader_epoch, LOG_ORIGIN_COORDINATOR,
+                       &info);
+        if (!e && part->n_isr <= 1)
+            log_set_high_watermark(part->log, log_end_offset(part->log));
+    }
+    buf_free(&out);
+    buf_free(&key);
+    buf_free(&val);
+    if (e) {
+        SL_WARN("txn", "appending to %s-%d failed: %s", TXN_STATE_TOPIC, (int)p,
+                proto_error_name(e));
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    return KERR_NONE;
+}
+
+/* Persists x, then applies it to m. */
+static int16_t transit(txn_meta *m, const txn_next *x) {
+    int16_t e = append_state(cbrk, m->tid, x);
+    if (e)
+        return e;
+    if (x->parts != m->parts) {
+        /* x->parts points elsewhere only when clearing (n_parts 0) */
+        parts_clear(m);
+        for (int i = 0; i < x->n_parts; i++)
+            parts_add(m, x->parts[i].topic, strlen(x->parts[i].topic), x->parts[i].partition);
+    } else {
+        m->n_parts = x->n_parts; /* parts_add'ed beforehand by the caller */
+    }
+    m->pid = x->pid;
+    m->last_pid = x->last_pid;
+    m->epoch = x->epoch;
+    m->last_epoch = x->last_epoch;
+    m->timeout_ms = x->timeout_ms;
+    m->state = x->state;
+    m->start_ts = x->start_ts;
+    m->update_ts = x->update_ts;
+    return KERR_NONE;
+}
+
+/* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
+ * already persisted), then Complete*. */
+static int16_t complete_txn(txn_meta *m) {
+    brk_broker *brk = cbrk;
+    bool commit = m->state == TS_PREPARE_COMMIT;
+    int type = commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT;
+    int32_t ce = coord_epoch(brk, m->tid);
+    bool has_offsets = false;
+    for (int i = 0; i < m->n_parts; i++)
+        if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
+            has_offsets = true;
+    grp_coord *gc = has_offsets ? grp_broker_coord(brk) : NULL;
+    for (int i = 0; i < m->n_parts; i++) {
+        cl_partition *p = topic_part(brk, m->parts[i].topic, m->parts[i].partition);
+        if (!p || !p->log)
+            continue; /* deleted meanwhile: nothing to mark */
+        int16_t e = txn_write_marker(brk, p, m->pid, m->epoch, type, ce);
+        if (e)
+            return e; /* stays Prepare*: retried by the tick */
+        if (gc && strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
+            txn_offsets_complete(gc, m->parts[i].partition, m->pid, commit);
+    }
+    txn_next x = next_of(m);
+    x.state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
+    x.n_parts = 0;
+    x.parts = NULL;
+    x.update_ts = clk_wall_ms();
+    return transit(m, &x);
+}
+
+/* Starts and finishes ending m's ongoing transaction. */
+static int16_t end_txn(txn_meta *m, bool commit, int16_t epoch) {
+    txn_next x = next_of(m);
+    x.state = commit ? TS_PREPARE_COMMIT : TS_PREPARE_ABORT;
+    x.epoch = epoch;
+    if (epoch != m->epoch)
+        x.last_epoch = m->epoch;
+    x.update_ts = clk_wall_ms();
+    int16_t e = transit(m, &x);
+    if (e)
+        return e;
+    SL_DEBUG("txn", "%s transaction %s (producer %lld epoch %d, %d partitions)",
+             commit ? "committing" : "aborting", m->tid, (long long)m->pid, m->epoch, m->n_parts);
+    return complete_txn(m);
+}
+
+/* ---- loading --------------------------------------------------------------------------- */
+
+static void replay_record(const log_record *r) {
+    if (r->key_len < 2)
+        return;
+    arena a;
+    arena_init(&a, 1024);
+    rd kr;
+    rd_init(&kr, r->key, (size_t)r->key_len);
+    int16_t kv = (int16_t)rd_be16(&kr);
+    proto_transaction_log_key k;
+    if (kr.err || kv != 0 || proto_transaction_log_key_decode(&kr, &a, 0, &k) != PROTO_OK ||
+        k.transactional_id.len <= 0) {
+        arena_free(&a);
+        return;
+    }
+    txn_meta *m = meta_find(k.transactional_id.p, (size_t)k.transactional_id.len);
+    if (r->value_len < 0) {
+        if (m)
+            meta_remove(m);
+        arena_free(&a);
+        return;
+    }
+    rd vr;
+    rd_init(&vr, r->value, (size_t)r->value_len);
+    int16_t vv = (int16_t)rd_be16(&vr);
+    proto_transaction_log_value v;
+    if (vr.err || vv < 0 || vv > 1 || proto_transaction_log_value_decode(&vr, &a, vv, &v) != PROTO_OK) {
+        SL_WARN("txn", "skipping undecodable %s value", TXN_STATE_TOPIC);
+        arena_free(&a);
+        return;
+    }
+    if (!m)
+        m = meta_new(k.transactional_id.p, (size_t)k.transactional_id.len);
+    if (m->pid != v.producer_id) {
+        m->last_pid = m->pid;
+        m->last_epoch = m->epoch;
+    } else if (m->epoch != v.producer_epoch) {
+        m->last_epoch = m->epoch;
+    }
+    m->pid = v.producer_id;
+    m->epoch = v.producer_epoch;
+    m->timeout_ms = v.transaction_timeout_ms;
+    m->state = v.transaction_status;
+    m->start_ts = v.transaction_start_timestamp_ms;
+    m->update_ts = v.transaction_last_update_timestamp_ms;
+    parts_clear(m);
+    for (int32_t i = 0; i < v.transaction_partitions.n; i++) {
+        proto_transaction_log_value_partitions_schema *s = &v.transaction_partitions.v[i];
+        for (int32_t j = 0; j < s->partition_ids.n; j++)
+            parts_add(m, s->topic.p, (size_t)(s->topic.len > 0 ? s->topic.len : 0),
+                      s->partition_ids.v[j]);
+    }
+    arena_free(&a);
+}
+
+static void load_partition(brk_broker *brk, cl_partition *part) {
+    if (!part->log || part->leader != brk->node_id)
+        return;
+    int64_t off = log_start_offset(part->log), end = log_end_offset(part->log);
+    uint8_t *data = NULL;
+    size_t cap = 0;
+    while (off < end) {
+        log_read_result rr;
+        if (log_read(part->log, off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
+            log_read_release(&rr);
+            break;
+        }
+        if ((size_t)rr.len > cap) {
+            cap = (size_t)rr.len;
+            data = xrealloc(data, cap);
+        }
+        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+        log_read_release(&rr);
+        if (got <= 0)
+            break;
+        size_t pos = 0;
+        int64_t next = off;
+        while (pos < (size_t)got) {
+            log_batch_header h;
+            if (batch_validate(data + pos, (size_t)got - pos, &h))
+                break;
+            if (batch_last_offset(&h) >= off && !batch_is_control(&h)) {
+                buf dec;
+                buf_init(&dec, 0);
+                const uint8_t *recs = data + pos + BATCH_HEADER_SIZE;
+                size_t n = (size_t)batch_size(&h) - BATCH_HEADER_SIZE;
+                bool ok = true;
+                if (batch_compression(&h)) {
+                    ok = batch_decompress_records(&h, data + pos, 64u << 20, &dec) == 0;
+                    recs = dec.data;
+                    n = dec.len;
+                }
+                if (ok) {
+                    batch_iter it;
+                    batch_iter_init(&it, &h, recs, n);
+                    log_record r;
+                    while (batch_iter_next(&it, &r) == 1)
+                        replay_record(&r);
+                }
+                buf_free(&dec);
+            }
+            next = batch_last_offset(&h) + 1;
+            pos += (size_t)batch_size(&h);
+        }
+        if (next <= off)
+            break;
+        off = next;
+    }
+    free(data);
+}
+
+static void tick_cb(net_loop *loop, void *ctx);
+
+static void on_shutdown(brk_broker *brk, void *ctx) {
+    SL_UNUSED(ctx);
+    stopping = true;
+    if (tick_timer)
+        net_timer_cancel(brk->loop, tick_timer);
+    tick_timer = 0;
+}
+
+/* Finishes Prepare* transactions, aborts timed-out ones, expires ids. */
+static void housekeeping(void) {
+    int64_t now = clk_wall_ms();
+    int64_t id_exp = brk_cfg_i64(cbrk->cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
+    for (int i = 0; i < n_metas; i++) {
+        txn_meta *m = metas[i];
+        if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT) {
+            complete_txn(m);
+        } else if (m->state == TS_ONGOING && m->start_ts + m->timeout_ms < now) {
+            SL_INFO("txn", "aborting transaction %s (producer %lld): timed out after %d ms",
+                    m->tid, (long long)m->pid, m->timeout_ms);
+            /* Kafka fences the producer: the abort uses epoch + 1. */
+            int16_t ep = m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
+            end_txn(m, false, ep);
+        } else if ((m->state == TS_EMPTY || m->state == TS_COMPLETE_COMMIT ||
+                    m->state == TS_COMPLETE_ABORT) &&
+                   m->update_ts + id_exp <= now) {
+            SL_INFO("txn", "expiring transactional id %s", m->tid);
+            if (append_state(cbrk, m->tid, NULL) == 0) {
+                meta_remove(m);
+                i--;
+            }
+        }
+    }
+}
+
+static void tick_cb(net_loop *loop, void *ctx) {
+    SL_UNUSED(ctx);
+    tick_timer = 0;
+    if (stopping)
+        return;
+    housekeeping();
+    tick_timer = net_timer_add(loop, TICK_MS, tick_cb, NULL);
+}
+
+void txn_coord_ensure(brk_broker *brk) {
+    if (loaded || loading || !brk->image)
+        return;
+    cl_topic *t = cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    if (!t)
+        return; /* nothing to load until the topic exists */
+    loading = true;
+    cbrk = brk;
+    int64_t t0 = clk_mono_ms();
+    for (int32_t p = 0; p < t->n_partitions; p++)
+        if (t->parts[p])
+            load_partition(brk, t->parts[p]);
+    loaded = true;
+    loading = false;
+    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms", n_metas, TXN_STATE_TOPIC,
+            (long long)(clk_mono_ms() - t0));
+    brk_on_shutdown(on_shutdown, NULL);
+    /* Complete what a crash left prepared before anyone reads. */
+    for (int i = 0; i < n_metas; i++)
+        if (metas[i]->state == TS_PREPARE_COMMIT || metas[i]->state == TS_PREPARE_ABORT)
+            complete_txn(metas[i]);
+    if (brk->loop)
+        tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
+}
+
+int16_t txn_ensure_state_topic(brk_broker *brk) {
+    if (!cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC))) {
+        int16_t rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
+        if (rf > ctl_live_brokers(brk)) {
+            SL_WARN("txn", "cannot create %s: transaction.state.log.replication.factor %d > %d "
+                    "live brokers", TXN_STATE_TOPIC, rf, ctl_live_brokers(brk));
+            return KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        brk_kv kv[] = {{"cleanup.policy", "compact"},
+                       {"compression.type", "uncompressed"},
+                       {"segment.bytes", "104857600"},
+                       {"unclean.leader.election.enable", "false"}};
+        int16_t e = ctl_create_topic(brk, TXN_STATE_TOPIC, num_state_parts(brk), rf, NULL, kv,
+                                     SL_ARRAY_LEN(kv), NULL);
+        if (e) {
+            SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC, proto_error_name(e));
+            return KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+    }
+    txn_coord_ensure(brk);
+    return loaded ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
+}
+
+/* 0 or the error for a request about transactional id tid. */
+static int16_t coord_check(brk_broker *brk, proto_str tid) {
+    if (tid.len <= 0)
+        return KERR_INVALID_REQUEST;
+    int16_t e = txn_ensure_state_topic(brk);
+    if (e)
+        return KERR_NOT_COORDINATOR;
+    cl_partition *p = topic_part(brk, TXN_STATE_TOPIC,
+                                 partition_for(brk, tid.p, (size_t)tid.len, num_state_parts(brk)));
+    if (!p || !p->log || p->leader != brk->node_id)
+        return KERR_NOT_COORDINATOR;
+    return KERR_NONE;
+}
+
+/* ---- InitProducerId (22) ------------------------------------------------------------ */
+
+static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, int64_t *pid,
+                        int16_t *epoch) {
+    brk_broker *brk = req->brk;
+    *pid = -1;
+    *epoch = -1;
+    if (rq->transactional_id.len < 0) {
+        *pid = txn_alloc_producer_id(brk);
+        *epoch = 0;
+        return KERR_NONE;
+    }
+    if (rq->transactional_id.len == 0)
+        return KERR_INVALID_REQUEST;
+    if (rq->transaction_timeout_ms <= 0 ||
+        rq->transaction_timeout_ms > brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_MAX_TIMEOUT_MS))
+        return KERR_INVALID_TRANSACTION_TIMEOUT;
+    int16_t e = coord_check(brk, rq->transactional_id);
+    if (e)
+        return e;
+    txn_meta *m = meta_find(rq->transactional_id.p, (size_t)rq->transactional_id.len);
+    bool fresh = false;
+    if (!m) {
+        m = meta_new(rq->transactional_id.p, (size_t)rq->transactional_id.len);
+        m->pid = txn_alloc_producer_id(brk);
+        m->state = TS_EMPTY;
+        m->timeout_ms = rq->transaction_timeout_ms;
+        fresh = true;
+    }
+    int64_t now = clk_wall_ms();
+    /* KIP-360: a producer that names its current id/epoch */
+    if (!fresh && rq->producer_id >= 0) {
+        bool valid = m->epoch == -1 || rq->producer_id == m->pid ||
+                     (rq->producer_id == m->last_pid && rq->producer_epoch >= EPOCH_EXHAUSTED);
+        if (!valid)
+            return KERR_PRODUCER_FENCED;
+    }
+    switch (m->state) {
+    case TS_PREPARE_ABORT:
+    case TS_PREPARE_COMMIT:
+        return KERR_CONCURRENT_TRANSACTIONS;
+    case TS_ONGOING: {
+        /* Fence the previous incarnation: abort its transaction with a
+         * bumped epoch; the client retries (CONCURRENT_TRANSACTIONS). */
+        int16_t ep = m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
+        e = end_txn(m, false, ep);
+        return e ? e : KERR_CONCURRENT_TRANSACTIONS;
+    }
+    case TS_DEAD:
+    case TS_PREPARE_EPOCH_FENCE:
+        return KERR_CONCURRENT_TRANSACTIONS;
+    default:
+        break;
+    }
+    txn_next x = next_of(m);
+    x.timeout_ms = rq->transaction_timeout_ms;
+    x.state = TS_EMPTY;
+    x.n_parts = 0;
+    x.parts = NULL;
+    x.start_ts = -1;
+    x.update_ts = now;
+    if (!fresh && rq->producer_id >= 0 && rq->producer_id == m->pid &&
+        rq->producer_epoch != m->epoch) {
+        if (rq->producer_epoch == m->last_epoch) {
+            *pid = m->pid; /* a retry of the bump we already made */
+            *epoch = m->epoch;
+            return KERR_NONE;
+        }
+        return KERR_PRODUCER_FENCED;
+    }
+    if (m->epoch >= EPOCH_EXHAUSTED) {
+        x.last_pid = m->pid;
+        x.last_epoch = m->epoch;
+        x.pid = txn_alloc_producer_id(brk);
+        x.epoch = 0;
+    } else {
+        x.last_epoch = m->epoch;
+        x.epoch = (int16_t)(m->epoch + 1);
+    }
+    e = transit(m, &x);
+    if (e) {
+        if (fresh)
+            meta_remove(m);
+        return e;
+    }
+    *pid = m->pid;
+    *epoch = m->epoch;
+    return KERR_NONE;
+}
+
+brk_status txn_handle_init_producer_id(brk_req *req) {
+    proto_init_producer_id_request rq;
+    if (proto_init_producer_id_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    proto_init_producer_id_response rs;
+    proto_init_producer_id_response_init(&rs);
+    int64_t pid;
+    int16_t ep;
+    int16_t e = init_pid(req, &rq, &pid, &ep);
+    if (e == KERR_PRODUCER_FENCED && req->api_version < 4)
+        e = KERR_INVALID_PRODUCER_EPOCH;
+    rs.error_code = e;
+    rs.producer_id = e ? -1 : pid;
+    rs.producer_epoch = e ? -1 : ep;
+    proto_init_producer_id_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- AddPartitionsToTxn (24), AddOffsetsToTxn (25) ------------------------------------ */
+
+/* Common checks of Kafka's handleAddPartitionsToTransaction / EndTxn. */
+static int16_t check_producer(txn_meta *m, int64_t pid, int16_t epoch) {
+    if (!m || m->pid != pid)
+        return KERR_INVALID_PRODUCER_ID_MAPPING;
+    if (epoch != m->epoch)
+        return KERR_PRODUCER_FENCED;
+    return KERR_NONE;
+}
+
+typedef struct tp_in {
+    const char *topic;
+    size_t len;
+    int32_t partition;
+    int16_t err;
+} tp_in;
+
+static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid, int16_t epoch,
+                              tp_in *tps, int n, bool verify_only) {
+    int16_t e = coord_check(brk, tid);
+    if (e)
+        return e;
+    txn_meta *m = meta_find(tid.p, (size_t)tid.len);
+    if ((e = check_producer(m, pid, epoch)))
+        return e;
+    if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT)
+        return KERR_CONCURRENT_TRANSACTIONS;
+    bool bad = false;
+    for (int i = 0; i < n; i++) {
+        tps[i].err = KERR_NONE;
+        if (strcmp(TXN_STATE_TOPIC, "") && tps[i].len == strlen(TXN_STATE_TOPIC) &&
+            memcmp(tps[i].topic, TXN_STATE_TOPIC, tps[i].len) == 0) {
+            tps[i].err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            bad = true;
+            continue;
+        }
+        int16_t pe;
+        if (!brk_find_partition(brk, tps[i].topic, tps[i].len, tps[i].partition, &pe)) {
+            tps[i].err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            bad = true;
+        }
+    }
+    if (bad) {
+        for (int i = 0; i < n; i++)
+            if (!tps[i].err)
+                tps[i].err = KERR_OPERATION_NOT_ATTEMPTED;
+        return KERR_NONE;
+    }
+    if (verify_only) {
+        for (int i = 0; i < n; i++)
+            if (m->state != TS_ONGOING ||
+                !parts_has(m, tps[i].topic, tps[i].len, tps[i].partition))
+                tps[i].err = KERR_INVALID_TXN_STATE;
+        return KERR_NONE;
+    }
+    bool all_in = m->state == TS_ONGOING;
+    for (int i = 0; i < n && all_in; i++)
+        all_in = parts_has(m, tps[i].topic, tps[i].len, tps[i].partition);
+    if (all_in)
+        return KERR_NONE;
+    int old_n = m->n_parts;
+    for (int i = 0; i < n; i++)
+        parts_add(m, tps[i].topic, tps[i].len, tps[i].partition);
+    txn_next x = next_of(m);
+    int64_t now = clk_wall_ms();
+    if (m->state != TS_ONGOING)
+        x.start_ts = now;
+    x.state = TS_ONGOING;
+    x.update_ts = now;
+    e = transit(m, &x);
+    if (e) {
+        while (m->n_parts > old_n) {
+            m->n_parts--;
+            free(m->parts[m->n_parts].topic);
+        }
+        return e;
+    }
+    return KERR_NONE;
+}
+
+static int16_t fenced_err(int16_t e, int16_t version, int16_t first_fenced_version) {
+    return e == KERR_PRODUCER_FENCED && version < first_fenced_version
+               ? KERR_INVALID_PRODUCER_EPOCH
+               : e;
+}
+
+static void fill_topic_results(brk_req *req,
+                               proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
+                               int32_t nt, tp_in *tps, int16_t top_err,
+                               proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result **out,
+                               int32_t *n_out) {
+    proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *res =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *res);
+    int k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(&res[i]);
+        res[i].name = tv[i].name;
+        int32_t np = tv[i].partitions.n > 0 ? tv[i].partitions.n : 0;
+        res[i].results_by_partition.n = np;
+        res[i].results_by_partition.v =
+            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *res[i].results_by_partition.v);
+        for (int32_t j = 0; j < np; j++, k++) {
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *pr =
+                &res[i].results_by_partition.v[j];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(pr);
+            pr->partition_index = tv[i].partitions.v[j];
+            pr->partition_error_code = top_err ? top_err : tps[k].err;
+        }
+    }
+    *out = res;
+    *n_out = nt;
+}
+
+static tp_in *collect_tps(brk_req *req,
+                          proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
+                          int32_t nt, int *n) {
+    int total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += tv[i].partitions.n > 0 ? tv[i].partitions.n : 0;
+    tp_in *tps = arena_calloc(req->arena, (size_t)(total ? total : 1), sizeof *tps);
+    int k = 0;
+    for (int32_t i = 0; i < nt; i++)
+        for (int32_t j = 0; j < tv[i].partitions.n; j++, k++) {
+            tps[k].topic = tv[i].name.p ? tv[i].name.p : "";
+            tps[k].len = tv[i].name.len > 0 ? (size_t)tv[i].name.len : 0;
+            tps[k].partition = tv[i].partitions.v[j];
+        }
+    *n = total;
+    return tps;
+}
+
+brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
+    proto_add_partitions_to_txn_request rq;
+    if (proto_add_partitions_to_txn_request_decode(&req->body, req->arena, req->api_version,
+                                                   &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_add_partitions_to_txn_response rs;
+    proto_add_partitions_to_txn_response_init(&rs);
+    if (req->api_version < 4) {
+        int n;
+        int32_t nt = rq.v3_and_below_topics.n > 0 ? rq.v3_and_below_topics.n : 0;
+        tp_in *tps = collect_tps(req, rq.v3_and_below_topics.v, nt, &n);
+        int16_t e = add_partitions(req->brk, rq.v3_and_below_transactional_id,
+                                   rq.v3_and_below_producer_id, rq.v3_and_below_producer_epoch,
+                                   tps, n, false);
+        e = fenced_err(e, req->api_version, 2);
+        fill_topic_results(req, rq.v3_and_below_topics.v, nt, tps, e,
+                           &rs.results_by_topic_v3_and_below.v,
+                           &rs.results_by_topic_v3_and_below.n);
+    } else {
+        int32_t ntx = rq.transactions.n > 0 ? rq.transactions.n : 0;
+        rs.results_by_transaction.n = ntx;
+        rs.results_by_transaction.v =
+            arena_calloc(req->arena, (size_t)(ntx ? ntx : 1), sizeof *rs.results_by_transaction.v);
+        for (int32_t t = 0; t < ntx; t++) {
+            proto_add_partitions_to_txn_request_add_partitions_to_txn_transaction *tx =
+                &rq.transactions.v[t];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_result *tr =
+                &rs.results_by_transaction.v[t];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_result_init(tr);
+            tr->transactional_id = tx->transactional_id;
+            int n;
+            int32_t nt = tx->topics.n > 0 ? tx->topics.n : 0;
+            tp_in *tps = collect_tps(req, tx->topics.v, nt, &n);
+            int16_t e = add_partitions(req->brk, tx->transactional_id, tx->producer_id,
+                                       tx->producer_epoch, tps, n, tx->verify_only);
+            fill_topic_results(req, tx->topics.v, nt, tps, e, &tr->topic_results.v,
+                               &tr->topic_results.n);
+        }
+    }
+    proto_add_partitions_to_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
+    proto_add_offsets_to_txn_request rq;
+    if (proto_add_offsets_to_txn_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    proto_add_offsets_to_txn_response rs;
+    proto_add_offsets_to_txn_response_init(&rs);
+    int16_t e;
+    if (rq.group_id.len <= 0) {
+        e = KERR_INVALID_REQUEST;
+    } else {
+        grp_coord *gc = grp_broker_coord(req->brk);
+        int32_t np = grp_cfg(gc)->num_partitions;
+        tp_in tp = {OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
+                    partition_for(req->brk, rq.group_id.p, (size_t)rq.group_id.len, np), 0};
+        e = coord_check(req->brk, rq.transactional_id);
+        if (!e) {
+            txn_meta *m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+            e = check_producer(m, rq.producer_id, rq.producer_epoch);
+            if (!e && (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT))
+                e = KERR_CONCURRENT_TRANSACTIONS;
+            if (!e && !(m->state == TS_ONGOING &&
+                        parts_has(m, tp.topic, tp.len, tp.partition))) {
+                int old_n = m->n_parts;
+                parts_add(m, tp.topic, tp.len, tp.partition);
+                txn_next x = next_of(m);
+                int64_t now = clk_wall_ms();
+                if (m->state != TS_ONGOING)
+                    x.start_ts = now;
+                x.state = TS_ONGOING;
+                x.update_ts = now;
+                e = transit(m, &x);
+                if (e && m->n_parts > old_n) {
+                    m->n_parts--;
+                    free(m->parts[m->n_parts].topic);
+                }
+            }
+        }
+        e = fenced_err(e, req->api_version, 2);
+    }
+    rs.error_code = e;
+    proto_add_offsets_to_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- EndTxn (26) -------------------------------------------------------------------- */
+
+brk_status txn_handle_end_txn(brk_req *req) {
+    proto_end_txn_request rq;
+    if (proto_end_txn_request_decode(&req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_end_txn_response rs;
+    proto_end_txn_response_init(&rs);
+    int16_t e = coord_check(req->brk, rq.transactional_id);
+    txn_meta *m = NULL;
+    if (!e) {
+        m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+        e = check_producer(m, rq.producer_id, rq.producer_epoch);
+    }
+    if (!e) {
+        switch (m->state) {
+        case TS_ONGOING:
+            e = end_txn(m, rq.committed, m->epoch);
+            break;
+        case TS_COMPLETE_COMMIT:
+            e = rq.committed ? KERR_NONE : KERR_INVALID_TXN_STATE;
+            break;
+        case TS_COMPLETE_ABORT:
+            e = rq.committed ? KERR_INVALID_TXN_STATE : KERR_NONE;
+            break;
+        case TS_PREPARE_COMMIT:
+            e = rq.committed ? KERR_CONCURRENT_TRANSACTIONS : KERR_INVALID_TXN_STATE;
+            break;
+        case TS_PREPARE_ABORT:
+            e = rq.committed ? KERR_INVALID_TXN_STATE : KERR_CONCURRENT_TRANSACTIONS;
+            break;
+        default:
+            e = KERR_INVALID_TXN_STATE;
+        }
+    }
+    rs.error_code = fenced_err(e, req->api_version, 2);
+    proto_end_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- WriteTxnMarkers (27) -------------------------------------------------------------- */
+
+brk_status txn_handle_write_txn_markers(brk_req *req) {
+    proto_write_txn_markers_request rq;
+    if (proto_write_txn_markers_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_write_txn_markers_response rs;
+    proto_write_txn_markers_response_init(&rs);
+    int32_t nm = rq.markers.n > 0 ? rq.markers.n : 0;
+    rs.markers.n = nm;
+    rs.markers.v = arena_calloc(req->arena, (size_t)(nm ? nm : 1), sizeof *rs.markers.v);
+    for (int32_t i = 0; i < nm; i++) {
+        proto_write_txn_markers_request_writable_txn_marker *mk = &rq.markers.v[i];
+        proto_write_txn_markers_response_writable_txn_marker_result *mr = &rs.markers.v[i];
+        proto_write_txn_markers_response_writable_txn_marker_result_init(mr);
+        mr->producer_id = mk->producer_id;
+        int32_t nt = mk->topics.n > 0 ? mk->topics.n : 0;
+        mr->topics.n = nt;
+        mr->topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *mr->topics.v);
+        for (int32_t t = 0; t < nt; t++) {
+            proto_write_txn_markers_request_writable_txn_marker_topic *tt = &mk->topics.v[t];
+            proto_write_txn_markers_response_writable_txn_marker_topic_result *tr =
+                &mr->topics.v[t];
+            proto_write_txn_markers_response_writable_txn_marker_topic_result_init(tr);
+            tr->name = tt->name;
+            int32_t np = tt->partition_indexes.n > 0 ? tt->partition_indexes.n : 0;
+            tr->partitions.n = np;
+            tr->partitions.v =
+                arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+            for (int32_t j = 0; j < np; j++) {
+                proto_write_txn_markers_response_writable_txn_marker_partition_result *pr =
+                    &tr->partitions.v[j];
+                proto_write_txn_markers_response_writable_txn_marker_partition_result_init(pr);
+                pr->partition_index = tt->partition_indexes.v[j];
+                int16_t e;
+                const cl_partition *p = brk_find_partition(
+                    brk, tt->name.p ? tt->name.p : "", tt->name.len > 0 ? (size_t)tt->name.len : 0,
+                    pr->partition_index, &e);
+                if (p) {
+                    e = txn_write_marker(brk, (cl_partition *)p, mk->producer_id,
+                                         mk->producer_epoch,
+                                         mk->transaction_result ? BATCH_CONTROL_COMMIT
+                                                                : BATCH_CONTROL_ABORT,
+                                         mk->coordinator_epoch);
+                    if (!e && tt->name.len == (int32_t)strlen(OFFSETS_TOPIC) &&
+                        memcmp(tt->name.p, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC)) == 0)
+                        txn_offsets_complete(grp_broker_coord(brk), pr->partition_index,
+                                             mk->producer_id, mk->transaction_result);
+                }
+                pr->error_code = e;
+            }
+        }
+    }
+    proto_write_txn_markers_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- TxnOffsetCommit (28) -------------------------------------------------------------- */
+
+brk_status txn_handle_txn_offset_commit(brk_req *req) {
+    proto_txn_offset_commit_request rq;
+    if (proto_txn_offset_commit_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_txn_offset_commit_response rs;
+    proto_txn_offset_commit_response_init(&rs);
+    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
+    rs.topics.n = nt;
+    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    char *gid = rq.group_id.len > 0 ? proto_str_dup(req->arena, rq.group_id) : NULL;
+    grp_coord *gc = grp_broker_coord(brk);
+    int16_t top = KERR_NONE;
+    if (!gid)
+        top = KERR_INVALID_GROUP_ID;
+    else
+        top = grp_check_coordinator(gc, gid);
+    /* The producer must be the current one of its transactional id. */
+    if (!top && rq.transactional_id.len > 0) {
+        txn_coord_ensure(brk);
+        txn_meta *m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+        if (m && m->pid == rq.producer_id && rq.producer_epoch < m->epoch)
+            top = KERR_INVALID_PRODUCER_EPOCH;
+        else if (m && m->pid != rq.producer_id)
+            top = KERR_INVALID_PRODUCER_ID_MAPPING;
+    }
+    /* v3+: the member must belong to the group's current generation. */
+    if (!top && gid && req->api_version >= 3 && rq.generation_id >= 0) {
+        grp_group *g = grp_find(gc, gid);
+        if (g) {
+            grp_info gi;
+            grp_get_info(g, &gi);
+            if (gi.generation != rq.generation_id) {
+                top = KERR_ILLEGAL_GENERATION;
+            } else {
+                bool found = false;
+                for (int i = 0; i < gi.n_members && !found; i++) {
+                    grp_member_info mi;
+                    grp_get_member(g, i, &mi);
+                    found = proto_str_eq(rq.member_id, mi.member_id);
+                }
+                if (!found)
+                    top = KERR_UNKNOWN_MEMBER_ID;
+            }
+        }
+    }
+    int32_t gp = gid ? partition_for(brk, gid, strlen(gid), grp_cfg(gc)->num_partitions) : 0;
+    cl_partition *opart = topic_part(brk, OFFSETS_TOPIC, gp);
+    if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
+        top = KERR_NOT_COORDINATOR;
+    int64_t now = clk_wall_ms();
+    int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_producer(&b, rq.producer_id, rq.producer_epoch, -1);
+    batch_builder_set_transactional(&b, true);
+    int n_recs = 0;
+    /* records kept to register as pending after the append */
+    typedef struct kvrec {
+        buf k, v;
+    } kvrec;
+    int total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
+    kvrec *kvs = xcalloc((size_t)(total ? total : 1), sizeof *kvs);
+    for (int32_t i = 0; i < nt; i++) {
+        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t = &rq.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr = &rs.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(tr);
+        tr->name = t->name;
+        int32_t np = t->partitions.n > 0 ? t->partitions.n : 0;
+        tr->partitions.n = np;
+        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+        for (int32_t j = 0; j < np; j++) {
+            proto_txn_offset_commit_request_txn_offset_commit_request_partition *p =
+                &t->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition *pr =
+                &tr->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(pr);
+            pr->partition_index = p->partition_index;
+            int16_t e = top;
+            int16_t fe;
+            if (!e && !brk_find_partition(brk, t->name.p ? t->name.p : "",
+                                          t->name.len > 0 ? (size_t)t->name.len : 0,
+                                          p->partition_index, &fe))
+                e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!e && p->committed_metadata.len > max_meta)
+                e = KERR_OFFSET_METADATA_TOO_LARGE;
+            pr->error_code = e;
+            if (e)
+                continue;
+            kvrec *kv = &kvs[n_recs++];
+            buf_init(&kv->k, 64);
+            buf_init(&kv->v, 64);
+            proto_offset_commit_key k;
+            proto_offset_commit_key_init(&k);
+            k.group = proto_str_c(gid);
+            k.topic = t->name;
+            k.partition = p->partition_index;
+            buf_put_be16(&kv->k, 1);
+            proto_offset_commit_key_encode(&kv->k, 1, &k);
+            proto_offset_commit_value v;
+            proto_offset_commit_value_init(&v);
+            v.offset = p->committed_offset;
+            v.leader_epoch = req->api_version >= 2 ? p->committed_leader_epoch : -1;
+            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata : proto_str_c("");
+            v.commit_timestamp = now;
+            v.expire_timestamp = -1;
+            buf_put_be16(&kv->v, 3);
+            proto_offset_commit_value_encode(&kv->v, 3, &v);
+            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len, kv->v.data,
+                              (int32_t)kv->v.len, NULL, 0);
+        }
+    }
+    if (n_recs > 0) {
+        batch_builder_set_leader_epoch(&b, opart->leader_epoch);
+        buf out;
+        buf_init(&out, 512);
+        int16_t e = batch_builder_finish(&b, &out);
+        log_append_info info;
+        if (!e)
+            e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
+                           LOG_ORIGIN_COORDINATOR, &info);
+        if (!e) {
+            log_batch_header h;
+            batch_parse_header(out.data, out.len, &h);
+            txn_produce_appended(brk, opart->log, &h, info.base_offset);
+            if (opart->n_isr <= 1)
+                log_set_high_watermark(opart->log, log_end_offset(opart->log));
+            for (int i = 0; i < n_recs; i++)
+                txn_offsets_add_pending(gp, rq.producer_id, kvs[i].k.data, kvs[i].k.len,
+                                        kvs[i].v.data, kvs[i].v.len);
+        } else {
+            for (int32_t i = 0; i < nt; i++)
+                for (int32_t j = 0; j < rs.topics.v[i].partitions.n; j++)
+                    if (!rs.topics.v[i].partitions.v[j].error_code)
+                        rs.topics.v[i].partitions.v[j].error_code =
+                            e == KERR_KAFKA_STORAGE_ERROR ? KERR_COORDINATOR_NOT_AVAILABLE : e;
+        }
+        buf_free(&out);
+    }
+    batch_builder_free(&b);
+    for (int i = 0; i < n_recs; i++) {
+        buf_free(&kvs[i].k);
+        buf_free(&kvs[i].v);
+    }
+    free(kvs);
+    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- pending transactional offsets ------------------------------------------------------ */
+
+typedef struct pending_rec {
+    struct pending_rec *next;
+    int32_t partition;
+    int64_t pid;
+    uint8_t *key, *value;
+    size_t key_len, value_len;
+} pending_rec;
+
+static pending_rec *pending_head, **pending_tail = &pending_head;
+
+void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
+                             size_t key_len, const uint8_t *value, size_t value_len) {
+    pending_rec *r = xcalloc(1, sizeof *r);
+    r->partition = p;
+    r->pid = producer_id;
+    r->key = xmalloc(key_len ? key_len : 1);
+    memcpy(r->key, key, key_len);
+    r->key_len = key_len;
+    if (value) {
+        r->value = xmalloc(value_len ? value_len : 1);
+        memcpy(r->value, value, value_len);
+        r->value_len = value_len;
+    }
+    *pending_tail = r;
+    pending_tail = &r->next;
+}
+
+void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id, bool commit) {
+    pending_rec **pp = &pending_head;
+    pending_tail = &pending_head;
+    while (*pp) {
+        pending_rec *r = *pp;
+        if (r->partition == p && r->pid == producer_id) {
+            if (commit && c)
+                grp_replay(c, p, r->key, r->key_len, r->value, r->value_len);
+            *pp = r->next;
+            free(r->key);
+            free(r->value);
+            free(r);
+            continue;
+        }
+        pp = &r->next;
+    }
+    pending_tail = pp;
+}
+
+bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
+                          const log_batch_header *h) {
+    if (!batch_is_transactional(h))
+        return false;
+    if (batch_is_control(h)) {
+        if (batch_compression(h) != 0)
+            return true;
+        batch_iter it;
+        batch_iter_init(&it, h, batch + BATCH_HEADER_SIZE,
+                        (size_t)batch_size(h) - BATCH_HEADER_SIZE);
+        log_record r;
+        if (batch_iter_next(&it, &r) == 1 && r.key_len >= 4) {
+            int type = (int16_t)sl_load_be16(r.key + 2);
+            if (type == BATCH_CONTROL_COMMIT || type == BATCH_CONTROL_ABORT)
+                txn_offsets_complete(c, partition, h->producer_id, type == BATCH_CONTROL_COMMIT);
+        }
+        return true;
+    }
+    buf dec;
+    buf_init(&dec, 0);
+    const uint8_t *recs = batch + BATCH_HEADER_SIZE;
+    size_t n = (size_t)batch_size(h) - BATCH_HEADER_SIZE;
+    if (batch_compression(h) != 0) {
+        if (batch_decompress_records(h, batch, 64u << 20, &dec)) {
+            buf_free(&dec);
+            return true;
+        }
+        recs = dec.data;
+        n = dec.len;
+    }
+    batch_iter it;
+    batch_iter_init(&it, h, recs, n);
+    log_record r;
+    while (batch_iter_next(&it, &r) == 1)
+        if (r.key_len >= 0)
+            txn_offsets_add_pending(partition, h->producer_id, r.key, (size_t)r.key_len,
+                                    r.value_len >= 0 ? r.value : NULL,
+                                    r.value_len >= 0 ? (size_t)r.value_len : 0);
+    buf_free(&dec);
+    return true;
+}
+
+/* ---- DescribeTransactions (65), ListTransactions (66) --------------------------------- */
+
+brk_status txn_handle_describe_transactions(brk_req *req) {
+    proto_describe_transactions_request rq;
+    if (proto_describe_transactions_request_decode(&req->body, req->arena, req->api_version,
+                                                   &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    txn_coord_ensure(req->brk);
+    proto_describe_transactions_response rs;
+    proto_describe_transactions_response_init(&rs);
+    int32_t n = rq.transactional_ids.n > 0 ? rq.transactional_ids.n : 0;
+    rs.transaction_states.n = n;
+    rs.transaction_states.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.transaction_states.v);
+    for (int32_t i = 0; i < n; i++) {
+        proto_describe_transactions_response_transaction_state *s = &rs.transaction_states.v[i];
+        proto_describe_transactions_response_transaction_state_init(s);
+        proto_str tid = rq.transactional_ids.v[i];
+        s->transactional_id = tid;
+        s->transaction_state = proto_str_c("");
+        s->producer_id = -1;
+        s->producer_epoch = -1;
+        s->transaction_start_time_ms = -1;
+        txn_meta *m = loaded && tid.len > 0 ? meta_find(tid.p, (size_t)tid.len) : NULL;
+        if (!m || m->state == TS_DEAD) {
+            s->error_code = KERR_TRANSACTIONAL_ID_NOT_FOUND;
+            continue;
+        }
+        s->transaction_state = proto_str_c(state_names[m->state & 7]);
+        s->transaction_timeout_ms = m->timeout_ms;
+        s->transaction_start_time_ms = m->state == TS_ONGOING ? m->start_ts : -1;
+        s->producer_id = m->pid;
+        s->producer_epoch = m->epoch;
+        /* partitions grouped by topic */
+        s->topics.v = arena_calloc(req->arena, (size_t)(m->n_parts ? m->n_parts : 1),
+                                   sizeof *s->topics.v);
+        int nt = 0;
+        for (int a = 0; a < m->n_parts; a++) {
+            int t;
+            for (t = 0; t < nt; t++)
+                if (proto_str_eq(s->topics.v[t].topic, m->parts[a].topic))
+                    break;
+            if (t == nt) {
+                proto_describe_transactions_response_topic_data_init(&s->topics.v[nt]);
+                s->topics.v[nt].topic = proto_str_c(arena_strndup(
+                    req->arena, m->parts[a].topic, strlen(m->parts[a].topic)));
+                s->topics.v[nt].partitions.v =
+                    arena_calloc(req->arena, (size_t)m->n_parts, sizeof(int32_t));
+                nt++;
+            }
+            s->topics.v[t].partitions.v[s->topics.v[t].partitions.n++] = m->parts[a].partition;
+        }
+        s->topics.n = nt;
+    }
+    proto_describe_transactions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+brk_status txn_handle_list_transactions(brk_req *req) {
+    proto_list_transactions_request rq;
+    if (proto_list_transactions_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    txn_coord_ensure(req->brk);
+    proto_list_transactions_response rs;
+    proto_list_transactions_response_init(&rs);
+    /* unknown state filters are echoed back */
+    int32_t nf = rq.state_filters.n > 0 ? rq.state_filters.n : 0;
+    rs.unknown_state_filters.v = arena_calloc(req->arena, (size_t)(nf ? nf : 1), sizeof(proto_str));
+    for (int32_t i = 0; i < nf; i++) {
+        bool known = false;
+        for (size_t s = 0; s < SL_ARRAY_LEN(state_names); s++)
+            known |= proto_str_eq(rq.state_filters.v[i], state_names[s]);
+        if (!known)
+            rs.unknown_state_filters.v[rs.unknown_state_filters.n++] = rq.state_filters.v[i];
+    }
+    rs.transaction_states.v =
+        arena_calloc(req->arena, (size_t)(n_metas ? n_metas : 1), sizeof *rs.transaction_states.v);
+    int64_t now = clk_wall_ms();
+    for (int i = 0; loaded && i < n_metas; i++) {
+        txn_meta *m = metas[i];
+        if (m->state == TS_DEAD)
+            continue;
+        const char *sn = state_names[m->state & 7];
+        bool ok = nf == 0;
+        for (int32_t f = 0; f < nf && !ok; f++)
+            ok = proto_str_eq(rq.state_filters.v[f], sn);
+        if (ok && rq.producer_id_filters.n > 0) {
+            ok = false;
+            for (int32_t f = 0; f < rq.producer_id_filters.n && !ok; f++)
+                ok = rq.producer_id_filters.v[f] == m->pid;
+        }
+        if (ok && req->api_version >= 1 && rq.duration_filter >= 0)
+            ok = m->state == TS_ONGOING && now - m->start_ts >= rq.duration_filter;
+        if (!ok)
+            continue;
+        proto_list_transactions_response_transaction_state *s =
+            &rs.transaction_states.v[rs.transaction_states.n++];
+        proto_list_transactions_response_transaction_state_init(s);
+        s->transactional_id = proto_str_c(arena_strndup(req->arena, m->tid, strlen(m->tid)));
+        s->producer_id = m->pid;
+        s->transaction_state = proto_str_c(sn);
+    }
+    proto_list_transactions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- DescribeProducers (61) -------------------------------------------------------------- */
+
+brk_status txn_handle_describe_producers(brk_req *req) {
+    proto_describe_producers_request rq;
+    if (proto_describe_producers_request_decode(&req->body, req->arena, req->api_version, &rq) !=
+        PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_describe_producers_response rs;
+    proto_describe_producers_response_init(&rs);
+    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
+    rs.topics.n = nt;
+    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    for (int32_t i = 0; i < nt; i++) {
+        proto_describe_producers_request_topic_request *t = &rq.topics.v[i];
+        proto_describe_producers_response_topic_response *tr = &rs.topics.v[i];
+        proto_describe_producers_response_topic_response_init(tr);
+        tr->name = t->name;
+        int32_t np = t->partition_indexes.n > 0 ? t->partition_indexes.n : 0;
+        tr->partitions.n = np;
+        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+        for (int32_t j = 0; j < np; j++) {
+            proto_describe_producers_response_partition_response *pr = &tr->partitions.v[j];
+            proto_describe_producers_response_partition_response_init(pr);
+            pr->partition_index = t->partition_indexes.v[j];
+            int16_t e;
+            const cl_partition *p = brk_find_partition(
+                brk, t->name.p ? t->name.p : "", t->name.len > 0 ? (size_t)t->name.len : 0,
+                pr->partition_index, &e);
+            if (p && (!p->log || p->leader != brk->node_id))
+                e = KERR_NOT_LEADER_OR_FOLLOWER;
+            if (!p || e) {
+                pr->error_code = e;
+                continue;
+            }
+            ps_state *ps = txn_part_state(brk, p->log);
+            pr->active_producers.n = ps->n;
+            pr->active_producers.v =
+                arena_calloc(req->arena, (size_t)(ps->n ? ps->n : 1), sizeof *pr->active_producers.v);
+            for (int k = 0; k < ps->n; k++) {
+                const ps_entry *en = &ps->entries[k];
+                proto_describe_producers_response_producer_state *o = &pr->active_producers.v[k];
+                proto_describe_producers_response_producer_state_init(o);
+                o->producer_id = en->producer_id;
+                o->producer_epoch = en->epoch;
+                o->last_sequence = en->n_batches ? en->batches[en->n_batches - 1].last_seq : -1;
+                o->last_timestamp = en->last_timestamp;
+                o->coordinator_epoch = en->coordinator_epoch;
+                o->current_txn_start_offset = en->txn_first_offset;
+            }
+        }
+    }
+    proto_describe_producers_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}

@@ -1,0 +1,368 @@
+/*
+ * txn_part.c - the partition side of idempotence and transactions: one
+ * ps_state per partition log, rebuilt lazily (newest snapshot + .txnindex +
+ * scan of the log after the snapshot), the produce/fetch hooks of txn.h,
+ * snapshots at segment roll and shutdown, producer id expiration, and the
+ * producer id allocator.
+ *
+ * Invariants: a loaded record's state reflects every batch of its log below
+ * log_end_offset (hooks run around each append on the loop thread). A
+ * record is dropped and rebuilt when the log pointer now belongs to another
+ * topic id (a deleted and re-created topic).
+ * Threading: loop thread only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "cluster/image.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "log/producer_state.h"
+#include "proto/errors.h"
+#include "proto/proto.h"
+#include "txn/txn.h"
+
+/* fetch.c's waiter wake-up; weak so this layer links without the data path. */
+void brk_fetch_notify(brk_broker *brk, log_partition *log) __attribute__((weak));
+
+#define NBUCKETS 4096
+#define SNAPSHOT_SCAN_BYTES (16 << 20) /* write a snapshot after a longer scan */
+
+typedef struct part_rec {
+    struct part_rec *next;
+    log_partition *log;
+    uint8_t topic_id[16];
+    char *dir;
+    int seg_count;
+    ps_state ps;
+} part_rec;
+
+static part_rec *buckets[NBUCKETS];
+static brk_broker *pbrk;
+static uint64_t expire_timer;
+static bool hooked, stopping;
+
+static size_t bucket_of(const log_partition *log) {
+    uintptr_t v = (uintptr_t)log;
+    v ^= v >> 17;
+    v *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(v >> 40) % NBUCKETS;
+}
+
+static void rec_free(part_rec *r) {
+    ps_free(&r->ps);
+    free(r->dir);
+    free(r);
+}
+
+/* Walks batches from `start` to LEO: headers by pread, control batches read
+ * whole. Applies them to r->ps and appends aborted entries found to the
+ * .txnindex unless known. Returns bytes scanned. */
+static int64_t scan_log(part_rec *r, int64_t start) {
+    log_partition *log = r->log;
+    int64_t off = start, leo = log_end_offset(log), scanned = 0;
+    uint8_t hdr[BATCH_HEADER_SIZE];
+    uint8_t *cb = NULL;
+    size_t cb_cap = 0;
+    while (off < leo) {
+        log_read_result rr;
+        if (log_read(log, off, BATCH_HEADER_SIZE, -1, true, &rr) || rr.len <= 0) {
+            log_read_release(&rr);
+            break;
+        }
+        struct stat st;
+        off_t pos = rr.file_pos, fend = fstat(rr.fd, &st) == 0 ? st.st_size : 0;
+        int64_t before = off;
+        while (off < leo && pos + BATCH_HEADER_SIZE <= fend) {
+            if (pread(rr.fd, hdr, sizeof hdr, pos) != (ssize_t)sizeof hdr)
+                break;
+            log_batch_header h;
+            if (!batch_parse_header(hdr, sizeof hdr, &h) || h.magic != BATCH_MAGIC ||
+                h.batch_length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
+                break;
+            int64_t sz = batch_size(&h);
+            if (batch_last_offset(&h) >= off && h.producer_id >= 0) {
+                const uint8_t *whole = hdr;
+                if (batch_is_control(&h)) {
+                    if ((size_t)sz > cb_cap) {
+                        cb_cap = (size_t)sz;
+                        cb = xrealloc(cb, cb_cap);
+                    }
+                    if (sz > (1 << 20) || pread(rr.fd, cb, (size_t)sz, pos) != sz)
+                        break;
+                    whole = cb;
+                }
+                ps_aborted ab;
+                int before_n = r->ps.n_aborted;
+                if (ps_replay_batch(&r->ps, whole, &h, &ab) && r->ps.n_aborted > before_n)
+                    ps_txnindex_append(r->dir, &ab);
+            }
+            off = batch_last_offset(&h) + 1;
+            pos += sz;
+            scanned += sz;
+        }
+        log_read_release(&rr);
+        if (off <= before)
+            break; /* no progress: damaged data (recovery should have cut it) */
+    }
+    free(cb);
+    return scanned;
+}
+
+static part_rec *rec_load(log_partition *log) {
+    part_rec *r = xcalloc(1, sizeof *r);
+    r->log = log;
+    log_topic_id(log, r->topic_id);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s-%d", log_dir_path(log), log_topic(log),
+             (int)log_partition_id(log));
+    r->dir = xstrdup(dir);
+    r->seg_count = log_segment_count(log);
+    ps_init(&r->ps);
+    int64_t leo = log_end_offset(log), lso = log_start_offset(log);
+    int64_t snap = ps_snapshot_load_latest(&r->ps, r->dir, leo);
+    int64_t start = snap >= 0 && snap >= lso ? snap : lso;
+    if (snap >= 0 && snap < lso)
+        r->ps.n = 0; /* too old: below the log start, rebuild from the log */
+    ps_txnindex_load(&r->ps, r->dir, lso, leo);
+    int64_t scanned = scan_log(r, start);
+    if (scanned > SNAPSHOT_SCAN_BYTES) {
+        ps_snapshot_write(&r->ps, r->dir, log_end_offset(log));
+        ps_snapshot_clean(r->dir, 2, log_end_offset(log));
+    }
+    SL_DEBUG("txn", "producer state of %s-%d: %d producers, %d aborted txns (snapshot %lld, "
+             "scanned %lld bytes)", log_topic(log), (int)log_partition_id(log), r->ps.n,
+             r->ps.n_aborted, (long long)snap, (long long)scanned);
+    return r;
+}
+
+static void expire_cb(net_loop *loop, void *ctx);
+
+static void on_shutdown(brk_broker *brk, void *ctx) {
+    SL_UNUSED(ctx);
+    stopping = true;
+    if (expire_timer)
+        net_timer_cancel(brk->loop, expire_timer);
+    expire_timer = 0;
+    txn_part_snapshot_all();
+}
+
+static int64_t expire_interval(void) {
+    int64_t e = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+    int64_t iv = e / 2;
+    return iv < 1000 ? 1000 : iv > 600000 ? 600000 : iv;
+}
+
+static void expire_cb(net_loop *loop, void *ctx) {
+    SL_UNUSED(ctx);
+    expire_timer = 0;
+    if (stopping)
+        return;
+    int64_t now = clk_wall_ms(), exp = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+    for (int i = 0; i < NBUCKETS; i++)
+        for (part_rec *r = buckets[i]; r; r = r->next) {
+            ps_expire(&r->ps, now, exp);
+            ps_trim_aborted(&r->ps, log_start_offset(r->log));
+        }
+    expire_timer = net_timer_add(loop, expire_interval(), expire_cb, NULL);
+}
+
+static part_rec *rec_get(brk_broker *brk, log_partition *log) {
+    if (brk && !hooked) {
+        hooked = true;
+        pbrk = brk;
+        brk_on_shutdown(on_shutdown, NULL);
+        if (brk->loop)
+            expire_timer = net_timer_add(brk->loop, expire_interval(), expire_cb, NULL);
+    }
+    /* The coordinator may complete prepared transactions (writing markers,
+     * possibly into this very partition) before we look the record up. */
+    if (brk)
+        txn_coord_ensure(brk);
+    size_t b = bucket_of(log);
+    uint8_t id[16];
+    log_topic_id(log, id);
+    for (part_rec **pp = &buckets[b]; *pp; pp = &(*pp)->next) {
+        part_rec *r = *pp;
+        if (r->log != log)
+            continue;
+        if (memcmp(r->topic_id, id, 16) == 0)
+            return r;
+        *pp = r->next; /* stale: the log was deleted and its memory reused */
+        rec_free(r);
+        break;
+    }
+    part_rec *r = rec_load(log);
+    r->next = buckets[b];
+    buckets[b] = r;
+    return r;
+}
+
+struct ps_state *txn_part_state(brk_broker *brk, log_partition *log) {
+    return &rec_get(brk, log)->ps;
+}
+
+void txn_part_snapshot_all(void) {
+    for (int i = 0; i < NBUCKETS; i++)
+        for (part_rec *r = buckets[i]; r; r = r->next) {
+            if (log_is_failed(r->log))
+                continue;
+            int64_t leo = log_end_offset(r->log);
+            ps_snapshot_write(&r->ps, r->dir, leo);
+            ps_snapshot_clean(r->dir, 2, leo);
+        }
+}
+
+/* ---- produce ------------------------------------------------------------------------ */
+
+int txn_produce_check(brk_broker *brk, log_partition *log, const log_batch_header *h,
+                      int64_t *dup_base_offset, const char **msg) {
+    *msg = NULL;
+    if (h->producer_id < 0 && !batch_is_transactional(h))
+        return 0;
+    if (h->producer_id < 0) {
+        *msg = "Transactional batch without producer id";
+        return KERR_INVALID_RECORD;
+    }
+    part_rec *r = rec_get(brk, log);
+    r->seg_count = log_segment_count(log);
+    ps_batch_meta dup;
+    int rc = ps_check(&r->ps, h, &dup, msg);
+    if (rc == PS_DUPLICATE) {
+        *dup_base_offset = dup.first_offset;
+        return TXN_DUPLICATE;
+    }
+    return rc;
+}
+
+void txn_produce_appended(brk_broker *brk, log_partition *log, const log_batch_header *h,
+                          int64_t base_offset) {
+    if (h->producer_id < 0)
+        return;
+    part_rec *r = rec_get(brk, log);
+    int segs = log_segment_count(log);
+    if (segs > r->seg_count) {
+        /* The append rolled: snapshot the state before this batch at the new
+         * segment's base offset (Kafka's takeSnapshot on roll). */
+        ps_snapshot_write(&r->ps, r->dir, base_offset);
+        ps_snapshot_clean(r->dir, 2, base_offset);
+    }
+    r->seg_count = segs;
+    log_batch_header hh = *h;
+    hh.base_offset = base_offset;
+    ps_update(&r->ps, &hh);
+}
+
+/* ---- fetch -------------------------------------------------------------------------- */
+
+int64_t txn_lso(log_partition *log) {
+    int64_t hw = log_high_watermark(log);
+    part_rec *r = rec_get(pbrk ? pbrk : brk_self, log);
+    int64_t fu = ps_first_unstable(&r->ps);
+    return fu >= 0 && fu < hw ? fu : hw;
+}
+
+typedef struct ab_writer {
+    buf *b;
+    bool flex;
+} ab_writer;
+
+static void write_one(void *ctx, const ps_aborted *ab) {
+    ab_writer *w = ctx;
+    buf_put_be64(w->b, (uint64_t)ab->producer_id);
+    buf_put_be64(w->b, (uint64_t)ab->first_offset);
+    if (w->flex)
+        buf_put_uvarint(w->b, 0); /* no tagged fields */
+}
+
+void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log, int64_t from,
+                             int64_t to) {
+    part_rec *r = rec_get(pbrk ? pbrk : brk_self, log);
+    int n = ps_aborted_in(&r->ps, from, to, NULL, NULL);
+    proto_write_array_len(b, flexible, n);
+    ab_writer w = {b, flexible};
+    ps_aborted_in(&r->ps, from, to, write_one, &w);
+}
+
+/* ---- markers ------------------------------------------------------------------------ */
+
+int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_id,
+                         int16_t epoch, int type, int32_t coordinator_epoch) {
+    if (!part || !part->log || part->leader != brk->node_id)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    part_rec *r = rec_get(brk, part->log);
+    buf b;
+    buf_init(&b, 128);
+    batch_build_control(&b, producer_id, epoch, type, coordinator_epoch, clk_wall_ms());
+    int segs = log_segment_count(part->log);
+    log_append_info info;
+    int16_t e = log_append(part->log, b.data, b.len, part->leader_epoch, LOG_ORIGIN_COORDINATOR,
+                           &info);
+    buf_free(&b);
+    if (e) {
+        SL_WARN("txn", "writing %s marker for producer %lld to %s-%d failed: %s",
+                type == BATCH_CONTROL_COMMIT ? "COMMIT" : "ABORT", (long long)producer_id,
+                part->topic->name, (int)part->id, proto_error_name(e));
+        return e;
+    }
+    if (log_segment_count(part->log) > segs) {
+        ps_snapshot_write(&r->ps, r->dir, info.base_offset);
+        ps_snapshot_clean(r->dir, 2, info.base_offset);
+    }
+    r->seg_count = log_segment_count(part->log);
+    ps_aborted ab;
+    if (ps_apply_marker(&r->ps, producer_id, epoch, type, coordinator_epoch, info.base_offset,
+                        &ab))
+        ps_txnindex_append(r->dir, &ab);
+    if (part->n_isr <= 1)
+        log_set_high_watermark(part->log, log_end_offset(part->log));
+    if (brk_fetch_notify)
+        brk_fetch_notify(brk, part->log);
+    return KERR_NONE;
+}
+
+/* ---- producer ids -------------------------------------------------------------------- */
+
+#define PID_BLOCK 1000
+static int64_t pid_next = -1, pid_end = -1;
+
+int64_t txn_alloc_producer_id(brk_broker *brk) {
+    if (pid_next >= 0 && pid_next < pid_end)
+        return pid_next++;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.sluice-producer-ids",
+             log_manager_dir(brk->logs, 0));
+    int64_t start = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        long long v;
+        if (fscanf(f, "%lld", &v) == 1 && v > 0)
+            start = v;
+        fclose(f);
+    }
+    if (pid_end > start)
+        start = pid_end;
+    /* Reserve the block on disk before handing out any id of it. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "%lld\n", (long long)(start + PID_BLOCK));
+        if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
+            SL_WARN("txn", "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        rename(tmp, path);
+    }
+    pid_next = start;
+    pid_end = start + PID_BLOCK;
+    return pid_next++;
+}
