@@ -232,9 +232,13 @@ cmd_start() {
         a="${l#*://}"
         local h="${a%:*}"
         [ -n "$h" ] && [ "$h" != 0.0.0.0 ] || h=127.0.0.1
-        if (exec 3<>"/dev/tcp/$h/${a##*:}") 2>/dev/null; then
-            die "port ${a##*:} on $h is already in use"
-        fi
+        # (a broker just killed may hold it for a moment while exiting)
+        local tries=0
+        while (exec 3<>"/dev/tcp/$h/${a##*:}") 2>/dev/null; do
+            tries=$((tries + 1))
+            [ $tries -lt 50 ] || die "port ${a##*:} on $h is already in use"
+            sleep 0.1
+        done
     done
 
     local logdir="${conf[log.dirs]%%,*}"

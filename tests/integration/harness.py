@@ -243,6 +243,14 @@ class Broker:
             time.sleep(0.05)
         if self.proc is not None:
             self.proc.wait()
+        # A killed JVM's main thread turns zombie before its other threads
+        # have closed the sockets: wait until the client port is released.
+        while time.monotonic() < deadline + 10:
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+            except OSError:
+                break
+            time.sleep(0.05)
         return True
 
     def _kill(self, sig):

@@ -176,14 +176,18 @@ def test_groups_more_members_than_partitions(module_broker, members):
     bs = module_broker.bootstrap
     topic = harness.create_topic(bs, uid("mm"), partitions=2)
     group = uid("g")
-    produce_n(bs, topic, 50)
+    produce_n(bs, topic, 20)
     ms = [members(bs, group, topic) for _ in range(4)]
     wait_assignment(ms, 2, sizes=[0, 0, 1, 1])
     time.sleep(2)  # let any late rebalance settle
     sets = wait_assignment(ms, 2, sizes=[0, 0, 1, 1])
-    wait_all_seen(ms, {"r%d" % i for i in range(50)})
+    produce_n(bs, topic, 50, prefix="late")
+    late = {"late%d" % i for i in range(50)}
+    wait_all_seen(ms, late | {"r%d" % i for i in range(20)})
+    check_once(ms, late)
     idle = [m for m, s in zip(ms, sets) if not s]
-    assert all(not m.records() for m in idle)
+    assert len(idle) == 2
+    assert all(not (set(v for (_, _, v) in m.records()) & late) for m in idle)
 
 
 def test_groups_two_groups_each_read_everything(module_broker, members):
@@ -311,7 +315,8 @@ def test_groups_auto_offset_reset(module_broker):
         kc.close()
 
 
-def test_groups_committed_offsets_survive_restart(broker):
+@pytest.mark.parametrize("clean", [True, False], ids=["sigterm", "kill9"])
+def test_groups_committed_offsets_survive_restart(broker, clean):
     bs = broker.bootstrap
     topic = harness.create_topic(bs, uid("rs"), partitions=3)
     for p in range(3):
@@ -338,7 +343,7 @@ def test_groups_committed_offsets_survive_restart(broker):
     s.commit(offsets=[ck.TopicPartition(topic, 2, 9, metadata="standalone")], asynchronous=False)
     s.close()
 
-    broker.restart()
+    broker.restart(clean=clean)
 
     c = harness.consumer(bs, group=group)
     com = c.committed([ck.TopicPartition(topic, p) for p in range(3)], timeout=30)
@@ -462,3 +467,75 @@ def test_groups_session_timeout_and_errors(module_broker):
         assert d["state"] == "Empty" and d["members"] == []
     finally:
         a.close()
+
+
+def test_groups_java_console_consumer_group(module_broker):
+    """Apache Kafka's Java consumer (kafka-console-consumer.sh --group):
+    two runs of the same group read every record exactly once between them,
+    and kafka-consumer-groups.sh shows the committed offsets."""
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("jv"), partitions=3)
+    for p in range(3):
+        harness.produce(bs, topic, ["j%d-%d" % (p, i) for i in range(10)], partition=p)
+    group = uid("gj")
+
+    def run(n):
+        r = harness.kafka_tool("kafka-console-consumer", [
+            "--bootstrap-server", bs, "--topic", topic, "--group", group,
+            "--from-beginning", "--max-messages", str(n), "--timeout-ms", "30000",
+            "--consumer-property", "session.timeout.ms=6000",
+            "--consumer-property", "auto.commit.interval.ms=100"])
+        return [line for line in r.stdout.splitlines() if line.startswith("j")]
+
+    first = run(12)
+    second = run(18)
+    assert len(first) == 12 and len(second) == 18
+    assert sorted(first + second) == sorted("j%d-%d" % (p, i) for p in range(3)
+                                            for i in range(10))
+    r = harness.kafka_tool("kafka-consumer-groups", [
+        "--bootstrap-server", bs, "--describe", "--group", group])
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith(group)]
+    assert len(rows) == 3
+    # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    assert sorted((int(x[2]), int(x[3]), int(x[5])) for x in rows) == [
+        (0, 10, 0), (1, 10, 0), (2, 10, 0)]
+
+
+def test_groups_kafka_python_group_members(module_broker):
+    """kafka-python's group consumer (its own JoinGroup/SyncGroup client):
+    two members share a topic and commit; a third reader of the group
+    starts from the committed offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("kp"), partitions=4)
+    for p in range(4):
+        harness.produce(bs, topic, ["k%d-%d" % (p, i) for i in range(5)], partition=p)
+    group = uid("gk")
+
+    def member():
+        return KafkaConsumer(topic, bootstrap_servers=bs, group_id=group,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=500)
+
+    a, b = member(), member()
+    got = {id(a): [], id(b): []}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for c in (a, b):
+                for recs in c.poll(timeout_ms=200).values():
+                    got[id(c)] += [r.value.decode() for r in recs]
+                    c.commit()
+            if (len(got[id(a)]) + len(got[id(b)]) >= 20 and a.assignment() and b.assignment()
+                    and len(a.assignment()) == 2 and len(b.assignment()) == 2):
+                break
+        assert sorted(set(got[id(a)] + got[id(b)])) == sorted(
+            "k%d-%d" % (p, i) for p in range(4) for i in range(5))
+        assert len(a.assignment()) == 2 and len(b.assignment()) == 2
+        for c in (a, b):
+            c.commit()
+        committed = {p: a.committed(TopicPartition(topic, p)) for p in range(4)}
+        assert committed == {0: 5, 1: 5, 2: 5, 3: 5}
+    finally:
+        a.close()
+        b.close()
