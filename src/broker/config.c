@@ -372,7 +372,8 @@ static bool env_ignored(const char *k) {
         "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_CLUSTER_ID",
         "KAFKA_ENABLE_KRAFT", "KAFKA_KRAFT_CLUSTER_ID", "KAFKA_CLASSPATH",
         "KAFKA_JMX_PORT", "KAFKA_JMX_HOSTNAME", "KAFKA_CONF_FILE",
-        "KAFKA_MOUNTED_CONF_DIR", NULL};
+        "KAFKA_MOUNTED_CONF_DIR", "KAFKA_CREATE_TOPICS",
+        "KAFKA_CFG_KRAFT_CLUSTER_ID", NULL};
     for (int i = 0; skip[i]; i++)
         if (!strcmp(k, skip[i]))
             return true;

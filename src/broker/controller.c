@@ -259,6 +259,49 @@ static void register_self(brk_broker *brk) {
     buf_free(&v);
 }
 
+/* wurstmeister/kafka's KAFKA_CREATE_TOPICS="name:partitions:replicas[:policy],..."
+ * creates the missing topics at start, so those compose files carry over. */
+static void create_env_topics(brk_broker *brk) {
+    const char *spec = getenv("KAFKA_CREATE_TOPICS");
+    if (!spec || !*spec)
+        return;
+    char *copy = xstrdup(spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok;
+         tok = strtok_r(NULL, ", ", &save)) {
+        char *f[4] = {0};
+        int nf = 0;
+        char *s2 = NULL;
+        for (char *x = strtok_r(tok, ":", &s2); x && nf < 4;
+             x = strtok_r(NULL, ":", &s2))
+            f[nf++] = x;
+        char msg[512];
+        if (nf < 2 || ctl_validate_topic_name(f[0], strlen(f[0]), msg, sizeof msg)) {
+            SL_WARN("controller", "KAFKA_CREATE_TOPICS: cannot parse '%s'", tok);
+            continue;
+        }
+        if (cl_topic_find(brk->image, f[0], strlen(f[0])))
+            continue;
+        int32_t np = atoi(f[1]);
+        int16_t rf = nf > 2 ? (int16_t)atoi(f[2]) : 1;
+        if (np <= 0 || rf <= 0 || rf > ctl_live_brokers(brk)) {
+            SL_WARN("controller",
+                    "KAFKA_CREATE_TOPICS: %s: %d partitions, replication factor "
+                    "%d cannot be created on %d broker(s)",
+                    f[0], np, rf, ctl_live_brokers(brk));
+            continue;
+        }
+        brk_kv kv[1] = {{"cleanup.policy", nf > 3 ? f[3] : "delete"}};
+        if (brk_config_validate(BRK_TCFG_CLEANUP_POLICY, kv[0].value, msg,
+                                sizeof msg) < 0) {
+            SL_WARN("controller", "KAFKA_CREATE_TOPICS: %s", msg);
+            continue;
+        }
+        ctl_create_topic(brk, f[0], np, rf, NULL, kv, nf > 3 ? 1 : 0, NULL);
+    }
+    free(copy);
+}
+
 int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
@@ -281,6 +324,7 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
         buf_free(&v);
     }
     register_self(brk);
+    create_env_topics(brk);
     return 0;
 }
 

@@ -370,6 +370,31 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
         return -1;
     }
     if (!cluster_id[0]) {
+        /* The container images pass the cluster id to `kafka-storage
+         * format` from the environment: CLUSTER_ID (confluent),
+         * KAFKA_KRAFT_CLUSTER_ID (bitnami), KAFKA_CLUSTER_ID. It is used
+         * only when formatting; a formatted dir keeps its own. */
+        const char *envs[] = {"CLUSTER_ID", "KAFKA_KRAFT_CLUSTER_ID",
+                              "KAFKA_CLUSTER_ID"};
+        for (int i = 0; i < 3 && !cluster_id[0]; i++) {
+            const char *v = getenv(envs[i]);
+            if (!v || !*v)
+                continue;
+            bool ok = strlen(v) == 22;
+            for (const char *c = v; ok && *c; c++)
+                ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+            if (!ok) {
+                snprintf(err, errlen,
+                         "%s=%.64s is not a valid cluster id (22 characters of "
+                         "base64url, e.g. from `kafka-storage random-uuid`)",
+                         envs[i], v);
+                return -1;
+            }
+            snprintf(cluster_id, 32, "%s", v);
+        }
+    }
+    if (!cluster_id[0]) {
         uint8_t id[16];
         brk_random_uuid(id);
         uuid_b64url(id, cluster_id);

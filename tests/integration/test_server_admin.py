@@ -304,3 +304,18 @@ def test_two_listeners_advertise_their_own_addresses(broker_factory):
     r2 = harness.kcat("-b", "127.0.0.1:%d" % p2, "-L").stdout
     assert "broker 1 at 127.0.0.1:%d" % p1 in r1
     assert "broker 1 at localhost:%d" % p2 in r2
+
+
+@sluice_only
+def test_container_env_cluster_id_and_create_topics(broker_factory, monkeypatch):
+    monkeypatch.setenv("CLUSTER_ID", "MkU3OEVBNTcwNTJENDM2Qk")  # confluent compose files
+    monkeypatch.setenv("KAFKA_CREATE_TOPICS", "Orders:3:1,Compacted:1:1:compact")  # wurstmeister
+    b = broker_factory()
+    a = harness.admin(b.bootstrap)
+    md = a.list_topics(timeout=10)
+    assert md.cluster_id == "MkU3OEVBNTcwNTJENDM2Qk"
+    assert len(md.topics["Orders"].partitions) == 3
+    c = describe_topic_config(a, "Compacted")
+    assert c["cleanup.policy"].value == "compact"
+    with open(os.path.join(b.data_dir, "meta.properties")) as f:
+        assert "cluster.id=MkU3OEVBNTcwNTJENDM2Qk" in f.read()
