@@ -6,6 +6,8 @@ scripts/kafka.sh) when SLUICE_TARGET=kafka.
 Fixtures
   broker          a fresh broker per test (function scope)
   module_broker   one broker shared by a module's tests (no restarts there!)
+  shared_broker   one broker for the whole session, config SHARED_CONFIG
+                  (modules that need nothing special share it; no restarts)
   broker_factory  make(config=None, start=True) -> Broker, for tests that
                   need several brokers or to pick config at run time
 Broker config: Kafka's keys, on both targets, from
@@ -86,6 +88,19 @@ def broker(request, tmp_path_factory):
 def module_broker(request, tmp_path_factory):
     config = _marker_config(request.node)
     b = _start(tmp_path_factory, os.path.basename(str(request.node.fspath))[:-3], config)
+    yield b
+    b.cleanup()
+
+
+# The session-wide broker: auto-created topics get 2 partitions, and
+# retention runs every 500 ms (Kafka's first retention pass comes 30 s after
+# start, so tests that need it are best served by a broker started early).
+SHARED_CONFIG = {"num.partitions": "2", "log.retention.check.interval.ms": "500"}
+
+
+@pytest.fixture(scope="session")
+def shared_broker(tmp_path_factory):
+    b = _start(tmp_path_factory, "shared", SHARED_CONFIG)
     yield b
     b.cleanup()
 

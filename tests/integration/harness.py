@@ -100,6 +100,58 @@ def api_versions_probe(host, port, timeout=2.0):
         return None
 
 
+def kstr(s):
+    """Kafka STRING (int16 length) of a str."""
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def karray(items):
+    """Kafka ARRAY (int32 count) of already-encoded items."""
+    return struct.pack(">i", len(items)) + b"".join(items)
+
+
+def kafka_request(bootstrap, api_key, api_version, body, timeout=10.0):
+    """Send one request with a v1 (non-flexible) request header and return
+    the response body after the correlation id (v0 response header). For
+    checks that must see the broker's own answer, not a client library's
+    interpretation of it."""
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.settimeout(timeout)
+        hdr = struct.pack(">hhi", api_key, api_version, 7) + kstr("sluice-test")
+        frame = hdr + body
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", _recv_exact(s, 4))[0]
+        resp = _recv_exact(s, size)
+    assert struct.unpack(">i", resp[:4])[0] == 7, "correlation id mismatch"
+    return resp[4:]
+
+
+def list_offsets_raw(bootstrap, topic, partition, timestamp=-1):
+    """ListOffsets v1 for one partition: (error_code, timestamp, offset)."""
+    body = struct.pack(">i", -1) + karray([kstr(topic) + karray(
+        [struct.pack(">iq", partition, timestamp)])])
+    r = kafka_request(bootstrap, 2, 1, body)
+    # topics[1]: name, partitions[1]: partition, error, timestamp, offset
+    n = struct.unpack(">h", r[4:6])[0]
+    off = 6 + n + 4
+    _, err, ts, offset = struct.unpack(">ihqq", r[off:off + 22])
+    return err, ts, offset
+
+
+def delete_records_raw(bootstrap, topic, partition, offset, timeout_ms=10000):
+    """DeleteRecords v1 for one partition: (error_code, low_watermark)."""
+    body = karray([kstr(topic) + karray([struct.pack(">iq", partition, offset)])]) + \
+        struct.pack(">i", timeout_ms)
+    r = kafka_request(bootstrap, 21, 1, body)
+    # throttle, topics[1]: name, partitions[1]: partition, low_watermark, error
+    n = struct.unpack(">h", r[8:10])[0]
+    off = 10 + n + 4
+    _, low, err = struct.unpack(">iqh", r[off:off + 14])
+    return err, low
+
+
 def _recv_exact(s, n):
     out = b""
     while len(out) < n:

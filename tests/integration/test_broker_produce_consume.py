@@ -12,7 +12,7 @@ from confluent_kafka.admin import OffsetSpec
 
 import harness
 
-pytestmark = pytest.mark.broker_config({"num.partitions": "2"})
+# shared_broker: num.partitions=2 (see conftest.SHARED_CONFIG)
 
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
@@ -46,8 +46,8 @@ def norm_kp(r):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_codec_confluent_produce_all_clients_consume(module_broker, codec):
-    b = module_broker.bootstrap
+def test_codec_confluent_produce_all_clients_consume(shared_broker, codec):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("codec-" + codec))
     msgs = sample_messages()
     delivered = harness.produce(b, t, msgs, partition=0, compression_type=codec)
@@ -72,8 +72,8 @@ def test_codec_confluent_produce_all_clients_consume(module_broker, codec):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_codec_kafka_python_produce(module_broker, codec):
-    b = module_broker.bootstrap
+def test_codec_kafka_python_produce(shared_broker, codec):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("kp-" + codec))
     msgs = [(b"k%d" % i, b"kafka-python %d " % i + b"z" * (i * 10), [("n", b"%d" % i)])
             for i in range(30)] + [(b"tomb", None, [])]
@@ -85,8 +85,8 @@ def test_codec_kafka_python_produce(module_broker, codec):
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_codec_kcat_produce(module_broker, codec):
-    b = module_broker.bootstrap
+def test_codec_kcat_produce(shared_broker, codec):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("kcat-" + codec))
     lines = ["key%d:value %d %s" % (i, i, "q" * i) for i in range(40)]
     harness.kcat("-b", b, "-P", "-t", t, "-K", ":", "-z", codec, "-H", "src=kcat",
@@ -97,16 +97,16 @@ def test_codec_kcat_produce(module_broker, codec):
     assert all(m.headers() == [("src", b"kcat")] for m in got)
 
 
-def test_compressed_batches_stored_with_their_codec(module_broker):
+def test_compressed_batches_stored_with_their_codec(shared_broker):
     """Kafka's DumpLogSegments reads the segment files and sees each batch
     with the codec the producer used (stored as received)."""
-    b = module_broker.bootstrap
+    b = shared_broker.bootstrap
     files = []
     for codec in CODECS:
         t = harness.create_topic(b, harness.unique_topic("dump-" + codec))
         harness.produce(b, t, [b"payload %d" % i for i in range(20)], partition=0,
                         compression_type=codec, linger_ms=50)
-        files.append((codec, module_broker.segment_files(t)[0]))
+        files.append((codec, shared_broker.segment_files(t)[0]))
     r = harness.kafka_tool("kafka-dump-log", ["--files", ",".join(f for _, f in files)])
     out = r.stdout
     for codec, f in files:
@@ -118,8 +118,8 @@ def test_compressed_batches_stored_with_their_codec(module_broker):
 MAX_BYTES = 1048588  # Kafka's default message.max.bytes
 
 
-def test_batch_near_message_max_bytes_accepted_and_over_rejected(module_broker):
-    b = module_broker.bootstrap
+def test_batch_near_message_max_bytes_accepted_and_over_rejected(shared_broker):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("big"))
     near = b"n" * (MAX_BYTES - 200)  # batch = value + ~80 bytes of framing
     d = harness.produce(b, t, [{"key": b"near", "value": near}], partition=0,
@@ -139,10 +139,10 @@ def test_batch_near_message_max_bytes_accepted_and_over_rejected(module_broker):
     assert got[0].value() == near and got[1].value() == b"after"
 
 
-def test_message_too_large_error_code(module_broker):
+def test_message_too_large_error_code(shared_broker):
     """The topic's max.message.bytes: the delivery report carries the
     broker's MESSAGE_TOO_LARGE (10); a batch under the limit still goes in."""
-    b = module_broker.bootstrap
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("big2"), config={"max.message.bytes": "5000"})
     p = harness.producer(b, message_max_bytes=1000000, compression_type="none", retries=0)
     errs = []
@@ -156,8 +156,8 @@ def test_message_too_large_error_code(module_broker):
     assert harness.watermarks(b, t) == (0, 1)
 
 
-def test_long_poll_fetch_wakes_when_data_arrives(module_broker):
-    b = module_broker.bootstrap
+def test_long_poll_fetch_wakes_when_data_arrives(shared_broker):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("longpoll"))
     c = harness.consumer(b, fetch_wait_max_ms=5000, fetch_min_bytes=1)
     try:
@@ -182,14 +182,14 @@ def test_long_poll_fetch_wakes_when_data_arrives(module_broker):
         c.close()
 
 
-def test_acks_all_with_min_insync_replicas_above_replication_factor(module_broker):
+def test_acks_all_with_min_insync_replicas_above_replication_factor(shared_broker):
     """Apache Kafka 4.x caps the effective min.insync.replicas at the
     partition's replica count (kafka.cluster.Partition.effectiveMinIsr =
     min(min.insync.replicas, replicas), KIP-966), so on one broker a topic
     with replication factor 1 and min.insync.replicas=2 still takes acks=all
     writes. NOT_ENOUGH_REPLICAS needs an ISR smaller than both: see
     test_broker_cluster_min_isr.py."""
-    b = module_broker.bootstrap
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("minisr"),
                              config={"min.insync.replicas": "2"})
     cfg = describe_topic_config(b, t)
@@ -209,8 +209,8 @@ def describe_topic_config(bootstrap, topic):
     return a.describe_configs([res])[res].result(20)
 
 
-def test_list_offsets_earliest_latest_and_by_timestamp(module_broker):
-    b = module_broker.bootstrap
+def test_list_offsets_earliest_latest_and_by_timestamp(shared_broker):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("lo"))
     base = int(time.time() * 1000) - 100000
     msgs = [{"value": b"m%d" % i, "timestamp": base + i * 1000} for i in range(10)]
@@ -251,8 +251,8 @@ def test_list_offsets_earliest_latest_and_by_timestamp(module_broker):
     assert out.strip() == "%s:0:0" % t
 
 
-def test_auto_topic_creation_via_metadata(module_broker):
-    b = module_broker.bootstrap
+def test_auto_topic_creation_via_metadata(shared_broker):
+    b = shared_broker.bootstrap
     t = harness.unique_topic("auto")
     d = harness.produce(b, t, [b"first"], partition=0)
     assert d[0].offset() == 0
@@ -266,8 +266,8 @@ def test_auto_topic_creation_via_metadata(module_broker):
     assert harness.consume(b, t2, 1)[0].value() == b"kp"
 
 
-def test_delete_records_moves_log_start_offset(module_broker):
-    b = module_broker.bootstrap
+def test_delete_records_moves_log_start_offset(shared_broker):
+    b = shared_broker.bootstrap
     t = harness.create_topic(b, harness.unique_topic("delrec"), partitions=2)
     harness.produce(b, t, [b"r%d" % i for i in range(10)], partition=0)
     harness.produce(b, t, [b"s%d" % i for i in range(4)], partition=1)
