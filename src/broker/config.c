@@ -26,7 +26,15 @@ const brk_cfg_def brk_cfg_defs[BRK_CFG_COUNT] = {
 /* Broker keys only (topic keys are looked up with brk_config_find_topic). */
 int brk_config_find(const char *name) {
     for (int i = 0; i < BRK_CFG_COUNT; i++)
-        if (!(brk_cfg_defs[i].flags & CFG_F_TOPIC) &&
+        if (!(brk_cfg_defs[i].flags & (CFG_F_TOPIC | CFG_F_GROUP)) &&
+            !strcmp(brk_cfg_defs[i].name, name))
+            return i;
+    return -1;
+}
+
+int brk_config_find_group(const char *name) {
+    for (int i = 0; i < BRK_CFG_COUNT; i++)
+        if ((brk_cfg_defs[i].flags & CFG_F_GROUP) &&
             !strcmp(brk_cfg_defs[i].name, name))
             return i;
     return -1;

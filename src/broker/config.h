@@ -41,6 +41,7 @@ typedef enum {
 #define CFG_F_DYNAMIC 2u  /* broker config that may be altered at runtime */
 #define CFG_F_NULLDEF 4u  /* default is null */
 #define CFG_F_SENSITIVE 8u
+#define CFG_F_GROUP 16u   /* a group-level config (consumer.session.timeout.ms) */
 
 typedef enum {
 #define CFG(id, name, type, def, min, max, valid, flags, synonyms, doc) id,
@@ -97,6 +98,8 @@ void brk_config_free(brk_config *cfg);
 int brk_config_find(const char *name);
 /* Id of a topic-level key (CFG_F_TOPIC), or -1. */
 int brk_config_find_topic(const char *name);
+/* Id of a group-level key (CFG_F_GROUP), or -1. */
+int brk_config_find_group(const char *name);
 
 /* Sets one static value from the file/env/override (src STATIC_BROKER).
  * Returns 0, or -1 with a message naming the key in err (invalid value).

@@ -16,6 +16,7 @@
 #define RES_TOPIC 2
 #define RES_BROKER 4
 #define RES_BROKER_LOGGER 8
+#define RES_GROUP 32
 
 int16_t brk_validate_topic_config(const char *name, const char *value, char *msg,
                                   size_t msglen);
@@ -165,6 +166,42 @@ static void describe_broker(brk_req *req, bool default_scope,
     }
 }
 
+static void describe_group(brk_req *req, const char *group,
+                           const proto_describe_configs_request_describe_configs_resource *q,
+                           bool syn, bool doc,
+                           proto_describe_configs_response_describe_configs_result *r) {
+    const brk_config *cfg = req->brk->cfg;
+    brk_kv ov[32];
+    size_t n = cl_group_configs(req->brk->image, group, ov, 32);
+    r->configs.v = arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
+    for (int i = 0; i < BRK_CFG_COUNT; i++) {
+        const brk_cfg_def *d = &brk_cfg_defs[i];
+        if (!(d->flags & CFG_F_GROUP) || !wanted(q, d->name))
+            continue;
+        dc_entry *c = &r->configs.v[r->configs.n++];
+        proto_describe_configs_response_describe_configs_resource_result_init(c);
+        char tmp[32];
+        brk_cfg_source src;
+        const char *v = brk_topic_cfg_text(cfg, ov, n, (brk_cfg_id)i, &src, tmp);
+        if (src == CFG_SRC_DYNAMIC_TOPIC)
+            src = CFG_SRC_GROUP;
+        c->name = proto_str_c(d->name);
+        c->value = sdup(req, v);
+        c->read_only = false;
+        c->is_default = src == CFG_SRC_DEFAULT;
+        c->config_source = (int8_t)src;
+        c->config_type = config_type(d->type);
+        c->documentation = doc ? proto_str_c(d->doc) : PROTO_STR_NULL;
+        c->synonyms.n = 0;
+        if (syn && src == CFG_SRC_GROUP) {
+            c->synonyms.v = arena_calloc(req->arena, 1, sizeof *c->synonyms.v);
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(d->name), .value = sdup(req, v),
+                         .source = CFG_SRC_GROUP};
+        }
+    }
+}
+
 /* Checks a BROKER resource name: our node id or "" (cluster default). */
 static int16_t check_broker_name(brk_req *req, proto_str name, bool *def_scope,
                                  char *msg, size_t msglen) {
@@ -231,6 +268,13 @@ brk_status brk_handle_describe_configs(brk_req *req) {
                 describe_broker(req, def_scope, q, syn, doc, r);
         } else if (q->resource_type == RES_BROKER_LOGGER) {
             r->configs.n = 0; /* no per-logger levels */
+        } else if (q->resource_type == RES_GROUP) {
+            char *g = proto_str_dup(req->arena, q->resource_name);
+            if (!g || !*g) {
+                e = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "Group name must not be empty");
+            } else
+                describe_group(req, g, q, syn, doc, r);
         } else {
             e = KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg, "Unsupported resource type %d",
@@ -458,6 +502,73 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
         for (int32_t i = 0; i < nops; i++) {
             buf_init(&vals[nv], 64);
             ctl_config_record(&vals[nv++], RES_BROKER, res, ops[i].name,
+                              ops[i].op == 1 ? NULL : ops[i].value);
+        }
+    } else if (type == RES_GROUP) {
+        char *group = proto_str_dup(req->arena, rname);
+        if (!group || !*group) {
+            snprintf(msg, msglen, "Group name must not be empty");
+            return KERR_INVALID_REQUEST;
+        }
+        for (int32_t i = 0; i < nops && !e; i++) {
+            alter_op *o = &ops[i];
+            int id = brk_config_find_group(o->name);
+            if (id < 0) {
+                snprintf(msg, msglen, "Unknown group config name: %s", o->name);
+                e = KERR_INVALID_CONFIG;
+                break;
+            }
+            if (o->op == 2 || o->op == 3) {
+                snprintf(msg, msglen,
+                         "Config value append is not allowed for config key: %s",
+                         o->name);
+                e = KERR_INVALID_CONFIG;
+                break;
+            }
+            if (o->op != 0)
+                continue;
+            if (brk_config_validate(id, o->value, msg, msglen) < 0) {
+                e = KERR_INVALID_CONFIG;
+                break;
+            }
+            /* the broker's bounds, as Kafka's GroupConfig validation */
+            int64_t v = strtoll(o->value, NULL, 10);
+            int lo = -1, hi = -1;
+            if (id == BRK_GCFG_CONSUMER_SESSION_TIMEOUT_MS) {
+                lo = BRK_CFG_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS;
+                hi = BRK_CFG_GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS;
+            } else if (id == BRK_GCFG_CONSUMER_HEARTBEAT_INTERVAL_MS) {
+                lo = BRK_CFG_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS;
+                hi = BRK_CFG_GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS;
+            }
+            if (lo >= 0 && (v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo) ||
+                            v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi))) {
+                snprintf(msg, msglen, "%s must be greater than or equal to %s and "
+                                      "less than or equal to %s",
+                         o->name, brk_cfg_defs[lo].name, brk_cfg_defs[hi].name);
+                e = KERR_INVALID_CONFIG;
+                break;
+            }
+        }
+        if (e || validate_only)
+            return e;
+        if (!incremental) {
+            brk_kv cur[32];
+            size_t nc = cl_group_configs(brk->image, group, cur, 32);
+            for (size_t k = 0; k < nc; k++) {
+                bool kept = false;
+                for (int32_t i = 0; i < nops; i++)
+                    kept |= !strcmp(ops[i].name, cur[k].name);
+                if (!kept) {
+                    buf_init(&vals[nv], 64);
+                    ctl_config_record(&vals[nv++], RES_GROUP, group, cur[k].name,
+                                      NULL);
+                }
+            }
+        }
+        for (int32_t i = 0; i < nops; i++) {
+            buf_init(&vals[nv], 64);
+            ctl_config_record(&vals[nv++], RES_GROUP, group, ops[i].name,
                               ops[i].op == 1 ? NULL : ops[i].value);
         }
     } else {

@@ -37,6 +37,11 @@ struct cl_image {
      * TOMB = deleted */
     cl_topic **by_id;
     size_t id_cap, id_used;
+    /* group config overrides: (group, name, value) triples */
+    struct grp_cfg {
+        char *group, *name, *value;
+    } *gcfg;
+    size_t n_gcfg;
     int16_t metadata_version;
 };
 
@@ -75,6 +80,12 @@ void cl_image_free(cl_image *img) {
         topic_free(img->topics[i]);
     free(img->topics);
     free(img->by_id);
+    for (size_t i = 0; i < img->n_gcfg; i++) {
+        free(img->gcfg[i].group);
+        free(img->gcfg[i].name);
+        free(img->gcfg[i].value);
+    }
+    free(img->gcfg);
     for (size_t i = 0; i < img->n_brokers; i++) {
         cl_broker *b = &img->brokers[i];
         for (int32_t j = 0; j < b->n_endpoints; j++) {
@@ -205,6 +216,54 @@ const cl_broker *cl_broker_find(const cl_image *img, int32_t id) {
 const cl_broker *cl_brokers(const cl_image *img, size_t *n) {
     *n = img->n_brokers;
     return img->brokers;
+}
+
+const char *cl_group_config(const cl_image *img, const char *group,
+                            const char *name) {
+    for (size_t i = 0; i < img->n_gcfg; i++)
+        if (!strcmp(img->gcfg[i].group, group) && !strcmp(img->gcfg[i].name, name))
+            return img->gcfg[i].value;
+    return NULL;
+}
+
+size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
+                        size_t max) {
+    size_t n = 0;
+    for (size_t i = 0; i < img->n_gcfg && n < max; i++)
+        if (!strcmp(img->gcfg[i].group, group)) {
+            out[n].name = img->gcfg[i].name;
+            out[n].value = img->gcfg[i].value;
+            n++;
+        }
+    return n;
+}
+
+static void apply_group_config(cl_image *img, const char *group,
+                               const char *name, const proto_str *value) {
+    size_t i;
+    for (i = 0; i < img->n_gcfg; i++)
+        if (!strcmp(img->gcfg[i].group, group) && !strcmp(img->gcfg[i].name, name))
+            break;
+    if (value->len < 0) {
+        if (i < img->n_gcfg) {
+            free(img->gcfg[i].group);
+            free(img->gcfg[i].name);
+            free(img->gcfg[i].value);
+            img->gcfg[i] = img->gcfg[--img->n_gcfg];
+        }
+        return;
+    }
+    char *v = xstrndup(value->p, (size_t)value->len);
+    if (i < img->n_gcfg) {
+        free(img->gcfg[i].value);
+        img->gcfg[i].value = v;
+        return;
+    }
+    img->gcfg = xrealloc(img->gcfg, (img->n_gcfg + 1) * sizeof *img->gcfg);
+    img->gcfg[img->n_gcfg].group = xstrdup(group);
+    img->gcfg[img->n_gcfg].name = xstrdup(name);
+    img->gcfg[img->n_gcfg].value = v;
+    img->n_gcfg++;
 }
 
 const char *cl_topic_config(const cl_topic *t, const char *name) {
@@ -404,6 +463,12 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
         }
         cl_topic_refresh_log_config(img->cfg, t);
         emit(img, CL_EV_TOPIC_CONFIG, t, NULL);
+    } else if (r->resource_type == 32) { /* GROUP */
+        char group[512];
+        snprintf(group, sizeof group, "%.*s",
+                 (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
+                 r->resource_name.p ? r->resource_name.p : "");
+        apply_group_config(img, group, name, &r->value);
     } else if (r->resource_type == 4) { /* BROKER */
         int id = brk_config_find(name);
         if (id < 0)

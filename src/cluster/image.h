@@ -92,6 +92,13 @@ cl_topic **cl_topics(cl_image *img, size_t *n);
 size_t cl_topic_count(const cl_image *img);
 const cl_broker *cl_broker_find(const cl_image *img, int32_t id);
 const cl_broker *cl_brokers(const cl_image *img, size_t *n);
+/* Group config overrides (ConfigRecord resource type GROUP = 32): the value
+ * of one, or NULL; cl_group_configs copies up to max pairs of a group. */
+const char *cl_group_config(const cl_image *img, const char *group,
+                            const char *name);
+size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
+                        size_t max);
+
 /* Value of a topic override, or NULL. */
 const char *cl_topic_config(const cl_topic *t, const char *name);
 
