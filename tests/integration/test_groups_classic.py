@@ -512,30 +512,42 @@ def test_groups_kafka_python_group_members(module_broker):
         harness.produce(bs, topic, ["k%d-%d" % (p, i) for i in range(5)], partition=p)
     group = uid("gk")
 
-    def member():
-        return KafkaConsumer(topic, bootstrap_servers=bs, group_id=group,
-                             auto_offset_reset="earliest", enable_auto_commit=False,
-                             session_timeout_ms=6000, heartbeat_interval_ms=500)
+    stop = threading.Event()
+    got = {0: [], 1: []}
+    final = {}
 
-    a, b = member(), member()
-    got = {id(a): [], id(b): []}
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            for c in (a, b):
+    def member(i):
+        # each member polls in its own thread: kafka-python joins inside poll()
+        c = KafkaConsumer(topic, bootstrap_servers=bs, group_id=group,
+                          auto_offset_reset="earliest", enable_auto_commit=False,
+                          session_timeout_ms=6000, heartbeat_interval_ms=500,
+                          max_poll_interval_ms=10000)
+        try:
+            while not stop.is_set():
                 for recs in c.poll(timeout_ms=200).values():
-                    got[id(c)] += [r.value.decode() for r in recs]
+                    got[i] += [r.value.decode() for r in recs]
                     c.commit()
-            if (len(got[id(a)]) + len(got[id(b)]) >= 20 and a.assignment() and b.assignment()
-                    and len(a.assignment()) == 2 and len(b.assignment()) == 2):
-                break
-        assert sorted(set(got[id(a)] + got[id(b)])) == sorted(
-            "k%d-%d" % (p, i) for p in range(4) for i in range(5))
-        assert len(a.assignment()) == 2 and len(b.assignment()) == 2
-        for c in (a, b):
-            c.commit()
-        committed = {p: a.committed(TopicPartition(topic, p)) for p in range(4)}
-        assert committed == {0: 5, 1: 5, 2: 5, 3: 5}
+                final[i] = set(tp.partition for tp in c.assignment())
+        finally:
+            c.close()
+
+    ts = [threading.Thread(target=member, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    try:
+        harness.wait_for(lambda: len(final.get(0, ())) == 2 and len(final.get(1, ())) == 2
+                         and len(got[0]) + len(got[1]) >= 20, 60,
+                         what="two kafka-python members with 2 partitions each")
     finally:
-        a.close()
-        b.close()
+        stop.set()
+        for t in ts:
+            t.join(30)
+    assert sorted(set(got[0] + got[1])) == sorted(
+        "k%d-%d" % (p, i) for p in range(4) for i in range(5))
+    assert final[0] | final[1] == {0, 1, 2, 3}
+    c = KafkaConsumer(bootstrap_servers=bs, group_id=group, enable_auto_commit=False)
+    try:
+        committed = {p: c.committed(TopicPartition(topic, p)) for p in range(4)}
+    finally:
+        c.close()
+    assert committed == {0: 5, 1: 5, 2: 5, 3: 5}
