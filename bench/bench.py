@@ -322,7 +322,11 @@ class Sluice(Broker):
     def version(self):
         rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True).stdout.strip()
-        return "Sluice (build/sluice, git %s)" % rev
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "src"],
+                               capture_output=True, text=True).stdout.strip()
+        return "Sluice (%s, built from git %s%s)" % (
+            os.path.relpath(SLUICE_BIN, ROOT), rev,
+            " plus uncommitted work in src/" if dirty else "")
 
 
 _java_version = None
@@ -343,7 +347,7 @@ except ImportError:  # pragma: no cover
     AdminClient = None
 
 
-def create_topics(b, topics, timeout=600):
+def create_topics(b, topics, timeout=60):
     """topics: {name: partitions}. Returns seconds until every topic is
     created and its partitions all have a leader in Metadata."""
     t0 = time.monotonic()
@@ -362,7 +366,11 @@ def create_topics(b, topics, timeout=600):
         fs = a.create_topics([NewTopic(n, topics[n], 1) for n in names[i:i + 100]],
                              operation_timeout=timeout, request_timeout=timeout)
         for n, f in fs.items():
-            f.result(timeout)
+            try:
+                f.result(timeout)
+            except Exception as e:  # a broker restarted after a crash keeps its topics
+                if "TOPIC_ALREADY_EXISTS" not in str(e) and "already exists" not in str(e):
+                    raise
     deadline = t0 + timeout
     want = sum(topics.values())
     while time.monotonic() < deadline:
@@ -409,21 +417,27 @@ def run_cmd(args, timeout):
     return r
 
 
+def rdperf_reason(stderr):
+    lines = [l for l in stderr.splitlines() if l.startswith("rdperf: ")
+             and not l.startswith("rdperf: librdkafka")]
+    return (lines[-1][8:] if lines else short_reason(stderr))[:200]
+
+
 def rdperf(mode, b, topic, timeout=TIMEOUT, **kw):
-    args = [RDPERF, mode, "-b", b.bootstrap, "-t", topic]
+    args = [RDPERF, mode, "-b", b.bootstrap, "-t", topic, "-T", str(timeout)]
     for k, v in kw.items():
         if k == "X":
             for x in v:
                 args += ["-X", x]
         else:
             args += ["-" + k, str(v)]
-    r = run_cmd(args, timeout)
+    r = run_cmd(args, timeout + 60)
     try:
         res = json.loads(r.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        raise ClientError(short_reason(r.stderr))
+        raise ClientError(rdperf_reason(r.stderr))
     if r.returncode:
-        raise ClientError("rdperf %s: exit %d (%s)" % (mode, r.returncode, short_reason(r.stderr)))
+        raise ClientError(rdperf_reason(r.stderr))
     return res
 
 
@@ -501,7 +515,7 @@ class Figure:
     def cell(self, broker):
         v = self.vals[broker]
         if not v:
-            return "n/a (%s)" % self.why.get(broker, "not measured")
+            return "n/a (%s)" % reason_ref(self.why.get(broker, "not measured"))
         med = self.fmt % statistics.median(v)
         if len(v) > 1:
             med += " [%s–%s]" % (self.fmt % min(v), self.fmt % max(v))
@@ -515,6 +529,16 @@ class Figure:
 
 
 FIGS = []
+REASONS = []  # footnotes: long failure reasons are listed once under the table
+
+
+def reason_ref(why):
+    why = " ".join(why.split())
+    if len(why) <= 40:
+        return why
+    if why not in REASONS:
+        REASONS.append(why)
+    return "note %d" % (REASONS.index(why) + 1)
 
 
 def fig(*a, **kw):
@@ -537,8 +561,34 @@ def measure(f, b, fn, key=None):
     return v
 
 
+DEAD = {}  # broker name -> why it is left out of the load sections
+
+
 def usable(brokers):
-    return [b for b in brokers if b.pid and b.alive()]
+    return [b for b in brokers if b.pid and b.alive() and b.name not in DEAD]
+
+
+def why_not(b):
+    return DEAD.get(b.name, "broker not running")
+
+
+NOTES = []
+
+
+def revive(brokers):
+    """A broker that crashed in an earlier section is noted and restarted on
+    its data, so one crash does not blank the rest of the table."""
+    for b in brokers:
+        if b.pid and not b.alive() and b.name not in DEAD:
+            tail = b.tail() if hasattr(b, "tail") else ""
+            NOTES.append("%s crashed during the run (restarted for the next section): %s"
+                         % (b.name, tail[-300:]))
+            log("%s crashed; restarting. %s" % (b.name, tail[-300:]))
+            try:
+                b.kill9()
+                b.start()
+            except Exception as e:
+                DEAD[b.name] = "crashed, restart failed: %s" % str(e)[:100]
 
 
 # ---- sections -----------------------------------------------------------------
@@ -550,7 +600,7 @@ def section_idle(brokers, dead_reason):
         if not b.alive():
             for f in (rss, anon, cpu):
                 f.fail(b.name, dead_reason.get(b.name, "not running"))
-    live = usable(brokers)
+    live = [b for b in brokers if b.alive()]
     time.sleep(5)
     c0 = {b.name: cpu_secs(b.pid) for b in live}
     for b in live:
@@ -563,6 +613,7 @@ def section_idle(brokers, dead_reason):
 
 
 def section_produce(brokers, samplers):
+    revive(brokers)
     cpu_gb = {c: fig("cpu", "produce 1 KB, 6 part., acks=1", c, "CPU per GB produced",
                      "CPU s/GB", "lower", "%.2f") for c in ("rdkafka", "java")}
     for size in (100, 1024):
@@ -571,6 +622,7 @@ def section_produce(brokers, samplers):
                 w = "produce %s, %d part., acks=%s" % ("100 B" if size == 100 else "1 KB",
                                                       parts, acks)
                 topic = "bench-p%d-s%d-a%s" % (parts, size, acks)
+                revive(brokers)
                 for b in usable(brokers):
                     try:
                         create_topics(b, {topic: parts})
@@ -585,9 +637,11 @@ def section_produce(brokers, samplers):
                     for c in ("rdkafka", "java"):
                         for b in brokers:
                             fr, fm = figs[c]
-                            if not b.alive():
-                                fr.fail(b.name, "broker not running")
-                                fm.fail(b.name, "broker not running")
+                            if not b.alive() or b.name in DEAD:
+                                fr.fail(b.name, why_not(b))
+                                fm.fail(b.name, why_not(b))
+                                if size == 1024 and parts == 6 and acks == "1":
+                                    cpu_gb[c].fail(b.name, why_not(b))
                                 continue
                             c0 = cpu_secs(b.pid)
                             if c == "rdkafka":
@@ -611,6 +665,7 @@ def section_produce(brokers, samplers):
 
 
 def section_consume(brokers):
+    revive(brokers)
     topic = "bench-consume"
     figs = {c: fig("consume", "consume 1 KB, 6 part., warm log", c, "throughput", "MB/s")
             for c in ("rdkafka", "java")}
@@ -630,7 +685,8 @@ def section_consume(brokers):
         for c in ("rdkafka", "java"):
             for b in brokers:
                 if not ready.get(b.name) or not b.alive():
-                    figs[c].fail(b.name, "broker not running")
+                    figs[c].fail(b.name, why_not(b))
+                    cpu_gb[c].fail(b.name, why_not(b))
                     continue
                 c0 = cpu_secs(b.pid)
                 fn = (lambda: rdperf("consume", b, topic, n=CONSUME_COUNT)) if c == "rdkafka" \
@@ -647,6 +703,7 @@ def section_consume(brokers):
 
 
 def section_e2e(brokers):
+    revive(brokers)
     topic = "bench-e2e"
     w = "e2e 1 KB, 1 part., acks=all, %d rec/s" % E2E_RATE
     wj = "e2e 1 KB, 1 part., acks=all, one at a time"
@@ -659,9 +716,9 @@ def section_e2e(brokers):
             log("create %s on %s: %s" % (topic, b.name, e))
     for run in range(RUNS):
         for b in brokers:
-            if not b.alive():
+            if not b.alive() or b.name in DEAD:
                 for x in list(f.values()) + list(fj.values()):
-                    x.fail(b.name, "broker not running")
+                    x.fail(b.name, why_not(b))
                 continue
             v = measure(f["p50"], b, lambda: rdperf("e2e", b, topic, s=1024, r=E2E_RATE,
                                                    d=E2E_SECS, a="all", X=["linger.ms=0"]),
@@ -708,7 +765,7 @@ def section_startup(make):
         log("start-up: %s, empty log" % name)
         try:
             b.format()
-            for run in range(RUNS):
+            for run in range(RUNS + 2):  # cheap, and the noisiest figure
                 t = b.start()
                 f_empty.add(name, t * 1000)
                 record(kind="startup", broker=name, data="empty", secs=t)
@@ -819,6 +876,9 @@ def table():
         rows.append("| %s | %s | %s (%s%s) | %s | %s | %s |" % (
             f.workload, f.client, f.metric, f.unit, ", lower is better" if f.better == "lower"
             else "", f.cell("kafka"), f.cell("sluice"), f.ratio()))
+    if REASONS:
+        rows.append("")
+        rows += ["%d. %s" % (i + 1, r) for i, r in enumerate(REASONS)]
     return "\n".join(rows)
 
 
@@ -939,7 +999,22 @@ Median of the runs, [min–max] when more than one. n/a gives the reason.
         f.write(text)
 
 
+STARTED = []
+
+
+def cleanup_all():
+    for b in STARTED:
+        try:
+            if b.pid:
+                b.stop()
+        except Exception:
+            pass
+
+
 def main():
+    import atexit
+    atexit.register(cleanup_all)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     started = time.time()
     os.makedirs(WORK, exist_ok=True)
     open(RESULTS, "w").close()
@@ -949,19 +1024,20 @@ def main():
                          text=True).stdout.strip()
     info["rdkafka"] = rdv or "?"
     log("mode %s, %d run(s), load %s" % ("quick" if QUICK else "full", RUNS, info["load"]))
-    notes = []
+    notes = NOTES
     brokers = {}
 
     def make(name, tag):
         b = Kafka(tag) if name == "kafka" else Sluice(tag)
         brokers.setdefault(name, b)
+        STARTED.append(b)
         return b
 
     kafka = make("kafka", "kafka")
     sluice = make("sluice", "sluice")
     info["kafka_version"] = kafka.version()
     info["sluice_version"] = sluice.version()
-    dead = {}
+    dead = DEAD
     want = lambda s: not ONLY or s in ONLY
     if want("produce") or want("consume") or want("e2e"):
         for b in (kafka, sluice):
@@ -977,6 +1053,16 @@ def main():
                 dead[b.name] = str(e)[:120]
                 log("%s: %s" % (b.name, e))
         pair = [kafka, sluice]
+        for b in pair:
+            if b.name in dead:
+                continue
+            try:  # fail fast (and say why) when a broker cannot serve the load
+                create_topics(b, {"bench-probe": 1}, timeout=30)
+                rdperf("produce", b, "bench-probe", s=100, n=10, a="all", timeout=20)
+                rdperf("consume", b, "bench-probe", n=10, timeout=20)
+            except Exception as e:
+                dead[b.name] = str(e)[:150]
+                log("%s cannot serve the load: %s" % (b.name, e))
         try:
             section_idle(pair, dead)
             load_rss = fig("memory", "peak during produce+consume", "–", "RSS (VmRSS)", "MB",
@@ -984,6 +1070,10 @@ def main():
             load_anon = fig("memory", "peak during produce+consume", "–", "RSS anon (RssAnon)",
                             "MB", "lower", "%.0f")
             samplers = {b.name: RssSampler(b.pid) for b in usable(pair)}
+            for b in pair:
+                if b.name not in samplers:
+                    load_rss.fail(b.name, why_not(b))
+                    load_anon.fail(b.name, why_not(b))
             if want("produce"):
                 log("producer throughput")
                 section_produce(pair, samplers)
@@ -996,9 +1086,6 @@ def main():
                     s.stop()
                     load_rss.add(b.name, s.peak_rss / 1024)
                     load_anon.add(b.name, s.peak_anon / 1024)
-                else:
-                    load_rss.fail(b.name, dead.get(b.name, "not running"))
-                    load_anon.fail(b.name, dead.get(b.name, "not running"))
             if want("e2e"):
                 log("end-to-end latency")
                 section_e2e(pair)

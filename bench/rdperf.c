@@ -16,6 +16,9 @@
  *       process reads them; the payload carries the send time (monotonic
  *       clock, same host), so latency = receive time - send time.
  *       The first second is warm-up and not counted.
+ *   -T SECONDS (all modes, default 600): give up then, print what was done
+ *       and exit 3; a run with no progress for 20 s also gives up early, so
+ *       a broker that does not serve Produce/Fetch fails fast.
  *
  * Threading: produce/consume run on the main thread; e2e adds one consumer
  * thread. Memory: latency samples live in one growable array per mode.
@@ -38,7 +41,7 @@
 struct opts {
     const char *mode, *brokers, *topic, *acks;
     long size, count, rate;
-    double duration;
+    double duration, timeout; /* timeout: give up after this many seconds */
     const char *xk[MAX_X], *xv[MAX_X];
     int nx;
 };
@@ -121,11 +124,31 @@ static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
         die("config %s=%s: %s", k, v, err);
 }
 
+static char last_log[256]; /* last librdkafka warning: the reason a run stalls */
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 4 && strcmp(fac, "CONFWARN"))
+    if (level <= 4 && strcmp(fac, "CONFWARN")) {
         fprintf(stderr, "rdperf: librdkafka %s: %s\n", fac, buf);
+        snprintf(last_log, sizeof last_log, "%s: %s", fac, buf);
+    }
+}
+
+/* Stalled or out of time? Prints the reason once. */
+static int give_up(const struct opts *o, int64_t t0, int64_t last_progress, const char *what)
+{
+    int64_t now = now_ns();
+    const char *why = NULL;
+    if (now - t0 > (int64_t)(o->timeout * 1e9))
+        why = "timeout";
+    else if (now - last_progress > 20ll * 1000000000)
+        why = "no progress for 20 s";
+    if (!why)
+        return 0;
+    fprintf(stderr, "rdperf: %s: %s (last librdkafka message: %s)\n", what, why,
+            last_log[0] ? last_log : "none");
+    return 1;
 }
 
 static rd_kafka_conf_t *base_conf(const struct opts *o)
@@ -173,15 +196,18 @@ static int partition_count(rd_kafka_t *rk, const char *topic)
 struct prod_state {
     struct samples lat;
     long acked, failed;
-    int64_t last_err_report;
+    int64_t last_progress;
+    char last_err[256];
 };
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     struct prod_state *st = opaque;
+    st->last_progress = now_ns();
     if (m->err) {
         st->failed++;
+        snprintf(st->last_err, sizeof st->last_err, "%s", rd_kafka_err2str(m->err));
         if (st->failed <= 5)
             fprintf(stderr, "rdperf: delivery failed: %s\n", rd_kafka_err2str(m->err));
         return;
@@ -231,8 +257,10 @@ static int mode_produce(const struct opts *o)
     fill_payload(payload, o->size);
 
     int64_t t0 = now_ns();
+    st.last_progress = t0;
+    int stalled = 0;
     int64_t interval = o->rate > 0 ? 1000000000 / o->rate : 0;
-    for (long i = 0; i < o->count; i++) {
+    for (long i = 0; i < o->count && !stalled; i++) {
         if (interval)
             sleep_until(t0 + i * interval);
         int64_t ts = now_ns();
@@ -244,12 +272,18 @@ static int mode_produce(const struct opts *o)
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 die("produce: %s", rd_kafka_err2str(e));
             rd_kafka_poll(rk, 10);
+            if ((stalled = give_up(o, t0, st.last_progress, "produce")))
+                break;
         }
         if ((i & 1023) == 0)
             rd_kafka_poll(rk, 0);
     }
-    while (rd_kafka_outq_len(rk) > 0 && now_ns() - t0 < 600ll * 1000000000)
+    while (!stalled && rd_kafka_outq_len(rk) > 0) {
         rd_kafka_poll(rk, 50);
+        stalled = give_up(o, t0, st.last_progress, "produce");
+    }
+    if (st.failed)
+        fprintf(stderr, "rdperf: %ld deliveries failed: %s\n", st.failed, st.last_err);
     int64_t t1 = now_ns();
     double secs = (double)(t1 - t0) / 1e9;
     double bytes = (double)st.acked * (double)o->size;
@@ -260,6 +294,10 @@ static int mode_produce(const struct opts *o)
     print_latency(&st.lat);
     printf("}\n");
     rd_kafka_topic_destroy(t);
+    if (stalled) {
+        fflush(stdout);
+        _exit(3); /* rd_kafka_destroy would wait for the undelivered queue */
+    }
     rd_kafka_destroy(rk);
     free(payload);
     free(st.lat.v);
@@ -316,12 +354,13 @@ static int mode_consume(const struct opts *o)
     cons_start(&c, o->topic, parts, NULL);
     long n = 0;
     double bytes = 0;
-    int64_t first = 0, last = t0, deadline = t0 + 600ll * 1000000000;
-    while (n < o->count && now_ns() < deadline) {
+    int64_t first = 0, last = t0;
+    int stalled = 0;
+    while (n < o->count) {
         rd_kafka_message_t *m = rd_kafka_consume_queue(c.q, 1000);
         if (!m) {
-            if (n > 0 && now_ns() - last > 10ll * 1000000000)
-                break; /* stalled for 10 s: report what we got */
+            if ((stalled = give_up(o, t0, last, "consume")))
+                break;
             continue;
         }
         if (m->err) {
@@ -340,6 +379,10 @@ static int mode_consume(const struct opts *o)
            "\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,\"mbps\":%.3f}\n",
            parts, n, bytes, secs, first ? (double)(first - t0) / 1e6 : -1, (double)n / secs,
            bytes / secs / 1048576.0);
+    if (stalled) {
+        fflush(stdout);
+        _exit(3);
+    }
     cons_stop(&c);
     return n == o->count ? 0 : 2;
 }
@@ -372,6 +415,8 @@ static void *e2e_consumer(void *arg)
         long exp = atomic_load(&e->expected);
         if (exp >= 0 && (e->received >= exp || now > e->stop_at + 10ll * 1000000000))
             break;
+        if (now > e->stop_at + 30ll * 1000000000)
+            break; /* producer stuck too */
     }
     return NULL;
 }
@@ -422,7 +467,7 @@ static int mode_e2e(const struct opts *o)
         }
         rd_kafka_poll(prod, 0);
     }
-    rd_kafka_flush(prod, 30000);
+    rd_kafka_flush(prod, 20000);
     atomic_store(&e.expected, sent);
     pthread_join(th, NULL);
     printf("{\"mode\":\"e2e\",\"partitions\":%d,\"rate\":%ld,\"sent\":%ld,\"received\":%ld,"
@@ -431,29 +476,35 @@ static int mode_e2e(const struct opts *o)
     print_latency(&e.lat);
     printf("}\n");
     rd_kafka_topic_destroy(t);
+    if (e.received != sent) {
+        fprintf(stderr, "rdperf: e2e: received %ld of %ld (last librdkafka message: %s)\n",
+                e.received, sent, last_log[0] ? last_log : "none");
+        fflush(stdout);
+        _exit(2);
+    }
     rd_kafka_destroy(prod);
     cons_stop(&e.c);
     free(payload);
-    return e.received == sent ? 0 : 2;
+    return 0;
 }
 
 static void usage(void)
 {
     fputs("usage: rdperf produce|consume|e2e -b BROKERS -t TOPIC [-s SIZE] [-n COUNT]\n"
-          "              [-a ACKS] [-r RATE] [-d SECONDS] [-X key=val]...\n",
+          "              [-a ACKS] [-r RATE] [-d SECONDS] [-T SECONDS] [-X key=val]...\n",
           stderr);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.acks = "1", .size = 100, .count = 100000};
+    struct opts o = {.acks = "1", .size = 100, .count = 100000, .timeout = 600};
     if (argc < 2)
         usage();
     o.mode = argv[1];
     optind = 2;
     int c;
-    while ((c = getopt(argc, argv, "b:t:s:n:a:r:d:X:")) != -1) {
+    while ((c = getopt(argc, argv, "b:t:s:n:a:r:d:T:X:")) != -1) {
         switch (c) {
         case 'b': o.brokers = optarg; break;
         case 't': o.topic = optarg; break;
@@ -462,6 +513,7 @@ int main(int argc, char **argv)
         case 'a': o.acks = optarg; break;
         case 'r': o.rate = atol(optarg); break;
         case 'd': o.duration = atof(optarg); break;
+        case 'T': o.timeout = atof(optarg); break;
         case 'X': {
             char *eq = strchr(optarg, '=');
             if (!eq || o.nx == MAX_X)

@@ -18,6 +18,11 @@ if [ ! -x build/bench/rdperf ] || [ bench/rdperf.c -nt build/bench/rdperf ]; the
         -o build/bench/rdperf $(pkg-config --cflags --libs rdkafka) -lpthread
 fi
 scripts/kafka.sh install
+# Benchmark a private copy: others may rebuild build/sluice during the run.
+if [ -z "${SLUICE_BIN:-}" ] && [ -x build/sluice ]; then
+    cp build/sluice build/bench/sluice
+    export SLUICE_BIN="$ROOT/build/bench/sluice"
+fi
 PY=python3
 # confluent-kafka (Admin API) comes from the test venv when it exists.
 if [ -x build/venv/bin/python ]; then PY=build/venv/bin/python; fi
