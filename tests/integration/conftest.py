@@ -92,10 +92,12 @@ def module_broker(request, tmp_path_factory):
     b.cleanup()
 
 
-# The session-wide broker: auto-created topics get 2 partitions, and
-# retention runs every 500 ms (Kafka's first retention pass comes 30 s after
-# start, so tests that need it are best served by a broker started early).
-SHARED_CONFIG = {"num.partitions": "2", "log.retention.check.interval.ms": "500"}
+# The session-wide broker: auto-created topics get 2 partitions, retention
+# runs every 500 ms (Kafka's first retention pass comes 30 s after start, so
+# tests that need it are best served by a broker started early), and one
+# static override (log.segment.bytes) for describe-configs source checks.
+SHARED_CONFIG = {"num.partitions": "2", "log.retention.check.interval.ms": "500",
+                 "log.segment.bytes": "536870912"}
 
 
 @pytest.fixture(scope="session")

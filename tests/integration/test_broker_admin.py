@@ -1,7 +1,8 @@
 """Issue 3: topic, partition and config admin through AdminClient (and
 Kafka's own kafka-topics / kafka-configs) - create with configs,
 validate_only, describe configs with sources and synonyms, alter and
-incremental alter (persisted across restart), create partitions, delete."""
+incremental alter, create partitions, delete. (That all of it persists
+across a restart is checked in test_broker_recovery.py.)"""
 
 import os
 import time
@@ -13,8 +14,8 @@ from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResourc
 
 import harness
 
-# A static broker override, so a topic config can show STATIC_BROKER_CONFIG.
-pytestmark = pytest.mark.broker_config({"log.segment.bytes": "536870912"})
+# shared_broker has a static log.segment.bytes=536870912 override, so a
+# topic config can show STATIC_BROKER_CONFIG (conftest.SHARED_CONFIG).
 
 
 def result(fut, timeout=30):
@@ -54,8 +55,8 @@ def topic_names(a):
     return set(a.list_topics(timeout=20).topics)
 
 
-def test_create_topic_with_configs_and_describe_sources(module_broker):
-    b = module_broker.bootstrap
+def test_create_topic_with_configs_and_describe_sources(shared_broker):
+    b = shared_broker.bootstrap
     a = harness.admin(b)
     t = harness.unique_topic("cfg")
     fs = a.create_topics([NewTopic(t, 3, 1, config={"retention.ms": "86400000",
@@ -93,15 +94,15 @@ def test_create_topic_with_configs_and_describe_sources(module_broker):
     assert out.count("Leader: 1") == 3
 
 
-def test_create_topics_errors_and_validate_only(module_broker):
-    a = harness.admin(module_broker.bootstrap)
+def test_create_topics_errors_and_validate_only(shared_broker):
+    a = harness.admin(shared_broker.bootstrap)
     t = harness.unique_topic("val")
     fs = a.create_topics([NewTopic(t, 2, 1)], validate_only=True)
     assert result(fs[t]) is None
     time.sleep(1)
     assert t not in topic_names(a)
 
-    harness.create_topic(module_broker.bootstrap, t, 2)
+    harness.create_topic(shared_broker.bootstrap, t, 2)
     assert error_code(a.create_topics([NewTopic(t, 2, 1)])[t]) == KafkaError.TOPIC_ALREADY_EXISTS
     bad = harness.unique_topic("bad")
     assert error_code(a.create_topics([NewTopic(bad, 1, 3)])[bad]) == \
@@ -120,8 +121,8 @@ def test_create_topics_errors_and_validate_only(module_broker):
     assert bad not in topic_names(a)
 
 
-def test_alter_and_incremental_alter_configs(module_broker):
-    b = module_broker.bootstrap
+def test_alter_and_incremental_alter_configs(shared_broker):
+    b = shared_broker.bootstrap
     a = harness.admin(b)
     t = harness.create_topic(b, harness.unique_topic("alter"), config={"retention.ms": "1000000"})
     res = ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
@@ -160,19 +161,20 @@ def test_alter_and_incremental_alter_configs(module_broker):
     assert "retention.bytes=123456789" in out and "segment.ms=3600000" in out
 
 
-def test_describe_broker_config(module_broker):
-    a = harness.admin(module_broker.bootstrap)
+def test_describe_broker_config(shared_broker):
+    a = harness.admin(shared_broker.bootstrap)
     cfg = describe(a, ResourceType.BROKER, "1")
     assert cfg["log.segment.bytes"].value == "536870912"
     assert cfg["log.segment.bytes"].source == ConfigSource.STATIC_BROKER_CONFIG.value
-    assert cfg["num.partitions"].value == "1"
+    assert cfg["num.partitions"].value == "2"
+    assert cfg["num.partitions"].source == ConfigSource.STATIC_BROKER_CONFIG.value
     assert cfg["message.max.bytes"].value == "1048588"
     assert cfg["auto.create.topics.enable"].value == "true"
     assert cfg["log.retention.hours"].value == "168"
 
 
-def test_create_partitions(module_broker):
-    b = module_broker.bootstrap
+def test_create_partitions(shared_broker):
+    b = shared_broker.bootstrap
     a = harness.admin(b)
     t = harness.create_topic(b, harness.unique_topic("parts"), partitions=1)
     assert result(a.create_partitions([NewPartitions(t, 4)])[t]) is None
@@ -188,8 +190,8 @@ def test_create_partitions(module_broker):
     assert len(a.list_topics(t, timeout=10).topics[t].partitions) == 4
 
 
-def test_delete_topic_and_recreate(module_broker):
-    b = module_broker.bootstrap
+def test_delete_topic_and_recreate(shared_broker):
+    b = shared_broker.bootstrap
     a = harness.admin(b)
     t = harness.create_topic(b, harness.unique_topic("del"), partitions=2)
     harness.produce(b, t, [b"old-%d" % i for i in range(5)], partition=0)
@@ -201,37 +203,10 @@ def test_delete_topic_and_recreate(module_broker):
     # to <topic>-<p>.<id>-delete first, then removes it).
     harness.wait_for(lambda: not any(
         n.startswith(t + "-") and not n.endswith("-delete")
-        for n in os.listdir(module_broker.data_dir)), 30, what="partition dirs gone")
+        for n in os.listdir(shared_broker.data_dir)), 30, what="partition dirs gone")
 
     harness.create_topic(b, t, partitions=1)
     assert harness.watermarks(b, t) == (0, 0)
     d = harness.produce(b, t, [b"new"], partition=0)
     assert d[0].offset() == 0
     assert [m.value() for m in harness.consume(b, t, 1)] == [b"new"]
-
-
-def test_configs_persist_across_restart(broker):
-    b = broker.bootstrap
-    a = harness.admin(b)
-    t = harness.create_topic(b, harness.unique_topic("persist"), partitions=2,
-                             config={"retention.ms": "5000000"})
-    res = ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
-        ConfigEntry("max.message.bytes", "200000", incremental_operation=AlterConfigOpType.SET),
-        ConfigEntry("retention.ms", "6000000", incremental_operation=AlterConfigOpType.SET)])
-    assert result(a.incremental_alter_configs([res])[res]) is None
-    describe_until(a, ResourceType.TOPIC, t, {"max.message.bytes": "200000"})
-    assert result(a.create_partitions([NewPartitions(t, 3)])[t]) is None
-    gone = harness.create_topic(b, harness.unique_topic("gone"))
-    assert result(a.delete_topics([gone], operation_timeout=30)[gone]) is None
-    harness.wait_for(lambda: gone not in topic_names(a), 30)
-    del a
-
-    broker.restart()
-    a = harness.admin(b)
-    cfg = describe(a, ResourceType.TOPIC, t)
-    assert cfg["max.message.bytes"].value == "200000"
-    assert cfg["retention.ms"].value == "6000000"
-    assert cfg["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
-    md = a.list_topics(timeout=20)
-    assert len(md.topics[t].partitions) == 3
-    assert gone not in md.topics

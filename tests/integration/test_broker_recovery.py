@@ -9,7 +9,8 @@ import time
 
 import pytest
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import ConfigResource, ResourceType
+from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
+                                   NewPartitions, ResourceType)
 
 import harness
 
@@ -28,16 +29,28 @@ def full_dump(bootstrap, topic, partitions):
 
 
 def test_clean_restart_keeps_everything(broker):
+    """Records, offsets, log start offsets, topics, added partitions, topic
+    configs (created, altered, incrementally altered) and deletions."""
     b = broker.bootstrap
-    t1 = harness.create_topic(b, harness.unique_topic("keep"), partitions=3,
+    t1 = harness.create_topic(b, harness.unique_topic("keep"), partitions=2,
                               config={"retention.ms": "999999999", "cleanup.policy": "delete"})
-    t2 = harness.create_topic(b, harness.unique_topic("keep2"), partitions=1)
+    t2 = harness.create_topic(b, harness.unique_topic("keep2"), partitions=1,
+                              config={"retention.ms": "5000000"})
+    a = harness.admin(b)
+    assert a.create_partitions([NewPartitions(t1, 3)])[t1].result(30) is None
+    res = ConfigResource(ResourceType.TOPIC, t2, incremental_configs=[
+        ConfigEntry("max.message.bytes", "200000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("retention.ms", "6000000", incremental_operation=AlterConfigOpType.SET)])
+    assert a.incremental_alter_configs([res])[res].result(30) is None
+    gone = harness.create_topic(b, harness.unique_topic("gone"))
+    assert a.delete_topics([gone], operation_timeout=30)[gone].result(30) is None
+    harness.wait_for(lambda: gone not in a.list_topics(timeout=10).topics, 30)
+    harness.wait_for(lambda: len(a.list_topics(t1, timeout=10).topics[t1].partitions) == 3, 30)
     for i, codec in enumerate(["none", "gzip", "snappy", "lz4", "zstd"]):
         harness.produce(b, t1, [{"key": b"k%d-%d" % (i, j), "value": b"%s-%d" % (codec.encode(), j),
                                  "headers": [("codec", codec.encode())], "partition": j % 3}
                                 for j in range(30)], compression_type=codec)
     harness.produce(b, t2, [b"plain-%d" % i for i in range(50)] + [{"key": b"tomb", "value": None}])
-    a = harness.admin(b)
     fs = a.delete_records([TopicPartition(t2, 0, 10)])
     list(fs.values())[0].result(20)
     before1 = full_dump(b, t1, 3)
@@ -48,15 +61,21 @@ def test_clean_restart_keeps_everything(broker):
 
     broker.restart()
 
-    md = harness.admin(b).list_topics(timeout=20)
+    a = harness.admin(b)
+    md = a.list_topics(timeout=20)
     assert len(md.topics[t1].partitions) == 3 and len(md.topics[t2].partitions) == 1
+    assert gone not in md.topics
     assert [harness.watermarks(b, t1, p) for p in range(3)] + [harness.watermarks(b, t2, 0)] == marks
     assert marks[3] == (10, 51)  # DeleteRecords' log start offset survives too
     assert full_dump(b, t1, 3) == before1
     assert full_dump(b, t2, 1) == before2
-    a = harness.admin(b)
     res = ConfigResource(ResourceType.TOPIC, t1)
     assert a.describe_configs([res])[res].result(20)["retention.ms"].value == "999999999"
+    res = ConfigResource(ResourceType.TOPIC, t2)
+    cfg = a.describe_configs([res])[res].result(20)
+    assert cfg["max.message.bytes"].value == "200000"
+    assert cfg["retention.ms"].value == "6000000"
+    assert cfg["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
     # Producing continues where the log ended.
     d = harness.produce(b, t2, [b"after restart"])
     assert d[0].offset() == 51
@@ -118,36 +137,34 @@ def _produce_batches(b, t, n_batches, per_batch):
         assert p.flush(20) == 0  # one batch each
 
 
-@pytest.mark.parametrize("damage", ["torn_header_appended", "tail_cut"])
-def test_torn_last_batch_truncated_at_recovery(broker, damage):
+def test_torn_last_batch_truncated_at_recovery(broker):
+    """Two partitions damaged the way a crash mid-write leaves them: one with
+    the start of a batch appended whose length field promises more bytes
+    than exist, one with its last batch cut short."""
     b = broker.bootstrap
-    t = harness.create_topic(b, harness.unique_topic("torn"), partitions=1)
-    _produce_batches(b, t, 10, 10)
-    assert harness.watermarks(b, t) == (0, 100)
-    # A crash leaves a torn write behind: kill -9, then damage the tail.
+    ta = harness.create_topic(b, harness.unique_topic("torn-appended"), partitions=1)
+    tc = harness.create_topic(b, harness.unique_topic("torn-cut"), partitions=1)
+    for t in (ta, tc):
+        _produce_batches(b, t, 10, 10)
+        assert harness.watermarks(b, t) == (0, 100)
     broker.kill9()
-    seg = broker.segment_files(t)[-1]
-    size = os.path.getsize(seg)
-    if damage == "torn_header_appended":
-        # The start of a batch whose length field promises more than exists.
-        torn = struct.pack(">qi", 100, 4000) + struct.pack(">ib", 0, 2) + b"\x00\x01\x02"
-        with open(seg, "ab") as f:
-            f.write(torn)
-        survivors = 100
-    else:
-        with open(seg, "r+b") as f:
-            f.truncate(size - 7)  # cuts into the 10th batch
-        survivors = 90
+    seg_a = broker.segment_files(ta)[-1]
+    size_a = os.path.getsize(seg_a)
+    with open(seg_a, "ab") as f:
+        f.write(struct.pack(">qi", 100, 4000) + struct.pack(">ib", 0, 2) + b"\x00\x01\x02")
+    seg_c = broker.segment_files(tc)[-1]
+    with open(seg_c, "r+b") as f:
+        f.truncate(os.path.getsize(seg_c) - 7)  # cuts into the 10th batch
 
     broker.start()
-    assert harness.watermarks(b, t) == (0, survivors)
-    got = harness.consume(b, t, survivors)
-    assert [m.offset() for m in got] == list(range(survivors))
-    assert got[-1].value() == b"batch %d record 9" % (survivors // 10 - 1)
-    if damage == "torn_header_appended":
-        assert os.path.getsize(seg) == size  # the torn bytes are gone
-    # Producing continues right after the last complete batch.
-    d = harness.produce(b, t, [b"after recovery %d" % i for i in range(5)], partition=0)
-    assert [x.offset() for x in d] == list(range(survivors, survivors + 5))
-    got = harness.consume(b, t, survivors + 5)
-    assert got[-1].value() == b"after recovery 4"
+    assert os.path.getsize(seg_a) == size_a  # the torn bytes are gone
+    for t, survivors in ((ta, 100), (tc, 90)):
+        assert harness.watermarks(b, t) == (0, survivors), t
+        got = harness.consume(b, t, survivors)
+        assert [m.offset() for m in got] == list(range(survivors))
+        assert got[-1].value() == b"batch %d record 9" % (survivors // 10 - 1)
+        # Producing continues right after the last complete batch.
+        d = harness.produce(b, t, [b"after recovery %d" % i for i in range(5)], partition=0)
+        assert [x.offset() for x in d] == list(range(survivors, survivors + 5))
+        got = harness.consume(b, t, survivors + 5)
+        assert got[-1].value() == b"after recovery 4"

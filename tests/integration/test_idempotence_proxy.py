@@ -137,13 +137,14 @@ def proxied(broker_factory):
 def test_idempotent_retries_after_lost_responses_write_once(proxied):
     b, proxy, bootstrap = proxied
     t = harness.create_topic(b.bootstrap, harness.unique_topic("lost"), partitions=2)
-    n = 600
+    n = 400
     vals = ["v%04d" % i for i in range(n)]
     msgs = harness.produce(bootstrap, t, [{"value": v, "partition": i % 2}
                                           for i, v in enumerate(vals)],
                            timeout=120,
                            **{"enable.idempotence": True, "linger.ms": 2,
-                              "batch.num.messages": 10, "retry.backoff.ms": 50,
+                              "batch.num.messages": 10, "retry.backoff.ms": 20,
+                              "reconnect.backoff.ms": 10, "reconnect.backoff.max.ms": 100,
                               "message.timeout.ms": 120000})
     assert proxy.dropped >= 3, "the proxy dropped only %d responses" % proxy.dropped
     # every message reported once, offsets unique per partition

@@ -319,3 +319,4 @@ def test_container_env_cluster_id_and_create_topics(broker_factory, monkeypatch)
     assert c["cleanup.policy"].value == "compact"
     with open(os.path.join(b.data_dir, "meta.properties")) as f:
         assert "cluster.id=MkU3OEVBNTcwNTJENDM2Qk" in f.read()
+
