@@ -746,3 +746,235 @@ bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- partition reassignment / log dirs ---------------------------------- */
+
+void kc_reassign_free(kc_reassign *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].topic);
+        free(v[i].replicas);
+        free(v[i].adding);
+        free(v[i].removing);
+        free(v[i].error_message);
+    }
+    free(v);
+}
+
+/* Groups entries by topic, in first-seen order, for the request arrays. */
+static int topic_groups(const kc_reassign *v, int n, int *first) {
+    int ng = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        for (int g = 0; g < ng; g++)
+            seen |= !strcmp(v[first[g]].topic, v[i].topic);
+        if (!seen)
+            first[ng++] = i;
+    }
+    return ng;
+}
+
+bool kc_alter_reassignments(kc_conn *c, kc_reassign *v, int n, int16_t *top,
+                            char **top_msg) {
+    *top = 0;
+    *top_msg = NULL;
+    if (c->api_max[45] < 0) {
+        *top = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 256);
+    buf_init(&resp, 256);
+    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    int *first = xcalloc((size_t)n + 1, sizeof(int));
+    int ng = topic_groups(v, n, first);
+    buf_put_uvarint(&body, (uint64_t)ng + 1);
+    for (int g = 0; g < ng; g++) {
+        const char *t = v[first[g]].topic;
+        put_cstr(&body, t);
+        int np = 0;
+        for (int i = 0; i < n; i++)
+            np += !strcmp(v[i].topic, t);
+        buf_put_uvarint(&body, (uint64_t)np + 1);
+        for (int i = 0; i < n; i++) {
+            if (strcmp(v[i].topic, t))
+                continue;
+            buf_put_be32(&body, (uint32_t)v[i].part);
+            if (!v[i].replicas) {
+                buf_put_uvarint(&body, 0);
+            } else {
+                buf_put_uvarint(&body, (uint64_t)v[i].nreplicas + 1);
+                for (int k = 0; k < v[i].nreplicas; k++)
+                    buf_put_be32(&body, (uint32_t)v[i].replicas[k]);
+            }
+            buf_put_uvarint(&body, 0);
+        }
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    free(first);
+    bool ok = kc_call(c, 45, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *top = (int16_t)rd_be16(&r);
+        *top_msg = get_cstr(&r);
+        uint32_t nt = get_count(&r, 3);
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            char *name = get_cstr(&r);
+            uint32_t np = get_count(&r, 8);
+            for (uint32_t j = 0; j < np && !r.err; j++) {
+                int32_t p = (int32_t)rd_be32(&r);
+                int16_t e = (int16_t)rd_be16(&r);
+                char *m = get_cstr(&r);
+                skip_tags(&r);
+                bool used = false;
+                for (int k = 0; k < n && name; k++)
+                    if (v[k].part == p && !strcmp(v[k].topic, name) && !used) {
+                        v[k].error = e;
+                        free(v[k].error_message);
+                        v[k].error_message = m;
+                        used = true;
+                    }
+                if (!used)
+                    free(m);
+            }
+            skip_tags(&r);
+            free(name);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_list_reassignments(kc_conn *c, const kc_reassign *filter, int n,
+                           kc_reassign **out, int *nout, int16_t *top) {
+    *out = NULL;
+    *nout = 0;
+    *top = 0;
+    if (c->api_max[46] < 0) {
+        *top = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 256);
+    buf_init(&resp, 256);
+    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    if (n < 0) {
+        buf_put_uvarint(&body, 0);
+    } else {
+        int *first = xcalloc((size_t)n + 1, sizeof(int));
+        int ng = topic_groups(filter, n, first);
+        buf_put_uvarint(&body, (uint64_t)ng + 1);
+        for (int g = 0; g < ng; g++) {
+            const char *t = filter[first[g]].topic;
+            put_cstr(&body, t);
+            int np = 0;
+            for (int i = 0; i < n; i++)
+                np += !strcmp(filter[i].topic, t);
+            buf_put_uvarint(&body, (uint64_t)np + 1);
+            for (int i = 0; i < n; i++)
+                if (!strcmp(filter[i].topic, t))
+                    buf_put_be32(&body, (uint32_t)filter[i].part);
+            buf_put_uvarint(&body, 0);
+        }
+        free(first);
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 46, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *top = (int16_t)rd_be16(&r);
+        free(get_cstr(&r));
+        uint32_t nt = get_count(&r, 3);
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            char *name = get_cstr(&r);
+            uint32_t np = get_count(&r, 8);
+            *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
+            for (uint32_t j = 0; j < np && !r.err; j++) {
+                kc_reassign *e = &(*out)[(*nout)++];
+                memset(e, 0, sizeof(*e));
+                e->topic = xstrdup(name ? name : "");
+                e->part = (int32_t)rd_be32(&r);
+                e->nreplicas = get_i32s(&r, &e->replicas);
+                e->nadding = get_i32s(&r, &e->adding);
+                e->nremoving = get_i32s(&r, &e->removing);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+            free(name);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+void kc_logdir_free(kc_logdir_entry *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].dir);
+        free(v[i].topic);
+    }
+    free(v);
+}
+
+bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
+    *out = NULL;
+    *nout = 0;
+    int16_t ver = c->api_max[35] < 4 ? c->api_max[35] : 4;
+    if (ver < 2)
+        return false;
+    buf body, resp;
+    buf_init(&body, 16);
+    buf_init(&resp, 4096);
+    buf_put_uvarint(&body, 0); /* all topics */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 35, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        if (ver >= 3)
+            rd_be16(&r);
+        uint32_t nd = get_count(&r, 4);
+        for (uint32_t i = 0; i < nd && !r.err; i++) {
+            int16_t derr = (int16_t)rd_be16(&r);
+            char *dir = get_cstr(&r);
+            uint32_t nt = get_count(&r, 2);
+            for (uint32_t t = 0; t < nt && !r.err; t++) {
+                char *name = get_cstr(&r);
+                uint32_t np = get_count(&r, 22);
+                *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_logdir_entry));
+                for (uint32_t p = 0; p < np && !r.err; p++) {
+                    kc_logdir_entry *e = &(*out)[(*nout)++];
+                    e->dir = xstrdup(dir ? dir : "");
+                    e->topic = xstrdup(name ? name : "");
+                    e->part = (int32_t)rd_be32(&r);
+                    e->size = (int64_t)rd_be64(&r);
+                    e->offset_lag = (int64_t)rd_be64(&r);
+                    e->is_future = rd_u8(&r) != 0;
+                    skip_tags(&r);
+                    if (derr)
+                        e->size = -1;
+                }
+                skip_tags(&r);
+                free(name);
+            }
+            if (ver >= 4) {
+                rd_be64(&r);
+                rd_be64(&r);
+            }
+            skip_tags(&r);
+            free(dir);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

@@ -135,4 +135,39 @@ typedef struct kc_alter_op {
 bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
                           const kc_alter_op *ops, int nops, int16_t *error,
                           char **errmsg);
+
+/* ---- partition reassignment / log dirs ---------------------------------- */
+
+typedef struct kc_reassign {
+    char *topic;
+    int32_t part;
+    int32_t *replicas; /* target (alter) or current (list); NULL: cancel */
+    int nreplicas;
+    int32_t *adding, *removing;
+    int nadding, nremoving;
+    int16_t error;
+    char *error_message;
+} kc_reassign;
+
+/* AlterPartitionReassignments v0 for n entries (replicas NULL cancels);
+ * per-entry error/error_message are filled in. *top gets the top-level
+ * error. false on transport failure. */
+bool kc_alter_reassignments(kc_conn *c, kc_reassign *v, int n, int16_t *top,
+                            char **top_msg);
+/* ListPartitionReassignments v0; filter (n >= 0) or all (n < 0). Results
+ * are returned in *out (free with kc_reassign_free). */
+bool kc_list_reassignments(kc_conn *c, const kc_reassign *filter, int n,
+                           kc_reassign **out, int *nout, int16_t *top);
+void kc_reassign_free(kc_reassign *v, int n);
+
+typedef struct kc_logdir_entry {
+    char *dir, *topic;
+    int32_t part;
+    int64_t size, offset_lag;
+    bool is_future;
+} kc_logdir_entry;
+
+/* DescribeLogDirs (v2..v4) of every partition on the connected broker. */
+bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout);
+void kc_logdir_free(kc_logdir_entry *v, int n);
 #endif
