@@ -655,8 +655,6 @@ static int do_cancel(ra_ctx *c) {
         /* Kafka prints the throttle lines without a blank line here. */
         if (!tool_has(c->a, "preserve-throttles"))
             clear_throttles(c, v, n, false);
-        else
-            printf("\n");
     }
     free(tmsg);
     kc_reassign_free(v, n);
