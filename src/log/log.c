@@ -961,6 +961,13 @@ int32_t log_latest_epoch(const log_partition *part) {
     return part->nepochs ? part->epochs[part->nepochs - 1].epoch : -1;
 }
 
+int32_t log_epoch_for_offset(const log_partition *part, int64_t offset) {
+    int32_t e = -1;
+    for (int i = 0; i < part->nepochs && part->epochs[i].start_offset <= offset; i++)
+        e = part->epochs[i].epoch;
+    return e;
+}
+
 void log_end_offset_for_epoch(log_partition *part, int32_t req, int32_t *epoch,
                               int64_t *end_offset) {
     *epoch = -1;

@@ -246,6 +246,8 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
 void log_end_offset_for_epoch(log_partition *part, int32_t requested_epoch,
                               int32_t *epoch, int64_t *end_offset);
 int32_t log_latest_epoch(const log_partition *part); /* -1 if none */
+/* The epoch whose range holds offset (ListOffsets leader_epoch); -1. */
+int32_t log_epoch_for_offset(const log_partition *part, int64_t offset);
 
 /* DeleteRecords: moves the log start offset to `offset` (<= HW, else
  * OFFSET_OUT_OF_RANGE); -1 means HW. Deletes segments wholly below it. */

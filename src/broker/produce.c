@@ -1,0 +1,181 @@
+/*
+ * produce.c - Produce (api key 0), versions 3-11: the batches are validated
+ * by the log and written as received, with baseOffset and
+ * partitionLeaderEpoch rewritten in place inside the request frame (the
+ * page cache is the only other copy). A topic whose compression.type names a
+ * codec other than the producer's gets the batch rebuilt with that codec.
+ *
+ * acks: 0 -> no response (connection closed if a partition failed, as Kafka
+ * does so the client refreshes metadata), 1 -> answered now, -1 -> answered
+ * after the before-sleep fsync (BRK_AFTER_FLUSH); acks=-1 with fewer in-sync
+ * replicas than min.insync.replicas -> NOT_ENOUGH_REPLICAS, nothing written.
+ * Versions 0-2 need message formats 0/1, which Kafka 4 dropped too.
+ * Threading: loop thread.
+ */
+#include <string.h>
+
+#include "broker/broker.h"
+#include "broker/data.h"
+#include "cluster/image.h"
+#include "core/util.h"
+#include "log/batch.h"
+#include "log/compress.h"
+#include "log/log.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+#include "proto/proto.h"
+
+#define RECOMPRESS_MAX (64u << 20)
+
+cl_partition *brk_data_partition(brk_broker *brk, const char *topic,
+                                 size_t topic_len, int32_t partition,
+                                 int16_t *err) {
+    const cl_partition *p = brk_find_partition(brk, topic, topic_len, partition, err);
+    if (!p)
+        return NULL;
+    *err = brk_data_check(brk, p);
+    return *err ? NULL : (cl_partition *)p;
+}
+
+int16_t brk_data_check(brk_broker *brk, const cl_partition *part) {
+    if (!part->log || part->leader != brk->node_id)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    if (log_is_failed(part->log))
+        return KERR_KAFKA_STORAGE_ERROR;
+    return KERR_NONE;
+}
+
+void brk_data_appended(brk_broker *brk, cl_partition *part) {
+    /* Single replica (or an ISR of only us): HW follows LEO at once. */
+    if (part->n_isr <= 1)
+        log_set_high_watermark(part->log, log_end_offset(part->log));
+    brk_fetch_notify(brk, part->log);
+}
+
+/* Produces one partition's records; fills r. */
+static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
+                              proto_produce_request_partition_produce_data *pd,
+                              proto_produce_response_partition_produce_response *r) {
+    brk_broker *brk = req->brk;
+    r->index = pd->index;
+    r->base_offset = -1;
+    r->log_append_time_ms = -1;
+    r->log_start_offset = -1;
+    int16_t err = KERR_NONE;
+    const char *msg = NULL;
+    cl_partition *part = NULL;
+    if (acks != 0 && acks != 1 && acks != -1) {
+        err = KERR_INVALID_REQUIRED_ACKS;
+    } else if (!t || pd->index < 0 || pd->index >= t->n_partitions ||
+               !t->parts[pd->index]) {
+        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else if (t->internal) {
+        err = KERR_INVALID_TOPIC_EXCEPTION;
+        msg = "Cannot append to internal topic";
+    } else {
+        part = t->parts[pd->index];
+        err = brk_data_check(brk, part);
+    }
+    uint8_t *recs = (uint8_t *)pd->records.p; /* request frame, arena-owned */
+    size_t len = pd->records.len > 0 ? (size_t)pd->records.len : 0;
+    log_batch_header h;
+    if (!err) {
+        /* v3+: exactly one batch, magic 2 (Kafka's ProduceRequest check). */
+        if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
+            h.magic != BATCH_MAGIC || batch_size(&h) != (int64_t)len) {
+            err = KERR_INVALID_RECORD;
+            msg = "Produce requests with version 3+ must contain exactly one "
+                  "record batch with magic 2";
+            if (len >= BATCH_HEADER_SIZE && batch_parse_header(recs, len, &h) &&
+                batch_size(&h) > (int64_t)len)
+                err = KERR_CORRUPT_MESSAGE;
+        }
+    }
+    if (!err && acks == -1 &&
+        part->n_isr < t->log_cfg.min_insync_replicas) {
+        err = KERR_NOT_ENOUGH_REPLICAS;
+        msg = "The size of the current ISR is below min.insync.replicas";
+    }
+    buf rebuilt;
+    buf_init(&rebuilt, 0);
+    int ct = t ? t->log_cfg.compression_type : LOG_COMPRESSION_PRODUCER;
+    if (!err && ct != LOG_COMPRESSION_PRODUCER && ct != batch_compression(&h)) {
+        /* Broker-side compression: validate what the producer sent, then
+         * rebuild with the topic's codec. */
+        err = batch_validate(recs, len, &h);
+        if (!err)
+            err = batch_recompress(recs, &h, ct, RECOMPRESS_MAX, &rebuilt);
+        if (!err) {
+            recs = rebuilt.data;
+            len = rebuilt.len;
+        }
+    }
+    if (!err) {
+        log_append_info info;
+        err = log_append(part->log, recs, len, part->leader_epoch,
+                         LOG_ORIGIN_CLIENT, &info);
+        r->log_start_offset = info.log_start_offset;
+        if (!err) {
+            r->base_offset = info.base_offset;
+            r->log_append_time_ms = info.log_append_time;
+            brk_data_appended(brk, part);
+        } else {
+            msg = info.err_message;
+            if (req->api_version >= 8 && info.err_record_index >= 0 &&
+                (err == KERR_INVALID_RECORD || err == KERR_INVALID_TIMESTAMP)) {
+                r->record_errors.n = 1;
+                r->record_errors.v =
+                    arena_calloc(req->arena, 1, sizeof(*r->record_errors.v));
+                proto_produce_response_batch_index_and_error_message_init(
+                    &r->record_errors.v[0]);
+                r->record_errors.v[0].batch_index = info.err_record_index;
+                r->record_errors.v[0].batch_index_error_message =
+                    proto_str_c(info.err_message);
+            }
+        }
+    }
+    buf_free(&rebuilt);
+    r->error_code = err;
+    if (err && req->api_version >= 8)
+        r->error_message = proto_str_c(msg ? msg : proto_error_message(err));
+}
+
+brk_status brk_handle_produce(brk_req *req) {
+    brk_broker *brk = req->brk;
+    proto_produce_request rq;
+    if (proto_produce_request_decode(&req->body, req->arena, req->api_version,
+                                     &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_produce_response rs;
+    proto_produce_response_init(&rs);
+    int32_t nt = rq.topic_data.n > 0 ? rq.topic_data.n : 0;
+    rs.responses.n = nt;
+    rs.responses.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
+                                  sizeof(*rs.responses.v));
+    bool any_err = false;
+    for (int32_t i = 0; i < nt; i++) {
+        proto_produce_request_topic_produce_data *td = &rq.topic_data.v[i];
+        proto_produce_response_topic_produce_response *tr = &rs.responses.v[i];
+        proto_produce_response_topic_produce_response_init(tr);
+        tr->name = td->name;
+        cl_topic *t = td->name.len > 0
+                          ? cl_topic_find(brk->image, td->name.p, (size_t)td->name.len)
+                          : NULL;
+        int32_t np = td->partition_data.n > 0 ? td->partition_data.n : 0;
+        tr->partition_responses.n = np;
+        tr->partition_responses.v = arena_calloc(
+            req->arena, (size_t)(np ? np : 1), sizeof(*tr->partition_responses.v));
+        for (int32_t j = 0; j < np; j++) {
+            proto_produce_response_partition_produce_response *r =
+                &tr->partition_responses.v[j];
+            proto_produce_response_partition_produce_response_init(r);
+            produce_partition(req, rq.acks, t, &td->partition_data.v[j], r);
+            if (r->error_code)
+                any_err = true;
+        }
+    }
+    if (rq.acks == 0)
+        return any_err ? BRK_CLOSE : BRK_NO_RESPONSE;
+    proto_produce_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    return rq.acks == -1 ? BRK_AFTER_FLUSH : BRK_DONE;
+}
