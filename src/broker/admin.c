@@ -39,8 +39,8 @@ static cl_topic *colliding_topic(brk_broker *brk, const char *name) {
 
 /* Validates topic configs of a CreateTopics / AlterConfigs request.
  * Returns 0 or KERR_INVALID_CONFIG with msg. */
-int16_t brk_validate_topic_config(const char *name, const char *value, char *msg,
-                                  size_t msglen) {
+int16_t brk_validate_topic_config(const char *name, const char *value,
+                                  char *msg, size_t msglen) {
     int id = brk_config_find_topic(name);
     if (id < 0) {
         snprintf(msg, msglen, "Unknown topic config name: %s", name);
@@ -74,7 +74,8 @@ static void fill_created_configs(brk_req *req, const brk_kv *ov, size_t n,
         proto_create_topics_response_creatable_topic_configs_init(c);
         char tmp[32];
         brk_cfg_source src;
-        const char *v = brk_topic_cfg_text(cfg, ov, n, (brk_cfg_id)i, &src, tmp);
+        const char *v =
+            brk_topic_cfg_text(cfg, ov, n, (brk_cfg_id)i, &src, tmp);
         c->name = proto_str_c(brk_cfg_defs[i].name);
         c->value = v ? msg_dup(req, v) : PROTO_STR_NULL;
         c->read_only = false;
@@ -93,7 +94,8 @@ brk_status brk_handle_create_topics(brk_req *req) {
     proto_create_topics_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
     int32_t live = ctl_live_brokers(brk);
     for (int32_t i = 0; i < nt; i++) {
         proto_create_topics_request_creatable_topic *q = &rq.topics.v[i];
@@ -103,12 +105,14 @@ brk_status brk_handle_create_topics(brk_req *req) {
         r->error_message = PROTO_STR_NULL;
         char msg[600] = "";
         int16_t e = KERR_NONE;
-        char *name = q->name.len >= 0 ? proto_str_dup(req->arena, q->name) : NULL;
+        char *name =
+            q->name.len >= 0 ? proto_str_dup(req->arena, q->name) : NULL;
 
         for (int32_t j = 0; j < nt && !e; j++)
             if (j != i && rq.topics.v[j].name.len == q->name.len &&
                 q->name.len >= 0 &&
-                !memcmp(rq.topics.v[j].name.p, q->name.p, (size_t)q->name.len)) {
+                !memcmp(rq.topics.v[j].name.p, q->name.p,
+                        (size_t)q->name.len)) {
                 e = KERR_INVALID_REQUEST;
                 snprintf(msg, sizeof msg, "Duplicate topic name.");
             }
@@ -125,8 +129,9 @@ brk_status brk_handle_create_topics(brk_req *req) {
         cl_topic *col = (!e) ? colliding_topic(brk, name) : NULL;
         if (col) {
             e = KERR_INVALID_TOPIC_EXCEPTION;
-            snprintf(msg, sizeof msg, "Topic '%s' collides with existing topic: %s",
-                     name, col->name);
+            snprintf(msg, sizeof msg,
+                     "Topic '%s' collides with existing topic: %s", name,
+                     col->name);
         }
         int32_t np = q->num_partitions;
         int16_t rf = q->replication_factor;
@@ -141,11 +146,12 @@ brk_status brk_handle_create_topics(brk_req *req) {
             } else {
                 np = q->assignments.n;
                 rf = (int16_t)q->assignments.v[0].broker_ids.n;
-                assignment = arena_calloc(req->arena,
-                                          (size_t)np * (size_t)(rf > 0 ? rf : 1),
-                                          sizeof(int32_t));
+                assignment = arena_calloc(
+                    req->arena, (size_t)np * (size_t)(rf > 0 ? rf : 1),
+                    sizeof(int32_t));
                 for (int32_t k = 0; k < np && !e; k++) {
-                    proto_create_topics_request_creatable_replica_assignment *a = NULL;
+                    proto_create_topics_request_creatable_replica_assignment
+                        *a = NULL;
                     for (int32_t m = 0; m < np; m++)
                         if (q->assignments.v[m].partition_index == k)
                             a = &q->assignments.v[m];
@@ -201,7 +207,8 @@ brk_status brk_handle_create_topics(brk_req *req) {
         if (!e && np == -1)
             np = (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_NUM_PARTITIONS);
         if (!e && rf == -1)
-            rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_DEFAULT_REPLICATION_FACTOR);
+            rf = (int16_t)brk_cfg_i64(brk->cfg,
+                                      BRK_CFG_DEFAULT_REPLICATION_FACTOR);
         if (!e && np <= 0) {
             e = KERR_INVALID_PARTITIONS;
             snprintf(msg, sizeof msg,
@@ -224,7 +231,8 @@ brk_status brk_handle_create_topics(brk_req *req) {
         }
         if (!e && np > 100000) {
             e = KERR_INVALID_PARTITIONS;
-            snprintf(msg, sizeof msg, "Too many partitions requested (%d).", np);
+            snprintf(msg, sizeof msg, "Too many partitions requested (%d).",
+                     np);
         }
         /* configs */
         size_t nc = q->configs.n > 0 ? (size_t)q->configs.n : 0;
@@ -259,14 +267,16 @@ brk_status brk_handle_create_topics(brk_req *req) {
             r->configs.v = NULL;
             if (e != KERR_TOPIC_ALREADY_EXISTS)
                 SL_INFO("server", "CreateTopics %s from %s: %s (%s)",
-                        name ? name : "(null)", req->peer, proto_error_name(e), msg);
+                        name ? name : "(null)", req->peer, proto_error_name(e),
+                        msg);
         } else {
             r->num_partitions = np;
             r->replication_factor = rf;
             fill_created_configs(req, kv, nc, r);
         }
     }
-    proto_create_topics_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_create_topics_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_DONE;
 }
 
@@ -283,11 +293,12 @@ brk_status brk_handle_delete_topics(brk_req *req) {
     if (n < 0)
         n = 0;
     rs.responses.n = n;
-    rs.responses.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
-                                  sizeof *rs.responses.v);
+    rs.responses.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.responses.v);
     bool enabled = brk_cfg_bool(brk->cfg, BRK_CFG_DELETE_TOPIC_ENABLE);
     for (int32_t i = 0; i < n; i++) {
-        proto_delete_topics_response_deletable_topic_result *r = &rs.responses.v[i];
+        proto_delete_topics_response_deletable_topic_result *r =
+            &rs.responses.v[i];
         proto_delete_topics_response_deletable_topic_result_init(r);
         proto_str name = v6 ? rq.topics.v[i].name : rq.topic_names.v[i];
         proto_uuid id = {{0}};
@@ -301,19 +312,20 @@ brk_status brk_handle_delete_topics(brk_req *req) {
             e = KERR_TOPIC_DELETION_DISABLED;
         } else if (name.len >= 0 && !proto_uuid_is_zero(&id)) {
             e = KERR_INVALID_REQUEST;
-            r->error_message =
-                proto_str_c("You may not specify both topic name and topic id.");
+            r->error_message = proto_str_c(
+                "You may not specify both topic name and topic id.");
         } else if (name.len >= 0) {
             t = cl_topic_find(brk->image, name.p, (size_t)name.len);
             if (!t)
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         } else {
-            t = proto_uuid_is_zero(&id) ? NULL : cl_topic_find_id(brk->image, id.b);
+            t = proto_uuid_is_zero(&id) ? NULL
+                                        : cl_topic_find_id(brk->image, id.b);
             if (!t)
                 e = KERR_UNKNOWN_TOPIC_ID;
             else
-                r->name = proto_str_c(arena_strndup(req->arena, t->name,
-                                                    strlen(t->name)));
+                r->name = proto_str_c(
+                    arena_strndup(req->arena, t->name, strlen(t->name)));
         }
         if (t) {
             memcpy(r->topic_id.b, t->id, 16);
@@ -323,23 +335,26 @@ brk_status brk_handle_delete_topics(brk_req *req) {
         if (e && r->error_message.len < 0 && req->api_version >= 5)
             r->error_message = proto_str_c(proto_error_message(e));
     }
-    proto_delete_topics_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_delete_topics_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_DONE;
 }
 
 brk_status brk_handle_create_partitions(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_create_partitions_request rq;
-    if (proto_create_partitions_request_decode(&req->body, req->arena,
-                                               req->api_version, &rq) != PROTO_OK)
+    if (proto_create_partitions_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_create_partitions_response rs;
     proto_create_partitions_response_init(&rs);
     int32_t n = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.results.n = n;
-    rs.results.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
+    rs.results.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
     for (int32_t i = 0; i < n; i++) {
-        proto_create_partitions_request_create_partitions_topic *q = &rq.topics.v[i];
+        proto_create_partitions_request_create_partitions_topic *q =
+            &rq.topics.v[i];
         proto_create_partitions_response_create_partitions_topic_result *r =
             &rs.results.v[i];
         proto_create_partitions_response_create_partitions_topic_result_init(r);
@@ -360,8 +375,9 @@ brk_status brk_handle_create_partitions(brk_req *req) {
                     : NULL;
             if (!t) {
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                snprintf(msg, sizeof msg, "This server does not host this "
-                                          "topic-partition.");
+                snprintf(msg, sizeof msg,
+                         "This server does not host this "
+                         "topic-partition.");
             }
         }
         if (!e && q->count < t->n_partitions) {
@@ -388,9 +404,9 @@ brk_status brk_handle_create_partitions(brk_req *req) {
                          "only %d assignment(s) were specified.",
                          add, q->assignments.n);
             } else {
-                assignment = arena_calloc(req->arena,
-                                          (size_t)add * (size_t)(rf > 0 ? rf : 1),
-                                          sizeof(int32_t));
+                assignment = arena_calloc(
+                    req->arena, (size_t)add * (size_t)(rf > 0 ? rf : 1),
+                    sizeof(int32_t));
                 for (int32_t k = 0; k < add && !e; k++) {
                     if (q->assignments.v[k].broker_ids.n != rf) {
                         e = KERR_INVALID_REPLICA_ASSIGNMENT;
@@ -433,9 +449,11 @@ brk_status brk_handle_create_partitions(brk_req *req) {
         if (!e && !rq.validate_only)
             e = ctl_create_partitions(brk, t, q->count, assignment, rf);
         r->error_code = e;
-        r->error_message = e ? msg_dup(req, msg[0] ? msg : proto_error_message(e))
-                             : PROTO_STR_NULL;
+        r->error_message =
+            e ? msg_dup(req, msg[0] ? msg : proto_error_message(e))
+              : PROTO_STR_NULL;
     }
-    proto_create_partitions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_create_partitions_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
     return BRK_DONE;
 }

@@ -10,7 +10,8 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
-/* Kafka's ApiVersionsRequest.isValid: [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
+/* Kafka's ApiVersionsRequest.isValid:
+ * [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? */
 static bool valid_software(proto_str s) {
     if (s.len <= 0)
         return false;
@@ -60,6 +61,7 @@ brk_status brk_handle_api_versions(brk_req *req) {
         rs.finalized_features.v[0].min_version_level = 25;
         rs.finalized_features.v[0].max_version_level = 25;
     }
-    proto_api_versions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_api_versions_response_encode(brk_resp_buf(req), req->api_version,
+                                       &rs);
     return BRK_DONE;
 }

@@ -6,12 +6,12 @@
  * A request arrives as one frame; the server decodes the request header,
  * creates a brk_req (with its own arena) and calls the handler registered for
  * the api key (src/broker/handlers.def). The handler decodes the body from
- * req->body with the generated codecs (proto_<msg>_decode(..., req->api_version,
- * req->arena ...)), does its work and writes the response *body* into the
- * response chain (brk_resp_buf / brk_resp_file). The server adds the size
- * prefix and the response header (correlation id; tagged fields for flexible
- * versions; ApiVersions always header v0) and sends responses strictly in
- * request order per connection.
+ * req->body with the generated codecs (proto_<msg>_decode(...,
+ * req->api_version, req->arena ...)), does its work and writes the response
+ * *body* into the response chain (brk_resp_buf / brk_resp_file). The server
+ * adds the size prefix and the response header (correlation id; tagged fields
+ * for flexible versions; ApiVersions always header v0) and sends responses
+ * strictly in request order per connection.
  *
  * Handler return values (brk_status):
  *   BRK_DONE        response body written; send it now.
@@ -51,30 +51,33 @@
 #include "core/buf.h"
 #include "net/net.h"
 
-typedef struct cl_image cl_image;       /* src/cluster/image.h */
+typedef struct cl_image cl_image; /* src/cluster/image.h */
 typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
 
-/* ---- broker state ---------------------------------------------------------- */
+/* ---- broker state ----------------------------------------------------------
+ */
 
 typedef struct brk_broker {
-    brk_config *cfg;       /* parsed configuration (broker/config.h) */
-    cl_image *image;       /* metadata image: topics, partitions, brokers, configs */
-    log_manager *logs;     /* storage engine; NULL until opened */
-    net_loop *loop;        /* the loop thread that runs the handlers */
+    brk_config *cfg; /* parsed configuration (broker/config.h) */
+    cl_image *image; /* metadata image: topics, partitions, brokers, configs */
+    log_manager *logs; /* storage engine; NULL until opened */
+    net_loop *loop;    /* the loop thread that runs the handlers */
     int32_t node_id;
-    char cluster_id[32];   /* base64url uuid, from meta.properties */
+    char cluster_id[32]; /* base64url uuid, from meta.properties */
     int n_listeners;
     net_endpoint listeners[16];  /* as bound (port resolved if 0) */
     net_endpoint advertised[16]; /* same order as listeners */
     bool shutting_down;
 } brk_broker;
 
-/* The single broker of this process (set by server_main before handlers run). */
+/* The single broker of this process (set by server_main before handlers run).
+ */
 extern brk_broker *brk_self;
 
-/* ---- requests ---------------------------------------------------------------- */
+/* ---- requests
+ * ---------------------------------------------------------------- */
 
 typedef enum {
     BRK_DONE = 0,
@@ -86,20 +89,20 @@ typedef enum {
 
 typedef struct brk_req {
     brk_broker *brk;
-    arena *arena;            /* per-request memory, freed after the response */
+    arena *arena; /* per-request memory, freed after the response */
     /* request header */
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
-    const char *client_id;   /* NUL-terminated, in arena; "" if null */
+    const char *client_id; /* NUL-terminated, in arena; "" if null */
     bool client_id_null;
     /* the body (after the header, including the header's tagged fields) */
     rd body;
-    const uint8_t *frame;    /* whole request frame (copied into arena) */
+    const uint8_t *frame; /* whole request frame (copied into arena) */
     size_t frame_len;
     /* where it came from */
-    int listener;            /* index into brk->listeners / advertised */
-    const char *peer;        /* "host:port" of the client */
+    int listener;     /* index into brk->listeners / advertised */
+    const char *peer; /* "host:port" of the client */
     uint64_t conn_id;
     /* response being built: body only, the server prepends the header */
     net_chain resp;
@@ -113,13 +116,17 @@ typedef brk_status (*brk_handler_fn)(brk_req *req);
 
 /* Response body writer: the memory chunk at the end of the chain. Encode
  * into it with the generated encoders; grows as needed. */
-static inline buf *brk_resp_buf(brk_req *req) { return net_chain_mem(&req->resp); }
+static inline buf *brk_resp_buf(brk_req *req) {
+    return net_chain_mem(&req->resp);
+}
 /* Appends bytes [off, off+len) of fd to the response (sendfile; no copy).
  * The length prefix of the records field must already be in brk_resp_buf.
  * fd is dup'ed. Returns false if dup fails (send an error instead). */
 bool brk_resp_file(brk_req *req, int fd, off_t off, size_t len);
 /* Bytes written to the response body so far (mem + file). */
-static inline size_t brk_resp_len(const brk_req *req) { return net_chain_total(&req->resp); }
+static inline size_t brk_resp_len(const brk_req *req) {
+    return net_chain_total(&req->resp);
+}
 
 /* Completes a deferred request (see BRK_DEFER above). status is BRK_DONE,
  * BRK_AFTER_FLUSH or BRK_NO_RESPONSE. */
@@ -130,7 +137,8 @@ bool brk_req_orphan(const brk_req *req);
  * from the generated api table. */
 bool brk_req_flexible(const brk_req *req);
 
-/* ---- handler table --------------------------------------------------------- */
+/* ---- handler table ---------------------------------------------------------
+ */
 
 /* The handlers, declared from handlers.def: one line per api key,
  * BRK_API(api_key, min_version, max_version, handler_fn). ApiVersions
@@ -152,17 +160,20 @@ const brk_api *brk_api_find(int16_t key);
 /* All registered apis sorted by key; *n set to the count. */
 const brk_api *brk_api_list(size_t *n);
 
-/* ---- hooks other layers register at start ----------------------------------- */
+/* ---- hooks other layers register at start -----------------------------------
+ */
 
 /* Runs when shutdown begins (before the loop stops): complete deferred reqs,
  * stop timers. */
 typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
 void brk_on_shutdown(brk_hook_fn fn, void *ctx);
 
-/* ---- metadata lookups for handlers (src/cluster image, loop thread) ---------- */
+/* ---- metadata lookups for handlers (src/cluster image, loop thread)
+ * ---------- */
 
 /* The partition, or NULL with *err set to a Kafka error code
- * (UNKNOWN_TOPIC_OR_PARTITION 3, or UNKNOWN_TOPIC_ID 100 for brk_find_partition_id). */
+ * (UNKNOWN_TOPIC_OR_PARTITION 3, or UNKNOWN_TOPIC_ID 100 for
+ * brk_find_partition_id). */
 const cl_partition *brk_find_partition(brk_broker *brk, const char *topic,
                                        size_t topic_len, int32_t partition,
                                        int16_t *err);

@@ -180,8 +180,8 @@ static int parse_value(int id, const char *text, int64_t *iv, double *dv,
         return 0;
     }
 bad_type:;
-    static const char *const tn[] = {"boolean", "int",    "short",
-                                     "long",    "double", "string",
+    static const char *const tn[] = {"boolean", "int",      "short",
+                                     "long",    "double",   "string",
                                      "list",    "password", "class"};
     snprintf(err, errlen,
              "Invalid value %s for configuration %s: Expected value to be a "
@@ -373,15 +373,29 @@ int brk_config_load_file(brk_config *cfg, const char *path, char *err,
 
 /* Variables of the container images that are not configs. */
 static bool env_ignored(const char *k) {
-    static const char *const skip[] = {
-        "KAFKA_HEAP_OPTS", "KAFKA_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS",
-        "KAFKA_LOG4J_OPTS", "KAFKA_JMX_OPTS", "KAFKA_GC_LOG_OPTS",
-        "KAFKA_DEBUG", "KAFKA_HOME", "KAFKA_VERSION", "KAFKA_LOG4J_ROOT_LOGLEVEL",
-        "KAFKA_LOG4J_LOGGERS", "KAFKA_TOOLS_LOG4J_LOGLEVEL", "KAFKA_CLUSTER_ID",
-        "KAFKA_ENABLE_KRAFT", "KAFKA_KRAFT_CLUSTER_ID", "KAFKA_CLASSPATH",
-        "KAFKA_JMX_PORT", "KAFKA_JMX_HOSTNAME", "KAFKA_CONF_FILE",
-        "KAFKA_MOUNTED_CONF_DIR", "KAFKA_CREATE_TOPICS",
-        "KAFKA_CFG_KRAFT_CLUSTER_ID", NULL};
+    static const char *const skip[] = {"KAFKA_HEAP_OPTS",
+                                       "KAFKA_OPTS",
+                                       "KAFKA_JVM_PERFORMANCE_OPTS",
+                                       "KAFKA_LOG4J_OPTS",
+                                       "KAFKA_JMX_OPTS",
+                                       "KAFKA_GC_LOG_OPTS",
+                                       "KAFKA_DEBUG",
+                                       "KAFKA_HOME",
+                                       "KAFKA_VERSION",
+                                       "KAFKA_LOG4J_ROOT_LOGLEVEL",
+                                       "KAFKA_LOG4J_LOGGERS",
+                                       "KAFKA_TOOLS_LOG4J_LOGLEVEL",
+                                       "KAFKA_CLUSTER_ID",
+                                       "KAFKA_ENABLE_KRAFT",
+                                       "KAFKA_KRAFT_CLUSTER_ID",
+                                       "KAFKA_CLASSPATH",
+                                       "KAFKA_JMX_PORT",
+                                       "KAFKA_JMX_HOSTNAME",
+                                       "KAFKA_CONF_FILE",
+                                       "KAFKA_MOUNTED_CONF_DIR",
+                                       "KAFKA_CREATE_TOPICS",
+                                       "KAFKA_CFG_KRAFT_CLUSTER_ID",
+                                       NULL};
     for (int i = 0; skip[i]; i++)
         if (!strcmp(k, skip[i]))
             return true;
@@ -450,8 +464,8 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
     if (!cfg->static_text[BRK_CFG_NODE_ID] &&
         cfg->static_text[BRK_CFG_BROKER_ID] &&
         brk_cfg_i64(cfg, BRK_CFG_BROKER_ID) >= 0)
-        brk_config_set(cfg, "node.id", cfg->static_text[BRK_CFG_BROKER_ID],
-                       err, errlen);
+        brk_config_set(cfg, "node.id", cfg->static_text[BRK_CFG_BROKER_ID], err,
+                       errlen);
     if (brk_cfg_i64(cfg, BRK_CFG_NODE_ID) < 0) {
         snprintf(err, errlen,
                  "Invalid value -1 for configuration node.id: Missing "
@@ -489,7 +503,8 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
     return 0;
 }
 
-/* ---- topic configs ---------------------------------------------------------- */
+/* ---- topic configs ----------------------------------------------------------
+ */
 
 int brk_topic_cfg_synonyms(const brk_config *cfg, brk_cfg_id id,
                            brk_cfg_syn *out, int max) {
@@ -573,8 +588,7 @@ const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov,
             if (bid >= 0) {
                 const brk_cfg_val *v = &cfg->v[bid];
                 bool set = v->src != CFG_SRC_DEFAULT;
-                if ((pass == 0 && set && v->text) ||
-                    (pass == 1 && v->text)) {
+                if ((pass == 0 && set && v->text) || (pass == 1 && v->text)) {
                     best = v->text;
                     best_mult = mult;
                     best_src = v->src;
@@ -591,7 +605,7 @@ const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov,
         /* the source Kafka reports: head of its synonym list */
         brk_cfg_syn syn[1];
         *src = brk_topic_cfg_synonyms(cfg, id, syn, 1) > 0 ? syn[0].src
-                                                            : CFG_SRC_DEFAULT;
+                                                           : CFG_SRC_DEFAULT;
     }
     if (!best)
         return d->def;

@@ -26,22 +26,23 @@
 
 typedef enum {
     CFG_BOOL,
-    CFG_INT,    /* int32 */
-    CFG_SHORT,  /* int16 */
-    CFG_LONG,   /* int64 */
+    CFG_INT,   /* int32 */
+    CFG_SHORT, /* int16 */
+    CFG_LONG,  /* int64 */
     CFG_DOUBLE,
     CFG_STRING,
-    CFG_LIST,   /* comma-separated */
+    CFG_LIST, /* comma-separated */
     CFG_PASSWORD,
     CFG_CLASS,
 } brk_cfg_type;
 
 /* Flags */
-#define CFG_F_TOPIC 1u    /* a topic-level config (retention.ms ...) */
-#define CFG_F_DYNAMIC 2u  /* broker config that may be altered at runtime */
-#define CFG_F_NULLDEF 4u  /* default is null */
+#define CFG_F_TOPIC 1u   /* a topic-level config (retention.ms ...) */
+#define CFG_F_DYNAMIC 2u /* broker config that may be altered at runtime */
+#define CFG_F_NULLDEF 4u /* default is null */
 #define CFG_F_SENSITIVE 8u
-#define CFG_F_GROUP 16u   /* a group-level config (consumer.session.timeout.ms) */
+#define CFG_F_GROUP 16u /* a group-level config (consumer.session.timeout.ms)  \
+                         */
 
 typedef enum {
 #define CFG(id, name, type, def, min, max, valid, flags, synonyms, doc) id,
@@ -53,11 +54,12 @@ typedef enum {
 typedef struct brk_cfg_def {
     const char *name;
     brk_cfg_type type;
-    const char *def;       /* default as text; NULL when null */
-    double min, max;       /* numeric range (inclusive) */
-    const char *valid;     /* "a|b|c" allowed values (STRING/LIST), or NULL */
+    const char *def;   /* default as text; NULL when null */
+    double min, max;   /* numeric range (inclusive) */
+    const char *valid; /* "a|b|c" allowed values (STRING/LIST), or NULL */
     unsigned flags;
-    const char *synonyms;  /* topic configs: "log.retention.ms:1,log.retention.hours:3600000" */
+    const char *synonyms; /* topic configs:
+                             "log.retention.ms:1,log.retention.hours:3600000" */
     const char *doc;
 } brk_cfg_def;
 
@@ -77,17 +79,17 @@ typedef enum {
 } brk_cfg_source;
 
 typedef struct brk_cfg_val {
-    char *text;           /* NULL when the value is null */
+    char *text; /* NULL when the value is null */
     brk_cfg_source src;
-    int64_t i;            /* BOOL/INT/SHORT/LONG */
-    double d;             /* DOUBLE */
+    int64_t i; /* BOOL/INT/SHORT/LONG */
+    double d;  /* DOUBLE */
 } brk_cfg_val;
 
 typedef struct brk_config {
-    brk_cfg_val v[BRK_CFG_COUNT];        /* effective broker values */
-    char *static_text[BRK_CFG_COUNT];    /* file/env/override value or NULL */
-    char *dyn_broker[BRK_CFG_COUNT];     /* dynamic per-broker value or NULL */
-    char *dyn_default[BRK_CFG_COUNT];    /* dynamic cluster default or NULL */
+    brk_cfg_val v[BRK_CFG_COUNT];     /* effective broker values */
+    char *static_text[BRK_CFG_COUNT]; /* file/env/override value or NULL */
+    char *dyn_broker[BRK_CFG_COUNT];  /* dynamic per-broker value or NULL */
+    char *dyn_default[BRK_CFG_COUNT]; /* dynamic cluster default or NULL */
     char *config_file;
 } brk_config;
 
@@ -142,8 +144,9 @@ typedef struct brk_kv {
  * overrides; *src (may be NULL) gets where it came from. Returned text is
  * static/owned by cfg or the overrides, or written into tmp (size >= 32) for
  * unit conversions. NULL for a null value. */
-const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov, size_t n,
-                               brk_cfg_id id, brk_cfg_source *src, char *tmp);
+const char *brk_topic_cfg_text(const brk_config *cfg, const brk_kv *ov,
+                               size_t n, brk_cfg_id id, brk_cfg_source *src,
+                               char *tmp);
 /* Kafka's synonym list of topic config id (ConfigHelper.configSynonyms):
  * the broker synonyms at every level where they have a value (levels
  * outer: dynamic broker, dynamic default, static, default; names inner),

@@ -18,29 +18,40 @@
 #define RES_BROKER_LOGGER 8
 #define RES_GROUP 32
 
-int16_t brk_validate_topic_config(const char *name, const char *value, char *msg,
-                                  size_t msglen);
+int16_t brk_validate_topic_config(const char *name, const char *value,
+                                  char *msg, size_t msglen);
 
 static proto_str sdup(brk_req *req, const char *s) {
-    return s ? proto_str_c(arena_strndup(req->arena, s, strlen(s))) : PROTO_STR_NULL;
+    return s ? proto_str_c(arena_strndup(req->arena, s, strlen(s)))
+             : PROTO_STR_NULL;
 }
 
 static int8_t config_type(brk_cfg_type t) {
     switch (t) {
-    case CFG_BOOL: return 1;
-    case CFG_STRING: return 2;
-    case CFG_INT: return 3;
-    case CFG_SHORT: return 4;
-    case CFG_LONG: return 5;
-    case CFG_DOUBLE: return 6;
-    case CFG_LIST: return 7;
-    case CFG_CLASS: return 8;
-    case CFG_PASSWORD: return 9;
+    case CFG_BOOL:
+        return 1;
+    case CFG_STRING:
+        return 2;
+    case CFG_INT:
+        return 3;
+    case CFG_SHORT:
+        return 4;
+    case CFG_LONG:
+        return 5;
+    case CFG_DOUBLE:
+        return 6;
+    case CFG_LIST:
+        return 7;
+    case CFG_CLASS:
+        return 8;
+    case CFG_PASSWORD:
+        return 9;
     }
     return 0;
 }
 
-typedef proto_describe_configs_response_describe_configs_resource_result dc_entry;
+typedef proto_describe_configs_response_describe_configs_resource_result
+    dc_entry;
 typedef proto_describe_configs_response_describe_configs_synonym dc_syn;
 
 /* Synonyms of one broker key at every level where it has a value, in
@@ -66,8 +77,9 @@ static void add_broker_synonyms(brk_req *req, const brk_config *cfg, int id,
                                .source = CFG_SRC_DEFAULT};
 }
 
-static bool wanted(const proto_describe_configs_request_describe_configs_resource *q,
-                   const char *name) {
+static bool
+wanted(const proto_describe_configs_request_describe_configs_resource *q,
+       const char *name) {
     if (q->configuration_keys.n < 0)
         return true;
     for (int32_t i = 0; i < q->configuration_keys.n; i++)
@@ -76,18 +88,20 @@ static bool wanted(const proto_describe_configs_request_describe_configs_resourc
     return false;
 }
 
-static void describe_topic(brk_req *req, cl_topic *t,
-                           const proto_describe_configs_request_describe_configs_resource *q,
-                           bool syn, bool doc,
-                           proto_describe_configs_response_describe_configs_result *r) {
+static void describe_topic(
+    brk_req *req, cl_topic *t,
+    const proto_describe_configs_request_describe_configs_resource *q, bool syn,
+    bool doc, proto_describe_configs_response_describe_configs_result *r) {
     const brk_config *cfg = req->brk->cfg;
-    r->configs.v = arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
+    r->configs.v =
+        arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
     for (int i = 0; i < BRK_CFG_COUNT; i++) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
         if (!(d->flags & CFG_F_TOPIC) || !wanted(q, d->name))
             continue;
         dc_entry *c = &r->configs.v[r->configs.n++];
-        proto_describe_configs_response_describe_configs_resource_result_init(c);
+        proto_describe_configs_response_describe_configs_resource_result_init(
+            c);
         char tmp[32];
         brk_cfg_source src;
         const char *v = brk_topic_cfg_text(cfg, t->configs, t->n_configs,
@@ -107,7 +121,8 @@ static void describe_topic(brk_req *req, cl_topic *t,
         const char *ov = cl_topic_config(t, d->name);
         if (ov)
             c->synonyms.v[c->synonyms.n++] =
-                (dc_syn){.name = proto_str_c(d->name), .value = sdup(req, ov),
+                (dc_syn){.name = proto_str_c(d->name),
+                         .value = sdup(req, ov),
                          .source = CFG_SRC_DYNAMIC_TOPIC};
         brk_cfg_syn syns[24];
         int ns = brk_topic_cfg_synonyms(cfg, (brk_cfg_id)i, syns, 24);
@@ -119,12 +134,13 @@ static void describe_topic(brk_req *req, cl_topic *t,
     }
 }
 
-static void describe_broker(brk_req *req, bool default_scope,
-                            const proto_describe_configs_request_describe_configs_resource *q,
-                            bool syn, bool doc,
-                            proto_describe_configs_response_describe_configs_result *r) {
+static void describe_broker(
+    brk_req *req, bool default_scope,
+    const proto_describe_configs_request_describe_configs_resource *q, bool syn,
+    bool doc, proto_describe_configs_response_describe_configs_result *r) {
     const brk_config *cfg = req->brk->cfg;
-    r->configs.v = arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
+    r->configs.v =
+        arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
     for (int i = 0; i < BRK_CFG_COUNT; i++) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
         if ((d->flags & CFG_F_TOPIC) || !wanted(q, d->name))
@@ -132,11 +148,14 @@ static void describe_broker(brk_req *req, bool default_scope,
         if (default_scope && !cfg->dyn_default[i])
             continue;
         dc_entry *c = &r->configs.v[r->configs.n++];
-        proto_describe_configs_response_describe_configs_resource_result_init(c);
-        bool sensitive = (d->flags & CFG_F_SENSITIVE) || d->type == CFG_PASSWORD;
+        proto_describe_configs_response_describe_configs_resource_result_init(
+            c);
+        bool sensitive =
+            (d->flags & CFG_F_SENSITIVE) || d->type == CFG_PASSWORD;
         c->name = proto_str_c(d->name);
         if (default_scope) {
-            c->value = sensitive ? PROTO_STR_NULL : sdup(req, cfg->dyn_default[i]);
+            c->value =
+                sensitive ? PROTO_STR_NULL : sdup(req, cfg->dyn_default[i]);
             c->config_source = CFG_SRC_DYNAMIC_DEFAULT_BROKER;
         } else {
             c->value = sensitive ? PROTO_STR_NULL : sdup(req, cfg->v[i].text);
@@ -166,23 +185,26 @@ static void describe_broker(brk_req *req, bool default_scope,
     }
 }
 
-static void describe_group(brk_req *req, const char *group,
-                           const proto_describe_configs_request_describe_configs_resource *q,
-                           bool syn, bool doc,
-                           proto_describe_configs_response_describe_configs_result *r) {
+static void describe_group(
+    brk_req *req, const char *group,
+    const proto_describe_configs_request_describe_configs_resource *q, bool syn,
+    bool doc, proto_describe_configs_response_describe_configs_result *r) {
     const brk_config *cfg = req->brk->cfg;
     brk_kv ov[32];
     size_t n = cl_group_configs(req->brk->image, group, ov, 32);
-    r->configs.v = arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
+    r->configs.v =
+        arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
     for (int i = 0; i < BRK_CFG_COUNT; i++) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
         if (!(d->flags & CFG_F_GROUP) || !wanted(q, d->name))
             continue;
         dc_entry *c = &r->configs.v[r->configs.n++];
-        proto_describe_configs_response_describe_configs_resource_result_init(c);
+        proto_describe_configs_response_describe_configs_resource_result_init(
+            c);
         char tmp[32];
         brk_cfg_source src;
-        const char *v = brk_topic_cfg_text(cfg, ov, n, (brk_cfg_id)i, &src, tmp);
+        const char *v =
+            brk_topic_cfg_text(cfg, ov, n, (brk_cfg_id)i, &src, tmp);
         if (src == CFG_SRC_DYNAMIC_TOPIC)
             src = CFG_SRC_GROUP;
         c->name = proto_str_c(d->name);
@@ -196,7 +218,8 @@ static void describe_group(brk_req *req, const char *group,
         if (syn && src == CFG_SRC_GROUP) {
             c->synonyms.v = arena_calloc(req->arena, 1, sizeof *c->synonyms.v);
             c->synonyms.v[c->synonyms.n++] =
-                (dc_syn){.name = proto_str_c(d->name), .value = sdup(req, v),
+                (dc_syn){.name = proto_str_c(d->name),
+                         .value = sdup(req, v),
                          .source = CFG_SRC_GROUP};
         }
     }
@@ -214,7 +237,8 @@ static int16_t check_broker_name(brk_req *req, proto_str name, bool *def_scope,
         snprintf(msg, msglen,
                  "Unexpected broker id, expected %d or empty string, but "
                  "received %.*s",
-                 req->brk->node_id, (int)(name.len > 64 ? 64 : name.len), name.p);
+                 req->brk->node_id, (int)(name.len > 64 ? 64 : name.len),
+                 name.p);
         return KERR_INVALID_REQUEST;
     }
     return KERR_NONE;
@@ -223,20 +247,22 @@ static int16_t check_broker_name(brk_req *req, proto_str name, bool *def_scope,
 brk_status brk_handle_describe_configs(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_describe_configs_request rq;
-    if (proto_describe_configs_request_decode(&req->body, req->arena,
-                                              req->api_version, &rq) != PROTO_OK)
+    if (proto_describe_configs_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_describe_configs_response rs;
     proto_describe_configs_response_init(&rs);
     int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
     rs.results.n = n;
-    rs.results.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
+    rs.results.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
     bool syn = req->api_version >= 1 && rq.include_synonyms;
     bool doc = req->api_version >= 3 && rq.include_documentation;
     for (int32_t i = 0; i < n; i++) {
         proto_describe_configs_request_describe_configs_resource *q =
             &rq.resources.v[i];
-        proto_describe_configs_response_describe_configs_result *r = &rs.results.v[i];
+        proto_describe_configs_response_describe_configs_result *r =
+            &rs.results.v[i];
         proto_describe_configs_response_describe_configs_result_init(r);
         r->resource_type = q->resource_type;
         r->resource_name = q->resource_name;
@@ -255,15 +281,16 @@ brk_status brk_handle_describe_configs(brk_req *req) {
                                                (size_t)q->resource_name.len)
                                : NULL)) {
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                snprintf(msg, sizeof msg,
-                         "The topic '%.*s' does not exist.",
-                         (int)(q->resource_name.len > 0 ? q->resource_name.len : 0),
-                         q->resource_name.p ? q->resource_name.p : "");
+                snprintf(
+                    msg, sizeof msg, "The topic '%.*s' does not exist.",
+                    (int)(q->resource_name.len > 0 ? q->resource_name.len : 0),
+                    q->resource_name.p ? q->resource_name.p : "");
             } else
                 describe_topic(req, t, q, syn, doc, r);
         } else if (q->resource_type == RES_BROKER) {
             bool def_scope;
-            e = check_broker_name(req, q->resource_name, &def_scope, msg, sizeof msg);
+            e = check_broker_name(req, q->resource_name, &def_scope, msg,
+                                  sizeof msg);
             if (!e)
                 describe_broker(req, def_scope, q, syn, doc, r);
         } else if (q->resource_type == RES_BROKER_LOGGER) {
@@ -286,11 +313,13 @@ brk_status brk_handle_describe_configs(brk_req *req) {
             r->configs.n = 0;
         }
     }
-    proto_describe_configs_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_configs_response_encode(brk_resp_buf(req), req->api_version,
+                                           &rs);
     return BRK_DONE;
 }
 
-/* ---- alter ---------------------------------------------------------------------- */
+/* ---- alter
+ * ---------------------------------------------------------------------- */
 
 typedef struct alter_op {
     const char *name;
@@ -299,7 +328,8 @@ typedef struct alter_op {
 } alter_op;
 
 /* Comma-list helpers for APPEND/SUBTRACT. */
-static char *list_edit(arena *a, const char *cur, const char *val, bool append) {
+static char *list_edit(arena *a, const char *cur, const char *val,
+                       bool append) {
     buf out;
     buf_init(&out, 64);
     /* start with current items (minus subtracted ones) */
@@ -383,17 +413,21 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             }
     for (int32_t i = 0; i < nops; i++)
         if (ops[i].op < 0 || ops[i].op > 3) {
-            snprintf(msg, msglen, "Unknown alter config operation %d", ops[i].op);
+            snprintf(msg, msglen, "Unknown alter config operation %d",
+                     ops[i].op);
             return KERR_INVALID_REQUEST;
         }
-    buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 1), sizeof(buf));
+    buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 1),
+                             sizeof(buf));
     int nv = 0;
     int16_t e = KERR_NONE;
     if (type == RES_TOPIC) {
         char *name = proto_str_dup(req->arena, rname);
-        cl_topic *t = name ? cl_topic_find(brk->image, name, strlen(name)) : NULL;
+        cl_topic *t =
+            name ? cl_topic_find(brk->image, name, strlen(name)) : NULL;
         if (!t) {
-            if (name && ctl_validate_topic_name(name, strlen(name), msg, msglen))
+            if (name &&
+                ctl_validate_topic_name(name, strlen(name), msg, msglen))
                 return KERR_INVALID_TOPIC_EXCEPTION;
             snprintf(msg, msglen, "The topic '%s' does not exist.",
                      name ? name : "");
@@ -407,18 +441,20 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 e = KERR_INVALID_CONFIG;
                 break;
             }
-            if ((o->op == 2 || o->op == 3) && brk_cfg_defs[id].type != CFG_LIST) {
-                snprintf(msg, msglen,
-                         "Config value append is not allowed for config key: %s",
-                         o->name);
+            if ((o->op == 2 || o->op == 3) &&
+                brk_cfg_defs[id].type != CFG_LIST) {
+                snprintf(
+                    msg, msglen,
+                    "Config value append is not allowed for config key: %s",
+                    o->name);
                 e = KERR_INVALID_CONFIG;
                 break;
             }
             if (o->op == 2 || o->op == 3) {
                 char tmp[32];
-                const char *cur = brk_topic_cfg_text(brk->cfg, t->configs,
-                                                     t->n_configs, (brk_cfg_id)id,
-                                                     NULL, tmp);
+                const char *cur =
+                    brk_topic_cfg_text(brk->cfg, t->configs, t->n_configs,
+                                       (brk_cfg_id)id, NULL, tmp);
                 o->value = list_edit(req->arena, cur, o->value ? o->value : "",
                                      o->op == 2);
                 o->op = 0;
@@ -456,8 +492,9 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             alter_op *o = &ops[i];
             int id = brk_config_find(o->name);
             if (id < 0 || !(brk_cfg_defs[id].flags & CFG_F_DYNAMIC)) {
-                snprintf(msg, msglen, "Cannot update these configs dynamically: "
-                                      "Set(%s)",
+                snprintf(msg, msglen,
+                         "Cannot update these configs dynamically: "
+                         "Set(%s)",
                          o->name);
                 e = KERR_INVALID_REQUEST;
                 break;
@@ -475,7 +512,8 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                                      o->value ? o->value : "", o->op == 2);
                 o->op = 0;
             }
-            if (o->op == 0 && brk_config_validate(id, o->value, msg, msglen) < 0) {
+            if (o->op == 0 &&
+                brk_config_validate(id, o->value, msg, msglen) < 0) {
                 e = KERR_INVALID_CONFIG;
                 break;
             }
@@ -487,7 +525,8 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
         const char *res = def_scope ? "" : nid;
         if (!incremental)
             for (int i = 0; i < BRK_CFG_COUNT; i++) {
-                char *cur = def_scope ? brk->cfg->dyn_default[i] : brk->cfg->dyn_broker[i];
+                char *cur = def_scope ? brk->cfg->dyn_default[i]
+                                      : brk->cfg->dyn_broker[i];
                 if (!cur)
                     continue;
                 bool kept = false;
@@ -519,9 +558,10 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 break;
             }
             if (o->op == 2 || o->op == 3) {
-                snprintf(msg, msglen,
-                         "Config value append is not allowed for config key: %s",
-                         o->name);
+                snprintf(
+                    msg, msglen,
+                    "Config value append is not allowed for config key: %s",
+                    o->name);
                 e = KERR_INVALID_CONFIG;
                 break;
             }
@@ -543,8 +583,9 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             }
             if (lo >= 0 && (v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo) ||
                             v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi))) {
-                snprintf(msg, msglen, "%s must be greater than or equal to %s and "
-                                      "less than or equal to %s",
+                snprintf(msg, msglen,
+                         "%s must be greater than or equal to %s and "
+                         "less than or equal to %s",
                          o->name, brk_cfg_defs[lo].name, brk_cfg_defs[hi].name);
                 e = KERR_INVALID_CONFIG;
                 break;
@@ -561,8 +602,8 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                     kept |= !strcmp(ops[i].name, cur[k].name);
                 if (!kept) {
                     buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_GROUP, group, cur[k].name,
-                                      NULL);
+                    ctl_config_record(&vals[nv++], RES_GROUP, group,
+                                      cur[k].name, NULL);
                 }
             }
         }
@@ -586,8 +627,10 @@ static bool dup_resource(int32_t i, int8_t type, proto_str name,
                          proto_str (*name_at)(void *, int32_t), void *ctx,
                          int32_t n) {
     for (int32_t j = 0; j < n; j++)
-        if (j != i && type_at(ctx, j) == type && name_at(ctx, j).len == name.len &&
-            (name.len <= 0 || !memcmp(name_at(ctx, j).p, name.p, (size_t)name.len)))
+        if (j != i && type_at(ctx, j) == type &&
+            name_at(ctx, j).len == name.len &&
+            (name.len <= 0 ||
+             !memcmp(name_at(ctx, j).p, name.p, (size_t)name.len)))
             return true;
     return false;
 }
@@ -599,10 +642,14 @@ static proto_str ac_name(void *c, int32_t j) {
     return ((proto_alter_configs_request *)c)->resources.v[j].resource_name;
 }
 static int8_t iac_type(void *c, int32_t j) {
-    return ((proto_incremental_alter_configs_request *)c)->resources.v[j].resource_type;
+    return ((proto_incremental_alter_configs_request *)c)
+        ->resources.v[j]
+        .resource_type;
 }
 static proto_str iac_name(void *c, int32_t j) {
-    return ((proto_incremental_alter_configs_request *)c)->resources.v[j].resource_name;
+    return ((proto_incremental_alter_configs_request *)c)
+        ->resources.v[j]
+        .resource_name;
 }
 
 brk_status brk_handle_alter_configs(brk_req *req) {
@@ -614,10 +661,11 @@ brk_status brk_handle_alter_configs(brk_req *req) {
     proto_alter_configs_response_init(&rs);
     int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
     rs.responses.n = n;
-    rs.responses.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
-                                  sizeof *rs.responses.v);
+    rs.responses.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.responses.v);
     for (int32_t i = 0; i < n; i++) {
-        proto_alter_configs_request_alter_configs_resource *q = &rq.resources.v[i];
+        proto_alter_configs_request_alter_configs_resource *q =
+            &rq.resources.v[i];
         proto_alter_configs_response_alter_configs_resource_response *r =
             &rs.responses.v[i];
         proto_alter_configs_response_alter_configs_resource_response_init(r);
@@ -625,13 +673,14 @@ brk_status brk_handle_alter_configs(brk_req *req) {
         r->resource_name = q->resource_name;
         char msg[512] = "";
         int16_t e;
-        if (dup_resource(i, q->resource_type, q->resource_name, ac_type, ac_name,
-                         &rq, n)) {
+        if (dup_resource(i, q->resource_type, q->resource_name, ac_type,
+                         ac_name, &rq, n)) {
             e = KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg, "Duplicate resource.");
         } else {
             int32_t no = q->configs.n > 0 ? q->configs.n : 0;
-            alter_op *ops = arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
+            alter_op *ops =
+                arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
             for (int32_t k = 0; k < no; k++) {
                 ops[k].name = proto_str_dup(req->arena, q->configs.v[k].name);
                 if (!ops[k].name)
@@ -646,7 +695,8 @@ brk_status brk_handle_alter_configs(brk_req *req) {
         r->error_message = e ? sdup(req, msg[0] ? msg : proto_error_message(e))
                              : PROTO_STR_NULL;
     }
-    proto_alter_configs_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_alter_configs_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_DONE;
 }
 
@@ -659,14 +709,15 @@ brk_status brk_handle_incremental_alter_configs(brk_req *req) {
     proto_incremental_alter_configs_response_init(&rs);
     int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
     rs.responses.n = n;
-    rs.responses.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
-                                  sizeof *rs.responses.v);
+    rs.responses.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.responses.v);
     for (int32_t i = 0; i < n; i++) {
         proto_incremental_alter_configs_request_alter_configs_resource *q =
             &rq.resources.v[i];
-        proto_incremental_alter_configs_response_alter_configs_resource_response *r =
-            &rs.responses.v[i];
-        proto_incremental_alter_configs_response_alter_configs_resource_response_init(r);
+        proto_incremental_alter_configs_response_alter_configs_resource_response
+            *r = &rs.responses.v[i];
+        proto_incremental_alter_configs_response_alter_configs_resource_response_init(
+            r);
         r->resource_type = q->resource_type;
         r->resource_name = q->resource_name;
         char msg[512] = "";
@@ -677,7 +728,8 @@ brk_status brk_handle_incremental_alter_configs(brk_req *req) {
             snprintf(msg, sizeof msg, "Duplicate resource.");
         } else {
             int32_t no = q->configs.n > 0 ? q->configs.n : 0;
-            alter_op *ops = arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
+            alter_op *ops =
+                arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
             for (int32_t k = 0; k < no; k++) {
                 ops[k].name = proto_str_dup(req->arena, q->configs.v[k].name);
                 if (!ops[k].name)

@@ -259,8 +259,9 @@ static void register_self(brk_broker *brk) {
     buf_free(&v);
 }
 
-/* wurstmeister/kafka's KAFKA_CREATE_TOPICS="name:partitions:replicas[:policy],..."
- * creates the missing topics at start, so those compose files carry over. */
+/* wurstmeister/kafka's
+ * KAFKA_CREATE_TOPICS="name:partitions:replicas[:policy],..." creates the
+ * missing topics at start, so those compose files carry over. */
 static void create_env_topics(brk_broker *brk) {
     const char *spec = getenv("KAFKA_CREATE_TOPICS");
     if (!spec || !*spec)
@@ -276,8 +277,10 @@ static void create_env_topics(brk_broker *brk) {
              x = strtok_r(NULL, ":", &s2))
             f[nf++] = x;
         char msg[512];
-        if (nf < 2 || ctl_validate_topic_name(f[0], strlen(f[0]), msg, sizeof msg)) {
-            SL_WARN("controller", "KAFKA_CREATE_TOPICS: cannot parse '%s'", tok);
+        if (nf < 2 ||
+            ctl_validate_topic_name(f[0], strlen(f[0]), msg, sizeof msg)) {
+            SL_WARN("controller", "KAFKA_CREATE_TOPICS: cannot parse '%s'",
+                    tok);
             continue;
         }
         if (cl_topic_find(brk->image, f[0], strlen(f[0])))
@@ -285,10 +288,11 @@ static void create_env_topics(brk_broker *brk) {
         int32_t np = atoi(f[1]);
         int16_t rf = nf > 2 ? (int16_t)atoi(f[2]) : 1;
         if (np <= 0 || rf <= 0 || rf > ctl_live_brokers(brk)) {
-            SL_WARN("controller",
-                    "KAFKA_CREATE_TOPICS: %s: %d partitions, replication factor "
-                    "%d cannot be created on %d broker(s)",
-                    f[0], np, rf, ctl_live_brokers(brk));
+            SL_WARN(
+                "controller",
+                "KAFKA_CREATE_TOPICS: %s: %d partitions, replication factor "
+                "%d cannot be created on %d broker(s)",
+                f[0], np, rf, ctl_live_brokers(brk));
             continue;
         }
         brk_kv kv[1] = {{"cleanup.policy", nf > 3 ? f[3] : "delete"}};
@@ -333,7 +337,8 @@ void brk_cluster_stop(brk_broker *brk) {
     brk->image = NULL;
 }
 
-/* ---- lookups for handlers (broker.h) ------------------------------------------- */
+/* ---- lookups for handlers (broker.h)
+ * ------------------------------------------- */
 
 const cl_partition *brk_find_partition(brk_broker *brk, const char *topic,
                                        size_t topic_len, int32_t partition,

@@ -26,7 +26,8 @@
      (1 << 8))
 
 /* The endpoint of broker b for listener `name`, or NULL. */
-static const cl_endpoint *broker_endpoint(const cl_broker *b, const char *name) {
+static const cl_endpoint *broker_endpoint(const cl_broker *b,
+                                          const char *name) {
     for (int32_t i = 0; i < b->n_endpoints; i++)
         if (!strcmp(b->endpoints[i].name, name))
             return &b->endpoints[i];
@@ -64,7 +65,8 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
         (len == 19 && !memcmp(name, "__transaction_state", 19)))
         return KERR_LEADER_NOT_AVAILABLE;
     int32_t np = (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_NUM_PARTITIONS);
-    int16_t rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_DEFAULT_REPLICATION_FACTOR);
+    int16_t rf =
+        (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_DEFAULT_REPLICATION_FACTOR);
     if (rf > ctl_live_brokers(brk))
         return KERR_INVALID_REPLICATION_FACTOR;
     char *n = arena_strndup(req->arena, name, len);
@@ -75,12 +77,13 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
     return e;
 }
 
-static void fill_partitions(brk_req *req, cl_topic *t,
-                            proto_metadata_response_metadata_response_topic *rt) {
+static void
+fill_partitions(brk_req *req, cl_topic *t,
+                proto_metadata_response_metadata_response_topic *rt) {
     rt->partitions.n = t->n_partitions;
-    rt->partitions.v = arena_calloc(req->arena,
-                                    (size_t)(t->n_partitions ? t->n_partitions : 1),
-                                    sizeof *rt->partitions.v);
+    rt->partitions.v = arena_calloc(
+        req->arena, (size_t)(t->n_partitions ? t->n_partitions : 1),
+        sizeof *rt->partitions.v);
     for (int32_t i = 0; i < t->n_partitions; i++) {
         proto_metadata_response_metadata_response_partition *rp =
             &rt->partitions.v[i];
@@ -99,9 +102,9 @@ static void fill_partitions(brk_req *req, cl_topic *t,
         rp->isr_nodes.n = p->n_isr;
         rp->isr_nodes.v = p->isr;
         int32_t off = 0;
-        int32_t *offl = arena_calloc(req->arena,
-                                     (size_t)(p->n_replicas ? p->n_replicas : 1),
-                                     sizeof(int32_t));
+        int32_t *offl = arena_calloc(
+            req->arena, (size_t)(p->n_replicas ? p->n_replicas : 1),
+            sizeof(int32_t));
         for (int32_t r = 0; r < p->n_replicas; r++)
             if (!broker_live(req->brk, p->replicas[r]))
                 offl[off++] = p->replicas[r];
@@ -161,9 +164,11 @@ brk_status brk_handle_metadata(brk_req *req) {
         size_t nt;
         cl_topic **ts = cl_topics(brk->image, &nt);
         rs.topics.n = (int32_t)nt;
-        rs.topics.v = arena_calloc(req->arena, nt ? nt : 1, sizeof *rs.topics.v);
+        rs.topics.v =
+            arena_calloc(req->arena, nt ? nt : 1, sizeof *rs.topics.v);
         for (size_t i = 0; i < nt; i++) {
-            proto_metadata_response_metadata_response_topic_init(&rs.topics.v[i]);
+            proto_metadata_response_metadata_response_topic_init(
+                &rs.topics.v[i]);
             fill_topic(req, ts[i], ops, &rs.topics.v[i]);
         }
     } else {
@@ -171,11 +176,13 @@ brk_status brk_handle_metadata(brk_req *req) {
         allow_auto = allow_auto &&
                      brk_cfg_bool(brk->cfg, BRK_CFG_AUTO_CREATE_TOPICS_ENABLE);
         rs.topics.n = rq.topics.n;
-        rs.topics.v = arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
-                                   sizeof *rs.topics.v);
+        rs.topics.v =
+            arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
+                         sizeof *rs.topics.v);
         for (int32_t i = 0; i < rq.topics.n; i++) {
             proto_metadata_request_metadata_request_topic *q = &rq.topics.v[i];
-            proto_metadata_response_metadata_response_topic *rt = &rs.topics.v[i];
+            proto_metadata_response_metadata_response_topic *rt =
+                &rs.topics.v[i];
             proto_metadata_response_metadata_response_topic_init(rt);
             rt->topic_authorized_operations = INT32_MIN;
             if (q->name.len < 0) {
@@ -193,7 +200,8 @@ brk_status brk_handle_metadata(brk_req *req) {
                 continue;
             }
             rt->name = q->name;
-            cl_topic *t = cl_topic_find(brk->image, q->name.p, (size_t)q->name.len);
+            cl_topic *t =
+                cl_topic_find(brk->image, q->name.p, (size_t)q->name.len);
             if (!t) {
                 char msg[512];
                 if (ctl_validate_topic_name(q->name.p, (size_t)q->name.len, msg,
@@ -207,7 +215,8 @@ brk_status brk_handle_metadata(brk_req *req) {
                 }
                 int16_t e = auto_create(req, q->name.p, (size_t)q->name.len);
                 t = e ? NULL
-                      : cl_topic_find(brk->image, q->name.p, (size_t)q->name.len);
+                      : cl_topic_find(brk->image, q->name.p,
+                                      (size_t)q->name.len);
                 if (!t) {
                     rt->error_code = e ? e : KERR_UNKNOWN_TOPIC_OR_PARTITION;
                     continue;
@@ -223,8 +232,8 @@ brk_status brk_handle_metadata(brk_req *req) {
 brk_status brk_handle_describe_cluster(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_describe_cluster_request rq;
-    if (proto_describe_cluster_request_decode(&req->body, req->arena,
-                                              req->api_version, &rq) != PROTO_OK)
+    if (proto_describe_cluster_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_describe_cluster_response rs;
     proto_describe_cluster_response_init(&rs);
@@ -233,14 +242,16 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
     rs.controller_id = brk->node_id;
     if (rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
-    if (req->api_version >= 1 && rq.endpoint_type != 1 && rq.endpoint_type != 2) {
+    if (req->api_version >= 1 && rq.endpoint_type != 1 &&
+        rq.endpoint_type != 2) {
         rs.error_code = KERR_UNSUPPORTED_ENDPOINT_TYPE;
         rs.error_message = proto_str_c("Unsupported endpoint type");
     } else {
         const char *lname = req_listener_name(req);
         size_t nb;
         const cl_broker *bs = cl_brokers(brk->image, &nb);
-        rs.brokers.v = arena_calloc(req->arena, nb ? nb : 1, sizeof *rs.brokers.v);
+        rs.brokers.v =
+            arena_calloc(req->arena, nb ? nb : 1, sizeof *rs.brokers.v);
         for (size_t i = 0; i < nb; i++) {
             if (bs[i].fenced)
                 continue;
@@ -255,7 +266,8 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
             b->rack = bs[i].rack ? proto_str_c(bs[i].rack) : PROTO_STR_NULL;
         }
     }
-    proto_describe_cluster_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_cluster_response_encode(brk_resp_buf(req), req->api_version,
+                                           &rs);
     return BRK_DONE;
 }
 
@@ -308,11 +320,12 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
     }
     for (; i < nn; i++) {
         dtp_topic *rt = &rs.topics.v[rs.topics.n];
-        proto_describe_topic_partitions_response_describe_topic_partitions_response_topic_init(rt);
+        proto_describe_topic_partitions_response_describe_topic_partitions_response_topic_init(
+            rt);
         rt->name = names[i];
-        cl_topic *t = names[i].len >= 0
-                          ? cl_topic_find(brk->image, names[i].p, (size_t)names[i].len)
-                          : NULL;
+        cl_topic *t = names[i].len >= 0 ? cl_topic_find(brk->image, names[i].p,
+                                                        (size_t)names[i].len)
+                                        : NULL;
         if (!t) {
             rt->error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             rs.topics.n++;
@@ -320,9 +333,11 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
         }
         int32_t first = 0;
         if (rq.cursor && cmp_str(&names[i], &rq.cursor->topic_name) == 0)
-            first = rq.cursor->partition_index > 0 ? rq.cursor->partition_index : 0;
+            first =
+                rq.cursor->partition_index > 0 ? rq.cursor->partition_index : 0;
         if (budget <= 0) {
-            rs.next_cursor = arena_calloc(req->arena, 1, sizeof *rs.next_cursor);
+            rs.next_cursor =
+                arena_calloc(req->arena, 1, sizeof *rs.next_cursor);
             rs.next_cursor->topic_name = names[i];
             rs.next_cursor->partition_index = first;
             break;
@@ -340,7 +355,8 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
                                         sizeof *rt->partitions.v);
         for (int32_t k = 0; k < n; k++) {
             dtp_part *rp = &rt->partitions.v[k];
-            proto_describe_topic_partitions_response_describe_topic_partitions_response_partition_init(rp);
+            proto_describe_topic_partitions_response_describe_topic_partitions_response_partition_init(
+                rp);
             cl_partition *p = t->parts[first + k];
             rp->partition_index = first + k;
             if (!p) {
@@ -361,7 +377,8 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
         rs.topics.n++;
         budget -= n;
         if (first + n < t->n_partitions) {
-            rs.next_cursor = arena_calloc(req->arena, 1, sizeof *rs.next_cursor);
+            rs.next_cursor =
+                arena_calloc(req->arena, 1, sizeof *rs.next_cursor);
             rs.next_cursor->topic_name = names[i];
             rs.next_cursor->partition_index = first + n;
             break;

@@ -32,7 +32,8 @@ extern char **environ;
 
 brk_broker *brk_self;
 
-/* ---- handler table --------------------------------------------------------- */
+/* ---- handler table ---------------------------------------------------------
+ */
 
 static const brk_api api_table[] = {
 #define BRK_API(key, minv, maxv, fn) {key, minv, maxv, fn},
@@ -80,7 +81,8 @@ const brk_api *brk_api_list(size_t *n) {
     return api_sorted;
 }
 
-/* ---- hooks ---------------------------------------------------------------------- */
+/* ---- hooks
+ * ---------------------------------------------------------------------- */
 
 static struct {
     brk_hook_fn fn;
@@ -95,7 +97,8 @@ void brk_on_shutdown(brk_hook_fn fn, void *ctx) {
     n_shutdown_hooks++;
 }
 
-/* ---- requests -------------------------------------------------------------------- */
+/* ---- requests
+ * -------------------------------------------------------------------- */
 
 typedef struct req_box {
     brk_req req;
@@ -112,7 +115,8 @@ bool brk_req_orphan(const brk_req *req) {
 
 bool brk_req_flexible(const brk_req *req) {
     const proto_api_info *pi = proto_api(req->api_key);
-    return pi && pi->first_flexible >= 0 && req->api_version >= pi->first_flexible;
+    return pi && pi->first_flexible >= 0 &&
+           req->api_version >= pi->first_flexible;
 }
 
 static void req_free(brk_req *req) {
@@ -202,8 +206,8 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     req->api_version = h.api_version;
     req->correlation_id = h.correlation_id;
     req->client_id_null = h.client_id.len < 0;
-    req->client_id = h.client_id.len < 0 ? ""
-                                          : proto_str_dup(req->arena, h.client_id);
+    req->client_id =
+        h.client_id.len < 0 ? "" : proto_str_dup(req->arena, h.client_id);
     req->body = r;
 
     const brk_api *api = brk_api_find(h.api_key);
@@ -252,7 +256,8 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     }
 }
 
-/* ---- storage format: meta.properties ------------------------------------------------ */
+/* ---- storage format: meta.properties
+ * ------------------------------------------------ */
 
 static void uuid_b64url(const uint8_t id[16], char out[23]) {
     static const char tab[] =
@@ -342,20 +347,22 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
         char *nid = read_prop(text, "node.id");
         int rc = 0;
         if (!cid || !nid) {
-            snprintf(err, errlen, "%.512s is missing cluster.id or node.id", path);
+            snprintf(err, errlen, "%.512s is missing cluster.id or node.id",
+                     path);
             rc = -1;
         } else if (atoi(nid) != node_id) {
-            snprintf(err, errlen,
-                     "Stored node id %s doesn't match previous node id %d in "
-                     "%.512s. If you moved your data, make sure your configured "
-                     "node id matches. If you intend to create a new node, "
-                     "you should remove all data in your data directories.",
-                     nid, node_id, path);
+            snprintf(
+                err, errlen,
+                "Stored node id %s doesn't match previous node id %d in "
+                "%.512s. If you moved your data, make sure your configured "
+                "node id matches. If you intend to create a new node, "
+                "you should remove all data in your data directories.",
+                nid, node_id, path);
             rc = -1;
         } else if (cluster_id[0] && strcmp(cluster_id, cid)) {
             snprintf(err, errlen,
-                     "Invalid cluster.id in: %.512s. Expected %s, but read %s", path,
-                     cluster_id, cid);
+                     "Invalid cluster.id in: %.512s. Expected %s, but read %s",
+                     path, cluster_id, cid);
             rc = -1;
         } else {
             snprintf(cluster_id, 32, "%s", cid);
@@ -426,7 +433,8 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
     return 0;
 }
 
-/* ---- listeners -------------------------------------------------------------------- */
+/* ---- listeners
+ * -------------------------------------------------------------------- */
 
 static bool is_controller_listener(const brk_config *cfg, const char *name) {
     const char *names = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_LISTENER_NAMES);
@@ -456,8 +464,8 @@ bool brk_listener_is_controller(const brk_broker *brk, int i) {
 
 /* Security protocol of a listener name from listener.security.protocol.map
  * (a controller listener not in the map is PLAINTEXT, as Kafka allows). */
-static int listener_protocol(const brk_config *cfg, const char *name,
-                             char *out, size_t outlen) {
+static int listener_protocol(const brk_config *cfg, const char *name, char *out,
+                             size_t outlen) {
     const char *map = brk_cfg_str(cfg, BRK_CFG_LISTENER_SECURITY_PROTOCOL_MAP);
     size_t nl = strlen(name);
     const char *p = map ? map : "";
@@ -564,7 +572,8 @@ static int setup_listeners(brk_broker *brk, char *err, size_t errlen) {
     return 0;
 }
 
-/* ---- housekeeping ------------------------------------------------------------------ */
+/* ---- housekeeping
+ * ------------------------------------------------------------------ */
 
 static void before_sleep_flush(net_loop *loop, void *ctx) {
     (void)loop;
@@ -578,9 +587,10 @@ static void retention_tick(net_loop *loop, void *ctx) {
     if (brk->logs)
         log_manager_tick(brk->logs);
     if (!net_loop_stopping(loop))
-        net_timer_add(loop,
-                      brk_cfg_i64(brk->cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
-                      retention_tick, brk);
+        net_timer_add(
+            loop,
+            brk_cfg_i64(brk->cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
+            retention_tick, brk);
 }
 
 static void checkpoint_tick(net_loop *loop, void *ctx) {
@@ -593,7 +603,9 @@ static void checkpoint_tick(net_loop *loop, void *ctx) {
         net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, brk);
 }
 
-/* ---- main ---------------------------------------------------------------------------- */
+/* ---- main
+ * ----------------------------------------------------------------------------
+ */
 
 static net_loop *g_loop;
 
@@ -727,7 +739,8 @@ int server_main(int argc, char **argv) {
             return 1;
         }
     if (meta_dir && *meta_dir &&
-        format_dir(meta_dir, brk.node_id, brk.cluster_id, err, sizeof err) < 0) {
+        format_dir(meta_dir, brk.node_id, brk.cluster_id, err, sizeof err) <
+            0) {
         SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
         return 1;
     }
@@ -747,10 +760,12 @@ int server_main(int argc, char **argv) {
         net_listen_opts o = {
             .ep = &brk.listeners[i],
             .index = i,
-            .max_request_bytes = brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES),
+            .max_request_bytes =
+                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES),
             .idle_ms = brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS),
             .max_conns = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS),
-            .max_conns_per_ip = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
+            .max_conns_per_ip =
+                brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
             .on_frame = on_frame,
             .ctx = &brk,
         };
@@ -784,7 +799,8 @@ int server_main(int argc, char **argv) {
     }
 
     net_loop_add_before_sleep(loop, before_sleep_flush, &brk);
-    net_timer_add(loop, brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
+    net_timer_add(loop,
+                  brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
                   retention_tick, &brk);
     net_timer_add(loop, 60000, checkpoint_tick, &brk);
 

@@ -74,19 +74,20 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
     return brk_meta_replay(brk, err, errlen);
 }
 
-/* ---- batches ----------------------------------------------------------------- */
+/* ---- batches
+ * ----------------------------------------------------------------- */
 
 /* One uncompressed magic-2 batch holding values[0..n) as record values. */
 static void build_batch(buf *out, buf *values, int n) {
     int64_t now = clk_wall_ms();
     size_t start = out->len;
-    buf_put_be64(out, 0);           /* baseOffset (assigned by the log) */
-    buf_put_be32(out, 0);           /* batchLength, patched */
-    buf_put_be32(out, 0);           /* partitionLeaderEpoch */
-    buf_put_u8(out, 2);             /* magic */
-    buf_put_be32(out, 0);           /* crc, patched */
+    buf_put_be64(out, 0); /* baseOffset (assigned by the log) */
+    buf_put_be32(out, 0); /* batchLength, patched */
+    buf_put_be32(out, 0); /* partitionLeaderEpoch */
+    buf_put_u8(out, 2);   /* magic */
+    buf_put_be32(out, 0); /* crc, patched */
     size_t crc_from = out->len;
-    buf_put_be16(out, 0);           /* attributes */
+    buf_put_be16(out, 0);                 /* attributes */
     buf_put_be32(out, (uint32_t)(n - 1)); /* lastOffsetDelta */
     buf_put_be64(out, (uint64_t)now);
     buf_put_be64(out, (uint64_t)now);
@@ -97,13 +98,13 @@ static void build_batch(buf *out, buf *values, int n) {
     for (int i = 0; i < n; i++) {
         buf rec;
         buf_init(&rec, values[i].len + 16);
-        buf_put_u8(&rec, 0);          /* attributes */
-        buf_put_varint(&rec, 0);      /* timestampDelta */
-        buf_put_varint(&rec, i);      /* offsetDelta */
-        buf_put_varint(&rec, -1);     /* key: null */
+        buf_put_u8(&rec, 0);      /* attributes */
+        buf_put_varint(&rec, 0);  /* timestampDelta */
+        buf_put_varint(&rec, i);  /* offsetDelta */
+        buf_put_varint(&rec, -1); /* key: null */
         buf_put_varint(&rec, (int64_t)values[i].len);
         buf_put(&rec, values[i].data, values[i].len);
-        buf_put_uvarint(&rec, 0);     /* headers (varint count 0) */
+        buf_put_uvarint(&rec, 0); /* headers (varint count 0) */
         buf_put_varint(out, (int64_t)rec.len);
         buf_put(out, rec.data, rec.len);
         buf_free(&rec);
@@ -120,8 +121,8 @@ int16_t brk_meta_append(brk_broker *brk, buf *values, int n) {
     buf_init(&b, 256);
     build_batch(&b, values, n);
     log_append_info info;
-    int16_t e = log_append(meta_log, b.data, b.len, 0, LOG_ORIGIN_COORDINATOR,
-                           &info);
+    int16_t e =
+        log_append(meta_log, b.data, b.len, 0, LOG_ORIGIN_COORDINATOR, &info);
     buf_free(&b);
     if (e)
         return e;
@@ -207,8 +208,9 @@ int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
             if (base + lod >= off) {
                 if (apply_batch(brk, data + pos, 12 + (size_t)blen, base) < 0) {
                     free(data);
-                    snprintf(err, errlen, "corrupt batch in %s-0 at offset %lld",
-                             META_TOPIC, (long long)base);
+                    snprintf(err, errlen,
+                             "corrupt batch in %s-0 at offset %lld", META_TOPIC,
+                             (long long)base);
                     return -1;
                 }
                 applied++;
@@ -222,12 +224,14 @@ int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
         off = next;
     }
     if (applied)
-        SL_INFO("server", "replayed %lld metadata batches (%zu topics) from %s-0",
+        SL_INFO("server",
+                "replayed %lld metadata batches (%zu topics) from %s-0",
                 (long long)applied, cl_topic_count(brk->image), META_TOPIC);
     return 0;
 }
 
-/* ---- image -> local logs ------------------------------------------------------- */
+/* ---- image -> local logs
+ * ------------------------------------------------------- */
 
 static bool hosts_replica(const brk_broker *brk, const cl_partition *p) {
     for (int32_t i = 0; i < p->n_replicas; i++)

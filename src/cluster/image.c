@@ -40,7 +40,7 @@ struct cl_image {
     /* group config overrides: (group, name, value) triples */
     struct grp_cfg {
         char *group, *name, *value;
-    } *gcfg;
+    } * gcfg;
     size_t n_gcfg;
     int16_t metadata_version;
 };
@@ -109,8 +109,12 @@ static void emit(cl_image *img, cl_event ev, cl_topic *t, cl_partition *p) {
         img->listener(img->listener_ctx, ev, t, p);
 }
 
-int64_t cl_image_offset(const cl_image *img) { return img->offset; }
-void cl_image_set_offset(cl_image *img, int64_t off) { img->offset = off; }
+int64_t cl_image_offset(const cl_image *img) {
+    return img->offset;
+}
+void cl_image_set_offset(cl_image *img, int64_t off) {
+    img->offset = off;
+}
 
 /* binary search by name; returns index of match or insertion point */
 static size_t topic_search(const cl_image *img, const char *name, size_t nl,
@@ -204,7 +208,9 @@ cl_topic **cl_topics(cl_image *img, size_t *n) {
     return img->topics;
 }
 
-size_t cl_topic_count(const cl_image *img) { return img->n_topics; }
+size_t cl_topic_count(const cl_image *img) {
+    return img->n_topics;
+}
 
 const cl_broker *cl_broker_find(const cl_image *img, int32_t id) {
     for (size_t i = 0; i < img->n_brokers; i++)
@@ -221,7 +227,8 @@ const cl_broker *cl_brokers(const cl_image *img, size_t *n) {
 const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name) {
     for (size_t i = 0; i < img->n_gcfg; i++)
-        if (!strcmp(img->gcfg[i].group, group) && !strcmp(img->gcfg[i].name, name))
+        if (!strcmp(img->gcfg[i].group, group) &&
+            !strcmp(img->gcfg[i].name, name))
             return img->gcfg[i].value;
     return NULL;
 }
@@ -242,7 +249,8 @@ static void apply_group_config(cl_image *img, const char *group,
                                const char *name, const proto_str *value) {
     size_t i;
     for (i = 0; i < img->n_gcfg; i++)
-        if (!strcmp(img->gcfg[i].group, group) && !strcmp(img->gcfg[i].name, name))
+        if (!strcmp(img->gcfg[i].group, group) &&
+            !strcmp(img->gcfg[i].name, name))
             break;
     if (value->len < 0) {
         if (i < img->n_gcfg) {
@@ -279,10 +287,12 @@ void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t) {
     const brk_kv *ov = t->configs;
     size_t n = t->n_configs;
     memset(lc, 0, sizeof *lc);
-    lc->segment_bytes = (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_BYTES);
+    lc->segment_bytes =
+        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_BYTES);
     lc->segment_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_MS);
     lc->retention_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_MS);
-    lc->retention_bytes = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_BYTES);
+    lc->retention_bytes =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_BYTES);
     lc->max_message_bytes =
         (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MAX_MESSAGE_BYTES);
     lc->index_interval_bytes =
@@ -307,14 +317,14 @@ void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t) {
         lc->cleanup_policy |= LOG_CLEANUP_COMPACT;
     const char *ct =
         brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_COMPRESSION_TYPE, NULL, tmp);
-    static const char *const codecs[] = {"uncompressed", "gzip", "snappy", "lz4",
-                                         "zstd"};
+    static const char *const codecs[] = {"uncompressed", "gzip", "snappy",
+                                         "lz4", "zstd"};
     lc->compression_type = LOG_COMPRESSION_PRODUCER;
     for (int i = 0; i < 5; i++)
         if (ct && !strcasecmp(ct, codecs[i]))
             lc->compression_type = i;
-    const char *tt =
-        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_TYPE, NULL, tmp);
+    const char *tt = brk_topic_cfg_text(
+        cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_TYPE, NULL, tmp);
     lc->message_timestamp_type = tt && !strcasecmp(tt, "LogAppendTime")
                                      ? LOG_TS_LOG_APPEND_TIME
                                      : LOG_TS_CREATE_TIME;
@@ -343,7 +353,8 @@ static void apply_topic(cl_image *img, const proto_topic_record *r) {
     cl_topic_refresh_log_config(img->cfg, t);
     if (img->n_topics == img->cap_topics) {
         img->cap_topics = img->cap_topics ? img->cap_topics * 2 : 64;
-        img->topics = xrealloc(img->topics, img->cap_topics * sizeof(cl_topic *));
+        img->topics =
+            xrealloc(img->topics, img->cap_topics * sizeof(cl_topic *));
     }
     memmove(&img->topics[at + 1], &img->topics[at],
             (img->n_topics - at) * sizeof(cl_topic *));
@@ -411,7 +422,8 @@ static void apply_partition_change(cl_image *img,
     emit(img, CL_EV_PARTITION_CHANGED, t, p);
 }
 
-static void apply_remove_topic(cl_image *img, const proto_remove_topic_record *r) {
+static void apply_remove_topic(cl_image *img,
+                               const proto_remove_topic_record *r) {
     for (size_t i = 0; i < img->n_topics; i++) {
         cl_topic *t = img->topics[i];
         if (memcmp(t->id, r->topic_id.b, 16))
@@ -432,10 +444,9 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
     char name[256];
     snprintf(name, sizeof name, "%.*s", (int)r->name.len, r->name.p);
     if (r->resource_type == 2) { /* TOPIC */
-        cl_topic *t = cl_topic_find(img, r->resource_name.p,
-                                    r->resource_name.len > 0
-                                        ? (size_t)r->resource_name.len
-                                        : 0);
+        cl_topic *t = cl_topic_find(
+            img, r->resource_name.p,
+            r->resource_name.len > 0 ? (size_t)r->resource_name.len : 0);
         if (!t)
             return;
         size_t i;
@@ -454,8 +465,8 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
                 free((char *)t->configs[i].value);
                 t->configs[i].value = v;
             } else {
-                t->configs = xrealloc(t->configs,
-                                      (t->n_configs + 1) * sizeof(brk_kv));
+                t->configs =
+                    xrealloc(t->configs, (t->n_configs + 1) * sizeof(brk_kv));
                 t->configs[t->n_configs].name = xstrdup(name);
                 t->configs[t->n_configs].value = v;
                 t->n_configs++;
@@ -513,13 +524,16 @@ static void apply_register_broker(cl_image *img,
         const proto_register_broker_record_broker_endpoint *e =
             &r->end_points.v[j];
         b->endpoints[j].name =
-            xstrndup(e->name.p ? e->name.p : "", e->name.len > 0 ? (size_t)e->name.len : 0);
+            xstrndup(e->name.p ? e->name.p : "",
+                     e->name.len > 0 ? (size_t)e->name.len : 0);
         b->endpoints[j].host =
-            xstrndup(e->host.p ? e->host.p : "", e->host.len > 0 ? (size_t)e->host.len : 0);
+            xstrndup(e->host.p ? e->host.p : "",
+                     e->host.len > 0 ? (size_t)e->host.len : 0);
         b->endpoints[j].port = e->port;
         b->endpoints[j].security_protocol = e->security_protocol;
     }
-    b->rack = r->rack.len >= 0 ? xstrndup(r->rack.p, (size_t)r->rack.len) : NULL;
+    b->rack =
+        r->rack.len >= 0 ? xstrndup(r->rack.p, (size_t)r->rack.len) : NULL;
     b->fenced = r->fenced;
 }
 
@@ -544,7 +558,8 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
     }
     switch (type) {
     case 0: {
-        DECODE(proto_register_broker_record, proto_register_broker_record_decode)
+        DECODE(proto_register_broker_record,
+               proto_register_broker_record_decode)
         apply_register_broker(img, &m);
         break;
     }
@@ -564,7 +579,8 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
         break;
     }
     case 5: {
-        DECODE(proto_partition_change_record, proto_partition_change_record_decode)
+        DECODE(proto_partition_change_record,
+               proto_partition_change_record_decode)
         apply_partition_change(img, &m);
         break;
     }

@@ -29,28 +29,28 @@ typedef struct cl_topic cl_topic;
 typedef struct cl_partition {
     cl_topic *topic;
     int32_t id;
-    int32_t leader;          /* node id, -1 if none */
+    int32_t leader; /* node id, -1 if none */
     int32_t leader_epoch;
     int32_t partition_epoch;
     int32_t n_replicas, n_isr;
-    int32_t *replicas;       /* owned */
-    int32_t *isr;            /* owned */
-    log_partition *log;      /* the local replica, NULL if not hosted here */
+    int32_t *replicas;  /* owned */
+    int32_t *isr;       /* owned */
+    log_partition *log; /* the local replica, NULL if not hosted here */
 } cl_partition;
 
 struct cl_topic {
     char *name;
     uint8_t id[16];
-    bool internal;           /* __consumer_offsets, __transaction_state */
+    bool internal; /* __consumer_offsets, __transaction_state */
     int32_t n_partitions;
-    cl_partition **parts;    /* [n_partitions], index = partition id */
+    cl_partition **parts; /* [n_partitions], index = partition id */
     size_t n_configs;
-    brk_kv *configs;         /* overrides (owned strings) */
-    log_config log_cfg;      /* effective storage config (overrides + broker) */
+    brk_kv *configs;    /* overrides (owned strings) */
+    log_config log_cfg; /* effective storage config (overrides + broker) */
 };
 
 typedef struct cl_endpoint {
-    char *name;              /* listener name */
+    char *name; /* listener name */
     char *host;
     int32_t port;
     int16_t security_protocol;
@@ -62,7 +62,7 @@ typedef struct cl_broker {
     uint8_t incarnation_id[16];
     int32_t n_endpoints;
     cl_endpoint *endpoints;
-    char *rack;              /* NULL if none */
+    char *rack; /* NULL if none */
     bool fenced;
 } cl_broker;
 

@@ -43,9 +43,12 @@
 #define CONN_MAX_OUT_MEM (32u << 20)
 #define READ_CHUNK 65536
 
-/* ---- chains ---------------------------------------------------------------- */
+/* ---- chains ----------------------------------------------------------------
+ */
 
-void net_chain_init(net_chain *c) { memset(c, 0, sizeof *c); }
+void net_chain_init(net_chain *c) {
+    memset(c, 0, sizeof *c);
+}
 
 static net_chunk *chunk_new(net_chain *c, net_chunk_kind kind) {
     net_chunk *k = xcalloc(1, sizeof *k);
@@ -116,7 +119,8 @@ size_t net_chain_total(const net_chain *c) {
     return t;
 }
 
-/* ---- loop ----------------------------------------------------------------- */
+/* ---- loop -----------------------------------------------------------------
+ */
 
 typedef struct timer_ent {
     int64_t deadline_ns;
@@ -146,15 +150,15 @@ struct net_conn {
     const net_listener *lst;
     char peer[64];
     char ip[48];
-    buf in;               /* unparsed input */
-    int64_t frame_need;   /* -1: reading size; else body bytes of this frame */
+    buf in;             /* unparsed input */
+    int64_t frame_need; /* -1: reading size; else body bytes of this frame */
     net_slot *slots_head, *slots_tail;
     int n_slots;
-    size_t out_mem;       /* bytes in memory chunks queued */
+    size_t out_mem; /* bytes in memory chunks queued */
     int64_t last_active_ms;
     bool want_write;
     bool reading_paused;
-    bool closing;         /* close once output drained */
+    bool closing; /* close once output drained */
     bool dead;
     bool in_dispatch; /* inside on_frame: writes wait until it returns */
     bool in_parse;    /* inside conn_parse (no re-entry) */
@@ -239,11 +243,16 @@ void net_loop_stop(net_loop *loop) {
     net_loop_wake(loop);
 }
 
-bool net_loop_stopping(const net_loop *loop) { return loop->stop != 0; }
+bool net_loop_stopping(const net_loop *loop) {
+    return loop->stop != 0;
+}
 
-size_t net_loop_conn_count(const net_loop *loop) { return loop->n_conns; }
+size_t net_loop_conn_count(const net_loop *loop) {
+    return loop->n_conns;
+}
 
-/* ---- timers (binary min-heap) ----------------------------------------------- */
+/* ---- timers (binary min-heap) -----------------------------------------------
+ */
 
 static void heap_swap(timer_ent *a, timer_ent *b) {
     timer_ent t = *a;
@@ -288,11 +297,12 @@ uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
         delay_ms = 0;
     timer_ent *t = &loop->timers[loop->n_timers++];
     t->deadline_ns = clk_mono_ns() + delay_ms * 1000000;
-    t->id = loop->next_timer_id++;
+    uint64_t id = loop->next_timer_id++;
+    t->id = id;
     t->fn = fn;
     t->ctx = ctx;
-    heap_up(loop, loop->n_timers - 1);
-    return t->id;
+    heap_up(loop, loop->n_timers - 1); /* moves entries: t may now be another */
+    return id;
 }
 
 bool net_timer_cancel(net_loop *loop, uint64_t id) {
@@ -446,7 +456,8 @@ void net_loop_close_all(net_loop *loop) {
     free_graveyard(loop);
 }
 
-/* ---- listeners ------------------------------------------------------------------ */
+/* ---- listeners
+ * ------------------------------------------------------------------ */
 
 int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
                         size_t errlen) {
@@ -604,9 +615,9 @@ net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &sl);
-    l->port = ntohs(ss.ss_family == AF_INET6
-                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                        : ((struct sockaddr_in *)&ss)->sin_port);
+    l->port =
+        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
     struct epoll_event ev = {.events = EPOLLIN};
     ev.data.u64 = tag_ptr(l, TAG_LISTENER);
     epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -615,7 +626,9 @@ net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
     return l;
 }
 
-int net_listener_port(const net_listener *l) { return l->port; }
+int net_listener_port(const net_listener *l) {
+    return l->port;
+}
 
 void net_listener_close(net_listener *l) {
     if (l->fd >= 0) {
@@ -676,7 +689,8 @@ static void accept_conns(net_listener *l) {
             over = same >= l->opts.max_conns_per_ip;
         }
         if (over) {
-            SL_WARN("net", "closing connection from %s: connection limit reached",
+            SL_WARN("net",
+                    "closing connection from %s: connection limit reached",
                     c->peer);
             close(fd);
             buf_free(&c->in);
@@ -728,13 +742,24 @@ static void idle_check(net_loop *loop, void *ctx) {
         loop->idle_timer = net_timer_add(loop, min_every, idle_check, NULL);
 }
 
-/* ---- connections ------------------------------------------------------------------ */
+/* ---- connections
+ * ------------------------------------------------------------------ */
 
-int net_conn_listener(const net_conn *conn) { return conn->lst->opts.index; }
-void *net_conn_ctx(const net_conn *conn) { return conn->lst->opts.ctx; }
-net_loop *net_conn_loop(const net_conn *conn) { return conn->loop; }
-const char *net_conn_peer(const net_conn *conn) { return conn->peer; }
-uint64_t net_conn_id(const net_conn *conn) { return conn->id; }
+int net_conn_listener(const net_conn *conn) {
+    return conn->lst->opts.index;
+}
+void *net_conn_ctx(const net_conn *conn) {
+    return conn->lst->opts.ctx;
+}
+net_loop *net_conn_loop(const net_conn *conn) {
+    return conn->loop;
+}
+const char *net_conn_peer(const net_conn *conn) {
+    return conn->peer;
+}
+uint64_t net_conn_id(const net_conn *conn) {
+    return conn->id;
+}
 
 static void conn_close_now(net_conn *conn) {
     if (conn->dead)
@@ -780,7 +805,9 @@ static void free_graveyard(net_loop *loop) {
     }
 }
 
-void net_conn_close(net_conn *conn) { conn_close_now(conn); }
+void net_conn_close(net_conn *conn) {
+    conn_close_now(conn);
+}
 
 void net_conn_close_after_write(net_conn *conn) {
     conn->closing = true;
@@ -817,7 +844,9 @@ net_slot *net_conn_reserve(net_conn *conn) {
     return s;
 }
 
-bool net_slot_orphan(const net_slot *slot) { return slot->conn == NULL; }
+bool net_slot_orphan(const net_slot *slot) {
+    return slot->conn == NULL;
+}
 
 static size_t chain_mem_bytes(const net_chain *c) {
     size_t t = 0;

@@ -63,7 +63,8 @@ bool net_timer_cancel(net_loop *loop, uint64_t id);
 typedef void (*net_hook_fn)(net_loop *loop, void *ctx);
 void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
 
-/* ---- response chains ------------------------------------------------------ */
+/* ---- response chains ------------------------------------------------------
+ */
 
 typedef enum { NET_CHUNK_MEM, NET_CHUNK_FILE } net_chunk_kind;
 
@@ -92,14 +93,16 @@ size_t net_chain_total(const net_chain *c);
 /* Moves every chunk of src to the end of dst (src is left empty). */
 void net_chain_append(net_chain *dst, net_chain *src);
 
-/* ---- listeners ------------------------------------------------------------ */
+/* ---- listeners ------------------------------------------------------------
+ */
 
 /* A parsed listener: NAME://host:port. host "" binds all interfaces. */
 typedef struct net_endpoint {
-    char name[64];      /* listener name, upper case (PLAINTEXT, INTERNAL) */
-    char host[256];     /* "" = all interfaces */
+    char name[64];  /* listener name, upper case (PLAINTEXT, INTERNAL) */
+    char host[256]; /* "" = all interfaces */
     int port;
-    char protocol[32];  /* security protocol from listener.security.protocol.map */
+    char protocol[32]; /* security protocol from listener.security.protocol.map
+                        */
 } net_endpoint;
 
 /* Parses a comma-separated listener list ("PLAINTEXT://:9092,X://h:1").
@@ -107,7 +110,8 @@ typedef struct net_endpoint {
 int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
                         size_t errlen);
 
-/* ---- connections ----------------------------------------------------------- */
+/* ---- connections -----------------------------------------------------------
+ */
 
 /* Called with each complete request frame (without its size prefix). The
  * frame memory is valid during the call only. Return false to close the
@@ -116,13 +120,13 @@ typedef bool (*net_frame_fn)(net_conn *conn, const uint8_t *frame, size_t len);
 
 typedef struct net_listen_opts {
     const net_endpoint *ep;
-    int index;                 /* listener index, given back by net_conn_listener */
+    int index; /* listener index, given back by net_conn_listener */
     int64_t max_request_bytes; /* socket.request.max.bytes */
     int64_t idle_ms;           /* connections.max.idle.ms (<= 0: never) */
     int64_t max_conns;         /* max.connections (whole loop; <= 0: no cap) */
     int64_t max_conns_per_ip;  /* max.connections.per.ip (<= 0: no cap) */
     net_frame_fn on_frame;
-    void *ctx;                 /* returned by net_conn_ctx */
+    void *ctx; /* returned by net_conn_ctx */
 } net_listen_opts;
 
 /* Binds and listens; port 0 picks a free port (see net_listener_port).

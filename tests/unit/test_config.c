@@ -17,13 +17,15 @@ TEST(config_defaults_are_kafkas) {
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_MESSAGE_MAX_BYTES), 1048588);
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES), 104857600);
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS), 600000);
-    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS), 300000);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
+             300000);
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_HOURS), 168);
     CHECK(brk_cfg_str(&cfg, BRK_CFG_LOG_RETENTION_MS) == NULL);
     CHECK(brk_cfg_bool(&cfg, BRK_CFG_AUTO_CREATE_TOPICS_ENABLE));
     CHECK(!brk_cfg_bool(&cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_ENABLE));
     CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_COMPRESSION_TYPE), "producer");
-    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LISTENERS), "PLAINTEXT://127.0.0.1:9092");
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LISTENERS),
+              "PLAINTEXT://127.0.0.1:9092");
     CHECK_EQ(cfg.v[BRK_CFG_NUM_PARTITIONS].src, CFG_SRC_DEFAULT);
     brk_config_free(&cfg);
 }
@@ -32,21 +34,34 @@ TEST(config_invalid_values_name_the_key) {
     brk_config cfg;
     brk_config_init(&cfg);
     char err[512];
-    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "abc", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "abc", err, sizeof err),
+             -1);
     CHECK(strstr(err, "num.partitions") != NULL);
     CHECK_EQ(brk_config_set(&cfg, "num.partitions", "0", err, sizeof err), -1);
     CHECK(strstr(err, "num.partitions") && strstr(err, "range"));
-    CHECK_EQ(brk_config_set(&cfg, "log.segment.bytes", "1000", err, sizeof err), -1);
-    CHECK_EQ(brk_config_set(&cfg, "compression.type", "brotli", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "log.segment.bytes", "1000", err, sizeof err),
+             -1);
+    CHECK_EQ(
+        brk_config_set(&cfg, "compression.type", "brotli", err, sizeof err),
+        -1);
     CHECK(strstr(err, "compression.type") != NULL);
-    CHECK_EQ(brk_config_set(&cfg, "auto.create.topics.enable", "yes", err, sizeof err), -1);
-    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,delete", err, sizeof err), 0);
-    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,zap", err, sizeof err), -1);
-    CHECK_EQ(brk_config_set(&cfg, "num.partitions", "2147483648", err, sizeof err), -1);
+    CHECK_EQ(brk_config_set(&cfg, "auto.create.topics.enable", "yes", err,
+                            sizeof err),
+             -1);
+    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,delete", err,
+                            sizeof err),
+             0);
+    CHECK_EQ(brk_config_set(&cfg, "log.cleanup.policy", "compact,zap", err,
+                            sizeof err),
+             -1);
+    CHECK_EQ(
+        brk_config_set(&cfg, "num.partitions", "2147483648", err, sizeof err),
+        -1);
     CHECK_EQ(brk_config_set(&cfg, "no.such.key", "1", err, sizeof err), 1);
     /* value unchanged after a failed set */
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 1);
-    CHECK_EQ(brk_config_set(&cfg, "num.partitions", " 12 ", err, sizeof err), 0);
+    CHECK_EQ(brk_config_set(&cfg, "num.partitions", " 12 ", err, sizeof err),
+             0);
     CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NUM_PARTITIONS), 12);
     CHECK_EQ(cfg.v[BRK_CFG_NUM_PARTITIONS].src, CFG_SRC_STATIC_BROKER);
     brk_config_free(&cfg);
@@ -84,7 +99,9 @@ TEST(config_layers_file_env_override) {
     char path[512];
     snprintf(path, sizeof path, "%s/layers.properties", test_tmpdir());
     FILE *f = fopen(path, "w");
-    fputs("num.partitions=2\nlog.retention.hours=10\ndefault.replication.factor=1\n", f);
+    fputs("num.partitions=2\nlog.retention.hours=10\ndefault.replication."
+          "factor=1\n",
+          f);
     fclose(f);
     char *envp[] = {"KAFKA_CFG_NUM_PARTITIONS=3",   /* bitnami */
                     "KAFKA_LOG_RETENTION_HOURS=20", /* confluent */
@@ -116,20 +133,24 @@ TEST(config_topic_synonyms_and_units) {
     char tmp[32];
     brk_cfg_source src;
     /* default: log.retention.hours=168 -> 604800000 ms */
-    CHECK_STR(brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
-              "604800000");
+    CHECK_STR(
+        brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
+        "604800000");
     CHECK_EQ(src, CFG_SRC_DEFAULT);
     char err[256];
-    CHECK_EQ(brk_config_set(&cfg, "log.retention.minutes", "2", err, sizeof err), 0);
-    CHECK_STR(brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
-              "120000");
+    CHECK_EQ(
+        brk_config_set(&cfg, "log.retention.minutes", "2", err, sizeof err), 0);
+    CHECK_STR(
+        brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp),
+        "120000");
     /* Kafka reports DEFAULT_CONFIG here: its synonym list starts at the
      * primary synonym log.retention.ms, which is unset. */
     CHECK_EQ(src, CFG_SRC_DEFAULT);
     brk_cfg_syn syn[8];
     CHECK_EQ(brk_topic_cfg_synonyms(&cfg, BRK_TCFG_RETENTION_MS, syn, 8), 0);
     /* log.retention.ms beats minutes */
-    CHECK_EQ(brk_config_set(&cfg, "log.retention.ms", "-1", err, sizeof err), 0);
+    CHECK_EQ(brk_config_set(&cfg, "log.retention.ms", "-1", err, sizeof err),
+             0);
     CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS), -1);
     brk_topic_cfg_text(&cfg, NULL, 0, BRK_TCFG_RETENTION_MS, &src, tmp);
     CHECK_EQ(src, CFG_SRC_STATIC_BROKER);
@@ -149,11 +170,15 @@ TEST(config_topic_synonyms_and_units) {
     CHECK_EQ(brk_config_set(&cfg, "log.roll.hours", "1", err, sizeof err), 0);
     CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_SEGMENT_MS), 3600000);
     /* max.message.bytes <- message.max.bytes; dynamic beats static */
-    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), "2000", false);
-    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES), 2000);
+    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), "2000",
+                           false);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES),
+             2000);
     CHECK_EQ(cfg.v[BRK_CFG_MESSAGE_MAX_BYTES].src, CFG_SRC_DYNAMIC_BROKER);
-    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), NULL, false);
-    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES), 1048588);
+    brk_config_set_dynamic(&cfg, brk_config_find("message.max.bytes"), NULL,
+                           false);
+    CHECK_EQ(brk_topic_cfg_i64(&cfg, NULL, 0, BRK_TCFG_MAX_MESSAGE_BYTES),
+             1048588);
     CHECK_EQ(brk_config_find_topic("cleanup.policy"), BRK_TCFG_CLEANUP_POLICY);
     CHECK_EQ(brk_config_find("cleanup.policy"), -1);
     CHECK_EQ(brk_config_find("compression.type"), BRK_CFG_COMPRESSION_TYPE);
@@ -166,7 +191,8 @@ TEST(config_every_default_is_valid) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
         CHECK(d->doc && d->doc[0]);
         if (d->def && brk_config_validate(i, d->def, err, sizeof err) != 0)
-            test_fail(__FILE__, __LINE__, "default of %s invalid: %s", d->name, err);
+            test_fail(__FILE__, __LINE__, "default of %s invalid: %s", d->name,
+                      err);
         if ((d->flags & CFG_F_TOPIC) && d->synonyms) {
             char one[128];
             snprintf(one, sizeof one, "%s", d->synonyms);
@@ -177,7 +203,8 @@ TEST(config_every_default_is_valid) {
                 *strchr(one, ',') = 0;
             if (brk_config_find(one) < 0 && strncmp(one, "log.local", 9) &&
                 strstr(one, "throttled") == NULL)
-                test_fail(__FILE__, __LINE__, "synonym %s of %s unknown", one, d->name);
+                test_fail(__FILE__, __LINE__, "synonym %s of %s unknown", one,
+                          d->name);
         }
     }
 }

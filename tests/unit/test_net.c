@@ -79,7 +79,8 @@ static void stop_soon(net_loop *loop, void *ctx) {
 
 static int connect_to(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
         close(fd);
@@ -104,8 +105,8 @@ TEST(net_pipelined_frames_answered_in_order_with_file_ranges) {
 
     net_loop *loop = net_loop_new();
     net_endpoint ep = {.name = "PLAINTEXT", .host = "127.0.0.1", .port = 0};
-    net_listen_opts o = {.ep = &ep, .max_request_bytes = 64, .idle_ms = 0,
-                         .on_frame = on_frame};
+    net_listen_opts o = {
+        .ep = &ep, .max_request_bytes = 64, .idle_ms = 0, .on_frame = on_frame};
     char err[256];
     net_listener *l = net_listen(loop, &o, err, sizeof err);
     CHECK(l != NULL);
