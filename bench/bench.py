@@ -453,7 +453,7 @@ def java_produce(b, topic, size, count, acks, throughput=-1):
                   ["--bootstrap-server", b.bootstrap, "--topic", topic, "--num-records",
                    str(count), "--record-size", str(size), "--throughput", str(throughput),
                    "--command-property", "acks=%s" % acks, "request.timeout.ms=30000",
-                   "delivery.timeout.ms=120000"])
+                   "delivery.timeout.ms=120000", "enable.idempotence=false"])
     m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg "
                   r"latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, "
                   r"(\d+) ms 99.9th", r.stdout)
@@ -637,6 +637,7 @@ def section_produce(brokers, samplers):
                     for c in ("rdkafka", "java"):
                         for b in brokers:
                             fr, fm = figs[c]
+                            revive([b])
                             if not b.alive() or b.name in DEAD:
                                 fr.fail(b.name, why_not(b))
                                 fm.fail(b.name, why_not(b))
@@ -688,6 +689,7 @@ def section_consume(brokers):
                     figs[c].fail(b.name, why_not(b))
                     cpu_gb[c].fail(b.name, why_not(b))
                     continue
+                revive([b])
                 c0 = cpu_secs(b.pid)
                 fn = (lambda: rdperf("consume", b, topic, n=CONSUME_COUNT)) if c == "rdkafka" \
                     else (lambda: java_consume(b, topic, CONSUME_COUNT))
@@ -716,6 +718,7 @@ def section_e2e(brokers):
             log("create %s on %s: %s" % (topic, b.name, e))
     for run in range(RUNS):
         for b in brokers:
+            revive([b])
             if not b.alive() or b.name in DEAD:
                 for x in list(f.values()) + list(fj.values()):
                     x.fail(b.name, why_not(b))
@@ -730,6 +733,7 @@ def section_e2e(brokers):
             else:
                 f["p99"].fail(b.name, f["p50"].why[b.name])
                 f["p99.9"].fail(b.name, f["p50"].why[b.name])
+            revive([b])
             v = measure(fj["p50"], b, lambda: java_e2e(b, topic, E2E_JAVA_COUNT), "lat_p50_ms")
             if v:
                 fj["p99"].add(b.name, v["lat_p99_ms"])
@@ -953,7 +957,9 @@ the ratio column, measured in the same run, rather than absolute figures).
   start-up and scale tests run one broker at a time.
 - Producer runs: {pc} records per run (rdperf: round-robin over the
   partitions, librdkafka defaults, acks as listed; Java: ProducerPerformance
-  defaults, --throughput -1). Consumer: {cc} records of 1 KB over 6
+  defaults, --throughput -1). Idempotence off in both clients (librdkafka's
+  default; Java turns it on with acks=all, and Sluice does not serve
+  InitProducerId yet). Consumer: {cc} records of 1 KB over 6
   partitions, read right after being written (warm page cache); rdperf
   assigns partitions (no group), ConsumerPerformance joins a group (its
   fetch.MB.sec, excluding the join, is reported). MB = 2^20 bytes.
