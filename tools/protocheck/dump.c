@@ -1,10 +1,10 @@
+/* dump.c - writes N random valid encodings of every (message, version)
+ * as <outdir>/<folder>.<Name>.<version>.<i>.bin for XCheck.java. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "core/clock.h"
 #include "proto/gen/messages.h"
 
-/* dump.c - writes N random valid encodings of every (message, version)
- * as <outdir>/<folder>.<Name>.<version>.<i>.bin for XCheck.java. */
 static const char *outdir = "out";
 static void dump(const proto_msg_desc *m, size_t size, int16_t v, rng *r,
                  arena *a, int i) {
