@@ -978,3 +978,301 @@ bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
     buf_free(&resp);
     return ok;
 }
+
+/* ---- features, transactions, leader election, quorum -------------------- */
+
+void kc_features_free(kc_feature *v, int n) {
+    for (int i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+bool kc_features(kc_conn *c, kc_feature **out, int *n, int64_t *epoch) {
+    *out = NULL;
+    *n = 0;
+    *epoch = -1;
+    if (c->api_max[18] < 3)
+        return false;
+    buf body, resp;
+    buf_init(&body, 32);
+    buf_init(&resp, 2048);
+    put_cstr(&body, "sluice");
+    put_cstr(&body, "0.1.0");
+    buf_put_uvarint(&body, 0);
+    /* v4 also reports features whose minimum version is 0 (KAFKA-17011). */
+    int16_t ver = c->api_max[18] >= 4 ? 4 : 3;
+    bool ok = kc_call(c, 18, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be16(&r);
+        uint32_t na = get_count(&r, 7);
+        for (uint32_t i = 0; i < na && !r.err; i++) {
+            rd_skip(&r, 6);
+            skip_tags(&r);
+        }
+        rd_be32(&r);
+        uint32_t nt = rd_uvarint32(&r);
+        for (uint32_t t = 0; t < nt && !r.err; t++) {
+            uint32_t tag = rd_uvarint32(&r), size = rd_uvarint32(&r);
+            const uint8_t *p = rd_bytes(&r, size);
+            if (!p)
+                break;
+            rd f;
+            rd_init(&f, p, size);
+            if (tag == 0) {
+                uint32_t nf = get_count(&f, 6);
+                *out = xcalloc(nf + 1, sizeof(kc_feature));
+                for (uint32_t i = 0; i < nf && !f.err; i++) {
+                    kc_feature *e = &(*out)[(*n)++];
+                    e->name = get_cstr(&f);
+                    if (!e->name)
+                        e->name = xstrdup("");
+                    e->min = (int16_t)rd_be16(&f);
+                    e->max = (int16_t)rd_be16(&f);
+                    e->finalized = -1;
+                    skip_tags(&f);
+                }
+            } else if (tag == 1) {
+                *epoch = (int64_t)rd_be64(&f);
+            } else if (tag == 2) {
+                uint32_t nf = get_count(&f, 6);
+                for (uint32_t i = 0; i < nf && !f.err; i++) {
+                    char *name = get_cstr(&f);
+                    int16_t maxl = (int16_t)rd_be16(&f);
+                    rd_be16(&f);
+                    skip_tags(&f);
+                    for (int k = 0; k < *n && name; k++)
+                        if (!strcmp((*out)[k].name, name))
+                            (*out)[k].finalized = maxl;
+                    free(name);
+                }
+            }
+            if (f.err)
+                r.err = true;
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+void kc_txn_free(kc_txn *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].state);
+    }
+    free(v);
+}
+
+bool kc_list_transactions(kc_conn *c, kc_txn **out, int *n, int16_t *err) {
+    *out = NULL;
+    *n = 0;
+    *err = 0;
+    if (c->api_max[66] < 0) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 16);
+    buf_init(&resp, 1024);
+    buf_put_uvarint(&body, 1); /* state filters: none */
+    buf_put_uvarint(&body, 1); /* producer id filters: none */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 66, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *err = (int16_t)rd_be16(&r);
+        uint32_t nu = get_count(&r, 1);
+        for (uint32_t i = 0; i < nu && !r.err; i++)
+            free(get_cstr(&r));
+        uint32_t nt = get_count(&r, 11);
+        *out = xcalloc(nt + 1, sizeof(kc_txn));
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            kc_txn *t = &(*out)[(*n)++];
+            t->id = get_cstr(&r);
+            t->producer_id = (int64_t)rd_be64(&r);
+            t->state = get_cstr(&r);
+            skip_tags(&r);
+            if (!t->id)
+                t->id = xstrdup("");
+            if (!t->state)
+                t->state = xstrdup("");
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_elect_leaders(kc_conn *c, int8_t type, const kc_reassign *req, int nreq,
+                      kc_reassign **out, int *nout, int16_t *top) {
+    *out = NULL;
+    *nout = 0;
+    *top = 0;
+    if (c->api_max[43] < 2) {
+        *top = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 1024);
+    buf_put_u8(&body, (uint8_t)type);
+    if (nreq < 0) {
+        buf_put_uvarint(&body, 0);
+    } else {
+        int *first = xcalloc((size_t)nreq + 1, sizeof(int));
+        int ng = topic_groups(req, nreq, first);
+        buf_put_uvarint(&body, (uint64_t)ng + 1);
+        for (int g = 0; g < ng; g++) {
+            const char *t = req[first[g]].topic;
+            put_cstr(&body, t);
+            int np = 0;
+            for (int i = 0; i < nreq; i++)
+                np += !strcmp(req[i].topic, t);
+            buf_put_uvarint(&body, (uint64_t)np + 1);
+            for (int i = 0; i < nreq; i++)
+                if (!strcmp(req[i].topic, t))
+                    buf_put_be32(&body, (uint32_t)req[i].part);
+            buf_put_uvarint(&body, 0);
+        }
+        free(first);
+    }
+    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 43, 2, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *top = (int16_t)rd_be16(&r);
+        uint32_t nt = get_count(&r, 3);
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            char *name = get_cstr(&r);
+            uint32_t np = get_count(&r, 8);
+            *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
+            for (uint32_t j = 0; j < np && !r.err; j++) {
+                kc_reassign *e = &(*out)[(*nout)++];
+                memset(e, 0, sizeof(*e));
+                e->topic = xstrdup(name ? name : "");
+                e->part = (int32_t)rd_be32(&r);
+                e->error = (int16_t)rd_be16(&r);
+                e->error_message = get_cstr(&r);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+            free(name);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+void kc_quorum_free(kc_quorum *q) {
+    free(q->voters);
+    free(q->observers);
+    for (int i = 0; i < q->nnodes; i++) {
+        free(q->nodes[i].listener);
+        free(q->nodes[i].host);
+    }
+    free(q->nodes);
+    memset(q, 0, sizeof(*q));
+}
+
+static int read_replicas(rd *r, int ver, kc_replica_state **out) {
+    uint32_t n = get_count(r, 12);
+    *out = xcalloc(n + 1, sizeof(kc_replica_state));
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        kc_replica_state *s = &(*out)[i];
+        s->id = (int32_t)rd_be32(r);
+        if (ver >= 2) {
+            const uint8_t *d = rd_bytes(r, 16);
+            if (d)
+                memcpy(s->dir, d, 16);
+        }
+        s->leo = (int64_t)rd_be64(r);
+        s->last_fetch = s->last_caught_up = -1;
+        if (ver >= 1) {
+            s->last_fetch = (int64_t)rd_be64(r);
+            s->last_caught_up = (int64_t)rd_be64(r);
+        }
+        skip_tags(r);
+    }
+    return (int)n;
+}
+
+bool kc_describe_quorum(kc_conn *c, kc_quorum *q) {
+    memset(q, 0, sizeof(*q));
+    int16_t ver = c->api_max[55] < 2 ? c->api_max[55] : 2;
+    if (ver < 0) {
+        q->error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 1024);
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, "__cluster_metadata");
+    buf_put_uvarint(&body, 2);
+    buf_put_be32(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 55, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        q->error = (int16_t)rd_be16(&r);
+        if (ver >= 2)
+            free(get_cstr(&r));
+        uint32_t nt = get_count(&r, 3);
+        for (uint32_t i = 0; i < nt && !r.err; i++) {
+            free(get_cstr(&r));
+            uint32_t np = get_count(&r, 20);
+            for (uint32_t j = 0; j < np && !r.err; j++) {
+                rd_be32(&r);
+                int16_t e = (int16_t)rd_be16(&r);
+                if (e && !q->error)
+                    q->error = e;
+                if (ver >= 2)
+                    free(get_cstr(&r));
+                q->leader = (int32_t)rd_be32(&r);
+                q->epoch = (int32_t)rd_be32(&r);
+                q->hw = (int64_t)rd_be64(&r);
+                free(q->voters);
+                free(q->observers);
+                q->nvoters = read_replicas(&r, ver, &q->voters);
+                q->nobservers = read_replicas(&r, ver, &q->observers);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+        }
+        if (ver >= 2) {
+            uint32_t nn = get_count(&r, 5);
+            for (uint32_t i = 0; i < nn && !r.err; i++) {
+                int32_t id = (int32_t)rd_be32(&r);
+                uint32_t nl = get_count(&r, 5);
+                for (uint32_t l = 0; l < nl && !r.err; l++) {
+                    q->nodes = xrealloc(q->nodes, (size_t)(q->nnodes + 1) * sizeof(*q->nodes));
+                    q->nodes[q->nnodes].id = id;
+                    q->nodes[q->nnodes].listener = get_cstr(&r);
+                    q->nodes[q->nnodes].host = get_cstr(&r);
+                    q->nodes[q->nnodes].port = rd_be16(&r);
+                    q->nnodes++;
+                    skip_tags(&r);
+                }
+                skip_tags(&r);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

@@ -170,4 +170,55 @@ typedef struct kc_logdir_entry {
 /* DescribeLogDirs (v2..v4) of every partition on the connected broker. */
 bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout);
 void kc_logdir_free(kc_logdir_entry *v, int n);
+
+/* ---- features, transactions, leader election, quorum -------------------- */
+
+typedef struct kc_feature {
+    char *name;
+    int16_t min, max;       /* supported */
+    int16_t finalized;      /* -1: not finalized */
+} kc_feature;
+
+/* ApiVersions v3 SupportedFeatures/FinalizedFeatures (tagged fields). */
+bool kc_features(kc_conn *c, kc_feature **out, int *n, int64_t *epoch);
+void kc_features_free(kc_feature *v, int n);
+
+typedef struct kc_txn {
+    char *id, *state;
+    int64_t producer_id;
+} kc_txn;
+
+/* ListTransactions v0 on the connected broker (the coordinator). */
+bool kc_list_transactions(kc_conn *c, kc_txn **out, int *n, int16_t *err);
+void kc_txn_free(kc_txn *v, int n);
+
+/* ElectLeaders v2; entries with topic == NULL mean "all partitions".
+ * type 0 preferred, 1 unclean. Results are filled into v (allocated,
+ * kc_reassign reused for topic/part/error/error_message). */
+bool kc_elect_leaders(kc_conn *c, int8_t type, const kc_reassign *req, int nreq,
+                      kc_reassign **out, int *nout, int16_t *top);
+
+typedef struct kc_replica_state {
+    int32_t id;
+    uint8_t dir[16];
+    int64_t leo, last_fetch, last_caught_up;
+} kc_replica_state;
+
+typedef struct kc_quorum {
+    int16_t error;
+    int32_t leader, epoch;
+    int64_t hw;
+    kc_replica_state *voters, *observers;
+    int nvoters, nobservers;
+    struct {
+        int32_t id;
+        char *listener, *host;
+        int port;
+    } *nodes;
+    int nnodes;
+} kc_quorum;
+
+/* DescribeQuorum (v0..v2) for __cluster_metadata-0. */
+bool kc_describe_quorum(kc_conn *c, kc_quorum *q);
+void kc_quorum_free(kc_quorum *q);
 #endif
