@@ -482,8 +482,8 @@ static void sync_error(grp_sync_fn fn, void *ctx, int16_t err) {
 
 /* The JoinGroup answer of the current generation for m (the leader gets
  * every member with its metadata for the selected protocol). */
-static void join_answer(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
-                        bool skip_assignment) {
+static void join_answer_ex(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
+                           bool skip_assignment, bool members_to_leader) {
     grp_join_result r = {0};
     r.error = KERR_NONE;
     r.generation = g->generation;
@@ -493,7 +493,7 @@ static void join_answer(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
     r.member_id = m->id;
     r.skip_assignment = skip_assignment;
     grp_join_member *mem = NULL;
-    if (g->leader && !strcmp(g->leader, m->id)) {
+    if (members_to_leader && g->leader && !strcmp(g->leader, m->id)) {
         mem = xcalloc((size_t)(g->n ? g->n : 1), sizeof *mem);
         for (int i = 0; i < g->n; i++) {
             const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -507,6 +507,11 @@ static void join_answer(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
     }
     fn(ctx, &r);
     free(mem);
+}
+
+static void join_answer(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
+                        bool skip_assignment) {
+    join_answer_ex(g, m, fn, ctx, skip_assignment, true);
 }
 
 static void complete_join_waiter(grp_member *m, int16_t err) {
@@ -856,11 +861,14 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
     case GRP_STABLE: {
         const char *sel = select_protocol(g);
         bool same = old_proto_name && sel && !strcmp(old_proto_name, sel);
-        if (same && (!was_leader || rq->supports_skip_assignment)) {
+        if (same) {
             /* Nothing to rebalance: persist the new member id and hand the
-             * member the current generation. */
+             * member the current generation. A leader that can skip the
+             * assignment (v9+) gets the members with skip_assignment;
+             * older ones get no members (Kafka does the same). */
             store_group(c, g);
-            join_answer(g, m, fn, ctx, was_leader);
+            bool v9 = rq->supports_skip_assignment;
+            join_answer_ex(g, m, fn, ctx, v9 && was_leader, v9);
         } else {
             m->join_fn = fn;
             m->join_ctx = ctx;
