@@ -15,10 +15,16 @@
 #                                            tool kafka-topics --list --bootstrap-server ...
 #   scripts/kafka.sh tools                   list the tool names
 #   scripts/kafka.sh classpath               print the classpath
+#   scripts/kafka.sh cluster-id <dir>        cluster id <dir>'s broker was formatted with
 #
 # Files in <dir>: server.properties, kafka.pid, kafka.out (stdout/stderr),
 # logs/server.log (log4j2), data/ (log.dirs).
-# Environment: KAFKA_HEAP (default -Xmx512m), KAFKA_START_TIMEOUT (s, 120).
+#
+# A second, broker-only node joins the first one's cluster with
+#   KAFKA_CLUSTER_ID=$(scripts/kafka.sh cluster-id dir1) scripts/kafka.sh start dir2 PORT2 \
+#     process.roles=broker node.id=2 controller.quorum.voters=1@127.0.0.1:<PORT1+1>
+# Environment: KAFKA_HEAP_MAX (default 512m), KAFKA_START_TIMEOUT (s, 120),
+# KAFKA_CLUSTER_ID (format with this id instead of a random one).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -202,7 +208,11 @@ cmd_start() {
         setk "${kv%%=*}" "${kv#*=}"
     done
     # The controller listener is ours to add: callers name only client listeners.
-    if [[ ",${conf[listeners]}" != *",CONTROLLER://"* ]]; then
+    # A broker-only node (process.roles=broker, node.id=N,
+    # controller.quorum.voters=1@host:port of a combined node) has no
+    # controller listener of its own.
+    if [[ ",${conf[process.roles]}," == *",controller,"* ]] &&
+        [[ ",${conf[listeners]}" != *",CONTROLLER://"* ]]; then
         conf[listeners]="${conf[listeners]},CONTROLLER://127.0.0.1:$cport"
     fi
     if [ "$user_map" = 1 ] && [[ ",${conf[listener.security.protocol.map]}" != *",CONTROLLER:"* ]]; then
@@ -249,7 +259,7 @@ cmd_start() {
     if [ ! -f "$logdir/meta.properties" ]; then
         java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
             -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$KHOME/log4j2-tools.xml" \
-            -cp "$(classpath)" kafka.tools.StorageTool format -t "$(random_uuid)" \
+            -cp "$(classpath)" kafka.tools.StorageTool format -t "${KAFKA_CLUSTER_ID:-$(random_uuid)}" \
             -c "$dir/server.properties" --ignore-formatted >"$dir/format.out" 2>&1 ||
             { cat "$dir/format.out" >&2; die "storage format failed"; }
     fi
@@ -271,7 +281,7 @@ cmd_start() {
             die "broker exited during start (see $dir/kafka.out, $dir/logs/server.log)"
         fi
         if (exec 3<>"/dev/tcp/$host/$p") 2>/dev/null; then
-            if kcat -L -b "$host:$p" -m 3 2>/dev/null | grep -q ' 1 brokers:' && pid_alive "$pid"; then
+            if kcat -L -b "$host:$p" -m 3 2>/dev/null | grep -q "broker ${conf[node.id]} at" && pid_alive "$pid"; then
                 break
             fi
         fi
@@ -320,6 +330,7 @@ cmd_kill9() {
     rm -f "$1/kafka.pid"
 }
 
+main() {
 case "${1:-}" in
 install) cmd_install ;;
 start) shift; cmd_start "$@" ;;
@@ -328,8 +339,19 @@ kill9) shift; cmd_kill9 "$@" ;;
 tool) shift; cmd_tool "$@" ;;
 tools) for t in $TOOL_NAMES; do echo "kafka-$t"; done ;;
 classpath) classpath ;;
+cluster-id)
+    [ $# -ge 2 ] || die "usage: kafka.sh cluster-id <dir>"
+    f="$(sed -n 's/^log.dirs=\([^,]*\).*/\1/p' "$2/server.properties")/meta.properties"
+    sed -n 's/^cluster.id=//p' "$f"
+    ;;
 *)
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
+}
+
+# Everything above is parsed before anything runs: editing this file while a
+# broker is starting cannot change a running invocation.
+main "$@"
+exit $?

@@ -181,8 +181,9 @@ class Broker:
     listener on 127.0.0.1:<port>; `log.dirs` is always the broker's data_dir.
     """
 
-    def __init__(self, workdir, config=None, target=TARGET, port=None):
+    def __init__(self, workdir, config=None, target=TARGET, port=None, env=None):
         self.target = target
+        self.env = dict(env or {})
         self.workdir = os.path.abspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.port = port or free_port(pair=True)  # port+1: Kafka's controller
@@ -225,9 +226,16 @@ class Broker:
             args = [KAFKA_SH, "start", self.workdir, str(self.port)]
             args += ["%s=%s" % kv for kv in conf.items()]
             env = dict(os.environ)
+            env.update(self.env)
             r = subprocess.run(args, capture_output=True, text=True, env=env,
                                timeout=timeout or 180)
             if r.returncode != 0:
+                # Leave no JVM behind whatever went wrong.
+                try:
+                    with open(os.path.join(self.workdir, "kafka.pid")) as f:
+                        os.kill(int(f.read().strip()), signal.SIGKILL)
+                except (OSError, ValueError):
+                    pass
                 raise BrokerStartError("Apache Kafka did not start:\n%s\n%s\n%s" % (
                     r.stdout, r.stderr, self.log_tail()))
             self.pid = int(r.stdout.strip().splitlines()[-1])
@@ -244,9 +252,11 @@ class Broker:
             out = open(self.out_path, "ab")
             out.write(("\n=== start %d: %s\n" % (self.starts, " ".join(args))).encode())
             out.flush()
+            env = dict(os.environ)
+            env.update(self.env)
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=subprocess.STDOUT, cwd=self.workdir,
-                                         start_new_session=True)
+                                         start_new_session=True, env=env)
             out.close()
             self.pid = self.proc.pid
             deadline = time.monotonic() + (timeout or 30)
@@ -387,6 +397,14 @@ class Broker:
                 continue
             out.append("---- %s (last %d lines)\n%s" % (p, len(text), "\n".join(text)))
         return "\n".join(out) or "(no broker output in %s)" % self.workdir
+
+    def cluster_id(self):
+        """cluster.id from meta.properties in the data dir."""
+        with open(os.path.join(self.data_dir, "meta.properties")) as f:
+            for line in f:
+                if line.startswith("cluster.id="):
+                    return line.strip().split("=", 1)[1]
+        return None
 
     def partition_dir(self, topic, partition=0):
         return os.path.join(self.data_dir, "%s-%d" % (topic, partition))
