@@ -22,45 +22,99 @@
 #define KC_MAX_RESPONSE (64u << 20) /* bound on what we accept from a peer */
 
 static const char *const api_names[] = {
-    [0] = "Produce", [1] = "Fetch", [2] = "ListOffsets", [3] = "Metadata",
-    [4] = "LeaderAndIsr", [5] = "StopReplica", [6] = "UpdateMetadata",
-    [7] = "ControlledShutdown", [8] = "OffsetCommit", [9] = "OffsetFetch",
-    [10] = "FindCoordinator", [11] = "JoinGroup", [12] = "Heartbeat",
-    [13] = "LeaveGroup", [14] = "SyncGroup", [15] = "DescribeGroups",
-    [16] = "ListGroups", [17] = "SaslHandshake", [18] = "ApiVersions",
-    [19] = "CreateTopics", [20] = "DeleteTopics", [21] = "DeleteRecords",
-    [22] = "InitProducerId", [23] = "OffsetForLeaderEpoch",
-    [24] = "AddPartitionsToTxn", [25] = "AddOffsetsToTxn", [26] = "EndTxn",
-    [27] = "WriteTxnMarkers", [28] = "TxnOffsetCommit", [29] = "DescribeAcls",
-    [30] = "CreateAcls", [31] = "DeleteAcls", [32] = "DescribeConfigs",
-    [33] = "AlterConfigs", [34] = "AlterReplicaLogDirs",
-    [35] = "DescribeLogDirs", [36] = "SaslAuthenticate",
-    [37] = "CreatePartitions", [38] = "CreateDelegationToken",
-    [39] = "RenewDelegationToken", [40] = "ExpireDelegationToken",
-    [41] = "DescribeDelegationToken", [42] = "DeleteGroups",
-    [43] = "ElectLeaders", [44] = "IncrementalAlterConfigs",
-    [45] = "AlterPartitionReassignments", [46] = "ListPartitionReassignments",
-    [47] = "OffsetDelete", [48] = "DescribeClientQuotas",
-    [49] = "AlterClientQuotas", [50] = "DescribeUserScramCredentials",
-    [51] = "AlterUserScramCredentials", [52] = "Vote",
-    [53] = "BeginQuorumEpoch", [54] = "EndQuorumEpoch", [55] = "DescribeQuorum",
-    [56] = "AlterPartition", [57] = "UpdateFeatures", [58] = "Envelope",
-    [59] = "FetchSnapshot", [60] = "DescribeCluster", [61] = "DescribeProducers",
-    [62] = "BrokerRegistration", [63] = "BrokerHeartbeat",
-    [64] = "UnregisterBroker", [65] = "DescribeTransactions",
-    [66] = "ListTransactions", [67] = "AllocateProducerIds",
-    [68] = "ConsumerGroupHeartbeat", [69] = "ConsumerGroupDescribe",
-    [70] = "ControllerRegistration", [71] = "GetTelemetrySubscriptions",
-    [72] = "PushTelemetry", [73] = "AssignReplicasToDirs",
-    [74] = "ListConfigResources", [75] = "DescribeTopicPartitions",
-    [76] = "ShareGroupHeartbeat", [77] = "ShareGroupDescribe",
-    [78] = "ShareFetch", [79] = "ShareAcknowledge", [80] = "AddRaftVoter",
-    [81] = "RemoveRaftVoter", [82] = "UpdateRaftVoter",
-    [83] = "InitializeShareGroupState", [84] = "ReadShareGroupState",
-    [85] = "WriteShareGroupState", [86] = "DeleteShareGroupState",
-    [87] = "ReadShareGroupStateSummary", [88] = "StreamsGroupHeartbeat",
-    [89] = "StreamsGroupDescribe", [90] = "DescribeShareGroupOffsets",
-    [91] = "AlterShareGroupOffsets", [92] = "DeleteShareGroupOffsets",
+    [0] = "Produce",
+    [1] = "Fetch",
+    [2] = "ListOffsets",
+    [3] = "Metadata",
+    [4] = "LeaderAndIsr",
+    [5] = "StopReplica",
+    [6] = "UpdateMetadata",
+    [7] = "ControlledShutdown",
+    [8] = "OffsetCommit",
+    [9] = "OffsetFetch",
+    [10] = "FindCoordinator",
+    [11] = "JoinGroup",
+    [12] = "Heartbeat",
+    [13] = "LeaveGroup",
+    [14] = "SyncGroup",
+    [15] = "DescribeGroups",
+    [16] = "ListGroups",
+    [17] = "SaslHandshake",
+    [18] = "ApiVersions",
+    [19] = "CreateTopics",
+    [20] = "DeleteTopics",
+    [21] = "DeleteRecords",
+    [22] = "InitProducerId",
+    [23] = "OffsetForLeaderEpoch",
+    [24] = "AddPartitionsToTxn",
+    [25] = "AddOffsetsToTxn",
+    [26] = "EndTxn",
+    [27] = "WriteTxnMarkers",
+    [28] = "TxnOffsetCommit",
+    [29] = "DescribeAcls",
+    [30] = "CreateAcls",
+    [31] = "DeleteAcls",
+    [32] = "DescribeConfigs",
+    [33] = "AlterConfigs",
+    [34] = "AlterReplicaLogDirs",
+    [35] = "DescribeLogDirs",
+    [36] = "SaslAuthenticate",
+    [37] = "CreatePartitions",
+    [38] = "CreateDelegationToken",
+    [39] = "RenewDelegationToken",
+    [40] = "ExpireDelegationToken",
+    [41] = "DescribeDelegationToken",
+    [42] = "DeleteGroups",
+    [43] = "ElectLeaders",
+    [44] = "IncrementalAlterConfigs",
+    [45] = "AlterPartitionReassignments",
+    [46] = "ListPartitionReassignments",
+    [47] = "OffsetDelete",
+    [48] = "DescribeClientQuotas",
+    [49] = "AlterClientQuotas",
+    [50] = "DescribeUserScramCredentials",
+    [51] = "AlterUserScramCredentials",
+    [52] = "Vote",
+    [53] = "BeginQuorumEpoch",
+    [54] = "EndQuorumEpoch",
+    [55] = "DescribeQuorum",
+    [56] = "AlterPartition",
+    [57] = "UpdateFeatures",
+    [58] = "Envelope",
+    [59] = "FetchSnapshot",
+    [60] = "DescribeCluster",
+    [61] = "DescribeProducers",
+    [62] = "BrokerRegistration",
+    [63] = "BrokerHeartbeat",
+    [64] = "UnregisterBroker",
+    [65] = "DescribeTransactions",
+    [66] = "ListTransactions",
+    [67] = "AllocateProducerIds",
+    [68] = "ConsumerGroupHeartbeat",
+    [69] = "ConsumerGroupDescribe",
+    [70] = "ControllerRegistration",
+    [71] = "GetTelemetrySubscriptions",
+    [72] = "PushTelemetry",
+    [73] = "AssignReplicasToDirs",
+    [74] = "ListConfigResources",
+    [75] = "DescribeTopicPartitions",
+    [76] = "ShareGroupHeartbeat",
+    [77] = "ShareGroupDescribe",
+    [78] = "ShareFetch",
+    [79] = "ShareAcknowledge",
+    [80] = "AddRaftVoter",
+    [81] = "RemoveRaftVoter",
+    [82] = "UpdateRaftVoter",
+    [83] = "InitializeShareGroupState",
+    [84] = "ReadShareGroupState",
+    [85] = "WriteShareGroupState",
+    [86] = "DeleteShareGroupState",
+    [87] = "ReadShareGroupStateSummary",
+    [88] = "StreamsGroupHeartbeat",
+    [89] = "StreamsGroupDescribe",
+    [90] = "DescribeShareGroupOffsets",
+    [91] = "AlterShareGroupOffsets",
+    [92] = "DeleteShareGroupOffsets",
 };
 
 const char *kc_api_name(int key) {
@@ -533,8 +587,8 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
                     int64_t *offset, int16_t *error) {
     /* v7 added the max-timestamp spec, v8 earliest-local, v9
      * latest-tiered; the request layout is the same from v7 to v9. */
-    int16_t ver = c->api_max[2] >= 7 ? (c->api_max[2] < 9 ? c->api_max[2] : 9)
-                                     : -1;
+    int16_t ver =
+        c->api_max[2] >= 7 ? (c->api_max[2] < 9 ? c->api_max[2] : 9) : -1;
     if (ver < 0) {
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
@@ -589,15 +643,24 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
 
 const char *kc_config_source_name(int8_t s) {
     switch (s) {
-    case 1: return "DYNAMIC_TOPIC_CONFIG";
-    case 2: return "DYNAMIC_BROKER_CONFIG";
-    case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
-    case 4: return "STATIC_BROKER_CONFIG";
-    case 5: return "DEFAULT_CONFIG";
-    case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
-    case 7: return "DYNAMIC_CLIENT_METRICS_CONFIG";
-    case 8: return "DYNAMIC_GROUP_CONFIG";
-    default: return "UNKNOWN";
+    case 1:
+        return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+        return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+        return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+        return "STATIC_BROKER_CONFIG";
+    case 5:
+        return "DEFAULT_CONFIG";
+    case 6:
+        return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    case 7:
+        return "DYNAMIC_CLIENT_METRICS_CONFIG";
+    case 8:
+        return "DYNAMIC_GROUP_CONFIG";
+    default:
+        return "UNKNOWN";
     }
 }
 
@@ -668,8 +731,8 @@ bool kc_describe_configs(kc_conn *c, int8_t type, const char *name,
                     if (!s->name)
                         s->name = xstrdup("");
                 }
-                rd_u8(&r);            /* config_type */
-                free(get_cstr(&r));   /* documentation */
+                rd_u8(&r);          /* config_type */
+                free(get_cstr(&r)); /* documentation */
                 skip_tags(&r);
                 if (!e->name)
                     e->name = xstrdup("");
@@ -895,7 +958,8 @@ bool kc_list_reassignments(kc_conn *c, const kc_reassign *filter, int n,
         for (uint32_t i = 0; i < nt && !r.err; i++) {
             char *name = get_cstr(&r);
             uint32_t np = get_count(&r, 8);
-            *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
+            *out =
+                xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
             for (uint32_t j = 0; j < np && !r.err; j++) {
                 kc_reassign *e = &(*out)[(*nout)++];
                 memset(e, 0, sizeof(*e));
@@ -950,7 +1014,8 @@ bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
             for (uint32_t t = 0; t < nt && !r.err; t++) {
                 char *name = get_cstr(&r);
                 uint32_t np = get_count(&r, 22);
-                *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_logdir_entry));
+                *out = xrealloc(*out, ((size_t)*nout + np + 1) *
+                                          sizeof(kc_logdir_entry));
                 for (uint32_t p = 0; p < np && !r.err; p++) {
                     kc_logdir_entry *e = &(*out)[(*nout)++];
                     e->dir = xstrdup(dir ? dir : "");
@@ -1155,7 +1220,8 @@ bool kc_elect_leaders(kc_conn *c, int8_t type, const kc_reassign *req, int nreq,
         for (uint32_t i = 0; i < nt && !r.err; i++) {
             char *name = get_cstr(&r);
             uint32_t np = get_count(&r, 8);
-            *out = xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
+            *out =
+                xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
             for (uint32_t j = 0; j < np && !r.err; j++) {
                 kc_reassign *e = &(*out)[(*nout)++];
                 memset(e, 0, sizeof(*e));
@@ -1260,7 +1326,8 @@ bool kc_describe_quorum(kc_conn *c, kc_quorum *q) {
                 int32_t id = (int32_t)rd_be32(&r);
                 uint32_t nl = get_count(&r, 5);
                 for (uint32_t l = 0; l < nl && !r.err; l++) {
-                    q->nodes = xrealloc(q->nodes, (size_t)(q->nnodes + 1) * sizeof(*q->nodes));
+                    q->nodes = xrealloc(q->nodes, (size_t)(q->nnodes + 1) *
+                                                      sizeof(*q->nodes));
                     q->nodes[q->nnodes].id = id;
                     q->nodes[q->nnodes].listener = get_cstr(&r);
                     q->nodes[q->nnodes].host = get_cstr(&r);

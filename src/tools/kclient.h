@@ -90,12 +90,16 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
 /* Kafka's names for api keys ("Produce", "Fetch", ...); NULL if unknown. */
 const char *kc_api_name(int key);
 
-
 /* ---- configs (DescribeConfigs v4, IncrementalAlterConfigs v1) ---------- */
 
 /* Kafka's ConfigResource.Type codes. */
-enum { KC_RES_TOPIC = 2, KC_RES_BROKER = 4, KC_RES_BROKER_LOGGER = 8,
-       KC_RES_CLIENT_METRICS = 16, KC_RES_GROUP = 32 };
+enum {
+    KC_RES_TOPIC = 2,
+    KC_RES_BROKER = 4,
+    KC_RES_BROKER_LOGGER = 8,
+    KC_RES_CLIENT_METRICS = 16,
+    KC_RES_GROUP = 32
+};
 
 typedef struct kc_synonym {
     char *name, *value;
@@ -175,8 +179,8 @@ void kc_logdir_free(kc_logdir_entry *v, int n);
 
 typedef struct kc_feature {
     char *name;
-    int16_t min, max;       /* supported */
-    int16_t finalized;      /* -1: not finalized */
+    int16_t min, max;  /* supported */
+    int16_t finalized; /* -1: not finalized */
 } kc_feature;
 
 /* ApiVersions v3 SupportedFeatures/FinalizedFeatures (tagged fields). */
@@ -214,7 +218,7 @@ typedef struct kc_quorum {
         int32_t id;
         char *listener, *host;
         int port;
-    } *nodes;
+    } * nodes;
     int nnodes;
 } kc_quorum;
 

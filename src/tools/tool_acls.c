@@ -22,9 +22,10 @@ static const tool_optdef acl_opts[] = {
     {"allow-principal", TOOL_ARG,
      "principal is in principalType:name format. Note that principalType "
      "must be supported by the Authorizer being used."},
-    {"bootstrap-controller", TOOL_ARG, "A list of host/port pairs to use for "
-                                       "establishing the connection to the "
-                                       "Kafka cluster (not supported by sluice)."},
+    {"bootstrap-controller", TOOL_ARG,
+     "A list of host/port pairs to use for "
+     "establishing the connection to the "
+     "Kafka cluster (not supported by sluice)."},
     {"bootstrap-server", TOOL_ARG,
      "A list of host/port pairs to use for establishing the connection to "
      "the Kafka cluster."},
@@ -34,7 +35,8 @@ static const tool_optdef acl_opts[] = {
     {"consumer", TOOL_FLAG,
      "Convenience option to add/remove ACLs for consumer role. This will "
      "generate ACLs that allows READ, DESCRIBE on topic and READ on group."},
-    {"delegation-token", TOOL_ARG, "Delegation token to which ACLs should be added or removed."},
+    {"delegation-token", TOOL_ARG,
+     "Delegation token to which ACLs should be added or removed."},
     {"deny-host", TOOL_ARG,
      "Host from which principals listed in --deny-principal will be denied "
      "access."},
@@ -75,17 +77,30 @@ static const tool_optdef acl_opts[] = {
     {"version", TOOL_FLAG, "Display Kafka version."},
 };
 
-static const char *const res_names[] = {"UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER",
-                                        "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"};
-static const char *const pat_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL", "PREFIXED"};
-static const char *const op_names[] = {
-    "UNKNOWN", "ANY",   "ALL",      "READ",           "WRITE",
-    "CREATE",  "DELETE", "ALTER",   "DESCRIBE",       "CLUSTER_ACTION",
-    "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE", "CREATE_TOKENS",
-    "DESCRIBE_TOKENS"};
+static const char *const res_names[] = {
+    "UNKNOWN",          "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
+    "DELEGATION_TOKEN", "USER"};
+static const char *const pat_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL",
+                                        "PREFIXED"};
+static const char *const op_names[] = {"UNKNOWN",
+                                       "ANY",
+                                       "ALL",
+                                       "READ",
+                                       "WRITE",
+                                       "CREATE",
+                                       "DELETE",
+                                       "ALTER",
+                                       "DESCRIBE",
+                                       "CLUSTER_ACTION",
+                                       "DESCRIBE_CONFIGS",
+                                       "ALTER_CONFIGS",
+                                       "IDEMPOTENT_WRITE",
+                                       "CREATE_TOKENS",
+                                       "DESCRIBE_TOKENS"};
 static const char *const perm_names[] = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
 
-#define NAME(tab, v) ((v) >= 0 && (size_t)(v) < SL_ARRAY_LEN(tab) ? tab[v] : "UNKNOWN")
+#define NAME(tab, v)                                                           \
+    ((v) >= 0 && (size_t)(v) < SL_ARRAY_LEN(tab) ? tab[v] : "UNKNOWN")
 
 /* "IdempotentWrite", "idempotent_write", "READ" -> enum code, -1 if not. */
 static int parse_enum(const char *s, const char *const *tab, size_t n) {
@@ -125,9 +140,10 @@ static void print_pattern(buf *b, int type, const char *name, int pat) {
                NAME(res_names, type), name, NAME(pat_names, pat));
 }
 
-static void print_entry(buf *b, const char *principal, const char *host, int op, int perm) {
-    buf_printf(b, "(principal=%s, host=%s, operation=%s, permissionType=%s)", principal,
-               host, NAME(op_names, op), NAME(perm_names, perm));
+static void print_entry(buf *b, const char *principal, const char *host, int op,
+                        int perm) {
+    buf_printf(b, "(principal=%s, host=%s, operation=%s, permissionType=%s)",
+               principal, host, NAME(op_names, op), NAME(perm_names, perm));
 }
 
 typedef struct acl_ctx {
@@ -148,7 +164,8 @@ static int collect_resources(acl_ctx *c, resource *out, int cap) {
     int k = tool_getall(c->a, "topic", &v);
     for (int i = 0; i < k && n < cap; i++)
         out[n++] = (resource){2, (char *)v[i]};
-    if (c->pattern == 3 && (tool_has(c->a, "cluster") || tool_has(c->a, "idempotent")))
+    if (c->pattern == 3 &&
+        (tool_has(c->a, "cluster") || tool_has(c->a, "idempotent")))
         out[n++] = (resource){4, "kafka-cluster"};
     k = tool_getall(c->a, "group", &v);
     for (int i = 0; i < k && n < cap; i++)
@@ -157,10 +174,12 @@ static int collect_resources(acl_ctx *c, resource *out, int cap) {
 }
 
 /* Entries for the given operations from --allow/--deny principal/host. */
-static int collect_entries(acl_ctx *c, const int *ops, int nops, entry *out, int cap) {
+static int collect_entries(acl_ctx *c, const int *ops, int nops, entry *out,
+                           int cap) {
     int n = 0;
-    static const char *const kinds[2][3] = {{"allow-principal", "allow-host", "ALLOW"},
-                                            {"deny-principal", "deny-host", "DENY"}};
+    static const char *const kinds[2][3] = {
+        {"allow-principal", "allow-host", "ALLOW"},
+        {"deny-principal", "deny-host", "DENY"}};
     for (int kind = 0; kind < 2; kind++) {
         const char **pr, **hs;
         int np = tool_getall(c->a, kinds[kind][0], &pr);
@@ -173,7 +192,8 @@ static int collect_entries(acl_ctx *c, const int *ops, int nops, entry *out, int
         for (int p = 0; p < np; p++)
             for (int o = 0; o < nops; o++)
                 for (int h = 0; h < nh && n < cap; h++)
-                    out[n++] = (entry){(char *)pr[p], (char *)hs[h], ops[o], kind ? 2 : 3};
+                    out[n++] = (entry){(char *)pr[p], (char *)hs[h], ops[o],
+                                       kind ? 2 : 3};
     }
     return n;
 }
@@ -188,7 +208,9 @@ static rd_kafka_event_t *wait(acl_ctx *c, rd_kafka_event_type_t t) {
     if (rd_kafka_event_error(ev)) {
         char m[600];
         snprintf(m, sizeof(m), "%s: %s",
-                 tool_java_exception(rd_kafka_event_error(ev) > 0 ? rd_kafka_event_error(ev) : 7),
+                 tool_java_exception(rd_kafka_event_error(ev) > 0
+                                         ? rd_kafka_event_error(ev)
+                                         : 7),
                  rd_kafka_event_error_string(ev));
         cmd_error(m);
         rd_kafka_event_destroy(ev);
@@ -203,12 +225,14 @@ static int list_for(acl_ctx *c, int rtype, const char *name, int pattern,
                     const char *principal_filter) {
     char err[256];
     rd_kafka_AclBindingFilter_t *f = rd_kafka_AclBindingFilter_new(
-        rtype == 4 ? RD_KAFKA_RESOURCE_BROKER : (rd_kafka_ResourceType_t)rtype, name,
-        (rd_kafka_ResourcePatternType_t)pattern, NULL, NULL, RD_KAFKA_ACL_OPERATION_ANY,
-        RD_KAFKA_ACL_PERMISSION_TYPE_ANY, err, sizeof(err));
+        rtype == 4 ? RD_KAFKA_RESOURCE_BROKER : (rd_kafka_ResourceType_t)rtype,
+        name, (rd_kafka_ResourcePatternType_t)pattern, NULL, NULL,
+        RD_KAFKA_ACL_OPERATION_ANY, RD_KAFKA_ACL_PERMISSION_TYPE_ANY, err,
+        sizeof(err));
     if (!f)
         return cmd_error(err);
-    rd_kafka_AdminOptions_t *o = tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
+    rd_kafka_AdminOptions_t *o =
+        tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
     rd_kafka_DescribeAcls(c->ad.rk, f, o, c->ad.q);
     rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_DESCRIBEACLS_RESULT);
     rd_kafka_AdminOptions_destroy(o);
@@ -216,8 +240,8 @@ static int list_for(acl_ctx *c, int rtype, const char *name, int pattern,
     if (!ev)
         return 1;
     size_t n;
-    const rd_kafka_AclBinding_t **acls =
-        rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &n);
+    const rd_kafka_AclBinding_t **acls = rd_kafka_DescribeAcls_result_acls(
+        rd_kafka_event_DescribeAcls_result(ev), &n);
     bool *done = xcalloc(n + 1, sizeof(bool));
     for (size_t i = 0; i < n; i++) {
         if (done[i])
@@ -235,7 +259,8 @@ static int list_for(acl_ctx *c, int rtype, const char *name, int pattern,
                 continue;
             done[j] = true;
             if (principal_filter &&
-                strcmp(rd_kafka_AclBinding_principal(acls[j]), principal_filter))
+                strcmp(rd_kafka_AclBinding_principal(acls[j]),
+                       principal_filter))
                 continue;
             buf_printf(&b, "%s\t", shown++ ? "\n" : "");
             print_entry(&b, rd_kafka_AclBinding_principal(acls[j]),
@@ -301,15 +326,19 @@ static int do_add(acl_ctx *c) {
     resource res[64];
     int nres = collect_resources(c, res, 64);
     if (nres == 0) {
-        tool_usage_error(c->a, "You must provide at least one resource: --topic <topic> or "
-                               "--cluster or --group <group> or --delegation-token <Delegation "
-                               "Token ID>");
+        tool_usage_error(
+            c->a,
+            "You must provide at least one resource: --topic <topic> or "
+            "--cluster or --group <group> or --delegation-token <Delegation "
+            "Token ID>");
         return 1;
     }
     if (c->pattern != 3 && c->pattern != 4) {
-        tool_usage_error(c->a, "A '--resource-pattern-type' value of '%s' is not valid when "
-                               "adding acls.",
-                         NAME(pat_names, c->pattern));
+        tool_usage_error(
+            c->a,
+            "A '--resource-pattern-type' value of '%s' is not valid when "
+            "adding acls.",
+            NAME(pat_names, c->pattern));
         return 1;
     }
     for (int r = 0; r < nres; r++) {
@@ -324,8 +353,9 @@ static int do_add(acl_ctx *c) {
         entry ents[256];
         int ne = collect_entries(c, ops, nops, ents, 256);
         if (ne == 0) {
-            tool_usage_error(c->a, "You must specify one of: --allow-principal, "
-                                   "--deny-principal when trying to add ACLs.");
+            tool_usage_error(c->a,
+                             "You must specify one of: --allow-principal, "
+                             "--deny-principal when trying to add ACLs.");
             return 1;
         }
         buf b;
@@ -338,12 +368,14 @@ static int do_add(acl_ctx *c) {
         char err[256];
         for (int i = 0; i < ne; i++) {
             buf_printf(&b, "%s\t", i ? "\n" : "");
-            print_entry(&b, ents[i].principal, ents[i].host, ents[i].op, ents[i].perm);
+            print_entry(&b, ents[i].principal, ents[i].host, ents[i].op,
+                        ents[i].perm);
             nb[i] = rd_kafka_AclBinding_new(
                 res[r].type == 4 ? RD_KAFKA_RESOURCE_BROKER
                                  : (rd_kafka_ResourceType_t)res[r].type,
-                res[r].name, (rd_kafka_ResourcePatternType_t)c->pattern, ents[i].principal,
-                ents[i].host, (rd_kafka_AclOperation_t)ents[i].op,
+                res[r].name, (rd_kafka_ResourcePatternType_t)c->pattern,
+                ents[i].principal, ents[i].host,
+                (rd_kafka_AclOperation_t)ents[i].op,
                 (rd_kafka_AclPermissionType_t)ents[i].perm, err, sizeof(err));
             if (!nb[i]) {
                 for (int j = 0; j < i; j++)
@@ -359,7 +391,8 @@ static int do_add(acl_ctx *c) {
                (char *)b.data);
         buf_free(&b);
         buf_free(&head);
-        rd_kafka_AdminOptions_t *o = tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_CREATEACLS);
+        rd_kafka_AdminOptions_t *o =
+            tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_CREATEACLS);
         rd_kafka_CreateAcls(c->ad.rk, nb, (size_t)ne, o, c->ad.q);
         rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_CREATEACLS_RESULT);
         rd_kafka_AdminOptions_destroy(o);
@@ -368,8 +401,8 @@ static int do_add(acl_ctx *c) {
         if (!ev)
             return 1;
         size_t nr;
-        const rd_kafka_acl_result_t **rr =
-            rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &nr);
+        const rd_kafka_acl_result_t **rr = rd_kafka_CreateAcls_result_acls(
+            rd_kafka_event_CreateAcls_result(ev), &nr);
         for (size_t i = 0; i < nr; i++) {
             const rd_kafka_error_t *e = rd_kafka_acl_result_error(rr[i]);
             if (e) {
@@ -401,8 +434,9 @@ static int do_remove(acl_ctx *c) {
     resource res[64];
     int nres = collect_resources(c, res, 64);
     if (nres == 0) {
-        tool_usage_error(c->a, "You must provide at least one resource: --topic <topic> or "
-                               "--cluster or --group <group>");
+        tool_usage_error(
+            c->a, "You must provide at least one resource: --topic <topic> or "
+                  "--cluster or --group <group>");
         return 1;
     }
     for (int r = 0; r < nres; r++) {
@@ -416,13 +450,17 @@ static int do_remove(acl_ctx *c) {
         int ne = collect_entries(c, ops, nops, ents, 256);
         buf head;
         buf_init(&head, 128);
-        buf_printf(&head, "ResourcePatternFilter(resourceType=%s, name=%s, patternType=%s)",
-                   NAME(res_names, res[r].type), res[r].name, NAME(pat_names, c->pattern));
+        buf_printf(
+            &head,
+            "ResourcePatternFilter(resourceType=%s, name=%s, patternType=%s)",
+            NAME(res_names, res[r].type), res[r].name,
+            NAME(pat_names, c->pattern));
         buf_put_u8(&head, 0);
         char msg[2048];
         if (ne == 0) {
             snprintf(msg, sizeof(msg),
-                     "Are you sure you want to delete all ACLs for resource filter `%s`? "
+                     "Are you sure you want to delete all ACLs for resource "
+                     "filter `%s`? "
                      "(y/n)",
                      (char *)head.data);
         } else {
@@ -430,11 +468,13 @@ static int do_remove(acl_ctx *c) {
             buf_init(&b, 256);
             for (int i = 0; i < ne; i++) {
                 buf_printf(&b, "%s\t", i ? "\n" : "");
-                print_entry(&b, ents[i].principal, ents[i].host, ents[i].op, ents[i].perm);
+                print_entry(&b, ents[i].principal, ents[i].host, ents[i].op,
+                            ents[i].perm);
             }
             buf_put_u8(&b, 0);
             snprintf(msg, sizeof(msg),
-                     "Are you sure you want to remove ACLs: \n %s\n from resource filter "
+                     "Are you sure you want to remove ACLs: \n %s\n from "
+                     "resource filter "
                      "`%s`? (y/n)",
                      (char *)b.data, (char *)head.data);
             buf_free(&b);
@@ -451,11 +491,13 @@ static int do_remove(acl_ctx *c) {
                                  : (rd_kafka_ResourceType_t)res[r].type,
                 res[r].name, (rd_kafka_ResourcePatternType_t)c->pattern,
                 ne ? ents[i].principal : NULL, ne ? ents[i].host : NULL,
-                ne ? (rd_kafka_AclOperation_t)ents[i].op : RD_KAFKA_ACL_OPERATION_ANY,
+                ne ? (rd_kafka_AclOperation_t)ents[i].op
+                   : RD_KAFKA_ACL_OPERATION_ANY,
                 ne ? (rd_kafka_AclPermissionType_t)ents[i].perm
                    : RD_KAFKA_ACL_PERMISSION_TYPE_ANY,
                 err, sizeof(err));
-        rd_kafka_AdminOptions_t *o = tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DELETEACLS);
+        rd_kafka_AdminOptions_t *o =
+            tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DELETEACLS);
         rd_kafka_DeleteAcls(c->ad.rk, fs, (size_t)nf, o, c->ad.q);
         rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_DELETEACLS_RESULT);
         rd_kafka_AdminOptions_destroy(o);
@@ -473,7 +515,8 @@ static int do_list(acl_ctx *c) {
     int nres = collect_resources(c, res, 64);
     const char **pr;
     int np = tool_getall(c->a, "principal", &pr);
-    int pat = tool_has(c->a, "resource-pattern-type") ? c->pattern : 1; /* ANY */
+    int pat =
+        tool_has(c->a, "resource-pattern-type") ? c->pattern : 1; /* ANY */
     if (np == 0) {
         if (nres == 0)
             return list_for(c, 1, NULL, pat, NULL);
@@ -507,20 +550,24 @@ int tool_acls_main(int argc, char **argv) {
         rc = 0;
         goto out;
     }
-    if (tool_has(&a, "add") + tool_has(&a, "remove") + tool_has(&a, "list") != 1) {
-        rc = tool_usage_error(&a, "Command must include exactly one action: --list, --add, "
-                                  "--remove. ");
+    if (tool_has(&a, "add") + tool_has(&a, "remove") + tool_has(&a, "list") !=
+        1) {
+        rc = tool_usage_error(
+            &a, "Command must include exactly one action: --list, --add, "
+                "--remove. ");
         goto out;
     }
     if (!tool_has(&a, "bootstrap-server")) {
-        rc = tool_usage_error(&a, "One of --bootstrap-server or --bootstrap-controller must "
-                                  "be specified");
+        rc = tool_usage_error(
+            &a, "One of --bootstrap-server or --bootstrap-controller must "
+                "be specified");
         goto out;
     }
     if (tool_has(&a, "transactional-id") || tool_has(&a, "delegation-token") ||
         tool_has(&a, "user-principal")) {
-        rc = cmd_error("transactional-id, delegation-token and user-principal ACL "
-                       "resources are not supported by sluice's kafka-acls");
+        rc = cmd_error(
+            "transactional-id, delegation-token and user-principal ACL "
+            "resources are not supported by sluice's kafka-acls");
         goto out;
     }
     if (tool_has(&a, "resource-pattern-type")) {
@@ -532,15 +579,19 @@ int tool_acls_main(int argc, char **argv) {
             goto out;
         }
     }
-    if ((tool_has(&a, "producer") || tool_has(&a, "consumer")) && tool_has(&a, "operation")) {
-        rc = tool_usage_error(&a, "Option \"[producer]\" can't be used with option "
-                                  "\"[operation]\"");
+    if ((tool_has(&a, "producer") || tool_has(&a, "consumer")) &&
+        tool_has(&a, "operation")) {
+        rc = tool_usage_error(&a,
+                              "Option \"[producer]\" can't be used with option "
+                              "\"[operation]\"");
         goto out;
     }
-    if (tool_has(&a, "consumer") && !tool_has(&a, "group") && !tool_has(&a, "list")) {
-        rc = tool_usage_error(&a, "With --consumer you must specify a --topic and a "
-                                  "--group and no --cluster or --transactional-id option "
-                                  "should be specified.");
+    if (tool_has(&a, "consumer") && !tool_has(&a, "group") &&
+        !tool_has(&a, "list")) {
+        rc = tool_usage_error(
+            &a, "With --consumer you must specify a --topic and a "
+                "--group and no --cluster or --transactional-id option "
+                "should be specified.");
         goto out;
     }
     if (!tool_admin_open(&c.ad, tool_get(&a, "bootstrap-server"),

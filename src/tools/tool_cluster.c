@@ -16,16 +16,21 @@
 #include "tools/tool_json.h"
 
 /* Connects from --bootstrap-server (+ --command-config timeout). */
-static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc, int *timeout) {
+static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
+                         int *timeout) {
     tool_props p = {0};
-    if (cfgopt && tool_has(a, cfgopt) && !tool_props_load(&p, tool_get(a, cfgopt)))
+    if (cfgopt && tool_has(a, cfgopt) &&
+        !tool_props_load(&p, tool_get(a, cfgopt)))
         return false;
     *timeout = tool_timeout_ms(&p, 60000);
     tool_props_free(&p);
     char err[256];
-    if (!kc_connect(kc, tool_get(a, "bootstrap-server"), *timeout, err, sizeof(err))) {
-        fprintf(stderr, "org.apache.kafka.common.errors.TimeoutException: Timed out waiting "
-                        "for a node assignment. (%s)\n",
+    if (!kc_connect(kc, tool_get(a, "bootstrap-server"), *timeout, err,
+                    sizeof(err))) {
+        fprintf(stderr,
+                "org.apache.kafka.common.errors.TimeoutException: Timed out "
+                "waiting "
+                "for a node assignment. (%s)\n",
                 err);
         return false;
     }
@@ -34,7 +39,8 @@ static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc, int *tim
 
 /* Kafka's ToolsUtils.prettyPrintTable: cells left-aligned to the column
  * width, each followed by a tab. */
-static void pretty_table(const char *const *hdr, int ncol, char ***rows, int nrows) {
+static void pretty_table(const char *const *hdr, int ncol, char ***rows,
+                         int nrows) {
     int *w = xcalloc((size_t)ncol, sizeof(int));
     for (int c = 0; c < ncol; c++) {
         w[c] = (int)strlen(hdr[c]);
@@ -58,11 +64,13 @@ static const struct {
     int level;
     const char *name;
 } metadata_versions[] = {
-    {7, "3.3-IV3"},  {8, "3.4-IV0"},  {9, "3.5-IV0"},  {10, "3.5-IV1"}, {11, "3.5-IV2"},
-    {12, "3.6-IV0"}, {13, "3.6-IV1"}, {14, "3.6-IV2"}, {15, "3.7-IV0"}, {16, "3.7-IV1"},
-    {17, "3.7-IV2"}, {18, "3.7-IV3"}, {19, "3.7-IV4"}, {20, "3.8-IV0"}, {21, "3.9-IV0"},
-    {22, "4.0-IV0"}, {23, "4.0-IV1"}, {24, "4.0-IV2"}, {25, "4.0-IV3"}, {26, "4.1-IV0"},
-    {27, "4.1-IV1"}, {28, "4.2-IV0"}, {29, "4.2-IV1"}, {30, "4.3-IV0"}, {31, "4.4-IV0"},
+    {7, "3.3-IV3"},  {8, "3.4-IV0"},  {9, "3.5-IV0"},  {10, "3.5-IV1"},
+    {11, "3.5-IV2"}, {12, "3.6-IV0"}, {13, "3.6-IV1"}, {14, "3.6-IV2"},
+    {15, "3.7-IV0"}, {16, "3.7-IV1"}, {17, "3.7-IV2"}, {18, "3.7-IV3"},
+    {19, "3.7-IV4"}, {20, "3.8-IV0"}, {21, "3.9-IV0"}, {22, "4.0-IV0"},
+    {23, "4.0-IV1"}, {24, "4.0-IV2"}, {25, "4.0-IV3"}, {26, "4.1-IV0"},
+    {27, "4.1-IV1"}, {28, "4.2-IV0"}, {29, "4.2-IV1"}, {30, "4.3-IV0"},
+    {31, "4.4-IV0"},
 };
 
 static void level_str(const char *feature, int level, char *out, size_t cap) {
@@ -80,36 +88,43 @@ static int cmp_feature(const void *a, const void *b) {
 }
 
 static const tool_optdef feat_opts[] = {
-    {"bootstrap-controller", TOOL_ARG, "A comma-separated list of host:port pairs to use for "
-                                       "establishing the connection to the KRaft controllers "
-                                       "(not supported by sluice)."},
-    {"bootstrap-server", TOOL_ARG, "A comma-separated list of host:port pairs to use for "
-                                   "establishing the connection to the Kafka cluster."},
-    {"command-config", TOOL_ARG, "Property file containing configs to be passed to Admin "
-                                 "Client."},
+    {"bootstrap-controller", TOOL_ARG,
+     "A comma-separated list of host:port pairs to use for "
+     "establishing the connection to the KRaft controllers "
+     "(not supported by sluice)."},
+    {"bootstrap-server", TOOL_ARG,
+     "A comma-separated list of host:port pairs to use for "
+     "establishing the connection to the Kafka cluster."},
+    {"command-config", TOOL_ARG,
+     "Property file containing configs to be passed to Admin "
+     "Client."},
 };
 
 int tool_features_main(int argc, char **argv) {
     tool_args a;
-    int rc = tool_parse(&a, "kafka-features.sh",
-                        "usage: kafka-features [-h] [--command-config COMMAND_CONFIG] "
-                        "(--bootstrap-server BOOTSTRAP_SERVER | --bootstrap-controller "
-                        "BOOTSTRAP_CONTROLLER) {describe,upgrade,downgrade,disable,"
-                        "version-mapping,feature-dependencies} ...",
-                        feat_opts, SL_ARRAY_LEN(feat_opts), argc, argv);
+    int rc = tool_parse(
+        &a, "kafka-features.sh",
+        "usage: kafka-features [-h] [--command-config COMMAND_CONFIG] "
+        "(--bootstrap-server BOOTSTRAP_SERVER | --bootstrap-controller "
+        "BOOTSTRAP_CONTROLLER) {describe,upgrade,downgrade,disable,"
+        "version-mapping,feature-dependencies} ...",
+        feat_opts, SL_ARRAY_LEN(feat_opts), argc, argv);
     if (rc >= 0)
         return rc;
     kc_conn kc = {.fd = -1};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
     if (!tool_has(&a, "bootstrap-server")) {
-        fprintf(stderr, "kafka-features: error: one of the arguments --bootstrap-server "
-                        "--bootstrap-controller is required\n");
+        fprintf(
+            stderr,
+            "kafka-features: error: one of the arguments --bootstrap-server "
+            "--bootstrap-controller is required\n");
         rc = 1;
         goto out;
     }
     if (!cmd || strcmp(cmd, "describe")) {
         fprintf(stderr, "kafka-features: error: %s\n",
-                cmd ? "only the describe command is supported by sluice" : "too few arguments");
+                cmd ? "only the describe command is supported by sluice"
+                    : "too few arguments");
         rc = 1;
         goto out;
     }
@@ -122,7 +137,8 @@ int tool_features_main(int argc, char **argv) {
     int n;
     int64_t epoch;
     if (!kc_features(&kc, &f, &n, &epoch)) {
-        fprintf(stderr, "org.apache.kafka.common.errors.UnsupportedVersionException: the broker "
+        fprintf(stderr, "org.apache.kafka.common.errors."
+                        "UnsupportedVersionException: the broker "
                         "does not report features (ApiVersions v3)\n");
         rc = 1;
         goto out;
@@ -132,8 +148,10 @@ int tool_features_main(int argc, char **argv) {
         char mn[32], mx[32], fin[32];
         level_str(f[i].name, f[i].min, mn, sizeof(mn));
         level_str(f[i].name, f[i].max, mx, sizeof(mx));
-        level_str(f[i].name, f[i].finalized < 0 ? 0 : f[i].finalized, fin, sizeof(fin));
-        printf("Feature: %-40s  SupportedMinVersion: %-15s  SupportedMaxVersion: %-15s  "
+        level_str(f[i].name, f[i].finalized < 0 ? 0 : f[i].finalized, fin,
+                  sizeof(fin));
+        printf("Feature: %-40s  SupportedMinVersion: %-15s  "
+               "SupportedMaxVersion: %-15s  "
                "FinalizedVersionLevel: %-15s  Epoch: %lld\n",
                f[i].name, mn, mx, fin, (long long)epoch);
     }
@@ -149,32 +167,37 @@ out:
 /* =========================== transactions ============================ */
 
 static const tool_optdef txn_opts[] = {
-    {"bootstrap-server", TOOL_ARG, "REQUIRED: hostname and port for the broker to connect to, "
-                                   "in the form `host:port`."},
-    {"command-config", TOOL_ARG, "Property file containing configs to be passed to admin "
-                                 "client"},
+    {"bootstrap-server", TOOL_ARG,
+     "REQUIRED: hostname and port for the broker to connect to, "
+     "in the form `host:port`."},
+    {"command-config", TOOL_ARG,
+     "Property file containing configs to be passed to admin "
+     "client"},
 };
 
 int tool_transactions_main(int argc, char **argv) {
     tool_args a;
-    int rc = tool_parse(&a, "kafka-transactions.sh",
-                        "usage: kafka-transactions.sh [-h] [-v] [--command-config FILE] "
-                        "--bootstrap-server host:port COMMAND ...",
-                        txn_opts, SL_ARRAY_LEN(txn_opts), argc, argv);
+    int rc = tool_parse(
+        &a, "kafka-transactions.sh",
+        "usage: kafka-transactions.sh [-h] [-v] [--command-config FILE] "
+        "--bootstrap-server host:port COMMAND ...",
+        txn_opts, SL_ARRAY_LEN(txn_opts), argc, argv);
     if (rc >= 0)
         return rc;
     kc_conn kc = {.fd = -1};
     kc_metadata md = {0};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
     if (!tool_has(&a, "bootstrap-server")) {
-        fprintf(stderr, "kafka-transactions.sh: error: argument --bootstrap-server is "
-                        "required\n");
+        fprintf(stderr,
+                "kafka-transactions.sh: error: argument --bootstrap-server is "
+                "required\n");
         rc = 1;
         goto out;
     }
     if (!cmd || strcmp(cmd, "list")) {
         fprintf(stderr, "kafka-transactions.sh: error: %s\n",
-                cmd ? "only the list command is supported by sluice" : "too few arguments");
+                cmd ? "only the list command is supported by sluice"
+                    : "too few arguments");
         rc = 1;
         goto out;
     }
@@ -194,9 +217,10 @@ int tool_transactions_main(int argc, char **argv) {
         kc_conn bc, *use = &kc;
         char err[256];
         bool opened = false;
-        if (strcmp(md.brokers[b].host, kc.host) || md.brokers[b].port != kc.port) {
-            if (!kc_connect_node(&bc, md.brokers[b].host, md.brokers[b].port, timeout, err,
-                                 sizeof(err)))
+        if (strcmp(md.brokers[b].host, kc.host) ||
+            md.brokers[b].port != kc.port) {
+            if (!kc_connect_node(&bc, md.brokers[b].host, md.brokers[b].port,
+                                 timeout, err, sizeof(err)))
                 continue;
             use = &bc;
             opened = true;
@@ -219,14 +243,14 @@ int tool_transactions_main(int argc, char **argv) {
             }
             kc_txn_free(t, n);
         } else if (e) {
-            fprintf(stderr, "Failed to list transactions on broker %d: %s\n", md.brokers[b].id,
-                    tool_error_message(e));
+            fprintf(stderr, "Failed to list transactions on broker %d: %s\n",
+                    md.brokers[b].id, tool_error_message(e));
         }
         if (opened)
             kc_close(&bc);
     }
-    static const char *const hdr[] = {"TransactionalId", "Coordinator", "ProducerId",
-                                      "TransactionState"};
+    static const char *const hdr[] = {"TransactionalId", "Coordinator",
+                                      "ProducerId", "TransactionState"};
     pretty_table(hdr, 4, rows, nrows);
     for (int r = 0; r < nrows; r++) {
         for (int c = 0; c < 4; c++)
@@ -246,32 +270,40 @@ out:
 /* ========================== leader-election ========================== */
 
 static const tool_optdef le_opts[] = {
-    {"admin.config", TOOL_ARG, "Configuration properties files to pass to the admin client"},
+    {"admin.config", TOOL_ARG,
+     "Configuration properties files to pass to the admin client"},
     {"all-topic-partitions", TOOL_FLAG,
-     "Perform election on all of the eligible topic partitions based on the type of election "
-     "(see the --election-type flag). Not allowed if --topic or --path-to-json-file is "
+     "Perform election on all of the eligible topic partitions based on the "
+     "type of election "
+     "(see the --election-type flag). Not allowed if --topic or "
+     "--path-to-json-file is "
      "specified."},
-    {"bootstrap-server", TOOL_ARG, "A hostname and port for the broker to connect to, in the "
-                                   "form host:port. Multiple comma separated URLs can be "
-                                   "given. REQUIRED."},
-    {"election-type", TOOL_ARG, "Type of election to attempt. Possible values are \"preferred\" "
-                                "for preferred leader election or \"unclean\" for unclean "
-                                "leader election."},
-    {"partition", TOOL_ARG, "Partition id for which to perform an election. REQUIRED if "
-                            "--topic is specified."},
-    {"path-to-json-file", TOOL_ARG, "The JSON file with the list of partition for which leader "
-                                    "elections should be performed."},
+    {"bootstrap-server", TOOL_ARG,
+     "A hostname and port for the broker to connect to, in the "
+     "form host:port. Multiple comma separated URLs can be "
+     "given. REQUIRED."},
+    {"election-type", TOOL_ARG,
+     "Type of election to attempt. Possible values are \"preferred\" "
+     "for preferred leader election or \"unclean\" for unclean "
+     "leader election."},
+    {"partition", TOOL_ARG,
+     "Partition id for which to perform an election. REQUIRED if "
+     "--topic is specified."},
+    {"path-to-json-file", TOOL_ARG,
+     "The JSON file with the list of partition for which leader "
+     "elections should be performed."},
     {"topic", TOOL_ARG, "Name of topic for which to perform an election."},
     {"version", TOOL_FLAG, "Display Kafka version."},
 };
 
 int tool_leader_election_main(int argc, char **argv) {
     tool_args a;
-    int rc = tool_parse(&a, "kafka-leader-election.sh",
-                        "This tool attempts to elect a new leader for a set of topic "
-                        "partitions. The type of elections supported are preferred "
-                        "replicas and unclean replicas.",
-                        le_opts, SL_ARRAY_LEN(le_opts), argc, argv);
+    int rc = tool_parse(
+        &a, "kafka-leader-election.sh",
+        "This tool attempts to elect a new leader for a set of topic "
+        "partitions. The type of elections supported are preferred "
+        "replicas and unclean replicas.",
+        le_opts, SL_ARRAY_LEN(le_opts), argc, argv);
     if (rc >= 0)
         return rc;
     kc_conn kc = {.fd = -1};
@@ -283,7 +315,8 @@ int tool_leader_election_main(int argc, char **argv) {
         goto out;
     }
     if (!tool_has(&a, "bootstrap-server")) {
-        rc = tool_usage_error(&a, "Missing required option(s) [bootstrap-server]");
+        rc = tool_usage_error(&a,
+                              "Missing required option(s) [bootstrap-server]");
         goto out;
     }
     if (!tool_has(&a, "election-type")) {
@@ -297,19 +330,22 @@ int tool_leader_election_main(int argc, char **argv) {
     else if (!strcasecmp(et, "unclean"))
         type = 1;
     else {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option election-type", et);
+        rc = tool_usage_error(
+            &a, "Cannot parse argument '%s' of option election-type", et);
         goto out;
     }
     int scopes = tool_has(&a, "all-topic-partitions") + tool_has(&a, "topic") +
                  tool_has(&a, "path-to-json-file");
     if (scopes != 1) {
-        rc = tool_usage_error(&a, "One and only one of the following options is required: "
-                                  "all-topic-partitions, topic, path-to-json-file");
+        rc = tool_usage_error(
+            &a, "One and only one of the following options is required: "
+                "all-topic-partitions, topic, path-to-json-file");
         goto out;
     }
     if (tool_has(&a, "topic")) {
         int64_t p;
-        if (!tool_has(&a, "partition") || !tool_parse_i64(tool_get(&a, "partition"), &p)) {
+        if (!tool_has(&a, "partition") ||
+            !tool_parse_i64(tool_get(&a, "partition"), &p)) {
             rc = tool_usage_error(&a, "Missing required option(s) [partition]");
             goto out;
         }
@@ -366,26 +402,33 @@ int tool_leader_election_main(int argc, char **argv) {
     const char *tname = type ? "UNCLEAN" : "PREFERRED";
     for (int i = 0; i < nres; i++) {
         if (res[i].error == 0)
-            buf_printf(&ok, "%s%s-%d", ok.len ? ", " : "", res[i].topic, res[i].part);
+            buf_printf(&ok, "%s%s-%d", ok.len ? ", " : "", res[i].topic,
+                       res[i].part);
         else if (res[i].error == 84) /* ELECTION_NOT_NEEDED */
-            buf_printf(&noop, "%s%s-%d", noop.len ? ", " : "", res[i].topic, res[i].part);
+            buf_printf(&noop, "%s%s-%d", noop.len ? ", " : "", res[i].topic,
+                       res[i].part);
         else {
             nbad++;
-            buf_printf(&bad, "Error completing leader election (%s) for partition: %s-%d: "
-                             "%s: %s\n",
-                       tname, res[i].topic, res[i].part, tool_java_exception(res[i].error),
-                       res[i].error_message ? res[i].error_message
-                                            : tool_error_message(res[i].error));
+            buf_printf(
+                &bad,
+                "Error completing leader election (%s) for partition: %s-%d: "
+                "%s: %s\n",
+                tname, res[i].topic, res[i].part,
+                tool_java_exception(res[i].error),
+                res[i].error_message ? res[i].error_message
+                                     : tool_error_message(res[i].error));
         }
     }
     buf_put_u8(&ok, 0);
     buf_put_u8(&noop, 0);
     buf_put_u8(&bad, 0);
     if (ok.len > 1)
-        printf("Successfully completed leader election (%s) for partitions %s\n", tname,
-               (char *)ok.data);
+        printf(
+            "Successfully completed leader election (%s) for partitions %s\n",
+            tname, (char *)ok.data);
     if (noop.len > 1)
-        printf("Valid replica already elected for partitions %s\n", (char *)noop.data);
+        printf("Valid replica already elected for partitions %s\n",
+               (char *)noop.data);
     if (nbad) {
         printf("%s", (char *)bad.data);
         fprintf(stderr, "Error: %d replica(s) could not be elected\n", nbad);
@@ -408,15 +451,20 @@ out:
 /* ========================= metadata-quorum ============================ */
 
 static const tool_optdef mq_opts[] = {
-    {"bootstrap-controller", TOOL_ARG, "A comma-separated list of host:port pairs to use for "
-                                       "establishing the connection to the Kafka controllers "
-                                       "(not supported by sluice)."},
-    {"bootstrap-server", TOOL_ARG, "A comma-separated list of host:port pairs to use for "
-                                   "establishing the connection to the Kafka cluster."},
-    {"command-config", TOOL_ARG, "Property file containing configs to be passed to Admin "
-                                 "Client."},
-    {"human-readable", TOOL_FLAG, "Print human-readable timestamps (with --replication)."},
-    {"replication", TOOL_FLAG, "Detailed information about the replication of the quorum."},
+    {"bootstrap-controller", TOOL_ARG,
+     "A comma-separated list of host:port pairs to use for "
+     "establishing the connection to the Kafka controllers "
+     "(not supported by sluice)."},
+    {"bootstrap-server", TOOL_ARG,
+     "A comma-separated list of host:port pairs to use for "
+     "establishing the connection to the Kafka cluster."},
+    {"command-config", TOOL_ARG,
+     "Property file containing configs to be passed to Admin "
+     "Client."},
+    {"human-readable", TOOL_FLAG,
+     "Print human-readable timestamps (with --replication)."},
+    {"replication", TOOL_FLAG,
+     "Detailed information about the replication of the quorum."},
     {"status", TOOL_FLAG, "A short summary of the quorum status."},
 };
 
@@ -432,18 +480,20 @@ static void voter_json(buf *b, const kc_quorum *q, const kc_replica_state *s) {
     int k = 0;
     for (int i = 0; i < q->nnodes; i++)
         if (q->nodes[i].id == s->id)
-            buf_printf(b, "%s\"%s://%s:%d\"", k++ ? ", " : "", q->nodes[i].listener,
-                       q->nodes[i].host, q->nodes[i].port);
+            buf_printf(b, "%s\"%s://%s:%d\"", k++ ? ", " : "",
+                       q->nodes[i].listener, q->nodes[i].host,
+                       q->nodes[i].port);
     buf_printf(b, "]}");
 }
 
 int tool_metadata_quorum_main(int argc, char **argv) {
     tool_args a;
-    int rc = tool_parse(&a, "kafka-metadata-quorum.sh",
-                        "usage: kafka-metadata-quorum [-h] [--command-config COMMAND_CONFIG] "
-                        "(--bootstrap-server BOOTSTRAP_SERVER | --bootstrap-controller "
-                        "BOOTSTRAP_CONTROLLER) {describe,add-controller,remove-controller} ...",
-                        mq_opts, SL_ARRAY_LEN(mq_opts), argc, argv);
+    int rc = tool_parse(
+        &a, "kafka-metadata-quorum.sh",
+        "usage: kafka-metadata-quorum [-h] [--command-config COMMAND_CONFIG] "
+        "(--bootstrap-server BOOTSTRAP_SERVER | --bootstrap-controller "
+        "BOOTSTRAP_CONTROLLER) {describe,add-controller,remove-controller} ...",
+        mq_opts, SL_ARRAY_LEN(mq_opts), argc, argv);
     if (rc >= 0)
         return rc;
     kc_conn kc = {.fd = -1};
@@ -451,17 +501,19 @@ int tool_metadata_quorum_main(int argc, char **argv) {
     kc_metadata md = {0};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
     if (!tool_has(&a, "bootstrap-server")) {
-        fprintf(stderr, "kafka-metadata-quorum: error: one of the arguments "
-                        "--bootstrap-server --bootstrap-controller is required\n");
+        fprintf(stderr,
+                "kafka-metadata-quorum: error: one of the arguments "
+                "--bootstrap-server --bootstrap-controller is required\n");
         rc = 1;
         goto out;
     }
     if (!cmd || strcmp(cmd, "describe") ||
         tool_has(&a, "status") + tool_has(&a, "replication") != 1) {
-        fprintf(stderr, "kafka-metadata-quorum: error: %s\n",
-                cmd && strcmp(cmd, "describe")
-                    ? "only the describe command is supported by sluice"
-                    : "one of the arguments --status --replication is required");
+        fprintf(
+            stderr, "kafka-metadata-quorum: error: %s\n",
+            cmd && strcmp(cmd, "describe")
+                ? "only the describe command is supported by sluice"
+                : "one of the arguments --status --replication is required");
         rc = 1;
         goto out;
     }
@@ -472,7 +524,8 @@ int tool_metadata_quorum_main(int argc, char **argv) {
     }
     if (!kc_describe_quorum(&kc, &q) || q.error) {
         fprintf(stderr, "%s: %s\n", tool_java_exception(q.error ? q.error : 7),
-                q.error ? tool_error_message(q.error) : "DescribeQuorum failed");
+                q.error ? tool_error_message(q.error)
+                        : "DescribeQuorum failed");
         rc = 1;
         goto out;
     }
@@ -492,8 +545,9 @@ int tool_metadata_quorum_main(int argc, char **argv) {
                 if (leader) {
                     max_lag = SL_MAX(max_lag, leader->leo - v[i].leo);
                     if (v[i].last_caught_up >= 0 && leader->last_caught_up >= 0)
-                        max_lag_ms = SL_MAX(max_lag_ms,
-                                            leader->last_caught_up - v[i].last_caught_up);
+                        max_lag_ms =
+                            SL_MAX(max_lag_ms, leader->last_caught_up -
+                                                   v[i].last_caught_up);
                 }
             }
         }
@@ -510,7 +564,8 @@ int tool_metadata_quorum_main(int argc, char **argv) {
         }
         buf_put_u8(&vb, 0);
         buf_put_u8(&ob, 0);
-        printf("ClusterId:              %s\n", md.cluster_id ? md.cluster_id : "");
+        printf("ClusterId:              %s\n",
+               md.cluster_id ? md.cluster_id : "");
         printf("LeaderId:               %d\n", q.leader);
         printf("LeaderEpoch:            %d\n", q.epoch);
         printf("HighWatermark:          %lld\n", (long long)q.hw);
@@ -545,16 +600,19 @@ int tool_metadata_quorum_main(int argc, char **argv) {
                 row[3] = xstrdup(tmp);
                 snprintf(tmp, sizeof(tmp), "%lld", (long long)v[i].last_fetch);
                 row[4] = xstrdup(tmp);
-                snprintf(tmp, sizeof(tmp), "%lld", (long long)v[i].last_caught_up);
+                snprintf(tmp, sizeof(tmp), "%lld",
+                         (long long)v[i].last_caught_up);
                 row[5] = xstrdup(tmp);
-                row[6] = xstrdup(pass == 0 ? "Leader" : pass == 1 ? "Follower" : "Observer");
+                row[6] = xstrdup(pass == 0   ? "Leader"
+                                 : pass == 1 ? "Follower"
+                                             : "Observer");
                 rows[nr++] = row;
             }
         }
-        static const char *const hdr[] = {"NodeId",       "DirectoryId",
-                                          "LogEndOffset", "Lag",
-                                          "LastFetchTimestamp", "LastCaughtUpTimestamp",
-                                          "Status"};
+        static const char *const hdr[] = {
+            "NodeId", "DirectoryId",        "LogEndOffset",
+            "Lag",    "LastFetchTimestamp", "LastCaughtUpTimestamp",
+            "Status"};
         pretty_table(hdr, 7, rows, nr);
         for (int r = 0; r < nr; r++) {
             for (int c = 0; c < 7; c++)

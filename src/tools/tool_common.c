@@ -275,14 +275,22 @@ void tool_props_free(tool_props *p) {
 /* Java client settings that have no librdkafka meaning (serdes, Java-only
  * tuning); silently ignored so Kafka's config files keep working. */
 static const char *const java_only[] = {
-    "key.serializer",         "value.serializer",
-    "key.deserializer",       "value.deserializer",
-    "default.api.timeout.ms", "buffer.memory",
-    "max.block.ms",           "delivery.timeout.ms.java",
-    "interceptor.classes",    "partitioner.class",
-    "metric.reporters",       "exclude.internal.topics",
-    "max.poll.records",       "allow.auto.create.topics.java",
-    "retry.backoff.max.ms",   "metadata.max.idle.ms",
+    "key.serializer",
+    "value.serializer",
+    "key.deserializer",
+    "value.deserializer",
+    "default.api.timeout.ms",
+    "buffer.memory",
+    "max.block.ms",
+    "delivery.timeout.ms.java",
+    "interceptor.classes",
+    "partitioner.class",
+    "metric.reporters",
+    "exclude.internal.topics",
+    "max.poll.records",
+    "allow.auto.create.topics.java",
+    "retry.backoff.max.ms",
+    "metadata.max.idle.ms",
     "max.in.flight.requests.per.connection.java",
 };
 
@@ -319,8 +327,8 @@ rd_kafka_conf_t *tool_conf_new(const char *bootstrap, const tool_props *props) {
 }
 
 int tool_timeout_ms(const tool_props *props, int dflt) {
-    const char *v = props ? tool_props_get(props, "default.api.timeout.ms")
-                          : NULL;
+    const char *v =
+        props ? tool_props_get(props, "default.api.timeout.ms") : NULL;
     int64_t t;
     if (v && tool_parse_i64(v, &t) && t > 0 && t < INT32_MAX)
         return (int)t;
@@ -539,4 +547,3 @@ void tool_java_double(double v, char *out, size_t cap) {
         strcat(tmp, ".0");
     snprintf(out, cap, "%sE%d", tmp, ex);
 }
-

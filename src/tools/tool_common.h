@@ -34,8 +34,8 @@ typedef struct tool_optdef {
 #define TOOL_MAX_OPTS 96
 
 typedef struct tool_args {
-    const char *prog;       /* e.g. "kafka-topics.sh" for messages */
-    const char *summary;    /* first usage line */
+    const char *prog;    /* e.g. "kafka-topics.sh" for messages */
+    const char *summary; /* first usage line */
     const tool_optdef *defs;
     size_t ndefs;
     int count[TOOL_MAX_OPTS];
@@ -126,8 +126,6 @@ bool tool_topic_matches(const char *pattern, const char *topic);
 /* Kafka's Uuid.toString: url-safe base64 without padding (22 chars). */
 void tool_uuid_str(const uint8_t id[16], char out[23]);
 int64_t tool_now_ms(void);
-
-
 
 /* ---- Kafka error presentation --------------------------------------- */
 

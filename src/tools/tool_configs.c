@@ -17,7 +17,8 @@ static const tool_optdef cfg_opts[] = {
     {"add-config", TOOL_ARG,
      "Key Value pairs of configs to add. Square brackets can be used to "
      "group values which contain commas: 'k1=v1,k2=[v1,v2,v2],k3=v3'."},
-    {"add-config-file", TOOL_ARG, "Path to a properties file with configs to add."},
+    {"add-config-file", TOOL_ARG,
+     "Path to a properties file with configs to add."},
     {"all", TOOL_FLAG,
      "List all configs for the given entity, including static configs if "
      "available."},
@@ -96,7 +97,9 @@ static bool describe_one(cfg_ctx *c, int8_t type, const char *name,
     bool all = tool_has(c->a, "all");
     /* label "D..." marks the cluster default, always titled "Default". */
     printf("%s configs for %s are:\n",
-           label[0] == 'D' ? "Default" : all ? "All" : "Dynamic",
+           label[0] == 'D' ? "Default"
+           : all           ? "All"
+                           : "Dynamic",
            label[0] == 'D' ? label + 1 : label);
     if (r.ncfg)
         qsort(r.cfg, (size_t)r.ncfg, sizeof(kc_config), cmp_cfg);
@@ -110,8 +113,7 @@ static bool describe_one(cfg_ctx *c, int8_t type, const char *name,
         for (int j = 0; j < e->nsyn; j++)
             printf("%s%s:%s=%s", j ? ", " : "",
                    kc_config_source_name(e->syn[j].source), e->syn[j].name,
-                   e->sensitive || !e->syn[j].value ? "null"
-                                                    : e->syn[j].value);
+                   e->sensitive || !e->syn[j].value ? "null" : e->syn[j].value);
         printf("}\n");
     }
     kc_config_result_free(&r);
@@ -153,16 +155,17 @@ static bool resolve_entity(cfg_ctx *c, entity *e) {
         tool_usage_error(a, "At least one entity type must be specified");
         return false;
     }
-    static const char *const known[] = {"topics", "brokers", "broker-loggers",
-                                        "groups", "users", "clients", "ips",
-                                        "client-metrics"};
+    static const char *const known[] = {
+        "topics",  "brokers", "broker-loggers", "groups", "users",
+        "clients", "ips",     "client-metrics"};
     bool ok = false;
     for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
         ok |= !strcmp(known[i], e->type_name);
     if (!ok) {
-        tool_usage_error(a, "Invalid entity type %s, the entity type must be "
-                            "one of topics, clients, users, brokers, "
-                            "broker-loggers, ips, client-metrics, groups",
+        tool_usage_error(a,
+                         "Invalid entity type %s, the entity type must be "
+                         "one of topics, clients, users, brokers, "
+                         "broker-loggers, ips, client-metrics, groups",
                          e->type_name);
         return false;
     }
@@ -221,13 +224,15 @@ static int do_describe(cfg_ctx *c, entity *e) {
     }
     if (type == KC_RES_BROKER) {
         if (e->is_default)
-            return describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0 : 1;
+            return describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0
+                                                                           : 1;
         if (e->name) {
             snprintf(label, sizeof(label), "broker %s", e->name);
             return describe_one(c, type, e->name, label, 2) ? 0 : 1;
         }
         kc_metadata md;
-        if (!kc_metadata_get(&c->kc, (const char *const *)NULL, 0, false, &md)) {
+        if (!kc_metadata_get(&c->kc, (const char *const *)NULL, 0, false,
+                             &md)) {
             exec_error(c, "metadata request failed");
             return 1;
         }
@@ -240,12 +245,14 @@ static int do_describe(cfg_ctx *c, entity *e) {
         }
         kc_metadata_free(&md);
         if (!rc)
-            rc = describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0 : 1;
+            rc =
+                describe_one(c, type, "", "Dbrokers in the cluster", 3) ? 0 : 1;
         return rc;
     }
     if (!e->name) {
-        tool_usage_error(c->a, "an entity name must be specified with --describe "
-                               "of %s",
+        tool_usage_error(c->a,
+                         "an entity name must be specified with --describe "
+                         "of %s",
                          e->type_name);
         return 1;
     }
@@ -327,12 +334,14 @@ static int do_alter(cfg_ctx *c, entity *e) {
     int ndel = 0;
     for (int i = 0; i < ndelarg; i++) {
         char *s = xstrdup(dels[i]), *save = NULL;
-        for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        for (char *t = strtok_r(s, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
             while (*t == ' ')
                 t++;
             if (tool_props_get(&add, t)) {
-                tool_usage_error(c->a, "Invalid alter config: the same key "
-                                       "cannot be both added and deleted: %s",
+                tool_usage_error(c->a,
+                                 "Invalid alter config: the same key "
+                                 "cannot be both added and deleted: %s",
                                  t);
                 free(s);
                 goto fail;
@@ -348,9 +357,10 @@ static int do_alter(cfg_ctx *c, entity *e) {
         free(s);
     }
     if (nops == 0) {
-        tool_usage_error(c->a, "At least one of --add-config, --add-config-file, "
-                               "or --delete-config must be specified with "
-                               "--alter");
+        tool_usage_error(c->a,
+                         "At least one of --add-config, --add-config-file, "
+                         "or --delete-config must be specified with "
+                         "--alter");
         goto fail;
     }
     if (!type) {
@@ -360,8 +370,9 @@ static int do_alter(cfg_ctx *c, entity *e) {
     }
     const char *name = e->is_default ? "" : e->name;
     if (!name) {
-        tool_usage_error(c->a, "an entity name must be specified with --alter "
-                               "of %s",
+        tool_usage_error(c->a,
+                         "an entity name must be specified with --alter "
+                         "of %s",
                          e->type_name);
         goto fail;
     }
@@ -471,7 +482,8 @@ int tool_configs_main(int argc, char **argv) {
     }
     open = true;
     /* Broker-specific resources go to that broker. */
-    if ((!strcmp(e.type_name, "brokers") || !strcmp(e.type_name, "broker-loggers")) &&
+    if ((!strcmp(e.type_name, "brokers") ||
+         !strcmp(e.type_name, "broker-loggers")) &&
         e.name && !e.is_default) {
         kc_metadata md;
         if (kc_metadata_get(&c.kc, NULL, 0, false, &md)) {

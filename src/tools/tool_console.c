@@ -125,8 +125,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
                 "value: %zu bytes with error: %s "
                 "(org.apache.kafka.clients.producer.internals."
                 "ErrorLoggingCallback)\n",
-                rd_kafka_topic_name(m->rkt),
-                m->key ? "<key>" : "null", m->len, rd_kafka_err2str(m->err));
+                rd_kafka_topic_name(m->rkt), m->key ? "<key>" : "null", m->len,
+                rd_kafka_err2str(m->err));
     }
 }
 
@@ -276,7 +276,8 @@ int tool_console_producer_main(int argc, char **argv) {
         goto out;
     }
 
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &pp);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &pp);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     char err[512];
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -388,20 +389,20 @@ int tool_console_producer_main(int argc, char **argv) {
         }
         rd_kafka_resp_err_t e;
         do {
-            e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(key, key ? klen : 0),
-                RD_KAFKA_V_VALUE(val, val ? vlen : 0),
-                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(key, key ? klen : 0),
+                                  RD_KAFKA_V_VALUE(val, val ? vlen : 0),
+                                  RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(rk, 100);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
         if (e) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
-            fprintf(stderr, "ERROR Error when sending message to topic %s: "
-                            "%s\n",
+            fprintf(stderr,
+                    "ERROR Error when sending message to topic %s: "
+                    "%s\n",
                     topic, rd_kafka_err2str(e));
             g_send_errors++;
             continue;
@@ -516,8 +517,8 @@ static void format_message(const formatter *f, const rd_kafka_message_t *m) {
             printf("LogAppendTime:%lld", (long long)ts);
         else
             printf("NO_TIMESTAMP");
-        fmt_sep(f, f->partition || f->offset || f->headers || f->key ||
-                       f->value);
+        fmt_sep(f,
+                f->partition || f->offset || f->headers || f->key || f->value);
     }
     if (f->partition) {
         printf("Partition:%d", (int)m->partition);
@@ -647,10 +648,11 @@ int tool_console_consumer_main(int argc, char **argv) {
             tool_props_free(&fileprops);
             tool_props_free(&extra);
             rc = tool_usage_error(
-                &a, "The group ids provided in different places (directly "
-                    "using '--group', via '--consumer-property', or via "
-                    "'--consumer.config') do not match. Detected group ids: "
-                    "'%s', '%s'",
+                &a,
+                "The group ids provided in different places (directly "
+                "using '--group', via '--consumer-property', or via "
+                "'--consumer.config') do not match. Detected group ids: "
+                "'%s', '%s'",
                 group, groups[i]);
             goto out;
         }
@@ -678,9 +680,10 @@ int tool_console_consumer_main(int argc, char **argv) {
     const char *aor = tool_props_get(&cp, "auto.offset.reset");
     if (aor) {
         if (tool_has(&a, "from-beginning") && strcmp(aor, "earliest")) {
-            fprintf(stderr, "Can't simultaneously specify --from-beginning "
-                            "and 'auto.offset.reset=%s', please remove one "
-                            "option\n",
+            fprintf(stderr,
+                    "Can't simultaneously specify --from-beginning "
+                    "and 'auto.offset.reset=%s', please remove one "
+                    "option\n",
                     aor);
             rc = 1;
             goto out;
@@ -706,8 +709,9 @@ int tool_console_consumer_main(int argc, char **argv) {
     int64_t offset = RD_KAFKA_OFFSET_END, partition = -1;
     if (tool_has(&a, "partition") &&
         !tool_parse_i64(tool_get(&a, "partition"), &partition)) {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option "
-                                  "partition",
+        rc = tool_usage_error(&a,
+                              "Cannot parse argument '%s' of option "
+                              "partition",
                               tool_get(&a, "partition"));
         goto out;
     }
@@ -720,10 +724,11 @@ int tool_console_consumer_main(int argc, char **argv) {
         else if (!strcasecmp(os, "latest"))
             offset = RD_KAFKA_OFFSET_END;
         else if (!tool_parse_i64(os, &offset) || offset < 0) {
-            rc = tool_usage_error(&a, "The provided offset value '%s' is "
-                                      "incorrect. Valid values are "
-                                      "'earliest', 'latest', or a "
-                                      "non-negative long.",
+            rc = tool_usage_error(&a,
+                                  "The provided offset value '%s' is "
+                                  "incorrect. Valid values are "
+                                  "'earliest', 'latest', or a "
+                                  "non-negative long.",
                                   os);
             goto out;
         }
@@ -731,21 +736,24 @@ int tool_console_consumer_main(int argc, char **argv) {
     int64_t timeout_ms = -1, max_messages = -1;
     if (tool_has(&a, "timeout-ms") &&
         !tool_parse_i64(tool_get(&a, "timeout-ms"), &timeout_ms)) {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option "
-                                  "timeout-ms",
+        rc = tool_usage_error(&a,
+                              "Cannot parse argument '%s' of option "
+                              "timeout-ms",
                               tool_get(&a, "timeout-ms"));
         goto out;
     }
     if (tool_has(&a, "max-messages") &&
         !tool_parse_i64(tool_get(&a, "max-messages"), &max_messages)) {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option "
-                                  "max-messages",
+        rc = tool_usage_error(&a,
+                              "Cannot parse argument '%s' of option "
+                              "max-messages",
                               tool_get(&a, "max-messages"));
         goto out;
     }
     const char *fcls = tool_get(&a, "formatter");
-    if (fcls && strcmp(fcls, "org.apache.kafka.tools.consumer."
-                             "DefaultMessageFormatter") &&
+    if (fcls &&
+        strcmp(fcls, "org.apache.kafka.tools.consumer."
+                     "DefaultMessageFormatter") &&
         strcmp(fcls, "kafka.tools.DefaultMessageFormatter")) {
         fprintf(stderr, "Only DefaultMessageFormatter is supported as "
                         "--formatter\n");
@@ -792,7 +800,8 @@ int tool_console_consumer_main(int argc, char **argv) {
     if (!f.null_lit)
         f.null_lit = "null";
 
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &cp);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &cp);
     char err[512];
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     if (!rk) {

@@ -21,7 +21,8 @@ static const tool_optdef e2e_opts[] = {
      "Optional: A property file for Kafka producer/consumer/admin client "
      "configuration."},
     {"num-headers", TOOL_ARG,
-     "Optional: The number of headers to include in each message. (default: 0)"},
+     "Optional: The number of headers to include in each message. (default: "
+     "0)"},
     {"num-records", TOOL_ARG, "REQUIRED: The number of messages to send."},
     {"producer-acks", TOOL_ARG,
      "REQUIRED: Producer acknowledgements. Must be '1' or 'all'."},
@@ -33,7 +34,8 @@ static const tool_optdef e2e_opts[] = {
     {"record-key-size", TOOL_ARG,
      "Optional: The size of the message key in bytes. If not set, messages "
      "are sent without a key. (default: 0)"},
-    {"record-size", TOOL_ARG, "REQUIRED: The size of each message payload in bytes."},
+    {"record-size", TOOL_ARG,
+     "REQUIRED: The size of each message payload in bytes."},
     {"topic", TOOL_ARG, "REQUIRED: The topic to use for the test."},
     {"version", TOOL_FLAG, "Display Kafka version."},
 };
@@ -84,9 +86,10 @@ int tool_e2e_latency_main(int argc, char **argv) {
                "instead: --bootstrap-server, --topic, --num-records, "
                "--producer-acks, --record-size, --command-config\n");
         if (a.npositional != 5 && a.npositional != 6) {
-            fprintf(stderr, "USAGE: java org.apache.kafka.tools.EndToEndLatency "
-                            "broker_list topic num_messages producer_acks "
-                            "message_size_bytes [optional] properties_file\n");
+            fprintf(stderr,
+                    "USAGE: java org.apache.kafka.tools.EndToEndLatency "
+                    "broker_list topic num_messages producer_acks "
+                    "message_size_bytes [optional] properties_file\n");
             rc = 1;
             goto out;
         }
@@ -132,7 +135,8 @@ int tool_e2e_latency_main(int argc, char **argv) {
         goto out;
     }
     if (num <= 0 || size < 0) {
-        fprintf(stderr, "num_messages and message_size_bytes must be positive\n");
+        fprintf(stderr,
+                "num_messages and message_size_bytes must be positive\n");
         rc = 1;
         goto out;
     }
@@ -170,15 +174,17 @@ int tool_e2e_latency_main(int argc, char **argv) {
                "partition(s) and replication factor = 1\n",
                topic);
         fflush(stdout);
-        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
+        rd_kafka_NewTopic_t *nt =
+            rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof(err));
         rd_kafka_queue_t *q = rd_kafka_queue_new(prod);
         rd_kafka_CreateTopics(prod, &nt, 1, NULL, q);
         rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
         bool ok = ev && !rd_kafka_event_error(ev);
         if (ok) {
             size_t n;
-            const rd_kafka_topic_result_t **r = rd_kafka_CreateTopics_result_topics(
-                rd_kafka_event_CreateTopics_result(ev), &n);
+            const rd_kafka_topic_result_t **r =
+                rd_kafka_CreateTopics_result_topics(
+                    rd_kafka_event_CreateTopics_result(ev), &n);
             for (size_t i = 0; i < n; i++)
                 ok &= rd_kafka_topic_result_error(r[i]) == 0;
         }
@@ -227,7 +233,8 @@ int tool_e2e_latency_main(int argc, char **argv) {
         struct timespec ts = {0, 100 * 1000000};
         nanosleep(&ts, NULL);
     }
-    rd_kafka_topic_partition_list_t *tpl = rd_kafka_topic_partition_list_new(nparts);
+    rd_kafka_topic_partition_list_t *tpl =
+        rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_query_watermark_offsets(cons, topic, p, &lo, &hi, 10000);
@@ -263,11 +270,12 @@ int tool_e2e_latency_main(int argc, char **argv) {
         }
         int64_t begin = now_ns();
         e2e_delivered = 0;
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            prod, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key ? (size_t)key_size : 0),
-            RD_KAFKA_V_VALUE(payload, (size_t)size), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key, key ? (size_t)key_size : 0),
+                              RD_KAFKA_V_VALUE(payload, (size_t)size),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (e) {
             if (h)
                 rd_kafka_headers_destroy(h);
@@ -299,10 +307,12 @@ int tool_e2e_latency_main(int argc, char **argv) {
             rc = 1;
             goto out;
         }
-        bool same = m->len == (size_t)size && !memcmp(m->payload, payload, (size_t)size);
+        bool same = m->len == (size_t)size &&
+                    !memcmp(m->payload, payload, (size_t)size);
         rd_kafka_message_destroy(m);
         if (!same) {
-            fprintf(stderr, "The message read did not match the message sent\n");
+            fprintf(stderr,
+                    "The message read did not match the message sent\n");
             rc = 1;
             goto out;
         }

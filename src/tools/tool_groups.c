@@ -213,9 +213,9 @@ static bool committed_offsets(grp_ctx *g, const char *group, tp_list *out) {
         tool_admin_options(&g->ad, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
     rd_kafka_ListConsumerGroupOffsets(g->ad.rk, &req, 1, o, g->ad.q);
     char err[256];
-    rd_kafka_event_t *ev = tool_admin_wait(
-        &g->ad, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT, err,
-        sizeof(err));
+    rd_kafka_event_t *ev =
+        tool_admin_wait(&g->ad, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT,
+                        err, sizeof(err));
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
     if (!ev) {
@@ -265,8 +265,8 @@ static bool log_offset(grp_ctx *g, const char *topic, int32_t part,
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, topic, part)->offset = spec;
-    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(g->ad.rk, l,
-                                                       g->ad.timeout_ms);
+    rd_kafka_resp_err_t e =
+        rd_kafka_offsets_for_times(g->ad.rk, l, g->ad.timeout_ms);
     bool ok = !e && !l->elems[0].err;
     if (ok)
         *out = l->elems[0].offset;
@@ -301,9 +301,8 @@ static bool describe_groups(grp_ctx *g, const char **ids, int n,
         tool_admin_options(&g->ad, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
     rd_kafka_DescribeConsumerGroups(g->ad.rk, ids, (size_t)n, o, g->ad.q);
     char err[256];
-    rd_kafka_event_t *ev =
-        tool_admin_wait(&g->ad, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT,
-                        err, sizeof(err));
+    rd_kafka_event_t *ev = tool_admin_wait(
+        &g->ad, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, err, sizeof(err));
     rd_kafka_AdminOptions_destroy(o);
     if (!ev) {
         printf("\nError: Executing consumer group command failed due to "
@@ -323,8 +322,8 @@ static bool describe_groups(grp_ctx *g, const char **ids, int n,
     return true;
 }
 
-static const rd_kafka_ConsumerGroupDescription_t *
-find_desc(const grp_desc *gd, const char *id) {
+static const rd_kafka_ConsumerGroupDescription_t *find_desc(const grp_desc *gd,
+                                                            const char *id) {
     for (size_t i = 0; i < gd->n; i++)
         if (!strcmp(rd_kafka_ConsumerGroupDescription_group_id(gd->d[i]), id))
             return gd->d[i];
@@ -335,8 +334,8 @@ find_desc(const grp_desc *gd, const char *id) {
  * classic-protocol broker is GroupIdNotFound too. Returns true if printed. */
 static bool desc_failed(const rd_kafka_ConsumerGroupDescription_t *d,
                         const char *id) {
-    const rd_kafka_error_t *e = d ? rd_kafka_ConsumerGroupDescription_error(d)
-                                  : NULL;
+    const rd_kafka_error_t *e =
+        d ? rd_kafka_ConsumerGroupDescription_error(d) : NULL;
     if (e) {
         int code = rd_kafka_error_code(e);
         char msg[256];
@@ -364,7 +363,8 @@ static int do_list(grp_ctx *g) {
     int n = list_groups(g, &ids, &states);
     if (n < 0)
         return 1;
-    bool with_state = tool_has(g->a, "state"), with_type = tool_has(g->a, "type");
+    bool with_state = tool_has(g->a, "state"),
+         with_type = tool_has(g->a, "type");
     if (!with_state && !with_type) {
         for (int i = 0; i < n; i++)
             printf("%s\n", ids[i]);
@@ -420,8 +420,8 @@ static int do_list(grp_ctx *g) {
 /* ---- describe -------------------------------------------------------- */
 
 /* Prints Kafka's state notice; returns whether the table should follow. */
-static bool should_print(const char *group,
-                         rd_kafka_consumer_group_state_t st, int rows) {
+static bool should_print(const char *group, rd_kafka_consumer_group_state_t st,
+                         int rows) {
     switch (st) {
     case RD_KAFKA_CONSUMER_GROUP_STATE_DEAD:
         print_error("Consumer group '%s' does not exist.%s", group, "");
@@ -462,8 +462,8 @@ static void print_offset_table(offset_row *rows, int n, bool verbose) {
     if (verbose)
         printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", gw,
                "GROUP", tw, "TOPIC", "PARTITION", "LEADER-EPOCH",
-               "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", cw, "CONSUMER-ID",
-               hw, "HOST", "CLIENT-ID");
+               "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", cw, "CONSUMER-ID", hw,
+               "HOST", "CLIENT-ID");
     else
         printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", gw, "GROUP",
                tw, "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
@@ -502,21 +502,30 @@ static void add_rows_for(grp_ctx *g, offset_row **rows, int *n, int *cap,
         int64_t end = -1;
         if (!log_offset(g, parts->v[i].topic, parts->v[i].part, -1, &end))
             end = -1;
-        const tp_off *c = tpl_find(committed, parts->v[i].topic,
-                                   parts->v[i].part);
-        (*rows)[(*n)++] = (offset_row){group, xstrdup(parts->v[i].topic),
-                                       parts->v[i].part, c ? c->off : -1,
-                                       end, cid, host, client};
+        const tp_off *c =
+            tpl_find(committed, parts->v[i].topic, parts->v[i].part);
+        (*rows)[(*n)++] = (offset_row){group,
+                                       xstrdup(parts->v[i].topic),
+                                       parts->v[i].part,
+                                       c ? c->off : -1,
+                                       end,
+                                       cid,
+                                       host,
+                                       client};
     }
 }
 
 static int cmp_member_size(const void *a, const void *b) {
-    const rd_kafka_MemberDescription_t *x = *(const rd_kafka_MemberDescription_t *const *)a;
-    const rd_kafka_MemberDescription_t *y = *(const rd_kafka_MemberDescription_t *const *)b;
+    const rd_kafka_MemberDescription_t *x =
+        *(const rd_kafka_MemberDescription_t *const *)a;
+    const rd_kafka_MemberDescription_t *y =
+        *(const rd_kafka_MemberDescription_t *const *)b;
     int nx = rd_kafka_MemberAssignment_partitions(
-                 rd_kafka_MemberDescription_assignment(x))->cnt;
+                 rd_kafka_MemberDescription_assignment(x))
+                 ->cnt;
     int ny = rd_kafka_MemberAssignment_partitions(
-                 rd_kafka_MemberDescription_assignment(y))->cnt;
+                 rd_kafka_MemberDescription_assignment(y))
+                 ->cnt;
     return (ny > nx) - (ny < nx);
 }
 
@@ -526,14 +535,14 @@ static void describe_offsets(grp_ctx *g, const char *id,
     if (!committed_offsets(g, id, &committed))
         return;
     size_t nm = rd_kafka_ConsumerGroupDescription_member_count(d);
-    const rd_kafka_MemberDescription_t **ms =
-        xcalloc(nm + 1, sizeof(*ms));
+    const rd_kafka_MemberDescription_t **ms = xcalloc(nm + 1, sizeof(*ms));
     size_t k = 0;
     for (size_t i = 0; i < nm; i++) {
         const rd_kafka_MemberDescription_t *m =
             rd_kafka_ConsumerGroupDescription_member(d, i);
         if (rd_kafka_MemberAssignment_partitions(
-                rd_kafka_MemberDescription_assignment(m))->cnt > 0)
+                rd_kafka_MemberDescription_assignment(m))
+                ->cnt > 0)
             ms[k++] = m;
     }
     qsort(ms, k, sizeof(*ms), cmp_member_size);
@@ -618,8 +627,7 @@ static void describe_members(grp_ctx *g, const char *id,
             rd_kafka_MemberDescription_assignment(m)));
         aw = SL_MAX(aw, (int)strlen(assign[i]));
     }
-    (void)should_print(id, rd_kafka_ConsumerGroupDescription_state(d),
-                       (int)nm);
+    (void)should_print(id, rd_kafka_ConsumerGroupDescription_state(d), (int)nm);
     if (with_inst)
         printf("\n%-*s %-*s %-*s %-*s %-*s %-15s ", gw, "GROUP", cw,
                "CONSUMER-ID", iw, "GROUP-INSTANCE-ID", hw, "HOST", lw,
@@ -636,12 +644,13 @@ static void describe_members(grp_ctx *g, const char *id,
             rd_kafka_ConsumerGroupDescription_member(d, i);
         const char *inst = rd_kafka_MemberDescription_group_instance_id(m);
         int np = rd_kafka_MemberAssignment_partitions(
-                     rd_kafka_MemberDescription_assignment(m))->cnt;
+                     rd_kafka_MemberDescription_assignment(m))
+                     ->cnt;
         if (with_inst)
             printf("%-*s %-*s %-*s %-*s %-*s %-15d ", gw, id, cw,
                    rd_kafka_MemberDescription_consumer_id(m), iw,
-                   inst ? inst : "", hw, rd_kafka_MemberDescription_host(m),
-                   lw, rd_kafka_MemberDescription_client_id(m), np);
+                   inst ? inst : "", hw, rd_kafka_MemberDescription_host(m), lw,
+                   rd_kafka_MemberDescription_client_id(m), np);
         else
             printf("%-*s %-*s %-*s %-*s %-15d ", gw, id, cw,
                    rd_kafka_MemberDescription_consumer_id(m), hw,
@@ -663,7 +672,8 @@ static void describe_state(grp_ctx *g, const char *id,
         return;
     const rd_kafka_Node_t *c = rd_kafka_ConsumerGroupDescription_coordinator(d);
     char coord[300];
-    snprintf(coord, sizeof(coord), "%s:%d  (%d)", c ? rd_kafka_Node_host(c) : "",
+    snprintf(coord, sizeof(coord), "%s:%d  (%d)",
+             c ? rd_kafka_Node_host(c) : "",
              c ? (int)rd_kafka_Node_port(c) : -1, c ? rd_kafka_Node_id(c) : -1);
     int cw = SL_MAX(25, (int)strlen(coord));
     int gw = SL_MAX(15, (int)strlen(id));
@@ -676,8 +686,8 @@ static void describe_state(grp_ctx *g, const char *id,
         printf("\n%-*s %-*s %-20s %-20s %-15s %-25s %s", gw, "GROUP", cw,
                "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE",
                "GROUP-EPOCH", "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS");
-        printf("\n%-*s %-*s %-20s %-20s %-15s %-25s %d", gw, id, cw, coord,
-               as, sn, "-", "-", nm);
+        printf("\n%-*s %-*s %-20s %-20s %-15s %-25s %d", gw, id, cw, coord, as,
+               sn, "-", "-", nm);
     } else {
         printf("\n%-*s %-*s %-20s %-20s %s", gw, "GROUP", cw,
                "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS");
@@ -774,9 +784,9 @@ static int do_delete(grp_ctx *g) {
             buf_printf(&ok, "%s'%s'", ok.len ? ", " : "", name);
         } else {
             int code = rd_kafka_error_code(e);
-            buf_printf(&bad, "* Group '%s' could not be deleted due to: %s: %s\n",
-                       name, tool_java_exception(code),
-                       tool_error_message(code));
+            buf_printf(
+                &bad, "* Group '%s' could not be deleted due to: %s: %s\n",
+                name, tool_java_exception(code), tool_error_message(code));
         }
     }
     buf_put_u8(&ok, 0);
@@ -826,7 +836,8 @@ static bool parse_topic_arg(grp_ctx *g, const char *arg, tp_list *l,
     char *topic = xstrndup(arg, (size_t)(colon - arg));
     char *ps = xstrdup(colon + 1), *save = NULL;
     bool ok = true;
-    for (char *s = strtok_r(ps, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+    for (char *s = strtok_r(ps, ",", &save); s;
+         s = strtok_r(NULL, ",", &save)) {
         int64_t p;
         if (!tool_parse_i64(s, &p)) {
             printf("Invalid partition '%s' specified in topic arg '%s''\n", s,
@@ -1178,9 +1189,10 @@ static bool prepare_reset(grp_ctx *g, const char *group, bool single,
                 break;
             }
             if (!c) {
-                tool_usage_error(g->a, "Cannot shift offset for partition %s-%d "
-                                       "since there is no current committed "
-                                       "offset",
+                tool_usage_error(g->a,
+                                 "Cannot shift offset for partition %s-%d "
+                                 "since there is no current committed "
+                                 "offset",
                                  t, p);
                 *exit_code = 1;
                 ok = false;
@@ -1240,18 +1252,17 @@ static bool alter_offsets(grp_ctx *g, const char *group, const tp_list *plan) {
     rd_kafka_topic_partition_list_t *pl =
         rd_kafka_topic_partition_list_new(plan->n + 1);
     for (int i = 0; i < plan->n; i++)
-        rd_kafka_topic_partition_list_add(pl, plan->v[i].topic,
-                                          plan->v[i].part)
+        rd_kafka_topic_partition_list_add(pl, plan->v[i].topic, plan->v[i].part)
             ->offset = plan->v[i].off;
     rd_kafka_AlterConsumerGroupOffsets_t *req =
         rd_kafka_AlterConsumerGroupOffsets_new(group, pl);
-    rd_kafka_AdminOptions_t *o = tool_admin_options(
-        &g->ad, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+    rd_kafka_AdminOptions_t *o =
+        tool_admin_options(&g->ad, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
     rd_kafka_AlterConsumerGroupOffsets(g->ad.rk, &req, 1, o, g->ad.q);
     char err[256];
-    rd_kafka_event_t *ev = tool_admin_wait(
-        &g->ad, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT, err,
-        sizeof(err));
+    rd_kafka_event_t *ev =
+        tool_admin_wait(&g->ad, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT,
+                        err, sizeof(err));
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_AlterConsumerGroupOffsets_destroy(req);
     rd_kafka_topic_partition_list_destroy(pl);
@@ -1425,11 +1436,12 @@ int tool_consumer_groups_main(int argc, char **argv) {
     bool need_group = tool_has(&a, "describe") || tool_has(&a, "delete") ||
                       tool_has(&a, "reset-offsets");
     if (need_group && !tool_has(&a, "group") && !tool_has(&a, "all-groups")) {
-        rc = tool_usage_error(&a, "Option [%s] takes one of these options: "
-                                  "[all-groups], [group]",
-                              tool_has(&a, "describe")   ? "describe"
-                              : tool_has(&a, "delete")   ? "delete"
-                                                         : "reset-offsets");
+        rc = tool_usage_error(&a,
+                              "Option [%s] takes one of these options: "
+                              "[all-groups], [group]",
+                              tool_has(&a, "describe") ? "describe"
+                              : tool_has(&a, "delete") ? "delete"
+                                                       : "reset-offsets");
         goto out;
     }
     if (tool_has(&a, "delete-offsets") &&
@@ -1466,16 +1478,18 @@ int tool_consumer_groups_main(int argc, char **argv) {
     if ((tool_has(&a, "members") || tool_has(&a, "offsets") ||
          tool_has(&a, "verbose")) &&
         !tool_has(&a, "describe")) {
-        rc = tool_usage_error(&a, "Option [%s] can only be used with "
-                                  "[describe]",
+        rc = tool_usage_error(&a,
+                              "Option [%s] can only be used with "
+                              "[describe]",
                               tool_has(&a, "members")   ? "members"
                               : tool_has(&a, "offsets") ? "offsets"
                                                         : "verbose");
         goto out;
     }
-    if (tool_has(&a, "describe") &&
-        tool_has(&a, "members") + tool_has(&a, "offsets") +
-                tool_has(&a, "state") > 1) {
+    if (tool_has(&a, "describe") && tool_has(&a, "members") +
+                                            tool_has(&a, "offsets") +
+                                            tool_has(&a, "state") >
+                                        1) {
         rc = tool_usage_error(&a, "Option [describe] takes at most one of "
                                   "these options: [members], [offsets], "
                                   "[state]");
@@ -1484,8 +1498,9 @@ int tool_consumer_groups_main(int argc, char **argv) {
     int64_t timeout = 30000;
     if (tool_has(&a, "timeout") &&
         (!tool_parse_i64(tool_get(&a, "timeout"), &timeout) || timeout <= 0)) {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option "
-                                  "timeout",
+        rc = tool_usage_error(&a,
+                              "Cannot parse argument '%s' of option "
+                              "timeout",
                               tool_get(&a, "timeout"));
         goto out;
     }

@@ -43,20 +43,37 @@ static char *string(jp *j) {
         if (c == '\\') {
             char e = *j->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
             case 'u': {
                 unsigned v = 0;
                 for (int i = 0; i < 4; i++) {
                     char h = *j->p++;
                     v <<= 4;
-                    if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-                    else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-                    else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-                    else { fail(j, "bad \\u escape"); buf_free(&b); return NULL; }
+                    if (h >= '0' && h <= '9')
+                        v |= (unsigned)(h - '0');
+                    else if (h >= 'a' && h <= 'f')
+                        v |= (unsigned)(h - 'a' + 10);
+                    else if (h >= 'A' && h <= 'F')
+                        v |= (unsigned)(h - 'A' + 10);
+                    else {
+                        fail(j, "bad \\u escape");
+                        buf_free(&b);
+                        return NULL;
+                    }
                 }
                 if (v < 0x80) {
                     buf_put_u8(&b, (uint8_t)v);
@@ -70,8 +87,13 @@ static char *string(jp *j) {
                 }
                 continue;
             }
-            case 0: fail(j, "unterminated string"); buf_free(&b); return NULL;
-            default: c = e; break;
+            case 0:
+                fail(j, "unterminated string");
+                buf_free(&b);
+                return NULL;
+            default:
+                c = e;
+                break;
             }
         }
         buf_put_u8(&b, (uint8_t)c);

@@ -21,9 +21,9 @@ typedef struct tj {
     bool b;
     int64_t num;
     double dbl;
-    char *str;          /* TJ_STR */
-    struct tj **items;  /* TJ_ARR values / TJ_OBJ values */
-    char **keys;        /* TJ_OBJ keys */
+    char *str;         /* TJ_STR */
+    struct tj **items; /* TJ_ARR values / TJ_OBJ values */
+    char **keys;       /* TJ_OBJ keys */
     int n;
 } tj;
 

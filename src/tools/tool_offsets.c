@@ -55,7 +55,8 @@ static void pool_free(conn_pool *p) {
 
 static const tool_optdef go_opts[] = {
     {"bootstrap-server", TOOL_ARG,
-     "REQUIRED. The server(s) to connect to in the form HOST1:PORT1,HOST2:PORT2."},
+     "REQUIRED. The server(s) to connect to in the form "
+     "HOST1:PORT1,HOST2:PORT2."},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin Client."},
     {"exclude-internal-topics", TOOL_FLAG,
@@ -88,7 +89,8 @@ static bool parse_rule(const char *spec, tp_rule *r) {
     memset(r, 0, sizeof(*r));
     r->hi = INT32_MAX;
     const char *colon = strrchr(spec, ':');
-    char *topic = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+    char *topic =
+        colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
     r->topic_re = *topic ? topic : (free(topic), NULL);
     if (!colon)
         return true;
@@ -196,7 +198,8 @@ int tool_get_offsets_main(int argc, char **argv) {
     }
     if (tool_has(&a, "topic-partitions")) {
         char *s = xstrdup(tool_get(&a, "topic-partitions")), *save = NULL;
-        for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        for (char *t = strtok_r(s, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
             rules = xrealloc(rules, (size_t)(nrules + 1) * sizeof(tp_rule));
             if (!parse_rule(t, &rules[nrules++])) {
                 char m[300];
@@ -274,27 +277,33 @@ int tool_get_offsets_main(int argc, char **argv) {
                     if (!m)
                         continue;
                 }
-                ok = t->parts[j].id >= rules[r].lo && t->parts[j].id < rules[r].hi;
+                ok = t->parts[j].id >= rules[r].lo &&
+                     t->parts[j].id < rules[r].hi;
             }
             if (!ok)
                 continue;
             rows = xrealloc(rows, (size_t)(nrows + 1) * sizeof(go_row));
             go_row *row = &rows[nrows++];
-            snprintf(row->key, sizeof(row->key), "%s-%d", t->name, t->parts[j].id);
+            snprintf(row->key, sizeof(row->key), "%s-%d", t->name,
+                     t->parts[j].id);
             row->topic = t->name;
             row->part = t->parts[j].id;
             row->off = -1;
             kc_conn *c = pool_get(&pool, &md, t->parts[j].leader);
             int16_t e = 0;
-            if (!c || !kc_list_offset(c, t->name, row->part, spec, &row->off, &e)) {
-                fprintf(stderr, "Skip getting offsets for topic-partition %s "
-                                "due to error: leader not available\n",
+            if (!c ||
+                !kc_list_offset(c, t->name, row->part, spec, &row->off, &e)) {
+                fprintf(stderr,
+                        "Skip getting offsets for topic-partition %s "
+                        "due to error: leader not available\n",
                         row->key);
                 row->off = -1;
             } else if (e) {
-                fprintf(stderr, "Skip getting offsets for topic-partition %s "
-                                "due to error: %s: %s\n",
-                        row->key, tool_java_exception(e), tool_error_message(e));
+                fprintf(stderr,
+                        "Skip getting offsets for topic-partition %s "
+                        "due to error: %s: %s\n",
+                        row->key, tool_java_exception(e),
+                        tool_error_message(e));
                 row->off = -1;
             }
         }
@@ -364,7 +373,8 @@ int tool_delete_records_main(int argc, char **argv) {
         rc = 0;
         goto out;
     }
-    if (!tool_has(&a, "bootstrap-server") || !tool_has(&a, "offset-json-file")) {
+    if (!tool_has(&a, "bootstrap-server") ||
+        !tool_has(&a, "offset-json-file")) {
         rc = tool_usage_error(&a, "Missing required argument \"[%s]\"",
                               !tool_has(&a, "bootstrap-server")
                                   ? "bootstrap-server"
@@ -420,8 +430,9 @@ int tool_delete_records_main(int argc, char **argv) {
         for (int j = 0; j < pl->cnt; j++)
             if (pl->elems[j].partition == p->num &&
                 !strcmp(pl->elems[j].topic, t->str)) {
-                fprintf(stderr, "Offset json file contains duplicate "
-                                "topic partitions: %s-%lld\n",
+                fprintf(stderr,
+                        "Offset json file contains duplicate "
+                        "topic partitions: %s-%lld\n",
                         t->str, (long long)p->num);
                 rc = 1;
                 goto out;
@@ -503,8 +514,7 @@ static const tool_optdef bav_opts[] = {
     {"bootstrap-controller", TOOL_ARG,
      "A comma-separated list of controller host:port (not supported by "
      "sluice; use --bootstrap-server)."},
-    {"bootstrap-server", TOOL_ARG,
-     "REQUIRED: The server to connect to."},
+    {"bootstrap-server", TOOL_ARG, "REQUIRED: The server to connect to."},
     {"command-config", TOOL_ARG,
      "A property file containing configs to be passed to Admin Client."},
     {"version", TOOL_FLAG, "Display Kafka version."},
@@ -649,7 +659,8 @@ static void print_versions(const kc_conn *c) {
         else if (c->api_max[key] < api_keys[ai].oldest)
             printf(" [unusable: node too old]");
         else
-            printf(" [usable: %d]", SL_MIN(api_keys[ai].latest, c->api_max[key]));
+            printf(" [usable: %d]",
+                   SL_MIN(api_keys[ai].latest, c->api_max[key]));
     }
     printf("\n)\n");
 }
@@ -691,8 +702,9 @@ int tool_broker_api_versions_main(int argc, char **argv) {
     if (!kc_connect(&kc, tool_get(&a, "bootstrap-server"), timeout, err,
                     sizeof(err)) ||
         !kc_metadata_get(&kc, NULL, 0, false, &md)) {
-        fprintf(stderr, "Error: Request METADATA failed on brokers List(%s) "
-                        "(%s)\n",
+        fprintf(stderr,
+                "Error: Request METADATA failed on brokers List(%s) "
+                "(%s)\n",
                 tool_get(&a, "bootstrap-server"), err);
         rc = 1;
         goto out;

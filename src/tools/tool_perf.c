@@ -128,7 +128,8 @@ static void ps_window(pstats *s) {
            "latency, %.1f ms max latency.\n",
            (long long)s->window_count, 1000.0 * s->window_count / elapsed,
            1000.0 * s->window_bytes / elapsed / (1024.0 * 1024.0),
-           s->window_count ? s->window_total_lat / (double)s->window_count : 0.0,
+           s->window_count ? s->window_total_lat / (double)s->window_count
+                           : 0.0,
            (double)s->window_max_lat);
     fflush(stdout);
 }
@@ -170,15 +171,16 @@ static void ps_total(pstats *s) {
     int p[4] = {0, 0, 0, 0};
     static const double pct[4] = {0.5, 0.95, 0.99, 0.999};
     for (int i = 0; i < 4 && size > 0; i++)
-        p[i] = s->lat[(int)(pct[i] * size) < size ? (int)(pct[i] * size) : size - 1];
+        p[i] = s->lat[(int)(pct[i] * size) < size ? (int)(pct[i] * size)
+                                                  : size - 1];
     printf("%lld%s records sent, %f records/sec (%.2f MB/sec), %.2f ms avg "
            "latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, "
            "%d ms 99.9th.\n",
            (long long)s->count, s->steady ? " steady state" : "",
            1000.0 * s->count / elapsed,
            1000.0 * s->bytes / elapsed / (1024.0 * 1024.0),
-           s->count ? s->total_lat / (double)s->count : 0.0,
-           (double)s->max_lat, p[0], p[1], p[2], p[3]);
+           s->count ? s->total_lat / (double)s->count : 0.0, (double)s->max_lat,
+           p[0], p[1], p[2], p[3]);
 }
 
 typedef struct pp_state {
@@ -211,12 +213,11 @@ static void pp_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
 }
 
 static int pp_error(tool_args *a, const char *fmt, const char *arg) {
-    fprintf(stderr,
-            "usage: kafka-producer-perf-test [-h] [--bootstrap-server "
-            "BOOTSTRAP-SERVER] --topic TOPIC --num-records NUM-RECORDS "
-            "--throughput THROUGHPUT (--record-size RECORD-SIZE | "
-            "--payload-file PAYLOAD-FILE | --payload-monotonic) ...\n"
-            "kafka-producer-perf-test: error: ");
+    fprintf(stderr, "usage: kafka-producer-perf-test [-h] [--bootstrap-server "
+                    "BOOTSTRAP-SERVER] --topic TOPIC --num-records NUM-RECORDS "
+                    "--throughput THROUGHPUT (--record-size RECORD-SIZE | "
+                    "--payload-file PAYLOAD-FILE | --payload-monotonic) ...\n"
+                    "kafka-producer-perf-test: error: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n");
     SL_UNUSED(a);
@@ -224,7 +225,8 @@ static int pp_error(tool_args *a, const char *fmt, const char *arg) {
 }
 
 int tool_producer_perf_main(int argc, char **argv) {
-    static const char *const multi[] = {"--producer-props", "--command-property"};
+    static const char *const multi[] = {"--producer-props",
+                                        "--command-property"};
     int eargc;
     char **eargv = expand_nargs(argc, argv, multi, 2, &eargc);
     tool_args a;
@@ -245,21 +247,24 @@ int tool_producer_perf_main(int argc, char **argv) {
         rc = 0;
         goto out;
     }
-    static const char *const required[] = {"topic", "num-records", "throughput"};
+    static const char *const required[] = {"topic", "num-records",
+                                           "throughput"};
     for (size_t i = 0; i < SL_ARRAY_LEN(required); i++)
         if (!tool_has(&a, required[i])) {
             rc = pp_error(&a, "argument --%s is required", required[i]);
             goto out;
         }
-    int payload_kinds = tool_has(&a, "record-size") + tool_has(&a, "payload-file") +
+    int payload_kinds = tool_has(&a, "record-size") +
+                        tool_has(&a, "payload-file") +
                         tool_has(&a, "payload-monotonic");
     if (payload_kinds != 1) {
-        rc = pp_error(&a, "%s",
-                      payload_kinds ? "argument --record-size: not allowed with "
-                                      "argument --payload-file"
-                                    : "one of the arguments --record-size "
-                                      "--payload-file --payload-monotonic is "
-                                      "required");
+        rc =
+            pp_error(&a, "%s",
+                     payload_kinds ? "argument --record-size: not allowed with "
+                                     "argument --payload-file"
+                                   : "one of the arguments --record-size "
+                                     "--payload-file --payload-monotonic is "
+                                     "required");
         goto out;
     }
     int64_t num, record_size = 0, warmup = 0, interval = 5000, tx_ms = 0;
@@ -279,9 +284,10 @@ int tool_producer_perf_main(int argc, char **argv) {
     if (warmup < 0)
         warmup = 0;
     if (warmup >= num) {
-        rc = pp_error(&a, "%s", "The value for --warmup-records must be "
-                                "strictly fewer than the number of records in "
-                                "the test, --num-records.");
+        rc = pp_error(&a, "%s",
+                      "The value for --warmup-records must be "
+                      "strictly fewer than the number of records in "
+                      "the test, --num-records.");
         goto out;
     }
     if (tool_has(&a, "reporting-interval"))
@@ -289,10 +295,11 @@ int tool_producer_perf_main(int argc, char **argv) {
     if (!tool_has(&a, "producer-props") && !tool_has(&a, "producer.config") &&
         !tool_has(&a, "command-property") && !tool_has(&a, "command-config") &&
         !tool_has(&a, "bootstrap-server")) {
-        rc = pp_error(&a, "%s", "At least one of --bootstrap-server, "
-                                "--command-property, --producer-props, "
-                                "--producer.config or --command-config must be "
-                                "specified.");
+        rc = pp_error(&a, "%s",
+                      "At least one of --bootstrap-server, "
+                      "--command-property, --producer-props, "
+                      "--producer.config or --command-config must be "
+                      "specified.");
         goto out;
     }
     if (tool_has(&a, "producer-props"))
@@ -326,7 +333,8 @@ int tool_producer_perf_main(int argc, char **argv) {
     if (!tool_props_get(&props, "client.id"))
         tool_props_set(&props, "client.id", "perf-producer-client");
     if (tool_has(&a, "transactional-id"))
-        tool_props_set(&props, "transactional.id", tool_get(&a, "transactional-id"));
+        tool_props_set(&props, "transactional.id",
+                       tool_get(&a, "transactional-id"));
     bool tx = tool_has(&a, "transaction-duration-ms") ||
               tool_props_get(&props, "transactional.id");
     if (tx) {
@@ -340,8 +348,9 @@ int tool_producer_perf_main(int argc, char **argv) {
         if (tool_has(&a, "transaction-duration-ms") &&
             (!tool_parse_i64(tool_get(&a, "transaction-duration-ms"), &tx_ms) ||
              tx_ms <= 0)) {
-            rc = pp_error(&a, "%s", "--transaction-duration-ms should be "
-                                    "greater than zero");
+            rc = pp_error(&a, "%s",
+                          "--transaction-duration-ms should be "
+                          "greater than zero");
             goto out;
         }
     }
@@ -377,7 +386,8 @@ int tool_producer_perf_main(int argc, char **argv) {
             char *e = dl ? strstr(p, delim) : NULL;
             size_t n = e ? (size_t)(e - p) : strlen(p);
             if (n > 0) {
-                payloads = xrealloc(payloads, (size_t)(npayloads + 1) * sizeof(char *));
+                payloads = xrealloc(payloads,
+                                    (size_t)(npayloads + 1) * sizeof(char *));
                 payloads[npayloads++] = xstrndup(p, n);
             }
             if (!e)
@@ -393,7 +403,8 @@ int tool_producer_perf_main(int argc, char **argv) {
         }
     }
     fflush(stdout);
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
     rd_kafka_conf_set_dr_msg_cb(conf, pp_dr);
     char err[512];
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -471,7 +482,8 @@ int tool_producer_perf_main(int argc, char **argv) {
             e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                   RD_KAFKA_V_VALUE((void *)val, vlen),
-                                  RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
+                                  RD_KAFKA_V_OPAQUE((void *)tag),
+                                  RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(rk, 1);
@@ -495,7 +507,8 @@ int tool_producer_perf_main(int argc, char **argv) {
         if (throughput > 0) {
             double elapsed = (double)(send_ms - start_ms);
             if (elapsed > 0 && (i + 1) / (elapsed / 1000.0) > throughput) {
-                int64_t target = start_ms + (int64_t)((i + 1) * 1000.0 / throughput);
+                int64_t target =
+                    start_ms + (int64_t)((i + 1) * 1000.0 / throughput);
                 while (tool_now_ms() < target && !g_stop)
                     rd_kafka_poll(rk, (int)SL_MIN(target - tool_now_ms(), 100));
             }
@@ -548,8 +561,10 @@ static const tool_optdef cp_opts[] = {
     {"from-latest", TOOL_FLAG,
      "If the consumer does not already have an established offset to "
      "consume from, start with the latest message present in the log."},
-    {"group", TOOL_ARG, "The group id to consume on. (default: perf-consumer-<n>)"},
-    {"hide-header", TOOL_FLAG, "If set, skips printing the header for the stats"},
+    {"group", TOOL_ARG,
+     "The group id to consume on. (default: perf-consumer-<n>)"},
+    {"hide-header", TOOL_FLAG,
+     "If set, skips printing the header for the stats"},
     {"include", TOOL_ARG,
      "Regular expression specifying list of topics to include for "
      "consumption."},
@@ -608,14 +623,33 @@ static void fmt_date(const char *pat, int64_t ms, char *out, size_t cap) {
             n++;
         int v = -1, w = n;
         switch (*p) {
-        case 'y': v = tm.tm_year + 1900; w = n == 2 ? 2 : 4; if (n == 2) v %= 100; break;
-        case 'M': v = tm.tm_mon + 1; break;
-        case 'd': v = tm.tm_mday; break;
-        case 'H': v = tm.tm_hour; break;
-        case 'm': v = tm.tm_min; break;
-        case 's': v = tm.tm_sec; break;
-        case 'S': v = (int)(ms % 1000); w = 3; break;
-        default: break;
+        case 'y':
+            v = tm.tm_year + 1900;
+            w = n == 2 ? 2 : 4;
+            if (n == 2)
+                v %= 100;
+            break;
+        case 'M':
+            v = tm.tm_mon + 1;
+            break;
+        case 'd':
+            v = tm.tm_mday;
+            break;
+        case 'H':
+            v = tm.tm_hour;
+            break;
+        case 'm':
+            v = tm.tm_min;
+            break;
+        case 's':
+            v = tm.tm_sec;
+            break;
+        case 'S':
+            v = (int)(ms % 1000);
+            w = 3;
+            break;
+        default:
+            break;
         }
         if (v >= 0) {
             o += (size_t)snprintf(out + o, cap - o, "%0*d", w, v);
@@ -642,7 +676,8 @@ int tool_consumer_perf_main(int argc, char **argv) {
         goto out;
     }
     if (!tool_has(&a, "num-records") && !tool_has(&a, "messages")) {
-        rc = tool_usage_error(&a, "Missing required argument \"[num-records]\"");
+        rc =
+            tool_usage_error(&a, "Missing required argument \"[num-records]\"");
         goto out;
     }
     if (tool_has(&a, "topic") == tool_has(&a, "include")) {
@@ -656,19 +691,22 @@ int tool_consumer_perf_main(int argc, char **argv) {
         goto out;
     }
     if (tool_has(&a, "messages"))
-        printf("Warning: --messages is deprecated. Use --num-records instead.\n");
+        printf(
+            "Warning: --messages is deprecated. Use --num-records instead.\n");
     int64_t num = 0, interval = 5000, timeout = 10000;
     if (!tool_parse_i64(tool_get(&a, tool_has(&a, "num-records") ? "num-records"
                                                                  : "messages"),
                         &num)) {
-        rc = tool_usage_error(&a, "Cannot parse argument of option num-records");
+        rc =
+            tool_usage_error(&a, "Cannot parse argument of option num-records");
         goto out;
     }
     if (tool_has(&a, "reporting-interval") &&
         (!tool_parse_i64(tool_get(&a, "reporting-interval"), &interval) ||
          interval <= 0)) {
-        rc = tool_usage_error(&a, "Cannot parse argument '%s' of option "
-                                  "reporting-interval",
+        rc = tool_usage_error(&a,
+                              "Cannot parse argument '%s' of option "
+                              "reporting-interval",
                               tool_get(&a, "reporting-interval"));
         goto out;
     }
@@ -697,7 +735,8 @@ int tool_consumer_perf_main(int argc, char **argv) {
                    tool_has(&a, "from-latest") ? "latest" : "earliest");
     if (!tool_props_get(&props, "client.id"))
         tool_props_set(&props, "client.id", "perf-consumer-client");
-    const char *datefmt = tool_get_or(&a, "date-format", "yyyy-MM-dd HH:mm:ss:SSS");
+    const char *datefmt =
+        tool_get_or(&a, "date-format", "yyyy-MM-dd HH:mm:ss:SSS");
     bool detailed = tool_has(&a, "show-detailed-stats");
     if (!tool_has(&a, "hide-header")) {
         if (!detailed)
@@ -710,7 +749,8 @@ int tool_consumer_perf_main(int argc, char **argv) {
                    "fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n");
     }
     fflush(stdout);
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
     rd_kafka_conf_set_rebalance_cb(conf, cp_rebalance);
     char err[512];
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -762,11 +802,12 @@ int tool_consumer_perf_main(int argc, char **argv) {
                 double mb = bytes / (1024.0 * 1024.0);
                 double imb = (bytes - last_bytes) / (1024.0 * 1024.0);
                 int64_t fetch = now - last_report - g_join_round;
-                printf("%s, %d, %.4f, %.4f, %lld, %.4f, %lld, %lld, %.4f, %.4f\n",
-                       ds, 0, mb, 1000.0 * imb / el, (long long)msgs,
-                       (msgs - last_msgs) / el * 1000.0, (long long)g_join_round,
-                       (long long)fetch, fetch <= 0 ? 0.0 : 1000.0 * imb / fetch,
-                       fetch <= 0 ? 0.0 : 1000.0 * (msgs - last_msgs) / fetch);
+                printf(
+                    "%s, %d, %.4f, %.4f, %lld, %.4f, %lld, %lld, %.4f, %.4f\n",
+                    ds, 0, mb, 1000.0 * imb / el, (long long)msgs,
+                    (msgs - last_msgs) / el * 1000.0, (long long)g_join_round,
+                    (long long)fetch, fetch <= 0 ? 0.0 : 1000.0 * imb / fetch,
+                    fetch <= 0 ? 0.0 : 1000.0 * (msgs - last_msgs) / fetch);
                 fflush(stdout);
             }
             g_join_round = 0;
@@ -791,9 +832,10 @@ int tool_consumer_perf_main(int argc, char **argv) {
             el = 0.001;
         int64_t fetch = (end_ms - start_ms) - g_join_ms;
         double mb = bytes / (1024.0 * 1024.0);
-        printf("%s, %s, %.4f, %.4f, %lld, %.4f, %lld, %lld, %.4f, %.4f\n", s1, s2,
-               mb, mb / el, (long long)msgs, msgs / el, (long long)g_join_ms,
-               (long long)fetch, fetch > 0 ? mb / (fetch / 1000.0) : 0.0,
+        printf("%s, %s, %.4f, %.4f, %lld, %.4f, %lld, %lld, %.4f, %.4f\n", s1,
+               s2, mb, mb / el, (long long)msgs, msgs / el,
+               (long long)g_join_ms, (long long)fetch,
+               fetch > 0 ? mb / (fetch / 1000.0) : 0.0,
                fetch > 0 ? msgs / (fetch / 1000.0) : 0.0);
     }
     rc = 0;

@@ -21,7 +21,8 @@ static const tool_optdef ra_opts[] = {
      "Execute this reassignment in addition to any other ongoing ones."},
     {"bootstrap-controller", TOOL_ARG,
      "The controller to use for reassignment (not supported by sluice)."},
-    {"bootstrap-server", TOOL_ARG, "REQUIRED: the server(s) to use for bootstrapping."},
+    {"bootstrap-server", TOOL_ARG,
+     "REQUIRED: the server(s) to use for bootstrapping."},
     {"broker-list", TOOL_ARG,
      "The list of brokers to which the partitions need to be reassigned in "
      "the form \"0,1,2\". This is required if --topics-to-move-json-file is "
@@ -30,8 +31,7 @@ static const tool_optdef ra_opts[] = {
      "Cancel an active reassignment. Requires --reassignment-json-file."},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin Client."},
-    {"disable-rack-aware", TOOL_FLAG,
-     "Disable rack aware replica assignment"},
+    {"disable-rack-aware", TOOL_FLAG, "Disable rack aware replica assignment"},
     {"execute", TOOL_FLAG,
      "Kick off the reassignment as specified in the --reassignment-json-file "
      "option."},
@@ -99,8 +99,9 @@ static void load_dirs(ra_ctx *c) {
         bool opened = false;
         if (strcmp(c->md.brokers[i].host, c->kc.host) ||
             c->md.brokers[i].port != c->kc.port) {
-            if (!kc_connect_node(&bc, c->md.brokers[i].host, c->md.brokers[i].port,
-                                 c->timeout_ms, err, sizeof(err)))
+            if (!kc_connect_node(&bc, c->md.brokers[i].host,
+                                 c->md.brokers[i].port, c->timeout_ms, err,
+                                 sizeof(err)))
                 continue;
             use = &bc;
             opened = true;
@@ -108,8 +109,10 @@ static void load_dirs(ra_ctx *c) {
         kc_logdir_entry *d;
         int n;
         if (kc_describe_log_dirs(use, &d, &n)) {
-            c->dirs = xrealloc(c->dirs, (size_t)(c->ndirs + n + 1) * sizeof(*d));
-            c->dir_broker = xrealloc(c->dir_broker, (size_t)(c->ndirs + n + 1) * sizeof(int32_t));
+            c->dirs =
+                xrealloc(c->dirs, (size_t)(c->ndirs + n + 1) * sizeof(*d));
+            c->dir_broker = xrealloc(c->dir_broker, (size_t)(c->ndirs + n + 1) *
+                                                        sizeof(int32_t));
             for (int k = 0; k < n; k++) {
                 c->dirs[c->ndirs] = d[k];
                 c->dir_broker[c->ndirs++] = c->md.brokers[i].id;
@@ -121,7 +124,8 @@ static void load_dirs(ra_ctx *c) {
     }
 }
 
-static const char *dir_of(ra_ctx *c, int32_t broker, const char *topic, int32_t p) {
+static const char *dir_of(ra_ctx *c, int32_t broker, const char *topic,
+                          int32_t p) {
     for (int i = 0; i < c->ndirs; i++)
         if (c->dir_broker[i] == broker && c->dirs[i].part == p &&
             !c->dirs[i].is_future && !strcmp(c->dirs[i].topic, topic))
@@ -130,7 +134,8 @@ static const char *dir_of(ra_ctx *c, int32_t broker, const char *topic, int32_t 
 }
 
 /* {"version":1,"partitions":[...]} with log_dirs (actual or "any"). */
-static char *assignment_json(ra_ctx *c, kc_reassign *v, int n, bool actual_dirs) {
+static char *assignment_json(ra_ctx *c, kc_reassign *v, int n,
+                             bool actual_dirs) {
     qsort(v, (size_t)n, sizeof(kc_reassign), cmp_reassign);
     buf b;
     buf_init(&b, 256);
@@ -144,7 +149,8 @@ static char *assignment_json(ra_ctx *c, kc_reassign *v, int n, bool actual_dirs)
         buf_printf(&b, "],\"log_dirs\":[");
         for (int k = 0; k < v[i].nreplicas; k++) {
             buf_printf(&b, "%s", k ? "," : "");
-            json_string(&b, actual_dirs ? dir_of(c, v[i].replicas[k], v[i].topic, v[i].part)
+            json_string(&b, actual_dirs ? dir_of(c, v[i].replicas[k],
+                                                 v[i].topic, v[i].part)
                                         : "any");
         }
         buf_printf(&b, "]}");
@@ -229,7 +235,8 @@ static int parse_plan(const char *path, kc_reassign **out) {
             for (int j = 0; j < k; j++)
                 if (e->replicas[j] == e->replicas[k]) {
                     char m[300];
-                    snprintf(m, sizeof(m), "Duplicate replica assignment found: %s-%d",
+                    snprintf(m, sizeof(m),
+                             "Duplicate replica assignment found: %s-%d",
                              e->topic, e->part);
                     kc_reassign_free(v, n);
                     tool_json_free(doc);
@@ -266,7 +273,8 @@ static int do_generate(ra_ctx *c) {
     int32_t *brokers = NULL;
     int nb = 0;
     char *bl = xstrdup(tool_get(c->a, "broker-list")), *save = NULL;
-    for (char *s = strtok_r(bl, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+    for (char *s = strtok_r(bl, ",", &save); s;
+         s = strtok_r(NULL, ",", &save)) {
         int64_t id;
         if (!tool_parse_i64(s, &id)) {
             free(bl);
@@ -313,15 +321,19 @@ static int do_generate(ra_ctx *c) {
         int rf = mt->nparts ? mt->parts[0].nreplicas : 1;
         if (rf > nb) {
             char m[200];
-            snprintf(m, sizeof(m),
-                     "Replication factor: %d larger than available brokers: %d.", rf, nb);
+            snprintf(
+                m, sizeof(m),
+                "Replication factor: %d larger than available brokers: %d.", rf,
+                nb);
             rc = fail("%s", m);
             break;
         }
         /* Kafka's assignReplicasToBrokersRackUnaware */
         int start = rand() % nb, shift = rand() % nb;
-        cur = xrealloc(cur, (size_t)(ncur + mt->nparts + 1) * sizeof(kc_reassign));
-        prop = xrealloc(prop, (size_t)(ncur + mt->nparts + 1) * sizeof(kc_reassign));
+        cur = xrealloc(cur,
+                       (size_t)(ncur + mt->nparts + 1) * sizeof(kc_reassign));
+        prop = xrealloc(prop,
+                        (size_t)(ncur + mt->nparts + 1) * sizeof(kc_reassign));
         for (int p = 0; p < mt->nparts; p++) {
             const kc_partition *mp = find_part(mt, p);
             if (p > 0 && p % nb == 0)
@@ -426,7 +438,8 @@ static void set_throttles(ra_ctx *c, kc_reassign *v, int n, const char *rate) {
         for (int j = i; j < n && !strcmp(v[j].topic, v[i].topic); j++) {
             const kc_partition *p = find_part(t, v[j].part);
             for (int k = 0; p && k < p->nreplicas; k++)
-                buf_printf(&lead, "%s%d:%d", lead.len ? "," : "", v[j].part, p->replicas[k]);
+                buf_printf(&lead, "%s%d:%d", lead.len ? "," : "", v[j].part,
+                           p->replicas[k]);
             for (int k = 0; k < v[j].nreplicas; k++) {
                 bool existing = false;
                 for (int q = 0; p && q < p->nreplicas; q++)
@@ -459,8 +472,9 @@ static void set_throttles(ra_ctx *c, kc_reassign *v, int n, const char *rate) {
         kc_incremental_alter(&c->kc, KC_RES_BROKER, id, ops, 2, &e, &m);
         free(m);
     }
-    printf("Warning: You must run --verify periodically, until the reassignment "
-           "completes, to ensure the throttle is removed.\n");
+    printf(
+        "Warning: You must run --verify periodically, until the reassignment "
+        "completes, to ensure the throttle is removed.\n");
     printf("The inter-broker throttle limit was set to %s B/s\n", rate);
 }
 
@@ -495,38 +509,44 @@ static int do_execute(ra_ctx *c) {
         kc_reassign_free(ongoing, nongoing);
         if (nongoing > 0) {
             kc_reassign_free(v, n);
-            return fail("%s", "Cannot execute because there is an existing partition "
-                              "assignment.  Use --additional to override this and "
-                              "create a new partition assignment in addition to the "
-                              "existing one. The --additional flag can also be used "
-                              "to change the throttle by resubmitting the current "
-                              "reassignment.");
+            return fail("%s",
+                        "Cannot execute because there is an existing partition "
+                        "assignment.  Use --additional to override this and "
+                        "create a new partition assignment in addition to the "
+                        "existing one. The --additional flag can also be used "
+                        "to change the throttle by resubmitting the current "
+                        "reassignment.");
         }
     }
     /* current assignment, for rollback */
     kc_reassign *cur = xcalloc((size_t)n + 1, sizeof(kc_reassign));
     for (int i = 0; i < n; i++) {
-        const kc_partition *p = find_part(find_topic(&c->md, v[i].topic), v[i].part);
+        const kc_partition *p =
+            find_part(find_topic(&c->md, v[i].topic), v[i].part);
         if (!p) {
             char m[300];
             snprintf(m, sizeof(m), "Topic %s not found", v[i].topic);
             kc_reassign_free(cur, i);
             kc_reassign_free(v, n);
-            fprintf(stderr, "org.apache.kafka.common.errors."
-                            "UnknownTopicOrPartitionException: %s\n", m);
+            fprintf(stderr,
+                    "org.apache.kafka.common.errors."
+                    "UnknownTopicOrPartitionException: %s\n",
+                    m);
             return fail("%s", m);
         }
         cur[i].topic = xstrdup(v[i].topic);
         cur[i].part = v[i].part;
         cur[i].replicas = xcalloc((size_t)p->nreplicas + 1, sizeof(int32_t));
-        memcpy(cur[i].replicas, p->replicas, (size_t)p->nreplicas * sizeof(int32_t));
+        memcpy(cur[i].replicas, p->replicas,
+               (size_t)p->nreplicas * sizeof(int32_t));
         cur[i].nreplicas = p->nreplicas;
     }
     load_dirs(c);
     char *cj = assignment_json(c, cur, n, true);
-    printf("Current partition replica assignment\n\n%s\n\nSave this to use as the "
-           "--reassignment-json-file option during rollback\n",
-           cj);
+    printf(
+        "Current partition replica assignment\n\n%s\n\nSave this to use as the "
+        "--reassignment-json-file option during rollback\n",
+        cj);
     free(cj);
     kc_reassign_free(cur, n);
     const char *throttle = tool_get(c->a, "throttle");
@@ -549,7 +569,8 @@ static int do_execute(ra_ctx *c) {
                            v[i].error_message ? v[i].error_message
                                               : tool_error_message(v[i].error));
             else
-                buf_printf(&ok, "%s%s-%d", ok.len ? "," : "", v[i].topic, v[i].part);
+                buf_printf(&ok, "%s%s-%d", ok.len ? "," : "", v[i].topic,
+                           v[i].part);
         }
         buf_put_u8(&ok, 0);
         buf_put_u8(&bad, 0);
@@ -586,21 +607,25 @@ static int do_verify(ra_ctx *c) {
     for (int i = 0; i < n; i++) {
         bool active = false;
         for (int k = 0; k < nongoing; k++)
-            active |= ongoing[k].part == v[i].part && !strcmp(ongoing[k].topic, v[i].topic);
+            active |= ongoing[k].part == v[i].part &&
+                      !strcmp(ongoing[k].topic, v[i].topic);
         if (active) {
             all_done = false;
-            printf("Reassignment of partition %s-%d is still in progress.\n", v[i].topic,
-                   v[i].part);
+            printf("Reassignment of partition %s-%d is still in progress.\n",
+                   v[i].topic, v[i].part);
             continue;
         }
-        const kc_partition *p = find_part(find_topic(&c->md, v[i].topic), v[i].part);
+        const kc_partition *p =
+            find_part(find_topic(&c->md, v[i].topic), v[i].part);
         bool same = p && p->nreplicas == v[i].nreplicas &&
                     !memcmp(p->replicas, v[i].replicas,
                             (size_t)v[i].nreplicas * sizeof(int32_t));
         if (same) {
-            printf("Reassignment of partition %s-%d is completed.\n", v[i].topic, v[i].part);
+            printf("Reassignment of partition %s-%d is completed.\n",
+                   v[i].topic, v[i].part);
         } else {
-            printf("There is no active reassignment of partition %s-%d, but replica set is [",
+            printf("There is no active reassignment of partition %s-%d, but "
+                   "replica set is [",
                    v[i].topic, v[i].part);
             for (int k = 0; p && k < p->nreplicas; k++)
                 printf("%s%d", k ? ", " : "", p->replicas[k]);
@@ -631,23 +656,27 @@ static int do_cancel(ra_ctx *c) {
     char *tmsg = NULL;
     int rc = 0;
     if (!kc_alter_reassignments(&c->kc, v, n, &top, &tmsg) || top) {
-        rc = fail("%s", tmsg ? tmsg : "AlterPartitionReassignments request failed");
+        rc = fail("%s",
+                  tmsg ? tmsg : "AlterPartitionReassignments request failed");
     } else {
         qsort(v, (size_t)n, sizeof(kc_reassign), cmp_reassign);
         buf ok;
         buf_init(&ok, 128);
         for (int i = 0; i < n; i++)
             if (!v[i].error)
-                buf_printf(&ok, "%s%s-%d", ok.len ? "," : "", v[i].topic, v[i].part);
+                buf_printf(&ok, "%s%s-%d", ok.len ? "," : "", v[i].topic,
+                           v[i].part);
             else if (v[i].error != 85) /* NO_REASSIGNMENT_IN_PROGRESS */
-                printf("Error cancelling partition reassignment for %s-%d: %s\n",
-                       v[i].topic, v[i].part, tool_error_message(v[i].error));
+                printf(
+                    "Error cancelling partition reassignment for %s-%d: %s\n",
+                    v[i].topic, v[i].part, tool_error_message(v[i].error));
         buf_put_u8(&ok, 0);
         if (ok.len > 1)
             printf("Successfully cancelled partition reassignments for: %s\n",
                    (char *)ok.data);
         else
-            printf("None of the specified partition reassignments are active.\n");
+            printf(
+                "None of the specified partition reassignments are active.\n");
         /* Kafka prints this line without a newline before the throttle
          * lines (or at the end of the output). */
         printf("None of the specified partition moves are active.");
@@ -706,7 +735,8 @@ int tool_reassign_main(int argc, char **argv) {
         goto out;
     }
     int actions = tool_has(&a, "generate") + tool_has(&a, "execute") +
-                  tool_has(&a, "verify") + tool_has(&a, "cancel") + tool_has(&a, "list");
+                  tool_has(&a, "verify") + tool_has(&a, "cancel") +
+                  tool_has(&a, "list");
     if (actions != 1) {
         rc = tool_usage_error(&a, "Command must include exactly one action: "
                                   "--generate, --execute, --verify, --cancel, "
@@ -718,14 +748,16 @@ int tool_reassign_main(int argc, char **argv) {
         goto out;
     }
     if (tool_has(&a, "generate") &&
-        (!tool_has(&a, "topics-to-move-json-file") || !tool_has(&a, "broker-list"))) {
+        (!tool_has(&a, "topics-to-move-json-file") ||
+         !tool_has(&a, "broker-list"))) {
         rc = tool_usage_error(&a, "Missing required argument \"[%s]\"",
                               !tool_has(&a, "topics-to-move-json-file")
                                   ? "topics-to-move-json-file"
                                   : "broker-list");
         goto out;
     }
-    if ((tool_has(&a, "execute") || tool_has(&a, "verify") || tool_has(&a, "cancel")) &&
+    if ((tool_has(&a, "execute") || tool_has(&a, "verify") ||
+         tool_has(&a, "cancel")) &&
         !tool_has(&a, "reassignment-json-file")) {
         rc = tool_usage_error(&a, "Missing required argument "
                                   "\"[reassignment-json-file]\"");

@@ -22,7 +22,8 @@ static const tool_optdef st_opts[] = {
      "by sluice)."},
     {"cluster-id", TOOL_ARG, "The cluster ID to use (format, -t)."},
     {"config", TOOL_ARG, "The Kafka configuration file to use (-c)."},
-    {"feature", TOOL_ARG, "A feature upgrade to use in the format feature=level (-f)."},
+    {"feature", TOOL_ARG,
+     "A feature upgrade to use in the format feature=level (-f)."},
     {"ignore-formatted", TOOL_FLAG,
      "When this option is passed, the format command will skip over already "
      "formatted directories rather than failing (-g)."},
@@ -111,14 +112,16 @@ static bool mkdirs(const char *path) {
 static int do_format(tool_args *a, tool_props *cfg) {
     const char *cid = tool_get(a, "cluster-id");
     if (!cid) {
-        fprintf(stderr, "usage: kafka-storage format [-h] --config CONFIG --cluster-id "
-                        "CLUSTER_ID ...\nkafka-storage: error: argument "
-                        "--cluster-id/-t is required\n");
+        fprintf(stderr,
+                "usage: kafka-storage format [-h] --config CONFIG --cluster-id "
+                "CLUSTER_ID ...\nkafka-storage: error: argument "
+                "--cluster-id/-t is required\n");
         return 1;
     }
     if (!valid_uuid(cid)) {
-        fprintf(stderr, "Cluster ID string %s does not appear to be a valid UUID: "
-                        "Input byte array has wrong 4-byte ending unit\n",
+        fprintf(stderr,
+                "Cluster ID string %s does not appear to be a valid UUID: "
+                "Input byte array has wrong 4-byte ending unit\n",
                 cid);
         return 1;
     }
@@ -133,7 +136,8 @@ static int do_format(tool_args *a, tool_props *cfg) {
     if (tool_has(a, "release-version") &&
         strncmp(tool_get(a, "release-version"), "3.", 2) &&
         strncmp(tool_get(a, "release-version"), "4.", 2)) {
-        fprintf(stderr, "Unknown metadata.version '%s'.\n", tool_get(a, "release-version"));
+        fprintf(stderr, "Unknown metadata.version '%s'.\n",
+                tool_get(a, "release-version"));
         return 1;
     }
     int n;
@@ -147,9 +151,10 @@ static int do_format(tool_args *a, tool_props *cfg) {
         snprintf(path, sizeof(path), "%s/meta.properties", dirs[i]);
         if (access(path, F_OK) == 0) {
             if (!tool_has(a, "ignore-formatted")) {
-                fprintf(stderr, "Log directory %s is already formatted. Use "
-                                "--ignore-formatted to ignore this directory and "
-                                "format the others.\n",
+                fprintf(stderr,
+                        "Log directory %s is already formatted. Use "
+                        "--ignore-formatted to ignore this directory and "
+                        "format the others.\n",
                         dirs[i]);
                 free_dirs(dirs, n);
                 return 1;
@@ -164,9 +169,11 @@ static int do_format(tool_args *a, tool_props *cfg) {
         return 0;
     }
     const char *rv = tool_get_or(a, "release-version", "4.3-IV0");
-    printf("Bootstrap metadata: BootstrapMetadata(records=[ApiMessageAndVersion("
-           "FeatureLevelRecord(name='metadata.version', featureLevel=30) at version "
-           "0)], metadataVersionLevel=30, source=format command)\n");
+    printf(
+        "Bootstrap metadata: BootstrapMetadata(records=[ApiMessageAndVersion("
+        "FeatureLevelRecord(name='metadata.version', featureLevel=30) at "
+        "version "
+        "0)], metadataVersionLevel=30, source=format command)\n");
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -178,8 +185,8 @@ static int do_format(tool_args *a, tool_props *cfg) {
         if (access(path, F_OK) == 0)
             continue;
         if (!mkdirs(dirs[i])) {
-            fprintf(stderr, "Error while writing meta.properties file %s: %s\n", path,
-                    strerror(errno));
+            fprintf(stderr, "Error while writing meta.properties file %s: %s\n",
+                    path, strerror(errno));
             free_dirs(dirs, n);
             return 1;
         }
@@ -189,13 +196,15 @@ static int do_format(tool_args *a, tool_props *cfg) {
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         FILE *f = fopen(tmp, "w");
         if (!f) {
-            fprintf(stderr, "Error while writing meta.properties file %s: %s\n", path,
-                    strerror(errno));
+            fprintf(stderr, "Error while writing meta.properties file %s: %s\n",
+                    path, strerror(errno));
             free_dirs(dirs, n);
             return 1;
         }
-        fprintf(f, "#\n#%s\nnode.id=%s\ndirectory.id=%s\nversion=1\ncluster.id=%s\n",
-                date, node, did, cid);
+        fprintf(
+            f,
+            "#\n#%s\nnode.id=%s\ndirectory.id=%s\nversion=1\ncluster.id=%s\n",
+            date, node, did, cid);
         fflush(f);
         fsync(fileno(f));
         fclose(f);
@@ -249,7 +258,8 @@ static int do_info(tool_props *cfg) {
                 keys[k] = p.keys[k];
             qsort(keys, (size_t)p.n, sizeof(char *), tool_strcmp_p);
             for (int k = 0; k < p.n; k++)
-                buf_printf(&b, "%s%s=%s", k ? ", " : "", keys[k], tool_props_get(&p, keys[k]));
+                buf_printf(&b, "%s%s=%s", k ? ", " : "", keys[k],
+                           tool_props_get(&p, keys[k]));
             buf_printf(&b, "}");
             buf_put_u8(&b, 0);
             free(keys);
@@ -262,10 +272,11 @@ static int do_info(tool_props *cfg) {
     buf_put_u8(&problems, 0);
     int rc = 0;
     if (problems.len > 1) {
-        printf("Found problem%s:\n%s\n", strchr((char *)problems.data, '\n') !=
-                                                 strrchr((char *)problems.data, '\n')
-                                             ? "s"
-                                             : "",
+        printf("Found problem%s:\n%s\n",
+               strchr((char *)problems.data, '\n') !=
+                       strrchr((char *)problems.data, '\n')
+                   ? "s"
+                   : "",
                (char *)problems.data);
         rc = 1;
     }
@@ -278,11 +289,16 @@ static int do_info(tool_props *cfg) {
 int tool_storage_main(int argc, char **argv) {
     /* argparse short flags -> long ones. */
     static const char *const shorts[][2] = {
-        {"-t", "--cluster-id"},       {"-c", "--config"},
-        {"-g", "--ignore-formatted"}, {"-r", "--release-version"},
-        {"-s", "--standalone"},       {"-N", "--no-initial-controllers"},
-        {"-I", "--initial-controllers"}, {"-S", "--add-scram"},
-        {"-f", "--feature"},          {"-h", "--help"},
+        {"-t", "--cluster-id"},
+        {"-c", "--config"},
+        {"-g", "--ignore-formatted"},
+        {"-r", "--release-version"},
+        {"-s", "--standalone"},
+        {"-N", "--no-initial-controllers"},
+        {"-I", "--initial-controllers"},
+        {"-S", "--add-scram"},
+        {"-f", "--feature"},
+        {"-h", "--help"},
     };
     char **av = xcalloc((size_t)argc + 1, sizeof(char *));
     for (int i = 0; i < argc; i++) {
@@ -292,10 +308,11 @@ int tool_storage_main(int argc, char **argv) {
                 av[i] = (char *)shorts[k][1];
     }
     tool_args a;
-    int rc = tool_parse(&a, "kafka-storage.sh",
-                        "usage: kafka-storage [-h] {info,format,version,random-uuid} ...\n"
-                        "The Kafka storage tool.",
-                        st_opts, SL_ARRAY_LEN(st_opts), argc, av);
+    int rc = tool_parse(
+        &a, "kafka-storage.sh",
+        "usage: kafka-storage [-h] {info,format,version,random-uuid} ...\n"
+        "The Kafka storage tool.",
+        st_opts, SL_ARRAY_LEN(st_opts), argc, av);
     if (rc >= 0) {
         free(av);
         return rc;
@@ -303,9 +320,10 @@ int tool_storage_main(int argc, char **argv) {
     tool_props cfg = {0};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
     if (!cmd) {
-        fprintf(stderr, "usage: kafka-storage [-h] {info,format,version,random-uuid,"
-                        "feature-dependencies} ...\nkafka-storage: error: too few "
-                        "arguments\n");
+        fprintf(stderr,
+                "usage: kafka-storage [-h] {info,format,version,random-uuid,"
+                "feature-dependencies} ...\nkafka-storage: error: too few "
+                "arguments\n");
         rc = 1;
     } else if (!strcmp(cmd, "random-uuid")) {
         char id[23];
@@ -315,8 +333,9 @@ int tool_storage_main(int argc, char **argv) {
         rc = 0;
     } else if (!strcmp(cmd, "format") || !strcmp(cmd, "info")) {
         if (!tool_has(&a, "config")) {
-            fprintf(stderr, "usage: kafka-storage %s [-h] --config CONFIG ...\n"
-                            "kafka-storage: error: argument --config/-c is required\n",
+            fprintf(stderr,
+                    "usage: kafka-storage %s [-h] --config CONFIG ...\n"
+                    "kafka-storage: error: argument --config/-c is required\n",
                     cmd);
             rc = 1;
         } else if (!tool_props_load(&cfg, tool_get(&a, "config"))) {
@@ -325,9 +344,10 @@ int tool_storage_main(int argc, char **argv) {
             rc = !strcmp(cmd, "format") ? do_format(&a, &cfg) : do_info(&cfg);
         }
     } else {
-        fprintf(stderr, "usage: kafka-storage [-h] {info,format,version,random-uuid,"
-                        "feature-dependencies} ...\nkafka-storage: error: argument "
-                        "command: invalid choice: '%s'\n",
+        fprintf(stderr,
+                "usage: kafka-storage [-h] {info,format,version,random-uuid,"
+                "feature-dependencies} ...\nkafka-storage: error: argument "
+                "command: invalid choice: '%s'\n",
                 cmd);
         rc = 1;
     }

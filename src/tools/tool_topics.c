@@ -19,8 +19,7 @@ static const tool_optdef topic_opts[] = {
     {"at-min-isr-partitions", TOOL_FLAG,
      "If set when describing topics, only show partitions whose isr count is "
      "equal to the configured minimum."},
-    {"bootstrap-server", TOOL_ARG,
-     "REQUIRED: The Kafka server to connect to."},
+    {"bootstrap-server", TOOL_ARG, "REQUIRED: The Kafka server to connect to."},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin Client."},
     {"config", TOOL_ARG,
@@ -165,7 +164,8 @@ static int parse_assignment(const char *s, int32_t ***lists, int **lens) {
     int n = 0, cap = 8, rf = -1;
     *lists = xcalloc((size_t)cap, sizeof(int32_t *));
     *lens = xcalloc((size_t)cap, sizeof(int));
-    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+    for (char *p = strtok_r(copy, ",", &save); p;
+         p = strtok_r(NULL, ",", &save)) {
         if (n == cap) {
             cap *= 2;
             *lists = xrealloc(*lists, (size_t)cap * sizeof(int32_t *));
@@ -261,13 +261,13 @@ static int do_create(topics_ctx *t) {
         rf = -1;
     }
     char err[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, (int)parts, (int)rf,
-                                                    err, sizeof(err));
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(name, (int)parts, (int)rf, err, sizeof(err));
     if (!nt)
         return fail("%s", err);
     for (int i = 0; i < nassign; i++) {
-        rd_kafka_NewTopic_set_replica_assignment(nt, i, alists[i], (size_t)alens[i],
-                                                 err, sizeof(err));
+        rd_kafka_NewTopic_set_replica_assignment(
+            nt, i, alists[i], (size_t)alens[i], err, sizeof(err));
         free(alists[i]);
     }
     free(alists);
@@ -289,9 +289,8 @@ static int do_create(topics_ctx *t) {
     rd_kafka_AdminOptions_t *o =
         tool_admin_options(&t->ad, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_CreateTopics(t->ad.rk, &nt, 1, o, t->ad.q);
-    rd_kafka_event_t *ev =
-        tool_admin_wait(&t->ad, RD_KAFKA_EVENT_CREATETOPICS_RESULT, err,
-                        sizeof(err));
+    rd_kafka_event_t *ev = tool_admin_wait(
+        &t->ad, RD_KAFKA_EVENT_CREATETOPICS_RESULT, err, sizeof(err));
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_NewTopic_destroy(nt);
     if (!ev) {
@@ -304,8 +303,9 @@ static int do_create(topics_ctx *t) {
         rc = fail("%s", rd_kafka_event_error_string(ev));
     } else {
         size_t n;
-        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
-            rd_kafka_event_CreateTopics_result(ev), &n);
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(
+                rd_kafka_event_CreateTopics_result(ev), &n);
         for (size_t i = 0; i < n; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
             if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS &&
@@ -369,8 +369,9 @@ static int do_delete(topics_ctx *t) {
         rc = fail("%s", rd_kafka_event_error_string(ev));
     } else {
         size_t nr;
-        const rd_kafka_topic_result_t **res = rd_kafka_DeleteTopics_result_topics(
-            rd_kafka_event_DeleteTopics_result(ev), &nr);
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_DeleteTopics_result_topics(
+                rd_kafka_event_DeleteTopics_result(ev), &nr);
         for (size_t i = 0; i < nr && !rc; i++) {
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
             if (e) {
@@ -406,8 +407,8 @@ static int do_alter(topics_ctx *t) {
         return 1;
     }
     kc_metadata md = {0};
-    if (nassign && !kc_metadata_get(&t->kc, (const char *const *)names, n,
-                                    false, &md)) {
+    if (nassign &&
+        !kc_metadata_get(&t->kc, (const char *const *)names, n, false, &md)) {
         printf(ERRPFX "metadata request failed\n");
         free_names(names, n);
         return 1;
@@ -628,11 +629,11 @@ static int do_describe(topics_ctx *t) {
             bool live = false;
             for (int b = 0; b < md.nbrokers; b++)
                 live |= md.brokers[b].id == p->leader;
-            bool show = describe_configs_line ||
-                        (urp && p->nreplicas - p->nisr > 0) ||
-                        (unavail && (!has_leader || !live)) ||
-                        (under_min && (!has_leader || p->nisr < cfg[i].min_isr)) ||
-                        (at_min && p->nisr == cfg[i].min_isr);
+            bool show =
+                describe_configs_line || (urp && p->nreplicas - p->nisr > 0) ||
+                (unavail && (!has_leader || !live)) ||
+                (under_min && (!has_leader || p->nisr < cfg[i].min_isr)) ||
+                (at_min && p->nisr == cfg[i].min_isr);
             if (!show)
                 continue;
             printf("\tTopic: %s\tPartition: %d\tLeader: ", tp->name, p->id);
@@ -670,7 +671,8 @@ int tool_topics_main(int argc, char **argv) {
         return 0;
     }
     if (argc <= 1) {
-        rc = tool_usage_error(&a, "Create, delete, describe, or change a topic.");
+        rc = tool_usage_error(&a,
+                              "Create, delete, describe, or change a topic.");
         goto out;
     }
     int actions = tool_has(&a, "create") + tool_has(&a, "list") +
@@ -734,8 +736,9 @@ int tool_topics_main(int argc, char **argv) {
         for (int j = 0; j < 3; j++)
             ok |= only[i].allowed[j] && !strcmp(only[i].allowed[j], act);
         if (!ok) {
-            rc = tool_usage_error(&a, "Option \"[%s]\" can't be used with "
-                                      "option \"[%s]\"",
+            rc = tool_usage_error(&a,
+                                  "Option \"[%s]\" can't be used with "
+                                  "option \"[%s]\"",
                                   only[i].opt, act);
             goto out;
         }

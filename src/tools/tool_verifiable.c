@@ -82,7 +82,8 @@ static const char *g_topic;
 static void vp_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     SL_UNUSED(rk);
     SL_UNUSED(opaque);
-    printf("{\"timestamp\":%lld,\"name\":\"%s\",\"key\":", (long long)tool_now_ms(),
+    printf("{\"timestamp\":%lld,\"name\":\"%s\",\"key\":",
+           (long long)tool_now_ms(),
            m->err ? "producer_send_error" : "producer_send_success");
     json_str(stdout, m->key, m->key_len);
     printf(",\"value\":");
@@ -104,7 +105,8 @@ static void vp_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     fflush(stdout);
 }
 
-static int argparse_error(const char *prog, const char *usage, const char *msg) {
+static int argparse_error(const char *prog, const char *usage,
+                          const char *msg) {
     fprintf(stderr, "usage: %s %s\n%s: error: %s\n", prog, usage, prog, msg);
     return 1;
 }
@@ -155,7 +157,8 @@ int tool_verifiable_producer_main(int argc, char **argv) {
     /* Kafka's tool: one retry-free, in-order stream of increasing values. */
     if (!tool_props_get(&props, "retries"))
         tool_props_set(&props, "retries", "0");
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
     rd_kafka_conf_set_dr_msg_cb(conf, vp_dr);
     char err[512];
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
@@ -183,15 +186,16 @@ int tool_verifiable_producer_main(int argc, char **argv) {
         bool with_key = keys > 0;
         if (with_key)
             snprintf(key, sizeof(key), "%lld", (long long)(i % keys));
-        int64_t ts = create_time >= 0 ? create_time + (tool_now_ms() - start) : 0;
+        int64_t ts =
+            create_time >= 0 ? create_time + (tool_now_ms() - start) : 0;
         rd_kafka_resp_err_t e;
         for (;;) {
-            e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(g_topic),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(with_key ? key : NULL, with_key ? strlen(key) : 0),
-                RD_KAFKA_V_VALUE(val, strlen(val)), RD_KAFKA_V_TIMESTAMP(ts),
-                RD_KAFKA_V_END);
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(g_topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(with_key ? key : NULL,
+                                                 with_key ? strlen(key) : 0),
+                                  RD_KAFKA_V_VALUE(val, strlen(val)),
+                                  RD_KAFKA_V_TIMESTAMP(ts), RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
             rd_kafka_poll(rk, 10);
@@ -201,7 +205,8 @@ int tool_verifiable_producer_main(int argc, char **argv) {
                    "\"key\":null,\"value\":\"%s\",\"topic\":",
                    (long long)tool_now_ms(), val);
             json_str(stdout, g_topic, strlen(g_topic));
-            printf(",\"exception\":\"class org.apache.kafka.common.KafkaException\","
+            printf(",\"exception\":\"class "
+                   "org.apache.kafka.common.KafkaException\","
                    "\"message\":\"%s\"}\n",
                    rd_kafka_err2str(e));
         }
@@ -215,11 +220,13 @@ int tool_verifiable_producer_main(int argc, char **argv) {
     }
     rd_kafka_flush(rk, 60000);
     int64_t stop = tool_now_ms();
-    printf("{\"timestamp\":%lld,\"name\":\"shutdown_complete\"}\n", (long long)stop);
+    printf("{\"timestamp\":%lld,\"name\":\"shutdown_complete\"}\n",
+           (long long)stop);
     char avg[64];
     double secs = (stop - start) / 1000.0;
     tool_java_double(secs > 0 ? g_acked / secs : 0.0, avg, sizeof(avg));
-    printf("{\"timestamp\":%lld,\"name\":\"tool_data\",\"sent\":%lld,\"acked\":%lld,"
+    printf("{\"timestamp\":%lld,\"name\":\"tool_data\",\"sent\":%lld,\"acked\":"
+           "%lld,"
            "\"target_throughput\":%lld,\"avg_throughput\":%s}\n",
            (long long)tool_now_ms(), (long long)sent, (long long)g_acked,
            (long long)throughput, avg);
@@ -246,9 +253,11 @@ static const tool_optdef vc_opts[] = {
     {"enable-autocommit", TOOL_FLAG,
      "Enable offset auto-commit on consumer (default: false)"},
     {"group-id", TOOL_ARG, "The group id of the consumer group"},
-    {"group-instance-id", TOOL_ARG, "A unique identifier of the consumer instance"},
+    {"group-instance-id", TOOL_ARG,
+     "A unique identifier of the consumer instance"},
     {"group-protocol", TOOL_ARG, "Group protocol (must be classic here)"},
-    {"group-remote-assignor", TOOL_ARG, "Group remote assignor (consumer protocol only)"},
+    {"group-remote-assignor", TOOL_ARG,
+     "Group remote assignor (consumer protocol only)"},
     {"max-messages", TOOL_ARG,
      "Consume this many messages. If -1 (the default), the consumer will "
      "consume until the process is killed externally"},
@@ -261,7 +270,8 @@ static const tool_optdef vc_opts[] = {
     {"verbose", TOOL_FLAG, "Enable to log individual consumed records"},
 };
 
-static void print_parts(const char *name, const rd_kafka_topic_partition_list_t *p) {
+static void print_parts(const char *name,
+                        const rd_kafka_topic_partition_list_t *p) {
     printf("{\"timestamp\":%lld,\"name\":\"%s\",\"partitions\":[",
            (long long)tool_now_ms(), name);
     for (int i = 0; i < p->cnt; i++) {
@@ -301,8 +311,8 @@ static void print_committed(const rd_kafka_topic_partition_list_t *offs,
             continue;
         printf("%s{\"topic\":", k++ ? "," : "");
         json_str(stdout, offs->elems[i].topic, strlen(offs->elems[i].topic));
-        printf(",\"partition\":%d,\"offset\":%lld}", (int)offs->elems[i].partition,
-               (long long)offs->elems[i].offset);
+        printf(",\"partition\":%d,\"offset\":%lld}",
+               (int)offs->elems[i].partition, (long long)offs->elems[i].offset);
     }
     printf("]");
     if (err) {
@@ -343,10 +353,11 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
         "[--enable-autocommit] [--reset-policy RESET-POLICY] "
         "[--assignment-strategy ASSIGNMENT-STRATEGY] [--command-config "
         "CONFIG-FILE] --bootstrap-server HOST1:PORT1[,HOST2:PORT2[...]]";
-    const char *missing = !tool_has(&a, "topic")            ? "--topic"
-                          : !tool_has(&a, "group-id")         ? "--group-id"
-                          : !tool_has(&a, "bootstrap-server") ? "--bootstrap-server"
-                                                              : NULL;
+    const char *missing = !tool_has(&a, "topic")      ? "--topic"
+                          : !tool_has(&a, "group-id") ? "--group-id"
+                          : !tool_has(&a, "bootstrap-server")
+                              ? "--bootstrap-server"
+                              : NULL;
     if (missing) {
         char m[80];
         snprintf(m, sizeof(m), "argument %s is required", missing);
@@ -366,7 +377,8 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
     bool autocommit = tool_has(&a, "enable-autocommit");
     tool_props_set(&props, "group.id", tool_get(&a, "group-id"));
     if (tool_has(&a, "group-instance-id"))
-        tool_props_set(&props, "group.instance.id", tool_get(&a, "group-instance-id"));
+        tool_props_set(&props, "group.instance.id",
+                       tool_get(&a, "group-instance-id"));
     tool_props_set(&props, "enable.auto.commit", autocommit ? "true" : "false");
     tool_props_set(&props, "auto.offset.reset",
                    tool_get_or(&a, "reset-policy", "earliest"));
@@ -374,12 +386,13 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
                    tool_get_or(&a, "session-timeout", "30000"));
     if (tool_has(&a, "assignment-strategy")) {
         const char *s = tool_get(&a, "assignment-strategy");
-        const char *lib = strstr(s, "RoundRobin")    ? "roundrobin"
-                          : strstr(s, "Sticky")      ? "cooperative-sticky"
-                                                     : "range";
+        const char *lib = strstr(s, "RoundRobin") ? "roundrobin"
+                          : strstr(s, "Sticky")   ? "cooperative-sticky"
+                                                  : "range";
         tool_props_set(&props, "partition.assignment.strategy", lib);
     }
-    rd_kafka_conf_t *conf = tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
+    rd_kafka_conf_t *conf =
+        tool_conf_new(tool_get(&a, "bootstrap-server"), &props);
     rd_kafka_conf_set_rebalance_cb(conf, vc_rebalance);
     if (autocommit)
         rd_kafka_conf_set_offset_commit_cb(conf, vc_commit_cb);
@@ -395,7 +408,8 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, tool_get(&a, "topic"), RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, tool_get(&a, "topic"),
+                                      RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     printf("{\"timestamp\":%lld,\"name\":\"startup_complete\"}\n",
@@ -414,26 +428,30 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
                 const char *t = rd_kafka_topic_name(m->rkt);
                 vc_part *p = NULL;
                 for (int i = 0; i < nparts; i++)
-                    if (parts[i].part == m->partition && !strcmp(parts[i].topic, t))
+                    if (parts[i].part == m->partition &&
+                        !strcmp(parts[i].topic, t))
                         p = &parts[i];
                 if (!p) {
-                    parts = xrealloc(parts, (size_t)(nparts + 1) * sizeof(vc_part));
+                    parts =
+                        xrealloc(parts, (size_t)(nparts + 1) * sizeof(vc_part));
                     p = &parts[nparts++];
-                    *p = (vc_part){xstrdup(t), m->partition, 0, m->offset, m->offset};
+                    *p = (vc_part){xstrdup(t), m->partition, 0, m->offset,
+                                   m->offset};
                 }
                 p->count++;
                 p->min = SL_MIN(p->min, m->offset);
                 p->max = SL_MAX(p->max, m->offset);
                 if (verbose) {
-                    printf("{\"timestamp\":%lld,\"name\":\"record_data\",\"key\":",
-                           (long long)tool_now_ms());
+                    printf(
+                        "{\"timestamp\":%lld,\"name\":\"record_data\",\"key\":",
+                        (long long)tool_now_ms());
                     json_str(stdout, m->key, m->key_len);
                     printf(",\"value\":");
                     json_str(stdout, m->payload, m->len);
                     printf(",\"topic\":");
                     json_str(stdout, t, strlen(t));
-                    printf(",\"partition\":%d,\"offset\":%lld}\n", (int)m->partition,
-                           (long long)m->offset);
+                    printf(",\"partition\":%d,\"offset\":%lld}\n",
+                           (int)m->partition, (long long)m->offset);
                 }
                 batch++;
                 consumed++;
@@ -462,7 +480,8 @@ int tool_verifiable_consumer_main(int argc, char **argv) {
             rd_kafka_topic_partition_list_t *offs =
                 rd_kafka_topic_partition_list_new(nparts + 1);
             for (int i = 0; i < nparts; i++)
-                rd_kafka_topic_partition_list_add(offs, parts[i].topic, parts[i].part)
+                rd_kafka_topic_partition_list_add(offs, parts[i].topic,
+                                                  parts[i].part)
                     ->offset = parts[i].max + 1;
             rd_kafka_resp_err_t ce = rd_kafka_commit(rk, offs, 0);
             print_committed(offs, ce);
