@@ -36,6 +36,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "txn/txn.h"
 
 #define MAX_SESSIONS 1000 /* max.incremental.fetch.session.cache.slots */
 
@@ -222,7 +223,7 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
         }
         int64_t max_off = c->replica ? -1
                           : c->rq.isolation_level == 1
-                              ? log_last_stable_offset(p->log)
+                              ? txn_lso(p->log) /* txn hook */
                               : log_high_watermark(p->log);
         log_read_result r;
         err = log_read(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off, true, &r);
@@ -288,7 +289,8 @@ static bool fetch_respond(fetch_ctx *c) {
         o->p = p;
         if (p) {
             o->hw = log_high_watermark(p->log);
-            o->lso = log_last_stable_offset(p->log);
+            o->lso = c->rq.isolation_level == 1 ? txn_lso(p->log) /* txn hook */
+                                                : log_last_stable_offset(p->log);
             o->start = log_start_offset(p->log);
             /* A fetcher that names its last fetched epoch learns where its
              * log diverges from ours (followers, KIP-595). */
@@ -366,7 +368,10 @@ static bool fetch_respond(fetch_ctx *c) {
             if (v >= 5)
                 buf_put_be64(b, (uint64_t)o->start);
             /* aborted_transactions: null for read_uncommitted */
-            proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
+            if (c->rq.isolation_level == 1 && o->p && !o->err) /* txn hook */
+                txn_fetch_write_aborted(b, flex, o->p->log, o->fp->fetch_offset, o->lso);
+            else
+                proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
             if (v >= 11)
                 buf_put_be32(b, (uint32_t)-1); /* preferred_read_replica */
             int32_t len = o->err ? 0 : o->r.len;

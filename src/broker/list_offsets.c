@@ -15,6 +15,7 @@
 #include "cluster/image.h"
 #include "log/log.h"
 #include "proto/errors.h"
+#include "txn/txn.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
 
@@ -42,7 +43,7 @@ static void list_one(brk_req *req, const proto_list_offsets_request *rq,
     }
     log_partition *log = p->log;
     int64_t fetchable = rq->replica_id >= 0 ? log_end_offset(log)
-                        : rq->isolation_level == 1 ? log_last_stable_offset(log)
+                        : rq->isolation_level == 1 ? txn_lso(log) /* txn hook */
                                                    : log_high_watermark(log);
     int64_t ts = q->timestamp, off = -1, rts = -1;
     int32_t epoch = -1;

@@ -9,7 +9,9 @@
  * does so the client refreshes metadata), 1 -> answered now, -1 -> answered
  * after the before-sleep fsync (BRK_AFTER_FLUSH); acks=-1 with fewer in-sync
  * replicas than min.insync.replicas -> NOT_ENOUGH_REPLICAS, nothing written.
- * Versions 0-2 need message formats 0/1, which Kafka 4 dropped too.
+ * Versions 0-2 are advertised, as Kafka 4 does (KAFKA-18659: librdkafka
+ * disables gzip/snappy unless Produce v2 is listed), but only magic-2
+ * batches are accepted on any version (INVALID_RECORD otherwise).
  * Threading: loop thread.
  */
 #include <string.h>
@@ -24,6 +26,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "txn/txn.h"
 
 #define RECOMPRESS_MAX (64u << 20)
 
@@ -80,7 +83,7 @@ static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     size_t len = pd->records.len > 0 ? (size_t)pd->records.len : 0;
     log_batch_header h;
     if (!err) {
-        /* v3+: exactly one batch, magic 2 (Kafka's ProduceRequest check). */
+        /* exactly one batch, magic 2 (Kafka's ProduceRequest check). */
         if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
             h.magic != BATCH_MAGIC || batch_size(&h) != (int64_t)len) {
             err = KERR_INVALID_RECORD;
@@ -110,10 +113,28 @@ static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             len = rebuilt.len;
         }
     }
+    /* txn hook: sequence/epoch checks; a retried batch is answered with
+     * its original offsets and not written again (src/txn/txn.h). */
+    bool dup = false;
     if (!err) {
+        int64_t dup_base = -1;
+        const char *tmsg = NULL;
+        int tr = txn_produce_check(brk, part->log, &h, &dup_base, &tmsg);
+        if (tr == TXN_DUPLICATE) {
+            dup = true;
+            r->base_offset = dup_base;
+            r->log_start_offset = log_start_offset(part->log);
+        } else if (tr) {
+            err = (int16_t)tr;
+            msg = tmsg;
+        }
+    }
+    if (!err && !dup) {
         log_append_info info;
         err = log_append(part->log, recs, len, part->leader_epoch,
                          LOG_ORIGIN_CLIENT, &info);
+        if (!err) /* txn hook: the producer state follows the log */
+            txn_produce_appended(brk, part->log, &h, info.base_offset);
         r->log_start_offset = info.log_start_offset;
         if (!err) {
             r->base_offset = info.base_offset;
