@@ -42,6 +42,7 @@
 #define CONN_MAX_INFLIGHT 128
 #define CONN_MAX_OUT_MEM (32u << 20)
 #define READ_CHUNK 65536
+#define READ_MAX (1u << 20)
 
 /* ---- chains ----------------------------------------------------------------
  */
@@ -1068,14 +1069,15 @@ static void conn_read(net_conn *conn) {
                 conn_update_events(conn);
             break;
         }
-        /* Bound what we buffer: at most the current frame (its size was
-         * checked) or a header's worth plus a chunk. */
+        /* Bound what we buffer: the current frame (its size was checked)
+         * grows as its bytes arrive, at most READ_MAX per read, so a peer
+         * that announces a large frame and sends nothing costs nothing. */
         size_t want = READ_CHUNK;
         if (conn->frame_need >= 0) {
             size_t have = conn->in.len;
             size_t need = (size_t)conn->frame_need;
             if (need > have && need - have > want)
-                want = need - have;
+                want = SL_MIN(need - have, (size_t)READ_MAX);
         }
         buf_reserve(&conn->in, want);
         ssize_t r = read(conn->fd, conn->in.data + conn->in.len, want);

@@ -284,3 +284,27 @@ def test_max_connections_per_ip(broker):
             s.close()
     harness.wait_for(lambda: harness.api_versions_probe(broker.host, broker.port) == 0, 10,
                      what="a connection once the others closed")
+
+
+@sluice_only
+def test_announced_large_frames_cost_nothing_until_sent(broker):
+    """Connections that announce a frame just under socket.request.max.bytes
+    (100 MB) and send a few bytes must not make the broker reserve it."""
+    def rss_kb():
+        with open("/proc/%d/status" % broker.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    before = rss_kb()
+    conns = []
+    try:
+        for _ in range(200):
+            s = connect(broker)
+            s.sendall(struct.pack(">i", 100 * 1024 * 1024) + b"\x00\x12\x00\x00")
+            conns.append(s)
+        time.sleep(0.5)
+        assert harness.api_versions_probe(broker.host, broker.port) == 0
+        assert rss_kb() - before < 100 * 1024
+    finally:
+        for s in conns:
+            s.close()
