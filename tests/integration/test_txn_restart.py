@@ -101,6 +101,7 @@ def test_open_transaction_of_killed_broker_is_aborted(broker):
     b.start()
     harness.produce(b.bootstrap, t, ["after"], partition=0)
     assert read(b.bootstrap, t, "read_committed", 1, timeout=60) == ["after"]
+    assert b.running()
     assert len(read(b.bootstrap, t, "read_uncommitted", 6, settle=0.2)) == 6
 
 
