@@ -8,7 +8,8 @@
  * acks: 0 -> no response (connection closed if a partition failed, as Kafka
  * does so the client refreshes metadata), 1 -> answered now, -1 -> answered
  * after the before-sleep fsync (BRK_AFTER_FLUSH); acks=-1 with fewer in-sync
- * replicas than min.insync.replicas -> NOT_ENOUGH_REPLICAS, nothing written.
+ * replicas than min(min.insync.replicas, replicas) -> NOT_ENOUGH_REPLICAS,
+ * nothing written.
  * Versions 0-2 are advertised, as Kafka 4 does (KAFKA-18659: librdkafka
  * disables gzip/snappy unless Produce v2 is listed), but only magic-2
  * batches are accepted on any version (INVALID_RECORD otherwise).
@@ -94,8 +95,10 @@ static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                 err = KERR_CORRUPT_MESSAGE;
         }
     }
+    /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
+     * Partition.effectiveMinIsr). */
     if (!err && acks == -1 &&
-        part->n_isr < t->log_cfg.min_insync_replicas) {
+        part->n_isr < SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
         msg = "The size of the current ISR is below min.insync.replicas";
     }
