@@ -48,8 +48,11 @@ typedef struct rd {
 } rd;
 
 static inline void rd_init(rd *r, const void *p, size_t n) {
-    r->p = (const uint8_t *)p;
-    r->end = r->p + n;
+    static const uint8_t empty[1];
+    /* NULL + 0 is undefined behaviour in C; an empty reader points at a
+     * static byte instead (a buf with no capacity has data == NULL). */
+    r->p = p ? (const uint8_t *)p : empty;
+    r->end = r->p + (p ? n : 0);
     r->err = false;
 }
 static inline size_t rd_left(const rd *r) { return (size_t)(r->end - r->p); }
