@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "test.h"
 
 #define MAX_TESTS 4096
@@ -59,6 +60,11 @@ static void tmpdir_cleanup(void) {
 
 int main(int argc, char **argv) {
     const char *filter = argc > 1 ? argv[1] : NULL;
+    /* Tests provoke errors on purpose; the broker's log lines would bury the
+     * results. SLUICE_TEST_LOG=debug|info|warn|error shows them. */
+    const char *lvl = getenv("SLUICE_TEST_LOG");
+    int parsed = lvl ? sl_log_parse_level(lvl) : -1;
+    sl_log_set_level(parsed >= 0 ? (sl_log_level)parsed : (sl_log_level)(SL_LOG_ERROR + 1));
     const char *env = getenv("SLUICE_TEST_SEED");
     seed = env ? strtoull(env, NULL, 0) : rng_os_seed();
     printf("seed %llu (replay with SLUICE_TEST_SEED=%llu)\n",
