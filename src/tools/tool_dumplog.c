@@ -249,6 +249,11 @@ static void dump_index(const char *path, bool verify_only) {
     printf("Dumping %s\n", path);
     if (!d)
         return;
+    if (len == 0) {
+        printf("%s is empty.\n", path);
+        free(d);
+        return;
+    }
     int64_t base = base_of(path);
     char *logp = sibling(path, ".index", ".log");
     size_t llen = 0;
@@ -286,6 +291,11 @@ static void dump_timeindex(const char *path, bool verify_only) {
     printf("Dumping %s\n", path);
     if (!d)
         return;
+    if (len == 0) {
+        printf("%s is empty.\n", path);
+        free(d);
+        return;
+    }
     int64_t base = base_of(path);
     char *logp = sibling(path, ".timeindex", ".log");
     size_t llen = 0;
