@@ -1343,3 +1343,191 @@ bool kc_describe_quorum(kc_conn *c, kc_quorum *q) {
     buf_free(&resp);
     return ok;
 }
+
+/* ---- transaction details --------------------------------------------------
+ */
+
+bool kc_find_coordinator(kc_conn *c, int8_t key_type, const char *key,
+                         int32_t *node, char **host, int32_t *port,
+                         int16_t *error) {
+    *node = -1;
+    *host = NULL;
+    *port = -1;
+    *error = 0;
+    int16_t ver = c->api_max[10] >= 4 ? 4 : c->api_max[10] >= 3 ? 3 : -1;
+    if (ver < 0) {
+        *error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 256);
+    if (ver == 3) {
+        put_cstr(&body, key);
+        buf_put_u8(&body, (uint8_t)key_type);
+    } else {
+        buf_put_u8(&body, (uint8_t)key_type);
+        buf_put_uvarint(&body, 2);
+        put_cstr(&body, key);
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 10, ver, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        if (ver == 3) {
+            *error = (int16_t)rd_be16(&r);
+            free(get_cstr(&r));
+            *node = (int32_t)rd_be32(&r);
+            *host = get_cstr(&r);
+            *port = (int32_t)rd_be32(&r);
+        } else {
+            uint32_t n = get_count(&r, 16);
+            for (uint32_t i = 0; i < n && !r.err; i++) {
+                free(get_cstr(&r));
+                int32_t id = (int32_t)rd_be32(&r);
+                char *h = get_cstr(&r);
+                int32_t p = (int32_t)rd_be32(&r);
+                int16_t e = (int16_t)rd_be16(&r);
+                free(get_cstr(&r));
+                skip_tags(&r);
+                if (i == 0) {
+                    *node = id;
+                    *host = h;
+                    *port = p;
+                    *error = e;
+                } else {
+                    free(h);
+                }
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+void kc_txn_desc_free(kc_txn_desc *d) {
+    free(d->state);
+    free(d->partitions);
+    memset(d, 0, sizeof(*d));
+}
+
+bool kc_describe_transaction(kc_conn *c, const char *id, kc_txn_desc *out) {
+    memset(out, 0, sizeof(*out));
+    if (c->api_max[65] < 0) {
+        out->error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 512);
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, id);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 65, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t n = get_count(&r, 30);
+        for (uint32_t i = 0; i < n && !r.err; i++) {
+            int16_t e = (int16_t)rd_be16(&r);
+            free(get_cstr(&r));
+            char *st = get_cstr(&r);
+            int32_t to = (int32_t)rd_be32(&r);
+            int64_t start = (int64_t)rd_be64(&r);
+            int64_t pid = (int64_t)rd_be64(&r);
+            int16_t pe = (int16_t)rd_be16(&r);
+            buf parts;
+            buf_init(&parts, 64);
+            uint32_t nt = get_count(&r, 3);
+            for (uint32_t t = 0; t < nt && !r.err; t++) {
+                char *name = get_cstr(&r);
+                int32_t *ps;
+                int np = get_i32s(&r, &ps);
+                for (int k = 0; k < np; k++)
+                    buf_printf(&parts, "%s%s-%d", parts.len ? "," : "",
+                               name ? name : "", ps[k]);
+                free(ps);
+                free(name);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+            buf_put_u8(&parts, 0);
+            if (i == 0) {
+                out->error = e;
+                out->state = st ? st : xstrdup("");
+                out->timeout_ms = to;
+                out->start_ms = start;
+                out->producer_id = pid;
+                out->producer_epoch = pe;
+                out->partitions = (char *)parts.data;
+            } else {
+                free(st);
+                buf_free(&parts);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
+                           kc_producer_state **out, int *n, int16_t *error) {
+    *out = NULL;
+    *n = 0;
+    *error = 0;
+    if (c->api_max[61] < 0) {
+        *error = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 512);
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, topic);
+    buf_put_uvarint(&body, 2);
+    buf_put_be32(&body, (uint32_t)part);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 61, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t nt = get_count(&r, 3);
+        for (uint32_t t = 0; t < nt && !r.err; t++) {
+            free(get_cstr(&r));
+            uint32_t np = get_count(&r, 9);
+            for (uint32_t p = 0; p < np && !r.err; p++) {
+                rd_be32(&r);
+                *error = (int16_t)rd_be16(&r);
+                free(get_cstr(&r));
+                uint32_t na = get_count(&r, 37);
+                *out = xrealloc(*out, ((size_t)*n + na + 1) *
+                                          sizeof(kc_producer_state));
+                for (uint32_t a = 0; a < na && !r.err; a++) {
+                    kc_producer_state *s = &(*out)[(*n)++];
+                    s->producer_id = (int64_t)rd_be64(&r);
+                    s->producer_epoch = (int32_t)rd_be32(&r);
+                    s->last_sequence = (int32_t)rd_be32(&r);
+                    s->last_timestamp = (int64_t)rd_be64(&r);
+                    s->coordinator_epoch = (int32_t)rd_be32(&r);
+                    s->txn_start_offset = (int64_t)rd_be64(&r);
+                    skip_tags(&r);
+                }
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

@@ -225,4 +225,34 @@ typedef struct kc_quorum {
 /* DescribeQuorum (v0..v2) for __cluster_metadata-0. */
 bool kc_describe_quorum(kc_conn *c, kc_quorum *q);
 void kc_quorum_free(kc_quorum *q);
+
+/* ---- transaction details --------------------------------------------------
+ */
+
+/* FindCoordinator (key_type 0 group, 1 transaction). false on transport
+ * failure; *error gets the coordinator lookup's error code. */
+bool kc_find_coordinator(kc_conn *c, int8_t key_type, const char *key,
+                         int32_t *node, char **host, int32_t *port,
+                         int16_t *error);
+
+typedef struct kc_txn_desc {
+    int16_t error;
+    char *state;
+    int32_t timeout_ms;
+    int64_t start_ms, producer_id;
+    int16_t producer_epoch;
+    char *partitions; /* "t-0,t-1" */
+} kc_txn_desc;
+
+bool kc_describe_transaction(kc_conn *c, const char *id, kc_txn_desc *out);
+void kc_txn_desc_free(kc_txn_desc *d);
+
+typedef struct kc_producer_state {
+    int64_t producer_id, last_timestamp, txn_start_offset;
+    int32_t producer_epoch, last_sequence, coordinator_epoch;
+} kc_producer_state;
+
+/* DescribeProducers for one partition (send to its leader). */
+bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
+                           kc_producer_state **out, int *n, int16_t *error);
 #endif

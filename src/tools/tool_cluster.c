@@ -170,10 +170,197 @@ static const tool_optdef txn_opts[] = {
     {"bootstrap-server", TOOL_ARG,
      "REQUIRED: hostname and port for the broker to connect to, "
      "in the form `host:port`."},
+    {"broker-id", TOOL_ARG,
+     "describe-producers: the broker to query (default: the leader)"},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to admin "
      "client"},
+    {"partition", TOOL_ARG, "describe-producers: partition number"},
+    {"topic", TOOL_ARG, "describe-producers: topic name"},
+    {"transactional-id", TOOL_ARG, "describe: transactional id"},
 };
+
+static int txn_describe(tool_args *a, kc_conn *kc, int timeout) {
+    const char *id = tool_get(a, "transactional-id");
+    if (!id) {
+        fprintf(stderr, "kafka-transactions.sh describe: error: argument "
+                        "--transactional-id "
+                        "is required\n");
+        return 1;
+    }
+    int32_t node, port;
+    char *host = NULL;
+    int16_t e;
+    char why[512] = "";
+    kc_txn_desc d = {0};
+    kc_conn cc;
+    bool opened = false;
+    if (!kc_find_coordinator(kc, 1, id, &node, &host, &port, &e)) {
+        snprintf(why, sizeof(why), "FindCoordinator failed");
+    } else if (e) {
+        snprintf(why, sizeof(why), "%s", tool_error_message(e));
+    } else {
+        char err[256];
+        kc_conn *use = kc;
+        if (host && (strcmp(host, kc->host) || port != kc->port)) {
+            if (!kc_connect_node(&cc, host, port, timeout, err, sizeof(err))) {
+                snprintf(why, sizeof(why), "%s", err);
+            } else {
+                use = &cc;
+                opened = true;
+            }
+        }
+        if (!*why && !kc_describe_transaction(use, id, &d))
+            snprintf(why, sizeof(why), "DescribeTransactions failed");
+        else if (!*why && d.error == 105) /* TRANSACTIONAL_ID_NOT_FOUND */
+            snprintf(why, sizeof(why),
+                     "DescribeTransactions request for transactionalId `%s` "
+                     "failed because the "
+                     "ID could not be found. Enable debug logging for "
+                     "additional detail.",
+                     id);
+        else if (!*why && d.error)
+            snprintf(why, sizeof(why), "%s", tool_error_message(d.error));
+    }
+    free(host);
+    if (opened)
+        kc_close(&cc);
+    if (*why) {
+        fprintf(stderr,
+                "Failed to describe transaction state of transactional-id "
+                "`%s`: %s\n",
+                id, why);
+        kc_txn_desc_free(&d);
+        return 1;
+    }
+    char c0[16], c2[32], c3[16], c5[16], c6[32], c7[32];
+    snprintf(c0, sizeof(c0), "%d", node);
+    snprintf(c2, sizeof(c2), "%lld", (long long)d.producer_id);
+    snprintf(c3, sizeof(c3), "%d", d.producer_epoch);
+    snprintf(c5, sizeof(c5), "%d", d.timeout_ms);
+    if (d.start_ms >= 0) {
+        snprintf(c6, sizeof(c6), "%lld", (long long)d.start_ms);
+        snprintf(c7, sizeof(c7), "%lld",
+                 (long long)(tool_now_ms() - d.start_ms));
+    } else {
+        snprintf(c6, sizeof(c6), "None");
+        snprintf(c7, sizeof(c7), "None");
+    }
+    char *row[] = {c0, (char *)id, c2, c3, d.state, c5, c6, c7, d.partitions};
+    char **rows[] = {row};
+    static const char *const hdr[] = {"CoordinatorId",
+                                      "TransactionalId",
+                                      "ProducerId",
+                                      "ProducerEpoch",
+                                      "TransactionState",
+                                      "TransactionTimeoutMs",
+                                      "CurrentTransactionStartTimeMs",
+                                      "TransactionDurationMs",
+                                      "TopicPartitions"};
+    pretty_table(hdr, 9, rows, 1);
+    kc_txn_desc_free(&d);
+    return 0;
+}
+
+static int txn_describe_producers(tool_args *a, kc_conn *kc, int timeout) {
+    const char *topic = tool_get(a, "topic");
+    int64_t part, broker = -1;
+    if (!topic || !tool_parse_i64(tool_get_or(a, "partition", ""), &part)) {
+        fprintf(stderr, "kafka-transactions.sh describe-producers: error: "
+                        "arguments --topic "
+                        "and --partition are required\n");
+        return 1;
+    }
+    if (tool_has(a, "broker-id"))
+        tool_parse_i64(tool_get(a, "broker-id"), &broker);
+    kc_metadata md;
+    const char *const topics[] = {topic};
+    if (!kc_metadata_get(kc, topics, 1, false, &md)) {
+        fprintf(stderr, "metadata request failed\n");
+        return 1;
+    }
+    if (broker < 0)
+        for (int i = 0; i < md.ntopics; i++)
+            for (int j = 0; j < md.topics[i].nparts; j++)
+                if (md.topics[i].parts[j].id == part)
+                    broker = md.topics[i].parts[j].leader;
+    const char *host = NULL;
+    int port = -1;
+    for (int i = 0; i < md.nbrokers; i++)
+        if (md.brokers[i].id == broker) {
+            host = md.brokers[i].host;
+            port = md.brokers[i].port;
+        }
+    int rc = 1;
+    if (!host) {
+        fprintf(stderr,
+                "Failed to describe producers for partition %s-%lld: "
+                "This server does not host this topic-partition.\n",
+                topic, (long long)part);
+        kc_metadata_free(&md);
+        return 1;
+    }
+    kc_conn bc, *use = kc;
+    char err[256];
+    bool opened = false;
+    if (strcmp(host, kc->host) || port != kc->port) {
+        if (kc_connect_node(&bc, host, port, timeout, err, sizeof(err))) {
+            use = &bc;
+            opened = true;
+        } else {
+            use = NULL;
+        }
+    }
+    kc_producer_state *ps = NULL;
+    int n = 0;
+    int16_t e = 0;
+    if (!use ||
+        !kc_describe_producers(use, topic, (int32_t)part, &ps, &n, &e) || e) {
+        fprintf(stderr,
+                "Failed to describe producers for partition %s-%lld on broker "
+                "%lld: %s\n",
+                topic, (long long)part, (long long)broker,
+                e ? tool_error_message(e) : "request failed");
+    } else {
+        char ***rows = xcalloc((size_t)n + 1, sizeof(char **));
+        for (int i = 0; i < n; i++) {
+            rows[i] = xcalloc(6, sizeof(char *));
+            char tmp[32];
+            snprintf(tmp, sizeof(tmp), "%lld", (long long)ps[i].producer_id);
+            rows[i][0] = xstrdup(tmp);
+            snprintf(tmp, sizeof(tmp), "%d", ps[i].producer_epoch);
+            rows[i][1] = xstrdup(tmp);
+            snprintf(tmp, sizeof(tmp), "%d", ps[i].coordinator_epoch);
+            rows[i][2] = xstrdup(tmp);
+            snprintf(tmp, sizeof(tmp), "%d", ps[i].last_sequence);
+            rows[i][3] = xstrdup(tmp);
+            snprintf(tmp, sizeof(tmp), "%lld", (long long)ps[i].last_timestamp);
+            rows[i][4] = xstrdup(tmp);
+            if (ps[i].txn_start_offset >= 0)
+                snprintf(tmp, sizeof(tmp), "%lld",
+                         (long long)ps[i].txn_start_offset);
+            else
+                snprintf(tmp, sizeof(tmp), "None");
+            rows[i][5] = xstrdup(tmp);
+        }
+        static const char *const hdr[] = {
+            "ProducerId",   "ProducerEpoch", "LatestCoordinatorEpoch",
+            "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset"};
+        pretty_table(hdr, 6, rows, n);
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 6; k++)
+                free(rows[i][k]);
+            free(rows[i]);
+        }
+        free(rows);
+        rc = 0;
+    }
+    free(ps);
+    if (opened)
+        kc_close(&bc);
+    kc_metadata_free(&md);
+    return rc;
+}
 
 int tool_transactions_main(int argc, char **argv) {
     tool_args a;
@@ -194,9 +381,10 @@ int tool_transactions_main(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    if (!cmd || strcmp(cmd, "list")) {
+    if (!cmd || (strcmp(cmd, "list") && strcmp(cmd, "describe") &&
+                 strcmp(cmd, "describe-producers"))) {
         fprintf(stderr, "kafka-transactions.sh: error: %s\n",
-                cmd ? "only the list command is supported by sluice"
+                cmd ? "supported commands: list, describe, describe-producers"
                     : "too few arguments");
         rc = 1;
         goto out;
@@ -204,6 +392,14 @@ int tool_transactions_main(int argc, char **argv) {
     int timeout;
     if (!connect_from(&a, "command-config", &kc, &timeout)) {
         rc = 1;
+        goto out;
+    }
+    if (!strcmp(cmd, "describe")) {
+        rc = txn_describe(&a, &kc, timeout);
+        goto out;
+    }
+    if (!strcmp(cmd, "describe-producers")) {
+        rc = txn_describe_producers(&a, &kc, timeout);
         goto out;
     }
     if (!kc_metadata_get(&kc, NULL, 0, false, &md)) {
