@@ -96,7 +96,9 @@ struct grp_coord {
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+    return s ? xstrdup(s) : NULL;
+}
 
 static bool str_eq(const char *a, const char *b) {
     if (!a || !b)
@@ -111,7 +113,9 @@ static uint64_t hash_str(const char *s) {
     return h;
 }
 
-static int64_t now_ms(void) { return clk_mono_ms(); }
+static int64_t now_ms(void) {
+    return clk_mono_ms();
+}
 
 void grp_config_default(grp_config *cfg) {
     cfg->num_partitions = 50;
@@ -132,11 +136,16 @@ int32_t grp_partition_for(const char *group_id, size_t len, int32_t n_parts) {
 
 const char *grp_state_name(int state) {
     switch (state) {
-    case GRP_EMPTY: return "Empty";
-    case GRP_PREPARING_REBALANCE: return "PreparingRebalance";
-    case GRP_COMPLETING_REBALANCE: return "CompletingRebalance";
-    case GRP_STABLE: return "Stable";
-    default: return "Dead";
+    case GRP_EMPTY:
+        return "Empty";
+    case GRP_PREPARING_REBALANCE:
+        return "PreparingRebalance";
+    case GRP_COMPLETING_REBALANCE:
+        return "CompletingRebalance";
+    case GRP_STABLE:
+        return "Stable";
+    default:
+        return "Dead";
     }
 }
 
@@ -160,7 +169,8 @@ static char *new_member_id(const char *prefix) {
     return s;
 }
 
-/* ---- coordinator and group table ------------------------------------------ */
+/* ---- coordinator and group table ------------------------------------------
+ */
 
 grp_coord *grp_new(const grp_config *cfg, const grp_store *store) {
     grp_coord *c = xcalloc(1, sizeof *c);
@@ -169,11 +179,14 @@ grp_coord *grp_new(const grp_config *cfg, const grp_store *store) {
         c->store = *store;
     c->tab_size = 64;
     c->tab = xcalloc(c->tab_size, sizeof *c->tab);
-    c->part_state = xcalloc((size_t)(cfg->num_partitions > 0 ? cfg->num_partitions : 1), 1);
+    c->part_state =
+        xcalloc((size_t)(cfg->num_partitions > 0 ? cfg->num_partitions : 1), 1);
     return c;
 }
 
-const grp_config *grp_cfg(const grp_coord *c) { return &c->cfg; }
+const grp_config *grp_cfg(const grp_coord *c) {
+    return &c->cfg;
+}
 
 static void member_free(grp_member *m) {
     free(m->id);
@@ -228,7 +241,8 @@ void grp_free(grp_coord *c) {
 }
 
 grp_group *grp_find(grp_coord *c, const char *id) {
-    for (grp_group *g = c->tab[hash_str(id) & (c->tab_size - 1)]; g; g = g->next)
+    for (grp_group *g = c->tab[hash_str(id) & (c->tab_size - 1)]; g;
+         g = g->next)
         if (!strcmp(g->id, id))
             return g;
     return NULL;
@@ -292,15 +306,20 @@ void grp_set_partition_state(grp_coord *c, int32_t p, int state) {
 }
 
 int16_t grp_check_coordinator(const grp_coord *c, const char *group_id) {
-    int32_t p = grp_partition_for(group_id, strlen(group_id), c->cfg.num_partitions);
+    int32_t p =
+        grp_partition_for(group_id, strlen(group_id), c->cfg.num_partitions);
     switch (c->part_state[p]) {
-    case GRP_PART_ACTIVE: return KERR_NONE;
-    case GRP_PART_LOADING: return KERR_COORDINATOR_LOAD_IN_PROGRESS;
-    default: return KERR_NOT_COORDINATOR;
+    case GRP_PART_ACTIVE:
+        return KERR_NONE;
+    case GRP_PART_LOADING:
+        return KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    default:
+        return KERR_NOT_COORDINATOR;
     }
 }
 
-/* ---- members -------------------------------------------------------------- */
+/* ---- members --------------------------------------------------------------
+ */
 
 static grp_member *member_find(const grp_group *g, const char *id) {
     if (!id)
@@ -332,7 +351,8 @@ static void pending_remove_at(grp_group *g, int i) {
     g->pending[i] = g->pending[--g->n_pending];
 }
 
-static void member_set_protocols(grp_member *m, const grp_protocol_in *p, int n) {
+static void member_set_protocols(grp_member *m, const grp_protocol_in *p,
+                                 int n) {
     for (int i = 0; i < m->n_protos; i++) {
         free(m->protos[i].name);
         free(m->protos[i].meta);
@@ -367,7 +387,8 @@ static const gproto *member_proto(const grp_member *m, const char *name) {
 }
 
 /* Same protocols, same order, same metadata (Kafka's member.matches). */
-static bool member_matches(const grp_member *m, const grp_protocol_in *p, int n) {
+static bool member_matches(const grp_member *m, const grp_protocol_in *p,
+                           int n) {
     if (m->n_protos != n)
         return false;
     for (int i = 0; i < n; i++) {
@@ -382,7 +403,8 @@ static bool member_matches(const grp_member *m, const grp_protocol_in *p, int n)
     return true;
 }
 
-static void member_set_assignment(grp_member *m, const uint8_t *a, int32_t len) {
+static void member_set_assignment(grp_member *m, const uint8_t *a,
+                                  int32_t len) {
     free(m->assignment);
     m->assignment = NULL;
     m->assignment_len = 0;
@@ -463,9 +485,11 @@ static void set_state(grp_group *g, int st) {
     g->state_ts = clk_wall_ms();
 }
 
-/* ---- answers ---------------------------------------------------------------- */
+/* ---- answers ----------------------------------------------------------------
+ */
 
-static void join_error(grp_join_fn fn, void *ctx, int16_t err, const char *member_id) {
+static void join_error(grp_join_fn fn, void *ctx, int16_t err,
+                       const char *member_id) {
     grp_join_result r = {0};
     r.error = err;
     r.generation = -1;
@@ -482,8 +506,9 @@ static void sync_error(grp_sync_fn fn, void *ctx, int16_t err) {
 
 /* The JoinGroup answer of the current generation for m (the leader gets
  * every member with its metadata for the selected protocol). */
-static void join_answer_ex(grp_group *g, grp_member *m, grp_join_fn fn, void *ctx,
-                           bool skip_assignment, bool members_to_leader) {
+static void join_answer_ex(grp_group *g, grp_member *m, grp_join_fn fn,
+                           void *ctx, bool skip_assignment,
+                           bool members_to_leader) {
     grp_join_result r = {0};
     r.error = KERR_NONE;
     r.generation = g->generation;
@@ -534,7 +559,8 @@ static void complete_sync_waiter(grp_member *m, int16_t err) {
     sync_error(fn, ctx, err);
 }
 
-/* ---- records -------------------------------------------------------------- */
+/* ---- records --------------------------------------------------------------
+ */
 
 static void encode_group_key(buf *b, const char *group) {
     proto_group_metadata_key k;
@@ -589,9 +615,11 @@ static void encode_group_value(buf *b, const grp_group *g) {
         mm[i].rebalance_timeout = m->rebalance_ms;
         mm[i].session_timeout = m->session_ms;
         const gproto *p = member_proto(m, g->protocol_name);
-        mm[i].subscription = (proto_bytes){p ? p->meta : (const uint8_t *)"", p ? p->len : 0};
-        mm[i].assignment = (proto_bytes){m->assignment ? m->assignment : (const uint8_t *)"",
-                                         m->assignment_len};
+        mm[i].subscription =
+            (proto_bytes){p ? p->meta : (const uint8_t *)"", p ? p->len : 0};
+        mm[i].assignment =
+            (proto_bytes){m->assignment ? m->assignment : (const uint8_t *)"",
+                          m->assignment_len};
     }
     v.members.n = g->n;
     v.members.v = mm;
@@ -600,7 +628,8 @@ static void encode_group_value(buf *b, const grp_group *g) {
     free(mm);
 }
 
-static int16_t store_append(grp_coord *c, int32_t partition, const grp_record *r, int n) {
+static int16_t store_append(grp_coord *c, int32_t partition,
+                            const grp_record *r, int n) {
     if (!c->store.append || n == 0)
         return KERR_NONE;
     return c->store.append(c->store.ctx, partition, r, n);
@@ -623,7 +652,8 @@ static int16_t store_group(grp_coord *c, grp_group *g) {
     return e;
 }
 
-/* ---- the rebalance ----------------------------------------------------------- */
+/* ---- the rebalance
+ * ----------------------------------------------------------- */
 
 static void prepare_rebalance(grp_coord *c, grp_group *g, const char *reason);
 static void maybe_complete_join(grp_coord *c, grp_group *g);
@@ -659,7 +689,8 @@ static void remove_member(grp_group *g, grp_member *m) {
             idx = i;
     if (idx < 0)
         return;
-    memmove(&g->m[idx], &g->m[idx + 1], (size_t)(g->n - idx - 1) * sizeof *g->m);
+    memmove(&g->m[idx], &g->m[idx + 1],
+            (size_t)(g->n - idx - 1) * sizeof *g->m);
     g->n--;
     if (g->leader && !strcmp(g->leader, m->id)) {
         free(g->leader);
@@ -705,10 +736,11 @@ static void prepare_rebalance(grp_coord *c, grp_group *g, const char *reason) {
         g->initial = false;
         g->join_deadline = now + group_rebalance_timeout(g);
     }
-    SL_INFO("group",
-            "Preparing to rebalance group %s in state %s with old generation %d "
-            "(__consumer_offsets-%d) (reason: %s)",
-            g->id, grp_state_name(g->state), g->generation, g->partition, reason);
+    SL_INFO(
+        "group",
+        "Preparing to rebalance group %s in state %s with old generation %d "
+        "(__consumer_offsets-%d) (reason: %s)",
+        g->id, grp_state_name(g->state), g->generation, g->partition, reason);
     set_state(g, GRP_PREPARING_REBALANCE);
     if (!initial)
         maybe_complete_join(c, g);
@@ -727,7 +759,8 @@ static void complete_join(grp_coord *c, grp_group *g) {
     /* Members that did not rejoin in time are out. */
     for (int i = g->n - 1; i >= 0; i--)
         if (!g->m[i]->join_fn) {
-            SL_INFO("group", "Member %s in group %s has failed to rejoin, removing it",
+            SL_INFO("group",
+                    "Member %s in group %s has failed to rejoin, removing it",
                     g->m[i]->id, g->id);
             remove_member(g, g->m[i]);
         }
@@ -743,15 +776,18 @@ static void complete_join(grp_coord *c, grp_group *g) {
         free(g->leader);
         g->leader = NULL;
         set_state(g, GRP_EMPTY);
-        SL_INFO("group", "Group %s with generation %d is now empty (__consumer_offsets-%d)",
-                g->id, g->generation, g->partition);
+        SL_INFO(
+            "group",
+            "Group %s with generation %d is now empty (__consumer_offsets-%d)",
+            g->id, g->generation, g->partition);
         store_group(c, g);
         return;
     }
     g->protocol_name = dup_or_null(select_protocol(g));
     set_state(g, GRP_COMPLETING_REBALANCE);
     SL_INFO("group",
-            "Stabilized group %s generation %d (__consumer_offsets-%d) with %d members",
+            "Stabilized group %s generation %d (__consumer_offsets-%d) with %d "
+            "members",
             g->id, g->generation, g->partition, g->n);
     int64_t now = now_ms();
     for (int i = 0; i < g->n; i++) {
@@ -773,7 +809,8 @@ static void maybe_complete_join(grp_coord *c, grp_group *g) {
 }
 
 /* Kafka's maybePrepareRebalanceOrCompleteJoin. */
-static void rebalance_or_complete(grp_coord *c, grp_group *g, const char *reason) {
+static void rebalance_or_complete(grp_coord *c, grp_group *g,
+                                  const char *reason) {
     if (g->state == GRP_STABLE || g->state == GRP_COMPLETING_REBALANCE ||
         g->state == GRP_EMPTY)
         prepare_rebalance(c, g, reason);
@@ -781,7 +818,8 @@ static void rebalance_or_complete(grp_coord *c, grp_group *g, const char *reason
         maybe_complete_join(c, g);
 }
 
-/* ---- JoinGroup ----------------------------------------------------------------- */
+/* ---- JoinGroup
+ * ----------------------------------------------------------------- */
 
 static grp_member *member_new(const grp_join_req *rq, char *id) {
     grp_member *m = xcalloc(1, sizeof *m);
@@ -807,8 +845,9 @@ static void member_update(grp_member *m, const grp_join_req *rq) {
     m->hb_deadline = now_ms() + m->session_ms;
 }
 
-static void add_member_and_rebalance(grp_coord *c, grp_group *g, const grp_join_req *rq,
-                                     char *id, grp_join_fn fn, void *ctx) {
+static void add_member_and_rebalance(grp_coord *c, grp_group *g,
+                                     const grp_join_req *rq, char *id,
+                                     grp_join_fn fn, void *ctx) {
     grp_member *m = member_new(rq, id);
     m->join_fn = fn;
     m->join_ctx = ctx;
@@ -819,22 +858,23 @@ static void add_member_and_rebalance(grp_coord *c, grp_group *g, const grp_join_
         g->protocol_type = xstrdup(rq->protocol_type);
     }
     char reason[256];
-    snprintf(reason, sizeof reason, "Adding new member %s with group instance id %s",
-             id, rq->instance_id ? rq->instance_id : "None");
+    snprintf(reason, sizeof reason,
+             "Adding new member %s with group instance id %s", id,
+             rq->instance_id ? rq->instance_id : "None");
     rebalance_or_complete(c, g, reason);
 }
 
-static void update_member_and_rebalance(grp_coord *c, grp_group *g, grp_member *m,
-                                        const grp_join_req *rq, grp_join_fn fn,
-                                        void *ctx) {
+static void update_member_and_rebalance(grp_coord *c, grp_group *g,
+                                        grp_member *m, const grp_join_req *rq,
+                                        grp_join_fn fn, void *ctx) {
     member_update(m, rq);
     if (m->join_fn && (m->join_fn != fn || m->join_ctx != ctx))
         complete_join_waiter(m, KERR_REBALANCE_IN_PROGRESS);
     m->join_fn = fn;
     m->join_ctx = ctx;
     char reason[256];
-    snprintf(reason, sizeof reason, "Updating metadata for member %s during %s", m->id,
-             grp_state_name(g->state));
+    snprintf(reason, sizeof reason, "Updating metadata for member %s during %s",
+             m->id, grp_state_name(g->state));
     rebalance_or_complete(c, g, reason);
 }
 
@@ -852,8 +892,10 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
         free(g->leader);
         g->leader = xstrdup(new_id);
     }
-    SL_INFO("group", "Static member %s of group %s with unknown member id rejoins, "
-            "assigning new member id %s (was %s)", rq->instance_id, g->id, new_id, old_id);
+    SL_INFO("group",
+            "Static member %s of group %s with unknown member id rejoins, "
+            "assigning new member id %s (was %s)",
+            rq->instance_id, g->id, new_id, old_id);
     free(old_id);
     char *old_proto_name = g->protocol_name ? xstrdup(g->protocol_name) : NULL;
     member_update(m, rq);
@@ -872,16 +914,19 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
         } else {
             m->join_fn = fn;
             m->join_ctx = ctx;
-            prepare_rebalance(c, g, "Group's selectedProtocol will change because static "
-                                    "member rejoined with different protocols");
+            prepare_rebalance(
+                c, g,
+                "Group's selectedProtocol will change because static "
+                "member rejoined with different protocols");
         }
         break;
     }
     case GRP_COMPLETING_REBALANCE:
         m->join_fn = fn;
         m->join_ctx = ctx;
-        prepare_rebalance(c, g, "Updating metadata for static member during "
-                                "CompletingRebalance");
+        prepare_rebalance(c, g,
+                          "Updating metadata for static member during "
+                          "CompletingRebalance");
         break;
     default:
         m->join_fn = fn;
@@ -930,16 +975,19 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             join_error(fn, ctx, KERR_GROUP_MAX_SIZE_REACHED, mid);
             return;
         }
-        char *id = new_member_id(rq->instance_id ? rq->instance_id
-                                                 : (rq->client_id ? rq->client_id : ""));
+        char *id = new_member_id(rq->instance_id
+                                     ? rq->instance_id
+                                     : (rq->client_id ? rq->client_id : ""));
         if (!rq->instance_id && rq->require_known_member_id) {
             /* KIP-394: hand out the id first; the member joins with it. */
             if (g->n_pending == g->cap_pending) {
                 g->cap_pending = g->cap_pending ? g->cap_pending * 2 : 4;
-                g->pending = xrealloc(g->pending, (size_t)g->cap_pending * sizeof *g->pending);
+                g->pending = xrealloc(g->pending, (size_t)g->cap_pending *
+                                                      sizeof *g->pending);
             }
             g->pending[g->n_pending].id = id;
-            g->pending[g->n_pending].deadline = now_ms() + rq->session_timeout_ms;
+            g->pending[g->n_pending].deadline =
+                now_ms() + rq->session_timeout_ms;
             g->n_pending++;
             join_error(fn, ctx, KERR_MEMBER_ID_REQUIRED, id);
             return;
@@ -997,7 +1045,8 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
     }
 }
 
-/* ---- member validation (Kafka's validateMember) ------------------------------------ */
+/* ---- member validation (Kafka's validateMember)
+ * ------------------------------------ */
 
 static int16_t validate_member(const grp_group *g, const char *member_id,
                                const char *instance_id, grp_member **out) {
@@ -1016,7 +1065,8 @@ static int16_t validate_member(const grp_group *g, const char *member_id,
     return KERR_NONE;
 }
 
-/* ---- SyncGroup -------------------------------------------------------------- */
+/* ---- SyncGroup --------------------------------------------------------------
+ */
 
 void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
     grp_group *g = grp_find(c, rq->group_id);
@@ -1066,19 +1116,24 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
                     !memcmp(x->id, rq->assignments[j].member_id,
                             rq->assignments[j].member_id_len))
                     a = &rq->assignments[j];
-            member_set_assignment(x, a ? a->assignment : NULL, a ? a->assignment_len : 0);
+            member_set_assignment(x, a ? a->assignment : NULL,
+                                  a ? a->assignment_len : 0);
         }
         e = store_group(c, g);
         if (e) {
             /* Kafka: the assignment is lost; everyone rejoins. */
-            int16_t err = e == KERR_NOT_COORDINATOR ? e : KERR_COORDINATOR_NOT_AVAILABLE;
+            int16_t err =
+                e == KERR_NOT_COORDINATOR ? e : KERR_COORDINATOR_NOT_AVAILABLE;
             reset_sync_phase(g, err);
             prepare_rebalance(c, g, "failed to persist the assignment");
             return;
         }
         set_state(g, GRP_STABLE);
-        SL_INFO("group", "Assignment received from leader %s for group %s for generation "
-                "%d. The group has %d members.", m->id, g->id, g->generation, g->n);
+        SL_INFO(
+            "group",
+            "Assignment received from leader %s for group %s for generation "
+            "%d. The group has %d members.",
+            m->id, g->id, g->generation, g->n);
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             if (!x->sync_fn)
@@ -1096,8 +1151,8 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
     case GRP_STABLE: {
         m->pending_sync = false;
         m->hb_deadline = now_ms() + m->session_ms;
-        grp_sync_result r = {KERR_NONE, g->protocol_type, g->protocol_name, m->assignment,
-                             m->assignment_len};
+        grp_sync_result r = {KERR_NONE, g->protocol_type, g->protocol_name,
+                             m->assignment, m->assignment_len};
         fn(ctx, &r);
         break;
     }
@@ -1112,7 +1167,8 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
         g->sync_deadline = 0;
 }
 
-/* ---- Heartbeat / LeaveGroup --------------------------------------------------- */
+/* ---- Heartbeat / LeaveGroup
+ * --------------------------------------------------- */
 
 int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
                       const char *member_id, const char *instance_id) {
@@ -1187,19 +1243,22 @@ int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
     return KERR_NONE;
 }
 
-/* ---- offsets ------------------------------------------------------------------ */
+/* ---- offsets
+ * ------------------------------------------------------------------ */
 
-static grp_offset *offset_find(grp_group *g, const char *topic, size_t tlen, int32_t p) {
+static grp_offset *offset_find(grp_group *g, const char *topic, size_t tlen,
+                               int32_t p) {
     for (int i = 0; i < g->n_offs; i++) {
         grp_offset *o = &g->offs[i];
-        if (o->partition == p && strlen(o->topic) == tlen && !memcmp(o->topic, topic, tlen))
+        if (o->partition == p && strlen(o->topic) == tlen &&
+            !memcmp(o->topic, topic, tlen))
             return o;
     }
     return NULL;
 }
 
-const grp_offset *grp_offset_get(const grp_group *g, const char *topic, size_t tlen,
-                                 int32_t partition) {
+const grp_offset *grp_offset_get(const grp_group *g, const char *topic,
+                                 size_t tlen, int32_t partition) {
     return offset_find((grp_group *)g, topic, tlen, partition);
 }
 
@@ -1219,9 +1278,9 @@ const grp_offset *grp_offsets(grp_group *g, int *n) {
     return g->offs;
 }
 
-static void offset_put(grp_group *g, const char *topic, size_t tlen, int32_t p, int64_t off,
-                       int32_t epoch, const char *md, size_t mdlen, int64_t cts,
-                       int64_t ets) {
+static void offset_put(grp_group *g, const char *topic, size_t tlen, int32_t p,
+                       int64_t off, int32_t epoch, const char *md, size_t mdlen,
+                       int64_t cts, int64_t ets) {
     grp_offset *o = offset_find(g, topic, tlen, p);
     if (!o) {
         if (g->n_offs == g->cap_offs) {
@@ -1249,8 +1308,8 @@ static void offset_remove(grp_group *g, grp_offset *o) {
 }
 
 /* Kafka's ClassicGroup.validateOffsetCommit (non-transactional). */
-static int16_t validate_commit(grp_group *g, int32_t generation, const char *member_id,
-                               const char *instance_id) {
+static int16_t validate_commit(grp_group *g, int32_t generation,
+                               const char *member_id, const char *instance_id) {
     if (g->state == GRP_DEAD)
         return KERR_COORDINATOR_NOT_AVAILABLE;
     bool simple = generation < 0 && (!member_id || !*member_id) && !instance_id;
@@ -1272,17 +1331,18 @@ static int16_t validate_commit(grp_group *g, int32_t generation, const char *mem
 }
 
 void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
-                const char *member_id, const char *instance_id, grp_commit_in *offs,
-                int n, int16_t api_version) {
+                const char *member_id, const char *instance_id,
+                grp_commit_in *offs, int n, int16_t api_version) {
     int16_t top = KERR_NONE;
-    grp_group *g = grp_find(c, group_id);
+    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
     if (!group_id || !*group_id)
         top = KERR_INVALID_GROUP_ID;
     else if (!g) {
         if (generation < 0)
             g = group_create(c, group_id);
         else
-            top = api_version >= 9 ? KERR_GROUP_ID_NOT_FOUND : KERR_ILLEGAL_GENERATION;
+            top = api_version >= 9 ? KERR_GROUP_ID_NOT_FOUND
+                                   : KERR_ILLEGAL_GENERATION;
     }
     if (!top)
         top = validate_commit(g, generation, member_id, instance_id);
@@ -1302,7 +1362,8 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
         grp_commit_in *o = &offs[i];
         if (o->error)
             continue;
-        if (o->metadata && (int64_t)o->metadata_len > (int64_t)c->cfg.metadata_max_bytes) {
+        if (o->metadata &&
+            (int64_t)o->metadata_len > (int64_t)c->cfg.metadata_max_bytes) {
             o->error = KERR_OFFSET_METADATA_TOO_LARGE;
             continue;
         }
@@ -1311,19 +1372,21 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
         v->partition = o->partition;
         v->offset = o->offset;
         v->leader_epoch = o->leader_epoch;
-        v->metadata = xstrndup(o->metadata ? o->metadata : "", o->metadata ? o->metadata_len : 0);
+        v->metadata = xstrndup(o->metadata ? o->metadata : "",
+                               o->metadata ? o->metadata_len : 0);
         v->commit_ts = now;
         v->expire_ts = o->expire_ts;
         buf_init(&bufs[2 * nr], 64);
         buf_init(&bufs[2 * nr + 1], 64);
         encode_offset_key(&bufs[2 * nr], g->id, v->topic, v->partition);
         encode_offset_value(&bufs[2 * nr + 1], v);
-        recs[nr] = (grp_record){bufs[2 * nr].data, bufs[2 * nr].len, bufs[2 * nr + 1].data,
-                                bufs[2 * nr + 1].len};
+        recs[nr] = (grp_record){bufs[2 * nr].data, bufs[2 * nr].len,
+                                bufs[2 * nr + 1].data, bufs[2 * nr + 1].len};
         nr++;
     }
     int16_t e = store_append(c, g->partition, recs, nr);
-    if (e && e != KERR_NOT_COORDINATOR && e != KERR_COORDINATOR_LOAD_IN_PROGRESS)
+    if (e && e != KERR_NOT_COORDINATOR &&
+        e != KERR_COORDINATOR_LOAD_IN_PROGRESS)
         e = KERR_COORDINATOR_NOT_AVAILABLE; /* Kafka maps storage errors so */
     for (int i = 0; i < n; i++) {
         grp_commit_in *o = &offs[i];
@@ -1333,8 +1396,9 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
             o->error = e;
         else
             offset_put(g, o->topic, o->topic_len, o->partition, vals[i].offset,
-                       vals[i].leader_epoch, vals[i].metadata, strlen(vals[i].metadata),
-                       vals[i].commit_ts, vals[i].expire_ts);
+                       vals[i].leader_epoch, vals[i].metadata,
+                       strlen(vals[i].metadata), vals[i].commit_ts,
+                       vals[i].expire_ts);
     }
     for (int i = 0; i < n; i++)
         offset_free(&vals[i]);
@@ -1348,9 +1412,11 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
 /* Topics the members subscribe to (ConsumerProtocolSubscription of the
  * selected protocol: version int16, topics []string, ...). Returns false if
  * the group is not a "consumer" group or a subscription does not parse. */
-static bool subscribed_topics_contain(const grp_group *g, const char *topic, bool *found) {
+static bool subscribed_topics_contain(const grp_group *g, const char *topic,
+                                      bool *found) {
     *found = false;
-    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") || !g->protocol_name)
+    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") ||
+        !g->protocol_name)
         return g->n == 0;
     for (int i = 0; i < g->n; i++) {
         const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -1376,8 +1442,9 @@ static bool subscribed_topics_contain(const grp_group *g, const char *topic, boo
     return true;
 }
 
-static int16_t write_offset_tombstones(grp_coord *c, grp_group *g, grp_offset **which,
-                                       int n, bool with_group) {
+static int16_t write_offset_tombstones(grp_coord *c, grp_group *g,
+                                       grp_offset **which, int n,
+                                       bool with_group) {
     int total = n + (with_group ? 1 : 0);
     if (!total)
         return KERR_NONE;
@@ -1385,7 +1452,8 @@ static int16_t write_offset_tombstones(grp_coord *c, grp_group *g, grp_offset **
     buf *keys = xcalloc((size_t)total, sizeof *keys);
     for (int i = 0; i < n; i++) {
         buf_init(&keys[i], 64);
-        encode_offset_key(&keys[i], g->id, which[i]->topic, which[i]->partition);
+        encode_offset_key(&keys[i], g->id, which[i]->topic,
+                          which[i]->partition);
         recs[i] = (grp_record){keys[i].data, keys[i].len, NULL, 0};
     }
     if (with_group) {
@@ -1401,8 +1469,9 @@ static int16_t write_offset_tombstones(grp_coord *c, grp_group *g, grp_offset **
     return e;
 }
 
-int16_t grp_offset_delete(grp_coord *c, const char *group_id, const char *const *topics,
-                          const int32_t *parts, int n, int16_t *errs) {
+int16_t grp_offset_delete(grp_coord *c, const char *group_id,
+                          const char *const *topics, const int32_t *parts,
+                          int n, int16_t *errs) {
     grp_group *g = grp_find(c, group_id);
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
@@ -1454,7 +1523,8 @@ int16_t grp_delete_group(grp_coord *c, const char *group_id) {
         return KERR_GROUP_ID_NOT_FOUND;
     if (g->state != GRP_EMPTY)
         return KERR_NON_EMPTY_GROUP;
-    grp_offset **all = xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *all);
+    grp_offset **all =
+        xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *all);
     for (int i = 0; i < g->n_offs; i++)
         all[i] = &g->offs[i];
     int16_t e = write_offset_tombstones(c, g, all, g->n_offs, true);
@@ -1480,7 +1550,8 @@ int grp_expire_offsets(grp_coord *c) {
                 continue;
             }
             bool has_type = g->protocol_type && *g->protocol_type;
-            grp_offset **exp = xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *exp);
+            grp_offset **exp =
+                xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *exp);
             int ne = 0;
             for (int i = 0; i < g->n_offs; i++) {
                 grp_offset *o = &g->offs[i];
@@ -1490,22 +1561,28 @@ int grp_expire_offsets(grp_coord *c) {
                 else if (!has_type)
                     expired = now - o->commit_ts >= ret;
                 else if (g->state == GRP_EMPTY)
-                    expired = now - (g->state_ts >= 0 ? g->state_ts : o->commit_ts) >= ret;
+                    expired =
+                        now - (g->state_ts >= 0 ? g->state_ts : o->commit_ts) >=
+                        ret;
                 else if (g->state == GRP_STABLE) {
                     bool found;
-                    if (subscribed_topics_contain(g, o->topic, &found) && !found)
+                    if (subscribed_topics_contain(g, o->topic, &found) &&
+                        !found)
                         expired = now - o->commit_ts >= ret;
                 }
                 if (expired)
                     exp[ne++] = o;
             }
             /* Kafka deletes an Empty group once it has no offsets left. */
-            bool drop_group = g->state == GRP_EMPTY && ne == g->n_offs && g->n_pending == 0;
+            bool drop_group =
+                g->state == GRP_EMPTY && ne == g->n_offs && g->n_pending == 0;
             if (ne || drop_group) {
                 int16_t e = write_offset_tombstones(c, g, exp, ne, drop_group);
                 if (!e) {
                     if (ne)
-                        SL_INFO("group", "Removed %d expired offsets of group %s", ne, g->id);
+                        SL_INFO("group",
+                                "Removed %d expired offsets of group %s", ne,
+                                g->id);
                     removed += ne;
                     if (drop_group) {
                         free(exp);
@@ -1530,7 +1607,8 @@ int grp_expire_offsets(grp_coord *c) {
     return removed;
 }
 
-/* ---- timers ------------------------------------------------------------------- */
+/* ---- timers
+ * ------------------------------------------------------------------- */
 
 static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
     for (int i = g->n_pending - 1; i >= 0; i--)
@@ -1538,7 +1616,8 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
             pending_remove_at(g, i);
             maybe_complete_join(c, g);
         }
-    if (g->state == GRP_PREPARING_REBALANCE && g->join_deadline && now >= g->join_deadline) {
+    if (g->state == GRP_PREPARING_REBALANCE && g->join_deadline &&
+        now >= g->join_deadline) {
         if (g->initial && g->new_member_added && g->initial_remaining > 0 &&
             c->cfg.initial_delay_ms > 0) {
             int64_t d = c->cfg.initial_delay_ms;
@@ -1551,27 +1630,32 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
             complete_join(c, g);
         }
     }
-    if ((g->state == GRP_COMPLETING_REBALANCE || g->state == GRP_STABLE) && g->sync_deadline &&
-        now >= g->sync_deadline) {
+    if ((g->state == GRP_COMPLETING_REBALANCE || g->state == GRP_STABLE) &&
+        g->sync_deadline && now >= g->sync_deadline) {
         g->sync_deadline = 0;
         bool removed = false;
         for (int i = g->n - 1; i >= 0; i--)
             if (g->m[i]->pending_sync) {
-                SL_INFO("group", "Member %s of group %s did not sync in time, removing it",
-                        g->m[i]->id, g->id);
+                SL_INFO(
+                    "group",
+                    "Member %s of group %s did not sync in time, removing it",
+                    g->m[i]->id, g->id);
                 remove_member(g, g->m[i]);
                 removed = true;
             }
         if (removed)
-            prepare_rebalance(c, g, "members failed to sync within the rebalance timeout");
+            prepare_rebalance(
+                c, g, "members failed to sync within the rebalance timeout");
     }
     for (int i = g->n - 1; i >= 0 && i < g->n; i--) {
         grp_member *m = g->m[i];
         if (m->join_fn || m->sync_fn || now < m->hb_deadline)
             continue;
         char why[300];
-        snprintf(why, sizeof why, "removing member %s on heartbeat expiration", m->id);
-        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id, why);
+        snprintf(why, sizeof why, "removing member %s on heartbeat expiration",
+                 m->id);
+        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id,
+                why);
         remove_member_and_update(c, g, m, why);
         i = g->n; /* the array changed: rescan */
     }
@@ -1594,10 +1678,11 @@ void grp_fail_waiters(grp_coord *c, int16_t error) {
             }
 }
 
-/* ---- loading --------------------------------------------------------------------- */
+/* ---- loading
+ * --------------------------------------------------------------------- */
 
-bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key, size_t key_len,
-                const uint8_t *value, size_t value_len) {
+bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
+                size_t key_len, const uint8_t *value, size_t value_len) {
     arena a;
     arena_init(&a, 4096);
     bool ok = false;
@@ -1614,7 +1699,8 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key, size_t key_
         grp_group *g = grp_find(c, gid);
         if (!value) {
             if (g) {
-                grp_offset *o = offset_find(g, k.topic.p, (size_t)k.topic.len, k.partition);
+                grp_offset *o =
+                    offset_find(g, k.topic.p, (size_t)k.topic.len, k.partition);
                 if (o)
                     offset_remove(g, o);
             }
@@ -1631,10 +1717,10 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key, size_t key_
         if (!g)
             g = group_create(c, gid);
         g->partition = partition;
-        offset_put(g, k.topic.p, (size_t)k.topic.len, k.partition, v.offset, v.leader_epoch,
-                   v.metadata.len > 0 ? v.metadata.p : "",
-                   v.metadata.len > 0 ? (size_t)v.metadata.len : 0, v.commit_timestamp,
-                   vver == 1 ? v.expire_timestamp : -1);
+        offset_put(g, k.topic.p, (size_t)k.topic.len, k.partition, v.offset,
+                   v.leader_epoch, v.metadata.len > 0 ? v.metadata.p : "",
+                   v.metadata.len > 0 ? (size_t)v.metadata.len : 0,
+                   v.commit_timestamp, vver == 1 ? v.expire_timestamp : -1);
         ok = true;
     } else if (kver == 2) {
         proto_group_metadata_key k;
@@ -1671,27 +1757,33 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key, size_t key_
         free(g->protocol_type);
         free(g->protocol_name);
         free(g->leader);
-        g->protocol_type = v.protocol_type.len > 0 ? proto_str_dup(&a, v.protocol_type) : NULL;
+        g->protocol_type =
+            v.protocol_type.len > 0 ? proto_str_dup(&a, v.protocol_type) : NULL;
         if (g->protocol_type)
             g->protocol_type = xstrdup(g->protocol_type);
-        g->protocol_name = v.protocol.len >= 0 ? xstrdup(proto_str_dup(&a, v.protocol)) : NULL;
-        g->leader = v.leader.len >= 0 ? xstrdup(proto_str_dup(&a, v.leader)) : NULL;
+        g->protocol_name =
+            v.protocol.len >= 0 ? xstrdup(proto_str_dup(&a, v.protocol)) : NULL;
+        g->leader =
+            v.leader.len >= 0 ? xstrdup(proto_str_dup(&a, v.leader)) : NULL;
         g->generation = v.generation;
-        g->state_ts = v.current_state_timestamp >= 0 ? v.current_state_timestamp : clk_wall_ms();
+        g->state_ts = v.current_state_timestamp >= 0 ? v.current_state_timestamp
+                                                     : clk_wall_ms();
         for (int32_t i = 0; i < v.members.n; i++) {
             proto_group_metadata_value_member_metadata *mm = &v.members.v[i];
             grp_member *m = xcalloc(1, sizeof *m);
             m->id = xstrdup(proto_str_dup(&a, mm->member_id));
-            m->instance_id = mm->group_instance_id.len >= 0
-                                 ? xstrdup(proto_str_dup(&a, mm->group_instance_id))
-                                 : NULL;
+            m->instance_id =
+                mm->group_instance_id.len >= 0
+                    ? xstrdup(proto_str_dup(&a, mm->group_instance_id))
+                    : NULL;
             m->client_id = xstrdup(proto_str_dup(&a, mm->client_id));
             m->client_host = xstrdup(proto_str_dup(&a, mm->client_host));
             m->session_ms = mm->session_timeout;
             m->rebalance_ms = mm->rebalance_timeout >= 0 ? mm->rebalance_timeout
                                                          : mm->session_timeout;
             grp_protocol_in pin = {g->protocol_name ? g->protocol_name : "",
-                                   g->protocol_name ? strlen(g->protocol_name) : 0,
+                                   g->protocol_name ? strlen(g->protocol_name)
+                                                    : 0,
                                    mm->subscription.p, mm->subscription.len};
             member_set_protocols(m, &pin, 1);
             member_set_assignment(m, mm->assignment.p, mm->assignment.len);
@@ -1726,7 +1818,8 @@ void grp_partition_loaded(grp_coord *c, int32_t partition) {
         }
 }
 
-/* ---- read access -------------------------------------------------------------------- */
+/* ---- read access
+ * -------------------------------------------------------------------- */
 
 void grp_get_info(const grp_group *g, grp_info *out) {
     out->group_id = g->id;

@@ -35,17 +35,18 @@ typedef struct grp_member grp_member;
 
 /* ---- configuration ------------------------------------------------------- */
 typedef struct grp_config {
-    int32_t num_partitions;         /* offsets.topic.num.partitions */
-    int32_t min_session_ms;         /* group.min.session.timeout.ms */
-    int32_t max_session_ms;         /* group.max.session.timeout.ms */
-    int32_t initial_delay_ms;       /* group.initial.rebalance.delay.ms */
-    int32_t max_size;               /* group.max.size */
-    int64_t offsets_retention_ms;   /* offsets.retention.minutes * 60000 */
-    int32_t metadata_max_bytes;     /* offset.metadata.max.bytes */
+    int32_t num_partitions;       /* offsets.topic.num.partitions */
+    int32_t min_session_ms;       /* group.min.session.timeout.ms */
+    int32_t max_session_ms;       /* group.max.session.timeout.ms */
+    int32_t initial_delay_ms;     /* group.initial.rebalance.delay.ms */
+    int32_t max_size;             /* group.max.size */
+    int64_t offsets_retention_ms; /* offsets.retention.minutes * 60000 */
+    int32_t metadata_max_bytes;   /* offset.metadata.max.bytes */
 } grp_config;
 void grp_config_default(grp_config *cfg);
 
-/* ---- storage of records (__consumer_offsets) ------------------------------ */
+/* ---- storage of records (__consumer_offsets) ------------------------------
+ */
 typedef struct grp_record {
     const uint8_t *key;
     size_t key_len;
@@ -69,10 +70,11 @@ const grp_config *grp_cfg(const grp_coord *c);
 /* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % partitions. */
 int32_t grp_partition_for(const char *group_id, size_t len, int32_t n_parts);
 
-/* ---- ownership of __consumer_offsets partitions --------------------------- */
+/* ---- ownership of __consumer_offsets partitions ---------------------------
+ */
 enum grp_part_state {
-    GRP_PART_NONE = 0,   /* not ours: NOT_COORDINATOR */
-    GRP_PART_LOADING = 1,/* COORDINATOR_LOAD_IN_PROGRESS */
+    GRP_PART_NONE = 0,    /* not ours: NOT_COORDINATOR */
+    GRP_PART_LOADING = 1, /* COORDINATOR_LOAD_IN_PROGRESS */
     GRP_PART_ACTIVE = 2,
 };
 void grp_set_partition_state(grp_coord *c, int32_t partition, int state);
@@ -86,7 +88,8 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
  * Stable with fresh session deadlines, groups without members Empty. */
 void grp_partition_loaded(grp_coord *c, int32_t partition);
 
-/* ---- group states ---------------------------------------------------------- */
+/* ---- group states ----------------------------------------------------------
+ */
 enum grp_state {
     GRP_EMPTY = 0,
     GRP_PREPARING_REBALANCE,
@@ -96,7 +99,8 @@ enum grp_state {
 };
 const char *grp_state_name(int state); /* "Stable", "PreparingRebalance"... */
 
-/* ---- JoinGroup -------------------------------------------------------------- */
+/* ---- JoinGroup --------------------------------------------------------------
+ */
 typedef struct grp_protocol_in {
     const char *name;
     size_t name_len;
@@ -106,8 +110,8 @@ typedef struct grp_protocol_in {
 
 typedef struct grp_join_req {
     const char *group_id;
-    const char *member_id;       /* "" for a new member */
-    const char *instance_id;     /* NULL if dynamic */
+    const char *member_id;   /* "" for a new member */
+    const char *instance_id; /* NULL if dynamic */
     const char *client_id;
     const char *client_host;
     const char *protocol_type;
@@ -115,26 +119,26 @@ typedef struct grp_join_req {
     int32_t rebalance_timeout_ms; /* v0: = session timeout */
     int n_protocols;
     const grp_protocol_in *protocols;
-    bool require_known_member_id; /* v4+: MEMBER_ID_REQUIRED first */
+    bool require_known_member_id;  /* v4+: MEMBER_ID_REQUIRED first */
     bool supports_skip_assignment; /* v9+ */
 } grp_join_req;
 
 typedef struct grp_join_member {
     const char *member_id;
-    const char *instance_id;     /* NULL if dynamic */
-    const uint8_t *metadata;     /* for the selected protocol */
+    const char *instance_id; /* NULL if dynamic */
+    const uint8_t *metadata; /* for the selected protocol */
     int32_t metadata_len;
 } grp_join_member;
 
 typedef struct grp_join_result {
     int16_t error;
-    int32_t generation;          /* -1 on error */
-    const char *protocol_type;   /* NULL if none */
-    const char *protocol_name;   /* NULL if none */
-    const char *leader;          /* "" if none */
-    const char *member_id;       /* the member's id ("" if none) */
+    int32_t generation;        /* -1 on error */
+    const char *protocol_type; /* NULL if none */
+    const char *protocol_name; /* NULL if none */
+    const char *leader;        /* "" if none */
+    const char *member_id;     /* the member's id ("" if none) */
     bool skip_assignment;
-    int n_members;               /* only for the leader */
+    int n_members; /* only for the leader */
     const grp_join_member *members;
 } grp_join_result;
 typedef void (*grp_join_fn)(void *ctx, const grp_join_result *r);
@@ -142,7 +146,8 @@ typedef void (*grp_join_fn)(void *ctx, const grp_join_result *r);
 /* Answers through fn, now or when the rebalance completes. */
 void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx);
 
-/* ---- SyncGroup --------------------------------------------------------------- */
+/* ---- SyncGroup
+ * --------------------------------------------------------------- */
 typedef struct grp_assignment_in {
     const char *member_id;
     size_t member_id_len;
@@ -154,8 +159,8 @@ typedef struct grp_sync_req {
     const char *group_id;
     const char *member_id;
     const char *instance_id;
-    const char *protocol_type;   /* v5+, NULL if absent */
-    const char *protocol_name;   /* v5+, NULL if absent */
+    const char *protocol_type; /* v5+, NULL if absent */
+    const char *protocol_name; /* v5+, NULL if absent */
     int32_t generation;
     int n_assignments;
     const grp_assignment_in *assignments;
@@ -172,7 +177,8 @@ typedef void (*grp_sync_fn)(void *ctx, const grp_sync_result *r);
 
 void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx);
 
-/* ---- Heartbeat / LeaveGroup ---------------------------------------------------- */
+/* ---- Heartbeat / LeaveGroup
+ * ---------------------------------------------------- */
 int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
                       const char *member_id, const char *instance_id);
 /* Top-level check of a LeaveGroup: 0, or the error for the whole request. */
@@ -181,15 +187,16 @@ int16_t grp_leave_check(grp_coord *c, const char *group_id);
 int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
                   const char *instance_id, const char *reason);
 
-/* ---- offsets ---------------------------------------------------------------- */
+/* ---- offsets ----------------------------------------------------------------
+ */
 typedef struct grp_offset {
     char *topic;
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;              /* never NULL ("" if none) */
-    int64_t commit_ts;           /* wall ms */
-    int64_t expire_ts;           /* -1: by retention */
+    char *metadata;    /* never NULL ("" if none) */
+    int64_t commit_ts; /* wall ms */
+    int64_t expire_ts; /* -1: by retention */
 } grp_offset;
 
 typedef struct grp_commit_in {
@@ -198,12 +205,12 @@ typedef struct grp_commit_in {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    const char *metadata;        /* NULL: "" */
+    const char *metadata; /* NULL: "" */
     size_t metadata_len;
-    int64_t expire_ts;           /* -1 */
-    int16_t error;               /* in: a per-partition error decided by the
-                                    caller (UNKNOWN_TOPIC_OR_PARTITION), out:
-                                    the result */
+    int64_t expire_ts; /* -1 */
+    int16_t error;     /* in: a per-partition error decided by the
+                          caller (UNKNOWN_TOPIC_OR_PARTITION), out:
+                          the result */
 } grp_commit_in;
 
 /* OffsetCommit: validates the member/generation (Kafka's
@@ -246,13 +253,14 @@ void grp_tick(grp_coord *c);
 /* Completes every waiting JoinGroup / SyncGroup with `error` (shutdown). */
 void grp_fail_waiters(grp_coord *c, int16_t error);
 
-/* ---- read access for List/DescribeGroups --------------------------------------- */
+/* ---- read access for List/DescribeGroups
+ * --------------------------------------- */
 typedef struct grp_member_info {
     const char *member_id;
     const char *instance_id;
     const char *client_id;
     const char *client_host;
-    const uint8_t *metadata;     /* selected protocol's, NULL if none */
+    const uint8_t *metadata; /* selected protocol's, NULL if none */
     int32_t metadata_len;
     const uint8_t *assignment;
     int32_t assignment_len;
@@ -262,8 +270,8 @@ typedef struct grp_info {
     const char *group_id;
     int state;
     int32_t generation;
-    const char *protocol_type;   /* "" if none */
-    const char *protocol_name;   /* "" if none */
+    const char *protocol_type; /* "" if none */
+    const char *protocol_name; /* "" if none */
     const char *leader;
     int32_t partition;
     int n_members;

@@ -40,16 +40,19 @@ static brk_broker *cbrk;
 static uint64_t tick_timer, expire_timer;
 static bool stopping;
 
-/* ---- store: appends to __consumer_offsets ------------------------------------- */
+/* ---- store: appends to __consumer_offsets
+ * ------------------------------------- */
 
 static cl_partition *offsets_partition(brk_broker *brk, int32_t p) {
-    cl_topic *t = cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+    cl_topic *t =
+        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t || p < 0 || p >= t->n_partitions)
         return NULL;
     return t->parts[p];
 }
 
-static int16_t store_append(void *ctx, int32_t partition, const grp_record *recs, int n) {
+static int16_t store_append(void *ctx, int32_t partition,
+                            const grp_record *recs, int n) {
     brk_broker *brk = ctx;
     cl_partition *part = offsets_partition(brk, partition);
     if (!part || !part->log || part->leader != brk->node_id)
@@ -59,8 +62,9 @@ static int16_t store_append(void *ctx, int32_t partition, const grp_record *recs
     batch_builder_set_leader_epoch(&b, part->leader_epoch);
     int64_t now = clk_wall_ms();
     for (int i = 0; i < n; i++)
-        batch_builder_add(&b, now, recs[i].key, (int32_t)recs[i].key_len, recs[i].value,
-                          recs[i].value ? (int32_t)recs[i].value_len : -1, NULL, 0);
+        batch_builder_add(
+            &b, now, recs[i].key, (int32_t)recs[i].key_len, recs[i].value,
+            recs[i].value ? (int32_t)recs[i].value_len : -1, NULL, 0);
     buf out;
     buf_init(&out, 256);
     int16_t e = batch_builder_finish(&b, &out);
@@ -76,9 +80,11 @@ static int16_t store_append(void *ctx, int32_t partition, const grp_record *recs
     return e;
 }
 
-/* ---- loading ----------------------------------------------------------------- */
+/* ---- loading
+ * ----------------------------------------------------------------- */
 
-static void replay_batch(int32_t p, const uint8_t *batch, const log_batch_header *h) {
+static void replay_batch(int32_t p, const uint8_t *batch,
+                         const log_batch_header *h) {
     /* TxnOffsetCommit batches and their markers: the txn layer (txn.h). */
     if (txn_grp_replay_batch(coord, p, batch, h))
         return;
@@ -90,7 +96,8 @@ static void replay_batch(int32_t p, const uint8_t *batch, const log_batch_header
     size_t n = (size_t)batch_size(h) - BATCH_HEADER_SIZE;
     if (batch_compression(h) != 0) {
         if (batch_decompress_records(h, batch, 64u << 20, &dec)) {
-            SL_WARN("group", "__consumer_offsets-%d: cannot decompress batch at %lld", p,
+            SL_WARN("group",
+                    "__consumer_offsets-%d: cannot decompress batch at %lld", p,
                     (long long)h->base_offset);
             buf_free(&dec);
             return;
@@ -104,10 +111,13 @@ static void replay_batch(int32_t p, const uint8_t *batch, const log_batch_header
     while (batch_iter_next(&it, &r) == 1) {
         if (r.key_len < 0)
             continue;
-        if (!grp_replay(coord, p, r.key, (size_t)r.key_len, r.value_len >= 0 ? r.value : NULL,
+        if (!grp_replay(coord, p, r.key, (size_t)r.key_len,
+                        r.value_len >= 0 ? r.value : NULL,
                         r.value_len >= 0 ? (size_t)r.value_len : 0))
-            SL_WARN("group", "__consumer_offsets-%d: skipping undecodable record at %lld", p,
-                    (long long)r.offset);
+            SL_WARN(
+                "group",
+                "__consumer_offsets-%d: skipping undecodable record at %lld", p,
+                (long long)r.offset);
     }
     buf_free(&dec);
 }
@@ -150,25 +160,32 @@ static void load_partition(brk_broker *brk, int32_t p) {
             pos += (size_t)batch_size(&h);
         }
         if (next <= off)
-            break; /* no progress: a damaged batch; recovery should have cut it */
+            break; /* no progress: a damaged batch; recovery should have cut it
+                    */
         off = next;
     }
     free(data);
     grp_partition_loaded(coord, p);
     grp_set_partition_state(coord, p, GRP_PART_ACTIVE);
-    SL_DEBUG("group", "Finished loading offsets and group metadata from __consumer_offsets-%d "
-             "in %lld milliseconds", p, (long long)(clk_mono_ms() - t0));
+    SL_DEBUG("group",
+             "Finished loading offsets and group metadata from "
+             "__consumer_offsets-%d "
+             "in %lld milliseconds",
+             p, (long long)(clk_mono_ms() - t0));
 }
 
 static void load_all(brk_broker *brk) {
-    cl_topic *t = cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+    cl_topic *t =
+        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t)
         return;
-    for (int32_t p = 0; p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++)
+    for (int32_t p = 0;
+         p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++)
         load_partition(brk, p);
 }
 
-/* ---- timers and lifecycle --------------------------------------------------------- */
+/* ---- timers and lifecycle
+ * --------------------------------------------------------- */
 
 static void tick_cb(net_loop *loop, void *ctx) {
     SL_UNUSED(ctx);
@@ -186,8 +203,9 @@ static void expire_cb(net_loop *loop, void *ctx) {
         return;
     grp_expire_offsets(coord);
     expire_timer = net_timer_add(
-        loop, brk_cfg_i64(cbrk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS), expire_cb,
-        NULL);
+        loop,
+        brk_cfg_i64(cbrk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        expire_cb, NULL);
 }
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
@@ -208,16 +226,23 @@ static grp_coord *get_coord(brk_broker *brk) {
     grp_config cfg;
     grp_config_default(&cfg);
     const brk_config *bc = brk->cfg;
-    cfg.num_partitions = (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
-    cl_topic *t = cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+    cfg.num_partitions =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
+    cl_topic *t =
+        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (t && t->n_partitions > 0)
         cfg.num_partitions = t->n_partitions; /* what is on disk wins */
-    cfg.min_session_ms = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MIN_SESSION_TIMEOUT_MS);
-    cfg.max_session_ms = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
-    cfg.initial_delay_ms = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_INITIAL_REBALANCE_DELAY_MS);
+    cfg.min_session_ms =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MIN_SESSION_TIMEOUT_MS);
+    cfg.max_session_ms =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
+    cfg.initial_delay_ms =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_INITIAL_REBALANCE_DELAY_MS);
     cfg.max_size = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MAX_SIZE);
-    cfg.offsets_retention_ms = brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
-    cfg.metadata_max_bytes = (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSET_METADATA_MAX_BYTES);
+    cfg.offsets_retention_ms =
+        brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
+    cfg.metadata_max_bytes =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSET_METADATA_MAX_BYTES);
     grp_store st = {store_append, brk};
     coord = grp_new(&cfg, &st);
     cbrk = brk;
@@ -225,13 +250,15 @@ static grp_coord *get_coord(brk_broker *brk) {
     brk_on_shutdown(on_shutdown, NULL);
     tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
     expire_timer = net_timer_add(
-        brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS), expire_cb,
-        NULL);
+        brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        expire_cb, NULL);
     return coord;
 }
 
 /* The coordinator for the txn layer (TxnOffsetCommit, markers). */
-grp_coord *grp_broker_coord(brk_broker *brk) { return get_coord(brk); }
+grp_coord *grp_broker_coord(brk_broker *brk) {
+    return get_coord(brk);
+}
 
 /* Creates __consumer_offsets if missing (Kafka does this on the first
  * FindCoordinator); 0 or COORDINATOR_NOT_AVAILABLE. */
@@ -239,22 +266,28 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
     grp_coord *c = get_coord(brk);
     if (cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC)))
         return KERR_NONE;
-    int16_t rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
+    int16_t rf = (int16_t)brk_cfg_i64(brk->cfg,
+                                      BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
     if (rf > ctl_live_brokers(brk)) {
-        SL_WARN("group", "cannot create %s: offsets.topic.replication.factor %d > %d live "
-                "brokers", OFFSETS_TOPIC, rf, ctl_live_brokers(brk));
+        SL_WARN(
+            "group",
+            "cannot create %s: offsets.topic.replication.factor %d > %d live "
+            "brokers",
+            OFFSETS_TOPIC, rf, ctl_live_brokers(brk));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     char seg[32];
-    snprintf(seg, sizeof seg, "%lld",
-             (long long)brk_cfg_i64(brk->cfg, BRK_CFG_OFFSETS_TOPIC_SEGMENT_BYTES));
+    snprintf(
+        seg, sizeof seg, "%lld",
+        (long long)brk_cfg_i64(brk->cfg, BRK_CFG_OFFSETS_TOPIC_SEGMENT_BYTES));
     brk_kv kv[] = {{"cleanup.policy", "compact"},
                    {"compression.type", "producer"},
                    {"segment.bytes", seg}};
-    int16_t e = ctl_create_topic(brk, OFFSETS_TOPIC, grp_cfg(c)->num_partitions, rf, NULL, kv,
-                                 SL_ARRAY_LEN(kv), NULL);
+    int16_t e = ctl_create_topic(brk, OFFSETS_TOPIC, grp_cfg(c)->num_partitions,
+                                 rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
     if (e) {
-        SL_WARN("group", "creating %s failed: %s", OFFSETS_TOPIC, proto_error_name(e));
+        SL_WARN("group", "creating %s failed: %s", OFFSETS_TOPIC,
+                proto_error_name(e));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     load_all(brk);
@@ -267,7 +300,8 @@ static int16_t check_coord(brk_req *req, const char *group) {
     return grp_check_coordinator(c, group);
 }
 
-/* ---- helpers --------------------------------------------------------------------- */
+/* ---- helpers
+ * --------------------------------------------------------------------- */
 
 static char *sdup(brk_req *req, proto_str s) {
     if (s.len < 0)
@@ -280,7 +314,9 @@ static char *sdup0(brk_req *req, proto_str s) {
     return r ? r : arena_strndup(req->arena, "", 0);
 }
 
-static proto_str pstr(const char *s) { return s ? proto_str_c(s) : PROTO_STR_NULL; }
+static proto_str pstr(const char *s) {
+    return s ? proto_str_c(s) : PROTO_STR_NULL;
+}
 
 /* Kafka's client host: "/" + address. */
 static const char *client_host(brk_req *req) {
@@ -312,11 +348,12 @@ static void deliver(waiter *w) {
         brk_req_complete(w->req, BRK_DONE);
 }
 
-/* ---- FindCoordinator (10) -------------------------------------------------------- */
+/* ---- FindCoordinator (10)
+ * -------------------------------------------------------- */
 
-static void fill_coordinator(brk_req *req, int8_t type, proto_str key, int16_t *err,
-                             const char **msg, int32_t *node, const char **host,
-                             int32_t *port) {
+static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
+                             int16_t *err, const char **msg, int32_t *node,
+                             const char **host, int32_t *port) {
     brk_broker *brk = req->brk;
     *node = -1;
     *host = "";
@@ -332,7 +369,8 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key, int16_t *
         if (*err)
             return;
         char *g = sdup0(req, key);
-        int32_t p = grp_partition_for(g, strlen(g), grp_cfg(coord)->num_partitions);
+        int32_t p =
+            grp_partition_for(g, strlen(g), grp_cfg(coord)->num_partitions);
         cl_partition *part = offsets_partition(brk, p);
         if (!part || part->leader != brk->node_id) {
             *err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -353,8 +391,8 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key, int16_t *
 
 brk_status grp_handle_find_coordinator(brk_req *req) {
     proto_find_coordinator_request rq;
-    if (proto_find_coordinator_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_find_coordinator_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_find_coordinator_response rs;
     proto_find_coordinator_response_init(&rs);
@@ -362,39 +400,44 @@ brk_status grp_handle_find_coordinator(brk_req *req) {
         int16_t err;
         const char *msg, *host;
         int32_t node, port;
-        fill_coordinator(req, req->api_version >= 1 ? rq.key_type : 0, rq.key, &err, &msg,
-                         &node, &host, &port);
+        fill_coordinator(req, req->api_version >= 1 ? rq.key_type : 0, rq.key,
+                         &err, &msg, &node, &host, &port);
         rs.error_code = err;
-        rs.error_message = err ? pstr(msg ? msg : proto_error_message(err)) : PROTO_STR_NULL;
+        rs.error_message =
+            err ? pstr(msg ? msg : proto_error_message(err)) : PROTO_STR_NULL;
         rs.node_id = node;
         rs.host = proto_str_c(host);
         rs.port = port;
     } else {
         int32_t n = rq.coordinator_keys.n;
         rs.coordinators.n = n;
-        rs.coordinators.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.coordinators.v);
+        rs.coordinators.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
+                                         sizeof *rs.coordinators.v);
         for (int32_t i = 0; i < n; i++) {
-            proto_find_coordinator_response_coordinator *c = &rs.coordinators.v[i];
+            proto_find_coordinator_response_coordinator *c =
+                &rs.coordinators.v[i];
             proto_find_coordinator_response_coordinator_init(c);
             int16_t err;
             const char *msg, *host;
             int32_t node, port;
-            fill_coordinator(req, rq.key_type, rq.coordinator_keys.v[i], &err, &msg, &node,
-                             &host, &port);
+            fill_coordinator(req, rq.key_type, rq.coordinator_keys.v[i], &err,
+                             &msg, &node, &host, &port);
             c->key = rq.coordinator_keys.v[i];
             c->error_code = err;
-            c->error_message =
-                err ? pstr(msg ? msg : proto_error_message(err)) : PROTO_STR_NULL;
+            c->error_message = err ? pstr(msg ? msg : proto_error_message(err))
+                                   : PROTO_STR_NULL;
             c->node_id = node;
             c->host = proto_str_c(host);
             c->port = port;
         }
     }
-    proto_find_coordinator_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_find_coordinator_response_encode(brk_resp_buf(req), req->api_version,
+                                           &rs);
     return BRK_DONE;
 }
 
-/* ---- JoinGroup (11) ------------------------------------------------------------ */
+/* ---- JoinGroup (11)
+ * ------------------------------------------------------------ */
 
 static void join_done(void *ctx, const grp_join_result *r) {
     waiter *w = ctx;
@@ -409,14 +452,17 @@ static void join_done(void *ctx, const grp_join_result *r) {
     rs.skip_assignment = r->skip_assignment;
     rs.member_id = proto_str_c(r->member_id ? r->member_id : "");
     rs.members.n = r->n_members;
-    rs.members.v = arena_calloc(req->arena, (size_t)(r->n_members ? r->n_members : 1),
-                                sizeof *rs.members.v);
+    rs.members.v =
+        arena_calloc(req->arena, (size_t)(r->n_members ? r->n_members : 1),
+                     sizeof *rs.members.v);
     for (int i = 0; i < r->n_members; i++) {
-        proto_join_group_response_join_group_response_member *m = &rs.members.v[i];
+        proto_join_group_response_join_group_response_member *m =
+            &rs.members.v[i];
         proto_join_group_response_join_group_response_member_init(m);
         m->member_id = proto_str_c(r->members[i].member_id);
         m->group_instance_id = pstr(r->members[i].instance_id);
-        m->metadata = (proto_bytes){r->members[i].metadata, r->members[i].metadata_len};
+        m->metadata =
+            (proto_bytes){r->members[i].metadata, r->members[i].metadata_len};
     }
     proto_join_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
     deliver(w);
@@ -424,8 +470,8 @@ static void join_done(void *ctx, const grp_join_result *r) {
 
 brk_status grp_handle_join_group(brk_req *req) {
     proto_join_group_request rq;
-    if (proto_join_group_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_join_group_request_decode(&req->body, req->arena,
+                                        req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
@@ -434,29 +480,36 @@ brk_status grp_handle_join_group(brk_req *req) {
     char *mid = sdup0(req, rq.member_id);
     int16_t e = check_coord(req, gid);
     if (e) {
-        grp_join_result r = {.error = e, .generation = -1, .leader = "", .member_id = mid};
+        grp_join_result r = {
+            .error = e, .generation = -1, .leader = "", .member_id = mid};
         join_done(w, &r);
         return finish(w);
     }
     grp_protocol_in *protos =
-        arena_calloc(req->arena, (size_t)(rq.protocols.n ? rq.protocols.n : 1), sizeof *protos);
+        arena_calloc(req->arena, (size_t)(rq.protocols.n ? rq.protocols.n : 1),
+                     sizeof *protos);
     for (int32_t i = 0; i < rq.protocols.n; i++) {
-        protos[i].name = rq.protocols.v[i].name.p ? rq.protocols.v[i].name.p : "";
-        protos[i].name_len = rq.protocols.v[i].name.len > 0 ? (size_t)rq.protocols.v[i].name.len : 0;
+        protos[i].name =
+            rq.protocols.v[i].name.p ? rq.protocols.v[i].name.p : "";
+        protos[i].name_len = rq.protocols.v[i].name.len > 0
+                                 ? (size_t)rq.protocols.v[i].name.len
+                                 : 0;
         protos[i].metadata = rq.protocols.v[i].metadata.p;
         protos[i].metadata_len = rq.protocols.v[i].metadata.len;
     }
     grp_join_req jr = {
         .group_id = gid,
         .member_id = mid,
-        .instance_id = req->api_version >= 5 ? sdup(req, rq.group_instance_id) : NULL,
+        .instance_id =
+            req->api_version >= 5 ? sdup(req, rq.group_instance_id) : NULL,
         .client_id = req->client_id,
         .client_host = client_host(req),
         .protocol_type = sdup0(req, rq.protocol_type),
         .session_timeout_ms = rq.session_timeout_ms,
         .rebalance_timeout_ms =
-            req->api_version >= 1 && rq.rebalance_timeout_ms >= 0 ? rq.rebalance_timeout_ms
-                                                                  : rq.session_timeout_ms,
+            req->api_version >= 1 && rq.rebalance_timeout_ms >= 0
+                ? rq.rebalance_timeout_ms
+                : rq.session_timeout_ms,
         .n_protocols = rq.protocols.n,
         .protocols = protos,
         .require_known_member_id = req->api_version >= 4,
@@ -466,7 +519,8 @@ brk_status grp_handle_join_group(brk_req *req) {
     return finish(w);
 }
 
-/* ---- SyncGroup (14) ------------------------------------------------------------ */
+/* ---- SyncGroup (14)
+ * ------------------------------------------------------------ */
 
 static void sync_done(void *ctx, const grp_sync_result *r) {
     waiter *w = ctx;
@@ -476,16 +530,17 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
     rs.error_code = r->error;
     rs.protocol_type = pstr(r->error ? NULL : r->protocol_type);
     rs.protocol_name = pstr(r->error ? NULL : r->protocol_name);
-    rs.assignment = (proto_bytes){r->assignment ? r->assignment : (const uint8_t *)"",
-                                  r->assignment ? r->assignment_len : 0};
+    rs.assignment =
+        (proto_bytes){r->assignment ? r->assignment : (const uint8_t *)"",
+                      r->assignment ? r->assignment_len : 0};
     proto_sync_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
     deliver(w);
 }
 
 brk_status grp_handle_sync_group(brk_req *req) {
     proto_sync_group_request rq;
-    if (proto_sync_group_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_sync_group_request_decode(&req->body, req->arena,
+                                        req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
@@ -498,20 +553,27 @@ brk_status grp_handle_sync_group(brk_req *req) {
         return finish(w);
     }
     grp_assignment_in *as = arena_calloc(
-        req->arena, (size_t)(rq.assignments.n ? rq.assignments.n : 1), sizeof *as);
+        req->arena, (size_t)(rq.assignments.n ? rq.assignments.n : 1),
+        sizeof *as);
     for (int32_t i = 0; i < rq.assignments.n; i++) {
-        as[i].member_id = rq.assignments.v[i].member_id.p ? rq.assignments.v[i].member_id.p : "";
-        as[i].member_id_len =
-            rq.assignments.v[i].member_id.len > 0 ? (size_t)rq.assignments.v[i].member_id.len : 0;
+        as[i].member_id = rq.assignments.v[i].member_id.p
+                              ? rq.assignments.v[i].member_id.p
+                              : "";
+        as[i].member_id_len = rq.assignments.v[i].member_id.len > 0
+                                  ? (size_t)rq.assignments.v[i].member_id.len
+                                  : 0;
         as[i].assignment = rq.assignments.v[i].assignment.p;
         as[i].assignment_len = rq.assignments.v[i].assignment.len;
     }
     grp_sync_req sr = {
         .group_id = gid,
         .member_id = sdup0(req, rq.member_id),
-        .instance_id = req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL,
-        .protocol_type = req->api_version >= 5 ? sdup(req, rq.protocol_type) : NULL,
-        .protocol_name = req->api_version >= 5 ? sdup(req, rq.protocol_name) : NULL,
+        .instance_id =
+            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL,
+        .protocol_type =
+            req->api_version >= 5 ? sdup(req, rq.protocol_type) : NULL,
+        .protocol_name =
+            req->api_version >= 5 ? sdup(req, rq.protocol_name) : NULL,
         .generation = rq.generation_id,
         .n_assignments = rq.assignments.n,
         .assignments = as,
@@ -520,31 +582,33 @@ brk_status grp_handle_sync_group(brk_req *req) {
     return finish(w);
 }
 
-/* ---- Heartbeat (12) --------------------------------------------------------------- */
+/* ---- Heartbeat (12)
+ * --------------------------------------------------------------- */
 
 brk_status grp_handle_heartbeat(brk_req *req) {
     proto_heartbeat_request rq;
-    if (proto_heartbeat_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_heartbeat_request_decode(&req->body, req->arena, req->api_version,
+                                       &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_heartbeat_response rs;
     proto_heartbeat_response_init(&rs);
     char *gid = sdup0(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     if (!rs.error_code)
-        rs.error_code = grp_heartbeat(coord, gid, rq.generation_id, sdup0(req, rq.member_id),
-                                      req->api_version >= 3 ? sdup(req, rq.group_instance_id)
-                                                            : NULL);
+        rs.error_code = grp_heartbeat(
+            coord, gid, rq.generation_id, sdup0(req, rq.member_id),
+            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL);
     proto_heartbeat_response_encode(brk_resp_buf(req), req->api_version, &rs);
     return BRK_DONE;
 }
 
-/* ---- LeaveGroup (13) --------------------------------------------------------------- */
+/* ---- LeaveGroup (13)
+ * --------------------------------------------------------------- */
 
 brk_status grp_handle_leave_group(brk_req *req) {
     proto_leave_group_request rq;
-    if (proto_leave_group_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_leave_group_request_decode(&req->body, req->arena,
+                                         req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_leave_group_response rs;
     proto_leave_group_response_init(&rs);
@@ -553,13 +617,15 @@ brk_status grp_handle_leave_group(brk_req *req) {
     if (!e)
         e = grp_leave_check(coord, gid);
     if (req->api_version < 3) {
-        rs.error_code = e ? e : grp_leave(coord, gid, sdup0(req, rq.member_id), NULL, NULL);
+        rs.error_code =
+            e ? e : grp_leave(coord, gid, sdup0(req, rq.member_id), NULL, NULL);
     } else if (e) {
         rs.error_code = e;
     } else {
         int32_t n = rq.members.n;
         rs.members.n = n;
-        rs.members.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.members.v);
+        rs.members.v =
+            arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.members.v);
         for (int32_t i = 0; i < n; i++) {
             proto_leave_group_request_member_identity *mi = &rq.members.v[i];
             proto_leave_group_response_member_response *mr = &rs.members.v[i];
@@ -567,7 +633,8 @@ brk_status grp_handle_leave_group(brk_req *req) {
             mr->member_id = mi->member_id;
             mr->group_instance_id = mi->group_instance_id;
             mr->error_code =
-                grp_leave(coord, gid, sdup0(req, mi->member_id), sdup(req, mi->group_instance_id),
+                grp_leave(coord, gid, sdup0(req, mi->member_id),
+                          sdup(req, mi->group_instance_id),
                           req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
         }
     }
@@ -575,27 +642,32 @@ brk_status grp_handle_leave_group(brk_req *req) {
     return BRK_DONE;
 }
 
-/* ---- OffsetCommit (8) -------------------------------------------------------------- */
+/* ---- OffsetCommit (8)
+ * -------------------------------------------------------------- */
 
 brk_status grp_handle_offset_commit(brk_req *req) {
     proto_offset_commit_request rq;
-    if (proto_offset_commit_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_offset_commit_request_decode(&req->body, req->arena,
+                                           req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     char *gid = sdup0(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
         n += rq.topics.v[t].partitions.n;
-    grp_commit_in *in = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *in);
+    grp_commit_in *in =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *in);
     int64_t expire = -1;
-    if (req->api_version >= 2 && req->api_version <= 4 && rq.retention_time_ms >= 0)
+    if (req->api_version >= 2 && req->api_version <= 4 &&
+        rq.retention_time_ms >= 0)
         expire = clk_wall_ms() + rq.retention_time_ms;
     int k = 0;
     for (int32_t t = 0; t < rq.topics.n; t++) {
-        proto_offset_commit_request_offset_commit_request_topic *tp = &rq.topics.v[t];
-        bool exists = tp->name.len > 0 &&
-                      cl_topic_find(req->brk->image, tp->name.p, (size_t)tp->name.len);
+        proto_offset_commit_request_offset_commit_request_topic *tp =
+            &rq.topics.v[t];
+        bool exists =
+            tp->name.len > 0 &&
+            cl_topic_find(req->brk->image, tp->name.p, (size_t)tp->name.len);
         for (int32_t p = 0; p < tp->partitions.n; p++, k++) {
             proto_offset_commit_request_offset_commit_request_partition *pp =
                 &tp->partitions.v[p];
@@ -603,33 +675,42 @@ brk_status grp_handle_offset_commit(brk_req *req) {
             in[k].topic_len = tp->name.len > 0 ? (size_t)tp->name.len : 0;
             in[k].partition = pp->partition_index;
             in[k].offset = pp->committed_offset;
-            in[k].leader_epoch = req->api_version >= 6 ? pp->committed_leader_epoch : -1;
-            in[k].metadata = pp->committed_metadata.len >= 0 ? pp->committed_metadata.p : NULL;
-            in[k].metadata_len =
-                pp->committed_metadata.len > 0 ? (size_t)pp->committed_metadata.len : 0;
+            in[k].leader_epoch =
+                req->api_version >= 6 ? pp->committed_leader_epoch : -1;
+            in[k].metadata = pp->committed_metadata.len >= 0
+                                 ? pp->committed_metadata.p
+                                 : NULL;
+            in[k].metadata_len = pp->committed_metadata.len > 0
+                                     ? (size_t)pp->committed_metadata.len
+                                     : 0;
             in[k].expire_ts = expire;
-            in[k].error = e ? e : (exists ? KERR_NONE : KERR_UNKNOWN_TOPIC_OR_PARTITION);
+            in[k].error =
+                e ? e : (exists ? KERR_NONE : KERR_UNKNOWN_TOPIC_OR_PARTITION);
         }
     }
     if (!e)
-        grp_commit(coord, gid, req->api_version >= 1 ? rq.generation_id_or_member_epoch : -1,
-                   req->api_version >= 1 ? sdup0(req, rq.member_id) : "",
-                   req->api_version >= 7 ? sdup(req, rq.group_instance_id) : NULL, in, n,
-                   req->api_version);
+        grp_commit(
+            coord, gid,
+            req->api_version >= 1 ? rq.generation_id_or_member_epoch : -1,
+            req->api_version >= 1 ? sdup0(req, rq.member_id) : "",
+            req->api_version >= 7 ? sdup(req, rq.group_instance_id) : NULL, in,
+            n, req->api_version);
     proto_offset_commit_response rs;
     proto_offset_commit_response_init(&rs);
     rs.topics.n = rq.topics.n;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
-                               sizeof *rs.topics.v);
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
+                     sizeof *rs.topics.v);
     k = 0;
     for (int32_t t = 0; t < rq.topics.n; t++) {
-        proto_offset_commit_response_offset_commit_response_topic *rt = &rs.topics.v[t];
+        proto_offset_commit_response_offset_commit_response_topic *rt =
+            &rs.topics.v[t];
         proto_offset_commit_response_offset_commit_response_topic_init(rt);
         rt->name = rq.topics.v[t].name;
         int32_t np = rq.topics.v[t].partitions.n;
         rt->partitions.n = np;
-        rt->partitions.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *rt->partitions.v);
+        rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof *rt->partitions.v);
         for (int32_t p = 0; p < np; p++, k++) {
             proto_offset_commit_response_offset_commit_response_partition_init(
                 &rt->partitions.v[p]);
@@ -637,20 +718,24 @@ brk_status grp_handle_offset_commit(brk_req *req) {
             rt->partitions.v[p].error_code = in[k].error;
         }
     }
-    proto_offset_commit_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_AFTER_FLUSH;
 }
 
-/* ---- OffsetFetch (9) ----------------------------------------------------------------- */
+/* ---- OffsetFetch (9)
+ * ----------------------------------------------------------------- */
 
-typedef proto_offset_fetch_response_offset_fetch_response_partitions fetch_part8;
+typedef proto_offset_fetch_response_offset_fetch_response_partitions
+    fetch_part8;
 typedef proto_offset_fetch_response_offset_fetch_response_topics fetch_topic8;
 
 /* One group's offsets in the v8+ layout (the v0-7 layout has the same
  * fields; it is converted below). topics_n < 0: all committed offsets. */
 static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
-                           const int32_t *parts_n, fetch_topic8 **out, int32_t *out_n) {
+                           const int32_t *parts_n, fetch_topic8 **out,
+                           int32_t *out_n) {
     int16_t e = check_coord(req, gid);
     *out = NULL;
     *out_n = 0;
@@ -665,52 +750,60 @@ static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
         for (int i = 0; i < n; i++)
             if (i == 0 || strcmp(offs[i].topic, offs[i - 1].topic))
                 nt++;
-        fetch_topic8 *ts = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *ts);
+        fetch_topic8 *ts =
+            arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *ts);
         int ti = -1;
         for (int i = 0; i < n; i++) {
             if (i == 0 || strcmp(offs[i].topic, offs[i - 1].topic)) {
                 ti++;
-                proto_offset_fetch_response_offset_fetch_response_topics_init(&ts[ti]);
-                ts[ti].name = proto_str_c(arena_strndup(req->arena, offs[i].topic,
-                                                        strlen(offs[i].topic)));
+                proto_offset_fetch_response_offset_fetch_response_topics_init(
+                    &ts[ti]);
+                ts[ti].name = proto_str_c(arena_strndup(
+                    req->arena, offs[i].topic, strlen(offs[i].topic)));
                 int cnt = 0;
-                for (int j = i; j < n && !strcmp(offs[j].topic, offs[i].topic); j++)
+                for (int j = i; j < n && !strcmp(offs[j].topic, offs[i].topic);
+                     j++)
                     cnt++;
                 ts[ti].partitions.v = arena_calloc(req->arena, (size_t)cnt,
                                                    sizeof *ts[ti].partitions.v);
             }
             fetch_part8 *p = &ts[ti].partitions.v[ts[ti].partitions.n++];
-            proto_offset_fetch_response_offset_fetch_response_partitions_init(p);
+            proto_offset_fetch_response_offset_fetch_response_partitions_init(
+                p);
             p->partition_index = offs[i].partition;
             p->committed_offset = offs[i].offset;
             p->committed_leader_epoch = offs[i].leader_epoch;
-            p->metadata = proto_str_c(arena_strndup(req->arena, offs[i].metadata,
-                                                    strlen(offs[i].metadata)));
+            p->metadata = proto_str_c(arena_strndup(
+                req->arena, offs[i].metadata, strlen(offs[i].metadata)));
         }
         *out = ts;
         *out_n = nt;
         return KERR_NONE;
     }
-    fetch_topic8 *ts = arena_calloc(req->arena, (size_t)(topics_n ? topics_n : 1), sizeof *ts);
+    fetch_topic8 *ts =
+        arena_calloc(req->arena, (size_t)(topics_n ? topics_n : 1), sizeof *ts);
     for (int32_t t = 0; t < topics_n; t++) {
         proto_offset_fetch_response_offset_fetch_response_topics_init(&ts[t]);
         ts[t].name = names[t];
         ts[t].partitions.n = parts_n[t];
-        ts[t].partitions.v = arena_calloc(req->arena, (size_t)(parts_n[t] ? parts_n[t] : 1),
-                                          sizeof *ts[t].partitions.v);
+        ts[t].partitions.v =
+            arena_calloc(req->arena, (size_t)(parts_n[t] ? parts_n[t] : 1),
+                         sizeof *ts[t].partitions.v);
         for (int32_t i = 0; i < parts_n[t]; i++) {
             fetch_part8 *p = &ts[t].partitions.v[i];
-            proto_offset_fetch_response_offset_fetch_response_partitions_init(p);
+            proto_offset_fetch_response_offset_fetch_response_partitions_init(
+                p);
             p->partition_index = parts[t][i];
             const grp_offset *o =
                 g && names[t].len >= 0
-                    ? grp_offset_get(g, names[t].p, (size_t)names[t].len, parts[t][i])
+                    ? grp_offset_get(g, names[t].p, (size_t)names[t].len,
+                                     parts[t][i])
                     : NULL;
             p->committed_offset = o ? o->offset : -1;
             p->committed_leader_epoch = o ? o->leader_epoch : -1;
-            p->metadata = proto_str_c(o ? arena_strndup(req->arena, o->metadata,
-                                                        strlen(o->metadata))
-                                        : "");
+            p->metadata = proto_str_c(
+                o ? arena_strndup(req->arena, o->metadata, strlen(o->metadata))
+                  : "");
         }
     }
     *out = ts;
@@ -720,8 +813,8 @@ static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
 
 brk_status grp_handle_offset_fetch(brk_req *req) {
     proto_offset_fetch_request rq;
-    if (proto_offset_fetch_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_offset_fetch_request_decode(&req->body, req->arena,
+                                          req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_offset_fetch_response rs;
     proto_offset_fetch_response_init(&rs);
@@ -729,16 +822,22 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
     if (v >= 8) {
         int32_t ng = rq.groups.n;
         rs.groups.n = ng;
-        rs.groups.v = arena_calloc(req->arena, (size_t)(ng ? ng : 1), sizeof *rs.groups.v);
+        rs.groups.v = arena_calloc(req->arena, (size_t)(ng ? ng : 1),
+                                   sizeof *rs.groups.v);
         for (int32_t i = 0; i < ng; i++) {
-            proto_offset_fetch_request_offset_fetch_request_group *rg = &rq.groups.v[i];
-            proto_offset_fetch_response_offset_fetch_response_group *og = &rs.groups.v[i];
+            proto_offset_fetch_request_offset_fetch_request_group *rg =
+                &rq.groups.v[i];
+            proto_offset_fetch_response_offset_fetch_response_group *og =
+                &rs.groups.v[i];
             proto_offset_fetch_response_offset_fetch_response_group_init(og);
             og->group_id = rg->group_id;
             int32_t tn = rg->topics.v || rg->topics.n > 0 ? rg->topics.n : -1;
-            proto_str *names = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *names);
-            const int32_t **parts = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *parts);
-            int32_t *pn = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *pn);
+            proto_str *names = arena_calloc(
+                req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *names);
+            const int32_t **parts = arena_calloc(
+                req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *parts);
+            int32_t *pn =
+                arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *pn);
             for (int32_t t = 0; t < tn; t++) {
                 names[t] = rg->topics.v[t].name;
                 parts[t] = rg->topics.v[t].partition_indexes.v;
@@ -746,17 +845,20 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             }
             fetch_topic8 *ts;
             int32_t nts;
-            og->error_code = fetch_group(req, sdup0(req, rg->group_id), tn, names, parts, pn,
-                                         &ts, &nts);
+            og->error_code = fetch_group(req, sdup0(req, rg->group_id), tn,
+                                         names, parts, pn, &ts, &nts);
             og->topics.n = nts;
             og->topics.v = ts;
         }
     } else {
         bool all = v >= 2 && !rq.topics.v && rq.topics.n <= 0;
         int32_t tn = all ? -1 : rq.topics.n;
-        proto_str *names = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *names);
-        const int32_t **parts = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *parts);
-        int32_t *pn = arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *pn);
+        proto_str *names =
+            arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *names);
+        const int32_t **parts =
+            arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *parts);
+        int32_t *pn =
+            arena_calloc(req->arena, (size_t)(tn > 0 ? tn : 1), sizeof *pn);
         for (int32_t t = 0; t < tn; t++) {
             names[t] = rq.topics.v[t].name;
             parts[t] = rq.topics.v[t].partition_indexes.v;
@@ -764,7 +866,8 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
         }
         fetch_topic8 *ts;
         int32_t nts;
-        int16_t e = fetch_group(req, sdup0(req, rq.group_id), tn, names, parts, pn, &ts, &nts);
+        int16_t e = fetch_group(req, sdup0(req, rq.group_id), tn, names, parts,
+                                pn, &ts, &nts);
         if (e && tn > 0) {
             /* v0-1 carry the error per partition; later versions at the
              * top too. Answer the partitions asked for with it. */
@@ -773,11 +876,13 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             for (int32_t t = 0; t < tn; t++) {
                 ts[t].name = names[t];
                 ts[t].partitions.n = pn[t];
-                ts[t].partitions.v = arena_calloc(req->arena, (size_t)(pn[t] ? pn[t] : 1),
-                                                  sizeof *ts[t].partitions.v);
+                ts[t].partitions.v =
+                    arena_calloc(req->arena, (size_t)(pn[t] ? pn[t] : 1),
+                                 sizeof *ts[t].partitions.v);
                 for (int32_t i = 0; i < pn[t]; i++) {
                     fetch_part8 *p = &ts[t].partitions.v[i];
-                    proto_offset_fetch_response_offset_fetch_response_partitions_init(p);
+                    proto_offset_fetch_response_offset_fetch_response_partitions_init(
+                        p);
                     p->partition_index = parts[t][i];
                     p->committed_offset = -1;
                     p->metadata = proto_str_c("");
@@ -787,9 +892,11 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
         }
         rs.error_code = e;
         rs.topics.n = nts;
-        rs.topics.v = arena_calloc(req->arena, (size_t)(nts ? nts : 1), sizeof *rs.topics.v);
+        rs.topics.v = arena_calloc(req->arena, (size_t)(nts ? nts : 1),
+                                   sizeof *rs.topics.v);
         for (int32_t t = 0; t < nts; t++) {
-            proto_offset_fetch_response_offset_fetch_response_topic *ot = &rs.topics.v[t];
+            proto_offset_fetch_response_offset_fetch_response_topic *ot =
+                &rs.topics.v[t];
             proto_offset_fetch_response_offset_fetch_response_topic_init(ot);
             ot->name = ts[t].name;
             ot->partitions.n = ts[t].partitions.n;
@@ -797,10 +904,11 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
                 req->arena, (size_t)(ot->partitions.n ? ot->partitions.n : 1),
                 sizeof *ot->partitions.v);
             for (int32_t i = 0; i < ot->partitions.n; i++) {
-                proto_offset_fetch_response_offset_fetch_response_partition *op =
-                    &ot->partitions.v[i];
+                proto_offset_fetch_response_offset_fetch_response_partition
+                    *op = &ot->partitions.v[i];
                 fetch_part8 *ip = &ts[t].partitions.v[i];
-                proto_offset_fetch_response_offset_fetch_response_partition_init(op);
+                proto_offset_fetch_response_offset_fetch_response_partition_init(
+                    op);
                 op->partition_index = ip->partition_index;
                 op->committed_offset = ip->committed_offset;
                 op->committed_leader_epoch = ip->committed_leader_epoch;
@@ -813,7 +921,8 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
     return BRK_DONE;
 }
 
-/* ---- ListGroups (16) ------------------------------------------------------------------ */
+/* ---- ListGroups (16)
+ * ------------------------------------------------------------------ */
 
 typedef struct list_ctx {
     brk_req *req;
@@ -839,7 +948,8 @@ static void list_one(void *ctx, grp_group *g) {
     if (grp_check_coordinator(coord, gi.group_id))
         return;
     if (lc->req->api_version >= 4 &&
-        !filter_has(lc->rq->states_filter.v, lc->rq->states_filter.n, grp_state_name(gi.state)))
+        !filter_has(lc->rq->states_filter.v, lc->rq->states_filter.n,
+                    grp_state_name(gi.state)))
         return;
     if (lc->req->api_version >= 5 &&
         !filter_has(lc->rq->types_filter.v, lc->rq->types_filter.n, "classic"))
@@ -853,19 +963,21 @@ static void list_one(void *ctx, grp_group *g) {
         lc->rs->groups.v = nv;
         lc->cap = nc;
     }
-    proto_list_groups_response_listed_group *lg = &lc->rs->groups.v[lc->rs->groups.n++];
+    proto_list_groups_response_listed_group *lg =
+        &lc->rs->groups.v[lc->rs->groups.n++];
     proto_list_groups_response_listed_group_init(lg);
-    lg->group_id = proto_str_c(arena_strndup(lc->req->arena, gi.group_id, strlen(gi.group_id)));
-    lg->protocol_type =
-        proto_str_c(arena_strndup(lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+    lg->group_id = proto_str_c(
+        arena_strndup(lc->req->arena, gi.group_id, strlen(gi.group_id)));
+    lg->protocol_type = proto_str_c(arena_strndup(
+        lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
     lg->group_state = proto_str_c(grp_state_name(gi.state));
     lg->group_type = proto_str_c("classic");
 }
 
 brk_status grp_handle_list_groups(brk_req *req) {
     proto_list_groups_request rq;
-    if (proto_list_groups_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_list_groups_request_decode(&req->body, req->arena,
+                                         req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_list_groups_response rs;
     proto_list_groups_response_init(&rs);
@@ -876,21 +988,23 @@ brk_status grp_handle_list_groups(brk_req *req) {
     return BRK_DONE;
 }
 
-/* ---- DescribeGroups (15) ----------------------------------------------------------------- */
+/* ---- DescribeGroups (15)
+ * ----------------------------------------------------------------- */
 
 /* READ, DELETE, DESCRIBE: what a group allows without an authorizer. */
 #define GROUP_OPS ((1 << 3) | (1 << 6) | (1 << 8))
 
 brk_status grp_handle_describe_groups(brk_req *req) {
     proto_describe_groups_request rq;
-    if (proto_describe_groups_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_describe_groups_request_decode(&req->body, req->arena,
+                                             req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_describe_groups_response rs;
     proto_describe_groups_response_init(&rs);
     int32_t n = rq.groups.n;
     rs.groups.n = n;
-    rs.groups.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.groups.v);
+    rs.groups.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.groups.v);
     for (int32_t i = 0; i < n; i++) {
         proto_describe_groups_response_described_group *dg = &rs.groups.v[i];
         proto_describe_groups_response_described_group_init(dg);
@@ -913,58 +1027,71 @@ brk_status grp_handle_describe_groups(brk_req *req) {
         grp_get_info(g, &gi);
         bool stable = gi.state == GRP_STABLE;
         dg->group_state = proto_str_c(grp_state_name(gi.state));
-        dg->protocol_type =
-            proto_str_c(arena_strndup(req->arena, gi.protocol_type, strlen(gi.protocol_type)));
-        dg->protocol_data = proto_str_c(
-            stable ? arena_strndup(req->arena, gi.protocol_name, strlen(gi.protocol_name)) : "");
+        dg->protocol_type = proto_str_c(arena_strndup(
+            req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+        dg->protocol_data =
+            proto_str_c(stable ? arena_strndup(req->arena, gi.protocol_name,
+                                               strlen(gi.protocol_name))
+                               : "");
         dg->members.n = gi.n_members;
-        dg->members.v = arena_calloc(req->arena, (size_t)(gi.n_members ? gi.n_members : 1),
-                                     sizeof *dg->members.v);
+        dg->members.v =
+            arena_calloc(req->arena, (size_t)(gi.n_members ? gi.n_members : 1),
+                         sizeof *dg->members.v);
         for (int k = 0; k < gi.n_members; k++) {
             grp_member_info mi;
             grp_get_member(g, k, &mi);
-            proto_describe_groups_response_described_group_member *dm = &dg->members.v[k];
+            proto_describe_groups_response_described_group_member *dm =
+                &dg->members.v[k];
             proto_describe_groups_response_described_group_member_init(dm);
-            dm->member_id = proto_str_c(arena_strndup(req->arena, mi.member_id, strlen(mi.member_id)));
+            dm->member_id = proto_str_c(
+                arena_strndup(req->arena, mi.member_id, strlen(mi.member_id)));
             dm->group_instance_id =
                 mi.instance_id
-                    ? proto_str_c(arena_strndup(req->arena, mi.instance_id, strlen(mi.instance_id)))
+                    ? proto_str_c(arena_strndup(req->arena, mi.instance_id,
+                                                strlen(mi.instance_id)))
                     : PROTO_STR_NULL;
-            dm->client_id = proto_str_c(arena_strndup(req->arena, mi.client_id, strlen(mi.client_id)));
-            dm->client_host =
-                proto_str_c(arena_strndup(req->arena, mi.client_host, strlen(mi.client_host)));
+            dm->client_id = proto_str_c(
+                arena_strndup(req->arena, mi.client_id, strlen(mi.client_id)));
+            dm->client_host = proto_str_c(arena_strndup(
+                req->arena, mi.client_host, strlen(mi.client_host)));
             dm->member_metadata = (proto_bytes){(const uint8_t *)"", 0};
             dm->member_assignment = (proto_bytes){(const uint8_t *)"", 0};
             if (stable) {
                 if (mi.metadata_len > 0)
-                    dm->member_metadata = (proto_bytes){
-                        arena_memdup(req->arena, mi.metadata, (size_t)mi.metadata_len),
-                        mi.metadata_len};
+                    dm->member_metadata =
+                        (proto_bytes){arena_memdup(req->arena, mi.metadata,
+                                                   (size_t)mi.metadata_len),
+                                      mi.metadata_len};
                 if (mi.assignment_len > 0)
-                    dm->member_assignment = (proto_bytes){
-                        arena_memdup(req->arena, mi.assignment, (size_t)mi.assignment_len),
-                        mi.assignment_len};
+                    dm->member_assignment =
+                        (proto_bytes){arena_memdup(req->arena, mi.assignment,
+                                                   (size_t)mi.assignment_len),
+                                      mi.assignment_len};
             }
         }
     }
-    proto_describe_groups_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_groups_response_encode(brk_resp_buf(req), req->api_version,
+                                          &rs);
     return BRK_DONE;
 }
 
-/* ---- DeleteGroups (42) ------------------------------------------------------------------ */
+/* ---- DeleteGroups (42)
+ * ------------------------------------------------------------------ */
 
 brk_status grp_handle_delete_groups(brk_req *req) {
     proto_delete_groups_request rq;
-    if (proto_delete_groups_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_delete_groups_request_decode(&req->body, req->arena,
+                                           req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_delete_groups_response rs;
     proto_delete_groups_response_init(&rs);
     int32_t n = rq.groups_names.n;
     rs.results.n = n;
-    rs.results.v = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
+    rs.results.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
     for (int32_t i = 0; i < n; i++) {
-        proto_delete_groups_response_deletable_group_result *r = &rs.results.v[i];
+        proto_delete_groups_response_deletable_group_result *r =
+            &rs.results.v[i];
         proto_delete_groups_response_deletable_group_result_init(r);
         char *gid = sdup0(req, rq.groups_names.v[i]);
         r->group_id = rq.groups_names.v[i];
@@ -972,16 +1099,18 @@ brk_status grp_handle_delete_groups(brk_req *req) {
         if (!r->error_code)
             r->error_code = grp_delete_group(coord, gid);
     }
-    proto_delete_groups_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_delete_groups_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_AFTER_FLUSH;
 }
 
-/* ---- OffsetDelete (47) ------------------------------------------------------------------- */
+/* ---- OffsetDelete (47)
+ * ------------------------------------------------------------------- */
 
 brk_status grp_handle_offset_delete(brk_req *req) {
     proto_offset_delete_request rq;
-    if (proto_offset_delete_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_offset_delete_request_decode(&req->body, req->arena,
+                                           req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_offset_delete_response rs;
     proto_offset_delete_response_init(&rs);
@@ -990,19 +1119,25 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
         n += rq.topics.v[t].partitions.n;
-    const char **topics = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *topics);
-    int32_t *parts = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *parts);
+    const char **topics =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *topics);
+    int32_t *parts =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *parts);
     int16_t *errs = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *errs);
     int16_t *pre = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *pre);
     /* unknown topics are answered per partition; the rest go to the group */
-    const char **ktopics = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *ktopics);
-    int32_t *kparts = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *kparts);
-    int16_t *kerrs = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *kerrs);
+    const char **ktopics =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *ktopics);
+    int32_t *kparts =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *kparts);
+    int16_t *kerrs =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *kerrs);
     int *kidx = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *kidx);
     int k = 0, nk = 0;
     for (int32_t t = 0; t < rq.topics.n; t++) {
         char *name = sdup0(req, rq.topics.v[t].name);
-        bool exists = cl_topic_find(req->brk->image, name, strlen(name)) != NULL;
+        bool exists =
+            cl_topic_find(req->brk->image, name, strlen(name)) != NULL;
         for (int32_t p = 0; p < rq.topics.v[t].partitions.n; p++, k++) {
             topics[k] = name;
             parts[k] = rq.topics.v[t].partitions.v[p].partition_index;
@@ -1015,24 +1150,27 @@ brk_status grp_handle_offset_delete(brk_req *req) {
         }
     }
     if (!rs.error_code)
-        rs.error_code = grp_offset_delete(coord, gid, ktopics, kparts, nk, kerrs);
+        rs.error_code =
+            grp_offset_delete(coord, gid, ktopics, kparts, nk, kerrs);
     for (int i = 0; i < n; i++)
         errs[i] = pre[i];
     for (int i = 0; i < nk; i++)
         errs[kidx[i]] = kerrs[i];
     if (!rs.error_code) {
         rs.topics.n = rq.topics.n;
-        rs.topics.v = arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
-                                   sizeof *rs.topics.v);
+        rs.topics.v =
+            arena_calloc(req->arena, (size_t)(rq.topics.n ? rq.topics.n : 1),
+                         sizeof *rs.topics.v);
         k = 0;
         for (int32_t t = 0; t < rq.topics.n; t++) {
-            proto_offset_delete_response_offset_delete_response_topic *rt = &rs.topics.v[t];
+            proto_offset_delete_response_offset_delete_response_topic *rt =
+                &rs.topics.v[t];
             proto_offset_delete_response_offset_delete_response_topic_init(rt);
             rt->name = rq.topics.v[t].name;
             int32_t np = rq.topics.v[t].partitions.n;
             rt->partitions.n = np;
-            rt->partitions.v =
-                arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *rt->partitions.v);
+            rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                            sizeof *rt->partitions.v);
             for (int32_t p = 0; p < np; p++, k++) {
                 proto_offset_delete_response_offset_delete_response_partition_init(
                     &rt->partitions.v[p]);
@@ -1041,6 +1179,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
             }
         }
     }
-    proto_offset_delete_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_offset_delete_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
     return BRK_AFTER_FLUSH;
 }

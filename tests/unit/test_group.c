@@ -12,7 +12,8 @@
 #include "proto/errors.h"
 #include "test.h"
 
-/* ---- fixtures --------------------------------------------------------------- */
+/* ---- fixtures ---------------------------------------------------------------
+ */
 
 typedef struct mem_rec {
     int32_t partition;
@@ -121,7 +122,8 @@ static void on_join(void *ctx, const grp_join_result *r) {
         snprintf(c->member_id, sizeof c->member_id, "%s", r->member_id);
     c->generation = r->generation;
     snprintf(c->leader, sizeof c->leader, "%s", r->leader ? r->leader : "");
-    snprintf(c->protocol, sizeof c->protocol, "%s", r->protocol_name ? r->protocol_name : "");
+    snprintf(c->protocol, sizeof c->protocol, "%s",
+             r->protocol_name ? r->protocol_name : "");
     c->n_members = r->n_members;
     c->skip = r->skip_assignment;
 }
@@ -130,7 +132,8 @@ static void on_sync(void *ctx, const grp_sync_result *r) {
     client *c = ctx;
     c->syncs++;
     c->sync_err = r->error;
-    snprintf(c->assignment, sizeof c->assignment, "%.*s", (int)r->assignment_len,
+    snprintf(c->assignment, sizeof c->assignment, "%.*s",
+             (int)r->assignment_len,
              r->assignment ? (const char *)r->assignment : "");
 }
 
@@ -225,7 +228,8 @@ static void two_member_group(env *e, client *a, client *b, const char *g) {
     CHECK_EQ(group_state(e, g), GRP_STABLE);
 }
 
-/* ---- tests ------------------------------------------------------------------- */
+/* ---- tests
+ * ------------------------------------------------------------------- */
 
 TEST(group_join_sync_two_members) {
     env e;
@@ -235,9 +239,12 @@ TEST(group_join_sync_two_members) {
     /* the metadata record was written once, at the leader's SyncGroup */
     CHECK_EQ(e.store.n, 1);
     CHECK_EQ(grp_heartbeat(e.c, "g1", 1, a.member_id, NULL), 0);
-    CHECK_EQ(grp_heartbeat(e.c, "g1", 0, a.member_id, NULL), KERR_ILLEGAL_GENERATION);
-    CHECK_EQ(grp_heartbeat(e.c, "g1", 1, "nobody", NULL), KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_heartbeat(e.c, "nogroup", 1, "x", NULL), KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "g1", 0, a.member_id, NULL),
+             KERR_ILLEGAL_GENERATION);
+    CHECK_EQ(grp_heartbeat(e.c, "g1", 1, "nobody", NULL),
+             KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "nogroup", 1, "x", NULL),
+             KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
@@ -254,8 +261,10 @@ TEST(group_session_timeout_removes_member_and_rebalances) {
             break;
     }
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, b.member_id, NULL), KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL), KERR_REBALANCE_IN_PROGRESS);
+    CHECK_EQ(grp_heartbeat(e.c, "g", 1, b.member_id, NULL),
+             KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL),
+             KERR_REBALANCE_IN_PROGRESS);
     /* the only member left rejoins: the join completes at once */
     join_as(&e, &a, "g", NULL, 3000, "range");
     CHECK_EQ(a.join_err, 0);
@@ -270,7 +279,8 @@ TEST(group_rebalance_timeout_drops_members_that_do_not_rejoin) {
     client a = {.name = "ca"}, b = {.name = "cb"}, c = {.name = "cc"};
     two_member_group(&e, &a, &b, "g");
     join_as(&e, &c, "g", NULL, 3000, "range");
-    join_as(&e, &c, "g", NULL, 3000, "range"); /* with its id: rebalance starts */
+    join_as(&e, &c, "g", NULL, 3000,
+            "range"); /* with its id: rebalance starts */
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
     /* a rejoins; b only heartbeats (and learns of the rebalance) */
     join_as(&e, &a, "g", NULL, 3000, "range");
@@ -285,7 +295,8 @@ TEST(group_rebalance_timeout_drops_members_that_do_not_rejoin) {
     CHECK_EQ(a.join_err, 0);
     CHECK_EQ(a.generation, 2);
     CHECK_EQ(a.n_members, 2); /* a and c; b is out */
-    CHECK_EQ(grp_heartbeat(e.c, "g", 2, b.member_id, NULL), KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "g", 2, b.member_id, NULL),
+             KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
@@ -301,7 +312,8 @@ TEST(group_initial_rebalance_delay_waits_for_more_members) {
     advance(&e, 1950);
     CHECK_EQ(a.joins, 1); /* still in the first delay */
     advance(&e, 100);
-    CHECK_EQ(a.joins, 1); /* b arrived: one more delay (capped by the timeout) */
+    CHECK_EQ(a.joins,
+             1); /* b arrived: one more delay (capped by the timeout) */
     advance(&e, 2000);
     CHECK_EQ(a.joins, 2);
     CHECK_EQ(b.joins, 2);
@@ -354,7 +366,8 @@ TEST(group_static_member_rejoins_without_rebalance) {
     env e;
     env_init(&e, 0);
     client a = {.name = "ca"}, b = {.name = "cb"};
-    join_as(&e, &a, "g", "ia", 5000, "range"); /* static: no MEMBER_ID_REQUIRED */
+    join_as(&e, &a, "g", "ia", 5000,
+            "range"); /* static: no MEMBER_ID_REQUIRED */
     join_as(&e, &b, "g", "ib", 5000, "range");
     advance(&e, 50);
     CHECK_EQ(a.join_err, 0);
@@ -377,7 +390,8 @@ TEST(group_static_member_rejoins_without_rebalance) {
     CHECK_EQ(b2.sync_err, 0);
     CHECK_STR(b2.assignment, "B");
     /* the old incarnation is fenced */
-    CHECK_EQ(grp_heartbeat(e.c, "g", gen, b.member_id, "ib"), KERR_FENCED_INSTANCE_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "g", gen, b.member_id, "ib"),
+             KERR_FENCED_INSTANCE_ID);
     CHECK_EQ(grp_heartbeat(e.c, "g", gen, b2.member_id, "ib"), 0);
     CHECK_EQ(grp_heartbeat(e.c, "g", gen, a.member_id, "ia"), 0);
     /* the leader restarting gets the members back with skip_assignment */
@@ -414,8 +428,13 @@ TEST(group_offset_commit_rules) {
     env_init(&e, 0);
     client a = {.name = "ca"}, b = {.name = "cb"};
     two_member_group(&e, &a, &b, "g");
-    grp_commit_in o = {.topic = "t", .topic_len = 1, .partition = 0, .offset = 42,
-                       .leader_epoch = 3, .metadata = "md", .metadata_len = 2,
+    grp_commit_in o = {.topic = "t",
+                       .topic_len = 1,
+                       .partition = 0,
+                       .offset = 42,
+                       .leader_epoch = 3,
+                       .metadata = "md",
+                       .metadata_len = 2,
                        .expire_ts = -1};
     grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o, 1, 8);
     CHECK_EQ(o.error, 0);
@@ -426,7 +445,8 @@ TEST(group_offset_commit_rules) {
     grp_commit(e.c, "g", a.generation, "nobody", NULL, &o, 1, 8);
     CHECK_EQ(o.error, KERR_UNKNOWN_MEMBER_ID);
     o.error = 0;
-    grp_commit(e.c, "g", -1, "", NULL, &o, 1, 8); /* standalone, group not empty */
+    grp_commit(e.c, "g", -1, "", NULL, &o, 1,
+               8); /* standalone, group not empty */
     CHECK_EQ(o.error, KERR_UNKNOWN_MEMBER_ID);
     /* metadata over offset.metadata.max.bytes */
     char big[5000];
@@ -477,17 +497,32 @@ TEST(group_state_survives_replay) {
     client a = {.name = "ca"}, b = {.name = "cb"};
     two_member_group(&e, &a, &b, "g");
     grp_commit_in o[2] = {
-        {.topic = "t", .topic_len = 1, .partition = 0, .offset = 5, .leader_epoch = -1,
-         .metadata = "m0", .metadata_len = 2, .expire_ts = -1},
-        {.topic = "t", .topic_len = 1, .partition = 1, .offset = 9, .leader_epoch = -1,
-         .metadata = NULL, .expire_ts = -1},
+        {.topic = "t",
+         .topic_len = 1,
+         .partition = 0,
+         .offset = 5,
+         .leader_epoch = -1,
+         .metadata = "m0",
+         .metadata_len = 2,
+         .expire_ts = -1},
+        {.topic = "t",
+         .topic_len = 1,
+         .partition = 1,
+         .offset = 9,
+         .leader_epoch = -1,
+         .metadata = NULL,
+         .expire_ts = -1},
     };
     grp_commit(e.c, "g", a.generation, a.member_id, NULL, o, 2, 8);
     o[1].offset = 11;
     o[0].error = o[1].error = 0;
     grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o[1], 1, 8);
-    grp_commit_in so = {.topic = "u", .topic_len = 1, .partition = 0, .offset = 1,
-                        .leader_epoch = -1, .expire_ts = -1};
+    grp_commit_in so = {.topic = "u",
+                        .topic_len = 1,
+                        .partition = 0,
+                        .offset = 1,
+                        .leader_epoch = -1,
+                        .expire_ts = -1};
     grp_commit(e.c, "gone", -1, "", NULL, &so, 1, 8);
     CHECK_EQ(grp_delete_group(e.c, "gone"), 0);
     CHECK_EQ(grp_delete_group(e.c, "g"), KERR_NON_EMPTY_GROUP);
@@ -498,8 +533,9 @@ TEST(group_state_survives_replay) {
     grp_coord *c2 = grp_new(&e.cfg, &st);
     int n = e.store.n;
     for (int i = 0; i < n; i++)
-        CHECK(grp_replay(c2, e.store.v[i].partition, e.store.v[i].key, e.store.v[i].key_len,
-                         e.store.v[i].val, e.store.v[i].val_len));
+        CHECK(grp_replay(c2, e.store.v[i].partition, e.store.v[i].key,
+                         e.store.v[i].key_len, e.store.v[i].val,
+                         e.store.v[i].val_len));
     for (int p = 0; p < 4; p++) {
         grp_partition_loaded(c2, p);
         grp_set_partition_state(c2, p, GRP_PART_ACTIVE);
@@ -520,7 +556,8 @@ TEST(group_state_survives_replay) {
     CHECK_STR(grp_offset_get(g, "t", 1, 1)->metadata, "");
     /* members come back with their assignment and can keep going */
     CHECK_EQ(grp_heartbeat(c2, "g", 1, b.member_id, NULL), 0);
-    grp_sync_req sr = {.group_id = "g", .member_id = b.member_id, .generation = 1};
+    grp_sync_req sr = {
+        .group_id = "g", .member_id = b.member_id, .generation = 1};
     client b2 = b;
     b2.syncs = 0;
     grp_sync(c2, &sr, on_sync, &b2);
@@ -547,8 +584,12 @@ TEST(group_offsets_expire_by_retention) {
         grp_set_partition_state(e.c, p, GRP_PART_ACTIVE);
     client a = {.name = "ca"}, b = {.name = "cb"};
     two_member_group(&e, &a, &b, "g");
-    grp_commit_in o = {.topic = "t", .topic_len = 1, .partition = 0, .offset = 5,
-                       .leader_epoch = -1, .expire_ts = -1};
+    grp_commit_in o = {.topic = "t",
+                       .topic_len = 1,
+                       .partition = 0,
+                       .offset = 5,
+                       .leader_epoch = -1,
+                       .expire_ts = -1};
     grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o, 1, 8);
     o.error = 0;
     grp_commit(e.c, "solo", -1, "", NULL, &o, 1, 8);
@@ -593,7 +634,8 @@ TEST(group_sync_deadline_removes_members_that_never_sync) {
     CHECK_EQ(b.syncs, 1);
     CHECK_EQ(b.sync_err, KERR_REBALANCE_IN_PROGRESS);
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL), KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL),
+             KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
