@@ -798,6 +798,10 @@ int server_main(int argc, char **argv) {
         return 1;
     }
 
+#define BRK_START_HOOK(fn) fn(&brk);
+#include "broker/hooks.def"
+#undef BRK_START_HOOK
+
     net_loop_add_before_sleep(loop, before_sleep_flush, &brk);
     net_timer_add(loop,
                   brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
