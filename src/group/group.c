@@ -1484,8 +1484,12 @@ int16_t grp_offset_delete(grp_coord *c, const char *group_id,
         errs[i] = KERR_NONE;
         bool found = false;
         if (g->state != GRP_EMPTY) {
+            /* Kafka's isSubscribedToTopic: a consumer group whose
+             * subscriptions cannot be read counts as subscribed. */
             bool known = subscribed_topics_contain(g, topics[i], &found);
-            if (known && found) {
+            bool consumer =
+                g->protocol_type && !strcmp(g->protocol_type, "consumer");
+            if (known ? found : (consumer && g->n > 0)) {
                 errs[i] = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
             }

@@ -644,3 +644,62 @@ TEST(group_partition_for_matches_kafka) {
     CHECK_EQ(grp_partition_for("my-group", 8, 50), 12);
     CHECK_EQ(grp_partition_for("", 0, 50), 0);
 }
+
+TEST(group_offset_delete_respects_subscriptions) {
+    env e;
+    env_init(&e, 0);
+    /* ConsumerProtocolSubscription v0: version, topics ["sub"], userdata */
+    static const uint8_t meta[] = {0,   0,   0,   0,    0,    1,    0,   3,
+                                   's', 'u', 'b', 0xff, 0xff, 0xff, 0xff};
+    grp_protocol_in p = {"range", 5, meta, (int32_t)sizeof meta};
+    client a = {.name = "ca"};
+    grp_join_req rq = {.group_id = "g",
+                       .member_id = "",
+                       .client_id = "ca",
+                       .client_host = "/h",
+                       .protocol_type = "consumer",
+                       .session_timeout_ms = 3000,
+                       .rebalance_timeout_ms = 3000,
+                       .n_protocols = 1,
+                       .protocols = &p,
+                       .require_known_member_id = false};
+    grp_join(e.c, &rq, on_join, &a);
+    advance(&e, 50);
+    CHECK_EQ(a.join_err, 0);
+    sync_as(&e, &a, "g", 0, NULL, NULL);
+    CHECK_EQ(group_state(&e, "g"), GRP_STABLE);
+    grp_commit_in o[2] = {
+        {.topic = "sub",
+         .topic_len = 3,
+         .partition = 0,
+         .offset = 1,
+         .leader_epoch = -1,
+         .expire_ts = -1},
+        {.topic = "other",
+         .topic_len = 5,
+         .partition = 0,
+         .offset = 2,
+         .leader_epoch = -1,
+         .expire_ts = -1},
+    };
+    grp_commit(e.c, "g", a.generation, a.member_id, NULL, o, 2, 8);
+    CHECK_EQ(o[0].error, 0);
+    CHECK_EQ(o[1].error, 0);
+    const char *topics[2] = {"sub", "other"};
+    int32_t parts[2] = {0, 0};
+    int16_t errs[2];
+    CHECK_EQ(grp_offset_delete(e.c, "g", topics, parts, 2, errs), 0);
+    CHECK_EQ(errs[0], KERR_GROUP_SUBSCRIBED_TO_TOPIC);
+    CHECK_EQ(errs[1], 0);
+    grp_group *g = grp_find(e.c, "g");
+    CHECK(grp_offset_get(g, "sub", 3, 0) != NULL);
+    CHECK(grp_offset_get(g, "other", 5, 0) == NULL);
+    CHECK_EQ(grp_offset_delete(e.c, "nog", topics, parts, 2, errs),
+             KERR_GROUP_ID_NOT_FOUND);
+    /* once empty, every offset can go */
+    CHECK_EQ(grp_leave(e.c, "g", a.member_id, NULL, NULL), 0);
+    CHECK_EQ(grp_offset_delete(e.c, "g", topics, parts, 1, errs), 0);
+    CHECK_EQ(errs[0], 0);
+    CHECK(grp_offset_get(g, "sub", 3, 0) == NULL);
+    env_free(&e);
+}
