@@ -40,6 +40,8 @@ typedef struct part_rec {
     struct part_rec *next;
     log_partition *log;
     uint8_t topic_id[16];
+    char *topic;
+    int32_t partition;
     char *dir;
     int seg_count;
     ps_state ps;
@@ -59,8 +61,36 @@ static size_t bucket_of(const log_partition *log) {
 
 static void rec_free(part_rec *r) {
     ps_free(&r->ps);
+    free(r->topic);
     free(r->dir);
     free(r);
+}
+
+/* True while r->log is still the live log of its topic partition (a
+ * deleted topic frees its logs: never touch r->log then). */
+static bool rec_live(const part_rec *r) {
+    brk_broker *brk = pbrk ? pbrk : brk_self;
+    if (!brk || !brk->image)
+        return false;
+    cl_topic *t = cl_topic_find(brk->image, r->topic, strlen(r->topic));
+    if (!t || r->partition >= t->n_partitions || !t->parts[r->partition] ||
+        t->parts[r->partition]->log != r->log)
+        return false;
+    return memcmp(t->id, r->topic_id, 16) == 0;
+}
+
+/* Drops the records of deleted partitions. */
+static void prune_dead(void) {
+    for (int i = 0; i < NBUCKETS; i++)
+        for (part_rec **pp = &buckets[i]; *pp;) {
+            part_rec *r = *pp;
+            if (rec_live(r)) {
+                pp = &r->next;
+            } else {
+                *pp = r->next;
+                rec_free(r);
+            }
+        }
 }
 
 /* Walks batches from `start` to LEO: headers by pread, control batches read
@@ -125,6 +155,8 @@ static part_rec *rec_load(log_partition *log) {
     snprintf(dir, sizeof dir, "%s/%s-%d", log_dir_path(log), log_topic(log),
              (int)log_partition_id(log));
     r->dir = xstrdup(dir);
+    r->topic = xstrdup(log_topic(log));
+    r->partition = log_partition_id(log);
     r->seg_count = log_segment_count(log);
     ps_init(&r->ps);
     int64_t leo = log_end_offset(log), lso = log_start_offset(log);
@@ -167,6 +199,7 @@ static void expire_cb(net_loop *loop, void *ctx) {
     if (stopping)
         return;
     int64_t now = clk_wall_ms(), exp = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+    prune_dead();
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec *r = buckets[i]; r; r = r->next) {
             ps_expire(&r->ps, now, exp);
@@ -211,6 +244,7 @@ struct ps_state *txn_part_state(brk_broker *brk, log_partition *log) {
 }
 
 void txn_part_snapshot_all(void) {
+    prune_dead();
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec *r = buckets[i]; r; r = r->next) {
             if (log_is_failed(r->log))
