@@ -53,7 +53,7 @@ phase() { # name, rdperf args...
         wait $rec || true
         echo "== perf: $name (self time, top 25)"
         perf report -i "$P/perf-$name.data" --no-children --sort symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9.]+%' | head -25
+            grep -E "^ +[0-9.]+%" | head -25 || true
         ;;
     syscalls)
         strace -c -w -f -p "$SPID" -o "$P/strace-$name.txt" &
@@ -63,7 +63,7 @@ phase() { # name, rdperf args...
         kill -INT $st
         wait $st || true
         echo "== syscalls: $name"
-        head -20 "$P/strace-$name.txt"
+        head -20 "$P/strace-$name.txt" || true
         ;;
     *) build/bench/rdperf "$@" | cut -c1-160 ;;
     esac
