@@ -38,7 +38,7 @@ def test_producer_ids_expire(broker):
     assert producers(b, t) == []
 
 
-@pytest.mark.broker_config({"transactional.id.expiration.ms": "8000",
+@pytest.mark.broker_config({"transactional.id.expiration.ms": "15000",
                             "transaction.remove.expired.transaction.cleanup.interval.ms": "1000"})
 def test_transactional_ids_expire(broker):
     b = broker
@@ -51,7 +51,7 @@ def test_transactional_ids_expire(broker):
     p.commit_transaction(30)
     r = harness.kafka_tool("kafka-transactions.sh", ["--bootstrap-server", b.bootstrap, "list"])
     assert tid in r.stdout and "CompleteCommit" in r.stdout
-    time.sleep(10)
+    time.sleep(18)
     r = harness.kafka_tool("kafka-transactions.sh", ["--bootstrap-server", b.bootstrap, "list"])
     assert tid not in r.stdout
     r = harness.kafka_tool("kafka-transactions.sh",
