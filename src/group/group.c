@@ -305,6 +305,12 @@ void grp_set_partition_state(grp_coord *c, int32_t p, int state) {
         c->part_state[p] = (int8_t)state;
 }
 
+int grp_partition_state(const grp_coord *c, int32_t p) {
+    if (p < 0 || p >= c->cfg.num_partitions)
+        return GRP_PART_NONE;
+    return c->part_state[p];
+}
+
 int16_t grp_check_coordinator(const grp_coord *c, const char *group_id) {
     int32_t p =
         grp_partition_for(group_id, strlen(group_id), c->cfg.num_partitions);

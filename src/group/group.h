@@ -78,6 +78,7 @@ enum grp_part_state {
     GRP_PART_ACTIVE = 2,
 };
 void grp_set_partition_state(grp_coord *c, int32_t partition, int state);
+int grp_partition_state(const grp_coord *c, int32_t partition);
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for this group id. */
 int16_t grp_check_coordinator(const grp_coord *c, const char *group_id);
 /* Replays one record of __consumer_offsets (during loading). Unknown record

@@ -152,7 +152,7 @@ static void load_partition(brk_broker *brk, int32_t p) {
         int64_t next = off;
         while (pos < (size_t)got) {
             log_batch_header h;
-            if (batch_validate(data + pos, (size_t)got - pos, &h))
+            if (batch_validate_stored(data + pos, (size_t)got - pos, &h))
                 break;
             if (batch_last_offset(&h) >= off)
                 replay_batch(p, data + pos, &h);
@@ -174,6 +174,9 @@ static void load_partition(brk_broker *brk, int32_t p) {
              p, (long long)(clk_mono_ms() - t0));
 }
 
+/* Loads every partition of __consumer_offsets this node leads and has not
+ * loaded yet (at the first group request, and again when the topic
+ * appears later). */
 static void load_all(brk_broker *brk) {
     cl_topic *t =
         cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
@@ -181,7 +184,8 @@ static void load_all(brk_broker *brk) {
         return;
     for (int32_t p = 0;
          p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++)
-        load_partition(brk, p);
+        if (grp_partition_state(coord, p) == GRP_PART_NONE)
+            load_partition(brk, p);
 }
 
 /* ---- timers and lifecycle
@@ -264,8 +268,10 @@ grp_coord *grp_broker_coord(brk_broker *brk) {
  * FindCoordinator); 0 or COORDINATOR_NOT_AVAILABLE. */
 static int16_t ensure_offsets_topic(brk_broker *brk) {
     grp_coord *c = get_coord(brk);
-    if (cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC)))
+    if (cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC))) {
+        load_all(brk); /* created by someone else meanwhile */
         return KERR_NONE;
+    }
     int16_t rf = (int16_t)brk_cfg_i64(brk->cfg,
                                       BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
     if (rf > ctl_live_brokers(brk)) {
