@@ -226,6 +226,8 @@ cmd_start() {
             n="${l%%://*}"
             names="${names:+$names,}$n:PLAINTEXT"
         done
+        # The controller listener must be mapped even on a broker-only node.
+        [[ ",$names" == *",CONTROLLER:"* ]] || names="$names,CONTROLLER:PLAINTEXT"
         conf[listener.security.protocol.map]="$names"
     fi
     {

@@ -15,6 +15,15 @@ from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResourc
 import harness
 
 
+@pytest.fixture
+def broker(module_broker):
+    """The module's broker, running: these tests restart it themselves, and
+    each leaves it running for the next (a failed one may not)."""
+    if not module_broker.running():
+        module_broker.start()
+    return module_broker
+
+
 def full_dump(bootstrap, topic, partitions):
     """Every record of every partition: {(p, offset): (key, value, headers, ts)}."""
     out = {}
