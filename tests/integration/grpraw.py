@@ -147,7 +147,9 @@ class Conn:
             err = r.i16()
             r.str()
             node, host, port = r.i32(), r.str(), r.i32()
-            if err == 0:
+            # Kafka answers FindCoordinator before the partition is loaded:
+            # wait until the coordinator takes requests for the group.
+            if err == 0 and self.describe([group])[0]["error"] == 0:
                 return node, host, port
             if time.monotonic() > deadline:
                 raise AssertionError("FindCoordinator error %d" % err)

@@ -551,3 +551,36 @@ def test_groups_kafka_python_group_members(module_broker):
     finally:
         c.close()
     assert committed == {0: 5, 1: 5, 2: 5, 3: 5}
+
+
+def test_groups_batched_leave_by_instance_id(module_broker):
+    """LeaveGroup v3+: several members in one request, static members by
+    group.instance.id, each with its own error."""
+    bs = module_broker.bootstrap
+    group = uid("g")
+    a = grpraw.Conn(bs, "client-a")
+    try:
+        a.find_coordinator(group)
+        # a static member joins directly (no MEMBER_ID_REQUIRED round)
+        r = a.join(group, instance_id="i1", session_ms=10000)
+        assert r["error"] == 0 and r["member_id"].startswith("i1-")
+        mid, gen = r["member_id"], r["generation"]
+        assert a.sync(group, gen, mid, [(mid, grpraw.assignment({"t": [0]}))],
+                      instance_id="i1")["error"] == 0
+        d = a.describe([group])[0]
+        assert d["state"] == "Stable" and d["protocol"] == "range"
+        assert [(m["member_id"], m["instance_id"], m["client_id"]) for m in d["members"]] == [
+            (mid, "i1", "client-a")]
+        assert grpraw.parse_assignment(d["members"][0]["assignment"]) == {"t": [0]}
+        err, ms = a.leave(group, [("bogus", "i1")])
+        assert err == 0 and ms == [("bogus", "i1", grpraw.FENCED_INSTANCE_ID)]
+        err, ms = a.leave(group, [("", "i1"), ("", "i9")])
+        assert err == 0
+        assert ms == [("", "i1", 0), ("", "i9", grpraw.UNKNOWN_MEMBER_ID)]
+        d = a.describe([group])[0]
+        assert d["state"] == "Empty" and d["members"] == []
+        # a group nobody ever used
+        d = a.describe([uid("none")])[0]
+        assert d["error"] == 0 and d["state"] == "Dead"
+    finally:
+        a.close()
