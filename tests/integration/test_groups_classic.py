@@ -584,3 +584,32 @@ def test_groups_batched_leave_by_instance_id(module_broker):
         assert d["error"] == 0 and d["state"] == "Dead"
     finally:
         a.close()
+
+
+def test_groups_describe_all_groups_offsets(module_broker):
+    """kafka-consumer-groups.sh --describe --all-groups (the Java admin
+    client fetches the offsets of several groups at once: OffsetFetch v8+
+    with many groups) and --list --state."""
+    bs = module_broker.bootstrap
+    ck = harness._ck()
+    topic = harness.create_topic(bs, uid("ag"), partitions=2)
+    for p in range(2):
+        harness.produce(bs, topic, ["a%d" % i for i in range(4)], partition=p)
+    groups = [uid("ga"), uid("gb")]
+    for i, g in enumerate(groups):
+        c = harness.consumer(bs, group=g)
+        c.assign([ck.TopicPartition(topic, 0, 0), ck.TopicPartition(topic, 1, 0)])
+        c.commit(offsets=[ck.TopicPartition(topic, 0, 1 + i), ck.TopicPartition(topic, 1, 3)],
+                 asynchronous=False)
+        c.close()
+    r = harness.kafka_tool("kafka-consumer-groups", [
+        "--bootstrap-server", bs, "--describe", "--all-groups", "--offsets"])
+    rows = sorted(tuple(line.split()[:6]) for line in r.stdout.splitlines()
+                  if line.split() and line.split()[0] in groups)
+    assert rows == sorted([
+        (groups[0], topic, "0", "1", "4", "3"), (groups[0], topic, "1", "3", "4", "1"),
+        (groups[1], topic, "0", "2", "4", "2"), (groups[1], topic, "1", "3", "4", "1")])
+    r = harness.kafka_tool("kafka-consumer-groups", [
+        "--bootstrap-server", bs, "--list", "--state", "Empty"])
+    listed = {tuple(line.split()[:2]) for line in r.stdout.splitlines()}
+    assert (groups[0], "Empty") in listed and (groups[1], "Empty") in listed
