@@ -30,6 +30,11 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
 int16_t brk_meta_append(brk_broker *brk, buf *values, int n);
 /* Replays the metadata log into brk->image. */
 int brk_meta_replay(brk_broker *brk, char *err, size_t errlen);
+/* True while the local log of part is queued for creation (large topics
+ * are created CREATE_BATCH partitions per loop iteration). */
+bool brk_partition_pending(const cl_partition *part);
+/* Creates every queued log (shutdown), before log_manager_close. */
+void brk_storage_close(brk_broker *brk);
 /* Image listener: creates/deletes local partition logs, pushes configs. */
 void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
                           cl_partition *part);

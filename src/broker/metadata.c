@@ -110,8 +110,12 @@ fill_partitions(brk_req *req, cl_topic *t,
                 offl[off++] = p->replicas[r];
         rp->offline_replicas.n = off;
         rp->offline_replicas.v = offl;
-        if (p->leader < 0 || !broker_live(req->brk, p->leader))
+        if (p->leader < 0 || !broker_live(req->brk, p->leader) ||
+            brk_partition_pending(p)) {
             rp->error_code = KERR_LEADER_NOT_AVAILABLE;
+            if (brk_partition_pending(p))
+                rp->leader_id = -1; /* still being created */
+        }
     }
 }
 
@@ -364,7 +368,7 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
                 rp->leader_id = -1;
                 continue;
             }
-            rp->leader_id = p->leader;
+            rp->leader_id = brk_partition_pending(p) ? -1 : p->leader;
             rp->leader_epoch = p->leader_epoch;
             rp->replica_nodes.n = p->n_replicas;
             rp->replica_nodes.v = p->replicas;

@@ -831,6 +831,8 @@ int server_main(int argc, char **argv) {
         shutdown_hooks[i].fn(&brk, shutdown_hooks[i].ctx);
     net_loop_drain(loop, 5000);
     net_loop_close_all(loop);
+    if (brk.logs)
+        brk_storage_close(&brk);
     brk_cluster_stop(&brk);
     if (brk.logs) {
         log_manager_close(brk.logs);

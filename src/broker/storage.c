@@ -240,6 +240,92 @@ static bool hosts_replica(const brk_broker *brk, const cl_partition *p) {
     return false;
 }
 
+/* Creating a partition log costs a few fsyncs (~5 ms). A topic with
+ * thousands of partitions would stall the loop for seconds, so at most
+ * CREATE_BATCH logs are created per loop iteration; the rest wait in a
+ * queue drained by a 0 ms timer, and meanwhile Metadata reports those
+ * partitions as LEADER_NOT_AVAILABLE (brk_partition_pending) and the data
+ * handlers answer NOT_LEADER_OR_FOLLOWER (log == NULL), both retriable,
+ * as Kafka does while a partition is being created. */
+#define CREATE_BATCH 32
+
+static cl_partition **pending;
+static size_t n_pending, cap_pending;
+static int sync_budget = CREATE_BATCH;
+static bool drain_scheduled;
+static bool budget_hook_added;
+
+static void create_now(brk_broker *brk, cl_partition *part) {
+    cl_topic *t = part->topic;
+    part->log_pending = false;
+    int16_t e = 0;
+    part->log =
+        log_create(brk->logs, t->name, part->id, t->id, &t->log_cfg, &e);
+    if (!part->log)
+        SL_ERROR("server", "cannot create log for %s-%d: %s", t->name, part->id,
+                 proto_error_name(e));
+    else if (part->leader == brk->node_id)
+        log_set_high_watermark(part->log, log_end_offset(part->log));
+}
+
+bool brk_partition_pending(const cl_partition *part) {
+    return part->log_pending;
+}
+
+static void drain_pending(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    drain_scheduled = false;
+    size_t n = SL_MIN(n_pending, (size_t)CREATE_BATCH);
+    for (size_t i = 0; i < n; i++)
+        create_now(brk, pending[i]);
+    memmove(pending, pending + n, (n_pending - n) * sizeof *pending);
+    n_pending -= n;
+    if (n_pending && !net_loop_stopping(loop)) {
+        drain_scheduled = true;
+        net_timer_add(loop, 0, drain_pending, brk);
+    }
+}
+
+static void reset_budget(net_loop *loop, void *ctx) {
+    (void)loop;
+    (void)ctx;
+    sync_budget = CREATE_BATCH;
+}
+
+static void create_or_queue(brk_broker *brk, cl_partition *part) {
+    if (!budget_hook_added && brk->loop) {
+        net_loop_add_before_sleep(brk->loop, reset_budget, NULL);
+        budget_hook_added = true;
+    }
+    /* Internal topics (50 partitions) are used by their coordinator at
+     * once: always created synchronously. */
+    if (sync_budget > 0 || !brk->loop || part->topic->internal) {
+        sync_budget--;
+        create_now(brk, part);
+        return;
+    }
+    if (n_pending == cap_pending) {
+        cap_pending = cap_pending ? cap_pending * 2 : 256;
+        pending = xrealloc(pending, cap_pending * sizeof *pending);
+    }
+    pending[n_pending++] = part;
+    part->log_pending = true;
+    if (!drain_scheduled) {
+        drain_scheduled = true;
+        net_timer_add(brk->loop, 0, drain_pending, brk);
+    }
+}
+
+void brk_storage_close(brk_broker *brk) {
+    /* Create what is still queued: the metadata log says these partitions
+     * exist, and the next start expects their logs. */
+    for (size_t i = 0; i < n_pending; i++)
+        create_now(brk, pending[i]);
+    free(pending);
+    pending = NULL;
+    n_pending = cap_pending = 0;
+}
+
 void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
                           cl_partition *part) {
     brk_broker *brk = ctx;
@@ -248,23 +334,24 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
     switch (ev) {
     case CL_EV_PARTITION_ADDED:
     case CL_EV_PARTITION_CHANGED:
-        if (hosts_replica(brk, part) && !part->log) {
-            int16_t e = 0;
+        if (hosts_replica(brk, part) && !part->log && !part->log_pending) {
             part->log = log_get(brk->logs, t->name, part->id);
             if (part->log)
                 log_set_config(part->log, &t->log_cfg);
             else
-                part->log = log_create(brk->logs, t->name, part->id, t->id,
-                                       &t->log_cfg, &e);
-            if (!part->log)
-                SL_ERROR("server", "cannot create log for %s-%d: %s", t->name,
-                         part->id, proto_error_name(e));
+                create_or_queue(brk, part);
         }
         if (part->log && part->leader == brk->node_id)
             /* One replica: HW = LEO. Replication will compute it instead. */
             log_set_high_watermark(part->log, log_end_offset(part->log));
         break;
-    case CL_EV_TOPIC_REMOVING:
+    case CL_EV_TOPIC_REMOVING: {
+        size_t k = 0;
+        for (size_t i = 0; i < n_pending; i++)
+            if (pending[i]->topic != t)
+                pending[k++] = pending[i];
+        n_pending = k;
+    }
         for (int32_t i = 0; i < t->n_partitions; i++) {
             cl_partition *p = t->parts[i];
             if (p && p->log) {

@@ -36,6 +36,7 @@ typedef struct cl_partition {
     int32_t *replicas;  /* owned */
     int32_t *isr;       /* owned */
     log_partition *log; /* the local replica, NULL if not hosted here */
+    bool log_pending;   /* local log queued for creation (storage.c) */
 } cl_partition;
 
 struct cl_topic {
