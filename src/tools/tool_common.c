@@ -282,16 +282,22 @@ static const char *const java_only[] = {
     "default.api.timeout.ms",
     "buffer.memory",
     "max.block.ms",
-    "delivery.timeout.ms.java",
     "interceptor.classes",
     "partitioner.class",
     "metric.reporters",
     "exclude.internal.topics",
     "max.poll.records",
-    "allow.auto.create.topics.java",
     "retry.backoff.max.ms",
     "metadata.max.idle.ms",
-    "max.in.flight.requests.per.connection.java",
+    "sasl.jaas.config",
+    "group.protocol",
+    "ssl.truststore.type",
+    "ssl.keystore.type",
+    "ssl.truststore.password",
+    "ssl.keystore.password",
+    "ssl.truststore.location",
+    "ssl.keystore.location",
+    "ssl.key.password",
 };
 
 bool tool_conf_set(rd_kafka_conf_t *c, const char *k, const char *v) {
@@ -301,8 +307,15 @@ bool tool_conf_set(rd_kafka_conf_t *c, const char *k, const char *v) {
     char err[256];
     const char *key = k;
     /* A few Java names differ from librdkafka's. */
-    if (!strcmp(k, "max.in.flight.requests.per.connection"))
-        key = "max.in.flight";
+    static const char *const renamed[][2] = {
+        {"max.in.flight.requests.per.connection", "max.in.flight"},
+        {"fetch.max.wait.ms", "fetch.wait.max.ms"},
+        {"receive.buffer.bytes", "socket.receive.buffer.bytes"},
+        {"send.buffer.bytes", "socket.send.buffer.bytes"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(renamed); i++)
+        if (!strcmp(k, renamed[i][0]))
+            key = renamed[i][1];
     if (rd_kafka_conf_set(c, key, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "WARN: ignoring property %s=%s: %s\n", k, v, err);
         return false;

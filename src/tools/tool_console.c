@@ -230,6 +230,11 @@ int tool_console_producer_main(int argc, char **argv) {
         rc = 1;
         goto out;
     }
+    /* Java's delivery.timeout.ms default (librdkafka's is 300 s): an
+     * unreachable broker fails the sends within Kafka's time. */
+    if (!tool_props_get(&pp, "delivery.timeout.ms") &&
+        !tool_props_get(&pp, "message.timeout.ms"))
+        tool_props_set(&pp, "message.timeout.ms", "120000");
     /* With --sync every record is its own request. */
     if (tool_has(&a, "sync"))
         tool_props_set(&pp, "linger.ms", "0");

@@ -81,16 +81,20 @@ def test_broker_and_default_and_group(module_broker):
     node = re.search(r"Dynamic configs for broker (\d+) are:", r.stdout).group(1)
     run("configs", *bs(b), "--alter", "--entity-type", "brokers", "--entity-name", node,
         "--add-config", "log.cleaner.threads=2", check=True)
-    r = run("configs", *bs(b), "--describe", "--entity-type", "brokers", "--entity-name", node,
-            check=True)
-    assert entries(r.stdout).get("log.cleaner.threads") == "2"
+    harness.wait_for(lambda: entries(run("configs", *bs(b), "--describe", "--entity-type",
+                                         "brokers", "--entity-name", node,
+                                         check=True).stdout).get("log.cleaner.threads") == "2",
+                     30, what="broker config")
     r = run("configs", *bs(b), "--alter", "--entity-type", "brokers", "--entity-default",
             "--add-config", "log.retention.ms=604800000", check=True)
     assert r.stdout == "Completed updating default config for brokers in the cluster.\n"
-    r = run("configs", *bs(b), "--describe", "--entity-type", "brokers", "--entity-default",
-            check=True)
-    assert r.stdout.startswith("Default configs for brokers in the cluster are:\n")
-    assert entries(r.stdout).get("log.retention.ms") == "604800000"
+    def default_describe():
+        return run("configs", *bs(b), "--describe", "--entity-type", "brokers",
+                   "--entity-default", check=True).stdout
+    # dynamic configs reach the broker's view asynchronously
+    harness.wait_for(lambda: entries(default_describe()).get("log.retention.ms") == "604800000",
+                     30, what="cluster default config")
+    assert default_describe().startswith("Default configs for brokers in the cluster are:\n")
     g = "cfg-group-" + harness.unique_topic()
     r = run("configs", *bs(b), "--alter", "--entity-type", "groups", "--entity-name", g,
             "--add-config", "consumer.session.timeout.ms=50000", check=True)
