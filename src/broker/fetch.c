@@ -156,12 +156,13 @@ typedef struct fetch_ctx {
     bool own_parts;         /* parts allocated in arena (no session) */
     int32_t sess_ref;       /* session id whose parts we use, 0 none */
     struct fetch_timer *timer; /* heap cookie shared with the timer */
+    uint64_t timer_id;
 } fetch_ctx;
 
 /* The timer's context lives on the heap, not in the request arena: a
- * finished fetch only detaches it (c = NULL) and the timer frees it when it
- * fires, so no timer can ever touch a freed request (and no timer id needs
- * to be trusted for cancellation). Bounded by max_wait_ms. */
+ * finished fetch cancels the timer and frees it, or, should the cancel not
+ * find it, only detaches it (c = NULL) and the timer frees it when it fires;
+ * either way no timer can touch a freed request. */
 typedef struct fetch_timer {
     fetch_ctx *c;
 } fetch_timer;
@@ -225,14 +226,15 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
                           : c->rq.isolation_level == 1
                               ? txn_lso(p->log) /* txn hook */
                               : log_high_watermark(p->log);
-        log_read_result r;
-        err = log_read(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off, true, &r);
+        int32_t len = 0;
+        err = log_read_len(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off, true, &len);
         if (err) {
             *has_error = true;
             continue;
         }
-        total += r.len;
-        log_read_release(&r);
+        total += len;
+        if (total >= c->rq.min_bytes)
+            break; /* enough: no need to look further */
     }
     return total;
 }
@@ -417,8 +419,12 @@ static void waiter_unlink(fetch_ctx *c) {
 
 static void fetch_finish(fetch_ctx *c) {
     waiter_unlink(c);
-    if (c->timer)
-        c->timer->c = NULL; /* the timer frees the cookie when it fires */
+    if (c->timer) {
+        if (net_timer_cancel(c->req->brk->loop, c->timer_id))
+            free(c->timer);
+        else
+            c->timer->c = NULL; /* the timer frees the cookie when it fires */
+    }
     c->timer = NULL;
     brk_req *req = c->req;
     if (brk_req_orphan(req)) {
@@ -610,6 +616,6 @@ brk_status brk_handle_fetch(brk_req *req) {
     waiters = c;
     c->timer = xmalloc(sizeof(*c->timer));
     c->timer->c = c;
-    net_timer_add(brk->loop, rq->max_wait_ms, fetch_timeout, c->timer);
+    c->timer_id = net_timer_add(brk->loop, rq->max_wait_ms, fetch_timeout, c->timer);
     return BRK_DEFER;
 }

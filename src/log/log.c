@@ -1502,8 +1502,26 @@ void log_read_release(log_read_result *r) {
     r->fd = -1;
 }
 
+static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
+                         int64_t max_offset, bool min_one_batch, bool want_fd,
+                         log_read_result *out);
+
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
                  int64_t max_offset, bool min_one_batch, log_read_result *out) {
+    return read_impl(part, offset, max_bytes, max_offset, min_one_batch, true, out);
+}
+
+int16_t log_read_len(log_partition *part, int64_t offset, int32_t max_bytes,
+                     int64_t max_offset, bool min_one_batch, int32_t *len) {
+    log_read_result r;
+    int16_t e = read_impl(part, offset, max_bytes, max_offset, min_one_batch, false, &r);
+    *len = r.len;
+    return e;
+}
+
+static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
+                         int64_t max_offset, bool min_one_batch, bool want_fd,
+                         log_read_result *out) {
     memset(out, 0, sizeof(*out));
     out->fd = -1;
     out->first_batch_offset = -1;
@@ -1556,8 +1574,8 @@ int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
         int64_t n = SL_MIN(max_pos - pos, adjusted);
         if (n <= 0)
             return KERR_NONE;
-        int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd < 0)
+        int fd = want_fd ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (want_fd && fd < 0)
             return KERR_KAFKA_STORAGE_ERROR;
         out->fd = fd;
         out->file_pos = pos;

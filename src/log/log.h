@@ -230,6 +230,10 @@ typedef struct log_read_result {
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
                  int64_t max_offset, bool min_one_batch, log_read_result *out);
 void log_read_release(log_read_result *r);
+/* Same answer as log_read but only the length (no fd): for fetch min_bytes
+ * checks. */
+int16_t log_read_len(log_partition *part, int64_t offset, int32_t max_bytes,
+                     int64_t max_offset, bool min_one_batch, int32_t *len);
 
 /* ---- offsets by time, epochs, deletes ----------------------------------- */
 /* ListOffsets by timestamp: the first offset whose record timestamp >= ts

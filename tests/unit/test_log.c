@@ -165,6 +165,12 @@ TEST(log_read_min_one_batch_and_partial) {
     CHECK_EQ(log_read(p, 0, 10, -1, false, &r), 0);
     CHECK_EQ(r.len, 10);
     log_read_release(&r);
+    int32_t len = -1;
+    CHECK_EQ(log_read_len(p, 0, 10, -1, true, &len), 0);
+    CHECK_EQ(len, first);
+    CHECK_EQ(log_read_len(p, 20, 10, -1, true, &len), 0);
+    CHECK_EQ(len, 0);
+    CHECK_EQ(log_read_len(p, 21, 10, -1, true, &len), KERR_OFFSET_OUT_OF_RANGE);
     CHECK_EQ(log_read(p, 0, 1 << 20, -1, false, &r), 0);
     CHECK_EQ(r.len, (int32_t)log_size_bytes(p));
     log_read_release(&r);
