@@ -166,3 +166,33 @@ def test_crash_after_first_commit_marker_commits_everywhere(broker):
 @sluice_only
 def test_crash_after_prepare_abort_aborts_on_restart(broker):
     _crash_run(broker, "after-prepare", False)
+
+
+@sluice_only
+def test_snapshot_and_txnindex_read_by_kafka_dump_log(broker):
+    """Kafka's own kafka-dump-log.sh decodes our .snapshot and .txnindex."""
+    b = broker
+    t = harness.create_topic(b.bootstrap, harness.unique_topic("dump"))
+    harness.produce(b.bootstrap, t, ["a", "b", "c"], partition=0, **{"enable.idempotence": True})
+    p = ck().Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "dump-" + t})
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(t, value="t1", partition=0)
+    p.flush(10)
+    p.abort_transaction(10)
+    p.begin_transaction()
+    p.produce(t, value="t2", partition=0)
+    p.flush(10)
+    b.stop()
+    d = b.partition_dir(t)
+    snaps = glob.glob(os.path.join(d, "*.snapshot"))
+    idx = glob.glob(os.path.join(d, "*.txnindex"))
+    assert len(snaps) == 1 and len(idx) == 1
+    r = harness.kafka_tool("kafka-dump-log.sh", ["--files", ",".join(idx + snaps)])
+    out = r.stdout
+    # offsets: a b c = 0-2 (producer A), t1 = 3, ABORT marker = 4, t2 = 5 (open)
+    assert "version: 0 producerId:" in out and "firstOffset: 3 lastOffset: 4 " \
+        "lastStableOffset: 5" in out, out
+    assert "lastSequence: 2 lastOffset: 2 offsetDelta: 2" in out, out
+    assert "currentTxnFirstOffset: OptionalLong[5]" in out, out
+    b.start()
