@@ -1617,6 +1617,38 @@ int grp_expire_offsets(grp_coord *c) {
     return removed;
 }
 
+int grp_drop_deleted_topics(grp_coord *c,
+                            bool (*topic_exists)(void *ctx, const char *topic),
+                            void *ctx) {
+    int removed = 0;
+    for (size_t b = 0; b < c->tab_size; b++)
+        for (grp_group *g = c->tab[b]; g; g = g->next) {
+            if (c->part_state[g->partition] != GRP_PART_ACTIVE || !g->n_offs)
+                continue;
+            grp_offset **gone = xcalloc((size_t)g->n_offs, sizeof *gone);
+            int ng = 0;
+            for (int i = 0; i < g->n_offs; i++)
+                if (!topic_exists(ctx, g->offs[i].topic))
+                    gone[ng++] = &g->offs[i];
+            if (ng && !write_offset_tombstones(c, g, gone, ng, false)) {
+                SL_INFO("group",
+                        "Removed %d offsets of deleted topics from group %s",
+                        ng, g->id);
+                removed += ng;
+                for (int k = 0; k < ng; k++) {
+                    grp_offset *o = gone[k];
+                    int idx = (int)(o - g->offs);
+                    for (int j = k + 1; j < ng; j++)
+                        if (gone[j] == &g->offs[g->n_offs - 1])
+                            gone[j] = &g->offs[idx];
+                    offset_remove(g, o);
+                }
+            }
+            free(gone);
+        }
+    return removed;
+}
+
 /* ---- timers
  * ------------------------------------------------------------------- */
 

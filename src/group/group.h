@@ -247,6 +247,13 @@ int16_t grp_delete_group(grp_coord *c, const char *group_id);
  * of offsets removed. */
 int grp_expire_offsets(grp_coord *c);
 
+/* Removes (with tombstones) the committed offsets of topics for which
+ * topic_exists returns false, as Kafka does when a topic is deleted
+ * (onPartitionsDeleted). Returns the number of offsets removed. */
+int grp_drop_deleted_topics(grp_coord *c,
+                            bool (*topic_exists)(void *ctx, const char *topic),
+                            void *ctx);
+
 /* Fires expired deadlines: session timeouts, pending members, the join
  * phase (rebalance timeout, initial delay), the sync phase. */
 void grp_tick(grp_coord *c);

@@ -37,7 +37,7 @@
 
 static grp_coord *coord;
 static brk_broker *cbrk;
-static uint64_t tick_timer, expire_timer;
+static uint64_t tick_timer, expire_timer, deleted_timer;
 static bool stopping;
 
 /* ---- store: appends to __consumer_offsets
@@ -200,6 +200,22 @@ static void tick_cb(net_loop *loop, void *ctx) {
     tick_timer = net_timer_add(loop, TICK_MS, tick_cb, NULL);
 }
 
+static bool topic_exists(void *ctx, const char *topic) {
+    brk_broker *brk = ctx;
+    return cl_topic_find(brk->image, topic, strlen(topic)) != NULL;
+}
+
+/* Offsets of deleted topics go away (Kafka's onPartitionsDeleted); checked
+ * once a second since the image has no listener slot for us. */
+static void deleted_topics_cb(net_loop *loop, void *ctx) {
+    SL_UNUSED(ctx);
+    deleted_timer = 0;
+    if (stopping || !coord)
+        return;
+    grp_drop_deleted_topics(coord, topic_exists, cbrk);
+    deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, NULL);
+}
+
 static void expire_cb(net_loop *loop, void *ctx) {
     SL_UNUSED(ctx);
     expire_timer = 0;
@@ -219,7 +235,9 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
         net_timer_cancel(brk->loop, tick_timer);
     if (expire_timer)
         net_timer_cancel(brk->loop, expire_timer);
-    tick_timer = expire_timer = 0;
+    if (deleted_timer)
+        net_timer_cancel(brk->loop, deleted_timer);
+    tick_timer = expire_timer = deleted_timer = 0;
     if (coord)
         grp_fail_waiters(coord, KERR_NOT_COORDINATOR);
 }
@@ -253,6 +271,7 @@ static grp_coord *get_coord(brk_broker *brk) {
     load_all(brk);
     brk_on_shutdown(on_shutdown, NULL);
     tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
+    deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, NULL);
     expire_timer = net_timer_add(
         brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
         expire_cb, NULL);

@@ -613,3 +613,25 @@ def test_groups_describe_all_groups_offsets(module_broker):
         "--bootstrap-server", bs, "--list", "--state", "Empty"])
     listed = {tuple(line.split()[:2]) for line in r.stdout.splitlines()}
     assert (groups[0], "Empty") in listed and (groups[1], "Empty") in listed
+
+
+def test_groups_offsets_of_deleted_topic_removed(module_broker):
+    """Deleting a topic removes the groups' committed offsets for it (Kafka's
+    onPartitionsDeleted); a recreated topic starts without them."""
+    bs = module_broker.bootstrap
+    ck = harness._ck()
+    name = uid("dt")
+    harness.create_topic(bs, name, partitions=1)
+    keep = harness.create_topic(bs, uid("kt"), partitions=1)
+    group = uid("g")
+    c = harness.consumer(bs, group=group)
+    c.commit(offsets=[ck.TopicPartition(name, 0, 5), ck.TopicPartition(keep, 0, 6)],
+             asynchronous=False)
+    a = harness.admin(bs)
+    a.delete_topics([name], operation_timeout=30)[name].result(30)
+
+    def gone():
+        com = c.committed([ck.TopicPartition(name, 0), ck.TopicPartition(keep, 0)], timeout=10)
+        return com[0].offset == ck.OFFSET_INVALID and com[1].offset == 6
+    harness.wait_for(gone, 30, what="offsets of the deleted topic removed")
+    c.close()

@@ -703,3 +703,37 @@ TEST(group_offset_delete_respects_subscriptions) {
     CHECK(grp_offset_get(g, "sub", 3, 0) == NULL);
     env_free(&e);
 }
+
+static bool not_gone(void *ctx, const char *topic) {
+    (void)ctx;
+    return strcmp(topic, "gone") != 0;
+}
+
+TEST(group_offsets_of_deleted_topics_removed) {
+    env e;
+    env_init(&e, 0);
+    grp_commit_in o[2] = {
+        {.topic = "t",
+         .topic_len = 1,
+         .partition = 0,
+         .offset = 1,
+         .leader_epoch = -1,
+         .expire_ts = -1},
+        {.topic = "gone",
+         .topic_len = 4,
+         .partition = 3,
+         .offset = 2,
+         .leader_epoch = -1,
+         .expire_ts = -1},
+    };
+    grp_commit(e.c, "solo", -1, "", NULL, o, 2, 8);
+    int before = e.store.n;
+    CHECK_EQ(grp_drop_deleted_topics(e.c, not_gone, NULL), 1);
+    CHECK_EQ(e.store.n, before + 1);
+    CHECK(e.store.v[before].val == NULL); /* a tombstone */
+    grp_group *g = grp_find(e.c, "solo");
+    CHECK(grp_offset_get(g, "gone", 4, 3) == NULL);
+    CHECK(grp_offset_get(g, "t", 1, 0) != NULL);
+    CHECK_EQ(grp_drop_deleted_topics(e.c, not_gone, NULL), 0);
+    env_free(&e);
+}
