@@ -1531,3 +1531,159 @@ bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- client quotas ---------------------------------------------------------
+ */
+
+void kc_quota_entries_free(kc_quota_entry *v, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < v[i].ncomp; k++) {
+            free(v[i].types[k]);
+            free(v[i].names[k]);
+        }
+        for (int k = 0; k < v[i].nvalues; k++)
+            free(v[i].keys[k]);
+        free(v[i].keys);
+        free(v[i].values);
+    }
+    free(v);
+}
+
+static double get_f64(rd *r) {
+    uint64_t b = rd_be64(r);
+    double d;
+    memcpy(&d, &b, sizeof(d));
+    return d;
+}
+
+static void put_f64(buf *b, double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    buf_put_be64(b, u);
+}
+
+bool kc_describe_quotas(kc_conn *c, const char *type, int match,
+                        const char *name, kc_quota_entry **out, int *n,
+                        int16_t *err, char **errmsg) {
+    *out = NULL;
+    *n = 0;
+    *err = 0;
+    *errmsg = NULL;
+    if (c->api_max[48] < 1) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 512);
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, type);
+    buf_put_u8(&body, (uint8_t)match);
+    if (match == 0 && name)
+        put_cstr(&body, name);
+    else
+        buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_u8(&body, 0); /* strict: false */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 48, 1, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *err = (int16_t)rd_be16(&r);
+        *errmsg = get_cstr(&r);
+        uint32_t ne = get_count(&r, 3);
+        *out = xcalloc(ne + 1, sizeof(kc_quota_entry));
+        for (uint32_t i = 0; i < ne && !r.err; i++) {
+            kc_quota_entry *e = &(*out)[(*n)++];
+            uint32_t nc = get_count(&r, 3);
+            for (uint32_t k = 0; k < nc && !r.err; k++) {
+                char *t = get_cstr(&r), *nm = get_cstr(&r);
+                skip_tags(&r);
+                if (e->ncomp < 2) {
+                    e->types[e->ncomp] = t ? t : xstrdup("");
+                    e->names[e->ncomp++] = nm;
+                } else {
+                    free(t);
+                    free(nm);
+                }
+            }
+            uint32_t nv = get_count(&r, 10);
+            e->keys = xcalloc(nv + 1, sizeof(char *));
+            e->values = xcalloc(nv + 1, sizeof(double));
+            for (uint32_t k = 0; k < nv && !r.err; k++) {
+                char *key = get_cstr(&r);
+                e->keys[e->nvalues] = key ? key : xstrdup("");
+                e->values[e->nvalues++] = get_f64(&r);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_alter_quotas(kc_conn *c, const char *type, const char *name,
+                     const char *const *keys, const double *values,
+                     const bool *remove, int nops, int16_t *err,
+                     char **errmsg) {
+    *err = 0;
+    *errmsg = NULL;
+    if (c->api_max[49] < 1) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 256);
+    buf_put_uvarint(&body, 2);
+    buf_put_uvarint(&body, 2);
+    put_cstr(&body, type);
+    if (name)
+        put_cstr(&body, name);
+    else
+        buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    for (int i = 0; i < nops; i++) {
+        put_cstr(&body, keys[i]);
+        put_f64(&body, values[i]);
+        buf_put_u8(&body, remove[i] ? 1 : 0);
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    buf_put_u8(&body, 0); /* validate_only */
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 49, 1, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t ne = get_count(&r, 4);
+        for (uint32_t i = 0; i < ne && !r.err; i++) {
+            int16_t e = (int16_t)rd_be16(&r);
+            char *m = get_cstr(&r);
+            uint32_t nc = get_count(&r, 3);
+            for (uint32_t k = 0; k < nc && !r.err; k++) {
+                free(get_cstr(&r));
+                free(get_cstr(&r));
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+            if (i == 0) {
+                *err = e;
+                *errmsg = m;
+            } else {
+                free(m);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

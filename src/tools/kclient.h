@@ -255,4 +255,24 @@ typedef struct kc_producer_state {
 /* DescribeProducers for one partition (send to its leader). */
 bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
                            kc_producer_state **out, int *n, int16_t *error);
+
+/* ---- client quotas (DescribeClientQuotas v1, AlterClientQuotas v1) ------- */
+
+typedef struct kc_quota_entry {
+    char *types[2], *names[2]; /* entity components; names NULL = default */
+    int ncomp;
+    char **keys;
+    double *values;
+    int nvalues;
+} kc_quota_entry;
+
+/* One component filter: match 0 exact name, 1 default, 2 any. */
+bool kc_describe_quotas(kc_conn *c, const char *type, int match,
+                        const char *name, kc_quota_entry **out, int *n,
+                        int16_t *err, char **errmsg);
+void kc_quota_entries_free(kc_quota_entry *v, int n);
+/* Sets (remove false) or removes keys for one entity (name NULL = default). */
+bool kc_alter_quotas(kc_conn *c, const char *type, const char *name,
+                     const char *const *keys, const double *values,
+                     const bool *remove, int nops, int16_t *err, char **errmsg);
 #endif

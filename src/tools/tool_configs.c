@@ -191,13 +191,144 @@ static int8_t res_type(const char *t) {
     return 0;
 }
 
+/* ---- client quotas (users, clients, ips) -------------------------------- */
+
+static const char *quota_entity_type(const char *t) {
+    return !strcmp(t, "users")     ? "user"
+           : !strcmp(t, "clients") ? "client-id"
+                                   : "ip";
+}
+
+static const char *quota_label(const char *type) {
+    return !strcmp(type, "user") ? "user-principal" : type;
+}
+
+static int cmp_str_idx(const void *a, const void *b) {
+    return strcmp(**(const char *const *const *)a,
+                  **(const char *const *const *)b);
+}
+
+static int describe_quotas(cfg_ctx *c, entity *e) {
+    const char *type = quota_entity_type(e->type_name);
+    int match = e->is_default ? 1 : e->name ? 0 : 2;
+    kc_quota_entry *q;
+    int n;
+    int16_t err;
+    char *msg;
+    if (!kc_describe_quotas(&c->kc, type, match, e->name, &q, &n, &err, &msg)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "describeClientQuotas failed");
+        return 1;
+    }
+    if (err) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s: %s", tool_java_exception(err),
+                 msg ? msg : tool_error_message(err));
+        exec_error(c, m);
+        free(msg);
+        kc_quota_entries_free(q, n);
+        return 1;
+    }
+    free(msg);
+    for (int i = 0; i < n; i++) {
+        if (q[i].nvalues == 0)
+            continue;
+        printf("Quota configs for ");
+        for (int k = 0; k < q[i].ncomp; k++) {
+            if (q[i].names[k])
+                printf("%s%s '%s'", k ? ", " : "", quota_label(q[i].types[k]),
+                       q[i].names[k]);
+            else
+                printf("%sthe default %s", k ? ", " : "",
+                       quota_label(q[i].types[k]));
+        }
+        printf(" are ");
+        char ***idx = xcalloc((size_t)q[i].nvalues, sizeof(char **));
+        for (int k = 0; k < q[i].nvalues; k++)
+            idx[k] = &q[i].keys[k];
+        qsort(idx, (size_t)q[i].nvalues, sizeof(char **), cmp_str_idx);
+        for (int k = 0; k < q[i].nvalues; k++) {
+            int j = (int)(idx[k] - q[i].keys);
+            char d[64];
+            tool_java_double(q[i].values[j], d, sizeof(d));
+            printf("%s%s=%s", k ? ", " : "", q[i].keys[j], d);
+        }
+        printf("\n");
+        free(idx);
+    }
+    kc_quota_entries_free(q, n);
+    return 0;
+}
+
+static int alter_quotas(cfg_ctx *c, entity *e, const tool_props *add,
+                        char **dels, int ndel) {
+    const char *type = quota_entity_type(e->type_name);
+    if (!e->name && !e->is_default) {
+        tool_usage_error(c->a,
+                         "an entity name must be specified with --alter of %s",
+                         e->type_name);
+        return 1;
+    }
+    int nops = add->n + ndel;
+    const char **keys = xcalloc((size_t)nops + 1, sizeof(char *));
+    double *vals = xcalloc((size_t)nops + 1, sizeof(double));
+    bool *rem = xcalloc((size_t)nops + 1, sizeof(bool));
+    int k = 0;
+    for (int i = 0; i < add->n; i++) {
+        char *end;
+        double v = strtod(add->vals[i], &end);
+        if (*end || end == add->vals[i]) {
+            fprintf(stderr,
+                    "Cannot parse quota configuration value for %s: %s\n",
+                    add->keys[i], add->vals[i]);
+            free(keys);
+            free(vals);
+            free(rem);
+            return 1;
+        }
+        keys[k] = add->keys[i];
+        vals[k++] = v;
+    }
+    for (int i = 0; i < ndel; i++) {
+        keys[k] = dels[i];
+        rem[k++] = true;
+    }
+    int16_t err;
+    char *msg = NULL;
+    int rc = 0;
+    if (!kc_alter_quotas(&c->kc, type, e->is_default ? NULL : e->name, keys,
+                         vals, rem, nops, &err, &msg)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "alterClientQuotas failed");
+        rc = 1;
+    } else if (err) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s: %s", tool_java_exception(err),
+                 msg ? msg : tool_error_message(err));
+        exec_error(c, m);
+        rc = 1;
+    } else {
+        const char *what = !strcmp(type, "user") ? "user"
+                           : !strcmp(type, "ip") ? "ip"
+                                                 : "client";
+        if (e->is_default)
+            printf(
+                "Completed updating default config for %ss in the cluster.\n",
+                what);
+        else
+            printf("Completed updating config for %s %s.\n", what, e->name);
+    }
+    free(msg);
+    free(keys);
+    free(vals);
+    free(rem);
+    return rc;
+}
+
 static int do_describe(cfg_ctx *c, entity *e) {
     int8_t type = res_type(e->type_name);
-    if (!type) {
-        /* users/clients/ips hold client quotas (and SCRAM credentials);
-         * a broker without quotas describes nothing, as Kafka prints. */
-        return 0;
-    }
+    if (!type) /* users/clients/ips: client quotas */
+        return describe_quotas(c, e);
     char label[512];
     if (type == KC_RES_TOPIC) {
         if (e->name) {
@@ -364,9 +495,13 @@ static int do_alter(cfg_ctx *c, entity *e) {
         goto fail;
     }
     if (!type) {
-        exec_error(c, "java.lang.IllegalArgumentException: altering client "
-                      "quotas is not supported by sluice's kafka-configs");
-        goto fail;
+        int qrc = alter_quotas(c, e, &add, delnames, ndel);
+        for (int i = 0; i < ndel; i++)
+            free(delnames[i]);
+        free(delnames);
+        free(ops);
+        tool_props_free(&add);
+        return qrc;
     }
     const char *name = e->is_default ? "" : e->name;
     if (!name) {

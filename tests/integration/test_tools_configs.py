@@ -115,3 +115,31 @@ def test_same_output_as_kafka_configs(module_broker):
         ours = run("configs", *bs(b), *args)
         theirs = kafka("configs", *bs(b), *args)
         assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout), args
+
+
+def test_user_and_client_quotas(module_broker):
+    b = module_broker
+    user = "u-" + harness.unique_topic()
+    r = run("configs", *bs(b), "--alter", "--add-config",
+            "producer_byte_rate=1024,consumer_byte_rate=2048", "--entity-type", "users",
+            "--entity-name", user, check=True)
+    assert r.stdout == "Completed updating config for user %s.\n" % user
+    want = ("Quota configs for user-principal '%s' are consumer_byte_rate=2048.0, "
+            "producer_byte_rate=1024.0\n" % user)
+    harness.wait_for(lambda: run("configs", *bs(b), "--describe", "--entity-type", "users",
+                                 "--entity-name", user, check=True).stdout == want,
+                     30, what="user quota")
+    args = ["--describe", "--entity-type", "users", "--entity-name", user]
+    assert kafka("configs", *bs(b), *args).stdout == want
+    run("configs", *bs(b), "--alter", "--delete-config", "consumer_byte_rate", "--entity-type",
+        "users", "--entity-name", user, check=True)
+    harness.wait_for(lambda: run("configs", *bs(b), *args, check=True).stdout ==
+                     "Quota configs for user-principal '%s' are producer_byte_rate=1024.0\n" % user,
+                     30, what="quota removal")
+    r = run("configs", *bs(b), "--alter", "--add-config", "request_percentage=50",
+            "--entity-type", "clients", "--entity-default", check=True)
+    assert r.stdout == "Completed updating default config for clients in the cluster.\n"
+    harness.wait_for(lambda: run("configs", *bs(b), "--describe", "--entity-type", "clients",
+                                 "--entity-default", check=True).stdout ==
+                     "Quota configs for the default client-id are request_percentage=50.0\n",
+                     30, what="client default quota")
