@@ -74,12 +74,15 @@ static const struct {
 };
 
 static void level_str(const char *feature, int level, char *out, size_t cap) {
-    if (!strcmp(feature, "metadata.version"))
+    if (!strcmp(feature, "metadata.version")) {
         for (size_t i = 0; i < SL_ARRAY_LEN(metadata_versions); i++)
             if (metadata_versions[i].level == level) {
                 snprintf(out, cap, "%s", metadata_versions[i].name);
                 return;
             }
+        snprintf(out, cap, "UNKNOWN %d", level); /* as Kafka's FeatureCommand */
+        return;
+    }
     snprintf(out, cap, "%d", level);
 }
 

@@ -1,7 +1,8 @@
 /*
  * tool_json.h - a small JSON reader for the tools' input files
- * (delete-records --offset-json-file, reassignment plans). Parses a whole
- * document into a tree; numbers keep their int64 value.
+ * (delete-records --offset-json-file, reassignment plans). Parses the first
+ * value of a document (trailing text is ignored, as Jackson does) into a
+ * tree; numbers keep their int64 value.
  *
  * Ownership: tool_json_parse returns a tree owned by the caller (free with
  * tool_json_free); lookups return borrowed pointers into it.

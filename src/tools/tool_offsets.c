@@ -57,6 +57,9 @@ static const tool_optdef go_opts[] = {
     {"bootstrap-server", TOOL_ARG,
      "REQUIRED. The server(s) to connect to in the form "
      "HOST1:PORT1,HOST2:PORT2."},
+    {"broker-list", TOOL_ARG,
+     "DEPRECATED (Kafka 2.x), kept for old scripts: same as "
+     "--bootstrap-server."},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin Client."},
     {"exclude-internal-topics", TOOL_FLAG,
@@ -160,7 +163,10 @@ int tool_get_offsets_main(int argc, char **argv) {
                                   "topic-partition offsets.");
         goto out;
     }
-    if (!tool_has(&a, "bootstrap-server")) {
+    const char *bootstrap = tool_get(&a, "bootstrap-server");
+    if (!bootstrap)
+        bootstrap = tool_get(&a, "broker-list");
+    if (!bootstrap) {
         rc = tool_usage_error(&a, "Missing required argument "
                                   "\"[bootstrap-server]\"");
         goto out;
@@ -246,8 +252,7 @@ int tool_get_offsets_main(int argc, char **argv) {
     }
     char err[256];
     int timeout = tool_timeout_ms(&props, 60000);
-    if (!kc_connect(&kc, tool_get(&a, "bootstrap-server"), timeout, err,
-                    sizeof(err))) {
+    if (!kc_connect(&kc, bootstrap, timeout, err, sizeof(err))) {
         char m[400];
         snprintf(m, sizeof(m), "Timed out waiting for a node assignment. (%s)",
                  err);
