@@ -84,3 +84,22 @@ def test_broker_api_versions(module_broker):
     assert r.stdout.count("(id: ") == 1
     theirs = kafka("broker-api-versions", *bs(b))
     assert r.stdout == theirs.stdout
+
+
+def test_seed_run_class_and_delete_records_file(module_broker, tmp_path):
+    """The seed's `kafka-run-class kafka.tools.GetOffsetShell --broker-list ...
+    --topic <topic>` and its delete-data.json (with a stray '}' that Kafka's
+    Jackson parser ignores) both work."""
+    b = module_broker
+    t = harness.unique_topic("test")
+    harness.create_topic(b.bootstrap, t)
+    harness.produce(b.bootstrap, t, [b"m%d" % i for i in range(60)], partition=0)
+    r = run("run-class", "kafka.tools.GetOffsetShell", "--broker-list", b.bootstrap,
+            "--topic", t, check=True)
+    assert r.stdout == "%s:0:60\n" % t
+    f = tmp_path / "delete-data.json"
+    f.write_text('{"partitions":[{"topic":"%s", "partition": 0, "offset":50}]}, "version":1}' % t)
+    r = run("delete-records", *bs(b), "--offset-json-file", str(f), check=True)
+    assert r.stdout.splitlines()[-1] == "partition: %s-0\tlow_watermark: 50" % t
+    r = run("run-class", "kafka.tools.NoSuchTool")
+    assert r.returncode == 1
