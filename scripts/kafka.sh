@@ -158,7 +158,16 @@ pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 read_pid() { cat "$1/kafka.pid" 2>/dev/null || true; }
 
 # A Kafka UUID: 16 random bytes, base64url without padding.
-random_uuid() { head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+# Like Kafka's Uuid.randomUuid, never one starting with '-' (it would read as
+# an option on the storage tool's command line).
+random_uuid() {
+    local u
+    while :; do
+        u="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+        [[ "$u" == -* ]] || break
+    done
+    echo "$u"
+}
 
 cmd_start() {
     [ $# -ge 2 ] || die "usage: kafka.sh start <dir> <port> [k=v ...]"
