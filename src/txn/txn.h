@@ -85,6 +85,12 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_i
                          int16_t epoch, int type, int32_t coordinator_epoch);
 /* Producer state of a partition (loaded on first use). */
 struct ps_state *txn_part_state(brk_broker *brk, log_partition *log);
+/* Kafka's transaction.partition.verification: may producer_id/epoch start
+ * writing its transaction into topic-partition? 0 if the partition was
+ * added to its Ongoing transaction, else INVALID_TXN_STATE (or
+ * INVALID_PRODUCER_EPOCH for an older epoch). */
+int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
+                         const char *topic, int32_t partition);
 /* Writes snapshots of every loaded partition (shutdown). */
 void txn_part_snapshot_all(void);
 /* Pending transactional offsets of __consumer_offsets partition p. */

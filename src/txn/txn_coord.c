@@ -575,6 +575,23 @@ static int16_t coord_check(brk_broker *brk, proto_str tid) {
     return KERR_NONE;
 }
 
+int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
+                         const char *topic, int32_t partition) {
+    txn_coord_ensure(brk);
+    for (int i = 0; i < n_metas; i++) {
+        txn_meta *m = metas[i];
+        if (m->pid != producer_id)
+            continue;
+        if (epoch < m->epoch)
+            return KERR_INVALID_PRODUCER_EPOCH;
+        if (m->state != TS_ONGOING || epoch != m->epoch ||
+            !parts_has(m, topic, strlen(topic), partition))
+            return KERR_INVALID_TXN_STATE;
+        return KERR_NONE;
+    }
+    return KERR_INVALID_TXN_STATE;
+}
+
 /* ---- InitProducerId (22) ------------------------------------------------------------ */
 
 static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, int64_t *pid,

@@ -274,6 +274,19 @@ int txn_produce_check(brk_broker *brk, log_partition *log, const log_batch_heade
         *dup_base_offset = dup.first_offset;
         return TXN_DUPLICATE;
     }
+    if (rc == 0 && batch_is_transactional(h)) {
+        /* The first batch of a transaction in this partition: the partition
+         * must be in the producer's Ongoing transaction (Kafka's partition
+         * verification), so a late retry after the end of a transaction
+         * cannot open a new one that nobody will ever end. */
+        const ps_entry *e = ps_find(&r->ps, h->producer_id);
+        if (!e || e->txn_first_offset < 0 || e->epoch != h->producer_epoch) {
+            rc = txn_coord_verify(brk ? brk : pbrk, h->producer_id, h->producer_epoch,
+                                  log_topic(log), log_partition_id(log));
+            if (rc)
+                *msg = "The producer attempted a transactional operation in an invalid state";
+        }
+    }
     return rc;
 }
 
