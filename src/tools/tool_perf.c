@@ -526,8 +526,9 @@ int tool_producer_perf_main(int argc, char **argv) {
     if (g_pp.has_steady)
         ps_total(&g_pp.steady);
     if (tool_has(&a, "print-metrics"))
-        printf("\nMetric Name                                                  "
-               "                                      Value\n");
+        fprintf(stderr,
+                "--print-metrics: Java client metrics are not available from "
+                "librdkafka; nothing printed.\n");
     free(g_pp.stats.lat);
     free(g_pp.steady.lat);
 out:
