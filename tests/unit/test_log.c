@@ -765,3 +765,70 @@ TEST(log_segment_roll_by_time) {
     CHECK_EQ(log_segment_count(p), 2);
     log_manager_close(m);
 }
+
+TEST(log_two_dirs_placement_and_reopen) {
+    char d1[512], d2[512];
+    snprintf(d1, sizeof(d1), "%s/a", test_tmpdir());
+    snprintf(d2, sizeof(d2), "%s/b", test_tmpdir());
+    const char *dirs[2] = {d1, d2};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 2;
+    int16_t err;
+    log_manager *m = log_manager_open(&o, &err);
+    CHECK(m != NULL);
+    for (int i = 0; i < 6; i++) {
+        log_partition *p = log_create(m, "two", i, TOPIC_ID, NULL, &err);
+        append_one(p, COMPRESS_NONE, i + 1, i, clk_wall_ms(), 10, 0);
+    }
+    int in_a = 0;
+    for (int i = 0; i < 6; i++)
+        in_a += !strcmp(log_dir_path(log_get(m, "two", i)), d1);
+    CHECK_EQ(in_a, 3); /* the dir with the fewest partitions gets the next */
+    log_manager_close(m);
+    m = log_manager_open(&o, &err);
+    for (int i = 0; i < 6; i++) {
+        log_partition *p = log_get(m, "two", i);
+        CHECK(p != NULL);
+        if (p)
+            CHECK_EQ(log_end_offset(p), i + 1);
+    }
+    log_manager_close(m);
+}
+
+TEST(log_multi_batch_append_and_truncate_across_segments) {
+    log_manager *m = open_mgr(test_tmpdir(), NULL, 0);
+    log_config c = small_cfg();
+    c.segment_bytes = 2048;
+    int16_t err;
+    log_partition *p = log_create(m, "mb", 0, TOPIC_ID, &c, &err);
+    /* three batches in one append: consecutive offsets, one write */
+    buf b;
+    buf_init(&b, 0);
+    make_batch(&b, COMPRESS_NONE, 2, 0, 1000, 10);
+    make_batch(&b, COMPRESS_GZIP, 3, 1, 1000, 10);
+    make_batch(&b, COMPRESS_NONE, 4, 2, 1000, 10);
+    log_append_info info;
+    CHECK_EQ(log_append(p, b.data, b.len, 0, LOG_ORIGIN_CLIENT, &info), 0);
+    CHECK_EQ(info.base_offset, 0);
+    CHECK_EQ(info.last_offset, 8);
+    CHECK_EQ(info.record_count, 9);
+    buf_free(&b);
+    for (int i = 0; i < 60; i++)
+        append_one(p, COMPRESS_NONE, 2, i, 1000, 100, 0);
+    CHECK(log_segment_count(p) > 3);
+    int64_t leo = log_end_offset(p);
+    CHECK_EQ(leo, 9 + 120);
+    /* cut back into the first segments: later segments disappear */
+    CHECK_EQ(log_truncate_to(p, 11), 0);
+    CHECK_EQ(log_end_offset(p), 11);
+    CHECK_EQ(log_segment_count(p), 1);
+    CHECK(log_high_watermark(p) <= 11);
+    CHECK_EQ(append_one(p, COMPRESS_NONE, 1, 0, 1000, 10, 0), 11);
+    CHECK_EQ(read_all(p), 12);
+    log_manager_close(m);
+    m = open_mgr(test_tmpdir(), NULL, 0);
+    p = log_get(m, "mb", 0);
+    CHECK_EQ(log_end_offset(p), 12);
+    log_manager_close(m);
+}
