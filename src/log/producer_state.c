@@ -30,7 +30,9 @@
 #define SNAP_VERSION 1
 #define SNAP_ENTRY 46
 
-void ps_init(ps_state *s) { memset(s, 0, sizeof *s); }
+void ps_init(ps_state *s) {
+    memset(s, 0, sizeof *s);
+}
 
 void ps_free(ps_state *s) {
     free(s->entries);
@@ -76,7 +78,8 @@ static int32_t seq_add(int32_t seq, int32_t inc) {
 }
 
 static bool in_sequence(int32_t last, int32_t next) {
-    return (int64_t)next == (int64_t)last + 1 || (next == 0 && last == INT32_MAX);
+    return (int64_t)next == (int64_t)last + 1 ||
+           (next == 0 && last == INT32_MAX);
 }
 
 static int32_t entry_last_seq(const ps_entry *e) {
@@ -100,7 +103,8 @@ int ps_check(ps_state *s, const log_batch_header *h, ps_batch_meta *dup,
     int32_t last = seq_add(first, h->last_offset_delta);
     if (h->producer_epoch == e->epoch) {
         for (int i = 0; i < e->n_batches; i++) {
-            if (e->batches[i].first_seq == first && e->batches[i].last_seq == last) {
+            if (e->batches[i].first_seq == first &&
+                e->batches[i].last_seq == last) {
                 *dup = e->batches[i];
                 return PS_DUPLICATE;
             }
@@ -169,20 +173,24 @@ void ps_add_aborted(ps_state *s, const ps_aborted *ab) {
     int i = s->n_aborted;
     while (i > 0 && s->aborted[i - 1].last_offset > ab->last_offset)
         i--;
-    for (int j = i - 1; j >= 0 && s->aborted[j].last_offset == ab->last_offset; j--)
+    for (int j = i - 1; j >= 0 && s->aborted[j].last_offset == ab->last_offset;
+         j--)
         if (s->aborted[j].producer_id == ab->producer_id)
             return;
     if (s->n_aborted == s->cap_aborted) {
         s->cap_aborted = s->cap_aborted ? s->cap_aborted * 2 : 8;
-        s->aborted = xrealloc(s->aborted, (size_t)s->cap_aborted * sizeof *s->aborted);
+        s->aborted =
+            xrealloc(s->aborted, (size_t)s->cap_aborted * sizeof *s->aborted);
     }
-    memmove(&s->aborted[i + 1], &s->aborted[i], (size_t)(s->n_aborted - i) * sizeof *s->aborted);
+    memmove(&s->aborted[i + 1], &s->aborted[i],
+            (size_t)(s->n_aborted - i) * sizeof *s->aborted);
     s->aborted[i] = *ab;
     s->n_aborted++;
 }
 
 bool ps_apply_marker(ps_state *s, int64_t producer_id, int16_t epoch, int type,
-                     int32_t coordinator_epoch, int64_t offset, ps_aborted *ab) {
+                     int32_t coordinator_epoch, int64_t offset,
+                     ps_aborted *ab) {
     ps_entry *e = entry_get(s, producer_id);
     int64_t first = e->txn_first_offset >= 0 ? e->txn_first_offset : offset;
     if (epoch > e->epoch)
@@ -200,19 +208,21 @@ bool ps_apply_marker(ps_state *s, int64_t producer_id, int16_t epoch, int type,
     return true;
 }
 
-bool ps_replay_batch(ps_state *s, const uint8_t *batch, const log_batch_header *h,
-                     ps_aborted *ab) {
+bool ps_replay_batch(ps_state *s, const uint8_t *batch,
+                     const log_batch_header *h, ps_aborted *ab) {
     if (h->producer_id < 0)
         return false;
     if (!batch_is_control(h)) {
         ps_update(s, h);
         return false;
     }
-    /* Control record: uncompressed in practice; key = version int16, type int16. */
+    /* Control record: uncompressed in practice; key = version int16, type
+     * int16. */
     if (batch_compression(h) != 0 || batch_size(h) <= BATCH_HEADER_SIZE)
         return false;
     batch_iter it;
-    batch_iter_init(&it, h, batch + BATCH_HEADER_SIZE, (size_t)batch_size(h) - BATCH_HEADER_SIZE);
+    batch_iter_init(&it, h, batch + BATCH_HEADER_SIZE,
+                    (size_t)batch_size(h) - BATCH_HEADER_SIZE);
     log_record r;
     if (batch_iter_next(&it, &r) != 1 || r.key_len < 4)
         return false;
@@ -220,7 +230,8 @@ bool ps_replay_batch(ps_state *s, const uint8_t *batch, const log_batch_header *
     if (type != BATCH_CONTROL_ABORT && type != BATCH_CONTROL_COMMIT)
         return false;
     int32_t ce = r.value_len >= 6 ? (int32_t)sl_load_be32(r.value + 2) : -1;
-    return ps_apply_marker(s, h->producer_id, h->producer_epoch, type, ce, h->base_offset, ab);
+    return ps_apply_marker(s, h->producer_id, h->producer_epoch, type, ce,
+                           h->base_offset, ab);
 }
 
 int ps_aborted_in(const ps_state *s, int64_t from, int64_t to,
@@ -242,7 +253,8 @@ void ps_trim_aborted(ps_state *s, int64_t offset) {
     while (k < s->n_aborted && s->aborted[k].last_offset < offset)
         k++;
     if (k) {
-        memmove(s->aborted, s->aborted + k, (size_t)(s->n_aborted - k) * sizeof *s->aborted);
+        memmove(s->aborted, s->aborted + k,
+                (size_t)(s->n_aborted - k) * sizeof *s->aborted);
         s->n_aborted -= k;
     }
 }
@@ -251,7 +263,8 @@ int ps_expire(ps_state *s, int64_t now_ms, int64_t expiration_ms) {
     int n = 0;
     for (int i = 0; i < s->n;) {
         ps_entry *e = &s->entries[i];
-        if (e->txn_first_offset < 0 && now_ms - e->last_timestamp >= expiration_ms) {
+        if (e->txn_first_offset < 0 &&
+            now_ms - e->last_timestamp >= expiration_ms) {
             s->entries[i] = s->entries[--s->n];
             n++;
         } else {
@@ -261,7 +274,8 @@ int ps_expire(ps_state *s, int64_t now_ms, int64_t expiration_ms) {
     return n;
 }
 
-/* ---- snapshots -------------------------------------------------------------------- */
+/* ---- snapshots
+ * -------------------------------------------------------------------- */
 
 void ps_snapshot_encode(const ps_state *s, buf *out) {
     size_t start = out->len;
@@ -271,12 +285,15 @@ void ps_snapshot_encode(const ps_state *s, buf *out) {
     buf_put_be32(out, (uint32_t)s->n);
     for (int i = 0; i < s->n; i++) {
         const ps_entry *e = &s->entries[i];
-        const ps_batch_meta *m = e->n_batches ? &e->batches[e->n_batches - 1] : NULL;
+        const ps_batch_meta *m =
+            e->n_batches ? &e->batches[e->n_batches - 1] : NULL;
         buf_put_be64(out, (uint64_t)e->producer_id);
         buf_put_be16(out, (uint16_t)e->epoch);
         buf_put_be32(out, (uint32_t)(m ? m->last_seq : -1));
         buf_put_be64(out, (uint64_t)(m ? m->last_offset : -1));
-        buf_put_be32(out, (uint32_t)(m ? (int32_t)(m->last_offset - m->first_offset) : 0));
+        buf_put_be32(
+            out,
+            (uint32_t)(m ? (int32_t)(m->last_offset - m->first_offset) : 0));
         buf_put_be64(out, (uint64_t)e->last_timestamp);
         buf_put_be32(out, (uint32_t)e->coordinator_epoch);
         buf_put_be64(out, (uint64_t)e->txn_first_offset);
@@ -418,7 +435,8 @@ static uint8_t *read_file(const char *path, size_t max, size_t *n) {
     return p;
 }
 
-int64_t ps_snapshot_load_latest(ps_state *s, const char *dir, int64_t max_offset) {
+int64_t ps_snapshot_load_latest(ps_state *s, const char *dir,
+                                int64_t max_offset) {
     int n;
     int64_t *offs = list_offsets(dir, ".snapshot", &n);
     int64_t found = -1;
@@ -453,7 +471,8 @@ void ps_snapshot_clean(const char *dir, int keep, int64_t max_offset) {
     free(offs);
 }
 
-/* ---- .txnindex ---------------------------------------------------------------------- */
+/* ---- .txnindex
+ * ---------------------------------------------------------------------- */
 
 void ps_txnindex_encode(const ps_aborted *ab, uint8_t out[PS_TXNINDEX_ENTRY]) {
     sl_store_be16(out, 0);
@@ -493,12 +512,14 @@ int ps_txnindex_load(ps_state *s, const char *dir, int64_t lo, int64_t hi) {
         uint8_t *p = read_file(path, 1u << 30, &len);
         if (!p)
             continue;
-        for (size_t k = 0; k + PS_TXNINDEX_ENTRY <= len; k += PS_TXNINDEX_ENTRY) {
+        for (size_t k = 0; k + PS_TXNINDEX_ENTRY <= len;
+             k += PS_TXNINDEX_ENTRY) {
             const uint8_t *q = p + k;
             if (sl_load_be16(q) != 0)
                 break;
-            ps_aborted ab = {(int64_t)sl_load_be64(q + 2), (int64_t)sl_load_be64(q + 10),
-                             (int64_t)sl_load_be64(q + 18), (int64_t)sl_load_be64(q + 26)};
+            ps_aborted ab = {
+                (int64_t)sl_load_be64(q + 2), (int64_t)sl_load_be64(q + 10),
+                (int64_t)sl_load_be64(q + 18), (int64_t)sl_load_be64(q + 26)};
             if (ab.last_offset >= lo && ab.last_offset < hi) {
                 ps_add_aborted(s, &ab);
                 added++;

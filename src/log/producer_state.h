@@ -52,23 +52,23 @@ typedef struct ps_batch_meta {
 typedef struct ps_entry {
     int64_t producer_id;
     int16_t epoch;
-    int n_batches;                          /* oldest first */
+    int n_batches; /* oldest first */
     ps_batch_meta batches[PS_MAX_BATCHES];
-    int64_t last_timestamp;                 /* max timestamp of its last batch */
+    int64_t last_timestamp; /* max timestamp of its last batch */
     int32_t coordinator_epoch;
-    int64_t txn_first_offset;               /* -1: no open transaction */
+    int64_t txn_first_offset; /* -1: no open transaction */
 } ps_entry;
 
 typedef struct ps_aborted {
     int64_t producer_id;
-    int64_t first_offset, last_offset;      /* last = the ABORT marker */
+    int64_t first_offset, last_offset; /* last = the ABORT marker */
     int64_t last_stable_offset;
 } ps_aborted;
 
 typedef struct ps_state {
     ps_entry *entries;
     int n, cap;
-    ps_aborted *aborted;                    /* sorted by last_offset */
+    ps_aborted *aborted; /* sorted by last_offset */
     int n_aborted, cap_aborted;
 } ps_state;
 
@@ -97,8 +97,8 @@ bool ps_apply_marker(ps_state *s, int64_t producer_id, int16_t epoch, int type,
 /* Applies any batch read back from the log (data or control; the control
  * record type is read from the records). Used when rebuilding. If an ABORT
  * marker yields an entry, *ab is filled and true returned. */
-bool ps_replay_batch(ps_state *s, const uint8_t *batch, const log_batch_header *h,
-                     ps_aborted *ab);
+bool ps_replay_batch(ps_state *s, const uint8_t *batch,
+                     const log_batch_header *h, ps_aborted *ab);
 
 /* First offset of the oldest open transaction, or -1. */
 int64_t ps_first_unstable(const ps_state *s);
@@ -116,7 +116,8 @@ void ps_trim_aborted(ps_state *s, int64_t offset);
  * now - expiration_ms) that have no open transaction. Returns the count. */
 int ps_expire(ps_state *s, int64_t now_ms, int64_t expiration_ms);
 
-/* ---- files ------------------------------------------------------------------ */
+/* ---- files ------------------------------------------------------------------
+ */
 /* Encodes the snapshot file body (all entries). */
 void ps_snapshot_encode(const ps_state *s, buf *out);
 /* Decodes a snapshot file into s (entries replace s's). false if the
@@ -126,7 +127,8 @@ bool ps_snapshot_decode(ps_state *s, const uint8_t *p, size_t n);
 int ps_snapshot_write(const ps_state *s, const char *dir, int64_t offset);
 /* Newest snapshot in dir with offset <= max_offset: loads it into s and
  * returns its offset, or -1 (s untouched) if none is usable. */
-int64_t ps_snapshot_load_latest(ps_state *s, const char *dir, int64_t max_offset);
+int64_t ps_snapshot_load_latest(ps_state *s, const char *dir,
+                                int64_t max_offset);
 /* Deletes snapshots other than the newest `keep` and those > max_offset. */
 void ps_snapshot_clean(const char *dir, int keep, int64_t max_offset);
 

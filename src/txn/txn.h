@@ -44,26 +44,30 @@ typedef struct cl_partition cl_partition;
 #define TXN_STATE_TOPIC "__transaction_state"
 #define TXN_DUPLICATE 1 /* txn_produce_check: a retried batch, see below */
 
-/* ---- produce path hooks (src/broker/produce.c) -------------------------------- */
+/* ---- produce path hooks (src/broker/produce.c)
+ * -------------------------------- */
 /* Before log_append of one client batch (header as received). Returns 0
  * (append it), TXN_DUPLICATE (do not append; answer success with base
  * offset *dup_base_offset) or a Kafka error code with *msg. */
-int txn_produce_check(brk_broker *brk, log_partition *log, const log_batch_header *h,
-                      int64_t *dup_base_offset, const char **msg);
+int txn_produce_check(brk_broker *brk, log_partition *log,
+                      const log_batch_header *h, int64_t *dup_base_offset,
+                      const char **msg);
 /* After a successful log_append of that batch at base_offset. */
-void txn_produce_appended(brk_broker *brk, log_partition *log, const log_batch_header *h,
-                          int64_t base_offset);
+void txn_produce_appended(brk_broker *brk, log_partition *log,
+                          const log_batch_header *h, int64_t base_offset);
 
-/* ---- fetch / list offsets hooks -------------------------------------------------- */
+/* ---- fetch / list offsets hooks
+ * -------------------------------------------------- */
 /* Last stable offset: min(HW, first offset of the oldest open transaction). */
 int64_t txn_lso(log_partition *log);
 /* Writes the AbortedTransactions array of a read_committed partition
  * response (count + entries producer_id int64, first_offset int64 [+ tags
  * when flexible]) for transactions overlapping [from, to). */
-void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log, int64_t from,
-                             int64_t to);
+void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log,
+                             int64_t from, int64_t to);
 
-/* ---- group coordinator hooks ------------------------------------------------------ */
+/* ---- group coordinator hooks
+ * ------------------------------------------------------ */
 /* __consumer_offsets replay: handles transactional data batches (kept
  * pending per producer id) and control batches (COMMIT applies them with
  * grp_replay, ABORT drops them). Returns true if the batch was handled
@@ -74,15 +78,17 @@ bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
  * 0 or COORDINATOR_NOT_AVAILABLE. */
 int16_t txn_ensure_state_topic(brk_broker *brk);
 
-/* ---- internal to src/txn ------------------------------------------------------------ */
+/* ---- internal to src/txn
+ * ------------------------------------------------------------ */
 /* Loads the coordinator (replays __transaction_state, completes prepared
  * transactions) once; cheap afterwards. */
 void txn_coord_ensure(brk_broker *brk);
 /* Writes a COMMIT/ABORT marker to one partition and applies it to its
  * producer state (and to pending transactional offsets when it is a
  * __consumer_offsets partition). Kafka error code. */
-int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_id,
-                         int16_t epoch, int type, int32_t coordinator_epoch);
+int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
+                         int64_t producer_id, int16_t epoch, int type,
+                         int32_t coordinator_epoch);
 /* Producer state of a partition (loaded on first use). */
 struct ps_state *txn_part_state(brk_broker *brk, log_partition *log);
 /* Kafka's transaction.partition.verification: may producer_id/epoch start
@@ -95,9 +101,12 @@ int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
 void txn_part_snapshot_all(void);
 /* Pending transactional offsets of __consumer_offsets partition p. */
 void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
-                             size_t key_len, const uint8_t *value, size_t value_len);
-void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id, bool commit);
-/* A fresh producer id (blocks of 1000 reserved in <log.dir>/.sluice-producer-ids). */
+                             size_t key_len, const uint8_t *value,
+                             size_t value_len);
+void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
+                          bool commit);
+/* A fresh producer id (blocks of 1000 reserved in
+ * <log.dir>/.sluice-producer-ids). */
 int64_t txn_alloc_producer_id(brk_broker *brk);
 
 #endif

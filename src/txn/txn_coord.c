@@ -57,9 +57,9 @@ enum txn_state {
     TS_DEAD = 6,
     TS_PREPARE_EPOCH_FENCE = 7,
 };
-static const char *const state_names[] = {"Empty",          "Ongoing",       "PrepareCommit",
-                                          "PrepareAbort",   "CompleteCommit", "CompleteAbort",
-                                          "Dead",           "PrepareEpochFence"};
+static const char *const state_names[] = {
+    "Empty",          "Ongoing",       "PrepareCommit", "PrepareAbort",
+    "CompleteCommit", "CompleteAbort", "Dead",          "PrepareEpochFence"};
 
 typedef struct txn_tp {
     char *topic;
@@ -83,16 +83,20 @@ static bool loaded, loading, stopping;
 static brk_broker *cbrk;
 static uint64_t tick_timer;
 
-/* ---- small helpers --------------------------------------------------------------------- */
+/* ---- small helpers
+ * --------------------------------------------------------------------- */
 
 static int32_t num_state_parts(brk_broker *brk) {
-    cl_topic *t = cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    cl_topic *t =
+        cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
     if (t && t->n_partitions > 0)
         return t->n_partitions;
-    return (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS);
+    return (int32_t)brk_cfg_i64(brk->cfg,
+                                BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS);
 }
 
-static int32_t partition_for(brk_broker *brk, const char *s, size_t n, int32_t nparts) {
+static int32_t partition_for(brk_broker *brk, const char *s, size_t n,
+                             int32_t nparts) {
     SL_UNUSED(brk);
     int32_t h = java_string_hash(s, n);
     /* Kafka's Utils.abs: Integer.MIN_VALUE maps to 0 */
@@ -146,7 +150,8 @@ static void meta_remove(txn_meta *m) {
     free(m);
 }
 
-static bool parts_has(const txn_meta *m, const char *topic, size_t n, int32_t p) {
+static bool parts_has(const txn_meta *m, const char *topic, size_t n,
+                      int32_t p) {
     for (int i = 0; i < m->n_parts; i++)
         if (m->parts[i].partition == p && strlen(m->parts[i].topic) == n &&
             memcmp(m->parts[i].topic, topic, n) == 0)
@@ -166,7 +171,8 @@ static void parts_add(txn_meta *m, const char *topic, size_t n, int32_t p) {
     m->n_parts++;
 }
 
-/* ---- __transaction_state records ------------------------------------------------------ */
+/* ---- __transaction_state records
+ * ------------------------------------------------------ */
 
 /* A copy of m with a new state/epoch/partitions to persist first. */
 typedef struct txn_next {
@@ -180,18 +186,21 @@ typedef struct txn_next {
 } txn_next;
 
 static txn_next next_of(const txn_meta *m) {
-    txn_next x = {m->pid,        m->last_pid, m->epoch,  m->last_epoch, m->timeout_ms,
-                  m->state,      m->parts,    m->n_parts, m->start_ts,  m->update_ts};
+    txn_next x = {m->pid,        m->last_pid, m->epoch, m->last_epoch,
+                  m->timeout_ms, m->state,    m->parts, m->n_parts,
+                  m->start_ts,   m->update_ts};
     return x;
 }
 
 static int32_t coord_epoch(brk_broker *brk, const char *tid) {
-    cl_partition *p = topic_part(brk, TXN_STATE_TOPIC,
-                                 partition_for(brk, tid, strlen(tid), num_state_parts(brk)));
+    cl_partition *p =
+        topic_part(brk, TXN_STATE_TOPIC,
+                   partition_for(brk, tid, strlen(tid), num_state_parts(brk)));
     return p ? p->leader_epoch : 0;
 }
 
-static int16_t append_state(brk_broker *brk, const char *tid, const txn_next *x) {
+static int16_t append_state(brk_broker *brk, const char *tid,
+                            const txn_next *x) {
     int32_t p = partition_for(brk, tid, strlen(tid), num_state_parts(brk));
     cl_partition *part = topic_part(brk, TXN_STATE_TOPIC, p);
     if (!part || !part->log || part->leader != brk->node_id)
@@ -217,9 +226,11 @@ static int16_t append_state(brk_broker *brk, const char *tid, const txn_next *x)
         /* group the partitions by topic */
         proto_transaction_log_value_partitions_schema *ts =
             xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *ts);
-        int32_t *ids = xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *ids);
+        int32_t *ids =
+            xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *ids);
         int nt = 0, used = 0;
-        bool *done = xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *done);
+        bool *done =
+            xcalloc((size_t)(x->n_parts ? x->n_parts : 1), sizeof *done);
         for (int i = 0; i < x->n_parts; i++) {
             if (done[i])
                 continue;
@@ -228,7 +239,8 @@ static int16_t append_state(brk_broker *brk, const char *tid, const txn_next *x)
             s->topic = proto_str_c(x->parts[i].topic);
             s->partition_ids.v = ids + used;
             for (int j = i; j < x->n_parts; j++)
-                if (!done[j] && strcmp(x->parts[j].topic, x->parts[i].topic) == 0) {
+                if (!done[j] &&
+                    strcmp(x->parts[j].topic, x->parts[i].topic) == 0) {
                     done[j] = true;
                     ids[used++] = x->parts[j].partition;
                     s->partition_ids.n++;
@@ -249,16 +261,17 @@ static int16_t append_state(brk_broker *brk, const char *tid, const txn_next *x)
     batch_builder b;
     batch_builder_init(&b, 0, 0);
     batch_builder_set_leader_epoch(&b, part->leader_epoch);
-    batch_builder_add(&b, clk_wall_ms(), key.data, (int32_t)key.len, tomb ? NULL : val.data,
-                      tomb ? -1 : (int32_t)val.len, NULL, 0);
+    batch_builder_add(&b, clk_wall_ms(), key.data, (int32_t)key.len,
+                      tomb ? NULL : val.data, tomb ? -1 : (int32_t)val.len,
+                      NULL, 0);
     buf out;
     buf_init(&out, 512);
     int16_t e = batch_builder_finish(&b, &out);
     batch_builder_free(&b);
     if (!e) {
         log_append_info info;
-        e = log_append(part->log, out.data, out.len, part->leader_epoch, LOG_ORIGIN_COORDINATOR,
-                       &info);
+        e = log_append(part->log, out.data, out.len, part->leader_epoch,
+                       LOG_ORIGIN_COORDINATOR, &info);
         if (!e && part->n_isr <= 1)
             log_set_high_watermark(part->log, log_end_offset(part->log));
     }
@@ -282,7 +295,8 @@ static int16_t transit(txn_meta *m, const txn_next *x) {
         /* x->parts points elsewhere only when clearing (n_parts 0) */
         parts_clear(m);
         for (int i = 0; i < x->n_parts; i++)
-            parts_add(m, x->parts[i].topic, strlen(x->parts[i].topic), x->parts[i].partition);
+            parts_add(m, x->parts[i].topic, strlen(x->parts[i].topic),
+                      x->parts[i].partition);
     } else {
         m->n_parts = x->n_parts; /* parts_add'ed beforehand by the caller */
     }
@@ -321,7 +335,8 @@ static int16_t complete_txn(txn_meta *m) {
             has_offsets = true;
     grp_coord *gc = has_offsets ? grp_broker_coord(brk) : NULL;
     for (int i = 0; i < m->n_parts; i++) {
-        cl_partition *p = topic_part(brk, m->parts[i].topic, m->parts[i].partition);
+        cl_partition *p =
+            topic_part(brk, m->parts[i].topic, m->parts[i].partition);
         if (!p || !p->log)
             continue; /* deleted meanwhile: nothing to mark */
         int16_t e = txn_write_marker(brk, p, m->pid, m->epoch, type, ce);
@@ -351,12 +366,15 @@ static int16_t end_txn(txn_meta *m, bool commit, int16_t epoch) {
     if (e)
         return e;
     SL_DEBUG("txn", "%s transaction %s (producer %lld epoch %d, %d partitions)",
-             commit ? "committing" : "aborting", m->tid, (long long)m->pid, m->epoch, m->n_parts);
+             commit ? "committing" : "aborting", m->tid, (long long)m->pid,
+             m->epoch, m->n_parts);
     crash_point("after-prepare");
     return complete_txn(m);
 }
 
-/* ---- loading --------------------------------------------------------------------------- */
+/* ---- loading
+ * ---------------------------------------------------------------------------
+ */
 
 static void replay_record(const log_record *r) {
     if (r->key_len < 2)
@@ -367,12 +385,14 @@ static void replay_record(const log_record *r) {
     rd_init(&kr, r->key, (size_t)r->key_len);
     int16_t kv = (int16_t)rd_be16(&kr);
     proto_transaction_log_key k;
-    if (kr.err || kv != 0 || proto_transaction_log_key_decode(&kr, &a, 0, &k) != PROTO_OK ||
+    if (kr.err || kv != 0 ||
+        proto_transaction_log_key_decode(&kr, &a, 0, &k) != PROTO_OK ||
         k.transactional_id.len <= 0) {
         arena_free(&a);
         return;
     }
-    txn_meta *m = meta_find(k.transactional_id.p, (size_t)k.transactional_id.len);
+    txn_meta *m =
+        meta_find(k.transactional_id.p, (size_t)k.transactional_id.len);
     if (r->value_len < 0) {
         if (m)
             meta_remove(m);
@@ -383,7 +403,8 @@ static void replay_record(const log_record *r) {
     rd_init(&vr, r->value, (size_t)r->value_len);
     int16_t vv = (int16_t)rd_be16(&vr);
     proto_transaction_log_value v;
-    if (vr.err || vv < 0 || vv > 1 || proto_transaction_log_value_decode(&vr, &a, vv, &v) != PROTO_OK) {
+    if (vr.err || vv < 0 || vv > 1 ||
+        proto_transaction_log_value_decode(&vr, &a, vv, &v) != PROTO_OK) {
         SL_WARN("txn", "skipping undecodable %s value", TXN_STATE_TOPIC);
         arena_free(&a);
         return;
@@ -404,9 +425,11 @@ static void replay_record(const log_record *r) {
     m->update_ts = v.transaction_last_update_timestamp_ms;
     parts_clear(m);
     for (int32_t i = 0; i < v.transaction_partitions.n; i++) {
-        proto_transaction_log_value_partitions_schema *s = &v.transaction_partitions.v[i];
+        proto_transaction_log_value_partitions_schema *s =
+            &v.transaction_partitions.v[i];
         for (int32_t j = 0; j < s->partition_ids.n; j++)
-            parts_add(m, s->topic.p, (size_t)(s->topic.len > 0 ? s->topic.len : 0),
+            parts_add(m, s->topic.p,
+                      (size_t)(s->topic.len > 0 ? s->topic.len : 0),
                       s->partition_ids.v[j]);
     }
     arena_free(&a);
@@ -445,7 +468,8 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
                 size_t n = (size_t)batch_size(&h) - BATCH_HEADER_SIZE;
                 bool ok = true;
                 if (batch_compression(&h)) {
-                    ok = batch_decompress_records(&h, data + pos, 64u << 20, &dec) == 0;
+                    ok = batch_decompress_records(&h, data + pos, 64u << 20,
+                                                  &dec) == 0;
                     recs = dec.data;
                     n = dec.len;
                 }
@@ -481,16 +505,21 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
 /* Finishes Prepare* transactions, aborts timed-out ones, expires ids. */
 static void housekeeping(void) {
     int64_t now = clk_wall_ms();
-    int64_t id_exp = brk_cfg_i64(cbrk->cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
+    int64_t id_exp =
+        brk_cfg_i64(cbrk->cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
     for (int i = 0; i < n_metas; i++) {
         txn_meta *m = metas[i];
         if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT) {
             complete_txn(m);
-        } else if (m->state == TS_ONGOING && m->start_ts + m->timeout_ms < now) {
-            SL_INFO("txn", "aborting transaction %s (producer %lld): timed out after %d ms",
+        } else if (m->state == TS_ONGOING &&
+                   m->start_ts + m->timeout_ms < now) {
+            SL_INFO("txn",
+                    "aborting transaction %s (producer %lld): timed out after "
+                    "%d ms",
                     m->tid, (long long)m->pid, m->timeout_ms);
             /* Kafka fences the producer: the abort uses epoch + 1. */
-            int16_t ep = m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
+            int16_t ep =
+                m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
             end_txn(m, false, ep);
         } else if ((m->state == TS_EMPTY || m->state == TS_COMPLETE_COMMIT ||
                     m->state == TS_COMPLETE_ABORT) &&
@@ -516,7 +545,8 @@ static void tick_cb(net_loop *loop, void *ctx) {
 void txn_coord_ensure(brk_broker *brk) {
     if (loaded || loading || !brk->image)
         return;
-    cl_topic *t = cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    cl_topic *t =
+        cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
     if (!t)
         return; /* nothing to load until the topic exists */
     loading = true;
@@ -527,12 +557,13 @@ void txn_coord_ensure(brk_broker *brk) {
             load_partition(brk, t->parts[p]);
     loaded = true;
     loading = false;
-    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms", n_metas, TXN_STATE_TOPIC,
-            (long long)(clk_mono_ms() - t0));
+    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms", n_metas,
+            TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
     brk_on_shutdown(on_shutdown, NULL);
     /* Complete what a crash left prepared before anyone reads. */
     for (int i = 0; i < n_metas; i++)
-        if (metas[i]->state == TS_PREPARE_COMMIT || metas[i]->state == TS_PREPARE_ABORT)
+        if (metas[i]->state == TS_PREPARE_COMMIT ||
+            metas[i]->state == TS_PREPARE_ABORT)
             complete_txn(metas[i]);
     if (brk->loop)
         tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
@@ -540,20 +571,25 @@ void txn_coord_ensure(brk_broker *brk) {
 
 int16_t txn_ensure_state_topic(brk_broker *brk) {
     if (!cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC))) {
-        int16_t rf = (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
+        int16_t rf = (int16_t)brk_cfg_i64(
+            brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
         if (rf > ctl_live_brokers(brk)) {
-            SL_WARN("txn", "cannot create %s: transaction.state.log.replication.factor %d > %d "
-                    "live brokers", TXN_STATE_TOPIC, rf, ctl_live_brokers(brk));
+            SL_WARN("txn",
+                    "cannot create %s: "
+                    "transaction.state.log.replication.factor %d > %d "
+                    "live brokers",
+                    TXN_STATE_TOPIC, rf, ctl_live_brokers(brk));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
         brk_kv kv[] = {{"cleanup.policy", "compact"},
                        {"compression.type", "uncompressed"},
                        {"segment.bytes", "104857600"},
                        {"unclean.leader.election.enable", "false"}};
-        int16_t e = ctl_create_topic(brk, TXN_STATE_TOPIC, num_state_parts(brk), rf, NULL, kv,
-                                     SL_ARRAY_LEN(kv), NULL);
+        int16_t e = ctl_create_topic(brk, TXN_STATE_TOPIC, num_state_parts(brk),
+                                     rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
         if (e) {
-            SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC, proto_error_name(e));
+            SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC,
+                    proto_error_name(e));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
     }
@@ -568,8 +604,9 @@ static int16_t coord_check(brk_broker *brk, proto_str tid) {
     int16_t e = txn_ensure_state_topic(brk);
     if (e)
         return KERR_NOT_COORDINATOR;
-    cl_partition *p = topic_part(brk, TXN_STATE_TOPIC,
-                                 partition_for(brk, tid.p, (size_t)tid.len, num_state_parts(brk)));
+    cl_partition *p = topic_part(
+        brk, TXN_STATE_TOPIC,
+        partition_for(brk, tid.p, (size_t)tid.len, num_state_parts(brk)));
     if (!p || !p->log || p->leader != brk->node_id)
         return KERR_NOT_COORDINATOR;
     return KERR_NONE;
@@ -592,10 +629,11 @@ int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
     return KERR_INVALID_TXN_STATE;
 }
 
-/* ---- InitProducerId (22) ------------------------------------------------------------ */
+/* ---- InitProducerId (22)
+ * ------------------------------------------------------------ */
 
-static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, int64_t *pid,
-                        int16_t *epoch) {
+static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
+                        int64_t *pid, int16_t *epoch) {
     brk_broker *brk = req->brk;
     *pid = -1;
     *epoch = -1;
@@ -607,12 +645,14 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, 
     if (rq->transactional_id.len == 0)
         return KERR_INVALID_REQUEST;
     if (rq->transaction_timeout_ms <= 0 ||
-        rq->transaction_timeout_ms > brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_MAX_TIMEOUT_MS))
+        rq->transaction_timeout_ms >
+            brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_MAX_TIMEOUT_MS))
         return KERR_INVALID_TRANSACTION_TIMEOUT;
     int16_t e = coord_check(brk, rq->transactional_id);
     if (e)
         return e;
-    txn_meta *m = meta_find(rq->transactional_id.p, (size_t)rq->transactional_id.len);
+    txn_meta *m =
+        meta_find(rq->transactional_id.p, (size_t)rq->transactional_id.len);
     bool fresh = false;
     if (!m) {
         m = meta_new(rq->transactional_id.p, (size_t)rq->transactional_id.len);
@@ -625,7 +665,8 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, 
     /* KIP-360: a producer that names its current id/epoch */
     if (!fresh && rq->producer_id >= 0) {
         bool valid = m->epoch == -1 || rq->producer_id == m->pid ||
-                     (rq->producer_id == m->last_pid && rq->producer_epoch >= EPOCH_EXHAUSTED);
+                     (rq->producer_id == m->last_pid &&
+                      rq->producer_epoch >= EPOCH_EXHAUSTED);
         if (!valid)
             return KERR_PRODUCER_FENCED;
     }
@@ -636,7 +677,8 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, 
     case TS_ONGOING: {
         /* Fence the previous incarnation: abort its transaction with a
          * bumped epoch; the client retries (CONCURRENT_TRANSACTIONS). */
-        int16_t ep = m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
+        int16_t ep =
+            m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
         e = end_txn(m, false, ep);
         return e ? e : KERR_CONCURRENT_TRANSACTIONS;
     }
@@ -684,8 +726,8 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq, 
 
 brk_status txn_handle_init_producer_id(brk_req *req) {
     proto_init_producer_id_request rq;
-    if (proto_init_producer_id_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_init_producer_id_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_init_producer_id_response rs;
     proto_init_producer_id_response_init(&rs);
@@ -697,11 +739,13 @@ brk_status txn_handle_init_producer_id(brk_req *req) {
     rs.error_code = e;
     rs.producer_id = e ? -1 : pid;
     rs.producer_epoch = e ? -1 : ep;
-    proto_init_producer_id_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_init_producer_id_response_encode(brk_resp_buf(req), req->api_version,
+                                           &rs);
     return BRK_DONE;
 }
 
-/* ---- AddPartitionsToTxn (24), AddOffsetsToTxn (25) ------------------------------------ */
+/* ---- AddPartitionsToTxn (24), AddOffsetsToTxn (25)
+ * ------------------------------------ */
 
 /* Common checks of Kafka's handleAddPartitionsToTransaction / EndTxn. */
 static int16_t check_producer(txn_meta *m, int64_t pid, int16_t epoch) {
@@ -719,8 +763,9 @@ typedef struct tp_in {
     int16_t err;
 } tp_in;
 
-static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid, int16_t epoch,
-                              tp_in *tps, int n, bool verify_only) {
+static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid,
+                              int16_t epoch, tp_in *tps, int n,
+                              bool verify_only) {
     int16_t e = coord_check(brk, tid);
     if (e)
         return e;
@@ -732,14 +777,16 @@ static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid, int16
     bool bad = false;
     for (int i = 0; i < n; i++) {
         tps[i].err = KERR_NONE;
-        if (strcmp(TXN_STATE_TOPIC, "") && tps[i].len == strlen(TXN_STATE_TOPIC) &&
+        if (strcmp(TXN_STATE_TOPIC, "") &&
+            tps[i].len == strlen(TXN_STATE_TOPIC) &&
             memcmp(tps[i].topic, TXN_STATE_TOPIC, tps[i].len) == 0) {
             tps[i].err = KERR_TOPIC_AUTHORIZATION_FAILED;
             bad = true;
             continue;
         }
         int16_t pe;
-        if (!brk_find_partition(brk, tps[i].topic, tps[i].len, tps[i].partition, &pe)) {
+        if (!brk_find_partition(brk, tps[i].topic, tps[i].len, tps[i].partition,
+                                &pe)) {
             tps[i].err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             bad = true;
         }
@@ -782,31 +829,37 @@ static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid, int16
     return KERR_NONE;
 }
 
-static int16_t fenced_err(int16_t e, int16_t version, int16_t first_fenced_version) {
+static int16_t fenced_err(int16_t e, int16_t version,
+                          int16_t first_fenced_version) {
     return e == KERR_PRODUCER_FENCED && version < first_fenced_version
                ? KERR_INVALID_PRODUCER_EPOCH
                : e;
 }
 
-static void fill_topic_results(brk_req *req,
-                               proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
-                               int32_t nt, tp_in *tps, int16_t top_err,
-                               proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result **out,
-                               int32_t *n_out) {
-    proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *res =
-        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *res);
+static void fill_topic_results(
+    brk_req *req,
+    proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
+    int32_t nt, tp_in *tps, int16_t top_err,
+    proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *
+        *out,
+    int32_t *n_out) {
+    proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result
+        *res = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *res);
     int k = 0;
     for (int32_t i = 0; i < nt; i++) {
-        proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(&res[i]);
+        proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(
+            &res[i]);
         res[i].name = tv[i].name;
         int32_t np = tv[i].partitions.n > 0 ? tv[i].partitions.n : 0;
         res[i].results_by_partition.n = np;
         res[i].results_by_partition.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *res[i].results_by_partition.v);
+            arena_calloc(req->arena, (size_t)(np ? np : 1),
+                         sizeof *res[i].results_by_partition.v);
         for (int32_t j = 0; j < np; j++, k++) {
-            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result *pr =
-                &res[i].results_by_partition.v[j];
-            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(pr);
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result
+                *pr = &res[i].results_by_partition.v[j];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result_init(
+                pr);
             pr->partition_index = tv[i].partitions.v[j];
             pr->partition_error_code = top_err ? top_err : tps[k].err;
         }
@@ -815,13 +868,15 @@ static void fill_topic_results(brk_req *req,
     *n_out = nt;
 }
 
-static tp_in *collect_tps(brk_req *req,
-                          proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
-                          int32_t nt, int *n) {
+static tp_in *
+collect_tps(brk_req *req,
+            proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
+            int32_t nt, int *n) {
     int total = 0;
     for (int32_t i = 0; i < nt; i++)
         total += tv[i].partitions.n > 0 ? tv[i].partitions.n : 0;
-    tp_in *tps = arena_calloc(req->arena, (size_t)(total ? total : 1), sizeof *tps);
+    tp_in *tps =
+        arena_calloc(req->arena, (size_t)(total ? total : 1), sizeof *tps);
     int k = 0;
     for (int32_t i = 0; i < nt; i++)
         for (int32_t j = 0; j < tv[i].partitions.n; j++, k++) {
@@ -835,18 +890,20 @@ static tp_in *collect_tps(brk_req *req,
 
 brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
     proto_add_partitions_to_txn_request rq;
-    if (proto_add_partitions_to_txn_request_decode(&req->body, req->arena, req->api_version,
-                                                   &rq) != PROTO_OK)
+    if (proto_add_partitions_to_txn_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_add_partitions_to_txn_response rs;
     proto_add_partitions_to_txn_response_init(&rs);
     if (req->api_version < 4) {
         int n;
-        int32_t nt = rq.v3_and_below_topics.n > 0 ? rq.v3_and_below_topics.n : 0;
+        int32_t nt =
+            rq.v3_and_below_topics.n > 0 ? rq.v3_and_below_topics.n : 0;
         tp_in *tps = collect_tps(req, rq.v3_and_below_topics.v, nt, &n);
-        int16_t e = add_partitions(req->brk, rq.v3_and_below_transactional_id,
-                                   rq.v3_and_below_producer_id, rq.v3_and_below_producer_epoch,
-                                   tps, n, false);
+        int16_t e =
+            add_partitions(req->brk, rq.v3_and_below_transactional_id,
+                           rq.v3_and_below_producer_id,
+                           rq.v3_and_below_producer_epoch, tps, n, false);
         e = fenced_err(e, req->api_version, 2);
         fill_topic_results(req, rq.v3_and_below_topics.v, nt, tps, e,
                            &rs.results_by_topic_v3_and_below.v,
@@ -855,31 +912,35 @@ brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
         int32_t ntx = rq.transactions.n > 0 ? rq.transactions.n : 0;
         rs.results_by_transaction.n = ntx;
         rs.results_by_transaction.v =
-            arena_calloc(req->arena, (size_t)(ntx ? ntx : 1), sizeof *rs.results_by_transaction.v);
+            arena_calloc(req->arena, (size_t)(ntx ? ntx : 1),
+                         sizeof *rs.results_by_transaction.v);
         for (int32_t t = 0; t < ntx; t++) {
-            proto_add_partitions_to_txn_request_add_partitions_to_txn_transaction *tx =
-                &rq.transactions.v[t];
-            proto_add_partitions_to_txn_response_add_partitions_to_txn_result *tr =
-                &rs.results_by_transaction.v[t];
-            proto_add_partitions_to_txn_response_add_partitions_to_txn_result_init(tr);
+            proto_add_partitions_to_txn_request_add_partitions_to_txn_transaction
+                *tx = &rq.transactions.v[t];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_result
+                *tr = &rs.results_by_transaction.v[t];
+            proto_add_partitions_to_txn_response_add_partitions_to_txn_result_init(
+                tr);
             tr->transactional_id = tx->transactional_id;
             int n;
             int32_t nt = tx->topics.n > 0 ? tx->topics.n : 0;
             tp_in *tps = collect_tps(req, tx->topics.v, nt, &n);
-            int16_t e = add_partitions(req->brk, tx->transactional_id, tx->producer_id,
-                                       tx->producer_epoch, tps, n, tx->verify_only);
-            fill_topic_results(req, tx->topics.v, nt, tps, e, &tr->topic_results.v,
-                               &tr->topic_results.n);
+            int16_t e =
+                add_partitions(req->brk, tx->transactional_id, tx->producer_id,
+                               tx->producer_epoch, tps, n, tx->verify_only);
+            fill_topic_results(req, tx->topics.v, nt, tps, e,
+                               &tr->topic_results.v, &tr->topic_results.n);
         }
     }
-    proto_add_partitions_to_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_add_partitions_to_txn_response_encode(brk_resp_buf(req),
+                                                req->api_version, &rs);
     return BRK_DONE;
 }
 
 brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
     proto_add_offsets_to_txn_request rq;
-    if (proto_add_offsets_to_txn_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_add_offsets_to_txn_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_add_offsets_to_txn_response rs;
     proto_add_offsets_to_txn_response_init(&rs);
@@ -889,13 +950,17 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
     } else {
         grp_coord *gc = grp_broker_coord(req->brk);
         int32_t np = grp_cfg(gc)->num_partitions;
-        tp_in tp = {OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
-                    partition_for(req->brk, rq.group_id.p, (size_t)rq.group_id.len, np), 0};
+        tp_in tp = {
+            OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
+            partition_for(req->brk, rq.group_id.p, (size_t)rq.group_id.len, np),
+            0};
         e = coord_check(req->brk, rq.transactional_id);
         if (!e) {
-            txn_meta *m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+            txn_meta *m = meta_find(rq.transactional_id.p,
+                                    (size_t)rq.transactional_id.len);
             e = check_producer(m, rq.producer_id, rq.producer_epoch);
-            if (!e && (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT))
+            if (!e &&
+                (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT))
                 e = KERR_CONCURRENT_TRANSACTIONS;
             if (!e && !(m->state == TS_ONGOING &&
                         parts_has(m, tp.topic, tp.len, tp.partition))) {
@@ -917,15 +982,18 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
         e = fenced_err(e, req->api_version, 2);
     }
     rs.error_code = e;
-    proto_add_offsets_to_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_add_offsets_to_txn_response_encode(brk_resp_buf(req),
+                                             req->api_version, &rs);
     return BRK_DONE;
 }
 
-/* ---- EndTxn (26) -------------------------------------------------------------------- */
+/* ---- EndTxn (26)
+ * -------------------------------------------------------------------- */
 
 brk_status txn_handle_end_txn(brk_req *req) {
     proto_end_txn_request rq;
-    if (proto_end_txn_request_decode(&req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+    if (proto_end_txn_request_decode(&req->body, req->arena, req->api_version,
+                                     &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_end_txn_response rs;
     proto_end_txn_response_init(&rs);
@@ -947,10 +1015,12 @@ brk_status txn_handle_end_txn(brk_req *req) {
             e = rq.committed ? KERR_INVALID_TXN_STATE : KERR_NONE;
             break;
         case TS_PREPARE_COMMIT:
-            e = rq.committed ? KERR_CONCURRENT_TRANSACTIONS : KERR_INVALID_TXN_STATE;
+            e = rq.committed ? KERR_CONCURRENT_TRANSACTIONS
+                             : KERR_INVALID_TXN_STATE;
             break;
         case TS_PREPARE_ABORT:
-            e = rq.committed ? KERR_INVALID_TXN_STATE : KERR_CONCURRENT_TRANSACTIONS;
+            e = rq.committed ? KERR_INVALID_TXN_STATE
+                             : KERR_CONCURRENT_TRANSACTIONS;
             break;
         default:
             e = KERR_INVALID_TXN_STATE;
@@ -961,79 +1031,96 @@ brk_status txn_handle_end_txn(brk_req *req) {
     return BRK_DONE;
 }
 
-/* ---- WriteTxnMarkers (27) -------------------------------------------------------------- */
+/* ---- WriteTxnMarkers (27)
+ * -------------------------------------------------------------- */
 
 brk_status txn_handle_write_txn_markers(brk_req *req) {
     proto_write_txn_markers_request rq;
-    if (proto_write_txn_markers_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_write_txn_markers_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     brk_broker *brk = req->brk;
     proto_write_txn_markers_response rs;
     proto_write_txn_markers_response_init(&rs);
     int32_t nm = rq.markers.n > 0 ? rq.markers.n : 0;
     rs.markers.n = nm;
-    rs.markers.v = arena_calloc(req->arena, (size_t)(nm ? nm : 1), sizeof *rs.markers.v);
+    rs.markers.v =
+        arena_calloc(req->arena, (size_t)(nm ? nm : 1), sizeof *rs.markers.v);
     for (int32_t i = 0; i < nm; i++) {
-        proto_write_txn_markers_request_writable_txn_marker *mk = &rq.markers.v[i];
-        proto_write_txn_markers_response_writable_txn_marker_result *mr = &rs.markers.v[i];
+        proto_write_txn_markers_request_writable_txn_marker *mk =
+            &rq.markers.v[i];
+        proto_write_txn_markers_response_writable_txn_marker_result *mr =
+            &rs.markers.v[i];
         proto_write_txn_markers_response_writable_txn_marker_result_init(mr);
         mr->producer_id = mk->producer_id;
         int32_t nt = mk->topics.n > 0 ? mk->topics.n : 0;
         mr->topics.n = nt;
-        mr->topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *mr->topics.v);
+        mr->topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
+                                    sizeof *mr->topics.v);
         for (int32_t t = 0; t < nt; t++) {
-            proto_write_txn_markers_request_writable_txn_marker_topic *tt = &mk->topics.v[t];
-            proto_write_txn_markers_response_writable_txn_marker_topic_result *tr =
-                &mr->topics.v[t];
-            proto_write_txn_markers_response_writable_txn_marker_topic_result_init(tr);
+            proto_write_txn_markers_request_writable_txn_marker_topic *tt =
+                &mk->topics.v[t];
+            proto_write_txn_markers_response_writable_txn_marker_topic_result
+                *tr = &mr->topics.v[t];
+            proto_write_txn_markers_response_writable_txn_marker_topic_result_init(
+                tr);
             tr->name = tt->name;
-            int32_t np = tt->partition_indexes.n > 0 ? tt->partition_indexes.n : 0;
+            int32_t np =
+                tt->partition_indexes.n > 0 ? tt->partition_indexes.n : 0;
             tr->partitions.n = np;
-            tr->partitions.v =
-                arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+            tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                            sizeof *tr->partitions.v);
             for (int32_t j = 0; j < np; j++) {
-                proto_write_txn_markers_response_writable_txn_marker_partition_result *pr =
-                    &tr->partitions.v[j];
-                proto_write_txn_markers_response_writable_txn_marker_partition_result_init(pr);
+                proto_write_txn_markers_response_writable_txn_marker_partition_result
+                    *pr = &tr->partitions.v[j];
+                proto_write_txn_markers_response_writable_txn_marker_partition_result_init(
+                    pr);
                 pr->partition_index = tt->partition_indexes.v[j];
                 int16_t e;
                 const cl_partition *p = brk_find_partition(
-                    brk, tt->name.p ? tt->name.p : "", tt->name.len > 0 ? (size_t)tt->name.len : 0,
+                    brk, tt->name.p ? tt->name.p : "",
+                    tt->name.len > 0 ? (size_t)tt->name.len : 0,
                     pr->partition_index, &e);
                 if (p) {
-                    e = txn_write_marker(brk, (cl_partition *)p, mk->producer_id,
-                                         mk->producer_epoch,
-                                         mk->transaction_result ? BATCH_CONTROL_COMMIT
-                                                                : BATCH_CONTROL_ABORT,
+                    e = txn_write_marker(brk, (cl_partition *)p,
+                                         mk->producer_id, mk->producer_epoch,
+                                         mk->transaction_result
+                                             ? BATCH_CONTROL_COMMIT
+                                             : BATCH_CONTROL_ABORT,
                                          mk->coordinator_epoch);
                     if (!e && tt->name.len == (int32_t)strlen(OFFSETS_TOPIC) &&
-                        memcmp(tt->name.p, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC)) == 0)
-                        txn_offsets_complete(grp_broker_coord(brk), pr->partition_index,
-                                             mk->producer_id, mk->transaction_result);
+                        memcmp(tt->name.p, OFFSETS_TOPIC,
+                               strlen(OFFSETS_TOPIC)) == 0)
+                        txn_offsets_complete(
+                            grp_broker_coord(brk), pr->partition_index,
+                            mk->producer_id, mk->transaction_result);
                 }
                 pr->error_code = e;
             }
         }
     }
-    proto_write_txn_markers_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_write_txn_markers_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
     return BRK_DONE;
 }
 
-/* ---- TxnOffsetCommit (28) -------------------------------------------------------------- */
+/* ---- TxnOffsetCommit (28)
+ * -------------------------------------------------------------- */
 
 brk_status txn_handle_txn_offset_commit(brk_req *req) {
     proto_txn_offset_commit_request rq;
-    if (proto_txn_offset_commit_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_txn_offset_commit_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     brk_broker *brk = req->brk;
     proto_txn_offset_commit_response rs;
     proto_txn_offset_commit_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
-    char *gid = rq.group_id.len > 0 ? proto_str_dup(req->arena, rq.group_id) : NULL;
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    char *gid =
+        rq.group_id.len > 0 ? proto_str_dup(req->arena, rq.group_id) : NULL;
     grp_coord *gc = grp_broker_coord(brk);
     int16_t top = KERR_NONE;
     if (!gid)
@@ -1043,7 +1130,8 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     /* The producer must be the current one of its transactional id. */
     if (!top && rq.transactional_id.len > 0) {
         txn_coord_ensure(brk);
-        txn_meta *m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+        txn_meta *m =
+            meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
         if (m && m->pid == rq.producer_id && rq.producer_epoch < m->epoch)
             top = KERR_INVALID_PRODUCER_EPOCH;
         else if (m && m->pid != rq.producer_id)
@@ -1069,7 +1157,9 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
             }
         }
     }
-    int32_t gp = gid ? partition_for(brk, gid, strlen(gid), grp_cfg(gc)->num_partitions) : 0;
+    int32_t gp =
+        gid ? partition_for(brk, gid, strlen(gid), grp_cfg(gc)->num_partitions)
+            : 0;
     cl_partition *opart = topic_part(brk, OFFSETS_TOPIC, gp);
     if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
         top = KERR_NOT_COORDINATOR;
@@ -1086,28 +1176,35 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     } kvrec;
     int total = 0;
     for (int32_t i = 0; i < nt; i++)
-        total += rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
+        total +=
+            rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
     kvrec *kvs = xcalloc((size_t)(total ? total : 1), sizeof *kvs);
     for (int32_t i = 0; i < nt; i++) {
-        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t = &rq.topics.v[i];
-        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr = &rs.topics.v[i];
-        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(tr);
+        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t =
+            &rq.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr =
+            &rs.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
+            tr);
         tr->name = t->name;
         int32_t np = t->partitions.n > 0 ? t->partitions.n : 0;
         tr->partitions.n = np;
-        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof *tr->partitions.v);
         for (int32_t j = 0; j < np; j++) {
-            proto_txn_offset_commit_request_txn_offset_commit_request_partition *p =
-                &t->partitions.v[j];
-            proto_txn_offset_commit_response_txn_offset_commit_response_partition *pr =
-                &tr->partitions.v[j];
-            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(pr);
+            proto_txn_offset_commit_request_txn_offset_commit_request_partition
+                *p = &t->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition
+                *pr = &tr->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(
+                pr);
             pr->partition_index = p->partition_index;
             int16_t e = top;
             int16_t fe;
-            if (!e && !brk_find_partition(brk, t->name.p ? t->name.p : "",
-                                          t->name.len > 0 ? (size_t)t->name.len : 0,
-                                          p->partition_index, &fe))
+            if (!e &&
+                !brk_find_partition(brk, t->name.p ? t->name.p : "",
+                                    t->name.len > 0 ? (size_t)t->name.len : 0,
+                                    p->partition_index, &fe))
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (!e && p->committed_metadata.len > max_meta)
                 e = KERR_OFFSET_METADATA_TOO_LARGE;
@@ -1127,14 +1224,16 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
             proto_offset_commit_value v;
             proto_offset_commit_value_init(&v);
             v.offset = p->committed_offset;
-            v.leader_epoch = req->api_version >= 2 ? p->committed_leader_epoch : -1;
-            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata : proto_str_c("");
+            v.leader_epoch =
+                req->api_version >= 2 ? p->committed_leader_epoch : -1;
+            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata
+                                                       : proto_str_c("");
             v.commit_timestamp = now;
             v.expire_timestamp = -1;
             buf_put_be16(&kv->v, 3);
             proto_offset_commit_value_encode(&kv->v, 3, &v);
-            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len, kv->v.data,
-                              (int32_t)kv->v.len, NULL, 0);
+            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len,
+                              kv->v.data, (int32_t)kv->v.len, NULL, 0);
         }
     }
     if (n_recs > 0) {
@@ -1143,6 +1242,7 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
         buf_init(&out, 512);
         int16_t e = batch_builder_finish(&b, &out);
         log_append_info info;
+        memset(&info, 0, sizeof info);
         if (!e)
             e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
                            LOG_ORIGIN_COORDINATOR, &info);
@@ -1153,14 +1253,17 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
             if (opart->n_isr <= 1)
                 log_set_high_watermark(opart->log, log_end_offset(opart->log));
             for (int i = 0; i < n_recs; i++)
-                txn_offsets_add_pending(gp, rq.producer_id, kvs[i].k.data, kvs[i].k.len,
-                                        kvs[i].v.data, kvs[i].v.len);
+                txn_offsets_add_pending(gp, rq.producer_id, kvs[i].k.data,
+                                        kvs[i].k.len, kvs[i].v.data,
+                                        kvs[i].v.len);
         } else {
             for (int32_t i = 0; i < nt; i++)
                 for (int32_t j = 0; j < rs.topics.v[i].partitions.n; j++)
                     if (!rs.topics.v[i].partitions.v[j].error_code)
                         rs.topics.v[i].partitions.v[j].error_code =
-                            e == KERR_KAFKA_STORAGE_ERROR ? KERR_COORDINATOR_NOT_AVAILABLE : e;
+                            e == KERR_KAFKA_STORAGE_ERROR
+                                ? KERR_COORDINATOR_NOT_AVAILABLE
+                                : e;
         }
         buf_free(&out);
     }
@@ -1170,11 +1273,13 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
         buf_free(&kvs[i].v);
     }
     free(kvs);
-    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
     return BRK_DONE;
 }
 
-/* ---- pending transactional offsets ------------------------------------------------------ */
+/* ---- pending transactional offsets
+ * ------------------------------------------------------ */
 
 typedef struct pending_rec {
     struct pending_rec *next;
@@ -1187,7 +1292,8 @@ typedef struct pending_rec {
 static pending_rec *pending_head, **pending_tail = &pending_head;
 
 void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
-                             size_t key_len, const uint8_t *value, size_t value_len) {
+                             size_t key_len, const uint8_t *value,
+                             size_t value_len) {
     pending_rec *r = xcalloc(1, sizeof *r);
     r->partition = p;
     r->pid = producer_id;
@@ -1203,7 +1309,8 @@ void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
     pending_tail = &r->next;
 }
 
-void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id, bool commit) {
+void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
+                          bool commit) {
     pending_rec **pp = &pending_head;
     pending_tail = &pending_head;
     while (*pp) {
@@ -1236,7 +1343,8 @@ bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
         if (batch_iter_next(&it, &r) == 1 && r.key_len >= 4) {
             int type = (int16_t)sl_load_be16(r.key + 2);
             if (type == BATCH_CONTROL_COMMIT || type == BATCH_CONTROL_ABORT)
-                txn_offsets_complete(c, partition, h->producer_id, type == BATCH_CONTROL_COMMIT);
+                txn_offsets_complete(c, partition, h->producer_id,
+                                     type == BATCH_CONTROL_COMMIT);
         }
         return true;
     }
@@ -1257,29 +1365,32 @@ bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
     log_record r;
     while (batch_iter_next(&it, &r) == 1)
         if (r.key_len >= 0)
-            txn_offsets_add_pending(partition, h->producer_id, r.key, (size_t)r.key_len,
+            txn_offsets_add_pending(partition, h->producer_id, r.key,
+                                    (size_t)r.key_len,
                                     r.value_len >= 0 ? r.value : NULL,
                                     r.value_len >= 0 ? (size_t)r.value_len : 0);
     buf_free(&dec);
     return true;
 }
 
-/* ---- DescribeTransactions (65), ListTransactions (66) --------------------------------- */
+/* ---- DescribeTransactions (65), ListTransactions (66)
+ * --------------------------------- */
 
 brk_status txn_handle_describe_transactions(brk_req *req) {
     proto_describe_transactions_request rq;
-    if (proto_describe_transactions_request_decode(&req->body, req->arena, req->api_version,
-                                                   &rq) != PROTO_OK)
+    if (proto_describe_transactions_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     txn_coord_ensure(req->brk);
     proto_describe_transactions_response rs;
     proto_describe_transactions_response_init(&rs);
     int32_t n = rq.transactional_ids.n > 0 ? rq.transactional_ids.n : 0;
     rs.transaction_states.n = n;
-    rs.transaction_states.v =
-        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.transaction_states.v);
+    rs.transaction_states.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
+                                           sizeof *rs.transaction_states.v);
     for (int32_t i = 0; i < n; i++) {
-        proto_describe_transactions_response_transaction_state *s = &rs.transaction_states.v[i];
+        proto_describe_transactions_response_transaction_state *s =
+            &rs.transaction_states.v[i];
         proto_describe_transactions_response_transaction_state_init(s);
         proto_str tid = rq.transactional_ids.v[i];
         s->transactional_id = tid;
@@ -1287,19 +1398,22 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
         s->producer_id = -1;
         s->producer_epoch = -1;
         s->transaction_start_time_ms = -1;
-        txn_meta *m = loaded && tid.len > 0 ? meta_find(tid.p, (size_t)tid.len) : NULL;
+        txn_meta *m =
+            loaded && tid.len > 0 ? meta_find(tid.p, (size_t)tid.len) : NULL;
         if (!m || m->state == TS_DEAD) {
             s->error_code = KERR_TRANSACTIONAL_ID_NOT_FOUND;
             continue;
         }
         s->transaction_state = proto_str_c(state_names[m->state & 7]);
         s->transaction_timeout_ms = m->timeout_ms;
-        s->transaction_start_time_ms = m->state == TS_ONGOING ? m->start_ts : -1;
+        s->transaction_start_time_ms =
+            m->state == TS_ONGOING ? m->start_ts : -1;
         s->producer_id = m->pid;
         s->producer_epoch = m->epoch;
         /* partitions grouped by topic */
-        s->topics.v = arena_calloc(req->arena, (size_t)(m->n_parts ? m->n_parts : 1),
-                                   sizeof *s->topics.v);
+        s->topics.v =
+            arena_calloc(req->arena, (size_t)(m->n_parts ? m->n_parts : 1),
+                         sizeof *s->topics.v);
         int nt = 0;
         for (int a = 0; a < m->n_parts; a++) {
             int t;
@@ -1307,41 +1421,47 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
                 if (proto_str_eq(s->topics.v[t].topic, m->parts[a].topic))
                     break;
             if (t == nt) {
-                proto_describe_transactions_response_topic_data_init(&s->topics.v[nt]);
+                proto_describe_transactions_response_topic_data_init(
+                    &s->topics.v[nt]);
                 s->topics.v[nt].topic = proto_str_c(arena_strndup(
                     req->arena, m->parts[a].topic, strlen(m->parts[a].topic)));
-                s->topics.v[nt].partitions.v =
-                    arena_calloc(req->arena, (size_t)m->n_parts, sizeof(int32_t));
+                s->topics.v[nt].partitions.v = arena_calloc(
+                    req->arena, (size_t)m->n_parts, sizeof(int32_t));
                 nt++;
             }
-            s->topics.v[t].partitions.v[s->topics.v[t].partitions.n++] = m->parts[a].partition;
+            s->topics.v[t].partitions.v[s->topics.v[t].partitions.n++] =
+                m->parts[a].partition;
         }
         s->topics.n = nt;
     }
-    proto_describe_transactions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_transactions_response_encode(brk_resp_buf(req),
+                                                req->api_version, &rs);
     return BRK_DONE;
 }
 
 brk_status txn_handle_list_transactions(brk_req *req) {
     proto_list_transactions_request rq;
-    if (proto_list_transactions_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_list_transactions_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     txn_coord_ensure(req->brk);
     proto_list_transactions_response rs;
     proto_list_transactions_response_init(&rs);
     /* unknown state filters are echoed back */
     int32_t nf = rq.state_filters.n > 0 ? rq.state_filters.n : 0;
-    rs.unknown_state_filters.v = arena_calloc(req->arena, (size_t)(nf ? nf : 1), sizeof(proto_str));
+    rs.unknown_state_filters.v =
+        arena_calloc(req->arena, (size_t)(nf ? nf : 1), sizeof(proto_str));
     for (int32_t i = 0; i < nf; i++) {
         bool known = false;
         for (size_t s = 0; s < SL_ARRAY_LEN(state_names); s++)
             known |= proto_str_eq(rq.state_filters.v[i], state_names[s]);
         if (!known)
-            rs.unknown_state_filters.v[rs.unknown_state_filters.n++] = rq.state_filters.v[i];
+            rs.unknown_state_filters.v[rs.unknown_state_filters.n++] =
+                rq.state_filters.v[i];
     }
     rs.transaction_states.v =
-        arena_calloc(req->arena, (size_t)(n_metas ? n_metas : 1), sizeof *rs.transaction_states.v);
+        arena_calloc(req->arena, (size_t)(n_metas ? n_metas : 1),
+                     sizeof *rs.transaction_states.v);
     int64_t now = clk_wall_ms();
     for (int i = 0; loaded && i < n_metas; i++) {
         txn_meta *m = metas[i];
@@ -1357,33 +1477,38 @@ brk_status txn_handle_list_transactions(brk_req *req) {
                 ok = rq.producer_id_filters.v[f] == m->pid;
         }
         if (ok && req->api_version >= 1 && rq.duration_filter >= 0)
-            ok = m->state == TS_ONGOING && now - m->start_ts >= rq.duration_filter;
+            ok = m->state == TS_ONGOING &&
+                 now - m->start_ts >= rq.duration_filter;
         if (!ok)
             continue;
         proto_list_transactions_response_transaction_state *s =
             &rs.transaction_states.v[rs.transaction_states.n++];
         proto_list_transactions_response_transaction_state_init(s);
-        s->transactional_id = proto_str_c(arena_strndup(req->arena, m->tid, strlen(m->tid)));
+        s->transactional_id =
+            proto_str_c(arena_strndup(req->arena, m->tid, strlen(m->tid)));
         s->producer_id = m->pid;
         s->transaction_state = proto_str_c(sn);
     }
-    proto_list_transactions_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_list_transactions_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
     return BRK_DONE;
 }
 
-/* ---- DescribeProducers (61) -------------------------------------------------------------- */
+/* ---- DescribeProducers (61)
+ * -------------------------------------------------------------- */
 
 brk_status txn_handle_describe_producers(brk_req *req) {
     proto_describe_producers_request rq;
-    if (proto_describe_producers_request_decode(&req->body, req->arena, req->api_version, &rq) !=
-        PROTO_OK)
+    if (proto_describe_producers_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     brk_broker *brk = req->brk;
     proto_describe_producers_response rs;
     proto_describe_producers_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
     for (int32_t i = 0; i < nt; i++) {
         proto_describe_producers_request_topic_request *t = &rq.topics.v[i];
         proto_describe_producers_response_topic_response *tr = &rs.topics.v[i];
@@ -1391,15 +1516,18 @@ brk_status txn_handle_describe_producers(brk_req *req) {
         tr->name = t->name;
         int32_t np = t->partition_indexes.n > 0 ? t->partition_indexes.n : 0;
         tr->partitions.n = np;
-        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof *tr->partitions.v);
+        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof *tr->partitions.v);
         for (int32_t j = 0; j < np; j++) {
-            proto_describe_producers_response_partition_response *pr = &tr->partitions.v[j];
+            proto_describe_producers_response_partition_response *pr =
+                &tr->partitions.v[j];
             proto_describe_producers_response_partition_response_init(pr);
             pr->partition_index = t->partition_indexes.v[j];
             int16_t e;
-            const cl_partition *p = brk_find_partition(
-                brk, t->name.p ? t->name.p : "", t->name.len > 0 ? (size_t)t->name.len : 0,
-                pr->partition_index, &e);
+            const cl_partition *p =
+                brk_find_partition(brk, t->name.p ? t->name.p : "",
+                                   t->name.len > 0 ? (size_t)t->name.len : 0,
+                                   pr->partition_index, &e);
             if (p && (!p->log || p->leader != brk->node_id))
                 e = KERR_NOT_LEADER_OR_FOLLOWER;
             if (!p || e) {
@@ -1409,20 +1537,25 @@ brk_status txn_handle_describe_producers(brk_req *req) {
             ps_state *ps = txn_part_state(brk, p->log);
             pr->active_producers.n = ps->n;
             pr->active_producers.v =
-                arena_calloc(req->arena, (size_t)(ps->n ? ps->n : 1), sizeof *pr->active_producers.v);
+                arena_calloc(req->arena, (size_t)(ps->n ? ps->n : 1),
+                             sizeof *pr->active_producers.v);
             for (int k = 0; k < ps->n; k++) {
                 const ps_entry *en = &ps->entries[k];
-                proto_describe_producers_response_producer_state *o = &pr->active_producers.v[k];
+                proto_describe_producers_response_producer_state *o =
+                    &pr->active_producers.v[k];
                 proto_describe_producers_response_producer_state_init(o);
                 o->producer_id = en->producer_id;
                 o->producer_epoch = en->epoch;
-                o->last_sequence = en->n_batches ? en->batches[en->n_batches - 1].last_seq : -1;
+                o->last_sequence = en->n_batches
+                                       ? en->batches[en->n_batches - 1].last_seq
+                                       : -1;
                 o->last_timestamp = en->last_timestamp;
                 o->coordinator_epoch = en->coordinator_epoch;
                 o->current_txn_start_offset = en->txn_first_offset;
             }
         }
     }
-    proto_describe_producers_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_producers_response_encode(brk_resp_buf(req),
+                                             req->api_version, &rs);
     return BRK_DONE;
 }

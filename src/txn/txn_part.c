@@ -31,10 +31,12 @@
 #include "txn/txn.h"
 
 /* fetch.c's waiter wake-up; weak so this layer links without the data path. */
-void brk_fetch_notify(brk_broker *brk, log_partition *log) __attribute__((weak));
+void brk_fetch_notify(brk_broker *brk, log_partition *log)
+    __attribute__((weak));
 
 #define NBUCKETS 4096
-#define SNAPSHOT_SCAN_BYTES (16 << 20) /* write a snapshot after a longer scan */
+#define SNAPSHOT_SCAN_BYTES                                                    \
+    (16 << 20) /* write a snapshot after a longer scan */
 
 typedef struct part_rec {
     struct part_rec *next;
@@ -104,7 +106,8 @@ static int64_t scan_log(part_rec *r, int64_t start) {
     size_t cb_cap = 0;
     while (off < leo) {
         log_read_result rr;
-        if (log_read(log, off, BATCH_HEADER_SIZE, -1, true, &rr) || rr.len <= 0) {
+        if (log_read(log, off, BATCH_HEADER_SIZE, -1, true, &rr) ||
+            rr.len <= 0) {
             log_read_release(&rr);
             break;
         }
@@ -115,7 +118,8 @@ static int64_t scan_log(part_rec *r, int64_t start) {
             if (pread(rr.fd, hdr, sizeof hdr, pos) != (ssize_t)sizeof hdr)
                 break;
             log_batch_header h;
-            if (!batch_parse_header(hdr, sizeof hdr, &h) || h.magic != BATCH_MAGIC ||
+            if (!batch_parse_header(hdr, sizeof hdr, &h) ||
+                h.magic != BATCH_MAGIC ||
                 h.batch_length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
                 break;
             int64_t sz = batch_size(&h);
@@ -126,13 +130,15 @@ static int64_t scan_log(part_rec *r, int64_t start) {
                         cb_cap = (size_t)sz;
                         cb = xrealloc(cb, cb_cap);
                     }
-                    if (sz > (1 << 20) || pread(rr.fd, cb, (size_t)sz, pos) != sz)
+                    if (sz > (1 << 20) ||
+                        pread(rr.fd, cb, (size_t)sz, pos) != sz)
                         break;
                     whole = cb;
                 }
                 ps_aborted ab;
                 int before_n = r->ps.n_aborted;
-                if (ps_replay_batch(&r->ps, whole, &h, &ab) && r->ps.n_aborted > before_n)
+                if (ps_replay_batch(&r->ps, whole, &h, &ab) &&
+                    r->ps.n_aborted > before_n)
                     ps_txnindex_append(r->dir, &ab);
             }
             off = batch_last_offset(&h) + 1;
@@ -170,8 +176,11 @@ static part_rec *rec_load(log_partition *log) {
         ps_snapshot_write(&r->ps, r->dir, log_end_offset(log));
         ps_snapshot_clean(r->dir, 2, log_end_offset(log));
     }
-    SL_DEBUG("txn", "producer state of %s-%d: %d producers, %d aborted txns (snapshot %lld, "
-             "scanned %lld bytes)", log_topic(log), (int)log_partition_id(log), r->ps.n,
+    SL_DEBUG("txn",
+             "producer state of %s-%d: %d producers, %d aborted txns (snapshot "
+             "%lld, "
+             "scanned %lld bytes)",
+             log_topic(log), (int)log_partition_id(log), r->ps.n,
              r->ps.n_aborted, (long long)snap, (long long)scanned);
     return r;
 }
@@ -198,7 +207,8 @@ static void expire_cb(net_loop *loop, void *ctx) {
     expire_timer = 0;
     if (stopping)
         return;
-    int64_t now = clk_wall_ms(), exp = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+    int64_t now = clk_wall_ms(),
+            exp = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
     prune_dead();
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec *r = buckets[i]; r; r = r->next) {
@@ -214,7 +224,8 @@ static part_rec *rec_get(brk_broker *brk, log_partition *log) {
         pbrk = brk;
         brk_on_shutdown(on_shutdown, NULL);
         if (brk->loop)
-            expire_timer = net_timer_add(brk->loop, expire_interval(), expire_cb, NULL);
+            expire_timer =
+                net_timer_add(brk->loop, expire_interval(), expire_cb, NULL);
     }
     /* The coordinator may complete prepared transactions (writing markers,
      * possibly into this very partition) before we look the record up. */
@@ -255,10 +266,12 @@ void txn_part_snapshot_all(void) {
         }
 }
 
-/* ---- produce ------------------------------------------------------------------------ */
+/* ---- produce
+ * ------------------------------------------------------------------------ */
 
-int txn_produce_check(brk_broker *brk, log_partition *log, const log_batch_header *h,
-                      int64_t *dup_base_offset, const char **msg) {
+int txn_produce_check(brk_broker *brk, log_partition *log,
+                      const log_batch_header *h, int64_t *dup_base_offset,
+                      const char **msg) {
     *msg = NULL;
     if (h->producer_id < 0 && !batch_is_transactional(h))
         return 0;
@@ -281,17 +294,19 @@ int txn_produce_check(brk_broker *brk, log_partition *log, const log_batch_heade
          * cannot open a new one that nobody will ever end. */
         const ps_entry *e = ps_find(&r->ps, h->producer_id);
         if (!e || e->txn_first_offset < 0 || e->epoch != h->producer_epoch) {
-            rc = txn_coord_verify(brk ? brk : pbrk, h->producer_id, h->producer_epoch,
-                                  log_topic(log), log_partition_id(log));
+            rc = txn_coord_verify(brk ? brk : pbrk, h->producer_id,
+                                  h->producer_epoch, log_topic(log),
+                                  log_partition_id(log));
             if (rc)
-                *msg = "The producer attempted a transactional operation in an invalid state";
+                *msg = "The producer attempted a transactional operation in an "
+                       "invalid state";
         }
     }
     return rc;
 }
 
-void txn_produce_appended(brk_broker *brk, log_partition *log, const log_batch_header *h,
-                          int64_t base_offset) {
+void txn_produce_appended(brk_broker *brk, log_partition *log,
+                          const log_batch_header *h, int64_t base_offset) {
     if (h->producer_id < 0)
         return;
     part_rec *r = rec_get(brk, log);
@@ -308,7 +323,8 @@ void txn_produce_appended(brk_broker *brk, log_partition *log, const log_batch_h
     ps_update(&r->ps, &hh);
 }
 
-/* ---- fetch -------------------------------------------------------------------------- */
+/* ---- fetch
+ * -------------------------------------------------------------------------- */
 
 int64_t txn_lso(log_partition *log) {
     int64_t hw = log_high_watermark(log);
@@ -330,8 +346,8 @@ static void write_one(void *ctx, const ps_aborted *ab) {
         buf_put_uvarint(w->b, 0); /* no tagged fields */
 }
 
-void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log, int64_t from,
-                             int64_t to) {
+void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log,
+                             int64_t from, int64_t to) {
     part_rec *r = rec_get(pbrk ? pbrk : brk_self, log);
     int n = ps_aborted_in(&r->ps, from, to, NULL, NULL);
     proto_write_array_len(b, flexible, n);
@@ -339,25 +355,30 @@ void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log, int64_t 
     ps_aborted_in(&r->ps, from, to, write_one, &w);
 }
 
-/* ---- markers ------------------------------------------------------------------------ */
+/* ---- markers
+ * ------------------------------------------------------------------------ */
 
-int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_id,
-                         int16_t epoch, int type, int32_t coordinator_epoch) {
+int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
+                         int64_t producer_id, int16_t epoch, int type,
+                         int32_t coordinator_epoch) {
     if (!part || !part->log || part->leader != brk->node_id)
         return KERR_NOT_LEADER_OR_FOLLOWER;
     part_rec *r = rec_get(brk, part->log);
     buf b;
     buf_init(&b, 128);
-    batch_build_control(&b, producer_id, epoch, type, coordinator_epoch, clk_wall_ms());
+    batch_build_control(&b, producer_id, epoch, type, coordinator_epoch,
+                        clk_wall_ms());
     int segs = log_segment_count(part->log);
     log_append_info info;
-    int16_t e = log_append(part->log, b.data, b.len, part->leader_epoch, LOG_ORIGIN_COORDINATOR,
-                           &info);
+    int16_t e = log_append(part->log, b.data, b.len, part->leader_epoch,
+                           LOG_ORIGIN_COORDINATOR, &info);
     buf_free(&b);
     if (e) {
-        SL_WARN("txn", "writing %s marker for producer %lld to %s-%d failed: %s",
-                type == BATCH_CONTROL_COMMIT ? "COMMIT" : "ABORT", (long long)producer_id,
-                part->topic->name, (int)part->id, proto_error_name(e));
+        SL_WARN("txn",
+                "writing %s marker for producer %lld to %s-%d failed: %s",
+                type == BATCH_CONTROL_COMMIT ? "COMMIT" : "ABORT",
+                (long long)producer_id, part->topic->name, (int)part->id,
+                proto_error_name(e));
         return e;
     }
     if (log_segment_count(part->log) > segs) {
@@ -366,8 +387,8 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_i
     }
     r->seg_count = log_segment_count(part->log);
     ps_aborted ab;
-    if (ps_apply_marker(&r->ps, producer_id, epoch, type, coordinator_epoch, info.base_offset,
-                        &ab))
+    if (ps_apply_marker(&r->ps, producer_id, epoch, type, coordinator_epoch,
+                        info.base_offset, &ab))
         ps_txnindex_append(r->dir, &ab);
     if (part->n_isr <= 1)
         log_set_high_watermark(part->log, log_end_offset(part->log));
@@ -376,7 +397,8 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part, int64_t producer_i
     return KERR_NONE;
 }
 
-/* ---- producer ids -------------------------------------------------------------------- */
+/* ---- producer ids
+ * -------------------------------------------------------------------- */
 
 #define PID_BLOCK 1000
 static int64_t pid_next = -1, pid_end = -1;
@@ -403,7 +425,8 @@ int64_t txn_alloc_producer_id(brk_broker *brk) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
         char line[32];
-        int n = snprintf(line, sizeof line, "%lld\n", (long long)(start + PID_BLOCK));
+        int n = snprintf(line, sizeof line, "%lld\n",
+                         (long long)(start + PID_BLOCK));
         if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
             SL_WARN("txn", "cannot write %s: %s", tmp, strerror(errno));
         close(fd);

@@ -15,7 +15,8 @@
 #include "proto/errors.h"
 #include "test.h"
 
-static log_batch_header hdr(int64_t pid, int16_t epoch, int32_t seq, int n, bool txn) {
+static log_batch_header hdr(int64_t pid, int16_t epoch, int32_t seq, int n,
+                            bool txn) {
     log_batch_header h;
     memset(&h, 0, sizeof h);
     h.magic = 2;
@@ -31,7 +32,8 @@ static log_batch_header hdr(int64_t pid, int16_t epoch, int32_t seq, int n, bool
 }
 
 /* check + (if accepted) append at *leo: what the produce path does. */
-static int produce(ps_state *s, log_batch_header h, int64_t *leo, int64_t *base) {
+static int produce(ps_state *s, log_batch_header h, int64_t *leo,
+                   int64_t *base) {
     ps_batch_meta dup;
     const char *msg;
     int rc = ps_check(s, &h, &dup, &msg);
@@ -58,21 +60,26 @@ TEST(txn_sequence_rules) {
     CHECK_EQ(produce(&s, hdr(7, 0, 8, 2, false), &leo, &base), 0);
     CHECK_EQ(base, 3);
     /* a gap */
-    CHECK_EQ(produce(&s, hdr(7, 0, 11, 1, false), &leo, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_EQ(produce(&s, hdr(7, 0, 11, 1, false), &leo, &base),
+             KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     /* a retry of the first batch: its original offsets, nothing appended */
     CHECK_EQ(produce(&s, hdr(7, 0, 5, 3, false), &leo, &base), PS_DUPLICATE);
     CHECK_EQ(base, 0);
     CHECK_EQ(leo, 5);
     /* same first sequence but another length is not a duplicate */
-    CHECK_EQ(produce(&s, hdr(7, 0, 5, 2, false), &leo, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_EQ(produce(&s, hdr(7, 0, 5, 2, false), &leo, &base),
+             KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     /* a lower epoch is fenced */
-    CHECK_EQ(produce(&s, hdr(7, -1 + 0, 10, 1, false), &leo, &base), KERR_INVALID_PRODUCER_EPOCH);
+    CHECK_EQ(produce(&s, hdr(7, -1 + 0, 10, 1, false), &leo, &base),
+             KERR_INVALID_PRODUCER_EPOCH);
     /* a new epoch must start at 0 */
-    CHECK_EQ(produce(&s, hdr(7, 1, 10, 1, false), &leo, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_EQ(produce(&s, hdr(7, 1, 10, 1, false), &leo, &base),
+             KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     CHECK_EQ(produce(&s, hdr(7, 1, 0, 1, false), &leo, &base), 0);
     CHECK_EQ(base, 5);
     /* the old epoch is now fenced, its batches forgotten */
-    CHECK_EQ(produce(&s, hdr(7, 0, 10, 1, false), &leo, &base), KERR_INVALID_PRODUCER_EPOCH);
+    CHECK_EQ(produce(&s, hdr(7, 0, 10, 1, false), &leo, &base),
+             KERR_INVALID_PRODUCER_EPOCH);
     /* other producers are independent; -1 is never tracked */
     CHECK_EQ(produce(&s, hdr(8, 0, 0, 1, false), &leo, &base), 0);
     CHECK_EQ(produce(&s, hdr(-1, -1, -1, 1, false), &leo, &base), 0);
@@ -89,11 +96,13 @@ TEST(txn_last_five_batches) {
         CHECK_EQ(produce(&s, hdr(1, 0, i * 2, 2, false), &leo, &base), 0);
     /* batches 3..7 (sequences 6..15) are remembered */
     for (int i = 3; i < 8; i++) {
-        CHECK_EQ(produce(&s, hdr(1, 0, i * 2, 2, false), &leo, &base), PS_DUPLICATE);
+        CHECK_EQ(produce(&s, hdr(1, 0, i * 2, 2, false), &leo, &base),
+                 PS_DUPLICATE);
         CHECK_EQ(base, i * 2);
     }
     /* older ones are not: Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER */
-    CHECK_EQ(produce(&s, hdr(1, 0, 4, 2, false), &leo, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_EQ(produce(&s, hdr(1, 0, 4, 2, false), &leo, &base),
+             KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     CHECK_EQ(leo, 16);
     /* sequence wraps at INT32_MAX */
     ps_state w;
@@ -109,14 +118,16 @@ TEST(txn_lso_and_aborted) {
     ps_state s;
     ps_init(&s);
     int64_t leo = 0, base = -1;
-    CHECK_EQ(produce(&s, hdr(1, 0, 0, 1, false), &leo, &base), 0);  /* 0 */
+    CHECK_EQ(produce(&s, hdr(1, 0, 0, 1, false), &leo, &base), 0); /* 0 */
     CHECK_EQ(ps_first_unstable(&s), -1);
-    CHECK_EQ(produce(&s, hdr(2, 0, 0, 2, true), &leo, &base), 0);   /* 1-2 txn A */
-    CHECK_EQ(produce(&s, hdr(3, 0, 0, 1, true), &leo, &base), 0);   /* 3 txn B */
+    CHECK_EQ(produce(&s, hdr(2, 0, 0, 2, true), &leo, &base),
+             0); /* 1-2 txn A */
+    CHECK_EQ(produce(&s, hdr(3, 0, 0, 1, true), &leo, &base), 0); /* 3 txn B */
     CHECK_EQ(ps_first_unstable(&s), 1);
     /* a non-transactional write while the transaction is open */
-    CHECK_EQ(produce(&s, hdr(2, 0, 2, 1, false), &leo, &base), KERR_INVALID_TXN_STATE);
-    CHECK_EQ(produce(&s, hdr(2, 0, 2, 1, true), &leo, &base), 0);   /* 4 txn A */
+    CHECK_EQ(produce(&s, hdr(2, 0, 2, 1, false), &leo, &base),
+             KERR_INVALID_TXN_STATE);
+    CHECK_EQ(produce(&s, hdr(2, 0, 2, 1, true), &leo, &base), 0); /* 4 txn A */
     ps_aborted ab;
     /* abort A at 5: B still open, so the aborted entry's LSO is 3 */
     CHECK(ps_apply_marker(&s, 2, 0, BATCH_CONTROL_ABORT, 0, leo++, &ab));
@@ -128,8 +139,8 @@ TEST(txn_lso_and_aborted) {
     CHECK(!ps_apply_marker(&s, 3, 0, BATCH_CONTROL_COMMIT, 0, leo++, &ab));
     CHECK_EQ(ps_first_unstable(&s), -1);
     CHECK_EQ(ps_aborted_in(&s, 0, 100, NULL, NULL), 1);
-    CHECK_EQ(ps_aborted_in(&s, 6, 100, NULL, NULL), 0);  /* ended before 6 */
-    CHECK_EQ(ps_aborted_in(&s, 0, 1, NULL, NULL), 0);    /* starts at 1 */
+    CHECK_EQ(ps_aborted_in(&s, 6, 100, NULL, NULL), 0); /* ended before 6 */
+    CHECK_EQ(ps_aborted_in(&s, 0, 1, NULL, NULL), 0);   /* starts at 1 */
     CHECK_EQ(ps_aborted_in(&s, 2, 3, NULL, NULL), 1);
     /* the same marker again (a restart finishing a commit twice) is harmless */
     ps_add_aborted(&s, &ab);
@@ -138,7 +149,8 @@ TEST(txn_lso_and_aborted) {
     CHECK_EQ(s.n_aborted, 1);
     /* a marker with a bumped epoch fences the old one */
     CHECK(ps_apply_marker(&s, 1, 1, BATCH_CONTROL_ABORT, 0, leo++, &ab));
-    CHECK_EQ(produce(&s, hdr(1, 0, 1, 1, false), &leo, &base), KERR_INVALID_PRODUCER_EPOCH);
+    CHECK_EQ(produce(&s, hdr(1, 0, 1, 1, false), &leo, &base),
+             KERR_INVALID_PRODUCER_EPOCH);
     CHECK_EQ(produce(&s, hdr(1, 1, 0, 1, false), &leo, &base), 0);
     ps_trim_aborted(&s, 6);
     CHECK_EQ(s.n_aborted, 1);
@@ -192,11 +204,13 @@ TEST(txn_snapshot_roundtrip) {
     CHECK_EQ(e->batches[e->n_batches - 1].first_offset, 3);
     CHECK_EQ(ps_find(&t, 12)->txn_first_offset, 5);
     CHECK_EQ(ps_first_unstable(&t), 5);
-    /* the restored state keeps deduplicating the last batch and checking order */
+    /* the restored state keeps deduplicating the last batch and checking order
+     */
     int64_t leo2 = leo;
     CHECK_EQ(produce(&t, hdr(11, 2, 3, 2, false), &leo2, &base), PS_DUPLICATE);
     CHECK_EQ(base, 3);
-    CHECK_EQ(produce(&t, hdr(11, 2, 6, 1, false), &leo2, &base), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    CHECK_EQ(produce(&t, hdr(11, 2, 6, 1, false), &leo2, &base),
+             KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     CHECK_EQ(produce(&t, hdr(11, 2, 5, 1, false), &leo2, &base), 0);
     /* a snapshot past the log end is ignored; a corrupt one is skipped */
     CHECK_EQ(ps_snapshot_load_latest(&t, dir, leo - 1), -1);
@@ -251,7 +265,8 @@ TEST(txn_txnindex_files) {
     CHECK_EQ(ps_aborted_in(&s, 100, 200, NULL, NULL), 1);
     ps_state t;
     ps_init(&t);
-    CHECK_EQ(ps_txnindex_load(&t, dir, 0, 100), 1); /* only what ends below 100 */
+    CHECK_EQ(ps_txnindex_load(&t, dir, 0, 100),
+             1); /* only what ends below 100 */
     ps_free(&t);
     ps_free(&s);
 }
@@ -269,7 +284,8 @@ TEST(txn_producer_expiration) {
     h = hdr(3, 0, 0, 1, false);
     h.max_timestamp = 5000;
     CHECK_EQ(produce(&s, h, &leo, &base), 0);
-    CHECK_EQ(ps_expire(&s, 5500, 1000), 1); /* 1 expires; 2 has an open txn; 3 is recent */
+    CHECK_EQ(ps_expire(&s, 5500, 1000),
+             1); /* 1 expires; 2 has an open txn; 3 is recent */
     CHECK(ps_find(&s, 1) == NULL);
     CHECK(ps_find(&s, 2) != NULL);
     CHECK(ps_find(&s, 3) != NULL);
