@@ -803,7 +803,7 @@ def section_startup(make):
                 t = b.start()
                 f_rec.add(name, t * 1000)
                 record(kind="recovery", broker=name, data="%dMB/1000p" % STARTUP_MB, secs=t)
-            b.stop()
+                b.stop()
         except Exception as e:
             log("start-up %s with data: %s" % (name, e))
             for x in (f_data, f_rec):
