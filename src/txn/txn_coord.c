@@ -40,7 +40,6 @@
 #include "txn/txn.h"
 
 #define OFFSETS_TOPIC "__consumer_offsets"
-#define TICK_MS 1000
 #define EPOCH_EXHAUSTED 32766 /* Short.MaxValue - 1 */
 
 /* defined in src/group/handlers.c: the broker's group coordinator (loaded
@@ -502,9 +501,30 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
     tick_timer = 0;
 }
 
-/* Finishes Prepare* transactions, aborts timed-out ones, expires ids. */
+static int64_t next_expire_ms;
+
+/* Kafka's two cleanup intervals; the tick runs at the shorter one. */
+static int64_t tick_ms(void) {
+    int64_t a = brk_cfg_i64(
+        cbrk->cfg,
+        BRK_CFG_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS);
+    int64_t r = brk_cfg_i64(
+        cbrk->cfg,
+        BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
+    return a < r ? a : r;
+}
+
+/* Finishes Prepare* transactions, aborts timed-out ones, expires ids (at
+ * transaction.remove.expired.transaction.cleanup.interval.ms). */
 static void housekeeping(void) {
     int64_t now = clk_wall_ms();
+    bool expire = now >= next_expire_ms;
+    if (expire)
+        next_expire_ms =
+            now +
+            brk_cfg_i64(
+                cbrk->cfg,
+                BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
     int64_t id_exp =
         brk_cfg_i64(cbrk->cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
     for (int i = 0; i < n_metas; i++) {
@@ -521,7 +541,8 @@ static void housekeeping(void) {
             int16_t ep =
                 m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
             end_txn(m, false, ep);
-        } else if ((m->state == TS_EMPTY || m->state == TS_COMPLETE_COMMIT ||
+        } else if (expire &&
+                   (m->state == TS_EMPTY || m->state == TS_COMPLETE_COMMIT ||
                     m->state == TS_COMPLETE_ABORT) &&
                    m->update_ts + id_exp <= now) {
             SL_INFO("txn", "expiring transactional id %s", m->tid);
@@ -539,7 +560,7 @@ static void tick_cb(net_loop *loop, void *ctx) {
     if (stopping)
         return;
     housekeeping();
-    tick_timer = net_timer_add(loop, TICK_MS, tick_cb, NULL);
+    tick_timer = net_timer_add(loop, tick_ms(), tick_cb, NULL);
 }
 
 void txn_coord_ensure(brk_broker *brk) {
@@ -566,7 +587,7 @@ void txn_coord_ensure(brk_broker *brk) {
             metas[i]->state == TS_PREPARE_ABORT)
             complete_txn(metas[i]);
     if (brk->loop)
-        tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
+        tick_timer = net_timer_add(brk->loop, tick_ms(), tick_cb, NULL);
 }
 
 int16_t txn_ensure_state_topic(brk_broker *brk) {

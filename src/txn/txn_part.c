@@ -197,9 +197,8 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
 }
 
 static int64_t expire_interval(void) {
-    int64_t e = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
-    int64_t iv = e / 2;
-    return iv < 1000 ? 1000 : iv > 600000 ? 600000 : iv;
+    return brk_cfg_i64(pbrk->cfg,
+                       BRK_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
 }
 
 static void expire_cb(net_loop *loop, void *ctx) {
