@@ -345,13 +345,25 @@ def test_groups_committed_offsets_survive_restart(broker, clean):
 
     broker.restart(clean=clean)
 
+    def committed(consumer, tps):
+        # Right after a restart the coordinator may still be loading
+        # (Kafka answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS).
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return consumer.committed(tps, timeout=10)
+            except ck.KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     c = harness.consumer(bs, group=group)
-    com = c.committed([ck.TopicPartition(topic, p) for p in range(3)], timeout=30)
+    com = committed(c, [ck.TopicPartition(topic, p) for p in range(3)])
     assert [(tp.partition, tp.offset) for tp in com] == [(0, 4), (1, 7), (2, ck.OFFSET_INVALID)]
     assert com[0].metadata == "meta-0"
     c.close()
     s = harness.consumer(bs, group=solo)
-    com = s.committed([ck.TopicPartition(topic, 2)], timeout=30)
+    com = committed(s, [ck.TopicPartition(topic, 2)])
     assert com[0].offset == 9 and com[0].metadata == "standalone"
     # resume where committed
     s.assign([ck.TopicPartition(topic, 2)])
