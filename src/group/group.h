@@ -67,6 +67,11 @@ grp_coord *grp_new(const grp_config *cfg, const grp_store *store);
 void grp_free(grp_coord *c);
 const grp_config *grp_cfg(const grp_coord *c);
 
+/* The broker's coordinator (src/group/handlers.c): created, and
+ * __consumer_offsets replayed, on first use. For the txn layer. */
+struct brk_broker;
+grp_coord *grp_broker_coord(struct brk_broker *brk);
+
 /* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % partitions. */
 int32_t grp_partition_for(const char *group_id, size_t len, int32_t n_parts);
 
