@@ -37,6 +37,7 @@
 #include "core/buf.h"
 #include "log/batch.h"
 #include "log/log.h"
+#include "proto/proto.h"
 
 typedef struct grp_coord grp_coord;
 typedef struct cl_partition cl_partition;
@@ -105,6 +106,9 @@ void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
                              size_t value_len);
 void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
                           bool commit);
+/* True while a transaction holds an uncommitted offset for group /
+ * topic-partition (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT). */
+bool txn_offsets_pending(const char *group, proto_str topic, int32_t partition);
 /* A fresh producer id (blocks of 1000 reserved in
  * <log.dir>/.sluice-producer-ids). */
 int64_t txn_alloc_producer_id(brk_broker *brk);

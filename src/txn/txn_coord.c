@@ -1350,6 +1350,33 @@ void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
     pending_tail = pp;
 }
 
+bool txn_offsets_pending(const char *group, proto_str topic,
+                         int32_t partition) {
+    if (!pending_head || !group || topic.len < 0)
+        return false;
+    size_t glen = strlen(group);
+    for (pending_rec *r = pending_head; r; r = r->next) {
+        /* key: version int16 (0/1) | group string | topic string | partition
+         * int32 */
+        rd k;
+        rd_init(&k, r->key, r->key_len);
+        int16_t ver = (int16_t)rd_be16(&k);
+        if (k.err || (ver != 0 && ver != 1))
+            continue;
+        uint16_t gl = rd_be16(&k);
+        const uint8_t *g = rd_bytes(&k, gl);
+        uint16_t tl = rd_be16(&k);
+        const uint8_t *t = rd_bytes(&k, tl);
+        int32_t p = (int32_t)rd_be32(&k);
+        if (k.err)
+            continue;
+        if (p == partition && gl == glen && memcmp(g, group, glen) == 0 &&
+            tl == (uint16_t)topic.len && memcmp(t, topic.p, tl) == 0)
+            return true;
+    }
+    return false;
+}
+
 bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
                           const log_batch_header *h) {
     if (!batch_is_transactional(h))
