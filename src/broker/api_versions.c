@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "core/util.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
@@ -24,6 +25,54 @@ static bool valid_software(proto_str s) {
             return false;
     }
     return true;
+}
+
+/* The features Kafka 4.3.1 knows, sorted, with the range Sluice supports.
+ * Only metadata.version is finalized (3.3-IV3 = 7 .. 4.3-IV0 = 30, as
+ * Kafka). The others stay at 0: transaction.version 2 would switch Java
+ * producers to KIP-890 part 2 (Produce v12, EndTxn v5), group.version 1 to
+ * KIP-848 groups, kraft.version 1 to dynamic quorums, share/streams to
+ * their groups, eligible.leader.replicas to ELR; none of that is here, so
+ * advertising Kafka's levels would make clients use APIs Sluice lacks. */
+static const struct {
+    const char *name;
+    int16_t min, max;
+} supported[] = {
+    {"eligible.leader.replicas.version", 0, 0},
+    {"group.version", 0, 0},
+    {"kraft.version", 0, 0},
+    {"metadata.version", 7, 30},
+    {"share.version", 0, 0},
+    {"streams.version", 0, 0},
+    {"transaction.version", 0, 0},
+};
+
+static void add_features(brk_req *req, proto_api_versions_response *rs) {
+    size_t ns = SL_ARRAY_LEN(supported);
+    rs->supported_features.n = (int32_t)ns;
+    rs->supported_features.v =
+        arena_calloc(req->arena, ns, sizeof *rs->supported_features.v);
+    for (size_t i = 0; i < ns; i++) {
+        rs->supported_features.v[i].name = proto_str_c(supported[i].name);
+        rs->supported_features.v[i].min_version = supported[i].min;
+        rs->supported_features.v[i].max_version = supported[i].max;
+    }
+    if (!req->brk->image) {
+        rs->finalized_features_epoch = -1;
+        return;
+    }
+    /* Kafka: the epoch is the offset of the metadata image. */
+    rs->finalized_features_epoch = cl_image_offset(req->brk->image);
+    size_t nf;
+    const cl_feature *fs = cl_features(req->brk->image, &nf);
+    rs->finalized_features.n = (int32_t)nf;
+    rs->finalized_features.v =
+        arena_calloc(req->arena, nf ? nf : 1, sizeof *rs->finalized_features.v);
+    for (size_t i = 0; i < nf; i++) {
+        rs->finalized_features.v[i].name = proto_str_c(fs[i].name);
+        rs->finalized_features.v[i].min_version_level = fs[i].level;
+        rs->finalized_features.v[i].max_version_level = fs[i].level;
+    }
 }
 
 brk_status brk_handle_api_versions(brk_req *req) {
@@ -45,22 +94,8 @@ brk_status brk_handle_api_versions(brk_req *req) {
         rs.api_keys.v[i].min_version = apis[i].min_version;
         rs.api_keys.v[i].max_version = apis[i].max_version;
     }
-    if (req->api_version >= 3) {
-        rs.supported_features.n = 1;
-        rs.supported_features.v =
-            arena_calloc(req->arena, 1, sizeof *rs.supported_features.v);
-        rs.supported_features.v[0].name = proto_str_c("metadata.version");
-        rs.supported_features.v[0].min_version = 1;
-        rs.supported_features.v[0].max_version = 25;
-        rs.finalized_features_epoch =
-            req->brk->image ? cl_image_offset(req->brk->image) : -1;
-        rs.finalized_features.n = 1;
-        rs.finalized_features.v =
-            arena_calloc(req->arena, 1, sizeof *rs.finalized_features.v);
-        rs.finalized_features.v[0].name = proto_str_c("metadata.version");
-        rs.finalized_features.v[0].min_version_level = 25;
-        rs.finalized_features.v[0].max_version_level = 25;
-    }
+    if (req->api_version >= 3)
+        add_features(req, &rs);
     proto_api_versions_response_encode(brk_resp_buf(req), req->api_version,
                                        &rs);
     return BRK_DONE;

@@ -20,8 +20,9 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
-/* Highest metadata.version of Kafka 4.x we describe (4.0-IV3 = 25). */
-#define SL_METADATA_VERSION 25
+/* metadata.version a new cluster is bootstrapped with: Kafka 4.3.1's
+ * default (4.3-IV0 = 30; clusters formatted earlier keep their level). */
+#define SL_METADATA_VERSION 30
 
 int32_t ctl_live_brokers(brk_broker *brk) {
     size_t n;

@@ -43,6 +43,9 @@ struct cl_image {
     } * gcfg;
     size_t n_gcfg;
     int16_t metadata_version;
+    /* finalized features (FeatureLevelRecord; level 0 = not finalized) */
+    cl_feature features[16];
+    size_t n_features;
 };
 
 cl_image *cl_image_new(const brk_config *cfg) {
@@ -107,6 +110,33 @@ void cl_image_set_listener(cl_image *img, cl_listener_fn fn, void *ctx) {
 static void emit(cl_image *img, cl_event ev, cl_topic *t, cl_partition *p) {
     if (img->listener)
         img->listener(img->listener_ctx, ev, t, p);
+}
+
+/* Kafka's FeatureControlManager: level 0 removes the feature. */
+static void set_feature(cl_image *img, proto_str name, int16_t level) {
+    if (name.len <= 0 || (size_t)name.len >= sizeof img->features[0].name)
+        return;
+    size_t i = 0;
+    while (i < img->n_features && !proto_str_eq(name, img->features[i].name))
+        i++;
+    if (level == 0) {
+        if (i < img->n_features)
+            img->features[i] = img->features[--img->n_features];
+        return;
+    }
+    if (i == img->n_features) {
+        if (i == SL_ARRAY_LEN(img->features))
+            return;
+        memcpy(img->features[i].name, name.p, (size_t)name.len);
+        img->features[i].name[name.len] = 0;
+        img->n_features++;
+    }
+    img->features[i].level = level;
+}
+
+const cl_feature *cl_features(const cl_image *img, size_t *n) {
+    *n = img->n_features;
+    return img->features;
 }
 
 int64_t cl_image_offset(const cl_image *img) {
@@ -593,6 +623,7 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
         DECODE(proto_feature_level_record, proto_feature_level_record_decode)
         if (proto_str_eq(m.name, "metadata.version"))
             img->metadata_version = m.feature_level;
+        set_feature(img, m.name, m.feature_level);
         break;
     }
     default:

@@ -100,6 +100,14 @@ const char *cl_group_config(const cl_image *img, const char *group,
 size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
                         size_t max);
 
+/* Finalized features (FeatureLevelRecord), level > 0 only, in record
+ * order; valid until the next change. */
+typedef struct cl_feature {
+    char name[48];
+    int16_t level;
+} cl_feature;
+const cl_feature *cl_features(const cl_image *img, size_t *n);
+
 /* Value of a topic override, or NULL. */
 const char *cl_topic_config(const cl_topic *t, const char *name);
 
