@@ -1,0 +1,384 @@
+/*
+ * kraft_admin.c - controller admin APIs on the single node, as Kafka's
+ * ReplicationControlManager / QuorumController answer them:
+ *   ElectLeaders (43), AlterPartitionReassignments (45),
+ *   ListPartitionReassignments (46), DescribeQuorum (55).
+ * Leader and replica changes are PartitionChangeRecords written to
+ * __cluster_metadata-0 through the controller (ctl_commit) and applied to the
+ * image like every other change. Sluice does not replicate, so a partition
+ * never has adding/removing replicas: a reassignment is accepted only when
+ * it can complete at once (every target replica already in the ISR, which on
+ * one node is the only possible target), and List never reports one ongoing.
+ * Loop thread only; memory from the request arena.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "core/clock.h"
+#include "core/util.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+
+static bool has_id(const int32_t *v, int32_t n, int32_t id) {
+    for (int32_t i = 0; i < n; i++)
+        if (v[i] == id)
+            return true;
+    return false;
+}
+
+static bool live_broker(brk_broker *brk, int32_t id) {
+    const cl_broker *b = cl_broker_find(brk->image, id);
+    return b && !b->fenced;
+}
+
+/* Writes one PartitionChangeRecord (fields left at their defaults do not
+ * change) and applies it. */
+static int16_t change_partition(brk_broker *brk, const cl_partition *p,
+                                int32_t leader, const int32_t *replicas,
+                                int32_t n_replicas, const int32_t *isr,
+                                int32_t n_isr) {
+    proto_partition_change_record r;
+    proto_partition_change_record_init(&r);
+    r.partition_id = p->id;
+    memcpy(r.topic_id.b, p->topic->id, 16);
+    r.leader = leader;
+    if (replicas) {
+        r.replicas.n = n_replicas;
+        r.replicas.v = (int32_t *)replicas;
+    }
+    if (isr) {
+        r.isr.n = n_isr;
+        r.isr.v = (int32_t *)isr;
+    }
+    buf v;
+    buf_init(&v, 64);
+    cl_record_frame(&v, 5, 0);
+    proto_partition_change_record_encode(&v, 0, &r);
+    int16_t e = ctl_commit(brk, &v, 1);
+    buf_free(&v);
+    return e;
+}
+
+/* ---- ElectLeaders ------------------------------------------------------- */
+
+typedef proto_elect_leaders_response_partition_result elect_result;
+
+/* Kafka's ReplicationControlManager.electLeader. */
+static int16_t elect_one(brk_req *req, int8_t type, cl_topic *t, int32_t part,
+                         const char **msg) {
+    *msg = NULL;
+    if (!t) {
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (part < 0 || part >= t->n_partitions || !t->parts[part]) {
+        char *m = arena_alloc(req->arena, 300);
+        snprintf(m, 300, "No such partition as %s-%d", t->name, part);
+        *msg = m;
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    const cl_partition *p = t->parts[part];
+    brk_broker *brk = req->brk;
+    if (type == 0) { /* preferred */
+        int32_t pref = p->n_replicas > 0 ? p->replicas[0] : -1;
+        if (pref == p->leader)
+            return KERR_ELECTION_NOT_NEEDED;
+        if (pref < 0 || !has_id(p->isr, p->n_isr, pref) ||
+            !live_broker(brk, pref))
+            return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
+        return change_partition(brk, p, pref, NULL, 0, NULL, 0);
+    }
+    /* unclean: only a leaderless partition needs one */
+    if (p->leader >= 0)
+        return KERR_ELECTION_NOT_NEEDED;
+    for (int32_t i = 0; i < p->n_replicas; i++)
+        if (live_broker(brk, p->replicas[i])) {
+            int32_t isr = p->replicas[i];
+            return change_partition(brk, p, isr, NULL, 0, &isr, 1);
+        }
+    return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+}
+
+brk_status brk_handle_elect_leaders(brk_req *req) {
+    proto_elect_leaders_request rq;
+    if (proto_elect_leaders_request_decode(&req->body, req->arena,
+                                           req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_elect_leaders_response rs;
+    proto_elect_leaders_response_init(&rs);
+    int8_t type = req->api_version >= 1 ? rq.election_type : 0;
+    if (type != 0 && type != 1) {
+        rs.error_code = KERR_INVALID_REQUEST;
+        proto_elect_leaders_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
+        return BRK_DONE;
+    }
+    typedef proto_elect_leaders_response_replica_election_result topic_res;
+    if (rq.topic_partitions.n < 0) {
+        /* all partitions: Kafka leaves out those that needed no election */
+        size_t nt;
+        cl_topic **ts = cl_topics(req->brk->image, &nt);
+        rs.replica_election_results.v =
+            arena_calloc(req->arena, nt ? nt : 1, sizeof(topic_res));
+        int32_t k = 0;
+        for (size_t i = 0; i < nt; i++) {
+            cl_topic *t = ts[i];
+            topic_res *tr = &rs.replica_election_results.v[k];
+            tr->topic = proto_str_c(t->name);
+            tr->partition_result.v = arena_calloc(
+                req->arena, t->n_partitions ? (size_t)t->n_partitions : 1,
+                sizeof(elect_result));
+            for (int32_t p = 0; p < t->n_partitions; p++) {
+                const char *msg;
+                int16_t e = elect_one(req, type, t, p, &msg);
+                if (e == KERR_ELECTION_NOT_NEEDED)
+                    continue;
+                elect_result *pr =
+                    &tr->partition_result.v[tr->partition_result.n++];
+                pr->partition_id = p;
+                pr->error_code = e;
+                pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
+            }
+            if (tr->partition_result.n)
+                k++;
+        }
+        rs.replica_election_results.n = k;
+    } else {
+        int32_t nt = rq.topic_partitions.n;
+        rs.replica_election_results.n = nt;
+        rs.replica_election_results.v =
+            arena_calloc(req->arena, nt ? (size_t)nt : 1, sizeof(topic_res));
+        for (int32_t i = 0; i < nt; i++) {
+            proto_elect_leaders_request_topic_partitions *tp =
+                &rq.topic_partitions.v[i];
+            topic_res *tr = &rs.replica_election_results.v[i];
+            tr->topic = tp->topic;
+            cl_topic *t =
+                tp->topic.len > 0
+                    ? cl_topic_find(req->brk->image, tp->topic.p,
+                                    (size_t)tp->topic.len)
+                    : NULL;
+            int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
+            tr->partition_result.n = np;
+            tr->partition_result.v = arena_calloc(
+                req->arena, np ? (size_t)np : 1, sizeof(elect_result));
+            for (int32_t j = 0; j < np; j++) {
+                elect_result *pr = &tr->partition_result.v[j];
+                const char *msg;
+                pr->partition_id = tp->partitions.v[j];
+                pr->error_code =
+                    elect_one(req, type, t, tp->partitions.v[j], &msg);
+                if (!t) {
+                    char *m = arena_alloc(req->arena, 300);
+                    snprintf(m, 300, "No such topic as %.*s",
+                             (int)(tp->topic.len > 0 ? tp->topic.len : 0),
+                             tp->topic.p ? tp->topic.p : "");
+                    msg = m;
+                }
+                pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
+            }
+        }
+    }
+    proto_elect_leaders_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
+    return BRK_DONE;
+}
+
+/* ---- AlterPartitionReassignments ---------------------------------------- */
+
+/* Kafka's ReplicationControlManager.changePartitionReassignment and
+ * validateManualPartitionAssignment. */
+static int16_t reassign_one(brk_req *req, cl_topic *t, const char *tname,
+                            const proto_alter_partition_reassignments_request_reassignable_partition *rp,
+                            const char **msg) {
+    char *m = arena_alloc(req->arena, 512);
+    *msg = m;
+    if (!t || rp->partition_index < 0 ||
+        rp->partition_index >= t->n_partitions ||
+        !t->parts[rp->partition_index]) {
+        snprintf(m, 512, "Unable to find partition %s:%d.", tname,
+                 rp->partition_index);
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    const cl_partition *p = t->parts[rp->partition_index];
+    if (rp->replicas.n < 0) {
+        /* cancel: nothing is ever in progress here */
+        snprintf(m, 512, "No partition reassignment is in progress for the "
+                         "topic %s partition %d", tname, rp->partition_index);
+        return KERR_NO_REASSIGNMENT_IN_PROGRESS;
+    }
+    if (rp->replicas.n == 0) {
+        snprintf(m, 512, "The manual partition assignment includes an empty "
+                         "replica list.");
+        return KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t i = 0; i < rp->replicas.n; i++) {
+        int32_t id = rp->replicas.v[i];
+        if (has_id(rp->replicas.v, i, id)) {
+            snprintf(m, 512, "The manual partition assignment includes the "
+                             "broker %d more than once.", id);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (!cl_broker_find(req->brk->image, id)) {
+            snprintf(m, 512, "The manual partition assignment includes broker "
+                             "%d, but no such broker is registered.", id);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (!live_broker(req->brk, id)) {
+            snprintf(m, 512, "The manual partition assignment includes broker "
+                             "%d, but it is currently fenced.", id);
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    *msg = NULL;
+    bool same = rp->replicas.n == p->n_replicas &&
+                !memcmp(rp->replicas.v, p->replicas,
+                        (size_t)p->n_replicas * sizeof(int32_t));
+    if (same)
+        return KERR_NONE; /* Kafka writes no record for a no-op */
+    for (int32_t i = 0; i < rp->replicas.n; i++)
+        if (!has_id(p->isr, p->n_isr, rp->replicas.v[i])) {
+            /* would need replicas to catch up: Sluice does not replicate */
+            snprintf(m, 512, "Broker %d is not in the ISR of %s-%d and Sluice "
+                             "does not replicate.", rp->replicas.v[i], tname,
+                     p->id);
+            *msg = m;
+            return KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    /* completes at once: replicas = target, ISR = target (all were in
+     * the ISR), leader = the preferred one if the old leader left */
+    int32_t leader = has_id(rp->replicas.v, rp->replicas.n, p->leader)
+                         ? -2
+                         : rp->replicas.v[0];
+    return change_partition(req->brk, p, leader, rp->replicas.v,
+                            rp->replicas.n, rp->replicas.v, rp->replicas.n);
+}
+
+brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
+    proto_alter_partition_reassignments_request rq;
+    if (proto_alter_partition_reassignments_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_alter_partition_reassignments_response rs;
+    proto_alter_partition_reassignments_response_init(&rs);
+    typedef proto_alter_partition_reassignments_response_reassignable_topic_response
+        topic_res;
+    typedef proto_alter_partition_reassignments_response_reassignable_partition_response
+        part_res;
+    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
+    rs.responses.n = nt;
+    rs.responses.v = arena_calloc(req->arena, nt ? (size_t)nt : 1,
+                                  sizeof(topic_res));
+    for (int32_t i = 0; i < nt; i++) {
+        proto_alter_partition_reassignments_request_reassignable_topic *rt =
+            &rq.topics.v[i];
+        topic_res *tr = &rs.responses.v[i];
+        tr->name = rt->name;
+        const char *tname = proto_str_dup(req->arena, rt->name);
+        if (!tname)
+            tname = "";
+        cl_topic *t = cl_topic_find(req->brk->image, tname, strlen(tname));
+        int32_t np = rt->partitions.n > 0 ? rt->partitions.n : 0;
+        tr->partitions.n = np;
+        tr->partitions.v =
+            arena_calloc(req->arena, np ? (size_t)np : 1, sizeof(part_res));
+        for (int32_t j = 0; j < np; j++) {
+            const char *msg;
+            part_res *pr = &tr->partitions.v[j];
+            pr->partition_index = rt->partitions.v[j].partition_index;
+            pr->error_code =
+                reassign_one(req, t, tname, &rt->partitions.v[j], &msg);
+            pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
+        }
+    }
+    proto_alter_partition_reassignments_response_encode(
+        brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- ListPartitionReassignments ----------------------------------------- */
+
+brk_status brk_handle_list_partition_reassignments(brk_req *req) {
+    proto_list_partition_reassignments_request rq;
+    if (proto_list_partition_reassignments_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    /* Kafka lists only partitions with adding/removing replicas; Sluice
+     * completes reassignments at once, so there are none (unknown topics
+     * are skipped silently, as Kafka does). */
+    proto_list_partition_reassignments_response rs;
+    proto_list_partition_reassignments_response_init(&rs);
+    proto_list_partition_reassignments_response_encode(
+        brk_resp_buf(req), req->api_version, &rs);
+    return BRK_DONE;
+}
+
+/* ---- DescribeQuorum ----------------------------------------------------- */
+
+brk_status brk_handle_describe_quorum(brk_req *req) {
+    proto_describe_quorum_request rq;
+    if (proto_describe_quorum_request_decode(&req->body, req->arena,
+                                             req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_describe_quorum_response rs;
+    proto_describe_quorum_response_init(&rs);
+    /* Kafka answers INVALID_REQUEST unless the request names exactly
+     * __cluster_metadata-0 (DescribeQuorumRequest/KafkaRaftClient). */
+    bool ok = rq.topics.n == 1 &&
+              proto_str_eq(rq.topics.v[0].topic_name, "__cluster_metadata") &&
+              rq.topics.v[0].partitions.n == 1 &&
+              rq.topics.v[0].partitions.v[0].partition_index == 0;
+    if (!ok) {
+        rs.error_code = KERR_INVALID_REQUEST;
+        proto_describe_quorum_response_encode(brk_resp_buf(req),
+                                              req->api_version, &rs);
+        return BRK_DONE;
+    }
+    /* One voter, the leader (this node), always caught up; epoch 1 is
+     * the epoch a fresh single-node KRaft quorum elects itself with. */
+    int64_t leo = cl_image_offset(brk->image) + 1;
+    int64_t now = clk_wall_ms();
+    proto_describe_quorum_response_replica_state *voter =
+        arena_calloc(req->arena, 1, sizeof *voter);
+    voter->replica_id = brk->node_id;
+    voter->log_end_offset = leo;
+    voter->last_fetch_timestamp = now;
+    voter->last_caught_up_timestamp = now;
+    proto_describe_quorum_response_partition_data *pd =
+        arena_calloc(req->arena, 1, sizeof *pd);
+    pd->partition_index = 0;
+    pd->error_message = PROTO_STR_NULL;
+    pd->leader_id = brk->node_id;
+    pd->leader_epoch = 1;
+    pd->high_watermark = leo;
+    pd->current_voters.n = 1;
+    pd->current_voters.v = voter;
+    proto_describe_quorum_response_topic_data *td =
+        arena_calloc(req->arena, 1, sizeof *td);
+    td->topic_name = proto_str_c("__cluster_metadata");
+    td->partitions.n = 1;
+    td->partitions.v = pd;
+    rs.topics.n = 1;
+    rs.topics.v = td;
+    /* v2: the voter's controller endpoints */
+    proto_describe_quorum_response_node *node =
+        arena_calloc(req->arena, 1, sizeof *node);
+    node->node_id = brk->node_id;
+    node->listeners.v = arena_calloc(req->arena, (size_t)brk->n_listeners + 1,
+                                     sizeof *node->listeners.v);
+    for (int i = 0; i < brk->n_listeners; i++) {
+        if (!brk_listener_is_controller(brk, i))
+            continue;
+        proto_describe_quorum_response_listener *l =
+            &node->listeners.v[node->listeners.n++];
+        l->name = proto_str_c(brk->advertised[i].name);
+        l->host = proto_str_c(brk->advertised[i].host);
+        l->port = (uint16_t)brk->advertised[i].port;
+    }
+    rs.nodes.n = 1;
+    rs.nodes.v = node;
+    proto_describe_quorum_response_encode(brk_resp_buf(req), req->api_version,
+                                          &rs);
+    return BRK_DONE;
+}
