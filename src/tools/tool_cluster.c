@@ -675,14 +675,15 @@ static void voter_json(buf *b, const kc_quorum *q, const kc_replica_state *s) {
         tool_uuid_str(s->dir, d);
         buf_printf(b, ", \"directoryId\": \"%s\"", d);
     }
-    buf_printf(b, ", \"endpoints\": [");
+    /* Kafka's tool leaves "endpoints" out when the node has none */
     int k = 0;
     for (int i = 0; i < q->nnodes; i++)
         if (q->nodes[i].id == s->id)
-            buf_printf(b, "%s\"%s://%s:%d\"", k++ ? ", " : "",
+            buf_printf(b, "%s\"%s://%s:%d\"",
+                       k++ ? ", " : ", \"endpoints\": [",
                        q->nodes[i].listener, q->nodes[i].host,
                        q->nodes[i].port);
-    buf_printf(b, "]}");
+    buf_printf(b, "%s}", k ? "]" : "");
 }
 
 int tool_metadata_quorum_main(int argc, char **argv) {

@@ -410,9 +410,11 @@ static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
     qsort(v, (size_t)n, sizeof(kc_reassign), cmp_reassign);
     buf b;
     buf_init(&b, 128);
+    int ntopics = 0;
     for (int i = 0; i < n; i++) {
         if (i && !strcmp(v[i].topic, v[i - 1].topic))
             continue;
+        ntopics++;
         buf_printf(&b, "%s%s", b.len ? "," : "", v[i].topic);
         int16_t e;
         char *m = NULL;
@@ -420,7 +422,9 @@ static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
         free(m);
     }
     buf_put_u8(&b, 0);
-    printf("Clearing topic-level throttles on topics %s\n", (char *)b.data);
+    /* Kafka: "topic" + (topics.size() == 1 ? "" : "s") */
+    printf("Clearing topic-level throttles on topic%s %s\n",
+           ntopics == 1 ? "" : "s", (char *)b.data);
     buf_free(&b);
 }
 
