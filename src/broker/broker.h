@@ -168,6 +168,11 @@ const brk_api *brk_api_list(size_t *n);
 typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
 void brk_on_shutdown(brk_hook_fn fn, void *ctx);
 
+/* Start hooks of the layers, declared from hooks.def (see there). */
+#define BRK_START_HOOK(fn) void fn(brk_broker *brk);
+#include "broker/hooks.def"
+#undef BRK_START_HOOK
+
 /* ---- metadata lookups for handlers (src/cluster image, loop thread)
  * ---------- */
 

@@ -9,9 +9,10 @@
  * timers (grp_tick every 50 ms, offset expiry every
  * offsets.retention.check.interval.ms).
  *
- * The coordinator is created on the first group request (the server has no
- * start hook for other layers yet); the replay of __consumer_offsets runs
- * then, before that request is answered.
+ * The coordinator is created by the start hook grp_start (hooks.def), which
+ * replays __consumer_offsets in steps from the loop: meanwhile the groups
+ * of a partition still loading answer COORDINATOR_LOAD_IN_PROGRESS, as
+ * Kafka's do. A partition created later is loaded when it appears.
  * Threading: loop thread only.
  */
 #include <stdio.h>
@@ -122,56 +123,89 @@ static void replay_batch(int32_t p, const uint8_t *batch,
     buf_free(&dec);
 }
 
-static void load_partition(brk_broker *brk, int32_t p) {
+/* Loading of one __consumer_offsets partition, in steps: while a partition
+ * is GRP_PART_LOADING its groups answer COORDINATOR_LOAD_IN_PROGRESS (as
+ * Kafka's coordinator does while its loader thread replays), so the start
+ * hook replays a chunk per loop iteration instead of blocking requests. */
+typedef struct load_state {
+    int32_t p;
+    int64_t off;
+    int64_t t0;
+    uint8_t *data;
+    size_t cap;
+} load_state;
+
+static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
     cl_partition *part = offsets_partition(brk, p);
     if (!part || !part->log || part->leader != brk->node_id) {
         grp_set_partition_state(coord, p, GRP_PART_NONE);
-        return;
+        return false;
     }
     grp_set_partition_state(coord, p, GRP_PART_LOADING);
-    int64_t off = log_start_offset(part->log);
-    int64_t end = log_end_offset(part->log);
-    int64_t t0 = clk_mono_ms();
-    uint8_t *data = NULL;
-    size_t cap = 0;
-    while (off < end) {
-        log_read_result rr;
-        if (log_read(part->log, off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
-            log_read_release(&rr);
-            break;
-        }
-        if ((size_t)rr.len > cap) {
-            cap = (size_t)rr.len;
-            data = xrealloc(data, cap);
-        }
-        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+    ls->p = p;
+    ls->off = log_start_offset(part->log);
+    ls->t0 = clk_mono_ms();
+    return true;
+}
+
+/* Replays up to 4 MiB; false once the partition is done. */
+static bool load_chunk(brk_broker *brk, load_state *ls) {
+    cl_partition *part = offsets_partition(brk, ls->p);
+    if (!part || !part->log || ls->off >= log_end_offset(part->log))
+        return false;
+    log_read_result rr;
+    if (log_read(part->log, ls->off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
         log_read_release(&rr);
-        if (got <= 0)
-            break;
-        size_t pos = 0;
-        int64_t next = off;
-        while (pos < (size_t)got) {
-            log_batch_header h;
-            if (batch_validate_stored(data + pos, (size_t)got - pos, &h))
-                break;
-            if (batch_last_offset(&h) >= off)
-                replay_batch(p, data + pos, &h);
-            next = batch_last_offset(&h) + 1;
-            pos += (size_t)batch_size(&h);
-        }
-        if (next <= off)
-            break; /* no progress: a damaged batch; recovery should have cut it
-                    */
-        off = next;
+        return false;
     }
-    free(data);
-    grp_partition_loaded(coord, p);
-    grp_set_partition_state(coord, p, GRP_PART_ACTIVE);
+    if ((size_t)rr.len > ls->cap) {
+        ls->cap = (size_t)rr.len;
+        ls->data = xrealloc(ls->data, ls->cap);
+    }
+    ssize_t got = pread(rr.fd, ls->data, (size_t)rr.len, rr.file_pos);
+    log_read_release(&rr);
+    if (got <= 0)
+        return false;
+    size_t pos = 0;
+    int64_t next = ls->off;
+    while (pos < (size_t)got) {
+        log_batch_header h;
+        if (batch_validate_stored(ls->data + pos, (size_t)got - pos, &h))
+            break;
+        if (batch_last_offset(&h) >= ls->off)
+            replay_batch(ls->p, ls->data + pos, &h);
+        next = batch_last_offset(&h) + 1;
+        pos += (size_t)batch_size(&h);
+    }
+    if (next <= ls->off)
+        return false; /* no progress: a damaged batch; recovery should have
+                         cut it */
+    ls->off = next;
+    return true;
+}
+
+static void load_finish(load_state *ls) {
+    free(ls->data);
+    ls->data = NULL;
+    ls->cap = 0;
+    grp_partition_loaded(coord, ls->p);
+    grp_set_partition_state(coord, ls->p, GRP_PART_ACTIVE);
     SL_DEBUG("group",
              "Finished loading offsets and group metadata from "
              "__consumer_offsets-%d "
              "in %lld milliseconds",
-             p, (long long)(clk_mono_ms() - t0));
+             ls->p, (long long)(clk_mono_ms() - ls->t0));
+}
+
+/* Synchronous load (partitions that appear while the broker runs: they
+ * are new, so nearly empty). */
+static void load_partition(brk_broker *brk, int32_t p) {
+    load_state ls = {0};
+    if (!load_begin(brk, p, &ls))
+        return;
+    while (load_chunk(brk, &ls))
+        ;
+    load_finish(&ls);
 }
 
 /* Loads every partition of __consumer_offsets this node leads and has not
@@ -186,6 +220,61 @@ static void load_all(brk_broker *brk) {
          p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++)
         if (grp_partition_state(coord, p) == GRP_PART_NONE)
             load_partition(brk, p);
+}
+
+/* The start-up loader (grp_start): every partition this node leads is
+ * marked LOADING at once, then replayed one chunk per loop iteration from
+ * a 0 ms timer, partition after partition. */
+static bool starting;
+static load_state bg;
+static bool bg_active;
+static uint64_t load_timer;
+
+static void mark_loading(brk_broker *brk) {
+    cl_topic *t =
+        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+    if (!t)
+        return;
+    for (int32_t p = 0;
+         p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++) {
+        cl_partition *part = t->parts[p];
+        if (grp_partition_state(coord, p) == GRP_PART_NONE && part &&
+            part->log && part->leader == brk->node_id)
+            grp_set_partition_state(coord, p, GRP_PART_LOADING);
+    }
+}
+
+static void load_step(net_loop *loop, void *ctx) {
+    SL_UNUSED(ctx);
+    load_timer = 0;
+    if (stopping || !coord)
+        return;
+    if (!bg_active) {
+        int32_t n = grp_cfg(coord)->num_partitions;
+        int32_t p = 0;
+        while (p < n && grp_partition_state(coord, p) != GRP_PART_LOADING)
+            p++;
+        if (p == n) {
+            SL_INFO("group", "Finished loading __consumer_offsets");
+            return;
+        }
+        bg_active = load_begin(cbrk, p, &bg);
+    } else if (!load_chunk(cbrk, &bg)) {
+        load_finish(&bg);
+        bg_active = false;
+    }
+    load_timer = net_timer_add(loop, 0, load_step, NULL);
+}
+
+static grp_coord *get_coord(brk_broker *brk);
+
+/* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
+ * __consumer_offsets before the first request is read. */
+void grp_start(brk_broker *brk) {
+    starting = true;
+    get_coord(brk);
+    starting = false;
+    load_timer = net_timer_add(brk->loop, 0, load_step, NULL);
 }
 
 /* ---- timers and lifecycle
@@ -231,6 +320,11 @@ static void expire_cb(net_loop *loop, void *ctx) {
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
     stopping = true;
+    if (load_timer)
+        net_timer_cancel(brk->loop, load_timer);
+    load_timer = 0;
+    free(bg.data);
+    bg.data = NULL;
     if (tick_timer)
         net_timer_cancel(brk->loop, tick_timer);
     if (expire_timer)
@@ -268,7 +362,10 @@ static grp_coord *get_coord(brk_broker *brk) {
     grp_store st = {store_append, brk};
     coord = grp_new(&cfg, &st);
     cbrk = brk;
-    load_all(brk);
+    if (starting)
+        mark_loading(brk); /* grp_start: replayed in steps by load_step */
+    else
+        load_all(brk);
     brk_on_shutdown(on_shutdown, NULL);
     tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
     deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, NULL);
