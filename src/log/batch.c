@@ -56,6 +56,24 @@ int16_t batch_validate(const uint8_t *p, size_t n, log_batch_header *h) {
     return KERR_NONE;
 }
 
+int16_t batch_validate_stored(const uint8_t *p, size_t n, log_batch_header *h) {
+    if (n < BATCH_LOG_OVERHEAD + 5 || !batch_parse_header(p, n, h))
+        return KERR_CORRUPT_MESSAGE;
+    if (h->batch_length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+        (uint64_t)h->batch_length > n - BATCH_LOG_OVERHEAD)
+        return KERR_CORRUPT_MESSAGE;
+    if (h->magic != BATCH_MAGIC)
+        return KERR_CORRUPT_MESSAGE;
+    if (batch_compute_crc(p, (size_t)batch_size(h)) != h->crc)
+        return KERR_CORRUPT_MESSAGE;
+    if (batch_compression(h) > COMPRESS_ZSTD)
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    if (h->last_offset_delta < 0 || h->records_count < 0 ||
+        (int64_t)h->records_count > (int64_t)h->last_offset_delta + 1)
+        return KERR_INVALID_RECORD;
+    return KERR_NONE;
+}
+
 void batch_set_base_offset(uint8_t *batch, int64_t base_offset) {
     sl_store_be64(batch + BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
 }

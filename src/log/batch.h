@@ -98,6 +98,12 @@ bool batch_parse_header(const uint8_t *p, size_t n, log_batch_header *h);
  * (counts), KERR_UNSUPPORTED_COMPRESSION_TYPE, or KERR_NONE with *h filled. */
 int16_t batch_validate(const uint8_t *p, size_t n, log_batch_header *h);
 
+/* The same for a batch read back from a log: a compacted batch keeps its
+ * lastOffsetDelta with fewer records (recordsCount <= lastOffsetDelta + 1,
+ * even 0 when the cleaner kept only a producer's header), as Kafka's
+ * cleaner writes them. Used by log recovery and the cleaner. */
+int16_t batch_validate_stored(const uint8_t *p, size_t n, log_batch_header *h);
+
 /* CRC-32C of a whole batch (attributes..end); len = batch size. */
 uint32_t batch_compute_crc(const uint8_t *batch, size_t len);
 /* In-place rewrites on a validated batch. */

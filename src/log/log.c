@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "cleaner.h"
 #include "compress.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -179,6 +180,10 @@ void log_config_default(log_config *cfg) {
     cfg->message_timestamp_type = LOG_TS_CREATE_TIME;
     cfg->timestamp_before_max_ms = INT64_MAX;
     cfg->timestamp_after_max_ms = 3600000LL; /* Kafka 4.0 default */
+    cfg->delete_retention_ms = 86400000LL;
+    cfg->min_compaction_lag_ms = 0;
+    cfg->max_compaction_lag_ms = INT64_MAX;
+    cfg->min_cleanable_dirty_ratio = 0.5;
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -780,7 +785,7 @@ static bool seg_rebuild(log_segment *s, bool *truncated) {
         if ((size_t)r != total)
             break;
         log_batch_header h;
-        if (batch_validate(b.data, total, &h) != KERR_NONE)
+        if (batch_validate_stored(b.data, total, &h) != KERR_NONE)
             break;
         if (h.base_offset < prev_next)
             break; /* offsets must grow */
@@ -1982,6 +1987,9 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     log_partition *part = part_new(mgr, topic, (int32_t)pn, d);
     read_partition_metadata(part);
 
+    /* Completes (or rolls back) a cleaner swap interrupted by a crash;
+     * leftover .cleaned files are removed below. */
+    log_cleaner_recover_dir(mgr->io, part->path);
     /* Segments by base offset. */
     DIR *dir = opendir(part->path);
     if (!dir) {
@@ -2231,4 +2239,51 @@ void log_manager_foreach(log_manager *mgr,
 }
 
 int log_manager_n_dirs(const log_manager *mgr) { return mgr->ndirs; }
+
+/* ---- cleaner hooks ------------------------------------------------------------- */
+void log_segment_get(const log_partition *part, int i, log_segment_info *out) {
+    const log_segment *s = part->segs[i];
+    out->base = s->base;
+    out->end_offset = s->next_offset;
+    out->size = s->size;
+    out->max_timestamp = s->max_ts;
+    out->first_batch_timestamp = s->first_batch_ts;
+}
+
+const char *log_path(const log_partition *part) { return part->path; }
+
+int16_t log_replace_segments(log_partition *part, int first, int count,
+                             const char *cleaned_log,
+                             const char *cleaned_txnindex) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (first < 0 || count <= 0 || first + count >= part->nsegs)
+        return KERR_INVALID_REQUEST; /* never the active segment */
+    int64_t end = part->segs[first + count]->base;
+    int64_t *bases = xmalloc(sizeof(*bases) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        bases[i] = part->segs[first + i]->base;
+        seg_close(part->segs[first + i]);
+    }
+    int rc = log_cleaner_swap_in(part->mgr->io, part->path, bases, count, end,
+                                 cleaned_log, cleaned_txnindex);
+    free(bases);
+    if (rc != 0) {
+        poison(part, "replace segments");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    log_segment *ns = seg_new(part, part->segs[first]->base);
+    for (int i = 0; i < count; i++)
+        free(part->segs[first + i]);
+    part->segs[first] = ns;
+    memmove(part->segs + first + 1, part->segs + first + count,
+            sizeof(*part->segs) * (size_t)(part->nsegs - first - count));
+    part->nsegs -= count - 1;
+    bool cut = false;
+    if (!seg_rebuild(ns, &cut))
+        return KERR_KAFKA_STORAGE_ERROR;
+    ns->next_offset = end;
+    seg_close(ns);
+    return KERR_NONE;
+}
 const char *log_manager_dir(const log_manager *mgr, int i) { return mgr->dirs[i]; }

@@ -86,6 +86,11 @@ typedef struct log_config {
     int message_timestamp_type;    /* enum log_ts_type, CreateTime */
     int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms */
     int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms */
+    /* compaction (read by src/log/cleaner.c) */
+    int64_t delete_retention_ms;     /* delete.retention.ms, 1 day */
+    int64_t min_compaction_lag_ms;   /* min.compaction.lag.ms, 0 */
+    int64_t max_compaction_lag_ms;   /* max.compaction.lag.ms, INT64_MAX */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio, 0.5 */
 } log_config;
 
 /* Kafka 4.x defaults. */
@@ -263,5 +268,27 @@ int16_t log_truncate_to(log_partition *part, int64_t offset);
 
 /* fsync this partition now. */
 int16_t log_flush(log_partition *part);
+
+/* ---- hooks for the log cleaner (src/log/cleaner.c) ------------------------ */
+typedef struct log_segment_info {
+    int64_t base;          /* base offset (file name) */
+    int64_t end_offset;    /* offset after it (the next segment's base for
+                              rolled segments; LEO for the active one) */
+    int64_t size;          /* bytes in .log */
+    int64_t max_timestamp; /* largest batch maxTimestamp, -1 if none */
+    int64_t first_batch_timestamp; /* -1 if none */
+} log_segment_info;
+/* Segment i (0 = oldest, log_segment_count()-1 = active). */
+void log_segment_get(const log_partition *part, int i, log_segment_info *out);
+/* <log.dir>/<topic>-<partition> */
+const char *log_path(const log_partition *part);
+/* Replaces the rolled segments [first, first+count) (never the active one)
+ * by one segment with the first one's base offset whose data is the file
+ * cleaned_log (and .txnindex cleaned_txnindex, may be NULL), through the
+ * crash-safe swap of log_cleaner_swap_in; indexes are rebuilt. Readers
+ * holding an fd of an old segment keep reading the old bytes. */
+int16_t log_replace_segments(log_partition *part, int first, int count,
+                             const char *cleaned_log,
+                             const char *cleaned_txnindex);
 
 #endif

@@ -458,7 +458,7 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
         int64_t next = off;
         while (pos < (size_t)got) {
             log_batch_header h;
-            if (batch_validate(data + pos, (size_t)got - pos, &h))
+            if (batch_validate_stored(data + pos, (size_t)got - pos, &h))
                 break;
             if (batch_last_offset(&h) >= off && !batch_is_control(&h)) {
                 buf dec;

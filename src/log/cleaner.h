@@ -1,0 +1,139 @@
+/*
+ * cleaner.h - log compaction (Apache Kafka's LogCleaner) for partitions
+ * whose cleanup.policy contains "compact".
+ *
+ * What a cleaning pass does, as Kafka's Cleaner.doClean:
+ *  1. Pick the filthiest log: dirty bytes (from the cleaner checkpoint to the
+ *     first uncleanable offset) over total, above min.cleanable.dirty.ratio,
+ *     or any dirty bytes once the first dirty batch is older than
+ *     max.compaction.lag.ms. The first uncleanable offset is the smallest of
+ *     the active segment's base (the active segment is never cleaned), the
+ *     last stable offset (open transactions) and the first segment newer
+ *     than min.compaction.lag.ms.
+ *  2. Build the offset map (key -> newest offset) over the dirty range; the
+ *     map has a fixed size (log.cleaner.dedupe.buffer.size / threads, 24
+ *     bytes a slot, load factor 0.9). When it fills, the pass stops there
+ *     and the rest is cleaned by later passes (Kafka does the same).
+ *  3. Rewrite the segments below the map's end, grouped so a group stays
+ *     under segment.bytes, into <base>.log.cleaned: a record stays if it is
+ *     the newest of its key (offsets are kept: consumers see gaps); a
+ *     tombstone stays until delete.retention.ms after the pass that first
+ *     kept it (the batch gets the delete-horizon attribute and its base
+ *     timestamp becomes the horizon, as Kafka 3+); records of aborted
+ *     transactions go; a transaction marker stays while data of its
+ *     transaction stays, then until its own horizon; the last batch of an
+ *     active producer stays (emptied if needed) for sequence/epoch checks;
+ *     batches keep baseOffset and lastOffsetDelta.
+ *  4. Swap each group in (log_replace_segments -> log_cleaner_swap_in),
+ *     then record the map's end in <log.dir>/cleaner-offset-checkpoint.
+ *
+ * Crash safety (Kafka's .cleaned -> .swap scheme): a group is written and
+ * fsynced as <base>.log.cleaned (+ .txnindex.cleaned); then <base>.swapend
+ * (the group's end offset) is written, the .cleaned files are renamed to
+ * .swap (the commit point), the old segments' files are unlinked, the .swap
+ * files renamed over <base>.log / .txnindex, and <base>.swapend removed.
+ * At open, log_cleaner_recover_dir (called by the log before it lists the
+ * segments) finishes a swap whose .swap files exist (deletes segments in
+ * [base, end), renames) and otherwise drops .cleaned leftovers, so a kill at
+ * any point leaves either the old or the new segments, never both or none.
+ *
+ * Threading: NO background thread. The partition log has no locks and is
+ * used from the broker's event loop only (log.h), and swapping segments
+ * under a concurrent reader/appender would need them. So the cleaner runs
+ * as incremental steps from the same loop (a timer): each
+ * log_cleaner_step does a bounded amount of work (a time and byte budget),
+ * keeps its cursor between steps, revalidates the partition's segments
+ * before touching them (retention or deletion may have run in between: the
+ * pass is then dropped) and returns the delay before the next step (the
+ * I/O throttle log.cleaner.io.max.bytes.per.second and log.cleaner.backoff.ms
+ * are applied there). log.cleaner.threads only divides the dedupe buffer
+ * as in Kafka (0 disables cleaning); one pass runs at a time.
+ *
+ * Ownership: a log_cleaner belongs to its log_manager's thread; the offset
+ * map is allocated per pass and freed at its end.
+ */
+#ifndef SL_LOG_CLEANER_H
+#define SL_LOG_CLEANER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/log.h"
+
+struct ps_state;
+
+typedef struct log_cleaner_opts {
+    int64_t dedupe_buffer_size;  /* log.cleaner.dedupe.buffer.size, 128 MiB */
+    int threads;                 /* log.cleaner.threads, 1 (0: disabled) */
+    double load_factor;          /* log.cleaner.io.buffer.load.factor, 0.9 */
+    int64_t backoff_ms;          /* log.cleaner.backoff.ms, 15000 */
+    double io_max_bytes_per_second; /* throttle; <= 0 or huge: none */
+    int64_t step_budget_ms;      /* work per step; 0: 20 ms */
+    int64_t step_budget_bytes;   /* input bytes per step; 0: 8 MiB */
+    /* Producer state of a partition (last batch of each producer, first
+     * unstable offset), or NULL if unknown. Optional. */
+    struct ps_state *(*producer_state)(void *ctx, log_partition *part);
+    void *ctx;
+    const log_io *io; /* NULL: log_io_posix (tests inject crashes) */
+} log_cleaner_opts;
+
+void log_cleaner_opts_default(log_cleaner_opts *o);
+
+typedef struct log_cleaner log_cleaner;
+
+typedef struct log_cleaner_stats {
+    int64_t passes;           /* completed passes */
+    int64_t aborted_passes;   /* dropped (log changed under them, errors) */
+    int64_t bytes_read, bytes_written;
+    int64_t records_removed;
+    int64_t segments_swapped; /* groups swapped in */
+    int64_t map_passes_full;  /* passes that stopped because the map filled */
+    size_t map_bytes;         /* memory of the current/last offset map */
+    size_t map_max_bytes;     /* largest map allocated so far */
+} log_cleaner_stats;
+
+/* Loads cleaner-offset-checkpoint of every log dir. */
+log_cleaner *log_cleaner_new(log_manager *mgr, const log_cleaner_opts *o);
+/* Drops a running pass (its .cleaned files), writes the checkpoints, frees. */
+void log_cleaner_free(log_cleaner *c);
+void log_cleaner_set_opts(log_cleaner *c, const log_cleaner_opts *o);
+/* One step; returns the delay in ms before the next step should run. */
+int64_t log_cleaner_step(log_cleaner *c);
+/* Steps until no log is cleanable (tests, tools). Returns passes done. */
+int log_cleaner_run_until_idle(log_cleaner *c);
+bool log_cleaner_busy(const log_cleaner *c);
+void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out);
+/* The cleaner checkpoint (first dirty offset) of a partition, -1 if none. */
+int64_t log_cleaner_checkpoint_of(const log_cleaner *c,
+                                  const log_partition *part);
+
+/* ---- offset map (exposed for tests) --------------------------------------- */
+typedef struct log_cleaner_map {
+    struct log_cleaner_slot *slots;
+    size_t nslots, n, max_entries;
+    int64_t latest_offset; /* -1 */
+    int64_t lookups, probes;
+} log_cleaner_map;
+/* memory_bytes bounds the allocation (24 bytes a slot); at most
+ * need_entries/load_factor slots are made (smaller dirty ranges). */
+void log_cleaner_map_init(log_cleaner_map *m, size_t memory_bytes,
+                          double load_factor, size_t need_entries);
+void log_cleaner_map_free(log_cleaner_map *m);
+size_t log_cleaner_map_bytes(const log_cleaner_map *m);
+/* false if the map is full (entry not added; an existing key is updated). */
+bool log_cleaner_map_put(log_cleaner_map *m, const void *key, size_t len,
+                         int64_t offset);
+int64_t log_cleaner_map_get(log_cleaner_map *m, const void *key, size_t len);
+
+/* ---- file-level swap (called by the log) ----------------------------------- */
+/* Swaps <dir>/<bases[0]>.log for cleaned_log (and .txnindex for
+ * cleaned_txnindex, may be NULL) and removes the segments bases[1..n)
+ * (and every old index file), crash-safely (see above). 0 or -1. */
+int log_cleaner_swap_in(const log_io *io, const char *dir,
+                        const int64_t *bases, int n, int64_t end,
+                        const char *cleaned_log, const char *cleaned_txnindex);
+/* At open: completes an interrupted swap in dir or rolls it back. */
+void log_cleaner_recover_dir(const log_io *io, const char *dir);
+
+#endif

@@ -1,0 +1,585 @@
+/*
+ * test_cleaner.c - log compaction (src/log/cleaner.c): convergence to the
+ * newest value per key, offsets kept, active segment untouched, tombstone
+ * delete horizon, bounded offset map with multiple passes, and kill -9 at a
+ * seeded random I/O operation of a cleaning pass (fork) followed by
+ * recovery and checks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/util.h"
+#include "log/batch.h"
+#include "log/cleaner.h"
+#include "log/log.h"
+#include "test.h"
+
+static log_config compact_cfg(int32_t segment_bytes) {
+    log_config c;
+    log_config_default(&c);
+    c.cleanup_policy = LOG_CLEANUP_COMPACT;
+    c.segment_bytes = segment_bytes;
+    c.min_cleanable_dirty_ratio = 0.0;
+    c.timestamp_after_max_ms = INT64_MAX;
+    c.timestamp_before_max_ms = INT64_MAX;
+    return c;
+}
+
+static int nosync_fsync(void *c, int fd) {
+    (void)c;
+    (void)fd;
+    return 0;
+}
+
+/* posix without fsync: these tests do not cut power, and the machine is
+ * shared */
+static const log_io *nosync_io(void) {
+    static log_io io;
+    io = log_io_posix;
+    io.fsync = nosync_fsync;
+    return &io;
+}
+
+static log_manager *open_dir(const char *dir, const log_io *io,
+                             const log_config *cfg) {
+    const char *dirs[1] = {dir};
+    if (!io)
+        io = nosync_io();
+    log_manager_opts o = {.log_dirs = dirs, .n_log_dirs = 1, .io = io,
+                          .default_config = cfg};
+    int16_t err = 0;
+    log_manager *m = log_manager_open(&o, &err);
+    CHECK(m != NULL);
+    return m;
+}
+
+/* Appends one batch of n records key "k<key+i>" value "v<ver>" (value NULL
+ * when ver < 0). Returns the base offset. */
+static int64_t put_batch(log_partition *p, int key, int n, int ver,
+                         int compression) {
+    batch_builder b;
+    batch_builder_init(&b, compression, 0);
+    for (int i = 0; i < n; i++) {
+        char k[32], v[64];
+        int kl = snprintf(k, sizeof k, "k%d", key + i);
+        int vl = snprintf(v, sizeof v, "v%d-%d", key + i, ver);
+        batch_builder_add(&b, clk_wall_ms(), k, kl, ver < 0 ? NULL : v,
+                          ver < 0 ? -1 : vl, NULL, 0);
+    }
+    buf out;
+    buf_init(&out, 0);
+    CHECK_EQ(batch_builder_finish(&b, &out), 0);
+    log_append_info ai;
+    CHECK_EQ(log_append(p, out.data, out.len, 0, LOG_ORIGIN_CLIENT, &ai), 0);
+    log_set_high_watermark(p, log_end_offset(p));
+    buf_free(&out);
+    batch_builder_free(&b);
+    return ai.base_offset;
+}
+
+typedef struct rec_ent {
+    int64_t offset;
+    char key[32];
+    char value[64]; /* "" and tomb for null */
+    bool tomb;
+} rec_ent;
+
+typedef struct scan {
+    rec_ent *r;
+    int n, cap;
+    bool ordered;
+    bool ok;
+} scan;
+
+/* Reads the whole log from the start through log_read, like a consumer. */
+static void scan_log(log_partition *p, scan *s) {
+    memset(s, 0, sizeof(*s));
+    s->ordered = s->ok = true;
+    int64_t off = log_start_offset(p), leo = log_end_offset(p), prev = -1;
+    while (off < leo) {
+        log_read_result rr;
+        if (log_read(p, off, 1 << 20, -1, true, &rr) != 0) {
+            s->ok = false;
+            return;
+        }
+        if (rr.len <= 0) {
+            log_read_release(&rr);
+            break;
+        }
+        uint8_t *data = xmalloc((size_t)rr.len);
+        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+        log_read_release(&rr);
+        size_t pos = 0;
+        int64_t before = off;
+        while (got > 0 && pos + BATCH_HEADER_SIZE <= (size_t)got) {
+            log_batch_header h;
+            if (batch_validate_stored(data + pos, (size_t)got - pos, &h) != 0)
+                break;
+            buf plain;
+            buf_init(&plain, 0);
+            if (batch_decompress_records(&h, data + pos, 64 << 20, &plain) != 0) {
+                s->ok = false;
+                buf_free(&plain);
+                break;
+            }
+            batch_iter it;
+            batch_iter_init(&it, &h, plain.data, plain.len);
+            log_record r;
+            int rc;
+            while ((rc = batch_iter_next(&it, &r)) == 1) {
+                if (r.offset < off)
+                    continue;
+                if (r.offset <= prev)
+                    s->ordered = false;
+                prev = r.offset;
+                if (s->n == s->cap) {
+                    s->cap = s->cap ? s->cap * 2 : 1024;
+                    s->r = xrealloc(s->r, sizeof(*s->r) * (size_t)s->cap);
+                }
+                rec_ent *e = &s->r[s->n++];
+                memset(e, 0, sizeof(*e));
+                e->offset = r.offset;
+                snprintf(e->key, sizeof e->key, "%.*s", r.key_len, (const char *)r.key);
+                e->tomb = r.value_len < 0;
+                if (!e->tomb)
+                    snprintf(e->value, sizeof e->value, "%.*s", r.value_len,
+                             (const char *)r.value);
+            }
+            if (rc < 0)
+                s->ok = false;
+            buf_free(&plain);
+            off = batch_last_offset(&h) + 1;
+            pos += (size_t)batch_size(&h);
+        }
+        free(data);
+        if (off <= before) {
+            s->ok = false;
+            break;
+        }
+    }
+}
+
+/* Newest record of key in s, or NULL. */
+static const rec_ent *newest(const scan *s, const char *key) {
+    for (int i = s->n - 1; i >= 0; i--)
+        if (!strcmp(s->r[i].key, key))
+            return &s->r[i];
+    return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Keys that appear more than once among records below offset `below`. */
+static int dup_keys_below(const scan *s, int64_t below) {
+    const char **v = xmalloc(sizeof(*v) * (size_t)(s->n + 1));
+    int n = 0, d = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->r[i].offset < below)
+            v[n++] = s->r[i].key;
+    qsort(v, (size_t)n, sizeof(*v), cmp_str);
+    for (int i = 1; i < n; i++)
+        d += !strcmp(v[i], v[i - 1]);
+    free(v);
+    return d;
+}
+
+static log_cleaner *new_cleaner(log_manager *m, int64_t buffer, const log_io *io) {
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.dedupe_buffer_size = buffer;
+    o.io = io ? io : nosync_io();
+    return log_cleaner_new(m, &o);
+}
+
+static int64_t file_len(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+TEST(cleaner_converges_keeps_offsets_and_active) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(4096);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "cmp", 0, NULL, &cfg, &err);
+    enum { KEYS = 100, ROUNDS = 12 };
+    int64_t newest_off[KEYS];
+    for (int v = 0; v < ROUNDS; v++)
+        for (int k = 0; k < KEYS; k += 10) {
+            int64_t b = put_batch(p, k, 10, v, v % 3 == 1 ? 4 /* zstd */ : 0);
+            for (int i = 0; i < 10; i++)
+                newest_off[k + i] = b + i;
+        }
+    int segs_before = log_segment_count(p);
+    int64_t leo = log_end_offset(p);
+    int64_t size_before = log_size_bytes(p);
+    CHECK(segs_before > 5);
+    log_segment_info act;
+    log_segment_get(p, segs_before - 1, &act);
+    char ap[4096];
+    snprintf(ap, sizeof ap, "%s/cmp-0/%020lld.log", dir, (long long)act.base);
+    int64_t act_len = file_len(ap);
+
+    log_cleaner *c = new_cleaner(m, 1 << 20, NULL);
+    CHECK(log_cleaner_run_until_idle(c) >= 1);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK(st.records_removed > 0);
+    CHECK_EQ(st.aborted_passes, 0);
+    CHECK(log_size_bytes(p) < size_before / 3);
+    CHECK_EQ(log_end_offset(p), leo);
+    CHECK_EQ(log_cleaner_checkpoint_of(c, p), act.base);
+    /* the active segment is untouched */
+    log_segment_info act2;
+    log_segment_get(p, log_segment_count(p) - 1, &act2);
+    CHECK_EQ(act2.base, act.base);
+    CHECK_EQ(file_len(ap), act_len);
+
+    scan s;
+    scan_log(p, &s);
+    CHECK(s.ok);
+    CHECK(s.ordered);
+    for (int k = 0; k < KEYS; k++) {
+        char key[32], val[64];
+        snprintf(key, sizeof key, "k%d", k);
+        snprintf(val, sizeof val, "v%d-%d", k, ROUNDS - 1);
+        const rec_ent *e = newest(&s, key);
+        CHECK(e != NULL);
+        if (!e)
+            continue;
+        CHECK_STR(e->value, val);
+        CHECK_EQ(e->offset, newest_off[k]); /* offsets kept */
+    }
+    /* below the active segment each key appears once */
+    CHECK_EQ(dup_keys_below(&s, act.base), 0);
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+
+    /* survives a restart: checkpoint and data */
+    m = open_dir(dir, NULL, &cfg);
+    p = log_get(m, "cmp", 0);
+    log_set_config(p, &cfg);
+    c = new_cleaner(m, 1 << 20, NULL);
+    CHECK_EQ(log_cleaner_checkpoint_of(c, p), act.base);
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    const rec_ent *e = newest(&s, "k7");
+    CHECK(e && !strcmp(e->value, "v7-11"));
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+TEST(cleaner_tombstone_delete_horizon) {
+    clk_manual mc = {1000000000LL, 1700000000000LL};
+    clk_manual_install(&mc);
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(1024);
+    cfg.delete_retention_ms = 10000;
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "tomb", 0, NULL, &cfg, &err);
+    put_batch(p, 0, 5, 1, 0);  /* k0..k4 = v1 */
+    put_batch(p, 0, 2, -1, 0); /* k0, k1 deleted */
+    for (int i = 0; i < 30; i++)
+        put_batch(p, 100, 5, i, 0); /* filler, rolls segments */
+    log_cleaner *c = new_cleaner(m, 1 << 20, NULL);
+    log_cleaner_run_until_idle(c);
+    scan s;
+    scan_log(p, &s);
+    const rec_ent *e0 = newest(&s, "k0");
+    CHECK(e0 && e0->tomb); /* tombstone kept within delete.retention.ms */
+    int k0_count = 0;
+    for (int i = 0; i < s.n; i++)
+        k0_count += !strcmp(s.r[i].key, "k0");
+    CHECK_EQ(k0_count, 1); /* the old value is gone */
+    const rec_ent *e2 = newest(&s, "k2");
+    CHECK(e2 && !strcmp(e2->value, "v2-1"));
+    free(s.r);
+
+    /* before the horizon another pass keeps it */
+    clk_manual_advance_ms(&mc, 5000);
+    for (int i = 0; i < 30; i++)
+        put_batch(p, 100, 5, 100 + i, 0);
+    log_cleaner_run_until_idle(c);
+    scan_log(p, &s);
+    e0 = newest(&s, "k0");
+    CHECK(e0 && e0->tomb);
+    free(s.r);
+
+    /* past the horizon the next pass removes it */
+    clk_manual_advance_ms(&mc, 6000);
+    for (int i = 0; i < 30; i++)
+        put_batch(p, 100, 5, 200 + i, 0);
+    log_cleaner_run_until_idle(c);
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    CHECK(newest(&s, "k0") == NULL);
+    CHECK(newest(&s, "k1") == NULL);
+    e2 = newest(&s, "k2");
+    CHECK(e2 && !strcmp(e2->value, "v2-1"));
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+    clk_set(NULL);
+}
+
+TEST(cleaner_map_bounded_million_keys) {
+    /* The map never grows: a million distinct keys into a 1 MiB map. */
+    size_t mem = 1 << 20;
+    log_cleaner_map map;
+    log_cleaner_map_init(&map, mem, 0.9, 1000000);
+    CHECK(log_cleaner_map_bytes(&map) <= mem);
+    int added = 0, refused = 0;
+    for (int i = 0; i < 1000000; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "key-%d", i);
+        if (log_cleaner_map_put(&map, k, (size_t)kl, i))
+            added++;
+        else
+            refused++;
+    }
+    CHECK(log_cleaner_map_bytes(&map) <= mem);
+    CHECK_EQ((size_t)added, map.max_entries);
+    CHECK(refused > 900000);
+    CHECK_EQ(log_cleaner_map_get(&map, "key-5", 5), 5);
+    CHECK_EQ(log_cleaner_map_get(&map, "key-999999", 10), -1);
+    /* an existing key is still updated when full */
+    CHECK(log_cleaner_map_put(&map, "key-5", 5, 2000000));
+    CHECK_EQ(log_cleaner_map_get(&map, "key-5", 5), 2000000);
+    log_cleaner_map_free(&map);
+}
+
+TEST(cleaner_multiple_passes_when_map_full) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(64 << 10);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "big", 0, NULL, &cfg, &err);
+    enum { KEYS = 20000 };
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < KEYS; k += 100)
+            put_batch(p, k, 100, v, v ? 3 /* lz4 */ : 0);
+    put_batch(p, 0, 1, 9, 0); /* roll: everything before is cleanable */
+    int64_t buffer = 2000 * 24; /* ~1800 keys a pass */
+    log_cleaner *c = new_cleaner(m, buffer, NULL);
+    int passes = log_cleaner_run_until_idle(c);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK(passes > 5);
+    CHECK(st.map_passes_full > 5);
+    CHECK(st.map_max_bytes <= (size_t)buffer);
+    CHECK_EQ(st.aborted_passes, 0);
+    scan s;
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    /* below the active segment every key appears once */
+    log_segment_info act;
+    log_segment_get(p, log_segment_count(p) - 1, &act);
+    CHECK(act.base > KEYS); /* most of the log was cleanable */
+    CHECK_EQ(dup_keys_below(&s, act.base), 0);
+    for (int k = 1; k < KEYS; k += 997) {
+        char key[32], val[64];
+        snprintf(key, sizeof key, "k%d", k);
+        snprintf(val, sizeof val, "v%d-1", k);
+        const rec_ent *e = newest(&s, key);
+        CHECK(e && !strcmp(e->value, val));
+    }
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+/* ---- crash at a random I/O operation of a pass --------------------------------- */
+static long crash_at, crash_ops;
+static ssize_t cr_pwrite(void *c, int fd, const void *b, size_t n, off_t o) {
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    return log_io_posix.pwrite(c, fd, b, n, o);
+}
+/* No real fsync: a kill -9 keeps the page cache, and the machine is slow. */
+static int cr_fsync(void *c, int fd) {
+    (void)c;
+    (void)fd;
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    return 0;
+}
+static int cr_rename(void *c, const char *a, const char *b) {
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    int r = log_io_posix.rename(c, a, b);
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    return r;
+}
+static int cr_unlink(void *c, const char *p) {
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    int r = log_io_posix.unlink(c, p);
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    return r;
+}
+static int cr_ftruncate(void *c, int fd, off_t l) {
+    if (++crash_ops == crash_at)
+        raise(SIGKILL);
+    return log_io_posix.ftruncate(c, fd, l);
+}
+
+static log_io crash_io;
+
+static void check_log(const char *dir, const log_config *cfg, int keys,
+                      int rounds, bool *ok) {
+    crash_at = -1;
+    log_manager *m = open_dir(dir, &crash_io, cfg);
+    log_partition *p = m ? log_get(m, "crash", 0) : NULL;
+    if (!p) {
+        *ok = false;
+        if (m)
+            log_manager_close(m);
+        return;
+    }
+    scan s;
+    scan_log(p, &s);
+    if (!s.ok || !s.ordered)
+        *ok = false;
+    for (int k = 0; k < keys; k++) {
+        char key[32], val[64];
+        snprintf(key, sizeof key, "k%d", k);
+        snprintf(val, sizeof val, "v%d-%d", k,
+                 k < keys / 2 ? rounds - 1 : rounds / 2 - 1);
+        const rec_ent *e = newest(&s, key);
+        if (!e || strcmp(e->value, val))
+            *ok = false;
+    }
+    free(s.r);
+    log_manager_close(m);
+}
+
+TEST(cleaner_kill9_during_cleaning) {
+    const char *base = test_tmpdir();
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/template", base);
+    log_config cfg = compact_cfg(2048);
+    enum { KEYS = 60, ROUNDS = 8 }; /* KEYS/2 divisible by 6 */
+    {
+        log_io nosync = log_io_posix;
+        nosync.fsync = cr_fsync;
+        crash_at = -1;
+        log_manager *m = open_dir(tmpl, &nosync, &cfg);
+        int16_t err;
+        log_partition *p = log_create(m, "crash", 0, NULL, &cfg, &err);
+        /* half the rounds, cleaned (small segments), then the rest: the
+         * pass under test merges small cleaned segments into groups */
+        for (int half = 0; half < 2; half++) {
+            /* the second half updates only the first half of the keys: the
+             * others' newest values sit in small cleaned segments that the
+             * pass under test merges */
+            for (int v = half * ROUNDS / 2; v < (half + 1) * ROUNDS / 2; v++)
+                for (int k = 0; k < (half ? KEYS / 2 : KEYS); k += 6)
+                    put_batch(p, k, 6, v, v & 1 ? 1 /* gzip */ : 0);
+            /* other keys after them: the newest values above sit in
+             * segments the cleaner rewrites, not in the active one */
+            for (int v = 0; v < 3; v++)
+                for (int k = 1000; k < 1000 + KEYS; k += 6)
+                    put_batch(p, k, 6, v, 0);
+            if (half == 0) {
+                log_cleaner *c = new_cleaner(m, 1 << 20, &nosync);
+                log_cleaner_run_until_idle(c);
+                log_cleaner_free(c);
+            }
+        }
+        log_manager_close(m);
+    }
+    log_io io = log_io_posix;
+    io.pwrite = cr_pwrite;
+    io.fsync = cr_fsync;
+    io.rename = cr_rename;
+    io.unlink = cr_unlink;
+    io.ftruncate = cr_ftruncate;
+    crash_io = io;
+    /* count the operations of a full pass */
+    char work[4200];
+    snprintf(work, sizeof work, "%s/count", base);
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", tmpl, work);
+    CHECK_EQ(system(cmd), 0);
+    crash_at = -1;
+    crash_ops = 0;
+    {
+        log_manager *m = open_dir(work, &io, &cfg);
+        crash_ops = 0; /* count from the pass on */
+        log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+        log_cleaner_run_until_idle(c);
+        log_cleaner_free(c);
+        log_manager_abandon(m);
+    }
+    long total = crash_ops;
+    CHECK(total > 10);
+    fprintf(stderr, "  a cleaning pass does %ld I/O operations\n", total);
+    bool ok = true;
+    check_log(work, &cfg, KEYS, ROUNDS, &ok);
+    CHECK(ok);
+    uint64_t seed = test_seed();
+    rng r;
+    rng_seed(&r, seed);
+    /* 16 seeded points; SLUICE_CLEANER_CRASH_ALL=1 tries every one */
+    bool all = getenv("SLUICE_CLEANER_CRASH_ALL") != NULL;
+    int iters = all ? (int)total : 16;
+    for (int it = 0; it < iters; it++) {
+        long at = all ? it + 1 : 1 + (long)rng_below(&r, (uint64_t)total);
+        snprintf(work, sizeof work, "%s/run%d", base, it);
+        snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", tmpl, work);
+        CHECK_EQ(system(cmd), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            log_manager *m = open_dir(work, &io, &cfg);
+            crash_at = at;
+            crash_ops = 0;
+            log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+            log_cleaner_run_until_idle(c);
+            log_cleaner_free(c);
+            _exit(3); /* not reached when the crash point is hit */
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        if (!killed)
+            fprintf(stderr, "  crash point %ld of %ld not reached (status %d)\n",
+                    at, total, status);
+        bool good = true;
+        check_log(work, &cfg, KEYS, ROUNDS, &good);
+        if (!good)
+            fprintf(stderr, "  kill -9 at I/O op %ld of %ld (seed %llu): log "
+                            "wrong after recovery\n",
+                    at, total, (unsigned long long)seed);
+        CHECK(good);
+        /* and cleaning completes afterwards */
+        crash_at = -1;
+        log_manager *m = open_dir(work, &io, &cfg);
+        log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+        log_cleaner_run_until_idle(c);
+        log_cleaner_stats st;
+        log_cleaner_get_stats(c, &st);
+        CHECK_EQ(st.aborted_passes, 0);
+        log_cleaner_free(c);
+        log_manager_close(m);
+        good = true;
+        check_log(work, &cfg, KEYS, ROUNDS, &good);
+        CHECK(good);
+    }
+}
