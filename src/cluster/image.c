@@ -337,6 +337,14 @@ void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t) {
         brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS);
     lc->timestamp_after_max_ms =
         brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_AFTER_MAX_MS);
+    lc->delete_retention_ms =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_DELETE_RETENTION_MS);
+    lc->min_compaction_lag_ms =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MIN_COMPACTION_LAG_MS);
+    lc->max_compaction_lag_ms =
+        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MAX_COMPACTION_LAG_MS);
+    lc->min_cleanable_dirty_ratio =
+        brk_topic_cfg_double(cfg, ov, n, BRK_TCFG_MIN_CLEANABLE_DIRTY_RATIO);
     char tmp[32];
     const char *cp =
         brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_CLEANUP_POLICY, NULL, tmp);
