@@ -30,7 +30,8 @@ static struct ps_state *producer_state(void *ctx, log_partition *part) {
 static void opts_from_config(brk_broker *brk, log_cleaner_opts *o) {
     log_cleaner_opts_default(o);
     const brk_config *c = brk->cfg;
-    o->dedupe_buffer_size = brk_cfg_i64(c, BRK_CFG_LOG_CLEANER_DEDUPE_BUFFER_SIZE);
+    o->dedupe_buffer_size =
+        brk_cfg_i64(c, BRK_CFG_LOG_CLEANER_DEDUPE_BUFFER_SIZE);
     o->threads = (int)brk_cfg_i64(c, BRK_CFG_LOG_CLEANER_THREADS);
     o->load_factor = c->v[BRK_CFG_LOG_CLEANER_IO_BUFFER_LOAD_FACTOR].d;
     o->backoff_ms = brk_cfg_i64(c, BRK_CFG_LOG_CLEANER_BACKOFF_MS);

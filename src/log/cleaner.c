@@ -50,7 +50,8 @@
 
 #define IOC(io, op, ...) ((io)->op((io)->ctx, __VA_ARGS__))
 
-/* ---- options -------------------------------------------------------------- */
+/* ---- options --------------------------------------------------------------
+ */
 void log_cleaner_opts_default(log_cleaner_opts *o) {
     memset(o, 0, sizeof(*o));
     o->dedupe_buffer_size = 134217728;
@@ -62,13 +63,16 @@ void log_cleaner_opts_default(log_cleaner_opts *o) {
     o->step_budget_bytes = 8 << 20;
 }
 
-/* ---- offset map: 128-bit key hash (MurmurHash3 x64_128) -> offset ------------ */
+/* ---- offset map: 128-bit key hash (MurmurHash3 x64_128) -> offset
+ * ------------ */
 struct log_cleaner_slot {
     uint64_t h1, h2;
     int64_t offset; /* -1: empty */
 };
 
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rotl64(uint64_t x, int r) {
+    return (x << r) | (x >> (64 - r));
+}
 static inline uint64_t fmix64(uint64_t k) {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
@@ -78,7 +82,8 @@ static inline uint64_t fmix64(uint64_t k) {
     return k;
 }
 
-static void murmur3_128(const void *key, size_t len, uint64_t *o1, uint64_t *o2) {
+static void murmur3_128(const void *key, size_t len, uint64_t *o1,
+                        uint64_t *o2) {
     const uint8_t *data = key;
     size_t nblocks = len / 16;
     uint64_t h1 = 0x9747b28c, h2 = 0x9747b28c;
@@ -87,34 +92,63 @@ static void murmur3_128(const void *key, size_t len, uint64_t *o1, uint64_t *o2)
         uint64_t k1, k2;
         memcpy(&k1, data + i * 16, 8);
         memcpy(&k2, data + i * 16 + 8, 8);
-        k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1;
-        h1 = rotl64(h1, 27); h1 += h2; h1 = h1 * 5 + 0x52dce729;
-        k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
-        h2 = rotl64(h2, 31); h2 += h1; h2 = h2 * 5 + 0x38495ab5;
+        k1 *= c1;
+        k1 = rotl64(k1, 31);
+        k1 *= c2;
+        h1 ^= k1;
+        h1 = rotl64(h1, 27);
+        h1 += h2;
+        h1 = h1 * 5 + 0x52dce729;
+        k2 *= c2;
+        k2 = rotl64(k2, 33);
+        k2 *= c1;
+        h2 ^= k2;
+        h2 = rotl64(h2, 31);
+        h2 += h1;
+        h2 = h2 * 5 + 0x38495ab5;
     }
     const uint8_t *tail = data + nblocks * 16;
     uint64_t k1 = 0, k2 = 0;
     switch (len & 15) {
-    case 15: k2 ^= (uint64_t)tail[14] << 48; /* fallthrough */
-    case 14: k2 ^= (uint64_t)tail[13] << 40; /* fallthrough */
-    case 13: k2 ^= (uint64_t)tail[12] << 32; /* fallthrough */
-    case 12: k2 ^= (uint64_t)tail[11] << 24; /* fallthrough */
-    case 11: k2 ^= (uint64_t)tail[10] << 16; /* fallthrough */
-    case 10: k2 ^= (uint64_t)tail[9] << 8;   /* fallthrough */
+    case 15:
+        k2 ^= (uint64_t)tail[14] << 48; /* fallthrough */
+    case 14:
+        k2 ^= (uint64_t)tail[13] << 40; /* fallthrough */
+    case 13:
+        k2 ^= (uint64_t)tail[12] << 32; /* fallthrough */
+    case 12:
+        k2 ^= (uint64_t)tail[11] << 24; /* fallthrough */
+    case 11:
+        k2 ^= (uint64_t)tail[10] << 16; /* fallthrough */
+    case 10:
+        k2 ^= (uint64_t)tail[9] << 8; /* fallthrough */
     case 9:
         k2 ^= (uint64_t)tail[8];
-        k2 *= c2; k2 = rotl64(k2, 33); k2 *= c1; h2 ^= k2;
+        k2 *= c2;
+        k2 = rotl64(k2, 33);
+        k2 *= c1;
+        h2 ^= k2;
         /* fallthrough */
-    case 8: k1 ^= (uint64_t)tail[7] << 56; /* fallthrough */
-    case 7: k1 ^= (uint64_t)tail[6] << 48; /* fallthrough */
-    case 6: k1 ^= (uint64_t)tail[5] << 40; /* fallthrough */
-    case 5: k1 ^= (uint64_t)tail[4] << 32; /* fallthrough */
-    case 4: k1 ^= (uint64_t)tail[3] << 24; /* fallthrough */
-    case 3: k1 ^= (uint64_t)tail[2] << 16; /* fallthrough */
-    case 2: k1 ^= (uint64_t)tail[1] << 8;  /* fallthrough */
+    case 8:
+        k1 ^= (uint64_t)tail[7] << 56; /* fallthrough */
+    case 7:
+        k1 ^= (uint64_t)tail[6] << 48; /* fallthrough */
+    case 6:
+        k1 ^= (uint64_t)tail[5] << 40; /* fallthrough */
+    case 5:
+        k1 ^= (uint64_t)tail[4] << 32; /* fallthrough */
+    case 4:
+        k1 ^= (uint64_t)tail[3] << 24; /* fallthrough */
+    case 3:
+        k1 ^= (uint64_t)tail[2] << 16; /* fallthrough */
+    case 2:
+        k1 ^= (uint64_t)tail[1] << 8; /* fallthrough */
     case 1:
         k1 ^= (uint64_t)tail[0];
-        k1 *= c1; k1 = rotl64(k1, 31); k1 *= c2; h1 ^= k1;
+        k1 *= c1;
+        k1 = rotl64(k1, 31);
+        k1 *= c2;
+        h1 ^= k1;
         break;
     default:
         break;
@@ -201,7 +235,8 @@ int64_t log_cleaner_map_get(log_cleaner_map *m, const void *key, size_t len) {
     return s->offset;
 }
 
-/* ---- small file helpers ------------------------------------------------------ */
+/* ---- small file helpers
+ * ------------------------------------------------------ */
 static void fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -226,10 +261,12 @@ static bool write_all_io(const log_io *io, int fd, const void *p, size_t n,
     return true;
 }
 
-static ssize_t read_full_io(const log_io *io, int fd, void *p, size_t n, off_t off) {
+static ssize_t read_full_io(const log_io *io, int fd, void *p, size_t n,
+                            off_t off) {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = IOC(io, pread, fd, (uint8_t *)p + got, n - got, off + (off_t)got);
+        ssize_t r =
+            IOC(io, pread, fd, (uint8_t *)p + got, n - got, off + (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -241,10 +278,12 @@ static ssize_t read_full_io(const log_io *io, int fd, void *p, size_t n, off_t o
     return (ssize_t)got;
 }
 
-static bool file_exists(const char *p) { return access(p, F_OK) == 0; }
+static bool file_exists(const char *p) {
+    return access(p, F_OK) == 0;
+}
 
-static bool write_small_atomic(const log_io *io, const char *path, const void *d,
-                               size_t n) {
+static bool write_small_atomic(const log_io *io, const char *path,
+                               const void *d, size_t n) {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = IOC(io, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -264,7 +303,8 @@ static void seg_name(char *out, size_t n, const char *dir, int64_t base,
     snprintf(out, n, "%s/%020" PRId64 "%s", dir, base, ext);
 }
 
-/* ---- swap (crash-safe replacement) ----------------------------------------- */
+/* ---- swap (crash-safe replacement) -----------------------------------------
+ */
 int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                         int n, int64_t end, const char *cleaned_log,
                         const char *cleaned_txnindex) {
@@ -366,14 +406,15 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
         }
         if (file_exists(ls) && end > base) {
             /* committed: finish it */
-            SL_WARN(MOD, "Completing an interrupted log cleaner swap in %s "
-                         "(segment %" PRId64 ", end %" PRId64 ")",
+            SL_WARN(MOD,
+                    "Completing an interrupted log cleaner swap in %s "
+                    "(segment %" PRId64 ", end %" PRId64 ")",
                     dir, base, end);
             for (int k = 0; k < nl; k++) {
                 if (logs[k] < base || logs[k] >= end)
                     continue;
-                static const char *exts[] = {".index", ".timeindex", ".txnindex",
-                                             ".log"};
+                static const char *exts[] = {".index", ".timeindex",
+                                             ".txnindex", ".log"};
                 for (size_t x = 0; x < SL_ARRAY_LEN(exts); x++) {
                     if (logs[k] == base && x == 3)
                         continue;
@@ -397,14 +438,16 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
     free(logs);
 }
 
-/* ---- checkpoint ---------------------------------------------------------------- */
+/* ---- checkpoint
+ * ---------------------------------------------------------------- */
 typedef struct ckpt_ent {
     char *topic;
     int32_t partition;
     int64_t offset;
 } ckpt_ent;
 
-/* ---- transaction bookkeeping (Kafka's CleanedTransactionMetadata) ------------- */
+/* ---- transaction bookkeeping (Kafka's CleanedTransactionMetadata)
+ * ------------- */
 typedef struct ongoing_abort {
     int64_t pid;
     bool observed; /* a batch of it was seen (and discarded) */
@@ -421,7 +464,9 @@ typedef struct txn_meta {
 
 static int cmp_first(const void *a, const void *b) {
     const ps_aborted *x = a, *y = b;
-    return x->first_offset < y->first_offset ? -1 : x->first_offset > y->first_offset;
+    return x->first_offset < y->first_offset
+               ? -1
+               : x->first_offset > y->first_offset;
 }
 
 static void txn_meta_init(txn_meta *t, const ps_aborted *all, int n, int64_t lo,
@@ -476,7 +521,8 @@ static bool txn_on_batch(txn_meta *t, const log_batch_header *h) {
             return false;
     if (t->ncom == t->capcom) {
         t->capcom = t->capcom ? t->capcom * 2 : 8;
-        t->committed = xrealloc(t->committed, sizeof(int64_t) * (size_t)t->capcom);
+        t->committed =
+            xrealloc(t->committed, sizeof(int64_t) * (size_t)t->capcom);
     }
     t->committed[t->ncom++] = h->producer_id;
     return false;
@@ -507,7 +553,8 @@ static bool txn_on_control(txn_meta *t, const log_batch_header *h, int type) {
     return false;
 }
 
-/* ---- cleaner state ---------------------------------------------------------------- */
+/* ---- cleaner state
+ * ---------------------------------------------------------------- */
 typedef struct seg_ref {
     int64_t base, end, size;
 } seg_ref;
@@ -542,13 +589,13 @@ typedef struct job {
     /* cursor: segment index in segs and byte position */
     int cur_seg;
     int64_t cur_pos;
-    int rfd;               /* open .log of segs[cur_seg], -1 */
-    buf rbuf;              /* read window */
-    int64_t rbuf_pos;      /* file position of rbuf.data[0] */
-    buf plain, rec, out;   /* scratch */
+    int rfd;             /* open .log of segs[cur_seg], -1 */
+    buf rbuf;            /* read window */
+    int64_t rbuf_pos;    /* file position of rbuf.data[0] */
+    buf plain, rec, out; /* scratch */
     /* current group (PH_CLEAN) */
-    int g_first, g_count;  /* indexes into segs */
-    int ofd;               /* .cleaned fd */
+    int g_first, g_count; /* indexes into segs */
+    int ofd;              /* .cleaned fd */
     int64_t opos;
     char *cleaned_path;
     txn_meta g_txn;
@@ -623,7 +670,8 @@ static void ck_write_one(void *ctx, log_partition *part) {
     ckpt_ent *e = ck_find(w->c, log_topic(part), log_partition_id(part));
     if (!e)
         return;
-    buf_printf(w->body, "%s %d %" PRId64 "\n", e->topic, e->partition, e->offset);
+    buf_printf(w->body, "%s %d %" PRId64 "\n", e->topic, e->partition,
+               e->offset);
     w->n++;
 }
 
@@ -666,7 +714,8 @@ void log_cleaner_set_opts(log_cleaner *c, const log_cleaner_opts *o) {
     c->io = c->o.io ? c->o.io : &log_io_posix;
 }
 
-/* ---- job lifecycle ---------------------------------------------------------------- */
+/* ---- job lifecycle
+ * ---------------------------------------------------------------- */
 static void reader_close(job *j, const log_io *io) {
     if (j->rfd >= 0)
         IOC(io, close, j->rfd);
@@ -684,7 +733,8 @@ static void job_free(log_cleaner *c, job *j, bool drop_files) {
     if (drop_files && j->cleaned_path) {
         IOC(c->io, unlink, j->cleaned_path);
         char tp[4200];
-        seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base, ".txnindex.cleaned");
+        seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base,
+                 ".txnindex.cleaned");
         IOC(c->io, unlink, tp);
     }
     log_cleaner_map_free(&j->map);
@@ -725,18 +775,22 @@ void log_cleaner_free(log_cleaner *c) {
     free(c);
 }
 
-bool log_cleaner_busy(const log_cleaner *c) { return c->job != NULL; }
+bool log_cleaner_busy(const log_cleaner *c) {
+    return c->job != NULL;
+}
 
 void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out) {
     *out = c->st;
 }
 
-int64_t log_cleaner_checkpoint_of(const log_cleaner *c, const log_partition *part) {
+int64_t log_cleaner_checkpoint_of(const log_cleaner *c,
+                                  const log_partition *part) {
     ckpt_ent *e = ck_find(c, log_topic(part), log_partition_id(part));
     return e ? e->offset : -1;
 }
 
-/* ---- choosing a log ------------------------------------------------------------- */
+/* ---- choosing a log
+ * ------------------------------------------------------------- */
 typedef struct pick_ctx {
     log_cleaner *c;
     int64_t now;
@@ -787,7 +841,8 @@ static void pick_one(void *ctx, log_partition *part) {
         }
         if (s.base >= unc)
             break;
-        if (!lag_hit && cfg->min_compaction_lag_ms > 0 && s.max_timestamp >= 0 &&
+        if (!lag_hit && cfg->min_compaction_lag_ms > 0 &&
+            s.max_timestamp >= 0 &&
             s.max_timestamp > pc->now - cfg->min_compaction_lag_ms) {
             lag_hit = true;
             if (s.base < unc)
@@ -801,7 +856,8 @@ static void pick_one(void *ctx, log_partition *part) {
     if (unc <= first_dirty || dirty_bytes <= 0)
         return;
     double ratio = (double)dirty_bytes / (double)(clean_bytes + dirty_bytes);
-    bool need_now = cfg->max_compaction_lag_ms != INT64_MAX && first_dirty_ts >= 0 &&
+    bool need_now = cfg->max_compaction_lag_ms != INT64_MAX &&
+                    first_dirty_ts >= 0 &&
                     pc->now - first_dirty_ts > cfg->max_compaction_lag_ms;
     if (!(ratio > cfg->min_cleanable_dirty_ratio || need_now))
         return;
@@ -874,10 +930,12 @@ static bool start_job(log_cleaner *c) {
     j->naborted = tmp.n_aborted;
     j->aborted = xmalloc(sizeof(*j->aborted) * (size_t)(tmp.n_aborted + 1));
     if (tmp.n_aborted)
-        memcpy(j->aborted, tmp.aborted, sizeof(*j->aborted) * (size_t)tmp.n_aborted);
+        memcpy(j->aborted, tmp.aborted,
+               sizeof(*j->aborted) * (size_t)tmp.n_aborted);
     ps_free(&tmp);
     load_producers(c, j);
-    txn_meta_init(&j->map_txn, j->aborted, j->naborted, j->first_dirty, j->uncleanable);
+    txn_meta_init(&j->map_txn, j->aborted, j->naborted, j->first_dirty,
+                  j->uncleanable);
     j->phase = PH_MAP;
     j->cur_seg = 0;
     while (j->cur_seg < j->nsegs && j->segs[j->cur_seg].end <= j->first_dirty)
@@ -893,7 +951,8 @@ static bool start_job(log_cleaner *c) {
     return true;
 }
 
-/* ---- reading batches -------------------------------------------------------------- */
+/* ---- reading batches
+ * -------------------------------------------------------------- */
 /* Is the partition still there and are segs [from, to) unchanged? Returns the
  * index in the log of segs[from], or -1. */
 static int revalidate(log_cleaner *c, job *j, int from, int to) {
@@ -927,7 +986,8 @@ static int revalidate(log_cleaner *c, job *j, int from, int to) {
 
 /* Next batch of the current segment: 1 (*p, *h filled; valid until the
  * next call), 0 at the end of the segment, -1 on error. */
-static int next_batch(log_cleaner *c, job *j, const uint8_t **p, log_batch_header *h) {
+static int next_batch(log_cleaner *c, job *j, const uint8_t **p,
+                      log_batch_header *h) {
     seg_ref *s = &j->segs[j->cur_seg];
     if (j->cur_pos >= s->size)
         return 0;
@@ -973,7 +1033,8 @@ static int next_batch(log_cleaner *c, job *j, const uint8_t **p, log_batch_heade
             want = (size_t)(s->size - j->cur_pos);
         buf_reset(&j->rbuf);
         buf_reserve(&j->rbuf, want);
-        ssize_t r = read_full_io(c->io, j->rfd, j->rbuf.data, want, (off_t)j->cur_pos);
+        ssize_t r =
+            read_full_io(c->io, j->rfd, j->rbuf.data, want, (off_t)j->cur_pos);
         if (r != (ssize_t)want)
             return -1;
         j->rbuf.len = want;
@@ -1017,7 +1078,8 @@ static int control_type(job *j, const uint8_t *p, const log_batch_header *h) {
     return (int16_t)sl_load_be16(r.key + 2);
 }
 
-/* ---- phase 1: offset map ---------------------------------------------------------- */
+/* ---- phase 1: offset map
+ * ---------------------------------------------------------- */
 /* Returns 1 when the phase is done, 0 to continue later, -1 on error. */
 static int map_work(log_cleaner *c, job *j, int64_t deadline_ns) {
     while (j->cur_seg < j->nsegs) {
@@ -1042,7 +1104,8 @@ static int map_work(log_cleaner *c, job *j, int64_t deadline_ns) {
         if (batch_is_control(&h)) {
             txn_on_control(&j->map_txn, &h, control_type(j, p, &h));
         } else if (!txn_on_batch(&j->map_txn, &h)) {
-            if (j->map.n > 0 && j->map.n + (size_t)h.records_count > j->map.max_entries) {
+            if (j->map.n > 0 &&
+                j->map.n + (size_t)h.records_count > j->map.max_entries) {
                 /* full: this batch and the rest wait for the next pass */
                 j->map_full = true;
                 j->map_end = h.base_offset;
@@ -1060,7 +1123,8 @@ static int map_work(log_cleaner *c, job *j, int64_t deadline_ns) {
             while ((k = batch_iter_next(&it, &r)) == 1) {
                 if (r.key_len < 0 || r.offset < j->first_dirty)
                     continue;
-                if (!log_cleaner_map_put(&j->map, r.key, (size_t)r.key_len, r.offset)) {
+                if (!log_cleaner_map_put(&j->map, r.key, (size_t)r.key_len,
+                                         r.offset)) {
                     j->map_full = true;
                     j->map_end = r.offset; /* later records of it are kept */
                     c->st.map_passes_full++;
@@ -1071,7 +1135,8 @@ static int map_work(log_cleaner *c, job *j, int64_t deadline_ns) {
                 return -1;
         }
         j->map_end = last + 1;
-        if (c->step_bytes >= c->o.step_budget_bytes || clk_mono_ns() > deadline_ns)
+        if (c->step_bytes >= c->o.step_budget_bytes ||
+            clk_mono_ns() > deadline_ns)
             return 0;
     }
     if (j->map_end < j->uncleanable && !j->map_full)
@@ -1111,7 +1176,8 @@ static bool next_group(log_cleaner *c, job *j, int from) {
     return j->ofd >= 0;
 }
 
-/* ---- phase 2: cleaning ------------------------------------------------------------- */
+/* ---- phase 2: cleaning
+ * ------------------------------------------------------------- */
 static bool is_last_of_producer(job *j, const log_batch_header *h) {
     if (h->producer_id < 0)
         return false;
@@ -1119,7 +1185,8 @@ static bool is_last_of_producer(job *j, const log_batch_header *h) {
         if (j->plast[i].pid == h->producer_id) {
             if (j->plast[i].last_data_offset >= 0)
                 return batch_last_offset(h) == j->plast[i].last_data_offset;
-            return batch_is_control(h) && h->producer_epoch == j->plast[i].epoch;
+            return batch_is_control(h) &&
+                   h->producer_epoch == j->plast[i].epoch;
         }
     return false;
 }
@@ -1152,11 +1219,14 @@ static bool write_batch(job *j, const log_batch_header *h, int16_t attrs,
     hp = j->out.data + start;
     size_t total = j->out.len - start;
     sl_store_be64(hp + BATCH_OFF_BASE_OFFSET, (uint64_t)h->base_offset);
-    sl_store_be32(hp + BATCH_OFF_LENGTH, (uint32_t)(total - BATCH_LOG_OVERHEAD));
-    sl_store_be32(hp + BATCH_OFF_LEADER_EPOCH, (uint32_t)h->partition_leader_epoch);
+    sl_store_be32(hp + BATCH_OFF_LENGTH,
+                  (uint32_t)(total - BATCH_LOG_OVERHEAD));
+    sl_store_be32(hp + BATCH_OFF_LEADER_EPOCH,
+                  (uint32_t)h->partition_leader_epoch);
     hp[BATCH_OFF_MAGIC] = BATCH_MAGIC;
     sl_store_be16(hp + BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
-    sl_store_be32(hp + BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)h->last_offset_delta);
+    sl_store_be32(hp + BATCH_OFF_LAST_OFFSET_DELTA,
+                  (uint32_t)h->last_offset_delta);
     sl_store_be64(hp + BATCH_OFF_BASE_TIMESTAMP, (uint64_t)base_ts);
     sl_store_be64(hp + BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
     sl_store_be64(hp + BATCH_OFF_PRODUCER_ID, (uint64_t)h->producer_id);
@@ -1191,8 +1261,10 @@ static bool clean_batch(log_cleaner *c, job *j, const uint8_t *p,
     if (batch_is_control(h)) {
         if (discard_records) {
             if (retain_empty)
-                return write_batch(j, h, (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK),
-                                   h->max_timestamp, h->max_timestamp, 0, NULL, 0);
+                return write_batch(
+                    j, h,
+                    (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK),
+                    h->max_timestamp, h->max_timestamp, 0, NULL, 0);
             c->st.records_removed += h->records_count;
             return true;
         }
@@ -1229,8 +1301,9 @@ static bool clean_batch(log_cleaner *c, job *j, const uint8_t *p,
             }
             if (k < 0)
                 return false;
-            return write_batch(j, h, (int16_t)(h->attributes | BATCH_ATTR_DELETE_HORIZON),
-                               hz, h->max_timestamp, cnt, j->rec.data, j->rec.len);
+            return write_batch(
+                j, h, (int16_t)(h->attributes | BATCH_ATTR_DELETE_HORIZON), hz,
+                h->max_timestamp, cnt, j->rec.data, j->rec.len);
         }
         buf_put(&j->out, p, (size_t)batch_size(h));
         return true;
@@ -1264,7 +1337,8 @@ static bool clean_batch(log_cleaner *c, job *j, const uint8_t *p,
         if (discard_records || r.key_len < 0) {
             ok = false;
         } else {
-            int64_t found = log_cleaner_map_get(&j->map, r.key, (size_t)r.key_len);
+            int64_t found =
+                log_cleaner_map_get(&j->map, r.key, (size_t)r.key_len);
             bool latest = r.offset >= found;
             bool retain_delete = !has_horizon || j->now < horizon;
             ok = latest && (r.value_len >= 0 || retain_delete);
@@ -1293,11 +1367,11 @@ static bool clean_batch(log_cleaner *c, job *j, const uint8_t *p,
         buf_put(&j->out, p, (size_t)batch_size(h));
     } else if (kept == 0) {
         if (retain_empty)
-            ok = write_batch(j, h,
-                             (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK),
-                             h->max_timestamp, h->max_timestamp, 0, NULL, 0);
+            ok = write_batch(
+                j, h, (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK),
+                h->max_timestamp, h->max_timestamp, 0, NULL, 0);
     } else {
-        int64_t base_ts = set_horizon ? j->now + j->delete_retention_ms
+        int64_t base_ts = set_horizon   ? j->now + j->delete_retention_ms
                           : has_horizon ? horizon
                                         : first_ts;
         int16_t attrs = h->attributes;
@@ -1324,7 +1398,8 @@ static bool clean_batch(log_cleaner *c, job *j, const uint8_t *p,
             buf_put(&j->rec, body.data, body.len);
             buf_free(&body);
         }
-        ok = write_batch(j, h, attrs, base_ts, maxts, kept, j->rec.data, j->rec.len);
+        ok = write_batch(j, h, attrs, base_ts, maxts, kept, j->rec.data,
+                         j->rec.len);
     }
     free(keep);
     return ok;
@@ -1368,7 +1443,8 @@ static bool write_group_txnindex(log_cleaner *c, job *j, char **path) {
         return true;
     }
     char tp[4200];
-    seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base, ".txnindex.cleaned");
+    seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base,
+             ".txnindex.cleaned");
     int fd = IOC(c->io, open, tp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     bool ok = fd >= 0 && write_all_io(c->io, fd, all.data, all.len, 0) &&
               IOC(c->io, fsync, fd) == 0;
@@ -1392,7 +1468,8 @@ static int finish_group(log_cleaner *c, job *j) {
     char *txn = NULL;
     if (!write_group_txnindex(c, j, &txn))
         return -1;
-    int16_t e = log_replace_segments(j->part, at, j->g_count, j->cleaned_path, txn);
+    int16_t e =
+        log_replace_segments(j->part, at, j->g_count, j->cleaned_path, txn);
     free(txn);
     if (e != KERR_NONE)
         return -1;
@@ -1441,7 +1518,8 @@ static int clean_work(log_cleaner *c, job *j, int64_t deadline_ns) {
         }
         if (finish_group(c, j) < 0)
             return -1;
-        if (c->step_bytes >= c->o.step_budget_bytes || clk_mono_ns() > deadline_ns)
+        if (c->step_bytes >= c->o.step_budget_bytes ||
+            clk_mono_ns() > deadline_ns)
             return 0;
     }
 }

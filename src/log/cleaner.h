@@ -64,13 +64,13 @@
 struct ps_state;
 
 typedef struct log_cleaner_opts {
-    int64_t dedupe_buffer_size;  /* log.cleaner.dedupe.buffer.size, 128 MiB */
-    int threads;                 /* log.cleaner.threads, 1 (0: disabled) */
-    double load_factor;          /* log.cleaner.io.buffer.load.factor, 0.9 */
-    int64_t backoff_ms;          /* log.cleaner.backoff.ms, 15000 */
+    int64_t dedupe_buffer_size; /* log.cleaner.dedupe.buffer.size, 128 MiB */
+    int threads;                /* log.cleaner.threads, 1 (0: disabled) */
+    double load_factor;         /* log.cleaner.io.buffer.load.factor, 0.9 */
+    int64_t backoff_ms;         /* log.cleaner.backoff.ms, 15000 */
     double io_max_bytes_per_second; /* throttle; <= 0 or huge: none */
-    int64_t step_budget_ms;      /* work per step; 0: 20 ms */
-    int64_t step_budget_bytes;   /* input bytes per step; 0: 8 MiB */
+    int64_t step_budget_ms;         /* work per step; 0: 20 ms */
+    int64_t step_budget_bytes;      /* input bytes per step; 0: 8 MiB */
     /* Producer state of a partition (last batch of each producer, first
      * unstable offset), or NULL if unknown. Optional. */
     struct ps_state *(*producer_state)(void *ctx, log_partition *part);
@@ -83,8 +83,8 @@ void log_cleaner_opts_default(log_cleaner_opts *o);
 typedef struct log_cleaner log_cleaner;
 
 typedef struct log_cleaner_stats {
-    int64_t passes;           /* completed passes */
-    int64_t aborted_passes;   /* dropped (log changed under them, errors) */
+    int64_t passes;         /* completed passes */
+    int64_t aborted_passes; /* dropped (log changed under them, errors) */
     int64_t bytes_read, bytes_written;
     int64_t records_removed;
     int64_t segments_swapped; /* groups swapped in */
@@ -108,7 +108,8 @@ void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out);
 int64_t log_cleaner_checkpoint_of(const log_cleaner *c,
                                   const log_partition *part);
 
-/* ---- offset map (exposed for tests) --------------------------------------- */
+/* ---- offset map (exposed for tests) ---------------------------------------
+ */
 typedef struct log_cleaner_map {
     struct log_cleaner_slot *slots;
     size_t nslots, n, max_entries;
@@ -126,13 +127,14 @@ bool log_cleaner_map_put(log_cleaner_map *m, const void *key, size_t len,
                          int64_t offset);
 int64_t log_cleaner_map_get(log_cleaner_map *m, const void *key, size_t len);
 
-/* ---- file-level swap (called by the log) ----------------------------------- */
+/* ---- file-level swap (called by the log) -----------------------------------
+ */
 /* Swaps <dir>/<bases[0]>.log for cleaned_log (and .txnindex for
  * cleaned_txnindex, may be NULL) and removes the segments bases[1..n)
  * (and every old index file), crash-safely (see above). 0 or -1. */
-int log_cleaner_swap_in(const log_io *io, const char *dir,
-                        const int64_t *bases, int n, int64_t end,
-                        const char *cleaned_log, const char *cleaned_txnindex);
+int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
+                        int n, int64_t end, const char *cleaned_log,
+                        const char *cleaned_txnindex);
 /* At open: completes an interrupted swap in dir or rolls it back. */
 void log_cleaner_recover_dir(const log_io *io, const char *dir);
 

@@ -54,8 +54,8 @@ static log_manager *open_dir(const char *dir, const log_io *io,
     const char *dirs[1] = {dir};
     if (!io)
         io = nosync_io();
-    log_manager_opts o = {.log_dirs = dirs, .n_log_dirs = 1, .io = io,
-                          .default_config = cfg};
+    log_manager_opts o = {
+        .log_dirs = dirs, .n_log_dirs = 1, .io = io, .default_config = cfg};
     int16_t err = 0;
     log_manager *m = log_manager_open(&o, &err);
     CHECK(m != NULL);
@@ -126,7 +126,8 @@ static void scan_log(log_partition *p, scan *s) {
                 break;
             buf plain;
             buf_init(&plain, 0);
-            if (batch_decompress_records(&h, data + pos, 64 << 20, &plain) != 0) {
+            if (batch_decompress_records(&h, data + pos, 64 << 20, &plain) !=
+                0) {
                 s->ok = false;
                 buf_free(&plain);
                 break;
@@ -148,7 +149,8 @@ static void scan_log(log_partition *p, scan *s) {
                 rec_ent *e = &s->r[s->n++];
                 memset(e, 0, sizeof(*e));
                 e->offset = r.offset;
-                snprintf(e->key, sizeof e->key, "%.*s", r.key_len, (const char *)r.key);
+                snprintf(e->key, sizeof e->key, "%.*s", r.key_len,
+                         (const char *)r.key);
                 e->tomb = r.value_len < 0;
                 if (!e->tomb)
                     snprintf(e->value, sizeof e->value, "%.*s", r.value_len,
@@ -194,7 +196,8 @@ static int dup_keys_below(const scan *s, int64_t below) {
     return d;
 }
 
-static log_cleaner *new_cleaner(log_manager *m, int64_t buffer, const log_io *io) {
+static log_cleaner *new_cleaner(log_manager *m, int64_t buffer,
+                                const log_io *io) {
     log_cleaner_opts o;
     log_cleaner_opts_default(&o);
     o.backoff_ms = 0;
@@ -373,7 +376,7 @@ TEST(cleaner_multiple_passes_when_map_full) {
     for (int v = 0; v < 2; v++)
         for (int k = 0; k < KEYS; k += 100)
             put_batch(p, k, 100, v, v ? 3 /* lz4 */ : 0);
-    put_batch(p, 0, 1, 9, 0); /* roll: everything before is cleanable */
+    put_batch(p, 0, 1, 9, 0);   /* roll: everything before is cleanable */
     int64_t buffer = 2000 * 24; /* ~1800 keys a pass */
     log_cleaner *c = new_cleaner(m, buffer, NULL);
     int passes = log_cleaner_run_until_idle(c);
@@ -403,7 +406,8 @@ TEST(cleaner_multiple_passes_when_map_full) {
     log_manager_close(m);
 }
 
-/* ---- crash at a random I/O operation of a pass --------------------------------- */
+/* ---- crash at a random I/O operation of a pass
+ * --------------------------------- */
 static long crash_at, crash_ops;
 static ssize_t cr_pwrite(void *c, int fd, const void *b, size_t n, off_t o) {
     if (++crash_ops == crash_at)
@@ -559,13 +563,15 @@ TEST(cleaner_kill9_during_cleaning) {
         waitpid(pid, &status, 0);
         bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
         if (!killed)
-            fprintf(stderr, "  crash point %ld of %ld not reached (status %d)\n",
-                    at, total, status);
+            fprintf(stderr,
+                    "  crash point %ld of %ld not reached (status %d)\n", at,
+                    total, status);
         bool good = true;
         check_log(work, &cfg, KEYS, ROUNDS, &good);
         if (!good)
-            fprintf(stderr, "  kill -9 at I/O op %ld of %ld (seed %llu): log "
-                            "wrong after recovery\n",
+            fprintf(stderr,
+                    "  kill -9 at I/O op %ld of %ld (seed %llu): log "
+                    "wrong after recovery\n",
                     at, total, (unsigned long long)seed);
         CHECK(good);
         /* and cleaning completes afterwards */
