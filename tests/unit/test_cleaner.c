@@ -21,6 +21,7 @@
 #include "log/batch.h"
 #include "log/cleaner.h"
 #include "log/log.h"
+#include "log/producer_state.h"
 #include "test.h"
 
 static log_config compact_cfg(int32_t segment_bytes) {
@@ -91,6 +92,7 @@ typedef struct rec_ent {
     char key[32];
     char value[64]; /* "" and tomb for null */
     bool tomb;
+    bool control; /* a transaction marker */
 } rec_ent;
 
 typedef struct scan {
@@ -149,6 +151,7 @@ static void scan_log(log_partition *p, scan *s) {
                 rec_ent *e = &s->r[s->n++];
                 memset(e, 0, sizeof(*e));
                 e->offset = r.offset;
+                e->control = batch_is_control(&h);
                 snprintf(e->key, sizeof e->key, "%.*s", r.key_len,
                          (const char *)r.key);
                 e->tomb = r.value_len < 0;
@@ -588,4 +591,98 @@ TEST(cleaner_kill9_during_cleaning) {
         check_log(work, &cfg, KEYS, ROUNDS, &good);
         CHECK(good);
     }
+}
+
+/* Transactions: records of an aborted transaction go; its ABORT marker stays
+ * while its data does, then (a pass later) gets a delete horizon and goes
+ * once that is over; committed transactional records stay. */
+TEST(cleaner_aborted_txn_and_markers) {
+    clk_manual mc = {1000000000LL, 1700000000000LL};
+    clk_manual_install(&mc);
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(1024);
+    cfg.delete_retention_ms = 10000;
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "txn", 0, NULL, &cfg, &err);
+    put_batch(p, 0, 4, 1, 0); /* k0..k3 = v1 */
+    /* producer 7: transactional k0, k1 = "aborted", then ABORT */
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_producer(&b, 7, 0, 0);
+    batch_builder_set_transactional(&b, true);
+    batch_builder_add(&b, clk_wall_ms(), "k0", 2, "aborted", 7, NULL, 0);
+    batch_builder_add(&b, clk_wall_ms(), "k1", 2, "aborted", 7, NULL, 0);
+    buf out;
+    buf_init(&out, 0);
+    CHECK_EQ(batch_builder_finish(&b, &out), 0);
+    batch_builder_free(&b);
+    log_append_info ai;
+    CHECK_EQ(log_append(p, out.data, out.len, 0, LOG_ORIGIN_CLIENT, &ai), 0);
+    int64_t txn_first = ai.base_offset;
+    buf_reset(&out);
+    batch_build_control(&out, 7, 0, BATCH_CONTROL_ABORT, 0, clk_wall_ms());
+    CHECK_EQ(log_append(p, out.data, out.len, 0, LOG_ORIGIN_COORDINATOR, &ai),
+             0);
+    int64_t marker = ai.base_offset;
+    char pdir[4096];
+    snprintf(pdir, sizeof pdir, "%s/txn-0", dir);
+    ps_aborted ab = {7, txn_first, marker, marker};
+    CHECK_EQ(ps_txnindex_append(pdir, &ab), 0);
+    /* producer 8: transactional k2 = "committed", then COMMIT */
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_producer(&b, 8, 0, 0);
+    batch_builder_set_transactional(&b, true);
+    batch_builder_add(&b, clk_wall_ms(), "k2", 2, "committed", 9, NULL, 0);
+    buf_reset(&out);
+    CHECK_EQ(batch_builder_finish(&b, &out), 0);
+    batch_builder_free(&b);
+    CHECK_EQ(log_append(p, out.data, out.len, 0, LOG_ORIGIN_CLIENT, &ai), 0);
+    buf_reset(&out);
+    batch_build_control(&out, 8, 0, BATCH_CONTROL_COMMIT, 0, clk_wall_ms());
+    CHECK_EQ(log_append(p, out.data, out.len, 0, LOG_ORIGIN_COORDINATOR, &ai),
+             0);
+    buf_free(&out);
+    for (int i = 0; i < 20; i++)
+        put_batch(p, 100, 5, i, 0); /* filler: everything above rolls */
+    log_set_high_watermark(p, log_end_offset(p));
+
+    log_cleaner *c = new_cleaner(m, 1 << 20, NULL);
+    log_cleaner_run_until_idle(c);
+    scan s;
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    const rec_ent *e = newest(&s, "k0");
+    CHECK(e && !strcmp(e->value, "v0-1")); /* the aborted value is gone */
+    e = newest(&s, "k2");
+    CHECK(e && !strcmp(e->value, "committed"));
+    int markers = 0;
+    for (int i = 0; i < s.n; i++) {
+        CHECK(strcmp(s.r[i].value, "aborted") != 0);
+        if (s.r[i].control && s.r[i].offset == marker)
+            markers++;
+    }
+    CHECK_EQ(markers, 1); /* kept: its transaction's data was just removed */
+    free(s.r);
+
+    /* next passes: the marker gets a horizon, then goes after it */
+    for (int round = 0; round < 2; round++) {
+        clk_manual_advance_ms(&mc, 11000); /* > delete.retention.ms */
+        for (int i = 0; i < 20; i++)
+            put_batch(p, 100, 5, 100 + 20 * round + i, 0);
+        log_cleaner_run_until_idle(c);
+    }
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    markers = 0;
+    for (int i = 0; i < s.n; i++)
+        if (s.r[i].control && s.r[i].offset == marker)
+            markers++;
+    CHECK_EQ(markers, 0);
+    e = newest(&s, "k0");
+    CHECK(e && !strcmp(e->value, "v0-1"));
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+    clk_set(NULL);
 }
