@@ -984,6 +984,17 @@ static int revalidate(log_cleaner *c, job *j, int from, int to) {
     return at;
 }
 
+/* The job's partition still exists (not deleted, or deleted and re-created
+ * at the same address: the topic id tells) and is healthy. */
+static bool part_alive(log_cleaner *c, job *j) {
+    log_partition *p = log_get(c->mgr, j->topic, j->partition);
+    if (p != j->part || log_is_failed(p))
+        return false;
+    uint8_t id[16];
+    log_topic_id(p, id);
+    return memcmp(id, j->topic_id, 16) == 0;
+}
+
 /* Next batch of the current segment: 1 (*p, *h filled; valid until the
  * next call), 0 at the end of the segment, -1 on error. */
 static int next_batch(log_cleaner *c, job *j, const uint8_t **p,
@@ -1548,6 +1559,10 @@ int64_t log_cleaner_step(log_cleaner *c) {
     if (!c->job && !start_job(c))
         return c->o.backoff_ms;
     job *j = c->job;
+    if (!part_alive(c, j)) {
+        job_abort(c, "the partition was deleted or failed");
+        return c->o.backoff_ms;
+    }
     if (j->phase == PH_MAP) {
         int rc = map_work(c, j, deadline);
         if (rc < 0) {
