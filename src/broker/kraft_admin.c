@@ -153,11 +153,10 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
                 &rq.topic_partitions.v[i];
             topic_res *tr = &rs.replica_election_results.v[i];
             tr->topic = tp->topic;
-            cl_topic *t =
-                tp->topic.len > 0
-                    ? cl_topic_find(req->brk->image, tp->topic.p,
-                                    (size_t)tp->topic.len)
-                    : NULL;
+            cl_topic *t = tp->topic.len > 0
+                              ? cl_topic_find(req->brk->image, tp->topic.p,
+                                              (size_t)tp->topic.len)
+                              : NULL;
             int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
             tr->partition_result.n = np;
             tr->partition_result.v = arena_calloc(
@@ -188,9 +187,11 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
 
 /* Kafka's ReplicationControlManager.changePartitionReassignment and
  * validateManualPartitionAssignment. */
-static int16_t reassign_one(brk_req *req, cl_topic *t, const char *tname,
-                            const proto_alter_partition_reassignments_request_reassignable_partition *rp,
-                            const char **msg) {
+static int16_t reassign_one(
+    brk_req *req, cl_topic *t, const char *tname,
+    const proto_alter_partition_reassignments_request_reassignable_partition
+        *rp,
+    const char **msg) {
     char *m = arena_alloc(req->arena, 512);
     *msg = m;
     if (!t || rp->partition_index < 0 ||
@@ -203,30 +204,39 @@ static int16_t reassign_one(brk_req *req, cl_topic *t, const char *tname,
     const cl_partition *p = t->parts[rp->partition_index];
     if (rp->replicas.n < 0) {
         /* cancel: nothing is ever in progress here */
-        snprintf(m, 512, "No partition reassignment is in progress for the "
-                         "topic %s partition %d", tname, rp->partition_index);
+        snprintf(m, 512,
+                 "No partition reassignment is in progress for the "
+                 "topic %s partition %d",
+                 tname, rp->partition_index);
         return KERR_NO_REASSIGNMENT_IN_PROGRESS;
     }
     if (rp->replicas.n == 0) {
-        snprintf(m, 512, "The manual partition assignment includes an empty "
-                         "replica list.");
+        snprintf(m, 512,
+                 "The manual partition assignment includes an empty "
+                 "replica list.");
         return KERR_INVALID_REPLICA_ASSIGNMENT;
     }
     for (int32_t i = 0; i < rp->replicas.n; i++) {
         int32_t id = rp->replicas.v[i];
         if (has_id(rp->replicas.v, i, id)) {
-            snprintf(m, 512, "The manual partition assignment includes the "
-                             "broker %d more than once.", id);
+            snprintf(m, 512,
+                     "The manual partition assignment includes the "
+                     "broker %d more than once.",
+                     id);
             return KERR_INVALID_REPLICA_ASSIGNMENT;
         }
         if (!cl_broker_find(req->brk->image, id)) {
-            snprintf(m, 512, "The manual partition assignment includes broker "
-                             "%d, but no such broker is registered.", id);
+            snprintf(m, 512,
+                     "The manual partition assignment includes broker "
+                     "%d, but no such broker is registered.",
+                     id);
             return KERR_INVALID_REPLICA_ASSIGNMENT;
         }
         if (!live_broker(req->brk, id)) {
-            snprintf(m, 512, "The manual partition assignment includes broker "
-                             "%d, but it is currently fenced.", id);
+            snprintf(m, 512,
+                     "The manual partition assignment includes broker "
+                     "%d, but it is currently fenced.",
+                     id);
             return KERR_INVALID_REPLICA_ASSIGNMENT;
         }
     }
@@ -239,9 +249,10 @@ static int16_t reassign_one(brk_req *req, cl_topic *t, const char *tname,
     for (int32_t i = 0; i < rp->replicas.n; i++)
         if (!has_id(p->isr, p->n_isr, rp->replicas.v[i])) {
             /* would need replicas to catch up: Sluice does not replicate */
-            snprintf(m, 512, "Broker %d is not in the ISR of %s-%d and Sluice "
-                             "does not replicate.", rp->replicas.v[i], tname,
-                     p->id);
+            snprintf(m, 512,
+                     "Broker %d is not in the ISR of %s-%d and Sluice "
+                     "does not replicate.",
+                     rp->replicas.v[i], tname, p->id);
             *msg = m;
             return KERR_INVALID_REPLICA_ASSIGNMENT;
         }
@@ -250,8 +261,8 @@ static int16_t reassign_one(brk_req *req, cl_topic *t, const char *tname,
     int32_t leader = has_id(rp->replicas.v, rp->replicas.n, p->leader)
                          ? -2
                          : rp->replicas.v[0];
-    return change_partition(req->brk, p, leader, rp->replicas.v,
-                            rp->replicas.n, rp->replicas.v, rp->replicas.n);
+    return change_partition(req->brk, p, leader, rp->replicas.v, rp->replicas.n,
+                            rp->replicas.v, rp->replicas.n);
 }
 
 brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
@@ -267,8 +278,8 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
         part_res;
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.responses.n = nt;
-    rs.responses.v = arena_calloc(req->arena, nt ? (size_t)nt : 1,
-                                  sizeof(topic_res));
+    rs.responses.v =
+        arena_calloc(req->arena, nt ? (size_t)nt : 1, sizeof(topic_res));
     for (int32_t i = 0; i < nt; i++) {
         proto_alter_partition_reassignments_request_reassignable_topic *rt =
             &rq.topics.v[i];
@@ -291,8 +302,8 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
             pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
         }
     }
-    proto_alter_partition_reassignments_response_encode(
-        brk_resp_buf(req), req->api_version, &rs);
+    proto_alter_partition_reassignments_response_encode(brk_resp_buf(req),
+                                                        req->api_version, &rs);
     return BRK_DONE;
 }
 
@@ -308,8 +319,8 @@ brk_status brk_handle_list_partition_reassignments(brk_req *req) {
      * are skipped silently, as Kafka does). */
     proto_list_partition_reassignments_response rs;
     proto_list_partition_reassignments_response_init(&rs);
-    proto_list_partition_reassignments_response_encode(
-        brk_resp_buf(req), req->api_version, &rs);
+    proto_list_partition_reassignments_response_encode(brk_resp_buf(req),
+                                                       req->api_version, &rs);
     return BRK_DONE;
 }
 
