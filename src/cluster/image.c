@@ -46,7 +46,12 @@ struct cl_image {
     /* finalized features (FeatureLevelRecord; level 0 = not finalized) */
     cl_feature features[16];
     size_t n_features;
+    /* client quotas (ClientQuotaRecord) */
+    cl_quota *quotas;
+    size_t n_quotas;
 };
+
+static void quota_free(cl_quota *q);
 
 cl_image *cl_image_new(const brk_config *cfg) {
     cl_image *img = xcalloc(1, sizeof *img);
@@ -89,6 +94,9 @@ void cl_image_free(cl_image *img) {
         free(img->gcfg[i].value);
     }
     free(img->gcfg);
+    for (size_t i = 0; i < img->n_quotas; i++)
+        quota_free(&img->quotas[i]);
+    free(img->quotas);
     for (size_t i = 0; i < img->n_brokers; i++) {
         cl_broker *b = &img->brokers[i];
         for (int32_t j = 0; j < b->n_endpoints; j++) {
@@ -110,6 +118,91 @@ void cl_image_set_listener(cl_image *img, cl_listener_fn fn, void *ctx) {
 static void emit(cl_image *img, cl_event ev, cl_topic *t, cl_partition *p) {
     if (img->listener)
         img->listener(img->listener_ctx, ev, t, p);
+}
+
+static void quota_free(cl_quota *q) {
+    for (int i = 0; i < q->n_ent; i++) {
+        free(q->etype[i]);
+        free(q->ename[i]);
+    }
+    for (int i = 0; i < q->n_vals; i++)
+        free(q->key[i]);
+}
+
+/* Kafka's ClientQuotaControlManager: one value of one entity per record;
+ * an entity without values is gone. Entity parts are kept sorted by type. */
+static void apply_client_quota(cl_image *img,
+                               const proto_client_quota_record *r) {
+    if (r->entity.n <= 0 || r->entity.n > 3 || r->key.len <= 0)
+        return;
+    cl_quota e = {0};
+    e.n_ent = r->entity.n;
+    for (int i = 0; i < e.n_ent; i++) {
+        proto_str t = r->entity.v[i].entity_type, n = r->entity.v[i].entity_name;
+        e.etype[i] = xstrndup(t.p ? t.p : "", t.len > 0 ? (size_t)t.len : 0);
+        e.ename[i] = n.len >= 0 ? xstrndup(n.p ? n.p : "", (size_t)n.len) : NULL;
+    }
+    for (int i = 1; i < e.n_ent; i++)
+        for (int j = i; j > 0 && strcmp(e.etype[j - 1], e.etype[j]) > 0; j--) {
+            char *t = e.etype[j], *n = e.ename[j];
+            e.etype[j] = e.etype[j - 1];
+            e.ename[j] = e.ename[j - 1];
+            e.etype[j - 1] = t;
+            e.ename[j - 1] = n;
+        }
+    size_t qi = 0;
+    for (; qi < img->n_quotas; qi++) {
+        cl_quota *q = &img->quotas[qi];
+        bool same = q->n_ent == e.n_ent;
+        for (int i = 0; same && i < e.n_ent; i++)
+            same = !strcmp(q->etype[i], e.etype[i]) &&
+                   (q->ename[i] && e.ename[i]
+                        ? !strcmp(q->ename[i], e.ename[i])
+                        : q->ename[i] == e.ename[i]);
+        if (same)
+            break;
+    }
+    if (qi == img->n_quotas) {
+        if (r->remove) {
+            quota_free(&e);
+            return;
+        }
+        img->quotas =
+            xrealloc(img->quotas, (img->n_quotas + 1) * sizeof(cl_quota));
+        img->quotas[img->n_quotas++] = e;
+    } else {
+        e.n_vals = 0;
+        quota_free(&e);
+    }
+    cl_quota *q = &img->quotas[qi];
+    int k = 0;
+    while (k < q->n_vals && !proto_str_eq(r->key, q->key[k]))
+        k++;
+    if (r->remove) {
+        if (k < q->n_vals) {
+            free(q->key[k]);
+            q->key[k] = q->key[q->n_vals - 1];
+            q->val[k] = q->val[q->n_vals - 1];
+            q->n_vals--;
+        }
+        if (q->n_vals == 0) {
+            quota_free(q);
+            img->quotas[qi] = img->quotas[--img->n_quotas];
+        }
+        return;
+    }
+    if (k == q->n_vals) {
+        if (k == (int)SL_ARRAY_LEN(q->key))
+            return;
+        q->key[k] = xstrndup(r->key.p, (size_t)r->key.len);
+        q->n_vals++;
+    }
+    q->val[k] = r->value;
+}
+
+const cl_quota *cl_quotas(const cl_image *img, size_t *n) {
+    *n = img->n_quotas;
+    return img->quotas;
 }
 
 /* Kafka's FeatureControlManager: level 0 removes the feature. */
@@ -625,6 +718,11 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
     case 9: {
         DECODE(proto_remove_topic_record, proto_remove_topic_record_decode)
         apply_remove_topic(img, &m);
+        break;
+    }
+    case 14: {
+        DECODE(proto_client_quota_record, proto_client_quota_record_decode)
+        apply_client_quota(img, &m);
         break;
     }
     case 12: {

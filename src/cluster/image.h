@@ -108,6 +108,19 @@ typedef struct cl_feature {
 } cl_feature;
 const cl_feature *cl_features(const cl_image *img, size_t *n);
 
+/* Client quotas (ClientQuotaRecord): one entry per entity (1-3 parts
+ * sorted by type: "client-id", "ip", "user"; name NULL = the default
+ * entity) with its values; valid until the next change. */
+typedef struct cl_quota {
+    int n_ent;
+    char *etype[3];
+    char *ename[3];
+    int n_vals;
+    char *key[8];
+    double val[8];
+} cl_quota;
+const cl_quota *cl_quotas(const cl_image *img, size_t *n);
+
 /* Value of a topic override, or NULL. */
 const char *cl_topic_config(const cl_topic *t, const char *name);
 
