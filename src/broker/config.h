@@ -41,8 +41,9 @@ typedef enum {
 #define CFG_F_DYNAMIC 2u /* broker config that may be altered at runtime */
 #define CFG_F_NULLDEF 4u /* default is null */
 #define CFG_F_SENSITIVE 8u
-#define CFG_F_GROUP 16u /* a group-level config (consumer.session.timeout.ms)  \
-                         */
+#define CFG_F_GROUP                                                            \
+    16u /* a group-level config (consumer.session.timeout.ms)                  \
+         */
 
 typedef enum {
 #define CFG(id, name, type, def, min, max, valid, flags, synonyms, doc) id,

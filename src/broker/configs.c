@@ -428,8 +428,7 @@ static int16_t check_throttle_rate(const alter_op *o, char *msg,
     errno = 0;
     long long v = o->value ? strtoll(o->value, &end, 10) : -1;
     if (!o->value || !*o->value || *end || errno || v < 0) {
-        snprintf(msg, msglen,
-                 "Invalid value %s for configuration %s: %s",
+        snprintf(msg, msglen, "Invalid value %s for configuration %s: %s",
                  o->value ? o->value : "null", o->name,
                  o->value && *o->value && !*end && !errno
                      ? "Value must be at least 0"

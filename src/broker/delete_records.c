@@ -15,34 +15,39 @@
 
 brk_status brk_handle_delete_records(brk_req *req) {
     proto_delete_records_request rq;
-    if (proto_delete_records_request_decode(&req->body, req->arena, req->api_version,
-                                            &rq) != PROTO_OK)
+    if (proto_delete_records_request_decode(&req->body, req->arena,
+                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_delete_records_response rs;
     proto_delete_records_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
     for (int32_t i = 0; i < nt; i++) {
         proto_delete_records_request_delete_records_topic *qt = &rq.topics.v[i];
-        proto_delete_records_response_delete_records_topic_result *rt = &rs.topics.v[i];
+        proto_delete_records_response_delete_records_topic_result *rt =
+            &rs.topics.v[i];
         proto_delete_records_response_delete_records_topic_result_init(rt);
         rt->name = qt->name;
         int32_t np = qt->partitions.n > 0 ? qt->partitions.n : 0;
         rt->partitions.n = np;
-        rt->partitions.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof(*rt->partitions.v));
+        rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof(*rt->partitions.v));
         for (int32_t j = 0; j < np; j++) {
-            proto_delete_records_request_delete_records_partition *q = &qt->partitions.v[j];
+            proto_delete_records_request_delete_records_partition *q =
+                &qt->partitions.v[j];
             proto_delete_records_response_delete_records_partition_result *r =
                 &rt->partitions.v[j];
-            proto_delete_records_response_delete_records_partition_result_init(r);
+            proto_delete_records_response_delete_records_partition_result_init(
+                r);
             r->partition_index = q->partition_index;
             r->low_watermark = -1;
             int16_t err;
-            cl_partition *p = brk_data_partition(
-                req->brk, qt->name.p, qt->name.len > 0 ? (size_t)qt->name.len : 0,
-                q->partition_index, &err);
+            cl_partition *p =
+                brk_data_partition(req->brk, qt->name.p,
+                                   qt->name.len > 0 ? (size_t)qt->name.len : 0,
+                                   q->partition_index, &err);
             if (p) {
                 int64_t lw = -1;
                 err = log_delete_records(p->log, q->offset, &lw);
@@ -52,6 +57,7 @@ brk_status brk_handle_delete_records(brk_req *req) {
             r->error_code = err;
         }
     }
-    proto_delete_records_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_delete_records_response_encode(brk_resp_buf(req), req->api_version,
+                                         &rs);
     return BRK_DONE;
 }

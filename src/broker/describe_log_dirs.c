@@ -26,11 +26,13 @@ typedef struct dld_ctx {
     int32_t nt, capt;
 } dld_ctx;
 
-static bool wanted(const proto_describe_log_dirs_request *rq, const char *topic, int32_t p) {
+static bool wanted(const proto_describe_log_dirs_request *rq, const char *topic,
+                   int32_t p) {
     if (rq->topics.n < 0)
         return true; /* null: everything */
     for (int32_t i = 0; i < rq->topics.n; i++) {
-        const proto_describe_log_dirs_request_describable_log_dir_topic *t = &rq->topics.v[i];
+        const proto_describe_log_dirs_request_describable_log_dir_topic *t =
+            &rq->topics.v[i];
         if (t->topic.len == (int32_t)strlen(topic) &&
             !memcmp(t->topic.p, topic, (size_t)t->topic.len))
             for (int32_t j = 0; j < t->partitions.n; j++)
@@ -72,9 +74,11 @@ static void collect(void *ctx, log_partition *part) {
     }
     /* grow partitions by copying (arena) in chunks of 16 */
     if (t->partitions.n % 16 == 0) {
-        void *nv = arena_calloc(a, (size_t)t->partitions.n + 16, sizeof(*t->partitions.v));
+        void *nv = arena_calloc(a, (size_t)t->partitions.n + 16,
+                                sizeof(*t->partitions.v));
         if (t->partitions.n)
-            memcpy(nv, t->partitions.v, sizeof(*t->partitions.v) * (size_t)t->partitions.n);
+            memcpy(nv, t->partitions.v,
+                   sizeof(*t->partitions.v) * (size_t)t->partitions.n);
         t->partitions.v = nv;
     }
     proto_describe_log_dirs_response_describe_log_dirs_partition *p =
@@ -90,16 +94,18 @@ static void collect(void *ctx, log_partition *part) {
 brk_status brk_handle_describe_log_dirs(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_describe_log_dirs_request rq;
-    if (proto_describe_log_dirs_request_decode(&req->body, req->arena, req->api_version,
-                                               &rq) != PROTO_OK)
+    if (proto_describe_log_dirs_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_describe_log_dirs_response rs;
     proto_describe_log_dirs_response_init(&rs);
     int nd = brk->logs ? log_manager_n_dirs(brk->logs) : 0;
     rs.results.n = nd;
-    rs.results.v = arena_calloc(req->arena, (size_t)(nd ? nd : 1), sizeof(*rs.results.v));
+    rs.results.v =
+        arena_calloc(req->arena, (size_t)(nd ? nd : 1), sizeof(*rs.results.v));
     for (int d = 0; d < nd; d++) {
-        proto_describe_log_dirs_response_describe_log_dirs_result *r = &rs.results.v[d];
+        proto_describe_log_dirs_response_describe_log_dirs_result *r =
+            &rs.results.v[d];
         proto_describe_log_dirs_response_describe_log_dirs_result_init(r);
         dld_ctx c = {req, &rq, d, log_manager_dir(brk->logs, d), NULL, 0, 0};
         r->log_dir = proto_str_c(c.dir_path);
@@ -114,6 +120,7 @@ brk_status brk_handle_describe_log_dirs(brk_req *req) {
             r->error_code = KERR_KAFKA_STORAGE_ERROR;
         }
     }
-    proto_describe_log_dirs_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_describe_log_dirs_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
     return BRK_DONE;
 }

@@ -139,22 +139,23 @@ static fs_part *session_part(fetch_session *s, const char *topic,
     return fp;
 }
 
-/* ---- one fetch in flight -------------------------------------------------- */
+/* ---- one fetch in flight --------------------------------------------------
+ */
 typedef struct fetch_ctx {
     struct fetch_ctx *next; /* waiters list */
     brk_req *req;
     proto_fetch_request rq;
-    bool by_id;             /* v13+ */
-    bool replica;           /* from a broker (reads to LEO) */
-    bool bad_replica;       /* replica id not a broker */
-    int32_t session_id;     /* in the response */
+    bool by_id;         /* v13+ */
+    bool replica;       /* from a broker (reads to LEO) */
+    bool bad_replica;   /* replica id not a broker */
+    int32_t session_id; /* in the response */
     int16_t top_error;
     bool incremental;
     /* the partitions to consider, flattened */
     fs_part *parts;
     int n;
-    bool own_parts;         /* parts allocated in arena (no session) */
-    int32_t sess_ref;       /* session id whose parts we use, 0 none */
+    bool own_parts;            /* parts allocated in arena (no session) */
+    int32_t sess_ref;          /* session id whose parts we use, 0 none */
     struct fetch_timer *timer; /* heap cookie shared with the timer */
     uint64_t timer_id;
 } fetch_ctx;
@@ -176,7 +177,8 @@ static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
     if (by_id)
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
     else
-        p = brk_find_partition(brk, fp->topic, strlen(fp->topic), fp->partition, err);
+        p = brk_find_partition(brk, fp->topic, strlen(fp->topic), fp->partition,
+                               err);
     if (!p)
         return NULL;
     *err = brk_data_check(brk, p);
@@ -217,7 +219,8 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
     *has_error = false;
     for (int i = 0; i < n; i++) {
         int16_t err;
-        cl_partition *p = c->bad_replica ? NULL : resolve(brk, &ps[i], c->by_id, &err);
+        cl_partition *p =
+            c->bad_replica ? NULL : resolve(brk, &ps[i], c->by_id, &err);
         if (!p) {
             *has_error = true;
             continue;
@@ -227,7 +230,8 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
                               ? txn_lso(p->log) /* txn hook */
                               : log_high_watermark(p->log);
         int32_t len = 0;
-        err = log_read_len(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off, true, &len);
+        err = log_read_len(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off,
+                           true, &len);
         if (err) {
             *has_error = true;
             continue;
@@ -291,28 +295,32 @@ static bool fetch_respond(fetch_ctx *c) {
         o->p = p;
         if (p) {
             o->hw = log_high_watermark(p->log);
-            o->lso = c->rq.isolation_level == 1 ? txn_lso(p->log) /* txn hook */
-                                                : log_last_stable_offset(p->log);
+            o->lso = c->rq.isolation_level == 1
+                         ? txn_lso(p->log) /* txn hook */
+                         : log_last_stable_offset(p->log);
             o->start = log_start_offset(p->log);
             /* A fetcher that names its last fetched epoch learns where its
              * log diverges from ours (followers, KIP-595). */
             if (ps[i].last_fetched_epoch >= 0) {
                 int32_t e;
                 int64_t end;
-                log_end_offset_for_epoch(p->log, ps[i].last_fetched_epoch, &e, &end);
-                if (e >= 0 && (end < ps[i].fetch_offset || e < ps[i].last_fetched_epoch)) {
+                log_end_offset_for_epoch(p->log, ps[i].last_fetched_epoch, &e,
+                                         &end);
+                if (e >= 0 && (end < ps[i].fetch_offset ||
+                               e < ps[i].last_fetched_epoch)) {
                     o->div_epoch = e;
                     o->div_end = end;
                 }
             }
             if (o->div_epoch < 0) {
-                int64_t max_off = c->replica ? -1
+                int64_t max_off = c->replica                   ? -1
                                   : c->rq.isolation_level == 1 ? o->lso
                                                                : o->hw;
-                int64_t pmax = SL_MIN((int64_t)(ps[i].max_bytes > 0 ? ps[i].max_bytes : 0),
-                                      limit);
-                err = log_read(p->log, ps[i].fetch_offset, (int32_t)pmax, max_off,
-                               min_one, &o->r);
+                int64_t pmax =
+                    SL_MIN((int64_t)(ps[i].max_bytes > 0 ? ps[i].max_bytes : 0),
+                           limit);
+                err = log_read(p->log, ps[i].fetch_offset, (int32_t)pmax,
+                               max_off, min_one, &o->r);
                 if (!err && o->r.len > 0) {
                     min_one = false;
                     limit = SL_MAX(0, limit - o->r.len);
@@ -366,14 +374,16 @@ static bool fetch_respond(fetch_ctx *c) {
             buf_put_be32(b, (uint32_t)o->fp->partition);
             buf_put_be16(b, (uint16_t)o->err);
             buf_put_be64(b, (uint64_t)o->hw);
-            buf_put_be64(b, (uint64_t)o->lso);   /* v4+ */
+            buf_put_be64(b, (uint64_t)o->lso); /* v4+ */
             if (v >= 5)
                 buf_put_be64(b, (uint64_t)o->start);
             /* aborted_transactions: null for read_uncommitted */
             if (c->rq.isolation_level == 1 && o->p && !o->err) /* txn hook */
-                txn_fetch_write_aborted(b, flex, o->p->log, o->fp->fetch_offset, o->lso);
+                txn_fetch_write_aborted(b, flex, o->p->log, o->fp->fetch_offset,
+                                        o->lso);
             else
-                proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
+                proto_write_array_len(b, flex,
+                                      c->rq.isolation_level == 1 ? 0 : -1);
             if (v >= 11)
                 buf_put_be32(b, (uint32_t)-1); /* preferred_read_replica */
             int32_t len = o->err ? 0 : o->r.len;
@@ -382,14 +392,16 @@ static bool fetch_respond(fetch_ctx *c) {
             else
                 buf_put_be32(b, (uint32_t)len);
             if (len > 0) {
-                if (!brk_resp_file(req, o->r.fd, (off_t)o->r.file_pos, (size_t)len))
+                if (!brk_resp_file(req, o->r.fd, (off_t)o->r.file_pos,
+                                   (size_t)len))
                     ok = false;
             }
             log_read_release(&o->r);
             b = brk_resp_buf(req);
             if (flex) {
                 if (o->div_epoch >= 0) {
-                    /* tag 0: DivergingEpoch {epoch int32, end_offset int64, tags} */
+                    /* tag 0: DivergingEpoch {epoch int32, end_offset int64,
+                     * tags} */
                     buf_put_uvarint(b, 1);
                     put_tag_hdr(b, 0, 4 + 8 + 1);
                     buf_put_be32(b, (uint32_t)o->div_epoch);
@@ -431,7 +443,8 @@ static void fetch_finish(fetch_ctx *c) {
         brk_req_complete(req, BRK_DONE);
         return;
     }
-    fetch_respond(c); /* a failed dup leaves a short body: rare, logged by net */
+    fetch_respond(
+        c); /* a failed dup leaves a short body: rare, logged by net */
     brk_req_complete(req, BRK_DONE);
 }
 
@@ -480,7 +493,8 @@ static void fetch_shutdown(brk_broker *brk, void *ctx) {
 }
 
 /* Copies a request partition into fp. */
-static void set_part(fs_part *fp, const proto_fetch_request_fetch_partition *rp) {
+static void set_part(fs_part *fp,
+                     const proto_fetch_request_fetch_partition *rp) {
     fp->fetch_offset = rp->fetch_offset;
     fp->max_bytes = rp->partition_max_bytes;
     fp->current_leader_epoch = rp->current_leader_epoch;
@@ -501,8 +515,8 @@ brk_status brk_handle_fetch(brk_req *req) {
         return BRK_CLOSE;
     proto_fetch_request *rq = &c->rq;
     c->by_id = req->api_version >= 13;
-    int32_t replica_id = req->api_version >= 15 ? rq->replica_state.replica_id
-                                                : rq->replica_id;
+    int32_t replica_id =
+        req->api_version >= 15 ? rq->replica_state.replica_id : rq->replica_id;
     if (replica_id >= 0) {
         c->replica = true;
         c->bad_replica = !cl_broker_find(brk->image, replica_id) ||
@@ -512,7 +526,8 @@ brk_status brk_handle_fetch(brk_req *req) {
     int32_t nt = rq->topics.n > 0 ? rq->topics.n : 0;
     int total = 0;
     for (int32_t i = 0; i < nt; i++)
-        total += rq->topics.v[i].partitions.n > 0 ? rq->topics.v[i].partitions.n : 0;
+        total +=
+            rq->topics.v[i].partitions.n > 0 ? rq->topics.v[i].partitions.n : 0;
 
     int32_t sid = rq->session_id, sepoch = rq->session_epoch;
     fetch_session *s = NULL;
@@ -530,7 +545,8 @@ brk_status brk_handle_fetch(brk_req *req) {
     } else if (sid != 0) {
         session_remove(sid); /* epoch 0 (restart) or -1 (close) */
     }
-    if (!c->top_error && !c->incremental && sepoch == 0 && req->api_version >= 7)
+    if (!c->top_error && !c->incremental && sepoch == 0 &&
+        req->api_version >= 7)
         s = session_new(); /* a full fetch that opens a session */
     if (c->top_error) {
         c->session_id = 0;
@@ -545,7 +561,8 @@ brk_status brk_handle_fetch(brk_req *req) {
         }
     } else {
         c->session_id = 0;
-        c->parts = arena_calloc(req->arena, (size_t)(total ? total : 1), sizeof(fs_part));
+        c->parts = arena_calloc(req->arena, (size_t)(total ? total : 1),
+                                sizeof(fs_part));
     }
     int n_before = s ? s->n : 0;
     if (!c->top_error) {
@@ -579,11 +596,14 @@ brk_status brk_handle_fetch(brk_req *req) {
         /* forgotten partitions (incremental only) */
         if (s && c->incremental)
             for (int32_t i = 0; i < rq->forgotten_topics_data.n; i++) {
-                proto_fetch_request_forgotten_topic *ft = &rq->forgotten_topics_data.v[i];
-                char *tname = c->by_id ? NULL : proto_str_dup(req->arena, ft->topic);
+                proto_fetch_request_forgotten_topic *ft =
+                    &rq->forgotten_topics_data.v[i];
+                char *tname =
+                    c->by_id ? NULL : proto_str_dup(req->arena, ft->topic);
                 for (int32_t j = 0; j < ft->partitions.n; j++) {
-                    fs_part *fp = session_part(s, tname ? tname : "", ft->topic_id.b,
-                                               ft->partitions.v[j], c->by_id, false);
+                    fs_part *fp =
+                        session_part(s, tname ? tname : "", ft->topic_id.b,
+                                     ft->partitions.v[j], c->by_id, false);
                     if (fp) {
                         free(fp->topic);
                         *fp = s->parts[--s->n];
@@ -595,8 +615,9 @@ brk_status brk_handle_fetch(brk_req *req) {
             for (int i = 1; i < s->n; i++) {
                 fs_part x = s->parts[i];
                 int k = i - 1;
-                while (k >= 0 && (c->by_id ? memcmp(s->parts[k].topic_id, x.topic_id, 16)
-                                           : strcmp(s->parts[k].topic, x.topic)) > 0) {
+                while (k >= 0 &&
+                       (c->by_id ? memcmp(s->parts[k].topic_id, x.topic_id, 16)
+                                 : strcmp(s->parts[k].topic, x.topic)) > 0) {
                     s->parts[k + 1] = s->parts[k];
                     k--;
                 }
@@ -616,6 +637,7 @@ brk_status brk_handle_fetch(brk_req *req) {
     waiters = c;
     c->timer = xmalloc(sizeof(*c->timer));
     c->timer->c = c;
-    c->timer_id = net_timer_add(brk->loop, rq->max_wait_ms, fetch_timeout, c->timer);
+    c->timer_id =
+        net_timer_add(brk->loop, rq->max_wait_ms, fetch_timeout, c->timer);
     return BRK_DEFER;
 }

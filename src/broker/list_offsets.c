@@ -19,18 +19,20 @@
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
 
-static void list_one(brk_req *req, const proto_list_offsets_request *rq,
-                     const proto_str *topic,
-                     const proto_list_offsets_request_list_offsets_partition *q,
-                     proto_list_offsets_response_list_offsets_partition_response *r) {
+static void
+list_one(brk_req *req, const proto_list_offsets_request *rq,
+         const proto_str *topic,
+         const proto_list_offsets_request_list_offsets_partition *q,
+         proto_list_offsets_response_list_offsets_partition_response *r) {
     brk_broker *brk = req->brk;
     r->partition_index = q->partition_index;
     r->timestamp = -1;
     r->offset = -1;
     r->leader_epoch = -1;
     int16_t err;
-    cl_partition *p = brk_data_partition(brk, topic->p, topic->len > 0 ? (size_t)topic->len : 0,
-                                         q->partition_index, &err);
+    cl_partition *p = brk_data_partition(
+        brk, topic->p, topic->len > 0 ? (size_t)topic->len : 0,
+        q->partition_index, &err);
     if (p && q->current_leader_epoch >= 0) {
         if (q->current_leader_epoch < p->leader_epoch)
             err = KERR_FENCED_LEADER_EPOCH;
@@ -42,7 +44,7 @@ static void list_one(brk_req *req, const proto_list_offsets_request *rq,
         return;
     }
     log_partition *log = p->log;
-    int64_t fetchable = rq->replica_id >= 0 ? log_end_offset(log)
+    int64_t fetchable = rq->replica_id >= 0        ? log_end_offset(log)
                         : rq->isolation_level == 1 ? txn_lso(log) /* txn hook */
                                                    : log_high_watermark(log);
     int64_t ts = q->timestamp, off = -1, rts = -1;
@@ -82,29 +84,33 @@ static void list_one(brk_req *req, const proto_list_offsets_request *rq,
 
 brk_status brk_handle_list_offsets(brk_req *req) {
     proto_list_offsets_request rq;
-    if (proto_list_offsets_request_decode(&req->body, req->arena, req->api_version,
-                                          &rq) != PROTO_OK)
+    if (proto_list_offsets_request_decode(&req->body, req->arena,
+                                          req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_list_offsets_response rs;
     proto_list_offsets_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
     for (int32_t i = 0; i < nt; i++) {
         proto_list_offsets_request_list_offsets_topic *qt = &rq.topics.v[i];
-        proto_list_offsets_response_list_offsets_topic_response *rt = &rs.topics.v[i];
+        proto_list_offsets_response_list_offsets_topic_response *rt =
+            &rs.topics.v[i];
         proto_list_offsets_response_list_offsets_topic_response_init(rt);
         rt->name = qt->name;
         int32_t np = qt->partitions.n > 0 ? qt->partitions.n : 0;
         rt->partitions.n = np;
-        rt->partitions.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof(*rt->partitions.v));
+        rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof(*rt->partitions.v));
         for (int32_t j = 0; j < np; j++) {
             proto_list_offsets_response_list_offsets_partition_response_init(
                 &rt->partitions.v[j]);
-            list_one(req, &rq, &qt->name, &qt->partitions.v[j], &rt->partitions.v[j]);
+            list_one(req, &rq, &qt->name, &qt->partitions.v[j],
+                     &rt->partitions.v[j]);
         }
     }
-    proto_list_offsets_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_list_offsets_response_encode(brk_resp_buf(req), req->api_version,
+                                       &rs);
     return BRK_DONE;
 }

@@ -16,36 +16,41 @@
 
 brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
     proto_offset_for_leader_epoch_request rq;
-    if (proto_offset_for_leader_epoch_request_decode(&req->body, req->arena,
-                                                     req->api_version, &rq) != PROTO_OK)
+    if (proto_offset_for_leader_epoch_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     proto_offset_for_leader_epoch_response rs;
     proto_offset_for_leader_epoch_response_init(&rs);
     int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
     rs.topics.n = nt;
-    rs.topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
+    rs.topics.v =
+        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
     for (int32_t i = 0; i < nt; i++) {
-        proto_offset_for_leader_epoch_request_offset_for_leader_topic *qt = &rq.topics.v[i];
-        proto_offset_for_leader_epoch_response_offset_for_leader_topic_result *rt =
-            &rs.topics.v[i];
-        proto_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(rt);
+        proto_offset_for_leader_epoch_request_offset_for_leader_topic *qt =
+            &rq.topics.v[i];
+        proto_offset_for_leader_epoch_response_offset_for_leader_topic_result
+            *rt = &rs.topics.v[i];
+        proto_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(
+            rt);
         rt->topic = qt->topic;
         int32_t np = qt->partitions.n > 0 ? qt->partitions.n : 0;
         rt->partitions.n = np;
-        rt->partitions.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1), sizeof(*rt->partitions.v));
+        rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
+                                        sizeof(*rt->partitions.v));
         for (int32_t j = 0; j < np; j++) {
-            proto_offset_for_leader_epoch_request_offset_for_leader_partition *q =
-                &qt->partitions.v[j];
-            proto_offset_for_leader_epoch_response_epoch_end_offset *r = &rt->partitions.v[j];
+            proto_offset_for_leader_epoch_request_offset_for_leader_partition
+                *q = &qt->partitions.v[j];
+            proto_offset_for_leader_epoch_response_epoch_end_offset *r =
+                &rt->partitions.v[j];
             proto_offset_for_leader_epoch_response_epoch_end_offset_init(r);
             r->partition = q->partition;
             r->leader_epoch = -1;
             r->end_offset = -1;
             int16_t err;
             cl_partition *p = brk_data_partition(
-                req->brk, qt->topic.p, qt->topic.len > 0 ? (size_t)qt->topic.len : 0,
-                q->partition, &err);
+                req->brk, qt->topic.p,
+                qt->topic.len > 0 ? (size_t)qt->topic.len : 0, q->partition,
+                &err);
             if (p && q->current_leader_epoch >= 0) {
                 if (q->current_leader_epoch < p->leader_epoch)
                     err = KERR_FENCED_LEADER_EPOCH;
@@ -53,11 +58,12 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
                     err = KERR_UNKNOWN_LEADER_EPOCH;
             }
             if (p && !err)
-                log_end_offset_for_epoch(p->log, q->leader_epoch, &r->leader_epoch,
-                                         &r->end_offset);
+                log_end_offset_for_epoch(p->log, q->leader_epoch,
+                                         &r->leader_epoch, &r->end_offset);
             r->error_code = err;
         }
     }
-    proto_offset_for_leader_epoch_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_offset_for_leader_epoch_response_encode(brk_resp_buf(req),
+                                                  req->api_version, &rs);
     return BRK_DONE;
 }

@@ -34,7 +34,8 @@
 cl_partition *brk_data_partition(brk_broker *brk, const char *topic,
                                  size_t topic_len, int32_t partition,
                                  int16_t *err) {
-    const cl_partition *p = brk_find_partition(brk, topic, topic_len, partition, err);
+    const cl_partition *p =
+        brk_find_partition(brk, topic, topic_len, partition, err);
     if (!p)
         return NULL;
     *err = brk_data_check(brk, p);
@@ -57,9 +58,10 @@ void brk_data_appended(brk_broker *brk, cl_partition *part) {
 }
 
 /* Produces one partition's records; fills r. */
-static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
-                              proto_produce_request_partition_produce_data *pd,
-                              proto_produce_response_partition_produce_response *r) {
+static void
+produce_partition(brk_req *req, int16_t acks, cl_topic *t,
+                  proto_produce_request_partition_produce_data *pd,
+                  proto_produce_response_partition_produce_response *r) {
     brk_broker *brk = req->brk;
     r->index = pd->index;
     r->base_offset = -1;
@@ -82,7 +84,7 @@ static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     }
     uint8_t *recs = (uint8_t *)pd->records.p; /* request frame, arena-owned */
     size_t len = pd->records.len > 0 ? (size_t)pd->records.len : 0;
-    log_batch_header h;
+    log_batch_header h = {0};
     if (!err) {
         /* exactly one batch, magic 2 (Kafka's ProduceRequest check). */
         if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
@@ -98,7 +100,8 @@ static void produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
      * Partition.effectiveMinIsr). */
     if (!err && acks == -1 &&
-        part->n_isr < SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
+        part->n_isr <
+            SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
         msg = "The size of the current ISR is below min.insync.replicas";
     }
@@ -182,13 +185,14 @@ brk_status brk_handle_produce(brk_req *req) {
         proto_produce_response_topic_produce_response *tr = &rs.responses.v[i];
         proto_produce_response_topic_produce_response_init(tr);
         tr->name = td->name;
-        cl_topic *t = td->name.len > 0
-                          ? cl_topic_find(brk->image, td->name.p, (size_t)td->name.len)
-                          : NULL;
+        cl_topic *t = td->name.len > 0 ? cl_topic_find(brk->image, td->name.p,
+                                                       (size_t)td->name.len)
+                                       : NULL;
         int32_t np = td->partition_data.n > 0 ? td->partition_data.n : 0;
         tr->partition_responses.n = np;
-        tr->partition_responses.v = arena_calloc(
-            req->arena, (size_t)(np ? np : 1), sizeof(*tr->partition_responses.v));
+        tr->partition_responses.v =
+            arena_calloc(req->arena, (size_t)(np ? np : 1),
+                         sizeof(*tr->partition_responses.v));
         for (int32_t j = 0; j < np; j++) {
             proto_produce_response_partition_produce_response *r =
                 &tr->partition_responses.v[j];

@@ -633,8 +633,8 @@ static int split_dirs(const brk_config *cfg, char ***out) {
         s = brk_cfg_str(cfg, BRK_CFG_LOG_DIR);
     char **v = NULL;
     int n = 0;
-    const char *p = s;
-    while (p && *p) {
+    const char *p = s ? s : "";
+    while (*p) {
         while (*p == ' ' || *p == ',')
             p++;
         if (!*p)

@@ -138,9 +138,11 @@ static void apply_client_quota(cl_image *img,
     cl_quota e = {0};
     e.n_ent = r->entity.n;
     for (int i = 0; i < e.n_ent; i++) {
-        proto_str t = r->entity.v[i].entity_type, n = r->entity.v[i].entity_name;
+        proto_str t = r->entity.v[i].entity_type,
+                  n = r->entity.v[i].entity_name;
         e.etype[i] = xstrndup(t.p ? t.p : "", t.len > 0 ? (size_t)t.len : 0);
-        e.ename[i] = n.len >= 0 ? xstrndup(n.p ? n.p : "", (size_t)n.len) : NULL;
+        e.ename[i] =
+            n.len >= 0 ? xstrndup(n.p ? n.p : "", (size_t)n.len) : NULL;
     }
     for (int i = 1; i < e.n_ent; i++)
         for (int j = i; j > 0 && strcmp(e.etype[j - 1], e.etype[j]) > 0; j--) {
@@ -156,9 +158,8 @@ static void apply_client_quota(cl_image *img,
         bool same = q->n_ent == e.n_ent;
         for (int i = 0; same && i < e.n_ent; i++)
             same = !strcmp(q->etype[i], e.etype[i]) &&
-                   (q->ename[i] && e.ename[i]
-                        ? !strcmp(q->ename[i], e.ename[i])
-                        : q->ename[i] == e.ename[i]);
+                   (q->ename[i] && e.ename[i] ? !strcmp(q->ename[i], e.ename[i])
+                                              : q->ename[i] == e.ename[i]);
         if (same)
             break;
     }

@@ -15,9 +15,9 @@
 typedef struct arena_block arena_block;
 
 typedef struct arena {
-    arena_block *head;  /* current block (linked to older ones) */
-    size_t block_size;  /* default size of new blocks */
-    size_t total;       /* bytes handed out since the last reset */
+    arena_block *head; /* current block (linked to older ones) */
+    size_t block_size; /* default size of new blocks */
+    size_t total;      /* bytes handed out since the last reset */
 } arena;
 
 void arena_init(arena *a, size_t block_size);

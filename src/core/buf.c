@@ -20,7 +20,9 @@ void buf_free(buf *b) {
     b->len = b->cap = 0;
 }
 
-void buf_reset(buf *b) { b->len = 0; }
+void buf_reset(buf *b) {
+    b->len = 0;
+}
 
 void buf_reserve(buf *b, size_t extra) {
     if (b->cap - b->len >= extra)
@@ -46,17 +48,27 @@ void buf_put(buf *b, const void *p, size_t n) {
     if (n)
         memcpy(buf_extend(b, n), p, n);
 }
-void buf_put_u8(buf *b, uint8_t v) { *buf_extend(b, 1) = v; }
-void buf_put_be16(buf *b, uint16_t v) { sl_store_be16(buf_extend(b, 2), v); }
-void buf_put_be32(buf *b, uint32_t v) { sl_store_be32(buf_extend(b, 4), v); }
-void buf_put_be64(buf *b, uint64_t v) { sl_store_be64(buf_extend(b, 8), v); }
+void buf_put_u8(buf *b, uint8_t v) {
+    *buf_extend(b, 1) = v;
+}
+void buf_put_be16(buf *b, uint16_t v) {
+    sl_store_be16(buf_extend(b, 2), v);
+}
+void buf_put_be32(buf *b, uint32_t v) {
+    sl_store_be32(buf_extend(b, 4), v);
+}
+void buf_put_be64(buf *b, uint64_t v) {
+    sl_store_be64(buf_extend(b, 8), v);
+}
 
 void buf_put_uvarint(buf *b, uint64_t v) {
     buf_reserve(b, VARINT_MAX_LEN);
     b->len += varint_put_u(b->data + b->len, v);
 }
 
-void buf_put_varint(buf *b, int64_t v) { buf_put_uvarint(b, varint_zigzag64(v)); }
+void buf_put_varint(buf *b, int64_t v) {
+    buf_put_uvarint(b, varint_zigzag64(v));
+}
 
 void buf_printf(buf *b, const char *fmt, ...) {
     va_list ap;
@@ -137,9 +149,13 @@ uint32_t rd_uvarint32(rd *r) {
     return (uint32_t)v;
 }
 
-int64_t rd_varint(rd *r) { return varint_unzigzag64(rd_uvarint(r)); }
+int64_t rd_varint(rd *r) {
+    return varint_unzigzag64(rd_uvarint(r));
+}
 
-int32_t rd_varint32(rd *r) { return (int32_t)varint_unzigzag64(rd_uvarint32(r)); }
+int32_t rd_varint32(rd *r) {
+    return (int32_t)varint_unzigzag64(rd_uvarint32(r));
+}
 
 const uint8_t *rd_bytes(rd *r, size_t n) {
     if (!need(r, n))
@@ -149,4 +165,6 @@ const uint8_t *rd_bytes(rd *r, size_t n) {
     return p;
 }
 
-bool rd_skip(rd *r, size_t n) { return rd_bytes(r, n) != NULL || n == 0; }
+bool rd_skip(rd *r, size_t n) {
+    return rd_bytes(r, n) != NULL || n == 0;
+}

@@ -55,16 +55,18 @@ static inline void rd_init(rd *r, const void *p, size_t n) {
     r->end = r->p + (p ? n : 0);
     r->err = false;
 }
-static inline size_t rd_left(const rd *r) { return (size_t)(r->end - r->p); }
+static inline size_t rd_left(const rd *r) {
+    return (size_t)(r->end - r->p);
+}
 
 uint8_t rd_u8(rd *r);
 uint16_t rd_be16(rd *r);
 uint32_t rd_be32(rd *r);
 uint64_t rd_be64(rd *r);
-uint64_t rd_uvarint(rd *r);       /* at most 10 bytes */
-uint32_t rd_uvarint32(rd *r);     /* at most 5 bytes, fails if > UINT32_MAX */
-int64_t rd_varint(rd *r);         /* zig-zag, 64-bit */
-int32_t rd_varint32(rd *r);       /* zig-zag, 32-bit */
+uint64_t rd_uvarint(rd *r);   /* at most 10 bytes */
+uint32_t rd_uvarint32(rd *r); /* at most 5 bytes, fails if > UINT32_MAX */
+int64_t rd_varint(rd *r);     /* zig-zag, 64-bit */
+int32_t rd_varint32(rd *r);   /* zig-zag, 32-bit */
 /* Returns a pointer to n bytes inside the reader's range and skips them, or
  * NULL (and sets err) if fewer are left. */
 const uint8_t *rd_bytes(rd *r, size_t n);

@@ -22,12 +22,22 @@ static int64_t sys_wall_ms(void *ctx) {
 static const clk_ops sys_clock = {sys_mono_ns, sys_wall_ms, NULL};
 static clk_ops cur = {sys_mono_ns, sys_wall_ms, NULL};
 
-void clk_set(const clk_ops *ops) { cur = ops ? *ops : sys_clock; }
-int64_t clk_mono_ns(void) { return cur.mono_ns(cur.ctx); }
-int64_t clk_wall_ms(void) { return cur.wall_ms(cur.ctx); }
+void clk_set(const clk_ops *ops) {
+    cur = ops ? *ops : sys_clock;
+}
+int64_t clk_mono_ns(void) {
+    return cur.mono_ns(cur.ctx);
+}
+int64_t clk_wall_ms(void) {
+    return cur.wall_ms(cur.ctx);
+}
 
-static int64_t man_mono(void *ctx) { return ((clk_manual *)ctx)->mono_ns; }
-static int64_t man_wall(void *ctx) { return ((clk_manual *)ctx)->wall_ms; }
+static int64_t man_mono(void *ctx) {
+    return ((clk_manual *)ctx)->mono_ns;
+}
+static int64_t man_wall(void *ctx) {
+    return ((clk_manual *)ctx)->wall_ms;
+}
 
 void clk_manual_install(clk_manual *m) {
     clk_ops ops = {man_mono, man_wall, m};
@@ -51,7 +61,9 @@ void rng_seed(rng *r, uint64_t seed) {
         r->s[i] = splitmix64(&seed);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t rng_next(rng *r) {
     uint64_t *s = r->s;
@@ -81,7 +93,8 @@ void rng_os_bytes(void *p, unsigned n) {
         ssize_t got = getrandom(c, n, 0);
         if (got <= 0) {
             /* Fall back to the clock: never used for security. */
-            uint64_t x = (uint64_t)sys_mono_ns(NULL) ^ (uint64_t)sys_wall_ms(NULL);
+            uint64_t x =
+                (uint64_t)sys_mono_ns(NULL) ^ (uint64_t)sys_wall_ms(NULL);
             while (n) {
                 uint64_t v = splitmix64(&x);
                 unsigned k = n < 8 ? n : 8;

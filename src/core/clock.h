@@ -25,7 +25,9 @@ typedef struct clk_ops {
 /* Install a clock; NULL restores the system clock. */
 void clk_set(const clk_ops *ops);
 int64_t clk_mono_ns(void);
-static inline int64_t clk_mono_ms(void) { return clk_mono_ns() / 1000000; }
+static inline int64_t clk_mono_ms(void) {
+    return clk_mono_ns() / 1000000;
+}
 int64_t clk_wall_ms(void);
 
 /* A manual clock for tests: time moves only when advanced. */

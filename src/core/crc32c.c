@@ -51,9 +51,8 @@ uint32_t crc32c_sw(uint32_t crc, const void *data, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc,
-                                                            const void *data,
-                                                            size_t n) {
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t crc, const void *data, size_t n) {
     const unsigned char *p = data;
     uint64_t c = ~crc;
     while (n && ((uintptr_t)p & 7)) {
@@ -87,7 +86,9 @@ uint32_t crc32c(uint32_t crc, const void *data, size_t n) {
     return crc32c_sw(crc, data, n);
 }
 #else
-int crc32c_hw_available(void) { return 0; }
+int crc32c_hw_available(void) {
+    return 0;
+}
 uint32_t crc32c(uint32_t crc, const void *data, size_t n) {
     return crc32c_sw(crc, data, n);
 }

@@ -9,7 +9,9 @@
 
 sl_log_level sl_log_min_level = SL_LOG_INFO;
 
-void sl_log_set_level(sl_log_level lvl) { sl_log_min_level = lvl; }
+void sl_log_set_level(sl_log_level lvl) {
+    sl_log_min_level = lvl;
+}
 
 int sl_log_parse_level(const char *s) {
     static const char *names[] = {"debug", "info", "warn", "error"};

@@ -8,7 +8,12 @@
 #ifndef SL_CORE_LOG_H
 #define SL_CORE_LOG_H
 
-typedef enum { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR } sl_log_level;
+typedef enum {
+    SL_LOG_DEBUG,
+    SL_LOG_INFO,
+    SL_LOG_WARN,
+    SL_LOG_ERROR
+} sl_log_level;
 
 extern sl_log_level sl_log_min_level;
 

@@ -12,13 +12,14 @@
 #define VARINT_MAX_LEN 10
 
 static inline uint64_t varint_zigzag64(int64_t v) {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
 }
 static inline int64_t varint_unzigzag64(uint64_t v) {
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-/* Writes v at p (room for VARINT_MAX_LEN bytes needed); returns bytes written. */
+/* Writes v at p (room for VARINT_MAX_LEN bytes needed); returns bytes written.
+ */
 size_t varint_put_u(uint8_t *p, uint64_t v);
 /* Reads from at most n bytes. Returns bytes consumed, 0 if truncated, -1 if
  * longer than VARINT_MAX_LEN or overflowing 64 bits. */

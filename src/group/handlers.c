@@ -857,8 +857,7 @@ typedef proto_offset_fetch_response_offset_fetch_response_topics fetch_topic8;
 static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
                            const int32_t *parts_n, fetch_topic8 **out,
-                           int32_t *out_n,
-                           bool require_stable) {
+                           int32_t *out_n, bool require_stable) {
     int16_t e = check_coord(req, gid);
     *out = NULL;
     *out_n = 0;
@@ -925,7 +924,8 @@ static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
             p->committed_offset = o ? o->offset : -1;
             p->committed_leader_epoch = o ? o->leader_epoch : -1;
             /* KIP-447: offsets of an open transaction are not stable yet */
-            if (require_stable && txn_offsets_pending(gid, names[t], parts[t][i])) {
+            if (require_stable &&
+                txn_offsets_pending(gid, names[t], parts[t][i])) {
                 p->error_code = KERR_UNSTABLE_OFFSET_COMMIT;
                 p->committed_offset = -1;
                 p->committed_leader_epoch = -1;
@@ -974,8 +974,9 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             }
             fetch_topic8 *ts;
             int32_t nts;
-            og->error_code = fetch_group(req, sdup0(req, rg->group_id), tn,
-                                         names, parts, pn, &ts, &nts, rq.require_stable);
+            og->error_code =
+                fetch_group(req, sdup0(req, rg->group_id), tn, names, parts, pn,
+                            &ts, &nts, rq.require_stable);
             og->topics.n = nts;
             og->topics.v = ts;
         }

@@ -17,11 +17,13 @@ bool batch_parse_header(const uint8_t *p, size_t n, log_batch_header *h) {
         return false;
     h->base_offset = (int64_t)sl_load_be64(p + BATCH_OFF_BASE_OFFSET);
     h->batch_length = (int32_t)sl_load_be32(p + BATCH_OFF_LENGTH);
-    h->partition_leader_epoch = (int32_t)sl_load_be32(p + BATCH_OFF_LEADER_EPOCH);
+    h->partition_leader_epoch =
+        (int32_t)sl_load_be32(p + BATCH_OFF_LEADER_EPOCH);
     h->magic = (int8_t)p[BATCH_OFF_MAGIC];
     h->crc = sl_load_be32(p + BATCH_OFF_CRC);
     h->attributes = (int16_t)sl_load_be16(p + BATCH_OFF_ATTRIBUTES);
-    h->last_offset_delta = (int32_t)sl_load_be32(p + BATCH_OFF_LAST_OFFSET_DELTA);
+    h->last_offset_delta =
+        (int32_t)sl_load_be32(p + BATCH_OFF_LAST_OFFSET_DELTA);
     h->base_timestamp = (int64_t)sl_load_be64(p + BATCH_OFF_BASE_TIMESTAMP);
     h->max_timestamp = (int64_t)sl_load_be64(p + BATCH_OFF_MAX_TIMESTAMP);
     h->producer_id = (int64_t)sl_load_be64(p + BATCH_OFF_PRODUCER_ID);
@@ -157,10 +159,12 @@ int batch_iter_next(batch_iter *it, log_record *rec) {
     if (rr.err)
         goto err_parse;
     /* wrapping sums: the inputs come from the network */
-    rec->offset = (int64_t)((uint64_t)it->base_offset + (uint64_t)(int64_t)rec->offset_delta);
-    rec->timestamp = it->log_append_time
-                         ? it->max_timestamp
-                         : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
+    rec->offset = (int64_t)((uint64_t)it->base_offset +
+                            (uint64_t)(int64_t)rec->offset_delta);
+    rec->timestamp =
+        it->log_append_time
+            ? it->max_timestamp
+            : (int64_t)((uint64_t)it->base_timestamp + (uint64_t)ts_delta);
     if (!rd_varbytes(&rr, &rec->key, &rec->key_len) ||
         !rd_varbytes(&rr, &rec->value, &rec->value_len))
         goto err_parse;
@@ -198,7 +202,8 @@ int16_t batch_decompress_records(const log_batch_header *h,
 
 /* ---- builder ---------------------------------------------------------- */
 
-void batch_builder_init(batch_builder *b, int compression, int64_t base_offset) {
+void batch_builder_init(batch_builder *b, int compression,
+                        int64_t base_offset) {
     buf_init(&b->records, 256);
     b->compression = compression;
     b->base_offset = base_offset;
@@ -213,7 +218,9 @@ void batch_builder_init(batch_builder *b, int compression, int64_t base_offset) 
     b->extra_attributes = 0;
 }
 
-void batch_builder_free(batch_builder *b) { buf_free(&b->records); }
+void batch_builder_free(batch_builder *b) {
+    buf_free(&b->records);
+}
 
 void batch_builder_set_producer(batch_builder *b, int64_t producer_id,
                                 int16_t producer_epoch, int32_t base_sequence) {
@@ -262,7 +269,8 @@ void batch_builder_add_at(batch_builder *b, int32_t offset_delta,
     buf body;
     buf_init(&body, 64);
     buf_put_u8(&body, 0);
-    buf_put_varint(&body, (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp));
+    buf_put_varint(
+        &body, (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp));
     buf_put_varint(&body, offset_delta);
     put_varbytes(&body, key, key_len);
     put_varbytes(&body, value, value_len);
@@ -307,7 +315,8 @@ int16_t batch_builder_finish(batch_builder *b, buf *out) {
     sl_store_be32(h + BATCH_OFF_LEADER_EPOCH, (uint32_t)b->leader_epoch);
     h[BATCH_OFF_MAGIC] = BATCH_MAGIC;
     sl_store_be16(h + BATCH_OFF_ATTRIBUTES, (uint16_t)attrs);
-    sl_store_be32(h + BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)b->last_offset_delta);
+    sl_store_be32(h + BATCH_OFF_LAST_OFFSET_DELTA,
+                  (uint32_t)b->last_offset_delta);
     sl_store_be64(h + BATCH_OFF_BASE_TIMESTAMP, (uint64_t)b->base_timestamp);
     sl_store_be64(h + BATCH_OFF_MAX_TIMESTAMP, (uint64_t)b->max_timestamp);
     sl_store_be64(h + BATCH_OFF_PRODUCER_ID, (uint64_t)b->producer_id);
@@ -351,7 +360,8 @@ int16_t batch_recompress(const uint8_t *batch, const log_batch_header *h,
     batch_builder_set_producer(&b, h->producer_id, h->producer_epoch,
                                h->base_sequence);
     batch_builder_set_leader_epoch(&b, h->partition_leader_epoch);
-    b.extra_attributes = (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK);
+    b.extra_attributes =
+        (int16_t)(h->attributes & ~BATCH_ATTR_COMPRESSION_MASK);
     batch_iter it;
     batch_iter_init(&it, h, plain.data, plain.len);
     it.log_append_time = false; /* keep the records' own timestamps */
@@ -386,7 +396,8 @@ int16_t batch_recompress(const uint8_t *batch, const log_batch_header *h,
         err = batch_builder_finish(&b, out);
         if (!err) {
             uint8_t *nb = out->data + start;
-            sl_store_be64(nb + BATCH_OFF_MAX_TIMESTAMP, (uint64_t)h->max_timestamp);
+            sl_store_be64(nb + BATCH_OFF_MAX_TIMESTAMP,
+                          (uint64_t)h->max_timestamp);
             sl_store_be32(nb + BATCH_OFF_CRC,
                           batch_compute_crc(nb, out->len - start));
         }

@@ -56,7 +56,7 @@
 
 typedef struct log_batch_header {
     int64_t base_offset;
-    int32_t batch_length;   /* bytes after this field */
+    int32_t batch_length; /* bytes after this field */
     int32_t partition_leader_epoch;
     int8_t magic;
     uint32_t crc;
@@ -80,7 +80,8 @@ static inline bool batch_is_control(const log_batch_header *h) {
     return (h->attributes & BATCH_ATTR_CONTROL) != 0;
 }
 static inline int64_t batch_last_offset(const log_batch_header *h) {
-    return (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta);
+    return (int64_t)((uint64_t)h->base_offset +
+                     (uint64_t)(int64_t)h->last_offset_delta);
 }
 /* Whole size of the batch on disk / on the wire. */
 static inline int64_t batch_size(const log_batch_header *h) {
@@ -116,20 +117,20 @@ void batch_set_log_append_time(uint8_t *batch, size_t len, int64_t ts);
 /* ---- records ---------------------------------------------------------- */
 typedef struct log_record_header {
     const uint8_t *key;
-    int32_t key_len;     /* never null in Kafka; -1 tolerated on input */
+    int32_t key_len; /* never null in Kafka; -1 tolerated on input */
     const uint8_t *value;
-    int32_t value_len;   /* -1 = null */
+    int32_t value_len; /* -1 = null */
 } log_record_header;
 
 typedef struct log_record {
-    int64_t offset;      /* base offset + offsetDelta */
-    int64_t timestamp;   /* base timestamp + delta (or LogAppendTime) */
+    int64_t offset;    /* base offset + offsetDelta */
+    int64_t timestamp; /* base timestamp + delta (or LogAppendTime) */
     int8_t attributes;
     int32_t offset_delta;
     const uint8_t *key;
-    int32_t key_len;     /* -1 = null */
+    int32_t key_len; /* -1 = null */
     const uint8_t *value;
-    int32_t value_len;   /* -1 = null (tombstone) */
+    int32_t value_len; /* -1 = null (tombstone) */
     int32_t headers_count;
     const uint8_t *headers; /* encoded headers, walk with batch_header_next */
     size_t headers_len;
@@ -139,7 +140,7 @@ typedef struct batch_iter {
     const uint8_t *p, *end;
     int64_t base_offset, base_timestamp, max_timestamp;
     bool log_append_time;
-    int32_t remaining;   /* records still announced by recordsCount */
+    int32_t remaining; /* records still announced by recordsCount */
     int32_t index;
     bool err;
 } batch_iter;
@@ -166,8 +167,8 @@ int16_t batch_decompress_records(const log_batch_header *h,
 
 /* ---- builder ---------------------------------------------------------- */
 typedef struct batch_builder {
-    buf records;         /* encoded records, uncompressed */
-    int compression;     /* COMPRESS_* */
+    buf records;     /* encoded records, uncompressed */
+    int compression; /* COMPRESS_* */
     int64_t base_offset;
     int64_t base_timestamp;
     int64_t max_timestamp;

@@ -22,12 +22,18 @@ static const uint8_t xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
 
 const char *compress_name(int codec) {
     switch (codec) {
-    case COMPRESS_NONE: return "none";
-    case COMPRESS_GZIP: return "gzip";
-    case COMPRESS_SNAPPY: return "snappy";
-    case COMPRESS_LZ4: return "lz4";
-    case COMPRESS_ZSTD: return "zstd";
-    default: return "unknown";
+    case COMPRESS_NONE:
+        return "none";
+    case COMPRESS_GZIP:
+        return "gzip";
+    case COMPRESS_SNAPPY:
+        return "snappy";
+    case COMPRESS_LZ4:
+        return "lz4";
+    case COMPRESS_ZSTD:
+        return "zstd";
+    default:
+        return "unknown";
     }
 }
 
@@ -236,11 +242,20 @@ int16_t compress_decompress(int codec, const uint8_t *in, size_t n,
             return KERR_MESSAGE_TOO_LARGE;
         buf_put(out, in, n);
         return KERR_NONE;
-    case COMPRESS_GZIP: err = gunzip(in, n, max_out, out); break;
-    case COMPRESS_SNAPPY: err = unsnappy(in, n, max_out, out); break;
-    case COMPRESS_LZ4: err = unlz4(in, n, max_out, out); break;
-    case COMPRESS_ZSTD: err = unzstd(in, n, max_out, out); break;
-    default: return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case COMPRESS_GZIP:
+        err = gunzip(in, n, max_out, out);
+        break;
+    case COMPRESS_SNAPPY:
+        err = unsnappy(in, n, max_out, out);
+        break;
+    case COMPRESS_LZ4:
+        err = unlz4(in, n, max_out, out);
+        break;
+    case COMPRESS_ZSTD:
+        err = unzstd(in, n, max_out, out);
+        break;
+    default:
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
     }
     if (err)
         out->len = start;
@@ -316,11 +331,18 @@ static int16_t zstd_compress(const uint8_t *in, size_t n, int level, buf *out) {
 int16_t compress_compress(int codec, const uint8_t *in, size_t n, int level,
                           buf *out) {
     switch (codec) {
-    case COMPRESS_NONE: buf_put(out, in, n); return KERR_NONE;
-    case COMPRESS_GZIP: return gzip_compress(in, n, level, out);
-    case COMPRESS_SNAPPY: return snappy_xerial_compress(in, n, out);
-    case COMPRESS_LZ4: return lz4_compress(in, n, level, out);
-    case COMPRESS_ZSTD: return zstd_compress(in, n, level, out);
-    default: return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    case COMPRESS_NONE:
+        buf_put(out, in, n);
+        return KERR_NONE;
+    case COMPRESS_GZIP:
+        return gzip_compress(in, n, level, out);
+    case COMPRESS_SNAPPY:
+        return snappy_xerial_compress(in, n, out);
+    case COMPRESS_LZ4:
+        return lz4_compress(in, n, level, out);
+    case COMPRESS_ZSTD:
+        return zstd_compress(in, n, level, out);
+    default:
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
     }
 }

@@ -66,7 +66,10 @@ static int px_open(void *c, const char *p, int f, int m) {
     (void)c;
     return open(p, f | O_CLOEXEC, m);
 }
-static int px_close(void *c, int fd) { (void)c; return close(fd); }
+static int px_close(void *c, int fd) {
+    (void)c;
+    return close(fd);
+}
 static ssize_t px_pread(void *c, int fd, void *b, size_t n, off_t o) {
     (void)c;
     return pread(fd, b, n, o);
@@ -75,17 +78,34 @@ static ssize_t px_pwrite(void *c, int fd, const void *b, size_t n, off_t o) {
     (void)c;
     return pwrite(fd, b, n, o);
 }
-static int px_fsync(void *c, int fd) { (void)c; return fdatasync(fd); }
-static int px_ftruncate(void *c, int fd, off_t l) { (void)c; return ftruncate(fd, l); }
-static int px_rename(void *c, const char *a, const char *b) { (void)c; return rename(a, b); }
-static int px_unlink(void *c, const char *p) { (void)c; return unlink(p); }
-static int px_mkdir(void *c, const char *p, int m) { (void)c; return mkdir(p, (mode_t)m); }
-static int px_rmdir(void *c, const char *p) { (void)c; return rmdir(p); }
+static int px_fsync(void *c, int fd) {
+    (void)c;
+    return fdatasync(fd);
+}
+static int px_ftruncate(void *c, int fd, off_t l) {
+    (void)c;
+    return ftruncate(fd, l);
+}
+static int px_rename(void *c, const char *a, const char *b) {
+    (void)c;
+    return rename(a, b);
+}
+static int px_unlink(void *c, const char *p) {
+    (void)c;
+    return unlink(p);
+}
+static int px_mkdir(void *c, const char *p, int m) {
+    (void)c;
+    return mkdir(p, (mode_t)m);
+}
+static int px_rmdir(void *c, const char *p) {
+    (void)c;
+    return rmdir(p);
+}
 
-const log_io log_io_posix = {px_open,   px_close,     px_pread,
-                             px_pwrite, px_fsync,     px_ftruncate,
-                             px_rename, px_unlink,    px_mkdir,
-                             px_rmdir,  NULL};
+const log_io log_io_posix = {px_open,  px_close,     px_pread,  px_pwrite,
+                             px_fsync, px_ftruncate, px_rename, px_unlink,
+                             px_mkdir, px_rmdir,     NULL};
 
 /* ---- types ------------------------------------------------------------- */
 typedef struct idx_entry {
@@ -101,19 +121,19 @@ typedef struct log_segment {
     struct log_segment *lru_prev, *lru_next; /* open list, most recent first */
     log_partition *part;
     int64_t base;
-    int64_t size;        /* bytes in .log */
-    int64_t next_offset; /* offset after the last batch */
-    int64_t max_ts;      /* largest batch maxTimestamp, -1 if none */
-    int64_t max_ts_offset; /* last offset of that batch */
+    int64_t size;           /* bytes in .log */
+    int64_t next_offset;    /* offset after the last batch */
+    int64_t max_ts;         /* largest batch maxTimestamp, -1 if none */
+    int64_t max_ts_offset;  /* last offset of that batch */
     int64_t first_batch_ts; /* maxTimestamp of the first batch (segment.ms) */
     int64_t created_ms;
     int64_t bytes_since_index;
     int32_t n_idx, n_tidx; /* entries (valid while closed too) */
     int64_t last_tidx_ts;
     /* open state */
-    int fd;            /* .log, -1 when closed */
+    int fd;              /* .log, -1 when closed */
     int idx_fd, tidx_fd; /* only for the active segment, else -1 */
-    idx_entry *idx;    /* n_idx entries, loaded when open */
+    idx_entry *idx;      /* n_idx entries, loaded when open */
     tidx_entry *tidx;
     int32_t cap_idx, cap_tidx;
     bool active_files; /* index files preallocated (active) */
@@ -140,7 +160,7 @@ struct log_partition {
     int64_t recovery_point;
     int64_t unflushed_msgs;
     int64_t last_flush_ms;
-    bool dirty;   /* in mgr->dirty */
+    bool dirty; /* in mgr->dirty */
     bool failed;
     epoch_entry *epochs;
     int nepochs, capepochs;
@@ -232,7 +252,8 @@ static bool write_all(log_manager *mgr, int fd, const void *p, size_t n,
 }
 
 /* pread of exactly n bytes; returns bytes read (< n at end of file), -1 err */
-static ssize_t read_full(log_manager *mgr, int fd, void *p, size_t n, off_t off) {
+static ssize_t read_full(log_manager *mgr, int fd, void *p, size_t n,
+                         off_t off) {
     size_t got = 0;
     while (got < n) {
         ssize_t r = IOCALL(mgr, pread, fd, (uint8_t *)p + got, n - got,
@@ -345,7 +366,8 @@ static bool uuid_from_b64(const char *s, uint8_t id[16]) {
     return o == 16;
 }
 
-/* ---- partition map -------------------------------------------------------- */
+/* ---- partition map --------------------------------------------------------
+ */
 static uint64_t tp_hash(const char *topic, int32_t p) {
     uint64_t h = 1469598103934665603ULL;
     for (const char *c = topic; *c; c++)
@@ -530,7 +552,8 @@ static bool seg_open(log_segment *s) {
         if (!s->active_files) {
             /* Preallocate as Kafka does (sparse). */
             int32_t ib = part->cfg.segment_index_bytes;
-            IOCALL(mgr, ftruncate, s->idx_fd, (off_t)(ib / IDX_ENTRY * IDX_ENTRY));
+            IOCALL(mgr, ftruncate, s->idx_fd,
+                   (off_t)(ib / IDX_ENTRY * IDX_ENTRY));
             IOCALL(mgr, ftruncate, s->tidx_fd,
                    (off_t)(ib / TIDX_ENTRY * TIDX_ENTRY));
             s->active_files = true;
@@ -560,7 +583,8 @@ static void seg_free(log_segment *s) {
     free(s);
 }
 
-/* ---- index maintenance ----------------------------------------------------- */
+/* ---- index maintenance -----------------------------------------------------
+ */
 static bool idx_append(log_segment *s, int64_t last_offset, int64_t pos) {
     log_manager *mgr = s->part->mgr;
     if (s->n_idx == s->cap_idx) {
@@ -681,7 +705,8 @@ static bool seg_finalize(log_segment *s) {
         return false;
     bool ok = true;
     if (s->idx_fd >= 0) {
-        ok = IOCALL(mgr, ftruncate, s->idx_fd, (off_t)s->n_idx * IDX_ENTRY) == 0 &&
+        ok = IOCALL(mgr, ftruncate, s->idx_fd, (off_t)s->n_idx * IDX_ENTRY) ==
+                 0 &&
              IOCALL(mgr, ftruncate, s->tidx_fd,
                     (off_t)s->n_tidx * TIDX_ENTRY) == 0 &&
              IOCALL(mgr, fsync, s->idx_fd) == 0 &&
@@ -731,7 +756,8 @@ static int64_t seg_lookup_pos(log_segment *s, int64_t offset) {
     return s->size;
 }
 
-/* ---- rebuild / recovery --------------------------------------------------- */
+/* ---- rebuild / recovery ---------------------------------------------------
+ */
 
 /* Re-reads s from byte 0, validating every batch; rebuilds its indexes in
  * memory and on disk; truncates the .log at the first invalid batch.
@@ -829,7 +855,8 @@ static bool seg_load_clean(log_segment *s, bool last) {
     seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
     s->size = file_size(lp);
     int64_t isz = file_size(ip), tsz = file_size(tp);
-    if (s->size < 0 || isz < 0 || tsz < 0 || isz % IDX_ENTRY || tsz % TIDX_ENTRY)
+    if (s->size < 0 || isz < 0 || tsz < 0 || isz % IDX_ENTRY ||
+        tsz % TIDX_ENTRY)
         return false;
     if (isz / IDX_ENTRY > INT32_MAX / 2 || tsz / TIDX_ENTRY > INT32_MAX / 2)
         return false;
@@ -857,11 +884,12 @@ static bool seg_load_clean(log_segment *s, bool last) {
     s->next_offset = s->base;
     s->bytes_since_index = 0;
     uint8_t h[BATCH_HEADER_SIZE];
-    if (s->size > 0 && read_full(mgr, s->fd, h, sizeof(h), 0) ==
-                           (ssize_t)sizeof(h))
+    if (s->size > 0 &&
+        read_full(mgr, s->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h))
         s->first_batch_ts = (int64_t)sl_load_be64(h + BATCH_OFF_MAX_TIMESTAMP);
     while (pos < s->size) {
-        if (read_full(mgr, s->fd, h, sizeof(h), (off_t)pos) != (ssize_t)sizeof(h))
+        if (read_full(mgr, s->fd, h, sizeof(h), (off_t)pos) !=
+            (ssize_t)sizeof(h))
             return false;
         log_batch_header bh;
         batch_parse_header(h, sizeof(h), &bh);
@@ -880,7 +908,8 @@ static bool seg_load_clean(log_segment *s, bool last) {
     return true;
 }
 
-/* ---- leader epoch cache ----------------------------------------------------- */
+/* ---- leader epoch cache -----------------------------------------------------
+ */
 static bool epochs_write(log_partition *part) {
     buf b;
     buf_init(&b, 64);
@@ -914,8 +943,9 @@ static void epochs_load(log_partition *part) {
                 break;
             if (part->nepochs == part->capepochs) {
                 part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
-                part->epochs = xrealloc(part->epochs, sizeof(*part->epochs) *
-                                                          (size_t)part->capepochs);
+                part->epochs =
+                    xrealloc(part->epochs,
+                             sizeof(*part->epochs) * (size_t)part->capepochs);
             }
             part->epochs[part->nepochs++] = (epoch_entry){e, off};
         }
@@ -929,8 +959,8 @@ static bool epochs_assign(log_partition *part, int32_t epoch, int64_t start) {
         return true;
     if (part->nepochs == part->capepochs) {
         part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
-        part->epochs =
-            xrealloc(part->epochs, sizeof(*part->epochs) * (size_t)part->capepochs);
+        part->epochs = xrealloc(part->epochs, sizeof(*part->epochs) *
+                                                  (size_t)part->capepochs);
     }
     part->epochs[part->nepochs++] = (epoch_entry){epoch, start};
     return epochs_write(part);
@@ -952,7 +982,8 @@ static void epochs_truncate_start(log_partition *part, int64_t start) {
     for (int i = 0; i < part->nepochs; i++)
         if (part->epochs[i].start_offset <= start)
             keep = i;
-    if (keep == 0 && (part->nepochs == 0 || part->epochs[0].start_offset >= start))
+    if (keep == 0 &&
+        (part->nepochs == 0 || part->epochs[0].start_offset >= start))
         return;
     memmove(part->epochs, part->epochs + keep,
             sizeof(*part->epochs) * (size_t)(part->nepochs - keep));
@@ -968,7 +999,8 @@ int32_t log_latest_epoch(const log_partition *part) {
 
 int32_t log_epoch_for_offset(const log_partition *part, int64_t offset) {
     int32_t e = -1;
-    for (int i = 0; i < part->nepochs && part->epochs[i].start_offset <= offset; i++)
+    for (int i = 0; i < part->nepochs && part->epochs[i].start_offset <= offset;
+         i++)
         e = part->epochs[i].epoch;
     return e;
 }
@@ -1003,7 +1035,8 @@ void log_end_offset_for_epoch(log_partition *part, int32_t req, int32_t *epoch,
     }
 }
 
-/* ---- partition lifecycle ----------------------------------------------------- */
+/* ---- partition lifecycle
+ * ----------------------------------------------------- */
 static log_segment *active(log_partition *part) {
     return part->segs[part->nsegs - 1];
 }
@@ -1160,40 +1193,60 @@ int16_t log_delete(log_manager *mgr, log_partition *part) {
              part->partition, hex);
     char *to = path_join(mgr->dirs[part->dir_index], name);
     int16_t err = KERR_NONE;
-    if (IOCALL(mgr, rename, part->path, to) != 0 ||
-        !remove_dir_files(mgr, to))
+    if (IOCALL(mgr, rename, part->path, to) != 0 || !remove_dir_files(mgr, to))
         err = KERR_KAFKA_STORAGE_ERROR;
     free(to);
     part_free(part);
     return err;
 }
 
-/* ---- accessors --------------------------------------------------------------- */
-void log_set_config(log_partition *part, const log_config *cfg) { part->cfg = *cfg; }
-const log_config *log_get_config(const log_partition *part) { return &part->cfg; }
-const char *log_topic(const log_partition *part) { return part->topic; }
-int32_t log_partition_id(const log_partition *part) { return part->partition; }
+/* ---- accessors
+ * --------------------------------------------------------------- */
+void log_set_config(log_partition *part, const log_config *cfg) {
+    part->cfg = *cfg;
+}
+const log_config *log_get_config(const log_partition *part) {
+    return &part->cfg;
+}
+const char *log_topic(const log_partition *part) {
+    return part->topic;
+}
+int32_t log_partition_id(const log_partition *part) {
+    return part->partition;
+}
 void log_topic_id(const log_partition *part, uint8_t out[16]) {
     memcpy(out, part->topic_id, 16);
 }
 const char *log_dir_path(const log_partition *part) {
     return part->mgr->dirs[part->dir_index];
 }
-int64_t log_start_offset(const log_partition *part) { return part->log_start; }
+int64_t log_start_offset(const log_partition *part) {
+    return part->log_start;
+}
 int64_t log_end_offset(const log_partition *part) {
     return part->segs[part->nsegs - 1]->next_offset;
 }
-int64_t log_high_watermark(const log_partition *part) { return part->hw; }
-int64_t log_last_stable_offset(const log_partition *part) { return part->hw; }
-int64_t log_recovery_point(const log_partition *part) { return part->recovery_point; }
+int64_t log_high_watermark(const log_partition *part) {
+    return part->hw;
+}
+int64_t log_last_stable_offset(const log_partition *part) {
+    return part->hw;
+}
+int64_t log_recovery_point(const log_partition *part) {
+    return part->recovery_point;
+}
 int64_t log_size_bytes(const log_partition *part) {
     int64_t n = 0;
     for (int i = 0; i < part->nsegs; i++)
         n += part->segs[i]->size;
     return n;
 }
-int log_segment_count(const log_partition *part) { return part->nsegs; }
-bool log_is_failed(const log_partition *part) { return part->failed; }
+int log_segment_count(const log_partition *part) {
+    return part->nsegs;
+}
+bool log_is_failed(const log_partition *part) {
+    return part->failed;
+}
 
 void log_set_high_watermark(log_partition *part, int64_t hw) {
     int64_t leo = log_end_offset(part);
@@ -1205,7 +1258,8 @@ void log_set_high_watermark(log_partition *part, int64_t hw) {
     SL_ASSERT(part->log_start <= part->hw && part->hw <= leo);
 }
 
-/* ---- flush ------------------------------------------------------------------ */
+/* ---- flush ------------------------------------------------------------------
+ */
 int16_t log_flush(log_partition *part) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
@@ -1229,7 +1283,8 @@ static void mark_dirty(log_partition *part) {
         return;
     if (mgr->ndirty == mgr->capdirty) {
         mgr->capdirty = mgr->capdirty ? mgr->capdirty * 2 : 64;
-        mgr->dirty = xrealloc(mgr->dirty, sizeof(*mgr->dirty) * (size_t)mgr->capdirty);
+        mgr->dirty =
+            xrealloc(mgr->dirty, sizeof(*mgr->dirty) * (size_t)mgr->capdirty);
     }
     mgr->dirty[mgr->ndirty++] = part;
     part->dirty = true;
@@ -1247,7 +1302,8 @@ int log_manager_flush_dirty(log_manager *mgr) {
     return n;
 }
 
-/* ---- roll ---------------------------------------------------------------------- */
+/* ---- roll
+ * ---------------------------------------------------------------------- */
 static bool roll(log_partition *part) {
     log_segment *old = active(part);
     int64_t base = old->next_offset;
@@ -1284,7 +1340,8 @@ static bool should_roll(log_partition *part, int64_t append_bytes,
     return false;
 }
 
-/* ---- append ---------------------------------------------------------------------- */
+/* ---- append
+ * ---------------------------------------------------------------------- */
 static int16_t fail_append(log_append_info *out, int16_t err, int32_t bi,
                            int32_t ri, const char *msg) {
     out->err_batch_index = bi;
@@ -1362,16 +1419,18 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
         log_batch_header h;
         int16_t e = batch_validate(batches + pos, len - pos, &h);
         if (e)
-            return fail_append(out, e, bi, -1,
-                               e == KERR_CORRUPT_MESSAGE
-                                   ? "Record batch is corrupt (size, magic or CRC)"
-                                   : "Invalid record batch");
+            return fail_append(
+                out, e, bi, -1,
+                e == KERR_CORRUPT_MESSAGE
+                    ? "Record batch is corrupt (size, magic or CRC)"
+                    : "Invalid record batch");
         if (batch_size(&h) > c->max_message_bytes)
             return fail_append(out, KERR_MESSAGE_TOO_LARGE, bi, -1,
                                "Record batch larger than max.message.bytes");
         if (batch_is_control(&h) && origin == LOG_ORIGIN_CLIENT)
-            return fail_append(out, KERR_INVALID_RECORD, bi, -1,
-                               "Clients are not allowed to write control records");
+            return fail_append(
+                out, KERR_INVALID_RECORD, bi, -1,
+                "Clients are not allowed to write control records");
         if (origin == LOG_ORIGIN_REPLICATION) {
             if (h.base_offset < expect_next)
                 return fail_append(out, KERR_INVALID_RECORD, bi, -1,
@@ -1486,7 +1545,8 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
     return KERR_NONE;
 }
 
-/* ---- read ------------------------------------------------------------------------ */
+/* ---- read
+ * ------------------------------------------------------------------------ */
 static int seg_index_for(const log_partition *part, int64_t offset) {
     int lo = 0, hi = part->nsegs - 1, ans = 0;
     while (lo <= hi) {
@@ -1513,13 +1573,15 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
 
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
                  int64_t max_offset, bool min_one_batch, log_read_result *out) {
-    return read_impl(part, offset, max_bytes, max_offset, min_one_batch, true, out);
+    return read_impl(part, offset, max_bytes, max_offset, min_one_batch, true,
+                     out);
 }
 
 int16_t log_read_len(log_partition *part, int64_t offset, int32_t max_bytes,
                      int64_t max_offset, bool min_one_batch, int32_t *len) {
     log_read_result r;
-    int16_t e = read_impl(part, offset, max_bytes, max_offset, min_one_batch, false, &r);
+    int16_t e = read_impl(part, offset, max_bytes, max_offset, min_one_batch,
+                          false, &r);
     *len = r.len;
     return e;
 }
@@ -1572,7 +1634,8 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
             return KERR_KAFKA_STORAGE_ERROR;
         }
         int64_t first_size =
-            (int64_t)(int32_t)sl_load_be32(h + BATCH_OFF_LENGTH) + BATCH_LOG_OVERHEAD;
+            (int64_t)(int32_t)sl_load_be32(h + BATCH_OFF_LENGTH) +
+            BATCH_LOG_OVERHEAD;
         int64_t adjusted = max_bytes < 0 ? 0 : max_bytes;
         if (min_one_batch && first_size > adjusted)
             adjusted = first_size;
@@ -1591,15 +1654,17 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
     return KERR_NONE;
 }
 
-/* ---- timestamps ---------------------------------------------------------------- */
+/* ---- timestamps
+ * ---------------------------------------------------------------- */
 
 /* First record with timestamp >= ts in the batch at pos of s (decoding it);
  * false if none in that batch. */
-static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts, bool exact_max,
-                          int64_t *off, int64_t *rts) {
+static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts,
+                          bool exact_max, int64_t *off, int64_t *rts) {
     log_manager *mgr = s->part->mgr;
     uint8_t hb[BATCH_HEADER_SIZE];
-    if (read_full(mgr, s->fd, hb, sizeof(hb), (off_t)pos) != (ssize_t)sizeof(hb))
+    if (read_full(mgr, s->fd, hb, sizeof(hb), (off_t)pos) !=
+        (ssize_t)sizeof(hb))
         return false;
     log_batch_header h;
     batch_parse_header(hb, sizeof(hb), &h);
@@ -1616,7 +1681,8 @@ static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts, bool exact_ma
             batch_iter_init(&it, &h, plain.data, plain.len);
             log_record r;
             while (batch_iter_next(&it, &r) == 1) {
-                if (exact_max ? r.timestamp == h.max_timestamp : r.timestamp >= ts) {
+                if (exact_max ? r.timestamp == h.max_timestamp
+                              : r.timestamp >= ts) {
                     *off = r.offset;
                     *rts = r.timestamp;
                     found = true;
@@ -1700,7 +1766,8 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
     return KERR_NONE;
 }
 
-/* ---- retention, delete records, truncation --------------------------------- */
+/* ---- retention, delete records, truncation ---------------------------------
+ */
 
 /* Removes the first k segments (k < nsegs, or k == nsegs after a roll). */
 static void drop_front_segments(log_partition *part, int k) {
@@ -1858,7 +1925,8 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
     return KERR_NONE;
 }
 
-/* ---- checkpoints ---------------------------------------------------------------- */
+/* ---- checkpoints
+ * ---------------------------------------------------------------- */
 typedef struct ckpt_entry {
     char *topic;
     int32_t partition;
@@ -1929,7 +1997,7 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
                 for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
                     if (p->dir_index != d)
                         continue;
-                    int64_t v = k == 0 ? p->recovery_point
+                    int64_t v = k == 0   ? p->recovery_point
                                 : k == 1 ? p->log_start
                                          : p->hw;
                     buf_printf(&body, "%s %d %" PRId64 "\n", p->topic,
@@ -1951,7 +2019,8 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
     return err;
 }
 
-/* ---- open / close ---------------------------------------------------------------- */
+/* ---- open / close
+ * ---------------------------------------------------------------- */
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
@@ -2021,7 +2090,8 @@ static void load_partition(log_manager *mgr, int d, const char *name,
         }
     }
     closedir(dir);
-    qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
+    if (nb > 1)
+        qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
     int64_t ckpt_start = ckpt_find(ls, topic, (int32_t)pn);
     for (int i = 0; i < nb; i++)
         segs_push(part, seg_new(part, bases[i]));
@@ -2040,7 +2110,8 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     int first_dirty = part->nsegs;
     if (!clean)
         for (int i = 0; i < part->nsegs; i++) {
-            int64_t upper = i + 1 < part->nsegs ? part->segs[i + 1]->base : INT64_MAX;
+            int64_t upper =
+                i + 1 < part->nsegs ? part->segs[i + 1]->base : INT64_MAX;
             if (upper > recovery) {
                 first_dirty = i;
                 break;
@@ -2170,8 +2241,9 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         IOCALL(mgr, unlink, marker);
         free(marker);
     }
-    SL_INFO(MOD, "Loaded %zu partition log(s); recovery re-read %" PRId64
-                 " batch(es)",
+    SL_INFO(MOD,
+            "Loaded %zu partition log(s); recovery re-read %" PRId64
+            " batch(es)",
             mgr->nparts, mgr->stats.recovered_batches);
     return mgr;
 }
@@ -2232,15 +2304,19 @@ void log_manager_get_stats(const log_manager *mgr, log_manager_stats *out) {
 }
 
 void log_manager_foreach(log_manager *mgr,
-                         void (*fn)(void *ctx, log_partition *part), void *ctx) {
+                         void (*fn)(void *ctx, log_partition *part),
+                         void *ctx) {
     for (size_t i = 0; i < mgr->nbuckets; i++)
         for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
             fn(ctx, p);
 }
 
-int log_manager_n_dirs(const log_manager *mgr) { return mgr->ndirs; }
+int log_manager_n_dirs(const log_manager *mgr) {
+    return mgr->ndirs;
+}
 
-/* ---- cleaner hooks ------------------------------------------------------------- */
+/* ---- cleaner hooks
+ * ------------------------------------------------------------- */
 void log_segment_get(const log_partition *part, int i, log_segment_info *out) {
     const log_segment *s = part->segs[i];
     out->base = s->base;
@@ -2250,7 +2326,9 @@ void log_segment_get(const log_partition *part, int i, log_segment_info *out) {
     out->first_batch_timestamp = s->first_batch_ts;
 }
 
-const char *log_path(const log_partition *part) { return part->path; }
+const char *log_path(const log_partition *part) {
+    return part->path;
+}
 
 int16_t log_replace_segments(log_partition *part, int first, int count,
                              const char *cleaned_log,
@@ -2286,4 +2364,6 @@ int16_t log_replace_segments(log_partition *part, int first, int count,
     seg_close(ns);
     return KERR_NONE;
 }
-const char *log_manager_dir(const log_manager *mgr, int i) { return mgr->dirs[i]; }
+const char *log_manager_dir(const log_manager *mgr, int i) {
+    return mgr->dirs[i];
+}

@@ -71,25 +71,25 @@ enum log_topic_compression {
  * defaults); units as in Kafka. INT64_MAX means "never" for flush.* and the
  * timestamp bounds; -1 means unlimited for retention.*. */
 typedef struct log_config {
-    int32_t segment_bytes;         /* segment.bytes, 1 GiB */
-    int64_t segment_ms;            /* segment.ms, 7 days */
-    int64_t retention_ms;          /* retention.ms, 7 days; -1 = forever */
-    int64_t retention_bytes;       /* retention.bytes, -1 */
-    int32_t max_message_bytes;     /* max.message.bytes, 1048588 */
-    int32_t index_interval_bytes;  /* index.interval.bytes, 4096 */
-    int32_t segment_index_bytes;   /* segment.index.bytes, 10 MiB */
-    int64_t flush_messages;        /* flush.messages, INT64_MAX */
-    int64_t flush_ms;              /* flush.ms, INT64_MAX */
-    int32_t min_insync_replicas;   /* min.insync.replicas, 1 (used by produce) */
-    int cleanup_policy;            /* LOG_CLEANUP_* bits, delete */
-    int compression_type;          /* enum log_topic_compression, producer */
-    int message_timestamp_type;    /* enum log_ts_type, CreateTime */
+    int32_t segment_bytes;        /* segment.bytes, 1 GiB */
+    int64_t segment_ms;           /* segment.ms, 7 days */
+    int64_t retention_ms;         /* retention.ms, 7 days; -1 = forever */
+    int64_t retention_bytes;      /* retention.bytes, -1 */
+    int32_t max_message_bytes;    /* max.message.bytes, 1048588 */
+    int32_t index_interval_bytes; /* index.interval.bytes, 4096 */
+    int32_t segment_index_bytes;  /* segment.index.bytes, 10 MiB */
+    int64_t flush_messages;       /* flush.messages, INT64_MAX */
+    int64_t flush_ms;             /* flush.ms, INT64_MAX */
+    int32_t min_insync_replicas;  /* min.insync.replicas, 1 (used by produce) */
+    int cleanup_policy;           /* LOG_CLEANUP_* bits, delete */
+    int compression_type;         /* enum log_topic_compression, producer */
+    int message_timestamp_type;   /* enum log_ts_type, CreateTime */
     int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms */
     int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms */
     /* compaction (read by src/log/cleaner.c) */
-    int64_t delete_retention_ms;     /* delete.retention.ms, 1 day */
-    int64_t min_compaction_lag_ms;   /* min.compaction.lag.ms, 0 */
-    int64_t max_compaction_lag_ms;   /* max.compaction.lag.ms, INT64_MAX */
+    int64_t delete_retention_ms;      /* delete.retention.ms, 1 day */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms, 0 */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms, INT64_MAX */
     double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio, 0.5 */
 } log_config;
 
@@ -103,20 +103,20 @@ typedef struct log_partition log_partition;
 typedef struct log_manager_opts {
     const char *const *log_dirs; /* log.dirs (created if missing) */
     int n_log_dirs;
-    const log_io *io;            /* NULL: log_io_posix */
-    int max_open_segments;       /* LRU bound on open segments (fd + index
-                                    arrays); 0: 1024 */
+    const log_io *io;                 /* NULL: log_io_posix */
+    int max_open_segments;            /* LRU bound on open segments (fd + index
+                                         arrays); 0: 1024 */
     const log_config *default_config; /* for partitions found on disk; the
                                     server may log_set_config them later */
 } log_manager_opts;
 
 /* Counters for tests and metrics. */
 typedef struct log_manager_stats {
-    int64_t recovered_batches;  /* batches re-read by recovery at open */
+    int64_t recovered_batches; /* batches re-read by recovery at open */
     int64_t recovered_bytes;
-    int64_t truncated_bytes;    /* bytes cut off by recovery */
-    int64_t segment_opens;      /* lazy opens (cache misses) */
-    int open_segments;          /* currently open */
+    int64_t truncated_bytes; /* bytes cut off by recovery */
+    int64_t segment_opens;   /* lazy opens (cache misses) */
+    int open_segments;       /* currently open */
     int partitions;
 } log_manager_stats;
 
@@ -164,13 +164,13 @@ const log_config *log_get_config(const log_partition *part);
 const char *log_topic(const log_partition *part);
 int32_t log_partition_id(const log_partition *part);
 void log_topic_id(const log_partition *part, uint8_t out[16]);
-const char *log_dir_path(const log_partition *part);   /* the log.dir root */
+const char *log_dir_path(const log_partition *part); /* the log.dir root */
 int64_t log_start_offset(const log_partition *part);
 int64_t log_end_offset(const log_partition *part);
 int64_t log_high_watermark(const log_partition *part);
 int64_t log_last_stable_offset(const log_partition *part); /* = HW for now */
 int64_t log_recovery_point(const log_partition *part);
-int64_t log_size_bytes(const log_partition *part);         /* sum of segments */
+int64_t log_size_bytes(const log_partition *part); /* sum of segments */
 int log_segment_count(const log_partition *part);
 bool log_is_failed(const log_partition *part);
 
@@ -182,9 +182,9 @@ enum log_origin {
 };
 
 typedef struct log_append_info {
-    int64_t base_offset;       /* first offset assigned */
+    int64_t base_offset; /* first offset assigned */
     int64_t last_offset;
-    int64_t log_append_time;   /* -1 unless LogAppendTime */
+    int64_t log_append_time; /* -1 unless LogAppendTime */
     int64_t log_start_offset;
     int32_t record_count;
     /* On an error: which batch (0-based) and, if known, which record in it
@@ -213,11 +213,11 @@ void log_set_high_watermark(log_partition *part, int64_t hw);
 
 /* ---- read -------------------------------------------------------------- */
 typedef struct log_read_result {
-    int fd;              /* dup()ed segment fd, owned by the caller (close it,
-                            or log_read_release); -1 when len == 0 */
-    int64_t file_pos;    /* where the data starts in that file */
-    int32_t len;         /* bytes to send (may end inside a batch: Kafka's
-                            rule; clients drop a partial last batch) */
+    int fd;           /* dup()ed segment fd, owned by the caller (close it,
+                         or log_read_release); -1 when len == 0 */
+    int64_t file_pos; /* where the data starts in that file */
+    int32_t len;      /* bytes to send (may end inside a batch: Kafka's
+                         rule; clients drop a partial last batch) */
     int64_t first_batch_offset; /* base offset of the first batch, or -1 */
     int64_t high_watermark;
     int64_t last_stable_offset;
@@ -269,7 +269,8 @@ int16_t log_truncate_to(log_partition *part, int64_t offset);
 /* fsync this partition now. */
 int16_t log_flush(log_partition *part);
 
-/* ---- hooks for the log cleaner (src/log/cleaner.c) ------------------------ */
+/* ---- hooks for the log cleaner (src/log/cleaner.c) ------------------------
+ */
 typedef struct log_segment_info {
     int64_t base;          /* base offset (file name) */
     int64_t end_offset;    /* offset after it (the next segment's base for

@@ -679,8 +679,7 @@ static void voter_json(buf *b, const kc_quorum *q, const kc_replica_state *s) {
     int k = 0;
     for (int i = 0; i < q->nnodes; i++)
         if (q->nodes[i].id == s->id)
-            buf_printf(b, "%s\"%s://%s:%d\"",
-                       k++ ? ", " : ", \"endpoints\": [",
+            buf_printf(b, "%s\"%s://%s:%d\"", k++ ? ", " : ", \"endpoints\": [",
                        q->nodes[i].listener, q->nodes[i].host,
                        q->nodes[i].port);
     buf_printf(b, "%s}", k ? "]" : "");

@@ -35,7 +35,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
     cur_failed++;
 }
 
-uint64_t test_seed(void) { return seed; }
+uint64_t test_seed(void) {
+    return seed;
+}
 
 const char *test_tmpdir(void) {
     if (!tmpdir[0]) {
@@ -64,7 +66,8 @@ int main(int argc, char **argv) {
      * results. SLUICE_TEST_LOG=debug|info|warn|error shows them. */
     const char *lvl = getenv("SLUICE_TEST_LOG");
     int parsed = lvl ? sl_log_parse_level(lvl) : -1;
-    sl_log_set_level(parsed >= 0 ? (sl_log_level)parsed : (sl_log_level)(SL_LOG_ERROR + 1));
+    sl_log_set_level(parsed >= 0 ? (sl_log_level)parsed
+                                 : (sl_log_level)(SL_LOG_ERROR + 1));
     const char *env = getenv("SLUICE_TEST_SEED");
     seed = env ? strtoull(env, NULL, 0) : rng_os_seed();
     printf("seed %llu (replay with SLUICE_TEST_SEED=%llu)\n",

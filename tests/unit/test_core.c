@@ -52,13 +52,15 @@ TEST(java_string_hash_matches_java) {
     CHECK_EQ(java_string_hash("", 0), 0);
     CHECK_EQ(java_string_hash("hello", 5), 99162322);
     CHECK_EQ(java_string_hash("my-group", 8), -1906497762);
-    CHECK_EQ(java_string_hash("\xf0\x9f\x98\x80x", 5), 54959989); /* surrogate pair */
+    CHECK_EQ(java_string_hash("\xf0\x9f\x98\x80x", 5),
+             54959989); /* surrogate pair */
     /* "é" is one UTF-16 unit 0xe9 */
     CHECK_EQ(java_string_hash("\xc3\xa9", 2), 0xe9);
 }
 
 TEST(varint_roundtrip_and_bounds) {
-    uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX};
+    uint64_t vals[] = {0,     1,     127,        128,       300,
+                       16383, 16384, UINT32_MAX, UINT64_MAX};
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         uint8_t b[10];
         size_t n = varint_put_u(b, vals[i]);

@@ -15,7 +15,8 @@
 #include "proto/errors.h"
 #include "test.h"
 
-static const uint8_t TOPIC_ID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const uint8_t TOPIC_ID[16] = {1, 2,  3,  4,  5,  6,  7,  8,
+                                     9, 10, 11, 12, 13, 14, 15, 16};
 
 static log_manager *open_mgr(const char *dir, const log_io *io, int max_open) {
     const char *dirs[1] = {dir};
@@ -32,7 +33,8 @@ static log_manager *open_mgr(const char *dir, const log_io *io, int max_open) {
 }
 
 /* A batch of n records whose values encode (tag, i); timestamps ts0 + i. */
-static void make_batch(buf *out, int codec, int n, int tag, int64_t ts0, int vsize) {
+static void make_batch(buf *out, int codec, int n, int tag, int64_t ts0,
+                       int vsize) {
     batch_builder b;
     batch_builder_init(&b, codec, 0);
     char *v = xmalloc((size_t)vsize + 32);
@@ -40,15 +42,16 @@ static void make_batch(buf *out, int codec, int n, int tag, int64_t ts0, int vsi
         int l = snprintf(v, 32, "%d:%d:", tag, i);
         for (int k = l; k < vsize; k++)
             v[k] = (char)('a' + (k % 26));
-        batch_builder_add(&b, ts0 + i, "k", 1, v, vsize > l ? vsize : l, NULL, 0);
+        batch_builder_add(&b, ts0 + i, "k", 1, v, vsize > l ? vsize : l, NULL,
+                          0);
     }
     CHECK_EQ(batch_builder_finish(&b, out), KERR_NONE);
     batch_builder_free(&b);
     free(v);
 }
 
-static int64_t append_one(log_partition *p, int codec, int n, int tag, int64_t ts0,
-                          int vsize, int32_t epoch) {
+static int64_t append_one(log_partition *p, int codec, int n, int tag,
+                          int64_t ts0, int vsize, int32_t epoch) {
     buf b;
     buf_init(&b, 0);
     make_batch(&b, codec, n, tag, ts0, vsize);
@@ -134,7 +137,8 @@ TEST(log_append_read_across_rolls) {
     }
     /* out of range */
     log_read_result r;
-    CHECK_EQ(log_read(p, expect + 1, 100, -1, true, &r), KERR_OFFSET_OUT_OF_RANGE);
+    CHECK_EQ(log_read(p, expect + 1, 100, -1, true, &r),
+             KERR_OFFSET_OUT_OF_RANGE);
     CHECK_EQ(log_read(p, -1, 100, -1, true, &r), KERR_OFFSET_OUT_OF_RANGE);
     CHECK_EQ(log_read(p, expect, 100, -1, true, &r), 0);
     CHECK_EQ(r.len, 0);
@@ -217,7 +221,8 @@ TEST(log_index_and_time_lookup_match_linear_scan) {
         if (ts[i] > ts[maxi])
             maxi = i;
     int64_t got, got_ts;
-    CHECK_EQ(log_offset_for_timestamp(p, LOG_TS_MAX_TIMESTAMP, &got, &got_ts), 0);
+    CHECK_EQ(log_offset_for_timestamp(p, LOG_TS_MAX_TIMESTAMP, &got, &got_ts),
+             0);
     CHECK_EQ(got_ts, ts[maxi]);
     CHECK_EQ(got, maxi);
     CHECK_EQ(log_offset_for_timestamp(p, LOG_TS_EARLIEST, &got, &got_ts), 0);
@@ -252,7 +257,8 @@ TEST(log_index_and_time_lookup_match_linear_scan) {
     log_manager_close(m);
 }
 
-static char *seg_path(const char *dir, const char *topic, int64_t base, const char *ext) {
+static char *seg_path(const char *dir, const char *topic, int64_t base,
+                      const char *ext) {
     char *p = xmalloc(512);
     snprintf(p, 512, "%s/%s-0/%020lld%s", dir, topic, (long long)base, ext);
     return p;

@@ -17,8 +17,9 @@ static void build_sample(buf *out, int codec, int n) {
         char k[32], v[64];
         int kl = snprintf(k, sizeof(k), "key-%d", i);
         int vl = snprintf(v, sizeof(v), "value-%d-%s", i, "xxxxxxxxxxxxxxxx");
-        log_record_header h[2] = {{(const uint8_t *)"h1", 2, (const uint8_t *)"v1", 2},
-                                  {(const uint8_t *)"h2", 2, NULL, -1}};
+        log_record_header h[2] = {
+            {(const uint8_t *)"h1", 2, (const uint8_t *)"v1", 2},
+            {(const uint8_t *)"h2", 2, NULL, -1}};
         if (i % 3 == 0) /* null key, tombstone value */
             batch_builder_add(&b, 1000 + i, NULL, -1, NULL, -1, NULL, 0);
         else
@@ -61,12 +62,15 @@ static void check_sample(const uint8_t *p, size_t n, int codec, int count) {
             if (i % 2) {
                 const uint8_t *hp = r.headers;
                 log_record_header hh;
-                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh), 1);
+                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh),
+                         1);
                 CHECK_EQ(hh.key_len, 2);
                 CHECK_MEM(hh.value, "v1", 2);
-                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh), 1);
+                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh),
+                         1);
                 CHECK_EQ(hh.value_len, -1);
-                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh), 0);
+                CHECK_EQ(batch_header_next(&hp, r.headers + r.headers_len, &hh),
+                         0);
             }
         }
         i++;
@@ -112,7 +116,8 @@ TEST(log_batch_validate_rejects_corruption) {
     out.data[BATCH_OFF_MAGIC] = 2;
     /* count disagreeing with lastOffsetDelta, with a correct CRC */
     sl_store_be32(out.data + BATCH_OFF_RECORDS_COUNT, 4);
-    sl_store_be32(out.data + BATCH_OFF_CRC, batch_compute_crc(out.data, out.len));
+    sl_store_be32(out.data + BATCH_OFF_CRC,
+                  batch_compute_crc(out.data, out.len));
     CHECK_EQ(batch_validate(out.data, out.len, &h), KERR_INVALID_RECORD);
     buf_free(&out);
 }
@@ -140,7 +145,8 @@ TEST(log_batch_control_marker) {
     CHECK_EQ(h.producer_id, 42);
     CHECK_EQ(h.producer_epoch, 3);
     batch_iter it;
-    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE, out.len - BATCH_HEADER_SIZE);
+    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE,
+                    out.len - BATCH_HEADER_SIZE);
     log_record r;
     CHECK_EQ(batch_iter_next(&it, &r), 1);
     CHECK_EQ(r.key_len, 4);
@@ -176,7 +182,8 @@ TEST(log_batch_iter_rejects_bad_records) {
     /* claim more records than present */
     h.records_count = 5;
     batch_iter it;
-    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE, out.len - BATCH_HEADER_SIZE);
+    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE,
+                    out.len - BATCH_HEADER_SIZE);
     log_record r;
     int rc;
     while ((rc = batch_iter_next(&it, &r)) == 1)
@@ -184,7 +191,8 @@ TEST(log_batch_iter_rejects_bad_records) {
     CHECK_EQ(rc, -1);
     /* fewer: trailing bytes are an error */
     h.records_count = 3;
-    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE, out.len - BATCH_HEADER_SIZE);
+    batch_iter_init(&it, &h, out.data + BATCH_HEADER_SIZE,
+                    out.len - BATCH_HEADER_SIZE);
     while ((rc = batch_iter_next(&it, &r)) == 1)
         ;
     CHECK_EQ(rc, -1);
@@ -204,7 +212,8 @@ TEST(log_compress_roundtrip_and_bomb) {
         buf_init(&c, 0);
         buf_init(&d, 0);
         CHECK_EQ(compress_compress(codec, rnd, 100000, -1, &c), KERR_NONE);
-        CHECK_EQ(compress_decompress(codec, c.data, c.len, 100000, &d), KERR_NONE);
+        CHECK_EQ(compress_decompress(codec, c.data, c.len, 100000, &d),
+                 KERR_NONE);
         CHECK_EQ(d.len, 100000);
         CHECK_MEM(d.data, rnd, 100000);
         /* one byte less room than needed is refused */
@@ -223,7 +232,8 @@ TEST(log_compress_roundtrip_and_bomb) {
         CHECK(d.cap <= 65536 * 2);
         /* truncated input is corrupt, never a crash */
         buf_reset(&d);
-        CHECK(compress_decompress(codec, c.data, c.len / 2, n, &d) != KERR_NONE);
+        CHECK(compress_decompress(codec, c.data, c.len / 2, n, &d) !=
+              KERR_NONE);
         /* garbage */
         buf_reset(&d);
         CHECK(compress_decompress(codec, rnd, 1000, n, &d) != KERR_NONE);
@@ -244,12 +254,14 @@ TEST(log_compress_plain_snappy_accepted) {
     buf c, d;
     buf_init(&c, 0);
     buf_init(&d, 0);
-    CHECK_EQ(compress_compress(COMPRESS_SNAPPY, (const uint8_t *)msg, strlen(msg), -1, &c),
+    CHECK_EQ(compress_compress(COMPRESS_SNAPPY, (const uint8_t *)msg,
+                               strlen(msg), -1, &c),
              KERR_NONE);
     CHECK_MEM(c.data, "\x82SNAPPY\0", 8);
     /* strip the xerial framing: 16 byte header + 4 byte block length */
-    CHECK_EQ(compress_decompress(COMPRESS_SNAPPY, c.data + 20, c.len - 20, 1000, &d),
-             KERR_NONE);
+    CHECK_EQ(
+        compress_decompress(COMPRESS_SNAPPY, c.data + 20, c.len - 20, 1000, &d),
+        KERR_NONE);
     CHECK_EQ(d.len, strlen(msg));
     CHECK_MEM(d.data, msg, strlen(msg));
     buf_free(&c);
@@ -277,7 +289,8 @@ TEST(log_batch_real_client_batches_decode) {
             codecs_seen |= 1 << batch_compression(&h);
             buf plain;
             buf_init(&plain, 0);
-            CHECK_EQ(batch_decompress_records(&h, b, 1 << 20, &plain), KERR_NONE);
+            CHECK_EQ(batch_decompress_records(&h, b, 1 << 20, &plain),
+                     KERR_NONE);
             batch_iter it;
             batch_iter_init(&it, &h, plain.data, plain.len);
             log_record r;
@@ -288,7 +301,8 @@ TEST(log_batch_real_client_batches_decode) {
             CHECK_EQ(cnt, h.records_count);
             buf re;
             buf_init(&re, 0);
-            CHECK_EQ(batch_recompress(b, &h, COMPRESS_ZSTD, 1 << 20, &re), KERR_NONE);
+            CHECK_EQ(batch_recompress(b, &h, COMPRESS_ZSTD, 1 << 20, &re),
+                     KERR_NONE);
             log_batch_header h2;
             CHECK_EQ(batch_validate(re.data, re.len, &h2), KERR_NONE);
             CHECK_EQ(h2.records_count, h.records_count);
