@@ -102,6 +102,7 @@ def broker(request, tmp_path_factory):
     b = _start(tmp_path_factory, request.node.name[:40].replace("/", "_"), config)
     yield b
     b.cleanup()
+    b.check_sanitizers()
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,7 @@ def module_broker(request, tmp_path_factory):
     b = _start(tmp_path_factory, os.path.basename(str(request.node.fspath))[:-3], config)
     yield b
     b.cleanup()
+    b.check_sanitizers()
 
 
 # The session-wide broker: auto-created topics get 2 partitions, retention
@@ -125,6 +127,7 @@ def shared_broker(tmp_path_factory):
     b = _start(tmp_path_factory, "shared", SHARED_CONFIG)
     yield b
     b.cleanup()
+    b.check_sanitizers()
 
 
 @pytest.fixture
@@ -142,3 +145,5 @@ def broker_factory(request, tmp_path_factory):
     yield make
     for b in made:
         b.cleanup()
+    for b in made:
+        b.check_sanitizers()

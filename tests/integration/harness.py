@@ -17,7 +17,7 @@ import time
 import uuid
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SLUICE_BIN = os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice"))
+SLUICE_BIN = os.path.abspath(os.environ.get("SLUICE_BIN", os.path.join(ROOT, "build", "sluice")))
 KAFKA_SH = os.path.join(ROOT, "scripts", "kafka.sh")
 TARGET = os.environ.get("SLUICE_TARGET", "sluice").lower()
 if TARGET not in ("sluice", "kafka"):
@@ -377,6 +377,30 @@ class Broker:
                     self._wait_exit(10)
         finally:
             self._forget()
+
+    # ---- sanitizer reports
+    # The test build (`make asan`, SLUICE_BIN=build/asan/sluice) aborts on
+    # the first AddressSanitizer or UndefinedBehaviorSanitizer finding; the
+    # report lands in the broker's output file. A finding fails the test even
+    # when the clients saw nothing wrong (a kill -9 test restarts the broker).
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                         "runtime error:", "AddressSanitizer:DEADLYSIGNAL")
+
+    def sanitizer_findings(self):
+        if self.target != "sluice" or not os.path.exists(self.out_path):
+            return []
+        found = []
+        with open(self.out_path, "rb") as f:
+            for line in f.read().decode("utf-8", "replace").splitlines():
+                if any(m in line for m in self.SANITIZER_MARKERS):
+                    found.append(line.strip())
+        return found
+
+    def check_sanitizers(self):
+        found = self.sanitizer_findings()
+        if found:
+            raise AssertionError("sanitizer findings in %s:\n%s\n%s" % (
+                self.out_path, "\n".join(found[:10]), self.log_tail(80)))
 
     # ---- logs and files
     def log_paths(self):
