@@ -1,7 +1,8 @@
 # Sluice - one build system: GNU make + pkg-config.
 #   make            build/sluice (multi-call binary) and the kafka-*.sh aliases
 #   make run        build and start a single-node broker on 127.0.0.1:9092
-#   make test       every test: unit (C), fuzz smoke run, integration (pytest)
+#   make test       every test: unit (C, plain and sanitized), fuzz smoke run,
+#                   integration (pytest, against the ASan+UBSan broker)
 #   make test-kafka the integration scenarios against Apache Kafka itself
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       longer libFuzzer runs (FUZZ_SECONDS per target)
@@ -81,20 +82,28 @@ $(VENV)/.ok: tests/requirements.txt | $(DEPS_OK)
 venv: $(VENV)/.ok
 
 test-integration: all $(VENV)/.ok
-	$(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(if $(SLUICE_BIN),SLUICE_BIN=$(SLUICE_BIN)) $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
 
 test-kafka: all $(VENV)/.ok
 	SLUICE_TARGET=kafka $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
 
+# The test build: unit tests on the release build and on the sanitized one,
+# then every integration scenario against the sanitized broker
+# (build/asan/sluice); the harness fails a test on any sanitizer report in
+# the broker's output. `make test-integration` alone uses build/sluice
+# unless SLUICE_BIN says otherwise.
 test: all
 	$(MAKE) test-unit
+	$(MAKE) asan
 	$(MAKE) fuzz-smoke
-	$(MAKE) test-integration
+	$(MAKE) test-integration SLUICE_BIN=$(abspath build/asan/sluice)
 	@echo "make test: all suites passed"
 
+ASAN_MAKE = $(MAKE) BUILD=build/asan OPT=-O1 \
+  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test-unit
-	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	$(ASAN_MAKE) test-unit
+	$(ASAN_MAKE) all
 
 # libFuzzer targets are built with clang, whatever CC is.
 FUZZ_BUILD := build/fuzz
