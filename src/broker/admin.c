@@ -92,10 +92,7 @@ brk_status brk_handle_create_topics(brk_req *req) {
         return BRK_CLOSE;
     proto_create_topics_response rs;
     proto_create_topics_response_init(&rs);
-    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.topics.n = nt;
-    rs.topics.v =
-        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
     int32_t live = ctl_live_brokers(brk);
     for (int32_t i = 0; i < nt; i++) {
         proto_create_topics_request_creatable_topic *q = &rq.topics.v[i];
@@ -348,10 +345,7 @@ brk_status brk_handle_create_partitions(brk_req *req) {
         return BRK_CLOSE;
     proto_create_partitions_response rs;
     proto_create_partitions_response_init(&rs);
-    int32_t n = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.results.n = n;
-    rs.results.v =
-        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
+    int32_t n = BRK_RESP_ARRAY(req, rs.results, rq.topics.n);
     for (int32_t i = 0; i < n; i++) {
         proto_create_partitions_request_create_partitions_topic *q =
             &rq.topics.v[i];

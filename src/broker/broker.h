@@ -128,6 +128,15 @@ static inline size_t brk_resp_len(const brk_req *req) {
     return net_chain_total(&req->resp);
 }
 
+/* Sizes a generated response array (a {v, n} pair) to count elements, as
+ * many as the request array it answers, zero-filled in the request arena; a
+ * negative count (a null array) gives an empty one. Evaluates to the count:
+ *   int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n); */
+#define BRK_RESP_ARRAY(req, arr, count)                                        \
+    ((arr).n = (count) > 0 ? (count) : 0,                                      \
+     (arr).v = arena_calloc((req)->arena, (size_t)(arr).n, sizeof *(arr).v),   \
+     (arr).n)
+
 /* Completes a deferred request (see BRK_DEFER above). status is BRK_DONE,
  * BRK_AFTER_FLUSH or BRK_NO_RESPONSE. */
 void brk_req_complete(brk_req *req, brk_status status);

@@ -253,10 +253,7 @@ brk_status brk_handle_describe_configs(brk_req *req) {
         return BRK_CLOSE;
     proto_describe_configs_response rs;
     proto_describe_configs_response_init(&rs);
-    int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
-    rs.results.n = n;
-    rs.results.v =
-        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.results.v);
+    int32_t n = BRK_RESP_ARRAY(req, rs.results, rq.resources.n);
     bool syn = req->api_version >= 1 && rq.include_synonyms;
     bool doc = req->api_version >= 3 && rq.include_documentation;
     for (int32_t i = 0; i < n; i++) {
@@ -663,34 +660,59 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
     return e;
 }
 
-static bool dup_resource(int32_t i, int8_t type, proto_str name,
-                         int8_t (*type_at)(void *, int32_t),
-                         proto_str (*name_at)(void *, int32_t), void *ctx,
-                         int32_t n) {
+/* One resource of an AlterConfigs or IncrementalAlterConfigs request, in
+ * the shape alter_resource takes; the two APIs differ only in how the ops
+ * are spelled (a null value deletes in the legacy API) and in whether
+ * unnamed keys keep their value (incremental) or are reset (legacy). */
+typedef struct {
+    int8_t type;
+    proto_str name;
+    alter_op *ops;
+    int32_t nops;
+    int16_t error_code;      /* out */
+    proto_str error_message; /* out */
+} alter_res;
+
+static bool dup_resource(const alter_res *res, int32_t n, int32_t i) {
     for (int32_t j = 0; j < n; j++)
-        if (j != i && type_at(ctx, j) == type &&
-            name_at(ctx, j).len == name.len &&
-            (name.len <= 0 ||
-             !memcmp(name_at(ctx, j).p, name.p, (size_t)name.len)))
+        if (j != i && res[j].type == res[i].type &&
+            res[j].name.len == res[i].name.len &&
+            (res[i].name.len <= 0 ||
+             !memcmp(res[j].name.p, res[i].name.p, (size_t)res[i].name.len)))
             return true;
     return false;
 }
 
-static int8_t ac_type(void *c, int32_t j) {
-    return ((proto_alter_configs_request *)c)->resources.v[j].resource_type;
+static void alter_all(brk_req *req, alter_res *res, int32_t n, bool incremental,
+                      bool validate_only) {
+    for (int32_t i = 0; i < n; i++) {
+        char msg[512] = "";
+        int16_t e;
+        if (dup_resource(res, n, i)) {
+            e = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "Duplicate resource.");
+        } else {
+            e = alter_resource(req, res[i].type, res[i].name, res[i].ops,
+                               res[i].nops, incremental, validate_only, msg,
+                               sizeof msg);
+        }
+        res[i].error_code = e;
+        res[i].error_message =
+            e ? sdup(req, msg[0] ? msg : proto_error_message(e))
+              : PROTO_STR_NULL;
+    }
 }
-static proto_str ac_name(void *c, int32_t j) {
-    return ((proto_alter_configs_request *)c)->resources.v[j].resource_name;
+
+static alter_op *new_ops(brk_req *req, int32_t n) {
+    return arena_calloc(req->arena, (size_t)(n > 0 ? n : 0), sizeof(alter_op));
 }
-static int8_t iac_type(void *c, int32_t j) {
-    return ((proto_incremental_alter_configs_request *)c)
-        ->resources.v[j]
-        .resource_type;
-}
-static proto_str iac_name(void *c, int32_t j) {
-    return ((proto_incremental_alter_configs_request *)c)
-        ->resources.v[j]
-        .resource_name;
+
+static void set_op(brk_req *req, alter_op *op, proto_str name,
+                   proto_str value) {
+    op->name = proto_str_dup(req->arena, name);
+    if (!op->name)
+        op->name = "";
+    op->value = proto_str_dup(req->arena, value);
 }
 
 brk_status brk_handle_alter_configs(brk_req *req) {
@@ -700,41 +722,30 @@ brk_status brk_handle_alter_configs(brk_req *req) {
         return BRK_CLOSE;
     proto_alter_configs_response rs;
     proto_alter_configs_response_init(&rs);
-    int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
-    rs.responses.n = n;
-    rs.responses.v =
-        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.responses.v);
+    int32_t n = BRK_RESP_ARRAY(req, rs.responses, rq.resources.n);
+    alter_res *res = arena_calloc(req->arena, (size_t)n, sizeof *res);
     for (int32_t i = 0; i < n; i++) {
         proto_alter_configs_request_alter_configs_resource *q =
             &rq.resources.v[i];
+        res[i].type = q->resource_type;
+        res[i].name = q->resource_name;
+        res[i].nops = q->configs.n > 0 ? q->configs.n : 0;
+        res[i].ops = new_ops(req, res[i].nops);
+        for (int32_t k = 0; k < res[i].nops; k++) {
+            set_op(req, &res[i].ops[k], q->configs.v[k].name,
+                   q->configs.v[k].value);
+            res[i].ops[k].op = res[i].ops[k].value ? 0 : 1; /* null: delete */
+        }
+    }
+    alter_all(req, res, n, false, rq.validate_only);
+    for (int32_t i = 0; i < n; i++) {
         proto_alter_configs_response_alter_configs_resource_response *r =
             &rs.responses.v[i];
         proto_alter_configs_response_alter_configs_resource_response_init(r);
-        r->resource_type = q->resource_type;
-        r->resource_name = q->resource_name;
-        char msg[512] = "";
-        int16_t e;
-        if (dup_resource(i, q->resource_type, q->resource_name, ac_type,
-                         ac_name, &rq, n)) {
-            e = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Duplicate resource.");
-        } else {
-            int32_t no = q->configs.n > 0 ? q->configs.n : 0;
-            alter_op *ops =
-                arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
-            for (int32_t k = 0; k < no; k++) {
-                ops[k].name = proto_str_dup(req->arena, q->configs.v[k].name);
-                if (!ops[k].name)
-                    ops[k].name = "";
-                ops[k].value = proto_str_dup(req->arena, q->configs.v[k].value);
-                ops[k].op = ops[k].value ? 0 : 1;
-            }
-            e = alter_resource(req, q->resource_type, q->resource_name, ops, no,
-                               false, rq.validate_only, msg, sizeof msg);
-        }
-        r->error_code = e;
-        r->error_message = e ? sdup(req, msg[0] ? msg : proto_error_message(e))
-                             : PROTO_STR_NULL;
+        r->resource_type = res[i].type;
+        r->resource_name = res[i].name;
+        r->error_code = res[i].error_code;
+        r->error_message = res[i].error_message;
     }
     proto_alter_configs_response_encode(brk_resp_buf(req), req->api_version,
                                         &rs);
@@ -748,42 +759,31 @@ brk_status brk_handle_incremental_alter_configs(brk_req *req) {
         return BRK_CLOSE;
     proto_incremental_alter_configs_response rs;
     proto_incremental_alter_configs_response_init(&rs);
-    int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
-    rs.responses.n = n;
-    rs.responses.v =
-        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.responses.v);
+    int32_t n = BRK_RESP_ARRAY(req, rs.responses, rq.resources.n);
+    alter_res *res = arena_calloc(req->arena, (size_t)n, sizeof *res);
     for (int32_t i = 0; i < n; i++) {
         proto_incremental_alter_configs_request_alter_configs_resource *q =
             &rq.resources.v[i];
+        res[i].type = q->resource_type;
+        res[i].name = q->resource_name;
+        res[i].nops = q->configs.n > 0 ? q->configs.n : 0;
+        res[i].ops = new_ops(req, res[i].nops);
+        for (int32_t k = 0; k < res[i].nops; k++) {
+            set_op(req, &res[i].ops[k], q->configs.v[k].name,
+                   q->configs.v[k].value);
+            res[i].ops[k].op = q->configs.v[k].config_operation;
+        }
+    }
+    alter_all(req, res, n, true, rq.validate_only);
+    for (int32_t i = 0; i < n; i++) {
         proto_incremental_alter_configs_response_alter_configs_resource_response
             *r = &rs.responses.v[i];
         proto_incremental_alter_configs_response_alter_configs_resource_response_init(
             r);
-        r->resource_type = q->resource_type;
-        r->resource_name = q->resource_name;
-        char msg[512] = "";
-        int16_t e;
-        if (dup_resource(i, q->resource_type, q->resource_name, iac_type,
-                         iac_name, &rq, n)) {
-            e = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Duplicate resource.");
-        } else {
-            int32_t no = q->configs.n > 0 ? q->configs.n : 0;
-            alter_op *ops =
-                arena_calloc(req->arena, (size_t)(no ? no : 1), sizeof *ops);
-            for (int32_t k = 0; k < no; k++) {
-                ops[k].name = proto_str_dup(req->arena, q->configs.v[k].name);
-                if (!ops[k].name)
-                    ops[k].name = "";
-                ops[k].value = proto_str_dup(req->arena, q->configs.v[k].value);
-                ops[k].op = q->configs.v[k].config_operation;
-            }
-            e = alter_resource(req, q->resource_type, q->resource_name, ops, no,
-                               true, rq.validate_only, msg, sizeof msg);
-        }
-        r->error_code = e;
-        r->error_message = e ? sdup(req, msg[0] ? msg : proto_error_message(e))
-                             : PROTO_STR_NULL;
+        r->resource_type = res[i].type;
+        r->resource_name = res[i].name;
+        r->error_code = res[i].error_code;
+        r->error_message = res[i].error_message;
     }
     proto_incremental_alter_configs_response_encode(brk_resp_buf(req),
                                                     req->api_version, &rs);

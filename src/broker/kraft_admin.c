@@ -157,10 +157,8 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
                               ? cl_topic_find(req->brk->image, tp->topic.p,
                                               (size_t)tp->topic.len)
                               : NULL;
-            int32_t np = tp->partitions.n > 0 ? tp->partitions.n : 0;
-            tr->partition_result.n = np;
-            tr->partition_result.v = arena_calloc(
-                req->arena, np ? (size_t)np : 1, sizeof(elect_result));
+            int32_t np =
+                BRK_RESP_ARRAY(req, tr->partition_result, tp->partitions.n);
             for (int32_t j = 0; j < np; j++) {
                 elect_result *pr = &tr->partition_result.v[j];
                 const char *msg;
@@ -276,10 +274,7 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
         topic_res;
     typedef proto_alter_partition_reassignments_response_reassignable_partition_response
         part_res;
-    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.responses.n = nt;
-    rs.responses.v =
-        arena_calloc(req->arena, nt ? (size_t)nt : 1, sizeof(topic_res));
+    int32_t nt = BRK_RESP_ARRAY(req, rs.responses, rq.topics.n);
     for (int32_t i = 0; i < nt; i++) {
         proto_alter_partition_reassignments_request_reassignable_topic *rt =
             &rq.topics.v[i];
@@ -289,10 +284,7 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
         if (!tname)
             tname = "";
         cl_topic *t = cl_topic_find(req->brk->image, tname, strlen(tname));
-        int32_t np = rt->partitions.n > 0 ? rt->partitions.n : 0;
-        tr->partitions.n = np;
-        tr->partitions.v =
-            arena_calloc(req->arena, np ? (size_t)np : 1, sizeof(part_res));
+        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, rt->partitions.n);
         for (int32_t j = 0; j < np; j++) {
             const char *msg;
             part_res *pr = &tr->partitions.v[j];

@@ -21,10 +21,7 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
         return BRK_CLOSE;
     proto_offset_for_leader_epoch_response rs;
     proto_offset_for_leader_epoch_response_init(&rs);
-    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.topics.n = nt;
-    rs.topics.v =
-        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof(*rs.topics.v));
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
     for (int32_t i = 0; i < nt; i++) {
         proto_offset_for_leader_epoch_request_offset_for_leader_topic *qt =
             &rq.topics.v[i];
@@ -33,10 +30,7 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
         proto_offset_for_leader_epoch_response_offset_for_leader_topic_result_init(
             rt);
         rt->topic = qt->topic;
-        int32_t np = qt->partitions.n > 0 ? qt->partitions.n : 0;
-        rt->partitions.n = np;
-        rt->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
-                                        sizeof(*rt->partitions.v));
+        int32_t np = BRK_RESP_ARRAY(req, rt->partitions, qt->partitions.n);
         for (int32_t j = 0; j < np; j++) {
             proto_offset_for_leader_epoch_request_offset_for_leader_partition
                 *q = &qt->partitions.v[j];

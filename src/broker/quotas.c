@@ -95,19 +95,13 @@ brk_status brk_handle_alter_client_quotas(brk_req *req) {
     typedef proto_alter_client_quotas_response_entry_data entry_res;
     proto_alter_client_quotas_response rs;
     proto_alter_client_quotas_response_init(&rs);
-    int32_t ne = rq.entries.n > 0 ? rq.entries.n : 0;
-    rs.entries.n = ne;
-    rs.entries.v =
-        arena_calloc(req->arena, ne ? (size_t)ne : 1, sizeof(entry_res));
+    int32_t ne = BRK_RESP_ARRAY(req, rs.entries, rq.entries.n);
     for (int32_t i = 0; i < ne; i++) {
         const proto_alter_client_quotas_request_entry_data *e =
             &rq.entries.v[i];
         entry_res *er = &rs.entries.v[i];
         er->error_message = PROTO_STR_NULL;
-        int32_t nent = e->entity.n > 0 ? e->entity.n : 0;
-        er->entity.n = nent;
-        er->entity.v = arena_calloc(req->arena, nent ? (size_t)nent : 1,
-                                    sizeof *er->entity.v);
+        int32_t nent = BRK_RESP_ARRAY(req, er->entity, e->entity.n);
         for (int32_t k = 0; k < nent; k++) {
             er->entity.v[k].entity_type = e->entity.v[k].entity_type;
             er->entity.v[k].entity_name = e->entity.v[k].entity_name;

@@ -871,11 +871,8 @@ static void fill_topic_results(
         proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(
             &res[i]);
         res[i].name = tv[i].name;
-        int32_t np = tv[i].partitions.n > 0 ? tv[i].partitions.n : 0;
-        res[i].results_by_partition.n = np;
-        res[i].results_by_partition.v =
-            arena_calloc(req->arena, (size_t)(np ? np : 1),
-                         sizeof *res[i].results_by_partition.v);
+        int32_t np = BRK_RESP_ARRAY(req, res[i].results_by_partition,
+                                    tv[i].partitions.n);
         for (int32_t j = 0; j < np; j++, k++) {
             proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result
                 *pr = &res[i].results_by_partition.v[j];
@@ -930,11 +927,8 @@ brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
                            &rs.results_by_topic_v3_and_below.v,
                            &rs.results_by_topic_v3_and_below.n);
     } else {
-        int32_t ntx = rq.transactions.n > 0 ? rq.transactions.n : 0;
-        rs.results_by_transaction.n = ntx;
-        rs.results_by_transaction.v =
-            arena_calloc(req->arena, (size_t)(ntx ? ntx : 1),
-                         sizeof *rs.results_by_transaction.v);
+        int32_t ntx =
+            BRK_RESP_ARRAY(req, rs.results_by_transaction, rq.transactions.n);
         for (int32_t t = 0; t < ntx; t++) {
             proto_add_partitions_to_txn_request_add_partitions_to_txn_transaction
                 *tx = &rq.transactions.v[t];
@@ -1063,10 +1057,7 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_write_txn_markers_response rs;
     proto_write_txn_markers_response_init(&rs);
-    int32_t nm = rq.markers.n > 0 ? rq.markers.n : 0;
-    rs.markers.n = nm;
-    rs.markers.v =
-        arena_calloc(req->arena, (size_t)(nm ? nm : 1), sizeof *rs.markers.v);
+    int32_t nm = BRK_RESP_ARRAY(req, rs.markers, rq.markers.n);
     for (int32_t i = 0; i < nm; i++) {
         proto_write_txn_markers_request_writable_txn_marker *mk =
             &rq.markers.v[i];
@@ -1074,10 +1065,7 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
             &rs.markers.v[i];
         proto_write_txn_markers_response_writable_txn_marker_result_init(mr);
         mr->producer_id = mk->producer_id;
-        int32_t nt = mk->topics.n > 0 ? mk->topics.n : 0;
-        mr->topics.n = nt;
-        mr->topics.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
-                                    sizeof *mr->topics.v);
+        int32_t nt = BRK_RESP_ARRAY(req, mr->topics, mk->topics.n);
         for (int32_t t = 0; t < nt; t++) {
             proto_write_txn_markers_request_writable_txn_marker_topic *tt =
                 &mk->topics.v[t];
@@ -1087,10 +1075,7 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
                 tr);
             tr->name = tt->name;
             int32_t np =
-                tt->partition_indexes.n > 0 ? tt->partition_indexes.n : 0;
-            tr->partitions.n = np;
-            tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
-                                            sizeof *tr->partitions.v);
+                BRK_RESP_ARRAY(req, tr->partitions, tt->partition_indexes.n);
             for (int32_t j = 0; j < np; j++) {
                 proto_write_txn_markers_response_writable_txn_marker_partition_result
                     *pr = &tr->partitions.v[j];
@@ -1136,10 +1121,7 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_txn_offset_commit_response rs;
     proto_txn_offset_commit_response_init(&rs);
-    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.topics.n = nt;
-    rs.topics.v =
-        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
     char *gid =
         rq.group_id.len > 0 ? proto_str_dup(req->arena, rq.group_id) : NULL;
     grp_coord *gc = grp_broker_coord(brk);
@@ -1208,10 +1190,7 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
         proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
             tr);
         tr->name = t->name;
-        int32_t np = t->partitions.n > 0 ? t->partitions.n : 0;
-        tr->partitions.n = np;
-        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
-                                        sizeof *tr->partitions.v);
+        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, t->partitions.n);
         for (int32_t j = 0; j < np; j++) {
             proto_txn_offset_commit_request_txn_offset_commit_request_partition
                 *p = &t->partitions.v[j];
@@ -1432,10 +1411,8 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
     txn_coord_ensure(req->brk);
     proto_describe_transactions_response rs;
     proto_describe_transactions_response_init(&rs);
-    int32_t n = rq.transactional_ids.n > 0 ? rq.transactional_ids.n : 0;
-    rs.transaction_states.n = n;
-    rs.transaction_states.v = arena_calloc(req->arena, (size_t)(n ? n : 1),
-                                           sizeof *rs.transaction_states.v);
+    int32_t n =
+        BRK_RESP_ARRAY(req, rs.transaction_states, rq.transactional_ids.n);
     for (int32_t i = 0; i < n; i++) {
         proto_describe_transactions_response_transaction_state *s =
             &rs.transaction_states.v[i];
@@ -1553,19 +1530,14 @@ brk_status txn_handle_describe_producers(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_describe_producers_response rs;
     proto_describe_producers_response_init(&rs);
-    int32_t nt = rq.topics.n > 0 ? rq.topics.n : 0;
-    rs.topics.n = nt;
-    rs.topics.v =
-        arena_calloc(req->arena, (size_t)(nt ? nt : 1), sizeof *rs.topics.v);
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
     for (int32_t i = 0; i < nt; i++) {
         proto_describe_producers_request_topic_request *t = &rq.topics.v[i];
         proto_describe_producers_response_topic_response *tr = &rs.topics.v[i];
         proto_describe_producers_response_topic_response_init(tr);
         tr->name = t->name;
-        int32_t np = t->partition_indexes.n > 0 ? t->partition_indexes.n : 0;
-        tr->partitions.n = np;
-        tr->partitions.v = arena_calloc(req->arena, (size_t)(np ? np : 1),
-                                        sizeof *tr->partitions.v);
+        int32_t np =
+            BRK_RESP_ARRAY(req, tr->partitions, t->partition_indexes.n);
         for (int32_t j = 0; j < np; j++) {
             proto_describe_producers_response_partition_response *pr =
                 &tr->partitions.v[j];
