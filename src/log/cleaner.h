@@ -24,7 +24,8 @@
  *     transaction stays, then until its own horizon; the last batch of an
  *     active producer stays (emptied if needed) for sequence/epoch checks;
  *     batches keep baseOffset and lastOffsetDelta.
- *  4. Swap each group in (log_replace_segments -> log_cleaner_swap_in),
+ *  4. Swap each group in on the loop thread (log_replace_segments ->
+ *     log_cleaner_swap_in),
  *     then record the map's end in <log.dir>/cleaner-offset-checkpoint.
  *
  * Crash safety (Kafka's .cleaned -> .swap scheme): a group is written and
@@ -37,20 +38,28 @@
  * [base, end), renames) and otherwise drops .cleaned leftovers, so a kill at
  * any point leaves either the old or the new segments, never both or none.
  *
- * Threading: NO background thread. The partition log has no locks and is
- * used from the broker's event loop only (log.h), and swapping segments
- * under a concurrent reader/appender would need them. So the cleaner runs
- * as incremental steps from the same loop (a timer): each
- * log_cleaner_step does a bounded amount of work (a time and byte budget),
- * keeps its cursor between steps, revalidates the partition's segments
- * before touching them (retention or deletion may have run in between: the
- * pass is then dropped) and returns the delay before the next step (the
- * I/O throttle log.cleaner.io.max.bytes.per.second and log.cleaner.backoff.ms
- * are applied there). log.cleaner.threads only divides the dedupe buffer
- * as in Kafka (0 disables cleaning); one pass runs at a time.
+ * Threading (cleaner_int.h and the top of cleaner.c / cleaner_work.c give
+ * the full invariants): log.cleaner.threads worker threads (Kafka's
+ * CleanerThreads; 0 disables cleaning) do the heavy work - reading sealed
+ * segments, building the offset map (each thread gets
+ * log.cleaner.dedupe.buffer.size / threads bytes), writing the .cleaned
+ * files - from a snapshot of the partition taken when the pass starts; they
+ * never touch the log's in-memory state, which has no locks. The loop
+ * thread (log_cleaner_step) picks the dirtiest log
+ * (min.cleanable.dirty.ratio, min/max.compaction.lag.ms, rechecked every
+ * log.cleaner.backoff.ms when nothing is cleanable), hands it to an idle
+ * worker, and performs each swap (the .cleaned -> .swap -> live renames and
+ * the segment list change, in one call) when the worker reports a group
+ * done, after checking the group's segments are unchanged; so readers on
+ * the loop never see a half-swapped log. Retention, DeleteRecords,
+ * truncation or topic deletion during a pass abort it (or make its
+ * remaining groups be discarded); the checkpoint moves only after a whole
+ * pass. Reads and writes of all workers together are throttled to
+ * log.cleaner.io.max.bytes.per.second.
  *
- * Ownership: a log_cleaner belongs to its log_manager's thread; the offset
- * map is allocated per pass and freed at its end.
+ * Ownership: a log_cleaner belongs to its log_manager's (loop) thread; every
+ * function below is called from that thread. Offset maps are allocated per
+ * pass by the worker and freed at its end.
  */
 #ifndef SL_LOG_CLEANER_H
 #define SL_LOG_CLEANER_H
@@ -69,8 +78,11 @@ typedef struct log_cleaner_opts {
     double load_factor;         /* log.cleaner.io.buffer.load.factor, 0.9 */
     int64_t backoff_ms;         /* log.cleaner.backoff.ms, 15000 */
     double io_max_bytes_per_second; /* throttle; <= 0 or huge: none */
-    int64_t step_budget_ms;         /* work per step; 0: 20 ms */
-    int64_t step_budget_bytes;      /* input bytes per step; 0: 8 MiB */
+    /* Called by a worker thread (any thread!) when the loop should call
+     * log_cleaner_step soon (a group is ready to swap, a pass ended); the
+     * broker wakes its loop. Read once, at log_cleaner_new. Optional. */
+    void (*notify)(void *notify_ctx);
+    void *notify_ctx;
     /* Producer state of a partition (last batch of each producer, first
      * unstable offset), or NULL if unknown. Optional. */
     struct ps_state *(*producer_state)(void *ctx, log_partition *part);
@@ -87,20 +99,27 @@ typedef struct log_cleaner_stats {
     int64_t aborted_passes; /* dropped (log changed under them, errors) */
     int64_t bytes_read, bytes_written;
     int64_t records_removed;
-    int64_t segments_swapped; /* groups swapped in */
+    int64_t segments_swapped; /* groups swapped in (by the loop) */
     int64_t map_passes_full;  /* passes that stopped because the map filled */
     size_t map_bytes;         /* memory of the current/last offset map */
     size_t map_max_bytes;     /* largest map allocated so far */
 } log_cleaner_stats;
 
-/* Loads cleaner-offset-checkpoint of every log dir. */
+/* Loads cleaner-offset-checkpoint of every log dir; starts the workers. */
 log_cleaner *log_cleaner_new(log_manager *mgr, const log_cleaner_opts *o);
-/* Drops a running pass (its .cleaned files), writes the checkpoints, frees. */
+/* Cancels running passes, joins the workers, drops their .cleaned files,
+ * writes the checkpoints, frees. */
 void log_cleaner_free(log_cleaner *c);
 void log_cleaner_set_opts(log_cleaner *c, const log_cleaner_opts *o);
-/* One step; returns the delay in ms before the next step should run. */
+/* Loop side: swaps the groups workers finished, reaps finished passes,
+ * aborts passes whose partition is gone, hands the dirtiest log to an idle
+ * worker. Returns the delay in ms before it should run again (earlier if
+ * notify fires). Never blocks on a worker. */
 int64_t log_cleaner_step(log_cleaner *c);
-/* Steps until no log is cleanable (tests, tools). Returns passes done. */
+/* Waits up to timeout_ms for a worker event (tests). true if one came. */
+bool log_cleaner_wait(log_cleaner *c, int64_t timeout_ms);
+/* Steps (waiting for the workers) until no log is cleanable (tests, tools).
+ * Returns passes done. */
 int log_cleaner_run_until_idle(log_cleaner *c);
 bool log_cleaner_busy(const log_cleaner *c);
 void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out);

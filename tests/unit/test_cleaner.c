@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,7 +413,9 @@ TEST(cleaner_multiple_passes_when_map_full) {
 
 /* ---- crash at a random I/O operation of a pass
  * --------------------------------- */
-static long crash_at, crash_ops;
+/* the loop (swaps) and the worker thread (writes) both count */
+static long crash_at;
+static _Atomic long crash_ops;
 static ssize_t cr_pwrite(void *c, int fd, const void *b, size_t n, off_t o) {
     if (++crash_ops == crash_at)
         raise(SIGKILL);
@@ -687,9 +691,64 @@ TEST(cleaner_aborted_txn_and_markers) {
     clk_set(NULL);
 }
 
-/* A pass whose partition is deleted (or whose segments change) between two
- * steps is dropped, its .cleaned file removed; nothing crashes. */
-TEST(cleaner_pass_dropped_when_log_changes) {
+/* ---- a gate in the worker's reads: the test decides when a pass moves on */
+static atomic_int gate_open = 1, gate_waiting;
+static ssize_t gated_pread(void *c, int fd, void *b, size_t n, off_t o) {
+    while (!atomic_load(&gate_open)) {
+        atomic_store(&gate_waiting, 1);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return log_io_posix.pread(c, fd, b, n, o);
+}
+static const log_io *gated_io(void) {
+    static log_io io;
+    io = *nosync_io();
+    io.pread = gated_pread;
+    return &io;
+}
+static log_cleaner *gated_cleaner(log_manager *m) {
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.io = gated_io();
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_waiting, 0);
+    return log_cleaner_new(m, &o);
+}
+/* Steps until the worker is parked in the gate (its pass has started). */
+static bool wait_worker_parked(log_cleaner *c) {
+    for (int i = 0; i < 5000 && !atomic_load(&gate_waiting); i++) {
+        log_cleaner_step(c);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&gate_waiting) != 0;
+}
+static void release_and_idle(log_cleaner *c) {
+    atomic_store(&gate_open, 1);
+    for (int i = 0; i < 2000 && log_cleaner_busy(c); i++) {
+        log_cleaner_step(c);
+        log_cleaner_wait(c, 10);
+    }
+}
+static int count_files(const char *dir, const char *suffix) {
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*%s' | wc -l", dir, suffix);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    if (f) {
+        if (fscanf(f, "%d", &n) != 1)
+            n = -1;
+        pclose(f);
+    }
+    return n;
+}
+
+/* Topic deletion while a worker is in the middle of a pass: the loop
+ * cancels the pass, nothing is swapped, no .cleaned file is left behind,
+ * and a partition re-created under the same name is not touched by it. */
+TEST(cleaner_pass_aborted_when_partition_deleted) {
     const char *dir = test_tmpdir();
     log_config cfg = compact_cfg(1024);
     log_manager *m = open_dir(dir, NULL, &cfg);
@@ -697,21 +756,203 @@ TEST(cleaner_pass_dropped_when_log_changes) {
     log_partition *p = log_create(m, "gone", 0, NULL, &cfg, &err);
     for (int v = 0; v < 10; v++)
         put_batch(p, 0, 10, v, 0);
-    log_cleaner_opts o;
-    log_cleaner_opts_default(&o);
-    o.backoff_ms = 0;
-    o.io = nosync_io();
-    o.step_budget_bytes = 1; /* one batch a step */
-    log_cleaner *c = log_cleaner_new(m, &o);
-    for (int i = 0; i < 5; i++)
-        log_cleaner_step(c);
+    log_cleaner *c = gated_cleaner(m);
+    CHECK(wait_worker_parked(c));
     CHECK(log_cleaner_busy(c));
     CHECK_EQ(log_delete(m, p), 0);
-    log_cleaner_step(c);
+    /* same name again, new topic id, new data */
+    p = log_create(m, "gone", 0, NULL, &cfg, &err);
+    CHECK(p != NULL);
+    log_cleaner_step(c); /* the loop notices: cancel */
+    release_and_idle(c);
     CHECK(!log_cleaner_busy(c));
     log_cleaner_stats st;
     log_cleaner_get_stats(c, &st);
     CHECK_EQ(st.aborted_passes, 1);
+    CHECK_EQ(st.segments_swapped, 0);
+    CHECK_EQ(count_files(dir, ".cleaned"), 0);
+    CHECK_EQ(log_end_offset(p), 0);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+/* DeleteRecords (and, the same way, retention) removing segments while a
+ * worker cleans them: the result is discarded at swap time, the log stays
+ * readable and consistent, and the next pass cleans what is left. */
+TEST(cleaner_result_discarded_when_segments_deleted) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(1024);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "dr", 0, NULL, &cfg, &err);
+    for (int v = 0; v < 20; v++)
+        put_batch(p, 0, 10, v, 0);
+    put_batch(p, 500, 1, 0, 0);
+    log_cleaner *c = gated_cleaner(m);
+    CHECK(wait_worker_parked(c));
+    int segs = log_segment_count(p);
+    int64_t newstart = 0;
+    CHECK_EQ(log_delete_records(p, 60, &newstart), 0);
+    CHECK(log_segment_count(p) < segs);
+    release_and_idle(c);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.aborted_passes, 1);
+    CHECK_EQ(count_files(dir, ".cleaned"), 0);
+    CHECK_EQ(count_files(dir, ".swap"), 0);
+    /* the next pass (started as soon as the aborted one was reaped) works
+     * on what is left */
+    log_cleaner_run_until_idle(c);
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.aborted_passes, 1);
+    CHECK(st.passes >= 1);
+    scan s;
+    scan_log(p, &s);
+    CHECK(s.ok && s.ordered);
+    CHECK(s.n > 0 && s.r[0].offset >= 60);
+    log_segment_info act;
+    log_segment_get(p, log_segment_count(p) - 1, &act);
+    CHECK_EQ(dup_keys_below(&s, act.base), 0);
+    const rec_ent *e = newest(&s, "k3");
+    CHECK(e && !strcmp(e->value, "v3-19"));
+    free(s.r);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+/* While a worker writes, the loop keeps serving the log: reads from offset
+ * 0 between steps always see ordered offsets and every key's newest value,
+ * whether or not the swap has happened yet. */
+TEST(cleaner_loop_reads_consistent_during_threaded_pass) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(2048);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "rd", 0, NULL, &cfg, &err);
+    enum { KEYS = 200, ROUNDS = 10 };
+    for (int v = 0; v < ROUNDS; v++)
+        for (int k = 0; k < KEYS; k += 10)
+            put_batch(p, k, 10, v, v & 1 ? 4 : 0);
+    put_batch(p, 1000, 1, 0, 0);
+    log_cleaner *c = new_cleaner(m, 1 << 20, NULL);
+    int reads = 0;
+    bool ok = true;
+    for (int i = 0; i < 20000; i++) {
+        log_cleaner_step(c);
+        scan s;
+        scan_log(p, &s);
+        ok = ok && s.ok && s.ordered;
+        for (int k = 0; k < KEYS; k += 7) {
+            char key[32], val[64];
+            snprintf(key, sizeof key, "k%d", k);
+            snprintf(val, sizeof val, "v%d-%d", k, ROUNDS - 1);
+            const rec_ent *e = newest(&s, key);
+            ok = ok && e && !strcmp(e->value, val);
+        }
+        free(s.r);
+        reads++;
+        log_cleaner_stats st;
+        log_cleaner_get_stats(c, &st);
+        if (st.passes >= 1 && !log_cleaner_busy(c))
+            break;
+    }
+    CHECK(ok);
+    CHECK(reads > 1);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK(st.passes >= 1);
+    CHECK(st.segments_swapped >= 1);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+/* log.cleaner.threads = 2: two partitions are cleaned at the same time,
+ * each pass with half the dedupe buffer. */
+TEST(cleaner_two_threads_two_partitions) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(8192);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p[2];
+    for (int i = 0; i < 2; i++) {
+        p[i] = log_create(m, i ? "two-b" : "two-a", 0, NULL, &cfg, &err);
+        for (int v = 0; v < 4; v++)
+            for (int k = 0; k < 3000; k += 100)
+                put_batch(p[i], k, 100, v, 3);
+        put_batch(p[i], 9999, 1, 0, 0);
+    }
+    int64_t buffer = 2 * 1000 * 24; /* ~900 keys per thread and pass */
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.dedupe_buffer_size = buffer;
+    o.threads = 2;
+    o.io = gated_io();
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_waiting, 0);
+    log_cleaner *c = log_cleaner_new(m, &o);
+    /* both workers get a pass before either can finish */
+    log_cleaner_step(c);
+    int running = 0;
+    for (int i = 0; i < 2; i++)
+        running += log_cleaner_checkpoint_of(c, p[i]) < 0;
+    CHECK(log_cleaner_busy(c));
+    atomic_store(&gate_open, 1);
+    int passes = log_cleaner_run_until_idle(c);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK(passes >= 6); /* 3000 keys, ~900 a pass, two partitions */
+    CHECK(st.map_max_bytes <= (size_t)buffer / 2);
+    CHECK_EQ(st.aborted_passes, 0);
+    CHECK_EQ(running, 2);
+    for (int i = 0; i < 2; i++) {
+        scan s;
+        scan_log(p[i], &s);
+        CHECK(s.ok && s.ordered);
+        log_segment_info act;
+        log_segment_get(p[i], log_segment_count(p[i]) - 1, &act);
+        CHECK_EQ(dup_keys_below(&s, act.base), 0);
+        const rec_ent *e = newest(&s, "k2999");
+        CHECK(e && !strcmp(e->value, "v2999-3"));
+        free(s.r);
+    }
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
+
+/* log.cleaner.io.max.bytes.per.second bounds read+write I/O of the workers
+ * together. */
+TEST(cleaner_io_throttle) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(64 << 10);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "thr", 0, NULL, &cfg, &err);
+    for (int v = 0; v < 3; v++)
+        for (int k = 0; k < 6000; k += 100)
+            put_batch(p, k, 100, v, 0);
+    put_batch(p, 9999, 1, 0, 0);
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.io = nosync_io();
+    o.io_max_bytes_per_second = 1 << 20;
+    log_cleaner *c = log_cleaner_new(m, &o);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK(log_cleaner_run_until_idle(c) >= 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) +
+                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    double bytes = (double)(st.bytes_read + st.bytes_written);
+    CHECK(bytes > 400000);
+    /* one 100 ms window may pass unthrottled */
+    fprintf(stderr, "  %.0f bytes in %.2f s at 1 MiB/s\n", bytes, secs);
+    CHECK(secs >= bytes / (1 << 20) - 0.15);
+    if (0)
+        fprintf(stderr, "  %.0f bytes in %.2f s at 1 MiB/s\n", bytes, secs);
     log_cleaner_free(c);
     log_manager_close(m);
 }
