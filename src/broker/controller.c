@@ -229,6 +229,36 @@ int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
     return e;
 }
 
+/* Kafka's ProducerIdControlManager: a broker asks for a block of producer
+ * ids; the controller hands out [next, next + block) and records the new
+ * next in a ProducerIdsRecord, so no id is given twice, across restarts now
+ * (the record is in __cluster_metadata) and across brokers later. */
+int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
+                                  int64_t *first) {
+    int64_t start = cl_next_producer_id(brk->image);
+    if (start < floor)
+        start = floor;
+    if (block <= 0 || start > INT64_MAX - block) {
+        SL_ERROR("controller", "exhausted all producer ids");
+        return KERR_UNKNOWN_SERVER_ERROR;
+    }
+    proto_producer_ids_record r;
+    proto_producer_ids_record_init(&r);
+    r.broker_id = brk->node_id;
+    const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
+    r.broker_epoch = self ? self->epoch : -1;
+    r.next_producer_id = start + block;
+    buf v;
+    buf_init(&v, 32);
+    cl_record_frame(&v, 15, 0);
+    proto_producer_ids_record_encode(&v, 0, &r);
+    int16_t e = ctl_commit(brk, &v, 1);
+    buf_free(&v);
+    if (!e)
+        *first = start;
+    return e;
+}
+
 static void register_self(brk_broker *brk) {
     proto_register_broker_record r;
     proto_register_broker_record_init(&r);

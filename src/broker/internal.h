@@ -66,6 +66,11 @@ int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
 void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
                        const char *name, const char *value);
 
+/* Reserves producer ids [*first, *first + block) through a
+ * ProducerIdsRecord; *first is at least floor. Returns a Kafka error code. */
+int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
+                                  int64_t *first);
+
 /* Live (registered, unfenced) broker count. */
 int32_t ctl_live_brokers(brk_broker *brk);
 

@@ -46,6 +46,8 @@ struct cl_image {
     /* finalized features (FeatureLevelRecord; level 0 = not finalized) */
     cl_feature features[16];
     size_t n_features;
+    /* first producer id not yet handed to any broker (ProducerIdsRecord) */
+    int64_t next_producer_id;
     /* client quotas (ClientQuotaRecord) */
     cl_quota *quotas;
     size_t n_quotas;
@@ -726,6 +728,12 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
         apply_client_quota(img, &m);
         break;
     }
+    case 15: {
+        DECODE(proto_producer_ids_record, proto_producer_ids_record_decode)
+        if (m.next_producer_id > img->next_producer_id)
+            img->next_producer_id = m.next_producer_id;
+        break;
+    }
     case 12: {
         DECODE(proto_feature_level_record, proto_feature_level_record_decode)
         if (proto_str_eq(m.name, "metadata.version"))
@@ -739,6 +747,10 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
 #undef DECODE
     arena_free(&a);
     return ok;
+}
+
+int64_t cl_next_producer_id(const cl_image *img) {
+    return img->next_producer_id;
 }
 
 /* Serializes a record value: frame version 1, type, version, body. */

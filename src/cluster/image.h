@@ -76,6 +76,9 @@ void cl_image_free(cl_image *img);
  * version, type, version, fields). Unknown record types are skipped.
  * Returns false if the bytes do not decode. */
 bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len);
+/* The first producer id no broker has been given yet: the NextProducerId of
+ * the last ProducerIdsRecord (0 before any). */
+int64_t cl_next_producer_id(const cl_image *img);
 /* Offset of the last applied record (-1 initially). */
 int64_t cl_image_offset(const cl_image *img);
 void cl_image_set_offset(cl_image *img, int64_t off);

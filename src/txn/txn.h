@@ -109,8 +109,9 @@ void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
 /* True while a transaction holds an uncommitted offset for group /
  * topic-partition (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT). */
 bool txn_offsets_pending(const char *group, proto_str topic, int32_t partition);
-/* A fresh producer id (blocks of 1000 reserved in
- * <log.dir>/.sluice-producer-ids). */
-int64_t txn_alloc_producer_id(brk_broker *brk);
+/* A fresh producer id into *pid, from blocks of 1000 the controller records
+ * in __cluster_metadata (ProducerIdsRecord), so no id is reused after a
+ * restart. Returns KERR_NONE or a retriable error code (*pid = -1). */
+int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid);
 
 #endif

@@ -659,9 +659,10 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
     *pid = -1;
     *epoch = -1;
     if (rq->transactional_id.len < 0) {
-        *pid = txn_alloc_producer_id(brk);
-        *epoch = 0;
-        return KERR_NONE;
+        int16_t e = txn_alloc_producer_id(brk, pid);
+        if (!e)
+            *epoch = 0;
+        return e;
     }
     if (rq->transactional_id.len == 0)
         return KERR_INVALID_REQUEST;
@@ -676,8 +677,12 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
         meta_find(rq->transactional_id.p, (size_t)rq->transactional_id.len);
     bool fresh = false;
     if (!m) {
+        int64_t new_pid;
+        e = txn_alloc_producer_id(brk, &new_pid);
+        if (e)
+            return e;
         m = meta_new(rq->transactional_id.p, (size_t)rq->transactional_id.len);
-        m->pid = txn_alloc_producer_id(brk);
+        m->pid = new_pid;
         m->state = TS_EMPTY;
         m->timeout_ms = rq->transaction_timeout_ms;
         fresh = true;
@@ -728,7 +733,9 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
     if (m->epoch >= EPOCH_EXHAUSTED) {
         x.last_pid = m->pid;
         x.last_epoch = m->epoch;
-        x.pid = txn_alloc_producer_id(brk);
+        e = txn_alloc_producer_id(brk, &x.pid);
+        if (e)
+            return e;
         x.epoch = 0;
     } else {
         x.last_epoch = m->epoch;

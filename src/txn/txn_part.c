@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -399,39 +400,44 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
 /* ---- producer ids
  * -------------------------------------------------------------------- */
 
-#define PID_BLOCK 1000
+#define PID_BLOCK 1000 /* Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE */
 static int64_t pid_next = -1, pid_end = -1;
 
-int64_t txn_alloc_producer_id(brk_broker *brk) {
-    if (pid_next >= 0 && pid_next < pid_end)
-        return pid_next++;
+/* Ids handed out before they lived in the metadata log were reserved in
+ * <log.dir>/.sluice-producer-ids; a data dir from then must not see them
+ * again, so that file's value is a floor for the first block. */
+static int64_t legacy_pid_floor(brk_broker *brk) {
     char path[4096];
     snprintf(path, sizeof path, "%s/.sluice-producer-ids",
              log_manager_dir(brk->logs, 0));
-    int64_t start = 0;
+    int64_t floor = 0;
     FILE *f = fopen(path, "r");
     if (f) {
         long long v;
         if (fscanf(f, "%lld", &v) == 1 && v > 0)
-            start = v;
+            floor = v;
         fclose(f);
     }
-    if (pid_end > start)
-        start = pid_end;
-    /* Reserve the block on disk before handing out any id of it. */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        char line[32];
-        int n = snprintf(line, sizeof line, "%lld\n",
-                         (long long)(start + PID_BLOCK));
-        if (write(fd, line, (size_t)n) != n || fsync(fd) != 0)
-            SL_WARN("txn", "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        rename(tmp, path);
+    return floor;
+}
+
+int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid) {
+    *pid = -1;
+    if (pid_next < 0 || pid_next >= pid_end) {
+        int64_t first;
+        int16_t e = ctl_allocate_producer_ids(
+            brk, PID_BLOCK, pid_end > 0 ? pid_end : legacy_pid_floor(brk),
+            &first);
+        if (e) {
+            SL_WARN("txn", "cannot allocate a producer id block: %s",
+                    proto_error_name(e));
+            /* Retriable for the client, as Kafka answers while its
+             * producer id manager waits for a block. */
+            return KERR_COORDINATOR_LOAD_IN_PROGRESS;
+        }
+        pid_next = first;
+        pid_end = first + PID_BLOCK;
     }
-    pid_next = start;
-    pid_end = start + PID_BLOCK;
-    return pid_next++;
+    *pid = pid_next++;
+    return KERR_NONE;
 }
