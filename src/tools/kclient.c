@@ -1687,3 +1687,64 @@ bool kc_alter_quotas(kc_conn *c, const char *type, const char *name,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- WriteTxnMarkers -------------------------------------------------------
+ */
+
+bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
+                         int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit,
+                         int16_t *error) {
+    *error = 0;
+    if (c->api_max[27] < 1) {
+        *error = 35; /* UNSUPPORTED_VERSION */
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 128);
+    buf_put_uvarint(&body, 2); /* one marker */
+    buf_put_be64(&body, (uint64_t)producer_id);
+    buf_put_be16(&body, (uint16_t)producer_epoch);
+    buf_put_u8(&body, commit ? 1 : 0);
+    buf_put_uvarint(&body, 2); /* one topic */
+    put_cstr(&body, topic);
+    buf_put_uvarint(&body, 2);
+    buf_put_be32(&body, (uint32_t)part);
+    buf_put_uvarint(&body, 0);
+    buf_put_be32(&body, (uint32_t)coordinator_epoch);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 27, 1, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        int found = 0;
+        uint32_t nm = get_count(&r, 10);
+        for (uint32_t m = 0; m < nm && !r.err; m++) {
+            int64_t pid = (int64_t)rd_be64(&r);
+            uint32_t nt = get_count(&r, 3);
+            for (uint32_t t = 0; t < nt && !r.err; t++) {
+                char *name = get_cstr(&r);
+                uint32_t np = get_count(&r, 7);
+                for (uint32_t p = 0; p < np && !r.err; p++) {
+                    int32_t idx = (int32_t)rd_be32(&r);
+                    int16_t e = (int16_t)rd_be16(&r);
+                    skip_tags(&r);
+                    if (pid == producer_id && name && !strcmp(name, topic) &&
+                        idx == part) {
+                        *error = e;
+                        found++;
+                    }
+                }
+                skip_tags(&r);
+                free(name);
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err && found == 1;
+    }
+    buf_free(&resp);
+    return ok;
+}

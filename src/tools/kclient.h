@@ -256,6 +256,15 @@ typedef struct kc_producer_state {
 bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
                            kc_producer_state **out, int *n, int16_t *error);
 
+/* WriteTxnMarkers v1 with one marker for one partition (send to the
+ * partition's leader), as Kafka's Admin.abortTransaction does. *error gets
+ * the partition's error code; false on transport failure or a response
+ * that does not name exactly that partition. */
+bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
+                         int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit,
+                         int16_t *error);
+
 /* ---- client quotas (DescribeClientQuotas v1, AlterClientQuotas v1) ------- */
 
 typedef struct kc_quota_entry {

@@ -14,6 +14,7 @@
 #include "tools/kclient.h"
 #include "tools/tool_common.h"
 #include "tools/tool_json.h"
+#include "tools/tool_txn.h"
 
 /* Connects from --bootstrap-server (+ --command-config timeout). */
 static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
@@ -35,27 +36,6 @@ static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
         return false;
     }
     return true;
-}
-
-/* Kafka's ToolsUtils.prettyPrintTable: cells left-aligned to the column
- * width, each followed by a tab. */
-static void pretty_table(const char *const *hdr, int ncol, char ***rows,
-                         int nrows) {
-    int *w = xcalloc((size_t)ncol, sizeof(int));
-    for (int c = 0; c < ncol; c++) {
-        w[c] = (int)strlen(hdr[c]);
-        for (int r = 0; r < nrows; r++)
-            w[c] = SL_MAX(w[c], (int)strlen(rows[r][c]));
-    }
-    for (int c = 0; c < ncol; c++)
-        printf("%-*s\t", w[c], hdr[c]);
-    printf("\n");
-    for (int r = 0; r < nrows; r++) {
-        for (int c = 0; c < ncol; c++)
-            printf("%-*s\t", w[c], rows[r][c]);
-        printf("\n");
-    }
-    free(w);
 }
 
 /* ============================ features =============================== */
@@ -174,12 +154,21 @@ static const tool_optdef txn_opts[] = {
      "REQUIRED: hostname and port for the broker to connect to, "
      "in the form `host:port`."},
     {"broker-id", TOOL_ARG,
-     "describe-producers: the broker to query (default: the leader)"},
+     "describe-producers, find-hanging: the broker to query (default: the "
+     "leader)"},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to admin "
      "client"},
-    {"partition", TOOL_ARG, "describe-producers: partition number"},
-    {"topic", TOOL_ARG, "describe-producers: topic name"},
+    {"coordinator-epoch", TOOL_ARG, "abort: coordinator epoch"},
+    {"max-transaction-timeout", TOOL_ARG,
+     "find-hanging: maximum transaction timeout in minutes to limit the "
+     "scope of the search (15 minutes by default)"},
+    {"partition", TOOL_ARG, "describe-producers, abort: partition number"},
+    {"producer-epoch", TOOL_ARG, "abort: producer epoch"},
+    {"producer-id", TOOL_ARG, "abort: producer id"},
+    {"start-offset", TOOL_ARG,
+     "abort: start offset of the transaction to abort"},
+    {"topic", TOOL_ARG, "describe-producers, abort, find-hanging: topic name"},
     {"transactional-id", TOOL_ARG, "describe: transactional id"},
 };
 
@@ -260,7 +249,7 @@ static int txn_describe(tool_args *a, kc_conn *kc, int timeout) {
                                       "CurrentTransactionStartTimeMs",
                                       "TransactionDurationMs",
                                       "TopicPartitions"};
-    pretty_table(hdr, 9, rows, 1);
+    tool_pretty_table(hdr, 9, rows, 1);
     kc_txn_desc_free(&d);
     return 0;
 }
@@ -349,7 +338,7 @@ static int txn_describe_producers(tool_args *a, kc_conn *kc, int timeout) {
         static const char *const hdr[] = {
             "ProducerId",   "ProducerEpoch", "LatestCoordinatorEpoch",
             "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset"};
-        pretty_table(hdr, 6, rows, n);
+        tool_pretty_table(hdr, 6, rows, n);
         for (int i = 0; i < n; i++) {
             for (int k = 0; k < 6; k++)
                 free(rows[i][k]);
@@ -385,9 +374,11 @@ int tool_transactions_main(int argc, char **argv) {
         goto out;
     }
     if (!cmd || (strcmp(cmd, "list") && strcmp(cmd, "describe") &&
-                 strcmp(cmd, "describe-producers"))) {
+                 strcmp(cmd, "describe-producers") && strcmp(cmd, "abort") &&
+                 strcmp(cmd, "find-hanging"))) {
         fprintf(stderr, "kafka-transactions.sh: error: %s\n",
-                cmd ? "supported commands: list, describe, describe-producers"
+                cmd ? "supported commands: list, describe, "
+                      "describe-producers, abort, find-hanging"
                     : "too few arguments");
         rc = 1;
         goto out;
@@ -399,6 +390,14 @@ int tool_transactions_main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "describe")) {
         rc = txn_describe(&a, &kc, timeout);
+        goto out;
+    }
+    if (!strcmp(cmd, "abort")) {
+        rc = tool_txn_abort(&a, &kc, timeout);
+        goto out;
+    }
+    if (!strcmp(cmd, "find-hanging")) {
+        rc = tool_txn_find_hanging(&a, &kc, timeout);
         goto out;
     }
     if (!strcmp(cmd, "describe-producers")) {
@@ -450,7 +449,7 @@ int tool_transactions_main(int argc, char **argv) {
     }
     static const char *const hdr[] = {"TransactionalId", "Coordinator",
                                       "ProducerId", "TransactionState"};
-    pretty_table(hdr, 4, rows, nrows);
+    tool_pretty_table(hdr, 4, rows, nrows);
     for (int r = 0; r < nrows; r++) {
         for (int c = 0; c < 4; c++)
             free(rows[r][c]);
@@ -812,7 +811,7 @@ int tool_metadata_quorum_main(int argc, char **argv) {
             "NodeId", "DirectoryId",        "LogEndOffset",
             "Lag",    "LastFetchTimestamp", "LastCaughtUpTimestamp",
             "Status"};
-        pretty_table(hdr, 7, rows, nr);
+        tool_pretty_table(hdr, 7, rows, nr);
         for (int r = 0; r < nr; r++) {
             for (int c = 0; c < 7; c++)
                 free(rows[r][c]);

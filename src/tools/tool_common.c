@@ -560,3 +560,24 @@ void tool_java_double(double v, char *out, size_t cap) {
         strcat(tmp, ".0");
     snprintf(out, cap, "%sE%d", tmp, ex);
 }
+
+/* Kafka's ToolsUtils.prettyPrintTable: cells left-aligned to the column
+ * width, each followed by a tab. */
+void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
+                       int nrows) {
+    int *w = xcalloc((size_t)ncol, sizeof(int));
+    for (int c = 0; c < ncol; c++) {
+        w[c] = (int)strlen(hdr[c]);
+        for (int r = 0; r < nrows; r++)
+            w[c] = SL_MAX(w[c], (int)strlen(rows[r][c]));
+    }
+    for (int c = 0; c < ncol; c++)
+        printf("%-*s\t", w[c], hdr[c]);
+    printf("\n");
+    for (int r = 0; r < nrows; r++) {
+        for (int c = 0; c < ncol; c++)
+            printf("%-*s\t", w[c], rows[r][c]);
+        printf("\n");
+    }
+    free(w);
+}

@@ -137,4 +137,8 @@ const char *tool_java_exception(int code);
 const char *tool_error_message(int code);
 /* Java's Double.toString formatting (shortest round-trip digits). */
 void tool_java_double(double v, char *out, size_t cap);
+/* Kafka's ToolsUtils.prettyPrintTable: every cell left-aligned to its
+ * column's width and followed by a tab. */
+void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
+                       int nrows);
 #endif
