@@ -15,9 +15,9 @@
  *
  * Handler return values (brk_status):
  *   BRK_DONE        response body written; send it now.
- *   BRK_AFTER_FLUSH response body written; send it after the before-sleep
- *                   hooks of this loop iteration (log_manager_flush_dirty)
- *                   have run (acks=all).
+ *   BRK_AFTER_FLUSH response body written; send it once the flushes begun
+ *                   by the before-sleep hooks of this loop pass are done
+ *                   (at once if none: src/log/flush.h).
  *   BRK_NO_RESPONSE send nothing (acks=0 Produce). The slot is released.
  *   BRK_DEFER       the handler keeps req and completes it later, from a timer
  *                   (net_timer_add on req->brk->loop) or an append event, with

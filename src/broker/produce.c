@@ -6,10 +6,12 @@
  * codec other than the producer's gets the batch rebuilt with that codec.
  *
  * acks: 0 -> no response (connection closed if a partition failed, as Kafka
- * does so the client refreshes metadata), 1 -> answered now, -1 -> answered
- * after the before-sleep fsync (BRK_AFTER_FLUSH); acks=-1 with fewer in-sync
- * replicas than min(min.insync.replicas, replicas) -> NOT_ENOUGH_REPLICAS,
- * nothing written.
+ * does so the client refreshes metadata), 1 and -1 -> answered now (one
+ * replica: the high watermark follows the append), unless an append made a
+ * flush due (flush.messages, src/log/flush.h): then after that flush
+ * completed (BRK_AFTER_FLUSH), as Kafka flushes inside the append. acks=-1
+ * with fewer in-sync replicas than min(min.insync.replicas, replicas) ->
+ * NOT_ENOUGH_REPLICAS, nothing written.
  * Versions 0-2 are advertised, as Kafka 4 does (KAFKA-18659: librdkafka
  * disables gzip/snappy unless Produce v2 is listed), but only magic-2
  * batches are accepted on any version (INVALID_RECORD otherwise).
@@ -23,6 +25,7 @@
 #include "core/util.h"
 #include "log/batch.h"
 #include "log/compress.h"
+#include "log/flush.h"
 #include "log/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
@@ -61,7 +64,8 @@ void brk_data_appended(brk_broker *brk, cl_partition *part) {
 static void
 produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                   proto_produce_request_partition_produce_data *pd,
-                  proto_produce_response_partition_produce_response *r) {
+                  proto_produce_response_partition_produce_response *r,
+                  bool *flush_due) {
     brk_broker *brk = req->brk;
     r->index = pd->index;
     r->base_offset = -1;
@@ -146,6 +150,8 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             r->base_offset = info.base_offset;
             r->log_append_time_ms = info.log_append_time;
             brk_data_appended(brk, part);
+            if (log_flush_is_due(part->log))
+                *flush_due = true;
         } else {
             msg = info.err_message;
             if (req->api_version >= 8 && info.err_record_index >= 0 &&
@@ -179,7 +185,7 @@ brk_status brk_handle_produce(brk_req *req) {
     rs.responses.n = nt;
     rs.responses.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
                                   sizeof(*rs.responses.v));
-    bool any_err = false;
+    bool any_err = false, flush_due = false;
     for (int32_t i = 0; i < nt; i++) {
         proto_produce_request_topic_produce_data *td = &rq.topic_data.v[i];
         proto_produce_response_topic_produce_response *tr = &rs.responses.v[i];
@@ -197,7 +203,8 @@ brk_status brk_handle_produce(brk_req *req) {
             proto_produce_response_partition_produce_response *r =
                 &tr->partition_responses.v[j];
             proto_produce_response_partition_produce_response_init(r);
-            produce_partition(req, rq.acks, t, &td->partition_data.v[j], r);
+            produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
+                              &flush_due);
             if (r->error_code)
                 any_err = true;
         }
@@ -205,5 +212,5 @@ brk_status brk_handle_produce(brk_req *req) {
     if (rq.acks == 0)
         return any_err ? BRK_CLOSE : BRK_NO_RESPONSE;
     proto_produce_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return rq.acks == -1 ? BRK_AFTER_FLUSH : BRK_DONE;
+    return flush_due ? BRK_AFTER_FLUSH : BRK_DONE;
 }

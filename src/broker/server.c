@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "log/flush.h"
 #include "log/log.h"
 #include "main.h"
 #include "proto/errors.h"
@@ -575,11 +576,32 @@ static int setup_listeners(brk_broker *brk, char *err, size_t errlen) {
 /* ---- housekeeping
  * ------------------------------------------------------------------ */
 
+/* Kafka's flush policy (src/log/flush.h): the fsyncs run on the log
+ * manager's flusher thread; after-flush responses (a produce that made a
+ * flush due) are released once the flush begun here is done. */
 static void before_sleep_flush(net_loop *loop, void *ctx) {
-    (void)loop;
+    brk_broker *brk = ctx;
+    if (!brk->logs)
+        return;
+    net_loop_flush_done(loop, log_manager_flush_reap(brk->logs));
+    if (log_manager_flush_pending(brk->logs))
+        net_loop_flush_begun(loop, log_manager_flush_begin(brk->logs));
+}
+
+static void flush_wake(void *ctx) {
+    net_loop_wake(ctx);
+}
+
+/* Kafka's kafka-log-flusher task: every log.flush.scheduler.interval.ms,
+ * partitions whose flush.ms elapsed are flushed. */
+static void flush_check_tick(net_loop *loop, void *ctx) {
     brk_broker *brk = ctx;
     if (brk->logs)
-        log_manager_flush_dirty(brk->logs);
+        log_manager_flush_check(brk->logs);
+    int64_t every =
+        brk_cfg_i64(brk->cfg, BRK_CFG_LOG_FLUSH_SCHEDULER_INTERVAL_MS);
+    if (!net_loop_stopping(loop))
+        net_timer_add(loop, every, flush_check_tick, brk);
 }
 
 static void retention_tick(net_loop *loop, void *ctx) {
@@ -803,10 +825,23 @@ int server_main(int argc, char **argv) {
 #undef BRK_START_HOOK
 
     net_loop_add_before_sleep(loop, before_sleep_flush, &brk);
+    if (brk.logs)
+        log_manager_set_flush_notify(brk.logs, flush_wake, loop);
+    {
+        /* Long.MAX_VALUE (the default): the task never runs. */
+        int64_t every =
+            brk_cfg_i64(&cfg, BRK_CFG_LOG_FLUSH_SCHEDULER_INTERVAL_MS);
+        if (every > 0 && every < INT64_MAX / 2000000)
+            net_timer_add(loop, every, flush_check_tick, &brk);
+    }
     net_timer_add(loop,
                   brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
                   retention_tick, &brk);
-    net_timer_add(loop, 60000, checkpoint_tick, &brk);
+    {
+        int64_t every =
+            brk_cfg_i64(&cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
+        net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, &brk);
+    }
 
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;

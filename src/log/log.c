@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 #include "batch.h"
 #include "cleaner.h"
 #include "compress.h"
+#include "flush.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -139,6 +141,19 @@ typedef struct log_segment {
     bool active_files; /* index files preallocated (active) */
 } log_segment;
 
+/* An asynchronous flush (see "flusher" below). */
+typedef struct flush_job {
+    struct flush_job *next;
+    log_partition *part; /* NULL once the partition is deleted */
+    uint64_t gen;        /* part->gen when created */
+    int64_t target;      /* recovery point once synced */
+    int fds[3];
+    int nfds;
+    uint64_t ticket;
+    bool done;
+    int err; /* errno of a failed fsync, else 0 */
+} flush_job;
+
 typedef struct epoch_entry {
     int32_t epoch;
     int64_t start_offset;
@@ -160,7 +175,9 @@ struct log_partition {
     int64_t recovery_point;
     int64_t unflushed_msgs;
     int64_t last_flush_ms;
-    bool dirty; /* in mgr->dirty */
+    bool dirty;     /* in mgr->dirty */
+    bool flush_due; /* in mgr->due: an asynchronous flush is to be begun */
+    uint64_t gen;   /* bumped by truncation: older flush jobs do not count */
     bool failed;
     epoch_entry *epochs;
     int nepochs, capepochs;
@@ -179,6 +196,19 @@ struct log_manager {
     log_partition **dirty;
     int ndirty, capdirty;
     log_manager_stats stats;
+    /* asynchronous flushes (see "flusher" below) */
+    log_partition **due;
+    int ndue, capdue;
+    struct flush_job *held_head, *held_tail; /* roll jobs not yet begun */
+    pthread_mutex_t fl_mu;
+    pthread_cond_t fl_cv;
+    struct flush_job *jobs_head, *jobs_tail; /* begun, in ticket order */
+    struct flush_job *fl_next;               /* first not taken by the thread */
+    pthread_t fl_thread;
+    bool fl_started, fl_stop, fl_abandon;
+    uint64_t fl_ticket; /* last ticket begun */
+    void (*fl_notify)(void *ctx);
+    void *fl_notify_ctx;
 };
 
 #define IO(mgr) ((mgr)->io)
@@ -696,8 +726,10 @@ static bool seg_write_indexes(log_segment *s, bool prealloc) {
 }
 
 /* The segment is no longer written: final time-index entry, trim the index
- * files, fsync everything (Kafka's onBecomeInactiveSegment + flush). */
-static bool seg_finalize(log_segment *s) {
+ * files, fsync everything (Kafka's onBecomeInactiveSegment + flush). With
+ * job (roll), the fsyncs are left to the flusher: the index fds are handed
+ * over to the job and the .log fd is dup'ed into it. */
+static bool seg_finalize(log_segment *s, flush_job *job) {
     log_manager *mgr = s->part->mgr;
     if (!seg_open(s))
         return false;
@@ -708,16 +740,28 @@ static bool seg_finalize(log_segment *s) {
         ok = IOCALL(mgr, ftruncate, s->idx_fd, (off_t)s->n_idx * IDX_ENTRY) ==
                  0 &&
              IOCALL(mgr, ftruncate, s->tidx_fd,
-                    (off_t)s->n_tidx * TIDX_ENTRY) == 0 &&
-             IOCALL(mgr, fsync, s->idx_fd) == 0 &&
-             IOCALL(mgr, fsync, s->tidx_fd) == 0;
-        IOCALL(mgr, close, s->idx_fd);
-        IOCALL(mgr, close, s->tidx_fd);
+                    (off_t)s->n_tidx * TIDX_ENTRY) == 0;
+        if (job) {
+            job->fds[job->nfds++] = s->idx_fd;
+            job->fds[job->nfds++] = s->tidx_fd;
+        } else {
+            ok = ok && IOCALL(mgr, fsync, s->idx_fd) == 0 &&
+                 IOCALL(mgr, fsync, s->tidx_fd) == 0;
+            IOCALL(mgr, close, s->idx_fd);
+            IOCALL(mgr, close, s->tidx_fd);
+        }
         s->idx_fd = s->tidx_fd = -1;
     } else if (s->active_files) {
         ok = seg_write_indexes(s, false);
     }
     s->active_files = false;
+    if (job) {
+        int fd = ok ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0)
+            return false;
+        job->fds[job->nfds++] = fd;
+        return true;
+    }
     return ok && IOCALL(mgr, fsync, s->fd) == 0;
 }
 
@@ -1176,8 +1220,11 @@ static bool remove_dir_files(log_manager *mgr, const char *dir) {
     return IOCALL(mgr, rmdir, dir) == 0;
 }
 
+static void flush_forget(log_partition *part);
+
 int16_t log_delete(log_manager *mgr, log_partition *part) {
     map_remove(mgr, part);
+    flush_forget(part);
     for (int i = 0; i < mgr->ndirty; i++)
         if (mgr->dirty[i] == part)
             mgr->dirty[i] = mgr->dirty[--mgr->ndirty];
@@ -1260,6 +1307,8 @@ void log_set_high_watermark(log_partition *part, int64_t hw) {
 
 /* ---- flush ------------------------------------------------------------------
  */
+static bool sync_pending_jobs(log_partition *part);
+
 int16_t log_flush(log_partition *part) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
@@ -1267,13 +1316,17 @@ int16_t log_flush(log_partition *part) {
     int64_t leo = s->next_offset;
     if (part->recovery_point >= leo && part->unflushed_msgs == 0)
         return KERR_NONE;
-    if (!seg_open(s) || IOCALL(part->mgr, fsync, s->fd) != 0) {
+    /* rolled segments still waiting for the flusher are synced first, so
+     * that everything below the new recovery point is on disk */
+    if (!sync_pending_jobs(part) || !seg_open(s) ||
+        IOCALL(part->mgr, fsync, s->fd) != 0) {
         poison(part, "fsync");
         return KERR_KAFKA_STORAGE_ERROR;
     }
     part->recovery_point = leo;
     part->unflushed_msgs = 0;
     part->last_flush_ms = clk_mono_ms();
+    part->flush_due = false; /* left in mgr->due; skipped there */
     return KERR_NONE;
 }
 
@@ -1302,15 +1355,289 @@ int log_manager_flush_dirty(log_manager *mgr) {
     return n;
 }
 
+/* ---- flusher ----------------------------------------------------------------
+ * Asynchronous flushes (flush.h). A job owns its fds (dup'ed or taken over
+ * from a rolled segment), so segments may close, roll or be deleted while it
+ * runs; only the loop thread reads job->part, and log_delete clears it.
+ * jobs_head..jobs_tail are the begun jobs in ticket order; the thread takes
+ * them from fl_next and marks them done; the loop reaps from the head. */
+
+static flush_job *job_new(log_partition *part, int64_t target) {
+    flush_job *j = xcalloc(1, sizeof(*j));
+    j->part = part;
+    j->gen = part->gen;
+    j->target = target;
+    return j;
+}
+
+static void job_free(flush_job *j) {
+    for (int i = 0; i < j->nfds; i++)
+        close(j->fds[i]);
+    free(j);
+}
+
+static void *flusher_main(void *arg) {
+    log_manager *mgr = arg;
+    pthread_mutex_lock(&mgr->fl_mu);
+    for (;;) {
+        if (mgr->fl_abandon || (mgr->fl_stop && !mgr->fl_next))
+            break;
+        if (!mgr->fl_next) {
+            pthread_cond_wait(&mgr->fl_cv, &mgr->fl_mu);
+            continue;
+        }
+        flush_job *j = mgr->fl_next;
+        mgr->fl_next = j->next;
+        pthread_mutex_unlock(&mgr->fl_mu);
+        int err = 0;
+        for (int i = 0; i < j->nfds && !err; i++)
+            if (IOCALL(mgr, fsync, j->fds[i]) != 0)
+                err = errno ? errno : EIO;
+        pthread_mutex_lock(&mgr->fl_mu);
+        j->err = err;
+        j->done = true;
+        /* one wake-up per batch: after its last job */
+        if (!j->next || j->next->ticket != j->ticket) {
+            void (*fn)(void *) = mgr->fl_notify;
+            void *ctx = mgr->fl_notify_ctx;
+            pthread_mutex_unlock(&mgr->fl_mu);
+            if (fn)
+                fn(ctx);
+            pthread_mutex_lock(&mgr->fl_mu);
+        }
+    }
+    pthread_mutex_unlock(&mgr->fl_mu);
+    return NULL;
+}
+
+void log_manager_set_flush_notify(log_manager *mgr, void (*fn)(void *ctx),
+                                  void *ctx) {
+    pthread_mutex_lock(&mgr->fl_mu);
+    mgr->fl_notify = fn;
+    mgr->fl_notify_ctx = ctx;
+    pthread_mutex_unlock(&mgr->fl_mu);
+}
+
+bool log_flush_is_due(const log_partition *part) {
+    return part->flush_due;
+}
+
+static void mark_due(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    if (part->flush_due)
+        return;
+    if (mgr->ndue == mgr->capdue) {
+        mgr->capdue = mgr->capdue ? mgr->capdue * 2 : 64;
+        mgr->due = xrealloc(mgr->due, sizeof(*mgr->due) * (size_t)mgr->capdue);
+    }
+    mgr->due[mgr->ndue++] = part;
+    part->flush_due = true;
+}
+
+static void hold_job(log_manager *mgr, flush_job *j) {
+    if (mgr->held_tail)
+        mgr->held_tail->next = j;
+    else
+        mgr->held_head = j;
+    mgr->held_tail = j;
+}
+
+int log_manager_flush_check(log_manager *mgr) {
+    int64_t mono = clk_mono_ms();
+    int n = 0;
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
+            if (!p->failed && p->cfg.flush_ms != INT64_MAX &&
+                p->unflushed_msgs > 0 &&
+                mono - p->last_flush_ms >= p->cfg.flush_ms && !p->flush_due) {
+                mark_due(p);
+                n++;
+            }
+    return n;
+}
+
+bool log_manager_flush_pending(const log_manager *mgr) {
+    return mgr->ndue > 0 || mgr->held_head;
+}
+
+uint64_t log_manager_flush_begin(log_manager *mgr) {
+    /* held roll jobs first: a partition's recovery point then only moves
+     * past segments synced before */
+    flush_job *head = mgr->held_head, *tail = mgr->held_tail;
+    mgr->held_head = mgr->held_tail = NULL;
+    for (int i = 0; i < mgr->ndue; i++) {
+        log_partition *p = mgr->due[i];
+        if (!p->flush_due)
+            continue;
+        p->flush_due = false;
+        if (p->failed)
+            continue;
+        log_segment *s = active(p);
+        int fd = seg_open(s) ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            poison(p, "flush");
+            continue;
+        }
+        flush_job *j = job_new(p, s->next_offset);
+        j->fds[j->nfds++] = fd;
+        p->unflushed_msgs = 0;
+        p->last_flush_ms = clk_mono_ms();
+        if (tail)
+            tail->next = j;
+        else
+            head = j;
+        tail = j;
+    }
+    mgr->ndue = 0;
+    if (!head)
+        return mgr->fl_ticket;
+    uint64_t ticket = ++mgr->fl_ticket;
+    for (flush_job *j = head; j; j = j->next)
+        j->ticket = ticket;
+    pthread_mutex_lock(&mgr->fl_mu);
+    if (mgr->jobs_tail)
+        mgr->jobs_tail->next = head;
+    else
+        mgr->jobs_head = head;
+    mgr->jobs_tail = tail;
+    if (!mgr->fl_next)
+        mgr->fl_next = head;
+    if (!mgr->fl_started) {
+        if (pthread_create(&mgr->fl_thread, NULL, flusher_main, mgr) == 0) {
+            mgr->fl_started = true;
+            pthread_setname_np(mgr->fl_thread, "sl-flusher");
+        } else {
+            SL_ERROR(MOD, "cannot start the flusher thread: %s",
+                     strerror(errno));
+            abort();
+        }
+    }
+    pthread_cond_signal(&mgr->fl_cv);
+    pthread_mutex_unlock(&mgr->fl_mu);
+    return ticket;
+}
+
+uint64_t log_manager_flush_reap(log_manager *mgr) {
+    flush_job *done = NULL, **dt = &done;
+    pthread_mutex_lock(&mgr->fl_mu);
+    while (mgr->jobs_head && mgr->jobs_head->done) {
+        flush_job *j = mgr->jobs_head;
+        mgr->jobs_head = j->next;
+        if (!mgr->jobs_head)
+            mgr->jobs_tail = NULL;
+        j->next = NULL;
+        *dt = j;
+        dt = &j->next;
+    }
+    uint64_t upto =
+        mgr->jobs_head ? mgr->jobs_head->ticket - 1 : mgr->fl_ticket;
+    pthread_mutex_unlock(&mgr->fl_mu);
+    while (done) {
+        flush_job *j = done;
+        done = j->next;
+        log_partition *p = j->part;
+        if (p && j->gen == p->gen && !p->failed) {
+            if (j->err) {
+                errno = j->err;
+                poison(p, "fsync");
+            } else if (j->target > p->recovery_point &&
+                       j->target <= log_end_offset(p)) {
+                p->recovery_point = j->target;
+            }
+        }
+        job_free(j);
+    }
+    return upto;
+}
+
+uint64_t log_manager_flush_wait(log_manager *mgr) {
+    pthread_mutex_lock(&mgr->fl_mu);
+    while (mgr->jobs_tail && !mgr->jobs_tail->done) {
+        pthread_mutex_unlock(&mgr->fl_mu);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&mgr->fl_mu);
+    }
+    pthread_mutex_unlock(&mgr->fl_mu);
+    return log_manager_flush_reap(mgr);
+}
+
+/* For a synchronous flush: fsyncs now the files of the partition's jobs
+ * that may not be done yet (the flusher may sync them again: harmless). */
+static bool sync_pending_jobs(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    bool ok = true;
+    for (flush_job *j = mgr->held_head; j && ok; j = j->next)
+        if (j->part == part)
+            for (int i = 0; i < j->nfds && ok; i++)
+                ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+    pthread_mutex_lock(&mgr->fl_mu);
+    for (flush_job *j = mgr->jobs_head; j && ok; j = j->next)
+        if (j->part == part && !j->done)
+            for (int i = 0; i < j->nfds && ok; i++)
+                ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+    pthread_mutex_unlock(&mgr->fl_mu);
+    return ok;
+}
+
+/* Deleted partition: its jobs no longer point at it. */
+static void flush_forget(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    for (int i = 0; i < mgr->ndue; i++)
+        if (mgr->due[i] == part)
+            mgr->due[i] = mgr->due[--mgr->ndue];
+    part->flush_due = false;
+    for (flush_job *j = mgr->held_head; j; j = j->next)
+        if (j->part == part)
+            j->part = NULL;
+    pthread_mutex_lock(&mgr->fl_mu);
+    for (flush_job *j = mgr->jobs_head; j; j = j->next)
+        if (j->part == part)
+            j->part = NULL;
+    pthread_mutex_unlock(&mgr->fl_mu);
+}
+
+/* Stops the thread: after finishing every begun job (drain) or after the
+ * current one (abandon: a crash loses the rest, as it would). */
+static void flusher_stop(log_manager *mgr, bool drain) {
+    if (drain && log_manager_flush_pending(mgr))
+        log_manager_flush_begin(mgr);
+    pthread_mutex_lock(&mgr->fl_mu);
+    mgr->fl_stop = true;
+    mgr->fl_abandon = !drain;
+    bool started = mgr->fl_started;
+    pthread_cond_signal(&mgr->fl_cv);
+    pthread_mutex_unlock(&mgr->fl_mu);
+    if (started)
+        pthread_join(mgr->fl_thread, NULL);
+    mgr->fl_started = false;
+    if (drain)
+        log_manager_flush_reap(mgr);
+    flush_job *lists[2] = {mgr->jobs_head, mgr->held_head};
+    for (int i = 0; i < 2; i++)
+        while (lists[i]) {
+            flush_job *n = lists[i]->next;
+            job_free(lists[i]);
+            lists[i] = n;
+        }
+    mgr->jobs_head = mgr->jobs_tail = mgr->fl_next = NULL;
+    mgr->held_head = mgr->held_tail = NULL;
+}
+
 /* ---- roll
  * ---------------------------------------------------------------------- */
 static bool roll(log_partition *part) {
     log_segment *old = active(part);
     int64_t base = old->next_offset;
-    if (!seg_finalize(old)) {
+    /* Kafka flushes the rolled segment asynchronously (flushUptoOffset-
+     * Exclusive = the new base); the recovery point follows when done. */
+    flush_job *job = job_new(part, base);
+    if (!seg_finalize(old, job)) {
+        job_free(job);
         poison(part, "roll");
         return false;
     }
+    hold_job(part->mgr, job);
     /* A stale file of that name (left by a crash) is replaced. */
     seg_delete_files(part, base);
     if (!add_new_segment(part, base))
@@ -1540,8 +1867,7 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
     out->log_start_offset = part->log_start;
     out->record_count = total_records;
     if (part->unflushed_msgs >= c->flush_messages)
-        if (log_flush(part))
-            return KERR_KAFKA_STORAGE_ERROR;
+        mark_due(part); /* flush.h: begun before the loop sleeps */
     return KERR_NONE;
 }
 
@@ -1854,14 +2180,10 @@ static int retention(log_partition *part, int64_t now) {
 
 int log_manager_tick(log_manager *mgr) {
     int64_t now = clk_wall_ms();
-    int64_t mono = clk_mono_ms();
     int n = 0;
     for (size_t i = 0; i < mgr->nbuckets; i++)
         for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
             n += retention(p, now);
-            if (p->cfg.flush_ms != INT64_MAX && p->unflushed_msgs > 0 &&
-                mono - p->last_flush_ms >= p->cfg.flush_ms)
-                log_flush(p);
         }
     return n;
 }
@@ -1917,6 +2239,7 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
     if (!seg_open(s))
         return KERR_KAFKA_STORAGE_ERROR;
     int64_t leo = log_end_offset(part);
+    part->gen++; /* flush jobs begun before do not cover the new tail */
     if (part->hw > leo)
         part->hw = leo;
     if (part->recovery_point > leo)
@@ -2167,6 +2490,8 @@ static void load_partition(log_manager *mgr, int d, const char *name,
 log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
     *err = KERR_NONE;
     log_manager *mgr = xcalloc(1, sizeof(*mgr));
+    pthread_mutex_init(&mgr->fl_mu, NULL);
+    pthread_cond_init(&mgr->fl_cv, NULL);
     mgr->io = opts->io ? opts->io : &log_io_posix;
     mgr->max_open = opts->max_open_segments > 0 ? opts->max_open_segments
                                                 : DEFAULT_MAX_OPEN;
@@ -2251,6 +2576,7 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
 void log_manager_close(log_manager *mgr) {
     if (!mgr)
         return;
+    flusher_stop(mgr, true);
     bool all_ok = true;
     for (size_t i = 0; i < mgr->nbuckets; i++)
         for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
@@ -2258,7 +2584,7 @@ void log_manager_close(log_manager *mgr) {
                 all_ok = false;
                 continue;
             }
-            if (log_flush(p) != KERR_NONE || !seg_finalize(active(p))) {
+            if (log_flush(p) != KERR_NONE || !seg_finalize(active(p), NULL)) {
                 poison(p, "close");
                 all_ok = false;
             }
@@ -2284,10 +2610,14 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->dirs);
     free(mgr->buckets);
     free(mgr->dirty);
+    free(mgr->due);
+    pthread_mutex_destroy(&mgr->fl_mu);
+    pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);
 }
 
 void log_manager_abandon(log_manager *mgr) {
+    flusher_stop(mgr, false);
     for (int d = 0; d < mgr->ndirs; d++)
         free(mgr->dirs[d]);
     mgr->ndirs = 0; /* no checkpoints, no marker */

@@ -140,7 +140,9 @@ struct net_slot {
     net_conn *conn; /* NULL once orphaned */
     net_chain chain;
     bool filled;
-    bool after_flush; /* waits for the before-sleep hooks */
+    bool after_flush; /* held until the flushes begun before it completed */
+    bool stamped;     /* flush_ticket set (after the hooks of its pass) */
+    uint64_t flush_ticket;
 };
 
 struct net_conn {
@@ -191,6 +193,9 @@ struct net_loop {
     uint64_t idle_timer;
     /* connections with after-flush slots to release after the hooks */
     bool have_after_flush;
+    /* asynchronous flushes: the last ticket begun and the last completed
+     * (completions arrive in ticket order) */
+    uint64_t flush_begun, flush_done;
 };
 
 /* epoll data: tag low bit to tell listeners/eventfd from connections. */
@@ -352,7 +357,21 @@ void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx) {
     loop->n_hooks++;
 }
 
-/* Releases after-flush slots of every connection (after the hooks ran). */
+void net_loop_flush_begun(net_loop *loop, uint64_t ticket) {
+    SL_ASSERT(ticket >= loop->flush_begun);
+    loop->flush_begun = ticket;
+}
+
+void net_loop_flush_done(net_loop *loop, uint64_t ticket) {
+    SL_ASSERT(ticket <= loop->flush_begun);
+    if (ticket > loop->flush_done)
+        loop->flush_done = ticket;
+}
+
+/* After the hooks ran: an after-flush slot filled during this pass waits
+ * for every flush begun up to now (the one these hooks may just have begun
+ * covers what its request wrote); slots whose ticket is done are released.
+ * With nothing in flight that is at once, as before asynchronous flushes. */
 static void release_after_flush(net_loop *loop) {
     if (!loop->have_after_flush)
         return;
@@ -361,11 +380,20 @@ static void release_after_flush(net_loop *loop) {
     while (c) {
         net_conn *next = c->next;
         bool any = false;
-        for (net_slot *s = c->slots_head; s; s = s->next)
-            if (s->filled && s->after_flush) {
+        for (net_slot *s = c->slots_head; s; s = s->next) {
+            if (!s->filled || !s->after_flush)
+                continue;
+            if (!s->stamped) {
+                s->stamped = true;
+                s->flush_ticket = loop->flush_begun;
+            }
+            if (s->flush_ticket <= loop->flush_done) {
                 s->after_flush = false;
                 any = true;
+            } else {
+                loop->have_after_flush = true;
             }
+        }
         if (any)
             conn_try_write(c);
         c = next;

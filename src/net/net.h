@@ -57,11 +57,19 @@ uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
 bool net_timer_cancel(net_loop *loop, uint64_t id);
 
 /* Before-sleep hooks run, in registration order, every time the loop is
- * about to wait in epoll (Redis beforeSleep): batched fsyncs go here; the
- * responses queued with net_conn_send_after_flush are released after all
- * hooks have run. */
+ * about to wait in epoll (Redis beforeSleep); the after-flush responses
+ * (net_slot_fill) are released after all hooks have run, see below. */
 typedef void (*net_hook_fn)(net_loop *loop, void *ctx);
 void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
+
+/* Asynchronous flushes (fsync on another thread). A hook that hands work to
+ * a flusher calls net_loop_flush_begun with an increasing ticket; when that
+ * work is done (the flusher wakes the loop with net_loop_wake), a hook calls
+ * net_loop_flush_done with it. Tickets complete in order. An after-flush
+ * slot filled before the hooks of a pass is held until the last ticket begun
+ * by the end of those hooks is done: at once if no flush is in flight. */
+void net_loop_flush_begun(net_loop *loop, uint64_t ticket);
+void net_loop_flush_done(net_loop *loop, uint64_t ticket);
 
 /* ---- response chains ------------------------------------------------------
  */
@@ -150,7 +158,8 @@ typedef struct net_slot net_slot;
 net_slot *net_conn_reserve(net_conn *conn);
 /* Fills the slot with chain (taken over; *chain is reset). Nothing is sent
  * for an empty chain (acks=0). If the connection has died meanwhile the chain
- * is freed. after_flush: hold it until the before-sleep hooks have run. */
+ * is freed. after_flush: hold it until the flushes begun by the
+ * before-sleep hooks of this pass are done (net_loop_flush_begun). */
 void net_slot_fill(net_slot *slot, net_chain *chain, bool after_flush);
 /* True if the connection of this slot is closed (result will be dropped). */
 bool net_slot_orphan(const net_slot *slot);
