@@ -98,7 +98,9 @@ typedef struct brk_req {
     bool client_id_null;
     /* the body (after the header, including the header's tagged fields) */
     rd body;
-    const uint8_t *frame; /* whole request frame (copied into arena) */
+    const uint8_t *frame; /* whole request frame (copied into arena; for
+                             Produce the connection's buffer, valid until
+                             the handler returns) */
     size_t frame_len;
     /* where it came from */
     int listener;     /* index into brk->listeners / advertised */

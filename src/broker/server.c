@@ -4,7 +4,8 @@
  * response framing, periodic housekeeping and clean shutdown.
  *
  * Request life (one loop thread):
- *   frame -> brk_req (own arena, frame copied in) -> header decoded ->
+ *   frame -> brk_req (own arena; frame copied in, except Produce: see
+ *   on_frame) -> header decoded ->
  *   api/version checked -> handler -> status -> response header prepended
  *   -> slot filled (now, after the flush hooks, or later when deferred).
  */
@@ -177,7 +178,14 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     brk_req *req = &box->req;
     req->brk = brk;
     req->arena = &box->arena;
-    req->frame = arena_memdup(req->arena, frame, len);
+    /* Produce works on the frame where it lies, in the connection's input
+     * buffer (valid and writable until on_frame returns): its handler never
+     * defers and keeps no pointer into the request once it returned (the
+     * records go to the page cache by pwrite, the response is encoded).
+     * Saves a copy of every produced byte. Every other request gets its own
+     * copy: deferred ones (long-poll Fetch, joins) keep pointers into it. */
+    bool borrowed = len >= 2 && sl_load_be16(frame) == 0;
+    req->frame = borrowed ? frame : arena_memdup(req->arena, frame, len);
     req->frame_len = len;
     req->listener = net_conn_listener(conn);
     req->peer = net_conn_peer(conn);
@@ -238,6 +246,7 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         return false;
     }
     brk_status st = api->fn(req);
+    SL_ASSERT(!borrowed || st != BRK_DEFER);
     switch (st) {
     case BRK_DONE:
     case BRK_AFTER_FLUSH:

@@ -122,7 +122,8 @@ int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
  */
 
 /* Called with each complete request frame (without its size prefix). The
- * frame memory is valid during the call only. Return false to close the
+ * frame memory (the connection's input buffer) is valid during the call only;
+ * the callback may modify it in place. Return false to close the
  * connection. */
 typedef bool (*net_frame_fn)(net_conn *conn, const uint8_t *frame, size_t len);
 
