@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "broker/features.h"
 #include "broker/internal.h"
 #include "core/util.h"
 #include "proto/errors.h"
@@ -99,4 +100,15 @@ brk_status brk_handle_api_versions(brk_req *req) {
     proto_api_versions_response_encode(brk_resp_buf(req), req->api_version,
                                        &rs);
     return BRK_DONE;
+}
+
+/* features.h: the same ranges validate UpdateFeatures (features.c). */
+bool brk_feature_supported(const char *name, int16_t *min, int16_t *max) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(supported); i++)
+        if (!strcmp(supported[i].name, name)) {
+            *min = supported[i].min;
+            *max = supported[i].max;
+            return true;
+        }
+    return false;
 }

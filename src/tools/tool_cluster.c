@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "tools/kclient.h"
 #include "tools/tool_common.h"
+#include "tools/tool_features.h"
 #include "tools/tool_json.h"
 #include "tools/tool_txn.h"
 
@@ -81,6 +82,21 @@ static const tool_optdef feat_opts[] = {
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin "
      "Client."},
+    {"dry-run", TOOL_FLAG,
+     "upgrade/downgrade/disable: validate the change, but do not perform "
+     "it."},
+    {"feature", TOOL_ARG,
+     "upgrade/downgrade: a feature change in feature=level format, e.g. "
+     "`metadata.version=5`; disable: a feature flag to disable."},
+    {"metadata", TOOL_ARG,
+     "DEPRECATED -- The level to which we should upgrade/downgrade the "
+     "metadata. For example, 3.3-IV3."},
+    {"release-version", TOOL_ARG,
+     "The release version to update all features to (upgrade/downgrade), "
+     "or to map (version-mapping). For example, 3.9-IV0."},
+    {"unsafe", TOOL_FLAG,
+     "downgrade/disable: perform it even if it may irreversibly destroy "
+     "metadata."},
 };
 
 int tool_features_main(int argc, char **argv) {
@@ -96,6 +112,10 @@ int tool_features_main(int argc, char **argv) {
         return rc;
     kc_conn kc = {.fd = -1};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
+    if (cmd && !strcmp(cmd, "version-mapping")) {
+        rc = tool_features_version_mapping(&a);
+        goto out;
+    }
     if (!tool_has(&a, "bootstrap-server")) {
         fprintf(
             stderr,
@@ -104,9 +124,12 @@ int tool_features_main(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    if (!cmd || strcmp(cmd, "describe")) {
+    bool update = cmd && (!strcmp(cmd, "upgrade") ||
+                          !strcmp(cmd, "downgrade") || !strcmp(cmd, "disable"));
+    if (!cmd || (strcmp(cmd, "describe") && !update)) {
         fprintf(stderr, "kafka-features: error: %s\n",
-                cmd ? "only the describe command is supported by sluice"
+                cmd ? "invalid choice: expected one of describe, upgrade, "
+                      "downgrade, disable, version-mapping"
                     : "too few arguments");
         rc = 1;
         goto out;
@@ -114,6 +137,10 @@ int tool_features_main(int argc, char **argv) {
     int timeout;
     if (!connect_from(&a, "command-config", &kc, &timeout)) {
         rc = 1;
+        goto out;
+    }
+    if (update) {
+        rc = tool_features_update(&a, cmd, &kc);
         goto out;
     }
     kc_feature *f;

@@ -1,0 +1,17 @@
+/*
+ * tool_features.h - kafka-features.sh's upgrade / downgrade / disable and
+ * version-mapping commands (tool_features.c), called by tool_features_main
+ * (tool_cluster.c). Single-threaded; each call owns what it allocates.
+ */
+#ifndef SL_TOOLS_TOOL_FEATURES_H
+#define SL_TOOLS_TOOL_FEATURES_H
+
+#include "tools/kclient.h"
+#include "tools/tool_common.h"
+
+/* op: "upgrade", "downgrade" or "disable". Returns the exit code. */
+int tool_features_update(tool_args *a, const char *op, kc_conn *kc);
+/* Offline: the feature levels a release version bootstraps with. */
+int tool_features_version_mapping(tool_args *a);
+
+#endif
