@@ -25,7 +25,7 @@ def value(k, r):
     return (b"%d:%d:" % (k, r)).ljust(VALUE, b"x")
 
 
-def produce_rounds(b, t, keys, rounds, first_round=0, tombstones=()):
+def produce_rounds(b, t, keys, rounds, first_round=0, tombstones=(), compression="lz4"):
     """Each round updates every key; in the last round keys in tombstones get
     a null value. Returns {offset: (key, value)}."""
     msgs = []
@@ -37,7 +37,7 @@ def produce_rounds(b, t, keys, rounds, first_round=0, tombstones=()):
     out = {}
     for i in range(0, len(msgs), 2000):
         for m in harness.produce(b, t, msgs[i:i + 2000], linger_ms=20,
-                                 compression_type="lz4"):
+                                 compression_type=compression):
             out[m.offset()] = (m.key(), m.value())
     return out
 
@@ -142,7 +142,8 @@ def test_reader_from_zero_consistent_while_cleaning(broker):
     def writer():
         try:
             for r in range(6):
-                p = produce_rounds(b, t, 400, 2, first_round=2 * r)
+                # uncompressed: ~5 segments, so the cleaner works meanwhile
+                p = produce_rounds(b, t, 400, 2, first_round=2 * r, compression="none")
                 with lock:
                     produced.update(p)
         except Exception as e:  # surfaced by the main thread
@@ -152,9 +153,12 @@ def test_reader_from_zero_consistent_while_cleaning(broker):
 
     th = threading.Thread(target=writer)
     th.start()
-    reads = 0
+    reads = compacted = 0
+    deadline = time.monotonic() + 120
     try:
-        while not done.is_set() or reads < 3:
+        # read on until a read has seen the cleaner's work (fewer records
+        # than produced): the reads ran while it cleaned
+        while not done.is_set() or reads < 3 or (not compacted and time.monotonic() < deadline):
             with lock:
                 snap = dict(produced)
             if not snap:
@@ -163,15 +167,19 @@ def test_reader_from_zero_consistent_while_cleaning(broker):
             end = max(snap) + 1
             recs = read_all(b, t, end)
             check_consistent(recs, snap)
-            got = {k for _, k, _ in recs}
-            # compaction never drops the newest value of a key
+            last = {k: o for o, k, _ in recs}
+            # compaction never drops the newest value of a key: it is the
+            # last record of the key the reader sees
             for key, off in newest_by_key(snap, end).items():
-                assert key in got, "newest record of %r (offset %d) missing" % (key, off)
+                assert last.get(key) == off, "newest record of %r (offset %d) not last: %r" % (
+                    key, off, last.get(key))
             reads += 1
+            compacted += len(recs) < len(snap)
     finally:
         th.join()
     assert not errors, errors
     assert reads >= 3
+    assert compacted, "no read saw a compacted log"
 
 
 @pytest.mark.broker_config(CLEANER)
