@@ -139,6 +139,7 @@ typedef struct log_segment {
     tidx_entry *tidx;
     int32_t cap_idx, cap_tidx;
     bool active_files; /* index files preallocated (active) */
+    bool idx_lazy;     /* active, index files not opened yet (empty) */
 } log_segment;
 
 /* An asynchronous flush (see "flusher" below). */
@@ -149,6 +150,7 @@ typedef struct flush_job {
     int64_t target;      /* recovery point once synced */
     int fds[3];
     int nfds;
+    bool syncfs; /* fds[0] is a log dir: syncfs (new partitions) */
     uint64_t ticket;
     bool done;
     int err; /* errno of a failed fsync, else 0 */
@@ -207,6 +209,8 @@ struct log_manager {
     pthread_t fl_thread;
     bool fl_started, fl_stop, fl_abandon;
     uint64_t fl_ticket; /* last ticket begun */
+    bool create_sync;   /* partitions created since the last flush_begin */
+    int *dir_parts;     /* partitions per log dir (placement) */
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -483,6 +487,7 @@ static void seg_close(log_segment *s) {
     if (s->tidx_fd >= 0)
         IOCALL(mgr, close, s->tidx_fd);
     s->fd = s->idx_fd = s->tidx_fd = -1;
+    s->idx_lazy = false;
     free(s->idx);
     free(s->tidx);
     s->idx = NULL;
@@ -531,6 +536,8 @@ static bool is_active(const log_segment *s) {
 }
 
 /* Makes s open (fd + index arrays; index fds for the active segment). */
+static bool seg_open_index_files(log_segment *s);
+
 static bool seg_open(log_segment *s) {
     log_partition *part = s->part;
     log_manager *mgr = part->mgr;
@@ -569,28 +576,44 @@ static bool seg_open(log_segment *s) {
     s->tidx = b;
     s->cap_idx = s->n_idx;
     s->cap_tidx = s->n_tidx;
-    if (is_active(s)) {
-        s->idx_fd = IOCALL(mgr, open, ip, O_RDWR | O_CREAT, 0644);
-        s->tidx_fd = IOCALL(mgr, open, tp, O_RDWR | O_CREAT, 0644);
-        if (s->idx_fd < 0 || s->tidx_fd < 0) {
-            lru_push(mgr, s);
-            mgr->open_count++;
-            seg_close(s);
-            poison(part, "open index");
-            return false;
-        }
-        if (!s->active_files) {
-            /* Preallocate as Kafka does (sparse). */
-            int32_t ib = part->cfg.segment_index_bytes;
-            IOCALL(mgr, ftruncate, s->idx_fd,
-                   (off_t)(ib / IDX_ENTRY * IDX_ENTRY));
-            IOCALL(mgr, ftruncate, s->tidx_fd,
-                   (off_t)(ib / TIDX_ENTRY * TIDX_ENTRY));
-            s->active_files = true;
-        }
-    }
     lru_push(mgr, s);
     mgr->open_count++;
+    if (is_active(s)) {
+        /* An empty active segment gets its index files with its first index
+         * entry (Kafka's LazyIndex): a new partition costs one file less
+         * of each, which is most of the time of creating many. */
+        if (s->n_idx == 0 && s->n_tidx == 0 && !s->active_files) {
+            s->idx_lazy = true;
+            return true;
+        }
+        return seg_open_index_files(s);
+    }
+    return true;
+}
+
+/* Opens (creating, preallocated) the index files of the open active s. */
+static bool seg_open_index_files(log_segment *s) {
+    log_partition *part = s->part;
+    log_manager *mgr = part->mgr;
+    char ip[4096], tp[4096];
+    seg_file(part, s->base, ".index", ip, sizeof(ip));
+    seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
+    s->idx_lazy = false;
+    s->idx_fd = IOCALL(mgr, open, ip, O_RDWR | O_CREAT, 0644);
+    s->tidx_fd = IOCALL(mgr, open, tp, O_RDWR | O_CREAT, 0644);
+    if (s->idx_fd < 0 || s->tidx_fd < 0) {
+        seg_close(s);
+        poison(part, "open index");
+        return false;
+    }
+    if (!s->active_files) {
+        /* Preallocate as Kafka does (sparse). */
+        int32_t ib = part->cfg.segment_index_bytes;
+        IOCALL(mgr, ftruncate, s->idx_fd, (off_t)(ib / IDX_ENTRY * IDX_ENTRY));
+        IOCALL(mgr, ftruncate, s->tidx_fd,
+               (off_t)(ib / TIDX_ENTRY * TIDX_ENTRY));
+        s->active_files = true;
+    }
     return true;
 }
 
@@ -624,6 +647,8 @@ static bool idx_append(log_segment *s, int64_t last_offset, int64_t pos) {
     idx_entry e = {(int32_t)(last_offset - s->base), (int32_t)pos};
     if (s->n_idx && (e.rel <= s->idx[s->n_idx - 1].rel))
         return true; /* keep strictly increasing */
+    if (s->idx_lazy && !seg_open_index_files(s))
+        return false;
     s->idx[s->n_idx] = e;
     if (s->idx_fd >= 0) {
         uint8_t raw[8];
@@ -646,6 +671,8 @@ static bool tidx_maybe_append(log_segment *s, int64_t ts, int64_t offset) {
         s->cap_tidx = s->cap_tidx ? s->cap_tidx * 2 : 64;
         s->tidx = xrealloc(s->tidx, sizeof(*s->tidx) * (size_t)s->cap_tidx);
     }
+    if (s->idx_lazy && !seg_open_index_files(s))
+        return false;
     tidx_entry e = {ts, (int32_t)(offset - s->base)};
     if (s->n_tidx && s->tidx[s->n_tidx - 1].rel == e.rel) {
         /* same offset, larger timestamp: overwrite the last entry */
@@ -899,6 +926,9 @@ static bool seg_load_clean(log_segment *s, bool last) {
     seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
     s->size = file_size(lp);
     int64_t isz = file_size(ip), tsz = file_size(tp);
+    /* an empty segment's index files are created with its first entry */
+    if (s->size == 0 && isz < 0 && tsz < 0)
+        isz = tsz = 0;
     if (s->size < 0 || isz < 0 || tsz < 0 || isz % IDX_ENTRY ||
         tsz % TIDX_ENTRY)
         return false;
@@ -1128,14 +1158,26 @@ static void part_free(log_partition *part) {
     free(part);
 }
 
+/* A new partition's partition.metadata, written in place in its new
+ * directory (nothing to replace) and not fsynced here: the creations of a
+ * loop pass are made durable together by one syncfs on the flusher thread
+ * (log_manager_flush_begin), instead of file + directory fsyncs for each
+ * partition on the loop thread. The metadata log, fsynced, is the record of
+ * the partition; a missing or torn file only loses the topic id hint. */
 static bool write_partition_metadata(log_partition *part) {
     char id[23];
     uuid_to_b64(part->topic_id, id);
     char txt[64];
     int n = snprintf(txt, sizeof(txt), "version: 0\ntopic_id: %s\n", id);
     char *p = path_join(part->path, "partition.metadata");
-    bool ok = write_file_atomic(part->mgr, p, txt, (size_t)n);
+    log_manager *mgr = part->mgr;
+    int fd = IOCALL(mgr, open, p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     free(p);
+    if (fd < 0)
+        return false;
+    bool ok = write_all(mgr, fd, txt, (size_t)n, 0);
+    IOCALL(mgr, close, fd);
+    mgr->create_sync = true;
     return ok;
 }
 
@@ -1174,14 +1216,15 @@ log_partition *log_create(log_manager *mgr, const char *topic,
     /* The dir with the fewest partitions (Kafka's placement rule). */
     int best = 0;
     if (mgr->ndirs > 1) {
-        int *counts = xcalloc((size_t)mgr->ndirs, sizeof(int));
-        for (size_t i = 0; i < mgr->nbuckets; i++)
-            for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
-                counts[p->dir_index]++;
+        if (!mgr->dir_parts) {
+            mgr->dir_parts = xcalloc((size_t)mgr->ndirs, sizeof(int));
+            for (size_t i = 0; i < mgr->nbuckets; i++)
+                for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
+                    mgr->dir_parts[p->dir_index]++;
+        }
         for (int i = 1; i < mgr->ndirs; i++)
-            if (counts[i] < counts[best])
+            if (mgr->dir_parts[i] < mgr->dir_parts[best])
                 best = i;
-        free(counts);
     }
     part = part_new(mgr, topic, partition, best);
     if (cfg)
@@ -1201,6 +1244,8 @@ log_partition *log_create(log_manager *mgr, const char *topic,
         return NULL;
     }
     map_insert(mgr, part);
+    if (mgr->dir_parts)
+        mgr->dir_parts[best]++;
     return part;
 }
 
@@ -1225,6 +1270,8 @@ static void flush_forget(log_partition *part);
 int16_t log_delete(log_manager *mgr, log_partition *part) {
     map_remove(mgr, part);
     flush_forget(part);
+    if (mgr->dir_parts)
+        mgr->dir_parts[part->dir_index]--;
     for (int i = 0; i < mgr->ndirty; i++)
         if (mgr->dirty[i] == part)
             mgr->dirty[i] = mgr->dirty[--mgr->ndirty];
@@ -1391,7 +1438,8 @@ static void *flusher_main(void *arg) {
         pthread_mutex_unlock(&mgr->fl_mu);
         int err = 0;
         for (int i = 0; i < j->nfds && !err; i++)
-            if (IOCALL(mgr, fsync, j->fds[i]) != 0)
+            if ((j->syncfs ? syncfs(j->fds[i])
+                           : IOCALL(mgr, fsync, j->fds[i])) != 0)
                 err = errno ? errno : EIO;
         pthread_mutex_lock(&mgr->fl_mu);
         j->err = err;
@@ -1457,7 +1505,7 @@ int log_manager_flush_check(log_manager *mgr) {
 }
 
 bool log_manager_flush_pending(const log_manager *mgr) {
-    return mgr->ndue > 0 || mgr->held_head;
+    return mgr->ndue > 0 || mgr->held_head || mgr->create_sync;
 }
 
 uint64_t log_manager_flush_begin(log_manager *mgr) {
@@ -1465,6 +1513,25 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
      * past segments synced before */
     flush_job *head = mgr->held_head, *tail = mgr->held_tail;
     mgr->held_head = mgr->held_tail = NULL;
+    if (mgr->create_sync) {
+        /* new partitions (directories, partition.metadata): one syncfs per
+         * log dir, whatever their number */
+        mgr->create_sync = false;
+        for (int d = 0; d < mgr->ndirs; d++) {
+            int fd = open(mgr->dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            flush_job *j = xcalloc(1, sizeof(*j));
+            j->syncfs = true;
+            j->target = -1;
+            j->fds[j->nfds++] = fd;
+            if (tail)
+                tail->next = j;
+            else
+                head = j;
+            tail = j;
+        }
+    }
     for (int i = 0; i < mgr->ndue; i++) {
         log_partition *p = mgr->due[i];
         if (!p->flush_due)
@@ -2611,6 +2678,7 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->buckets);
     free(mgr->dirty);
     free(mgr->due);
+    free(mgr->dir_parts);
     pthread_mutex_destroy(&mgr->fl_mu);
     pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);

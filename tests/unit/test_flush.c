@@ -85,6 +85,11 @@ TEST(flush_default_policy_never_fsyncs_and_crash_rereads_all) {
     log_config c = cfg_with(INT64_MAX, INT64_MAX);
     int16_t err;
     log_partition *p = log_create(m, "t", 0, TID, &c, &err);
+    /* creating partitions asks for one syncfs of the log dir */
+    CHECK(log_manager_flush_pending(m));
+    CHECK_EQ(log_manager_flush_begin(m), 1);
+    CHECK_EQ(log_manager_flush_wait(m), 1);
+    CHECK(!log_manager_flush_pending(m));
     append_n(p, 2);
     /* the first append of a leader epoch syncs leader-epoch-checkpoint (as
      * Kafka's LeaderEpochFileCache.assign); nothing after that */
@@ -113,6 +118,8 @@ TEST(flush_messages_due_then_synced_on_flusher_thread) {
     int16_t err;
     log_partition *p = log_create(m, "t", 0, TID, &c, &err);
     log_partition *q = log_create(m, "t", 1, TID, &c, &err);
+    log_manager_flush_begin(m); /* the creations' syncfs */
+    log_manager_flush_wait(m);
     append_n(p, 2);
     append_n(q, 2); /* epoch checkpoints written */
     atomic_store(&n_fsync, 0);
@@ -126,10 +133,10 @@ TEST(flush_messages_due_then_synced_on_flusher_thread) {
     CHECK(log_manager_flush_pending(m));
     CHECK_EQ(log_recovery_point(p), 0); /* not before it is synced */
     uint64_t t = log_manager_flush_begin(m);
-    CHECK_EQ(t, 1);
+    CHECK_EQ(t, 2);
     CHECK(!log_flush_is_due(p));
     CHECK(!log_manager_flush_pending(m));
-    CHECK_EQ(log_manager_flush_wait(m), 1);
+    CHECK_EQ(log_manager_flush_wait(m), 2);
     CHECK_EQ(log_recovery_point(p), 5);
     CHECK_EQ(log_recovery_point(q), 7);
     CHECK_EQ(atomic_load(&n_fsync), 2);
@@ -139,8 +146,8 @@ TEST(flush_messages_due_then_synced_on_flusher_thread) {
     CHECK(!log_flush_is_due(p));
     append_n(p, 1);
     CHECK(log_flush_is_due(p));
-    CHECK_EQ(log_manager_flush_begin(m), 2);
-    CHECK_EQ(log_manager_flush_wait(m), 2);
+    CHECK_EQ(log_manager_flush_begin(m), 3);
+    CHECK_EQ(log_manager_flush_wait(m), 3);
     CHECK_EQ(log_recovery_point(p), 10);
     CHECK_EQ(atomic_load(&n_fsync_loop), 0);
     log_manager_close(m);
@@ -228,6 +235,8 @@ TEST(flush_fsync_error_takes_partition_offline) {
     int16_t err;
     log_partition *p = log_create(m, "e", 0, TID, &c, &err);
     log_partition *ok = log_create(m, "e", 1, TID, &c, &err);
+    log_manager_flush_begin(m);
+    log_manager_flush_wait(m);
     append_n(p, 1);
     atomic_store(&fail_fsync, true);
     log_manager_flush_begin(m);
@@ -262,6 +271,31 @@ TEST(flush_delete_and_truncate_while_in_flight) {
         /* the job synced offsets [0,4) of the old tail: not this log */
         CHECK(log_recovery_point(t) <= 1);
     }
+    log_manager_close(m);
+}
+
+TEST(flush_new_partition_lazy_index_files) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_counting(dir);
+    log_config c = cfg_with(INT64_MAX, INT64_MAX);
+    int16_t err;
+    log_partition *p = log_create(m, "lazy", 0, TID, &c, &err);
+    log_partition *q = log_create(m, "lazy", 1, TID, &c, &err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/lazy-0/00000000000000000000.index", dir);
+    CHECK(access(path, F_OK) != 0); /* not before the first entry */
+    CHECK(p != NULL && q != NULL);
+    for (int i = 0; i < 400; i++)
+        append_n(p, 5);
+    CHECK(access(path, F_OK) == 0);
+    log_manager_close(m);
+    /* a clean restart accepts the empty partition without index files */
+    m = open_counting(dir);
+    log_manager_stats st;
+    log_manager_get_stats(m, &st);
+    CHECK_EQ(st.recovered_batches, 0);
+    CHECK_EQ(log_end_offset(log_get(m, "lazy", 0)), 2000);
+    CHECK_EQ(log_end_offset(log_get(m, "lazy", 1)), 0);
     log_manager_close(m);
 }
 
