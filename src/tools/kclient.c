@@ -1748,3 +1748,64 @@ bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- AddRaftVoter / RemoveRaftVoter ------------------------------------
+ */
+
+static bool voter_call(kc_conn *c, int16_t key, buf *body, int16_t *error,
+                       char **msg) {
+    *error = 0;
+    *msg = NULL;
+    if (c->api_max[key] < 0) {
+        *error = 35; /* UNSUPPORTED_VERSION */
+        return true;
+    }
+    buf resp;
+    buf_init(&resp, 128);
+    bool ok = kc_call(c, key, 0, true, body, &resp);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *error = (int16_t)rd_be16(&r);
+        *msg = get_cstr(&r);
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_add_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
+                       const kc_endpoint *eps, int neps, int16_t *error,
+                       char **msg) {
+    buf body;
+    buf_init(&body, 128);
+    buf_put_uvarint(&body, 0); /* cluster id: null */
+    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    buf_put_be32(&body, (uint32_t)id);
+    buf_put(&body, dir, 16);
+    buf_put_uvarint(&body, (uint64_t)neps + 1);
+    for (int i = 0; i < neps; i++) {
+        put_cstr(&body, eps[i].listener);
+        put_cstr(&body, eps[i].host);
+        buf_put_be16(&body, (uint16_t)eps[i].port);
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = voter_call(c, 80, &body, error, msg);
+    buf_free(&body);
+    return ok;
+}
+
+bool kc_remove_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
+                          int16_t *error, char **msg) {
+    buf body;
+    buf_init(&body, 64);
+    buf_put_uvarint(&body, 0);
+    buf_put_be32(&body, (uint32_t)id);
+    buf_put(&body, dir, 16);
+    buf_put_uvarint(&body, 0);
+    bool ok = voter_call(c, 81, &body, error, msg);
+    buf_free(&body);
+    return ok;
+}

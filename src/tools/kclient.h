@@ -265,6 +265,19 @@ bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
                          int32_t coordinator_epoch, bool commit,
                          int16_t *error);
 
+/* AddRaftVoter v0 / RemoveRaftVoter v0 (cluster id null). *error and
+ * *msg (heap, may be NULL) get the response's error. false on transport
+ * failure. */
+typedef struct kc_endpoint {
+    const char *listener, *host;
+    int port;
+} kc_endpoint;
+bool kc_add_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
+                       const kc_endpoint *eps, int neps, int16_t *error,
+                       char **msg);
+bool kc_remove_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
+                          int16_t *error, char **msg);
+
 /* ---- client quotas (DescribeClientQuotas v1, AlterClientQuotas v1) ------- */
 
 typedef struct kc_quota_entry {

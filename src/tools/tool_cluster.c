@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/buf.h"
 #include "core/util.h"
@@ -15,6 +16,7 @@
 #include "tools/tool_common.h"
 #include "tools/tool_features.h"
 #include "tools/tool_json.h"
+#include "tools/tool_quorum.h"
 #include "tools/tool_txn.h"
 
 /* Connects from --bootstrap-server (+ --command-config timeout). */
@@ -685,7 +687,16 @@ static const tool_optdef mq_opts[] = {
      "establishing the connection to the Kafka cluster."},
     {"command-config", TOOL_ARG,
      "Property file containing configs to be passed to Admin "
-     "Client."},
+     "Client. For add-controller, the file is used to specify the "
+     "controller properties as well."},
+    {"controller-directory-id", TOOL_ARG,
+     "remove-controller: the directory ID of the controller to remove "
+     "(-d)."},
+    {"controller-id", TOOL_ARG,
+     "remove-controller: the id of the controller to remove (-i)."},
+    {"dry-run", TOOL_FLAG,
+     "add-controller, remove-controller: print what would be done, but do "
+     "not do it."},
     {"human-readable", TOOL_FLAG,
      "Print human-readable timestamps (with --replication)."},
     {"replication", TOOL_FLAG,
@@ -712,15 +723,23 @@ static void voter_json(buf *b, const kc_quorum *q, const kc_replica_state *s) {
 }
 
 int tool_metadata_quorum_main(int argc, char **argv) {
+    /* argparse4j's short forms of remove-controller's options */
+    char **av = xcalloc((size_t)argc + 1, sizeof(char *));
+    for (int i = 0; i < argc; i++)
+        av[i] = !strcmp(argv[i], "-i")   ? "--controller-id"
+                : !strcmp(argv[i], "-d") ? "--controller-directory-id"
+                                         : argv[i];
     tool_args a;
     int rc = tool_parse(
         &a, "kafka-metadata-quorum.sh",
         "usage: kafka-metadata-quorum [-h] [--command-config COMMAND_CONFIG] "
         "(--bootstrap-server BOOTSTRAP_SERVER | --bootstrap-controller "
         "BOOTSTRAP_CONTROLLER) {describe,add-controller,remove-controller} ...",
-        mq_opts, SL_ARRAY_LEN(mq_opts), argc, argv);
-    if (rc >= 0)
+        mq_opts, SL_ARRAY_LEN(mq_opts), argc, av);
+    if (rc >= 0) {
+        free(av);
         return rc;
+    }
     kc_conn kc = {.fd = -1};
     kc_quorum q = {0};
     kc_metadata md = {0};
@@ -732,12 +751,43 @@ int tool_metadata_quorum_main(int argc, char **argv) {
         rc = 1;
         goto out;
     }
-    if (!cmd || strcmp(cmd, "describe") ||
-        tool_has(&a, "status") + tool_has(&a, "replication") != 1) {
+    bool add = cmd && !strcmp(cmd, "add-controller");
+    bool remove = cmd && !strcmp(cmd, "remove-controller");
+    if (remove && (!tool_has(&a, "controller-id") ||
+                   !tool_has(&a, "controller-directory-id"))) {
+        fprintf(stderr,
+                "kafka-metadata-quorum remove-controller: error: argument %s "
+                "is required\n",
+                !tool_has(&a, "controller-id")
+                    ? "--controller-id/-i"
+                    : "--controller-directory-id/-d");
+        rc = 1;
+        goto out;
+    }
+    if ((add || remove) && tool_has(&a, "command-config")) {
+        struct stat st;
+        if (stat(tool_get(&a, "command-config"), &st) != 0) {
+            fprintf(stderr, "Properties file %s does not exists!\n",
+                    tool_get(&a, "command-config"));
+            rc = 1;
+            goto out;
+        }
+    }
+    if (add && !tool_has(&a, "command-config")) {
+        fprintf(stderr, "You must supply the configuration file of the "
+                        "controller you are adding when using "
+                        "add-controller.\n");
+        rc = 1;
+        goto out;
+    }
+    if (!add && !remove &&
+        (!cmd || strcmp(cmd, "describe") ||
+         tool_has(&a, "status") + tool_has(&a, "replication") != 1)) {
         fprintf(
             stderr, "kafka-metadata-quorum: error: %s\n",
             cmd && strcmp(cmd, "describe")
-                ? "only the describe command is supported by sluice"
+                ? "invalid choice: expected one of describe, add-controller, "
+                  "remove-controller"
                 : "one of the arguments --status --replication is required");
         rc = 1;
         goto out;
@@ -745,6 +795,11 @@ int tool_metadata_quorum_main(int argc, char **argv) {
     int timeout;
     if (!connect_from(&a, "command-config", &kc, &timeout)) {
         rc = 1;
+        goto out;
+    }
+    if (add || remove) {
+        rc = add ? tool_quorum_add_controller(&a, &kc)
+                 : tool_quorum_remove_controller(&a, &kc);
         goto out;
     }
     if (!kc_describe_quorum(&kc, &q) || q.error) {
@@ -848,6 +903,7 @@ int tool_metadata_quorum_main(int argc, char **argv) {
     }
     rc = 0;
 out:
+    free(av);
     kc_metadata_free(&md);
     kc_quorum_free(&q);
     if (kc.fd >= 0)

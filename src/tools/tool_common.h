@@ -141,4 +141,7 @@ void tool_java_double(double v, char *out, size_t cap);
  * column's width and followed by a tab. */
 void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
                        int nrows);
+/* Kafka's Uuid.fromString (base64url, 16 bytes). On failure writes
+ * Kafka's IllegalArgumentException message into err and returns false. */
+bool tool_uuid_parse(const char *s, uint8_t out[16], char *err, size_t cap);
 #endif
