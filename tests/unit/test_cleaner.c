@@ -2,8 +2,12 @@
  * test_cleaner.c - log compaction (src/log/cleaner.c): convergence to the
  * newest value per key, offsets kept, active segment untouched, tombstone
  * delete horizon, bounded offset map with multiple passes, and kill -9 at a
- * seeded random I/O operation of a cleaning pass (fork) followed by
- * recovery and checks.
+ * seeded random I/O operation of a cleaning pass (fork; the I/O of the
+ * worker threads and of the loop's swaps both count; one worker for two
+ * partitions or one each) followed by recovery and checks
+ * (SLUICE_CLEANER_CRASH_ALL=1 tries every point). The threaded path:
+ * deletion, DeleteRecords during a pass, reads on the loop during a pass,
+ * two threads, the I/O throttle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -453,15 +457,15 @@ static int cr_ftruncate(void *c, int fd, off_t l) {
 
 static log_io crash_io;
 
-static void check_log(const char *dir, const log_config *cfg, int keys,
-                      int rounds, bool *ok) {
-    crash_at = -1;
-    log_manager *m = open_dir(dir, &crash_io, cfg);
-    log_partition *p = m ? log_get(m, "crash", 0) : NULL;
+/* Both partitions of the crash test ("crash" cleaned by one pass, "crash2"
+ * by another, on a second thread when there are two). */
+static const char *const crash_topics[] = {"crash", "crash2"};
+
+static void check_one(log_manager *m, const char *topic, int keys, int rounds,
+                      bool *ok) {
+    log_partition *p = log_get(m, topic, 0);
     if (!p) {
         *ok = false;
-        if (m)
-            log_manager_close(m);
         return;
     }
     scan s;
@@ -478,7 +482,30 @@ static void check_log(const char *dir, const log_config *cfg, int keys,
             *ok = false;
     }
     free(s.r);
+}
+
+static void check_log(const char *dir, const log_config *cfg, int keys,
+                      int rounds, bool *ok) {
+    crash_at = -1;
+    log_manager *m = open_dir(dir, &crash_io, cfg);
+    if (!m) {
+        *ok = false;
+        return;
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(crash_topics); i++)
+        check_one(m, crash_topics[i], keys, rounds, ok);
     log_manager_close(m);
+}
+
+static log_cleaner *crash_cleaner(log_manager *m, const log_io *io,
+                                  int threads) {
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.dedupe_buffer_size = (int64_t)threads << 20;
+    o.threads = threads;
+    o.io = io;
+    return log_cleaner_new(m, &o);
 }
 
 TEST(cleaner_kill9_during_cleaning) {
@@ -493,21 +520,27 @@ TEST(cleaner_kill9_during_cleaning) {
         crash_at = -1;
         log_manager *m = open_dir(tmpl, &nosync, &cfg);
         int16_t err;
-        log_partition *p = log_create(m, "crash", 0, NULL, &cfg, &err);
+        log_partition *parts[2];
+        for (int i = 0; i < 2; i++)
+            parts[i] = log_create(m, crash_topics[i], 0, NULL, &cfg, &err);
         /* half the rounds, cleaned (small segments), then the rest: the
          * pass under test merges small cleaned segments into groups */
         for (int half = 0; half < 2; half++) {
-            /* the second half updates only the first half of the keys: the
-             * others' newest values sit in small cleaned segments that the
-             * pass under test merges */
-            for (int v = half * ROUNDS / 2; v < (half + 1) * ROUNDS / 2; v++)
-                for (int k = 0; k < (half ? KEYS / 2 : KEYS); k += 6)
-                    put_batch(p, k, 6, v, v & 1 ? 1 /* gzip */ : 0);
-            /* other keys after them: the newest values above sit in
-             * segments the cleaner rewrites, not in the active one */
-            for (int v = 0; v < 3; v++)
-                for (int k = 1000; k < 1000 + KEYS; k += 6)
-                    put_batch(p, k, 6, v, 0);
+            for (int pi = 0; pi < 2; pi++) {
+                log_partition *p = parts[pi];
+                /* the second half updates only the first half of the keys: the
+                 * others' newest values sit in small cleaned segments that the
+                 * pass under test merges */
+                for (int v = half * ROUNDS / 2; v < (half + 1) * ROUNDS / 2;
+                     v++)
+                    for (int k = 0; k < (half ? KEYS / 2 : KEYS); k += 6)
+                        put_batch(p, k, 6, v, v & 1 ? 1 /* gzip */ : 0);
+                /* other keys after them: the newest values above sit in
+                 * segments the cleaner rewrites, not in the active one */
+                for (int v = 0; v < 3; v++)
+                    for (int k = 1000; k < 1000 + KEYS; k += 6)
+                        put_batch(p, k, 6, v, 0);
+            }
             if (half == 0) {
                 log_cleaner *c = new_cleaner(m, 1 << 20, &nosync);
                 log_cleaner_run_until_idle(c);
@@ -534,7 +567,7 @@ TEST(cleaner_kill9_during_cleaning) {
     {
         log_manager *m = open_dir(work, &io, &cfg);
         crash_ops = 0; /* count from the pass on */
-        log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+        log_cleaner *c = crash_cleaner(m, &io, 2);
         log_cleaner_run_until_idle(c);
         log_cleaner_free(c);
         log_manager_abandon(m);
@@ -561,7 +594,8 @@ TEST(cleaner_kill9_during_cleaning) {
             log_manager *m = open_dir(work, &io, &cfg);
             crash_at = at;
             crash_ops = 0;
-            log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+            /* one worker for both partitions, or one each */
+            log_cleaner *c = crash_cleaner(m, &io, 1 + (it & 1));
             log_cleaner_run_until_idle(c);
             log_cleaner_free(c);
             _exit(3); /* not reached when the crash point is hit */
@@ -584,7 +618,7 @@ TEST(cleaner_kill9_during_cleaning) {
         /* and cleaning completes afterwards */
         crash_at = -1;
         log_manager *m = open_dir(work, &io, &cfg);
-        log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+        log_cleaner *c = crash_cleaner(m, &io, 2);
         log_cleaner_run_until_idle(c);
         log_cleaner_stats st;
         log_cleaner_get_stats(c, &st);
