@@ -29,18 +29,20 @@ static bool valid_software(proto_str s) {
 }
 
 /* The features Kafka 4.3.1 knows, sorted, with the range Sluice supports.
- * Only metadata.version is finalized (3.3-IV3 = 7 .. 4.3-IV0 = 30, as
- * Kafka). The others stay at 0: transaction.version 2 would switch Java
- * producers to KIP-890 part 2 (Produce v12, EndTxn v5), group.version 1 to
- * KIP-848 groups, kraft.version 1 to dynamic quorums, share/streams to
- * their groups, eligible.leader.replicas to ELR; none of that is here, so
- * advertising Kafka's levels would make clients use APIs Sluice lacks. */
+ * metadata.version (3.3-IV3 = 7 .. 4.3-IV0 = 30) and group.version (1:
+ * KIP-848 consumer groups, src/group/consumer.c) are finalized on new
+ * clusters, as Kafka 4.3's format does. The others stay at 0:
+ * transaction.version 2 would switch Java producers to KIP-890 part 2
+ * (Produce v12, EndTxn v5), kraft.version 1 to dynamic quorums,
+ * share/streams to their groups, eligible.leader.replicas to ELR; none of
+ * that is here, so advertising Kafka's levels would make clients use APIs
+ * Sluice lacks. */
 static const struct {
     const char *name;
     int16_t min, max;
 } supported[] = {
     {"eligible.leader.replicas.version", 0, 0},
-    {"group.version", 0, 0},
+    {"group.version", 0, 1},
     {"kraft.version", 0, 0},
     {"metadata.version", 7, 30},
     {"share.version", 0, 0},

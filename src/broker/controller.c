@@ -351,12 +351,20 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
         proto_feature_level_record_init(&f);
         f.name = proto_str_c("metadata.version");
         f.feature_level = SL_METADATA_VERSION;
-        buf v;
-        buf_init(&v, 64);
-        cl_record_frame(&v, 12, 0);
-        proto_feature_level_record_encode(&v, 0, &f);
-        ctl_commit(brk, &v, 1);
-        buf_free(&v);
+        buf v[2];
+        buf_init(&v[0], 64);
+        cl_record_frame(&v[0], 12, 0);
+        proto_feature_level_record_encode(&v[0], 0, &f);
+        /* group.version 1 (KIP-848 consumer groups), as Kafka 4.3's
+         * storage format finalizes it */
+        f.name = proto_str_c("group.version");
+        f.feature_level = 1;
+        buf_init(&v[1], 64);
+        cl_record_frame(&v[1], 12, 0);
+        proto_feature_level_record_encode(&v[1], 0, &f);
+        ctl_commit(brk, v, 2);
+        buf_free(&v[0]);
+        buf_free(&v[1]);
     }
     register_self(brk);
     create_env_topics(brk);

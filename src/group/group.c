@@ -16,6 +16,7 @@
  *     and persists at the end of a rebalance.
  */
 #include "group/group.h"
+#include "group/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,71 +29,6 @@
 #include "core/util.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
-
-typedef struct gproto {
-    char *name;
-    uint8_t *meta;
-    int32_t len;
-} gproto;
-
-struct grp_member {
-    char *id;
-    char *instance_id;
-    char *client_id;
-    char *client_host;
-    int32_t session_ms;
-    int32_t rebalance_ms;
-    gproto *protos;
-    int n_protos;
-    uint8_t *assignment;
-    int32_t assignment_len;
-    int64_t hb_deadline;
-    bool pending_sync;
-    grp_join_fn join_fn;
-    void *join_ctx;
-    grp_sync_fn sync_fn;
-    void *sync_ctx;
-};
-
-typedef struct gpending {
-    char *id;
-    int64_t deadline;
-} gpending;
-
-struct grp_group {
-    char *id;
-    int32_t partition;
-    int state;
-    int32_t generation;
-    char *protocol_type; /* NULL: none */
-    char *protocol_name; /* NULL: none */
-    char *leader;        /* NULL: none; else equals a member's id */
-    grp_member **m;
-    int n, cap;
-    gpending *pending;
-    int n_pending, cap_pending;
-    int64_t state_ts; /* wall ms of the last state change */
-    /* join phase */
-    int64_t join_deadline; /* 0: none */
-    bool initial;
-    int64_t initial_remaining;
-    bool new_member_added;
-    /* sync phase */
-    int64_t sync_deadline; /* 0: none */
-    /* committed offsets */
-    grp_offset *offs;
-    int n_offs, cap_offs;
-    bool offs_sorted;
-    grp_group *next; /* hash chain */
-};
-
-struct grp_coord {
-    grp_config cfg;
-    grp_store store;
-    grp_group **tab;
-    size_t tab_size, n_groups;
-    int8_t *part_state;
-};
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -221,6 +157,7 @@ static void group_free(grp_group *g) {
     free(g->protocol_type);
     free(g->protocol_name);
     free(g->leader);
+    cg_free(g->cg);
     free(g);
 }
 
@@ -967,6 +904,17 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
         join_error(fn, ctx, KERR_COORDINATOR_NOT_AVAILABLE, mid);
         return;
     }
+    if (g->cg) {
+        /* A consumer (KIP-848) group: classic members cannot join it while
+         * it has members (Kafka's online migration is not implemented);
+         * an empty one becomes a classic group, its offsets kept. */
+        if (cg_n_members(g->cg) > 0 || cg_write_tombstones(c, g)) {
+            join_error(fn, ctx, KERR_INCONSISTENT_GROUP_PROTOCOL, mid);
+            return;
+        }
+        cg_free(g->cg);
+        g->cg = NULL;
+    }
     if (!group_supports(g, rq->protocol_type, rq->protocols, rq->n_protocols)) {
         join_error(fn, ctx, KERR_INCONSISTENT_GROUP_PROTOCOL, mid);
         return;
@@ -1350,7 +1298,9 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
             top = api_version >= 9 ? KERR_GROUP_ID_NOT_FOUND
                                    : KERR_ILLEGAL_GENERATION;
     }
-    if (!top)
+    if (!top && g->cg)
+        top = cg_validate_commit(g->cg, member_id, generation, api_version);
+    else if (!top)
         top = validate_commit(g, generation, member_id, instance_id);
     if (top) {
         for (int i = 0; i < n; i++)
@@ -1421,6 +1371,10 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
 static bool subscribed_topics_contain(const grp_group *g, const char *topic,
                                       bool *found) {
     *found = false;
+    if (g->cg) {
+        *found = cg_subscribed_to(g->cg, topic);
+        return true;
+    }
     if (!g->protocol_type || strcmp(g->protocol_type, "consumer") ||
         !g->protocol_name)
         return g->n == 0;
@@ -1454,6 +1408,11 @@ static int16_t write_offset_tombstones(grp_coord *c, grp_group *g,
     int total = n + (with_group ? 1 : 0);
     if (!total)
         return KERR_NONE;
+    if (with_group && g->cg) {
+        int16_t ce = cg_write_tombstones(c, g);
+        if (ce)
+            return ce;
+    }
     grp_record *recs = xcalloc((size_t)total, sizeof *recs);
     buf *keys = xcalloc((size_t)total, sizeof *keys);
     for (int i = 0; i < n; i++) {
@@ -1531,7 +1490,7 @@ int16_t grp_delete_group(grp_coord *c, const char *group_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
-    if (g->state != GRP_EMPTY)
+    if (g->state != GRP_EMPTY || cg_n_members(g->cg) > 0)
         return KERR_NON_EMPTY_GROUP;
     grp_offset **all =
         xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *all);
@@ -1556,6 +1515,11 @@ int grp_expire_offsets(grp_coord *c) {
         while (g) {
             grp_group *next = g->next;
             if (c->part_state[g->partition] != GRP_PART_ACTIVE) {
+                g = next;
+                continue;
+            }
+            if (g->cg && cg_n_members(g->cg) > 0) {
+                /* members keep their offsets */
                 g = next;
                 continue;
             }
@@ -1707,8 +1671,12 @@ void grp_tick(grp_coord *c) {
     int64_t now = now_ms();
     for (size_t b = 0; b < c->tab_size; b++)
         for (grp_group *g = c->tab[b]; g; g = g->next)
-            if (c->part_state[g->partition] == GRP_PART_ACTIVE)
-                tick_group(c, g, now);
+            if (c->part_state[g->partition] == GRP_PART_ACTIVE) {
+                if (g->cg)
+                    cg_tick(c, g, now);
+                else
+                    tick_group(c, g, now);
+            }
 }
 
 void grp_fail_waiters(grp_coord *c, int16_t error) {
@@ -1841,7 +1809,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         }
         ok = true;
     } else {
-        ok = true; /* consumer/share/streams group records: not ours yet */
+        ok = cg_replay(c, partition, kver, key, key_len, value, value_len);
     }
 out:
     arena_free(&a);
@@ -1854,6 +1822,8 @@ void grp_partition_loaded(grp_coord *c, int32_t partition) {
         for (grp_group *g = c->tab[b]; g; g = g->next) {
             if (g->partition != partition)
                 continue;
+            if (g->cg)
+                cg_loaded(c, g);
             g->state = g->n ? GRP_STABLE : GRP_EMPTY;
             for (int i = 0; i < g->n; i++)
                 g->m[i]->hb_deadline = now + g->m[i]->session_ms;
@@ -1885,4 +1855,36 @@ void grp_get_member(const grp_group *g, int i, grp_member_info *out) {
     out->metadata_len = p ? p->len : 0;
     out->assignment = m->assignment;
     out->assignment_len = m->assignment_len;
+}
+
+/* ---- for consumer.c (internal.h)
+ * -------------------------------------------------------- */
+
+grp_group *grp_group_create(grp_coord *c, const char *id) {
+    return group_create(c, id);
+}
+
+void grp_group_remove(grp_coord *c, grp_group *g) {
+    group_remove(c, g);
+}
+
+int16_t grp_store_append(grp_coord *c, int32_t partition, const grp_record *r,
+                         int n) {
+    return store_append(c, partition, r, n);
+}
+
+/* An Empty classic group becomes a consumer group (Kafka's
+ * maybeDeleteEmptyClassicGroup): its metadata record goes, offsets stay. */
+void grp_classic_tombstone(grp_coord *c, grp_group *g) {
+    buf k;
+    buf_init(&k, 64);
+    encode_group_key(&k, g->id);
+    grp_record r = {k.data, k.len, NULL, 0};
+    store_append(c, g->partition, &r, 1);
+    buf_free(&k);
+    free(g->protocol_type);
+    free(g->protocol_name);
+    free(g->leader);
+    g->protocol_type = g->protocol_name = g->leader = NULL;
+    g->generation = 0;
 }

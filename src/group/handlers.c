@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "group/consumer.h"
 #include "group/group.h"
 #include "log/batch.h"
 #include "log/log.h"
@@ -267,6 +268,7 @@ static void load_step(net_loop *loop, void *ctx) {
 }
 
 static grp_coord *get_coord(brk_broker *brk);
+static void set_consumer_env(brk_broker *brk, grp_coord *c);
 
 /* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
  * __consumer_offsets before the first request is read. */
@@ -362,6 +364,7 @@ static grp_coord *get_coord(brk_broker *brk) {
     grp_store st = {store_append, brk};
     coord = grp_new(&cfg, &st);
     cbrk = brk;
+    set_consumer_env(brk, coord);
     if (starting)
         mark_loading(brk); /* grp_start: replayed in steps by load_step */
     else
@@ -972,11 +975,22 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
                 parts[t] = rg->topics.v[t].partition_indexes.v;
                 pn[t] = rg->topics.v[t].partition_indexes.n;
             }
-            fetch_topic8 *ts;
-            int32_t nts;
-            og->error_code =
-                fetch_group(req, sdup0(req, rg->group_id), tn, names, parts, pn,
-                            &ts, &nts, rq.require_stable);
+            fetch_topic8 *ts = NULL;
+            int32_t nts = 0;
+            /* v9+: a consumer group member fetches with its epoch
+             * (Kafka's ConsumerGroup.validateOffsetFetch) */
+            char *fgid = sdup0(req, rg->group_id);
+            grp_group *fg = v >= 9 && !check_coord(req, fgid)
+                                ? grp_find(coord, fgid)
+                                : NULL;
+            int16_t ve =
+                fg && grp_is_consumer(fg)
+                    ? grp_consumer_validate_fetch(fg, sdup(req, rg->member_id),
+                                                  rg->member_epoch)
+                    : KERR_NONE;
+            og->error_code = ve ? ve
+                                : fetch_group(req, fgid, tn, names, parts, pn,
+                                              &ts, &nts, rq.require_stable);
             og->topics.n = nts;
             og->topics.v = ts;
         }
@@ -1077,12 +1091,20 @@ static void list_one(void *ctx, grp_group *g) {
     grp_get_info(g, &gi);
     if (grp_check_coordinator(coord, gi.group_id))
         return;
+    bool consumer = grp_is_consumer(g);
+    const char *state = grp_state_name(gi.state);
+    if (consumer) {
+        cg_info ci;
+        grp_consumer_info(coord, g, &ci);
+        state = ci.state;
+        gi.protocol_type = "consumer";
+    }
+    const char *type = consumer ? "consumer" : "classic";
     if (lc->req->api_version >= 4 &&
-        !filter_has(lc->rq->states_filter.v, lc->rq->states_filter.n,
-                    grp_state_name(gi.state)))
+        !filter_has(lc->rq->states_filter.v, lc->rq->states_filter.n, state))
         return;
     if (lc->req->api_version >= 5 &&
-        !filter_has(lc->rq->types_filter.v, lc->rq->types_filter.n, "classic"))
+        !filter_has(lc->rq->types_filter.v, lc->rq->types_filter.n, type))
         return;
     if (lc->rs->groups.n == lc->cap) {
         int nc = lc->cap ? lc->cap * 2 : 16;
@@ -1100,8 +1122,8 @@ static void list_one(void *ctx, grp_group *g) {
         arena_strndup(lc->req->arena, gi.group_id, strlen(gi.group_id)));
     lg->protocol_type = proto_str_c(arena_strndup(
         lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
-    lg->group_state = proto_str_c(grp_state_name(gi.state));
-    lg->group_type = proto_str_c("classic");
+    lg->group_state = proto_str_c(state);
+    lg->group_type = proto_str_c(type);
 }
 
 brk_status grp_handle_list_groups(brk_req *req) {
@@ -1149,7 +1171,9 @@ brk_status grp_handle_describe_groups(brk_req *req) {
         if (req->api_version >= 3 && rq.include_authorized_operations)
             dg->authorized_operations = GROUP_OPS;
         grp_group *g = grp_find(coord, gid);
-        if (!g) {
+        if (!g || grp_is_consumer(g)) {
+            /* Kafka: a group that is not a classic group is described
+             * as Dead (v0-5) */
             dg->group_state = proto_str_c("Dead");
             continue;
         }
@@ -1312,4 +1336,332 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     proto_offset_delete_response_encode(brk_resp_buf(req), req->api_version,
                                         &rs);
     return BRK_AFTER_FLUSH;
+}
+
+/* ---- KIP-848 consumer groups
+ * -------------------------------------------------------------- */
+
+static bool cg_topic_by_name(void *ctx, const char *name, uint8_t id[16],
+                             int32_t *n_parts) {
+    brk_broker *brk = ctx;
+    cl_topic *t = cl_topic_find(brk->image, name, strlen(name));
+    if (!t)
+        return false;
+    memcpy(id, t->id, 16);
+    *n_parts = t->n_partitions;
+    return true;
+}
+
+static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
+                                  int32_t *n_parts) {
+    brk_broker *brk = ctx;
+    cl_topic *t = cl_topic_find_id(brk->image, id);
+    if (!t)
+        return NULL;
+    *n_parts = t->n_partitions;
+    return t->name;
+}
+
+/* Group-level consumer.session.timeout.ms / consumer.heartbeat.interval.ms
+ * (IncrementalAlterConfigs on the GROUP resource). */
+static void cg_group_cfg(void *ctx, const char *group, int32_t *session_ms,
+                         int32_t *heartbeat_ms) {
+    brk_broker *brk = ctx;
+    const char *s =
+        cl_group_config(brk->image, group, "consumer.session.timeout.ms");
+    const char *h =
+        cl_group_config(brk->image, group, "consumer.heartbeat.interval.ms");
+    if (s && atoi(s) > 0)
+        *session_ms = atoi(s);
+    if (h && atoi(h) > 0)
+        *heartbeat_ms = atoi(h);
+}
+
+/* group.consumer.assignors: builtin names or Kafka's class names. */
+static const char *assignor_name(const char *s, size_t n) {
+    static const struct {
+        const char *name, *cls;
+    } known[] = {
+        {"uniform",
+         "org.apache.kafka.coordinator.group.assignor.UniformAssignor"},
+        {"range", "org.apache.kafka.coordinator.group.assignor.RangeAssignor"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
+        if ((strlen(known[i].name) == n && !strncmp(s, known[i].name, n)) ||
+            (strlen(known[i].cls) == n && !strncmp(s, known[i].cls, n)))
+            return known[i].name;
+    return NULL;
+}
+
+static bool list_has(const char *list, const char *item) {
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && !strncasecmp(p, item, n))
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+static void set_consumer_env(brk_broker *brk, grp_coord *c) {
+    const brk_config *bc = brk->cfg;
+    cg_env env = {0};
+    env.topic_by_name = cg_topic_by_name;
+    env.topic_by_id = cg_topic_by_id;
+    env.group_cfg = cg_group_cfg;
+    env.ctx = brk;
+    env.heartbeat_ms =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS);
+    env.session_ms =
+        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_SESSION_TIMEOUT_MS);
+    env.max_size = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_MAX_SIZE);
+    const char *as = brk_cfg_str(bc, BRK_CFG_GROUP_CONSUMER_ASSIGNORS);
+    for (const char *p = as; p && *p && env.n_assignors < 4;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        const char *name = assignor_name(p, (size_t)(e - p));
+        if (name)
+            env.assignors[env.n_assignors++] = name;
+        else if (e > p)
+            SL_WARN("group", "group.consumer.assignors: unknown assignor %.*s",
+                    (int)(e - p), p);
+        p = e;
+    }
+    if (!env.n_assignors) {
+        env.assignors[0] = "uniform";
+        env.assignors[1] = "range";
+        env.n_assignors = 2;
+    }
+    env.enabled =
+        list_has(brk_cfg_str(bc, BRK_CFG_GROUP_COORDINATOR_REBALANCE_PROTOCOLS),
+                 "consumer");
+    grp_consumer_set_env(c, &env);
+}
+
+typedef proto_consumer_group_heartbeat_response_topic_partitions hb_tp;
+
+brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
+    proto_consumer_group_heartbeat_request rq;
+    if (proto_consumer_group_heartbeat_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_consumer_group_heartbeat_response rs;
+    proto_consumer_group_heartbeat_response_init(&rs);
+    grp_coord *c = get_coord(req->brk);
+    int32_t nt = rq.subscribed_topic_names.n;
+    const char **topics =
+        arena_calloc(req->arena, (size_t)(nt > 0 ? nt : 1), sizeof *topics);
+    for (int32_t i = 0; i < nt; i++)
+        topics[i] = sdup0(req, rq.subscribed_topic_names.v[i]);
+    int32_t no = rq.topic_partitions.n;
+    cg_owned *owned =
+        arena_calloc(req->arena, (size_t)(no > 0 ? no : 1), sizeof *owned);
+    for (int32_t i = 0; i < no; i++) {
+        memcpy(owned[i].id, rq.topic_partitions.v[i].topic_id.b, 16);
+        owned[i].n = rq.topic_partitions.v[i].partitions.n > 0
+                         ? rq.topic_partitions.v[i].partitions.n
+                         : 0;
+        owned[i].parts = rq.topic_partitions.v[i].partitions.v;
+    }
+    cg_hb_req hr = {
+        .group_id = sdup0(req, rq.group_id),
+        .member_id = sdup0(req, rq.member_id),
+        .member_epoch = rq.member_epoch,
+        .instance_id = sdup(req, rq.instance_id),
+        .rack_id = sdup(req, rq.rack_id),
+        .rebalance_ms = rq.rebalance_timeout_ms,
+        .topics_set = nt >= 0,
+        .n_topics = nt > 0 ? nt : 0,
+        .topics = topics,
+        /* an empty regex clears the regex subscription (librdkafka sends
+         * "" when it subscribes by names) */
+        .regex = req->api_version >= 1 && rq.subscribed_topic_regex.len > 0
+                     ? sdup(req, rq.subscribed_topic_regex)
+                     : NULL,
+        .assignor = sdup(req, rq.server_assignor),
+        .owned_set = no >= 0,
+        .n_owned = no > 0 ? no : 0,
+        .owned = owned,
+        .client_id = req->client_id ? req->client_id : "",
+        .client_host = client_host(req),
+        .api_version = req->api_version,
+    };
+    cg_hb_resp out;
+    grp_consumer_heartbeat(c, &hr, &out);
+    if (out.error)
+        SL_DEBUG(
+            "group",
+            "ConsumerGroupHeartbeat v%d of %s (member %s, epoch %d): %s%s%s",
+            req->api_version, hr.group_id, hr.member_id, hr.member_epoch,
+            proto_error_name(out.error), out.message ? ": " : "",
+            out.message ? out.message : "");
+    rs.error_code = out.error;
+    rs.error_message =
+        out.error
+            ? pstr(out.message ? out.message : proto_error_message(out.error))
+            : PROTO_STR_NULL;
+    rs.member_id = out.error && !*out.member_id
+                       ? PROTO_STR_NULL
+                       : proto_str_c(arena_strndup(req->arena, out.member_id,
+                                                   strlen(out.member_id)));
+    rs.member_epoch = out.member_epoch;
+    rs.heartbeat_interval_ms = out.heartbeat_ms;
+    if (!out.error && out.has_assignment) {
+        proto_consumer_group_heartbeat_response_assignment *as =
+            arena_calloc(req->arena, 1, sizeof *as);
+        proto_consumer_group_heartbeat_response_assignment_init(as);
+        int ntp = 0;
+        for (int i = 0; i < out.n_assignment; i++)
+            if (i == 0 ||
+                memcmp(out.assignment[i].id, out.assignment[i - 1].id, 16))
+                ntp++;
+        hb_tp *tps =
+            arena_calloc(req->arena, (size_t)(ntp ? ntp : 1), sizeof *tps);
+        int ti = -1;
+        for (int i = 0; i < out.n_assignment; i++) {
+            if (i == 0 ||
+                memcmp(out.assignment[i].id, out.assignment[i - 1].id, 16)) {
+                ti++;
+                proto_consumer_group_heartbeat_response_topic_partitions_init(
+                    &tps[ti]);
+                memcpy(tps[ti].topic_id.b, out.assignment[i].id, 16);
+                tps[ti].partitions.v = arena_calloc(
+                    req->arena, (size_t)out.n_assignment, sizeof(int32_t));
+            }
+            tps[ti].partitions.v[tps[ti].partitions.n++] =
+                out.assignment[i].part;
+        }
+        as->topic_partitions.n = ntp;
+        as->topic_partitions.v = tps;
+        rs.assignment = as;
+    }
+    cg_hb_resp_free(&out);
+    proto_consumer_group_heartbeat_response_encode(brk_resp_buf(req),
+                                                   req->api_version, &rs);
+    return BRK_AFTER_FLUSH;
+}
+
+typedef proto_consumer_group_describe_response_topic_partitions desc_tp;
+
+static void
+describe_assignment(brk_req *req, const cg_tp *v, int n,
+                    proto_consumer_group_describe_response_assignment *out) {
+    proto_consumer_group_describe_response_assignment_init(out);
+    int ntp = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || memcmp(v[i].id, v[i - 1].id, 16))
+            ntp++;
+    desc_tp *tps =
+        arena_calloc(req->arena, (size_t)(ntp ? ntp : 1), sizeof *tps);
+    int ti = -1;
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || memcmp(v[i].id, v[i - 1].id, 16)) {
+            ti++;
+            proto_consumer_group_describe_response_topic_partitions_init(
+                &tps[ti]);
+            memcpy(tps[ti].topic_id.b, v[i].id, 16);
+            cl_topic *t = cl_topic_find_id(req->brk->image, v[i].id);
+            tps[ti].topic_name = proto_str_c(
+                t ? arena_strndup(req->arena, t->name, strlen(t->name)) : "");
+            tps[ti].partitions.v =
+                arena_calloc(req->arena, (size_t)n, sizeof(int32_t));
+        }
+        tps[ti].partitions.v[tps[ti].partitions.n++] = v[i].part;
+    }
+    out->topic_partitions.n = ntp;
+    out->topic_partitions.v = tps;
+}
+
+static proto_str adup(brk_req *req, const char *s) {
+    return s ? proto_str_c(arena_strndup(req->arena, s, strlen(s)))
+             : PROTO_STR_NULL;
+}
+
+brk_status grp_handle_consumer_group_describe(brk_req *req) {
+    proto_consumer_group_describe_request rq;
+    if (proto_consumer_group_describe_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    proto_consumer_group_describe_response rs;
+    proto_consumer_group_describe_response_init(&rs);
+    grp_coord *c = get_coord(req->brk);
+    int32_t n = rq.group_ids.n > 0 ? rq.group_ids.n : 0;
+    rs.groups.n = n;
+    rs.groups.v =
+        arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof *rs.groups.v);
+    for (int32_t i = 0; i < n; i++) {
+        proto_consumer_group_describe_response_described_group *dg =
+            &rs.groups.v[i];
+        proto_consumer_group_describe_response_described_group_init(dg);
+        char *gid = sdup0(req, rq.group_ids.v[i]);
+        dg->group_id = rq.group_ids.v[i];
+        dg->group_state = proto_str_c("");
+        dg->assignor_name = proto_str_c("");
+        dg->error_code = check_coord(req, gid);
+        if (dg->error_code)
+            continue;
+        grp_group *g = grp_find(c, gid);
+        if (!g || !grp_is_consumer(g)) {
+            /* Kafka: GROUP_ID_NOT_FOUND for a missing group and for a
+             * group of another type */
+            char *msg = arena_alloc(req->arena, strlen(gid) + 64);
+            if (!g)
+                sprintf(msg, "Group %s not found.", gid);
+            else
+                sprintf(msg, "Group %s is not a consumer group.", gid);
+            dg->error_code = KERR_GROUP_ID_NOT_FOUND;
+            dg->error_message = proto_str_c(msg);
+            continue;
+        }
+        if (rq.include_authorized_operations)
+            dg->authorized_operations = GROUP_OPS;
+        cg_info ci;
+        grp_consumer_info(c, g, &ci);
+        dg->group_state = proto_str_c(ci.state);
+        dg->group_epoch = ci.group_epoch;
+        dg->assignment_epoch = ci.assignment_epoch;
+        dg->assignor_name = adup(req, ci.assignor);
+        dg->members.n = ci.n_members;
+        dg->members.v =
+            arena_calloc(req->arena, (size_t)(ci.n_members ? ci.n_members : 1),
+                         sizeof *dg->members.v);
+        for (int k = 0; k < ci.n_members; k++) {
+            cg_member_info mi;
+            grp_consumer_member(g, k, &mi);
+            proto_consumer_group_describe_response_member *dm =
+                &dg->members.v[k];
+            proto_consumer_group_describe_response_member_init(dm);
+            dm->member_id = adup(req, mi.member_id);
+            dm->instance_id = adup(req, mi.instance_id);
+            dm->rack_id = adup(req, mi.rack_id);
+            dm->member_epoch = mi.member_epoch;
+            dm->client_id = adup(req, mi.client_id);
+            dm->client_host = adup(req, mi.client_host);
+            dm->subscribed_topic_names.n = mi.n_topics;
+            dm->subscribed_topic_names.v = arena_calloc(
+                req->arena, (size_t)(mi.n_topics ? mi.n_topics : 1),
+                sizeof(proto_str));
+            for (int t = 0; t < mi.n_topics; t++)
+                dm->subscribed_topic_names.v[t] = adup(req, mi.topics[t]);
+            dm->subscribed_topic_regex = adup(req, mi.regex);
+            describe_assignment(req, mi.assigned, mi.n_assigned,
+                                &dm->assignment);
+            describe_assignment(req, mi.target, mi.n_target,
+                                &dm->target_assignment);
+        }
+    }
+    proto_consumer_group_describe_response_encode(brk_resp_buf(req),
+                                                  req->api_version, &rs);
+    return BRK_DONE;
 }

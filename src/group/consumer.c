@@ -1,0 +1,1682 @@
+/*
+ * consumer.c - KIP-848 consumer groups (see consumer.h).
+ *
+ * A heartbeat does what Kafka's consumerGroupHeartbeat does, in order:
+ *   1. find or create the group and the member (epoch 0 joins; a static
+ *      member may replace its previous instance once that one left with
+ *      epoch -2), validate the epoch (FENCED_MEMBER_EPOCH);
+ *   2. apply the member's changes (subscription, assignor, rebalance
+ *      timeout...); a changed subscription, or changed metadata of the
+ *      subscribed topics (created, deleted, more partitions), bumps the
+ *      group epoch;
+ *   3. if the group epoch is ahead of the target assignment epoch, run the
+ *      assignor for every member (sticky: it starts from the old target);
+ *   4. reconcile this member towards its target (CurrentAssignmentBuilder):
+ *      partitions to revoke are withheld first and the member stays at its
+ *      epoch until its heartbeat no longer lists them; partitions still
+ *      held (or being revoked) by another member are not handed out until
+ *      released; otherwise the member moves to the target epoch.
+ * Every change is written as ConsumerGroup* records (Kafka's formats) to
+ * the group's __consumer_offsets partition in one batch, and replayed at
+ * start. Invariants:
+ *   - member epochs never exceed the assignment epoch, which never exceeds
+ *     the group epoch;
+ *   - a partition is in at most one member's assigned or pending
+ *     revocation set (the owner check of step 4 guarantees it).
+ */
+#include "group/consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "group/assignor.h"
+#include "group/internal.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+
+enum { MS_STABLE = 0, MS_UNREVOKED = 1, MS_UNRELEASED = 2, MS_UNKNOWN = 127 };
+
+#define LEAVE_EPOCH (-1)
+#define STATIC_LEAVE_EPOCH (-2)
+
+typedef struct tpset {
+    cg_tp *v;
+    int n;
+} tpset;
+
+typedef struct cg_member {
+    char *id;
+    char *instance_id;
+    char *rack_id;
+    char *client_id;
+    char *client_host;
+    char **topics;
+    int n_topics;
+    char *regex;
+    char *assignor;
+    int32_t rebalance_ms;
+    int32_t epoch, prev_epoch;
+    int state;
+    tpset assigned, revoking, target;
+    int64_t session_deadline;   /* mono ms */
+    int64_t rebalance_deadline; /* mono ms, 0: none */
+} cg_member;
+
+/* subscription metadata: the subscribed topics as the image had them */
+typedef struct cg_topic_meta {
+    char *name;
+    uint8_t id[16];
+    int32_t n_parts;
+} cg_topic_meta;
+
+struct cg_group {
+    int32_t group_epoch;
+    int32_t assignment_epoch;
+    cg_member **m;
+    int n, cap;
+    cg_topic_meta *meta;
+    int n_meta;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static char *dupn(const char *s) {
+    return s ? xstrdup(s) : NULL;
+}
+
+static bool seq(const char *a, const char *b) {
+    if (!a || !b)
+        return a == b;
+    return !strcmp(a, b);
+}
+
+static void set_str(char **dst, const char *s) {
+    free(*dst);
+    *dst = dupn(s);
+}
+
+static void tpset_free(tpset *s) {
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static void tpset_copy(tpset *dst, const cg_tp *v, int n) {
+    tpset_free(dst);
+    if (n > 0) {
+        dst->v = xmalloc((size_t)n * sizeof *v);
+        memcpy(dst->v, v, (size_t)n * sizeof *v);
+    }
+    dst->n = n;
+}
+
+static bool tpset_eq(const tpset *a, const tpset *b) {
+    return a->n == b->n &&
+           (a->n == 0 || !memcmp(a->v, b->v, (size_t)a->n * sizeof *a->v));
+}
+
+static void tpset_add(tpset *s, int *cap, const cg_tp *tp) {
+    if (s->n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        s->v = xrealloc(s->v, (size_t)*cap * sizeof *s->v);
+    }
+    s->v[s->n++] = *tp;
+}
+
+static void tpset_sort(tpset *s) {
+    if (s->n > 1)
+        qsort(s->v, (size_t)s->n, sizeof *s->v, cg_tp_cmp);
+}
+
+static bool owned_has(const cg_hb_req *rq, const cg_tp *tp) {
+    for (int i = 0; i < rq->n_owned; i++) {
+        if (memcmp(rq->owned[i].id, tp->id, 16))
+            continue;
+        for (int k = 0; k < rq->owned[i].n; k++)
+            if (rq->owned[i].parts[k] == tp->part)
+                return true;
+    }
+    return false;
+}
+
+static int64_t now_ms(void) {
+    return clk_mono_ms();
+}
+
+static const char *state_name(int s) {
+    switch (s) {
+    case MS_STABLE:
+        return "stable";
+    case MS_UNREVOKED:
+        return "unrevoked_partitions";
+    case MS_UNRELEASED:
+        return "unreleased_partitions";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- groups and members ---------------------------------------------------
+ */
+
+static void member_free(cg_member *m) {
+    if (!m)
+        return;
+    free(m->id);
+    free(m->instance_id);
+    free(m->rack_id);
+    free(m->client_id);
+    free(m->client_host);
+    for (int i = 0; i < m->n_topics; i++)
+        free(m->topics[i]);
+    free(m->topics);
+    free(m->regex);
+    free(m->assignor);
+    tpset_free(&m->assigned);
+    tpset_free(&m->revoking);
+    tpset_free(&m->target);
+    free(m);
+}
+
+static void meta_free(cg_group *cg) {
+    for (int i = 0; i < cg->n_meta; i++)
+        free(cg->meta[i].name);
+    free(cg->meta);
+    cg->meta = NULL;
+    cg->n_meta = 0;
+}
+
+void cg_free(cg_group *cg) {
+    if (!cg)
+        return;
+    for (int i = 0; i < cg->n; i++)
+        member_free(cg->m[i]);
+    free(cg->m);
+    meta_free(cg);
+    free(cg);
+}
+
+int cg_n_members(const cg_group *cg) {
+    return cg ? cg->n : 0;
+}
+
+bool grp_is_consumer(const grp_group *g) {
+    return g && g->cg;
+}
+
+static cg_member *find_member(const cg_group *cg, const char *id) {
+    for (int i = 0; i < cg->n; i++)
+        if (!strcmp(cg->m[i]->id, id))
+            return cg->m[i];
+    return NULL;
+}
+
+static cg_member *find_static(const cg_group *cg, const char *iid) {
+    if (!iid)
+        return NULL;
+    for (int i = 0; i < cg->n; i++)
+        if (cg->m[i]->instance_id && !strcmp(cg->m[i]->instance_id, iid))
+            return cg->m[i];
+    return NULL;
+}
+
+static cg_member *add_member(cg_group *cg, const char *id) {
+    cg_member *m = xcalloc(1, sizeof *m);
+    m->id = xstrdup(id);
+    m->rebalance_ms = -1;
+    if (cg->n == cg->cap) {
+        cg->cap = cg->cap ? cg->cap * 2 : 4;
+        cg->m = xrealloc(cg->m, (size_t)cg->cap * sizeof *cg->m);
+    }
+    cg->m[cg->n++] = m;
+    return m;
+}
+
+static void drop_member(cg_group *cg, cg_member *m) {
+    for (int i = 0; i < cg->n; i++)
+        if (cg->m[i] == m) {
+            cg->m[i] = cg->m[--cg->n];
+            break;
+        }
+    member_free(m);
+}
+
+bool cg_subscribed_to(const cg_group *cg, const char *topic) {
+    for (int i = 0; cg && i < cg->n; i++)
+        for (int k = 0; k < cg->m[i]->n_topics; k++)
+            if (!strcmp(cg->m[i]->topics[k], topic))
+                return true;
+    return false;
+}
+
+/* The epoch of the member holding tp (assigned or being revoked), -1. */
+static int32_t partition_epoch(const cg_group *cg, const cg_tp *tp,
+                               const cg_member *except) {
+    for (int i = 0; i < cg->n; i++) {
+        const cg_member *m = cg->m[i];
+        if (m == except)
+            continue;
+        if (cg_tp_has(m->assigned.v, m->assigned.n, tp->id, tp->part) ||
+            cg_tp_has(m->revoking.v, m->revoking.n, tp->id, tp->part))
+            return m->epoch;
+    }
+    return -1;
+}
+
+static bool reconciled(const cg_member *m, int32_t epoch) {
+    return m->state == MS_STABLE && m->epoch == epoch;
+}
+
+static const char *group_state(const cg_group *cg) {
+    if (!cg || cg->n == 0)
+        return "Empty";
+    if (cg->group_epoch > cg->assignment_epoch)
+        return "Assigning";
+    for (int i = 0; i < cg->n; i++)
+        if (!reconciled(cg->m[i], cg->assignment_epoch))
+            return "Reconciling";
+    return "Stable";
+}
+
+static const char *group_assignor(const grp_coord *c, const cg_group *cg) {
+    /* Kafka: the assignor the most members ask for, else the default */
+    const char *best = NULL;
+    int best_n = 0;
+    for (int i = 0; cg && i < cg->n; i++) {
+        const char *a = cg->m[i]->assignor;
+        if (!a)
+            continue;
+        int k = 0;
+        for (int j = 0; j < cg->n; j++)
+            k += seq(cg->m[j]->assignor, a);
+        if (k > best_n || (k == best_n && best && strcmp(a, best) < 0)) {
+            best = a;
+            best_n = k;
+        }
+    }
+    if (best)
+        return best;
+    return c->cg_env.n_assignors ? c->cg_env.assignors[0] : "uniform";
+}
+
+/* ---- records ----------------------------------------------------------------
+ */
+
+typedef struct recs {
+    buf *k, *v;
+    bool *tomb;
+    int n, cap;
+} recs;
+
+static void recs_add(recs *r, buf **k, buf **v, bool tomb) {
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 8;
+        r->k = xrealloc(r->k, (size_t)r->cap * sizeof *r->k);
+        r->v = xrealloc(r->v, (size_t)r->cap * sizeof *r->v);
+        r->tomb = xrealloc(r->tomb, (size_t)r->cap * sizeof *r->tomb);
+    }
+    buf_init(&r->k[r->n], 64);
+    buf_init(&r->v[r->n], 64);
+    r->tomb[r->n] = tomb;
+    *k = &r->k[r->n];
+    *v = &r->v[r->n];
+    r->n++;
+}
+
+static int16_t recs_flush(grp_coord *c, grp_group *g, recs *r) {
+    int16_t e = KERR_NONE;
+    if (r->n) {
+        grp_record *gr = xcalloc((size_t)r->n, sizeof *gr);
+        for (int i = 0; i < r->n; i++) {
+            gr[i].key = r->k[i].data;
+            gr[i].key_len = r->k[i].len;
+            gr[i].value = r->tomb[i] ? NULL : r->v[i].data;
+            gr[i].value_len = r->tomb[i] ? 0 : r->v[i].len;
+        }
+        e = grp_store_append(c, g->partition, gr, r->n);
+        if (e)
+            SL_WARN("group", "writing records of consumer group %s failed: %s",
+                    g->id, proto_error_name(e));
+        free(gr);
+    }
+    for (int i = 0; i < r->n; i++) {
+        buf_free(&r->k[i]);
+        buf_free(&r->v[i]);
+    }
+    free(r->k);
+    free(r->v);
+    free(r->tomb);
+    memset(r, 0, sizeof *r);
+    return e;
+}
+
+static void rec_group_epoch(recs *r, const char *gid, const cg_group *cg,
+                            bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_metadata_key key;
+    proto_consumer_group_metadata_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    buf_put_be16(k, 3);
+    proto_consumer_group_metadata_key_encode(k, 3, &key);
+    if (tomb)
+        return;
+    proto_consumer_group_metadata_value val;
+    proto_consumer_group_metadata_value_init(&val);
+    val.epoch = cg->group_epoch;
+    buf_put_be16(v, 0);
+    proto_consumer_group_metadata_value_encode(v, 0, &val);
+}
+
+static void rec_partition_meta(recs *r, const char *gid, const cg_group *cg,
+                               bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_partition_metadata_key key;
+    proto_consumer_group_partition_metadata_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    buf_put_be16(k, 4);
+    proto_consumer_group_partition_metadata_key_encode(k, 4, &key);
+    if (tomb)
+        return;
+    proto_consumer_group_partition_metadata_value val;
+    proto_consumer_group_partition_metadata_value_init(&val);
+    proto_consumer_group_partition_metadata_value_topic_metadata *tm =
+        xcalloc((size_t)(cg->n_meta ? cg->n_meta : 1), sizeof *tm);
+    for (int i = 0; i < cg->n_meta; i++) {
+        proto_consumer_group_partition_metadata_value_topic_metadata_init(
+            &tm[i]);
+        memcpy(tm[i].topic_id.b, cg->meta[i].id, 16);
+        tm[i].topic_name = proto_str_c(cg->meta[i].name);
+        tm[i].num_partitions = cg->meta[i].n_parts;
+    }
+    val.topics.n = cg->n_meta;
+    val.topics.v = tm;
+    buf_put_be16(v, 0);
+    proto_consumer_group_partition_metadata_value_encode(v, 0, &val);
+    free(tm);
+}
+
+static void rec_member(recs *r, const char *gid, const cg_member *m,
+                       bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_member_metadata_key key;
+    proto_consumer_group_member_metadata_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    key.member_id = proto_str_c(m->id);
+    buf_put_be16(k, 5);
+    proto_consumer_group_member_metadata_key_encode(k, 5, &key);
+    if (tomb)
+        return;
+    proto_consumer_group_member_metadata_value val;
+    proto_consumer_group_member_metadata_value_init(&val);
+    val.instance_id =
+        m->instance_id ? proto_str_c(m->instance_id) : PROTO_STR_NULL;
+    val.rack_id = m->rack_id ? proto_str_c(m->rack_id) : PROTO_STR_NULL;
+    val.client_id = proto_str_c(m->client_id ? m->client_id : "");
+    val.client_host = proto_str_c(m->client_host ? m->client_host : "");
+    proto_str *ts =
+        xcalloc((size_t)(m->n_topics ? m->n_topics : 1), sizeof *ts);
+    for (int i = 0; i < m->n_topics; i++)
+        ts[i] = proto_str_c(m->topics[i]);
+    val.subscribed_topic_names.n = m->n_topics;
+    val.subscribed_topic_names.v = ts;
+    val.subscribed_topic_regex =
+        m->regex ? proto_str_c(m->regex) : PROTO_STR_NULL;
+    val.rebalance_timeout_ms = m->rebalance_ms;
+    val.server_assignor =
+        m->assignor ? proto_str_c(m->assignor) : PROTO_STR_NULL;
+    buf_put_be16(v, 0);
+    proto_consumer_group_member_metadata_value_encode(v, 0, &val);
+    free(ts);
+}
+
+/* Groups a sorted partition set by topic into the record's layout. */
+typedef struct topic_parts {
+    uint8_t id[16];
+    int32_t n;
+    int32_t *parts;
+} topic_parts;
+
+static int group_by_topic(const tpset *s, topic_parts **out) {
+    int nt = 0;
+    for (int i = 0; i < s->n; i++)
+        if (i == 0 || memcmp(s->v[i].id, s->v[i - 1].id, 16))
+            nt++;
+    topic_parts *t = xcalloc((size_t)(nt ? nt : 1), sizeof *t);
+    int ti = -1;
+    for (int i = 0; i < s->n; i++) {
+        if (i == 0 || memcmp(s->v[i].id, s->v[i - 1].id, 16)) {
+            ti++;
+            memcpy(t[ti].id, s->v[i].id, 16);
+            t[ti].parts = xcalloc((size_t)s->n, sizeof *t[ti].parts);
+        }
+        t[ti].parts[t[ti].n++] = s->v[i].part;
+    }
+    *out = t;
+    return nt;
+}
+
+static void topic_parts_free(topic_parts *t, int n) {
+    for (int i = 0; i < n; i++)
+        free(t[i].parts);
+    free(t);
+}
+
+static void rec_target_member(recs *r, const char *gid, const cg_member *m,
+                              bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_target_assignment_member_key key;
+    proto_consumer_group_target_assignment_member_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    key.member_id = proto_str_c(m->id);
+    buf_put_be16(k, 7);
+    proto_consumer_group_target_assignment_member_key_encode(k, 7, &key);
+    if (tomb)
+        return;
+    topic_parts *tp;
+    int nt = group_by_topic(&m->target, &tp);
+    proto_consumer_group_target_assignment_member_value val;
+    proto_consumer_group_target_assignment_member_value_init(&val);
+    proto_consumer_group_target_assignment_member_value_topic_partition *vt =
+        xcalloc((size_t)(nt ? nt : 1), sizeof *vt);
+    for (int i = 0; i < nt; i++) {
+        proto_consumer_group_target_assignment_member_value_topic_partition_init(
+            &vt[i]);
+        memcpy(vt[i].topic_id.b, tp[i].id, 16);
+        vt[i].partitions.n = tp[i].n;
+        vt[i].partitions.v = tp[i].parts;
+    }
+    val.topic_partitions.n = nt;
+    val.topic_partitions.v = vt;
+    buf_put_be16(v, 0);
+    proto_consumer_group_target_assignment_member_value_encode(v, 0, &val);
+    free(vt);
+    topic_parts_free(tp, nt);
+}
+
+static void rec_target_epoch(recs *r, const char *gid, const cg_group *cg,
+                             bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_target_assignment_metadata_key key;
+    proto_consumer_group_target_assignment_metadata_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    buf_put_be16(k, 6);
+    proto_consumer_group_target_assignment_metadata_key_encode(k, 6, &key);
+    if (tomb)
+        return;
+    proto_consumer_group_target_assignment_metadata_value val;
+    proto_consumer_group_target_assignment_metadata_value_init(&val);
+    val.assignment_epoch = cg->assignment_epoch;
+    buf_put_be16(v, 0);
+    proto_consumer_group_target_assignment_metadata_value_encode(v, 0, &val);
+}
+
+typedef proto_consumer_group_current_member_assignment_value_topic_partitions
+    cur_tp;
+
+static cur_tp *to_cur(const tpset *s, int *n, topic_parts **keep) {
+    int nt = group_by_topic(s, keep);
+    cur_tp *v = xcalloc((size_t)(nt ? nt : 1), sizeof *v);
+    for (int i = 0; i < nt; i++) {
+        proto_consumer_group_current_member_assignment_value_topic_partitions_init(
+            &v[i]);
+        memcpy(v[i].topic_id.b, (*keep)[i].id, 16);
+        v[i].partitions.n = (*keep)[i].n;
+        v[i].partitions.v = (*keep)[i].parts;
+    }
+    *n = nt;
+    return v;
+}
+
+static void rec_current(recs *r, const char *gid, const cg_member *m,
+                        bool tomb) {
+    buf *k, *v;
+    recs_add(r, &k, &v, tomb);
+    proto_consumer_group_current_member_assignment_key key;
+    proto_consumer_group_current_member_assignment_key_init(&key);
+    key.group_id = proto_str_c(gid);
+    key.member_id = proto_str_c(m->id);
+    buf_put_be16(k, 8);
+    proto_consumer_group_current_member_assignment_key_encode(k, 8, &key);
+    if (tomb)
+        return;
+    proto_consumer_group_current_member_assignment_value val;
+    proto_consumer_group_current_member_assignment_value_init(&val);
+    val.member_epoch = m->epoch;
+    val.previous_member_epoch = m->prev_epoch;
+    val.state = (int8_t)m->state;
+    topic_parts *ka, *kr;
+    int na, nr;
+    cur_tp *a = to_cur(&m->assigned, &na, &ka);
+    cur_tp *rv = to_cur(&m->revoking, &nr, &kr);
+    val.assigned_partitions.n = na;
+    val.assigned_partitions.v = a;
+    val.partitions_pending_revocation.n = nr;
+    val.partitions_pending_revocation.v = rv;
+    buf_put_be16(v, 0);
+    proto_consumer_group_current_member_assignment_value_encode(v, 0, &val);
+    free(a);
+    free(rv);
+    topic_parts_free(ka, na);
+    topic_parts_free(kr, nr);
+}
+
+/* Kafka's removeMember: current assignment, target and member tombstones. */
+static void rec_remove_member(recs *r, const char *gid, const cg_member *m) {
+    rec_current(r, gid, m, true);
+    rec_target_member(r, gid, m, true);
+    rec_member(r, gid, m, true);
+}
+
+int16_t cg_write_tombstones(grp_coord *c, grp_group *g) {
+    if (!g->cg)
+        return KERR_NONE;
+    recs r = {0};
+    for (int i = 0; i < g->cg->n; i++)
+        rec_remove_member(&r, g->id, g->cg->m[i]);
+    rec_target_epoch(&r, g->id, g->cg, true);
+    rec_partition_meta(&r, g->id, g->cg, true);
+    rec_group_epoch(&r, g->id, g->cg, true);
+    return recs_flush(c, g, &r);
+}
+
+/* ---- subscription metadata ------------------------------------------------
+ */
+
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The subscribed topic names of all members (plus/minus one member's
+ * change), sorted and unique, resolved against the image. */
+static cg_topic_meta *compute_meta(grp_coord *c, const cg_group *cg,
+                                   int *n_out) {
+    int total = 0;
+    for (int i = 0; i < cg->n; i++)
+        total += cg->m[i]->n_topics;
+    char **names = xcalloc((size_t)(total ? total : 1), sizeof *names);
+    int nn = 0;
+    for (int i = 0; i < cg->n; i++)
+        for (int k = 0; k < cg->m[i]->n_topics; k++)
+            names[nn++] = cg->m[i]->topics[k];
+    qsort(names, (size_t)nn, sizeof *names, str_cmp);
+    cg_topic_meta *meta = xcalloc((size_t)(nn ? nn : 1), sizeof *meta);
+    int nm = 0;
+    for (int i = 0; i < nn; i++) {
+        if (i > 0 && !strcmp(names[i], names[i - 1]))
+            continue;
+        uint8_t id[16];
+        int32_t np = 0;
+        if (!c->cg_env.topic_by_name ||
+            !c->cg_env.topic_by_name(c->cg_env.ctx, names[i], id, &np))
+            continue;
+        meta[nm].name = xstrdup(names[i]);
+        memcpy(meta[nm].id, id, 16);
+        meta[nm].n_parts = np;
+        nm++;
+    }
+    free(names);
+    *n_out = nm;
+    return meta;
+}
+
+static bool meta_eq(const cg_topic_meta *a, int na, const cg_topic_meta *b,
+                    int nb) {
+    if (na != nb)
+        return false;
+    for (int i = 0; i < na; i++)
+        if (strcmp(a[i].name, b[i].name) || memcmp(a[i].id, b[i].id, 16) ||
+            a[i].n_parts != b[i].n_parts)
+            return false;
+    return true;
+}
+
+/* Recomputes the subscription metadata; true (and a record) if changed. */
+static bool refresh_meta(grp_coord *c, grp_group *g, recs *r) {
+    cg_group *cg = g->cg;
+    int nm;
+    cg_topic_meta *meta = compute_meta(c, cg, &nm);
+    if (meta_eq(meta, nm, cg->meta, cg->n_meta)) {
+        for (int i = 0; i < nm; i++)
+            free(meta[i].name);
+        free(meta);
+        return false;
+    }
+    meta_free(cg);
+    cg->meta = meta;
+    cg->n_meta = nm;
+    rec_partition_meta(r, g->id, cg, false);
+    return true;
+}
+
+static void bump_group_epoch(grp_group *g, recs *r, const char *why) {
+    g->cg->group_epoch++;
+    rec_group_epoch(r, g->id, g->cg, false);
+    SL_INFO("group", "[GroupId %s] Bumped group epoch to %d (%s).", g->id,
+            g->cg->group_epoch, why);
+}
+
+/* ---- target assignment ----------------------------------------------------
+ */
+
+static void update_target(grp_coord *c, grp_group *g, recs *r) {
+    cg_group *cg = g->cg;
+    int nt = cg->n_meta;
+    asg_topic *ts = xcalloc((size_t)(nt ? nt : 1), sizeof *ts);
+    for (int t = 0; t < nt; t++) {
+        memcpy(ts[t].id, cg->meta[t].id, 16);
+        ts[t].name = cg->meta[t].name;
+        ts[t].n_parts = cg->meta[t].n_parts;
+    }
+    asg_member *ms = xcalloc((size_t)(cg->n ? cg->n : 1), sizeof *ms);
+    int **tidx = xcalloc((size_t)(cg->n ? cg->n : 1), sizeof *tidx);
+    for (int i = 0; i < cg->n; i++) {
+        cg_member *m = cg->m[i];
+        tidx[i] =
+            xcalloc((size_t)(m->n_topics ? m->n_topics : 1), sizeof **tidx);
+        int k = 0;
+        for (int j = 0; j < m->n_topics; j++)
+            for (int t = 0; t < nt; t++)
+                if (!strcmp(ts[t].name, m->topics[j])) {
+                    tidx[i][k++] = t;
+                    break;
+                }
+        ms[i].id = m->id;
+        ms[i].instance_id = m->instance_id;
+        ms[i].n_topics = k;
+        ms[i].topics = tidx[i];
+        ms[i].n_current = m->target.n;
+        ms[i].current = m->target.v;
+    }
+    const char *an = group_assignor(c, cg);
+    asg_assign(an, ms, cg->n, ts, nt);
+    for (int i = 0; i < cg->n; i++) {
+        cg_member *m = cg->m[i];
+        tpset nw = {ms[i].out, ms[i].n_out};
+        if (!tpset_eq(&nw, &m->target)) {
+            tpset_copy(&m->target, nw.v, nw.n);
+            rec_target_member(r, g->id, m, false);
+        }
+        free(tidx[i]);
+    }
+    asg_free(ms, cg->n);
+    free(ms);
+    free(tidx);
+    free(ts);
+    cg->assignment_epoch = cg->group_epoch;
+    rec_target_epoch(r, g->id, cg, false);
+    SL_INFO("group",
+            "[GroupId %s] Computed a new target assignment for epoch %d with "
+            "'%s' assignor.",
+            g->id, cg->assignment_epoch, an);
+}
+
+/* ---- reconciliation (Kafka's CurrentAssignmentBuilder) --------------------
+ */
+
+/* owned: the member's owned partitions (NULL request: unknown). */
+static bool owns_any(const cg_hb_req *rq, const tpset *s) {
+    if (!rq || !rq->owned_set)
+        return true;
+    for (int i = 0; i < s->n; i++)
+        if (owned_has(rq, &s->v[i]))
+            return true;
+    return false;
+}
+
+static void compute_next(grp_coord *c, cg_group *cg, cg_member *m,
+                         int32_t epoch, const cg_hb_req *rq) {
+    (void)c;
+    const tpset *tg = &m->target;
+    tpset assigned = {0}, revoking = {0}, pending = {0};
+    int ca = 0, cr = 0, cp = 0;
+    bool unreleased = false;
+    for (int i = 0; i < m->assigned.n; i++) {
+        const cg_tp *tp = &m->assigned.v[i];
+        if (cg_tp_has(tg->v, tg->n, tp->id, tp->part))
+            tpset_add(&assigned, &ca, tp);
+        else
+            tpset_add(&revoking, &cr, tp);
+    }
+    for (int i = 0; i < tg->n; i++) {
+        const cg_tp *tp = &tg->v[i];
+        if (cg_tp_has(m->assigned.v, m->assigned.n, tp->id, tp->part))
+            continue;
+        if (partition_epoch(cg, tp, m) != -1)
+            unreleased = true;
+        else
+            tpset_add(&pending, &cp, tp);
+    }
+    int32_t target_epoch = cg->assignment_epoch;
+    if (revoking.n > 0 && owns_any(rq, &revoking)) {
+        m->state = MS_UNREVOKED;
+        if (epoch != m->epoch) {
+            m->prev_epoch = m->epoch;
+            m->epoch = epoch;
+        }
+        tpset_free(&m->assigned);
+        m->assigned = assigned;
+        tpset_free(&m->revoking);
+        m->revoking = revoking;
+        tpset_free(&pending);
+        return;
+    }
+    for (int i = 0; i < pending.n; i++)
+        tpset_add(&assigned, &ca, &pending.v[i]);
+    tpset_sort(&assigned);
+    tpset_free(&pending);
+    tpset_free(&revoking);
+    m->state = unreleased ? MS_UNRELEASED : MS_STABLE;
+    if (target_epoch != m->epoch) {
+        m->prev_epoch = m->epoch;
+        m->epoch = target_epoch;
+    }
+    tpset_free(&m->assigned);
+    m->assigned = assigned;
+    tpset_free(&m->revoking);
+}
+
+/* Moves the member towards its target; true if anything changed. */
+static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
+                      const cg_hb_req *rq, recs *r) {
+    cg_group *cg = g->cg;
+    if (reconciled(m, cg->assignment_epoch))
+        return false;
+    int32_t e0 = m->epoch, p0 = m->prev_epoch;
+    int s0 = m->state;
+    tpset a0 = {0}, r0 = {0};
+    tpset_copy(&a0, m->assigned.v, m->assigned.n);
+    tpset_copy(&r0, m->revoking.v, m->revoking.n);
+    switch (m->state) {
+    case MS_STABLE:
+        if (m->epoch != cg->assignment_epoch)
+            compute_next(c, cg, m, m->epoch, rq);
+        break;
+    case MS_UNREVOKED:
+        if (!owns_any(rq, &m->revoking))
+            compute_next(c, cg, m, m->epoch + 1, rq);
+        break;
+    case MS_UNRELEASED:
+        compute_next(c, cg, m, m->epoch, rq);
+        break;
+    default:
+        compute_next(c, cg, m, cg->assignment_epoch, rq);
+        break;
+    }
+    bool changed = e0 != m->epoch || p0 != m->prev_epoch || s0 != m->state ||
+                   !tpset_eq(&a0, &m->assigned) || !tpset_eq(&r0, &m->revoking);
+    tpset_free(&a0);
+    tpset_free(&r0);
+    if (!changed)
+        return false;
+    rec_current(r, g->id, m, false);
+    SL_DEBUG("group",
+             "[GroupId %s] Member %s new assignment state: epoch=%d, "
+             "previousEpoch=%d, state=%s, assigned=%d, revoking=%d.",
+             g->id, m->id, m->epoch, m->prev_epoch, state_name(m->state),
+             m->assigned.n, m->revoking.n);
+    if (m->state == MS_UNREVOKED)
+        m->rebalance_deadline =
+            now_ms() + (m->rebalance_ms > 0 ? m->rebalance_ms : 300000);
+    else
+        m->rebalance_deadline = 0;
+    return true;
+}
+
+/* ---- heartbeat ------------------------------------------------------------
+ */
+
+static void session_and_interval(grp_coord *c, const char *gid, int32_t *s,
+                                 int32_t *hb) {
+    *s = c->cg_env.session_ms > 0 ? c->cg_env.session_ms : 45000;
+    *hb = c->cg_env.heartbeat_ms > 0 ? c->cg_env.heartbeat_ms : 5000;
+    if (c->cg_env.group_cfg)
+        c->cg_env.group_cfg(c->cg_env.ctx, gid, s, hb);
+}
+
+static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
+    out->error = e;
+    out->message = msg;
+}
+
+/* Removes a member and bumps the group epoch (Kafka's fenceMember). */
+static void fence_member(grp_coord *c, grp_group *g, cg_member *m, recs *r,
+                         const char *why) {
+    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id, m->id, why);
+    rec_remove_member(r, g->id, m);
+    drop_member(g->cg, m);
+    refresh_meta(c, g, r);
+    bump_group_epoch(g, r, why);
+}
+
+static void make_member_id(char *out, size_t cap) {
+    /* Kafka's Uuid.randomUuid().toString(): 22 base64url characters */
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static rng r;
+    static bool seeded;
+    if (!seeded) {
+        rng_seed(&r, (uint64_t)clk_wall_ms() ^ (uint64_t)clk_mono_ns());
+        seeded = true;
+    }
+    uint8_t b[16];
+    uint64_t x = rng_next(&r), y = rng_next(&r);
+    memcpy(b, &x, 8);
+    memcpy(b + 8, &y, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    size_t o = 0;
+    for (int i = 0; i < 16 && o + 4 < cap; i += 3) {
+        uint32_t v = (uint32_t)b[i] << 16;
+        if (i + 1 < 16)
+            v |= (uint32_t)b[i + 1] << 8;
+        if (i + 2 < 16)
+            v |= b[i + 2];
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (i + 1 < 16)
+            out[o++] = b64[(v >> 6) & 63];
+        if (i + 2 < 16)
+            out[o++] = b64[v & 63];
+    }
+    out[o] = 0;
+}
+
+static bool topics_differ(const cg_member *m, const cg_hb_req *rq) {
+    if (m->n_topics != rq->n_topics)
+        return true;
+    for (int i = 0; i < rq->n_topics; i++) {
+        bool found = false;
+        for (int k = 0; k < m->n_topics && !found; k++)
+            found = !strcmp(m->topics[k], rq->topics[i]);
+        if (!found)
+            return true;
+    }
+    return false;
+}
+
+static void set_topics(cg_member *m, const cg_hb_req *rq) {
+    for (int i = 0; i < m->n_topics; i++)
+        free(m->topics[i]);
+    free(m->topics);
+    m->topics =
+        xcalloc((size_t)(rq->n_topics ? rq->n_topics : 1), sizeof *m->topics);
+    m->n_topics = 0;
+    for (int i = 0; i < rq->n_topics; i++) {
+        bool dup = false;
+        for (int k = 0; k < m->n_topics && !dup; k++)
+            dup = !strcmp(m->topics[k], rq->topics[i]);
+        if (!dup)
+            m->topics[m->n_topics++] = xstrdup(rq->topics[i]);
+    }
+    qsort(m->topics, (size_t)m->n_topics, sizeof *m->topics, str_cmp);
+}
+
+static bool is_subset_owned(const cg_hb_req *rq, const tpset *assigned) {
+    if (!rq->owned_set)
+        return false;
+    for (int i = 0; i < rq->n_owned; i++)
+        for (int k = 0; k < rq->owned[i].n; k++)
+            if (!cg_tp_has(assigned->v, assigned->n, rq->owned[i].id,
+                           rq->owned[i].parts[k]))
+                return false;
+    return true;
+}
+
+static int16_t check_epoch(const cg_member *m, const cg_hb_req *rq,
+                           const char **msg) {
+    if (rq->member_epoch > m->epoch) {
+        *msg = "The consumer group member has a greater member epoch than "
+               "the one known by the group coordinator. The member must "
+               "abandon all its partitions and rejoin.";
+        return KERR_FENCED_MEMBER_EPOCH;
+    }
+    if (rq->member_epoch < m->epoch && (rq->member_epoch != m->prev_epoch ||
+                                        !is_subset_owned(rq, &m->assigned))) {
+        *msg = "The consumer group member has a smaller member epoch than "
+               "the one known by the group coordinator. The member must "
+               "abandon all its partitions and rejoin.";
+        return KERR_FENCED_MEMBER_EPOCH;
+    }
+    return KERR_NONE;
+}
+
+static void answer_assignment(const cg_member *m, cg_hb_resp *out) {
+    out->has_assignment = true;
+    out->n_assignment = m->assigned.n;
+    out->assignment =
+        xmalloc((size_t)(m->assigned.n ? m->assigned.n : 1) * sizeof(cg_tp));
+    if (m->assigned.n)
+        memcpy(out->assignment, m->assigned.v,
+               (size_t)m->assigned.n * sizeof(cg_tp));
+}
+
+static bool assignor_ok(const grp_coord *c, const char *name) {
+    for (int i = 0; i < c->cg_env.n_assignors; i++)
+        if (!strcmp(c->cg_env.assignors[i], name))
+            return true;
+    return c->cg_env.n_assignors == 0 && asg_known(name);
+}
+
+static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
+                  cg_hb_resp *out, recs *r) {
+    cg_group *cg = g->cg;
+    snprintf(out->member_id, sizeof out->member_id, "%s", rq->member_id);
+    out->member_epoch = rq->member_epoch;
+    cg_member *m;
+    if (!rq->instance_id) {
+        m = find_member(cg, rq->member_id);
+        if (!m) {
+            fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
+            return;
+        }
+        fence_member(c, g, m, r, "left the consumer group");
+        return;
+    }
+    m = find_static(cg, rq->instance_id);
+    if (!m) {
+        fail(out, KERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
+        return;
+    }
+    if (strcmp(m->id, rq->member_id)) {
+        fail(out, KERR_FENCED_INSTANCE_ID,
+             "The static member is fenced by an existing member.");
+        return;
+    }
+    if (rq->member_epoch == STATIC_LEAVE_EPOCH) {
+        SL_INFO("group",
+                "[GroupId %s] Static Member %s with instance id %s "
+                "temporarily left the consumer group.",
+                g->id, m->id, m->instance_id);
+        m->epoch = STATIC_LEAVE_EPOCH;
+        tpset_free(&m->revoking);
+        m->rebalance_deadline = 0;
+        rec_current(r, g->id, m, false);
+        return;
+    }
+    fence_member(c, g, m, r, "left the consumer group");
+}
+
+static cg_group *cg_new(void) {
+    cg_group *cg = xcalloc(1, sizeof *cg);
+    return cg;
+}
+
+void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
+                            cg_hb_resp *out) {
+    memset(out, 0, sizeof *out);
+    out->member_epoch = rq->member_epoch;
+    snprintf(out->member_id, sizeof out->member_id, "%s",
+             rq->member_id ? rq->member_id : "");
+    if (!c->cg_env.enabled) {
+        fail(out, KERR_UNSUPPORTED_VERSION,
+             "The new consumer group protocol is not enabled.");
+        return;
+    }
+    /* Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid */
+    if (!rq->group_id || !*rq->group_id) {
+        fail(out, KERR_INVALID_REQUEST, "GroupId can't be empty.");
+        return;
+    }
+    if (rq->instance_id && !*rq->instance_id) {
+        fail(out, KERR_INVALID_REQUEST, "InstanceId can't be empty.");
+        return;
+    }
+    if (rq->rack_id && !*rq->rack_id) {
+        fail(out, KERR_INVALID_REQUEST, "RackId can't be empty.");
+        return;
+    }
+    if (rq->member_epoch > 0 || rq->member_epoch == LEAVE_EPOCH) {
+        if (!rq->member_id || !*rq->member_id) {
+            fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
+            return;
+        }
+    } else if (rq->member_epoch == 0) {
+        if (rq->api_version >= 1 && (!rq->member_id || !*rq->member_id)) {
+            fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
+            return;
+        }
+        if (rq->rebalance_ms == -1) {
+            fail(out, KERR_INVALID_REQUEST,
+                 "RebalanceTimeoutMs must be provided in first request.");
+            return;
+        }
+        if (!rq->owned_set || rq->n_owned > 0) {
+            fail(out, KERR_INVALID_REQUEST,
+                 "TopicPartitions must be empty when (re-)joining.");
+            return;
+        }
+        if ((!rq->topics_set || rq->n_topics == 0) && !rq->regex) {
+            fail(out, KERR_INVALID_REQUEST,
+                 rq->api_version >= 1
+                     ? "SubscribedTopicNames or SubscribedTopicRegex "
+                       "must be set in first request."
+                     : "SubscribedTopicNames must be set in first "
+                       "request.");
+            return;
+        }
+    } else if (rq->member_epoch == STATIC_LEAVE_EPOCH) {
+        if (!rq->member_id || !*rq->member_id) {
+            fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
+            return;
+        }
+        if (!rq->instance_id) {
+            fail(out, KERR_INVALID_REQUEST, "InstanceId can't be null.");
+            return;
+        }
+    } else {
+        {
+            fail(out, KERR_INVALID_REQUEST, "MemberEpoch is invalid.");
+            return;
+        }
+    }
+    if (rq->regex) {
+        fail(out, KERR_INVALID_REQUEST,
+             "SubscribedTopicRegex is not supported by this broker.");
+        return;
+    }
+    if (rq->assignor && !assignor_ok(c, rq->assignor)) {
+        fail(out, KERR_UNSUPPORTED_ASSIGNOR,
+             "ServerAssignor is not supported.");
+        return;
+    }
+
+    int16_t e = grp_check_coordinator(c, rq->group_id);
+    if (e) {
+        fail(out, e, NULL);
+        return;
+    }
+
+    recs r = {0};
+    grp_group *g = grp_find(c, rq->group_id);
+    bool join = rq->member_epoch == 0;
+    if (g && !g->cg) {
+        grp_info gi;
+        grp_get_info(g, &gi);
+        bool empty_classic = gi.state == GRP_EMPTY && gi.n_members == 0;
+        if (!join || !empty_classic) {
+            fail(out, KERR_GROUP_ID_NOT_FOUND,
+                 "Group is not a consumer group.");
+            return;
+        }
+        /* Kafka's maybeDeleteEmptyClassicGroup: the classic group record
+         * goes, the offsets stay */
+        grp_classic_tombstone(c, g);
+        g->cg = cg_new();
+    }
+    if (!g) {
+        if (!join) {
+            fail(out, KERR_GROUP_ID_NOT_FOUND, "Consumer group not found.");
+            return;
+        }
+        g = grp_group_create(c, rq->group_id);
+        g->cg = cg_new();
+    }
+    cg_group *cg = g->cg;
+
+    if (rq->member_epoch == LEAVE_EPOCH ||
+        rq->member_epoch == STATIC_LEAVE_EPOCH) {
+        leave(c, g, rq, out, &r);
+        recs_flush(c, g, &r);
+        return;
+    }
+
+    char mid[64];
+    snprintf(mid, sizeof mid, "%s", rq->member_id ? rq->member_id : "");
+    if (!*mid)
+        make_member_id(mid, sizeof mid);
+    if (cg->n >= c->cg_env.max_size && c->cg_env.max_size > 0 &&
+        !find_member(cg, mid)) {
+        static char msg[128];
+        snprintf(msg, sizeof msg,
+                 "The consumer group has reached its maximum capacity of %d "
+                 "members.",
+                 c->cg_env.max_size);
+        {
+            fail(out, KERR_GROUP_MAX_SIZE_REACHED, msg);
+            return;
+        }
+    }
+
+    const char *msg = NULL;
+    cg_member *m = NULL;
+    bool is_new = false;
+    if (!rq->instance_id) {
+        m = find_member(cg, mid);
+        if (!m) {
+            if (!join) {
+                fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
+                return;
+            }
+            m = add_member(cg, mid);
+            is_new = true;
+            SL_INFO("group",
+                    "[GroupId %s] Member %s joins the consumer group using "
+                    "the consumer protocol.",
+                    g->id, mid);
+        } else if ((e = check_epoch(m, rq, &msg)) != 0) {
+            {
+                fail(out, e, msg);
+                return;
+            }
+        }
+    } else {
+        cg_member *old = find_static(cg, rq->instance_id);
+        if (join) {
+            if (!old) {
+                m = find_member(cg, mid);
+                if (!m) {
+                    m = add_member(cg, mid);
+                    is_new = true;
+                }
+                SL_INFO("group",
+                        "[GroupId %s] Static member %s with instance id %s "
+                        "joins the consumer group using the consumer "
+                        "protocol.",
+                        g->id, mid, rq->instance_id);
+            } else {
+                if (old->epoch != STATIC_LEAVE_EPOCH) {
+                    fail(out, KERR_UNRELEASED_INSTANCE_ID,
+                         "Static member cannot join the group "
+                         "because the instance id is owned by "
+                         "another member.");
+                    return;
+                }
+                /* replaceMember: the new member id takes over the old
+                 * instance's assignment and target */
+                rec_remove_member(&r, g->id, old);
+                free(old->id);
+                old->id = xstrdup(mid);
+                old->epoch = 0;
+                old->prev_epoch = 0;
+                m = old;
+                rec_member(&r, g->id, m, false);
+                rec_target_member(&r, g->id, m, false);
+                rec_current(&r, g->id, m, false);
+                SL_INFO("group",
+                        "[GroupId %s] Static member with instance id %s "
+                        "re-joins the consumer group using the consumer "
+                        "protocol. Created a new member %s to replace the "
+                        "existing member.",
+                        g->id, rq->instance_id, mid);
+            }
+        } else {
+            if (!old) {
+                recs_flush(c, g, &r);
+                {
+                    fail(out, KERR_UNKNOWN_MEMBER_ID,
+                         "Instance id is unknown.");
+                    return;
+                }
+            }
+            if (strcmp(old->id, mid)) {
+                recs_flush(c, g, &r);
+                {
+                    fail(out, KERR_FENCED_INSTANCE_ID,
+                         "The static member is fenced by an existing "
+                         "member.");
+                    return;
+                }
+            }
+            if ((e = check_epoch(old, rq, &msg)) != 0) {
+                recs_flush(c, g, &r);
+                {
+                    fail(out, e, msg);
+                    return;
+                }
+            }
+            m = old;
+        }
+    }
+
+    /* 1. the member's changes */
+    bool changed = is_new, bump = is_new;
+    if (rq->instance_id && !seq(m->instance_id, rq->instance_id)) {
+        set_str(&m->instance_id, rq->instance_id);
+        changed = true;
+    }
+    if (rq->rack_id && !seq(m->rack_id, rq->rack_id)) {
+        set_str(&m->rack_id, rq->rack_id);
+        changed = true;
+    }
+    if (rq->rebalance_ms != -1 && m->rebalance_ms != rq->rebalance_ms) {
+        m->rebalance_ms = rq->rebalance_ms;
+        changed = true;
+    }
+    if (rq->assignor && !seq(m->assignor, rq->assignor)) {
+        set_str(&m->assignor, rq->assignor);
+        changed = bump = true;
+    }
+    if (rq->topics_set && topics_differ(m, rq)) {
+        set_topics(m, rq);
+        changed = bump = true;
+    }
+    if (!seq(m->client_id, rq->client_id)) {
+        set_str(&m->client_id, rq->client_id ? rq->client_id : "");
+        changed = true;
+    }
+    if (!seq(m->client_host, rq->client_host)) {
+        set_str(&m->client_host, rq->client_host ? rq->client_host : "");
+        changed = true;
+    }
+    if (changed)
+        rec_member(&r, g->id, m, false);
+    /* metadata of the subscribed topics: checked on every heartbeat, so
+     * created/deleted topics and added partitions reach the assignment
+     * within a heartbeat interval */
+    if (refresh_meta(c, g, &r))
+        bump = true;
+    if (bump)
+        bump_group_epoch(g, &r,
+                         is_new ? "member joined" : "subscription changed");
+
+    /* 2. the target assignment */
+    if (cg->group_epoch > cg->assignment_epoch)
+        update_target(c, g, &r);
+
+    /* 3. reconciliation */
+    tpset before = {0};
+    tpset_copy(&before, m->assigned.v, m->assigned.n);
+    reconcile(c, g, m, rq, &r);
+
+    int32_t session_ms, hb_ms;
+    session_and_interval(c, g->id, &session_ms, &hb_ms);
+    m->session_deadline = now_ms() + session_ms;
+
+    snprintf(out->member_id, sizeof out->member_id, "%s", m->id);
+    out->member_epoch = m->epoch;
+    out->heartbeat_ms = hb_ms;
+    bool full =
+        join || (rq->rebalance_ms != -1 && rq->topics_set && rq->owned_set);
+    if (full || !tpset_eq(&before, &m->assigned))
+        answer_assignment(m, out);
+    tpset_free(&before);
+    recs_flush(c, g, &r);
+}
+
+void cg_hb_resp_free(cg_hb_resp *r) {
+    free(r->assignment);
+    r->assignment = NULL;
+}
+
+/* ---- timers ---------------------------------------------------------------
+ */
+
+void cg_tick(grp_coord *c, grp_group *g, int64_t now) {
+    cg_group *cg = g->cg;
+    recs r = {0};
+    for (int i = cg->n - 1; i >= 0; i--) {
+        cg_member *m = cg->m[i];
+        if (m->session_deadline && now >= m->session_deadline) {
+            fence_member(c, g, m, &r,
+                         "fenced from the group because its session expired");
+            i = cg->n;
+            continue;
+        }
+        if (m->rebalance_deadline && now >= m->rebalance_deadline &&
+            m->state == MS_UNREVOKED) {
+            fence_member(c, g, m, &r,
+                         "fenced from the group because it failed to "
+                         "revoke partitions within the rebalance timeout");
+            i = cg->n;
+        }
+    }
+    recs_flush(c, g, &r);
+}
+
+void cg_loaded(grp_coord *c, grp_group *g) {
+    int64_t now = now_ms();
+    int32_t session_ms, hb_ms;
+    session_and_interval(c, g->id, &session_ms, &hb_ms);
+    for (int i = 0; i < g->cg->n; i++) {
+        cg_member *m = g->cg->m[i];
+        /* Kafka: every member gets a fresh session at load */
+        m->session_deadline = now + session_ms;
+        if (m->state == MS_UNREVOKED)
+            m->rebalance_deadline =
+                now + (m->rebalance_ms > 0 ? m->rebalance_ms : 300000);
+    }
+}
+
+/* Called by grp_tick's owner after env is set: sessions at load use the
+ * configured timeout. */
+void grp_consumer_set_env(grp_coord *c, const cg_env *env) {
+    c->cg_env = *env;
+}
+
+/* ---- offsets --------------------------------------------------------------
+ */
+
+int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
+                           int32_t epoch, int16_t api_version) {
+    if (epoch < 0 && cg->n == 0)
+        return KERR_NONE;
+    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    if (!m)
+        return KERR_UNKNOWN_MEMBER_ID;
+    if (api_version < 9)
+        return KERR_UNSUPPORTED_VERSION;
+    if (epoch != m->epoch)
+        return KERR_STALE_MEMBER_EPOCH;
+    return KERR_NONE;
+}
+
+int16_t grp_consumer_validate_fetch(const grp_group *g, const char *member_id,
+                                    int32_t epoch) {
+    return cg_validate_fetch(g->cg, member_id, epoch);
+}
+
+int16_t cg_validate_fetch(const cg_group *cg, const char *member_id,
+                          int32_t epoch) {
+    if (!member_id && epoch < 0)
+        return KERR_NONE;
+    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    if (!m)
+        return KERR_UNKNOWN_MEMBER_ID;
+    if (epoch != m->epoch)
+        return KERR_STALE_MEMBER_EPOCH;
+    return KERR_NONE;
+}
+
+/* ---- read access ----------------------------------------------------------
+ */
+
+void grp_consumer_info(const grp_coord *c, const grp_group *g, cg_info *out) {
+    memset(out, 0, sizeof *out);
+    const cg_group *cg = g->cg;
+    out->state = group_state(cg);
+    if (!cg)
+        return;
+    out->group_epoch = cg->group_epoch;
+    out->assignment_epoch = cg->assignment_epoch;
+    out->n_members = cg->n;
+    out->assignor = group_assignor(c, cg);
+}
+
+static int member_order(const void *a, const void *b) {
+    const cg_member *x = *(cg_member *const *)a;
+    const cg_member *y = *(cg_member *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
+    /* members in member id order: stable output for describe */
+    cg_group *cg = g->cg;
+    qsort(cg->m, (size_t)cg->n, sizeof *cg->m, member_order);
+    const cg_member *m = cg->m[i];
+    out->member_id = m->id;
+    out->instance_id = m->instance_id;
+    out->rack_id = m->rack_id;
+    out->client_id = m->client_id ? m->client_id : "";
+    out->client_host = m->client_host ? m->client_host : "";
+    out->member_epoch = m->epoch;
+    out->n_topics = m->n_topics;
+    out->topics = m->topics;
+    out->regex = m->regex;
+    out->n_assigned = m->assigned.n;
+    out->assigned = m->assigned.v;
+    out->n_target = m->target.n;
+    out->target = m->target.v;
+}
+
+/* ---- replay ---------------------------------------------------------------
+ */
+
+static cg_group *replay_group(grp_coord *c, int32_t partition, const char *gid,
+                              bool create) {
+    grp_group *g = grp_find(c, gid);
+    if (!g) {
+        if (!create)
+            return NULL;
+        g = grp_group_create(c, gid);
+    }
+    g->partition = partition;
+    if (!g->cg) {
+        if (!create)
+            return NULL;
+        g->cg = cg_new();
+    }
+    return g->cg;
+}
+
+static void set_from_topics(tpset *dst, const uint8_t (*ids)[16],
+                            const int32_t *counts, int32_t *const *parts,
+                            int nt) {
+    tpset_free(dst);
+    int cap = 0;
+    for (int t = 0; t < nt; t++)
+        for (int32_t k = 0; k < counts[t]; k++) {
+            cg_tp tp;
+            memcpy(tp.id, ids[t], 16);
+            tp.part = parts[t][k];
+            tpset_add(dst, &cap, &tp);
+        }
+    tpset_sort(dst);
+}
+
+#define REPLAY_TP(dst, arr)                                                    \
+    do {                                                                       \
+        int nt_ = (arr).n;                                                     \
+        uint8_t(*ids_)[16] = xcalloc((size_t)(nt_ ? nt_ : 1), 16);             \
+        int32_t *cnt_ = xcalloc((size_t)(nt_ ? nt_ : 1), sizeof *cnt_);        \
+        int32_t **pp_ = xcalloc((size_t)(nt_ ? nt_ : 1), sizeof *pp_);         \
+        for (int i_ = 0; i_ < nt_; i_++) {                                     \
+            memcpy(ids_[i_], (arr).v[i_].topic_id.b, 16);                      \
+            cnt_[i_] = (arr).v[i_].partitions.n;                               \
+            pp_[i_] = (arr).v[i_].partitions.v;                                \
+        }                                                                      \
+        set_from_topics((dst), (const uint8_t(*)[16])ids_, cnt_, pp_, nt_);    \
+        free(ids_);                                                            \
+        free(cnt_);                                                            \
+        free(pp_);                                                             \
+    } while (0)
+
+bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
+               const uint8_t *key, size_t key_len, const uint8_t *value,
+               size_t value_len) {
+    arena a;
+    arena_init(&a, 4096);
+    bool ok = false;
+    rd r, vr;
+    rd_init(&r, key, key_len);
+    (void)rd_be16(&r);
+    int16_t vver = 0;
+    if (value) {
+        rd_init(&vr, value, value_len);
+        vver = (int16_t)rd_be16(&vr);
+        if (vr.err || vver != 0)
+            goto out;
+    }
+    switch (kver) {
+    case 3: {
+        proto_consumer_group_metadata_key k;
+        if (proto_consumer_group_metadata_key_decode(&r, &a, 3, &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        if (!value) {
+            grp_group *g = grp_find(c, gid);
+            if (g && g->cg) {
+                cg_free(g->cg);
+                g->cg = NULL;
+                if (g->n_offs == 0 && g->n == 0)
+                    grp_group_remove(c, g);
+            }
+            ok = true;
+            goto out;
+        }
+        proto_consumer_group_metadata_value v;
+        if (proto_consumer_group_metadata_value_decode(&vr, &a, 0, &v))
+            goto out;
+        replay_group(c, partition, gid, true)->group_epoch = v.epoch;
+        ok = true;
+        break;
+    }
+    case 4: {
+        proto_consumer_group_partition_metadata_key k;
+        if (proto_consumer_group_partition_metadata_key_decode(&r, &a, 4, &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        cg_group *cg = replay_group(c, partition, gid, value != NULL);
+        if (!cg) {
+            ok = true;
+            goto out;
+        }
+        meta_free(cg);
+        if (value) {
+            proto_consumer_group_partition_metadata_value v;
+            if (proto_consumer_group_partition_metadata_value_decode(&vr, &a, 0,
+                                                                     &v))
+                goto out;
+            cg->meta = xcalloc((size_t)(v.topics.n ? v.topics.n : 1),
+                               sizeof *cg->meta);
+            for (int32_t i = 0; i < v.topics.n; i++) {
+                cg->meta[i].name =
+                    xstrdup(proto_str_dup(&a, v.topics.v[i].topic_name));
+                memcpy(cg->meta[i].id, v.topics.v[i].topic_id.b, 16);
+                cg->meta[i].n_parts = v.topics.v[i].num_partitions;
+            }
+            cg->n_meta = v.topics.n;
+        }
+        ok = true;
+        break;
+    }
+    case 5: {
+        proto_consumer_group_member_metadata_key k;
+        if (proto_consumer_group_member_metadata_key_decode(&r, &a, 5, &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        char *mid = proto_str_dup(&a, k.member_id);
+        cg_group *cg = replay_group(c, partition, gid, value != NULL);
+        if (!cg) {
+            ok = true;
+            goto out;
+        }
+        cg_member *m = find_member(cg, mid);
+        if (!value) {
+            if (m)
+                drop_member(cg, m);
+            ok = true;
+            goto out;
+        }
+        proto_consumer_group_member_metadata_value v;
+        if (proto_consumer_group_member_metadata_value_decode(&vr, &a, 0, &v))
+            goto out;
+        if (!m)
+            m = add_member(cg, mid);
+        set_str(&m->instance_id, v.instance_id.len >= 0
+                                     ? proto_str_dup(&a, v.instance_id)
+                                     : NULL);
+        set_str(&m->rack_id,
+                v.rack_id.len >= 0 ? proto_str_dup(&a, v.rack_id) : NULL);
+        set_str(&m->client_id, proto_str_dup(&a, v.client_id));
+        set_str(&m->client_host, proto_str_dup(&a, v.client_host));
+        set_str(&m->regex, v.subscribed_topic_regex.len >= 0
+                               ? proto_str_dup(&a, v.subscribed_topic_regex)
+                               : NULL);
+        set_str(&m->assignor, v.server_assignor.len >= 0
+                                  ? proto_str_dup(&a, v.server_assignor)
+                                  : NULL);
+        m->rebalance_ms = v.rebalance_timeout_ms;
+        const char **names = xcalloc((size_t)(v.subscribed_topic_names.n
+                                                  ? v.subscribed_topic_names.n
+                                                  : 1),
+                                     sizeof *names);
+        for (int32_t i = 0; i < v.subscribed_topic_names.n; i++)
+            names[i] = proto_str_dup(&a, v.subscribed_topic_names.v[i]);
+        cg_hb_req fake = {.n_topics = v.subscribed_topic_names.n,
+                          .topics = names};
+        set_topics(m, &fake);
+        free(names);
+        ok = true;
+        break;
+    }
+    case 6: {
+        proto_consumer_group_target_assignment_metadata_key k;
+        if (proto_consumer_group_target_assignment_metadata_key_decode(&r, &a,
+                                                                       6, &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        cg_group *cg = replay_group(c, partition, gid, value != NULL);
+        if (cg && value) {
+            proto_consumer_group_target_assignment_metadata_value v;
+            if (proto_consumer_group_target_assignment_metadata_value_decode(
+                    &vr, &a, 0, &v))
+                goto out;
+            cg->assignment_epoch = v.assignment_epoch;
+        } else if (cg) {
+            cg->assignment_epoch = 0;
+        }
+        ok = true;
+        break;
+    }
+    case 7: {
+        proto_consumer_group_target_assignment_member_key k;
+        if (proto_consumer_group_target_assignment_member_key_decode(&r, &a, 7,
+                                                                     &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        char *mid = proto_str_dup(&a, k.member_id);
+        cg_group *cg = replay_group(c, partition, gid, value != NULL);
+        cg_member *m = cg ? find_member(cg, mid) : NULL;
+        if (value) {
+            proto_consumer_group_target_assignment_member_value v;
+            if (proto_consumer_group_target_assignment_member_value_decode(
+                    &vr, &a, 0, &v))
+                goto out;
+            if (!m)
+                m = add_member(cg, mid);
+            REPLAY_TP(&m->target, v.topic_partitions);
+        } else if (m) {
+            tpset_free(&m->target);
+        }
+        ok = true;
+        break;
+    }
+    case 8: {
+        proto_consumer_group_current_member_assignment_key k;
+        if (proto_consumer_group_current_member_assignment_key_decode(&r, &a, 8,
+                                                                      &k))
+            goto out;
+        char *gid = proto_str_dup(&a, k.group_id);
+        char *mid = proto_str_dup(&a, k.member_id);
+        cg_group *cg = replay_group(c, partition, gid, value != NULL);
+        cg_member *m = cg ? find_member(cg, mid) : NULL;
+        if (value) {
+            proto_consumer_group_current_member_assignment_value v;
+            if (proto_consumer_group_current_member_assignment_value_decode(
+                    &vr, &a, 0, &v))
+                goto out;
+            if (!m)
+                m = add_member(cg, mid);
+            m->epoch = v.member_epoch;
+            m->prev_epoch = v.previous_member_epoch;
+            m->state = v.state;
+            REPLAY_TP(&m->assigned, v.assigned_partitions);
+            REPLAY_TP(&m->revoking, v.partitions_pending_revocation);
+        } else if (m) {
+            m->epoch = 0;
+            m->prev_epoch = 0;
+            m->state = MS_STABLE;
+            tpset_free(&m->assigned);
+            tpset_free(&m->revoking);
+        }
+        ok = true;
+        break;
+    }
+    default:
+        ok = true; /* share / streams group records: not ours */
+        break;
+    }
+out:
+    arena_free(&a);
+    return ok;
+}
