@@ -392,9 +392,10 @@ static bool fetch_respond(fetch_ctx *c) {
             else
                 buf_put_be32(b, (uint32_t)len);
             if (len > 0) {
-                if (!brk_resp_file(req, o->r.fd, (off_t)o->r.file_pos,
-                                   (size_t)len))
-                    ok = false;
+                /* the chain takes the fd log_read dup'ed (no second dup) */
+                net_chain_file_take(&req->resp, o->r.fd, (off_t)o->r.file_pos,
+                                    (size_t)len);
+                o->r.fd = -1;
             }
             log_read_release(&o->r);
             b = brk_resp_buf(req);

@@ -84,6 +84,17 @@ bool net_chain_file(net_chain *c, int fd, off_t off, size_t len) {
     return true;
 }
 
+void net_chain_file_take(net_chain *c, int fd, off_t off, size_t len) {
+    if (len == 0) {
+        close(fd);
+        return;
+    }
+    net_chunk *k = chunk_new(c, NET_CHUNK_FILE);
+    k->fd = fd;
+    k->off = off;
+    k->len = len;
+}
+
 static void chunk_free(net_chunk *k) {
     if (k->kind == NET_CHUNK_MEM)
         buf_free(&k->mem);

@@ -95,6 +95,9 @@ buf *net_chain_mem(net_chain *c);
 /* Appends a file range; the fd is dup'ed, so the caller keeps its own and a
  * segment deleted meanwhile stays readable. Returns false if dup fails. */
 bool net_chain_file(net_chain *c, int fd, off_t off, size_t len);
+/* As net_chain_file, but takes fd over (closed once sent or freed) instead
+ * of dup'ing it: for an fd dup'ed already (log_read). */
+void net_chain_file_take(net_chain *c, int fd, off_t off, size_t len);
 void net_chain_free(net_chain *c);
 /* Bytes in all chunks (memory + file ranges). */
 size_t net_chain_total(const net_chain *c);
