@@ -24,7 +24,9 @@ if [ -z "${SLUICE_BIN:-}" ] && [ -x build/sluice ]; then
     export SLUICE_BIN="$ROOT/build/bench/sluice"
 fi
 PY=python3
-# confluent-kafka (Admin API) comes from the test venv when it exists.
+# confluent-kafka (Admin API) comes from the test venv (made here when
+# missing; without it topics are created with kafka-topics, slower).
+[ -x build/venv/bin/python ] || make venv >&2 || echo "bench: no venv, using python3" >&2
 if [ -x build/venv/bin/python ]; then PY=build/venv/bin/python; fi
 echo "bench: load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores" >&2
 exec "$PY" bench/bench.py "$@"
