@@ -51,9 +51,66 @@ struct cl_image {
     /* client quotas (ClientQuotaRecord) */
     cl_quota *quotas;
     size_t n_quotas;
+    /* SCRAM credentials (UserScramCredentialRecord), one per (user,
+     * mechanism), in insertion order */
+    cl_scram *scram;
+    size_t n_scram;
 };
 
 static void quota_free(cl_quota *q);
+
+static void scram_free(cl_scram *c) {
+    free(c->user);
+    free(c->salt);
+    free(c->stored_key);
+    free(c->server_key);
+}
+
+static uint8_t *bytes_dup(proto_bytes b, int32_t *len) {
+    *len = b.len > 0 ? b.len : 0;
+    uint8_t *p = xmalloc((size_t)*len + 1);
+    if (*len)
+        memcpy(p, b.p, (size_t)*len);
+    return p;
+}
+
+/* Kafka's ScramControlManager.replay: upsert or remove (user, mechanism). */
+static void apply_scram(cl_image *img, proto_str name, int8_t mechanism,
+                        const proto_user_scram_credential_record *r) {
+    size_t i = 0;
+    while (i < img->n_scram && !(img->scram[i].mechanism == mechanism &&
+                                 proto_str_eq(name, img->scram[i].user)))
+        i++;
+    if (!r) {
+        if (i < img->n_scram) {
+            scram_free(&img->scram[i]);
+            memmove(&img->scram[i], &img->scram[i + 1],
+                    (img->n_scram - i - 1) * sizeof(cl_scram));
+            img->n_scram--;
+        }
+        return;
+    }
+    if (i == img->n_scram) {
+        img->scram =
+            xrealloc(img->scram, (img->n_scram + 1) * sizeof(cl_scram));
+        img->n_scram++;
+    } else {
+        scram_free(&img->scram[i]);
+    }
+    cl_scram *c = &img->scram[i];
+    c->user =
+        xstrndup(name.p ? name.p : "", name.len > 0 ? (size_t)name.len : 0);
+    c->mechanism = mechanism;
+    c->iterations = r->iterations;
+    c->salt = bytes_dup(r->salt, &c->salt_len);
+    c->stored_key = bytes_dup(r->stored_key, &c->stored_key_len);
+    c->server_key = bytes_dup(r->server_key, &c->server_key_len);
+}
+
+const cl_scram *cl_scram_creds(const cl_image *img, size_t *n) {
+    *n = img->n_scram;
+    return img->scram;
+}
 
 cl_image *cl_image_new(const brk_config *cfg) {
     cl_image *img = xcalloc(1, sizeof *img);
@@ -99,6 +156,9 @@ void cl_image_free(cl_image *img) {
     for (size_t i = 0; i < img->n_quotas; i++)
         quota_free(&img->quotas[i]);
     free(img->quotas);
+    for (size_t i = 0; i < img->n_scram; i++)
+        scram_free(&img->scram[i]);
+    free(img->scram);
     for (size_t i = 0; i < img->n_brokers; i++) {
         cl_broker *b = &img->brokers[i];
         for (int32_t j = 0; j < b->n_endpoints; j++) {
@@ -726,6 +786,18 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
     case 14: {
         DECODE(proto_client_quota_record, proto_client_quota_record_decode)
         apply_client_quota(img, &m);
+        break;
+    }
+    case 11: {
+        DECODE(proto_user_scram_credential_record,
+               proto_user_scram_credential_record_decode)
+        apply_scram(img, m.name, m.mechanism, &m);
+        break;
+    }
+    case 22: {
+        DECODE(proto_remove_user_scram_credential_record,
+               proto_remove_user_scram_credential_record_decode)
+        apply_scram(img, m.name, m.mechanism, NULL);
         break;
     }
     case 15: {

@@ -124,6 +124,20 @@ typedef struct cl_quota {
 } cl_quota;
 const cl_quota *cl_quotas(const cl_image *img, size_t *n);
 
+/* SCRAM credentials (UserScramCredentialRecord /
+ * RemoveUserScramCredentialRecord): one per (user, mechanism; 1
+ * SCRAM-SHA-256, 2 SCRAM-SHA-512), in the order they were first set; valid
+ * until the next change. Only salted/derived keys are kept, never a
+ * password. */
+typedef struct cl_scram {
+    char *user;
+    int8_t mechanism;
+    int32_t iterations;
+    uint8_t *salt, *stored_key, *server_key;
+    int32_t salt_len, stored_key_len, server_key_len;
+} cl_scram;
+const cl_scram *cl_scram_creds(const cl_image *img, size_t *n);
+
 /* Value of a topic override, or NULL. */
 const char *cl_topic_config(const cl_topic *t, const char *name);
 

@@ -1809,3 +1809,132 @@ bool kc_remove_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
     buf_free(&body);
     return ok;
 }
+
+/* ---- SCRAM credentials -----------------------------------------------------
+ */
+
+void kc_scram_users_free(kc_scram_user *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].user);
+        free(v[i].error_message);
+    }
+    free(v);
+}
+
+bool kc_describe_scram(kc_conn *c, const char *const *users, int nusers,
+                       kc_scram_user **out, int *nout, int16_t *top,
+                       char **top_msg) {
+    *out = NULL;
+    *nout = 0;
+    *top = 0;
+    *top_msg = NULL;
+    if (c->api_max[50] < 0) {
+        *top = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 256);
+    if (nusers <= 0) {
+        buf_put_uvarint(&body, 0); /* null: all users */
+    } else {
+        buf_put_uvarint(&body, (uint64_t)nusers + 1);
+        for (int i = 0; i < nusers; i++) {
+            put_cstr(&body, users[i]);
+            buf_put_uvarint(&body, 0);
+        }
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 50, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *top = (int16_t)rd_be16(&r);
+        *top_msg = get_cstr(&r);
+        uint32_t n = get_count(&r, 5);
+        *out = xcalloc(n + 1, sizeof(kc_scram_user));
+        for (uint32_t i = 0; i < n && !r.err; i++) {
+            kc_scram_user *u = &(*out)[(*nout)++];
+            u->user = get_cstr(&r);
+            if (!u->user)
+                u->user = xstrdup("");
+            u->error = (int16_t)rd_be16(&r);
+            u->error_message = get_cstr(&r);
+            uint32_t nc = get_count(&r, 6);
+            for (uint32_t k = 0; k < nc && !r.err; k++) {
+                int8_t m = (int8_t)rd_u8(&r);
+                int32_t it = (int32_t)rd_be32(&r);
+                skip_tags(&r);
+                if (u->n < 4) {
+                    u->mechanisms[u->n] = m;
+                    u->iterations[u->n++] = it;
+                }
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_alter_scram(kc_conn *c, const char *user, const kc_scram_op *ops,
+                    int nops, int16_t *error, char **msg) {
+    *error = 0;
+    *msg = NULL;
+    if (c->api_max[51] < 0) {
+        *error = 35;
+        return true;
+    }
+    int nd = 0;
+    for (int i = 0; i < nops; i++)
+        nd += ops[i].remove;
+    buf body, resp;
+    buf_init(&body, 256);
+    buf_init(&resp, 128);
+    buf_put_uvarint(&body, (uint64_t)nd + 1);
+    for (int i = 0; i < nops; i++)
+        if (ops[i].remove) {
+            put_cstr(&body, user);
+            buf_put_u8(&body, (uint8_t)ops[i].mechanism);
+            buf_put_uvarint(&body, 0);
+        }
+    buf_put_uvarint(&body, (uint64_t)(nops - nd) + 1);
+    for (int i = 0; i < nops; i++)
+        if (!ops[i].remove) {
+            put_cstr(&body, user);
+            buf_put_u8(&body, (uint8_t)ops[i].mechanism);
+            buf_put_be32(&body, (uint32_t)ops[i].iterations);
+            buf_put_uvarint(&body, ops[i].salt_len + 1);
+            buf_put(&body, ops[i].salt, ops[i].salt_len);
+            buf_put_uvarint(&body, ops[i].salted_len + 1);
+            buf_put(&body, ops[i].salted, ops[i].salted_len);
+            buf_put_uvarint(&body, 0);
+        }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 51, 0, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t n = get_count(&r, 4);
+        for (uint32_t i = 0; i < n && !r.err; i++) {
+            free(get_cstr(&r));
+            int16_t e = (int16_t)rd_be16(&r);
+            char *m = get_cstr(&r);
+            skip_tags(&r);
+            if (e && !*error) {
+                *error = e;
+                *msg = m;
+            } else {
+                free(m);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

@@ -278,6 +278,39 @@ bool kc_add_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
 bool kc_remove_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
                           int16_t *error, char **msg);
 
+/* ---- SCRAM credentials (Describe/AlterUserScramCredentials v0) -------- */
+
+typedef struct kc_scram_user {
+    char *user;
+    int16_t error;
+    char *error_message;
+    int8_t mechanisms[4];
+    int32_t iterations[4];
+    int n;
+} kc_scram_user;
+
+/* users NULL/n 0: every user with credentials. *top gets the top-level
+ * error. false on transport failure. */
+bool kc_describe_scram(kc_conn *c, const char *const *users, int nusers,
+                       kc_scram_user **out, int *nout, int16_t *top,
+                       char **top_msg);
+void kc_scram_users_free(kc_scram_user *v, int n);
+
+typedef struct kc_scram_op {
+    int8_t mechanism;    /* 1 SCRAM-SHA-256, 2 SCRAM-SHA-512 */
+    bool remove;         /* deletion when true */
+    int32_t iterations;  /* upsertion: */
+    const uint8_t *salt; /* salt bytes */
+    size_t salt_len;
+    const uint8_t *salted; /* PBKDF2(password, salt, iterations) */
+    size_t salted_len;
+} kc_scram_op;
+
+/* One user's deletions and upsertions; *error and *msg (heap) get the first
+ * failed result. false on transport failure. */
+bool kc_alter_scram(kc_conn *c, const char *user, const kc_scram_op *ops,
+                    int nops, int16_t *error, char **msg);
+
 /* ---- client quotas (DescribeClientQuotas v1, AlterClientQuotas v1) ------- */
 
 typedef struct kc_quota_entry {

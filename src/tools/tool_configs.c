@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "core/util.h"
 #include "tools/kclient.h"
 #include "tools/tool_common.h"
@@ -325,10 +328,255 @@ static int alter_quotas(cfg_ctx *c, entity *e, const tool_props *add,
     return rc;
 }
 
+/* ---- SCRAM credentials (users) ------------------------------------------ */
+
+static int scram_mechanism(const char *name) {
+    return !strcmp(name, "SCRAM-SHA-256")   ? 1
+           : !strcmp(name, "SCRAM-SHA-512") ? 2
+                                            : 0;
+}
+
+static bool is_quota_key(const char *k) {
+    return !strcmp(k, "producer_byte_rate") ||
+           !strcmp(k, "consumer_byte_rate") ||
+           !strcmp(k, "request_percentage") ||
+           !strcmp(k, "controller_mutation_rate");
+}
+
+/* Kafka's describeClientQuotaAndUserScramCredentialConfigs, SCRAM part:
+ * one line per user with credentials (a named user without any prints
+ * nothing). */
+static int describe_scram(cfg_ctx *c, entity *e) {
+    kc_scram_user *u;
+    int n;
+    int16_t top;
+    char *top_msg;
+    const char *names[1] = {e->name};
+    if (!kc_describe_scram(&c->kc, names, e->name ? 1 : 0, &u, &n, &top,
+                           &top_msg)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "describeUserScramCredentials failed");
+        return 1;
+    }
+    int rc = 0;
+    if (top) {
+        char m[512];
+        snprintf(m, sizeof(m), "%s: %s", tool_java_exception(top),
+                 top_msg ? top_msg : tool_error_message(top));
+        exec_error(c, m);
+        rc = 1;
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        if (u[i].error == 91) /* RESOURCE_NOT_FOUND: not listed */
+            continue;
+        if (u[i].error) {
+            const char *cls = strrchr(tool_java_exception(u[i].error), '.');
+            printf("Error retrieving SCRAM credential configs for "
+                   "user-principal '%s': %s: %s\n",
+                   u[i].user, cls ? cls + 1 : "ApiException",
+                   u[i].error_message ? u[i].error_message
+                                      : tool_error_message(u[i].error));
+            continue;
+        }
+        printf("SCRAM credential configs for user-principal '%s' are ",
+               u[i].user);
+        for (int k = 0; k < u[i].n; k++)
+            printf("%s%s=iterations=%d", k ? ", " : "",
+                   u[i].mechanisms[k] == 1   ? "SCRAM-SHA-256"
+                   : u[i].mechanisms[k] == 2 ? "SCRAM-SHA-512"
+                                             : "UNKNOWN",
+                   u[i].iterations[k]);
+        printf("\n");
+    }
+    free(top_msg);
+    kc_scram_users_free(u, n);
+    return rc;
+}
+
+/* Kafka's ScramFormatter.secureRandomBytes: a random 130-bit number in
+ * base 36, as bytes. */
+static size_t scram_salt(uint8_t out[32]) {
+    uint8_t r[17];
+    if (RAND_bytes(r, sizeof r) != 1)
+        return 0;
+    r[0] &= 0x03; /* 130 bits */
+    size_t n = 0;
+    /* repeated division of the big-endian number by 36 */
+    uint8_t digits[32];
+    for (;;) {
+        unsigned rem = 0;
+        bool zero = true;
+        for (size_t i = 0; i < sizeof r; i++) {
+            unsigned cur = rem * 256 + r[i];
+            r[i] = (uint8_t)(cur / 36);
+            rem = cur % 36;
+            zero &= r[i] == 0;
+        }
+        digits[n++] = (uint8_t)(rem < 10 ? '0' + rem : 'a' + rem - 10);
+        if (zero || n == sizeof digits)
+            break;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    return n;
+}
+
+/* ConfigCommand.alterUserScramCredentialConfigs for one user. */
+static int alter_scram(cfg_ctx *c, entity *e, const tool_props *add,
+                       char **dels, int ndel) {
+    kc_scram_op ops[8];
+    uint8_t salts[8][32], salted[8][64];
+    int nops = 0;
+    for (int i = 0; i < ndel && nops < 8; i++)
+        ops[nops++] = (kc_scram_op){
+            .mechanism = (int8_t)scram_mechanism(dels[i]), .remove = true};
+    for (int i = 0; i < add->n && nops < 8; i++) {
+        int mech = scram_mechanism(add->keys[i]);
+        const char *v = add->vals[i];
+        /* (?:iterations=(-?[0-9]*),)?password=(.*) */
+        const char *pw = NULL;
+        long long it = 4096;
+        if (!strncmp(v, "iterations=", 11)) {
+            const char *p = v + 11, *q = p;
+            if (*q == '-')
+                q++;
+            while (*q >= '0' && *q <= '9')
+                q++;
+            if (!strncmp(q, ",password=", 10)) {
+                char num[32];
+                snprintf(num, sizeof num, "%.*s", (int)(q - p), p);
+                if (*num && strcmp(num, "-1"))
+                    it = atoll(num);
+                pw = q + 10;
+            }
+        }
+        if (!pw && !strncmp(v, "password=", 9))
+            pw = v + 9;
+        if (!pw) {
+            fprintf(stderr, "Invalid credential property %s=%s\n",
+                    mech == 1 ? "SCRAM_SHA_256" : "SCRAM_SHA_512", v);
+            return 1;
+        }
+        if (it < 4096) {
+            fprintf(stderr,
+                    "Iterations %lld is less than the minimum 4096 required "
+                    "for %s\n",
+                    it, add->keys[i]);
+            return 1;
+        }
+        kc_scram_op *o = &ops[nops];
+        o->mechanism = (int8_t)mech;
+        o->remove = false;
+        o->iterations = it > INT32_MAX ? INT32_MAX : (int32_t)it;
+        o->salt_len = scram_salt(salts[nops]);
+        o->salt = salts[nops];
+        const EVP_MD *md = mech == 1 ? EVP_sha256() : EVP_sha512();
+        o->salted_len = (size_t)EVP_MD_size(md);
+        /* Kafka's ScramFormatter.hi: PBKDF2-HMAC over the UTF-8 password */
+        if (o->salt_len == 0 ||
+            PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), o->salt, (int)o->salt_len,
+                              o->iterations, md, (int)o->salted_len,
+                              salted[nops]) != 1) {
+            fprintf(stderr, "cannot compute the salted password\n");
+            return 1;
+        }
+        o->salted = salted[nops];
+        nops++;
+    }
+    int16_t err;
+    char *msg = NULL;
+    if (!kc_alter_scram(&c->kc, e->name, ops, nops, &err, &msg)) {
+        exec_error(c, "org.apache.kafka.common.errors.TimeoutException: "
+                      "alterUserScramCredentials failed");
+        return 1;
+    }
+    if (err) {
+        char m[600];
+        snprintf(m, sizeof(m),
+                 "java.util.concurrent.ExecutionException: %s: %s",
+                 tool_java_exception(err), msg ? msg : tool_error_message(err));
+        exec_error(c, m);
+        free(msg);
+        return 1;
+    }
+    free(msg);
+    printf("Completed updating config for user %s.\n", e->name);
+    return 0;
+}
+
+/* ConfigCommand's checks for users/clients before altering; returns -1 to
+ * go on with quotas, else the exit code (SCRAM handled here). */
+static int alter_users_clients(cfg_ctx *c, entity *e, const tool_props *add,
+                               char **dels, int ndel) {
+    bool users = !strcmp(e->type_name, "users");
+    if (strcmp(e->type_name, "users") && strcmp(e->type_name, "clients"))
+        return -1;
+    int nscram_add = 0, nscram_del = 0, nquota = 0;
+    buf unknown_add, unknown_del;
+    buf_init(&unknown_add, 64);
+    buf_init(&unknown_del, 64);
+    for (int i = 0; i < add->n; i++) {
+        bool sc = scram_mechanism(add->keys[i]) != 0;
+        nscram_add += sc;
+        nquota += is_quota_key(add->keys[i]);
+        if ((!sc || !users) && !is_quota_key(add->keys[i]))
+            buf_printf(&unknown_add, "%s%s", unknown_add.len ? ", " : "",
+                       add->keys[i]);
+    }
+    for (int i = 0; i < ndel; i++) {
+        bool sc = scram_mechanism(dels[i]) != 0;
+        nscram_del += sc;
+        nquota += is_quota_key(dels[i]);
+        if ((!sc || !users) && !is_quota_key(dels[i]))
+            buf_printf(&unknown_del, "%s%s", unknown_del.len ? ", " : "",
+                       dels[i]);
+    }
+    buf_put_u8(&unknown_add, 0);
+    buf_put_u8(&unknown_del, 0);
+    int rc = -1;
+    if (unknown_add.len > 1) {
+        fprintf(stderr,
+                "Only quota %sconfigs can be added for '%s' using "
+                "--bootstrap-server. Unexpected config names: Set(%s)\n",
+                users ? "and SCRAM credential " : "", e->type_name,
+                (char *)unknown_add.data);
+        rc = 1;
+    } else if (unknown_del.len > 1) {
+        fprintf(stderr,
+                "Only quota %sconfigs can be deleted for '%s' using "
+                "--bootstrap-server. Unexpected config names: List(%s)\n",
+                users ? "and SCRAM credential " : "", e->type_name,
+                (char *)unknown_del.data);
+        rc = 1;
+    } else if (nscram_add || nscram_del) {
+        if (e->is_default) {
+            fprintf(stderr,
+                    "The use of --entity-default or --user-defaults is not "
+                    "allowed with User SCRAM Credentials using "
+                    "--bootstrap-server.\n");
+            rc = 1;
+        } else if (nquota) {
+            fprintf(stderr,
+                    "Cannot alter both quota and SCRAM credential configs "
+                    "simultaneously for 'users' using --bootstrap-server.\n");
+            rc = 1;
+        } else {
+            rc = alter_scram(c, e, add, dels, ndel);
+        }
+    }
+    buf_free(&unknown_add);
+    buf_free(&unknown_del);
+    return rc;
+}
+
 static int do_describe(cfg_ctx *c, entity *e) {
     int8_t type = res_type(e->type_name);
-    if (!type) /* users/clients/ips: client quotas */
-        return describe_quotas(c, e);
+    if (!type) { /* users/clients/ips: client quotas (+ users' SCRAM) */
+        int rc = describe_quotas(c, e);
+        if (!rc && !strcmp(e->type_name, "users") && !e->is_default)
+            rc = describe_scram(c, e);
+        return rc;
+    }
     char label[512];
     if (type == KC_RES_TOPIC) {
         if (e->name) {
@@ -494,8 +742,16 @@ static int do_alter(cfg_ctx *c, entity *e) {
                          "--alter");
         goto fail;
     }
+    if (!type && !e->name && !e->is_default) {
+        tool_usage_error(c->a,
+                         "an entity name must be specified with --alter of %s",
+                         e->type_name);
+        goto fail;
+    }
     if (!type) {
-        int qrc = alter_quotas(c, e, &add, delnames, ndel);
+        int qrc = alter_users_clients(c, e, &add, delnames, ndel);
+        if (qrc < 0)
+            qrc = alter_quotas(c, e, &add, delnames, ndel);
         for (int i = 0; i < ndel; i++)
             free(delnames[i]);
         free(delnames);
