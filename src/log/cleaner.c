@@ -148,6 +148,34 @@ void log_cl_seg_name(char *out, size_t n, const char *dir, int64_t base,
 
 /* ---- swap (crash-safe replacement) -----------------------------------------
  */
+int log_cl_write_swapend(const log_io *io, const char *dir, int64_t base,
+                         int64_t end) {
+    char ep[4200], txt[32];
+    log_cl_seg_name(ep, sizeof ep, dir, base, ".swapend");
+    int tl = snprintf(txt, sizeof txt, "%" PRId64 "\n", end);
+    return write_small_atomic(io, ep, txt, (size_t)tl) ? 0 : -1;
+}
+
+static bool swapend_matches(const char *path, int64_t end) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char txt[64] = {0};
+    ssize_t r = read(fd, txt, sizeof(txt) - 1);
+    close(fd);
+    return r > 0 && strtoll(txt, NULL, 10) == end;
+}
+
+void log_cl_drop_group(const log_io *io, const char *dir, int64_t base,
+                       const char *log_path, const char *txn_path) {
+    if (log_path)
+        IOC(io, unlink, log_path);
+    if (txn_path)
+        IOC(io, unlink, txn_path);
+    char ep[4200];
+    log_cl_seg_name(ep, sizeof ep, dir, base, ".swapend");
+    IOC(io, unlink, ep);
+}
 int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                         int n, int64_t end, const char *cleaned_log,
                         const char *cleaned_txnindex) {
@@ -160,10 +188,9 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
     log_cl_seg_name(ls, sizeof ls, dir, base, ".log.swap");
     log_cl_seg_name(tp, sizeof tp, dir, base, ".txnindex");
     log_cl_seg_name(ts, sizeof ts, dir, base, ".txnindex.swap");
-    char txt[32];
-    int tl = snprintf(txt, sizeof txt, "%" PRId64 "\n", end);
-    /* 1. the group's end, for recovery (the cleaned data may end earlier) */
-    if (!write_small_atomic(io, ep, txt, (size_t)tl))
+    /* 1. the group's end, for recovery (the cleaned data may end earlier);
+     * the worker normally wrote it already (its fsync off the loop) */
+    if (!swapend_matches(ep, end) && log_cl_write_swapend(io, dir, base, end))
         return -1;
     /* 2. .cleaned -> .swap; the .log.swap rename is the commit point */
     if (cleaned_txnindex && IOC(io, rename, cleaned_txnindex, ts) != 0)
@@ -608,9 +635,8 @@ bool log_cl_post_group(job *j, int first, int count, char *log_path,
         pthread_cond_wait(&c->cv_worker, &c->mu);
     if (c->stop || atomic_load(&j->cancel)) {
         pthread_mutex_unlock(&c->mu);
-        IOC(j->io, unlink, log_path);
-        if (txn_path)
-            IOC(j->io, unlink, txn_path);
+        log_cl_drop_group(j->io, j->dir, j->segs[first].base, log_path,
+                          txn_path);
         free(log_path);
         free(txn_path);
         return false;
@@ -719,9 +745,8 @@ static void resize_workers(log_cleaner *c) {
 static void job_free(job *j) {
     for (int i = j->nswapped; i < j->nready; i++) {
         /* written, never swapped: drop */
-        IOC(j->io, unlink, j->ready[i].log_path);
-        if (j->ready[i].txn_path)
-            IOC(j->io, unlink, j->ready[i].txn_path);
+        log_cl_drop_group(j->io, j->dir, j->segs[j->ready[i].first].base,
+                          j->ready[i].log_path, j->ready[i].txn_path);
         free(j->ready[i].log_path);
         free(j->ready[i].txn_path);
     }
@@ -786,18 +811,25 @@ static void process_worker(log_cleaner *c, log_cl_worker *w) {
         pthread_mutex_unlock(&c->mu);
         bool ok = false;
         if (!atomic_load(&j->cancel) && !j->swap_failed) {
+            int64_t t0 = mono_ns();
             ok = swap_group(c, j, &g);
+            int64_t us = (mono_ns() - t0) / 1000;
+            if (us > c->st.swap_us_max)
+                c->st.swap_us_max = us;
+            SL_DEBUG(MOD,
+                     "swapped %d segment(s) of %s-%d at %" PRId64 " in %" PRId64
+                     " us",
+                     g.count, j->topic, j->partition, j->segs[g.first].base,
+                     us);
             if (!ok) {
                 j->swap_failed = true;
                 cancel_job(j, "the log changed under the pass (retention, "
                               "DeleteRecords, truncation) or the swap failed");
             }
         }
-        if (!ok) {
-            IOC(c->io, unlink, g.log_path);
-            if (g.txn_path)
-                IOC(c->io, unlink, g.txn_path);
-        }
+        if (!ok) /* a failed swap_in leaves nothing else (or poisons) */
+            log_cl_drop_group(c->io, j->dir, j->segs[g.first].base, g.log_path,
+                              g.txn_path);
         free(g.log_path);
         free(g.txn_path);
         pthread_mutex_lock(&c->mu);

@@ -171,6 +171,14 @@ ssize_t log_cl_read_full(const log_io *io, int fd, void *p, size_t n,
                          off_t off);
 void log_cl_seg_name(char *out, size_t n, const char *dir, int64_t base,
                      const char *ext);
+/* <dir>/<base>.swapend holding end, fsynced (written by the worker once a
+ * group's files are durable, so the swap on the loop has one fsync less).
+ * 0 or -1. */
+int log_cl_write_swapend(const log_io *io, const char *dir, int64_t base,
+                         int64_t end);
+/* Removes a group's .cleaned files (either may be NULL) and its .swapend. */
+void log_cl_drop_group(const log_io *io, const char *dir, int64_t base,
+                       const char *log_path, const char *txn_path);
 /* Worker: hands a written group to the loop (waits while
  * LOG_CL_MAX_PENDING are unswapped). Takes the paths. false if the job was
  * cancelled (the files are then removed). */

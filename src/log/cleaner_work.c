@@ -807,6 +807,13 @@ static bool finish_group(job *j) {
     char *txn = NULL;
     if (!write_group_txnindex(j, &txn))
         return false;
+    int64_t end = j->segs[j->g_first + j->g_count - 1].end;
+    if (log_cl_write_swapend(j->io, j->dir, j->segs[j->g_first].base, end)) {
+        if (txn)
+            IOC(j->io, unlink, txn);
+        free(txn);
+        return false;
+    }
     char *log_path = j->cleaned_path;
     j->cleaned_path = NULL; /* the loop's now (or removed by post_group) */
     if (!log_cl_post_group(j, j->g_first, j->g_count, log_path, txn))
@@ -849,11 +856,11 @@ static void pass_release(job *j, bool failed) {
     j->ofd = -1;
     if (j->cleaned_path) {
         if (failed) {
-            IOC(j->io, unlink, j->cleaned_path);
             char tp[4200];
             log_cl_seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base,
                             ".txnindex.cleaned");
-            IOC(j->io, unlink, tp);
+            log_cl_drop_group(j->io, j->dir, j->segs[j->g_first].base,
+                              j->cleaned_path, tp);
         }
         free(j->cleaned_path);
         j->cleaned_path = NULL;

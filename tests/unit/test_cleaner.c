@@ -805,6 +805,7 @@ TEST(cleaner_pass_aborted_when_partition_deleted) {
     CHECK_EQ(st.aborted_passes, 1);
     CHECK_EQ(st.segments_swapped, 0);
     CHECK_EQ(count_files(dir, ".cleaned"), 0);
+    CHECK_EQ(count_files(dir, ".swapend"), 0);
     CHECK_EQ(log_end_offset(p), 0);
     log_cleaner_free(c);
     log_manager_close(m);
@@ -834,6 +835,7 @@ TEST(cleaner_result_discarded_when_segments_deleted) {
     CHECK_EQ(st.aborted_passes, 1);
     CHECK_EQ(count_files(dir, ".cleaned"), 0);
     CHECK_EQ(count_files(dir, ".swap"), 0);
+    CHECK_EQ(count_files(dir, ".swapend"), 0);
     /* the next pass (started as soon as the aborted one was reaped) works
      * on what is left */
     log_cleaner_run_until_idle(c);
