@@ -1654,7 +1654,7 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
                 sizeof(proto_str));
             for (int t = 0; t < mi.n_topics; t++)
                 dm->subscribed_topic_names.v[t] = adup(req, mi.topics[t]);
-            dm->subscribed_topic_regex = adup(req, mi.regex);
+            dm->subscribed_topic_regex = adup(req, mi.regex ? mi.regex : "");
             describe_assignment(req, mi.assigned, mi.n_assigned,
                                 &dm->assignment);
             describe_assignment(req, mi.target, mi.n_target,
