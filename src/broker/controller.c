@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/features.h"
 #include "broker/internal.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -346,7 +347,7 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     }
     /* First start: bootstrap metadata.version (persisted, as KRaft's
      * bootstrap checkpoint would). */
-    if (cl_image_offset(brk->image) < 0) {
+    if (cl_image_offset(brk->image) < 0 && !brk_bootstrap_commit(brk)) {
         proto_feature_level_record f;
         proto_feature_level_record_init(&f);
         f.name = proto_str_c("metadata.version");

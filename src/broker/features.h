@@ -13,4 +13,10 @@
 /* The supported [min, max] of a feature Sluice knows; false otherwise. */
 bool brk_feature_supported(const char *name, int16_t *min, int16_t *max);
 
+/* bootstrap.c: at the first start, commits the records of the metadata
+ * dir's bootstrap.checkpoint (kafka-storage format); false when there is no
+ * usable file (the caller then bootstraps metadata.version alone). */
+typedef struct brk_broker brk_broker;
+bool brk_bootstrap_commit(brk_broker *brk);
+
 #endif

@@ -323,6 +323,10 @@ out:
     return rc;
 }
 
+int tool_metadata_version_level(const char *s, char *err, size_t cap) {
+    return mv_from_string(s, err, cap);
+}
+
 int tool_features_version_mapping(tool_args *a) {
     char err[2048];
     const char *rel = tool_get_or(a, "release-version", "4.3-IV0");

@@ -11,6 +11,10 @@
 
 /* op: "upgrade", "downgrade" or "disable". Returns the exit code. */
 int tool_features_update(tool_args *a, const char *op, kc_conn *kc);
+/* MetadataVersion.fromVersionString(s, true): the level, or -1 with
+ * Kafka's message in err. */
+int tool_metadata_version_level(const char *s, char *err, size_t cap);
+
 /* Offline: the feature levels a release version bootstraps with. */
 int tool_features_version_mapping(tool_args *a);
 

@@ -106,3 +106,35 @@ def test_version_mapping(rel):
         "eligible.leader.replicas.version=%s" % ("1" if rel is None else "0"),
         "share.version=%s" % ("1" if rel is None else "0"),
         "streams.version=%s" % ("1" if rel is None else "0")]
+
+
+def test_upgrade_persists(broker_factory, tmp_path):
+    """A cluster formatted at 4.2-IV1 (kafka-storage format --release-version,
+    bootstrap.checkpoint) is upgraded to 4.3-IV0 with kafka-features; the
+    level is finalized in the metadata log and kept across a restart; the
+    way back is refused (4.3-IV0 changed the metadata format)."""
+    b = broker_factory(start=False)
+    cfg = tmp_path / "server.properties"
+    cfg.write_text(
+        "process.roles=broker,controller\nnode.id=1\n"
+        "controller.quorum.voters=1@127.0.0.1:%d\ncontroller.listener.names=CONTROLLER\n"
+        "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\n"
+        "log.dirs=%s\n" % (b.port + 1, b.port, b.port + 1, b.data_dir))
+    cid = run("storage", "random-uuid", check=True).stdout.strip()
+    run("storage", "format", "-t", cid, "-c", str(cfg), "--release-version", "4.2-IV1",
+        check=True)
+    b.start()
+
+    def level():
+        d = run("features", *bs(b), "describe", check=True).stdout
+        m = re.search(r"Feature: metadata.version .*FinalizedVersionLevel: (\S+)", d)
+        return m.group(1)
+    assert level() == "4.2-IV1"
+    r = same(b, "upgrade", "--release-version", "4.3-IV0", "--dry-run")
+    r = run("features", *bs(b), "upgrade", "--metadata", "4.3-IV0", check=True)
+    assert r.stdout.endswith("metadata.version was upgraded to 30.\n")
+    assert level() == "4.3-IV0"
+    b.restart()
+    assert level() == "4.3-IV0"
+    r = same(b, "downgrade", "--metadata", "4.2-IV1")
+    assert "Unsupported metadata.version downgrade from 30 to 29." in r.stdout

@@ -149,3 +149,88 @@ def test_scram_record_keys(broker):
                                                             h).digest(), user
     assert recs["dave"]["mechanism"] == 1 and recs["dave"]["iterations"] == 4096
     assert recs["erin"]["mechanism"] == 2 and recs["erin"]["iterations"] == 4100
+
+
+def _dump_scram(path):
+    """UserScramCredentialRecords of a checkpoint/log file, through Kafka's
+    own metadata decoder."""
+    import json
+    r = kafka("dump-log", "--cluster-metadata-decoder", "--files", path)
+    recs = {}
+    for line in r.stdout.splitlines():
+        if "payload: " in line:
+            p = json.loads(line.split("payload: ", 1)[1])
+            if p.get("type") == "USER_SCRAM_CREDENTIAL_RECORD":
+                recs[p["data"]["name"]] = p["data"]
+    return recs, r
+
+
+@pytest.mark.parametrize("formatter", ["sluice", "kafka"])
+def test_format_add_scram(broker_factory, tmp_path, formatter):
+    """kafka-storage format --add-scram writes the credentials into
+    bootstrap.checkpoint (Kafka's checkpoint format: Kafka's decoder reads
+    Sluice's file), and the broker loads them at its first start."""
+    import base64
+    import hashlib
+    import hmac
+    b = broker_factory(start=False)
+    cfg = tmp_path / "server.properties"
+    cfg.write_text(
+        "process.roles=broker,controller\nnode.id=1\n"
+        "controller.quorum.voters=1@127.0.0.1:%d\ncontroller.listener.names=CONTROLLER\n"
+        "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        "log.dirs=%s\n" % (b.port + 1, b.port, b.port + 1, b.data_dir))
+    tool = run if formatter == "sluice" else kafka
+    cid = run("storage", "random-uuid", check=True).stdout.strip()
+    args = ["format", "-t", cid, "-c", str(cfg),
+            "--add-scram", "SCRAM-SHA-256=[name=alice,iterations=8192,password=alice-secret]",
+            "--add-scram", "SCRAM-SHA-512=[name=bob,password=bob-secret]"]
+    r = tool("storage", *args)
+    assert r.returncode == 0, r.stderr
+    assert "Formatting metadata directory %s with metadata.version 4.3-IV0." % b.data_dir \
+        in r.stdout
+    ckpt = os.path.join(b.data_dir, "bootstrap.checkpoint")
+    recs, dump = _dump_scram(ckpt)
+    assert set(recs) == {"alice", "bob"}, dump.stdout
+    for user, pw, h, it in (("alice", b"alice-secret", hashlib.sha256, 8192),
+                            ("bob", b"bob-secret", hashlib.sha512, 4096)):
+        d = recs[user]
+        assert d["iterations"] == it
+        salted = hashlib.pbkdf2_hmac(h().name, pw, base64.b64decode(d["salt"]), it)
+        assert base64.b64decode(d["storedKey"]) == h(
+            hmac.new(salted, b"Client Key", h).digest()).digest()
+        assert base64.b64decode(d["serverKey"]) == hmac.new(salted, b"Server Key",
+                                                            h).digest()
+    with open(ckpt, "rb") as f:
+        assert b"alice-secret" not in f.read()
+    b.start()
+    out = describe(b).stdout
+    assert scram_line(out, "alice") == ["SCRAM-SHA-256=iterations=8192"]
+    assert scram_line(out, "bob") == ["SCRAM-SHA-512=iterations=4096"]
+
+
+@pytest.mark.parametrize("arg,msg", [
+    ("SCRAM-SHA-1=[name=a,password=b]", "The add-scram mechanism SCRAM-SHA-1 is not supported."),
+    ("SCRAM-SHA-256=name=a,password=b", "Expected configuration string to start with ["),
+    ("SCRAM-SHA-256=[password=b]", "You must supply 'name' to add-scram"),
+    ("SCRAM-SHA-256=[name=a]", "You must supply one of 'password' or 'saltedpassword' to "
+                               "add-scram"),
+    ("SCRAM-SHA-256=[name=a,password=b,iterations=10]",
+     "The 'iterations' value must be >= 4096 for add-scram using SCRAM_SHA_256"),
+    ("SCRAM-SHA-256=[name=a,password=b,color=red]", "Unknown SCRAM configurations: color"),
+])
+def test_format_add_scram_errors(tmp_path, arg, msg):
+    cfg = tmp_path / "server.properties"
+    cfg.write_text("process.roles=broker,controller\nnode.id=1\n"
+                   "controller.quorum.voters=1@127.0.0.1:19093\n"
+                   "controller.listener.names=CONTROLLER\n"
+                   "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093\n"
+                   "log.dirs=%s\n" % (tmp_path / "d"))
+    cid = "rQB2v0hKQ0aTnbGmYeVQ3g"
+    for tool in (run, kafka):
+        r = tool("storage", "format", "-t", cid, "-c", str(cfg), "--add-scram", arg)
+        assert r.returncode == 1, (tool, r.stdout)
+        err = r.stderr if tool is run else clean_stderr(r.stderr) + "\n"
+        assert err == msg + "\n", (tool, r.stderr)
+        assert not os.path.exists(tmp_path / "d" / "meta.properties")
