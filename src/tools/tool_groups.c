@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/arena.h"
+#include "core/buf.h"
 #include "core/util.h"
+#include "proto/gen/messages.h"
 #include "tools/kclient.h"
 #include "tools/tool_common.h"
 
@@ -356,6 +359,104 @@ static bool desc_failed(const rd_kafka_ConsumerGroupDescription_t *d,
     return false;
 }
 
+/* ---- KIP-848 consumer groups (ListGroups v5, ConsumerGroupDescribe)
+ * The packaged librdkafka (2.0) knows neither group types nor
+ * ConsumerGroupDescribe, so these go over kclient, as Kafka's admin client
+ * does: ListGroups to every broker, ConsumerGroupDescribe to the
+ * coordinator (a classic group answers GROUP_ID_NOT_FOUND there and is then
+ * described the classic way). ------------------------------------------ */
+
+typedef struct listed {
+    char *id, *state, *type;
+} listed;
+
+static bool kc_open(grp_ctx *g, kc_conn *c) {
+    char err[256];
+    if (!kc_connect(c, tool_get(g->a, "bootstrap-server"), g->ad.timeout_ms,
+                    err, sizeof(err))) {
+        printf("\nError: Executing consumer group command failed due to "
+               "org.apache.kafka.common.errors.TimeoutException: %s\n",
+               err);
+        return false;
+    }
+    return true;
+}
+
+/* Every group of every broker with its state and type; -1 on failure. */
+static int list_groups_typed(grp_ctx *g, listed **out) {
+    kc_conn c;
+    *out = NULL;
+    if (!kc_open(g, &c))
+        return -1;
+    kc_metadata md;
+    memset(&md, 0, sizeof(md));
+    bool have_md = kc_metadata_get(&c, NULL, 0, false, &md);
+    int n = 0, cap = 0;
+    int nb = have_md && md.nbrokers > 0 ? md.nbrokers : 1;
+    for (int b = 0; b < nb; b++) {
+        kc_conn bc, *cc = &c;
+        if (have_md && md.nbrokers > 0 &&
+            (strcmp(md.brokers[b].host, c.host) ||
+             md.brokers[b].port != c.port)) {
+            char err[256];
+            if (!kc_connect_node(&bc, md.brokers[b].host, md.brokers[b].port,
+                                 g->ad.timeout_ms, err, sizeof(err)))
+                continue;
+            cc = &bc;
+        }
+        int16_t ver = cc->api_max[16] < 5 ? cc->api_max[16] : 5;
+        proto_list_groups_request rq;
+        proto_list_groups_request_init(&rq);
+        buf body, resp;
+        buf_init(&body, 32);
+        buf_init(&resp, 256);
+        proto_list_groups_request_encode(&body, ver, &rq);
+        if (ver >= 0 && kc_call(cc, 16, ver, ver >= 3, &body, &resp)) {
+            arena a;
+            arena_init(&a, 4096);
+            rd r;
+            rd_init(&r, resp.data, resp.len);
+            proto_list_groups_response rs;
+            if (proto_list_groups_response_decode(&r, &a, ver, &rs) ==
+                    PROTO_OK &&
+                !rs.error_code)
+                for (int32_t i = 0; i < rs.groups.n; i++) {
+                    if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        *out = xrealloc(*out, (size_t)cap * sizeof(**out));
+                    }
+                    proto_list_groups_response_listed_group *lg =
+                        &rs.groups.v[i];
+                    listed *l = &(*out)[n++];
+                    l->id = xstrndup(
+                        lg->group_id.p ? lg->group_id.p : "",
+                        lg->group_id.len > 0 ? (size_t)lg->group_id.len : 0);
+                    l->state = xstrndup(
+                        lg->group_state.p ? lg->group_state.p : "",
+                        lg->group_state.len > 0 ? (size_t)lg->group_state.len
+                                                : 0);
+                    const char *t =
+                        lg->group_type.len > 0 ? lg->group_type.p : "classic";
+                    size_t tl = lg->group_type.len > 0
+                                    ? (size_t)lg->group_type.len
+                                    : strlen("classic");
+                    l->type = xstrndup(t, tl);
+                    if (l->type[0])
+                        l->type[0] = (char)toupper((unsigned char)l->type[0]);
+                }
+            arena_free(&a);
+        }
+        buf_free(&body);
+        buf_free(&resp);
+        if (cc != &c)
+            kc_close(cc);
+    }
+    if (have_md)
+        kc_metadata_free(&md);
+    kc_close(&c);
+    return n;
+}
+
 /* ---- list ------------------------------------------------------------ */
 
 static int do_list(grp_ctx *g) {
@@ -371,13 +472,42 @@ static int do_list(grp_ctx *g) {
     } else {
         const char *filter = with_state ? tool_get(g->a, "state") : "";
         const char *tfilter = with_type ? tool_get(g->a, "type") : "";
-        if (*tfilter && !strcasestr(tfilter, "classic")) {
-            n = 0; /* librdkafka 2.0 lists classic groups only */
+        /* states and types as ListGroups v5 reports them */
+        listed *ls = NULL;
+        int nl = list_groups_typed(g, &ls);
+        char **types = NULL;
+        if (nl >= 0) {
+            free_strs(ids, n);
+            free_strs(states, n);
+            n = nl;
+            ids = xcalloc((size_t)n + 1, sizeof(char *));
+            states = xcalloc((size_t)n + 1, sizeof(char *));
+            types = xcalloc((size_t)n + 1, sizeof(char *));
+            for (int i = 0; i < n; i++) {
+                ids[i] = ls[i].id;
+                states[i] = ls[i].state;
+                types[i] = ls[i].type;
+            }
+            free(ls);
         }
         int w = 15;
         bool *keep = xcalloc((size_t)n + 1, sizeof(bool));
         for (int i = 0; i < n; i++) {
             keep[i] = true;
+            if (*tfilter) {
+                char *f = xstrdup(tfilter), *save = NULL;
+                keep[i] = false;
+                for (char *s = strtok_r(f, ",", &save); s;
+                     s = strtok_r(NULL, ",", &save)) {
+                    while (*s == ' ')
+                        s++;
+                    if (!strcasecmp(s, types ? types[i] : "classic"))
+                        keep[i] = true;
+                }
+                free(f);
+                if (!keep[i])
+                    continue;
+            }
             if (*filter) {
                 char *f = xstrdup(filter), *save = NULL;
                 keep[i] = false;
@@ -405,12 +535,13 @@ static int do_list(grp_ctx *g) {
                 continue;
             printf("%-*s", w, ids[i]);
             if (with_type)
-                printf(" %-20s", "Classic");
+                printf(" %-20s", types ? types[i] : "Classic");
             if (with_state)
                 printf(" %-20s", states[i]);
             printf("\n");
         }
         free(keep);
+        free_strs(types, types ? n : 0);
     }
     free_strs(ids, n < 0 ? 0 : n);
     free_strs(states, n < 0 ? 0 : n);
@@ -696,6 +827,302 @@ static void describe_state(grp_ctx *g, const char *id,
     printf("\n");
 }
 
+typedef struct cg_member_d {
+    char *id, *instance, *host, *client;
+    int32_t epoch;
+    tp_list assigned, target;
+} cg_member_d;
+
+typedef struct cg_desc {
+    char *state, *assignor;
+    int32_t epoch, target_epoch;
+    cg_member_d *m;
+    int n;
+    char coord[300];
+} cg_desc;
+
+static void cg_desc_free(cg_desc *d) {
+    for (int i = 0; i < d->n; i++) {
+        free(d->m[i].id);
+        free(d->m[i].instance);
+        free(d->m[i].host);
+        free(d->m[i].client);
+        tpl_free(&d->m[i].assigned);
+        tpl_free(&d->m[i].target);
+    }
+    free(d->m);
+    free(d->state);
+    free(d->assignor);
+    memset(d, 0, sizeof(*d));
+}
+
+static char *pdup(proto_str s) {
+    return s.len >= 0 ? xstrndup(s.p ? s.p : "", (size_t)s.len) : NULL;
+}
+
+static void cg_tpl(const proto_consumer_group_describe_response_assignment *as,
+                   tp_list *out) {
+    for (int32_t t = 0; t < as->topic_partitions.n; t++) {
+        char *name = pdup(as->topic_partitions.v[t].topic_name);
+        for (int32_t k = 0; k < as->topic_partitions.v[t].partitions.n; k++)
+            tpl_add(out, name ? name : "",
+                    as->topic_partitions.v[t].partitions.v[k], -1);
+        free(name);
+    }
+    tpl_sort(out);
+}
+
+/* ConsumerGroupDescribe of one group: 1 described, 0 not a consumer group
+ * (or the broker lacks the API), -1 failed (reported). */
+static int cg_describe(grp_ctx *g, const char *id, cg_desc *out) {
+    memset(out, 0, sizeof(*out));
+    kc_conn c;
+    if (!kc_open(g, &c))
+        return -1;
+    int ret = 0;
+    /* the coordinator: FindCoordinator v1 */
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 256);
+    proto_find_coordinator_request fq;
+    proto_find_coordinator_request_init(&fq);
+    fq.key = proto_str_c(id);
+    proto_find_coordinator_request_encode(&body, 1, &fq);
+    kc_conn cc;
+    kc_conn *use = &c;
+    if (kc_call(&c, 10, 1, false, &body, &resp)) {
+        arena a;
+        arena_init(&a, 1024);
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        proto_find_coordinator_response fr;
+        if (proto_find_coordinator_response_decode(&r, &a, 1, &fr) ==
+                PROTO_OK &&
+            !fr.error_code) {
+            char host[256];
+            snprintf(host, sizeof(host), "%.*s", (int)fr.host.len,
+                     fr.host.p ? fr.host.p : "");
+            snprintf(out->coord, sizeof(out->coord), "%s:%d  (%d)", host,
+                     (int)fr.port, (int)fr.node_id);
+            char err[256];
+            if ((strcmp(host, c.host) || fr.port != c.port) &&
+                kc_connect_node(&cc, host, fr.port, g->ad.timeout_ms, err,
+                                sizeof(err)))
+                use = &cc;
+        }
+        arena_free(&a);
+    }
+    if (use->api_max[69] < 0) {
+        ret = 0;
+        goto out;
+    }
+    proto_consumer_group_describe_request rq;
+    proto_consumer_group_describe_request_init(&rq);
+    proto_str gid = proto_str_c(id);
+    rq.group_ids.n = 1;
+    rq.group_ids.v = &gid;
+    buf_reset(&body);
+    buf_reset(&resp);
+    proto_consumer_group_describe_request_encode(&body, 0, &rq);
+    if (!kc_call(use, 69, 0, true, &body, &resp)) {
+        ret = 0;
+        goto out;
+    }
+    arena a;
+    arena_init(&a, 4096);
+    rd r;
+    rd_init(&r, resp.data, resp.len);
+    proto_consumer_group_describe_response rs;
+    if (proto_consumer_group_describe_response_decode(&r, &a, 0, &rs) ==
+            PROTO_OK &&
+        rs.groups.n == 1 && !rs.groups.v[0].error_code) {
+        proto_consumer_group_describe_response_described_group *dg =
+            &rs.groups.v[0];
+        out->state = pdup(dg->group_state);
+        out->assignor = pdup(dg->assignor_name);
+        out->epoch = dg->group_epoch;
+        out->target_epoch = dg->assignment_epoch;
+        out->n = dg->members.n;
+        out->m = xcalloc((size_t)(out->n ? out->n : 1), sizeof(*out->m));
+        for (int i = 0; i < out->n; i++) {
+            proto_consumer_group_describe_response_member *dm =
+                &dg->members.v[i];
+            out->m[i].id = pdup(dm->member_id);
+            out->m[i].instance = pdup(dm->instance_id);
+            out->m[i].host = pdup(dm->client_host);
+            out->m[i].client = pdup(dm->client_id);
+            out->m[i].epoch = dm->member_epoch;
+            cg_tpl(&dm->assignment, &out->m[i].assigned);
+            cg_tpl(&dm->target_assignment, &out->m[i].target);
+        }
+        ret = 1;
+    }
+    arena_free(&a);
+out:
+    buf_free(&body);
+    buf_free(&resp);
+    if (use != &c)
+        kc_close(use);
+    kc_close(&c);
+    return ret;
+}
+
+/* Kafka's notices for the state; false when the table must not follow. */
+static bool cg_should_print(const char *group, const char *state, int rows) {
+    if (!strcmp(state, "Dead")) {
+        print_error("Consumer group '%s' does not exist.%s", group, "");
+        return false;
+    }
+    if (!strcmp(state, "Empty")) {
+        fflush(stdout);
+        fprintf(stderr, "\nConsumer group '%s' has no active members.\n",
+                group);
+    } else if (!strcmp(state, "Assigning") || !strcmp(state, "Reconciling")) {
+        fflush(stdout);
+        fprintf(stderr, "\nWarning: Consumer group '%s' is rebalancing.\n",
+                group);
+    }
+    return rows > 0;
+}
+
+static char *tpl_string(const tp_list *l) {
+    buf b;
+    buf_init(&b, 64);
+    for (int i = 0; i < l->n; i++) {
+        bool new_topic = i == 0 || strcmp(l->v[i].topic, l->v[i - 1].topic);
+        if (new_topic)
+            buf_printf(&b, "%s%s:%d", i ? ";" : "", l->v[i].topic,
+                       l->v[i].part);
+        else
+            buf_printf(&b, ",%d", l->v[i].part);
+    }
+    if (l->n == 0)
+        buf_printf(&b, "-");
+    buf_put_u8(&b, 0);
+    return (char *)b.data;
+}
+
+static void cg_describe_members(grp_ctx *g, const char *id, cg_desc *d) {
+    bool verbose = tool_has(g->a, "verbose");
+    int gw = SL_MAX(15, (int)strlen(id)), cw = 15, iw = 17, hw = 15, lw = 15,
+        aw = 20, tw = 20;
+    bool with_inst = false;
+    char **cur = xcalloc((size_t)d->n + 1, sizeof(char *));
+    char **tgt = xcalloc((size_t)d->n + 1, sizeof(char *));
+    for (int i = 0; i < d->n; i++) {
+        cw = SL_MAX(cw, (int)strlen(d->m[i].id));
+        if (d->m[i].instance && *d->m[i].instance) {
+            with_inst = true;
+            iw = SL_MAX(iw, (int)strlen(d->m[i].instance));
+        }
+        hw = SL_MAX(hw, (int)strlen(d->m[i].host));
+        lw = SL_MAX(lw, (int)strlen(d->m[i].client));
+        cur[i] = tpl_string(&d->m[i].assigned);
+        tgt[i] = tpl_string(&d->m[i].target);
+        aw = SL_MAX(aw, (int)strlen(cur[i]));
+        tw = SL_MAX(tw, (int)strlen(tgt[i]));
+    }
+    if (cg_should_print(id, d->state, d->n)) {
+        if (with_inst)
+            printf("\n%-*s %-*s %-*s %-*s %-*s %-15s ", gw, "GROUP", cw,
+                   "CONSUMER-ID", iw, "GROUP-INSTANCE-ID", hw, "HOST", lw,
+                   "CLIENT-ID", "#PARTITIONS");
+        else
+            printf("\n%-*s %-*s %-*s %-*s %-15s ", gw, "GROUP", cw,
+                   "CONSUMER-ID", hw, "HOST", lw, "CLIENT-ID", "#PARTITIONS");
+        if (verbose)
+            printf("%-15s %-*s %-15s %-*s", "CURRENT-EPOCH", aw,
+                   "CURRENT-ASSIGNMENT", "TARGET-EPOCH", tw,
+                   "TARGET-ASSIGNMENT");
+        printf("\n");
+        for (int i = 0; i < d->n; i++) {
+            cg_member_d *m = &d->m[i];
+            if (with_inst)
+                printf("%-*s %-*s %-*s %-*s %-*s %-15d ", gw, id, cw, m->id, iw,
+                       m->instance ? m->instance : "", hw, m->host, lw,
+                       m->client, m->assigned.n);
+            else
+                printf("%-*s %-*s %-*s %-*s %-15d ", gw, id, cw, m->id, hw,
+                       m->host, lw, m->client, m->assigned.n);
+            if (verbose)
+                printf("%-15d %-*s %-15d %-*s", m->epoch, aw, cur[i],
+                       d->target_epoch, tw, tgt[i]);
+            printf("\n");
+        }
+    }
+    for (int i = 0; i < d->n; i++) {
+        free(cur[i]);
+        free(tgt[i]);
+    }
+    free(cur);
+    free(tgt);
+}
+
+static void cg_describe_state(grp_ctx *g, const char *id, cg_desc *d) {
+    if (!cg_should_print(id, d->state, 1))
+        return;
+    int cw = SL_MAX(25, (int)strlen(d->coord));
+    int gw = SL_MAX(15, (int)strlen(id));
+    const char *as = d->assignor && *d->assignor ? d->assignor : "-";
+    if (tool_has(g->a, "verbose")) {
+        printf("\n%-*s %-*s %-20s %-20s %-15s %-25s %s", gw, "GROUP", cw,
+               "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE",
+               "GROUP-EPOCH", "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS");
+        printf("\n%-*s %-*s %-20s %-20s %-15d %-25d %d", gw, id, cw, d->coord,
+               as, d->state, d->epoch, d->target_epoch, d->n);
+    } else {
+        printf("\n%-*s %-*s %-20s %-20s %s", gw, "GROUP", cw,
+               "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS");
+        printf("\n%-*s %-*s %-20s %-20s %d", gw, id, cw, d->coord, as, d->state,
+               d->n);
+    }
+    printf("\n");
+}
+
+static int cg_member_size(const void *a, const void *b) {
+    const cg_member_d *x = a, *y = b;
+    return (y->assigned.n > x->assigned.n) - (y->assigned.n < x->assigned.n);
+}
+
+static void cg_describe_offsets(grp_ctx *g, const char *id, cg_desc *d) {
+    tp_list committed = {0};
+    if (!committed_offsets(g, id, &committed))
+        return;
+    qsort(d->m, (size_t)d->n, sizeof(*d->m), cg_member_size);
+    offset_row *rows = NULL;
+    int n = 0, cap = 0;
+    tp_list assigned = {0};
+    for (int i = 0; i < d->n; i++) {
+        if (!d->m[i].assigned.n)
+            continue;
+        tp_list parts = {0};
+        for (int j = 0; j < d->m[i].assigned.n; j++) {
+            tpl_add(&parts, d->m[i].assigned.v[j].topic,
+                    d->m[i].assigned.v[j].part, -1);
+            tpl_add(&assigned, d->m[i].assigned.v[j].topic,
+                    d->m[i].assigned.v[j].part, -1);
+        }
+        add_rows_for(g, &rows, &n, &cap, id, &parts, &committed, d->m[i].id,
+                     d->m[i].host, d->m[i].client);
+        tpl_free(&parts);
+    }
+    tp_list unassigned = {0};
+    for (int i = 0; i < committed.n; i++)
+        if (!tpl_find(&assigned, committed.v[i].topic, committed.v[i].part))
+            tpl_add(&unassigned, committed.v[i].topic, committed.v[i].part,
+                    committed.v[i].off);
+    add_rows_for(g, &rows, &n, &cap, id, &unassigned, &committed, "-", "-",
+                 "-");
+    if (cg_should_print(id, d->state, n))
+        print_offset_table(rows, n, tool_has(g->a, "verbose"));
+    for (int i = 0; i < n; i++)
+        free(rows[i].topic);
+    free(rows);
+    tpl_free(&assigned);
+    tpl_free(&unassigned);
+    tpl_free(&committed);
+}
+
 static int collect_groups(grp_ctx *g, char ***ids) {
     if (tool_has(g->a, "all-groups"))
         return list_groups(g, ids, NULL);
@@ -720,11 +1147,26 @@ static int do_describe(grp_ctx *g) {
     }
     bool members = tool_has(g->a, "members"), state = tool_has(g->a, "state"),
          offsets = tool_has(g->a, "offsets");
+    /* consumer (KIP-848) groups through ConsumerGroupDescribe */
+    cg_desc *cds = xcalloc((size_t)n + 1, sizeof(*cds));
+    int *is_cg = xcalloc((size_t)n + 1, sizeof(int));
+    for (int i = 0; i < n; i++)
+        if ((is_cg[i] = cg_describe(g, ids[i], &cds[i])) < 0)
+            goto done;
     /* Kafka collects every group first and fails on the first error. */
     for (int i = 0; i < n; i++)
-        if (desc_failed(find_desc(&gd, ids[i]), ids[i]))
+        if (is_cg[i] != 1 && desc_failed(find_desc(&gd, ids[i]), ids[i]))
             goto done;
     for (int i = 0; i < n; i++) {
+        if (is_cg[i] == 1) {
+            if ((!members && !state) || offsets)
+                cg_describe_offsets(g, ids[i], &cds[i]);
+            else if (members)
+                cg_describe_members(g, ids[i], &cds[i]);
+            else
+                cg_describe_state(g, ids[i], &cds[i]);
+            continue;
+        }
         const rd_kafka_ConsumerGroupDescription_t *d = find_desc(&gd, ids[i]);
         if ((!members && !state) || offsets)
             describe_offsets(g, ids[i], d);
@@ -734,6 +1176,10 @@ static int do_describe(grp_ctx *g) {
             describe_state(g, ids[i], d);
     }
 done:
+    for (int i = 0; i < n; i++)
+        cg_desc_free(&cds[i]);
+    free(cds);
+    free(is_cg);
     rd_kafka_event_destroy(gd.ev);
     free_strs(ids, n);
     return 0;
