@@ -1,8 +1,9 @@
 """Issue 6, compaction settings seen by real clients (confluent-kafka), on
 both targets (SLUICE_TARGET=kafka runs the same tests against Apache Kafka):
 tombstone expiry after delete.retention.ms, min.compaction.lag.ms,
-max.compaction.lag.ms, compact,delete, __consumer_offsets being compacted,
-and small cleaned segments grouped into one.
+max.compaction.lag.ms, compact,delete, __consumer_offsets and
+__transaction_state being compacted, and small cleaned segments grouped
+into one.
 
 Segments are rolled by time (segment.ms=100 and a pause before the next
 produce) so each test needs little data. Whether the cleaner finished a
@@ -317,3 +318,45 @@ def test_small_cleaned_segments_grouped(broker):
         newest[produced[o][0]] = o
     assert {k: o for o, k, _ in recs} == newest
     assert {k: v for _, k, v in recs} == {b"k%d" % k: b"v11-%d" % k for k in range(20)}
+
+
+@pytest.mark.broker_config(dict(CLEANER, **{"transaction.state.log.num.partitions": "1"}))
+def test_transaction_state_compacted_to_latest_state(broker):
+    """Many transactions of one transactional.id shrink, in
+    __transaction_state, to its latest state record."""
+    ck = harness._ck()
+    b = broker.bootstrap
+    t = harness.create_topic(b, harness.unique_topic("txs"))
+    tid_a, tid_b = harness.unique_topic("tid-a"), harness.unique_topic("tid-b")
+
+    def transactions(tid, n):
+        p = ck.Producer({"bootstrap.servers": b, "transactional.id": tid, "linger.ms": 0})
+        p.init_transactions(30)
+        for i in range(n):
+            p.begin_transaction()
+            p.produce(t, key=b"x", value=b"%d" % i, partition=0)
+            p.commit_transaction(30)
+
+    transactions(tid_a, 1)  # creates __transaction_state
+    state_topic = "__transaction_state"
+    # small segments rolled by time, so a handful of transactions is enough
+    set_topic_config(b, state_topic, {"segment.ms": str(ROLL_MS),
+                                      "min.cleanable.dirty.ratio": "0.01"})
+    time.sleep(0.5)
+    transactions(tid_a, 20)
+    time.sleep(ROLL_MS * 3 / 1000)
+    transactions(tid_b, 1)  # rolls: all of tid_a's records are cleanable
+    hw = harness.watermarks(b, state_topic)[1]
+
+    def a_records():
+        return [(o, v) for o, k, v in read_all(b, state_topic, hw)
+                if k and tid_a.encode() in k]
+
+    assert hw > 40  # tid_a's 21 transactions wrote a few state records each
+    harness.wait_for(lambda: len(a_records()) == 1, 90, interval=1,
+                     what="compaction of %s's transaction states" % tid_a)
+    # the coordinator loads the compacted log: the transactional.id goes on
+    broker.restart()
+    b = broker.bootstrap
+    transactions(tid_a, 1)
+    assert harness.watermarks(b, t)[1] == 2 * 23  # 23 transactions: a record + a marker each
