@@ -1669,6 +1669,12 @@ static void flush_forget(log_partition *part) {
 static void flusher_stop(log_manager *mgr, bool drain) {
     if (drain && log_manager_flush_pending(mgr))
         log_manager_flush_begin(mgr);
+    if (!drain) { /* a crash: nothing more is synced */
+        mgr->create_sync = false;
+        for (int i = 0; i < mgr->ndue; i++)
+            mgr->due[i]->flush_due = false;
+        mgr->ndue = 0;
+    }
     pthread_mutex_lock(&mgr->fl_mu);
     mgr->fl_stop = true;
     mgr->fl_abandon = !drain;
