@@ -26,6 +26,7 @@
  */
 #include "group/consumer.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ typedef struct cg_member {
     char **topics;
     int n_topics;
     char *regex;
+    char **regex_topics; /* topics the regex matches now, sorted */
+    int n_regex_topics;
     char *assignor;
     int32_t rebalance_ms;
     int32_t epoch, prev_epoch;
@@ -176,6 +179,9 @@ static void member_free(cg_member *m) {
         free(m->topics[i]);
     free(m->topics);
     free(m->regex);
+    for (int i = 0; i < m->n_regex_topics; i++)
+        free(m->regex_topics[i]);
+    free(m->regex_topics);
     free(m->assignor);
     tpset_free(&m->assigned);
     tpset_free(&m->revoking);
@@ -247,10 +253,14 @@ static void drop_member(cg_group *cg, cg_member *m) {
 }
 
 bool cg_subscribed_to(const cg_group *cg, const char *topic) {
-    for (int i = 0; cg && i < cg->n; i++)
+    for (int i = 0; cg && i < cg->n; i++) {
         for (int k = 0; k < cg->m[i]->n_topics; k++)
             if (!strcmp(cg->m[i]->topics[k], topic))
                 return true;
+        for (int k = 0; k < cg->m[i]->n_regex_topics; k++)
+            if (!strcmp(cg->m[i]->regex_topics[k], topic))
+                return true;
+    }
     return false;
 }
 
@@ -602,12 +612,15 @@ static cg_topic_meta *compute_meta(grp_coord *c, const cg_group *cg,
                                    int *n_out) {
     int total = 0;
     for (int i = 0; i < cg->n; i++)
-        total += cg->m[i]->n_topics;
+        total += cg->m[i]->n_topics + cg->m[i]->n_regex_topics;
     char **names = xcalloc((size_t)(total ? total : 1), sizeof *names);
     int nn = 0;
-    for (int i = 0; i < cg->n; i++)
+    for (int i = 0; i < cg->n; i++) {
         for (int k = 0; k < cg->m[i]->n_topics; k++)
             names[nn++] = cg->m[i]->topics[k];
+        for (int k = 0; k < cg->m[i]->n_regex_topics; k++)
+            names[nn++] = cg->m[i]->regex_topics[k];
+    }
     qsort(names, (size_t)nn, sizeof *names, str_cmp);
     cg_topic_meta *meta = xcalloc((size_t)(nn ? nn : 1), sizeof *meta);
     int nm = 0;
@@ -658,6 +671,58 @@ static bool refresh_meta(grp_coord *c, grp_group *g, recs *r) {
     return true;
 }
 
+/* Topics a member's regex matches now (whole-name match, POSIX extended
+ * syntax: a subset of Kafka's RE2/J semantics). true if the set changed. */
+static bool resolve_regex(grp_coord *c, cg_member *m) {
+    char **nv = NULL;
+    int nn = 0;
+    if (m->regex && c->cg_env.topic_names) {
+        size_t len = strlen(m->regex);
+        char *pat = xmalloc(len + 5);
+        snprintf(pat, len + 5, "^(%s)$", m->regex);
+        regex_t re;
+        if (!regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) {
+            const char **names;
+            int n = c->cg_env.topic_names(c->cg_env.ctx, &names);
+            nv = xcalloc((size_t)(n > 0 ? n : 1), sizeof *nv);
+            for (int i = 0; i < n; i++)
+                if (!regexec(&re, names[i], 0, NULL, 0))
+                    nv[nn++] = xstrdup(names[i]);
+            regfree(&re);
+        }
+        free(pat);
+    }
+    if (nn > 1)
+        qsort(nv, (size_t)nn, sizeof *nv, str_cmp);
+    bool same = nn == m->n_regex_topics;
+    for (int i = 0; same && i < nn; i++)
+        same = !strcmp(nv[i], m->regex_topics[i]);
+    if (same) {
+        for (int i = 0; i < nn; i++)
+            free(nv[i]);
+        free(nv);
+        return false;
+    }
+    for (int i = 0; i < m->n_regex_topics; i++)
+        free(m->regex_topics[i]);
+    free(m->regex_topics);
+    m->regex_topics = nv;
+    m->n_regex_topics = nn;
+    return true;
+}
+
+static bool regex_valid(const char *rx) {
+    size_t len = strlen(rx);
+    char *pat = xmalloc(len + 5);
+    snprintf(pat, len + 5, "^(%s)$", rx);
+    regex_t re;
+    int e = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB);
+    if (!e)
+        regfree(&re);
+    free(pat);
+    return e == 0;
+}
+
 static void bump_group_epoch(grp_group *g, recs *r, const char *why) {
     g->cg->group_epoch++;
     rec_group_epoch(r, g->id, g->cg, false);
@@ -681,15 +746,17 @@ static void update_target(grp_coord *c, grp_group *g, recs *r) {
     int **tidx = xcalloc((size_t)(cg->n ? cg->n : 1), sizeof *tidx);
     for (int i = 0; i < cg->n; i++) {
         cg_member *m = cg->m[i];
-        tidx[i] =
-            xcalloc((size_t)(m->n_topics ? m->n_topics : 1), sizeof **tidx);
+        tidx[i] = xcalloc((size_t)(nt ? nt : 1), sizeof **tidx);
         int k = 0;
-        for (int j = 0; j < m->n_topics; j++)
-            for (int t = 0; t < nt; t++)
-                if (!strcmp(ts[t].name, m->topics[j])) {
-                    tidx[i][k++] = t;
-                    break;
-                }
+        for (int t = 0; t < nt; t++) {
+            bool sub = false;
+            for (int j = 0; j < m->n_topics && !sub; j++)
+                sub = !strcmp(ts[t].name, m->topics[j]);
+            for (int j = 0; j < m->n_regex_topics && !sub; j++)
+                sub = !strcmp(ts[t].name, m->regex_topics[j]);
+            if (sub)
+                tidx[i][k++] = t;
+        }
         ms[i].id = m->id;
         ms[i].instance_id = m->instance_id;
         ms[i].n_topics = k;
@@ -1079,9 +1146,9 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             return;
         }
     }
-    if (rq->regex) {
-        fail(out, KERR_INVALID_REQUEST,
-             "SubscribedTopicRegex is not supported by this broker.");
+    if (rq->regex && !regex_valid(rq->regex)) {
+        fail(out, KERR_INVALID_REGULAR_EXPRESSION,
+             "SubscribedTopicRegex is not a valid regular expression.");
         return;
     }
     if (rq->assignor && !assignor_ok(c, rq->assignor)) {
@@ -1260,6 +1327,18 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         set_topics(m, rq);
         changed = bump = true;
     }
+    if (rq->regex && !seq(m->regex, rq->regex)) {
+        set_str(&m->regex, rq->regex);
+        changed = bump = true;
+    } else if (!rq->regex && rq->topics_set && m->regex) {
+        /* subscribing by names drops the regex */
+        set_str(&m->regex, NULL);
+        changed = bump = true;
+    }
+    /* regex subscriptions follow topics being created and deleted */
+    for (int i = 0; i < cg->n; i++)
+        if (cg->m[i]->regex && resolve_regex(c, cg->m[i]))
+            bump = true;
     if (!seq(m->client_id, rq->client_id)) {
         set_str(&m->client_id, rq->client_id ? rq->client_id : "");
         changed = true;
@@ -1341,6 +1420,8 @@ void cg_loaded(grp_coord *c, grp_group *g) {
         cg_member *m = g->cg->m[i];
         /* Kafka: every member gets a fresh session at load */
         m->session_deadline = now + session_ms;
+        if (m->regex)
+            resolve_regex(c, m);
         if (m->state == MS_UNREVOKED)
             m->rebalance_deadline =
                 now + (m->rebalance_ms > 0 ? m->rebalance_ms : 300000);
@@ -1579,7 +1660,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
                 v.rack_id.len >= 0 ? proto_str_dup(&a, v.rack_id) : NULL);
         set_str(&m->client_id, proto_str_dup(&a, v.client_id));
         set_str(&m->client_host, proto_str_dup(&a, v.client_host));
-        set_str(&m->regex, v.subscribed_topic_regex.len >= 0
+        set_str(&m->regex, v.subscribed_topic_regex.len > 0
                                ? proto_str_dup(&a, v.subscribed_topic_regex)
                                : NULL);
         set_str(&m->assignor, v.server_assignor.len >= 0

@@ -38,6 +38,9 @@ typedef struct cg_env {
     /* id -> name (valid until the next call), NULL if unknown */
     const char *(*topic_by_id)(void *ctx, const uint8_t id[16],
                                int32_t *n_parts);
+    /* every topic name (not internal), for regex subscriptions: fills
+     * names (valid until the next call), returns the count; may be NULL */
+    int (*topic_names)(void *ctx, const char ***names);
     /* per-group overrides (consumer.session.timeout.ms / heartbeat);
      * may be NULL; leaves the values untouched when not set */
     void (*group_cfg)(void *ctx, const char *group, int32_t *session_ms,

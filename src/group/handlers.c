@@ -1362,6 +1362,26 @@ static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
     return t->name;
 }
 
+/* Topic names for regex subscriptions (internal topics excluded, as
+ * Kafka's regex resolution does). */
+static int cg_topic_names(void *ctx, const char ***names) {
+    static const char **v;
+    static size_t cap;
+    brk_broker *brk = ctx;
+    size_t n;
+    cl_topic **ts = cl_topics(brk->image, &n);
+    if (n > cap) {
+        cap = n;
+        v = xrealloc(v, cap * sizeof *v);
+    }
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!ts[i]->internal)
+            v[k++] = ts[i]->name;
+    *names = v;
+    return k;
+}
+
 /* Group-level consumer.session.timeout.ms / consumer.heartbeat.interval.ms
  * (IncrementalAlterConfigs on the GROUP resource). */
 static void cg_group_cfg(void *ctx, const char *group, int32_t *session_ms,
@@ -1417,6 +1437,7 @@ static void set_consumer_env(brk_broker *brk, grp_coord *c) {
     env.topic_by_name = cg_topic_by_name;
     env.topic_by_id = cg_topic_by_id;
     env.group_cfg = cg_group_cfg;
+    env.topic_names = cg_topic_names;
     env.ctx = brk;
     env.heartbeat_ms =
         (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS);

@@ -691,6 +691,99 @@ def test_cg_java_console_consumer(module_broker, tmp_path):
     c.close()
 
 
+def test_cg_partitions_added_are_assigned(module_broker, members):
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("grow"), partitions=2)
+    group = uid("g")
+    ms = [members(bs, group, topic) for _ in range(2)]
+    wait_assignment(ms, 2, sizes=[1, 1])
+    import confluent_kafka.admin as cka
+    ad = harness.admin(bs)
+    ad.create_partitions([cka.NewPartitions(topic, 6)])[topic].result()
+    wait_assignment(ms, 6, sizes=[3, 3], timeout=90)
+    expected = {"r%d" % i for i in range(120)}
+    produce_n(bs, topic, 120)
+    wait_all_seen(ms, expected)
+    check_once(ms, expected)
+
+
+def test_cg_regex_subscription(module_broker):
+    """SubscribedTopicRegex: whole-name matches, and a topic created later
+    that matches joins the assignment."""
+    bs = module_broker.bootstrap
+    base = uid("rx")
+    t1 = harness.create_topic(bs, base + "-a", partitions=2)
+    t2 = harness.create_topic(bs, base + "-b", partitions=1)
+    harness.create_topic(bs, "x" + base + "-a", partitions=1)  # no whole match
+    ensure_coordinator(bs, "cg-probe")
+    group = uid("g")
+    c = conn(module_broker)
+    mid = cg.new_member_id()
+    r = c.heartbeat(group, mid, 0, rebalance_ms=30000, regex=base + "-.*", owned={})
+    for _ in range(50):
+        if r["error"] not in (14, 15, 16):
+            break
+        time.sleep(0.2)
+        r = c.heartbeat(group, mid, 0, rebalance_ms=30000, regex=base + "-.*", owned={})
+    assert r["error"] == 0, r
+    state = {"epoch": r["epoch"], "asg": r["assignment"] or {}}
+
+    def assigned():
+        rr = c.heartbeat(group, mid, state["epoch"], owned=state["asg"])
+        assert rr["error"] == 0, rr
+        state["epoch"] = rr["epoch"]
+        if rr["assignment"] is not None:
+            state["asg"] = rr["assignment"]
+        d = c.describe([group])[0]
+        return d["members"][0]["assignment"]
+    until(lambda: assigned() == {t1: [0, 1], t2: [0]}, "regex topics assigned")
+    t3 = harness.create_topic(bs, base + "-c", partitions=2)
+    until(lambda: assigned() == {t1: [0, 1], t2: [0], t3: [0, 1]},
+          "new matching topic assigned")
+    d = c.describe([group])[0]
+    assert d["members"][0]["regex"] == base + "-.*"
+    # an invalid regex
+    r = c.heartbeat(group, cg.new_member_id(), 0, rebalance_ms=30000, regex="(", owned={})
+    assert r["error"] == 128  # INVALID_REGULAR_EXPRESSION
+    c.close()
+
+
+def test_cg_api_versions_advertise_kip848(module_broker):
+    """ApiVersions v3: ConsumerGroupHeartbeat and ConsumerGroupDescribe are
+    advertised and group.version is finalized at 1, so clients with
+    group.protocol=consumer use them."""
+    import struct
+    c = conn(module_broker)
+    body = cg.cstr("cgraw") + cg.cstr("1.0") + cg.TAGS
+    c.corr += 1
+    hdr = struct.pack(">hhi", 18, 3, c.corr) + struct.pack(">h", 5) + b"cgraw" + cg.TAGS
+    frame = hdr + body
+    c.s.sendall(struct.pack(">i", len(frame)) + frame)
+    size = struct.unpack(">i", c._recv(4))[0]
+    r = cg.Reader(c._recv(size))
+    assert r.i32() == c.corr
+    assert r.i16() == 0
+    keys = {}
+    for k, lo, hi, _ in r.carr(lambda x: (x.i16(), x.i16(), x.i16(), x.tags())):
+        keys[k] = (lo, hi)
+    assert keys[68] == (0, 1)
+    assert keys[69][0] == 0
+    r.i32()  # throttle
+    supported, finalized = {}, {}
+    for _ in range(r.uvarint()):
+        tag, size = r.uvarint(), r.uvarint()
+        x = cg.Reader(r.take(size))
+        if tag == 0:
+            for n, lo, hi, _ in x.carr(lambda y: (y.cstr(), y.i16(), y.i16(), y.tags())):
+                supported[n] = (lo, hi)
+        elif tag == 2:
+            for n, hi, lo, _ in x.carr(lambda y: (y.cstr(), y.i16(), y.i16(), y.tags())):
+                finalized[n] = hi
+    assert supported["group.version"][1] >= 1
+    assert finalized.get("group.version") == 1
+    c.close()
+
+
 def test_cg_tools_list_and_describe(module_broker, members):
     bs = module_broker.bootstrap
     topic = harness.create_topic(bs, uid("tl"), partitions=4)
