@@ -55,6 +55,9 @@ struct cl_image {
      * mechanism), in insertion order */
     cl_scram *scram;
     size_t n_scram;
+    /* ACLs (AccessControlEntryRecord), in insertion order */
+    cl_acl *acls;
+    size_t n_acls;
 };
 
 static void quota_free(cl_quota *q);
@@ -105,6 +108,50 @@ static void apply_scram(cl_image *img, proto_str name, int8_t mechanism,
     c->salt = bytes_dup(r->salt, &c->salt_len);
     c->stored_key = bytes_dup(r->stored_key, &c->stored_key_len);
     c->server_key = bytes_dup(r->server_key, &c->server_key_len);
+}
+
+static void acl_free(cl_acl *a) {
+    free(a->resource_name);
+    free(a->principal);
+    free(a->host);
+}
+
+static char *str_dup(proto_str s) {
+    return xstrndup(s.p ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+/* Kafka's AclControlManager.replay: add by id / remove by id. */
+static void apply_acl(cl_image *img, const uint8_t id[16],
+                      const proto_access_control_entry_record *r) {
+    size_t i = 0;
+    while (i < img->n_acls && memcmp(img->acls[i].id, id, 16))
+        i++;
+    if (!r) {
+        if (i < img->n_acls) {
+            acl_free(&img->acls[i]);
+            memmove(&img->acls[i], &img->acls[i + 1],
+                    (img->n_acls - i - 1) * sizeof(cl_acl));
+            img->n_acls--;
+        }
+        return;
+    }
+    if (i < img->n_acls)
+        return; /* ids are unique */
+    img->acls = xrealloc(img->acls, (img->n_acls + 1) * sizeof(cl_acl));
+    cl_acl *a = &img->acls[img->n_acls++];
+    memcpy(a->id, id, 16);
+    a->resource_type = r->resource_type;
+    a->pattern_type = r->pattern_type;
+    a->operation = r->operation;
+    a->permission_type = r->permission_type;
+    a->resource_name = str_dup(r->resource_name);
+    a->principal = str_dup(r->principal);
+    a->host = str_dup(r->host);
+}
+
+const cl_acl *cl_acls(const cl_image *img, size_t *n) {
+    *n = img->n_acls;
+    return img->acls;
 }
 
 const cl_scram *cl_scram_creds(const cl_image *img, size_t *n) {
@@ -159,6 +206,9 @@ void cl_image_free(cl_image *img) {
     for (size_t i = 0; i < img->n_scram; i++)
         scram_free(&img->scram[i]);
     free(img->scram);
+    for (size_t i = 0; i < img->n_acls; i++)
+        acl_free(&img->acls[i]);
+    free(img->acls);
     for (size_t i = 0; i < img->n_brokers; i++) {
         cl_broker *b = &img->brokers[i];
         for (int32_t j = 0; j < b->n_endpoints; j++) {
@@ -792,6 +842,18 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
         DECODE(proto_user_scram_credential_record,
                proto_user_scram_credential_record_decode)
         apply_scram(img, m.name, m.mechanism, &m);
+        break;
+    }
+    case 18: {
+        DECODE(proto_access_control_entry_record,
+               proto_access_control_entry_record_decode)
+        apply_acl(img, m.id.b, &m);
+        break;
+    }
+    case 19: {
+        DECODE(proto_remove_access_control_entry_record,
+               proto_remove_access_control_entry_record_decode)
+        apply_acl(img, m.id.b, NULL);
         break;
     }
     case 22: {

@@ -138,6 +138,17 @@ typedef struct cl_scram {
 } cl_scram;
 const cl_scram *cl_scram_creds(const cl_image *img, size_t *n);
 
+/* ACLs (AccessControlEntryRecord / RemoveAccessControlEntryRecord), with
+ * Kafka's codes (resource type 2 topic .. 7 user; pattern 3 literal, 4
+ * prefixed; operation; permission 2 deny, 3 allow), in the order they were
+ * created; valid until the next change. */
+typedef struct cl_acl {
+    uint8_t id[16];
+    int8_t resource_type, pattern_type, operation, permission_type;
+    char *resource_name, *principal, *host;
+} cl_acl;
+const cl_acl *cl_acls(const cl_image *img, size_t *n);
+
 /* Value of a topic override, or NULL. */
 const char *cl_topic_config(const cl_topic *t, const char *name);
 
