@@ -923,6 +923,10 @@ bool log_cleaner_busy(const log_cleaner *c) {
 
 void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out) {
     *out = c->st;
+    out->threads = c->nw;
+    out->running_passes = 0;
+    for (int i = 0; i < c->nw; i++)
+        out->running_passes += c->w[i].job != NULL;
 }
 
 int64_t log_cleaner_checkpoint_of(const log_cleaner *c,

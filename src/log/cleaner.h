@@ -101,6 +101,8 @@ typedef struct log_cleaner_stats {
     int64_t records_removed;
     int64_t segments_swapped; /* groups swapped in (by the loop) */
     int64_t swap_us_max;      /* longest swap (time the loop spent) */
+    int threads;              /* worker threads running */
+    int running_passes;       /* passes handed to workers, not yet reaped */
     int64_t map_passes_full;  /* passes that stopped because the map filled */
     size_t map_bytes;         /* memory of the current/last offset map */
     size_t map_max_bytes;     /* largest map allocated so far */

@@ -992,3 +992,52 @@ TEST(cleaner_io_throttle) {
     log_cleaner_free(c);
     log_manager_close(m);
 }
+
+/* log.cleaner.threads is dynamic (as in Kafka): a new count applies once the
+ * running passes end; 0 stops cleaning. */
+TEST(cleaner_threads_resized_at_runtime) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(1024);
+    log_manager *m = open_dir(dir, NULL, &cfg);
+    int16_t err;
+    log_partition *p[2];
+    for (int i = 0; i < 2; i++) {
+        p[i] = log_create(m, i ? "rs-b" : "rs-a", 0, NULL, &cfg, &err);
+        for (int v = 0; v < 10; v++)
+            put_batch(p[i], 0, 10, v, 0);
+    }
+    log_cleaner *c = gated_cleaner(m); /* one thread */
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.threads, 1);
+    log_cleaner_opts o;
+    log_cleaner_opts_default(&o);
+    o.backoff_ms = 0;
+    o.io = gated_io();
+    o.threads = 3;
+    log_cleaner_set_opts(c, &o);
+    log_cleaner_step(c);
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.threads, 3);
+    CHECK_EQ(st.running_passes, 2); /* both partitions at once */
+    o.threads = 0;
+    log_cleaner_set_opts(c, &o);
+    log_cleaner_step(c);
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.threads, 3); /* not while passes run */
+    atomic_store(&gate_open, 1);
+    for (int i = 0; i < 2000 && log_cleaner_busy(c); i++) {
+        log_cleaner_step(c);
+        log_cleaner_wait(c, 10);
+    }
+    log_cleaner_step(c);
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.threads, 0);
+    CHECK_EQ(st.passes, 2);
+    /* no threads: nothing more is cleaned */
+    for (int v = 10; v < 20; v++)
+        put_batch(p[0], 0, 10, v, 0);
+    CHECK_EQ(log_cleaner_run_until_idle(c), 0);
+    log_cleaner_free(c);
+    log_manager_close(m);
+}
