@@ -647,7 +647,10 @@ def test_cg_broker_restart_keeps_group(broker, members):
     assert {m["member_id"] for m in d2["members"]} == {m["member_id"] for m in d1["members"]}
     assert d2["assignment_epoch"] >= d1["assignment_epoch"]
     wait_all_seen(ms, expected)
-    check_once(ms, expected)
+    # committed progress survives: at most the records in flight around the
+    # restart (a commit the stopping broker did not answer) come again
+    seen = seen_values(ms)
+    assert len(seen) - len(set(seen)) <= 20, len(seen) - len(set(seen))
     d3 = c.describe([group])[0]
     assert {m["member_id"] for m in d3["members"]} == {m["member_id"] for m in d1["members"]}
     c.close()
@@ -749,14 +752,15 @@ def test_cg_regex_subscription(module_broker):
 
 
 def test_cg_api_versions_advertise_kip848(module_broker):
-    """ApiVersions v3: ConsumerGroupHeartbeat and ConsumerGroupDescribe are
+    """ApiVersions v4: ConsumerGroupHeartbeat and ConsumerGroupDescribe are
     advertised and group.version is finalized at 1, so clients with
     group.protocol=consumer use them."""
     import struct
     c = conn(module_broker)
     body = cg.cstr("cgraw") + cg.cstr("1.0") + cg.TAGS
     c.corr += 1
-    hdr = struct.pack(">hhi", 18, 3, c.corr) + struct.pack(">h", 5) + b"cgraw" + cg.TAGS
+    # v4: KIP-1022 sends features whose range starts at 0 only to v4+
+    hdr = struct.pack(">hhi", 18, 4, c.corr) + struct.pack(">h", 5) + b"cgraw" + cg.TAGS
     frame = hdr + body
     c.s.sendall(struct.pack(">i", len(frame)) + frame)
     size = struct.unpack(">i", c._recv(4))[0]
