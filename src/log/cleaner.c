@@ -861,8 +861,13 @@ static void process_worker(log_cleaner *c, log_cl_worker *w) {
                             : "cancelled");
         c->st.aborted_passes++;
     }
+    bool failed =
+        state != JOB_DONE || atomic_load(&j->cancel) || j->swap_failed;
     job_free(j);
-    c->next_pick_ns = 0; /* a worker is free: look for work again now */
+    /* a worker is free: look for more work now (Kafka's cleaner thread
+     * goes on at once after a pass); after a failure wait the backoff, so
+     * a log that cannot be cleaned is not retried in a tight loop */
+    c->next_pick_ns = failed ? clk_mono_ns() + c->o.backoff_ms * 1000000LL : 0;
 }
 
 /* ---- public API ----------------------------------------------------------
