@@ -788,6 +788,58 @@ def test_cg_api_versions_advertise_kip848(module_broker):
     c.close()
 
 
+def test_cg_java_members_share_partitions(module_broker, tmp_path):
+    """Two Java console consumers (group.protocol=consumer, server-side
+    range assignor) share a topic: the coordinator gives each a contiguous
+    half, and together they print every record exactly once."""
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("java2"), partitions=4)
+    group = uid("g")
+    procs, outs = [], []
+    for i in range(2):
+        out = open(str(tmp_path / ("c%d.out" % i)), "w+")
+        outs.append(out)
+        procs.append(subprocess.Popen(
+            [harness.KAFKA_SH, "tool", "kafka-console-consumer", "--bootstrap-server", bs,
+             "--topic", topic, "--group", group,
+             "--consumer-property", "group.protocol=consumer",
+             "--consumer-property", "group.remote.assignor=range",
+             "--from-beginning", "--timeout-ms", "120000"],
+            stdout=out, stderr=subprocess.DEVNULL, start_new_session=True))
+    c = conn(module_broker)
+    try:
+        def split():
+            d = c.describe([group])[0]
+            if d["error"] or d["state"] != "Stable" or len(d["members"]) != 2:
+                return None
+            return d
+        d = until(split, "two Java members, stable", timeout=120)
+        assert d["assignor"] == "range"
+        halves = sorted(m["assignment"].get(topic, []) for m in d["members"])
+        assert halves == [[0, 1], [2, 3]]
+        expected = ["k%d" % i for i in range(200)]
+        harness.produce(bs, topic, expected)
+
+        def got():
+            vals = []
+            for out in outs:
+                out.seek(0)
+                vals += [w for w in out.read().split() if w.startswith("k") and
+                         w[1:].isdigit()]
+            return vals
+        harness.wait_for(lambda: len(got()) >= 200, 90, what="200 records")
+        time.sleep(1)
+        assert sorted(got()) == sorted(expected)
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+        for out in outs:
+            out.close()
+    c.close()
+
+
 def test_cg_tools_list_and_describe(module_broker, members):
     bs = module_broker.bootstrap
     topic = harness.create_topic(bs, uid("tl"), partitions=4)
