@@ -751,6 +751,40 @@ def test_cg_regex_subscription(module_broker):
     c.close()
 
 
+def test_cg_records_decoded_by_kafka_dump_log(module_broker):
+    """The ConsumerGroup* records in __consumer_offsets are Kafka's: Kafka's
+    own kafka-dump-log --offsets-decoder reads them."""
+    import glob
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("dump"), partitions=2)
+    ensure_coordinator(bs, "cg-probe")
+    group = uid("g")
+    c = conn(module_broker)
+    settle(c, group, [(cg.new_member_id(), {"topics": [topic], "instance_id": "dump-i",
+                                            "assignor": "range"})])
+    c.close()
+    segs = glob.glob(os.path.join(module_broker.data_dir, "__consumer_offsets-*", "*.log"))
+    found = {}
+    for seg in segs:
+        out = harness.kafka_tool("kafka-dump-log", ["--files", seg, "--offsets-decoder"],
+                                 check=False).stdout
+        for line in out.splitlines():
+            if '"groupId":"%s"' % group not in line or "key: " not in line:
+                continue
+            key = json.loads(line.split("key: ", 1)[1].split(" payload: ")[0])
+            payload = line.split(" payload: ", 1)[1] if " payload: " in line else "null"
+            found.setdefault(int(key["type"]), []).append(
+                None if payload.strip() == "<DELETE>" else json.loads(payload))
+    # group epoch, member, target epoch, target member, current assignment
+    for t in (3, 5, 6, 7, 8):
+        assert t in found, (t, sorted(found))
+    member = [v for v in found[5] if v][-1]["data"]
+    assert member["instanceId"] == "dump-i" and member["serverAssignor"] == "range"
+    assert member["subscribedTopicNames"] == [topic]
+    current = [v for v in found[8] if v][-1]["data"]
+    assert current["assignedPartitions"][0]["partitions"] == [0, 1]
+
+
 def test_cg_api_versions_advertise_kip848(module_broker):
     """ApiVersions v4: ConsumerGroupHeartbeat and ConsumerGroupDescribe are
     advertised and group.version is finalized at 1, so clients with
