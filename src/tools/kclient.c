@@ -1938,3 +1938,198 @@ bool kc_alter_scram(kc_conn *c, const char *user, const kc_scram_op *ops,
     buf_free(&resp);
     return ok;
 }
+
+/* ---- ACLs ------------------------------------------------------------------
+ */
+
+static void put_ncstr(buf *b, const char *s) { /* compact nullable string */
+    if (!s)
+        buf_put_uvarint(b, 0);
+    else
+        put_cstr(b, s);
+}
+
+static int16_t acl_version(kc_conn *c, int key) {
+    return c->api_max[key] >= 3 ? 3 : 2;
+}
+
+void kc_acls_free(kc_acl *v, int n) {
+    for (int i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].principal);
+        free(v[i].host);
+    }
+    free(v);
+}
+
+static char *cstr_or_empty(rd *r) {
+    char *s = get_cstr(r);
+    return s ? s : xstrdup("");
+}
+
+bool kc_describe_acls(kc_conn *c, const kc_acl *f, kc_acl **out, int *nout,
+                      int16_t *err, char **msg) {
+    *out = NULL;
+    *nout = 0;
+    *err = 0;
+    *msg = NULL;
+    if (c->api_max[29] < 2) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 512);
+    buf_put_u8(&body, (uint8_t)f->rt);
+    put_ncstr(&body, f->name);
+    buf_put_u8(&body, (uint8_t)f->pt);
+    put_ncstr(&body, f->principal);
+    put_ncstr(&body, f->host);
+    buf_put_u8(&body, (uint8_t)f->op);
+    buf_put_u8(&body, (uint8_t)f->perm);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 29, acl_version(c, 29), true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        *err = (int16_t)rd_be16(&r);
+        *msg = get_cstr(&r);
+        uint32_t nres = get_count(&r, 5);
+        int cap = 0;
+        for (uint32_t i = 0; i < nres && !r.err; i++) {
+            int8_t rt = (int8_t)rd_u8(&r);
+            char *name = cstr_or_empty(&r);
+            int8_t pt = (int8_t)rd_u8(&r);
+            uint32_t na = get_count(&r, 5);
+            for (uint32_t k = 0; k < na && !r.err; k++) {
+                if (*nout == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    *out = xrealloc(*out, (size_t)cap * sizeof(kc_acl));
+                }
+                kc_acl *a = &(*out)[(*nout)++];
+                a->rt = rt;
+                a->pt = pt;
+                a->name = xstrdup(name);
+                a->principal = cstr_or_empty(&r);
+                a->host = cstr_or_empty(&r);
+                a->op = (int8_t)rd_u8(&r);
+                a->perm = (int8_t)rd_u8(&r);
+                skip_tags(&r);
+            }
+            free(name);
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_create_acls(kc_conn *c, const kc_acl *v, int n, int16_t *err,
+                    char **msg) {
+    *err = 0;
+    *msg = NULL;
+    if (c->api_max[30] < 2) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 128);
+    buf_put_uvarint(&body, (uint64_t)n + 1);
+    for (int i = 0; i < n; i++) {
+        buf_put_u8(&body, (uint8_t)v[i].rt);
+        put_cstr(&body, v[i].name);
+        buf_put_u8(&body, (uint8_t)v[i].pt);
+        put_cstr(&body, v[i].principal);
+        put_cstr(&body, v[i].host);
+        buf_put_u8(&body, (uint8_t)v[i].op);
+        buf_put_u8(&body, (uint8_t)v[i].perm);
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 30, acl_version(c, 30), true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t nr = get_count(&r, 3);
+        for (uint32_t i = 0; i < nr && !r.err; i++) {
+            int16_t e = (int16_t)rd_be16(&r);
+            char *m = get_cstr(&r);
+            skip_tags(&r);
+            if (e && !*err) {
+                *err = e;
+                *msg = m;
+            } else {
+                free(m);
+            }
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_delete_acls(kc_conn *c, const kc_acl *f, int n, int16_t *err,
+                    char **msg) {
+    *err = 0;
+    *msg = NULL;
+    if (c->api_max[31] < 2) {
+        *err = 35;
+        return true;
+    }
+    buf body, resp;
+    buf_init(&body, 128);
+    buf_init(&resp, 256);
+    buf_put_uvarint(&body, (uint64_t)n + 1);
+    for (int i = 0; i < n; i++) {
+        buf_put_u8(&body, (uint8_t)f[i].rt);
+        put_ncstr(&body, f[i].name);
+        buf_put_u8(&body, (uint8_t)f[i].pt);
+        put_ncstr(&body, f[i].principal);
+        put_ncstr(&body, f[i].host);
+        buf_put_u8(&body, (uint8_t)f[i].op);
+        buf_put_u8(&body, (uint8_t)f[i].perm);
+        buf_put_uvarint(&body, 0);
+    }
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 31, acl_version(c, 31), true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t nr = get_count(&r, 4);
+        for (uint32_t i = 0; i < nr && !r.err; i++) {
+            int16_t e = (int16_t)rd_be16(&r);
+            char *m = get_cstr(&r);
+            if (e && !*err) {
+                *err = e;
+                *msg = m;
+            } else {
+                free(m);
+            }
+            uint32_t nm = get_count(&r, 10);
+            for (uint32_t k = 0; k < nm && !r.err; k++) {
+                rd_be16(&r);
+                free(get_cstr(&r));
+                rd_u8(&r);
+                free(get_cstr(&r));
+                rd_u8(&r);
+                free(get_cstr(&r));
+                free(get_cstr(&r));
+                rd_u8(&r);
+                rd_u8(&r);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}

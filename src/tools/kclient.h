@@ -311,6 +311,24 @@ typedef struct kc_scram_op {
 bool kc_alter_scram(kc_conn *c, const char *user, const kc_scram_op *ops,
                     int nops, int16_t *error, char **msg);
 
+/* ---- ACLs (DescribeAcls / CreateAcls / DeleteAcls, v2-3) ---------------- */
+
+/* One binding (or filter: NULL strings and ANY codes match anything), with
+ * Kafka's codes. */
+typedef struct kc_acl {
+    int8_t rt, pt, op, perm;
+    char *name, *principal, *host;
+} kc_acl;
+
+bool kc_describe_acls(kc_conn *c, const kc_acl *filter, kc_acl **out, int *nout,
+                      int16_t *err, char **msg);
+/* *err and *msg: the first failed creation (or deletion filter). */
+bool kc_create_acls(kc_conn *c, const kc_acl *v, int n, int16_t *err,
+                    char **msg);
+bool kc_delete_acls(kc_conn *c, const kc_acl *filters, int n, int16_t *err,
+                    char **msg);
+void kc_acls_free(kc_acl *v, int n);
+
 /* ---- client quotas (DescribeClientQuotas v1, AlterClientQuotas v1) ------- */
 
 typedef struct kc_quota_entry {

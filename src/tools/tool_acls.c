@@ -1,16 +1,17 @@
 /*
  * tool_acls.c - `sluice acls` / kafka-acls.sh: --add, --remove and --list
- * ACLs for topics, groups and the cluster (with --producer/--consumer
- * conveniences) through librdkafka's ACL admin API, printing Kafka's
+ * ACLs for topics, groups, the cluster, transactional ids, delegation
+ * tokens and user principals (with --producer/--consumer/--idempotent
+ * conveniences) through kclient's DescribeAcls / CreateAcls / DeleteAcls
+ * (librdkafka 2.0 lacks the last three resource types), printing Kafka's
  * ResourcePattern / AccessControlEntry strings.
- * (librdkafka 2.0 has no TRANSACTIONAL_ID resource type: --transactional-id
- * is refused.)
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/util.h"
+#include "tools/kclient.h"
 #include "tools/tool_common.h"
 
 static const tool_optdef acl_opts[] = {
@@ -148,7 +149,7 @@ static void print_entry(buf *b, const char *principal, const char *host, int op,
 
 typedef struct acl_ctx {
     tool_args *a;
-    tool_admin ad;
+    kc_conn kc;
     int pattern;
 } acl_ctx;
 
@@ -157,7 +158,8 @@ static int cmd_error(const char *msg) {
     return 1;
 }
 
-/* Resources named by the flags (topic/group/cluster). */
+/* Resources named by the flags, in Kafka's AclCommand order: topics,
+ * cluster, groups, transactional ids, delegation tokens, user principals. */
 static int collect_resources(acl_ctx *c, resource *out, int cap) {
     int n = 0;
     const char **v;
@@ -167,9 +169,18 @@ static int collect_resources(acl_ctx *c, resource *out, int cap) {
     if (c->pattern == 3 &&
         (tool_has(c->a, "cluster") || tool_has(c->a, "idempotent")))
         out[n++] = (resource){4, "kafka-cluster"};
-    k = tool_getall(c->a, "group", &v);
-    for (int i = 0; i < k && n < cap; i++)
-        out[n++] = (resource){3, (char *)v[i]};
+    static const struct {
+        const char *flag;
+        int type;
+    } more[] = {{"group", 3},
+                {"transactional-id", 5},
+                {"delegation-token", 6},
+                {"user-principal", 7}};
+    for (size_t m = 0; m < SL_ARRAY_LEN(more); m++) {
+        k = tool_getall(c->a, more[m].flag, &v);
+        for (int i = 0; i < k && n < cap; i++)
+            out[n++] = (resource){more[m].type, (char *)v[i]};
+    }
     return n;
 }
 
@@ -198,81 +209,57 @@ static int collect_entries(acl_ctx *c, const int *ops, int nops, entry *out,
     return n;
 }
 
-static rd_kafka_event_t *wait(acl_ctx *c, rd_kafka_event_type_t t) {
-    char err[256];
-    rd_kafka_event_t *ev = tool_admin_wait(&c->ad, t, err, sizeof(err));
-    if (!ev) {
-        cmd_error(err);
-        return NULL;
-    }
-    if (rd_kafka_event_error(ev)) {
-        char m[600];
-        snprintf(m, sizeof(m), "%s: %s",
-                 tool_java_exception(rd_kafka_event_error(ev) > 0
-                                         ? rd_kafka_event_error(ev)
-                                         : 7),
-                 rd_kafka_event_error_string(ev));
-        cmd_error(m);
-        rd_kafka_event_destroy(ev);
-        return NULL;
-    }
-    return ev;
+/* A failed request as Kafka's AclCommand reports it. */
+static int req_error(int16_t e, const char *msg) {
+    char m[700];
+    snprintf(m, sizeof(m), "%s: %s", tool_java_exception(e),
+             msg ? msg : tool_error_message(e));
+    return cmd_error(m);
 }
 
 /* Describe with a filter; prints grouped by resource pattern (Kafka's
  * list format). principal_filter limits entries when non-NULL. */
 static int list_for(acl_ctx *c, int rtype, const char *name, int pattern,
                     const char *principal_filter) {
-    char err[256];
-    rd_kafka_AclBindingFilter_t *f = rd_kafka_AclBindingFilter_new(
-        rtype == 4 ? RD_KAFKA_RESOURCE_BROKER : (rd_kafka_ResourceType_t)rtype,
-        name, (rd_kafka_ResourcePatternType_t)pattern, NULL, NULL,
-        RD_KAFKA_ACL_OPERATION_ANY, RD_KAFKA_ACL_PERMISSION_TYPE_ANY, err,
-        sizeof(err));
-    if (!f)
-        return cmd_error(err);
-    rd_kafka_AdminOptions_t *o =
-        tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
-    rd_kafka_DescribeAcls(c->ad.rk, f, o, c->ad.q);
-    rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_DESCRIBEACLS_RESULT);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_AclBinding_destroy(f);
-    if (!ev)
-        return 1;
-    size_t n;
-    const rd_kafka_AclBinding_t **acls = rd_kafka_DescribeAcls_result_acls(
-        rd_kafka_event_DescribeAcls_result(ev), &n);
-    bool *done = xcalloc(n + 1, sizeof(bool));
-    for (size_t i = 0; i < n; i++) {
+    kc_acl f = {(int8_t)rtype, (int8_t)pattern, 1, 1, (char *)name, NULL, NULL};
+    kc_acl *acls;
+    int n;
+    int16_t e;
+    char *msg;
+    if (!kc_describe_acls(&c->kc, &f, &acls, &n, &e, &msg))
+        return cmd_error("org.apache.kafka.common.errors.TimeoutException: "
+                         "Timed out waiting for a node assignment. Call: "
+                         "describeAcls");
+    if (e) {
+        int rc = req_error(e, msg);
+        free(msg);
+        kc_acls_free(acls, n);
+        return rc;
+    }
+    free(msg);
+    bool *done = xcalloc((size_t)n + 1, sizeof(bool));
+    for (int i = 0; i < n; i++) {
         if (done[i])
             continue;
-        int rt = (int)rd_kafka_AclBinding_restype(acls[i]);
-        const char *rn = rd_kafka_AclBinding_name(acls[i]);
-        int pt = (int)rd_kafka_AclBinding_resource_pattern_type(acls[i]);
         buf b;
         buf_init(&b, 256);
         int shown = 0;
-        for (size_t j = i; j < n; j++) {
-            if ((int)rd_kafka_AclBinding_restype(acls[j]) != rt ||
-                (int)rd_kafka_AclBinding_resource_pattern_type(acls[j]) != pt ||
-                strcmp(rd_kafka_AclBinding_name(acls[j]), rn))
+        for (int j = i; j < n; j++) {
+            if (acls[j].rt != acls[i].rt || acls[j].pt != acls[i].pt ||
+                strcmp(acls[j].name, acls[i].name))
                 continue;
             done[j] = true;
-            if (principal_filter &&
-                strcmp(rd_kafka_AclBinding_principal(acls[j]),
-                       principal_filter))
+            if (principal_filter && strcmp(acls[j].principal, principal_filter))
                 continue;
             buf_printf(&b, "%s\t", shown++ ? "\n" : "");
-            print_entry(&b, rd_kafka_AclBinding_principal(acls[j]),
-                        rd_kafka_AclBinding_host(acls[j]),
-                        (int)rd_kafka_AclBinding_operation(acls[j]),
-                        (int)rd_kafka_AclBinding_permission_type(acls[j]));
+            print_entry(&b, acls[j].principal, acls[j].host, acls[j].op,
+                        acls[j].perm);
         }
         buf_put_u8(&b, 0);
         if (shown) {
             buf head;
             buf_init(&head, 128);
-            print_pattern(&head, rt, rn, pt);
+            print_pattern(&head, acls[i].rt, acls[i].name, acls[i].pt);
             buf_put_u8(&head, 0);
             printf("Current ACLs for resource `%s`:\n%s\n\n", (char *)head.data,
                    (char *)b.data);
@@ -281,7 +268,7 @@ static int list_for(acl_ctx *c, int rtype, const char *name, int pattern,
         buf_free(&b);
     }
     free(done);
-    rd_kafka_event_destroy(ev);
+    kc_acls_free(acls, n);
     return 0;
 }
 
@@ -301,6 +288,9 @@ static int ops_for(acl_ctx *c, int rtype, int *ops) {
             }
         } else if (rtype == 3 && tool_has(c->a, "consumer")) {
             ops[n++] = 3;
+        } else if (rtype == 5 && tool_has(c->a, "producer")) {
+            ops[n++] = 4; /* WRITE */
+            ops[n++] = 8; /* DESCRIBE */
         } else if (rtype == 4 && tool_has(c->a, "idempotent")) {
             ops[n++] = 12; /* IDEMPOTENT_WRITE */
         }
@@ -364,57 +354,35 @@ static int do_add(acl_ctx *c) {
         buf_init(&head, 128);
         print_pattern(&head, res[r].type, res[r].name, c->pattern);
         buf_put_u8(&head, 0);
-        rd_kafka_AclBinding_t **nb = xcalloc((size_t)ne, sizeof(*nb));
-        char err[256];
+        kc_acl *nb = xcalloc((size_t)ne, sizeof(*nb));
         for (int i = 0; i < ne; i++) {
             buf_printf(&b, "%s\t", i ? "\n" : "");
             print_entry(&b, ents[i].principal, ents[i].host, ents[i].op,
                         ents[i].perm);
-            nb[i] = rd_kafka_AclBinding_new(
-                res[r].type == 4 ? RD_KAFKA_RESOURCE_BROKER
-                                 : (rd_kafka_ResourceType_t)res[r].type,
-                res[r].name, (rd_kafka_ResourcePatternType_t)c->pattern,
-                ents[i].principal, ents[i].host,
-                (rd_kafka_AclOperation_t)ents[i].op,
-                (rd_kafka_AclPermissionType_t)ents[i].perm, err, sizeof(err));
-            if (!nb[i]) {
-                for (int j = 0; j < i; j++)
-                    rd_kafka_AclBinding_destroy(nb[j]);
-                free(nb);
-                buf_free(&b);
-                buf_free(&head);
-                return cmd_error(err);
-            }
+            nb[i] = (kc_acl){(int8_t)res[r].type, (int8_t)c->pattern,
+                             (int8_t)ents[i].op,  (int8_t)ents[i].perm,
+                             res[r].name,         ents[i].principal,
+                             ents[i].host};
         }
         buf_put_u8(&b, 0);
         printf("Adding ACLs for resource `%s`: \n %s\n\n", (char *)head.data,
                (char *)b.data);
         buf_free(&b);
         buf_free(&head);
-        rd_kafka_AdminOptions_t *o =
-            tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_CREATEACLS);
-        rd_kafka_CreateAcls(c->ad.rk, nb, (size_t)ne, o, c->ad.q);
-        rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_CREATEACLS_RESULT);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_AclBinding_destroy_array(nb, (size_t)ne);
+        int16_t e;
+        char *msg;
+        bool ok = kc_create_acls(&c->kc, nb, ne, &e, &msg);
         free(nb);
-        if (!ev)
-            return 1;
-        size_t nr;
-        const rd_kafka_acl_result_t **rr = rd_kafka_CreateAcls_result_acls(
-            rd_kafka_event_CreateAcls_result(ev), &nr);
-        for (size_t i = 0; i < nr; i++) {
-            const rd_kafka_error_t *e = rd_kafka_acl_result_error(rr[i]);
-            if (e) {
-                char m[600];
-                snprintf(m, sizeof(m), "%s: %s",
-                         tool_java_exception(rd_kafka_error_code(e)),
-                         rd_kafka_error_string(e));
-                rd_kafka_event_destroy(ev);
-                return cmd_error(m);
-            }
+        if (!ok)
+            return cmd_error("org.apache.kafka.common.errors."
+                             "TimeoutException: Timed out waiting for a node "
+                             "assignment. Call: createAcls");
+        if (e) {
+            int rc = req_error(e, msg);
+            free(msg);
+            return rc;
         }
-        rd_kafka_event_destroy(ev);
+        free(msg);
     }
     return 0;
 }
@@ -483,29 +451,29 @@ static int do_remove(acl_ctx *c) {
         if (!confirm(c, msg))
             continue;
         int nf = ne ? ne : 1;
-        rd_kafka_AclBindingFilter_t **fs = xcalloc((size_t)nf, sizeof(*fs));
-        char err[256];
+        kc_acl *fs = xcalloc((size_t)nf, sizeof(*fs));
         for (int i = 0; i < nf; i++)
-            fs[i] = rd_kafka_AclBindingFilter_new(
-                res[r].type == 4 ? RD_KAFKA_RESOURCE_BROKER
-                                 : (rd_kafka_ResourceType_t)res[r].type,
-                res[r].name, (rd_kafka_ResourcePatternType_t)c->pattern,
-                ne ? ents[i].principal : NULL, ne ? ents[i].host : NULL,
-                ne ? (rd_kafka_AclOperation_t)ents[i].op
-                   : RD_KAFKA_ACL_OPERATION_ANY,
-                ne ? (rd_kafka_AclPermissionType_t)ents[i].perm
-                   : RD_KAFKA_ACL_PERMISSION_TYPE_ANY,
-                err, sizeof(err));
-        rd_kafka_AdminOptions_t *o =
-            tool_admin_options(&c->ad, RD_KAFKA_ADMIN_OP_DELETEACLS);
-        rd_kafka_DeleteAcls(c->ad.rk, fs, (size_t)nf, o, c->ad.q);
-        rd_kafka_event_t *ev = wait(c, RD_KAFKA_EVENT_DELETEACLS_RESULT);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_AclBinding_destroy_array(fs, (size_t)nf);
+            fs[i] = (kc_acl){(int8_t)res[r].type,
+                             (int8_t)c->pattern,
+                             (int8_t)(ne ? ents[i].op : 1),
+                             (int8_t)(ne ? ents[i].perm : 1),
+                             res[r].name,
+                             ne ? ents[i].principal : NULL,
+                             ne ? ents[i].host : NULL};
+        int16_t e;
+        char *emsg;
+        bool ok = kc_delete_acls(&c->kc, fs, nf, &e, &emsg);
         free(fs);
-        if (!ev)
-            return 1;
-        rd_kafka_event_destroy(ev);
+        if (!ok)
+            return cmd_error("org.apache.kafka.common.errors."
+                             "TimeoutException: Timed out waiting for a node "
+                             "assignment. Call: deleteAcls");
+        if (e) {
+            int rc = req_error(e, emsg);
+            free(emsg);
+            return rc;
+        }
+        free(emsg);
     }
     return 0;
 }
@@ -563,13 +531,6 @@ int tool_acls_main(int argc, char **argv) {
                 "be specified");
         goto out;
     }
-    if (tool_has(&a, "transactional-id") || tool_has(&a, "delegation-token") ||
-        tool_has(&a, "user-principal")) {
-        rc = cmd_error(
-            "transactional-id, delegation-token and user-principal ACL "
-            "resources are not supported by sluice's kafka-acls");
-        goto out;
-    }
     if (tool_has(&a, "resource-pattern-type")) {
         c.pattern = parse_enum(tool_get(&a, "resource-pattern-type"), pat_names,
                                SL_ARRAY_LEN(pat_names));
@@ -594,10 +555,22 @@ int tool_acls_main(int argc, char **argv) {
                 "should be specified.");
         goto out;
     }
-    if (!tool_admin_open(&c.ad, tool_get(&a, "bootstrap-server"),
-                         tool_get(&a, "command-config"), 60000)) {
-        rc = 1;
-        goto out;
+    {
+        tool_props p = {0};
+        if (tool_has(&a, "command-config") &&
+            !tool_props_load(&p, tool_get(&a, "command-config"))) {
+            rc = 1;
+            goto out;
+        }
+        int timeout = tool_timeout_ms(&p, 60000);
+        tool_props_free(&p);
+        char err[256];
+        if (!kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), timeout, err,
+                        sizeof(err))) {
+            rc = cmd_error("org.apache.kafka.common.errors.TimeoutException: "
+                           "Timed out waiting for a node assignment.");
+            goto out;
+        }
     }
     open = true;
     if (tool_has(&a, "add"))
@@ -608,7 +581,7 @@ int tool_acls_main(int argc, char **argv) {
         rc = do_list(&c);
 out:
     if (open)
-        tool_admin_close(&c.ad);
+        kc_close(&c.kc);
     tool_args_free(&a);
     return rc;
 }
