@@ -359,4 +359,7 @@ def test_transaction_state_compacted_to_latest_state(broker):
     broker.restart()
     b = broker.bootstrap
     transactions(tid_a, 1)
-    assert harness.watermarks(b, t)[1] == 2 * 23  # 23 transactions: a record + a marker each
+    # 23 transactions: a record + a marker each (Kafka writes the markers
+    # after commit_transaction returns)
+    harness.wait_for(lambda: harness.watermarks(b, t)[1] == 2 * 23, 30,
+                     what="the last transaction's marker")
