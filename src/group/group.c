@@ -1888,3 +1888,18 @@ void grp_classic_tombstone(grp_coord *c, grp_group *g) {
     g->protocol_type = g->protocol_name = g->leader = NULL;
     g->generation = 0;
 }
+
+int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
+                             const char *member_id, int32_t generation) {
+    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
+    if (!g || generation < 0)
+        return KERR_NONE;
+    if (g->cg) {
+        int16_t e = cg_validate_commit(g->cg, member_id, generation, 9);
+        return e == KERR_STALE_MEMBER_EPOCH ? KERR_ILLEGAL_GENERATION : e;
+    }
+    if (g->generation != generation)
+        return KERR_ILLEGAL_GENERATION;
+    return member_find(g, member_id ? member_id : "") ? KERR_NONE
+                                                      : KERR_UNKNOWN_MEMBER_ID;
+}

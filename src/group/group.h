@@ -229,6 +229,14 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
                 const char *member_id, const char *instance_id,
                 grp_commit_in *offs, int n, int16_t api_version);
 
+/* TxnOffsetCommit v3+ member check for either group type (for the txn
+ * layer): 0, ILLEGAL_GENERATION (a generation / member epoch that is not
+ * the member's current one; Kafka maps STALE_MEMBER_EPOCH to it for this
+ * API) or UNKNOWN_MEMBER_ID. A missing group passes (the commit creates
+ * it), as does generation < 0. */
+int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
+                             const char *member_id, int32_t generation);
+
 grp_group *grp_find(grp_coord *c, const char *group_id);
 /* The committed offset, or NULL. */
 const grp_offset *grp_offset_get(const grp_group *g, const char *topic,

@@ -361,6 +361,12 @@ TEST(cg_errors_and_fencing) {
     grp_commit(e.c, "g", -1, "", NULL, &in, 1, 9);
     CHECK_EQ(in.error, KERR_UNKNOWN_MEMBER_ID);
     CHECK_EQ(grp_delete_group(e.c, "g"), KERR_NON_EMPTY_GROUP);
+    /* TxnOffsetCommit's member check */
+    CHECK_EQ(grp_txn_commit_check(e.c, "g", mi.member_id, mep), 0);
+    CHECK_EQ(grp_txn_commit_check(e.c, "g", mi.member_id, mep + 1),
+             KERR_ILLEGAL_GENERATION);
+    CHECK_EQ(grp_txn_commit_check(e.c, "g", "nobody", mep),
+             KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
