@@ -1147,26 +1147,15 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
         else if (m && m->pid != rq.producer_id)
             top = KERR_INVALID_PRODUCER_ID_MAPPING;
     }
-    /* v3+: the member must belong to the group's current generation. */
-    if (!top && gid && req->api_version >= 3 && rq.generation_id >= 0) {
-        grp_group *g = grp_find(gc, gid);
-        if (g) {
-            grp_info gi;
-            grp_get_info(g, &gi);
-            if (gi.generation != rq.generation_id) {
-                top = KERR_ILLEGAL_GENERATION;
-            } else {
-                bool found = false;
-                for (int i = 0; i < gi.n_members && !found; i++) {
-                    grp_member_info mi;
-                    grp_get_member(g, i, &mi);
-                    found = proto_str_eq(rq.member_id, mi.member_id);
-                }
-                if (!found)
-                    top = KERR_UNKNOWN_MEMBER_ID;
-            }
-        }
-    }
+    /* v3+: the member must belong to the group's current generation (a
+     * classic group) or hold the group's current member epoch (a KIP-848
+     * consumer group). */
+    if (!top && gid && req->api_version >= 3)
+        top = grp_txn_commit_check(gc, gid,
+                                   rq.member_id.len >= 0
+                                       ? proto_str_dup(req->arena, rq.member_id)
+                                       : "",
+                                   rq.generation_id);
     int32_t gp =
         gid ? partition_for(brk, gid, strlen(gid), grp_cfg(gc)->num_partitions)
             : 0;
