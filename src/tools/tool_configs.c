@@ -60,12 +60,13 @@ typedef struct cfg_ctx {
     char **argv;
 } cfg_ctx;
 
+/* Kafka's ConfigCommand prints both lines on stderr. */
 static void exec_error(cfg_ctx *c, const char *what) {
-    printf("Error while executing config command with args '");
+    fflush(stdout);
+    fprintf(stderr, "Error while executing config command with args '");
     for (int i = 1; i < c->argc; i++)
-        printf("%s%s", i > 1 ? " " : "", c->argv[i]);
-    printf("'\n");
-    fprintf(stderr, "%s\n", what);
+        fprintf(stderr, "%s%s", i > 1 ? " " : "", c->argv[i]);
+    fprintf(stderr, "'\n%s\n", what);
 }
 
 static int cmp_cfg(const void *a, const void *b) {
