@@ -327,6 +327,13 @@ int tool_metadata_version_level(const char *s, char *err, size_t cap) {
     return mv_from_string(s, err, cap);
 }
 
+const char *tool_metadata_version_name(int level) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(mvs); i++)
+        if (mvs[i].level == level)
+            return mvs[i].ibp;
+    return "unknown";
+}
+
 int tool_features_version_mapping(tool_args *a) {
     char err[2048];
     const char *rel = tool_get_or(a, "release-version", "4.3-IV0");

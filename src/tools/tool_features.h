@@ -14,6 +14,8 @@ int tool_features_update(tool_args *a, const char *op, kc_conn *kc);
 /* MetadataVersion.fromVersionString(s, true): the level, or -1 with
  * Kafka's message in err. */
 int tool_metadata_version_level(const char *s, char *err, size_t cap);
+/* The MetadataVersion name of a level ("4.0-IV3"), "unknown" if none. */
+const char *tool_metadata_version_name(int level);
 
 /* Offline: the feature levels a release version bootstraps with. */
 int tool_features_version_mapping(tool_args *a);

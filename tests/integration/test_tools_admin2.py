@@ -107,6 +107,15 @@ def test_storage(tmp_path):
                         % (d, cid, props["directory.id"]))
     theirs = kafka("storage", "info", "-c", str(cfg))
     assert theirs.stdout == r.stdout
+    # A release given without its IV formats at that release's last
+    # production metadata.version, printed by its full name as Kafka does.
+    d2 = tmp_path / "logs40"
+    cfg2 = tmp_path / "server40.properties"
+    cfg2.write_text(cfg.read_text().replace(str(d), str(d2)))
+    r = run("storage", "format", "-t", cid, "-c", str(cfg2), "--standalone",
+            "--release-version", "4.0", check=True)
+    assert r.stdout.splitlines()[-1] == \
+        "Formatting metadata directory %s with metadata.version 4.0-IV3." % d2
     r = run("storage", "format", "-t", "not-a-uuid", "-c", str(cfg))
     assert r.returncode == 1
 
