@@ -995,8 +995,8 @@ the ratio column, measured in the same run, rather than absolute figures).
 - Producer runs: {pc} records per run for rdperf, {jpc} for Java (rdperf: round-robin over the
   partitions, librdkafka defaults, acks as listed; Java: ProducerPerformance
   defaults, --throughput -1). Idempotence off in both clients (librdkafka's
-  default; Java turns it on with acks=all, and Sluice does not serve
-  InitProducerId yet). Consumer: {cc} records of 1 KB over 6
+  default; set off for Java, which turns it on by default, so that both
+  clients send the same kind of batches). Consumer: {cc} records of 1 KB over 6
   partitions, read right after being written (warm page cache); rdperf
   assigns partitions (no group), ConsumerPerformance joins a group (its
   fetch.MB.sec, excluding the join, is reported). MB = 2^20 bytes.
