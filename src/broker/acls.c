@@ -17,6 +17,7 @@
 
 #include "broker/internal.h"
 #include "core/util.h"
+#include "proto/acl.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
@@ -42,29 +43,6 @@ static bool authorizer_on(brk_req *req) {
     const char *a = brk_cfg_str(req->brk->cfg, BRK_CFG_AUTHORIZER_CLASS_NAME);
     return a && *a;
 }
-
-static const char *const rt_names[] = {
-    "UNKNOWN",          "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
-    "DELEGATION_TOKEN", "USER"};
-static const char *const pt_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL",
-                                       "PREFIXED"};
-static const char *const op_names[] = {"UNKNOWN",
-                                       "ANY",
-                                       "ALL",
-                                       "READ",
-                                       "WRITE",
-                                       "CREATE",
-                                       "DELETE",
-                                       "ALTER",
-                                       "DESCRIBE",
-                                       "CLUSTER_ACTION",
-                                       "DESCRIBE_CONFIGS",
-                                       "ALTER_CONFIGS",
-                                       "IDEMPOTENT_WRITE",
-                                       "CREATE_TOKENS",
-                                       "DESCRIBE_TOKENS",
-                                       "TWO_PHASE_COMMIT"};
-static const char *const perm_names[] = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
 
 /* Codes outside Kafka's enums read as UNKNOWN (fromCode). */
 static int8_t norm(int8_t v, int8_t max) {
@@ -228,19 +206,23 @@ static const char *acl_invalid(brk_req *req,
     if (c->resource_name.len <= 0)
         return "Invalid empty resource name";
     if (rt == RT_UNKNOWN || rt == RT_ANY) {
-        snprintf(msg, cap, "Invalid resourceType %s", rt_names[rt]);
+        snprintf(msg, cap, "Invalid resourceType %s",
+                 proto_acl_resource_type_names[rt]);
         return msg;
     }
     if (pt != PT_LITERAL && pt != PT_PREFIXED) {
-        snprintf(msg, cap, "Invalid patternType %s", pt_names[pt]);
+        snprintf(msg, cap, "Invalid patternType %s",
+                 proto_acl_pattern_type_names[pt]);
         return msg;
     }
     if (op == OP_UNKNOWN || op == OP_ANY) {
-        snprintf(msg, cap, "Invalid operation %s", op_names[op]);
+        snprintf(msg, cap, "Invalid operation %s",
+                 proto_acl_operation_names[op]);
         return msg;
     }
     if (perm == PERM_UNKNOWN || perm == PERM_ANY) {
-        snprintf(msg, cap, "Invalid permissionType %s", perm_names[perm]);
+        snprintf(msg, cap, "Invalid permissionType %s",
+                 proto_acl_permission_names[perm]);
         return msg;
     }
     int32_t pl = c->principal.len > 0 ? c->principal.len : 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/acl.h"
 #include "core/buf.h"
 #include "core/util.h"
 #include "tools/kclient.h"
@@ -78,28 +79,6 @@ static const tool_optdef acl_opts[] = {
     {"version", TOOL_FLAG, "Display Kafka version."},
 };
 
-static const char *const res_names[] = {
-    "UNKNOWN",          "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID",
-    "DELEGATION_TOKEN", "USER"};
-static const char *const pat_names[] = {"UNKNOWN", "ANY", "MATCH", "LITERAL",
-                                        "PREFIXED"};
-static const char *const op_names[] = {"UNKNOWN",
-                                       "ANY",
-                                       "ALL",
-                                       "READ",
-                                       "WRITE",
-                                       "CREATE",
-                                       "DELETE",
-                                       "ALTER",
-                                       "DESCRIBE",
-                                       "CLUSTER_ACTION",
-                                       "DESCRIBE_CONFIGS",
-                                       "ALTER_CONFIGS",
-                                       "IDEMPOTENT_WRITE",
-                                       "CREATE_TOKENS",
-                                       "DESCRIBE_TOKENS"};
-static const char *const perm_names[] = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
-
 #define NAME(tab, v)                                                           \
     ((v) >= 0 && (size_t)(v) < SL_ARRAY_LEN(tab) ? tab[v] : "UNKNOWN")
 
@@ -127,7 +106,7 @@ static int parse_enum(const char *s, const char *const *tab, size_t n) {
 }
 
 typedef struct resource {
-    int type; /* res_names index */
+    int type; /* proto_acl_resource_type_names index */
     char *name;
 } resource;
 
@@ -138,13 +117,15 @@ typedef struct entry {
 
 static void print_pattern(buf *b, int type, const char *name, int pat) {
     buf_printf(b, "ResourcePattern(resourceType=%s, name=%s, patternType=%s)",
-               NAME(res_names, type), name, NAME(pat_names, pat));
+               NAME(proto_acl_resource_type_names, type), name,
+               NAME(proto_acl_pattern_type_names, pat));
 }
 
 static void print_entry(buf *b, const char *principal, const char *host, int op,
                         int perm) {
     buf_printf(b, "(principal=%s, host=%s, operation=%s, permissionType=%s)",
-               principal, host, NAME(op_names, op), NAME(perm_names, perm));
+               principal, host, NAME(proto_acl_operation_names, op),
+               NAME(proto_acl_permission_names, perm));
 }
 
 typedef struct acl_ctx {
@@ -304,7 +285,8 @@ static int ops_for(acl_ctx *c, int rtype, int *ops) {
     }
     int n = 0;
     for (int i = 0; i < k && n < 16; i++) {
-        int op = parse_enum(v[i], op_names, SL_ARRAY_LEN(op_names));
+        int op = parse_enum(v[i], proto_acl_operation_names,
+                            SL_ARRAY_LEN(proto_acl_operation_names));
         if (op < 2)
             return -1;
         ops[n++] = op;
@@ -328,7 +310,7 @@ static int do_add(acl_ctx *c) {
             c->a,
             "A '--resource-pattern-type' value of '%s' is not valid when "
             "adding acls.",
-            NAME(pat_names, c->pattern));
+            NAME(proto_acl_pattern_type_names, c->pattern));
         return 1;
     }
     for (int r = 0; r < nres; r++) {
@@ -421,8 +403,8 @@ static int do_remove(acl_ctx *c) {
         buf_printf(
             &head,
             "ResourcePatternFilter(resourceType=%s, name=%s, patternType=%s)",
-            NAME(res_names, res[r].type), res[r].name,
-            NAME(pat_names, c->pattern));
+            NAME(proto_acl_resource_type_names, res[r].type), res[r].name,
+            NAME(proto_acl_pattern_type_names, c->pattern));
         buf_put_u8(&head, 0);
         char msg[2048];
         if (ne == 0) {
@@ -532,8 +514,9 @@ int tool_acls_main(int argc, char **argv) {
         goto out;
     }
     if (tool_has(&a, "resource-pattern-type")) {
-        c.pattern = parse_enum(tool_get(&a, "resource-pattern-type"), pat_names,
-                               SL_ARRAY_LEN(pat_names));
+        c.pattern = parse_enum(tool_get(&a, "resource-pattern-type"),
+                               proto_acl_pattern_type_names,
+                               SL_ARRAY_LEN(proto_acl_pattern_type_names));
         if (c.pattern < 1) {
             rc = tool_usage_error(&a, "Invalid resource pattern type: %s",
                                   tool_get(&a, "resource-pattern-type"));

@@ -43,27 +43,13 @@ static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
 
 /* ============================ features =============================== */
 
-static const struct {
-    int level;
-    const char *name;
-} metadata_versions[] = {
-    {7, "3.3-IV3"},  {8, "3.4-IV0"},  {9, "3.5-IV0"},  {10, "3.5-IV1"},
-    {11, "3.5-IV2"}, {12, "3.6-IV0"}, {13, "3.6-IV1"}, {14, "3.6-IV2"},
-    {15, "3.7-IV0"}, {16, "3.7-IV1"}, {17, "3.7-IV2"}, {18, "3.7-IV3"},
-    {19, "3.7-IV4"}, {20, "3.8-IV0"}, {21, "3.9-IV0"}, {22, "4.0-IV0"},
-    {23, "4.0-IV1"}, {24, "4.0-IV2"}, {25, "4.0-IV3"}, {26, "4.1-IV0"},
-    {27, "4.1-IV1"}, {28, "4.2-IV0"}, {29, "4.2-IV1"}, {30, "4.3-IV0"},
-    {31, "4.4-IV0"},
-};
-
 static void level_str(const char *feature, int level, char *out, size_t cap) {
     if (!strcmp(feature, "metadata.version")) {
-        for (size_t i = 0; i < SL_ARRAY_LEN(metadata_versions); i++)
-            if (metadata_versions[i].level == level) {
-                snprintf(out, cap, "%s", metadata_versions[i].name);
-                return;
-            }
-        snprintf(out, cap, "UNKNOWN %d", level); /* as Kafka's FeatureCommand */
+        const char *name = tool_metadata_version_name(level);
+        if (name)
+            snprintf(out, cap, "%s", name);
+        else /* as Kafka's FeatureCommand */
+            snprintf(out, cap, "UNKNOWN %d", level);
         return;
     }
     snprintf(out, cap, "%d", level);

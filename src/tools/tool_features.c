@@ -331,7 +331,7 @@ const char *tool_metadata_version_name(int level) {
     for (size_t i = 0; i < SL_ARRAY_LEN(mvs); i++)
         if (mvs[i].level == level)
             return mvs[i].ibp;
-    return "unknown";
+    return NULL;
 }
 
 int tool_features_version_mapping(tool_args *a) {

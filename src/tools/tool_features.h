@@ -14,7 +14,7 @@ int tool_features_update(tool_args *a, const char *op, kc_conn *kc);
 /* MetadataVersion.fromVersionString(s, true): the level, or -1 with
  * Kafka's message in err. */
 int tool_metadata_version_level(const char *s, char *err, size_t cap);
-/* The MetadataVersion name of a level ("4.0-IV3"), "unknown" if none. */
+/* The MetadataVersion name of a level ("4.0-IV3"), NULL if none. */
 const char *tool_metadata_version_name(int level);
 
 /* Offline: the feature levels a release version bootstraps with. */

@@ -521,7 +521,8 @@ static int do_format(tool_args *a, tool_props *cfg) {
         rename(tmp, path);
         printf("Formatting %s directory %s with metadata.version %s.\n",
                !strcmp(dirs[i], meta_dir) ? "metadata" : "data", dirs[i],
-               tool_metadata_version_name(mv));
+               tool_metadata_version_name(mv) ? tool_metadata_version_name(mv)
+                                              : rv);
     }
     free_dirs(dirs, n);
 done_recs:
