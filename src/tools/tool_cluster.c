@@ -104,6 +104,10 @@ int tool_features_main(int argc, char **argv) {
         rc = tool_features_version_mapping(&a);
         goto out;
     }
+    if (cmd && !strcmp(cmd, "feature-dependencies")) {
+        rc = tool_features_dependencies(&a);
+        goto out;
+    }
     if (!tool_has(&a, "bootstrap-server")) {
         fprintf(
             stderr,
@@ -117,7 +121,8 @@ int tool_features_main(int argc, char **argv) {
     if (!cmd || (strcmp(cmd, "describe") && !update)) {
         fprintf(stderr, "kafka-features: error: %s\n",
                 cmd ? "invalid choice: expected one of describe, upgrade, "
-                      "downgrade, disable, version-mapping"
+                      "downgrade, disable, version-mapping, "
+                      "feature-dependencies"
                     : "too few arguments");
         rc = 1;
         goto out;

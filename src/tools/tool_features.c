@@ -347,3 +347,60 @@ int tool_features_version_mapping(tool_args *a) {
         printf("%s=%d\n", prod_features[f].name, default_level((int)f, mv));
     return 0;
 }
+
+/* FeatureCommand feature-dependencies. Of Kafka 4.3.1's production features
+ * only eligible.leader.replicas.version 1 depends on another
+ * (metadata.version 23, 4.0-IV1); every metadata.version has none. Lines
+ * are printed as each --feature is checked, so an error stops after the
+ * features before it, as Kafka's tool does. */
+int tool_features_dependencies(tool_args *a) {
+    const char **feats;
+    int nfeat = tool_getall(a, "feature", &feats);
+    if (nfeat <= 0) {
+        fprintf(stderr, "Command line error: argument --feature is required. "
+                        "Type --help for help.\n");
+        return 1;
+    }
+    for (int i = 0; i < nfeat; i++) {
+        const char *name;
+        size_t nlen;
+        int level;
+        if (!parse_name_level(feats[i], &name, &nlen, &level))
+            return 1;
+        if (nlen == strlen("metadata.version") &&
+            !strncmp(name, "metadata.version", nlen)) {
+            const char *mv = tool_metadata_version_name(level);
+            if (!mv) {
+                fprintf(stderr, "Unknown metadata.version %d\n", level);
+                return 1;
+            }
+            printf("metadata.version=%d (%s) has no dependencies.\n", level,
+                   mv);
+            continue;
+        }
+        size_t f = 0;
+        while (f < SL_ARRAY_LEN(prod_features) &&
+               (strlen(prod_features[f].name) != nlen ||
+                strncmp(prod_features[f].name, name, nlen)))
+            f++;
+        if (f == SL_ARRAY_LEN(prod_features)) {
+            fprintf(stderr, "Unknown feature: %.*s\n", (int)nlen, name);
+            return 1;
+        }
+        if (level < 0 || level >= prod_features[f].n) {
+            fprintf(stderr, "No feature:%s with feature level %d\n",
+                    prod_features[f].name, level);
+            return 1;
+        }
+        if (!strcmp(prod_features[f].name,
+                    "eligible.leader.replicas.version") &&
+            level >= 1)
+            printf("%s=%d requires:\n    metadata.version=23 (%s)\n",
+                   prod_features[f].name, level,
+                   tool_metadata_version_name(23));
+        else
+            printf("%s=%d has no dependencies.\n", prod_features[f].name,
+                   level);
+    }
+    return 0;
+}

@@ -19,5 +19,7 @@ const char *tool_metadata_version_name(int level);
 
 /* Offline: the feature levels a release version bootstraps with. */
 int tool_features_version_mapping(tool_args *a);
+/* feature-dependencies --feature f=level...: what each level requires. */
+int tool_features_dependencies(tool_args *a);
 
 #endif

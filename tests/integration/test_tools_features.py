@@ -1,4 +1,5 @@
-"""kafka-features.sh upgrade / downgrade / disable / version-mapping: Sluice's
+"""kafka-features.sh upgrade / downgrade / disable / version-mapping /
+feature-dependencies: Sluice's
 tool and Apache Kafka's FeatureCommand against the broker under test print
 the same lines and exit the same way (the broker validates UpdateFeatures as
 Kafka's FeatureControlManager does)."""
@@ -106,6 +107,31 @@ def test_version_mapping(rel):
         "eligible.leader.replicas.version=%s" % ("1" if rel is None else "0"),
         "share.version=%s" % ("1" if rel is None else "0"),
         "streams.version=%s" % ("1" if rel is None else "0")]
+
+
+@pytest.mark.parametrize("feats", [
+    ["eligible.leader.replicas.version=1", "group.version=1", "metadata.version=25"],
+    ["transaction.version=2", "eligible.leader.replicas.version=0"],
+    ["group.version=1", "foo=1"],            # unknown feature after a good one
+    ["group.version=2"],                     # level the feature does not have
+    ["metadata.version=6"],                  # below the first KRaft level
+    ["metadata.version=4.0-IV3"],            # a name, not a level
+    ["group.version"],                       # no '='
+    [],                                      # --feature missing
+])
+def test_feature_dependencies(feats):
+    """feature-dependencies needs no broker: both tools print the same
+    lines, messages and exit code (only ELR 1 has a dependency in 4.3.1)."""
+    args = ["feature-dependencies"]
+    for f in feats:
+        args += ["--feature", f]
+    ours = run("features", *args)
+    theirs = kafka("features", *args)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    assert ours.stderr.strip() == clean_stderr(theirs.stderr).strip()
+    if feats and feats[0].startswith("eligible"):
+        assert ours.stdout.startswith("eligible.leader.replicas.version=1 requires:\n"
+                                      "    metadata.version=23 (4.0-IV1)\n")
 
 
 def test_upgrade_persists(broker_factory, tmp_path):
