@@ -173,12 +173,25 @@ void log_cl_drop_group(const log_io *io, const char *dir, int64_t base,
     if (txn_path)
         IOC(io, unlink, txn_path);
     char ep[4200];
+    log_cl_seg_name(ep, sizeof ep, dir, base, ".index.cleaned");
+    IOC(io, unlink, ep);
+    log_cl_seg_name(ep, sizeof ep, dir, base, ".timeindex.cleaned");
+    IOC(io, unlink, ep);
     log_cl_seg_name(ep, sizeof ep, dir, base, ".swapend");
     IOC(io, unlink, ep);
 }
+
+/* The index files a swap carries: .cleaned, .swap and live names. */
+static const char *const swap_idx_ext[2] = {".index", ".timeindex"};
+static void swap_idx_name(char *out, size_t n, const char *dir, int64_t base,
+                          int k, const char *stage) {
+    char ext[64];
+    snprintf(ext, sizeof ext, "%s%s", swap_idx_ext[k], stage);
+    log_cl_seg_name(out, n, dir, base, ext);
+}
 int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                         int n, int64_t end, const char *cleaned_log,
-                        const char *cleaned_txnindex) {
+                        const char *cleaned_txnindex, bool with_indexes) {
     if (!io)
         io = &log_io_posix;
     int64_t base = bases[0];
@@ -195,6 +208,13 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
     /* 2. .cleaned -> .swap; the .log.swap rename is the commit point */
     if (cleaned_txnindex && IOC(io, rename, cleaned_txnindex, ts) != 0)
         return -1;
+    for (int k = 0; k < 2 && with_indexes; k++) {
+        char c[4200], w[4200];
+        swap_idx_name(c, sizeof c, dir, base, k, ".cleaned");
+        swap_idx_name(w, sizeof w, dir, base, k, ".swap");
+        if (IOC(io, rename, c, w) != 0)
+            return -1;
+    }
     if (IOC(io, rename, cleaned_log, ls) != 0)
         return -1;
     fsync_dir(dir);
@@ -213,9 +233,17 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                 return -1;
         }
     }
-    /* 4. .swap -> final names */
+    /* 4. .swap -> final names (indexes before the .log: a crash between
+     * leaves the .log.swap, and recovery then drops the new indexes) */
     if (cleaned_txnindex && IOC(io, rename, ts, tp) != 0)
         return -1;
+    for (int k = 0; k < 2 && with_indexes; k++) {
+        char w[4200], f[4200];
+        swap_idx_name(w, sizeof w, dir, base, k, ".swap");
+        swap_idx_name(f, sizeof f, dir, base, k, "");
+        if (IOC(io, rename, w, f) != 0)
+            return -1;
+    }
     if (IOC(io, rename, ls, lp) != 0)
         return -1;
     fsync_dir(dir);
@@ -295,11 +323,25 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
             }
             if (file_exists(ts))
                 IOC(io, rename, ts, tp);
+            /* the new indexes, if they were still .swap (else the ones
+             * just removed are rebuilt when the segment loads) */
+            for (int k = 0; k < 2; k++) {
+                char w[4200], f[4200];
+                swap_idx_name(w, sizeof w, dir, base, k, ".swap");
+                swap_idx_name(f, sizeof f, dir, base, k, "");
+                if (file_exists(w))
+                    IOC(io, rename, w, f);
+            }
             IOC(io, rename, ls, lp);
         } else {
             /* not committed (or nothing to do): roll back */
             IOC(io, unlink, ts);
             IOC(io, unlink, ls);
+            for (int k = 0; k < 2; k++) {
+                char w[4200];
+                swap_idx_name(w, sizeof w, dir, base, k, ".swap");
+                IOC(io, unlink, w);
+            }
         }
         fsync_dir(dir);
         IOC(io, unlink, ep);
@@ -509,6 +551,7 @@ static job *start_job(log_cleaner *c) {
     const log_config *cfg = log_get_config(pc.best);
     j->delete_retention_ms = cfg->delete_retention_ms;
     j->segment_bytes = cfg->segment_bytes;
+    j->index_interval = cfg->index_interval_bytes;
     j->load_factor = c->o.load_factor;
     j->map_memory = (size_t)SL_MIN(c->o.dedupe_buffer_size /
                                        (c->o.threads > 0 ? c->o.threads : 1),
@@ -626,8 +669,14 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static void free_idx(log_seg_index *x) {
+    if (x)
+        log_seg_index_free(x);
+    free(x);
+}
+
 bool log_cl_post_group(job *j, int first, int count, char *log_path,
-                       char *txn_path) {
+                       char *txn_path, log_seg_index *idx) {
     log_cleaner *c = j->c;
     pthread_mutex_lock(&c->mu);
     while (!c->stop && !atomic_load(&j->cancel) &&
@@ -639,13 +688,15 @@ bool log_cl_post_group(job *j, int first, int count, char *log_path,
                           txn_path);
         free(log_path);
         free(txn_path);
+        free_idx(idx);
         return false;
     }
     if (j->nready == j->cap_ready) {
         j->cap_ready = j->cap_ready ? j->cap_ready * 2 : 8;
         j->ready = xrealloc(j->ready, sizeof(*j->ready) * (size_t)j->cap_ready);
     }
-    j->ready[j->nready++] = (ready_group){first, count, log_path, txn_path};
+    j->ready[j->nready++] =
+        (ready_group){first, count, log_path, txn_path, idx};
     c->events = true;
     pthread_cond_broadcast(&c->cv_loop);
     pthread_mutex_unlock(&c->mu);
@@ -749,6 +800,7 @@ static void job_free(job *j) {
                           j->ready[i].log_path, j->ready[i].txn_path);
         free(j->ready[i].log_path);
         free(j->ready[i].txn_path);
+        free_idx(j->ready[i].idx);
     }
     free(j->ready);
     free(j->aborted);
@@ -776,8 +828,8 @@ static bool swap_group(log_cleaner *c, job *j, const ready_group *g) {
     int at = revalidate(c, j, g->first, g->first + g->count);
     if (at < 0)
         return false;
-    int16_t e =
-        log_replace_segments(j->part, at, g->count, g->log_path, g->txn_path);
+    int16_t e = log_replace_segments(j->part, at, g->count, g->log_path,
+                                     g->txn_path, g->idx);
     if (e != KERR_NONE)
         return false;
     c->st.segments_swapped++;
@@ -832,8 +884,10 @@ static void process_worker(log_cleaner *c, log_cl_worker *w) {
                               g.txn_path);
         free(g.log_path);
         free(g.txn_path);
+        free_idx(g.idx);
         pthread_mutex_lock(&c->mu);
         j->ready[j->nswapped].log_path = j->ready[j->nswapped].txn_path = NULL;
+        j->ready[j->nswapped].idx = NULL;
         j->nswapped++;
         pthread_cond_broadcast(&c->cv_worker);
         pthread_mutex_unlock(&c->mu);

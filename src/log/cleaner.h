@@ -29,10 +29,15 @@
  *     then record the map's end in <log.dir>/cleaner-offset-checkpoint.
  *
  * Crash safety (Kafka's .cleaned -> .swap scheme): a group is written and
- * fsynced as <base>.log.cleaned (+ .txnindex.cleaned); then <base>.swapend
- * (the group's end offset) is written, the .cleaned files are renamed to
- * .swap (the commit point), the old segments' files are unlinked, the .swap
- * files renamed over <base>.log / .txnindex, and <base>.swapend removed.
+ * fsynced as <base>.log.cleaned (+ .txnindex.cleaned, and .index.cleaned /
+ * .timeindex.cleaned built while the .log was written, so the swap never
+ * re-reads the segment); then <base>.swapend (the group's end offset) is
+ * written, the .cleaned files are renamed to .swap (the .log.swap rename is
+ * the commit point), the old segments' files are unlinked, the .swap files
+ * renamed over <base>.index / .timeindex / .txnindex and last .log, and
+ * <base>.swapend removed. A recovered swap keeps the new indexes only if
+ * they were still .swap; index files missing (or torn) are rebuilt from the
+ * .log when the segment loads.
  * At open, log_cleaner_recover_dir (called by the log before it lists the
  * segments) finishes a swap whose .swap files exist (deletes segments in
  * [base, end), renames) and otherwise drops .cleaned leftovers, so a kill at
@@ -153,10 +158,13 @@ int64_t log_cleaner_map_get(log_cleaner_map *m, const void *key, size_t len);
  */
 /* Swaps <dir>/<bases[0]>.log for cleaned_log (and .txnindex for
  * cleaned_txnindex, may be NULL) and removes the segments bases[1..n)
- * (and every old index file), crash-safely (see above). 0 or -1. */
+ * (and every old index file), crash-safely (see above). with_indexes:
+ * <bases[0]>.index.cleaned and .timeindex.cleaned (written and fsynced
+ * with cleaned_log) become the segment's .index and .timeindex through the
+ * same .cleaned -> .swap -> live renames. 0 or -1. */
 int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                         int n, int64_t end, const char *cleaned_log,
-                        const char *cleaned_txnindex);
+                        const char *cleaned_txnindex, bool with_indexes);
 /* At open: completes an interrupted swap in dir or rolls it back. */
 void log_cleaner_recover_dir(const log_io *io, const char *dir);
 

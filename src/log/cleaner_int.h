@@ -75,6 +75,9 @@ typedef struct ready_group {
     int first, count; /* indexes into job.segs */
     char *log_path;   /* <dir>/<base>.log.cleaned */
     char *txn_path;   /* <dir>/<base>.txnindex.cleaned or NULL */
+    /* the index the worker built while writing log_path (its files are
+     * <base>.index.cleaned and <base>.timeindex.cleaned); owned */
+    log_seg_index *idx;
 } ready_group;
 
 enum log_cl_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED };
@@ -114,8 +117,10 @@ typedef struct log_cl_job {
     int g_first, g_count; /* current group, indexes into segs */
     int ofd;              /* its .cleaned fd, -1 */
     int64_t opos;
-    char *cleaned_path;   /* owned by the worker until posted */
-    log_cleaner_stats st; /* the worker's counters, merged when reaped */
+    char *cleaned_path;     /* owned by the worker until posted */
+    log_seg_index gidx;     /* the group's index, built as j->out is written */
+    int32_t index_interval; /* index.interval.bytes (snapshot) */
+    log_cleaner_stats st;   /* the worker's counters, merged when reaped */
 
     /* ---- shared (under c->mu) */
     int state;       /* enum log_cl_state */
@@ -176,14 +181,15 @@ void log_cl_seg_name(char *out, size_t n, const char *dir, int64_t base,
  * 0 or -1. */
 int log_cl_write_swapend(const log_io *io, const char *dir, int64_t base,
                          int64_t end);
-/* Removes a group's .cleaned files (either may be NULL) and its .swapend. */
+/* Removes a group's .cleaned files (either path may be NULL; the index
+ * files are found by base) and its .swapend. */
 void log_cl_drop_group(const log_io *io, const char *dir, int64_t base,
                        const char *log_path, const char *txn_path);
 /* Worker: hands a written group to the loop (waits while
- * LOG_CL_MAX_PENDING are unswapped). Takes the paths. false if the job was
- * cancelled (the files are then removed). */
+ * LOG_CL_MAX_PENDING are unswapped). Takes the paths and idx (heap, may be
+ * NULL). false if the job was cancelled (the files are then removed). */
 bool log_cl_post_group(log_cl_job *j, int first, int count, char *log_path,
-                       char *txn_path);
+                       char *txn_path, log_seg_index *idx);
 /* Worker: accounts bytes read or written; sleeps to keep all workers
  * together under log.cleaner.io.max.bytes.per.second. */
 void log_cl_throttle(struct log_cleaner *c, log_cl_job *j, int64_t bytes);

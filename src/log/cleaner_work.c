@@ -2,11 +2,13 @@
  * cleaner_work.c - the worker threads' half of the log cleaner (see
  * cleaner.h for the algorithm and cleaner_int.h for who owns what): the
  * offset map, reading sealed segment files, and writing each group of
- * segments as <base>.log.cleaned (+ .txnindex.cleaned) which the loop
- * thread then swaps in.
+ * segments as <base>.log.cleaned (+ .txnindex.cleaned, and the .index /
+ * .timeindex it builds while writing the .log) which the loop thread then
+ * swaps in without reading the segment.
  *
  * THREADING INVARIANTS (a worker runs this file's code only)
- *  1. A worker never calls log.h functions and never touches a
+ *  1. A worker never calls log.h functions (but the log_seg_index_* ones,
+ *     which build an index in memory it owns) and never touches a
  *     log_partition: it works from the job's snapshot (segment bases and
  *     sizes, config values, aborted transactions, producers' last batches)
  *     taken by the loop when the job was handed out.
@@ -19,9 +21,10 @@
  *     read either sees the bytes of the snapshot or fails, and the pass
  *     fails with it; nothing is ever half-read silently (every batch is
  *     CRC-checked too).
- *  3. It only WRITES <base>.log.cleaned and <base>.txnindex.cleaned of its
- *     own groups (one job per partition at a time, so no other writer uses
- *     these names); a posted group's files belong to the loop from then on.
+ *  3. It only WRITES <base>.log.cleaned, <base>.txnindex.cleaned,
+ *     <base>.index.cleaned and <base>.timeindex.cleaned of its own groups (one
+ * job per partition at a time, so no other writer uses these names); a posted
+ * group's files belong to the loop from then on.
  *  4. The cancel flag is polled at every batch: a cancelled or failed pass
  *     removes its unposted .cleaned file and ends; the loop discards posted
  *     but unswapped groups. Whether the result may go into the log is
@@ -511,6 +514,8 @@ static bool next_group(job *j, int from) {
     j->cleaned_path = xstrdup(path);
     j->ofd = IOC(j->io, open, path, O_RDWR | O_CREAT | O_TRUNC, 0644);
     j->opos = 0;
+    log_seg_index_free(&j->gidx);
+    log_seg_index_init(&j->gidx, lo, j->index_interval);
     buf_reset(&j->out);
     return j->ofd >= 0;
 }
@@ -746,6 +751,13 @@ static bool clean_batch(job *j, const uint8_t *p, const log_batch_header *h) {
 static bool flush_out(job *j) {
     if (!j->out.len)
         return true;
+    /* j->out holds whole batches: index them where they land */
+    for (size_t off = 0; off + BATCH_HEADER_SIZE <= j->out.len;) {
+        log_seg_index_add(&j->gidx, j->out.data + off);
+        off += (size_t)sl_load_be32(j->out.data + off + BATCH_OFF_LENGTH) +
+               BATCH_LOG_OVERHEAD;
+    }
+    SL_ASSERT(j->gidx.size == j->opos + (int64_t)j->out.len);
     if (!log_cl_write_all(j->io, j->ofd, j->out.data, j->out.len,
                           (off_t)j->opos))
         return false;
@@ -798,12 +810,36 @@ static bool write_group_txnindex(job *j, char **path) {
     return ok;
 }
 
+/* Writes the group's index as <base>.index.cleaned and
+ * <base>.timeindex.cleaned (fsynced: the swap commits them with the .log). */
+static bool write_group_indexes(job *j) {
+    const log_seg_index *x = &j->gidx;
+    for (int k = 0; k < 2; k++) {
+        char p[4200];
+        log_cl_seg_name(p, sizeof p, j->dir, x->base,
+                        k ? ".timeindex.cleaned" : ".index.cleaned");
+        size_t n = k ? (size_t)x->n_tidx * 12 : (size_t)x->n_idx * 8;
+        int fd = IOC(j->io, open, p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        bool ok = fd >= 0 &&
+                  (n == 0 ||
+                   log_cl_write_all(j->io, fd, k ? x->tidx : x->idx, n, 0)) &&
+                  IOC(j->io, fsync, fd) == 0;
+        if (fd >= 0)
+            IOC(j->io, close, fd);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* Finishes the current group: fsync, close, hand it to the loop. */
 static bool finish_group(job *j) {
     if (!flush_out(j) || IOC(j->io, fsync, j->ofd) != 0)
         return false;
     IOC(j->io, close, j->ofd);
     j->ofd = -1;
+    if (!write_group_indexes(j))
+        return false;
     char *txn = NULL;
     if (!write_group_txnindex(j, &txn))
         return false;
@@ -816,7 +852,10 @@ static bool finish_group(job *j) {
     }
     char *log_path = j->cleaned_path;
     j->cleaned_path = NULL; /* the loop's now (or removed by post_group) */
-    if (!log_cl_post_group(j, j->g_first, j->g_count, log_path, txn))
+    log_seg_index *idx = xmalloc(sizeof(*idx));
+    *idx = j->gidx; /* moved */
+    log_seg_index_init(&j->gidx, 0, j->index_interval);
+    if (!log_cl_post_group(j, j->g_first, j->g_count, log_path, txn, idx))
         return false;
     j->cur_seg = j->g_first + j->g_count;
     j->cur_pos = 0;
@@ -865,6 +904,7 @@ static void pass_release(job *j, bool failed) {
         free(j->cleaned_path);
         j->cleaned_path = NULL;
     }
+    log_seg_index_free(&j->gidx);
     log_cleaner_map_free(&j->map);
     txn_meta_free(&j->map_txn);
     txn_meta_free(&j->g_txn);

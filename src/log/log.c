@@ -2736,7 +2736,8 @@ const char *log_path(const log_partition *part) {
 
 int16_t log_replace_segments(log_partition *part, int first, int count,
                              const char *cleaned_log,
-                             const char *cleaned_txnindex) {
+                             const char *cleaned_txnindex,
+                             const log_seg_index *built) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
     if (first < 0 || count <= 0 || first + count >= part->nsegs)
@@ -2748,7 +2749,7 @@ int16_t log_replace_segments(log_partition *part, int first, int count,
         seg_close(part->segs[first + i]);
     }
     int rc = log_cleaner_swap_in(part->mgr->io, part->path, bases, count, end,
-                                 cleaned_log, cleaned_txnindex);
+                                 cleaned_log, cleaned_txnindex, built != NULL);
     free(bases);
     if (rc != 0) {
         poison(part, "replace segments");
@@ -2761,13 +2762,99 @@ int16_t log_replace_segments(log_partition *part, int first, int count,
     memmove(part->segs + first + 1, part->segs + first + count,
             sizeof(*part->segs) * (size_t)(part->nsegs - first - count));
     part->nsegs -= count - 1;
-    bool cut = false;
-    if (!seg_rebuild(ns, &cut))
-        return KERR_KAFKA_STORAGE_ERROR;
+    if (built) {
+        /* the writer's index is what a rebuild would produce: adopt it
+         * (the entries load from the swapped-in files when opened) */
+        ns->size = built->size;
+        ns->max_ts = built->max_ts;
+        ns->max_ts_offset = built->max_ts_offset;
+        ns->first_batch_ts = built->first_batch_ts;
+        ns->last_tidx_ts = built->last_tidx_ts;
+        ns->bytes_since_index = built->bytes_since_index;
+        ns->n_idx = built->n_idx;
+        ns->n_tidx = built->n_tidx;
+    } else {
+        bool cut = false;
+        if (!seg_rebuild(ns, &cut))
+            return KERR_KAFKA_STORAGE_ERROR;
+    }
     ns->next_offset = end;
     seg_close(ns);
     return KERR_NONE;
 }
+
+void log_seg_index_init(log_seg_index *x, int64_t base, int32_t interval) {
+    memset(x, 0, sizeof(*x));
+    x->base = base;
+    x->interval = interval;
+    x->next_offset = base;
+    x->max_ts = x->max_ts_offset = -1;
+    x->first_batch_ts = x->last_tidx_ts = -1;
+}
+
+void log_seg_index_free(log_seg_index *x) {
+    free(x->idx);
+    free(x->tidx);
+    x->idx = x->tidx = NULL;
+    x->n_idx = x->n_tidx = x->cap_idx = x->cap_tidx = 0;
+}
+
+static int32_t sidx_last_rel(const log_seg_index *x) {
+    return (int32_t)sl_load_be32(x->idx + (size_t)(x->n_idx - 1) * IDX_ENTRY);
+}
+
+static int32_t sidx_last_trel(const log_seg_index *x) {
+    return (int32_t)sl_load_be32(x->tidx +
+                                 (size_t)(x->n_tidx - 1) * TIDX_ENTRY + 8);
+}
+
+/* Mirrors seg_account_batch + idx_append + tidx_maybe_append. */
+void log_seg_index_add(log_seg_index *x, const uint8_t *hdr) {
+    log_batch_header h;
+    batch_parse_header(hdr, BATCH_HEADER_SIZE, &h);
+    int64_t pos = x->size;
+    int64_t last = batch_last_offset(&h);
+    if (pos == 0 || x->first_batch_ts < 0)
+        x->first_batch_ts = h.max_timestamp;
+    if (h.max_timestamp > x->max_ts) {
+        x->max_ts = h.max_timestamp;
+        x->max_ts_offset = last;
+    }
+    if (x->bytes_since_index > x->interval) {
+        int32_t rel = (int32_t)(last - x->base);
+        if (!x->n_idx || rel > sidx_last_rel(x)) {
+            if (x->n_idx == x->cap_idx) {
+                x->cap_idx = x->cap_idx ? x->cap_idx * 2 : 64;
+                x->idx = xrealloc(x->idx, (size_t)x->cap_idx * IDX_ENTRY);
+            }
+            uint8_t *e = x->idx + (size_t)x->n_idx * IDX_ENTRY;
+            sl_store_be32(e, (uint32_t)rel);
+            sl_store_be32(e + 4, (uint32_t)pos);
+            x->n_idx++;
+        }
+        int64_t ts = x->max_ts;
+        int32_t trel = (int32_t)(x->max_ts_offset - x->base);
+        if (ts >= 0 && ts > x->last_tidx_ts &&
+            !(x->n_tidx && trel < sidx_last_trel(x))) {
+            if (x->n_tidx && sidx_last_trel(x) == trel)
+                x->n_tidx--; /* same offset, larger timestamp */
+            if (x->n_tidx == x->cap_tidx) {
+                x->cap_tidx = x->cap_tidx ? x->cap_tidx * 2 : 64;
+                x->tidx = xrealloc(x->tidx, (size_t)x->cap_tidx * TIDX_ENTRY);
+            }
+            uint8_t *e = x->tidx + (size_t)x->n_tidx * TIDX_ENTRY;
+            sl_store_be64(e, (uint64_t)ts);
+            sl_store_be32(e + 8, (uint32_t)trel);
+            x->n_tidx++;
+            x->last_tidx_ts = ts;
+        }
+        x->bytes_since_index = 0;
+    }
+    x->bytes_since_index += batch_size(&h);
+    x->next_offset = last + 1;
+    x->size = pos + batch_size(&h);
+}
+
 const char *log_manager_dir(const log_manager *mgr, int i) {
     return mgr->dirs[i];
 }

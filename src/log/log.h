@@ -283,13 +283,39 @@ typedef struct log_segment_info {
 void log_segment_get(const log_partition *part, int i, log_segment_info *out);
 /* <log.dir>/<topic>-<partition> */
 const char *log_path(const log_partition *part);
+/* The offset and time index of a segment built batch by batch while its
+ * .log is written (the cleaner's worker does this for a cleaned segment):
+ * the same entries, under the same index.interval.bytes rule, as a rebuild
+ * that re-reads the file (seg_rebuild). Plain data owned by whoever built
+ * it; no partition access, so any thread may use its own. idx/tidx hold the
+ * entries as they are on disk (big-endian, 8 and 12 bytes each). */
+typedef struct log_seg_index {
+    int64_t base;
+    int32_t interval;
+    int64_t size;        /* bytes accounted (= position of the next batch) */
+    int64_t next_offset; /* after the last batch */
+    int64_t max_ts, max_ts_offset, first_batch_ts, last_tidx_ts;
+    int64_t bytes_since_index;
+    uint8_t *idx, *tidx;
+    int32_t n_idx, n_tidx, cap_idx, cap_tidx;
+} log_seg_index;
+void log_seg_index_init(log_seg_index *x, int64_t base, int32_t interval);
+/* Accounts the stored batch whose header (61 bytes) is hdr, at x->size. */
+void log_seg_index_add(log_seg_index *x, const uint8_t *hdr);
+void log_seg_index_free(log_seg_index *x);
+
 /* Replaces the rolled segments [first, first+count) (never the active one)
  * by one segment with the first one's base offset whose data is the file
  * cleaned_log (and .txnindex cleaned_txnindex, may be NULL), through the
- * crash-safe swap of log_cleaner_swap_in; indexes are rebuilt. Readers
- * holding an fd of an old segment keep reading the old bytes. */
+ * crash-safe swap of log_cleaner_swap_in. built: the index the writer built
+ * for cleaned_log, whose files <base>.index.cleaned and
+ * <base>.timeindex.cleaned sit next to it (fsynced): they are swapped in
+ * with the .log and the segment takes its state from built, without reading
+ * the segment. built NULL: indexes are rebuilt by re-reading the segment.
+ * Readers holding an fd of an old segment keep reading the old bytes. */
 int16_t log_replace_segments(log_partition *part, int first, int count,
                              const char *cleaned_log,
-                             const char *cleaned_txnindex);
+                             const char *cleaned_txnindex,
+                             const log_seg_index *built);
 
 #endif
