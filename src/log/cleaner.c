@@ -88,39 +88,6 @@ static void fsync_dir(const char *dir) {
     }
 }
 
-bool log_cl_write_all(const log_io *io, int fd, const void *p, size_t n,
-                      off_t off) {
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = IOC(io, pwrite, fd, b, n, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        b += w;
-        n -= (size_t)w;
-        off += w;
-    }
-    return true;
-}
-
-ssize_t log_cl_read_full(const log_io *io, int fd, void *p, size_t n,
-                         off_t off) {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r =
-            IOC(io, pread, fd, (uint8_t *)p + got, n - got, off + (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 static bool file_exists(const char *p) {
     return access(p, F_OK) == 0;
 }
@@ -132,7 +99,7 @@ static bool write_small_atomic(const log_io *io, const char *path,
     int fd = IOC(io, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return false;
-    bool ok = log_cl_write_all(io, fd, d, n, 0) && IOC(io, fsync, fd) == 0;
+    bool ok = log_io_write_all(io, fd, d, n, 0) && IOC(io, fsync, fd) == 0;
     IOC(io, close, fd);
     if (!ok || IOC(io, rename, tmp, path) != 0) {
         IOC(io, unlink, tmp);

@@ -170,10 +170,6 @@ struct log_cleaner {
 };
 
 /* cleaner.c -> shared helpers */
-bool log_cl_write_all(const log_io *io, int fd, const void *p, size_t n,
-                      off_t off);
-ssize_t log_cl_read_full(const log_io *io, int fd, void *p, size_t n,
-                         off_t off);
 void log_cl_seg_name(char *out, size_t n, const char *dir, int64_t base,
                      const char *ext);
 /* <dir>/<base>.swapend holding end, fsynced (written by the worker once a

@@ -371,7 +371,7 @@ static int next_batch(job *j, const uint8_t **p, log_batch_header *h) {
             want = (size_t)(s->size - j->cur_pos);
         buf_reset(&j->rbuf);
         buf_reserve(&j->rbuf, want);
-        ssize_t r = log_cl_read_full(j->io, j->rfd, j->rbuf.data, want,
+        ssize_t r = log_io_read_full(j->io, j->rfd, j->rbuf.data, want,
                                      (off_t)j->cur_pos);
         if (r != (ssize_t)want)
             return -1;
@@ -758,7 +758,7 @@ static bool flush_out(job *j) {
                BATCH_LOG_OVERHEAD;
     }
     SL_ASSERT(j->gidx.size == j->opos + (int64_t)j->out.len);
-    if (!log_cl_write_all(j->io, j->ofd, j->out.data, j->out.len,
+    if (!log_io_write_all(j->io, j->ofd, j->out.data, j->out.len,
                           (off_t)j->opos))
         return false;
     j->opos += (int64_t)j->out.len;
@@ -784,7 +784,7 @@ static bool write_group_txnindex(job *j, char **path) {
         if (fstat(fd, &st) == 0 && st.st_size > 0) {
             size_t n = (size_t)st.st_size;
             buf_reserve(&all, n);
-            if (log_cl_read_full(j->io, fd, all.data + all.len, n, 0) ==
+            if (log_io_read_full(j->io, fd, all.data + all.len, n, 0) ==
                 (ssize_t)n)
                 all.len += n;
         }
@@ -798,7 +798,7 @@ static bool write_group_txnindex(job *j, char **path) {
     log_cl_seg_name(tp, sizeof tp, j->dir, j->segs[j->g_first].base,
                     ".txnindex.cleaned");
     int fd = IOC(j->io, open, tp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    bool ok = fd >= 0 && log_cl_write_all(j->io, fd, all.data, all.len, 0) &&
+    bool ok = fd >= 0 && log_io_write_all(j->io, fd, all.data, all.len, 0) &&
               IOC(j->io, fsync, fd) == 0;
     if (fd >= 0)
         IOC(j->io, close, fd);
@@ -822,7 +822,7 @@ static bool write_group_indexes(job *j) {
         int fd = IOC(j->io, open, p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         bool ok = fd >= 0 &&
                   (n == 0 ||
-                   log_cl_write_all(j->io, fd, k ? x->tidx : x->idx, n, 0)) &&
+                   log_io_write_all(j->io, fd, k ? x->tidx : x->idx, n, 0)) &&
                   IOC(j->io, fsync, fd) == 0;
         if (fd >= 0)
             IOC(j->io, close, fd);

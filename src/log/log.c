@@ -265,12 +265,13 @@ static void poison(log_partition *part, const char *what) {
     part->failed = true;
 }
 
-/* Whole-buffer pwrite; false on error or short write. */
-static bool write_all(log_manager *mgr, int fd, const void *p, size_t n,
+/* Whole-buffer pwrite through io; false on error or short write (errno
+ * EIO for a write of 0 bytes). Any thread (the cleaner workers use it). */
+bool log_io_write_all(const log_io *io, int fd, const void *p, size_t n,
                       off_t off) {
     const uint8_t *b = p;
     while (n) {
-        ssize_t w = IOCALL(mgr, pwrite, fd, b, n, off);
+        ssize_t w = io->pwrite(io->ctx, fd, b, n, off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -285,13 +286,14 @@ static bool write_all(log_manager *mgr, int fd, const void *p, size_t n,
     return true;
 }
 
-/* pread of exactly n bytes; returns bytes read (< n at end of file), -1 err */
-static ssize_t read_full(log_manager *mgr, int fd, void *p, size_t n,
+/* pread of exactly n bytes through io; returns bytes read (< n at end of
+ * file), -1 on error. Any thread (the cleaner workers use it). */
+ssize_t log_io_read_full(const log_io *io, int fd, void *p, size_t n,
                          off_t off) {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = IOCALL(mgr, pread, fd, (uint8_t *)p + got, n - got,
-                           off + (off_t)got);
+        ssize_t r = io->pread(io->ctx, fd, (uint8_t *)p + got, n - got,
+                              off + (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -318,7 +320,8 @@ static bool write_file_atomic(log_manager *mgr, const char *path,
     int fd = IOCALL(mgr, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return false;
-    bool ok = write_all(mgr, fd, data, n, 0) && IOCALL(mgr, fsync, fd) == 0;
+    bool ok = log_io_write_all(mgr->io, fd, data, n, 0) &&
+              IOCALL(mgr, fsync, fd) == 0;
     IOCALL(mgr, close, fd);
     if (!ok || IOCALL(mgr, rename, tmp, path) != 0) {
         IOCALL(mgr, unlink, tmp);
@@ -505,7 +508,7 @@ static bool load_index_file(log_manager *mgr, const char *path, void **arr,
     if (fd < 0)
         return false;
     uint8_t *raw = xmalloc((size_t)n * esz);
-    ssize_t r = read_full(mgr, fd, raw, (size_t)n * esz, 0);
+    ssize_t r = log_io_read_full(mgr->io, fd, raw, (size_t)n * esz, 0);
     IOCALL(mgr, close, fd);
     if (r != (ssize_t)((size_t)n * esz)) {
         free(raw);
@@ -654,7 +657,8 @@ static bool idx_append(log_segment *s, int64_t last_offset, int64_t pos) {
         uint8_t raw[8];
         sl_store_be32(raw, (uint32_t)e.rel);
         sl_store_be32(raw + 4, (uint32_t)e.pos);
-        if (!write_all(mgr, s->idx_fd, raw, 8, (off_t)s->n_idx * IDX_ENTRY))
+        if (!log_io_write_all(mgr->io, s->idx_fd, raw, 8,
+                              (off_t)s->n_idx * IDX_ENTRY))
             return false;
     }
     s->n_idx++;
@@ -683,7 +687,8 @@ static bool tidx_maybe_append(log_segment *s, int64_t ts, int64_t offset) {
         uint8_t raw[12];
         sl_store_be64(raw, (uint64_t)e.ts);
         sl_store_be32(raw + 8, (uint32_t)e.rel);
-        if (!write_all(mgr, s->tidx_fd, raw, 12, (off_t)s->n_tidx * TIDX_ENTRY))
+        if (!log_io_write_all(mgr->io, s->tidx_fd, raw, 12,
+                              (off_t)s->n_tidx * TIDX_ENTRY))
             return false;
     }
     s->n_tidx++;
@@ -744,7 +749,7 @@ static bool seg_write_indexes(log_segment *s, bool prealloc) {
                           (int32_t)esz);
         ok = IOCALL(mgr, ftruncate, fd, 0) == 0 &&
              IOCALL(mgr, ftruncate, fd, len) == 0 &&
-             write_all(mgr, fd, raw, (size_t)n * esz, 0);
+             log_io_write_all(mgr->io, fd, raw, (size_t)n * esz, 0);
         free(raw);
         IOCALL(mgr, close, fd);
     }
@@ -814,7 +819,7 @@ static int64_t seg_lookup_pos(log_segment *s, int64_t offset) {
         pos = s->idx[found].pos;
     uint8_t h[BATCH_OFF_BASE_TIMESTAMP];
     while (pos < s->size) {
-        ssize_t r = read_full(mgr, s->fd, h, sizeof(h), (off_t)pos);
+        ssize_t r = log_io_read_full(mgr->io, s->fd, h, sizeof(h), (off_t)pos);
         if (r != (ssize_t)sizeof(h))
             return -1;
         int64_t bo = (int64_t)sl_load_be64(h);
@@ -858,7 +863,8 @@ static bool seg_rebuild(log_segment *s, bool *truncated) {
     int64_t prev_next = s->base;
     while (pos < fsize) {
         uint8_t hdr[BATCH_HEADER_SIZE];
-        ssize_t r = read_full(mgr, s->fd, hdr, sizeof(hdr), (off_t)pos);
+        ssize_t r =
+            log_io_read_full(mgr->io, s->fd, hdr, sizeof(hdr), (off_t)pos);
         if (r < 0) {
             buf_free(&b);
             poison(part, "read segment");
@@ -873,7 +879,7 @@ static bool seg_rebuild(log_segment *s, bool *truncated) {
         size_t total = (size_t)blen + BATCH_LOG_OVERHEAD;
         buf_reset(&b);
         buf_reserve(&b, total);
-        r = read_full(mgr, s->fd, b.data, total, (off_t)pos);
+        r = log_io_read_full(mgr->io, s->fd, b.data, total, (off_t)pos);
         if (r < 0) {
             buf_free(&b);
             poison(part, "read segment");
@@ -959,10 +965,10 @@ static bool seg_load_clean(log_segment *s, bool last) {
     s->bytes_since_index = 0;
     uint8_t h[BATCH_HEADER_SIZE];
     if (s->size > 0 &&
-        read_full(mgr, s->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h))
+        log_io_read_full(mgr->io, s->fd, h, sizeof(h), 0) == (ssize_t)sizeof(h))
         s->first_batch_ts = (int64_t)sl_load_be64(h + BATCH_OFF_MAX_TIMESTAMP);
     while (pos < s->size) {
-        if (read_full(mgr, s->fd, h, sizeof(h), (off_t)pos) !=
+        if (log_io_read_full(mgr->io, s->fd, h, sizeof(h), (off_t)pos) !=
             (ssize_t)sizeof(h))
             return false;
         log_batch_header bh;
@@ -1175,7 +1181,7 @@ static bool write_partition_metadata(log_partition *part) {
     free(p);
     if (fd < 0)
         return false;
-    bool ok = write_all(mgr, fd, txt, (size_t)n, 0);
+    bool ok = log_io_write_all(mgr->io, fd, txt, (size_t)n, 0);
     IOCALL(mgr, close, fd);
     mgr->create_sync = true;
     return ok;
@@ -1910,7 +1916,7 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
     if (!seg_open(s))
         return KERR_KAFKA_STORAGE_ERROR;
     int64_t at = s->size;
-    if (!write_all(mgr, s->fd, batches, len, (off_t)at)) {
+    if (!log_io_write_all(mgr->io, s->fd, batches, len, (off_t)at)) {
         poison(part, "append");
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -2027,7 +2033,7 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
         if (pos >= max_pos)
             return KERR_NONE;
         uint8_t h[BATCH_OFF_LEADER_EPOCH];
-        if (read_full(part->mgr, s->fd, h, sizeof(h), (off_t)pos) !=
+        if (log_io_read_full(part->mgr->io, s->fd, h, sizeof(h), (off_t)pos) !=
             (ssize_t)sizeof(h)) {
             poison(part, "read");
             return KERR_KAFKA_STORAGE_ERROR;
@@ -2062,7 +2068,7 @@ static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts,
                           bool exact_max, int64_t *off, int64_t *rts) {
     log_manager *mgr = s->part->mgr;
     uint8_t hb[BATCH_HEADER_SIZE];
-    if (read_full(mgr, s->fd, hb, sizeof(hb), (off_t)pos) !=
+    if (log_io_read_full(mgr->io, s->fd, hb, sizeof(hb), (off_t)pos) !=
         (ssize_t)sizeof(hb))
         return false;
     log_batch_header h;
@@ -2072,7 +2078,8 @@ static bool batch_find_ts(log_segment *s, int64_t pos, int64_t ts,
         return false;
     uint8_t *raw = xmalloc(total);
     bool found = false;
-    if (read_full(mgr, s->fd, raw, total, (off_t)pos) == (ssize_t)total) {
+    if (log_io_read_full(mgr->io, s->fd, raw, total, (off_t)pos) ==
+        (ssize_t)total) {
         buf plain;
         buf_init(&plain, 0);
         if (batch_decompress_records(&h, raw, 64u << 20, &plain) == KERR_NONE) {
@@ -2148,8 +2155,8 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
             return KERR_KAFKA_STORAGE_ERROR;
         while (pos < s->size) {
             uint8_t hb[BATCH_HEADER_SIZE];
-            if (read_full(part->mgr, s->fd, hb, sizeof(hb), (off_t)pos) !=
-                (ssize_t)sizeof(hb))
+            if (log_io_read_full(part->mgr->io, s->fd, hb, sizeof(hb),
+                                 (off_t)pos) != (ssize_t)sizeof(hb))
                 return KERR_KAFKA_STORAGE_ERROR;
             log_batch_header h;
             batch_parse_header(hb, sizeof(hb), &h);

@@ -53,6 +53,14 @@ typedef struct log_io {
 /* The real POSIX implementation. */
 extern const log_io log_io_posix;
 
+/* Whole-buffer pwrite through io: false on error or short write. pread of
+ * exactly n bytes: bytes read (< n at end of file), -1 on error. Both retry
+ * EINTR; any thread. */
+bool log_io_write_all(const log_io *io, int fd, const void *p, size_t n,
+                      off_t off);
+ssize_t log_io_read_full(const log_io *io, int fd, void *p, size_t n,
+                         off_t off);
+
 /* ---- per-topic configuration ----------------------------------------- */
 enum log_ts_type { LOG_TS_CREATE_TIME = 0, LOG_TS_LOG_APPEND_TIME = 1 };
 enum log_cleanup { LOG_CLEANUP_DELETE = 1, LOG_CLEANUP_COMPACT = 2 };
