@@ -17,6 +17,8 @@ Environment:
                        10240 = 10 GB; quick 200)
   BENCH_PARTS=a,b      partition counts for the scale test (default
                        10000,100000; quick 1000,5000)
+  BENCH_SCALE_TIMEOUT=s how long the scale test waits for a broker's partitions
+                       (default 600; quick 300)
   BENCH_ONLY=k1,k2     only these sections: produce consume e2e startup scale
   BENCH_SLUICE=0       leave Sluice out (column shows n/a)
   BENCH_OUT=path       where to write the report (default docs/benchmarks.md)
@@ -56,14 +58,16 @@ ONLY = set(x for x in os.environ.get("BENCH_ONLY", "").split(",") if x)
 WITH_SLUICE = os.environ.get("BENCH_SLUICE", "1") != "0"
 
 # Volumes per producer run (records) by record size.
-PRODUCE_COUNT = {100: 300_000, 1024: 60_000} if QUICK else {100: 2_000_000, 1024: 400_000}
+PRODUCE_COUNT = {100: 1_000_000, 1024: 200_000} if QUICK else {100: 2_000_000, 1024: 400_000}
 # The Java client tops out far lower on this machine: fewer records, same shape.
-JAVA_PRODUCE_COUNT = {100: 100_000, 1024: 30_000} if QUICK else {100: 500_000, 1024: 150_000}
+JAVA_PRODUCE_COUNT = {100: 300_000, 1024: 90_000} if QUICK else {100: 1_500_000, 1024: 450_000}
 CONSUME_COUNT = 100_000 if QUICK else 1_000_000   # 1 KB records, 6 partitions
 E2E_RATE = 1000 if QUICK else 2000                # records/s, 1 KB, 1 partition
 E2E_SECS = 6 if QUICK else 30
 E2E_JAVA_COUNT = 2000 if QUICK else 10000
 TIMEOUT = 300 if QUICK else 1800
+# How long the scale test waits for a broker's partitions before giving up.
+SCALE_TIMEOUT = int(os.environ.get("BENCH_SCALE_TIMEOUT", "300" if QUICK else "600"))
 PAGE = os.sysconf("SC_PAGE_SIZE")
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -453,19 +457,28 @@ def java_tool(cls, args, timeout=TIMEOUT):
                    + args, timeout)
 
 
+# ProducerPerformance --warmup-records: the first third of each Java run is
+# left out of the figure (its "steady state" summary is reported), so that
+# the JVM's JIT warm-up, which takes most of a short run, is not measured.
+JAVA_WARMUP_FRACTION = 3
+JAVA_WARMUP_TEXT = "a third"
+
+
 def java_produce(b, topic, size, count, acks, throughput=-1):
+    warm = count // JAVA_WARMUP_FRACTION
     r = java_tool("org.apache.kafka.tools.ProducerPerformance",
                   ["--bootstrap-server", b.bootstrap, "--topic", topic, "--num-records",
                    str(count), "--record-size", str(size), "--throughput", str(throughput),
+                   "--warmup-records", str(warm),
                    "--command-property", "acks=%s" % acks, "request.timeout.ms=30000",
                    "delivery.timeout.ms=120000", "enable.idempotence=false"])
-    m = re.search(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg "
-                  r"latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, "
-                  r"(\d+) ms 99.9th", r.stdout)
-    if r.returncode or not m or int(m.group(1)) != count:
+    m = re.search(r"(\d+) steady state records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), "
+                  r"([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, "
+                  r"(\d+) ms 99th, (\d+) ms 99.9th", r.stdout)
+    if r.returncode or not m or int(m.group(1)) != count - warm:
         raise ClientError(short_reason(r.stderr + r.stdout))
     return {"records": int(m.group(1)), "rps": float(m.group(2)), "mbps": float(m.group(3)),
-            "bytes": count * size, "lat_p50_ms": float(m.group(6)),
+            "bytes": count * size, "steady_bytes": (count - warm) * size, "lat_p50_ms": float(m.group(6)),
             "lat_p99_ms": float(m.group(8)), "lat_p999_ms": float(m.group(9))}
 
 
@@ -852,12 +865,12 @@ def section_scale(make):
                 per = 1000 if n >= 1000 else n
                 topics = {"scale-%05d" % i: per for i in range(n // per)}
                 t0 = time.monotonic()
-                t = create_topics(b, topics, timeout=TIMEOUT)
+                t = create_topics(b, topics, timeout=SCALE_TIMEOUT)
                 f_create.add(name, t)
-                if logs_on_disk(b, topics, t0 + TIMEOUT):
+                if logs_on_disk(b, topics, t0 + SCALE_TIMEOUT):
                     f_disk.add(name, time.monotonic() - t0)
                 else:
-                    f_disk.fail(name, "logs not on disk after %ss" % TIMEOUT)
+                    f_disk.fail(name, "logs not on disk after %ss" % SCALE_TIMEOUT)
                 time.sleep(5 if QUICK else 30)
                 c0 = cpu_secs(b.pid)
                 time.sleep(10)
@@ -973,6 +986,13 @@ the ratio column, measured in the same run, rather than absolute figures).
 ## Machine
 - CPU: {cores} cores, {cpu}; memory {mem} MB; kernel {kernel}
 - Disk: {disk}; both brokers' log dirs under build/bench/work on it.
+- Memory is a VM's (Firecracker, with free page reporting): the host backs
+  a guest page on its first use and takes free pages back within seconds,
+  so writing page cache into free memory costs 2-3 s of CPU per GB in page
+  faults (about 0.5 s per GB for memory already backed). Both brokers pay it
+  inside their write() calls on every produce run (78% of Sluice's produce
+  CPU in one profile); it narrows the throughput and CPU ratios. Touching
+  the memory beforehand does not help: it is handed back once freed.
 
 ## Versions
 - {kv}
@@ -993,8 +1013,11 @@ the ratio column, measured in the same run, rather than absolute figures).
   during the throughput/latency sections (each idles while the other works);
   start-up and scale tests run one broker at a time.
 - Producer runs: {pc} records per run for rdperf, {jpc} for Java (rdperf: round-robin over the
-  partitions, librdkafka defaults, acks as listed; Java: ProducerPerformance
-  defaults, --throughput -1). Idempotence off in both clients (librdkafka's
+  partitions, librdkafka defaults, acks as listed, records enqueued 256 at a
+  time with rd_kafka_produce_batch and no payload copy, so that the client
+  costs as little as it can; Java: ProducerPerformance defaults, --throughput
+  -1, plus --warmup-records {jw} of the count, whose steady-state figure is
+  reported, so that the JVM's warm-up is left out). Idempotence off in both clients (librdkafka's
   default; set off for Java, which turns it on by default, so that both
   clients send the same kind of batches). Consumer: {cc} records of 1 KB over 6
   partitions, read right after being written (warm page cache); rdperf
@@ -1044,6 +1067,7 @@ Median of the runs, [min–max] when more than one. n/a gives the reason.
            pc=", ".join("%s B: %s" % (k, format(v, ",")) for k, v in PRODUCE_COUNT.items()),
            jpc=", ".join("%s B: %s" % (k, format(v, ",")) for k, v in JAVA_PRODUCE_COUNT.items()),
            cc=format(CONSUME_COUNT, ","), er=E2E_RATE, es=E2E_SECS, ej=E2E_JAVA_COUNT,
+           jw=JAVA_WARMUP_TEXT,
            smb=STARTUP_MB, pause=5 if QUICK else 30, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
            table=table(), targets=targets(),
            notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
