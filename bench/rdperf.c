@@ -408,13 +408,15 @@ static int mode_consume(const struct opts *o)
     double bytes = 0;
     int64_t first = 0, last = t0;
     int stalled = 0;
-    /* Records are taken 1024 at a time (one queue lock per batch, not per
-     * record) and the clock is read once per batch: the client should cost
-     * as little as it can, so that what shows is the broker. */
+    /* Records are taken up to 1024 at a time (one queue lock per batch, not
+     * per record) and the clock is read once per batch: the client should
+     * cost as little as it can, so that what shows is the broker. */
     enum { CONSUME_BATCH = 1024 };
     rd_kafka_message_t *ms[CONSUME_BATCH];
     while (n < o->count) {
-        ssize_t got = rd_kafka_consume_batch_queue(c.q, 1000, ms, CONSUME_BATCH);
+        /* Never ask for more than remain: the call waits for a full batch. */
+        long want = o->count - n < CONSUME_BATCH ? o->count - n : CONSUME_BATCH;
+        ssize_t got = rd_kafka_consume_batch_queue(c.q, 1000, ms, (size_t)want);
         if (got <= 0) {
             if ((stalled = give_up(o, t0, last, "consume")))
                 break;
