@@ -22,6 +22,8 @@ Environment:
   BENCH_ONLY=k1,k2     only these sections: produce consume e2e startup scale
   BENCH_SLUICE=0       leave Sluice out (column shows n/a)
   BENCH_OUT=path       where to write the report (default docs/benchmarks.md)
+  BENCH_FILL=0         do not keep free memory filled with page cache (see
+                       PageCacheFill)
 Output: the table on stdout, the report in docs/benchmarks.md, raw results
 (one JSON object per measurement) in build/bench/results.jsonl.
 """
@@ -569,8 +571,60 @@ def fig(*a, **kw):
     return f
 
 
+class PageCacheFill:
+    """Keeps the machine's memory full of clean page cache, as a server's is.
+
+    This machine is a VM whose host backs a guest page on first use and takes
+    freed pages back (virtio-balloon free page reporting): a page-cache write
+    into free memory pays the host's page faults inside write(), 2-3 s of CPU
+    per GB, while one into memory reclaimed from the page cache does not.
+    With ~20 GB free, which of the two a produce run got was luck: the same
+    400 MB run cost Sluice 0.2 s of CPU or 1.2 s, Kafka 0.6 s or 2.9 s, and
+    the ratios swung with it. Before each measured run the free memory beyond
+    KEEP_FREE is filled with the page cache of a sparse file (reading holes:
+    no disk I/O), so the brokers' writes reclaim memory the way they would on
+    a long-running server, and both pay the same. The fill costs the bench,
+    not the brokers. BENCH_FILL=0 turns it off."""
+
+    KEEP_FREE = 1536 << 20
+    CHUNK = 8 << 20
+
+    def __init__(self, path):
+        self.path, self.size, self.buf = path, 0, bytearray(self.CHUNK)
+        self.enabled = os.environ.get("BENCH_FILL", "1") != "0"
+        self.filled = 0
+
+    def top_up(self):
+        if not self.enabled:
+            return
+        with open("/proc/meminfo") as m:
+            free = next(int(x.split()[1]) * 1024 for x in m if x.startswith("MemFree:"))
+        want = free - self.KEEP_FREE
+        if want < self.CHUNK:
+            return
+        with open(self.path, "ab") as f:
+            f.truncate(self.size + want)
+        with open(self.path, "rb", buffering=0) as f:
+            f.seek(self.size)
+            left = want
+            while left > 0 and f.readinto(self.buf):
+                left -= self.CHUNK
+        self.size += want
+        self.filled += want
+
+    def remove(self):
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+FILL = PageCacheFill(os.path.join(WORK, "pagecache-fill.sparse"))
+
+
 def measure(f, b, fn, key=None):
     """Run fn(); add its value to figure f (or mark the failure)."""
+    FILL.top_up()
     try:
         v = fn()
     except (ClientError, RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -987,12 +1041,12 @@ the ratio column, measured in the same run, rather than absolute figures).
 - CPU: {cores} cores, {cpu}; memory {mem} MB; kernel {kernel}
 - Disk: {disk}; both brokers' log dirs under build/bench/work on it.
 - Memory is a VM's (Firecracker, with free page reporting): the host backs
-  a guest page on its first use and takes free pages back within seconds,
-  so writing page cache into free memory costs 2-3 s of CPU per GB in page
-  faults (about 0.5 s per GB for memory already backed). Both brokers pay it
-  inside their write() calls on every produce run (78% of Sluice's produce
-  CPU in one profile); it narrows the throughput and CPU ratios. Touching
-  the memory beforehand does not help: it is handed back once freed.
+  a guest page on its first use and takes freed pages back, so a page-cache
+  write into free memory costs 2-3 s of CPU per GB in page faults, one into
+  memory reclaimed from the page cache does not. Before each measured run
+  the bench fills free memory beyond 1.5 GB with the page cache of a sparse
+  file ({fill}), as a long-running server's memory is full of page cache,
+  so that neither broker's figure depends on which kind of memory it got.
 
 ## Versions
 - {kv}
@@ -1068,6 +1122,8 @@ Median of the runs, [min–max] when more than one. n/a gives the reason.
            jpc=", ".join("%s B: %s" % (k, format(v, ",")) for k, v in JAVA_PRODUCE_COUNT.items()),
            cc=format(CONSUME_COUNT, ","), er=E2E_RATE, es=E2E_SECS, ej=E2E_JAVA_COUNT,
            jw=JAVA_WARMUP_TEXT,
+           fill=("%.1f GB read over the run" % (FILL.filled / 2**30)) if FILL.enabled
+           else "off: BENCH_FILL=0",
            smb=STARTUP_MB, pause=5 if QUICK else 30, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
            table=table(), targets=targets(),
            notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
@@ -1081,6 +1137,7 @@ DEFER_RM = []  # partition dirs removed at the end (see the Scale note)
 
 
 def cleanup_all():
+    FILL.remove()
     for b in STARTED:
         try:
             if b.pid:
