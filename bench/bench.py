@@ -580,13 +580,15 @@ class PageCacheFill:
     per GB, while one into memory reclaimed from the page cache does not.
     With ~20 GB free, which of the two a produce run got was luck: the same
     400 MB run cost Sluice 0.2 s of CPU or 1.2 s, Kafka 0.6 s or 2.9 s, and
-    the ratios swung with it. Before each measured run the free memory beyond
-    KEEP_FREE is filled with the page cache of a sparse file (reading holes:
+    the ratios swung with it. Before each measured produce run the free memory
+    beyond KEEP_FREE is filled with the page cache of a sparse file (reading holes:
     no disk I/O), so the brokers' writes reclaim memory the way they would on
     a long-running server, and both pay the same. The fill costs the bench,
-    not the brokers. BENCH_FILL=0 turns it off."""
+    not the brokers. It is removed after the produce section: memory that
+    full made the latency runs stall in reclaim (p99 230 ms on both brokers).
+    BENCH_FILL=0 turns it off."""
 
-    KEEP_FREE = 1536 << 20
+    KEEP_FREE = 256 << 20
     CHUNK = 8 << 20
 
     def __init__(self, path):
@@ -617,6 +619,7 @@ class PageCacheFill:
             os.unlink(self.path)
         except OSError:
             pass
+        self.size = 0
 
 
 FILL = PageCacheFill(os.path.join(WORK, "pagecache-fill.sparse"))
@@ -624,7 +627,6 @@ FILL = PageCacheFill(os.path.join(WORK, "pagecache-fill.sparse"))
 
 def measure(f, b, fn, key=None):
     """Run fn(); add its value to figure f (or mark the failure)."""
-    FILL.top_up()
     try:
         v = fn()
     except (ClientError, RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -720,6 +722,7 @@ def section_produce(brokers, samplers):
                                 if size == 1024 and parts == 6 and acks == "1":
                                     cpu_gb[c].fail(b.name, why_not(b))
                                 continue
+                            FILL.top_up()
                             c0 = cpu_secs(b.pid)
                             if c == "rdkafka":
                                 fn = lambda: rdperf("produce", b, topic, s=size, n=count, a=acks)
@@ -740,6 +743,7 @@ def section_produce(brokers, samplers):
                                 cpu_gb[c].add(b.name, used / (v["bytes"] / 1e9))
                 for b in usable(brokers):
                     delete_topics(b, [topic])
+    FILL.remove()
 
 
 def section_consume(brokers):
@@ -1043,10 +1047,11 @@ the ratio column, measured in the same run, rather than absolute figures).
 - Memory is a VM's (Firecracker, with free page reporting): the host backs
   a guest page on its first use and takes freed pages back, so a page-cache
   write into free memory costs 2-3 s of CPU per GB in page faults, one into
-  memory reclaimed from the page cache does not. Before each measured run
-  the bench fills free memory beyond 1.5 GB with the page cache of a sparse
-  file ({fill}), as a long-running server's memory is full of page cache,
-  so that neither broker's figure depends on which kind of memory it got.
+  memory reclaimed from the page cache does not. Before each measured
+  produce run the bench fills free memory beyond 256 MB with the page cache
+  of a sparse file ({fill}), as a long-running server's memory is full of
+  page cache, so that neither broker's figure depends on which kind of
+  memory it got; the file is removed after the produce section.
 
 ## Versions
 - {kv}
