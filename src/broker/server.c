@@ -171,6 +171,11 @@ static void api_versions_unsupported(brk_req *req) {
     req->api_version = 0;
 }
 
+/* socket.*.buffer.bytes to net's convention (<= 0: OS default). */
+static int sock_buf_size(int64_t v) {
+    return v < 0 ? 0 : v == 0 ? 1 : (int)v;
+}
+
 static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     brk_broker *brk = net_conn_ctx(conn);
     req_box *box = xcalloc(1, sizeof *box);
@@ -797,6 +802,11 @@ int server_main(int argc, char **argv) {
             .max_conns = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS),
             .max_conns_per_ip =
                 brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
+            /* Kafka: -1 leaves the OS's size; 0 asks for the smallest. */
+            .send_buffer_bytes = sock_buf_size(
+                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_SEND_BUFFER_BYTES)),
+            .recv_buffer_bytes = sock_buf_size(
+                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_RECEIVE_BUFFER_BYTES)),
             .on_frame = on_frame,
             .ctx = &brk,
         };

@@ -629,6 +629,11 @@ net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
             if (ai->ai_family == AF_INET6)
                 setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+            /* Before listen, as Kafka's acceptor does: the window scale is
+             * agreed in the handshake from this size. */
+            if (opts->recv_buffer_bytes > 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &opts->recv_buffer_bytes,
+                           sizeof opts->recv_buffer_bytes);
             if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
                 listen(fd, 511) == 0)
                 break;
@@ -695,6 +700,9 @@ static void accept_conns(net_listener *l) {
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (l->opts.send_buffer_bytes > 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &l->opts.send_buffer_bytes,
+                       sizeof l->opts.send_buffer_bytes);
         net_conn *c = xcalloc(1, sizeof *c);
         c->loop = loop;
         c->fd = fd;

@@ -137,6 +137,11 @@ typedef struct net_listen_opts {
     int64_t idle_ms;           /* connections.max.idle.ms (<= 0: never) */
     int64_t max_conns;         /* max.connections (whole loop; <= 0: no cap) */
     int64_t max_conns_per_ip;  /* max.connections.per.ip (<= 0: no cap) */
+    int send_buffer_bytes;     /* socket.send.buffer.bytes: SO_SNDBUF of each
+                                  accepted socket (<= 0: the OS's, autotuned) */
+    int recv_buffer_bytes;     /* socket.receive.buffer.bytes: SO_RCVBUF of
+                                  the listening socket, inherited by accepted
+                                  ones (<= 0: the OS's) */
     net_frame_fn on_frame;
     void *ctx; /* returned by net_conn_ctx */
 } net_listen_opts;

@@ -4,9 +4,11 @@ pipelining, slow clients and idle connections. Runs against both targets
 unless marked sluice-only."""
 
 import os
+import re
 import signal
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -308,3 +310,28 @@ def test_announced_large_frames_cost_nothing_until_sent(broker):
     finally:
         for s in conns:
             s.close()
+
+
+def _server_skmem(port):
+    """skmem of the broker's side of an established connection to port
+    (rb = receive buffer, tb = send buffer, as ss prints them)."""
+    out = subprocess.run(
+        ["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+        capture_output=True, text=True, check=True).stdout
+    m = re.search(r"skmem:\(([^)]*)\)", out)
+    assert m, out
+    return dict(re.findall(r"([a-z]+)(\d+)", m.group(1)))
+
+
+def test_socket_buffer_sizes_apply_to_client_connections(broker_factory):
+    """socket.send.buffer.bytes / socket.receive.buffer.bytes set SO_SNDBUF /
+    SO_RCVBUF of the sockets the broker accepts (Linux doubles the value)."""
+    b = broker_factory(config={"socket.send.buffer.bytes": "65536",
+                               "socket.receive.buffer.bytes": "49152"})
+    s = connect(b)
+    s.sendall(frame(18, 0, 1))
+    read_frame(s)  # answered: the broker has accepted and served it
+    mem = _server_skmem(b.port)
+    s.close()
+    assert int(mem["tb"]) == 2 * 65536, mem
+    assert int(mem["rb"]) == 2 * 49152, mem
