@@ -60,10 +60,13 @@ ONLY = set(x for x in os.environ.get("BENCH_ONLY", "").split(",") if x)
 WITH_SLUICE = os.environ.get("BENCH_SLUICE", "1") != "0"
 
 # Volumes per producer run (records) by record size.
-PRODUCE_COUNT = {100: 1_000_000, 1024: 200_000} if QUICK else {100: 2_000_000, 1024: 400_000}
+# Full mode: each rdperf run lasts a second or more on the faster broker, so
+# that start-up effects (connection, metadata, the first batches) and one-off
+# stalls weigh little in a run.
+PRODUCE_COUNT = {100: 1_000_000, 1024: 200_000} if QUICK else {100: 5_000_000, 1024: 1_000_000}
 # The Java client tops out far lower on this machine: fewer records, same shape.
 JAVA_PRODUCE_COUNT = {100: 300_000, 1024: 90_000} if QUICK else {100: 1_500_000, 1024: 450_000}
-CONSUME_COUNT = 100_000 if QUICK else 1_000_000   # 1 KB records, 6 partitions
+CONSUME_COUNT = 100_000 if QUICK else 2_000_000   # 1 KB records, 6 partitions
 E2E_RATE = 1000 if QUICK else 2000                # records/s, 1 KB, 1 partition
 E2E_SECS = 6 if QUICK else 30
 E2E_JAVA_COUNT = 2000 if QUICK else 10000
@@ -85,6 +88,12 @@ COMMON = {
     "transaction.state.log.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
     "auto.create.topics.enable": "false",
+    # Socket buffers: Kafka's send default (102400) and the OS's receive
+    # buffer (-1) on both. Kafka's receive default is 102400; with -1 Kafka
+    # ran ~5% faster on the 1 KB produce load and Sluice 1.3x (Sluice's own
+    # default is -1; docs/server.md), so both get the setting that suits them.
+    "socket.send.buffer.bytes": "102400",
+    "socket.receive.buffer.bytes": "-1",
 }
 
 # Java clients: run the tool classes with a normal (C2) JIT; scripts/kafka.sh
@@ -625,6 +634,27 @@ class PageCacheFill:
 FILL = PageCacheFill(os.path.join(WORK, "pagecache-fill.sparse"))
 
 
+# The load client's own CPU (the rdperf or java child process: utime+stime
+# of the children reaped during the run) for the throughput rows, to show how
+# much of the shared 2 cores the client leaves a broker. (workload, client)
+# -> broker -> list of (client s/GB, broker s/GB, client cores busy).
+CLIENT = {}
+
+
+def children_cpu():
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def client_cost(workload, client, broker, client_s, broker_s, wall, v):
+    """v: the client's result; rdperf's names its busiest thread."""
+    gb = v["bytes"] / 1e9
+    busiest = v["busiest_cpu_s"] / v["secs"] if v.get("busiest_cpu_s") and v.get("secs") else None
+    CLIENT.setdefault((workload, client), {"kafka": [], "sluice": []})[broker].append(
+        (client_s / gb, broker_s / gb, client_s / wall if wall > 0 else 0, busiest,
+         v.get("busiest_thread")))
+
+
 def measure(f, b, fn, key=None):
     """Run fn(); add its value to figure f (or mark the failure)."""
     try:
@@ -724,6 +754,7 @@ def section_produce(brokers, samplers):
                                 continue
                             FILL.top_up()
                             c0 = cpu_secs(b.pid)
+                            k0, w0 = children_cpu(), time.monotonic()
                             if c == "rdkafka":
                                 fn = lambda: rdperf("produce", b, topic, s=size, n=count, a=acks)
                             else:
@@ -737,8 +768,11 @@ def section_produce(brokers, samplers):
                                 continue
                             fm.add(b.name, v["mbps"])
                             used = cpu_secs(b.pid) - c0
+                            ccpu, wall = children_cpu() - k0, time.monotonic() - w0
+                            client_cost(w, c, b.name, ccpu, used, wall, v)
                             record(kind="produce", broker=b.name, client=c, size=size,
-                                   parts=parts, acks=acks, run=run, cpu_s=used, **v)
+                                   parts=parts, acks=acks, run=run, cpu_s=used,
+                                   client_cpu_s=ccpu, wall_s=wall, **v)
                             if size == 1024 and parts == 6 and acks == "1":
                                 cpu_gb[c].add(b.name, used / (v["bytes"] / 1e9))
                 for b in usable(brokers):
@@ -772,6 +806,7 @@ def section_consume(brokers):
                     continue
                 revive([b])
                 c0 = cpu_secs(b.pid)
+                k0, w0 = children_cpu(), time.monotonic()
                 fn = (lambda: rdperf("consume", b, topic, n=CONSUME_COUNT)) if c == "rdkafka" \
                     else (lambda: java_consume(b, topic, CONSUME_COUNT))
                 v = measure(figs[c], b, fn, "mbps")
@@ -779,8 +814,11 @@ def section_consume(brokers):
                     cpu_gb[c].fail(b.name, figs[c].why.get(b.name))
                     continue
                 used = cpu_secs(b.pid) - c0
+                ccpu, wall = children_cpu() - k0, time.monotonic() - w0
                 cpu_gb[c].add(b.name, used / (v["bytes"] / 1e9))
-                record(kind="consume", broker=b.name, client=c, run=run, cpu_s=used, **v)
+                client_cost("consume 1 KB, 6 part., warm log", c, b.name, ccpu, used, wall, v)
+                record(kind="consume", broker=b.name, client=c, run=run, cpu_s=used,
+                       client_cpu_s=ccpu, wall_s=wall, **v)
     for b in usable(brokers):
         delete_topics(b, [topic])
 
@@ -988,6 +1026,45 @@ def table():
     return "\n".join(rows)
 
 
+def client_table():
+    """The load client's cost per throughput row, and what it allows.
+
+    On 2 cores shared by client and broker a CPU-bound run moves at most
+    2 cores / (client s/GB + broker s/GB), so Sluice/Kafka cannot pass
+    (client_K + broker_K) / (client_S + broker_S), and even a broker that cost
+    nothing could not pass (client_K + broker_K) / client_S."""
+    rows = ["| workload | client | client CPU s/GB, Kafka / Sluice | client cores busy, "
+            "Kafka / Sluice | busiest client thread, % of the run, Kafka / Sluice | "
+            "broker CPU s/GB, Kafka / Sluice | ratio if CPU-bound | "
+            "ratio with a free broker | measured ratio |",
+            "|---|---|---|---|---|---|---|---|---|"]
+
+    def med(xs, i):
+        xs = [x[i] for x in xs if x[i] is not None]
+        return statistics.median(xs) if xs else None
+
+    def busiest(xs):
+        b = med(xs, 3)
+        names = sorted(set(x[4] for x in xs if x[4]))
+        return "–" if b is None else "%.0f%% (%s)" % (100 * b, ",".join(names))
+    f2 = lambda x: "–" if x is None else "%.2f" % x
+    measured = {(f.workload, f.client): f for f in FIGS
+                if f.unit == "MB/s" and f.section in ("produce", "consume")}
+    for (w, c), per in CLIENT.items():
+        if c != "rdkafka":
+            continue  # a JVM's start-up and JIT are in its process CPU
+        k, s = per["kafka"], per["sluice"]
+        ck, cs, bk, bs = med(k, 0), med(s, 0), med(k, 1), med(s, 1)
+        ok = None not in (ck, cs, bk, bs) and cs + bs > 0 and cs > 0
+        m = measured.get((w, c))
+        rows.append("| %s | %s | %s / %s | %s / %s | %s / %s | %s / %s | %s | %s | %s |" % (
+            w, c, f2(ck), f2(cs), f2(med(k, 2)), f2(med(s, 2)), busiest(k), busiest(s),
+            f2(bk), f2(bs),
+            "%.2f×" % ((ck + bk) / (cs + bs)) if ok else "–",
+            "%.2f×" % ((ck + bk) / cs) if ok else "–", m.ratio() if m else "–"))
+    return "\n".join(rows)
+
+
 def targets():
     """Where Sluice stands against issue 8's targets."""
     out = []
@@ -1113,6 +1190,22 @@ Median of the runs, [min–max] when more than one. n/a gives the reason.
 
 {table}
 
+## The load client's share (why some ratios stop short)
+Client and broker share the machine's {cores} cores. The client's CPU is the
+rdperf or java process's utime+stime over the run (for Java including JVM
+start and the warm-up records), per GB it sent or read; cores busy = that
+CPU / the run's wall time; the busiest client thread's CPU over the run's
+time (rdperf reads /proc/self/task) shows a client thread at its ceiling. A run bound by CPU cannot beat Kafka by more than
+(client_K + broker_K) / (client_S + broker_S) (“ratio if CPU-bound”), and no
+broker, however cheap, by more than (client_K + broker_K) / client_S (“ratio
+with a free broker”). Rows for rdperf only: the Java tools' process CPU is
+mostly the JVM's start-up and JIT at these volumes. Where a client is near its ceiling (librdkafka's
+producer uses one thread to build and send batches, its consumer one thread
+to parse them; the Java producer one sender thread) the figure measures the
+client more than the broker.
+
+{client_table}
+
 ## Against the targets (issue 8)
 {targets}
 {notes}
@@ -1130,7 +1223,7 @@ Median of the runs, [min–max] when more than one. n/a gives the reason.
            fill=("%.1f GB read over the run" % (FILL.filled / 2**30)) if FILL.enabled
            else "off: BENCH_FILL=0",
            smb=STARTUP_MB, pause=5 if QUICK else 30, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
-           table=table(), targets=targets(),
+           table=table(), targets=targets(), client_table=client_table(),
            notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
@@ -1243,6 +1336,8 @@ def main():
     for d in DEFER_RM:
         shutil.rmtree(d, ignore_errors=True)
     print(table())
+    print()
+    print(client_table())
     print()
     print(targets())
     write_report(info, started, notes)

@@ -23,6 +23,7 @@
  * Threading: produce/consume run on the main thread; e2e adds one consumer
  * thread. Memory: latency samples live in one growable array per mode.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -55,6 +56,81 @@ static void die(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     exit(1);
+}
+
+/* ---- per-thread CPU ------------------------------------------------------------
+ * The busiest thread of this process over a run (librdkafka names its threads
+ * rdk:main, rdk:broker<N>, ...): a thread near 100% of the run's wall time is
+ * the client's ceiling, whatever the broker does. */
+#define MAX_THREADS 64
+struct thr {
+    int tid;
+    char comm[32];
+    long ticks;
+};
+struct thr_snap {
+    struct thr t[MAX_THREADS];
+    int n;
+};
+
+static void thr_snapshot(struct thr_snap *s)
+{
+    s->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && s->n < MAX_THREADS) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        char *lp = strchr(buf, '('), *rp = strrchr(buf, ')');
+        if (!lp || !rp)
+            continue;
+        struct thr *t = &s->t[s->n];
+        t->tid = atoi(e->d_name);
+        size_t cl = (size_t)(rp - lp - 1) < sizeof t->comm - 1 ? (size_t)(rp - lp - 1)
+                                                               : sizeof t->comm - 1;
+        memcpy(t->comm, lp + 1, cl);
+        t->comm[cl] = 0;
+        /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+         * majflt cmajflt utime stime */
+        long ut = 0, st = 0;
+        if (sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) == 2) {
+            t->ticks = ut + st;
+            s->n++;
+        }
+    }
+    closedir(d);
+}
+
+/* Prints ,"busiest_thread":"name","busiest_cpu_s":x for the thread that used
+ * the most CPU since `before`. */
+static void print_busiest(const struct thr_snap *before)
+{
+    struct thr_snap now;
+    thr_snapshot(&now);
+    double hz = (double)sysconf(_SC_CLK_TCK), best = -1;
+    const char *name = "?";
+    for (int i = 0; i < now.n; i++) {
+        long prev = 0;
+        for (int j = 0; j < before->n; j++)
+            if (before->t[j].tid == now.t[i].tid)
+                prev = before->t[j].ticks;
+        double cpu = (double)(now.t[i].ticks - prev) / hz;
+        if (cpu > best) {
+            best = cpu;
+            name = now.t[i].comm;
+        }
+    }
+    printf(",\"busiest_thread\":\"%s\",\"busiest_cpu_s\":%.2f", name, best < 0 ? 0 : best);
 }
 
 static int64_t now_ns(void)
@@ -282,6 +358,8 @@ static int mode_produce(const struct opts *o)
     fill_payload(payload, o->size);
 
     samples_reserve(&st.lat, (size_t)o->count);
+    struct thr_snap thr0;
+    thr_snapshot(&thr0);
     int64_t t0 = now_ns();
     st.last_progress = t0;
     int stalled = 0;
@@ -343,6 +421,7 @@ static int mode_produce(const struct opts *o)
            "\"bytes\":%.0f,\"secs\":%.3f,\"rps\":%.1f,\"mbps\":%.3f",
            parts, st.acked, st.failed, bytes, secs, (double)st.acked / secs,
            bytes / secs / 1048576.0);
+    print_busiest(&thr0);
     print_latency(&st.lat);
     printf("}\n");
     rd_kafka_topic_destroy(t);
@@ -402,6 +481,8 @@ static int mode_consume(const struct opts *o)
 {
     struct cons c = {.rk = new_consumer(o)};
     int parts = partition_count(c.rk, o->topic);
+    struct thr_snap thr0;
+    thr_snapshot(&thr0);
     int64_t t0 = now_ns();
     cons_start(&c, o->topic, parts, NULL);
     long n = 0;
@@ -438,9 +519,11 @@ static int mode_consume(const struct opts *o)
     }
     double secs = (double)(last - t0) / 1e9;
     printf("{\"mode\":\"consume\",\"partitions\":%d,\"records\":%ld,\"bytes\":%.0f,"
-           "\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,\"mbps\":%.3f}\n",
+           "\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,\"mbps\":%.3f",
            parts, n, bytes, secs, first ? (double)(first - t0) / 1e6 : -1, (double)n / secs,
            bytes / secs / 1048576.0);
+    print_busiest(&thr0);
+    printf("}\n");
     if (stalled) {
         fflush(stdout);
         _exit(3);
