@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -99,6 +100,9 @@ COMMON = {
 # Java clients: run the tool classes with a normal (C2) JIT; scripts/kafka.sh
 # tool pins C1 (TieredStopAtLevel=1) which is right for short CLI calls but
 # would make the Java client, not the broker, the bottleneck here.
+# The Kafka broker's heap: kafka-server-start.sh's default size (1 GB; the
+# test harness's 512 MB default is too small for 100,000 partitions).
+KAFKA_HEAP = os.environ.setdefault("KAFKA_HEAP_MAX", "1g")
 JAVA_OPTS = ["-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto", "-Djava.awt.headless=true"]
 
 _results = []
@@ -1139,7 +1143,7 @@ the ratio column, measured in the same run, rather than absolute figures).
 
 ## Settings (identical on both brokers)
 - One node each (Kafka: KRaft broker+controller via scripts/kafka.sh, heap
-  -Xmx512m, SerialGC; Sluice: `build/sluice server --override ...`).
+  -Xmx{kheap} (kafka-server-start.sh's size) -Xms128m, SerialGC; Sluice: `build/sluice server --override ...`).
 - {common}
 - Flush policy: Kafka's keys set the same on both (no flush by message count
   or timer: both leave the data to the OS's write-back, and fsync rolled
@@ -1179,7 +1183,8 @@ the ratio column, measured in the same run, rather than absolute figures).
   exists on disk (Kafka's Metadata shows a leader as soon as the controller
   committed the records, before its broker created the logs; Sluice answers
   LEADER_NOT_AVAILABLE until its log exists, so its two figures coincide);
-  idle CPU over 10 s after a {pause} s pause; vm.max_map_count = {mmc}.
+  idle CPU over 10 s after a {pause} s pause; vm.max_map_count = {mmc};
+  open-files limit (RLIMIT_NOFILE) of both brokers {nofile}.
   Partition directories of the start-up and scale tests are deleted only at
   the end of the run: ext4 without a journal (this disk) makes inode
   allocation slow for minutes in groups with recently deleted inodes, which
@@ -1223,6 +1228,7 @@ client more than the broker.
            fill=("%.1f GB read over the run" % (FILL.filled / 2**30)) if FILL.enabled
            else "off: BENCH_FILL=0",
            smb=STARTUP_MB, pause=5 if QUICK else 30, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
+           nofile=format(NOFILE[0], ",") if NOFILE else "?", kheap=KAFKA_HEAP,
            table=table(), targets=targets(), client_table=client_table(),
            notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
@@ -1232,6 +1238,28 @@ client more than the broker.
 
 STARTED = []
 DEFER_RM = []  # partition dirs removed at the end (see the Scale note)
+
+
+def raise_nofile():
+    """Both brokers get the same open-files limit, as high as this process
+    may set: Kafka keeps a file open per segment (its docs ask for 100,000 or
+    more), and at 20,000 its 100,000-partition run died of "Too many open
+    files". Returns the limit the brokers run with."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        want = int(open("/proc/sys/fs/nr_open").read())
+    except (OSError, ValueError):
+        want = hard
+    for lim in (want, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (lim, max(lim, hard)))
+            return lim
+        except (ValueError, OSError):
+            continue
+    return soft
+
+
+NOFILE = []
 
 
 def cleanup_all():
@@ -1249,6 +1277,7 @@ def main():
     atexit.register(cleanup_all)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     started = time.time()
+    NOFILE.append(raise_nofile())
     os.makedirs(WORK, exist_ok=True)
     open(RESULTS, "w").close()
     la = os.getloadavg()
