@@ -943,6 +943,26 @@ def logs_on_disk(b, topics, deadline):
         time.sleep(0.05)
 
 
+def broker_log_cause(b):
+    """A known fatal cause in Kafka's server.log, said in a few words."""
+    path = os.path.join(b.dir, "logs", "server.log")
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    if "Too many open files" in text:
+        return ("Kafka's log: Too many open files at the limit of %s (a file per "
+                "segment; this machine's hard limit, which the bench may not raise)"
+                % (format(NOFILE[0], ",") if NOFILE else "?"))
+    if "Map failed" in text:
+        return "Kafka's log: Map failed (vm.max_map_count %s)" % open(
+            "/proc/sys/vm/max_map_count").read().strip()
+    if "OutOfMemoryError" in text:
+        return "Kafka's log: OutOfMemoryError (heap %s)" % KAFKA_HEAP
+    return None
+
+
 def section_scale(make):
     for n in SCALE_PARTS:
         w = "%s partitions (1,000 per topic)" % format(n, ",")
@@ -983,6 +1003,9 @@ def section_scale(make):
                 reason = str(e)[:120]
                 if b.pid and not b.alive():
                     reason = "broker died: " + reason
+                why = broker_log_cause(b)
+                if why:
+                    reason = "%s (%s)" % (why, reason)
                 log("scale %s %d: %s" % (name, n, reason))
                 for x in (f_create, f_disk, f_cpu, f_rss, f_anon):
                     if not x.vals[name]:
@@ -1243,8 +1266,9 @@ DEFER_RM = []  # partition dirs removed at the end (see the Scale note)
 def raise_nofile():
     """Both brokers get the same open-files limit, as high as this process
     may set: Kafka keeps a file open per segment (its docs ask for 100,000 or
-    more), and at 20,000 its 100,000-partition run died of "Too many open
-    files". Returns the limit the brokers run with."""
+    more), and at 20,000 its 100,000-partition run dies of "Too many open
+    files". Raising the hard limit needs CAP_SYS_RESOURCE, which some
+    sandboxes drop. Returns the limit the brokers run with."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         want = int(open("/proc/sys/fs/nr_open").read())
