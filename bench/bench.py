@@ -990,7 +990,9 @@ def section_scale(make):
                 if logs_on_disk(b, topics, t0 + SCALE_TIMEOUT):
                     f_disk.add(name, time.monotonic() - t0)
                 else:
-                    f_disk.fail(name, "logs not on disk after %ss" % SCALE_TIMEOUT)
+                    why = broker_log_cause(b)
+                    f_disk.fail(name, "logs not on disk after %ss%s" % (
+                        SCALE_TIMEOUT, ": " + why if why else ""))
                 time.sleep(5 if QUICK else 30)
                 c0 = cpu_secs(b.pid)
                 time.sleep(10)
