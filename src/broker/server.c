@@ -802,7 +802,8 @@ int server_main(int argc, char **argv) {
             .max_conns = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS),
             .max_conns_per_ip =
                 brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
-            /* Kafka: -1 leaves the OS's size; 0 asks for the smallest. */
+            /* -1 leaves the OS's size, as Kafka; 0 (which Kafka's JVM
+             * refuses at start) asks the kernel for its smallest. */
             .send_buffer_bytes = sock_buf_size(
                 brk_cfg_i64(&cfg, BRK_CFG_SOCKET_SEND_BUFFER_BYTES)),
             .recv_buffer_bytes = sock_buf_size(
