@@ -134,8 +134,14 @@ lint:
 	  --inline-suppr --suppress=missingIncludeSystem -j2 -Isrc \
 	  $(filter src/%.c,$(FORMAT_SRC))
 
-bench: all
+bench: all $(BUILD)/bench/nullbroker
 	bench/run.sh
+
+# The load client's ceiling: a Kafka-protocol endpoint that stores nothing
+# (bench/nullbroker.c), run by bench/bench.py beside the two brokers.
+$(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 clean:
 	rm -rf build

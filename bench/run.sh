@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: side-by-side benchmark of Sluice against Apache Kafka 4.3.1.
-# Builds the librdkafka load client (bench/rdperf.c -> build/bench/rdperf),
+# Builds the librdkafka load client (bench/rdperf.c -> build/bench/rdperf)
+# and the null broker (bench/nullbroker.c -> build/bench/nullbroker),
 # installs Kafka's jars (scripts/kafka.sh install), then runs bench/bench.py,
 # which prints the table and writes docs/benchmarks.md.
 #   BENCH_QUICK=1 make bench     a few-minute run
@@ -17,6 +18,8 @@ if [ ! -x build/bench/rdperf ] || [ bench/rdperf.c -nt build/bench/rdperf ]; the
     $CC -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE bench/rdperf.c \
         -o build/bench/rdperf $(pkg-config --cflags --libs rdkafka) -lpthread
 fi
+# The null broker (the load client's ceiling) links the codecs of libsluice.
+make -s build/bench/nullbroker
 scripts/kafka.sh install
 # Benchmark a private copy: others may rebuild build/sluice during the run.
 if [ -z "${SLUICE_BIN:-}" ] && [ -x build/sluice ]; then
