@@ -11,9 +11,11 @@
  *     --keep mode only, keeps a copy of the batches with their baseOffset
  *     rewritten (baseOffset is outside the batch CRC) so that they can be
  *     fetched; otherwise the records are dropped.
- *   - Fetch answers at once from the kept copy (whole batches, up to the
- *     partition's and the request's byte limits; an empty answer when the
- *     offset is at the end: no long poll).
+ *   - Fetch answers from the kept copy (whole batches, up to the
+ *     partition's and the request's byte limits). A fetch that finds nothing
+ *     waits, as Kafka's does, until a produce appends or its max_wait_ms
+ *     passes (one parked fetch per connection; a later request on the same
+ *     connection answers it first, keeping responses in order).
  * No disk, no validation beyond the framing, no durability: NOT a broker.
  * bench/bench.py runs rdperf against it beside the two real brokers and
  * reports its figures as "the client's ceiling".
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -62,7 +65,21 @@ typedef struct nb_conn {
     buf out;
     size_t out_off;
     bool want_out;
+    uint8_t *parked; /* a fetch frame waiting for data, or NULL */
+    size_t parked_len;
+    int64_t parked_deadline_us;
+    struct nb_conn *prev, *next; /* all connections */
 } nb_conn;
+
+static nb_conn *nb_conns;
+/* Set by h_fetch when it found no data: how long the request may wait. */
+static int32_t nb_fetch_wait_ms;
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static nb_topic *nb_topics;
 static bool nb_keep;
@@ -403,7 +420,7 @@ static size_t batch_at(const nb_part *p, int64_t off) {
     return lo;
 }
 
-static int h_fetch(arena *a, rd *in, int16_t v, buf *o) {
+static int h_fetch(arena *a, rd *in, int16_t v, buf *o, bool may_wait) {
     proto_fetch_request q;
     if (proto_fetch_request_decode(in, a, v, &q) != PROTO_OK)
         return -1;
@@ -412,7 +429,8 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o) {
     r.responses.n = q.topics.n;
     r.responses.v = arena_calloc(a, q.topics.n ? (size_t)q.topics.n : 1,
                                  sizeof *r.responses.v);
-    int64_t left = q.max_bytes > 0 ? q.max_bytes : 1;
+    int64_t left = q.max_bytes > 0 ? q.max_bytes : 1, start_left = left;
+    bool errors = false;
     for (int32_t i = 0; i < q.topics.n; i++) {
         proto_fetch_request_fetch_topic *qt = &q.topics.v[i];
         proto_fetch_response_fetchable_topic_response *rt = &r.responses.v[i];
@@ -430,6 +448,7 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o) {
             rp->aborted_transactions.n = -1;
             if (!t || qp->partition < 0 || qp->partition >= t->nparts) {
                 rp->error_code = 3;
+                errors = true;
                 continue;
             }
             nb_part *p = &t->parts[qp->partition];
@@ -437,6 +456,7 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o) {
             rp->log_start_offset = 0;
             if (qp->fetch_offset < 0 || qp->fetch_offset > p->next) {
                 rp->error_code = 1; /* OFFSET_OUT_OF_RANGE */
+                errors = true;
                 continue;
             }
             rp->records = (proto_bytes){(const uint8_t *)"", 0};
@@ -457,13 +477,42 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o) {
             left -= (int64_t)(end - start);
         }
     }
+    if (may_wait && left == start_left && !errors && q.max_wait_ms > 0) {
+        nb_fetch_wait_ms = q.max_wait_ms;
+        return 2; /* nothing yet: the caller may park the request */
+    }
     proto_fetch_response_encode(o, v, &r);
     return 0;
 }
 
 /* ---- connections -------------------------------------------------------- */
-/* One request frame (without its size). Returns -1 to close. */
-static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a) {
+static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a,
+                    bool final);
+static void wake_parked(arena *a, bool all);
+
+/* Answer c's parked fetch: with data if there is some now, or (final)
+ * whatever there is. Returns -1 to close. */
+static int unpark(nb_conn *c, arena *a, bool final) {
+    uint8_t *f = c->parked;
+    size_t n = c->parked_len;
+    int64_t deadline = c->parked_deadline_us;
+    c->parked = NULL;
+    int rc = on_frame(c, f, n, a, final);
+    arena_reset(a);
+    if (c->parked) { /* parked again: keep the original deadline */
+        free(c->parked);
+        c->parked = f;
+        c->parked_deadline_us = deadline;
+        return rc;
+    }
+    free(f);
+    return rc;
+}
+
+/* One request frame (without its size). final: a fetch is answered even
+ * when it finds nothing (no parking). Returns -1 to close. */
+static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a,
+                    bool final) {
     rd in;
     rd_init(&in, p, n);
     proto_request_header h;
@@ -503,16 +552,28 @@ static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a) {
             break;
         case 0:
             rc = h_produce(a, &in, h.api_version, &c->out);
+            if (rc >= 0)
+                wake_parked(a, false);
             break;
         case 2:
             rc = h_list_offsets(a, &in, h.api_version, &c->out);
             break;
         default:
-            rc = h_fetch(a, &in, h.api_version, &c->out);
+            rc = h_fetch(a, &in, h.api_version, &c->out, !final);
             break;
         }
         if (rc < 0)
             return -1;
+        if (rc == 2) { /* park until data or the deadline */
+            c->out.len = at;
+            c->parked = malloc(n);
+            if (!c->parked)
+                exit(1);
+            memcpy(c->parked, p, n);
+            c->parked_len = n;
+            c->parked_deadline_us = now_us() + (int64_t)nb_fetch_wait_ms * 1000;
+            return 0;
+        }
         if (rc == 1) { /* acks=0: nothing to send */
             c->out.len = at;
             return 0;
@@ -526,6 +587,13 @@ static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a) {
 }
 
 static void conn_close(nb_conn *c) {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        nb_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c->parked);
     close(c->fd);
     buf_free(&c->in);
     buf_free(&c->out);
@@ -557,6 +625,39 @@ static int conn_flush(nb_conn *c) {
     return 0;
 }
 
+/* Parked fetches: after a produce (all = false) each is answered if it now
+ * finds data; on the timer (all = true) those past their deadline are
+ * answered as they are. Uses its own arena: a produce's request is still
+ * in the caller's. Write errors surface at the connection's next event. */
+static void wake_parked(arena *a, bool all) {
+    static arena wa;
+    static bool wa_init;
+    (void)a;
+    if (!wa_init) {
+        arena_init(&wa, 64 * 1024);
+        wa_init = true;
+    }
+    int64_t now = all ? now_us() : 0;
+    for (nb_conn *c = nb_conns; c; c = c->next) {
+        if (!c->parked || (all && now < c->parked_deadline_us))
+            continue;
+        if (unpark(c, &wa, all) == 0)
+            conn_flush(c);
+    }
+}
+
+/* Milliseconds until the first parked fetch's deadline, -1 if none. */
+static int next_deadline_ms(void) {
+    int64_t first = -1;
+    for (nb_conn *c = nb_conns; c; c = c->next)
+        if (c->parked && (first < 0 || c->parked_deadline_us < first))
+            first = c->parked_deadline_us;
+    if (first < 0)
+        return -1;
+    int64_t d = first - now_us();
+    return d <= 0 ? 0 : (int)((d + 999) / 1000);
+}
+
 static int conn_read(nb_conn *c, arena *a) {
     for (;;) {
         buf_reserve(&c->in, 256 * 1024);
@@ -581,7 +682,10 @@ static int conn_read(nb_conn *c, arena *a) {
                 buf_reserve(&c->in, fl + 4);
                 break;
             }
-            int rc = on_frame(c, c->in.data + off + 4, fl, a);
+            /* A parked fetch is answered before the next request. */
+            if (c->parked && unpark(c, a, true) < 0)
+                return -1;
+            int rc = on_frame(c, c->in.data + off + 4, fl, a, false);
             arena_reset(a);
             if (rc < 0)
                 return -1;
@@ -618,7 +722,8 @@ int main(int argc, char **argv) {
     arena_init(&a, 64 * 1024);
     struct epoll_event evs[64];
     for (;;) {
-        int n = epoll_wait(nb_epfd, evs, 64, -1);
+        int n = epoll_wait(nb_epfd, evs, 64, next_deadline_ms());
+        wake_parked(&a, true);
         for (int i = 0; i < n; i++) {
             nb_conn *c = evs[i].data.ptr;
             if (!c) {
@@ -630,6 +735,10 @@ int main(int argc, char **argv) {
                 if (!c)
                     exit(1);
                 c->fd = fd;
+                c->next = nb_conns;
+                if (nb_conns)
+                    nb_conns->prev = c;
+                nb_conns = c;
                 struct epoll_event cev = {.events = EPOLLIN, .data.ptr = c};
                 epoll_ctl(nb_epfd, EPOLL_CTL_ADD, fd, &cev);
                 continue;
