@@ -10,6 +10,9 @@ ProducerPerformance / ConsumerPerformance / EndToEndLatency (jars installed by
 scripts/kafka.sh), and bench/E2eLatency.java (EndToEndLatency's loop on a
 microsecond clock). Runs alternate between the brokers so that the noise of a
 shared machine hits both; the ratio column compares medians of the same run.
+Each rdperf throughput run and each latency run also goes to bench/nullbroker
+(a Kafka-protocol endpoint that stores nothing durable): the load client's
+own ceiling and latency floor on this machine, printed beside the figures.
 
 Environment:
   BENCH_QUICK=1        a few-minute run (smaller volumes and counts, 1 run)
