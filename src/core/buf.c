@@ -90,18 +90,9 @@ void buf_printf(buf *b, const char *fmt, ...) {
 }
 
 static inline bool need(rd *r, size_t n) {
-    if (SL_UNLIKELY(r->err || rd_left(r) < n)) {
-        r->err = true;
-        return false;
-    }
-    return true;
+    return rd_need(r, n);
 }
 
-uint8_t rd_u8(rd *r) {
-    if (!need(r, 1))
-        return 0;
-    return *r->p++;
-}
 uint16_t rd_be16(rd *r) {
     if (!need(r, 2))
         return 0;
@@ -124,7 +115,7 @@ uint64_t rd_be64(rd *r) {
     return v;
 }
 
-uint64_t rd_uvarint(rd *r) {
+uint64_t rd_uvarint_slow(rd *r) {
     uint64_t v;
     if (r->err)
         return 0;
@@ -137,32 +128,16 @@ uint64_t rd_uvarint(rd *r) {
     return v;
 }
 
-uint32_t rd_uvarint32(rd *r) {
+uint32_t rd_uvarint32_slow(rd *r) {
     if (r->err)
         return 0;
     const uint8_t *start = r->p;
-    uint64_t v = rd_uvarint(r);
+    uint64_t v = rd_uvarint_slow(r);
     if (r->err || r->p - start > 5 || v > UINT32_MAX) {
         r->err = true;
         return 0;
     }
     return (uint32_t)v;
-}
-
-int64_t rd_varint(rd *r) {
-    return varint_unzigzag64(rd_uvarint(r));
-}
-
-int32_t rd_varint32(rd *r) {
-    return (int32_t)varint_unzigzag64(rd_uvarint32(r));
-}
-
-const uint8_t *rd_bytes(rd *r, size_t n) {
-    if (!need(r, n))
-        return NULL;
-    const uint8_t *p = r->p;
-    r->p += n;
-    return p;
 }
 
 bool rd_skip(rd *r, size_t n) {

@@ -59,17 +59,78 @@ static inline size_t rd_left(const rd *r) {
     return (size_t)(r->end - r->p);
 }
 
-uint8_t rd_u8(rd *r);
+/* True when n more bytes are left; otherwise sets err. */
+static inline bool rd_need(rd *r, size_t n) {
+    if (__builtin_expect(r->err || rd_left(r) < n, 0)) {
+        r->err = true;
+        return false;
+    }
+    return true;
+}
+static inline uint8_t rd_u8(rd *r) {
+    return rd_need(r, 1) ? *r->p++ : 0;
+}
 uint16_t rd_be16(rd *r);
 uint32_t rd_be32(rd *r);
 uint64_t rd_be64(rd *r);
-uint64_t rd_uvarint(rd *r);   /* at most 10 bytes */
-uint32_t rd_uvarint32(rd *r); /* at most 5 bytes, fails if > UINT32_MAX */
-int64_t rd_varint(rd *r);     /* zig-zag, 64-bit */
-int32_t rd_varint32(rd *r);   /* zig-zag, 32-bit */
+uint64_t rd_uvarint_slow(rd *r);   /* at most 10 bytes */
+uint32_t rd_uvarint32_slow(rd *r); /* at most 5 bytes, fails if > UINT32_MAX */
+
+/* Varint readers. Values of up to three bytes (the lengths, deltas and
+ * counts of nearly every record) are read inline; anything longer, a short or
+ * failed reader goes through the checked out-of-line reader. Same results
+ * and errors either way. */
+static inline bool rd_varint_short(rd *r, uint32_t *v) {
+    const uint8_t *p = r->p;
+    if (r->err || r->end - p < 2)
+        return false;
+    if (p[0] < 0x80) {
+        *v = p[0];
+        r->p = p + 1;
+        return true;
+    }
+    if (p[1] < 0x80) {
+        *v = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        r->p = p + 2;
+        return true;
+    }
+    if (r->end - p >= 3 && p[2] < 0x80) {
+        *v = (uint32_t)(p[0] & 0x7f) | (uint32_t)(p[1] & 0x7f) << 7 |
+             (uint32_t)p[2] << 14;
+        r->p = p + 3;
+        return true;
+    }
+    return false;
+}
+/* at most 10 bytes */
+static inline uint64_t rd_uvarint(rd *r) {
+    uint32_t v;
+    return rd_varint_short(r, &v) ? v : rd_uvarint_slow(r);
+}
+/* at most 5 bytes, fails if > UINT32_MAX */
+static inline uint32_t rd_uvarint32(rd *r) {
+    uint32_t v;
+    return rd_varint_short(r, &v) ? v : rd_uvarint32_slow(r);
+}
+/* zig-zag, 64-bit */
+static inline int64_t rd_varint(rd *r) {
+    uint64_t u = rd_uvarint(r);
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+/* zig-zag, 32-bit */
+static inline int32_t rd_varint32(rd *r) {
+    uint32_t u = rd_uvarint32(r);
+    return (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+}
 /* Returns a pointer to n bytes inside the reader's range and skips them, or
  * NULL (and sets err) if fewer are left. */
-const uint8_t *rd_bytes(rd *r, size_t n);
+static inline const uint8_t *rd_bytes(rd *r, size_t n) {
+    if (!rd_need(r, n))
+        return NULL;
+    const uint8_t *p = r->p;
+    r->p += n;
+    return p;
+}
 bool rd_skip(rd *r, size_t n);
 
 #endif

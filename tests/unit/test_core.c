@@ -107,6 +107,60 @@ TEST(buf_and_reader) {
     buf_free(&b);
 }
 
+/* The inline varint readers (fast path up to three bytes) give the checked
+ * readers' value, position and error for every input of up to 3 bytes drawn
+ * from the bytes that matter (continuation bit set or not, 0, 1, the
+ * largest), for every reader length and an already failed reader. */
+TEST(varint_inline_readers_match_checked) {
+    static const uint8_t pick[] = {0x00, 0x01, 0x40, 0x7f, 0x80,
+                                   0x81, 0xc0, 0xff, 0x0f, 0x10};
+    const size_t np = sizeof pick;
+    for (size_t a = 0; a < np; a++)
+        for (size_t b = 0; b < np; b++)
+            for (size_t c = 0; c < np; c++)
+                for (size_t len = 0; len <= 3; len++)
+                    for (int failed = 0; failed <= 1; failed++) {
+                        uint8_t in[3] = {pick[a], pick[b], pick[c]};
+                        rd f, s;
+                        rd_init(&f, in, len);
+                        f.err = failed;
+                        s = f;
+                        uint64_t vf = rd_uvarint(&f), vs = rd_uvarint_slow(&s);
+                        CHECK(vf == vs && f.p == s.p && f.err == s.err);
+                        rd_init(&f, in, len);
+                        f.err = failed;
+                        s = f;
+                        uint32_t wf = rd_uvarint32(&f);
+                        uint32_t ws = rd_uvarint32_slow(&s);
+                        CHECK(wf == ws && f.p == s.p && f.err == s.err);
+                        rd_init(&f, in, len);
+                        f.err = failed;
+                        s = f;
+                        int32_t zf = rd_varint32(&f);
+                        int32_t zs =
+                            (int32_t)varint_unzigzag64(rd_uvarint32_slow(&s));
+                        CHECK(zf == zs && f.p == s.p && f.err == s.err);
+                        rd_init(&f, in, len);
+                        f.err = failed;
+                        s = f;
+                        int64_t yf = rd_varint(&f);
+                        int64_t ys = varint_unzigzag64(rd_uvarint_slow(&s));
+                        CHECK(yf == ys && f.p == s.p && f.err == s.err);
+                    }
+    /* the largest values and a 5-byte 32-bit overflow still go the slow way */
+    uint8_t big[5] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    rd r;
+    rd_init(&r, big, 5);
+    CHECK_EQ(rd_uvarint32(&r), UINT32_MAX);
+    CHECK(!r.err);
+    big[4] = 0x1f;
+    rd_init(&r, big, 5);
+    CHECK_EQ(rd_uvarint32(&r), 0);
+    CHECK(r.err);
+    rd_init(&r, big, 5);
+    CHECK(rd_varint32(&r) == 0 && r.err);
+}
+
 TEST(arena_alignment_and_reset) {
     arena a;
     arena_init(&a, 256);
