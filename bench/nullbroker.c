@@ -114,6 +114,14 @@ static void *xrealloc(void *p, size_t n) {
     return q;
 }
 
+/* A response array of n zeroed elements from the request's arena. */
+#define NB_ARRAY(a, arr, count)                                                \
+    do {                                                                       \
+        (arr).n = (count);                                                     \
+        (arr).v = arena_calloc((a), (size_t)((arr).n > 0 ? (arr).n : 0),       \
+                               sizeof *(arr).v);                               \
+    } while (0)
+
 /* ---- handlers ----------------------------------------------------------- */
 typedef struct nb_api {
     int16_t key, lo, hi;
@@ -141,8 +149,7 @@ static const nb_api *api_find(int16_t key) {
 static void h_api_versions(arena *a, int16_t v, buf *o) {
     proto_api_versions_response r;
     proto_api_versions_response_init(&r);
-    r.api_keys.n = NB_NAPIS;
-    r.api_keys.v = arena_calloc(a, NB_NAPIS, sizeof *r.api_keys.v);
+    NB_ARRAY(a, r.api_keys, NB_NAPIS);
     for (int i = 0; i < NB_NAPIS; i++) {
         r.api_keys.v[i].api_key = nb_apis[i].key;
         r.api_keys.v[i].min_version = nb_apis[i].lo;
@@ -154,9 +161,7 @@ static void h_api_versions(arena *a, int16_t v, buf *o) {
 static void fill_topic_md(arena *a,
                           proto_metadata_response_metadata_response_topic *mt,
                           const nb_topic *t) {
-    mt->partitions.n = t->nparts;
-    mt->partitions.v =
-        arena_calloc(a, (size_t)t->nparts, sizeof *mt->partitions.v);
+    NB_ARRAY(a, mt->partitions, t->nparts);
     for (int32_t p = 0; p < t->nparts; p++) {
         proto_metadata_response_metadata_response_partition *mp =
             &mt->partitions.v[p];
@@ -176,8 +181,7 @@ static int h_metadata(arena *a, rd *in, int16_t v, buf *o) {
         return -1;
     proto_metadata_response r;
     proto_metadata_response_init(&r);
-    r.brokers.n = 1;
-    r.brokers.v = arena_calloc(a, 1, sizeof *r.brokers.v);
+    NB_ARRAY(a, r.brokers, 1);
     r.brokers.v[0].node_id = 1;
     r.brokers.v[0].host = proto_str_c("127.0.0.1");
     r.brokers.v[0].port = nb_port;
@@ -189,8 +193,7 @@ static int h_metadata(arena *a, rd *in, int16_t v, buf *o) {
             n++;
     else
         n = q.topics.n;
-    r.topics.n = n;
-    r.topics.v = arena_calloc(a, n ? (size_t)n : 1, sizeof *r.topics.v);
+    NB_ARRAY(a, r.topics, n);
     int32_t i = 0;
     if (q.topics.n < 0) {
         for (nb_topic *t = nb_topics; t; t = t->next, i++) {
@@ -219,9 +222,7 @@ static int h_create_topics(arena *a, rd *in, int16_t v, buf *o) {
         return -1;
     proto_create_topics_response r;
     proto_create_topics_response_init(&r);
-    r.topics.n = q.topics.n;
-    r.topics.v = arena_calloc(a, q.topics.n ? (size_t)q.topics.n : 1,
-                              sizeof *r.topics.v);
+    NB_ARRAY(a, r.topics, q.topics.n);
     for (int32_t i = 0; i < q.topics.n; i++) {
         proto_create_topics_request_creatable_topic *qt = &q.topics.v[i];
         proto_create_topics_response_creatable_topic_result *rt =
@@ -263,8 +264,7 @@ static int h_delete_topics(arena *a, rd *in, int16_t v, buf *o) {
     int32_t n = v >= 6 ? q.topics.n : q.topic_names.n;
     proto_delete_topics_response r;
     proto_delete_topics_response_init(&r);
-    r.responses.n = n;
-    r.responses.v = arena_calloc(a, n ? (size_t)n : 1, sizeof *r.responses.v);
+    NB_ARRAY(a, r.responses, n);
     for (int32_t i = 0; i < n; i++) {
         proto_str name = v >= 6 ? q.topics.v[i].name : q.topic_names.v[i];
         proto_delete_topics_response_deletable_topic_result *rt =
@@ -333,18 +333,13 @@ static int h_produce(arena *a, rd *in, int16_t v, buf *o) {
         return -1;
     proto_produce_response r;
     proto_produce_response_init(&r);
-    r.responses.n = q.topic_data.n;
-    r.responses.v = arena_calloc(a, q.topic_data.n ? (size_t)q.topic_data.n : 1,
-                                 sizeof *r.responses.v);
+    NB_ARRAY(a, r.responses, q.topic_data.n);
     for (int32_t i = 0; i < q.topic_data.n; i++) {
         proto_produce_request_topic_produce_data *qt = &q.topic_data.v[i];
         proto_produce_response_topic_produce_response *rt = &r.responses.v[i];
         nb_topic *t = topic_find(qt->name);
         rt->name = qt->name;
-        rt->partition_responses.n = qt->partition_data.n;
-        rt->partition_responses.v = arena_calloc(
-            a, qt->partition_data.n ? (size_t)qt->partition_data.n : 1,
-            sizeof *rt->partition_responses.v);
+        NB_ARRAY(a, rt->partition_responses, qt->partition_data.n);
         for (int32_t j = 0; j < qt->partition_data.n; j++) {
             proto_produce_response_partition_produce_response *rp =
                 &rt->partition_responses.v[j];
@@ -376,16 +371,12 @@ static int h_list_offsets(arena *a, rd *in, int16_t v, buf *o) {
         return -1;
     proto_list_offsets_response r;
     proto_list_offsets_response_init(&r);
-    r.topics.n = q.topics.n;
-    r.topics.v = arena_calloc(a, q.topics.n ? (size_t)q.topics.n : 1,
-                              sizeof *r.topics.v);
+    NB_ARRAY(a, r.topics, q.topics.n);
     for (int32_t i = 0; i < q.topics.n; i++) {
         nb_topic *t = topic_find(q.topics.v[i].name);
         r.topics.v[i].name = q.topics.v[i].name;
         int32_t np = q.topics.v[i].partitions.n;
-        r.topics.v[i].partitions.n = np;
-        r.topics.v[i].partitions.v = arena_calloc(
-            a, np ? (size_t)np : 1, sizeof *r.topics.v[i].partitions.v);
+        NB_ARRAY(a, r.topics.v[i].partitions, np);
         for (int32_t j = 0; j < np; j++) {
             proto_list_offsets_request_list_offsets_partition *qp =
                 &q.topics.v[i].partitions.v[j];
@@ -426,9 +417,7 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o, bool may_wait) {
         return -1;
     proto_fetch_response r;
     proto_fetch_response_init(&r);
-    r.responses.n = q.topics.n;
-    r.responses.v = arena_calloc(a, q.topics.n ? (size_t)q.topics.n : 1,
-                                 sizeof *r.responses.v);
+    NB_ARRAY(a, r.responses, q.topics.n);
     int64_t left = q.max_bytes > 0 ? q.max_bytes : 1, start_left = left;
     bool errors = false;
     for (int32_t i = 0; i < q.topics.n; i++) {
@@ -436,10 +425,7 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o, bool may_wait) {
         proto_fetch_response_fetchable_topic_response *rt = &r.responses.v[i];
         nb_topic *t = topic_find(qt->topic);
         rt->topic = qt->topic;
-        rt->partitions.n = qt->partitions.n;
-        rt->partitions.v =
-            arena_calloc(a, qt->partitions.n ? (size_t)qt->partitions.n : 1,
-                         sizeof *rt->partitions.v);
+        NB_ARRAY(a, rt->partitions, qt->partitions.n);
         for (int32_t j = 0; j < qt->partitions.n; j++) {
             proto_fetch_request_fetch_partition *qp = &qt->partitions.v[j];
             proto_fetch_response_partition_data *rp = &rt->partitions.v[j];
