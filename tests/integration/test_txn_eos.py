@@ -13,10 +13,12 @@ offsets).
 
 Against Apache Kafka 4.3.1 (one combined KRaft node, kill -9) this failed
 once in about sixteen runs with ten duplicates (seed 567931599): Kafka's
-coordinator had logged CompleteCommit for a transaction whose commit
-marker is missing from the output partition's log, where the next producer
-epoch's data follows the transaction's records directly, after a restart
-whose log shows UNCLEAN partition changes. Sluice has not shown it.
+coordinator aborted a transaction that a kill -9 had left open (timeout,
+PrepareAbort then CompleteAbort in __transaction_state), but no abort
+marker reached the output partition's log: the next producer epoch's data
+follows the aborted records directly, so read_committed readers took them
+as committed. Kafka's log around it shows UNCLEAN partition changes after
+the restarts. Sluice has not shown it.
 """
 
 import os
