@@ -89,26 +89,22 @@ void buf_printf(buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-static inline bool need(rd *r, size_t n) {
-    return rd_need(r, n);
-}
-
 uint16_t rd_be16(rd *r) {
-    if (!need(r, 2))
+    if (!rd_need(r, 2))
         return 0;
     uint16_t v = sl_load_be16(r->p);
     r->p += 2;
     return v;
 }
 uint32_t rd_be32(rd *r) {
-    if (!need(r, 4))
+    if (!rd_need(r, 4))
         return 0;
     uint32_t v = sl_load_be32(r->p);
     r->p += 4;
     return v;
 }
 uint64_t rd_be64(rd *r) {
-    if (!need(r, 8))
+    if (!rd_need(r, 8))
         return 0;
     uint64_t v = sl_load_be64(r->p);
     r->p += 8;

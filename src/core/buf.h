@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "varint.h"
+
 typedef struct buf {
     uint8_t *data;
     size_t len;
@@ -114,13 +116,11 @@ static inline uint32_t rd_uvarint32(rd *r) {
 }
 /* zig-zag, 64-bit */
 static inline int64_t rd_varint(rd *r) {
-    uint64_t u = rd_uvarint(r);
-    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return varint_unzigzag64(rd_uvarint(r));
 }
 /* zig-zag, 32-bit */
 static inline int32_t rd_varint32(rd *r) {
-    uint32_t u = rd_uvarint32(r);
-    return (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
+    return (int32_t)varint_unzigzag64(rd_uvarint32(r));
 }
 /* Returns a pointer to n bytes inside the reader's range and skips them, or
  * NULL (and sets err) if fewer are left. */
