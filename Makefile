@@ -134,11 +134,12 @@ lint:
 	  --inline-suppr --suppress=missingIncludeSystem -j2 -Isrc \
 	  $(filter src/%.c,$(FORMAT_SRC))
 
-bench: all $(BUILD)/bench/nullbroker
+bench: all
 	bench/run.sh
 
 # The load client's ceiling: a Kafka-protocol endpoint that stores nothing
-# (bench/nullbroker.c), run by bench/bench.py beside the two brokers.
+# (bench/nullbroker.c), built by bench/run.sh and run by bench/bench.py
+# beside the two brokers.
 $(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -146,4 +147,5 @@ $(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/obj/src/main.d
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/obj/src/main.d \
+  $(BUILD)/bench/nullbroker.d

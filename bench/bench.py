@@ -389,14 +389,22 @@ class NullBroker(Broker):
 CEILING = {}
 
 
-def ceiling_run(nb, workload, fn):
-    """One rdperf run against the null broker; failures only log (the
-    ceiling is context for the table, not a figure of either broker)."""
-    c0, k0, w0 = cpu_secs(nb.pid), children_cpu(), time.monotonic()
+def null_try(what, fn):
+    """fn() against the null broker, or None: a failure only logs (the
+    ceiling and floor are context for the table, not a figure of either
+    broker)."""
     try:
-        v = fn()
+        return fn()
     except (ClientError, RuntimeError, OSError, subprocess.SubprocessError) as e:
-        log("%s against the null broker failed: %s" % (workload, e))
+        log("%s against the null broker failed: %s" % (what, e))
+        return None
+
+
+def ceiling_run(nb, workload, fn):
+    """One rdperf throughput run against the null broker."""
+    c0, k0, w0 = cpu_secs(nb.pid), children_cpu(), time.monotonic()
+    v = null_try(workload, fn)
+    if v is None:
         return
     gb = v["bytes"] / 1e9
     CEILING.setdefault(workload, []).append(
@@ -409,27 +417,31 @@ def ceiling_run(nb, workload, fn):
 LAT_FLOOR = {}
 
 
-def floor_run(nb, workload, client, fn):
-    try:
-        v = fn()
-    except (ClientError, RuntimeError, OSError, subprocess.SubprocessError) as e:
-        log("%s/%s against the null broker failed: %s" % (workload, client, e))
+def floor_run(workload, client, fn):
+    """One latency run against the null broker."""
+    v = null_try("%s/%s" % (workload, client), fn)
+    if v is None:
         return
     LAT_FLOOR.setdefault((workload, client), []).append(v)
     record(kind="e2e-floor", broker="null", client=client, workload=workload, **v)
 
 
-def start_null(keep):
+def start_null(keep, topics=None):
+    """A started null broker with topics ({name: partitions}) created, or
+    None (logged) when it cannot serve."""
     if not os.access(NULLBROKER, os.X_OK):
         log("no %s: the client's ceiling is not measured" % os.path.relpath(NULLBROKER, ROOT))
         return None
     nb = NullBroker("null")
+    STARTED.append(nb)
     try:
         nb.start(keep=keep)
+        if topics:
+            create_topics(nb, topics)
     except Exception as e:
         log("null broker: %s" % e)
+        nb.stop()
         return None
-    STARTED.append(nb)
     return nb
 
 
@@ -912,16 +924,12 @@ def section_consume(brokers):
             for c in figs:
                 figs[c].fail(b.name, "fill: %s" % str(e)[:100])
                 cpu_gb[c].fail(b.name, "fill: %s" % str(e)[:100])
-    nb = start_null(keep=True)
+    nb = start_null(keep=True, topics={topic: 6})
     w = "consume 1 KB, 6 part., warm log"
-    if nb:
-        try:
-            create_topics(nb, {topic: 6})
-            rdperf("produce", nb, topic, s=1024, n=CONSUME_COUNT, a="1")
-        except Exception as e:
-            log("null broker fill: %s" % e)
-            nb.stop()
-            nb = None
+    if nb and null_try("consume fill", lambda: rdperf("produce", nb, topic, s=1024,
+                                                       n=CONSUME_COUNT, a="1")) is None:
+        nb.stop()
+        nb = None
     for run in range(RUNS):
         if nb:
             ceiling_run(nb, w, lambda: rdperf("consume", nb, topic, n=CONSUME_COUNT))
@@ -966,19 +974,12 @@ def section_e2e(brokers):
             create_topics(b, {topic: 1})
         except Exception as e:
             log("create %s on %s: %s" % (topic, b.name, e))
-    nb = start_null(keep=True)
-    if nb:
-        try:
-            create_topics(nb, {topic: 1})
-        except Exception as e:
-            log("create %s on the null broker: %s" % (topic, e))
-            nb.stop()
-            nb = None
+    nb = start_null(keep=True, topics={topic: 1})
     for run in range(RUNS):
         if nb:
-            floor_run(nb, w, "rdkafka", lambda: rdperf("e2e", nb, topic, s=1024, r=E2E_RATE,
+            floor_run(w, "rdkafka", lambda: rdperf("e2e", nb, topic, s=1024, r=E2E_RATE,
                                                        d=E2E_SECS, a="all", X=["linger.ms=0"]))
-            floor_run(nb, wu, "java", lambda: java_e2e_us(nb, topic, E2E_JAVA_US_COUNT,
+            floor_run(wu, "java", lambda: java_e2e_us(nb, topic, E2E_JAVA_US_COUNT,
                                                           E2E_JAVA_US_WARMUP))
         for b in brokers:
             revive([b])
@@ -1024,12 +1025,10 @@ def latency_floor_table():
     Sluice's medians: how low the client itself lets a broker go."""
     rows = ["| workload | client | quantile | client's floor (null broker), ms | Apache Kafka, ms "
             "| Sluice, ms | floor ÷ Kafka | Sluice ÷ Kafka |", "|---|---|---|---|---|---|---|---|"]
-    key = {"p50": "lat_p50_ms", "p99": "lat_p99_ms", "p99.9": "lat_p999_ms"}
     for f in FIGS:
-        runs = LAT_FLOOR.get((f.workload, f.client))
-        if f.section != "latency" or not runs:
+        fl = latency_floor(f)
+        if fl is None:
             continue
-        fl = statistics.median(r[key[f.metric]] for r in runs)
         k, sl = f.median("kafka"), f.median("sluice")
         rows.append("| %s | %s | %s | %.3f | %s | %s | %s | %s |" % (
             f.workload, f.client, f.metric, fl, "%.3f" % k if k is not None else "–",
@@ -1039,11 +1038,19 @@ def latency_floor_table():
 
 
 def latency_floor(f):
+    """Median of the null-broker runs for latency figure f's quantile, or
+    None when not measured."""
+    key = {"p50": "lat_p50_ms", "p99": "lat_p99_ms", "p99.9": "lat_p999_ms"}.get(f.metric)
     runs = LAT_FLOOR.get((f.workload, f.client))
-    k = f.median("kafka")
-    if not runs or not k or f.metric != "p99":
+    if f.section != "latency" or not runs or not key:
         return None
-    return statistics.median(r["lat_p99_ms"] for r in runs) / k
+    return statistics.median(r[key] for r in runs)
+
+
+def floor_ratio_note(f):
+    """' (the client's floor, null broker: N×)' for a latency figure."""
+    fl, k = latency_floor(f), f.median("kafka")
+    return " (the client's floor, null broker: %.2f×)" % (fl / k) if fl is not None and k else ""
 
 
 def fill(b, topic, parts, mb):
@@ -1329,8 +1336,7 @@ def targets():
     p99 = [f for f in FIGS if f.section == "latency" and f.metric == "p99"]
     out.append("- p99 latency ≤ 1/5 of Kafka's: %s" % (
         ", ".join("%s%s %s%s" % (f.client, " (µs clock)" if "µs" in f.workload else "", f.ratio(),
-                                 " (the client's floor, null broker: %.2f×)" % latency_floor(f)
-                                 if latency_floor(f) else "")
+                                 floor_ratio_note(f))
                   for f in p99) or "not measured"))
     idle = [f for f in FIGS if f.section == "memory" and f.workload.startswith("idle")]
     out.append("- idle RSS < 20 MB: %s" % (

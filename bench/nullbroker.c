@@ -474,7 +474,7 @@ static int h_fetch(arena *a, rd *in, int16_t v, buf *o, bool may_wait) {
 /* ---- connections -------------------------------------------------------- */
 static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a,
                     bool final);
-static void wake_parked(arena *a, bool all);
+static void wake_parked(bool all);
 
 /* Answer c's parked fetch: with data if there is some now, or (final)
  * whatever there is. Returns -1 to close. */
@@ -539,7 +539,7 @@ static int on_frame(nb_conn *c, const uint8_t *p, size_t n, arena *a,
         case 0:
             rc = h_produce(a, &in, h.api_version, &c->out);
             if (rc >= 0)
-                wake_parked(a, false);
+                wake_parked(false);
             break;
         case 2:
             rc = h_list_offsets(a, &in, h.api_version, &c->out);
@@ -615,10 +615,9 @@ static int conn_flush(nb_conn *c) {
  * finds data; on the timer (all = true) those past their deadline are
  * answered as they are. Uses its own arena: a produce's request is still
  * in the caller's. Write errors surface at the connection's next event. */
-static void wake_parked(arena *a, bool all) {
+static void wake_parked(bool all) {
     static arena wa;
     static bool wa_init;
-    (void)a;
     if (!wa_init) {
         arena_init(&wa, 64 * 1024);
         wa_init = true;
@@ -709,7 +708,7 @@ int main(int argc, char **argv) {
     struct epoll_event evs[64];
     for (;;) {
         int n = epoll_wait(nb_epfd, evs, 64, next_deadline_ms());
-        wake_parked(&a, true);
+        wake_parked(true);
         for (int i = 0; i < n; i++) {
             nb_conn *c = evs[i].data.ptr;
             if (!c) {
