@@ -26,6 +26,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -48,8 +49,6 @@ APP_CALL_GUARD_S = 40
 
 
 def guarded(what, fn, *args):
-    import threading
-
     def hung():
         print("app: %s did not return in %d s (client hang); exiting" % (what, APP_CALL_GUARD_S),
               flush=True)
