@@ -17,6 +17,9 @@
 /* server.c */
 int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
                     char *err, size_t errlen);
+/* {key, value} pairs, {NULL, NULL} last: config/server.properties, the
+ * static layer of a start without a file. */
+extern const char *const brk_quickstart_config[][2];
 void brk_uuid_to_string(const uint8_t id[16], char out[23]);
 void brk_random_uuid(uint8_t id[16]);
 bool brk_listener_is_controller(const brk_broker *brk, int i);

@@ -11,10 +11,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -655,8 +657,10 @@ static void usage(void) {
     fprintf(stderr,
             "Usage: sluice server [server.properties] [--override "
             "property=value]...\n"
-            "  With no file: one node (broker+controller), node.id=1,\n"
-            "  listeners=PLAINTEXT://127.0.0.1:9092, log.dirs=./sluice-data.\n"
+            "  With no file: the settings of config/server.properties (one\n"
+            "  node, broker+controller, node.id=1, PLAINTEXT on :9092,\n"
+            "  CONTROLLER on :9093, internal topics with replication factor\n"
+            "  1, log.dirs=./sluice-data).\n"
             "  Environment: KAFKA_CFG_<KEY> (bitnami) and KAFKA_<KEY>\n"
             "  (confluent), upper case with '_' for '.', are applied between\n"
             "  the file and --override.\n");
@@ -689,13 +693,191 @@ static int split_dirs(const brk_config *cfg, char ***out) {
     return n;
 }
 
+/* The settings of config/server.properties, Apache Kafka's quickstart file
+ * (log.dirs adapted): with no file, `sluice server` runs as if started with
+ * it. Kafka's built-in defaults are for clusters of three or more nodes
+ * (offsets.topic.replication.factor=3, transaction.state.log.min.isr=2...):
+ * on one node __consumer_offsets would never be created and no consumer
+ * group could work. The config table keeps Kafka's defaults (DescribeConfigs
+ * shows them); these values are a static layer, as if read from the file,
+ * under the environment and --override. tests/unit/test_config.c checks that
+ * the file and this table agree. */
+const char *const brk_quickstart_config[][2] = {
+    {"process.roles", "broker,controller"},
+    {"node.id", "1"},
+    {"controller.quorum.bootstrap.servers", "localhost:9093"},
+    {"listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"},
+    {"inter.broker.listener.name", "PLAINTEXT"},
+    {"advertised.listeners", "PLAINTEXT://localhost:9092,CONTROLLER://"
+                             "localhost:9093"},
+    {"controller.listener.names", "CONTROLLER"},
+    {"listener.security.protocol.map",
+     "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_"
+     "PLAINTEXT,SASL_SSL:SASL_SSL"},
+    {"num.network.threads", "3"},
+    {"num.io.threads", "8"},
+    {"socket.send.buffer.bytes", "102400"},
+    {"socket.receive.buffer.bytes", "102400"},
+    {"socket.request.max.bytes", "104857600"},
+    {"log.dirs", "./sluice-data"},
+    {"num.partitions", "1"},
+    {"num.recovery.threads.per.data.dir", "1"},
+    {"offsets.topic.replication.factor", "1"},
+    {"share.coordinator.state.topic.replication.factor", "1"},
+    {"share.coordinator.state.topic.min.isr", "1"},
+    {"transaction.state.log.replication.factor", "1"},
+    {"transaction.state.log.min.isr", "1"},
+    {"log.retention.hours", "168"},
+    {"log.segment.bytes", "1073741824"},
+    {"log.retention.check.interval.ms", "300000"},
+    {NULL, NULL},
+};
+
+/* Applies brk_quickstart_config under what the environment and --override
+ * already set (a key set there keeps its value). The addresses of this node
+ * (advertised.listeners, controller.quorum.bootstrap.servers) describe the
+ * file's listeners: when the listeners come from elsewhere they are left
+ * out, as they would be wrong (ports) or name a listener that is not there.
+ * node.id is left to broker.id, and log.dirs to log.dir, when those are set
+ * (the legacy names Kafka still honours). */
+static int apply_quickstart(brk_config *cfg, char *err, size_t errlen) {
+    bool own_listeners = cfg->static_text[BRK_CFG_LISTENERS] != NULL;
+    for (int i = 0; brk_quickstart_config[i][0]; i++) {
+        const char *k = brk_quickstart_config[i][0];
+        int id = brk_config_find(k);
+        if (id < 0 || cfg->static_text[id])
+            continue; /* unknown to this build's table, or set by the user */
+        if (own_listeners &&
+            (id == BRK_CFG_ADVERTISED_LISTENERS ||
+             id == BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS))
+            continue;
+        if (id == BRK_CFG_NODE_ID && cfg->static_text[BRK_CFG_BROKER_ID])
+            continue;
+        if (id == BRK_CFG_LOG_DIRS && cfg->static_text[BRK_CFG_LOG_DIR])
+            continue;
+        if (brk_config_set(cfg, k, brk_quickstart_config[i][1], err, errlen) <
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+/* True when host names an address of this machine: one a socket can be bound
+ * to (loopback, an interface address, a name resolving to one). */
+static bool host_is_local(const char *host) {
+    if (!*host)
+        return true;
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, "0", &hints, &res) != 0)
+        return false;
+    bool local = false;
+    for (struct addrinfo *ai = res; ai && !local; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        local = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return local;
+}
+
+/* Sluice runs one node: the broker and the only controller of its cluster
+ * (multi-node clusters are not built yet). A configuration for a cluster of
+ * several nodes is refused at start, naming the key that asks for it,
+ * instead of running a lone node that silently ignores its peers. */
+static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
+    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
+    if (roles && !strstr(roles, "controller")) {
+        snprintf(err, errlen,
+                 "Invalid value %s for configuration process.roles: Sluice "
+                 "cannot run a broker-only node yet (it would need a remote "
+                 "controller quorum); use process.roles=broker,controller",
+                 roles);
+        return -1;
+    }
+    int32_t self = (int32_t)brk_cfg_i64(cfg, BRK_CFG_NODE_ID);
+    const char *voters = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
+    for (const char *p = voters ? voters : ""; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        char *end;
+        long id = strtol(p, &end, 10);
+        if (end == p || *end != '@' || id != self) {
+            snprintf(err, errlen,
+                     "Invalid value %s for configuration "
+                     "controller.quorum.voters: it names controllers other "
+                     "than this node (node.id=%d); Sluice cannot join a "
+                     "multi-node controller quorum yet",
+                     voters, (int)self);
+            return -1;
+        }
+        p = strchr(end, ',');
+        if (!p)
+            break;
+    }
+    const char *bs =
+        brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS);
+    if (!bs || !*bs)
+        return 0;
+    net_endpoint ls[16];
+    int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls, 16,
+                                 err, errlen);
+    if (nl < 0)
+        return -1;
+    for (const char *p = bs; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && p[len - 1] == ' ')
+            len--;
+        char one[300];
+        snprintf(one, sizeof one, "%.*s", (int)len, p);
+        char *colon = strrchr(one, ':');
+        bool mine = false;
+        if (colon) {
+            *colon = 0;
+            int port = atoi(colon + 1);
+            char *host = one;
+            size_t hl = strlen(host);
+            if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+                host[hl - 1] = 0;
+                host++;
+            }
+            for (int i = 0; i < nl && !mine; i++)
+                mine = is_controller_listener(cfg, ls[i].name) &&
+                       ls[i].port == port &&
+                       (!strcmp(ls[i].host, host) || host_is_local(host));
+        }
+        if (!mine) {
+            snprintf(err, errlen,
+                     "Invalid value %s for configuration "
+                     "controller.quorum.bootstrap.servers: %.*s is not a "
+                     "controller listener of this node; Sluice cannot join a "
+                     "remote controller quorum yet",
+                     bs, (int)len, p);
+            return -1;
+        }
+        p = e ? e + 1 : p + len;
+    }
+    return 0;
+}
+
 int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
                     char *err, size_t errlen) {
     brk_config_init(cfg);
     int i = 1;
+    bool have_file = false;
     if (i < argc && argv[i][0] != '-') {
         if (brk_config_load_file(cfg, argv[i], err, errlen) < 0)
             return -1;
+        have_file = true;
         i++;
     }
     if (brk_config_load_env(cfg, envp, err, errlen) < 0)
@@ -727,7 +909,11 @@ int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
                     "config.",
                     key);
     }
-    return brk_config_finish(cfg, err, errlen);
+    if (!have_file && apply_quickstart(cfg, err, errlen) < 0)
+        return -1;
+    if (brk_config_finish(cfg, err, errlen) < 0)
+        return -1;
+    return check_single_node(cfg, err, errlen);
 }
 
 int server_main(int argc, char **argv) {

@@ -529,7 +529,9 @@ static void encode_offset_value(buf *b, const grp_offset *o) {
     proto_offset_commit_value_init(&v);
     v.offset = o->offset;
     v.leader_epoch = o->leader_epoch;
-    v.metadata = proto_str_c(o->metadata ? o->metadata : "");
+    v.metadata = o->metadata
+                     ? (proto_str){o->metadata, (int32_t)o->metadata_len}
+                     : proto_str_c("");
     v.commit_timestamp = o->commit_ts;
     v.expire_timestamp = o->expire_ts;
     /* Kafka writes v1 only when an explicit expire timestamp exists. */
@@ -1249,6 +1251,7 @@ static void offset_put(grp_group *g, const char *topic, size_t tlen, int32_t p,
     }
     free(o->metadata);
     o->metadata = xstrndup(md ? md : "", md ? mdlen : 0);
+    o->metadata_len = md ? mdlen : 0;
     o->offset = off;
     o->leader_epoch = epoch;
     o->commit_ts = cts;
@@ -1330,6 +1333,7 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
         v->leader_epoch = o->leader_epoch;
         v->metadata = xstrndup(o->metadata ? o->metadata : "",
                                o->metadata ? o->metadata_len : 0);
+        v->metadata_len = o->metadata ? o->metadata_len : 0;
         v->commit_ts = now;
         v->expire_ts = o->expire_ts;
         buf_init(&bufs[2 * nr], 64);
@@ -1353,7 +1357,7 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
         else
             offset_put(g, o->topic, o->topic_len, o->partition, vals[i].offset,
                        vals[i].leader_epoch, vals[i].metadata,
-                       strlen(vals[i].metadata), vals[i].commit_ts,
+                       vals[i].metadata_len, vals[i].commit_ts,
                        vals[i].expire_ts);
     }
     for (int i = 0; i < n; i++)

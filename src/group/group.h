@@ -200,9 +200,10 @@ typedef struct grp_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;    /* never NULL ("" if none) */
-    int64_t commit_ts; /* wall ms */
-    int64_t expire_ts; /* -1: by retention */
+    char *metadata;      /* never NULL ("" if none); may hold NUL bytes */
+    size_t metadata_len; /* the metadata is a Kafka STRING: its bytes */
+    int64_t commit_ts;   /* wall ms */
+    int64_t expire_ts;   /* -1: by retention */
 } grp_offset;
 
 typedef struct grp_commit_in {

@@ -898,8 +898,10 @@ static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
             p->partition_index = offs[i].partition;
             p->committed_offset = offs[i].offset;
             p->committed_leader_epoch = offs[i].leader_epoch;
-            p->metadata = proto_str_c(arena_strndup(
-                req->arena, offs[i].metadata, strlen(offs[i].metadata)));
+            p->metadata =
+                (proto_str){arena_strndup(req->arena, offs[i].metadata,
+                                          offs[i].metadata_len),
+                            (int32_t)offs[i].metadata_len};
         }
         *out = ts;
         *out_n = nt;
@@ -933,9 +935,10 @@ static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
                 p->committed_offset = -1;
                 p->committed_leader_epoch = -1;
             }
-            p->metadata = proto_str_c(
-                o ? arena_strndup(req->arena, o->metadata, strlen(o->metadata))
-                  : "");
+            p->metadata = o ? (proto_str){arena_strndup(req->arena, o->metadata,
+                                                        o->metadata_len),
+                                          (int32_t)o->metadata_len}
+                            : proto_str_c("");
         }
     }
     *out = ts;

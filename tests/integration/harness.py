@@ -264,7 +264,9 @@ class Broker:
                 if self.proc.poll() is not None:
                     msg = "build/sluice server exited with status %s during start:\n%s" % (
                         self.proc.returncode, self.log_tail())
-                    if self.starts == 1:
+                    # A broker that refuses its configuration (exit status 1
+                    # with a message) says nothing about the next one.
+                    if self.starts == 1 and self.proc.returncode != 1:
                         _sluice_broken = msg.splitlines()[0]
                     self.proc = None
                     raise BrokerStartError(msg)

@@ -127,6 +127,117 @@ TEST(config_layers_file_env_override) {
     brk_config_free(&cfg);
 }
 
+/* config/server.properties (Kafka's quickstart file) and the layer a start
+ * without a file applies must say the same: every key of the file, with its
+ * value, and nothing else. */
+TEST(config_quickstart_layer_is_the_shipped_file) {
+    brk_config file;
+    brk_config_init(&file);
+    char err[512];
+    CHECK_EQ(brk_config_load_file(&file, "config/server.properties", err,
+                                  sizeof err),
+             0);
+    int in_table = 0;
+    for (int i = 0; brk_quickstart_config[i][0]; i++) {
+        int id = brk_config_find(brk_quickstart_config[i][0]);
+        CHECK(id >= 0);
+        if (id < 0)
+            continue;
+        CHECK(file.static_text[id] != NULL);
+        if (file.static_text[id])
+            CHECK_STR(file.static_text[id], brk_quickstart_config[i][1]);
+        in_table++;
+    }
+    int in_file = 0;
+    for (int id = 0; id < BRK_CFG_COUNT; id++)
+        in_file += file.static_text[id] != NULL;
+    CHECK_EQ(in_file, in_table);
+    brk_config_free(&file);
+
+    /* No file: one working node (internal topics with one replica), the
+     * values static as from a file; DescribeConfigs defaults stay Kafka's. */
+    brk_config cfg;
+    char *argv[] = {"server", NULL};
+    char *envp[] = {NULL};
+    CHECK_EQ(brk_load_config(&cfg, 1, argv, envp, err, sizeof err), 0);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR), 1);
+    CHECK_EQ(cfg.v[BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR].src,
+             CFG_SRC_STATIC_BROKER);
+    CHECK_STR(brk_cfg_defs[BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR].def, "3");
+    CHECK_EQ(
+        brk_cfg_i64(&cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR), 1);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_TRANSACTION_STATE_LOG_MIN_ISR), 1);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_NODE_ID), 1);
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LISTENERS),
+              "PLAINTEXT://:9092,CONTROLLER://:9093");
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_ADVERTISED_LISTENERS),
+              "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093");
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_LOG_DIRS), "./sluice-data");
+    brk_config_free(&cfg);
+
+    /* Own listeners: the file's advertised addresses (other ports) and its
+     * controller bootstrap server are not applied; the rest is. */
+    char *argv2[] = {"server",
+                     "--override",
+                     "listeners=PLAINTEXT://127.0.0.1:19092",
+                     "--override",
+                     "offsets.topic.replication.factor=2",
+                     NULL};
+    char *envp2[] = {"KAFKA_CFG_LOG_DIR=/x", NULL};
+    CHECK_EQ(brk_load_config(&cfg, 5, argv2, envp2, err, sizeof err), 0);
+    CHECK(brk_cfg_str(&cfg, BRK_CFG_ADVERTISED_LISTENERS) == NULL);
+    CHECK_STR(brk_cfg_str(&cfg, BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS),
+              "");
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR), 2);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_TRANSACTION_STATE_LOG_MIN_ISR), 1);
+    CHECK(cfg.static_text[BRK_CFG_LOG_DIRS] == NULL); /* log.dir wins */
+    brk_config_free(&cfg);
+
+    /* A file: Kafka's defaults where the file says nothing. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/bare.properties", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    fputs("num.partitions=2\n", f);
+    fclose(f);
+    char *argv3[] = {"server", path, NULL};
+    CHECK_EQ(brk_load_config(&cfg, 2, argv3, envp, err, sizeof err), 0);
+    CHECK_EQ(brk_cfg_i64(&cfg, BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR), 3);
+    brk_config_free(&cfg);
+}
+
+/* Settings for a cluster of several nodes are refused at start, naming the
+ * key (Sluice runs one node until clusters are built). */
+TEST(config_multi_node_settings_are_refused) {
+    brk_config cfg;
+    char err[512];
+    char *envp[] = {NULL};
+    char *a1[] = {"server", "--override", "process.roles=broker", NULL};
+    CHECK_EQ(brk_load_config(&cfg, 3, a1, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "process.roles") != NULL);
+    brk_config_free(&cfg);
+    char *a2[] = {"server", "--override",
+                  "controller.quorum.voters=1@localhost:9093,2@otherhost:9093",
+                  NULL};
+    CHECK_EQ(brk_load_config(&cfg, 3, a2, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "controller.quorum.voters") != NULL);
+    brk_config_free(&cfg);
+    char *a3[] = {"server", "--override",
+                  "controller.quorum.bootstrap.servers=localhost:9999", NULL};
+    CHECK_EQ(brk_load_config(&cfg, 3, a3, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "controller.quorum.bootstrap.servers") &&
+          strstr(err, "localhost:9999"));
+    brk_config_free(&cfg);
+    /* this node alone is fine */
+    char *a4[] = {"server",
+                  "--override",
+                  "controller.quorum.voters=1@127.0.0.1:9093",
+                  "--override",
+                  "controller.quorum.bootstrap.servers=127.0.0.1:9093",
+                  NULL};
+    CHECK_EQ(brk_load_config(&cfg, 5, a4, envp, err, sizeof err), 0);
+    brk_config_free(&cfg);
+}
+
 TEST(config_topic_synonyms_and_units) {
     brk_config cfg;
     brk_config_init(&cfg);
