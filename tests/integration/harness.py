@@ -165,6 +165,19 @@ def _recv_exact(s, n):
 # --------------------------------------------------------------------------
 # Broker processes.
 
+def server_properties(path=os.path.join(ROOT, "config", "server.properties")):
+    """The key=value settings of a shipped properties file (the simple form
+    our files use: no continuations or escapes)."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and line[0] not in "#!" and "=" in line:
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+    return out
+
+
 class BrokerStartError(RuntimeError):
     pass
 
@@ -181,15 +194,20 @@ class Broker:
     listener on 127.0.0.1:<port>; `log.dirs` is always the broker's data_dir.
     """
 
-    def __init__(self, workdir, config=None, target=TARGET, port=None, env=None):
+    def __init__(self, workdir, config=None, target=TARGET, port=None, env=None,
+                 quickstart=False):
         self.target = target
         self.env = dict(env or {})
         self.workdir = os.path.abspath(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.port = port or free_port(pair=True)  # port+1: Kafka's controller
         self.host = "127.0.0.1"
-        self.data_dir = os.path.join(self.workdir, "data")
-        self.config = dict(COMMON_CONFIG)
+        # quickstart: the README's broker. Sluice: `sluice server` with no
+        # file in workdir (data in ./sluice-data), only the listener moved to
+        # a free port. Kafka: the settings of config/server.properties.
+        self.quickstart = quickstart
+        self.data_dir = os.path.join(self.workdir, "sluice-data" if quickstart else "data")
+        self.config = {} if quickstart else dict(COMMON_CONFIG)
         self.config.update({k: str(v) for k, v in (config or {}).items()})
         self.proc = None
         self.pid = None
@@ -206,6 +224,20 @@ class Broker:
 
     def _overrides(self):
         conf = {"listeners": "PLAINTEXT://127.0.0.1:%d" % self.port}
+        if self.quickstart and self.target == "sluice":
+            conf.update(self.config)
+            return conf
+        if self.quickstart:
+            # The file's settings; its addresses and log.dirs are this
+            # broker's (scripts/kafka.sh adds the controller listener). What
+            # the file leaves to Kafka's defaults gets them back here, where
+            # scripts/kafka.sh would otherwise set its own test values.
+            conf.update({"group.initial.rebalance.delay.ms": "3000",
+                         "offsets.topic.num.partitions": "50",
+                         "transaction.state.log.num.partitions": "50"})
+            conf.update({k: v for k, v in server_properties().items()
+                         if k not in ("listeners", "advertised.listeners", "log.dirs",
+                                      "controller.quorum.bootstrap.servers")})
         conf.update(self.config)
         conf["log.dirs"] = self.data_dir
         return conf

@@ -1,0 +1,144 @@
+"""Offset-commit metadata is a Kafka STRING: its bytes come back exactly,
+NUL bytes included, from OffsetFetch, before and after a restart (issue 15:
+Sluice held it as a C string, so it came back and was stored in
+__consumer_offsets cut at the first NUL). Committed with OffsetCommit and
+with TxnOffsetCommit; raw protocol, as client libraries hand metadata over
+as C strings themselves (librdkafka through confluent-kafka)."""
+
+import struct
+import time
+
+import pytest
+
+import grpraw
+import harness
+from grpraw import _str
+
+# NUL bytes in valid UTF-8, at the start, middle and end, with multi-byte
+# characters around them.
+META = "\x00lead\x00ing é\x00\x00 ∑ trailing\x00"
+META_TXN = "txn\x00é\x00"
+
+OFFSET_METADATA_TOO_LARGE = 12
+
+
+def fetch(bs, group, topic, partitions):
+    c = grpraw.Conn(bs)
+    try:
+        c.find_coordinator(group)
+        err, by_name = c.offset_fetch(group, {topic: partitions})
+        err_all, every = c.offset_fetch(group, None)
+    finally:
+        c.close()
+    assert err == 0 and err_all == 0
+    # Asked by name and asked for every committed offset of the group.
+    return by_name, {k: v for k, v in every.items() if k[0] == topic}
+
+
+def settle(bs, group, topic, partitions, want, timeout=60):
+    """Polls OffsetFetch (by name and for all) until both answer want (the
+    coordinator may still be loading, a commit marker still on its way);
+    then asserts it, so a failure shows what came back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fetch(bs, group, topic, partitions)
+        if got == (want, want) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert got == (want, want)
+
+
+def test_offset_commit_metadata_with_nul_bytes_survives_fetch_and_restart(broker):
+    bs = broker.bootstrap
+    topic = harness.create_topic(bs, harness.unique_topic("meta"), partitions=3)
+    group = harness.unique_topic("g-meta")
+    c = grpraw.Conn(bs)
+    try:
+        c.find_coordinator(group)
+        # A standalone commit (generation -1, no member), as an assign()ed
+        # consumer does.
+        res = c.commit(group, -1, "", {(topic, 0): (5, META), (topic, 1): (7, ""),
+                                       (topic, 2): (9, "\x00")})
+        assert res == {(topic, 0): 0, (topic, 1): 0, (topic, 2): 0}
+        # offset.metadata.max.bytes (4096) counts every byte, NULs too.
+        res = c.commit(group, -1, "", {(topic, 1): (8, "\x00" * 4097)})
+        assert res == {(topic, 1): OFFSET_METADATA_TOO_LARGE}
+    finally:
+        c.close()
+    want = {(topic, 0): (5, META, 0), (topic, 1): (7, "", 0), (topic, 2): (9, "\x00", 0)}
+    assert fetch(bs, group, topic, [0, 1, 2]) == (want, want)
+
+    # Stored whole in __consumer_offsets: the same after a restart.
+    broker.restart()
+    settle(bs, group, topic, [0, 1, 2], want)
+
+
+# ---- TxnOffsetCommit through a raw transactional producer (non-flexible
+# versions: FindCoordinator v1, InitProducerId v1, AddOffsetsToTxn v1,
+# TxnOffsetCommit v2, EndTxn v1).
+
+RETRIABLE = (14, 15, 16, 51)  # LOAD_IN_PROGRESS, NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS
+
+
+def call_retry(conn, key, ver, body, parse, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        r = conn.call(key, ver, body)
+        res = parse(r)
+        err = res[0]
+        if err not in RETRIABLE or time.monotonic() > deadline:
+            assert err == 0, "%s: error %d" % (what, err)
+            return res
+        time.sleep(0.3)
+
+
+def txn_commit_offsets(bs, txn_id, group, topic, offsets):
+    c = grpraw.Conn(bs)
+    try:
+        def coord(r):
+            r.i32()
+            return (r.i16(),)
+        call_retry(c, 10, 1, _str(txn_id) + struct.pack(">b", 1), coord, "FindCoordinator(txn)")
+
+        def init(r):
+            r.i32()
+            return r.i16(), r.i64(), r.i16()
+        _, pid, epoch = call_retry(c, 22, 1, _str(txn_id) + struct.pack(">i", 60000), init,
+                                   "InitProducerId")
+
+        def err_only(r):
+            r.i32()
+            return (r.i16(),)
+        call_retry(c, 25, 1, _str(txn_id) + struct.pack(">qh", pid, epoch) + _str(group),
+                   err_only, "AddOffsetsToTxn")
+        c.find_coordinator(group)
+        parts = [struct.pack(">iqi", p, o, -1) + _str(md) for p, (o, md) in sorted(offsets.items())]
+        body = (_str(txn_id) + _str(group) + struct.pack(">qh", pid, epoch)
+                + struct.pack(">i", 1) + _str(topic) + struct.pack(">i", len(parts))
+                + b"".join(parts))
+        r = c.call(28, 2, body)
+        r.i32()
+        errs = {}
+        for _ in range(r.i32()):
+            r.str()
+            for _ in range(r.i32()):
+                p = r.i32()
+                errs[p] = r.i16()
+        assert errs == {p: 0 for p in offsets}
+        call_retry(c, 26, 1, _str(txn_id) + struct.pack(">qhb", pid, epoch, 1), err_only,
+                   "EndTxn")
+    finally:
+        c.close()
+
+
+def test_txn_offset_commit_metadata_with_nul_bytes_survives_fetch_and_restart(broker):
+    bs = broker.bootstrap
+    topic = harness.create_topic(bs, harness.unique_topic("tmeta"), partitions=2)
+    group = harness.unique_topic("g-tmeta")
+    txn_commit_offsets(bs, harness.unique_topic("tx"), group, topic,
+                       {0: (3, META_TXN), 1: (4, META)})
+    want = {(topic, 0): (3, META_TXN, 0), (topic, 1): (4, META, 0)}
+    # The commit marker reaches __consumer_offsets after EndTxn answers.
+    settle(bs, group, topic, [0, 1], want)
+    broker.restart()
+    settle(bs, group, topic, [0, 1], want)
