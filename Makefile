@@ -1,6 +1,6 @@
 # Sluice - one build system: GNU make + pkg-config.
 #   make            build/sluice (multi-call binary) and the kafka-*.sh aliases
-#   make run        build and start a single-node broker on 127.0.0.1:9092
+#   make run        build and start a single-node broker on :9092 (config/server.properties)
 #   make test       every test: unit (C, plain and sanitized), fuzz smoke run,
 #                   integration (pytest, against the ASan+UBSan broker)
 #   make test-kafka the integration scenarios against Apache Kafka itself
