@@ -439,6 +439,17 @@ static char *sdup0(brk_req *req, proto_str s) {
     return r ? r : arena_strndup(req->arena, "", 0);
 }
 
+/* A group id as the group coordinator keeps it: a C string. An id with a
+ * NUL byte inside would be cut there and taken for another group (its
+ * commits written over that group's offsets in __consumer_offsets), so it is
+ * answered as an empty id is (INVALID_GROUP_ID) until group ids carry their
+ * length. Apache Kafka accepts such an id as a group of its own. */
+static char *gid_dup(brk_req *req, proto_str s) {
+    if (s.len > 0 && memchr(s.p, 0, (size_t)s.len))
+        return arena_strndup(req->arena, "", 0);
+    return sdup0(req, s);
+}
+
 static proto_str pstr(const char *s) {
     return s ? proto_str_c(s) : PROTO_STR_NULL;
 }
@@ -601,7 +612,7 @@ brk_status grp_handle_join_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     char *mid = sdup0(req, rq.member_id);
     int16_t e = check_coord(req, gid);
     if (e) {
@@ -670,7 +681,7 @@ brk_status grp_handle_sync_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (e) {
         grp_sync_result r = {.error = e};
@@ -717,7 +728,7 @@ brk_status grp_handle_heartbeat(brk_req *req) {
         return BRK_CLOSE;
     proto_heartbeat_response rs;
     proto_heartbeat_response_init(&rs);
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     if (!rs.error_code)
         rs.error_code = grp_heartbeat(
@@ -737,7 +748,7 @@ brk_status grp_handle_leave_group(brk_req *req) {
         return BRK_CLOSE;
     proto_leave_group_response rs;
     proto_leave_group_response_init(&rs);
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (!e)
         e = grp_leave_check(coord, gid);
@@ -775,7 +786,7 @@ brk_status grp_handle_offset_commit(brk_req *req) {
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -982,7 +993,7 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             int32_t nts = 0;
             /* v9+: a consumer group member fetches with its epoch
              * (Kafka's ConsumerGroup.validateOffsetFetch) */
-            char *fgid = sdup0(req, rg->group_id);
+            char *fgid = gid_dup(req, rg->group_id);
             grp_group *fg = v >= 9 && !check_coord(req, fgid)
                                 ? grp_find(coord, fgid)
                                 : NULL;
@@ -1013,8 +1024,9 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
         }
         fetch_topic8 *ts;
         int32_t nts;
-        int16_t e = fetch_group(req, sdup0(req, rq.group_id), tn, names, parts,
-                                pn, &ts, &nts, v >= 7 && rq.require_stable);
+        int16_t e =
+            fetch_group(req, gid_dup(req, rq.group_id), tn, names, parts, pn,
+                        &ts, &nts, v >= 7 && rq.require_stable);
         if (e && tn > 0) {
             /* v0-1 carry the error per partition; later versions at the
              * top too. Answer the partitions asked for with it. */
@@ -1163,7 +1175,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
     for (int32_t i = 0; i < n; i++) {
         proto_describe_groups_response_described_group *dg = &rs.groups.v[i];
         proto_describe_groups_response_described_group_init(dg);
-        char *gid = sdup0(req, rq.groups.v[i]);
+        char *gid = gid_dup(req, rq.groups.v[i]);
         dg->group_id = rq.groups.v[i];
         dg->error_code = check_coord(req, gid);
         dg->group_state = proto_str_c("");
@@ -1250,7 +1262,7 @@ brk_status grp_handle_delete_groups(brk_req *req) {
         proto_delete_groups_response_deletable_group_result *r =
             &rs.results.v[i];
         proto_delete_groups_response_deletable_group_result_init(r);
-        char *gid = sdup0(req, rq.groups_names.v[i]);
+        char *gid = gid_dup(req, rq.groups_names.v[i]);
         r->group_id = rq.groups_names.v[i];
         r->error_code = check_coord(req, gid);
         if (!r->error_code)
@@ -1271,7 +1283,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
         return BRK_CLOSE;
     proto_offset_delete_response rs;
     proto_offset_delete_response_init(&rs);
-    char *gid = sdup0(req, rq.group_id);
+    char *gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -1499,7 +1511,7 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         owned[i].parts = rq.topic_partitions.v[i].partitions.v;
     }
     cg_hb_req hr = {
-        .group_id = sdup0(req, rq.group_id),
+        .group_id = gid_dup(req, rq.group_id),
         .member_id = sdup0(req, rq.member_id),
         .member_epoch = rq.member_epoch,
         .instance_id = sdup(req, rq.instance_id),
@@ -1628,7 +1640,7 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         proto_consumer_group_describe_response_described_group *dg =
             &rs.groups.v[i];
         proto_consumer_group_describe_response_described_group_init(dg);
-        char *gid = sdup0(req, rq.group_ids.v[i]);
+        char *gid = gid_dup(req, rq.group_ids.v[i]);
         dg->group_id = rq.group_ids.v[i];
         dg->group_state = proto_str_c("");
         dg->assignor_name = proto_str_c("");

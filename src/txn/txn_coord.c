@@ -66,7 +66,8 @@ typedef struct txn_tp {
 } txn_tp;
 
 typedef struct txn_meta {
-    char *tid;
+    char *tid;      /* NUL-terminated copy, but may hold NUL bytes: */
+    size_t tid_len; /* a transactional id is a Kafka STRING */
     int64_t pid, last_pid;
     int16_t epoch, last_epoch;
     int32_t timeout_ms;
@@ -112,7 +113,7 @@ static cl_partition *topic_part(brk_broker *brk, const char *topic, int32_t p) {
 
 static txn_meta *meta_find(const char *tid, size_t n) {
     for (int i = 0; i < n_metas; i++)
-        if (strlen(metas[i]->tid) == n && memcmp(metas[i]->tid, tid, n) == 0)
+        if (metas[i]->tid_len == n && memcmp(metas[i]->tid, tid, n) == 0)
             return metas[i];
     return NULL;
 }
@@ -120,6 +121,7 @@ static txn_meta *meta_find(const char *tid, size_t n) {
 static txn_meta *meta_new(const char *tid, size_t n) {
     txn_meta *m = xcalloc(1, sizeof *m);
     m->tid = xstrndup(tid, n);
+    m->tid_len = n;
     m->pid = m->last_pid = -1;
     m->epoch = m->last_epoch = -1;
     m->start_ts = -1;
@@ -191,16 +193,16 @@ static txn_next next_of(const txn_meta *m) {
     return x;
 }
 
-static int32_t coord_epoch(brk_broker *brk, const char *tid) {
-    cl_partition *p =
-        topic_part(brk, TXN_STATE_TOPIC,
-                   partition_for(brk, tid, strlen(tid), num_state_parts(brk)));
+static int32_t coord_epoch(brk_broker *brk, const txn_meta *m) {
+    cl_partition *p = topic_part(
+        brk, TXN_STATE_TOPIC,
+        partition_for(brk, m->tid, m->tid_len, num_state_parts(brk)));
     return p ? p->leader_epoch : 0;
 }
 
-static int16_t append_state(brk_broker *brk, const char *tid,
+static int16_t append_state(brk_broker *brk, const txn_meta *m,
                             const txn_next *x) {
-    int32_t p = partition_for(brk, tid, strlen(tid), num_state_parts(brk));
+    int32_t p = partition_for(brk, m->tid, m->tid_len, num_state_parts(brk));
     cl_partition *part = topic_part(brk, TXN_STATE_TOPIC, p);
     if (!part || !part->log || part->leader != brk->node_id)
         return KERR_NOT_COORDINATOR;
@@ -209,7 +211,7 @@ static int16_t append_state(brk_broker *brk, const char *tid,
     buf_init(&val, 256);
     proto_transaction_log_key k;
     proto_transaction_log_key_init(&k);
-    k.transactional_id = proto_str_c(tid);
+    k.transactional_id = (proto_str){m->tid, (int32_t)m->tid_len};
     buf_put_be16(&key, 0);
     proto_transaction_log_key_encode(&key, 0, &k);
     bool tomb = x == NULL;
@@ -287,7 +289,7 @@ static int16_t append_state(brk_broker *brk, const char *tid,
 
 /* Persists x, then applies it to m. */
 static int16_t transit(txn_meta *m, const txn_next *x) {
-    int16_t e = append_state(cbrk, m->tid, x);
+    int16_t e = append_state(cbrk, m, x);
     if (e)
         return e;
     if (x->parts != m->parts) {
@@ -327,7 +329,7 @@ static int16_t complete_txn(txn_meta *m) {
     brk_broker *brk = cbrk;
     bool commit = m->state == TS_PREPARE_COMMIT;
     int type = commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT;
-    int32_t ce = coord_epoch(brk, m->tid);
+    int32_t ce = coord_epoch(brk, m);
     bool has_offsets = false;
     for (int i = 0; i < m->n_parts; i++)
         if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
@@ -546,7 +548,7 @@ static void housekeeping(void) {
                     m->state == TS_COMPLETE_ABORT) &&
                    m->update_ts + id_exp <= now) {
             SL_INFO("txn", "expiring transactional id %s", m->tid);
-            if (append_state(cbrk, m->tid, NULL) == 0) {
+            if (append_state(cbrk, m, NULL) == 0) {
                 meta_remove(m);
                 i--;
             }
@@ -1129,8 +1131,13 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     proto_txn_offset_commit_response rs;
     proto_txn_offset_commit_response_init(&rs);
     int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
-    char *gid =
-        rq.group_id.len > 0 ? proto_str_dup(req->arena, rq.group_id) : NULL;
+    /* The group coordinator keeps group ids as C strings: one with a NUL
+     * byte inside is refused as an empty one is (see gid_dup in
+     * group/handlers.c). */
+    char *gid = rq.group_id.len > 0 &&
+                        !memchr(rq.group_id.p, 0, (size_t)rq.group_id.len)
+                    ? proto_str_dup(req->arena, rq.group_id)
+                    : NULL;
     grp_coord *gc = grp_broker_coord(brk);
     int16_t top = KERR_NONE;
     if (!gid)
@@ -1505,8 +1512,8 @@ brk_status txn_handle_list_transactions(brk_req *req) {
         proto_list_transactions_response_transaction_state *s =
             &rs.transaction_states.v[rs.transaction_states.n++];
         proto_list_transactions_response_transaction_state_init(s);
-        s->transactional_id =
-            proto_str_c(arena_strndup(req->arena, m->tid, strlen(m->tid)));
+        s->transactional_id = (proto_str){
+            arena_strndup(req->arena, m->tid, m->tid_len), (int32_t)m->tid_len};
         s->producer_id = m->pid;
         s->transaction_state = proto_str_c(sn);
     }

@@ -57,7 +57,8 @@ def test_offset_commit_metadata_with_nul_bytes_survives_fetch_and_restart(broker
         c.find_coordinator(group)
         # A standalone commit (generation -1, no member), as an assign()ed
         # consumer does.
-        res = c.commit(group, -1, "", {(topic, 0): (5, META), (topic, 1): (7, ""),
+        # (null metadata is stored as "", Kafka's OffsetAndMetadata.NO_METADATA)
+        res = c.commit(group, -1, "", {(topic, 0): (5, META), (topic, 1): (7, None),
                                        (topic, 2): (9, "\x00")})
         assert res == {(topic, 0): 0, (topic, 1): 0, (topic, 2): 0}
         # offset.metadata.max.bytes (4096) counts every byte, NULs too.
@@ -125,6 +126,14 @@ def txn_commit_offsets(bs, txn_id, group, topic, offsets):
                 p = r.i32()
                 errs[p] = r.i16()
         assert errs == {p: 0 for p in offsets}
+        # offset.metadata.max.bytes counts every byte here too.
+        body = (_str(txn_id) + _str(group) + struct.pack(">qh", pid, epoch)
+                + struct.pack(">i", 1) + _str(topic) + struct.pack(">i", 1)
+                + struct.pack(">iqi", 0, 99, -1) + _str("\x00" * 4097))
+        r = c.call(28, 2, body)
+        r.i32()
+        assert r.i32() == 1 and r.str() == topic and r.i32() == 1
+        assert (r.i32(), r.i16()) == (0, OFFSET_METADATA_TOO_LARGE)
         call_retry(c, 26, 1, _str(txn_id) + struct.pack(">qhb", pid, epoch, 1), err_only,
                    "EndTxn")
     finally:
@@ -142,3 +151,65 @@ def test_txn_offset_commit_metadata_with_nul_bytes_survives_fetch_and_restart(br
     settle(bs, group, topic, [0, 1], want)
     broker.restart()
     settle(bs, group, topic, [0, 1], want)
+
+
+# ---- Identifiers with NUL bytes are other identifiers, never cut into an
+# existing one.
+
+INVALID_GROUP_ID = 24
+
+
+def test_group_id_with_nul_byte_never_writes_another_groups_offsets(broker):
+    """Apache Kafka takes "g\\0x" as a group of its own. Sluice keeps group
+    ids as C strings for now and refuses such an id (INVALID_GROUP_ID, as for
+    an empty one) rather than cut it to "g" and write over g's offsets."""
+    bs = broker.bootstrap
+    topic = harness.create_topic(bs, harness.unique_topic("gid"))
+    group = harness.unique_topic("g-nul")
+    other = group + "\x00x"
+    c = grpraw.Conn(bs)
+    try:
+        c.find_coordinator(group)
+        assert c.commit(group, -1, "", {(topic, 0): (5, "A")}) == {(topic, 0): 0}
+        res = c.commit(other, -1, "", {(topic, 0): (99, "B")})
+    finally:
+        c.close()
+    accepted = harness.TARGET == "kafka"
+    assert res == {(topic, 0): 0 if accepted else INVALID_GROUP_ID}
+    settle(bs, group, topic, [0], {(topic, 0): (5, "A", 0)})
+    broker.restart()
+    settle(bs, group, topic, [0], {(topic, 0): (5, "A", 0)})
+    if accepted:
+        settle(bs, other, topic, [0], {(topic, 0): (99, "B", 0)})
+
+
+def init_producer_id(bs, txn_id):
+    c = grpraw.Conn(bs)
+    try:
+        def coord(r):
+            r.i32()
+            return (r.i16(),)
+        call_retry(c, 10, 1, _str(txn_id) + struct.pack(">b", 1), coord, "FindCoordinator(txn)")
+
+        def init(r):
+            r.i32()
+            return r.i16(), r.i64(), r.i16()
+        _, pid, epoch = call_retry(c, 22, 1, _str(txn_id) + struct.pack(">i", 60000), init,
+                                   "InitProducerId")
+        return pid, epoch
+    finally:
+        c.close()
+
+
+def test_transactional_id_with_nul_byte_is_a_transactional_id_of_its_own(broker):
+    """"t\\0x" gets its own producer id, and its state in __transaction_state
+    does not replace t's: after a restart t still has its producer id."""
+    bs = broker.bootstrap
+    tid = harness.unique_topic("tx-nul")
+    pid, epoch = init_producer_id(bs, tid)
+    other_pid, _ = init_producer_id(bs, tid + "\x00x")
+    assert other_pid != pid
+    assert init_producer_id(bs, tid) == (pid, epoch + 1)
+    broker.restart()
+    assert init_producer_id(bs, tid) == (pid, epoch + 2)
+    assert init_producer_id(bs, tid + "\x00x")[0] == other_pid
