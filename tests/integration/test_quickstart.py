@@ -67,13 +67,52 @@ def test_quickstart_topic_console_producer_consumer_group(quickstart_broker):
     rows = [l.split() for l in r.stdout.splitlines() if l.startswith(group + " ")]
     assert [row[1:6] for row in rows] == [[topic, "0", "2", "2", "0"]], r.stdout
 
+    # The notes' walk-through (seeds): a topic with options, keys through
+    # the console producer, keys printed by a console consumer in a group.
+    t2 = "hello.kafka"
+    harness.kafka_tool("kafka-topics", ["--create", "--bootstrap-server", bs,
+                                        "--partitions", "3", "--replication-factor", "1",
+                                        "--config", "retention.ms=172800000", "--topic", t2])
+    r = harness.kafka_tool("kafka-topics", ["--describe", "--bootstrap-server", bs,
+                                            "--topic", t2])
+    m = re.search(r"PartitionCount: 3\s+ReplicationFactor: 1\s+Configs: (\S*)", r.stdout)
+    assert m, r.stdout
+    # Every config not at Kafka's default: the topic's own and the file's
+    # static log.segment.bytes. Kafka 4.3.1 also lists min.insync.replicas=1,
+    # a cluster-wide dynamic config its storage format writes along with
+    # the eligible-leader-replicas feature, which Sluice does not enable.
+    shown = set(m.group(1).split(","))
+    assert {"retention.ms=172800000", "segment.bytes=1073741824"} <= shown
+    assert shown - {"retention.ms=172800000", "segment.bytes=1073741824"} <= {
+        "min.insync.replicas=1"}, r.stdout
+    harness.kafka_tool("kafka-console-producer", [
+        "--bootstrap-server", bs, "--topic", t2, "--property", "parse.key=true",
+        "--property", "key.separator=:"], input="my_key:my_value\n")
+    r = harness.kafka_tool("kafka-console-consumer", [
+        "--bootstrap-server", bs, "--topic", t2, "--property", "print.key=true",
+        "--property", "key.separator=-", "--group", "test-group", "--from-beginning",
+        "--max-messages", "1", "--timeout-ms", "60000"])
+    # (Kafka 4.x notes on stdout that --property is now --formatter-property)
+    assert [l for l in r.stdout.splitlines()
+            if not l.startswith("Option --property is deprecated")] == ["my_key-my_value"]
+    r = harness.kafka_tool("kafka-consumer-groups", ["--list", "--bootstrap-server", bs])
+    assert {group, "test-group"} <= set(r.stdout.split())
+    r = harness.kafka_tool("kafka-consumer-groups", ["--describe", "--bootstrap-server", bs,
+                                                     "--group", "test-group"])
+    rows = sorted(l.split()[1:6] for l in r.stdout.splitlines()
+                  if l.startswith("test-group "))
+    assert [row[:2] for row in rows] == [[t2, "0"], [t2, "1"], [t2, "2"]], r.stdout
+    assert sum(int(row[3]) for row in rows) == 1  # LOG-END-OFFSETs: one record
+    assert [row[2] for row in rows if row[3] == "1"] == ["1"]  # ...committed
+    assert all(row[4] == "0" for row in rows if row[3] == "1")  # no lag
+
     # The README's examples: kcat with a group (-G) and the topics tool.
     harness.kcat("-b", bs, "-t", "demo", "-P", input="hello\n")
     out = harness.kcat("-b", bs, "-G", group + "-kcat", "-o", "beginning", "-e", "demo",
                        timeout=90).stdout
     assert out.splitlines() == ["hello"]
     r = harness.kafka_tool("kafka-topics", ["--list", "--bootstrap-server", bs])
-    assert {topic, "demo"} <= set(r.stdout.split())
+    assert {topic, t2, "demo"} <= set(r.stdout.split())
 
     # The internal topics' settings are the file's (static broker config),
     # Kafka's defaults stay visible as such.
