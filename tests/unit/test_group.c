@@ -573,6 +573,48 @@ TEST(group_state_survives_replay) {
     env_free(&e);
 }
 
+/* Offset-commit metadata is a Kafka STRING: NUL bytes are part of it, in
+ * the OffsetCommitValue record written to __consumer_offsets (int16 length
+ * then the bytes, right after version, offset and leader epoch) and after a
+ * replay of that record. */
+TEST(group_offset_metadata_keeps_nul_bytes_in_the_record) {
+    env e;
+    env_init(&e, 0);
+    static const char md[] = "a\0b\0";
+    grp_commit_in o = {.topic = "t",
+                       .topic_len = 1,
+                       .partition = 0,
+                       .offset = 7,
+                       .leader_epoch = -1,
+                       .metadata = md,
+                       .metadata_len = 4,
+                       .expire_ts = -1};
+    grp_commit(e.c, "g", -1, "", NULL, &o, 1, 8);
+    CHECK_EQ(o.error, 0);
+    CHECK_EQ(e.store.n, 1);
+    const uint8_t *v = e.store.v[0].val;
+    CHECK(e.store.v[0].val_len >= 2 + 8 + 4 + 2 + 4);
+    CHECK_EQ(v[0] << 8 | v[1], 3); /* OffsetCommitValue v3 */
+    CHECK_EQ(v[14] << 8 | v[15], 4);
+    CHECK_MEM(v + 16, md, 4);
+    const grp_offset *got = grp_offset_get(grp_find(e.c, "g"), "t", 1, 0);
+    CHECK_EQ(got->metadata_len, 4);
+    CHECK_MEM(got->metadata, md, 4);
+
+    grp_store st = {mem_append, &e.store};
+    grp_coord *c2 = grp_new(&e.cfg, &st);
+    CHECK(grp_replay(c2, e.store.v[0].partition, e.store.v[0].key,
+                     e.store.v[0].key_len, e.store.v[0].val,
+                     e.store.v[0].val_len));
+    got = grp_offset_get(grp_find(c2, "g"), "t", 1, 0);
+    CHECK(got != NULL);
+    CHECK_EQ(got->offset, 7);
+    CHECK_EQ(got->metadata_len, 4);
+    CHECK_MEM(got->metadata, md, 4);
+    grp_free(c2);
+    env_free(&e);
+}
+
 TEST(group_offsets_expire_by_retention) {
     env e;
     env_init(&e, 0);
