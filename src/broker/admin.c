@@ -56,6 +56,35 @@ int16_t brk_validate_topic_config(const char *name, const char *value,
     return KERR_NONE;
 }
 
+char *brk_config_value_dup(arena *a, proto_str v) {
+    if (v.len < 0)
+        return NULL;
+    size_t nul = 0;
+    for (int32_t i = 0; i < v.len; i++)
+        nul += v.p[i] == 0;
+    if (!nul)
+        return arena_strndup(a, v.p, (size_t)v.len);
+    /* Kafka parses String.trim()'d values: NULs and the other characters
+     * up to ' ' at either end do not count. */
+    int32_t b = 0, e = v.len;
+    while (b < e && (unsigned char)v.p[b] <= ' ')
+        b++;
+    while (e > b && (unsigned char)v.p[e - 1] <= ' ')
+        e--;
+    char *out = arena_alloc(a, (size_t)v.len + nul * 5 + 1);
+    size_t o = 0;
+    for (int32_t i = b; i < e; i++) {
+        if (v.p[i]) {
+            out[o++] = v.p[i];
+        } else {
+            memcpy(out + o, "\\u0000", 6);
+            o += 6;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
 typedef proto_create_topics_response_creatable_topic_result ct_result;
 
 static void fill_created_configs(brk_req *req, const brk_kv *ov, size_t n,
@@ -236,7 +265,8 @@ brk_status brk_handle_create_topics(brk_req *req) {
         brk_kv *kv = arena_calloc(req->arena, nc ? nc : 1, sizeof *kv);
         for (size_t k = 0; k < nc && !e; k++) {
             kv[k].name = proto_str_dup(req->arena, q->configs.v[k].name);
-            kv[k].value = proto_str_dup(req->arena, q->configs.v[k].value);
+            kv[k].value =
+                brk_config_value_dup(req->arena, q->configs.v[k].value);
             if (!kv[k].name)
                 kv[k].name = "";
             for (size_t m = 0; m < k && !e; m++)

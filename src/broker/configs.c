@@ -712,7 +712,7 @@ static void set_op(brk_req *req, alter_op *op, proto_str name,
     op->name = proto_str_dup(req->arena, name);
     if (!op->name)
         op->name = "";
-    op->value = proto_str_dup(req->arena, value);
+    op->value = brk_config_value_dup(req->arena, value);
 }
 
 brk_status brk_handle_alter_configs(brk_req *req) {

@@ -12,11 +12,21 @@
 
 #include "broker/broker.h"
 #include "cluster/image.h"
+#include "core/arena.h"
 #include "core/buf.h"
+#include "proto/proto.h"
 
 /* server.c */
 int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
                     char *err, size_t errlen);
+/* admin.c: a config value of a request (NULL for null) as the C string the
+ * config table validates and keeps. In a value with NUL bytes, those at
+ * either end are trimmed as Java's String.trim() does before Kafka parses a
+ * value, and one inside becomes the six characters \u0000, as Java prints
+ * it, so the value is validated whole (INVALID_CONFIG, as Kafka answers,
+ * for every typed or enumerated config) instead of cut at the NUL ("1\0x"
+ * was taken for retention.ms=1). */
+char *brk_config_value_dup(arena *a, proto_str v);
 /* {key, value} pairs, {NULL, NULL} last: config/server.properties, the
  * static layer of a start without a file. */
 extern const char *const brk_quickstart_config[][2];

@@ -279,6 +279,15 @@ class Broker:
                 _sluice_broken = "%s does not exist; run `make` first" % SLUICE_BIN
                 raise BrokerStartError(_sluice_broken)
             args = [SLUICE_BIN, "server"]
+            if not self.quickstart:
+                # A file, as scripts/kafka.sh gives Kafka: what the file
+                # leaves out has Kafka's defaults. (With no file Sluice runs
+                # with config/server.properties, as test_quickstart.py checks.)
+                props = os.path.join(self.workdir, "server.properties")
+                with open(props, "w") as f:
+                    f.write("# written by tests/integration/harness.py; "
+                            "the test's config comes as --override\n")
+                args.append(props)
             for k, v in conf.items():
                 args += ["--override", "%s=%s" % (k, v)]
             out = open(self.out_path, "ab")
