@@ -280,13 +280,16 @@ class Broker:
                 raise BrokerStartError(_sluice_broken)
             args = [SLUICE_BIN, "server"]
             if not self.quickstart:
-                # A file, as scripts/kafka.sh gives Kafka: what the file
-                # leaves out has Kafka's defaults. (With no file Sluice runs
-                # with config/server.properties, as test_quickstart.py checks.)
+                # A file, as scripts/kafka.sh gives Kafka, with the same
+                # node identity: what it and the test leave out has Kafka's
+                # defaults. (With no file Sluice runs with
+                # config/server.properties, as test_quickstart.py checks.)
                 props = os.path.join(self.workdir, "server.properties")
                 with open(props, "w") as f:
                     f.write("# written by tests/integration/harness.py; "
-                            "the test's config comes as --override\n")
+                            "the test's config comes as --override\n"
+                            "process.roles=broker,controller\nnode.id=1\n"
+                            "controller.listener.names=CONTROLLER\n")
                 args.append(props)
             for k, v in conf.items():
                 args += ["--override", "%s=%s" % (k, v)]
