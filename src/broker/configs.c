@@ -11,6 +11,7 @@
 
 #include "broker/internal.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
@@ -55,27 +56,62 @@ typedef proto_describe_configs_response_describe_configs_resource_result
     dc_entry;
 typedef proto_describe_configs_response_describe_configs_synonym dc_syn;
 
-/* Synonyms of one broker key at every level where it has a value, in
- * Kafka's order (dynamic broker, dynamic default, static, default). */
+/* Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the keys that
+ * stand for the same setting in other units, primary first. */
+static int broker_synonym_ids(int id, int *out) {
+    static const int groups[][4] = {
+        {BRK_CFG_LOG_ROLL_MS, BRK_CFG_LOG_ROLL_HOURS, -1, -1},
+        {BRK_CFG_LOG_ROLL_JITTER_MS, BRK_CFG_LOG_ROLL_JITTER_HOURS, -1, -1},
+        {BRK_CFG_LOG_RETENTION_MS, BRK_CFG_LOG_RETENTION_MINUTES,
+         BRK_CFG_LOG_RETENTION_HOURS, -1},
+    };
+    for (size_t g = 0; g < SL_ARRAY_LEN(groups); g++)
+        for (int k = 0; k < 4 && groups[g][k] >= 0; k++)
+            if (groups[g][k] == id) {
+                int n = 0;
+                for (int j = 0; j < 4 && groups[g][j] >= 0; j++)
+                    out[n++] = groups[g][j];
+                return n;
+            }
+    /* only log.flush.interval.ms has log.flush.scheduler.interval.ms as
+     * its synonym, not the other way round */
+    if (id == BRK_CFG_LOG_FLUSH_INTERVAL_MS) {
+        out[0] = id;
+        out[1] = BRK_CFG_LOG_FLUSH_SCHEDULER_INTERVAL_MS;
+        return 2;
+    }
+    out[0] = id;
+    return 1;
+}
+
+/* Synonyms of one broker key as Kafka's ConfigHelper.configSynonyms lists
+ * them: levels outer (dynamic broker, dynamic default, static, default),
+ * synonym keys inner, everything before the key itself dropped. */
 static void add_broker_synonyms(brk_req *req, const brk_config *cfg, int id,
                                 dc_syn *out, int32_t *n) {
-    const char *name = brk_cfg_defs[id].name;
-    if (cfg->dyn_broker[id])
-        out[(*n)++] = (dc_syn){.name = proto_str_c(name),
-                               .value = sdup(req, cfg->dyn_broker[id]),
-                               .source = CFG_SRC_DYNAMIC_BROKER};
-    if (cfg->dyn_default[id])
-        out[(*n)++] = (dc_syn){.name = proto_str_c(name),
-                               .value = sdup(req, cfg->dyn_default[id]),
-                               .source = CFG_SRC_DYNAMIC_DEFAULT_BROKER};
-    if (cfg->static_text[id])
-        out[(*n)++] = (dc_syn){.name = proto_str_c(name),
-                               .value = sdup(req, cfg->static_text[id]),
-                               .source = CFG_SRC_STATIC_BROKER};
-    if (brk_cfg_defs[id].def)
-        out[(*n)++] = (dc_syn){.name = proto_str_c(name),
-                               .value = proto_str_c(brk_cfg_defs[id].def),
-                               .source = CFG_SRC_DEFAULT};
+    int ids[4];
+    int nids = broker_synonym_ids(id, ids);
+    bool started = false;
+    for (int level = 0; level < 4; level++)
+        for (int k = 0; k < nids; k++) {
+            int b = ids[k];
+            const char *v = level == 0   ? cfg->dyn_broker[b]
+                            : level == 1 ? cfg->dyn_default[b]
+                            : level == 2 ? cfg->static_text[b]
+                            : (brk_cfg_defs[b].flags & CFG_F_REQUIRED)
+                                ? NULL
+                                : brk_cfg_defs[b].def;
+            if (!v || (!started && b != id))
+                continue;
+            started = true;
+            out[(*n)++] =
+                (dc_syn){.name = proto_str_c(brk_cfg_defs[b].name),
+                         .value = sdup(req, v),
+                         .source = level == 0   ? CFG_SRC_DYNAMIC_BROKER
+                                   : level == 1 ? CFG_SRC_DYNAMIC_DEFAULT_BROKER
+                                   : level == 2 ? CFG_SRC_STATIC_BROKER
+                                                : CFG_SRC_DEFAULT};
+        }
 }
 
 static bool
@@ -98,7 +134,8 @@ static void describe_topic(
         arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
     for (int i = 0; i < BRK_CFG_COUNT; i++) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
-        if (!(d->flags & CFG_F_TOPIC) || !wanted(q, d->name))
+        if (!(d->flags & CFG_F_TOPIC) || (d->flags & CFG_F_INTERNAL) ||
+            !wanted(q, d->name))
             continue;
         dc_entry *c = &r->configs.v[r->configs.n++];
         proto_describe_configs_response_describe_configs_resource_result_init(
@@ -144,7 +181,10 @@ static void describe_broker(
         arena_calloc(req->arena, BRK_CFG_COUNT, sizeof *r->configs.v);
     for (int i = 0; i < BRK_CFG_COUNT; i++) {
         const brk_cfg_def *d = &brk_cfg_defs[i];
-        if ((d->flags & CFG_F_TOPIC) || !wanted(q, d->name))
+        /* Kafka describes KafkaConfig's non-internal keys only */
+        if ((d->flags & (CFG_F_NOT_BROKER | CFG_F_INTERNAL | CFG_F_QUOTA |
+                         CFG_F_PLUGIN)) ||
+            !wanted(q, d->name))
             continue;
         if (default_scope && !cfg->dyn_default[i])
             continue;
@@ -169,7 +209,7 @@ static void describe_broker(
         c->documentation = doc ? proto_str_c(d->doc) : PROTO_STR_NULL;
         c->synonyms.n = 0;
         if (syn) {
-            c->synonyms.v = arena_calloc(req->arena, 4, sizeof *c->synonyms.v);
+            c->synonyms.v = arena_calloc(req->arena, 16, sizeof *c->synonyms.v);
             add_broker_synonyms(req, cfg, i, c->synonyms.v, &c->synonyms.n);
             if (default_scope) {
                 /* only the dynamic default level applies */
@@ -216,33 +256,85 @@ static void describe_group(
         c->config_type = config_type(d->type);
         c->documentation = doc ? proto_str_c(d->doc) : PROTO_STR_NULL;
         c->synonyms.n = 0;
-        if (syn && src == CFG_SRC_GROUP) {
-            c->synonyms.v = arena_calloc(req->arena, 1, sizeof *c->synonyms.v);
+        if (!syn)
+            continue;
+        /* Kafka's createGroupConfigEntry: the group's own value, then the
+         * broker synonym at every level where it is set, or else the
+         * group config's own default */
+        c->synonyms.v = arena_calloc(req->arena, 8, sizeof *c->synonyms.v);
+        if (src == CFG_SRC_GROUP)
             c->synonyms.v[c->synonyms.n++] =
                 (dc_syn){.name = proto_str_c(d->name),
                          .value = sdup(req, v),
                          .source = CFG_SRC_GROUP};
-        }
+        brk_cfg_syn syns[6];
+        int ns = brk_topic_cfg_synonyms(cfg, (brk_cfg_id)i, syns, 6);
+        for (int k = 0; k < ns; k++)
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(syns[k].name),
+                         .value = sdup(req, syns[k].value),
+                         .source = (int8_t)syns[k].src};
+        if (!d->synonyms && d->def)
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(d->name),
+                         .value = proto_str_c(d->def),
+                         .source = CFG_SRC_DEFAULT};
     }
 }
 
-/* Checks a BROKER resource name: our node id or "" (cluster default). */
+/* Checks a BROKER resource name: our node id or "" (cluster default).
+ * DescribeConfigs (ConfigHelper) and the alter APIs (ConfigAdminManager)
+ * word their errors differently. */
 static int16_t check_broker_name(brk_req *req, proto_str name, bool *def_scope,
-                                 char *msg, size_t msglen) {
+                                 bool alter, char *msg, size_t msglen) {
     *def_scope = name.len <= 0;
     if (*def_scope)
         return KERR_NONE;
-    char buf_[32];
-    snprintf(buf_, sizeof buf_, "%d", req->brk->node_id);
-    if (!proto_str_eq(name, buf_)) {
+    int nl = (int)(name.len > 64 ? 64 : name.len);
+    char *end;
+    char tmp[72];
+    snprintf(tmp, sizeof tmp, "%.*s", nl, name.p);
+    errno = 0;
+    long v = strtol(tmp, &end, 10);
+    if (*end || errno || !*tmp || v < INT32_MIN || v > INT32_MAX) {
+        snprintf(msg, msglen, "%s id must be an integer, but it is: %s",
+                 alter ? "Node" : "Broker", tmp);
+        return KERR_INVALID_REQUEST;
+    }
+    if (v != req->brk->node_id) {
         snprintf(msg, msglen,
-                 "Unexpected broker id, expected %d or empty string, but "
-                 "received %.*s",
-                 req->brk->node_id, (int)(name.len > 64 ? 64 : name.len),
-                 name.p);
+                 "Unexpected broker id, expected %d%s, but received %s",
+                 req->brk->node_id, alter ? "" : " or empty string", tmp);
         return KERR_INVALID_REQUEST;
     }
     return KERR_NONE;
+}
+
+/* Kafka's Topic.validate wording ("Topic name is invalid: ..."), which
+ * DescribeConfigs uses; CreateTopics words it differently. */
+static bool describe_topic_name_invalid(proto_str n, char *msg, size_t msglen) {
+    if (!ctl_validate_topic_name(n.p, (size_t)n.len, msg, msglen))
+        return false;
+    size_t len = (size_t)n.len;
+    int shown = (int)(len > 300 ? 300 : len);
+    if (len == 0)
+        snprintf(msg, msglen,
+                 "Topic name is invalid: the empty string is not allowed");
+    else if (len == 1 && n.p[0] == '.')
+        snprintf(msg, msglen, "Topic name is invalid: '.' is not allowed");
+    else if (len == 2 && !memcmp(n.p, "..", 2))
+        snprintf(msg, msglen, "Topic name is invalid: '..' is not allowed");
+    else if (len > 249)
+        snprintf(msg, msglen,
+                 "Topic name is invalid: the length of '%.*s' is longer than "
+                 "the max allowed length 249",
+                 shown, n.p);
+    else
+        snprintf(msg, msglen,
+                 "Topic name is invalid: '%.*s' contains one or more "
+                 "characters other than ASCII alphanumerics, '.', '_' and '-'",
+                 shown, n.p);
+    return true;
 }
 
 brk_status brk_handle_describe_configs(brk_req *req) {
@@ -264,34 +356,41 @@ brk_status brk_handle_describe_configs(brk_req *req) {
         proto_describe_configs_response_describe_configs_result_init(r);
         r->resource_type = q->resource_type;
         r->resource_name = q->resource_name;
-        r->error_message = PROTO_STR_NULL;
+        r->error_message = proto_str_c(""); /* Kafka's non-null default */
         char msg[512] = "";
         int16_t e = KERR_NONE;
         if (q->resource_type == RES_TOPIC) {
             cl_topic *t = NULL;
             if (q->resource_name.len >= 0 &&
-                ctl_validate_topic_name(q->resource_name.p,
-                                        (size_t)q->resource_name.len, msg,
-                                        sizeof msg))
+                describe_topic_name_invalid(q->resource_name, msg, sizeof msg))
                 e = KERR_INVALID_TOPIC_EXCEPTION;
             else if (!(t = q->resource_name.len >= 0
                                ? cl_topic_find(brk->image, q->resource_name.p,
                                                (size_t)q->resource_name.len)
                                : NULL)) {
-                e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                snprintf(
-                    msg, sizeof msg, "The topic '%.*s' does not exist.",
-                    (int)(q->resource_name.len > 0 ? q->resource_name.len : 0),
-                    q->resource_name.p ? q->resource_name.p : "");
+                e = KERR_UNKNOWN_TOPIC_OR_PARTITION; /* Kafka: no message */
+                msg[0] = 0;
+                r->error_message = proto_str_c("");
             } else
                 describe_topic(req, t, q, syn, doc, r);
         } else if (q->resource_type == RES_BROKER) {
             bool def_scope;
-            e = check_broker_name(req, q->resource_name, &def_scope, msg,
+            e = check_broker_name(req, q->resource_name, &def_scope, false, msg,
                                   sizeof msg);
             if (!e)
                 describe_broker(req, def_scope, q, syn, doc, r);
         } else if (q->resource_type == RES_BROKER_LOGGER) {
+            bool def_scope;
+            e = check_broker_name(req, q->resource_name, &def_scope, false, msg,
+                                  sizeof msg);
+            if (def_scope) {
+                e = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "Broker id must not be empty");
+            } else if (e)
+                snprintf(msg, sizeof msg,
+                         "Unexpected broker id, expected %d but received %.*s",
+                         brk->node_id, (int)q->resource_name.len,
+                         q->resource_name.p);
             r->configs.n = 0; /* no per-logger levels */
         } else if (q->resource_type == RES_GROUP) {
             char *g = proto_str_dup(req->arena, q->resource_name);
@@ -301,13 +400,14 @@ brk_status brk_handle_describe_configs(brk_req *req) {
             } else
                 describe_group(req, g, q, syn, doc, r);
         } else {
-            e = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Unsupported resource type %d",
-                     q->resource_type);
+            e = KERR_INVALID_REQUEST; /* Kafka fails the request: default
+                                         message */
         }
         r->error_code = e;
         if (e) {
-            r->error_message = sdup(req, msg[0] ? msg : proto_error_message(e));
+            if (e != KERR_UNKNOWN_TOPIC_OR_PARTITION)
+                r->error_message =
+                    sdup(req, msg[0] ? msg : proto_error_message(e));
             r->configs.n = 0;
         }
     }
@@ -400,37 +500,86 @@ static char *list_edit(arena *a, const char *cur, const char *val,
 /* Validates and applies the ops of one resource. incremental: ops are
  * deltas; else the given set replaces every dynamic value of the resource. */
 
-/* Kafka's DynamicConfig.Broker quota keys: alterable per broker but not in
- * the broker config table (DescribeConfigs does not list them). Sluice
- * does not replicate, so there is nothing to throttle; the values are only
- * recorded (ConfigRecords the image ignores). kafka-reassign-partitions
- * deletes them after every --verify that finds nothing in progress. */
-static bool is_throttle_rate(const char *name) {
-    return !strcmp(name, "leader.replication.throttled.rate") ||
-           !strcmp(name, "follower.replication.throttled.rate") ||
-           !strcmp(name, "replica.alter.log.dirs.io.max.bytes.per.second");
+/* Appends name to a Kafka "[a, b]" key-set message. */
+static void set_add(char *set, size_t n, const char *name) {
+    size_t l = strlen(set);
+    snprintf(set + l, n - l, "%s%s", l ? ", " : "", name);
 }
 
-static int16_t check_throttle_rate(const alter_op *o, char *msg,
-                                   size_t msglen) {
-    if (o->op == 2 || o->op == 3) {
-        snprintf(msg, msglen,
-                 "Config value append is not allowed for config key: %s",
-                 o->name);
-        return KERR_INVALID_CONFIG;
+/* Kafka's checks of a BROKER alter (ConfigAdminManager.preprocess and
+ * DynamicBrokerConfig.validateConfigs), in Kafka's order: APPEND/SUBTRACT
+ * only on lists; no read-only key; no bare SSL key (only per listener);
+ * each value parses and is in range; per-broker keys not at the cluster
+ * default. Keys Kafka does not know are accepted and stored, as Kafka
+ * does. APPEND/SUBTRACT are turned into SET of the edited list. */
+/* A broker key KafkaConfig defines (plugin keys are Kafka-unknown). */
+static int kafka_broker_key(const char *name) {
+    int id = brk_config_find(name);
+    return id >= 0 && !(brk_cfg_defs[id].flags & CFG_F_PLUGIN) ? id : -1;
+}
+
+static int16_t check_broker_ops(brk_req *req, alter_op *ops, int32_t nops,
+                                bool def_scope, char *msg, size_t msglen) {
+    brk_broker *brk = req->brk;
+    for (int32_t i = 0; i < nops; i++) {
+        alter_op *o = &ops[i];
+        int id = kafka_broker_key(o->name);
+        if (o->op != 2 && o->op != 3)
+            continue;
+        if (id < 0 || brk_cfg_defs[id].type != CFG_LIST) {
+            snprintf(msg, msglen,
+                     "Config value append is not allowed for config key: %s",
+                     o->name);
+            return KERR_INVALID_CONFIG;
+        }
+        o->value = list_edit(req->arena, brk->cfg->v[id].text,
+                             o->value ? o->value : "", o->op == 2);
+        o->op = 0;
     }
-    if (o->op != 0)
-        return KERR_NONE;
-    char *end;
-    errno = 0;
-    long long v = o->value ? strtoll(o->value, &end, 10) : -1;
-    if (!o->value || !*o->value || *end || errno || v < 0) {
-        snprintf(msg, msglen, "Invalid value %s for configuration %s: %s",
-                 o->value ? o->value : "null", o->name,
-                 o->value && *o->value && !*end && !errno
-                     ? "Value must be at least 0"
-                     : "Not a number of type LONG");
-        return KERR_INVALID_CONFIG;
+    char set[1024] = "";
+    for (int32_t i = 0; i < nops; i++) {
+        int id = kafka_broker_key(ops[i].name);
+        if (ops[i].op == 0 && id >= 0 &&
+            !(brk_cfg_defs[id].flags & CFG_F_DYNAMIC))
+            set_add(set, sizeof set, ops[i].name);
+    }
+    if (set[0]) {
+        snprintf(msg, msglen, "Cannot update these configs dynamically: [%s]",
+                 set);
+        return KERR_INVALID_REQUEST;
+    }
+    for (int32_t i = 0; i < nops; i++)
+        if (ops[i].op == 0 && !strncmp(ops[i].name, "ssl.", 4) &&
+            kafka_broker_key(ops[i].name) >= 0 &&
+            (brk_cfg_defs[kafka_broker_key(ops[i].name)].flags &
+             CFG_F_PER_BROKER))
+            set_add(set, sizeof set, ops[i].name);
+    if (set[0]) {
+        snprintf(msg, msglen,
+                 "These security configs can be dynamically updated only "
+                 "per-listener using the listener prefix: [%s]",
+                 set);
+        return KERR_INVALID_REQUEST;
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        int id = kafka_broker_key(ops[i].name);
+        if (ops[i].op == 0 && id >= 0 &&
+            brk_config_validate(id, ops[i].value, msg, msglen) < 0)
+            return KERR_INVALID_REQUEST;
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        int id = kafka_broker_key(ops[i].name);
+        if (def_scope && ops[i].op == 0 && id >= 0 &&
+            (brk_cfg_defs[id].flags & CFG_F_PER_BROKER) &&
+            !(brk_cfg_defs[id].flags & CFG_F_QUOTA))
+            set_add(set, sizeof set, ops[i].name);
+    }
+    if (set[0]) {
+        snprintf(msg, msglen,
+                 "Cannot update these configs at default cluster level, "
+                 "broker id must be specified: [%s]",
+                 set);
+        return KERR_INVALID_REQUEST;
     }
     return KERR_NONE;
 }
@@ -445,10 +594,17 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 snprintf(msg, msglen, "Error due to duplicate config keys");
                 return KERR_INVALID_REQUEST;
             }
+    char nulls[1024] = "";
+    for (int32_t i = 0; i < nops; i++)
+        if (ops[i].op != 1 && !ops[i].value)
+            set_add(nulls, sizeof nulls, ops[i].name);
+    if (nulls[0] && type != RES_TOPIC) {
+        snprintf(msg, msglen, "Null value not supported for : %s", nulls);
+        return KERR_INVALID_REQUEST;
+    }
     for (int32_t i = 0; i < nops; i++)
         if (ops[i].op < 0 || ops[i].op > 3) {
-            snprintf(msg, msglen, "Unknown alter config operation %d",
-                     ops[i].op);
+            snprintf(msg, msglen, "Unknown operations type %d", ops[i].op);
             return KERR_INVALID_REQUEST;
         }
     buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 1),
@@ -519,43 +675,10 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
         }
     } else if (type == RES_BROKER) {
         bool def_scope;
-        e = check_broker_name(req, rname, &def_scope, msg, msglen);
+        e = check_broker_name(req, rname, &def_scope, true, msg, msglen);
         if (e)
             return e;
-        for (int32_t i = 0; i < nops && !e; i++) {
-            alter_op *o = &ops[i];
-            int id = brk_config_find(o->name);
-            if (id < 0 && is_throttle_rate(o->name)) {
-                e = check_throttle_rate(o, msg, msglen);
-                continue;
-            }
-            if (id < 0 || !(brk_cfg_defs[id].flags & CFG_F_DYNAMIC)) {
-                snprintf(msg, msglen,
-                         "Cannot update these configs dynamically: "
-                         "Set(%s)",
-                         o->name);
-                e = KERR_INVALID_REQUEST;
-                break;
-            }
-            if (o->op == 2 || o->op == 3) {
-                if (brk_cfg_defs[id].type != CFG_LIST) {
-                    snprintf(msg, msglen,
-                             "Config value append is not allowed for config "
-                             "key: %s",
-                             o->name);
-                    e = KERR_INVALID_CONFIG;
-                    break;
-                }
-                o->value = list_edit(req->arena, brk->cfg->v[id].text,
-                                     o->value ? o->value : "", o->op == 2);
-                o->op = 0;
-            }
-            if (o->op == 0 &&
-                brk_config_validate(id, o->value, msg, msglen) < 0) {
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-        }
+        e = check_broker_ops(req, ops, nops, def_scope, msg, msglen);
         if (e || validate_only)
             return e;
         char nid[16];
@@ -584,22 +707,21 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
     } else if (type == RES_GROUP) {
         char *group = proto_str_dup(req->arena, rname);
         if (!group || !*group) {
-            snprintf(msg, msglen, "Group name must not be empty");
+            snprintf(msg, msglen, "Default group resources are not allowed.");
             return KERR_INVALID_REQUEST;
         }
         for (int32_t i = 0; i < nops && !e; i++) {
             alter_op *o = &ops[i];
             int id = brk_config_find_group(o->name);
-            if (id < 0) {
-                snprintf(msg, msglen, "Unknown group config name: %s", o->name);
+            if (o->op == 2 || o->op == 3) {
+                snprintf(msg, msglen,
+                         "Can't %s to key %s because its type is not LIST.",
+                         o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
                 e = KERR_INVALID_CONFIG;
                 break;
             }
-            if (o->op == 2 || o->op == 3) {
-                snprintf(
-                    msg, msglen,
-                    "Config value append is not allowed for config key: %s",
-                    o->name);
+            if (id < 0) {
+                snprintf(msg, msglen, "Unknown group config name: %s", o->name);
                 e = KERR_INVALID_CONFIG;
                 break;
             }
@@ -609,7 +731,7 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 e = KERR_INVALID_CONFIG;
                 break;
             }
-            /* the broker's bounds, as Kafka's GroupConfig validation */
+            /* the broker's bounds, as Kafka's GroupConfig.validateValues */
             int64_t v = strtoll(o->value, NULL, 10);
             int lo = -1, hi = -1;
             if (id == BRK_GCFG_CONSUMER_SESSION_TIMEOUT_MS) {
@@ -619,14 +741,14 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 lo = BRK_CFG_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS;
                 hi = BRK_CFG_GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS;
             }
-            if (lo >= 0 && (v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo) ||
-                            v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi))) {
-                snprintf(msg, msglen,
-                         "%s must be greater than or equal to %s and "
-                         "less than or equal to %s",
-                         o->name, brk_cfg_defs[lo].name, brk_cfg_defs[hi].name);
+            if (lo >= 0 && v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo)) {
+                snprintf(msg, msglen, "%s must be greater than or equal to %s",
+                         o->name, brk_cfg_defs[lo].name);
                 e = KERR_INVALID_CONFIG;
-                break;
+            } else if (lo >= 0 && v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi)) {
+                snprintf(msg, msglen, "%s must be less than or equal to %s",
+                         o->name, brk_cfg_defs[hi].name);
+                e = KERR_INVALID_CONFIG;
             }
         }
         if (e || validate_only)
@@ -651,7 +773,7 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                               ops[i].op == 1 ? NULL : ops[i].value);
         }
     } else {
-        snprintf(msg, msglen, "Unsupported resource type %d", type);
+        snprintf(msg, msglen, "Unknown resource type %d", type);
         return KERR_INVALID_REQUEST;
     }
     e = ctl_commit(brk, vals, nv);
@@ -690,7 +812,8 @@ static void alter_all(brk_req *req, alter_res *res, int32_t n, bool incremental,
         int16_t e;
         if (dup_resource(res, n, i)) {
             e = KERR_INVALID_REQUEST;
-            snprintf(msg, sizeof msg, "Duplicate resource.");
+            snprintf(msg, sizeof msg,
+                     "Each resource must appear at most once.");
         } else {
             e = alter_resource(req, res[i].type, res[i].name, res[i].ops,
                                res[i].nops, incremental, validate_only, msg,
@@ -734,7 +857,10 @@ brk_status brk_handle_alter_configs(brk_req *req) {
         for (int32_t k = 0; k < res[i].nops; k++) {
             set_op(req, &res[i].ops[k], q->configs.v[k].name,
                    q->configs.v[k].value);
-            res[i].ops[k].op = res[i].ops[k].value ? 0 : 1; /* null: delete */
+            /* null deletes a topic override; other resources refuse it
+             * (Kafka's "Null value not supported") */
+            res[i].ops[k].op =
+                res[i].ops[k].value || q->resource_type != RES_TOPIC ? 0 : 1;
         }
     }
     alter_all(req, res, n, false, rq.validate_only);
