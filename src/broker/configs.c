@@ -19,6 +19,7 @@
 #define RES_BROKER 4
 #define RES_BROKER_LOGGER 8
 #define RES_GROUP 32
+#define RES_CLIENT_METRICS 16
 
 int16_t brk_validate_topic_config(const char *name, const char *value,
                                   char *msg, size_t msglen);
@@ -55,6 +56,52 @@ static int8_t config_type(brk_cfg_type t) {
 typedef proto_describe_configs_response_describe_configs_resource_result
     dc_entry;
 typedef proto_describe_configs_response_describe_configs_synonym dc_syn;
+
+static bool
+wanted(const proto_describe_configs_request_describe_configs_resource *q,
+       const char *name);
+
+/* A client-metrics subscription (ConfigHelper.createClientMetricsConfigEntry):
+ * every key, its own value or the default, a synonym only when set. */
+static void describe_client_metrics(
+    brk_req *req, const char *name,
+    const proto_describe_configs_request_describe_configs_resource *q, bool syn,
+    bool doc, proto_describe_configs_response_describe_configs_result *r) {
+    brk_kv ov[8];
+    size_t n =
+        cl_resource_configs(req->brk->image, RES_CLIENT_METRICS, name, ov, 8);
+    r->configs.v = arena_calloc(req->arena, 8, sizeof *r->configs.v);
+    for (int i = 0; i < BRK_CFG_COUNT; i++) {
+        const brk_cfg_def *d = &brk_cfg_defs[i];
+        if (!(d->flags & CFG_F_CLIENT_METRICS) || !wanted(q, d->name))
+            continue;
+        const char *v = d->def;
+        bool set = false;
+        for (size_t k = 0; k < n; k++)
+            if (!strcmp(ov[k].name, d->name)) {
+                v = ov[k].value;
+                set = true;
+            }
+        dc_entry *c = &r->configs.v[r->configs.n++];
+        proto_describe_configs_response_describe_configs_resource_result_init(
+            c);
+        c->name = proto_str_c(d->name);
+        c->value = sdup(req, v);
+        c->read_only = false;
+        c->is_default = !set;
+        c->config_source = set ? CFG_SRC_CLIENT_METRICS : CFG_SRC_DEFAULT;
+        c->config_type = config_type(d->type);
+        c->documentation = doc ? proto_str_c(d->doc) : PROTO_STR_NULL;
+        c->synonyms.n = 0;
+        if (syn && set) {
+            c->synonyms.v = arena_calloc(req->arena, 1, sizeof *c->synonyms.v);
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(d->name),
+                         .value = sdup(req, v),
+                         .source = CFG_SRC_CLIENT_METRICS};
+        }
+    }
+}
 
 /* Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the keys that
  * stand for the same setting in other units, primary first. */
@@ -399,6 +446,14 @@ brk_status brk_handle_describe_configs(brk_req *req) {
                 snprintf(msg, sizeof msg, "Group name must not be empty");
             } else
                 describe_group(req, g, q, syn, doc, r);
+        } else if (q->resource_type == RES_CLIENT_METRICS) {
+            char *m = proto_str_dup(req->arena, q->resource_name);
+            if (!m || !*m) {
+                e = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg,
+                         "Client metrics subscription name must not be empty");
+            } else
+                describe_client_metrics(req, m, q, syn, doc, r);
         } else {
             e = KERR_INVALID_REQUEST; /* Kafka fails the request: default
                                          message */
@@ -580,6 +635,85 @@ static int16_t check_broker_ops(brk_req *req, alter_op *ops, int32_t nops,
                  "broker id must be specified: [%s]",
                  set);
         return KERR_INVALID_REQUEST;
+    }
+    return KERR_NONE;
+}
+
+/* ClientMetricsConfigs.validate as Kafka's controller applies it: a name,
+ * known keys, values of the keys' types, a push interval of 100 ms..1 h,
+ * match patterns "<selector>=<regex>" over the six client selectors. */
+static int16_t check_client_metrics(const char *sub, alter_op *ops,
+                                    int32_t nops, char *msg, size_t msglen) {
+    if (!sub || !*sub) {
+        snprintf(msg, msglen, "Subscription name can't be empty");
+        return KERR_INVALID_REQUEST;
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        alter_op *o = &ops[i];
+        int id = brk_config_find_client_metrics(o->name);
+        if (id < 0) {
+            snprintf(msg, msglen, "Unknown client metrics configuration: %s",
+                     o->name);
+            return KERR_INVALID_REQUEST;
+        }
+        /* Kafka's controller knows no client-metrics config types, so
+         * it refuses APPEND/SUBTRACT even on the list keys */
+        if (o->op == 2 || o->op == 3) {
+            snprintf(msg, msglen,
+                     "Can't %s to key %s because its type is not LIST.",
+                     o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
+            return KERR_INVALID_CONFIG;
+        }
+        if (o->op != 0)
+            continue;
+        if (brk_config_validate(id, o->value, msg, msglen) < 0)
+            return KERR_INVALID_CONFIG;
+        if (id == BRK_MCFG_INTERVAL_MS) {
+            long v = strtol(o->value, NULL, 10);
+            if (v < 100 || v > 3600000) {
+                snprintf(msg, msglen,
+                         "Invalid value %ld for interval.ms, interval must be "
+                         "between 100 and 3600000 (1 hour)",
+                         v);
+                return KERR_INVALID_REQUEST;
+            }
+        }
+        if (id == BRK_MCFG_MATCH && *o->value) {
+            static const char *const sel[] = {
+                "client_instance_id",    "client_id",
+                "client_software_name",  "client_software_version",
+                "client_source_address", "client_source_port"};
+            const char *p = o->value;
+            for (;;) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                char pat[512];
+                snprintf(pat, sizeof pat, "%.*s", (int)len, p);
+                char *s0 = pat;
+                while (*s0 == ' ')
+                    s0++;
+                char *eq = strchr(s0, '=');
+                bool ok = eq && eq != s0 && !strchr(eq + 1, '=') && eq[1];
+                if (ok) {
+                    *eq = 0;
+                    char *ke = eq;
+                    while (ke > s0 && ke[-1] == ' ')
+                        *--ke = 0;
+                    ok = false;
+                    for (size_t k = 0; k < SL_ARRAY_LEN(sel); k++)
+                        ok |= !strcmp(s0, sel[k]);
+                    *eq = '=';
+                }
+                if (!ok) {
+                    snprintf(msg, msglen,
+                             "Illegal client matching pattern: %.400s", s0);
+                    return KERR_INVALID_CONFIG;
+                }
+                if (!e)
+                    break;
+                p = e + 1;
+            }
+        }
     }
     return KERR_NONE;
 }
@@ -770,6 +904,31 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
         for (int32_t i = 0; i < nops; i++) {
             buf_init(&vals[nv], 64);
             ctl_config_record(&vals[nv++], RES_GROUP, group, ops[i].name,
+                              ops[i].op == 1 ? NULL : ops[i].value);
+        }
+    } else if (type == RES_CLIENT_METRICS) {
+        char *sub = proto_str_dup(req->arena, rname);
+        e = check_client_metrics(sub, ops, nops, msg, msglen);
+        if (e || validate_only)
+            return e;
+        if (!incremental) {
+            brk_kv cur[8];
+            size_t nc = cl_resource_configs(brk->image, RES_CLIENT_METRICS, sub,
+                                            cur, 8);
+            for (size_t k = 0; k < nc; k++) {
+                bool kept = false;
+                for (int32_t i = 0; i < nops; i++)
+                    kept |= !strcmp(ops[i].name, cur[k].name);
+                if (!kept) {
+                    buf_init(&vals[nv], 64);
+                    ctl_config_record(&vals[nv++], RES_CLIENT_METRICS, sub,
+                                      cur[k].name, NULL);
+                }
+            }
+        }
+        for (int32_t i = 0; i < nops; i++) {
+            buf_init(&vals[nv], 64);
+            ctl_config_record(&vals[nv++], RES_CLIENT_METRICS, sub, ops[i].name,
                               ops[i].op == 1 ? NULL : ops[i].value);
         }
     } else {

@@ -109,6 +109,19 @@ def test_describe_all_matches_kafka(pair):
         _compare(kt, st, INSTANCE)
     assert st["share.delivery.count.limit"]["synonyms"] == [
         ("group.share.delivery.count.limit", "5", DEFAULT_CONFIG)]
+    # a client-metrics subscription, stored and described back
+    for b in (ref, tgt):
+        assert incremental_alter(b.bootstrap, CLIENT_METRICS, "parity-sub", [
+            ("interval.ms", SET, "1000"), ("metrics", SET, "org.apache.kafka.producer.")
+        ]) == (0, None)
+    got = []
+    for b in (ref, tgt):
+        harness.wait_for(lambda: describe(b.bootstrap, CLIENT_METRICS, "parity-sub")[2]
+                         .get("interval.ms", {}).get("value") == "1000", what="subscription")
+        got.append(describe(b.bootstrap, CLIENT_METRICS, "parity-sub"))
+    assert got[0][:2] == got[1][:2] == (0, "")
+    _compare(got[0][2], got[1][2])
+    assert got[1][2]["match"]["source"] == DEFAULT_CONFIG
 
 
 def _tool_rows(out):
@@ -245,6 +258,21 @@ IAC_ERRORS = [
     (TOPIC, "nosuch", [("retention.ms", SET, "1")],
      (UNKNOWN_TOPIC, "The topic 'nosuch' does not exist.")),
     (9, "x", [("a", SET, "1")], (INVALID_REQUEST, "Unknown resource type 9")),
+    (CLIENT_METRICS, "m1", [("interval.ms", SET, "1")],
+     (INVALID_REQUEST, "Invalid value 1 for interval.ms, interval must be between 100 and "
+                       "3600000 (1 hour)")),
+    (CLIENT_METRICS, "m1", [("foo", SET, "100")],
+     (INVALID_REQUEST, "Unknown client metrics configuration: foo")),
+    (CLIENT_METRICS, "", [("interval.ms", SET, "1000")],
+     (INVALID_REQUEST, "Subscription name can't be empty")),
+    (CLIENT_METRICS, "m1", [("match", SET, "client_colour=red")],
+     (INVALID_CONFIG, "Illegal client matching pattern: client_colour=red")),
+    (CLIENT_METRICS, "m1", [("interval.ms", APPEND, "1")],
+     (INVALID_CONFIG, "Can't APPEND to key interval.ms because its type is not LIST.")),
+    # Kafka's controller has no types for client-metrics keys: even the
+    # list key refuses APPEND
+    (CLIENT_METRICS, "m1", [("metrics", APPEND, "org.apache.kafka.producer.")],
+     (INVALID_CONFIG, "Can't APPEND to key metrics because its type is not LIST.")),
 ]
 
 # Accepted by Kafka (validate_only): dynamic keys of every scope, keys Kafka
@@ -258,6 +286,8 @@ IAC_OK = [
     (BROKER, "1", [("log.cleanup.policy", SUBTRACT, "delete")]),
     (BROKER, "1", [("node.id", DELETE, None)]),
     (GROUP, "g1", [("share.delivery.count.limit", SET, "3")]),
+    (CLIENT_METRICS, "m1", [("interval.ms", SET, "100")]),
+    (CLIENT_METRICS, "m1", [("match", SET, "client_id=app-.*,client_software_name=java")]),
 ]
 
 
@@ -301,6 +331,8 @@ def test_describe_errors_are_kafkas(module_broker):
         INVALID_TOPIC, "Topic name is invalid: 'a/b' contains one or more characters other "
         "than ASCII alphanumerics, '.', '_' and '-'")
     assert describe(bs, 8, "")[:2] == (INVALID_REQUEST, "Broker id must not be empty")
+    assert describe(bs, CLIENT_METRICS, "")[:2] == (
+        INVALID_REQUEST, "Client metrics subscription name must not be empty")
     # a read-only key is described as such, a sensitive one without value
     _, _, d = describe(bs, BROKER, "1", ["log.dirs", "ssl.key.password"])
     assert d["log.dirs"]["read_only"] and not d["log.dirs"]["sensitive"]
