@@ -4,6 +4,7 @@
  * sources and synonyms come from the config table (config.def); changes are
  * ConfigRecords committed by the controller (so they survive restarts).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +719,138 @@ static int16_t check_client_metrics(const char *sub, alter_op *ops,
     return KERR_NONE;
 }
 
+/* ShareGroupAutoOffsetResetStrategy: earliest, latest or
+ * by_duration:<ISO-8601 duration, not negative> (case-insensitive). */
+static bool share_offset_reset_ok(const char *v) {
+    if (!strcasecmp(v, "earliest") || !strcasecmp(v, "latest"))
+        return true;
+    if (strncasecmp(v, "by_duration:", 12))
+        return false;
+    const char *p = v + 12;
+    if (*p != 'P' && *p != 'p')
+        return false;
+    bool digit = false;
+    for (p++; *p; p++) {
+        if (isdigit((unsigned char)*p))
+            digit = true;
+        else if (!strchr(".DTHMSdthms", *p))
+            return false;
+    }
+    return digit;
+}
+
+/* Kafka's GroupConfig.validateValues on the group's configs after the
+ * change (its overrides, else the broker's values): each key within the
+ * broker's min/max keys, in Kafka's order (the assignment intervals only
+ * when the group sets them), then every session timeout above its
+ * heartbeat interval. */
+static int16_t group_validate_values(brk_broker *brk, const char *group,
+                                     const alter_op *ops, int32_t nops,
+                                     bool incremental, char *msg,
+                                     size_t msglen) {
+    brk_kv ov[48];
+    size_t n = incremental ? cl_group_configs(brk->image, group, ov, 32) : 0;
+    for (int32_t i = 0; i < nops; i++) {
+        size_t k;
+        for (k = 0; k < n && strcmp(ov[k].name, ops[i].name); k++)
+            ;
+        if (ops[i].op == 1) {
+            if (k < n)
+                ov[k] = ov[--n];
+        } else if (k < n)
+            ov[k].value = ops[i].value;
+        else if (n < SL_ARRAY_LEN(ov))
+            ov[n++] = (brk_kv){ops[i].name, ops[i].value};
+    }
+    static const struct {
+        const char *key, *min, *max;
+        bool only_if_set;
+    } bounds[] = {
+        {"consumer.heartbeat.interval.ms",
+         "group.consumer.min.heartbeat.interval.ms",
+         "group.consumer.max.heartbeat.interval.ms", false},
+        {"consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms",
+         "group.consumer.max.session.timeout.ms", false},
+        {"consumer.assignment.interval.ms",
+         "group.consumer.min.assignment.interval.ms",
+         "group.consumer.max.assignment.interval.ms", true},
+        {"share.heartbeat.interval.ms", "group.share.min.heartbeat.interval.ms",
+         "group.share.max.heartbeat.interval.ms", false},
+        {"share.session.timeout.ms", "group.share.min.session.timeout.ms",
+         "group.share.max.session.timeout.ms", false},
+        {"share.record.lock.duration.ms",
+         "group.share.min.record.lock.duration.ms",
+         "group.share.max.record.lock.duration.ms", false},
+        {"share.delivery.count.limit", "group.share.min.delivery.count.limit",
+         "group.share.max.delivery.count.limit", false},
+        {"share.partition.max.record.locks",
+         "group.share.min.partition.max.record.locks",
+         "group.share.max.partition.max.record.locks", false},
+        {"share.assignment.interval.ms",
+         "group.share.min.assignment.interval.ms",
+         "group.share.max.assignment.interval.ms", true},
+        {"streams.heartbeat.interval.ms",
+         "group.streams.min.heartbeat.interval.ms",
+         "group.streams.max.heartbeat.interval.ms", false},
+        {"streams.session.timeout.ms", "group.streams.min.session.timeout.ms",
+         "group.streams.max.session.timeout.ms", false},
+        {"streams.num.standby.replicas", NULL,
+         "group.streams.max.standby.replicas", false},
+        {"streams.assignment.interval.ms",
+         "group.streams.min.assignment.interval.ms",
+         "group.streams.max.assignment.interval.ms", true},
+    };
+    static const char *const pairs[][2] = {
+        {"consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"},
+        {"share.session.timeout.ms", "share.heartbeat.interval.ms"},
+        {"streams.session.timeout.ms", "streams.heartbeat.interval.ms"},
+    };
+    char tmp[32];
+    for (size_t b = 0; b < SL_ARRAY_LEN(bounds); b++) {
+        int id = brk_config_find_group(bounds[b].key);
+        if (id < 0)
+            continue;
+        bool set = false;
+        for (size_t k = 0; k < n; k++)
+            set |= !strcmp(ov[k].name, bounds[b].key);
+        if (bounds[b].only_if_set && !set)
+            continue;
+        const char *t =
+            brk_topic_cfg_text(brk->cfg, ov, n, (brk_cfg_id)id, NULL, tmp);
+        int64_t v = t ? strtoll(t, NULL, 10) : 0;
+        int lo = bounds[b].min ? brk_config_find(bounds[b].min) : -1;
+        int hi = brk_config_find(bounds[b].max);
+        if (lo >= 0 && v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo)) {
+            snprintf(msg, msglen, "%s must be greater than or equal to %s",
+                     bounds[b].key, bounds[b].min);
+            return KERR_INVALID_CONFIG;
+        }
+        if (hi >= 0 && v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi)) {
+            snprintf(msg, msglen, "%s must be less than or equal to %s",
+                     bounds[b].key, bounds[b].max);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    for (size_t p = 0; p < SL_ARRAY_LEN(pairs); p++) {
+        int s = brk_config_find_group(pairs[p][0]);
+        int h = brk_config_find_group(pairs[p][1]);
+        if (s < 0 || h < 0)
+            continue;
+        const char *ts =
+            brk_topic_cfg_text(brk->cfg, ov, n, (brk_cfg_id)s, NULL, tmp);
+        int64_t sv = ts ? strtoll(ts, NULL, 10) : 0;
+        const char *th =
+            brk_topic_cfg_text(brk->cfg, ov, n, (brk_cfg_id)h, NULL, tmp);
+        int64_t hv = th ? strtoll(th, NULL, 10) : 0;
+        if (sv <= hv) {
+            snprintf(msg, msglen, "%s must be greater than %s", pairs[p][0],
+                     pairs[p][1]);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return KERR_NONE;
+}
+
 static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                               alter_op *ops, int32_t nops, bool incremental,
                               bool validate_only, char *msg, size_t msglen) {
@@ -865,26 +998,20 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 e = KERR_INVALID_CONFIG;
                 break;
             }
-            /* the broker's bounds, as Kafka's GroupConfig.validateValues */
-            int64_t v = strtoll(o->value, NULL, 10);
-            int lo = -1, hi = -1;
-            if (id == BRK_GCFG_CONSUMER_SESSION_TIMEOUT_MS) {
-                lo = BRK_CFG_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS;
-                hi = BRK_CFG_GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS;
-            } else if (id == BRK_GCFG_CONSUMER_HEARTBEAT_INTERVAL_MS) {
-                lo = BRK_CFG_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS;
-                hi = BRK_CFG_GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS;
-            }
-            if (lo >= 0 && v < brk_cfg_i64(brk->cfg, (brk_cfg_id)lo)) {
-                snprintf(msg, msglen, "%s must be greater than or equal to %s",
-                         o->name, brk_cfg_defs[lo].name);
-                e = KERR_INVALID_CONFIG;
-            } else if (lo >= 0 && v > brk_cfg_i64(brk->cfg, (brk_cfg_id)hi)) {
-                snprintf(msg, msglen, "%s must be less than or equal to %s",
-                         o->name, brk_cfg_defs[hi].name);
+            if (id == BRK_GCFG_SHARE_AUTO_OFFSET_RESET &&
+                !share_offset_reset_ok(o->value)) {
+                snprintf(msg, msglen,
+                         "Invalid value %s for configuration %s: Invalid value "
+                         "`%s` for configuration %s. The value must be either "
+                         "'earliest', 'latest' or of the format "
+                         "'by_duration:<PnDTnHnMn.nS>'.",
+                         o->value, o->name, o->value, o->name);
                 e = KERR_INVALID_CONFIG;
             }
         }
+        if (!e)
+            e = group_validate_values(brk, group, ops, nops, incremental, msg,
+                                      msglen);
         if (e || validate_only)
             return e;
         if (!incremental) {
