@@ -592,7 +592,7 @@ static int16_t check_broker_ops(brk_req *req, alter_op *ops, int32_t nops,
                              o->value ? o->value : "", o->op == 2);
         o->op = 0;
     }
-    char set[1024] = "";
+    char set[384] = "";
     for (int32_t i = 0; i < nops; i++) {
         int id = kafka_broker_key(ops[i].name);
         if (ops[i].op == 0 && id >= 0 &&
@@ -861,7 +861,7 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                 snprintf(msg, msglen, "Error due to duplicate config keys");
                 return KERR_INVALID_REQUEST;
             }
-    char nulls[1024] = "";
+    char nulls[384] = "";
     for (int32_t i = 0; i < nops; i++)
         if (ops[i].op != 1 && !ops[i].value)
             set_add(nulls, sizeof nulls, ops[i].name);
