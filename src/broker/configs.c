@@ -851,6 +851,68 @@ static int16_t group_validate_values(brk_broker *brk, const char *group,
     return KERR_NONE;
 }
 
+/* LogConfig checks beyond type and range: the throttled-replica lists
+ * (ThrottledReplicaListValidator: "*" alone or partition:broker pairs)
+ * and remote storage, which needs remote.log.storage.system.enable. */
+static int16_t topic_value_check(const brk_config *cfg, int id, const char *v,
+                                 char *msg, size_t msglen) {
+    if (id == BRK_TCFG_LEADER_REPLICATION_THROTTLED_REPLICAS ||
+        id == BRK_TCFG_FOLLOWER_REPLICATION_THROTTLED_REPLICAS) {
+        char list[400] = "";
+        bool ok = true, star = false;
+        int items = 0;
+        const char *p = v;
+        while (*p) {
+            while (*p == ' ' || *p == ',')
+                p++;
+            if (!*p)
+                break;
+            const char *e = p;
+            while (*e && *e != ',')
+                e++;
+            size_t n = (size_t)(e - p);
+            while (n && p[n - 1] == ' ')
+                n--;
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%.*s", l ? ", " : "", (int)n,
+                     p);
+            items++;
+            if (n == 1 && *p == '*')
+                star = true;
+            else {
+                size_t k = 0, d1 = 0, d2 = 0;
+                while (k < n && isdigit((unsigned char)p[k]))
+                    k++, d1++;
+                bool colon = k < n && p[k] == ':';
+                if (colon)
+                    k++;
+                while (k < n && isdigit((unsigned char)p[k]))
+                    k++, d2++;
+                ok &= colon && d1 && d2 && k == n;
+            }
+            p = e;
+        }
+        if (!ok || (star && items > 1)) {
+            const char *name = brk_cfg_defs[id].name;
+            snprintf(msg, msglen,
+                     "Invalid value [%s] for configuration %s: %s must be the "
+                     "literal '*' or a list of replicas in the following "
+                     "format: [partitionId]:[brokerId],[partitionId]:"
+                     "[brokerId],...",
+                     list, name, name);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    if (id == BRK_TCFG_REMOTE_STORAGE_ENABLE && !strcasecmp(v, "true") &&
+        !brk_cfg_bool(cfg, BRK_CFG_REMOTE_LOG_STORAGE_SYSTEM_ENABLE)) {
+        snprintf(msg, msglen,
+                 "Tiered Storage functionality is disabled in the broker. "
+                 "Topic cannot be configured with remote log storage.");
+        return KERR_INVALID_CONFIG;
+    }
+    return KERR_NONE;
+}
+
 static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                               alter_op *ops, int32_t nops, bool incremental,
                               bool validate_only, char *msg, size_t msglen) {
@@ -865,7 +927,7 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
     for (int32_t i = 0; i < nops; i++)
         if (ops[i].op != 1 && !ops[i].value)
             set_add(nulls, sizeof nulls, ops[i].name);
-    if (nulls[0] && type != RES_TOPIC) {
+    if (nulls[0]) {
         snprintf(msg, msglen, "Null value not supported for : %s", nulls);
         return KERR_INVALID_REQUEST;
     }
@@ -900,10 +962,9 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             }
             if ((o->op == 2 || o->op == 3) &&
                 brk_cfg_defs[id].type != CFG_LIST) {
-                snprintf(
-                    msg, msglen,
-                    "Config value append is not allowed for config key: %s",
-                    o->name);
+                snprintf(msg, msglen,
+                         "Can't %s to key %s because its type is not LIST.",
+                         o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
                 e = KERR_INVALID_CONFIG;
                 break;
             }
@@ -918,6 +979,9 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             }
             if (o->op == 0) {
                 e = brk_validate_topic_config(o->name, o->value, msg, msglen);
+                if (e)
+                    break;
+                e = topic_value_check(brk->cfg, id, o->value, msg, msglen);
                 if (e)
                     break;
             }
@@ -1143,10 +1207,10 @@ brk_status brk_handle_alter_configs(brk_req *req) {
         for (int32_t k = 0; k < res[i].nops; k++) {
             set_op(req, &res[i].ops[k], q->configs.v[k].name,
                    q->configs.v[k].value);
-            /* null deletes a topic override; other resources refuse it
-             * (Kafka's "Null value not supported") */
-            res[i].ops[k].op =
-                res[i].ops[k].value || q->resource_type != RES_TOPIC ? 0 : 1;
+            /* a null value is refused ("Null value not supported"), as
+             * Kafka's ConfigAdminManager does; the legacy API has no
+             * delete: configs left out are removed */
+            res[i].ops[k].op = 0;
         }
     }
     alter_all(req, res, n, false, rq.validate_only);

@@ -322,6 +322,55 @@ def test_incremental_alter_accepts_what_kafka_accepts(module_broker, rtype, name
                              validate_only=True) == (0, None)
 
 
+# Topic config changes, as Kafka 4.3.1 answers them (validate_only).
+TOPIC_CASES = [
+    ([("foo", SET, "1")], (INVALID_CONFIG, "Unknown topic config name: foo")),
+    ([("retention.ms", SET, "abc")],
+     (INVALID_CONFIG, "Invalid value abc for configuration retention.ms: Not a number of type "
+                      "LONG")),
+    ([("segment.bytes", SET, "10")],
+     (INVALID_CONFIG, "Invalid value 10 for configuration segment.bytes: Value must be at least "
+                      "1048576")),
+    ([("min.cleanable.dirty.ratio", SET, "2")],
+     (INVALID_CONFIG, "Invalid value 2.0 for configuration min.cleanable.dirty.ratio: Value must "
+                      "be no more than 1")),
+    ([("compression.type", SET, "brotli")],
+     (INVALID_CONFIG, "Invalid value brotli for configuration compression.type: String must be "
+                      "one of: uncompressed, zstd, lz4, snappy, gzip, producer")),
+    ([("retention.ms", APPEND, "1")],
+     (INVALID_CONFIG, "Can't APPEND to key retention.ms because its type is not LIST.")),
+    ([("retention.ms", SET, None)],
+     (INVALID_REQUEST, "Null value not supported for : retention.ms")),
+    ([("remote.storage.enable", SET, "true")],
+     (INVALID_CONFIG, "Tiered Storage functionality is disabled in the broker. Topic cannot be "
+                      "configured with remote log storage.")),
+    ([("leader.replication.throttled.replicas", SET, "0:1,*")],
+     (INVALID_CONFIG, "Invalid value [0:1, *] for configuration "
+                      "leader.replication.throttled.replicas: leader.replication.throttled."
+                      "replicas must be the literal '*' or a list of replicas in the following "
+                      "format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")),
+    ([("retention.ms", SET, "1"), ("retention.ms", SET, "2")],
+     (INVALID_REQUEST, "Error due to duplicate config keys")),
+    ([("cleanup.policy", SET, "delete,delete")], (0, None)),
+    ([("cleanup.policy", APPEND, "compact")], (0, None)),
+    ([("internal.segment.bytes", SET, "1")], (0, None)),
+    ([("follower.replication.throttled.replicas", SET, "0:1,1:1")], (0, None)),
+]
+
+
+def test_topic_alter_errors_are_kafkas(module_broker):
+    bs = module_broker.bootstrap
+    harness.create_topic(bs, "cfg-topic")
+    got = [(ops, incremental_alter(bs, TOPIC, "cfg-topic", ops, validate_only=True))
+           for ops, _ in TOPIC_CASES]
+    assert got == [(ops, want) for ops, want in TOPIC_CASES]
+    assert alter(bs, TOPIC, "cfg-topic", [("retention.ms", None)], True) == (
+        INVALID_REQUEST, "Null value not supported for : retention.ms")
+    assert alter(bs, TOPIC, "cfg-topic", [("segment.bytes", "10")], True) == (
+        INVALID_CONFIG, "Invalid value 10 for configuration segment.bytes: Value must be at "
+        "least 1048576")
+
+
 def test_legacy_alter_errors_are_kafkas(module_broker):
     bs = module_broker.bootstrap
     assert alter(bs, BROKER, "1", [("log.dirs", "/x")], True) == (
