@@ -152,6 +152,19 @@ def test_kafka_configs_describe_all_lists_the_same_keys(pair):
     own = toolcli.run("configs", "--bootstrap-server", tgt.bootstrap, *args)
     assert own.returncode == 0, own.stderr
     assert own.stdout == t.stdout
+    # topics and groups: the same rows on both brokers, and Sluice's tool
+    # prints what Kafka's prints
+    for entity in (["topics", "parity"], ["groups", "parity-group"]):
+        args = ["--entity-type", entity[0], "--entity-name", entity[1], "--describe", "--all"]
+        k = toolcli.kafka("configs", "--bootstrap-server", ref.bootstrap, *args)
+        t = toolcli.kafka("configs", "--bootstrap-server", tgt.bootstrap, *args)
+        own = toolcli.run("configs", "--bootstrap-server", tgt.bootstrap, *args)
+        assert k.returncode == t.returncode == own.returncode == 0, k.stderr + t.stderr
+        kr, tr = _tool_rows(k.stdout), _tool_rows(t.stdout)
+        assert set(kr) == set(tr) and len(kr) > 10
+        assert {x: kr[x] for x in kr if x not in INSTANCE} == \
+            {x: tr[x] for x in tr if x not in INSTANCE}
+        assert own.stdout == t.stdout
 
 
 def _described(bs, name, key, value):
