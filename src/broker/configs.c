@@ -274,6 +274,64 @@ static void describe_broker(
     }
 }
 
+/* Dynamic broker keys KafkaConfig does not define: Kafka describes them
+ * with no value, as sensitive, read-only and of unknown type, at the
+ * levels where they are set (per broker first, then the default). */
+static void describe_unknown_broker_keys(
+    brk_req *req, bool default_scope,
+    const proto_describe_configs_request_describe_configs_resource *q, bool syn,
+    proto_describe_configs_response_describe_configs_result *r) {
+    char nid[16];
+    snprintf(nid, sizeof nid, "%d", req->brk->node_id);
+    brk_kv mine[64], dflt[64];
+    size_t nm = default_scope ? 0
+                              : cl_resource_configs(req->brk->image, RES_BROKER,
+                                                    nid, mine, 64);
+    size_t nd = cl_resource_configs(req->brk->image, RES_BROKER, "", dflt, 64);
+    if (!nm && !nd)
+        return;
+    dc_entry *v =
+        arena_calloc(req->arena, (size_t)r->configs.n + nm + nd, sizeof *v);
+    memcpy(v, r->configs.v, (size_t)r->configs.n * sizeof *v);
+    r->configs.v = v;
+    for (size_t i = 0; i < nm + nd; i++) {
+        const char *name = i < nm ? mine[i].name : dflt[i - nm].name;
+        bool dup = false;
+        for (size_t k = 0; k < nm && i >= nm; k++)
+            dup |= !strcmp(mine[k].name, name);
+        if (dup || !wanted(q, name))
+            continue;
+        bool at_default = i >= nm;
+        for (size_t k = 0; k < nd && !at_default; k++)
+            at_default = !strcmp(dflt[k].name, name);
+        dc_entry *c = &r->configs.v[r->configs.n++];
+        proto_describe_configs_response_describe_configs_resource_result_init(
+            c);
+        c->name = proto_str_c(name);
+        c->value = PROTO_STR_NULL;
+        c->read_only = true;
+        c->is_sensitive = true;
+        c->config_source =
+            i < nm ? CFG_SRC_DYNAMIC_BROKER : CFG_SRC_DYNAMIC_DEFAULT_BROKER;
+        c->config_type = 0;
+        c->documentation = PROTO_STR_NULL;
+        c->synonyms.n = 0;
+        if (!syn)
+            continue;
+        c->synonyms.v = arena_calloc(req->arena, 2, sizeof *c->synonyms.v);
+        if (i < nm)
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(name),
+                         .value = PROTO_STR_NULL,
+                         .source = CFG_SRC_DYNAMIC_BROKER};
+        if (at_default)
+            c->synonyms.v[c->synonyms.n++] =
+                (dc_syn){.name = proto_str_c(name),
+                         .value = PROTO_STR_NULL,
+                         .source = CFG_SRC_DYNAMIC_DEFAULT_BROKER};
+    }
+}
+
 static void describe_group(
     brk_req *req, const char *group,
     const proto_describe_configs_request_describe_configs_resource *q, bool syn,
@@ -425,8 +483,10 @@ brk_status brk_handle_describe_configs(brk_req *req) {
             bool def_scope;
             e = check_broker_name(req, q->resource_name, &def_scope, false, msg,
                                   sizeof msg);
-            if (!e)
+            if (!e) {
                 describe_broker(req, def_scope, q, syn, doc, r);
+                describe_unknown_broker_keys(req, def_scope, q, syn, r);
+            }
         } else if (q->resource_type == RES_BROKER_LOGGER) {
             bool def_scope;
             e = check_broker_name(req, q->resource_name, &def_scope, false, msg,
@@ -936,7 +996,9 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             snprintf(msg, msglen, "Unknown operations type %d", ops[i].op);
             return KERR_INVALID_REQUEST;
         }
-    buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 1),
+    /* room for every op plus the removals of a full replacement (each
+     * table key, up to 64 other keys) */
+    buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 65),
                              sizeof(buf));
     int nv = 0;
     int16_t e = KERR_NONE;
@@ -1030,6 +1092,21 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
                                       brk_cfg_defs[i].name, NULL);
                 }
             }
+        if (!incremental) { /* and the keys KafkaConfig does not define */
+            brk_kv unk[64];
+            size_t nu =
+                cl_resource_configs(brk->image, RES_BROKER, res, unk, 64);
+            for (size_t u = 0; u < nu; u++) {
+                bool kept = false;
+                for (int32_t k = 0; k < nops; k++)
+                    kept |= !strcmp(ops[k].name, unk[u].name);
+                if (!kept) {
+                    buf_init(&vals[nv], 64);
+                    ctl_config_record(&vals[nv++], RES_BROKER, res, unk[u].name,
+                                      NULL);
+                }
+            }
+        }
         for (int32_t i = 0; i < nops; i++) {
             buf_init(&vals[nv], 64);
             ctl_config_record(&vals[nv++], RES_BROKER, res, ops[i].name,

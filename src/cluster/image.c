@@ -736,8 +736,16 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
         apply_group_config(img, r->resource_type, group, name, &r->value);
     } else if (r->resource_type == 4) { /* BROKER */
         int id = brk_config_find(name);
-        if (id < 0)
+        if (id < 0 || (brk_cfg_defs[id].flags & CFG_F_PLUGIN)) {
+            /* a key KafkaConfig does not define: kept (and described) as
+             * Kafka keeps it, with no effect */
+            char res[64];
+            snprintf(res, sizeof res, "%.*s",
+                     (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
+                     r->resource_name.p ? r->resource_name.p : "");
+            apply_group_config(img, 4, res, name, &r->value);
             return;
+        }
         bool def_scope = r->resource_name.len <= 0;
         char *v = r->value.len < 0 ? NULL
                                    : xstrndup(r->value.p, (size_t)r->value.len);

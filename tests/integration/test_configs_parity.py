@@ -207,6 +207,34 @@ def test_dynamic_broker_key_per_broker_not_cluster_wide(broker):
     assert incremental_alter(bs, BROKER, "", [(ck, DELETE, None)]) == (0, None)
 
 
+def test_unknown_broker_keys_are_stored_and_described(broker):
+    """Kafka accepts dynamic broker keys it does not define and describes
+    them back: no value, sensitive, read-only, unknown type, no doc, at the
+    levels where they are set; legacy AlterConfigs' full replacement removes
+    them again."""
+    bs = broker.bootstrap
+    assert incremental_alter(bs, BROKER, "", [("sluice.test.a", SET, "x")]) == (0, None)
+    assert incremental_alter(bs, BROKER, "1", [("sluice.test.b", SET, "y")]) == (0, None)
+    got = {}
+
+    def both():
+        got.clear()
+        got.update(describe(bs, BROKER, "1")[2])
+        return "sluice.test.a" in got and "sluice.test.b" in got
+    harness.wait_for(both, timeout=15, what="unknown keys described")
+    base = {"value": None, "read_only": True, "sensitive": True, "config_type": 0,
+            "documentation": None}
+    assert got["sluice.test.a"] == dict(base, name="sluice.test.a", source=DYNAMIC_DEFAULT,
+                                        synonyms=[("sluice.test.a", None, DYNAMIC_DEFAULT)])
+    assert got["sluice.test.b"] == dict(base, name="sluice.test.b", source=DYNAMIC_BROKER,
+                                        synonyms=[("sluice.test.b", None, DYNAMIC_BROKER)])
+    d = describe(bs, BROKER, "")[2]
+    assert "sluice.test.a" in d and "sluice.test.b" not in d
+    assert alter(bs, BROKER, "1", [("log.cleaner.backoff.ms", "16000")]) == (0, None)
+    harness.wait_for(lambda: "sluice.test.b" not in describe(bs, BROKER, "1")[2],
+                     timeout=15, what="replaced")
+
+
 # (resource type, name, ops, expected (error code, message)), as Apache
 # Kafka 4.3.1 answers IncrementalAlterConfigs (validate_only) on node 1.
 IAC_ERRORS = [
