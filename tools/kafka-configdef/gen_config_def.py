@@ -282,7 +282,7 @@ def render_doc(entries):
            "IncrementalAlterConfigs, DescribeConfigs, `kafka-configs`). Keys marked **no** in the\n",
            "*implemented* column are accepted, validated, stored and described but have no effect on\n",
            "Sluice's behaviour yet; when one is set in the server configuration the broker logs\n",
-           "`config: '<key>' is accepted but has no effect yet (not implemented by sluice)` at start-up.\n",
+           "`'<key>' is accepted but has no effect yet (not implemented by sluice; ...)` at start-up.\n",
            "A key that is not Kafka's is warned about and ignored; an invalid value of a known key\n",
            "stops the start with an error naming the key.\n\n",
            "%d keys, %d implemented, %d not implemented yet.\n\n" % (n, n - ni, ni),
@@ -301,7 +301,8 @@ def render_doc(entries):
                        "|---|---|---|---|---|---|\n")
         dyn = ("per-broker" if "CFG_F_PER_BROKER" in e["flags"] else
                "cluster-wide" if "CFG_F_DYNAMIC" in e["flags"] else
-               "read-only" if e["scope"] in ("broker", "plugin") else "yes")
+               "read-only" if e["scope"] == "broker" else
+               "as an unknown key" if e["scope"] == "plugin" else "yes")
         default = e["kafka_default"] if e["has_default"] else "(required)"
         if e["note"] and e["default"] != e["kafka_default"] and e["default"] is not None:
             default = "%s (sluice: %s)" % (default, e["default"])
