@@ -918,7 +918,7 @@ static int16_t topic_value_check(const brk_config *cfg, int id, const char *v,
                                  char *msg, size_t msglen) {
     if (id == BRK_TCFG_LEADER_REPLICATION_THROTTLED_REPLICAS ||
         id == BRK_TCFG_FOLLOWER_REPLICATION_THROTTLED_REPLICAS) {
-        char list[400] = "";
+        char list[160] = "";
         bool ok = true, star = false;
         int items = 0;
         const char *p = v;
