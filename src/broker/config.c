@@ -26,7 +26,7 @@ const brk_cfg_def brk_cfg_defs[BRK_CFG_COUNT] = {
 /* Broker keys only (topic keys are looked up with brk_config_find_topic). */
 int brk_config_find(const char *name) {
     for (int i = 0; i < BRK_CFG_COUNT; i++)
-        if (!(brk_cfg_defs[i].flags & (CFG_F_TOPIC | CFG_F_GROUP)) &&
+        if (!(brk_cfg_defs[i].flags & CFG_F_NOT_BROKER) &&
             !strcmp(brk_cfg_defs[i].name, name))
             return i;
     return -1;
@@ -35,6 +35,14 @@ int brk_config_find(const char *name) {
 int brk_config_find_group(const char *name) {
     for (int i = 0; i < BRK_CFG_COUNT; i++)
         if ((brk_cfg_defs[i].flags & CFG_F_GROUP) &&
+            !strcmp(brk_cfg_defs[i].name, name))
+            return i;
+    return -1;
+}
+
+int brk_config_find_client_metrics(const char *name) {
+    for (int i = 0; i < BRK_CFG_COUNT; i++)
+        if ((brk_cfg_defs[i].flags & CFG_F_CLIENT_METRICS) &&
             !strcmp(brk_cfg_defs[i].name, name))
             return i;
     return -1;
@@ -57,12 +65,13 @@ static char *trim(char *s) {
     return s;
 }
 
-static bool in_valid_list(const char *valid, const char *v, size_t n) {
+static bool in_valid_list(const char *valid, const char *v, size_t n,
+                          bool icase) {
     const char *p = valid;
     while (*p) {
         const char *e = strchr(p, '|');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncasecmp(p, v, n))
+        if (len == n && (icase ? !strncasecmp(p, v, n) : !strncmp(p, v, n)))
             return true;
         if (!e)
             break;
@@ -71,14 +80,39 @@ static bool in_valid_list(const char *valid, const char *v, size_t n) {
     return false;
 }
 
-static void fmt_range(char *out, size_t n, const brk_cfg_def *d) {
-    if (d->max >= 9.2e18)
-        snprintf(out, n, "[%.0f,...]", d->min);
-    else
-        snprintf(out, n, "[%.0f,...,%.0f]", d->min, d->max);
+/* Kafka's ValidString message lists the values joined by ", "; the
+ * case-insensitive validator lists them upper-cased. */
+static void valid_list_text(const brk_cfg_def *d, char *out, size_t n) {
+    size_t o = 0;
+    for (const char *p = d->valid; *p && o + 3 < n; p++) {
+        if (*p == '|') {
+            out[o++] = ',';
+            out[o++] = ' ';
+        } else
+            out[o++] = (d->flags & CFG_F_ICASE)
+                           ? (char)toupper((unsigned char)*p)
+                           : *p;
+    }
+    out[o] = 0;
 }
 
-/* Parses text for def d into *i / *dbl. 0 ok, -1 with err. */
+/* A double as Java's Double.toString prints the common cases (0.5, 1.0,
+ * 1.0E-4 is not needed by any Kafka range). */
+static void java_double(double x, char *out, size_t n) {
+    if (x == (double)(long long)x && fabs(x) < 1e7) {
+        snprintf(out, n, "%.1f", x);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, x);
+        if (strtod(out, NULL) == x)
+            return;
+    }
+}
+
+/* Parses text for def d into *i / *dbl, with Kafka's ConfigDef.parseType
+ * and validator messages ("Invalid value <v> for configuration <k>: ...").
+ * 0 ok, -1 with err. */
 static int parse_value(int id, const char *text, int64_t *iv, double *dv,
                        char *err, size_t errlen) {
     const brk_cfg_def *d = &brk_cfg_defs[id];
@@ -86,109 +120,156 @@ static int parse_value(int id, const char *text, int64_t *iv, double *dv,
     *dv = 0;
     if (!text)
         return 0;
-    char tmp[512];
+    char tmp[8192];
     snprintf(tmp, sizeof tmp, "%s", text);
     char *v = trim(tmp);
+    static const char *const tn[] = {"BOOLEAN", "INT",      "SHORT",
+                                     "LONG",    "DOUBLE",   "STRING",
+                                     "LIST",    "PASSWORD", "CLASS"};
     switch (d->type) {
     case CFG_BOOL:
         if (!strcasecmp(v, "true"))
             *iv = 1;
         else if (!strcasecmp(v, "false"))
             *iv = 0;
-        else
-            goto bad_type;
+        else {
+            snprintf(err, errlen,
+                     "Invalid value %s for configuration %s: Expected value "
+                     "to be either true or false",
+                     text, d->name);
+            return -1;
+        }
         return 0;
     case CFG_INT:
     case CFG_SHORT:
     case CFG_LONG: {
-        if (!*v)
-            goto bad_type;
         errno = 0;
-        char *end;
-        long long x = strtoll(v, &end, 10);
-        if (errno || *end)
-            goto bad_type;
-        if (d->type == CFG_INT && (x < INT32_MIN || x > INT32_MAX))
-            goto bad_type;
-        if (d->type == CFG_SHORT && (x < INT16_MIN || x > INT16_MAX))
-            goto bad_type;
-        if ((double)x < d->min || (double)x > d->max) {
-            char r[64];
-            fmt_range(r, sizeof r, d);
+        char *end = v;
+        long long x = *v && *v != ' ' ? strtoll(v, &end, 10) : 0;
+        if (!*v || errno || *end ||
+            (d->type == CFG_INT && (x < INT32_MIN || x > INT32_MAX)) ||
+            (d->type == CFG_SHORT && (x < INT16_MIN || x > INT16_MAX))) {
             snprintf(err, errlen,
-                     "Invalid value %s for configuration %s: Value must be in "
-                     "range %s",
-                     v, d->name, r);
+                     "Invalid value %s for configuration %s: Not a number of "
+                     "type %s",
+                     text, d->name, tn[d->type]);
+            return -1;
+        }
+        if (d->min && (double)x < strtod(d->min, NULL)) {
+            snprintf(err, errlen,
+                     "Invalid value %lld for configuration %s: Value must be "
+                     "at least %s",
+                     x, d->name, d->min);
+            return -1;
+        }
+        if (d->max && (double)x > strtod(d->max, NULL)) {
+            snprintf(err, errlen,
+                     "Invalid value %lld for configuration %s: Value must be "
+                     "no more than %s",
+                     x, d->name, d->max);
             return -1;
         }
         *iv = x;
         return 0;
     }
     case CFG_DOUBLE: {
-        if (!*v)
-            goto bad_type;
-        char *end;
+        char *end = v;
         errno = 0;
-        double x = strtod(v, &end);
-        if (errno || *end || isnan(x))
-            goto bad_type;
-        if (x < d->min || x > d->max) {
+        double x = *v ? strtod(v, &end) : 0;
+        if (!*v || errno || *end || isnan(x)) {
             snprintf(err, errlen,
-                     "Invalid value %s for configuration %s: Value must be "
-                     "between %g and %g",
-                     v, d->name, d->min, d->max);
+                     "Invalid value %s for configuration %s: Not a number of "
+                     "type DOUBLE",
+                     text, d->name);
+            return -1;
+        }
+        char xs[40];
+        java_double(x, xs, sizeof xs);
+        if (d->min && x < strtod(d->min, NULL)) {
+            snprintf(err, errlen,
+                     "Invalid value %s for configuration %s: Value must be at "
+                     "least %s",
+                     xs, d->name, d->min);
+            return -1;
+        }
+        if (d->max && x > strtod(d->max, NULL)) {
+            snprintf(err, errlen,
+                     "Invalid value %s for configuration %s: Value must be no "
+                     "more than %s",
+                     xs, d->name, d->max);
             return -1;
         }
         *dv = x;
         return 0;
     }
     case CFG_STRING:
-        if (d->valid && !in_valid_list(d->valid, v, strlen(v))) {
+    case CFG_PASSWORD:
+        if ((d->flags & CFG_F_NONEMPTY) && !*v) {
+            snprintf(err, errlen,
+                     "Invalid value  for configuration %s: String must be "
+                     "non-empty",
+                     d->name);
+            return -1;
+        }
+        if (d->valid && !in_valid_list(d->valid, v, strlen(v),
+                                       (d->flags & CFG_F_ICASE) != 0)) {
+            char vl[512];
+            valid_list_text(d, vl, sizeof vl);
             snprintf(err, errlen,
                      "Invalid value %s for configuration %s: String must be "
-                     "one of: %s",
-                     v, d->name, d->valid);
+                     "one of%s: %s",
+                     v, d->name,
+                     (d->flags & CFG_F_ICASE) ? " (case insensitive)" : "", vl);
             return -1;
         }
         return 0;
     case CFG_LIST:
-        if (d->valid) {
+        if (d->valid && *v) {
+            /* Kafka's ValidList: items split at \s*,\s*; no empty item,
+             * each one of the valid values. (Duplicates pass: Kafka 4.3.1
+             * accepts log.cleanup.policy=delete,delete.) */
+            const char *items[64];
+            size_t lens[64];
+            int ni = 0;
             const char *p = v;
-            while (*p) {
-                while (*p == ' ' || *p == ',')
-                    p++;
-                if (!*p)
-                    break;
-                const char *e = p;
-                while (*e && *e != ',')
-                    e++;
-                size_t n = (size_t)(e - p);
-                while (n && p[n - 1] == ' ')
+            for (;;) {
+                const char *e = strchr(p, ',');
+                size_t n = e ? (size_t)(e - p) : strlen(p);
+                const char *s0 = p;
+                while (n && isspace((unsigned char)*s0))
+                    s0++, n--;
+                while (n && isspace((unsigned char)s0[n - 1]))
                     n--;
-                if (!in_valid_list(d->valid, p, n)) {
+                if (ni < 64) {
+                    items[ni] = s0;
+                    lens[ni++] = n;
+                }
+                if (!e)
+                    break;
+                p = e + 1;
+            }
+            for (int k = 0; k < ni; k++) {
+                if (!lens[k]) {
                     snprintf(err, errlen,
-                             "Invalid value %s for configuration %s: Invalid "
-                             "value %.*s; valid values: %s",
-                             v, d->name, (int)n, p, d->valid);
+                             "Configuration '%s' values must not be empty.",
+                             d->name);
                     return -1;
                 }
-                p = e;
+                if (!in_valid_list(d->valid, items[k], lens[k], false)) {
+                    char vl[512];
+                    valid_list_text(d, vl, sizeof vl);
+                    snprintf(err, errlen,
+                             "Invalid value %.*s for configuration %s: String "
+                             "must be one of: %s",
+                             (int)lens[k], items[k], d->name, vl);
+                    return -1;
+                }
             }
         }
         return 0;
     default:
         return 0;
     }
-bad_type:;
-    static const char *const tn[] = {"boolean", "int",      "short",
-                                     "long",    "double",   "string",
-                                     "list",    "password", "class"};
-    snprintf(err, errlen,
-             "Invalid value %s for configuration %s: Expected value to be a "
-             "%s, but it was a %s",
-             v, d->name, tn[d->type],
-             d->type == CFG_BOOL ? "java.lang.String" : "java.lang.String");
-    return -1;
 }
 
 int brk_config_validate(int id, const char *text, char *err, size_t errlen) {
@@ -246,6 +327,19 @@ void brk_config_free(brk_config *cfg) {
     }
     free(cfg->config_file);
     memset(cfg, 0, sizeof *cfg);
+}
+
+int brk_config_report_unimplemented(const brk_config *cfg) {
+    int n = 0;
+    for (int i = 0; i < BRK_CFG_COUNT; i++)
+        if (cfg->static_text[i] && (brk_cfg_defs[i].flags & CFG_F_NOIMPL)) {
+            SL_INFO("config",
+                    "'%s' is accepted but has no effect yet (not implemented "
+                    "by sluice; see docs/configuration.md)",
+                    brk_cfg_defs[i].name);
+            n++;
+        }
+    return n;
 }
 
 int brk_config_set(brk_config *cfg, const char *name, const char *value,
@@ -466,6 +560,11 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
         brk_cfg_i64(cfg, BRK_CFG_BROKER_ID) >= 0)
         brk_config_set(cfg, "node.id", cfg->static_text[BRK_CFG_BROKER_ID], err,
                        errlen);
+    /* Kafka fills broker.id from node.id (described as a static value) */
+    if (!cfg->static_text[BRK_CFG_BROKER_ID] &&
+        cfg->static_text[BRK_CFG_NODE_ID])
+        brk_config_set(cfg, "broker.id", cfg->static_text[BRK_CFG_NODE_ID], err,
+                       errlen);
     if (brk_cfg_i64(cfg, BRK_CFG_NODE_ID) < 0) {
         snprintf(err, errlen,
                  "Invalid value -1 for configuration node.id: Missing "
@@ -500,6 +599,7 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
                  "too small");
         return -1;
     }
+    brk_config_report_unimplemented(cfg);
     return 0;
 }
 

@@ -36,14 +36,25 @@ typedef enum {
     CFG_CLASS,
 } brk_cfg_type;
 
-/* Flags */
+/* Flags (config.def is generated; see tools/kafka-configdef/). */
 #define CFG_F_TOPIC 1u   /* a topic-level config (retention.ms ...) */
 #define CFG_F_DYNAMIC 2u /* broker config that may be altered at runtime */
 #define CFG_F_NULLDEF 4u /* default is null */
 #define CFG_F_SENSITIVE 8u
-#define CFG_F_GROUP                                                            \
-    16u /* a group-level config (consumer.session.timeout.ms)                  \
-         */
+#define CFG_F_GROUP 16u      /* a group-level config */
+#define CFG_F_PER_BROKER 32u /* dynamic only per broker, not cluster-wide */
+#define CFG_F_NOIMPL 64u     /* accepted and stored; no effect yet */
+#define CFG_F_INTERNAL 128u  /* Kafka internal: settable, never described */
+#define CFG_F_QUOTA 256u     /* DynamicConfig.Broker quota: never described */
+#define CFG_F_CLIENT_METRICS 512u /* a client-metrics resource config */
+#define CFG_F_REQUIRED 1024u      /* Kafka has no default */
+#define CFG_F_ICASE 2048u         /* valid values compare case-insensitively */
+#define CFG_F_NONEMPTY 4096u      /* string must be non-empty */
+#define CFG_F_PLUGIN                                                           \
+    8192u /* read by a Kafka plugin (authorizer), not by                       \
+             KafkaConfig: known, never described */
+/* Not broker keys (looked up by their own find functions). */
+#define CFG_F_NOT_BROKER (CFG_F_TOPIC | CFG_F_GROUP | CFG_F_CLIENT_METRICS)
 
 typedef enum {
 #define CFG(id, name, type, def, min, max, valid, flags, synonyms, doc) id,
@@ -55,9 +66,10 @@ typedef enum {
 typedef struct brk_cfg_def {
     const char *name;
     brk_cfg_type type;
-    const char *def;   /* default as text; NULL when null */
-    double min, max;   /* numeric range (inclusive) */
-    const char *valid; /* "a|b|c" allowed values (STRING/LIST), or NULL */
+    const char *def;       /* default as text; NULL when null */
+    const char *min, *max; /* numeric range (inclusive) as Kafka prints it,
+                              NULL: unbounded */
+    const char *valid;     /* "a|b|c" allowed values (STRING/LIST), or NULL */
     unsigned flags;
     const char *synonyms; /* topic configs:
                              "log.retention.ms:1,log.retention.hours:3600000" */
@@ -103,6 +115,12 @@ int brk_config_find(const char *name);
 int brk_config_find_topic(const char *name);
 /* Id of a group-level key (CFG_F_GROUP), or -1. */
 int brk_config_find_group(const char *name);
+/* Id of a client-metrics key (CFG_F_CLIENT_METRICS), or -1. */
+int brk_config_find_client_metrics(const char *name);
+/* Logs, for each key set in the static layers (file, environment,
+ * --override) that Sluice accepts but does not act on yet (CFG_F_NOIMPL),
+ * that it has no effect. Returns how many. */
+int brk_config_report_unimplemented(const brk_config *cfg);
 
 /* Sets one static value from the file/env/override (src STATIC_BROKER).
  * Returns 0, or -1 with a message naming the key in err (invalid value).

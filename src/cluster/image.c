@@ -37,8 +37,10 @@ struct cl_image {
      * TOMB = deleted */
     cl_topic **by_id;
     size_t id_cap, id_used;
-    /* group config overrides: (group, name, value) triples */
+    /* group and client-metrics config overrides: (resource type, resource
+     * name, config name, value) */
     struct grp_cfg {
+        int8_t type;
         char *group, *name, *value;
     } * gcfg;
     size_t n_gcfg;
@@ -463,7 +465,7 @@ const cl_broker *cl_brokers(const cl_image *img, size_t *n) {
 const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name) {
     for (size_t i = 0; i < img->n_gcfg; i++)
-        if (!strcmp(img->gcfg[i].group, group) &&
+        if (img->gcfg[i].type == 32 && !strcmp(img->gcfg[i].group, group) &&
             !strcmp(img->gcfg[i].name, name))
             return img->gcfg[i].value;
     return NULL;
@@ -471,9 +473,15 @@ const char *cl_group_config(const cl_image *img, const char *group,
 
 size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
                         size_t max) {
+    return cl_resource_configs(img, 32, group, out, max);
+}
+
+size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
+                           brk_kv *out, size_t max) {
+    const char *group = res;
     size_t n = 0;
     for (size_t i = 0; i < img->n_gcfg && n < max; i++)
-        if (!strcmp(img->gcfg[i].group, group)) {
+        if (img->gcfg[i].type == type && !strcmp(img->gcfg[i].group, group)) {
             out[n].name = img->gcfg[i].name;
             out[n].value = img->gcfg[i].value;
             n++;
@@ -481,11 +489,11 @@ size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
     return n;
 }
 
-static void apply_group_config(cl_image *img, const char *group,
+static void apply_group_config(cl_image *img, int8_t type, const char *group,
                                const char *name, const proto_str *value) {
     size_t i;
     for (i = 0; i < img->n_gcfg; i++)
-        if (!strcmp(img->gcfg[i].group, group) &&
+        if (img->gcfg[i].type == type && !strcmp(img->gcfg[i].group, group) &&
             !strcmp(img->gcfg[i].name, name))
             break;
     if (value->len < 0) {
@@ -504,6 +512,7 @@ static void apply_group_config(cl_image *img, const char *group,
         return;
     }
     img->gcfg = xrealloc(img->gcfg, (img->n_gcfg + 1) * sizeof *img->gcfg);
+    img->gcfg[img->n_gcfg].type = type;
     img->gcfg[img->n_gcfg].group = xstrdup(group);
     img->gcfg[img->n_gcfg].name = xstrdup(name);
     img->gcfg[img->n_gcfg].value = v;
@@ -718,16 +727,25 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
         }
         cl_topic_refresh_log_config(img->cfg, t);
         emit(img, CL_EV_TOPIC_CONFIG, t, NULL);
-    } else if (r->resource_type == 32) { /* GROUP */
+    } else if (r->resource_type == 32 ||
+               r->resource_type == 16) { /* GROUP, CLIENT_METRICS */
         char group[512];
         snprintf(group, sizeof group, "%.*s",
                  (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
                  r->resource_name.p ? r->resource_name.p : "");
-        apply_group_config(img, group, name, &r->value);
+        apply_group_config(img, r->resource_type, group, name, &r->value);
     } else if (r->resource_type == 4) { /* BROKER */
         int id = brk_config_find(name);
-        if (id < 0)
+        if (id < 0 || (brk_cfg_defs[id].flags & CFG_F_PLUGIN)) {
+            /* a key KafkaConfig does not define: kept (and described) as
+             * Kafka keeps it, with no effect */
+            char res[64];
+            snprintf(res, sizeof res, "%.*s",
+                     (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
+                     r->resource_name.p ? r->resource_name.p : "");
+            apply_group_config(img, 4, res, name, &r->value);
             return;
+        }
         bool def_scope = r->resource_name.len <= 0;
         char *v = r->value.len < 0 ? NULL
                                    : xstrndup(r->value.p, (size_t)r->value.len);

@@ -102,6 +102,11 @@ const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name);
 size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
                         size_t max);
+/* The same for any resource type kept this way: GROUP (32),
+ * CLIENT_METRICS (16, a client-metrics subscription) and BROKER (4: dynamic
+ * keys that are not KafkaConfig's, by node id or "" for the default). */
+size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
+                           brk_kv *out, size_t max);
 
 /* Finalized features (FeatureLevelRecord), level > 0 only, in record
  * order; valid until the next change. */
