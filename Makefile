@@ -130,6 +130,7 @@ format:
 
 lint:
 	clang-format --dry-run --Werror $(FORMAT_SRC)
+	python3 tools/kafka-configdef/gen_config_def.py --check
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -j2 -Isrc \
 	  $(filter src/%.c,$(FORMAT_SRC))
