@@ -60,7 +60,60 @@ void brk_data_appended(brk_broker *brk, cl_partition *part) {
     brk_fetch_notify(brk, part->log);
 }
 
-/* Produces one partition's records; fills r. */
+/* The records Kafka's LogValidator rejected, collected for record_errors
+ * (request arena). */
+typedef struct rec_errs {
+    arena *a;
+    proto_produce_response_batch_index_and_error_message *v;
+    int32_t n, cap;
+} rec_errs;
+
+static void rec_errs_add(void *ctx, int32_t index, const char *message) {
+    rec_errs *re = ctx;
+    if (re->n == re->cap) {
+        int32_t cap = re->cap ? re->cap * 2 : 8;
+        proto_produce_response_batch_index_and_error_message *v =
+            arena_calloc(re->a, (size_t)cap, sizeof(*v));
+        if (re->n)
+            memcpy(v, re->v, (size_t)re->n * sizeof(*v));
+        re->v = v;
+        re->cap = cap;
+    }
+    proto_produce_response_batch_index_and_error_message *e = &re->v[re->n++];
+    proto_produce_response_batch_index_and_error_message_init(e);
+    e->batch_index = index;
+    e->batch_index_error_message =
+        proto_str_c(arena_strndup(re->a, message, strlen(message)));
+}
+
+/* Kafka's partition error_message for a RecordValidationException
+ * (LogValidator.processRecordErrors): the count and the first three
+ * RecordErrors as Java's List.toString prints them. */
+static const char *rec_errs_summary(arena *a, int16_t err, const rec_errs *re) {
+    if (err == KERR_INVALID_TIMESTAMP)
+        return "One or more records have been rejected due to invalid "
+               "timestamp";
+    buf b;
+    buf_init(&b, 256);
+    buf_printf(&b,
+               "One or more records have been rejected due to %d record "
+               "errors in total, and only showing the first three errors at "
+               "most: [",
+               (int)re->n);
+    for (int32_t i = 0; i < re->n && i < 3; i++) {
+        const proto_str *m = &re->v[i].batch_index_error_message;
+        buf_printf(&b, "%sRecordError(batchIndex=%d, message='%.*s')",
+                   i ? ", " : "", (int)re->v[i].batch_index, (int)m->len, m->p);
+    }
+    buf_printf(&b, "]");
+    char *out = arena_strndup(a, (const char *)b.data, b.len);
+    buf_free(&b);
+    return out;
+}
+
+/* Produces one partition's records; fills r. Like Kafka, error_message is
+ * only set for records rejected by validation (LogAppendResult's
+ * hasCustomErrorMessage); every other error goes without one. */
 static void
 produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                   proto_produce_request_partition_produce_data *pd,
@@ -72,7 +125,6 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     r->log_append_time_ms = -1;
     r->log_start_offset = -1;
     int16_t err = KERR_NONE;
-    const char *msg = NULL;
     cl_partition *part = NULL;
     if (acks != 0 && acks != 1 && acks != -1) {
         err = KERR_INVALID_REQUIRED_ACKS;
@@ -80,8 +132,8 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                !t->parts[pd->index]) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else if (t->internal) {
-        err = KERR_INVALID_TOPIC_EXCEPTION;
-        msg = "Cannot append to internal topic";
+        err = KERR_INVALID_TOPIC_EXCEPTION; /* "Cannot append to internal topic"
+                                             */
     } else {
         part = t->parts[pd->index];
         err = brk_data_check(brk, part);
@@ -93,12 +145,15 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         /* exactly one batch, magic 2 (Kafka's ProduceRequest check). */
         if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
             h.magic != BATCH_MAGIC || batch_size(&h) != (int64_t)len) {
+            /* "Produce requests with version N are only allowed to contain
+             * record batches with magic version 2" */
             err = KERR_INVALID_RECORD;
-            msg = "Produce requests with version 3+ must contain exactly one "
-                  "record batch with magic 2";
             if (len >= BATCH_HEADER_SIZE && batch_parse_header(recs, len, &h) &&
                 batch_size(&h) > (int64_t)len)
                 err = KERR_CORRUPT_MESSAGE;
+        } else if (req->api_version < 7 &&
+                   batch_compression(&h) == COMPRESS_ZSTD) {
+            err = KERR_UNSUPPORTED_COMPRESSION_TYPE;
         }
     }
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
@@ -107,7 +162,6 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         part->n_isr <
             SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
-        msg = "The size of the current ISR is below min.insync.replicas";
     }
     buf rebuilt;
     buf_init(&rebuilt, 0);
@@ -135,14 +189,16 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             r->base_offset = dup_base;
             r->log_start_offset = log_start_offset(part->log);
         } else if (tr) {
-            err = (int16_t)tr;
-            msg = tmsg;
+            err = (int16_t)tr; /* Kafka sends tmsg in its log only */
         }
     }
+    const char *custom_msg = NULL;
     if (!err && !dup) {
         log_append_info info;
-        err = log_append(part->log, recs, len, part->leader_epoch,
-                         LOG_ORIGIN_CLIENT, &info);
+        rec_errs re = {.a = req->arena};
+        log_record_sink sink = {.add = rec_errs_add, .ctx = &re};
+        err = log_append_checked(part->log, recs, len, part->leader_epoch,
+                                 LOG_ORIGIN_CLIENT, &sink, &info);
         if (!err) /* txn hook: the producer state follows the log */
             txn_produce_appended(brk, part->log, &h, info.base_offset);
         r->log_start_offset = info.log_start_offset;
@@ -152,25 +208,20 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             brk_data_appended(brk, part);
             if (log_flush_is_due(part->log))
                 *flush_due = true;
-        } else {
-            msg = info.err_message;
-            if (req->api_version >= 8 && info.err_record_index >= 0 &&
-                (err == KERR_INVALID_RECORD || err == KERR_INVALID_TIMESTAMP)) {
-                r->record_errors.n = 1;
-                r->record_errors.v =
-                    arena_calloc(req->arena, 1, sizeof(*r->record_errors.v));
-                proto_produce_response_batch_index_and_error_message_init(
-                    &r->record_errors.v[0]);
-                r->record_errors.v[0].batch_index = info.err_record_index;
-                r->record_errors.v[0].batch_index_error_message =
-                    proto_str_c(info.err_message);
+        } else if (info.n_record_errors > 0) {
+            /* Kafka lists every rejected record (v8+). */
+            re.n = info.n_record_errors;
+            custom_msg = rec_errs_summary(req->arena, err, &re);
+            if (req->api_version >= 8) {
+                r->record_errors.n = re.n;
+                r->record_errors.v = re.v;
             }
         }
     }
     buf_free(&rebuilt);
     r->error_code = err;
-    if (err && req->api_version >= 8)
-        r->error_message = proto_str_c(msg ? msg : proto_error_message(err));
+    if (custom_msg && req->api_version >= 8)
+        r->error_message = proto_str_c(custom_msg);
 }
 
 brk_status brk_handle_produce(brk_req *req) {

@@ -1,0 +1,232 @@
+"""Produce error answers, read raw (Produce v8, non-flexible) so the test sees
+the broker's own error_code, error_message and record_errors, not a client
+library's reading of them.
+
+Kafka's LogValidator checks every record of a batch and, when some fail,
+lists each of them in record_errors (batch_index + per-record message); the
+partition's error_message is "One or more records have been rejected due to
+N record errors in total, and only showing the first three errors at most:
+[RecordError(...), ...]" for INVALID_RECORD, "One or more records have been
+rejected due to invalid timestamp" when one of them has a bad timestamp
+(INVALID_TIMESTAMP). Every other Produce error comes without error_message
+(LogAppendResult.hasCustomErrorMessage). Nothing of a rejected batch is
+written.
+"""
+
+import re
+import struct
+import time
+
+import pytest
+
+import harness
+from harness import create_topic, kafka_request, karray, kstr, unique_topic
+
+pytestmark = pytest.mark.usefixtures("shared_broker")
+
+INVALID_TIMESTAMP = 32
+UNKNOWN_TOPIC_OR_PARTITION = 3
+CORRUPT_MESSAGE = 2
+MESSAGE_TOO_LARGE = 10
+INVALID_RECORD = 87
+UNSUPPORTED_COMPRESSION_TYPE = 76
+
+HOUR = 3600000
+
+
+def batch(records, compression=0, log_append_time=None):
+    """A magic-2 batch of (key, value, timestamp_ms) records. With
+    log_append_time, the batch claims LogAppendTime (attribute bit 3) with
+    that maxTimestamp, as no well-behaved producer does."""
+    from kafka.record.default_records import DefaultRecordBatchBuilder
+    from kafka.record.util import calc_crc32c
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=compression,
+                                  is_transactional=False, producer_id=-1,
+                                  producer_epoch=-1, base_sequence=-1,
+                                  batch_size=1 << 20)
+    for i, (k, v, ts) in enumerate(records):
+        b.append(i, ts, k, v, [])
+    data = bytearray(b.build())
+    # kafka-python keeps a batch uncompressed when that is smaller
+    assert struct.unpack_from(">h", data, 21)[0] & 7 == compression
+    if log_append_time is not None:
+        attrs = struct.unpack_from(">h", data, 21)[0] | 0x08
+        struct.pack_into(">h", data, 21, attrs)
+        struct.pack_into(">q", data, 35, log_append_time)
+        struct.pack_into(">I", data, 17, calc_crc32c(bytes(data[21:])))
+    return bytes(data)
+
+
+def produce_raw(bootstrap, topic, records, partition=0, version=8):
+    """One Produce request for one partition; returns its partition answer
+    as a dict (record_errors as [(batch_index, message)])."""
+    body = struct.pack(">hhi", -1, -1, 30000) + karray([kstr(topic) + karray([
+        struct.pack(">i", partition) + struct.pack(">i", len(records)) + records])])
+    r = _Reader(kafka_request(bootstrap, 0, version, body))
+    assert r.i32() == 1
+    assert r.string() == topic
+    assert r.i32() == 1
+    p = {"index": r.i32(), "error_code": r.i16(), "base_offset": r.i64(),
+         "log_append_time": r.i64()}
+    if version >= 5:
+        p["log_start_offset"] = r.i64()
+    if version >= 8:
+        p["record_errors"] = [(r.i32(), r.string()) for _ in range(r.i32())]
+        p["error_message"] = r.string()
+    return p
+
+
+class _Reader:
+    def __init__(self, b):
+        self.b, self.p = b, 0
+
+    def _take(self, fmt):
+        v = struct.unpack_from(fmt, self.b, self.p)[0]
+        self.p += struct.calcsize(fmt)
+        return v
+
+    def i16(self):
+        return self._take(">h")
+
+    def i32(self):
+        return self._take(">i")
+
+    def i64(self):
+        return self._take(">q")
+
+    def string(self):
+        n = self.i16()
+        if n < 0:
+            return None
+        s = self.b[self.p:self.p + n].decode()
+        self.p += n
+        return s
+
+
+def summary(errors):
+    """Kafka's error_message for INVALID_RECORD (Java List.toString of the
+    first three RecordErrors)."""
+    shown = ", ".join("RecordError(batchIndex=%d, message='%s')" % e for e in errors[:3])
+    return ("One or more records have been rejected due to %d record errors in total, "
+            "and only showing the first three errors at most: [%s]" % (len(errors), shown))
+
+
+def end_offset(bootstrap, topic):
+    return harness.list_offsets_raw(bootstrap, topic, 0)[2]
+
+
+@pytest.mark.parametrize("compression", [0, 1], ids=["none", "gzip"])
+def test_compacted_topic_lists_every_record_without_key(shared_broker, compression):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-compact"), config={"cleanup.policy": "compact"})
+    now = int(time.time() * 1000)
+    v = b"v" * 100
+    recs = [(None, v, now), (b"k1", v, now), (None, v, now), (None, v, now), (None, v, now)]
+    p = produce_raw(bs, t, batch(recs, compression))
+    msg = "Compacted topic cannot accept message without key in topic partition %s-0" % t
+    want = [(0, msg), (2, msg), (3, msg), (4, msg)]
+    assert p["error_code"] == INVALID_RECORD
+    assert p["record_errors"] == want
+    assert p["error_message"] == summary(want)
+    assert (p["base_offset"], p["log_append_time"], p["log_start_offset"]) == (-1, -1, 0)
+    assert end_offset(bs, t) == 0, "nothing of a rejected batch is written"
+    # The same batch with keys everywhere goes in whole.
+    ok = produce_raw(bs, t, batch([(b"k", v, ts) for _, v, ts in recs], compression))
+    assert (ok["error_code"], ok["base_offset"], ok["record_errors"], ok["error_message"]) \
+        == (0, 0, [], None)
+    assert end_offset(bs, t) == 5
+
+
+TS_RE = re.compile(r"Timestamp (-?\d+) of message with offset (\d+) is out of range\. "
+                   r"The timestamp should be within \[(-?\d+), (-?\d+)\]$")
+
+
+@pytest.mark.parametrize("compression", [0, 1], ids=["none", "gzip"])
+def test_bad_timestamps_listed_with_invalid_timestamp(shared_broker, compression):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-ts"), config={
+        "message.timestamp.before.max.ms": HOUR, "message.timestamp.after.max.ms": HOUR})
+    now = int(time.time() * 1000)
+    stamps = [now, now - 3 * HOUR, now, now + 5 * HOUR, now - 2 * HOUR]
+    before = int(time.time() * 1000)
+    p = produce_raw(bs, t, batch([(b"k", b"v" * 100, ts) for ts in stamps], compression))
+    after = int(time.time() * 1000)
+    assert p["error_code"] == INVALID_TIMESTAMP
+    assert p["error_message"] == "One or more records have been rejected due to invalid timestamp"
+    assert [i for i, _ in p["record_errors"]] == [1, 3, 4]
+    for i, text in p["record_errors"]:
+        m = TS_RE.match(text)
+        assert m, text
+        ts, off, lo, hi = (int(x) for x in m.groups())
+        assert (ts, off) == (stamps[i], i)
+        assert hi - lo == 2 * HOUR and before <= lo + HOUR <= after
+    assert end_offset(bs, t) == 0
+
+
+def test_key_and_timestamp_errors_together_are_invalid_timestamp(shared_broker):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-mixed"), config={
+        "cleanup.policy": "compact", "message.timestamp.before.max.ms": HOUR})
+    now = int(time.time() * 1000)
+    recs = [(None, b"a", now), (b"k", b"b", now - 2 * HOUR), (b"k", b"c", now)]
+    p = produce_raw(bs, t, batch(recs))
+    assert p["error_code"] == INVALID_TIMESTAMP
+    assert p["error_message"] == "One or more records have been rejected due to invalid timestamp"
+    assert [i for i, _ in p["record_errors"]] == [0, 1]
+    assert p["record_errors"][0][1] == \
+        "Compacted topic cannot accept message without key in topic partition %s-0" % t
+    assert TS_RE.match(p["record_errors"][1][1])
+
+
+def test_producer_set_log_append_time_rejected_per_record(shared_broker):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-lat"), config={"message.timestamp.type": "LogAppendTime"})
+    now = int(time.time() * 1000)
+    p = produce_raw(bs, t, batch([(b"key", b"v0", now), (None, b"value1", now)],
+                                 log_append_time=now))
+    assert p["error_code"] == INVALID_TIMESTAMP
+    assert p["error_message"] == "One or more records have been rejected due to invalid timestamp"
+    tail = ". Producer should not set timestamp type to LogAppendTime."
+    assert p["record_errors"] == [
+        (0, "Invalid timestamp type in message DefaultRecord(offset=0, timestamp=%d, "
+            "key=3 bytes, value=2 bytes)%s" % (now, tail)),
+        (1, "Invalid timestamp type in message DefaultRecord(offset=1, timestamp=%d, "
+            "key=0 bytes, value=6 bytes)%s" % (now, tail))]
+    assert end_offset(bs, t) == 0
+
+
+def test_other_errors_have_no_error_message(shared_broker):
+    """Errors that are not a record validation come without error_message
+    and without record_errors."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-other"), config={"max.message.bytes": 200})
+    now = int(time.time() * 1000)
+    p = produce_raw(bs, unique_topic("pe-missing"), batch([(b"k", b"v", now)]))
+    assert (p["error_code"], p["record_errors"], p["error_message"]) == \
+        (UNKNOWN_TOPIC_OR_PARTITION, [], None)
+    big = produce_raw(bs, t, batch([(b"k", b"x" * 400, now)]))
+    assert (big["error_code"], big["record_errors"], big["error_message"]) == \
+        (MESSAGE_TOO_LARGE, [], None)
+    bad_crc = bytearray(batch([(b"k", b"v", now)]))
+    bad_crc[-1] ^= 0xFF
+    c = produce_raw(bs, t, bytes(bad_crc))
+    assert (c["error_code"], c["record_errors"], c["error_message"]) == \
+        (CORRUPT_MESSAGE, [], None)
+    assert end_offset(bs, t) == 0
+
+
+def test_zstd_needs_produce_v7(shared_broker):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-zstd"))
+    now = int(time.time() * 1000)
+    zb = batch([(b"k", b"v" * 200, now)], compression=4)
+    assert produce_raw(bs, t, zb, version=6)["error_code"] == UNSUPPORTED_COMPRESSION_TYPE
+    assert produce_raw(bs, t, zb, version=7)["error_code"] == 0
+
+
+def test_v7_invalid_record_code_only(shared_broker):
+    """Before v8 the answer has no record_errors: only the code."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-v7"), config={"cleanup.policy": "compact"})
+    p = produce_raw(bs, t, batch([(None, b"v", int(time.time() * 1000))]), version=7)
+    assert p["error_code"] == INVALID_RECORD and "record_errors" not in p
