@@ -4,8 +4,10 @@
  *
  * - Limits as Kafka: max_bytes for the whole response and partition_max_bytes
  *   per partition; the first partition that has data may return one whole
- *   batch larger than both (so a consumer always progresses); later ones may
- *   end inside a batch (clients drop the partial tail).
+ *   batch larger than both (so a consumer always progresses); a partition
+ *   whose first batch does not fit in what is left gets no records (Kafka
+ *   drops an incomplete first entry), later batches may be cut (clients
+ *   drop the partial tail).
  * - Long polling: when fewer than min_bytes are available and max_wait_ms > 0
  *   the request is deferred (BRK_DEFER) until an append to one of its
  *   partitions makes min_bytes available (brk_fetch_notify) or the wait ends.
@@ -13,6 +15,11 @@
  *   requests send only changes (forgotten_topics_data removes partitions)
  *   and the response lists only partitions with news (records, error, or a
  *   changed high watermark / last stable offset / log start offset).
+ *   Partitions are answered in session order, new ones appended; after an
+ *   incremental response the partitions that returned records move to the
+ *   end (Kafka's IncrementalFetchContext), so with a small max_bytes every
+ *   partition gets its turn to be first. A topic whose partitions are not
+ *   adjacent is listed once per run, as Kafka's FetchResponse does.
  * - isolation_level 1 (read_committed) reads to the last stable offset
  *   (= high watermark until transactions exist); a replica reads to LEO.
  *   A replica id that is not a registered broker gets
@@ -243,6 +250,24 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
     return total;
 }
 
+/* Moves the session partitions that returned records to the end, keeping
+ * both groups in order (Kafka: session.partitionMap remove + mustAdd). */
+static void rotate_served(fs_part *ps, int n, const bool *served) {
+    int moved = 0;
+    for (int i = 0; i < n; i++)
+        moved += served[i];
+    if (moved == 0 || moved == n)
+        return;
+    fs_part *tmp = xmalloc(sizeof(*tmp) * (size_t)n);
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if (served[i] == (pass == 1))
+                tmp[k++] = ps[i];
+    memcpy(ps, tmp, sizeof(*tmp) * (size_t)n);
+    free(tmp);
+}
+
 static void put_tag_hdr(buf *b, uint32_t tag, size_t size) {
     buf_put_uvarint(b, tag);
     buf_put_uvarint(b, size);
@@ -276,6 +301,7 @@ static bool fetch_respond(fetch_ctx *c) {
         int64_t div_end;
     } out_part;
     out_part *op = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof(*op));
+    bool *had_records = arena_calloc(req->arena, (size_t)(n ? n : 1), 1);
     int64_t limit = c->rq.max_bytes > 0 ? c->rq.max_bytes : 0;
     bool min_one = true;
     int nout = 0;
@@ -324,6 +350,7 @@ static bool fetch_respond(fetch_ctx *c) {
                 if (!err && o->r.len > 0) {
                     min_one = false;
                     limit = SL_MAX(0, limit - o->r.len);
+                    had_records[i] = true;
                 }
             }
         }
@@ -419,6 +446,8 @@ static bool fetch_respond(fetch_ctx *c) {
     }
     if (flex)
         buf_put_uvarint(brk_resp_buf(req), 0); /* top-level tags */
+    if (c->incremental)
+        rotate_served(ps, n, had_records);
     return ok;
 }
 
@@ -565,7 +594,6 @@ brk_status brk_handle_fetch(brk_req *req) {
         c->parts = arena_calloc(req->arena, (size_t)(total ? total : 1),
                                 sizeof(fs_part));
     }
-    int n_before = s ? s->n : 0;
     if (!c->top_error) {
         /* add / update the request's partitions */
         for (int32_t i = 0; i < nt; i++) {
@@ -605,26 +633,14 @@ brk_status brk_handle_fetch(brk_req *req) {
                     fs_part *fp =
                         session_part(s, tname ? tname : "", ft->topic_id.b,
                                      ft->partitions.v[j], c->by_id, false);
-                    if (fp) {
+                    if (fp) { /* the others keep their order */
                         free(fp->topic);
-                        *fp = s->parts[--s->n];
+                        size_t at = (size_t)(fp - s->parts);
+                        memmove(fp, fp + 1,
+                                sizeof(*fp) * ((size_t)--s->n - at));
                     }
                 }
             }
-        /* keep one topic's partitions together for the response */
-        if (s && c->incremental && s->n > n_before && s->n > 1) {
-            for (int i = 1; i < s->n; i++) {
-                fs_part x = s->parts[i];
-                int k = i - 1;
-                while (k >= 0 &&
-                       (c->by_id ? memcmp(s->parts[k].topic_id, x.topic_id, 16)
-                                 : strcmp(s->parts[k].topic, x.topic)) > 0) {
-                    s->parts[k + 1] = s->parts[k];
-                    k--;
-                }
-                s->parts[k + 1] = x;
-            }
-        }
     }
     bool has_err = false;
     int64_t avail = c->top_error ? 0 : bytes_available(c, &has_err);

@@ -2132,6 +2132,8 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
         int64_t adjusted = max_bytes < 0 ? 0 : max_bytes;
         if (min_one_batch && first_size > adjusted)
             adjusted = first_size;
+        if (adjusted < first_size)
+            return KERR_NONE; /* no cut first batch: see log.h */
         int64_t n = SL_MIN(max_pos - pos, adjusted);
         if (n <= 0)
             return KERR_NONE;

@@ -258,7 +258,10 @@ typedef struct log_read_result {
  * max_offset (HW for consumers, LSO for read_committed, LEO for followers;
  * -1 = LEO). A read stays inside one segment. min_one_batch: return the
  * whole first batch even if it is larger than max_bytes (Kafka does this for
- * the first partition of a fetch response). offset outside
+ * the first partition of a fetch response); without it, a first batch larger
+ * than max_bytes gives len 0, not a partial batch (Kafka's ReplicaManager
+ * drops a read whose first entry is incomplete; later batches may be cut).
+ * offset outside
  * [log start, LEO] -> KERR_OFFSET_OUT_OF_RANGE. offset in [max_offset, LEO]
  * -> success with len 0. */
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
