@@ -181,9 +181,17 @@ static fetch_ctx *waiters;
 static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
                              int16_t *err) {
     const cl_partition *p;
-    if (by_id)
+    if (by_id) {
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
-    else
+        /* A session partition keeps the name it had (Kafka's
+         * CachedPartition): once its id is gone, Kafka checks that name
+         * (UNKNOWN_TOPIC_OR_PARTITION, or INCONSISTENT_TOPIC_ID when the
+         * name now has another id); a name never known is UNKNOWN_TOPIC_ID. */
+        if (!p && *err == KERR_UNKNOWN_TOPIC_ID && fp->topic[0])
+            *err = cl_topic_find(brk->image, fp->topic, strlen(fp->topic))
+                       ? KERR_INCONSISTENT_TOPIC_ID
+                       : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else
         p = brk_find_partition(brk, fp->topic, strlen(fp->topic), fp->partition,
                                err);
     if (!p)
@@ -217,21 +225,31 @@ static fs_part *ctx_parts(fetch_ctx *c, int *n) {
 }
 
 /* Bytes readable now for the whole request (for min_bytes), and whether a
- * partition has an error (answer at once). */
-static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
+ * partition has an error (answer at once). On arrival (arriving), a
+ * partition the metadata does not know (UNKNOWN_TOPIC_OR_PARTITION,
+ * UNKNOWN_TOPIC_ID) is no reason to answer at once unless no partition is
+ * known: Kafka sets those aside before the read and waits for the others
+ * (KafkaApis.handleFetchRequest "erroneous"); a client fetching a deleted
+ * topic's partitions in its session would otherwise spin. Once waiting,
+ * a partition that went away completes the fetch (DelayedFetch case C). */
+static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
     brk_broker *brk = c->req->brk;
     int n;
     fs_part *ps = ctx_parts(c, &n);
     int64_t total = 0;
+    int known = 0;
     *has_error = false;
     for (int i = 0; i < n; i++) {
-        int16_t err;
+        int16_t err = KERR_NONE;
         cl_partition *p =
             c->bad_replica ? NULL : resolve(brk, &ps[i], c->by_id, &err);
         if (!p) {
-            *has_error = true;
+            if (!arriving || (err != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
+                              err != KERR_UNKNOWN_TOPIC_ID))
+                *has_error = true;
             continue;
         }
+        known++;
         int64_t max_off = c->replica ? -1
                           : c->rq.isolation_level == 1
                               ? txn_lso(p->log) /* txn hook */
@@ -245,8 +263,10 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
         }
         total += len;
         if (total >= c->rq.min_bytes)
-            break; /* enough: no need to look further */
+            return total; /* enough: no need to look further */
     }
+    if (n > 0 && known == 0)
+        *has_error = true; /* nothing to wait for */
     return total;
 }
 
@@ -508,10 +528,26 @@ void brk_fetch_notify(brk_broker *brk, log_partition *log) {
         if (mine) {
             bool has_err;
             if (brk_req_orphan(c->req) ||
-                bytes_available(c, &has_err) >= c->rq.min_bytes || has_err)
+                bytes_available(c, false, &has_err) >= c->rq.min_bytes ||
+                has_err)
                 fetch_finish(c);
         }
         c = next;
+    }
+}
+
+void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition) {
+    for (fetch_ctx *c = waiters; c; c = c->next) {
+        int n;
+        fs_part *ps = ctx_parts(c, &n);
+        bool mine = false;
+        for (int i = 0; i < n && !mine; i++)
+            mine = (partition < 0 || ps[i].partition == partition) &&
+                   (c->by_id ? !memcmp(ps[i].topic_id, t->id, 16)
+                             : !strcmp(ps[i].topic, t->name));
+        /* Answer from a fresh timer: the image still holds the topic now. */
+        if (mine && c->timer && net_timer_cancel(brk->loop, c->timer_id))
+            c->timer_id = net_timer_add(brk->loop, 0, fetch_timeout, c->timer);
     }
 }
 
@@ -601,7 +637,9 @@ brk_status brk_handle_fetch(brk_req *req) {
             char *tname = NULL;
             if (c->by_id) {
                 cl_topic *t = cl_topic_find_id(brk->image, ft->topic_id.b);
-                tname = (char *)(t ? t->name : "");
+                /* a copy: the topic may go while the fetch waits */
+                tname = t ? arena_strndup(req->arena, t->name, strlen(t->name))
+                          : "";
             } else {
                 tname = proto_str_dup(req->arena, ft->topic);
                 if (!tname)
@@ -643,7 +681,7 @@ brk_status brk_handle_fetch(brk_req *req) {
             }
     }
     bool has_err = false;
-    int64_t avail = c->top_error ? 0 : bytes_available(c, &has_err);
+    int64_t avail = c->top_error ? 0 : bytes_available(c, true, &has_err);
     if (c->top_error || has_err || rq->max_wait_ms <= 0 ||
         avail >= rq->min_bytes || brk->shutting_down) {
         bool ok = fetch_respond(c);
