@@ -17,6 +17,7 @@
  * batches are accepted on any version (INVALID_RECORD otherwise).
  * Threading: loop thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -111,6 +112,112 @@ static const char *rec_errs_summary(arena *a, int16_t err, const rec_errs *re) {
     return out;
 }
 
+/* Kafka's ByteBufferLogInputStream.nextBatchSize on the bytes at p: 0 and
+ * *size (batch size with its 12-byte prefix, 0 when the header up to the
+ * magic byte is not all there), or CORRUPT_MESSAGE (size field below 14,
+ * magic outside 0..2), with Kafka's text in msg when wanted. */
+static int16_t next_batch_size(const uint8_t *p, size_t n, size_t *size,
+                               char *msg, size_t cap) {
+    *size = 0;
+    if (n < BATCH_LOG_OVERHEAD)
+        return KERR_NONE;
+    int32_t rs = (int32_t)sl_load_be32(p + BATCH_OFF_LENGTH);
+    if (rs < 14) {
+        if (msg)
+            snprintf(msg, cap,
+                     "Record size %d is less than the minimum record "
+                     "overhead (14)",
+                     (int)rs);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    if (n < BATCH_OFF_MAGIC + 1)
+        return KERR_NONE;
+    int8_t magic = (int8_t)p[BATCH_OFF_MAGIC];
+    if (magic < 0 || magic > BATCH_MAGIC) {
+        if (msg)
+            snprintf(msg, cap, "Invalid magic found in record: %d", magic);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    *size = (size_t)rs + BATCH_LOG_OVERHEAD;
+    return KERR_NONE;
+}
+
+/* Kafka's ProduceRequest.validateRecords on one partition: a first whole
+ * batch of magic 2 (no ZSTD before v7) and no second whole batch. Bytes
+ * after the batch that do not make a whole one are dropped (*len shrinks),
+ * as Kafka's log trims them. */
+static int16_t check_records(const uint8_t *p, size_t *len, int16_t version) {
+    size_t n = *len, bs;
+    int16_t e = next_batch_size(p, n, &bs, NULL, 0);
+    if (e)
+        return e;
+    if (bs == 0 || bs > n)
+        return KERR_INVALID_RECORD; /* "must have at least one batch" */
+    if (p[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+        return KERR_INVALID_RECORD; /* "only ... magic version 2" */
+    if (version < 7 &&
+        (sl_load_be16(p + BATCH_OFF_ATTRIBUTES) & 7) == COMPRESS_ZSTD)
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    size_t bs2;
+    e = next_batch_size(p + bs, n - bs, &bs2, NULL, 0);
+    if (e)
+        return e;
+    if (bs2 && bs2 <= n - bs)
+        return KERR_INVALID_RECORD; /* "exactly one record batch" */
+    *len = bs;
+    return KERR_NONE;
+}
+
+/* Errors Kafka gives the whole request before looking at any partition:
+ * reading each partition's first batch header
+ * (RequestUtils.hasTransactionalRecords, which stops at the first
+ * transactional batch) can throw CorruptRecordException; before v7, a
+ * first batch whose codec id is not one Kafka knows makes
+ * ProduceRequest.validateRecords throw (UNKNOWN_SERVER_ERROR, no text). */
+static int16_t check_request(brk_broker *brk, proto_produce_request *rq,
+                             int16_t version, char *msg, size_t cap) {
+    msg[0] = 0;
+    for (int32_t i = 0; i < rq->topic_data.n; i++) {
+        proto_produce_request_topic_produce_data *td = &rq->topic_data.v[i];
+        for (int32_t j = 0; j < td->partition_data.n; j++) {
+            const uint8_t *p =
+                (const uint8_t *)td->partition_data.v[j].records.p;
+            int32_t n = td->partition_data.v[j].records.len;
+            size_t bs;
+            if (n <= 0)
+                continue;
+            int16_t e = next_batch_size(p, (size_t)n, &bs, msg, cap);
+            if (e)
+                return e;
+            if (bs && bs <= (size_t)n && p[BATCH_OFF_MAGIC] == BATCH_MAGIC &&
+                (sl_load_be16(p + BATCH_OFF_ATTRIBUTES) &
+                 BATCH_ATTR_TRANSACTIONAL))
+                goto txn_found;
+        }
+    }
+txn_found:
+    if (version >= 7)
+        return KERR_NONE;
+    for (int32_t i = 0; i < rq->topic_data.n; i++) {
+        proto_produce_request_topic_produce_data *td = &rq->topic_data.v[i];
+        if (td->name.len <= 0 ||
+            !cl_topic_find(brk->image, td->name.p, (size_t)td->name.len))
+            continue;
+        for (int32_t j = 0; j < td->partition_data.n; j++) {
+            const uint8_t *p =
+                (const uint8_t *)td->partition_data.v[j].records.p;
+            int32_t n = td->partition_data.v[j].records.len;
+            size_t bs;
+            if (n <= 0 || next_batch_size(p, (size_t)n, &bs, NULL, 0) || !bs ||
+                bs > (size_t)n || p[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+                continue;
+            if ((sl_load_be16(p + BATCH_OFF_ATTRIBUTES) & 7) > COMPRESS_ZSTD)
+                return KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
+    return KERR_NONE;
+}
+
 /* Produces one partition's records; fills r. Like Kafka, error_message is
  * only set for records rejected by validation (LogAppendResult's
  * hasCustomErrorMessage); every other error goes without one. */
@@ -126,35 +233,24 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     r->log_start_offset = -1;
     int16_t err = KERR_NONE;
     cl_partition *part = NULL;
-    if (acks != 0 && acks != 1 && acks != -1) {
-        err = KERR_INVALID_REQUIRED_ACKS;
-    } else if (!t || pd->index < 0 || pd->index >= t->n_partitions ||
-               !t->parts[pd->index]) {
-        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    } else if (t->internal) {
-        err = KERR_INVALID_TOPIC_EXCEPTION; /* "Cannot append to internal topic"
-                                             */
-    } else {
-        part = t->parts[pd->index];
-        err = brk_data_check(brk, part);
-    }
     uint8_t *recs = (uint8_t *)pd->records.p; /* request frame, arena-owned */
     size_t len = pd->records.len > 0 ? (size_t)pd->records.len : 0;
-    log_batch_header h = {0};
-    if (!err) {
-        /* exactly one batch, magic 2 (Kafka's ProduceRequest check). */
-        if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
-            h.magic != BATCH_MAGIC || batch_size(&h) != (int64_t)len) {
-            /* "Produce requests with version N are only allowed to contain
-             * record batches with magic version 2" */
-            err = KERR_INVALID_RECORD;
-            if (len >= BATCH_HEADER_SIZE && batch_parse_header(recs, len, &h) &&
-                batch_size(&h) > (int64_t)len)
-                err = KERR_CORRUPT_MESSAGE;
-        } else if (req->api_version < 7 &&
-                   batch_compression(&h) == COMPRESS_ZSTD) {
-            err = KERR_UNSUPPORTED_COMPRESSION_TYPE;
-        }
+    /* Kafka's order: unknown topic (KafkaApis), the request's records
+     * (ProduceRequest.validateRecords), acks, internal topic (ReplicaManager),
+     * the partition's leader, then the log. */
+    if (!t || pd->index < 0 || pd->index >= t->n_partitions ||
+        !t->parts[pd->index])
+        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    else
+        err = check_records(recs, &len, req->api_version);
+    if (!err && acks != 0 && acks != 1 && acks != -1) {
+        err = KERR_INVALID_REQUIRED_ACKS;
+    } else if (!err && t->internal) {
+        err = KERR_INVALID_TOPIC_EXCEPTION; /* "Cannot append to internal topic"
+                                             */
+    } else if (!err) {
+        part = t->parts[pd->index];
+        err = brk_data_check(brk, part);
     }
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
      * Partition.effectiveMinIsr). */
@@ -162,7 +258,12 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         part->n_isr <
             SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
+        r->log_start_offset = log_start_offset(part->log);
     }
+    /* Kafka: DefaultRecordBatch.isValid (size >= 61) in the log's checks */
+    log_batch_header h = {0};
+    if (!err && (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h)))
+        err = KERR_CORRUPT_MESSAGE;
     buf rebuilt;
     buf_init(&rebuilt, 0);
     int ct = t ? t->log_cfg.compression_type : LOG_COMPRESSION_PRODUCER;
@@ -170,6 +271,8 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         /* Broker-side compression: validate what the producer sent, then
          * rebuild with the topic's codec. */
         err = batch_validate(recs, len, &h);
+        if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
+            err = KERR_UNKNOWN_SERVER_ERROR; /* see below */
         if (!err)
             err = batch_recompress(recs, &h, ct, RECOMPRESS_MAX, &rebuilt);
         if (!err) {
@@ -190,6 +293,7 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             r->log_start_offset = log_start_offset(part->log);
         } else if (tr) {
             err = (int16_t)tr; /* Kafka sends tmsg in its log only */
+            r->log_start_offset = log_start_offset(part->log);
         }
     }
     const char *custom_msg = NULL;
@@ -201,7 +305,16 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                                  LOG_ORIGIN_CLIENT, &sink, &info);
         if (!err) /* txn hook: the producer state follows the log */
             txn_produce_appended(brk, part->log, &h, info.base_offset);
-        r->log_start_offset = info.log_start_offset;
+        if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
+            err = KERR_UNKNOWN_SERVER_ERROR; /* Kafka: CompressionType.forId
+                                                throws IllegalArgument */
+        /* Kafka leaves log_start_offset at -1 for the errors ReplicaManager
+         * knows by name, fills it for the others (processFailedRecord). */
+        if (!err ||
+            !(err == KERR_CORRUPT_MESSAGE || err == KERR_MESSAGE_TOO_LARGE ||
+              err == KERR_RECORD_LIST_TOO_LARGE ||
+              err == KERR_KAFKA_STORAGE_ERROR))
+            r->log_start_offset = info.log_start_offset;
         if (!err) {
             r->base_offset = info.base_offset;
             r->log_append_time_ms = info.log_append_time;
@@ -230,6 +343,9 @@ brk_status brk_handle_produce(brk_req *req) {
     if (proto_produce_request_decode(&req->body, req->arena, req->api_version,
                                      &rq) != PROTO_OK)
         return BRK_CLOSE;
+    char req_msg[128];
+    int16_t req_err =
+        check_request(brk, &rq, req->api_version, req_msg, sizeof(req_msg));
     proto_produce_response rs;
     proto_produce_response_init(&rs);
     int32_t nt = rq.topic_data.n > 0 ? rq.topic_data.n : 0;
@@ -254,8 +370,18 @@ brk_status brk_handle_produce(brk_req *req) {
             proto_produce_response_partition_produce_response *r =
                 &tr->partition_responses.v[j];
             proto_produce_response_partition_produce_response_init(r);
-            produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
-                              &flush_due);
+            if (req_err) { /* Kafka's ProduceRequest.getErrorResponse */
+                r->index = td->partition_data.v[j].index;
+                r->error_code = req_err;
+                r->base_offset = r->log_append_time_ms = -1;
+                r->log_start_offset = -1;
+                if (req_msg[0] && req->api_version >= 8)
+                    r->error_message = proto_str_c(
+                        arena_strndup(req->arena, req_msg, strlen(req_msg)));
+            } else {
+                produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
+                                  &flush_due);
+            }
             if (r->error_code)
                 any_err = true;
         }

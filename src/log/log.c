@@ -1904,9 +1904,6 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
         return KERR_KAFKA_STORAGE_ERROR;
     if (len == 0)
         return fail_append(out, KERR_CORRUPT_MESSAGE, -1, -1, "Empty records");
-    if (len > (size_t)c->segment_bytes)
-        return fail_append(out, KERR_RECORD_LIST_TOO_LARGE, -1, -1,
-                           "Record batch larger than segment.bytes");
     int64_t now = clk_wall_ms();
 
     /* Pass 1: validate all, change nothing. */
@@ -1917,6 +1914,18 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
     int64_t expect_next = log_end_offset(part);
     while (pos < len) {
         log_batch_header h;
+        /* Kafka's order (UnifiedLog.analyzeAndValidateRecords): a client
+         * batch's baseOffset, max.message.bytes, then CRC and the rest. */
+        if (batch_parse_header(batches + pos, len - pos, &h)) {
+            if (origin == LOG_ORIGIN_CLIENT && h.base_offset != 0)
+                return fail_append(out, KERR_INVALID_RECORD, bi, -1,
+                                   "The baseOffset of the record batch "
+                                   "should be 0");
+            if (batch_size(&h) > c->max_message_bytes)
+                return fail_append(
+                    out, KERR_MESSAGE_TOO_LARGE, bi, -1,
+                    "Record batch larger than max.message.bytes");
+        }
         int16_t e = batch_validate(batches + pos, len - pos, &h);
         if (e)
             return fail_append(
@@ -1924,9 +1933,6 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
                 e == KERR_CORRUPT_MESSAGE
                     ? "Record batch is corrupt (size, magic or CRC)"
                     : "Invalid record batch");
-        if (batch_size(&h) > c->max_message_bytes)
-            return fail_append(out, KERR_MESSAGE_TOO_LARGE, bi, -1,
-                               "Record batch larger than max.message.bytes");
         if (batch_is_control(&h) && origin == LOG_ORIGIN_CLIENT)
             return fail_append(
                 out, KERR_INVALID_RECORD, bi, -1,
@@ -1971,6 +1977,11 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
         pos += (size_t)batch_size(&h);
         bi++;
     }
+
+    /* Kafka checks the segment size after validation. */
+    if (len > (size_t)c->segment_bytes)
+        return fail_append(out, KERR_RECORD_LIST_TOO_LARGE, -1, -1,
+                           "Record batch larger than segment.bytes");
 
     /* Pass 2: assign offsets in place. */
     int64_t next = log_end_offset(part);

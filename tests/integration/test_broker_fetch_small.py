@@ -194,3 +194,23 @@ def test_consumer_with_tiny_fetch_limits_reads_every_partition(shared_broker):
         assert set(first_quarter) == set(range(nparts)), first_quarter
     finally:
         c.close()
+
+
+def test_oversized_first_batch_returned_whole(shared_broker):
+    """KIP-74: the first partition with data returns its first batch whole
+    even when it is larger than max_bytes and partition_max_bytes; what is
+    left for the next partition is then nothing."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("fbig"), partitions=2)
+    big = one_batch(b"z" * 2000)
+    produce_batch(bs, t, 0, big)
+    produce_batch(bs, t, 1, one_batch(b"small"))
+    err, _, resp = fetch_v11(bs, [(t, 0, 0), (t, 1, 0)], 0, -1, 300, 300)
+    assert err == 0
+    got = {p: d for _, p, _, _, d in resp}
+    assert len(got[0]) == len(big) and complete_batches(got[0]) == [(0, 0)]
+    assert got[1] == b""
+    # the other way round: the small batch first, then nothing fits
+    err, _, resp = fetch_v11(bs, [(t, 1, 0), (t, 0, 0)], 0, -1, 300, 300)
+    got = {p: d for _, p, _, _, d in resp}
+    assert complete_batches(got[1]) == [(0, 0)] and got[0] == b""

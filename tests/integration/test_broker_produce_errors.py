@@ -30,6 +30,8 @@ CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
 INVALID_RECORD = 87
 UNSUPPORTED_COMPRESSION_TYPE = 76
+UNKNOWN_SERVER_ERROR = -1
+INVALID_REQUIRED_ACKS = 21
 
 HOUR = 3600000
 
@@ -57,22 +59,36 @@ def batch(records, compression=0, log_append_time=None):
     return bytes(data)
 
 
-def produce_raw(bootstrap, topic, records, partition=0, version=8):
-    """One Produce request for one partition; returns its partition answer
-    as a dict (record_errors as [(batch_index, message)])."""
-    body = struct.pack(">hhi", -1, -1, 30000) + karray([kstr(topic) + karray([
-        struct.pack(">i", partition) + struct.pack(">i", len(records)) + records])])
+def produce_multi(bootstrap, parts, acks=-1, version=8):
+    """One Produce request: parts = [(topic, partition, records)], a topic's
+    partitions adjacent. Returns the partition answers in order, as dicts
+    (record_errors as [(batch_index, message)])."""
+    topics = []
+    for t, p, recs in parts:
+        if not topics or topics[-1][0] != t:
+            topics.append((t, []))
+        topics[-1][1].append(struct.pack(">ii", p, len(recs)) + recs)
+    body = struct.pack(">hhi", -1, acks, 30000) + karray(
+        [kstr(t) + karray(ps) for t, ps in topics])
     r = _Reader(kafka_request(bootstrap, 0, version, body))
-    assert r.i32() == 1
-    assert r.string() == topic
-    assert r.i32() == 1
-    p = {"index": r.i32(), "error_code": r.i16(), "base_offset": r.i64(),
-         "log_append_time": r.i64()}
-    if version >= 5:
-        p["log_start_offset"] = r.i64()
-    if version >= 8:
-        p["record_errors"] = [(r.i32(), r.string()) for _ in range(r.i32())]
-        p["error_message"] = r.string()
+    out = []
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p = {"index": r.i32(), "error_code": r.i16(), "base_offset": r.i64(),
+                 "log_append_time": r.i64()}
+            if version >= 5:
+                p["log_start_offset"] = r.i64()
+            if version >= 8:
+                p["record_errors"] = [(r.i32(), r.string()) for _ in range(r.i32())]
+                p["error_message"] = r.string()
+            out.append(p)
+    return out
+
+
+def produce_raw(bootstrap, topic, records, partition=0, version=8, acks=-1):
+    """One Produce request for one partition; its answer."""
+    [p] = produce_multi(bootstrap, [(topic, partition, records)], acks, version)
     return p
 
 
@@ -230,3 +246,87 @@ def test_v7_invalid_record_code_only(shared_broker):
     t = create_topic(bs, unique_topic("pe-v7"), config={"cleanup.policy": "compact"})
     p = produce_raw(bs, t, batch([(None, b"v", int(time.time() * 1000))]), version=7)
     assert p["error_code"] == INVALID_RECORD and "record_errors" not in p
+
+
+def short(p):
+    return (p["error_code"], p["log_start_offset"], p["record_errors"], p["error_message"])
+
+
+def recrc(data):
+    from kafka.record.util import calc_crc32c
+    data = bytearray(data)
+    struct.pack_into(">I", data, 17, calc_crc32c(bytes(data[21:])))
+    return bytes(data)
+
+
+def test_malformed_records_per_partition(shared_broker):
+    """ProduceRequest.validateRecords: exactly one whole magic-2 batch;
+    bytes after it that do not make a whole batch are dropped."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-bad"))
+    now = int(time.time() * 1000)
+    good = batch([(b"k", b"v", now)])
+    for name, recs in [("truncated", good[:-5]), ("two batches", good + good),
+                       ("empty", b""), ("header only", good[:30]),
+                       ("magic 1", good[:16] + b"\x01" + good[17:])]:
+        assert short(produce_raw(bs, t, recs)) == (INVALID_RECORD, -1, [], None), name
+    # a second batch whose size field is impossible
+    tail = good[:8] + struct.pack(">i", 5)
+    assert short(produce_raw(bs, t, good + tail)) == (CORRUPT_MESSAGE, -1, [], None)
+    assert end_offset(bs, t) == 0
+    # a partial second batch is dropped, the first one written
+    p = produce_raw(bs, t, good + good[:20])
+    assert (p["error_code"], p["base_offset"]) == (0, 0)
+    assert end_offset(bs, t) == 1
+
+
+def test_log_checks_codes_and_log_start_offset(shared_broker):
+    """UnifiedLog's checks: a client batch's baseOffset must be 0
+    (INVALID_RECORD), an unknown codec id fails as UNKNOWN_SERVER_ERROR; both
+    carry the log start offset, no error_message."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-log"))
+    now = int(time.time() * 1000)
+    good = batch([(b"k", b"v", now)])
+    based = bytearray(good)
+    struct.pack_into(">q", based, 0, 5)
+    assert short(produce_raw(bs, t, bytes(based))) == (INVALID_RECORD, 0, [], None)
+    codec5 = bytearray(good)
+    struct.pack_into(">h", codec5, 21, 5)
+    assert short(produce_raw(bs, t, recrc(codec5))) == (UNKNOWN_SERVER_ERROR, 0, [], None)
+    assert end_offset(bs, t) == 0
+
+
+@pytest.mark.parametrize("acks", [0, 1])
+def test_unreadable_first_batch_fails_the_whole_request(shared_broker, acks):
+    """Kafka reads every partition's first batch header before anything
+    (RequestUtils.hasTransactionalRecords): an impossible size or magic there
+    fails every partition of the request with CORRUPT_MESSAGE and Kafka's
+    text; with acks=0 the connection is closed."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-req"), partitions=2)
+    now = int(time.time() * 1000)
+    good = batch([(b"k", b"v", now)])
+    tiny = good[:8] + struct.pack(">i", 5) + good[12:]
+    magic3 = good[:16] + b"\x03" + good[17:]
+    for bad, text in [(tiny, "Record size 5 is less than the minimum record overhead (14)"),
+                      (magic3, "Invalid magic found in record: 3")]:
+        parts = [(t, 0, good), (t, 1, bad), (unique_topic("pe-none"), 0, good)]
+        if acks == 0:
+            with pytest.raises((EOFError, ConnectionError)):
+                produce_multi(bs, parts, acks=0)
+            continue
+        out = produce_multi(bs, parts, acks=acks)
+        assert [short(p) for p in out] == [(CORRUPT_MESSAGE, -1, [], text)] * 3
+        assert [p["base_offset"] for p in out] == [-1] * 3
+    assert end_offset(bs, t) == 0
+
+
+def test_acks_checked_after_topic_and_records(shared_broker):
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-acks"))
+    good = batch([(b"k", b"v", int(time.time() * 1000))])
+    assert produce_raw(bs, unique_topic("pe-none"), good, acks=2)["error_code"] == \
+        UNKNOWN_TOPIC_OR_PARTITION
+    assert produce_raw(bs, t, b"abc", acks=2)["error_code"] == INVALID_RECORD
+    assert short(produce_raw(bs, t, good, acks=2)) == (INVALID_REQUIRED_ACKS, -1, [], None)
