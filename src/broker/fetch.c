@@ -230,8 +230,10 @@ static fs_part *ctx_parts(fetch_ctx *c, int *n) {
  * UNKNOWN_TOPIC_ID) is no reason to answer at once unless no partition is
  * known: Kafka sets those aside before the read and waits for the others
  * (KafkaApis.handleFetchRequest "erroneous"); a client fetching a deleted
- * topic's partitions in its session would otherwise spin. Once waiting,
- * a partition that went away completes the fetch (DelayedFetch case C). */
+ * topic's partitions in its session would otherwise spin. No known
+ * partition at all (an empty session included): answer at once. Once
+ * waiting, a partition that went away completes the fetch (DelayedFetch
+ * case C). */
 static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
     brk_broker *brk = c->req->brk;
     int n;
@@ -265,8 +267,8 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
         if (total >= c->rq.min_bytes)
             return total; /* enough: no need to look further */
     }
-    if (n > 0 && known == 0)
-        *has_error = true; /* nothing to wait for */
+    if (known == 0)
+        *has_error = true; /* nothing to wait for: Kafka answers at once */
     return total;
 }
 

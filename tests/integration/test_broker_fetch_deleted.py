@@ -85,15 +85,19 @@ def flexible_request(bootstrap, api_key, version, body, timeout=30.0):
     return resp[5:]  # correlation id + empty tagged fields
 
 
-def fetch_v13(bootstrap, parts, session_id=0, epoch=-1, max_wait=0):
-    """parts: [(topic_id bytes, partition, fetch_offset)]. Returns
+def fetch_v13(bootstrap, parts, session_id=0, epoch=-1, max_wait=0, forgotten=()):
+    """parts: [(topic_id bytes, partition, fetch_offset)], forgotten:
+    [(topic_id bytes, [partition])]. Returns
     (error, session_id, {(topic_id, partition): error_code})."""
     body = struct.pack(">iiiibii", -1, max_wait, 1, 1 << 20, 0, session_id, epoch)
     body += uvarint(len(parts) + 1)
     for tid, p, off in parts:
         body += tid + uvarint(2) + struct.pack(">iiqiqi", p, -1, off, -1, -1, 1 << 20) + b"\x00"
         body += b"\x00"
-    body += uvarint(1)  # forgotten_topics_data: none
+    body += uvarint(len(forgotten) + 1)
+    for tid, ps in forgotten:
+        body += tid + uvarint(len(ps) + 1) + b"".join(struct.pack(">i", p) for p in ps)
+        body += b"\x00"
     body += uvarint(1)  # rack_id ""
     body += b"\x00"
     r = _Reader(flexible_request(bootstrap, 1, 13, body, timeout=max_wait / 1000 + 30))
@@ -127,6 +131,15 @@ def topic_id(bootstrap, name):
     return struct.pack(">qq", u.get_most_significant_bits(), u.get_least_significant_bits())
 
 
+def fetchable(bootstrap, name):
+    """The topic's id once Fetch answers partition 0 without error (Kafka
+    may say NOT_LEADER_OR_FOLLOWER for a moment after CreateTopics)."""
+    tid = topic_id(bootstrap, name)
+    harness.wait_for(lambda: fetch_v13(bootstrap, [(tid, 0, 0)])[2] == {(tid, 0): 0}, 30,
+                     what="%s fetchable" % name)
+    return tid
+
+
 def delete_topic(bootstrap, name):
     a = harness.admin(bootstrap)
     a.delete_topics([name], operation_timeout=30)[name].result(60)
@@ -141,7 +154,7 @@ def test_session_partition_of_deleted_and_recreated_topic(shared_broker):
     bs = shared_broker.bootstrap
     name = unique_topic("fdel")
     create_topic(bs, name)
-    old = topic_id(bs, name)
+    old = fetchable(bs, name)
     err, sid, out = fetch_v13(bs, [(old, 0, 0)], 0, 0)
     assert (err, out) == (0, {(old, 0): 0}) and sid != 0
     delete_topic(bs, name)
@@ -167,7 +180,7 @@ def test_session_partition_of_deleted_and_recreated_topic(shared_broker):
 def test_waiting_fetch_answers_when_its_topic_is_deleted(shared_broker):
     bs = shared_broker.bootstrap
     name = create_topic(bs, unique_topic("fdelw"))
-    tid = topic_id(bs, name)
+    tid = fetchable(bs, name)
     res = {}
 
     def waiter():
@@ -189,7 +202,7 @@ def test_deleted_partition_in_session_does_not_cut_the_wait(shared_broker):
     bs = shared_broker.bootstrap
     gone = create_topic(bs, unique_topic("fdelg"))
     live = create_topic(bs, unique_topic("fdell"))
-    gid, lid = topic_id(bs, gone), topic_id(bs, live)
+    gid, lid = fetchable(bs, gone), fetchable(bs, live)
     err, sid, out = fetch_v13(bs, [(gid, 0, 0), (lid, 0, 0)], 0, 0)
     assert err == 0 and out == {(gid, 0): 0, (lid, 0): 0}
     delete_topic(bs, gone)
@@ -202,3 +215,8 @@ def test_deleted_partition_in_session_does_not_cut_the_wait(shared_broker):
     t0 = time.monotonic()
     err, _, out = fetch_v13(bs, [(gid, 0, 0)], max_wait=5000)
     assert out == {(gid, 0): UNKNOWN_TOPIC_ID} and time.monotonic() - t0 < 4.0
+    # Forgetting every partition leaves an empty session: answered at once.
+    t0 = time.monotonic()
+    err, _, out = fetch_v13(bs, [], sid, 2, max_wait=5000,
+                            forgotten=[(gid, [0]), (lid, [0])])
+    assert (err, out) == (0, {}) and time.monotonic() - t0 < 4.0
