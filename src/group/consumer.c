@@ -674,9 +674,14 @@ static bool refresh_meta(grp_coord *c, grp_group *g, recs *r) {
 /* Kafka matches SubscribedTopicRegex with RE2/J, against the whole topic
  * name. This compiles it with POSIX extended syntax after rewriting the RE2
  * forms clients send (franz-go: ".*(?:(?:a)|(?:b)).*"): (?:...) groups and
- * the \d \w \s classes (and their negations); RE2 flags like (?i) and other
- * Perl forms stay invalid. */
+ * the \d \w \s classes (and their negations), and a leading (?i); other
+ * flags and Perl forms stay invalid. */
 static bool rx_compile(const char *rx, regex_t *re) {
+    int flags = REG_EXTENDED | REG_NOSUB;
+    if (!strncmp(rx, "(?i)", 4)) {
+        flags |= REG_ICASE;
+        rx += 4;
+    }
     buf b;
     buf_init(&b, strlen(rx) * 2 + 8);
     buf_printf(&b, "^(");
@@ -738,7 +743,7 @@ static bool rx_compile(const char *rx, regex_t *re) {
     }
     buf_printf(&b, ")$");
     buf_put(&b, "", 1);
-    int e = regcomp(re, (const char *)b.data, REG_EXTENDED | REG_NOSUB);
+    int e = regcomp(re, (const char *)b.data, flags);
     buf_free(&b);
     return e == 0;
 }

@@ -9,6 +9,7 @@ topic.
 
 import json
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -132,3 +133,55 @@ def test_regex_subscription_drops_deleted_topic(shared_broker, franz, protocol):
                since=since, what="a record of %s after the delete" % keep)
     finally:
         m.stop()
+
+
+def test_consumer_protocol_regex_re2_forms(shared_broker):
+    """Kafka matches SubscribedTopicRegex with RE2/J against whole topic
+    names: the forms clients send ((?:...) groups, \\d, a leading (?i)) are
+    accepted and match; a malformed pattern is INVALID_REGULAR_EXPRESSION."""
+    import test_groups_consumer_lib as cg
+    bs = shared_broker.bootstrap
+    base = harness.unique_topic("re2")
+    t = harness.create_topic(bs, base + "-42", partitions=1)
+    harness.create_topic(bs, base + "-x", partitions=1)
+    # FindCoordinator first: Kafka creates __consumer_offsets on the first one
+    harness.wait_for(lambda: struct.unpack(">h", harness.kafka_request(
+        bs, 10, 1, harness.kstr("g-re2-probe") + b"\x00")[4:6])[0] == 0, 60, interval=0.3,
+        what="group coordinator")
+    c = cg.Conn(bs)
+    try:
+        def join(group, regex):
+            mid = cg.new_member_id()
+            deadline = time.monotonic() + 60
+            while True:
+                r = c.heartbeat(group, mid, 0, rebalance_ms=30000, regex=regex, owned={})
+                if r["error"] not in (14, 15, 16) or time.monotonic() > deadline:
+                    return mid, r
+                time.sleep(0.2)
+
+        def topics_of(group, mid, r):
+            state = {"epoch": r["epoch"], "asg": r["assignment"] or {}}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                d = c.describe([group])[0]
+                asg = d["members"][0]["assignment"]
+                if asg:
+                    return sorted(asg)
+                rr = c.heartbeat(group, mid, state["epoch"], owned=state["asg"])
+                assert rr["error"] == 0, rr
+                state["epoch"] = rr["epoch"]
+                if rr["assignment"] is not None:
+                    state["asg"] = rr["assignment"]
+                time.sleep(0.2)
+            return []
+
+        for regex in (".*(?:(?:" + base + r"-\d+)).*", "(?i)" + base.upper() + r"-\d\d"):
+            group = harness.unique_topic("g-re2")
+            mid, r = join(group, regex)
+            assert r["error"] == 0, (regex, r)
+            assert topics_of(group, mid, r) == [t], regex
+        for bad in ("(", "[a", base + "-(?"):
+            mid, r = join(harness.unique_topic("g-re2"), bad)
+            assert r["error"] == 128, (bad, r)  # INVALID_REGULAR_EXPRESSION
+    finally:
+        c.close()
