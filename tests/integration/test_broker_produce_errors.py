@@ -330,3 +330,24 @@ def test_acks_checked_after_topic_and_records(shared_broker):
         UNKNOWN_TOPIC_OR_PARTITION
     assert produce_raw(bs, t, b"abc", acks=2)["error_code"] == INVALID_RECORD
     assert short(produce_raw(bs, t, good, acks=2)) == (INVALID_REQUIRED_ACKS, -1, [], None)
+
+
+def test_librdkafka_fails_exactly_the_listed_records(shared_broker):
+    """What a client makes of record_errors: librdkafka fails the listed
+    records with INVALID_RECORD and the rest of the batch with its local
+    _INVALID_DIFFERENT_RECORD (-138)."""
+    bs = shared_broker.bootstrap
+    t = create_topic(bs, unique_topic("pe-ck"), config={"cleanup.policy": "compact"})
+    p = harness.producer(bs, **{"linger.ms": 1000, "enable.idempotence": False,
+                                "retries": 0})
+    res = {}
+
+    def cb(i):
+        def f(err, msg):
+            res[i] = err.code() if err else 0
+        return f
+    for i, k in enumerate([None, b"k1", None, b"k3"]):  # one batch (linger)
+        p.produce(t, key=k, value=b"v%d" % i, partition=0, on_delivery=cb(i))
+    assert p.flush(60) == 0
+    assert res == {0: INVALID_RECORD, 1: -138, 2: INVALID_RECORD, 3: -138}
+    assert end_offset(bs, t) == 0
