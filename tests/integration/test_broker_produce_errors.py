@@ -119,6 +119,16 @@ class _Reader:
         return s
 
 
+def new_topic(bootstrap, prefix, partitions=1, config=None):
+    """A new topic whose partitions answer ListOffsets (Kafka says
+    NOT_LEADER_OR_FOLLOWER for a moment after CreateTopics, and that error
+    comes before the ones checked here)."""
+    t = create_topic(bootstrap, unique_topic(prefix), partitions=partitions, config=config)
+    for p in range(partitions):
+        end_offset(bootstrap, t, p)
+    return t
+
+
 def summary(errors):
     """Kafka's error_message for INVALID_RECORD (Java List.toString of the
     first three RecordErrors)."""
@@ -127,14 +137,23 @@ def summary(errors):
             "and only showing the first three errors at most: [%s]" % (len(errors), shown))
 
 
-def end_offset(bootstrap, topic):
-    return harness.list_offsets_raw(bootstrap, topic, 0)[2]
+def end_offset(bootstrap, topic, partition=0):
+    """The log end offset (retrying while a new topic's partition is not
+    ready on Kafka yet)."""
+    res = {}
+
+    def ok():
+        err, _, off = harness.list_offsets_raw(bootstrap, topic, partition)
+        res["off"] = off
+        return err == 0
+    harness.wait_for(ok, 30, what="ListOffsets of %s-%d" % (topic, partition))
+    return res["off"]
 
 
 @pytest.mark.parametrize("compression", [0, 1], ids=["none", "gzip"])
 def test_compacted_topic_lists_every_record_without_key(shared_broker, compression):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-compact"), config={"cleanup.policy": "compact"})
+    t = new_topic(bs, "pe-compact", config={"cleanup.policy": "compact"})
     now = int(time.time() * 1000)
     v = b"v" * 100
     recs = [(None, v, now), (b"k1", v, now), (None, v, now), (None, v, now), (None, v, now)]
@@ -160,7 +179,7 @@ TS_RE = re.compile(r"Timestamp (-?\d+) of message with offset (\d+) is out of ra
 @pytest.mark.parametrize("compression", [0, 1], ids=["none", "gzip"])
 def test_bad_timestamps_listed_with_invalid_timestamp(shared_broker, compression):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-ts"), config={
+    t = new_topic(bs, "pe-ts", config={
         "message.timestamp.before.max.ms": HOUR, "message.timestamp.after.max.ms": HOUR})
     now = int(time.time() * 1000)
     stamps = [now, now - 3 * HOUR, now, now + 5 * HOUR, now - 2 * HOUR]
@@ -181,7 +200,7 @@ def test_bad_timestamps_listed_with_invalid_timestamp(shared_broker, compression
 
 def test_key_and_timestamp_errors_together_are_invalid_timestamp(shared_broker):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-mixed"), config={
+    t = new_topic(bs, "pe-mixed", config={
         "cleanup.policy": "compact", "message.timestamp.before.max.ms": HOUR})
     now = int(time.time() * 1000)
     recs = [(None, b"a", now), (b"k", b"b", now - 2 * HOUR), (b"k", b"c", now)]
@@ -196,7 +215,7 @@ def test_key_and_timestamp_errors_together_are_invalid_timestamp(shared_broker):
 
 def test_producer_set_log_append_time_rejected_per_record(shared_broker):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-lat"), config={"message.timestamp.type": "LogAppendTime"})
+    t = new_topic(bs, "pe-lat", config={"message.timestamp.type": "LogAppendTime"})
     now = int(time.time() * 1000)
     p = produce_raw(bs, t, batch([(b"key", b"v0", now), (None, b"value1", now)],
                                  log_append_time=now))
@@ -215,7 +234,7 @@ def test_other_errors_have_no_error_message(shared_broker):
     """Errors that are not a record validation come without error_message
     and without record_errors."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-other"), config={"max.message.bytes": 200})
+    t = new_topic(bs, "pe-other", config={"max.message.bytes": 200})
     now = int(time.time() * 1000)
     p = produce_raw(bs, unique_topic("pe-missing"), batch([(b"k", b"v", now)]))
     assert (p["error_code"], p["record_errors"], p["error_message"]) == \
@@ -233,7 +252,7 @@ def test_other_errors_have_no_error_message(shared_broker):
 
 def test_zstd_needs_produce_v7(shared_broker):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-zstd"))
+    t = new_topic(bs, "pe-zstd")
     now = int(time.time() * 1000)
     zb = batch([(b"k", b"v" * 200, now)], compression=4)
     assert produce_raw(bs, t, zb, version=6)["error_code"] == UNSUPPORTED_COMPRESSION_TYPE
@@ -243,7 +262,7 @@ def test_zstd_needs_produce_v7(shared_broker):
 def test_v7_invalid_record_code_only(shared_broker):
     """Before v8 the answer has no record_errors: only the code."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-v7"), config={"cleanup.policy": "compact"})
+    t = new_topic(bs, "pe-v7", config={"cleanup.policy": "compact"})
     p = produce_raw(bs, t, batch([(None, b"v", int(time.time() * 1000))]), version=7)
     assert p["error_code"] == INVALID_RECORD and "record_errors" not in p
 
@@ -263,7 +282,7 @@ def test_malformed_records_per_partition(shared_broker):
     """ProduceRequest.validateRecords: exactly one whole magic-2 batch;
     bytes after it that do not make a whole batch are dropped."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-bad"))
+    t = new_topic(bs, "pe-bad")
     now = int(time.time() * 1000)
     good = batch([(b"k", b"v", now)])
     for name, recs in [("truncated", good[:-5]), ("two batches", good + good),
@@ -285,7 +304,7 @@ def test_log_checks_codes_and_log_start_offset(shared_broker):
     (INVALID_RECORD), an unknown codec id fails as UNKNOWN_SERVER_ERROR; both
     carry the log start offset, no error_message."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-log"))
+    t = new_topic(bs, "pe-log")
     now = int(time.time() * 1000)
     good = batch([(b"k", b"v", now)])
     based = bytearray(good)
@@ -304,7 +323,7 @@ def test_unreadable_first_batch_fails_the_whole_request(shared_broker, acks):
     fails every partition of the request with CORRUPT_MESSAGE and Kafka's
     text; with acks=0 the connection is closed."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-req"), partitions=2)
+    t = new_topic(bs, "pe-req", partitions=2)
     now = int(time.time() * 1000)
     good = batch([(b"k", b"v", now)])
     tiny = good[:8] + struct.pack(">i", 5) + good[12:]
@@ -319,12 +338,12 @@ def test_unreadable_first_batch_fails_the_whole_request(shared_broker, acks):
         out = produce_multi(bs, parts, acks=acks)
         assert [short(p) for p in out] == [(CORRUPT_MESSAGE, -1, [], text)] * 3
         assert [p["base_offset"] for p in out] == [-1] * 3
-    assert end_offset(bs, t) == 0
+    assert end_offset(bs, t, 0) == 0 and end_offset(bs, t, 1) == 0
 
 
 def test_acks_checked_after_topic_and_records(shared_broker):
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-acks"))
+    t = new_topic(bs, "pe-acks")
     good = batch([(b"k", b"v", int(time.time() * 1000))])
     assert produce_raw(bs, unique_topic("pe-none"), good, acks=2)["error_code"] == \
         UNKNOWN_TOPIC_OR_PARTITION
@@ -337,7 +356,7 @@ def test_librdkafka_fails_exactly_the_listed_records(shared_broker):
     records with INVALID_RECORD and the rest of the batch with its local
     _INVALID_DIFFERENT_RECORD (-138)."""
     bs = shared_broker.bootstrap
-    t = create_topic(bs, unique_topic("pe-ck"), config={"cleanup.policy": "compact"})
+    t = new_topic(bs, "pe-ck", config={"cleanup.policy": "compact"})
     p = harness.producer(bs, **{"linger.ms": 1000, "enable.idempotence": False,
                                 "retries": 0})
     res = {}
