@@ -258,7 +258,6 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         part->n_isr <
             SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
-        r->log_start_offset = log_start_offset(part->log);
     }
     /* Kafka: DefaultRecordBatch.isValid (size >= 61) in the log's checks */
     log_batch_header h = {0};
@@ -293,7 +292,6 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             r->log_start_offset = log_start_offset(part->log);
         } else if (tr) {
             err = (int16_t)tr; /* Kafka sends tmsg in its log only */
-            r->log_start_offset = log_start_offset(part->log);
         }
     }
     const char *custom_msg = NULL;
@@ -308,14 +306,8 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
             err = KERR_UNKNOWN_SERVER_ERROR; /* Kafka: CompressionType.forId
                                                 throws IllegalArgument */
-        /* Kafka leaves log_start_offset at -1 for the errors ReplicaManager
-         * knows by name, fills it for the others (processFailedRecord). */
-        if (!err ||
-            !(err == KERR_CORRUPT_MESSAGE || err == KERR_MESSAGE_TOO_LARGE ||
-              err == KERR_RECORD_LIST_TOO_LARGE ||
-              err == KERR_KAFKA_STORAGE_ERROR))
-            r->log_start_offset = info.log_start_offset;
         if (!err) {
+            r->log_start_offset = info.log_start_offset;
             r->base_offset = info.base_offset;
             r->log_append_time_ms = info.log_append_time;
             brk_data_appended(brk, part);
@@ -332,6 +324,15 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         }
     }
     buf_free(&rebuilt);
+    /* From the leader check on, Kafka leaves log_start_offset at -1 for the
+     * errors ReplicaManager knows by name and fills it for the others
+     * (processFailedRecord): NOT_ENOUGH_REPLICAS, producer-state errors,
+     * record validation, UNKNOWN_SERVER_ERROR. */
+    if (err && part && part->log && err != KERR_CORRUPT_MESSAGE &&
+        err != KERR_MESSAGE_TOO_LARGE && err != KERR_RECORD_LIST_TOO_LARGE &&
+        err != KERR_KAFKA_STORAGE_ERROR && err != KERR_NOT_LEADER_OR_FOLLOWER &&
+        err != KERR_UNKNOWN_TOPIC_OR_PARTITION)
+        r->log_start_offset = log_start_offset(part->log);
     r->error_code = err;
     if (custom_msg && req->api_version >= 8)
         r->error_message = proto_str_c(custom_msg);
