@@ -19,6 +19,11 @@
 void brk_data_appended(brk_broker *brk, cl_partition *part);
 /* Wakes fetches waiting on this log (fetch.c). */
 void brk_fetch_notify(brk_broker *brk, log_partition *log);
+/* A topic is being removed from the image (or partition, -1 = all, changed
+ * leader): fetches waiting on it answer as soon as the loop runs again, after
+ * the image change, with the partition's error (Kafka's DelayedFetch
+ * completes when a partition is gone, cases A-C). */
+void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition);
 
 /* The partition for a data request on this broker: known topic, hosted
  * here, this node the leader. NULL with *err set (UNKNOWN_TOPIC_OR_PARTITION,

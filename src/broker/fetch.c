@@ -4,8 +4,10 @@
  *
  * - Limits as Kafka: max_bytes for the whole response and partition_max_bytes
  *   per partition; the first partition that has data may return one whole
- *   batch larger than both (so a consumer always progresses); later ones may
- *   end inside a batch (clients drop the partial tail).
+ *   batch larger than both (so a consumer always progresses); a partition
+ *   whose first batch does not fit in what is left gets no records (Kafka
+ *   drops an incomplete first entry), later batches may be cut (clients
+ *   drop the partial tail).
  * - Long polling: when fewer than min_bytes are available and max_wait_ms > 0
  *   the request is deferred (BRK_DEFER) until an append to one of its
  *   partitions makes min_bytes available (brk_fetch_notify) or the wait ends.
@@ -13,6 +15,11 @@
  *   requests send only changes (forgotten_topics_data removes partitions)
  *   and the response lists only partitions with news (records, error, or a
  *   changed high watermark / last stable offset / log start offset).
+ *   Partitions are answered in session order, new ones appended; after an
+ *   incremental response the partitions that returned records move to the
+ *   end (Kafka's IncrementalFetchContext), so with a small max_bytes every
+ *   partition gets its turn to be first. A topic whose partitions are not
+ *   adjacent is listed once per run, as Kafka's FetchResponse does.
  * - isolation_level 1 (read_committed) reads to the last stable offset
  *   (= high watermark until transactions exist); a replica reads to LEO.
  *   A replica id that is not a registered broker gets
@@ -174,9 +181,17 @@ static fetch_ctx *waiters;
 static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
                              int16_t *err) {
     const cl_partition *p;
-    if (by_id)
+    if (by_id) {
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
-    else
+        /* A session partition keeps the name it had (Kafka's
+         * CachedPartition): once its id is gone, Kafka checks that name
+         * (UNKNOWN_TOPIC_OR_PARTITION, or INCONSISTENT_TOPIC_ID when the
+         * name now has another id); a name never known is UNKNOWN_TOPIC_ID. */
+        if (!p && *err == KERR_UNKNOWN_TOPIC_ID && fp->topic[0])
+            *err = cl_topic_find(brk->image, fp->topic, strlen(fp->topic))
+                       ? KERR_INCONSISTENT_TOPIC_ID
+                       : KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    } else
         p = brk_find_partition(brk, fp->topic, strlen(fp->topic), fp->partition,
                                err);
     if (!p)
@@ -210,21 +225,33 @@ static fs_part *ctx_parts(fetch_ctx *c, int *n) {
 }
 
 /* Bytes readable now for the whole request (for min_bytes), and whether a
- * partition has an error (answer at once). */
-static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
+ * partition has an error (answer at once). On arrival (arriving), a
+ * partition the metadata does not know (UNKNOWN_TOPIC_OR_PARTITION,
+ * UNKNOWN_TOPIC_ID) is no reason to answer at once unless no partition is
+ * known: Kafka sets those aside before the read and waits for the others
+ * (KafkaApis.handleFetchRequest "erroneous"); a client fetching a deleted
+ * topic's partitions in its session would otherwise spin. No known
+ * partition at all (an empty session included): answer at once. Once
+ * waiting, a partition that went away completes the fetch (DelayedFetch
+ * case C). */
+static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
     brk_broker *brk = c->req->brk;
     int n;
     fs_part *ps = ctx_parts(c, &n);
     int64_t total = 0;
+    int known = 0;
     *has_error = false;
     for (int i = 0; i < n; i++) {
-        int16_t err;
+        int16_t err = KERR_NONE;
         cl_partition *p =
             c->bad_replica ? NULL : resolve(brk, &ps[i], c->by_id, &err);
         if (!p) {
-            *has_error = true;
+            if (!arriving || (err != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
+                              err != KERR_UNKNOWN_TOPIC_ID))
+                *has_error = true;
             continue;
         }
+        known++;
         int64_t max_off = c->replica ? -1
                           : c->rq.isolation_level == 1
                               ? txn_lso(p->log) /* txn hook */
@@ -238,9 +265,29 @@ static int64_t bytes_available(fetch_ctx *c, bool *has_error) {
         }
         total += len;
         if (total >= c->rq.min_bytes)
-            break; /* enough: no need to look further */
+            return total; /* enough: no need to look further */
     }
+    if (known == 0)
+        *has_error = true; /* nothing to wait for: Kafka answers at once */
     return total;
+}
+
+/* Moves the session partitions that returned records to the end, keeping
+ * both groups in order (Kafka: session.partitionMap remove + mustAdd). */
+static void rotate_served(fs_part *ps, int n, const bool *served) {
+    int moved = 0;
+    for (int i = 0; i < n; i++)
+        moved += served[i];
+    if (moved == 0 || moved == n)
+        return;
+    fs_part *tmp = xmalloc(sizeof(*tmp) * (size_t)n);
+    int k = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++)
+            if (served[i] == (pass == 1))
+                tmp[k++] = ps[i];
+    memcpy(ps, tmp, sizeof(*tmp) * (size_t)n);
+    free(tmp);
 }
 
 static void put_tag_hdr(buf *b, uint32_t tag, size_t size) {
@@ -276,6 +323,7 @@ static bool fetch_respond(fetch_ctx *c) {
         int64_t div_end;
     } out_part;
     out_part *op = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof(*op));
+    bool *had_records = arena_calloc(req->arena, (size_t)(n ? n : 1), 1);
     int64_t limit = c->rq.max_bytes > 0 ? c->rq.max_bytes : 0;
     bool min_one = true;
     int nout = 0;
@@ -324,6 +372,7 @@ static bool fetch_respond(fetch_ctx *c) {
                 if (!err && o->r.len > 0) {
                     min_one = false;
                     limit = SL_MAX(0, limit - o->r.len);
+                    had_records[i] = true;
                 }
             }
         }
@@ -419,6 +468,8 @@ static bool fetch_respond(fetch_ctx *c) {
     }
     if (flex)
         buf_put_uvarint(brk_resp_buf(req), 0); /* top-level tags */
+    if (c->incremental)
+        rotate_served(ps, n, had_records);
     return ok;
 }
 
@@ -479,10 +530,26 @@ void brk_fetch_notify(brk_broker *brk, log_partition *log) {
         if (mine) {
             bool has_err;
             if (brk_req_orphan(c->req) ||
-                bytes_available(c, &has_err) >= c->rq.min_bytes || has_err)
+                bytes_available(c, false, &has_err) >= c->rq.min_bytes ||
+                has_err)
                 fetch_finish(c);
         }
         c = next;
+    }
+}
+
+void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition) {
+    for (fetch_ctx *c = waiters; c; c = c->next) {
+        int n;
+        fs_part *ps = ctx_parts(c, &n);
+        bool mine = false;
+        for (int i = 0; i < n && !mine; i++)
+            mine = (partition < 0 || ps[i].partition == partition) &&
+                   (c->by_id ? !memcmp(ps[i].topic_id, t->id, 16)
+                             : !strcmp(ps[i].topic, t->name));
+        /* Answer from a fresh timer: the image still holds the topic now. */
+        if (mine && c->timer && net_timer_cancel(brk->loop, c->timer_id))
+            c->timer_id = net_timer_add(brk->loop, 0, fetch_timeout, c->timer);
     }
 }
 
@@ -565,7 +632,6 @@ brk_status brk_handle_fetch(brk_req *req) {
         c->parts = arena_calloc(req->arena, (size_t)(total ? total : 1),
                                 sizeof(fs_part));
     }
-    int n_before = s ? s->n : 0;
     if (!c->top_error) {
         /* add / update the request's partitions */
         for (int32_t i = 0; i < nt; i++) {
@@ -573,7 +639,9 @@ brk_status brk_handle_fetch(brk_req *req) {
             char *tname = NULL;
             if (c->by_id) {
                 cl_topic *t = cl_topic_find_id(brk->image, ft->topic_id.b);
-                tname = (char *)(t ? t->name : "");
+                /* a copy: the topic may go while the fetch waits */
+                tname = t ? arena_strndup(req->arena, t->name, strlen(t->name))
+                          : "";
             } else {
                 tname = proto_str_dup(req->arena, ft->topic);
                 if (!tname)
@@ -605,29 +673,17 @@ brk_status brk_handle_fetch(brk_req *req) {
                     fs_part *fp =
                         session_part(s, tname ? tname : "", ft->topic_id.b,
                                      ft->partitions.v[j], c->by_id, false);
-                    if (fp) {
+                    if (fp) { /* the others keep their order */
                         free(fp->topic);
-                        *fp = s->parts[--s->n];
+                        size_t at = (size_t)(fp - s->parts);
+                        memmove(fp, fp + 1,
+                                sizeof(*fp) * ((size_t)--s->n - at));
                     }
                 }
             }
-        /* keep one topic's partitions together for the response */
-        if (s && c->incremental && s->n > n_before && s->n > 1) {
-            for (int i = 1; i < s->n; i++) {
-                fs_part x = s->parts[i];
-                int k = i - 1;
-                while (k >= 0 &&
-                       (c->by_id ? memcmp(s->parts[k].topic_id, x.topic_id, 16)
-                                 : strcmp(s->parts[k].topic, x.topic)) > 0) {
-                    s->parts[k + 1] = s->parts[k];
-                    k--;
-                }
-                s->parts[k + 1] = x;
-            }
-        }
     }
     bool has_err = false;
-    int64_t avail = c->top_error ? 0 : bytes_available(c, &has_err);
+    int64_t avail = c->top_error ? 0 : bytes_available(c, true, &has_err);
     if (c->top_error || has_err || rq->max_wait_ms <= 0 ||
         avail >= rq->min_bytes || brk->shutting_down) {
         bool ok = fetch_respond(c);

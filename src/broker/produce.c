@@ -17,6 +17,7 @@
  * batches are accepted on any version (INVALID_RECORD otherwise).
  * Threading: loop thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "broker/broker.h"
@@ -60,7 +61,166 @@ void brk_data_appended(brk_broker *brk, cl_partition *part) {
     brk_fetch_notify(brk, part->log);
 }
 
-/* Produces one partition's records; fills r. */
+/* The records Kafka's LogValidator rejected, collected for record_errors
+ * (request arena). */
+typedef struct rec_errs {
+    arena *a;
+    proto_produce_response_batch_index_and_error_message *v;
+    int32_t n, cap;
+} rec_errs;
+
+static void rec_errs_add(void *ctx, int32_t index, const char *message) {
+    rec_errs *re = ctx;
+    if (re->n == re->cap) {
+        int32_t cap = re->cap ? re->cap * 2 : 8;
+        proto_produce_response_batch_index_and_error_message *v =
+            arena_calloc(re->a, (size_t)cap, sizeof(*v));
+        if (re->n)
+            memcpy(v, re->v, (size_t)re->n * sizeof(*v));
+        re->v = v;
+        re->cap = cap;
+    }
+    proto_produce_response_batch_index_and_error_message *e = &re->v[re->n++];
+    proto_produce_response_batch_index_and_error_message_init(e);
+    e->batch_index = index;
+    e->batch_index_error_message =
+        proto_str_c(arena_strndup(re->a, message, strlen(message)));
+}
+
+/* Kafka's partition error_message for a RecordValidationException
+ * (LogValidator.processRecordErrors): the count and the first three
+ * RecordErrors as Java's List.toString prints them. */
+static const char *rec_errs_summary(arena *a, int16_t err, const rec_errs *re) {
+    if (err == KERR_INVALID_TIMESTAMP)
+        return "One or more records have been rejected due to invalid "
+               "timestamp";
+    buf b;
+    buf_init(&b, 256);
+    buf_printf(&b,
+               "One or more records have been rejected due to %d record "
+               "errors in total, and only showing the first three errors at "
+               "most: [",
+               (int)re->n);
+    for (int32_t i = 0; i < re->n && i < 3; i++) {
+        const proto_str *m = &re->v[i].batch_index_error_message;
+        buf_printf(&b, "%sRecordError(batchIndex=%d, message='%.*s')",
+                   i ? ", " : "", (int)re->v[i].batch_index, (int)m->len, m->p);
+    }
+    buf_printf(&b, "]");
+    char *out = arena_strndup(a, (const char *)b.data, b.len);
+    buf_free(&b);
+    return out;
+}
+
+/* Kafka's ByteBufferLogInputStream.nextBatchSize on the bytes at p: 0 and
+ * *size (batch size with its 12-byte prefix, 0 when the header up to the
+ * magic byte is not all there), or CORRUPT_MESSAGE (size field below 14,
+ * magic outside 0..2), with Kafka's text in msg when wanted. */
+static int16_t next_batch_size(const uint8_t *p, size_t n, size_t *size,
+                               char *msg, size_t cap) {
+    *size = 0;
+    if (n < BATCH_LOG_OVERHEAD)
+        return KERR_NONE;
+    int32_t rs = (int32_t)sl_load_be32(p + BATCH_OFF_LENGTH);
+    if (rs < 14) {
+        if (msg)
+            snprintf(msg, cap,
+                     "Record size %d is less than the minimum record "
+                     "overhead (14)",
+                     (int)rs);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    if (n < BATCH_OFF_MAGIC + 1)
+        return KERR_NONE;
+    int8_t magic = (int8_t)p[BATCH_OFF_MAGIC];
+    if (magic < 0 || magic > BATCH_MAGIC) {
+        if (msg)
+            snprintf(msg, cap, "Invalid magic found in record: %d", magic);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    *size = (size_t)rs + BATCH_LOG_OVERHEAD;
+    return KERR_NONE;
+}
+
+/* Kafka's ProduceRequest.validateRecords on one partition: a first whole
+ * batch of magic 2 (no ZSTD before v7) and no second whole batch. Bytes
+ * after the batch that do not make a whole one are dropped (*len shrinks),
+ * as Kafka's log trims them. */
+static int16_t check_records(const uint8_t *p, size_t *len, int16_t version) {
+    size_t n = *len, bs;
+    int16_t e = next_batch_size(p, n, &bs, NULL, 0);
+    if (e)
+        return e;
+    if (bs == 0 || bs > n)
+        return KERR_INVALID_RECORD; /* "must have at least one batch" */
+    if (p[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+        return KERR_INVALID_RECORD; /* "only ... magic version 2" */
+    if (version < 7 &&
+        (sl_load_be16(p + BATCH_OFF_ATTRIBUTES) & 7) == COMPRESS_ZSTD)
+        return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    size_t bs2;
+    e = next_batch_size(p + bs, n - bs, &bs2, NULL, 0);
+    if (e)
+        return e;
+    if (bs2 && bs2 <= n - bs)
+        return KERR_INVALID_RECORD; /* "exactly one record batch" */
+    *len = bs;
+    return KERR_NONE;
+}
+
+/* Errors Kafka gives the whole request before looking at any partition:
+ * reading each partition's first batch header
+ * (RequestUtils.hasTransactionalRecords, which stops at the first
+ * transactional batch) can throw CorruptRecordException; before v7, a
+ * first batch whose codec id is not one Kafka knows makes
+ * ProduceRequest.validateRecords throw (UNKNOWN_SERVER_ERROR, no text). */
+static int16_t check_request(brk_broker *brk, proto_produce_request *rq,
+                             int16_t version, char *msg, size_t cap) {
+    msg[0] = 0;
+    for (int32_t i = 0; i < rq->topic_data.n; i++) {
+        proto_produce_request_topic_produce_data *td = &rq->topic_data.v[i];
+        for (int32_t j = 0; j < td->partition_data.n; j++) {
+            const uint8_t *p =
+                (const uint8_t *)td->partition_data.v[j].records.p;
+            int32_t n = td->partition_data.v[j].records.len;
+            size_t bs;
+            if (n <= 0)
+                continue;
+            int16_t e = next_batch_size(p, (size_t)n, &bs, msg, cap);
+            if (e)
+                return e;
+            if (bs && bs <= (size_t)n && p[BATCH_OFF_MAGIC] == BATCH_MAGIC &&
+                (sl_load_be16(p + BATCH_OFF_ATTRIBUTES) &
+                 BATCH_ATTR_TRANSACTIONAL))
+                goto txn_found;
+        }
+    }
+txn_found:
+    if (version >= 7)
+        return KERR_NONE;
+    for (int32_t i = 0; i < rq->topic_data.n; i++) {
+        proto_produce_request_topic_produce_data *td = &rq->topic_data.v[i];
+        if (td->name.len <= 0 ||
+            !cl_topic_find(brk->image, td->name.p, (size_t)td->name.len))
+            continue;
+        for (int32_t j = 0; j < td->partition_data.n; j++) {
+            const uint8_t *p =
+                (const uint8_t *)td->partition_data.v[j].records.p;
+            int32_t n = td->partition_data.v[j].records.len;
+            size_t bs;
+            if (n <= 0 || next_batch_size(p, (size_t)n, &bs, NULL, 0) || !bs ||
+                bs > (size_t)n || p[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+                continue;
+            if ((sl_load_be16(p + BATCH_OFF_ATTRIBUTES) & 7) > COMPRESS_ZSTD)
+                return KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
+    return KERR_NONE;
+}
+
+/* Produces one partition's records; fills r. Like Kafka, error_message is
+ * only set for records rejected by validation (LogAppendResult's
+ * hasCustomErrorMessage); every other error goes without one. */
 static void
 produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                   proto_produce_request_partition_produce_data *pd,
@@ -72,34 +232,25 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     r->log_append_time_ms = -1;
     r->log_start_offset = -1;
     int16_t err = KERR_NONE;
-    const char *msg = NULL;
     cl_partition *part = NULL;
-    if (acks != 0 && acks != 1 && acks != -1) {
-        err = KERR_INVALID_REQUIRED_ACKS;
-    } else if (!t || pd->index < 0 || pd->index >= t->n_partitions ||
-               !t->parts[pd->index]) {
-        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    } else if (t->internal) {
-        err = KERR_INVALID_TOPIC_EXCEPTION;
-        msg = "Cannot append to internal topic";
-    } else {
-        part = t->parts[pd->index];
-        err = brk_data_check(brk, part);
-    }
     uint8_t *recs = (uint8_t *)pd->records.p; /* request frame, arena-owned */
     size_t len = pd->records.len > 0 ? (size_t)pd->records.len : 0;
-    log_batch_header h = {0};
-    if (!err) {
-        /* exactly one batch, magic 2 (Kafka's ProduceRequest check). */
-        if (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h) ||
-            h.magic != BATCH_MAGIC || batch_size(&h) != (int64_t)len) {
-            err = KERR_INVALID_RECORD;
-            msg = "Produce requests with version 3+ must contain exactly one "
-                  "record batch with magic 2";
-            if (len >= BATCH_HEADER_SIZE && batch_parse_header(recs, len, &h) &&
-                batch_size(&h) > (int64_t)len)
-                err = KERR_CORRUPT_MESSAGE;
-        }
+    /* Kafka's order: unknown topic (KafkaApis), the request's records
+     * (ProduceRequest.validateRecords), acks, internal topic (ReplicaManager),
+     * the partition's leader, then the log. */
+    if (!t || pd->index < 0 || pd->index >= t->n_partitions ||
+        !t->parts[pd->index])
+        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    else
+        err = check_records(recs, &len, req->api_version);
+    if (!err && acks != 0 && acks != 1 && acks != -1) {
+        err = KERR_INVALID_REQUIRED_ACKS;
+    } else if (!err && t->internal) {
+        err = KERR_INVALID_TOPIC_EXCEPTION; /* "Cannot append to internal topic"
+                                             */
+    } else if (!err) {
+        part = t->parts[pd->index];
+        err = brk_data_check(brk, part);
     }
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
      * Partition.effectiveMinIsr). */
@@ -107,8 +258,11 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         part->n_isr <
             SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
-        msg = "The size of the current ISR is below min.insync.replicas";
     }
+    /* Kafka: DefaultRecordBatch.isValid (size >= 61) in the log's checks */
+    log_batch_header h = {0};
+    if (!err && (len < BATCH_HEADER_SIZE || !batch_parse_header(recs, len, &h)))
+        err = KERR_CORRUPT_MESSAGE;
     buf rebuilt;
     buf_init(&rebuilt, 0);
     int ct = t ? t->log_cfg.compression_type : LOG_COMPRESSION_PRODUCER;
@@ -116,6 +270,8 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         /* Broker-side compression: validate what the producer sent, then
          * rebuild with the topic's codec. */
         err = batch_validate(recs, len, &h);
+        if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
+            err = KERR_UNKNOWN_SERVER_ERROR; /* see below */
         if (!err)
             err = batch_recompress(recs, &h, ct, RECOMPRESS_MAX, &rebuilt);
         if (!err) {
@@ -135,42 +291,51 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
             r->base_offset = dup_base;
             r->log_start_offset = log_start_offset(part->log);
         } else if (tr) {
-            err = (int16_t)tr;
-            msg = tmsg;
+            err = (int16_t)tr; /* Kafka sends tmsg in its log only */
         }
     }
+    const char *custom_msg = NULL;
     if (!err && !dup) {
         log_append_info info;
-        err = log_append(part->log, recs, len, part->leader_epoch,
-                         LOG_ORIGIN_CLIENT, &info);
+        rec_errs re = {.a = req->arena};
+        log_record_sink sink = {.add = rec_errs_add, .ctx = &re};
+        err = log_append_checked(part->log, recs, len, part->leader_epoch,
+                                 LOG_ORIGIN_CLIENT, &sink, &info);
         if (!err) /* txn hook: the producer state follows the log */
             txn_produce_appended(brk, part->log, &h, info.base_offset);
-        r->log_start_offset = info.log_start_offset;
+        if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
+            err = KERR_UNKNOWN_SERVER_ERROR; /* Kafka: CompressionType.forId
+                                                throws IllegalArgument */
         if (!err) {
+            r->log_start_offset = info.log_start_offset;
             r->base_offset = info.base_offset;
             r->log_append_time_ms = info.log_append_time;
             brk_data_appended(brk, part);
             if (log_flush_is_due(part->log))
                 *flush_due = true;
-        } else {
-            msg = info.err_message;
-            if (req->api_version >= 8 && info.err_record_index >= 0 &&
-                (err == KERR_INVALID_RECORD || err == KERR_INVALID_TIMESTAMP)) {
-                r->record_errors.n = 1;
-                r->record_errors.v =
-                    arena_calloc(req->arena, 1, sizeof(*r->record_errors.v));
-                proto_produce_response_batch_index_and_error_message_init(
-                    &r->record_errors.v[0]);
-                r->record_errors.v[0].batch_index = info.err_record_index;
-                r->record_errors.v[0].batch_index_error_message =
-                    proto_str_c(info.err_message);
+        } else if (info.n_record_errors > 0) {
+            /* Kafka lists every rejected record (v8+). */
+            re.n = info.n_record_errors;
+            custom_msg = rec_errs_summary(req->arena, err, &re);
+            if (req->api_version >= 8) {
+                r->record_errors.n = re.n;
+                r->record_errors.v = re.v;
             }
         }
     }
     buf_free(&rebuilt);
+    /* From the leader check on, Kafka leaves log_start_offset at -1 for the
+     * errors ReplicaManager knows by name and fills it for the others
+     * (processFailedRecord): NOT_ENOUGH_REPLICAS, producer-state errors,
+     * record validation, UNKNOWN_SERVER_ERROR. */
+    if (err && part && part->log && err != KERR_CORRUPT_MESSAGE &&
+        err != KERR_MESSAGE_TOO_LARGE && err != KERR_RECORD_LIST_TOO_LARGE &&
+        err != KERR_KAFKA_STORAGE_ERROR && err != KERR_NOT_LEADER_OR_FOLLOWER &&
+        err != KERR_UNKNOWN_TOPIC_OR_PARTITION)
+        r->log_start_offset = log_start_offset(part->log);
     r->error_code = err;
-    if (err && req->api_version >= 8)
-        r->error_message = proto_str_c(msg ? msg : proto_error_message(err));
+    if (custom_msg && req->api_version >= 8)
+        r->error_message = proto_str_c(custom_msg);
 }
 
 brk_status brk_handle_produce(brk_req *req) {
@@ -179,6 +344,9 @@ brk_status brk_handle_produce(brk_req *req) {
     if (proto_produce_request_decode(&req->body, req->arena, req->api_version,
                                      &rq) != PROTO_OK)
         return BRK_CLOSE;
+    char req_msg[128];
+    int16_t req_err =
+        check_request(brk, &rq, req->api_version, req_msg, sizeof(req_msg));
     proto_produce_response rs;
     proto_produce_response_init(&rs);
     int32_t nt = rq.topic_data.n > 0 ? rq.topic_data.n : 0;
@@ -203,8 +371,18 @@ brk_status brk_handle_produce(brk_req *req) {
             proto_produce_response_partition_produce_response *r =
                 &tr->partition_responses.v[j];
             proto_produce_response_partition_produce_response_init(r);
-            produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
-                              &flush_due);
+            if (req_err) { /* Kafka's ProduceRequest.getErrorResponse */
+                r->index = td->partition_data.v[j].index;
+                r->error_code = req_err;
+                r->base_offset = r->log_append_time_ms = -1;
+                r->log_start_offset = -1;
+                if (req_msg[0] && req->api_version >= 8)
+                    r->error_message = proto_str_c(
+                        arena_strndup(req->arena, req_msg, strlen(req_msg)));
+            } else {
+                produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
+                                  &flush_due);
+            }
             if (r->error_code)
                 any_err = true;
         }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/data.h"
 #include "broker/internal.h"
 #include "core/crc32c.h"
 #include "core/clock.h"
@@ -344,8 +345,11 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
         if (part->log && part->leader == brk->node_id)
             /* One replica: HW = LEO. Replication will compute it instead. */
             log_set_high_watermark(part->log, log_end_offset(part->log));
+        else if (ev == CL_EV_PARTITION_CHANGED)
+            brk_fetch_wake(brk, t, part->id); /* no longer the leader */
         break;
     case CL_EV_TOPIC_REMOVING: {
+        brk_fetch_wake(brk, t, -1);
         size_t k = 0;
         for (size_t i = 0; i < n_pending; i++)
             if (pending[i]->topic != t)

@@ -671,17 +671,91 @@ static bool refresh_meta(grp_coord *c, grp_group *g, recs *r) {
     return true;
 }
 
-/* Topics a member's regex matches now (whole-name match, POSIX extended
- * syntax: a subset of Kafka's RE2/J semantics). true if the set changed. */
+/* Kafka matches SubscribedTopicRegex with RE2/J, against the whole topic
+ * name. This compiles it with POSIX extended syntax after rewriting the RE2
+ * forms clients send (franz-go: ".*(?:(?:a)|(?:b)).*"): (?:...) groups and
+ * the \d \w \s classes (and their negations), and a leading (?i); other
+ * flags and Perl forms stay invalid. */
+static bool rx_compile(const char *rx, regex_t *re) {
+    int flags = REG_EXTENDED | REG_NOSUB;
+    if (!strncmp(rx, "(?i)", 4)) {
+        flags |= REG_ICASE;
+        rx += 4;
+    }
+    buf b;
+    buf_init(&b, strlen(rx) * 2 + 8);
+    buf_printf(&b, "^(");
+    bool in_set = false;
+    for (const char *p = rx; *p; p++) {
+        if (in_set) {
+            if (p[0] == '[' && p[1] == ':') { /* [:class:] */
+                const char *e = strstr(p + 2, ":]");
+                if (e) {
+                    buf_put(&b, p, (size_t)(e + 2 - p));
+                    p = e + 1;
+                    continue;
+                }
+            }
+            if (*p == ']') {
+                in_set = false;
+            } else if (*p == '\\' && p[1]) {
+                p++;
+                const char *cls = *p == 'd'   ? "0-9"
+                                  : *p == 'w' ? "A-Za-z0-9_"
+                                  : *p == 's' ? "[:space:]"
+                                              : NULL;
+                if (cls)
+                    buf_put(&b, cls, strlen(cls));
+                else
+                    buf_put(&b, p, 1);
+                continue;
+            }
+            buf_put(&b, p, 1);
+            continue;
+        }
+        if (*p == '[') {
+            in_set = true;
+            buf_put(&b, p, 1);
+            if (p[1] == '^')
+                buf_put(&b, ++p, 1);
+            if (p[1] == ']') /* a leading ] is literal */
+                buf_put(&b, ++p, 1);
+        } else if (p[0] == '(' && p[1] == '?' && p[2] == ':') {
+            buf_put(&b, "(", 1);
+            p += 2;
+        } else if (*p == '\\' && p[1]) {
+            p++;
+            const char *cls = *p == 'd'   ? "[0-9]"
+                              : *p == 'D' ? "[^0-9]"
+                              : *p == 'w' ? "[A-Za-z0-9_]"
+                              : *p == 'W' ? "[^A-Za-z0-9_]"
+                              : *p == 's' ? "[[:space:]]"
+                              : *p == 'S' ? "[^[:space:]]"
+                                          : NULL;
+            if (cls) {
+                buf_put(&b, cls, strlen(cls));
+            } else {
+                buf_put(&b, p - 1, 2);
+            }
+        } else {
+            buf_put(&b, p, 1);
+        }
+    }
+    buf_printf(&b, ")$");
+    buf_put(&b, "", 1);
+    int e = regcomp(re, (const char *)b.data, flags);
+    buf_free(&b);
+    return e == 0;
+}
+
+/* Topics a member's regex matches now (whole-name match, rx_compile).
+ * true if the set changed. */
 static bool resolve_regex(grp_coord *c, cg_member *m) {
     char **nv = NULL;
     int nn = 0;
     if (m->regex && c->cg_env.topic_names) {
-        size_t len = strlen(m->regex);
-        char *pat = xmalloc(len + 5);
-        snprintf(pat, len + 5, "^(%s)$", m->regex);
         regex_t re;
-        if (!regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) {
+        if (rx_compile(m->regex, &re)) {
             const char **names;
             int n = c->cg_env.topic_names(c->cg_env.ctx, &names);
             nv = xcalloc((size_t)(n > 0 ? n : 1), sizeof *nv);
@@ -690,7 +764,6 @@ static bool resolve_regex(grp_coord *c, cg_member *m) {
                     nv[nn++] = xstrdup(names[i]);
             regfree(&re);
         }
-        free(pat);
     }
     if (nn > 1)
         qsort(nv, (size_t)nn, sizeof *nv, str_cmp);
@@ -712,15 +785,11 @@ static bool resolve_regex(grp_coord *c, cg_member *m) {
 }
 
 static bool regex_valid(const char *rx) {
-    size_t len = strlen(rx);
-    char *pat = xmalloc(len + 5);
-    snprintf(pat, len + 5, "^(%s)$", rx);
     regex_t re;
-    int e = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB);
-    if (!e)
-        regfree(&re);
-    free(pat);
-    return e == 0;
+    if (!rx_compile(rx, &re))
+        return false;
+    regfree(&re);
+    return true;
 }
 
 static void bump_group_epoch(grp_group *g, recs *r, const char *why) {

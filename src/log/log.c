@@ -1756,49 +1756,143 @@ static int16_t fail_append(log_append_info *out, int16_t err, int32_t bi,
     return err;
 }
 
+/* Java long arithmetic (wraps), for Kafka's timestamp bounds. */
+static int64_t wrap_add(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* Kafka's LogValidator.validateTimestamp for one record: NULL if it is
+ * accepted, else Kafka's message for it (written into text). */
+static const char *check_record_ts(const log_config *c,
+                                   const log_batch_header *h,
+                                   const log_record *r, int64_t now, char *text,
+                                   size_t cap) {
+    if (c->message_timestamp_type == LOG_TS_CREATE_TIME && r->timestamp != -1) {
+        int64_t diff = wrap_add(now, (int64_t)(0 - (uint64_t)r->timestamp));
+        int64_t neg = (int64_t)(0 - (uint64_t)diff);
+        if (diff > c->timestamp_before_max_ms ||
+            neg > c->timestamp_after_max_ms) {
+            snprintf(
+                text, cap,
+                "Timestamp %" PRId64 " of message with offset %" PRId64
+                " is out of range. The timestamp should be within "
+                "[%" PRId64 ", %" PRId64 "]",
+                r->timestamp, r->offset,
+                wrap_add(now,
+                         (int64_t)(0 - (uint64_t)c->timestamp_before_max_ms)),
+                wrap_add(now, c->timestamp_after_max_ms));
+            return text;
+        }
+    } else if (h->attributes & BATCH_ATTR_LOG_APPEND_TIME) {
+        snprintf(
+            text, cap,
+            "Invalid timestamp type in message DefaultRecord(offset=%" PRId64
+            ", timestamp=%" PRId64 ", key=%d bytes, value=%d bytes). "
+            "Producer should not set timestamp type to LogAppendTime.",
+            r->offset, r->timestamp, r->key_len > 0 ? r->key_len : 0,
+            r->value_len > 0 ? r->value_len : 0);
+        return text;
+    }
+    return NULL;
+}
+
+/* Whether a compressed batch's header says a record may fail the timestamp
+ * check (then its records are read to find which, as Kafka does for every
+ * compressed batch; an honest header spares the decompression). */
+static bool batch_ts_suspect(const log_config *c, const log_batch_header *h,
+                             int64_t now) {
+    if (batch_is_control(h))
+        return false;
+    if (h->attributes & BATCH_ATTR_LOG_APPEND_TIME)
+        return true;
+    if (c->message_timestamp_type != LOG_TS_CREATE_TIME)
+        return false;
+    int64_t ts[2] = {h->base_timestamp, h->max_timestamp};
+    for (int i = 0; i < 2; i++) {
+        if (ts[i] == -1)
+            continue;
+        int64_t diff = wrap_add(now, (int64_t)(0 - (uint64_t)ts[i]));
+        if (diff > c->timestamp_before_max_ms ||
+            (int64_t)(0 - (uint64_t)diff) > c->timestamp_after_max_ms)
+            return true;
+    }
+    return false;
+}
+
 /* Checks the records of an uncompressed batch (or a decompressed one) for
- * timestamps and keys. */
+ * keys and timestamps as Kafka's LogValidator.validateRecord does: every
+ * rejected record goes to sink and is counted in *n_bad; the batch then
+ * fails with INVALID_TIMESTAMP if one of them has a bad timestamp, else
+ * INVALID_RECORD. A record that cannot be read fails the batch as a whole
+ * (*n_bad = 0), as Kafka's record iterator throws. */
 static int16_t validate_records(const log_partition *part,
                                 const log_batch_header *h, const uint8_t *recs,
-                                size_t n, int64_t now, int32_t *bad_index,
-                                const char **msg) {
+                                size_t n, int64_t now,
+                                const log_record_sink *sink, int32_t *n_bad,
+                                int32_t *bad_index, const char **msg) {
     const log_config *c = &part->cfg;
+    bool compact = (c->cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
+    bool ts_check = !batch_is_control(h);
     batch_iter it;
     batch_iter_init(&it, h, recs, n);
     log_record r;
     int rc;
     int64_t expect_delta = 0;
+    int32_t bad = 0;
+    bool ts_bad = false;
+    *bad_index = -1;
+    *n_bad = 0;
+    char text[512];
     while ((rc = batch_iter_next(&it, &r)) == 1) {
-        *bad_index = it.index - 1;
         if (r.offset_delta != expect_delta++) {
+            /* Kafka rewrites such a batch; Sluice writes batches in place,
+             * so it refuses it as a whole. */
+            *bad_index = it.index - 1;
             *msg = "Inner record offsets are not consecutive";
             return KERR_INVALID_RECORD;
         }
-        if ((c->cleanup_policy & LOG_CLEANUP_COMPACT) && r.key_len < 0) {
-            *msg = "Compacted topic cannot accept message without key";
-            return KERR_INVALID_RECORD;
+        const char *why = NULL;
+        if (compact && r.key_len < 0) {
+            snprintf(text, sizeof(text),
+                     "Compacted topic cannot accept message without key in "
+                     "topic partition %s-%d",
+                     part->topic, part->partition);
+            why = text;
+        } else if (ts_check) {
+            why = check_record_ts(c, h, &r, now, text, sizeof(text));
+            ts_bad |= why != NULL;
         }
-        if (c->message_timestamp_type == LOG_TS_CREATE_TIME &&
-            !batch_is_control(h)) {
-            if ((c->timestamp_before_max_ms != INT64_MAX &&
-                 r.timestamp < now - c->timestamp_before_max_ms) ||
-                (c->timestamp_after_max_ms != INT64_MAX &&
-                 r.timestamp > now + c->timestamp_after_max_ms)) {
-                *msg = "Timestamp of the record is out of range";
-                return KERR_INVALID_TIMESTAMP;
-            }
+        if (!why)
+            continue;
+        if (bad++ == 0) {
+            *bad_index = it.index - 1;
+            *msg = ts_bad ? "Timestamp of the record is out of range"
+                          : "Compacted topic cannot accept message without key";
         }
+        if (sink)
+            sink->add(sink->ctx, it.index - 1, why);
     }
-    *bad_index = -1;
     if (rc < 0 || expect_delta != h->records_count) {
+        /* Kafka: InvalidRecordException ("Incorrect declared batch size"). */
+        *bad_index = -1;
         *msg = "Malformed record in batch";
-        return KERR_CORRUPT_MESSAGE;
+        return KERR_INVALID_RECORD;
     }
-    return KERR_NONE;
+    *n_bad = bad;
+    if (!bad)
+        return KERR_NONE;
+    return ts_bad ? KERR_INVALID_TIMESTAMP : KERR_INVALID_RECORD;
 }
 
 int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
                    int32_t leader_epoch, int origin, log_append_info *out) {
+    return log_append_checked(part, batches, len, leader_epoch, origin, NULL,
+                              out);
+}
+
+int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
+                           int32_t leader_epoch, int origin,
+                           const log_record_sink *sink, log_append_info *out) {
     log_manager *mgr = part->mgr;
     const log_config *c = &part->cfg;
     memset(out, 0, sizeof(*out));
@@ -1810,9 +1904,6 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
         return KERR_KAFKA_STORAGE_ERROR;
     if (len == 0)
         return fail_append(out, KERR_CORRUPT_MESSAGE, -1, -1, "Empty records");
-    if (len > (size_t)c->segment_bytes)
-        return fail_append(out, KERR_RECORD_LIST_TOO_LARGE, -1, -1,
-                           "Record batch larger than segment.bytes");
     int64_t now = clk_wall_ms();
 
     /* Pass 1: validate all, change nothing. */
@@ -1823,6 +1914,18 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
     int64_t expect_next = log_end_offset(part);
     while (pos < len) {
         log_batch_header h;
+        /* Kafka's order (UnifiedLog.analyzeAndValidateRecords): a client
+         * batch's baseOffset, max.message.bytes, then CRC and the rest. */
+        if (batch_parse_header(batches + pos, len - pos, &h)) {
+            if (origin == LOG_ORIGIN_CLIENT && h.base_offset != 0)
+                return fail_append(out, KERR_INVALID_RECORD, bi, -1,
+                                   "The baseOffset of the record batch "
+                                   "should be 0");
+            if (batch_size(&h) > c->max_message_bytes)
+                return fail_append(
+                    out, KERR_MESSAGE_TOO_LARGE, bi, -1,
+                    "Record batch larger than max.message.bytes");
+        }
         int16_t e = batch_validate(batches + pos, len - pos, &h);
         if (e)
             return fail_append(
@@ -1830,9 +1933,6 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
                 e == KERR_CORRUPT_MESSAGE
                     ? "Record batch is corrupt (size, magic or CRC)"
                     : "Invalid record batch");
-        if (batch_size(&h) > c->max_message_bytes)
-            return fail_append(out, KERR_MESSAGE_TOO_LARGE, bi, -1,
-                               "Record batch larger than max.message.bytes");
         if (batch_is_control(&h) && origin == LOG_ORIGIN_CLIENT)
             return fail_append(
                 out, KERR_INVALID_RECORD, bi, -1,
@@ -1847,7 +1947,8 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
         size_t rn = (size_t)batch_size(&h) - BATCH_HEADER_SIZE;
         bool need_records = origin != LOG_ORIGIN_REPLICATION &&
                             (batch_compression(&h) == COMPRESS_NONE ||
-                             (c->cleanup_policy & LOG_CLEANUP_COMPACT));
+                             (c->cleanup_policy & LOG_CLEANUP_COMPACT) ||
+                             batch_ts_suspect(c, &h, now));
         if (need_records) {
             buf plain;
             buf_init(&plain, 0);
@@ -1859,23 +1960,16 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
                 recs = plain.data;
                 rn = plain.len;
             }
-            int32_t ri = -1;
+            int32_t ri = -1, n_bad = 0;
             const char *msg = "Malformed compressed records";
             if (!de)
-                de = validate_records(part, &h, recs, rn, now, &ri, &msg);
+                de = validate_records(part, &h, recs, rn, now, sink, &n_bad,
+                                      &ri, &msg);
             buf_free(&plain);
-            if (de)
+            if (de) {
+                out->n_record_errors = n_bad;
                 return fail_append(out, de, bi, ri, msg);
-        } else if (origin != LOG_ORIGIN_REPLICATION &&
-                   c->message_timestamp_type == LOG_TS_CREATE_TIME &&
-                   !batch_is_control(&h)) {
-            /* Compressed, not decompressed: bound the batch timestamps. */
-            if ((c->timestamp_after_max_ms != INT64_MAX &&
-                 h.max_timestamp > now + c->timestamp_after_max_ms) ||
-                (c->timestamp_before_max_ms != INT64_MAX &&
-                 h.base_timestamp < now - c->timestamp_before_max_ms))
-                return fail_append(out, KERR_INVALID_TIMESTAMP, bi, -1,
-                                   "Timestamp of the batch is out of range");
+            }
         }
         if (h.max_timestamp > max_ts)
             max_ts = h.max_timestamp;
@@ -1883,6 +1977,11 @@ int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
         pos += (size_t)batch_size(&h);
         bi++;
     }
+
+    /* Kafka checks the segment size after validation. */
+    if (len > (size_t)c->segment_bytes)
+        return fail_append(out, KERR_RECORD_LIST_TOO_LARGE, -1, -1,
+                           "Record batch larger than segment.bytes");
 
     /* Pass 2: assign offsets in place. */
     int64_t next = log_end_offset(part);
@@ -2044,6 +2143,8 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
         int64_t adjusted = max_bytes < 0 ? 0 : max_bytes;
         if (min_one_batch && first_size > adjusted)
             adjusted = first_size;
+        if (adjusted < first_size)
+            return KERR_NONE; /* no cut first batch: see log.h */
         int64_t n = SL_MIN(max_pos - pos, adjusted);
         if (n <= 0)
             return KERR_NONE;

@@ -200,7 +200,21 @@ typedef struct log_append_info {
     int32_t err_batch_index;
     int32_t err_record_index;
     const char *err_message;
+    /* Records the failed record validation reported to the sink (Kafka's
+     * RecordValidationException); 0 when the batch failed as a whole. */
+    int32_t n_record_errors;
 } log_append_info;
+
+/* Receives every record that record validation rejects, in order (Kafka's
+ * LogValidator lists them all in the Produce response's record_errors): the
+ * record's index in the batch and Kafka's per-record message. Called from
+ * inside log_append_checked on the caller's thread; the text is only valid
+ * during the call. Entries reported before a failure that has
+ * n_record_errors == 0 are to be dropped. */
+typedef struct log_record_sink {
+    void (*add)(void *ctx, int32_t record_index, const char *message);
+    void *ctx;
+} log_record_sink;
 
 /* Validates every batch in batches[0..len) (magic 2, sizes, CRC-32C,
  * lastOffsetDelta vs recordsCount, timestamps per message.timestamp.type and
@@ -214,6 +228,13 @@ typedef struct log_append_info {
  * RECORD_LIST_TOO_LARGE, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR. */
 int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
                    int32_t leader_epoch, int origin, log_append_info *out);
+
+/* log_append, reporting each rejected record to sink (may be NULL). A batch
+ * with rejected records fails with INVALID_TIMESTAMP if any of them has a
+ * bad timestamp, else INVALID_RECORD, as Kafka's LogValidator does. */
+int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
+                           int32_t leader_epoch, int origin,
+                           const log_record_sink *sink, log_append_info *out);
 
 /* Moves the HW, clamped to [log start, LEO]. The single-replica broker sets
  * it to log_end_offset() after each append; replication will compute it. */
@@ -237,7 +258,10 @@ typedef struct log_read_result {
  * max_offset (HW for consumers, LSO for read_committed, LEO for followers;
  * -1 = LEO). A read stays inside one segment. min_one_batch: return the
  * whole first batch even if it is larger than max_bytes (Kafka does this for
- * the first partition of a fetch response). offset outside
+ * the first partition of a fetch response); without it, a first batch larger
+ * than max_bytes gives len 0, not a partial batch (Kafka's ReplicaManager
+ * drops a read whose first entry is incomplete; later batches may be cut).
+ * offset outside
  * [log start, LEO] -> KERR_OFFSET_OUT_OF_RANGE. offset in [max_offset, LEO]
  * -> success with len 0. */
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,

@@ -9,7 +9,12 @@
 //	           [-isolation committed|uncommitted]
 //	franzcheck txn -brokers B -topic T -n N -txid X
 //	franzcheck member -brokers B -topic T -group G [-protocol classic|consumer]
-//	           [-instance ID]
+//	           [-instance ID] [-regex] [-missing-after D] [-metadata-min-age D]
+//	           [-fetch-max-wait D]
+//	           (-regex: T is a pattern, kgo.ConsumeRegex; -missing-after:
+//	           kgo.ConsiderMissingTopicDeletedAfter, default 15s;
+//	           -metadata-min-age: kgo.MetadataMinAge, default 5s;
+//	           -fetch-max-wait: kgo.FetchMaxWait, default 5s)
 //
 // produce, consume and txn print one JSON object on stdout and exit 0 only
 // when the client reported no error. member consumes in a group until
@@ -263,6 +268,17 @@ func cmdTxn(args []string) {
 	emit(map[string]any{"committed": 2 * *n, "aborted": *n})
 }
 
+func topicsOf(m map[string][]int32) []string {
+	ts := []string{}
+	for t, v := range m {
+		if len(v) > 0 {
+			ts = append(ts, t)
+		}
+	}
+	sort.Strings(ts)
+	return ts
+}
+
 func partitionsOf(m map[string][]int32) []int32 {
 	var ps []int32
 	for _, v := range m {
@@ -279,6 +295,10 @@ func cmdMember(args []string) {
 	group := fs.String("group", "", "group id")
 	protocol := fs.String("protocol", "classic", "classic|consumer")
 	instance := fs.String("instance", "", "group.instance.id")
+	regex := fs.Bool("regex", false, "subscribe to the topics matching -topic")
+	missingAfter := fs.Duration("missing-after", 0, "ConsiderMissingTopicDeletedAfter")
+	metaMinAge := fs.Duration("metadata-min-age", 0, "MetadataMinAge")
+	fetchMaxWait := fs.Duration("fetch-max-wait", 0, "FetchMaxWait")
 	_ = fs.Parse(args)
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(strings.Split(*brokers, ",")...),
@@ -290,17 +310,20 @@ func cmdMember(args []string) {
 		kgo.HeartbeatInterval(500 * time.Millisecond),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			emit(map[string]any{"event": "assigned", "partitions": partitionsOf(m)})
+			emit(map[string]any{"event": "assigned", "partitions": partitionsOf(m),
+				"topics": topicsOf(m)})
 		}),
 		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			// Commit what was processed before giving the partitions up.
 			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 				emit(map[string]any{"event": "commit_error", "error": err.Error()})
 			}
-			emit(map[string]any{"event": "revoked", "partitions": partitionsOf(m)})
+			emit(map[string]any{"event": "revoked", "partitions": partitionsOf(m),
+				"topics": topicsOf(m)})
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			emit(map[string]any{"event": "lost", "partitions": partitionsOf(m)})
+			emit(map[string]any{"event": "lost", "partitions": partitionsOf(m),
+				"topics": topicsOf(m)})
 		}),
 	}
 	if *protocol == "consumer" {
@@ -309,6 +332,21 @@ func cmdMember(args []string) {
 	}
 	if *instance != "" {
 		opts = append(opts, kgo.InstanceID(*instance))
+	}
+	if *regex {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
+	if os.Getenv("FRANZCHECK_DEBUG") != "" {
+		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil)))
+	}
+	if *fetchMaxWait > 0 {
+		opts = append(opts, kgo.FetchMaxWait(*fetchMaxWait))
+	}
+	if *metaMinAge > 0 {
+		opts = append(opts, kgo.MetadataMinAge(*metaMinAge))
+	}
+	if *missingAfter > 0 {
+		opts = append(opts, kgo.ConsiderMissingTopicDeletedAfter(*missingAfter))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
