@@ -105,9 +105,90 @@ static int px_rmdir(void *c, const char *p) {
     return rmdir(p);
 }
 
-const log_io log_io_posix = {px_open,  px_close,     px_pread,  px_pwrite,
-                             px_fsync, px_ftruncate, px_rename, px_unlink,
-                             px_mkdir, px_rmdir,     NULL};
+static int px_stat(void *c, const char *p, log_io_stat *out) {
+    (void)c;
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return -1;
+    out->size = st.st_size;
+    out->is_dir = S_ISDIR(st.st_mode);
+    return 0;
+}
+static int px_fstat(void *c, int fd, log_io_stat *out) {
+    (void)c;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    out->size = st.st_size;
+    out->is_dir = S_ISDIR(st.st_mode);
+    return 0;
+}
+static int px_list(void *c, const char *dir,
+                   void (*fn)(void *arg, const char *name), void *arg) {
+    (void)c;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    for (;;) {
+        errno = 0;
+        if (!(de = readdir(d)))
+            break;
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            fn(arg, de->d_name);
+    }
+    int err = errno;
+    closedir(d);
+    errno = err;
+    return err ? -1 : 0;
+}
+/* fsync (not fdatasync) of the directory, as before the seam existed. */
+static int px_fsync_dir(void *c, const char *dir) {
+    (void)c;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+static int px_syncfs(void *c, const char *path) {
+    (void)c;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = syncfs(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+static int px_dup(void *c, int fd) {
+    (void)c;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+const log_io log_io_posix = {
+    .open = px_open,
+    .close = px_close,
+    .pread = px_pread,
+    .pwrite = px_pwrite,
+    .fsync = px_fsync,
+    .ftruncate = px_ftruncate,
+    .rename = px_rename,
+    .unlink = px_unlink,
+    .mkdir = px_mkdir,
+    .rmdir = px_rmdir,
+    .stat = px_stat,
+    .fstat = px_fstat,
+    .list = px_list,
+    .fsync_dir = px_fsync_dir,
+    .syncfs = px_syncfs,
+    .dup = px_dup,
+    .ctx = NULL,
+};
 
 /* ---- types ------------------------------------------------------------- */
 typedef struct idx_entry {
@@ -150,7 +231,7 @@ typedef struct flush_job {
     int64_t target;      /* recovery point once synced */
     int fds[3];
     int nfds;
-    bool syncfs; /* fds[0] is a log dir: syncfs (new partitions) */
+    char *sync_path; /* else a log dir: syncfs (new partitions) */
     uint64_t ticket;
     bool done;
     int err; /* errno of a failed fsync, else 0 */
@@ -305,62 +386,125 @@ ssize_t log_io_read_full(const log_io *io, int fd, void *p, size_t n,
     return (ssize_t)got;
 }
 
-static int64_t file_size(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0)
+/* Size of a regular file through io, -1 if it cannot be stat'ed. */
+static int64_t file_size(const log_manager *mgr, const char *path) {
+    log_io_stat st;
+    if (IOCALL(mgr, stat, path, &st) != 0)
         return -1;
-    return st.st_size;
+    return st.size;
+}
+
+bool log_io_exists(const log_io *io, const char *path) {
+    log_io_stat st;
+    return io->stat(io->ctx, path, &st) == 0;
+}
+
+uint8_t *log_io_read_file(const log_io *io, const char *path, size_t max,
+                          size_t *n) {
+    *n = 0;
+    int fd = io->open(io->ctx, path, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    log_io_stat st;
+    uint8_t *p = NULL;
+    if (io->fstat(io->ctx, fd, &st) != 0)
+        goto out;
+    if (st.size < 0 || (uint64_t)st.size > max) {
+        errno = EFBIG;
+        goto out;
+    }
+    p = xmalloc((size_t)st.size + 1);
+    ssize_t got = log_io_read_full(io, fd, p, (size_t)st.size, 0);
+    if (got != (ssize_t)st.size) {
+        if (got >= 0)
+            errno = EIO;
+        free(p);
+        p = NULL;
+        goto out;
+    }
+    p[st.size] = 0;
+    *n = (size_t)st.size;
+out:;
+    int err = errno;
+    io->close(io->ctx, fd);
+    errno = err;
+    return p;
+}
+
+typedef struct name_list {
+    char **v;
+    int n, cap;
+} name_list;
+
+static void name_list_add(void *arg, const char *name) {
+    name_list *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, sizeof(*l->v) * (size_t)l->cap);
+    }
+    l->v[l->n++] = xstrdup(name);
+}
+
+char **log_io_list_names(const log_io *io, const char *dir, int *n) {
+    name_list l = {xmalloc(sizeof(char *)), 0, 1};
+    if (io->list(io->ctx, dir, name_list_add, &l) != 0) {
+        int err = errno;
+        log_io_free_names(l.v, l.n);
+        *n = 0;
+        errno = err;
+        return NULL;
+    }
+    *n = l.n;
+    return l.v;
+}
+
+void log_io_free_names(char **names, int n) {
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* Temp + fsync + rename + fsync(dir) (Kafka's checkpoint discipline). */
-static bool write_file_atomic(log_manager *mgr, const char *path,
-                              const void *data, size_t n) {
+bool log_io_write_atomic(const log_io *io, const char *path, const void *data,
+                         size_t n) {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = IOCALL(mgr, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return false;
-    bool ok = log_io_write_all(mgr->io, fd, data, n, 0) &&
-              IOCALL(mgr, fsync, fd) == 0;
-    IOCALL(mgr, close, fd);
-    if (!ok || IOCALL(mgr, rename, tmp, path) != 0) {
-        IOCALL(mgr, unlink, tmp);
+    bool ok =
+        log_io_write_all(io, fd, data, n, 0) && io->fsync(io->ctx, fd) == 0;
+    int err = errno;
+    io->close(io->ctx, fd);
+    if (!ok || io->rename(io->ctx, tmp, path) != 0) {
+        if (ok)
+            err = errno;
+        io->unlink(io->ctx, tmp);
+        errno = err;
         return false;
     }
-    /* fsync the directory so the rename itself is durable */
+    /* fsync the directory so the rename itself is durable; a failure is an
+     * I/O error like any other (the caller poisons or reports it) */
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = 0;
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        if (io->fsync_dir(io->ctx, dir[0] ? dir : "/") != 0)
+            return false;
     }
     return true;
 }
 
+static bool write_file_atomic(log_manager *mgr, const char *path,
+                              const void *data, size_t n) {
+    return log_io_write_atomic(mgr->io, path, data, n);
+}
+
 /* Reads a small text file wholly into a NUL-terminated heap string. */
 static char *read_text(log_manager *mgr, const char *path) {
-    int fd = IOCALL(mgr, open, path, O_RDONLY, 0);
-    if (fd < 0)
-        return NULL;
-    buf b;
-    buf_init(&b, 256);
-    for (;;) {
-        buf_reserve(&b, 4096);
-        ssize_t r = IOCALL(mgr, pread, fd, b.data + b.len, 4096, (off_t)b.len);
-        if (r <= 0)
-            break;
-        b.len += (size_t)r;
-        if (b.len > (64u << 20))
-            break;
-    }
-    IOCALL(mgr, close, fd);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
+    size_t n;
+    return (char *)log_io_read_file(mgr->io, path, 64u << 20, &n);
 }
 
 /* base64url without padding (java.util.Base64.getUrlEncoder().withoutPadding,
@@ -788,7 +932,7 @@ static bool seg_finalize(log_segment *s, flush_job *job) {
     }
     s->active_files = false;
     if (job) {
-        int fd = ok ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = ok ? IOCALL(mgr, dup, s->fd) : -1;
         if (fd < 0)
             return false;
         job->fds[job->nfds++] = fd;
@@ -847,7 +991,7 @@ static bool seg_rebuild(log_segment *s, bool *truncated) {
         return false;
     char lp[4096];
     seg_file(part, s->base, ".log", lp, sizeof(lp));
-    int64_t fsize = file_size(lp);
+    int64_t fsize = file_size(mgr, lp);
     if (fsize < 0)
         fsize = 0;
     s->n_idx = s->n_tidx = 0;
@@ -930,8 +1074,8 @@ static bool seg_load_clean(log_segment *s, bool last) {
     seg_file(part, s->base, ".log", lp, sizeof(lp));
     seg_file(part, s->base, ".index", ip, sizeof(ip));
     seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
-    s->size = file_size(lp);
-    int64_t isz = file_size(ip), tsz = file_size(tp);
+    s->size = file_size(mgr, lp);
+    int64_t isz = file_size(mgr, ip), tsz = file_size(mgr, tp);
     /* an empty segment's index files are created with its first entry */
     if (s->size == 0 && isz < 0 && tsz < 0)
         isz = tsz = 0;
@@ -1256,18 +1400,16 @@ log_partition *log_create(log_manager *mgr, const char *topic,
 }
 
 static bool remove_dir_files(log_manager *mgr, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
+    int n;
+    char **names = log_io_list_names(mgr->io, dir, &n);
+    if (!names)
         return false;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *p = path_join(dir, de->d_name);
+    for (int i = 0; i < n; i++) {
+        char *p = path_join(dir, names[i]);
         IOCALL(mgr, unlink, p);
         free(p);
     }
-    closedir(d);
+    log_io_free_names(names, n);
     return IOCALL(mgr, rmdir, dir) == 0;
 }
 
@@ -1319,6 +1461,12 @@ void log_topic_id(const log_partition *part, uint8_t out[16]) {
 }
 const char *log_dir_path(const log_partition *part) {
     return part->mgr->dirs[part->dir_index];
+}
+const log_io *log_manager_io(const log_manager *mgr) {
+    return mgr->io;
+}
+const log_io *log_partition_io(const log_partition *part) {
+    return part->mgr->io;
 }
 int64_t log_start_offset(const log_partition *part) {
     return part->log_start;
@@ -1423,9 +1571,10 @@ static flush_job *job_new(log_partition *part, int64_t target) {
     return j;
 }
 
-static void job_free(flush_job *j) {
+static void job_free(log_manager *mgr, flush_job *j) {
     for (int i = 0; i < j->nfds; i++)
-        close(j->fds[i]);
+        IOCALL(mgr, close, j->fds[i]);
+    free(j->sync_path);
     free(j);
 }
 
@@ -1443,9 +1592,10 @@ static void *flusher_main(void *arg) {
         mgr->fl_next = j->next;
         pthread_mutex_unlock(&mgr->fl_mu);
         int err = 0;
+        if (j->sync_path && IOCALL(mgr, syncfs, j->sync_path) != 0)
+            err = errno ? errno : EIO;
         for (int i = 0; i < j->nfds && !err; i++)
-            if ((j->syncfs ? syncfs(j->fds[i])
-                           : IOCALL(mgr, fsync, j->fds[i])) != 0)
+            if (IOCALL(mgr, fsync, j->fds[i]) != 0)
                 err = errno ? errno : EIO;
         pthread_mutex_lock(&mgr->fl_mu);
         j->err = err;
@@ -1524,13 +1674,9 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
          * log dir, whatever their number */
         mgr->create_sync = false;
         for (int d = 0; d < mgr->ndirs; d++) {
-            int fd = open(mgr->dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd < 0)
-                continue;
             flush_job *j = xcalloc(1, sizeof(*j));
-            j->syncfs = true;
+            j->sync_path = xstrdup(mgr->dirs[d]);
             j->target = -1;
-            j->fds[j->nfds++] = fd;
             if (tail)
                 tail->next = j;
             else
@@ -1546,7 +1692,7 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
         if (p->failed)
             continue;
         log_segment *s = active(p);
-        int fd = seg_open(s) ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = seg_open(s) ? IOCALL(mgr, dup, s->fd) : -1;
         if (fd < 0) {
             poison(p, "flush");
             continue;
@@ -1618,7 +1764,7 @@ uint64_t log_manager_flush_reap(log_manager *mgr) {
                 p->recovery_point = j->target;
             }
         }
-        job_free(j);
+        job_free(mgr, j);
     }
     return upto;
 }
@@ -1696,7 +1842,7 @@ static void flusher_stop(log_manager *mgr, bool drain) {
     for (int i = 0; i < 2; i++)
         while (lists[i]) {
             flush_job *n = lists[i]->next;
-            job_free(lists[i]);
+            job_free(mgr, lists[i]);
             lists[i] = n;
         }
     mgr->jobs_head = mgr->jobs_tail = mgr->fl_next = NULL;
@@ -1712,7 +1858,7 @@ static bool roll(log_partition *part) {
      * Exclusive = the new base); the recovery point follows when done. */
     flush_job *job = job_new(part, base);
     if (!seg_finalize(old, job)) {
-        job_free(job);
+        job_free(part->mgr, job);
         poison(part, "roll");
         return false;
     }
@@ -1968,8 +2114,13 @@ static int seg_index_for(const log_partition *part, int64_t offset) {
 
 void log_read_release(log_read_result *r) {
     if (r->fd >= 0)
-        close(r->fd);
+        r->io->close(r->io->ctx, r->fd);
     r->fd = -1;
+}
+
+ssize_t log_read_pread(const log_read_result *r, void *buf, size_t n,
+                       int64_t file_pos) {
+    return log_io_read_full(r->io, r->fd, buf, n, (off_t)file_pos);
 }
 
 static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
@@ -1996,6 +2147,7 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
                          log_read_result *out) {
     memset(out, 0, sizeof(*out));
     out->fd = -1;
+    out->io = part->mgr->io;
     out->first_batch_offset = -1;
     out->high_watermark = part->hw;
     out->last_stable_offset = part->hw;
@@ -2047,7 +2199,7 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
         int64_t n = SL_MIN(max_pos - pos, adjusted);
         if (n <= 0)
             return KERR_NONE;
-        int fd = want_fd ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = want_fd ? IOCALL(part->mgr, dup, s->fd) : -1;
         if (want_fd && fd < 0)
             return KERR_KAFKA_STORAGE_ERROR;
         out->fd = fd;
@@ -2460,19 +2612,24 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     read_partition_metadata(part);
 
     /* Completes (or rolls back) a cleaner swap interrupted by a crash;
-     * leftover .cleaned files are removed below. */
-    log_cleaner_recover_dir(mgr->io, part->path);
+     * leftover .cleaned files are removed below. If that fails the
+     * partition loads offline (a failed directory fsync is not retried). */
+    bool swap_failed = log_cleaner_recover_dir(mgr->io, part->path) != 0;
+    if (swap_failed)
+        SL_ERROR(MOD, "cannot recover the cleaner swap in %s: %s", part->path,
+                 strerror(errno));
     /* Segments by base offset. */
-    DIR *dir = opendir(part->path);
-    if (!dir) {
+    int nnames;
+    char **names = log_io_list_names(mgr->io, part->path, &nnames);
+    if (!names) {
+        SL_ERROR(MOD, "cannot list %s: %s", part->path, strerror(errno));
         part_free(part);
         return;
     }
     int64_t *bases = NULL;
     int nb = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        const char *n = de->d_name;
+    for (int k = 0; k < nnames; k++) {
+        const char *n = names[k];
         if (has_suffix(n, ".deleted") || has_suffix(n, ".cleaned") ||
             has_suffix(n, ".swap") || has_suffix(n, ".tmp")) {
             char *p = path_join(part->path, n);
@@ -2492,7 +2649,7 @@ static void load_partition(log_manager *mgr, int d, const char *name,
             bases[nb++] = b;
         }
     }
-    closedir(dir);
+    log_io_free_names(names, nnames);
     if (nb > 1)
         qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
     int64_t ckpt_start = ckpt_find(ls, topic, (int32_t)pn);
@@ -2565,6 +2722,8 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     log_set_high_watermark(part, part->hw);
     epochs_load(part);
     epochs_truncate_end(part, leo);
+    if (swap_failed)
+        part->failed = true;
 }
 
 log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
@@ -2595,13 +2754,16 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
     }
     for (int d = 0; d < mgr->ndirs; d++) {
         char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
-        bool clean = access(marker, F_OK) == 0;
+        bool clean = log_io_exists(mgr->io, marker);
         ckpt rp, ls, hw;
         ckpt_load(mgr, mgr->dirs[d], "recovery-point-offset-checkpoint", &rp);
         ckpt_load(mgr, mgr->dirs[d], "log-start-offset-checkpoint", &ls);
         ckpt_load(mgr, mgr->dirs[d], "replication-offset-checkpoint", &hw);
-        DIR *dir = opendir(mgr->dirs[d]);
-        if (!dir) {
+        int nnames;
+        char **names = log_io_list_names(mgr->io, mgr->dirs[d], &nnames);
+        if (!names) {
+            SL_ERROR(MOD, "cannot list log dir %s: %s", mgr->dirs[d],
+                     strerror(errno));
             *err = KERR_KAFKA_STORAGE_ERROR;
             free(marker);
             ckpt_free(&rp);
@@ -2610,30 +2772,29 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
             log_manager_close(mgr);
             return NULL;
         }
-        struct dirent *de;
         char **todel = NULL;
         int ntodel = 0;
-        while ((de = readdir(dir))) {
-            if (de->d_name[0] == '.')
+        for (int k = 0; k < nnames; k++) {
+            const char *name = names[k];
+            if (name[0] == '.')
                 continue;
-            char *p = path_join(mgr->dirs[d], de->d_name);
-            struct stat st;
-            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            char *p = path_join(mgr->dirs[d], name);
+            log_io_stat st;
+            if (IOCALL(mgr, stat, p, &st) != 0 || !st.is_dir) {
                 free(p);
                 continue;
             }
-            if (has_suffix(de->d_name, "-delete")) {
+            if (has_suffix(name, "-delete")) {
                 todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
                 todel[ntodel++] = p;
                 continue;
             }
             free(p);
-            if (has_suffix(de->d_name, "-future") ||
-                has_suffix(de->d_name, "-stray"))
+            if (has_suffix(name, "-future") || has_suffix(name, "-stray"))
                 continue;
-            load_partition(mgr, d, de->d_name, clean, &rp, &ls, &hw);
+            load_partition(mgr, d, name, clean, &rp, &ls, &hw);
         }
-        closedir(dir);
+        log_io_free_names(names, nnames);
         for (int i = 0; i < ntodel; i++) {
             remove_dir_files(mgr, todel[i]);
             free(todel[i]);
