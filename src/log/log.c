@@ -27,6 +27,13 @@
  *     written again and every call answers KAFKA_STORAGE_ERROR.
  *  6. At most max_open_segments segments have their .log fd and index arrays
  *     in memory (LRU); the rest are reopened on demand.
+ *  7. Directory entries are durable before anything depends on them: a new
+ *     segment file's entry is fsynced (partition directory) before the next
+ *     segment is created (roll) and before a flush moves the recovery point
+ *     past data in it; a new partition's directory entry (log dir) before
+ *     its first flush completes. So a crash never leaves a later segment
+ *     without an earlier one (a gap), nor flushed data in a file whose name
+ *     is lost (Kafka's LocalLog.flush flushes the directory too).
  *
  * A clean shutdown (log_manager_close) trims the active indexes, appends the
  * final time-index entry, fsyncs, writes the checkpoints and then the file
@@ -232,6 +239,8 @@ typedef struct flush_job {
     int fds[3];
     int nfds;
     char *sync_path; /* else a log dir: syncfs (new partitions) */
+    char *dirs[2];   /* directories to fsync first (invariant 7) */
+    int ndirs;
     uint64_t ticket;
     bool done;
     int err; /* errno of a failed fsync, else 0 */
@@ -262,6 +271,9 @@ struct log_partition {
     bool flush_due; /* in mgr->due: an asynchronous flush is to be begun */
     uint64_t gen;   /* bumped by truncation: older flush jobs do not count */
     bool failed;
+    bool dir_unsynced;    /* a segment file was created in path since the
+                             last fsync of path (invariant 7) */
+    bool parent_unsynced; /* path itself is new: its log dir not fsynced */
     epoch_entry *epochs;
     int nepochs, capepochs;
 };
@@ -1350,6 +1362,7 @@ static void read_partition_metadata(log_partition *part) {
 static bool add_new_segment(log_partition *part, int64_t base) {
     log_segment *s = seg_new(part, base);
     segs_push(part, s);
+    part->dir_unsynced = true; /* seg_open creates the .log */
     if (!seg_open(s)) {
         return false;
     }
@@ -1387,6 +1400,7 @@ log_partition *log_create(log_manager *mgr, const char *topic,
         *err = KERR_KAFKA_STORAGE_ERROR;
         return NULL;
     }
+    part->parent_unsynced = true;
     if (!write_partition_metadata(part) || !add_new_segment(part, 0)) {
         SL_ERROR(MOD, "cannot initialise %s: %s", part->path, strerror(errno));
         part_free(part);
@@ -1509,6 +1523,7 @@ void log_set_high_watermark(log_partition *part, int64_t hw) {
 /* ---- flush ------------------------------------------------------------------
  */
 static bool sync_pending_jobs(log_partition *part);
+static bool sync_part_dirs(log_partition *part, flush_job *job);
 
 int16_t log_flush(log_partition *part) {
     if (part->failed)
@@ -1519,8 +1534,8 @@ int16_t log_flush(log_partition *part) {
         return KERR_NONE;
     /* rolled segments still waiting for the flusher are synced first, so
      * that everything below the new recovery point is on disk */
-    if (!sync_pending_jobs(part) || !seg_open(s) ||
-        IOCALL(part->mgr, fsync, s->fd) != 0) {
+    if (!sync_pending_jobs(part) || !sync_part_dirs(part, NULL) ||
+        !seg_open(s) || IOCALL(part->mgr, fsync, s->fd) != 0) {
         poison(part, "fsync");
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -1529,6 +1544,27 @@ int16_t log_flush(log_partition *part) {
     part->last_flush_ms = clk_mono_ms();
     part->flush_due = false; /* left in mgr->due; skipped there */
     return KERR_NONE;
+}
+
+/* Invariant 7 for a flush: the directories whose new entries the flushed
+ * data needs. With job, they are handed to it (fsynced on the flusher
+ * before its files); else fsynced now. False on an fsync error. */
+static bool sync_part_dirs(log_partition *part, flush_job *job) {
+    log_manager *mgr = part->mgr;
+    const char *dirs[2];
+    int n = 0;
+    if (part->dir_unsynced)
+        dirs[n++] = part->path;
+    if (part->parent_unsynced)
+        dirs[n++] = mgr->dirs[part->dir_index];
+    for (int i = 0; i < n; i++) {
+        if (job)
+            job->dirs[job->ndirs++] = xstrdup(dirs[i]);
+        else if (IOCALL(mgr, fsync_dir, dirs[i]) != 0)
+            return false;
+    }
+    part->dir_unsynced = part->parent_unsynced = false;
+    return true;
 }
 
 static void mark_dirty(log_partition *part) {
@@ -1574,6 +1610,8 @@ static flush_job *job_new(log_partition *part, int64_t target) {
 static void job_free(log_manager *mgr, flush_job *j) {
     for (int i = 0; i < j->nfds; i++)
         IOCALL(mgr, close, j->fds[i]);
+    for (int i = 0; i < j->ndirs; i++)
+        free(j->dirs[i]);
     free(j->sync_path);
     free(j);
 }
@@ -1594,6 +1632,9 @@ static void *flusher_main(void *arg) {
         int err = 0;
         if (j->sync_path && IOCALL(mgr, syncfs, j->sync_path) != 0)
             err = errno ? errno : EIO;
+        for (int i = 0; i < j->ndirs && !err; i++)
+            if (IOCALL(mgr, fsync_dir, j->dirs[i]) != 0)
+                err = errno ? errno : EIO;
         for (int i = 0; i < j->nfds && !err; i++)
             if (IOCALL(mgr, fsync, j->fds[i]) != 0)
                 err = errno ? errno : EIO;
@@ -1698,6 +1739,7 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
             continue;
         }
         flush_job *j = job_new(p, s->next_offset);
+        sync_part_dirs(p, j);
         j->fds[j->nfds++] = fd;
         p->unflushed_msgs = 0;
         p->last_flush_ms = clk_mono_ms();
@@ -1787,14 +1829,20 @@ static bool sync_pending_jobs(log_partition *part) {
     log_manager *mgr = part->mgr;
     bool ok = true;
     for (flush_job *j = mgr->held_head; j && ok; j = j->next)
-        if (j->part == part)
+        if (j->part == part) {
+            for (int i = 0; i < j->ndirs && ok; i++)
+                ok = IOCALL(mgr, fsync_dir, j->dirs[i]) == 0;
             for (int i = 0; i < j->nfds && ok; i++)
                 ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+        }
     pthread_mutex_lock(&mgr->fl_mu);
     for (flush_job *j = mgr->jobs_head; j && ok; j = j->next)
-        if (j->part == part && !j->done)
+        if (j->part == part && !j->done) {
+            for (int i = 0; i < j->ndirs && ok; i++)
+                ok = IOCALL(mgr, fsync_dir, j->dirs[i]) == 0;
             for (int i = 0; i < j->nfds && ok; i++)
                 ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+        }
     pthread_mutex_unlock(&mgr->fl_mu);
     return ok;
 }
@@ -1863,6 +1911,14 @@ static bool roll(log_partition *part) {
         return false;
     }
     hold_job(part->mgr, job);
+    /* Invariant 7: the old segment's entry is durable before the new
+     * segment's can be (one directory fsync per roll, always: a flush job
+     * that took the directory may not have run yet). */
+    part->dir_unsynced = true;
+    if (!sync_part_dirs(part, NULL)) {
+        poison(part, "fsync directory");
+        return false;
+    }
     /* A stale file of that name (left by a crash) is replaced. */
     seg_delete_files(part, base);
     if (!add_new_segment(part, base))
@@ -2705,6 +2761,25 @@ static void load_partition(log_manager *mgr, int d, const char *name,
         }
         seg_close(s); /* reopened lazily; active gets its index fds then */
     }
+    /* A re-read last segment left empty (its file lost or cut at byte 0)
+     * after one whose data ends below its base: the data before it was
+     * not durable either, and LEO is where the data ends, not a hole
+     * later (a compaction gap below it ends with it too: nothing above
+     * survived). Its files go. */
+    while (part->nsegs > 1 && part->nsegs - 1 >= first_dirty &&
+           active(part)->size == 0 &&
+           part->segs[part->nsegs - 2]->next_offset < active(part)->base) {
+        log_segment *s = active(part);
+        SL_WARN(MOD,
+                "Dropping the empty segment %s/%020" PRId64 ".log: the "
+                "data before it ends at offset %" PRId64,
+                part->path, s->base, part->segs[part->nsegs - 2]->next_offset);
+        seg_close(s);
+        seg_delete_files(part, s->base);
+        free(s);
+        part->nsegs--;
+        part->dir_unsynced = true;
+    }
     /* Non-last segments cover up to the next base even if a gap exists. */
     for (int i = 0; i + 1 < part->nsegs; i++)
         if (part->segs[i]->next_offset < part->segs[i + 1]->base)
@@ -2803,9 +2878,19 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         ckpt_free(&rp);
         ckpt_free(&ls);
         ckpt_free(&hw);
-        /* From now on a crash is unclean until log_manager_close. */
-        IOCALL(mgr, unlink, marker);
+        /* From now on a crash is unclean until log_manager_close: the
+         * marker's removal must not revert (a crash would then skip the
+         * recovery of what is written from now on). */
+        bool gone = IOCALL(mgr, unlink, marker) != 0 ||
+                    IOCALL(mgr, fsync_dir, mgr->dirs[d]) == 0;
         free(marker);
+        if (!gone) {
+            SL_ERROR(MOD, "cannot remove %s from %s: %s", CLEAN_SHUTDOWN_FILE,
+                     mgr->dirs[d], strerror(errno));
+            *err = KERR_KAFKA_STORAGE_ERROR;
+            log_manager_close(mgr);
+            return NULL;
+        }
     }
     SL_INFO(MOD,
             "Loaded %zu partition log(s); recovery re-read %" PRId64

@@ -1,0 +1,413 @@
+/* Crash tests of the partition log on the crash file system
+ * (tests/sim/crashfs.h): a seeded workload (appends, synchronous and
+ * asynchronous flushes, checkpoints, producer snapshots, clean restarts)
+ * runs until a power cut at a seeded operation; the crash drops, keeps or
+ * tears every unsynced write and reverts or keeps every unsynced namespace
+ * operation; then the log is reopened (recovery) and checked:
+ *  - every offset acknowledged as flushed (below the recovery point after a
+ *    completed flush) is there with identical bytes;
+ *  - the log is a valid prefix of what was appended: dense offsets, every
+ *    batch identical to the one appended at its offset, LEO the end of the
+ *    last batch, offset and time index lookups agreeing with the data;
+ *  - the recovery-point checkpoint never points past the recovered data,
+ *    nor does a producer snapshot the loader accepts;
+ *  - the recovered log takes appends and survives a clean restart.
+ * Each failing seed prints itself: SLUICE_CRASH_SEED=<seed> build/test_unit
+ * log_crash replays just that one. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../sim/crashfs.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/util.h"
+#include "log/batch.h"
+#include "log/cleaner.h"
+#include "log/flush.h"
+#include "log/log.h"
+#include "log/producer_state.h"
+#include "proto/errors.h"
+#include "test.h"
+
+#define NSEEDS 200
+#define STEPS 120
+#define DATA "/data"
+#define PDIR DATA "/t-0"
+#define TS0 1700000000000LL
+
+static const uint8_t TOPIC_ID[16] = {9, 8, 7, 6, 5, 4, 3, 2,
+                                     1, 2, 3, 4, 5, 6, 7, 8};
+
+typedef struct mbatch {
+    int64_t base, last, ts;
+    bool failed; /* its append failed after the write: may be there */
+    uint8_t *bytes;
+    size_t len;
+} mbatch;
+
+typedef struct model {
+    mbatch *v;
+    int n, cap;
+    int64_t acked; /* every offset below was fsynced, as the log said */
+} model;
+
+static void model_free(model *m) {
+    for (int i = 0; i < m->n; i++)
+        free(m->v[i].bytes);
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+/* A failure of one seed, with its replay line. */
+static bool seed_ok;
+static uint64_t cur_seed;
+#define SCHECK(cond, ...)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            char _m[256];                                                      \
+            snprintf(_m, sizeof _m, __VA_ARGS__);                              \
+            test_fail(__FILE__, __LINE__,                                      \
+                      "seed %llu: %s: %s (replay: SLUICE_CRASH_SEED=%llu "     \
+                      "build/test_unit log_crash)",                            \
+                      (unsigned long long)cur_seed, #cond, _m,                 \
+                      (unsigned long long)cur_seed);                           \
+            seed_ok = false;                                                   \
+        }                                                                      \
+    } while (0)
+
+static log_config crash_cfg(rng *r) {
+    log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 2048 + (int32_t)rng_below(r, 4096); /* many rolls */
+    c.index_interval_bytes = 256;
+    c.segment_index_bytes = 1024;
+    c.timestamp_after_max_ms = INT64_MAX;
+    c.retention_ms = -1;
+    /* flush.messages: never, or often (asynchronous flushes become due) */
+    c.flush_messages =
+        rng_below(r, 2) ? INT64_MAX : 1 + (int64_t)rng_below(r, 20);
+    return c;
+}
+
+static log_manager *open_on(crashfs *fs, const log_config *cfg) {
+    const char *dirs[1] = {DATA};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 1;
+    o.io = crashfs_io(fs);
+    o.default_config = cfg;
+    int16_t err;
+    return log_manager_open(&o, &err);
+}
+
+static void make_batch(buf *out, rng *r, int64_t ts) {
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    int n = 1 + (int)rng_below(r, 8);
+    char v[700];
+    for (int i = 0; i < n; i++) {
+        int vl = 16 + (int)rng_below(r, 600);
+        for (int k = 0; k < vl; k++)
+            v[k] = (char)('a' + rng_below(r, 26));
+        batch_builder_add(&b, ts, "k", 1, v, vl, NULL, 0);
+    }
+    batch_builder_finish(&b, out);
+    batch_builder_free(&b);
+}
+
+static uint8_t *memdup(const void *p, size_t n) {
+    uint8_t *q = xmalloc(n);
+    memcpy(q, p, n);
+    return q;
+}
+
+static void note_acked(model *m, log_partition *p) {
+    if (!log_is_failed(p) && log_recovery_point(p) > m->acked)
+        m->acked = log_recovery_point(p);
+}
+
+/* The workload of seed: deterministic. Stops at the first I/O error (the
+ * power cut, if one was set). Leaves the manager abandoned (a crash). */
+static void workload(crashfs *fs, uint64_t seed, model *m) {
+    rng r;
+    rng_seed(&r, seed);
+    log_config cfg = crash_cfg(&r);
+    const log_io *io = crashfs_io(fs);
+    log_manager *mgr = open_on(fs, &cfg);
+    if (!mgr)
+        return;
+    int16_t err;
+    log_partition *p = log_create(mgr, "t", 0, TOPIC_ID, &cfg, &err);
+    ps_state ps;
+    ps_init(&ps);
+    for (int step = 0; p && step < STEPS && !log_is_failed(p); step++) {
+        uint64_t c = rng_below(&r, 20);
+        if (c < 12) { /* append */
+            buf b;
+            buf_init(&b, 0);
+            int64_t ts = TS0 + step;
+            make_batch(&b, &r, ts);
+            log_append_info info;
+            int64_t leo = log_end_offset(p);
+            int16_t e =
+                log_append(p, b.data, b.len, 1, LOG_ORIGIN_CLIENT, &info);
+            if (e == KERR_NONE || e == KERR_KAFKA_STORAGE_ERROR) {
+                /* a failed append (the power cut) may still have reached
+                 * the disk: its bytes, offsets assigned in place, are
+                 * allowed but not required */
+                log_batch_header h;
+                batch_parse_header(b.data, b.len, &h);
+                if (m->n == m->cap) {
+                    m->cap = m->cap ? m->cap * 2 : 64;
+                    m->v = xrealloc(m->v, sizeof(*m->v) * (size_t)m->cap);
+                }
+                m->v[m->n++] = (mbatch){leo,
+                                        leo + h.last_offset_delta,
+                                        ts,
+                                        e != KERR_NONE,
+                                        memdup(b.data, b.len),
+                                        b.len};
+                log_set_high_watermark(p, log_end_offset(p));
+            }
+            buf_free(&b);
+            if (log_flush_is_due(p) || rng_below(&r, 4) == 0) {
+                /* the broker's before-sleep hook */
+                log_manager_flush_reap(mgr);
+                if (log_manager_flush_pending(mgr))
+                    log_manager_flush_begin(mgr);
+                log_manager_flush_wait(mgr);
+                note_acked(m, p);
+            }
+        } else if (c < 15) { /* synchronous flush (log_manager_flush_dirty) */
+            if (log_flush(p) == KERR_NONE)
+                note_acked(m, p);
+        } else if (c < 17) {
+            log_manager_checkpoint(mgr);
+        } else if (c < 19) { /* producer snapshot at LEO, as at a roll */
+            ps_snapshot_write(io, &ps, PDIR, log_end_offset(p));
+            ps_snapshot_clean(io, PDIR, 2, log_end_offset(p));
+        } else { /* clean restart */
+            log_manager_close(mgr);
+            mgr = open_on(fs, &cfg);
+            p = mgr ? log_get(mgr, "t", 0) : NULL;
+            if (p)
+                note_acked(m, p); /* a clean shutdown flushed everything */
+        }
+    }
+    ps_free(&ps);
+    if (mgr)
+        log_manager_abandon(mgr);
+}
+
+static bool is_segment_base(log_partition *p, int64_t off) {
+    for (int i = 0; i < log_segment_count(p); i++) {
+        log_segment_info si;
+        log_segment_get(p, i, &si);
+        if (si.base == off)
+            return true;
+    }
+    return false;
+}
+
+static int holes; /* over all seeds, for the summary */
+
+/* Reads the whole log back and compares it with the model: every batch
+ * served is the one appended at its offset; every acknowledged batch is
+ * there; a hole (offsets missing, data after them) only above the
+ * acknowledged offset and at a segment boundary - a rolled segment's
+ * unflushed tail lost while the next segment's data survived, which Kafka's
+ * recovery keeps too (see the report in log.c's invariant 7); the indexes
+ * find every batch served. */
+static void verify_log(log_partition *p, const model *m) {
+    int64_t leo = log_end_offset(p), off = log_start_offset(p);
+    SCHECK(leo >= m->acked, "LEO %lld < acknowledged %lld", (long long)leo,
+           (long long)m->acked);
+    SCHECK(off == 0, "log start %lld", (long long)off);
+    bool *present = xcalloc((size_t)m->n + 1, sizeof(bool));
+    int guard = 0;
+    while (off < leo && guard++ < 100000 && seed_ok) {
+        log_read_result rr;
+        int16_t e = log_read(p, off, 1 << 20, -1, true, &rr);
+        SCHECK(e == KERR_NONE && rr.len > 0, "read at %lld: error %d len %d",
+               (long long)off, e, rr.len);
+        if (e || rr.len <= 0) {
+            log_read_release(&rr);
+            break;
+        }
+        uint8_t *data = xmalloc((size_t)rr.len);
+        ssize_t got = log_read_pread(&rr, data, (size_t)rr.len, rr.file_pos);
+        SCHECK(got == rr.len, "short read at %lld", (long long)off);
+        size_t pos = 0;
+        int64_t before = off;
+        while (got == rr.len && pos + BATCH_LOG_OVERHEAD <= (size_t)rr.len) {
+            log_batch_header h;
+            if (batch_validate(data + pos, (size_t)rr.len - pos, &h) != 0) {
+                /* only the last batch of a read may be partial */
+                SCHECK(pos > 0, "corrupt batch served at %lld", (long long)off);
+                break;
+            }
+            if (h.base_offset != off) {
+                SCHECK(h.base_offset > off && off >= m->acked &&
+                           is_segment_base(p, h.base_offset),
+                       "batch at %lld, expected %lld (acknowledged %lld)",
+                       (long long)h.base_offset, (long long)off,
+                       (long long)m->acked);
+                holes++;
+            }
+            int k = -1;
+            for (int i = 0; i < m->n && k < 0; i++)
+                if (m->v[i].base == h.base_offset)
+                    k = i;
+            SCHECK(k >= 0 && m->v[k].len == (size_t)batch_size(&h) &&
+                       !memcmp(m->v[k].bytes, data + pos, m->v[k].len),
+                   "batch at %lld differs from the one appended",
+                   (long long)h.base_offset);
+            if (k >= 0)
+                present[k] = true;
+            off = batch_last_offset(&h) + 1;
+            pos += (size_t)batch_size(&h);
+        }
+        free(data);
+        log_read_release(&rr);
+        if (off == before)
+            break;
+    }
+    SCHECK(off == leo, "data ends at %lld, LEO %lld", (long long)off,
+           (long long)leo);
+    for (int i = 0; i < m->n && seed_ok; i++) {
+        const mbatch *b = &m->v[i];
+        SCHECK(present[i] || b->last >= m->acked,
+               "acknowledged batch %lld..%lld lost (acknowledged %lld)",
+               (long long)b->base, (long long)b->last, (long long)m->acked);
+        if (!present[i])
+            continue;
+        /* the offset index finds it */
+        log_read_result rr;
+        int64_t mid = b->base + (b->last - b->base) / 2;
+        int16_t e = log_read(p, mid, 1, -1, true, &rr);
+        SCHECK(e == KERR_NONE && rr.first_batch_offset == b->base,
+               "offset %lld found batch %lld, expected %lld", (long long)mid,
+               (long long)rr.first_batch_offset, (long long)b->base);
+        log_read_release(&rr);
+        if (i % 5)
+            continue;
+        /* the time index: the first batch served with a timestamp >= ts
+         * (timestamps grow with the offsets; several batches may share
+         * one) */
+        int first = 0;
+        while (!present[first] || m->v[first].ts < b->ts)
+            first++;
+        int64_t o, t;
+        e = log_offset_for_timestamp(p, b->ts, &o, &t);
+        SCHECK(e == KERR_NONE && o == m->v[first].base,
+               "timestamp %lld found offset %lld, expected %lld",
+               (long long)b->ts, (long long)o, (long long)m->v[first].base);
+    }
+    free(present);
+}
+
+/* The recovery-point checkpoint's value for t-0, or -1. */
+static int64_t ckpt_recovery_point(crashfs *fs) {
+    size_t n;
+    char *txt =
+        (char *)crashfs_read(fs, DATA "/recovery-point-offset-checkpoint", &n);
+    if (!txt)
+        return -1;
+    int64_t v = -1;
+    char *t = strstr(txt, "\nt 0 ");
+    if (t)
+        v = strtoll(t + 5, NULL, 10);
+    free(txt);
+    return v;
+}
+
+static void run_seed(uint64_t seed) {
+    cur_seed = seed;
+    seed_ok = true;
+    /* the workload's length, without a cut */
+    crashfs *fs = crashfs_new();
+    const log_io *io = crashfs_io(fs);
+    io->mkdir(io->ctx, DATA, 0755);
+    crashfs_sync_all(fs); /* a formatted, mounted disk */
+    model m = {0};
+    int64_t base_ops = crashfs_op_count(fs);
+    workload(fs, seed, &m);
+    int64_t total = crashfs_op_count(fs) - base_ops;
+    model_free(&m);
+    crashfs_free(fs);
+
+    /* again, with the power cut at a seeded operation */
+    rng r;
+    rng_seed(&r, seed ^ 0x5eedc0ffeeULL);
+    fs = crashfs_new();
+    io = crashfs_io(fs);
+    io->mkdir(io->ctx, DATA, 0755);
+    crashfs_sync_all(fs);
+    crashfs_cut_after(fs, (int64_t)rng_below(&r, (uint64_t)total + 1));
+    workload(fs, seed, &m);
+    crashfs_crash(fs, seed);
+    int64_t ck = ckpt_recovery_point(fs);
+
+    rng_seed(&r, seed);
+    log_config cfg = crash_cfg(&r);
+    log_manager *mgr = open_on(fs, &cfg);
+    SCHECK(mgr != NULL, "reopen failed");
+    log_partition *p = mgr ? log_get(mgr, "t", 0) : NULL;
+    SCHECK(p || m.acked == 0, "partition lost with %lld offsets acknowledged",
+           (long long)m.acked);
+    if (p) {
+        SCHECK(!log_is_failed(p), "offline after recovery");
+        int64_t leo = log_end_offset(p);
+        SCHECK(ck <= leo, "recovery-point checkpoint %lld past LEO %lld",
+               (long long)ck, (long long)leo);
+        SCHECK(log_recovery_point(p) == leo, "recovery point %lld, LEO %lld",
+               (long long)log_recovery_point(p), (long long)leo);
+        verify_log(p, &m);
+        ps_state ps;
+        ps_init(&ps);
+        int64_t snap = ps_snapshot_load_latest(io, &ps, PDIR, leo);
+        SCHECK(snap <= leo, "snapshot %lld past LEO %lld", (long long)snap,
+               (long long)leo);
+        ps_free(&ps);
+        /* the recovered log takes appends and restarts cleanly */
+        buf b;
+        buf_init(&b, 0);
+        batch_builder bb;
+        batch_builder_init(&bb, 0, 0);
+        batch_builder_add(&bb, TS0 + STEPS, "k", 1, "after", 5, NULL, 0);
+        batch_builder_finish(&bb, &b);
+        batch_builder_free(&bb);
+        log_append_info info;
+        SCHECK(log_append(p, b.data, b.len, 2, LOG_ORIGIN_CLIENT, &info) ==
+                       KERR_NONE &&
+                   info.base_offset == leo,
+               "append after recovery at %lld", (long long)info.base_offset);
+        buf_free(&b);
+        log_manager_close(mgr);
+        mgr = open_on(fs, &cfg);
+        p = mgr ? log_get(mgr, "t", 0) : NULL;
+        SCHECK(p && log_end_offset(p) == info.last_offset + 1,
+               "clean restart lost the append");
+    }
+    log_manager_close(mgr);
+    SCHECK(crashfs_open_fds(fs) == 0, "%d fds left open", crashfs_open_fds(fs));
+    model_free(&m);
+    crashfs_free(fs);
+}
+
+TEST(log_crash_recovery_keeps_acknowledged_prefix) {
+    const char *one = getenv("SLUICE_CRASH_SEED");
+    if (one) {
+        run_seed(strtoull(one, NULL, 0));
+        return;
+    }
+    uint64_t base = test_seed() % 1000000000ULL;
+    int bad = 0;
+    for (uint64_t i = 0; i < NSEEDS && bad < 5; i++) {
+        run_seed(base + i);
+        bad += !seed_ok;
+    }
+    printf("  %d crash seeds from %llu, %d failed; %d hole(s) above the "
+           "acknowledged offset\n",
+           NSEEDS, (unsigned long long)base, bad, holes);
+}
