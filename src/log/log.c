@@ -34,6 +34,13 @@
  *     its first flush completes. So a crash never leaves a later segment
  *     without an earlier one (a gap), nor flushed data in a file whose name
  *     is lost (Kafka's LocalLog.flush flushes the directory too).
+ *     Not prevented: a power loss may drop a rolled segment's unflushed
+ *     tail while the next segment's data (written later, never flushed
+ *     either) survives; recovery then keeps a hole of offsets above the
+ *     recovery point, as Kafka's does - it cannot tell it from a compaction
+ *     gap (a cleaned segment ends below the next base), and preventing it
+ *     would take a synchronous fsync of every rolled segment. Acknowledged
+ *     (flushed) offsets are never in such a hole.
  *
  * A clean shutdown (log_manager_close) trims the active indexes, appends the
  * final time-index entry, fsyncs, writes the checkpoints and then the file

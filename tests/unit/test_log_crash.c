@@ -218,7 +218,7 @@ static int holes; /* over all seeds, for the summary */
  * there; a hole (offsets missing, data after them) only above the
  * acknowledged offset and at a segment boundary - a rolled segment's
  * unflushed tail lost while the next segment's data survived, which Kafka's
- * recovery keeps too (see the report in log.c's invariant 7); the indexes
+ * recovery keeps too (log.c, invariant 7); the indexes
  * find every batch served. */
 static void verify_log(log_partition *p, const model *m) {
     int64_t leo = log_end_offset(p), off = log_start_offset(p);
