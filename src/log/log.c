@@ -1295,6 +1295,9 @@ static void segs_push(log_partition *part, log_segment *s) {
 
 static void seg_delete_files(log_partition *part, int64_t base) {
     static const char *exts[] = {".log", ".index", ".timeindex", ".txnindex"};
+    /* invariant 7: the unlinks are durable before a flush counts on them
+     * (a truncated segment that came back would serve divergent data) */
+    part->dir_unsynced = true;
     for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
         char p[4096];
         seg_file(part, base, exts[i], p, sizeof(p));
@@ -2391,7 +2394,18 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
  */
 
 /* Removes the first k segments (k < nsegs, or k == nsegs after a roll). */
+static bool checkpoint_write(log_manager *mgr, int d, int k);
+
 static void drop_front_segments(log_partition *part, int k) {
+    /* The new log start is durable before the files go: a crash may bring
+     * back any subset of them (unlinks not yet fsynced), and only below a
+     * durable log start is such a partial set harmless (never read, deleted
+     * by the next retention pass) - above the old one it was a hole. */
+    part->log_start = SL_MAX(part->log_start, part->segs[k]->base);
+    if (!checkpoint_write(part->mgr, part->dir_index, 1)) {
+        poison(part, "log-start-offset-checkpoint");
+        return;
+    }
     for (int i = 0; i < k; i++) {
         log_segment *s = part->segs[i];
         seg_close(s);
@@ -2507,6 +2521,19 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
         return KERR_NONE;
     if (offset < part->log_start)
         offset = part->log_start;
+    /* The recovery-point checkpoint must not name an offset past the new
+     * end once anything is cut: at the next unclean start the segments
+     * below it would load as clean, with the cut half undone by a crash.
+     * So it is rewritten first, below the segment the cut starts in (Kafka
+     * rewrites it after LogManager.truncateTo, which leaves a window). */
+    int64_t floor = part->segs[seg_index_for(part, offset)]->base;
+    if (part->recovery_point > floor) {
+        part->recovery_point = floor;
+        if (!checkpoint_write(part->mgr, part->dir_index, 0)) {
+            poison(part, "recovery-point checkpoint");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
     /* Drop whole segments at or after offset (keep at least one). */
     while (part->nsegs > 1 && active(part)->base >= offset) {
         log_segment *s = active(part);
@@ -2600,13 +2627,15 @@ static int64_t ckpt_find(const ckpt *c, const char *topic, int32_t p) {
     return -1;
 }
 
-int16_t log_manager_checkpoint(log_manager *mgr) {
+/* Writes checkpoint k (0 recovery point, 1 log start, 2 HW) of log dir d:
+ * false with errno on failure. */
+static bool checkpoint_write(log_manager *mgr, int d, int k) {
     static const char *names[3] = {"recovery-point-offset-checkpoint",
                                    "log-start-offset-checkpoint",
                                    "replication-offset-checkpoint"};
-    int16_t err = KERR_NONE;
-    for (int d = 0; d < mgr->ndirs; d++) {
-        for (int k = 0; k < 3; k++) {
+    bool ok = true;
+    {
+        {
             buf b, body;
             buf_init(&b, 256);
             buf_init(&body, 256);
@@ -2627,13 +2656,22 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
             char *path = path_join(mgr->dirs[d], names[k]);
             if (!write_file_atomic(mgr, path, b.data, b.len)) {
                 SL_ERROR(MOD, "cannot write %s: %s", path, strerror(errno));
-                err = KERR_KAFKA_STORAGE_ERROR;
+                ok = false;
             }
             free(path);
             buf_free(&b);
             buf_free(&body);
         }
     }
+    return ok;
+}
+
+int16_t log_manager_checkpoint(log_manager *mgr) {
+    int16_t err = KERR_NONE;
+    for (int d = 0; d < mgr->ndirs; d++)
+        for (int k = 0; k < 3; k++)
+            if (!checkpoint_write(mgr, d, k))
+                err = KERR_KAFKA_STORAGE_ERROR;
     return err;
 }
 
@@ -2791,6 +2829,25 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     for (int i = 0; i + 1 < part->nsegs; i++)
         if (part->segs[i]->next_offset < part->segs[i + 1]->base)
             part->segs[i]->next_offset = part->segs[i + 1]->base;
+    if (ckpt_start > active(part)->next_offset) {
+        /* Everything below a durable log start was deleted (DeleteRecords,
+         * retention), and what was above it did not survive the crash:
+         * the log starts empty there, so that no offset below it is ever
+         * handed out again (Kafka's truncateFullyAndStartAt). */
+        SL_WARN(MOD,
+                "Log start offset %" PRId64 " of %s is past the recovered "
+                "end %" PRId64 "; the log restarts empty at it",
+                ckpt_start, part->path, active(part)->next_offset);
+        for (int i = 0; i < part->nsegs; i++) {
+            seg_close(part->segs[i]);
+            seg_delete_files(part, part->segs[i]->base);
+            free(part->segs[i]);
+        }
+        part->nsegs = 0;
+        if (!add_new_segment(part, ckpt_start))
+            part->failed = true;
+        seg_close(active(part));
+    }
     /* The active segment's index files are rewritten preallocated on open. */
     log_segment *act = active(part);
     act->active_files = false;

@@ -1,11 +1,14 @@
 /* Crash tests of the partition log on the crash file system
  * (tests/sim/crashfs.h): a seeded workload (appends, synchronous and
- * asynchronous flushes, checkpoints, producer snapshots, clean restarts)
+ * asynchronous flushes, checkpoints, producer snapshots, truncations,
+ * DeleteRecords, clean restarts)
  * runs until a power cut at a seeded operation; the crash drops, keeps or
  * tears every unsynced write and reverts or keeps every unsynced namespace
  * operation; then the log is reopened (recovery) and checked:
  *  - every offset acknowledged as flushed (below the recovery point after a
- *    completed flush) is there with identical bytes;
+ *    completed flush) and not deleted or truncated since is there with
+ *    identical bytes; truncated data never comes back once data after the
+ *    truncation point was flushed;
  *  - the log is a valid prefix of what was appended: dense offsets, every
  *    batch identical to the one appended at its offset, LEO the end of the
  *    last batch, offset and time index lookups agreeing with the data;
@@ -40,7 +43,10 @@ static const uint8_t TOPIC_ID[16] = {9, 8, 7, 6, 5, 4, 3, 2,
 
 typedef struct mbatch {
     int64_t base, last, ts;
-    bool failed; /* its append failed after the write: may be there */
+    bool failed;       /* its append failed after the write: may be there */
+    int64_t trunc_off; /* truncated away (log_truncate_to that offset): may
+                          be there while nothing after it was flushed;
+                          -1 if not */
     uint8_t *bytes;
     size_t len;
 } mbatch;
@@ -49,6 +55,7 @@ typedef struct model {
     mbatch *v;
     int n, cap;
     int64_t acked; /* every offset below was fsynced, as the log said */
+    int64_t start; /* the log start offset last set (DeleteRecords) */
 } model;
 
 static void model_free(model *m) {
@@ -130,13 +137,22 @@ static void model_add(model *m, int64_t base, const buf *b, int64_t ts,
         m->cap = m->cap ? m->cap * 2 : 64;
         m->v = xrealloc(m->v, sizeof(*m->v) * (size_t)m->cap);
     }
-    m->v[m->n++] = (mbatch){base,   base + h.last_offset_delta, ts,
-                            failed, memdup(b->data, b->len),    b->len};
+    m->v[m->n++] = (mbatch){.base = base,
+                            .last = base + h.last_offset_delta,
+                            .ts = ts,
+                            .failed = failed,
+                            .trunc_off = -1,
+                            .bytes = memdup(b->data, b->len),
+                            .len = b->len};
 }
 
 static void note_acked(model *m, log_partition *p) {
     if (!log_is_failed(p) && log_recovery_point(p) > m->acked)
         m->acked = log_recovery_point(p);
+    if (getenv("SLUICE_CRASH_TRACE"))
+        printf("    flushed: acknowledged %lld, LEO %lld, %d segments\n",
+               (long long)m->acked, (long long)log_end_offset(p),
+               log_segment_count(p));
 }
 
 /* The workload of seed: deterministic. Stops at the first I/O error (the
@@ -154,7 +170,7 @@ static void workload(crashfs *fs, uint64_t seed, model *m) {
     ps_state ps;
     ps_init(&ps);
     for (int step = 0; p && step < STEPS && !log_is_failed(p); step++) {
-        uint64_t c = rng_below(&r, 20);
+        uint64_t c = rng_below(&r, 24);
         if (c < 12) { /* append */
             buf b;
             buf_init(&b, 0);
@@ -188,7 +204,30 @@ static void workload(crashfs *fs, uint64_t seed, model *m) {
         } else if (c < 19) { /* producer snapshot at LEO, as at a roll */
             ps_snapshot_write(io, &ps, PDIR, log_end_offset(p));
             ps_snapshot_clean(io, PDIR, 2, log_end_offset(p));
-        } else { /* clean restart */
+        } else if (c < 21 && m->n) { /* truncation (follower divergence) */
+            int k = m->n - 1 - (int)rng_below(&r, (uint64_t)SL_MIN(m->n, 6));
+            int64_t off = m->v[k].base;
+            if (getenv("SLUICE_CRASH_TRACE"))
+                printf("    truncate to %lld (LEO %lld)\n", (long long)off,
+                       (long long)log_end_offset(p));
+            /* a truncation that failed half-way (the power cut) removed
+             * what it removed: data above off is not acknowledged either */
+            if (off >= log_start_offset(p) && m->v[k].trunc_off < 0) {
+                log_truncate_to(p, off);
+                for (int i = 0; i < m->n; i++)
+                    if (m->v[i].base >= off && m->v[i].trunc_off < 0)
+                        m->v[i].trunc_off = off;
+                if (m->acked > off)
+                    m->acked = off;
+            }
+        } else if (c < 23 && m->n) { /* DeleteRecords */
+            int64_t off = m->v[rng_below(&r, (uint64_t)m->n)].base, ls;
+            if (getenv("SLUICE_CRASH_TRACE"))
+                printf("    delete records to %lld\n", (long long)off);
+            if (off > m->start && off <= log_high_watermark(p) &&
+                log_delete_records(p, off, &ls) == KERR_NONE)
+                m->start = ls;
+        } else if (c == 23) { /* clean restart */
             log_manager_close(mgr);
             mgr = open_on(fs, &cfg);
             p = mgr ? log_get(mgr, "t", 0) : NULL;
@@ -213,19 +252,35 @@ static bool is_segment_base(log_partition *p, int64_t off) {
 
 static int holes; /* over all seeds, for the summary */
 
+/* Whether batch i may be absent after the crash. */
+static bool may_lack(const model *m, const mbatch *b) {
+    return b->trunc_off >= 0 || b->last >= m->acked || b->last < m->start;
+}
+
+/* Whether batch i may be served after the crash: not truncated away, or
+ * truncated but nothing after the truncation was flushed since. */
+static bool may_serve(const model *m, const mbatch *b) {
+    return b->trunc_off < 0 || m->acked <= b->trunc_off;
+}
+
 /* Reads the whole log back and compares it with the model: every batch
- * served is the one appended at its offset; every acknowledged batch is
- * there; a hole (offsets missing, data after them) only above the
- * acknowledged offset and at a segment boundary - a rolled segment's
- * unflushed tail lost while the next segment's data survived, which Kafka's
- * recovery keeps too (log.c, invariant 7); the indexes
- * find every batch served. */
+ * served is one appended at its offset (a truncated one only while nothing
+ * after the truncation was flushed); every acknowledged batch at or above
+ * the log start set is there; a hole (offsets missing, data after them)
+ * only above the acknowledged offset and at a segment boundary - a rolled
+ * segment's unflushed tail lost while the next segment's data survived,
+ * which Kafka's recovery keeps too (log.c, invariant 7); the indexes find
+ * every batch served. */
 static void verify_log(log_partition *p, const model *m) {
-    int64_t leo = log_end_offset(p), off = log_start_offset(p);
+    int64_t leo = log_end_offset(p), start = log_start_offset(p), off = start;
     SCHECK(leo >= m->acked, "LEO %lld < acknowledged %lld", (long long)leo,
            (long long)m->acked);
-    SCHECK(off == 0, "log start %lld", (long long)off);
+    SCHECK(start <= SL_MAX(m->start, m->acked),
+           "log start %lld past the one set (%lld) and the acknowledged data",
+           (long long)start, (long long)m->start);
     bool *present = xcalloc((size_t)m->n + 1, sizeof(bool));
+    int *order = xcalloc((size_t)m->n + 1, sizeof(int));
+    int norder = 0;
     int guard = 0;
     while (off < leo && guard++ < 100000 && seed_ok) {
         log_read_result rr;
@@ -248,7 +303,9 @@ static void verify_log(log_partition *p, const model *m) {
                 SCHECK(pos > 0, "corrupt batch served at %lld", (long long)off);
                 break;
             }
-            if (h.base_offset != off) {
+            bool first = off == start && norder == 0;
+            if (h.base_offset != off && !(first && h.base_offset < off &&
+                                          batch_last_offset(&h) >= off)) {
                 SCHECK(h.base_offset > off && off >= m->acked &&
                            is_segment_base(p, h.base_offset),
                        "batch at %lld, expected %lld (acknowledged %lld)",
@@ -258,14 +315,21 @@ static void verify_log(log_partition *p, const model *m) {
             }
             int k = -1;
             for (int i = 0; i < m->n && k < 0; i++)
-                if (m->v[i].base == h.base_offset)
+                if (m->v[i].base == h.base_offset &&
+                    m->v[i].len == (size_t)batch_size(&h) &&
+                    !memcmp(m->v[i].bytes, data + pos, m->v[i].len))
                     k = i;
-            SCHECK(k >= 0 && m->v[k].len == (size_t)batch_size(&h) &&
-                       !memcmp(m->v[k].bytes, data + pos, m->v[k].len),
-                   "batch at %lld differs from the one appended",
+            SCHECK(k >= 0, "batch at %lld differs from those appended",
                    (long long)h.base_offset);
-            if (k >= 0)
+            if (k >= 0) {
+                SCHECK(may_serve(m, &m->v[k]),
+                       "batch %lld truncated at %lld is back though %lld "
+                       "were flushed after it",
+                       (long long)h.base_offset, (long long)m->v[k].trunc_off,
+                       (long long)m->acked);
                 present[k] = true;
+                order[norder++] = k;
+            }
             off = batch_last_offset(&h) + 1;
             pos += (size_t)batch_size(&h);
         }
@@ -276,35 +340,40 @@ static void verify_log(log_partition *p, const model *m) {
     }
     SCHECK(off == leo, "data ends at %lld, LEO %lld", (long long)off,
            (long long)leo);
-    for (int i = 0; i < m->n && seed_ok; i++) {
-        const mbatch *b = &m->v[i];
-        SCHECK(present[i] || b->last >= m->acked,
+    for (int i = 0; i < m->n && seed_ok; i++)
+        SCHECK(present[i] || may_lack(m, &m->v[i]),
                "acknowledged batch %lld..%lld lost (acknowledged %lld)",
-               (long long)b->base, (long long)b->last, (long long)m->acked);
-        if (!present[i])
-            continue;
-        /* the offset index finds it */
+               (long long)m->v[i].base, (long long)m->v[i].last,
+               (long long)m->acked);
+    /* the offset index finds every batch served */
+    bool ts_sorted = true;
+    for (int q = 0; q < norder && seed_ok; q++) {
+        const mbatch *b = &m->v[order[q]];
+        if (q && b->ts < m->v[order[q - 1]].ts)
+            ts_sorted = false;
+        int64_t mid = SL_MAX(start, b->base + (b->last - b->base) / 2);
         log_read_result rr;
-        int64_t mid = b->base + (b->last - b->base) / 2;
         int16_t e = log_read(p, mid, 1, -1, true, &rr);
         SCHECK(e == KERR_NONE && rr.first_batch_offset == b->base,
                "offset %lld found batch %lld, expected %lld", (long long)mid,
                (long long)rr.first_batch_offset, (long long)b->base);
         log_read_release(&rr);
-        if (i % 5)
-            continue;
-        /* the time index: the first batch served with a timestamp >= ts
-         * (timestamps grow with the offsets; several batches may share
-         * one) */
-        int first = 0;
-        while (!present[first] || m->v[first].ts < b->ts)
-            first++;
-        int64_t o, t;
-        e = log_offset_for_timestamp(p, b->ts, &o, &t);
-        SCHECK(e == KERR_NONE && o == m->v[first].base,
-               "timestamp %lld found offset %lld, expected %lld",
-               (long long)b->ts, (long long)o, (long long)m->v[first].base);
     }
+    /* the time index: the first batch served with a timestamp >= ts
+     * (when timestamps grow with the offsets, as without truncations) */
+    for (int q = 0; q < norder && seed_ok && ts_sorted; q += 5) {
+        const mbatch *b = &m->v[order[q]];
+        int f = 0;
+        while (m->v[order[f]].ts < b->ts)
+            f++;
+        int64_t o, t;
+        int16_t e = log_offset_for_timestamp(p, b->ts, &o, &t);
+        int64_t want = SL_MAX(start, m->v[order[f]].base);
+        SCHECK(e == KERR_NONE && o == want,
+               "timestamp %lld found offset %lld, expected %lld",
+               (long long)b->ts, (long long)o, (long long)want);
+    }
+    free(order);
     free(present);
 }
 
