@@ -253,6 +253,11 @@ typedef struct flush_job {
     int err; /* errno of a failed fsync, else 0 */
 } flush_job;
 
+typedef struct doomed_seg {
+    log_partition *part;
+    int64_t base;
+} doomed_seg;
+
 typedef struct epoch_entry {
     int32_t epoch;
     int64_t start_offset;
@@ -311,6 +316,9 @@ struct log_manager {
     uint64_t fl_ticket; /* last ticket begun */
     bool create_sync;   /* partitions created since the last flush_begin */
     int *dir_parts;     /* partitions per log dir (placement) */
+    doomed_seg *doomed; /* dropped segments whose files go next (see
+                           doomed_flush) */
+    int ndoomed, capdoomed;
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -2396,20 +2404,48 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
 /* Removes the first k segments (k < nsegs, or k == nsegs after a roll). */
 static bool checkpoint_write(log_manager *mgr, int d, int k);
 
-static void drop_front_segments(log_partition *part, int k) {
-    /* The new log start is durable before the files go: a crash may bring
-     * back any subset of them (unlinks not yet fsynced), and only below a
-     * durable log start is such a partial set harmless (never read, deleted
-     * by the next retention pass) - above the old one it was a hole. */
-    part->log_start = SL_MAX(part->log_start, part->segs[k]->base);
-    if (!checkpoint_write(part->mgr, part->dir_index, 1)) {
-        poison(part, "log-start-offset-checkpoint");
-        return;
+/* The files of dropped segments are deleted by doomed_flush, after the
+ * new log start is durable: a crash may bring back any subset of them
+ * (unlinks not yet fsynced), and only below a durable log start is such a
+ * partial set harmless (never read, removed by the next retention pass) -
+ * above the old one it was a hole. One checkpoint per log dir and call,
+ * whatever the number of partitions that dropped segments. */
+static void doomed_add(log_partition *part, int64_t base) {
+    log_manager *mgr = part->mgr;
+    if (mgr->ndoomed == mgr->capdoomed) {
+        mgr->capdoomed = mgr->capdoomed ? mgr->capdoomed * 2 : 16;
+        mgr->doomed = xrealloc(mgr->doomed,
+                               sizeof(*mgr->doomed) * (size_t)mgr->capdoomed);
     }
+    mgr->doomed[mgr->ndoomed++] = (doomed_seg){part, base};
+}
+
+static void doomed_flush(log_manager *mgr) {
+    for (int d = 0; d < mgr->ndirs && mgr->ndoomed; d++) {
+        bool any = false;
+        for (int i = 0; i < mgr->ndoomed && !any; i++)
+            any = mgr->doomed[i].part->dir_index == d;
+        if (!any)
+            continue;
+        bool ok = checkpoint_write(mgr, d, 1);
+        for (int i = 0; i < mgr->ndoomed; i++) {
+            log_partition *p = mgr->doomed[i].part;
+            if (p->dir_index != d)
+                continue;
+            if (ok)
+                seg_delete_files(p, mgr->doomed[i].base);
+            else
+                poison(p, "log-start-offset-checkpoint");
+        }
+    }
+    mgr->ndoomed = 0;
+}
+
+static void drop_front_segments(log_partition *part, int k) {
     for (int i = 0; i < k; i++) {
         log_segment *s = part->segs[i];
         seg_close(s);
-        seg_delete_files(part, s->base);
+        doomed_add(part, s->base);
         free(s);
     }
     memmove(part->segs, part->segs + k,
@@ -2494,6 +2530,7 @@ int log_manager_tick(log_manager *mgr) {
         for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
             n += retention(p, now);
         }
+    doomed_flush(mgr);
     return n;
 }
 
@@ -2509,6 +2546,9 @@ int16_t log_delete_records(log_partition *part, int64_t offset,
         part->log_start = offset;
         epochs_truncate_start(part, offset);
         delete_old_segments(part, pred_start, 0);
+        doomed_flush(part->mgr);
+        if (part->failed)
+            return KERR_KAFKA_STORAGE_ERROR;
     }
     *new_log_start = part->log_start;
     return KERR_NONE;
@@ -3002,6 +3042,7 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->dirty);
     free(mgr->due);
     free(mgr->dir_parts);
+    free(mgr->doomed);
     pthread_mutex_destroy(&mgr->fl_mu);
     pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);
