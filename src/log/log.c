@@ -2564,9 +2564,11 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
     /* The recovery-point checkpoint must not name an offset past the new
      * end once anything is cut: at the next unclean start the segments
      * below it would load as clean, with the cut half undone by a crash.
-     * So it is rewritten first, below the segment the cut starts in (Kafka
-     * rewrites it after LogManager.truncateTo, which leaves a window). */
-    int64_t floor = part->segs[seg_index_for(part, offset)]->base;
+     * So it is rewritten first, at the base of the segment that keeps the
+     * last offset below the cut (the active one afterwards; Kafka rewrites
+     * it after LogManager.truncateTo, which leaves a window). */
+    int64_t floor =
+        part->segs[seg_index_for(part, offset > 0 ? offset - 1 : 0)]->base;
     if (part->recovery_point > floor) {
         part->recovery_point = floor;
         if (!checkpoint_write(part->mgr, part->dir_index, 0)) {

@@ -224,9 +224,13 @@ static void workload(crashfs *fs, uint64_t seed, model *m) {
             int64_t off = m->v[rng_below(&r, (uint64_t)m->n)].base, ls;
             if (getenv("SLUICE_CRASH_TRACE"))
                 printf("    delete records to %lld\n", (long long)off);
-            if (off > m->start && off <= log_high_watermark(p) &&
-                log_delete_records(p, off, &ls) == KERR_NONE)
+            /* one that failed half-way (the power cut) may have moved the
+             * log start durably too: what is below off may go either way */
+            if (off > m->start && off <= log_high_watermark(p)) {
+                if (log_delete_records(p, off, &ls) != KERR_NONE)
+                    ls = off;
                 m->start = ls;
+            }
         } else if (c == 23) { /* clean restart */
             log_manager_close(mgr);
             mgr = open_on(fs, &cfg);
@@ -426,6 +430,14 @@ static void run_seed(uint64_t seed) {
     log_partition *p = mgr ? log_get(mgr, "t", 0) : NULL;
     SCHECK(p || m.acked == 0, "partition lost with %lld offsets acknowledged",
            (long long)m.acked);
+    if (p && getenv("SLUICE_CRASH_TRACE"))
+        for (int i = 0; i < log_segment_count(p); i++) {
+            log_segment_info si;
+            log_segment_get(p, i, &si);
+            printf("    recovered segment %lld..%lld, %lld bytes\n",
+                   (long long)si.base, (long long)si.end_offset,
+                   (long long)si.size);
+        }
     if (p) {
         SCHECK(!log_is_failed(p), "offline after recovery");
         int64_t leo = log_end_offset(p);
