@@ -31,7 +31,9 @@ LIB_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
               src/txn/*.c src/cluster/*.c src/tools/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+# tests/sim: the crash file system (and later the simulator), test-only
+# code that the unit tests use and the broker binary never links.
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/sim/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)

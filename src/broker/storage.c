@@ -191,7 +191,7 @@ int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
             break;
         }
         uint8_t *data = xmalloc((size_t)rr.len);
-        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+        ssize_t got = log_read_pread(&rr, data, (size_t)rr.len, rr.file_pos);
         log_read_release(&rr);
         if (got != rr.len) {
             free(data);

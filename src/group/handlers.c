@@ -163,7 +163,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
         ls->cap = (size_t)rr.len;
         ls->data = xrealloc(ls->data, ls->cap);
     }
-    ssize_t got = pread(rr.fd, ls->data, (size_t)rr.len, rr.file_pos);
+    ssize_t got = log_read_pread(&rr, ls->data, (size_t)rr.len, rr.file_pos);
     log_read_release(&rr);
     if (got <= 0)
         return false;

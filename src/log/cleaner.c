@@ -37,7 +37,6 @@
  */
 #include "cleaner.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -80,18 +79,34 @@ void log_cleaner_opts_default(log_cleaner_opts *o) {
 
 /* ---- small file helpers
  * ------------------------------------------------------ */
-static void fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+/* The swap's renames are durable once this returned true. */
+static bool fsync_dir(const log_io *io, const char *dir) {
+    if (IOC(io, fsync_dir, dir) == 0)
+        return true;
+    SL_ERROR(MOD, "cannot fsync directory %s: %s", dir, strerror(errno));
+    return false;
 }
 
-static bool file_exists(const char *p) {
-    return access(p, F_OK) == 0;
+static bool file_exists(const log_io *io, const char *p) {
+    return log_io_exists(io, p);
 }
 
+/* A small file of at most 63 bytes as a NUL-terminated string ("" if it
+ * cannot be read). */
+static void read_small(const log_io *io, const char *path, char txt[64]) {
+    memset(txt, 0, 64);
+    int fd = IOC(io, open, path, O_RDONLY, 0);
+    if (fd < 0)
+        return;
+    ssize_t r = log_io_read_full(io, fd, txt, 63, 0);
+    IOC(io, close, fd);
+    if (r < 0)
+        txt[0] = 0;
+}
+
+/* Temp + fsync + rename, without a directory fsync: the .swapend's entry
+ * is made durable by the swap's directory fsync before anything depends on
+ * it, and a cleaner checkpoint that reverts only lags (a pass is redone). */
 static bool write_small_atomic(const log_io *io, const char *path,
                                const void *d, size_t n) {
     char tmp[4200];
@@ -123,14 +138,10 @@ int log_cl_write_swapend(const log_io *io, const char *dir, int64_t base,
     return write_small_atomic(io, ep, txt, (size_t)tl) ? 0 : -1;
 }
 
-static bool swapend_matches(const char *path, int64_t end) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    char txt[64] = {0};
-    ssize_t r = read(fd, txt, sizeof(txt) - 1);
-    close(fd);
-    return r > 0 && strtoll(txt, NULL, 10) == end;
+static bool swapend_matches(const log_io *io, const char *path, int64_t end) {
+    char txt[64];
+    read_small(io, path, txt);
+    return txt[0] && strtoll(txt, NULL, 10) == end;
 }
 
 void log_cl_drop_group(const log_io *io, const char *dir, int64_t base,
@@ -170,7 +181,8 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
     log_cl_seg_name(ts, sizeof ts, dir, base, ".txnindex.swap");
     /* 1. the group's end, for recovery (the cleaned data may end earlier);
      * the worker normally wrote it already (its fsync off the loop) */
-    if (!swapend_matches(ep, end) && log_cl_write_swapend(io, dir, base, end))
+    if (!swapend_matches(io, ep, end) &&
+        log_cl_write_swapend(io, dir, base, end))
         return -1;
     /* 2. .cleaned -> .swap; the .log.swap rename is the commit point */
     if (cleaned_txnindex && IOC(io, rename, cleaned_txnindex, ts) != 0)
@@ -182,9 +194,8 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
         if (IOC(io, rename, c, w) != 0)
             return -1;
     }
-    if (IOC(io, rename, cleaned_log, ls) != 0)
+    if (IOC(io, rename, cleaned_log, ls) != 0 || !fsync_dir(io, dir))
         return -1;
-    fsync_dir(dir);
     /* 3. old files go (the first segment's .log is replaced by rename) */
     static const char *idx_exts[] = {".index", ".timeindex", ".txnindex"};
     for (int i = n - 1; i >= 0; i--) {
@@ -211,9 +222,8 @@ int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
         if (IOC(io, rename, w, f) != 0)
             return -1;
     }
-    if (IOC(io, rename, ls, lp) != 0)
+    if (IOC(io, rename, ls, lp) != 0 || !fsync_dir(io, dir))
         return -1;
-    fsync_dir(dir);
     IOC(io, unlink, ep);
     return 0;
 }
@@ -230,28 +240,29 @@ static bool parse_seg_file(const char *name, const char *ext, int64_t *base) {
     return true;
 }
 
-void log_cleaner_recover_dir(const log_io *io, const char *dir) {
+int log_cleaner_recover_dir(const log_io *io, const char *dir) {
     if (!io)
         io = &log_io_posix;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
+    int nnames;
+    char **names = log_io_list_names(io, dir, &nnames);
+    if (!names)
+        return -1;
     int64_t *swaps = NULL;
     int ns = 0;
     int64_t *logs = NULL;
     int nl = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    for (int k = 0; k < nnames; k++) {
         int64_t b;
-        if (parse_seg_file(de->d_name, ".swapend", &b)) {
+        if (parse_seg_file(names[k], ".swapend", &b)) {
             swaps = xrealloc(swaps, sizeof(*swaps) * (size_t)(ns + 1));
             swaps[ns++] = b;
-        } else if (parse_seg_file(de->d_name, ".log", &b)) {
+        } else if (parse_seg_file(names[k], ".log", &b)) {
             logs = xrealloc(logs, sizeof(*logs) * (size_t)(nl + 1));
             logs[nl++] = b;
         }
     }
-    closedir(d);
+    log_io_free_names(names, nnames);
+    int rc = 0;
     for (int i = 0; i < ns; i++) {
         int64_t base = swaps[i];
         char ep[4200], ls[4200], lp[4200], ts[4200], tp[4200];
@@ -260,16 +271,10 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
         log_cl_seg_name(ls, sizeof ls, dir, base, ".log.swap");
         log_cl_seg_name(tp, sizeof tp, dir, base, ".txnindex");
         log_cl_seg_name(ts, sizeof ts, dir, base, ".txnindex.swap");
-        int fd = open(ep, O_RDONLY | O_CLOEXEC);
-        char txt[64] = {0};
-        int64_t end = -1;
-        if (fd >= 0) {
-            ssize_t r = read(fd, txt, sizeof(txt) - 1);
-            close(fd);
-            if (r > 0)
-                end = strtoll(txt, NULL, 10);
-        }
-        if (file_exists(ls) && end > base) {
+        char txt[64];
+        read_small(io, ep, txt);
+        int64_t end = txt[0] ? strtoll(txt, NULL, 10) : -1;
+        if (file_exists(io, ls) && end > base) {
             /* committed: finish it */
             SL_WARN(MOD,
                     "Completing an interrupted log cleaner swap in %s "
@@ -288,7 +293,7 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
                     IOC(io, unlink, p);
                 }
             }
-            if (file_exists(ts))
+            if (file_exists(io, ts))
                 IOC(io, rename, ts, tp);
             /* the new indexes, if they were still .swap (else the ones
              * just removed are rebuilt when the segment loads) */
@@ -296,7 +301,7 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
                 char w[4200], f[4200];
                 swap_idx_name(w, sizeof w, dir, base, k, ".swap");
                 swap_idx_name(f, sizeof f, dir, base, k, "");
-                if (file_exists(w))
+                if (file_exists(io, w))
                     IOC(io, rename, w, f);
             }
             IOC(io, rename, ls, lp);
@@ -310,11 +315,16 @@ void log_cleaner_recover_dir(const log_io *io, const char *dir) {
                 IOC(io, unlink, w);
             }
         }
-        fsync_dir(dir);
+        /* the outcome is durable before the .swapend that decides it goes */
+        if (!fsync_dir(io, dir)) {
+            rc = -1;
+            break;
+        }
         IOC(io, unlink, ep);
     }
     free(swaps);
     free(logs);
+    return rc;
 }
 
 static ckpt_ent *ck_find(const log_cleaner *c, const char *topic, int32_t p) {
@@ -341,23 +351,24 @@ static void ck_set(log_cleaner *c, const char *topic, int32_t p, int64_t off) {
 static void ck_load(log_cleaner *c, const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, CKPT_NAME);
-    FILE *f = fopen(path, "re");
-    if (!f)
+    size_t len;
+    char *txt = (char *)log_io_read_file(c->io, path, 64u << 20, &len);
+    if (!txt)
         return;
-    char line[512];
-    int ver = -1, n = 0;
-    if (fgets(line, sizeof line, f))
-        ver = atoi(line);
-    if (ver == 0 && fgets(line, sizeof line, f))
+    char *save = NULL;
+    char *line = strtok_r(txt, "\n", &save);
+    int ver = line ? atoi(line) : -1, n = 0;
+    if (ver == 0 && (line = strtok_r(NULL, "\n", &save)))
         n = atoi(line);
-    for (int i = 0; ver == 0 && i < n && fgets(line, sizeof line, f); i++) {
+    for (int i = 0; ver == 0 && i < n && (line = strtok_r(NULL, "\n", &save));
+         i++) {
         char topic[256];
         int32_t p;
         int64_t off;
         if (sscanf(line, "%255s %d %" SCNd64, topic, &p, &off) == 3)
             ck_set(c, topic, p, off);
     }
-    fclose(f);
+    free(txt);
 }
 
 typedef struct ck_write_ctx {
@@ -536,7 +547,7 @@ static job *start_job(log_cleaner *c) {
     }
     ps_state tmp;
     ps_init(&tmp);
-    ps_txnindex_load(&tmp, j->dir, 0, INT64_MAX);
+    ps_txnindex_load(j->io, &tmp, j->dir, 0, INT64_MAX);
     j->naborted = tmp.n_aborted;
     j->aborted = xmalloc(sizeof(*j->aborted) * (size_t)(tmp.n_aborted + 1));
     if (tmp.n_aborted)

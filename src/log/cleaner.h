@@ -165,7 +165,9 @@ int64_t log_cleaner_map_get(log_cleaner_map *m, const void *key, size_t len);
 int log_cleaner_swap_in(const log_io *io, const char *dir, const int64_t *bases,
                         int n, int64_t end, const char *cleaned_log,
                         const char *cleaned_txnindex, bool with_indexes);
-/* At open: completes an interrupted swap in dir or rolls it back. */
-void log_cleaner_recover_dir(const log_io *io, const char *dir);
+/* At open: completes an interrupted swap in dir or rolls it back. 0, or -1
+ * with errno if dir cannot be listed or its fsync failed (the caller takes
+ * the partition offline). */
+int log_cleaner_recover_dir(const log_io *io, const char *dir);
 
 #endif

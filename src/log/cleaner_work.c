@@ -777,18 +777,18 @@ static bool write_group_txnindex(job *j, char **path) {
     for (int i = j->g_first; i < j->g_first + j->g_count; i++) {
         char tp[4200];
         log_cl_seg_name(tp, sizeof tp, j->dir, j->segs[i].base, ".txnindex");
-        int fd = open(tp, O_RDONLY | O_CLOEXEC);
+        int fd = IOC(j->io, open, tp, O_RDONLY, 0);
         if (fd < 0)
             continue;
-        struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_size > 0) {
-            size_t n = (size_t)st.st_size;
+        log_io_stat st;
+        if (IOC(j->io, fstat, fd, &st) == 0 && st.size > 0) {
+            size_t n = (size_t)st.size;
             buf_reserve(&all, n);
             if (log_io_read_full(j->io, fd, all.data + all.len, n, 0) ==
                 (ssize_t)n)
                 all.len += n;
         }
-        close(fd);
+        IOC(j->io, close, fd);
     }
     if (all.len == 0) {
         buf_free(&all);

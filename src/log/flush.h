@@ -31,7 +31,8 @@
  *
  * Threading: every function here is for the loop thread (the thread that
  * owns the log_manager), except that notify runs on the flusher thread. The
- * log_io of the manager must allow fsync from the flusher thread (posix does).
+ * log_io of the manager must allow fsync, fsync_dir and syncfs from the
+ * flusher thread (posix does; tests/sim/crashfs locks).
  */
 #ifndef SL_LOG_FLUSH_H
 #define SL_LOG_FLUSH_H

@@ -27,6 +27,20 @@
  *     written again and every call answers KAFKA_STORAGE_ERROR.
  *  6. At most max_open_segments segments have their .log fd and index arrays
  *     in memory (LRU); the rest are reopened on demand.
+ *  7. Directory entries are durable before anything depends on them: a new
+ *     segment file's entry is fsynced (partition directory) before the next
+ *     segment is created (roll) and before a flush moves the recovery point
+ *     past data in it; a new partition's directory entry (log dir) before
+ *     its first flush completes. So a crash never leaves a later segment
+ *     without an earlier one (a gap), nor flushed data in a file whose name
+ *     is lost (Kafka's LocalLog.flush flushes the directory too).
+ *     Not prevented: a power loss may drop a rolled segment's unflushed
+ *     tail while the next segment's data (written later, never flushed
+ *     either) survives; recovery then keeps a hole of offsets above the
+ *     recovery point, as Kafka's does - it cannot tell it from a compaction
+ *     gap (a cleaned segment ends below the next base), and preventing it
+ *     would take a synchronous fsync of every rolled segment. Acknowledged
+ *     (flushed) offsets are never in such a hole.
  *
  * A clean shutdown (log_manager_close) trims the active indexes, appends the
  * final time-index entry, fsyncs, writes the checkpoints and then the file
@@ -105,9 +119,90 @@ static int px_rmdir(void *c, const char *p) {
     return rmdir(p);
 }
 
-const log_io log_io_posix = {px_open,  px_close,     px_pread,  px_pwrite,
-                             px_fsync, px_ftruncate, px_rename, px_unlink,
-                             px_mkdir, px_rmdir,     NULL};
+static int px_stat(void *c, const char *p, log_io_stat *out) {
+    (void)c;
+    struct stat st;
+    if (stat(p, &st) != 0)
+        return -1;
+    out->size = st.st_size;
+    out->is_dir = S_ISDIR(st.st_mode);
+    return 0;
+}
+static int px_fstat(void *c, int fd, log_io_stat *out) {
+    (void)c;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    out->size = st.st_size;
+    out->is_dir = S_ISDIR(st.st_mode);
+    return 0;
+}
+static int px_list(void *c, const char *dir,
+                   void (*fn)(void *arg, const char *name), void *arg) {
+    (void)c;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    for (;;) {
+        errno = 0;
+        if (!(de = readdir(d)))
+            break;
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            fn(arg, de->d_name);
+    }
+    int err = errno;
+    closedir(d);
+    errno = err;
+    return err ? -1 : 0;
+}
+/* fsync (not fdatasync) of the directory, as before the seam existed. */
+static int px_fsync_dir(void *c, const char *dir) {
+    (void)c;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+static int px_syncfs(void *c, const char *path) {
+    (void)c;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = syncfs(fd);
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
+}
+static int px_dup(void *c, int fd) {
+    (void)c;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+const log_io log_io_posix = {
+    .open = px_open,
+    .close = px_close,
+    .pread = px_pread,
+    .pwrite = px_pwrite,
+    .fsync = px_fsync,
+    .ftruncate = px_ftruncate,
+    .rename = px_rename,
+    .unlink = px_unlink,
+    .mkdir = px_mkdir,
+    .rmdir = px_rmdir,
+    .stat = px_stat,
+    .fstat = px_fstat,
+    .list = px_list,
+    .fsync_dir = px_fsync_dir,
+    .syncfs = px_syncfs,
+    .dup = px_dup,
+    .ctx = NULL,
+};
 
 /* ---- types ------------------------------------------------------------- */
 typedef struct idx_entry {
@@ -150,11 +245,18 @@ typedef struct flush_job {
     int64_t target;      /* recovery point once synced */
     int fds[3];
     int nfds;
-    bool syncfs; /* fds[0] is a log dir: syncfs (new partitions) */
+    char *sync_path; /* else a log dir: syncfs (new partitions) */
+    char *dirs[2];   /* directories to fsync first (invariant 7) */
+    int ndirs;
     uint64_t ticket;
     bool done;
     int err; /* errno of a failed fsync, else 0 */
 } flush_job;
+
+typedef struct doomed_seg {
+    log_partition *part;
+    int64_t base;
+} doomed_seg;
 
 typedef struct epoch_entry {
     int32_t epoch;
@@ -181,6 +283,9 @@ struct log_partition {
     bool flush_due; /* in mgr->due: an asynchronous flush is to be begun */
     uint64_t gen;   /* bumped by truncation: older flush jobs do not count */
     bool failed;
+    bool dir_unsynced;    /* a segment file was created in path since the
+                             last fsync of path (invariant 7) */
+    bool parent_unsynced; /* path itself is new: its log dir not fsynced */
     epoch_entry *epochs;
     int nepochs, capepochs;
 };
@@ -211,6 +316,9 @@ struct log_manager {
     uint64_t fl_ticket; /* last ticket begun */
     bool create_sync;   /* partitions created since the last flush_begin */
     int *dir_parts;     /* partitions per log dir (placement) */
+    doomed_seg *doomed; /* dropped segments whose files go next (see
+                           doomed_flush) */
+    int ndoomed, capdoomed;
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -305,62 +413,125 @@ ssize_t log_io_read_full(const log_io *io, int fd, void *p, size_t n,
     return (ssize_t)got;
 }
 
-static int64_t file_size(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0)
+/* Size of a regular file through io, -1 if it cannot be stat'ed. */
+static int64_t file_size(const log_manager *mgr, const char *path) {
+    log_io_stat st;
+    if (IOCALL(mgr, stat, path, &st) != 0)
         return -1;
-    return st.st_size;
+    return st.size;
+}
+
+bool log_io_exists(const log_io *io, const char *path) {
+    log_io_stat st;
+    return io->stat(io->ctx, path, &st) == 0;
+}
+
+uint8_t *log_io_read_file(const log_io *io, const char *path, size_t max,
+                          size_t *n) {
+    *n = 0;
+    int fd = io->open(io->ctx, path, O_RDONLY, 0);
+    if (fd < 0)
+        return NULL;
+    log_io_stat st;
+    uint8_t *p = NULL;
+    if (io->fstat(io->ctx, fd, &st) != 0)
+        goto out;
+    if (st.size < 0 || (uint64_t)st.size > max) {
+        errno = EFBIG;
+        goto out;
+    }
+    p = xmalloc((size_t)st.size + 1);
+    ssize_t got = log_io_read_full(io, fd, p, (size_t)st.size, 0);
+    if (got != (ssize_t)st.size) {
+        if (got >= 0)
+            errno = EIO;
+        free(p);
+        p = NULL;
+        goto out;
+    }
+    p[st.size] = 0;
+    *n = (size_t)st.size;
+out:;
+    int err = errno;
+    io->close(io->ctx, fd);
+    errno = err;
+    return p;
+}
+
+typedef struct name_list {
+    char **v;
+    int n, cap;
+} name_list;
+
+static void name_list_add(void *arg, const char *name) {
+    name_list *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, sizeof(*l->v) * (size_t)l->cap);
+    }
+    l->v[l->n++] = xstrdup(name);
+}
+
+char **log_io_list_names(const log_io *io, const char *dir, int *n) {
+    name_list l = {xmalloc(sizeof(char *)), 0, 1};
+    if (io->list(io->ctx, dir, name_list_add, &l) != 0) {
+        int err = errno;
+        log_io_free_names(l.v, l.n);
+        *n = 0;
+        errno = err;
+        return NULL;
+    }
+    *n = l.n;
+    return l.v;
+}
+
+void log_io_free_names(char **names, int n) {
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* Temp + fsync + rename + fsync(dir) (Kafka's checkpoint discipline). */
-static bool write_file_atomic(log_manager *mgr, const char *path,
-                              const void *data, size_t n) {
+bool log_io_write_atomic(const log_io *io, const char *path, const void *data,
+                         size_t n) {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = IOCALL(mgr, open, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return false;
-    bool ok = log_io_write_all(mgr->io, fd, data, n, 0) &&
-              IOCALL(mgr, fsync, fd) == 0;
-    IOCALL(mgr, close, fd);
-    if (!ok || IOCALL(mgr, rename, tmp, path) != 0) {
-        IOCALL(mgr, unlink, tmp);
+    bool ok =
+        log_io_write_all(io, fd, data, n, 0) && io->fsync(io->ctx, fd) == 0;
+    int err = errno;
+    io->close(io->ctx, fd);
+    if (!ok || io->rename(io->ctx, tmp, path) != 0) {
+        if (ok)
+            err = errno;
+        io->unlink(io->ctx, tmp);
+        errno = err;
         return false;
     }
-    /* fsync the directory so the rename itself is durable */
+    /* fsync the directory so the rename itself is durable; a failure is an
+     * I/O error like any other (the caller poisons or reports it) */
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = 0;
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        if (io->fsync_dir(io->ctx, dir[0] ? dir : "/") != 0)
+            return false;
     }
     return true;
 }
 
+static bool write_file_atomic(log_manager *mgr, const char *path,
+                              const void *data, size_t n) {
+    return log_io_write_atomic(mgr->io, path, data, n);
+}
+
 /* Reads a small text file wholly into a NUL-terminated heap string. */
 static char *read_text(log_manager *mgr, const char *path) {
-    int fd = IOCALL(mgr, open, path, O_RDONLY, 0);
-    if (fd < 0)
-        return NULL;
-    buf b;
-    buf_init(&b, 256);
-    for (;;) {
-        buf_reserve(&b, 4096);
-        ssize_t r = IOCALL(mgr, pread, fd, b.data + b.len, 4096, (off_t)b.len);
-        if (r <= 0)
-            break;
-        b.len += (size_t)r;
-        if (b.len > (64u << 20))
-            break;
-    }
-    IOCALL(mgr, close, fd);
-    buf_put_u8(&b, 0);
-    return (char *)b.data;
+    size_t n;
+    return (char *)log_io_read_file(mgr->io, path, 64u << 20, &n);
 }
 
 /* base64url without padding (java.util.Base64.getUrlEncoder().withoutPadding,
@@ -788,7 +959,7 @@ static bool seg_finalize(log_segment *s, flush_job *job) {
     }
     s->active_files = false;
     if (job) {
-        int fd = ok ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = ok ? IOCALL(mgr, dup, s->fd) : -1;
         if (fd < 0)
             return false;
         job->fds[job->nfds++] = fd;
@@ -847,7 +1018,7 @@ static bool seg_rebuild(log_segment *s, bool *truncated) {
         return false;
     char lp[4096];
     seg_file(part, s->base, ".log", lp, sizeof(lp));
-    int64_t fsize = file_size(lp);
+    int64_t fsize = file_size(mgr, lp);
     if (fsize < 0)
         fsize = 0;
     s->n_idx = s->n_tidx = 0;
@@ -930,8 +1101,8 @@ static bool seg_load_clean(log_segment *s, bool last) {
     seg_file(part, s->base, ".log", lp, sizeof(lp));
     seg_file(part, s->base, ".index", ip, sizeof(ip));
     seg_file(part, s->base, ".timeindex", tp, sizeof(tp));
-    s->size = file_size(lp);
-    int64_t isz = file_size(ip), tsz = file_size(tp);
+    s->size = file_size(mgr, lp);
+    int64_t isz = file_size(mgr, ip), tsz = file_size(mgr, tp);
     /* an empty segment's index files are created with its first entry */
     if (s->size == 0 && isz < 0 && tsz < 0)
         isz = tsz = 0;
@@ -1132,6 +1303,9 @@ static void segs_push(log_partition *part, log_segment *s) {
 
 static void seg_delete_files(log_partition *part, int64_t base) {
     static const char *exts[] = {".log", ".index", ".timeindex", ".txnindex"};
+    /* invariant 7: the unlinks are durable before a flush counts on them
+     * (a truncated segment that came back would serve divergent data) */
+    part->dir_unsynced = true;
     for (size_t i = 0; i < SL_ARRAY_LEN(exts); i++) {
         char p[4096];
         seg_file(part, base, exts[i], p, sizeof(p));
@@ -1206,6 +1380,7 @@ static void read_partition_metadata(log_partition *part) {
 static bool add_new_segment(log_partition *part, int64_t base) {
     log_segment *s = seg_new(part, base);
     segs_push(part, s);
+    part->dir_unsynced = true; /* seg_open creates the .log */
     if (!seg_open(s)) {
         return false;
     }
@@ -1243,6 +1418,7 @@ log_partition *log_create(log_manager *mgr, const char *topic,
         *err = KERR_KAFKA_STORAGE_ERROR;
         return NULL;
     }
+    part->parent_unsynced = true;
     if (!write_partition_metadata(part) || !add_new_segment(part, 0)) {
         SL_ERROR(MOD, "cannot initialise %s: %s", part->path, strerror(errno));
         part_free(part);
@@ -1256,18 +1432,16 @@ log_partition *log_create(log_manager *mgr, const char *topic,
 }
 
 static bool remove_dir_files(log_manager *mgr, const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
+    int n;
+    char **names = log_io_list_names(mgr->io, dir, &n);
+    if (!names)
         return false;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *p = path_join(dir, de->d_name);
+    for (int i = 0; i < n; i++) {
+        char *p = path_join(dir, names[i]);
         IOCALL(mgr, unlink, p);
         free(p);
     }
-    closedir(d);
+    log_io_free_names(names, n);
     return IOCALL(mgr, rmdir, dir) == 0;
 }
 
@@ -1320,6 +1494,12 @@ void log_topic_id(const log_partition *part, uint8_t out[16]) {
 const char *log_dir_path(const log_partition *part) {
     return part->mgr->dirs[part->dir_index];
 }
+const log_io *log_manager_io(const log_manager *mgr) {
+    return mgr->io;
+}
+const log_io *log_partition_io(const log_partition *part) {
+    return part->mgr->io;
+}
 int64_t log_start_offset(const log_partition *part) {
     return part->log_start;
 }
@@ -1361,6 +1541,7 @@ void log_set_high_watermark(log_partition *part, int64_t hw) {
 /* ---- flush ------------------------------------------------------------------
  */
 static bool sync_pending_jobs(log_partition *part);
+static bool sync_part_dirs(log_partition *part, flush_job *job);
 
 int16_t log_flush(log_partition *part) {
     if (part->failed)
@@ -1371,8 +1552,8 @@ int16_t log_flush(log_partition *part) {
         return KERR_NONE;
     /* rolled segments still waiting for the flusher are synced first, so
      * that everything below the new recovery point is on disk */
-    if (!sync_pending_jobs(part) || !seg_open(s) ||
-        IOCALL(part->mgr, fsync, s->fd) != 0) {
+    if (!sync_pending_jobs(part) || !sync_part_dirs(part, NULL) ||
+        !seg_open(s) || IOCALL(part->mgr, fsync, s->fd) != 0) {
         poison(part, "fsync");
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -1381,6 +1562,27 @@ int16_t log_flush(log_partition *part) {
     part->last_flush_ms = clk_mono_ms();
     part->flush_due = false; /* left in mgr->due; skipped there */
     return KERR_NONE;
+}
+
+/* Invariant 7 for a flush: the directories whose new entries the flushed
+ * data needs. With job, they are handed to it (fsynced on the flusher
+ * before its files); else fsynced now. False on an fsync error. */
+static bool sync_part_dirs(log_partition *part, flush_job *job) {
+    log_manager *mgr = part->mgr;
+    const char *dirs[2];
+    int n = 0;
+    if (part->dir_unsynced)
+        dirs[n++] = part->path;
+    if (part->parent_unsynced)
+        dirs[n++] = mgr->dirs[part->dir_index];
+    for (int i = 0; i < n; i++) {
+        if (job)
+            job->dirs[job->ndirs++] = xstrdup(dirs[i]);
+        else if (IOCALL(mgr, fsync_dir, dirs[i]) != 0)
+            return false;
+    }
+    part->dir_unsynced = part->parent_unsynced = false;
+    return true;
 }
 
 static void mark_dirty(log_partition *part) {
@@ -1423,9 +1625,12 @@ static flush_job *job_new(log_partition *part, int64_t target) {
     return j;
 }
 
-static void job_free(flush_job *j) {
+static void job_free(log_manager *mgr, flush_job *j) {
     for (int i = 0; i < j->nfds; i++)
-        close(j->fds[i]);
+        IOCALL(mgr, close, j->fds[i]);
+    for (int i = 0; i < j->ndirs; i++)
+        free(j->dirs[i]);
+    free(j->sync_path);
     free(j);
 }
 
@@ -1443,9 +1648,13 @@ static void *flusher_main(void *arg) {
         mgr->fl_next = j->next;
         pthread_mutex_unlock(&mgr->fl_mu);
         int err = 0;
+        if (j->sync_path && IOCALL(mgr, syncfs, j->sync_path) != 0)
+            err = errno ? errno : EIO;
+        for (int i = 0; i < j->ndirs && !err; i++)
+            if (IOCALL(mgr, fsync_dir, j->dirs[i]) != 0)
+                err = errno ? errno : EIO;
         for (int i = 0; i < j->nfds && !err; i++)
-            if ((j->syncfs ? syncfs(j->fds[i])
-                           : IOCALL(mgr, fsync, j->fds[i])) != 0)
+            if (IOCALL(mgr, fsync, j->fds[i]) != 0)
                 err = errno ? errno : EIO;
         pthread_mutex_lock(&mgr->fl_mu);
         j->err = err;
@@ -1524,13 +1733,9 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
          * log dir, whatever their number */
         mgr->create_sync = false;
         for (int d = 0; d < mgr->ndirs; d++) {
-            int fd = open(mgr->dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (fd < 0)
-                continue;
             flush_job *j = xcalloc(1, sizeof(*j));
-            j->syncfs = true;
+            j->sync_path = xstrdup(mgr->dirs[d]);
             j->target = -1;
-            j->fds[j->nfds++] = fd;
             if (tail)
                 tail->next = j;
             else
@@ -1546,12 +1751,13 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
         if (p->failed)
             continue;
         log_segment *s = active(p);
-        int fd = seg_open(s) ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = seg_open(s) ? IOCALL(mgr, dup, s->fd) : -1;
         if (fd < 0) {
             poison(p, "flush");
             continue;
         }
         flush_job *j = job_new(p, s->next_offset);
+        sync_part_dirs(p, j);
         j->fds[j->nfds++] = fd;
         p->unflushed_msgs = 0;
         p->last_flush_ms = clk_mono_ms();
@@ -1618,7 +1824,7 @@ uint64_t log_manager_flush_reap(log_manager *mgr) {
                 p->recovery_point = j->target;
             }
         }
-        job_free(j);
+        job_free(mgr, j);
     }
     return upto;
 }
@@ -1641,14 +1847,20 @@ static bool sync_pending_jobs(log_partition *part) {
     log_manager *mgr = part->mgr;
     bool ok = true;
     for (flush_job *j = mgr->held_head; j && ok; j = j->next)
-        if (j->part == part)
+        if (j->part == part) {
+            for (int i = 0; i < j->ndirs && ok; i++)
+                ok = IOCALL(mgr, fsync_dir, j->dirs[i]) == 0;
             for (int i = 0; i < j->nfds && ok; i++)
                 ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+        }
     pthread_mutex_lock(&mgr->fl_mu);
     for (flush_job *j = mgr->jobs_head; j && ok; j = j->next)
-        if (j->part == part && !j->done)
+        if (j->part == part && !j->done) {
+            for (int i = 0; i < j->ndirs && ok; i++)
+                ok = IOCALL(mgr, fsync_dir, j->dirs[i]) == 0;
             for (int i = 0; i < j->nfds && ok; i++)
                 ok = IOCALL(mgr, fsync, j->fds[i]) == 0;
+        }
     pthread_mutex_unlock(&mgr->fl_mu);
     return ok;
 }
@@ -1696,7 +1908,7 @@ static void flusher_stop(log_manager *mgr, bool drain) {
     for (int i = 0; i < 2; i++)
         while (lists[i]) {
             flush_job *n = lists[i]->next;
-            job_free(lists[i]);
+            job_free(mgr, lists[i]);
             lists[i] = n;
         }
     mgr->jobs_head = mgr->jobs_tail = mgr->fl_next = NULL;
@@ -1712,11 +1924,19 @@ static bool roll(log_partition *part) {
      * Exclusive = the new base); the recovery point follows when done. */
     flush_job *job = job_new(part, base);
     if (!seg_finalize(old, job)) {
-        job_free(job);
+        job_free(part->mgr, job);
         poison(part, "roll");
         return false;
     }
     hold_job(part->mgr, job);
+    /* Invariant 7: the old segment's entry is durable before the new
+     * segment's can be (one directory fsync per roll, always: a flush job
+     * that took the directory may not have run yet). */
+    part->dir_unsynced = true;
+    if (!sync_part_dirs(part, NULL)) {
+        poison(part, "fsync directory");
+        return false;
+    }
     /* A stale file of that name (left by a crash) is replaced. */
     seg_delete_files(part, base);
     if (!add_new_segment(part, base))
@@ -2067,8 +2287,13 @@ static int seg_index_for(const log_partition *part, int64_t offset) {
 
 void log_read_release(log_read_result *r) {
     if (r->fd >= 0)
-        close(r->fd);
+        r->io->close(r->io->ctx, r->fd);
     r->fd = -1;
+}
+
+ssize_t log_read_pread(const log_read_result *r, void *buf, size_t n,
+                       int64_t file_pos) {
+    return log_io_read_full(r->io, r->fd, buf, n, (off_t)file_pos);
 }
 
 static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
@@ -2095,6 +2320,7 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
                          log_read_result *out) {
     memset(out, 0, sizeof(*out));
     out->fd = -1;
+    out->io = part->mgr->io;
     out->first_batch_offset = -1;
     out->high_watermark = part->hw;
     out->last_stable_offset = part->hw;
@@ -2148,7 +2374,7 @@ static int16_t read_impl(log_partition *part, int64_t offset, int32_t max_bytes,
         int64_t n = SL_MIN(max_pos - pos, adjusted);
         if (n <= 0)
             return KERR_NONE;
-        int fd = want_fd ? fcntl(s->fd, F_DUPFD_CLOEXEC, 0) : -1;
+        int fd = want_fd ? IOCALL(part->mgr, dup, s->fd) : -1;
         if (want_fd && fd < 0)
             return KERR_KAFKA_STORAGE_ERROR;
         out->fd = fd;
@@ -2277,11 +2503,50 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
  */
 
 /* Removes the first k segments (k < nsegs, or k == nsegs after a roll). */
+static bool checkpoint_write(log_manager *mgr, int d, int k);
+
+/* The files of dropped segments are deleted by doomed_flush, after the
+ * new log start is durable: a crash may bring back any subset of them
+ * (unlinks not yet fsynced), and only below a durable log start is such a
+ * partial set harmless (never read, removed by the next retention pass) -
+ * above the old one it was a hole. One checkpoint per log dir and call,
+ * whatever the number of partitions that dropped segments. */
+static void doomed_add(log_partition *part, int64_t base) {
+    log_manager *mgr = part->mgr;
+    if (mgr->ndoomed == mgr->capdoomed) {
+        mgr->capdoomed = mgr->capdoomed ? mgr->capdoomed * 2 : 16;
+        mgr->doomed = xrealloc(mgr->doomed,
+                               sizeof(*mgr->doomed) * (size_t)mgr->capdoomed);
+    }
+    mgr->doomed[mgr->ndoomed++] = (doomed_seg){part, base};
+}
+
+static void doomed_flush(log_manager *mgr) {
+    for (int d = 0; d < mgr->ndirs && mgr->ndoomed; d++) {
+        bool any = false;
+        for (int i = 0; i < mgr->ndoomed && !any; i++)
+            any = mgr->doomed[i].part->dir_index == d;
+        if (!any)
+            continue;
+        bool ok = checkpoint_write(mgr, d, 1);
+        for (int i = 0; i < mgr->ndoomed; i++) {
+            log_partition *p = mgr->doomed[i].part;
+            if (p->dir_index != d)
+                continue;
+            if (ok)
+                seg_delete_files(p, mgr->doomed[i].base);
+            else
+                poison(p, "log-start-offset-checkpoint");
+        }
+    }
+    mgr->ndoomed = 0;
+}
+
 static void drop_front_segments(log_partition *part, int k) {
     for (int i = 0; i < k; i++) {
         log_segment *s = part->segs[i];
         seg_close(s);
-        seg_delete_files(part, s->base);
+        doomed_add(part, s->base);
         free(s);
     }
     memmove(part->segs, part->segs + k,
@@ -2366,6 +2631,7 @@ int log_manager_tick(log_manager *mgr) {
         for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
             n += retention(p, now);
         }
+    doomed_flush(mgr);
     return n;
 }
 
@@ -2381,6 +2647,9 @@ int16_t log_delete_records(log_partition *part, int64_t offset,
         part->log_start = offset;
         epochs_truncate_start(part, offset);
         delete_old_segments(part, pred_start, 0);
+        doomed_flush(part->mgr);
+        if (part->failed)
+            return KERR_KAFKA_STORAGE_ERROR;
     }
     *new_log_start = part->log_start;
     return KERR_NONE;
@@ -2393,6 +2662,21 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
         return KERR_NONE;
     if (offset < part->log_start)
         offset = part->log_start;
+    /* The recovery-point checkpoint must not name an offset past the new
+     * end once anything is cut: at the next unclean start the segments
+     * below it would load as clean, with the cut half undone by a crash.
+     * So it is rewritten first, at the base of the segment that keeps the
+     * last offset below the cut (the active one afterwards; Kafka rewrites
+     * it after LogManager.truncateTo, which leaves a window). */
+    int64_t floor =
+        part->segs[seg_index_for(part, offset > 0 ? offset - 1 : 0)]->base;
+    if (part->recovery_point > floor) {
+        part->recovery_point = floor;
+        if (!checkpoint_write(part->mgr, part->dir_index, 0)) {
+            poison(part, "recovery-point checkpoint");
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
     /* Drop whole segments at or after offset (keep at least one). */
     while (part->nsegs > 1 && active(part)->base >= offset) {
         log_segment *s = active(part);
@@ -2486,13 +2770,15 @@ static int64_t ckpt_find(const ckpt *c, const char *topic, int32_t p) {
     return -1;
 }
 
-int16_t log_manager_checkpoint(log_manager *mgr) {
+/* Writes checkpoint k (0 recovery point, 1 log start, 2 HW) of log dir d:
+ * false with errno on failure. */
+static bool checkpoint_write(log_manager *mgr, int d, int k) {
     static const char *names[3] = {"recovery-point-offset-checkpoint",
                                    "log-start-offset-checkpoint",
                                    "replication-offset-checkpoint"};
-    int16_t err = KERR_NONE;
-    for (int d = 0; d < mgr->ndirs; d++) {
-        for (int k = 0; k < 3; k++) {
+    bool ok = true;
+    {
+        {
             buf b, body;
             buf_init(&b, 256);
             buf_init(&body, 256);
@@ -2513,13 +2799,22 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
             char *path = path_join(mgr->dirs[d], names[k]);
             if (!write_file_atomic(mgr, path, b.data, b.len)) {
                 SL_ERROR(MOD, "cannot write %s: %s", path, strerror(errno));
-                err = KERR_KAFKA_STORAGE_ERROR;
+                ok = false;
             }
             free(path);
             buf_free(&b);
             buf_free(&body);
         }
     }
+    return ok;
+}
+
+int16_t log_manager_checkpoint(log_manager *mgr) {
+    int16_t err = KERR_NONE;
+    for (int d = 0; d < mgr->ndirs; d++)
+        for (int k = 0; k < 3; k++)
+            if (!checkpoint_write(mgr, d, k))
+                err = KERR_KAFKA_STORAGE_ERROR;
     return err;
 }
 
@@ -2561,19 +2856,24 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     read_partition_metadata(part);
 
     /* Completes (or rolls back) a cleaner swap interrupted by a crash;
-     * leftover .cleaned files are removed below. */
-    log_cleaner_recover_dir(mgr->io, part->path);
+     * leftover .cleaned files are removed below. If that fails the
+     * partition loads offline (a failed directory fsync is not retried). */
+    bool swap_failed = log_cleaner_recover_dir(mgr->io, part->path) != 0;
+    if (swap_failed)
+        SL_ERROR(MOD, "cannot recover the cleaner swap in %s: %s", part->path,
+                 strerror(errno));
     /* Segments by base offset. */
-    DIR *dir = opendir(part->path);
-    if (!dir) {
+    int nnames;
+    char **names = log_io_list_names(mgr->io, part->path, &nnames);
+    if (!names) {
+        SL_ERROR(MOD, "cannot list %s: %s", part->path, strerror(errno));
         part_free(part);
         return;
     }
     int64_t *bases = NULL;
     int nb = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        const char *n = de->d_name;
+    for (int k = 0; k < nnames; k++) {
+        const char *n = names[k];
         if (has_suffix(n, ".deleted") || has_suffix(n, ".cleaned") ||
             has_suffix(n, ".swap") || has_suffix(n, ".tmp")) {
             char *p = path_join(part->path, n);
@@ -2593,7 +2893,7 @@ static void load_partition(log_manager *mgr, int d, const char *name,
             bases[nb++] = b;
         }
     }
-    closedir(dir);
+    log_io_free_names(names, nnames);
     if (nb > 1)
         qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
     int64_t ckpt_start = ckpt_find(ls, topic, (int32_t)pn);
@@ -2649,10 +2949,48 @@ static void load_partition(log_manager *mgr, int d, const char *name,
         }
         seg_close(s); /* reopened lazily; active gets its index fds then */
     }
+    /* A re-read last segment left empty (its file lost or cut at byte 0)
+     * after one whose data ends below its base: the data before it was
+     * not durable either, and LEO is where the data ends, not a hole
+     * later (a compaction gap below it ends with it too: nothing above
+     * survived). Its files go. */
+    while (part->nsegs > 1 && part->nsegs - 1 >= first_dirty &&
+           active(part)->size == 0 &&
+           part->segs[part->nsegs - 2]->next_offset < active(part)->base) {
+        log_segment *s = active(part);
+        SL_WARN(MOD,
+                "Dropping the empty segment %s/%020" PRId64 ".log: the "
+                "data before it ends at offset %" PRId64,
+                part->path, s->base, part->segs[part->nsegs - 2]->next_offset);
+        seg_close(s);
+        seg_delete_files(part, s->base);
+        free(s);
+        part->nsegs--;
+        part->dir_unsynced = true;
+    }
     /* Non-last segments cover up to the next base even if a gap exists. */
     for (int i = 0; i + 1 < part->nsegs; i++)
         if (part->segs[i]->next_offset < part->segs[i + 1]->base)
             part->segs[i]->next_offset = part->segs[i + 1]->base;
+    if (ckpt_start > active(part)->next_offset) {
+        /* Everything below a durable log start was deleted (DeleteRecords,
+         * retention), and what was above it did not survive the crash:
+         * the log starts empty there, so that no offset below it is ever
+         * handed out again (Kafka's truncateFullyAndStartAt). */
+        SL_WARN(MOD,
+                "Log start offset %" PRId64 " of %s is past the recovered "
+                "end %" PRId64 "; the log restarts empty at it",
+                ckpt_start, part->path, active(part)->next_offset);
+        for (int i = 0; i < part->nsegs; i++) {
+            seg_close(part->segs[i]);
+            seg_delete_files(part, part->segs[i]->base);
+            free(part->segs[i]);
+        }
+        part->nsegs = 0;
+        if (!add_new_segment(part, ckpt_start))
+            part->failed = true;
+        seg_close(active(part));
+    }
     /* The active segment's index files are rewritten preallocated on open. */
     log_segment *act = active(part);
     act->active_files = false;
@@ -2666,6 +3004,8 @@ static void load_partition(log_manager *mgr, int d, const char *name,
     log_set_high_watermark(part, part->hw);
     epochs_load(part);
     epochs_truncate_end(part, leo);
+    if (swap_failed)
+        part->failed = true;
 }
 
 log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
@@ -2696,13 +3036,16 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
     }
     for (int d = 0; d < mgr->ndirs; d++) {
         char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
-        bool clean = access(marker, F_OK) == 0;
+        bool clean = log_io_exists(mgr->io, marker);
         ckpt rp, ls, hw;
         ckpt_load(mgr, mgr->dirs[d], "recovery-point-offset-checkpoint", &rp);
         ckpt_load(mgr, mgr->dirs[d], "log-start-offset-checkpoint", &ls);
         ckpt_load(mgr, mgr->dirs[d], "replication-offset-checkpoint", &hw);
-        DIR *dir = opendir(mgr->dirs[d]);
-        if (!dir) {
+        int nnames;
+        char **names = log_io_list_names(mgr->io, mgr->dirs[d], &nnames);
+        if (!names) {
+            SL_ERROR(MOD, "cannot list log dir %s: %s", mgr->dirs[d],
+                     strerror(errno));
             *err = KERR_KAFKA_STORAGE_ERROR;
             free(marker);
             ckpt_free(&rp);
@@ -2711,30 +3054,29 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
             log_manager_close(mgr);
             return NULL;
         }
-        struct dirent *de;
         char **todel = NULL;
         int ntodel = 0;
-        while ((de = readdir(dir))) {
-            if (de->d_name[0] == '.')
+        for (int k = 0; k < nnames; k++) {
+            const char *name = names[k];
+            if (name[0] == '.')
                 continue;
-            char *p = path_join(mgr->dirs[d], de->d_name);
-            struct stat st;
-            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            char *p = path_join(mgr->dirs[d], name);
+            log_io_stat st;
+            if (IOCALL(mgr, stat, p, &st) != 0 || !st.is_dir) {
                 free(p);
                 continue;
             }
-            if (has_suffix(de->d_name, "-delete")) {
+            if (has_suffix(name, "-delete")) {
                 todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
                 todel[ntodel++] = p;
                 continue;
             }
             free(p);
-            if (has_suffix(de->d_name, "-future") ||
-                has_suffix(de->d_name, "-stray"))
+            if (has_suffix(name, "-future") || has_suffix(name, "-stray"))
                 continue;
-            load_partition(mgr, d, de->d_name, clean, &rp, &ls, &hw);
+            load_partition(mgr, d, name, clean, &rp, &ls, &hw);
         }
-        closedir(dir);
+        log_io_free_names(names, nnames);
         for (int i = 0; i < ntodel; i++) {
             remove_dir_files(mgr, todel[i]);
             free(todel[i]);
@@ -2743,9 +3085,19 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         ckpt_free(&rp);
         ckpt_free(&ls);
         ckpt_free(&hw);
-        /* From now on a crash is unclean until log_manager_close. */
-        IOCALL(mgr, unlink, marker);
+        /* From now on a crash is unclean until log_manager_close: the
+         * marker's removal must not revert (a crash would then skip the
+         * recovery of what is written from now on). */
+        bool gone = IOCALL(mgr, unlink, marker) != 0 ||
+                    IOCALL(mgr, fsync_dir, mgr->dirs[d]) == 0;
         free(marker);
+        if (!gone) {
+            SL_ERROR(MOD, "cannot remove %s from %s: %s", CLEAN_SHUTDOWN_FILE,
+                     mgr->dirs[d], strerror(errno));
+            *err = KERR_KAFKA_STORAGE_ERROR;
+            log_manager_close(mgr);
+            return NULL;
+        }
     }
     SL_INFO(MOD,
             "Loaded %zu partition log(s); recovery re-read %" PRId64
@@ -2793,6 +3145,7 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->dirty);
     free(mgr->due);
     free(mgr->dir_parts);
+    free(mgr->doomed);
     pthread_mutex_destroy(&mgr->fl_mu);
     pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);

@@ -34,19 +34,57 @@
 
 #include "proto/errors.h"
 
-/* ---- file I/O behind a thin interface (tests inject faults) ---------- */
-/* Each op returns what the POSIX call returns (-1 with errno on failure). */
+/* ---- file I/O behind a thin interface (the file-system seam) ----------
+ * Every disk operation of the log goes through a log_io: segments and
+ * indexes, checkpoints, leader-epoch and partition.metadata files, producer
+ * snapshots and .txnindex (producer_state.h), the cleaner's files and swap,
+ * directory listings and directory fsyncs. log_io_posix is the production
+ * implementation; tests inject faults by wrapping it, and tests/sim/crashfs.h
+ * implements it in memory with crash semantics (issue 16's sl_env will
+ * carry it with the clock, rng and transport).
+ *
+ * Each op returns what the POSIX call returns (-1 with errno on failure);
+ * fds are the implementation's own numbers, valid only with the same
+ * log_io (crashfs's are not kernel fds). The one exception: the fd of a
+ * log_read_result is handed to sendfile by the fetch path (net.c), which
+ * needs a kernel fd; a simulated file system cannot serve that path, and a
+ * simulator reads fetched data with log_read_pread instead (the read path
+ * the metadata log, the group and transaction coordinators use).
+ *
+ * Threading: ops may be called from the loop thread, the log flusher thread
+ * (fsync, syncfs, close) and the cleaner workers at once; an implementation
+ * must allow that (posix does; crashfs locks). */
+typedef struct log_io_stat {
+    int64_t size; /* bytes of a regular file */
+    bool is_dir;
+} log_io_stat;
+
 typedef struct log_io {
     int (*open)(void *ctx, const char *path, int flags, int mode);
     int (*close)(void *ctx, int fd);
     ssize_t (*pread)(void *ctx, int fd, void *buf, size_t n, off_t off);
     ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t n, off_t off);
-    int (*fsync)(void *ctx, int fd);
+    int (*fsync)(void *ctx, int fd); /* data and size (fdatasync) */
     int (*ftruncate)(void *ctx, int fd, off_t len);
     int (*rename)(void *ctx, const char *from, const char *to);
     int (*unlink)(void *ctx, const char *path);
     int (*mkdir)(void *ctx, const char *path, int mode);
     int (*rmdir)(void *ctx, const char *path);
+    /* stat(2)/fstat(2), reduced to what the log needs. */
+    int (*stat)(void *ctx, const char *path, log_io_stat *st);
+    int (*fstat)(void *ctx, int fd, log_io_stat *st);
+    /* Calls fn for every entry of dir but "." and ".." (any order). fn may
+     * unlink or rename entries of dir. -1 with errno if dir cannot be read
+     * (fn may have been called for some entries). */
+    int (*list)(void *ctx, const char *dir,
+                void (*fn)(void *arg, const char *name), void *arg);
+    /* Makes the entries of dir (creations, renames, unlinks) durable:
+     * open(O_DIRECTORY) + fsync. */
+    int (*fsync_dir)(void *ctx, const char *dir);
+    /* Makes everything on the file system holding path durable (syncfs). */
+    int (*syncfs)(void *ctx, const char *path);
+    /* A second fd for the same open file (F_DUPFD_CLOEXEC). */
+    int (*dup)(void *ctx, int fd);
     void *ctx;
 } log_io;
 
@@ -60,6 +98,23 @@ bool log_io_write_all(const log_io *io, int fd, const void *p, size_t n,
                       off_t off);
 ssize_t log_io_read_full(const log_io *io, int fd, void *p, size_t n,
                          off_t off);
+/* A whole file (at most max bytes) into a heap buffer with a NUL after the
+ * data (*n excludes it); NULL with errno if it cannot be read or is larger.
+ * Any thread. */
+uint8_t *log_io_read_file(const log_io *io, const char *path, size_t max,
+                          size_t *n);
+/* The names in dir (but "." and ".."), a heap array of heap strings: free
+ * with log_io_free_names. NULL with *n = 0 and errno if dir cannot be read
+ * (an empty dir gives a non-NULL array). Any thread. */
+char **log_io_list_names(const log_io *io, const char *dir, int *n);
+void log_io_free_names(char **names, int n);
+/* True if path exists (io->stat succeeds). */
+bool log_io_exists(const log_io *io, const char *path);
+/* Temp file + write + fsync + rename + fsync of the directory (Kafka's
+ * checkpoint discipline): false with errno on any failure, including the
+ * directory fsync. Any thread. */
+bool log_io_write_atomic(const log_io *io, const char *path, const void *data,
+                         size_t n);
 
 /* ---- per-topic configuration ----------------------------------------- */
 enum log_ts_type { LOG_TS_CREATE_TIME = 0, LOG_TS_LOG_APPEND_TIME = 1 };
@@ -173,6 +228,9 @@ const char *log_topic(const log_partition *part);
 int32_t log_partition_id(const log_partition *part);
 void log_topic_id(const log_partition *part, uint8_t out[16]);
 const char *log_dir_path(const log_partition *part); /* the log.dir root */
+/* The manager's io (producer snapshots and .txnindex use it too). */
+const log_io *log_manager_io(const log_manager *mgr);
+const log_io *log_partition_io(const log_partition *part);
 int64_t log_start_offset(const log_partition *part);
 int64_t log_end_offset(const log_partition *part);
 int64_t log_high_watermark(const log_partition *part);
@@ -252,6 +310,7 @@ typedef struct log_read_result {
     int64_t last_stable_offset;
     int64_t log_start_offset;
     int64_t log_end_offset;
+    const log_io *io; /* the io fd belongs to (close, log_read_pread) */
 } log_read_result;
 
 /* Reads from the batch containing `offset`, up to max_bytes, never past
@@ -267,6 +326,10 @@ typedef struct log_read_result {
 int16_t log_read(log_partition *part, int64_t offset, int32_t max_bytes,
                  int64_t max_offset, bool min_one_batch, log_read_result *out);
 void log_read_release(log_read_result *r);
+/* pread on the result's fd through its io (the copy path, for callers that
+ * parse the bytes instead of sending them with sendfile). */
+ssize_t log_read_pread(const log_read_result *r, void *buf, size_t n,
+                       int64_t file_pos);
 /* Same answer as log_read but only the length (no fd): for fetch min_bytes
  * checks. */
 int16_t log_read_len(log_partition *part, int64_t offset, int32_t max_bytes,

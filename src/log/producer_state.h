@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "log/batch.h"
+#include "log/log.h"
 
 #define PS_MAX_BATCHES 5
 #define PS_DUPLICATE 1 /* ps_check result: not an error code, a duplicate */
@@ -117,26 +118,30 @@ void ps_trim_aborted(ps_state *s, int64_t offset);
 int ps_expire(ps_state *s, int64_t now_ms, int64_t expiration_ms);
 
 /* ---- files ------------------------------------------------------------------
- */
+ * Every file operation goes through io (the log's seam, log.h; NULL means
+ * log_io_posix): the partition's log_partition_io in the broker. */
 /* Encodes the snapshot file body (all entries). */
 void ps_snapshot_encode(const ps_state *s, buf *out);
 /* Decodes a snapshot file into s (entries replace s's). false if the
  * version, CRC or sizes are wrong. */
 bool ps_snapshot_decode(ps_state *s, const uint8_t *p, size_t n);
 /* Writes dir/<offset>.snapshot (temp + fsync + rename). 0 or -1. */
-int ps_snapshot_write(const ps_state *s, const char *dir, int64_t offset);
+int ps_snapshot_write(const log_io *io, const ps_state *s, const char *dir,
+                      int64_t offset);
 /* Newest snapshot in dir with offset <= max_offset: loads it into s and
  * returns its offset, or -1 (s untouched) if none is usable. */
-int64_t ps_snapshot_load_latest(ps_state *s, const char *dir,
+int64_t ps_snapshot_load_latest(const log_io *io, ps_state *s, const char *dir,
                                 int64_t max_offset);
 /* Deletes snapshots other than the newest `keep` and those > max_offset. */
-void ps_snapshot_clean(const char *dir, int keep, int64_t max_offset);
+void ps_snapshot_clean(const log_io *io, const char *dir, int keep,
+                       int64_t max_offset);
 
 void ps_txnindex_encode(const ps_aborted *ab, uint8_t out[PS_TXNINDEX_ENTRY]);
 /* Appends ab to dir/<segment base>.txnindex, picking the segment (the
  * newest <base>.log with base <= ab->last_offset). 0 or -1. */
-int ps_txnindex_append(const char *dir, const ps_aborted *ab);
+int ps_txnindex_append(const log_io *io, const char *dir, const ps_aborted *ab);
 /* Loads every *.txnindex entry of dir with last_offset in [lo, hi) into s. */
-int ps_txnindex_load(ps_state *s, const char *dir, int64_t lo, int64_t hi);
+int ps_txnindex_load(const log_io *io, ps_state *s, const char *dir, int64_t lo,
+                     int64_t hi);
 
 #endif

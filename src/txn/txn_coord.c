@@ -452,7 +452,7 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
             cap = (size_t)rr.len;
             data = xrealloc(data, cap);
         }
-        ssize_t got = pread(rr.fd, data, (size_t)rr.len, rr.file_pos);
+        ssize_t got = log_read_pread(&rr, data, (size_t)rr.len, rr.file_pos);
         log_read_release(&rr);
         if (got <= 0)
             break;

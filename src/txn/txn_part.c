@@ -112,11 +112,13 @@ static int64_t scan_log(part_rec *r, int64_t start) {
             log_read_release(&rr);
             break;
         }
-        struct stat st;
-        off_t pos = rr.file_pos, fend = fstat(rr.fd, &st) == 0 ? st.st_size : 0;
+        log_io_stat st;
+        off_t pos = rr.file_pos,
+              fend = rr.io->fstat(rr.io->ctx, rr.fd, &st) == 0 ? st.size : 0;
         int64_t before = off;
         while (off < leo && pos + BATCH_HEADER_SIZE <= fend) {
-            if (pread(rr.fd, hdr, sizeof hdr, pos) != (ssize_t)sizeof hdr)
+            if (log_read_pread(&rr, hdr, sizeof hdr, pos) !=
+                (ssize_t)sizeof hdr)
                 break;
             log_batch_header h;
             if (!batch_parse_header(hdr, sizeof hdr, &h) ||
@@ -132,7 +134,7 @@ static int64_t scan_log(part_rec *r, int64_t start) {
                         cb = xrealloc(cb, cb_cap);
                     }
                     if (sz > (1 << 20) ||
-                        pread(rr.fd, cb, (size_t)sz, pos) != sz)
+                        log_read_pread(&rr, cb, (size_t)sz, pos) != sz)
                         break;
                     whole = cb;
                 }
@@ -140,7 +142,7 @@ static int64_t scan_log(part_rec *r, int64_t start) {
                 int before_n = r->ps.n_aborted;
                 if (ps_replay_batch(&r->ps, whole, &h, &ab) &&
                     r->ps.n_aborted > before_n)
-                    ps_txnindex_append(r->dir, &ab);
+                    ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
             }
             off = batch_last_offset(&h) + 1;
             pos += sz;
@@ -167,15 +169,18 @@ static part_rec *rec_load(log_partition *log) {
     r->seg_count = log_segment_count(log);
     ps_init(&r->ps);
     int64_t leo = log_end_offset(log), lso = log_start_offset(log);
-    int64_t snap = ps_snapshot_load_latest(&r->ps, r->dir, leo);
+    int64_t snap =
+        ps_snapshot_load_latest(log_partition_io(log), &r->ps, r->dir, leo);
     int64_t start = snap >= 0 && snap >= lso ? snap : lso;
     if (snap >= 0 && snap < lso)
         r->ps.n = 0; /* too old: below the log start, rebuild from the log */
-    ps_txnindex_load(&r->ps, r->dir, lso, leo);
+    ps_txnindex_load(log_partition_io(log), &r->ps, r->dir, lso, leo);
     int64_t scanned = scan_log(r, start);
     if (scanned > SNAPSHOT_SCAN_BYTES) {
-        ps_snapshot_write(&r->ps, r->dir, log_end_offset(log));
-        ps_snapshot_clean(r->dir, 2, log_end_offset(log));
+        ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir,
+                          log_end_offset(log));
+        ps_snapshot_clean(log_partition_io(r->log), r->dir, 2,
+                          log_end_offset(log));
     }
     SL_DEBUG("txn",
              "producer state of %s-%d: %d producers, %d aborted txns (snapshot "
@@ -261,8 +266,8 @@ void txn_part_snapshot_all(void) {
             if (log_is_failed(r->log))
                 continue;
             int64_t leo = log_end_offset(r->log);
-            ps_snapshot_write(&r->ps, r->dir, leo);
-            ps_snapshot_clean(r->dir, 2, leo);
+            ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir, leo);
+            ps_snapshot_clean(log_partition_io(r->log), r->dir, 2, leo);
         }
 }
 
@@ -314,8 +319,9 @@ void txn_produce_appended(brk_broker *brk, log_partition *log,
     if (segs > r->seg_count) {
         /* The append rolled: snapshot the state before this batch at the new
          * segment's base offset (Kafka's takeSnapshot on roll). */
-        ps_snapshot_write(&r->ps, r->dir, base_offset);
-        ps_snapshot_clean(r->dir, 2, base_offset);
+        ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir,
+                          base_offset);
+        ps_snapshot_clean(log_partition_io(r->log), r->dir, 2, base_offset);
     }
     r->seg_count = segs;
     log_batch_header hh = *h;
@@ -382,14 +388,16 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
         return e;
     }
     if (log_segment_count(part->log) > segs) {
-        ps_snapshot_write(&r->ps, r->dir, info.base_offset);
-        ps_snapshot_clean(r->dir, 2, info.base_offset);
+        ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir,
+                          info.base_offset);
+        ps_snapshot_clean(log_partition_io(r->log), r->dir, 2,
+                          info.base_offset);
     }
     r->seg_count = log_segment_count(part->log);
     ps_aborted ab;
     if (ps_apply_marker(&r->ps, producer_id, epoch, type, coordinator_epoch,
                         info.base_offset, &ab))
-        ps_txnindex_append(r->dir, &ab);
+        ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
     if (part->n_isr <= 1)
         log_set_high_watermark(part->log, log_end_offset(part->log));
     if (brk_fetch_notify)

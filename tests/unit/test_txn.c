@@ -189,13 +189,13 @@ TEST(txn_snapshot_roundtrip) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/ps", test_tmpdir());
     mkdir(dir, 0755);
-    CHECK_EQ(ps_snapshot_write(&s, dir, leo), 0);
+    CHECK_EQ(ps_snapshot_write(NULL, &s, dir, leo), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/%020lld.snapshot", dir, (long long)leo);
     struct stat st;
     CHECK_EQ(stat(path, &st), 0);
     CHECK_EQ(st.st_size, 10 + 2 * 46);
-    CHECK_EQ(ps_snapshot_load_latest(&t, dir, 100), leo);
+    CHECK_EQ(ps_snapshot_load_latest(NULL, &t, dir, 100), leo);
     CHECK_EQ(t.n, 2);
     ps_entry *e = ps_find(&t, 11);
     CHECK(e != NULL);
@@ -213,18 +213,18 @@ TEST(txn_snapshot_roundtrip) {
              KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     CHECK_EQ(produce(&t, hdr(11, 2, 5, 1, false), &leo2, &base), 0);
     /* a snapshot past the log end is ignored; a corrupt one is skipped */
-    CHECK_EQ(ps_snapshot_load_latest(&t, dir, leo - 1), -1);
+    CHECK_EQ(ps_snapshot_load_latest(NULL, &t, dir, leo - 1), -1);
     int fd = open(path, O_WRONLY);
     CHECK(fd >= 0);
     CHECK_EQ(pwrite(fd, "\xff", 1, 20), 1);
     close(fd);
     ps_state u;
     ps_init(&u);
-    CHECK_EQ(ps_snapshot_load_latest(&u, dir, 100), -1);
+    CHECK_EQ(ps_snapshot_load_latest(NULL, &u, dir, 100), -1);
     /* cleaning keeps the newest */
-    CHECK_EQ(ps_snapshot_write(&s, dir, 1), 0);
-    CHECK_EQ(ps_snapshot_write(&s, dir, 2), 0);
-    ps_snapshot_clean(dir, 1, 100);
+    CHECK_EQ(ps_snapshot_write(NULL, &s, dir, 1), 0);
+    CHECK_EQ(ps_snapshot_write(NULL, &s, dir, 2), 0);
+    ps_snapshot_clean(NULL, dir, 1, 100);
     CHECK(stat(path, &st) == 0);
     snprintf(path, sizeof path, "%s/%020d.snapshot", dir, 1);
     CHECK(stat(path, &st) != 0);
@@ -244,8 +244,8 @@ TEST(txn_txnindex_files) {
     snprintf(path, sizeof path, "%s/%020d.log", dir, 100);
     close(open(path, O_CREAT | O_WRONLY, 0644));
     ps_aborted a = {7, 10, 20, 10}, b = {8, 90, 120, 121};
-    CHECK_EQ(ps_txnindex_append(dir, &a), 0);
-    CHECK_EQ(ps_txnindex_append(dir, &b), 0);
+    CHECK_EQ(ps_txnindex_append(NULL, dir, &a), 0);
+    CHECK_EQ(ps_txnindex_append(NULL, dir, &b), 0);
     struct stat st;
     snprintf(path, sizeof path, "%s/%020d.txnindex", dir, 0);
     CHECK_EQ(stat(path, &st), 0);
@@ -260,12 +260,12 @@ TEST(txn_txnindex_files) {
     CHECK_EQ((int64_t)sl_load_be64(e + 26), 121);
     ps_state s;
     ps_init(&s);
-    CHECK_EQ(ps_txnindex_load(&s, dir, 0, 1000), 2);
+    CHECK_EQ(ps_txnindex_load(NULL, &s, dir, 0, 1000), 2);
     CHECK_EQ(s.n_aborted, 2);
     CHECK_EQ(ps_aborted_in(&s, 100, 200, NULL, NULL), 1);
     ps_state t;
     ps_init(&t);
-    CHECK_EQ(ps_txnindex_load(&t, dir, 0, 100),
+    CHECK_EQ(ps_txnindex_load(NULL, &t, dir, 0, 100),
              1); /* only what ends below 100 */
     ps_free(&t);
     ps_free(&s);
