@@ -200,6 +200,8 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
         # A kill -9'ed member leaves the group after this (broker minimum).
         "session.timeout.ms": "6000",
         "heartbeat.interval.ms": "1000",
+        # Consumed repartition records are deleted (DeleteRecords) this often.
+        "repartition.purge.interval.ms": "1000",
     })
     log = str(tmp_path / "streams.out")
     harness.produce(b.bootstrap, WC_IN, [{"value": v, "partition": i % 2}
@@ -222,6 +224,9 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
         seqs = read_counts(b.bootstrap)
         return seqs if all(seqs.get(w, [0])[-1] >= n for w, n in expect.items()) else None
     seqs = wait_app(app, finished, 90, "final word counts")
+    repartition = "wordcount-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition"
+    wait_app(app, lambda: any(harness.watermarks(b.bootstrap, repartition, p)[0] > 0
+                              for p in (0, 1)), 30, "the repartition topic purged")
     app.stop()
     seqs = read_counts(b.bootstrap)
     bad = {w: seqs.get(w) for w, n in expect.items() if seqs.get(w) != list(range(1, n + 1))}
@@ -385,6 +390,34 @@ def test_connect_distributed_rest_file_connectors(broker, apps, tmp_path):
     # The source's records were written in transactions.
     recs = harness.consume(b.bootstrap, topic, len(lines), **{"isolation.level": "read_committed"})
     assert [m.value().decode() for m in recs] == lines
+
+    # KIP-875 offsets API: the source's file position (from the offsets
+    # topic), the sink's (its consumer group's committed offset).
+    def offsets(name):
+        st, r = rest(port, "GET", "/connectors/%s/offsets" % name)
+        assert st == 200, (name, st, r)
+        return r["offsets"]
+
+    def state(name, want):
+        st, s = rest(port, "GET", "/connectors/%s/status" % name)
+        return st == 200 and s["connector"]["state"] == want
+    size = os.path.getsize(src)
+    wait_app(app, lambda: offsets("file-source") == [
+        {"partition": {"filename": src}, "offset": {"position": size}}], 30,
+        lambda: "source offsets %s" % offsets("file-source"))
+    assert rest(port, "PUT", "/connectors/file-sink/stop")[0] in (202, 204)
+    wait_app(app, lambda: state("file-sink", "STOPPED"), 30, "the sink STOPPED")
+    # (past the last record; the transactions' markers take offsets too)
+    assert offsets("file-sink") == [{"partition": {"kafka_topic": topic, "kafka_partition": 0},
+                                     "offset": {"kafka_offset": recs[-1].offset() + 1}}]
+    # Reset: the sink's group goes away; resumed, it reads the topic again.
+    st, r = rest(port, "DELETE", "/connectors/file-sink/offsets")
+    assert st == 200, r
+    assert offsets("file-sink") == []
+    assert rest(port, "PUT", "/connectors/file-sink/resume")[0] in (202, 204)
+    wait_app(app, lambda: len(file_lines(sink)) >= 2 * len(lines), 60, "the topic sunk again")
+    time.sleep(1)
+    assert file_lines(sink) == lines + lines
     st, _ = rest(port, "DELETE", "/connectors/file-source")
     assert st in (200, 204)
     app.stop()
@@ -424,7 +457,8 @@ def test_mirror_maker2_topics_checkpoints_offset_translation(broker_factory, app
     dst = broker_factory(name="B")
     topic = harness.unique_topic("mm")
     group = "mm-group"
-    harness.create_topic(src.bootstrap, topic, partitions=2)
+    harness.create_topic(src.bootstrap, topic, partitions=2,
+                         config={"retention.ms": "86400000", "max.message.bytes": "2000000"})
     first = [{"key": "k%d" % i, "value": "v%d" % i, "partition": i % 2,
               "headers": [("h", b"%d" % i)]} for i in range(600)]
     harness.produce(src.bootstrap, topic, first)
@@ -527,6 +561,20 @@ def test_mirror_maker2_topics_checkpoints_offset_translation(broker_factory, app
         # Keyed by the target's (remote) topic name.
         return all(cps.get((group, remote, p)) == (300, 300) for p in (0, 1))
     wait_app(app, checkpoints, 30, "checkpoints of %s in A.checkpoints.internal" % group)
+
+    # The remote topic got the source topic's configs, and follows its
+    # partition count.
+    from confluent_kafka.admin import ConfigResource, NewPartitions
+    dst_admin, src_admin = harness.admin(dst.bootstrap), harness.admin(src.bootstrap)
+    cfg = list(dst_admin.describe_configs([ConfigResource("topic", remote)]).values())[0]
+    cfg = cfg.result(20)
+    assert (cfg["retention.ms"].value, cfg["max.message.bytes"].value) == ("86400000", "2000000")
+    src_admin.create_partitions([NewPartitions(topic, 3)])[topic].result(20)
+
+    def three():
+        md = dst_admin.list_topics(remote, timeout=10)
+        return len(md.topics[remote].partitions) == 3
+    wait_app(app, three, 30, "%s grown to 3 partitions" % remote)
     app.stop()
     assert set(cps) == {(group, remote, 0), (group, remote, 1)}, cps
 
