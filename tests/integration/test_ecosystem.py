@@ -176,10 +176,11 @@ def read_counts(bootstrap):
 
 
 def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
-    """WordCountDemo, exactly_once_v2: kill -9 mid-way, restart; the output
-    read with read_committed has, for every word, the counts 1..n once each
-    (a lost or duplicated input record, or an aborted transaction's update
-    that became visible, breaks the sequence)."""
+    """WordCountDemo, exactly_once_v2: kill -9 mid-way, more input while it
+    is down, restart; the output read with read_committed has, for every
+    word, the counts 1..n once each (a lost or duplicated input record, an
+    aborted transaction's update that became visible, or a count not
+    restored from the changelog breaks the sequence)."""
     b = broker
     seed = int(os.environ.get("ECO_SEED", random.randrange(1 << 30)))
     print("ECO_SEED=%d" % seed)
@@ -189,7 +190,9 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
     vocab = ["w%02d" % i for i in range(40)]
     lines = [" ".join(rnd.choice(vocab) for _ in range(6)) for _ in range(1200)]
     expect = collections.Counter(w for line in lines for w in line.split())
-    first, second = lines[:600], lines[600:]
+    # The third part arrives while the application is down: the restarted
+    # instance must restore its counts from the changelog and go on.
+    first, second, third = lines[:500], lines[500:1000], lines[1000:]
 
     props = write_props(tmp_path / "streams.properties", {
         "application.id": "wordcount",
@@ -209,15 +212,16 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
     app = apps(WORDCOUNT, [props], log)
     n_first = sum(len(v.split()) for v in first)
     wait_app(app, lambda: sum(map(len, read_counts(b.bootstrap).values())) >= n_first // 2,
-             90, "word count output of the first half")
-    # Kill it while it works through the second half.
+             90, "word count output of the first part")
+    # Kill it while it works through the second part.
     harness.produce(b.bootstrap, WC_IN, [{"value": v, "partition": i % 2}
                                          for i, v in enumerate(second)])
     time.sleep(rnd.uniform(0.2, 1.5))
     killed = app.alive()
     app.kill9()
     print("killed mid-run: %s" % killed)
-
+    harness.produce(b.bootstrap, WC_IN, [{"value": v, "partition": i % 2}
+                                         for i, v in enumerate(third)])
     app = apps(WORDCOUNT, [props], log)
 
     def finished():
