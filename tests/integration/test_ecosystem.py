@@ -188,11 +188,11 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
     harness.create_topic(b.bootstrap, WC_IN, partitions=2)
     harness.create_topic(b.bootstrap, WC_OUT, partitions=2)
     vocab = ["w%02d" % i for i in range(40)]
-    lines = [" ".join(rnd.choice(vocab) for _ in range(6)) for _ in range(1200)]
+    lines = [" ".join(rnd.choice(vocab) for _ in range(6)) for _ in range(3800)]
     expect = collections.Counter(w for line in lines for w in line.split())
     # The third part arrives while the application is down: the restarted
     # instance must restore its counts from the changelog and go on.
-    first, second, third = lines[:500], lines[500:1000], lines[1000:]
+    first, second, third = lines[:500], lines[500:3500], lines[3500:]
 
     props = write_props(tmp_path / "streams.properties", {
         "application.id": "wordcount",
@@ -219,7 +219,9 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
     time.sleep(rnd.uniform(0.2, 1.5))
     killed = app.alive()
     app.kill9()
-    print("killed mid-run: %s" % killed)
+    done = sum(map(len, read_counts(b.bootstrap).values()))
+    print("killed: %s, with %d of %d updates committed" % (
+        killed, done, 6 * (len(first) + len(second))))
     harness.produce(b.bootstrap, WC_IN, [{"value": v, "partition": i % 2}
                                          for i, v in enumerate(third)])
     app = apps(WORDCOUNT, [props], log)
