@@ -541,6 +541,13 @@ def test_mirror_maker2_topics_checkpoints_offset_translation(broker_factory, app
     wait_app(app, synced, 60, lambda: "the group's offsets synced to the target (last: %s)\n%s"
              % (seen, dump_syncs()))
 
+    # What kafka-consumer-groups shows on the target: caught up, no lag.
+    r = harness.kafka_tool("kafka-consumer-groups", ["--bootstrap-server", dst.bootstrap,
+                                                     "--describe", "--group", group])
+    rows = {int(f[2]): tuple(f[3:6]) for f in (line.split() for line in r.stdout.splitlines())
+            if len(f) >= 6 and f[0] == group and f[1] == remote}
+    assert rows == {0: ("300", "300", "0"), 1: ("300", "300", "0")}, r.stdout
+
     # More records after the sync: the group has not read them yet.
     second = [{"key": "k%d" % i, "value": "v%d" % i, "partition": i % 2,
                "headers": [("h", b"%d" % i)]} for i in range(600, 1000)]
