@@ -229,7 +229,7 @@ def test_streams_wordcount_exactly_once_with_kill(broker, apps, tmp_path):
     def finished():
         seqs = read_counts(b.bootstrap)
         return seqs if all(seqs.get(w, [0])[-1] >= n for w, n in expect.items()) else None
-    seqs = wait_app(app, finished, 90, "final word counts")
+    wait_app(app, finished, 90, "final word counts")
     repartition = "wordcount-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition"
     wait_app(app, lambda: any(harness.watermarks(b.bootstrap, repartition, p)[0] > 0
                               for p in (0, 1)), 30, "the repartition topic purged")
