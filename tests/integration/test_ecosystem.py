@@ -10,7 +10,8 @@ new user starts them, from Maven Central's Apache Kafka 4.3.1 jars
   the source file's lines.
 - Kafka Connect distributed (config/offset/status topics, exactly-once source
   support) driven through its REST API: connectors and tasks RUNNING, data
-  flows source file -> topic -> sink file.
+  flows source file -> topic -> sink file; KIP-875 offsets API. A worker
+  kill -9'ed under exactly-once source support: every line once in the topic.
 - MirrorMaker 2 (dedicated mode) between two brokers: the replicated topic
   A.<topic> equals the source, A.checkpoints.internal holds the group's
   translated offsets, and the group synced to the target resumes there
@@ -426,6 +427,92 @@ def test_connect_distributed_rest_file_connectors(broker, apps, tmp_path):
     assert file_lines(sink) == lines + lines
     st, _ = rest(port, "DELETE", "/connectors/file-source")
     assert st in (200, 204)
+    app.stop()
+
+
+def read_committed_values(bootstrap, topic):
+    """Every committed value of partition 0 of topic, up to its end."""
+    import confluent_kafka as ck
+    c = harness.consumer(bootstrap, **{"isolation.level": "read_committed",
+                                       "enable.partition.eof": True})
+    try:
+        c.assign([ck.TopicPartition(topic, 0, ck.OFFSET_BEGINNING)])
+        out = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ms = c.consume(10000, timeout=0.5)
+            if any(m.error() and m.error().code() == ck.KafkaError._PARTITION_EOF for m in ms):
+                out += [m.value().decode() for m in ms if not m.error()]
+                return out
+            for m in ms:
+                if m.error():
+                    raise AssertionError("consume error: %s" % m.error())
+                out.append(m.value().decode())
+        raise AssertionError("no end of %s after 30 s" % topic)
+    finally:
+        c.close()
+
+
+# A kill between a transaction's offset record and its commit marker leaves
+# that transaction open in the offsets topic, and the restarted worker reads
+# that topic (read_committed) to its end before it joins its group: it waits
+# for the transaction's timeout (5 s below, 60 s by default) plus the
+# broker's abort pass (1 s here, 10 s by default).
+@pytest.mark.broker_config({"transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000"})
+def test_connect_distributed_exactly_once_source_worker_killed(broker, apps, tmp_path):
+    """Exactly-once source support survives a worker crash: the worker is
+    kill -9'ed while the file source writes its transactions; the restarted
+    worker fences the dead one's producer and resumes from the offset
+    committed with the last transaction. read_committed readers see every
+    line once, in order."""
+    b = broker
+    port = harness.free_port()
+    topic = harness.unique_topic("eosconnect")
+    src = str(tmp_path / "source.txt")
+    lines = ["line %d" % i for i in range(100000)]
+    append_lines(src, lines)
+    worker = write_props(tmp_path / "worker.properties", worker_props(
+        b.bootstrap, **{
+            "group.id": "connect-eos",
+            "config.storage.topic": "connect-eos-configs",
+            "offset.storage.topic": "connect-eos-offsets",
+            "status.storage.topic": "connect-eos-status",
+            "config.storage.replication.factor": "1",
+            "offset.storage.replication.factor": "1",
+            "status.storage.replication.factor": "1",
+            "exactly.once.source.support": "enabled",
+            "listeners": "http://127.0.0.1:%d" % port,
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}))
+    log = str(tmp_path / "connect.out")
+    app = apps(DISTRIBUTED, [worker], log)
+    wait_app(app, lambda: rest(port, "GET", "/connectors")[0] == 200, 90, "the REST API")
+
+    def post():
+        st, r = rest(port, "POST", "/connectors", {"name": "file-source", "config": {
+            "connector.class": FILE_SOURCE, "tasks.max": "1", "file": src, "topic": topic,
+            "exactly.once.support": "required", "batch.size": "100",
+            "producer.override.transaction.timeout.ms": "5000"}})
+        assert st in (None, 200, 201, 409, 500), "POST /connectors: %s %s" % (st, r)
+        return st in (200, 201)
+    wait_app(app, post, 60, "the connector created")
+
+    def end():
+        try:
+            return harness.watermarks(b.bootstrap, topic)[1]
+        except Exception:
+            return 0
+    wait_app(app, lambda: end() > 20000, 60, "the source under way")
+    app.kill9()
+    print("worker killed at end offset %d" % end())
+    app = apps(DISTRIBUTED, [worker], log)
+    wait_app(app, lambda: running(port, "file-source"), 90, "the connector RUNNING again")
+    got = wait_app(app, lambda: (lambda v: v if len(v) >= len(lines) else None)(
+        read_committed_values(b.bootstrap, topic)), 90, "every line in %s" % topic)
+    time.sleep(2)
+    got = read_committed_values(b.bootstrap, topic)
+    assert len(got) == len(lines) and len(set(got)) == len(got)
+    assert got == lines, "first difference at line %d" % next(
+        i for i, (x, y) in enumerate(zip(got, lines)) if x != y)
     app.stop()
 
 
