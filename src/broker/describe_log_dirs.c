@@ -1,8 +1,9 @@
 /*
- * describe_log_dirs.c - DescribeLogDirs (api key 35), versions 0-4: every
+ * describe_log_dirs.c - DescribeLogDirs (api key 35), versions 1-5: every
  * log dir with the size of each partition it holds (all partitions when
  * topics is null), offset_lag max(0, HW - LEO) as Kafka reports for a
  * current replica, and (v4+) the file system's total and usable bytes.
+ * v5's is_cordoned stays false: Sluice has no cordoned.log.dirs.
  * Threading: loop thread.
  */
 #include <string.h>

@@ -481,6 +481,18 @@ size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
     return n;
 }
 
+size_t cl_config_groups(const cl_image *img, const char **out, size_t max) {
+    size_t n = 0;
+    for (size_t i = 0; i < img->n_gcfg && n < max; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = !strcmp(out[j], img->gcfg[i].group);
+        if (!seen)
+            out[n++] = img->gcfg[i].group;
+    }
+    return n;
+}
+
 static void apply_group_config(cl_image *img, const char *group,
                                const char *name, const proto_str *value) {
     size_t i;

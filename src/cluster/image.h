@@ -102,6 +102,9 @@ const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name);
 size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
                         size_t max);
+/* The groups that have at least one config override, each once (order
+ * unspecified, as Kafka's); up to max. Returns the count. */
+size_t cl_config_groups(const cl_image *img, const char **out, size_t max);
 
 /* Finalized features (FeatureLevelRecord), level > 0 only, in record
  * order; valid until the next change. */
