@@ -23,6 +23,10 @@
 #include "core/util.h"
 #include "proto/gen/messages.h"
 
+/* The broker quota that throttles moves between log dirs (a ConfigRecord
+ * of the BROKER resource that is not in the broker config table). */
+#define ALTER_LOG_DIRS_RATE "replica.alter.log.dirs.io.max.bytes.per.second"
+
 struct cl_image {
     brk_config *cfg;
     cl_topic **topics; /* sorted by name */
@@ -42,6 +46,10 @@ struct cl_image {
         char *group, *name, *value;
     } * gcfg;
     size_t n_gcfg;
+    /* replica.alter.log.dirs.io.max.bytes.per.second per broker id ("":
+     * the cluster default): name = resource, value = rate. */
+    brk_kv *ald_rates;
+    size_t n_ald_rates;
     int16_t metadata_version;
     /* finalized features (FeatureLevelRecord; level 0 = not finalized) */
     cl_feature features[16];
@@ -200,6 +208,11 @@ void cl_image_free(cl_image *img) {
         free(img->gcfg[i].value);
     }
     free(img->gcfg);
+    for (size_t i = 0; i < img->n_ald_rates; i++) {
+        free((char *)img->ald_rates[i].name);
+        free((char *)img->ald_rates[i].value);
+    }
+    free(img->ald_rates);
     for (size_t i = 0; i < img->n_quotas; i++)
         quota_free(&img->quotas[i]);
     free(img->quotas);
@@ -481,6 +494,20 @@ size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
     return n;
 }
 
+int64_t cl_alter_log_dirs_rate(const cl_image *img, int32_t node_id) {
+    char id[16];
+    snprintf(id, sizeof id, "%d", node_id);
+    const char *def = NULL, *own = NULL;
+    for (size_t i = 0; i < img->n_ald_rates; i++) {
+        if (!strcmp(img->ald_rates[i].name, id))
+            own = img->ald_rates[i].value;
+        else if (!img->ald_rates[i].name[0])
+            def = img->ald_rates[i].value;
+    }
+    const char *v = own ? own : def;
+    return v ? strtoll(v, NULL, 10) : -1;
+}
+
 size_t cl_config_groups(const cl_image *img, const char **out, size_t max) {
     size_t n = 0;
     for (size_t i = 0; i < img->n_gcfg && n < max; i++) {
@@ -736,6 +763,28 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
                  (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
                  r->resource_name.p ? r->resource_name.p : "");
         apply_group_config(img, group, name, &r->value);
+    } else if (r->resource_type == 4 && !strcmp(name, ALTER_LOG_DIRS_RATE)) {
+        char res[32];
+        snprintf(res, sizeof res, "%.*s",
+                 (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
+                 r->resource_name.p ? r->resource_name.p : "");
+        size_t i;
+        for (i = 0; i < img->n_ald_rates; i++)
+            if (!strcmp(img->ald_rates[i].name, res))
+                break;
+        if (i < img->n_ald_rates) {
+            free((char *)img->ald_rates[i].name);
+            free((char *)img->ald_rates[i].value);
+            img->ald_rates[i] = img->ald_rates[--img->n_ald_rates];
+        }
+        if (r->value.len >= 0) {
+            img->ald_rates = xrealloc(img->ald_rates,
+                                      (img->n_ald_rates + 1) * sizeof(brk_kv));
+            img->ald_rates[img->n_ald_rates].name = xstrdup(res);
+            img->ald_rates[img->n_ald_rates].value =
+                xstrndup(r->value.p, (size_t)r->value.len);
+            img->n_ald_rates++;
+        }
     } else if (r->resource_type == 4) { /* BROKER */
         int id = brk_config_find(name);
         if (id < 0)

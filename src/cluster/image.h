@@ -102,6 +102,9 @@ const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name);
 size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
                         size_t max);
+/* replica.alter.log.dirs.io.max.bytes.per.second of broker node_id (its
+ * own dynamic value, else the cluster default), -1 if unset (unlimited). */
+int64_t cl_alter_log_dirs_rate(const cl_image *img, int32_t node_id);
 /* The groups that have at least one config override, each once (order
  * unspecified, as Kafka's); up to max. Returns the count. */
 size_t cl_config_groups(const cl_image *img, const char **out, size_t max);

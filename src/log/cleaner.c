@@ -397,6 +397,13 @@ static void ck_write(log_cleaner *c) {
     }
 }
 
+bool log_cleaner_cleaning(const log_cleaner *c, const log_partition *part) {
+    for (int i = 0; c && i < c->nw; i++)
+        if (c->w[i].job && c->w[i].job->part == part)
+            return true;
+    return false;
+}
+
 /* ---- choosing a log
  * ------------------------------------------------------------- */
 typedef struct pick_ctx {
@@ -420,6 +427,10 @@ static void pick_one(void *ctx, log_partition *part) {
     const log_config *cfg = log_get_config(part);
     if (!(cfg->cleanup_policy & LOG_CLEANUP_COMPACT) || log_is_failed(part))
         return;
+    int mdir;
+    int64_t msize, mleo;
+    if (log_move_info(part, &mdir, &msize, &mleo))
+        return; /* moving to another log dir (Kafka pauses its cleaning) */
     for (int i = 0; i < c->nw; i++)
         if (c->w[i].job && c->w[i].job->part == part)
             return; /* being cleaned (one pass per partition) */

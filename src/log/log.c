@@ -183,7 +183,21 @@ struct log_partition {
     bool failed;
     epoch_entry *epochs;
     int nepochs, capepochs;
+    struct log_move *move; /* copy to another log dir in progress, or NULL */
 };
+
+/* A move to another log dir (log_move_begin .. log_move_step). The .log
+ * files are copied in order, segment by segment, from (cur_base, cur_pos);
+ * everything else is copied by the last step. */
+typedef struct log_move {
+    int dest;           /* dir index */
+    char *future_path;  /* <dest>/<topic>-<p>.<hex>-future */
+    uint64_t gen;       /* part->gen at start: a truncation restarts it */
+    int64_t cur_base;   /* segment whose .log is being copied */
+    int64_t cur_pos;    /* bytes of it copied */
+    int64_t copied;     /* .log bytes copied (the future log's size) */
+    int64_t future_leo; /* end offset of the last wholly copied segment */
+} log_move;
 
 struct log_manager {
     char **dirs;
@@ -211,6 +225,7 @@ struct log_manager {
     uint64_t fl_ticket; /* last ticket begun */
     bool create_sync;   /* partitions created since the last flush_begin */
     int *dir_parts;     /* partitions per log dir (placement) */
+    bool *dir_offline;  /* per log dir: failed, taken offline */
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -1155,6 +1170,10 @@ static log_partition *part_new(log_manager *mgr, const char *topic,
 }
 
 static void part_free(log_partition *part) {
+    if (part->move) {
+        free(part->move->future_path);
+        free(part->move);
+    }
     for (int i = 0; i < part->nsegs; i++)
         seg_free(part->segs[i]);
     free(part->segs);
@@ -1274,6 +1293,7 @@ static bool remove_dir_files(log_manager *mgr, const char *dir) {
 static void flush_forget(log_partition *part);
 
 int16_t log_delete(log_manager *mgr, log_partition *part) {
+    log_move_cancel(part);
     map_remove(mgr, part);
     flush_forget(part);
     if (mgr->dir_parts)
@@ -2400,6 +2420,10 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
                 for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
                     if (p->dir_index != d)
                         continue;
+                    /* Kafka checkpoints a log start offset only when it
+                     * is above the first segment's base (the default). */
+                    if (k == 1 && p->log_start <= p->segs[0]->base)
+                        continue;
                     int64_t v = k == 0   ? p->recovery_point
                                 : k == 1 ? p->log_start
                                          : p->hw;
@@ -2622,14 +2646,16 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
                 free(p);
                 continue;
             }
-            if (has_suffix(de->d_name, "-delete")) {
+            /* -future: a move to this dir that did not finish (the
+             * current log elsewhere is intact); it is abandoned. */
+            if (has_suffix(de->d_name, "-delete") ||
+                has_suffix(de->d_name, "-future")) {
                 todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
                 todel[ntodel++] = p;
                 continue;
             }
             free(p);
-            if (has_suffix(de->d_name, "-future") ||
-                has_suffix(de->d_name, "-stray"))
+            if (has_suffix(de->d_name, "-stray"))
                 continue;
             load_partition(mgr, d, de->d_name, clean, &rp, &ls, &hw);
         }
@@ -2692,6 +2718,7 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->dirty);
     free(mgr->due);
     free(mgr->dir_parts);
+    free(mgr->dir_offline);
     pthread_mutex_destroy(&mgr->fl_mu);
     pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);
@@ -2864,4 +2891,314 @@ void log_seg_index_add(log_seg_index *x, const uint8_t *hdr) {
 
 const char *log_manager_dir(const log_manager *mgr, int i) {
     return mgr->dirs[i];
+}
+
+/* ---- moving a partition to another log dir --------------------------------
+ * (AlterReplicaLogDirs; see log.h.) The loop thread does everything: a step
+ * copies part of the .log files with pread/pwrite; the last step makes the
+ * copy complete and durable and swaps in one call. */
+
+static void fsync_path_dir(const char *dir) {
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+/* Copies [from, to) of src into dst at the same offsets (dst created if
+ * needed). Chunks that are all zeros are not written (preallocated index
+ * files stay sparse); truncate_to >= 0 sets dst's length afterwards.
+ * fsyncs dst when sync. false on an I/O error (errno set). */
+static bool copy_file_range_io(log_manager *mgr, const char *src,
+                               const char *dst, int64_t from, int64_t to,
+                               int64_t truncate_to, bool sync) {
+    int in = IOCALL(mgr, open, src, O_RDONLY, 0);
+    if (in < 0)
+        return false;
+    int out = IOCALL(mgr, open, dst, O_WRONLY | O_CREAT, 0644);
+    if (out < 0) {
+        int e = errno;
+        IOCALL(mgr, close, in);
+        errno = e;
+        return false;
+    }
+    enum { CHUNK = 1 << 20 };
+    uint8_t *b = xmalloc(CHUNK);
+    bool ok = true;
+    for (int64_t at = from; ok && at < to;) {
+        size_t want = (size_t)SL_MIN((int64_t)CHUNK, to - at);
+        ssize_t r = log_io_read_full(mgr->io, in, b, want, (off_t)at);
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the source shrank under us */
+            ok = false;
+            break;
+        }
+        bool zero = true;
+        for (ssize_t i = 0; i < r && zero; i++)
+            zero = b[i] == 0;
+        if (!zero)
+            ok = log_io_write_all(mgr->io, out, b, (size_t)r, (off_t)at);
+        at += r;
+    }
+    free(b);
+    if (ok && truncate_to >= 0)
+        ok = IOCALL(mgr, ftruncate, out, (off_t)truncate_to) == 0;
+    if (ok && sync)
+        ok = IOCALL(mgr, fsync, out) == 0;
+    int e = errno;
+    IOCALL(mgr, close, out);
+    IOCALL(mgr, close, in);
+    errno = e;
+    return ok;
+}
+
+bool log_manager_dir_offline(const log_manager *mgr, int i) {
+    return mgr->dir_offline && mgr->dir_offline[i];
+}
+
+int log_manager_dir_index(const log_manager *mgr, const char *path) {
+    for (int i = 0; i < mgr->ndirs; i++)
+        if (!strcmp(mgr->dirs[i], path))
+            return i;
+    return -1;
+}
+
+void log_move_cancel(log_partition *part) {
+    log_move *m = part->move;
+    if (!m)
+        return;
+    remove_dir_files(part->mgr, m->future_path);
+    free(m->future_path);
+    free(m);
+    part->move = NULL;
+}
+
+int16_t log_move_begin(log_partition *part, int dest) {
+    log_manager *mgr = part->mgr;
+    if (dest < 0 || dest >= mgr->ndirs)
+        return KERR_LOG_DIR_NOT_FOUND;
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (part->move && part->move->dest == dest)
+        return KERR_NONE;  /* already going there */
+    log_move_cancel(part); /* a move elsewhere stops (Kafka does too) */
+    if (dest == part->dir_index)
+        return KERR_NONE;
+    uint8_t u[16];
+    rng_os_bytes(u, sizeof(u));
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%d.%s-future", part->topic,
+             part->partition, hex);
+    char *fp = path_join(mgr->dirs[dest], name);
+    if (IOCALL(mgr, mkdir, fp, 0755) != 0) {
+        SL_ERROR(MOD, "cannot create %s: %s", fp, strerror(errno));
+        free(fp);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    log_move *m = xcalloc(1, sizeof(*m));
+    m->dest = dest;
+    m->future_path = fp;
+    m->gen = part->gen;
+    m->cur_base = part->segs[0]->base;
+    m->future_leo = part->log_start;
+    part->move = m;
+    SL_INFO(MOD, "Moving %s-%d from %s to %s", part->topic, part->partition,
+            mgr->dirs[part->dir_index], mgr->dirs[dest]);
+    return KERR_NONE;
+}
+
+bool log_move_info(const log_partition *part, int *dest, int64_t *size,
+                   int64_t *leo) {
+    const log_move *m = part->move;
+    if (!m)
+        return false;
+    *dest = m->dest;
+    *size = m->copied;
+    *leo = m->future_leo;
+    return true;
+}
+
+static int seg_at_or_after(const log_partition *part, int64_t base) {
+    for (int i = 0; i < part->nsegs; i++)
+        if (part->segs[i]->base >= base)
+            return i;
+    return -1;
+}
+
+/* The last step: everything durable in the future dir, then the swap. */
+static int16_t move_finish(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    log_move *m = part->move;
+    if (log_flush(part) != KERR_NONE)
+        return KERR_KAFKA_STORAGE_ERROR;
+    DIR *d = opendir(part->path);
+    if (!d)
+        return KERR_KAFKA_STORAGE_ERROR;
+    bool ok = true;
+    struct dirent *de;
+    while (ok && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (n[0] == '.' || has_suffix(n, ".tmp") || has_suffix(n, ".cleaned") ||
+            has_suffix(n, ".swap") || has_suffix(n, ".deleted"))
+            continue;
+        char *src = path_join(part->path, n);
+        char *dst = path_join(m->future_path, n);
+        int64_t ssz = file_size(src), dsz = file_size(dst);
+        int64_t from = 0;
+        /* .log files are append-only: what an earlier step copied stays */
+        if (has_suffix(n, ".log") && dsz > 0 && dsz <= ssz)
+            from = dsz;
+        if (ssz >= 0)
+            ok = copy_file_range_io(mgr, src, dst, from, ssz, ssz, true);
+        free(src);
+        free(dst);
+    }
+    closedir(d);
+    if (!ok)
+        return KERR_KAFKA_STORAGE_ERROR;
+    /* Files the source no longer has (segments deleted meanwhile). */
+    d = opendir(m->future_path);
+    if (!d)
+        return KERR_KAFKA_STORAGE_ERROR;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *src = path_join(part->path, de->d_name);
+        if (file_size(src) < 0) {
+            char *dst = path_join(m->future_path, de->d_name);
+            IOCALL(mgr, unlink, dst);
+            free(dst);
+        }
+        free(src);
+    }
+    closedir(d);
+    fsync_path_dir(m->future_path);
+
+    /* The swap: the future dir takes the partition's name in its log dir,
+     * then the current one is renamed away. A crash between the two
+     * renames leaves two identical copies; open keeps one. */
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%d", part->topic, part->partition);
+    char *final_path = path_join(mgr->dirs[m->dest], name);
+    if (file_size(final_path) >= 0) /* a stale copy from an earlier crash */
+        remove_dir_files(mgr, final_path);
+    for (int i = 0; i < part->nsegs; i++)
+        seg_close(part->segs[i]);
+    if (IOCALL(mgr, rename, m->future_path, final_path) != 0) {
+        SL_ERROR(MOD, "cannot rename %s to %s: %s", m->future_path, final_path,
+                 strerror(errno));
+        free(final_path);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    fsync_path_dir(mgr->dirs[m->dest]);
+    uint8_t u[16];
+    rng_os_bytes(u, sizeof(u));
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    snprintf(name, sizeof(name), "%s-%d.%s-delete", part->topic,
+             part->partition, hex);
+    char *old = path_join(mgr->dirs[part->dir_index], name);
+    bool renamed = IOCALL(mgr, rename, part->path, old) == 0;
+    if (renamed) {
+        fsync_path_dir(mgr->dirs[part->dir_index]);
+        remove_dir_files(mgr, old);
+    } else if (!remove_dir_files(mgr, part->path)) {
+        /* Two copies would stay and a restart might load the stale one. */
+        SL_ERROR(MOD, "cannot remove %s after moving it: %s", part->path,
+                 strerror(errno));
+        poison(part, "move");
+    }
+    free(old);
+    if (mgr->dir_parts) {
+        mgr->dir_parts[part->dir_index]--;
+        mgr->dir_parts[m->dest]++;
+    }
+    SL_INFO(MOD, "Moved %s-%d from %s to %s", part->topic, part->partition,
+            mgr->dirs[part->dir_index], mgr->dirs[m->dest]);
+    free(part->path);
+    part->path = final_path;
+    part->dir_index = m->dest;
+    free(m->future_path);
+    free(m);
+    part->move = NULL;
+    return part->failed ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
+}
+
+int16_t log_move_step(log_partition *part, int64_t budget, bool *done) {
+    *done = false;
+    log_move *m = part->move;
+    if (!m)
+        return KERR_NONE;
+    if (part->failed) {
+        log_move_cancel(part);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    log_manager *mgr = part->mgr;
+    if (m->gen != part->gen) { /* truncated: start over */
+        m->gen = part->gen;
+        m->cur_base = part->segs[0]->base;
+        m->cur_pos = m->copied = 0;
+        m->future_leo = part->log_start;
+        DIR *d = opendir(m->future_path);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (de->d_name[0] != '.') {
+                char *p = path_join(m->future_path, de->d_name);
+                IOCALL(mgr, unlink, p);
+                free(p);
+            }
+        if (d)
+            closedir(d);
+    }
+    while (budget > 0) {
+        int i = seg_at_or_after(part, m->cur_base);
+        if (i < 0)
+            i = part->nsegs - 1;
+        log_segment *s = part->segs[i];
+        if (s->base != m->cur_base) { /* deleted by retention meanwhile */
+            m->cur_base = s->base;
+            m->cur_pos = 0;
+        }
+        bool last = i == part->nsegs - 1;
+        int64_t left = s->size - m->cur_pos;
+        if (last && left <= budget)
+            break;
+        int64_t n = SL_MIN(left, budget);
+        if (n > 0) {
+            char src[4096], dst[4096];
+            seg_file(part, s->base, ".log", src, sizeof(src));
+            snprintf(dst, sizeof(dst), "%s/%020" PRId64 ".log", m->future_path,
+                     s->base);
+            if (!copy_file_range_io(mgr, src, dst, m->cur_pos, m->cur_pos + n,
+                                    -1, false)) {
+                SL_ERROR(MOD, "copying %s to %s: %s", src, dst,
+                         strerror(errno));
+                log_move_cancel(part);
+                return KERR_KAFKA_STORAGE_ERROR;
+            }
+            m->cur_pos += n;
+            m->copied += n;
+            budget -= n;
+        }
+        if (!last && m->cur_pos >= s->size) {
+            m->future_leo = s->next_offset;
+            m->cur_base = part->segs[i + 1]->base;
+            m->cur_pos = 0;
+        }
+    }
+    if (budget <= 0)
+        return KERR_NONE;
+    int16_t e = move_finish(part);
+    if (e != KERR_NONE) {
+        log_move_cancel(part);
+        return e;
+    }
+    *done = true;
+    return KERR_NONE;
 }

@@ -178,7 +178,8 @@ class Broker:
 
     config: Kafka config keys (str -> str), applied as overrides on both
     targets. `listeners`, when given, replaces the default single PLAINTEXT
-    listener on 127.0.0.1:<port>; `log.dirs` is always the broker's data_dir.
+    listener on 127.0.0.1:<port>; `log.dirs` is the broker's data_dir unless
+    config gives it (several dirs: JBOD tests).
     """
 
     def __init__(self, workdir, config=None, target=TARGET, port=None, env=None):
@@ -207,7 +208,7 @@ class Broker:
     def _overrides(self):
         conf = {"listeners": "PLAINTEXT://127.0.0.1:%d" % self.port}
         conf.update(self.config)
-        conf["log.dirs"] = self.data_dir
+        conf.setdefault("log.dirs", self.data_dir)
         return conf
 
     # ---- lifecycle

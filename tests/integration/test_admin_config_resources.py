@@ -159,5 +159,6 @@ def test_api_versions_infer_kafka_4_3(setup):
     broker, _, _ = setup
     vs = api_versions(broker.bootstrap)
     assert kafka_python_guess(vs) == (4, 3)
+    assert vs[34] == (1, 2)   # AlterReplicaLogDirs
     assert vs[35] == (1, 5)   # DescribeLogDirs
     assert vs[74] == (0, 1)   # ListConfigResources
