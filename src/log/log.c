@@ -226,6 +226,9 @@ struct log_manager {
     bool create_sync;   /* partitions created since the last flush_begin */
     int *dir_parts;     /* partitions per log dir (placement) */
     bool *dir_offline;  /* per log dir: failed, taken offline */
+    bool closing;       /* log_manager_close: errors fail no dir */
+    void (*dir_fail_fn)(void *ctx, int dir);
+    void *dir_fail_ctx;
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -270,6 +273,10 @@ static void seg_file(const log_partition *part, int64_t base, const char *ext,
     snprintf(out, n, "%s/%020" PRId64 "%s", part->path, base, ext);
 }
 
+static void dir_fail(log_manager *mgr, int d);
+
+/* An I/O error on a log fails its whole log dir, as Kafka's
+ * LogDirFailureChannel does (dir_fail). */
 static void poison(log_partition *part, const char *what) {
     if (!part->failed)
         SL_ERROR(MOD,
@@ -278,6 +285,7 @@ static void poison(log_partition *part, const char *what) {
                  part->topic, part->partition, what, strerror(errno),
                  part->path);
     part->failed = true;
+    dir_fail(part->mgr, part->dir_index);
 }
 
 /* Whole-buffer pwrite through io; false on error or short write (errno
@@ -1247,9 +1255,17 @@ log_partition *log_create(log_manager *mgr, const char *topic,
                 for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
                     mgr->dir_parts[p->dir_index]++;
         }
-        for (int i = 1; i < mgr->ndirs; i++)
-            if (mgr->dir_parts[i] < mgr->dir_parts[best])
+        best = -1;
+        for (int i = 0; i < mgr->ndirs; i++)
+            if (!log_manager_dir_offline(mgr, i) &&
+                (best < 0 || mgr->dir_parts[i] < mgr->dir_parts[best]))
                 best = i;
+    } else if (log_manager_dir_offline(mgr, 0)) {
+        best = -1;
+    }
+    if (best < 0) { /* every log dir is offline */
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
     }
     part = part_new(mgr, topic, partition, best);
     if (cfg)
@@ -2411,7 +2427,9 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
                                    "replication-offset-checkpoint"};
     int16_t err = KERR_NONE;
     for (int d = 0; d < mgr->ndirs; d++) {
-        for (int k = 0; k < 3; k++) {
+        if (log_manager_dir_offline(mgr, d))
+            continue;
+        for (int k = 0; k < 3 && !log_manager_dir_offline(mgr, d); k++) {
             buf b, body;
             buf_init(&b, 256);
             buf_init(&body, 256);
@@ -2437,6 +2455,7 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
             if (!write_file_atomic(mgr, path, b.data, b.len)) {
                 SL_ERROR(MOD, "cannot write %s: %s", path, strerror(errno));
                 err = KERR_KAFKA_STORAGE_ERROR;
+                dir_fail(mgr, d);
             }
             free(path);
             buf_free(&b);
@@ -2682,6 +2701,7 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
 void log_manager_close(log_manager *mgr) {
     if (!mgr)
         return;
+    mgr->closing = true;
     flusher_stop(mgr, true);
     bool all_ok = true;
     for (size_t i = 0; i < mgr->nbuckets; i++)
@@ -2955,7 +2975,45 @@ static bool copy_file_range_io(log_manager *mgr, const char *src,
 }
 
 bool log_manager_dir_offline(const log_manager *mgr, int i) {
-    return mgr->dir_offline && mgr->dir_offline[i];
+    return mgr->dir_offline && i >= 0 && i < mgr->ndirs && mgr->dir_offline[i];
+}
+
+void log_manager_on_dir_failure(log_manager *mgr,
+                                void (*fn)(void *ctx, int dir), void *ctx) {
+    mgr->dir_fail_fn = fn;
+    mgr->dir_fail_ctx = ctx;
+}
+
+/* Kafka's LogManager.handleLogDirFailure: every log of the dir goes
+ * offline (KAFKA_STORAGE_ERROR from then on), moves into it stop, new
+ * partitions go elsewhere; the owner decides whether the broker can go on
+ * (dir_fail_fn). */
+static void dir_fail(log_manager *mgr, int d) {
+    if (mgr->closing || d < 0 || d >= mgr->ndirs)
+        return;
+    if (!mgr->dir_offline)
+        mgr->dir_offline = xcalloc((size_t)mgr->ndirs, sizeof(bool));
+    if (mgr->dir_offline[d])
+        return;
+    mgr->dir_offline[d] = true;
+    SL_WARN(MOD,
+            "Stopping serving replicas in dir %s because the log directory "
+            "has failed.",
+            mgr->dirs[d]);
+    int n = 0;
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
+            if (p->move && p->move->dest == d)
+                log_move_cancel(p);
+            if (p->dir_index == d && !p->failed) {
+                p->failed = true;
+                n++;
+            }
+        }
+    SL_ERROR(MOD, "Logs of %d more partition(s) in dir %s are offline", n,
+             mgr->dirs[d]);
+    if (mgr->dir_fail_fn)
+        mgr->dir_fail_fn(mgr->dir_fail_ctx, d);
 }
 
 int log_manager_dir_index(const log_manager *mgr, const char *path) {

@@ -12,8 +12,9 @@
  * point) and which function moves each mark.
  *
  * Errors are Kafka error codes (enum proto_error, KERR_* in proto/errors.h):
- * 0 is success. A failed write or fsync poisons the partition: from then on
- * every call on it returns KERR_KAFKA_STORAGE_ERROR (never retried).
+ * 0 is success. A failed write or fsync poisons the partition and takes its
+ * log dir offline (every partition in it): from then on every call on them
+ * returns KERR_KAFKA_STORAGE_ERROR (never retried).
  *
  * Ownership: the manager owns every log_partition; a log_partition pointer
  * stays valid until log_delete or log_manager_close. Strings passed in are
@@ -170,8 +171,15 @@ const char *log_manager_dir(const log_manager *mgr, int i);
  * copies, of which open keeps one. Loop thread only. */
 /* The index of log dir `path` (as configured), or -1. */
 int log_manager_dir_index(const log_manager *mgr, const char *path);
-/* Log dir i failed and was taken offline (see log_manager_open). */
+/* Log dir i failed and was taken offline: an I/O error on any of its logs
+ * or checkpoints fails the whole dir, as Kafka's LogDirFailureChannel does;
+ * its logs answer KAFKA_STORAGE_ERROR from then on, checkpoints skip it,
+ * new partitions go to the other dirs. */
 bool log_manager_dir_offline(const log_manager *mgr, int i);
+/* fn(ctx, dir) after a dir went offline (loop thread): the broker stops
+ * when no dir is left or the metadata log's dir failed. */
+void log_manager_on_dir_failure(log_manager *mgr,
+                                void (*fn)(void *ctx, int dir), void *ctx);
 /* Starts moving part to log dir dest (cancelling a move elsewhere; nothing
  * to do if it is there already). LOG_DIR_NOT_FOUND, KAFKA_STORAGE_ERROR. */
 int16_t log_move_begin(log_partition *part, int dest);

@@ -19,6 +19,8 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_TOPIC_EXCEPTION = 17
 LOG_DIR_NOT_FOUND = 57
 KAFKA_STORAGE_ERROR = 56
+NOT_LEADER_OR_FOLLOWER = 6
+LEADER_NOT_AVAILABLE = 5
 
 
 def i32(v):
@@ -310,3 +312,160 @@ def test_move_in_progress_is_reported_and_serves(jbod, tmp_path, tool):
     got = harness.consume(bs, topic, n + 1)
     assert [m.value()[:6] for m in got[:n]] == [b"%06d" % i for i in range(n)]
     assert got[n].value() == b"during"
+
+
+def test_crash_during_move_loses_nothing(jbod, tmp_path):
+    """kill -9 while a (throttled) move is copying: after the restart every
+    acknowledged record is there and the partition has one current log (Kafka
+    resumes the move from its -future dir, Sluice drops the partial copy and
+    keeps the source: both are safe)."""
+    b, dirs = jbod
+    bs = b.bootstrap
+    topic = create(bs, "mvc", 1)
+    n = 3000
+    harness.produce(bs, topic, [b"%06d" % i + b"y" * 1000 for i in range(n)])
+    src = where(bs, topic)[0]
+    dst = dirs[1] if src == dirs[0] else dirs[0]
+    harness.kafka_tool("kafka-configs", [
+        "--bootstrap-server", bs, "--alter", "--entity-type", "brokers", "--entity-name", "1",
+        "--add-config", "replica.alter.log.dirs.io.max.bytes.per.second=100000"])
+    assert alter_replica_log_dirs(bs, {dst: {topic: [0]}}) == {(topic, 0): NONE}
+    harness.wait_for(lambda: describe_log_dirs(bs)[dst]["parts"].get((topic, 0, True)),
+                     timeout=30, what="future log reported")
+    b.kill9()
+    b.start()
+    harness.kafka_tool("kafka-configs", [
+        "--bootstrap-server", bs, "--alter", "--entity-type", "brokers", "--entity-name", "1",
+        "--delete-config", "replica.alter.log.dirs.io.max.bytes.per.second"])
+
+    def settled():
+        d = describe_log_dirs(bs)
+        keys = [(path, k) for path, info in d.items() for k in info["parts"] if k[0] == topic]
+        return len(keys) == 1 and not keys[0][1][2] and keys
+    harness.wait_for(settled, timeout=60, what="one current log, no future log")
+    assert harness.watermarks(bs, topic)[1] == n
+    got = harness.consume(bs, topic, n)
+    assert [m.value()[:6] for m in got] == [b"%06d" % i for i in range(n)]
+
+
+# ---- a failed log dir ------------------------------------------------------
+
+def _crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def _zz(n):
+    n = (n << 1) ^ (n >> 63)
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def _batch(value):
+    """A magic-2 record batch with one record (no key, no headers)."""
+    rec = b"\x00" + _zz(0) + _zz(0) + _zz(-1) + _zz(len(value)) + value + _zz(0)
+    rec = _zz(len(rec)) + rec
+    ts = int(time.time() * 1000)
+    after_crc = (struct.pack(">hiqqqhii", 0, 0, ts, ts, -1, -1, -1, 1) + rec)
+    body = struct.pack(">ib", -1, 2) + struct.pack(">I", _crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(body)) + body
+
+
+def produce_raw(bs, topic, partition, value=b"v"):
+    """Produce v7 of one record, acks=1: the partition's error code."""
+    recs = _batch(value)
+    body = struct.pack(">hhi", -1, 1, 10000) + harness.karray([harness.kstr(topic) + harness.karray(
+        [struct.pack(">i", partition) + struct.pack(">i", len(recs)) + recs])])
+    r = harness.kafka_request(bs, 0, 7, body)
+    assert struct.unpack(">i", r[:4])[0] == 1  # one topic
+    n = struct.unpack(">h", r[4:6])[0]
+    off = 6 + n
+    assert struct.unpack(">i", r[off:off + 4])[0] == 1
+    return struct.unpack(">ih", r[off + 4:off + 10])[1]
+
+
+def fetch_raw(bs, topic, partition, offset=0):
+    """Fetch v4 of one partition: its error code."""
+    body = struct.pack(">iiiib", -1, 0, 0, 1 << 20, 0) + harness.karray([
+        harness.kstr(topic) + harness.karray([struct.pack(">iqi", partition, offset, 1 << 20)])])
+    r = harness.kafka_request(bs, 1, 4, body)
+    off = 4  # throttle
+    assert struct.unpack(">i", r[off:off + 4])[0] == 1
+    n = struct.unpack(">h", r[off + 4:off + 6])[0]
+    off += 6 + n
+    assert struct.unpack(">i", r[off:off + 4])[0] == 1
+    return struct.unpack(">ih", r[off + 4:off + 10])[1]
+
+
+def _fail_dir(path):
+    """Kafka's own tests (TestUtils.causeLogDirFailure) replace the dir by a
+    file: every later file operation in it fails, even as root."""
+    harness.rmtree(path)
+    open(path, "w").close()
+
+
+def test_failed_log_dir_goes_offline(broker_factory, tmp_path):
+    """A log dir that fails is taken offline without stopping the broker:
+    its partitions answer KAFKA_STORAGE_ERROR to Produce and ListOffsets
+    (NOT_LEADER_OR_FOLLOWER to a v4 Fetch) and have no leader in Metadata,
+    DescribeLogDirs reports it with KAFKA_STORAGE_ERROR and nothing else,
+    moves into it are refused, the other dir keeps serving. When the last
+    dir (the metadata log's) fails too, the broker stops."""
+    dirs = [str(tmp_path / "d0"), str(tmp_path / "d1")]
+    b = broker_factory(config={"log.dirs": ",".join(dirs),
+                               "log.flush.offset.checkpoint.interval.ms": "1000"})
+    bs = b.bootstrap
+    topic = create(bs, "fail", 2)
+    placed = where(bs, topic)
+    assert sorted(placed.values()) == sorted(dirs)
+    good = next(p for p, d in placed.items() if d == dirs[0])
+    bad = next(p for p, d in placed.items() if d == dirs[1])
+    # The metadata log lives in the first dir (metadata.log.dir's default).
+    assert os.path.isdir(os.path.join(dirs[0], "__cluster_metadata-0"))
+    assert produce_raw(bs, topic, good) == NONE
+    assert produce_raw(bs, topic, bad) == NONE
+
+    _fail_dir(dirs[1])
+    # The next checkpoint (or any write) finds the dir gone.
+    harness.wait_for(lambda: describe_log_dirs(bs)[dirs[1]]["error"] == KAFKA_STORAGE_ERROR,
+                     timeout=60, what="log dir reported offline")
+    for version in (4, 5):
+        desc = describe_log_dirs(bs, version=version)
+        assert desc[dirs[1]] == {"error": KAFKA_STORAGE_ERROR, "total": -1, "usable": -1,
+                                 "parts": {}}
+        assert desc[dirs[0]]["error"] == NONE
+        assert (topic, good, False) in desc[dirs[0]]["parts"]
+        assert (topic, bad, False) not in desc[dirs[0]]["parts"]
+    assert produce_raw(bs, topic, bad) == KAFKA_STORAGE_ERROR
+    assert harness.list_offsets_raw(bs, topic, bad) == (KAFKA_STORAGE_ERROR, -1, -1)
+    # Fetch v5 and older get NOT_LEADER_OR_FOLLOWER instead (Kafka's
+    # maybeDownConvertStorageError: old clients may not know the code).
+    assert fetch_raw(bs, topic, bad) == NOT_LEADER_OR_FOLLOWER
+    # Metadata: the partition has no leader and its replica is offline.
+    md = harness.admin(bs).list_topics(topic, timeout=10).topics[topic].partitions
+    assert (md[bad].leader, md[bad].isrs, md[bad].error.code()) == (-1, [], LEADER_NOT_AVAILABLE)
+    assert (md[good].leader, md[good].isrs, md[good].error) == (1, [1], None)
+    # Moves into the offline dir, or of a replica in it, are refused.
+    assert alter_replica_log_dirs(bs, {dirs[1]: {topic: [good]}}) == {
+        (topic, good): KAFKA_STORAGE_ERROR}
+    assert alter_replica_log_dirs(bs, {dirs[0]: {topic: [bad]}}) == {
+        (topic, bad): KAFKA_STORAGE_ERROR}
+    # The other dir serves on.
+    assert produce_raw(bs, topic, good, b"after") == NONE
+    assert fetch_raw(bs, topic, good) == NONE
+    got = harness.consume(bs, topic, 2, partitions=[good])
+    assert got[-1].value() == b"after"
+    assert b.running()
+
+    _fail_dir(dirs[0])
+    harness.wait_for(lambda: not b.running(), timeout=60, what="broker stopped")

@@ -32,6 +32,23 @@ static log_manager *open_mgr(const char *dir, const log_io *io, int max_open) {
     return m;
 }
 
+/* Two log dirs <dir>/a and <dir>/b (a failed dir must not touch the other). */
+static log_manager *open_mgr2(const char *dir, const log_io *io) {
+    static char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    const char *dirs[2] = {a, b};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 2;
+    o.io = io;
+    int16_t err;
+    log_manager *m = log_manager_open(&o, &err);
+    CHECK(m != NULL);
+    CHECK_EQ(err, 0);
+    return m;
+}
+
 /* A batch of n records whose values encode (tag, i); timestamps ts0 + i. */
 static void make_batch(buf *out, int codec, int n, int tag, int64_t ts0,
                        int vsize) {
@@ -695,12 +712,17 @@ TEST(log_fsync_failure_poisons_partition) {
     io.fsync = f_fsync;
     io.pwrite = f_pwrite;
     io.ctx = &f;
-    log_manager *m = open_mgr(test_tmpdir(), &io, 0);
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, &io);
     log_config c;
     log_config_default(&c);
     int16_t err;
     log_partition *p = log_create(m, "fs", 0, TOPIC_ID, &c, &err);
+    /* placement: the dir with the fewest partitions, so q is in b */
     log_partition *q = log_create(m, "ok", 0, TOPIC_ID, &c, &err);
+    log_partition *same = log_create(m, "fs", 1, TOPIC_ID, &c, &err);
+    CHECK(strcmp(log_dir_path(p), log_dir_path(q)) != 0);
+    CHECK_EQ(strcmp(log_dir_path(p), log_dir_path(same)), 0);
     append_one(p, COMPRESS_NONE, 2, 0, clk_wall_ms(), 10, 0);
     f.fsync_ok = 0;
     CHECK_EQ(log_flush(p), KERR_KAFKA_STORAGE_ERROR);
@@ -716,7 +738,13 @@ TEST(log_fsync_failure_poisons_partition) {
              KERR_KAFKA_STORAGE_ERROR);
     log_read_result r;
     CHECK_EQ(log_read(p, 0, 100, -1, true, &r), KERR_KAFKA_STORAGE_ERROR);
-    /* other partitions are unaffected */
+    /* the whole dir went offline (Kafka's log dir failure), the other dir
+     * is unaffected */
+    CHECK(log_manager_dir_offline(m, 0));
+    CHECK(!log_manager_dir_offline(m, 1));
+    CHECK(log_is_failed(same));
+    CHECK_EQ(log_append(same, b.data, b.len, 0, LOG_ORIGIN_CLIENT, &info),
+             KERR_KAFKA_STORAGE_ERROR);
     CHECK_EQ(log_append(q, b.data, b.len, 0, LOG_ORIGIN_CLIENT, &info), 0);
     /* a torn write poisons too, and recovery cuts the half batch */
     f.tear = true;
@@ -727,7 +755,7 @@ TEST(log_fsync_failure_poisons_partition) {
     CHECK(log_is_failed(q));
     buf_free(&b);
     log_manager_abandon(m);
-    m = open_mgr(test_tmpdir(), NULL, 0);
+    m = open_mgr2(dir, NULL);
     q = log_get(m, "ok", 0);
     CHECK_EQ(log_end_offset(q), 2);
     CHECK(!log_is_failed(q));
