@@ -209,6 +209,29 @@ def test_describe_log_dirs_selected_topics(jbod):
     assert got == [(topic, 0), (topic, 2)]
 
 
+def test_kafka_log_dirs_tool(jbod):
+    """Kafka's kafka-log-dirs --describe reads the broker's DescribeLogDirs
+    into its JSON: every dir, each partition with size, lag and isFuture."""
+    b, dirs = jbod
+    bs = b.bootstrap
+    topic = create(bs, "ldt", 2)
+    harness.produce(bs, topic, [b"abc"] * 10, partition=0)
+    r = harness.kafka_tool("kafka-log-dirs", ["--bootstrap-server", bs, "--describe",
+                                              "--topic-list", topic])
+    doc = json.loads(r.stdout.strip().splitlines()[-1])
+    assert doc["version"] == 1 and [x["broker"] for x in doc["brokers"]] == [1]
+    got = {}
+    for ld in doc["brokers"][0]["logDirs"]:
+        assert ld["error"] is None
+        for p in ld["partitions"]:
+            assert p["offsetLag"] == 0 and p["isFuture"] is False
+            got[p["partition"]] = (ld["logDir"], p["size"])
+    placed = where(bs, topic)
+    assert {k: v[0] for k, v in got.items()} == {
+        "%s-%d" % (topic, p): d for p, d in placed.items()}
+    assert got["%s-1" % topic][1] == 0 and got["%s-0" % topic][1] > 0
+
+
 def _reassign_json(path, topic, partition, log_dir):
     with open(path, "w") as f:
         json.dump({"version": 1, "partitions": [
@@ -240,15 +263,24 @@ def test_move_with_reassign_partitions(jbod, tmp_path, tool):
     _reassign_json(plan, topic, 0, dst)
     r = _reassign(tool, bs, "--reassignment-json-file", plan, "--execute")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert ("Successfully started moving log directory to %s for replica %s-0 with broker 1 \n"
-            % (dst, topic)) in r.stdout
-    # Kafka's current-assignment JSON names the replica's current dir.
-    assert '"log_dirs":["%s"]' % src in r.stdout
+    # Kafka's output, the current assignment naming the replica's dir.
+    assert r.stdout == (
+        "Current partition replica assignment\n\n"
+        '{"version":1,"partitions":[{"topic":"%s","partition":0,"replicas":[1],'
+        '"log_dirs":["%s"]}]}\n\n'
+        "Save this to use as the --reassignment-json-file option during rollback\n"
+        "Successfully started partition reassignment for %s-0\n"
+        "Successfully started moving log directory to %s for replica %s-0 with broker 1 \n"
+        % (topic, src, topic, dst, topic))
 
     def moved():
         v = _reassign(tool, bs, "--reassignment-json-file", plan, "--verify")
         return "Reassignment of replica %s-0-1 completed successfully." % topic in v.stdout
     harness.wait_for(moved, timeout=60, what="log dir move completed")
+    # Sluice's tool prints what Kafka's does.
+    k = _reassign("kafka", bs, "--reassignment-json-file", plan, "--verify")
+    s = _reassign("sluice", bs, "--reassignment-json-file", plan, "--verify")
+    assert (s.returncode, s.stdout) == (k.returncode, k.stdout)
     assert where(bs, topic) == {0: dst}
     assert not os.path.exists(os.path.join(src, "%s-0" % topic))
     got = harness.consume(bs, topic, n)
@@ -293,7 +325,9 @@ def test_move_in_progress_is_reported_and_serves(jbod, tmp_path, tool):
     assert 0 <= size < cur_size and cur_lag == 0
     assert 0 < lag <= n
     v = _reassign(tool, bs, "--reassignment-json-file", plan, "--verify")
-    assert "Reassignment of replica %s-0-1 is still in progress." % topic in v.stdout
+    assert v.stdout == ("Status of partition reassignment:\n"
+                        "Reassignment of partition %s-0 is completed.\n"
+                        "Reassignment of replica %s-0-1 is still in progress.\n" % (topic, topic))
     # The replica serves during the move.
     harness.produce(bs, topic, [b"during"])
     assert harness.watermarks(bs, topic)[1] == n + 1
