@@ -162,3 +162,38 @@ def test_api_versions_infer_kafka_4_3(setup):
     assert vs[34] == (1, 2)   # AlterReplicaLogDirs
     assert vs[35] == (1, 5)   # DescribeLogDirs
     assert vs[74] == (0, 1)   # ListConfigResources
+
+
+def _api_versions_raw(bootstrap, version, body, flexible):
+    hdr = struct.pack(">hhi", 18, version, 11) + struct.pack(">h", 4) + b"test"
+    if flexible:
+        hdr += TAGS
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(struct.pack(">i", len(hdr + body)) + hdr + body)
+        size = struct.unpack(">i", harness._recv_exact(s, 4))[0]
+        resp = harness._recv_exact(s, size)
+    assert struct.unpack(">i", resp[:4])[0] == 11
+    return resp[4:]  # ApiVersions responses always use header v0
+
+
+def test_api_versions_unsupported_version_lists_only_api_versions(setup):
+    """KIP-511: a version the broker does not know is answered in v0 with
+    UNSUPPORTED_VERSION and only ApiVersions' own range."""
+    broker, _, _ = setup
+    body = _api_versions_raw(broker.bootstrap, 99, cstr("x") + cstr("1") + TAGS, True)
+    assert body == struct.pack(">hihhh", 35, 1, 18, 0, 4)
+
+
+def test_api_versions_invalid_software_name(setup):
+    """v3+ with a client software name Kafka's ApiVersionsRequest.isValid
+    rejects: INVALID_REQUEST and nothing else (no API keys, no features)."""
+    broker, _, _ = setup
+    r = Reader(_api_versions_raw(broker.bootstrap, 3, cstr("bad name!") + cstr("1.0") + TAGS,
+                                 True))
+    assert r.i16() == 42
+    assert r.carr(lambda rd: rd.take(7)) == []
+    assert r.i32() == 0  # throttle
+    # Tagged fields: none (no features, no finalized epoch).
+    assert r.uvarint() == 0
+    assert r.p == len(r.b)
