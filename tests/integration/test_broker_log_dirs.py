@@ -503,3 +503,32 @@ def test_failed_log_dir_goes_offline(broker_factory, tmp_path):
 
     _fail_dir(dirs[0])
     harness.wait_for(lambda: not b.running(), timeout=60, what="broker stopped")
+
+
+def test_delete_topic_during_move(jbod):
+    """Deleting a topic while one of its replicas moves removes both the
+    current and the future log; the broker serves on."""
+    b, dirs = jbod
+    bs = b.bootstrap
+    topic = create(bs, "mvd", 1)
+    harness.produce(bs, topic, [b"z" * 1000] * 2000)
+    src = where(bs, topic)[0]
+    dst = dirs[1] if src == dirs[0] else dirs[0]
+    harness.kafka_tool("kafka-configs", [
+        "--bootstrap-server", bs, "--alter", "--entity-type", "brokers", "--entity-name", "1",
+        "--add-config", "replica.alter.log.dirs.io.max.bytes.per.second=100000"])
+    assert alter_replica_log_dirs(bs, {dst: {topic: [0]}}) == {(topic, 0): NONE}
+    harness.wait_for(lambda: describe_log_dirs(bs)[dst]["parts"].get((topic, 0, True)),
+                     timeout=30, what="future log reported")
+    adm = harness.admin(bs)
+    adm.delete_topics([topic])[topic].result(timeout=30)
+
+    def gone():
+        d = describe_log_dirs(bs)
+        live = [n for x in dirs for n in os.listdir(x)
+                if n.startswith(topic) and not n.endswith("-delete")]
+        return not any(k[0] == topic for v in d.values() for k in v["parts"]) and not live
+    harness.wait_for(gone, timeout=60, what="current and future logs removed")
+    # New topics are still placed and served.
+    t2 = create(bs, "mvd2", 1)
+    assert produce_raw(bs, t2, 0) == NONE
