@@ -892,6 +892,17 @@ static int do_cancel(ra_ctx *c) {
     int n = parse_plan(tool_get(c->a, "reassignment-json-file"), &v);
     if (n < 0)
         return 1;
+    /* The plan's log dir moves (their strings stay in `dirs` below). */
+    int nm;
+    ra_move *m = plan_moves(v, n, &nm);
+    char **mdirs = xcalloc((size_t)nm + 1, sizeof(char *));
+    char **mtopics = xcalloc((size_t)nm + 1, sizeof(char *));
+    for (int i = 0; i < nm; i++) {
+        mdirs[i] = xstrdup(m[i].dir);
+        mtopics[i] = xstrdup(m[i].topic);
+        m[i].dir = mdirs[i];
+        m[i].topic = mtopics[i];
+    }
     for (int i = 0; i < n; i++) {
         for (int k = 0; v[i].log_dirs && k < v[i].nreplicas; k++)
             free(v[i].log_dirs[k]);
@@ -926,9 +937,31 @@ static int do_cancel(ra_ctx *c) {
         else
             printf(
                 "None of the specified partition reassignments are active.\n");
-        /* Kafka prints this line without a newline before the throttle
-         * lines (or at the end of the output). */
-        printf("None of the specified partition moves are active.");
+        /* Kafka's cancelAssignment: a replica whose move is active is
+         * moved back to (kept in) its current dir; with none, this line,
+         * without a newline, before the throttle lines. */
+        load_dirs(c);
+        int nactive = 0;
+        for (int i = 0; i < nm; i++) {
+            const char *cur = NULL, *fut = NULL;
+            for (int k = 0; k < c->ndirs; k++)
+                if (c->dir_broker[k] == m[i].broker &&
+                    c->dirs[k].part == m[i].part &&
+                    !strcmp(c->dirs[k].topic, m[i].topic)) {
+                    if (c->dirs[k].is_future)
+                        fut = c->dirs[k].dir;
+                    else if (c->dirs[k].size >= 0)
+                        cur = c->dirs[k].dir;
+                }
+            if (cur && fut) {
+                m[i].dir = cur;
+                m[nactive++] = m[i];
+            }
+        }
+        if (!nactive)
+            printf("None of the specified partition moves are active.");
+        else if (execute_moves(c, m, nactive))
+            rc = 1;
         buf_free(&ok);
         /* Kafka prints the throttle lines without a blank line here. */
         if (!tool_has(c->a, "preserve-throttles"))
@@ -936,6 +969,13 @@ static int do_cancel(ra_ctx *c) {
     }
     free(tmsg);
     kc_reassign_free(v, n);
+    for (int i = 0; i < nm; i++) {
+        free(mdirs[i]);
+        free(mtopics[i]);
+    }
+    free(mdirs);
+    free(mtopics);
+    free(m);
     return rc;
 }
 

@@ -532,3 +532,34 @@ def test_delete_topic_during_move(jbod):
     # New topics are still placed and served.
     t2 = create(bs, "mvd2", 1)
     assert produce_raw(bs, t2, 0) == NONE
+
+
+@pytest.mark.parametrize("tool", ["kafka", "sluice"])
+def test_cancel_move(jbod, tmp_path, tool):
+    """kafka-reassign-partitions --cancel of a plan whose log dir move is
+    under way keeps the replica in its current dir (Kafka moves it "back"
+    there) and clears the throttles."""
+    b, dirs = jbod
+    bs = b.bootstrap
+    topic = create(bs, "mvx", 1)
+    harness.produce(bs, topic, [b"q" * 1000] * 2000)
+    src = where(bs, topic)[0]
+    dst = dirs[1] if src == dirs[0] else dirs[0]
+    plan = str(tmp_path / "plan.json")
+    _reassign_json(plan, topic, 0, dst)
+    r = _reassign(tool, bs, "--reassignment-json-file", plan, "--execute",
+                  "--replica-alter-log-dirs-throttle", "100000")
+    assert r.returncode == 0, r.stdout + r.stderr
+    harness.wait_for(lambda: describe_log_dirs(bs)[dst]["parts"].get((topic, 0, True)),
+                     timeout=30, what="future log reported")
+    r = _reassign(tool, bs, "--reassignment-json-file", plan, "--cancel")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == (
+        "None of the specified partition reassignments are active.\n"
+        "Successfully started moving log directory to %s for replica %s-0 with broker 1 \n"
+        "Clearing broker-level throttles on broker 1\n"
+        "Clearing topic-level throttles on topic %s\n" % (src, topic, topic))
+    d = describe_log_dirs(bs)
+    assert (topic, 0, False) in d[src]["parts"]
+    assert not any(k[0] == topic for k in d[dst]["parts"])
+    assert harness.watermarks(bs, topic)[1] == 2000
