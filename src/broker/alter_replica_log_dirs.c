@@ -12,6 +12,8 @@
  * move starts (log_move_begin: nothing to do when the replica is in that
  * dir already; a move elsewhere is replaced) and the answer is NONE.
  *
+ * Moves interrupted by a restart start again (log_manager_open resumes
+ * them from their -future dirs; brk_log_dirs_start tracks them).
  * The mover steps every running move from a timer on the loop thread
  * (log_move_step: copy, then swap in one call), throttled to
  * replica.alter.log.dirs.io.max.bytes.per.second when the broker (or the
@@ -139,6 +141,20 @@ static void track(brk_broker *brk, const char *topic, int32_t partition) {
     moves[n_moves].topic = xstrdup(topic);
     moves[n_moves++].partition = partition;
     arm(brk);
+}
+
+static void track_moving(void *ctx, log_partition *part) {
+    int dest;
+    int64_t size, leo;
+    if (log_move_info(part, &dest, &size, &leo))
+        track(ctx, log_topic(part), log_partition_id(part));
+}
+
+/* hooks.def: moves the log resumed at open (a -future dir found, as Kafka
+ * resumes them after a restart) are carried on. */
+void brk_log_dirs_start(brk_broker *brk) {
+    if (brk->logs)
+        log_manager_foreach(brk->logs, track_moving, brk);
 }
 
 static int16_t alter_one(brk_broker *brk, const char *dir, const char *topic,

@@ -2636,6 +2636,11 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
             return NULL;
         }
     }
+    struct {
+        int dir;
+        char *path;
+    } *futures = NULL;
+    int nfut = 0;
     for (int d = 0; d < mgr->ndirs; d++) {
         char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
         bool clean = access(marker, F_OK) == 0;
@@ -2645,6 +2650,9 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         ckpt_load(mgr, mgr->dirs[d], "replication-offset-checkpoint", &hw);
         DIR *dir = opendir(mgr->dirs[d]);
         if (!dir) {
+            for (int i = 0; i < nfut; i++)
+                free(futures[i].path);
+            free(futures);
             *err = KERR_KAFKA_STORAGE_ERROR;
             free(marker);
             ckpt_free(&rp);
@@ -2665,10 +2673,16 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
                 free(p);
                 continue;
             }
-            /* -future: a move to this dir that did not finish (the
-             * current log elsewhere is intact); it is abandoned. */
-            if (has_suffix(de->d_name, "-delete") ||
-                has_suffix(de->d_name, "-future")) {
+            if (has_suffix(de->d_name, "-future")) {
+                /* A move to this dir that did not finish (the current log
+                 * elsewhere is intact): started again below. */
+                futures =
+                    xrealloc(futures, sizeof(*futures) * (size_t)(nfut + 1));
+                futures[nfut].dir = d;
+                futures[nfut++].path = p;
+                continue;
+            }
+            if (has_suffix(de->d_name, "-delete")) {
                 todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
                 todel[ntodel++] = p;
                 continue;
@@ -2691,6 +2705,32 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         IOCALL(mgr, unlink, marker);
         free(marker);
     }
+    /* Kafka resumes a move whose -future log it finds at start; here the
+     * copy starts over (the partial one is removed). */
+    for (int i = 0; i < nfut; i++) {
+        const char *name = strrchr(futures[i].path, '/') + 1;
+        char tp[512];
+        snprintf(tp, sizeof(tp), "%s", name);
+        char *dot = strrchr(tp, '.'); /* <topic>-<p>.<hex>-future */
+        log_partition *part = NULL;
+        if (dot) {
+            *dot = 0;
+            char *dash = strrchr(tp, '-');
+            char *end = NULL;
+            long pn = dash ? strtol(dash + 1, &end, 10) : -1;
+            if (dash && end && !*end && pn >= 0 && pn <= INT32_MAX) {
+                *dash = 0;
+                part = log_get(mgr, tp, (int32_t)pn);
+            }
+        }
+        remove_dir_files(mgr, futures[i].path);
+        if (part && !part->failed && part->dir_index != futures[i].dir &&
+            log_move_begin(part, futures[i].dir) == KERR_NONE)
+            SL_INFO(MOD, "Resuming the move of %s-%d to %s", part->topic,
+                    part->partition, mgr->dirs[futures[i].dir]);
+        free(futures[i].path);
+    }
+    free(futures);
     SL_INFO(MOD,
             "Loaded %zu partition log(s); recovery re-read %" PRId64
             " batch(es)",

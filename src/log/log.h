@@ -166,9 +166,10 @@ const char *log_manager_dir(const log_manager *mgr, int i);
  * the future dir to <topic>-<p> in the destination and the current one to
  * -delete, all in that call: requests never see a half-moved log, and the
  * log_partition stays the same object (only its dir changes). A crash
- * before the swap leaves the current log intact and a -future dir that the
- * next open deletes; one between the two renames leaves two identical
- * copies, of which open keeps one. Loop thread only. */
+ * before the swap leaves the current log intact and a -future dir: the
+ * next open removes it and starts the move again (Kafka resumes it too);
+ * one between the two renames leaves two identical copies, of which open
+ * keeps one. Loop thread only. */
 /* The index of log dir `path` (as configured), or -1. */
 int log_manager_dir_index(const log_manager *mgr, const char *path);
 /* Log dir i failed and was taken offline: an I/O error on any of its logs
