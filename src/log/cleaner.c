@@ -381,6 +381,8 @@ static void ck_write_one(void *ctx, log_partition *part) {
 
 static void ck_write(log_cleaner *c) {
     for (int d = 0; d < log_manager_n_dirs(c->mgr); d++) {
+        if (log_manager_dir_offline(c->mgr, d))
+            continue; /* a failed dir is not written to any more */
         buf body, all;
         buf_init(&body, 256);
         buf_init(&all, 256);
