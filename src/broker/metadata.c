@@ -388,6 +388,21 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
             rp->eligible_leader_replicas.n = 0;
             rp->last_known_elr.n = 0;
             rp->offline_replicas.n = 0;
+            if (p->log && log_is_failed(p->log) && p->n_replicas == 1) {
+                /* Its log dir failed: what a single Kafka 4.3.1 node shows
+                 * (no leader, ISR emptied, the replica eligible (ELR) and
+                 * offline). */
+                int32_t *self = arena_calloc(req->arena, 1, sizeof *self);
+                *self = brk->node_id;
+                rp->leader_id = -1;
+                rp->isr_nodes.n = 0;
+                rp->eligible_leader_replicas.n = 1;
+                rp->eligible_leader_replicas.v = self;
+                rp->last_known_elr.n = 1;
+                rp->last_known_elr.v = self;
+                rp->offline_replicas.n = 1;
+                rp->offline_replicas.v = self;
+            }
         }
         rs.topics.n++;
         budget -= n;

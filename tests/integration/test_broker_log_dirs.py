@@ -489,6 +489,14 @@ def test_failed_log_dir_goes_offline(broker_factory, tmp_path):
     md = harness.admin(bs).list_topics(topic, timeout=10).topics[topic].partitions
     assert (md[bad].leader, md[bad].isrs, md[bad].error.code()) == (-1, [], LEADER_NOT_AVAILABLE)
     assert (md[good].leader, md[good].isrs, md[good].error) == (1, [1], None)
+    # kafka-topics --describe (DescribeTopicPartitions): no leader, the
+    # replica out of the ISR and in the ELR.
+    out = harness.kafka_tool("kafka-topics", ["--bootstrap-server", bs, "--describe",
+                                              "--topic", topic]).stdout
+    assert ("\tTopic: %s\tPartition: %d\tLeader: none\tReplicas: 1\tIsr: \tElr: 1\t"
+            "LastKnownElr: 1\n" % (topic, bad)) in out
+    assert ("\tTopic: %s\tPartition: %d\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \t"
+            "LastKnownElr: \n" % (topic, good)) in out
     # Moves into the offline dir, or of a replica in it, are refused.
     assert alter_replica_log_dirs(bs, {dirs[1]: {topic: [good]}}) == {
         (topic, good): KAFKA_STORAGE_ERROR}
