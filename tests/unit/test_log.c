@@ -866,3 +866,113 @@ TEST(log_multi_batch_append_and_truncate_across_segments) {
     CHECK_EQ(log_end_offset(p), 12);
     log_manager_close(m);
 }
+
+/* Reads every batch of p from its log start; returns the number of
+ * records (checks batch CRCs through batch parsing). */
+static int64_t count_records(log_partition *p) {
+    int64_t n = 0, off = log_start_offset(p);
+    while (off < log_end_offset(p)) {
+        log_read_result r;
+        CHECK_EQ(log_read(p, off, 1 << 20, -1, true, &r), 0);
+        CHECK(r.len > 0);
+        uint8_t *data = xmalloc((size_t)r.len);
+        CHECK_EQ(pread(r.fd, data, (size_t)r.len, r.file_pos), r.len);
+        size_t pos = 0;
+        while (pos + BATCH_HEADER_SIZE <= (size_t)r.len) {
+            log_batch_header h;
+            if (batch_validate(data + pos, (size_t)r.len - pos, &h) != 0)
+                break;
+            n += h.records_count;
+            off = batch_last_offset(&h) + 1;
+            pos += (size_t)batch_size(&h);
+        }
+        free(data);
+        log_read_release(&r);
+    }
+    return n;
+}
+
+TEST(log_move_between_dirs_while_appending) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, NULL);
+    log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 4096;
+    int16_t err;
+    log_partition *p = log_create(m, "mv", 0, TOPIC_ID, &c, &err);
+    for (int i = 0; i < 40; i++)
+        append_one(p, COMPRESS_NONE, 5, i, clk_wall_ms(), 100, 0);
+    CHECK(log_segment_count(p) > 3);
+    int src = log_manager_dir_index(m, log_dir_path(p));
+    int dst = 1 - src;
+    CHECK_EQ(log_move_begin(p, 7), KERR_LOG_DIR_NOT_FOUND);
+    CHECK_EQ(log_move_begin(p, src), 0); /* already there: nothing to do */
+    int d;
+    int64_t size, leo;
+    CHECK(!log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(log_move_begin(p, dst), 0);
+    CHECK(log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(d, dst);
+    bool done = false;
+    int steps = 0;
+    while (!done) {
+        CHECK_EQ(log_move_step(p, 1000, &done), 0);
+        /* appends go on during the move */
+        if (steps++ < 20)
+            append_one(p, COMPRESS_NONE, 1, 100 + steps, clk_wall_ms(), 100, 0);
+        CHECK(steps < 10000);
+    }
+    CHECK(steps > 5);
+    CHECK(!log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), dst);
+    CHECK_EQ(log_end_offset(p), 220);
+    CHECK_EQ(count_records(p), 220);
+    /* the old copy is gone, the log is served and appended to there */
+    char old[4096];
+    snprintf(old, sizeof old, "%s/mv-0", log_manager_dir(m, src));
+    CHECK(access(old, F_OK) != 0);
+    append_one(p, COMPRESS_NONE, 3, 999, clk_wall_ms(), 10, 0);
+    log_manager_close(m);
+    m = open_mgr2(dir, NULL);
+    p = log_get(m, "mv", 0);
+    CHECK(p != NULL);
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), dst);
+    CHECK_EQ(log_end_offset(p), 223);
+    CHECK_EQ(count_records(p), 223);
+    log_manager_close(m);
+}
+
+TEST(log_move_interrupted_by_crash_starts_again) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, NULL);
+    log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 4096;
+    int16_t err;
+    log_partition *p = log_create(m, "mc", 0, TOPIC_ID, &c, &err);
+    for (int i = 0; i < 30; i++)
+        append_one(p, COMPRESS_NONE, 5, i, clk_wall_ms(), 100, 0);
+    log_flush(p);
+    int src = log_manager_dir_index(m, log_dir_path(p));
+    CHECK_EQ(log_move_begin(p, 1 - src), 0);
+    bool done = false;
+    CHECK_EQ(log_move_step(p, 5000, &done), 0);
+    CHECK(!done);
+    log_manager_abandon(m); /* kill -9 */
+    m = open_mgr2(dir, NULL);
+    p = log_get(m, "mc", 0);
+    CHECK(p != NULL);
+    /* still served from the source, the move under way again */
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), src);
+    CHECK_EQ(log_end_offset(p), 150);
+    int d;
+    int64_t size, leo;
+    CHECK(log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(d, 1 - src);
+    CHECK_EQ(size, 0);
+    while (!done)
+        CHECK_EQ(log_move_step(p, 1 << 20, &done), 0);
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), 1 - src);
+    CHECK_EQ(count_records(p), 150);
+    log_manager_close(m);
+}
