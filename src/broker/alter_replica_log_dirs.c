@@ -36,7 +36,7 @@
 #define MOVE_TICK_MS 20
 /* Unthrottled: bytes copied per tick, so one big move does not stall the
  * loop for long (requests are served between ticks). */
-#define MOVE_CHUNK (32LL << 20)
+#define MOVE_CHUNK (8LL << 20)
 
 typedef struct moving {
     char *topic;
@@ -74,6 +74,8 @@ static void tick(net_loop *loop, void *ctx) {
     timer = 0;
     int64_t rate =
         brk->image ? cl_alter_log_dirs_rate(brk->image, brk->node_id) : -1;
+    if (rate >= (1LL << 40)) /* Kafka's default is Long.MAX_VALUE */
+        rate = -1;
     int64_t now = clk_mono_ns();
     if (rate >= 0) {
         /* A token bucket of at most one second of the rate. */
@@ -96,10 +98,11 @@ static void tick(net_loop *loop, void *ctx) {
         int64_t budget = MOVE_CHUNK;
         if (rate >= 0)
             budget = SL_MIN(budget, tokens);
-        /* A cleaning pass started before the move swaps segments of the
-         * current log later: only copy until it is over. */
-        if (brk_log_cleaner_cleaning(part) && budget > 0)
-            budget = SL_MIN(budget, log_size_bytes(part) - size - 1);
+        /* A cleaning pass started before the move replaces segments of the
+         * current log (a .log may even grow, merged): nothing is copied
+         * until it is over (the cleaner picks no moving log after that). */
+        if (brk_log_cleaner_cleaning(part))
+            budget = 0;
         if (budget <= 0) {
             i++;
             continue;
