@@ -2,7 +2,8 @@
  * api_versions.c - ApiVersions (key 18): advertises exactly the handler
  * table (handlers.def, capped to the generated codecs), the supported and
  * finalized features. An unknown version is answered in server.c (v0 body,
- * UNSUPPORTED_VERSION) before this handler runs.
+ * UNSUPPORTED_VERSION, only ApiVersions' own range) before this handler
+ * runs.
  */
 #include <string.h>
 
@@ -85,9 +86,17 @@ brk_status brk_handle_api_versions(brk_req *req) {
         return BRK_CLOSE;
     proto_api_versions_response rs;
     proto_api_versions_response_init(&rs);
-    if (req->api_version >= 3 && (!valid_software(rq.client_software_name) ||
-                                  !valid_software(rq.client_software_version)))
+    if (req->api_version >= 3 &&
+        (!valid_software(rq.client_software_name) ||
+         !valid_software(rq.client_software_version))) {
+        /* Kafka's getErrorResponse: the error code alone, no API keys and
+         * no features. */
         rs.error_code = KERR_INVALID_REQUEST;
+        rs.api_keys.n = 0;
+        proto_api_versions_response_encode(brk_resp_buf(req), req->api_version,
+                                           &rs);
+        return BRK_DONE;
+    }
     size_t n;
     const brk_api *apis = brk_api_list(&n);
     rs.api_keys.n = (int32_t)n;

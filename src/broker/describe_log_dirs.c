@@ -1,8 +1,9 @@
 /*
- * describe_log_dirs.c - DescribeLogDirs (api key 35), versions 0-4: every
+ * describe_log_dirs.c - DescribeLogDirs (api key 35), versions 1-5: every
  * log dir with the size of each partition it holds (all partitions when
  * topics is null), offset_lag max(0, HW - LEO) as Kafka reports for a
  * current replica, and (v4+) the file system's total and usable bytes.
+ * v5's is_cordoned stays false: Sluice has no cordoned.log.dirs.
  * Threading: loop thread.
  */
 #include <string.h>
@@ -42,15 +43,9 @@ static bool wanted(const proto_describe_log_dirs_request *rq, const char *topic,
     return false;
 }
 
-static void collect(void *ctx, log_partition *part) {
-    dld_ctx *c = ctx;
-    if (strcmp(log_dir_path(part), c->dir_path))
-        return;
+static void add_entry(dld_ctx *c, log_partition *part, bool future,
+                      int64_t size, int64_t lag) {
     const char *topic = log_topic(part);
-    if (!strcmp(topic, "__cluster_metadata"))
-        return;
-    if (!wanted(c->rq, topic, log_partition_id(part)))
-        return;
     arena *a = c->req->arena;
     proto_describe_log_dirs_response_describe_log_dirs_topic *t = NULL;
     for (int32_t i = 0; i < c->nt; i++)
@@ -85,10 +80,30 @@ static void collect(void *ctx, log_partition *part) {
         &t->partitions.v[t->partitions.n++];
     proto_describe_log_dirs_response_describe_log_dirs_partition_init(p);
     p->partition_index = log_partition_id(part);
-    p->partition_size = log_size_bytes(part);
-    int64_t lag = log_high_watermark(part) - log_end_offset(part);
-    p->offset_lag = lag > 0 ? lag : 0;
-    p->is_future_key = false;
+    p->partition_size = size;
+    p->offset_lag = lag;
+    p->is_future_key = future;
+}
+
+static void collect(void *ctx, log_partition *part) {
+    dld_ctx *c = ctx;
+    const char *topic = log_topic(part);
+    if (!strcmp(topic, "__cluster_metadata"))
+        return;
+    if (!wanted(c->rq, topic, log_partition_id(part)))
+        return;
+    if (!strcmp(log_dir_path(part), c->dir_path)) {
+        /* Kafka: max(HW - LEO, 0) for a current log; an offline one has
+         * no entry (its dir is reported with KAFKA_STORAGE_ERROR). */
+        int64_t lag = log_high_watermark(part) - log_end_offset(part);
+        add_entry(c, part, false, log_size_bytes(part), lag > 0 ? lag : 0);
+    }
+    /* A move in progress: the future log in its destination dir, its lag
+     * behind the current log's end (ReplicaManager.getLogEndOffsetLag). */
+    int dest;
+    int64_t size, leo;
+    if (log_move_info(part, &dest, &size, &leo) && dest == c->dir)
+        add_entry(c, part, true, size, log_end_offset(part) - leo);
 }
 
 brk_status brk_handle_describe_log_dirs(brk_req *req) {
@@ -109,6 +124,13 @@ brk_status brk_handle_describe_log_dirs(brk_req *req) {
         proto_describe_log_dirs_response_describe_log_dirs_result_init(r);
         dld_ctx c = {req, &rq, d, log_manager_dir(brk->logs, d), NULL, 0, 0};
         r->log_dir = proto_str_c(c.dir_path);
+        if (log_manager_dir_offline(brk->logs, d)) {
+            /* Kafka: only the path and KAFKA_STORAGE_ERROR; no topics, the
+             * byte counts at their defaults (-1). */
+            r->error_code = KERR_KAFKA_STORAGE_ERROR;
+            r->topics.n = 0;
+            continue;
+        }
         log_manager_foreach(brk->logs, collect, &c);
         r->topics.n = c.nt;
         r->topics.v = c.topics;

@@ -179,7 +179,7 @@ static fetch_ctx *waiters;
 
 /* Resolves a partition to the image; err set on failure. */
 static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
-                             int16_t *err) {
+                             int16_t version, int16_t *err) {
     const cl_partition *p;
     if (by_id) {
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
@@ -197,6 +197,11 @@ static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
     if (!p)
         return NULL;
     *err = brk_data_check(brk, p);
+    /* Kafka (KafkaApis.maybeDownConvertStorageError): v5 and older
+     * clients may not know KAFKA_STORAGE_ERROR; they get
+     * NOT_LEADER_OR_FOLLOWER, which makes them refresh metadata. */
+    if (*err == KERR_KAFKA_STORAGE_ERROR && version <= 5)
+        *err = KERR_NOT_LEADER_OR_FOLLOWER;
     if (*err)
         return NULL;
     if (fp->current_leader_epoch >= 0) {
@@ -243,8 +248,9 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
     *has_error = false;
     for (int i = 0; i < n; i++) {
         int16_t err = KERR_NONE;
-        cl_partition *p =
-            c->bad_replica ? NULL : resolve(brk, &ps[i], c->by_id, &err);
+        cl_partition *p = c->bad_replica ? NULL
+                                         : resolve(brk, &ps[i], c->by_id,
+                                                   c->req->api_version, &err);
         if (!p) {
             if (!arriving || (err != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
                               err != KERR_UNKNOWN_TOPIC_ID))
@@ -339,7 +345,7 @@ static bool fetch_respond(fetch_ctx *c) {
         if (c->bad_replica)
             err = KERR_NOT_LEADER_OR_FOLLOWER;
         else
-            p = resolve(brk, &ps[i], c->by_id, &err);
+            p = resolve(brk, &ps[i], c->by_id, c->req->api_version, &err);
         o->p = p;
         if (p) {
             o->hw = log_high_watermark(p->log);

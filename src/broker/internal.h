@@ -84,6 +84,9 @@ void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
 int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
                                   int64_t *first);
 
+/* log_cleaner.c: a cleaning pass on part is running. */
+bool brk_log_cleaner_cleaning(const log_partition *part);
+
 /* Live (registered, unfenced) broker count. */
 int32_t ctl_live_brokers(brk_broker *brk);
 

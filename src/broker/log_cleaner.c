@@ -96,6 +96,10 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
     cleaner = NULL;
 }
 
+bool brk_log_cleaner_cleaning(const log_partition *part) {
+    return cleaner && log_cleaner_cleaning(cleaner, part);
+}
+
 void log_cleaner_start(brk_broker *brk) {
     if (!brk->logs || !brk_cfg_bool(brk->cfg, BRK_CFG_LOG_CLEANER_ENABLE))
         return;

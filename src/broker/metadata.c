@@ -105,11 +105,22 @@ fill_partitions(brk_req *req, cl_topic *t,
         int32_t *offl = arena_calloc(
             req->arena, (size_t)(p->n_replicas ? p->n_replicas : 1),
             sizeof(int32_t));
+        /* This node's replica sits in a failed log dir: a single Kafka
+         * node reports it offline, the partition without a leader (its
+         * controller's handleDirectoriesOffline: leader -1, ISR emptied). */
+        bool dir_failed = p->log && log_is_failed(p->log);
         for (int32_t r = 0; r < p->n_replicas; r++)
-            if (!broker_live(req->brk, p->replicas[r]))
+            if (!broker_live(req->brk, p->replicas[r]) ||
+                (dir_failed && p->replicas[r] == req->brk->node_id))
                 offl[off++] = p->replicas[r];
         rp->offline_replicas.n = off;
         rp->offline_replicas.v = offl;
+        if (dir_failed && p->n_replicas == 1) {
+            rp->leader_id = -1;
+            rp->isr_nodes.n = 0;
+            rp->error_code = KERR_LEADER_NOT_AVAILABLE;
+            continue;
+        }
         if (p->leader < 0 || !broker_live(req->brk, p->leader) ||
             brk_partition_pending(p)) {
             rp->error_code = KERR_LEADER_NOT_AVAILABLE;
@@ -377,6 +388,21 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
             rp->eligible_leader_replicas.n = 0;
             rp->last_known_elr.n = 0;
             rp->offline_replicas.n = 0;
+            if (p->log && log_is_failed(p->log) && p->n_replicas == 1) {
+                /* Its log dir failed: what a single Kafka 4.3.1 node shows
+                 * (no leader, ISR emptied, the replica eligible (ELR) and
+                 * offline). */
+                int32_t *self = arena_calloc(req->arena, 1, sizeof *self);
+                *self = brk->node_id;
+                rp->leader_id = -1;
+                rp->isr_nodes.n = 0;
+                rp->eligible_leader_replicas.n = 1;
+                rp->eligible_leader_replicas.v = self;
+                rp->last_known_elr.n = 1;
+                rp->last_known_elr.v = self;
+                rp->offline_replicas.n = 1;
+                rp->offline_replicas.v = self;
+            }
         }
         rs.topics.n++;
         budget -= n;

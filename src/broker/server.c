@@ -157,18 +157,22 @@ void brk_req_complete(brk_req *req, brk_status status) {
 }
 
 /* Kafka's answer to an ApiVersions request of a version it does not know:
- * error UNSUPPORTED_VERSION with a v0 body listing the ranges, header v0. */
+ * error UNSUPPORTED_VERSION with a v0 body, header v0. */
 static void api_versions_unsupported(brk_req *req) {
     buf *b = brk_resp_buf(req);
     buf_put_be16(b, (uint16_t)KERR_UNSUPPORTED_VERSION);
+    /* Only ApiVersions' own range (Kafka's ApiVersionsRequest
+     * .getErrorResponse, KIP-511): enough to retry with a version both
+     * sides know. */
     size_t n;
     const brk_api *apis = brk_api_list(&n);
-    buf_put_be32(b, (uint32_t)n);
-    for (size_t i = 0; i < n; i++) {
-        buf_put_be16(b, (uint16_t)apis[i].key);
-        buf_put_be16(b, (uint16_t)apis[i].min_version);
-        buf_put_be16(b, (uint16_t)apis[i].max_version);
-    }
+    buf_put_be32(b, 1);
+    for (size_t i = 0; i < n; i++)
+        if (apis[i].key == 18) {
+            buf_put_be16(b, (uint16_t)apis[i].key);
+            buf_put_be16(b, (uint16_t)apis[i].min_version);
+            buf_put_be16(b, (uint16_t)apis[i].max_version);
+        }
     /* the response header of ApiVersions is always v0; encode at v0 */
     req->api_version = 0;
 }

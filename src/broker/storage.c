@@ -41,6 +41,42 @@ static void meta_log_config(log_config *lc) {
     lc->max_message_bytes = 8 << 20;
 }
 
+/* A log dir failed (log.h): as Kafka 4.3.1 (ReplicaManager /
+ * LogManager.handleLogDirFailure), the broker halts when it was the
+ * metadata log's dir or when no dir is left; otherwise it goes on with the
+ * others (the failed dir's partitions answer KAFKA_STORAGE_ERROR). */
+static void on_dir_failure(void *ctx, int d) {
+    brk_broker *brk = ctx;
+    const char *dir = log_manager_dir(brk->logs, d);
+    if (meta_log && !strcmp(log_dir_path(meta_log), dir)) {
+        SL_ERROR("server",
+                 "Shutdown broker because the metadata log dir %s "
+                 "has failed",
+                 dir);
+        fflush(NULL);
+        _exit(1);
+    }
+    int n = log_manager_n_dirs(brk->logs);
+    bool all = true;
+    for (int i = 0; i < n; i++)
+        all &= log_manager_dir_offline(brk->logs, i);
+    if (all) {
+        buf b;
+        buf_init(&b, 128);
+        for (int i = 0; i < n; i++)
+            buf_printf(&b, "%s%s", i ? ", " : "",
+                       log_manager_dir(brk->logs, i));
+        buf_put_u8(&b, 0);
+        SL_ERROR("server",
+                 "Shutdown broker because all log dirs in %s have "
+                 "failed",
+                 (char *)b.data);
+        fflush(NULL);
+        _exit(1);
+    }
+    SL_WARN("server", "Stopped serving replicas in dir %s", dir);
+}
+
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen) {
     brk->image = cl_image_new(brk->cfg);
@@ -60,6 +96,7 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
         snprintf(err, errlen, "cannot open log dirs: %s", proto_error_name(e));
         return -1;
     }
+    log_manager_on_dir_failure(brk->logs, on_dir_failure, brk);
     meta_log = log_get(brk->logs, META_TOPIC, 0);
     log_config mc;
     meta_log_config(&mc);

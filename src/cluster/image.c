@@ -23,6 +23,9 @@
 #include "core/util.h"
 #include "proto/gen/messages.h"
 
+/* The broker quota that throttles moves between log dirs (a ConfigRecord
+ * of the BROKER resource that is not in the broker config table). */
+
 struct cl_image {
     brk_config *cfg;
     cl_topic **topics; /* sorted by name */
@@ -44,6 +47,8 @@ struct cl_image {
         char *group, *name, *value;
     } * gcfg;
     size_t n_gcfg;
+    /* replica.alter.log.dirs.io.max.bytes.per.second per broker id ("":
+     * the cluster default): name = resource, value = rate. */
     int16_t metadata_version;
     /* finalized features (FeatureLevelRecord; level 0 = not finalized) */
     cl_feature features[16];
@@ -486,6 +491,26 @@ size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
             out[n].value = img->gcfg[i].value;
             n++;
         }
+    return n;
+}
+
+int64_t cl_alter_log_dirs_rate(const cl_image *img) {
+    return brk_cfg_i64(img->cfg,
+                       BRK_CFG_REPLICA_ALTER_LOG_DIRS_IO_MAX_BYTES_PER_SECOND);
+}
+
+size_t cl_config_resources(const cl_image *img, int8_t type, const char **out,
+                           size_t max) {
+    size_t n = 0;
+    for (size_t i = 0; i < img->n_gcfg && n < max; i++) {
+        if (img->gcfg[i].type != type)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = !strcmp(out[j], img->gcfg[i].group);
+        if (!seen)
+            out[n++] = img->gcfg[i].group;
+    }
     return n;
 }
 

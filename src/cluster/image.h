@@ -107,6 +107,14 @@ size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
  * keys that are not KafkaConfig's, by node id or "" for the default). */
 size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
                            brk_kv *out, size_t max);
+/* replica.alter.log.dirs.io.max.bytes.per.second of this node (its own
+ * dynamic value, else the cluster default, else Kafka's Long.MAX_VALUE). */
+int64_t cl_alter_log_dirs_rate(const cl_image *img);
+/* The resources of a type kept as above (GROUP 32, CLIENT_METRICS 16) that
+ * have at least one config, each once (order unspecified, as Kafka's); up
+ * to max. Returns the count. */
+size_t cl_config_resources(const cl_image *img, int8_t type, const char **out,
+                           size_t max);
 
 /* Finalized features (FeatureLevelRecord), level > 0 only, in record
  * order; valid until the next change. */

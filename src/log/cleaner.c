@@ -392,6 +392,8 @@ static void ck_write_one(void *ctx, log_partition *part) {
 
 static void ck_write(log_cleaner *c) {
     for (int d = 0; d < log_manager_n_dirs(c->mgr); d++) {
+        if (log_manager_dir_offline(c->mgr, d))
+            continue; /* a failed dir is not written to any more */
         buf body, all;
         buf_init(&body, 256);
         buf_init(&all, 256);
@@ -406,6 +408,13 @@ static void ck_write(log_cleaner *c) {
         buf_free(&body);
         buf_free(&all);
     }
+}
+
+bool log_cleaner_cleaning(const log_cleaner *c, const log_partition *part) {
+    for (int i = 0; c && i < c->nw; i++)
+        if (c->w[i].job && c->w[i].job->part == part)
+            return true;
+    return false;
 }
 
 /* ---- choosing a log
@@ -431,6 +440,10 @@ static void pick_one(void *ctx, log_partition *part) {
     const log_config *cfg = log_get_config(part);
     if (!(cfg->cleanup_policy & LOG_CLEANUP_COMPACT) || log_is_failed(part))
         return;
+    int mdir;
+    int64_t msize, mleo;
+    if (log_move_info(part, &mdir, &msize, &mleo))
+        return; /* moving to another log dir (Kafka pauses its cleaning) */
     for (int i = 0; i < c->nw; i++)
         if (c->w[i].job && c->w[i].job->part == part)
             return; /* being cleaned (one pass per partition) */

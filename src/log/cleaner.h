@@ -130,6 +130,9 @@ bool log_cleaner_wait(log_cleaner *c, int64_t timeout_ms);
  * Returns passes done. */
 int log_cleaner_run_until_idle(log_cleaner *c);
 bool log_cleaner_busy(const log_cleaner *c);
+/* A pass on part is running (its swap would come later); a log being
+ * moved to another log dir is not picked (log_move_info). */
+bool log_cleaner_cleaning(const log_cleaner *c, const log_partition *part);
 void log_cleaner_get_stats(const log_cleaner *c, log_cleaner_stats *out);
 /* The cleaner checkpoint (first dirty offset) of a partition, -1 if none. */
 int64_t log_cleaner_checkpoint_of(const log_cleaner *c,

@@ -286,9 +286,29 @@ struct log_partition {
     bool dir_unsynced;    /* a segment file was created in path since the
                              last fsync of path (invariant 7) */
     bool parent_unsynced; /* path itself is new: its log dir not fsynced */
+    /* Dropped front segments (doomed_add): LS_DOOMED until their files are
+     * unlinked, LS_UNLINKED until those unlinks are durable. Until then the
+     * log-start checkpoint keeps this log's entry even where Kafka's would
+     * leave it out (log start at the first segment's base): a crash that
+     * reverts some unlinks must find the log start above them. */
+    enum { LS_NONE, LS_DOOMED, LS_UNLINKED } ls_state;
     epoch_entry *epochs;
     int nepochs, capepochs;
+    struct log_move *move; /* copy to another log dir in progress, or NULL */
 };
+
+/* A move to another log dir (log_move_begin .. log_move_step). The .log
+ * files are copied in order, segment by segment, from (cur_base, cur_pos);
+ * everything else is copied by the last step. */
+typedef struct log_move {
+    int dest;           /* dir index */
+    char *future_path;  /* <dest>/<topic>-<p>.<hex>-future */
+    uint64_t gen;       /* part->gen at start: a truncation restarts it */
+    int64_t cur_base;   /* segment whose .log is being copied */
+    int64_t cur_pos;    /* bytes of it copied */
+    int64_t copied;     /* .log bytes copied (the future log's size) */
+    int64_t future_leo; /* end offset of the last wholly copied segment */
+} log_move;
 
 struct log_manager {
     char **dirs;
@@ -319,6 +339,10 @@ struct log_manager {
     doomed_seg *doomed; /* dropped segments whose files go next (see
                            doomed_flush) */
     int ndoomed, capdoomed;
+    bool *dir_offline; /* per log dir: failed, taken offline */
+    bool closing;      /* log_manager_close: errors fail no dir */
+    void (*dir_fail_fn)(void *ctx, int dir);
+    void *dir_fail_ctx;
     void (*fl_notify)(void *ctx);
     void *fl_notify_ctx;
 };
@@ -363,6 +387,10 @@ static void seg_file(const log_partition *part, int64_t base, const char *ext,
     snprintf(out, n, "%s/%020" PRId64 "%s", part->path, base, ext);
 }
 
+static void dir_fail(log_manager *mgr, int d);
+
+/* An I/O error on a log fails its whole log dir, as Kafka's
+ * LogDirFailureChannel does (dir_fail). */
 static void poison(log_partition *part, const char *what) {
     if (!part->failed)
         SL_ERROR(MOD,
@@ -371,6 +399,7 @@ static void poison(log_partition *part, const char *what) {
                  part->topic, part->partition, what, strerror(errno),
                  part->path);
     part->failed = true;
+    dir_fail(part->mgr, part->dir_index);
 }
 
 /* Whole-buffer pwrite through io; false on error or short write (errno
@@ -1329,6 +1358,10 @@ static log_partition *part_new(log_manager *mgr, const char *topic,
 }
 
 static void part_free(log_partition *part) {
+    if (part->move) {
+        free(part->move->future_path);
+        free(part->move);
+    }
     for (int i = 0; i < part->nsegs; i++)
         seg_free(part->segs[i]);
     free(part->segs);
@@ -1403,9 +1436,17 @@ log_partition *log_create(log_manager *mgr, const char *topic,
                 for (log_partition *p = mgr->buckets[i]; p; p = p->hnext)
                     mgr->dir_parts[p->dir_index]++;
         }
-        for (int i = 1; i < mgr->ndirs; i++)
-            if (mgr->dir_parts[i] < mgr->dir_parts[best])
+        best = -1;
+        for (int i = 0; i < mgr->ndirs; i++)
+            if (!log_manager_dir_offline(mgr, i) &&
+                (best < 0 || mgr->dir_parts[i] < mgr->dir_parts[best]))
                 best = i;
+    } else if (log_manager_dir_offline(mgr, 0)) {
+        best = -1;
+    }
+    if (best < 0) { /* every log dir is offline */
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
     }
     part = part_new(mgr, topic, partition, best);
     if (cfg)
@@ -1448,6 +1489,7 @@ static bool remove_dir_files(log_manager *mgr, const char *dir) {
 static void flush_forget(log_partition *part);
 
 int16_t log_delete(log_manager *mgr, log_partition *part) {
+    log_move_cancel(part);
     map_remove(mgr, part);
     flush_forget(part);
     if (mgr->dir_parts)
@@ -2519,6 +2561,7 @@ static void doomed_add(log_partition *part, int64_t base) {
                                sizeof(*mgr->doomed) * (size_t)mgr->capdoomed);
     }
     mgr->doomed[mgr->ndoomed++] = (doomed_seg){part, base};
+    part->ls_state = LS_DOOMED;
 }
 
 static void doomed_flush(log_manager *mgr) {
@@ -2533,9 +2576,10 @@ static void doomed_flush(log_manager *mgr) {
             log_partition *p = mgr->doomed[i].part;
             if (p->dir_index != d)
                 continue;
-            if (ok)
+            if (ok) {
                 seg_delete_files(p, mgr->doomed[i].base);
-            else
+                p->ls_state = LS_UNLINKED;
+            } else
                 poison(p, "log-start-offset-checkpoint");
         }
     }
@@ -2770,12 +2814,31 @@ static int64_t ckpt_find(const ckpt *c, const char *topic, int32_t p) {
     return -1;
 }
 
+/* Whether the log-start checkpoint lists p. Kafka's lists a log only when
+ * its start is above the first segment's base; here also while dropped
+ * segments' unlinks are not durable (ls_state), and the unlinks of an
+ * LS_UNLINKED log are made durable first so its entry can go. */
+static bool ckpt_keeps_log_start(log_partition *p) {
+    if (p->log_start > p->segs[0]->base || p->ls_state == LS_DOOMED)
+        return true;
+    if (p->ls_state == LS_UNLINKED) {
+        if (IOCALL(p->mgr, fsync_dir, p->path) != 0)
+            return true;
+        p->ls_state = LS_NONE;
+    }
+    return false;
+}
+
 /* Writes checkpoint k (0 recovery point, 1 log start, 2 HW) of log dir d:
  * false with errno on failure. */
 static bool checkpoint_write(log_manager *mgr, int d, int k) {
     static const char *names[3] = {"recovery-point-offset-checkpoint",
                                    "log-start-offset-checkpoint",
                                    "replication-offset-checkpoint"};
+    if (log_manager_dir_offline(mgr, d)) {
+        errno = EIO;
+        return false;
+    }
     bool ok = true;
     {
         {
@@ -2786,6 +2849,10 @@ static bool checkpoint_write(log_manager *mgr, int d, int k) {
             for (size_t i = 0; i < mgr->nbuckets; i++)
                 for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
                     if (p->dir_index != d)
+                        continue;
+                    /* Kafka checkpoints a log start offset only when it
+                     * is above the first segment's base (the default). */
+                    if (k == 1 && !ckpt_keeps_log_start(p))
                         continue;
                     int64_t v = k == 0   ? p->recovery_point
                                 : k == 1 ? p->log_start
@@ -2800,6 +2867,7 @@ static bool checkpoint_write(log_manager *mgr, int d, int k) {
             if (!write_file_atomic(mgr, path, b.data, b.len)) {
                 SL_ERROR(MOD, "cannot write %s: %s", path, strerror(errno));
                 ok = false;
+                dir_fail(mgr, d);
             }
             free(path);
             buf_free(&b);
@@ -2809,10 +2877,12 @@ static bool checkpoint_write(log_manager *mgr, int d, int k) {
     return ok;
 }
 
+/* Offline dirs are skipped; a dir whose write fails goes offline
+ * (dir_fail) and the call answers KAFKA_STORAGE_ERROR. */
 int16_t log_manager_checkpoint(log_manager *mgr) {
     int16_t err = KERR_NONE;
     for (int d = 0; d < mgr->ndirs; d++)
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 3 && !log_manager_dir_offline(mgr, d); k++)
             if (!checkpoint_write(mgr, d, k))
                 err = KERR_KAFKA_STORAGE_ERROR;
     return err;
@@ -3034,6 +3104,11 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
             return NULL;
         }
     }
+    struct {
+        int dir;
+        char *path;
+    } *futures = NULL;
+    int nfut = 0;
     for (int d = 0; d < mgr->ndirs; d++) {
         char *marker = path_join(mgr->dirs[d], CLEAN_SHUTDOWN_FILE);
         bool clean = log_io_exists(mgr->io, marker);
@@ -3046,6 +3121,9 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
         if (!names) {
             SL_ERROR(MOD, "cannot list log dir %s: %s", mgr->dirs[d],
                      strerror(errno));
+            for (int i = 0; i < nfut; i++)
+                free(futures[i].path);
+            free(futures);
             *err = KERR_KAFKA_STORAGE_ERROR;
             free(marker);
             ckpt_free(&rp);
@@ -3066,13 +3144,22 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
                 free(p);
                 continue;
             }
+            if (has_suffix(name, "-future")) {
+                /* A move to this dir that did not finish (the current log
+                 * elsewhere is intact): started again below. */
+                futures =
+                    xrealloc(futures, sizeof(*futures) * (size_t)(nfut + 1));
+                futures[nfut].dir = d;
+                futures[nfut++].path = p;
+                continue;
+            }
             if (has_suffix(name, "-delete")) {
                 todel = xrealloc(todel, sizeof(*todel) * (size_t)(ntodel + 1));
                 todel[ntodel++] = p;
                 continue;
             }
             free(p);
-            if (has_suffix(name, "-future") || has_suffix(name, "-stray"))
+            if (has_suffix(name, "-stray"))
                 continue;
             load_partition(mgr, d, name, clean, &rp, &ls, &hw);
         }
@@ -3099,6 +3186,32 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
             return NULL;
         }
     }
+    /* Kafka resumes a move whose -future log it finds at start; here the
+     * copy starts over (the partial one is removed). */
+    for (int i = 0; i < nfut; i++) {
+        const char *name = strrchr(futures[i].path, '/') + 1;
+        char tp[512];
+        snprintf(tp, sizeof(tp), "%s", name);
+        char *dot = strrchr(tp, '.'); /* <topic>-<p>.<hex>-future */
+        log_partition *part = NULL;
+        if (dot) {
+            *dot = 0;
+            char *dash = strrchr(tp, '-');
+            char *end = NULL;
+            long pn = dash ? strtol(dash + 1, &end, 10) : -1;
+            if (dash && end && !*end && pn >= 0 && pn <= INT32_MAX) {
+                *dash = 0;
+                part = log_get(mgr, tp, (int32_t)pn);
+            }
+        }
+        remove_dir_files(mgr, futures[i].path);
+        if (part && !part->failed && part->dir_index != futures[i].dir &&
+            log_move_begin(part, futures[i].dir) == KERR_NONE)
+            SL_INFO(MOD, "Resuming the move of %s-%d to %s", part->topic,
+                    part->partition, mgr->dirs[futures[i].dir]);
+        free(futures[i].path);
+    }
+    free(futures);
     SL_INFO(MOD,
             "Loaded %zu partition log(s); recovery re-read %" PRId64
             " batch(es)",
@@ -3109,6 +3222,7 @@ log_manager *log_manager_open(const log_manager_opts *opts, int16_t *err) {
 void log_manager_close(log_manager *mgr) {
     if (!mgr)
         return;
+    mgr->closing = true;
     flusher_stop(mgr, true);
     bool all_ok = true;
     for (size_t i = 0; i < mgr->nbuckets; i++)
@@ -3146,6 +3260,7 @@ void log_manager_close(log_manager *mgr) {
     free(mgr->due);
     free(mgr->dir_parts);
     free(mgr->doomed);
+    free(mgr->dir_offline);
     pthread_mutex_destroy(&mgr->fl_mu);
     pthread_cond_destroy(&mgr->fl_cv);
     free(mgr);
@@ -3318,4 +3433,361 @@ void log_seg_index_add(log_seg_index *x, const uint8_t *hdr) {
 
 const char *log_manager_dir(const log_manager *mgr, int i) {
     return mgr->dirs[i];
+}
+
+/* ---- moving a partition to another log dir --------------------------------
+ * (AlterReplicaLogDirs; see log.h.) The loop thread does everything: a step
+ * copies part of the .log files with pread/pwrite; the last step makes the
+ * copy complete and durable and swaps in one call. */
+
+/* fsync of a directory through the seam; false with errno on failure. */
+static bool fsync_path_dir(log_manager *mgr, const char *dir) {
+    return IOCALL(mgr, fsync_dir, dir) == 0;
+}
+
+/* Copies [from, to) of src into dst at the same offsets (dst created if
+ * needed). Chunks that are all zeros are not written (preallocated index
+ * files stay sparse); truncate_to >= 0 sets dst's length afterwards.
+ * fsyncs dst when sync. false on an I/O error (errno set). */
+static bool copy_file_range_io(log_manager *mgr, const char *src,
+                               const char *dst, int64_t from, int64_t to,
+                               int64_t truncate_to, bool sync) {
+    int in = IOCALL(mgr, open, src, O_RDONLY, 0);
+    if (in < 0)
+        return false;
+    int out = IOCALL(mgr, open, dst, O_WRONLY | O_CREAT, 0644);
+    if (out < 0) {
+        int e = errno;
+        IOCALL(mgr, close, in);
+        errno = e;
+        return false;
+    }
+    enum { CHUNK = 1 << 20 };
+    uint8_t *b = xmalloc(CHUNK);
+    bool ok = true;
+    for (int64_t at = from; ok && at < to;) {
+        size_t want = (size_t)SL_MIN((int64_t)CHUNK, to - at);
+        ssize_t r = log_io_read_full(mgr->io, in, b, want, (off_t)at);
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the source shrank under us */
+            ok = false;
+            break;
+        }
+        bool zero = true;
+        for (ssize_t i = 0; i < r && zero; i++)
+            zero = b[i] == 0;
+        if (!zero)
+            ok = log_io_write_all(mgr->io, out, b, (size_t)r, (off_t)at);
+        at += r;
+    }
+    free(b);
+    if (ok && truncate_to >= 0)
+        ok = IOCALL(mgr, ftruncate, out, (off_t)truncate_to) == 0;
+    if (ok && sync)
+        ok = IOCALL(mgr, fsync, out) == 0;
+    int e = errno;
+    IOCALL(mgr, close, out);
+    IOCALL(mgr, close, in);
+    errno = e;
+    return ok;
+}
+
+bool log_manager_dir_offline(const log_manager *mgr, int i) {
+    return mgr->dir_offline && i >= 0 && i < mgr->ndirs && mgr->dir_offline[i];
+}
+
+void log_manager_on_dir_failure(log_manager *mgr,
+                                void (*fn)(void *ctx, int dir), void *ctx) {
+    mgr->dir_fail_fn = fn;
+    mgr->dir_fail_ctx = ctx;
+}
+
+/* Kafka's LogManager.handleLogDirFailure: every log of the dir goes
+ * offline (KAFKA_STORAGE_ERROR from then on), moves into it stop, new
+ * partitions go elsewhere; the owner decides whether the broker can go on
+ * (dir_fail_fn). */
+static void dir_fail(log_manager *mgr, int d) {
+    if (mgr->closing || d < 0 || d >= mgr->ndirs)
+        return;
+    if (!mgr->dir_offline)
+        mgr->dir_offline = xcalloc((size_t)mgr->ndirs, sizeof(bool));
+    if (mgr->dir_offline[d])
+        return;
+    mgr->dir_offline[d] = true;
+    SL_WARN(MOD,
+            "Stopping serving replicas in dir %s because the log directory "
+            "has failed.",
+            mgr->dirs[d]);
+    int n = 0;
+    for (size_t i = 0; i < mgr->nbuckets; i++)
+        for (log_partition *p = mgr->buckets[i]; p; p = p->hnext) {
+            if (p->move && p->move->dest == d)
+                log_move_cancel(p);
+            if (p->dir_index == d && !p->failed) {
+                p->failed = true;
+                n++;
+            }
+        }
+    SL_ERROR(MOD, "Logs of %d more partition(s) in dir %s are offline", n,
+             mgr->dirs[d]);
+    if (mgr->dir_fail_fn)
+        mgr->dir_fail_fn(mgr->dir_fail_ctx, d);
+}
+
+int log_manager_dir_index(const log_manager *mgr, const char *path) {
+    for (int i = 0; i < mgr->ndirs; i++)
+        if (!strcmp(mgr->dirs[i], path))
+            return i;
+    return -1;
+}
+
+void log_move_cancel(log_partition *part) {
+    log_move *m = part->move;
+    if (!m)
+        return;
+    remove_dir_files(part->mgr, m->future_path);
+    free(m->future_path);
+    free(m);
+    part->move = NULL;
+}
+
+int16_t log_move_begin(log_partition *part, int dest) {
+    log_manager *mgr = part->mgr;
+    if (dest < 0 || dest >= mgr->ndirs)
+        return KERR_LOG_DIR_NOT_FOUND;
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (part->move && part->move->dest == dest)
+        return KERR_NONE;  /* already going there */
+    log_move_cancel(part); /* a move elsewhere stops (Kafka does too) */
+    if (dest == part->dir_index)
+        return KERR_NONE;
+    uint8_t u[16];
+    rng_os_bytes(u, sizeof(u));
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%d.%s-future", part->topic,
+             part->partition, hex);
+    char *fp = path_join(mgr->dirs[dest], name);
+    if (IOCALL(mgr, mkdir, fp, 0755) != 0) {
+        SL_ERROR(MOD, "cannot create %s: %s", fp, strerror(errno));
+        free(fp);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    log_move *m = xcalloc(1, sizeof(*m));
+    m->dest = dest;
+    m->future_path = fp;
+    m->gen = part->gen;
+    m->cur_base = part->segs[0]->base;
+    m->future_leo = part->log_start;
+    part->move = m;
+    SL_INFO(MOD, "Moving %s-%d from %s to %s", part->topic, part->partition,
+            mgr->dirs[part->dir_index], mgr->dirs[dest]);
+    return KERR_NONE;
+}
+
+bool log_move_info(const log_partition *part, int *dest, int64_t *size,
+                   int64_t *leo) {
+    const log_move *m = part->move;
+    if (!m)
+        return false;
+    *dest = m->dest;
+    *size = m->copied;
+    *leo = m->future_leo;
+    return true;
+}
+
+static int seg_at_or_after(const log_partition *part, int64_t base) {
+    for (int i = 0; i < part->nsegs; i++)
+        if (part->segs[i]->base >= base)
+            return i;
+    return -1;
+}
+
+/* The last step: everything durable in the future dir, then the swap. */
+static int16_t move_finish(log_partition *part) {
+    log_manager *mgr = part->mgr;
+    log_move *m = part->move;
+    if (log_flush(part) != KERR_NONE)
+        return KERR_KAFKA_STORAGE_ERROR;
+    int nnames;
+    char **names = log_io_list_names(mgr->io, part->path, &nnames);
+    if (!names)
+        return KERR_KAFKA_STORAGE_ERROR;
+    bool ok = true;
+    for (int k = 0; ok && k < nnames; k++) {
+        const char *n = names[k];
+        if (n[0] == '.' || has_suffix(n, ".tmp") || has_suffix(n, ".cleaned") ||
+            has_suffix(n, ".swap") || has_suffix(n, ".deleted"))
+            continue;
+        char *src = path_join(part->path, n);
+        char *dst = path_join(m->future_path, n);
+        int64_t ssz = file_size(mgr, src), dsz = file_size(mgr, dst);
+        int64_t from = 0;
+        /* .log files are append-only: what an earlier step copied stays */
+        if (has_suffix(n, ".log") && dsz > 0 && dsz <= ssz)
+            from = dsz;
+        if (ssz >= 0)
+            ok = copy_file_range_io(mgr, src, dst, from, ssz, ssz, true);
+        free(src);
+        free(dst);
+    }
+    log_io_free_names(names, nnames);
+    if (!ok)
+        return KERR_KAFKA_STORAGE_ERROR;
+    /* Files the source no longer has (segments deleted meanwhile). */
+    names = log_io_list_names(mgr->io, m->future_path, &nnames);
+    if (!names)
+        return KERR_KAFKA_STORAGE_ERROR;
+    for (int k = 0; k < nnames; k++) {
+        if (names[k][0] == '.')
+            continue;
+        char *src = path_join(part->path, names[k]);
+        if (file_size(mgr, src) < 0) {
+            char *dst = path_join(m->future_path, names[k]);
+            IOCALL(mgr, unlink, dst);
+            free(dst);
+        }
+        free(src);
+    }
+    log_io_free_names(names, nnames);
+    if (!fsync_path_dir(mgr, m->future_path))
+        return KERR_KAFKA_STORAGE_ERROR;
+
+    /* The swap: the future dir takes the partition's name in its log dir,
+     * then the current one is renamed away. A crash between the two
+     * renames leaves two identical copies; open keeps one. */
+    char name[600];
+    snprintf(name, sizeof(name), "%s-%d", part->topic, part->partition);
+    char *final_path = path_join(mgr->dirs[m->dest], name);
+    if (file_size(mgr, final_path) >= 0) /* a stale copy from an earlier crash */
+        remove_dir_files(mgr, final_path);
+    for (int i = 0; i < part->nsegs; i++)
+        seg_close(part->segs[i]);
+    if (IOCALL(mgr, rename, m->future_path, final_path) != 0) {
+        SL_ERROR(MOD, "cannot rename %s to %s: %s", m->future_path, final_path,
+                 strerror(errno));
+        free(final_path);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    if (!fsync_path_dir(mgr, mgr->dirs[m->dest])) {
+        /* the rename may revert at a crash: keep the source, fail here */
+        SL_ERROR(MOD, "cannot fsync %s: %s", mgr->dirs[m->dest],
+                 strerror(errno));
+        free(final_path);
+        poison(part, "move");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    uint8_t u[16];
+    rng_os_bytes(u, sizeof(u));
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    snprintf(name, sizeof(name), "%s-%d.%s-delete", part->topic,
+             part->partition, hex);
+    char *old = path_join(mgr->dirs[part->dir_index], name);
+    bool renamed = IOCALL(mgr, rename, part->path, old) == 0;
+    if (renamed && !fsync_path_dir(mgr, mgr->dirs[part->dir_index])) {
+        SL_ERROR(MOD, "cannot fsync %s: %s", mgr->dirs[part->dir_index],
+                 strerror(errno));
+        poison(part, "move");
+    }
+    if (renamed) {
+        remove_dir_files(mgr, old);
+    } else if (!remove_dir_files(mgr, part->path)) {
+        /* Two copies would stay and a restart might load the stale one. */
+        SL_ERROR(MOD, "cannot remove %s after moving it: %s", part->path,
+                 strerror(errno));
+        poison(part, "move");
+    }
+    free(old);
+    if (mgr->dir_parts) {
+        mgr->dir_parts[part->dir_index]--;
+        mgr->dir_parts[m->dest]++;
+    }
+    SL_INFO(MOD, "Moved %s-%d from %s to %s", part->topic, part->partition,
+            mgr->dirs[part->dir_index], mgr->dirs[m->dest]);
+    free(part->path);
+    part->path = final_path;
+    part->dir_index = m->dest;
+    free(m->future_path);
+    free(m);
+    part->move = NULL;
+    return part->failed ? KERR_KAFKA_STORAGE_ERROR : KERR_NONE;
+}
+
+int16_t log_move_step(log_partition *part, int64_t budget, bool *done) {
+    *done = false;
+    log_move *m = part->move;
+    if (!m)
+        return KERR_NONE;
+    if (part->failed) {
+        log_move_cancel(part);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    log_manager *mgr = part->mgr;
+    if (m->gen != part->gen) { /* truncated: start over */
+        m->gen = part->gen;
+        m->cur_base = part->segs[0]->base;
+        m->cur_pos = m->copied = 0;
+        m->future_leo = part->log_start;
+        int nnames;
+        char **names = log_io_list_names(mgr->io, m->future_path, &nnames);
+        for (int k = 0; names && k < nnames; k++)
+            if (names[k][0] != '.') {
+                char *p = path_join(m->future_path, names[k]);
+                IOCALL(mgr, unlink, p);
+                free(p);
+            }
+        if (names)
+            log_io_free_names(names, nnames);
+    }
+    while (budget > 0) {
+        int i = seg_at_or_after(part, m->cur_base);
+        if (i < 0)
+            i = part->nsegs - 1;
+        log_segment *s = part->segs[i];
+        if (s->base != m->cur_base) { /* deleted by retention meanwhile */
+            m->cur_base = s->base;
+            m->cur_pos = 0;
+        }
+        bool last = i == part->nsegs - 1;
+        int64_t left = s->size - m->cur_pos;
+        if (last && left <= budget)
+            break;
+        int64_t n = SL_MIN(left, budget);
+        if (n > 0) {
+            char src[4096], dst[4096];
+            seg_file(part, s->base, ".log", src, sizeof(src));
+            snprintf(dst, sizeof(dst), "%s/%020" PRId64 ".log", m->future_path,
+                     s->base);
+            if (!copy_file_range_io(mgr, src, dst, m->cur_pos, m->cur_pos + n,
+                                    -1, false)) {
+                SL_ERROR(MOD, "copying %s to %s: %s", src, dst,
+                         strerror(errno));
+                log_move_cancel(part);
+                return KERR_KAFKA_STORAGE_ERROR;
+            }
+            m->cur_pos += n;
+            m->copied += n;
+            budget -= n;
+        }
+        if (!last && m->cur_pos >= s->size) {
+            m->future_leo = s->next_offset;
+            m->cur_base = part->segs[i + 1]->base;
+            m->cur_pos = 0;
+        }
+    }
+    if (budget <= 0)
+        return KERR_NONE;
+    int16_t e = move_finish(part);
+    if (e != KERR_NONE) {
+        log_move_cancel(part);
+        return e;
+    }
+    *done = true;
+    return KERR_NONE;
 }

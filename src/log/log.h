@@ -12,8 +12,9 @@
  * point) and which function moves each mark.
  *
  * Errors are Kafka error codes (enum proto_error, KERR_* in proto/errors.h):
- * 0 is success. A failed write or fsync poisons the partition: from then on
- * every call on it returns KERR_KAFKA_STORAGE_ERROR (never retried).
+ * 0 is success. A failed write or fsync poisons the partition and takes its
+ * log dir offline (every partition in it): from then on every call on them
+ * returns KERR_KAFKA_STORAGE_ERROR (never retried).
  *
  * Ownership: the manager owns every log_partition; a log_partition pointer
  * stays valid until log_delete or log_manager_close. Strings passed in are
@@ -209,6 +210,44 @@ void log_manager_foreach(log_manager *mgr,
                          void (*fn)(void *ctx, log_partition *part), void *ctx);
 int log_manager_n_dirs(const log_manager *mgr);
 const char *log_manager_dir(const log_manager *mgr, int i);
+
+/* ---- moving a partition to another log dir (AlterReplicaLogDirs) -------
+ * Kafka creates <topic>-<p>.<uuid>-future in the destination dir, fills it
+ * while the current log keeps serving, then swaps. Here the future log is a
+ * copy of the partition's files: log_move_step copies .log bytes (segments
+ * are append-only) up to a byte budget per call; the call that finds the
+ * rest within its budget flushes the log, copies the tails and every other
+ * file (indexes, snapshots, checkpoints), fsyncs them and the dir, renames
+ * the future dir to <topic>-<p> in the destination and the current one to
+ * -delete, all in that call: requests never see a half-moved log, and the
+ * log_partition stays the same object (only its dir changes). A crash
+ * before the swap leaves the current log intact and a -future dir: the
+ * next open removes it and starts the move again (Kafka resumes it too);
+ * one between the two renames leaves two identical copies, of which open
+ * keeps one. Loop thread only. */
+/* The index of log dir `path` (as configured), or -1. */
+int log_manager_dir_index(const log_manager *mgr, const char *path);
+/* Log dir i failed and was taken offline: an I/O error on any of its logs
+ * or checkpoints fails the whole dir, as Kafka's LogDirFailureChannel does;
+ * its logs answer KAFKA_STORAGE_ERROR from then on, checkpoints skip it,
+ * new partitions go to the other dirs. */
+bool log_manager_dir_offline(const log_manager *mgr, int i);
+/* fn(ctx, dir) after a dir went offline (loop thread): the broker stops
+ * when no dir is left or the metadata log's dir failed. */
+void log_manager_on_dir_failure(log_manager *mgr,
+                                void (*fn)(void *ctx, int dir), void *ctx);
+/* Starts moving part to log dir dest (cancelling a move elsewhere; nothing
+ * to do if it is there already). LOG_DIR_NOT_FOUND, KAFKA_STORAGE_ERROR. */
+int16_t log_move_begin(log_partition *part, int dest);
+/* Copies up to budget bytes; *done once swapped. On an error the move is
+ * cancelled (the current log is unchanged unless it failed itself). */
+int16_t log_move_step(log_partition *part, int64_t budget, bool *done);
+/* Stops a move and removes its future dir (no-op without one). */
+void log_move_cancel(log_partition *part);
+/* While a move runs: its destination dir, the bytes copied so far and the
+ * future log's end offset (as far as whole segments are copied). */
+bool log_move_info(const log_partition *part, int *dest, int64_t *size,
+                   int64_t *leo);
 
 /* ---- partitions -------------------------------------------------------- */
 log_partition *log_get(log_manager *mgr, const char *topic, int32_t partition);

@@ -819,6 +819,9 @@ void kc_reassign_free(kc_reassign *v, int n) {
         free(v[i].adding);
         free(v[i].removing);
         free(v[i].error_message);
+        for (int k = 0; v[i].log_dirs && k < v[i].nreplicas; k++)
+            free(v[i].log_dirs[k]);
+        free(v[i].log_dirs);
     }
     free(v);
 }
@@ -1037,6 +1040,46 @@ bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
             }
             skip_tags(&r);
             free(dir);
+        }
+        ok = !r.err;
+    }
+    buf_free(&resp);
+    return ok;
+}
+
+bool kc_alter_replica_log_dir(kc_conn *c, const char *dir, const char *topic,
+                              int32_t part, int16_t *err) {
+    *err = 0;
+    if (c->api_max[34] < 2)
+        return false;
+    buf body, resp;
+    buf_init(&body, 64);
+    buf_init(&resp, 64);
+    buf_put_uvarint(&body, 2); /* one dir */
+    put_cstr(&body, dir);
+    buf_put_uvarint(&body, 2); /* one topic */
+    put_cstr(&body, topic);
+    buf_put_uvarint(&body, 2); /* one partition */
+    buf_put_be32(&body, (uint32_t)part);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    buf_put_uvarint(&body, 0);
+    bool ok = kc_call(c, 34, 2, true, &body, &resp);
+    buf_free(&body);
+    if (ok) {
+        rd r;
+        rd_init(&r, resp.data, resp.len);
+        rd_be32(&r);
+        uint32_t nt = get_count(&r, 2);
+        for (uint32_t t = 0; t < nt && !r.err; t++) {
+            free(get_cstr(&r));
+            uint32_t np = get_count(&r, 7);
+            for (uint32_t k = 0; k < np && !r.err; k++) {
+                rd_be32(&r);
+                *err = (int16_t)rd_be16(&r);
+                skip_tags(&r);
+            }
+            skip_tags(&r);
         }
         ok = !r.err;
     }

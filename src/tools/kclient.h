@@ -151,6 +151,7 @@ typedef struct kc_reassign {
     int nadding, nremoving;
     int16_t error;
     char *error_message;
+    char **log_dirs; /* per replica (tool plans): a dir, or NULL for "any" */
 } kc_reassign;
 
 /* AlterPartitionReassignments v0 for n entries (replicas NULL cancels);
@@ -174,6 +175,10 @@ typedef struct kc_logdir_entry {
 /* DescribeLogDirs (v2..v4) of every partition on the connected broker. */
 bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout);
 void kc_logdir_free(kc_logdir_entry *v, int n);
+/* AlterReplicaLogDirs v2 of one replica on the connected broker: false if
+ * the request failed, else the partition's error code in *err. */
+bool kc_alter_replica_log_dir(kc_conn *c, const char *dir, const char *topic,
+                              int32_t part, int16_t *err);
 
 /* ---- features, transactions, leader election, quorum -------------------- */
 

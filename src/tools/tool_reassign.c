@@ -244,6 +244,34 @@ static int parse_plan(const char *path, kc_reassign **out) {
                 }
         }
         e->nreplicas = r->n;
+        /* Kafka's parsePartitionReassignmentData: "log_dirs" (optional)
+         * has one entry per replica, "any" for no particular dir. */
+        const tj *ld = tool_json_get(parts->items[i], "log_dirs");
+        if (ld && ld->type == TJ_ARR) {
+            if (ld->n != r->n) {
+                char m[600];
+                int o = snprintf(m, sizeof(m), "Size of replicas list [");
+                for (int k = 0; k < r->n && o < 400; k++)
+                    o += snprintf(m + o, sizeof(m) - (size_t)o, "%s%d",
+                                  k ? ", " : "", e->replicas[k]);
+                o += snprintf(m + o, sizeof(m) - (size_t)o,
+                              "] is different from size of log dirs list [");
+                for (int k = 0; k < ld->n && o < 500; k++)
+                    o += snprintf(
+                        m + o, sizeof(m) - (size_t)o, "%s%s", k ? ", " : "",
+                        ld->items[k]->type == TJ_STR ? ld->items[k]->str : "");
+                snprintf(m + o, sizeof(m) - (size_t)o, "] for partition %s-%d",
+                         e->topic, e->part);
+                kc_reassign_free(v, n);
+                tool_json_free(doc);
+                return fail("%s", m);
+            }
+            e->log_dirs = xcalloc((size_t)r->n + 1, sizeof(char *));
+            for (int k = 0; k < ld->n; k++)
+                if (ld->items[k]->type == TJ_STR &&
+                    strcmp(ld->items[k]->str, "any"))
+                    e->log_dirs[k] = xstrdup(ld->items[k]->str);
+        }
     }
     tool_json_free(doc);
     if (n == 0) {
@@ -476,10 +504,182 @@ static void set_throttles(ra_ctx *c, kc_reassign *v, int n, const char *rate) {
         kc_incremental_alter(&c->kc, KC_RES_BROKER, id, ops, 2, &e, &m);
         free(m);
     }
-    printf(
-        "Warning: You must run --verify periodically, until the reassignment "
-        "completes, to ensure the throttle is removed.\n");
     printf("The inter-broker throttle limit was set to %s B/s\n", rate);
+}
+
+/* ---- replica moves between log dirs ------------------------------------ */
+
+typedef struct ra_move {
+    const char *topic;
+    int32_t part, broker;
+    const char *dir;
+    bool started;
+} ra_move;
+
+static int cmp_move(const void *a, const void *b) {
+    const ra_move *x = a, *y = b;
+    if (x->broker != y->broker)
+        return (x->broker > y->broker) - (x->broker < y->broker);
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->part > y->part) - (x->part < y->part);
+}
+
+/* The replicas of v with a log dir, sorted as Kafka sorts them (broker,
+ * topic, partition). */
+static ra_move *plan_moves(const kc_reassign *v, int n, int *nm) {
+    ra_move *m = NULL;
+    *nm = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; v[i].log_dirs && k < v[i].nreplicas; k++)
+            if (v[i].log_dirs[k]) {
+                m = xrealloc(m, (size_t)(*nm + 1) * sizeof(*m));
+                m[(*nm)++] = (ra_move){v[i].topic, v[i].part, v[i].replicas[k],
+                                       v[i].log_dirs[k], false};
+            }
+    if (*nm > 1)
+        qsort(m, (size_t)*nm, sizeof(*m), cmp_move);
+    return m;
+}
+
+/* A connection to broker id (the bootstrap one when it is that broker). */
+static kc_conn *broker_conn(ra_ctx *c, int32_t id, kc_conn *tmp, bool *opened) {
+    *opened = false;
+    for (int i = 0; i < c->md.nbrokers; i++) {
+        if (c->md.brokers[i].id != id)
+            continue;
+        if (!strcmp(c->md.brokers[i].host, c->kc.host) &&
+            c->md.brokers[i].port == c->kc.port)
+            return &c->kc;
+        char err[256];
+        if (!kc_connect_node(tmp, c->md.brokers[i].host, c->md.brokers[i].port,
+                             c->timeout_ms, err, sizeof(err)))
+            return NULL;
+        *opened = true;
+        return tmp;
+    }
+    return NULL;
+}
+
+/* Kafka's executeMoves: AlterReplicaLogDirs until every move has started
+ * (REPLICA_NOT_AVAILABLE: the replica is not on the broker yet, retried
+ * every 100 ms until --timeout). */
+static int execute_moves(ra_ctx *c, ra_move *m, int nm) {
+    int64_t timeout = 10000;
+    if (tool_get(c->a, "timeout"))
+        tool_parse_i64(tool_get(c->a, "timeout"), &timeout);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < nm; i++) {
+            if (m[i].started)
+                continue;
+            kc_conn tmp, *use;
+            bool opened;
+            int16_t e = 0;
+            use = broker_conn(c, m[i].broker, &tmp, &opened);
+            bool ok = use && kc_alter_replica_log_dir(use, m[i].dir, m[i].topic,
+                                                      m[i].part, &e);
+            if (opened)
+                kc_close(&tmp);
+            if (ok && e == 0) {
+                m[i].started = true;
+                printf("Successfully started moving log directory to %s for "
+                       "replica %s-%d with broker %d \n",
+                       m[i].dir, m[i].topic, m[i].part, m[i].broker);
+                continue;
+            }
+            if (ok && e != 9) { /* REPLICA_NOT_AVAILABLE is retried */
+                printf("Error: Failed to alter dir for %s-%d-%d\n", m[i].topic,
+                       m[i].part, m[i].broker);
+                fprintf(stderr,
+                        "org.apache.kafka.server.common."
+                        "AdminCommandFailedException: Failed to alter dir for "
+                        "%s-%d-%d\nCaused by: %s\n",
+                        m[i].topic, m[i].part, m[i].broker,
+                        tool_error_message(e));
+                return 1;
+            }
+            pending++;
+        }
+        if (!pending)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 +
+                     (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms >= timeout) {
+            buf b;
+            buf_init(&b, 128);
+            for (int i = 0; i < nm; i++)
+                if (!m[i].started)
+                    buf_printf(&b, "%s%s-%d-%d", b.len ? "," : "", m[i].topic,
+                               m[i].part, m[i].broker);
+            buf_put_u8(&b, 0);
+            printf("Error: Timed out before log directory move%s could be "
+                   "started for: %s\n",
+                   pending == 1 ? "" : "s", (char *)b.data);
+            buf_free(&b);
+            return 1;
+        }
+        usleep(100000);
+    }
+}
+
+/* Kafka's findLogDirMoveStates + replicaMoveStatesToString: one line per
+ * replica with a target dir. Returns true while any move is not done. */
+static bool print_move_states(ra_ctx *c, ra_move *m, int nm) {
+    load_dirs(c);
+    bool ongoing = false;
+    for (int i = 0; i < nm; i++) {
+        const char *cur = NULL, *fut = NULL;
+        bool seen = false;
+        for (int k = 0; k < c->ndirs; k++) {
+            if (c->dir_broker[k] != m[i].broker ||
+                c->dirs[k].part != m[i].part ||
+                strcmp(c->dirs[k].topic, m[i].topic))
+                continue;
+            seen = true;
+            if (c->dirs[k].is_future)
+                fut = c->dirs[k].dir;
+            else if (c->dirs[k].size >= 0)
+                cur = c->dirs[k].dir;
+        }
+        bool broker_known = false;
+        for (int k = 0; k < c->ndirs; k++)
+            broker_known |= c->dir_broker[k] == m[i].broker;
+        if (!seen && !broker_known) {
+            printf("Partition %s-%d cannot be found in any live log directory "
+                   "on broker %d.\n",
+                   m[i].topic, m[i].part, m[i].broker);
+            ongoing = true;
+        } else if (!cur) {
+            printf("Partition %s-%d is not found in any live log dir on "
+                   "broker %d. There is likely an offline log directory on "
+                   "the broker.\n",
+                   m[i].topic, m[i].part, m[i].broker);
+            ongoing = true;
+        } else if (fut) {
+            ongoing = true;
+            if (!strcmp(fut, m[i].dir))
+                printf("Reassignment of replica %s-%d-%d is still in "
+                       "progress.\n",
+                       m[i].topic, m[i].part, m[i].broker);
+            else
+                printf("Partition %s-%d on broker %d is being moved to log "
+                       "dir %s instead of %s.\n",
+                       m[i].topic, m[i].part, m[i].broker, fut, m[i].dir);
+        } else if (!strcmp(cur, m[i].dir)) {
+            printf("Reassignment of replica %s-%d-%d completed "
+                   "successfully.\n",
+                   m[i].topic, m[i].part, m[i].broker);
+        } else {
+            ongoing = true;
+            printf("Partition %s-%d on broker %d is not being moved from log "
+                   "dir %s to %s.\n",
+                   m[i].topic, m[i].part, m[i].broker, cur, m[i].dir);
+        }
+    }
+    return ongoing;
 }
 
 /* ---- execute / verify / cancel / list -------------------------------- */
@@ -554,8 +754,34 @@ static int do_execute(ra_ctx *c) {
     free(cj);
     kc_reassign_free(cur, n);
     const char *throttle = tool_get(c->a, "throttle");
-    if (throttle && strcmp(throttle, "-1"))
+    const char *dthrottle = tool_get(c->a, "replica-alter-log-dirs-throttle");
+    bool inter = throttle && throttle[0] != '-';
+    bool dirs = dthrottle && dthrottle[0] != '-';
+    if (inter || dirs)
+        printf("Warning: You must run --verify periodically, until the "
+               "reassignment completes, to ensure the throttle is removed.\n");
+    if (inter)
         set_throttles(c, v, n, throttle);
+    if (dirs) {
+        /* Kafka's modifyLogDirThrottle: on every broker with a move. */
+        int nm;
+        ra_move *m = plan_moves(v, n, &nm);
+        kc_alter_op op = {"replica.alter.log.dirs.io.max.bytes.per.second",
+                          dthrottle, 0};
+        for (int i = 0; i < nm; i++) {
+            if (i && m[i].broker == m[i - 1].broker)
+                continue;
+            char id[16];
+            snprintf(id, sizeof(id), "%d", m[i].broker);
+            int16_t e;
+            char *msg = NULL;
+            kc_incremental_alter(&c->kc, KC_RES_BROKER, id, &op, 1, &e, &msg);
+            free(msg);
+        }
+        free(m);
+        printf("The replica-alter-dir throttle limit was set to %s B/s\n",
+               dthrottle);
+    }
     char *tmsg = NULL;
     int rc = 0;
     if (!kc_alter_reassignments(&c->kc, v, n, &top, &tmsg)) {
@@ -587,6 +813,13 @@ static int do_execute(ra_ctx *c) {
         }
         buf_free(&ok);
         buf_free(&bad);
+    }
+    if (!rc) {
+        int nm;
+        ra_move *m = plan_moves(v, n, &nm);
+        if (nm)
+            rc = execute_moves(c, m, nm);
+        free(m);
     }
     free(tmsg);
     kc_reassign_free(v, n);
@@ -640,8 +873,16 @@ static int do_verify(ra_ctx *c) {
         }
     }
     kc_reassign_free(ongoing, nongoing);
-    if (all_done && !tool_has(c->a, "preserve-throttles"))
-        clear_throttles(c, v, n, true);
+    /* Kafka prints the replica move states (an empty line when the plan
+     * names no log dirs) and clears the throttles once all is done. */
+    int nm;
+    ra_move *m = plan_moves(v, n, &nm);
+    bool moving = nm && print_move_states(c, m, nm);
+    free(m);
+    if (!nm)
+        printf("\n");
+    if (all_done && !moving && !tool_has(c->a, "preserve-throttles"))
+        clear_throttles(c, v, n, false);
     kc_reassign_free(v, n);
     return 0;
 }
@@ -651,7 +892,22 @@ static int do_cancel(ra_ctx *c) {
     int n = parse_plan(tool_get(c->a, "reassignment-json-file"), &v);
     if (n < 0)
         return 1;
+    /* The plan's log dir moves (their strings stay in `dirs` below). */
+    int nm;
+    ra_move *m = plan_moves(v, n, &nm);
+    char **mdirs = xcalloc((size_t)nm + 1, sizeof(char *));
+    char **mtopics = xcalloc((size_t)nm + 1, sizeof(char *));
+    for (int i = 0; i < nm; i++) {
+        mdirs[i] = xstrdup(m[i].dir);
+        mtopics[i] = xstrdup(m[i].topic);
+        m[i].dir = mdirs[i];
+        m[i].topic = mtopics[i];
+    }
     for (int i = 0; i < n; i++) {
+        for (int k = 0; v[i].log_dirs && k < v[i].nreplicas; k++)
+            free(v[i].log_dirs[k]);
+        free(v[i].log_dirs);
+        v[i].log_dirs = NULL;
         free(v[i].replicas);
         v[i].replicas = NULL;
         v[i].nreplicas = 0;
@@ -681,9 +937,31 @@ static int do_cancel(ra_ctx *c) {
         else
             printf(
                 "None of the specified partition reassignments are active.\n");
-        /* Kafka prints this line without a newline before the throttle
-         * lines (or at the end of the output). */
-        printf("None of the specified partition moves are active.");
+        /* Kafka's cancelAssignment: a replica whose move is active is
+         * moved back to (kept in) its current dir; with none, this line,
+         * without a newline, before the throttle lines. */
+        load_dirs(c);
+        int nactive = 0;
+        for (int i = 0; i < nm; i++) {
+            const char *cur = NULL, *fut = NULL;
+            for (int k = 0; k < c->ndirs; k++)
+                if (c->dir_broker[k] == m[i].broker &&
+                    c->dirs[k].part == m[i].part &&
+                    !strcmp(c->dirs[k].topic, m[i].topic)) {
+                    if (c->dirs[k].is_future)
+                        fut = c->dirs[k].dir;
+                    else if (c->dirs[k].size >= 0)
+                        cur = c->dirs[k].dir;
+                }
+            if (cur && fut) {
+                m[i].dir = cur;
+                m[nactive++] = m[i];
+            }
+        }
+        if (!nactive)
+            printf("None of the specified partition moves are active.");
+        else if (execute_moves(c, m, nactive))
+            rc = 1;
         buf_free(&ok);
         /* Kafka prints the throttle lines without a blank line here. */
         if (!tool_has(c->a, "preserve-throttles"))
@@ -691,6 +969,13 @@ static int do_cancel(ra_ctx *c) {
     }
     free(tmsg);
     kc_reassign_free(v, n);
+    for (int i = 0; i < nm; i++) {
+        free(mdirs[i]);
+        free(mtopics[i]);
+    }
+    free(mdirs);
+    free(mtopics);
+    free(m);
     return rc;
 }
 

@@ -191,7 +191,8 @@ class Broker:
 
     config: Kafka config keys (str -> str), applied as overrides on both
     targets. `listeners`, when given, replaces the default single PLAINTEXT
-    listener on 127.0.0.1:<port>; `log.dirs` is always the broker's data_dir.
+    listener on 127.0.0.1:<port>; `log.dirs` is the broker's data_dir unless
+    config gives it (several dirs: JBOD tests).
     """
 
     def __init__(self, workdir, config=None, target=TARGET, port=None, env=None,
@@ -239,7 +240,7 @@ class Broker:
                          if k not in ("listeners", "advertised.listeners", "log.dirs",
                                       "controller.quorum.bootstrap.servers")})
         conf.update(self.config)
-        conf["log.dirs"] = self.data_dir
+        conf.setdefault("log.dirs", self.data_dir)
         return conf
 
     # ---- lifecycle

@@ -192,3 +192,14 @@ def test_franz_group_members_come_and_go(shared_broker, franz, protocol):
     finally:
         for m in members:
             m.stop(signal.SIGKILL)
+
+
+@pytest.mark.xfail(harness.TARGET == "sluice", strict=True,
+                   reason="franz-go's VersionGuess needs every API key and max version of "
+                          "Kafka 4.3.1's ApiVersions (share/streams groups, SASL, delegation "
+                          "tokens, Produce v13, Fetch v18 ...): issue 20. Sluice guesses "
+                          "'between v0.9.0 and v0.10.0'")
+def test_franz_version_guess(shared_broker, franz):
+    """franz-go infers the broker's release from ApiVersions
+    (kversion.VersionGuess, kcl misc probe-version): Kafka 4.3.1 is v4.3."""
+    assert run(franz, "versions", "-brokers", shared_broker.bootstrap) == {"guess": "v4.3"}

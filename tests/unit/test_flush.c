@@ -36,20 +36,28 @@ static int cnt_fsync(void *c, int fd) {
 }
 static log_io counting_io;
 
-static log_manager *open_counting(const char *dir) {
+static log_manager *open_counting_n(const char *dir, int ndirs) {
     counting_io = log_io_posix;
     counting_io.fsync = cnt_fsync;
     loop_thread = pthread_self();
     atomic_store(&fail_fsync, false);
+    static char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    const char *two[2] = {a, b};
     const char *dirs[1] = {dir};
     log_manager_opts o = {0};
-    o.log_dirs = dirs;
-    o.n_log_dirs = 1;
+    o.log_dirs = ndirs == 2 ? two : dirs;
+    o.n_log_dirs = ndirs;
     o.io = &counting_io;
     int16_t err;
     log_manager *m = log_manager_open(&o, &err);
     CHECK(m != NULL);
     return m;
+}
+
+static log_manager *open_counting(const char *dir) {
+    return open_counting_n(dir, 1);
 }
 
 static void append_n(log_partition *p, int records) {
@@ -230,7 +238,7 @@ TEST(flush_sync_flush_covers_rolled_segments_not_yet_synced) {
 }
 
 TEST(flush_fsync_error_takes_partition_offline) {
-    log_manager *m = open_counting(test_tmpdir());
+    log_manager *m = open_counting_n(test_tmpdir(), 2); /* p in a, ok in b */
     log_config c = cfg_with(1, INT64_MAX);
     int16_t err;
     log_partition *p = log_create(m, "e", 0, TID, &c, &err);
@@ -244,6 +252,8 @@ TEST(flush_fsync_error_takes_partition_offline) {
     atomic_store(&fail_fsync, false);
     CHECK(log_is_failed(p));
     CHECK_EQ(log_recovery_point(p), 0);
+    CHECK(log_manager_dir_offline(m, 0)); /* the whole dir, as Kafka */
+    CHECK(!log_manager_dir_offline(m, 1));
     CHECK(!log_is_failed(ok));
     append_n(ok, 1);
     log_manager_flush_begin(m);

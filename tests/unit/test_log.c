@@ -32,6 +32,23 @@ static log_manager *open_mgr(const char *dir, const log_io *io, int max_open) {
     return m;
 }
 
+/* Two log dirs <dir>/a and <dir>/b (a failed dir must not touch the other). */
+static log_manager *open_mgr2(const char *dir, const log_io *io) {
+    static char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    const char *dirs[2] = {a, b};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 2;
+    o.io = io;
+    int16_t err;
+    log_manager *m = log_manager_open(&o, &err);
+    CHECK(m != NULL);
+    CHECK_EQ(err, 0);
+    return m;
+}
+
 /* A batch of n records whose values encode (tag, i); timestamps ts0 + i. */
 static void make_batch(buf *out, int codec, int n, int tag, int64_t ts0,
                        int vsize) {
@@ -699,12 +716,17 @@ TEST(log_fsync_failure_poisons_partition) {
     io.fsync = f_fsync;
     io.pwrite = f_pwrite;
     io.ctx = &f;
-    log_manager *m = open_mgr(test_tmpdir(), &io, 0);
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, &io);
     log_config c;
     log_config_default(&c);
     int16_t err;
     log_partition *p = log_create(m, "fs", 0, TOPIC_ID, &c, &err);
+    /* placement: the dir with the fewest partitions, so q is in b */
     log_partition *q = log_create(m, "ok", 0, TOPIC_ID, &c, &err);
+    log_partition *same = log_create(m, "fs", 1, TOPIC_ID, &c, &err);
+    CHECK(strcmp(log_dir_path(p), log_dir_path(q)) != 0);
+    CHECK_EQ(strcmp(log_dir_path(p), log_dir_path(same)), 0);
     append_one(p, COMPRESS_NONE, 2, 0, clk_wall_ms(), 10, 0);
     f.fsync_ok = 0;
     CHECK_EQ(log_flush(p), KERR_KAFKA_STORAGE_ERROR);
@@ -720,7 +742,13 @@ TEST(log_fsync_failure_poisons_partition) {
              KERR_KAFKA_STORAGE_ERROR);
     log_read_result r;
     CHECK_EQ(log_read(p, 0, 100, -1, true, &r), KERR_KAFKA_STORAGE_ERROR);
-    /* other partitions are unaffected */
+    /* the whole dir went offline (Kafka's log dir failure), the other dir
+     * is unaffected */
+    CHECK(log_manager_dir_offline(m, 0));
+    CHECK(!log_manager_dir_offline(m, 1));
+    CHECK(log_is_failed(same));
+    CHECK_EQ(log_append(same, b.data, b.len, 0, LOG_ORIGIN_CLIENT, &info),
+             KERR_KAFKA_STORAGE_ERROR);
     CHECK_EQ(log_append(q, b.data, b.len, 0, LOG_ORIGIN_CLIENT, &info), 0);
     /* a torn write poisons too, and recovery cuts the half batch */
     f.tear = true;
@@ -731,7 +759,7 @@ TEST(log_fsync_failure_poisons_partition) {
     CHECK(log_is_failed(q));
     buf_free(&b);
     log_manager_abandon(m);
-    m = open_mgr(test_tmpdir(), NULL, 0);
+    m = open_mgr2(dir, NULL);
     q = log_get(m, "ok", 0);
     CHECK_EQ(log_end_offset(q), 2);
     CHECK(!log_is_failed(q));
@@ -840,5 +868,115 @@ TEST(log_multi_batch_append_and_truncate_across_segments) {
     m = open_mgr(test_tmpdir(), NULL, 0);
     p = log_get(m, "mb", 0);
     CHECK_EQ(log_end_offset(p), 12);
+    log_manager_close(m);
+}
+
+/* Reads every batch of p from its log start; returns the number of
+ * records (checks batch CRCs through batch parsing). */
+static int64_t count_records(log_partition *p) {
+    int64_t n = 0, off = log_start_offset(p);
+    while (off < log_end_offset(p)) {
+        log_read_result r;
+        CHECK_EQ(log_read(p, off, 1 << 20, -1, true, &r), 0);
+        CHECK(r.len > 0);
+        uint8_t *data = xmalloc((size_t)r.len);
+        CHECK_EQ(pread(r.fd, data, (size_t)r.len, r.file_pos), r.len);
+        size_t pos = 0;
+        while (pos + BATCH_HEADER_SIZE <= (size_t)r.len) {
+            log_batch_header h;
+            if (batch_validate(data + pos, (size_t)r.len - pos, &h) != 0)
+                break;
+            n += h.records_count;
+            off = batch_last_offset(&h) + 1;
+            pos += (size_t)batch_size(&h);
+        }
+        free(data);
+        log_read_release(&r);
+    }
+    return n;
+}
+
+TEST(log_move_between_dirs_while_appending) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, NULL);
+    log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 4096;
+    int16_t err;
+    log_partition *p = log_create(m, "mv", 0, TOPIC_ID, &c, &err);
+    for (int i = 0; i < 40; i++)
+        append_one(p, COMPRESS_NONE, 5, i, clk_wall_ms(), 100, 0);
+    CHECK(log_segment_count(p) > 3);
+    int src = log_manager_dir_index(m, log_dir_path(p));
+    int dst = 1 - src;
+    CHECK_EQ(log_move_begin(p, 7), KERR_LOG_DIR_NOT_FOUND);
+    CHECK_EQ(log_move_begin(p, src), 0); /* already there: nothing to do */
+    int d;
+    int64_t size, leo;
+    CHECK(!log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(log_move_begin(p, dst), 0);
+    CHECK(log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(d, dst);
+    bool done = false;
+    int steps = 0;
+    while (!done) {
+        CHECK_EQ(log_move_step(p, 1000, &done), 0);
+        /* appends go on during the move */
+        if (steps++ < 20)
+            append_one(p, COMPRESS_NONE, 1, 100 + steps, clk_wall_ms(), 100, 0);
+        CHECK(steps < 10000);
+    }
+    CHECK(steps > 5);
+    CHECK(!log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), dst);
+    CHECK_EQ(log_end_offset(p), 220);
+    CHECK_EQ(count_records(p), 220);
+    /* the old copy is gone, the log is served and appended to there */
+    char old[4096];
+    snprintf(old, sizeof old, "%s/mv-0", log_manager_dir(m, src));
+    CHECK(access(old, F_OK) != 0);
+    append_one(p, COMPRESS_NONE, 3, 999, clk_wall_ms(), 10, 0);
+    log_manager_close(m);
+    m = open_mgr2(dir, NULL);
+    p = log_get(m, "mv", 0);
+    CHECK(p != NULL);
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), dst);
+    CHECK_EQ(log_end_offset(p), 223);
+    CHECK_EQ(count_records(p), 223);
+    log_manager_close(m);
+}
+
+TEST(log_move_interrupted_by_crash_starts_again) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr2(dir, NULL);
+    log_config c;
+    log_config_default(&c);
+    c.segment_bytes = 4096;
+    int16_t err;
+    log_partition *p = log_create(m, "mc", 0, TOPIC_ID, &c, &err);
+    for (int i = 0; i < 30; i++)
+        append_one(p, COMPRESS_NONE, 5, i, clk_wall_ms(), 100, 0);
+    log_flush(p);
+    int src = log_manager_dir_index(m, log_dir_path(p));
+    CHECK_EQ(log_move_begin(p, 1 - src), 0);
+    bool done = false;
+    CHECK_EQ(log_move_step(p, 5000, &done), 0);
+    CHECK(!done);
+    log_manager_abandon(m); /* kill -9 */
+    m = open_mgr2(dir, NULL);
+    p = log_get(m, "mc", 0);
+    CHECK(p != NULL);
+    /* still served from the source, the move under way again */
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), src);
+    CHECK_EQ(log_end_offset(p), 150);
+    int d;
+    int64_t size, leo;
+    CHECK(log_move_info(p, &d, &size, &leo));
+    CHECK_EQ(d, 1 - src);
+    CHECK_EQ(size, 0);
+    while (!done)
+        CHECK_EQ(log_move_step(p, 1 << 20, &done), 0);
+    CHECK_EQ(log_manager_dir_index(m, log_dir_path(p)), 1 - src);
+    CHECK_EQ(count_records(p), 150);
     log_manager_close(m);
 }

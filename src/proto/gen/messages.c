@@ -3317,7 +3317,7 @@ static const proto_field_desc proto_describe_log_dirs_request_fields[] = {
      .off = offsetof(proto_describe_log_dirs_request, topics.n), .off_v = offsetof(proto_describe_log_dirs_request, topics.v), .sub = &proto_describe_log_dirs_request_describable_log_dir_topic_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
 static const proto_struct_desc proto_describe_log_dirs_request_sd = {"DescribeLogDirsRequest", sizeof(proto_describe_log_dirs_request), offsetof(proto_describe_log_dirs_request, unknown_tags), 1, proto_describe_log_dirs_request_fields};
-const proto_msg_desc proto_describe_log_dirs_request_desc = {"DescribeLogDirsRequest", "message", PROTO_KIND_REQUEST, 35, {0, 4}, {2, PROTO_VMAX}, false, &proto_describe_log_dirs_request_sd};
+const proto_msg_desc proto_describe_log_dirs_request_desc = {"DescribeLogDirsRequest", "message", PROTO_KIND_REQUEST, 35, {1, 5}, {2, PROTO_VMAX}, false, &proto_describe_log_dirs_request_sd};
 void proto_describe_log_dirs_request_describable_log_dir_topic_init(proto_describe_log_dirs_request_describable_log_dir_topic *m) { proto_struct_init(&proto_describe_log_dirs_request_describable_log_dir_topic_sd, m); }
 void proto_describe_log_dirs_request_init(proto_describe_log_dirs_request *m) { proto_struct_init(&proto_describe_log_dirs_request_sd, m); }
 int proto_describe_log_dirs_request_decode(rd *r, arena *a, int16_t version, proto_describe_log_dirs_request *out) {
@@ -3374,8 +3374,11 @@ static const proto_field_desc proto_describe_log_dirs_response_describe_log_dirs
     {.name = "UsableBytes", .type = PROTO_T_INT64, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {4, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
      .off = offsetof(proto_describe_log_dirs_response_describe_log_dirs_result, usable_bytes), .off_v = 0, .sub = NULL, .def_int = -1, .def_str = NULL, .entity_type = NULL},
+    {.name = "IsCordoned", .type = PROTO_T_BOOL, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .versions = {5, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
+     .off = offsetof(proto_describe_log_dirs_response_describe_log_dirs_result, is_cordoned), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
-static const proto_struct_desc proto_describe_log_dirs_response_describe_log_dirs_result_sd = {"DescribeLogDirsResult", sizeof(proto_describe_log_dirs_response_describe_log_dirs_result), offsetof(proto_describe_log_dirs_response_describe_log_dirs_result, unknown_tags), 5, proto_describe_log_dirs_response_describe_log_dirs_result_fields};
+static const proto_struct_desc proto_describe_log_dirs_response_describe_log_dirs_result_sd = {"DescribeLogDirsResult", sizeof(proto_describe_log_dirs_response_describe_log_dirs_result), offsetof(proto_describe_log_dirs_response_describe_log_dirs_result, unknown_tags), 6, proto_describe_log_dirs_response_describe_log_dirs_result_fields};
 static const proto_field_desc proto_describe_log_dirs_response_fields[] = {
     {.name = "ThrottleTimeMs", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
@@ -3388,7 +3391,7 @@ static const proto_field_desc proto_describe_log_dirs_response_fields[] = {
      .off = offsetof(proto_describe_log_dirs_response, results.n), .off_v = offsetof(proto_describe_log_dirs_response, results.v), .sub = &proto_describe_log_dirs_response_describe_log_dirs_result_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
 static const proto_struct_desc proto_describe_log_dirs_response_sd = {"DescribeLogDirsResponse", sizeof(proto_describe_log_dirs_response), offsetof(proto_describe_log_dirs_response, unknown_tags), 3, proto_describe_log_dirs_response_fields};
-const proto_msg_desc proto_describe_log_dirs_response_desc = {"DescribeLogDirsResponse", "message", PROTO_KIND_RESPONSE, 35, {0, 4}, {2, PROTO_VMAX}, false, &proto_describe_log_dirs_response_sd};
+const proto_msg_desc proto_describe_log_dirs_response_desc = {"DescribeLogDirsResponse", "message", PROTO_KIND_RESPONSE, 35, {1, 5}, {2, PROTO_VMAX}, false, &proto_describe_log_dirs_response_sd};
 void proto_describe_log_dirs_response_describe_log_dirs_partition_init(proto_describe_log_dirs_response_describe_log_dirs_partition *m) { proto_struct_init(&proto_describe_log_dirs_response_describe_log_dirs_partition_sd, m); }
 void proto_describe_log_dirs_response_describe_log_dirs_topic_init(proto_describe_log_dirs_response_describe_log_dirs_topic *m) { proto_struct_init(&proto_describe_log_dirs_response_describe_log_dirs_topic_sd, m); }
 void proto_describe_log_dirs_response_describe_log_dirs_result_init(proto_describe_log_dirs_response_describe_log_dirs_result *m) { proto_struct_init(&proto_describe_log_dirs_response_describe_log_dirs_result_sd, m); }
@@ -5611,52 +5614,60 @@ static void proto_leave_group_response_init_v(void *p) { proto_leave_group_respo
 static int proto_leave_group_response_decode_v(rd *r, arena *a, int16_t v, void *p) { return proto_leave_group_response_decode(r, a, v, p); }
 static void proto_leave_group_response_encode_v(buf *b, int16_t v, const void *p) { proto_leave_group_response_encode(b, v, p); }
 
-static const proto_struct_desc proto_list_client_metrics_resources_request_sd;
-static const proto_struct_desc proto_list_client_metrics_resources_request_sd = {"ListClientMetricsResourcesRequest", sizeof(proto_list_client_metrics_resources_request), offsetof(proto_list_client_metrics_resources_request, unknown_tags), 0, NULL};
-const proto_msg_desc proto_list_client_metrics_resources_request_desc = {"ListClientMetricsResourcesRequest", "message", PROTO_KIND_REQUEST, 74, {0, 0}, {0, PROTO_VMAX}, false, &proto_list_client_metrics_resources_request_sd};
-void proto_list_client_metrics_resources_request_init(proto_list_client_metrics_resources_request *m) { proto_struct_init(&proto_list_client_metrics_resources_request_sd, m); }
-int proto_list_client_metrics_resources_request_decode(rd *r, arena *a, int16_t version, proto_list_client_metrics_resources_request *out) {
-    return proto_msg_decode(&proto_list_client_metrics_resources_request_desc, r, a, version, out);
-}
-void proto_list_client_metrics_resources_request_encode(buf *b, int16_t version, const proto_list_client_metrics_resources_request *in) {
-    proto_msg_encode(&proto_list_client_metrics_resources_request_desc, b, version, in);
-}
-static void proto_list_client_metrics_resources_request_init_v(void *p) { proto_list_client_metrics_resources_request_init(p); }
-static int proto_list_client_metrics_resources_request_decode_v(rd *r, arena *a, int16_t v, void *p) { return proto_list_client_metrics_resources_request_decode(r, a, v, p); }
-static void proto_list_client_metrics_resources_request_encode_v(buf *b, int16_t v, const void *p) { proto_list_client_metrics_resources_request_encode(b, v, p); }
-
-static const proto_struct_desc proto_list_client_metrics_resources_response_client_metrics_resource_sd;
-static const proto_struct_desc proto_list_client_metrics_resources_response_sd;
-static const proto_field_desc proto_list_client_metrics_resources_response_client_metrics_resource_fields[] = {
-    {.name = "Name", .type = PROTO_T_STRING, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
-     .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_list_client_metrics_resources_response_client_metrics_resource, name), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+static const proto_struct_desc proto_list_config_resources_request_sd;
+static const proto_field_desc proto_list_config_resources_request_fields[] = {
+    {.name = "ResourceTypes", .type = PROTO_T_INT8, .array = true, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .versions = {1, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
+     .off = offsetof(proto_list_config_resources_request, resource_types.n), .off_v = offsetof(proto_list_config_resources_request, resource_types.v), .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
-static const proto_struct_desc proto_list_client_metrics_resources_response_client_metrics_resource_sd = {"ClientMetricsResource", sizeof(proto_list_client_metrics_resources_response_client_metrics_resource), offsetof(proto_list_client_metrics_resources_response_client_metrics_resource, unknown_tags), 1, proto_list_client_metrics_resources_response_client_metrics_resource_fields};
-static const proto_field_desc proto_list_client_metrics_resources_response_fields[] = {
+static const proto_struct_desc proto_list_config_resources_request_sd = {"ListConfigResourcesRequest", sizeof(proto_list_config_resources_request), offsetof(proto_list_config_resources_request, unknown_tags), 1, proto_list_config_resources_request_fields};
+const proto_msg_desc proto_list_config_resources_request_desc = {"ListConfigResourcesRequest", "message", PROTO_KIND_REQUEST, 74, {0, 1}, {0, PROTO_VMAX}, false, &proto_list_config_resources_request_sd};
+void proto_list_config_resources_request_init(proto_list_config_resources_request *m) { proto_struct_init(&proto_list_config_resources_request_sd, m); }
+int proto_list_config_resources_request_decode(rd *r, arena *a, int16_t version, proto_list_config_resources_request *out) {
+    return proto_msg_decode(&proto_list_config_resources_request_desc, r, a, version, out);
+}
+void proto_list_config_resources_request_encode(buf *b, int16_t version, const proto_list_config_resources_request *in) {
+    proto_msg_encode(&proto_list_config_resources_request_desc, b, version, in);
+}
+static void proto_list_config_resources_request_init_v(void *p) { proto_list_config_resources_request_init(p); }
+static int proto_list_config_resources_request_decode_v(rd *r, arena *a, int16_t v, void *p) { return proto_list_config_resources_request_decode(r, a, v, p); }
+static void proto_list_config_resources_request_encode_v(buf *b, int16_t v, const void *p) { proto_list_config_resources_request_encode(b, v, p); }
+
+static const proto_struct_desc proto_list_config_resources_response_config_resource_sd;
+static const proto_struct_desc proto_list_config_resources_response_sd;
+static const proto_field_desc proto_list_config_resources_response_config_resource_fields[] = {
+    {.name = "ResourceName", .type = PROTO_T_STRING, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
+     .off = offsetof(proto_list_config_resources_response_config_resource, resource_name), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+    {.name = "ResourceType", .type = PROTO_T_INT8, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .versions = {1, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
+     .off = offsetof(proto_list_config_resources_response_config_resource, resource_type), .off_v = 0, .sub = NULL, .def_int = 16, .def_str = NULL, .entity_type = NULL},
+};
+static const proto_struct_desc proto_list_config_resources_response_config_resource_sd = {"ConfigResource", sizeof(proto_list_config_resources_response_config_resource), offsetof(proto_list_config_resources_response_config_resource, unknown_tags), 2, proto_list_config_resources_response_config_resource_fields};
+static const proto_field_desc proto_list_config_resources_response_fields[] = {
     {.name = "ThrottleTimeMs", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_list_client_metrics_resources_response, throttle_time_ms), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+     .off = offsetof(proto_list_config_resources_response, throttle_time_ms), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
     {.name = "ErrorCode", .type = PROTO_T_INT16, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_list_client_metrics_resources_response, error_code), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
-    {.name = "ClientMetricsResources", .type = PROTO_T_STRUCT, .array = true, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .off = offsetof(proto_list_config_resources_response, error_code), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+    {.name = "ConfigResources", .type = PROTO_T_STRUCT, .array = true, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_list_client_metrics_resources_response, client_metrics_resources.n), .off_v = offsetof(proto_list_client_metrics_resources_response, client_metrics_resources.v), .sub = &proto_list_client_metrics_resources_response_client_metrics_resource_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+     .off = offsetof(proto_list_config_resources_response, config_resources.n), .off_v = offsetof(proto_list_config_resources_response, config_resources.v), .sub = &proto_list_config_resources_response_config_resource_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
-static const proto_struct_desc proto_list_client_metrics_resources_response_sd = {"ListClientMetricsResourcesResponse", sizeof(proto_list_client_metrics_resources_response), offsetof(proto_list_client_metrics_resources_response, unknown_tags), 3, proto_list_client_metrics_resources_response_fields};
-const proto_msg_desc proto_list_client_metrics_resources_response_desc = {"ListClientMetricsResourcesResponse", "message", PROTO_KIND_RESPONSE, 74, {0, 0}, {0, PROTO_VMAX}, false, &proto_list_client_metrics_resources_response_sd};
-void proto_list_client_metrics_resources_response_client_metrics_resource_init(proto_list_client_metrics_resources_response_client_metrics_resource *m) { proto_struct_init(&proto_list_client_metrics_resources_response_client_metrics_resource_sd, m); }
-void proto_list_client_metrics_resources_response_init(proto_list_client_metrics_resources_response *m) { proto_struct_init(&proto_list_client_metrics_resources_response_sd, m); }
-int proto_list_client_metrics_resources_response_decode(rd *r, arena *a, int16_t version, proto_list_client_metrics_resources_response *out) {
-    return proto_msg_decode(&proto_list_client_metrics_resources_response_desc, r, a, version, out);
+static const proto_struct_desc proto_list_config_resources_response_sd = {"ListConfigResourcesResponse", sizeof(proto_list_config_resources_response), offsetof(proto_list_config_resources_response, unknown_tags), 3, proto_list_config_resources_response_fields};
+const proto_msg_desc proto_list_config_resources_response_desc = {"ListConfigResourcesResponse", "message", PROTO_KIND_RESPONSE, 74, {0, 1}, {0, PROTO_VMAX}, false, &proto_list_config_resources_response_sd};
+void proto_list_config_resources_response_config_resource_init(proto_list_config_resources_response_config_resource *m) { proto_struct_init(&proto_list_config_resources_response_config_resource_sd, m); }
+void proto_list_config_resources_response_init(proto_list_config_resources_response *m) { proto_struct_init(&proto_list_config_resources_response_sd, m); }
+int proto_list_config_resources_response_decode(rd *r, arena *a, int16_t version, proto_list_config_resources_response *out) {
+    return proto_msg_decode(&proto_list_config_resources_response_desc, r, a, version, out);
 }
-void proto_list_client_metrics_resources_response_encode(buf *b, int16_t version, const proto_list_client_metrics_resources_response *in) {
-    proto_msg_encode(&proto_list_client_metrics_resources_response_desc, b, version, in);
+void proto_list_config_resources_response_encode(buf *b, int16_t version, const proto_list_config_resources_response *in) {
+    proto_msg_encode(&proto_list_config_resources_response_desc, b, version, in);
 }
-static void proto_list_client_metrics_resources_response_init_v(void *p) { proto_list_client_metrics_resources_response_init(p); }
-static int proto_list_client_metrics_resources_response_decode_v(rd *r, arena *a, int16_t v, void *p) { return proto_list_client_metrics_resources_response_decode(r, a, v, p); }
-static void proto_list_client_metrics_resources_response_encode_v(buf *b, int16_t v, const void *p) { proto_list_client_metrics_resources_response_encode(b, v, p); }
+static void proto_list_config_resources_response_init_v(void *p) { proto_list_config_resources_response_init(p); }
+static int proto_list_config_resources_response_decode_v(rd *r, arena *a, int16_t v, void *p) { return proto_list_config_resources_response_decode(r, a, v, p); }
+static void proto_list_config_resources_response_encode_v(buf *b, int16_t v, const void *p) { proto_list_config_resources_response_encode(b, v, p); }
 
 static const proto_struct_desc proto_list_groups_request_sd;
 static const proto_field_desc proto_list_groups_request_fields[] = {
@@ -10982,7 +10993,7 @@ const proto_api_info proto_apis[] = {
      proto_alter_configs_request_init_v, proto_alter_configs_request_decode_v, proto_alter_configs_request_encode_v, proto_alter_configs_response_init_v, proto_alter_configs_response_decode_v, proto_alter_configs_response_encode_v},
     {34, "AlterReplicaLogDirs", 0, 2, 2, 0, false, PROTO_LISTENER_ZK_BROKER | PROTO_LISTENER_BROKER, &proto_alter_replica_log_dirs_request_desc, &proto_alter_replica_log_dirs_response_desc, sizeof(proto_alter_replica_log_dirs_request), sizeof(proto_alter_replica_log_dirs_response),
      proto_alter_replica_log_dirs_request_init_v, proto_alter_replica_log_dirs_request_decode_v, proto_alter_replica_log_dirs_request_encode_v, proto_alter_replica_log_dirs_response_init_v, proto_alter_replica_log_dirs_response_decode_v, proto_alter_replica_log_dirs_response_encode_v},
-    {35, "DescribeLogDirs", 0, 4, 2, 0, false, PROTO_LISTENER_ZK_BROKER | PROTO_LISTENER_BROKER, &proto_describe_log_dirs_request_desc, &proto_describe_log_dirs_response_desc, sizeof(proto_describe_log_dirs_request), sizeof(proto_describe_log_dirs_response),
+    {35, "DescribeLogDirs", 1, 5, 2, -1, false, PROTO_LISTENER_BROKER, &proto_describe_log_dirs_request_desc, &proto_describe_log_dirs_response_desc, sizeof(proto_describe_log_dirs_request), sizeof(proto_describe_log_dirs_response),
      proto_describe_log_dirs_request_init_v, proto_describe_log_dirs_request_decode_v, proto_describe_log_dirs_request_encode_v, proto_describe_log_dirs_response_init_v, proto_describe_log_dirs_response_decode_v, proto_describe_log_dirs_response_encode_v},
     {36, "SaslAuthenticate", 0, 2, 2, -1, false, PROTO_LISTENER_ZK_BROKER | PROTO_LISTENER_BROKER | PROTO_LISTENER_CONTROLLER, &proto_sasl_authenticate_request_desc, &proto_sasl_authenticate_response_desc, sizeof(proto_sasl_authenticate_request), sizeof(proto_sasl_authenticate_response),
      proto_sasl_authenticate_request_init_v, proto_sasl_authenticate_request_decode_v, proto_sasl_authenticate_request_encode_v, proto_sasl_authenticate_response_init_v, proto_sasl_authenticate_response_decode_v, proto_sasl_authenticate_response_encode_v},
@@ -11060,8 +11071,8 @@ const proto_api_info proto_apis[] = {
      proto_push_telemetry_request_init_v, proto_push_telemetry_request_decode_v, proto_push_telemetry_request_encode_v, proto_push_telemetry_response_init_v, proto_push_telemetry_response_decode_v, proto_push_telemetry_response_encode_v},
     {73, "AssignReplicasToDirs", 0, 0, 0, -1, false, PROTO_LISTENER_CONTROLLER, &proto_assign_replicas_to_dirs_request_desc, &proto_assign_replicas_to_dirs_response_desc, sizeof(proto_assign_replicas_to_dirs_request), sizeof(proto_assign_replicas_to_dirs_response),
      proto_assign_replicas_to_dirs_request_init_v, proto_assign_replicas_to_dirs_request_decode_v, proto_assign_replicas_to_dirs_request_encode_v, proto_assign_replicas_to_dirs_response_init_v, proto_assign_replicas_to_dirs_response_decode_v, proto_assign_replicas_to_dirs_response_encode_v},
-    {74, "ListClientMetricsResources", 0, 0, 0, -1, false, PROTO_LISTENER_BROKER, &proto_list_client_metrics_resources_request_desc, &proto_list_client_metrics_resources_response_desc, sizeof(proto_list_client_metrics_resources_request), sizeof(proto_list_client_metrics_resources_response),
-     proto_list_client_metrics_resources_request_init_v, proto_list_client_metrics_resources_request_decode_v, proto_list_client_metrics_resources_request_encode_v, proto_list_client_metrics_resources_response_init_v, proto_list_client_metrics_resources_response_decode_v, proto_list_client_metrics_resources_response_encode_v},
+    {74, "ListConfigResources", 0, 1, 0, -1, false, PROTO_LISTENER_BROKER, &proto_list_config_resources_request_desc, &proto_list_config_resources_response_desc, sizeof(proto_list_config_resources_request), sizeof(proto_list_config_resources_response),
+     proto_list_config_resources_request_init_v, proto_list_config_resources_request_decode_v, proto_list_config_resources_request_encode_v, proto_list_config_resources_response_init_v, proto_list_config_resources_response_decode_v, proto_list_config_resources_response_encode_v},
     {75, "DescribeTopicPartitions", 0, 0, 0, -1, false, PROTO_LISTENER_BROKER, &proto_describe_topic_partitions_request_desc, &proto_describe_topic_partitions_response_desc, sizeof(proto_describe_topic_partitions_request), sizeof(proto_describe_topic_partitions_response),
      proto_describe_topic_partitions_request_init_v, proto_describe_topic_partitions_request_decode_v, proto_describe_topic_partitions_request_encode_v, proto_describe_topic_partitions_response_init_v, proto_describe_topic_partitions_response_decode_v, proto_describe_topic_partitions_response_encode_v},
     {76, "ShareGroupHeartbeat", 0, 0, 0, -1, true, PROTO_LISTENER_BROKER, &proto_share_group_heartbeat_request_desc, &proto_share_group_heartbeat_response_desc, sizeof(proto_share_group_heartbeat_request), sizeof(proto_share_group_heartbeat_response),

@@ -90,7 +90,7 @@ enum proto_api_key {
     PROTO_API_GET_TELEMETRY_SUBSCRIPTIONS = 71,
     PROTO_API_PUSH_TELEMETRY = 72,
     PROTO_API_ASSIGN_REPLICAS_TO_DIRS = 73,
-    PROTO_API_LIST_CLIENT_METRICS_RESOURCES = 74,
+    PROTO_API_LIST_CONFIG_RESOURCES = 74,
     PROTO_API_DESCRIBE_TOPIC_PARTITIONS = 75,
     PROTO_API_SHARE_GROUP_HEARTBEAT = 76,
     PROTO_API_SHARE_GROUP_DESCRIBE = 77,
@@ -2265,7 +2265,7 @@ void proto_describe_groups_response_init(proto_describe_groups_response *m);
 int proto_describe_groups_response_decode(rd *r, arena *a, int16_t version, proto_describe_groups_response *out);
 void proto_describe_groups_response_encode(buf *b, int16_t version, const proto_describe_groups_response *in);
 
-/* ---- DescribeLogDirsRequest (message/DescribeLogDirsRequest.json, versions 0-4) ---- */
+/* ---- DescribeLogDirsRequest (message/DescribeLogDirsRequest.json, versions 1-5) ---- */
 typedef struct proto_describe_log_dirs_request_describable_log_dir_topic proto_describe_log_dirs_request_describable_log_dir_topic;
 typedef struct proto_describe_log_dirs_request proto_describe_log_dirs_request;
 struct proto_describe_log_dirs_request_describable_log_dir_topic {
@@ -2289,7 +2289,7 @@ void proto_describe_log_dirs_request_init(proto_describe_log_dirs_request *m);
 int proto_describe_log_dirs_request_decode(rd *r, arena *a, int16_t version, proto_describe_log_dirs_request *out);
 void proto_describe_log_dirs_request_encode(buf *b, int16_t version, const proto_describe_log_dirs_request *in);
 
-/* ---- DescribeLogDirsResponse (message/DescribeLogDirsResponse.json, versions 0-4) ---- */
+/* ---- DescribeLogDirsResponse (message/DescribeLogDirsResponse.json, versions 1-5) ---- */
 typedef struct proto_describe_log_dirs_response_describe_log_dirs_partition proto_describe_log_dirs_response_describe_log_dirs_partition;
 typedef struct proto_describe_log_dirs_response_describe_log_dirs_topic proto_describe_log_dirs_response_describe_log_dirs_topic;
 typedef struct proto_describe_log_dirs_response_describe_log_dirs_result proto_describe_log_dirs_response_describe_log_dirs_result;
@@ -2318,6 +2318,7 @@ struct proto_describe_log_dirs_response_describe_log_dirs_result {
     } topics; /* v0+ */
     int64_t total_bytes; /* v4+, default -1 */
     int64_t usable_bytes; /* v4+, default -1 */
+    bool is_cordoned; /* v5+ */
     proto_tagged_fields unknown_tags;
 };
 struct proto_describe_log_dirs_response {
@@ -3748,37 +3749,42 @@ void proto_leave_group_response_init(proto_leave_group_response *m);
 int proto_leave_group_response_decode(rd *r, arena *a, int16_t version, proto_leave_group_response *out);
 void proto_leave_group_response_encode(buf *b, int16_t version, const proto_leave_group_response *in);
 
-/* ---- ListClientMetricsResourcesRequest (message/ListClientMetricsResourcesRequest.json, versions 0) ---- */
-typedef struct proto_list_client_metrics_resources_request proto_list_client_metrics_resources_request;
-struct proto_list_client_metrics_resources_request {
+/* ---- ListConfigResourcesRequest (message/ListConfigResourcesRequest.json, versions 0-1) ---- */
+typedef struct proto_list_config_resources_request proto_list_config_resources_request;
+struct proto_list_config_resources_request {
+    struct {
+        int32_t n;
+        int8_t *v;
+    } resource_types; /* v1+ */
     proto_tagged_fields unknown_tags;
 };
-extern const proto_msg_desc proto_list_client_metrics_resources_request_desc;
-void proto_list_client_metrics_resources_request_init(proto_list_client_metrics_resources_request *m);
-int proto_list_client_metrics_resources_request_decode(rd *r, arena *a, int16_t version, proto_list_client_metrics_resources_request *out);
-void proto_list_client_metrics_resources_request_encode(buf *b, int16_t version, const proto_list_client_metrics_resources_request *in);
+extern const proto_msg_desc proto_list_config_resources_request_desc;
+void proto_list_config_resources_request_init(proto_list_config_resources_request *m);
+int proto_list_config_resources_request_decode(rd *r, arena *a, int16_t version, proto_list_config_resources_request *out);
+void proto_list_config_resources_request_encode(buf *b, int16_t version, const proto_list_config_resources_request *in);
 
-/* ---- ListClientMetricsResourcesResponse (message/ListClientMetricsResourcesResponse.json, versions 0) ---- */
-typedef struct proto_list_client_metrics_resources_response_client_metrics_resource proto_list_client_metrics_resources_response_client_metrics_resource;
-typedef struct proto_list_client_metrics_resources_response proto_list_client_metrics_resources_response;
-struct proto_list_client_metrics_resources_response_client_metrics_resource {
-    proto_str name; /* v0+ */
+/* ---- ListConfigResourcesResponse (message/ListConfigResourcesResponse.json, versions 0-1) ---- */
+typedef struct proto_list_config_resources_response_config_resource proto_list_config_resources_response_config_resource;
+typedef struct proto_list_config_resources_response proto_list_config_resources_response;
+struct proto_list_config_resources_response_config_resource {
+    proto_str resource_name; /* v0+ */
+    int8_t resource_type; /* v1+, default 16 */
     proto_tagged_fields unknown_tags;
 };
-struct proto_list_client_metrics_resources_response {
+struct proto_list_config_resources_response {
     int32_t throttle_time_ms; /* v0+ */
     int16_t error_code; /* v0+ */
     struct {
         int32_t n;
-        proto_list_client_metrics_resources_response_client_metrics_resource *v;
-    } client_metrics_resources; /* v0+ */
+        proto_list_config_resources_response_config_resource *v;
+    } config_resources; /* v0+ */
     proto_tagged_fields unknown_tags;
 };
-extern const proto_msg_desc proto_list_client_metrics_resources_response_desc;
-void proto_list_client_metrics_resources_response_client_metrics_resource_init(proto_list_client_metrics_resources_response_client_metrics_resource *m);
-void proto_list_client_metrics_resources_response_init(proto_list_client_metrics_resources_response *m);
-int proto_list_client_metrics_resources_response_decode(rd *r, arena *a, int16_t version, proto_list_client_metrics_resources_response *out);
-void proto_list_client_metrics_resources_response_encode(buf *b, int16_t version, const proto_list_client_metrics_resources_response *in);
+extern const proto_msg_desc proto_list_config_resources_response_desc;
+void proto_list_config_resources_response_config_resource_init(proto_list_config_resources_response_config_resource *m);
+void proto_list_config_resources_response_init(proto_list_config_resources_response *m);
+int proto_list_config_resources_response_decode(rd *r, arena *a, int16_t version, proto_list_config_resources_response *out);
+void proto_list_config_resources_response_encode(buf *b, int16_t version, const proto_list_config_resources_response *in);
 
 /* ---- ListGroupsRequest (message/ListGroupsRequest.json, versions 0-5) ---- */
 typedef struct proto_list_groups_request proto_list_groups_request;

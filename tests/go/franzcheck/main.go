@@ -15,6 +15,10 @@
 //	           kgo.ConsiderMissingTopicDeletedAfter, default 15s;
 //	           -metadata-min-age: kgo.MetadataMinAge, default 5s;
 //	           -fetch-max-wait: kgo.FetchMaxWait, default 5s)
+//	franzcheck versions -brokers B
+//
+// versions prints the broker version franz-go infers from ApiVersions
+// (kversion.VersionGuess, what kcl's probe-version shows).
 //
 // produce, consume and txn print one JSON object on stdout and exit 0 only
 // when the client reported no error. member consumes in a group until
@@ -37,6 +41,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 var out = json.NewEncoder(os.Stdout)
@@ -376,9 +382,30 @@ func cmdMember(args []string) {
 	emit(map[string]any{"event": "closed"})
 }
 
+func cmdVersions(args []string) {
+	fs := flag.NewFlagSet("versions", flag.ExitOnError)
+	brokers := fs.String("brokers", "", "bootstrap servers")
+	fs.Parse(args)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...))
+	if err != nil {
+		fail("client: %v", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName = "franzcheck"
+	req.ClientSoftwareVersion = "1.0"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		fail("ApiVersions: %v", err)
+	}
+	emit(map[string]any{"guess": kversion.FromApiVersionsResponse(resp).VersionGuess()})
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: franzcheck produce|consume|txn|member [flags]")
+		fail("usage: franzcheck produce|consume|txn|member|versions [flags]")
 	}
 	switch os.Args[1] {
 	case "produce":
@@ -389,6 +416,8 @@ func main() {
 		cmdTxn(os.Args[2:])
 	case "member":
 		cmdMember(os.Args[2:])
+	case "versions":
+		cmdVersions(os.Args[2:])
 	default:
 		fail("unknown command %q", os.Args[1])
 	}
