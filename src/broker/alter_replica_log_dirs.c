@@ -72,8 +72,7 @@ static void tick(net_loop *loop, void *ctx) {
     SL_UNUSED(loop);
     brk_broker *brk = ctx;
     timer = 0;
-    int64_t rate =
-        brk->image ? cl_alter_log_dirs_rate(brk->image) : -1;
+    int64_t rate = brk->image ? cl_alter_log_dirs_rate(brk->image) : -1;
     if (rate >= (1LL << 40)) /* Kafka's default is Long.MAX_VALUE */
         rate = -1;
     int64_t now = clk_mono_ns();

@@ -4,11 +4,11 @@
  * KafkaApis.handleListConfigResources: v0 lists client-metrics resources
  * only; v1 lists the requested types (empty = all of TOPIC, BROKER,
  * BROKER_LOGGER, CLIENT_METRICS, GROUP), in Kafka's order: groups with a
- * config override, client-metrics subscriptions, broker loggers and brokers (the registered
- * brokers with an endpoint on the request's listener), then every topic. A
- * type outside that set answers UNSUPPORTED_VERSION with no resources.
- * Without an authorizer there is no CLUSTER DESCRIBE_CONFIGS check to fail
- * (acls.c). Threading: loop thread.
+ * config override, client-metrics subscriptions, broker loggers and brokers
+ * (the registered brokers with an endpoint on the request's listener), then
+ * every topic. A type outside that set answers UNSUPPORTED_VERSION with no
+ * resources. Without an authorizer there is no CLUSTER DESCRIBE_CONFIGS check
+ * to fail (acls.c). Threading: loop thread.
  */
 #include <stdio.h>
 #include <string.h>
@@ -80,10 +80,10 @@ brk_status brk_handle_list_config_resources(brk_req *req) {
     size_t ng = img && has_type(types, n_types, RT_GROUP)
                     ? cl_config_resources(img, RT_GROUP, groups, nr_max)
                     : 0;
-    size_t nm = img && has_type(types, n_types, RT_CLIENT_METRICS)
-                    ? cl_config_resources(img, RT_CLIENT_METRICS, metrics,
-                                          nr_max)
-                    : 0;
+    size_t nm =
+        img && has_type(types, n_types, RT_CLIENT_METRICS)
+            ? cl_config_resources(img, RT_CLIENT_METRICS, metrics, nr_max)
+            : 0;
     size_t cap = ng + nm + 2 * nb + nt;
     lcr_res *v = arena_calloc(req->arena, cap ? cap : 1, sizeof *v);
     int32_t n = 0;

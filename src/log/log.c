@@ -3663,7 +3663,8 @@ static int16_t move_finish(log_partition *part) {
     char name[600];
     snprintf(name, sizeof(name), "%s-%d", part->topic, part->partition);
     char *final_path = path_join(mgr->dirs[m->dest], name);
-    if (file_size(mgr, final_path) >= 0) /* a stale copy from an earlier crash */
+    if (file_size(mgr, final_path) >=
+        0) /* a stale copy from an earlier crash */
         remove_dir_files(mgr, final_path);
     for (int i = 0; i < part->nsegs; i++)
         seg_close(part->segs[i]);
