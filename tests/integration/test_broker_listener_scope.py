@@ -177,9 +177,15 @@ def test_tools_bootstrap_controller(node):
     r = kafka("features", *ctl, "describe")
     assert r.returncode == 0, r.stderr
     assert re.search(r"^Feature: metadata.version\s", r.stdout, flags=re.M), r.stdout
-    # A broker-scope api through the controller: kafka-topics has no
-    # --bootstrap-controller, but Admin.listTopics (Metadata) is refused by the
-    # controller's ApiVersions; kafka-configs describes broker configs there.
+    r = kafka("cluster", "cluster-id", *ctl)
+    assert r.returncode == 0 and r.stdout.startswith("Cluster ID: "), r
+    # DescribeConfigs is in the controller's scope: broker configs there.
     r = kafka("configs", *ctl, "--describe", "--entity-type", "brokers", "--entity-name", "1")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Dynamic configs for broker 1 are:\n"), r.stdout
+    # DescribeClientQuotas is not: the controller's ApiVersions leaves it out
+    # and the Admin client refuses the call.
+    r = kafka("configs", *ctl, "--describe", "--entity-type", "clients")
+    assert r.returncode == 1
+    assert "UnsupportedEndpointTypeException: This Admin API is not yet supported when " \
+        "communicating directly with the controller quorum." in r.stderr, r.stderr
