@@ -1,9 +1,9 @@
 /*
  * api_versions.c - ApiVersions (key 18): advertises exactly the handler
- * table (handlers.def, capped to the generated codecs), the supported and
- * finalized features. An unknown version is answered in server.c (v0 body,
- * UNSUPPORTED_VERSION, only ApiVersions' own range) before this handler
- * runs.
+ * table (handlers.def, capped to the generated codecs) cut to the scope of
+ * the listener asked, the supported and finalized features. An unknown
+ * version is answered in server.c (v0 body, UNSUPPORTED_VERSION) before
+ * this handler runs.
  */
 #include <string.h>
 
@@ -97,14 +97,20 @@ brk_status brk_handle_api_versions(brk_req *req) {
                                            &rs);
         return BRK_DONE;
     }
+    /* Each listener lists its own scope (Kafka: ApiVersionsResponse for
+     * ListenerType BROKER or CONTROLLER). */
+    bool ctl = brk_listener_is_controller(req->brk, req->listener);
     size_t n;
     const brk_api *apis = brk_api_list(&n);
-    rs.api_keys.n = (int32_t)n;
     rs.api_keys.v = arena_calloc(req->arena, n ? n : 1, sizeof *rs.api_keys.v);
     for (size_t i = 0; i < n; i++) {
-        rs.api_keys.v[i].api_key = apis[i].key;
-        rs.api_keys.v[i].min_version = apis[i].min_version;
-        rs.api_keys.v[i].max_version = apis[i].max_version;
+        if (!brk_api_in_scope(&apis[i], ctl))
+            continue;
+        proto_api_versions_response_api_version *v =
+            &rs.api_keys.v[rs.api_keys.n++];
+        v->api_key = apis[i].key;
+        v->min_version = apis[i].min_version;
+        v->max_version = apis[i].max_version;
     }
     if (req->api_version >= 3)
         add_features(req, &rs);

@@ -163,6 +163,9 @@ typedef struct brk_api {
     int16_t key;
     int16_t min_version;
     int16_t max_version;
+    /* Listener scope, PROTO_LISTENER_BROKER / _CONTROLLER bits: the spec's
+     * "listeners" of the request (generated proto_api_info.listeners). */
+    uint8_t listeners;
     brk_handler_fn fn;
 } brk_api;
 
@@ -170,6 +173,11 @@ typedef struct brk_api {
 const brk_api *brk_api_find(int16_t key);
 /* All registered apis sorted by key; *n set to the count. */
 const brk_api *brk_api_list(size_t *n);
+/* Whether the api is answered on a controller listener (controller) or on
+ * a broker listener (!controller). Kafka's SocketServer closes the
+ * connection on a request for an api outside its listener's scope, and
+ * ApiVersions on a listener lists only the apis in its scope. */
+bool brk_api_in_scope(const brk_api *api, bool controller);
 
 /* ---- hooks other layers register at start -----------------------------------
  */

@@ -40,7 +40,8 @@ brk_broker *brk_self;
  */
 
 static const brk_api api_table[] = {
-#define BRK_API(key, minv, maxv, fn) {key, minv, maxv, fn},
+#define BRK_API(k, minv, maxv, handler)                                        \
+    {.key = k, .min_version = minv, .max_version = maxv, .fn = handler},
 #include "broker/handlers.def"
 #undef BRK_API
 };
@@ -66,6 +67,17 @@ static void api_init(void) {
             a.max_version = pi->max_version;
         if (a.min_version > a.max_version)
             continue;
+        /* Kafka 4.3.1 answers an api only on the listeners its request
+         * JSON names (ApiKeys.inScope); tests/unit/test_api_scope.c checks
+         * the generated bits against the spec. The one exception: Fetch is
+         * in the controller's scope for KRaft replication of
+         * __cluster_metadata (Raft Fetch), which Sluice's single-node quorum
+         * does not serve; its Fetch handler reads partition logs, so the
+         * controller listener does not offer it. */
+        a.listeners = (uint8_t)(pi->listeners & (PROTO_LISTENER_BROKER |
+                                                 PROTO_LISTENER_CONTROLLER));
+        if (a.key == 1)
+            a.listeners &= (uint8_t)~PROTO_LISTENER_CONTROLLER;
         api_sorted[api_n++] = a;
     }
     qsort(api_sorted, api_n, sizeof api_sorted[0], api_cmp);
@@ -83,6 +95,11 @@ const brk_api *brk_api_list(size_t *n) {
     api_init();
     *n = api_n;
     return api_sorted;
+}
+
+bool brk_api_in_scope(const brk_api *api, bool controller) {
+    return api->listeners &
+           (controller ? PROTO_LISTENER_CONTROLLER : PROTO_LISTENER_BROKER);
 }
 
 /* ---- hooks
@@ -157,22 +174,16 @@ void brk_req_complete(brk_req *req, brk_status status) {
 }
 
 /* Kafka's answer to an ApiVersions request of a version it does not know:
- * error UNSUPPORTED_VERSION with a v0 body, header v0. */
-static void api_versions_unsupported(brk_req *req) {
+ * error UNSUPPORTED_VERSION with a v0 body listing only ApiVersions' own
+ * range (KIP-511, ApiVersionsRequest.getErrorResponse), header v0; the
+ * client retries with a version in it. */
+static void api_versions_unsupported(brk_req *req, const brk_api *self) {
     buf *b = brk_resp_buf(req);
     buf_put_be16(b, (uint16_t)KERR_UNSUPPORTED_VERSION);
-    /* Only ApiVersions' own range (Kafka's ApiVersionsRequest
-     * .getErrorResponse, KIP-511): enough to retry with a version both
-     * sides know. */
-    size_t n;
-    const brk_api *apis = brk_api_list(&n);
     buf_put_be32(b, 1);
-    for (size_t i = 0; i < n; i++)
-        if (apis[i].key == 18) {
-            buf_put_be16(b, (uint16_t)apis[i].key);
-            buf_put_be16(b, (uint16_t)apis[i].min_version);
-            buf_put_be16(b, (uint16_t)apis[i].max_version);
-        }
+    buf_put_be16(b, (uint16_t)self->key);
+    buf_put_be16(b, (uint16_t)self->min_version);
+    buf_put_be16(b, (uint16_t)self->max_version);
     /* the response header of ApiVersions is always v0; encode at v0 */
     req->api_version = 0;
 }
@@ -240,10 +251,23 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_free(req);
         return false;
     }
+    bool ctl = brk_listener_is_controller(brk, req->listener);
+    if (!brk_api_in_scope(api, ctl)) {
+        /* Kafka's Processor.parseRequestHeader: "Received request for
+         * disabled api" (InvalidRequestException), the connection is closed
+         * without a response, before any version check. */
+        SL_WARN("server",
+                "closing connection from %s: api key %d is not served on "
+                "%s listener %s",
+                req->peer, h.api_key, ctl ? "controller" : "broker",
+                brk->listeners[req->listener].name);
+        req_free(req);
+        return false;
+    }
     req->slot_ = net_conn_reserve(conn);
     if (h.api_version < api->min_version || h.api_version > api->max_version) {
         if (h.api_key == 18) {
-            api_versions_unsupported(req);
+            api_versions_unsupported(req, api);
             req_finish(req, BRK_DONE);
             return true;
         }
