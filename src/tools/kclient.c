@@ -17,7 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/util.h"
+#include "proto/gen/messages.h"
 
 #define KC_MAX_RESPONSE (64u << 20) /* bound on what we accept from a peer */
 
@@ -184,6 +186,45 @@ static uint32_t get_count(rd *r, size_t min_elem) {
     return n;
 }
 
+/* ---- generated codecs ------------------------------------------------
+ * Requests are encoded and responses decoded with proto/gen (the broker's
+ * own codecs); the decoded response and the bytes its strings point at
+ * live in the caller's arena. */
+
+static bool kc_rpc(kc_conn *c, int16_t key, int16_t ver, const void *req,
+                   arena *a, void **resp) {
+    const proto_api_info *api = proto_api(key);
+    *resp = NULL;
+    if (!api || ver < api->min_version || ver > api->max_version)
+        return false;
+    buf body, raw;
+    buf_init(&body, 128);
+    buf_init(&raw, 512);
+    api->req_encode(&body, ver, req);
+    bool ok =
+        kc_call(c, key, ver, proto_msg_flexible(api->req, ver), &body, &raw);
+    if (ok) {
+        uint8_t *copy = arena_memdup(a, raw.data, raw.len ? raw.len : 1);
+        rd r;
+        rd_init(&r, copy, raw.len);
+        void *out = arena_calloc(a, 1, api->resp_size);
+        ok = api->resp_decode(&r, a, ver, out) == PROTO_OK && rd_left(&r) == 0;
+        if (ok)
+            *resp = out;
+    }
+    buf_free(&body);
+    buf_free(&raw);
+    return ok;
+}
+
+/* Heap copy of a decoded string; NULL for null. */
+static char *str_dup(proto_str s) {
+    return s.len < 0 ? NULL : xstrndup(s.p ? s.p : "", (size_t)s.len);
+}
+static char *str_dup_empty(proto_str s) {
+    return s.len < 0 ? xstrdup("") : str_dup(s);
+}
+
 /* ---- socket --------------------------------------------------------- */
 
 static bool io_all(kc_conn *c, void *p, size_t n, bool wr, int64_t deadline) {
@@ -255,30 +296,26 @@ bool kc_call(kc_conn *c, int16_t key, int16_t ver, bool flexible,
 }
 
 static bool api_versions(kc_conn *c) {
-    buf body, resp;
-    buf_init(&body, 8);
-    buf_init(&resp, 1024);
     for (int i = 0; i < 128; i++)
         c->api_max[i] = c->api_min[i] = -1;
-    bool ok = kc_call(c, 18, 0, false, &body, &resp);
+    arena a;
+    arena_init(&a, 4096);
+    proto_api_versions_request req;
+    proto_api_versions_request_init(&req);
+    proto_api_versions_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_API_VERSIONS, 0, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        int16_t err = (int16_t)rd_be16(&r);
-        int32_t n = (int32_t)rd_be32(&r);
-        for (int32_t i = 0; i < n && !r.err; i++) {
-            int16_t k = (int16_t)rd_be16(&r);
-            int16_t mn = (int16_t)rd_be16(&r);
-            int16_t mx = (int16_t)rd_be16(&r);
-            if (k >= 0 && k < 128) {
-                c->api_min[k] = mn;
-                c->api_max[k] = mx;
+        for (int32_t i = 0; i < resp->api_keys.n; i++) {
+            const proto_api_versions_response_api_version *k =
+                &resp->api_keys.v[i];
+            if (k->api_key >= 0 && k->api_key < 128) {
+                c->api_min[k->api_key] = k->min_version;
+                c->api_max[k->api_key] = k->max_version;
             }
         }
-        ok = !r.err && err == 0;
+        ok = resp->error_code == 0;
     }
-    buf_free(&body);
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1135,42 +1172,31 @@ bool kc_list_transactions(kc_conn *c, kc_txn **out, int *n, int16_t *err) {
     *out = NULL;
     *n = 0;
     *err = 0;
-    if (c->api_max[66] < 0) {
+    if (c->api_max[PROTO_API_LIST_TRANSACTIONS] < 0) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 16);
-    buf_init(&resp, 1024);
-    buf_put_uvarint(&body, 1); /* state filters: none */
-    buf_put_uvarint(&body, 1); /* producer id filters: none */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 66, 0, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    proto_list_transactions_request req;
+    proto_list_transactions_request_init(&req);
+    proto_list_transactions_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_LIST_TRANSACTIONS, 0, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *err = (int16_t)rd_be16(&r);
-        uint32_t nu = get_count(&r, 1);
-        for (uint32_t i = 0; i < nu && !r.err; i++)
-            free(get_cstr(&r));
-        uint32_t nt = get_count(&r, 11);
-        *out = xcalloc(nt + 1, sizeof(kc_txn));
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
+        *err = resp->error_code;
+        int32_t nt = resp->transaction_states.n;
+        *out = xcalloc((size_t)nt + 1, sizeof(kc_txn));
+        for (int32_t i = 0; i < nt; i++) {
+            const proto_list_transactions_response_transaction_state *ts =
+                &resp->transaction_states.v[i];
             kc_txn *t = &(*out)[(*n)++];
-            t->id = get_cstr(&r);
-            t->producer_id = (int64_t)rd_be64(&r);
-            t->state = get_cstr(&r);
-            skip_tags(&r);
-            if (!t->id)
-                t->id = xstrdup("");
-            if (!t->state)
-                t->state = xstrdup("");
+            t->id = str_dup_empty(ts->transactional_id);
+            t->producer_id = ts->producer_id;
+            t->state = str_dup_empty(ts->transaction_state);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1354,58 +1380,41 @@ bool kc_find_coordinator(kc_conn *c, int8_t key_type, const char *key,
     *host = NULL;
     *port = -1;
     *error = 0;
-    int16_t ver = c->api_max[10] >= 4 ? 4 : c->api_max[10] >= 3 ? 3 : -1;
+    int16_t mx = c->api_max[PROTO_API_FIND_COORDINATOR];
+    int16_t ver = mx >= 4 ? 4 : mx >= 3 ? 3 : -1;
     if (ver < 0) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 256);
+    arena a;
+    arena_init(&a, 1024);
+    proto_find_coordinator_request req;
+    proto_find_coordinator_request_init(&req);
+    req.key_type = key_type;
+    proto_str k = proto_str_c(key);
     if (ver == 3) {
-        put_cstr(&body, key);
-        buf_put_u8(&body, (uint8_t)key_type);
+        req.key = k;
     } else {
-        buf_put_u8(&body, (uint8_t)key_type);
-        buf_put_uvarint(&body, 2);
-        put_cstr(&body, key);
+        req.coordinator_keys.n = 1;
+        req.coordinator_keys.v = &k;
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 10, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        if (ver == 3) {
-            *error = (int16_t)rd_be16(&r);
-            free(get_cstr(&r));
-            *node = (int32_t)rd_be32(&r);
-            *host = get_cstr(&r);
-            *port = (int32_t)rd_be32(&r);
-        } else {
-            uint32_t n = get_count(&r, 16);
-            for (uint32_t i = 0; i < n && !r.err; i++) {
-                free(get_cstr(&r));
-                int32_t id = (int32_t)rd_be32(&r);
-                char *h = get_cstr(&r);
-                int32_t p = (int32_t)rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                free(get_cstr(&r));
-                skip_tags(&r);
-                if (i == 0) {
-                    *node = id;
-                    *host = h;
-                    *port = p;
-                    *error = e;
-                } else {
-                    free(h);
-                }
-            }
-        }
-        ok = !r.err;
+    proto_find_coordinator_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_FIND_COORDINATOR, ver, &req, &a, (void **)&resp);
+    if (ok && ver == 3) {
+        *error = resp->error_code;
+        *node = resp->node_id;
+        *host = str_dup(resp->host);
+        *port = resp->port;
+    } else if (ok && resp->coordinators.n > 0) {
+        const proto_find_coordinator_response_coordinator *co =
+            &resp->coordinators.v[0];
+        *node = co->node_id;
+        *host = str_dup(co->host);
+        *port = co->port;
+        *error = co->error_code;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1417,63 +1426,44 @@ void kc_txn_desc_free(kc_txn_desc *d) {
 
 bool kc_describe_transaction(kc_conn *c, const char *id, kc_txn_desc *out) {
     memset(out, 0, sizeof(*out));
-    if (c->api_max[65] < 0) {
+    if (c->api_max[PROTO_API_DESCRIBE_TRANSACTIONS] < 0) {
         out->error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, id);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 65, 0, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t n = get_count(&r, 30);
-        for (uint32_t i = 0; i < n && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            free(get_cstr(&r));
-            char *st = get_cstr(&r);
-            int32_t to = (int32_t)rd_be32(&r);
-            int64_t start = (int64_t)rd_be64(&r);
-            int64_t pid = (int64_t)rd_be64(&r);
-            int16_t pe = (int16_t)rd_be16(&r);
-            buf parts;
-            buf_init(&parts, 64);
-            uint32_t nt = get_count(&r, 3);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                int32_t *ps;
-                int np = get_i32s(&r, &ps);
-                for (int k = 0; k < np; k++)
-                    buf_printf(&parts, "%s%s-%d", parts.len ? "," : "",
-                               name ? name : "", ps[k]);
-                free(ps);
-                free(name);
-                skip_tags(&r);
-            }
-            skip_tags(&r);
-            buf_put_u8(&parts, 0);
-            if (i == 0) {
-                out->error = e;
-                out->state = st ? st : xstrdup("");
-                out->timeout_ms = to;
-                out->start_ms = start;
-                out->producer_id = pid;
-                out->producer_epoch = pe;
-                out->partitions = (char *)parts.data;
-            } else {
-                free(st);
-                buf_free(&parts);
-            }
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_transactions_request req;
+    proto_describe_transactions_request_init(&req);
+    proto_str ids = proto_str_c(id);
+    req.transactional_ids.n = 1;
+    req.transactional_ids.v = &ids;
+    proto_describe_transactions_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_TRANSACTIONS, 0, &req, &a, (void **)&resp);
+    if (ok && resp->transaction_states.n > 0) {
+        const proto_describe_transactions_response_transaction_state *ts =
+            &resp->transaction_states.v[0];
+        buf parts;
+        buf_init(&parts, 64);
+        for (int32_t t = 0; t < ts->topics.n; t++) {
+            const proto_describe_transactions_response_topic_data *td =
+                &ts->topics.v[t];
+            for (int32_t k = 0; k < td->partitions.n; k++)
+                buf_printf(&parts, "%s%.*s-%d", parts.len ? "," : "",
+                           td->topic.len > 0 ? (int)td->topic.len : 0,
+                           td->topic.len > 0 ? td->topic.p : "",
+                           td->partitions.v[k]);
         }
-        ok = !r.err;
+        buf_put_u8(&parts, 0);
+        out->error = ts->error_code;
+        out->state = str_dup_empty(ts->transaction_state);
+        out->timeout_ms = ts->transaction_timeout_ms;
+        out->start_ms = ts->transaction_start_time_ms;
+        out->producer_id = ts->producer_id;
+        out->producer_epoch = ts->producer_epoch;
+        out->partitions = (char *)parts.data;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1482,53 +1472,48 @@ bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
     *out = NULL;
     *n = 0;
     *error = 0;
-    if (c->api_max[61] < 0) {
+    if (c->api_max[PROTO_API_DESCRIBE_PRODUCERS] < 0) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 61, 0, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t t = 0; t < nt && !r.err; t++) {
-            free(get_cstr(&r));
-            uint32_t np = get_count(&r, 9);
-            for (uint32_t p = 0; p < np && !r.err; p++) {
-                rd_be32(&r);
-                *error = (int16_t)rd_be16(&r);
-                free(get_cstr(&r));
-                uint32_t na = get_count(&r, 37);
-                *out = xrealloc(*out, ((size_t)*n + na + 1) *
-                                          sizeof(kc_producer_state));
-                for (uint32_t a = 0; a < na && !r.err; a++) {
-                    kc_producer_state *s = &(*out)[(*n)++];
-                    s->producer_id = (int64_t)rd_be64(&r);
-                    s->producer_epoch = (int32_t)rd_be32(&r);
-                    s->last_sequence = (int32_t)rd_be32(&r);
-                    s->last_timestamp = (int64_t)rd_be64(&r);
-                    s->coordinator_epoch = (int32_t)rd_be32(&r);
-                    s->txn_start_offset = (int64_t)rd_be64(&r);
-                    skip_tags(&r);
-                }
-                skip_tags(&r);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_producers_request req;
+    proto_describe_producers_request_init(&req);
+    proto_describe_producers_request_topic_request tr;
+    proto_describe_producers_request_topic_request_init(&tr);
+    tr.name = proto_str_c(topic);
+    tr.partition_indexes.n = 1;
+    tr.partition_indexes.v = &part;
+    req.topics.n = 1;
+    req.topics.v = &tr;
+    proto_describe_producers_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_PRODUCERS, 0, &req, &a, (void **)&resp);
+    for (int32_t t = 0; ok && t < resp->topics.n; t++) {
+        const proto_describe_producers_response_topic_response *to =
+            &resp->topics.v[t];
+        for (int32_t p = 0; p < to->partitions.n; p++) {
+            const proto_describe_producers_response_partition_response *pr =
+                &to->partitions.v[p];
+            *error = pr->error_code;
+            int32_t na = pr->active_producers.n;
+            *out = xrealloc(*out, ((size_t)*n + (size_t)na + 1) *
+                                      sizeof(kc_producer_state));
+            for (int32_t i = 0; i < na; i++) {
+                const proto_describe_producers_response_producer_state *ps =
+                    &pr->active_producers.v[i];
+                kc_producer_state *s = &(*out)[(*n)++];
+                s->producer_id = ps->producer_id;
+                s->producer_epoch = ps->producer_epoch;
+                s->last_sequence = ps->last_sequence;
+                s->last_timestamp = ps->last_timestamp;
+                s->coordinator_epoch = ps->coordinator_epoch;
+                s->txn_start_offset = ps->current_txn_start_offset;
             }
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1696,57 +1681,51 @@ bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
                          int32_t coordinator_epoch, bool commit,
                          int16_t *error) {
     *error = 0;
-    if (c->api_max[27] < 1) {
+    if (c->api_max[PROTO_API_WRITE_TXN_MARKERS] < 1) {
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 128);
-    buf_put_uvarint(&body, 2); /* one marker */
-    buf_put_be64(&body, (uint64_t)producer_id);
-    buf_put_be16(&body, (uint16_t)producer_epoch);
-    buf_put_u8(&body, commit ? 1 : 0);
-    buf_put_uvarint(&body, 2); /* one topic */
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_uvarint(&body, 0);
-    buf_put_be32(&body, (uint32_t)coordinator_epoch);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 27, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        int found = 0;
-        uint32_t nm = get_count(&r, 10);
-        for (uint32_t m = 0; m < nm && !r.err; m++) {
-            int64_t pid = (int64_t)rd_be64(&r);
-            uint32_t nt = get_count(&r, 3);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                uint32_t np = get_count(&r, 7);
-                for (uint32_t p = 0; p < np && !r.err; p++) {
-                    int32_t idx = (int32_t)rd_be32(&r);
-                    int16_t e = (int16_t)rd_be16(&r);
-                    skip_tags(&r);
-                    if (pid == producer_id && name && !strcmp(name, topic) &&
-                        idx == part) {
-                        *error = e;
-                        found++;
-                    }
+    arena a;
+    arena_init(&a, 1024);
+    proto_write_txn_markers_request_writable_txn_marker_topic mt;
+    proto_write_txn_markers_request_writable_txn_marker_topic_init(&mt);
+    mt.name = proto_str_c(topic);
+    mt.partition_indexes.n = 1;
+    mt.partition_indexes.v = &part;
+    proto_write_txn_markers_request_writable_txn_marker m;
+    proto_write_txn_markers_request_writable_txn_marker_init(&m);
+    m.producer_id = producer_id;
+    m.producer_epoch = producer_epoch;
+    m.transaction_result = commit;
+    m.topics.n = 1;
+    m.topics.v = &mt;
+    m.coordinator_epoch = coordinator_epoch;
+    proto_write_txn_markers_request req;
+    proto_write_txn_markers_request_init(&req);
+    req.markers.n = 1;
+    req.markers.v = &m;
+    proto_write_txn_markers_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_WRITE_TXN_MARKERS, 1, &req, &a, (void **)&resp);
+    int found = 0;
+    for (int32_t i = 0; ok && i < resp->markers.n; i++) {
+        const proto_write_txn_markers_response_writable_txn_marker_result *mr =
+            &resp->markers.v[i];
+        for (int32_t t = 0; t < mr->topics.n; t++) {
+            const proto_write_txn_markers_response_writable_txn_marker_topic_result
+                *tr = &mr->topics.v[t];
+            for (int32_t p = 0; p < tr->partitions.n; p++) {
+                if (mr->producer_id == producer_id &&
+                    proto_str_eq(tr->name, topic) &&
+                    tr->partitions.v[p].partition_index == part) {
+                    *error = tr->partitions.v[p].error_code;
+                    found++;
                 }
-                skip_tags(&r);
-                free(name);
             }
-            skip_tags(&r);
         }
-        ok = !r.err && found == 1;
     }
-    buf_free(&resp);
-    return ok;
+    arena_free(&a);
+    return ok && found == 1;
 }
 
 /* ---- AddRaftVoter / RemoveRaftVoter ------------------------------------
