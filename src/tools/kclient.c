@@ -719,77 +719,55 @@ void kc_config_result_free(kc_config_result *r) {
 bool kc_describe_configs(kc_conn *c, int8_t type, const char *name,
                          kc_config_result *out) {
     memset(out, 0, sizeof(*out));
-    int16_t ver = c->api_max[32] >= 4 ? 4 : -1;
+    int16_t ver = c->api_max[PROTO_API_DESCRIBE_CONFIGS] >= 4 ? 4 : -1;
     if (ver < 0) {
         out->error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 16384);
-    buf_put_uvarint(&body, 2);
-    buf_put_u8(&body, (uint8_t)type);
-    put_cstr(&body, name);
-    buf_put_uvarint(&body, 0); /* configuration_keys: null = all */
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 1); /* include_synonyms */
-    buf_put_u8(&body, 0); /* include_documentation */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 32, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nr = get_count(&r, 8);
-        for (uint32_t i = 0; i < nr && !r.err; i++) {
-            int16_t err = (int16_t)rd_be16(&r);
-            char *msg = get_cstr(&r);
-            rd_u8(&r);
-            free(get_cstr(&r));
-            uint32_t nc = get_count(&r, 8);
-            kc_config *cfg = xcalloc(nc + 1, sizeof(kc_config));
-            int ncfg = 0;
-            for (uint32_t j = 0; j < nc && !r.err; j++) {
-                kc_config *e = &cfg[ncfg++];
-                e->name = get_cstr(&r);
-                e->value = get_cstr(&r);
-                e->read_only = rd_u8(&r) != 0;
-                e->source = (int8_t)rd_u8(&r);
-                e->sensitive = rd_u8(&r) != 0;
-                uint32_t ns = get_count(&r, 4);
-                e->syn = xcalloc(ns + 1, sizeof(kc_synonym));
-                for (uint32_t k = 0; k < ns && !r.err; k++) {
-                    kc_synonym *s = &e->syn[e->nsyn++];
-                    s->name = get_cstr(&r);
-                    s->value = get_cstr(&r);
-                    s->source = (int8_t)rd_u8(&r);
-                    skip_tags(&r);
-                    if (!s->name)
-                        s->name = xstrdup("");
-                }
-                rd_u8(&r);          /* config_type */
-                free(get_cstr(&r)); /* documentation */
-                skip_tags(&r);
-                if (!e->name)
-                    e->name = xstrdup("");
-            }
-            skip_tags(&r);
-            if (i == 0) {
-                out->error = err;
-                out->error_message = msg;
-                out->cfg = cfg;
-                out->ncfg = ncfg;
-            } else {
-                kc_config_result extra = {0, msg, cfg, ncfg};
-                kc_config_result_free(&extra);
+    arena a;
+    arena_init(&a, 16384);
+    proto_describe_configs_request_describe_configs_resource res;
+    proto_describe_configs_request_describe_configs_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = proto_str_c(name);
+    res.configuration_keys.n = -1; /* null: every config */
+    res.configuration_keys.v = NULL;
+    proto_describe_configs_request req;
+    proto_describe_configs_request_init(&req);
+    req.resources.n = 1;
+    req.resources.v = &res;
+    req.include_synonyms = true;
+    req.include_documentation = false;
+    proto_describe_configs_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_CONFIGS, ver, &req, &a, (void **)&resp);
+    if (ok && resp->results.n > 0) {
+        const proto_describe_configs_response_describe_configs_result *rr =
+            &resp->results.v[0];
+        out->error = rr->error_code;
+        out->error_message = str_dup(rr->error_message);
+        out->cfg = xcalloc((size_t)rr->configs.n + 1, sizeof(kc_config));
+        for (int32_t j = 0; j < rr->configs.n; j++) {
+            const proto_describe_configs_response_describe_configs_resource_result
+                *rc = &rr->configs.v[j];
+            kc_config *e = &out->cfg[out->ncfg++];
+            e->name = str_dup_empty(rc->name);
+            e->value = str_dup(rc->value);
+            e->read_only = rc->read_only;
+            e->source = rc->config_source;
+            e->sensitive = rc->is_sensitive;
+            e->syn = xcalloc((size_t)rc->synonyms.n + 1, sizeof(kc_synonym));
+            for (int32_t k = 0; k < rc->synonyms.n; k++) {
+                const proto_describe_configs_response_describe_configs_synonym
+                    *sy = &rc->synonyms.v[k];
+                kc_synonym *ks = &e->syn[e->nsyn++];
+                ks->name = str_dup_empty(sy->name);
+                ks->value = str_dup(sy->value);
+                ks->source = sy->source;
             }
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
-    if (!ok)
-        kc_config_result_free(out);
+    arena_free(&a);
     return ok;
 }
 
@@ -798,52 +776,39 @@ bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
                           char **errmsg) {
     *error = 0;
     *errmsg = NULL;
-    if (c->api_max[44] < 1) {
+    if (c->api_max[PROTO_API_INCREMENTAL_ALTER_CONFIGS] < 1) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_uvarint(&body, 2);
-    buf_put_u8(&body, (uint8_t)type);
-    put_cstr(&body, name);
-    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_incremental_alter_configs_request_alterable_config *cf =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*cf));
     for (int i = 0; i < nops; i++) {
-        put_cstr(&body, ops[i].name);
-        buf_put_u8(&body, (uint8_t)ops[i].op);
-        if (ops[i].value)
-            put_cstr(&body, ops[i].value);
-        else
-            buf_put_uvarint(&body, 0);
-        buf_put_uvarint(&body, 0);
+        proto_incremental_alter_configs_request_alterable_config_init(&cf[i]);
+        cf[i].name = proto_str_c(ops[i].name);
+        cf[i].config_operation = ops[i].op;
+        cf[i].value = proto_str_c(ops[i].value); /* NULL: null */
     }
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* validate_only */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 44, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t n = get_count(&r, 5);
-        for (uint32_t i = 0; i < n && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            rd_u8(&r);
-            free(get_cstr(&r));
-            skip_tags(&r);
-            if (i == 0) {
-                *error = e;
-                *errmsg = m;
-            } else {
-                free(m);
-            }
-        }
-        ok = !r.err;
+    proto_incremental_alter_configs_request_alter_configs_resource res;
+    proto_incremental_alter_configs_request_alter_configs_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = proto_str_c(name);
+    res.configs.n = nops;
+    res.configs.v = cf;
+    proto_incremental_alter_configs_request req;
+    proto_incremental_alter_configs_request_init(&req);
+    req.resources.n = 1;
+    req.resources.v = &res;
+    req.validate_only = false;
+    proto_incremental_alter_configs_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_INCREMENTAL_ALTER_CONFIGS, 1, &req, &a,
+                     (void **)&resp);
+    if (ok && resp->responses.n > 0) {
+        *error = resp->responses.v[0].error_code;
+        *errmsg = str_dup(resp->responses.v[0].error_message);
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1534,19 +1499,6 @@ void kc_quota_entries_free(kc_quota_entry *v, int n) {
     free(v);
 }
 
-static double get_f64(rd *r) {
-    uint64_t b = rd_be64(r);
-    double d;
-    memcpy(&d, &b, sizeof(d));
-    return d;
-}
-
-static void put_f64(buf *b, double d) {
-    uint64_t u;
-    memcpy(&u, &d, sizeof(u));
-    buf_put_be64(b, u);
-}
-
 bool kc_describe_quotas(kc_conn *c, const char *type, int match,
                         const char *name, kc_quota_entry **out, int *n,
                         int16_t *err, char **errmsg) {
@@ -1554,61 +1506,47 @@ bool kc_describe_quotas(kc_conn *c, const char *type, int match,
     *n = 0;
     *err = 0;
     *errmsg = NULL;
-    if (c->api_max[48] < 1) {
+    if (c->api_max[PROTO_API_DESCRIBE_CLIENT_QUOTAS] < 1) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, type);
-    buf_put_u8(&body, (uint8_t)match);
-    if (match == 0 && name)
-        put_cstr(&body, name);
-    else
-        buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* strict: false */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 48, 1, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_client_quotas_request_component_data comp;
+    proto_describe_client_quotas_request_component_data_init(&comp);
+    comp.entity_type = proto_str_c(type);
+    comp.match_type = (int8_t)match;
+    comp.match = match == 0 && name ? proto_str_c(name) : PROTO_STR_NULL;
+    proto_describe_client_quotas_request req;
+    proto_describe_client_quotas_request_init(&req);
+    req.components.n = 1;
+    req.components.v = &comp;
+    req.strict = false;
+    proto_describe_client_quotas_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_DESCRIBE_CLIENT_QUOTAS, 1, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *err = (int16_t)rd_be16(&r);
-        *errmsg = get_cstr(&r);
-        uint32_t ne = get_count(&r, 3);
-        *out = xcalloc(ne + 1, sizeof(kc_quota_entry));
-        for (uint32_t i = 0; i < ne && !r.err; i++) {
+        *err = resp->error_code;
+        *errmsg = str_dup(resp->error_message);
+        int32_t ne = resp->entries.n > 0 ? resp->entries.n : 0;
+        *out = xcalloc((size_t)ne + 1, sizeof(kc_quota_entry));
+        for (int32_t i = 0; i < ne; i++) {
+            const proto_describe_client_quotas_response_entry_data *ed =
+                &resp->entries.v[i];
             kc_quota_entry *e = &(*out)[(*n)++];
-            uint32_t nc = get_count(&r, 3);
-            for (uint32_t k = 0; k < nc && !r.err; k++) {
-                char *t = get_cstr(&r), *nm = get_cstr(&r);
-                skip_tags(&r);
-                if (e->ncomp < 2) {
-                    e->types[e->ncomp] = t ? t : xstrdup("");
-                    e->names[e->ncomp++] = nm;
-                } else {
-                    free(t);
-                    free(nm);
-                }
+            for (int32_t k = 0; k < ed->entity.n && e->ncomp < 2; k++) {
+                e->types[e->ncomp] = str_dup_empty(ed->entity.v[k].entity_type);
+                e->names[e->ncomp++] = str_dup(ed->entity.v[k].entity_name);
             }
-            uint32_t nv = get_count(&r, 10);
-            e->keys = xcalloc(nv + 1, sizeof(char *));
-            e->values = xcalloc(nv + 1, sizeof(double));
-            for (uint32_t k = 0; k < nv && !r.err; k++) {
-                char *key = get_cstr(&r);
-                e->keys[e->nvalues] = key ? key : xstrdup("");
-                e->values[e->nvalues++] = get_f64(&r);
-                skip_tags(&r);
+            e->keys = xcalloc((size_t)ed->values.n + 1, sizeof(char *));
+            e->values = xcalloc((size_t)ed->values.n + 1, sizeof(double));
+            for (int32_t k = 0; k < ed->values.n; k++) {
+                e->keys[e->nvalues] = str_dup_empty(ed->values.v[k].key);
+                e->values[e->nvalues++] = ed->values.v[k].value;
             }
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1618,58 +1556,43 @@ bool kc_alter_quotas(kc_conn *c, const char *type, const char *name,
                      char **errmsg) {
     *err = 0;
     *errmsg = NULL;
-    if (c->api_max[49] < 1) {
+    if (c->api_max[PROTO_API_ALTER_CLIENT_QUOTAS] < 1) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 256);
-    buf_put_uvarint(&body, 2);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, type);
-    if (name)
-        put_cstr(&body, name);
-    else
-        buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_alter_client_quotas_request_op_data *ops =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*ops));
     for (int i = 0; i < nops; i++) {
-        put_cstr(&body, keys[i]);
-        put_f64(&body, values[i]);
-        buf_put_u8(&body, remove[i] ? 1 : 0);
-        buf_put_uvarint(&body, 0);
+        proto_alter_client_quotas_request_op_data_init(&ops[i]);
+        ops[i].key = proto_str_c(keys[i]);
+        ops[i].value = values[i];
+        ops[i].remove = remove[i];
     }
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* validate_only */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 49, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t ne = get_count(&r, 4);
-        for (uint32_t i = 0; i < ne && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            uint32_t nc = get_count(&r, 3);
-            for (uint32_t k = 0; k < nc && !r.err; k++) {
-                free(get_cstr(&r));
-                free(get_cstr(&r));
-                skip_tags(&r);
-            }
-            skip_tags(&r);
-            if (i == 0) {
-                *err = e;
-                *errmsg = m;
-            } else {
-                free(m);
-            }
-        }
-        ok = !r.err;
+    proto_alter_client_quotas_request_entity_data ent;
+    proto_alter_client_quotas_request_entity_data_init(&ent);
+    ent.entity_type = proto_str_c(type);
+    ent.entity_name = proto_str_c(name); /* NULL: the default entity */
+    proto_alter_client_quotas_request_entry_data entry;
+    proto_alter_client_quotas_request_entry_data_init(&entry);
+    entry.entity.n = 1;
+    entry.entity.v = &ent;
+    entry.ops.n = nops;
+    entry.ops.v = ops;
+    proto_alter_client_quotas_request req;
+    proto_alter_client_quotas_request_init(&req);
+    req.entries.n = 1;
+    req.entries.v = &entry;
+    req.validate_only = false;
+    proto_alter_client_quotas_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_ALTER_CLIENT_QUOTAS, 1, &req, &a, (void **)&resp);
+    if (ok && resp->entries.n > 0) {
+        *err = resp->entries.v[0].error_code;
+        *errmsg = str_dup(resp->entries.v[0].error_message);
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
