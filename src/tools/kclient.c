@@ -131,59 +131,15 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- wire helpers --------------------------------------------------- */
+/* ---- framing -------------------------------------------------------- */
 
-static void put_cstr(buf *b, const char *s) { /* compact string */
-    size_t n = strlen(s);
-    buf_put_uvarint(b, n + 1);
-    buf_put(b, s, n);
-}
-
-static char *get_cstr(rd *r) { /* compact nullable string, heap copy */
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return NULL;
-    const uint8_t *p = rd_bytes(r, n - 1);
-    return p ? xstrndup((const char *)p, n - 1) : NULL;
-}
-
+/* Skips a tagged-field section (the response header v1's). */
 static void skip_tags(rd *r) {
     uint32_t n = rd_uvarint32(r);
     for (uint32_t i = 0; i < n && !r->err; i++) {
         rd_uvarint32(r);
         rd_skip(r, rd_uvarint32(r));
     }
-}
-
-/* Compact int32 array; returns count (-1 for null). */
-static int get_i32s(rd *r, int32_t **out) {
-    *out = NULL;
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return -1;
-    n--;
-    if (n > rd_left(r) / 4) {
-        r->err = true;
-        return 0;
-    }
-    *out = xcalloc(n + 1, sizeof(int32_t));
-    for (uint32_t i = 0; i < n; i++)
-        (*out)[i] = (int32_t)rd_be32(r);
-    return (int)n;
-}
-
-/* Array lengths are bounded by the bytes left so a lying peer cannot make
- * us allocate more than the response holds. */
-static uint32_t get_count(rd *r, size_t min_elem) {
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return 0;
-    n--;
-    if ((size_t)n > rd_left(r) / min_elem) {
-        r->err = true;
-        return 0;
-    }
-    return n;
 }
 
 /* ---- generated codecs ------------------------------------------------
@@ -828,75 +784,65 @@ bool kc_alter_reassignments(kc_conn *c, kc_reassign *v, int n, int16_t *top,
                             char **top_msg) {
     *top = 0;
     *top_msg = NULL;
-    if (c->api_max[45] < 0) {
+    if (c->api_max[PROTO_API_ALTER_PARTITION_REASSIGNMENTS] < 0) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    arena a;
+    arena_init(&a, 4096);
+    proto_alter_partition_reassignments_request req;
+    proto_alter_partition_reassignments_request_init(&req);
+    req.timeout_ms = c->timeout_ms;
     int *first = xcalloc((size_t)n + 1, sizeof(int));
     int ng = topic_groups(v, n, first);
-    buf_put_uvarint(&body, (uint64_t)ng + 1);
+    req.topics.n = ng;
+    req.topics.v = arena_calloc(&a, (size_t)ng + 1, sizeof(*req.topics.v));
     for (int g = 0; g < ng; g++) {
+        proto_alter_partition_reassignments_request_reassignable_topic *rt =
+            &req.topics.v[g];
+        proto_alter_partition_reassignments_request_reassignable_topic_init(rt);
         const char *t = v[first[g]].topic;
-        put_cstr(&body, t);
-        int np = 0;
-        for (int i = 0; i < n; i++)
-            np += !strcmp(v[i].topic, t);
-        buf_put_uvarint(&body, (uint64_t)np + 1);
+        rt->name = proto_str_c(t);
+        rt->partitions.v =
+            arena_calloc(&a, (size_t)n + 1, sizeof(*rt->partitions.v));
+        rt->partitions.n = 0;
         for (int i = 0; i < n; i++) {
             if (strcmp(v[i].topic, t))
                 continue;
-            buf_put_be32(&body, (uint32_t)v[i].part);
-            if (!v[i].replicas) {
-                buf_put_uvarint(&body, 0);
-            } else {
-                buf_put_uvarint(&body, (uint64_t)v[i].nreplicas + 1);
-                for (int k = 0; k < v[i].nreplicas; k++)
-                    buf_put_be32(&body, (uint32_t)v[i].replicas[k]);
-            }
-            buf_put_uvarint(&body, 0);
+            proto_alter_partition_reassignments_request_reassignable_partition
+                *rp = &rt->partitions.v[rt->partitions.n++];
+            proto_alter_partition_reassignments_request_reassignable_partition_init(
+                rp);
+            rp->partition_index = v[i].part;
+            rp->replicas.n = v[i].replicas ? v[i].nreplicas : -1; /* cancel */
+            rp->replicas.v = v[i].replicas;
         }
-        buf_put_uvarint(&body, 0);
     }
-    buf_put_uvarint(&body, 0);
     free(first);
-    bool ok = kc_call(c, 45, 0, true, &body, &resp);
-    buf_free(&body);
+    proto_alter_partition_reassignments_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_ALTER_PARTITION_REASSIGNMENTS, 0, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        *top_msg = get_cstr(&r);
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            char *name = get_cstr(&r);
-            uint32_t np = get_count(&r, 8);
-            for (uint32_t j = 0; j < np && !r.err; j++) {
-                int32_t p = (int32_t)rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                char *m = get_cstr(&r);
-                skip_tags(&r);
-                bool used = false;
-                for (int k = 0; k < n && name; k++)
-                    if (v[k].part == p && !strcmp(v[k].topic, name) && !used) {
-                        v[k].error = e;
+        *top = resp->error_code;
+        *top_msg = str_dup(resp->error_message);
+        for (int32_t i = 0; i < resp->responses.n; i++) {
+            const proto_alter_partition_reassignments_response_reassignable_topic_response
+                *tr = &resp->responses.v[i];
+            for (int32_t j = 0; j < tr->partitions.n; j++) {
+                const proto_alter_partition_reassignments_response_reassignable_partition_response
+                    *pr = &tr->partitions.v[j];
+                for (int k = 0; k < n; k++)
+                    if (v[k].part == pr->partition_index &&
+                        proto_str_eq(tr->name, v[k].topic)) {
+                        v[k].error = pr->error_code;
                         free(v[k].error_message);
-                        v[k].error_message = m;
-                        used = true;
+                        v[k].error_message = str_dup(pr->error_message);
+                        break;
                     }
-                if (!used)
-                    free(m);
             }
-            skip_tags(&r);
-            free(name);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -905,65 +851,68 @@ bool kc_list_reassignments(kc_conn *c, const kc_reassign *filter, int n,
     *out = NULL;
     *nout = 0;
     *top = 0;
-    if (c->api_max[46] < 0) {
+    if (c->api_max[PROTO_API_LIST_PARTITION_REASSIGNMENTS] < 0) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    arena a;
+    arena_init(&a, 4096);
+    proto_list_partition_reassignments_request req;
+    proto_list_partition_reassignments_request_init(&req);
+    req.timeout_ms = c->timeout_ms;
     if (n < 0) {
-        buf_put_uvarint(&body, 0);
+        req.topics.n = -1; /* null: every ongoing reassignment */
+        req.topics.v = NULL;
     } else {
         int *first = xcalloc((size_t)n + 1, sizeof(int));
         int ng = topic_groups(filter, n, first);
-        buf_put_uvarint(&body, (uint64_t)ng + 1);
+        req.topics.n = ng;
+        req.topics.v = arena_calloc(&a, (size_t)ng + 1, sizeof(*req.topics.v));
         for (int g = 0; g < ng; g++) {
+            proto_list_partition_reassignments_request_list_partition_reassignments_topics
+                *lt = &req.topics.v[g];
+            proto_list_partition_reassignments_request_list_partition_reassignments_topics_init(
+                lt);
             const char *t = filter[first[g]].topic;
-            put_cstr(&body, t);
-            int np = 0;
-            for (int i = 0; i < n; i++)
-                np += !strcmp(filter[i].topic, t);
-            buf_put_uvarint(&body, (uint64_t)np + 1);
+            lt->name = proto_str_c(t);
+            lt->partition_indexes.v =
+                arena_calloc(&a, (size_t)n + 1, sizeof(int32_t));
+            lt->partition_indexes.n = 0;
             for (int i = 0; i < n; i++)
                 if (!strcmp(filter[i].topic, t))
-                    buf_put_be32(&body, (uint32_t)filter[i].part);
-            buf_put_uvarint(&body, 0);
+                    lt->partition_indexes.v[lt->partition_indexes.n++] =
+                        filter[i].part;
         }
         free(first);
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 46, 0, true, &body, &resp);
-    buf_free(&body);
+    proto_list_partition_reassignments_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_LIST_PARTITION_REASSIGNMENTS, 0, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        free(get_cstr(&r));
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            char *name = get_cstr(&r);
-            uint32_t np = get_count(&r, 8);
-            *out =
-                xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
-            for (uint32_t j = 0; j < np && !r.err; j++) {
+        *top = resp->error_code;
+        for (int32_t i = 0; i < resp->topics.n; i++) {
+            const proto_list_partition_reassignments_response_ongoing_topic_reassignment
+                *tr = &resp->topics.v[i];
+            int32_t np = tr->partitions.n;
+            *out = xrealloc(*out, ((size_t)*nout + (size_t)np + 1) *
+                                      sizeof(kc_reassign));
+            for (int32_t j = 0; j < np; j++) {
+                const proto_list_partition_reassignments_response_ongoing_partition_reassignment
+                    *pr = &tr->partitions.v[j];
                 kc_reassign *e = &(*out)[(*nout)++];
                 memset(e, 0, sizeof(*e));
-                e->topic = xstrdup(name ? name : "");
-                e->part = (int32_t)rd_be32(&r);
-                e->nreplicas = get_i32s(&r, &e->replicas);
-                e->nadding = get_i32s(&r, &e->adding);
-                e->nremoving = get_i32s(&r, &e->removing);
-                skip_tags(&r);
+                e->topic = str_dup_empty(tr->name);
+                e->part = pr->partition_index;
+                e->nreplicas =
+                    i32s_dup(pr->replicas.n, pr->replicas.v, &e->replicas);
+                e->nadding = i32s_dup(pr->adding_replicas.n,
+                                      pr->adding_replicas.v, &e->adding);
+                e->nremoving = i32s_dup(pr->removing_replicas.n,
+                                        pr->removing_replicas.v, &e->removing);
             }
-            skip_tags(&r);
-            free(name);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -978,57 +927,42 @@ void kc_logdir_free(kc_logdir_entry *v, int n) {
 bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
     *out = NULL;
     *nout = 0;
-    int16_t ver = c->api_max[35] < 4 ? c->api_max[35] : 4;
+    int16_t mx = c->api_max[PROTO_API_DESCRIBE_LOG_DIRS];
+    int16_t ver = mx < 4 ? mx : 4;
     if (ver < 2)
         return false;
-    buf body, resp;
-    buf_init(&body, 16);
-    buf_init(&resp, 4096);
-    buf_put_uvarint(&body, 0); /* all topics */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 35, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        if (ver >= 3)
-            rd_be16(&r);
-        uint32_t nd = get_count(&r, 4);
-        for (uint32_t i = 0; i < nd && !r.err; i++) {
-            int16_t derr = (int16_t)rd_be16(&r);
-            char *dir = get_cstr(&r);
-            uint32_t nt = get_count(&r, 2);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                uint32_t np = get_count(&r, 22);
-                *out = xrealloc(*out, ((size_t)*nout + np + 1) *
-                                          sizeof(kc_logdir_entry));
-                for (uint32_t p = 0; p < np && !r.err; p++) {
-                    kc_logdir_entry *e = &(*out)[(*nout)++];
-                    e->dir = xstrdup(dir ? dir : "");
-                    e->topic = xstrdup(name ? name : "");
-                    e->part = (int32_t)rd_be32(&r);
-                    e->size = (int64_t)rd_be64(&r);
-                    e->offset_lag = (int64_t)rd_be64(&r);
-                    e->is_future = rd_u8(&r) != 0;
-                    skip_tags(&r);
-                    if (derr)
-                        e->size = -1;
-                }
-                skip_tags(&r);
-                free(name);
+    arena a;
+    arena_init(&a, 16384);
+    proto_describe_log_dirs_request req;
+    proto_describe_log_dirs_request_init(&req);
+    req.topics.n = -1; /* null: every topic */
+    req.topics.v = NULL;
+    proto_describe_log_dirs_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_LOG_DIRS, ver, &req, &a, (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->results.n; i++) {
+        const proto_describe_log_dirs_response_describe_log_dirs_result *dr =
+            &resp->results.v[i];
+        for (int32_t t = 0; t < dr->topics.n; t++) {
+            const proto_describe_log_dirs_response_describe_log_dirs_topic *dt =
+                &dr->topics.v[t];
+            int32_t np = dt->partitions.n;
+            *out = xrealloc(*out, ((size_t)*nout + (size_t)np + 1) *
+                                      sizeof(kc_logdir_entry));
+            for (int32_t p = 0; p < np; p++) {
+                const proto_describe_log_dirs_response_describe_log_dirs_partition
+                    *dp = &dt->partitions.v[p];
+                kc_logdir_entry *e = &(*out)[(*nout)++];
+                e->dir = str_dup_empty(dr->log_dir);
+                e->topic = str_dup_empty(dt->name);
+                e->part = dp->partition_index;
+                e->size = dr->error_code ? -1 : dp->partition_size;
+                e->offset_lag = dp->offset_lag;
+                e->is_future = dp->is_future_key;
             }
-            if (ver >= 4) {
-                rd_be64(&r);
-                rd_be64(&r);
-            }
-            skip_tags(&r);
-            free(dir);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
