@@ -1,7 +1,8 @@
 /*
  * kclient.c - blocking single-socket Kafka client for the CLI tools. See
- * kclient.h. Decoders read through core/buf.h's bounded reader and check its
- * sticky error once per response (one failure path).
+ * kclient.h. Each API builds a generated request struct and goes through
+ * kc_rpc (encode, kc_call, decode into an arena, reject trailing bytes); the
+ * results are then copied to the heap structs of kclient.h.
  */
 #include "tools/kclient.h"
 
