@@ -196,7 +196,8 @@ struct net_loop {
     hook_ent hooks[16];
     int n_hooks;
     net_conn *conns;
-    net_conn *graveyard; /* closed, freed after the current iteration */
+    net_conn *graveyard;    /* closed, freed after the current iteration */
+    net_watch *watch_grave; /* deleted watches, freed likewise */
     size_t n_conns;
     uint64_t next_conn_id;
     net_listener *listeners[32];
@@ -210,7 +211,16 @@ struct net_loop {
 };
 
 /* epoll data: tag low bit to tell listeners/eventfd from connections. */
-enum { TAG_CONN = 0, TAG_LISTENER = 1, TAG_EVENT = 2 };
+enum { TAG_CONN = 0, TAG_LISTENER = 1, TAG_EVENT = 2, TAG_WATCH = 3 };
+
+struct net_watch {
+    net_loop *loop;
+    int fd;
+    bool dead;
+    net_watch_fn fn;
+    void *ctx;
+    net_watch *next_dead;
+};
 static inline uint64_t tag_ptr(void *p, int tag) {
     return (uint64_t)(uintptr_t)p | (uint64_t)tag;
 }
@@ -434,6 +444,18 @@ static void loop_once(net_loop *loop, int timeout_ms) {
             (void)r;
         } else if (tag == TAG_LISTENER) {
             accept_conns((net_listener *)p);
+        } else if (tag == TAG_WATCH) {
+            net_watch *w = p;
+            if (w->dead)
+                continue;
+            uint32_t e = 0;
+            if (evs[i].events & EPOLLIN)
+                e |= NET_READABLE;
+            if (evs[i].events & EPOLLOUT)
+                e |= NET_WRITABLE;
+            if (evs[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+                e |= NET_READABLE | NET_WRITABLE;
+            w->fn(loop, e, w->ctx);
         } else {
             net_conn *conn = p;
             if (conn->dead)
@@ -458,6 +480,14 @@ int net_loop_run(net_loop *loop) {
     }
     before_sleep(loop);
     return 0;
+}
+
+void net_loop_poll(net_loop *loop, int timeout_ms) {
+    before_sleep(loop);
+    int t = next_timeout_ms(loop);
+    if (t < 0 || t > timeout_ms)
+        t = timeout_ms;
+    loop_once(loop, t);
 }
 
 static bool loop_drained(net_loop *loop) {
@@ -845,7 +875,48 @@ static void conn_close_now(net_conn *conn) {
     loop->graveyard = conn;
 }
 
+static uint32_t watch_events(uint32_t mask) {
+    return (mask & NET_READABLE ? (uint32_t)(EPOLLIN | EPOLLRDHUP) : 0u) |
+           (mask & NET_WRITABLE ? (uint32_t)EPOLLOUT : 0u);
+}
+
+net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
+                         void *ctx) {
+    net_watch *w = xcalloc(1, sizeof *w);
+    w->loop = loop;
+    w->fd = fd;
+    w->fn = fn;
+    w->ctx = ctx;
+    struct epoll_event ev = {.events = watch_events(mask)};
+    ev.data.u64 = tag_ptr(w, TAG_WATCH);
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void net_watch_set(net_watch *w, uint32_t mask) {
+    struct epoll_event ev = {.events = watch_events(mask)};
+    ev.data.u64 = tag_ptr(w, TAG_WATCH);
+    epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+void net_watch_del(net_watch *w) {
+    if (!w || w->dead)
+        return;
+    w->dead = true;
+    epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->next_dead = w->loop->watch_grave;
+    w->loop->watch_grave = w;
+}
+
 static void free_graveyard(net_loop *loop) {
+    while (loop->watch_grave) {
+        net_watch *w = loop->watch_grave;
+        loop->watch_grave = w->next_dead;
+        free(w);
+    }
     while (loop->graveyard) {
         net_conn *c = loop->graveyard;
         loop->graveyard = c->next;

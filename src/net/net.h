@@ -34,6 +34,11 @@ net_loop *net_loop_new(void);
 void net_loop_free(net_loop *loop);
 /* Runs until net_loop_stop; returns 0. */
 int net_loop_run(net_loop *loop);
+/* One iteration of the loop: before-sleep hooks, a wait of at most
+ * timeout_ms (less when a timer is due), events, timers. For callers that
+ * run the loop until their own condition holds (tests, blocking tools);
+ * ignores net_loop_stop. */
+void net_loop_poll(net_loop *loop, int timeout_ms);
 /* Ask the loop to return from net_loop_run after the current iteration
  * (async-signal-safe through an eventfd). */
 void net_loop_stop(net_loop *loop);
@@ -70,6 +75,23 @@ void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
  * by the end of those hooks is done: at once if no flush is in flight. */
 void net_loop_flush_begun(net_loop *loop, uint64_t ticket);
 void net_loop_flush_done(net_loop *loop, uint64_t ticket);
+
+/* File-descriptor watches: fn runs on the loop thread when fd is ready for
+ * what mask asks (NET_READABLE / NET_WRITABLE; hang-ups and errors are
+ * reported as NET_READABLE | NET_WRITABLE so either path sees them). For
+ * outbound sockets (net/client.c) and anything else that is not a Kafka
+ * server connection. The loop never closes or reads fd; the watch owner
+ * does. net_watch_del may be called from fn itself: the watch is freed after
+ * the current iteration. */
+#define NET_READABLE 1u
+#define NET_WRITABLE 2u
+typedef struct net_watch net_watch;
+typedef void (*net_watch_fn)(net_loop *loop, uint32_t events, void *ctx);
+net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
+                         void *ctx);
+void net_watch_set(net_watch *w, uint32_t mask);
+/* Stops watching (before the owner closes fd). */
+void net_watch_del(net_watch *w);
 
 /* ---- response chains ------------------------------------------------------
  */

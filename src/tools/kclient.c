@@ -1,7 +1,8 @@
 /*
  * kclient.c - blocking single-socket Kafka client for the CLI tools. See
- * kclient.h. Decoders read through core/buf.h's bounded reader and check its
- * sticky error once per response (one failure path).
+ * kclient.h. Each API builds a generated request struct and goes through
+ * kc_rpc (encode, kc_call, decode into an arena, reject trailing bytes); the
+ * results are then copied to the heap structs of kclient.h.
  */
 #include "tools/kclient.h"
 
@@ -17,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/util.h"
+#include "proto/gen/messages.h"
 
 #define KC_MAX_RESPONSE (64u << 20) /* bound on what we accept from a peer */
 
@@ -129,22 +132,9 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- wire helpers --------------------------------------------------- */
+/* ---- framing -------------------------------------------------------- */
 
-static void put_cstr(buf *b, const char *s) { /* compact string */
-    size_t n = strlen(s);
-    buf_put_uvarint(b, n + 1);
-    buf_put(b, s, n);
-}
-
-static char *get_cstr(rd *r) { /* compact nullable string, heap copy */
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return NULL;
-    const uint8_t *p = rd_bytes(r, n - 1);
-    return p ? xstrndup((const char *)p, n - 1) : NULL;
-}
-
+/* Skips a tagged-field section (the response header v1's). */
 static void skip_tags(rd *r) {
     uint32_t n = rd_uvarint32(r);
     for (uint32_t i = 0; i < n && !r->err; i++) {
@@ -153,35 +143,55 @@ static void skip_tags(rd *r) {
     }
 }
 
-/* Compact int32 array; returns count (-1 for null). */
-static int get_i32s(rd *r, int32_t **out) {
-    *out = NULL;
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return -1;
-    n--;
-    if (n > rd_left(r) / 4) {
-        r->err = true;
-        return 0;
+/* ---- generated codecs ------------------------------------------------
+ * Requests are encoded and responses decoded with proto/gen (the broker's
+ * own codecs); the decoded response and the bytes its strings point at
+ * live in the caller's arena. */
+
+static bool kc_rpc(kc_conn *c, int16_t key, int16_t ver, const void *req,
+                   arena *a, void **resp) {
+    const proto_api_info *api = proto_api(key);
+    *resp = NULL;
+    if (!api || ver < api->min_version || ver > api->max_version)
+        return false;
+    buf body, raw;
+    buf_init(&body, 128);
+    buf_init(&raw, 512);
+    api->req_encode(&body, ver, req);
+    bool ok =
+        kc_call(c, key, ver, proto_msg_flexible(api->req, ver), &body, &raw);
+    if (ok) {
+        uint8_t *copy = arena_memdup(a, raw.data, raw.len ? raw.len : 1);
+        rd r;
+        rd_init(&r, copy, raw.len);
+        void *out = arena_calloc(a, 1, api->resp_size);
+        ok = api->resp_decode(&r, a, ver, out) == PROTO_OK && rd_left(&r) == 0;
+        if (ok)
+            *resp = out;
     }
-    *out = xcalloc(n + 1, sizeof(int32_t));
-    for (uint32_t i = 0; i < n; i++)
-        (*out)[i] = (int32_t)rd_be32(r);
-    return (int)n;
+    buf_free(&body);
+    buf_free(&raw);
+    return ok;
 }
 
-/* Array lengths are bounded by the bytes left so a lying peer cannot make
- * us allocate more than the response holds. */
-static uint32_t get_count(rd *r, size_t min_elem) {
-    uint32_t n = rd_uvarint32(r);
-    if (n == 0)
-        return 0;
-    n--;
-    if ((size_t)n > rd_left(r) / min_elem) {
-        r->err = true;
-        return 0;
-    }
-    return n;
+/* Heap copy of a decoded string; NULL for null. */
+static char *str_dup(proto_str s) {
+    return s.len < 0 ? NULL : xstrndup(s.p ? s.p : "", (size_t)s.len);
+}
+static char *str_dup_empty(proto_str s) {
+    return s.len < 0 ? xstrdup("") : str_dup(s);
+}
+
+/* Heap copy of a decoded int32 array (one spare slot); returns the count,
+ * -1 for null (then *out is NULL). */
+static int i32s_dup(int32_t n, const int32_t *v, int32_t **out) {
+    *out = NULL;
+    if (n < 0)
+        return -1;
+    *out = xcalloc((size_t)n + 1, sizeof(int32_t));
+    if (n)
+        memcpy(*out, v, (size_t)n * sizeof(int32_t));
+    return (int)n;
 }
 
 /* ---- socket --------------------------------------------------------- */
@@ -255,30 +265,26 @@ bool kc_call(kc_conn *c, int16_t key, int16_t ver, bool flexible,
 }
 
 static bool api_versions(kc_conn *c) {
-    buf body, resp;
-    buf_init(&body, 8);
-    buf_init(&resp, 1024);
     for (int i = 0; i < 128; i++)
         c->api_max[i] = c->api_min[i] = -1;
-    bool ok = kc_call(c, 18, 0, false, &body, &resp);
+    arena a;
+    arena_init(&a, 4096);
+    proto_api_versions_request req;
+    proto_api_versions_request_init(&req);
+    proto_api_versions_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_API_VERSIONS, 0, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        int16_t err = (int16_t)rd_be16(&r);
-        int32_t n = (int32_t)rd_be32(&r);
-        for (int32_t i = 0; i < n && !r.err; i++) {
-            int16_t k = (int16_t)rd_be16(&r);
-            int16_t mn = (int16_t)rd_be16(&r);
-            int16_t mx = (int16_t)rd_be16(&r);
-            if (k >= 0 && k < 128) {
-                c->api_min[k] = mn;
-                c->api_max[k] = mx;
+        for (int32_t i = 0; i < resp->api_keys.n; i++) {
+            const proto_api_versions_response_api_version *k =
+                &resp->api_keys.v[i];
+            if (k->api_key >= 0 && k->api_key < 128) {
+                c->api_min[k->api_key] = k->min_version;
+                c->api_max[k->api_key] = k->max_version;
             }
         }
-        ok = !r.err && err == 0;
+        ok = resp->error_code == 0;
     }
-    buf_free(&body);
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -396,76 +402,71 @@ void kc_metadata_free(kc_metadata *md) {
 
 static bool metadata_v12(kc_conn *c, const char *const *topics, int ntopics,
                          kc_metadata *md) {
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 4096);
+    arena a;
+    arena_init(&a, 16384);
+    proto_metadata_request req;
+    proto_metadata_request_init(&req);
     if (ntopics < 0) {
-        buf_put_uvarint(&body, 0); /* null: all topics */
+        req.topics.n = -1; /* null: all topics */
+        req.topics.v = NULL;
     } else {
-        buf_put_uvarint(&body, (uint64_t)ntopics + 1);
+        req.topics.n = ntopics;
+        req.topics.v =
+            arena_calloc(&a, (size_t)ntopics + 1, sizeof(*req.topics.v));
         for (int i = 0; i < ntopics; i++) {
-            uint8_t zero[16] = {0};
-            buf_put(&body, zero, 16);
-            put_cstr(&body, topics[i]);
-            buf_put_uvarint(&body, 0);
+            proto_metadata_request_metadata_request_topic_init(
+                &req.topics.v[i]);
+            req.topics.v[i].name = proto_str_c(topics[i]);
         }
     }
-    buf_put_u8(&body, 0); /* allow_auto_topic_creation */
-    buf_put_u8(&body, 0); /* include_topic_authorized_operations */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 3, 12, true, &body, &resp);
-    buf_free(&body);
+    req.allow_auto_topic_creation = false;
+    req.include_topic_authorized_operations = false;
+    proto_metadata_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_METADATA, 12, &req, &a, (void **)&resp);
     if (!ok) {
-        buf_free(&resp);
+        arena_free(&a);
         return false;
     }
-    rd r;
-    rd_init(&r, resp.data, resp.len);
-    rd_be32(&r); /* throttle */
-    uint32_t nb = get_count(&r, 10);
-    md->brokers = xcalloc(nb + 1, sizeof(kc_broker));
-    for (uint32_t i = 0; i < nb && !r.err; i++) {
+    md->brokers = xcalloc((size_t)resp->brokers.n + 1, sizeof(kc_broker));
+    for (int32_t i = 0; i < resp->brokers.n; i++) {
+        const proto_metadata_response_metadata_response_broker *rb =
+            &resp->brokers.v[i];
         kc_broker *b = &md->brokers[md->nbrokers++];
-        b->id = (int32_t)rd_be32(&r);
-        b->host = get_cstr(&r);
-        b->port = (int32_t)rd_be32(&r);
-        b->rack = get_cstr(&r);
-        skip_tags(&r);
+        b->id = rb->node_id;
+        b->host = str_dup(rb->host);
+        b->port = rb->port;
+        b->rack = str_dup(rb->rack);
     }
-    md->cluster_id = get_cstr(&r);
-    md->controller = (int32_t)rd_be32(&r);
-    uint32_t nt = get_count(&r, 24);
-    md->topics = xcalloc(nt + 1, sizeof(kc_topic));
-    for (uint32_t i = 0; i < nt && !r.err; i++) {
+    md->cluster_id = str_dup(resp->cluster_id);
+    md->controller = resp->controller_id;
+    md->topics = xcalloc((size_t)resp->topics.n + 1, sizeof(kc_topic));
+    for (int32_t i = 0; i < resp->topics.n; i++) {
+        const proto_metadata_response_metadata_response_topic *rt =
+            &resp->topics.v[i];
         kc_topic *t = &md->topics[md->ntopics++];
-        t->error = (int16_t)rd_be16(&r);
-        t->name = get_cstr(&r);
-        const uint8_t *id = rd_bytes(&r, 16);
-        if (id)
-            memcpy(t->id, id, 16);
-        t->internal = rd_u8(&r) != 0;
-        uint32_t np = get_count(&r, 20);
-        t->parts = xcalloc(np + 1, sizeof(kc_partition));
-        for (uint32_t j = 0; j < np && !r.err; j++) {
+        t->error = rt->error_code;
+        t->name = str_dup_empty(rt->name);
+        memcpy(t->id, rt->topic_id.b, 16);
+        t->internal = rt->is_internal;
+        t->parts = xcalloc((size_t)rt->partitions.n + 1, sizeof(kc_partition));
+        for (int32_t j = 0; j < rt->partitions.n; j++) {
+            const proto_metadata_response_metadata_response_partition *rp =
+                &rt->partitions.v[j];
             kc_partition *p = &t->parts[t->nparts++];
-            p->error = (int16_t)rd_be16(&r);
-            p->id = (int32_t)rd_be32(&r);
-            p->leader = (int32_t)rd_be32(&r);
-            p->leader_epoch = (int32_t)rd_be32(&r);
-            p->nreplicas = get_i32s(&r, &p->replicas);
-            p->nisr = get_i32s(&r, &p->isr);
-            p->noffline = get_i32s(&r, &p->offline);
+            p->error = rp->error_code;
+            p->id = rp->partition_index;
+            p->leader = rp->leader_id;
+            p->leader_epoch = rp->leader_epoch;
+            p->nreplicas = i32s_dup(rp->replica_nodes.n, rp->replica_nodes.v,
+                                    &p->replicas);
+            p->nisr = i32s_dup(rp->isr_nodes.n, rp->isr_nodes.v, &p->isr);
+            p->noffline = i32s_dup(rp->offline_replicas.n,
+                                   rp->offline_replicas.v, &p->offline);
             p->nelr = p->nlast_elr = -1;
-            skip_tags(&r);
         }
-        rd_be32(&r); /* authorized ops */
-        skip_tags(&r);
-        if (!t->name)
-            t->name = xstrdup("");
     }
-    ok = !r.err;
-    buf_free(&resp);
-    return ok;
+    arena_free(&a);
+    return true;
 }
 
 /* Replaces each topic's partitions with DescribeTopicPartitions' answer
@@ -479,75 +480,63 @@ static bool describe_topic_partitions(kc_conn *c, kc_metadata *md) {
         int nparts = 0;
         int32_t cursor = -1;
         for (;;) {
-            buf body, resp;
-            buf_init(&body, 128);
-            buf_init(&resp, 4096);
-            buf_put_uvarint(&body, 2);
-            put_cstr(&body, t->name);
-            buf_put_uvarint(&body, 0);
-            buf_put_be32(&body, 2000); /* response partition limit */
-            if (cursor < 0) {
-                buf_put_u8(&body, 0xff);
-            } else {
-                buf_put_u8(&body, 1);
-                put_cstr(&body, t->name);
-                buf_put_be32(&body, (uint32_t)cursor);
-                buf_put_uvarint(&body, 0);
-            }
-            buf_put_uvarint(&body, 0);
-            bool ok = kc_call(c, 75, 0, true, &body, &resp);
-            buf_free(&body);
+            arena a;
+            arena_init(&a, 16384);
+            proto_describe_topic_partitions_request_topic_request tr;
+            proto_describe_topic_partitions_request_topic_request_init(&tr);
+            tr.name = proto_str_c(t->name);
+            proto_describe_topic_partitions_request_cursor cur;
+            proto_describe_topic_partitions_request_cursor_init(&cur);
+            cur.topic_name = proto_str_c(t->name);
+            cur.partition_index = cursor;
+            proto_describe_topic_partitions_request req;
+            proto_describe_topic_partitions_request_init(&req);
+            req.topics.n = 1;
+            req.topics.v = &tr;
+            req.response_partition_limit = 2000;
+            req.cursor = cursor < 0 ? NULL : &cur;
+            proto_describe_topic_partitions_response *resp;
+            bool ok = kc_rpc(c, PROTO_API_DESCRIBE_TOPIC_PARTITIONS, 0, &req,
+                             &a, (void **)&resp);
             if (!ok) {
-                buf_free(&resp);
-                free(parts);
-                return false;
-            }
-            rd r;
-            rd_init(&r, resp.data, resp.len);
-            rd_be32(&r);
-            uint32_t nt = get_count(&r, 24);
-            for (uint32_t i = 0; i < nt && !r.err; i++) {
-                int16_t terr = (int16_t)rd_be16(&r);
-                char *name = get_cstr(&r);
-                free(name);
-                rd_bytes(&r, 16);
-                rd_u8(&r);
-                uint32_t np = get_count(&r, 20);
-                parts = xrealloc(parts, ((size_t)nparts + np + 1) *
-                                            sizeof(kc_partition));
-                for (uint32_t j = 0; j < np && !r.err; j++) {
-                    kc_partition *p = &parts[nparts++];
-                    memset(p, 0, sizeof(*p));
-                    p->error = (int16_t)rd_be16(&r);
-                    p->id = (int32_t)rd_be32(&r);
-                    p->leader = (int32_t)rd_be32(&r);
-                    p->leader_epoch = (int32_t)rd_be32(&r);
-                    p->nreplicas = get_i32s(&r, &p->replicas);
-                    p->nisr = get_i32s(&r, &p->isr);
-                    p->nelr = get_i32s(&r, &p->elr);
-                    p->nlast_elr = get_i32s(&r, &p->last_elr);
-                    p->noffline = get_i32s(&r, &p->offline);
-                    skip_tags(&r);
-                }
-                rd_be32(&r);
-                skip_tags(&r);
-                if (terr)
-                    t->error = terr;
-            }
-            cursor = -1;
-            if ((int8_t)rd_u8(&r) == 1) {
-                free(get_cstr(&r));
-                cursor = (int32_t)rd_be32(&r);
-                skip_tags(&r);
-            }
-            ok = !r.err;
-            buf_free(&resp);
-            if (!ok) {
+                arena_free(&a);
                 for (int j = 0; j < nparts; j++)
                     free_part(&parts[j]);
                 free(parts);
                 return false;
             }
+            for (int32_t i = 0; i < resp->topics.n; i++) {
+                const proto_describe_topic_partitions_response_describe_topic_partitions_response_topic
+                    *rt = &resp->topics.v[i];
+                parts = xrealloc(
+                    parts, ((size_t)nparts + (size_t)rt->partitions.n + 1) *
+                               sizeof(kc_partition));
+                for (int32_t j = 0; j < rt->partitions.n; j++) {
+                    const proto_describe_topic_partitions_response_describe_topic_partitions_response_partition
+                        *rp = &rt->partitions.v[j];
+                    kc_partition *p = &parts[nparts++];
+                    memset(p, 0, sizeof(*p));
+                    p->error = rp->error_code;
+                    p->id = rp->partition_index;
+                    p->leader = rp->leader_id;
+                    p->leader_epoch = rp->leader_epoch;
+                    p->nreplicas = i32s_dup(rp->replica_nodes.n,
+                                            rp->replica_nodes.v, &p->replicas);
+                    p->nisr =
+                        i32s_dup(rp->isr_nodes.n, rp->isr_nodes.v, &p->isr);
+                    p->nelr = i32s_dup(rp->eligible_leader_replicas.n,
+                                       rp->eligible_leader_replicas.v, &p->elr);
+                    p->nlast_elr = i32s_dup(rp->last_known_elr.n,
+                                            rp->last_known_elr.v, &p->last_elr);
+                    p->noffline = i32s_dup(rp->offline_replicas.n,
+                                           rp->offline_replicas.v, &p->offline);
+                }
+                if (rt->error_code)
+                    t->error = rt->error_code;
+            }
+            cursor =
+                resp->next_cursor ? resp->next_cursor->partition_index : -1;
+            arena_free(&a);
             if (cursor < 0)
                 break;
         }
@@ -587,55 +576,46 @@ bool kc_list_offset(kc_conn *c, const char *topic, int32_t part, int64_t ts,
                     int64_t *offset, int16_t *error) {
     /* v7 added the max-timestamp spec, v8 earliest-local, v9
      * latest-tiered; the request layout is the same from v7 to v9. */
-    int16_t ver =
-        c->api_max[2] >= 7 ? (c->api_max[2] < 9 ? c->api_max[2] : 9) : -1;
+    int16_t mx = c->api_max[PROTO_API_LIST_OFFSETS];
+    int16_t ver = mx >= 7 ? (mx < 9 ? mx : 9) : -1;
     if (ver < 0) {
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 256);
-    buf_put_be32(&body, (uint32_t)-1); /* replica id */
-    buf_put_u8(&body, 0);              /* read_uncommitted */
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_be32(&body, (uint32_t)-1); /* current leader epoch */
-    buf_put_be64(&body, (uint64_t)ts);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 2, ver, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 1024);
+    proto_list_offsets_request_list_offsets_partition lp;
+    proto_list_offsets_request_list_offsets_partition_init(&lp);
+    lp.partition_index = part;
+    lp.current_leader_epoch = -1;
+    lp.timestamp = ts;
+    proto_list_offsets_request_list_offsets_topic lt;
+    proto_list_offsets_request_list_offsets_topic_init(&lt);
+    lt.name = proto_str_c(topic);
+    lt.partitions.n = 1;
+    lt.partitions.v = &lp;
+    proto_list_offsets_request req;
+    proto_list_offsets_request_init(&req);
+    req.replica_id = -1;
+    req.isolation_level = 0; /* read_uncommitted */
+    req.topics.n = 1;
+    req.topics.v = &lt;
+    proto_list_offsets_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_LIST_OFFSETS, ver, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
         *error = 3; /* UNKNOWN_TOPIC_OR_PARTITION unless found */
         *offset = -1;
-        uint32_t nt = get_count(&r, 4);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            free(get_cstr(&r));
-            uint32_t np = get_count(&r, 26);
-            for (uint32_t j = 0; j < np && !r.err; j++) {
-                int32_t pi = (int32_t)rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                rd_be64(&r);
-                int64_t off = (int64_t)rd_be64(&r);
-                rd_be32(&r);
-                skip_tags(&r);
-                if (pi == part) {
-                    *error = e;
-                    *offset = off;
+        for (int32_t i = 0; i < resp->topics.n; i++)
+            for (int32_t j = 0; j < resp->topics.v[i].partitions.n; j++) {
+                const proto_list_offsets_response_list_offsets_partition_response
+                    *pr = &resp->topics.v[i].partitions.v[j];
+                if (pr->partition_index == part) {
+                    *error = pr->error_code;
+                    *offset = pr->offset;
                 }
             }
-            skip_tags(&r);
-        }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -682,77 +662,55 @@ void kc_config_result_free(kc_config_result *r) {
 bool kc_describe_configs(kc_conn *c, int8_t type, const char *name,
                          kc_config_result *out) {
     memset(out, 0, sizeof(*out));
-    int16_t ver = c->api_max[32] >= 4 ? 4 : -1;
+    int16_t ver = c->api_max[PROTO_API_DESCRIBE_CONFIGS] >= 4 ? 4 : -1;
     if (ver < 0) {
         out->error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 16384);
-    buf_put_uvarint(&body, 2);
-    buf_put_u8(&body, (uint8_t)type);
-    put_cstr(&body, name);
-    buf_put_uvarint(&body, 0); /* configuration_keys: null = all */
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 1); /* include_synonyms */
-    buf_put_u8(&body, 0); /* include_documentation */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 32, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nr = get_count(&r, 8);
-        for (uint32_t i = 0; i < nr && !r.err; i++) {
-            int16_t err = (int16_t)rd_be16(&r);
-            char *msg = get_cstr(&r);
-            rd_u8(&r);
-            free(get_cstr(&r));
-            uint32_t nc = get_count(&r, 8);
-            kc_config *cfg = xcalloc(nc + 1, sizeof(kc_config));
-            int ncfg = 0;
-            for (uint32_t j = 0; j < nc && !r.err; j++) {
-                kc_config *e = &cfg[ncfg++];
-                e->name = get_cstr(&r);
-                e->value = get_cstr(&r);
-                e->read_only = rd_u8(&r) != 0;
-                e->source = (int8_t)rd_u8(&r);
-                e->sensitive = rd_u8(&r) != 0;
-                uint32_t ns = get_count(&r, 4);
-                e->syn = xcalloc(ns + 1, sizeof(kc_synonym));
-                for (uint32_t k = 0; k < ns && !r.err; k++) {
-                    kc_synonym *s = &e->syn[e->nsyn++];
-                    s->name = get_cstr(&r);
-                    s->value = get_cstr(&r);
-                    s->source = (int8_t)rd_u8(&r);
-                    skip_tags(&r);
-                    if (!s->name)
-                        s->name = xstrdup("");
-                }
-                rd_u8(&r);          /* config_type */
-                free(get_cstr(&r)); /* documentation */
-                skip_tags(&r);
-                if (!e->name)
-                    e->name = xstrdup("");
-            }
-            skip_tags(&r);
-            if (i == 0) {
-                out->error = err;
-                out->error_message = msg;
-                out->cfg = cfg;
-                out->ncfg = ncfg;
-            } else {
-                kc_config_result extra = {0, msg, cfg, ncfg};
-                kc_config_result_free(&extra);
+    arena a;
+    arena_init(&a, 16384);
+    proto_describe_configs_request_describe_configs_resource res;
+    proto_describe_configs_request_describe_configs_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = proto_str_c(name);
+    res.configuration_keys.n = -1; /* null: every config */
+    res.configuration_keys.v = NULL;
+    proto_describe_configs_request req;
+    proto_describe_configs_request_init(&req);
+    req.resources.n = 1;
+    req.resources.v = &res;
+    req.include_synonyms = true;
+    req.include_documentation = false;
+    proto_describe_configs_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_CONFIGS, ver, &req, &a, (void **)&resp);
+    if (ok && resp->results.n > 0) {
+        const proto_describe_configs_response_describe_configs_result *rr =
+            &resp->results.v[0];
+        out->error = rr->error_code;
+        out->error_message = str_dup(rr->error_message);
+        out->cfg = xcalloc((size_t)rr->configs.n + 1, sizeof(kc_config));
+        for (int32_t j = 0; j < rr->configs.n; j++) {
+            const proto_describe_configs_response_describe_configs_resource_result
+                *rc = &rr->configs.v[j];
+            kc_config *e = &out->cfg[out->ncfg++];
+            e->name = str_dup_empty(rc->name);
+            e->value = str_dup(rc->value);
+            e->read_only = rc->read_only;
+            e->source = rc->config_source;
+            e->sensitive = rc->is_sensitive;
+            e->syn = xcalloc((size_t)rc->synonyms.n + 1, sizeof(kc_synonym));
+            for (int32_t k = 0; k < rc->synonyms.n; k++) {
+                const proto_describe_configs_response_describe_configs_synonym
+                    *sy = &rc->synonyms.v[k];
+                kc_synonym *ks = &e->syn[e->nsyn++];
+                ks->name = str_dup_empty(sy->name);
+                ks->value = str_dup(sy->value);
+                ks->source = sy->source;
             }
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
-    if (!ok)
-        kc_config_result_free(out);
+    arena_free(&a);
     return ok;
 }
 
@@ -761,52 +719,39 @@ bool kc_incremental_alter(kc_conn *c, int8_t type, const char *name,
                           char **errmsg) {
     *error = 0;
     *errmsg = NULL;
-    if (c->api_max[44] < 1) {
+    if (c->api_max[PROTO_API_INCREMENTAL_ALTER_CONFIGS] < 1) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_uvarint(&body, 2);
-    buf_put_u8(&body, (uint8_t)type);
-    put_cstr(&body, name);
-    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_incremental_alter_configs_request_alterable_config *cf =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*cf));
     for (int i = 0; i < nops; i++) {
-        put_cstr(&body, ops[i].name);
-        buf_put_u8(&body, (uint8_t)ops[i].op);
-        if (ops[i].value)
-            put_cstr(&body, ops[i].value);
-        else
-            buf_put_uvarint(&body, 0);
-        buf_put_uvarint(&body, 0);
+        proto_incremental_alter_configs_request_alterable_config_init(&cf[i]);
+        cf[i].name = proto_str_c(ops[i].name);
+        cf[i].config_operation = ops[i].op;
+        cf[i].value = proto_str_c(ops[i].value); /* NULL: null */
     }
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* validate_only */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 44, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t n = get_count(&r, 5);
-        for (uint32_t i = 0; i < n && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            rd_u8(&r);
-            free(get_cstr(&r));
-            skip_tags(&r);
-            if (i == 0) {
-                *error = e;
-                *errmsg = m;
-            } else {
-                free(m);
-            }
-        }
-        ok = !r.err;
+    proto_incremental_alter_configs_request_alter_configs_resource res;
+    proto_incremental_alter_configs_request_alter_configs_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = proto_str_c(name);
+    res.configs.n = nops;
+    res.configs.v = cf;
+    proto_incremental_alter_configs_request req;
+    proto_incremental_alter_configs_request_init(&req);
+    req.resources.n = 1;
+    req.resources.v = &res;
+    req.validate_only = false;
+    proto_incremental_alter_configs_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_INCREMENTAL_ALTER_CONFIGS, 1, &req, &a,
+                     (void **)&resp);
+    if (ok && resp->responses.n > 0) {
+        *error = resp->responses.v[0].error_code;
+        *errmsg = str_dup(resp->responses.v[0].error_message);
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -843,75 +788,65 @@ bool kc_alter_reassignments(kc_conn *c, kc_reassign *v, int n, int16_t *top,
                             char **top_msg) {
     *top = 0;
     *top_msg = NULL;
-    if (c->api_max[45] < 0) {
+    if (c->api_max[PROTO_API_ALTER_PARTITION_REASSIGNMENTS] < 0) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    arena a;
+    arena_init(&a, 4096);
+    proto_alter_partition_reassignments_request req;
+    proto_alter_partition_reassignments_request_init(&req);
+    req.timeout_ms = c->timeout_ms;
     int *first = xcalloc((size_t)n + 1, sizeof(int));
     int ng = topic_groups(v, n, first);
-    buf_put_uvarint(&body, (uint64_t)ng + 1);
+    req.topics.n = ng;
+    req.topics.v = arena_calloc(&a, (size_t)ng + 1, sizeof(*req.topics.v));
     for (int g = 0; g < ng; g++) {
+        proto_alter_partition_reassignments_request_reassignable_topic *rt =
+            &req.topics.v[g];
+        proto_alter_partition_reassignments_request_reassignable_topic_init(rt);
         const char *t = v[first[g]].topic;
-        put_cstr(&body, t);
-        int np = 0;
-        for (int i = 0; i < n; i++)
-            np += !strcmp(v[i].topic, t);
-        buf_put_uvarint(&body, (uint64_t)np + 1);
+        rt->name = proto_str_c(t);
+        rt->partitions.v =
+            arena_calloc(&a, (size_t)n + 1, sizeof(*rt->partitions.v));
+        rt->partitions.n = 0;
         for (int i = 0; i < n; i++) {
             if (strcmp(v[i].topic, t))
                 continue;
-            buf_put_be32(&body, (uint32_t)v[i].part);
-            if (!v[i].replicas) {
-                buf_put_uvarint(&body, 0);
-            } else {
-                buf_put_uvarint(&body, (uint64_t)v[i].nreplicas + 1);
-                for (int k = 0; k < v[i].nreplicas; k++)
-                    buf_put_be32(&body, (uint32_t)v[i].replicas[k]);
-            }
-            buf_put_uvarint(&body, 0);
+            proto_alter_partition_reassignments_request_reassignable_partition
+                *rp = &rt->partitions.v[rt->partitions.n++];
+            proto_alter_partition_reassignments_request_reassignable_partition_init(
+                rp);
+            rp->partition_index = v[i].part;
+            rp->replicas.n = v[i].replicas ? v[i].nreplicas : -1; /* cancel */
+            rp->replicas.v = v[i].replicas;
         }
-        buf_put_uvarint(&body, 0);
     }
-    buf_put_uvarint(&body, 0);
     free(first);
-    bool ok = kc_call(c, 45, 0, true, &body, &resp);
-    buf_free(&body);
+    proto_alter_partition_reassignments_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_ALTER_PARTITION_REASSIGNMENTS, 0, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        *top_msg = get_cstr(&r);
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            char *name = get_cstr(&r);
-            uint32_t np = get_count(&r, 8);
-            for (uint32_t j = 0; j < np && !r.err; j++) {
-                int32_t p = (int32_t)rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                char *m = get_cstr(&r);
-                skip_tags(&r);
-                bool used = false;
-                for (int k = 0; k < n && name; k++)
-                    if (v[k].part == p && !strcmp(v[k].topic, name) && !used) {
-                        v[k].error = e;
+        *top = resp->error_code;
+        *top_msg = str_dup(resp->error_message);
+        for (int32_t i = 0; i < resp->responses.n; i++) {
+            const proto_alter_partition_reassignments_response_reassignable_topic_response
+                *tr = &resp->responses.v[i];
+            for (int32_t j = 0; j < tr->partitions.n; j++) {
+                const proto_alter_partition_reassignments_response_reassignable_partition_response
+                    *pr = &tr->partitions.v[j];
+                for (int k = 0; k < n; k++)
+                    if (v[k].part == pr->partition_index &&
+                        proto_str_eq(tr->name, v[k].topic)) {
+                        v[k].error = pr->error_code;
                         free(v[k].error_message);
-                        v[k].error_message = m;
-                        used = true;
+                        v[k].error_message = str_dup(pr->error_message);
+                        break;
                     }
-                if (!used)
-                    free(m);
             }
-            skip_tags(&r);
-            free(name);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -920,65 +855,68 @@ bool kc_list_reassignments(kc_conn *c, const kc_reassign *filter, int n,
     *out = NULL;
     *nout = 0;
     *top = 0;
-    if (c->api_max[46] < 0) {
+    if (c->api_max[PROTO_API_LIST_PARTITION_REASSIGNMENTS] < 0) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 256);
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
+    arena a;
+    arena_init(&a, 4096);
+    proto_list_partition_reassignments_request req;
+    proto_list_partition_reassignments_request_init(&req);
+    req.timeout_ms = c->timeout_ms;
     if (n < 0) {
-        buf_put_uvarint(&body, 0);
+        req.topics.n = -1; /* null: every ongoing reassignment */
+        req.topics.v = NULL;
     } else {
         int *first = xcalloc((size_t)n + 1, sizeof(int));
         int ng = topic_groups(filter, n, first);
-        buf_put_uvarint(&body, (uint64_t)ng + 1);
+        req.topics.n = ng;
+        req.topics.v = arena_calloc(&a, (size_t)ng + 1, sizeof(*req.topics.v));
         for (int g = 0; g < ng; g++) {
+            proto_list_partition_reassignments_request_list_partition_reassignments_topics
+                *lt = &req.topics.v[g];
+            proto_list_partition_reassignments_request_list_partition_reassignments_topics_init(
+                lt);
             const char *t = filter[first[g]].topic;
-            put_cstr(&body, t);
-            int np = 0;
-            for (int i = 0; i < n; i++)
-                np += !strcmp(filter[i].topic, t);
-            buf_put_uvarint(&body, (uint64_t)np + 1);
+            lt->name = proto_str_c(t);
+            lt->partition_indexes.v =
+                arena_calloc(&a, (size_t)n + 1, sizeof(int32_t));
+            lt->partition_indexes.n = 0;
             for (int i = 0; i < n; i++)
                 if (!strcmp(filter[i].topic, t))
-                    buf_put_be32(&body, (uint32_t)filter[i].part);
-            buf_put_uvarint(&body, 0);
+                    lt->partition_indexes.v[lt->partition_indexes.n++] =
+                        filter[i].part;
         }
         free(first);
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 46, 0, true, &body, &resp);
-    buf_free(&body);
+    proto_list_partition_reassignments_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_LIST_PARTITION_REASSIGNMENTS, 0, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        free(get_cstr(&r));
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            char *name = get_cstr(&r);
-            uint32_t np = get_count(&r, 8);
-            *out =
-                xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
-            for (uint32_t j = 0; j < np && !r.err; j++) {
+        *top = resp->error_code;
+        for (int32_t i = 0; i < resp->topics.n; i++) {
+            const proto_list_partition_reassignments_response_ongoing_topic_reassignment
+                *tr = &resp->topics.v[i];
+            int32_t np = tr->partitions.n;
+            *out = xrealloc(*out, ((size_t)*nout + (size_t)np + 1) *
+                                      sizeof(kc_reassign));
+            for (int32_t j = 0; j < np; j++) {
+                const proto_list_partition_reassignments_response_ongoing_partition_reassignment
+                    *pr = &tr->partitions.v[j];
                 kc_reassign *e = &(*out)[(*nout)++];
                 memset(e, 0, sizeof(*e));
-                e->topic = xstrdup(name ? name : "");
-                e->part = (int32_t)rd_be32(&r);
-                e->nreplicas = get_i32s(&r, &e->replicas);
-                e->nadding = get_i32s(&r, &e->adding);
-                e->nremoving = get_i32s(&r, &e->removing);
-                skip_tags(&r);
+                e->topic = str_dup_empty(tr->name);
+                e->part = pr->partition_index;
+                e->nreplicas =
+                    i32s_dup(pr->replicas.n, pr->replicas.v, &e->replicas);
+                e->nadding = i32s_dup(pr->adding_replicas.n,
+                                      pr->adding_replicas.v, &e->adding);
+                e->nremoving = i32s_dup(pr->removing_replicas.n,
+                                        pr->removing_replicas.v, &e->removing);
             }
-            skip_tags(&r);
-            free(name);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -993,57 +931,42 @@ void kc_logdir_free(kc_logdir_entry *v, int n) {
 bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
     *out = NULL;
     *nout = 0;
-    int16_t ver = c->api_max[35] < 4 ? c->api_max[35] : 4;
+    int16_t mx = c->api_max[PROTO_API_DESCRIBE_LOG_DIRS];
+    int16_t ver = mx < 4 ? mx : 4;
     if (ver < 2)
         return false;
-    buf body, resp;
-    buf_init(&body, 16);
-    buf_init(&resp, 4096);
-    buf_put_uvarint(&body, 0); /* all topics */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 35, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        if (ver >= 3)
-            rd_be16(&r);
-        uint32_t nd = get_count(&r, 4);
-        for (uint32_t i = 0; i < nd && !r.err; i++) {
-            int16_t derr = (int16_t)rd_be16(&r);
-            char *dir = get_cstr(&r);
-            uint32_t nt = get_count(&r, 2);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                uint32_t np = get_count(&r, 22);
-                *out = xrealloc(*out, ((size_t)*nout + np + 1) *
-                                          sizeof(kc_logdir_entry));
-                for (uint32_t p = 0; p < np && !r.err; p++) {
-                    kc_logdir_entry *e = &(*out)[(*nout)++];
-                    e->dir = xstrdup(dir ? dir : "");
-                    e->topic = xstrdup(name ? name : "");
-                    e->part = (int32_t)rd_be32(&r);
-                    e->size = (int64_t)rd_be64(&r);
-                    e->offset_lag = (int64_t)rd_be64(&r);
-                    e->is_future = rd_u8(&r) != 0;
-                    skip_tags(&r);
-                    if (derr)
-                        e->size = -1;
-                }
-                skip_tags(&r);
-                free(name);
+    arena a;
+    arena_init(&a, 16384);
+    proto_describe_log_dirs_request req;
+    proto_describe_log_dirs_request_init(&req);
+    req.topics.n = -1; /* null: every topic */
+    req.topics.v = NULL;
+    proto_describe_log_dirs_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_LOG_DIRS, ver, &req, &a, (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->results.n; i++) {
+        const proto_describe_log_dirs_response_describe_log_dirs_result *dr =
+            &resp->results.v[i];
+        for (int32_t t = 0; t < dr->topics.n; t++) {
+            const proto_describe_log_dirs_response_describe_log_dirs_topic *dt =
+                &dr->topics.v[t];
+            int32_t np = dt->partitions.n;
+            *out = xrealloc(*out, ((size_t)*nout + (size_t)np + 1) *
+                                      sizeof(kc_logdir_entry));
+            for (int32_t p = 0; p < np; p++) {
+                const proto_describe_log_dirs_response_describe_log_dirs_partition
+                    *dp = &dt->partitions.v[p];
+                kc_logdir_entry *e = &(*out)[(*nout)++];
+                e->dir = str_dup_empty(dr->log_dir);
+                e->topic = str_dup_empty(dt->name);
+                e->part = dp->partition_index;
+                e->size = dr->error_code ? -1 : dp->partition_size;
+                e->offset_lag = dp->offset_lag;
+                e->is_future = dp->is_future_key;
             }
-            if (ver >= 4) {
-                rd_be64(&r);
-                rd_be64(&r);
-            }
-            skip_tags(&r);
-            free(dir);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1099,70 +1022,40 @@ bool kc_features(kc_conn *c, kc_feature **out, int *n, int64_t *epoch) {
     *out = NULL;
     *n = 0;
     *epoch = -1;
-    if (c->api_max[18] < 3)
+    if (c->api_max[PROTO_API_API_VERSIONS] < 3)
         return false;
-    buf body, resp;
-    buf_init(&body, 32);
-    buf_init(&resp, 2048);
-    put_cstr(&body, "sluice");
-    put_cstr(&body, "0.1.0");
-    buf_put_uvarint(&body, 0);
+    arena a;
+    arena_init(&a, 4096);
+    proto_api_versions_request req;
+    proto_api_versions_request_init(&req);
+    req.client_software_name = proto_str_c("sluice");
+    req.client_software_version = proto_str_c("0.1.0");
     /* v4 also reports features whose minimum version is 0 (KAFKA-17011). */
-    int16_t ver = c->api_max[18] >= 4 ? 4 : 3;
-    bool ok = kc_call(c, 18, ver, true, &body, &resp);
-    buf_free(&body);
+    int16_t ver = c->api_max[PROTO_API_API_VERSIONS] >= 4 ? 4 : 3;
+    proto_api_versions_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_API_VERSIONS, ver, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be16(&r);
-        uint32_t na = get_count(&r, 7);
-        for (uint32_t i = 0; i < na && !r.err; i++) {
-            rd_skip(&r, 6);
-            skip_tags(&r);
+        int32_t nf = resp->supported_features.n;
+        *out = xcalloc((size_t)nf + 1, sizeof(kc_feature));
+        for (int32_t i = 0; i < nf; i++) {
+            const proto_api_versions_response_supported_feature_key *sf =
+                &resp->supported_features.v[i];
+            kc_feature *e = &(*out)[(*n)++];
+            e->name = str_dup_empty(sf->name);
+            e->min = sf->min_version;
+            e->max = sf->max_version;
+            e->finalized = -1;
         }
-        rd_be32(&r);
-        uint32_t nt = rd_uvarint32(&r);
-        for (uint32_t t = 0; t < nt && !r.err; t++) {
-            uint32_t tag = rd_uvarint32(&r), size = rd_uvarint32(&r);
-            const uint8_t *p = rd_bytes(&r, size);
-            if (!p)
-                break;
-            rd f;
-            rd_init(&f, p, size);
-            if (tag == 0) {
-                uint32_t nf = get_count(&f, 6);
-                *out = xcalloc(nf + 1, sizeof(kc_feature));
-                for (uint32_t i = 0; i < nf && !f.err; i++) {
-                    kc_feature *e = &(*out)[(*n)++];
-                    e->name = get_cstr(&f);
-                    if (!e->name)
-                        e->name = xstrdup("");
-                    e->min = (int16_t)rd_be16(&f);
-                    e->max = (int16_t)rd_be16(&f);
-                    e->finalized = -1;
-                    skip_tags(&f);
-                }
-            } else if (tag == 1) {
-                *epoch = (int64_t)rd_be64(&f);
-            } else if (tag == 2) {
-                uint32_t nf = get_count(&f, 6);
-                for (uint32_t i = 0; i < nf && !f.err; i++) {
-                    char *name = get_cstr(&f);
-                    int16_t maxl = (int16_t)rd_be16(&f);
-                    rd_be16(&f);
-                    skip_tags(&f);
-                    for (int k = 0; k < *n && name; k++)
-                        if (!strcmp((*out)[k].name, name))
-                            (*out)[k].finalized = maxl;
-                    free(name);
-                }
-            }
-            if (f.err)
-                r.err = true;
+        *epoch = resp->finalized_features_epoch;
+        for (int32_t i = 0; i < resp->finalized_features.n; i++) {
+            const proto_api_versions_response_finalized_feature_key *ff =
+                &resp->finalized_features.v[i];
+            for (int k = 0; k < *n; k++)
+                if (proto_str_eq(ff->name, (*out)[k].name))
+                    (*out)[k].finalized = ff->max_version_level;
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1178,42 +1071,31 @@ bool kc_list_transactions(kc_conn *c, kc_txn **out, int *n, int16_t *err) {
     *out = NULL;
     *n = 0;
     *err = 0;
-    if (c->api_max[66] < 0) {
+    if (c->api_max[PROTO_API_LIST_TRANSACTIONS] < 0) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 16);
-    buf_init(&resp, 1024);
-    buf_put_uvarint(&body, 1); /* state filters: none */
-    buf_put_uvarint(&body, 1); /* producer id filters: none */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 66, 0, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    proto_list_transactions_request req;
+    proto_list_transactions_request_init(&req);
+    proto_list_transactions_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_LIST_TRANSACTIONS, 0, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *err = (int16_t)rd_be16(&r);
-        uint32_t nu = get_count(&r, 1);
-        for (uint32_t i = 0; i < nu && !r.err; i++)
-            free(get_cstr(&r));
-        uint32_t nt = get_count(&r, 11);
-        *out = xcalloc(nt + 1, sizeof(kc_txn));
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
+        *err = resp->error_code;
+        int32_t nt = resp->transaction_states.n;
+        *out = xcalloc((size_t)nt + 1, sizeof(kc_txn));
+        for (int32_t i = 0; i < nt; i++) {
+            const proto_list_transactions_response_transaction_state *ts =
+                &resp->transaction_states.v[i];
             kc_txn *t = &(*out)[(*n)++];
-            t->id = get_cstr(&r);
-            t->producer_id = (int64_t)rd_be64(&r);
-            t->state = get_cstr(&r);
-            skip_tags(&r);
-            if (!t->id)
-                t->id = xstrdup("");
-            if (!t->state)
-                t->state = xstrdup("");
+            t->id = str_dup_empty(ts->transactional_id);
+            t->producer_id = ts->producer_id;
+            t->state = str_dup_empty(ts->transaction_state);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1222,64 +1104,63 @@ bool kc_elect_leaders(kc_conn *c, int8_t type, const kc_reassign *req, int nreq,
     *out = NULL;
     *nout = 0;
     *top = 0;
-    if (c->api_max[43] < 2) {
+    if (c->api_max[PROTO_API_ELECT_LEADERS] < 2) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 1024);
-    buf_put_u8(&body, (uint8_t)type);
+    arena a;
+    arena_init(&a, 4096);
+    proto_elect_leaders_request r;
+    proto_elect_leaders_request_init(&r);
+    r.election_type = type;
     if (nreq < 0) {
-        buf_put_uvarint(&body, 0);
+        r.topic_partitions.n = -1; /* null: every partition */
+        r.topic_partitions.v = NULL;
     } else {
         int *first = xcalloc((size_t)nreq + 1, sizeof(int));
         int ng = topic_groups(req, nreq, first);
-        buf_put_uvarint(&body, (uint64_t)ng + 1);
+        r.topic_partitions.n = ng;
+        r.topic_partitions.v =
+            arena_calloc(&a, (size_t)ng + 1, sizeof(*r.topic_partitions.v));
         for (int g = 0; g < ng; g++) {
+            proto_elect_leaders_request_topic_partitions *tp =
+                &r.topic_partitions.v[g];
+            proto_elect_leaders_request_topic_partitions_init(tp);
             const char *t = req[first[g]].topic;
-            put_cstr(&body, t);
-            int np = 0;
-            for (int i = 0; i < nreq; i++)
-                np += !strcmp(req[i].topic, t);
-            buf_put_uvarint(&body, (uint64_t)np + 1);
+            tp->topic = proto_str_c(t);
+            tp->partitions.v =
+                arena_calloc(&a, (size_t)nreq + 1, sizeof(int32_t));
+            tp->partitions.n = 0;
             for (int i = 0; i < nreq; i++)
                 if (!strcmp(req[i].topic, t))
-                    buf_put_be32(&body, (uint32_t)req[i].part);
-            buf_put_uvarint(&body, 0);
+                    tp->partitions.v[tp->partitions.n++] = req[i].part;
         }
         free(first);
     }
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 43, 2, true, &body, &resp);
-    buf_free(&body);
+    r.timeout_ms = c->timeout_ms;
+    proto_elect_leaders_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_ELECT_LEADERS, 2, &r, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            char *name = get_cstr(&r);
-            uint32_t np = get_count(&r, 8);
-            *out =
-                xrealloc(*out, ((size_t)*nout + np + 1) * sizeof(kc_reassign));
-            for (uint32_t j = 0; j < np && !r.err; j++) {
+        *top = resp->error_code;
+        for (int32_t i = 0; i < resp->replica_election_results.n; i++) {
+            const proto_elect_leaders_response_replica_election_result *er =
+                &resp->replica_election_results.v[i];
+            int32_t np = er->partition_result.n;
+            *out = xrealloc(*out, ((size_t)*nout + (size_t)np + 1) *
+                                      sizeof(kc_reassign));
+            for (int32_t j = 0; j < np; j++) {
+                const proto_elect_leaders_response_partition_result *pr =
+                    &er->partition_result.v[j];
                 kc_reassign *e = &(*out)[(*nout)++];
                 memset(e, 0, sizeof(*e));
-                e->topic = xstrdup(name ? name : "");
-                e->part = (int32_t)rd_be32(&r);
-                e->error = (int16_t)rd_be16(&r);
-                e->error_message = get_cstr(&r);
-                skip_tags(&r);
+                e->topic = str_dup_empty(er->topic);
+                e->part = pr->partition_id;
+                e->error = pr->error_code;
+                e->error_message = str_dup(pr->error_message);
             }
-            skip_tags(&r);
-            free(name);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1294,96 +1175,79 @@ void kc_quorum_free(kc_quorum *q) {
     memset(q, 0, sizeof(*q));
 }
 
-static int read_replicas(rd *r, int ver, kc_replica_state **out) {
-    uint32_t n = get_count(r, 12);
-    *out = xcalloc(n + 1, sizeof(kc_replica_state));
-    for (uint32_t i = 0; i < n && !r->err; i++) {
+static int copy_replicas(int32_t n,
+                         const proto_describe_quorum_response_replica_state *v,
+                         kc_replica_state **out) {
+    *out = xcalloc((size_t)n + 1, sizeof(kc_replica_state));
+    for (int32_t i = 0; i < n; i++) {
         kc_replica_state *s = &(*out)[i];
-        s->id = (int32_t)rd_be32(r);
-        if (ver >= 2) {
-            const uint8_t *d = rd_bytes(r, 16);
-            if (d)
-                memcpy(s->dir, d, 16);
-        }
-        s->leo = (int64_t)rd_be64(r);
-        s->last_fetch = s->last_caught_up = -1;
-        if (ver >= 1) {
-            s->last_fetch = (int64_t)rd_be64(r);
-            s->last_caught_up = (int64_t)rd_be64(r);
-        }
-        skip_tags(r);
+        s->id = v[i].replica_id;
+        memcpy(s->dir, v[i].replica_directory_id.b, 16);
+        s->leo = v[i].log_end_offset;
+        s->last_fetch = v[i].last_fetch_timestamp;
+        s->last_caught_up = v[i].last_caught_up_timestamp;
     }
     return (int)n;
 }
 
 bool kc_describe_quorum(kc_conn *c, kc_quorum *q) {
     memset(q, 0, sizeof(*q));
-    int16_t ver = c->api_max[55] < 2 ? c->api_max[55] : 2;
+    int16_t mx = c->api_max[PROTO_API_DESCRIBE_QUORUM];
+    int16_t ver = mx < 2 ? mx : 2;
     if (ver < 0) {
         q->error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 1024);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, "__cluster_metadata");
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 55, ver, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    int32_t part = 0;
+    proto_describe_quorum_request_partition_data pd;
+    proto_describe_quorum_request_partition_data_init(&pd);
+    pd.partition_index = part;
+    proto_describe_quorum_request_topic_data td;
+    proto_describe_quorum_request_topic_data_init(&td);
+    td.topic_name = proto_str_c("__cluster_metadata");
+    td.partitions.n = 1;
+    td.partitions.v = &pd;
+    proto_describe_quorum_request req;
+    proto_describe_quorum_request_init(&req);
+    req.topics.n = 1;
+    req.topics.v = &td;
+    proto_describe_quorum_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_QUORUM, ver, &req, &a, (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        q->error = (int16_t)rd_be16(&r);
-        if (ver >= 2)
-            free(get_cstr(&r));
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t i = 0; i < nt && !r.err; i++) {
-            free(get_cstr(&r));
-            uint32_t np = get_count(&r, 20);
-            for (uint32_t j = 0; j < np && !r.err; j++) {
-                rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                if (e && !q->error)
-                    q->error = e;
-                if (ver >= 2)
-                    free(get_cstr(&r));
-                q->leader = (int32_t)rd_be32(&r);
-                q->epoch = (int32_t)rd_be32(&r);
-                q->hw = (int64_t)rd_be64(&r);
+        q->error = resp->error_code;
+        for (int32_t i = 0; i < resp->topics.n; i++)
+            for (int32_t j = 0; j < resp->topics.v[i].partitions.n; j++) {
+                const proto_describe_quorum_response_partition_data *p =
+                    &resp->topics.v[i].partitions.v[j];
+                if (p->error_code && !q->error)
+                    q->error = p->error_code;
+                q->leader = p->leader_id;
+                q->epoch = p->leader_epoch;
+                q->hw = p->high_watermark;
                 free(q->voters);
                 free(q->observers);
-                q->nvoters = read_replicas(&r, ver, &q->voters);
-                q->nobservers = read_replicas(&r, ver, &q->observers);
-                skip_tags(&r);
+                q->nvoters = copy_replicas(p->current_voters.n,
+                                           p->current_voters.v, &q->voters);
+                q->nobservers = copy_replicas(p->observers.n, p->observers.v,
+                                              &q->observers);
             }
-            skip_tags(&r);
-        }
-        if (ver >= 2) {
-            uint32_t nn = get_count(&r, 5);
-            for (uint32_t i = 0; i < nn && !r.err; i++) {
-                int32_t id = (int32_t)rd_be32(&r);
-                uint32_t nl = get_count(&r, 5);
-                for (uint32_t l = 0; l < nl && !r.err; l++) {
-                    q->nodes = xrealloc(q->nodes, (size_t)(q->nnodes + 1) *
-                                                      sizeof(*q->nodes));
-                    q->nodes[q->nnodes].id = id;
-                    q->nodes[q->nnodes].listener = get_cstr(&r);
-                    q->nodes[q->nnodes].host = get_cstr(&r);
-                    q->nodes[q->nnodes].port = rd_be16(&r);
-                    q->nnodes++;
-                    skip_tags(&r);
-                }
-                skip_tags(&r);
+        for (int32_t i = 0; i < resp->nodes.n; i++) {
+            const proto_describe_quorum_response_node *nd = &resp->nodes.v[i];
+            for (int32_t l = 0; l < nd->listeners.n; l++) {
+                q->nodes = xrealloc(q->nodes, (size_t)(q->nnodes + 1) *
+                                                  sizeof(*q->nodes));
+                q->nodes[q->nnodes].id = nd->node_id;
+                q->nodes[q->nnodes].listener = str_dup(nd->listeners.v[l].name);
+                q->nodes[q->nnodes].host = str_dup(nd->listeners.v[l].host);
+                q->nodes[q->nnodes].port = nd->listeners.v[l].port;
+                q->nnodes++;
             }
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1397,58 +1261,41 @@ bool kc_find_coordinator(kc_conn *c, int8_t key_type, const char *key,
     *host = NULL;
     *port = -1;
     *error = 0;
-    int16_t ver = c->api_max[10] >= 4 ? 4 : c->api_max[10] >= 3 ? 3 : -1;
+    int16_t mx = c->api_max[PROTO_API_FIND_COORDINATOR];
+    int16_t ver = mx >= 4 ? 4 : mx >= 3 ? 3 : -1;
     if (ver < 0) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 256);
+    arena a;
+    arena_init(&a, 1024);
+    proto_find_coordinator_request req;
+    proto_find_coordinator_request_init(&req);
+    req.key_type = key_type;
+    proto_str k = proto_str_c(key);
     if (ver == 3) {
-        put_cstr(&body, key);
-        buf_put_u8(&body, (uint8_t)key_type);
+        req.key = k;
     } else {
-        buf_put_u8(&body, (uint8_t)key_type);
-        buf_put_uvarint(&body, 2);
-        put_cstr(&body, key);
+        req.coordinator_keys.n = 1;
+        req.coordinator_keys.v = &k;
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 10, ver, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        if (ver == 3) {
-            *error = (int16_t)rd_be16(&r);
-            free(get_cstr(&r));
-            *node = (int32_t)rd_be32(&r);
-            *host = get_cstr(&r);
-            *port = (int32_t)rd_be32(&r);
-        } else {
-            uint32_t n = get_count(&r, 16);
-            for (uint32_t i = 0; i < n && !r.err; i++) {
-                free(get_cstr(&r));
-                int32_t id = (int32_t)rd_be32(&r);
-                char *h = get_cstr(&r);
-                int32_t p = (int32_t)rd_be32(&r);
-                int16_t e = (int16_t)rd_be16(&r);
-                free(get_cstr(&r));
-                skip_tags(&r);
-                if (i == 0) {
-                    *node = id;
-                    *host = h;
-                    *port = p;
-                    *error = e;
-                } else {
-                    free(h);
-                }
-            }
-        }
-        ok = !r.err;
+    proto_find_coordinator_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_FIND_COORDINATOR, ver, &req, &a, (void **)&resp);
+    if (ok && ver == 3) {
+        *error = resp->error_code;
+        *node = resp->node_id;
+        *host = str_dup(resp->host);
+        *port = resp->port;
+    } else if (ok && resp->coordinators.n > 0) {
+        const proto_find_coordinator_response_coordinator *co =
+            &resp->coordinators.v[0];
+        *node = co->node_id;
+        *host = str_dup(co->host);
+        *port = co->port;
+        *error = co->error_code;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1460,63 +1307,44 @@ void kc_txn_desc_free(kc_txn_desc *d) {
 
 bool kc_describe_transaction(kc_conn *c, const char *id, kc_txn_desc *out) {
     memset(out, 0, sizeof(*out));
-    if (c->api_max[65] < 0) {
+    if (c->api_max[PROTO_API_DESCRIBE_TRANSACTIONS] < 0) {
         out->error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, id);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 65, 0, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t n = get_count(&r, 30);
-        for (uint32_t i = 0; i < n && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            free(get_cstr(&r));
-            char *st = get_cstr(&r);
-            int32_t to = (int32_t)rd_be32(&r);
-            int64_t start = (int64_t)rd_be64(&r);
-            int64_t pid = (int64_t)rd_be64(&r);
-            int16_t pe = (int16_t)rd_be16(&r);
-            buf parts;
-            buf_init(&parts, 64);
-            uint32_t nt = get_count(&r, 3);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                int32_t *ps;
-                int np = get_i32s(&r, &ps);
-                for (int k = 0; k < np; k++)
-                    buf_printf(&parts, "%s%s-%d", parts.len ? "," : "",
-                               name ? name : "", ps[k]);
-                free(ps);
-                free(name);
-                skip_tags(&r);
-            }
-            skip_tags(&r);
-            buf_put_u8(&parts, 0);
-            if (i == 0) {
-                out->error = e;
-                out->state = st ? st : xstrdup("");
-                out->timeout_ms = to;
-                out->start_ms = start;
-                out->producer_id = pid;
-                out->producer_epoch = pe;
-                out->partitions = (char *)parts.data;
-            } else {
-                free(st);
-                buf_free(&parts);
-            }
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_transactions_request req;
+    proto_describe_transactions_request_init(&req);
+    proto_str ids = proto_str_c(id);
+    req.transactional_ids.n = 1;
+    req.transactional_ids.v = &ids;
+    proto_describe_transactions_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_TRANSACTIONS, 0, &req, &a, (void **)&resp);
+    if (ok && resp->transaction_states.n > 0) {
+        const proto_describe_transactions_response_transaction_state *ts =
+            &resp->transaction_states.v[0];
+        buf parts;
+        buf_init(&parts, 64);
+        for (int32_t t = 0; t < ts->topics.n; t++) {
+            const proto_describe_transactions_response_topic_data *td =
+                &ts->topics.v[t];
+            for (int32_t k = 0; k < td->partitions.n; k++)
+                buf_printf(&parts, "%s%.*s-%d", parts.len ? "," : "",
+                           td->topic.len > 0 ? (int)td->topic.len : 0,
+                           td->topic.len > 0 ? td->topic.p : "",
+                           td->partitions.v[k]);
         }
-        ok = !r.err;
+        buf_put_u8(&parts, 0);
+        out->error = ts->error_code;
+        out->state = str_dup_empty(ts->transaction_state);
+        out->timeout_ms = ts->transaction_timeout_ms;
+        out->start_ms = ts->transaction_start_time_ms;
+        out->producer_id = ts->producer_id;
+        out->producer_epoch = ts->producer_epoch;
+        out->partitions = (char *)parts.data;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1525,53 +1353,48 @@ bool kc_describe_producers(kc_conn *c, const char *topic, int32_t part,
     *out = NULL;
     *n = 0;
     *error = 0;
-    if (c->api_max[61] < 0) {
+    if (c->api_max[PROTO_API_DESCRIBE_PRODUCERS] < 0) {
         *error = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 61, 0, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nt = get_count(&r, 3);
-        for (uint32_t t = 0; t < nt && !r.err; t++) {
-            free(get_cstr(&r));
-            uint32_t np = get_count(&r, 9);
-            for (uint32_t p = 0; p < np && !r.err; p++) {
-                rd_be32(&r);
-                *error = (int16_t)rd_be16(&r);
-                free(get_cstr(&r));
-                uint32_t na = get_count(&r, 37);
-                *out = xrealloc(*out, ((size_t)*n + na + 1) *
-                                          sizeof(kc_producer_state));
-                for (uint32_t a = 0; a < na && !r.err; a++) {
-                    kc_producer_state *s = &(*out)[(*n)++];
-                    s->producer_id = (int64_t)rd_be64(&r);
-                    s->producer_epoch = (int32_t)rd_be32(&r);
-                    s->last_sequence = (int32_t)rd_be32(&r);
-                    s->last_timestamp = (int64_t)rd_be64(&r);
-                    s->coordinator_epoch = (int32_t)rd_be32(&r);
-                    s->txn_start_offset = (int64_t)rd_be64(&r);
-                    skip_tags(&r);
-                }
-                skip_tags(&r);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_producers_request req;
+    proto_describe_producers_request_init(&req);
+    proto_describe_producers_request_topic_request tr;
+    proto_describe_producers_request_topic_request_init(&tr);
+    tr.name = proto_str_c(topic);
+    tr.partition_indexes.n = 1;
+    tr.partition_indexes.v = &part;
+    req.topics.n = 1;
+    req.topics.v = &tr;
+    proto_describe_producers_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DESCRIBE_PRODUCERS, 0, &req, &a, (void **)&resp);
+    for (int32_t t = 0; ok && t < resp->topics.n; t++) {
+        const proto_describe_producers_response_topic_response *to =
+            &resp->topics.v[t];
+        for (int32_t p = 0; p < to->partitions.n; p++) {
+            const proto_describe_producers_response_partition_response *pr =
+                &to->partitions.v[p];
+            *error = pr->error_code;
+            int32_t na = pr->active_producers.n;
+            *out = xrealloc(*out, ((size_t)*n + (size_t)na + 1) *
+                                      sizeof(kc_producer_state));
+            for (int32_t i = 0; i < na; i++) {
+                const proto_describe_producers_response_producer_state *ps =
+                    &pr->active_producers.v[i];
+                kc_producer_state *s = &(*out)[(*n)++];
+                s->producer_id = ps->producer_id;
+                s->producer_epoch = ps->producer_epoch;
+                s->last_sequence = ps->last_sequence;
+                s->last_timestamp = ps->last_timestamp;
+                s->coordinator_epoch = ps->coordinator_epoch;
+                s->txn_start_offset = ps->current_txn_start_offset;
             }
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1592,19 +1415,6 @@ void kc_quota_entries_free(kc_quota_entry *v, int n) {
     free(v);
 }
 
-static double get_f64(rd *r) {
-    uint64_t b = rd_be64(r);
-    double d;
-    memcpy(&d, &b, sizeof(d));
-    return d;
-}
-
-static void put_f64(buf *b, double d) {
-    uint64_t u;
-    memcpy(&u, &d, sizeof(u));
-    buf_put_be64(b, u);
-}
-
 bool kc_describe_quotas(kc_conn *c, const char *type, int match,
                         const char *name, kc_quota_entry **out, int *n,
                         int16_t *err, char **errmsg) {
@@ -1612,61 +1422,47 @@ bool kc_describe_quotas(kc_conn *c, const char *type, int match,
     *n = 0;
     *err = 0;
     *errmsg = NULL;
-    if (c->api_max[48] < 1) {
+    if (c->api_max[PROTO_API_DESCRIBE_CLIENT_QUOTAS] < 1) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, type);
-    buf_put_u8(&body, (uint8_t)match);
-    if (match == 0 && name)
-        put_cstr(&body, name);
-    else
-        buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* strict: false */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 48, 1, true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_client_quotas_request_component_data comp;
+    proto_describe_client_quotas_request_component_data_init(&comp);
+    comp.entity_type = proto_str_c(type);
+    comp.match_type = (int8_t)match;
+    comp.match = match == 0 && name ? proto_str_c(name) : PROTO_STR_NULL;
+    proto_describe_client_quotas_request req;
+    proto_describe_client_quotas_request_init(&req);
+    req.components.n = 1;
+    req.components.v = &comp;
+    req.strict = false;
+    proto_describe_client_quotas_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_DESCRIBE_CLIENT_QUOTAS, 1, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *err = (int16_t)rd_be16(&r);
-        *errmsg = get_cstr(&r);
-        uint32_t ne = get_count(&r, 3);
-        *out = xcalloc(ne + 1, sizeof(kc_quota_entry));
-        for (uint32_t i = 0; i < ne && !r.err; i++) {
+        *err = resp->error_code;
+        *errmsg = str_dup(resp->error_message);
+        int32_t ne = resp->entries.n > 0 ? resp->entries.n : 0;
+        *out = xcalloc((size_t)ne + 1, sizeof(kc_quota_entry));
+        for (int32_t i = 0; i < ne; i++) {
+            const proto_describe_client_quotas_response_entry_data *ed =
+                &resp->entries.v[i];
             kc_quota_entry *e = &(*out)[(*n)++];
-            uint32_t nc = get_count(&r, 3);
-            for (uint32_t k = 0; k < nc && !r.err; k++) {
-                char *t = get_cstr(&r), *nm = get_cstr(&r);
-                skip_tags(&r);
-                if (e->ncomp < 2) {
-                    e->types[e->ncomp] = t ? t : xstrdup("");
-                    e->names[e->ncomp++] = nm;
-                } else {
-                    free(t);
-                    free(nm);
-                }
+            for (int32_t k = 0; k < ed->entity.n && e->ncomp < 2; k++) {
+                e->types[e->ncomp] = str_dup_empty(ed->entity.v[k].entity_type);
+                e->names[e->ncomp++] = str_dup(ed->entity.v[k].entity_name);
             }
-            uint32_t nv = get_count(&r, 10);
-            e->keys = xcalloc(nv + 1, sizeof(char *));
-            e->values = xcalloc(nv + 1, sizeof(double));
-            for (uint32_t k = 0; k < nv && !r.err; k++) {
-                char *key = get_cstr(&r);
-                e->keys[e->nvalues] = key ? key : xstrdup("");
-                e->values[e->nvalues++] = get_f64(&r);
-                skip_tags(&r);
+            e->keys = xcalloc((size_t)ed->values.n + 1, sizeof(char *));
+            e->values = xcalloc((size_t)ed->values.n + 1, sizeof(double));
+            for (int32_t k = 0; k < ed->values.n; k++) {
+                e->keys[e->nvalues] = str_dup_empty(ed->values.v[k].key);
+                e->values[e->nvalues++] = ed->values.v[k].value;
             }
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1676,58 +1472,43 @@ bool kc_alter_quotas(kc_conn *c, const char *type, const char *name,
                      char **errmsg) {
     *err = 0;
     *errmsg = NULL;
-    if (c->api_max[49] < 1) {
+    if (c->api_max[PROTO_API_ALTER_CLIENT_QUOTAS] < 1) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 256);
-    buf_put_uvarint(&body, 2);
-    buf_put_uvarint(&body, 2);
-    put_cstr(&body, type);
-    if (name)
-        put_cstr(&body, name);
-    else
-        buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, (uint64_t)nops + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_alter_client_quotas_request_op_data *ops =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*ops));
     for (int i = 0; i < nops; i++) {
-        put_cstr(&body, keys[i]);
-        put_f64(&body, values[i]);
-        buf_put_u8(&body, remove[i] ? 1 : 0);
-        buf_put_uvarint(&body, 0);
+        proto_alter_client_quotas_request_op_data_init(&ops[i]);
+        ops[i].key = proto_str_c(keys[i]);
+        ops[i].value = values[i];
+        ops[i].remove = remove[i];
     }
-    buf_put_uvarint(&body, 0);
-    buf_put_u8(&body, 0); /* validate_only */
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 49, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t ne = get_count(&r, 4);
-        for (uint32_t i = 0; i < ne && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            uint32_t nc = get_count(&r, 3);
-            for (uint32_t k = 0; k < nc && !r.err; k++) {
-                free(get_cstr(&r));
-                free(get_cstr(&r));
-                skip_tags(&r);
-            }
-            skip_tags(&r);
-            if (i == 0) {
-                *err = e;
-                *errmsg = m;
-            } else {
-                free(m);
-            }
-        }
-        ok = !r.err;
+    proto_alter_client_quotas_request_entity_data ent;
+    proto_alter_client_quotas_request_entity_data_init(&ent);
+    ent.entity_type = proto_str_c(type);
+    ent.entity_name = proto_str_c(name); /* NULL: the default entity */
+    proto_alter_client_quotas_request_entry_data entry;
+    proto_alter_client_quotas_request_entry_data_init(&entry);
+    entry.entity.n = 1;
+    entry.entity.v = &ent;
+    entry.ops.n = nops;
+    entry.ops.v = ops;
+    proto_alter_client_quotas_request req;
+    proto_alter_client_quotas_request_init(&req);
+    req.entries.n = 1;
+    req.entries.v = &entry;
+    req.validate_only = false;
+    proto_alter_client_quotas_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_ALTER_CLIENT_QUOTAS, 1, &req, &a, (void **)&resp);
+    if (ok && resp->entries.n > 0) {
+        *err = resp->entries.v[0].error_code;
+        *errmsg = str_dup(resp->entries.v[0].error_message);
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1739,63 +1520,58 @@ bool kc_write_txn_marker(kc_conn *c, const char *topic, int32_t part,
                          int32_t coordinator_epoch, bool commit,
                          int16_t *error) {
     *error = 0;
-    if (c->api_max[27] < 1) {
+    if (c->api_max[PROTO_API_WRITE_TXN_MARKERS] < 1) {
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 128);
-    buf_put_uvarint(&body, 2); /* one marker */
-    buf_put_be64(&body, (uint64_t)producer_id);
-    buf_put_be16(&body, (uint16_t)producer_epoch);
-    buf_put_u8(&body, commit ? 1 : 0);
-    buf_put_uvarint(&body, 2); /* one topic */
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2);
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_uvarint(&body, 0);
-    buf_put_be32(&body, (uint32_t)coordinator_epoch);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 27, 1, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        int found = 0;
-        uint32_t nm = get_count(&r, 10);
-        for (uint32_t m = 0; m < nm && !r.err; m++) {
-            int64_t pid = (int64_t)rd_be64(&r);
-            uint32_t nt = get_count(&r, 3);
-            for (uint32_t t = 0; t < nt && !r.err; t++) {
-                char *name = get_cstr(&r);
-                uint32_t np = get_count(&r, 7);
-                for (uint32_t p = 0; p < np && !r.err; p++) {
-                    int32_t idx = (int32_t)rd_be32(&r);
-                    int16_t e = (int16_t)rd_be16(&r);
-                    skip_tags(&r);
-                    if (pid == producer_id && name && !strcmp(name, topic) &&
-                        idx == part) {
-                        *error = e;
-                        found++;
-                    }
+    arena a;
+    arena_init(&a, 1024);
+    proto_write_txn_markers_request_writable_txn_marker_topic mt;
+    proto_write_txn_markers_request_writable_txn_marker_topic_init(&mt);
+    mt.name = proto_str_c(topic);
+    mt.partition_indexes.n = 1;
+    mt.partition_indexes.v = &part;
+    proto_write_txn_markers_request_writable_txn_marker m;
+    proto_write_txn_markers_request_writable_txn_marker_init(&m);
+    m.producer_id = producer_id;
+    m.producer_epoch = producer_epoch;
+    m.transaction_result = commit;
+    m.topics.n = 1;
+    m.topics.v = &mt;
+    m.coordinator_epoch = coordinator_epoch;
+    proto_write_txn_markers_request req;
+    proto_write_txn_markers_request_init(&req);
+    req.markers.n = 1;
+    req.markers.v = &m;
+    proto_write_txn_markers_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_WRITE_TXN_MARKERS, 1, &req, &a, (void **)&resp);
+    int found = 0;
+    for (int32_t i = 0; ok && i < resp->markers.n; i++) {
+        const proto_write_txn_markers_response_writable_txn_marker_result *mr =
+            &resp->markers.v[i];
+        for (int32_t t = 0; t < mr->topics.n; t++) {
+            const proto_write_txn_markers_response_writable_txn_marker_topic_result
+                *tr = &mr->topics.v[t];
+            for (int32_t p = 0; p < tr->partitions.n; p++) {
+                if (mr->producer_id == producer_id &&
+                    proto_str_eq(tr->name, topic) &&
+                    tr->partitions.v[p].partition_index == part) {
+                    *error = tr->partitions.v[p].error_code;
+                    found++;
                 }
-                skip_tags(&r);
-                free(name);
             }
-            skip_tags(&r);
         }
-        ok = !r.err && found == 1;
     }
-    buf_free(&resp);
-    return ok;
+    arena_free(&a);
+    return ok && found == 1;
 }
 
 /* ---- AddRaftVoter / RemoveRaftVoter ------------------------------------
  */
 
-static bool voter_call(kc_conn *c, int16_t key, buf *body, int16_t *error,
+/* AddRaftVoter and RemoveRaftVoter responses share their layout. */
+static bool voter_call(kc_conn *c, int16_t key, const void *req, int16_t *error,
                        char **msg) {
     *error = 0;
     *msg = NULL;
@@ -1803,54 +1579,60 @@ static bool voter_call(kc_conn *c, int16_t key, buf *body, int16_t *error,
         *error = 35; /* UNSUPPORTED_VERSION */
         return true;
     }
-    buf resp;
-    buf_init(&resp, 128);
-    bool ok = kc_call(c, key, 0, true, body, &resp);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *error = (int16_t)rd_be16(&r);
-        *msg = get_cstr(&r);
-        ok = !r.err;
+    arena a;
+    arena_init(&a, 1024);
+    proto_add_raft_voter_response *ar;
+    proto_remove_raft_voter_response *rr;
+    bool ok;
+    if (key == PROTO_API_ADD_RAFT_VOTER) {
+        ok = kc_rpc(c, key, 0, req, &a, (void **)&ar);
+        if (ok) {
+            *error = ar->error_code;
+            *msg = str_dup(ar->error_message);
+        }
+    } else {
+        ok = kc_rpc(c, key, 0, req, &a, (void **)&rr);
+        if (ok) {
+            *error = rr->error_code;
+            *msg = str_dup(rr->error_message);
+        }
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
 bool kc_add_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
                        const kc_endpoint *eps, int neps, int16_t *error,
                        char **msg) {
-    buf body;
-    buf_init(&body, 128);
-    buf_put_uvarint(&body, 0); /* cluster id: null */
-    buf_put_be32(&body, (uint32_t)c->timeout_ms);
-    buf_put_be32(&body, (uint32_t)id);
-    buf_put(&body, dir, 16);
-    buf_put_uvarint(&body, (uint64_t)neps + 1);
+    proto_add_raft_voter_request req;
+    proto_add_raft_voter_request_init(&req);
+    req.cluster_id = PROTO_STR_NULL;
+    req.timeout_ms = c->timeout_ms;
+    req.voter_id = id;
+    memcpy(req.voter_directory_id.b, dir, 16);
+    proto_add_raft_voter_request_listener *ls =
+        xcalloc((size_t)neps + 1, sizeof(*ls));
     for (int i = 0; i < neps; i++) {
-        put_cstr(&body, eps[i].listener);
-        put_cstr(&body, eps[i].host);
-        buf_put_be16(&body, (uint16_t)eps[i].port);
-        buf_put_uvarint(&body, 0);
+        proto_add_raft_voter_request_listener_init(&ls[i]);
+        ls[i].name = proto_str_c(eps[i].listener);
+        ls[i].host = proto_str_c(eps[i].host);
+        ls[i].port = (uint16_t)eps[i].port;
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = voter_call(c, 80, &body, error, msg);
-    buf_free(&body);
+    req.listeners.n = neps;
+    req.listeners.v = ls;
+    bool ok = voter_call(c, PROTO_API_ADD_RAFT_VOTER, &req, error, msg);
+    free(ls);
     return ok;
 }
 
 bool kc_remove_raft_voter(kc_conn *c, int32_t id, const uint8_t dir[16],
                           int16_t *error, char **msg) {
-    buf body;
-    buf_init(&body, 64);
-    buf_put_uvarint(&body, 0);
-    buf_put_be32(&body, (uint32_t)id);
-    buf_put(&body, dir, 16);
-    buf_put_uvarint(&body, 0);
-    bool ok = voter_call(c, 81, &body, error, msg);
-    buf_free(&body);
-    return ok;
+    proto_remove_raft_voter_request req;
+    proto_remove_raft_voter_request_init(&req);
+    req.cluster_id = PROTO_STR_NULL;
+    req.voter_id = id;
+    memcpy(req.voter_directory_id.b, dir, 16);
+    return voter_call(c, PROTO_API_REMOVE_RAFT_VOTER, &req, error, msg);
 }
 
 /* ---- SCRAM credentials -----------------------------------------------------
@@ -1871,55 +1653,47 @@ bool kc_describe_scram(kc_conn *c, const char *const *users, int nusers,
     *nout = 0;
     *top = 0;
     *top_msg = NULL;
-    if (c->api_max[50] < 0) {
+    if (c->api_max[PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS] < 0) {
         *top = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 256);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_user_scram_credentials_request req;
+    proto_describe_user_scram_credentials_request_init(&req);
     if (nusers <= 0) {
-        buf_put_uvarint(&body, 0); /* null: all users */
+        req.users.n = -1; /* null: every user */
+        req.users.v = NULL;
     } else {
-        buf_put_uvarint(&body, (uint64_t)nusers + 1);
+        req.users.n = nusers;
+        req.users.v = arena_calloc(&a, (size_t)nusers, sizeof(*req.users.v));
         for (int i = 0; i < nusers; i++) {
-            put_cstr(&body, users[i]);
-            buf_put_uvarint(&body, 0);
+            proto_describe_user_scram_credentials_request_user_name_init(
+                &req.users.v[i]);
+            req.users.v[i].name = proto_str_c(users[i]);
         }
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 50, 0, true, &body, &resp);
-    buf_free(&body);
+    proto_describe_user_scram_credentials_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *top = (int16_t)rd_be16(&r);
-        *top_msg = get_cstr(&r);
-        uint32_t n = get_count(&r, 5);
-        *out = xcalloc(n + 1, sizeof(kc_scram_user));
-        for (uint32_t i = 0; i < n && !r.err; i++) {
+        *top = resp->error_code;
+        *top_msg = str_dup(resp->error_message);
+        *out = xcalloc((size_t)resp->results.n + 1, sizeof(kc_scram_user));
+        for (int32_t i = 0; i < resp->results.n; i++) {
+            const proto_describe_user_scram_credentials_response_describe_user_scram_credentials_result
+                *r = &resp->results.v[i];
             kc_scram_user *u = &(*out)[(*nout)++];
-            u->user = get_cstr(&r);
-            if (!u->user)
-                u->user = xstrdup("");
-            u->error = (int16_t)rd_be16(&r);
-            u->error_message = get_cstr(&r);
-            uint32_t nc = get_count(&r, 6);
-            for (uint32_t k = 0; k < nc && !r.err; k++) {
-                int8_t m = (int8_t)rd_u8(&r);
-                int32_t it = (int32_t)rd_be32(&r);
-                skip_tags(&r);
-                if (u->n < 4) {
-                    u->mechanisms[u->n] = m;
-                    u->iterations[u->n++] = it;
-                }
+            u->user = str_dup_empty(r->user);
+            u->error = r->error_code;
+            u->error_message = str_dup(r->error_message);
+            for (int32_t k = 0; k < r->credential_infos.n && u->n < 4; k++) {
+                u->mechanisms[u->n] = r->credential_infos.v[k].mechanism;
+                u->iterations[u->n++] = r->credential_infos.v[k].iterations;
             }
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -1927,70 +1701,55 @@ bool kc_alter_scram(kc_conn *c, const char *user, const kc_scram_op *ops,
                     int nops, int16_t *error, char **msg) {
     *error = 0;
     *msg = NULL;
-    if (c->api_max[51] < 0) {
+    if (c->api_max[PROTO_API_ALTER_USER_SCRAM_CREDENTIALS] < 0) {
         *error = 35;
         return true;
     }
-    int nd = 0;
-    for (int i = 0; i < nops; i++)
-        nd += ops[i].remove;
-    buf body, resp;
-    buf_init(&body, 256);
-    buf_init(&resp, 128);
-    buf_put_uvarint(&body, (uint64_t)nd + 1);
-    for (int i = 0; i < nops; i++)
+    arena a;
+    arena_init(&a, 4096);
+    proto_alter_user_scram_credentials_request req;
+    proto_alter_user_scram_credentials_request_init(&req);
+    req.deletions.v =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*req.deletions.v));
+    req.upsertions.v =
+        arena_calloc(&a, (size_t)nops + 1, sizeof(*req.upsertions.v));
+    req.deletions.n = req.upsertions.n = 0;
+    for (int i = 0; i < nops; i++) {
         if (ops[i].remove) {
-            put_cstr(&body, user);
-            buf_put_u8(&body, (uint8_t)ops[i].mechanism);
-            buf_put_uvarint(&body, 0);
+            proto_alter_user_scram_credentials_request_scram_credential_deletion
+                *d = &req.deletions.v[req.deletions.n++];
+            proto_alter_user_scram_credentials_request_scram_credential_deletion_init(
+                d);
+            d->name = proto_str_c(user);
+            d->mechanism = ops[i].mechanism;
+        } else {
+            proto_alter_user_scram_credentials_request_scram_credential_upsertion
+                *u = &req.upsertions.v[req.upsertions.n++];
+            proto_alter_user_scram_credentials_request_scram_credential_upsertion_init(
+                u);
+            u->name = proto_str_c(user);
+            u->mechanism = ops[i].mechanism;
+            u->iterations = ops[i].iterations;
+            u->salt = (proto_bytes){ops[i].salt, (int32_t)ops[i].salt_len};
+            u->salted_password =
+                (proto_bytes){ops[i].salted, (int32_t)ops[i].salted_len};
         }
-    buf_put_uvarint(&body, (uint64_t)(nops - nd) + 1);
-    for (int i = 0; i < nops; i++)
-        if (!ops[i].remove) {
-            put_cstr(&body, user);
-            buf_put_u8(&body, (uint8_t)ops[i].mechanism);
-            buf_put_be32(&body, (uint32_t)ops[i].iterations);
-            buf_put_uvarint(&body, ops[i].salt_len + 1);
-            buf_put(&body, ops[i].salt, ops[i].salt_len);
-            buf_put_uvarint(&body, ops[i].salted_len + 1);
-            buf_put(&body, ops[i].salted, ops[i].salted_len);
-            buf_put_uvarint(&body, 0);
-        }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 51, 0, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t n = get_count(&r, 4);
-        for (uint32_t i = 0; i < n && !r.err; i++) {
-            free(get_cstr(&r));
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            skip_tags(&r);
-            if (e && !*error) {
-                *error = e;
-                *msg = m;
-            } else {
-                free(m);
-            }
-        }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    proto_alter_user_scram_credentials_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, &req, &a,
+                     (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->results.n; i++) {
+        if (resp->results.v[i].error_code && !*error) {
+            *error = resp->results.v[i].error_code;
+            *msg = str_dup(resp->results.v[i].error_message);
+        }
+    }
+    arena_free(&a);
     return ok;
 }
 
 /* ---- ACLs ------------------------------------------------------------------
  */
-
-static void put_ncstr(buf *b, const char *s) { /* compact nullable string */
-    if (!s)
-        buf_put_uvarint(b, 0);
-    else
-        put_cstr(b, s);
-}
 
 static int16_t acl_version(kc_conn *c, int key) {
     return c->api_max[key] >= 3 ? 3 : 2;
@@ -2005,68 +1764,57 @@ void kc_acls_free(kc_acl *v, int n) {
     free(v);
 }
 
-static char *cstr_or_empty(rd *r) {
-    char *s = get_cstr(r);
-    return s ? s : xstrdup("");
-}
-
 bool kc_describe_acls(kc_conn *c, const kc_acl *f, kc_acl **out, int *nout,
                       int16_t *err, char **msg) {
     *out = NULL;
     *nout = 0;
     *err = 0;
     *msg = NULL;
-    if (c->api_max[29] < 2) {
+    if (c->api_max[PROTO_API_DESCRIBE_ACLS] < 2) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 512);
-    buf_put_u8(&body, (uint8_t)f->rt);
-    put_ncstr(&body, f->name);
-    buf_put_u8(&body, (uint8_t)f->pt);
-    put_ncstr(&body, f->principal);
-    put_ncstr(&body, f->host);
-    buf_put_u8(&body, (uint8_t)f->op);
-    buf_put_u8(&body, (uint8_t)f->perm);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 29, acl_version(c, 29), true, &body, &resp);
-    buf_free(&body);
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_acls_request req;
+    proto_describe_acls_request_init(&req);
+    req.resource_type_filter = f->rt;
+    req.resource_name_filter = proto_str_c(f->name);
+    req.pattern_type_filter = f->pt;
+    req.principal_filter = proto_str_c(f->principal);
+    req.host_filter = proto_str_c(f->host);
+    req.operation = f->op;
+    req.permission_type = f->perm;
+    proto_describe_acls_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_DESCRIBE_ACLS,
+                     acl_version(c, PROTO_API_DESCRIBE_ACLS), &req, &a,
+                     (void **)&resp);
     if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        *err = (int16_t)rd_be16(&r);
-        *msg = get_cstr(&r);
-        uint32_t nres = get_count(&r, 5);
+        *err = resp->error_code;
+        *msg = str_dup(resp->error_message);
         int cap = 0;
-        for (uint32_t i = 0; i < nres && !r.err; i++) {
-            int8_t rt = (int8_t)rd_u8(&r);
-            char *name = cstr_or_empty(&r);
-            int8_t pt = (int8_t)rd_u8(&r);
-            uint32_t na = get_count(&r, 5);
-            for (uint32_t k = 0; k < na && !r.err; k++) {
+        for (int32_t i = 0; i < resp->resources.n; i++) {
+            const proto_describe_acls_response_describe_acls_resource *res =
+                &resp->resources.v[i];
+            for (int32_t k = 0; k < res->acls.n; k++) {
+                const proto_describe_acls_response_acl_description *d =
+                    &res->acls.v[k];
                 if (*nout == cap) {
                     cap = cap ? cap * 2 : 16;
                     *out = xrealloc(*out, (size_t)cap * sizeof(kc_acl));
                 }
-                kc_acl *a = &(*out)[(*nout)++];
-                a->rt = rt;
-                a->pt = pt;
-                a->name = xstrdup(name);
-                a->principal = cstr_or_empty(&r);
-                a->host = cstr_or_empty(&r);
-                a->op = (int8_t)rd_u8(&r);
-                a->perm = (int8_t)rd_u8(&r);
-                skip_tags(&r);
+                kc_acl *o = &(*out)[(*nout)++];
+                o->rt = res->resource_type;
+                o->pt = res->pattern_type;
+                o->name = str_dup_empty(res->resource_name);
+                o->principal = str_dup_empty(d->principal);
+                o->host = str_dup_empty(d->host);
+                o->op = d->operation;
+                o->perm = d->permission_type;
             }
-            free(name);
-            skip_tags(&r);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -2074,46 +1822,38 @@ bool kc_create_acls(kc_conn *c, const kc_acl *v, int n, int16_t *err,
                     char **msg) {
     *err = 0;
     *msg = NULL;
-    if (c->api_max[30] < 2) {
+    if (c->api_max[PROTO_API_CREATE_ACLS] < 2) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 128);
-    buf_put_uvarint(&body, (uint64_t)n + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_create_acls_request req;
+    proto_create_acls_request_init(&req);
+    req.creations.n = n;
+    req.creations.v = arena_calloc(&a, (size_t)n + 1, sizeof(*req.creations.v));
     for (int i = 0; i < n; i++) {
-        buf_put_u8(&body, (uint8_t)v[i].rt);
-        put_cstr(&body, v[i].name);
-        buf_put_u8(&body, (uint8_t)v[i].pt);
-        put_cstr(&body, v[i].principal);
-        put_cstr(&body, v[i].host);
-        buf_put_u8(&body, (uint8_t)v[i].op);
-        buf_put_u8(&body, (uint8_t)v[i].perm);
-        buf_put_uvarint(&body, 0);
+        proto_create_acls_request_acl_creation *cr = &req.creations.v[i];
+        proto_create_acls_request_acl_creation_init(cr);
+        cr->resource_type = v[i].rt;
+        cr->resource_name = proto_str_c(v[i].name ? v[i].name : "");
+        cr->resource_pattern_type = v[i].pt;
+        cr->principal = proto_str_c(v[i].principal ? v[i].principal : "");
+        cr->host = proto_str_c(v[i].host ? v[i].host : "");
+        cr->operation = v[i].op;
+        cr->permission_type = v[i].perm;
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 30, acl_version(c, 30), true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nr = get_count(&r, 3);
-        for (uint32_t i = 0; i < nr && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            skip_tags(&r);
-            if (e && !*err) {
-                *err = e;
-                *msg = m;
-            } else {
-                free(m);
-            }
+    proto_create_acls_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_CREATE_ACLS, acl_version(c, PROTO_API_CREATE_ACLS),
+               &req, &a, (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->results.n; i++) {
+        if (resp->results.v[i].error_code && !*err) {
+            *err = resp->results.v[i].error_code;
+            *msg = str_dup(resp->results.v[i].error_message);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }
 
@@ -2121,58 +1861,37 @@ bool kc_delete_acls(kc_conn *c, const kc_acl *f, int n, int16_t *err,
                     char **msg) {
     *err = 0;
     *msg = NULL;
-    if (c->api_max[31] < 2) {
+    if (c->api_max[PROTO_API_DELETE_ACLS] < 2) {
         *err = 35;
         return true;
     }
-    buf body, resp;
-    buf_init(&body, 128);
-    buf_init(&resp, 256);
-    buf_put_uvarint(&body, (uint64_t)n + 1);
+    arena a;
+    arena_init(&a, 4096);
+    proto_delete_acls_request req;
+    proto_delete_acls_request_init(&req);
+    req.filters.n = n;
+    req.filters.v = arena_calloc(&a, (size_t)n + 1, sizeof(*req.filters.v));
     for (int i = 0; i < n; i++) {
-        buf_put_u8(&body, (uint8_t)f[i].rt);
-        put_ncstr(&body, f[i].name);
-        buf_put_u8(&body, (uint8_t)f[i].pt);
-        put_ncstr(&body, f[i].principal);
-        put_ncstr(&body, f[i].host);
-        buf_put_u8(&body, (uint8_t)f[i].op);
-        buf_put_u8(&body, (uint8_t)f[i].perm);
-        buf_put_uvarint(&body, 0);
+        proto_delete_acls_request_delete_acls_filter *df = &req.filters.v[i];
+        proto_delete_acls_request_delete_acls_filter_init(df);
+        df->resource_type_filter = f[i].rt;
+        df->resource_name_filter = proto_str_c(f[i].name);
+        df->pattern_type_filter = f[i].pt;
+        df->principal_filter = proto_str_c(f[i].principal);
+        df->host_filter = proto_str_c(f[i].host);
+        df->operation = f[i].op;
+        df->permission_type = f[i].perm;
     }
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 31, acl_version(c, 31), true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nr = get_count(&r, 4);
-        for (uint32_t i = 0; i < nr && !r.err; i++) {
-            int16_t e = (int16_t)rd_be16(&r);
-            char *m = get_cstr(&r);
-            if (e && !*err) {
-                *err = e;
-                *msg = m;
-            } else {
-                free(m);
-            }
-            uint32_t nm = get_count(&r, 10);
-            for (uint32_t k = 0; k < nm && !r.err; k++) {
-                rd_be16(&r);
-                free(get_cstr(&r));
-                rd_u8(&r);
-                free(get_cstr(&r));
-                rd_u8(&r);
-                free(get_cstr(&r));
-                free(get_cstr(&r));
-                rd_u8(&r);
-                rd_u8(&r);
-                skip_tags(&r);
-            }
-            skip_tags(&r);
+    proto_delete_acls_response *resp;
+    bool ok =
+        kc_rpc(c, PROTO_API_DELETE_ACLS, acl_version(c, PROTO_API_DELETE_ACLS),
+               &req, &a, (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->filter_results.n; i++) {
+        if (resp->filter_results.v[i].error_code && !*err) {
+            *err = resp->filter_results.v[i].error_code;
+            *msg = str_dup(resp->filter_results.v[i].error_message);
         }
-        ok = !r.err;
     }
-    buf_free(&resp);
+    arena_free(&a);
     return ok;
 }

@@ -1,8 +1,14 @@
 /*
  * kclient.h - a tiny blocking Kafka client over one plain TCP socket, for
- * the few requests the packaged librdkafka (2.0.x) cannot make: Metadata
- * with topic ids, DescribeTopicPartitions (ELR), ApiVersions listing, and
- * ListOffsets with the max-timestamp spec. Used only by the CLI tools.
+ * the requests the packaged librdkafka (2.0.x) cannot make (Metadata with
+ * topic ids, DescribeTopicPartitions (ELR), ApiVersions listing, ListOffsets
+ * with the max-timestamp spec, and the admin APIs of the CLI tools). Every
+ * request is encoded and every response decoded with the generated codecs
+ * (proto/gen/messages.h), the broker's own; kc_call is only the framing.
+ *
+ * It stays blocking on purpose: a tool makes one request at a time to one
+ * node and exits, so a poll() on one socket is simpler than driving the
+ * event loop. Broker-to-broker traffic uses net/client.h instead.
  *
  * Ownership: kc_conn owns its socket; decoded results own their heap memory
  * (free with the matching *_free). Single-threaded; every call blocks for at
