@@ -973,40 +973,31 @@ bool kc_describe_log_dirs(kc_conn *c, kc_logdir_entry **out, int *nout) {
 bool kc_alter_replica_log_dir(kc_conn *c, const char *dir, const char *topic,
                               int32_t part, int16_t *err) {
     *err = 0;
-    if (c->api_max[34] < 2)
+    if (c->api_max[PROTO_API_ALTER_REPLICA_LOG_DIRS] < 2)
         return false;
-    buf body, resp;
-    buf_init(&body, 64);
-    buf_init(&resp, 64);
-    buf_put_uvarint(&body, 2); /* one dir */
-    put_cstr(&body, dir);
-    buf_put_uvarint(&body, 2); /* one topic */
-    put_cstr(&body, topic);
-    buf_put_uvarint(&body, 2); /* one partition */
-    buf_put_be32(&body, (uint32_t)part);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    buf_put_uvarint(&body, 0);
-    bool ok = kc_call(c, 34, 2, true, &body, &resp);
-    buf_free(&body);
-    if (ok) {
-        rd r;
-        rd_init(&r, resp.data, resp.len);
-        rd_be32(&r);
-        uint32_t nt = get_count(&r, 2);
-        for (uint32_t t = 0; t < nt && !r.err; t++) {
-            free(get_cstr(&r));
-            uint32_t np = get_count(&r, 7);
-            for (uint32_t k = 0; k < np && !r.err; k++) {
-                rd_be32(&r);
-                *err = (int16_t)rd_be16(&r);
-                skip_tags(&r);
-            }
-            skip_tags(&r);
-        }
-        ok = !r.err;
-    }
-    buf_free(&resp);
+    arena a;
+    arena_init(&a, 1024);
+    proto_alter_replica_log_dirs_request req;
+    proto_alter_replica_log_dirs_request_init(&req);
+    proto_alter_replica_log_dirs_request_alter_replica_log_dir d;
+    proto_alter_replica_log_dirs_request_alter_replica_log_dir_init(&d);
+    proto_alter_replica_log_dirs_request_alter_replica_log_dir_topic t;
+    proto_alter_replica_log_dirs_request_alter_replica_log_dir_topic_init(&t);
+    t.name = proto_str_c(topic);
+    t.partitions.n = 1;
+    t.partitions.v = &part;
+    d.path = proto_str_c(dir);
+    d.topics.n = 1;
+    d.topics.v = &t;
+    req.dirs.n = 1;
+    req.dirs.v = &d;
+    proto_alter_replica_log_dirs_response *resp;
+    bool ok = kc_rpc(c, PROTO_API_ALTER_REPLICA_LOG_DIRS, 2, &req, &a,
+                     (void **)&resp);
+    for (int32_t i = 0; ok && i < resp->results.n; i++)
+        for (int32_t k = 0; k < resp->results.v[i].partitions.n; k++)
+            *err = resp->results.v[i].partitions.v[k].error_code;
+    arena_free(&a);
     return ok;
 }
 
