@@ -351,7 +351,7 @@ static int16_t recs_flush(grp_coord *c, grp_group *g, recs *r) {
         e = grp_store_append(c, g->partition, gr, r->n);
         if (e)
             SL_WARN("group", "writing records of consumer group %s failed: %s",
-                    g->id, proto_error_name(e));
+                    g->id.p, proto_error_name(e));
         free(gr);
     }
     for (int i = 0; i < r->n; i++) {
@@ -365,13 +365,13 @@ static int16_t recs_flush(grp_coord *c, grp_group *g, recs *r) {
     return e;
 }
 
-static void rec_group_epoch(recs *r, const char *gid, const cg_group *cg,
+static void rec_group_epoch(recs *r, proto_str gid, const cg_group *cg,
                             bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_metadata_key key;
     proto_consumer_group_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 3);
     proto_consumer_group_metadata_key_encode(k, 3, &key);
     if (tomb)
@@ -383,13 +383,13 @@ static void rec_group_epoch(recs *r, const char *gid, const cg_group *cg,
     proto_consumer_group_metadata_value_encode(v, 0, &val);
 }
 
-static void rec_partition_meta(recs *r, const char *gid, const cg_group *cg,
+static void rec_partition_meta(recs *r, proto_str gid, const cg_group *cg,
                                bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_partition_metadata_key key;
     proto_consumer_group_partition_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 4);
     proto_consumer_group_partition_metadata_key_encode(k, 4, &key);
     if (tomb)
@@ -412,13 +412,12 @@ static void rec_partition_meta(recs *r, const char *gid, const cg_group *cg,
     free(tm);
 }
 
-static void rec_member(recs *r, const char *gid, const cg_member *m,
-                       bool tomb) {
+static void rec_member(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_member_metadata_key key;
     proto_consumer_group_member_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     key.member_id = proto_str_c(m->id);
     buf_put_be16(k, 5);
     proto_consumer_group_member_metadata_key_encode(k, 5, &key);
@@ -479,13 +478,13 @@ static void topic_parts_free(topic_parts *t, int n) {
     free(t);
 }
 
-static void rec_target_member(recs *r, const char *gid, const cg_member *m,
+static void rec_target_member(recs *r, proto_str gid, const cg_member *m,
                               bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_target_assignment_member_key key;
     proto_consumer_group_target_assignment_member_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     key.member_id = proto_str_c(m->id);
     buf_put_be16(k, 7);
     proto_consumer_group_target_assignment_member_key_encode(k, 7, &key);
@@ -512,13 +511,13 @@ static void rec_target_member(recs *r, const char *gid, const cg_member *m,
     topic_parts_free(tp, nt);
 }
 
-static void rec_target_epoch(recs *r, const char *gid, const cg_group *cg,
+static void rec_target_epoch(recs *r, proto_str gid, const cg_group *cg,
                              bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_target_assignment_metadata_key key;
     proto_consumer_group_target_assignment_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 6);
     proto_consumer_group_target_assignment_metadata_key_encode(k, 6, &key);
     if (tomb)
@@ -547,13 +546,12 @@ static cur_tp *to_cur(const tpset *s, int *n, topic_parts **keep) {
     return v;
 }
 
-static void rec_current(recs *r, const char *gid, const cg_member *m,
-                        bool tomb) {
+static void rec_current(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_current_member_assignment_key key;
     proto_consumer_group_current_member_assignment_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     key.member_id = proto_str_c(m->id);
     buf_put_be16(k, 8);
     proto_consumer_group_current_member_assignment_key_encode(k, 8, &key);
@@ -581,7 +579,7 @@ static void rec_current(recs *r, const char *gid, const cg_member *m,
 }
 
 /* Kafka's removeMember: current assignment, target and member tombstones. */
-static void rec_remove_member(recs *r, const char *gid, const cg_member *m) {
+static void rec_remove_member(recs *r, proto_str gid, const cg_member *m) {
     rec_current(r, gid, m, true);
     rec_target_member(r, gid, m, true);
     rec_member(r, gid, m, true);
@@ -726,7 +724,7 @@ static bool regex_valid(const char *rx) {
 static void bump_group_epoch(grp_group *g, recs *r, const char *why) {
     g->cg->group_epoch++;
     rec_group_epoch(r, g->id, g->cg, false);
-    SL_INFO("group", "[GroupId %s] Bumped group epoch to %d (%s).", g->id,
+    SL_INFO("group", "[GroupId %s] Bumped group epoch to %d (%s).", g->id.p,
             g->cg->group_epoch, why);
 }
 
@@ -784,7 +782,7 @@ static void update_target(grp_coord *c, grp_group *g, recs *r) {
     SL_INFO("group",
             "[GroupId %s] Computed a new target assignment for epoch %d with "
             "'%s' assignor.",
-            g->id, cg->assignment_epoch, an);
+            g->id.p, cg->assignment_epoch, an);
 }
 
 /* ---- reconciliation (Kafka's CurrentAssignmentBuilder) --------------------
@@ -889,7 +887,7 @@ static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
     SL_DEBUG("group",
              "[GroupId %s] Member %s new assignment state: epoch=%d, "
              "previousEpoch=%d, state=%s, assigned=%d, revoking=%d.",
-             g->id, m->id, m->epoch, m->prev_epoch, state_name(m->state),
+             g->id.p, m->id, m->epoch, m->prev_epoch, state_name(m->state),
              m->assigned.n, m->revoking.n);
     if (m->state == MS_UNREVOKED)
         m->rebalance_deadline =
@@ -902,12 +900,14 @@ static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
 /* ---- heartbeat ------------------------------------------------------------
  */
 
-static void session_and_interval(grp_coord *c, const char *gid, int32_t *s,
+static void session_and_interval(grp_coord *c, proto_str gid, int32_t *s,
                                  int32_t *hb) {
     *s = c->cg_env.session_ms > 0 ? c->cg_env.session_ms : 45000;
     *hb = c->cg_env.heartbeat_ms > 0 ? c->cg_env.heartbeat_ms : 5000;
-    if (c->cg_env.group_cfg)
-        c->cg_env.group_cfg(c->cg_env.ctx, gid, s, hb);
+    /* Group configs are kept by C-string name: an id with a NUL byte has
+     * none of its own (it must not take those of the id cut at the NUL). */
+    if (c->cg_env.group_cfg && !memchr(gid.p, 0, (size_t)gid.len))
+        c->cg_env.group_cfg(c->cg_env.ctx, gid.p, s, hb);
 }
 
 static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
@@ -918,7 +918,7 @@ static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
 /* Removes a member and bumps the group epoch (Kafka's fenceMember). */
 static void fence_member(grp_coord *c, grp_group *g, cg_member *m, recs *r,
                          const char *why) {
-    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id, m->id, why);
+    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id.p, m->id, why);
     rec_remove_member(r, g->id, m);
     drop_member(g->cg, m);
     refresh_meta(c, g, r);
@@ -1063,7 +1063,7 @@ static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
         SL_INFO("group",
                 "[GroupId %s] Static Member %s with instance id %s "
                 "temporarily left the consumer group.",
-                g->id, m->id, m->instance_id);
+                g->id.p, m->id, m->instance_id);
         m->epoch = STATIC_LEAVE_EPOCH;
         tpset_free(&m->revoking);
         m->rebalance_deadline = 0;
@@ -1090,7 +1090,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         return;
     }
     /* Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid */
-    if (!rq->group_id || !*rq->group_id) {
+    if (rq->group_id.len <= 0) {
         fail(out, KERR_INVALID_REQUEST, "GroupId can't be empty.");
         return;
     }
@@ -1229,7 +1229,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             SL_INFO("group",
                     "[GroupId %s] Member %s joins the consumer group using "
                     "the consumer protocol.",
-                    g->id, mid);
+                    g->id.p, mid);
         } else if ((e = check_epoch(m, rq, &msg)) != 0) {
             {
                 fail(out, e, msg);
@@ -1249,7 +1249,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "[GroupId %s] Static member %s with instance id %s "
                         "joins the consumer group using the consumer "
                         "protocol.",
-                        g->id, mid, rq->instance_id);
+                        g->id.p, mid, rq->instance_id);
             } else {
                 if (old->epoch != STATIC_LEAVE_EPOCH) {
                     fail(out, KERR_UNRELEASED_INSTANCE_ID,
@@ -1274,7 +1274,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "re-joins the consumer group using the consumer "
                         "protocol. Created a new member %s to replace the "
                         "existing member.",
-                        g->id, rq->instance_id, mid);
+                        g->id.p, rq->instance_id, mid);
             }
         } else {
             if (!old) {
@@ -1512,7 +1512,7 @@ void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
 /* ---- replay ---------------------------------------------------------------
  */
 
-static cg_group *replay_group(grp_coord *c, int32_t partition, const char *gid,
+static cg_group *replay_group(grp_coord *c, int32_t partition, proto_str gid,
                               bool create) {
     grp_group *g = grp_find(c, gid);
     if (!g) {
@@ -1582,7 +1582,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_metadata_key k;
         if (proto_consumer_group_metadata_key_decode(&r, &a, 3, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         if (!value) {
             grp_group *g = grp_find(c, gid);
             if (g && g->cg) {
@@ -1605,7 +1605,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_partition_metadata_key k;
         if (proto_consumer_group_partition_metadata_key_decode(&r, &a, 4, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (!cg) {
             ok = true;
@@ -1634,7 +1634,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_member_metadata_key k;
         if (proto_consumer_group_member_metadata_key_decode(&r, &a, 5, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         char *mid = proto_str_dup(&a, k.member_id);
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (!cg) {
@@ -1685,7 +1685,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_target_assignment_metadata_key_decode(&r, &a,
                                                                        6, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (cg && value) {
             proto_consumer_group_target_assignment_metadata_value v;
@@ -1704,7 +1704,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_target_assignment_member_key_decode(&r, &a, 7,
                                                                      &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         char *mid = proto_str_dup(&a, k.member_id);
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;
@@ -1727,7 +1727,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_current_member_assignment_key_decode(&r, &a, 8,
                                                                       &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         char *mid = proto_str_dup(&a, k.member_id);
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/proto.h"
+
 typedef struct cg_group cg_group;
 struct grp_coord;
 struct grp_group;
@@ -64,7 +66,7 @@ typedef struct cg_owned {
 } cg_owned;
 
 typedef struct cg_hb_req {
-    const char *group_id;
+    proto_str group_id;
     const char *member_id;
     int32_t member_epoch;
     const char *instance_id; /* NULL: not given */

@@ -42,11 +42,36 @@ static bool str_eq(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
-static uint64_t hash_str(const char *s) {
+static uint64_t hash_str(proto_str s) {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    for (int32_t i = 0; i < s.len; i++)
+        h = (h ^ (uint8_t)s.p[i]) * 1099511628211ULL;
     return h;
+}
+
+proto_str gs_dup(proto_str s) {
+    if (!s.p || s.len < 0)
+        return PROTO_STR_NULL;
+    char *p = xmalloc((size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return (proto_str){p, s.len};
+}
+
+void gs_free(proto_str *s) {
+    free((void *)s->p);
+    *s = PROTO_STR_NULL;
+}
+
+bool gs_eq(proto_str a, proto_str b) {
+    if (a.len < 0 || b.len < 0)
+        return a.len < 0 && b.len < 0;
+    return a.len == b.len && !memcmp(a.p, b.p, (size_t)a.len);
+}
+
+/* The length of a group id (0 for the null string, which no group has). */
+static size_t gid_len(proto_str s) {
+    return s.len > 0 ? (size_t)s.len : 0;
 }
 
 static int64_t now_ms(void) {
@@ -153,7 +178,7 @@ static void group_free(grp_group *g) {
     for (int i = 0; i < g->n_offs; i++)
         offset_free(&g->offs[i]);
     free(g->offs);
-    free(g->id);
+    gs_free(&g->id);
     free(g->protocol_type);
     free(g->protocol_name);
     free(g->leader);
@@ -177,10 +202,12 @@ void grp_free(grp_coord *c) {
     free(c);
 }
 
-grp_group *grp_find(grp_coord *c, const char *id) {
+grp_group *grp_find(grp_coord *c, proto_str id) {
+    if (id.len < 0)
+        return NULL;
     for (grp_group *g = c->tab[hash_str(id) & (c->tab_size - 1)]; g;
          g = g->next)
-        if (!strcmp(g->id, id))
+        if (gs_eq(g->id, id))
             return g;
     return NULL;
 }
@@ -203,12 +230,13 @@ static void tab_grow(grp_coord *c) {
     c->tab_size = ns;
 }
 
-static grp_group *group_create(grp_coord *c, const char *id) {
+static grp_group *group_create(grp_coord *c, proto_str id) {
     if (c->n_groups + 1 > c->tab_size)
         tab_grow(c);
     grp_group *g = xcalloc(1, sizeof *g);
-    g->id = xstrdup(id);
-    g->partition = grp_partition_for(id, strlen(id), c->cfg.num_partitions);
+    g->id = gs_dup(id.len < 0 ? proto_str_c("") : id);
+    g->partition =
+        grp_partition_for(g->id.p, gid_len(g->id), c->cfg.num_partitions);
     g->state = GRP_EMPTY;
     g->state_ts = clk_wall_ms();
     size_t h = hash_str(id) & (c->tab_size - 1);
@@ -248,9 +276,9 @@ int grp_partition_state(const grp_coord *c, int32_t p) {
     return c->part_state[p];
 }
 
-int16_t grp_check_coordinator(const grp_coord *c, const char *group_id) {
+int16_t grp_check_coordinator(const grp_coord *c, proto_str group_id) {
     int32_t p =
-        grp_partition_for(group_id, strlen(group_id), c->cfg.num_partitions);
+        grp_partition_for(group_id.p, gid_len(group_id), c->cfg.num_partitions);
     switch (c->part_state[p]) {
     case GRP_PART_ACTIVE:
         return KERR_NONE;
@@ -505,19 +533,19 @@ static void complete_sync_waiter(grp_member *m, int16_t err) {
 /* ---- records --------------------------------------------------------------
  */
 
-static void encode_group_key(buf *b, const char *group) {
+static void encode_group_key(buf *b, proto_str group) {
     proto_group_metadata_key k;
     proto_group_metadata_key_init(&k);
-    k.group = proto_str_c(group);
+    k.group = group;
     buf_put_be16(b, 2);
     proto_group_metadata_key_encode(b, 2, &k);
 }
 
-static void encode_offset_key(buf *b, const char *group, const char *topic,
+static void encode_offset_key(buf *b, proto_str group, const char *topic,
                               int32_t partition) {
     proto_offset_commit_key k;
     proto_offset_commit_key_init(&k);
-    k.group = proto_str_c(group);
+    k.group = group;
     k.topic = proto_str_c(topic);
     k.partition = partition;
     buf_put_be16(b, 1);
@@ -592,7 +620,7 @@ static int16_t store_group(grp_coord *c, grp_group *g) {
     buf_free(&k);
     buf_free(&v);
     if (e)
-        SL_WARN("group", "writing metadata of group %s failed: %s", g->id,
+        SL_WARN("group", "writing metadata of group %s failed: %s", g->id.p,
                 proto_error_name(e));
     return e;
 }
@@ -685,7 +713,7 @@ static void prepare_rebalance(grp_coord *c, grp_group *g, const char *reason) {
         "group",
         "Preparing to rebalance group %s in state %s with old generation %d "
         "(__consumer_offsets-%d) (reason: %s)",
-        g->id, grp_state_name(g->state), g->generation, g->partition, reason);
+        g->id.p, grp_state_name(g->state), g->generation, g->partition, reason);
     set_state(g, GRP_PREPARING_REBALANCE);
     if (!initial)
         maybe_complete_join(c, g);
@@ -706,7 +734,7 @@ static void complete_join(grp_coord *c, grp_group *g) {
         if (!g->m[i]->join_fn) {
             SL_INFO("group",
                     "Member %s in group %s has failed to rejoin, removing it",
-                    g->m[i]->id, g->id);
+                    g->m[i]->id, g->id.p);
             remove_member(g, g->m[i]);
         }
     /* The leader must be a member that rejoined. */
@@ -724,7 +752,7 @@ static void complete_join(grp_coord *c, grp_group *g) {
         SL_INFO(
             "group",
             "Group %s with generation %d is now empty (__consumer_offsets-%d)",
-            g->id, g->generation, g->partition);
+            g->id.p, g->generation, g->partition);
         store_group(c, g);
         return;
     }
@@ -733,7 +761,7 @@ static void complete_join(grp_coord *c, grp_group *g) {
     SL_INFO("group",
             "Stabilized group %s generation %d (__consumer_offsets-%d) with %d "
             "members",
-            g->id, g->generation, g->partition, g->n);
+            g->id.p, g->generation, g->partition, g->n);
     int64_t now = now_ms();
     for (int i = 0; i < g->n; i++) {
         grp_member *m = g->m[i];
@@ -840,7 +868,7 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
     SL_INFO("group",
             "Static member %s of group %s with unknown member id rejoins, "
             "assigning new member id %s (was %s)",
-            rq->instance_id, g->id, new_id, old_id);
+            rq->instance_id, g->id.p, new_id, old_id);
     free(old_id);
     char *old_proto_name = g->protocol_name ? xstrdup(g->protocol_name) : NULL;
     member_update(m, rq);
@@ -884,7 +912,7 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
 
 void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
     const char *mid = rq->member_id ? rq->member_id : "";
-    if (!rq->group_id || !*rq->group_id) {
+    if (rq->group_id.len <= 0) {
         join_error(fn, ctx, KERR_INVALID_GROUP_ID, mid);
         return;
     }
@@ -1089,7 +1117,7 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
             "group",
             "Assignment received from leader %s for group %s for generation "
             "%d. The group has %d members.",
-            m->id, g->id, g->generation, g->n);
+            m->id, g->id.p, g->generation, g->n);
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             if (!x->sync_fn)
@@ -1126,7 +1154,7 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
 /* ---- Heartbeat / LeaveGroup
  * --------------------------------------------------- */
 
-int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
+int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
                       const char *member_id, const char *instance_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
@@ -1151,7 +1179,7 @@ int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
     }
 }
 
-int16_t grp_leave_check(grp_coord *c, const char *group_id) {
+int16_t grp_leave_check(grp_coord *c, proto_str group_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
@@ -1160,7 +1188,7 @@ int16_t grp_leave_check(grp_coord *c, const char *group_id) {
     return KERR_NONE;
 }
 
-int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
+int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
                   const char *instance_id, const char *reason) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
@@ -1194,7 +1222,7 @@ int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
     char why[512];
     snprintf(why, sizeof why, "Removing member %s on LeaveGroup%s%s", m->id,
              reason ? ": " : "", reason ? reason : "");
-    SL_INFO("group", "%s (group %s)", why, g->id);
+    SL_INFO("group", "%s (group %s)", why, g->id.p);
     remove_member_and_update(c, g, m, why);
     return KERR_NONE;
 }
@@ -1287,12 +1315,12 @@ static int16_t validate_commit(grp_group *g, int32_t generation,
     return KERR_NONE;
 }
 
-void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
+void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
                 const char *member_id, const char *instance_id,
                 grp_commit_in *offs, int n, int16_t api_version) {
     int16_t top = KERR_NONE;
-    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
-    if (!group_id || !*group_id)
+    grp_group *g = grp_find(c, group_id);
+    if (group_id.len <= 0)
         top = KERR_INVALID_GROUP_ID;
     else if (!g) {
         if (generation < 0)
@@ -1438,7 +1466,7 @@ static int16_t write_offset_tombstones(grp_coord *c, grp_group *g,
     return e;
 }
 
-int16_t grp_offset_delete(grp_coord *c, const char *group_id,
+int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
                           const char *const *topics, const int32_t *parts,
                           int n, int16_t *errs) {
     grp_group *g = grp_find(c, group_id);
@@ -1490,7 +1518,7 @@ int16_t grp_offset_delete(grp_coord *c, const char *group_id,
     return KERR_NONE;
 }
 
-int16_t grp_delete_group(grp_coord *c, const char *group_id) {
+int16_t grp_delete_group(grp_coord *c, proto_str group_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
@@ -1505,7 +1533,7 @@ int16_t grp_delete_group(grp_coord *c, const char *group_id) {
     if (e)
         return e == KERR_NOT_COORDINATOR ? e : KERR_COORDINATOR_NOT_AVAILABLE;
     /* pending members get nothing more; drop the group */
-    SL_INFO("group", "Deleted group %s", g->id);
+    SL_INFO("group", "Deleted group %s", g->id.p);
     group_remove(c, g);
     return KERR_NONE;
 }
@@ -1560,7 +1588,7 @@ int grp_expire_offsets(grp_coord *c) {
                     if (ne)
                         SL_INFO("group",
                                 "Removed %d expired offsets of group %s", ne,
-                                g->id);
+                                g->id.p);
                     removed += ne;
                     if (drop_group) {
                         free(exp);
@@ -1601,7 +1629,7 @@ int grp_drop_deleted_topics(grp_coord *c,
             if (ng && !write_offset_tombstones(c, g, gone, ng, false)) {
                 SL_INFO("group",
                         "Removed %d offsets of deleted topics from group %s",
-                        ng, g->id);
+                        ng, g->id.p);
                 removed += ng;
                 for (int k = 0; k < ng; k++) {
                     grp_offset *o = gone[k];
@@ -1649,7 +1677,7 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
                 SL_INFO(
                     "group",
                     "Member %s of group %s did not sync in time, removing it",
-                    g->m[i]->id, g->id);
+                    g->m[i]->id, g->id.p);
                 remove_member(g, g->m[i]);
                 removed = true;
             }
@@ -1664,7 +1692,7 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
         char why[300];
         snprintf(why, sizeof why, "removing member %s on heartbeat expiration",
                  m->id);
-        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id,
+        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id.p,
                 why);
         remove_member_and_update(c, g, m, why);
         i = g->n; /* the array changed: rescan */
@@ -1709,7 +1737,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         proto_offset_commit_key k;
         if (proto_offset_commit_key_decode(&r, &a, kver, &k) != PROTO_OK)
             goto out;
-        char *gid = proto_str_dup(&a, k.group);
+        proto_str gid = k.group;
         grp_group *g = grp_find(c, gid);
         if (!value) {
             if (g) {
@@ -1740,7 +1768,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         proto_group_metadata_key k;
         if (proto_group_metadata_key_decode(&r, &a, kver, &k) != PROTO_OK)
             goto out;
-        char *gid = proto_str_dup(&a, k.group);
+        proto_str gid = k.group;
         grp_group *g = grp_find(c, gid);
         if (!value) {
             if (g) {
@@ -1864,7 +1892,7 @@ void grp_get_member(const grp_group *g, int i, grp_member_info *out) {
 /* ---- for consumer.c (internal.h)
  * -------------------------------------------------------- */
 
-grp_group *grp_group_create(grp_coord *c, const char *id) {
+grp_group *grp_group_create(grp_coord *c, proto_str id) {
     return group_create(c, id);
 }
 
@@ -1893,9 +1921,9 @@ void grp_classic_tombstone(grp_coord *c, grp_group *g) {
     g->generation = 0;
 }
 
-int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
+int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
                              const char *member_id, int32_t generation) {
-    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
+    grp_group *g = grp_find(c, group_id);
     if (!g || generation < 0)
         return KERR_NONE;
     if (g->cg) {

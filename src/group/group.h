@@ -18,6 +18,12 @@
  * clk_wall_ms() (core/clock.h, so unit tests drive both by hand). The owner
  * calls grp_tick often (the broker: every 50 ms) to fire expired deadlines.
  *
+ * Strings: group ids (and the other protocol strings the coordinator keeps)
+ * are Kafka STRINGs, bytes with a length that may hold NUL bytes: they come
+ * in and go out as proto_str (len -1: null) and are compared, hashed and
+ * written to records by their length, as Kafka compares Java Strings. Kept
+ * copies are followed by a NUL that is not part of them (for log lines).
+ *
  * Ownership: the coordinator owns every group, member and string in it;
  * strings passed in are copied. Callbacks get pointers valid only during the
  * call. Threading: one thread (the broker loop); nothing locks.
@@ -28,6 +34,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "proto/proto.h"
 
 typedef struct grp_coord grp_coord;
 typedef struct grp_group grp_group;
@@ -85,7 +93,7 @@ enum grp_part_state {
 void grp_set_partition_state(grp_coord *c, int32_t partition, int state);
 int grp_partition_state(const grp_coord *c, int32_t partition);
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for this group id. */
-int16_t grp_check_coordinator(const grp_coord *c, const char *group_id);
+int16_t grp_check_coordinator(const grp_coord *c, proto_str group_id);
 /* Replays one record of __consumer_offsets (during loading). Unknown record
  * types are skipped. Returns false if the bytes do not decode. */
 bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
@@ -115,7 +123,7 @@ typedef struct grp_protocol_in {
 } grp_protocol_in;
 
 typedef struct grp_join_req {
-    const char *group_id;
+    proto_str group_id;
     const char *member_id;   /* "" for a new member */
     const char *instance_id; /* NULL if dynamic */
     const char *client_id;
@@ -162,7 +170,7 @@ typedef struct grp_assignment_in {
 } grp_assignment_in;
 
 typedef struct grp_sync_req {
-    const char *group_id;
+    proto_str group_id;
     const char *member_id;
     const char *instance_id;
     const char *protocol_type; /* v5+, NULL if absent */
@@ -185,12 +193,12 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx);
 
 /* ---- Heartbeat / LeaveGroup
  * ---------------------------------------------------- */
-int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
+int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
                       const char *member_id, const char *instance_id);
 /* Top-level check of a LeaveGroup: 0, or the error for the whole request. */
-int16_t grp_leave_check(grp_coord *c, const char *group_id);
+int16_t grp_leave_check(grp_coord *c, proto_str group_id);
 /* One member leaving (member_id "" + instance_id: by instance id). */
-int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
+int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
                   const char *instance_id, const char *reason);
 
 /* ---- offsets ----------------------------------------------------------------
@@ -226,7 +234,7 @@ typedef struct grp_commit_in {
  * generation < 0 with an empty member id commits for a standalone consumer
  * (the group is created Empty if missing). A missing group with a
  * generation >= 0 gets ILLEGAL_GENERATION (v9+: GROUP_ID_NOT_FOUND). */
-void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
+void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
                 const char *member_id, const char *instance_id,
                 grp_commit_in *offs, int n, int16_t api_version);
 
@@ -235,10 +243,10 @@ void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
  * the member's current one; Kafka maps STALE_MEMBER_EPOCH to it for this
  * API) or UNKNOWN_MEMBER_ID. A missing group passes (the commit creates
  * it), as does generation < 0. */
-int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
+int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
                              const char *member_id, int32_t generation);
 
-grp_group *grp_find(grp_coord *c, const char *group_id);
+grp_group *grp_find(grp_coord *c, proto_str group_id);
 /* The committed offset, or NULL. */
 const grp_offset *grp_offset_get(const grp_group *g, const char *topic,
                                  size_t topic_len, int32_t partition);
@@ -248,11 +256,11 @@ const grp_offset *grp_offsets(grp_group *g, int *n);
 
 /* OffsetDelete: top-level error in the return value; per-partition errors
  * (GROUP_SUBSCRIBED_TO_TOPIC) in errs. */
-int16_t grp_offset_delete(grp_coord *c, const char *group_id,
+int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
                           const char *const *topics, const int32_t *parts,
                           int n, int16_t *errs);
 /* DeleteGroups for one group. */
-int16_t grp_delete_group(grp_coord *c, const char *group_id);
+int16_t grp_delete_group(grp_coord *c, proto_str group_id);
 
 /* Expires offsets by offsets.retention.minutes (Kafka's rules: for an Empty
  * group from the time it became empty; for a group without a protocol type
@@ -289,7 +297,7 @@ typedef struct grp_member_info {
 } grp_member_info;
 
 typedef struct grp_info {
-    const char *group_id;
+    proto_str group_id;
     int state;
     int32_t generation;
     const char *protocol_type; /* "" if none */

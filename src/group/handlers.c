@@ -420,7 +420,7 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
 }
 
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for the group. */
-static int16_t check_coord(brk_req *req, const char *group) {
+static int16_t check_coord(brk_req *req, proto_str group) {
     grp_coord *c = get_coord(req->brk);
     return grp_check_coordinator(c, group);
 }
@@ -439,15 +439,24 @@ static char *sdup0(brk_req *req, proto_str s) {
     return r ? r : arena_strndup(req->arena, "", 0);
 }
 
-/* A group id as the group coordinator keeps it: a C string. An id with a
- * NUL byte inside would be cut there and taken for another group (its
- * commits written over that group's offsets in __consumer_offsets), so it is
- * answered as an empty id is (INVALID_GROUP_ID) until group ids carry their
- * length. Apache Kafka accepts such an id as a group of its own. */
-static char *gid_dup(brk_req *req, proto_str s) {
-    if (s.len > 0 && memchr(s.p, 0, (size_t)s.len))
-        return arena_strndup(req->arena, "", 0);
-    return sdup0(req, s);
+/* A group id as the coordinator takes it: its bytes, NUL bytes included
+ * (Kafka takes "a\0b" for a group of its own, not for "a"); null as "". */
+static proto_str gid_dup(brk_req *req, proto_str s) {
+    (void)req;
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+/* prefix + group id (all its bytes) + suffix, in the request's arena. */
+static proto_str msg_with_gid(brk_req *req, const char *prefix, proto_str gid,
+                              const char *suffix) {
+    size_t a = strlen(prefix), n = gid.len > 0 ? (size_t)gid.len : 0,
+           z = strlen(suffix);
+    char *m = arena_alloc(req->arena, a + n + z + 1);
+    memcpy(m, prefix, a);
+    if (n)
+        memcpy(m + a, gid.p, n);
+    memcpy(m + a + n, suffix, z + 1);
+    return (proto_str){m, (int32_t)(a + n + z)};
 }
 
 static proto_str pstr(const char *s) {
@@ -504,9 +513,8 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
         *err = ensure_offsets_topic(brk);
         if (*err)
             return;
-        char *g = sdup0(req, key);
-        int32_t p =
-            grp_partition_for(g, strlen(g), grp_cfg(coord)->num_partitions);
+        int32_t p = grp_partition_for(key.p, key.len > 0 ? (size_t)key.len : 0,
+                                      grp_cfg(coord)->num_partitions);
         cl_partition *part = offsets_partition(brk, p);
         if (!part || part->leader != brk->node_id) {
             *err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -612,7 +620,7 @@ brk_status grp_handle_join_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     char *mid = sdup0(req, rq.member_id);
     int16_t e = check_coord(req, gid);
     if (e) {
@@ -681,7 +689,7 @@ brk_status grp_handle_sync_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (e) {
         grp_sync_result r = {.error = e};
@@ -728,7 +736,7 @@ brk_status grp_handle_heartbeat(brk_req *req) {
         return BRK_CLOSE;
     proto_heartbeat_response rs;
     proto_heartbeat_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     if (!rs.error_code)
         rs.error_code = grp_heartbeat(
@@ -748,7 +756,7 @@ brk_status grp_handle_leave_group(brk_req *req) {
         return BRK_CLOSE;
     proto_leave_group_response rs;
     proto_leave_group_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (!e)
         e = grp_leave_check(coord, gid);
@@ -786,7 +794,7 @@ brk_status grp_handle_offset_commit(brk_req *req) {
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -868,7 +876,7 @@ typedef proto_offset_fetch_response_offset_fetch_response_topics fetch_topic8;
 
 /* One group's offsets in the v8+ layout (the v0-7 layout has the same
  * fields; it is converted below). topics_n < 0: all committed offsets. */
-static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
+static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
                            const int32_t *parts_n, fetch_topic8 **out,
                            int32_t *out_n, bool require_stable) {
@@ -993,7 +1001,7 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             int32_t nts = 0;
             /* v9+: a consumer group member fetches with its epoch
              * (Kafka's ConsumerGroup.validateOffsetFetch) */
-            char *fgid = gid_dup(req, rg->group_id);
+            proto_str fgid = gid_dup(req, rg->group_id);
             grp_group *fg = v >= 9 && !check_coord(req, fgid)
                                 ? grp_find(coord, fgid)
                                 : NULL;
@@ -1133,8 +1141,9 @@ static void list_one(void *ctx, grp_group *g) {
     proto_list_groups_response_listed_group *lg =
         &lc->rs->groups.v[lc->rs->groups.n++];
     proto_list_groups_response_listed_group_init(lg);
-    lg->group_id = proto_str_c(
-        arena_strndup(lc->req->arena, gi.group_id, strlen(gi.group_id)));
+    lg->group_id = (proto_str){
+        arena_strndup(lc->req->arena, gi.group_id.p, (size_t)gi.group_id.len),
+        gi.group_id.len};
     lg->protocol_type = proto_str_c(arena_strndup(
         lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
     lg->group_state = proto_str_c(state);
@@ -1175,7 +1184,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
     for (int32_t i = 0; i < n; i++) {
         proto_describe_groups_response_described_group *dg = &rs.groups.v[i];
         proto_describe_groups_response_described_group_init(dg);
-        char *gid = gid_dup(req, rq.groups.v[i]);
+        proto_str gid = gid_dup(req, rq.groups.v[i]);
         dg->group_id = rq.groups.v[i];
         dg->error_code = check_coord(req, gid);
         dg->group_state = proto_str_c("");
@@ -1262,7 +1271,7 @@ brk_status grp_handle_delete_groups(brk_req *req) {
         proto_delete_groups_response_deletable_group_result *r =
             &rs.results.v[i];
         proto_delete_groups_response_deletable_group_result_init(r);
-        char *gid = gid_dup(req, rq.groups_names.v[i]);
+        proto_str gid = gid_dup(req, rq.groups_names.v[i]);
         r->group_id = rq.groups_names.v[i];
         r->error_code = check_coord(req, gid);
         if (!r->error_code)
@@ -1283,7 +1292,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
         return BRK_CLOSE;
     proto_offset_delete_response rs;
     proto_offset_delete_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -1539,7 +1548,7 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         SL_DEBUG(
             "group",
             "ConsumerGroupHeartbeat v%d of %s (member %s, epoch %d): %s%s%s",
-            req->api_version, hr.group_id, hr.member_id, hr.member_epoch,
+            req->api_version, hr.group_id.p, hr.member_id, hr.member_epoch,
             proto_error_name(out.error), out.message ? ": " : "",
             out.message ? out.message : "");
     rs.error_code = out.error;
@@ -1640,7 +1649,7 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         proto_consumer_group_describe_response_described_group *dg =
             &rs.groups.v[i];
         proto_consumer_group_describe_response_described_group_init(dg);
-        char *gid = gid_dup(req, rq.group_ids.v[i]);
+        proto_str gid = gid_dup(req, rq.group_ids.v[i]);
         dg->group_id = rq.group_ids.v[i];
         dg->group_state = proto_str_c("");
         dg->assignor_name = proto_str_c("");
@@ -1651,13 +1660,10 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         if (!g || !grp_is_consumer(g)) {
             /* Kafka: GROUP_ID_NOT_FOUND for a missing group and for a
              * group of another type */
-            char *msg = arena_alloc(req->arena, strlen(gid) + 64);
-            if (!g)
-                sprintf(msg, "Group %s not found.", gid);
-            else
-                sprintf(msg, "Group %s is not a consumer group.", gid);
             dg->error_code = KERR_GROUP_ID_NOT_FOUND;
-            dg->error_message = proto_str_c(msg);
+            dg->error_message =
+                msg_with_gid(req, "Group ", gid,
+                             g ? " is not a consumer group." : " not found.");
             continue;
         }
         if (rq.include_authorized_operations)

@@ -41,7 +41,7 @@ typedef struct gpending {
 } gpending;
 
 struct grp_group {
-    char *id;
+    proto_str id; /* owned copy (gs_dup) */
     int32_t partition;
     int state;
     int32_t generation;
@@ -79,8 +79,15 @@ struct grp_coord {
     cg_env cg_env; /* topic metadata and configuration of consumer groups */
 };
 
+/* Kept protocol strings (group.h): gs_dup copies s (bytes, then a NUL
+ * that is not part of it; the null string stays null), gs_free frees such a
+ * copy, gs_eq compares by length and bytes (null equals only null). */
+proto_str gs_dup(proto_str s);
+void gs_free(proto_str *s);
+bool gs_eq(proto_str a, proto_str b);
+
 /* group.c helpers used by consumer.c */
-grp_group *grp_group_create(grp_coord *c, const char *id);
+grp_group *grp_group_create(grp_coord *c, proto_str id);
 void grp_group_remove(grp_coord *c, grp_group *g);
 int16_t grp_store_append(grp_coord *c, int32_t partition, const grp_record *r,
                          int n);

@@ -156,13 +156,34 @@ def test_txn_offset_commit_metadata_with_nul_bytes_survives_fetch_and_restart(br
 # ---- Identifiers with NUL bytes are other identifiers, never cut into an
 # existing one.
 
-INVALID_GROUP_ID = 24
+def list_groups(bs):
+    """ListGroups v2: {group_id: protocol_type}."""
+    c = grpraw.Conn(bs)
+    try:
+        r = c.call(16, 2, b"")
+        r.i32()
+        assert r.i16() == 0
+        return dict(r.arr(lambda: (r.str(), r.str())))
+    finally:
+        c.close()
 
 
-def test_group_id_with_nul_byte_never_writes_another_groups_offsets(broker):
-    """Apache Kafka takes "g\\0x" as a group of its own. Sluice keeps group
-    ids as C strings for now and refuses such an id (INVALID_GROUP_ID, as for
-    an empty one) rather than cut it to "g" and write over g's offsets."""
+def delete_groups(bs, groups):
+    """DeleteGroups v1: {group_id: error}."""
+    c = grpraw.Conn(bs)
+    try:
+        r = c.call(42, 1, grpraw._arr(groups, _str))
+        r.i32()
+        return dict(r.arr(lambda: (r.str(), r.i16())))
+    finally:
+        c.close()
+
+
+def test_group_id_with_nul_byte_is_a_group_of_its_own(broker):
+    """As on Apache Kafka, "g\0x" is a group of its own, not "g" (Sluice cut
+    group ids at the NUL and wrote the other group's commits over g's
+    offsets, then refused such ids): separate offsets before and after a
+    restart, listed and described under its whole id, deleted alone."""
     bs = broker.bootstrap
     topic = harness.create_topic(bs, harness.unique_topic("gid"))
     group = harness.unique_topic("g-nul")
@@ -171,16 +192,26 @@ def test_group_id_with_nul_byte_never_writes_another_groups_offsets(broker):
     try:
         c.find_coordinator(group)
         assert c.commit(group, -1, "", {(topic, 0): (5, "A")}) == {(topic, 0): 0}
-        res = c.commit(other, -1, "", {(topic, 0): (99, "B")})
+        c.find_coordinator(other)
+        assert c.commit(other, -1, "", {(topic, 0): (99, "B")}) == {(topic, 0): 0}
+        described = c.describe([group, other])
     finally:
         c.close()
-    accepted = harness.TARGET == "kafka"
-    assert res == {(topic, 0): 0 if accepted else INVALID_GROUP_ID}
+    assert [(d["error"], d["group"], d["state"]) for d in described] == [
+        (0, group, "Empty"), (0, other, "Empty")]
     settle(bs, group, topic, [0], {(topic, 0): (5, "A", 0)})
+    settle(bs, other, topic, [0], {(topic, 0): (99, "B", 0)})
+    listed = list_groups(bs)
+    assert group in listed and other in listed
     broker.restart()
     settle(bs, group, topic, [0], {(topic, 0): (5, "A", 0)})
-    if accepted:
-        settle(bs, other, topic, [0], {(topic, 0): (99, "B", 0)})
+    settle(bs, other, topic, [0], {(topic, 0): (99, "B", 0)})
+    assert delete_groups(bs, [other]) == {other: 0}
+    # asked by name: none committed; asked for all: nothing
+    assert fetch(bs, other, topic, [0]) == ({(topic, 0): (-1, "", 0)}, {})
+    settle(bs, group, topic, [0], {(topic, 0): (5, "A", 0)})
+    listed = list_groups(bs)
+    assert group in listed and other not in listed
 
 
 def init_producer_id(bs, txn_id):
