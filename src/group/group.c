@@ -111,21 +111,22 @@ const char *grp_state_name(int state) {
 }
 
 /* A member id as Kafka makes it: "<clientId or instanceId>-<UUID>". */
-static char *new_member_id(const char *prefix) {
+static proto_str new_member_id(proto_str prefix) {
     uint8_t u[16];
     rng_os_bytes(u, sizeof u);
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
     buf b;
     buf_init(&b, 64);
-    buf_printf(&b, "%s-", prefix);
+    if (prefix.len > 0)
+        buf_put(&b, prefix.p, (size_t)prefix.len);
+    buf_put_u8(&b, '-');
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             buf_printf(&b, "-");
         buf_printf(&b, "%02x", u[i]);
     }
-    buf_put_u8(&b, 0);
-    char *s = xstrdup((char *)b.data);
+    proto_str s = gs_dup((proto_str){(const char *)b.data, (int32_t)b.len});
     buf_free(&b);
     return s;
 }
@@ -150,10 +151,10 @@ const grp_config *grp_cfg(const grp_coord *c) {
 }
 
 static void member_free(grp_member *m) {
-    free(m->id);
-    free(m->instance_id);
-    free(m->client_id);
-    free(m->client_host);
+    gs_free(&m->id);
+    gs_free(&m->instance_id);
+    gs_free(&m->client_id);
+    gs_free(&m->client_host);
     for (int i = 0; i < m->n_protos; i++) {
         free(m->protos[i].name);
         free(m->protos[i].meta);
@@ -173,7 +174,7 @@ static void group_free(grp_group *g) {
         member_free(g->m[i]);
     free(g->m);
     for (int i = 0; i < g->n_pending; i++)
-        free(g->pending[i].id);
+        gs_free(&g->pending[i].id);
     free(g->pending);
     for (int i = 0; i < g->n_offs; i++)
         offset_free(&g->offs[i]);
@@ -181,7 +182,7 @@ static void group_free(grp_group *g) {
     gs_free(&g->id);
     free(g->protocol_type);
     free(g->protocol_name);
-    free(g->leader);
+    gs_free(&g->leader);
     cg_free(g->cg);
     free(g);
 }
@@ -292,33 +293,33 @@ int16_t grp_check_coordinator(const grp_coord *c, proto_str group_id) {
 /* ---- members --------------------------------------------------------------
  */
 
-static grp_member *member_find(const grp_group *g, const char *id) {
-    if (!id)
+static grp_member *member_find(const grp_group *g, proto_str id) {
+    if (id.len < 0)
         return NULL;
     for (int i = 0; i < g->n; i++)
-        if (!strcmp(g->m[i]->id, id))
+        if (gs_eq(g->m[i]->id, id))
             return g->m[i];
     return NULL;
 }
 
-static grp_member *member_by_instance(const grp_group *g, const char *iid) {
-    if (!iid)
+static grp_member *member_by_instance(const grp_group *g, proto_str iid) {
+    if (iid.len < 0)
         return NULL;
     for (int i = 0; i < g->n; i++)
-        if (g->m[i]->instance_id && !strcmp(g->m[i]->instance_id, iid))
+        if (gs_eq(g->m[i]->instance_id, iid))
             return g->m[i];
     return NULL;
 }
 
-static int pending_find(const grp_group *g, const char *id) {
+static int pending_find(const grp_group *g, proto_str id) {
     for (int i = 0; i < g->n_pending; i++)
-        if (!strcmp(g->pending[i].id, id))
+        if (gs_eq(g->pending[i].id, id))
             return i;
     return -1;
 }
 
 static void pending_remove_at(grp_group *g, int i) {
-    free(g->pending[i].id);
+    gs_free(&g->pending[i].id);
     g->pending[i] = g->pending[--g->n_pending];
 }
 
@@ -460,12 +461,12 @@ static void set_state(grp_group *g, int st) {
  */
 
 static void join_error(grp_join_fn fn, void *ctx, int16_t err,
-                       const char *member_id) {
+                       proto_str member_id) {
     grp_join_result r = {0};
     r.error = err;
     r.generation = -1;
-    r.leader = "";
-    r.member_id = member_id ? member_id : "";
+    r.leader = proto_str_c("");
+    r.member_id = member_id.len >= 0 ? member_id : proto_str_c("");
     fn(ctx, &r);
 }
 
@@ -485,11 +486,11 @@ static void join_answer_ex(grp_group *g, grp_member *m, grp_join_fn fn,
     r.generation = g->generation;
     r.protocol_type = g->protocol_type;
     r.protocol_name = g->protocol_name;
-    r.leader = g->leader ? g->leader : "";
+    r.leader = g->leader.len >= 0 ? g->leader : proto_str_c("");
     r.member_id = m->id;
     r.skip_assignment = skip_assignment;
     grp_join_member *mem = NULL;
-    if (members_to_leader && g->leader && !strcmp(g->leader, m->id)) {
+    if (members_to_leader && gs_eq(g->leader, m->id)) {
         mem = xcalloc((size_t)(g->n ? g->n : 1), sizeof *mem);
         for (int i = 0; i < g->n; i++) {
             const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -574,17 +575,17 @@ static void encode_group_value(buf *b, const grp_group *g) {
     v.protocol_type = proto_str_c(g->protocol_type ? g->protocol_type : "");
     v.generation = g->generation;
     v.protocol = proto_str_c(g->protocol_name);
-    v.leader = proto_str_c(g->leader);
+    v.leader = g->leader;
     v.current_state_timestamp = g->state_ts;
     proto_group_metadata_value_member_metadata *mm =
         xcalloc((size_t)(g->n ? g->n : 1), sizeof *mm);
     for (int i = 0; i < g->n; i++) {
         const grp_member *m = g->m[i];
         proto_group_metadata_value_member_metadata_init(&mm[i]);
-        mm[i].member_id = proto_str_c(m->id);
-        mm[i].group_instance_id = proto_str_c(m->instance_id);
-        mm[i].client_id = proto_str_c(m->client_id);
-        mm[i].client_host = proto_str_c(m->client_host);
+        mm[i].member_id = m->id;
+        mm[i].group_instance_id = m->instance_id;
+        mm[i].client_id = m->client_id;
+        mm[i].client_host = m->client_host;
         mm[i].rebalance_timeout = m->rebalance_ms;
         mm[i].session_timeout = m->session_ms;
         const gproto *p = member_proto(m, g->protocol_name);
@@ -649,8 +650,8 @@ static void add_member(grp_group *g, grp_member *m) {
         g->m = xrealloc(g->m, (size_t)g->cap * sizeof *g->m);
     }
     g->m[g->n++] = m;
-    if (!g->leader)
-        g->leader = xstrdup(m->id);
+    if (g->leader.len < 0)
+        g->leader = gs_dup(m->id);
     g->new_member_added = true;
 }
 
@@ -665,9 +666,10 @@ static void remove_member(grp_group *g, grp_member *m) {
     memmove(&g->m[idx], &g->m[idx + 1],
             (size_t)(g->n - idx - 1) * sizeof *g->m);
     g->n--;
-    if (g->leader && !strcmp(g->leader, m->id)) {
-        free(g->leader);
-        g->leader = g->n ? xstrdup(g->m[0]->id) : NULL;
+    if (gs_eq(g->leader, m->id)) {
+        gs_free(&g->leader);
+        if (g->n)
+            g->leader = gs_dup(g->m[0]->id);
     }
     complete_join_waiter(m, KERR_UNKNOWN_MEMBER_ID);
     complete_sync_waiter(m, KERR_UNKNOWN_MEMBER_ID);
@@ -734,20 +736,19 @@ static void complete_join(grp_coord *c, grp_group *g) {
         if (!g->m[i]->join_fn) {
             SL_INFO("group",
                     "Member %s in group %s has failed to rejoin, removing it",
-                    g->m[i]->id, g->id.p);
+                    g->m[i]->id.p, g->id.p);
             remove_member(g, g->m[i]);
         }
     /* The leader must be a member that rejoined. */
-    if (g->n && (!g->leader || !member_find(g, g->leader))) {
-        free(g->leader);
-        g->leader = xstrdup(g->m[0]->id);
+    if (g->n && !member_find(g, g->leader)) {
+        gs_free(&g->leader);
+        g->leader = gs_dup(g->m[0]->id);
     }
     g->generation++;
     free(g->protocol_name);
     g->protocol_name = NULL;
     if (g->n == 0) {
-        free(g->leader);
-        g->leader = NULL;
+        gs_free(&g->leader);
         set_state(g, GRP_EMPTY);
         SL_INFO(
             "group",
@@ -794,12 +795,17 @@ static void rebalance_or_complete(grp_coord *c, grp_group *g,
 /* ---- JoinGroup
  * ----------------------------------------------------------------- */
 
-static grp_member *member_new(const grp_join_req *rq, char *id) {
+/* A string of the request, "" if null. */
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+static grp_member *member_new(const grp_join_req *rq, proto_str id) {
     grp_member *m = xcalloc(1, sizeof *m);
     m->id = id;
-    m->instance_id = dup_or_null(rq->instance_id);
-    m->client_id = xstrdup(rq->client_id ? rq->client_id : "");
-    m->client_host = xstrdup(rq->client_host ? rq->client_host : "");
+    m->instance_id = gs_dup(rq->instance_id);
+    m->client_id = gs_dup(or_empty(rq->client_id));
+    m->client_host = gs_dup(or_empty(rq->client_host));
     m->session_ms = rq->session_timeout_ms;
     m->rebalance_ms = rq->rebalance_timeout_ms;
     member_set_protocols(m, rq->protocols, rq->n_protocols);
@@ -811,15 +817,15 @@ static void member_update(grp_member *m, const grp_join_req *rq) {
     member_set_protocols(m, rq->protocols, rq->n_protocols);
     m->session_ms = rq->session_timeout_ms;
     m->rebalance_ms = rq->rebalance_timeout_ms;
-    free(m->client_id);
-    m->client_id = xstrdup(rq->client_id ? rq->client_id : "");
-    free(m->client_host);
-    m->client_host = xstrdup(rq->client_host ? rq->client_host : "");
+    gs_free(&m->client_id);
+    m->client_id = gs_dup(or_empty(rq->client_id));
+    gs_free(&m->client_host);
+    m->client_host = gs_dup(or_empty(rq->client_host));
     m->hb_deadline = now_ms() + m->session_ms;
 }
 
 static void add_member_and_rebalance(grp_coord *c, grp_group *g,
-                                     const grp_join_req *rq, char *id,
+                                     const grp_join_req *rq, proto_str id,
                                      grp_join_fn fn, void *ctx) {
     grp_member *m = member_new(rq, id);
     m->join_fn = fn;
@@ -832,8 +838,8 @@ static void add_member_and_rebalance(grp_coord *c, grp_group *g,
     }
     char reason[256];
     snprintf(reason, sizeof reason,
-             "Adding new member %s with group instance id %s", id,
-             rq->instance_id ? rq->instance_id : "None");
+             "Adding new member %s with group instance id %s", id.p,
+             rq->instance_id.len >= 0 ? rq->instance_id.p : "None");
     rebalance_or_complete(c, g, reason);
 }
 
@@ -847,7 +853,7 @@ static void update_member_and_rebalance(grp_coord *c, grp_group *g,
     m->join_ctx = ctx;
     char reason[256];
     snprintf(reason, sizeof reason, "Updating metadata for member %s during %s",
-             m->id, grp_state_name(g->state));
+             m->id.p, grp_state_name(g->state));
     rebalance_or_complete(c, g, reason);
 }
 
@@ -855,21 +861,21 @@ static void update_member_and_rebalance(grp_coord *c, grp_group *g,
  * old identity (and assignment) under a new member id. */
 static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
                           const grp_join_req *rq, grp_join_fn fn, void *ctx) {
-    char *new_id = new_member_id(rq->instance_id);
+    proto_str new_id = new_member_id(rq->instance_id);
     complete_join_waiter(m, KERR_FENCED_INSTANCE_ID);
     complete_sync_waiter(m, KERR_FENCED_INSTANCE_ID);
-    char *old_id = m->id;
-    bool was_leader = g->leader && !strcmp(g->leader, old_id);
+    proto_str old_id = m->id;
+    bool was_leader = gs_eq(g->leader, old_id);
     m->id = new_id;
     if (was_leader) {
-        free(g->leader);
-        g->leader = xstrdup(new_id);
+        gs_free(&g->leader);
+        g->leader = gs_dup(new_id);
     }
     SL_INFO("group",
             "Static member %s of group %s with unknown member id rejoins, "
             "assigning new member id %s (was %s)",
-            rq->instance_id, g->id.p, new_id, old_id);
-    free(old_id);
+            rq->instance_id.p, g->id.p, new_id.p, old_id.p);
+    gs_free(&old_id);
     char *old_proto_name = g->protocol_name ? xstrdup(g->protocol_name) : NULL;
     member_update(m, rq);
     switch (g->state) {
@@ -911,7 +917,7 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
 }
 
 void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
-    const char *mid = rq->member_id ? rq->member_id : "";
+    proto_str mid = or_empty(rq->member_id);
     if (rq->group_id.len <= 0) {
         join_error(fn, ctx, KERR_INVALID_GROUP_ID, mid);
         return;
@@ -921,7 +927,7 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
         join_error(fn, ctx, KERR_INVALID_SESSION_TIMEOUT, mid);
         return;
     }
-    bool unknown = *mid == 0;
+    bool unknown = mid.len == 0;
     grp_group *g = grp_find(c, rq->group_id);
     if (!g) {
         if (!unknown) {
@@ -959,10 +965,10 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             join_error(fn, ctx, KERR_GROUP_MAX_SIZE_REACHED, mid);
             return;
         }
-        char *id = new_member_id(rq->instance_id
-                                     ? rq->instance_id
-                                     : (rq->client_id ? rq->client_id : ""));
-        if (!rq->instance_id && rq->require_known_member_id) {
+        proto_str id =
+            new_member_id(rq->instance_id.len >= 0 ? rq->instance_id
+                                                   : or_empty(rq->client_id));
+        if (rq->instance_id.len < 0 && rq->require_known_member_id) {
             /* KIP-394: hand out the id first; the member joins with it. */
             if (g->n_pending == g->cap_pending) {
                 g->cap_pending = g->cap_pending ? g->cap_pending * 2 : 4;
@@ -987,14 +993,14 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             join_error(fn, ctx, KERR_GROUP_MAX_SIZE_REACHED, mid);
             return;
         }
-        char *id = g->pending[pi].id;
-        g->pending[pi].id = NULL;
+        proto_str id = g->pending[pi].id;
+        g->pending[pi].id = PROTO_STR_NULL;
         g->pending[pi] = g->pending[--g->n_pending];
         add_member_and_rebalance(c, g, rq, id, fn, ctx);
         return;
     }
     grp_member *sm = member_by_instance(g, rq->instance_id);
-    if (rq->instance_id && sm && strcmp(sm->id, mid)) {
+    if (sm && !gs_eq(sm->id, mid)) {
         join_error(fn, ctx, KERR_FENCED_INSTANCE_ID, mid);
         return;
     }
@@ -1015,7 +1021,7 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             update_member_and_rebalance(c, g, m, rq, fn, ctx);
         break;
     case GRP_STABLE:
-        if ((g->leader && !strcmp(g->leader, m->id)) ||
+        if (gs_eq(g->leader, m->id) ||
             !member_matches(m, rq->protocols, rq->n_protocols))
             update_member_and_rebalance(c, g, m, rq, fn, ctx);
         else {
@@ -1032,14 +1038,14 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
 /* ---- member validation (Kafka's validateMember)
  * ------------------------------------ */
 
-static int16_t validate_member(const grp_group *g, const char *member_id,
-                               const char *instance_id, grp_member **out) {
+static int16_t validate_member(const grp_group *g, proto_str member_id,
+                               proto_str instance_id, grp_member **out) {
     *out = NULL;
-    if (instance_id) {
+    if (instance_id.len >= 0) {
         grp_member *sm = member_by_instance(g, instance_id);
         if (!sm)
             return KERR_UNKNOWN_MEMBER_ID;
-        if (!member_id || strcmp(sm->id, member_id))
+        if (!gs_eq(sm->id, member_id))
             return KERR_FENCED_INSTANCE_ID;
     }
     grp_member *m = member_find(g, member_id);
@@ -1090,14 +1096,14 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
         m->sync_ctx = ctx;
         m->pending_sync = false;
         m->hb_deadline = now_ms() + m->session_ms;
-        if (!g->leader || strcmp(g->leader, m->id))
+        if (!gs_eq(g->leader, m->id))
             break;
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             const grp_assignment_in *a = NULL;
             for (int j = 0; j < rq->n_assignments; j++)
-                if (strlen(x->id) == rq->assignments[j].member_id_len &&
-                    !memcmp(x->id, rq->assignments[j].member_id,
+                if ((size_t)x->id.len == rq->assignments[j].member_id_len &&
+                    !memcmp(x->id.p, rq->assignments[j].member_id,
                             rq->assignments[j].member_id_len))
                     a = &rq->assignments[j];
             member_set_assignment(x, a ? a->assignment : NULL,
@@ -1117,7 +1123,7 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
             "group",
             "Assignment received from leader %s for group %s for generation "
             "%d. The group has %d members.",
-            m->id, g->id.p, g->generation, g->n);
+            m->id.p, g->id.p, g->generation, g->n);
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             if (!x->sync_fn)
@@ -1155,7 +1161,7 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
  * --------------------------------------------------- */
 
 int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
-                      const char *member_id, const char *instance_id) {
+                      proto_str member_id, proto_str instance_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
@@ -1188,16 +1194,16 @@ int16_t grp_leave_check(grp_coord *c, proto_str group_id) {
     return KERR_NONE;
 }
 
-int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
-                  const char *instance_id, const char *reason) {
+int16_t grp_leave(grp_coord *c, proto_str group_id, proto_str member_id,
+                  proto_str instance_id, const char *reason) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
     if (g->state == GRP_DEAD)
         return KERR_COORDINATOR_NOT_AVAILABLE;
-    const char *mid = member_id ? member_id : "";
+    proto_str mid = or_empty(member_id);
     grp_member *m = NULL;
-    if (!*mid) {
+    if (mid.len == 0) {
         m = member_by_instance(g, instance_id);
         if (!m)
             return KERR_UNKNOWN_MEMBER_ID;
@@ -1209,7 +1215,7 @@ int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
             return KERR_NONE;
         }
         m = member_find(g, mid);
-        if (instance_id) {
+        if (instance_id.len >= 0) {
             grp_member *sm = member_by_instance(g, instance_id);
             if (!sm)
                 return KERR_UNKNOWN_MEMBER_ID;
@@ -1220,7 +1226,7 @@ int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
             return KERR_UNKNOWN_MEMBER_ID;
     }
     char why[512];
-    snprintf(why, sizeof why, "Removing member %s on LeaveGroup%s%s", m->id,
+    snprintf(why, sizeof why, "Removing member %s on LeaveGroup%s%s", m->id.p,
              reason ? ": " : "", reason ? reason : "");
     SL_INFO("group", "%s (group %s)", why, g->id.p);
     remove_member_and_update(c, g, m, why);
@@ -1293,11 +1299,21 @@ static void offset_remove(grp_group *g, grp_offset *o) {
 }
 
 /* Kafka's ClassicGroup.validateOffsetCommit (non-transactional). */
+/* cg_validate_commit for a member id of a request (not NUL-terminated);
+ * consumer-group member ids are still C strings there. */
+static int16_t cg_commit_check(const cg_group *cg, proto_str member_id,
+                               int32_t generation, int16_t api_version) {
+    proto_str mid = gs_dup(or_empty(member_id));
+    int16_t e = cg_validate_commit(cg, mid.p, generation, api_version);
+    gs_free(&mid);
+    return e;
+}
+
 static int16_t validate_commit(grp_group *g, int32_t generation,
-                               const char *member_id, const char *instance_id) {
+                               proto_str member_id, proto_str instance_id) {
     if (g->state == GRP_DEAD)
         return KERR_COORDINATOR_NOT_AVAILABLE;
-    bool simple = generation < 0 && (!member_id || !*member_id) && !instance_id;
+    bool simple = generation < 0 && member_id.len <= 0 && instance_id.len < 0;
     if (generation < 0 && g->state == GRP_EMPTY)
         return KERR_NONE;
     if (!simple) {
@@ -1316,8 +1332,8 @@ static int16_t validate_commit(grp_group *g, int32_t generation,
 }
 
 void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
-                const char *member_id, const char *instance_id,
-                grp_commit_in *offs, int n, int16_t api_version) {
+                proto_str member_id, proto_str instance_id, grp_commit_in *offs,
+                int n, int16_t api_version) {
     int16_t top = KERR_NONE;
     grp_group *g = grp_find(c, group_id);
     if (group_id.len <= 0)
@@ -1330,7 +1346,7 @@ void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
                                    : KERR_ILLEGAL_GENERATION;
     }
     if (!top && g->cg)
-        top = cg_validate_commit(g->cg, member_id, generation, api_version);
+        top = cg_commit_check(g->cg, member_id, generation, api_version);
     else if (!top)
         top = validate_commit(g, generation, member_id, instance_id);
     if (top) {
@@ -1677,7 +1693,7 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
                 SL_INFO(
                     "group",
                     "Member %s of group %s did not sync in time, removing it",
-                    g->m[i]->id, g->id.p);
+                    g->m[i]->id.p, g->id.p);
                 remove_member(g, g->m[i]);
                 removed = true;
             }
@@ -1691,9 +1707,9 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
             continue;
         char why[300];
         snprintf(why, sizeof why, "removing member %s on heartbeat expiration",
-                 m->id);
-        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id.p,
-                why);
+                 m->id.p);
+        SL_INFO("group", "Member %s in group %s has failed, %s", m->id.p,
+                g->id.p, why);
         remove_member_and_update(c, g, m, why);
         i = g->n; /* the array changed: rescan */
     }
@@ -1798,28 +1814,24 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
             remove_member(g, g->m[g->n - 1]);
         free(g->protocol_type);
         free(g->protocol_name);
-        free(g->leader);
+        gs_free(&g->leader);
         g->protocol_type =
             v.protocol_type.len > 0 ? proto_str_dup(&a, v.protocol_type) : NULL;
         if (g->protocol_type)
             g->protocol_type = xstrdup(g->protocol_type);
         g->protocol_name =
             v.protocol.len >= 0 ? xstrdup(proto_str_dup(&a, v.protocol)) : NULL;
-        g->leader =
-            v.leader.len >= 0 ? xstrdup(proto_str_dup(&a, v.leader)) : NULL;
+        g->leader = gs_dup(v.leader);
         g->generation = v.generation;
         g->state_ts = v.current_state_timestamp >= 0 ? v.current_state_timestamp
                                                      : clk_wall_ms();
         for (int32_t i = 0; i < v.members.n; i++) {
             proto_group_metadata_value_member_metadata *mm = &v.members.v[i];
             grp_member *m = xcalloc(1, sizeof *m);
-            m->id = xstrdup(proto_str_dup(&a, mm->member_id));
-            m->instance_id =
-                mm->group_instance_id.len >= 0
-                    ? xstrdup(proto_str_dup(&a, mm->group_instance_id))
-                    : NULL;
-            m->client_id = xstrdup(proto_str_dup(&a, mm->client_id));
-            m->client_host = xstrdup(proto_str_dup(&a, mm->client_host));
+            m->id = gs_dup(or_empty(mm->member_id));
+            m->instance_id = gs_dup(mm->group_instance_id);
+            m->client_id = gs_dup(or_empty(mm->client_id));
+            m->client_host = gs_dup(or_empty(mm->client_host));
             m->session_ms = mm->session_timeout;
             m->rebalance_ms = mm->rebalance_timeout >= 0 ? mm->rebalance_timeout
                                                          : mm->session_timeout;
@@ -1835,9 +1847,10 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
             }
             g->m[g->n++] = m;
         }
-        if (g->leader && !member_find(g, g->leader)) {
-            free(g->leader);
-            g->leader = g->n ? xstrdup(g->m[0]->id) : NULL;
+        if (g->leader.len >= 0 && !member_find(g, g->leader)) {
+            gs_free(&g->leader);
+            if (g->n)
+                g->leader = gs_dup(g->m[0]->id);
         }
         ok = true;
     } else {
@@ -1871,7 +1884,7 @@ void grp_get_info(const grp_group *g, grp_info *out) {
     out->generation = g->generation;
     out->protocol_type = g->protocol_type ? g->protocol_type : "";
     out->protocol_name = g->protocol_name ? g->protocol_name : "";
-    out->leader = g->leader ? g->leader : "";
+    out->leader = g->leader.len >= 0 ? g->leader : proto_str_c("");
     out->partition = g->partition;
     out->n_members = g->n;
 }
@@ -1916,22 +1929,22 @@ void grp_classic_tombstone(grp_coord *c, grp_group *g) {
     buf_free(&k);
     free(g->protocol_type);
     free(g->protocol_name);
-    free(g->leader);
-    g->protocol_type = g->protocol_name = g->leader = NULL;
+    gs_free(&g->leader);
+    g->protocol_type = g->protocol_name = NULL;
     g->generation = 0;
 }
 
 int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
-                             const char *member_id, int32_t generation) {
+                             proto_str member_id, int32_t generation) {
     grp_group *g = grp_find(c, group_id);
     if (!g || generation < 0)
         return KERR_NONE;
     if (g->cg) {
-        int16_t e = cg_validate_commit(g->cg, member_id, generation, 9);
+        int16_t e = cg_commit_check(g->cg, member_id, generation, 9);
         return e == KERR_STALE_MEMBER_EPOCH ? KERR_ILLEGAL_GENERATION : e;
     }
     if (g->generation != generation)
         return KERR_ILLEGAL_GENERATION;
-    return member_find(g, member_id ? member_id : "") ? KERR_NONE
-                                                      : KERR_UNKNOWN_MEMBER_ID;
+    return member_find(g, or_empty(member_id)) ? KERR_NONE
+                                               : KERR_UNKNOWN_MEMBER_ID;
 }

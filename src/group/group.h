@@ -124,10 +124,10 @@ typedef struct grp_protocol_in {
 
 typedef struct grp_join_req {
     proto_str group_id;
-    const char *member_id;   /* "" for a new member */
-    const char *instance_id; /* NULL if dynamic */
-    const char *client_id;
-    const char *client_host;
+    proto_str member_id;   /* "" for a new member */
+    proto_str instance_id; /* null if dynamic */
+    proto_str client_id;
+    proto_str client_host;
     const char *protocol_type;
     int32_t session_timeout_ms;
     int32_t rebalance_timeout_ms; /* v0: = session timeout */
@@ -138,8 +138,8 @@ typedef struct grp_join_req {
 } grp_join_req;
 
 typedef struct grp_join_member {
-    const char *member_id;
-    const char *instance_id; /* NULL if dynamic */
+    proto_str member_id;
+    proto_str instance_id;   /* null if dynamic */
     const uint8_t *metadata; /* for the selected protocol */
     int32_t metadata_len;
 } grp_join_member;
@@ -149,8 +149,8 @@ typedef struct grp_join_result {
     int32_t generation;        /* -1 on error */
     const char *protocol_type; /* NULL if none */
     const char *protocol_name; /* NULL if none */
-    const char *leader;        /* "" if none */
-    const char *member_id;     /* the member's id ("" if none) */
+    proto_str leader;          /* "" if none */
+    proto_str member_id;       /* the member's id ("" if none) */
     bool skip_assignment;
     int n_members; /* only for the leader */
     const grp_join_member *members;
@@ -171,8 +171,8 @@ typedef struct grp_assignment_in {
 
 typedef struct grp_sync_req {
     proto_str group_id;
-    const char *member_id;
-    const char *instance_id;
+    proto_str member_id;
+    proto_str instance_id;     /* null if dynamic */
     const char *protocol_type; /* v5+, NULL if absent */
     const char *protocol_name; /* v5+, NULL if absent */
     int32_t generation;
@@ -194,12 +194,12 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx);
 /* ---- Heartbeat / LeaveGroup
  * ---------------------------------------------------- */
 int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
-                      const char *member_id, const char *instance_id);
+                      proto_str member_id, proto_str instance_id);
 /* Top-level check of a LeaveGroup: 0, or the error for the whole request. */
 int16_t grp_leave_check(grp_coord *c, proto_str group_id);
 /* One member leaving (member_id "" + instance_id: by instance id). */
-int16_t grp_leave(grp_coord *c, proto_str group_id, const char *member_id,
-                  const char *instance_id, const char *reason);
+int16_t grp_leave(grp_coord *c, proto_str group_id, proto_str member_id,
+                  proto_str instance_id, const char *reason);
 
 /* ---- offsets ----------------------------------------------------------------
  */
@@ -235,8 +235,8 @@ typedef struct grp_commit_in {
  * (the group is created Empty if missing). A missing group with a
  * generation >= 0 gets ILLEGAL_GENERATION (v9+: GROUP_ID_NOT_FOUND). */
 void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
-                const char *member_id, const char *instance_id,
-                grp_commit_in *offs, int n, int16_t api_version);
+                proto_str member_id, proto_str instance_id, grp_commit_in *offs,
+                int n, int16_t api_version);
 
 /* TxnOffsetCommit v3+ member check for either group type (for the txn
  * layer): 0, ILLEGAL_GENERATION (a generation / member epoch that is not
@@ -244,7 +244,7 @@ void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
  * API) or UNKNOWN_MEMBER_ID. A missing group passes (the commit creates
  * it), as does generation < 0. */
 int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
-                             const char *member_id, int32_t generation);
+                             proto_str member_id, int32_t generation);
 
 grp_group *grp_find(grp_coord *c, proto_str group_id);
 /* The committed offset, or NULL. */
@@ -286,10 +286,10 @@ void grp_fail_waiters(grp_coord *c, int16_t error);
 /* ---- read access for List/DescribeGroups
  * --------------------------------------- */
 typedef struct grp_member_info {
-    const char *member_id;
-    const char *instance_id;
-    const char *client_id;
-    const char *client_host;
+    proto_str member_id;
+    proto_str instance_id; /* null if dynamic */
+    proto_str client_id;
+    proto_str client_host;
     const uint8_t *metadata; /* selected protocol's, NULL if none */
     int32_t metadata_len;
     const uint8_t *assignment;
@@ -302,7 +302,7 @@ typedef struct grp_info {
     int32_t generation;
     const char *protocol_type; /* "" if none */
     const char *protocol_name; /* "" if none */
-    const char *leader;
+    proto_str leader;          /* "" if none */
     int32_t partition;
     int n_members;
 } grp_info;

@@ -459,6 +459,24 @@ static proto_str msg_with_gid(brk_req *req, const char *prefix, proto_str gid,
     return (proto_str){m, (int32_t)(a + n + z)};
 }
 
+/* A copy of s in the request's arena (all its bytes). */
+static proto_str ps_copy(brk_req *req, proto_str s) {
+    if (s.len < 0)
+        return PROTO_STR_NULL;
+    return (proto_str){arena_strndup(req->arena, s.p, (size_t)s.len), s.len};
+}
+
+/* A request string, "" if null. */
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+/* The client id of the request header, all its bytes. */
+static proto_str client_id(brk_req *req) {
+    return (proto_str){req->client_id ? req->client_id : "",
+                       req->client_id ? (int32_t)req->client_id_len : 0};
+}
+
 static proto_str pstr(const char *s) {
     return s ? proto_str_c(s) : PROTO_STR_NULL;
 }
@@ -592,9 +610,9 @@ static void join_done(void *ctx, const grp_join_result *r) {
     rs.generation_id = r->generation;
     rs.protocol_type = pstr(r->protocol_type);
     rs.protocol_name = pstr(r->protocol_name);
-    rs.leader = proto_str_c(r->leader ? r->leader : "");
+    rs.leader = r->leader.len >= 0 ? r->leader : proto_str_c("");
     rs.skip_assignment = r->skip_assignment;
-    rs.member_id = proto_str_c(r->member_id ? r->member_id : "");
+    rs.member_id = r->member_id.len >= 0 ? r->member_id : proto_str_c("");
     rs.members.n = r->n_members;
     rs.members.v =
         arena_calloc(req->arena, (size_t)(r->n_members ? r->n_members : 1),
@@ -603,8 +621,8 @@ static void join_done(void *ctx, const grp_join_result *r) {
         proto_join_group_response_join_group_response_member *m =
             &rs.members.v[i];
         proto_join_group_response_join_group_response_member_init(m);
-        m->member_id = proto_str_c(r->members[i].member_id);
-        m->group_instance_id = pstr(r->members[i].instance_id);
+        m->member_id = r->members[i].member_id;
+        m->group_instance_id = r->members[i].instance_id;
         m->metadata =
             (proto_bytes){r->members[i].metadata, r->members[i].metadata_len};
     }
@@ -621,11 +639,13 @@ brk_status grp_handle_join_group(brk_req *req) {
     w->req = req;
     w->in_call = true;
     proto_str gid = gid_dup(req, rq.group_id);
-    char *mid = sdup0(req, rq.member_id);
+    proto_str mid = or_empty(rq.member_id);
     int16_t e = check_coord(req, gid);
     if (e) {
-        grp_join_result r = {
-            .error = e, .generation = -1, .leader = "", .member_id = mid};
+        grp_join_result r = {.error = e,
+                             .generation = -1,
+                             .leader = proto_str_c(""),
+                             .member_id = mid};
         join_done(w, &r);
         return finish(w);
     }
@@ -645,9 +665,9 @@ brk_status grp_handle_join_group(brk_req *req) {
         .group_id = gid,
         .member_id = mid,
         .instance_id =
-            req->api_version >= 5 ? sdup(req, rq.group_instance_id) : NULL,
-        .client_id = req->client_id,
-        .client_host = client_host(req),
+            req->api_version >= 5 ? rq.group_instance_id : PROTO_STR_NULL,
+        .client_id = client_id(req),
+        .client_host = proto_str_c(client_host(req)),
         .protocol_type = sdup0(req, rq.protocol_type),
         .session_timeout_ms = rq.session_timeout_ms,
         .rebalance_timeout_ms =
@@ -711,9 +731,9 @@ brk_status grp_handle_sync_group(brk_req *req) {
     }
     grp_sync_req sr = {
         .group_id = gid,
-        .member_id = sdup0(req, rq.member_id),
+        .member_id = or_empty(rq.member_id),
         .instance_id =
-            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL,
+            req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL,
         .protocol_type =
             req->api_version >= 5 ? sdup(req, rq.protocol_type) : NULL,
         .protocol_name =
@@ -740,8 +760,8 @@ brk_status grp_handle_heartbeat(brk_req *req) {
     rs.error_code = check_coord(req, gid);
     if (!rs.error_code)
         rs.error_code = grp_heartbeat(
-            coord, gid, rq.generation_id, sdup0(req, rq.member_id),
-            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL);
+            coord, gid, rq.generation_id, or_empty(rq.member_id),
+            req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL);
     proto_heartbeat_response_encode(brk_resp_buf(req), req->api_version, &rs);
     return BRK_DONE;
 }
@@ -761,8 +781,9 @@ brk_status grp_handle_leave_group(brk_req *req) {
     if (!e)
         e = grp_leave_check(coord, gid);
     if (req->api_version < 3) {
-        rs.error_code =
-            e ? e : grp_leave(coord, gid, sdup0(req, rq.member_id), NULL, NULL);
+        rs.error_code = e ? e
+                          : grp_leave(coord, gid, or_empty(rq.member_id),
+                                      PROTO_STR_NULL, NULL);
     } else if (e) {
         rs.error_code = e;
     } else {
@@ -776,10 +797,9 @@ brk_status grp_handle_leave_group(brk_req *req) {
             proto_leave_group_response_member_response_init(mr);
             mr->member_id = mi->member_id;
             mr->group_instance_id = mi->group_instance_id;
-            mr->error_code =
-                grp_leave(coord, gid, sdup0(req, mi->member_id),
-                          sdup(req, mi->group_instance_id),
-                          req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
+            mr->error_code = grp_leave(
+                coord, gid, or_empty(mi->member_id), mi->group_instance_id,
+                req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
         }
     }
     proto_leave_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
@@ -836,8 +856,8 @@ brk_status grp_handle_offset_commit(brk_req *req) {
         grp_commit(
             coord, gid,
             req->api_version >= 1 ? rq.generation_id_or_member_epoch : -1,
-            req->api_version >= 1 ? sdup0(req, rq.member_id) : "",
-            req->api_version >= 7 ? sdup(req, rq.group_instance_id) : NULL, in,
+            req->api_version >= 1 ? or_empty(rq.member_id) : proto_str_c(""),
+            req->api_version >= 7 ? rq.group_instance_id : PROTO_STR_NULL, in,
             n, req->api_version);
     proto_offset_commit_response rs;
     proto_offset_commit_response_init(&rs);
@@ -1221,17 +1241,12 @@ brk_status grp_handle_describe_groups(brk_req *req) {
             proto_describe_groups_response_described_group_member *dm =
                 &dg->members.v[k];
             proto_describe_groups_response_described_group_member_init(dm);
-            dm->member_id = proto_str_c(
-                arena_strndup(req->arena, mi.member_id, strlen(mi.member_id)));
-            dm->group_instance_id =
-                mi.instance_id
-                    ? proto_str_c(arena_strndup(req->arena, mi.instance_id,
-                                                strlen(mi.instance_id)))
-                    : PROTO_STR_NULL;
-            dm->client_id = proto_str_c(
-                arena_strndup(req->arena, mi.client_id, strlen(mi.client_id)));
-            dm->client_host = proto_str_c(arena_strndup(
-                req->arena, mi.client_host, strlen(mi.client_host)));
+            dm->member_id = ps_copy(req, mi.member_id);
+            dm->group_instance_id = mi.instance_id.len >= 0
+                                        ? ps_copy(req, mi.instance_id)
+                                        : PROTO_STR_NULL;
+            dm->client_id = ps_copy(req, mi.client_id);
+            dm->client_host = ps_copy(req, mi.client_host);
             dm->member_metadata = (proto_bytes){(const uint8_t *)"", 0};
             dm->member_assignment = (proto_bytes){(const uint8_t *)"", 0};
             if (stable) {

@@ -16,11 +16,13 @@ typedef struct gproto {
     int32_t len;
 } gproto;
 
+/* Member strings are owned proto_str copies (gs_dup); instance_id is null
+ * for a dynamic member. */
 struct grp_member {
-    char *id;
-    char *instance_id;
-    char *client_id;
-    char *client_host;
+    proto_str id;
+    proto_str instance_id;
+    proto_str client_id;
+    proto_str client_host;
     int32_t session_ms;
     int32_t rebalance_ms;
     gproto *protos;
@@ -36,7 +38,7 @@ struct grp_member {
 };
 
 typedef struct gpending {
-    char *id;
+    proto_str id;
     int64_t deadline;
 } gpending;
 
@@ -47,7 +49,7 @@ struct grp_group {
     int32_t generation;
     char *protocol_type; /* NULL: none */
     char *protocol_name; /* NULL: none */
-    char *leader;        /* NULL: none; else equals a member's id */
+    proto_str leader;    /* null: none; else equals a member's id */
     grp_member **m;
     int n, cap;
     gpending *pending;

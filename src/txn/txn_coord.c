@@ -1154,11 +1154,7 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
      * classic group) or hold the group's current member epoch (a KIP-848
      * consumer group). */
     if (!top && req->api_version >= 3)
-        top = grp_txn_commit_check(gc, gid,
-                                   rq.member_id.len >= 0
-                                       ? proto_str_dup(req->arena, rq.member_id)
-                                       : "",
-                                   rq.generation_id);
+        top = grp_txn_commit_check(gc, gid, rq.member_id, rq.generation_id);
     int32_t gp = gid.len > 0 ? partition_for(brk, gid.p, (size_t)gid.len,
                                              grp_cfg(gc)->num_partitions)
                              : 0;

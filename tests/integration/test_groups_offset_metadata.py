@@ -244,3 +244,51 @@ def test_transactional_id_with_nul_byte_is_a_transactional_id_of_its_own(broker)
     broker.restart()
     assert init_producer_id(bs, tid) == (pid, epoch + 2)
     assert init_producer_id(bs, tid + "\x00x")[0] == other_pid
+
+
+REBALANCE_IN_PROGRESS = 27
+
+
+def test_static_members_and_client_id_with_nul_bytes_keep_all_their_bytes(broker):
+    """group.instance.id "i\\0a" and "i\\0b" are two static members, as on
+    Kafka (Sluice cut them to "i": the second took over the first's identity
+    and fenced it); a client id with a NUL comes back whole in
+    DescribeGroups, and member ids are made from the whole instance id."""
+    import threading
+
+    bs = broker.bootstrap
+    topic = harness.create_topic(bs, harness.unique_topic("static"))
+    group = harness.unique_topic("g-static")
+    cid = "cl\x00ient"
+    a = grpraw.Conn(bs, client_id=cid)
+    b = grpraw.Conn(bs, client_id=cid)
+    try:
+        a.find_coordinator(group)
+        ja = a.join_full(group, instance_id="i\x00a", topics=[topic])
+        assert ja["error"] == 0, ja
+        mid_a = ja["member_id"]
+        assert mid_a.startswith("i\x00a-")
+        assert a.sync(group, ja["generation"], mid_a, [(mid_a, b"")],
+                      instance_id="i\x00a")["error"] == 0
+        got = {}
+        t = threading.Thread(target=lambda: got.update(
+            b.join_full(group, instance_id="i\x00b", topics=[topic])))
+        t.start()
+        # b's join starts a rebalance: a is told so and rejoins (it is not
+        # fenced: its instance id is another one).
+        deadline = time.monotonic() + 30
+        while a.heartbeat(group, ja["generation"], mid_a, "i\x00a") != REBALANCE_IN_PROGRESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        ja2 = a.join(group, member_id=mid_a, instance_id="i\x00a", topics=[topic])
+        t.join(60)
+        assert ja2["error"] == 0 and got["error"] == 0, (ja2, got)
+        assert got["member_id"].startswith("i\x00b-")
+        assert ja2["generation"] == got["generation"] == ja["generation"] + 1
+        d = a.describe([group])[0]
+    finally:
+        a.close()
+        b.close()
+    assert d["error"] == 0
+    members = sorted((m["instance_id"], m["member_id"], m["client_id"]) for m in d["members"])
+    assert members == [("i\x00a", mid_a, cid), ("i\x00b", got["member_id"], cid)]

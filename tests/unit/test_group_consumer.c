@@ -349,24 +349,32 @@ TEST(cg_errors_and_fencing) {
                         .offset = 3,
                         .leader_epoch = -1,
                         .expire_ts = -1};
-    grp_commit(e.c, proto_str_c("g"), mep, mi.member_id, NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep, proto_str_c(mi.member_id),
+               proto_str_c(NULL), &in, 1, 9);
     CHECK_EQ(in.error, 0);
     in.error = 0;
-    grp_commit(e.c, proto_str_c("g"), mep + 1, mi.member_id, NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep + 1, proto_str_c(mi.member_id),
+               proto_str_c(NULL), &in, 1, 9);
     CHECK_EQ(in.error, KERR_STALE_MEMBER_EPOCH);
     in.error = 0;
-    grp_commit(e.c, proto_str_c("g"), mep, "nobody", NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep, proto_str_c("nobody"),
+               proto_str_c(NULL), &in, 1, 9);
     CHECK_EQ(in.error, KERR_UNKNOWN_MEMBER_ID);
     in.error = 0;
-    grp_commit(e.c, proto_str_c("g"), -1, "", NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), -1, proto_str_c(""), proto_str_c(NULL),
+               &in, 1, 9);
     CHECK_EQ(in.error, KERR_UNKNOWN_MEMBER_ID);
     CHECK_EQ(grp_delete_group(e.c, proto_str_c("g")), KERR_NON_EMPTY_GROUP);
     /* TxnOffsetCommit's member check */
-    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"), mi.member_id, mep), 0);
-    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"), mi.member_id, mep + 1),
+    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"),
+                                  proto_str_c(mi.member_id), mep),
+             0);
+    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"),
+                                  proto_str_c(mi.member_id), mep + 1),
              KERR_ILLEGAL_GENERATION);
-    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"), "nobody", mep),
-             KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(
+        grp_txn_commit_check(e.c, proto_str_c("g"), proto_str_c("nobody"), mep),
+        KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
