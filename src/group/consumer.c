@@ -50,12 +50,13 @@ typedef struct tpset {
     int n;
 } tpset;
 
+/* id .. client_host: owned proto_str copies (gs_dup), null when not given. */
 typedef struct cg_member {
-    char *id;
-    char *instance_id;
-    char *rack_id;
-    char *client_id;
-    char *client_host;
+    proto_str id;
+    proto_str instance_id;
+    proto_str rack_id;
+    proto_str client_id;
+    proto_str client_host;
     char **topics;
     int n_topics;
     char *regex;
@@ -101,6 +102,15 @@ static bool seq(const char *a, const char *b) {
 static void set_str(char **dst, const char *s) {
     free(*dst);
     *dst = dupn(s);
+}
+
+static void set_ps(proto_str *dst, proto_str s) {
+    gs_free(dst);
+    *dst = gs_dup(s);
+}
+
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
 }
 
 static void tpset_free(tpset *s) {
@@ -170,11 +180,11 @@ static const char *state_name(int s) {
 static void member_free(cg_member *m) {
     if (!m)
         return;
-    free(m->id);
-    free(m->instance_id);
-    free(m->rack_id);
-    free(m->client_id);
-    free(m->client_host);
+    gs_free(&m->id);
+    gs_free(&m->instance_id);
+    gs_free(&m->rack_id);
+    gs_free(&m->client_id);
+    gs_free(&m->client_host);
     for (int i = 0; i < m->n_topics; i++)
         free(m->topics[i]);
     free(m->topics);
@@ -215,25 +225,30 @@ bool grp_is_consumer(const grp_group *g) {
     return g && g->cg;
 }
 
-static cg_member *find_member(const cg_group *cg, const char *id) {
-    for (int i = 0; i < cg->n; i++)
-        if (!strcmp(cg->m[i]->id, id))
-            return cg->m[i];
-    return NULL;
-}
-
-static cg_member *find_static(const cg_group *cg, const char *iid) {
-    if (!iid)
+static cg_member *find_member(const cg_group *cg, proto_str id) {
+    if (id.len < 0)
         return NULL;
     for (int i = 0; i < cg->n; i++)
-        if (cg->m[i]->instance_id && !strcmp(cg->m[i]->instance_id, iid))
+        if (gs_eq(cg->m[i]->id, id))
             return cg->m[i];
     return NULL;
 }
 
-static cg_member *add_member(cg_group *cg, const char *id) {
+static cg_member *find_static(const cg_group *cg, proto_str iid) {
+    if (iid.len < 0)
+        return NULL;
+    for (int i = 0; i < cg->n; i++)
+        if (gs_eq(cg->m[i]->instance_id, iid))
+            return cg->m[i];
+    return NULL;
+}
+
+static cg_member *add_member(cg_group *cg, proto_str id) {
     cg_member *m = xcalloc(1, sizeof *m);
-    m->id = xstrdup(id);
+    m->id = gs_dup(or_empty(id));
+    m->instance_id = m->rack_id = PROTO_STR_NULL;
+    m->client_id = gs_dup(proto_str_c(""));
+    m->client_host = gs_dup(proto_str_c(""));
     m->rebalance_ms = -1;
     if (cg->n == cg->cap) {
         cg->cap = cg->cap ? cg->cap * 2 : 4;
@@ -418,18 +433,17 @@ static void rec_member(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     proto_consumer_group_member_metadata_key key;
     proto_consumer_group_member_metadata_key_init(&key);
     key.group_id = gid;
-    key.member_id = proto_str_c(m->id);
+    key.member_id = m->id;
     buf_put_be16(k, 5);
     proto_consumer_group_member_metadata_key_encode(k, 5, &key);
     if (tomb)
         return;
     proto_consumer_group_member_metadata_value val;
     proto_consumer_group_member_metadata_value_init(&val);
-    val.instance_id =
-        m->instance_id ? proto_str_c(m->instance_id) : PROTO_STR_NULL;
-    val.rack_id = m->rack_id ? proto_str_c(m->rack_id) : PROTO_STR_NULL;
-    val.client_id = proto_str_c(m->client_id ? m->client_id : "");
-    val.client_host = proto_str_c(m->client_host ? m->client_host : "");
+    val.instance_id = m->instance_id;
+    val.rack_id = m->rack_id;
+    val.client_id = or_empty(m->client_id);
+    val.client_host = or_empty(m->client_host);
     proto_str *ts =
         xcalloc((size_t)(m->n_topics ? m->n_topics : 1), sizeof *ts);
     for (int i = 0; i < m->n_topics; i++)
@@ -485,7 +499,7 @@ static void rec_target_member(recs *r, proto_str gid, const cg_member *m,
     proto_consumer_group_target_assignment_member_key key;
     proto_consumer_group_target_assignment_member_key_init(&key);
     key.group_id = gid;
-    key.member_id = proto_str_c(m->id);
+    key.member_id = m->id;
     buf_put_be16(k, 7);
     proto_consumer_group_target_assignment_member_key_encode(k, 7, &key);
     if (tomb)
@@ -552,7 +566,7 @@ static void rec_current(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     proto_consumer_group_current_member_assignment_key key;
     proto_consumer_group_current_member_assignment_key_init(&key);
     key.group_id = gid;
-    key.member_id = proto_str_c(m->id);
+    key.member_id = m->id;
     buf_put_be16(k, 8);
     proto_consumer_group_current_member_assignment_key_encode(k, 8, &key);
     if (tomb)
@@ -755,8 +769,8 @@ static void update_target(grp_coord *c, grp_group *g, recs *r) {
             if (sub)
                 tidx[i][k++] = t;
         }
-        ms[i].id = m->id;
-        ms[i].instance_id = m->instance_id;
+        ms[i].id = m->id.p;
+        ms[i].instance_id = m->instance_id.p; /* NULL if dynamic */
         ms[i].n_topics = k;
         ms[i].topics = tidx[i];
         ms[i].n_current = m->target.n;
@@ -887,7 +901,7 @@ static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
     SL_DEBUG("group",
              "[GroupId %s] Member %s new assignment state: epoch=%d, "
              "previousEpoch=%d, state=%s, assigned=%d, revoking=%d.",
-             g->id.p, m->id, m->epoch, m->prev_epoch, state_name(m->state),
+             g->id.p, m->id.p, m->epoch, m->prev_epoch, state_name(m->state),
              m->assigned.n, m->revoking.n);
     if (m->state == MS_UNREVOKED)
         m->rebalance_deadline =
@@ -918,7 +932,7 @@ static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
 /* Removes a member and bumps the group epoch (Kafka's fenceMember). */
 static void fence_member(grp_coord *c, grp_group *g, cg_member *m, recs *r,
                          const char *why) {
-    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id.p, m->id, why);
+    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id.p, m->id.p, why);
     rec_remove_member(r, g->id, m);
     drop_member(g->cg, m);
     refresh_meta(c, g, r);
@@ -1037,10 +1051,10 @@ static bool assignor_ok(const grp_coord *c, const char *name) {
 static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
                   cg_hb_resp *out, recs *r) {
     cg_group *cg = g->cg;
-    snprintf(out->member_id, sizeof out->member_id, "%s", rq->member_id);
+    set_ps(&out->member_id, or_empty(rq->member_id));
     out->member_epoch = rq->member_epoch;
     cg_member *m;
-    if (!rq->instance_id) {
+    if (rq->instance_id.len < 0) {
         m = find_member(cg, rq->member_id);
         if (!m) {
             fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
@@ -1054,7 +1068,7 @@ static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
         fail(out, KERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
         return;
     }
-    if (strcmp(m->id, rq->member_id)) {
+    if (!gs_eq(m->id, rq->member_id)) {
         fail(out, KERR_FENCED_INSTANCE_ID,
              "The static member is fenced by an existing member.");
         return;
@@ -1063,7 +1077,7 @@ static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
         SL_INFO("group",
                 "[GroupId %s] Static Member %s with instance id %s "
                 "temporarily left the consumer group.",
-                g->id.p, m->id, m->instance_id);
+                g->id.p, m->id.p, m->instance_id.p);
         m->epoch = STATIC_LEAVE_EPOCH;
         tpset_free(&m->revoking);
         m->rebalance_deadline = 0;
@@ -1082,8 +1096,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                             cg_hb_resp *out) {
     memset(out, 0, sizeof *out);
     out->member_epoch = rq->member_epoch;
-    snprintf(out->member_id, sizeof out->member_id, "%s",
-             rq->member_id ? rq->member_id : "");
+    out->member_id = gs_dup(or_empty(rq->member_id));
     if (!c->cg_env.enabled) {
         fail(out, KERR_UNSUPPORTED_VERSION,
              "The new consumer group protocol is not enabled.");
@@ -1094,21 +1107,21 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         fail(out, KERR_INVALID_REQUEST, "GroupId can't be empty.");
         return;
     }
-    if (rq->instance_id && !*rq->instance_id) {
+    if (rq->instance_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "InstanceId can't be empty.");
         return;
     }
-    if (rq->rack_id && !*rq->rack_id) {
+    if (rq->rack_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "RackId can't be empty.");
         return;
     }
     if (rq->member_epoch > 0 || rq->member_epoch == LEAVE_EPOCH) {
-        if (!rq->member_id || !*rq->member_id) {
+        if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
     } else if (rq->member_epoch == 0) {
-        if (rq->api_version >= 1 && (!rq->member_id || !*rq->member_id)) {
+        if (rq->api_version >= 1 && rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
@@ -1132,11 +1145,11 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             return;
         }
     } else if (rq->member_epoch == STATIC_LEAVE_EPOCH) {
-        if (!rq->member_id || !*rq->member_id) {
+        if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
-        if (!rq->instance_id) {
+        if (rq->instance_id.len < 0) {
             fail(out, KERR_INVALID_REQUEST, "InstanceId can't be null.");
             return;
         }
@@ -1197,10 +1210,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         return;
     }
 
-    char mid[64];
-    snprintf(mid, sizeof mid, "%s", rq->member_id ? rq->member_id : "");
-    if (!*mid)
-        make_member_id(mid, sizeof mid);
+    char made[64];
+    proto_str mid = or_empty(rq->member_id);
+    if (mid.len == 0) {
+        make_member_id(made, sizeof made);
+        mid = proto_str_c(made);
+    }
     if (cg->n >= c->cg_env.max_size && c->cg_env.max_size > 0 &&
         !find_member(cg, mid)) {
         static char msg[128];
@@ -1217,7 +1232,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     const char *msg = NULL;
     cg_member *m = NULL;
     bool is_new = false;
-    if (!rq->instance_id) {
+    if (rq->instance_id.len < 0) {
         m = find_member(cg, mid);
         if (!m) {
             if (!join) {
@@ -1229,7 +1244,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             SL_INFO("group",
                     "[GroupId %s] Member %s joins the consumer group using "
                     "the consumer protocol.",
-                    g->id.p, mid);
+                    g->id.p, mid.p);
         } else if ((e = check_epoch(m, rq, &msg)) != 0) {
             {
                 fail(out, e, msg);
@@ -1249,7 +1264,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "[GroupId %s] Static member %s with instance id %s "
                         "joins the consumer group using the consumer "
                         "protocol.",
-                        g->id.p, mid, rq->instance_id);
+                        g->id.p, mid.p, rq->instance_id.p);
             } else {
                 if (old->epoch != STATIC_LEAVE_EPOCH) {
                     fail(out, KERR_UNRELEASED_INSTANCE_ID,
@@ -1261,8 +1276,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                 /* replaceMember: the new member id takes over the old
                  * instance's assignment and target */
                 rec_remove_member(&r, g->id, old);
-                free(old->id);
-                old->id = xstrdup(mid);
+                set_ps(&old->id, mid);
                 old->epoch = 0;
                 old->prev_epoch = 0;
                 m = old;
@@ -1274,7 +1288,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "re-joins the consumer group using the consumer "
                         "protocol. Created a new member %s to replace the "
                         "existing member.",
-                        g->id.p, rq->instance_id, mid);
+                        g->id.p, rq->instance_id.p, mid.p);
             }
         } else {
             if (!old) {
@@ -1285,7 +1299,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                     return;
                 }
             }
-            if (strcmp(old->id, mid)) {
+            if (!gs_eq(old->id, mid)) {
                 recs_flush(c, g, &r);
                 {
                     fail(out, KERR_FENCED_INSTANCE_ID,
@@ -1307,12 +1321,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
 
     /* 1. the member's changes */
     bool changed = is_new, bump = is_new;
-    if (rq->instance_id && !seq(m->instance_id, rq->instance_id)) {
-        set_str(&m->instance_id, rq->instance_id);
+    if (rq->instance_id.len >= 0 && !gs_eq(m->instance_id, rq->instance_id)) {
+        set_ps(&m->instance_id, rq->instance_id);
         changed = true;
     }
-    if (rq->rack_id && !seq(m->rack_id, rq->rack_id)) {
-        set_str(&m->rack_id, rq->rack_id);
+    if (rq->rack_id.len >= 0 && !gs_eq(m->rack_id, rq->rack_id)) {
+        set_ps(&m->rack_id, rq->rack_id);
         changed = true;
     }
     if (rq->rebalance_ms != -1 && m->rebalance_ms != rq->rebalance_ms) {
@@ -1339,12 +1353,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     for (int i = 0; i < cg->n; i++)
         if (cg->m[i]->regex && resolve_regex(c, cg->m[i]))
             bump = true;
-    if (!seq(m->client_id, rq->client_id)) {
-        set_str(&m->client_id, rq->client_id ? rq->client_id : "");
+    if (!gs_eq(m->client_id, or_empty(rq->client_id))) {
+        set_ps(&m->client_id, or_empty(rq->client_id));
         changed = true;
     }
-    if (!seq(m->client_host, rq->client_host)) {
-        set_str(&m->client_host, rq->client_host ? rq->client_host : "");
+    if (!gs_eq(m->client_host, or_empty(rq->client_host))) {
+        set_ps(&m->client_host, or_empty(rq->client_host));
         changed = true;
     }
     if (changed)
@@ -1371,7 +1385,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     session_and_interval(c, g->id, &session_ms, &hb_ms);
     m->session_deadline = now_ms() + session_ms;
 
-    snprintf(out->member_id, sizeof out->member_id, "%s", m->id);
+    set_ps(&out->member_id, m->id);
     out->member_epoch = m->epoch;
     out->heartbeat_ms = hb_ms;
     bool full =
@@ -1383,6 +1397,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
 }
 
 void cg_hb_resp_free(cg_hb_resp *r) {
+    gs_free(&r->member_id);
     free(r->assignment);
     r->assignment = NULL;
 }
@@ -1437,11 +1452,11 @@ void grp_consumer_set_env(grp_coord *c, const cg_env *env) {
 /* ---- offsets --------------------------------------------------------------
  */
 
-int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
+int16_t cg_validate_commit(const cg_group *cg, proto_str member_id,
                            int32_t epoch, int16_t api_version) {
     if (epoch < 0 && cg->n == 0)
         return KERR_NONE;
-    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    const cg_member *m = find_member(cg, member_id);
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
     if (api_version < 9)
@@ -1451,16 +1466,16 @@ int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
     return KERR_NONE;
 }
 
-int16_t grp_consumer_validate_fetch(const grp_group *g, const char *member_id,
+int16_t grp_consumer_validate_fetch(const grp_group *g, proto_str member_id,
                                     int32_t epoch) {
     return cg_validate_fetch(g->cg, member_id, epoch);
 }
 
-int16_t cg_validate_fetch(const cg_group *cg, const char *member_id,
+int16_t cg_validate_fetch(const cg_group *cg, proto_str member_id,
                           int32_t epoch) {
-    if (!member_id && epoch < 0)
+    if (member_id.len < 0 && epoch < 0)
         return KERR_NONE;
-    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    const cg_member *m = find_member(cg, member_id);
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
     if (epoch != m->epoch)
@@ -1486,7 +1501,9 @@ void grp_consumer_info(const grp_coord *c, const grp_group *g, cg_info *out) {
 static int member_order(const void *a, const void *b) {
     const cg_member *x = *(cg_member *const *)a;
     const cg_member *y = *(cg_member *const *)b;
-    return strcmp(x->id, y->id);
+    size_t n = (size_t)(x->id.len < y->id.len ? x->id.len : y->id.len);
+    int r = memcmp(x->id.p, y->id.p, n);
+    return r ? r : (x->id.len > y->id.len) - (x->id.len < y->id.len);
 }
 
 void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
@@ -1497,8 +1514,8 @@ void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
     out->member_id = m->id;
     out->instance_id = m->instance_id;
     out->rack_id = m->rack_id;
-    out->client_id = m->client_id ? m->client_id : "";
-    out->client_host = m->client_host ? m->client_host : "";
+    out->client_id = or_empty(m->client_id);
+    out->client_host = or_empty(m->client_host);
     out->member_epoch = m->epoch;
     out->n_topics = m->n_topics;
     out->topics = m->topics;
@@ -1635,7 +1652,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_member_metadata_key_decode(&r, &a, 5, &k))
             goto out;
         proto_str gid = k.group_id;
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (!cg) {
             ok = true;
@@ -1653,13 +1670,10 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
             goto out;
         if (!m)
             m = add_member(cg, mid);
-        set_str(&m->instance_id, v.instance_id.len >= 0
-                                     ? proto_str_dup(&a, v.instance_id)
-                                     : NULL);
-        set_str(&m->rack_id,
-                v.rack_id.len >= 0 ? proto_str_dup(&a, v.rack_id) : NULL);
-        set_str(&m->client_id, proto_str_dup(&a, v.client_id));
-        set_str(&m->client_host, proto_str_dup(&a, v.client_host));
+        set_ps(&m->instance_id, v.instance_id);
+        set_ps(&m->rack_id, v.rack_id);
+        set_ps(&m->client_id, or_empty(v.client_id));
+        set_ps(&m->client_host, or_empty(v.client_host));
         set_str(&m->regex, v.subscribed_topic_regex.len > 0
                                ? proto_str_dup(&a, v.subscribed_topic_regex)
                                : NULL);
@@ -1705,7 +1719,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
                                                                      &k))
             goto out;
         proto_str gid = k.group_id;
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;
         if (value) {
@@ -1728,7 +1742,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
                                                                       &k))
             goto out;
         proto_str gid = k.group_id;
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;
         if (value) {

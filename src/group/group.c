@@ -1299,16 +1299,6 @@ static void offset_remove(grp_group *g, grp_offset *o) {
 }
 
 /* Kafka's ClassicGroup.validateOffsetCommit (non-transactional). */
-/* cg_validate_commit for a member id of a request (not NUL-terminated);
- * consumer-group member ids are still C strings there. */
-static int16_t cg_commit_check(const cg_group *cg, proto_str member_id,
-                               int32_t generation, int16_t api_version) {
-    proto_str mid = gs_dup(or_empty(member_id));
-    int16_t e = cg_validate_commit(cg, mid.p, generation, api_version);
-    gs_free(&mid);
-    return e;
-}
-
 static int16_t validate_commit(grp_group *g, int32_t generation,
                                proto_str member_id, proto_str instance_id) {
     if (g->state == GRP_DEAD)
@@ -1346,7 +1336,7 @@ void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
                                    : KERR_ILLEGAL_GENERATION;
     }
     if (!top && g->cg)
-        top = cg_commit_check(g->cg, member_id, generation, api_version);
+        top = cg_validate_commit(g->cg, member_id, generation, api_version);
     else if (!top)
         top = validate_commit(g, generation, member_id, instance_id);
     if (top) {
@@ -1940,7 +1930,7 @@ int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
     if (!g || generation < 0)
         return KERR_NONE;
     if (g->cg) {
-        int16_t e = cg_commit_check(g->cg, member_id, generation, 9);
+        int16_t e = cg_validate_commit(g->cg, member_id, generation, 9);
         return e == KERR_STALE_MEMBER_EPOCH ? KERR_ILLEGAL_GENERATION : e;
     }
     if (g->generation != generation)

@@ -1025,11 +1025,10 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             grp_group *fg = v >= 9 && !check_coord(req, fgid)
                                 ? grp_find(coord, fgid)
                                 : NULL;
-            int16_t ve =
-                fg && grp_is_consumer(fg)
-                    ? grp_consumer_validate_fetch(fg, sdup(req, rg->member_id),
-                                                  rg->member_epoch)
-                    : KERR_NONE;
+            int16_t ve = fg && grp_is_consumer(fg)
+                             ? grp_consumer_validate_fetch(fg, rg->member_id,
+                                                           rg->member_epoch)
+                             : KERR_NONE;
             og->error_code = ve ? ve
                                 : fetch_group(req, fgid, tn, names, parts, pn,
                                               &ts, &nts, rq.require_stable);
@@ -1536,10 +1535,10 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
     }
     cg_hb_req hr = {
         .group_id = gid_dup(req, rq.group_id),
-        .member_id = sdup0(req, rq.member_id),
+        .member_id = or_empty(rq.member_id),
         .member_epoch = rq.member_epoch,
-        .instance_id = sdup(req, rq.instance_id),
-        .rack_id = sdup(req, rq.rack_id),
+        .instance_id = rq.instance_id,
+        .rack_id = rq.rack_id,
         .rebalance_ms = rq.rebalance_timeout_ms,
         .topics_set = nt >= 0,
         .n_topics = nt > 0 ? nt : 0,
@@ -1553,8 +1552,8 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         .owned_set = no >= 0,
         .n_owned = no > 0 ? no : 0,
         .owned = owned,
-        .client_id = req->client_id ? req->client_id : "",
-        .client_host = client_host(req),
+        .client_id = client_id(req),
+        .client_host = proto_str_c(client_host(req)),
         .api_version = req->api_version,
     };
     cg_hb_resp out;
@@ -1563,7 +1562,7 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         SL_DEBUG(
             "group",
             "ConsumerGroupHeartbeat v%d of %s (member %s, epoch %d): %s%s%s",
-            req->api_version, hr.group_id.p, hr.member_id, hr.member_epoch,
+            req->api_version, hr.group_id.p, out.member_id.p, hr.member_epoch,
             proto_error_name(out.error), out.message ? ": " : "",
             out.message ? out.message : "");
     rs.error_code = out.error;
@@ -1571,10 +1570,9 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         out.error
             ? pstr(out.message ? out.message : proto_error_message(out.error))
             : PROTO_STR_NULL;
-    rs.member_id = out.error && !*out.member_id
+    rs.member_id = out.error && out.member_id.len <= 0
                        ? PROTO_STR_NULL
-                       : proto_str_c(arena_strndup(req->arena, out.member_id,
-                                                   strlen(out.member_id)));
+                       : ps_copy(req, out.member_id);
     rs.member_epoch = out.member_epoch;
     rs.heartbeat_interval_ms = out.heartbeat_ms;
     if (!out.error && out.has_assignment) {
@@ -1699,12 +1697,12 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
             proto_consumer_group_describe_response_member *dm =
                 &dg->members.v[k];
             proto_consumer_group_describe_response_member_init(dm);
-            dm->member_id = adup(req, mi.member_id);
-            dm->instance_id = adup(req, mi.instance_id);
-            dm->rack_id = adup(req, mi.rack_id);
+            dm->member_id = ps_copy(req, mi.member_id);
+            dm->instance_id = ps_copy(req, mi.instance_id);
+            dm->rack_id = ps_copy(req, mi.rack_id);
             dm->member_epoch = mi.member_epoch;
-            dm->client_id = adup(req, mi.client_id);
-            dm->client_host = adup(req, mi.client_host);
+            dm->client_id = ps_copy(req, mi.client_id);
+            dm->client_host = ps_copy(req, mi.client_host);
             dm->subscribed_topic_names.n = mi.n_topics;
             dm->subscribed_topic_names.v = arena_calloc(
                 req->arena, (size_t)(mi.n_topics ? mi.n_topics : 1),
