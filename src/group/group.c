@@ -32,16 +32,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static char *dup_or_null(const char *s) {
-    return s ? xstrdup(s) : NULL;
-}
-
-static bool str_eq(const char *a, const char *b) {
-    if (!a || !b)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
 static uint64_t hash_str(proto_str s) {
     uint64_t h = 1469598103934665603ULL;
     for (int32_t i = 0; i < s.len; i++)
@@ -66,7 +56,12 @@ void gs_free(proto_str *s) {
 bool gs_eq(proto_str a, proto_str b) {
     if (a.len < 0 || b.len < 0)
         return a.len < 0 && b.len < 0;
-    return a.len == b.len && !memcmp(a.p, b.p, (size_t)a.len);
+    return a.len == b.len && (a.len == 0 || !memcmp(a.p, b.p, (size_t)a.len));
+}
+
+/* A string of a request or record, "" if null. */
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
 }
 
 /* The length of a group id (0 for the null string, which no group has). */
@@ -156,7 +151,7 @@ static void member_free(grp_member *m) {
     gs_free(&m->client_id);
     gs_free(&m->client_host);
     for (int i = 0; i < m->n_protos; i++) {
-        free(m->protos[i].name);
+        gs_free(&m->protos[i].name);
         free(m->protos[i].meta);
     }
     free(m->protos);
@@ -180,8 +175,8 @@ static void group_free(grp_group *g) {
         offset_free(&g->offs[i]);
     free(g->offs);
     gs_free(&g->id);
-    free(g->protocol_type);
-    free(g->protocol_name);
+    gs_free(&g->protocol_type);
+    gs_free(&g->protocol_name);
     gs_free(&g->leader);
     cg_free(g->cg);
     free(g);
@@ -236,6 +231,7 @@ static grp_group *group_create(grp_coord *c, proto_str id) {
         tab_grow(c);
     grp_group *g = xcalloc(1, sizeof *g);
     g->id = gs_dup(id.len < 0 ? proto_str_c("") : id);
+    g->protocol_type = g->protocol_name = g->leader = PROTO_STR_NULL;
     g->partition =
         grp_partition_for(g->id.p, gid_len(g->id), c->cfg.num_partitions);
     g->state = GRP_EMPTY;
@@ -323,17 +319,22 @@ static void pending_remove_at(grp_group *g, int i) {
     g->pending[i] = g->pending[--g->n_pending];
 }
 
+/* A JoinGroup protocol's name as a string. */
+static proto_str proto_in_name(const grp_protocol_in *p) {
+    return (proto_str){p->name ? p->name : "", (int32_t)p->name_len};
+}
+
 static void member_set_protocols(grp_member *m, const grp_protocol_in *p,
                                  int n) {
     for (int i = 0; i < m->n_protos; i++) {
-        free(m->protos[i].name);
+        gs_free(&m->protos[i].name);
         free(m->protos[i].meta);
     }
     free(m->protos);
     m->protos = xcalloc((size_t)(n ? n : 1), sizeof *m->protos);
     m->n_protos = n;
     for (int i = 0; i < n; i++) {
-        m->protos[i].name = xstrndup(p[i].name, p[i].name_len);
+        m->protos[i].name = gs_dup(proto_in_name(&p[i]));
         int32_t len = p[i].metadata_len > 0 ? p[i].metadata_len : 0;
         m->protos[i].meta = xmalloc((size_t)len + 1);
         if (len)
@@ -342,18 +343,18 @@ static void member_set_protocols(grp_member *m, const grp_protocol_in *p,
     }
 }
 
-static bool member_supports(const grp_member *m, const char *name) {
+static bool member_supports(const grp_member *m, proto_str name) {
     for (int i = 0; i < m->n_protos; i++)
-        if (!strcmp(m->protos[i].name, name))
+        if (gs_eq(m->protos[i].name, name))
             return true;
     return false;
 }
 
-static const gproto *member_proto(const grp_member *m, const char *name) {
-    if (!name)
+static const gproto *member_proto(const grp_member *m, proto_str name) {
+    if (name.len < 0)
         return NULL;
     for (int i = 0; i < m->n_protos; i++)
-        if (!strcmp(m->protos[i].name, name))
+        if (gs_eq(m->protos[i].name, name))
             return &m->protos[i];
     return NULL;
 }
@@ -364,8 +365,7 @@ static bool member_matches(const grp_member *m, const grp_protocol_in *p,
     if (m->n_protos != n)
         return false;
     for (int i = 0; i < n; i++) {
-        if (strlen(m->protos[i].name) != p[i].name_len ||
-            memcmp(m->protos[i].name, p[i].name, p[i].name_len))
+        if (!gs_eq(m->protos[i].name, proto_in_name(&p[i])))
             return false;
         int32_t len = p[i].metadata_len > 0 ? p[i].metadata_len : 0;
         if (m->protos[i].len != len ||
@@ -388,15 +388,14 @@ static void member_set_assignment(grp_member *m, const uint8_t *a,
 }
 
 /* Kafka's supportsProtocols. */
-static bool group_supports(const grp_group *g, const char *type,
+static bool group_supports(const grp_group *g, proto_str type,
                            const grp_protocol_in *p, int n) {
     if (g->n == 0)
-        return type && *type && n > 0;
-    if (!str_eq(g->protocol_type, type))
+        return type.len > 0 && n > 0;
+    if (!gs_eq(g->protocol_type, type))
         return false;
     for (int i = 0; i < n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)p[i].name_len, p[i].name);
+        proto_str name = proto_in_name(&p[i]);
         bool all = true;
         for (int j = 0; j < g->n && all; j++)
             all = member_supports(g->m[j], name);
@@ -408,14 +407,14 @@ static bool group_supports(const grp_group *g, const char *type,
 
 /* Kafka's selectProtocol: among the protocols every member supports, each
  * member votes for the first of its own list; most votes wins. */
-static const char *select_protocol(const grp_group *g) {
+static proto_str select_protocol(const grp_group *g) {
     if (g->n == 0)
-        return NULL;
+        return PROTO_STR_NULL;
     const grp_member *first = g->m[0];
-    const char *best = NULL;
+    proto_str best = PROTO_STR_NULL;
     int best_votes = -1;
     for (int i = 0; i < first->n_protos; i++) {
-        const char *cand = first->protos[i].name;
+        proto_str cand = first->protos[i].name;
         bool all = true;
         for (int j = 1; j < g->n && all; j++)
             all = member_supports(g->m[j], cand);
@@ -425,12 +424,12 @@ static const char *select_protocol(const grp_group *g) {
         for (int j = 0; j < g->n; j++) {
             const grp_member *m = g->m[j];
             for (int k = 0; k < m->n_protos; k++) {
-                const char *pn = m->protos[k].name;
+                proto_str pn = m->protos[k].name;
                 bool ok = true;
                 for (int q = 0; q < g->n && ok; q++)
                     ok = member_supports(g->m[q], pn);
                 if (ok) {
-                    if (!strcmp(pn, cand))
+                    if (gs_eq(pn, cand))
                         votes++;
                     break;
                 }
@@ -572,9 +571,10 @@ static void encode_offset_value(buf *b, const grp_offset *o) {
 static void encode_group_value(buf *b, const grp_group *g) {
     proto_group_metadata_value v;
     proto_group_metadata_value_init(&v);
-    v.protocol_type = proto_str_c(g->protocol_type ? g->protocol_type : "");
+    v.protocol_type =
+        g->protocol_type.len >= 0 ? g->protocol_type : proto_str_c("");
     v.generation = g->generation;
-    v.protocol = proto_str_c(g->protocol_name);
+    v.protocol = g->protocol_name;
     v.leader = g->leader;
     v.current_state_timestamp = g->state_ts;
     proto_group_metadata_value_member_metadata *mm =
@@ -745,8 +745,7 @@ static void complete_join(grp_coord *c, grp_group *g) {
         g->leader = gs_dup(g->m[0]->id);
     }
     g->generation++;
-    free(g->protocol_name);
-    g->protocol_name = NULL;
+    gs_free(&g->protocol_name);
     if (g->n == 0) {
         gs_free(&g->leader);
         set_state(g, GRP_EMPTY);
@@ -757,7 +756,7 @@ static void complete_join(grp_coord *c, grp_group *g) {
         store_group(c, g);
         return;
     }
-    g->protocol_name = dup_or_null(select_protocol(g));
+    g->protocol_name = gs_dup(select_protocol(g));
     set_state(g, GRP_COMPLETING_REBALANCE);
     SL_INFO("group",
             "Stabilized group %s generation %d (__consumer_offsets-%d) with %d "
@@ -795,11 +794,6 @@ static void rebalance_or_complete(grp_coord *c, grp_group *g,
 /* ---- JoinGroup
  * ----------------------------------------------------------------- */
 
-/* A string of the request, "" if null. */
-static proto_str or_empty(proto_str s) {
-    return s.len >= 0 ? s : proto_str_c("");
-}
-
 static grp_member *member_new(const grp_join_req *rq, proto_str id) {
     grp_member *m = xcalloc(1, sizeof *m);
     m->id = id;
@@ -833,8 +827,8 @@ static void add_member_and_rebalance(grp_coord *c, grp_group *g,
     bool was_empty = g->n == 0;
     add_member(g, m);
     if (was_empty) {
-        free(g->protocol_type);
-        g->protocol_type = xstrdup(rq->protocol_type);
+        gs_free(&g->protocol_type);
+        g->protocol_type = gs_dup(or_empty(rq->protocol_type));
     }
     char reason[256];
     snprintf(reason, sizeof reason,
@@ -876,12 +870,12 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
             "assigning new member id %s (was %s)",
             rq->instance_id.p, g->id.p, new_id.p, old_id.p);
     gs_free(&old_id);
-    char *old_proto_name = g->protocol_name ? xstrdup(g->protocol_name) : NULL;
+    proto_str old_proto_name = gs_dup(g->protocol_name);
     member_update(m, rq);
     switch (g->state) {
     case GRP_STABLE: {
-        const char *sel = select_protocol(g);
-        bool same = old_proto_name && sel && !strcmp(old_proto_name, sel);
+        proto_str sel = select_protocol(g);
+        bool same = old_proto_name.len >= 0 && gs_eq(old_proto_name, sel);
         if (same) {
             /* Nothing to rebalance: persist the new member id and hand the
              * member the current generation. A leader that can skip the
@@ -913,7 +907,7 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
         maybe_complete_join(c, g);
         break;
     }
-    free(old_proto_name);
+    gs_free(&old_proto_name);
 }
 
 void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
@@ -1078,8 +1072,10 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
         sync_error(fn, ctx, KERR_ILLEGAL_GENERATION);
         return;
     }
-    if ((rq->protocol_type && !str_eq(rq->protocol_type, g->protocol_type)) ||
-        (rq->protocol_name && !str_eq(rq->protocol_name, g->protocol_name))) {
+    if ((rq->protocol_type.len >= 0 &&
+         !gs_eq(rq->protocol_type, g->protocol_type)) ||
+        (rq->protocol_name.len >= 0 &&
+         !gs_eq(rq->protocol_name, g->protocol_name))) {
         sync_error(fn, ctx, KERR_INCONSISTENT_GROUP_PROTOCOL);
         return;
     }
@@ -1413,8 +1409,8 @@ static bool subscribed_topics_contain(const grp_group *g, const char *topic,
         *found = cg_subscribed_to(g->cg, topic);
         return true;
     }
-    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") ||
-        !g->protocol_name)
+    if (!gs_eq(g->protocol_type, proto_str_c("consumer")) ||
+        g->protocol_name.len < 0)
         return g->n == 0;
     for (int i = 0; i < g->n; i++) {
         const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -1479,7 +1475,7 @@ int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
     if (g->state != GRP_EMPTY &&
-        (!g->protocol_type || strcmp(g->protocol_type, "consumer")))
+        !gs_eq(g->protocol_type, proto_str_c("consumer")))
         return KERR_NON_EMPTY_GROUP;
     grp_offset **del = xcalloc((size_t)(n ? n : 1), sizeof *del);
     int nd = 0;
@@ -1490,8 +1486,7 @@ int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
             /* Kafka's isSubscribedToTopic: a consumer group whose
              * subscriptions cannot be read counts as subscribed. */
             bool known = subscribed_topics_contain(g, topics[i], &found);
-            bool consumer =
-                g->protocol_type && !strcmp(g->protocol_type, "consumer");
+            bool consumer = gs_eq(g->protocol_type, proto_str_c("consumer"));
             if (known ? found : (consumer && g->n > 0)) {
                 errs[i] = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
@@ -1561,7 +1556,7 @@ int grp_expire_offsets(grp_coord *c) {
                 g = next;
                 continue;
             }
-            bool has_type = g->protocol_type && *g->protocol_type;
+            bool has_type = g->protocol_type.len > 0;
             grp_offset **exp =
                 xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *exp);
             int ne = 0;
@@ -1783,8 +1778,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
                 else {
                     while (g->n)
                         remove_member(g, g->m[g->n - 1]);
-                    free(g->protocol_type);
-                    g->protocol_type = NULL;
+                    gs_free(&g->protocol_type);
                 }
             }
             ok = true;
@@ -1802,15 +1796,12 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         g->partition = partition;
         while (g->n)
             remove_member(g, g->m[g->n - 1]);
-        free(g->protocol_type);
-        free(g->protocol_name);
+        gs_free(&g->protocol_type);
+        gs_free(&g->protocol_name);
         gs_free(&g->leader);
-        g->protocol_type =
-            v.protocol_type.len > 0 ? proto_str_dup(&a, v.protocol_type) : NULL;
-        if (g->protocol_type)
-            g->protocol_type = xstrdup(g->protocol_type);
-        g->protocol_name =
-            v.protocol.len >= 0 ? xstrdup(proto_str_dup(&a, v.protocol)) : NULL;
+        if (v.protocol_type.len > 0)
+            g->protocol_type = gs_dup(v.protocol_type);
+        g->protocol_name = gs_dup(v.protocol);
         g->leader = gs_dup(v.leader);
         g->generation = v.generation;
         g->state_ts = v.current_state_timestamp >= 0 ? v.current_state_timestamp
@@ -1825,10 +1816,10 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
             m->session_ms = mm->session_timeout;
             m->rebalance_ms = mm->rebalance_timeout >= 0 ? mm->rebalance_timeout
                                                          : mm->session_timeout;
-            grp_protocol_in pin = {g->protocol_name ? g->protocol_name : "",
-                                   g->protocol_name ? strlen(g->protocol_name)
-                                                    : 0,
-                                   mm->subscription.p, mm->subscription.len};
+            grp_protocol_in pin = {
+                g->protocol_name.len >= 0 ? g->protocol_name.p : "",
+                g->protocol_name.len >= 0 ? (size_t)g->protocol_name.len : 0,
+                mm->subscription.p, mm->subscription.len};
             member_set_protocols(m, &pin, 1);
             member_set_assignment(m, mm->assignment.p, mm->assignment.len);
             if (g->n == g->cap) {
@@ -1872,8 +1863,8 @@ void grp_get_info(const grp_group *g, grp_info *out) {
     out->group_id = g->id;
     out->state = g->state;
     out->generation = g->generation;
-    out->protocol_type = g->protocol_type ? g->protocol_type : "";
-    out->protocol_name = g->protocol_name ? g->protocol_name : "";
+    out->protocol_type = or_empty(g->protocol_type);
+    out->protocol_name = or_empty(g->protocol_name);
     out->leader = g->leader.len >= 0 ? g->leader : proto_str_c("");
     out->partition = g->partition;
     out->n_members = g->n;
@@ -1917,10 +1908,9 @@ void grp_classic_tombstone(grp_coord *c, grp_group *g) {
     grp_record r = {k.data, k.len, NULL, 0};
     store_append(c, g->partition, &r, 1);
     buf_free(&k);
-    free(g->protocol_type);
-    free(g->protocol_name);
+    gs_free(&g->protocol_type);
+    gs_free(&g->protocol_name);
     gs_free(&g->leader);
-    g->protocol_type = g->protocol_name = NULL;
     g->generation = 0;
 }
 

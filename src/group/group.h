@@ -23,6 +23,8 @@
  * in and go out as proto_str (len -1: null) and are compared, hashed and
  * written to records by their length, as Kafka compares Java Strings. Kept
  * copies are followed by a NUL that is not part of them (for log lines).
+ * A null string in a request struct is PROTO_STR_NULL: a zeroed proto_str is
+ * the empty string, so callers set every string field they pass.
  *
  * Ownership: the coordinator owns every group, member and string in it;
  * strings passed in are copied. Callbacks get pointers valid only during the
@@ -128,7 +130,7 @@ typedef struct grp_join_req {
     proto_str instance_id; /* null if dynamic */
     proto_str client_id;
     proto_str client_host;
-    const char *protocol_type;
+    proto_str protocol_type;
     int32_t session_timeout_ms;
     int32_t rebalance_timeout_ms; /* v0: = session timeout */
     int n_protocols;
@@ -146,11 +148,11 @@ typedef struct grp_join_member {
 
 typedef struct grp_join_result {
     int16_t error;
-    int32_t generation;        /* -1 on error */
-    const char *protocol_type; /* NULL if none */
-    const char *protocol_name; /* NULL if none */
-    proto_str leader;          /* "" if none */
-    proto_str member_id;       /* the member's id ("" if none) */
+    int32_t generation;      /* -1 on error */
+    proto_str protocol_type; /* null if none */
+    proto_str protocol_name; /* null if none */
+    proto_str leader;        /* "" if none */
+    proto_str member_id;     /* the member's id ("" if none) */
     bool skip_assignment;
     int n_members; /* only for the leader */
     const grp_join_member *members;
@@ -172,9 +174,9 @@ typedef struct grp_assignment_in {
 typedef struct grp_sync_req {
     proto_str group_id;
     proto_str member_id;
-    proto_str instance_id;     /* null if dynamic */
-    const char *protocol_type; /* v5+, NULL if absent */
-    const char *protocol_name; /* v5+, NULL if absent */
+    proto_str instance_id;   /* null if dynamic */
+    proto_str protocol_type; /* v5+, null if absent */
+    proto_str protocol_name; /* v5+, null if absent */
     int32_t generation;
     int n_assignments;
     const grp_assignment_in *assignments;
@@ -182,8 +184,8 @@ typedef struct grp_sync_req {
 
 typedef struct grp_sync_result {
     int16_t error;
-    const char *protocol_type;
-    const char *protocol_name;
+    proto_str protocol_type; /* null if none */
+    proto_str protocol_name; /* null if none */
     const uint8_t *assignment;
     int32_t assignment_len;
 } grp_sync_result;
@@ -300,9 +302,9 @@ typedef struct grp_info {
     proto_str group_id;
     int state;
     int32_t generation;
-    const char *protocol_type; /* "" if none */
-    const char *protocol_name; /* "" if none */
-    proto_str leader;          /* "" if none */
+    proto_str protocol_type; /* "" if none */
+    proto_str protocol_name; /* "" if none */
+    proto_str leader;        /* "" if none */
     int32_t partition;
     int n_members;
 } grp_info;

@@ -608,8 +608,8 @@ static void join_done(void *ctx, const grp_join_result *r) {
     proto_join_group_response_init(&rs);
     rs.error_code = r->error;
     rs.generation_id = r->generation;
-    rs.protocol_type = pstr(r->protocol_type);
-    rs.protocol_name = pstr(r->protocol_name);
+    rs.protocol_type = r->protocol_type;
+    rs.protocol_name = r->protocol_name;
     rs.leader = r->leader.len >= 0 ? r->leader : proto_str_c("");
     rs.skip_assignment = r->skip_assignment;
     rs.member_id = r->member_id.len >= 0 ? r->member_id : proto_str_c("");
@@ -668,7 +668,7 @@ brk_status grp_handle_join_group(brk_req *req) {
             req->api_version >= 5 ? rq.group_instance_id : PROTO_STR_NULL,
         .client_id = client_id(req),
         .client_host = proto_str_c(client_host(req)),
-        .protocol_type = sdup0(req, rq.protocol_type),
+        .protocol_type = or_empty(rq.protocol_type),
         .session_timeout_ms = rq.session_timeout_ms,
         .rebalance_timeout_ms =
             req->api_version >= 1 && rq.rebalance_timeout_ms >= 0
@@ -692,8 +692,8 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
     proto_sync_group_response rs;
     proto_sync_group_response_init(&rs);
     rs.error_code = r->error;
-    rs.protocol_type = pstr(r->error ? NULL : r->protocol_type);
-    rs.protocol_name = pstr(r->error ? NULL : r->protocol_name);
+    rs.protocol_type = r->error ? PROTO_STR_NULL : r->protocol_type;
+    rs.protocol_name = r->error ? PROTO_STR_NULL : r->protocol_name;
     rs.assignment =
         (proto_bytes){r->assignment ? r->assignment : (const uint8_t *)"",
                       r->assignment ? r->assignment_len : 0};
@@ -735,9 +735,9 @@ brk_status grp_handle_sync_group(brk_req *req) {
         .instance_id =
             req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL,
         .protocol_type =
-            req->api_version >= 5 ? sdup(req, rq.protocol_type) : NULL,
+            req->api_version >= 5 ? rq.protocol_type : PROTO_STR_NULL,
         .protocol_name =
-            req->api_version >= 5 ? sdup(req, rq.protocol_name) : NULL,
+            req->api_version >= 5 ? rq.protocol_name : PROTO_STR_NULL,
         .generation = rq.generation_id,
         .n_assignments = rq.assignments.n,
         .assignments = as,
@@ -1139,7 +1139,7 @@ static void list_one(void *ctx, grp_group *g) {
         cg_info ci;
         grp_consumer_info(coord, g, &ci);
         state = ci.state;
-        gi.protocol_type = "consumer";
+        gi.protocol_type = proto_str_c("consumer");
     }
     const char *type = consumer ? "consumer" : "classic";
     if (lc->req->api_version >= 4 &&
@@ -1163,8 +1163,7 @@ static void list_one(void *ctx, grp_group *g) {
     lg->group_id = (proto_str){
         arena_strndup(lc->req->arena, gi.group_id.p, (size_t)gi.group_id.len),
         gi.group_id.len};
-    lg->protocol_type = proto_str_c(arena_strndup(
-        lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+    lg->protocol_type = ps_copy(lc->req, gi.protocol_type);
     lg->group_state = proto_str_c(state);
     lg->group_type = proto_str_c(type);
 }
@@ -1224,12 +1223,9 @@ brk_status grp_handle_describe_groups(brk_req *req) {
         grp_get_info(g, &gi);
         bool stable = gi.state == GRP_STABLE;
         dg->group_state = proto_str_c(grp_state_name(gi.state));
-        dg->protocol_type = proto_str_c(arena_strndup(
-            req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+        dg->protocol_type = ps_copy(req, gi.protocol_type);
         dg->protocol_data =
-            proto_str_c(stable ? arena_strndup(req->arena, gi.protocol_name,
-                                               strlen(gi.protocol_name))
-                               : "");
+            stable ? ps_copy(req, gi.protocol_name) : proto_str_c("");
         dg->members.n = gi.n_members;
         dg->members.v =
             arena_calloc(req->arena, (size_t)(gi.n_members ? gi.n_members : 1),

@@ -11,7 +11,7 @@
 #include "group/group.h"
 
 typedef struct gproto {
-    char *name;
+    proto_str name; /* owned (gs_dup) */
     uint8_t *meta;
     int32_t len;
 } gproto;
@@ -47,9 +47,9 @@ struct grp_group {
     int32_t partition;
     int state;
     int32_t generation;
-    char *protocol_type; /* NULL: none */
-    char *protocol_name; /* NULL: none */
-    proto_str leader;    /* null: none; else equals a member's id */
+    proto_str protocol_type; /* owned; null: none */
+    proto_str protocol_name; /* owned; null: none */
+    proto_str leader;        /* null: none; else equals a member's id */
     grp_member **m;
     int n, cap;
     gpending *pending;

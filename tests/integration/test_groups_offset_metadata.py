@@ -292,3 +292,35 @@ def test_static_members_and_client_id_with_nul_bytes_keep_all_their_bytes(broker
     assert d["error"] == 0
     members = sorted((m["instance_id"], m["member_id"], m["client_id"]) for m in d["members"])
     assert members == [("i\x00a", mid_a, cid), ("i\x00b", got["member_id"], cid)]
+
+
+INCONSISTENT_GROUP_PROTOCOL = 23
+
+
+def test_protocol_type_and_name_with_nul_bytes_keep_all_their_bytes(broker):
+    """A classic group's protocol type and protocol names are compared and
+    described whole, as on Kafka: "con\\0sumer" is not "con" (Sluice cut both
+    at the NUL and let a "con" member into a "con\\0sumer" group)."""
+    bs = broker.bootstrap
+    topic = harness.create_topic(bs, harness.unique_topic("ptype"))
+    group = harness.unique_topic("g-ptype")
+    sub = grpraw.subscription([topic])
+    a = grpraw.Conn(bs)
+    try:
+        a.find_coordinator(group)
+        ja = a.join_full(group, topics=[topic], protocol_type="con\x00sumer",
+                         protocols=[("ra\x00nge", sub)])
+        assert (ja["error"], ja["protocol"]) == (0, "ra\x00nge"), ja
+        mid = ja["member_id"]
+        assert a.sync(group, ja["generation"], mid, [(mid, b"")])["error"] == 0
+        d = a.describe([group])[0]
+        assert (d["error"], d["state"], d["protocol_type"], d["protocol"]) == (
+            0, "Stable", "con\x00sumer", "ra\x00nge")
+        jb = a.join_full(group, topics=[topic], protocol_type="con",
+                         protocols=[("ra\x00nge", sub)])
+        assert jb["error"] == INCONSISTENT_GROUP_PROTOCOL, jb
+        jc = a.join_full(group, topics=[topic], protocol_type="con\x00sumer",
+                         protocols=[("ra", sub)])
+        assert jc["error"] == INCONSISTENT_GROUP_PROTOCOL, jc
+    finally:
+        a.close()

@@ -125,7 +125,7 @@ static void on_join(void *ctx, const grp_join_result *r) {
     snprintf(c->leader, sizeof c->leader, "%.*s",
              r->leader.len > 0 ? r->leader.len : 0, r->leader.p);
     snprintf(c->protocol, sizeof c->protocol, "%s",
-             r->protocol_name ? r->protocol_name : "");
+             r->protocol_name.len > 0 ? r->protocol_name.p : "");
     c->n_members = r->n_members;
     c->skip = r->skip_assignment;
 }
@@ -161,7 +161,7 @@ static void join_as(env *e, client *cl, const char *group, const char *instance,
         .instance_id = proto_str_c(instance),
         .client_id = proto_str_c(cl->name),
         .client_host = proto_str_c("/127.0.0.1"),
-        .protocol_type = "consumer",
+        .protocol_type = proto_str_c("consumer"),
         .session_timeout_ms = session,
         .rebalance_timeout_ms = 5000,
         .n_protocols = n,
@@ -184,6 +184,8 @@ static void sync_as(env *e, client *cl, const char *group, int n, client **who,
     grp_sync_req rq = {.group_id = proto_str_c(group),
                        .member_id = proto_str_c(cl->member_id),
                        .instance_id = PROTO_STR_NULL,
+                       .protocol_type = PROTO_STR_NULL,
+                       .protocol_name = PROTO_STR_NULL,
                        .generation = cl->generation,
                        .n_assignments = n,
                        .assignments = a};
@@ -590,7 +592,7 @@ TEST(group_state_survives_replay) {
     CHECK_EQ(gi.state, GRP_STABLE);
     CHECK_EQ(gi.generation, 1);
     CHECK_EQ(gi.n_members, 2);
-    CHECK_STR(gi.protocol_name, "range");
+    CHECK_STR(gi.protocol_name.p, "range");
     CHECK_STR(gi.leader.p, a.member_id);
     CHECK_EQ(grp_offset_get(g, "t", 1, 0)->offset, 5);
     CHECK_STR(grp_offset_get(g, "t", 1, 0)->metadata, "m0");
@@ -603,6 +605,8 @@ TEST(group_state_survives_replay) {
     grp_sync_req sr = {.group_id = proto_str_c("g"),
                        .member_id = proto_str_c(b.member_id),
                        .instance_id = PROTO_STR_NULL,
+                       .protocol_type = PROTO_STR_NULL,
+                       .protocol_name = PROTO_STR_NULL,
                        .generation = 1};
     client b2 = b;
     b2.syncs = 0;
@@ -757,7 +761,7 @@ TEST(group_offset_delete_respects_subscriptions) {
                        .instance_id = PROTO_STR_NULL,
                        .client_id = proto_str_c("ca"),
                        .client_host = proto_str_c("/h"),
-                       .protocol_type = "consumer",
+                       .protocol_type = proto_str_c("consumer"),
                        .session_timeout_ms = 3000,
                        .rebalance_timeout_ms = 3000,
                        .n_protocols = 1,
