@@ -1164,7 +1164,8 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
              "SubscribedTopicRegex is not a valid regular expression.");
         return;
     }
-    if (rq->assignor && !assignor_ok(c, rq->assignor)) {
+    if (rq->assignor && (strlen(rq->assignor) != rq->assignor_len ||
+                         !assignor_ok(c, rq->assignor))) {
         fail(out, KERR_UNSUPPORTED_ASSIGNOR,
              "ServerAssignor is not supported.");
         return;

@@ -76,7 +76,8 @@ typedef struct cg_hb_req {
     int n_topics;
     const char *const *topics;
     const char *regex;    /* NULL: not given */
-    const char *assignor; /* NULL: not given */
+    const char *assignor; /* NULL: not given; NUL-terminated copy */
+    size_t assignor_len;  /* its bytes (a NUL among them: no such assignor) */
     bool owned_set;       /* TopicPartitions not null */
     int n_owned;
     const cg_owned *owned;

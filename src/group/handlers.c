@@ -1545,6 +1545,8 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
                      ? sdup(req, rq.subscribed_topic_regex)
                      : NULL,
         .assignor = sdup(req, rq.server_assignor),
+        .assignor_len =
+            rq.server_assignor.len > 0 ? (size_t)rq.server_assignor.len : 0,
         .owned_set = no >= 0,
         .n_owned = no > 0 ? no : 0,
         .owned = owned,

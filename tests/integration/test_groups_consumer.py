@@ -393,6 +393,10 @@ def test_cg_ids_with_nul_bytes_keep_all_their_bytes(module_broker):
         assert (ra["error"], ra["member_id"]) == (0, "m\x00a"), ra
         assert (rb["error"], rb["member_id"]) == (0, "m\x00b"), rb
         assert c.heartbeat(group, a, ra["epoch"], instance_id="i\x00a")["error"] == 0
+        # "uniform\0x" is no assignor the broker has
+        r = c.heartbeat(group, "m\x00c", 0, rebalance_ms=1000, topics=[topic], owned={},
+                        assignor="uniform\x00x")
+        assert r["error"] == cg.UNSUPPORTED_ASSIGNOR, r
         d = c.describe([group])[0]
     finally:
         c.close()
