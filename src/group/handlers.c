@@ -1324,8 +1324,10 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     int k = 0, nk = 0;
     for (int32_t t = 0; t < rq.topics.n; t++) {
         char *name = sdup0(req, rq.topics.v[t].name);
-        bool exists =
-            cl_topic_find(req->brk->image, name, strlen(name)) != NULL;
+        /* looked up with all its bytes ("a\0b" is no topic, not "a") */
+        proto_str tn = rq.topics.v[t].name;
+        bool exists = tn.len > 0 && cl_topic_find(req->brk->image, tn.p,
+                                                  (size_t)tn.len) != NULL;
         for (int32_t p = 0; p < rq.topics.v[t].partitions.n; p++, k++) {
             topics[k] = name;
             parts[k] = rq.topics.v[t].partitions.v[p].partition_index;

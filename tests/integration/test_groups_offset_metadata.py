@@ -324,3 +324,42 @@ def test_protocol_type_and_name_with_nul_bytes_keep_all_their_bytes(broker):
         assert jc["error"] == INCONSISTENT_GROUP_PROTOCOL, jc
     finally:
         a.close()
+
+
+INVALID_TOPIC_EXCEPTION = 17
+
+
+def test_topic_name_with_nul_byte_is_illegal_not_another_topic(broker):
+    """Topic names are checked and looked up with all their bytes: creating
+    "x\\0y" is INVALID_TOPIC_EXCEPTION as on Kafka (Sluice validated and
+    created "x"), and OffsetDelete of "t\\0y" in a group does not delete the
+    group's offsets of "t" (Sluice looked "t" up)."""
+    bs = broker.bootstrap
+    base = harness.unique_topic("nulname")
+    def create(name):
+        body = harness.karray([harness.kstr(name) + struct.pack(">ihii", 1, 1, 0, 0)])
+        r = grpraw.R(harness.kafka_request(bs, 19, 4, body + struct.pack(">ib", 30000, 0)))
+        r.i32()
+        return r.arr(lambda: (r.str(), r.i16(), r.str()))[0]
+
+    name, err, msg = create(base + "\x00y")
+    assert (name, err) == (base + "\x00y", INVALID_TOPIC_EXCEPTION)
+    # Kafka 4.3's message (Sluice's quotes the name up to the NUL)
+    assert msg.startswith("Topic name is invalid: '" + base)
+    assert msg.endswith("' contains one or more characters other than "
+                        "ASCII alphanumerics, '.', '_' and '-'")
+    # nothing was created under the name cut at the NUL
+    assert create(base)[:2] == (base, 0)
+    c = grpraw.Conn(bs)
+    try:
+        topic = harness.create_topic(bs, harness.unique_topic("od"))
+        group = harness.unique_topic("g-od")
+        c.find_coordinator(group)
+        assert c.commit(group, -1, "", {(topic, 0): (7, "m")}) == {(topic, 0): 0}
+        # OffsetDelete v0: group, [topic, [partition]]
+        r = c.call(47, 0, _str(group) + grpraw._arr(
+            [topic + "\x00y"], lambda t: _str(t) + grpraw._arr([0], lambda p: struct.pack(">i", p))))
+        assert r.i16() == 0
+    finally:
+        c.close()
+    settle(bs, group, topic, [0], {(topic, 0): (7, "m", 0)})
