@@ -146,8 +146,10 @@ brk_status brk_handle_create_topics(brk_req *req) {
             e = KERR_INVALID_TOPIC_EXCEPTION;
             snprintf(msg, sizeof msg, "Topic name is null");
         }
+        /* validated with all its bytes: "a\0b" is an illegal name, not "a" */
         if (!e)
-            e = ctl_validate_topic_name(name, strlen(name), msg, sizeof msg);
+            e = ctl_validate_topic_name(q->name.p, (size_t)q->name.len, msg,
+                                        sizeof msg);
         if (!e && cl_topic_find(brk->image, name, strlen(name))) {
             e = KERR_TOPIC_ALREADY_EXISTS;
             snprintf(msg, sizeof msg, "Topic '%s' already exists.", name);

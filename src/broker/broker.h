@@ -95,6 +95,7 @@ typedef struct brk_req {
     int16_t api_version;
     int32_t correlation_id;
     const char *client_id; /* NUL-terminated, in arena; "" if null */
+    size_t client_id_len;  /* its bytes (a NUL may be among them) */
     bool client_id_null;
     /* the body (after the header, including the header's tagged fields) */
     rd body;

@@ -1004,11 +1004,10 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
     int16_t e = KERR_NONE;
     if (type == RES_TOPIC) {
         char *name = proto_str_dup(req->arena, rname);
-        cl_topic *t =
-            name ? cl_topic_find(brk->image, name, strlen(name)) : NULL;
+        size_t nlen = rname.len > 0 ? (size_t)rname.len : 0;
+        cl_topic *t = name ? cl_topic_find(brk->image, rname.p, nlen) : NULL;
         if (!t) {
-            if (name &&
-                ctl_validate_topic_name(name, strlen(name), msg, msglen))
+            if (name && ctl_validate_topic_name(rname.p, nlen, msg, msglen))
                 return KERR_INVALID_TOPIC_EXCEPTION;
             snprintf(msg, msglen, "The topic '%s' does not exist.",
                      name ? name : "");

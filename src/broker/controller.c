@@ -50,21 +50,25 @@ int16_t ctl_commit(brk_broker *brk, buf *values, int n) {
 }
 
 /* Kafka's Topic.validate: non-empty, not "." or "..", at most 249 chars,
- * only [a-zA-Z0-9._-]. */
+ * only [a-zA-Z0-9._-]; the messages of Kafka 4.3's detectInvalidTopic.
+ * name is checked with all its len bytes (a NUL is an illegal character);
+ * msg is a C string, so a name quoted in it ends at a NUL there. */
 int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
                                 size_t msglen) {
     if (len == 0) {
-        snprintf(msg, msglen, "Topic name is illegal, it can't be empty");
+        snprintf(msg, msglen,
+                 "Topic name is invalid: the empty string is not allowed");
         return KERR_INVALID_TOPIC_EXCEPTION;
     }
     if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2))) {
-        snprintf(msg, msglen, "Topic name cannot be \".\" or \"..\"");
+        snprintf(msg, msglen, "Topic name is invalid: '%.*s' is not allowed",
+                 (int)len, name);
         return KERR_INVALID_TOPIC_EXCEPTION;
     }
     if (len > 249) {
         snprintf(msg, msglen,
-                 "Topic name is illegal, it can't be longer than 249 "
-                 "characters, topic name: %.*s",
+                 "Topic name is invalid: the length of '%.*s' is longer than "
+                 "the max allowed length 249",
                  (int)(len > 300 ? 300 : len), name);
         return KERR_INVALID_TOPIC_EXCEPTION;
     }
@@ -73,8 +77,9 @@ int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
             snprintf(msg, msglen,
-                     "Topic name \"%.*s\" is illegal, it contains a character "
-                     "other than ASCII alphanumerics, '.', '_' and '-'",
+                     "Topic name is invalid: '%.*s' contains one or more "
+                     "characters other than ASCII alphanumerics, '.', '_' "
+                     "and '-'",
                      (int)len, name);
             return KERR_INVALID_TOPIC_EXCEPTION;
         }

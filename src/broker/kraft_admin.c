@@ -283,7 +283,10 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
         const char *tname = proto_str_dup(req->arena, rt->name);
         if (!tname)
             tname = "";
-        cl_topic *t = cl_topic_find(req->brk->image, tname, strlen(tname));
+        /* with all its bytes: "a\0b" is no topic, not "a" */
+        cl_topic *t = cl_topic_find(
+            req->brk->image, rt->name.len > 0 ? rt->name.p : tname,
+            rt->name.len > 0 ? (size_t)rt->name.len : 0);
         int32_t np = BRK_RESP_ARRAY(req, tr->partitions, rt->partitions.n);
         for (int32_t j = 0; j < np; j++) {
             const char *msg;

@@ -237,6 +237,7 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     req->api_version = h.api_version;
     req->correlation_id = h.correlation_id;
     req->client_id_null = h.client_id.len < 0;
+    req->client_id_len = h.client_id.len > 0 ? (size_t)h.client_id.len : 0;
     req->client_id =
         h.client_id.len < 0 ? "" : proto_str_dup(req->arena, h.client_id);
     req->body = r;

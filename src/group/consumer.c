@@ -50,12 +50,13 @@ typedef struct tpset {
     int n;
 } tpset;
 
+/* id .. client_host: owned proto_str copies (gs_dup), null when not given. */
 typedef struct cg_member {
-    char *id;
-    char *instance_id;
-    char *rack_id;
-    char *client_id;
-    char *client_host;
+    proto_str id;
+    proto_str instance_id;
+    proto_str rack_id;
+    proto_str client_id;
+    proto_str client_host;
     char **topics;
     int n_topics;
     char *regex;
@@ -101,6 +102,15 @@ static bool seq(const char *a, const char *b) {
 static void set_str(char **dst, const char *s) {
     free(*dst);
     *dst = dupn(s);
+}
+
+static void set_ps(proto_str *dst, proto_str s) {
+    gs_free(dst);
+    *dst = gs_dup(s);
+}
+
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
 }
 
 static void tpset_free(tpset *s) {
@@ -170,11 +180,11 @@ static const char *state_name(int s) {
 static void member_free(cg_member *m) {
     if (!m)
         return;
-    free(m->id);
-    free(m->instance_id);
-    free(m->rack_id);
-    free(m->client_id);
-    free(m->client_host);
+    gs_free(&m->id);
+    gs_free(&m->instance_id);
+    gs_free(&m->rack_id);
+    gs_free(&m->client_id);
+    gs_free(&m->client_host);
     for (int i = 0; i < m->n_topics; i++)
         free(m->topics[i]);
     free(m->topics);
@@ -215,25 +225,30 @@ bool grp_is_consumer(const grp_group *g) {
     return g && g->cg;
 }
 
-static cg_member *find_member(const cg_group *cg, const char *id) {
-    for (int i = 0; i < cg->n; i++)
-        if (!strcmp(cg->m[i]->id, id))
-            return cg->m[i];
-    return NULL;
-}
-
-static cg_member *find_static(const cg_group *cg, const char *iid) {
-    if (!iid)
+static cg_member *find_member(const cg_group *cg, proto_str id) {
+    if (id.len < 0)
         return NULL;
     for (int i = 0; i < cg->n; i++)
-        if (cg->m[i]->instance_id && !strcmp(cg->m[i]->instance_id, iid))
+        if (gs_eq(cg->m[i]->id, id))
             return cg->m[i];
     return NULL;
 }
 
-static cg_member *add_member(cg_group *cg, const char *id) {
+static cg_member *find_static(const cg_group *cg, proto_str iid) {
+    if (iid.len < 0)
+        return NULL;
+    for (int i = 0; i < cg->n; i++)
+        if (gs_eq(cg->m[i]->instance_id, iid))
+            return cg->m[i];
+    return NULL;
+}
+
+static cg_member *add_member(cg_group *cg, proto_str id) {
     cg_member *m = xcalloc(1, sizeof *m);
-    m->id = xstrdup(id);
+    m->id = gs_dup(or_empty(id));
+    m->instance_id = m->rack_id = PROTO_STR_NULL;
+    m->client_id = gs_dup(proto_str_c(""));
+    m->client_host = gs_dup(proto_str_c(""));
     m->rebalance_ms = -1;
     if (cg->n == cg->cap) {
         cg->cap = cg->cap ? cg->cap * 2 : 4;
@@ -351,7 +366,7 @@ static int16_t recs_flush(grp_coord *c, grp_group *g, recs *r) {
         e = grp_store_append(c, g->partition, gr, r->n);
         if (e)
             SL_WARN("group", "writing records of consumer group %s failed: %s",
-                    g->id, proto_error_name(e));
+                    g->id.p, proto_error_name(e));
         free(gr);
     }
     for (int i = 0; i < r->n; i++) {
@@ -365,13 +380,13 @@ static int16_t recs_flush(grp_coord *c, grp_group *g, recs *r) {
     return e;
 }
 
-static void rec_group_epoch(recs *r, const char *gid, const cg_group *cg,
+static void rec_group_epoch(recs *r, proto_str gid, const cg_group *cg,
                             bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_metadata_key key;
     proto_consumer_group_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 3);
     proto_consumer_group_metadata_key_encode(k, 3, &key);
     if (tomb)
@@ -383,13 +398,13 @@ static void rec_group_epoch(recs *r, const char *gid, const cg_group *cg,
     proto_consumer_group_metadata_value_encode(v, 0, &val);
 }
 
-static void rec_partition_meta(recs *r, const char *gid, const cg_group *cg,
+static void rec_partition_meta(recs *r, proto_str gid, const cg_group *cg,
                                bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_partition_metadata_key key;
     proto_consumer_group_partition_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 4);
     proto_consumer_group_partition_metadata_key_encode(k, 4, &key);
     if (tomb)
@@ -412,25 +427,23 @@ static void rec_partition_meta(recs *r, const char *gid, const cg_group *cg,
     free(tm);
 }
 
-static void rec_member(recs *r, const char *gid, const cg_member *m,
-                       bool tomb) {
+static void rec_member(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_member_metadata_key key;
     proto_consumer_group_member_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
-    key.member_id = proto_str_c(m->id);
+    key.group_id = gid;
+    key.member_id = m->id;
     buf_put_be16(k, 5);
     proto_consumer_group_member_metadata_key_encode(k, 5, &key);
     if (tomb)
         return;
     proto_consumer_group_member_metadata_value val;
     proto_consumer_group_member_metadata_value_init(&val);
-    val.instance_id =
-        m->instance_id ? proto_str_c(m->instance_id) : PROTO_STR_NULL;
-    val.rack_id = m->rack_id ? proto_str_c(m->rack_id) : PROTO_STR_NULL;
-    val.client_id = proto_str_c(m->client_id ? m->client_id : "");
-    val.client_host = proto_str_c(m->client_host ? m->client_host : "");
+    val.instance_id = m->instance_id;
+    val.rack_id = m->rack_id;
+    val.client_id = or_empty(m->client_id);
+    val.client_host = or_empty(m->client_host);
     proto_str *ts =
         xcalloc((size_t)(m->n_topics ? m->n_topics : 1), sizeof *ts);
     for (int i = 0; i < m->n_topics; i++)
@@ -479,14 +492,14 @@ static void topic_parts_free(topic_parts *t, int n) {
     free(t);
 }
 
-static void rec_target_member(recs *r, const char *gid, const cg_member *m,
+static void rec_target_member(recs *r, proto_str gid, const cg_member *m,
                               bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_target_assignment_member_key key;
     proto_consumer_group_target_assignment_member_key_init(&key);
-    key.group_id = proto_str_c(gid);
-    key.member_id = proto_str_c(m->id);
+    key.group_id = gid;
+    key.member_id = m->id;
     buf_put_be16(k, 7);
     proto_consumer_group_target_assignment_member_key_encode(k, 7, &key);
     if (tomb)
@@ -512,13 +525,13 @@ static void rec_target_member(recs *r, const char *gid, const cg_member *m,
     topic_parts_free(tp, nt);
 }
 
-static void rec_target_epoch(recs *r, const char *gid, const cg_group *cg,
+static void rec_target_epoch(recs *r, proto_str gid, const cg_group *cg,
                              bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_target_assignment_metadata_key key;
     proto_consumer_group_target_assignment_metadata_key_init(&key);
-    key.group_id = proto_str_c(gid);
+    key.group_id = gid;
     buf_put_be16(k, 6);
     proto_consumer_group_target_assignment_metadata_key_encode(k, 6, &key);
     if (tomb)
@@ -547,14 +560,13 @@ static cur_tp *to_cur(const tpset *s, int *n, topic_parts **keep) {
     return v;
 }
 
-static void rec_current(recs *r, const char *gid, const cg_member *m,
-                        bool tomb) {
+static void rec_current(recs *r, proto_str gid, const cg_member *m, bool tomb) {
     buf *k, *v;
     recs_add(r, &k, &v, tomb);
     proto_consumer_group_current_member_assignment_key key;
     proto_consumer_group_current_member_assignment_key_init(&key);
-    key.group_id = proto_str_c(gid);
-    key.member_id = proto_str_c(m->id);
+    key.group_id = gid;
+    key.member_id = m->id;
     buf_put_be16(k, 8);
     proto_consumer_group_current_member_assignment_key_encode(k, 8, &key);
     if (tomb)
@@ -581,7 +593,7 @@ static void rec_current(recs *r, const char *gid, const cg_member *m,
 }
 
 /* Kafka's removeMember: current assignment, target and member tombstones. */
-static void rec_remove_member(recs *r, const char *gid, const cg_member *m) {
+static void rec_remove_member(recs *r, proto_str gid, const cg_member *m) {
     rec_current(r, gid, m, true);
     rec_target_member(r, gid, m, true);
     rec_member(r, gid, m, true);
@@ -795,7 +807,7 @@ static bool regex_valid(const char *rx) {
 static void bump_group_epoch(grp_group *g, recs *r, const char *why) {
     g->cg->group_epoch++;
     rec_group_epoch(r, g->id, g->cg, false);
-    SL_INFO("group", "[GroupId %s] Bumped group epoch to %d (%s).", g->id,
+    SL_INFO("group", "[GroupId %s] Bumped group epoch to %d (%s).", g->id.p,
             g->cg->group_epoch, why);
 }
 
@@ -826,8 +838,8 @@ static void update_target(grp_coord *c, grp_group *g, recs *r) {
             if (sub)
                 tidx[i][k++] = t;
         }
-        ms[i].id = m->id;
-        ms[i].instance_id = m->instance_id;
+        ms[i].id = m->id.p;
+        ms[i].instance_id = m->instance_id.p; /* NULL if dynamic */
         ms[i].n_topics = k;
         ms[i].topics = tidx[i];
         ms[i].n_current = m->target.n;
@@ -853,7 +865,7 @@ static void update_target(grp_coord *c, grp_group *g, recs *r) {
     SL_INFO("group",
             "[GroupId %s] Computed a new target assignment for epoch %d with "
             "'%s' assignor.",
-            g->id, cg->assignment_epoch, an);
+            g->id.p, cg->assignment_epoch, an);
 }
 
 /* ---- reconciliation (Kafka's CurrentAssignmentBuilder) --------------------
@@ -958,7 +970,7 @@ static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
     SL_DEBUG("group",
              "[GroupId %s] Member %s new assignment state: epoch=%d, "
              "previousEpoch=%d, state=%s, assigned=%d, revoking=%d.",
-             g->id, m->id, m->epoch, m->prev_epoch, state_name(m->state),
+             g->id.p, m->id.p, m->epoch, m->prev_epoch, state_name(m->state),
              m->assigned.n, m->revoking.n);
     if (m->state == MS_UNREVOKED)
         m->rebalance_deadline =
@@ -971,12 +983,14 @@ static bool reconcile(grp_coord *c, grp_group *g, cg_member *m,
 /* ---- heartbeat ------------------------------------------------------------
  */
 
-static void session_and_interval(grp_coord *c, const char *gid, int32_t *s,
+static void session_and_interval(grp_coord *c, proto_str gid, int32_t *s,
                                  int32_t *hb) {
     *s = c->cg_env.session_ms > 0 ? c->cg_env.session_ms : 45000;
     *hb = c->cg_env.heartbeat_ms > 0 ? c->cg_env.heartbeat_ms : 5000;
-    if (c->cg_env.group_cfg)
-        c->cg_env.group_cfg(c->cg_env.ctx, gid, s, hb);
+    /* Group configs are kept by C-string name: an id with a NUL byte has
+     * none of its own (it must not take those of the id cut at the NUL). */
+    if (c->cg_env.group_cfg && !memchr(gid.p, 0, (size_t)gid.len))
+        c->cg_env.group_cfg(c->cg_env.ctx, gid.p, s, hb);
 }
 
 static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
@@ -987,7 +1001,7 @@ static void fail(cg_hb_resp *out, int16_t e, const char *msg) {
 /* Removes a member and bumps the group epoch (Kafka's fenceMember). */
 static void fence_member(grp_coord *c, grp_group *g, cg_member *m, recs *r,
                          const char *why) {
-    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id, m->id, why);
+    SL_INFO("group", "[GroupId %s] Member %s %s.", g->id.p, m->id.p, why);
     rec_remove_member(r, g->id, m);
     drop_member(g->cg, m);
     refresh_meta(c, g, r);
@@ -1106,10 +1120,10 @@ static bool assignor_ok(const grp_coord *c, const char *name) {
 static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
                   cg_hb_resp *out, recs *r) {
     cg_group *cg = g->cg;
-    snprintf(out->member_id, sizeof out->member_id, "%s", rq->member_id);
+    set_ps(&out->member_id, or_empty(rq->member_id));
     out->member_epoch = rq->member_epoch;
     cg_member *m;
-    if (!rq->instance_id) {
+    if (rq->instance_id.len < 0) {
         m = find_member(cg, rq->member_id);
         if (!m) {
             fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
@@ -1123,7 +1137,7 @@ static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
         fail(out, KERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
         return;
     }
-    if (strcmp(m->id, rq->member_id)) {
+    if (!gs_eq(m->id, rq->member_id)) {
         fail(out, KERR_FENCED_INSTANCE_ID,
              "The static member is fenced by an existing member.");
         return;
@@ -1132,7 +1146,7 @@ static void leave(grp_coord *c, grp_group *g, const cg_hb_req *rq,
         SL_INFO("group",
                 "[GroupId %s] Static Member %s with instance id %s "
                 "temporarily left the consumer group.",
-                g->id, m->id, m->instance_id);
+                g->id.p, m->id.p, m->instance_id.p);
         m->epoch = STATIC_LEAVE_EPOCH;
         tpset_free(&m->revoking);
         m->rebalance_deadline = 0;
@@ -1151,33 +1165,32 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                             cg_hb_resp *out) {
     memset(out, 0, sizeof *out);
     out->member_epoch = rq->member_epoch;
-    snprintf(out->member_id, sizeof out->member_id, "%s",
-             rq->member_id ? rq->member_id : "");
+    out->member_id = gs_dup(or_empty(rq->member_id));
     if (!c->cg_env.enabled) {
         fail(out, KERR_UNSUPPORTED_VERSION,
              "The new consumer group protocol is not enabled.");
         return;
     }
     /* Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid */
-    if (!rq->group_id || !*rq->group_id) {
+    if (rq->group_id.len <= 0) {
         fail(out, KERR_INVALID_REQUEST, "GroupId can't be empty.");
         return;
     }
-    if (rq->instance_id && !*rq->instance_id) {
+    if (rq->instance_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "InstanceId can't be empty.");
         return;
     }
-    if (rq->rack_id && !*rq->rack_id) {
+    if (rq->rack_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "RackId can't be empty.");
         return;
     }
     if (rq->member_epoch > 0 || rq->member_epoch == LEAVE_EPOCH) {
-        if (!rq->member_id || !*rq->member_id) {
+        if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
     } else if (rq->member_epoch == 0) {
-        if (rq->api_version >= 1 && (!rq->member_id || !*rq->member_id)) {
+        if (rq->api_version >= 1 && rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
@@ -1201,11 +1214,11 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             return;
         }
     } else if (rq->member_epoch == STATIC_LEAVE_EPOCH) {
-        if (!rq->member_id || !*rq->member_id) {
+        if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
             return;
         }
-        if (!rq->instance_id) {
+        if (rq->instance_id.len < 0) {
             fail(out, KERR_INVALID_REQUEST, "InstanceId can't be null.");
             return;
         }
@@ -1220,7 +1233,8 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
              "SubscribedTopicRegex is not a valid regular expression.");
         return;
     }
-    if (rq->assignor && !assignor_ok(c, rq->assignor)) {
+    if (rq->assignor && (strlen(rq->assignor) != rq->assignor_len ||
+                         !assignor_ok(c, rq->assignor))) {
         fail(out, KERR_UNSUPPORTED_ASSIGNOR,
              "ServerAssignor is not supported.");
         return;
@@ -1266,10 +1280,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         return;
     }
 
-    char mid[64];
-    snprintf(mid, sizeof mid, "%s", rq->member_id ? rq->member_id : "");
-    if (!*mid)
-        make_member_id(mid, sizeof mid);
+    char made[64];
+    proto_str mid = or_empty(rq->member_id);
+    if (mid.len == 0) {
+        make_member_id(made, sizeof made);
+        mid = proto_str_c(made);
+    }
     if (cg->n >= c->cg_env.max_size && c->cg_env.max_size > 0 &&
         !find_member(cg, mid)) {
         static char msg[128];
@@ -1286,7 +1302,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     const char *msg = NULL;
     cg_member *m = NULL;
     bool is_new = false;
-    if (!rq->instance_id) {
+    if (rq->instance_id.len < 0) {
         m = find_member(cg, mid);
         if (!m) {
             if (!join) {
@@ -1298,7 +1314,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
             SL_INFO("group",
                     "[GroupId %s] Member %s joins the consumer group using "
                     "the consumer protocol.",
-                    g->id, mid);
+                    g->id.p, mid.p);
         } else if ((e = check_epoch(m, rq, &msg)) != 0) {
             {
                 fail(out, e, msg);
@@ -1318,7 +1334,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "[GroupId %s] Static member %s with instance id %s "
                         "joins the consumer group using the consumer "
                         "protocol.",
-                        g->id, mid, rq->instance_id);
+                        g->id.p, mid.p, rq->instance_id.p);
             } else {
                 if (old->epoch != STATIC_LEAVE_EPOCH) {
                     fail(out, KERR_UNRELEASED_INSTANCE_ID,
@@ -1330,8 +1346,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                 /* replaceMember: the new member id takes over the old
                  * instance's assignment and target */
                 rec_remove_member(&r, g->id, old);
-                free(old->id);
-                old->id = xstrdup(mid);
+                set_ps(&old->id, mid);
                 old->epoch = 0;
                 old->prev_epoch = 0;
                 m = old;
@@ -1343,7 +1358,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                         "re-joins the consumer group using the consumer "
                         "protocol. Created a new member %s to replace the "
                         "existing member.",
-                        g->id, rq->instance_id, mid);
+                        g->id.p, rq->instance_id.p, mid.p);
             }
         } else {
             if (!old) {
@@ -1354,7 +1369,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                     return;
                 }
             }
-            if (strcmp(old->id, mid)) {
+            if (!gs_eq(old->id, mid)) {
                 recs_flush(c, g, &r);
                 {
                     fail(out, KERR_FENCED_INSTANCE_ID,
@@ -1376,12 +1391,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
 
     /* 1. the member's changes */
     bool changed = is_new, bump = is_new;
-    if (rq->instance_id && !seq(m->instance_id, rq->instance_id)) {
-        set_str(&m->instance_id, rq->instance_id);
+    if (rq->instance_id.len >= 0 && !gs_eq(m->instance_id, rq->instance_id)) {
+        set_ps(&m->instance_id, rq->instance_id);
         changed = true;
     }
-    if (rq->rack_id && !seq(m->rack_id, rq->rack_id)) {
-        set_str(&m->rack_id, rq->rack_id);
+    if (rq->rack_id.len >= 0 && !gs_eq(m->rack_id, rq->rack_id)) {
+        set_ps(&m->rack_id, rq->rack_id);
         changed = true;
     }
     if (rq->rebalance_ms != -1 && m->rebalance_ms != rq->rebalance_ms) {
@@ -1408,12 +1423,12 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     for (int i = 0; i < cg->n; i++)
         if (cg->m[i]->regex && resolve_regex(c, cg->m[i]))
             bump = true;
-    if (!seq(m->client_id, rq->client_id)) {
-        set_str(&m->client_id, rq->client_id ? rq->client_id : "");
+    if (!gs_eq(m->client_id, or_empty(rq->client_id))) {
+        set_ps(&m->client_id, or_empty(rq->client_id));
         changed = true;
     }
-    if (!seq(m->client_host, rq->client_host)) {
-        set_str(&m->client_host, rq->client_host ? rq->client_host : "");
+    if (!gs_eq(m->client_host, or_empty(rq->client_host))) {
+        set_ps(&m->client_host, or_empty(rq->client_host));
         changed = true;
     }
     if (changed)
@@ -1440,7 +1455,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     session_and_interval(c, g->id, &session_ms, &hb_ms);
     m->session_deadline = now_ms() + session_ms;
 
-    snprintf(out->member_id, sizeof out->member_id, "%s", m->id);
+    set_ps(&out->member_id, m->id);
     out->member_epoch = m->epoch;
     out->heartbeat_ms = hb_ms;
     bool full =
@@ -1452,6 +1467,7 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
 }
 
 void cg_hb_resp_free(cg_hb_resp *r) {
+    gs_free(&r->member_id);
     free(r->assignment);
     r->assignment = NULL;
 }
@@ -1506,11 +1522,11 @@ void grp_consumer_set_env(grp_coord *c, const cg_env *env) {
 /* ---- offsets --------------------------------------------------------------
  */
 
-int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
+int16_t cg_validate_commit(const cg_group *cg, proto_str member_id,
                            int32_t epoch, int16_t api_version) {
     if (epoch < 0 && cg->n == 0)
         return KERR_NONE;
-    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    const cg_member *m = find_member(cg, member_id);
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
     if (api_version < 9)
@@ -1520,16 +1536,16 @@ int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
     return KERR_NONE;
 }
 
-int16_t grp_consumer_validate_fetch(const grp_group *g, const char *member_id,
+int16_t grp_consumer_validate_fetch(const grp_group *g, proto_str member_id,
                                     int32_t epoch) {
     return cg_validate_fetch(g->cg, member_id, epoch);
 }
 
-int16_t cg_validate_fetch(const cg_group *cg, const char *member_id,
+int16_t cg_validate_fetch(const cg_group *cg, proto_str member_id,
                           int32_t epoch) {
-    if (!member_id && epoch < 0)
+    if (member_id.len < 0 && epoch < 0)
         return KERR_NONE;
-    const cg_member *m = member_id ? find_member(cg, member_id) : NULL;
+    const cg_member *m = find_member(cg, member_id);
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
     if (epoch != m->epoch)
@@ -1555,7 +1571,9 @@ void grp_consumer_info(const grp_coord *c, const grp_group *g, cg_info *out) {
 static int member_order(const void *a, const void *b) {
     const cg_member *x = *(cg_member *const *)a;
     const cg_member *y = *(cg_member *const *)b;
-    return strcmp(x->id, y->id);
+    size_t n = (size_t)(x->id.len < y->id.len ? x->id.len : y->id.len);
+    int r = memcmp(x->id.p, y->id.p, n);
+    return r ? r : (x->id.len > y->id.len) - (x->id.len < y->id.len);
 }
 
 void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
@@ -1566,8 +1584,8 @@ void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
     out->member_id = m->id;
     out->instance_id = m->instance_id;
     out->rack_id = m->rack_id;
-    out->client_id = m->client_id ? m->client_id : "";
-    out->client_host = m->client_host ? m->client_host : "";
+    out->client_id = or_empty(m->client_id);
+    out->client_host = or_empty(m->client_host);
     out->member_epoch = m->epoch;
     out->n_topics = m->n_topics;
     out->topics = m->topics;
@@ -1581,7 +1599,7 @@ void grp_consumer_member(const grp_group *g, int i, cg_member_info *out) {
 /* ---- replay ---------------------------------------------------------------
  */
 
-static cg_group *replay_group(grp_coord *c, int32_t partition, const char *gid,
+static cg_group *replay_group(grp_coord *c, int32_t partition, proto_str gid,
                               bool create) {
     grp_group *g = grp_find(c, gid);
     if (!g) {
@@ -1651,7 +1669,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_metadata_key k;
         if (proto_consumer_group_metadata_key_decode(&r, &a, 3, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         if (!value) {
             grp_group *g = grp_find(c, gid);
             if (g && g->cg) {
@@ -1674,7 +1692,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_partition_metadata_key k;
         if (proto_consumer_group_partition_metadata_key_decode(&r, &a, 4, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (!cg) {
             ok = true;
@@ -1703,8 +1721,8 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         proto_consumer_group_member_metadata_key k;
         if (proto_consumer_group_member_metadata_key_decode(&r, &a, 5, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str gid = k.group_id;
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (!cg) {
             ok = true;
@@ -1722,13 +1740,10 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
             goto out;
         if (!m)
             m = add_member(cg, mid);
-        set_str(&m->instance_id, v.instance_id.len >= 0
-                                     ? proto_str_dup(&a, v.instance_id)
-                                     : NULL);
-        set_str(&m->rack_id,
-                v.rack_id.len >= 0 ? proto_str_dup(&a, v.rack_id) : NULL);
-        set_str(&m->client_id, proto_str_dup(&a, v.client_id));
-        set_str(&m->client_host, proto_str_dup(&a, v.client_host));
+        set_ps(&m->instance_id, v.instance_id);
+        set_ps(&m->rack_id, v.rack_id);
+        set_ps(&m->client_id, or_empty(v.client_id));
+        set_ps(&m->client_host, or_empty(v.client_host));
         set_str(&m->regex, v.subscribed_topic_regex.len > 0
                                ? proto_str_dup(&a, v.subscribed_topic_regex)
                                : NULL);
@@ -1754,7 +1769,7 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_target_assignment_metadata_key_decode(&r, &a,
                                                                        6, &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
+        proto_str gid = k.group_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         if (cg && value) {
             proto_consumer_group_target_assignment_metadata_value v;
@@ -1773,8 +1788,8 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_target_assignment_member_key_decode(&r, &a, 7,
                                                                      &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str gid = k.group_id;
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;
         if (value) {
@@ -1796,8 +1811,8 @@ bool cg_replay(grp_coord *c, int32_t partition, int16_t kver,
         if (proto_consumer_group_current_member_assignment_key_decode(&r, &a, 8,
                                                                       &k))
             goto out;
-        char *gid = proto_str_dup(&a, k.group_id);
-        char *mid = proto_str_dup(&a, k.member_id);
+        proto_str gid = k.group_id;
+        proto_str mid = k.member_id;
         cg_group *cg = replay_group(c, partition, gid, value != NULL);
         cg_member *m = cg ? find_member(cg, mid) : NULL;
         if (value) {

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/proto.h"
+
 typedef struct cg_group cg_group;
 struct grp_coord;
 struct grp_group;
@@ -64,29 +66,30 @@ typedef struct cg_owned {
 } cg_owned;
 
 typedef struct cg_hb_req {
-    const char *group_id;
-    const char *member_id;
+    proto_str group_id;
+    proto_str member_id;
     int32_t member_epoch;
-    const char *instance_id; /* NULL: not given */
-    const char *rack_id;     /* NULL: not given */
-    int32_t rebalance_ms;    /* -1: unchanged */
-    bool topics_set;         /* SubscribedTopicNames not null */
+    proto_str instance_id; /* null: not given */
+    proto_str rack_id;     /* null: not given */
+    int32_t rebalance_ms;  /* -1: unchanged */
+    bool topics_set;       /* SubscribedTopicNames not null */
     int n_topics;
     const char *const *topics;
     const char *regex;    /* NULL: not given */
-    const char *assignor; /* NULL: not given */
+    const char *assignor; /* NULL: not given; NUL-terminated copy */
+    size_t assignor_len;  /* its bytes (a NUL among them: no such assignor) */
     bool owned_set;       /* TopicPartitions not null */
     int n_owned;
     const cg_owned *owned;
-    const char *client_id;
-    const char *client_host;
+    proto_str client_id;
+    proto_str client_host;
     int16_t api_version;
 } cg_hb_req;
 
 typedef struct cg_hb_resp {
     int16_t error;
     const char *message; /* static or NULL */
-    char member_id[64];
+    proto_str member_id; /* malloc'd copy: cg_hb_resp_free */
     int32_t member_epoch;
     int32_t heartbeat_ms;
     bool has_assignment;
@@ -112,11 +115,11 @@ void grp_consumer_info(const struct grp_coord *c, const struct grp_group *g,
                        cg_info *out);
 
 typedef struct cg_member_info {
-    const char *member_id;
-    const char *instance_id; /* NULL */
-    const char *rack_id;     /* NULL */
-    const char *client_id;
-    const char *client_host;
+    proto_str member_id;
+    proto_str instance_id; /* null if none */
+    proto_str rack_id;     /* null if none */
+    proto_str client_id;
+    proto_str client_host;
     int32_t member_epoch;
     int n_topics;
     char *const *topics;
@@ -130,15 +133,15 @@ void grp_consumer_member(const struct grp_group *g, int i, cg_member_info *out);
 
 /* OffsetFetch v9+ of a consumer group member. */
 int16_t grp_consumer_validate_fetch(const struct grp_group *g,
-                                    const char *member_id, int32_t epoch);
+                                    proto_str member_id, int32_t epoch);
 
 /* ---- used by group.c ------------------------------------------------------
  */
 /* OffsetCommit / OffsetFetch member checks (Kafka's ConsumerGroup.
  * validateOffsetCommit / validateOffsetFetch). */
-int16_t cg_validate_commit(const cg_group *cg, const char *member_id,
+int16_t cg_validate_commit(const cg_group *cg, proto_str member_id,
                            int32_t epoch, int16_t api_version);
-int16_t cg_validate_fetch(const cg_group *cg, const char *member_id,
+int16_t cg_validate_fetch(const cg_group *cg, proto_str member_id,
                           int32_t epoch);
 int cg_n_members(const cg_group *cg);
 bool cg_subscribed_to(const cg_group *cg, const char *topic);

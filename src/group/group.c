@@ -32,21 +32,41 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static char *dup_or_null(const char *s) {
-    return s ? xstrdup(s) : NULL;
-}
-
-static bool str_eq(const char *a, const char *b) {
-    if (!a || !b)
-        return a == b;
-    return strcmp(a, b) == 0;
-}
-
-static uint64_t hash_str(const char *s) {
+static uint64_t hash_str(proto_str s) {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    for (int32_t i = 0; i < s.len; i++)
+        h = (h ^ (uint8_t)s.p[i]) * 1099511628211ULL;
     return h;
+}
+
+proto_str gs_dup(proto_str s) {
+    if (!s.p || s.len < 0)
+        return PROTO_STR_NULL;
+    char *p = xmalloc((size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return (proto_str){p, s.len};
+}
+
+void gs_free(proto_str *s) {
+    free((void *)s->p);
+    *s = PROTO_STR_NULL;
+}
+
+bool gs_eq(proto_str a, proto_str b) {
+    if (a.len < 0 || b.len < 0)
+        return a.len < 0 && b.len < 0;
+    return a.len == b.len && (a.len == 0 || !memcmp(a.p, b.p, (size_t)a.len));
+}
+
+/* A string of a request or record, "" if null. */
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+/* The length of a group id (0 for the null string, which no group has). */
+static size_t gid_len(proto_str s) {
+    return s.len > 0 ? (size_t)s.len : 0;
 }
 
 static int64_t now_ms(void) {
@@ -86,21 +106,22 @@ const char *grp_state_name(int state) {
 }
 
 /* A member id as Kafka makes it: "<clientId or instanceId>-<UUID>". */
-static char *new_member_id(const char *prefix) {
+static proto_str new_member_id(proto_str prefix) {
     uint8_t u[16];
     rng_os_bytes(u, sizeof u);
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
     buf b;
     buf_init(&b, 64);
-    buf_printf(&b, "%s-", prefix);
+    if (prefix.len > 0)
+        buf_put(&b, prefix.p, (size_t)prefix.len);
+    buf_put_u8(&b, '-');
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             buf_printf(&b, "-");
         buf_printf(&b, "%02x", u[i]);
     }
-    buf_put_u8(&b, 0);
-    char *s = xstrdup((char *)b.data);
+    proto_str s = gs_dup((proto_str){(const char *)b.data, (int32_t)b.len});
     buf_free(&b);
     return s;
 }
@@ -125,12 +146,12 @@ const grp_config *grp_cfg(const grp_coord *c) {
 }
 
 static void member_free(grp_member *m) {
-    free(m->id);
-    free(m->instance_id);
-    free(m->client_id);
-    free(m->client_host);
+    gs_free(&m->id);
+    gs_free(&m->instance_id);
+    gs_free(&m->client_id);
+    gs_free(&m->client_host);
     for (int i = 0; i < m->n_protos; i++) {
-        free(m->protos[i].name);
+        gs_free(&m->protos[i].name);
         free(m->protos[i].meta);
     }
     free(m->protos);
@@ -148,15 +169,15 @@ static void group_free(grp_group *g) {
         member_free(g->m[i]);
     free(g->m);
     for (int i = 0; i < g->n_pending; i++)
-        free(g->pending[i].id);
+        gs_free(&g->pending[i].id);
     free(g->pending);
     for (int i = 0; i < g->n_offs; i++)
         offset_free(&g->offs[i]);
     free(g->offs);
-    free(g->id);
-    free(g->protocol_type);
-    free(g->protocol_name);
-    free(g->leader);
+    gs_free(&g->id);
+    gs_free(&g->protocol_type);
+    gs_free(&g->protocol_name);
+    gs_free(&g->leader);
     cg_free(g->cg);
     free(g);
 }
@@ -177,10 +198,12 @@ void grp_free(grp_coord *c) {
     free(c);
 }
 
-grp_group *grp_find(grp_coord *c, const char *id) {
+grp_group *grp_find(grp_coord *c, proto_str id) {
+    if (id.len < 0)
+        return NULL;
     for (grp_group *g = c->tab[hash_str(id) & (c->tab_size - 1)]; g;
          g = g->next)
-        if (!strcmp(g->id, id))
+        if (gs_eq(g->id, id))
             return g;
     return NULL;
 }
@@ -203,12 +226,14 @@ static void tab_grow(grp_coord *c) {
     c->tab_size = ns;
 }
 
-static grp_group *group_create(grp_coord *c, const char *id) {
+static grp_group *group_create(grp_coord *c, proto_str id) {
     if (c->n_groups + 1 > c->tab_size)
         tab_grow(c);
     grp_group *g = xcalloc(1, sizeof *g);
-    g->id = xstrdup(id);
-    g->partition = grp_partition_for(id, strlen(id), c->cfg.num_partitions);
+    g->id = gs_dup(id.len < 0 ? proto_str_c("") : id);
+    g->protocol_type = g->protocol_name = g->leader = PROTO_STR_NULL;
+    g->partition =
+        grp_partition_for(g->id.p, gid_len(g->id), c->cfg.num_partitions);
     g->state = GRP_EMPTY;
     g->state_ts = clk_wall_ms();
     size_t h = hash_str(id) & (c->tab_size - 1);
@@ -248,9 +273,9 @@ int grp_partition_state(const grp_coord *c, int32_t p) {
     return c->part_state[p];
 }
 
-int16_t grp_check_coordinator(const grp_coord *c, const char *group_id) {
+int16_t grp_check_coordinator(const grp_coord *c, proto_str group_id) {
     int32_t p =
-        grp_partition_for(group_id, strlen(group_id), c->cfg.num_partitions);
+        grp_partition_for(group_id.p, gid_len(group_id), c->cfg.num_partitions);
     switch (c->part_state[p]) {
     case GRP_PART_ACTIVE:
         return KERR_NONE;
@@ -264,47 +289,52 @@ int16_t grp_check_coordinator(const grp_coord *c, const char *group_id) {
 /* ---- members --------------------------------------------------------------
  */
 
-static grp_member *member_find(const grp_group *g, const char *id) {
-    if (!id)
+static grp_member *member_find(const grp_group *g, proto_str id) {
+    if (id.len < 0)
         return NULL;
     for (int i = 0; i < g->n; i++)
-        if (!strcmp(g->m[i]->id, id))
+        if (gs_eq(g->m[i]->id, id))
             return g->m[i];
     return NULL;
 }
 
-static grp_member *member_by_instance(const grp_group *g, const char *iid) {
-    if (!iid)
+static grp_member *member_by_instance(const grp_group *g, proto_str iid) {
+    if (iid.len < 0)
         return NULL;
     for (int i = 0; i < g->n; i++)
-        if (g->m[i]->instance_id && !strcmp(g->m[i]->instance_id, iid))
+        if (gs_eq(g->m[i]->instance_id, iid))
             return g->m[i];
     return NULL;
 }
 
-static int pending_find(const grp_group *g, const char *id) {
+static int pending_find(const grp_group *g, proto_str id) {
     for (int i = 0; i < g->n_pending; i++)
-        if (!strcmp(g->pending[i].id, id))
+        if (gs_eq(g->pending[i].id, id))
             return i;
     return -1;
 }
 
 static void pending_remove_at(grp_group *g, int i) {
-    free(g->pending[i].id);
+    gs_free(&g->pending[i].id);
     g->pending[i] = g->pending[--g->n_pending];
+}
+
+/* A JoinGroup protocol's name as a string. */
+static proto_str proto_in_name(const grp_protocol_in *p) {
+    return (proto_str){p->name ? p->name : "", (int32_t)p->name_len};
 }
 
 static void member_set_protocols(grp_member *m, const grp_protocol_in *p,
                                  int n) {
     for (int i = 0; i < m->n_protos; i++) {
-        free(m->protos[i].name);
+        gs_free(&m->protos[i].name);
         free(m->protos[i].meta);
     }
     free(m->protos);
     m->protos = xcalloc((size_t)(n ? n : 1), sizeof *m->protos);
     m->n_protos = n;
     for (int i = 0; i < n; i++) {
-        m->protos[i].name = xstrndup(p[i].name, p[i].name_len);
+        m->protos[i].name = gs_dup(proto_in_name(&p[i]));
         int32_t len = p[i].metadata_len > 0 ? p[i].metadata_len : 0;
         m->protos[i].meta = xmalloc((size_t)len + 1);
         if (len)
@@ -313,18 +343,18 @@ static void member_set_protocols(grp_member *m, const grp_protocol_in *p,
     }
 }
 
-static bool member_supports(const grp_member *m, const char *name) {
+static bool member_supports(const grp_member *m, proto_str name) {
     for (int i = 0; i < m->n_protos; i++)
-        if (!strcmp(m->protos[i].name, name))
+        if (gs_eq(m->protos[i].name, name))
             return true;
     return false;
 }
 
-static const gproto *member_proto(const grp_member *m, const char *name) {
-    if (!name)
+static const gproto *member_proto(const grp_member *m, proto_str name) {
+    if (name.len < 0)
         return NULL;
     for (int i = 0; i < m->n_protos; i++)
-        if (!strcmp(m->protos[i].name, name))
+        if (gs_eq(m->protos[i].name, name))
             return &m->protos[i];
     return NULL;
 }
@@ -335,8 +365,7 @@ static bool member_matches(const grp_member *m, const grp_protocol_in *p,
     if (m->n_protos != n)
         return false;
     for (int i = 0; i < n; i++) {
-        if (strlen(m->protos[i].name) != p[i].name_len ||
-            memcmp(m->protos[i].name, p[i].name, p[i].name_len))
+        if (!gs_eq(m->protos[i].name, proto_in_name(&p[i])))
             return false;
         int32_t len = p[i].metadata_len > 0 ? p[i].metadata_len : 0;
         if (m->protos[i].len != len ||
@@ -359,15 +388,14 @@ static void member_set_assignment(grp_member *m, const uint8_t *a,
 }
 
 /* Kafka's supportsProtocols. */
-static bool group_supports(const grp_group *g, const char *type,
+static bool group_supports(const grp_group *g, proto_str type,
                            const grp_protocol_in *p, int n) {
     if (g->n == 0)
-        return type && *type && n > 0;
-    if (!str_eq(g->protocol_type, type))
+        return type.len > 0 && n > 0;
+    if (!gs_eq(g->protocol_type, type))
         return false;
     for (int i = 0; i < n; i++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)p[i].name_len, p[i].name);
+        proto_str name = proto_in_name(&p[i]);
         bool all = true;
         for (int j = 0; j < g->n && all; j++)
             all = member_supports(g->m[j], name);
@@ -379,14 +407,14 @@ static bool group_supports(const grp_group *g, const char *type,
 
 /* Kafka's selectProtocol: among the protocols every member supports, each
  * member votes for the first of its own list; most votes wins. */
-static const char *select_protocol(const grp_group *g) {
+static proto_str select_protocol(const grp_group *g) {
     if (g->n == 0)
-        return NULL;
+        return PROTO_STR_NULL;
     const grp_member *first = g->m[0];
-    const char *best = NULL;
+    proto_str best = PROTO_STR_NULL;
     int best_votes = -1;
     for (int i = 0; i < first->n_protos; i++) {
-        const char *cand = first->protos[i].name;
+        proto_str cand = first->protos[i].name;
         bool all = true;
         for (int j = 1; j < g->n && all; j++)
             all = member_supports(g->m[j], cand);
@@ -396,12 +424,12 @@ static const char *select_protocol(const grp_group *g) {
         for (int j = 0; j < g->n; j++) {
             const grp_member *m = g->m[j];
             for (int k = 0; k < m->n_protos; k++) {
-                const char *pn = m->protos[k].name;
+                proto_str pn = m->protos[k].name;
                 bool ok = true;
                 for (int q = 0; q < g->n && ok; q++)
                     ok = member_supports(g->m[q], pn);
                 if (ok) {
-                    if (!strcmp(pn, cand))
+                    if (gs_eq(pn, cand))
                         votes++;
                     break;
                 }
@@ -432,12 +460,12 @@ static void set_state(grp_group *g, int st) {
  */
 
 static void join_error(grp_join_fn fn, void *ctx, int16_t err,
-                       const char *member_id) {
+                       proto_str member_id) {
     grp_join_result r = {0};
     r.error = err;
     r.generation = -1;
-    r.leader = "";
-    r.member_id = member_id ? member_id : "";
+    r.leader = proto_str_c("");
+    r.member_id = member_id.len >= 0 ? member_id : proto_str_c("");
     fn(ctx, &r);
 }
 
@@ -457,11 +485,11 @@ static void join_answer_ex(grp_group *g, grp_member *m, grp_join_fn fn,
     r.generation = g->generation;
     r.protocol_type = g->protocol_type;
     r.protocol_name = g->protocol_name;
-    r.leader = g->leader ? g->leader : "";
+    r.leader = g->leader.len >= 0 ? g->leader : proto_str_c("");
     r.member_id = m->id;
     r.skip_assignment = skip_assignment;
     grp_join_member *mem = NULL;
-    if (members_to_leader && g->leader && !strcmp(g->leader, m->id)) {
+    if (members_to_leader && gs_eq(g->leader, m->id)) {
         mem = xcalloc((size_t)(g->n ? g->n : 1), sizeof *mem);
         for (int i = 0; i < g->n; i++) {
             const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -505,19 +533,19 @@ static void complete_sync_waiter(grp_member *m, int16_t err) {
 /* ---- records --------------------------------------------------------------
  */
 
-static void encode_group_key(buf *b, const char *group) {
+static void encode_group_key(buf *b, proto_str group) {
     proto_group_metadata_key k;
     proto_group_metadata_key_init(&k);
-    k.group = proto_str_c(group);
+    k.group = group;
     buf_put_be16(b, 2);
     proto_group_metadata_key_encode(b, 2, &k);
 }
 
-static void encode_offset_key(buf *b, const char *group, const char *topic,
+static void encode_offset_key(buf *b, proto_str group, const char *topic,
                               int32_t partition) {
     proto_offset_commit_key k;
     proto_offset_commit_key_init(&k);
-    k.group = proto_str_c(group);
+    k.group = group;
     k.topic = proto_str_c(topic);
     k.partition = partition;
     buf_put_be16(b, 1);
@@ -543,20 +571,21 @@ static void encode_offset_value(buf *b, const grp_offset *o) {
 static void encode_group_value(buf *b, const grp_group *g) {
     proto_group_metadata_value v;
     proto_group_metadata_value_init(&v);
-    v.protocol_type = proto_str_c(g->protocol_type ? g->protocol_type : "");
+    v.protocol_type =
+        g->protocol_type.len >= 0 ? g->protocol_type : proto_str_c("");
     v.generation = g->generation;
-    v.protocol = proto_str_c(g->protocol_name);
-    v.leader = proto_str_c(g->leader);
+    v.protocol = g->protocol_name;
+    v.leader = g->leader;
     v.current_state_timestamp = g->state_ts;
     proto_group_metadata_value_member_metadata *mm =
         xcalloc((size_t)(g->n ? g->n : 1), sizeof *mm);
     for (int i = 0; i < g->n; i++) {
         const grp_member *m = g->m[i];
         proto_group_metadata_value_member_metadata_init(&mm[i]);
-        mm[i].member_id = proto_str_c(m->id);
-        mm[i].group_instance_id = proto_str_c(m->instance_id);
-        mm[i].client_id = proto_str_c(m->client_id);
-        mm[i].client_host = proto_str_c(m->client_host);
+        mm[i].member_id = m->id;
+        mm[i].group_instance_id = m->instance_id;
+        mm[i].client_id = m->client_id;
+        mm[i].client_host = m->client_host;
         mm[i].rebalance_timeout = m->rebalance_ms;
         mm[i].session_timeout = m->session_ms;
         const gproto *p = member_proto(m, g->protocol_name);
@@ -592,7 +621,7 @@ static int16_t store_group(grp_coord *c, grp_group *g) {
     buf_free(&k);
     buf_free(&v);
     if (e)
-        SL_WARN("group", "writing metadata of group %s failed: %s", g->id,
+        SL_WARN("group", "writing metadata of group %s failed: %s", g->id.p,
                 proto_error_name(e));
     return e;
 }
@@ -621,8 +650,8 @@ static void add_member(grp_group *g, grp_member *m) {
         g->m = xrealloc(g->m, (size_t)g->cap * sizeof *g->m);
     }
     g->m[g->n++] = m;
-    if (!g->leader)
-        g->leader = xstrdup(m->id);
+    if (g->leader.len < 0)
+        g->leader = gs_dup(m->id);
     g->new_member_added = true;
 }
 
@@ -637,9 +666,10 @@ static void remove_member(grp_group *g, grp_member *m) {
     memmove(&g->m[idx], &g->m[idx + 1],
             (size_t)(g->n - idx - 1) * sizeof *g->m);
     g->n--;
-    if (g->leader && !strcmp(g->leader, m->id)) {
-        free(g->leader);
-        g->leader = g->n ? xstrdup(g->m[0]->id) : NULL;
+    if (gs_eq(g->leader, m->id)) {
+        gs_free(&g->leader);
+        if (g->n)
+            g->leader = gs_dup(g->m[0]->id);
     }
     complete_join_waiter(m, KERR_UNKNOWN_MEMBER_ID);
     complete_sync_waiter(m, KERR_UNKNOWN_MEMBER_ID);
@@ -685,7 +715,7 @@ static void prepare_rebalance(grp_coord *c, grp_group *g, const char *reason) {
         "group",
         "Preparing to rebalance group %s in state %s with old generation %d "
         "(__consumer_offsets-%d) (reason: %s)",
-        g->id, grp_state_name(g->state), g->generation, g->partition, reason);
+        g->id.p, grp_state_name(g->state), g->generation, g->partition, reason);
     set_state(g, GRP_PREPARING_REBALANCE);
     if (!initial)
         maybe_complete_join(c, g);
@@ -706,34 +736,32 @@ static void complete_join(grp_coord *c, grp_group *g) {
         if (!g->m[i]->join_fn) {
             SL_INFO("group",
                     "Member %s in group %s has failed to rejoin, removing it",
-                    g->m[i]->id, g->id);
+                    g->m[i]->id.p, g->id.p);
             remove_member(g, g->m[i]);
         }
     /* The leader must be a member that rejoined. */
-    if (g->n && (!g->leader || !member_find(g, g->leader))) {
-        free(g->leader);
-        g->leader = xstrdup(g->m[0]->id);
+    if (g->n && !member_find(g, g->leader)) {
+        gs_free(&g->leader);
+        g->leader = gs_dup(g->m[0]->id);
     }
     g->generation++;
-    free(g->protocol_name);
-    g->protocol_name = NULL;
+    gs_free(&g->protocol_name);
     if (g->n == 0) {
-        free(g->leader);
-        g->leader = NULL;
+        gs_free(&g->leader);
         set_state(g, GRP_EMPTY);
         SL_INFO(
             "group",
             "Group %s with generation %d is now empty (__consumer_offsets-%d)",
-            g->id, g->generation, g->partition);
+            g->id.p, g->generation, g->partition);
         store_group(c, g);
         return;
     }
-    g->protocol_name = dup_or_null(select_protocol(g));
+    g->protocol_name = gs_dup(select_protocol(g));
     set_state(g, GRP_COMPLETING_REBALANCE);
     SL_INFO("group",
             "Stabilized group %s generation %d (__consumer_offsets-%d) with %d "
             "members",
-            g->id, g->generation, g->partition, g->n);
+            g->id.p, g->generation, g->partition, g->n);
     int64_t now = now_ms();
     for (int i = 0; i < g->n; i++) {
         grp_member *m = g->m[i];
@@ -766,12 +794,12 @@ static void rebalance_or_complete(grp_coord *c, grp_group *g,
 /* ---- JoinGroup
  * ----------------------------------------------------------------- */
 
-static grp_member *member_new(const grp_join_req *rq, char *id) {
+static grp_member *member_new(const grp_join_req *rq, proto_str id) {
     grp_member *m = xcalloc(1, sizeof *m);
     m->id = id;
-    m->instance_id = dup_or_null(rq->instance_id);
-    m->client_id = xstrdup(rq->client_id ? rq->client_id : "");
-    m->client_host = xstrdup(rq->client_host ? rq->client_host : "");
+    m->instance_id = gs_dup(rq->instance_id);
+    m->client_id = gs_dup(or_empty(rq->client_id));
+    m->client_host = gs_dup(or_empty(rq->client_host));
     m->session_ms = rq->session_timeout_ms;
     m->rebalance_ms = rq->rebalance_timeout_ms;
     member_set_protocols(m, rq->protocols, rq->n_protocols);
@@ -783,15 +811,15 @@ static void member_update(grp_member *m, const grp_join_req *rq) {
     member_set_protocols(m, rq->protocols, rq->n_protocols);
     m->session_ms = rq->session_timeout_ms;
     m->rebalance_ms = rq->rebalance_timeout_ms;
-    free(m->client_id);
-    m->client_id = xstrdup(rq->client_id ? rq->client_id : "");
-    free(m->client_host);
-    m->client_host = xstrdup(rq->client_host ? rq->client_host : "");
+    gs_free(&m->client_id);
+    m->client_id = gs_dup(or_empty(rq->client_id));
+    gs_free(&m->client_host);
+    m->client_host = gs_dup(or_empty(rq->client_host));
     m->hb_deadline = now_ms() + m->session_ms;
 }
 
 static void add_member_and_rebalance(grp_coord *c, grp_group *g,
-                                     const grp_join_req *rq, char *id,
+                                     const grp_join_req *rq, proto_str id,
                                      grp_join_fn fn, void *ctx) {
     grp_member *m = member_new(rq, id);
     m->join_fn = fn;
@@ -799,13 +827,13 @@ static void add_member_and_rebalance(grp_coord *c, grp_group *g,
     bool was_empty = g->n == 0;
     add_member(g, m);
     if (was_empty) {
-        free(g->protocol_type);
-        g->protocol_type = xstrdup(rq->protocol_type);
+        gs_free(&g->protocol_type);
+        g->protocol_type = gs_dup(or_empty(rq->protocol_type));
     }
     char reason[256];
     snprintf(reason, sizeof reason,
-             "Adding new member %s with group instance id %s", id,
-             rq->instance_id ? rq->instance_id : "None");
+             "Adding new member %s with group instance id %s", id.p,
+             rq->instance_id.len >= 0 ? rq->instance_id.p : "None");
     rebalance_or_complete(c, g, reason);
 }
 
@@ -819,7 +847,7 @@ static void update_member_and_rebalance(grp_coord *c, grp_group *g,
     m->join_ctx = ctx;
     char reason[256];
     snprintf(reason, sizeof reason, "Updating metadata for member %s during %s",
-             m->id, grp_state_name(g->state));
+             m->id.p, grp_state_name(g->state));
     rebalance_or_complete(c, g, reason);
 }
 
@@ -827,27 +855,27 @@ static void update_member_and_rebalance(grp_coord *c, grp_group *g,
  * old identity (and assignment) under a new member id. */
 static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
                           const grp_join_req *rq, grp_join_fn fn, void *ctx) {
-    char *new_id = new_member_id(rq->instance_id);
+    proto_str new_id = new_member_id(rq->instance_id);
     complete_join_waiter(m, KERR_FENCED_INSTANCE_ID);
     complete_sync_waiter(m, KERR_FENCED_INSTANCE_ID);
-    char *old_id = m->id;
-    bool was_leader = g->leader && !strcmp(g->leader, old_id);
+    proto_str old_id = m->id;
+    bool was_leader = gs_eq(g->leader, old_id);
     m->id = new_id;
     if (was_leader) {
-        free(g->leader);
-        g->leader = xstrdup(new_id);
+        gs_free(&g->leader);
+        g->leader = gs_dup(new_id);
     }
     SL_INFO("group",
             "Static member %s of group %s with unknown member id rejoins, "
             "assigning new member id %s (was %s)",
-            rq->instance_id, g->id, new_id, old_id);
-    free(old_id);
-    char *old_proto_name = g->protocol_name ? xstrdup(g->protocol_name) : NULL;
+            rq->instance_id.p, g->id.p, new_id.p, old_id.p);
+    gs_free(&old_id);
+    proto_str old_proto_name = gs_dup(g->protocol_name);
     member_update(m, rq);
     switch (g->state) {
     case GRP_STABLE: {
-        const char *sel = select_protocol(g);
-        bool same = old_proto_name && sel && !strcmp(old_proto_name, sel);
+        proto_str sel = select_protocol(g);
+        bool same = old_proto_name.len >= 0 && gs_eq(old_proto_name, sel);
         if (same) {
             /* Nothing to rebalance: persist the new member id and hand the
              * member the current generation. A leader that can skip the
@@ -879,12 +907,12 @@ static void static_rejoin(grp_coord *c, grp_group *g, grp_member *m,
         maybe_complete_join(c, g);
         break;
     }
-    free(old_proto_name);
+    gs_free(&old_proto_name);
 }
 
 void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
-    const char *mid = rq->member_id ? rq->member_id : "";
-    if (!rq->group_id || !*rq->group_id) {
+    proto_str mid = or_empty(rq->member_id);
+    if (rq->group_id.len <= 0) {
         join_error(fn, ctx, KERR_INVALID_GROUP_ID, mid);
         return;
     }
@@ -893,7 +921,7 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
         join_error(fn, ctx, KERR_INVALID_SESSION_TIMEOUT, mid);
         return;
     }
-    bool unknown = *mid == 0;
+    bool unknown = mid.len == 0;
     grp_group *g = grp_find(c, rq->group_id);
     if (!g) {
         if (!unknown) {
@@ -931,10 +959,10 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             join_error(fn, ctx, KERR_GROUP_MAX_SIZE_REACHED, mid);
             return;
         }
-        char *id = new_member_id(rq->instance_id
-                                     ? rq->instance_id
-                                     : (rq->client_id ? rq->client_id : ""));
-        if (!rq->instance_id && rq->require_known_member_id) {
+        proto_str id =
+            new_member_id(rq->instance_id.len >= 0 ? rq->instance_id
+                                                   : or_empty(rq->client_id));
+        if (rq->instance_id.len < 0 && rq->require_known_member_id) {
             /* KIP-394: hand out the id first; the member joins with it. */
             if (g->n_pending == g->cap_pending) {
                 g->cap_pending = g->cap_pending ? g->cap_pending * 2 : 4;
@@ -959,14 +987,14 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             join_error(fn, ctx, KERR_GROUP_MAX_SIZE_REACHED, mid);
             return;
         }
-        char *id = g->pending[pi].id;
-        g->pending[pi].id = NULL;
+        proto_str id = g->pending[pi].id;
+        g->pending[pi].id = PROTO_STR_NULL;
         g->pending[pi] = g->pending[--g->n_pending];
         add_member_and_rebalance(c, g, rq, id, fn, ctx);
         return;
     }
     grp_member *sm = member_by_instance(g, rq->instance_id);
-    if (rq->instance_id && sm && strcmp(sm->id, mid)) {
+    if (sm && !gs_eq(sm->id, mid)) {
         join_error(fn, ctx, KERR_FENCED_INSTANCE_ID, mid);
         return;
     }
@@ -987,7 +1015,7 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
             update_member_and_rebalance(c, g, m, rq, fn, ctx);
         break;
     case GRP_STABLE:
-        if ((g->leader && !strcmp(g->leader, m->id)) ||
+        if (gs_eq(g->leader, m->id) ||
             !member_matches(m, rq->protocols, rq->n_protocols))
             update_member_and_rebalance(c, g, m, rq, fn, ctx);
         else {
@@ -1004,14 +1032,14 @@ void grp_join(grp_coord *c, const grp_join_req *rq, grp_join_fn fn, void *ctx) {
 /* ---- member validation (Kafka's validateMember)
  * ------------------------------------ */
 
-static int16_t validate_member(const grp_group *g, const char *member_id,
-                               const char *instance_id, grp_member **out) {
+static int16_t validate_member(const grp_group *g, proto_str member_id,
+                               proto_str instance_id, grp_member **out) {
     *out = NULL;
-    if (instance_id) {
+    if (instance_id.len >= 0) {
         grp_member *sm = member_by_instance(g, instance_id);
         if (!sm)
             return KERR_UNKNOWN_MEMBER_ID;
-        if (!member_id || strcmp(sm->id, member_id))
+        if (!gs_eq(sm->id, member_id))
             return KERR_FENCED_INSTANCE_ID;
     }
     grp_member *m = member_find(g, member_id);
@@ -1044,8 +1072,10 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
         sync_error(fn, ctx, KERR_ILLEGAL_GENERATION);
         return;
     }
-    if ((rq->protocol_type && !str_eq(rq->protocol_type, g->protocol_type)) ||
-        (rq->protocol_name && !str_eq(rq->protocol_name, g->protocol_name))) {
+    if ((rq->protocol_type.len >= 0 &&
+         !gs_eq(rq->protocol_type, g->protocol_type)) ||
+        (rq->protocol_name.len >= 0 &&
+         !gs_eq(rq->protocol_name, g->protocol_name))) {
         sync_error(fn, ctx, KERR_INCONSISTENT_GROUP_PROTOCOL);
         return;
     }
@@ -1062,14 +1092,14 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
         m->sync_ctx = ctx;
         m->pending_sync = false;
         m->hb_deadline = now_ms() + m->session_ms;
-        if (!g->leader || strcmp(g->leader, m->id))
+        if (!gs_eq(g->leader, m->id))
             break;
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             const grp_assignment_in *a = NULL;
             for (int j = 0; j < rq->n_assignments; j++)
-                if (strlen(x->id) == rq->assignments[j].member_id_len &&
-                    !memcmp(x->id, rq->assignments[j].member_id,
+                if ((size_t)x->id.len == rq->assignments[j].member_id_len &&
+                    !memcmp(x->id.p, rq->assignments[j].member_id,
                             rq->assignments[j].member_id_len))
                     a = &rq->assignments[j];
             member_set_assignment(x, a ? a->assignment : NULL,
@@ -1089,7 +1119,7 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
             "group",
             "Assignment received from leader %s for group %s for generation "
             "%d. The group has %d members.",
-            m->id, g->id, g->generation, g->n);
+            m->id.p, g->id.p, g->generation, g->n);
         for (int i = 0; i < g->n; i++) {
             grp_member *x = g->m[i];
             if (!x->sync_fn)
@@ -1126,8 +1156,8 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx) {
 /* ---- Heartbeat / LeaveGroup
  * --------------------------------------------------- */
 
-int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
-                      const char *member_id, const char *instance_id) {
+int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
+                      proto_str member_id, proto_str instance_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
@@ -1151,7 +1181,7 @@ int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
     }
 }
 
-int16_t grp_leave_check(grp_coord *c, const char *group_id) {
+int16_t grp_leave_check(grp_coord *c, proto_str group_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
@@ -1160,16 +1190,16 @@ int16_t grp_leave_check(grp_coord *c, const char *group_id) {
     return KERR_NONE;
 }
 
-int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
-                  const char *instance_id, const char *reason) {
+int16_t grp_leave(grp_coord *c, proto_str group_id, proto_str member_id,
+                  proto_str instance_id, const char *reason) {
     grp_group *g = grp_find(c, group_id);
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
     if (g->state == GRP_DEAD)
         return KERR_COORDINATOR_NOT_AVAILABLE;
-    const char *mid = member_id ? member_id : "";
+    proto_str mid = or_empty(member_id);
     grp_member *m = NULL;
-    if (!*mid) {
+    if (mid.len == 0) {
         m = member_by_instance(g, instance_id);
         if (!m)
             return KERR_UNKNOWN_MEMBER_ID;
@@ -1181,7 +1211,7 @@ int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
             return KERR_NONE;
         }
         m = member_find(g, mid);
-        if (instance_id) {
+        if (instance_id.len >= 0) {
             grp_member *sm = member_by_instance(g, instance_id);
             if (!sm)
                 return KERR_UNKNOWN_MEMBER_ID;
@@ -1192,9 +1222,9 @@ int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
             return KERR_UNKNOWN_MEMBER_ID;
     }
     char why[512];
-    snprintf(why, sizeof why, "Removing member %s on LeaveGroup%s%s", m->id,
+    snprintf(why, sizeof why, "Removing member %s on LeaveGroup%s%s", m->id.p,
              reason ? ": " : "", reason ? reason : "");
-    SL_INFO("group", "%s (group %s)", why, g->id);
+    SL_INFO("group", "%s (group %s)", why, g->id.p);
     remove_member_and_update(c, g, m, why);
     return KERR_NONE;
 }
@@ -1266,10 +1296,10 @@ static void offset_remove(grp_group *g, grp_offset *o) {
 
 /* Kafka's ClassicGroup.validateOffsetCommit (non-transactional). */
 static int16_t validate_commit(grp_group *g, int32_t generation,
-                               const char *member_id, const char *instance_id) {
+                               proto_str member_id, proto_str instance_id) {
     if (g->state == GRP_DEAD)
         return KERR_COORDINATOR_NOT_AVAILABLE;
-    bool simple = generation < 0 && (!member_id || !*member_id) && !instance_id;
+    bool simple = generation < 0 && member_id.len <= 0 && instance_id.len < 0;
     if (generation < 0 && g->state == GRP_EMPTY)
         return KERR_NONE;
     if (!simple) {
@@ -1287,12 +1317,12 @@ static int16_t validate_commit(grp_group *g, int32_t generation,
     return KERR_NONE;
 }
 
-void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
-                const char *member_id, const char *instance_id,
-                grp_commit_in *offs, int n, int16_t api_version) {
+void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
+                proto_str member_id, proto_str instance_id, grp_commit_in *offs,
+                int n, int16_t api_version) {
     int16_t top = KERR_NONE;
-    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
-    if (!group_id || !*group_id)
+    grp_group *g = grp_find(c, group_id);
+    if (group_id.len <= 0)
         top = KERR_INVALID_GROUP_ID;
     else if (!g) {
         if (generation < 0)
@@ -1379,8 +1409,8 @@ static bool subscribed_topics_contain(const grp_group *g, const char *topic,
         *found = cg_subscribed_to(g->cg, topic);
         return true;
     }
-    if (!g->protocol_type || strcmp(g->protocol_type, "consumer") ||
-        !g->protocol_name)
+    if (!gs_eq(g->protocol_type, proto_str_c("consumer")) ||
+        g->protocol_name.len < 0)
         return g->n == 0;
     for (int i = 0; i < g->n; i++) {
         const gproto *p = member_proto(g->m[i], g->protocol_name);
@@ -1438,14 +1468,14 @@ static int16_t write_offset_tombstones(grp_coord *c, grp_group *g,
     return e;
 }
 
-int16_t grp_offset_delete(grp_coord *c, const char *group_id,
+int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
                           const char *const *topics, const int32_t *parts,
                           int n, int16_t *errs) {
     grp_group *g = grp_find(c, group_id);
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
     if (g->state != GRP_EMPTY &&
-        (!g->protocol_type || strcmp(g->protocol_type, "consumer")))
+        !gs_eq(g->protocol_type, proto_str_c("consumer")))
         return KERR_NON_EMPTY_GROUP;
     grp_offset **del = xcalloc((size_t)(n ? n : 1), sizeof *del);
     int nd = 0;
@@ -1456,8 +1486,7 @@ int16_t grp_offset_delete(grp_coord *c, const char *group_id,
             /* Kafka's isSubscribedToTopic: a consumer group whose
              * subscriptions cannot be read counts as subscribed. */
             bool known = subscribed_topics_contain(g, topics[i], &found);
-            bool consumer =
-                g->protocol_type && !strcmp(g->protocol_type, "consumer");
+            bool consumer = gs_eq(g->protocol_type, proto_str_c("consumer"));
             if (known ? found : (consumer && g->n > 0)) {
                 errs[i] = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
@@ -1490,7 +1519,7 @@ int16_t grp_offset_delete(grp_coord *c, const char *group_id,
     return KERR_NONE;
 }
 
-int16_t grp_delete_group(grp_coord *c, const char *group_id) {
+int16_t grp_delete_group(grp_coord *c, proto_str group_id) {
     grp_group *g = grp_find(c, group_id);
     if (!g || g->state == GRP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
@@ -1505,7 +1534,7 @@ int16_t grp_delete_group(grp_coord *c, const char *group_id) {
     if (e)
         return e == KERR_NOT_COORDINATOR ? e : KERR_COORDINATOR_NOT_AVAILABLE;
     /* pending members get nothing more; drop the group */
-    SL_INFO("group", "Deleted group %s", g->id);
+    SL_INFO("group", "Deleted group %s", g->id.p);
     group_remove(c, g);
     return KERR_NONE;
 }
@@ -1527,7 +1556,7 @@ int grp_expire_offsets(grp_coord *c) {
                 g = next;
                 continue;
             }
-            bool has_type = g->protocol_type && *g->protocol_type;
+            bool has_type = g->protocol_type.len > 0;
             grp_offset **exp =
                 xcalloc((size_t)(g->n_offs ? g->n_offs : 1), sizeof *exp);
             int ne = 0;
@@ -1560,7 +1589,7 @@ int grp_expire_offsets(grp_coord *c) {
                     if (ne)
                         SL_INFO("group",
                                 "Removed %d expired offsets of group %s", ne,
-                                g->id);
+                                g->id.p);
                     removed += ne;
                     if (drop_group) {
                         free(exp);
@@ -1601,7 +1630,7 @@ int grp_drop_deleted_topics(grp_coord *c,
             if (ng && !write_offset_tombstones(c, g, gone, ng, false)) {
                 SL_INFO("group",
                         "Removed %d offsets of deleted topics from group %s",
-                        ng, g->id);
+                        ng, g->id.p);
                 removed += ng;
                 for (int k = 0; k < ng; k++) {
                     grp_offset *o = gone[k];
@@ -1649,7 +1678,7 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
                 SL_INFO(
                     "group",
                     "Member %s of group %s did not sync in time, removing it",
-                    g->m[i]->id, g->id);
+                    g->m[i]->id.p, g->id.p);
                 remove_member(g, g->m[i]);
                 removed = true;
             }
@@ -1663,9 +1692,9 @@ static void tick_group(grp_coord *c, grp_group *g, int64_t now) {
             continue;
         char why[300];
         snprintf(why, sizeof why, "removing member %s on heartbeat expiration",
-                 m->id);
-        SL_INFO("group", "Member %s in group %s has failed, %s", m->id, g->id,
-                why);
+                 m->id.p);
+        SL_INFO("group", "Member %s in group %s has failed, %s", m->id.p,
+                g->id.p, why);
         remove_member_and_update(c, g, m, why);
         i = g->n; /* the array changed: rescan */
     }
@@ -1709,7 +1738,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         proto_offset_commit_key k;
         if (proto_offset_commit_key_decode(&r, &a, kver, &k) != PROTO_OK)
             goto out;
-        char *gid = proto_str_dup(&a, k.group);
+        proto_str gid = k.group;
         grp_group *g = grp_find(c, gid);
         if (!value) {
             if (g) {
@@ -1740,7 +1769,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         proto_group_metadata_key k;
         if (proto_group_metadata_key_decode(&r, &a, kver, &k) != PROTO_OK)
             goto out;
-        char *gid = proto_str_dup(&a, k.group);
+        proto_str gid = k.group;
         grp_group *g = grp_find(c, gid);
         if (!value) {
             if (g) {
@@ -1749,8 +1778,7 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
                 else {
                     while (g->n)
                         remove_member(g, g->m[g->n - 1]);
-                    free(g->protocol_type);
-                    g->protocol_type = NULL;
+                    gs_free(&g->protocol_type);
                 }
             }
             ok = true;
@@ -1768,37 +1796,30 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
         g->partition = partition;
         while (g->n)
             remove_member(g, g->m[g->n - 1]);
-        free(g->protocol_type);
-        free(g->protocol_name);
-        free(g->leader);
-        g->protocol_type =
-            v.protocol_type.len > 0 ? proto_str_dup(&a, v.protocol_type) : NULL;
-        if (g->protocol_type)
-            g->protocol_type = xstrdup(g->protocol_type);
-        g->protocol_name =
-            v.protocol.len >= 0 ? xstrdup(proto_str_dup(&a, v.protocol)) : NULL;
-        g->leader =
-            v.leader.len >= 0 ? xstrdup(proto_str_dup(&a, v.leader)) : NULL;
+        gs_free(&g->protocol_type);
+        gs_free(&g->protocol_name);
+        gs_free(&g->leader);
+        if (v.protocol_type.len > 0)
+            g->protocol_type = gs_dup(v.protocol_type);
+        g->protocol_name = gs_dup(v.protocol);
+        g->leader = gs_dup(v.leader);
         g->generation = v.generation;
         g->state_ts = v.current_state_timestamp >= 0 ? v.current_state_timestamp
                                                      : clk_wall_ms();
         for (int32_t i = 0; i < v.members.n; i++) {
             proto_group_metadata_value_member_metadata *mm = &v.members.v[i];
             grp_member *m = xcalloc(1, sizeof *m);
-            m->id = xstrdup(proto_str_dup(&a, mm->member_id));
-            m->instance_id =
-                mm->group_instance_id.len >= 0
-                    ? xstrdup(proto_str_dup(&a, mm->group_instance_id))
-                    : NULL;
-            m->client_id = xstrdup(proto_str_dup(&a, mm->client_id));
-            m->client_host = xstrdup(proto_str_dup(&a, mm->client_host));
+            m->id = gs_dup(or_empty(mm->member_id));
+            m->instance_id = gs_dup(mm->group_instance_id);
+            m->client_id = gs_dup(or_empty(mm->client_id));
+            m->client_host = gs_dup(or_empty(mm->client_host));
             m->session_ms = mm->session_timeout;
             m->rebalance_ms = mm->rebalance_timeout >= 0 ? mm->rebalance_timeout
                                                          : mm->session_timeout;
-            grp_protocol_in pin = {g->protocol_name ? g->protocol_name : "",
-                                   g->protocol_name ? strlen(g->protocol_name)
-                                                    : 0,
-                                   mm->subscription.p, mm->subscription.len};
+            grp_protocol_in pin = {
+                g->protocol_name.len >= 0 ? g->protocol_name.p : "",
+                g->protocol_name.len >= 0 ? (size_t)g->protocol_name.len : 0,
+                mm->subscription.p, mm->subscription.len};
             member_set_protocols(m, &pin, 1);
             member_set_assignment(m, mm->assignment.p, mm->assignment.len);
             if (g->n == g->cap) {
@@ -1807,9 +1828,10 @@ bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
             }
             g->m[g->n++] = m;
         }
-        if (g->leader && !member_find(g, g->leader)) {
-            free(g->leader);
-            g->leader = g->n ? xstrdup(g->m[0]->id) : NULL;
+        if (g->leader.len >= 0 && !member_find(g, g->leader)) {
+            gs_free(&g->leader);
+            if (g->n)
+                g->leader = gs_dup(g->m[0]->id);
         }
         ok = true;
     } else {
@@ -1841,9 +1863,9 @@ void grp_get_info(const grp_group *g, grp_info *out) {
     out->group_id = g->id;
     out->state = g->state;
     out->generation = g->generation;
-    out->protocol_type = g->protocol_type ? g->protocol_type : "";
-    out->protocol_name = g->protocol_name ? g->protocol_name : "";
-    out->leader = g->leader ? g->leader : "";
+    out->protocol_type = or_empty(g->protocol_type);
+    out->protocol_name = or_empty(g->protocol_name);
+    out->leader = g->leader.len >= 0 ? g->leader : proto_str_c("");
     out->partition = g->partition;
     out->n_members = g->n;
 }
@@ -1864,7 +1886,7 @@ void grp_get_member(const grp_group *g, int i, grp_member_info *out) {
 /* ---- for consumer.c (internal.h)
  * -------------------------------------------------------- */
 
-grp_group *grp_group_create(grp_coord *c, const char *id) {
+grp_group *grp_group_create(grp_coord *c, proto_str id) {
     return group_create(c, id);
 }
 
@@ -1886,16 +1908,15 @@ void grp_classic_tombstone(grp_coord *c, grp_group *g) {
     grp_record r = {k.data, k.len, NULL, 0};
     store_append(c, g->partition, &r, 1);
     buf_free(&k);
-    free(g->protocol_type);
-    free(g->protocol_name);
-    free(g->leader);
-    g->protocol_type = g->protocol_name = g->leader = NULL;
+    gs_free(&g->protocol_type);
+    gs_free(&g->protocol_name);
+    gs_free(&g->leader);
     g->generation = 0;
 }
 
-int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
-                             const char *member_id, int32_t generation) {
-    grp_group *g = group_id ? grp_find(c, group_id) : NULL;
+int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
+                             proto_str member_id, int32_t generation) {
+    grp_group *g = grp_find(c, group_id);
     if (!g || generation < 0)
         return KERR_NONE;
     if (g->cg) {
@@ -1904,6 +1925,6 @@ int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
     }
     if (g->generation != generation)
         return KERR_ILLEGAL_GENERATION;
-    return member_find(g, member_id ? member_id : "") ? KERR_NONE
-                                                      : KERR_UNKNOWN_MEMBER_ID;
+    return member_find(g, or_empty(member_id)) ? KERR_NONE
+                                               : KERR_UNKNOWN_MEMBER_ID;
 }

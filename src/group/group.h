@@ -18,6 +18,14 @@
  * clk_wall_ms() (core/clock.h, so unit tests drive both by hand). The owner
  * calls grp_tick often (the broker: every 50 ms) to fire expired deadlines.
  *
+ * Strings: group ids (and the other protocol strings the coordinator keeps)
+ * are Kafka STRINGs, bytes with a length that may hold NUL bytes: they come
+ * in and go out as proto_str (len -1: null) and are compared, hashed and
+ * written to records by their length, as Kafka compares Java Strings. Kept
+ * copies are followed by a NUL that is not part of them (for log lines).
+ * A null string in a request struct is PROTO_STR_NULL: a zeroed proto_str is
+ * the empty string, so callers set every string field they pass.
+ *
  * Ownership: the coordinator owns every group, member and string in it;
  * strings passed in are copied. Callbacks get pointers valid only during the
  * call. Threading: one thread (the broker loop); nothing locks.
@@ -28,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "proto/proto.h"
 
 typedef struct grp_coord grp_coord;
 typedef struct grp_group grp_group;
@@ -85,7 +95,7 @@ enum grp_part_state {
 void grp_set_partition_state(grp_coord *c, int32_t partition, int state);
 int grp_partition_state(const grp_coord *c, int32_t partition);
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for this group id. */
-int16_t grp_check_coordinator(const grp_coord *c, const char *group_id);
+int16_t grp_check_coordinator(const grp_coord *c, proto_str group_id);
 /* Replays one record of __consumer_offsets (during loading). Unknown record
  * types are skipped. Returns false if the bytes do not decode. */
 bool grp_replay(grp_coord *c, int32_t partition, const uint8_t *key,
@@ -115,12 +125,12 @@ typedef struct grp_protocol_in {
 } grp_protocol_in;
 
 typedef struct grp_join_req {
-    const char *group_id;
-    const char *member_id;   /* "" for a new member */
-    const char *instance_id; /* NULL if dynamic */
-    const char *client_id;
-    const char *client_host;
-    const char *protocol_type;
+    proto_str group_id;
+    proto_str member_id;   /* "" for a new member */
+    proto_str instance_id; /* null if dynamic */
+    proto_str client_id;
+    proto_str client_host;
+    proto_str protocol_type;
     int32_t session_timeout_ms;
     int32_t rebalance_timeout_ms; /* v0: = session timeout */
     int n_protocols;
@@ -130,19 +140,19 @@ typedef struct grp_join_req {
 } grp_join_req;
 
 typedef struct grp_join_member {
-    const char *member_id;
-    const char *instance_id; /* NULL if dynamic */
+    proto_str member_id;
+    proto_str instance_id;   /* null if dynamic */
     const uint8_t *metadata; /* for the selected protocol */
     int32_t metadata_len;
 } grp_join_member;
 
 typedef struct grp_join_result {
     int16_t error;
-    int32_t generation;        /* -1 on error */
-    const char *protocol_type; /* NULL if none */
-    const char *protocol_name; /* NULL if none */
-    const char *leader;        /* "" if none */
-    const char *member_id;     /* the member's id ("" if none) */
+    int32_t generation;      /* -1 on error */
+    proto_str protocol_type; /* null if none */
+    proto_str protocol_name; /* null if none */
+    proto_str leader;        /* "" if none */
+    proto_str member_id;     /* the member's id ("" if none) */
     bool skip_assignment;
     int n_members; /* only for the leader */
     const grp_join_member *members;
@@ -162,11 +172,11 @@ typedef struct grp_assignment_in {
 } grp_assignment_in;
 
 typedef struct grp_sync_req {
-    const char *group_id;
-    const char *member_id;
-    const char *instance_id;
-    const char *protocol_type; /* v5+, NULL if absent */
-    const char *protocol_name; /* v5+, NULL if absent */
+    proto_str group_id;
+    proto_str member_id;
+    proto_str instance_id;   /* null if dynamic */
+    proto_str protocol_type; /* v5+, null if absent */
+    proto_str protocol_name; /* v5+, null if absent */
     int32_t generation;
     int n_assignments;
     const grp_assignment_in *assignments;
@@ -174,8 +184,8 @@ typedef struct grp_sync_req {
 
 typedef struct grp_sync_result {
     int16_t error;
-    const char *protocol_type;
-    const char *protocol_name;
+    proto_str protocol_type; /* null if none */
+    proto_str protocol_name; /* null if none */
     const uint8_t *assignment;
     int32_t assignment_len;
 } grp_sync_result;
@@ -185,13 +195,13 @@ void grp_sync(grp_coord *c, const grp_sync_req *rq, grp_sync_fn fn, void *ctx);
 
 /* ---- Heartbeat / LeaveGroup
  * ---------------------------------------------------- */
-int16_t grp_heartbeat(grp_coord *c, const char *group_id, int32_t generation,
-                      const char *member_id, const char *instance_id);
+int16_t grp_heartbeat(grp_coord *c, proto_str group_id, int32_t generation,
+                      proto_str member_id, proto_str instance_id);
 /* Top-level check of a LeaveGroup: 0, or the error for the whole request. */
-int16_t grp_leave_check(grp_coord *c, const char *group_id);
+int16_t grp_leave_check(grp_coord *c, proto_str group_id);
 /* One member leaving (member_id "" + instance_id: by instance id). */
-int16_t grp_leave(grp_coord *c, const char *group_id, const char *member_id,
-                  const char *instance_id, const char *reason);
+int16_t grp_leave(grp_coord *c, proto_str group_id, proto_str member_id,
+                  proto_str instance_id, const char *reason);
 
 /* ---- offsets ----------------------------------------------------------------
  */
@@ -226,19 +236,19 @@ typedef struct grp_commit_in {
  * generation < 0 with an empty member id commits for a standalone consumer
  * (the group is created Empty if missing). A missing group with a
  * generation >= 0 gets ILLEGAL_GENERATION (v9+: GROUP_ID_NOT_FOUND). */
-void grp_commit(grp_coord *c, const char *group_id, int32_t generation,
-                const char *member_id, const char *instance_id,
-                grp_commit_in *offs, int n, int16_t api_version);
+void grp_commit(grp_coord *c, proto_str group_id, int32_t generation,
+                proto_str member_id, proto_str instance_id, grp_commit_in *offs,
+                int n, int16_t api_version);
 
 /* TxnOffsetCommit v3+ member check for either group type (for the txn
  * layer): 0, ILLEGAL_GENERATION (a generation / member epoch that is not
  * the member's current one; Kafka maps STALE_MEMBER_EPOCH to it for this
  * API) or UNKNOWN_MEMBER_ID. A missing group passes (the commit creates
  * it), as does generation < 0. */
-int16_t grp_txn_commit_check(grp_coord *c, const char *group_id,
-                             const char *member_id, int32_t generation);
+int16_t grp_txn_commit_check(grp_coord *c, proto_str group_id,
+                             proto_str member_id, int32_t generation);
 
-grp_group *grp_find(grp_coord *c, const char *group_id);
+grp_group *grp_find(grp_coord *c, proto_str group_id);
 /* The committed offset, or NULL. */
 const grp_offset *grp_offset_get(const grp_group *g, const char *topic,
                                  size_t topic_len, int32_t partition);
@@ -248,11 +258,11 @@ const grp_offset *grp_offsets(grp_group *g, int *n);
 
 /* OffsetDelete: top-level error in the return value; per-partition errors
  * (GROUP_SUBSCRIBED_TO_TOPIC) in errs. */
-int16_t grp_offset_delete(grp_coord *c, const char *group_id,
+int16_t grp_offset_delete(grp_coord *c, proto_str group_id,
                           const char *const *topics, const int32_t *parts,
                           int n, int16_t *errs);
 /* DeleteGroups for one group. */
-int16_t grp_delete_group(grp_coord *c, const char *group_id);
+int16_t grp_delete_group(grp_coord *c, proto_str group_id);
 
 /* Expires offsets by offsets.retention.minutes (Kafka's rules: for an Empty
  * group from the time it became empty; for a group without a protocol type
@@ -278,10 +288,10 @@ void grp_fail_waiters(grp_coord *c, int16_t error);
 /* ---- read access for List/DescribeGroups
  * --------------------------------------- */
 typedef struct grp_member_info {
-    const char *member_id;
-    const char *instance_id;
-    const char *client_id;
-    const char *client_host;
+    proto_str member_id;
+    proto_str instance_id; /* null if dynamic */
+    proto_str client_id;
+    proto_str client_host;
     const uint8_t *metadata; /* selected protocol's, NULL if none */
     int32_t metadata_len;
     const uint8_t *assignment;
@@ -289,12 +299,12 @@ typedef struct grp_member_info {
 } grp_member_info;
 
 typedef struct grp_info {
-    const char *group_id;
+    proto_str group_id;
     int state;
     int32_t generation;
-    const char *protocol_type; /* "" if none */
-    const char *protocol_name; /* "" if none */
-    const char *leader;
+    proto_str protocol_type; /* "" if none */
+    proto_str protocol_name; /* "" if none */
+    proto_str leader;        /* "" if none */
     int32_t partition;
     int n_members;
 } grp_info;

@@ -420,7 +420,7 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
 }
 
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for the group. */
-static int16_t check_coord(brk_req *req, const char *group) {
+static int16_t check_coord(brk_req *req, proto_str group) {
     grp_coord *c = get_coord(req->brk);
     return grp_check_coordinator(c, group);
 }
@@ -439,15 +439,42 @@ static char *sdup0(brk_req *req, proto_str s) {
     return r ? r : arena_strndup(req->arena, "", 0);
 }
 
-/* A group id as the group coordinator keeps it: a C string. An id with a
- * NUL byte inside would be cut there and taken for another group (its
- * commits written over that group's offsets in __consumer_offsets), so it is
- * answered as an empty id is (INVALID_GROUP_ID) until group ids carry their
- * length. Apache Kafka accepts such an id as a group of its own. */
-static char *gid_dup(brk_req *req, proto_str s) {
-    if (s.len > 0 && memchr(s.p, 0, (size_t)s.len))
-        return arena_strndup(req->arena, "", 0);
-    return sdup0(req, s);
+/* A group id as the coordinator takes it: its bytes, NUL bytes included
+ * (Kafka takes "a\0b" for a group of its own, not for "a"); null as "". */
+static proto_str gid_dup(brk_req *req, proto_str s) {
+    (void)req;
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+/* prefix + group id (all its bytes) + suffix, in the request's arena. */
+static proto_str msg_with_gid(brk_req *req, const char *prefix, proto_str gid,
+                              const char *suffix) {
+    size_t a = strlen(prefix), n = gid.len > 0 ? (size_t)gid.len : 0,
+           z = strlen(suffix);
+    char *m = arena_alloc(req->arena, a + n + z + 1);
+    memcpy(m, prefix, a);
+    if (n)
+        memcpy(m + a, gid.p, n);
+    memcpy(m + a + n, suffix, z + 1);
+    return (proto_str){m, (int32_t)(a + n + z)};
+}
+
+/* A copy of s in the request's arena (all its bytes). */
+static proto_str ps_copy(brk_req *req, proto_str s) {
+    if (s.len < 0)
+        return PROTO_STR_NULL;
+    return (proto_str){arena_strndup(req->arena, s.p, (size_t)s.len), s.len};
+}
+
+/* A request string, "" if null. */
+static proto_str or_empty(proto_str s) {
+    return s.len >= 0 ? s : proto_str_c("");
+}
+
+/* The client id of the request header, all its bytes. */
+static proto_str client_id(brk_req *req) {
+    return (proto_str){req->client_id ? req->client_id : "",
+                       req->client_id ? (int32_t)req->client_id_len : 0};
 }
 
 static proto_str pstr(const char *s) {
@@ -504,9 +531,8 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
         *err = ensure_offsets_topic(brk);
         if (*err)
             return;
-        char *g = sdup0(req, key);
-        int32_t p =
-            grp_partition_for(g, strlen(g), grp_cfg(coord)->num_partitions);
+        int32_t p = grp_partition_for(key.p, key.len > 0 ? (size_t)key.len : 0,
+                                      grp_cfg(coord)->num_partitions);
         cl_partition *part = offsets_partition(brk, p);
         if (!part || part->leader != brk->node_id) {
             *err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -582,11 +608,11 @@ static void join_done(void *ctx, const grp_join_result *r) {
     proto_join_group_response_init(&rs);
     rs.error_code = r->error;
     rs.generation_id = r->generation;
-    rs.protocol_type = pstr(r->protocol_type);
-    rs.protocol_name = pstr(r->protocol_name);
-    rs.leader = proto_str_c(r->leader ? r->leader : "");
+    rs.protocol_type = r->protocol_type;
+    rs.protocol_name = r->protocol_name;
+    rs.leader = r->leader.len >= 0 ? r->leader : proto_str_c("");
     rs.skip_assignment = r->skip_assignment;
-    rs.member_id = proto_str_c(r->member_id ? r->member_id : "");
+    rs.member_id = r->member_id.len >= 0 ? r->member_id : proto_str_c("");
     rs.members.n = r->n_members;
     rs.members.v =
         arena_calloc(req->arena, (size_t)(r->n_members ? r->n_members : 1),
@@ -595,8 +621,8 @@ static void join_done(void *ctx, const grp_join_result *r) {
         proto_join_group_response_join_group_response_member *m =
             &rs.members.v[i];
         proto_join_group_response_join_group_response_member_init(m);
-        m->member_id = proto_str_c(r->members[i].member_id);
-        m->group_instance_id = pstr(r->members[i].instance_id);
+        m->member_id = r->members[i].member_id;
+        m->group_instance_id = r->members[i].instance_id;
         m->metadata =
             (proto_bytes){r->members[i].metadata, r->members[i].metadata_len};
     }
@@ -612,12 +638,14 @@ brk_status grp_handle_join_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = gid_dup(req, rq.group_id);
-    char *mid = sdup0(req, rq.member_id);
+    proto_str gid = gid_dup(req, rq.group_id);
+    proto_str mid = or_empty(rq.member_id);
     int16_t e = check_coord(req, gid);
     if (e) {
-        grp_join_result r = {
-            .error = e, .generation = -1, .leader = "", .member_id = mid};
+        grp_join_result r = {.error = e,
+                             .generation = -1,
+                             .leader = proto_str_c(""),
+                             .member_id = mid};
         join_done(w, &r);
         return finish(w);
     }
@@ -637,10 +665,10 @@ brk_status grp_handle_join_group(brk_req *req) {
         .group_id = gid,
         .member_id = mid,
         .instance_id =
-            req->api_version >= 5 ? sdup(req, rq.group_instance_id) : NULL,
-        .client_id = req->client_id,
-        .client_host = client_host(req),
-        .protocol_type = sdup0(req, rq.protocol_type),
+            req->api_version >= 5 ? rq.group_instance_id : PROTO_STR_NULL,
+        .client_id = client_id(req),
+        .client_host = proto_str_c(client_host(req)),
+        .protocol_type = or_empty(rq.protocol_type),
         .session_timeout_ms = rq.session_timeout_ms,
         .rebalance_timeout_ms =
             req->api_version >= 1 && rq.rebalance_timeout_ms >= 0
@@ -664,8 +692,8 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
     proto_sync_group_response rs;
     proto_sync_group_response_init(&rs);
     rs.error_code = r->error;
-    rs.protocol_type = pstr(r->error ? NULL : r->protocol_type);
-    rs.protocol_name = pstr(r->error ? NULL : r->protocol_name);
+    rs.protocol_type = r->error ? PROTO_STR_NULL : r->protocol_type;
+    rs.protocol_name = r->error ? PROTO_STR_NULL : r->protocol_name;
     rs.assignment =
         (proto_bytes){r->assignment ? r->assignment : (const uint8_t *)"",
                       r->assignment ? r->assignment_len : 0};
@@ -681,7 +709,7 @@ brk_status grp_handle_sync_group(brk_req *req) {
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (e) {
         grp_sync_result r = {.error = e};
@@ -703,13 +731,13 @@ brk_status grp_handle_sync_group(brk_req *req) {
     }
     grp_sync_req sr = {
         .group_id = gid,
-        .member_id = sdup0(req, rq.member_id),
+        .member_id = or_empty(rq.member_id),
         .instance_id =
-            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL,
+            req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL,
         .protocol_type =
-            req->api_version >= 5 ? sdup(req, rq.protocol_type) : NULL,
+            req->api_version >= 5 ? rq.protocol_type : PROTO_STR_NULL,
         .protocol_name =
-            req->api_version >= 5 ? sdup(req, rq.protocol_name) : NULL,
+            req->api_version >= 5 ? rq.protocol_name : PROTO_STR_NULL,
         .generation = rq.generation_id,
         .n_assignments = rq.assignments.n,
         .assignments = as,
@@ -728,12 +756,12 @@ brk_status grp_handle_heartbeat(brk_req *req) {
         return BRK_CLOSE;
     proto_heartbeat_response rs;
     proto_heartbeat_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     if (!rs.error_code)
         rs.error_code = grp_heartbeat(
-            coord, gid, rq.generation_id, sdup0(req, rq.member_id),
-            req->api_version >= 3 ? sdup(req, rq.group_instance_id) : NULL);
+            coord, gid, rq.generation_id, or_empty(rq.member_id),
+            req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL);
     proto_heartbeat_response_encode(brk_resp_buf(req), req->api_version, &rs);
     return BRK_DONE;
 }
@@ -748,13 +776,14 @@ brk_status grp_handle_leave_group(brk_req *req) {
         return BRK_CLOSE;
     proto_leave_group_response rs;
     proto_leave_group_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     if (!e)
         e = grp_leave_check(coord, gid);
     if (req->api_version < 3) {
-        rs.error_code =
-            e ? e : grp_leave(coord, gid, sdup0(req, rq.member_id), NULL, NULL);
+        rs.error_code = e ? e
+                          : grp_leave(coord, gid, or_empty(rq.member_id),
+                                      PROTO_STR_NULL, NULL);
     } else if (e) {
         rs.error_code = e;
     } else {
@@ -768,10 +797,9 @@ brk_status grp_handle_leave_group(brk_req *req) {
             proto_leave_group_response_member_response_init(mr);
             mr->member_id = mi->member_id;
             mr->group_instance_id = mi->group_instance_id;
-            mr->error_code =
-                grp_leave(coord, gid, sdup0(req, mi->member_id),
-                          sdup(req, mi->group_instance_id),
-                          req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
+            mr->error_code = grp_leave(
+                coord, gid, or_empty(mi->member_id), mi->group_instance_id,
+                req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
         }
     }
     proto_leave_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
@@ -786,7 +814,7 @@ brk_status grp_handle_offset_commit(brk_req *req) {
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     int16_t e = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -828,8 +856,8 @@ brk_status grp_handle_offset_commit(brk_req *req) {
         grp_commit(
             coord, gid,
             req->api_version >= 1 ? rq.generation_id_or_member_epoch : -1,
-            req->api_version >= 1 ? sdup0(req, rq.member_id) : "",
-            req->api_version >= 7 ? sdup(req, rq.group_instance_id) : NULL, in,
+            req->api_version >= 1 ? or_empty(rq.member_id) : proto_str_c(""),
+            req->api_version >= 7 ? rq.group_instance_id : PROTO_STR_NULL, in,
             n, req->api_version);
     proto_offset_commit_response rs;
     proto_offset_commit_response_init(&rs);
@@ -868,7 +896,7 @@ typedef proto_offset_fetch_response_offset_fetch_response_topics fetch_topic8;
 
 /* One group's offsets in the v8+ layout (the v0-7 layout has the same
  * fields; it is converted below). topics_n < 0: all committed offsets. */
-static int16_t fetch_group(brk_req *req, const char *gid, int32_t topics_n,
+static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
                            const int32_t *parts_n, fetch_topic8 **out,
                            int32_t *out_n, bool require_stable) {
@@ -993,15 +1021,14 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             int32_t nts = 0;
             /* v9+: a consumer group member fetches with its epoch
              * (Kafka's ConsumerGroup.validateOffsetFetch) */
-            char *fgid = gid_dup(req, rg->group_id);
+            proto_str fgid = gid_dup(req, rg->group_id);
             grp_group *fg = v >= 9 && !check_coord(req, fgid)
                                 ? grp_find(coord, fgid)
                                 : NULL;
-            int16_t ve =
-                fg && grp_is_consumer(fg)
-                    ? grp_consumer_validate_fetch(fg, sdup(req, rg->member_id),
-                                                  rg->member_epoch)
-                    : KERR_NONE;
+            int16_t ve = fg && grp_is_consumer(fg)
+                             ? grp_consumer_validate_fetch(fg, rg->member_id,
+                                                           rg->member_epoch)
+                             : KERR_NONE;
             og->error_code = ve ? ve
                                 : fetch_group(req, fgid, tn, names, parts, pn,
                                               &ts, &nts, rq.require_stable);
@@ -1112,7 +1139,7 @@ static void list_one(void *ctx, grp_group *g) {
         cg_info ci;
         grp_consumer_info(coord, g, &ci);
         state = ci.state;
-        gi.protocol_type = "consumer";
+        gi.protocol_type = proto_str_c("consumer");
     }
     const char *type = consumer ? "consumer" : "classic";
     if (lc->req->api_version >= 4 &&
@@ -1133,10 +1160,10 @@ static void list_one(void *ctx, grp_group *g) {
     proto_list_groups_response_listed_group *lg =
         &lc->rs->groups.v[lc->rs->groups.n++];
     proto_list_groups_response_listed_group_init(lg);
-    lg->group_id = proto_str_c(
-        arena_strndup(lc->req->arena, gi.group_id, strlen(gi.group_id)));
-    lg->protocol_type = proto_str_c(arena_strndup(
-        lc->req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+    lg->group_id = (proto_str){
+        arena_strndup(lc->req->arena, gi.group_id.p, (size_t)gi.group_id.len),
+        gi.group_id.len};
+    lg->protocol_type = ps_copy(lc->req, gi.protocol_type);
     lg->group_state = proto_str_c(state);
     lg->group_type = proto_str_c(type);
 }
@@ -1175,7 +1202,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
     for (int32_t i = 0; i < n; i++) {
         proto_describe_groups_response_described_group *dg = &rs.groups.v[i];
         proto_describe_groups_response_described_group_init(dg);
-        char *gid = gid_dup(req, rq.groups.v[i]);
+        proto_str gid = gid_dup(req, rq.groups.v[i]);
         dg->group_id = rq.groups.v[i];
         dg->error_code = check_coord(req, gid);
         dg->group_state = proto_str_c("");
@@ -1196,12 +1223,9 @@ brk_status grp_handle_describe_groups(brk_req *req) {
         grp_get_info(g, &gi);
         bool stable = gi.state == GRP_STABLE;
         dg->group_state = proto_str_c(grp_state_name(gi.state));
-        dg->protocol_type = proto_str_c(arena_strndup(
-            req->arena, gi.protocol_type, strlen(gi.protocol_type)));
+        dg->protocol_type = ps_copy(req, gi.protocol_type);
         dg->protocol_data =
-            proto_str_c(stable ? arena_strndup(req->arena, gi.protocol_name,
-                                               strlen(gi.protocol_name))
-                               : "");
+            stable ? ps_copy(req, gi.protocol_name) : proto_str_c("");
         dg->members.n = gi.n_members;
         dg->members.v =
             arena_calloc(req->arena, (size_t)(gi.n_members ? gi.n_members : 1),
@@ -1212,17 +1236,12 @@ brk_status grp_handle_describe_groups(brk_req *req) {
             proto_describe_groups_response_described_group_member *dm =
                 &dg->members.v[k];
             proto_describe_groups_response_described_group_member_init(dm);
-            dm->member_id = proto_str_c(
-                arena_strndup(req->arena, mi.member_id, strlen(mi.member_id)));
-            dm->group_instance_id =
-                mi.instance_id
-                    ? proto_str_c(arena_strndup(req->arena, mi.instance_id,
-                                                strlen(mi.instance_id)))
-                    : PROTO_STR_NULL;
-            dm->client_id = proto_str_c(
-                arena_strndup(req->arena, mi.client_id, strlen(mi.client_id)));
-            dm->client_host = proto_str_c(arena_strndup(
-                req->arena, mi.client_host, strlen(mi.client_host)));
+            dm->member_id = ps_copy(req, mi.member_id);
+            dm->group_instance_id = mi.instance_id.len >= 0
+                                        ? ps_copy(req, mi.instance_id)
+                                        : PROTO_STR_NULL;
+            dm->client_id = ps_copy(req, mi.client_id);
+            dm->client_host = ps_copy(req, mi.client_host);
             dm->member_metadata = (proto_bytes){(const uint8_t *)"", 0};
             dm->member_assignment = (proto_bytes){(const uint8_t *)"", 0};
             if (stable) {
@@ -1262,7 +1281,7 @@ brk_status grp_handle_delete_groups(brk_req *req) {
         proto_delete_groups_response_deletable_group_result *r =
             &rs.results.v[i];
         proto_delete_groups_response_deletable_group_result_init(r);
-        char *gid = gid_dup(req, rq.groups_names.v[i]);
+        proto_str gid = gid_dup(req, rq.groups_names.v[i]);
         r->group_id = rq.groups_names.v[i];
         r->error_code = check_coord(req, gid);
         if (!r->error_code)
@@ -1283,7 +1302,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
         return BRK_CLOSE;
     proto_offset_delete_response rs;
     proto_offset_delete_response_init(&rs);
-    char *gid = gid_dup(req, rq.group_id);
+    proto_str gid = gid_dup(req, rq.group_id);
     rs.error_code = check_coord(req, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
@@ -1305,8 +1324,10 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     int k = 0, nk = 0;
     for (int32_t t = 0; t < rq.topics.n; t++) {
         char *name = sdup0(req, rq.topics.v[t].name);
-        bool exists =
-            cl_topic_find(req->brk->image, name, strlen(name)) != NULL;
+        /* looked up with all its bytes ("a\0b" is no topic, not "a") */
+        proto_str tn = rq.topics.v[t].name;
+        bool exists = tn.len > 0 && cl_topic_find(req->brk->image, tn.p,
+                                                  (size_t)tn.len) != NULL;
         for (int32_t p = 0; p < rq.topics.v[t].partitions.n; p++, k++) {
             topics[k] = name;
             parts[k] = rq.topics.v[t].partitions.v[p].partition_index;
@@ -1512,10 +1533,10 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
     }
     cg_hb_req hr = {
         .group_id = gid_dup(req, rq.group_id),
-        .member_id = sdup0(req, rq.member_id),
+        .member_id = or_empty(rq.member_id),
         .member_epoch = rq.member_epoch,
-        .instance_id = sdup(req, rq.instance_id),
-        .rack_id = sdup(req, rq.rack_id),
+        .instance_id = rq.instance_id,
+        .rack_id = rq.rack_id,
         .rebalance_ms = rq.rebalance_timeout_ms,
         .topics_set = nt >= 0,
         .n_topics = nt > 0 ? nt : 0,
@@ -1526,11 +1547,13 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
                      ? sdup(req, rq.subscribed_topic_regex)
                      : NULL,
         .assignor = sdup(req, rq.server_assignor),
+        .assignor_len =
+            rq.server_assignor.len > 0 ? (size_t)rq.server_assignor.len : 0,
         .owned_set = no >= 0,
         .n_owned = no > 0 ? no : 0,
         .owned = owned,
-        .client_id = req->client_id ? req->client_id : "",
-        .client_host = client_host(req),
+        .client_id = client_id(req),
+        .client_host = proto_str_c(client_host(req)),
         .api_version = req->api_version,
     };
     cg_hb_resp out;
@@ -1539,7 +1562,7 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         SL_DEBUG(
             "group",
             "ConsumerGroupHeartbeat v%d of %s (member %s, epoch %d): %s%s%s",
-            req->api_version, hr.group_id, hr.member_id, hr.member_epoch,
+            req->api_version, hr.group_id.p, out.member_id.p, hr.member_epoch,
             proto_error_name(out.error), out.message ? ": " : "",
             out.message ? out.message : "");
     rs.error_code = out.error;
@@ -1547,10 +1570,9 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         out.error
             ? pstr(out.message ? out.message : proto_error_message(out.error))
             : PROTO_STR_NULL;
-    rs.member_id = out.error && !*out.member_id
+    rs.member_id = out.error && out.member_id.len <= 0
                        ? PROTO_STR_NULL
-                       : proto_str_c(arena_strndup(req->arena, out.member_id,
-                                                   strlen(out.member_id)));
+                       : ps_copy(req, out.member_id);
     rs.member_epoch = out.member_epoch;
     rs.heartbeat_interval_ms = out.heartbeat_ms;
     if (!out.error && out.has_assignment) {
@@ -1640,7 +1662,7 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         proto_consumer_group_describe_response_described_group *dg =
             &rs.groups.v[i];
         proto_consumer_group_describe_response_described_group_init(dg);
-        char *gid = gid_dup(req, rq.group_ids.v[i]);
+        proto_str gid = gid_dup(req, rq.group_ids.v[i]);
         dg->group_id = rq.group_ids.v[i];
         dg->group_state = proto_str_c("");
         dg->assignor_name = proto_str_c("");
@@ -1651,13 +1673,10 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         if (!g || !grp_is_consumer(g)) {
             /* Kafka: GROUP_ID_NOT_FOUND for a missing group and for a
              * group of another type */
-            char *msg = arena_alloc(req->arena, strlen(gid) + 64);
-            if (!g)
-                sprintf(msg, "Group %s not found.", gid);
-            else
-                sprintf(msg, "Group %s is not a consumer group.", gid);
             dg->error_code = KERR_GROUP_ID_NOT_FOUND;
-            dg->error_message = proto_str_c(msg);
+            dg->error_message =
+                msg_with_gid(req, "Group ", gid,
+                             g ? " is not a consumer group." : " not found.");
             continue;
         }
         if (rq.include_authorized_operations)
@@ -1678,12 +1697,12 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
             proto_consumer_group_describe_response_member *dm =
                 &dg->members.v[k];
             proto_consumer_group_describe_response_member_init(dm);
-            dm->member_id = adup(req, mi.member_id);
-            dm->instance_id = adup(req, mi.instance_id);
-            dm->rack_id = adup(req, mi.rack_id);
+            dm->member_id = ps_copy(req, mi.member_id);
+            dm->instance_id = ps_copy(req, mi.instance_id);
+            dm->rack_id = ps_copy(req, mi.rack_id);
             dm->member_epoch = mi.member_epoch;
-            dm->client_id = adup(req, mi.client_id);
-            dm->client_host = adup(req, mi.client_host);
+            dm->client_id = ps_copy(req, mi.client_id);
+            dm->client_host = ps_copy(req, mi.client_host);
             dm->subscribed_topic_names.n = mi.n_topics;
             dm->subscribed_topic_names.v = arena_calloc(
                 req->arena, (size_t)(mi.n_topics ? mi.n_topics : 1),

@@ -11,16 +11,18 @@
 #include "group/group.h"
 
 typedef struct gproto {
-    char *name;
+    proto_str name; /* owned (gs_dup) */
     uint8_t *meta;
     int32_t len;
 } gproto;
 
+/* Member strings are owned proto_str copies (gs_dup); instance_id is null
+ * for a dynamic member. */
 struct grp_member {
-    char *id;
-    char *instance_id;
-    char *client_id;
-    char *client_host;
+    proto_str id;
+    proto_str instance_id;
+    proto_str client_id;
+    proto_str client_host;
     int32_t session_ms;
     int32_t rebalance_ms;
     gproto *protos;
@@ -36,18 +38,18 @@ struct grp_member {
 };
 
 typedef struct gpending {
-    char *id;
+    proto_str id;
     int64_t deadline;
 } gpending;
 
 struct grp_group {
-    char *id;
+    proto_str id; /* owned copy (gs_dup) */
     int32_t partition;
     int state;
     int32_t generation;
-    char *protocol_type; /* NULL: none */
-    char *protocol_name; /* NULL: none */
-    char *leader;        /* NULL: none; else equals a member's id */
+    proto_str protocol_type; /* owned; null: none */
+    proto_str protocol_name; /* owned; null: none */
+    proto_str leader;        /* null: none; else equals a member's id */
     grp_member **m;
     int n, cap;
     gpending *pending;
@@ -79,8 +81,15 @@ struct grp_coord {
     cg_env cg_env; /* topic metadata and configuration of consumer groups */
 };
 
+/* Kept protocol strings (group.h): gs_dup copies s (bytes, then a NUL
+ * that is not part of it; the null string stays null), gs_free frees such a
+ * copy, gs_eq compares by length and bytes (null equals only null). */
+proto_str gs_dup(proto_str s);
+void gs_free(proto_str *s);
+bool gs_eq(proto_str a, proto_str b);
+
 /* group.c helpers used by consumer.c */
-grp_group *grp_group_create(grp_coord *c, const char *id);
+grp_group *grp_group_create(grp_coord *c, proto_str id);
 void grp_group_remove(grp_coord *c, grp_group *g);
 int16_t grp_store_append(grp_coord *c, int32_t partition, const grp_record *r,
                          int n);

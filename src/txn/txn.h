@@ -108,7 +108,7 @@ void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
                           bool commit);
 /* True while a transaction holds an uncommitted offset for group /
  * topic-partition (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT). */
-bool txn_offsets_pending(const char *group, proto_str topic, int32_t partition);
+bool txn_offsets_pending(proto_str group, proto_str topic, int32_t partition);
 /* A fresh producer id into *pid, from blocks of 1000 the controller records
  * in __cluster_metadata (ProducerIdsRecord), so no id is reused after a
  * restart. Returns KERR_NONE or a retriable error code (*pid = -1). */

@@ -1131,16 +1131,12 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     proto_txn_offset_commit_response rs;
     proto_txn_offset_commit_response_init(&rs);
     int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
-    /* The group coordinator keeps group ids as C strings: one with a NUL
-     * byte inside is refused as an empty one is (see gid_dup in
-     * group/handlers.c). */
-    char *gid = rq.group_id.len > 0 &&
-                        !memchr(rq.group_id.p, 0, (size_t)rq.group_id.len)
-                    ? proto_str_dup(req->arena, rq.group_id)
-                    : NULL;
+    /* The group id keeps all its bytes (a NUL among them makes another
+     * group, as on Kafka). */
+    proto_str gid = rq.group_id;
     grp_coord *gc = grp_broker_coord(brk);
     int16_t top = KERR_NONE;
-    if (!gid)
+    if (gid.len <= 0)
         top = KERR_INVALID_GROUP_ID;
     else
         top = grp_check_coordinator(gc, gid);
@@ -1157,15 +1153,11 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
     /* v3+: the member must belong to the group's current generation (a
      * classic group) or hold the group's current member epoch (a KIP-848
      * consumer group). */
-    if (!top && gid && req->api_version >= 3)
-        top = grp_txn_commit_check(gc, gid,
-                                   rq.member_id.len >= 0
-                                       ? proto_str_dup(req->arena, rq.member_id)
-                                       : "",
-                                   rq.generation_id);
-    int32_t gp =
-        gid ? partition_for(brk, gid, strlen(gid), grp_cfg(gc)->num_partitions)
-            : 0;
+    if (!top && req->api_version >= 3)
+        top = grp_txn_commit_check(gc, gid, rq.member_id, rq.generation_id);
+    int32_t gp = gid.len > 0 ? partition_for(brk, gid.p, (size_t)gid.len,
+                                             grp_cfg(gc)->num_partitions)
+                             : 0;
     cl_partition *opart = topic_part(brk, OFFSETS_TOPIC, gp);
     if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
         top = KERR_NOT_COORDINATOR;
@@ -1219,7 +1211,7 @@ brk_status txn_handle_txn_offset_commit(brk_req *req) {
             buf_init(&kv->v, 64);
             proto_offset_commit_key k;
             proto_offset_commit_key_init(&k);
-            k.group = proto_str_c(gid);
+            k.group = gid;
             k.topic = t->name;
             k.partition = p->partition_index;
             buf_put_be16(&kv->k, 1);
@@ -1332,11 +1324,10 @@ void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
     pending_tail = pp;
 }
 
-bool txn_offsets_pending(const char *group, proto_str topic,
-                         int32_t partition) {
-    if (!pending_head || !group || topic.len < 0)
+bool txn_offsets_pending(proto_str group, proto_str topic, int32_t partition) {
+    if (!pending_head || group.len < 0 || topic.len < 0)
         return false;
-    size_t glen = strlen(group);
+    size_t glen = (size_t)group.len;
     for (pending_rec *r = pending_head; r; r = r->next) {
         /* key: version int16 (0/1) | group string | topic string | partition
          * int32 */
@@ -1352,7 +1343,7 @@ bool txn_offsets_pending(const char *group, proto_str topic,
         int32_t p = (int32_t)rd_be32(&k);
         if (k.err)
             continue;
-        if (p == partition && gl == glen && memcmp(g, group, glen) == 0 &&
+        if (p == partition && gl == glen && memcmp(g, group.p, glen) == 0 &&
             tl == (uint16_t)topic.len && memcmp(t, topic.p, tl) == 0)
             return true;
     }

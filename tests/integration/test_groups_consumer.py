@@ -375,6 +375,38 @@ def test_cg_heartbeat_errors(module_broker):
     c.close()
 
 
+def test_cg_ids_with_nul_bytes_keep_all_their_bytes(module_broker):
+    """Group id, member ids, instance ids, rack ids and the client id are
+    Kafka STRINGs: ids that differ only after a NUL are different ids (as on
+    Kafka; Sluice cut them, so "i\0b" was refused as owned by "i\0a",
+    UNRELEASED_INSTANCE_ID) and ConsumerGroupDescribe gives them whole."""
+    bs = module_broker.bootstrap
+    topic = harness.create_topic(bs, uid("nul"), partitions=2)
+    ensure_coordinator(bs, "cg-probe")
+    group = uid("g") + "\x00x"
+    c = cg.Conn(bs, client_id="cl\x00ient")
+    try:
+        a, ra = join(c, group, [topic], member_id="m\x00a", instance_id="i\x00a",
+                     rack_id="r\x00a")
+        b, rb = join(c, group, [topic], member_id="m\x00b", instance_id="i\x00b",
+                     rack_id="r\x00b")
+        assert (ra["error"], ra["member_id"]) == (0, "m\x00a"), ra
+        assert (rb["error"], rb["member_id"]) == (0, "m\x00b"), rb
+        assert c.heartbeat(group, a, ra["epoch"], instance_id="i\x00a")["error"] == 0
+        # "uniform\0x" is no assignor the broker has
+        r = c.heartbeat(group, "m\x00c", 0, rebalance_ms=1000, topics=[topic], owned={},
+                        assignor="uniform\x00x")
+        assert r["error"] == cg.UNSUPPORTED_ASSIGNOR, r
+        d = c.describe([group])[0]
+    finally:
+        c.close()
+    assert (d["error"], d["group_id"]) == (0, group)
+    got = sorted((m["member_id"], m["instance_id"], m["rack_id"], m["client_id"])
+                 for m in d["members"])
+    assert got == [("m\x00a", "i\x00a", "r\x00a", "cl\x00ient"),
+                   ("m\x00b", "i\x00b", "r\x00b", "cl\x00ient")]
+
+
 def settle(c, group, specs, timeout=60):
     """Joins members (specs: [(member_id, join kwargs)]) and heartbeats
     them, each reporting what it was given as owned, until the group is

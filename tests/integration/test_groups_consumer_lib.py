@@ -106,10 +106,11 @@ class Conn:
     """One connection; request(api_key, version, body) -> Reader on the
     response body."""
 
-    def __init__(self, bootstrap, timeout=10.0):
+    def __init__(self, bootstrap, timeout=10.0, client_id="cgraw"):
         host, port = bootstrap.rsplit(":", 1)
         self.s = socket.create_connection((host, int(port)), timeout=timeout)
         self.corr = 0
+        self.client_id = client_id.encode()
 
     def close(self):
         self.s.close()
@@ -126,7 +127,7 @@ class Conn:
     def request(self, key, ver, body, flexible=True):
         self.corr += 1
         hdr = struct.pack(">hhi", key, ver, self.corr)
-        cid = b"cgraw"
+        cid = self.client_id
         hdr += struct.pack(">h", len(cid)) + cid
         if flexible:
             hdr += TAGS

@@ -118,12 +118,14 @@ static void on_join(void *ctx, const grp_join_result *r) {
     client *c = ctx;
     c->joins++;
     c->join_err = r->error;
-    if (r->member_id && *r->member_id)
-        snprintf(c->member_id, sizeof c->member_id, "%s", r->member_id);
+    if (r->member_id.len > 0)
+        snprintf(c->member_id, sizeof c->member_id, "%.*s", r->member_id.len,
+                 r->member_id.p);
     c->generation = r->generation;
-    snprintf(c->leader, sizeof c->leader, "%s", r->leader ? r->leader : "");
+    snprintf(c->leader, sizeof c->leader, "%.*s",
+             r->leader.len > 0 ? r->leader.len : 0, r->leader.p);
     snprintf(c->protocol, sizeof c->protocol, "%s",
-             r->protocol_name ? r->protocol_name : "");
+             r->protocol_name.len > 0 ? r->protocol_name.p : "");
     c->n_members = r->n_members;
     c->skip = r->skip_assignment;
 }
@@ -154,12 +156,12 @@ static void join_as(env *e, client *cl, const char *group, const char *instance,
         s += len + (comma ? 1 : 0);
     }
     grp_join_req rq = {
-        .group_id = group,
-        .member_id = cl->member_id,
-        .instance_id = instance,
-        .client_id = cl->name,
-        .client_host = "/127.0.0.1",
-        .protocol_type = "consumer",
+        .group_id = proto_str_c(group),
+        .member_id = proto_str_c(cl->member_id),
+        .instance_id = proto_str_c(instance),
+        .client_id = proto_str_c(cl->name),
+        .client_host = proto_str_c("/127.0.0.1"),
+        .protocol_type = proto_str_c("consumer"),
         .session_timeout_ms = session,
         .rebalance_timeout_ms = 5000,
         .n_protocols = n,
@@ -179,8 +181,11 @@ static void sync_as(env *e, client *cl, const char *group, int n, client **who,
         a[i].assignment = (const uint8_t *)assign[i];
         a[i].assignment_len = (int32_t)strlen(assign[i]);
     }
-    grp_sync_req rq = {.group_id = group,
-                       .member_id = cl->member_id,
+    grp_sync_req rq = {.group_id = proto_str_c(group),
+                       .member_id = proto_str_c(cl->member_id),
+                       .instance_id = PROTO_STR_NULL,
+                       .protocol_type = PROTO_STR_NULL,
+                       .protocol_name = PROTO_STR_NULL,
                        .generation = cl->generation,
                        .n_assignments = n,
                        .assignments = a};
@@ -188,7 +193,7 @@ static void sync_as(env *e, client *cl, const char *group, int n, client **who,
 }
 
 static int group_state(env *e, const char *g) {
-    grp_group *gr = grp_find(e->c, g);
+    grp_group *gr = grp_find(e->c, proto_str_c(g));
     if (!gr)
         return GRP_DEAD;
     grp_info i;
@@ -238,12 +243,17 @@ TEST(group_join_sync_two_members) {
     two_member_group(&e, &a, &b, "g1");
     /* the metadata record was written once, at the leader's SyncGroup */
     CHECK_EQ(e.store.n, 1);
-    CHECK_EQ(grp_heartbeat(e.c, "g1", 1, a.member_id, NULL), 0);
-    CHECK_EQ(grp_heartbeat(e.c, "g1", 0, a.member_id, NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g1"), 1, proto_str_c(a.member_id),
+                           proto_str_c(NULL)),
+             0);
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g1"), 0, proto_str_c(a.member_id),
+                           proto_str_c(NULL)),
              KERR_ILLEGAL_GENERATION);
-    CHECK_EQ(grp_heartbeat(e.c, "g1", 1, "nobody", NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g1"), 1, proto_str_c("nobody"),
+                           proto_str_c(NULL)),
              KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_heartbeat(e.c, "nogroup", 1, "x", NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("nogroup"), 1, proto_str_c("x"),
+                           proto_str_c(NULL)),
              KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
@@ -256,14 +266,17 @@ TEST(group_session_timeout_removes_member_and_rebalances) {
     /* a heartbeats, b is silent */
     for (int i = 0; i < 4; i++) {
         advance(&e, 1000);
-        int16_t hb = grp_heartbeat(e.c, "g", a.generation, a.member_id, NULL);
+        int16_t hb = grp_heartbeat(e.c, proto_str_c("g"), a.generation,
+                                   proto_str_c(a.member_id), proto_str_c(NULL));
         if (hb)
             break;
     }
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, b.member_id, NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), 1, proto_str_c(b.member_id),
+                           proto_str_c(NULL)),
              KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), 1, proto_str_c(a.member_id),
+                           proto_str_c(NULL)),
              KERR_REBALANCE_IN_PROGRESS);
     /* the only member left rejoins: the join completes at once */
     join_as(&e, &a, "g", NULL, 3000, "range");
@@ -287,7 +300,8 @@ TEST(group_rebalance_timeout_drops_members_that_do_not_rejoin) {
     int ja = a.joins;
     for (int i = 0; i < 4; i++) {
         advance(&e, 1000);
-        grp_heartbeat(e.c, "g", 1, b.member_id, NULL);
+        grp_heartbeat(e.c, proto_str_c("g"), 1, proto_str_c(b.member_id),
+                      proto_str_c(NULL));
     }
     CHECK_EQ(a.joins, ja);
     advance(&e, 1100); /* 5 s rebalance timeout */
@@ -295,7 +309,8 @@ TEST(group_rebalance_timeout_drops_members_that_do_not_rejoin) {
     CHECK_EQ(a.join_err, 0);
     CHECK_EQ(a.generation, 2);
     CHECK_EQ(a.n_members, 2); /* a and c; b is out */
-    CHECK_EQ(grp_heartbeat(e.c, "g", 2, b.member_id, NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), 2, proto_str_c(b.member_id),
+                           proto_str_c(NULL)),
              KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
@@ -390,10 +405,15 @@ TEST(group_static_member_rejoins_without_rebalance) {
     CHECK_EQ(b2.sync_err, 0);
     CHECK_STR(b2.assignment, "B");
     /* the old incarnation is fenced */
-    CHECK_EQ(grp_heartbeat(e.c, "g", gen, b.member_id, "ib"),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), gen, proto_str_c(b.member_id),
+                           proto_str_c("ib")),
              KERR_FENCED_INSTANCE_ID);
-    CHECK_EQ(grp_heartbeat(e.c, "g", gen, b2.member_id, "ib"), 0);
-    CHECK_EQ(grp_heartbeat(e.c, "g", gen, a.member_id, "ia"), 0);
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), gen,
+                           proto_str_c(b2.member_id), proto_str_c("ib")),
+             0);
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), gen, proto_str_c(a.member_id),
+                           proto_str_c("ia")),
+             0);
     /* the leader restarting gets the members back with skip_assignment */
     client a2 = {.name = "ca"};
     join_as(&e, &a2, "g", "ia", 5000, "range");
@@ -410,15 +430,21 @@ TEST(group_leave_triggers_rebalance) {
     env_init(&e, 0);
     client a = {.name = "ca"}, b = {.name = "cb"};
     two_member_group(&e, &a, &b, "g");
-    CHECK_EQ(grp_leave(e.c, "g", "nobody", NULL, NULL), KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_leave(e.c, "g", b.member_id, NULL, "bye"), 0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c("nobody"),
+                       proto_str_c(NULL), NULL),
+             KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(b.member_id),
+                       proto_str_c(NULL), "bye"),
+             0);
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
     join_as(&e, &a, "g", NULL, 3000, "range");
     CHECK_EQ(a.generation, 2);
     CHECK_EQ(a.n_members, 1);
     /* the last member leaving: every (zero) member has rejoined, so the
      * join phase completes at once and the group is Empty */
-    CHECK_EQ(grp_leave(e.c, "g", a.member_id, NULL, NULL), 0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(a.member_id),
+                       proto_str_c(NULL), NULL),
+             0);
     CHECK_EQ(group_state(&e, "g"), GRP_EMPTY);
     env_free(&e);
 }
@@ -436,17 +462,20 @@ TEST(group_offset_commit_rules) {
                        .metadata = "md",
                        .metadata_len = 2,
                        .expire_ts = -1};
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &o, 1, 8);
     CHECK_EQ(o.error, 0);
     o.error = 0;
-    grp_commit(e.c, "g", a.generation - 1, a.member_id, NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation - 1,
+               proto_str_c(a.member_id), proto_str_c(NULL), &o, 1, 8);
     CHECK_EQ(o.error, KERR_ILLEGAL_GENERATION);
     o.error = 0;
-    grp_commit(e.c, "g", a.generation, "nobody", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c("nobody"),
+               proto_str_c(NULL), &o, 1, 8);
     CHECK_EQ(o.error, KERR_UNKNOWN_MEMBER_ID);
     o.error = 0;
-    grp_commit(e.c, "g", -1, "", NULL, &o, 1,
-               8); /* standalone, group not empty */
+    grp_commit(e.c, proto_str_c("g"), -1, proto_str_c(""), proto_str_c(NULL),
+               &o, 1, 8); /* standalone, group not empty */
     CHECK_EQ(o.error, KERR_UNKNOWN_MEMBER_ID);
     /* metadata over offset.metadata.max.bytes */
     char big[5000];
@@ -455,28 +484,36 @@ TEST(group_offset_commit_rules) {
     ob.error = 0;
     ob.metadata = big;
     ob.metadata_len = sizeof big;
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, &ob, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &ob, 1, 8);
     CHECK_EQ(ob.error, KERR_OFFSET_METADATA_TOO_LARGE);
     /* during CompletingRebalance: REBALANCE_IN_PROGRESS */
-    CHECK_EQ(grp_leave(e.c, "g", b.member_id, NULL, NULL), 0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(b.member_id),
+                       proto_str_c(NULL), NULL),
+             0);
     join_as(&e, &a, "g", NULL, 3000, "range");
     CHECK_EQ(group_state(&e, "g"), GRP_COMPLETING_REBALANCE);
     o.error = 0;
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &o, 1, 8);
     CHECK_EQ(o.error, KERR_REBALANCE_IN_PROGRESS);
     /* missing group with a generation: ILLEGAL_GENERATION (v9: not found) */
     o.error = 0;
-    grp_commit(e.c, "nog", 3, "m", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("nog"), 3, proto_str_c("m"), proto_str_c(NULL),
+               &o, 1, 8);
     CHECK_EQ(o.error, KERR_ILLEGAL_GENERATION);
     o.error = 0;
-    grp_commit(e.c, "nog", 3, "m", NULL, &o, 1, 9);
+    grp_commit(e.c, proto_str_c("nog"), 3, proto_str_c("m"), proto_str_c(NULL),
+               &o, 1, 9);
     CHECK_EQ(o.error, KERR_GROUP_ID_NOT_FOUND);
     /* standalone consumer: creates an Empty group */
     o.error = 0;
-    grp_commit(e.c, "solo", -1, "", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("solo"), -1, proto_str_c(""), proto_str_c(NULL),
+               &o, 1, 8);
     CHECK_EQ(o.error, 0);
     CHECK_EQ(group_state(&e, "solo"), GRP_EMPTY);
-    const grp_offset *got = grp_offset_get(grp_find(e.c, "g"), "t", 1, 0);
+    const grp_offset *got =
+        grp_offset_get(grp_find(e.c, proto_str_c("g")), "t", 1, 0);
     CHECK(got != NULL);
     CHECK_EQ(got->offset, 42);
     CHECK_STR(got->metadata, "md");
@@ -485,9 +522,12 @@ TEST(group_offset_commit_rules) {
     e.store.fail = KERR_KAFKA_STORAGE_ERROR;
     o.error = 0;
     o.offset = 77;
-    grp_commit(e.c, "solo", -1, "", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("solo"), -1, proto_str_c(""), proto_str_c(NULL),
+               &o, 1, 8);
     CHECK_EQ(o.error, KERR_COORDINATOR_NOT_AVAILABLE);
-    CHECK_EQ(grp_offset_get(grp_find(e.c, "solo"), "t", 1, 0)->offset, 42);
+    CHECK_EQ(
+        grp_offset_get(grp_find(e.c, proto_str_c("solo")), "t", 1, 0)->offset,
+        42);
     env_free(&e);
 }
 
@@ -513,20 +553,24 @@ TEST(group_state_survives_replay) {
          .metadata = NULL,
          .expire_ts = -1},
     };
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, o, 2, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), o, 2, 8);
     o[1].offset = 11;
     o[0].error = o[1].error = 0;
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o[1], 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &o[1], 1, 8);
     grp_commit_in so = {.topic = "u",
                         .topic_len = 1,
                         .partition = 0,
                         .offset = 1,
                         .leader_epoch = -1,
                         .expire_ts = -1};
-    grp_commit(e.c, "gone", -1, "", NULL, &so, 1, 8);
-    CHECK_EQ(grp_delete_group(e.c, "gone"), 0);
-    CHECK_EQ(grp_delete_group(e.c, "g"), KERR_NON_EMPTY_GROUP);
-    CHECK_EQ(grp_delete_group(e.c, "nope"), KERR_GROUP_ID_NOT_FOUND);
+    grp_commit(e.c, proto_str_c("gone"), -1, proto_str_c(""), proto_str_c(NULL),
+               &so, 1, 8);
+    CHECK_EQ(grp_delete_group(e.c, proto_str_c("gone")), 0);
+    CHECK_EQ(grp_delete_group(e.c, proto_str_c("g")), KERR_NON_EMPTY_GROUP);
+    CHECK_EQ(grp_delete_group(e.c, proto_str_c("nope")),
+             KERR_GROUP_ID_NOT_FOUND);
 
     /* a new coordinator replays the records */
     grp_store st = {mem_append, &e.store};
@@ -540,24 +584,30 @@ TEST(group_state_survives_replay) {
         grp_partition_loaded(c2, p);
         grp_set_partition_state(c2, p, GRP_PART_ACTIVE);
     }
-    grp_group *g = grp_find(c2, "g");
+    grp_group *g = grp_find(c2, proto_str_c("g"));
     CHECK(g != NULL);
-    CHECK(grp_find(c2, "gone") == NULL);
+    CHECK(grp_find(c2, proto_str_c("gone")) == NULL);
     grp_info gi;
     grp_get_info(g, &gi);
     CHECK_EQ(gi.state, GRP_STABLE);
     CHECK_EQ(gi.generation, 1);
     CHECK_EQ(gi.n_members, 2);
-    CHECK_STR(gi.protocol_name, "range");
-    CHECK_STR(gi.leader, a.member_id);
+    CHECK_STR(gi.protocol_name.p, "range");
+    CHECK_STR(gi.leader.p, a.member_id);
     CHECK_EQ(grp_offset_get(g, "t", 1, 0)->offset, 5);
     CHECK_STR(grp_offset_get(g, "t", 1, 0)->metadata, "m0");
     CHECK_EQ(grp_offset_get(g, "t", 1, 1)->offset, 11);
     CHECK_STR(grp_offset_get(g, "t", 1, 1)->metadata, "");
     /* members come back with their assignment and can keep going */
-    CHECK_EQ(grp_heartbeat(c2, "g", 1, b.member_id, NULL), 0);
-    grp_sync_req sr = {
-        .group_id = "g", .member_id = b.member_id, .generation = 1};
+    CHECK_EQ(grp_heartbeat(c2, proto_str_c("g"), 1, proto_str_c(b.member_id),
+                           proto_str_c(NULL)),
+             0);
+    grp_sync_req sr = {.group_id = proto_str_c("g"),
+                       .member_id = proto_str_c(b.member_id),
+                       .instance_id = PROTO_STR_NULL,
+                       .protocol_type = PROTO_STR_NULL,
+                       .protocol_name = PROTO_STR_NULL,
+                       .generation = 1};
     client b2 = b;
     b2.syncs = 0;
     grp_sync(c2, &sr, on_sync, &b2);
@@ -566,9 +616,10 @@ TEST(group_state_survives_replay) {
     /* a partition that is still loading answers COORDINATOR_LOAD_IN_PROGRESS */
     int32_t p = grp_partition_for("g", 1, 4);
     grp_set_partition_state(c2, p, GRP_PART_LOADING);
-    CHECK_EQ(grp_check_coordinator(c2, "g"), KERR_COORDINATOR_LOAD_IN_PROGRESS);
+    CHECK_EQ(grp_check_coordinator(c2, proto_str_c("g")),
+             KERR_COORDINATOR_LOAD_IN_PROGRESS);
     grp_set_partition_state(c2, p, GRP_PART_NONE);
-    CHECK_EQ(grp_check_coordinator(c2, "g"), KERR_NOT_COORDINATOR);
+    CHECK_EQ(grp_check_coordinator(c2, proto_str_c("g")), KERR_NOT_COORDINATOR);
     grp_free(c2);
     env_free(&e);
 }
@@ -589,7 +640,8 @@ TEST(group_offset_metadata_keeps_nul_bytes_in_the_record) {
                        .metadata = md,
                        .metadata_len = 4,
                        .expire_ts = -1};
-    grp_commit(e.c, "g", -1, "", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), -1, proto_str_c(""), proto_str_c(NULL),
+               &o, 1, 8);
     CHECK_EQ(o.error, 0);
     CHECK_EQ(e.store.n, 1);
     const uint8_t *v = e.store.v[0].val;
@@ -597,7 +649,8 @@ TEST(group_offset_metadata_keeps_nul_bytes_in_the_record) {
     CHECK_EQ(v[0] << 8 | v[1], 3); /* OffsetCommitValue v3 */
     CHECK_EQ(v[14] << 8 | v[15], 4);
     CHECK_MEM(v + 16, md, 4);
-    const grp_offset *got = grp_offset_get(grp_find(e.c, "g"), "t", 1, 0);
+    const grp_offset *got =
+        grp_offset_get(grp_find(e.c, proto_str_c("g")), "t", 1, 0);
     CHECK_EQ(got->metadata_len, 4);
     CHECK_MEM(got->metadata, md, 4);
 
@@ -606,7 +659,7 @@ TEST(group_offset_metadata_keeps_nul_bytes_in_the_record) {
     CHECK(grp_replay(c2, e.store.v[0].partition, e.store.v[0].key,
                      e.store.v[0].key_len, e.store.v[0].val,
                      e.store.v[0].val_len));
-    got = grp_offset_get(grp_find(c2, "g"), "t", 1, 0);
+    got = grp_offset_get(grp_find(c2, proto_str_c("g")), "t", 1, 0);
     CHECK(got != NULL);
     CHECK_EQ(got->offset, 7);
     CHECK_EQ(got->metadata_len, 4);
@@ -632,9 +685,11 @@ TEST(group_offsets_expire_by_retention) {
                        .offset = 5,
                        .leader_epoch = -1,
                        .expire_ts = -1};
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &o, 1, 8);
     o.error = 0;
-    grp_commit(e.c, "solo", -1, "", NULL, &o, 1, 8);
+    grp_commit(e.c, proto_str_c("solo"), -1, proto_str_c(""), proto_str_c(NULL),
+               &o, 1, 8);
     e.clk.wall_ms += 30000;
     CHECK_EQ(grp_expire_offsets(e.c), 0);
     e.clk.wall_ms += 31000;
@@ -642,18 +697,22 @@ TEST(group_offsets_expire_by_retention) {
      * members keeps its offsets (topic t is subscribed? metadata is not a
      * ConsumerProtocolSubscription here, so nothing is known: kept) */
     CHECK_EQ(grp_expire_offsets(e.c), 1);
-    CHECK(grp_find(e.c, "solo") == NULL);
-    CHECK(grp_offset_get(grp_find(e.c, "g"), "t", 1, 0) != NULL);
+    CHECK(grp_find(e.c, proto_str_c("solo")) == NULL);
+    CHECK(grp_offset_get(grp_find(e.c, proto_str_c("g")), "t", 1, 0) != NULL);
     /* the group empties: its offsets live retention after that */
-    CHECK_EQ(grp_leave(e.c, "g", a.member_id, NULL, NULL), 0);
-    CHECK_EQ(grp_leave(e.c, "g", b.member_id, NULL, NULL), 0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(a.member_id),
+                       proto_str_c(NULL), NULL),
+             0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(b.member_id),
+                       proto_str_c(NULL), NULL),
+             0);
     advance(&e, 50);
     CHECK_EQ(group_state(&e, "g"), GRP_EMPTY);
     e.clk.wall_ms += 59000;
     CHECK_EQ(grp_expire_offsets(e.c), 0);
     e.clk.wall_ms += 2000;
     CHECK_EQ(grp_expire_offsets(e.c), 1);
-    CHECK(grp_find(e.c, "g") == NULL);
+    CHECK(grp_find(e.c, proto_str_c("g")) == NULL);
     env_free(&e);
 }
 
@@ -671,12 +730,14 @@ TEST(group_sync_deadline_removes_members_that_never_sync) {
     sync_as(&e, &b, "g", 0, NULL, NULL);
     for (int i = 0; i < 6; i++) {
         advance(&e, 900);
-        grp_heartbeat(e.c, "g", 1, b.member_id, NULL);
+        grp_heartbeat(e.c, proto_str_c("g"), 1, proto_str_c(b.member_id),
+                      proto_str_c(NULL));
     }
     CHECK_EQ(b.syncs, 1);
     CHECK_EQ(b.sync_err, KERR_REBALANCE_IN_PROGRESS);
     CHECK_EQ(group_state(&e, "g"), GRP_PREPARING_REBALANCE);
-    CHECK_EQ(grp_heartbeat(e.c, "g", 1, a.member_id, NULL),
+    CHECK_EQ(grp_heartbeat(e.c, proto_str_c("g"), 1, proto_str_c(a.member_id),
+                           proto_str_c(NULL)),
              KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
@@ -695,11 +756,12 @@ TEST(group_offset_delete_respects_subscriptions) {
                                    's', 'u', 'b', 0xff, 0xff, 0xff, 0xff};
     grp_protocol_in p = {"range", 5, meta, (int32_t)sizeof meta};
     client a = {.name = "ca"};
-    grp_join_req rq = {.group_id = "g",
-                       .member_id = "",
-                       .client_id = "ca",
-                       .client_host = "/h",
-                       .protocol_type = "consumer",
+    grp_join_req rq = {.group_id = proto_str_c("g"),
+                       .member_id = proto_str_c(""),
+                       .instance_id = PROTO_STR_NULL,
+                       .client_id = proto_str_c("ca"),
+                       .client_host = proto_str_c("/h"),
+                       .protocol_type = proto_str_c("consumer"),
                        .session_timeout_ms = 3000,
                        .rebalance_timeout_ms = 3000,
                        .n_protocols = 1,
@@ -724,23 +786,28 @@ TEST(group_offset_delete_respects_subscriptions) {
          .leader_epoch = -1,
          .expire_ts = -1},
     };
-    grp_commit(e.c, "g", a.generation, a.member_id, NULL, o, 2, 8);
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), o, 2, 8);
     CHECK_EQ(o[0].error, 0);
     CHECK_EQ(o[1].error, 0);
     const char *topics[2] = {"sub", "other"};
     int32_t parts[2] = {0, 0};
     int16_t errs[2];
-    CHECK_EQ(grp_offset_delete(e.c, "g", topics, parts, 2, errs), 0);
+    CHECK_EQ(grp_offset_delete(e.c, proto_str_c("g"), topics, parts, 2, errs),
+             0);
     CHECK_EQ(errs[0], KERR_GROUP_SUBSCRIBED_TO_TOPIC);
     CHECK_EQ(errs[1], 0);
-    grp_group *g = grp_find(e.c, "g");
+    grp_group *g = grp_find(e.c, proto_str_c("g"));
     CHECK(grp_offset_get(g, "sub", 3, 0) != NULL);
     CHECK(grp_offset_get(g, "other", 5, 0) == NULL);
-    CHECK_EQ(grp_offset_delete(e.c, "nog", topics, parts, 2, errs),
+    CHECK_EQ(grp_offset_delete(e.c, proto_str_c("nog"), topics, parts, 2, errs),
              KERR_GROUP_ID_NOT_FOUND);
     /* once empty, every offset can go */
-    CHECK_EQ(grp_leave(e.c, "g", a.member_id, NULL, NULL), 0);
-    CHECK_EQ(grp_offset_delete(e.c, "g", topics, parts, 1, errs), 0);
+    CHECK_EQ(grp_leave(e.c, proto_str_c("g"), proto_str_c(a.member_id),
+                       proto_str_c(NULL), NULL),
+             0);
+    CHECK_EQ(grp_offset_delete(e.c, proto_str_c("g"), topics, parts, 1, errs),
+             0);
     CHECK_EQ(errs[0], 0);
     CHECK(grp_offset_get(g, "sub", 3, 0) == NULL);
     env_free(&e);
@@ -768,12 +835,13 @@ TEST(group_offsets_of_deleted_topics_removed) {
          .leader_epoch = -1,
          .expire_ts = -1},
     };
-    grp_commit(e.c, "solo", -1, "", NULL, o, 2, 8);
+    grp_commit(e.c, proto_str_c("solo"), -1, proto_str_c(""), proto_str_c(NULL),
+               o, 2, 8);
     int before = e.store.n;
     CHECK_EQ(grp_drop_deleted_topics(e.c, not_gone, NULL), 1);
     CHECK_EQ(e.store.n, before + 1);
     CHECK(e.store.v[before].val == NULL); /* a tombstone */
-    grp_group *g = grp_find(e.c, "solo");
+    grp_group *g = grp_find(e.c, proto_str_c("solo"));
     CHECK(grp_offset_get(g, "gone", 4, 3) == NULL);
     CHECK(grp_offset_get(g, "t", 1, 0) != NULL);
     CHECK_EQ(grp_drop_deleted_topics(e.c, not_gone, NULL), 0);

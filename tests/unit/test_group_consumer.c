@@ -221,10 +221,11 @@ static cg_hb_resp hb(env *e, const char *member, int32_t epoch,
     tid(o.id, 1);
     o.n = n;
     o.parts = owned;
-    cg_hb_req rq = {.group_id = "g",
-                    .member_id = member,
+    cg_hb_req rq = {.group_id = proto_str_c("g"),
+                    .member_id = proto_str_c(member),
                     .member_epoch = epoch,
-                    .instance_id = instance,
+                    .instance_id = proto_str_c(instance),
+                    .rack_id = PROTO_STR_NULL,
                     .rebalance_ms = epoch == 0 ? 30000 : -1,
                     .topics_set = epoch == 0,
                     .n_topics = epoch == 0 ? 1 : 0,
@@ -232,8 +233,8 @@ static cg_hb_resp hb(env *e, const char *member, int32_t epoch,
                     .owned_set = n >= 0,
                     .n_owned = n > 0 ? 1 : 0,
                     .owned = &o,
-                    .client_id = "c",
-                    .client_host = "/h",
+                    .client_id = proto_str_c("c"),
+                    .client_host = proto_str_c("/h"),
                     .api_version = 1};
     cg_hb_resp r;
     grp_consumer_heartbeat(e->c, &rq, &r);
@@ -285,7 +286,7 @@ TEST(cg_reconcile_revoke_before_assign) {
         for (int k = 0; k < nk; k++)
             CHECK(b.assignment[i].part != kept[k]);
     cg_hb_resp_free(&b);
-    grp_group *g = grp_find(e.c, "g");
+    grp_group *g = grp_find(e.c, proto_str_c("g"));
     cg_info ci;
     grp_consumer_info(e.c, g, &ci);
     CHECK_STR(ci.state, "Stable");
@@ -320,7 +321,7 @@ TEST(cg_errors_and_fencing) {
     CHECK_EQ(r.error, KERR_GROUP_MAX_SIZE_REACHED);
     cg_hb_resp_free(&r);
     /* session timeout: A stops heartbeating and is fenced */
-    grp_group *g = grp_find(e.c, "g");
+    grp_group *g = grp_find(e.c, proto_str_c("g"));
     cg_info ci;
     grp_consumer_info(e.c, g, &ci);
     CHECK_EQ(ci.n_members, 3);
@@ -349,24 +350,29 @@ TEST(cg_errors_and_fencing) {
                         .offset = 3,
                         .leader_epoch = -1,
                         .expire_ts = -1};
-    grp_commit(e.c, "g", mep, mi.member_id, NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep, mi.member_id, proto_str_c(NULL), &in,
+               1, 9);
     CHECK_EQ(in.error, 0);
     in.error = 0;
-    grp_commit(e.c, "g", mep + 1, mi.member_id, NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep + 1, mi.member_id, proto_str_c(NULL),
+               &in, 1, 9);
     CHECK_EQ(in.error, KERR_STALE_MEMBER_EPOCH);
     in.error = 0;
-    grp_commit(e.c, "g", mep, "nobody", NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), mep, proto_str_c("nobody"),
+               proto_str_c(NULL), &in, 1, 9);
     CHECK_EQ(in.error, KERR_UNKNOWN_MEMBER_ID);
     in.error = 0;
-    grp_commit(e.c, "g", -1, "", NULL, &in, 1, 9);
+    grp_commit(e.c, proto_str_c("g"), -1, proto_str_c(""), proto_str_c(NULL),
+               &in, 1, 9);
     CHECK_EQ(in.error, KERR_UNKNOWN_MEMBER_ID);
-    CHECK_EQ(grp_delete_group(e.c, "g"), KERR_NON_EMPTY_GROUP);
+    CHECK_EQ(grp_delete_group(e.c, proto_str_c("g")), KERR_NON_EMPTY_GROUP);
     /* TxnOffsetCommit's member check */
-    CHECK_EQ(grp_txn_commit_check(e.c, "g", mi.member_id, mep), 0);
-    CHECK_EQ(grp_txn_commit_check(e.c, "g", mi.member_id, mep + 1),
+    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"), mi.member_id, mep), 0);
+    CHECK_EQ(grp_txn_commit_check(e.c, proto_str_c("g"), mi.member_id, mep + 1),
              KERR_ILLEGAL_GENERATION);
-    CHECK_EQ(grp_txn_commit_check(e.c, "g", "nobody", mep),
-             KERR_UNKNOWN_MEMBER_ID);
+    CHECK_EQ(
+        grp_txn_commit_check(e.c, proto_str_c("g"), proto_str_c("nobody"), mep),
+        KERR_UNKNOWN_MEMBER_ID);
     env_free(&e);
 }
 
@@ -400,7 +406,7 @@ TEST(cg_static_member_replaced_and_replayed) {
                          e.recs[i].vl));
     grp_partition_loaded(c2, 0);
     grp_set_partition_state(c2, 0, GRP_PART_ACTIVE);
-    grp_group *g2 = grp_find(c2, "g");
+    grp_group *g2 = grp_find(c2, proto_str_c("g"));
     CHECK(g2 && grp_is_consumer(g2));
     cg_info ci;
     grp_consumer_info(c2, g2, &ci);
@@ -409,8 +415,8 @@ TEST(cg_static_member_replaced_and_replayed) {
     CHECK_EQ(ci.assignment_epoch, 1);
     cg_member_info mi;
     grp_consumer_member(g2, 0, &mi);
-    CHECK_STR(mi.member_id, "A2");
-    CHECK_STR(mi.instance_id, "ia");
+    CHECK_STR(mi.member_id.p, "A2");
+    CHECK_STR(mi.instance_id.p, "ia");
     CHECK_EQ(mi.member_epoch, 1);
     CHECK_EQ(mi.n_assigned, 4);
     CHECK_EQ(mi.n_target, 4);
