@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "log/flush.h"
 #include "log/log.h"
 #include "main.h"
@@ -276,43 +277,6 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
 /* ---- storage format: meta.properties
  * ------------------------------------------------ */
 
-static void uuid_b64url(const uint8_t id[16], char out[23]) {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (int i = 0; i < 16; i++) {
-        acc = acc << 8 | id[i];
-        bits += 8;
-        while (bits >= 6) {
-            out[o++] = tab[(acc >> (bits - 6)) & 63];
-            bits -= 6;
-        }
-    }
-    if (bits)
-        out[o++] = tab[(acc << (6 - bits)) & 63];
-    out[o] = 0;
-}
-
-void brk_uuid_to_string(const uint8_t id[16], char out[23]) {
-    uuid_b64url(id, out);
-}
-
-/* A random uuid as Kafka's Uuid.randomUuid (v4, never all-zero or the
- * reserved METADATA_TOPIC_ID 1, and base64 not starting with '-'). */
-void brk_random_uuid(uint8_t id[16]) {
-    for (;;) {
-        rng_os_bytes(id, 16);
-        id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
-        id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-        char s[23];
-        uuid_b64url(id, s);
-        if (s[0] != '-')
-            return;
-    }
-}
-
 static char *read_prop(const char *text, const char *key) {
     size_t kl = strlen(key);
     const char *p = text;
@@ -404,11 +368,8 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
             const char *v = getenv(envs[i]);
             if (!v || !*v)
                 continue;
-            bool ok = strlen(v) == 22;
-            for (const char *c = v; ok && *c; c++)
-                ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
-            if (!ok) {
+            uint8_t id[16];
+            if (strlen(v) != UUID_STR_LEN || !uuid_parse(v, id, NULL, 0)) {
                 snprintf(err, errlen,
                          "%s=%.64s is not a valid cluster id (22 characters of "
                          "base64url, e.g. from `kafka-storage random-uuid`)",
@@ -418,15 +379,10 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
             snprintf(cluster_id, 32, "%s", v);
         }
     }
-    if (!cluster_id[0]) {
-        uint8_t id[16];
-        brk_random_uuid(id);
-        uuid_b64url(id, cluster_id);
-    }
-    uint8_t did[16];
-    brk_random_uuid(did);
-    char dir_id[23];
-    uuid_b64url(did, dir_id);
+    if (!cluster_id[0])
+        uuid_random_string(cluster_id);
+    char dir_id[UUID_STR_LEN + 1];
+    uuid_random_string(dir_id);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     f = fopen(tmp, "w");

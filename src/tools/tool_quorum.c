@@ -150,13 +150,13 @@ int tool_quorum_add_controller(tool_args *a, kc_conn *kc) {
         }
         const char *d = tool_props_get(&meta, "directory.id");
         char err[256];
-        bool ok = d && tool_uuid_parse(d, dirid, err, sizeof err);
+        bool ok = d && uuid_parse(d, dirid, err, sizeof err);
         tool_props_free(&meta);
         if (!ok) {
             rc = terse("No directory id found in %s", dir);
             goto out;
         }
-        tool_uuid_str(dirid, dirid_s);
+        uuid_to_string(dirid, dirid_s);
     }
     parse_listeners(tool_props_get(&p, "listeners"), eps, &neps, 32);
     parse_listeners(tool_props_get(&p, "advertised.listeners"), eps, &neps, 32);
@@ -243,10 +243,10 @@ int tool_quorum_remove_controller(tool_args *a, kc_conn *kc) {
     }
     uint8_t dir[16];
     char err[256], ds[23];
-    if (!tool_uuid_parse(tool_get(a, "controller-directory-id"), dir, err,
-                         sizeof err))
+    if (!uuid_parse(tool_get(a, "controller-directory-id"), dir, err,
+                    sizeof err))
         return terse("Failed to parse --controller-directory-id: %s", err);
-    tool_uuid_str(dir, ds);
+    uuid_to_string(dir, ds);
     if (!tool_has(a, "dry-run")) {
         int16_t e;
         char *msg = NULL;
