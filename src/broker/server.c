@@ -24,6 +24,7 @@
 #include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/uuid.h"
@@ -755,11 +756,10 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
     }
     int32_t self = (int32_t)brk_cfg_i64(cfg, BRK_CFG_NODE_ID);
     const char *voters = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
-    for (const char *p = voters ? voters : ""; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
+    list_iter vit = list_start(voters, true);
+    const char *p;
+    size_t len;
+    while (list_next(&vit, &p, &len)) {
         char *end;
         long id = strtol(p, &end, 10);
         if (end == p || *end != '@' || id != self) {
@@ -771,9 +771,6 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                      voters, (int)self);
             return -1;
         }
-        p = strchr(end, ',');
-        if (!p)
-            break;
     }
     const char *bs =
         brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS);
@@ -784,15 +781,8 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                                  err, errlen);
     if (nl < 0)
         return -1;
-    for (const char *p = bs; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && p[len - 1] == ' ')
-            len--;
+    list_iter bit = list_start(bs, true);
+    while (list_next(&bit, &p, &len)) {
         char one[300];
         snprintf(one, sizeof one, "%.*s", (int)len, p);
         char *colon = strrchr(one, ':');
@@ -820,7 +810,6 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                      bs, (int)len, p);
             return -1;
         }
-        p = e ? e + 1 : p + len;
     }
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/list.h"
 #include "core/util.h"
 
 /* Kafka's TerseException: the message on stderr, exit 1. */
@@ -38,12 +39,15 @@ typedef struct lep {
 /* SocketServerConfigs.listenerListToEndPoints for one CSV list; later
  * lists override earlier entries of the same listener. */
 static void parse_listeners(const char *csv, lep *v, int *n, int cap) {
-    if (!csv)
-        return;
-    char *s = xstrdup(csv), *save = NULL;
-    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
+    list_iter it = list_start(csv, true);
+    const char *item;
+    size_t len;
+    while (list_next(&it, &item, &len)) {
+        char t[512];
+        if (len >= sizeof t)
+            continue;
+        memcpy(t, item, len);
+        t[len] = 0;
         char *sep = strstr(t, "://");
         if (!sep)
             continue;
@@ -74,7 +78,6 @@ static void parse_listeners(const char *csv, lep *v, int *n, int cap) {
         }
         v[k] = e;
     }
-    free(s);
 }
 
 int tool_quorum_add_controller(tool_args *a, kc_conn *kc) {

@@ -18,6 +18,7 @@
 
 #include "cluster/image.h"
 #include "core/buf.h"
+#include "core/list.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "proto/gen/messages.h"
@@ -55,16 +56,15 @@ static char **log_dirs(const tool_props *cfg, int *n) {
         v = tool_props_get(cfg, "log.dir");
     if (!v)
         v = "/tmp/kafka-logs";
-    char *s = xstrdup(v), *save = NULL;
     char **out = NULL;
     *n = 0;
-    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
+    list_iter it = list_start(v, true);
+    const char *t;
+    size_t len;
+    while (list_next(&it, &t, &len)) {
         out = xrealloc(out, (size_t)(*n + 2) * sizeof(char *));
-        out[(*n)++] = xstrdup(t);
+        out[(*n)++] = xstrndup(t, len);
     }
-    free(s);
     if (out)
         out[*n] = NULL;
     return out;
