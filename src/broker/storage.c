@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "core/varint.h"
 #include "log/batch.h"
 #include "log/compress.h"
@@ -27,10 +28,6 @@
 #include "proto/errors.h"
 
 #define META_TOPIC "__cluster_metadata"
-
-/* Kafka's Uuid.METADATA_TOPIC_ID: 0...01 (AAAAAAAAAAAAAAAAAAAAAQ). */
-static const uint8_t meta_topic_id[16] = {0, 0, 0, 0, 0, 0, 0, 0,
-                                          0, 0, 0, 0, 0, 0, 0, 1};
 
 static log_partition *meta_log;
 
@@ -65,7 +62,8 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
     log_config mc;
     meta_log_config(&mc);
     if (!meta_log)
-        meta_log = log_create(brk->logs, META_TOPIC, 0, meta_topic_id, &mc, &e);
+        meta_log = log_create(brk->logs, META_TOPIC, 0, uuid_metadata_topic_id,
+                              &mc, &e);
     else
         log_set_config(meta_log, &mc);
     if (!meta_log) {

@@ -118,9 +118,10 @@ bool uuid_is_zero(const uint8_t id[16]) {
     return memcmp(id, zero, 16) == 0;
 }
 
+const uint8_t uuid_metadata_topic_id[16] = {[15] = 1};
+
 bool uuid_is_reserved(const uint8_t id[16]) {
-    static const uint8_t one[16] = {[15] = 1};
-    return uuid_is_zero(id) || memcmp(id, one, 16) == 0;
+    return uuid_is_zero(id) || memcmp(id, uuid_metadata_topic_id, 16) == 0;
 }
 
 void uuid_v4(uint8_t id[16]) {

@@ -27,6 +27,9 @@ bool uuid_parse(const char *s, uint8_t out[16], char *err, size_t cap);
 
 /* Uuid.ZERO_UUID (also "no id" on the wire). */
 bool uuid_is_zero(const uint8_t id[16]);
+/* Uuid.METADATA_TOPIC_ID = ONE_UUID, 0...01 (AAAAAAAAAAAAAAAAAAAAAQ): the
+ * topic id of __cluster_metadata. */
+extern const uint8_t uuid_metadata_topic_id[16];
 /* Uuid.RESERVED: ZERO_UUID and ONE_UUID (= METADATA_TOPIC_ID). */
 bool uuid_is_reserved(const uint8_t id[16]);
 

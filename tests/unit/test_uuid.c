@@ -103,6 +103,10 @@ TEST(uuid_reserved_ids) {
     CHECK(uuid_is_zero(id) && uuid_is_reserved(id));
     id[15] = 1; /* ONE_UUID = METADATA_TOPIC_ID */
     CHECK(!uuid_is_zero(id) && uuid_is_reserved(id));
+    CHECK_MEM(id, uuid_metadata_topic_id, 16);
+    char s[UUID_STR_LEN + 1];
+    uuid_to_string(uuid_metadata_topic_id, s);
+    CHECK_STR(s, "AAAAAAAAAAAAAAAAAAAAAQ");
     id[15] = 2;
     CHECK(!uuid_is_reserved(id));
     id[15] = 1;
