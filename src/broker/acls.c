@@ -17,6 +17,7 @@
 
 #include "broker/internal.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "proto/acl.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
@@ -307,7 +308,7 @@ brk_status brk_handle_create_acls(brk_req *req) {
         proto_access_control_entry_record_init(&e);
         bool unique;
         do {
-            brk_random_uuid(e.id.b);
+            uuid_random(e.id.b);
             unique = true;
             for (size_t k = 0; k < na; k++)
                 unique &= memcmp(acls[k].id, e.id.b, 16) != 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -231,23 +232,9 @@ static int parse_value(int id, const char *text, int64_t *iv, double *dv,
             const char *items[64];
             size_t lens[64];
             int ni = 0;
-            const char *p = v;
-            for (;;) {
-                const char *e = strchr(p, ',');
-                size_t n = e ? (size_t)(e - p) : strlen(p);
-                const char *s0 = p;
-                while (n && isspace((unsigned char)*s0))
-                    s0++, n--;
-                while (n && isspace((unsigned char)s0[n - 1]))
-                    n--;
-                if (ni < 64) {
-                    items[ni] = s0;
-                    lens[ni++] = n;
-                }
-                if (!e)
-                    break;
-                p = e + 1;
-            }
+            list_iter it = list_start(v, false);
+            while (ni < 64 && list_next(&it, &items[ni], &lens[ni]))
+                ni++;
             for (int k = 0; k < ni; k++) {
                 if (!lens[k]) {
                     snprintf(err, errlen,

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
@@ -150,7 +151,7 @@ int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
                          uint8_t id_out[16]) {
     uint8_t id[16];
     do
-        brk_random_uuid(id);
+        uuid_random(id);
     while (cl_topic_find_id(brk->image, id));
     int n = 1 + (int)n_configs + n_parts;
     buf *vals = xcalloc((size_t)n, sizeof(buf));
@@ -181,7 +182,7 @@ int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
     free(a);
     if (!e) {
         char ids[23];
-        brk_uuid_to_string(id, ids);
+        uuid_to_string(id, ids);
         SL_INFO("controller",
                 "Created topic %s with topic ID %s, %d partitions, replication "
                 "factor %d",
@@ -269,7 +270,7 @@ static void register_self(brk_broker *brk) {
     proto_register_broker_record r;
     proto_register_broker_record_init(&r);
     r.broker_id = brk->node_id;
-    brk_random_uuid(r.incarnation_id.b);
+    uuid_random(r.incarnation_id.b);
     r.broker_epoch = clk_wall_ms();
     proto_register_broker_record_broker_endpoint eps[16];
     int n = 0;

@@ -30,8 +30,6 @@ char *brk_config_value_dup(arena *a, proto_str v);
 /* {key, value} pairs, {NULL, NULL} last: config/server.properties, the
  * static layer of a start without a file. */
 extern const char *const brk_quickstart_config[][2];
-void brk_uuid_to_string(const uint8_t id[16], char out[23]);
-void brk_random_uuid(uint8_t id[16]);
 bool brk_listener_is_controller(const brk_broker *brk, int i);
 
 /* storage.c: the log manager and the metadata log (__cluster_metadata-0).

@@ -18,11 +18,6 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
-static bool zero_uuid(const proto_uuid *u) {
-    static const uint8_t z[16];
-    return !memcmp(u->b, z, 16);
-}
-
 /* INCONSISTENT_CLUSTER_ID when a cluster id is given and is not ours. */
 static int16_t check_cluster(brk_req *req, proto_str cid, char *msg,
                              size_t cap) {
@@ -60,7 +55,7 @@ brk_status brk_handle_add_raft_voter(brk_req *req) {
     proto_add_raft_voter_response_init(&rs);
     char msg[1024];
     int16_t e = check_cluster(req, rq.cluster_id, msg, sizeof msg);
-    if (!e && zero_uuid(&rq.voter_directory_id)) {
+    if (!e && proto_uuid_is_zero(&rq.voter_directory_id)) {
         e = KERR_INVALID_REQUEST;
         snprintf(msg, sizeof msg,
                  "Add voter request didn't include a valid voter");
@@ -116,7 +111,7 @@ brk_status brk_handle_remove_raft_voter(brk_req *req) {
     proto_remove_raft_voter_response_init(&rs);
     char msg[512];
     int16_t e = check_cluster(req, rq.cluster_id, msg, sizeof msg);
-    if (!e && zero_uuid(&rq.voter_directory_id)) {
+    if (!e && proto_uuid_is_zero(&rq.voter_directory_id)) {
         e = KERR_INVALID_REQUEST;
         snprintf(msg, sizeof msg,
                  "Remove voter request didn't include a valid voter");

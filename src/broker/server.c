@@ -24,8 +24,10 @@
 #include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "log/flush.h"
 #include "log/log.h"
 #include "main.h"
@@ -305,43 +307,6 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
 /* ---- storage format: meta.properties
  * ------------------------------------------------ */
 
-static void uuid_b64url(const uint8_t id[16], char out[23]) {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (int i = 0; i < 16; i++) {
-        acc = acc << 8 | id[i];
-        bits += 8;
-        while (bits >= 6) {
-            out[o++] = tab[(acc >> (bits - 6)) & 63];
-            bits -= 6;
-        }
-    }
-    if (bits)
-        out[o++] = tab[(acc << (6 - bits)) & 63];
-    out[o] = 0;
-}
-
-void brk_uuid_to_string(const uint8_t id[16], char out[23]) {
-    uuid_b64url(id, out);
-}
-
-/* A random uuid as Kafka's Uuid.randomUuid (v4, never all-zero or the
- * reserved METADATA_TOPIC_ID 1, and base64 not starting with '-'). */
-void brk_random_uuid(uint8_t id[16]) {
-    for (;;) {
-        rng_os_bytes(id, 16);
-        id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);
-        id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
-        char s[23];
-        uuid_b64url(id, s);
-        if (s[0] != '-')
-            return;
-    }
-}
-
 static char *read_prop(const char *text, const char *key) {
     size_t kl = strlen(key);
     const char *p = text;
@@ -433,11 +398,8 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
             const char *v = getenv(envs[i]);
             if (!v || !*v)
                 continue;
-            bool ok = strlen(v) == 22;
-            for (const char *c = v; ok && *c; c++)
-                ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
-            if (!ok) {
+            uint8_t id[16];
+            if (strlen(v) != UUID_STR_LEN || !uuid_parse(v, id, NULL, 0)) {
                 snprintf(err, errlen,
                          "%s=%.64s is not a valid cluster id (22 characters of "
                          "base64url, e.g. from `kafka-storage random-uuid`)",
@@ -447,15 +409,10 @@ static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
             snprintf(cluster_id, 32, "%s", v);
         }
     }
-    if (!cluster_id[0]) {
-        uint8_t id[16];
-        brk_random_uuid(id);
-        uuid_b64url(id, cluster_id);
-    }
-    uint8_t did[16];
-    brk_random_uuid(did);
-    char dir_id[23];
-    uuid_b64url(did, dir_id);
+    if (!cluster_id[0])
+        uuid_random_string(cluster_id);
+    char dir_id[UUID_STR_LEN + 1];
+    uuid_random_string(dir_id);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     f = fopen(tmp, "w");
@@ -828,11 +785,10 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
     }
     int32_t self = (int32_t)brk_cfg_i64(cfg, BRK_CFG_NODE_ID);
     const char *voters = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
-    for (const char *p = voters ? voters : ""; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
+    list_iter vit = list_start(voters, true);
+    const char *p;
+    size_t len;
+    while (list_next(&vit, &p, &len)) {
         char *end;
         long id = strtol(p, &end, 10);
         if (end == p || *end != '@' || id != self) {
@@ -844,9 +800,6 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                      voters, (int)self);
             return -1;
         }
-        p = strchr(end, ',');
-        if (!p)
-            break;
     }
     const char *bs =
         brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS);
@@ -857,15 +810,8 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                                  err, errlen);
     if (nl < 0)
         return -1;
-    for (const char *p = bs; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && p[len - 1] == ' ')
-            len--;
+    list_iter bit = list_start(bs, true);
+    while (list_next(&bit, &p, &len)) {
         char one[300];
         snprintf(one, sizeof one, "%.*s", (int)len, p);
         char *colon = strrchr(one, ':');
@@ -893,7 +839,6 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                      bs, (int)len, p);
             return -1;
         }
-        p = e ? e + 1 : p + len;
     }
     return 0;
 }

@@ -17,19 +17,17 @@
 
 #include "broker/data.h"
 #include "broker/internal.h"
-#include "core/crc32c.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "core/varint.h"
+#include "log/batch.h"
+#include "log/compress.h"
 #include "log/log.h"
 #include "proto/errors.h"
 
 #define META_TOPIC "__cluster_metadata"
-
-/* Kafka's Uuid.METADATA_TOPIC_ID: 0...01 (AAAAAAAAAAAAAAAAAAAAAQ). */
-static const uint8_t meta_topic_id[16] = {0, 0, 0, 0, 0, 0, 0, 0,
-                                          0, 0, 0, 0, 0, 0, 0, 1};
 
 static log_partition *meta_log;
 
@@ -101,7 +99,8 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
     log_config mc;
     meta_log_config(&mc);
     if (!meta_log)
-        meta_log = log_create(brk->logs, META_TOPIC, 0, meta_topic_id, &mc, &e);
+        meta_log = log_create(brk->logs, META_TOPIC, 0, uuid_metadata_topic_id,
+                              &mc, &e);
     else
         log_set_config(meta_log, &mc);
     if (!meta_log) {
@@ -115,41 +114,20 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
 /* ---- batches
  * ----------------------------------------------------------------- */
 
-/* One uncompressed magic-2 batch holding values[0..n) as record values. */
+/* One uncompressed batch holding values[0..n) as record values (null
+ * keys, no headers, all stamped now), as Kafka's metadata log writes them. */
 static void build_batch(buf *out, buf *values, int n) {
     int64_t now = clk_wall_ms();
-    size_t start = out->len;
-    buf_put_be64(out, 0); /* baseOffset (assigned by the log) */
-    buf_put_be32(out, 0); /* batchLength, patched */
-    buf_put_be32(out, 0); /* partitionLeaderEpoch */
-    buf_put_u8(out, 2);   /* magic */
-    buf_put_be32(out, 0); /* crc, patched */
-    size_t crc_from = out->len;
-    buf_put_be16(out, 0);                 /* attributes */
-    buf_put_be32(out, (uint32_t)(n - 1)); /* lastOffsetDelta */
-    buf_put_be64(out, (uint64_t)now);
-    buf_put_be64(out, (uint64_t)now);
-    buf_put_be64(out, (uint64_t)-1); /* producerId */
-    buf_put_be16(out, (uint16_t)-1);
-    buf_put_be32(out, (uint32_t)-1);
-    buf_put_be32(out, (uint32_t)n);
-    for (int i = 0; i < n; i++) {
-        buf rec;
-        buf_init(&rec, values[i].len + 16);
-        buf_put_u8(&rec, 0);      /* attributes */
-        buf_put_varint(&rec, 0);  /* timestampDelta */
-        buf_put_varint(&rec, i);  /* offsetDelta */
-        buf_put_varint(&rec, -1); /* key: null */
-        buf_put_varint(&rec, (int64_t)values[i].len);
-        buf_put(&rec, values[i].data, values[i].len);
-        buf_put_uvarint(&rec, 0); /* headers (varint count 0) */
-        buf_put_varint(out, (int64_t)rec.len);
-        buf_put(out, rec.data, rec.len);
-        buf_free(&rec);
-    }
-    sl_store_be32(out->data + start + 8, (uint32_t)(out->len - start - 12));
-    sl_store_be32(out->data + start + 17,
-                  crc32c(0, out->data + crc_from, out->len - crc_from));
+    batch_builder bb;
+    batch_builder_init(&bb, COMPRESS_NONE, 0);
+    batch_builder_set_leader_epoch(&bb, 0); /* the single node's epoch */
+    for (int i = 0; i < n; i++)
+        batch_builder_add(&bb, now, NULL, -1, values[i].data,
+                          (int32_t)values[i].len, NULL, 0);
+    int16_t e = batch_builder_finish(&bb, out);
+    SL_ASSERT(e == KERR_NONE); /* n > 0, no codec to fail */
+    (void)e;
+    batch_builder_free(&bb);
 }
 
 int16_t brk_meta_append(brk_broker *brk, buf *values, int n) {

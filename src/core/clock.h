@@ -48,7 +48,12 @@ uint64_t rng_next(rng *r);
 uint64_t rng_below(rng *r, uint64_t n);
 /* A seed from the OS (getrandom), for production use and printed test seeds. */
 uint64_t rng_os_seed(void);
-/* Fill with OS randomness (cluster ids, topic ids, producer ids). */
+/* Fill with the process random source (cluster ids, topic ids, producer
+ * ids): the OS, unless a seeded rng is installed. */
 void rng_os_bytes(void *p, unsigned n);
+/* Replace the OS source with a seeded rng (a simulator, a test); NULL
+ * restores the OS. Like clk_set: before other threads start, and the rng is
+ * then drawn from without a lock, so only for single-threaded runs. */
+void rng_os_install(rng *r);
 
 #endif

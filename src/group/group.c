@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "core/murmur2.h"
 #include "core/util.h"
+#include "core/uuid.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
@@ -108,9 +109,7 @@ const char *grp_state_name(int state) {
 /* A member id as Kafka makes it: "<clientId or instanceId>-<UUID>". */
 static proto_str new_member_id(proto_str prefix) {
     uint8_t u[16];
-    rng_os_bytes(u, sizeof u);
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+    uuid_v4(u);
     buf b;
     buf_init(&b, 64);
     if (prefix.len > 0)

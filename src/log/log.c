@@ -70,6 +70,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/uuid.h"
 
 #define MOD "log"
 #define CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
@@ -561,46 +562,6 @@ static bool write_file_atomic(log_manager *mgr, const char *path,
 static char *read_text(log_manager *mgr, const char *path) {
     size_t n;
     return (char *)log_io_read_file(mgr->io, path, 64u << 20, &n);
-}
-
-/* base64url without padding (java.util.Base64.getUrlEncoder().withoutPadding,
- * as Kafka's Uuid.toString). */
-static const char b64u[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void uuid_to_b64(const uint8_t id[16], char out[23]) {
-    int o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (int i = 0; i < 16; i++) {
-        acc = (acc << 8) | id[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out[o++] = b64u[(acc >> bits) & 63];
-        }
-    }
-    if (bits)
-        out[o++] = b64u[(acc << (6 - bits)) & 63];
-    out[o] = 0;
-}
-
-static bool uuid_from_b64(const char *s, uint8_t id[16]) {
-    uint32_t acc = 0;
-    int bits = 0, o = 0;
-    for (int i = 0; i < 22; i++) {
-        const char *c = s[i] ? strchr(b64u, s[i]) : NULL;
-        if (!c)
-            return false;
-        acc = (acc << 6) | (uint32_t)(c - b64u);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o < 16)
-                id[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return o == 16;
 }
 
 /* ---- partition map --------------------------------------------------------
@@ -1378,8 +1339,8 @@ static void part_free(log_partition *part) {
  * partition on the loop thread. The metadata log, fsynced, is the record of
  * the partition; a missing or torn file only loses the topic id hint. */
 static bool write_partition_metadata(log_partition *part) {
-    char id[23];
-    uuid_to_b64(part->topic_id, id);
+    char id[UUID_STR_LEN + 1];
+    uuid_to_string(part->topic_id, id);
     char txt[64];
     int n = snprintf(txt, sizeof(txt), "version: 0\ntopic_id: %s\n", id);
     char *p = path_join(part->path, "partition.metadata");
@@ -1403,9 +1364,9 @@ static void read_partition_metadata(log_partition *part) {
     char *t = strstr(txt, "topic_id:");
     if (t) {
         t += 9;
-        while (*t == ' ')
-            t++;
-        uuid_from_b64(t, part->topic_id);
+        char id[32];
+        if (sscanf(t, " %31s", id) == 1)
+            uuid_parse(id, part->topic_id, NULL, 0);
     }
     free(txt);
 }
@@ -1499,8 +1460,8 @@ int16_t log_delete(log_manager *mgr, log_partition *part) {
             mgr->dirty[i] = mgr->dirty[--mgr->ndirty];
     for (int i = 0; i < part->nsegs; i++)
         seg_close(part->segs[i]);
-    uint8_t u[16];
-    rng_os_bytes(u, sizeof(u));
+    uint8_t u[16]; /* Kafka: UUID.randomUUID without its dashes */
+    uuid_v4(u);
     char hex[33];
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", u[i]);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -532,16 +533,10 @@ void net_loop_close_all(net_loop *loop) {
 int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
                         size_t errlen) {
     int n = 0;
-    const char *p = s;
-    while (p && *p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        while (len && p[len - 1] == ' ')
-            len--;
+    list_iter it = list_start(s, true);
+    const char *p;
+    size_t len;
+    while (list_next(&it, &p, &len)) {
         char one[512];
         if (len >= sizeof one) {
             snprintf(err, errlen, "listener too long");
@@ -618,7 +613,6 @@ int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
                 return -1;
             }
         n++;
-        p = e ? e + 1 : NULL;
     }
     return n;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/uuid.h"
 #include "proto/proto.h"
 
 /* The innermost field a failed decode on this thread stopped at (for logs,
@@ -74,8 +75,7 @@ char *proto_str_dup(arena *a, proto_str s) {
 }
 
 bool proto_uuid_is_zero(const proto_uuid *u) {
-    static const proto_uuid zero;
-    return memcmp(u, &zero, sizeof(zero)) == 0;
+    return uuid_is_zero(u->b);
 }
 
 /* ---- primitives -----------------------------------------------------------

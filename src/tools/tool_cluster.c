@@ -700,7 +700,7 @@ static void voter_json(buf *b, const kc_quorum *q, const kc_replica_state *s) {
     buf_printf(b, "{\"id\": %d", s->id);
     if (memcmp(s->dir, zero, 16)) {
         char d[23];
-        tool_uuid_str(s->dir, d);
+        uuid_to_string(s->dir, d);
         buf_printf(b, ", \"directoryId\": \"%s\"", d);
     }
     /* Kafka's tool leaves "endpoints" out when the node has none */
@@ -862,7 +862,7 @@ int tool_metadata_quorum_main(int argc, char **argv) {
                 char tmp[64];
                 snprintf(tmp, sizeof(tmp), "%d", v[i].id);
                 row[0] = xstrdup(tmp);
-                tool_uuid_str(v[i].dir, tmp);
+                uuid_to_string(v[i].dir, tmp);
                 row[1] = xstrdup(tmp);
                 snprintf(tmp, sizeof(tmp), "%lld", (long long)v[i].leo);
                 row[2] = xstrdup(tmp);

@@ -438,26 +438,6 @@ bool tool_topic_matches(const char *pattern, const char *topic) {
     return ok;
 }
 
-void tool_uuid_str(const uint8_t id[16], char out[23]) {
-    static const char al[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int o = 0;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)id[i] << 16;
-        if (i + 1 < 16)
-            v |= (uint32_t)id[i + 1] << 8;
-        if (i + 2 < 16)
-            v |= id[i + 2];
-        out[o++] = al[(v >> 18) & 63];
-        out[o++] = al[(v >> 12) & 63];
-        if (i + 1 < 16)
-            out[o++] = al[(v >> 6) & 63];
-        if (i + 2 < 16)
-            out[o++] = al[v & 63];
-    }
-    out[o] = 0;
-}
-
 int64_t tool_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -580,63 +560,4 @@ void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
         printf("\n");
     }
     free(w);
-}
-
-bool tool_uuid_parse(const char *s, uint8_t out[16], char *err, size_t cap) {
-    size_t len = strlen(s);
-    if (len > 24) {
-        snprintf(err, cap,
-                 "Input string with prefix `%.24s` is too long to be decoded "
-                 "as a base64 UUID",
-                 s);
-        return false;
-    }
-    /* java.util.Base64 URL decoder: padding optional, no other chars */
-    uint8_t b[24];
-    size_t nb = 0, nchar = 0;
-    uint32_t acc = 0;
-    size_t end = len;
-    while (end > 0 && s[end - 1] == '=')
-        end--;
-    for (size_t i = 0; i < end; i++) {
-        char c = s[i];
-        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-                : c >= 'a' && c <= 'z' ? c - 'a' + 26
-                : c >= '0' && c <= '9' ? c - '0' + 52
-                : c == '-'             ? 62
-                : c == '_'             ? 63
-                                       : -1;
-        if (v < 0) {
-            snprintf(err, cap, "Illegal base64 character %x",
-                     (unsigned)(unsigned char)c);
-            return false;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        if (++nchar == 4) {
-            b[nb++] = (uint8_t)(acc >> 16);
-            b[nb++] = (uint8_t)(acc >> 8);
-            b[nb++] = (uint8_t)acc;
-            nchar = 0;
-            acc = 0;
-        }
-    }
-    if (nchar == 1) {
-        snprintf(err, cap, "Last unit does not have enough valid bits");
-        return false;
-    }
-    if (nchar == 2)
-        b[nb++] = (uint8_t)(acc >> 4);
-    else if (nchar == 3) {
-        b[nb++] = (uint8_t)(acc >> 10);
-        b[nb++] = (uint8_t)(acc >> 2);
-    }
-    if (nb != 16) {
-        snprintf(err, cap,
-                 "Input string `%s` decoded as %zu bytes, which is not equal "
-                 "to the expected 16 bytes of a base64-encoded UUID",
-                 s, nb);
-        return false;
-    }
-    memcpy(out, b, 16);
-    return true;
 }

@@ -19,6 +19,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "core/uuid.h" /* Kafka's Uuid, as every tool prints and parses it */
+
 /* ---- flags ---------------------------------------------------------- */
 
 /* TOOL_OPTARG: the value is optional (taken only when the next word does
@@ -123,8 +125,6 @@ bool tool_topic_is_internal(const char *topic);
  * ".*"-style patterns through POSIX extended regex matched on the whole
  * name. */
 bool tool_topic_matches(const char *pattern, const char *topic);
-/* Kafka's Uuid.toString: url-safe base64 without padding (22 chars). */
-void tool_uuid_str(const uint8_t id[16], char out[23]);
 int64_t tool_now_ms(void);
 
 /* ---- Kafka error presentation --------------------------------------- */
@@ -141,7 +141,4 @@ void tool_java_double(double v, char *out, size_t cap);
  * column's width and followed by a tab. */
 void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
                        int nrows);
-/* Kafka's Uuid.fromString (base64url, 16 bytes). On failure writes
- * Kafka's IllegalArgumentException message into err and returns false. */
-bool tool_uuid_parse(const char *s, uint8_t out[16], char *err, size_t cap);
 #endif

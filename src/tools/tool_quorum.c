@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/list.h"
 #include "core/util.h"
 
 /* Kafka's TerseException: the message on stderr, exit 1. */
@@ -38,12 +39,15 @@ typedef struct lep {
 /* SocketServerConfigs.listenerListToEndPoints for one CSV list; later
  * lists override earlier entries of the same listener. */
 static void parse_listeners(const char *csv, lep *v, int *n, int cap) {
-    if (!csv)
-        return;
-    char *s = xstrdup(csv), *save = NULL;
-    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
+    list_iter it = list_start(csv, true);
+    const char *item;
+    size_t len;
+    while (list_next(&it, &item, &len)) {
+        char t[512];
+        if (len >= sizeof t)
+            continue;
+        memcpy(t, item, len);
+        t[len] = 0;
         char *sep = strstr(t, "://");
         if (!sep)
             continue;
@@ -74,7 +78,6 @@ static void parse_listeners(const char *csv, lep *v, int *n, int cap) {
         }
         v[k] = e;
     }
-    free(s);
 }
 
 int tool_quorum_add_controller(tool_args *a, kc_conn *kc) {
@@ -150,13 +153,13 @@ int tool_quorum_add_controller(tool_args *a, kc_conn *kc) {
         }
         const char *d = tool_props_get(&meta, "directory.id");
         char err[256];
-        bool ok = d && tool_uuid_parse(d, dirid, err, sizeof err);
+        bool ok = d && uuid_parse(d, dirid, err, sizeof err);
         tool_props_free(&meta);
         if (!ok) {
             rc = terse("No directory id found in %s", dir);
             goto out;
         }
-        tool_uuid_str(dirid, dirid_s);
+        uuid_to_string(dirid, dirid_s);
     }
     parse_listeners(tool_props_get(&p, "listeners"), eps, &neps, 32);
     parse_listeners(tool_props_get(&p, "advertised.listeners"), eps, &neps, 32);
@@ -243,10 +246,10 @@ int tool_quorum_remove_controller(tool_args *a, kc_conn *kc) {
     }
     uint8_t dir[16];
     char err[256], ds[23];
-    if (!tool_uuid_parse(tool_get(a, "controller-directory-id"), dir, err,
-                         sizeof err))
+    if (!uuid_parse(tool_get(a, "controller-directory-id"), dir, err,
+                    sizeof err))
         return terse("Failed to parse --controller-directory-id: %s", err);
-    tool_uuid_str(dir, ds);
+    uuid_to_string(dir, ds);
     if (!tool_has(a, "dry-run")) {
         int16_t e;
         char *msg = NULL;

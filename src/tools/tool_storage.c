@@ -18,6 +18,7 @@
 
 #include "cluster/image.h"
 #include "core/buf.h"
+#include "core/list.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "proto/gen/messages.h"
@@ -48,36 +49,6 @@ static const tool_optdef st_opts[] = {
      "quorum (-s)."},
 };
 
-static bool random_uuid(char out[23]) {
-    uint8_t b[16];
-    for (;;) {
-        int fd = open("/dev/urandom", O_RDONLY);
-        if (fd < 0)
-            return false;
-        ssize_t n = read(fd, b, sizeof(b));
-        close(fd);
-        if (n != (ssize_t)sizeof(b))
-            return false;
-        /* Kafka's Uuid.randomUuid: version 4 bits, and never an id whose
-         * string starts with '-' (it would read like a flag). */
-        b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-        b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-        tool_uuid_str(b, out);
-        if (out[0] != '-')
-            return true;
-    }
-}
-
-static bool valid_uuid(const char *s) {
-    if (strlen(s) != 22)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
-            return false;
-    return true;
-}
-
 /* Log directories from log.dirs (or log.dir); NULL-terminated. */
 static char **log_dirs(const tool_props *cfg, int *n) {
     const char *v = tool_props_get(cfg, "log.dirs");
@@ -85,16 +56,15 @@ static char **log_dirs(const tool_props *cfg, int *n) {
         v = tool_props_get(cfg, "log.dir");
     if (!v)
         v = "/tmp/kafka-logs";
-    char *s = xstrdup(v), *save = NULL;
     char **out = NULL;
     *n = 0;
-    for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
+    list_iter it = list_start(v, true);
+    const char *t;
+    size_t len;
+    while (list_next(&it, &t, &len)) {
         out = xrealloc(out, (size_t)(*n + 2) * sizeof(char *));
-        out[(*n)++] = xstrdup(t);
+        out[(*n)++] = xstrndup(t, len);
     }
-    free(s);
     if (out)
         out[*n] = NULL;
     return out;
@@ -397,11 +367,13 @@ static int do_format(tool_args *a, tool_props *cfg) {
                 "--cluster-id/-t is required\n");
         return 1;
     }
-    if (!valid_uuid(cid)) {
+    uint8_t cid_bytes[16];
+    char cid_err[256];
+    if (!uuid_parse(cid, cid_bytes, cid_err, sizeof cid_err)) {
         fprintf(stderr,
                 "Cluster ID string %s does not appear to be a valid UUID: "
-                "Input byte array has wrong 4-byte ending unit\n",
-                cid);
+                "%s\n",
+                cid, cid_err);
         return 1;
     }
     const char *node = tool_props_get(cfg, "node.id");
@@ -494,8 +466,8 @@ static int do_format(tool_args *a, tool_props *cfg) {
             free_dirs(dirs, n);
             goto fail_recs;
         }
-        char did[23];
-        random_uuid(did);
+        char did[UUID_STR_LEN + 1];
+        uuid_random_string(did);
         char tmp[4300];
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         FILE *f = fopen(tmp, "w");
@@ -647,8 +619,10 @@ int tool_storage_main(int argc, char **argv) {
                 "arguments\n");
         rc = 1;
     } else if (!strcmp(cmd, "random-uuid")) {
-        char id[23];
-        rc = random_uuid(id) ? (printf("%s\n", id), 0) : 1;
+        char id[UUID_STR_LEN + 1];
+        uuid_random_string(id);
+        printf("%s\n", id);
+        rc = 0;
     } else if (!strcmp(cmd, "version")) {
         printf("metadata.version 4.3-IV0\n");
         rc = 0;

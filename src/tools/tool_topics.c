@@ -564,7 +564,7 @@ static int do_describe(topics_ctx *t) {
         n = 0;
         for (int i = 0; i < all.ntopics; i++) {
             char s[23];
-            tool_uuid_str(all.topics[i].id, s);
+            uuid_to_string(all.topics[i].id, s);
             if (!strcmp(s, tid))
                 names[n++] = xstrdup(all.topics[i].name);
         }
@@ -614,7 +614,7 @@ static int do_describe(topics_ctx *t) {
             static const uint8_t zero[16];
             if (memcmp(tp->id, zero, 16)) {
                 char s[23];
-                tool_uuid_str(tp->id, s);
+                uuid_to_string(tp->id, s);
                 printf("\tTopicId: %s", s);
             }
             printf("\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: "

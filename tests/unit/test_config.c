@@ -344,20 +344,6 @@ TEST(net_parse_listeners_like_kafka) {
     CHECK_EQ(net_parse_listeners("", ep, 8, err, sizeof err), 0);
 }
 
-TEST(uuid_base64url_like_kafka) {
-    uint8_t id[16] = {0};
-    id[15] = 1;
-    char s[23];
-    brk_uuid_to_string(id, s);
-    CHECK_STR(s, "AAAAAAAAAAAAAAAAAAAAAQ"); /* Uuid.METADATA_TOPIC_ID */
-    for (int i = 0; i < 100; i++) {
-        brk_random_uuid(id);
-        brk_uuid_to_string(id, s);
-        CHECK_EQ(strlen(s), 22);
-        CHECK(s[0] != '-');
-    }
-}
-
 /* Kafka's ConfigDef messages, word for word (ConfigException: "Invalid value
  * <v> for configuration <k>: <why>"), for each kind of bad value. */
 TEST(config_validation_messages_are_kafkas) {
