@@ -374,6 +374,15 @@ void log_config_default(log_config *cfg) {
 }
 
 /* ---- small helpers ------------------------------------------------------ */
+/* The random part of a "-delete" / "-future" directory name: Kafka's
+ * UUID.randomUUID without its dashes (32 hex digits). */
+static void dir_suffix(char hex[33]) {
+    uint8_t u[16];
+    uuid_v4(u);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+}
+
 static char *path_join(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     char *p = xmalloc(la + lb + 2);
@@ -1460,11 +1469,8 @@ int16_t log_delete(log_manager *mgr, log_partition *part) {
             mgr->dirty[i] = mgr->dirty[--mgr->ndirty];
     for (int i = 0; i < part->nsegs; i++)
         seg_close(part->segs[i]);
-    uint8_t u[16]; /* Kafka: UUID.randomUUID without its dashes */
-    uuid_v4(u);
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    dir_suffix(hex);
     char name[600];
     snprintf(name, sizeof(name), "%s-%d.%s-delete", part->topic,
              part->partition, hex);
@@ -3524,11 +3530,8 @@ int16_t log_move_begin(log_partition *part, int dest) {
     log_move_cancel(part); /* a move elsewhere stops (Kafka does too) */
     if (dest == part->dir_index)
         return KERR_NONE;
-    uint8_t u[16];
-    rng_os_bytes(u, sizeof(u));
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    dir_suffix(hex);
     char name[600];
     snprintf(name, sizeof(name), "%s-%d.%s-future", part->topic,
              part->partition, hex);
@@ -3643,11 +3646,8 @@ static int16_t move_finish(log_partition *part) {
         poison(part, "move");
         return KERR_KAFKA_STORAGE_ERROR;
     }
-    uint8_t u[16];
-    rng_os_bytes(u, sizeof(u));
     char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf(hex + 2 * i, 3, "%02x", u[i]);
+    dir_suffix(hex);
     snprintf(name, sizeof(name), "%s-%d.%s-delete", part->topic,
              part->partition, hex);
     char *old = path_join(mgr->dirs[part->dir_index], name);
