@@ -34,8 +34,9 @@ static int find_opt(const tool_args *a, const char *name, size_t len,
     return -1;
 }
 
-int tool_parse(tool_args *a, const char *prog, const char *summary,
-               const tool_optdef *defs, size_t ndefs, int argc, char **argv) {
+static int parse_args(tool_args *a, const char *prog, const char *summary,
+                      const tool_optdef *defs, size_t ndefs, int argc,
+                      char **argv) {
     memset(a, 0, sizeof(*a));
     SL_ASSERT(ndefs <= TOOL_MAX_OPTS);
     a->prog = prog;
@@ -86,9 +87,22 @@ int tool_parse(tool_args *a, const char *prog, const char *summary,
 }
 
 void tool_args_free(tool_args *a) {
-    for (size_t i = 0; i < a->ndefs; i++)
+    for (size_t i = 0; i < a->ndefs; i++) {
         free(a->vals[i]);
+        a->vals[i] = NULL;
+    }
     free(a->positional);
+    a->positional = NULL;
+}
+
+/* When the answer is an exit status (--help, a usage error) the caller
+ * returns at once: the parsed values are freed here. */
+int tool_parse(tool_args *a, const char *prog, const char *summary,
+               const tool_optdef *defs, size_t ndefs, int argc, char **argv) {
+    int rc = parse_args(a, prog, summary, defs, ndefs, argc, argv);
+    if (rc >= 0)
+        tool_args_free(a);
+    return rc;
 }
 
 static int opt_index(const tool_args *a, const char *name) {

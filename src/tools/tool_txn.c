@@ -463,7 +463,8 @@ int tool_txn_find_hanging(tool_args *a, kc_conn *kc, int timeout) {
         free(txid);
         free(parts);
     }
-    qsort(ot, (size_t) not, sizeof(open_txn), cmp_open);
+    if (not )
+        qsort(ot, (size_t) not, sizeof(open_txn), cmp_open);
     char ***rows = xcalloc((size_t) not +1, sizeof(char **));
     int nr = 0;
     for (int i = 0; i < not ; i++) {
