@@ -111,7 +111,10 @@ asan:
 FUZZ_BUILD := build/fuzz
 FUZZ_BINS  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_SECONDS ?= 300
-$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) | $(DEPS_OK)
+# Each fuzzer is one clang run over the library's sources, so it depends on
+# all of them and on every header they include (a header change rebuilds it).
+FUZZ_HDRS := $(wildcard src/*.h src/*/*.h src/*/*/*.h src/*/*.def fuzz/*.h)
+$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(FUZZ_HDRS) | $(DEPS_OK)
 	@mkdir -p $(FUZZ_BUILD)
 	clang -std=c17 -O1 -g -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
