@@ -43,60 +43,67 @@ typedef struct moving {
     int32_t partition;
 } moving;
 
-static moving *moves;
-static size_t n_moves, cap_moves;
-static uint64_t timer;
-static int64_t tokens, last_ns;
-static bool hooked;
+/* The mover's state, owned by its broker (brk->mover): made at the first
+ * move, freed at shutdown. */
+struct brk_mover {
+    moving *moves;
+    size_t n_moves, cap_moves;
+    uint64_t timer;
+    int64_t tokens, last_ns; /* the throttle's token bucket */
+};
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
-    if (timer)
-        net_timer_cancel(brk->loop, timer);
-    timer = 0;
-    for (size_t i = 0; i < n_moves; i++)
-        free(moves[i].topic);
-    free(moves);
-    moves = NULL;
-    n_moves = cap_moves = 0;
+    brk_mover *m = brk->mover;
+    if (!m)
+        return;
+    if (m->timer)
+        net_timer_cancel(brk->loop, m->timer);
+    for (size_t i = 0; i < m->n_moves; i++)
+        free(m->moves[i].topic);
+    free(m->moves);
+    free(m);
+    brk->mover = NULL;
 }
 
 static void tick(net_loop *loop, void *ctx);
 
 static void arm(brk_broker *brk) {
-    if (!timer && n_moves)
-        timer = net_timer_add(brk->loop, MOVE_TICK_MS, tick, brk);
+    brk_mover *m = brk->mover;
+    if (!m->timer && m->n_moves)
+        m->timer = net_timer_add(brk->loop, MOVE_TICK_MS, tick, brk);
 }
 
 static void tick(net_loop *loop, void *ctx) {
     SL_UNUSED(loop);
     brk_broker *brk = ctx;
-    timer = 0;
+    brk_mover *m = brk->mover;
+    m->timer = 0;
     int64_t rate = brk->image ? cl_alter_log_dirs_rate(brk->image) : -1;
     if (rate >= (1LL << 40)) /* Kafka's default is Long.MAX_VALUE */
         rate = -1;
     int64_t now = clk_mono_ns();
     if (rate >= 0) {
         /* A token bucket of at most one second of the rate. */
-        tokens += (now - last_ns) / 1000 * rate / 1000000;
-        if (tokens > rate)
-            tokens = rate;
+        m->tokens += (now - m->last_ns) / 1000 * rate / 1000000;
+        if (m->tokens > rate)
+            m->tokens = rate;
     }
-    last_ns = now;
-    for (size_t i = 0; i < n_moves;) {
-        log_partition *part =
-            brk->logs ? log_get(brk->logs, moves[i].topic, moves[i].partition)
-                      : NULL;
+    m->last_ns = now;
+    for (size_t i = 0; i < m->n_moves;) {
+        log_partition *part = brk->logs ? log_get(brk->logs, m->moves[i].topic,
+                                                  m->moves[i].partition)
+                                        : NULL;
         int dest;
         int64_t size, leo;
         if (!part || !log_move_info(part, &dest, &size, &leo)) {
-            free(moves[i].topic);
-            moves[i] = moves[--n_moves];
+            free(m->moves[i].topic);
+            m->moves[i] = m->moves[--m->n_moves];
             continue;
         }
         int64_t budget = MOVE_CHUNK;
         if (rate >= 0)
-            budget = SL_MIN(budget, tokens);
+            budget = SL_MIN(budget, m->tokens);
         /* A cleaning pass started before the move replaces segments of the
          * current log (a .log may even grow, merged): nothing is copied
          * until it is over (the cleaner picks no moving log after that). */
@@ -110,13 +117,13 @@ static void tick(net_loop *loop, void *ctx) {
         bool done = false;
         int16_t e = log_move_step(part, budget, &done);
         if (rate >= 0 && !done && log_move_info(part, &dest, &size, &leo))
-            tokens -= size - before;
+            m->tokens -= size - before;
         if (e != KERR_NONE)
-            SL_ERROR("logdirs", "moving %s-%d failed: %s", moves[i].topic,
-                     moves[i].partition, proto_error_name(e));
+            SL_ERROR("logdirs", "moving %s-%d failed: %s", m->moves[i].topic,
+                     m->moves[i].partition, proto_error_name(e));
         if (done || e != KERR_NONE) {
-            free(moves[i].topic);
-            moves[i] = moves[--n_moves];
+            free(m->moves[i].topic);
+            m->moves[i] = m->moves[--m->n_moves];
             continue;
         }
         i++;
@@ -125,23 +132,25 @@ static void tick(net_loop *loop, void *ctx) {
 }
 
 static void track(brk_broker *brk, const char *topic, int32_t partition) {
-    for (size_t i = 0; i < n_moves; i++)
-        if (moves[i].partition == partition && !strcmp(moves[i].topic, topic))
-            return;
-    if (!hooked) {
+    if (!brk->mover) {
+        brk->mover = xcalloc(1, sizeof *brk->mover);
         brk_on_shutdown(on_shutdown, NULL);
-        hooked = true;
     }
-    if (n_moves == 0) { /* the throttle's bucket starts empty */
-        last_ns = clk_mono_ns();
-        tokens = 0;
+    brk_mover *m = brk->mover;
+    for (size_t i = 0; i < m->n_moves; i++)
+        if (m->moves[i].partition == partition &&
+            !strcmp(m->moves[i].topic, topic))
+            return;
+    if (m->n_moves == 0) { /* the throttle's bucket starts empty */
+        m->last_ns = clk_mono_ns();
+        m->tokens = 0;
     }
-    if (n_moves == cap_moves) {
-        cap_moves = cap_moves ? cap_moves * 2 : 8;
-        moves = xrealloc(moves, cap_moves * sizeof *moves);
+    if (m->n_moves == m->cap_moves) {
+        m->cap_moves = m->cap_moves ? m->cap_moves * 2 : 8;
+        m->moves = xrealloc(m->moves, m->cap_moves * sizeof *m->moves);
     }
-    moves[n_moves].topic = xstrdup(topic);
-    moves[n_moves++].partition = partition;
+    m->moves[m->n_moves].topic = xstrdup(topic);
+    m->moves[m->n_moves++].partition = partition;
     arm(brk);
 }
 

@@ -55,6 +55,7 @@ typedef struct cl_image cl_image; /* src/cluster/image.h */
 typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
+typedef struct brk_mover brk_mover;     /* alter_replica_log_dirs.c */
 
 /* ---- broker state ----------------------------------------------------------
  */
@@ -70,6 +71,8 @@ typedef struct brk_broker {
     net_endpoint listeners[16];  /* as bound (port resolved if 0) */
     net_endpoint advertised[16]; /* same order as listeners */
     bool shutting_down;
+    struct brk_mover *mover; /* log-dir moves (alter_replica_log_dirs.c);
+                                NULL until the first one */
 } brk_broker;
 
 /* The single broker of this process (set by server_main before handlers run).
