@@ -659,21 +659,12 @@ static int split_dirs(const brk_config *cfg, char ***out) {
         s = brk_cfg_str(cfg, BRK_CFG_LOG_DIR);
     char **v = NULL;
     int n = 0;
-    const char *p = s ? s : "";
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        size_t len = (size_t)(e - p);
-        while (len && p[len - 1] == ' ')
-            len--;
+    list_iter it = list_start(s, true);
+    const char *item;
+    size_t len;
+    while (list_next(&it, &item, &len)) {
         v = xrealloc(v, (size_t)(n + 1) * sizeof *v);
-        v[n++] = xstrndup(p, len);
-        p = e;
+        v[n++] = xstrndup(item, len);
     }
     *out = v;
     return n;
