@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "proto/errors.h"
@@ -921,18 +922,10 @@ static int16_t topic_value_check(const brk_config *cfg, int id, const char *v,
         char list[160] = "";
         bool ok = true, star = false;
         int items = 0;
-        const char *p = v;
-        while (*p) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            if (!*p)
-                break;
-            const char *e = p;
-            while (*e && *e != ',')
-                e++;
-            size_t n = (size_t)(e - p);
-            while (n && p[n - 1] == ' ')
-                n--;
+        list_iter it = list_start(v, true);
+        const char *p;
+        size_t n;
+        while (list_next(&it, &p, &n)) {
             size_t l = strlen(list);
             snprintf(list + l, sizeof list - l, "%s%.*s", l ? ", " : "", (int)n,
                      p);
@@ -950,7 +943,6 @@ static int16_t topic_value_check(const brk_config *cfg, int id, const char *v,
                     k++, d2++;
                 ok &= colon && d1 && d2 && k == n;
             }
-            p = e;
         }
         if (!ok || (star && items > 1)) {
             const char *name = brk_cfg_defs[id].name;
