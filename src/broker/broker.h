@@ -56,6 +56,8 @@ typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
 typedef struct brk_mover brk_mover;     /* alter_replica_log_dirs.c */
+typedef struct txn_node txn_node;       /* src/txn/txn.h */
+typedef struct grp_node grp_node;       /* src/group/node.h */
 
 /* ---- broker state ----------------------------------------------------------
  */
@@ -73,6 +75,10 @@ typedef struct brk_broker {
     bool shutting_down;
     struct brk_mover *mover; /* log-dir moves (alter_replica_log_dirs.c);
                                 NULL until the first one */
+    /* The coordinators' state, made at start and freed after the loop
+     * stops (txn_node_new / grp_node_new). */
+    struct txn_node *txn; /* producer states, transaction coordinator */
+    struct grp_node *grp; /* group coordinator */
 } brk_broker;
 
 /* The single broker of this process (set by server_main before handlers run).

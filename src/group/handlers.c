@@ -28,6 +28,7 @@
 #include "core/util.h"
 #include "group/consumer.h"
 #include "group/group.h"
+#include "group/node.h"
 #include "log/batch.h"
 #include "log/log.h"
 #include "proto/errors.h"
@@ -37,10 +38,47 @@
 #define OFFSETS_TOPIC "__consumer_offsets"
 #define TICK_MS 50
 
-static grp_coord *coord;
-static brk_broker *cbrk;
-static uint64_t tick_timer, expire_timer, deleted_timer;
-static bool stopping;
+/* The node's group coordinator state (group/node.h). */
+static grp_node *node_of(brk_broker *brk) {
+    SL_ASSERT(brk && brk->grp);
+    return brk->grp;
+}
+
+static grp_coord *get_coord(brk_broker *brk);
+
+/* txn_offsets_listener: the transaction coordinator asks for a group's
+ * partition and reports the markers that land on __consumer_offsets. */
+static int32_t txn_partition_for(void *ctx, proto_str group) {
+    grp_node *g = ctx;
+    return grp_partition_for(group.p, group.len > 0 ? (size_t)group.len : 0,
+                             grp_cfg(get_coord(g->brk))->num_partitions);
+}
+
+static void txn_marker(void *ctx, int32_t p, int64_t producer_id, bool commit) {
+    grp_node *g = ctx;
+    get_coord(g->brk);
+    grp_txn_complete(g, p, producer_id, commit);
+}
+
+grp_node *grp_node_new(brk_broker *brk) {
+    grp_node *g = xcalloc(1, sizeof *g);
+    g->brk = brk;
+    g->pending_tail = &g->pending_head;
+    txn_offsets_listener l = {txn_partition_for, txn_marker, g};
+    txn_set_offsets_listener(brk, &l);
+    return g;
+}
+
+void grp_node_free(grp_node *g) {
+    if (!g)
+        return;
+    grp_txn_free(g);
+    free(g->bg.data);
+    free(g->topic_names);
+    if (g->coord)
+        grp_free(g->coord);
+    free(g);
+}
 
 /* ---- store: appends to __consumer_offsets
  * ------------------------------------- */
@@ -85,10 +123,10 @@ static int16_t store_append(void *ctx, int32_t partition,
 /* ---- loading
  * ----------------------------------------------------------------- */
 
-static void replay_batch(int32_t p, const uint8_t *batch,
+static void replay_batch(grp_node *g, int32_t p, const uint8_t *batch,
                          const log_batch_header *h) {
-    /* TxnOffsetCommit batches and their markers: the txn layer (txn.h). */
-    if (txn_grp_replay_batch(coord, p, batch, h))
+    /* TxnOffsetCommit batches and their markers (txn_offsets.c). */
+    if (grp_txn_replay_batch(g, p, batch, h))
         return;
     if (batch_is_control(h))
         return;
@@ -113,7 +151,7 @@ static void replay_batch(int32_t p, const uint8_t *batch,
     while (batch_iter_next(&it, &r) == 1) {
         if (r.key_len < 0)
             continue;
-        if (!grp_replay(coord, p, r.key, (size_t)r.key_len,
+        if (!grp_replay(g->coord, p, r.key, (size_t)r.key_len,
                         r.value_len >= 0 ? r.value : NULL,
                         r.value_len >= 0 ? (size_t)r.value_len : 0))
             SL_WARN(
@@ -128,15 +166,10 @@ static void replay_batch(int32_t p, const uint8_t *batch,
  * is GRP_PART_LOADING its groups answer COORDINATOR_LOAD_IN_PROGRESS (as
  * Kafka's coordinator does while its loader thread replays), so the start
  * hook replays a chunk per loop iteration instead of blocking requests. */
-typedef struct load_state {
-    int32_t p;
-    int64_t off;
-    int64_t t0;
-    uint8_t *data;
-    size_t cap;
-} load_state;
+typedef grp_load_state load_state;
 
 static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_partition *part = offsets_partition(brk, p);
     if (!part || !part->log || part->leader != brk->node_id) {
         grp_set_partition_state(coord, p, GRP_PART_NONE);
@@ -174,7 +207,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
         if (batch_validate_stored(ls->data + pos, (size_t)got - pos, &h))
             break;
         if (batch_last_offset(&h) >= ls->off)
-            replay_batch(ls->p, ls->data + pos, &h);
+            replay_batch(node_of(brk), ls->p, ls->data + pos, &h);
         next = batch_last_offset(&h) + 1;
         pos += (size_t)batch_size(&h);
     }
@@ -185,7 +218,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
     return true;
 }
 
-static void load_finish(load_state *ls) {
+static void load_finish(grp_coord *coord, load_state *ls) {
     free(ls->data);
     ls->data = NULL;
     ls->cap = 0;
@@ -206,13 +239,14 @@ static void load_partition(brk_broker *brk, int32_t p) {
         return;
     while (load_chunk(brk, &ls))
         ;
-    load_finish(&ls);
+    load_finish(node_of(brk)->coord, &ls);
 }
 
 /* Loads every partition of __consumer_offsets this node leads and has not
  * loaded yet (at the first group request, and again when the topic
  * appears later). */
 static void load_all(brk_broker *brk) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_topic *t =
         cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t)
@@ -226,12 +260,8 @@ static void load_all(brk_broker *brk) {
 /* The start-up loader (grp_start): every partition this node leads is
  * marked LOADING at once, then replayed one chunk per loop iteration from
  * a 0 ms timer, partition after partition. */
-static bool starting;
-static load_state bg;
-static bool bg_active;
-static uint64_t load_timer;
-
 static void mark_loading(brk_broker *brk) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_topic *t =
         cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t)
@@ -246,49 +276,49 @@ static void mark_loading(brk_broker *brk) {
 }
 
 static void load_step(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    load_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->load_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    if (!bg_active) {
-        int32_t n = grp_cfg(coord)->num_partitions;
+    if (!g->bg_active) {
+        int32_t n = grp_cfg(g->coord)->num_partitions;
         int32_t p = 0;
-        while (p < n && grp_partition_state(coord, p) != GRP_PART_LOADING)
+        while (p < n && grp_partition_state(g->coord, p) != GRP_PART_LOADING)
             p++;
         if (p == n) {
             SL_INFO("group", "Finished loading __consumer_offsets");
             return;
         }
-        bg_active = load_begin(cbrk, p, &bg);
-    } else if (!load_chunk(cbrk, &bg)) {
-        load_finish(&bg);
-        bg_active = false;
+        g->bg_active = load_begin(g->brk, p, &g->bg);
+    } else if (!load_chunk(g->brk, &g->bg)) {
+        load_finish(g->coord, &g->bg);
+        g->bg_active = false;
     }
-    load_timer = net_timer_add(loop, 0, load_step, NULL);
+    g->load_timer = net_timer_add(loop, 0, load_step, g);
 }
 
-static grp_coord *get_coord(brk_broker *brk);
 static void set_consumer_env(brk_broker *brk, grp_coord *c);
 
 /* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
  * __consumer_offsets before the first request is read. */
 void grp_start(brk_broker *brk) {
-    starting = true;
+    grp_node *g = node_of(brk);
+    g->starting = true;
     get_coord(brk);
-    starting = false;
-    load_timer = net_timer_add(brk->loop, 0, load_step, NULL);
+    g->starting = false;
+    g->load_timer = net_timer_add(brk->loop, 0, load_step, g);
 }
 
 /* ---- timers and lifecycle
  * --------------------------------------------------------- */
 
 static void tick_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    tick_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->tick_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_tick(coord);
-    tick_timer = net_timer_add(loop, TICK_MS, tick_cb, NULL);
+    grp_tick(g->coord);
+    g->tick_timer = net_timer_add(loop, TICK_MS, tick_cb, g);
 }
 
 static bool topic_exists(void *ctx, const char *topic) {
@@ -299,48 +329,50 @@ static bool topic_exists(void *ctx, const char *topic) {
 /* Offsets of deleted topics go away (Kafka's onPartitionsDeleted); checked
  * once a second since the image has no listener slot for us. */
 static void deleted_topics_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    deleted_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->deleted_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_drop_deleted_topics(coord, topic_exists, cbrk);
-    deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, NULL);
+    grp_drop_deleted_topics(g->coord, topic_exists, g->brk);
+    g->deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, g);
 }
 
 static void expire_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    expire_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->expire_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_expire_offsets(coord);
-    expire_timer = net_timer_add(
+    grp_expire_offsets(g->coord);
+    g->expire_timer = net_timer_add(
         loop,
-        brk_cfg_i64(cbrk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
-        expire_cb, NULL);
+        brk_cfg_i64(g->brk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        expire_cb, g);
 }
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
-    stopping = true;
-    if (load_timer)
-        net_timer_cancel(brk->loop, load_timer);
-    load_timer = 0;
-    free(bg.data);
-    bg.data = NULL;
-    if (tick_timer)
-        net_timer_cancel(brk->loop, tick_timer);
-    if (expire_timer)
-        net_timer_cancel(brk->loop, expire_timer);
-    if (deleted_timer)
-        net_timer_cancel(brk->loop, deleted_timer);
-    tick_timer = expire_timer = deleted_timer = 0;
-    if (coord)
-        grp_fail_waiters(coord, KERR_NOT_COORDINATOR);
+    grp_node *g = node_of(brk);
+    g->stopping = true;
+    if (g->load_timer)
+        net_timer_cancel(brk->loop, g->load_timer);
+    g->load_timer = 0;
+    free(g->bg.data);
+    g->bg.data = NULL;
+    if (g->tick_timer)
+        net_timer_cancel(brk->loop, g->tick_timer);
+    if (g->expire_timer)
+        net_timer_cancel(brk->loop, g->expire_timer);
+    if (g->deleted_timer)
+        net_timer_cancel(brk->loop, g->deleted_timer);
+    g->tick_timer = g->expire_timer = g->deleted_timer = 0;
+    if (g->coord)
+        grp_fail_waiters(g->coord, KERR_NOT_COORDINATOR);
 }
 
 static grp_coord *get_coord(brk_broker *brk) {
-    if (coord)
-        return coord;
+    grp_node *g = node_of(brk);
+    if (g->coord)
+        return g->coord;
     grp_config cfg;
     grp_config_default(&cfg);
     const brk_config *bc = brk->cfg;
@@ -362,24 +394,22 @@ static grp_coord *get_coord(brk_broker *brk) {
     cfg.metadata_max_bytes =
         (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSET_METADATA_MAX_BYTES);
     grp_store st = {store_append, brk};
-    coord = grp_new(&cfg, &st);
-    cbrk = brk;
-    set_consumer_env(brk, coord);
-    if (starting)
+    g->coord = grp_new(&cfg, &st);
+    set_consumer_env(brk, g->coord);
+    if (g->starting)
         mark_loading(brk); /* grp_start: replayed in steps by load_step */
     else
         load_all(brk);
     brk_on_shutdown(on_shutdown, NULL);
-    tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
-    deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, NULL);
-    expire_timer = net_timer_add(
+    g->tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, g);
+    g->deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, g);
+    g->expire_timer = net_timer_add(
         brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
-        expire_cb, NULL);
-    return coord;
+        expire_cb, g);
+    return g->coord;
 }
 
-/* The coordinator for the txn layer (TxnOffsetCommit, markers). */
-grp_coord *grp_broker_coord(brk_broker *brk) {
+grp_coord *grp_node_coord(brk_broker *brk) {
     return get_coord(brk);
 }
 
@@ -518,6 +548,7 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
                              int16_t *err, const char **msg, int32_t *node,
                              const char **host, int32_t *port) {
     brk_broker *brk = req->brk;
+    grp_coord *coord = get_coord(brk);
     *node = -1;
     *host = "";
     *port = -1;
@@ -631,6 +662,7 @@ static void join_done(void *ctx, const grp_join_result *r) {
 }
 
 brk_status grp_handle_join_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_join_group_request rq;
     if (proto_join_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
@@ -702,6 +734,7 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
 }
 
 brk_status grp_handle_sync_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_sync_group_request rq;
     if (proto_sync_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
@@ -750,6 +783,7 @@ brk_status grp_handle_sync_group(brk_req *req) {
  * --------------------------------------------------------------- */
 
 brk_status grp_handle_heartbeat(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_heartbeat_request rq;
     if (proto_heartbeat_request_decode(&req->body, req->arena, req->api_version,
                                        &rq) != PROTO_OK)
@@ -770,6 +804,7 @@ brk_status grp_handle_heartbeat(brk_req *req) {
  * --------------------------------------------------------------- */
 
 brk_status grp_handle_leave_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_leave_group_request rq;
     if (proto_leave_group_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
@@ -810,6 +845,7 @@ brk_status grp_handle_leave_group(brk_req *req) {
  * -------------------------------------------------------------- */
 
 brk_status grp_handle_offset_commit(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_commit_request rq;
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -900,6 +936,7 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
                            const int32_t *parts_n, fetch_topic8 **out,
                            int32_t *out_n, bool require_stable) {
+    grp_coord *coord = get_coord(req->brk);
     int16_t e = check_coord(req, gid);
     *out = NULL;
     *out_n = 0;
@@ -968,8 +1005,8 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
             p->committed_offset = o ? o->offset : -1;
             p->committed_leader_epoch = o ? o->leader_epoch : -1;
             /* KIP-447: offsets of an open transaction are not stable yet */
-            if (require_stable &&
-                txn_offsets_pending(gid, names[t], parts[t][i])) {
+            if (require_stable && grp_txn_pending(node_of(req->brk), gid,
+                                                  names[t], parts[t][i])) {
                 p->error_code = KERR_UNSTABLE_OFFSET_COMMIT;
                 p->committed_offset = -1;
                 p->committed_leader_epoch = -1;
@@ -986,6 +1023,7 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
 }
 
 brk_status grp_handle_offset_fetch(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_fetch_request rq;
     if (proto_offset_fetch_request_decode(&req->body, req->arena,
                                           req->api_version, &rq) != PROTO_OK)
@@ -1131,6 +1169,7 @@ static void list_one(void *ctx, grp_group *g) {
     list_ctx *lc = ctx;
     grp_info gi;
     grp_get_info(g, &gi);
+    grp_coord *coord = get_coord(lc->req->brk);
     if (grp_check_coordinator(coord, gi.group_id))
         return;
     bool consumer = grp_is_consumer(g);
@@ -1189,6 +1228,7 @@ brk_status grp_handle_list_groups(brk_req *req) {
 #define GROUP_OPS ((1 << 3) | (1 << 6) | (1 << 8))
 
 brk_status grp_handle_describe_groups(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_describe_groups_request rq;
     if (proto_describe_groups_request_decode(&req->body, req->arena,
                                              req->api_version, &rq) != PROTO_OK)
@@ -1267,6 +1307,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
  * ------------------------------------------------------------------ */
 
 brk_status grp_handle_delete_groups(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_delete_groups_request rq;
     if (proto_delete_groups_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -1296,6 +1337,7 @@ brk_status grp_handle_delete_groups(brk_req *req) {
  * ------------------------------------------------------------------- */
 
 brk_status grp_handle_offset_delete(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_delete_request rq;
     if (proto_offset_delete_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -1401,20 +1443,19 @@ static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
 /* Topic names for regex subscriptions (internal topics excluded, as
  * Kafka's regex resolution does). */
 static int cg_topic_names(void *ctx, const char ***names) {
-    static const char **v;
-    static size_t cap;
     brk_broker *brk = ctx;
+    grp_node *g = node_of(brk);
     size_t n;
     cl_topic **ts = cl_topics(brk->image, &n);
-    if (n > cap) {
-        cap = n;
-        v = xrealloc(v, cap * sizeof *v);
+    if (n > g->topic_names_cap) {
+        g->topic_names_cap = n;
+        g->topic_names = xrealloc(g->topic_names, n * sizeof *g->topic_names);
     }
     int k = 0;
     for (size_t i = 0; i < n; i++)
         if (!ts[i]->internal)
-            v[k++] = ts[i]->name;
-    *names = v;
+            g->topic_names[k++] = ts[i]->name;
+    *names = g->topic_names;
     return k;
 }
 
