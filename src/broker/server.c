@@ -28,13 +28,11 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "core/uuid.h"
-#include "group/node.h"
 #include "log/flush.h"
 #include "log/log.h"
 #include "main.h"
 #include "proto/errors.h"
 #include "proto/proto.h"
-#include "txn/txn.h"
 
 extern char **environ;
 
@@ -993,9 +991,7 @@ int server_main(int argc, char **argv) {
         return 1;
     }
 
-    /* the coordinators' state (txn first: the group one registers with it) */
-    brk.txn = txn_node_new(&brk);
-    brk.grp = grp_node_new(&brk);
+    brk_coordinators_start(&brk);
 
 #define BRK_START_HOOK(fn) fn(&brk);
 #include "broker/hooks.def"
@@ -1043,10 +1039,7 @@ int server_main(int argc, char **argv) {
         shutdown_hooks[i].fn(&brk, shutdown_hooks[i].ctx);
     net_loop_drain(loop, 5000);
     net_loop_close_all(loop);
-    grp_node_free(brk.grp);
-    txn_node_free(brk.txn);
-    brk.grp = NULL;
-    brk.txn = NULL;
+    brk_coordinators_free(&brk);
     if (brk.logs)
         brk_storage_close(&brk);
     brk_cluster_stop(&brk);

@@ -1,19 +1,23 @@
 /*
  * handlers.c - the group coordinator inside the broker: the request
  * handlers of FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
- * OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and
- * OffsetDelete (handlers.def), the __consumer_offsets topic (created on the
- * first FindCoordinator, as Kafka does), the record store (one batch per
- * change, appended through the log layer with LOG_ORIGIN_COORDINATOR), the
- * replay of that topic (groups and offsets survive restarts), and the
- * timers (grp_tick every 50 ms, offset expiry every
- * offsets.retention.check.interval.ms).
+ * OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+ * OffsetDelete, TxnOffsetCommit and the KIP-848 ConsumerGroupHeartbeat and
+ * ConsumerGroupDescribe (handlers.def), the __consumer_offsets topic
+ * (created on the first FindCoordinator, as Kafka does), the record store
+ * (one batch per change, appended through the log layer with
+ * LOG_ORIGIN_COORDINATOR), the replay of that topic (groups and offsets
+ * survive restarts), and the timers (grp_tick every 50 ms, offset expiry
+ * every offsets.retention.check.interval.ms, deleted topics every second).
  *
- * The coordinator is created by the start hook grp_start (hooks.def), which
+ * The node's state is its grp_node (brk->grp, group/node.h). The
+ * coordinator is created by the start hook grp_start (hooks.def), which
  * replays __consumer_offsets in steps from the loop: meanwhile the groups
  * of a partition still loading answer COORDINATOR_LOAD_IN_PROGRESS, as
  * Kafka's do. A partition created later is loaded when it appears.
- * Threading: loop thread only.
+ * What it needs from the controller comes through brk->coord_svc; it
+ * calls down into src/txn (FindCoordinator, TxnOffsetCommit), never up.
+ * Threading: the node's loop thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,6 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -423,12 +426,12 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
     }
     int16_t rf = (int16_t)brk_cfg_i64(brk->cfg,
                                       BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
-    if (rf > ctl_live_brokers(brk)) {
+    if (rf > brk->coord_svc.live_brokers(brk)) {
         SL_WARN(
             "group",
             "cannot create %s: offsets.topic.replication.factor %d > %d live "
             "brokers",
-            OFFSETS_TOPIC, rf, ctl_live_brokers(brk));
+            OFFSETS_TOPIC, rf, brk->coord_svc.live_brokers(brk));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     char seg[32];
@@ -438,8 +441,9 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
     brk_kv kv[] = {{"cleanup.policy", "compact"},
                    {"compression.type", "producer"},
                    {"segment.bytes", seg}};
-    int16_t e = ctl_create_topic(brk, OFFSETS_TOPIC, grp_cfg(c)->num_partitions,
-                                 rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
+    int16_t e = brk->coord_svc.create_topic(brk, OFFSETS_TOPIC,
+                                            grp_cfg(c)->num_partitions, rf, kv,
+                                            SL_ARRAY_LEN(kv));
     if (e) {
         SL_WARN("group", "creating %s failed: %s", OFFSETS_TOPIC,
                 proto_error_name(e));
@@ -1414,6 +1418,154 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     proto_offset_delete_response_encode(brk_resp_buf(req), req->api_version,
                                         &rs);
     return BRK_AFTER_FLUSH;
+}
+
+/* ---- TxnOffsetCommit (28)
+ * -------------------------------------------------------------- */
+
+brk_status grp_handle_txn_offset_commit(brk_req *req) {
+    proto_txn_offset_commit_request rq;
+    if (proto_txn_offset_commit_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_txn_offset_commit_response rs;
+    proto_txn_offset_commit_response_init(&rs);
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
+    /* The group id keeps all its bytes (a NUL among them makes another
+     * group, as on Kafka). */
+    proto_str gid = rq.group_id;
+    grp_node *g = brk->grp;
+    grp_coord *gc = grp_node_coord(brk);
+    int16_t top = KERR_NONE;
+    if (gid.len <= 0)
+        top = KERR_INVALID_GROUP_ID;
+    else
+        top = grp_check_coordinator(gc, gid);
+    /* The producer must be the current one of its transactional id. */
+    if (!top && rq.transactional_id.len > 0)
+        top = txn_check_offset_commit(brk, rq.transactional_id, rq.producer_id,
+                                      rq.producer_epoch);
+    /* v3+: the member must belong to the group's current generation (a
+     * classic group) or hold the group's current member epoch (a KIP-848
+     * consumer group). */
+    if (!top && req->api_version >= 3)
+        top = grp_txn_commit_check(gc, gid, rq.member_id, rq.generation_id);
+    int32_t gp = gid.len > 0 ? grp_partition_for(gid.p, (size_t)gid.len,
+                                                 grp_cfg(gc)->num_partitions)
+                             : 0;
+    cl_partition *opart = offsets_partition(brk, gp);
+    if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
+        top = KERR_NOT_COORDINATOR;
+    int64_t now = clk_wall_ms();
+    int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_producer(&b, rq.producer_id, rq.producer_epoch, -1);
+    batch_builder_set_transactional(&b, true);
+    int n_recs = 0;
+    /* records kept to register as pending after the append */
+    typedef struct kvrec {
+        buf k, v;
+    } kvrec;
+    int total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total +=
+            rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
+    kvrec *kvs = xcalloc((size_t)(total ? total : 1), sizeof *kvs);
+    for (int32_t i = 0; i < nt; i++) {
+        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t =
+            &rq.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr =
+            &rs.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
+            tr);
+        tr->name = t->name;
+        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, t->partitions.n);
+        for (int32_t j = 0; j < np; j++) {
+            proto_txn_offset_commit_request_txn_offset_commit_request_partition
+                *p = &t->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition
+                *pr = &tr->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(
+                pr);
+            pr->partition_index = p->partition_index;
+            int16_t e = top;
+            int16_t fe;
+            if (!e &&
+                !brk_find_partition(brk, t->name.p ? t->name.p : "",
+                                    t->name.len > 0 ? (size_t)t->name.len : 0,
+                                    p->partition_index, &fe))
+                e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!e && p->committed_metadata.len > max_meta)
+                e = KERR_OFFSET_METADATA_TOO_LARGE;
+            pr->error_code = e;
+            if (e)
+                continue;
+            kvrec *kv = &kvs[n_recs++];
+            buf_init(&kv->k, 64);
+            buf_init(&kv->v, 64);
+            proto_offset_commit_key k;
+            proto_offset_commit_key_init(&k);
+            k.group = gid;
+            k.topic = t->name;
+            k.partition = p->partition_index;
+            buf_put_be16(&kv->k, 1);
+            proto_offset_commit_key_encode(&kv->k, 1, &k);
+            proto_offset_commit_value v;
+            proto_offset_commit_value_init(&v);
+            v.offset = p->committed_offset;
+            v.leader_epoch =
+                req->api_version >= 2 ? p->committed_leader_epoch : -1;
+            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata
+                                                       : proto_str_c("");
+            v.commit_timestamp = now;
+            v.expire_timestamp = -1;
+            buf_put_be16(&kv->v, 3);
+            proto_offset_commit_value_encode(&kv->v, 3, &v);
+            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len,
+                              kv->v.data, (int32_t)kv->v.len, NULL, 0);
+        }
+    }
+    if (n_recs > 0) {
+        batch_builder_set_leader_epoch(&b, opart->leader_epoch);
+        buf out;
+        buf_init(&out, 512);
+        int16_t e = batch_builder_finish(&b, &out);
+        log_append_info info;
+        memset(&info, 0, sizeof info);
+        if (!e)
+            e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
+                           LOG_ORIGIN_COORDINATOR, &info);
+        if (!e) {
+            log_batch_header h;
+            batch_parse_header(out.data, out.len, &h);
+            txn_produce_appended(brk, opart->log, &h, info.base_offset);
+            if (opart->n_isr <= 1)
+                log_set_high_watermark(opart->log, log_end_offset(opart->log));
+            for (int i = 0; i < n_recs; i++)
+                grp_txn_add_pending(g, gp, rq.producer_id, kvs[i].k.data,
+                                    kvs[i].k.len, kvs[i].v.data, kvs[i].v.len);
+        } else {
+            for (int32_t i = 0; i < nt; i++)
+                for (int32_t j = 0; j < rs.topics.v[i].partitions.n; j++)
+                    if (!rs.topics.v[i].partitions.v[j].error_code)
+                        rs.topics.v[i].partitions.v[j].error_code =
+                            e == KERR_KAFKA_STORAGE_ERROR
+                                ? KERR_COORDINATOR_NOT_AVAILABLE
+                                : e;
+        }
+        buf_free(&out);
+    }
+    batch_builder_free(&b);
+    for (int i = 0; i < n_recs; i++) {
+        buf_free(&kvs[i].k);
+        buf_free(&kvs[i].v);
+    }
+    free(kvs);
+    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
+    return BRK_DONE;
 }
 
 /* ---- KIP-848 consumer groups

@@ -14,10 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/broker.h"
 #include "group/group.h"
 #include "log/batch.h"
 
+typedef struct brk_broker brk_broker; /* src/broker/broker.h */
 typedef struct grp_node grp_node;
 
 grp_node *grp_node_new(brk_broker *brk);
@@ -59,7 +59,7 @@ struct grp_node {
     grp_pending_txn *pending_head, **pending_tail;
 };
 
-/* ---- txn_offsets.c: TxnOffsetCommit and its pending offsets ----------- */
+/* ---- txn_offsets.c: the pending offsets of TxnOffsetCommit ----------- */
 /* The node's coordinator, made on first use (handlers.c). */
 grp_coord *grp_node_coord(brk_broker *brk);
 /* A record of __consumer_offsets partition p written by producer_id's

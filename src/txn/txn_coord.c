@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -631,20 +630,21 @@ int16_t txn_ensure_state_topic(brk_broker *brk) {
     if (!cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC))) {
         int16_t rf = (int16_t)brk_cfg_i64(
             brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
-        if (rf > ctl_live_brokers(brk)) {
+        if (rf > brk->coord_svc.live_brokers(brk)) {
             SL_WARN("txn",
                     "cannot create %s: "
                     "transaction.state.log.replication.factor %d > %d "
                     "live brokers",
-                    TXN_STATE_TOPIC, rf, ctl_live_brokers(brk));
+                    TXN_STATE_TOPIC, rf, brk->coord_svc.live_brokers(brk));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
         brk_kv kv[] = {{"cleanup.policy", "compact"},
                        {"compression.type", "uncompressed"},
                        {"segment.bytes", "104857600"},
                        {"unclean.leader.election.enable", "false"}};
-        int16_t e = ctl_create_topic(brk, TXN_STATE_TOPIC, num_state_parts(brk),
-                                     rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
+        int16_t e = brk->coord_svc.create_topic(brk, TXN_STATE_TOPIC,
+                                                num_state_parts(brk), rf, kv,
+                                                SL_ARRAY_LEN(kv));
         if (e) {
             SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC,
                     proto_error_name(e));

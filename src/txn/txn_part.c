@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -31,10 +30,6 @@
 #include "proto/proto.h"
 #include "txn/internal.h"
 #include "txn/txn.h"
-
-/* fetch.c's waiter wake-up; weak so this layer links without the data path. */
-void brk_fetch_notify(brk_broker *brk, log_partition *log)
-    __attribute__((weak));
 
 #define NBUCKETS TXN_PART_BUCKETS
 #define SNAPSHOT_SCAN_BYTES                                                    \
@@ -428,8 +423,8 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
         ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
     if (part->n_isr <= 1)
         log_set_high_watermark(part->log, log_end_offset(part->log));
-    if (brk_fetch_notify)
-        brk_fetch_notify(brk, part->log);
+    if (brk->coord_svc.data_appended) /* fetch waiters, set by the node */
+        brk->coord_svc.data_appended(brk, part->log);
     return KERR_NONE;
 }
 
@@ -461,7 +456,7 @@ int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid) {
     *pid = -1;
     if (t->pid_next < 0 || t->pid_next >= t->pid_end) {
         int64_t first;
-        int16_t e = ctl_allocate_producer_ids(
+        int16_t e = brk->coord_svc.allocate_producer_ids(
             brk, PID_BLOCK, t->pid_end > 0 ? t->pid_end : legacy_pid_floor(brk),
             &first);
         if (e) {
