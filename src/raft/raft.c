@@ -136,6 +136,14 @@ static bool valid_cluster_id(const raft *r, const raft_msg *m) {
     return !m->has_cluster_id || strcmp(m->cluster_id, r->cfg.cluster_id) == 0;
 }
 
+/* A peer broke the protocol (two leaders in one epoch, a high watermark
+ * moving back, a truncation below it). Kafka throws and stops its raft
+ * thread; here the message is ignored and counted, so a bad peer cannot
+ * crash a node and the simulation still fails on it. */
+static void violation(raft *r) {
+    r->violations++;
+}
+
 /* ---------- request manager (Kafka's RequestManager) ---------- */
 
 static bool req_ready(const raft_peer *p, int64_t now) {
@@ -420,12 +428,20 @@ static void to_resigned(raft *r) {
 /* hasConsistentLeader + maybeTransition */
 static void maybe_transition(raft *r, int32_t leader, int32_t epoch) {
     if (leader >= 0 && leader == r->cfg.self.id) {
-        SL_ASSERT(r->role == RAFT_LEADER || epoch != r->qs.epoch); /* I8 */
+        if (r->role != RAFT_LEADER && epoch == r->qs.epoch) {
+            violation(r); /* I8: we do not lead this epoch */
+            return;
+        }
+        if (epoch != r->qs.epoch && epoch > r->qs.epoch) {
+            violation(r); /* we never led a later epoch */
+            return;
+        }
         if (epoch != r->qs.epoch)
             return;
-    } else {
-        SL_ASSERT(epoch != r->qs.epoch || leader < 0 || r->qs.leader_id < 0 ||
-                  leader == r->qs.leader_id); /* I8 */
+    } else if (epoch == r->qs.epoch && leader >= 0 && r->qs.leader_id >= 0 &&
+               leader != r->qs.leader_id) {
+        violation(r); /* I8: another leader for our epoch */
+        return;
     }
     if (epoch > r->qs.epoch) {
         if (leader >= 0 && leader != r->cfg.self.id &&
@@ -527,9 +543,9 @@ static raft_peer *replica_state(raft *r, const raft_key *key) {
 
 static void update_check_quorum(raft *r, const raft_key *key) {
     int vi = voter_index(r, key->id);
-    if (vi < 0 || !key_match(&r->cfg.voters.v[vi], key))
+    if (vi < 0 || !key_match(&r->cfg.voters.v[vi], key) ||
+        key->id == r->cfg.self.id)
         return;
-    SL_ASSERT(key->id != r->cfg.self.id);
     r->voters[vi].fetched = true;
     int need = majority(r) - (is_voter(r) ? 1 : 0);
     int got = 0;
@@ -598,6 +614,8 @@ static void fetch_reply(raft *r, int32_t to, int32_t corr,
     fr->log_start_offset = r->log_start;
     fr->high_watermark = -1;
     int16_t err = validate_leader_only(r, f->current_leader_epoch);
+    if (!err && f->replica.id == r->cfg.self.id)
+        err = KERR_UNKNOWN_SERVER_ERROR; /* Kafka: "matches the leader ID" */
     if (err) {
         fr->partition_error = err;
         if (empty_out)
@@ -673,10 +691,8 @@ static void handle_fetch_request(raft *r, const raft_msg *m) {
     fetch_reply(r, m->from, m->correlation_id, f, &can_park);
     if (!can_park || f->max_wait_ms == 0 || f->replica.id < 0)
         return;
-    /* Park it (Kafka's fetch purgatory): drop the response just built (the
-     * last outbox item; completing other parked fetches could only have
-     * happened on a high watermark change, which makes it unparkable). */
-    SL_ASSERT(r->n_out == at + 1);
+    /* Park it (Kafka's fetch purgatory): drop the response just built
+     * (the item at `at`; fetch_reply pushes it first). */
     raft_peer *p = replica_state(r, &f->replica);
     if (p->parked)
         respond_parked(r, p); /* a newer fetch replaces it */
@@ -724,7 +740,10 @@ static void follower_update_hw(raft *r, int64_t leader_hw) {
     if (leader_hw < 0)
         return;
     int64_t hw = SL_MIN(r->log_end, leader_hw);
-    SL_ASSERT(hw >= r->hw); /* FollowerState: non-monotonic update */
+    if (hw < r->hw) {
+        violation(r); /* FollowerState: non-monotonic update */
+        return;
+    }
     if (hw > r->hw) {
         r->hw = hw;
         commit_to(r, hw);
@@ -743,10 +762,17 @@ static bool handle_fetch_response(raft *r, const raft_msg *m) {
         return true;
     if (fr->partition_error != KERR_NONE)
         return false;
+    if (fr->n_batches < 0 || fr->n_batches > RAFT_MAX_FETCH_BATCHES)
+        return false;
     if (fr->diverging.epoch >= 0) {
         /* the leader asks us to truncate before fetching again */
-        SL_ASSERT(r->hw < 0 || fr->diverging.offset >= r->hw); /* I6 */
-        truncate_to(r, truncation_offset(r, fr->diverging));
+        int64_t t = truncation_offset(r, fr->diverging);
+        if (fr->diverging.offset < r->hw || t < r->hw || t < r->committed ||
+            t < r->log_start) {
+            violation(r); /* I6: below the high watermark */
+            return false;
+        }
+        truncate_to(r, t);
     } else if (fr->snapshot_id.epoch >= 0 || fr->snapshot_id.offset >= 0) {
         if (fr->snapshot_id.epoch < 0 || fr->snapshot_id.offset < 0)
             return false;
@@ -793,6 +819,10 @@ static void handle_fsnap_request(raft *r, const raft_msg *m) {
         sr->partition_error = err;
         return;
     }
+    if (q->position < 0) {
+        sr->partition_error = KERR_POSITION_OUT_OF_RANGE;
+        return;
+    }
     const uint8_t *data = NULL;
     uint32_t len = 0;
     int64_t size = 0;
@@ -811,7 +841,7 @@ static void handle_fsnap_request(raft *r, const raft_msg *m) {
         if (sr->partition_error)
             return;
     }
-    if (q->replica.id >= 0) {
+    if (q->replica.id >= 0 && q->replica.id != r->cfg.self.id) {
         raft_peer *p = replica_state(r, &q->replica);
         if (r->now > p->last_fetch_ms)
             p->last_fetch_ms = r->now;
@@ -854,7 +884,10 @@ static bool handle_fsnap_response(raft *r, const raft_msg *m) {
     if (r->fetch_snap_pos >= sr->size) {
         /* complete: the log restarts at the snapshot */
         raft_oe id = sr->snapshot_id;
-        SL_ASSERT(id.offset >= r->committed);
+        if (id.offset < r->committed) {
+            violation(r);
+            return false;
+        }
         o = out_push(r, RAFT_OUT_SNAPSHOT_INSTALL);
         o->u.snap.id = id;
         r->fetching_snapshot = false;
@@ -957,10 +990,11 @@ static void handle_vote_request(raft *r, const raft_msg *m) {
     bool up_to_date =
         v->last_offset_epoch > r->last_epoch ||
         (v->last_offset_epoch == r->last_epoch && v->last_offset >= r->log_end);
-    bool granted = can_grant_vote(r, &v->replica, up_to_date, v->pre_vote);
+    /* our own id: never "granted" (the self-vote is implicit) */
+    bool granted = v->replica.id != r->cfg.self.id &&
+                   can_grant_vote(r, &v->replica, up_to_date, v->pre_vote);
     if (granted && !v->pre_vote && r->qs.voted.id == RAFT_NO_ID &&
         (r->role == RAFT_UNATTACHED || r->role == RAFT_PROSPECTIVE)) {
-        SL_ASSERT(v->replica.id != r->cfg.self.id);
         set_epoch_state(r, r->qs.epoch, r->qs.leader_id, &v->replica);
         /* reset the election timer: the candidate has as good a chance */
         r->election_deadline = r->now + random_election_timeout(r);

@@ -22,7 +22,8 @@
  *     committed log it replaces (its digest);
  *  C8 a leader never loads (installs) a snapshot;
  *  C9 progress: in a calm phase the committed offset advances;
- *  plus every SL_ASSERT invariant inside the core (I1..I9 of raft.c).
+ *  plus every SL_ASSERT invariant inside the core (I1..I9 of raft.c) and
+ *  no protocol violation seen by any node (r->violations).
  * Any failure prints its seed and the command that replays it.
  */
 #include "raft_sim.h"
@@ -329,6 +330,49 @@ static void match_advance(sim *s, snode *n) {
         n->match_end++;
 }
 
+/* A message's main fields, for --trace. */
+static const char *describe(const raft_msg *m) {
+    static char buf[160];
+    switch (m->kind) {
+    case RAFT_VOTE_REQ:
+        snprintf(buf, sizeof(buf), " vote epoch %d last %lld/%d%s",
+                 m->u.vote.replica_epoch, (long long)m->u.vote.last_offset,
+                 m->u.vote.last_offset_epoch, m->u.vote.pre_vote ? " pre" : "");
+        break;
+    case RAFT_FETCH_REQ:
+        snprintf(
+            buf, sizeof(buf), " fetch epoch %d offset %lld last %d hw %lld",
+            m->u.fetch.current_leader_epoch, (long long)m->u.fetch.fetch_offset,
+            m->u.fetch.last_fetched_epoch,
+            (long long)m->u.fetch.high_watermark);
+        break;
+    case RAFT_FETCH_RESP:
+        snprintf(buf, sizeof(buf),
+                 " err %d/%d leader %d epoch %d hw %lld batches %d div %lld/%d "
+                 "snap %lld/%d",
+                 m->u.fresp.error_code, m->u.fresp.partition_error,
+                 m->u.fresp.leader_id, m->u.fresp.leader_epoch,
+                 (long long)m->u.fresp.high_watermark, m->u.fresp.n_batches,
+                 (long long)m->u.fresp.diverging.offset,
+                 m->u.fresp.diverging.epoch,
+                 (long long)m->u.fresp.snapshot_id.offset,
+                 m->u.fresp.snapshot_id.epoch);
+        break;
+    case RAFT_VOTE_RESP:
+    case RAFT_BEGIN_RESP:
+    case RAFT_END_RESP:
+        snprintf(buf, sizeof(buf), " err %d/%d leader %d epoch %d%s",
+                 m->u.eresp.error_code, m->u.eresp.partition_error,
+                 m->u.eresp.leader_id, m->u.eresp.leader_epoch,
+                 m->u.eresp.vote_granted ? " granted" : "");
+        break;
+    default:
+        buf[0] = 0;
+        break;
+    }
+    return buf;
+}
+
 /* ---------- network ---------- */
 
 static int node_index(const sim *s, int32_t id) {
@@ -612,6 +656,12 @@ static void check_step(sim *s) {
                      s->leader_of[e], n->id);
             }
         }
+        if (n->alive && n->r.violations) /* a peer broke the protocol */
+            fail(s,
+                 "node %d saw %llu protocol violations (two leaders in "
+                 "an epoch, a high watermark moving back, a truncation "
+                 "below it)",
+                 n->id, (unsigned long long)n->r.violations);
         match_advance(s, n);
         /* C6, crashed ones included */
         if (n->voter && n->synced >= s->G && n->match_end >= s->G)
@@ -690,8 +740,8 @@ static void deliver(sim *s) {
     if (x.m.kind == RAFT_FSNAP_RESP)
         x.m.u.sresp.data = x.chunk;
     s->st.delivered++;
-    TRACE(s, "n%d recv kind %d from %d corr %d", n->id, x.m.kind, x.m.from,
-          x.m.correlation_id);
+    TRACE(s, "n%d recv kind %d from %d corr %d%s", n->id, x.m.kind, x.m.from,
+          x.m.correlation_id, describe(&x.m));
     raft_receive(&n->r, s->now, &x.m);
     node_apply(s, n);
 }
@@ -756,6 +806,13 @@ static void one_step(sim *s) {
                       (unsigned long long)v, (long long)base);
                 node_apply(s, n);
             }
+        }
+    } else if (r < 41) {
+        /* a controlled shutdown's resignation (RaftClient.resign) */
+        if (n->alive && n->r.role == RAFT_LEADER && chance(s, 100)) {
+            TRACE(s, "n%d resign", n->id);
+            raft_resign(&n->r, s->now);
+            node_apply(s, n);
         }
     } else if (r < 45 && s->o.snapshots) {
         if (n->alive)
