@@ -378,6 +378,8 @@ static void become_leader(raft *r) {
         raft_peer *p = &r->voters[i];
         p->end_offset = -1;
         p->last_fetch_ms = -1;
+        p->last_caught_up_ms = -1;
+        p->last_fetch_leader_end = -1;
         p->acked = key_match(&r->cfg.voters.v[i], &r->cfg.self);
         p->fetched = false;
         p->parked = false;
@@ -538,6 +540,8 @@ static raft_peer *replica_state(raft *r, const raft_key *key) {
     p->key = *key;
     p->end_offset = -1;
     p->last_fetch_ms = -1;
+    p->last_caught_up_ms = -1;
+    p->last_fetch_leader_end = -1;
     return p;
 }
 
@@ -645,6 +649,19 @@ static void fetch_reply(raft *r, int32_t to, int32_t corr,
             if (p->end_offset > f->fetch_offset) {
                 /* non-monotonic fetch offset (a truncated follower) */
             }
+            /* ReplicaState.updateFollowerState: caught up when it reached
+             * the leader's end, or the end the leader had at its previous
+             * fetch (then as of that fetch) */
+            int64_t lend = r->durable_end;
+            if (f->fetch_offset >= lend) {
+                if (r->now > p->last_caught_up_ms)
+                    p->last_caught_up_ms = r->now;
+            } else if (p->last_fetch_leader_end > 0 &&
+                       f->fetch_offset >= p->last_fetch_leader_end &&
+                       p->last_fetch_ms > p->last_caught_up_ms) {
+                p->last_caught_up_ms = p->last_fetch_ms;
+            }
+            p->last_fetch_leader_end = lend;
             p->end_offset = f->fetch_offset;
             if (r->now > p->last_fetch_ms)
                 p->last_fetch_ms = r->now;
@@ -1485,6 +1502,30 @@ void raft_get_info(const raft *r, raft_info *info) {
     info->last_epoch = r->last_epoch;
     info->epoch_start_offset = r->epoch_start_offset;
     info->is_voter = is_voter(r);
+}
+
+int raft_describe_quorum(const raft *r, int64_t now_ms, raft_replica_info *out,
+                         int cap, int *n_voters) {
+    if (r->role != RAFT_LEADER)
+        return -1;
+    int n = 0, si = self_index(r);
+    for (int i = 0; i < r->cfg.voters.n && n < cap; i++, n++) {
+        const raft_peer *p = &r->voters[i];
+        out[n].key = r->cfg.voters.v[i];
+        out[n].log_end_offset = i == si ? r->durable_end : p->end_offset;
+        out[n].last_fetch_ms = i == si ? now_ms : p->last_fetch_ms;
+        out[n].last_caught_up_ms = i == si ? now_ms : p->last_caught_up_ms;
+    }
+    if (n_voters)
+        *n_voters = n;
+    for (int i = 0; i < r->n_observers && n < cap; i++, n++) {
+        const raft_peer *p = &r->observers[i];
+        out[n].key = p->key;
+        out[n].log_end_offset = p->end_offset;
+        out[n].last_fetch_ms = p->last_fetch_ms;
+        out[n].last_caught_up_ms = p->last_caught_up_ms;
+    }
+    return n;
 }
 
 void raft_init(raft *r, const raft_config *cfg, const raft_log_ops *log,

@@ -300,7 +300,9 @@ typedef struct raft_peer {
     raft_key key;
     int64_t end_offset; /* -1 unknown */
     int64_t last_fetch_ms;
-    bool acked;       /* hasAcknowledgedLeader */
+    int64_t last_caught_up_ms;     /* -1 never */
+    int64_t last_fetch_leader_end; /* the leader's end at the last fetch */
+    bool acked;                    /* hasAcknowledgedLeader */
     int8_t vote;      /* election: 0 unrecorded, 1 granted, -1 rejected */
     bool fetched;     /* check-quorum: fetched since the last reset */
     int8_t req_state; /* request manager: 0 ready, 1 in flight, 2 backoff */
@@ -410,5 +412,19 @@ typedef struct raft_info {
     bool is_voter;
 } raft_info;
 void raft_get_info(const raft *r, raft_info *info);
+
+/* DescribeQuorum's ReplicaState (leader only): LogEndOffset (-1 unknown),
+ * LastFetchTimestamp and LastCaughtUpTimestamp (-1 never; the leader's own
+ * are `now`, as RaftUtil.toReplicaStates has them). */
+typedef struct raft_replica_info {
+    raft_key key;
+    int64_t log_end_offset;
+    int64_t last_fetch_ms;
+    int64_t last_caught_up_ms;
+} raft_replica_info;
+/* Fill voters then observers; returns how many (<= cap), *n_voters of
+ * them voters; -1 when not the leader (Kafka: NOT_LEADER_OR_FOLLOWER). */
+int raft_describe_quorum(const raft *r, int64_t now_ms, raft_replica_info *out,
+                         int cap, int *n_voters);
 
 #endif

@@ -586,3 +586,48 @@ TEST(raft_sim_short_sweep) {
         CHECK(st.committed > 0);
     }
 }
+
+TEST(raft_describe_quorum_replica_states) {
+    int32_t lep[] = {1};
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), lep, 1);
+    raft_replica_info ri[8];
+    int nv = 0;
+    CHECK_EQ(raft_describe_quorum(&l.r, 0, ri, 8, &nv), -1); /* not leader */
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    raft_log_synced(&l.r, 6000, 2);
+    raft_out_clear(&l.r);
+    /* voter 2 behind, then caught up; observer 100 fetches once */
+    raft_msg f = fetch_req(2, 1, 2, 1, 1);
+    raft_receive(&l.r, 6100, &f);
+    raft_out_clear(&l.r);
+    f = fetch_req(2, 1, 2, 2, 2);
+    raft_receive(&l.r, 6200, &f);
+    raft_out_clear(&l.r);
+    f = fetch_req(100, 1, 2, 0, 0);
+    f.u.fetch.replica.dir[0] = 7;
+    raft_receive(&l.r, 6300, &f);
+    raft_out_clear(&l.r);
+    int n = raft_describe_quorum(&l.r, 6400, ri, 8, &nv);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(nv, 3);
+    CHECK_EQ(ri[0].key.id, 1);
+    CHECK_EQ(ri[0].log_end_offset, 2);
+    CHECK_EQ(ri[0].last_fetch_ms, 6400);
+    CHECK_EQ(ri[1].key.id, 2);
+    CHECK_EQ(ri[1].log_end_offset, 2);
+    CHECK_EQ(ri[1].last_fetch_ms, 6200);
+    CHECK_EQ(ri[1].last_caught_up_ms, 6200);
+    CHECK_EQ(ri[2].key.id, 3);
+    CHECK_EQ(ri[2].log_end_offset, -1);
+    CHECK_EQ(ri[2].last_caught_up_ms, -1);
+    CHECK_EQ(ri[3].key.id, 100);
+    CHECK_EQ(ri[3].log_end_offset, 0);
+    CHECK_EQ(ri[3].last_caught_up_ms, -1);
+    /* a fetch from an observer does not count toward the high watermark:
+     * 2 of 3 voters hold offset 2 */
+    raft_info info;
+    raft_get_info(&l.r, &info);
+    CHECK_EQ(info.high_watermark, 2);
+}
