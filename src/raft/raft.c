@@ -1543,7 +1543,7 @@ void raft_init(raft *r, const raft_config *cfg, const raft_log_ops *log,
     r->durable_end = boot->log_end;
     r->last_epoch = boot->last_epoch;
     r->snapshot_id = boot->snapshot_id;
-    r->start_epoch = boot->log_start > 0 ? boot->snapshot_id.epoch : 0;
+    r->start_epoch = boot->log_start > 0 ? boot->start_epoch : 0;
     r->epoch_start_offset = -1;
     for (int i = 0; i < cfg->voters.n; i++) {
         r->voters[i].key = cfg->voters.v[i];

@@ -283,6 +283,7 @@ typedef struct raft_boot {
     int64_t log_end;     /* next offset */
     int32_t last_epoch;  /* epoch of the last batch (or snapshot), 0 empty */
     raft_oe snapshot_id; /* latest snapshot, offset -1 none */
+    int32_t start_epoch; /* epoch of the (earliest) snapshot at log_start */
 } raft_boot;
 
 typedef enum raft_role {

@@ -63,9 +63,12 @@ typedef struct snode {
     /* durable quorum-state */
     raft_qstate qs;
     bool has_qs;
-    /* snapshot at `start` (when start > 0) and the latest one */
+    /* the latest snapshot (served by FetchSnapshot) and the earliest one,
+     * at `start` when start > 0 (Kafka keeps both) */
     raft_oe snap_id;
     uint8_t snap[SNAP_BYTES];
+    raft_oe start_snap_id;
+    uint8_t start_snap[SNAP_BYTES];
     /* a snapshot being fetched */
     uint8_t recv[SNAP_BYTES];
     uint32_t recv_len;
@@ -166,7 +169,7 @@ static int64_t lend(const snode *n) {
 static int32_t llast_epoch(const snode *n) {
     if (n->n > 0)
         return n->e[n->n - 1].epoch;
-    return n->start > 0 ? n->snap_id.epoch : 0;
+    return n->start > 0 ? n->start_snap_id.epoch : 0;
 }
 
 /* KafkaRaftLog.endOffsetForEpoch over LeaderEpochFileCache.endOffsetFor */
@@ -189,7 +192,7 @@ static raft_oe log_end_offset_for_epoch(void *ctx, int32_t epoch) {
             i < 0 ? (raft_oe){higher, epoch} : (raft_oe){higher, n->e[i].epoch};
     }
     if (n->start > 0 && res.offset == n->start && res.epoch == epoch)
-        return n->snap_id;
+        return n->start_snap_id;
     return res;
 }
 
@@ -280,7 +283,7 @@ static uint64_t snap_digest(const uint8_t in[SNAP_BYTES]) {
 /* The digest of a node's state at `off` (<= its log end): its snapshot's
  * digest folded with its entries from the start. */
 static uint64_t node_digest(const snode *n, int64_t off) {
-    uint64_t d = n->start > 0 ? snap_digest(n->snap) : 0;
+    uint64_t d = n->start > 0 ? snap_digest(n->start_snap) : 0;
     for (int64_t o = n->start; o < off; o++)
         d = fold(d, &n->e[o - n->start]);
     return d;
@@ -417,9 +420,17 @@ static void net_send(sim *s, const raft_msg *m) {
 
 /* ---------- a node's outbox ---------- */
 
+static void node_crash(sim *s, snode *n);
+
+/* Carry out a node's outbox in order. In a chaos phase the node sometimes
+ * crashes part way through (after a random prefix of the items), which is
+ * what the ordering contract of raft.h must survive. */
 static void node_apply(sim *s, snode *n) {
     raft *r = &n->r;
-    for (int k = 0; k < r->n_out && !s->failed; k++) {
+    int stop = r->n_out;
+    if (!s->calm && r->n_out > 0 && chance(s, 3))
+        stop = (int)rng_below(&s->rng, (uint64_t)r->n_out);
+    for (int k = 0; k < stop && !s->failed; k++) {
         raft_out *o = &r->out[k];
         switch (o->kind) {
         case RAFT_OUT_PERSIST: {
@@ -532,6 +543,8 @@ static void node_apply(sim *s, snode *n) {
                      n->id, (long long)id.offset, id.epoch);
             memcpy(n->snap, n->recv, SNAP_BYTES);
             n->snap_id = id;
+            memcpy(n->start_snap, n->recv, SNAP_BYTES);
+            n->start_snap_id = id;
             n->start = id.offset;
             n->n = 0;
             n->synced = id.offset;
@@ -542,11 +555,25 @@ static void node_apply(sim *s, snode *n) {
             break;
         }
         case RAFT_OUT_LOG_START:
+            /* C7: a snapshot sits at the log start */
+            if (o->u.offset != n->snap_id.offset)
+                fail(s,
+                     "C7: node %d moves its log start to %lld, its "
+                     "snapshot is at %lld",
+                     n->id, (long long)o->u.offset,
+                     (long long)n->snap_id.offset);
             log_drop_prefix(n, o->u.offset);
+            memcpy(n->start_snap, n->snap, SNAP_BYTES);
+            n->start_snap_id = n->snap_id;
             break;
         }
     }
+    bool crash_now = stop < r->n_out;
     raft_out_clear(r);
+    if (crash_now && !s->failed) {
+        TRACE(s, "n%d crash in the middle of its outbox", n->id);
+        node_crash(s, n);
+    }
 }
 
 /* ---------- node life ---------- */
@@ -574,8 +601,9 @@ static void node_boot(sim *s, snode *n) {
                       .log_start = n->start,
                       .log_end = lend(n),
                       .last_epoch = llast_epoch(n),
-                      .snapshot_id =
-                          n->start > 0 ? n->snap_id : (raft_oe){-1, -1}};
+                      .snapshot_id = n->snap_id.offset > 0 ? n->snap_id
+                                                           : (raft_oe){-1, -1},
+                      .start_epoch = n->start > 0 ? n->start_snap_id.epoch : 0};
     rng_seed(&n->rng, rng_next(&s->rng));
     raft_init(&n->r, &cfg, &ops, &n->rng, &boot, s->now);
     n->alive = true;
@@ -842,6 +870,7 @@ bool rsim_run(const rsim_opts *opts, rsim_stats *stats) {
         n->id = i < s->nv ? i + 1 : OBSERVER_ID;
         n->voter = i < s->nv;
         n->snap_id = (raft_oe){-1, -1};
+        n->start_snap_id = (raft_oe){-1, -1};
     }
     for (int a = 0; a < s->nn; a++)
         for (int b = 0; b < s->nn; b++)
