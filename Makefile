@@ -29,16 +29,16 @@ LDFLAGS := $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
-              src/txn/*.c src/cluster/*.c src/tools/*.c))
+              src/txn/*.c src/cluster/*.c src/tools/*.c src/raft/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # tests/sim: the crash file system (and later the simulator), test-only
 # code that the unit tests use and the broker binary never links.
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/sim/*.c))
+UNIT_SRC := $(sort $(filter-out tests/sim/%_main.c,$(wildcard tests/unit/*.c tests/sim/*.c)))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
 
-.PHONY: all deps run test unit test-unit test-integration test-kafka asan fuzz \
+.PHONY: all deps run test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
         fuzz-smoke proto format lint bench clean venv
 
 all: $(BUILD)/sluice aliases
@@ -66,6 +66,18 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_OK)
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The Raft simulation (tests/sim/raft_sim.c): one seed, or a long sweep.
+SEED ?=
+STEPS ?= 200000
+VOTERS ?= 0
+SNAPSHOTS ?= 1
+$(BUILD)/raft_sim: $(BUILD)/obj/tests/sim/raft_sim_main.o $(BUILD)/obj/tests/sim/raft_sim.o $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+raft-sim: $(BUILD)/raft_sim
+	$(BUILD)/raft_sim $(if $(SEED),--seed $(SEED)) --steps $(STEPS) --voters $(VOTERS) --snapshots $(SNAPSHOTS)
+raft-sim-long: $(BUILD)/raft_sim
+	$(BUILD)/raft_sim $(if $(SEED),--seed $(SEED)) --sweep 40 --steps 1000000
 
 run: all
 	mkdir -p sluice-data
