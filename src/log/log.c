@@ -408,7 +408,9 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
         s->size = at + (int64_t)pos + batch_size(&h);
         pos += (size_t)batch_size(&h);
     }
-    if (!lg_epochs_assign(part, leader_epoch, first)) {
+    /* per batch: a follower's chunk keeps the epochs its batches carry
+     * (pass 2 wrote leader_epoch into every batch of the other origins) */
+    if (!lg_epochs_assign_batches(part, batches, len)) {
         lg_poison(part, "leader-epoch-checkpoint");
         return KERR_KAFKA_STORAGE_ERROR;
     }

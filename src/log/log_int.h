@@ -305,8 +305,12 @@ void lg_load_partition(log_manager *mgr, int d, const char *name, bool clean,
 
 /* ---- epoch_cache.c */
 void lg_epochs_load(log_partition *part);
-/* Adds (epoch, start) if epoch is above the latest; false: write failed. */
-bool lg_epochs_assign(log_partition *part, int32_t epoch, int64_t start);
+/* Each batch of batches[0..len) (validated, offsets assigned) assigns its
+ * own partitionLeaderEpoch at its base offset, as Kafka's UnifiedLog.append
+ * does: a chunk a follower fetched may span epochs. One checkpoint write if
+ * anything was added; false if it failed. */
+bool lg_epochs_assign_batches(log_partition *part, const uint8_t *batches,
+                              size_t len);
 void lg_epochs_truncate_end(log_partition *part, int64_t end);
 void lg_epochs_truncate_start(log_partition *part, int64_t start);
 
