@@ -423,7 +423,7 @@ const char *log_path(const log_partition *part);
 /* The offset and time index of a segment built batch by batch while its
  * .log is written (the cleaner's worker does this for a cleaned segment):
  * the same entries, under the same index.interval.bytes rule, as a rebuild
- * that re-reads the file (seg_rebuild). Plain data owned by whoever built
+ * that re-reads the file (lg_seg_rebuild). Plain data owned by whoever built
  * it; no partition access, so any thread may use its own. idx/tidx hold the
  * entries as they are on disk (big-endian, 8 and 12 bytes each). */
 typedef struct log_seg_index {
