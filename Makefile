@@ -1,5 +1,9 @@
 # Sluice - one build system: GNU make + pkg-config.
-#   make            build/sluice (multi-call binary) and the kafka-*.sh aliases
+#   make            build/sluice (the broker and the tools that need no
+#                   librdkafka), build/sluice-tools (the tools built on
+#                   librdkafka) and the kafka-*.sh aliases
+#   make broker     build/sluice alone: needs only the compiler and the
+#                   libraries it links (scripts/deps.sh build)
 #   make run        build and start a single-node broker on :9092 (config/server.properties)
 #   make test       every test: unit (C, plain and sanitized), fuzz smoke run,
 #                   integration (pytest, against the ASan+UBSan broker)
@@ -19,17 +23,33 @@ OPT     ?= -O2
 CFLAGS_BASE := -std=c17 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                -fno-strict-aliasing -Isrc -MMD -MP
 SAN     ?=
-DEPS_OK := $(BUILD)/.deps-ok
+# Debian packages by use (scripts/deps.sh <group>), each installed by the
+# targets that need it: the broker's build (compiler, pkg-config, the
+# libraries it links), the librdkafka tools, and the tests (clang, linters,
+# kcat, Python, Java, Maven ...).
+DEPS_OK    := $(BUILD)/.deps-ok
+DEPS_TOOLS := $(BUILD)/.deps-tools
+DEPS_TEST  := $(BUILD)/.deps-test
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOLPKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(TOOLPKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+RDK_CFLAGS = $(shell pkg-config --cflags $(TOOLPKGS) 2>/dev/null)
+RDK_LIBS   = $(shell pkg-config --libs $(TOOLPKGS) 2>/dev/null)
 CFLAGS  := $(CFLAGS_BASE) $(SAN) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) -lpthread -lm
 LDFLAGS := $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
+ALL_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
               src/txn/*.c src/cluster/*.c src/tools/*.c src/raft/*.c))
+# The tools built on librdkafka: tool_rdkafka.c and every tool that includes
+# its header. They go into build/sluice-tools only; build/sluice (the broker)
+# never links librdkafka.
+RDK_SRC  := $(sort src/tools/tool_rdkafka.c \
+              $(shell grep -l '"tools/tool_rdkafka.h"' src/tools/*.c))
+RDK_OBJ  := $(RDK_SRC:%.c=$(BUILD)/obj/%.o)
+RDK_CMDS := $(shell sed -n 's/^SL_RDK_CMD."\([^"]*\)".*/\1/p' src/commands.def)
+LIB_SRC  := $(filter-out $(RDK_SRC),$(ALL_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # tests/sim: the crash file system (and later the simulator), test-only
 # code that the unit tests use and the broker binary never links.
@@ -38,14 +58,21 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
 
-.PHONY: all deps run test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
+.PHONY: all broker deps run test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
         fuzz-smoke proto format lint bench clean venv
 
-all: $(BUILD)/sluice aliases
+all: $(BUILD)/sluice $(BUILD)/sluice-tools aliases
+broker: $(BUILD)/sluice
 
-deps: $(DEPS_OK)
+deps: $(DEPS_OK) $(DEPS_TOOLS) $(DEPS_TEST)
 $(DEPS_OK): scripts/deps.sh
-	@scripts/deps.sh
+	@scripts/deps.sh build
+	@mkdir -p $(BUILD) && touch $@
+$(DEPS_TOOLS): scripts/deps.sh
+	@scripts/deps.sh tools
+	@mkdir -p $(BUILD) && touch $@
+$(DEPS_TEST): scripts/deps.sh
+	@scripts/deps.sh test
 	@mkdir -p $(BUILD) && touch $@
 
 $(BUILD)/libsluice.a: $(LIB_OBJ)
@@ -55,14 +82,28 @@ $(BUILD)/libsluice.a: $(LIB_OBJ)
 $(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-aliases: $(BUILD)/sluice
+$(BUILD)/sluice-tools: $(BUILD)/obj/src/main_tools.o $(RDK_OBJ) \
+                       $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(RDK_LIBS) $(LDLIBS)
+
+# Each alias execs the binary that has its tool.
+aliases: $(BUILD)/sluice $(BUILD)/sluice-tools
 	@for a in $(ALIASES); do \
-	  printf '#!/bin/sh\nexec "$$(dirname "$$0")/sluice" %s "$$@"\n' "$${a}" > $(BUILD)/kafka-$${a}.sh; \
+	  case " $(RDK_CMDS) " in *" $${a} "*) bin=sluice-tools;; *) bin=sluice;; esac; \
+	  printf '#!/bin/sh\nexec "$$(dirname "$$0")/%s" %s "$$@"\n' "$${bin}" "$${a}" > $(BUILD)/kafka-$${a}.sh; \
 	  chmod +x $(BUILD)/kafka-$${a}.sh; done
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(RDK_OBJ): $(BUILD)/obj/%.o: %.c | $(DEPS_OK) $(DEPS_TOOLS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RDK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/src/main_tools.o: src/main.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSL_MAIN_TOOLS -c -o $@ $<
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -88,7 +129,7 @@ unit test-unit: $(BUILD)/test_unit
 
 # Python test dependencies live in a virtual environment made here.
 VENV := $(BUILD)/venv
-$(VENV)/.ok: tests/requirements.txt | $(DEPS_OK)
+$(VENV)/.ok: tests/requirements.txt | $(DEPS_OK) $(DEPS_TEST)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r tests/requirements.txt
@@ -126,11 +167,11 @@ FUZZ_SECONDS ?= 300
 # Each fuzzer is one clang run over the library's sources, so it depends on
 # all of them and on every header they include (a header change rebuilds it).
 FUZZ_HDRS := $(wildcard src/*.h src/*/*.h src/*/*/*.h src/*/*.def fuzz/*.h)
-$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(FUZZ_HDRS) | $(DEPS_OK)
+$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(FUZZ_HDRS) | $(DEPS_OK) $(DEPS_TEST)
 	@mkdir -p $(FUZZ_BUILD)
 	clang -std=c17 -O1 -g -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ $< $(filter-out src/tools/%,$(LIB_SRC)) $(filter-out -lrdkafka,$(PKG_LIBS)) -lpthread -lm
+	  -o $@ $< $(filter-out src/tools/%,$(LIB_SRC)) $(PKG_LIBS) -lpthread -lm
 
 fuzz-smoke: $(FUZZ_BINS)
 	@scripts/fuzz.sh smoke $(FUZZ_BINS)
@@ -142,12 +183,12 @@ proto:
 	python3 tools/protogen.py --spec $(SPEC) --out src/proto/gen
 
 FORMAT_SRC = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'fuzz/*.c' | grep -v '^src/proto/gen/')
-format:
+format: | $(DEPS_TEST)
 	clang-format -i $(FORMAT_SRC)
 
 # The layers of src/ (src/LAYERS): no include points upward, no cycle
 # between modules; known exceptions in scripts/layers-allow.txt.
-lint:
+lint: | $(DEPS_TEST)
 	python3 scripts/layers.py
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 	python3 tools/kafka-configdef/gen_config_def.py --check
@@ -155,7 +196,7 @@ lint:
 	  --inline-suppr --suppress=missingIncludeSystem -j2 -Isrc \
 	  $(filter src/%.c,$(FORMAT_SRC))
 
-bench: all
+bench: all | $(DEPS_TEST)
 	bench/run.sh
 
 # The load client's ceiling: a Kafka-protocol endpoint that stores nothing
@@ -168,5 +209,6 @@ $(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/obj/src/main.d \
+-include $(LIB_OBJ:.o=.d) $(RDK_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+  $(BUILD)/obj/src/main.d $(BUILD)/obj/src/main_tools.d \
   $(BUILD)/bench/nullbroker.d

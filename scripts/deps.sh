@@ -1,11 +1,30 @@
 #!/bin/sh
-# Installs the Debian packages the build and the tests need, when missing.
-# As root it runs apt-get; otherwise it prints the exact install line and stops.
+# Installs the Debian packages of one group, when missing:
+#   scripts/deps.sh build   the broker's build: the compiler and the libraries
+#                           build/sluice links (make broker, make)
+#   scripts/deps.sh tools   librdkafka, for build/sluice-tools (make)
+#   scripts/deps.sh test    what only the tests, linters, fuzzers and the
+#                           benchmark use (make test, lint, fuzz, bench ...)
+# With no group, all three. The Makefile asks for each group from the targets
+# that need it. As root it runs apt-get; otherwise it prints the exact install
+# line and stops.
 set -e
-PKGS="build-essential pkg-config clang clang-format clang-tidy cppcheck \
-libzstd-dev liblz4-dev zlib1g-dev libssl-dev libsnappy-dev librdkafka-dev \
-kcat python3 python3-venv python3-pip openjdk-17-jre-headless maven \
+BUILD_PKGS="build-essential pkg-config \
+libzstd-dev liblz4-dev zlib1g-dev libssl-dev libsnappy-dev"
+TOOLS_PKGS="librdkafka-dev"
+TEST_PKGS="clang clang-format clang-tidy cppcheck kcat \
+python3 python3-venv python3-pip openjdk-17-jre-headless maven \
 libclang-rt-14-dev iproute2 curl"
+PKGS=""
+[ $# -eq 0 ] && set -- build tools test
+for g in "$@"; do
+  case "$g" in
+    build) PKGS="$PKGS $BUILD_PKGS";;
+    tools) PKGS="$PKGS $TOOLS_PKGS";;
+    test) PKGS="$PKGS $TEST_PKGS";;
+    *) echo "deps: unknown group '$g' (build, tools, test)" >&2; exit 2;;
+  esac
+done
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

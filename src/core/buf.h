@@ -3,8 +3,8 @@
  *
  * buf: owns its heap storage (free with buf_free). Writers append big-endian
  * integers, varints and raw bytes; capacity grows geometrically and aborts on
- * out-of-memory (see util.h). buf_reserve_at lets a caller leave room for a
- * length prefix and patch it later.
+ * out-of-memory (see util.h). A caller leaves room for a length prefix with
+ * buf_extend and patches it later at its offset in data.
  *
  * rd: a read-only view over bytes it does not own. Every read checks the
  * bytes left; a failed read sets rd.err (sticky) and returns 0, so a decoder

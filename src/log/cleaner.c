@@ -870,7 +870,8 @@ static void process_worker(log_cleaner *c, log_cl_worker *w) {
                               "DeleteRecords, truncation) or the swap failed");
             }
         }
-        if (!ok) /* a failed swap_in leaves nothing else (or poisons) */
+        if (!ok) /* a failed log_cleaner_swap_in leaves nothing else (or
+                    poisons) */
             log_cl_drop_group(c->io, j->dir, j->segs[g.first].base, g.log_path,
                               g.txn_path);
         free(g.log_path);

@@ -851,7 +851,8 @@ static bool finish_group(job *j) {
         return false;
     }
     char *log_path = j->cleaned_path;
-    j->cleaned_path = NULL; /* the loop's now (or removed by post_group) */
+    j->cleaned_path =
+        NULL; /* the loop's now (or removed by log_cl_post_group) */
     log_seg_index *idx = xmalloc(sizeof(*idx));
     *idx = j->gidx; /* moved */
     log_seg_index_init(&j->gidx, 0, j->index_interval);

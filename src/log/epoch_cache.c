@@ -5,7 +5,7 @@
  *
  * Keeps:
  *  - Entries grow strictly in epoch and in start offset; an entry is added
- *    only for an epoch above the latest (lg_epochs_assign).
+ *    only for an epoch above the latest (epochs_add).
  *  - Every entry's start offset is below LEO: truncation drops those at or
  *    past the new end (lg_epochs_truncate_end); DeleteRecords and retention
  *    move the first entry's start up to the log start
@@ -57,18 +57,38 @@ void lg_epochs_load(log_partition *part) {
     free(txt);
 }
 
-bool lg_epochs_assign(log_partition *part, int32_t epoch, int64_t start) {
+/* Adds (epoch, start) in memory if epoch is above the latest (a lower or
+ * equal one is already covered); true if it was added. */
+static bool epochs_add(log_partition *part, int32_t epoch, int64_t start) {
     if (epoch < 0)
-        return true;
+        return false;
     if (part->nepochs && part->epochs[part->nepochs - 1].epoch >= epoch)
-        return true;
+        return false;
+    /* entries grow in start offset too: a new epoch starts at or after the
+     * previous one (appends only go forward; truncation drops the entries
+     * at or past the new end first) */
+    SL_ASSERT(!part->nepochs ||
+              part->epochs[part->nepochs - 1].start_offset < start);
     if (part->nepochs == part->capepochs) {
         part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
         part->epochs = xrealloc(part->epochs, sizeof(*part->epochs) *
                                                   (size_t)part->capepochs);
     }
     part->epochs[part->nepochs++] = (epoch_entry){epoch, start};
-    return epochs_write(part);
+    return true;
+}
+
+bool lg_epochs_assign_batches(log_partition *part, const uint8_t *batches,
+                              size_t len) {
+    bool added = false;
+    for (size_t pos = 0; pos < len;) {
+        log_batch_header h;
+        batch_parse_header(batches + pos, len - pos, &h);
+        if (epochs_add(part, h.partition_leader_epoch, h.base_offset))
+            added = true;
+        pos += (size_t)batch_size(&h);
+    }
+    return !added || epochs_write(part);
 }
 
 /* Drops entries at or past end (truncation). */

@@ -286,7 +286,8 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
     int32_t bi = 0;
     int32_t total_records = 0;
     int64_t max_ts = -1;
-    int64_t expect_next = log_end_offset(part);
+    int64_t leo_before = log_end_offset(part);
+    int64_t expect_next = leo_before;
     while (pos < len) {
         log_batch_header h;
         /* Kafka's order (UnifiedLog.analyzeAndValidateRecords): a client
@@ -408,12 +409,16 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
         s->size = at + (int64_t)pos + batch_size(&h);
         pos += (size_t)batch_size(&h);
     }
-    if (!lg_epochs_assign(part, leader_epoch, first)) {
+    /* per batch: a follower's chunk keeps the epochs its batches carry
+     * (pass 2 wrote leader_epoch into every batch of the other origins) */
+    if (!lg_epochs_assign_batches(part, batches, len)) {
         lg_poison(part, "leader-epoch-checkpoint");
         return KERR_KAFKA_STORAGE_ERROR;
     }
     part->unflushed_msgs += total_records;
     lg_mark_dirty(part);
+    /* invariant 1: LEO moved forward, to just past the last batch */
+    SL_ASSERT(first >= leo_before && log_end_offset(part) == last + 1);
     out->base_offset = first;
     out->last_offset = last;
     out->log_append_time = lat ? now : -1;

@@ -319,8 +319,11 @@ typedef struct log_record_sink {
  * coordinator), then REWRITES IN PLACE baseOffset and partitionLeaderEpoch
  * (and maxTimestamp + CRC for LogAppendTime) and writes the bytes as they are.
  * Either all batches are appended or none. Rolls segments as needed, updates
- * indexes, the leader-epoch cache (a new epoch starts at base_offset) and
- * LEO. The high watermark is NOT moved (see log_set_high_watermark).
+ * indexes, the leader-epoch cache and LEO. Each batch's partitionLeaderEpoch
+ * starts a cache entry at its base offset when it is newer than the latest:
+ * for LOG_ORIGIN_REPLICATION the batches keep their offsets and epochs as
+ * received (a fetched chunk may span epochs) and leader_epoch is unused.
+ * The high watermark is NOT moved (see log_set_high_watermark).
  * Errors: CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE,
  * RECORD_LIST_TOO_LARGE, INVALID_TIMESTAMP, KAFKA_STORAGE_ERROR. */
 int16_t log_append(log_partition *part, uint8_t *batches, size_t len,
@@ -420,7 +423,7 @@ const char *log_path(const log_partition *part);
 /* The offset and time index of a segment built batch by batch while its
  * .log is written (the cleaner's worker does this for a cleaned segment):
  * the same entries, under the same index.interval.bytes rule, as a rebuild
- * that re-reads the file (seg_rebuild). Plain data owned by whoever built
+ * that re-reads the file (lg_seg_rebuild). Plain data owned by whoever built
  * it; no partition access, so any thread may use its own. idx/tidx hold the
  * entries as they are on disk (big-endian, 8 and 12 bytes each). */
 typedef struct log_seg_index {

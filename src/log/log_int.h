@@ -232,7 +232,8 @@ struct log_manager {
     pthread_t fl_thread;
     bool fl_started, fl_stop, fl_abandon;
     uint64_t fl_ticket; /* last ticket begun */
-    bool create_sync;   /* partitions created since the last flush_begin */
+    bool create_sync;   /* partitions created since the last
+                           log_manager_flush_begin */
     int *dir_parts;     /* partitions per log dir (placement) */
     doomed_seg *doomed; /* dropped segments whose files go next (see
                            doomed_flush) */
@@ -305,8 +306,12 @@ void lg_load_partition(log_manager *mgr, int d, const char *name, bool clean,
 
 /* ---- epoch_cache.c */
 void lg_epochs_load(log_partition *part);
-/* Adds (epoch, start) if epoch is above the latest; false: write failed. */
-bool lg_epochs_assign(log_partition *part, int32_t epoch, int64_t start);
+/* Each batch of batches[0..len) (validated, offsets assigned) assigns its
+ * own partitionLeaderEpoch at its base offset, as Kafka's UnifiedLog.append
+ * does: a chunk a follower fetched may span epochs. One checkpoint write if
+ * anything was added; false if it failed. */
+bool lg_epochs_assign_batches(log_partition *part, const uint8_t *batches,
+                              size_t len);
 void lg_epochs_truncate_end(log_partition *part, int64_t end);
 void lg_epochs_truncate_start(log_partition *part, int64_t start);
 
@@ -315,11 +320,12 @@ void lg_epochs_truncate_start(log_partition *part, int64_t start);
  * job, or fsynced now without one. false on an fsync error. */
 bool lg_sync_part_dirs(log_partition *part, flush_job *job);
 void lg_mark_dirty(log_partition *part); /* log_manager_flush_dirty */
-void lg_mark_due(log_partition *part);   /* next flush_begin */
+void lg_mark_due(log_partition *part);   /* log_manager_flush_begin */
 flush_job *lg_job_new(log_partition *part, int64_t target);
 void lg_job_free(log_manager *mgr, flush_job *j); /* closes its fds */
-void lg_hold_job(log_manager *mgr, flush_job *j); /* begun at flush_begin */
-void lg_flush_forget(log_partition *part);        /* part is being deleted */
+void lg_hold_job(log_manager *mgr,
+                 flush_job *j); /* begun by log_manager_flush_begin */
+void lg_flush_forget(log_partition *part); /* part is being deleted */
 void lg_flusher_stop(log_manager *mgr, bool drain);
 
 /* ---- checkpoint.c */

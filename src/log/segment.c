@@ -218,6 +218,8 @@ static bool idx_append(log_segment *s, int64_t last_offset, int64_t pos) {
     idx_entry e = {(int32_t)(last_offset - s->base), (int32_t)pos};
     if (s->n_idx && (e.rel <= s->idx[s->n_idx - 1].rel))
         return true; /* keep strictly increasing */
+    /* invariant 4: positions grow with offsets (a later batch lies after) */
+    SL_ASSERT(!s->n_idx || e.pos > s->idx[s->n_idx - 1].pos);
     if (s->idx_lazy && !seg_open_index_files(s))
         return false;
     s->idx[s->n_idx] = e;
@@ -267,6 +269,8 @@ static bool tidx_maybe_append(log_segment *s, int64_t ts, int64_t offset) {
 /* Accounts one batch that now sits at pos in s (append and rebuild). */
 bool lg_seg_account_batch(log_segment *s, const log_batch_header *h,
                           int64_t pos, int32_t interval) {
+    /* invariants 3 and 4: whole batches, back to back, offsets growing */
+    SL_ASSERT(pos == s->size && h->base_offset >= s->next_offset);
     int64_t last = batch_last_offset(h);
     if (s->size == 0 || s->first_batch_ts < 0)
         s->first_batch_ts = h->max_timestamp;
@@ -286,7 +290,7 @@ bool lg_seg_account_batch(log_segment *s, const log_batch_header *h,
 }
 
 /* Writes the arrays of s to its index files at their exact size (used after a
- * rebuild and at roll/close). keep_prealloc: active segment stays
+ * rebuild and at roll/close). prealloc: active segment stays
  * preallocated. */
 bool lg_seg_write_indexes(log_segment *s, bool prealloc) {
     log_partition *part = s->part;
@@ -407,6 +411,8 @@ log_segment *lg_active(log_partition *part) {
 }
 
 void lg_segs_push(log_partition *part, log_segment *s) {
+    /* invariant 3: sorted by base offset */
+    SL_ASSERT(!part->nsegs || part->segs[part->nsegs - 1]->base < s->base);
     if (part->nsegs == part->capsegs) {
         part->capsegs = part->capsegs ? part->capsegs * 2 : 4;
         part->segs =

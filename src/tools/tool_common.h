@@ -1,9 +1,9 @@
 /*
  * tool_common.h - shared pieces of the command-line tools (src/tools/):
  * Kafka-style flag parsing (jopt-simple rules: --name value, --name=value,
- * unique prefixes), Java-properties files, librdkafka configuration built
- * from Kafka's flags, an admin-client wrapper that waits for results with the
- * tool's timeout, and small output helpers.
+ * unique prefixes), Java-properties files and small output helpers. The
+ * librdkafka configuration and admin wrapper are in tool_rdkafka.h (only the
+ * tools of build/sluice-tools link librdkafka).
  *
  * Ownership: tool_args owns copies of nothing (values point into argv);
  * tool_props owns its strings. Each tool is a short-lived single process;
@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include "core/uuid.h" /* Kafka's Uuid, as every tool prints and parses it */
 
@@ -80,39 +78,8 @@ bool tool_props_load(tool_props *p, const char *path);
 bool tool_props_add_kv(tool_props *p, const char *kv);
 void tool_props_free(tool_props *p);
 
-/* ---- librdkafka configuration ------------------------------------- */
-
-/* Builds a conf with bootstrap.servers and every property of props applied.
- * Java-client-only keys (serializers, ...) are skipped; keys librdkafka does
- * not know get a warning on stderr and are skipped. */
-rd_kafka_conf_t *tool_conf_new(const char *bootstrap, const tool_props *props);
-bool tool_conf_set(rd_kafka_conf_t *c, const char *k, const char *v);
-
 /* Timeout from "default.api.timeout.ms" in props, else dflt. */
 int tool_timeout_ms(const tool_props *props, int dflt);
-
-/* ---- admin wrapper ------------------------------------------------- */
-
-typedef struct tool_admin {
-    rd_kafka_t *rk;
-    rd_kafka_queue_t *q;
-    int timeout_ms;
-    char bootstrap[512];
-    tool_props props;
-} tool_admin;
-
-/* Creates the client from --bootstrap-server and --command-config (props
- * file) ; returns false after printing an error. */
-bool tool_admin_open(tool_admin *ad, const char *bootstrap,
-                     const char *command_config, int dflt_timeout_ms);
-void tool_admin_close(tool_admin *ad);
-/* Admin options with the request timeout set to the tool's timeout. */
-rd_kafka_AdminOptions_t *tool_admin_options(tool_admin *ad,
-                                            rd_kafka_admin_op_t op);
-/* Waits for the result event of type evtype; NULL on timeout (an error
- * message saying so is written into err). The caller destroys the event. */
-rd_kafka_event_t *tool_admin_wait(tool_admin *ad, rd_kafka_event_type_t evtype,
-                                  char *err, size_t errsz);
 
 /* ---- output helpers ----------------------------------------------- */
 

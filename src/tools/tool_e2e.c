@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "core/util.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 
 static const tool_optdef e2e_opts[] = {
     {"bootstrap-server", TOOL_ARG,

@@ -16,7 +16,7 @@
 #include "core/util.h"
 #include "proto/gen/messages.h"
 #include "tools/kclient.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 
 static const tool_optdef grp_opts[] = {
     {"all-groups", TOOL_FLAG, "Apply to all consumer groups."},

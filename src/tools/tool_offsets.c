@@ -12,7 +12,7 @@
 
 #include "core/util.h"
 #include "tools/kclient.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 #include "tools/tool_json.h"
 
 /* One connection per broker id, opened on first use. */

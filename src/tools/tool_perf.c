@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 
 /* argparse4j's nargs("+"): "--producer-props a=1 b=2" becomes repeated
  * "--producer-props a=1 --producer-props b=2" for tool_parse. */

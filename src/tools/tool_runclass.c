@@ -2,7 +2,8 @@
  * tool_runclass.c - `sluice run-class <class> args` / kafka-run-class.sh:
  * runs the sluice tool that implements one of Kafka's tool classes, so
  * commands such as `kafka-run-class kafka.tools.GetOffsetShell ...` (the
- * seed notes) keep working. Classes without a sluice tool exit 1.
+ * seed notes) keep working. Classes without a sluice tool exit 1. The tool
+ * may be in the other binary (sl_command_run execs it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,29 +13,29 @@
 
 static const struct {
     const char *cls; /* class name without package */
-    int (*fn)(int, char **);
+    const char *cmd; /* command of src/commands.def */
 } classes[] = {
-    {"TopicCommand", tool_topics_main},
-    {"ConfigCommand", tool_configs_main},
-    {"ConsoleProducer", tool_console_producer_main},
-    {"ConsoleConsumer", tool_console_consumer_main},
-    {"ConsumerGroupCommand", tool_consumer_groups_main},
-    {"GetOffsetShell", tool_get_offsets_main},
-    {"DeleteRecordsCommand", tool_delete_records_main},
-    {"BrokerApiVersionsCommand", tool_broker_api_versions_main},
-    {"ProducerPerformance", tool_producer_perf_main},
-    {"ConsumerPerformance", tool_consumer_perf_main},
-    {"VerifiableProducer", tool_verifiable_producer_main},
-    {"VerifiableConsumer", tool_verifiable_consumer_main},
-    {"EndToEndLatency", tool_e2e_latency_main},
-    {"ReassignPartitionsCommand", tool_reassign_main},
-    {"StorageTool", tool_storage_main},
-    {"AclCommand", tool_acls_main},
-    {"FeatureCommand", tool_features_main},
-    {"TransactionsCommand", tool_transactions_main},
-    {"LeaderElectionCommand", tool_leader_election_main},
-    {"MetadataQuorumCommand", tool_metadata_quorum_main},
-    {"DumpLogSegments", tool_dump_log_main},
+    {"TopicCommand", "topics"},
+    {"ConfigCommand", "configs"},
+    {"ConsoleProducer", "console-producer"},
+    {"ConsoleConsumer", "console-consumer"},
+    {"ConsumerGroupCommand", "consumer-groups"},
+    {"GetOffsetShell", "get-offsets"},
+    {"DeleteRecordsCommand", "delete-records"},
+    {"BrokerApiVersionsCommand", "broker-api-versions"},
+    {"ProducerPerformance", "producer-perf-test"},
+    {"ConsumerPerformance", "consumer-perf-test"},
+    {"VerifiableProducer", "verifiable-producer"},
+    {"VerifiableConsumer", "verifiable-consumer"},
+    {"EndToEndLatency", "e2e-latency"},
+    {"ReassignPartitionsCommand", "reassign-partitions"},
+    {"StorageTool", "storage"},
+    {"AclCommand", "acls"},
+    {"FeatureCommand", "features"},
+    {"TransactionsCommand", "transactions"},
+    {"LeaderElectionCommand", "leader-election"},
+    {"MetadataQuorumCommand", "metadata-quorum"},
+    {"DumpLogSegments", "dump-log"},
 };
 
 int tool_run_class_main(int argc, char **argv) {
@@ -57,7 +58,7 @@ int tool_run_class_main(int argc, char **argv) {
     cls = cls ? cls + 1 : argv[i];
     for (size_t k = 0; k < SL_ARRAY_LEN(classes); k++)
         if (!strcmp(classes[k].cls, cls))
-            return classes[k].fn(argc - i, argv + i);
+            return sl_command_run(classes[k].cmd, argc - i, argv + i);
     fprintf(stderr, "Error: Could not find or load main class %s\n", argv[i]);
     return 1;
 }

@@ -10,7 +10,7 @@
 
 #include "core/util.h"
 #include "tools/kclient.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 
 static const tool_optdef topic_opts[] = {
     {"alter", TOOL_FLAG,

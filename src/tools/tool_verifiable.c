@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "tools/tool_common.h"
+#include "tools/tool_rdkafka.h"
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {

@@ -485,6 +485,76 @@ TEST(log_leader_epochs) {
     log_manager_close(m);
 }
 
+/* A follower appends a fetched chunk as it is: its batches keep their
+ * offsets and the partition leader epochs they carry, and a chunk may span
+ * epochs. Each batch's epoch starts its own cache entry (Kafka's
+ * UnifiedLog.append assigns per batch), so OffsetForLeaderEpoch answers the
+ * end of every epoch in the chunk, and the checkpoint keeps them. */
+static void chunk_add(buf *chunk, int n, int64_t base, int32_t epoch) {
+    buf b;
+    buf_init(&b, 0);
+    make_batch(&b, COMPRESS_NONE, n, (int)base, clk_wall_ms(), 10);
+    batch_set_base_offset(b.data, base);
+    batch_set_leader_epoch(b.data, epoch);
+    buf_put(chunk, b.data, b.len);
+    buf_free(&b);
+}
+
+static void check_epoch_end(log_partition *p, int32_t req, int32_t want_epoch,
+                            int64_t want_end) {
+    int32_t e;
+    int64_t o;
+    log_end_offset_for_epoch(p, req, &e, &o);
+    CHECK_EQ(e, want_epoch);
+    CHECK_EQ(o, want_end);
+}
+
+TEST(log_follower_chunk_spans_epochs) {
+    const char *dir = test_tmpdir();
+    log_manager *m = open_mgr(dir, NULL, 0);
+    log_config c;
+    log_config_default(&c);
+    int16_t err;
+    log_partition *p = log_create(m, "fe", 0, TOPIC_ID, &c, &err);
+    CHECK_EQ(append_one(p, COMPRESS_NONE, 2, 0, clk_wall_ms(), 10, 1), 0);
+    /* offsets 2-3 in epoch 1, 4-6 in epoch 2, 7 in epoch 4 */
+    buf chunk;
+    buf_init(&chunk, 0);
+    chunk_add(&chunk, 2, 2, 1);
+    chunk_add(&chunk, 3, 4, 2);
+    chunk_add(&chunk, 1, 7, 4);
+    log_append_info info;
+    CHECK_EQ(
+        log_append(p, chunk.data, chunk.len, 4, LOG_ORIGIN_REPLICATION, &info),
+        0);
+    buf_free(&chunk);
+    CHECK_EQ(info.base_offset, 2);
+    CHECK_EQ(info.last_offset, 7);
+    CHECK_EQ(log_end_offset(p), 8);
+    for (int pass = 0; pass < 2; pass++) {
+        check_epoch_end(p, 1, 1, 4); /* epoch 2 starts at 4 */
+        check_epoch_end(p, 2, 2, 7);
+        check_epoch_end(p, 3, 2, 7); /* unknown: its floor, next start */
+        check_epoch_end(p, 4, 4, 8); /* latest: LEO */
+        check_epoch_end(p, 5, -1, -1);
+        CHECK_EQ(log_latest_epoch(p), 4);
+        CHECK_EQ(log_epoch_for_offset(p, 3), 1);
+        CHECK_EQ(log_epoch_for_offset(p, 6), 2);
+        CHECK_EQ(log_epoch_for_offset(p, 7), 4);
+        if (pass == 0) { /* again from leader-epoch-checkpoint */
+            log_manager_close(m);
+            m = open_mgr(dir, NULL, 0);
+            p = log_get(m, "fe", 0);
+            CHECK(p != NULL);
+        }
+    }
+    /* truncation below the chunk's last epoch drops it */
+    CHECK_EQ(log_truncate_to(p, 7), 0);
+    CHECK_EQ(log_latest_epoch(p), 2);
+    check_epoch_end(p, 2, 2, 7);
+    log_manager_close(m);
+}
+
 TEST(log_retention_by_time_and_size) {
     clk_manual clk = {1000000000LL, 1700000000000LL};
     clk_manual_install(&clk);
