@@ -1008,18 +1008,19 @@ static void fence_member(grp_coord *c, grp_group *g, cg_member *m, recs *r,
     bump_group_epoch(g, r, why);
 }
 
-static void make_member_id(char *out, size_t cap) {
+/* A new member id from the coordinator's generator (seeded at its first
+ * use). */
+static void make_member_id(grp_coord *c, char *out, size_t cap) {
     /* Kafka's Uuid.randomUuid().toString(): 22 base64url characters */
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    static rng r;
-    static bool seeded;
-    if (!seeded) {
-        rng_seed(&r, (uint64_t)clk_wall_ms() ^ (uint64_t)clk_mono_ns());
-        seeded = true;
+    if (!c->member_rng_seeded) {
+        rng_seed(&c->member_rng,
+                 (uint64_t)clk_wall_ms() ^ (uint64_t)clk_mono_ns());
+        c->member_rng_seeded = true;
     }
     uint8_t b[16];
-    uint64_t x = rng_next(&r), y = rng_next(&r);
+    uint64_t x = rng_next(&c->member_rng), y = rng_next(&c->member_rng);
     memcpy(b, &x, 8);
     memcpy(b + 8, &y, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
@@ -1161,48 +1162,48 @@ static cg_group *cg_new(void) {
     return cg;
 }
 
-void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
-                            cg_hb_resp *out) {
-    memset(out, 0, sizeof *out);
-    out->member_epoch = rq->member_epoch;
-    out->member_id = gs_dup(or_empty(rq->member_id));
-    if (!c->cg_env.enabled) {
-        fail(out, KERR_UNSUPPORTED_VERSION,
-             "The new consumer group protocol is not enabled.");
-        return;
-    }
-    /* Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid */
+/* ---- ConsumerGroupHeartbeat, step by step -------------------------------
+ * The steps of the comment at the top of this file, one function each:
+ * the request checks (hb_acceptable), 1. the group (hb_group) and the member
+ * (hb_dynamic_member, hb_static_join, hb_static_member), 2. its changes
+ * (hb_update_member), 3. and 4. the target assignment and reconciliation
+ * (hb_reconcile_and_answer). The records of all steps go to the store in
+ * one batch at the end (recs_flush). */
+
+/* Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid, by member epoch:
+ * false with out's error if the request is malformed. */
+static bool hb_request_valid(const cg_hb_req *rq, cg_hb_resp *out) {
     if (rq->group_id.len <= 0) {
         fail(out, KERR_INVALID_REQUEST, "GroupId can't be empty.");
-        return;
+        return false;
     }
     if (rq->instance_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "InstanceId can't be empty.");
-        return;
+        return false;
     }
     if (rq->rack_id.len == 0) {
         fail(out, KERR_INVALID_REQUEST, "RackId can't be empty.");
-        return;
+        return false;
     }
     if (rq->member_epoch > 0 || rq->member_epoch == LEAVE_EPOCH) {
         if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
-            return;
+            return false;
         }
     } else if (rq->member_epoch == 0) {
         if (rq->api_version >= 1 && rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
-            return;
+            return false;
         }
         if (rq->rebalance_ms == -1) {
             fail(out, KERR_INVALID_REQUEST,
                  "RebalanceTimeoutMs must be provided in first request.");
-            return;
+            return false;
         }
         if (!rq->owned_set || rq->n_owned > 0) {
             fail(out, KERR_INVALID_REQUEST,
                  "TopicPartitions must be empty when (re-)joining.");
-            return;
+            return false;
         }
         if ((!rq->topics_set || rq->n_topics == 0) && !rq->regex) {
             fail(out, KERR_INVALID_REQUEST,
@@ -1211,42 +1212,59 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
                        "must be set in first request."
                      : "SubscribedTopicNames must be set in first "
                        "request.");
-            return;
+            return false;
         }
     } else if (rq->member_epoch == STATIC_LEAVE_EPOCH) {
         if (rq->member_id.len <= 0) {
             fail(out, KERR_INVALID_REQUEST, "MemberId can't be empty.");
-            return;
+            return false;
         }
         if (rq->instance_id.len < 0) {
             fail(out, KERR_INVALID_REQUEST, "InstanceId can't be null.");
-            return;
+            return false;
         }
     } else {
-        {
-            fail(out, KERR_INVALID_REQUEST, "MemberEpoch is invalid.");
-            return;
-        }
+        fail(out, KERR_INVALID_REQUEST, "MemberEpoch is invalid.");
+        return false;
     }
+    return true;
+}
+
+/* The checks after the request's shape: the protocol is enabled, the regex
+ * compiles, the assignor is one of the broker's and this node coordinates
+ * the group. false with out's error. */
+static bool hb_acceptable(grp_coord *c, const cg_hb_req *rq, cg_hb_resp *out) {
+    if (!c->cg_env.enabled) {
+        fail(out, KERR_UNSUPPORTED_VERSION,
+             "The new consumer group protocol is not enabled.");
+        return false;
+    }
+    if (!hb_request_valid(rq, out))
+        return false;
     if (rq->regex && !regex_valid(rq->regex)) {
         fail(out, KERR_INVALID_REGULAR_EXPRESSION,
              "SubscribedTopicRegex is not a valid regular expression.");
-        return;
+        return false;
     }
     if (rq->assignor && (strlen(rq->assignor) != rq->assignor_len ||
                          !assignor_ok(c, rq->assignor))) {
         fail(out, KERR_UNSUPPORTED_ASSIGNOR,
              "ServerAssignor is not supported.");
-        return;
+        return false;
     }
-
     int16_t e = grp_check_coordinator(c, rq->group_id);
     if (e) {
         fail(out, e, NULL);
-        return;
+        return false;
     }
+    return true;
+}
 
-    recs r = {0};
+/* The consumer group of the heartbeat: the existing one, or a new one when
+ * a member joins (an empty classic group of that id is replaced, Kafka's
+ * maybeDeleteEmptyClassicGroup: its record goes, its offsets stay). NULL
+ * with out's error. */
+static grp_group *hb_group(grp_coord *c, const cg_hb_req *rq, cg_hb_resp *out) {
     grp_group *g = grp_find(c, rq->group_id);
     bool join = rq->member_epoch == 0;
     if (g && !g->cg) {
@@ -1256,140 +1274,139 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         if (!join || !empty_classic) {
             fail(out, KERR_GROUP_ID_NOT_FOUND,
                  "Group is not a consumer group.");
-            return;
+            return NULL;
         }
-        /* Kafka's maybeDeleteEmptyClassicGroup: the classic group record
-         * goes, the offsets stay */
         grp_classic_tombstone(c, g);
         g->cg = cg_new();
     }
     if (!g) {
         if (!join) {
             fail(out, KERR_GROUP_ID_NOT_FOUND, "Consumer group not found.");
-            return;
+            return NULL;
         }
         g = grp_group_create(c, rq->group_id);
         g->cg = cg_new();
     }
-    cg_group *cg = g->cg;
+    return g;
+}
 
-    if (rq->member_epoch == LEAVE_EPOCH ||
-        rq->member_epoch == STATIC_LEAVE_EPOCH) {
-        leave(c, g, rq, out, &r);
-        recs_flush(c, g, &r);
-        return;
-    }
+/* group.consumer.max.size: a member the group does not know yet cannot
+ * join a full group. false with out's error. */
+static bool hb_has_room(const grp_coord *c, const cg_group *cg, proto_str mid,
+                        cg_hb_resp *out) {
+    if (cg->n < c->cg_env.max_size || c->cg_env.max_size <= 0 ||
+        find_member(cg, mid))
+        return true;
+    snprintf(out->message_buf, sizeof out->message_buf,
+             "The consumer group has reached its maximum capacity of %d "
+             "members.",
+             c->cg_env.max_size);
+    fail(out, KERR_GROUP_MAX_SIZE_REACHED, out->message_buf);
+    return false;
+}
 
-    char made[64];
-    proto_str mid = or_empty(rq->member_id);
-    if (mid.len == 0) {
-        make_member_id(made, sizeof made);
-        mid = proto_str_c(made);
-    }
-    if (cg->n >= c->cg_env.max_size && c->cg_env.max_size > 0 &&
-        !find_member(cg, mid)) {
-        static char msg[128];
-        snprintf(msg, sizeof msg,
-                 "The consumer group has reached its maximum capacity of %d "
-                 "members.",
-                 c->cg_env.max_size);
-        {
-            fail(out, KERR_GROUP_MAX_SIZE_REACHED, msg);
-            return;
+/* The member of a heartbeat without instance id: added when it joins,
+ * else found and its epoch checked. NULL with out's error. */
+static cg_member *hb_dynamic_member(grp_group *g, const cg_hb_req *rq,
+                                    proto_str mid, bool *is_new,
+                                    cg_hb_resp *out) {
+    cg_member *m = find_member(g->cg, mid);
+    if (!m) {
+        if (rq->member_epoch != 0) {
+            fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
+            return NULL;
         }
+        m = add_member(g->cg, mid);
+        *is_new = true;
+        SL_INFO("group",
+                "[GroupId %s] Member %s joins the consumer group using "
+                "the consumer protocol.",
+                g->id.p, mid.p);
+        return m;
     }
-
     const char *msg = NULL;
-    cg_member *m = NULL;
-    bool is_new = false;
-    if (rq->instance_id.len < 0) {
-        m = find_member(cg, mid);
-        if (!m) {
-            if (!join) {
-                fail(out, KERR_UNKNOWN_MEMBER_ID, NULL);
-                return;
-            }
-            m = add_member(cg, mid);
-            is_new = true;
-            SL_INFO("group",
-                    "[GroupId %s] Member %s joins the consumer group using "
-                    "the consumer protocol.",
-                    g->id.p, mid.p);
-        } else if ((e = check_epoch(m, rq, &msg)) != 0) {
-            {
-                fail(out, e, msg);
-                return;
-            }
-        }
-    } else {
-        cg_member *old = find_static(cg, rq->instance_id);
-        if (join) {
-            if (!old) {
-                m = find_member(cg, mid);
-                if (!m) {
-                    m = add_member(cg, mid);
-                    is_new = true;
-                }
-                SL_INFO("group",
-                        "[GroupId %s] Static member %s with instance id %s "
-                        "joins the consumer group using the consumer "
-                        "protocol.",
-                        g->id.p, mid.p, rq->instance_id.p);
-            } else {
-                if (old->epoch != STATIC_LEAVE_EPOCH) {
-                    fail(out, KERR_UNRELEASED_INSTANCE_ID,
-                         "Static member cannot join the group "
-                         "because the instance id is owned by "
-                         "another member.");
-                    return;
-                }
-                /* replaceMember: the new member id takes over the old
-                 * instance's assignment and target */
-                rec_remove_member(&r, g->id, old);
-                set_ps(&old->id, mid);
-                old->epoch = 0;
-                old->prev_epoch = 0;
-                m = old;
-                rec_member(&r, g->id, m, false);
-                rec_target_member(&r, g->id, m, false);
-                rec_current(&r, g->id, m, false);
-                SL_INFO("group",
-                        "[GroupId %s] Static member with instance id %s "
-                        "re-joins the consumer group using the consumer "
-                        "protocol. Created a new member %s to replace the "
-                        "existing member.",
-                        g->id.p, rq->instance_id.p, mid.p);
-            }
-        } else {
-            if (!old) {
-                recs_flush(c, g, &r);
-                {
-                    fail(out, KERR_UNKNOWN_MEMBER_ID,
-                         "Instance id is unknown.");
-                    return;
-                }
-            }
-            if (!gs_eq(old->id, mid)) {
-                recs_flush(c, g, &r);
-                {
-                    fail(out, KERR_FENCED_INSTANCE_ID,
-                         "The static member is fenced by an existing "
-                         "member.");
-                    return;
-                }
-            }
-            if ((e = check_epoch(old, rq, &msg)) != 0) {
-                recs_flush(c, g, &r);
-                {
-                    fail(out, e, msg);
-                    return;
-                }
-            }
-            m = old;
-        }
+    int16_t e = check_epoch(m, rq, &msg);
+    if (e) {
+        fail(out, e, msg);
+        return NULL;
     }
+    return m;
+}
 
-    /* 1. the member's changes */
+/* A static member joining: new, or taking over the instance id of a member
+ * that left with epoch -2 (Kafka's replaceMember: the new member id takes
+ * over the old one's assignment and target). NULL with out's error. */
+static cg_member *hb_static_join(grp_group *g, const cg_hb_req *rq,
+                                 proto_str mid, bool *is_new, recs *r,
+                                 cg_hb_resp *out) {
+    cg_member *old = find_static(g->cg, rq->instance_id);
+    if (!old) {
+        cg_member *m = find_member(g->cg, mid);
+        if (!m) {
+            m = add_member(g->cg, mid);
+            *is_new = true;
+        }
+        SL_INFO("group",
+                "[GroupId %s] Static member %s with instance id %s "
+                "joins the consumer group using the consumer "
+                "protocol.",
+                g->id.p, mid.p, rq->instance_id.p);
+        return m;
+    }
+    if (old->epoch != STATIC_LEAVE_EPOCH) {
+        fail(out, KERR_UNRELEASED_INSTANCE_ID,
+             "Static member cannot join the group "
+             "because the instance id is owned by "
+             "another member.");
+        return NULL;
+    }
+    rec_remove_member(r, g->id, old);
+    set_ps(&old->id, mid);
+    old->epoch = 0;
+    old->prev_epoch = 0;
+    rec_member(r, g->id, old, false);
+    rec_target_member(r, g->id, old, false);
+    rec_current(r, g->id, old, false);
+    SL_INFO("group",
+            "[GroupId %s] Static member with instance id %s "
+            "re-joins the consumer group using the consumer "
+            "protocol. Created a new member %s to replace the "
+            "existing member.",
+            g->id.p, rq->instance_id.p, mid.p);
+    return old;
+}
+
+/* A static member's heartbeat after its join: its instance id must be
+ * known, held by this member id, at the expected epoch. NULL with out's
+ * error. */
+static cg_member *hb_static_member(grp_group *g, const cg_hb_req *rq,
+                                   proto_str mid, cg_hb_resp *out) {
+    cg_member *old = find_static(g->cg, rq->instance_id);
+    if (!old) {
+        fail(out, KERR_UNKNOWN_MEMBER_ID, "Instance id is unknown.");
+        return NULL;
+    }
+    if (!gs_eq(old->id, mid)) {
+        fail(out, KERR_FENCED_INSTANCE_ID,
+             "The static member is fenced by an existing member.");
+        return NULL;
+    }
+    const char *msg = NULL;
+    int16_t e = check_epoch(old, rq, &msg);
+    if (e) {
+        fail(out, e, msg);
+        return NULL;
+    }
+    return old;
+}
+
+/* Step 2: the member's changes (instance, rack, rebalance timeout,
+ * assignor, subscription, client), recorded. Returns true if the group
+ * epoch must be bumped: a new member, another subscription or assignor, a
+ * regex now matching other topics, or topic metadata that changed. */
+static bool hb_update_member(grp_coord *c, grp_group *g, cg_member *m,
+                             const cg_hb_req *rq, bool is_new, recs *r) {
+    cg_group *cg = g->cg;
     bool changed = is_new, bump = is_new;
     if (rq->instance_id.len >= 0 && !gs_eq(m->instance_id, rq->instance_id)) {
         set_ps(&m->instance_id, rq->instance_id);
@@ -1432,24 +1449,29 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
         changed = true;
     }
     if (changed)
-        rec_member(&r, g->id, m, false);
+        rec_member(r, g->id, m, false);
     /* metadata of the subscribed topics: checked on every heartbeat, so
      * created/deleted topics and added partitions reach the assignment
      * within a heartbeat interval */
-    if (refresh_meta(c, g, &r))
+    if (refresh_meta(c, g, r))
         bump = true;
-    if (bump)
-        bump_group_epoch(g, &r,
-                         is_new ? "member joined" : "subscription changed");
+    return bump;
+}
 
-    /* 2. the target assignment */
+/* Steps 3 and 4 and the answer: the target assignment when the group epoch
+ * moved past it, the member reconciled towards it, its session renewed; the
+ * assignment is sent when it changed or on a full request (a join, or one
+ * with every field set after a client-side reset). */
+static void hb_reconcile_and_answer(grp_coord *c, grp_group *g, cg_member *m,
+                                    const cg_hb_req *rq, recs *r,
+                                    cg_hb_resp *out) {
+    cg_group *cg = g->cg;
     if (cg->group_epoch > cg->assignment_epoch)
-        update_target(c, g, &r);
+        update_target(c, g, r);
 
-    /* 3. reconciliation */
     tpset before = {0};
     tpset_copy(&before, m->assigned.v, m->assigned.n);
-    reconcile(c, g, m, rq, &r);
+    reconcile(c, g, m, rq, r);
 
     int32_t session_ms, hb_ms;
     session_and_interval(c, g->id, &session_ms, &hb_ms);
@@ -1458,11 +1480,59 @@ void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
     set_ps(&out->member_id, m->id);
     out->member_epoch = m->epoch;
     out->heartbeat_ms = hb_ms;
-    bool full =
-        join || (rq->rebalance_ms != -1 && rq->topics_set && rq->owned_set);
+    bool full = rq->member_epoch == 0 ||
+                (rq->rebalance_ms != -1 && rq->topics_set && rq->owned_set);
     if (full || !tpset_eq(&before, &m->assigned))
         answer_assignment(m, out);
     tpset_free(&before);
+}
+
+void grp_consumer_heartbeat(grp_coord *c, const cg_hb_req *rq,
+                            cg_hb_resp *out) {
+    memset(out, 0, sizeof *out);
+    out->member_epoch = rq->member_epoch;
+    out->member_id = gs_dup(or_empty(rq->member_id));
+    if (!hb_acceptable(c, rq, out))
+        return;
+    grp_group *g = hb_group(c, rq, out);
+    if (!g)
+        return;
+
+    recs r = {0};
+    if (rq->member_epoch == LEAVE_EPOCH ||
+        rq->member_epoch == STATIC_LEAVE_EPOCH) {
+        leave(c, g, rq, out, &r);
+        recs_flush(c, g, &r);
+        return;
+    }
+
+    char made[64];
+    proto_str mid = or_empty(rq->member_id);
+    if (mid.len == 0) {
+        make_member_id(c, made, sizeof made);
+        mid = proto_str_c(made);
+    }
+    if (!hb_has_room(c, g->cg, mid, out))
+        return;
+
+    bool join = rq->member_epoch == 0, is_new = false;
+    cg_member *m;
+    if (rq->instance_id.len < 0) {
+        m = hb_dynamic_member(g, rq, mid, &is_new, out);
+    } else if (join) {
+        m = hb_static_join(g, rq, mid, &is_new, &r, out);
+    } else {
+        m = hb_static_member(g, rq, mid, out);
+        if (!m)
+            recs_flush(c, g, &r);
+    }
+    if (!m)
+        return;
+
+    if (hb_update_member(c, g, m, rq, is_new, &r))
+        bump_group_epoch(g, &r,
+                         is_new ? "member joined" : "subscription changed");
+    hb_reconcile_and_answer(c, g, m, rq, &r, out);
     recs_flush(c, g, &r);
 }
 
@@ -1513,8 +1583,9 @@ void cg_loaded(grp_coord *c, grp_group *g) {
     }
 }
 
-/* Called by grp_tick's owner after env is set: sessions at load use the
- * configured timeout. */
+/* Set by the coordinator's owner (group/handlers.c) right after grp_new,
+ * before __consumer_offsets is replayed, so the sessions given at load
+ * (cg_loaded) use the configured timeout. */
 void grp_consumer_set_env(grp_coord *c, const cg_env *env) {
     c->cg_env = *env;
 }

@@ -88,8 +88,9 @@ typedef struct cg_hb_req {
 
 typedef struct cg_hb_resp {
     int16_t error;
-    const char *message; /* static or NULL */
-    proto_str member_id; /* malloc'd copy: cg_hb_resp_free */
+    const char *message;   /* static, message_buf or NULL */
+    char message_buf[128]; /* a message with figures (out lives as long) */
+    proto_str member_id;   /* malloc'd copy: cg_hb_resp_free */
     int32_t member_epoch;
     int32_t heartbeat_ms;
     bool has_assignment;

@@ -7,6 +7,7 @@
 #ifndef SL_GROUP_INTERNAL_H
 #define SL_GROUP_INTERNAL_H
 
+#include "core/clock.h"
 #include "group/consumer.h"
 #include "group/group.h"
 
@@ -78,7 +79,9 @@ struct grp_coord {
     grp_group **tab;
     size_t tab_size, n_groups;
     int8_t *part_state;
-    cg_env cg_env; /* topic metadata and configuration of consumer groups */
+    cg_env cg_env;  /* topic metadata and configuration of consumer groups */
+    rng member_rng; /* KIP-848 member ids (make_member_id) */
+    bool member_rng_seeded;
 };
 
 /* Kept protocol strings (group.h): gs_dup copies s (bytes, then a NUL

@@ -2,8 +2,10 @@
  * txn_coord.c - the transaction coordinator (Kafka's TransactionCoordinator
  * + TransactionStateManager on a single node) and its request handlers:
  * InitProducerId (22), AddPartitionsToTxn (24), AddOffsetsToTxn (25),
- * EndTxn (26), WriteTxnMarkers (27), TxnOffsetCommit (28),
- * DescribeProducers (61), DescribeTransactions (65), ListTransactions (66).
+ * EndTxn (26), WriteTxnMarkers (27), DescribeProducers (61),
+ * DescribeTransactions (65), ListTransactions (66). TxnOffsetCommit (28) is
+ * the group coordinator's (src/group); the markers that land on
+ * __consumer_offsets are reported to it through its txn_offsets_listener.
  *
  * Invariants:
  *  - every state change of a transactional id is appended to its
@@ -14,8 +16,10 @@
  *    that finds a Prepare* state finishes it on load (same markers again:
  *    a repeated marker is harmless), so a transaction is never half-visible.
  *  - an Ongoing transaction older than its timeout is aborted with a bumped
- *    epoch (the old producer is fenced), checked every second.
- * Threading: loop thread only.
+ *    epoch (the old producer is fenced), checked every
+ *    transaction.abort.timed.out.transaction.cleanup.interval.ms.
+ * The state is the node's txn_node (brk->txn, src/txn/internal.h).
+ * Threading: the node's loop thread only.
  */
 #include <signal.h>
 #include <stdio.h>
