@@ -106,6 +106,7 @@ typedef struct sim {
     bool calm;
     int64_t phase_start;
     int64_t g_at_calm;
+    int64_t g_mid; /* G half way through the calm phase, -1 before */
     double loss;
 } sim;
 
@@ -787,15 +788,26 @@ static void advance(sim *s) {
 }
 
 static void phase(sim *s) {
+    if (s->calm && s->g_mid < 0 && s->now - s->phase_start >= PHASE_MS / 2)
+        s->g_mid = s->G;
     if (s->now - s->phase_start < PHASE_MS)
         return;
     if (s->calm) {
-        /* C9: a calm phase must commit something */
+        /* C9: a calm phase must commit something, and by its end every
+         * node (voter or observer) has learned what was committed by its
+         * middle */
         if (s->G <= s->g_at_calm)
             fail(s,
                  "C9: no progress in %d ms with every node up and "
                  "connected (committed %lld)",
                  PHASE_MS, (long long)s->G);
+        for (int i = 0; i < s->nn; i++)
+            if (s->nodes[i].committed < s->g_mid)
+                fail(s,
+                     "C9: node %d has committed %lld at the end of a calm "
+                     "phase, %lld was committed %d ms before",
+                     s->nodes[i].id, (long long)s->nodes[i].committed,
+                     (long long)s->g_mid, PHASE_MS / 2);
         s->calm = false;
         s->loss = 0.10;
     } else {
@@ -808,6 +820,7 @@ static void phase(sim *s) {
             if (!s->nodes[i].alive)
                 node_boot(s, &s->nodes[i]);
         s->g_at_calm = s->G;
+        s->g_mid = -1;
         TRACE(s, "calm");
     }
     s->phase_start = s->now;
@@ -877,6 +890,7 @@ bool rsim_run(const rsim_opts *opts, rsim_stats *stats) {
             s->conn[a][b] = true;
     s->calm = true;
     s->loss = 0.02;
+    s->g_mid = -1;
     cur = s;
     void (*old)(int) = signal(SIGABRT, on_abort);
     setvbuf(stdout, NULL, _IOLBF, 0);
