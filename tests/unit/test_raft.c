@@ -631,3 +631,108 @@ TEST(raft_describe_quorum_replica_states) {
     raft_get_info(&l.r, &info);
     CHECK_EQ(info.high_watermark, 2);
 }
+
+TEST(raft_fetch_long_poll) {
+    int32_t lep[] = {1};
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), lep, 1);
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    raft_log_synced(&l.r, 6000, 2);
+    raft_out_clear(&l.r);
+    /* caught up, nothing new, same high watermark: parked (no response) */
+    raft_msg f = fetch_req(2, 1, 2, 2, 2);
+    f.u.fetch.max_wait_ms = 500;
+    f.u.fetch.high_watermark = -1;
+    raft_receive(&l.r, 6001, &f); /* moves the high watermark: answered */
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) != NULL);
+    raft_out_clear(&l.r);
+    f.u.fetch.high_watermark = 2;
+    raft_receive(&l.r, 6002, &f);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    /* new durable data completes it */
+    uint64_t v = 77;
+    int64_t base = -1;
+    CHECK_EQ(raft_propose(&l.r, 6003, (const uint8_t *)&v, 8, 1, &base),
+             KERR_NONE);
+    CHECK_EQ(base, 2);
+    tn_apply(&l);
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 6004); /* not durable yet: still parked */
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_log_synced(&l.r, 6005, 3);
+    const raft_msg *resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    CHECK(resp && resp->correlation_id == 9 && resp->u.fresp.n_batches == 1);
+    raft_out_clear(&l.r);
+    /* parked again at the end: answered empty when max wait expires */
+    f.u.fetch.fetch_offset = 3;
+    f.u.fetch.high_watermark = 2;
+    raft_receive(&l.r, 6100, &f);
+    resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    /* offset 3 from voter 2 commits offset 3: the high watermark moved */
+    CHECK(resp && resp->u.fresp.high_watermark == 3);
+    raft_out_clear(&l.r);
+    f.u.fetch.high_watermark = 3;
+    raft_receive(&l.r, 6101, &f);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_tick(&l.r, 6500);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_tick(&l.r, 6601);
+    resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    CHECK(resp && resp->u.fresp.n_batches == 0 &&
+          resp->u.fresp.partition_error == KERR_NONE);
+}
+
+TEST(raft_leader_without_quorum_resigns) {
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), NULL, 0);
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    /* 1.5 x controller.quorum.fetch.timeout.ms (2000) without a fetch from
+     * a majority: resign and tell the others with EndQuorumEpoch */
+    raft_tick(&l.r, 5002 + 2999);
+    CHECK_EQ(l.r.role, RAFT_LEADER);
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 5002 + 3000);
+    CHECK_EQ(l.r.role, RAFT_RESIGNED);
+    const raft_msg *e = find_msg(&l.r, RAFT_END_REQ);
+    CHECK(e && e->u.end.leader_id == 1 && e->u.end.leader_epoch == 2 &&
+          e->u.end.n_candidates == 2);
+    /* and a proposal is refused */
+    uint64_t v = 1;
+    CHECK_EQ(raft_propose(&l.r, 8100, (const uint8_t *)&v, 8, 1, NULL),
+             KERR_NOT_LEADER_OR_FOLLOWER);
+    /* after an election timeout it leaves the epoch (epoch + 1) */
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 20000);
+    CHECK(l.r.qs.epoch >= 3);
+    CHECK(l.r.role != RAFT_RESIGNED && l.r.role != RAFT_LEADER);
+}
+
+TEST(raft_fetch_snapshot_errors) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    tn_elect(&t);
+    raft_out_clear(&t.r);
+    raft_msg q;
+    memset(&q, 0, sizeof(q));
+    q.kind = RAFT_FSNAP_REQ;
+    q.from = 2;
+    q.u.fsnap.replica.id = 2;
+    q.u.fsnap.max_bytes = 100;
+    q.u.fsnap.current_leader_epoch = 2;
+    q.u.fsnap.snapshot_id = (raft_oe){5, 1};
+    raft_receive(&t.r, 6000, &q); /* no read_snapshot in this log */
+    const raft_msg *resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_SNAPSHOT_NOT_FOUND);
+    raft_out_clear(&t.r);
+    q.u.fsnap.position = -1;
+    raft_receive(&t.r, 6001, &q);
+    resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_POSITION_OUT_OF_RANGE);
+    raft_out_clear(&t.r);
+    q.u.fsnap.current_leader_epoch = 1;
+    raft_receive(&t.r, 6002, &q);
+    resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_FENCED_LEADER_EPOCH);
+}
