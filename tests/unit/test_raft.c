@@ -736,3 +736,41 @@ TEST(raft_fetch_snapshot_errors) {
     resp = find_msg(&t.r, RAFT_FSNAP_RESP);
     CHECK(resp && resp->u.sresp.partition_error == KERR_FENCED_LEADER_EPOCH);
 }
+
+TEST(raft_unknown_voter) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    /* a BeginQuorumEpoch from a leader outside the voter set: the epoch is
+     * taken, but with no endpoints to fetch from the node stays unattached
+     * (Kafka would need LeaderEndpoints in the request to follow it) */
+    raft_msg b;
+    memset(&b, 0, sizeof(b));
+    b.kind = RAFT_BEGIN_REQ;
+    b.from = 9;
+    b.u.begin.voter.id = 1;
+    b.u.begin.leader_id = 9;
+    b.u.begin.leader_epoch = 4;
+    raft_receive(&t.r, 1, &b);
+    const raft_msg *resp = find_msg(&t.r, RAFT_BEGIN_RESP);
+    CHECK(resp && resp->u.eresp.partition_error == KERR_NONE &&
+          resp->u.eresp.leader_epoch == 4);
+    CHECK_EQ(t.r.role, RAFT_UNATTACHED);
+    CHECK_EQ(t.r.qs.epoch, 4);
+    raft_out_clear(&t.r);
+    /* Kafka judges a Vote by the nominee's log, not its membership; a
+     * request addressed to another voter key is refused */
+    raft_msg m = vote_req(9, 1, 5, 0, 0, false);
+    m.u.vote.voter.id = 2;
+    raft_receive(&t.r, 2, &m);
+    resp = find_msg(&t.r, RAFT_VOTE_RESP);
+    CHECK(resp && resp->u.eresp.partition_error == KERR_INVALID_VOTER_KEY &&
+          !resp->u.eresp.vote_granted);
+    CHECK_EQ(t.r.qs.voted.id, RAFT_NO_ID);
+    /* a non-voter never becomes a candidate: an observer node waits */
+    tnode o;
+    tn_boot(&o, 100, qs_of(1, -1, -1), NULL, 0);
+    raft_tick(&o.r, 100000);
+    CHECK_EQ(o.r.role, RAFT_UNATTACHED);
+    CHECK(find_msg(&o.r, RAFT_VOTE_REQ) == NULL);
+    CHECK(find_msg(&o.r, RAFT_FETCH_REQ) != NULL); /* it looks for a leader */
+}
