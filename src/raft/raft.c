@@ -5,7 +5,9 @@
  * same states, transitions, checks and error codes, with the I/O turned
  * into outbox items.
  *
- * Invariants (asserted where they are established):
+ * Invariants (asserted where they are established; where a peer's message
+ * would break one, the message is ignored and counted in r->violations
+ * instead, so bad input never crashes a node):
  *  I1  The epoch (qs.epoch) never decreases, and every change of the
  *      persisted part (epoch, leader, voted key) is PERSISTed before any
  *      message that depends on it leaves the outbox.
@@ -20,7 +22,8 @@
  *      own epoch is committed).
  *  I5  The committed offset a node reports (RAFT_OUT_COMMIT) never
  *      decreases in one life, and it never exceeds the log end.
- *  I6  A follower never truncates below its high watermark.
+ *  I6  A follower never truncates below its high watermark (or its
+ *      committed offset), and its high watermark never moves back.
  *  I7  log_start <= durable_end <= log_end; an APPEND starts at log_end.
  *  I8  At most one leader per epoch: a request or response naming another
  *      leader for our epoch than the one we know is a protocol violation.
