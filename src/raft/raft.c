@@ -773,7 +773,7 @@ static void follower_update_hw(raft *r, int64_t leader_hw) {
 static bool handle_fetch_response(raft *r, const raft_msg *m) {
     const raft_fetch_resp *fr = &m->u.fresp;
     if (fr->error_code)
-        return fr->error_code != KERR_BROKER_NOT_AVAILABLE ? false : false;
+        return false; /* handleTopLevelError */
     int h = handle_common_response(r, fr->partition_error, fr->leader_id,
                                    fr->leader_epoch);
     if (h >= 0)
@@ -1024,29 +1024,29 @@ static void handle_vote_request(raft *r, const raft_msg *m) {
     resp->u.eresp.vote_granted = granted;
 }
 
-static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
+/* The response handlers return false to back off from that peer
+ * (Kafka's handleTopLevelError / handleUnexpectedError), true otherwise. */
+static bool handle_vote_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code == KERR_UNSUPPORTED_VERSION &&
         r->role == RAFT_PROSPECTIVE) {
         to_candidate(r);
-        return;
+        return true;
     }
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
     if (h >= 0)
-        return;
+        return h == 1;
     if (e->partition_error)
-        return;
+        return false;
     if (r->role != RAFT_PROSPECTIVE && r->role != RAFT_CANDIDATE)
-        return;
-    if (vi < 0)
-        return;
+        return true;
     raft_peer *p = &r->voters[vi];
     if (e->vote_granted) {
         if (p->vote == -1 && r->role == RAFT_CANDIDATE)
-            return; /* CandidateState refuses a grant after a rejection */
+            return true; /* CandidateState refuses a grant after a no */
         p->vote = 1;
         if (vote_granted(r)) {
             if (r->role == RAFT_PROSPECTIVE)
@@ -1056,7 +1056,7 @@ static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
         }
     } else {
         if (p->vote == 1 && r->role == RAFT_CANDIDATE)
-            return;
+            return true;
         p->vote = -1;
         if (vote_rejected(r)) {
             if (r->role == RAFT_PROSPECTIVE) {
@@ -1073,6 +1073,7 @@ static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
             }
         }
     }
+    return true;
 }
 
 /* ---------- BeginQuorumEpoch / EndQuorumEpoch ---------- */
@@ -1098,16 +1099,19 @@ static void handle_begin_request(raft *r, const raft_msg *m) {
     epoch_response(r, out_response(r, m, RAFT_BEGIN_RESP), KERR_NONE);
 }
 
-static void handle_begin_response(raft *r, const raft_msg *m, int vi) {
+static bool handle_begin_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
-    if (h >= 0 || e->partition_error)
-        return;
-    if (r->role == RAFT_LEADER && vi >= 0)
+    if (h >= 0)
+        return h == 1;
+    if (e->partition_error)
+        return false;
+    if (r->role == RAFT_LEADER)
         r->voters[vi].acked = true;
+    return true;
 }
 
 /* strictExponentialElectionBackoffMs */
@@ -1144,16 +1148,19 @@ static void handle_end_request(raft *r, const raft_msg *m) {
     epoch_response(r, out_response(r, m, RAFT_END_RESP), KERR_NONE);
 }
 
-static void handle_end_response(raft *r, const raft_msg *m, int vi) {
+static bool handle_end_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
-    if (h >= 0 || e->partition_error)
-        return;
-    if (r->role == RAFT_RESIGNED && vi >= 0)
+    if (h >= 0)
+        return h == 1;
+    if (e->partition_error)
+        return false;
+    if (r->role == RAFT_RESIGNED)
         r->voters[vi].unacked_end = false;
+    return true;
 }
 
 /* ---------- inputs ---------- */
@@ -1200,13 +1207,13 @@ void raft_receive(raft *r, int64_t now_ms, const raft_msg *m) {
         bool ok = true;
         switch (m->kind) {
         case RAFT_VOTE_RESP:
-            handle_vote_response(r, m, vi);
+            ok = handle_vote_response(r, m, vi);
             break;
         case RAFT_BEGIN_RESP:
-            handle_begin_response(r, m, vi);
+            ok = handle_begin_response(r, m, vi);
             break;
         case RAFT_END_RESP:
-            handle_end_response(r, m, vi);
+            ok = handle_end_response(r, m, vi);
             break;
         case RAFT_FETCH_RESP:
             ok = handle_fetch_response(r, m);

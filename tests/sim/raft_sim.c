@@ -393,12 +393,45 @@ static int node_index(const sim *s, int32_t id) {
     return -1;
 }
 
+static void net_enqueue(sim *s, const raft_msg *m, int64_t delay);
+
+/* A request lost on the way: half the time silently (a hung connection,
+ * the request times out), half the time the sender's client sees the
+ * connection drop and completes the request with a NETWORK_EXCEPTION
+ * response (Kafka's RaftUtil.errorResponse). */
+static void net_lost(sim *s, const raft_msg *m) {
+    s->st.dropped++;
+    if (m->kind % 2 != 0 || !chance(s, 500))
+        return;
+    raft_msg e;
+    memset(&e, 0, sizeof(e));
+    e.kind = (raft_kind)(m->kind + 1);
+    e.from = m->to;
+    e.to = m->from;
+    e.correlation_id = m->correlation_id;
+    if (e.kind == RAFT_FETCH_RESP)
+        e.u.fresp.error_code = KERR_NETWORK_EXCEPTION;
+    else if (e.kind == RAFT_FSNAP_RESP)
+        e.u.sresp.error_code = KERR_NETWORK_EXCEPTION;
+    else
+        e.u.eresp.error_code = KERR_NETWORK_EXCEPTION;
+    net_enqueue(s, &e, (int64_t)rng_below(&s->rng, 5));
+}
+
 static void net_send(sim *s, const raft_msg *m) {
     int a = node_index(s, m->from), b = node_index(s, m->to);
     if (b < 0 || !s->conn[a][b] || rng_below(&s->rng, 1000) < s->loss * 1000) {
-        s->st.dropped++;
+        net_lost(s, m);
         return;
     }
+    /* delay: mostly short, sometimes long (reordering) */
+    int64_t d = (int64_t)rng_below(&s->rng, 20);
+    if (chance(s, 30))
+        d += (int64_t)rng_below(&s->rng, 600);
+    net_enqueue(s, m, d);
+}
+
+static void net_enqueue(sim *s, const raft_msg *m, int64_t d) {
     if (s->nq == s->capq) {
         s->capq = s->capq ? s->capq * 2 : 256;
         s->q = realloc(s->q, sizeof(smsg) * s->capq);
@@ -407,10 +440,6 @@ static void net_send(sim *s, const raft_msg *m) {
     }
     smsg *x = &s->q[s->nq++];
     x->m = *m;
-    /* delay: mostly short, sometimes long (reordering) */
-    int64_t d = (int64_t)rng_below(&s->rng, 20);
-    if (chance(s, 30))
-        d += (int64_t)rng_below(&s->rng, 600);
     x->at = s->now + d;
     if (m->kind == RAFT_FETCH_RESP) {
         for (int i = 0; i < m->u.fresp.n_batches; i++) {

@@ -774,3 +774,42 @@ TEST(raft_unknown_voter) {
     CHECK(find_msg(&o.r, RAFT_VOTE_REQ) == NULL);
     CHECK(find_msg(&o.r, RAFT_FETCH_REQ) != NULL); /* it looks for a leader */
 }
+
+TEST(raft_error_response_backs_off) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    raft_tick(&t.r, 5000); /* prospective: pre-votes to 2 and 3 */
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v != NULL);
+    if (!v)
+        return;
+    int32_t corr2 = -1;
+    for (int i = 0; i < t.r.n_out; i++)
+        if (t.r.out[i].kind == RAFT_OUT_SEND && t.r.out[i].u.msg.to == 2)
+            corr2 = t.r.out[i].u.msg.correlation_id;
+    raft_out_clear(&t.r);
+    /* the connection to 2 dropped: Kafka completes the request with an
+     * error response and backs off (controller.quorum.retry.backoff.ms) */
+    raft_msg e;
+    memset(&e, 0, sizeof(e));
+    e.kind = RAFT_VOTE_RESP;
+    e.from = 2;
+    e.to = 1;
+    e.correlation_id = corr2;
+    e.u.eresp.error_code = KERR_NETWORK_EXCEPTION;
+    raft_receive(&t.r, 5001, &e);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 5020);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 5021);
+    v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->to == 2 && v->u.vote.pre_vote);
+    /* a response to an older request (stale correlation id) is dropped */
+    raft_out_clear(&t.r);
+    e.u.eresp.error_code = 0;
+    e.u.eresp.leader_id = -1;
+    e.u.eresp.leader_epoch = 1;
+    e.u.eresp.vote_granted = true;
+    raft_receive(&t.r, 5022, &e);
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+}
