@@ -231,20 +231,28 @@ static void fail_parked(raft *r, int16_t err) {
 /* Complete every parked fetch (fetchPurgatory.completeAll), or only those
  * whose deadline passed or that now have data. */
 static void complete_parked(raft *r, bool all) {
-    if (r->completing)
+    if (r->completing) {
+        /* a response just built moved the high watermark: every parked
+         * fetch is due, once the current pass is over */
+        r->complete_all_again |= all;
         return;
+    }
     r->completing = true;
-    raft_peer *sets[2] = {r->voters, r->observers};
-    int ns[2] = {r->cfg.voters.n, r->n_observers};
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < ns[s]; i++) {
-            raft_peer *p = &sets[s][i];
-            if (!p->parked)
-                continue;
-            if (all || r->now >= p->parked_deadline ||
-                p->parked_req.fetch_offset < r->durable_end)
-                respond_parked(r, p);
-        }
+    do {
+        all |= r->complete_all_again;
+        r->complete_all_again = false;
+        raft_peer *sets[2] = {r->voters, r->observers};
+        int ns[2] = {r->cfg.voters.n, r->n_observers};
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < ns[s]; i++) {
+                raft_peer *p = &sets[s][i];
+                if (!p->parked)
+                    continue;
+                if (all || r->now >= p->parked_deadline ||
+                    p->parked_req.fetch_offset < r->durable_end)
+                    respond_parked(r, p);
+            }
+    } while (r->complete_all_again);
     r->completing = false;
 }
 

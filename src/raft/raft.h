@@ -363,7 +363,8 @@ typedef struct raft {
     int n_observers;
     raft_peer observers[RAFT_MAX_OBSERVERS];
     int32_t next_corr;
-    bool completing;     /* completing parked fetches (no reentry) */
+    bool completing; /* completing parked fetches (no reentry) */
+    bool complete_all_again;
     uint64_t violations; /* protocol violations by peers, ignored */
 
     int n_out;
