@@ -7,7 +7,7 @@
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       longer libFuzzer runs (FUZZ_SECONDS per target)
 #   make proto      regenerate src/proto/gen from SPEC (default ../shared/kafka-spec)
-#   make format / make lint
+#   make format / make lint (format, config table, cppcheck, layers)
 #   make bench      side-by-side benchmark against Apache Kafka
 
 CC      ?= cc
@@ -145,7 +145,10 @@ FORMAT_SRC = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'f
 format:
 	clang-format -i $(FORMAT_SRC)
 
+# The layers of src/ (src/LAYERS): no include points upward, no cycle
+# between modules; known exceptions in scripts/layers-allow.txt.
 lint:
+	python3 scripts/layers.py
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 	python3 tools/kafka-configdef/gen_config_def.py --check
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
