@@ -813,3 +813,66 @@ TEST(raft_error_response_backs_off) {
     raft_receive(&t.r, 5022, &e);
     CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
 }
+
+/* Reject every pending Vote request of `t` (from each voter asked). */
+static void tn_reject_votes(tnode *t, int64_t now) {
+    raft_msg reqs[RAFT_MAX_VOTERS];
+    int n = 0;
+    for (int i = 0; i < t->r.n_out && n < RAFT_MAX_VOTERS; i++)
+        if (t->r.out[i].kind == RAFT_OUT_SEND &&
+            t->r.out[i].u.msg.kind == RAFT_VOTE_REQ)
+            reqs[n++] = t->r.out[i].u.msg;
+    raft_out_clear(&t->r);
+    for (int i = 0; i < n; i++) {
+        raft_msg resp;
+        memset(&resp, 0, sizeof(resp));
+        resp.kind = RAFT_VOTE_RESP;
+        resp.from = reqs[i].to;
+        resp.to = reqs[i].from;
+        resp.correlation_id = reqs[i].correlation_id;
+        resp.u.eresp.leader_id = t->r.qs.leader_id;
+        resp.u.eresp.leader_epoch = reqs[i].u.vote.replica_epoch;
+        raft_receive(&t->r, now, &resp);
+    }
+}
+
+TEST(raft_prospective_loss_returns_to_leader_keeping_vote) {
+    int32_t ep[] = {1, 3};
+    tnode t;
+    /* follower of 2 in epoch 3, having voted for 3 in that epoch */
+    tn_boot(&t, 1, qs_of(3, 2, 3), ep, 2);
+    CHECK_EQ(t.r.role, RAFT_FOLLOWER);
+    raft_out_clear(&t.r);
+    raft_tick(&t.r, 2000); /* controller.quorum.fetch.timeout.ms */
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+    CHECK_EQ(count_out(&t.r, RAFT_OUT_PERSIST), 0); /* memory only */
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->u.vote.pre_vote && v->u.vote.replica_epoch == 3 &&
+          v->u.vote.last_offset == 2 && v->u.vote.last_offset_epoch == 3);
+    tn_reject_votes(&t, 2001);
+    /* the pre-vote lost: back to the known leader, same epoch, same vote */
+    CHECK_EQ(t.r.role, RAFT_FOLLOWER);
+    CHECK_EQ(t.r.qs.epoch, 3);
+    CHECK_EQ(t.r.qs.leader_id, 2);
+    CHECK_EQ(t.r.qs.voted.id, 3);
+}
+
+TEST(raft_candidate_times_out_to_prospective) {
+    int32_t ep[] = {1};
+    tnode t;
+    tn_boot(&t, 1, qs_of(2, -1, 1), ep, 1); /* voted for itself in 2 */
+    CHECK_EQ(t.r.role, RAFT_CANDIDATE);
+    raft_tick(&t.r, 1);
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && !v->u.vote.pre_vote && v->u.vote.replica_epoch == 2);
+    tn_reject_votes(&t, 2);
+    /* rejected by all: it waits out its election timeout, then goes back
+     * to Prospective without bumping the epoch (Kafka 4 with KIP-996) */
+    CHECK_EQ(t.r.role, RAFT_CANDIDATE);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 4000);
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+    CHECK_EQ(t.r.qs.epoch, 2);
+    v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->u.vote.pre_vote && v->u.vote.replica_epoch == 2);
+}
