@@ -5,7 +5,9 @@
  * same states, transitions, checks and error codes, with the I/O turned
  * into outbox items.
  *
- * Invariants (asserted where they are established):
+ * Invariants (asserted where they are established; where a peer's message
+ * would break one, the message is ignored and counted in r->violations
+ * instead, so bad input never crashes a node):
  *  I1  The epoch (qs.epoch) never decreases, and every change of the
  *      persisted part (epoch, leader, voted key) is PERSISTed before any
  *      message that depends on it leaves the outbox.
@@ -20,7 +22,8 @@
  *      own epoch is committed).
  *  I5  The committed offset a node reports (RAFT_OUT_COMMIT) never
  *      decreases in one life, and it never exceeds the log end.
- *  I6  A follower never truncates below its high watermark.
+ *  I6  A follower never truncates below its high watermark (or its
+ *      committed offset), and its high watermark never moves back.
  *  I7  log_start <= durable_end <= log_end; an APPEND starts at log_end.
  *  I8  At most one leader per epoch: a request or response naming another
  *      leader for our epoch than the one we know is a protocol violation.
@@ -228,20 +231,28 @@ static void fail_parked(raft *r, int16_t err) {
 /* Complete every parked fetch (fetchPurgatory.completeAll), or only those
  * whose deadline passed or that now have data. */
 static void complete_parked(raft *r, bool all) {
-    if (r->completing)
+    if (r->completing) {
+        /* a response just built moved the high watermark: every parked
+         * fetch is due, once the current pass is over */
+        r->complete_all_again |= all;
         return;
+    }
     r->completing = true;
-    raft_peer *sets[2] = {r->voters, r->observers};
-    int ns[2] = {r->cfg.voters.n, r->n_observers};
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < ns[s]; i++) {
-            raft_peer *p = &sets[s][i];
-            if (!p->parked)
-                continue;
-            if (all || r->now >= p->parked_deadline ||
-                p->parked_req.fetch_offset < r->durable_end)
-                respond_parked(r, p);
-        }
+    do {
+        all |= r->complete_all_again;
+        r->complete_all_again = false;
+        raft_peer *sets[2] = {r->voters, r->observers};
+        int ns[2] = {r->cfg.voters.n, r->n_observers};
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < ns[s]; i++) {
+                raft_peer *p = &sets[s][i];
+                if (!p->parked)
+                    continue;
+                if (all || r->now >= p->parked_deadline ||
+                    p->parked_req.fetch_offset < r->durable_end)
+                    respond_parked(r, p);
+            }
+    } while (r->complete_all_again);
     r->completing = false;
 }
 
@@ -770,7 +781,7 @@ static void follower_update_hw(raft *r, int64_t leader_hw) {
 static bool handle_fetch_response(raft *r, const raft_msg *m) {
     const raft_fetch_resp *fr = &m->u.fresp;
     if (fr->error_code)
-        return fr->error_code != KERR_BROKER_NOT_AVAILABLE ? false : false;
+        return false; /* handleTopLevelError */
     int h = handle_common_response(r, fr->partition_error, fr->leader_id,
                                    fr->leader_epoch);
     if (h >= 0)
@@ -1021,29 +1032,29 @@ static void handle_vote_request(raft *r, const raft_msg *m) {
     resp->u.eresp.vote_granted = granted;
 }
 
-static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
+/* The response handlers return false to back off from that peer
+ * (Kafka's handleTopLevelError / handleUnexpectedError), true otherwise. */
+static bool handle_vote_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code == KERR_UNSUPPORTED_VERSION &&
         r->role == RAFT_PROSPECTIVE) {
         to_candidate(r);
-        return;
+        return true;
     }
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
     if (h >= 0)
-        return;
+        return h == 1;
     if (e->partition_error)
-        return;
+        return false;
     if (r->role != RAFT_PROSPECTIVE && r->role != RAFT_CANDIDATE)
-        return;
-    if (vi < 0)
-        return;
+        return true;
     raft_peer *p = &r->voters[vi];
     if (e->vote_granted) {
         if (p->vote == -1 && r->role == RAFT_CANDIDATE)
-            return; /* CandidateState refuses a grant after a rejection */
+            return true; /* CandidateState refuses a grant after a no */
         p->vote = 1;
         if (vote_granted(r)) {
             if (r->role == RAFT_PROSPECTIVE)
@@ -1053,7 +1064,7 @@ static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
         }
     } else {
         if (p->vote == 1 && r->role == RAFT_CANDIDATE)
-            return;
+            return true;
         p->vote = -1;
         if (vote_rejected(r)) {
             if (r->role == RAFT_PROSPECTIVE) {
@@ -1070,6 +1081,7 @@ static void handle_vote_response(raft *r, const raft_msg *m, int vi) {
             }
         }
     }
+    return true;
 }
 
 /* ---------- BeginQuorumEpoch / EndQuorumEpoch ---------- */
@@ -1095,16 +1107,19 @@ static void handle_begin_request(raft *r, const raft_msg *m) {
     epoch_response(r, out_response(r, m, RAFT_BEGIN_RESP), KERR_NONE);
 }
 
-static void handle_begin_response(raft *r, const raft_msg *m, int vi) {
+static bool handle_begin_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
-    if (h >= 0 || e->partition_error)
-        return;
-    if (r->role == RAFT_LEADER && vi >= 0)
+    if (h >= 0)
+        return h == 1;
+    if (e->partition_error)
+        return false;
+    if (r->role == RAFT_LEADER)
         r->voters[vi].acked = true;
+    return true;
 }
 
 /* strictExponentialElectionBackoffMs */
@@ -1141,16 +1156,19 @@ static void handle_end_request(raft *r, const raft_msg *m) {
     epoch_response(r, out_response(r, m, RAFT_END_RESP), KERR_NONE);
 }
 
-static void handle_end_response(raft *r, const raft_msg *m, int vi) {
+static bool handle_end_response(raft *r, const raft_msg *m, int vi) {
     const raft_epoch_resp *e = &m->u.eresp;
     if (e->error_code)
-        return;
+        return false;
     int h = handle_common_response(r, e->partition_error, e->leader_id,
                                    e->leader_epoch);
-    if (h >= 0 || e->partition_error)
-        return;
-    if (r->role == RAFT_RESIGNED && vi >= 0)
+    if (h >= 0)
+        return h == 1;
+    if (e->partition_error)
+        return false;
+    if (r->role == RAFT_RESIGNED)
         r->voters[vi].unacked_end = false;
+    return true;
 }
 
 /* ---------- inputs ---------- */
@@ -1197,13 +1215,13 @@ void raft_receive(raft *r, int64_t now_ms, const raft_msg *m) {
         bool ok = true;
         switch (m->kind) {
         case RAFT_VOTE_RESP:
-            handle_vote_response(r, m, vi);
+            ok = handle_vote_response(r, m, vi);
             break;
         case RAFT_BEGIN_RESP:
-            handle_begin_response(r, m, vi);
+            ok = handle_begin_response(r, m, vi);
             break;
         case RAFT_END_RESP:
-            handle_end_response(r, m, vi);
+            ok = handle_end_response(r, m, vi);
             break;
         case RAFT_FETCH_RESP:
             ok = handle_fetch_response(r, m);

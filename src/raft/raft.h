@@ -22,6 +22,10 @@
  *   RAFT_OUT_SEND      transmit the message (request or response).
  *   RAFT_OUT_COMMIT    the high watermark moved to `offset` (notification).
  *   RAFT_OUT_SNAPSHOT_* KIP-630 hooks, see below.
+ * Responses are matched to the request in flight to that peer by
+ * correlation id; the glue must not hand the core a response to a request
+ * of a previous process life (new connections after a restart give that;
+ * or seed r->next_corr apart per life, as the simulation does).
  * Data pointers in outbox items (batch payloads, snapshot chunks) borrow
  * from the input that produced them or from the log (raft_log_ops.read):
  * valid until the caller's next call into the core.
@@ -359,7 +363,8 @@ typedef struct raft {
     int n_observers;
     raft_peer observers[RAFT_MAX_OBSERVERS];
     int32_t next_corr;
-    bool completing;     /* completing parked fetches (no reentry) */
+    bool completing; /* completing parked fetches (no reentry) */
+    bool complete_all_again;
     uint64_t violations; /* protocol violations by peers, ignored */
 
     int n_out;

@@ -5,7 +5,11 @@
  * on a leader, complete an fsync, crash or restart a node, change the
  * network partition, take a snapshot. Time alternates between chaos phases
  * (crashes, partitions, 10% loss) and calm phases (everyone up and
- * connected, 2% loss) in which progress is required.
+ * connected, no loss but still delays, reordering and duplicates) in which
+ * progress is required. (With silent loss in calm phases too, a node that
+ * needs a snapshot can miss the convergence deadline: a lost response costs
+ * the request timeout, 2 s, which is also the fetch timeout, and the
+ * restarted follower state starts the snapshot over, as in Kafka.)
  *
  * Checkers, after every step or at the event that could break them:
  *  C1 at most one leader per epoch (over the whole run);
@@ -15,7 +19,9 @@
  *  C4 committed entries never change: every node that commits offset o, or
  *     writes an entry at o < the global committed offset, has the same
  *     entry there as the global committed log;
- *  C5 no node ever truncates a committed entry;
+ *  C5 no node ever truncates below the offset it knows is committed (the
+ *     global committed log may be cut on a node that has not learned it and
+ *     follows a deposed leader: C6 is what keeps it);
  *  C6 a majority of voters hold every committed entry durably (a crash
  *     loses only unsynced writes, so this must hold across crashes);
  *  C7 a snapshot sits at the log start and equals the replay of the
@@ -73,6 +79,7 @@ typedef struct snode {
     uint8_t recv[SNAP_BYTES];
     uint32_t recv_len;
     int64_t committed; /* this life */
+    uint32_t lives;
     int64_t match_end; /* log [0, match_end) is the committed log's */
 } snode;
 
@@ -106,6 +113,7 @@ typedef struct sim {
     bool calm;
     int64_t phase_start;
     int64_t g_at_calm;
+    int64_t g_mid; /* G half way through the calm phase, -1 before */
     double loss;
 } sim;
 
@@ -385,12 +393,45 @@ static int node_index(const sim *s, int32_t id) {
     return -1;
 }
 
+static void net_enqueue(sim *s, const raft_msg *m, int64_t delay);
+
+/* A request lost on the way: half the time silently (a hung connection,
+ * the request times out), half the time the sender's client sees the
+ * connection drop and completes the request with a NETWORK_EXCEPTION
+ * response (Kafka's RaftUtil.errorResponse). */
+static void net_lost(sim *s, const raft_msg *m) {
+    s->st.dropped++;
+    if (m->kind % 2 != 0 || !chance(s, 500))
+        return;
+    raft_msg e;
+    memset(&e, 0, sizeof(e));
+    e.kind = (raft_kind)(m->kind + 1);
+    e.from = m->to;
+    e.to = m->from;
+    e.correlation_id = m->correlation_id;
+    if (e.kind == RAFT_FETCH_RESP)
+        e.u.fresp.error_code = KERR_NETWORK_EXCEPTION;
+    else if (e.kind == RAFT_FSNAP_RESP)
+        e.u.sresp.error_code = KERR_NETWORK_EXCEPTION;
+    else
+        e.u.eresp.error_code = KERR_NETWORK_EXCEPTION;
+    net_enqueue(s, &e, (int64_t)rng_below(&s->rng, 5));
+}
+
 static void net_send(sim *s, const raft_msg *m) {
     int a = node_index(s, m->from), b = node_index(s, m->to);
     if (b < 0 || !s->conn[a][b] || rng_below(&s->rng, 1000) < s->loss * 1000) {
-        s->st.dropped++;
+        net_lost(s, m);
         return;
     }
+    /* delay: mostly short, sometimes long (reordering) */
+    int64_t d = (int64_t)rng_below(&s->rng, 20);
+    if (chance(s, 30))
+        d += (int64_t)rng_below(&s->rng, 600);
+    net_enqueue(s, m, d);
+}
+
+static void net_enqueue(sim *s, const raft_msg *m, int64_t d) {
     if (s->nq == s->capq) {
         s->capq = s->capq ? s->capq * 2 : 256;
         s->q = realloc(s->q, sizeof(smsg) * s->capq);
@@ -399,10 +440,6 @@ static void net_send(sim *s, const raft_msg *m) {
     }
     smsg *x = &s->q[s->nq++];
     x->m = *m;
-    /* delay: mostly short, sometimes long (reordering) */
-    int64_t d = (int64_t)rng_below(&s->rng, 20);
-    if (chance(s, 30))
-        d += (int64_t)rng_below(&s->rng, 600);
     x->at = s->now + d;
     if (m->kind == RAFT_FETCH_RESP) {
         for (int i = 0; i < m->u.fresp.n_batches; i++) {
@@ -453,12 +490,15 @@ static void node_apply(sim *s, snode *n) {
         }
         case RAFT_OUT_TRUNCATE: {
             int64_t t = o->u.offset;
-            if (t < s->G && t < lend(n) && t >= n->start &&
-                ent_eq(&n->e[t - n->start], &s->clog[t])) /* C5 */
+            /* C5: never below what this node knows is committed. (Below
+             * the global committed offset is allowed: a node that has not
+             * learned the commit yet and follows a deposed leader drops the
+             * entries that leader lacks, and fetches them back later.) */
+            if (t < n->committed)
                 fail(s,
-                     "C5: node %d truncates committed offset %lld "
-                     "(committed %lld)",
-                     n->id, (long long)t, (long long)s->G);
+                     "C5: node %d truncates to %lld below its committed "
+                     "offset %lld",
+                     n->id, (long long)t, (long long)n->committed);
             if (t < n->start || t > lend(n))
                 fail(s, "node %d truncates to %lld outside [%lld, %lld]", n->id,
                      (long long)t, (long long)n->start, (long long)lend(n));
@@ -606,6 +646,10 @@ static void node_boot(sim *s, snode *n) {
                       .start_epoch = n->start > 0 ? n->start_snap_id.epoch : 0};
     rng_seed(&n->rng, rng_next(&s->rng));
     raft_init(&n->r, &cfg, &ops, &n->rng, &boot, s->now);
+    /* A restarted process talks over new connections, so no response to a
+     * request of its previous life can reach it: distinct correlation ids
+     * per life model that. */
+    n->r.next_corr = (int32_t)((++n->lives % 20000) * 100000);
     n->alive = true;
     n->committed = -1;
     n->recv_len = 0;
@@ -787,20 +831,31 @@ static void advance(sim *s) {
 }
 
 static void phase(sim *s) {
+    if (s->calm && s->g_mid < 0 && s->now - s->phase_start >= PHASE_MS / 2)
+        s->g_mid = s->G;
     if (s->now - s->phase_start < PHASE_MS)
         return;
     if (s->calm) {
-        /* C9: a calm phase must commit something */
+        /* C9: a calm phase must commit something, and by its end every
+         * node (voter or observer) has learned what was committed by its
+         * middle */
         if (s->G <= s->g_at_calm)
             fail(s,
                  "C9: no progress in %d ms with every node up and "
                  "connected (committed %lld)",
                  PHASE_MS, (long long)s->G);
+        for (int i = 0; i < s->nn; i++)
+            if (s->nodes[i].committed < s->g_mid)
+                fail(s,
+                     "C9: node %d has committed %lld at the end of a calm "
+                     "phase, %lld was committed %d ms before",
+                     s->nodes[i].id, (long long)s->nodes[i].committed,
+                     (long long)s->g_mid, PHASE_MS / 2);
         s->calm = false;
         s->loss = 0.10;
     } else {
         s->calm = true;
-        s->loss = 0.02;
+        s->loss = 0;
         for (int a = 0; a < s->nn; a++)
             for (int b = 0; b < s->nn; b++)
                 s->conn[a][b] = true;
@@ -808,6 +863,7 @@ static void phase(sim *s) {
             if (!s->nodes[i].alive)
                 node_boot(s, &s->nodes[i]);
         s->g_at_calm = s->G;
+        s->g_mid = -1;
         TRACE(s, "calm");
     }
     s->phase_start = s->now;
@@ -876,7 +932,8 @@ bool rsim_run(const rsim_opts *opts, rsim_stats *stats) {
         for (int b = 0; b < s->nn; b++)
             s->conn[a][b] = true;
     s->calm = true;
-    s->loss = 0.02;
+    s->loss = 0;
+    s->g_mid = -1;
     cur = s;
     void (*old)(int) = signal(SIGABRT, on_abort);
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -631,3 +631,248 @@ TEST(raft_describe_quorum_replica_states) {
     raft_get_info(&l.r, &info);
     CHECK_EQ(info.high_watermark, 2);
 }
+
+TEST(raft_fetch_long_poll) {
+    int32_t lep[] = {1};
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), lep, 1);
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    raft_log_synced(&l.r, 6000, 2);
+    raft_out_clear(&l.r);
+    /* caught up, nothing new, same high watermark: parked (no response) */
+    raft_msg f = fetch_req(2, 1, 2, 2, 2);
+    f.u.fetch.max_wait_ms = 500;
+    f.u.fetch.high_watermark = -1;
+    raft_receive(&l.r, 6001, &f); /* moves the high watermark: answered */
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) != NULL);
+    raft_out_clear(&l.r);
+    f.u.fetch.high_watermark = 2;
+    raft_receive(&l.r, 6002, &f);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    /* new durable data completes it */
+    uint64_t v = 77;
+    int64_t base = -1;
+    CHECK_EQ(raft_propose(&l.r, 6003, (const uint8_t *)&v, 8, 1, &base),
+             KERR_NONE);
+    CHECK_EQ(base, 2);
+    tn_apply(&l);
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 6004); /* not durable yet: still parked */
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_log_synced(&l.r, 6005, 3);
+    const raft_msg *resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    CHECK(resp && resp->correlation_id == 9 && resp->u.fresp.n_batches == 1);
+    raft_out_clear(&l.r);
+    /* parked again at the end: answered empty when max wait expires */
+    f.u.fetch.fetch_offset = 3;
+    f.u.fetch.high_watermark = 2;
+    raft_receive(&l.r, 6100, &f);
+    resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    /* offset 3 from voter 2 commits offset 3: the high watermark moved */
+    CHECK(resp && resp->u.fresp.high_watermark == 3);
+    raft_out_clear(&l.r);
+    f.u.fetch.high_watermark = 3;
+    raft_receive(&l.r, 6101, &f);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_tick(&l.r, 6500);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_tick(&l.r, 6601);
+    resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    CHECK(resp && resp->u.fresp.n_batches == 0 &&
+          resp->u.fresp.partition_error == KERR_NONE);
+}
+
+TEST(raft_leader_without_quorum_resigns) {
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), NULL, 0);
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    /* 1.5 x controller.quorum.fetch.timeout.ms (2000) without a fetch from
+     * a majority: resign and tell the others with EndQuorumEpoch */
+    raft_tick(&l.r, 5002 + 2999);
+    CHECK_EQ(l.r.role, RAFT_LEADER);
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 5002 + 3000);
+    CHECK_EQ(l.r.role, RAFT_RESIGNED);
+    const raft_msg *e = find_msg(&l.r, RAFT_END_REQ);
+    CHECK(e && e->u.end.leader_id == 1 && e->u.end.leader_epoch == 2 &&
+          e->u.end.n_candidates == 2);
+    /* and a proposal is refused */
+    uint64_t v = 1;
+    CHECK_EQ(raft_propose(&l.r, 8100, (const uint8_t *)&v, 8, 1, NULL),
+             KERR_NOT_LEADER_OR_FOLLOWER);
+    /* after an election timeout it leaves the epoch (epoch + 1) */
+    raft_out_clear(&l.r);
+    raft_tick(&l.r, 20000);
+    CHECK(l.r.qs.epoch >= 3);
+    CHECK(l.r.role != RAFT_RESIGNED && l.r.role != RAFT_LEADER);
+}
+
+TEST(raft_fetch_snapshot_errors) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    tn_elect(&t);
+    raft_out_clear(&t.r);
+    raft_msg q;
+    memset(&q, 0, sizeof(q));
+    q.kind = RAFT_FSNAP_REQ;
+    q.from = 2;
+    q.u.fsnap.replica.id = 2;
+    q.u.fsnap.max_bytes = 100;
+    q.u.fsnap.current_leader_epoch = 2;
+    q.u.fsnap.snapshot_id = (raft_oe){5, 1};
+    raft_receive(&t.r, 6000, &q); /* no read_snapshot in this log */
+    const raft_msg *resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_SNAPSHOT_NOT_FOUND);
+    raft_out_clear(&t.r);
+    q.u.fsnap.position = -1;
+    raft_receive(&t.r, 6001, &q);
+    resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_POSITION_OUT_OF_RANGE);
+    raft_out_clear(&t.r);
+    q.u.fsnap.current_leader_epoch = 1;
+    raft_receive(&t.r, 6002, &q);
+    resp = find_msg(&t.r, RAFT_FSNAP_RESP);
+    CHECK(resp && resp->u.sresp.partition_error == KERR_FENCED_LEADER_EPOCH);
+}
+
+TEST(raft_unknown_voter) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    /* a BeginQuorumEpoch from a leader outside the voter set: the epoch is
+     * taken, but with no endpoints to fetch from the node stays unattached
+     * (Kafka would need LeaderEndpoints in the request to follow it) */
+    raft_msg b;
+    memset(&b, 0, sizeof(b));
+    b.kind = RAFT_BEGIN_REQ;
+    b.from = 9;
+    b.u.begin.voter.id = 1;
+    b.u.begin.leader_id = 9;
+    b.u.begin.leader_epoch = 4;
+    raft_receive(&t.r, 1, &b);
+    const raft_msg *resp = find_msg(&t.r, RAFT_BEGIN_RESP);
+    CHECK(resp && resp->u.eresp.partition_error == KERR_NONE &&
+          resp->u.eresp.leader_epoch == 4);
+    CHECK_EQ(t.r.role, RAFT_UNATTACHED);
+    CHECK_EQ(t.r.qs.epoch, 4);
+    raft_out_clear(&t.r);
+    /* Kafka judges a Vote by the nominee's log, not its membership; a
+     * request addressed to another voter key is refused */
+    raft_msg m = vote_req(9, 1, 5, 0, 0, false);
+    m.u.vote.voter.id = 2;
+    raft_receive(&t.r, 2, &m);
+    resp = find_msg(&t.r, RAFT_VOTE_RESP);
+    CHECK(resp && resp->u.eresp.partition_error == KERR_INVALID_VOTER_KEY &&
+          !resp->u.eresp.vote_granted);
+    CHECK_EQ(t.r.qs.voted.id, RAFT_NO_ID);
+    /* a non-voter never becomes a candidate: an observer node waits */
+    tnode o;
+    tn_boot(&o, 100, qs_of(1, -1, -1), NULL, 0);
+    raft_tick(&o.r, 100000);
+    CHECK_EQ(o.r.role, RAFT_UNATTACHED);
+    CHECK(find_msg(&o.r, RAFT_VOTE_REQ) == NULL);
+    CHECK(find_msg(&o.r, RAFT_FETCH_REQ) != NULL); /* it looks for a leader */
+}
+
+TEST(raft_error_response_backs_off) {
+    tnode t;
+    tn_boot(&t, 1, qs_of(1, -1, -1), NULL, 0);
+    raft_tick(&t.r, 5000); /* prospective: pre-votes to 2 and 3 */
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v != NULL);
+    if (!v)
+        return;
+    int32_t corr2 = -1;
+    for (int i = 0; i < t.r.n_out; i++)
+        if (t.r.out[i].kind == RAFT_OUT_SEND && t.r.out[i].u.msg.to == 2)
+            corr2 = t.r.out[i].u.msg.correlation_id;
+    raft_out_clear(&t.r);
+    /* the connection to 2 dropped: Kafka completes the request with an
+     * error response and backs off (controller.quorum.retry.backoff.ms) */
+    raft_msg e;
+    memset(&e, 0, sizeof(e));
+    e.kind = RAFT_VOTE_RESP;
+    e.from = 2;
+    e.to = 1;
+    e.correlation_id = corr2;
+    e.u.eresp.error_code = KERR_NETWORK_EXCEPTION;
+    raft_receive(&t.r, 5001, &e);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 5020);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 5021);
+    v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->to == 2 && v->u.vote.pre_vote);
+    /* a response to an older request (stale correlation id) is dropped */
+    raft_out_clear(&t.r);
+    e.u.eresp.error_code = 0;
+    e.u.eresp.leader_id = -1;
+    e.u.eresp.leader_epoch = 1;
+    e.u.eresp.vote_granted = true;
+    raft_receive(&t.r, 5022, &e);
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+}
+
+/* Reject every pending Vote request of `t` (from each voter asked). */
+static void tn_reject_votes(tnode *t, int64_t now) {
+    raft_msg reqs[RAFT_MAX_VOTERS];
+    int n = 0;
+    for (int i = 0; i < t->r.n_out && n < RAFT_MAX_VOTERS; i++)
+        if (t->r.out[i].kind == RAFT_OUT_SEND &&
+            t->r.out[i].u.msg.kind == RAFT_VOTE_REQ)
+            reqs[n++] = t->r.out[i].u.msg;
+    raft_out_clear(&t->r);
+    for (int i = 0; i < n; i++) {
+        raft_msg resp;
+        memset(&resp, 0, sizeof(resp));
+        resp.kind = RAFT_VOTE_RESP;
+        resp.from = reqs[i].to;
+        resp.to = reqs[i].from;
+        resp.correlation_id = reqs[i].correlation_id;
+        resp.u.eresp.leader_id = t->r.qs.leader_id;
+        resp.u.eresp.leader_epoch = reqs[i].u.vote.replica_epoch;
+        raft_receive(&t->r, now, &resp);
+    }
+}
+
+TEST(raft_prospective_loss_returns_to_leader_keeping_vote) {
+    int32_t ep[] = {1, 3};
+    tnode t;
+    /* follower of 2 in epoch 3, having voted for 3 in that epoch */
+    tn_boot(&t, 1, qs_of(3, 2, 3), ep, 2);
+    CHECK_EQ(t.r.role, RAFT_FOLLOWER);
+    raft_out_clear(&t.r);
+    raft_tick(&t.r, 2000); /* controller.quorum.fetch.timeout.ms */
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+    CHECK_EQ(count_out(&t.r, RAFT_OUT_PERSIST), 0); /* memory only */
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->u.vote.pre_vote && v->u.vote.replica_epoch == 3 &&
+          v->u.vote.last_offset == 2 && v->u.vote.last_offset_epoch == 3);
+    tn_reject_votes(&t, 2001);
+    /* the pre-vote lost: back to the known leader, same epoch, same vote */
+    CHECK_EQ(t.r.role, RAFT_FOLLOWER);
+    CHECK_EQ(t.r.qs.epoch, 3);
+    CHECK_EQ(t.r.qs.leader_id, 2);
+    CHECK_EQ(t.r.qs.voted.id, 3);
+}
+
+TEST(raft_candidate_times_out_to_prospective) {
+    int32_t ep[] = {1};
+    tnode t;
+    tn_boot(&t, 1, qs_of(2, -1, 1), ep, 1); /* voted for itself in 2 */
+    CHECK_EQ(t.r.role, RAFT_CANDIDATE);
+    raft_tick(&t.r, 1);
+    const raft_msg *v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && !v->u.vote.pre_vote && v->u.vote.replica_epoch == 2);
+    tn_reject_votes(&t, 2);
+    /* rejected by all: it waits out its election timeout, then goes back
+     * to Prospective without bumping the epoch (Kafka 4 with KIP-996) */
+    CHECK_EQ(t.r.role, RAFT_CANDIDATE);
+    CHECK(find_msg(&t.r, RAFT_VOTE_REQ) == NULL);
+    raft_tick(&t.r, 4000);
+    CHECK_EQ(t.r.role, RAFT_PROSPECTIVE);
+    CHECK_EQ(t.r.qs.epoch, 2);
+    v = find_msg(&t.r, RAFT_VOTE_REQ);
+    CHECK(v && v->u.vote.pre_vote && v->u.vote.replica_epoch == 2);
+}
