@@ -17,7 +17,6 @@
  *    epoch (the old producer is fenced), checked every second.
  * Threading: loop thread only.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/murmur2.h"
 #include "core/util.h"
@@ -312,17 +312,6 @@ static int16_t transit(txn_meta *m, const txn_next *x) {
     return KERR_NONE;
 }
 
-/* Crash points for the restart tests: SLUICE_TXN_CRASH=after-prepare kills
- * the process (SIGKILL, like kill -9) once PrepareCommit/PrepareAbort is
- * written, =after-marker once the first marker is written. */
-static void crash_point(const char *name) {
-    const char *v = getenv("SLUICE_TXN_CRASH");
-    if (v && strcmp(v, name) == 0) {
-        SL_WARN("txn", "SLUICE_TXN_CRASH=%s: killing the process", name);
-        raise(SIGKILL);
-    }
-}
-
 /* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
  * already persisted), then Complete*. */
 static int16_t complete_txn(txn_meta *m) {
@@ -345,7 +334,7 @@ static int16_t complete_txn(txn_meta *m) {
             return e; /* stays Prepare*: retried by the tick */
         if (gc && strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
             txn_offsets_complete(gc, m->parts[i].partition, m->pid, commit);
-        crash_point("after-marker");
+        (void)SL_FAULT(TXN_AFTER_MARKER); /* restart tests: crash here */
     }
     txn_next x = next_of(m);
     x.state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
@@ -369,7 +358,7 @@ static int16_t end_txn(txn_meta *m, bool commit, int16_t epoch) {
     SL_DEBUG("txn", "%s transaction %s (producer %lld epoch %d, %d partitions)",
              commit ? "committing" : "aborting", m->tid, (long long)m->pid,
              m->epoch, m->n_parts);
-    crash_point("after-prepare");
+    (void)SL_FAULT(TXN_AFTER_PREPARE); /* restart tests: crash here */
     return complete_txn(m);
 }
 
