@@ -381,7 +381,7 @@ static void on_req_timer(net_loop *loop, void *ctx) {
     c->req_timer = 0;
     enter(c);
     req_ent *oldest = c->inflight.head ? c->inflight.head : c->queue.head;
-    if (oldest && clk_mono_ms() >= oldest->deadline) {
+    if (oldest && net_loop_now_ms(c->loop) >= oldest->deadline) {
         snprintf(c->last_err, sizeof c->last_err,
                  "request (api %d, correlation %d) to %s:%d timed out",
                  oldest->key, oldest->corr, c->host, c->port);
@@ -400,7 +400,7 @@ static void arm_req_timer(net_client *c) {
     req_ent *oldest = c->inflight.head ? c->inflight.head : c->queue.head;
     if (!oldest)
         return;
-    int64_t d = oldest->deadline - clk_mono_ms();
+    int64_t d = oldest->deadline - net_loop_now_ms(c->loop);
     c->req_timer = net_timer_add(c->loop, d < 0 ? 0 : d, on_req_timer, c);
 }
 
@@ -428,7 +428,7 @@ static req_ent *new_ent(net_client *c, int16_t key, int16_t ver,
     e->ver = ver;
     e->cb = cb;
     e->ctx = ctx;
-    e->deadline = clk_mono_ms() + c->request_timeout_ms;
+    e->deadline = net_loop_now_ms(c->loop) + c->request_timeout_ms;
     return e;
 }
 

@@ -277,7 +277,7 @@ const net_sys *net_loop_sys(const net_loop *loop) {
 
 /* The loop's monotonic time: its env's clock even when called from outside
  * the loop (a timer added during start-up, a simulator's question). */
-static int64_t loop_now_ns(const net_loop *loop) {
+int64_t net_loop_now_ns(const net_loop *loop) {
     if (!loop->env)
         return clk_mono_ns();
     const sl_env *prev = sl_env_enter(loop->env);
@@ -289,7 +289,7 @@ static int64_t loop_now_ns(const net_loop *loop) {
 int64_t net_loop_timer_due_in_ns(const net_loop *loop) {
     if (!loop->n_timers)
         return INT64_MAX;
-    int64_t d = loop->timers[0].deadline_ns - loop_now_ns(loop);
+    int64_t d = loop->timers[0].deadline_ns - net_loop_now_ns(loop);
     return d > 0 ? d : 0;
 }
 
@@ -351,7 +351,7 @@ uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
     if (delay_ms < 0)
         delay_ms = 0;
     timer_ent *t = &loop->timers[loop->n_timers++];
-    t->deadline_ns = loop_now_ns(loop) + delay_ms * 1000000;
+    t->deadline_ns = net_loop_now_ns(loop) + delay_ms * 1000000;
     uint64_t id = loop->next_timer_id++;
     t->id = id;
     t->fn = fn;

@@ -104,6 +104,13 @@ extern const net_sys net_sys_posix;
 net_loop *net_loop_new(void);
 /* The loop's transport, for streams of its own (net/client.c). */
 const net_sys *net_loop_sys(const net_loop *loop);
+/* The loop's monotonic time: its env's clock (clk_mono_ns), also when
+ * called from outside the loop (deadlines of a request sent by a test or a
+ * simulator's workload). */
+int64_t net_loop_now_ns(const net_loop *loop);
+static inline int64_t net_loop_now_ms(const net_loop *loop) {
+    return net_loop_now_ns(loop) / 1000000;
+}
 /* Nanoseconds (of the loop env's clock) until the earliest timer is due,
  * 0 if overdue, INT64_MAX if none: a simulator advances time by it. */
 int64_t net_loop_timer_due_in_ns(const net_loop *loop);
