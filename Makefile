@@ -1,7 +1,9 @@
 # Sluice - one build system: GNU make + pkg-config.
 #   make            build/sluice (multi-call binary) and the kafka-*.sh aliases
 #   make run        build and start a single-node broker on :9092 (config/server.properties)
-#   make test       every test: unit (C, plain and sanitized), fuzz smoke run,
+#   make sim        the deterministic simulator (SEED= STEPS= NODES=)
+#   make test       every test: unit (C, plain and sanitized), a short sweep of
+#                   simulator seeds, fuzz smoke run,
 #                   integration (pytest, against the ASan+UBSan broker)
 #   make test-kafka the integration scenarios against Apache Kafka itself
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -31,15 +33,19 @@ LIB_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
               src/txn/*.c src/cluster/*.c src/tools/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-# tests/sim: the crash file system (and later the simulator), test-only
-# code that the unit tests use and the broker binary never links.
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/sim/*.c))
+# tests/sim: test-only code the broker binary never links. The crash file
+# system and the simulated network are shared with the unit tests; the
+# simulator (build/sim) is those plus its own files (sim*.c).
+SIMLIB_SRC := tests/sim/crashfs.c tests/sim/simnet.c
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c) $(SIMLIB_SRC))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_SRC  := $(sort $(wildcard tests/sim/*.c))
+SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
 
 .PHONY: all deps run test unit test-unit test-integration test-kafka asan fuzz \
-        fuzz-smoke proto format lint bench clean venv
+        fuzz-smoke proto format lint bench clean venv sim sim-sweep
 
 all: $(BUILD)/sluice aliases
 
@@ -66,6 +72,26 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_OK)
 
 $(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The deterministic simulator: `make sim SEED=42 STEPS=5000 NODES=1`
+# (SEED defaults to a fresh one, printed). A failure prints the command
+# that replays it. sim-sweep runs SIM_SEEDS seeds of SIM_STEPS steps (the
+# short sweep of `make test`).
+$(BUILD)/sim: $(SIM_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+SEED  ?=
+STEPS ?= 2000
+NODES ?= 1
+sim: $(BUILD)/sim
+	$(BUILD)/sim $(if $(SEED),--seed $(SEED)) --steps $(STEPS) --nodes $(NODES)
+
+SIM_SEEDS ?= 1 2 3 4 5
+SIM_STEPS ?= 1500
+sim-sweep: $(BUILD)/sim
+	@for s in $(SIM_SEEDS); do \
+	  $(BUILD)/sim --seed $$s --steps $(SIM_STEPS) --nodes $(NODES) || exit 1; \
+	done
 
 run: all
 	mkdir -p sluice-data
@@ -153,5 +179,5 @@ $(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/obj/src/main.d \
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(SIM_OBJ:.o=.d) $(BUILD)/obj/src/main.d \
   $(BUILD)/bench/nullbroker.d
