@@ -120,7 +120,7 @@ typedef struct node_slot {
     int x_nvals;
     int64_t x_commits, x_aborts;
     part_model parts[N_TOPICS][MAX_PARTS];
-    int64_t starts, kills, power_losses;
+    int64_t starts, kills, power_losses, faults_fired;
 } node_slot;
 
 static struct world {
@@ -180,6 +180,7 @@ static void on_fault(void *ctx, sl_fault_id id) {
     if (verbose)
         printf("  node %d: fault %s fired\n", s->id, sl_fault_name(id));
     s->dying = true;
+    s->faults_fired++;
     crashfs_cut_after(s->fs, 0); /* the power is off from here on */
     simnet_host_crash(W.net, s->host);
 }
@@ -1213,8 +1214,9 @@ static void run_for(int64_t ns) {
             node_slot *s = &W.nodes[i];
             if (s->node)
                 sim_node_poll(s->node);
-            if (s->dying)
-                node_crash(s, true);
+            if (s->dying) /* SIGKILL at a fault point, or _exit: the
+                             page cache survives */
+                node_crash(s, false);
         }
         net_loop_poll(W.cli, 0);
         int64_t step = simnet_next_event_ns(W.net);
@@ -1269,6 +1271,10 @@ static void step_once(void) {
     } else if (roll < 803) {
         /* a clock step on one node (NTP) */
         s->skew_ns += (int64_t)rng_below(&W.r, 2000000000);
+    } else if (roll < 808) {
+        /* a named fault point: the node crashes when it is hit */
+        sl_fault_id id = (sl_fault_id)rng_below(&W.r, SL_FAULT_COUNT);
+        sl_fault_arm(&s->faults, id, 1 + (int64_t)rng_below(&W.r, 3));
     } else if (roll < 900) {
         if (s->node && s->topics_made)
             group_step(s);
