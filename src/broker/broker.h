@@ -55,7 +55,33 @@ typedef struct cl_image cl_image; /* src/cluster/image.h */
 typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
-typedef struct brk_mover brk_mover;     /* alter_replica_log_dirs.c */
+typedef struct log_partition log_partition;
+typedef struct brk_mover brk_mover; /* alter_replica_log_dirs.c */
+typedef struct txn_node txn_node;   /* src/txn/txn.h */
+typedef struct grp_node grp_node;   /* src/group/node.h */
+
+/* ---- the node's services for the coordinators ------------------------------
+ * What src/group and src/txn need from the rest of their node beyond this
+ * contract. The coordinators sit below the broker's own files (controller,
+ * data path) and never call into them: they reach them only through these
+ * callbacks, set when the node starts (src/broker/coordinators.c). */
+typedef struct brk_broker brk_broker;
+typedef struct brk_coord_services {
+    /* Creates a topic with configs (the controller, ctl_create_topic);
+     * a Kafka error code. */
+    int16_t (*create_topic)(brk_broker *brk, const char *name, int32_t n_parts,
+                            int16_t rf, const brk_kv *configs,
+                            size_t n_configs);
+    /* Registered, unfenced brokers (ctl_live_brokers). */
+    int32_t (*live_brokers)(brk_broker *brk);
+    /* Reserves producer ids [*first, *first + block), *first >= floor
+     * (ctl_allocate_producer_ids); a Kafka error code. */
+    int16_t (*allocate_producer_ids)(brk_broker *brk, int32_t block,
+                                     int64_t floor, int64_t *first);
+    /* A coordinator appended to log (markers): wake the fetches waiting on
+     * it (fetch.c). */
+    void (*data_appended)(brk_broker *brk, log_partition *log);
+} brk_coord_services;
 
 /* ---- broker state ----------------------------------------------------------
  */
@@ -73,6 +99,11 @@ typedef struct brk_broker {
     bool shutting_down;
     struct brk_mover *mover; /* log-dir moves (alter_replica_log_dirs.c);
                                 NULL until the first one */
+    /* The coordinators' state, made at start and freed after the loop
+     * stops (txn_node_new / grp_node_new). */
+    struct txn_node *txn;         /* producer states, transaction coordinator */
+    struct grp_node *grp;         /* group coordinator */
+    brk_coord_services coord_svc; /* what they call back into */
 } brk_broker;
 
 /* The single broker of this process (set by server_main before handlers run).

@@ -260,7 +260,7 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
         known++;
         int64_t max_off = c->replica ? -1
                           : c->rq.isolation_level == 1
-                              ? txn_lso(p->log) /* txn hook */
+                              ? txn_lso(brk, p->log) /* txn hook */
                               : log_high_watermark(p->log);
         int32_t len = 0;
         err = log_read_len(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off,
@@ -350,7 +350,7 @@ static bool fetch_respond(fetch_ctx *c) {
         if (p) {
             o->hw = log_high_watermark(p->log);
             o->lso = c->rq.isolation_level == 1
-                         ? txn_lso(p->log) /* txn hook */
+                         ? txn_lso(brk, p->log) /* txn hook */
                          : log_last_stable_offset(p->log);
             o->start = log_start_offset(p->log);
             /* A fetcher that names its last fetched epoch learns where its
@@ -434,8 +434,8 @@ static bool fetch_respond(fetch_ctx *c) {
                 buf_put_be64(b, (uint64_t)o->start);
             /* aborted_transactions: null for read_uncommitted */
             if (c->rq.isolation_level == 1 && o->p && !o->err) /* txn hook */
-                txn_fetch_write_aborted(b, flex, o->p->log, o->fp->fetch_offset,
-                                        o->lso);
+                txn_fetch_write_aborted(req->brk, b, flex, o->p->log,
+                                        o->fp->fetch_offset, o->lso);
             else
                 proto_write_array_len(b, flex,
                                       c->rq.isolation_level == 1 ? 0 : -1);

@@ -1002,6 +1002,8 @@ int server_main(int argc, char **argv) {
         return 1;
     }
 
+    brk_coordinators_start(&brk);
+
 #define BRK_START_HOOK(fn) fn(&brk);
 #include "broker/hooks.def"
 #undef BRK_START_HOOK
@@ -1048,6 +1050,7 @@ int server_main(int argc, char **argv) {
         shutdown_hooks[i].fn(&brk, shutdown_hooks[i].ctx);
     net_loop_drain(loop, 5000);
     net_loop_close_all(loop);
+    brk_coordinators_free(&brk);
     if (brk.logs)
         brk_storage_close(&brk);
     brk_cluster_stop(&brk);

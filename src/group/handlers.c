@@ -1,19 +1,23 @@
 /*
  * handlers.c - the group coordinator inside the broker: the request
  * handlers of FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
- * OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and
- * OffsetDelete (handlers.def), the __consumer_offsets topic (created on the
- * first FindCoordinator, as Kafka does), the record store (one batch per
- * change, appended through the log layer with LOG_ORIGIN_COORDINATOR), the
- * replay of that topic (groups and offsets survive restarts), and the
- * timers (grp_tick every 50 ms, offset expiry every
- * offsets.retention.check.interval.ms).
+ * OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups,
+ * OffsetDelete, TxnOffsetCommit and the KIP-848 ConsumerGroupHeartbeat and
+ * ConsumerGroupDescribe (handlers.def), the __consumer_offsets topic
+ * (created on the first FindCoordinator, as Kafka does), the record store
+ * (one batch per change, appended through the log layer with
+ * LOG_ORIGIN_COORDINATOR), the replay of that topic (groups and offsets
+ * survive restarts), and the timers (grp_tick every 50 ms, offset expiry
+ * every offsets.retention.check.interval.ms, deleted topics every second).
  *
- * The coordinator is created by the start hook grp_start (hooks.def), which
+ * The node's state is its grp_node (brk->grp, group/node.h). The
+ * coordinator is created by the start hook grp_start (hooks.def), which
  * replays __consumer_offsets in steps from the loop: meanwhile the groups
  * of a partition still loading answer COORDINATOR_LOAD_IN_PROGRESS, as
  * Kafka's do. A partition created later is loaded when it appears.
- * Threading: loop thread only.
+ * What it needs from the controller comes through brk->coord_svc; it
+ * calls down into src/txn (FindCoordinator, TxnOffsetCommit), never up.
+ * Threading: the node's loop thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +25,13 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "group/consumer.h"
 #include "group/group.h"
+#include "group/node.h"
 #include "log/batch.h"
 #include "log/log.h"
 #include "proto/errors.h"
@@ -37,10 +41,47 @@
 #define OFFSETS_TOPIC "__consumer_offsets"
 #define TICK_MS 50
 
-static grp_coord *coord;
-static brk_broker *cbrk;
-static uint64_t tick_timer, expire_timer, deleted_timer;
-static bool stopping;
+/* The node's group coordinator state (group/node.h). */
+static grp_node *node_of(brk_broker *brk) {
+    SL_ASSERT(brk && brk->grp);
+    return brk->grp;
+}
+
+static grp_coord *get_coord(brk_broker *brk);
+
+/* txn_offsets_listener: the transaction coordinator asks for a group's
+ * partition and reports the markers that land on __consumer_offsets. */
+static int32_t txn_partition_for(void *ctx, proto_str group) {
+    grp_node *g = ctx;
+    return grp_partition_for(group.p, group.len > 0 ? (size_t)group.len : 0,
+                             grp_cfg(get_coord(g->brk))->num_partitions);
+}
+
+static void txn_marker(void *ctx, int32_t p, int64_t producer_id, bool commit) {
+    grp_node *g = ctx;
+    get_coord(g->brk);
+    grp_txn_complete(g, p, producer_id, commit);
+}
+
+grp_node *grp_node_new(brk_broker *brk) {
+    grp_node *g = xcalloc(1, sizeof *g);
+    g->brk = brk;
+    g->pending_tail = &g->pending_head;
+    txn_offsets_listener l = {txn_partition_for, txn_marker, g};
+    txn_set_offsets_listener(brk, &l);
+    return g;
+}
+
+void grp_node_free(grp_node *g) {
+    if (!g)
+        return;
+    grp_txn_free(g);
+    free(g->bg.data);
+    free(g->topic_names);
+    if (g->coord)
+        grp_free(g->coord);
+    free(g);
+}
 
 /* ---- store: appends to __consumer_offsets
  * ------------------------------------- */
@@ -85,10 +126,10 @@ static int16_t store_append(void *ctx, int32_t partition,
 /* ---- loading
  * ----------------------------------------------------------------- */
 
-static void replay_batch(int32_t p, const uint8_t *batch,
+static void replay_batch(grp_node *g, int32_t p, const uint8_t *batch,
                          const log_batch_header *h) {
-    /* TxnOffsetCommit batches and their markers: the txn layer (txn.h). */
-    if (txn_grp_replay_batch(coord, p, batch, h))
+    /* TxnOffsetCommit batches and their markers (txn_offsets.c). */
+    if (grp_txn_replay_batch(g, p, batch, h))
         return;
     if (batch_is_control(h))
         return;
@@ -113,7 +154,7 @@ static void replay_batch(int32_t p, const uint8_t *batch,
     while (batch_iter_next(&it, &r) == 1) {
         if (r.key_len < 0)
             continue;
-        if (!grp_replay(coord, p, r.key, (size_t)r.key_len,
+        if (!grp_replay(g->coord, p, r.key, (size_t)r.key_len,
                         r.value_len >= 0 ? r.value : NULL,
                         r.value_len >= 0 ? (size_t)r.value_len : 0))
             SL_WARN(
@@ -128,15 +169,10 @@ static void replay_batch(int32_t p, const uint8_t *batch,
  * is GRP_PART_LOADING its groups answer COORDINATOR_LOAD_IN_PROGRESS (as
  * Kafka's coordinator does while its loader thread replays), so the start
  * hook replays a chunk per loop iteration instead of blocking requests. */
-typedef struct load_state {
-    int32_t p;
-    int64_t off;
-    int64_t t0;
-    uint8_t *data;
-    size_t cap;
-} load_state;
+typedef grp_load_state load_state;
 
 static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_partition *part = offsets_partition(brk, p);
     if (!part || !part->log || part->leader != brk->node_id) {
         grp_set_partition_state(coord, p, GRP_PART_NONE);
@@ -174,7 +210,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
         if (batch_validate_stored(ls->data + pos, (size_t)got - pos, &h))
             break;
         if (batch_last_offset(&h) >= ls->off)
-            replay_batch(ls->p, ls->data + pos, &h);
+            replay_batch(node_of(brk), ls->p, ls->data + pos, &h);
         next = batch_last_offset(&h) + 1;
         pos += (size_t)batch_size(&h);
     }
@@ -185,7 +221,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
     return true;
 }
 
-static void load_finish(load_state *ls) {
+static void load_finish(grp_coord *coord, load_state *ls) {
     free(ls->data);
     ls->data = NULL;
     ls->cap = 0;
@@ -206,13 +242,14 @@ static void load_partition(brk_broker *brk, int32_t p) {
         return;
     while (load_chunk(brk, &ls))
         ;
-    load_finish(&ls);
+    load_finish(node_of(brk)->coord, &ls);
 }
 
 /* Loads every partition of __consumer_offsets this node leads and has not
  * loaded yet (at the first group request, and again when the topic
  * appears later). */
 static void load_all(brk_broker *brk) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_topic *t =
         cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t)
@@ -226,12 +263,8 @@ static void load_all(brk_broker *brk) {
 /* The start-up loader (grp_start): every partition this node leads is
  * marked LOADING at once, then replayed one chunk per loop iteration from
  * a 0 ms timer, partition after partition. */
-static bool starting;
-static load_state bg;
-static bool bg_active;
-static uint64_t load_timer;
-
 static void mark_loading(brk_broker *brk) {
+    grp_coord *coord = node_of(brk)->coord;
     cl_topic *t =
         cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
     if (!t)
@@ -246,49 +279,49 @@ static void mark_loading(brk_broker *brk) {
 }
 
 static void load_step(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    load_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->load_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    if (!bg_active) {
-        int32_t n = grp_cfg(coord)->num_partitions;
+    if (!g->bg_active) {
+        int32_t n = grp_cfg(g->coord)->num_partitions;
         int32_t p = 0;
-        while (p < n && grp_partition_state(coord, p) != GRP_PART_LOADING)
+        while (p < n && grp_partition_state(g->coord, p) != GRP_PART_LOADING)
             p++;
         if (p == n) {
             SL_INFO("group", "Finished loading __consumer_offsets");
             return;
         }
-        bg_active = load_begin(cbrk, p, &bg);
-    } else if (!load_chunk(cbrk, &bg)) {
-        load_finish(&bg);
-        bg_active = false;
+        g->bg_active = load_begin(g->brk, p, &g->bg);
+    } else if (!load_chunk(g->brk, &g->bg)) {
+        load_finish(g->coord, &g->bg);
+        g->bg_active = false;
     }
-    load_timer = net_timer_add(loop, 0, load_step, NULL);
+    g->load_timer = net_timer_add(loop, 0, load_step, g);
 }
 
-static grp_coord *get_coord(brk_broker *brk);
 static void set_consumer_env(brk_broker *brk, grp_coord *c);
 
 /* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
  * __consumer_offsets before the first request is read. */
 void grp_start(brk_broker *brk) {
-    starting = true;
+    grp_node *g = node_of(brk);
+    g->starting = true;
     get_coord(brk);
-    starting = false;
-    load_timer = net_timer_add(brk->loop, 0, load_step, NULL);
+    g->starting = false;
+    g->load_timer = net_timer_add(brk->loop, 0, load_step, g);
 }
 
 /* ---- timers and lifecycle
  * --------------------------------------------------------- */
 
 static void tick_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    tick_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->tick_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_tick(coord);
-    tick_timer = net_timer_add(loop, TICK_MS, tick_cb, NULL);
+    grp_tick(g->coord);
+    g->tick_timer = net_timer_add(loop, TICK_MS, tick_cb, g);
 }
 
 static bool topic_exists(void *ctx, const char *topic) {
@@ -299,48 +332,50 @@ static bool topic_exists(void *ctx, const char *topic) {
 /* Offsets of deleted topics go away (Kafka's onPartitionsDeleted); checked
  * once a second since the image has no listener slot for us. */
 static void deleted_topics_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    deleted_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->deleted_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_drop_deleted_topics(coord, topic_exists, cbrk);
-    deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, NULL);
+    grp_drop_deleted_topics(g->coord, topic_exists, g->brk);
+    g->deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, g);
 }
 
 static void expire_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    expire_timer = 0;
-    if (stopping || !coord)
+    grp_node *g = ctx;
+    g->expire_timer = 0;
+    if (g->stopping || !g->coord)
         return;
-    grp_expire_offsets(coord);
-    expire_timer = net_timer_add(
+    grp_expire_offsets(g->coord);
+    g->expire_timer = net_timer_add(
         loop,
-        brk_cfg_i64(cbrk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
-        expire_cb, NULL);
+        brk_cfg_i64(g->brk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        expire_cb, g);
 }
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
-    stopping = true;
-    if (load_timer)
-        net_timer_cancel(brk->loop, load_timer);
-    load_timer = 0;
-    free(bg.data);
-    bg.data = NULL;
-    if (tick_timer)
-        net_timer_cancel(brk->loop, tick_timer);
-    if (expire_timer)
-        net_timer_cancel(brk->loop, expire_timer);
-    if (deleted_timer)
-        net_timer_cancel(brk->loop, deleted_timer);
-    tick_timer = expire_timer = deleted_timer = 0;
-    if (coord)
-        grp_fail_waiters(coord, KERR_NOT_COORDINATOR);
+    grp_node *g = node_of(brk);
+    g->stopping = true;
+    if (g->load_timer)
+        net_timer_cancel(brk->loop, g->load_timer);
+    g->load_timer = 0;
+    free(g->bg.data);
+    g->bg.data = NULL;
+    if (g->tick_timer)
+        net_timer_cancel(brk->loop, g->tick_timer);
+    if (g->expire_timer)
+        net_timer_cancel(brk->loop, g->expire_timer);
+    if (g->deleted_timer)
+        net_timer_cancel(brk->loop, g->deleted_timer);
+    g->tick_timer = g->expire_timer = g->deleted_timer = 0;
+    if (g->coord)
+        grp_fail_waiters(g->coord, KERR_NOT_COORDINATOR);
 }
 
 static grp_coord *get_coord(brk_broker *brk) {
-    if (coord)
-        return coord;
+    grp_node *g = node_of(brk);
+    if (g->coord)
+        return g->coord;
     grp_config cfg;
     grp_config_default(&cfg);
     const brk_config *bc = brk->cfg;
@@ -362,24 +397,22 @@ static grp_coord *get_coord(brk_broker *brk) {
     cfg.metadata_max_bytes =
         (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSET_METADATA_MAX_BYTES);
     grp_store st = {store_append, brk};
-    coord = grp_new(&cfg, &st);
-    cbrk = brk;
-    set_consumer_env(brk, coord);
-    if (starting)
+    g->coord = grp_new(&cfg, &st);
+    set_consumer_env(brk, g->coord);
+    if (g->starting)
         mark_loading(brk); /* grp_start: replayed in steps by load_step */
     else
         load_all(brk);
     brk_on_shutdown(on_shutdown, NULL);
-    tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, NULL);
-    deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, NULL);
-    expire_timer = net_timer_add(
+    g->tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, g);
+    g->deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, g);
+    g->expire_timer = net_timer_add(
         brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
-        expire_cb, NULL);
-    return coord;
+        expire_cb, g);
+    return g->coord;
 }
 
-/* The coordinator for the txn layer (TxnOffsetCommit, markers). */
-grp_coord *grp_broker_coord(brk_broker *brk) {
+grp_coord *grp_node_coord(brk_broker *brk) {
     return get_coord(brk);
 }
 
@@ -393,12 +426,12 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
     }
     int16_t rf = (int16_t)brk_cfg_i64(brk->cfg,
                                       BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
-    if (rf > ctl_live_brokers(brk)) {
+    if (rf > brk->coord_svc.live_brokers(brk)) {
         SL_WARN(
             "group",
             "cannot create %s: offsets.topic.replication.factor %d > %d live "
             "brokers",
-            OFFSETS_TOPIC, rf, ctl_live_brokers(brk));
+            OFFSETS_TOPIC, rf, brk->coord_svc.live_brokers(brk));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     char seg[32];
@@ -408,8 +441,9 @@ static int16_t ensure_offsets_topic(brk_broker *brk) {
     brk_kv kv[] = {{"cleanup.policy", "compact"},
                    {"compression.type", "producer"},
                    {"segment.bytes", seg}};
-    int16_t e = ctl_create_topic(brk, OFFSETS_TOPIC, grp_cfg(c)->num_partitions,
-                                 rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
+    int16_t e = brk->coord_svc.create_topic(brk, OFFSETS_TOPIC,
+                                            grp_cfg(c)->num_partitions, rf, kv,
+                                            SL_ARRAY_LEN(kv));
     if (e) {
         SL_WARN("group", "creating %s failed: %s", OFFSETS_TOPIC,
                 proto_error_name(e));
@@ -518,6 +552,7 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
                              int16_t *err, const char **msg, int32_t *node,
                              const char **host, int32_t *port) {
     brk_broker *brk = req->brk;
+    grp_coord *coord = get_coord(brk);
     *node = -1;
     *host = "";
     *port = -1;
@@ -631,6 +666,7 @@ static void join_done(void *ctx, const grp_join_result *r) {
 }
 
 brk_status grp_handle_join_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_join_group_request rq;
     if (proto_join_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
@@ -702,6 +738,7 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
 }
 
 brk_status grp_handle_sync_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_sync_group_request rq;
     if (proto_sync_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
@@ -750,6 +787,7 @@ brk_status grp_handle_sync_group(brk_req *req) {
  * --------------------------------------------------------------- */
 
 brk_status grp_handle_heartbeat(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_heartbeat_request rq;
     if (proto_heartbeat_request_decode(&req->body, req->arena, req->api_version,
                                        &rq) != PROTO_OK)
@@ -770,6 +808,7 @@ brk_status grp_handle_heartbeat(brk_req *req) {
  * --------------------------------------------------------------- */
 
 brk_status grp_handle_leave_group(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_leave_group_request rq;
     if (proto_leave_group_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
@@ -810,6 +849,7 @@ brk_status grp_handle_leave_group(brk_req *req) {
  * -------------------------------------------------------------- */
 
 brk_status grp_handle_offset_commit(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_commit_request rq;
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -900,6 +940,7 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
                            const proto_str *names, const int32_t *const *parts,
                            const int32_t *parts_n, fetch_topic8 **out,
                            int32_t *out_n, bool require_stable) {
+    grp_coord *coord = get_coord(req->brk);
     int16_t e = check_coord(req, gid);
     *out = NULL;
     *out_n = 0;
@@ -968,8 +1009,8 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
             p->committed_offset = o ? o->offset : -1;
             p->committed_leader_epoch = o ? o->leader_epoch : -1;
             /* KIP-447: offsets of an open transaction are not stable yet */
-            if (require_stable &&
-                txn_offsets_pending(gid, names[t], parts[t][i])) {
+            if (require_stable && grp_txn_pending(node_of(req->brk), gid,
+                                                  names[t], parts[t][i])) {
                 p->error_code = KERR_UNSTABLE_OFFSET_COMMIT;
                 p->committed_offset = -1;
                 p->committed_leader_epoch = -1;
@@ -986,6 +1027,7 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
 }
 
 brk_status grp_handle_offset_fetch(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_fetch_request rq;
     if (proto_offset_fetch_request_decode(&req->body, req->arena,
                                           req->api_version, &rq) != PROTO_OK)
@@ -1131,6 +1173,7 @@ static void list_one(void *ctx, grp_group *g) {
     list_ctx *lc = ctx;
     grp_info gi;
     grp_get_info(g, &gi);
+    grp_coord *coord = get_coord(lc->req->brk);
     if (grp_check_coordinator(coord, gi.group_id))
         return;
     bool consumer = grp_is_consumer(g);
@@ -1189,6 +1232,7 @@ brk_status grp_handle_list_groups(brk_req *req) {
 #define GROUP_OPS ((1 << 3) | (1 << 6) | (1 << 8))
 
 brk_status grp_handle_describe_groups(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_describe_groups_request rq;
     if (proto_describe_groups_request_decode(&req->body, req->arena,
                                              req->api_version, &rq) != PROTO_OK)
@@ -1267,6 +1311,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
  * ------------------------------------------------------------------ */
 
 brk_status grp_handle_delete_groups(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_delete_groups_request rq;
     if (proto_delete_groups_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -1296,6 +1341,7 @@ brk_status grp_handle_delete_groups(brk_req *req) {
  * ------------------------------------------------------------------- */
 
 brk_status grp_handle_offset_delete(brk_req *req) {
+    grp_coord *coord = get_coord(req->brk);
     proto_offset_delete_request rq;
     if (proto_offset_delete_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
@@ -1374,6 +1420,154 @@ brk_status grp_handle_offset_delete(brk_req *req) {
     return BRK_AFTER_FLUSH;
 }
 
+/* ---- TxnOffsetCommit (28)
+ * -------------------------------------------------------------- */
+
+brk_status grp_handle_txn_offset_commit(brk_req *req) {
+    proto_txn_offset_commit_request rq;
+    if (proto_txn_offset_commit_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    proto_txn_offset_commit_response rs;
+    proto_txn_offset_commit_response_init(&rs);
+    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
+    /* The group id keeps all its bytes (a NUL among them makes another
+     * group, as on Kafka). */
+    proto_str gid = rq.group_id;
+    grp_node *g = brk->grp;
+    grp_coord *gc = grp_node_coord(brk);
+    int16_t top = KERR_NONE;
+    if (gid.len <= 0)
+        top = KERR_INVALID_GROUP_ID;
+    else
+        top = grp_check_coordinator(gc, gid);
+    /* The producer must be the current one of its transactional id. */
+    if (!top && rq.transactional_id.len > 0)
+        top = txn_check_offset_commit(brk, rq.transactional_id, rq.producer_id,
+                                      rq.producer_epoch);
+    /* v3+: the member must belong to the group's current generation (a
+     * classic group) or hold the group's current member epoch (a KIP-848
+     * consumer group). */
+    if (!top && req->api_version >= 3)
+        top = grp_txn_commit_check(gc, gid, rq.member_id, rq.generation_id);
+    int32_t gp = gid.len > 0 ? grp_partition_for(gid.p, (size_t)gid.len,
+                                                 grp_cfg(gc)->num_partitions)
+                             : 0;
+    cl_partition *opart = offsets_partition(brk, gp);
+    if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
+        top = KERR_NOT_COORDINATOR;
+    int64_t now = clk_wall_ms();
+    int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    batch_builder_set_producer(&b, rq.producer_id, rq.producer_epoch, -1);
+    batch_builder_set_transactional(&b, true);
+    int n_recs = 0;
+    /* records kept to register as pending after the append */
+    typedef struct kvrec {
+        buf k, v;
+    } kvrec;
+    int total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total +=
+            rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
+    kvrec *kvs = xcalloc((size_t)(total ? total : 1), sizeof *kvs);
+    for (int32_t i = 0; i < nt; i++) {
+        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t =
+            &rq.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr =
+            &rs.topics.v[i];
+        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
+            tr);
+        tr->name = t->name;
+        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, t->partitions.n);
+        for (int32_t j = 0; j < np; j++) {
+            proto_txn_offset_commit_request_txn_offset_commit_request_partition
+                *p = &t->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition
+                *pr = &tr->partitions.v[j];
+            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(
+                pr);
+            pr->partition_index = p->partition_index;
+            int16_t e = top;
+            int16_t fe;
+            if (!e &&
+                !brk_find_partition(brk, t->name.p ? t->name.p : "",
+                                    t->name.len > 0 ? (size_t)t->name.len : 0,
+                                    p->partition_index, &fe))
+                e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!e && p->committed_metadata.len > max_meta)
+                e = KERR_OFFSET_METADATA_TOO_LARGE;
+            pr->error_code = e;
+            if (e)
+                continue;
+            kvrec *kv = &kvs[n_recs++];
+            buf_init(&kv->k, 64);
+            buf_init(&kv->v, 64);
+            proto_offset_commit_key k;
+            proto_offset_commit_key_init(&k);
+            k.group = gid;
+            k.topic = t->name;
+            k.partition = p->partition_index;
+            buf_put_be16(&kv->k, 1);
+            proto_offset_commit_key_encode(&kv->k, 1, &k);
+            proto_offset_commit_value v;
+            proto_offset_commit_value_init(&v);
+            v.offset = p->committed_offset;
+            v.leader_epoch =
+                req->api_version >= 2 ? p->committed_leader_epoch : -1;
+            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata
+                                                       : proto_str_c("");
+            v.commit_timestamp = now;
+            v.expire_timestamp = -1;
+            buf_put_be16(&kv->v, 3);
+            proto_offset_commit_value_encode(&kv->v, 3, &v);
+            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len,
+                              kv->v.data, (int32_t)kv->v.len, NULL, 0);
+        }
+    }
+    if (n_recs > 0) {
+        batch_builder_set_leader_epoch(&b, opart->leader_epoch);
+        buf out;
+        buf_init(&out, 512);
+        int16_t e = batch_builder_finish(&b, &out);
+        log_append_info info;
+        memset(&info, 0, sizeof info);
+        if (!e)
+            e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
+                           LOG_ORIGIN_COORDINATOR, &info);
+        if (!e) {
+            log_batch_header h;
+            batch_parse_header(out.data, out.len, &h);
+            txn_produce_appended(brk, opart->log, &h, info.base_offset);
+            if (opart->n_isr <= 1)
+                log_set_high_watermark(opart->log, log_end_offset(opart->log));
+            for (int i = 0; i < n_recs; i++)
+                grp_txn_add_pending(g, gp, rq.producer_id, kvs[i].k.data,
+                                    kvs[i].k.len, kvs[i].v.data, kvs[i].v.len);
+        } else {
+            for (int32_t i = 0; i < nt; i++)
+                for (int32_t j = 0; j < rs.topics.v[i].partitions.n; j++)
+                    if (!rs.topics.v[i].partitions.v[j].error_code)
+                        rs.topics.v[i].partitions.v[j].error_code =
+                            e == KERR_KAFKA_STORAGE_ERROR
+                                ? KERR_COORDINATOR_NOT_AVAILABLE
+                                : e;
+        }
+        buf_free(&out);
+    }
+    batch_builder_free(&b);
+    for (int i = 0; i < n_recs; i++) {
+        buf_free(&kvs[i].k);
+        buf_free(&kvs[i].v);
+    }
+    free(kvs);
+    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
+                                            &rs);
+    return BRK_DONE;
+}
+
 /* ---- KIP-848 consumer groups
  * -------------------------------------------------------------- */
 
@@ -1401,20 +1595,19 @@ static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
 /* Topic names for regex subscriptions (internal topics excluded, as
  * Kafka's regex resolution does). */
 static int cg_topic_names(void *ctx, const char ***names) {
-    static const char **v;
-    static size_t cap;
     brk_broker *brk = ctx;
+    grp_node *g = node_of(brk);
     size_t n;
     cl_topic **ts = cl_topics(brk->image, &n);
-    if (n > cap) {
-        cap = n;
-        v = xrealloc(v, cap * sizeof *v);
+    if (n > g->topic_names_cap) {
+        g->topic_names_cap = n;
+        g->topic_names = xrealloc(g->topic_names, n * sizeof *g->topic_names);
     }
     int k = 0;
     for (size_t i = 0; i < n; i++)
         if (!ts[i]->internal)
-            v[k++] = ts[i]->name;
-    *names = v;
+            g->topic_names[k++] = ts[i]->name;
+    *names = g->topic_names;
     return k;
 }
 

@@ -1,7 +1,7 @@
 /*
  * flush.h - Kafka's flush policy for the partition logs, with the fsyncs done
  * on a flusher thread so the event loop never blocks in fsync (implemented in
- * log.c, which owns the partition state).
+ * flusher.c, on the partition state of log_int.h).
  *
  * Policy (as Kafka's UnifiedLog/LogManager):
  *  - flush.messages (log.flush.interval.messages): once a partition holds that

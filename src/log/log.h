@@ -8,7 +8,7 @@
  *   <log.dir>/<topic>-<partition>/leader-epoch-checkpoint, partition.metadata
  *   <log.dir>/recovery-point-offset-checkpoint, log-start-offset-checkpoint,
  *   <log.dir>/replication-offset-checkpoint, .kafka_cleanshutdown
- * See src/log/log.c for the invariants (log start <= HW <= LEO, recovery
+ * See src/log/log_int.h for the invariants (log start <= HW <= LEO, recovery
  * point) and which function moves each mark.
  *
  * Errors are Kafka error codes (enum proto_error, KERR_* in proto/errors.h):

@@ -20,12 +20,15 @@
  * every partition of the transaction itself (the same bytes WriteTxnMarkers
  * would write) before it answers; a restart completes a transaction found
  * in PrepareCommit/PrepareAbort and the timeout aborts an Ongoing one.
- * TxnOffsetCommit writes the offsets as a transactional batch to
- * __consumer_offsets (as Kafka's group coordinator does); they are applied
- * to the group coordinator (grp_replay) when the COMMIT marker is written,
- * at runtime or when __consumer_offsets is replayed at start.
+ * TxnOffsetCommit and its pending offsets belong to the group coordinator
+ * (src/group/txn_offsets.c), which sits above this layer: it learns of the
+ * markers that land on __consumer_offsets through the listener it sets
+ * (txn_set_offsets_listener); this layer never calls into src/group.
  *
- * Threading: loop thread only. Ownership: all state is owned here.
+ * Threading: loop thread only. Ownership: all state of a node lives in its
+ * txn_node (brk->txn), made by txn_node_new when the node starts and freed by
+ * txn_node_free after its loop has stopped; every function reaches it from
+ * its brk.
  */
 #ifndef SL_TXN_H
 #define SL_TXN_H
@@ -39,11 +42,19 @@
 #include "log/log.h"
 #include "proto/proto.h"
 
-typedef struct grp_coord grp_coord;
 typedef struct cl_partition cl_partition;
+typedef struct txn_node txn_node;
 
 #define TXN_STATE_TOPIC "__transaction_state"
 #define TXN_DUPLICATE 1 /* txn_produce_check: a retried batch, see below */
+
+/* ---- per-node state
+ * -------------------------------------------------------------- */
+/* The node's transaction state (empty: producer states and transactional
+ * ids load on first use). brk is the node it serves; brk->txn keeps it. */
+txn_node *txn_node_new(brk_broker *brk);
+/* Frees it, after the node's loop has stopped (shutdown hooks have run). */
+void txn_node_free(txn_node *t);
 
 /* ---- produce path hooks (src/broker/produce.c)
  * -------------------------------- */
@@ -60,21 +71,32 @@ void txn_produce_appended(brk_broker *brk, log_partition *log,
 /* ---- fetch / list offsets hooks
  * -------------------------------------------------- */
 /* Last stable offset: min(HW, first offset of the oldest open transaction). */
-int64_t txn_lso(log_partition *log);
+int64_t txn_lso(brk_broker *brk, log_partition *log);
 /* Writes the AbortedTransactions array of a read_committed partition
  * response (count + entries producer_id int64, first_offset int64 [+ tags
  * when flexible]) for transactions overlapping [from, to). */
-void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log,
-                             int64_t from, int64_t to);
+void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
+                             log_partition *log, int64_t from, int64_t to);
 
-/* ---- group coordinator hooks
+/* ---- group coordinator hooks (src/group sits above this layer)
  * ------------------------------------------------------ */
-/* __consumer_offsets replay: handles transactional data batches (kept
- * pending per producer id) and control batches (COMMIT applies them with
- * grp_replay, ABORT drops them). Returns true if the batch was handled
- * (the caller skips it), false for ordinary batches. */
-bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
-                          const log_batch_header *h);
+/* What the group coordinator tells the transaction coordinator, set once
+ * when it starts (grp_node_new); ctx is its own. */
+typedef struct txn_offsets_listener {
+    /* The __consumer_offsets partition of group (AddOffsetsToTxn). */
+    int32_t (*partition_for)(void *ctx, proto_str group);
+    /* A COMMIT (commit) or ABORT marker of producer_id landed on
+     * __consumer_offsets-partition: its pending offsets apply or go. */
+    void (*marker)(void *ctx, int32_t partition, int64_t producer_id,
+                   bool commit);
+    void *ctx;
+} txn_offsets_listener;
+void txn_set_offsets_listener(brk_broker *brk, const txn_offsets_listener *l);
+/* TxnOffsetCommit: is producer_id/epoch the current producer of
+ * transactional_id? 0, INVALID_PRODUCER_EPOCH or
+ * INVALID_PRODUCER_ID_MAPPING (an unknown id passes, as on Kafka). */
+int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
+                                int64_t producer_id, int16_t epoch);
 /* FindCoordinator key_type 1: creates __transaction_state if missing.
  * 0 or COORDINATOR_NOT_AVAILABLE. */
 int16_t txn_ensure_state_topic(brk_broker *brk);
@@ -99,16 +121,7 @@ struct ps_state *txn_part_state(brk_broker *brk, log_partition *log);
 int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
                          const char *topic, int32_t partition);
 /* Writes snapshots of every loaded partition (shutdown). */
-void txn_part_snapshot_all(void);
-/* Pending transactional offsets of __consumer_offsets partition p. */
-void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
-                             size_t key_len, const uint8_t *value,
-                             size_t value_len);
-void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
-                          bool commit);
-/* True while a transaction holds an uncommitted offset for group /
- * topic-partition (OffsetFetch require_stable: UNSTABLE_OFFSET_COMMIT). */
-bool txn_offsets_pending(proto_str group, proto_str topic, int32_t partition);
+void txn_part_snapshot_all(brk_broker *brk);
 /* A fresh producer id into *pid, from blocks of 1000 the controller records
  * in __cluster_metadata (ProducerIdsRecord), so no id is reused after a
  * restart. Returns KERR_NONE or a retriable error code (*pid = -1). */

@@ -23,28 +23,23 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/fault.h"
 #include "core/log.h"
 #include "core/murmur2.h"
 #include "core/util.h"
-#include "group/group.h"
 #include "log/batch.h"
 #include "log/log.h"
 #include "log/producer_state.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "txn/internal.h"
 #include "txn/txn.h"
 
 #define OFFSETS_TOPIC "__consumer_offsets"
 #define EPOCH_EXHAUSTED 32766 /* Short.MaxValue - 1 */
-
-/* defined in src/group/handlers.c: the broker's group coordinator (loaded
- * on first use). */
-grp_coord *grp_broker_coord(brk_broker *brk);
 
 enum txn_state {
     TS_EMPTY = 0,
@@ -77,11 +72,11 @@ typedef struct txn_meta {
     int64_t start_ts, update_ts;
 } txn_meta;
 
-static txn_meta **metas;
-static int n_metas, cap_metas;
-static bool loaded, loading, stopping;
-static brk_broker *cbrk;
-static uint64_t tick_timer;
+/* The node's coordinator state (src/txn/internal.h). */
+static txn_node *node_of(brk_broker *brk) {
+    SL_ASSERT(brk && brk->txn);
+    return brk->txn;
+}
 
 /* ---- small helpers
  * --------------------------------------------------------------------- */
@@ -111,25 +106,25 @@ static cl_partition *topic_part(brk_broker *brk, const char *topic, int32_t p) {
     return t->parts[p];
 }
 
-static txn_meta *meta_find(const char *tid, size_t n) {
-    for (int i = 0; i < n_metas; i++)
-        if (metas[i]->tid_len == n && memcmp(metas[i]->tid, tid, n) == 0)
-            return metas[i];
+static txn_meta *meta_find(txn_node *t, const char *tid, size_t n) {
+    for (int i = 0; i < t->n_metas; i++)
+        if (t->metas[i]->tid_len == n && memcmp(t->metas[i]->tid, tid, n) == 0)
+            return t->metas[i];
     return NULL;
 }
 
-static txn_meta *meta_new(const char *tid, size_t n) {
+static txn_meta *meta_new(txn_node *t, const char *tid, size_t n) {
     txn_meta *m = xcalloc(1, sizeof *m);
     m->tid = xstrndup(tid, n);
     m->tid_len = n;
     m->pid = m->last_pid = -1;
     m->epoch = m->last_epoch = -1;
     m->start_ts = -1;
-    if (n_metas == cap_metas) {
-        cap_metas = cap_metas ? cap_metas * 2 : 16;
-        metas = xrealloc(metas, (size_t)cap_metas * sizeof *metas);
+    if (t->n_metas == t->cap_metas) {
+        t->cap_metas = t->cap_metas ? t->cap_metas * 2 : 16;
+        t->metas = xrealloc(t->metas, (size_t)t->cap_metas * sizeof *t->metas);
     }
-    metas[n_metas++] = m;
+    t->metas[t->n_metas++] = m;
     return m;
 }
 
@@ -139,16 +134,28 @@ static void parts_clear(txn_meta *m) {
     m->n_parts = 0;
 }
 
-static void meta_remove(txn_meta *m) {
-    for (int i = 0; i < n_metas; i++)
-        if (metas[i] == m) {
-            metas[i] = metas[--n_metas];
-            break;
-        }
+static void meta_free(txn_meta *m) {
     parts_clear(m);
     free(m->parts);
     free(m->tid);
     free(m);
+}
+
+static void meta_remove(txn_node *t, txn_meta *m) {
+    for (int i = 0; i < t->n_metas; i++)
+        if (t->metas[i] == m) {
+            t->metas[i] = t->metas[--t->n_metas];
+            break;
+        }
+    meta_free(m);
+}
+
+void txn_coord_free(txn_node *t) {
+    for (int i = 0; i < t->n_metas; i++)
+        meta_free(t->metas[i]);
+    free(t->metas);
+    t->metas = NULL;
+    t->n_metas = t->cap_metas = 0;
 }
 
 static bool parts_has(const txn_meta *m, const char *topic, size_t n,
@@ -288,8 +295,8 @@ static int16_t append_state(brk_broker *brk, const txn_meta *m,
 }
 
 /* Persists x, then applies it to m. */
-static int16_t transit(txn_meta *m, const txn_next *x) {
-    int16_t e = append_state(cbrk, m, x);
+static int16_t transit(txn_node *t, txn_meta *m, const txn_next *x) {
+    int16_t e = append_state(t->brk, m, x);
     if (e)
         return e;
     if (x->parts != m->parts) {
@@ -312,18 +319,46 @@ static int16_t transit(txn_meta *m, const txn_next *x) {
     return KERR_NONE;
 }
 
+/* ---- the group coordinator's offsets
+ * ---------------------------------------------------- */
+
+void txn_set_offsets_listener(brk_broker *brk, const txn_offsets_listener *l) {
+    node_of(brk)->offsets = *l;
+}
+
+/* A marker of producer_id landed on __consumer_offsets-p: the group
+ * coordinator applies (commit) or drops the transaction's offsets. */
+static void offsets_marker(txn_node *t, int32_t p, int64_t producer_id,
+                           bool commit) {
+    if (t->offsets.marker)
+        t->offsets.marker(t->offsets.ctx, p, producer_id, commit);
+}
+
+/* The __consumer_offsets partition of a group (AddOffsetsToTxn). */
+static int32_t offsets_partition_for(txn_node *t, proto_str group) {
+    SL_ASSERT(t->offsets.partition_for);
+    return t->offsets.partition_for(t->offsets.ctx, group);
+}
+
+int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
+                                int64_t producer_id, int16_t epoch) {
+    txn_coord_ensure(brk);
+    txn_meta *m = meta_find(node_of(brk), transactional_id.p,
+                            (size_t)transactional_id.len);
+    if (m && m->pid == producer_id && epoch < m->epoch)
+        return KERR_INVALID_PRODUCER_EPOCH;
+    if (m && m->pid != producer_id)
+        return KERR_INVALID_PRODUCER_ID_MAPPING;
+    return KERR_NONE;
+}
+
 /* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
  * already persisted), then Complete*. */
-static int16_t complete_txn(txn_meta *m) {
-    brk_broker *brk = cbrk;
+static int16_t complete_txn(txn_node *t, txn_meta *m) {
+    brk_broker *brk = t->brk;
     bool commit = m->state == TS_PREPARE_COMMIT;
     int type = commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT;
     int32_t ce = coord_epoch(brk, m);
-    bool has_offsets = false;
-    for (int i = 0; i < m->n_parts; i++)
-        if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
-            has_offsets = true;
-    grp_coord *gc = has_offsets ? grp_broker_coord(brk) : NULL;
     for (int i = 0; i < m->n_parts; i++) {
         cl_partition *p =
             topic_part(brk, m->parts[i].topic, m->parts[i].partition);
@@ -332,8 +367,8 @@ static int16_t complete_txn(txn_meta *m) {
         int16_t e = txn_write_marker(brk, p, m->pid, m->epoch, type, ce);
         if (e)
             return e; /* stays Prepare*: retried by the tick */
-        if (gc && strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
-            txn_offsets_complete(gc, m->parts[i].partition, m->pid, commit);
+        if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
+            offsets_marker(t, m->parts[i].partition, m->pid, commit);
         (void)SL_FAULT(TXN_AFTER_MARKER); /* restart tests: crash here */
     }
     txn_next x = next_of(m);
@@ -341,32 +376,32 @@ static int16_t complete_txn(txn_meta *m) {
     x.n_parts = 0;
     x.parts = NULL;
     x.update_ts = clk_wall_ms();
-    return transit(m, &x);
+    return transit(t, m, &x);
 }
 
 /* Starts and finishes ending m's ongoing transaction. */
-static int16_t end_txn(txn_meta *m, bool commit, int16_t epoch) {
+static int16_t end_txn(txn_node *t, txn_meta *m, bool commit, int16_t epoch) {
     txn_next x = next_of(m);
     x.state = commit ? TS_PREPARE_COMMIT : TS_PREPARE_ABORT;
     x.epoch = epoch;
     if (epoch != m->epoch)
         x.last_epoch = m->epoch;
     x.update_ts = clk_wall_ms();
-    int16_t e = transit(m, &x);
+    int16_t e = transit(t, m, &x);
     if (e)
         return e;
     SL_DEBUG("txn", "%s transaction %s (producer %lld epoch %d, %d partitions)",
              commit ? "committing" : "aborting", m->tid, (long long)m->pid,
              m->epoch, m->n_parts);
     (void)SL_FAULT(TXN_AFTER_PREPARE); /* restart tests: crash here */
-    return complete_txn(m);
+    return complete_txn(t, m);
 }
 
 /* ---- loading
  * ---------------------------------------------------------------------------
  */
 
-static void replay_record(const log_record *r) {
+static void replay_record(txn_node *t, const log_record *r) {
     if (r->key_len < 2)
         return;
     arena a;
@@ -382,10 +417,10 @@ static void replay_record(const log_record *r) {
         return;
     }
     txn_meta *m =
-        meta_find(k.transactional_id.p, (size_t)k.transactional_id.len);
+        meta_find(t, k.transactional_id.p, (size_t)k.transactional_id.len);
     if (r->value_len < 0) {
         if (m)
-            meta_remove(m);
+            meta_remove(t, m);
         arena_free(&a);
         return;
     }
@@ -400,7 +435,7 @@ static void replay_record(const log_record *r) {
         return;
     }
     if (!m)
-        m = meta_new(k.transactional_id.p, (size_t)k.transactional_id.len);
+        m = meta_new(t, k.transactional_id.p, (size_t)k.transactional_id.len);
     if (m->pid != v.producer_id) {
         m->last_pid = m->pid;
         m->last_epoch = m->epoch;
@@ -468,7 +503,7 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
                     batch_iter_init(&it, &h, recs, n);
                     log_record r;
                     while (batch_iter_next(&it, &r) == 1)
-                        replay_record(&r);
+                        replay_record(brk->txn, &r);
                 }
                 buf_free(&dec);
             }
@@ -486,42 +521,41 @@ static void tick_cb(net_loop *loop, void *ctx);
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
-    stopping = true;
-    if (tick_timer)
-        net_timer_cancel(brk->loop, tick_timer);
-    tick_timer = 0;
+    txn_node *t = node_of(brk);
+    t->coord_stopping = true;
+    if (t->tick_timer)
+        net_timer_cancel(brk->loop, t->tick_timer);
+    t->tick_timer = 0;
 }
 
-static int64_t next_expire_ms;
-
 /* Kafka's two cleanup intervals; the tick runs at the shorter one. */
-static int64_t tick_ms(void) {
+static int64_t tick_ms(const txn_node *t) {
     int64_t a = brk_cfg_i64(
-        cbrk->cfg,
+        t->brk->cfg,
         BRK_CFG_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS);
     int64_t r = brk_cfg_i64(
-        cbrk->cfg,
+        t->brk->cfg,
         BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
     return a < r ? a : r;
 }
 
 /* Finishes Prepare* transactions, aborts timed-out ones, expires ids (at
  * transaction.remove.expired.transaction.cleanup.interval.ms). */
-static void housekeeping(void) {
+static void housekeeping(txn_node *t) {
+    const brk_config *cfg = t->brk->cfg;
     int64_t now = clk_wall_ms();
-    bool expire = now >= next_expire_ms;
+    bool expire = now >= t->next_expire_ms;
     if (expire)
-        next_expire_ms =
+        t->next_expire_ms =
             now +
             brk_cfg_i64(
-                cbrk->cfg,
+                cfg,
                 BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
-    int64_t id_exp =
-        brk_cfg_i64(cbrk->cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
-    for (int i = 0; i < n_metas; i++) {
-        txn_meta *m = metas[i];
+    int64_t id_exp = brk_cfg_i64(cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
+    for (int i = 0; i < t->n_metas; i++) {
+        txn_meta *m = t->metas[i];
         if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT) {
-            complete_txn(m);
+            complete_txn(t, m);
         } else if (m->state == TS_ONGOING &&
                    m->start_ts + m->timeout_ms < now) {
             SL_INFO("txn",
@@ -531,14 +565,14 @@ static void housekeeping(void) {
             /* Kafka fences the producer: the abort uses epoch + 1. */
             int16_t ep =
                 m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
-            end_txn(m, false, ep);
+            end_txn(t, m, false, ep);
         } else if (expire &&
                    (m->state == TS_EMPTY || m->state == TS_COMPLETE_COMMIT ||
                     m->state == TS_COMPLETE_ABORT) &&
                    m->update_ts + id_exp <= now) {
             SL_INFO("txn", "expiring transactional id %s", m->tid);
-            if (append_state(cbrk, m, NULL) == 0) {
-                meta_remove(m);
+            if (append_state(t->brk, m, NULL) == 0) {
+                meta_remove(t, m);
                 i--;
             }
         }
@@ -546,59 +580,60 @@ static void housekeeping(void) {
 }
 
 static void tick_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    tick_timer = 0;
-    if (stopping)
+    txn_node *t = ctx;
+    t->tick_timer = 0;
+    if (t->coord_stopping)
         return;
-    housekeeping();
-    tick_timer = net_timer_add(loop, tick_ms(), tick_cb, NULL);
+    housekeeping(t);
+    t->tick_timer = net_timer_add(loop, tick_ms(t), tick_cb, t);
 }
 
 void txn_coord_ensure(brk_broker *brk) {
-    if (loaded || loading || !brk->image)
+    txn_node *tn = node_of(brk);
+    if (tn->loaded || tn->loading || !brk->image)
         return;
     cl_topic *t =
         cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
     if (!t)
         return; /* nothing to load until the topic exists */
-    loading = true;
-    cbrk = brk;
+    tn->loading = true;
     int64_t t0 = clk_mono_ms();
     for (int32_t p = 0; p < t->n_partitions; p++)
         if (t->parts[p])
             load_partition(brk, t->parts[p]);
-    loaded = true;
-    loading = false;
-    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms", n_metas,
-            TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
+    tn->loaded = true;
+    tn->loading = false;
+    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms",
+            tn->n_metas, TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
     brk_on_shutdown(on_shutdown, NULL);
     /* Complete what a crash left prepared before anyone reads. */
-    for (int i = 0; i < n_metas; i++)
-        if (metas[i]->state == TS_PREPARE_COMMIT ||
-            metas[i]->state == TS_PREPARE_ABORT)
-            complete_txn(metas[i]);
+    for (int i = 0; i < tn->n_metas; i++)
+        if (tn->metas[i]->state == TS_PREPARE_COMMIT ||
+            tn->metas[i]->state == TS_PREPARE_ABORT)
+            complete_txn(tn, tn->metas[i]);
     if (brk->loop)
-        tick_timer = net_timer_add(brk->loop, tick_ms(), tick_cb, NULL);
+        tn->tick_timer = net_timer_add(brk->loop, tick_ms(tn), tick_cb, tn);
 }
 
 int16_t txn_ensure_state_topic(brk_broker *brk) {
     if (!cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC))) {
         int16_t rf = (int16_t)brk_cfg_i64(
             brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
-        if (rf > ctl_live_brokers(brk)) {
+        if (rf > brk->coord_svc.live_brokers(brk)) {
             SL_WARN("txn",
                     "cannot create %s: "
                     "transaction.state.log.replication.factor %d > %d "
                     "live brokers",
-                    TXN_STATE_TOPIC, rf, ctl_live_brokers(brk));
+                    TXN_STATE_TOPIC, rf, brk->coord_svc.live_brokers(brk));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
         brk_kv kv[] = {{"cleanup.policy", "compact"},
                        {"compression.type", "uncompressed"},
                        {"segment.bytes", "104857600"},
                        {"unclean.leader.election.enable", "false"}};
-        int16_t e = ctl_create_topic(brk, TXN_STATE_TOPIC, num_state_parts(brk),
-                                     rf, NULL, kv, SL_ARRAY_LEN(kv), NULL);
+        int16_t e = brk->coord_svc.create_topic(brk, TXN_STATE_TOPIC,
+                                                num_state_parts(brk), rf, kv,
+                                                SL_ARRAY_LEN(kv));
         if (e) {
             SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC,
                     proto_error_name(e));
@@ -606,7 +641,7 @@ int16_t txn_ensure_state_topic(brk_broker *brk) {
         }
     }
     txn_coord_ensure(brk);
-    return loaded ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
+    return node_of(brk)->loaded ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
 }
 
 /* 0 or the error for a request about transactional id tid. */
@@ -627,8 +662,9 @@ static int16_t coord_check(brk_broker *brk, proto_str tid) {
 int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
                          const char *topic, int32_t partition) {
     txn_coord_ensure(brk);
-    for (int i = 0; i < n_metas; i++) {
-        txn_meta *m = metas[i];
+    txn_node *t = node_of(brk);
+    for (int i = 0; i < t->n_metas; i++) {
+        txn_meta *m = t->metas[i];
         if (m->pid != producer_id)
             continue;
         if (epoch < m->epoch)
@@ -664,15 +700,17 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
     int16_t e = coord_check(brk, rq->transactional_id);
     if (e)
         return e;
+    txn_node *t = node_of(brk);
     txn_meta *m =
-        meta_find(rq->transactional_id.p, (size_t)rq->transactional_id.len);
+        meta_find(t, rq->transactional_id.p, (size_t)rq->transactional_id.len);
     bool fresh = false;
     if (!m) {
         int64_t new_pid;
         e = txn_alloc_producer_id(brk, &new_pid);
         if (e)
             return e;
-        m = meta_new(rq->transactional_id.p, (size_t)rq->transactional_id.len);
+        m = meta_new(t, rq->transactional_id.p,
+                     (size_t)rq->transactional_id.len);
         m->pid = new_pid;
         m->state = TS_EMPTY;
         m->timeout_ms = rq->transaction_timeout_ms;
@@ -696,7 +734,7 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
          * bumped epoch; the client retries (CONCURRENT_TRANSACTIONS). */
         int16_t ep =
             m->epoch < EPOCH_EXHAUSTED ? (int16_t)(m->epoch + 1) : m->epoch;
-        e = end_txn(m, false, ep);
+        e = end_txn(t, m, false, ep);
         return e ? e : KERR_CONCURRENT_TRANSACTIONS;
     }
     case TS_DEAD:
@@ -732,10 +770,10 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
         x.last_epoch = m->epoch;
         x.epoch = (int16_t)(m->epoch + 1);
     }
-    e = transit(m, &x);
+    e = transit(t, m, &x);
     if (e) {
         if (fresh)
-            meta_remove(m);
+            meta_remove(t, m);
         return e;
     }
     *pid = m->pid;
@@ -788,7 +826,8 @@ static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid,
     int16_t e = coord_check(brk, tid);
     if (e)
         return e;
-    txn_meta *m = meta_find(tid.p, (size_t)tid.len);
+    txn_node *t = node_of(brk);
+    txn_meta *m = meta_find(t, tid.p, (size_t)tid.len);
     if ((e = check_producer(m, pid, epoch)))
         return e;
     if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT)
@@ -837,7 +876,7 @@ static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid,
         x.start_ts = now;
     x.state = TS_ONGOING;
     x.update_ts = now;
-    e = transit(m, &x);
+    e = transit(t, m, &x);
     if (e) {
         while (m->n_parts > old_n) {
             m->n_parts--;
@@ -961,15 +1000,12 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
     if (rq.group_id.len <= 0) {
         e = KERR_INVALID_REQUEST;
     } else {
-        grp_coord *gc = grp_broker_coord(req->brk);
-        int32_t np = grp_cfg(gc)->num_partitions;
-        tp_in tp = {
-            OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
-            partition_for(req->brk, rq.group_id.p, (size_t)rq.group_id.len, np),
-            0};
+        tp_in tp = {OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
+                    offsets_partition_for(node_of(req->brk), rq.group_id), 0};
         e = coord_check(req->brk, rq.transactional_id);
         if (!e) {
-            txn_meta *m = meta_find(rq.transactional_id.p,
+            txn_node *tn = node_of(req->brk);
+            txn_meta *m = meta_find(tn, rq.transactional_id.p,
                                     (size_t)rq.transactional_id.len);
             e = check_producer(m, rq.producer_id, rq.producer_epoch);
             if (!e &&
@@ -985,7 +1021,7 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
                     x.start_ts = now;
                 x.state = TS_ONGOING;
                 x.update_ts = now;
-                e = transit(m, &x);
+                e = transit(tn, m, &x);
                 if (e && m->n_parts > old_n) {
                     m->n_parts--;
                     free(m->parts[m->n_parts].topic);
@@ -1013,13 +1049,14 @@ brk_status txn_handle_end_txn(brk_req *req) {
     int16_t e = coord_check(req->brk, rq.transactional_id);
     txn_meta *m = NULL;
     if (!e) {
-        m = meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
+        m = meta_find(node_of(req->brk), rq.transactional_id.p,
+                      (size_t)rq.transactional_id.len);
         e = check_producer(m, rq.producer_id, rq.producer_epoch);
     }
     if (!e) {
         switch (m->state) {
         case TS_ONGOING:
-            e = end_txn(m, rq.committed, m->epoch);
+            e = end_txn(node_of(req->brk), m, rq.committed, m->epoch);
             break;
         case TS_COMPLETE_COMMIT:
             e = rq.committed ? KERR_NONE : KERR_INVALID_TXN_STATE;
@@ -1095,9 +1132,8 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
                     if (!e && tt->name.len == (int32_t)strlen(OFFSETS_TOPIC) &&
                         memcmp(tt->name.p, OFFSETS_TOPIC,
                                strlen(OFFSETS_TOPIC)) == 0)
-                        txn_offsets_complete(
-                            grp_broker_coord(brk), pr->partition_index,
-                            mk->producer_id, mk->transaction_result);
+                        offsets_marker(node_of(brk), pr->partition_index,
+                                       mk->producer_id, mk->transaction_result);
                 }
                 pr->error_code = e;
             }
@@ -1106,281 +1142,6 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
     proto_write_txn_markers_response_encode(brk_resp_buf(req), req->api_version,
                                             &rs);
     return BRK_DONE;
-}
-
-/* ---- TxnOffsetCommit (28)
- * -------------------------------------------------------------- */
-
-brk_status txn_handle_txn_offset_commit(brk_req *req) {
-    proto_txn_offset_commit_request rq;
-    if (proto_txn_offset_commit_request_decode(
-            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    brk_broker *brk = req->brk;
-    proto_txn_offset_commit_response rs;
-    proto_txn_offset_commit_response_init(&rs);
-    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
-    /* The group id keeps all its bytes (a NUL among them makes another
-     * group, as on Kafka). */
-    proto_str gid = rq.group_id;
-    grp_coord *gc = grp_broker_coord(brk);
-    int16_t top = KERR_NONE;
-    if (gid.len <= 0)
-        top = KERR_INVALID_GROUP_ID;
-    else
-        top = grp_check_coordinator(gc, gid);
-    /* The producer must be the current one of its transactional id. */
-    if (!top && rq.transactional_id.len > 0) {
-        txn_coord_ensure(brk);
-        txn_meta *m =
-            meta_find(rq.transactional_id.p, (size_t)rq.transactional_id.len);
-        if (m && m->pid == rq.producer_id && rq.producer_epoch < m->epoch)
-            top = KERR_INVALID_PRODUCER_EPOCH;
-        else if (m && m->pid != rq.producer_id)
-            top = KERR_INVALID_PRODUCER_ID_MAPPING;
-    }
-    /* v3+: the member must belong to the group's current generation (a
-     * classic group) or hold the group's current member epoch (a KIP-848
-     * consumer group). */
-    if (!top && req->api_version >= 3)
-        top = grp_txn_commit_check(gc, gid, rq.member_id, rq.generation_id);
-    int32_t gp = gid.len > 0 ? partition_for(brk, gid.p, (size_t)gid.len,
-                                             grp_cfg(gc)->num_partitions)
-                             : 0;
-    cl_partition *opart = topic_part(brk, OFFSETS_TOPIC, gp);
-    if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
-        top = KERR_NOT_COORDINATOR;
-    int64_t now = clk_wall_ms();
-    int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
-    batch_builder b;
-    batch_builder_init(&b, 0, 0);
-    batch_builder_set_producer(&b, rq.producer_id, rq.producer_epoch, -1);
-    batch_builder_set_transactional(&b, true);
-    int n_recs = 0;
-    /* records kept to register as pending after the append */
-    typedef struct kvrec {
-        buf k, v;
-    } kvrec;
-    int total = 0;
-    for (int32_t i = 0; i < nt; i++)
-        total +=
-            rq.topics.v[i].partitions.n > 0 ? rq.topics.v[i].partitions.n : 0;
-    kvrec *kvs = xcalloc((size_t)(total ? total : 1), sizeof *kvs);
-    for (int32_t i = 0; i < nt; i++) {
-        proto_txn_offset_commit_request_txn_offset_commit_request_topic *t =
-            &rq.topics.v[i];
-        proto_txn_offset_commit_response_txn_offset_commit_response_topic *tr =
-            &rs.topics.v[i];
-        proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
-            tr);
-        tr->name = t->name;
-        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, t->partitions.n);
-        for (int32_t j = 0; j < np; j++) {
-            proto_txn_offset_commit_request_txn_offset_commit_request_partition
-                *p = &t->partitions.v[j];
-            proto_txn_offset_commit_response_txn_offset_commit_response_partition
-                *pr = &tr->partitions.v[j];
-            proto_txn_offset_commit_response_txn_offset_commit_response_partition_init(
-                pr);
-            pr->partition_index = p->partition_index;
-            int16_t e = top;
-            int16_t fe;
-            if (!e &&
-                !brk_find_partition(brk, t->name.p ? t->name.p : "",
-                                    t->name.len > 0 ? (size_t)t->name.len : 0,
-                                    p->partition_index, &fe))
-                e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            if (!e && p->committed_metadata.len > max_meta)
-                e = KERR_OFFSET_METADATA_TOO_LARGE;
-            pr->error_code = e;
-            if (e)
-                continue;
-            kvrec *kv = &kvs[n_recs++];
-            buf_init(&kv->k, 64);
-            buf_init(&kv->v, 64);
-            proto_offset_commit_key k;
-            proto_offset_commit_key_init(&k);
-            k.group = gid;
-            k.topic = t->name;
-            k.partition = p->partition_index;
-            buf_put_be16(&kv->k, 1);
-            proto_offset_commit_key_encode(&kv->k, 1, &k);
-            proto_offset_commit_value v;
-            proto_offset_commit_value_init(&v);
-            v.offset = p->committed_offset;
-            v.leader_epoch =
-                req->api_version >= 2 ? p->committed_leader_epoch : -1;
-            v.metadata = p->committed_metadata.len > 0 ? p->committed_metadata
-                                                       : proto_str_c("");
-            v.commit_timestamp = now;
-            v.expire_timestamp = -1;
-            buf_put_be16(&kv->v, 3);
-            proto_offset_commit_value_encode(&kv->v, 3, &v);
-            batch_builder_add(&b, now, kv->k.data, (int32_t)kv->k.len,
-                              kv->v.data, (int32_t)kv->v.len, NULL, 0);
-        }
-    }
-    if (n_recs > 0) {
-        batch_builder_set_leader_epoch(&b, opart->leader_epoch);
-        buf out;
-        buf_init(&out, 512);
-        int16_t e = batch_builder_finish(&b, &out);
-        log_append_info info;
-        memset(&info, 0, sizeof info);
-        if (!e)
-            e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
-                           LOG_ORIGIN_COORDINATOR, &info);
-        if (!e) {
-            log_batch_header h;
-            batch_parse_header(out.data, out.len, &h);
-            txn_produce_appended(brk, opart->log, &h, info.base_offset);
-            if (opart->n_isr <= 1)
-                log_set_high_watermark(opart->log, log_end_offset(opart->log));
-            for (int i = 0; i < n_recs; i++)
-                txn_offsets_add_pending(gp, rq.producer_id, kvs[i].k.data,
-                                        kvs[i].k.len, kvs[i].v.data,
-                                        kvs[i].v.len);
-        } else {
-            for (int32_t i = 0; i < nt; i++)
-                for (int32_t j = 0; j < rs.topics.v[i].partitions.n; j++)
-                    if (!rs.topics.v[i].partitions.v[j].error_code)
-                        rs.topics.v[i].partitions.v[j].error_code =
-                            e == KERR_KAFKA_STORAGE_ERROR
-                                ? KERR_COORDINATOR_NOT_AVAILABLE
-                                : e;
-        }
-        buf_free(&out);
-    }
-    batch_builder_free(&b);
-    for (int i = 0; i < n_recs; i++) {
-        buf_free(&kvs[i].k);
-        buf_free(&kvs[i].v);
-    }
-    free(kvs);
-    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
-                                            &rs);
-    return BRK_DONE;
-}
-
-/* ---- pending transactional offsets
- * ------------------------------------------------------ */
-
-typedef struct pending_rec {
-    struct pending_rec *next;
-    int32_t partition;
-    int64_t pid;
-    uint8_t *key, *value;
-    size_t key_len, value_len;
-} pending_rec;
-
-static pending_rec *pending_head, **pending_tail = &pending_head;
-
-void txn_offsets_add_pending(int32_t p, int64_t producer_id, const uint8_t *key,
-                             size_t key_len, const uint8_t *value,
-                             size_t value_len) {
-    pending_rec *r = xcalloc(1, sizeof *r);
-    r->partition = p;
-    r->pid = producer_id;
-    r->key = xmalloc(key_len ? key_len : 1);
-    memcpy(r->key, key, key_len);
-    r->key_len = key_len;
-    if (value) {
-        r->value = xmalloc(value_len ? value_len : 1);
-        memcpy(r->value, value, value_len);
-        r->value_len = value_len;
-    }
-    *pending_tail = r;
-    pending_tail = &r->next;
-}
-
-void txn_offsets_complete(grp_coord *c, int32_t p, int64_t producer_id,
-                          bool commit) {
-    pending_rec **pp = &pending_head;
-    pending_tail = &pending_head;
-    while (*pp) {
-        pending_rec *r = *pp;
-        if (r->partition == p && r->pid == producer_id) {
-            if (commit && c)
-                grp_replay(c, p, r->key, r->key_len, r->value, r->value_len);
-            *pp = r->next;
-            free(r->key);
-            free(r->value);
-            free(r);
-            continue;
-        }
-        pp = &r->next;
-    }
-    pending_tail = pp;
-}
-
-bool txn_offsets_pending(proto_str group, proto_str topic, int32_t partition) {
-    if (!pending_head || group.len < 0 || topic.len < 0)
-        return false;
-    size_t glen = (size_t)group.len;
-    for (pending_rec *r = pending_head; r; r = r->next) {
-        /* key: version int16 (0/1) | group string | topic string | partition
-         * int32 */
-        rd k;
-        rd_init(&k, r->key, r->key_len);
-        int16_t ver = (int16_t)rd_be16(&k);
-        if (k.err || (ver != 0 && ver != 1))
-            continue;
-        uint16_t gl = rd_be16(&k);
-        const uint8_t *g = rd_bytes(&k, gl);
-        uint16_t tl = rd_be16(&k);
-        const uint8_t *t = rd_bytes(&k, tl);
-        int32_t p = (int32_t)rd_be32(&k);
-        if (k.err)
-            continue;
-        if (p == partition && gl == glen && memcmp(g, group.p, glen) == 0 &&
-            tl == (uint16_t)topic.len && memcmp(t, topic.p, tl) == 0)
-            return true;
-    }
-    return false;
-}
-
-bool txn_grp_replay_batch(grp_coord *c, int32_t partition, const uint8_t *batch,
-                          const log_batch_header *h) {
-    if (!batch_is_transactional(h))
-        return false;
-    if (batch_is_control(h)) {
-        if (batch_compression(h) != 0)
-            return true;
-        batch_iter it;
-        batch_iter_init(&it, h, batch + BATCH_HEADER_SIZE,
-                        (size_t)batch_size(h) - BATCH_HEADER_SIZE);
-        log_record r;
-        if (batch_iter_next(&it, &r) == 1 && r.key_len >= 4) {
-            int type = (int16_t)sl_load_be16(r.key + 2);
-            if (type == BATCH_CONTROL_COMMIT || type == BATCH_CONTROL_ABORT)
-                txn_offsets_complete(c, partition, h->producer_id,
-                                     type == BATCH_CONTROL_COMMIT);
-        }
-        return true;
-    }
-    buf dec;
-    buf_init(&dec, 0);
-    const uint8_t *recs = batch + BATCH_HEADER_SIZE;
-    size_t n = (size_t)batch_size(h) - BATCH_HEADER_SIZE;
-    if (batch_compression(h) != 0) {
-        if (batch_decompress_records(h, batch, 64u << 20, &dec)) {
-            buf_free(&dec);
-            return true;
-        }
-        recs = dec.data;
-        n = dec.len;
-    }
-    batch_iter it;
-    batch_iter_init(&it, h, recs, n);
-    log_record r;
-    while (batch_iter_next(&it, &r) == 1)
-        if (r.key_len >= 0)
-            txn_offsets_add_pending(partition, h->producer_id, r.key,
-                                    (size_t)r.key_len,
-                                    r.value_len >= 0 ? r.value : NULL,
-                                    r.value_len >= 0 ? (size_t)r.value_len : 0);
-    buf_free(&dec);
-    return true;
 }
 
 /* ---- DescribeTransactions (65), ListTransactions (66)
@@ -1392,6 +1153,7 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     txn_coord_ensure(req->brk);
+    txn_node *tn = node_of(req->brk);
     proto_describe_transactions_response rs;
     proto_describe_transactions_response_init(&rs);
     int32_t n =
@@ -1406,8 +1168,9 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
         s->producer_id = -1;
         s->producer_epoch = -1;
         s->transaction_start_time_ms = -1;
-        txn_meta *m =
-            loaded && tid.len > 0 ? meta_find(tid.p, (size_t)tid.len) : NULL;
+        txn_meta *m = tn->loaded && tid.len > 0
+                          ? meta_find(tn, tid.p, (size_t)tid.len)
+                          : NULL;
         if (!m || m->state == TS_DEAD) {
             s->error_code = KERR_TRANSACTIONAL_ID_NOT_FOUND;
             continue;
@@ -1453,6 +1216,7 @@ brk_status txn_handle_list_transactions(brk_req *req) {
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     txn_coord_ensure(req->brk);
+    txn_node *tn = node_of(req->brk);
     proto_list_transactions_response rs;
     proto_list_transactions_response_init(&rs);
     /* unknown state filters are echoed back */
@@ -1468,11 +1232,11 @@ brk_status txn_handle_list_transactions(brk_req *req) {
                 rq.state_filters.v[i];
     }
     rs.transaction_states.v =
-        arena_calloc(req->arena, (size_t)(n_metas ? n_metas : 1),
+        arena_calloc(req->arena, (size_t)(tn->n_metas ? tn->n_metas : 1),
                      sizeof *rs.transaction_states.v);
     int64_t now = clk_wall_ms();
-    for (int i = 0; loaded && i < n_metas; i++) {
-        txn_meta *m = metas[i];
+    for (int i = 0; tn->loaded && i < tn->n_metas; i++) {
+        txn_meta *m = tn->metas[i];
         if (m->state == TS_DEAD)
             continue;
         const char *sn = state_names[m->state & 7];

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
-#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -29,13 +28,10 @@
 #include "log/producer_state.h"
 #include "proto/errors.h"
 #include "proto/proto.h"
+#include "txn/internal.h"
 #include "txn/txn.h"
 
-/* fetch.c's waiter wake-up; weak so this layer links without the data path. */
-void brk_fetch_notify(brk_broker *brk, log_partition *log)
-    __attribute__((weak));
-
-#define NBUCKETS 4096
+#define NBUCKETS TXN_PART_BUCKETS
 #define SNAPSHOT_SCAN_BYTES                                                    \
     (16 << 20) /* write a snapshot after a longer scan */
 
@@ -50,10 +46,27 @@ typedef struct part_rec {
     ps_state ps;
 } part_rec;
 
-static part_rec *buckets[NBUCKETS];
-static brk_broker *pbrk;
-static uint64_t expire_timer;
-static bool hooked, stopping;
+/* The node's producer states (txn_node_new made them). */
+static txn_node *node_of(brk_broker *brk) {
+    SL_ASSERT(brk && brk->txn);
+    return brk->txn;
+}
+
+txn_node *txn_node_new(brk_broker *brk) {
+    txn_node *t = xcalloc(1, sizeof *t);
+    t->brk = brk;
+    t->buckets = xcalloc(NBUCKETS, sizeof *t->buckets);
+    t->pid_next = t->pid_end = -1;
+    return t;
+}
+
+void txn_node_free(txn_node *t) {
+    if (!t)
+        return;
+    txn_coord_free(t);
+    txn_part_free(t);
+    free(t);
+}
 
 static size_t bucket_of(const log_partition *log) {
     uintptr_t v = (uintptr_t)log;
@@ -71,9 +84,8 @@ static void rec_free(part_rec *r) {
 
 /* True while r->log is still the live log of its topic partition (a
  * deleted topic frees its logs: never touch r->log then). */
-static bool rec_live(const part_rec *r) {
-    brk_broker *brk = pbrk ? pbrk : brk_self;
-    if (!brk || !brk->image)
+static bool rec_live(brk_broker *brk, const part_rec *r) {
+    if (!brk->image)
         return false;
     cl_topic *t = cl_topic_find(brk->image, r->topic, strlen(r->topic));
     if (!t || r->partition >= t->n_partitions || !t->parts[r->partition] ||
@@ -83,11 +95,11 @@ static bool rec_live(const part_rec *r) {
 }
 
 /* Drops the records of deleted partitions. */
-static void prune_dead(void) {
+static void prune_dead(txn_node *t) {
     for (int i = 0; i < NBUCKETS; i++)
-        for (part_rec **pp = &buckets[i]; *pp;) {
+        for (part_rec **pp = &t->buckets[i]; *pp;) {
             part_rec *r = *pp;
-            if (rec_live(r)) {
+            if (rec_live(t->brk, r)) {
                 pp = &r->next;
             } else {
                 *pp = r->next;
@@ -195,51 +207,62 @@ static void expire_cb(net_loop *loop, void *ctx);
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
     SL_UNUSED(ctx);
-    stopping = true;
-    if (expire_timer)
-        net_timer_cancel(brk->loop, expire_timer);
-    expire_timer = 0;
-    txn_part_snapshot_all();
+    txn_node *t = node_of(brk);
+    t->part_stopping = true;
+    if (t->expire_timer)
+        net_timer_cancel(brk->loop, t->expire_timer);
+    t->expire_timer = 0;
+    txn_part_snapshot_all(brk);
 }
 
-static int64_t expire_interval(void) {
-    return brk_cfg_i64(pbrk->cfg,
+static int64_t expire_interval(const txn_node *t) {
+    return brk_cfg_i64(t->brk->cfg,
                        BRK_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
 }
 
 static void expire_cb(net_loop *loop, void *ctx) {
-    SL_UNUSED(ctx);
-    expire_timer = 0;
-    if (stopping)
+    txn_node *t = ctx;
+    t->expire_timer = 0;
+    if (t->part_stopping)
         return;
     int64_t now = clk_wall_ms(),
-            exp = brk_cfg_i64(pbrk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
-    prune_dead();
+            exp = brk_cfg_i64(t->brk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+    prune_dead(t);
     for (int i = 0; i < NBUCKETS; i++)
-        for (part_rec *r = buckets[i]; r; r = r->next) {
+        for (part_rec *r = t->buckets[i]; r; r = r->next) {
             ps_expire(&r->ps, now, exp);
             ps_trim_aborted(&r->ps, log_start_offset(r->log));
         }
-    expire_timer = net_timer_add(loop, expire_interval(), expire_cb, NULL);
+    t->expire_timer = net_timer_add(loop, expire_interval(t), expire_cb, t);
+}
+
+void txn_part_free(txn_node *t) {
+    for (int i = 0; i < NBUCKETS; i++)
+        while (t->buckets[i]) {
+            part_rec *r = t->buckets[i];
+            t->buckets[i] = r->next;
+            rec_free(r);
+        }
+    free(t->buckets);
+    t->buckets = NULL;
 }
 
 static part_rec *rec_get(brk_broker *brk, log_partition *log) {
-    if (brk && !hooked) {
-        hooked = true;
-        pbrk = brk;
+    txn_node *t = node_of(brk);
+    if (!t->part_hooked) {
+        t->part_hooked = true;
         brk_on_shutdown(on_shutdown, NULL);
         if (brk->loop)
-            expire_timer =
-                net_timer_add(brk->loop, expire_interval(), expire_cb, NULL);
+            t->expire_timer =
+                net_timer_add(brk->loop, expire_interval(t), expire_cb, t);
     }
     /* The coordinator may complete prepared transactions (writing markers,
      * possibly into this very partition) before we look the record up. */
-    if (brk)
-        txn_coord_ensure(brk);
+    txn_coord_ensure(brk);
     size_t b = bucket_of(log);
     uint8_t id[16];
     log_topic_id(log, id);
-    for (part_rec **pp = &buckets[b]; *pp; pp = &(*pp)->next) {
+    for (part_rec **pp = &t->buckets[b]; *pp; pp = &(*pp)->next) {
         part_rec *r = *pp;
         if (r->log != log)
             continue;
@@ -250,8 +273,8 @@ static part_rec *rec_get(brk_broker *brk, log_partition *log) {
         break;
     }
     part_rec *r = rec_load(log);
-    r->next = buckets[b];
-    buckets[b] = r;
+    r->next = t->buckets[b];
+    t->buckets[b] = r;
     return r;
 }
 
@@ -259,10 +282,11 @@ struct ps_state *txn_part_state(brk_broker *brk, log_partition *log) {
     return &rec_get(brk, log)->ps;
 }
 
-void txn_part_snapshot_all(void) {
-    prune_dead();
+void txn_part_snapshot_all(brk_broker *brk) {
+    txn_node *t = node_of(brk);
+    prune_dead(t);
     for (int i = 0; i < NBUCKETS; i++)
-        for (part_rec *r = buckets[i]; r; r = r->next) {
+        for (part_rec *r = t->buckets[i]; r; r = r->next) {
             if (log_is_failed(r->log))
                 continue;
             int64_t leo = log_end_offset(r->log);
@@ -299,9 +323,8 @@ int txn_produce_check(brk_broker *brk, log_partition *log,
          * cannot open a new one that nobody will ever end. */
         const ps_entry *e = ps_find(&r->ps, h->producer_id);
         if (!e || e->txn_first_offset < 0 || e->epoch != h->producer_epoch) {
-            rc = txn_coord_verify(brk ? brk : pbrk, h->producer_id,
-                                  h->producer_epoch, log_topic(log),
-                                  log_partition_id(log));
+            rc = txn_coord_verify(brk, h->producer_id, h->producer_epoch,
+                                  log_topic(log), log_partition_id(log));
             if (rc)
                 *msg = "The producer attempted a transactional operation in an "
                        "invalid state";
@@ -332,9 +355,9 @@ void txn_produce_appended(brk_broker *brk, log_partition *log,
 /* ---- fetch
  * -------------------------------------------------------------------------- */
 
-int64_t txn_lso(log_partition *log) {
+int64_t txn_lso(brk_broker *brk, log_partition *log) {
     int64_t hw = log_high_watermark(log);
-    part_rec *r = rec_get(pbrk ? pbrk : brk_self, log);
+    part_rec *r = rec_get(brk, log);
     int64_t fu = ps_first_unstable(&r->ps);
     return fu >= 0 && fu < hw ? fu : hw;
 }
@@ -352,9 +375,9 @@ static void write_one(void *ctx, const ps_aborted *ab) {
         buf_put_uvarint(w->b, 0); /* no tagged fields */
 }
 
-void txn_fetch_write_aborted(buf *b, bool flexible, log_partition *log,
-                             int64_t from, int64_t to) {
-    part_rec *r = rec_get(pbrk ? pbrk : brk_self, log);
+void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
+                             log_partition *log, int64_t from, int64_t to) {
+    part_rec *r = rec_get(brk, log);
     int n = ps_aborted_in(&r->ps, from, to, NULL, NULL);
     proto_write_array_len(b, flexible, n);
     ab_writer w = {b, flexible};
@@ -400,8 +423,8 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
         ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
     if (part->n_isr <= 1)
         log_set_high_watermark(part->log, log_end_offset(part->log));
-    if (brk_fetch_notify)
-        brk_fetch_notify(brk, part->log);
+    if (brk->coord_svc.data_appended) /* fetch waiters, set by the node */
+        brk->coord_svc.data_appended(brk, part->log);
     return KERR_NONE;
 }
 
@@ -409,7 +432,6 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
  * -------------------------------------------------------------------- */
 
 #define PID_BLOCK 1000 /* Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE */
-static int64_t pid_next = -1, pid_end = -1;
 
 /* Ids handed out before they lived in the metadata log were reserved in
  * <log.dir>/.sluice-producer-ids; a data dir from then must not see them
@@ -430,11 +452,12 @@ static int64_t legacy_pid_floor(brk_broker *brk) {
 }
 
 int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid) {
+    txn_node *t = node_of(brk);
     *pid = -1;
-    if (pid_next < 0 || pid_next >= pid_end) {
+    if (t->pid_next < 0 || t->pid_next >= t->pid_end) {
         int64_t first;
-        int16_t e = ctl_allocate_producer_ids(
-            brk, PID_BLOCK, pid_end > 0 ? pid_end : legacy_pid_floor(brk),
+        int16_t e = brk->coord_svc.allocate_producer_ids(
+            brk, PID_BLOCK, t->pid_end > 0 ? t->pid_end : legacy_pid_floor(brk),
             &first);
         if (e) {
             SL_WARN("txn", "cannot allocate a producer id block: %s",
@@ -443,9 +466,9 @@ int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid) {
              * producer id manager waits for a block. */
             return KERR_COORDINATOR_LOAD_IN_PROGRESS;
         }
-        pid_next = first;
-        pid_end = first + PID_BLOCK;
+        t->pid_next = first;
+        t->pid_end = first + PID_BLOCK;
     }
-    *pid = pid_next++;
+    *pid = t->pid_next++;
     return KERR_NONE;
 }

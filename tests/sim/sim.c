@@ -1028,6 +1028,10 @@ static void node_crash(node_slot *s, bool power) {
         return;
     if (verbose)
         printf("  node %d: %s\n", s->id, power ? "power loss" : "kill -9");
+    /* The process is gone at this instant: nothing it would still do
+     * (the shutdown's flushes, checkpoints, the clean-shutdown marker,
+     * responses) may reach the disk or the network. */
+    crashfs_cut_after(s->fs, 0);
     simnet_host_crash(W.net, s->host);
     sim_node_abandon(s->node);
     s->node = NULL;

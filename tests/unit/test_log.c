@@ -1,5 +1,5 @@
-/* The partition log (src/log/log.c): append/read, indexes, rolls, recovery,
- * retention, delete records, many partitions, I/O failures. */
+/* The partition log (src/log/, see log_int.h): append/read, indexes, rolls,
+ * recovery, retention, delete records, many partitions, I/O failures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -273,7 +273,7 @@ static bool may_serve(const model *m, const mbatch *b) {
  * the log start set is there; a hole (offsets missing, data after them)
  * only above the acknowledged offset and at a segment boundary - a rolled
  * segment's unflushed tail lost while the next segment's data survived,
- * which Kafka's recovery keeps too (log.c, invariant 7); the indexes find
+ * which Kafka's recovery keeps too (log_int.h, invariant 7); the indexes find
  * every batch served. */
 static void verify_log(log_partition *p, const model *m) {
     int64_t leo = log_end_offset(p), start = log_start_offset(p), off = start;
