@@ -5,7 +5,9 @@
 #   make broker     build/sluice alone: needs only the compiler and the
 #                   libraries it links (scripts/deps.sh build)
 #   make run        build and start a single-node broker on :9092 (config/server.properties)
-#   make test       every test: unit (C, plain and sanitized), fuzz smoke run,
+#   make sim        the deterministic simulator (SEED= STEPS= NODES=)
+#   make test       every test: unit (C, plain and sanitized), a short sweep of
+#                   simulator seeds, fuzz smoke run,
 #                   integration (pytest, against the ASan+UBSan broker)
 #   make test-kafka the integration scenarios against Apache Kafka itself
 #   make asan       the tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -51,15 +53,20 @@ RDK_OBJ  := $(RDK_SRC:%.c=$(BUILD)/obj/%.o)
 RDK_CMDS := $(shell sed -n 's/^SL_RDK_CMD."\([^"]*\)".*/\1/p' src/commands.def)
 LIB_SRC  := $(filter-out $(RDK_SRC),$(ALL_SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-# tests/sim: the crash file system (and later the simulator), test-only
-# code that the unit tests use and the broker binary never links.
-UNIT_SRC := $(sort $(filter-out tests/sim/%_main.c,$(wildcard tests/unit/*.c tests/sim/*.c)))
+# tests/sim: test-only code the broker binary never links. The crash file
+# system, the simulated network and the Raft simulation are shared with the
+# unit tests; the simulator (build/sim) is sim.c and sim_node.c over the
+# crash file system and the simulated network; *_main.c are programs.
+SIM_ONLY := tests/sim/sim.c tests/sim/sim_node.c
+UNIT_SRC := $(sort $(filter-out tests/sim/%_main.c $(SIM_ONLY),$(wildcard tests/unit/*.c tests/sim/*.c)))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_SRC  := $(SIM_ONLY) tests/sim/crashfs.c tests/sim/simnet.c
+SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
 
 .PHONY: all broker deps run test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
-        fuzz-smoke proto format lint bench clean venv
+        fuzz-smoke proto format lint bench clean venv sim sim-sweep
 
 all: $(BUILD)/sluice $(BUILD)/sluice-tools aliases
 broker: $(BUILD)/sluice
@@ -119,6 +126,25 @@ raft-sim: $(BUILD)/raft_sim
 	$(BUILD)/raft_sim $(if $(SEED),--seed $(SEED)) --steps $(STEPS) --voters $(VOTERS) --snapshots $(SNAPSHOTS)
 raft-sim-long: $(BUILD)/raft_sim
 	$(BUILD)/raft_sim $(if $(SEED),--seed $(SEED)) --sweep 40 --steps 1000000
+
+# The deterministic simulator of whole nodes: `make sim SEED=42 STEPS=5000
+# NODES=1` (SEED defaults to a fresh one, printed; STEPS to 2000 here). A
+# failure prints the command that replays it. sim-sweep runs SIM_SEEDS
+# seeds of SIM_STEPS steps (the short sweep of `make test`).
+$(BUILD)/sim: $(SIM_OBJ) $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+NODES ?= 1
+SIM_STEPS_ARG = $(if $(filter command line environment,$(origin STEPS)),$(STEPS),2000)
+sim: $(BUILD)/sim
+	$(BUILD)/sim $(if $(SEED),--seed $(SEED)) --steps $(SIM_STEPS_ARG) --nodes $(NODES)
+
+SIM_SEEDS ?= 1 2 3 4 5
+SIM_STEPS ?= 1500
+sim-sweep: $(BUILD)/sim
+	@for s in $(SIM_SEEDS); do \
+	  $(BUILD)/sim --seed $$s --steps $(SIM_STEPS) --nodes $(NODES) || exit 1; \
+	done
 
 run: all
 	mkdir -p sluice-data
@@ -209,6 +235,6 @@ $(BUILD)/bench/nullbroker: bench/nullbroker.c $(BUILD)/libsluice.a
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(RDK_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+-include $(LIB_OBJ:.o=.d) $(RDK_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(SIM_OBJ:.o=.d) \
   $(BUILD)/obj/src/main.d $(BUILD)/obj/src/main_tools.d \
   $(BUILD)/bench/nullbroker.d

@@ -61,17 +61,16 @@ bool brk_bootstrap_commit(brk_broker *brk) {
     char path[4200];
     snprintf(path, sizeof path, "%s/bootstrap.checkpoint",
              log_manager_dir(brk->logs, 0));
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* Through the node's file system, as every disk read of the node. */
+    size_t len = 0;
+    uint8_t *raw =
+        log_io_read_file(log_manager_io(brk->logs), path, BOOTSTRAP_MAX, &len);
+    if (!raw)
         return false;
     buf data;
-    buf_init(&data, 4096);
-    uint8_t chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0 &&
-           data.len + k <= BOOTSTRAP_MAX)
-        buf_put(&data, chunk, k);
-    fclose(f);
+    buf_init(&data, len + 1);
+    buf_put(&data, raw, len);
+    free(raw);
     buf *vals = NULL;
     int n = 0, cap = 0;
     bool has_mv = false, bad = false;

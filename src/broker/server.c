@@ -24,6 +24,7 @@
 #include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -890,6 +891,16 @@ int server_main(int argc, char **argv) {
     const char *lvl = getenv("SLUICE_LOG_LEVEL");
     if (lvl && sl_log_parse_level(lvl) >= 0)
         sl_log_set_level((sl_log_level)sl_log_parse_level(lvl));
+    /* Named fault points (core/faults.def) for crash tests:
+     * SLUICE_FAULTS=txn.after-prepare kills the process there. */
+    const char *faults = getenv("SLUICE_FAULTS");
+    if (faults && *faults) {
+        char ferr[256];
+        if (sl_fault_arm_list(NULL, faults, ferr, sizeof ferr) < 0) {
+            SL_ERROR("server", "SLUICE_FAULTS: %s", ferr);
+            return 1;
+        }
+    }
 
     static brk_config cfg;
     char err[1024];

@@ -18,6 +18,7 @@
 #include "broker/data.h"
 #include "broker/internal.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/uuid.h"
@@ -51,8 +52,8 @@ static void on_dir_failure(void *ctx, int d) {
                  "Shutdown broker because the metadata log dir %s "
                  "has failed",
                  dir);
-        fflush(NULL);
-        _exit(1);
+        sl_env_halt(1); /* exits, but under a simulator */
+        return;
     }
     int n = log_manager_n_dirs(brk->logs);
     bool all = true;
@@ -69,8 +70,8 @@ static void on_dir_failure(void *ctx, int d) {
                  "Shutdown broker because all log dirs in %s have "
                  "failed",
                  (char *)b.data);
-        fflush(NULL);
-        _exit(1);
+        sl_env_halt(1); /* exits, but under a simulator */
+        return;
     }
     SL_WARN("server", "Stopped serving replicas in dir %s", dir);
 }
@@ -84,7 +85,7 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
     log_manager_opts o = {
         .log_dirs = dirs,
         .n_log_dirs = n_dirs,
-        .io = NULL,
+        .io = sl_env_cur()->fs, /* the node's file system */
         .max_open_segments = 0,
         .default_config = &def,
     };

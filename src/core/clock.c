@@ -1,5 +1,7 @@
 #include "clock.h"
 
+#include "core/env.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -19,17 +21,21 @@ static int64_t sys_wall_ms(void *ctx) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const clk_ops sys_clock = {sys_mono_ns, sys_wall_ms, NULL};
-static clk_ops cur = {sys_mono_ns, sys_wall_ms, NULL};
-
+/* The process clock is sl_env_process.clock; a NULL mono_ns there (or in
+ * any env) means the system clock. */
 void clk_set(const clk_ops *ops) {
-    cur = ops ? *ops : sys_clock;
+    if (ops)
+        sl_env_process.clock = *ops;
+    else
+        memset(&sl_env_process.clock, 0, sizeof sl_env_process.clock);
 }
 int64_t clk_mono_ns(void) {
-    return cur.mono_ns(cur.ctx);
+    const clk_ops *c = &sl_env_cur()->clock;
+    return c->mono_ns ? c->mono_ns(c->ctx) : sys_mono_ns(NULL);
 }
 int64_t clk_wall_ms(void) {
-    return cur.wall_ms(cur.ctx);
+    const clk_ops *c = &sl_env_cur()->clock;
+    return c->wall_ms ? c->wall_ms(c->ctx) : sys_wall_ms(NULL);
 }
 
 static int64_t man_mono(void *ctx) {
@@ -87,17 +93,16 @@ uint64_t rng_below(rng *r, uint64_t n) {
     return v % n;
 }
 
-static rng *os_override;
-
 void rng_os_install(rng *r) {
-    os_override = r;
+    sl_env_process.rng = r;
 }
 
 void rng_os_bytes(void *p, unsigned n) {
     unsigned char *c = p;
-    if (os_override) {
+    rng *seeded = sl_env_cur()->rng;
+    if (seeded) {
         while (n) {
-            uint64_t v = rng_next(os_override);
+            uint64_t v = rng_next(seeded);
             unsigned k = n < 8 ? n : 8;
             memcpy(c, &v, k);
             c += k;

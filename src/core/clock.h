@@ -2,9 +2,11 @@
  * clock.h - time and randomness behind a small interface, so tests and the
  * simulator can control them (TigerBeetle, FoundationDB).
  *
- * The process has one current clock (sl_clock); production code reads time
- * only through clk_mono_ns/clk_wall_ms. A test installs its own clock with
- * clk_set and advances it by hand.
+ * Production code reads time only through clk_mono_ns/clk_wall_ms, which
+ * read the clock of the current environment (core/env.h: each simulated
+ * node has its own, so skew can be simulated); clk_set installs the clock
+ * of the process environment (what a thread that entered no env sees): a
+ * test installs its own clock with it and advances it by hand.
  *
  * rng: xoshiro256** seeded explicitly; every test that uses randomness prints
  * its seed so a run can be replayed.
@@ -48,12 +50,13 @@ uint64_t rng_next(rng *r);
 uint64_t rng_below(rng *r, uint64_t n);
 /* A seed from the OS (getrandom), for production use and printed test seeds. */
 uint64_t rng_os_seed(void);
-/* Fill with the process random source (cluster ids, topic ids, producer
- * ids): the OS, unless a seeded rng is installed. */
+/* Fill with the random source of the current environment (cluster ids,
+ * topic ids, producer ids): the OS, unless the env has a seeded rng. */
 void rng_os_bytes(void *p, unsigned n);
-/* Replace the OS source with a seeded rng (a simulator, a test); NULL
- * restores the OS. Like clk_set: before other threads start, and the rng is
- * then drawn from without a lock, so only for single-threaded runs. */
+/* Replace the OS source of the process environment with a seeded rng (a
+ * test; a simulator gives each node's env its own); NULL restores the OS.
+ * Like clk_set: before other threads start, and the rng is then drawn from
+ * without a lock, so only for single-threaded runs. */
 void rng_os_install(rng *r);
 
 #endif

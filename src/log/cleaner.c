@@ -2,9 +2,10 @@
  * cleaner.c - the loop thread's half of the log cleaner (algorithm in
  * cleaner.h, ownership of a job in cleaner_int.h, the workers' half in
  * cleaner_work.c): choosing the dirtiest log, handing it to a worker
- * thread, swapping what the worker wrote into the log, the crash-safe swap
- * and its recovery, cleaner-offset-checkpoint, the worker threads and the
- * shared I/O throttle.
+ * (a task on the executor of the node's environment, core/env.h: worker
+ * threads in production, inline on the loop under a simulator), swapping
+ * what the worker wrote into the log, the crash-safe swap and its recovery,
+ * cleaner-offset-checkpoint, the workers and the shared I/O throttle.
  *
  * THREADING / OWNERSHIP INVARIANTS
  *  1. The partition log (log.h) has no locks and is used by the loop thread
@@ -618,11 +619,12 @@ static bool part_alive(log_cleaner *c, job *j) {
 /* Next batch of the current segment: 1 (*p, *h filled; valid until the
  * next call), 0 at the end of the segment, -1 on error. */
 
-/* ---- worker threads ----------------------------------------------------
+/* ---- workers -----------------------------------------------------------
  */
 static int64_t mono_ns(void) {
     /* the real clock even when tests install a manual one: the throttle
-     * sleeps for real */
+     * sleeps for real (never under an inline executor, whose simulated
+     * clock stands still during a pass) */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
@@ -633,31 +635,35 @@ static void notify_loop(log_cleaner *c) {
         c->notify(c->notify_ctx);
 }
 
-static void *worker_main(void *arg) {
+/* A pass, as a task on the cleaner's executor (submitted by the loop once
+ * the worker slot's job is queued). A pass queued when the cleaner stops is
+ * left queued (log_cleaner_free frees it). */
+static void worker_run(void *arg) {
     log_cl_worker *w = arg;
     log_cleaner *c = w->c;
     pthread_mutex_lock(&c->mu);
-    for (;;) {
-        while (!c->stop && !(w->job && w->job->state == JOB_QUEUED))
-            pthread_cond_wait(&c->cv_worker, &c->mu);
-        if (c->stop)
-            break;
-        job *j = w->job;
-        j->state = JOB_RUNNING;
+    job *j = w->job;
+    if (c->stop || !j || j->state != JOB_QUEUED) {
         pthread_mutex_unlock(&c->mu);
-        const char *why = NULL;
-        bool ok = log_cl_run_job(j, &why);
-        pthread_mutex_lock(&c->mu);
-        j->state = ok ? JOB_DONE : JOB_FAILED;
-        j->why = why;
-        c->events = true;
-        pthread_cond_broadcast(&c->cv_loop);
-        pthread_mutex_unlock(&c->mu);
-        notify_loop(c);
-        pthread_mutex_lock(&c->mu);
+        return;
     }
+    j->state = JOB_RUNNING;
     pthread_mutex_unlock(&c->mu);
-    return NULL;
+    const char *why = NULL;
+    bool ok = log_cl_run_job(j, &why);
+    pthread_mutex_lock(&c->mu);
+    j->state = ok ? JOB_DONE : JOB_FAILED;
+    j->why = why;
+    c->events = true;
+    pthread_cond_broadcast(&c->cv_loop);
+    pthread_mutex_unlock(&c->mu);
+    notify_loop(c);
+}
+
+/* Inline passes run on the loop itself: they cannot wait for the loop
+ * (swaps, throttle sleeps of a clock that only the simulator moves). */
+static bool inline_passes(const log_cleaner *c) {
+    return c->exec && c->exec->is_inline;
 }
 
 static void free_idx(log_seg_index *x) {
@@ -670,7 +676,7 @@ bool log_cl_post_group(job *j, int first, int count, char *log_path,
                        char *txn_path, log_seg_index *idx) {
     log_cleaner *c = j->c;
     pthread_mutex_lock(&c->mu);
-    while (!c->stop && !atomic_load(&j->cancel) &&
+    while (!inline_passes(c) && !c->stop && !atomic_load(&j->cancel) &&
            j->nready - j->nswapped >= LOG_CL_MAX_PENDING)
         pthread_cond_wait(&c->cv_worker, &c->mu);
     if (c->stop || atomic_load(&j->cancel)) {
@@ -696,6 +702,8 @@ bool log_cl_post_group(job *j, int first, int count, char *log_path,
 }
 
 void log_cl_throttle(log_cleaner *c, job *j, int64_t bytes) {
+    if (inline_passes(c))
+        return;
     pthread_mutex_lock(&c->thr_mu);
     double rate = c->thr_rate;
     if (!(rate > 0 && rate < 1e300)) {
@@ -737,8 +745,8 @@ static void stop_workers(log_cleaner *c) {
             atomic_store(&c->w[i].job->cancel, true);
     pthread_cond_broadcast(&c->cv_worker);
     pthread_mutex_unlock(&c->mu);
-    for (int i = 0; i < c->nw; i++)
-        pthread_join(c->w[i].th, NULL);
+    sl_exec_free(c->exec); /* the running passes end (cancelled) */
+    c->exec = NULL;
     pthread_mutex_lock(&c->mu);
     c->stop = false;
     pthread_mutex_unlock(&c->mu);
@@ -746,22 +754,14 @@ static void stop_workers(log_cleaner *c) {
 
 static void start_workers(log_cleaner *c, int n) {
     c->w = xrealloc(c->w, sizeof(*c->w) * (size_t)(n > 0 ? n : 1));
-    c->nw = 0;
     for (int i = 0; i < n; i++) {
-        log_cl_worker *w = &c->w[c->nw];
-        memset(w, 0, sizeof(*w));
-        w->c = c;
-        int e = pthread_create(&w->th, NULL, worker_main, w);
-        if (e) {
-            SL_ERROR(MOD, "cannot start log cleaner thread %d: %s", i,
-                     strerror(e));
-            break;
-        }
-        char name[16];
-        snprintf(name, sizeof name, "cleaner-%d", i % 100);
-        pthread_setname_np(w->th, name);
-        c->nw++;
+        memset(&c->w[i], 0, sizeof c->w[i]);
+        c->w[i].c = c;
     }
+    c->nw = n;
+    /* The environment's executor (made in the env current now: the
+     * node's loop, or the caller of log_cleaner_new) */
+    c->exec = n > 0 ? sl_exec_new("cleaner", n) : NULL;
 }
 
 static bool any_job(const log_cleaner *c) {
@@ -1008,8 +1008,8 @@ int64_t log_cleaner_step(log_cleaner *c) {
             pthread_mutex_lock(&c->mu);
             j->state = JOB_QUEUED;
             c->w[i].job = j;
-            pthread_cond_broadcast(&c->cv_worker);
             pthread_mutex_unlock(&c->mu);
+            sl_exec_submit(c->exec, worker_run, &c->w[i]);
         }
     }
     if (any_job(c))

@@ -30,6 +30,7 @@
 
 #include "cleaner.h"
 #include "core/buf.h"
+#include "core/env.h"
 #include "producer_state.h"
 
 #define LOG_CL_MOD "log-cleaner"
@@ -137,7 +138,6 @@ typedef struct log_cl_job {
 } log_cl_job;
 
 typedef struct log_cl_worker {
-    pthread_t th;
     struct log_cleaner *c;
     log_cl_job *job; /* under c->mu; set by the loop, cleared by the loop */
 } log_cl_worker;
@@ -151,8 +151,11 @@ struct log_cleaner {
     int nck, capck;
     log_cleaner_stats st;
     int64_t next_pick_ns; /* no log was cleanable: wait until then */
-    int nw;               /* workers started */
+    int nw;               /* worker slots (passes at once) */
     log_cl_worker *w;
+    sl_executor *exec;         /* runs the passes (env.h): nw worker threads in
+                                  production, inline under a simulator; NULL when
+                                  nw is 0 */
     void (*notify)(void *ctx); /* fixed at new: called by workers */
     void *notify_ctx;
 

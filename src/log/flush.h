@@ -1,6 +1,6 @@
 /*
  * flush.h - Kafka's flush policy for the partition logs, with the fsyncs done
- * on a flusher thread so the event loop never blocks in fsync (implemented in
+ * by a flusher so the event loop never blocks in fsync (implemented in
  * flusher.c, on the partition state of log_int.h).
  *
  * Policy (as Kafka's UnifiedLog/LogManager):
@@ -26,13 +26,16 @@
  * A finished job moves the partition's recovery point (if the partition was
  * not truncated or deleted meanwhile) or, on an fsync error, takes the
  * partition offline (KAFKA_STORAGE_ERROR) as a failed synchronous flush does.
- * The flusher calls the notify function (from its own thread) after each
+ * The flusher is a one-worker executor of the node's environment (core/env.h:
+ * a thread in production; inline under a simulator, where a batch is synced
+ * inside log_manager_flush_begin and notify runs there). It calls the
+ * notify function (from its worker) after each
  * batch; it must only wake the loop (net_loop_wake).
  *
  * Threading: every function here is for the loop thread (the thread that
- * owns the log_manager), except that notify runs on the flusher thread. The
+ * owns the log_manager), except that notify runs on the flusher's worker. The
  * log_io of the manager must allow fsync, fsync_dir and syncfs from the
- * flusher thread (posix does; tests/sim/crashfs locks).
+ * flusher's worker (posix does; tests/sim/crashfs locks).
  */
 #ifndef SL_LOG_FLUSH_H
 #define SL_LOG_FLUSH_H
@@ -42,7 +45,7 @@
 
 #include "log/log.h"
 
-/* Sets the function the flusher thread calls after finishing a batch. */
+/* Sets the function the flusher calls after finishing a batch. */
 void log_manager_set_flush_notify(log_manager *mgr, void (*fn)(void *ctx),
                                   void *ctx);
 /* True if the last append made a flush of this partition due (flush.messages
@@ -54,7 +57,7 @@ bool log_flush_is_due(const log_partition *part);
 int log_manager_flush_check(log_manager *mgr);
 /* True if there is work to hand to the flusher. */
 bool log_manager_flush_pending(const log_manager *mgr);
-/* Hands every due partition and rolled segment to the flusher thread (started
+/* Hands every due partition and rolled segment to the flusher (started
  * on first use) as one batch; returns its ticket (increasing from 1). */
 uint64_t log_manager_flush_begin(log_manager *mgr);
 /* Applies the finished jobs; returns the highest ticket whose jobs, and

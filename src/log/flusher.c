@@ -1,7 +1,9 @@
 /*
  * flusher.c - flushes: the synchronous log_flush, the dirty list
- * (log_manager_flush_dirty) and the asynchronous flusher of flush.h (one
- * thread fsyncing the files of begun jobs, the loop reaping them).
+ * (log_manager_flush_dirty) and the asynchronous flusher of flush.h (tasks
+ * on a one-worker executor of the node's environment fsyncing the files of
+ * begun jobs, the loop reaping them; under a simulator the executor is
+ * inline and a batch is synced inside log_manager_flush_begin).
  *
  * Keeps (numbers of log_int.h):
  *  2. The recovery point moves forward only once the data below it is
@@ -11,7 +13,7 @@
  *  7. The directories a flush depends on are fsynced before its files
  *     (lg_sync_part_dirs; the flusher syncs job->dirs first).
  * Threading: the job lists and fl_* fields are shared with the flusher
- * thread under fl_mu; job->part is read by the loop thread only.
+ * task under fl_mu; job->part is read by the loop thread only.
  */
 #include "log_int.h"
 
@@ -110,16 +112,13 @@ void lg_job_free(log_manager *mgr, flush_job *j) {
     free(j);
 }
 
-static void *flusher_main(void *arg) {
+/* One task per begun batch, on a one-worker executor (so batches are synced
+ * in ticket order): syncs every job not taken yet (a task may find the jobs
+ * of later batches too, and a later task then finds nothing). */
+static void flusher_run(void *arg) {
     log_manager *mgr = arg;
     pthread_mutex_lock(&mgr->fl_mu);
-    for (;;) {
-        if (mgr->fl_abandon || (mgr->fl_stop && !mgr->fl_next))
-            break;
-        if (!mgr->fl_next) {
-            pthread_cond_wait(&mgr->fl_cv, &mgr->fl_mu);
-            continue;
-        }
+    while (!mgr->fl_abandon && mgr->fl_next) {
         flush_job *j = mgr->fl_next;
         mgr->fl_next = j->next;
         pthread_mutex_unlock(&mgr->fl_mu);
@@ -135,6 +134,7 @@ static void *flusher_main(void *arg) {
         pthread_mutex_lock(&mgr->fl_mu);
         j->err = err;
         j->done = true;
+        pthread_cond_broadcast(&mgr->fl_cv); /* log_manager_flush_wait */
         /* one wake-up per batch: after its last job */
         if (!j->next || j->next->ticket != j->ticket) {
             void (*fn)(void *) = mgr->fl_notify;
@@ -146,7 +146,6 @@ static void *flusher_main(void *arg) {
         }
     }
     pthread_mutex_unlock(&mgr->fl_mu);
-    return NULL;
 }
 
 void log_manager_set_flush_notify(log_manager *mgr, void (*fn)(void *ctx),
@@ -257,18 +256,13 @@ uint64_t log_manager_flush_begin(log_manager *mgr) {
     mgr->jobs_tail = tail;
     if (!mgr->fl_next)
         mgr->fl_next = head;
-    if (!mgr->fl_started) {
-        if (pthread_create(&mgr->fl_thread, NULL, flusher_main, mgr) == 0) {
-            mgr->fl_started = true;
-            pthread_setname_np(mgr->fl_thread, "sl-flusher");
-        } else {
-            SL_ERROR(MOD, "cannot start the flusher thread: %s",
-                     strerror(errno));
-            abort();
-        }
-    }
-    pthread_cond_signal(&mgr->fl_cv);
     pthread_mutex_unlock(&mgr->fl_mu);
+    /* Made at the first batch, in the environment current then (the loop's:
+     * worker threads in production, inline under a simulator). Submitted
+     * outside fl_mu: an inline task takes it. */
+    if (!mgr->fl_exec)
+        mgr->fl_exec = sl_exec_new("sl-flusher", 1);
+    sl_exec_submit(mgr->fl_exec, flusher_run, mgr);
     return ticket;
 }
 
@@ -307,12 +301,8 @@ uint64_t log_manager_flush_reap(log_manager *mgr) {
 
 uint64_t log_manager_flush_wait(log_manager *mgr) {
     pthread_mutex_lock(&mgr->fl_mu);
-    while (mgr->jobs_tail && !mgr->jobs_tail->done) {
-        pthread_mutex_unlock(&mgr->fl_mu);
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&mgr->fl_mu);
-    }
+    while (mgr->jobs_tail && !mgr->jobs_tail->done)
+        pthread_cond_wait(&mgr->fl_cv, &mgr->fl_mu);
     pthread_mutex_unlock(&mgr->fl_mu);
     return log_manager_flush_reap(mgr);
 }
@@ -358,7 +348,7 @@ void lg_flush_forget(log_partition *part) {
     pthread_mutex_unlock(&mgr->fl_mu);
 }
 
-/* Stops the thread: after finishing every begun job (drain) or after the
+/* Stops the flusher: after finishing every begun job (drain) or after the
  * current one (abandon: a crash loses the rest, as it would). */
 void lg_flusher_stop(log_manager *mgr, bool drain) {
     if (drain && log_manager_flush_pending(mgr))
@@ -372,12 +362,9 @@ void lg_flusher_stop(log_manager *mgr, bool drain) {
     pthread_mutex_lock(&mgr->fl_mu);
     mgr->fl_stop = true;
     mgr->fl_abandon = !drain;
-    bool started = mgr->fl_started;
-    pthread_cond_signal(&mgr->fl_cv);
     pthread_mutex_unlock(&mgr->fl_mu);
-    if (started)
-        pthread_join(mgr->fl_thread, NULL);
-    mgr->fl_started = false;
+    sl_exec_free(mgr->fl_exec); /* runs (or skips, abandoning) what is left */
+    mgr->fl_exec = NULL;
     if (drain)
         log_manager_flush_reap(mgr);
     flush_job *lists[2] = {mgr->jobs_head, mgr->held_head};

@@ -93,6 +93,7 @@
 #include "log.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -229,8 +230,9 @@ struct log_manager {
     pthread_cond_t fl_cv;
     struct flush_job *jobs_head, *jobs_tail; /* begun, in ticket order */
     struct flush_job *fl_next;               /* first not taken by the thread */
-    pthread_t fl_thread;
-    bool fl_started, fl_stop, fl_abandon;
+    sl_executor *fl_exec; /* the flusher's executor (env.h); NULL until
+                             the first batch */
+    bool fl_stop, fl_abandon;
     uint64_t fl_ticket; /* last ticket begun */
     bool create_sync;   /* partitions created since the last
                            log_manager_flush_begin */

@@ -11,14 +11,10 @@
 #include "net/client.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/uio.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -26,114 +22,85 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 
-/* ---- posix transport ------------------------------------------------------
- */
-typedef struct posix_stream {
-    int fd;
+/* ---- the loop's transport ----------------------------------------------
+ * A stream on the loop's own transport (net.h net_sys): a TCP socket
+ * watched by epoll in production, a simulated connection under
+ * tests/sim, so a client reaches a node over the same seam as the node's
+ * listeners. */
+typedef struct loop_stream {
+    net_loop *loop;
+    const net_sys *sys;
+    int h;
     net_watch *w;
     net_stream_ready_fn ready;
     void *owner;
-} posix_stream;
+} loop_stream;
 
-static void posix_on_ready(net_loop *loop, uint32_t events, void *ctx) {
+static void ls_on_ready(net_loop *loop, uint32_t events, void *ctx) {
     (void)loop;
-    posix_stream *s = ctx;
+    loop_stream *s = ctx;
     s->ready(s->owner, events);
 }
 
-static void *posix_open(const net_transport *t, net_loop *loop,
-                        const char *host, int port, net_stream_ready_fn ready,
-                        void *owner, char *err, size_t errlen) {
+static void *ls_open(const net_transport *t, net_loop *loop, const char *host,
+                     int port, net_stream_ready_fn ready, void *owner,
+                     char *err, size_t errlen) {
     (void)t;
-    char ps[16];
-    snprintf(ps, sizeof ps, "%d", port);
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    int gr = getaddrinfo(host, ps, &hints, &ai);
-    if (gr != 0 || !ai) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host,
-                 gr ? gai_strerror(gr) : "no address");
+    const net_sys *sys = net_loop_sys(loop);
+    int h = sys->connect(sys, host, port, err, errlen);
+    if (h < 0)
         return NULL;
-    }
-    /* First address only: a non-blocking connect cannot fall through the
-     * list in one call; the reconnect backoff retries. */
-    int fd =
-        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        freeaddrinfo(ai);
-        return NULL;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    if (rc < 0 && errno != EINPROGRESS) {
-        snprintf(err, errlen, "connection to %s:%d failed: %s", host, port,
-                 strerror(errno));
-        close(fd);
-        return NULL;
-    }
-    posix_stream *s = xcalloc(1, sizeof *s);
-    s->fd = fd;
+    loop_stream *s = xcalloc(1, sizeof *s);
+    s->loop = loop;
+    s->sys = sys;
+    s->h = h;
     s->ready = ready;
     s->owner = owner;
-    s->w = net_watch_add(loop, fd, NET_WRITABLE, posix_on_ready, s);
+    s->w = net_watch_add(loop, h, NET_WRITABLE, ls_on_ready, s);
     if (!s->w) {
-        snprintf(err, errlen, "epoll: %s", strerror(errno));
-        close(fd);
+        snprintf(err, errlen, "poll: %s", strerror(errno));
+        sys->close(sys, h);
         free(s);
         return NULL;
     }
     return s;
 }
 
-static int posix_connect_result(void *sp) {
-    posix_stream *s = sp;
-    int e = 0;
-    socklen_t l = sizeof e;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
-        return errno;
-    return e;
+static int ls_connect_result(void *sp) {
+    loop_stream *s = sp;
+    return s->sys->connect_result(s->sys, s->h);
 }
 
-static ssize_t posix_read(void *sp, void *p, size_t n) {
-    posix_stream *s = sp;
-    ssize_t k;
-    do
-        k = recv(s->fd, p, n, 0);
-    while (k < 0 && errno == EINTR);
-    return k;
+static ssize_t ls_read(void *sp, void *p, size_t n) {
+    loop_stream *s = sp;
+    return s->sys->read(s->sys, s->h, p, n);
 }
 
-static ssize_t posix_write(void *sp, const void *p, size_t n) {
-    posix_stream *s = sp;
-    ssize_t k;
-    do
-        k = send(s->fd, p, n, MSG_NOSIGNAL);
-    while (k < 0 && errno == EINTR);
-    return k;
+static ssize_t ls_write(void *sp, const void *p, size_t n) {
+    loop_stream *s = sp;
+    struct iovec iov = {(void *)p, n};
+    return s->sys->writev(s->sys, s->h, &iov, 1);
 }
 
-static void posix_want(void *sp, uint32_t mask) {
-    posix_stream *s = sp;
+static void ls_want(void *sp, uint32_t mask) {
+    loop_stream *s = sp;
     net_watch_set(s->w, mask);
 }
 
-static void posix_close(void *sp) {
-    posix_stream *s = sp;
+static void ls_close(void *sp) {
+    loop_stream *s = sp;
     net_watch_del(s->w);
-    close(s->fd);
+    s->sys->close(s->sys, s->h);
     free(s);
 }
 
-const net_transport net_client_posix_transport = {
-    .open = posix_open,
-    .connect_result = posix_connect_result,
-    .read = posix_read,
-    .write = posix_write,
-    .want = posix_want,
-    .close = posix_close,
+const net_transport net_client_loop_transport = {
+    .open = ls_open,
+    .connect_result = ls_connect_result,
+    .read = ls_read,
+    .write = ls_write,
+    .want = ls_want,
+    .close = ls_close,
     .ctx = NULL,
 };
 
@@ -414,7 +381,7 @@ static void on_req_timer(net_loop *loop, void *ctx) {
     c->req_timer = 0;
     enter(c);
     req_ent *oldest = c->inflight.head ? c->inflight.head : c->queue.head;
-    if (oldest && clk_mono_ms() >= oldest->deadline) {
+    if (oldest && net_loop_now_ms(c->loop) >= oldest->deadline) {
         snprintf(c->last_err, sizeof c->last_err,
                  "request (api %d, correlation %d) to %s:%d timed out",
                  oldest->key, oldest->corr, c->host, c->port);
@@ -433,7 +400,7 @@ static void arm_req_timer(net_client *c) {
     req_ent *oldest = c->inflight.head ? c->inflight.head : c->queue.head;
     if (!oldest)
         return;
-    int64_t d = oldest->deadline - clk_mono_ms();
+    int64_t d = oldest->deadline - net_loop_now_ms(c->loop);
     c->req_timer = net_timer_add(c->loop, d < 0 ? 0 : d, on_req_timer, c);
 }
 
@@ -461,7 +428,7 @@ static req_ent *new_ent(net_client *c, int16_t key, int16_t ver,
     e->ver = ver;
     e->cb = cb;
     e->ctx = ctx;
-    e->deadline = clk_mono_ms() + c->request_timeout_ms;
+    e->deadline = net_loop_now_ms(c->loop) + c->request_timeout_ms;
     return e;
 }
 
@@ -713,7 +680,7 @@ static void start_connect(net_client *c) {
 net_client *net_client_new(net_loop *loop, const net_client_opts *o) {
     net_client *c = xcalloc(1, sizeof *c);
     c->loop = loop;
-    c->tp = o->transport ? o->transport : &net_client_posix_transport;
+    c->tp = o->transport ? o->transport : &net_client_loop_transport;
     c->host = xstrdup(o->host ? o->host : "localhost");
     c->port = o->port;
     c->client_id = xstrdup(o->client_id ? o->client_id : "sluice");

@@ -27,8 +27,10 @@
  * The client owns its socket/transport stream; net_client_free completes
  * what is pending with NET_CLIENT_ERR_CLOSED.
  *
- * I/O goes through a small transport interface so a simulated network can
- * replace sockets later; net_client_posix_transport is the socket one.
+ * I/O goes through a small transport interface; the default,
+ * net_client_loop_transport, opens streams on the loop's own transport
+ * (net.h net_sys: sockets in production, tests/sim/simnet.h's in-memory
+ * network under the simulator), the same seam the loop's listeners use.
  *
  * Threading: a client belongs to one loop and is used only on its thread.
  * Callbacks run on that thread; they may send further requests and may call
@@ -70,9 +72,10 @@ typedef struct net_transport {
     void *ctx; /* the transport's own state */
 } net_transport;
 
-/* Plain TCP through the loop's epoll. Name resolution (getaddrinfo) blocks;
- * numeric addresses and names in /etc/hosts are immediate. */
-extern const net_transport net_client_posix_transport;
+/* A stream on the loop's transport (net_loop_sys): with posix, plain TCP
+ * through the loop's epoll (name resolution, getaddrinfo, blocks; numeric
+ * addresses and names in /etc/hosts are immediate). */
+extern const net_transport net_client_loop_transport;
 
 /* ---- client ---------------------------------------------------------------
  */
@@ -117,7 +120,7 @@ typedef struct net_client_opts {
     int64_t reconnect_backoff_max_ms; /* <= 0: 1000 */
     int max_in_flight;                /* <= 0: 5 */
     int64_t max_response_bytes;       /* <= 0: 100 MiB */
-    const net_transport *transport;   /* NULL: posix */
+    const net_transport *transport;   /* NULL: the loop's */
     net_client_state_fn on_state;     /* optional */
     void *ctx;                        /* given to on_state */
 } net_client_opts;

@@ -1,7 +1,7 @@
 /*
- * net.c - epoll event loop, timers, before-sleep hooks, listeners and
- * connections with Kafka framing (int32 size + frame), ordered response
- * slots and response chains written with writev + sendfile.
+ * net.c - event loop (on the transport net_sys), timers, before-sleep hooks,
+ * listeners and connections with Kafka framing (int32 size + frame), ordered
+ * response slots and response chains written with writev + sendfile.
  *
  * Invariants:
  *  1. A connection reads a frame's size first; a size < 0 or greater than
@@ -22,20 +22,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -72,26 +66,40 @@ buf *net_chain_mem(net_chain *c) {
     return &c->tail->mem;
 }
 
+/* File chunks hold fds of the current env's file system (a node's fetch
+ * handler runs in its env): kernel fds in production, crashfs's under the
+ * simulator; the chunk remembers which, to send and close it. */
+static void file_close(const log_io *fs, int fd) {
+    if (fs)
+        fs->close(fs->ctx, fd);
+    else
+        close(fd);
+}
+
 bool net_chain_file(net_chain *c, int fd, off_t off, size_t len) {
     if (len == 0)
         return true;
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    const log_io *fs = sl_env_cur()->fs;
+    int d = fs ? fs->dup(fs->ctx, fd) : fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (d < 0)
         return false;
     net_chunk *k = chunk_new(c, NET_CHUNK_FILE);
     k->fd = d;
+    k->fs = fs;
     k->off = off;
     k->len = len;
     return true;
 }
 
 void net_chain_file_take(net_chain *c, int fd, off_t off, size_t len) {
+    const log_io *fs = sl_env_cur()->fs;
     if (len == 0) {
-        close(fd);
+        file_close(fs, fd);
         return;
     }
     net_chunk *k = chunk_new(c, NET_CHUNK_FILE);
     k->fd = fd;
+    k->fs = fs;
     k->off = off;
     k->len = len;
 }
@@ -100,7 +108,7 @@ static void chunk_free(net_chunk *k) {
     if (k->kind == NET_CHUNK_MEM)
         buf_free(&k->mem);
     else if (k->fd >= 0)
-        close(k->fd);
+        file_close(k->fs, k->fd);
     free(k);
 }
 
@@ -188,8 +196,9 @@ struct net_listener {
 };
 
 struct net_loop {
-    int epfd;
-    int evfd;
+    const sl_env *env; /* made current while the loop runs; NULL: none */
+    const net_sys *sys;
+    void *poller;
     volatile int stop;
     timer_ent *timers;
     size_t n_timers, cap_timers;
@@ -211,8 +220,9 @@ struct net_loop {
     uint64_t flush_begun, flush_done;
 };
 
-/* epoll data: tag low bit to tell listeners/eventfd from connections. */
-enum { TAG_CONN = 0, TAG_LISTENER = 1, TAG_EVENT = 2, TAG_WATCH = 3 };
+/* Poller data: tag low bits to tell listeners and watches from
+ * connections. */
+enum { TAG_CONN = 0, TAG_LISTENER = 1, TAG_WATCH = 3 };
 
 struct net_watch {
     net_loop *loop;
@@ -235,12 +245,10 @@ static bool conn_parse(net_conn *conn);
 
 net_loop *net_loop_new(void) {
     net_loop *loop = xcalloc(1, sizeof *loop);
-    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-    loop->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    SL_ASSERT(loop->epfd >= 0 && loop->evfd >= 0);
-    struct epoll_event ev = {.events = EPOLLIN};
-    ev.data.u64 = tag_ptr(loop, TAG_EVENT);
-    epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->evfd, &ev);
+    loop->env = sl_env_entered();
+    loop->sys = loop->env && loop->env->net ? loop->env->net : &net_sys_posix;
+    loop->poller = loop->sys->poller_new(loop->sys);
+    SL_ASSERT(loop->poller);
     loop->next_timer_id = 1;
     loop->next_conn_id = 1;
     return loop;
@@ -254,16 +262,35 @@ void net_loop_free(net_loop *loop) {
         net_listener_close(loop->listeners[i]);
         free(loop->listeners[i]);
     }
-    close(loop->epfd);
-    close(loop->evfd);
+    loop->sys->poller_free(loop->poller);
     free(loop->timers);
     free(loop);
 }
 
 void net_loop_wake(net_loop *loop) {
-    uint64_t one = 1;
-    ssize_t r = write(loop->evfd, &one, sizeof one);
-    (void)r;
+    loop->sys->poll_wake(loop->poller);
+}
+
+const net_sys *net_loop_sys(const net_loop *loop) {
+    return loop->sys;
+}
+
+/* The loop's monotonic time: its env's clock even when called from outside
+ * the loop (a timer added during start-up, a simulator's question). */
+int64_t net_loop_now_ns(const net_loop *loop) {
+    if (!loop->env)
+        return clk_mono_ns();
+    const sl_env *prev = sl_env_enter(loop->env);
+    int64_t t = clk_mono_ns();
+    sl_env_leave(prev);
+    return t;
+}
+
+int64_t net_loop_timer_due_in_ns(const net_loop *loop) {
+    if (!loop->n_timers)
+        return INT64_MAX;
+    int64_t d = loop->timers[0].deadline_ns - net_loop_now_ns(loop);
+    return d > 0 ? d : 0;
 }
 
 void net_loop_stop(net_loop *loop) {
@@ -324,7 +351,7 @@ uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
     if (delay_ms < 0)
         delay_ms = 0;
     timer_ent *t = &loop->timers[loop->n_timers++];
-    t->deadline_ns = clk_mono_ns() + delay_ms * 1000000;
+    t->deadline_ns = net_loop_now_ns(loop) + delay_ms * 1000000;
     uint64_t id = loop->next_timer_id++;
     t->id = id;
     t->fn = fn;
@@ -431,40 +458,32 @@ static void before_sleep(net_loop *loop) {
 static void accept_conns(net_listener *l);
 
 static void loop_once(net_loop *loop, int timeout_ms) {
-    struct epoll_event evs[256];
-    int n = epoll_wait(loop->epfd, evs, 256, timeout_ms);
-    if (n < 0 && errno != EINTR)
-        SL_ERROR("net", "epoll_wait: %s", strerror(errno));
+    net_sys_event evs[256];
+    int n = loop->sys->poll_wait(loop->poller, evs, 256, timeout_ms);
+    if (n < 0)
+        SL_ERROR("net", "poll: %s", strerror(errno));
     for (int i = 0; i < n; i++) {
-        uint64_t d = evs[i].data.u64;
+        uint64_t d = evs[i].data;
+        uint32_t ev = evs[i].events;
         int tag = (int)(d & 3);
         void *p = (void *)(uintptr_t)(d & ~(uint64_t)3);
-        if (tag == TAG_EVENT) {
-            uint64_t v;
-            ssize_t r = read(loop->evfd, &v, sizeof v);
-            (void)r;
-        } else if (tag == TAG_LISTENER) {
+        if (tag == TAG_LISTENER) {
             accept_conns((net_listener *)p);
         } else if (tag == TAG_WATCH) {
             net_watch *w = p;
             if (w->dead)
                 continue;
-            uint32_t e = 0;
-            if (evs[i].events & EPOLLIN)
-                e |= NET_READABLE;
-            if (evs[i].events & EPOLLOUT)
-                e |= NET_WRITABLE;
-            if (evs[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+            uint32_t e = ev & (NET_READABLE | NET_WRITABLE);
+            if (ev & NET_HANGUP)
                 e |= NET_READABLE | NET_WRITABLE;
             w->fn(loop, e, w->ctx);
         } else {
             net_conn *conn = p;
             if (conn->dead)
                 continue;
-            if (evs[i].events & EPOLLOUT)
+            if (ev & NET_WRITABLE)
                 conn_try_write(conn);
-            if (!conn->dead &&
-                (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+            if (!conn->dead && (ev & (NET_READABLE | NET_HANGUP)))
                 conn_read(conn);
         }
     }
@@ -472,7 +491,13 @@ static void loop_once(net_loop *loop, int timeout_ms) {
     free_graveyard(loop);
 }
 
+/* Every entry that runs callbacks makes the loop's env current. */
+static const sl_env *loop_enter(const net_loop *loop) {
+    return loop->env ? sl_env_enter(loop->env) : sl_env_entered();
+}
+
 int net_loop_run(net_loop *loop) {
+    const sl_env *prev = loop_enter(loop);
     while (!loop->stop) {
         before_sleep(loop);
         if (loop->stop)
@@ -480,15 +505,18 @@ int net_loop_run(net_loop *loop) {
         loop_once(loop, next_timeout_ms(loop));
     }
     before_sleep(loop);
+    sl_env_leave(prev);
     return 0;
 }
 
 void net_loop_poll(net_loop *loop, int timeout_ms) {
+    const sl_env *prev = loop_enter(loop);
     before_sleep(loop);
     int t = next_timeout_ms(loop);
     if (t < 0 || t > timeout_ms)
         t = timeout_ms;
     loop_once(loop, t);
+    sl_env_leave(prev);
 }
 
 static bool loop_drained(net_loop *loop) {
@@ -499,14 +527,20 @@ static bool loop_drained(net_loop *loop) {
 }
 
 bool net_loop_drain(net_loop *loop, int64_t timeout_ms) {
+    const sl_env *prev = loop_enter(loop);
     int64_t end = clk_mono_ms() + timeout_ms;
+    bool done;
+    /* A simulated transport never blocks and its time moves only between
+     * the simulator's steps: bound the passes instead of waiting for a
+     * clock that stands still. */
+    int passes = loop->env && loop->env->net ? 1000 : -1;
     for (;;) {
         before_sleep(loop);
-        if (loop_drained(loop))
-            return true;
+        if ((done = loop_drained(loop)))
+            break;
         int64_t left = end - clk_mono_ms();
-        if (left <= 0)
-            return false;
+        if (left <= 0 || passes-- == 0)
+            break;
         int t = next_timeout_ms(loop);
         if (t > left)
             t = (int)left;
@@ -514,6 +548,8 @@ bool net_loop_drain(net_loop *loop, int64_t timeout_ms) {
             t = 50;
         loop_once(loop, t);
     }
+    sl_env_leave(prev);
+    return done;
 }
 
 void net_loop_close_listeners(net_loop *loop) {
@@ -620,59 +656,14 @@ int net_parse_listeners(const char *s, net_endpoint *out, int max, char *err,
 net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
                          size_t errlen) {
     const net_endpoint *ep = opts->ep;
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", ep->port);
-    const char *host = ep->host[0] ? ep->host : NULL;
-    int fd = -1;
-    char last_err[128] = "";
-    /* No host: all interfaces, dual-stack IPv6 first, then IPv4 (hosts
-     * without IPv6). */
-    for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-        if (host && attempt == 1)
-            break;
-        hints.ai_family = host ? AF_UNSPEC : attempt == 0 ? AF_INET6 : AF_INET;
-        int rc = getaddrinfo(host, portstr, &hints, &res);
-        if (rc != 0) {
-            snprintf(last_err, sizeof last_err, "cannot resolve host: %s",
-                     gai_strerror(rc));
-            res = NULL;
-            continue;
-        }
-        for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-            fd = socket(ai->ai_family,
-                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (fd < 0) {
-                snprintf(last_err, sizeof last_err, "%s", strerror(errno));
-                continue;
-            }
-            int one = 1, zero = 0;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            if (ai->ai_family == AF_INET6)
-                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-            /* Before listen, as Kafka's acceptor does: the window scale is
-             * agreed in the handshake from this size. */
-            if (opts->recv_buffer_bytes > 0)
-                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &opts->recv_buffer_bytes,
-                           sizeof opts->recv_buffer_bytes);
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-                listen(fd, 511) == 0)
-                break;
-            snprintf(last_err, sizeof last_err, "%s", strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-        freeaddrinfo(res);
-        res = NULL;
-    }
+    char why[128] = "";
+    int port = 0;
+    int fd = loop->sys->listen(loop->sys, ep->host, ep->port,
+                               opts->recv_buffer_bytes, &port, why, sizeof why);
     if (fd < 0) {
         snprintf(err, errlen,
                  "Socket server failed to bind to %s:%d (listener %s): %s",
-                 ep->host[0] ? ep->host : "0.0.0.0", ep->port, ep->name,
-                 last_err);
+                 ep->host[0] ? ep->host : "0.0.0.0", ep->port, ep->name, why);
         return NULL;
     }
     net_listener *l = xcalloc(1, sizeof *l);
@@ -681,15 +672,9 @@ net_listener *net_listen(net_loop *loop, const net_listen_opts *opts, char *err,
     l->opts = *opts;
     l->ep = *ep;
     l->opts.ep = &l->ep;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    l->port =
-        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                       : ((struct sockaddr_in *)&ss)->sin_port);
-    struct epoll_event ev = {.events = EPOLLIN};
-    ev.data.u64 = tag_ptr(l, TAG_LISTENER);
-    epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+    l->port = port;
+    loop->sys->poll_add(loop->poller, fd, NET_READABLE,
+                        tag_ptr(l, TAG_LISTENER));
     SL_ASSERT(loop->n_listeners < (int)SL_ARRAY_LEN(loop->listeners));
     loop->listeners[loop->n_listeners++] = l;
     return l;
@@ -701,8 +686,8 @@ int net_listener_port(const net_listener *l) {
 
 void net_listener_close(net_listener *l) {
     if (l->fd >= 0) {
-        epoll_ctl(l->loop->epfd, EPOLL_CTL_DEL, l->fd, NULL);
-        close(l->fd);
+        l->loop->sys->poll_del(l->loop->poller, l->fd);
+        l->loop->sys->close(l->loop->sys, l->fd);
         l->fd = -1;
     }
 }
@@ -712,21 +697,16 @@ static void idle_check(net_loop *loop, void *ctx);
 static void accept_conns(net_listener *l) {
     net_loop *loop = l->loop;
     for (int i = 0; i < 64 && l->fd >= 0; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        char host[INET6_ADDRSTRLEN];
+        int port = 0;
+        int fd = loop->sys->accept(loop->sys, l->fd, host, sizeof host, &port,
+                                   l->opts.send_buffer_bytes);
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 SL_WARN("net", "accept on listener %s: %s", l->ep.name,
                         strerror(errno));
             return;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (l->opts.send_buffer_bytes > 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &l->opts.send_buffer_bytes,
-                       sizeof l->opts.send_buffer_bytes);
         net_conn *c = xcalloc(1, sizeof *c);
         c->loop = loop;
         c->fd = fd;
@@ -735,19 +715,6 @@ static void accept_conns(net_listener *l) {
         c->frame_need = -1;
         c->last_active_ms = clk_mono_ms();
         buf_init(&c->in, 4096);
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-            port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-            port = ntohs(a->sin6_port);
-            if (!strncmp(host, "::ffff:", 7))
-                memmove(host, host + 7, strlen(host + 7) + 1);
-        }
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
         snprintf(c->ip, sizeof c->ip, "%s", host);
         /* Kafka's connection quotas: beyond max.connections or
@@ -764,7 +731,7 @@ static void accept_conns(net_listener *l) {
             SL_WARN("net",
                     "closing connection from %s: connection limit reached",
                     c->peer);
-            close(fd);
+            loop->sys->close(loop->sys, fd);
             buf_free(&c->in);
             free(c);
             continue;
@@ -774,9 +741,8 @@ static void accept_conns(net_listener *l) {
             loop->conns->prev = c;
         loop->conns = c;
         loop->n_conns++;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
-        ev.data.u64 = tag_ptr(c, TAG_CONN);
-        epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+        loop->sys->poll_add(loop->poller, fd, NET_READABLE,
+                            tag_ptr(c, TAG_CONN));
         if (l->opts.idle_ms > 0 && !loop->idle_timer) {
             int64_t every = l->opts.idle_ms / 4;
             if (every < 10)
@@ -838,8 +804,8 @@ static void conn_close_now(net_conn *conn) {
         return;
     net_loop *loop = conn->loop;
     conn->dead = true;
-    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, conn->fd, NULL);
-    close(conn->fd);
+    loop->sys->poll_del(loop->poller, conn->fd);
+    loop->sys->close(loop->sys, conn->fd);
     /* Unfilled slots become orphans (their owner fills them later and they
      * are freed then); filled ones are freed now. */
     net_slot *s = conn->slots_head;
@@ -869,11 +835,6 @@ static void conn_close_now(net_conn *conn) {
     loop->graveyard = conn;
 }
 
-static uint32_t watch_events(uint32_t mask) {
-    return (mask & NET_READABLE ? (uint32_t)(EPOLLIN | EPOLLRDHUP) : 0u) |
-           (mask & NET_WRITABLE ? (uint32_t)EPOLLOUT : 0u);
-}
-
 net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
                          void *ctx) {
     net_watch *w = xcalloc(1, sizeof *w);
@@ -881,9 +842,8 @@ net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
     w->fd = fd;
     w->fn = fn;
     w->ctx = ctx;
-    struct epoll_event ev = {.events = watch_events(mask)};
-    ev.data.u64 = tag_ptr(w, TAG_WATCH);
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    if (loop->sys->poll_add(loop->poller, fd, mask, tag_ptr(w, TAG_WATCH)) <
+        0) {
         free(w);
         return NULL;
     }
@@ -891,16 +851,14 @@ net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
 }
 
 void net_watch_set(net_watch *w, uint32_t mask) {
-    struct epoll_event ev = {.events = watch_events(mask)};
-    ev.data.u64 = tag_ptr(w, TAG_WATCH);
-    epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev);
+    w->loop->sys->poll_mod(w->loop->poller, w->fd, mask, tag_ptr(w, TAG_WATCH));
 }
 
 void net_watch_del(net_watch *w) {
     if (!w || w->dead)
         return;
     w->dead = true;
-    epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->loop->sys->poll_del(w->loop->poller, w->fd);
     w->next_dead = w->loop->watch_grave;
     w->loop->watch_grave = w;
 }
@@ -931,17 +889,17 @@ void net_conn_close_after_write(net_conn *conn) {
 static void conn_update_events(net_conn *conn) {
     if (conn->dead)
         return;
-    uint32_t events = EPOLLRDHUP;
+    uint32_t events = 0;
     bool paused = conn->n_slots >= CONN_MAX_INFLIGHT ||
                   conn->out_mem >= CONN_MAX_OUT_MEM || conn->closing;
     conn->reading_paused = paused;
     if (!paused)
-        events |= EPOLLIN;
+        events |= NET_READABLE;
     if (conn->want_write)
-        events |= EPOLLOUT;
-    struct epoll_event ev = {.events = events};
-    ev.data.u64 = tag_ptr(conn, TAG_CONN);
-    epoll_ctl(conn->loop->epfd, EPOLL_CTL_MOD, conn->fd, &ev);
+        events |= NET_WRITABLE;
+    net_loop *loop = conn->loop;
+    loop->sys->poll_mod(loop->poller, conn->fd, events,
+                        tag_ptr(conn, TAG_CONN));
 }
 
 net_slot *net_conn_reserve(net_conn *conn) {
@@ -1013,7 +971,8 @@ static void conn_try_write(net_conn *conn) {
             for (net_chunk *m = k; m && m->kind == NET_CHUNK_MEM && n < 16;
                  m = m->next)
                 iov[n++] = (struct iovec){m->mem.data, m->mem.len};
-            ssize_t w = writev(conn->fd, iov, n);
+            ssize_t w =
+                conn->loop->sys->writev(conn->loop->sys, conn->fd, iov, n);
             if (w < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     goto blocked;
@@ -1053,7 +1012,8 @@ static void conn_try_write(net_conn *conn) {
         } else {
             off_t off = k->off;
             size_t want = k->len > (1u << 30) ? (1u << 30) : k->len;
-            ssize_t w = sendfile(conn->fd, k->fd, &off, want);
+            ssize_t w = conn->loop->sys->sendfile(conn->loop->sys, conn->fd,
+                                                  k->fs, k->fd, &off, want);
             if (w < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     goto blocked;
@@ -1192,7 +1152,8 @@ static void conn_read(net_conn *conn) {
                 want = SL_MIN(need - have, (size_t)READ_MAX);
         }
         buf_reserve(&conn->in, want);
-        ssize_t r = read(conn->fd, conn->in.data + conn->in.len, want);
+        ssize_t r = conn->loop->sys->read(conn->loop->sys, conn->fd,
+                                          conn->in.data + conn->in.len, want);
         if (r == 0) {
             /* Peer closed its side. Kafka closes the channel. */
             conn_close_now(conn);
@@ -1217,4 +1178,4 @@ static void conn_read(net_conn *conn) {
         conn_try_write(conn);
 }
 
-/* Entry from epoll / the write path: conn_read may close conn. */
+/* Entry from the poller / the write path: conn_read may close conn. */

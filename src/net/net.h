@@ -1,5 +1,6 @@
 /*
- * net.h - event loop (epoll), timers, before-sleep hooks, listeners and
+ * net.h - event loop (over a transport: epoll on sockets, or a simulated
+ * network), timers, before-sleep hooks, listeners and
  * connections speaking Kafka framing, and response chains (memory chunks and
  * file ranges sent with sendfile).
  *
@@ -27,10 +28,92 @@
 typedef struct net_loop net_loop;
 typedef struct net_conn net_conn;
 typedef struct net_listener net_listener;
+struct iovec;
+struct log_io;
+
+/* ---- transport -------------------------------------------------------------
+ * Everything the loop asks of the operating system: a poller (readiness of
+ * handles, a wake-up from other threads) and stream sockets (listen,
+ * accept, connect, read, write, sendfile, close). net_sys_posix is epoll on
+ * sockets (handles are fds); tests/sim/simnet.h is an in-memory network
+ * with seeded delays, drops and partitions between node addresses, whose
+ * poller never blocks (simulated time moves only when the simulator moves
+ * it). A loop takes the transport of the environment current when it is
+ * made (core/env.h; none: posix), and so does every listener, server
+ * connection and net/client.c stream on it: one seam for both directions.
+ *
+ * Each call returns what the POSIX call does (-1 with errno: EAGAIN when
+ * nothing can move). Readiness is level-triggered. Handles are the
+ * transport's own numbers.
+ * Threading: poll_wake may be called from any thread (and, for posix, from
+ * a signal handler); everything else on the loop's thread. */
+#define NET_READABLE 1u
+#define NET_WRITABLE 2u
+#define NET_HANGUP 4u /* peer closed or connection error */
+
+typedef struct net_sys_event {
+    uint32_t events; /* NET_READABLE | NET_WRITABLE | NET_HANGUP */
+    uint64_t data;   /* as registered */
+} net_sys_event;
+
+typedef struct net_sys {
+    void *(*poller_new)(const struct net_sys *sys);
+    void (*poller_free)(void *poller);
+    /* Interest in a handle: mask of NET_READABLE | NET_WRITABLE (hang-ups
+     * are always reported). add/mod/del return 0 or -1. */
+    int (*poll_add)(void *poller, int h, uint32_t mask, uint64_t data);
+    int (*poll_mod)(void *poller, int h, uint32_t mask, uint64_t data);
+    int (*poll_del)(void *poller, int h);
+    /* Waits up to timeout_ms (never, for a simulated network) for ready
+     * handles; returns how many were written to evs (<= max), or -1. */
+    int (*poll_wait)(void *poller, net_sys_event *evs, int max, int timeout_ms);
+    void (*poll_wake)(void *poller);
+    /* A listening socket on host ("" all interfaces):port (0 picks one,
+     * written to *bound_port); rcvbuf > 0 sets SO_RCVBUF. -1 with a message
+     * in err. */
+    int (*listen)(const struct net_sys *sys, const char *host, int port,
+                  int rcvbuf, int *bound_port, char *err, size_t errlen);
+    /* A connection from a listener: its handle, the peer's address into
+     * host (INET6_ADDRSTRLEN) and *port; sndbuf > 0 sets SO_SNDBUF. -1 with
+     * EAGAIN when none waits. */
+    int (*accept)(const struct net_sys *sys, int lh, char *host, size_t hostlen,
+                  int *port, int sndbuf);
+    /* Begins a non-blocking connect to host:port (the handle is reported
+     * writable once it completed; connect_result says how). -1 with a
+     * message in err. */
+    int (*connect)(const struct net_sys *sys, const char *host, int port,
+                   char *err, size_t errlen);
+    int (*connect_result)(const struct net_sys *sys, int h); /* 0 or errno */
+    ssize_t (*read)(const struct net_sys *sys, int h, void *p, size_t n);
+    ssize_t (*writev)(const struct net_sys *sys, int h, const struct iovec *iov,
+                      int n);
+    /* Up to n bytes of file fd of fs (NULL: a kernel fd) from *off, which
+     * advances. */
+    ssize_t (*sendfile)(const struct net_sys *sys, int h,
+                        const struct log_io *fs, int fd, off_t *off, size_t n);
+    int (*close)(const struct net_sys *sys, int h);
+    void *ctx;
+} net_sys;
+
+extern const net_sys net_sys_posix;
 
 /* ---- loop ---------------------------------------------------------------- */
 
+/* A loop on the transport of the current environment (core/env.h), which
+ * the loop makes current while it runs: see env.h. */
 net_loop *net_loop_new(void);
+/* The loop's transport, for streams of its own (net/client.c). */
+const net_sys *net_loop_sys(const net_loop *loop);
+/* The loop's monotonic time: its env's clock (clk_mono_ns), also when
+ * called from outside the loop (deadlines of a request sent by a test or a
+ * simulator's workload). */
+int64_t net_loop_now_ns(const net_loop *loop);
+static inline int64_t net_loop_now_ms(const net_loop *loop) {
+    return net_loop_now_ns(loop) / 1000000;
+}
+/* Nanoseconds (of the loop env's clock) until the earliest timer is due,
+ * 0 if overdue, INT64_MAX if none: a simulator advances time by it. */
+int64_t net_loop_timer_due_in_ns(const net_loop *loop);
 void net_loop_free(net_loop *loop);
 /* Runs until net_loop_stop; returns 0. */
 int net_loop_run(net_loop *loop);
@@ -83,8 +166,6 @@ void net_loop_flush_done(net_loop *loop, uint64_t ticket);
  * server connection. The loop never closes or reads fd; the watch owner
  * does. net_watch_del may be called from fn itself: the watch is freed after
  * the current iteration. */
-#define NET_READABLE 1u
-#define NET_WRITABLE 2u
 typedef struct net_watch net_watch;
 typedef void (*net_watch_fn)(net_loop *loop, uint32_t events, void *ctx);
 net_watch *net_watch_add(net_loop *loop, int fd, uint32_t mask, net_watch_fn fn,
@@ -101,10 +182,12 @@ typedef enum { NET_CHUNK_MEM, NET_CHUNK_FILE } net_chunk_kind;
 typedef struct net_chunk {
     struct net_chunk *next;
     net_chunk_kind kind;
-    buf mem;    /* NET_CHUNK_MEM: bytes to send (owned) */
-    int fd;     /* NET_CHUNK_FILE: dup'ed fd, closed when sent */
-    off_t off;  /* NET_CHUNK_FILE: next byte to send */
-    size_t len; /* NET_CHUNK_FILE: bytes left to send */
+    buf mem;                 /* NET_CHUNK_MEM: bytes to send (owned) */
+    int fd;                  /* NET_CHUNK_FILE: dup'ed fd, closed when sent */
+    const struct log_io *fs; /* NET_CHUNK_FILE: fd's file system, the
+                                current env's when added (NULL: kernel) */
+    off_t off;               /* NET_CHUNK_FILE: next byte to send */
+    size_t len;              /* NET_CHUNK_FILE: bytes left to send */
 } net_chunk;
 
 typedef struct net_chain {

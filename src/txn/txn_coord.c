@@ -21,7 +21,6 @@
  * The state is the node's txn_node (brk->txn, src/txn/internal.h).
  * Threading: the node's loop thread only.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "broker/broker.h"
 #include "cluster/image.h"
 #include "core/clock.h"
+#include "core/fault.h"
 #include "core/log.h"
 #include "core/murmur2.h"
 #include "core/util.h"
@@ -356,17 +356,6 @@ int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
     return KERR_NONE;
 }
 
-/* Crash points for the restart tests: SLUICE_TXN_CRASH=after-prepare kills
- * the process (SIGKILL, like kill -9) once PrepareCommit/PrepareAbort is
- * written, =after-marker once the first marker is written. */
-static void crash_point(const char *name) {
-    const char *v = getenv("SLUICE_TXN_CRASH");
-    if (v && strcmp(v, name) == 0) {
-        SL_WARN("txn", "SLUICE_TXN_CRASH=%s: killing the process", name);
-        raise(SIGKILL);
-    }
-}
-
 /* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
  * already persisted), then Complete*. */
 static int16_t complete_txn(txn_node *t, txn_meta *m) {
@@ -384,7 +373,7 @@ static int16_t complete_txn(txn_node *t, txn_meta *m) {
             return e; /* stays Prepare*: retried by the tick */
         if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
             offsets_marker(t, m->parts[i].partition, m->pid, commit);
-        crash_point("after-marker");
+        (void)SL_FAULT(TXN_AFTER_MARKER); /* restart tests: crash here */
     }
     txn_next x = next_of(m);
     x.state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
@@ -408,7 +397,7 @@ static int16_t end_txn(txn_node *t, txn_meta *m, bool commit, int16_t epoch) {
     SL_DEBUG("txn", "%s transaction %s (producer %lld epoch %d, %d partitions)",
              commit ? "committing" : "aborting", m->tid, (long long)m->pid,
              m->epoch, m->n_parts);
-    crash_point("after-prepare");
+    (void)SL_FAULT(TXN_AFTER_PREPARE); /* restart tests: crash here */
     return complete_txn(t, m);
 }
 

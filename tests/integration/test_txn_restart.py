@@ -4,7 +4,7 @@
   writing in sequence, retries stay deduplicated;
 - a transaction left open by a killed broker is aborted by its timeout after
   the restart, never shown to read_committed readers;
-- (Sluice only, through the SLUICE_TXN_CRASH crash points) a broker killed
+- (Sluice only, through the SLUICE_FAULTS fault points txn.after-prepare / txn.after-marker) a broker killed
   after PrepareCommit/PrepareAbort was written, or after only part of the
   markers were written, finishes the transaction on restart: all of it
   visible (commit) or none of it (abort), never half.
@@ -119,11 +119,11 @@ def _crash_run(broker, point, commit, partitions=2):
     p.flush(30)
     # the next start of the broker dies at the crash point
     b.stop()
-    os.environ["SLUICE_TXN_CRASH"] = point
+    os.environ["SLUICE_FAULTS"] = point
     try:
         b.start()
     finally:
-        del os.environ["SLUICE_TXN_CRASH"]
+        del os.environ["SLUICE_FAULTS"]
     # The producer talks to the restarted broker (same port); the end of
     # its transaction kills the broker at the crash point.
     done = []
@@ -155,17 +155,17 @@ def _crash_run(broker, point, commit, partitions=2):
 
 @sluice_only
 def test_crash_after_prepare_commit_commits_on_restart(broker):
-    _crash_run(broker, "after-prepare", True)
+    _crash_run(broker, "txn.after-prepare", True)
 
 
 @sluice_only
 def test_crash_after_first_commit_marker_commits_everywhere(broker):
-    _crash_run(broker, "after-marker", True)
+    _crash_run(broker, "txn.after-marker", True)
 
 
 @sluice_only
 def test_crash_after_prepare_abort_aborts_on_restart(broker):
-    _crash_run(broker, "after-prepare", False)
+    _crash_run(broker, "txn.after-prepare", False)
 
 
 @sluice_only

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/env.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "log/cleaner.h"
@@ -1231,4 +1233,54 @@ TEST(cleaner_threads_resized_at_runtime) {
     CHECK_EQ(log_cleaner_run_until_idle(c), 0);
     log_cleaner_free(c);
     log_manager_close(m);
+}
+
+/* ---- the executor of the environment (core/env.h) -------------------------
+ * Under an inline executor (the simulator's) a pass runs inside
+ * log_cleaner_step on the calling thread: no cleaner thread exists, and the
+ * result equals the threaded one. */
+static _Atomic int off_thread_writes;
+static pthread_t inline_thread;
+static ssize_t thread_pwrite(void *c, int fd, const void *b, size_t n,
+                             off_t o) {
+    (void)c;
+    if (!pthread_equal(pthread_self(), inline_thread))
+        atomic_fetch_add(&off_thread_writes, 1);
+    return pwrite(fd, b, n, o);
+}
+
+TEST(cleaner_inline_executor_runs_passes_on_the_loop) {
+    const char *dir = test_tmpdir();
+    log_config cfg = compact_cfg(4096);
+    static log_io io;
+    io = *nosync_io();
+    io.pwrite = thread_pwrite;
+    inline_thread = pthread_self();
+    atomic_store(&off_thread_writes, 0);
+    sl_env env = {.name = "inline", .exec = &sl_exec_inline};
+    const sl_env *prev = sl_env_enter(&env);
+    log_manager *m = open_dir(dir, &io, &cfg);
+    int16_t err;
+    log_partition *p = log_create(m, "inl", 0, NULL, &cfg, &err);
+    for (int v = 0; v < 8; v++)
+        for (int k = 0; k < 50; k += 10)
+            put_batch(p, k, 10, v, 0);
+    int64_t before = log_size_bytes(p), leo = log_end_offset(p);
+    log_cleaner *c = new_cleaner(m, 1 << 20, &io);
+    /* one step: the pass is picked and runs to its end inside it */
+    log_cleaner_step(c);
+    log_cleaner_stats st;
+    log_cleaner_get_stats(c, &st);
+    CHECK_EQ(st.running_passes, 1); /* done, waiting for the loop's swap */
+    CHECK(log_cleaner_run_until_idle(c) >= 0);
+    log_cleaner_get_stats(c, &st);
+    CHECK(st.passes >= 1);
+    CHECK(st.records_removed > 0);
+    CHECK_EQ(st.aborted_passes, 0);
+    CHECK(log_size_bytes(p) < before);
+    CHECK_EQ(log_end_offset(p), leo);
+    CHECK_EQ(atomic_load(&off_thread_writes), 0); /* all on this thread */
+    log_cleaner_free(c);
+    log_manager_close(m);
+    sl_env_leave(prev);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/env.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "log/flush.h"
@@ -328,4 +329,30 @@ TEST(flush_close_drains_and_marks_clean) {
     CHECK_EQ(log_end_offset(p), 120);
     CHECK_EQ(log_recovery_point(p), 120);
     log_manager_close(m);
+}
+
+/* Under an inline executor (the simulator's, core/env.h) a batch is synced
+ * inside log_manager_flush_begin, on the loop: no flusher thread, the
+ * ticket done at once. */
+TEST(flush_inline_executor_syncs_inside_begin) {
+    sl_env env = {.name = "inline", .exec = &sl_exec_inline};
+    const sl_env *prev = sl_env_enter(&env);
+    log_manager *m = open_counting(test_tmpdir());
+    log_config c = cfg_with(3, INT64_MAX);
+    int16_t err;
+    log_partition *p = log_create(m, "t", 0, TID, &c, &err);
+    CHECK_EQ(log_manager_flush_begin(m), 1);
+    CHECK_EQ(log_manager_flush_reap(m), 1); /* done already */
+    append_n(p, 1);
+    atomic_store(&n_fsync, 0);
+    atomic_store(&n_fsync_loop, 0);
+    append_n(p, 2);
+    CHECK(log_flush_is_due(p));
+    CHECK_EQ(log_manager_flush_begin(m), 2);
+    CHECK_EQ(atomic_load(&n_fsync), 1);
+    CHECK_EQ(atomic_load(&n_fsync_loop), 1); /* on this thread */
+    CHECK_EQ(log_manager_flush_reap(m), 2);
+    CHECK_EQ(log_recovery_point(p), 3);
+    log_manager_close(m);
+    sl_env_leave(prev);
 }
