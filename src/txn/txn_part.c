@@ -442,8 +442,8 @@ static int64_t legacy_pid_floor(brk_broker *brk) {
              log_manager_dir(brk->logs, 0));
     int64_t floor = 0;
     size_t len;
-    char *txt = (char *)log_io_read_file(log_manager_io(brk->logs), path, 64,
-                                         &len);
+    char *txt =
+        (char *)log_io_read_file(log_manager_io(brk->logs), path, 64, &len);
     if (txt) {
         long long v;
         if (sscanf(txt, "%lld", &v) == 1 && v > 0)
