@@ -136,6 +136,7 @@ TEST(ctl_submit_completes_after_durability_in_order) {
     ctl_free(c);
     net_loop_free(loop);
     cl_image_free(img);
+    brk_config_free(&cfg);
     buf_free(&v[0]);
     buf_free(&v[1]);
 }
@@ -180,6 +181,7 @@ TEST(ctl_log_failure_fails_pending_submits) {
     ctl_free(c);
     net_loop_free(loop);
     cl_image_free(img);
+    brk_config_free(&cfg);
     buf_free(&v);
 }
 
@@ -201,6 +203,7 @@ TEST(ctl_without_loop_commits_inside_submit) {
     CHECK(cl_topic_find(img, "a", 1) != NULL);
     ctl_free(c);
     cl_image_free(img);
+    brk_config_free(&cfg);
     buf_free(&v);
 }
 
@@ -295,6 +298,7 @@ TEST(ctl_meta_log_syncs_on_the_flusher_and_replays) {
     CHECK_EQ(cl_image_offset(img), 1);
     ctl_free(c);
     cl_image_free(img);
+    brk_config_free(&cfg);
     log_manager_close(m);
     buf_free(&v);
 }
@@ -332,6 +336,7 @@ TEST(ctl_meta_log_fsync_error_fails_pending_submits) {
     ctl_free(c);
     net_loop_free(loop);
     cl_image_free(img);
+    brk_config_free(&cfg);
     log_manager_close(m);
     buf_free(&v);
 }
