@@ -78,7 +78,8 @@ static uint64_t key_hash(const repl_key *k) {
 }
 
 static bool key_eq(const repl_key *a, const repl_key *b) {
-    return a->partition == b->partition && !memcmp(a->topic_id, b->topic_id, 16);
+    return a->partition == b->partition &&
+           !memcmp(a->topic_id, b->topic_id, 16);
 }
 
 repl_key repl_key_of(const cl_partition *p) {
@@ -201,7 +202,7 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log) {
     if (log)
         r->log = log;
     repl_role was = r->role;
-    r->role = !r->log                    ? REPL_ROLE_NONE
+    r->role = !r->log                   ? REPL_ROLE_NONE
               : p->leader == m->node_id ? REPL_ROLE_LEADER
                                         : REPL_ROLE_FOLLOWER;
     r->leader_epoch = p->leader_epoch;
@@ -210,8 +211,7 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log) {
     if (p->n_isr > 0)
         memcpy(r->isr, p->isr, sizeof *r->isr * (size_t)p->n_isr);
     /* Followers: every other replica, keeping what is known of them. */
-    repl_follower *fs =
-        xcalloc((size_t)(p->n_replicas + 1), sizeof *fs);
+    repl_follower *fs = xcalloc((size_t)(p->n_replicas + 1), sizeof *fs);
     int32_t nf = 0;
     for (int32_t i = 0; i < p->n_replicas; i++) {
         if (p->replicas[i] == m->node_id)
@@ -356,7 +356,7 @@ int16_t repl_append(repl_manager *m, const cl_partition *p,
     if (rq->origin == REPL_ORIGIN_REPLICATION) {
         bool ok = r && r->log && r->role == REPL_ROLE_FOLLOWER;
         log = ok ? r->log : NULL;
-        err = !ok                     ? KERR_NOT_LEADER_OR_FOLLOWER
+        err = !ok                  ? KERR_NOT_LEADER_OR_FOLLOWER
               : log_is_failed(log) ? KERR_KAFKA_STORAGE_ERROR
                                    : KERR_NONE;
     } else {
@@ -528,8 +528,7 @@ void repl_purgatory_poke(repl_manager *m, const uint8_t topic_id[16],
         if (!mine)
             continue;
         op->deadline_ms = INT64_MIN;
-        if (m->loop && op->timer_id &&
-            net_timer_cancel(m->loop, op->timer_id))
+        if (m->loop && op->timer_id && net_timer_cancel(m->loop, op->timer_id))
             op->timer_id = net_timer_add(m->loop, 0, op_timer, op);
     }
 }

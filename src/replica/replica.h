@@ -111,8 +111,8 @@ typedef struct repl_append_req {
     repl_origin origin;
     uint8_t *records; /* whole batches; offsets/epochs rewritten in place */
     size_t len;
-    int16_t acks;       /* 0, 1 or -1 (all: wait for the HW) */
-    int64_t timeout_ms; /* how long acks=-1 waits */
+    int16_t acks;                /* 0, 1 or -1 (all: wait for the HW) */
+    int64_t timeout_ms;          /* how long acks=-1 waits */
     const log_record_sink *sink; /* rejected records (may be NULL) */
     /* Runs right after the local append, before the HW moves and any
      * waiter wakes (the producer state follows the log here). May be
