@@ -12,6 +12,7 @@
  *     crash never brings the log start back below them.
  */
 #include "log_int.h"
+#include "ckpt_file.h"
 #include "core/uuid.h"
 
 /* A new partition's partition.metadata, written in place in its new
@@ -56,6 +57,35 @@ void lg_read_partition_metadata(log_partition *part) {
 /* ---- checkpoints
  * ---------------------------------------------------------------- */
 
+bool ckpt_file_parse(char *txt, int version, ckpt_entry_fn fn, void *arg) {
+    char *save = NULL;
+    char *line = strtok_r(txt, "\n", &save);
+    char *end;
+    if (!line || strtol(line, &end, 10) != version || *end)
+        return false;
+    line = strtok_r(NULL, "\n", &save);
+    long n = line ? strtol(line, &end, 10) : -1;
+    if (!line || *end || n < 0 || n > 10000000)
+        return false;
+    for (long i = 0; i < n && (line = strtok_r(NULL, "\n", &save)); i++)
+        if (!fn(arg, line))
+            break;
+    return true;
+}
+
+static bool ckpt_entry_add(void *arg, const char *line) {
+    ckpt *c = arg;
+    char topic[256];
+    int32_t part;
+    int64_t off;
+    if (sscanf(line, "%255s %d %" SCNd64, topic, &part, &off) != 3)
+        return false;
+    if ((c->n & (c->n - 1)) == 0) /* 0, 1, 2, 4, ...: grow to the double */
+        c->e = xrealloc(c->e, sizeof(*c->e) * (size_t)(c->n ? 2 * c->n : 1));
+    c->e[c->n++] = (ckpt_entry){xstrdup(topic), part, off};
+    return true;
+}
+
 void lg_ckpt_load(log_manager *mgr, const char *dir, const char *name,
                   ckpt *c) {
     c->e = NULL;
@@ -65,25 +95,7 @@ void lg_ckpt_load(log_manager *mgr, const char *dir, const char *name,
     free(p);
     if (!txt)
         return;
-    char *save = NULL;
-    char *line = strtok_r(txt, "\n", &save);
-    if (!line || atoi(line) != 0) {
-        free(txt);
-        return;
-    }
-    line = strtok_r(NULL, "\n", &save);
-    int n = line ? atoi(line) : 0;
-    if (n < 0 || n > 10000000)
-        n = 0;
-    c->e = xcalloc((size_t)n + 1, sizeof(*c->e));
-    for (int i = 0; i < n && (line = strtok_r(NULL, "\n", &save)); i++) {
-        char topic[256];
-        int32_t part;
-        int64_t off;
-        if (sscanf(line, "%255s %d %" SCNd64, topic, &part, &off) != 3)
-            break;
-        c->e[c->n++] = (ckpt_entry){xstrdup(topic), part, off};
-    }
+    ckpt_file_parse(txt, 0, ckpt_entry_add, c);
     free(txt);
 }
 

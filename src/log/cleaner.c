@@ -50,6 +50,7 @@
 
 #include "batch.h"
 #include "cleaner_int.h"
+#include "ckpt_file.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -349,6 +350,16 @@ static void ck_set(log_cleaner *c, const char *topic, int32_t p, int64_t off) {
     e->offset = off;
 }
 
+static bool ck_load_entry(void *arg, const char *line) {
+    char topic[256];
+    int32_t p;
+    int64_t off;
+    if (sscanf(line, "%255s %d %" SCNd64, topic, &p, &off) != 3)
+        return false;
+    ck_set(arg, topic, p, off);
+    return true;
+}
+
 static void ck_load(log_cleaner *c, const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, CKPT_NAME);
@@ -356,19 +367,7 @@ static void ck_load(log_cleaner *c, const char *dir) {
     char *txt = (char *)log_io_read_file(c->io, path, 64u << 20, &len);
     if (!txt)
         return;
-    char *save = NULL;
-    char *line = strtok_r(txt, "\n", &save);
-    int ver = line ? atoi(line) : -1, n = 0;
-    if (ver == 0 && (line = strtok_r(NULL, "\n", &save)))
-        n = atoi(line);
-    for (int i = 0; ver == 0 && i < n && (line = strtok_r(NULL, "\n", &save));
-         i++) {
-        char topic[256];
-        int32_t p;
-        int64_t off;
-        if (sscanf(line, "%255s %d %" SCNd64, topic, &p, &off) == 3)
-            ck_set(c, topic, p, off);
-    }
+    ckpt_file_parse(txt, 0, ck_load_entry, c);
     free(txt);
 }
 

@@ -12,6 +12,7 @@
  *    (lg_epochs_truncate_start).
  */
 #include "log_int.h"
+#include "ckpt_file.h"
 
 /* ---- leader epoch cache -----------------------------------------------------
  */
@@ -29,31 +30,28 @@ static bool epochs_write(log_partition *part) {
     return ok;
 }
 
+static bool epochs_load_entry(void *arg, const char *line) {
+    log_partition *part = arg;
+    int32_t e;
+    int64_t off;
+    if (sscanf(line, "%d %" SCNd64, &e, &off) != 2)
+        return false;
+    if (part->nepochs == part->capepochs) {
+        part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
+        part->epochs = xrealloc(part->epochs, sizeof(*part->epochs) *
+                                                  (size_t)part->capepochs);
+    }
+    part->epochs[part->nepochs++] = (epoch_entry){e, off};
+    return true;
+}
+
 void lg_epochs_load(log_partition *part) {
     char *p = lg_path_join(part->path, "leader-epoch-checkpoint");
     char *txt = lg_read_text(part->mgr, p);
     free(p);
     if (!txt)
         return;
-    char *save = NULL;
-    char *line = strtok_r(txt, "\n", &save);
-    int ver = line ? atoi(line) : -1;
-    line = strtok_r(NULL, "\n", &save);
-    int n = line ? atoi(line) : 0;
-    if (ver == 0)
-        for (int i = 0; i < n && (line = strtok_r(NULL, "\n", &save)); i++) {
-            int32_t e;
-            int64_t off;
-            if (sscanf(line, "%d %" SCNd64, &e, &off) != 2)
-                break;
-            if (part->nepochs == part->capepochs) {
-                part->capepochs = part->capepochs ? part->capepochs * 2 : 8;
-                part->epochs =
-                    xrealloc(part->epochs,
-                             sizeof(*part->epochs) * (size_t)part->capepochs);
-            }
-            part->epochs[part->nepochs++] = (epoch_entry){e, off};
-        }
+    ckpt_file_parse(txt, 0, epochs_load_entry, part);
     free(txt);
 }
 

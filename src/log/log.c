@@ -7,7 +7,8 @@
  * Keeps (numbers of log_int.h):
  *  1. LEO moves forward only in log_append_checked, after the whole input
  *     validated (pass 1 changes nothing); the high watermark only in
- *     log_set_high_watermark, clamped to [log start, LEO].
+ *     log_set_high_watermark, clamped to [log start, LEO] and never
+ *     backwards (the replica manager, src/replica, is its caller).
  *  3. Appends go to the active segment only, whole batches, one write; the
  *     segment is rolled first when should_roll says so.
  *  5. A failed partition answers KAFKA_STORAGE_ERROR to every call here.
@@ -97,6 +98,7 @@ void log_set_high_watermark(log_partition *part, int64_t hw) {
         hw = leo;
     if (hw < part->log_start)
         hw = part->log_start;
+    SL_ASSERT(hw >= part->hw); /* forward only (src/replica/replica.h) */
     part->hw = hw;
     SL_ASSERT(part->log_start <= part->hw && part->hw <= leo);
 }

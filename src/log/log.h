@@ -285,8 +285,9 @@ int16_t log_append_checked(log_partition *part, uint8_t *batches, size_t len,
                            int32_t leader_epoch, int origin,
                            const log_record_sink *sink, log_append_info *out);
 
-/* Moves the HW, clamped to [log start, LEO]. The single-replica broker sets
- * it to log_end_offset() after each append; replication will compute it. */
+/* Moves the HW forward, clamped to [log start, LEO]; asserts it does not go
+ * backwards. Only the replica manager (src/replica) calls it for partition
+ * logs; it computes the HW from the ISR's log end offsets. */
 void log_set_high_watermark(log_partition *part, int64_t hw);
 
 /* ---- read -------------------------------------------------------------- */

@@ -351,8 +351,10 @@ void lg_load_partition(log_manager *mgr, int d, const char *name, bool clean,
         part->log_start = leo;
     part->recovery_point = leo;
     int64_t h = lg_ckpt_find(hw, topic, (int32_t)pn);
-    part->hw = h < 0 ? part->log_start : h;
-    log_set_high_watermark(part, part->hw);
+    /* the checkpoint's HW, clamped into [log start, LEO] (a torn tail may
+     * have cut the log below it) */
+    part->hw = part->log_start;
+    log_set_high_watermark(part, h < 0 ? part->log_start : h);
     lg_epochs_load(part);
     lg_epochs_truncate_end(part, leo);
     if (swap_failed)

@@ -441,12 +441,14 @@ static int64_t legacy_pid_floor(brk_broker *brk) {
     snprintf(path, sizeof path, "%s/.sluice-producer-ids",
              log_manager_dir(brk->logs, 0));
     int64_t floor = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
+    size_t len;
+    char *txt =
+        (char *)log_io_read_file(log_manager_io(brk->logs), path, 64, &len);
+    if (txt) {
         long long v;
-        if (fscanf(f, "%lld", &v) == 1 && v > 0)
+        if (sscanf(txt, "%lld", &v) == 1 && v > 0)
             floor = v;
-        fclose(f);
+        free(txt);
     }
     return floor;
 }
