@@ -34,7 +34,8 @@
  * After BRK_DONE/AFTER_FLUSH/NO_RESPONSE/CLOSE, or after brk_req_complete,
  * req and everything in req->arena are gone: do not touch them.
  *
- * Ownership: the server owns brk_broker and every brk_req. req->arena lives
+ * Ownership: the node (broker/node.h) owns brk_broker; the server owns every
+ * brk_req. req->arena lives
  * until the response has been handed to the connection.
  * Threading: a req and the broker state are used only on the loop thread.
  */
@@ -88,11 +89,16 @@ typedef struct brk_coord_services {
 /* ---- broker state ----------------------------------------------------------
  */
 
+/* Runs when shutdown begins (before the loop stops): complete deferred reqs,
+ * stop timers (brk_on_shutdown below). */
+typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
+
 typedef struct brk_broker {
     brk_config *cfg; /* parsed configuration (broker/config.h) */
     cl_image *image; /* metadata image: topics, partitions, brokers, configs */
-    log_manager *logs; /* storage engine; NULL until opened */
-    net_loop *loop;    /* the loop thread that runs the handlers */
+    log_manager *logs;       /* storage engine; NULL until opened */
+    log_partition *meta_log; /* __cluster_metadata-0 (storage.c) */
+    net_loop *loop;          /* the loop thread that runs the handlers */
     int32_t node_id;
     char cluster_id[32]; /* base64url uuid, from meta.properties */
     int n_listeners;
@@ -110,11 +116,17 @@ typedef struct brk_broker {
      * metadata log and applies them to image; made with the image. */
     ctl_controller *ctl;
     struct brk_storage *storage; /* storage.c's state; NULL until opened */
+    /* The state of the broker's own modules: a node holds all of it, so
+     * several nodes run in one process (no file-level statics). */
+    struct {
+        brk_hook_fn fn;
+        void *ctx;
+    } shutdown_hooks[32]; /* brk_on_shutdown, run in order */
+    int n_shutdown_hooks;
+    struct brk_cleaner *cleaner; /* log_cleaner.c; NULL when disabled */
+    struct brk_fetch_sessions *fetch_sessions; /* fetch.c; NULL until the
+                                                  first session */
 } brk_broker;
-
-/* The single broker of this process (set by server_main before handlers run).
- */
-extern brk_broker *brk_self;
 
 /* ---- requests
  * ---------------------------------------------------------------- */
@@ -223,10 +235,8 @@ bool brk_api_in_scope(const brk_api *api, bool controller);
 /* ---- hooks other layers register at start -----------------------------------
  */
 
-/* Runs when shutdown begins (before the loop stops): complete deferred reqs,
- * stop timers. */
-typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
-void brk_on_shutdown(brk_hook_fn fn, void *ctx);
+/* Registers fn to run when brk's shutdown begins (brk_hook_fn above). */
+void brk_on_shutdown(brk_broker *brk, brk_hook_fn fn, void *ctx);
 
 /* Start hooks of the layers, declared from hooks.def (see there). */
 #define BRK_START_HOOK(fn) void fn(brk_broker *brk);

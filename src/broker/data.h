@@ -24,6 +24,8 @@ void brk_fetch_notify(brk_broker *brk, log_partition *log);
  * the image change, with the partition's error (Kafka's DelayedFetch
  * completes when a partition is gone, cases A-C). */
 void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition);
+/* Frees the node's fetch sessions (brk->fetch_sessions; node free). */
+void brk_fetch_sessions_free(brk_broker *brk);
 
 /* The partition for a data request on this broker: known topic, hosted
  * here, this node the leader. NULL with *err set (UNKNOWN_TOPIC_OR_PARTITION,

@@ -37,8 +37,7 @@
 
 /* The node's storage state (brk->storage), made by brk_storage_open. */
 struct brk_storage {
-    log_partition *meta_log; /* __cluster_metadata-0 (the controller's) */
-    cl_partition **pending;  /* partition logs queued for creation */
+    cl_partition **pending; /* partition logs queued for creation */
     size_t n_pending, cap_pending;
     int sync_budget; /* logs still created synchronously this pass */
     bool drain_scheduled;
@@ -60,8 +59,7 @@ static void meta_log_config(log_config *lc) {
 static void on_dir_failure(void *ctx, int d) {
     brk_broker *brk = ctx;
     const char *dir = log_manager_dir(brk->logs, d);
-    log_partition *meta_log = brk->storage ? brk->storage->meta_log : NULL;
-    if (meta_log && !strcmp(log_dir_path(meta_log), dir)) {
+    if (brk->meta_log && !strcmp(log_dir_path(brk->meta_log), dir)) {
         SL_ERROR("server",
                  "Shutdown broker because the metadata log dir %s "
                  "has failed",
@@ -112,22 +110,21 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
         return -1;
     }
     log_manager_on_dir_failure(brk->logs, on_dir_failure, brk);
-    log_partition *meta_log = log_get(brk->logs, META_TOPIC, 0);
+    brk->meta_log = log_get(brk->logs, META_TOPIC, 0);
     log_config mc;
     meta_log_config(&mc);
-    if (!meta_log)
-        meta_log = log_create(brk->logs, META_TOPIC, 0, uuid_metadata_topic_id,
-                              &mc, &e);
+    if (!brk->meta_log)
+        brk->meta_log = log_create(brk->logs, META_TOPIC, 0,
+                                   uuid_metadata_topic_id, &mc, &e);
     else
-        log_set_config(meta_log, &mc);
-    if (!meta_log) {
+        log_set_config(brk->meta_log, &mc);
+    if (!brk->meta_log) {
         snprintf(err, errlen, "cannot create %s-0: %s", META_TOPIC,
                  proto_error_name(e));
         return -1;
     }
-    brk->storage->meta_log = meta_log;
     /* the controller commits to it (src/controller/meta_log.c) */
-    brk->ctl = ctl_new(brk->image, ctl_meta_log_new(brk->logs, meta_log));
+    brk->ctl = ctl_new(brk->image, ctl_meta_log_new(brk->logs, brk->meta_log));
     if (ctl_replay(brk->ctl, err, errlen) < 0)
         return -1;
     SL_INFO("server", "metadata image at offset %lld (%zu topics) from %s-0",
