@@ -56,9 +56,10 @@ typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
 typedef struct log_partition log_partition;
-typedef struct brk_mover brk_mover; /* alter_replica_log_dirs.c */
-typedef struct txn_node txn_node;   /* src/txn/txn.h */
-typedef struct grp_node grp_node;   /* src/group/node.h */
+typedef struct brk_mover brk_mover;       /* alter_replica_log_dirs.c */
+typedef struct txn_node txn_node;         /* src/txn/txn.h */
+typedef struct grp_node grp_node;         /* src/group/node.h */
+typedef struct repl_manager repl_manager; /* src/replica/replica.h */
 
 /* ---- the node's services for the coordinators ------------------------------
  * What src/group and src/txn need from the rest of their node beyond this
@@ -78,9 +79,6 @@ typedef struct brk_coord_services {
      * (ctl_allocate_producer_ids); a Kafka error code. */
     int16_t (*allocate_producer_ids)(brk_broker *brk, int32_t block,
                                      int64_t floor, int64_t *first);
-    /* A coordinator appended to log (markers): wake the fetches waiting on
-     * it (fetch.c). */
-    void (*data_appended)(brk_broker *brk, log_partition *log);
 } brk_coord_services;
 
 /* ---- broker state ----------------------------------------------------------
@@ -90,7 +88,10 @@ typedef struct brk_broker {
     brk_config *cfg; /* parsed configuration (broker/config.h) */
     cl_image *image; /* metadata image: topics, partitions, brokers, configs */
     log_manager *logs; /* storage engine; NULL until opened */
-    net_loop *loop;    /* the loop thread that runs the handlers */
+    /* The local replicas (role, HW, the one append path, the purgatory);
+     * made with the log manager (storage.c), NULL until then. */
+    repl_manager *repl;
+    net_loop *loop; /* the loop thread that runs the handlers */
     int32_t node_id;
     char cluster_id[32]; /* base64url uuid, from meta.properties */
     int n_listeners;
