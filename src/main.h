@@ -7,7 +7,7 @@
 #ifndef SL_MAIN_H
 #define SL_MAIN_H
 
-#define SLUICE_VERSION "0.1.0"
+#include "core/version.h" /* SLUICE_VERSION */
 
 typedef struct sl_command {
     const char *name;

@@ -108,7 +108,7 @@ static void tick(net_loop *loop, void *ctx) {
         /* A cleaning pass started before the move replaces segments of the
          * current log (a .log may even grow, merged): nothing is copied
          * until it is over (the cleaner picks no moving log after that). */
-        if (brk_log_cleaner_cleaning(part))
+        if (brk_log_cleaner_cleaning(brk, part))
             budget = 0;
         if (budget <= 0) {
             i++;
@@ -135,7 +135,7 @@ static void tick(net_loop *loop, void *ctx) {
 static void track(brk_broker *brk, const char *topic, int32_t partition) {
     if (!brk->mover) {
         brk->mover = xcalloc(1, sizeof *brk->mover);
-        brk_on_shutdown(on_shutdown, NULL);
+        brk_on_shutdown(brk, on_shutdown, NULL);
     }
     brk_mover *m = brk->mover;
     for (size_t i = 0; i < m->n_moves; i++)

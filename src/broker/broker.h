@@ -34,7 +34,8 @@
  * After BRK_DONE/AFTER_FLUSH/NO_RESPONSE/CLOSE, or after brk_req_complete,
  * req and everything in req->arena are gone: do not touch them.
  *
- * Ownership: the server owns brk_broker and every brk_req. req->arena lives
+ * Ownership: the node (broker/node.h) owns brk_broker; the server owns every
+ * brk_req. req->arena lives
  * until the response has been handed to the connection.
  * Threading: a req and the broker state are used only on the loop thread.
  */
@@ -84,10 +85,15 @@ typedef struct brk_coord_services {
 /* ---- broker state ----------------------------------------------------------
  */
 
+/* Runs when shutdown begins (before the loop stops): complete deferred reqs,
+ * stop timers (brk_on_shutdown below). */
+typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
+
 typedef struct brk_broker {
     brk_config *cfg; /* parsed configuration (broker/config.h) */
     cl_image *image; /* metadata image: topics, partitions, brokers, configs */
-    log_manager *logs; /* storage engine; NULL until opened */
+    log_manager *logs;       /* storage engine; NULL until opened */
+    log_partition *meta_log; /* __cluster_metadata-0 (storage.c) */
     /* The local replicas (role, HW, the one append path, the purgatory);
      * made with the log manager (storage.c), NULL until then. */
     repl_manager *repl;
@@ -105,11 +111,17 @@ typedef struct brk_broker {
     struct txn_node *txn;         /* producer states, transaction coordinator */
     struct grp_node *grp;         /* group coordinator */
     brk_coord_services coord_svc; /* what they call back into */
+    /* The state of the broker's own modules: a node holds all of it, so
+     * several nodes run in one process (no file-level statics). */
+    struct {
+        brk_hook_fn fn;
+        void *ctx;
+    } shutdown_hooks[32]; /* brk_on_shutdown, run in order */
+    int n_shutdown_hooks;
+    struct brk_cleaner *cleaner; /* log_cleaner.c; NULL when disabled */
+    struct brk_fetch_sessions *fetch_sessions; /* fetch.c; NULL until the
+                                                  first session */
 } brk_broker;
-
-/* The single broker of this process (set by server_main before handlers run).
- */
-extern brk_broker *brk_self;
 
 /* ---- requests
  * ---------------------------------------------------------------- */
@@ -218,10 +230,8 @@ bool brk_api_in_scope(const brk_api *api, bool controller);
 /* ---- hooks other layers register at start -----------------------------------
  */
 
-/* Runs when shutdown begins (before the loop stops): complete deferred reqs,
- * stop timers. */
-typedef void (*brk_hook_fn)(brk_broker *brk, void *ctx);
-void brk_on_shutdown(brk_hook_fn fn, void *ctx);
+/* Registers fn to run when brk's shutdown begins (brk_hook_fn above). */
+void brk_on_shutdown(brk_broker *brk, brk_hook_fn fn, void *ctx);
 
 /* Start hooks of the layers, declared from hooks.def (see there). */
 #define BRK_START_HOOK(fn) void fn(brk_broker *brk);

@@ -14,6 +14,9 @@
 #include "log/log.h"
 #include "replica/replica.h"
 
+/* Frees the node's fetch sessions (brk->fetch_sessions; node free). */
+void brk_fetch_sessions_free(brk_broker *brk);
+
 /* The partition for a data request on this broker: known topic, hosted
  * here, this node the leader (the replica manager says so), with its local
  * log in *log. NULL with *err set (UNKNOWN_TOPIC_OR_PARTITION,

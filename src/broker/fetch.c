@@ -29,8 +29,8 @@
  * - The response is encoded by hand because the records field is a file
  *   range in the middle of it.
  * Versions 0-3 (message formats 0/1) are not served, as in Kafka 4.
- * Threading: loop thread; sessions are loop-thread state (the waiting
- * fetches are the purgatory's).
+ * Threading: loop thread; sessions (per node: brk->fetch_sessions) are
+ * loop-thread state (the waiting fetches are the purgatory's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +74,20 @@ typedef struct fetch_session {
     int n, cap;
 } fetch_session;
 
-static fetch_session *sessions;
-static int n_sessions;
-static uint32_t next_session_id = 1;
+/* A node's sessions (brk->fetch_sessions), made at the first one. */
+typedef struct brk_fetch_sessions {
+    fetch_session *head;
+    int n;
+    uint32_t next_id;
+} brk_fetch_sessions;
+
+static brk_fetch_sessions *sessions_of(brk_broker *brk) {
+    if (!brk->fetch_sessions) {
+        brk->fetch_sessions = xcalloc(1, sizeof *brk->fetch_sessions);
+        brk->fetch_sessions->next_id = 1;
+    }
+    return brk->fetch_sessions;
+}
 
 static void session_free(fetch_session *s) {
     for (int i = 0; i < s->n; i++)
@@ -85,44 +96,59 @@ static void session_free(fetch_session *s) {
     free(s);
 }
 
-static fetch_session *session_find(int32_t id) {
-    for (fetch_session *s = sessions; s; s = s->next)
+void brk_fetch_sessions_free(brk_broker *brk) {
+    brk_fetch_sessions *ss = brk->fetch_sessions;
+    if (!ss)
+        return;
+    while (ss->head) {
+        fetch_session *s = ss->head;
+        ss->head = s->next;
+        session_free(s);
+    }
+    free(ss);
+    brk->fetch_sessions = NULL;
+}
+
+static fetch_session *session_find(brk_broker *brk, int32_t id) {
+    for (fetch_session *s = sessions_of(brk)->head; s; s = s->next)
         if (s->id == id)
             return s;
     return NULL;
 }
 
-static void session_remove(int32_t id) {
-    for (fetch_session **pp = &sessions; *pp; pp = &(*pp)->next)
+static void session_remove(brk_broker *brk, int32_t id) {
+    brk_fetch_sessions *ss = sessions_of(brk);
+    for (fetch_session **pp = &ss->head; *pp; pp = &(*pp)->next)
         if ((*pp)->id == id) {
             fetch_session *s = *pp;
             *pp = s->next;
             session_free(s);
-            n_sessions--;
+            ss->n--;
             return;
         }
 }
 
-static fetch_session *session_new(void) {
-    if (n_sessions >= MAX_SESSIONS) {
+static fetch_session *session_new(brk_broker *brk) {
+    brk_fetch_sessions *ss = sessions_of(brk);
+    if (ss->n >= MAX_SESSIONS) {
         /* evict the least recently used */
-        fetch_session *old = sessions;
-        for (fetch_session *s = sessions; s; s = s->next)
+        fetch_session *old = ss->head;
+        for (fetch_session *s = ss->head; s; s = s->next)
             if (s->last_used_ms < old->last_used_ms)
                 old = s;
         if (!old || clk_mono_ms() - old->last_used_ms < 1000)
             return NULL; /* all busy: sessionless */
-        session_remove(old->id);
+        session_remove(brk, old->id);
     }
     fetch_session *s = xcalloc(1, sizeof(*s));
     do {
-        s->id = (int32_t)(next_session_id++ & 0x7fffffff);
-    } while (s->id == 0 || session_find(s->id));
+        s->id = (int32_t)(ss->next_id++ & 0x7fffffff);
+    } while (s->id == 0 || session_find(brk, s->id));
     s->epoch = 1;
     s->last_used_ms = clk_mono_ms();
-    s->next = sessions;
-    sessions = s;
-    n_sessions++;
+    s->next = ss->head;
+    ss->head = s;
+    ss->n++;
     return s;
 }
 
@@ -212,7 +238,7 @@ static log_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
 
 static fs_part *ctx_parts(fetch_ctx *c, int *n) {
     if (c->sess_ref) {
-        fetch_session *s = session_find(c->sess_ref);
+        fetch_session *s = session_find(c->req->brk, c->sess_ref);
         if (!s) {
             *n = 0;
             return NULL;
@@ -596,11 +622,12 @@ static bool fetch_decode(brk_req *req, fetch_ctx *c) {
  * error; sets session_id, incremental and where the partitions live. */
 static fetch_session *fetch_session_step(fetch_ctx *c, int total) {
     brk_req *req = c->req;
+    brk_broker *brk = req->brk;
     int32_t sid = c->rq.session_id, sepoch = c->rq.session_epoch;
     fetch_session *s = NULL;
     if (sid != 0 && sepoch > 0) {
         /* incremental */
-        s = session_find(sid);
+        s = session_find(brk, sid);
         if (!s) {
             c->top_error = KERR_FETCH_SESSION_ID_NOT_FOUND;
         } else if (s->epoch != sepoch) {
@@ -610,11 +637,11 @@ static fetch_session *fetch_session_step(fetch_ctx *c, int total) {
             c->incremental = true;
         }
     } else if (sid != 0) {
-        session_remove(sid); /* epoch 0 (restart) or -1 (close) */
+        session_remove(brk, sid); /* epoch 0 (restart) or -1 (close) */
     }
     if (!c->top_error && !c->incremental && sepoch == 0 &&
         req->api_version >= 7)
-        s = session_new(); /* a full fetch that opens a session */
+        s = session_new(brk); /* a full fetch that opens a session */
     if (c->top_error) {
         c->session_id = 0;
         return NULL;

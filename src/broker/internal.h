@@ -31,6 +31,12 @@ char *brk_config_value_dup(arena *a, proto_str v);
  * static layer of a start without a file. */
 extern const char *const brk_quickstart_config[][2];
 bool brk_listener_is_controller(const brk_broker *brk, int i);
+/* Parses listeners, their protocols and advertised.listeners into brk
+ * (ports as configured; 0 is resolved when bound). 0 or -1 with err. */
+int brk_setup_listeners(brk_broker *brk, char *err, size_t errlen);
+/* The listeners' frame callback (net_listen_opts.on_frame, ctx the
+ * broker): one request, dispatched through the handler table. */
+bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len);
 
 /* storage.c: the log manager and the metadata log (__cluster_metadata-0).
  * When the log layer is not linked in, everything runs in memory. */
@@ -89,7 +95,9 @@ void brk_coordinators_start(brk_broker *brk);
 void brk_coordinators_free(brk_broker *brk);
 
 /* log_cleaner.c: a cleaning pass on part is running. */
-bool brk_log_cleaner_cleaning(const log_partition *part);
+bool brk_log_cleaner_cleaning(const brk_broker *brk, const log_partition *part);
+/* Frees brk->cleaner (after the loop is freed). */
+void brk_log_cleaner_free(brk_broker *brk);
 
 /* Live (registered, unfenced) broker count. */
 int32_t ctl_live_brokers(brk_broker *brk);

@@ -13,14 +13,18 @@
  * The cleaner sees the producer state of a partition through the txn layer
  * (last batch of each producer, first unstable offset), on the loop.
  *
- * Ownership: the cleaner lives from the start hook to shutdown (freed before
- * log_manager_close: it cancels running passes, joins the workers, drops
- * their .cleaned files and writes cleaner-offset-checkpoint).
- * Threading: everything here runs on the loop thread except notify().
+ * Ownership: the node's brk_cleaner (brk->cleaner) lives from the start
+ * hook until the node is freed (brk_log_cleaner_free); the cleaner in it
+ * from the start hook to shutdown (freed before log_manager_close: it cancels
+ * running passes, joins the workers, drops their .cleaned files and writes
+ * cleaner-offset-checkpoint). Threading: everything here runs on the loop
+ * thread except notify().
  */
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "broker/broker.h"
+#include "broker/internal.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "log/cleaner.h"
@@ -28,9 +32,13 @@
 #include "net/net.h"
 #include "txn/txn.h"
 
-static log_cleaner *cleaner;
-static uint64_t timer;
-static atomic_bool pending; /* a worker asked for a step */
+/* A node's cleaner (brk->cleaner). */
+typedef struct brk_cleaner {
+    brk_broker *brk;
+    log_cleaner *cleaner;
+    uint64_t timer;
+    atomic_bool pending; /* a worker asked for a step */
+} brk_cleaner;
 
 static struct ps_state *producer_state(void *ctx, log_partition *part) {
     return txn_part_state(ctx, part);
@@ -38,12 +46,13 @@ static struct ps_state *producer_state(void *ctx, log_partition *part) {
 
 /* worker threads: must not touch anything but the flag and the wake fd */
 static void notify(void *ctx) {
-    brk_broker *brk = ctx;
-    atomic_store(&pending, true);
-    net_loop_wake(brk->loop);
+    brk_cleaner *bc = ctx;
+    atomic_store(&bc->pending, true);
+    net_loop_wake(bc->brk->loop);
 }
 
-static void opts_from_config(brk_broker *brk, log_cleaner_opts *o) {
+static void opts_from_config(brk_cleaner *bc, log_cleaner_opts *o) {
+    brk_broker *brk = bc->brk;
     log_cleaner_opts_default(o);
     const brk_config *c = brk->cfg;
     o->dedupe_buffer_size =
@@ -56,57 +65,76 @@ static void opts_from_config(brk_broker *brk, log_cleaner_opts *o) {
     o->producer_state = producer_state;
     o->ctx = brk;
     o->notify = notify;
-    o->notify_ctx = brk;
+    o->notify_ctx = bc;
 }
 
 static void tick(net_loop *loop, void *ctx);
 
-static void step(brk_broker *brk) {
-    if (timer)
-        net_timer_cancel(brk->loop, timer);
-    timer = 0;
-    if (!cleaner || brk->shutting_down || net_loop_stopping(brk->loop))
+static void step(brk_cleaner *bc) {
+    brk_broker *brk = bc->brk;
+    if (bc->timer)
+        net_timer_cancel(brk->loop, bc->timer);
+    bc->timer = 0;
+    if (!bc->cleaner || brk->shutting_down || net_loop_stopping(brk->loop))
         return;
-    atomic_store(&pending, false);
+    atomic_store(&bc->pending, false);
     log_cleaner_opts o;
-    opts_from_config(brk, &o);
-    log_cleaner_set_opts(cleaner, &o);
-    int64_t delay = log_cleaner_step(cleaner);
-    timer = net_timer_add(brk->loop, delay < 1 ? 1 : delay, tick, brk);
+    opts_from_config(bc, &o);
+    log_cleaner_set_opts(bc->cleaner, &o);
+    int64_t delay = log_cleaner_step(bc->cleaner);
+    bc->timer = net_timer_add(brk->loop, delay < 1 ? 1 : delay, tick, bc);
 }
 
 static void tick(net_loop *loop, void *ctx) {
     SL_UNUSED(loop);
-    timer = 0;
-    step(ctx);
+    brk_cleaner *bc = ctx;
+    bc->timer = 0;
+    step(bc);
 }
 
 static void before_sleep(net_loop *loop, void *ctx) {
     SL_UNUSED(loop);
-    if (atomic_load(&pending))
-        step(ctx);
+    brk_cleaner *bc = ctx;
+    if (bc->cleaner && atomic_load(&bc->pending))
+        step(bc);
 }
 
+/* Stops and frees the cleaner; the struct itself stays until the node is
+ * freed (the before-sleep hook still points at it while the loop drains). */
 static void on_shutdown(brk_broker *brk, void *ctx) {
-    SL_UNUSED(ctx);
-    if (timer)
-        net_timer_cancel(brk->loop, timer);
-    timer = 0;
-    log_cleaner_free(cleaner);
-    cleaner = NULL;
+    brk_cleaner *bc = ctx;
+    if (bc->timer)
+        net_timer_cancel(brk->loop, bc->timer);
+    bc->timer = 0;
+    log_cleaner_free(bc->cleaner);
+    bc->cleaner = NULL;
 }
 
-bool brk_log_cleaner_cleaning(const log_partition *part) {
-    return cleaner && log_cleaner_cleaning(cleaner, part);
+bool brk_log_cleaner_cleaning(const brk_broker *brk,
+                              const log_partition *part) {
+    return brk->cleaner && brk->cleaner->cleaner &&
+           log_cleaner_cleaning(brk->cleaner->cleaner, part);
 }
 
 void log_cleaner_start(brk_broker *brk) {
     if (!brk->logs || !brk_cfg_bool(brk->cfg, BRK_CFG_LOG_CLEANER_ENABLE))
         return;
+    brk_cleaner *bc = xcalloc(1, sizeof *bc);
+    bc->brk = brk;
+    atomic_init(&bc->pending, false);
+    brk->cleaner = bc;
     log_cleaner_opts o;
-    opts_from_config(brk, &o);
-    cleaner = log_cleaner_new(brk->logs, &o);
-    brk_on_shutdown(on_shutdown, NULL);
-    net_loop_add_before_sleep(brk->loop, before_sleep, brk);
-    timer = net_timer_add(brk->loop, 1000, tick, brk);
+    opts_from_config(bc, &o);
+    bc->cleaner = log_cleaner_new(brk->logs, &o);
+    brk_on_shutdown(brk, on_shutdown, bc);
+    net_loop_add_before_sleep(brk->loop, before_sleep, bc);
+    bc->timer = net_timer_add(brk->loop, 1000, tick, bc);
+}
+
+void brk_log_cleaner_free(brk_broker *brk) {
+    if (!brk->cleaner)
+        return;
+    log_cleaner_free(brk->cleaner->cleaner);
+    free(brk->cleaner);
+    brk->cleaner = NULL;
 }

@@ -1,7 +1,8 @@
 /*
- * server.c - `sluice server`: configuration layers, storage formatting
- * (meta.properties), listeners, request dispatch through the handler table,
- * response framing, periodic housekeeping and clean shutdown.
+ * server.c - `sluice server`: configuration layers, listeners, request
+ * dispatch through the handler table and response framing; server_main is
+ * argv, configuration and signals around one node (node.h: start-up steps,
+ * housekeeping and shutdown are in node.c).
  *
  * Request life (one loop thread):
  *   frame -> brk_req (own arena; frame copied in, except Produce: see
@@ -12,32 +13,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
 #include "broker/internal.h"
+#include "broker/node.h"
 #include "cluster/image.h"
-#include "core/clock.h"
 #include "core/fault.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "core/uuid.h"
-#include "log/flush.h"
-#include "log/log.h"
 #include "main.h"
 #include "proto/errors.h"
 #include "proto/proto.h"
 
 extern char **environ;
-
-brk_broker *brk_self;
 
 /* ---- handler table ---------------------------------------------------------
  */
@@ -48,16 +45,18 @@ static const brk_api api_table[] = {
 #include "broker/handlers.def"
 #undef BRK_API
 };
+/* api_table capped to the generated codecs and sorted: built once
+ * (pthread_once: nodes of one process may start on several threads), read
+ * only afterwards. */
 static brk_api api_sorted[SL_ARRAY_LEN(api_table)];
 static size_t api_n;
+static pthread_once_t api_once = PTHREAD_ONCE_INIT;
 
 static int api_cmp(const void *a, const void *b) {
     return ((const brk_api *)a)->key - ((const brk_api *)b)->key;
 }
 
-static void api_init(void) {
-    if (api_n)
-        return;
+static void api_build(void) {
     for (size_t i = 0; i < SL_ARRAY_LEN(api_table); i++) {
         brk_api a = api_table[i];
         /* Never advertise more than the generated codecs know. */
@@ -86,6 +85,10 @@ static void api_init(void) {
     qsort(api_sorted, api_n, sizeof api_sorted[0], api_cmp);
 }
 
+static void api_init(void) {
+    pthread_once(&api_once, api_build);
+}
+
 const brk_api *brk_api_find(int16_t key) {
     api_init();
     for (size_t i = 0; i < api_n; i++)
@@ -108,17 +111,11 @@ bool brk_api_in_scope(const brk_api *api, bool controller) {
 /* ---- hooks
  * ---------------------------------------------------------------------- */
 
-static struct {
-    brk_hook_fn fn;
-    void *ctx;
-} shutdown_hooks[32];
-static int n_shutdown_hooks;
-
-void brk_on_shutdown(brk_hook_fn fn, void *ctx) {
-    SL_ASSERT(n_shutdown_hooks < (int)SL_ARRAY_LEN(shutdown_hooks));
-    shutdown_hooks[n_shutdown_hooks].fn = fn;
-    shutdown_hooks[n_shutdown_hooks].ctx = ctx;
-    n_shutdown_hooks++;
+void brk_on_shutdown(brk_broker *brk, brk_hook_fn fn, void *ctx) {
+    SL_ASSERT(brk->n_shutdown_hooks < (int)SL_ARRAY_LEN(brk->shutdown_hooks));
+    brk->shutdown_hooks[brk->n_shutdown_hooks].fn = fn;
+    brk->shutdown_hooks[brk->n_shutdown_hooks].ctx = ctx;
+    brk->n_shutdown_hooks++;
 }
 
 /* ---- requests
@@ -191,12 +188,7 @@ static void api_versions_unsupported(brk_req *req, const brk_api *self) {
     req->api_version = 0;
 }
 
-/* socket.*.buffer.bytes to net's convention (<= 0: OS default). */
-static int sock_buf_size(int64_t v) {
-    return v < 0 ? 0 : v == 0 ? 1 : (int)v;
-}
-
-static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
+bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     brk_broker *brk = net_conn_ctx(conn);
     req_box *box = xcalloc(1, sizeof *box);
     arena_init(&box->arena, 4096);
@@ -305,138 +297,6 @@ static bool on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     }
 }
 
-/* ---- storage format: meta.properties
- * ------------------------------------------------ */
-
-static char *read_prop(const char *text, const char *key) {
-    size_t kl = strlen(key);
-    const char *p = text;
-    while (p && *p) {
-        if (!strncmp(p, key, kl) && p[kl] == '=') {
-            const char *v = p + kl + 1;
-            const char *e = strchr(v, '\n');
-            size_t n = e ? (size_t)(e - v) : strlen(v);
-            while (n && (v[n - 1] == '\r' || v[n - 1] == ' '))
-                n--;
-            return xstrndup(v, n);
-        }
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    return NULL;
-}
-
-static int mkdirs(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-/* Reads or writes <dir>/meta.properties. cluster_id in/out: "" means
- * "not known yet" (take the dir's or make one). Returns 0 or -1 + err. */
-static int format_dir(const char *dir, int32_t node_id, char *cluster_id,
-                      char *err, size_t errlen) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/meta.properties", dir);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char text[4096];
-        size_t n = fread(text, 1, sizeof text - 1, f);
-        text[n] = 0;
-        fclose(f);
-        char *cid = read_prop(text, "cluster.id");
-        char *nid = read_prop(text, "node.id");
-        int rc = 0;
-        if (!cid || !nid) {
-            snprintf(err, errlen, "%.512s is missing cluster.id or node.id",
-                     path);
-            rc = -1;
-        } else if (atoi(nid) != node_id) {
-            snprintf(
-                err, errlen,
-                "Stored node id %s doesn't match previous node id %d in "
-                "%.512s. If you moved your data, make sure your configured "
-                "node id matches. If you intend to create a new node, "
-                "you should remove all data in your data directories.",
-                nid, node_id, path);
-            rc = -1;
-        } else if (cluster_id[0] && strcmp(cluster_id, cid)) {
-            snprintf(err, errlen,
-                     "Invalid cluster.id in: %.512s. Expected %s, but read %s",
-                     path, cluster_id, cid);
-            rc = -1;
-        } else {
-            snprintf(cluster_id, 32, "%s", cid);
-        }
-        free(cid);
-        free(nid);
-        return rc;
-    }
-    if (mkdirs(dir) < 0) {
-        snprintf(err, errlen, "cannot create log dir %s: %s", dir,
-                 strerror(errno));
-        return -1;
-    }
-    if (!cluster_id[0]) {
-        /* The container images pass the cluster id to `kafka-storage
-         * format` from the environment: CLUSTER_ID (confluent),
-         * KAFKA_KRAFT_CLUSTER_ID (bitnami), KAFKA_CLUSTER_ID. It is used
-         * only when formatting; a formatted dir keeps its own. */
-        const char *envs[] = {"CLUSTER_ID", "KAFKA_KRAFT_CLUSTER_ID",
-                              "KAFKA_CLUSTER_ID"};
-        for (int i = 0; i < 3 && !cluster_id[0]; i++) {
-            const char *v = getenv(envs[i]);
-            if (!v || !*v)
-                continue;
-            uint8_t id[16];
-            if (strlen(v) != UUID_STR_LEN || !uuid_parse(v, id, NULL, 0)) {
-                snprintf(err, errlen,
-                         "%s=%.64s is not a valid cluster id (22 characters of "
-                         "base64url, e.g. from `kafka-storage random-uuid`)",
-                         envs[i], v);
-                return -1;
-            }
-            snprintf(cluster_id, 32, "%s", v);
-        }
-    }
-    if (!cluster_id[0])
-        uuid_random_string(cluster_id);
-    char dir_id[UUID_STR_LEN + 1];
-    uuid_random_string(dir_id);
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %.512s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    fprintf(f,
-            "#\n#Written by sluice %s\ncluster.id=%s\ndirectory.id=%s\n"
-            "node.id=%d\nversion=1\n",
-            SLUICE_VERSION, cluster_id, dir_id, node_id);
-    fflush(f);
-    fsync(fileno(f));
-    fclose(f);
-    if (rename(tmp, path) < 0) {
-        snprintf(err, errlen, "cannot rename %.512s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    SL_INFO("server", "Formatted storage directory %s (cluster.id %s)", dir,
-            cluster_id);
-    return 0;
-}
-
 /* ---- listeners
  * -------------------------------------------------------------------- */
 
@@ -497,7 +357,7 @@ static int listener_protocol(const brk_config *cfg, const char *name, char *out,
     return -1;
 }
 
-static int setup_listeners(brk_broker *brk, char *err, size_t errlen) {
+int brk_setup_listeners(brk_broker *brk, char *err, size_t errlen) {
     brk_config *cfg = brk->cfg;
     int n = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS),
                                 brk->listeners, 16, err, errlen);
@@ -576,69 +436,9 @@ static int setup_listeners(brk_broker *brk, char *err, size_t errlen) {
     return 0;
 }
 
-/* ---- housekeeping
- * ------------------------------------------------------------------ */
-
-/* Kafka's flush policy (src/log/flush.h): the fsyncs run on the log
- * manager's flusher thread; after-flush responses (a produce that made a
- * flush due) are released once the flush begun here is done. */
-static void before_sleep_flush(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
-    if (!brk->logs)
-        return;
-    net_loop_flush_done(loop, log_manager_flush_reap(brk->logs));
-    if (log_manager_flush_pending(brk->logs))
-        net_loop_flush_begun(loop, log_manager_flush_begin(brk->logs));
-}
-
-static void flush_wake(void *ctx) {
-    net_loop_wake(ctx);
-}
-
-/* Kafka's kafka-log-flusher task: every log.flush.scheduler.interval.ms,
- * partitions whose flush.ms elapsed are flushed. */
-static void flush_check_tick(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
-    if (brk->logs)
-        log_manager_flush_check(brk->logs);
-    int64_t every =
-        brk_cfg_i64(brk->cfg, BRK_CFG_LOG_FLUSH_SCHEDULER_INTERVAL_MS);
-    if (!net_loop_stopping(loop))
-        net_timer_add(loop, every, flush_check_tick, brk);
-}
-
-static void retention_tick(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
-    if (brk->logs)
-        log_manager_tick(brk->logs);
-    if (!net_loop_stopping(loop))
-        net_timer_add(
-            loop,
-            brk_cfg_i64(brk->cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
-            retention_tick, brk);
-}
-
-static void checkpoint_tick(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
-    if (brk->logs)
-        log_manager_checkpoint(brk->logs);
-    int64_t every =
-        brk_cfg_i64(brk->cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
-    if (!net_loop_stopping(loop))
-        net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, brk);
-}
-
 /* ---- main
  * ----------------------------------------------------------------------------
  */
-
-static net_loop *g_loop;
-
-static void on_signal(int sig) {
-    (void)sig;
-    if (g_loop)
-        net_loop_stop(g_loop);
-}
 
 static void usage(void) {
     fprintf(stderr,
@@ -651,24 +451,6 @@ static void usage(void) {
             "  Environment: KAFKA_CFG_<KEY> (bitnami) and KAFKA_<KEY>\n"
             "  (confluent), upper case with '_' for '.', are applied between\n"
             "  the file and --override.\n");
-}
-
-/* Splits log.dirs (or log.dir) into an array of strings. */
-static int split_dirs(const brk_config *cfg, char ***out) {
-    const char *s = brk_cfg_str(cfg, BRK_CFG_LOG_DIRS);
-    if (!s || !*s)
-        s = brk_cfg_str(cfg, BRK_CFG_LOG_DIR);
-    char **v = NULL;
-    int n = 0;
-    list_iter it = list_start(s, true);
-    const char *item;
-    size_t len;
-    while (list_next(&it, &item, &len)) {
-        v = xrealloc(v, (size_t)(n + 1) * sizeof *v);
-        v[n++] = xstrndup(item, len);
-    }
-    *out = v;
-    return n;
 }
 
 /* The settings of config/server.properties, Apache Kafka's quickstart file
@@ -882,6 +664,23 @@ int brk_load_config(brk_config *cfg, int argc, char **argv, char **envp,
     return check_single_node(cfg, err, errlen);
 }
 
+/* SIGTERM / SIGINT arrive on a signalfd the node's loop watches (blocked
+ * before the node starts, so no thread of it takes them): the loop stops
+ * and the node shuts down cleanly. */
+typedef struct sig_watch {
+    int fd;
+    brk_node *node;
+} sig_watch;
+
+static void on_signal_fd(net_loop *loop, uint32_t events, void *ctx) {
+    SL_UNUSED(loop);
+    SL_UNUSED(events);
+    sig_watch *sw = ctx;
+    struct signalfd_siginfo si;
+    while (read(sw->fd, &si, sizeof si) == (ssize_t)sizeof si)
+        brk_node_request_stop(sw->node);
+}
+
 int server_main(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -902,169 +701,44 @@ int server_main(int argc, char **argv) {
         }
     }
 
-    static brk_config cfg;
-    char err[1024];
+    brk_config cfg;
+    char err[1200];
     int rc = brk_load_config(&cfg, argc, argv, environ, err, sizeof err);
     if (rc < 0) {
         SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        brk_config_free(&cfg);
         if (rc == -2)
             usage();
         return 1;
     }
 
-    static brk_broker brk;
-    brk.cfg = &cfg;
-    brk.node_id = (int32_t)brk_cfg_i64(&cfg, BRK_CFG_NODE_ID);
-    brk_self = &brk;
-
-    if (setup_listeners(&brk, err, sizeof err) < 0) {
-        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-        return 1;
-    }
-
-    /* storage format */
-    char **dirs;
-    int n_dirs = split_dirs(&cfg, &dirs);
-    if (n_dirs == 0) {
-        SL_ERROR("server", "log.dirs is empty");
-        return 1;
-    }
-    const char *meta_dir = brk_cfg_str(&cfg, BRK_CFG_METADATA_LOG_DIR);
-    for (int i = 0; i < n_dirs; i++)
-        if (format_dir(dirs[i], brk.node_id, brk.cluster_id, err, sizeof err) <
-            0) {
-            SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-            return 1;
-        }
-    if (meta_dir && *meta_dir &&
-        format_dir(meta_dir, brk.node_id, brk.cluster_id, err, sizeof err) <
-            0) {
-        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-        return 1;
-    }
-
-    net_loop *loop = net_loop_new();
-    brk.loop = loop;
-    g_loop = loop;
-
-    if (brk_storage_open(&brk, (const char *const *)dirs, n_dirs, err,
-                         sizeof err) < 0) {
-        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-        return 1;
-    }
-
-    /* listeners */
-    for (int i = 0; i < brk.n_listeners; i++) {
-        net_listen_opts o = {
-            .ep = &brk.listeners[i],
-            .index = i,
-            .max_request_bytes =
-                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_REQUEST_MAX_BYTES),
-            .idle_ms = brk_cfg_i64(&cfg, BRK_CFG_CONNECTIONS_MAX_IDLE_MS),
-            .max_conns = brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS),
-            .max_conns_per_ip =
-                brk_cfg_i64(&cfg, BRK_CFG_MAX_CONNECTIONS_PER_IP),
-            /* -1 leaves the OS's size, as Kafka; 0 (which Kafka's JVM
-             * refuses at start) asks the kernel for its smallest. */
-            .send_buffer_bytes = sock_buf_size(
-                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_SEND_BUFFER_BYTES)),
-            .recv_buffer_bytes = sock_buf_size(
-                brk_cfg_i64(&cfg, BRK_CFG_SOCKET_RECEIVE_BUFFER_BYTES)),
-            .on_frame = on_frame,
-            .ctx = &brk,
-        };
-        net_listener *l = net_listen(loop, &o, err, sizeof err);
-        if (!l) {
-            SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-            return 1;
-        }
-        int port = net_listener_port(l);
-        if (brk.listeners[i].port == 0) {
-            brk.listeners[i].port = port;
-            if (brk.advertised[i].port == 0)
-                brk.advertised[i].port = port;
-        }
-        if (!brk.advertised[i].host[0] ||
-            !strcmp(brk.advertised[i].host, "0.0.0.0") ||
-            !strcmp(brk.advertised[i].host, "::")) {
-            char hn[256];
-            if (gethostname(hn, sizeof hn) == 0)
-                snprintf(brk.advertised[i].host, sizeof brk.advertised[i].host,
-                         "%s", hn);
-        }
-        SL_INFO("server", "Awaiting socket connections on %s:%d (listener %s)",
-                brk.listeners[i].host[0] ? brk.listeners[i].host : "0.0.0.0",
-                brk.listeners[i].port, brk.listeners[i].name);
-    }
-
-    if (brk_cluster_start(&brk, err, sizeof err) < 0) {
-        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
-        return 1;
-    }
-
-    brk_coordinators_start(&brk);
-
-#define BRK_START_HOOK(fn) fn(&brk);
-#include "broker/hooks.def"
-#undef BRK_START_HOOK
-
-    net_loop_add_before_sleep(loop, before_sleep_flush, &brk);
-    if (brk.logs)
-        log_manager_set_flush_notify(brk.logs, flush_wake, loop);
-    {
-        /* Long.MAX_VALUE (the default): the task never runs. */
-        int64_t every =
-            brk_cfg_i64(&cfg, BRK_CFG_LOG_FLUSH_SCHEDULER_INTERVAL_MS);
-        if (every > 0 && every < INT64_MAX / 2000000)
-            net_timer_add(loop, every, flush_check_tick, &brk);
-    }
-    net_timer_add(loop,
-                  brk_cfg_i64(&cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
-                  retention_tick, &brk);
-    {
-        int64_t every =
-            brk_cfg_i64(&cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
-        net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, &brk);
-    }
-
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-
-    SL_INFO("server",
-            "[KafkaRaftServer nodeId=%d] Kafka Server started (sluice %s, "
-            "cluster.id %s)",
-            brk.node_id, SLUICE_VERSION, brk.cluster_id);
-    /* A line tests and scripts can wait for. */
-    fflush(stderr);
-
-    net_loop_run(loop);
-
-    SL_INFO("server", "[KafkaRaftServer nodeId=%d] shutting down", brk.node_id);
-    brk.shutting_down = true;
-    net_loop_close_listeners(loop);
-    for (int i = 0; i < n_shutdown_hooks; i++)
-        shutdown_hooks[i].fn(&brk, shutdown_hooks[i].ctx);
-    net_loop_drain(loop, 5000);
-    net_loop_close_all(loop);
-    brk_coordinators_free(&brk);
-    if (brk.logs)
-        brk_storage_close(&brk);
-    brk_cluster_stop(&brk);
-    if (brk.logs) {
-        log_manager_close(brk.logs);
-        brk.logs = NULL;
+    sig_watch sw = {.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)};
+    if (sw.fd < 0) {
+        SL_ERROR("server", "signalfd: %s", strerror(errno));
+        brk_config_free(&cfg);
+        return 1;
     }
-    net_loop_free(loop);
-    g_loop = NULL;
-    for (int i = 0; i < n_dirs; i++)
-        free(dirs[i]);
-    free(dirs);
-    brk_config_free(&cfg);
-    SL_INFO("server", "[KafkaRaftServer nodeId=%d] shut down completed",
-            brk.node_id);
+
+    brk_node *node = brk_node_new(&cfg, NULL);
+    sw.node = node;
+    if (brk_node_start(node, err, sizeof err) < 0) {
+        SL_ERROR("server", "Exiting Kafka due to fatal exception: %s", err);
+        brk_node_free(node);
+        close(sw.fd);
+        return 1;
+    }
+    net_watch *w = net_watch_add(brk_node_loop(node), sw.fd, NET_READABLE,
+                                 on_signal_fd, &sw);
+    brk_node_run(node);
+    net_watch_del(w);
+    brk_node_stop(node);
+    brk_node_free(node);
+    close(sw.fd);
     return 0;
 }

@@ -31,8 +31,6 @@
 
 #define META_TOPIC "__cluster_metadata"
 
-static log_partition *meta_log;
-
 static void meta_log_config(log_config *lc) {
     log_config_default(lc);
     lc->retention_ms = -1;
@@ -48,7 +46,7 @@ static void meta_log_config(log_config *lc) {
 static void on_dir_failure(void *ctx, int d) {
     brk_broker *brk = ctx;
     const char *dir = log_manager_dir(brk->logs, d);
-    if (meta_log && !strcmp(log_dir_path(meta_log), dir)) {
+    if (brk->meta_log && !strcmp(log_dir_path(brk->meta_log), dir)) {
         SL_ERROR("server",
                  "Shutdown broker because the metadata log dir %s "
                  "has failed",
@@ -87,8 +85,6 @@ static void repl_shutdown(brk_broker *brk, void *ctx) {
 
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen) {
-    brk->repl = repl_manager_new(brk->node_id, brk->loop);
-    brk_on_shutdown(repl_shutdown, NULL);
     brk->image = cl_image_new(brk->cfg);
     cl_image_set_listener(brk->image, brk_storage_on_image, brk);
     log_config def;
@@ -106,16 +102,18 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
         snprintf(err, errlen, "cannot open log dirs: %s", proto_error_name(e));
         return -1;
     }
+    brk->repl = repl_manager_new(brk->node_id, brk->loop);
+    brk_on_shutdown(brk, repl_shutdown, NULL);
     log_manager_on_dir_failure(brk->logs, on_dir_failure, brk);
-    meta_log = log_get(brk->logs, META_TOPIC, 0);
+    brk->meta_log = log_get(brk->logs, META_TOPIC, 0);
     log_config mc;
     meta_log_config(&mc);
-    if (!meta_log)
-        meta_log = log_create(brk->logs, META_TOPIC, 0, uuid_metadata_topic_id,
-                              &mc, &e);
+    if (!brk->meta_log)
+        brk->meta_log = log_create(brk->logs, META_TOPIC, 0,
+                                   uuid_metadata_topic_id, &mc, &e);
     else
-        log_set_config(meta_log, &mc);
-    if (!meta_log) {
+        log_set_config(brk->meta_log, &mc);
+    if (!brk->meta_log) {
         snprintf(err, errlen, "cannot create %s-0: %s", META_TOPIC,
                  proto_error_name(e));
         return -1;
@@ -143,19 +141,19 @@ static void build_batch(buf *out, buf *values, int n) {
 }
 
 int16_t brk_meta_append(brk_broker *brk, buf *values, int n) {
-    if (!meta_log || !brk->logs)
+    if (!brk->meta_log || !brk->logs)
         return KERR_NONE; /* in memory only */
     buf b;
     buf_init(&b, 256);
     build_batch(&b, values, n);
     log_append_info info;
-    int16_t e =
-        log_append(meta_log, b.data, b.len, 0, LOG_ORIGIN_COORDINATOR, &info);
+    int16_t e = log_append(brk->meta_log, b.data, b.len, 0,
+                           LOG_ORIGIN_COORDINATOR, &info);
     buf_free(&b);
     if (e)
         return e;
-    log_set_high_watermark(meta_log, log_end_offset(meta_log));
-    e = log_flush(meta_log);
+    log_set_high_watermark(brk->meta_log, log_end_offset(brk->meta_log));
+    e = log_flush(brk->meta_log);
     if (!e)
         cl_image_set_offset(brk->image, info.last_offset);
     return e;
@@ -199,15 +197,15 @@ static int apply_batch(brk_broker *brk, const uint8_t *p, size_t n,
 }
 
 int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
-    if (!meta_log)
+    if (!brk->meta_log)
         return 0;
-    int64_t off = log_start_offset(meta_log);
-    int64_t end = log_end_offset(meta_log);
-    log_set_high_watermark(meta_log, end);
+    int64_t off = log_start_offset(brk->meta_log);
+    int64_t end = log_end_offset(brk->meta_log);
+    log_set_high_watermark(brk->meta_log, end);
     int64_t applied = 0;
     while (off < end) {
         log_read_result rr;
-        int16_t e = log_read(meta_log, off, 8 << 20, end, true, &rr);
+        int16_t e = log_read(brk->meta_log, off, 8 << 20, end, true, &rr);
         if (e) {
             snprintf(err, errlen, "cannot read %s-0 at %lld: %s", META_TOPIC,
                      (long long)off, proto_error_name(e));

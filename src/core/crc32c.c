@@ -5,12 +5,12 @@
 
 #define POLY 0x82f63b78u
 
+/* Built once (pthread_once: any thread may compute the first CRC), read
+ * only afterwards. */
 static uint32_t table[8][256];
-static int table_ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static void table_init(void) {
-    if (table_ready)
-        return;
+static void table_build(void) {
     for (uint32_t n = 0; n < 256; n++) {
         uint32_t c = n;
         for (int k = 0; k < 8; k++)
@@ -24,7 +24,10 @@ static void table_init(void) {
             table[k][n] = c;
         }
     }
-    table_ready = 1;
+}
+
+static void table_init(void) {
+    pthread_once(&table_once, table_build);
 }
 
 uint32_t crc32c_sw(uint32_t crc, const void *data, size_t n) {
@@ -150,13 +153,17 @@ crc32c_hw(uint32_t crc, const void *data, size_t n) {
     return ~(uint32_t)c;
 }
 
+static int hw_ok; /* set once by hw_detect */
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+
+static void hw_detect(void) {
+    __builtin_cpu_init();
+    hw_ok = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+}
+
 int crc32c_hw_available(void) {
-    static int hw = -1;
-    if (hw < 0) {
-        __builtin_cpu_init();
-        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
-    }
-    return hw;
+    pthread_once(&hw_once, hw_detect);
+    return hw_ok;
 }
 
 uint32_t crc32c(uint32_t crc, const void *data, size_t n) {

@@ -429,7 +429,7 @@ static grp_coord *get_coord(brk_broker *brk) {
         mark_loading(brk); /* grp_start: replayed in steps by load_step */
     else
         load_all(brk);
-    brk_on_shutdown(on_shutdown, NULL);
+    brk_on_shutdown(brk, on_shutdown, NULL);
     g->tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, g);
     g->deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, g);
     g->expire_timer = net_timer_add(

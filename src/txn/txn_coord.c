@@ -617,7 +617,7 @@ void txn_coord_ensure(brk_broker *brk) {
     tn->loading = false;
     SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms",
             tn->n_metas, TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
-    brk_on_shutdown(on_shutdown, NULL);
+    brk_on_shutdown(brk, on_shutdown, NULL);
     /* Complete what a crash left prepared before anyone reads. */
     for (int i = 0; i < tn->n_metas; i++)
         if (tn->metas[i]->state == TS_PREPARE_COMMIT ||

@@ -252,7 +252,7 @@ static part_rec *rec_get(brk_broker *brk, log_partition *log) {
     txn_node *t = node_of(brk);
     if (!t->part_hooked) {
         t->part_hooked = true;
-        brk_on_shutdown(on_shutdown, NULL);
+        brk_on_shutdown(brk, on_shutdown, NULL);
         if (brk->loop)
             t->expire_timer =
                 net_timer_add(brk->loop, expire_interval(t), expire_cb, t);
