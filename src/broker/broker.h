@@ -57,10 +57,12 @@ typedef struct cl_partition cl_partition;
 typedef struct cl_topic cl_topic;
 typedef struct log_manager log_manager; /* src/log/log.h */
 typedef struct log_partition log_partition;
-typedef struct brk_mover brk_mover;       /* alter_replica_log_dirs.c */
-typedef struct txn_node txn_node;         /* src/txn/txn.h */
-typedef struct grp_node grp_node;         /* src/group/node.h */
-typedef struct repl_manager repl_manager; /* src/replica/replica.h */
+typedef struct brk_mover brk_mover;           /* alter_replica_log_dirs.c */
+typedef struct txn_node txn_node;             /* src/txn/txn.h */
+typedef struct grp_node grp_node;             /* src/group/node.h */
+typedef struct ctl_controller ctl_controller; /* src/controller */
+typedef struct repl_manager repl_manager;     /* src/replica/replica.h */
+struct brk_storage;                           /* storage.c */
 
 /* ---- the node's services for the coordinators ------------------------------
  * What src/group and src/txn need from the rest of their node beyond this
@@ -111,6 +113,10 @@ typedef struct brk_broker {
     struct txn_node *txn;         /* producer states, transaction coordinator */
     struct grp_node *grp;         /* group coordinator */
     brk_coord_services coord_svc; /* what they call back into */
+    /* The controller: commits metadata records (ctl_submit) to the
+     * metadata log and applies them to image; made with the image. */
+    ctl_controller *ctl;
+    struct brk_storage *storage; /* storage.c's state; NULL until opened */
     /* The state of the broker's own modules: a node holds all of it, so
      * several nodes run in one process (no file-level statics). */
     struct {

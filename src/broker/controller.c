@@ -15,6 +15,7 @@
 
 #include "broker/features.h"
 #include "broker/internal.h"
+#include "controller/controller.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -38,16 +39,7 @@ int32_t ctl_live_brokers(brk_broker *brk) {
 int16_t ctl_commit(brk_broker *brk, buf *values, int n) {
     if (n <= 0)
         return KERR_NONE;
-    int16_t e = brk_meta_append(brk, values, n);
-    if (e) {
-        SL_ERROR("controller", "cannot write metadata records: %s",
-                 proto_error_name(e));
-        return e;
-    }
-    for (int i = 0; i < n; i++)
-        if (!cl_image_apply(brk->image, values[i].data, values[i].len))
-            SL_ERROR("controller", "own metadata record does not decode");
-    return KERR_NONE;
+    return ctl_commit_sync(brk->ctl, values, n);
 }
 
 /* Kafka's Topic.validate: non-empty, not "." or "..", at most 249 chars,
@@ -351,6 +343,8 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
         brk->image = cl_image_new(brk->cfg);
         cl_image_set_listener(brk->image, brk_storage_on_image, brk);
     }
+    if (!brk->ctl)
+        brk->ctl = ctl_new(brk->image, NULL); /* no log dirs: in memory */
     /* First start: bootstrap metadata.version (persisted, as KRaft's
      * bootstrap checkpoint would). */
     if (cl_image_offset(brk->image) < 0 && !brk_bootstrap_commit(brk)) {
@@ -375,10 +369,15 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     }
     register_self(brk);
     create_env_topics(brk);
+    /* From here on commits complete on the loop, once durable. */
+    if (brk->loop)
+        ctl_attach_loop(brk->ctl, brk->loop);
     return 0;
 }
 
 void brk_cluster_stop(brk_broker *brk) {
+    ctl_free(brk->ctl); /* completes what is pending */
+    brk->ctl = NULL;
     cl_image_free(brk->image);
     brk->image = NULL;
 }

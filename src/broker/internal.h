@@ -42,11 +42,8 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len);
  * When the log layer is not linked in, everything runs in memory. */
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen);
-/* Appends metadata record values (each a framed KRaft record) as one batch
- * to the metadata log and fsyncs it. Returns a Kafka error code. */
-int16_t brk_meta_append(brk_broker *brk, buf *values, int n);
-/* Replays the metadata log into brk->image. */
-int brk_meta_replay(brk_broker *brk, char *err, size_t errlen);
+/* The controller (brk->ctl) is made over the metadata log, which it then
+ * replays into brk->image. */
 /* True while the local log of part is queued for creation (large topics
  * are created CREATE_BATCH partitions per loop iteration). */
 bool brk_partition_pending(const cl_partition *part);

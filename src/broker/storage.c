@@ -1,13 +1,12 @@
 /*
  * storage.c - the broker's use of the storage engine (src/log): opening the
- * log manager over log.dirs, the metadata log __cluster_metadata-0 where the
- * controller keeps its records (as KRaft does), replay at start, and
- * creating / deleting / configuring local partition logs as the metadata
- * image changes.
+ * log manager over log.dirs, opening the metadata log __cluster_metadata-0
+ * and handing it to the controller (src/controller/meta_log.c writes and
+ * replays it), and creating / deleting / configuring local partition logs
+ * as the metadata image changes.
  *
- * The metadata log holds plain magic-2 batches whose record values are
- * framed KRaft metadata records (cl_record_frame). It never expires:
- * retention is unlimited on it.
+ * State: brk->storage (struct brk_storage), no file-level statics.
+ * The metadata log never expires: retention is unlimited on it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,19 +16,35 @@
 
 #include "broker/data.h"
 #include "broker/internal.h"
-#include "core/clock.h"
+#include "controller/controller.h"
 #include "core/env.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/uuid.h"
-#include "core/varint.h"
-#include "log/batch.h"
-#include "log/compress.h"
 #include "log/log.h"
 #include "proto/errors.h"
 #include "replica/replica.h"
 
 #define META_TOPIC "__cluster_metadata"
+
+/* Creating a partition log costs a few fsyncs (~5 ms). A topic with
+ * thousands of partitions would stall the loop for seconds, so at most
+ * CREATE_BATCH logs are created per loop iteration; the rest wait in a
+ * queue drained by a 0 ms timer, and meanwhile Metadata reports those
+ * partitions as LEADER_NOT_AVAILABLE (brk_partition_pending) and the data
+ * handlers answer NOT_LEADER_OR_FOLLOWER (no local log in the replica
+ * manager yet), both retriable,
+ * as Kafka does while a partition is being created. */
+#define CREATE_BATCH 32
+
+/* The node's storage state (brk->storage), made by brk_storage_open. */
+struct brk_storage {
+    cl_partition **pending; /* partition logs queued for creation */
+    size_t n_pending, cap_pending;
+    int sync_budget; /* logs still created synchronously this pass */
+    bool drain_scheduled;
+    bool budget_hook_added;
+};
 
 static void meta_log_config(log_config *lc) {
     log_config_default(lc);
@@ -85,6 +100,8 @@ static void repl_shutdown(brk_broker *brk, void *ctx) {
 
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen) {
+    brk->storage = xcalloc(1, sizeof *brk->storage);
+    brk->storage->sync_budget = CREATE_BATCH;
     brk->image = cl_image_new(brk->cfg);
     cl_image_set_listener(brk->image, brk_storage_on_image, brk);
     log_config def;
@@ -118,141 +135,13 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                  proto_error_name(e));
         return -1;
     }
-    return brk_meta_replay(brk, err, errlen);
-}
-
-/* ---- batches
- * ----------------------------------------------------------------- */
-
-/* One uncompressed batch holding values[0..n) as record values (null
- * keys, no headers, all stamped now), as Kafka's metadata log writes them. */
-static void build_batch(buf *out, buf *values, int n) {
-    int64_t now = clk_wall_ms();
-    batch_builder bb;
-    batch_builder_init(&bb, COMPRESS_NONE, 0);
-    batch_builder_set_leader_epoch(&bb, 0); /* the single node's epoch */
-    for (int i = 0; i < n; i++)
-        batch_builder_add(&bb, now, NULL, -1, values[i].data,
-                          (int32_t)values[i].len, NULL, 0);
-    int16_t e = batch_builder_finish(&bb, out);
-    SL_ASSERT(e == KERR_NONE); /* n > 0, no codec to fail */
-    (void)e;
-    batch_builder_free(&bb);
-}
-
-int16_t brk_meta_append(brk_broker *brk, buf *values, int n) {
-    if (!brk->meta_log || !brk->logs)
-        return KERR_NONE; /* in memory only */
-    buf b;
-    buf_init(&b, 256);
-    build_batch(&b, values, n);
-    log_append_info info;
-    int16_t e = log_append(brk->meta_log, b.data, b.len, 0,
-                           LOG_ORIGIN_COORDINATOR, &info);
-    buf_free(&b);
-    if (e)
-        return e;
-    log_set_high_watermark(brk->meta_log, log_end_offset(brk->meta_log));
-    e = log_flush(brk->meta_log);
-    if (!e)
-        cl_image_set_offset(brk->image, info.last_offset);
-    return e;
-}
-
-/* Parses the records of one uncompressed batch and applies them. */
-static int apply_batch(brk_broker *brk, const uint8_t *p, size_t n,
-                       int64_t base) {
-    if (n < 61 || p[16] != 2)
+    /* the controller commits to it (src/controller/meta_log.c) */
+    brk->ctl = ctl_new(brk->image, ctl_meta_log_new(brk->logs, brk->meta_log));
+    if (ctl_replay(brk->ctl, err, errlen) < 0)
         return -1;
-    int16_t attrs = (int16_t)sl_load_be16(p + 21);
-    if (attrs & 0x07)
-        return -1; /* we never write compressed metadata batches */
-    if (attrs & 0x20)
-        return 0; /* control batch */
-    int32_t count = (int32_t)sl_load_be32(p + 57);
-    rd r;
-    rd_init(&r, p + 61, n - 61);
-    for (int32_t i = 0; i < count && !r.err; i++) {
-        int32_t len = rd_varint32(&r);
-        if (r.err || len < 0 || (size_t)len > rd_left(&r))
-            return -1;
-        rd rec;
-        rd_init(&rec, r.p, (size_t)len);
-        rd_skip(&r, (size_t)len);
-        rd_u8(&rec);
-        rd_varint(&rec);
-        int32_t od = rd_varint32(&rec);
-        int32_t kl = rd_varint32(&rec);
-        if (kl > 0)
-            rd_skip(&rec, (size_t)kl);
-        int32_t vl = rd_varint32(&rec);
-        if (rec.err || vl < 0 || (size_t)vl > rd_left(&rec))
-            return -1;
-        if (!cl_image_apply(brk->image, rec.p, (size_t)vl))
-            SL_WARN("server", "metadata record at offset %lld does not decode",
-                    (long long)(base + od));
-        cl_image_set_offset(brk->image, base + od);
-    }
-    return r.err ? -1 : 0;
-}
-
-int brk_meta_replay(brk_broker *brk, char *err, size_t errlen) {
-    if (!brk->meta_log)
-        return 0;
-    int64_t off = log_start_offset(brk->meta_log);
-    int64_t end = log_end_offset(brk->meta_log);
-    log_set_high_watermark(brk->meta_log, end);
-    int64_t applied = 0;
-    while (off < end) {
-        log_read_result rr;
-        int16_t e = log_read(brk->meta_log, off, 8 << 20, end, true, &rr);
-        if (e) {
-            snprintf(err, errlen, "cannot read %s-0 at %lld: %s", META_TOPIC,
-                     (long long)off, proto_error_name(e));
-            return -1;
-        }
-        if (rr.len <= 0) {
-            log_read_release(&rr);
-            break;
-        }
-        uint8_t *data = xmalloc((size_t)rr.len);
-        ssize_t got = log_read_pread(&rr, data, (size_t)rr.len, rr.file_pos);
-        log_read_release(&rr);
-        if (got != rr.len) {
-            free(data);
-            snprintf(err, errlen, "short read of %s-0", META_TOPIC);
-            return -1;
-        }
-        size_t pos = 0;
-        int64_t next = off;
-        while (pos + 12 <= (size_t)got) {
-            int64_t base = (int64_t)sl_load_be64(data + pos);
-            int32_t blen = (int32_t)sl_load_be32(data + pos + 8);
-            if (blen < 49 || pos + 12 + (size_t)blen > (size_t)got)
-                break;
-            int32_t lod = (int32_t)sl_load_be32(data + pos + 23);
-            if (base + lod >= off) {
-                if (apply_batch(brk, data + pos, 12 + (size_t)blen, base) < 0) {
-                    free(data);
-                    snprintf(err, errlen,
-                             "corrupt batch in %s-0 at offset %lld", META_TOPIC,
-                             (long long)base);
-                    return -1;
-                }
-                applied++;
-            }
-            next = base + lod + 1;
-            pos += 12 + (size_t)blen;
-        }
-        free(data);
-        if (next <= off)
-            break;
-        off = next;
-    }
-    if (applied)
-        SL_INFO("server",
-                "replayed %lld metadata batches (%zu topics) from %s-0",
-                (long long)applied, cl_topic_count(brk->image), META_TOPIC);
+    SL_INFO("server", "metadata image at offset %lld (%zu topics) from %s-0",
+            (long long)cl_image_offset(brk->image), cl_topic_count(brk->image),
+            META_TOPIC);
     return 0;
 }
 
@@ -265,22 +154,6 @@ static bool hosts_replica(const brk_broker *brk, const cl_partition *p) {
             return true;
     return false;
 }
-
-/* Creating a partition log costs a few fsyncs (~5 ms). A topic with
- * thousands of partitions would stall the loop for seconds, so at most
- * CREATE_BATCH logs are created per loop iteration; the rest wait in a
- * queue drained by a 0 ms timer, and meanwhile Metadata reports those
- * partitions as LEADER_NOT_AVAILABLE (brk_partition_pending) and the data
- * handlers answer NOT_LEADER_OR_FOLLOWER (no local log in the replica
- * manager yet), both retriable,
- * as Kafka does while a partition is being created. */
-#define CREATE_BATCH 32
-
-static cl_partition **pending;
-static size_t n_pending, cap_pending;
-static int sync_budget = CREATE_BATCH;
-static bool drain_scheduled;
-static bool budget_hook_added;
 
 static void create_now(brk_broker *brk, cl_partition *part) {
     cl_topic *t = part->topic;
@@ -301,56 +174,63 @@ bool brk_partition_pending(const cl_partition *part) {
 
 static void drain_pending(net_loop *loop, void *ctx) {
     brk_broker *brk = ctx;
-    drain_scheduled = false;
-    size_t n = SL_MIN(n_pending, (size_t)CREATE_BATCH);
+    struct brk_storage *st = brk->storage;
+    st->drain_scheduled = false;
+    size_t n = SL_MIN(st->n_pending, (size_t)CREATE_BATCH);
     for (size_t i = 0; i < n; i++)
-        create_now(brk, pending[i]);
-    memmove(pending, pending + n, (n_pending - n) * sizeof *pending);
-    n_pending -= n;
-    if (n_pending && !net_loop_stopping(loop)) {
-        drain_scheduled = true;
+        create_now(brk, st->pending[i]);
+    memmove(st->pending, st->pending + n,
+            (st->n_pending - n) * sizeof *st->pending);
+    st->n_pending -= n;
+    if (st->n_pending && !net_loop_stopping(loop)) {
+        st->drain_scheduled = true;
         net_timer_add(loop, 0, drain_pending, brk);
     }
 }
 
 static void reset_budget(net_loop *loop, void *ctx) {
     (void)loop;
-    (void)ctx;
-    sync_budget = CREATE_BATCH;
+    struct brk_storage *st = ctx;
+    st->sync_budget = CREATE_BATCH;
 }
 
 static void create_or_queue(brk_broker *brk, cl_partition *part) {
-    if (!budget_hook_added && brk->loop) {
-        net_loop_add_before_sleep(brk->loop, reset_budget, NULL);
-        budget_hook_added = true;
+    struct brk_storage *st = brk->storage;
+    if (!st->budget_hook_added && brk->loop) {
+        net_loop_add_before_sleep(brk->loop, reset_budget, st);
+        st->budget_hook_added = true;
     }
     /* Internal topics (50 partitions) are used by their coordinator at
      * once: always created synchronously. */
-    if (sync_budget > 0 || !brk->loop || part->topic->internal) {
-        sync_budget--;
+    if (st->sync_budget > 0 || !brk->loop || part->topic->internal) {
+        st->sync_budget--;
         create_now(brk, part);
         return;
     }
-    if (n_pending == cap_pending) {
-        cap_pending = cap_pending ? cap_pending * 2 : 256;
-        pending = xrealloc(pending, cap_pending * sizeof *pending);
+    if (st->n_pending == st->cap_pending) {
+        st->cap_pending = st->cap_pending ? st->cap_pending * 2 : 256;
+        st->pending =
+            xrealloc(st->pending, st->cap_pending * sizeof *st->pending);
     }
-    pending[n_pending++] = part;
+    st->pending[st->n_pending++] = part;
     part->log_pending = true;
-    if (!drain_scheduled) {
-        drain_scheduled = true;
+    if (!st->drain_scheduled) {
+        st->drain_scheduled = true;
         net_timer_add(brk->loop, 0, drain_pending, brk);
     }
 }
 
 void brk_storage_close(brk_broker *brk) {
+    struct brk_storage *st = brk->storage;
+    if (!st)
+        return;
     /* Create what is still queued: the metadata log says these partitions
      * exist, and the next start expects their logs. */
-    for (size_t i = 0; i < n_pending; i++)
-        create_now(brk, pending[i]);
-    free(pending);
-    pending = NULL;
-    n_pending = cap_pending = 0;
+    for (size_t i = 0; i < st->n_pending; i++)
+        create_now(brk, st->pending[i]);
+    free(st->pending);
+    free(st);
+    brk->storage = NULL;
     repl_manager_free(brk->repl); /* the purgatory emptied at shutdown */
     brk->repl = NULL;
 }
@@ -391,11 +271,12 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
         break;
     case CL_EV_TOPIC_REMOVING: {
         repl_purgatory_poke(brk->repl, t->id, -1);
+        struct brk_storage *st = brk->storage;
         size_t k = 0;
-        for (size_t i = 0; i < n_pending; i++)
-            if (pending[i]->topic != t)
-                pending[k++] = pending[i];
-        n_pending = k;
+        for (size_t i = 0; i < st->n_pending; i++)
+            if (st->pending[i]->topic != t)
+                st->pending[k++] = st->pending[i];
+        st->n_pending = k;
     }
         for (int32_t i = 0; i < t->n_partitions; i++) {
             log_partition *log =
