@@ -32,6 +32,7 @@
 #include "log/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "replica/replica.h"
 
 #define MOVE_TICK_MS 20
 /* Unthrottled: bytes copied per tick, so one big move does not stall the
@@ -187,14 +188,15 @@ static int16_t alter_one(brk_broker *brk, const char *dir, const char *topic,
                           : NULL;
     if (!p)
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (!p->log)
+    log_partition *log = brk->repl ? repl_log(brk->repl, p) : NULL;
+    if (!log)
         return KERR_REPLICA_NOT_AVAILABLE;
-    if (log_is_failed(p->log))
+    if (log_is_failed(log))
         return KERR_KAFKA_STORAGE_ERROR;
-    int16_t e = log_move_begin(p->log, d);
+    int16_t e = log_move_begin(log, d);
     int dest;
     int64_t size, leo;
-    if (e == KERR_NONE && log_move_info(p->log, &dest, &size, &leo))
+    if (e == KERR_NONE && log_move_info(log, &dest, &size, &leo))
         track(brk, topic, partition);
     return e;
 }

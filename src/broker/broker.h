@@ -61,6 +61,7 @@ typedef struct brk_mover brk_mover;           /* alter_replica_log_dirs.c */
 typedef struct txn_node txn_node;             /* src/txn/txn.h */
 typedef struct grp_node grp_node;             /* src/group/node.h */
 typedef struct ctl_controller ctl_controller; /* src/controller */
+typedef struct repl_manager repl_manager;     /* src/replica/replica.h */
 struct brk_storage;                           /* storage.c */
 
 /* ---- the node's services for the coordinators ------------------------------
@@ -81,9 +82,6 @@ typedef struct brk_coord_services {
      * (ctl_allocate_producer_ids); a Kafka error code. */
     int16_t (*allocate_producer_ids)(brk_broker *brk, int32_t block,
                                      int64_t floor, int64_t *first);
-    /* A coordinator appended to log (markers): wake the fetches waiting on
-     * it (fetch.c). */
-    void (*data_appended)(brk_broker *brk, log_partition *log);
 } brk_coord_services;
 
 /* ---- broker state ----------------------------------------------------------
@@ -98,7 +96,10 @@ typedef struct brk_broker {
     cl_image *image; /* metadata image: topics, partitions, brokers, configs */
     log_manager *logs;       /* storage engine; NULL until opened */
     log_partition *meta_log; /* __cluster_metadata-0 (storage.c) */
-    net_loop *loop;          /* the loop thread that runs the handlers */
+    /* The local replicas (role, HW, the one append path, the purgatory);
+     * made with the log manager (storage.c), NULL until then. */
+    repl_manager *repl;
+    net_loop *loop; /* the loop thread that runs the handlers */
     int32_t node_id;
     char cluster_id[32]; /* base64url uuid, from meta.properties */
     int n_listeners;

@@ -29,7 +29,6 @@ void brk_coordinators_start(brk_broker *brk) {
         .create_topic = create_topic,
         .live_brokers = ctl_live_brokers,
         .allocate_producer_ids = ctl_allocate_producer_ids,
-        .data_appended = brk_fetch_notify,
     };
     brk->txn = txn_node_new(brk);
     brk->grp = grp_node_new(brk);

@@ -12,28 +12,21 @@
 #include "broker/broker.h"
 #include "cluster/image.h"
 #include "log/log.h"
+#include "replica/replica.h"
 
-/* After an append: moves the high watermark (single replica: to LEO; the
- * replication layer will take over when ISR > 1) and wakes long-polling
- * fetches waiting on this partition. */
-void brk_data_appended(brk_broker *brk, cl_partition *part);
-/* Wakes fetches waiting on this log (fetch.c). */
-void brk_fetch_notify(brk_broker *brk, log_partition *log);
-/* A topic is being removed from the image (or partition, -1 = all, changed
- * leader): fetches waiting on it answer as soon as the loop runs again, after
- * the image change, with the partition's error (Kafka's DelayedFetch
- * completes when a partition is gone, cases A-C). */
-void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition);
 /* Frees the node's fetch sessions (brk->fetch_sessions; node free). */
 void brk_fetch_sessions_free(brk_broker *brk);
 
 /* The partition for a data request on this broker: known topic, hosted
- * here, this node the leader. NULL with *err set (UNKNOWN_TOPIC_OR_PARTITION,
+ * here, this node the leader (the replica manager says so), with its local
+ * log in *log. NULL with *err set (UNKNOWN_TOPIC_OR_PARTITION,
  * NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR). */
 cl_partition *brk_data_partition(brk_broker *brk, const char *topic,
                                  size_t topic_len, int32_t partition,
-                                 int16_t *err);
-/* Checks a partition found by id or name: hosted, leader, log healthy. */
-int16_t brk_data_check(brk_broker *brk, const cl_partition *part);
+                                 log_partition **log, int16_t *err);
+/* The local log of a partition found by id or name if this node leads it
+ * and its log is healthy (repl_leader_log); NULL with *err set. */
+log_partition *brk_data_log(brk_broker *brk, const cl_partition *part,
+                            int16_t *err);
 
 #endif

@@ -38,13 +38,14 @@ brk_status brk_handle_delete_records(brk_req *req) {
             r->partition_index = q->partition_index;
             r->low_watermark = -1;
             int16_t err;
+            log_partition *log;
             cl_partition *p =
                 brk_data_partition(req->brk, qt->name.p,
                                    qt->name.len > 0 ? (size_t)qt->name.len : 0,
-                                   q->partition_index, &err);
+                                   q->partition_index, &log, &err);
             if (p) {
                 int64_t lw = -1;
-                err = log_delete_records(p->log, q->offset, &lw);
+                err = log_delete_records(log, q->offset, &lw);
                 if (!err)
                     r->low_watermark = lw;
             }

@@ -9,8 +9,10 @@
  *   drops an incomplete first entry), later batches may be cut (clients
  *   drop the partial tail).
  * - Long polling: when fewer than min_bytes are available and max_wait_ms > 0
- *   the request is deferred (BRK_DEFER) until an append to one of its
- *   partitions makes min_bytes available (brk_fetch_notify) or the wait ends.
+ *   the request is deferred (BRK_DEFER) as an entry of the replica
+ *   manager's purgatory (src/replica/replica.h, Kafka's DelayedFetch) until
+ *   a move of the HW or LEO of one of its partitions makes min_bytes
+ *   available, a partition goes away, or the wait ends.
  * - KIP-227 incremental fetch sessions: epoch 0 opens a session, later
  *   requests send only changes (forgotten_topics_data removes partitions)
  *   and the response lists only partitions with news (records, error, or a
@@ -27,8 +29,8 @@
  * - The response is encoded by hand because the records field is a file
  *   range in the middle of it.
  * Versions 0-3 (message formats 0/1) are not served, as in Kafka 4.
- * Threading: loop thread; sessions (per node: brk->fetch_sessions) and
- * waiters are loop-thread state.
+ * Threading: loop thread; sessions (per node: brk->fetch_sessions) are
+ * loop-thread state (the waiting fetches are the purgatory's).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "replica/replica.h"
 #include "txn/txn.h"
 
 #define MAX_SESSIONS 1000 /* max.incremental.fetch.session.cache.slots */
@@ -176,7 +179,6 @@ static fs_part *session_part(fetch_session *s, const char *topic,
 /* ---- one fetch in flight --------------------------------------------------
  */
 typedef struct fetch_ctx {
-    struct fetch_ctx *next; /* waiters list */
     brk_req *req;
     proto_fetch_request rq;
     bool by_id;         /* v13+ */
@@ -188,25 +190,15 @@ typedef struct fetch_ctx {
     /* the partitions to consider, flattened */
     fs_part *parts;
     int n;
-    bool own_parts;            /* parts allocated in arena (no session) */
-    int32_t sess_ref;          /* session id whose parts we use, 0 none */
-    struct fetch_timer *timer; /* heap cookie shared with the timer */
-    uint64_t timer_id;
+    bool own_parts;   /* parts allocated in arena (no session) */
+    int32_t sess_ref; /* session id whose parts we use, 0 none */
 } fetch_ctx;
 
-/* The timer's context lives on the heap, not in the request arena: a
- * finished fetch cancels the timer and frees it, or, should the cancel not
- * find it, only detaches it (c = NULL) and the timer frees it when it fires;
- * either way no timer can touch a freed request. */
-typedef struct fetch_timer {
-    fetch_ctx *c;
-} fetch_timer;
-
-static fetch_ctx *waiters;
-
-/* Resolves a partition to the image; err set on failure. */
-static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
-                             int16_t version, int16_t *err) {
+/* Resolves a partition to the image and its local log (this node the
+ * leader); NULL with err set on failure, *part set when the image knows it. */
+static log_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
+                              int16_t version, const cl_partition **part,
+                              int16_t *err) {
     const cl_partition *p;
     if (by_id) {
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
@@ -221,9 +213,10 @@ static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
     } else
         p = brk_find_partition(brk, fp->topic, strlen(fp->topic), fp->partition,
                                err);
+    *part = p;
     if (!p)
         return NULL;
-    *err = brk_data_check(brk, p);
+    log_partition *log = brk_data_log(brk, p, err);
     /* Kafka (KafkaApis.maybeDownConvertStorageError): v5 and older
      * clients may not know KAFKA_STORAGE_ERROR; they get
      * NOT_LEADER_OR_FOLLOWER, which makes them refresh metadata. */
@@ -232,14 +225,15 @@ static cl_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
     if (*err)
         return NULL;
     if (fp->current_leader_epoch >= 0) {
-        if (fp->current_leader_epoch < p->leader_epoch)
+        int32_t epoch = repl_leader_epoch(brk->repl, p);
+        if (fp->current_leader_epoch < epoch)
             *err = KERR_FENCED_LEADER_EPOCH;
-        else if (fp->current_leader_epoch > p->leader_epoch)
+        else if (fp->current_leader_epoch > epoch)
             *err = KERR_UNKNOWN_LEADER_EPOCH;
         if (*err)
             return NULL;
     }
-    return (cl_partition *)p;
+    return log;
 }
 
 static fs_part *ctx_parts(fetch_ctx *c, int *n) {
@@ -254,6 +248,14 @@ static fs_part *ctx_parts(fetch_ctx *c, int *n) {
     }
     *n = c->n;
     return c->parts;
+}
+
+/* The offset a read of this fetch stops at: LEO for a replica, the last
+ * stable offset for read_committed, else the high watermark. */
+static int64_t read_limit(fetch_ctx *c, log_partition *log) {
+    return c->replica                   ? -1
+           : c->rq.isolation_level == 1 ? txn_lso(c->req->brk, log) /* txn */
+                                        : log_high_watermark(log);
 }
 
 /* Bytes readable now for the whole request (for min_bytes), and whether a
@@ -275,23 +277,21 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
     *has_error = false;
     for (int i = 0; i < n; i++) {
         int16_t err = KERR_NONE;
-        cl_partition *p = c->bad_replica ? NULL
-                                         : resolve(brk, &ps[i], c->by_id,
-                                                   c->req->api_version, &err);
-        if (!p) {
+        const cl_partition *p;
+        log_partition *log =
+            c->bad_replica
+                ? NULL
+                : resolve(brk, &ps[i], c->by_id, c->req->api_version, &p, &err);
+        if (!log) {
             if (!arriving || (err != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
                               err != KERR_UNKNOWN_TOPIC_ID))
                 *has_error = true;
             continue;
         }
         known++;
-        int64_t max_off = c->replica ? -1
-                          : c->rq.isolation_level == 1
-                              ? txn_lso(brk, p->log) /* txn hook */
-                              : log_high_watermark(p->log);
         int32_t len = 0;
-        err = log_read_len(p->log, ps[i].fetch_offset, ps[i].max_bytes, max_off,
-                           true, &len);
+        err = log_read_len(log, ps[i].fetch_offset, ps[i].max_bytes,
+                           read_limit(c, log), true, &len);
         if (err) {
             *has_error = true;
             continue;
@@ -328,121 +328,177 @@ static void put_tag_hdr(buf *b, uint32_t tag, size_t size) {
     buf_put_uvarint(b, size);
 }
 
-/* Writes the response into req and returns true, or false if an fd could
- * not be attached (the caller closes the connection). */
-static bool fetch_respond(fetch_ctx *c) {
-    brk_req *req = c->req;
-    brk_broker *brk = req->brk;
-    int16_t v = req->api_version;
-    bool flex = v >= 12;
-    buf *b = brk_resp_buf(req);
+/* ---- the response ---------------------------------------------------------
+ * fetch_respond: the header, then each partition read (fetch_read_part) and
+ * kept or left out (fetch_include, incremental sessions), then the kept ones
+ * written grouped by topic (fetch_write_topics, fetch_write_part). */
+
+/* One partition of the response. */
+typedef struct out_part {
+    fs_part *fp;
+    int16_t err;
+    log_partition *log; /* NULL on an error */
+    log_read_result r;
+    int64_t hw, lso, start;
+    int32_t div_epoch;
+    int64_t div_end;
+} out_part;
+
+/* What is left of the response's max_bytes, and whether the next partition
+ * with data may still return one whole batch beyond it (the first may). */
+typedef struct read_budget {
+    int64_t limit;
+    bool min_one;
+} read_budget;
+
+static void fetch_write_header(fetch_ctx *c, buf *b) {
     buf_put_be32(b, 0); /* throttle_time_ms (v1+) */
-    if (v >= 7) {
+    if (c->req->api_version >= 7) {
         buf_put_be16(b, (uint16_t)c->top_error);
         buf_put_be32(b, (uint32_t)c->session_id);
     }
-    int n;
-    fs_part *ps = c->top_error ? NULL : ctx_parts(c, &n);
-    if (c->top_error)
-        n = 0;
-    /* Group consecutive partitions of one topic; decide inclusion first. */
-    typedef struct out_part {
-        fs_part *fp;
-        int16_t err;
-        cl_partition *p;
-        log_read_result r;
-        int64_t hw, lso, start;
-        int32_t div_epoch;
-        int64_t div_end;
-    } out_part;
-    out_part *op = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof(*op));
-    bool *had_records = arena_calloc(req->arena, (size_t)(n ? n : 1), 1);
-    int64_t limit = c->rq.max_bytes > 0 ? c->rq.max_bytes : 0;
-    bool min_one = true;
-    int nout = 0;
-    for (int i = 0; i < n; i++) {
-        out_part *o = &op[nout];
-        o->fp = &ps[i];
-        o->r.fd = -1;
-        o->hw = o->lso = o->start = -1;
-        o->div_epoch = -1;
-        o->div_end = -1;
-        int16_t err = KERR_NONE;
-        cl_partition *p = NULL;
-        if (c->bad_replica)
-            err = KERR_NOT_LEADER_OR_FOLLOWER;
-        else
-            p = resolve(brk, &ps[i], c->by_id, c->req->api_version, &err);
-        o->p = p;
-        if (p) {
-            o->hw = log_high_watermark(p->log);
-            o->lso = c->rq.isolation_level == 1
-                         ? txn_lso(brk, p->log) /* txn hook */
-                         : log_last_stable_offset(p->log);
-            o->start = log_start_offset(p->log);
-            /* A fetcher that names its last fetched epoch learns where its
-             * log diverges from ours (followers, KIP-595). */
-            if (ps[i].last_fetched_epoch >= 0) {
-                int32_t e;
-                int64_t end;
-                log_end_offset_for_epoch(p->log, ps[i].last_fetched_epoch, &e,
-                                         &end);
-                if (e >= 0 && (end < ps[i].fetch_offset ||
-                               e < ps[i].last_fetched_epoch)) {
-                    o->div_epoch = e;
-                    o->div_end = end;
-                }
-            }
-            if (o->div_epoch < 0) {
-                int64_t max_off = c->replica                   ? -1
-                                  : c->rq.isolation_level == 1 ? o->lso
-                                                               : o->hw;
-                int64_t pmax =
-                    SL_MIN((int64_t)(ps[i].max_bytes > 0 ? ps[i].max_bytes : 0),
-                           limit);
-                err = log_read(p->log, ps[i].fetch_offset, (int32_t)pmax,
-                               max_off, min_one, &o->r);
-                if (!err && o->r.len > 0) {
-                    min_one = false;
-                    limit = SL_MAX(0, limit - o->r.len);
-                    had_records[i] = true;
-                }
-            }
-        }
-        o->err = err;
-        bool include = true;
-        if (c->incremental) {
-            include = err || o->r.len > 0 || o->div_epoch >= 0 || !ps[i].sent ||
-                      o->hw != ps[i].sent_hw || o->lso != ps[i].sent_lso ||
-                      o->start != ps[i].sent_start;
-        }
-        if (include) {
-            ps[i].sent = true;
-            ps[i].sent_hw = o->hw;
-            ps[i].sent_lso = o->lso;
-            ps[i].sent_start = o->start;
-            nout++;
-        } else {
-            log_read_release(&o->r);
-        }
+}
+
+/* A fetcher that names its last fetched epoch learns where its log diverges
+ * from ours (followers, KIP-595). */
+static void fetch_diverging(const fs_part *fp, out_part *o) {
+    if (fp->last_fetched_epoch < 0)
+        return;
+    int32_t e;
+    int64_t end;
+    log_end_offset_for_epoch(o->log, fp->last_fetched_epoch, &e, &end);
+    if (e >= 0 && (end < fp->fetch_offset || e < fp->last_fetched_epoch)) {
+        o->div_epoch = e;
+        o->div_end = end;
     }
-    /* count topics */
+}
+
+/* Resolves and reads one partition into o; returns true if it returned
+ * records. */
+static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
+                            read_budget *bud) {
+    brk_broker *brk = c->req->brk;
+    memset(o, 0, sizeof *o);
+    o->fp = fp;
+    o->r.fd = -1;
+    o->hw = o->lso = o->start = -1;
+    o->div_epoch = -1;
+    o->div_end = -1;
+    const cl_partition *p = NULL;
+    int16_t err = KERR_NONE;
+    if (c->bad_replica)
+        err = KERR_NOT_LEADER_OR_FOLLOWER;
+    else
+        o->log = resolve(brk, fp, c->by_id, c->req->api_version, &p, &err);
+    o->err = err;
+    if (!o->log)
+        return false;
+    o->hw = log_high_watermark(o->log);
+    o->lso = c->rq.isolation_level == 1 ? txn_lso(brk, o->log) /* txn hook */
+                                        : log_last_stable_offset(o->log);
+    o->start = log_start_offset(o->log);
+    fetch_diverging(fp, o);
+    if (o->div_epoch >= 0)
+        return false;
+    int64_t max_off = c->replica                   ? -1
+                      : c->rq.isolation_level == 1 ? o->lso
+                                                   : o->hw;
+    int64_t pmax =
+        SL_MIN((int64_t)(fp->max_bytes > 0 ? fp->max_bytes : 0), bud->limit);
+    o->err = log_read(o->log, fp->fetch_offset, (int32_t)pmax, max_off,
+                      bud->min_one, &o->r);
+    if (o->err || o->r.len <= 0)
+        return false;
+    bud->min_one = false;
+    bud->limit = SL_MAX(0, bud->limit - o->r.len);
+    return true;
+}
+
+/* Whether an incremental response lists the partition (news: records, an
+ * error, a diverging epoch, or a changed HW / LSO / log start), and what the
+ * session remembers of it. */
+static bool fetch_include(fetch_ctx *c, fs_part *fp, const out_part *o) {
+    bool include = !c->incremental || o->err || o->r.len > 0 ||
+                   o->div_epoch >= 0 || !fp->sent || o->hw != fp->sent_hw ||
+                   o->lso != fp->sent_lso || o->start != fp->sent_start;
+    if (include) {
+        fp->sent = true;
+        fp->sent_hw = o->hw;
+        fp->sent_lso = o->lso;
+        fp->sent_start = o->start;
+    }
+    return include;
+}
+
+static bool same_topic(const fetch_ctx *c, const fs_part *a, const fs_part *b) {
+    return c->by_id ? !memcmp(a->topic_id, b->topic_id, 16)
+                    : !strcmp(a->topic, b->topic);
+}
+
+/* One partition: its fields, the records as a file range (sendfile), the
+ * diverging epoch tag. Releases o's read. */
+static void fetch_write_part(fetch_ctx *c, out_part *o) {
+    brk_req *req = c->req;
+    int16_t v = req->api_version;
+    bool flex = v >= 12;
+    buf *b = brk_resp_buf(req);
+    buf_put_be32(b, (uint32_t)o->fp->partition);
+    buf_put_be16(b, (uint16_t)o->err);
+    buf_put_be64(b, (uint64_t)o->hw);
+    buf_put_be64(b, (uint64_t)o->lso); /* v4+ */
+    if (v >= 5)
+        buf_put_be64(b, (uint64_t)o->start);
+    /* aborted_transactions: null for read_uncommitted */
+    if (c->rq.isolation_level == 1 && o->log && !o->err) /* txn hook */
+        txn_fetch_write_aborted(req->brk, b, flex, o->log, o->fp->fetch_offset,
+                                o->lso);
+    else
+        proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
+    if (v >= 11)
+        buf_put_be32(b, (uint32_t)-1); /* preferred_read_replica */
+    int32_t len = o->err ? 0 : o->r.len;
+    if (flex)
+        buf_put_uvarint(b, (uint64_t)len + 1);
+    else
+        buf_put_be32(b, (uint32_t)len);
+    if (len > 0) {
+        /* the chain takes the fd log_read dup'ed (no second dup) */
+        net_chain_file_take(&req->resp, o->r.fd, (off_t)o->r.file_pos,
+                            (size_t)len);
+        o->r.fd = -1;
+    }
+    log_read_release(&o->r);
+    if (!flex)
+        return;
+    b = brk_resp_buf(req);
+    if (o->div_epoch >= 0) {
+        /* tag 0: DivergingEpoch {epoch int32, end_offset int64, tags} */
+        buf_put_uvarint(b, 1);
+        put_tag_hdr(b, 0, 4 + 8 + 1);
+        buf_put_be32(b, (uint32_t)o->div_epoch);
+        buf_put_be64(b, (uint64_t)o->div_end);
+        buf_put_uvarint(b, 0);
+    } else {
+        buf_put_uvarint(b, 0);
+    }
+}
+
+/* The kept partitions, consecutive ones of a topic under one topic entry
+ * (a topic whose partitions are not adjacent is listed once per run). */
+static void fetch_write_topics(fetch_ctx *c, out_part *op, int nout) {
+    brk_req *req = c->req;
+    bool flex = req->api_version >= 12;
     int ntopics = 0;
     for (int i = 0; i < nout; i++)
-        if (i == 0 ||
-            (c->by_id ? memcmp(op[i].fp->topic_id, op[i - 1].fp->topic_id, 16)
-                      : strcmp(op[i].fp->topic, op[i - 1].fp->topic)))
+        if (i == 0 || !same_topic(c, op[i].fp, op[i - 1].fp))
             ntopics++;
-    proto_write_array_len(b, flex, ntopics);
-    bool ok = true;
+    proto_write_array_len(brk_resp_buf(req), flex, ntopics);
     for (int i = 0; i < nout;) {
         int j = i + 1;
-        while (j < nout &&
-               !(c->by_id ? memcmp(op[j].fp->topic_id, op[i].fp->topic_id, 16)
-                          : strcmp(op[j].fp->topic, op[i].fp->topic)))
+        while (j < nout && same_topic(c, op[j].fp, op[i].fp))
             j++;
-        b = brk_resp_buf(req);
-        if (v >= 13) {
+        buf *b = brk_resp_buf(req);
+        if (req->api_version >= 13) {
             proto_uuid u;
             memcpy(u.b, op[i].fp->topic_id, 16);
             proto_write_uuid(b, &u);
@@ -450,148 +506,91 @@ static bool fetch_respond(fetch_ctx *c) {
             proto_write_string(b, flex, proto_str_c(op[i].fp->topic));
         }
         proto_write_array_len(b, flex, j - i);
-        for (int k = i; k < j; k++) {
-            out_part *o = &op[k];
-            b = brk_resp_buf(req);
-            buf_put_be32(b, (uint32_t)o->fp->partition);
-            buf_put_be16(b, (uint16_t)o->err);
-            buf_put_be64(b, (uint64_t)o->hw);
-            buf_put_be64(b, (uint64_t)o->lso); /* v4+ */
-            if (v >= 5)
-                buf_put_be64(b, (uint64_t)o->start);
-            /* aborted_transactions: null for read_uncommitted */
-            if (c->rq.isolation_level == 1 && o->p && !o->err) /* txn hook */
-                txn_fetch_write_aborted(req->brk, b, flex, o->p->log,
-                                        o->fp->fetch_offset, o->lso);
-            else
-                proto_write_array_len(b, flex,
-                                      c->rq.isolation_level == 1 ? 0 : -1);
-            if (v >= 11)
-                buf_put_be32(b, (uint32_t)-1); /* preferred_read_replica */
-            int32_t len = o->err ? 0 : o->r.len;
-            if (flex)
-                buf_put_uvarint(b, (uint64_t)len + 1);
-            else
-                buf_put_be32(b, (uint32_t)len);
-            if (len > 0) {
-                /* the chain takes the fd log_read dup'ed (no second dup) */
-                net_chain_file_take(&req->resp, o->r.fd, (off_t)o->r.file_pos,
-                                    (size_t)len);
-                o->r.fd = -1;
-            }
-            log_read_release(&o->r);
-            b = brk_resp_buf(req);
-            if (flex) {
-                if (o->div_epoch >= 0) {
-                    /* tag 0: DivergingEpoch {epoch int32, end_offset int64,
-                     * tags} */
-                    buf_put_uvarint(b, 1);
-                    put_tag_hdr(b, 0, 4 + 8 + 1);
-                    buf_put_be32(b, (uint32_t)o->div_epoch);
-                    buf_put_be64(b, (uint64_t)o->div_end);
-                    buf_put_uvarint(b, 0);
-                } else {
-                    buf_put_uvarint(b, 0);
-                }
-            }
-        }
+        for (int k = i; k < j; k++)
+            fetch_write_part(c, &op[k]);
         if (flex)
             buf_put_uvarint(brk_resp_buf(req), 0); /* topic tags */
         i = j;
     }
-    if (flex)
+}
+
+/* Writes the response into req (a failed dup leaves a short body: rare,
+ * logged by net). */
+static void fetch_respond(fetch_ctx *c) {
+    brk_req *req = c->req;
+    fetch_write_header(c, brk_resp_buf(req));
+    int n = 0;
+    fs_part *ps = c->top_error ? NULL : ctx_parts(c, &n);
+    out_part *op = arena_calloc(req->arena, (size_t)(n ? n : 1), sizeof(*op));
+    bool *had_records = arena_calloc(req->arena, (size_t)(n ? n : 1), 1);
+    read_budget bud = {c->rq.max_bytes > 0 ? c->rq.max_bytes : 0, true};
+    int nout = 0;
+    for (int i = 0; i < n; i++) {
+        out_part *o = &op[nout];
+        had_records[i] = fetch_read_part(c, &ps[i], o, &bud);
+        if (fetch_include(c, &ps[i], o))
+            nout++;
+        else
+            log_read_release(&o->r);
+    }
+    fetch_write_topics(c, op, nout);
+    if (req->api_version >= 12)
         buf_put_uvarint(brk_resp_buf(req), 0); /* top-level tags */
     if (c->incremental)
         rotate_served(ps, n, had_records);
-    return ok;
 }
 
-static void waiter_unlink(fetch_ctx *c) {
-    for (fetch_ctx **pp = &waiters; *pp; pp = &(*pp)->next)
-        if (*pp == c) {
-            *pp = c->next;
-            return;
-        }
+/* ---- long polling: the replica manager's purgatory -------------------------
+ * A fetch that waits is a purgatory entry (Kafka's DelayedFetch) watching
+ * its partitions: checked when their HW or LEO moves, completed then, at
+ * max_wait_ms, when a partition goes away, or at shutdown. */
+
+static bool fetch_try_complete(void *ctx) {
+    fetch_ctx *c = ctx;
+    bool has_err;
+    return brk_req_orphan(c->req) ||
+           bytes_available(c, false, &has_err) >= c->rq.min_bytes || has_err;
 }
 
-static void fetch_finish(fetch_ctx *c) {
-    waiter_unlink(c);
-    if (c->timer) {
-        if (net_timer_cancel(c->req->brk->loop, c->timer_id))
-            free(c->timer);
-        else
-            c->timer->c = NULL; /* the timer frees the cookie when it fires */
-    }
-    c->timer = NULL;
+static void fetch_complete(void *ctx, bool expired) {
+    (void)expired; /* answered with what there is, as at max_wait_ms */
+    fetch_ctx *c = ctx;
     brk_req *req = c->req;
-    if (brk_req_orphan(req)) {
-        brk_req_complete(req, BRK_DONE);
-        return;
-    }
-    fetch_respond(
-        c); /* a failed dup leaves a short body: rare, logged by net */
+    if (!brk_req_orphan(req))
+        fetch_respond(c);
     brk_req_complete(req, BRK_DONE);
 }
 
-static void fetch_timeout(net_loop *loop, void *ctx) {
-    (void)loop;
-    fetch_timer *t = ctx;
-    fetch_ctx *c = t->c;
-    free(t);
-    if (c) {
-        c->timer = NULL;
-        fetch_finish(c);
+static const repl_op_ops fetch_ops = {fetch_try_complete, fetch_complete};
+
+/* Defers the fetch: the keys of its partitions the image knows. */
+static brk_status fetch_wait(fetch_ctx *c) {
+    brk_broker *brk = c->req->brk;
+    int n;
+    fs_part *ps = ctx_parts(c, &n);
+    repl_key *keys =
+        arena_calloc(c->req->arena, (size_t)(n ? n : 1), sizeof *keys);
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        const cl_topic *t =
+            c->by_id
+                ? cl_topic_find_id(brk->image, ps[i].topic_id)
+                : cl_topic_find(brk->image, ps[i].topic, strlen(ps[i].topic));
+        if (!t)
+            continue;
+        memcpy(keys[nk].topic_id, t->id, 16);
+        keys[nk].partition = ps[i].partition;
+        nk++;
     }
+    repl_purgatory_add(brk->repl, keys, nk, c->rq.max_wait_ms, &fetch_ops, c);
+    return BRK_DEFER;
 }
 
-void brk_fetch_notify(brk_broker *brk, log_partition *log) {
-    (void)brk;
-    const char *topic = log_topic(log);
-    int32_t pid = log_partition_id(log);
-    uint8_t tid[16];
-    log_topic_id(log, tid);
-    fetch_ctx *c = waiters;
-    while (c) {
-        fetch_ctx *next = c->next;
-        int n;
-        fs_part *ps = ctx_parts(c, &n);
-        bool mine = false;
-        for (int i = 0; i < n && !mine; i++)
-            mine = ps[i].partition == pid &&
-                   (c->by_id ? !memcmp(ps[i].topic_id, tid, 16)
-                             : !strcmp(ps[i].topic, topic));
-        if (mine) {
-            bool has_err;
-            if (brk_req_orphan(c->req) ||
-                bytes_available(c, false, &has_err) >= c->rq.min_bytes ||
-                has_err)
-                fetch_finish(c);
-        }
-        c = next;
-    }
-}
-
-void brk_fetch_wake(brk_broker *brk, const cl_topic *t, int32_t partition) {
-    for (fetch_ctx *c = waiters; c; c = c->next) {
-        int n;
-        fs_part *ps = ctx_parts(c, &n);
-        bool mine = false;
-        for (int i = 0; i < n && !mine; i++)
-            mine = (partition < 0 || ps[i].partition == partition) &&
-                   (c->by_id ? !memcmp(ps[i].topic_id, t->id, 16)
-                             : !strcmp(ps[i].topic, t->name));
-        /* Answer from a fresh timer: the image still holds the topic now. */
-        if (mine && c->timer && net_timer_cancel(brk->loop, c->timer_id))
-            c->timer_id = net_timer_add(brk->loop, 0, fetch_timeout, c->timer);
-    }
-}
-
-static void fetch_shutdown(brk_broker *brk, void *ctx) {
-    (void)brk;
-    (void)ctx;
-    while (waiters)
-        fetch_finish(waiters);
-}
+/* ---- the request ------------------------------------------------------------
+ * brk_handle_fetch: decode (fetch_decode), find or open the session
+ * (fetch_session_step), take the request's partitions into it or into the
+ * request (fetch_add_partitions, fetch_forget_partitions), then answer or
+ * wait. */
 
 /* Copies a request partition into fp. */
 static void set_part(fs_part *fp,
@@ -602,34 +601,29 @@ static void set_part(fs_part *fp,
     fp->last_fetched_epoch = rp->last_fetched_epoch;
 }
 
-void brk_fetch_start(brk_broker *brk) {
-    brk_on_shutdown(brk, fetch_shutdown, NULL);
-}
-
-brk_status brk_handle_fetch(brk_req *req) {
+static bool fetch_decode(brk_req *req, fetch_ctx *c) {
     brk_broker *brk = req->brk;
-    fetch_ctx *c = arena_calloc(req->arena, 1, sizeof(*c));
     c->req = req;
     if (proto_fetch_request_decode(&req->body, req->arena, req->api_version,
                                    &c->rq) != PROTO_OK)
-        return BRK_CLOSE;
-    proto_fetch_request *rq = &c->rq;
+        return false;
     c->by_id = req->api_version >= 13;
-    int32_t replica_id =
-        req->api_version >= 15 ? rq->replica_state.replica_id : rq->replica_id;
+    int32_t replica_id = req->api_version >= 15 ? c->rq.replica_state.replica_id
+                                                : c->rq.replica_id;
     if (replica_id >= 0) {
         c->replica = true;
         c->bad_replica = !cl_broker_find(brk->image, replica_id) ||
                          replica_id == brk->node_id;
     }
-    /* Topic names for v13+ requests (ids) are looked up for the session. */
-    int32_t nt = rq->topics.n > 0 ? rq->topics.n : 0;
-    int total = 0;
-    for (int32_t i = 0; i < nt; i++)
-        total +=
-            rq->topics.v[i].partitions.n > 0 ? rq->topics.v[i].partitions.n : 0;
+    return true;
+}
 
-    int32_t sid = rq->session_id, sepoch = rq->session_epoch;
+/* KIP-227: the session of this request (NULL: sessionless), or a top-level
+ * error; sets session_id, incremental and where the partitions live. */
+static fetch_session *fetch_session_step(fetch_ctx *c, int total) {
+    brk_req *req = c->req;
+    brk_broker *brk = req->brk;
+    int32_t sid = c->rq.session_id, sepoch = c->rq.session_epoch;
     fetch_session *s = NULL;
     if (sid != 0 && sepoch > 0) {
         /* incremental */
@@ -650,7 +644,9 @@ brk_status brk_handle_fetch(brk_req *req) {
         s = session_new(brk); /* a full fetch that opens a session */
     if (c->top_error) {
         c->session_id = 0;
-    } else if (s) {
+        return NULL;
+    }
+    if (s) {
         c->session_id = s->id;
         c->sess_ref = s->id;
         s->last_used_ms = clk_mono_ms();
@@ -664,69 +660,83 @@ brk_status brk_handle_fetch(brk_req *req) {
         c->parts = arena_calloc(req->arena, (size_t)(total ? total : 1),
                                 sizeof(fs_part));
     }
-    if (!c->top_error) {
-        /* add / update the request's partitions */
-        for (int32_t i = 0; i < nt; i++) {
-            proto_fetch_request_fetch_topic *ft = &rq->topics.v[i];
-            char *tname = NULL;
-            if (c->by_id) {
-                cl_topic *t = cl_topic_find_id(brk->image, ft->topic_id.b);
-                /* a copy: the topic may go while the fetch waits */
-                tname = t ? arena_strndup(req->arena, t->name, strlen(t->name))
-                          : "";
+    return s;
+}
+
+/* Adds / updates the request's partitions (into s, or the request's own). */
+static void fetch_add_partitions(fetch_ctx *c, fetch_session *s) {
+    brk_req *req = c->req;
+    brk_broker *brk = req->brk;
+    for (int32_t i = 0; i < c->rq.topics.n; i++) {
+        proto_fetch_request_fetch_topic *ft = &c->rq.topics.v[i];
+        char *tname = NULL;
+        if (c->by_id) {
+            cl_topic *t = cl_topic_find_id(brk->image, ft->topic_id.b);
+            /* a copy: the topic may go while the fetch waits */
+            tname =
+                t ? arena_strndup(req->arena, t->name, strlen(t->name)) : "";
+        } else {
+            tname = proto_str_dup(req->arena, ft->topic);
+            if (!tname)
+                tname = "";
+        }
+        for (int32_t j = 0; j < ft->partitions.n; j++) {
+            proto_fetch_request_fetch_partition *rp = &ft->partitions.v[j];
+            fs_part *fp;
+            if (s) {
+                fp = session_part(s, tname, ft->topic_id.b, rp->partition,
+                                  c->by_id, true);
             } else {
-                tname = proto_str_dup(req->arena, ft->topic);
-                if (!tname)
-                    tname = "";
+                fp = &c->parts[c->n++];
+                fp->topic = tname;
+                memcpy(fp->topic_id, ft->topic_id.b, 16);
+                fp->partition = rp->partition;
             }
-            for (int32_t j = 0; j < ft->partitions.n; j++) {
-                proto_fetch_request_fetch_partition *rp = &ft->partitions.v[j];
-                fs_part *fp;
-                if (s) {
-                    fp = session_part(s, tname, ft->topic_id.b, rp->partition,
-                                      c->by_id, true);
-                } else {
-                    fp = &c->parts[c->n++];
-                    fp->topic = tname;
-                    memcpy(fp->topic_id, ft->topic_id.b, 16);
-                    fp->partition = rp->partition;
-                }
-                set_part(fp, rp);
+            set_part(fp, rp);
+        }
+    }
+}
+
+/* forgotten_topics_data (incremental only): the others keep their order. */
+static void fetch_forget_partitions(fetch_ctx *c, fetch_session *s) {
+    for (int32_t i = 0; i < c->rq.forgotten_topics_data.n; i++) {
+        proto_fetch_request_forgotten_topic *ft =
+            &c->rq.forgotten_topics_data.v[i];
+        char *tname = c->by_id ? NULL : proto_str_dup(c->req->arena, ft->topic);
+        for (int32_t j = 0; j < ft->partitions.n; j++) {
+            fs_part *fp = session_part(s, tname ? tname : "", ft->topic_id.b,
+                                       ft->partitions.v[j], c->by_id, false);
+            if (fp) {
+                free(fp->topic);
+                size_t at = (size_t)(fp - s->parts);
+                memmove(fp, fp + 1, sizeof(*fp) * ((size_t)--s->n - at));
             }
         }
-        /* forgotten partitions (incremental only) */
+    }
+}
+
+brk_status brk_handle_fetch(brk_req *req) {
+    brk_broker *brk = req->brk;
+    fetch_ctx *c = arena_calloc(req->arena, 1, sizeof(*c));
+    if (!fetch_decode(req, c))
+        return BRK_CLOSE;
+    proto_fetch_request *rq = &c->rq;
+    int total = 0;
+    for (int32_t i = 0; i < rq->topics.n; i++)
+        total +=
+            rq->topics.v[i].partitions.n > 0 ? rq->topics.v[i].partitions.n : 0;
+    fetch_session *s = fetch_session_step(c, total);
+    if (!c->top_error) {
+        fetch_add_partitions(c, s);
         if (s && c->incremental)
-            for (int32_t i = 0; i < rq->forgotten_topics_data.n; i++) {
-                proto_fetch_request_forgotten_topic *ft =
-                    &rq->forgotten_topics_data.v[i];
-                char *tname =
-                    c->by_id ? NULL : proto_str_dup(req->arena, ft->topic);
-                for (int32_t j = 0; j < ft->partitions.n; j++) {
-                    fs_part *fp =
-                        session_part(s, tname ? tname : "", ft->topic_id.b,
-                                     ft->partitions.v[j], c->by_id, false);
-                    if (fp) { /* the others keep their order */
-                        free(fp->topic);
-                        size_t at = (size_t)(fp - s->parts);
-                        memmove(fp, fp + 1,
-                                sizeof(*fp) * ((size_t)--s->n - at));
-                    }
-                }
-            }
+            fetch_forget_partitions(c, s);
     }
     bool has_err = false;
     int64_t avail = c->top_error ? 0 : bytes_available(c, true, &has_err);
     if (c->top_error || has_err || rq->max_wait_ms <= 0 ||
         avail >= rq->min_bytes || brk->shutting_down) {
-        bool ok = fetch_respond(c);
-        return ok ? BRK_DONE : BRK_CLOSE;
+        fetch_respond(c);
+        return BRK_DONE;
     }
-    /* long poll */
-    c->next = waiters;
-    waiters = c;
-    c->timer = xmalloc(sizeof(*c->timer));
-    c->timer->c = c;
-    c->timer_id =
-        net_timer_add(brk->loop, rq->max_wait_ms, fetch_timeout, c->timer);
-    return BRK_DEFER;
+    return fetch_wait(c); /* long poll */
 }

@@ -30,9 +30,10 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
     r->offset = -1;
     r->leader_epoch = -1;
     int16_t err;
+    log_partition *log;
     cl_partition *p = brk_data_partition(
         brk, topic->p, topic->len > 0 ? (size_t)topic->len : 0,
-        q->partition_index, &err);
+        q->partition_index, &log, &err);
     if (p && q->current_leader_epoch >= 0) {
         if (q->current_leader_epoch < p->leader_epoch)
             err = KERR_FENCED_LEADER_EPOCH;
@@ -43,7 +44,6 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
         r->error_code = err;
         return;
     }
-    log_partition *log = p->log;
     int64_t fetchable = rq->replica_id >= 0 ? log_end_offset(log)
                         : rq->isolation_level == 1
                             ? txn_lso(brk, log) /* txn hook */

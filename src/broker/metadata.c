@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "replica/replica.h"
 
 /* Kafka's topic operations bitfield when no authorizer is configured:
  * READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
@@ -44,6 +45,12 @@ static const char *req_listener_name(const brk_req *req) {
         if (!brk_listener_is_controller(brk, i))
             return brk->listeners[i].name;
     return brk->listeners[req->listener].name;
+}
+
+/* This node's replica of p sits in a failed log dir. */
+static bool local_log_failed(brk_broker *brk, const cl_partition *p) {
+    log_partition *log = brk->repl ? repl_log(brk->repl, p) : NULL;
+    return log && log_is_failed(log);
 }
 
 static bool broker_live(brk_broker *brk, int32_t id) {
@@ -112,7 +119,7 @@ fill_partitions(brk_req *req, cl_topic *t,
         /* This node's replica sits in a failed log dir: a single Kafka
          * node reports it offline, the partition without a leader (its
          * controller's handleDirectoriesOffline: leader -1, ISR emptied). */
-        bool dir_failed = p->log && log_is_failed(p->log);
+        bool dir_failed = local_log_failed(req->brk, p);
         for (int32_t r = 0; r < p->n_replicas; r++)
             if (!broker_live(req->brk, p->replicas[r]) ||
                 (dir_failed && p->replicas[r] == req->brk->node_id))
@@ -392,7 +399,7 @@ brk_status brk_handle_describe_topic_partitions(brk_req *req) {
             rp->eligible_leader_replicas.n = 0;
             rp->last_known_elr.n = 0;
             rp->offline_replicas.n = 0;
-            if (p->log && log_is_failed(p->log) && p->n_replicas == 1) {
+            if (local_log_failed(brk, p) && p->n_replicas == 1) {
                 /* Its log dir failed: what a single Kafka 4.3.1 node shows
                  * (no leader, ISR emptied, the replica eligible (ELR) and
                  * offline). */

@@ -41,10 +41,11 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
             r->leader_epoch = -1;
             r->end_offset = -1;
             int16_t err;
+            log_partition *log;
             cl_partition *p = brk_data_partition(
                 req->brk, qt->topic.p,
                 qt->topic.len > 0 ? (size_t)qt->topic.len : 0, q->partition,
-                &err);
+                &log, &err);
             if (p && q->current_leader_epoch >= 0) {
                 if (q->current_leader_epoch < p->leader_epoch)
                     err = KERR_FENCED_LEADER_EPOCH;
@@ -52,8 +53,8 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
                     err = KERR_UNKNOWN_LEADER_EPOCH;
             }
             if (p && !err)
-                log_end_offset_for_epoch(p->log, q->leader_epoch,
-                                         &r->leader_epoch, &r->end_offset);
+                log_end_offset_for_epoch(log, q->leader_epoch, &r->leader_epoch,
+                                         &r->end_offset);
             r->error_code = err;
         }
     }

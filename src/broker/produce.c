@@ -5,13 +5,21 @@
  * page cache is the only other copy). A topic whose compression.type names a
  * codec other than the producer's gets the batch rebuilt with that codec.
  *
+ * Every append goes through the replica manager (repl_append,
+ * src/replica/replica.h), which moves the high watermark.
  * acks: 0 -> no response (connection closed if a partition failed, as Kafka
- * does so the client refreshes metadata), 1 and -1 -> answered now (one
- * replica: the high watermark follows the append), unless an append made a
- * flush due (flush.messages, src/log/flush.h): then after that flush
+ * does so the client refreshes metadata), 1 -> answered after the appends,
+ * -1 -> answered once the high watermark covers every partition's batch
+ * (with one replica at once; else the request is deferred, BRK_DEFER, until
+ * the purgatory completes each partition, or REQUEST_TIMED_OUT after the
+ * request's timeout_ms: Kafka's DelayedProduce). Either way, if an append
+ * made a flush due (flush.messages, src/log/flush.h), after that flush
  * completed (BRK_AFTER_FLUSH), as Kafka flushes inside the append. acks=-1
  * with fewer in-sync replicas than min(min.insync.replicas, replicas) ->
  * NOT_ENOUGH_REPLICAS, nothing written.
+ * A deferred response must not borrow from the request frame (for Produce
+ * the connection's buffer, gone once the handler returns): the response
+ * owns its names and messages (request arena).
  * Versions 0-2 are advertised, as Kafka 4 does (KAFKA-18659: librdkafka
  * disables gzip/snappy unless Produce v2 is listed), but only magic-2
  * batches are accepted on any version (INVALID_RECORD otherwise).
@@ -31,34 +39,83 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "replica/replica.h"
 #include "txn/txn.h"
 
 #define RECOMPRESS_MAX (64u << 20)
 
 cl_partition *brk_data_partition(brk_broker *brk, const char *topic,
                                  size_t topic_len, int32_t partition,
-                                 int16_t *err) {
+                                 log_partition **log, int16_t *err) {
+    *log = NULL;
     const cl_partition *p =
         brk_find_partition(brk, topic, topic_len, partition, err);
     if (!p)
         return NULL;
-    *err = brk_data_check(brk, p);
-    return *err ? NULL : (cl_partition *)p;
+    *log = brk_data_log(brk, p, err);
+    return *log ? (cl_partition *)p : NULL;
 }
 
-int16_t brk_data_check(brk_broker *brk, const cl_partition *part) {
-    if (!part->log || part->leader != brk->node_id)
-        return KERR_NOT_LEADER_OR_FOLLOWER;
-    if (log_is_failed(part->log))
-        return KERR_KAFKA_STORAGE_ERROR;
-    return KERR_NONE;
+log_partition *brk_data_log(brk_broker *brk, const cl_partition *part,
+                            int16_t *err) {
+    if (!brk->repl) {
+        *err = KERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    return repl_leader_log(brk->repl, part, err);
 }
 
-void brk_data_appended(brk_broker *brk, cl_partition *part) {
-    /* Single replica (or an ISR of only us): HW follows LEO at once. */
-    if (part->n_isr <= 1)
-        log_set_high_watermark(part->log, log_end_offset(part->log));
-    brk_fetch_notify(brk, part->log);
+/* ---- the request in flight --------------------------------------------- */
+
+/* One Produce request: its response (request arena, owning its strings)
+ * and the partitions still waiting for acks=all. */
+typedef struct produce_ctx {
+    brk_req *req;
+    proto_produce_response rs;
+    int waiting;    /* partitions not completed yet, +1 while handling */
+    bool deferred;  /* the handler returned BRK_DEFER */
+    bool flush_due; /* an append made a flush due */
+} produce_ctx;
+
+/* One partition's append (request arena). */
+typedef struct produce_part {
+    produce_ctx *pc;
+    proto_produce_response_partition_produce_response *r;
+    brk_broker *brk;
+    log_batch_header h;
+} produce_part;
+
+static void produce_send(produce_ctx *pc) {
+    brk_req *req = pc->req;
+    proto_produce_response_encode(brk_resp_buf(req), req->api_version, &pc->rs);
+    brk_req_complete(req, pc->flush_due ? BRK_AFTER_FLUSH : BRK_DONE);
+}
+
+/* A partition is done: the one that completes a deferred request sends its
+ * response. */
+static void produce_part_done(produce_ctx *pc) {
+    SL_ASSERT(pc->waiting > 0);
+    if (--pc->waiting == 0 && pc->deferred)
+        produce_send(pc);
+}
+
+/* repl_append's appended hook: the producer state follows the log before
+ * the high watermark moves (txn hook). */
+static void produce_appended(void *ctx, log_partition *log,
+                             const log_append_info *info) {
+    produce_part *pp = ctx;
+    txn_produce_appended(pp->brk, log, &pp->h, info->base_offset);
+}
+
+/* repl_append's done: acks met (now or from the purgatory). */
+static void produce_acked(void *ctx, int16_t err, const log_append_info *info) {
+    produce_part *pp = ctx;
+    proto_produce_response_partition_produce_response *r = pp->r;
+    r->log_start_offset = info->log_start_offset;
+    r->base_offset = info->base_offset;
+    r->log_append_time_ms = info->log_append_time;
+    r->error_code = err;
+    produce_part_done(pp->pc);
 }
 
 /* The records Kafka's LogValidator rejected, collected for record_errors
@@ -222,11 +279,12 @@ txn_found:
  * only set for records rejected by validation (LogAppendResult's
  * hasCustomErrorMessage); every other error goes without one. */
 static void
-produce_partition(brk_req *req, int16_t acks, cl_topic *t,
-                  proto_produce_request_partition_produce_data *pd,
-                  proto_produce_response_partition_produce_response *r,
-                  bool *flush_due) {
+produce_partition(produce_ctx *pc, int16_t acks, int64_t timeout_ms,
+                  cl_topic *t, proto_produce_request_partition_produce_data *pd,
+                  proto_produce_response_partition_produce_response *r) {
+    brk_req *req = pc->req;
     brk_broker *brk = req->brk;
+    log_partition *log = NULL;
     r->index = pd->index;
     r->base_offset = -1;
     r->log_append_time_ms = -1;
@@ -250,7 +308,7 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
                                              */
     } else if (!err) {
         part = t->parts[pd->index];
-        err = brk_data_check(brk, part);
+        log = brk_data_log(brk, part, &err);
     }
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
      * Partition.effectiveMinIsr). */
@@ -285,11 +343,11 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
     if (!err) {
         int64_t dup_base = -1;
         const char *tmsg = NULL;
-        int tr = txn_produce_check(brk, part->log, &h, &dup_base, &tmsg);
+        int tr = txn_produce_check(brk, log, &h, &dup_base, &tmsg);
         if (tr == TXN_DUPLICATE) {
             dup = true;
             r->base_offset = dup_base;
-            r->log_start_offset = log_start_offset(part->log);
+            r->log_start_offset = log_start_offset(log);
         } else if (tr) {
             err = (int16_t)tr; /* Kafka sends tmsg in its log only */
         }
@@ -299,20 +357,32 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
         log_append_info info;
         rec_errs re = {.a = req->arena};
         log_record_sink sink = {.add = rec_errs_add, .ctx = &re};
-        err = log_append_checked(part->log, recs, len, part->leader_epoch,
-                                 LOG_ORIGIN_CLIENT, &sink, &info);
-        if (!err) /* txn hook: the producer state follows the log */
-            txn_produce_appended(brk, part->log, &h, info.base_offset);
+        produce_part *pp = arena_calloc(req->arena, 1, sizeof *pp);
+        pp->pc = pc;
+        pp->r = r;
+        pp->brk = brk;
+        pp->h = h;
+        repl_append_req ar = {
+            .origin = REPL_ORIGIN_CLIENT,
+            .records = recs,
+            .len = len,
+            .acks = acks,
+            .timeout_ms = timeout_ms,
+            .sink = &sink,
+            .appended = produce_appended, /* txn hook */
+            .done = produce_acked,
+            .ctx = pp,
+        };
+        pc->waiting++; /* produce_acked counts it down, now or later */
+        err = repl_append(brk->repl, part, &ar, &info);
+        if (err)
+            pc->waiting--; /* done is not called on an append error */
         if (err == KERR_UNSUPPORTED_COMPRESSION_TYPE)
             err = KERR_UNKNOWN_SERVER_ERROR; /* Kafka: CompressionType.forId
                                                 throws IllegalArgument */
         if (!err) {
-            r->log_start_offset = info.log_start_offset;
-            r->base_offset = info.base_offset;
-            r->log_append_time_ms = info.log_append_time;
-            brk_data_appended(brk, part);
-            if (log_flush_is_due(part->log))
-                *flush_due = true;
+            if (log_flush_is_due(log))
+                pc->flush_due = true;
         } else if (info.n_record_errors > 0) {
             /* Kafka lists every rejected record (v8+). */
             re.n = info.n_record_errors;
@@ -328,12 +398,13 @@ produce_partition(brk_req *req, int16_t acks, cl_topic *t,
      * errors ReplicaManager knows by name and fills it for the others
      * (processFailedRecord): NOT_ENOUGH_REPLICAS, producer-state errors,
      * record validation, UNKNOWN_SERVER_ERROR. */
-    if (err && part && part->log && err != KERR_CORRUPT_MESSAGE &&
+    if (err && log && err != KERR_CORRUPT_MESSAGE &&
         err != KERR_MESSAGE_TOO_LARGE && err != KERR_RECORD_LIST_TOO_LARGE &&
         err != KERR_KAFKA_STORAGE_ERROR && err != KERR_NOT_LEADER_OR_FOLLOWER &&
         err != KERR_UNKNOWN_TOPIC_OR_PARTITION)
-        r->log_start_offset = log_start_offset(part->log);
-    r->error_code = err;
+        r->log_start_offset = log_start_offset(log);
+    if (err)
+        r->error_code = err;
     if (custom_msg && req->api_version >= 8)
         r->error_message = proto_str_c(custom_msg);
 }
@@ -347,18 +418,22 @@ brk_status brk_handle_produce(brk_req *req) {
     char req_msg[128];
     int16_t req_err =
         check_request(brk, &rq, req->api_version, req_msg, sizeof(req_msg));
-    proto_produce_response rs;
-    proto_produce_response_init(&rs);
+    produce_ctx *pc = arena_calloc(req->arena, 1, sizeof *pc);
+    pc->req = req;
+    pc->waiting = 1; /* the handler itself, until it has looked at all */
+    proto_produce_response *rs = &pc->rs;
+    proto_produce_response_init(rs);
     int32_t nt = rq.topic_data.n > 0 ? rq.topic_data.n : 0;
-    rs.responses.n = nt;
-    rs.responses.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
-                                  sizeof(*rs.responses.v));
-    bool any_err = false, flush_due = false;
+    rs->responses.n = nt;
+    rs->responses.v = arena_calloc(req->arena, (size_t)(nt ? nt : 1),
+                                   sizeof(*rs->responses.v));
     for (int32_t i = 0; i < nt; i++) {
         proto_produce_request_topic_produce_data *td = &rq.topic_data.v[i];
-        proto_produce_response_topic_produce_response *tr = &rs.responses.v[i];
+        proto_produce_response_topic_produce_response *tr = &rs->responses.v[i];
         proto_produce_response_topic_produce_response_init(tr);
-        tr->name = td->name;
+        /* a copy: the frame is gone if the response is deferred */
+        tr->name.p = proto_str_dup(req->arena, td->name);
+        tr->name.len = td->name.len;
         cl_topic *t = td->name.len > 0 ? cl_topic_find(brk->image, td->name.p,
                                                        (size_t)td->name.len)
                                        : NULL;
@@ -380,15 +455,24 @@ brk_status brk_handle_produce(brk_req *req) {
                     r->error_message = proto_str_c(
                         arena_strndup(req->arena, req_msg, strlen(req_msg)));
             } else {
-                produce_partition(req, rq.acks, t, &td->partition_data.v[j], r,
-                                  &flush_due);
+                produce_partition(pc, rq.acks, rq.timeout_ms, t,
+                                  &td->partition_data.v[j], r);
             }
-            if (r->error_code)
-                any_err = true;
         }
     }
-    if (rq.acks == 0)
+    if (rq.acks == 0) { /* never waits: every partition is done */
+        bool any_err = false;
+        for (int32_t i = 0; i < nt; i++)
+            for (int32_t j = 0; j < rs->responses.v[i].partition_responses.n;
+                 j++)
+                any_err |=
+                    rs->responses.v[i].partition_responses.v[j].error_code != 0;
         return any_err ? BRK_CLOSE : BRK_NO_RESPONSE;
-    proto_produce_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return flush_due ? BRK_AFTER_FLUSH : BRK_DONE;
+    }
+    if (--pc->waiting > 0) { /* acks=all waits in the purgatory */
+        pc->deferred = true;
+        return BRK_DEFER;
+    }
+    proto_produce_response_encode(brk_resp_buf(req), req->api_version, rs);
+    return pc->flush_due ? BRK_AFTER_FLUSH : BRK_DONE;
 }

@@ -23,6 +23,7 @@
 #include "core/uuid.h"
 #include "log/log.h"
 #include "proto/errors.h"
+#include "replica/replica.h"
 
 #define META_TOPIC "__cluster_metadata"
 
@@ -31,7 +32,8 @@
  * CREATE_BATCH logs are created per loop iteration; the rest wait in a
  * queue drained by a 0 ms timer, and meanwhile Metadata reports those
  * partitions as LEADER_NOT_AVAILABLE (brk_partition_pending) and the data
- * handlers answer NOT_LEADER_OR_FOLLOWER (log == NULL), both retriable,
+ * handlers answer NOT_LEADER_OR_FOLLOWER (no local log in the replica
+ * manager yet), both retriable,
  * as Kafka does while a partition is being created. */
 #define CREATE_BATCH 32
 
@@ -88,6 +90,14 @@ static void on_dir_failure(void *ctx, int d) {
     SL_WARN("server", "Stopped serving replicas in dir %s", dir);
 }
 
+/* Shutdown hook: the purgatory's waiting requests answer before the loop
+ * stops. */
+static void repl_shutdown(brk_broker *brk, void *ctx) {
+    (void)ctx;
+    if (brk->repl)
+        repl_purgatory_shutdown(brk->repl);
+}
+
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen) {
     brk->storage = xcalloc(1, sizeof *brk->storage);
@@ -109,6 +119,8 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
         snprintf(err, errlen, "cannot open log dirs: %s", proto_error_name(e));
         return -1;
     }
+    brk->repl = repl_manager_new(brk->node_id, brk->loop);
+    brk_on_shutdown(brk, repl_shutdown, NULL);
     log_manager_on_dir_failure(brk->logs, on_dir_failure, brk);
     brk->meta_log = log_get(brk->logs, META_TOPIC, 0);
     log_config mc;
@@ -147,13 +159,13 @@ static void create_now(brk_broker *brk, cl_partition *part) {
     cl_topic *t = part->topic;
     part->log_pending = false;
     int16_t e = 0;
-    part->log =
+    log_partition *log =
         log_create(brk->logs, t->name, part->id, t->id, &t->log_cfg, &e);
-    if (!part->log)
+    if (!log)
         SL_ERROR("server", "cannot create log for %s-%d: %s", t->name, part->id,
                  proto_error_name(e));
-    else if (part->leader == brk->node_id)
-        log_set_high_watermark(part->log, log_end_offset(part->log));
+    else /* the replica manager takes the role (and the HW of a leader) */
+        repl_update(brk->repl, part, log);
 }
 
 bool brk_partition_pending(const cl_partition *part) {
@@ -219,31 +231,46 @@ void brk_storage_close(brk_broker *brk) {
     free(st->pending);
     free(st);
     brk->storage = NULL;
+    repl_manager_free(brk->repl); /* the purgatory emptied at shutdown */
+    brk->repl = NULL;
+}
+
+/* Pushes the topic's storage config to its local logs. */
+static void push_log_config(brk_broker *brk, const cl_topic *t) {
+    for (int32_t i = 0; i < t->n_partitions; i++) {
+        log_partition *log =
+            t->parts[i] ? repl_log(brk->repl, t->parts[i]) : NULL;
+        if (log)
+            log_set_config(log, &t->log_cfg);
+    }
 }
 
 void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
                           cl_partition *part) {
     brk_broker *brk = ctx;
-    if (!brk->logs)
+    if (!brk->logs || !brk->repl)
         return;
     switch (ev) {
     case CL_EV_PARTITION_ADDED:
     case CL_EV_PARTITION_CHANGED:
-        if (hosts_replica(brk, part) && !part->log && !part->log_pending) {
-            part->log = log_get(brk->logs, t->name, part->id);
-            if (part->log)
-                log_set_config(part->log, &t->log_cfg);
-            else
+        if (repl_log(brk->repl, part)) {
+            /* role, epoch, ISR; a leader's HW (replica manager) */
+            repl_update(brk->repl, part, NULL);
+        } else if (hosts_replica(brk, part) && !part->log_pending) {
+            log_partition *log = log_get(brk->logs, t->name, part->id);
+            if (log) {
+                log_set_config(log, &t->log_cfg);
+                repl_update(brk->repl, part, log);
+            } else {
                 create_or_queue(brk, part);
+            }
         }
-        if (part->log && part->leader == brk->node_id)
-            /* One replica: HW = LEO. Replication will compute it instead. */
-            log_set_high_watermark(part->log, log_end_offset(part->log));
-        else if (ev == CL_EV_PARTITION_CHANGED)
-            brk_fetch_wake(brk, t, part->id); /* no longer the leader */
+        if (ev == CL_EV_PARTITION_CHANGED && !repl_is_leader(brk->repl, part))
+            /* no longer the leader: its waiting fetches answer */
+            repl_purgatory_poke(brk->repl, t->id, part->id);
         break;
     case CL_EV_TOPIC_REMOVING: {
-        brk_fetch_wake(brk, t, -1);
+        repl_purgatory_poke(brk->repl, t->id, -1);
         struct brk_storage *st = brk->storage;
         size_t k = 0;
         for (size_t i = 0; i < st->n_pending; i++)
@@ -252,25 +279,20 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
         st->n_pending = k;
     }
         for (int32_t i = 0; i < t->n_partitions; i++) {
-            cl_partition *p = t->parts[i];
-            if (p && p->log) {
-                log_delete(brk->logs, p->log);
-                p->log = NULL;
-            }
+            log_partition *log =
+                t->parts[i] ? repl_remove(brk->repl, t->parts[i]) : NULL;
+            if (log)
+                log_delete(brk->logs, log);
         }
         break;
     case CL_EV_TOPIC_CONFIG:
-        for (int32_t i = 0; i < t->n_partitions; i++)
-            if (t->parts[i] && t->parts[i]->log)
-                log_set_config(t->parts[i]->log, &t->log_cfg);
+        push_log_config(brk, t);
         break;
     case CL_EV_BROKER_CONFIG: {
         size_t n;
         cl_topic **ts = cl_topics(brk->image, &n);
         for (size_t k = 0; k < n; k++)
-            for (int32_t i = 0; i < ts[k]->n_partitions; i++)
-                if (ts[k]->parts[i] && ts[k]->parts[i]->log)
-                    log_set_config(ts[k]->parts[i]->log, &ts[k]->log_cfg);
+            push_log_config(brk, ts[k]);
         break;
     }
     case CL_EV_TOPIC_ADDED:

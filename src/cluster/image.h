@@ -33,10 +33,11 @@ typedef struct cl_partition {
     int32_t leader_epoch;
     int32_t partition_epoch;
     int32_t n_replicas, n_isr;
-    int32_t *replicas;  /* owned */
-    int32_t *isr;       /* owned */
-    log_partition *log; /* the local replica, NULL if not hosted here */
-    bool log_pending;   /* local log queued for creation (storage.c) */
+    int32_t *replicas; /* owned */
+    int32_t *isr;      /* owned */
+    /* The local replica, if any, is the replica manager's
+     * (src/replica/replica.h), not the image's. */
+    bool log_pending; /* local log queued for creation (storage.c) */
 } cl_partition;
 
 struct cl_topic {

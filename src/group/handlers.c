@@ -36,6 +36,7 @@
 #include "log/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "replica/replica.h"
 #include "txn/txn.h"
 
 #define OFFSETS_TOPIC "__consumer_offsets"
@@ -94,11 +95,38 @@ static cl_partition *offsets_partition(brk_broker *brk, int32_t p) {
     return t->parts[p];
 }
 
+/* The local log of part if this node leads it (the replica manager), else
+ * NULL. */
+static log_partition *leader_log(brk_broker *brk, const cl_partition *part) {
+    int16_t err;
+    return part && brk->repl ? repl_leader_log(brk->repl, part, &err) : NULL;
+}
+
+/* Appends a coordinator batch through the replica manager. The coordinator
+ * does not wait for the HW yet (acks=all with no callback: with one replica
+ * it covers the batch at once); the coordinator runtime will. */
+static int16_t coord_append(brk_broker *brk, const cl_partition *part, buf *out,
+                            log_append_info *info,
+                            void (*appended)(void *, log_partition *,
+                                             const log_append_info *),
+                            void *ctx) {
+    repl_append_req rq = {
+        .origin = REPL_ORIGIN_COORDINATOR,
+        .records = out->data,
+        .len = out->len,
+        .acks = -1,
+        .timeout_ms = 30000,
+        .appended = appended,
+        .ctx = ctx,
+    };
+    return repl_append(brk->repl, part, &rq, info);
+}
+
 static int16_t store_append(void *ctx, int32_t partition,
                             const grp_record *recs, int n) {
     brk_broker *brk = ctx;
     cl_partition *part = offsets_partition(brk, partition);
-    if (!part || !part->log || part->leader != brk->node_id)
+    if (!leader_log(brk, part))
         return KERR_NOT_COORDINATOR;
     batch_builder b;
     batch_builder_init(&b, 0, 0);
@@ -114,10 +142,7 @@ static int16_t store_append(void *ctx, int32_t partition,
     batch_builder_free(&b);
     if (!e) {
         log_append_info info;
-        e = log_append(part->log, out.data, out.len, part->leader_epoch,
-                       LOG_ORIGIN_COORDINATOR, &info);
-        if (!e)
-            log_set_high_watermark(part->log, log_end_offset(part->log));
+        e = coord_append(brk, part, &out, &info, NULL, NULL);
     }
     buf_free(&out);
     return e;
@@ -173,14 +198,14 @@ typedef grp_load_state load_state;
 
 static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
     grp_coord *coord = node_of(brk)->coord;
-    cl_partition *part = offsets_partition(brk, p);
-    if (!part || !part->log || part->leader != brk->node_id) {
+    log_partition *log = leader_log(brk, offsets_partition(brk, p));
+    if (!log) {
         grp_set_partition_state(coord, p, GRP_PART_NONE);
         return false;
     }
     grp_set_partition_state(coord, p, GRP_PART_LOADING);
     ls->p = p;
-    ls->off = log_start_offset(part->log);
+    ls->off = log_start_offset(log);
     ls->t0 = clk_mono_ms();
     return true;
 }
@@ -188,10 +213,11 @@ static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
 /* Replays up to 4 MiB; false once the partition is done. */
 static bool load_chunk(brk_broker *brk, load_state *ls) {
     cl_partition *part = offsets_partition(brk, ls->p);
-    if (!part || !part->log || ls->off >= log_end_offset(part->log))
+    log_partition *log = part && brk->repl ? repl_log(brk->repl, part) : NULL;
+    if (!log || ls->off >= log_end_offset(log))
         return false;
     log_read_result rr;
-    if (log_read(part->log, ls->off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
+    if (log_read(log, ls->off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
         log_read_release(&rr);
         return false;
     }
@@ -272,8 +298,8 @@ static void mark_loading(brk_broker *brk) {
     for (int32_t p = 0;
          p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++) {
         cl_partition *part = t->parts[p];
-        if (grp_partition_state(coord, p) == GRP_PART_NONE && part &&
-            part->log && part->leader == brk->node_id)
+        if (grp_partition_state(coord, p) == GRP_PART_NONE &&
+            leader_log(brk, part))
             grp_set_partition_state(coord, p, GRP_PART_LOADING);
     }
 }
@@ -1423,6 +1449,20 @@ brk_status grp_handle_offset_delete(brk_req *req) {
 /* ---- TxnOffsetCommit (28)
  * -------------------------------------------------------------- */
 
+/* The producer state follows the log (txn hook), before the HW moves. */
+typedef struct txn_appended_ctx {
+    brk_broker *brk;
+    const buf *batch; /* rewritten in place by the append */
+} txn_appended_ctx;
+
+static void txn_appended(void *ctx, log_partition *log,
+                         const log_append_info *info) {
+    txn_appended_ctx *tac = ctx;
+    log_batch_header h;
+    if (batch_parse_header(tac->batch->data, tac->batch->len, &h))
+        txn_produce_appended(tac->brk, log, &h, info->base_offset);
+}
+
 brk_status grp_handle_txn_offset_commit(brk_req *req) {
     proto_txn_offset_commit_request rq;
     if (proto_txn_offset_commit_request_decode(
@@ -1455,7 +1495,7 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
                                                  grp_cfg(gc)->num_partitions)
                              : 0;
     cl_partition *opart = offsets_partition(brk, gp);
-    if (!top && (!opart || !opart->log || opart->leader != brk->node_id))
+    if (!top && !leader_log(brk, opart))
         top = KERR_NOT_COORDINATOR;
     int64_t now = clk_wall_ms();
     int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
@@ -1534,15 +1574,10 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         int16_t e = batch_builder_finish(&b, &out);
         log_append_info info;
         memset(&info, 0, sizeof info);
+        txn_appended_ctx tac = {brk, &out};
         if (!e)
-            e = log_append(opart->log, out.data, out.len, opart->leader_epoch,
-                           LOG_ORIGIN_COORDINATOR, &info);
+            e = coord_append(brk, opart, &out, &info, txn_appended, &tac);
         if (!e) {
-            log_batch_header h;
-            batch_parse_header(out.data, out.len, &h);
-            txn_produce_appended(brk, opart->log, &h, info.base_offset);
-            if (opart->n_isr <= 1)
-                log_set_high_watermark(opart->log, log_end_offset(opart->log));
             for (int i = 0; i < n_recs; i++)
                 grp_txn_add_pending(g, gp, rq.producer_id, kvs[i].k.data,
                                     kvs[i].k.len, kvs[i].v.data, kvs[i].v.len);

@@ -37,6 +37,12 @@ struct txn_node {
     txn_offsets_listener offsets; /* the group coordinator's */
 };
 
+/* The local log of part if this node leads it (the replica manager), else
+ * NULL (txn_part.c). */
+log_partition *txn_leader_log(brk_broker *brk, const cl_partition *part);
+/* The local log of part whatever its role, or NULL. */
+log_partition *txn_local_log(brk_broker *brk, const cl_partition *part);
+
 /* Frees the partition side / the coordinator side (txn_node_free). */
 void txn_part_free(txn_node *t);
 void txn_coord_free(txn_node *t);

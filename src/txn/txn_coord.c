@@ -39,6 +39,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "replica/replica.h"
 #include "txn/internal.h"
 #include "txn/txn.h"
 
@@ -215,7 +216,7 @@ static int16_t append_state(brk_broker *brk, const txn_meta *m,
                             const txn_next *x) {
     int32_t p = partition_for(brk, m->tid, m->tid_len, num_state_parts(brk));
     cl_partition *part = topic_part(brk, TXN_STATE_TOPIC, p);
-    if (!part || !part->log || part->leader != brk->node_id)
+    if (!txn_leader_log(brk, part))
         return KERR_NOT_COORDINATOR;
     buf key, val;
     buf_init(&key, 64);
@@ -281,11 +282,17 @@ static int16_t append_state(brk_broker *brk, const txn_meta *m,
     int16_t e = batch_builder_finish(&b, &out);
     batch_builder_free(&b);
     if (!e) {
+        /* The coordinator does not wait for the HW yet (acks=all, no
+         * callback: one replica covers the batch at once). */
+        repl_append_req rq = {
+            .origin = REPL_ORIGIN_COORDINATOR,
+            .records = out.data,
+            .len = out.len,
+            .acks = -1,
+            .timeout_ms = 30000,
+        };
         log_append_info info;
-        e = log_append(part->log, out.data, out.len, part->leader_epoch,
-                       LOG_ORIGIN_COORDINATOR, &info);
-        if (!e && part->n_isr <= 1)
-            log_set_high_watermark(part->log, log_end_offset(part->log));
+        e = repl_append(brk->repl, part, &rq, &info);
     }
     buf_free(&out);
     buf_free(&key);
@@ -366,7 +373,7 @@ static int16_t complete_txn(txn_node *t, txn_meta *m) {
     for (int i = 0; i < m->n_parts; i++) {
         cl_partition *p =
             topic_part(brk, m->parts[i].topic, m->parts[i].partition);
-        if (!p || !p->log)
+        if (!txn_local_log(brk, p))
             continue; /* deleted meanwhile: nothing to mark */
         int16_t e = txn_write_marker(brk, p, m->pid, m->epoch, type, ce);
         if (e)
@@ -465,14 +472,15 @@ static void replay_record(txn_node *t, const log_record *r) {
 }
 
 static void load_partition(brk_broker *brk, cl_partition *part) {
-    if (!part->log || part->leader != brk->node_id)
+    log_partition *log = txn_leader_log(brk, part);
+    if (!log)
         return;
-    int64_t off = log_start_offset(part->log), end = log_end_offset(part->log);
+    int64_t off = log_start_offset(log), end = log_end_offset(log);
     uint8_t *data = NULL;
     size_t cap = 0;
     while (off < end) {
         log_read_result rr;
-        if (log_read(part->log, off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
+        if (log_read(log, off, 4 << 20, -1, true, &rr) || rr.len <= 0) {
             log_read_release(&rr);
             break;
         }
@@ -658,7 +666,7 @@ static int16_t coord_check(brk_broker *brk, proto_str tid) {
     cl_partition *p = topic_part(
         brk, TXN_STATE_TOPIC,
         partition_for(brk, tid.p, (size_t)tid.len, num_state_parts(brk)));
-    if (!p || !p->log || p->leader != brk->node_id)
+    if (!txn_leader_log(brk, p))
         return KERR_NOT_COORDINATOR;
     return KERR_NONE;
 }
@@ -1299,13 +1307,14 @@ brk_status txn_handle_describe_producers(brk_req *req) {
                 brk_find_partition(brk, t->name.p ? t->name.p : "",
                                    t->name.len > 0 ? (size_t)t->name.len : 0,
                                    pr->partition_index, &e);
-            if (p && (!p->log || p->leader != brk->node_id))
+            log_partition *log = p ? txn_leader_log(brk, p) : NULL;
+            if (p && !log)
                 e = KERR_NOT_LEADER_OR_FOLLOWER;
             if (!p || e) {
                 pr->error_code = e;
                 continue;
             }
-            ps_state *ps = txn_part_state(brk, p->log);
+            ps_state *ps = txn_part_state(brk, log);
             pr->active_producers.n = ps->n;
             pr->active_producers.v =
                 arena_calloc(req->arena, (size_t)(ps->n ? ps->n : 1),

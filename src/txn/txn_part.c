@@ -28,6 +28,7 @@
 #include "log/producer_state.h"
 #include "proto/errors.h"
 #include "proto/proto.h"
+#include "replica/replica.h"
 #include "txn/internal.h"
 #include "txn/txn.h"
 
@@ -89,7 +90,7 @@ static bool rec_live(brk_broker *brk, const part_rec *r) {
         return false;
     cl_topic *t = cl_topic_find(brk->image, r->topic, strlen(r->topic));
     if (!t || r->partition >= t->n_partitions || !t->parts[r->partition] ||
-        t->parts[r->partition]->log != r->log)
+        txn_local_log(brk, t->parts[r->partition]) != r->log)
         return false;
     return memcmp(t->id, r->topic_id, 16) == 0;
 }
@@ -387,20 +388,69 @@ void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
 /* ---- markers
  * ------------------------------------------------------------------------ */
 
+log_partition *txn_leader_log(brk_broker *brk, const cl_partition *part) {
+    int16_t err;
+    return part && brk->repl ? repl_leader_log(brk->repl, part, &err) : NULL;
+}
+
+log_partition *txn_local_log(brk_broker *brk, const cl_partition *part) {
+    return part && brk->repl ? repl_log(brk->repl, part) : NULL;
+}
+
+/* A marker's effect on the producer state, right after its append and
+ * before the HW moves past it (repl_append's appended hook). */
+typedef struct marker_ctx {
+    part_rec *r;
+    int segs;
+    int64_t producer_id;
+    int16_t epoch;
+    int type;
+    int32_t coordinator_epoch;
+} marker_ctx;
+
+static void marker_appended(void *ctx, log_partition *log,
+                            const log_append_info *info) {
+    marker_ctx *mc = ctx;
+    part_rec *r = mc->r;
+    if (log_segment_count(log) > mc->segs) {
+        ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir,
+                          info->base_offset);
+        ps_snapshot_clean(log_partition_io(r->log), r->dir, 2,
+                          info->base_offset);
+    }
+    r->seg_count = log_segment_count(log);
+    ps_aborted ab;
+    if (ps_apply_marker(&r->ps, mc->producer_id, mc->epoch, mc->type,
+                        mc->coordinator_epoch, info->base_offset, &ab))
+        ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
+}
+
 int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
                          int64_t producer_id, int16_t epoch, int type,
                          int32_t coordinator_epoch) {
-    if (!part || !part->log || part->leader != brk->node_id)
+    log_partition *log = txn_leader_log(brk, part);
+    if (!log)
         return KERR_NOT_LEADER_OR_FOLLOWER;
-    part_rec *r = rec_get(brk, part->log);
+    part_rec *r = rec_get(brk, log);
     buf b;
     buf_init(&b, 128);
     batch_build_control(&b, producer_id, epoch, type, coordinator_epoch,
                         clk_wall_ms());
-    int segs = log_segment_count(part->log);
+    marker_ctx mc = {r,    log_segment_count(log), producer_id, epoch,
+                     type, coordinator_epoch};
+    /* Markers do not wait for the HW yet (acks=all, no callback: one
+     * replica covers them at once). */
+    repl_append_req rq = {
+        .origin = REPL_ORIGIN_COORDINATOR,
+        .records = b.data,
+        .len = b.len,
+        .acks = -1,
+        .timeout_ms = 30000,
+        .appended = marker_appended,
+        .ctx = &mc,
+    };
     log_append_info info;
-    int16_t e = log_append(part->log, b.data, b.len, part->leader_epoch,
-                           LOG_ORIGIN_COORDINATOR, &info);
+    int16_t e = repl_append(brk->repl, part, &rq, &info);
     buf_free(&b);
     if (e) {
         SL_WARN("txn",
@@ -410,21 +460,6 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
                 proto_error_name(e));
         return e;
     }
-    if (log_segment_count(part->log) > segs) {
-        ps_snapshot_write(log_partition_io(r->log), &r->ps, r->dir,
-                          info.base_offset);
-        ps_snapshot_clean(log_partition_io(r->log), r->dir, 2,
-                          info.base_offset);
-    }
-    r->seg_count = log_segment_count(part->log);
-    ps_aborted ab;
-    if (ps_apply_marker(&r->ps, producer_id, epoch, type, coordinator_epoch,
-                        info.base_offset, &ab))
-        ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
-    if (part->n_isr <= 1)
-        log_set_high_watermark(part->log, log_end_offset(part->log));
-    if (brk->coord_svc.data_appended) /* fetch waiters, set by the node */
-        brk->coord_svc.data_appended(brk, part->log);
     return KERR_NONE;
 }
 
