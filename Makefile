@@ -131,7 +131,9 @@ raft-sim-long: $(BUILD)/raft_sim
 # The deterministic simulator of whole nodes: `make sim SEED=42 STEPS=5000
 # NODES=1` (SEED defaults to a fresh one, printed; STEPS to 2000 here). A
 # failure prints the command that replays it. sim-sweep runs SIM_SEEDS
-# seeds of SIM_STEPS steps (the short sweep of `make test`).
+# seeds of SIM_STEPS steps (the short sweep of `make test`), the first one
+# twice: both runs must end in the same digest (files and figures), or the
+# simulation does not replay from its seed.
 $(BUILD)/sim: $(SIM_OBJ) $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -140,11 +142,19 @@ SIM_STEPS_ARG = $(if $(filter command line environment,$(origin STEPS)),$(STEPS)
 sim: $(BUILD)/sim
 	$(BUILD)/sim $(if $(SEED),--seed $(SEED)) --steps $(SIM_STEPS_ARG) --nodes $(NODES)
 
-SIM_SEEDS ?= 1 2 3 4 5
+SIM_SEEDS ?= 1 2 3 4 5 6 7 8
 SIM_STEPS ?= 1500
 sim-sweep: $(BUILD)/sim
-	@for s in $(SIM_SEEDS); do \
-	  $(BUILD)/sim --seed $$s --steps $(SIM_STEPS) --nodes $(NODES) || exit 1; \
+	@first=; for s in $(SIM_SEEDS); do \
+	  $(BUILD)/sim --seed $$s --steps $(SIM_STEPS) --nodes $(NODES) > $(BUILD)/sim.out 2>&1 || \
+	    { cat $(BUILD)/sim.out; exit 1; }; \
+	  grep '^sim seed .* steps' $(BUILD)/sim.out; \
+	  if [ -z "$$first" ]; then first=$$s; \
+	    $(BUILD)/sim --seed $$s --steps $(SIM_STEPS) --nodes $(NODES) 2>/dev/null | \
+	      grep digest > $(BUILD)/sim.replay; \
+	    grep digest $(BUILD)/sim.out | cmp -s - $(BUILD)/sim.replay || \
+	      { echo "sim seed $$s does not replay: a second run ends in another state"; exit 1; }; \
+	  fi; \
 	done
 
 run: all
@@ -169,14 +179,16 @@ test-integration: all $(VENV)/.ok
 test-kafka: all $(VENV)/.ok
 	SLUICE_TARGET=kafka $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
 
-# The test build: unit tests on the release build and on the sanitized one,
-# then every integration scenario against the sanitized broker
-# (build/asan/sluice); the harness fails a test on any sanitizer report in
+# The test build: unit tests and the simulator's short sweep on the release
+# build and on the sanitized one, then every integration scenario against
+# the sanitized broker (build/asan/sluice); the harness fails a test on any sanitizer report in
 # the broker's output. `make test-integration` alone uses build/sluice
 # unless SLUICE_BIN says otherwise.
 test: all
 	$(MAKE) test-unit
+	$(MAKE) sim-sweep
 	$(MAKE) asan
+	$(ASAN_MAKE) sim-sweep SIM_SEEDS="1 2 3"
 	$(MAKE) fuzz-smoke
 	$(MAKE) test-integration SLUICE_BIN=$(abspath build/asan/sluice)
 	@echo "make test: all suites passed"

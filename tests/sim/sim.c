@@ -24,8 +24,16 @@
  *    replica today: the check runs over the replicas a partition has);
  *  - a fetch returns only produced values, at their acknowledged offsets,
  *    below the high watermark; read_committed never returns an aborted
- *    transaction's records (filtered as a client does);
+ *    transaction's records (filtered as a client does) - of the
+ *    transactions since the node's last power loss: markers and
+ *    __transaction_state are not fsynced (Kafka relies on replication), so
+ *    a power loss may lose an abort marker and leave the outcome to a later
+ *    marker of the same producer id;
  *  - a committed group offset reads back (after a kill too).
+ * Named fault points (core/faults.def) are armed at random; a node that
+ * hits one crashes there, half of the time with a power loss.
+ * The last line, "digest", hashes every node's files and the figures: the
+ * same seed must give the same digest (make sim-sweep checks it).
  * Nodes are independent today (each its own cluster and controller); the
  * quorum and replication issues connect them.
  */
@@ -95,8 +103,9 @@ typedef struct node_slot {
     sl_faults faults;
     crashfs *fs;
     int64_t skew_ns;
-    sim_node *node; /* NULL while down */
-    bool dying;     /* a fault or halt fired: crash after this pass */
+    sim_node *node;   /* NULL while down */
+    bool dying;       /* a fault or halt fired: crash after this pass */
+    bool dying_power; /* ... as a power loss (a fault point), else kill */
     int64_t down_until;
     net_client *cl; /* the workload's connection to this node */
     bool topics_made;
@@ -104,12 +113,19 @@ typedef struct node_slot {
     /* consumer group: one member of group "sim-g" */
     int g_state; /* G_* */
     bool g_busy;
+    bool g_found; /* FindCoordinator answered (it creates the offsets
+                     topic); NOT_COORDINATOR asks again, as clients do */
     char g_member[128];
     int32_t g_gen;
     int64_t g_committed[MAX_PARTS]; /* last commit acknowledged, -1 none */
     bool g_maybe_lost; /* a power loss since: commits may be gone */
     int64_t g_joins, g_commits, g_fetches;
-    /* transactions: producer "sim-tx-<id>" */
+    /* transactions: producer "sim-tx-<id>-<x_gen>"; a power loss moves
+     * to the next x_gen: the coordinator's state may have lost the last
+     * epoch bumps (__transaction_state is not fsynced), and the epoch it
+     * hands out again would make the new batches duplicates of surviving
+     * ones (acknowledged at the old batches' offsets) */
+    int x_gen;
     int x_state; /* X_* */
     bool x_busy;
     int64_t x_pid;
@@ -180,6 +196,9 @@ static void on_fault(void *ctx, sl_fault_id id) {
     if (verbose)
         printf("  node %d: fault %s fired\n", s->id, sl_fault_name(id));
     s->dying = true;
+    /* the machine crashes there: half of the time a power loss (unsynced
+     * writes dropped or torn), else the process dies (kill -9) */
+    s->dying_power = rng_below(&W.r, 2);
     s->faults_fired++;
     crashfs_cut_after(s->fs, 0); /* the power is off from here on */
     simnet_host_crash(W.net, s->host);
@@ -188,6 +207,8 @@ static void on_halt(void *ctx, int code) {
     node_slot *s = ctx;
     if (verbose)
         printf("  node %d: halted (%d)\n", s->id, code);
+    if (!s->dying)
+        s->dying_power = false; /* _exit: the page cache survives */
     s->dying = true;
     crashfs_cut_after(s->fs, 0);
     simnet_host_crash(W.net, s->host);
@@ -385,11 +406,15 @@ static void check_fetched(void *arg, const log_batch_header *h,
     fetch_ctx *fc = x->fc;
     part_model *m = &fc->s->parts[fc->t][fc->p];
     if (!r) {
-        /* a control batch: a marker ends that producer's aborted range (as
-         * a read_committed client filters, KafkaConsumer's
-         * CompletedFetch.abortedProducerIds) */
+        /* a control batch: a marker ends that producer's aborted range if
+         * the range has begun (as a read_committed client filters,
+         * KafkaConsumer's CompletedFetch.abortedProducerIds: a range joins
+         * the set once a batch at or past its first offset is read; a
+         * marker of an earlier transaction of the same producer must not
+         * end a later aborted range) */
         for (int i = 0; i < x->n_aborted; i++)
-            if (x->aborted_pid[i] == h->producer_id)
+            if (x->aborted_pid[i] == h->producer_id &&
+                x->aborted_first[i] <= h->base_offset)
                 x->aborted_pid[i] = -2;
         return;
     }
@@ -504,7 +529,28 @@ static bool retriable_group(int16_t e) {
 static void g_reset(node_slot *s, int16_t e) {
     if (e == KERR_UNKNOWN_MEMBER_ID)
         s->g_member[0] = 0;
+    if (e == KERR_NOT_COORDINATOR || e == KERR_COORDINATOR_NOT_AVAILABLE)
+        s->g_found = false;
     s->g_state = G_IDLE;
+}
+
+static void on_find(net_client *c, const net_client_result *r, void *ctx) {
+    (void)c;
+    node_slot *s = ctx;
+    W.inflight--;
+    s->g_busy = false;
+    if (r->err != NET_CLIENT_OK)
+        return;
+    const proto_find_coordinator_response *rs = r->resp;
+    if (rs->error_code == KERR_NONE) {
+        if (rs->node_id != s->id)
+            fail("node %d: FindCoordinator names node %d", s->id,
+                 (int)rs->node_id);
+        s->g_found = true;
+    } else if (!retriable_group(rs->error_code)) {
+        fail("node %d: FindCoordinator failed with %s", s->id,
+             proto_error_name(rs->error_code));
+    }
 }
 
 static void on_join(net_client *c, const net_client_result *r, void *ctx) {
@@ -512,6 +558,12 @@ static void on_join(net_client *c, const net_client_result *r, void *ctx) {
     node_slot *s = ctx;
     W.inflight--;
     s->g_busy = false;
+    if (verbose > 1)
+        printf("  node %d: JoinGroup: %s\n", s->id,
+               r->err ? net_client_strerror(r->err)
+                      : proto_error_name(
+                            ((const proto_join_group_response *)r->resp)
+                                ->error_code));
     if (r->err != NET_CLIENT_OK)
         return;
     const proto_join_group_response *rs = r->resp;
@@ -522,7 +574,10 @@ static void on_join(net_client *c, const net_client_result *r, void *ctx) {
         s->g_gen = rs->generation_id;
         s->g_state = G_JOINED;
         s->g_joins++;
-    } else if (!retriable_group(rs->error_code)) {
+    } else if (retriable_group(rs->error_code)) {
+        if (rs->error_code != KERR_MEMBER_ID_REQUIRED)
+            g_reset(s, rs->error_code);
+    } else {
         fail("node %d: JoinGroup failed with %s", s->id,
              proto_error_name(rs->error_code));
     }
@@ -628,7 +683,14 @@ static void group_step(node_slot *s) {
         return;
     int32_t ok = 0;
     uint64_t what = rng_below(&W.r, 10);
-    if (s->g_state == G_IDLE) {
+    if (!s->g_found) {
+        proto_find_coordinator_request rq;
+        proto_find_coordinator_request_init(&rq);
+        rq.key = proto_str_c(GROUP);
+        rq.key_type = 0;
+        ok = net_client_send(s->cl, PROTO_API_FIND_COORDINATOR, 3, &rq, on_find,
+                             s);
+    } else if (s->g_state == G_IDLE) {
         proto_join_group_request rq;
         proto_join_group_request_init(&rq);
         proto_join_group_request_join_group_request_protocol pr;
@@ -724,11 +786,12 @@ static void group_step(node_slot *s) {
  * read_committed fetch must never return an aborted transaction's
  * records (after the client-side filter of aborted_transactions). */
 enum { X_IDLE, X_READY, X_ADDED, X_PRODUCED };
-/* By value id: 0 not transactional or unknown, 1 open, 2 committed, 3
- * aborted. */
+/* By value id: the status in the low four bits (0 not transactional or
+ * unknown, 1 open, 2 committed, 3 aborted), the id of the node whose
+ * producer wrote it in the high four. */
 static uint8_t *txn_status;
 static size_t txn_cap;
-static void set_txn_status(uint64_t v, uint8_t st) {
+static uint8_t *txn_slot(uint64_t v) {
     size_t need = (size_t)v + 1;
     if (need > txn_cap) {
         size_t nc = txn_cap ? txn_cap : 4096;
@@ -738,10 +801,32 @@ static void set_txn_status(uint64_t v, uint8_t st) {
         memset(txn_status + txn_cap, 0, nc - txn_cap);
         txn_cap = nc;
     }
-    txn_status[v] = st;
+    return &txn_status[v];
+}
+static void set_txn_status(uint64_t v, uint8_t st) {
+    uint8_t *x = txn_slot(v);
+    *x = (uint8_t)((*x & 0xf0) | st);
+}
+static void set_txn_owner(uint64_t v, int node_id) {
+    uint8_t *x = txn_slot(v);
+    *x = (uint8_t)((node_id << 4) | (*x & 0x0f));
 }
 static uint8_t get_txn_status(uint64_t v) {
-    return v < txn_cap ? txn_status[v] : TX_NONE;
+    return v < txn_cap ? txn_status[v] & 0x0f : TX_NONE;
+}
+
+/* A power loss of node s: the outcome of its producer's finished
+ * transactions is unknown from here on. Their markers on the data
+ * partitions and the coordinator's __transaction_state records are not
+ * fsynced (Kafka relies on replication for both), so a marker may be lost
+ * while the records survive: a later marker of the same producer id then
+ * decides them (an aborted transaction may end up committed). The
+ * read_committed check covers the transactions since the node's last
+ * power loss. */
+static void txn_power_loss(node_slot *s) {
+    for (size_t v = 0; v < txn_cap; v++)
+        if ((txn_status[v] >> 4) == s->id)
+            txn_status[v] = (uint8_t)((s->id << 4) | TX_NONE);
 }
 
 static void x_fail(node_slot *s) {
@@ -763,6 +848,9 @@ static void on_init_pid(net_client *c, const net_client_result *r, void *ctx) {
         return; /* loading, concurrent transactions: again later */
     s->x_pid = rs->producer_id;
     s->x_epoch = rs->producer_epoch;
+    if (verbose)
+        printf("  node %d: InitProducerId: pid %" PRId64 " epoch %d\n", s->id,
+               s->x_pid, s->x_epoch);
     memset(s->x_seq, 0, sizeof s->x_seq);
     s->x_state = X_READY;
 }
@@ -812,6 +900,12 @@ static void on_txn_produce(net_client *c, const net_client_result *r,
             base = rs->responses.v[0].partition_responses.v[0].base_offset;
         }
     }
+    if (verbose)
+        printf("  node %d: txn produce pid %" PRId64 " epoch %d %s-%d: %s at "
+               "%" PRId64 " (%d records)\n",
+               s->id, s->x_pid, s->x_epoch, topics[0].name, s->x_part,
+               r->err ? net_client_strerror(r->err) : proto_error_name(e), base,
+               tc->count);
     if (e == KERR_NONE) {
         s->x_seq[s->x_part] += tc->count;
         for (int i = 0; i < tc->count; i++)
@@ -835,6 +929,11 @@ static void on_end_txn(net_client *c, const net_client_result *r, void *ctx) {
     W.inflight--;
     s->x_busy = false;
     const proto_end_txn_response *rs = r->err == NET_CLIENT_OK ? r->resp : NULL;
+    if (verbose)
+        printf("  node %d: EndTxn(%s) pid %" PRId64 " epoch %d: %s\n", s->id,
+               ec->commit ? "commit" : "abort", s->x_pid, s->x_epoch,
+               rs ? proto_error_name(rs->error_code)
+                  : net_client_strerror(r->err));
     if (rs && rs->error_code == KERR_NONE) {
         for (int i = 0; i < s->x_nvals; i++)
             set_txn_status(s->x_vals[i],
@@ -855,7 +954,7 @@ static void txn_step(node_slot *s) {
     if (s->x_busy || !net_client_ready(s->cl))
         return;
     char tid[32];
-    snprintf(tid, sizeof tid, "sim-tx-%d", s->id);
+    snprintf(tid, sizeof tid, "sim-tx-%d-%d", s->id, s->x_gen);
     int32_t ok = 0;
     if (s->x_state == X_IDLE) {
         proto_init_producer_id_request rq;
@@ -894,6 +993,7 @@ static void txn_step(node_slot *s) {
         uint64_t first = W.next_val;
         for (int i = 0; i < count; i++) {
             char v[32];
+            set_txn_owner(W.next_val, s->id);
             set_txn_status(W.next_val, TX_OPEN);
             s->x_vals[s->x_nvals++] = W.next_val;
             val_text(W.next_val++, v, sizeof v);
@@ -1004,7 +1104,9 @@ static void client_connect(node_slot *s) {
 static void node_start(node_slot *s) {
     char err[512];
     static const char *const extra[] = {
-        "log.segment.bytes=65536", /* rolls often: more recovery to test */
+        /* segments roll often (by time: log.segment.bytes may not go
+         * below 1 MiB): more segments to recover */
+        "log.roll.ms=2000",
         "group.initial.rebalance.delay.ms=0",
         NULL,
     };
@@ -1046,9 +1148,13 @@ static void node_crash(node_slot *s, bool power) {
     s->down_until = W.now + 50000000 + (int64_t)rng_below(&W.r, 500000000);
     s->power_loss_pending = power;
     s->g_state = G_IDLE;
+    s->g_found = false;
     s->g_busy = false;
-    if (power)
+    if (power) {
         s->g_maybe_lost = true;
+        txn_power_loss(s);
+        s->x_gen++;
+    }
     x_fail(s);
     s->x_busy = false;
 }
@@ -1218,9 +1324,9 @@ static void run_for(int64_t ns) {
             node_slot *s = &W.nodes[i];
             if (s->node)
                 sim_node_poll(s->node);
-            if (s->dying) /* SIGKILL at a fault point, or _exit: the
-                             page cache survives */
-                node_crash(s, false);
+            if (s->dying) /* a fault point (power loss or SIGKILL), or
+                             _exit after a fatal error */
+                node_crash(s, s->dying_power);
         }
         net_loop_poll(W.cli, 0);
         int64_t step = simnet_next_event_ns(W.net);
@@ -1395,11 +1501,19 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    int64_t starts = 0, kills = 0, powers = 0;
+    int64_t starts = 0, kills = 0, powers = 0, faults = 0;
+    int64_t joins = 0, commits = 0, ofetches = 0, txc = 0, txa = 0;
     for (int i = 0; i < n_nodes; i++) {
-        starts += W.nodes[i].starts;
-        kills += W.nodes[i].kills;
-        powers += W.nodes[i].power_losses;
+        node_slot *s = &W.nodes[i];
+        starts += s->starts;
+        kills += s->kills;
+        powers += s->power_losses;
+        faults += s->faults_fired;
+        joins += s->g_joins;
+        commits += s->g_commits;
+        ofetches += s->g_fetches;
+        txc += s->x_commits;
+        txa += s->x_aborts;
     }
     simnet_stats ns;
     simnet_get_stats(W.net, &ns);
@@ -1408,12 +1522,23 @@ int main(int argc, char **argv) {
            ", acknowledged %" PRId64 " (%" PRId64 " acks=all), fetches %" PRId64
            " (%" PRId64 " records checked), %" PRId64 " starts, %" PRId64
            " kills, %" PRId64 " power losses (%" PRId64
-           " unflushed acks lost, as Kafka without replicas), network %" PRId64
+           " unflushed acks lost, as Kafka without replicas), %" PRId64
+           " fault points fired; groups: %" PRId64 " joins, %" PRId64
+           " commits, %" PRId64 " offset fetches; transactions: %" PRId64
+           " committed, %" PRId64 " aborted; network %" PRId64
            " segments, %" PRId64 " drops; %" PRId64 " checks passed\n",
            seed, steps, n_nodes, (double)(W.now - 1000000000) / 1e9, secs,
            (double)steps / secs, W.produced, W.acked, W.acked_all, W.fetches,
-           W.fetched_records, starts, kills, powers, W.lost_unflushed,
-           ns.segments, ns.drops, W.checks);
+           W.fetched_records, starts, kills, powers, W.lost_unflushed, faults,
+           joins, commits, ofetches, txc, txa, ns.segments, ns.drops, W.checks);
+    /* The replay check: the same seed must end in the same state (every
+     * node's files, byte for byte, and the model's figures). */
+    uint64_t digest = 14695981039346656037ULL;
+    for (int i = 0; i < n_nodes; i++)
+        digest = (digest ^ crashfs_digest(W.nodes[i].fs)) * 1099511628211ULL;
+    digest = (digest ^ (uint64_t)W.acked ^ ((uint64_t)W.checks << 20)) *
+             1099511628211ULL;
+    printf("sim seed %" PRIu64 " digest %016" PRIx64 "\n", seed, digest);
     world_free();
     return 0;
 }
