@@ -183,6 +183,7 @@ typedef struct fetch_ctx {
     proto_fetch_request rq;
     bool by_id;         /* v13+ */
     bool replica;       /* from a broker (reads to LEO) */
+    int32_t replica_id; /* that broker */
     bool bad_replica;   /* replica id not a broker */
     int32_t session_id; /* in the response */
     int16_t top_error;
@@ -393,6 +394,10 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     o->err = err;
     if (!o->log)
         return false;
+    /* A follower's fetch offset is its log end offset (Kafka's
+     * Partition.updateFollowerFetchState): the HW may move. */
+    if (c->replica)
+        repl_follower_fetched(brk->repl, p, c->replica_id, fp->fetch_offset);
     o->hw = log_high_watermark(o->log);
     o->lso = c->rq.isolation_level == 1 ? txn_lso(brk, o->log) /* txn hook */
                                         : log_last_stable_offset(o->log);
@@ -612,6 +617,7 @@ static bool fetch_decode(brk_req *req, fetch_ctx *c) {
                                                 : c->rq.replica_id;
     if (replica_id >= 0) {
         c->replica = true;
+        c->replica_id = replica_id;
         c->bad_replica = !cl_broker_find(brk->image, replica_id) ||
                          replica_id == brk->node_id;
     }

@@ -196,9 +196,9 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     req->brk = brk;
     req->arena = &box->arena;
     /* Produce works on the frame where it lies, in the connection's input
-     * buffer (valid and writable until on_frame returns): its handler never
-     * defers and keeps no pointer into the request once it returned (the
-     * records go to the page cache by pwrite, the response is encoded).
+     * buffer (valid and writable until on_frame returns): its handler keeps
+     * no pointer into the request once it returned (the records go to the
+     * page cache by pwrite; a deferred acks=all response owns its names).
      * Saves a copy of every produced byte. Every other request gets its own
      * copy: deferred ones (long-poll Fetch, joins) keep pointers into it. */
     bool borrowed = len >= 2 && sl_load_be16(frame) == 0;
@@ -277,7 +277,11 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         return false;
     }
     brk_status st = api->fn(req);
-    SL_ASSERT(!borrowed || st != BRK_DEFER);
+    if (borrowed && st == BRK_DEFER) { /* the frame goes when we return */
+        req->frame = NULL;
+        req->frame_len = 0;
+        rd_init(&req->body, NULL, 0);
+    }
     switch (st) {
     case BRK_DONE:
     case BRK_AFTER_FLUSH:

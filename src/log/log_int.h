@@ -29,7 +29,9 @@
  *     - LEO moves forward only in log_append (by the records appended) and
  *       backward only in log_truncate_to and in recovery (torn tail).
  *     - high_watermark moves only in log_set_high_watermark (clamped to
- *       [log start, LEO]) and is pulled down by truncation.
+ *       [log start, LEO], never backwards: the replica manager, src/replica,
+ *       is its caller for partition logs) and is pulled down by truncation
+ *       and pushed up to a new log start.
  *     - log_start_offset moves forward only in log_delete_records and in
  *       retention (drop_front_segments), never backward, and is at least
  *       the base offset of the first segment.

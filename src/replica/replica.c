@@ -409,16 +409,27 @@ static watch_list *watch_find(repl_manager *m, const repl_key *k, bool add) {
     return w;
 }
 
+/* Takes op out of the watch lists of its keys; a list left empty is freed
+ * (checks walk a copy of a list, never the list itself). */
 static void watch_drop(repl_manager *m, repl_op *op) {
     for (int i = 0; i < op->n_keys; i++) {
-        watch_list *w = watch_find(m, &op->keys[i], false);
-        if (!w)
-            continue;
-        for (int j = 0; j < w->n; j++)
-            if (w->ops[j] == op) {
-                w->ops[j] = w->ops[--w->n];
-                break;
+        size_t h = key_hash(&op->keys[i]) % m->n_wbuckets;
+        for (watch_list **pp = &m->wbuckets[h]; *pp; pp = &(*pp)->next) {
+            watch_list *w = *pp;
+            if (!key_eq(&w->key, &op->keys[i]))
+                continue;
+            for (int j = 0; j < w->n; j++)
+                if (w->ops[j] == op) {
+                    w->ops[j] = w->ops[--w->n];
+                    break;
+                }
+            if (w->n == 0) {
+                *pp = w->next;
+                free(w->ops);
+                free(w);
             }
+            break;
+        }
     }
 }
 
