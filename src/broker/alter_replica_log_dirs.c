@@ -80,7 +80,8 @@ static void tick(net_loop *loop, void *ctx) {
     brk_broker *brk = ctx;
     brk_mover *m = brk->mover;
     m->timer = 0;
-    int64_t rate = brk->image ? cl_alter_log_dirs_rate(brk->image) : -1;
+    int64_t rate = brk_cfg_i64(
+        brk->cfg, BRK_CFG_REPLICA_ALTER_LOG_DIRS_IO_MAX_BYTES_PER_SECOND);
     if (rate >= (1LL << 40)) /* Kafka's default is Long.MAX_VALUE */
         rate = -1;
     int64_t now = clk_mono_ns();

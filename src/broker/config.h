@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/util.h"
+
 typedef enum {
     CFG_BOOL,
     CFG_INT,   /* int32 */
@@ -154,10 +156,7 @@ static inline bool brk_cfg_bool(const brk_config *cfg, brk_cfg_id id) {
 }
 
 /* Topic configs. overrides: n name/value pairs (a topic's dynamic configs). */
-typedef struct brk_kv {
-    const char *name;
-    const char *value;
-} brk_kv;
+typedef sl_kv brk_kv; /* core/util.h, shared with the metadata image */
 
 /* The effective text of topic config id (CFG_F_TOPIC) for a topic with these
  * overrides; *src (may be NULL) gets where it came from. Returned text is
@@ -185,5 +184,10 @@ int64_t brk_topic_cfg_i64(const brk_config *cfg, const brk_kv *ov, size_t n,
                           brk_cfg_id id);
 double brk_topic_cfg_double(const brk_config *cfg, const brk_kv *ov, size_t n,
                             brk_cfg_id id);
+
+/* A new metadata image whose config hooks (cluster/image.h) write the
+ * dynamic broker configs into cfg and compute topics' log configs from it
+ * (image_config.c). cfg must outlive the image. */
+struct cl_image *brk_image_new(brk_config *cfg);
 
 #endif

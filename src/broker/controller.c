@@ -514,7 +514,7 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     if (!brk->image) {
-        brk->image = cl_image_new(brk->cfg);
+        brk->image = brk_image_new(brk->cfg);
         cl_image_set_listener(brk->image, brk_storage_on_image, brk);
     }
     if (!brk->ctl)

@@ -102,7 +102,7 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                      char *err, size_t errlen) {
     brk->storage = xcalloc(1, sizeof *brk->storage);
     brk->storage->sync_budget = CREATE_BATCH;
-    brk->image = cl_image_new(brk->cfg);
+    brk->image = brk_image_new(brk->cfg);
     cl_image_set_listener(brk->image, brk_storage_on_image, brk);
     log_config def;
     log_config_default(&def);

@@ -9,8 +9,10 @@
  *     hole once PartitionRecords 0..n-1 have been applied (a PartitionRecord
  *     beyond the end grows the array with NULLs until it is filled).
  *  2. by-name and by-id lookups see exactly the topics in `topics`.
- *  3. Broker configs (ConfigRecord type BROKER) go straight into brk_config
- *     as dynamic values; topic configs into the topic's overrides.
+ *  3. Broker configs (ConfigRecord type BROKER) of keys the node applies
+ *     go to the node through the config hooks (the image never touches
+ *     its configuration); topic configs into the topic's overrides, whose
+ *     effective log config the hooks compute.
  */
 #include "cluster/image.h"
 
@@ -27,8 +29,8 @@
  * of the BROKER resource that is not in the broker config table). */
 
 struct cl_image {
-    brk_config *cfg;
-    cl_topic **topics; /* sorted by name */
+    cl_config_hooks hooks; /* the node's, or none */
+    cl_topic **topics;     /* sorted by name */
     size_t n_topics, cap_topics;
     cl_broker *brokers;
     size_t n_brokers;
@@ -40,6 +42,7 @@ struct cl_image {
      * TOMB = deleted */
     cl_topic **by_id;
     size_t id_cap, id_used;
+    cl_topic id_tomb; /* ID_TOMB: never a topic, only its address counts */
     /* group and client-metrics config overrides: (resource type, resource
      * name, config name, value) */
     struct grp_cfg {
@@ -166,11 +169,21 @@ const cl_scram *cl_scram_creds(const cl_image *img, size_t *n) {
     return img->scram;
 }
 
-cl_image *cl_image_new(const brk_config *cfg) {
+cl_image *cl_image_new(void) {
     cl_image *img = xcalloc(1, sizeof *img);
-    img->cfg = (brk_config *)cfg;
     img->offset = -1;
     return img;
+}
+
+void cl_image_set_config_hooks(cl_image *img, const cl_config_hooks *h) {
+    img->hooks = *h;
+}
+
+static void refresh_log_config(cl_image *img, cl_topic *t) {
+    if (img->hooks.topic_log_config)
+        img->hooks.topic_log_config(img->hooks.ctx, t);
+    else
+        log_config_default(&t->log_cfg);
 }
 
 static void partition_free(cl_partition *p) {
@@ -389,8 +402,8 @@ cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len) {
     return found ? img->topics[i] : NULL;
 }
 
-static cl_topic id_tomb_;
-#define ID_TOMB (&id_tomb_)
+/* The deleted-slot marker of by_id: the image's own tomb (no static). */
+#define ID_TOMB (&img->id_tomb)
 
 static size_t id_hash(const uint8_t id[16]) {
     uint64_t h;
@@ -476,13 +489,13 @@ const char *cl_group_config(const cl_image *img, const char *group,
     return NULL;
 }
 
-size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
+size_t cl_group_configs(const cl_image *img, const char *group, sl_kv *out,
                         size_t max) {
     return cl_resource_configs(img, 32, group, out, max);
 }
 
 size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
-                           brk_kv *out, size_t max) {
+                           sl_kv *out, size_t max) {
     const char *group = res;
     size_t n = 0;
     for (size_t i = 0; i < img->n_gcfg && n < max; i++)
@@ -492,11 +505,6 @@ size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
             n++;
         }
     return n;
-}
-
-int64_t cl_alter_log_dirs_rate(const cl_image *img) {
-    return brk_cfg_i64(img->cfg,
-                       BRK_CFG_REPLICA_ALTER_LOG_DIRS_IO_MAX_BYTES_PER_SECOND);
 }
 
 size_t cl_config_resources(const cl_image *img, int8_t type, const char **out,
@@ -551,63 +559,6 @@ const char *cl_topic_config(const cl_topic *t, const char *name) {
     return NULL;
 }
 
-/* Recomputes the storage config of a topic from overrides + broker config. */
-void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t) {
-    log_config *lc = &t->log_cfg;
-    const brk_kv *ov = t->configs;
-    size_t n = t->n_configs;
-    memset(lc, 0, sizeof *lc);
-    lc->segment_bytes =
-        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_BYTES);
-    lc->segment_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_MS);
-    lc->retention_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_MS);
-    lc->retention_bytes =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_RETENTION_BYTES);
-    lc->max_message_bytes =
-        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MAX_MESSAGE_BYTES);
-    lc->index_interval_bytes =
-        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_INDEX_INTERVAL_BYTES);
-    lc->segment_index_bytes =
-        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_SEGMENT_INDEX_BYTES);
-    lc->flush_messages = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_FLUSH_MESSAGES);
-    lc->flush_ms = brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_FLUSH_MS);
-    lc->min_insync_replicas =
-        (int32_t)brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MIN_INSYNC_REPLICAS);
-    lc->timestamp_before_max_ms =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_BEFORE_MAX_MS);
-    lc->timestamp_after_max_ms =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_AFTER_MAX_MS);
-    lc->delete_retention_ms =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_DELETE_RETENTION_MS);
-    lc->min_compaction_lag_ms =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MIN_COMPACTION_LAG_MS);
-    lc->max_compaction_lag_ms =
-        brk_topic_cfg_i64(cfg, ov, n, BRK_TCFG_MAX_COMPACTION_LAG_MS);
-    lc->min_cleanable_dirty_ratio =
-        brk_topic_cfg_double(cfg, ov, n, BRK_TCFG_MIN_CLEANABLE_DIRTY_RATIO);
-    char tmp[32];
-    const char *cp =
-        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_CLEANUP_POLICY, NULL, tmp);
-    lc->cleanup_policy = 0;
-    if (cp && strstr(cp, "delete"))
-        lc->cleanup_policy |= LOG_CLEANUP_DELETE;
-    if (cp && strstr(cp, "compact"))
-        lc->cleanup_policy |= LOG_CLEANUP_COMPACT;
-    const char *ct =
-        brk_topic_cfg_text(cfg, ov, n, BRK_TCFG_COMPRESSION_TYPE, NULL, tmp);
-    static const char *const codecs[] = {"uncompressed", "gzip", "snappy",
-                                         "lz4", "zstd"};
-    lc->compression_type = LOG_COMPRESSION_PRODUCER;
-    for (int i = 0; i < 5; i++)
-        if (ct && !strcasecmp(ct, codecs[i]))
-            lc->compression_type = i;
-    const char *tt = brk_topic_cfg_text(
-        cfg, ov, n, BRK_TCFG_MESSAGE_TIMESTAMP_TYPE, NULL, tmp);
-    lc->message_timestamp_type = tt && !strcasecmp(tt, "LogAppendTime")
-                                     ? LOG_TS_LOG_APPEND_TIME
-                                     : LOG_TS_CREATE_TIME;
-}
-
 static int32_t *dup_ints(const int32_t *v, int32_t n) {
     int32_t *o = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *o);
     if (n > 0)
@@ -628,7 +579,7 @@ static void apply_topic(cl_image *img, const proto_topic_record *r) {
     t->internal = !strcmp(t->name, "__consumer_offsets") ||
                   !strcmp(t->name, "__transaction_state") ||
                   !strcmp(t->name, "__share_group_state");
-    cl_topic_refresh_log_config(img->cfg, t);
+    refresh_log_config(img, t);
     if (img->n_topics == img->cap_topics) {
         img->cap_topics = img->cap_topics ? img->cap_topics * 2 : 64;
         img->topics =
@@ -744,13 +695,13 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
                 t->configs[i].value = v;
             } else {
                 t->configs =
-                    xrealloc(t->configs, (t->n_configs + 1) * sizeof(brk_kv));
+                    xrealloc(t->configs, (t->n_configs + 1) * sizeof(sl_kv));
                 t->configs[t->n_configs].name = xstrdup(name);
                 t->configs[t->n_configs].value = v;
                 t->n_configs++;
             }
         }
-        cl_topic_refresh_log_config(img->cfg, t);
+        refresh_log_config(img, t);
         emit(img, CL_EV_TOPIC_CONFIG, t, NULL);
     } else if (r->resource_type == 32 ||
                r->resource_type == 16) { /* GROUP, CLIENT_METRICS */
@@ -760,8 +711,8 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
                  r->resource_name.p ? r->resource_name.p : "");
         apply_group_config(img, r->resource_type, group, name, &r->value);
     } else if (r->resource_type == 4) { /* BROKER */
-        int id = brk_config_find(name);
-        if (id < 0 || (brk_cfg_defs[id].flags & CFG_F_PLUGIN)) {
+        if (!img->hooks.broker_key ||
+            !img->hooks.broker_key(img->hooks.ctx, name)) {
             /* a key KafkaConfig does not define: kept (and described) as
              * Kafka keeps it, with no effect */
             char res[64];
@@ -774,10 +725,10 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
         bool def_scope = r->resource_name.len <= 0;
         char *v = r->value.len < 0 ? NULL
                                    : xstrndup(r->value.p, (size_t)r->value.len);
-        brk_config_set_dynamic(img->cfg, id, v, def_scope);
+        img->hooks.broker_config(img->hooks.ctx, name, v, def_scope);
         free(v);
         for (size_t i = 0; i < img->n_topics; i++)
-            cl_topic_refresh_log_config(img->cfg, img->topics[i]);
+            refresh_log_config(img, img->topics[i]);
         emit(img, CL_EV_BROKER_CONFIG, NULL, NULL);
     }
 }

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/config.h"
 #include "core/buf.h"
+#include "core/util.h"
 #include "log/log.h"
 
 typedef struct cl_topic cl_topic;
@@ -47,8 +47,9 @@ struct cl_topic {
     int32_t n_partitions;
     cl_partition **parts; /* [n_partitions], index = partition id */
     size_t n_configs;
-    brk_kv *configs;    /* overrides (owned strings) */
-    log_config log_cfg; /* effective storage config (overrides + broker) */
+    sl_kv *configs;     /* overrides (owned strings) */
+    log_config log_cfg; /* effective storage config (overrides + broker),
+                           computed by the config hooks */
 };
 
 typedef struct cl_endpoint {
@@ -70,7 +71,25 @@ typedef struct cl_broker {
 
 typedef struct cl_image cl_image;
 
-cl_image *cl_image_new(const brk_config *cfg);
+cl_image *cl_image_new(void);
+
+/* The image is pure: it never reads or writes the node's configuration.
+ * What must flow between the two goes through these hooks, registered by
+ * the node (broker/image_config.c); without them broker ConfigRecords are
+ * kept and described as unknown keys, and topics get log_config_default. */
+typedef struct cl_config_hooks {
+    void *ctx;
+    /* Whether a BROKER ConfigRecord's name is a config the node applies
+     * (else it is kept here, as Kafka keeps keys it does not define). */
+    bool (*broker_key)(void *ctx, const char *name);
+    /* A dynamic broker config changed: value NULL deletes it; def_scope is
+     * the cluster default (empty resource name), else this broker. */
+    void (*broker_config)(void *ctx, const char *name, const char *value,
+                          bool def_scope);
+    /* Computes t->log_cfg from t's overrides and the node's config. */
+    void (*topic_log_config)(void *ctx, cl_topic *t);
+} cl_config_hooks;
+void cl_image_set_config_hooks(cl_image *img, const cl_config_hooks *h);
 void cl_image_free(cl_image *img);
 
 /* Applies one metadata record value (the serialized KRaft record: frame
@@ -86,8 +105,6 @@ void cl_image_set_offset(cl_image *img, int64_t off);
 /* Writes the record value prefix: frame version 1, record type, version;
  * the caller then encodes the record itself (proto_<rec>_encode). */
 void cl_record_frame(buf *b, int16_t type, int16_t version);
-/* Recomputes t->log_cfg from its overrides and the broker config. */
-void cl_topic_refresh_log_config(const brk_config *cfg, cl_topic *t);
 
 cl_topic *cl_topic_find(cl_image *img, const char *name, size_t name_len);
 cl_topic *cl_topic_find_id(cl_image *img, const uint8_t id[16]);
@@ -101,16 +118,13 @@ const cl_broker *cl_brokers(const cl_image *img, size_t *n);
  * of one, or NULL; cl_group_configs copies up to max pairs of a group. */
 const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name);
-size_t cl_group_configs(const cl_image *img, const char *group, brk_kv *out,
+size_t cl_group_configs(const cl_image *img, const char *group, sl_kv *out,
                         size_t max);
 /* The same for any resource type kept this way: GROUP (32),
  * CLIENT_METRICS (16, a client-metrics subscription) and BROKER (4: dynamic
  * keys that are not KafkaConfig's, by node id or "" for the default). */
 size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
-                           brk_kv *out, size_t max);
-/* replica.alter.log.dirs.io.max.bytes.per.second of this node (its own
- * dynamic value, else the cluster default, else Kafka's Long.MAX_VALUE). */
-int64_t cl_alter_log_dirs_rate(const cl_image *img);
+                           sl_kv *out, size_t max);
 /* The resources of a type kept as above (GROUP 32, CLIENT_METRICS 16) that
  * have at least one config, each once (order unspecified, as Kafka's); up
  * to max. Returns the count. */

@@ -16,6 +16,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* A name/value pair of C strings (configs): owned by whoever holds it. */
+typedef struct sl_kv {
+    const char *name;
+    const char *value;
+} sl_kv;
+
 #define SL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -48,7 +48,7 @@ static bool apply(cl_image *img, buf *b) {
 TEST(cluster_image_applies_records) {
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     buf b;
     buf_init(&b, 128);
     /* many topics: lookups by name (sorted) and id (hashed) */
@@ -133,4 +133,84 @@ TEST(cluster_image_applies_records) {
     buf_free(&b);
     cl_image_free(img);
     brk_config_free(&cfg);
+}
+
+/* The image is pure: a broker ConfigRecord reaches the node only through
+ * the config hooks it registered (and every topic's log config is then
+ * recomputed by them); with no hooks the key is kept and described, and
+ * nothing else happens. */
+typedef struct hook_log {
+    int broker_calls, topic_calls;
+    char name[64], value[64];
+    bool def_scope;
+} hook_log;
+static bool hk_key(void *ctx, const char *name) {
+    (void)ctx;
+    return !strcmp(name, "log.retention.ms");
+}
+static void hk_broker(void *ctx, const char *name, const char *value,
+                      bool def_scope) {
+    hook_log *h = ctx;
+    h->broker_calls++;
+    snprintf(h->name, sizeof h->name, "%s", name);
+    snprintf(h->value, sizeof h->value, "%s", value ? value : "(null)");
+    h->def_scope = def_scope;
+}
+static void hk_topic(void *ctx, cl_topic *t) {
+    hook_log *h = ctx;
+    h->topic_calls++;
+    log_config_default(&t->log_cfg);
+    t->log_cfg.retention_ms = 1234;
+}
+
+static void broker_cfg_rec(buf *b, const char *name, const char *value) {
+    proto_config_record r;
+    proto_config_record_init(&r);
+    r.resource_type = 4;
+    r.resource_name = proto_str_c("");
+    r.name = proto_str_c(name);
+    r.value = proto_str_c(value);
+    cl_record_frame(b, 4, 0);
+    proto_config_record_encode(b, 0, &r);
+}
+
+TEST(cluster_image_config_flows_through_hooks) {
+    buf b;
+    buf_init(&b, 128);
+    /* no hooks: kept as an unknown key, described, no effect */
+    cl_image *img = cl_image_new();
+    broker_cfg_rec(&b, "log.retention.ms", "5000");
+    CHECK(apply(img, &b));
+    sl_kv kv[4];
+    CHECK_EQ(cl_resource_configs(img, 4, "", kv, 4), 1);
+    topic_rec(&b, "t", 1);
+    CHECK(apply(img, &b));
+    CHECK_EQ(cl_topic_find(img, "t", 1)->log_cfg.retention_ms,
+             (int64_t)7 * 24 * 3600 * 1000); /* log_config_default's */
+    cl_image_free(img);
+
+    /* with hooks: the node is told, and topics are recomputed */
+    hook_log h = {0};
+    cl_config_hooks hooks = {&h, hk_key, hk_broker, hk_topic};
+    img = cl_image_new();
+    cl_image_set_config_hooks(img, &hooks);
+    topic_rec(&b, "t", 1);
+    CHECK(apply(img, &b));
+    CHECK_EQ(h.topic_calls, 1);
+    broker_cfg_rec(&b, "log.retention.ms", "5000");
+    CHECK(apply(img, &b));
+    CHECK_EQ(h.broker_calls, 1);
+    CHECK(!strcmp(h.name, "log.retention.ms"));
+    CHECK(!strcmp(h.value, "5000"));
+    CHECK(h.def_scope);
+    CHECK_EQ(h.topic_calls, 2);
+    CHECK_EQ(cl_resource_configs(img, 4, "", kv, 4), 0);
+    CHECK_EQ(cl_topic_find(img, "t", 1)->log_cfg.retention_ms, 1234);
+    /* a key the node does not apply stays in the image */
+    broker_cfg_rec(&b, "no.such.key", "x");
+    CHECK(apply(img, &b));
+    CHECK_EQ(h.broker_calls, 1);
+    CHECK_EQ(cl_resource_configs(img, 4, "", kv, 4), 1);
+    cl_image_free(img);
+    buf_free(&b);
 }

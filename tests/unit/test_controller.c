@@ -91,7 +91,7 @@ static void on_done(void *arg, int16_t err) {
 TEST(ctl_submit_completes_after_durability_in_order) {
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     fake_log f = {{&fake_ops}, 0, 0, 0, 0};
     ctl_controller *c = ctl_new(img, &f.base);
     net_loop *loop = net_loop_new();
@@ -144,7 +144,7 @@ TEST(ctl_submit_completes_after_durability_in_order) {
 TEST(ctl_log_failure_fails_pending_submits) {
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     fake_log f = {{&fake_ops}, 0, 0, 0, 0};
     ctl_controller *c = ctl_new(img, &f.base);
     net_loop *loop = net_loop_new();
@@ -188,7 +188,7 @@ TEST(ctl_log_failure_fails_pending_submits) {
 TEST(ctl_without_loop_commits_inside_submit) {
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     fake_log f = {{&fake_ops}, 0, 0, 0, 0};
     ctl_controller *c = ctl_new(img, &f.base);
     done_log dl = {0};
@@ -251,7 +251,7 @@ TEST(ctl_meta_log_syncs_on_the_flusher_and_replays) {
     const char *dir = test_tmpdir();
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     log_partition *part;
     log_manager *m = open_meta(dir, &part);
     ctl_controller *c = ctl_new(img, ctl_meta_log_new(m, part));
@@ -288,7 +288,7 @@ TEST(ctl_meta_log_syncs_on_the_flusher_and_replays) {
     log_manager_close(m);
 
     /* a restart replays exactly what was committed */
-    img = cl_image_new(&cfg);
+    img = brk_image_new(&cfg);
     m = open_meta(dir, &part);
     c = ctl_new(img, ctl_meta_log_new(m, part));
     char err[256];
@@ -307,7 +307,7 @@ TEST(ctl_meta_log_fsync_error_fails_pending_submits) {
     const char *dir = test_tmpdir();
     brk_config cfg;
     brk_config_init(&cfg);
-    cl_image *img = cl_image_new(&cfg);
+    cl_image *img = brk_image_new(&cfg);
     log_partition *part;
     log_manager *m = open_meta(dir, &part);
     ctl_controller *c = ctl_new(img, ctl_meta_log_new(m, part));
