@@ -247,14 +247,31 @@ static bool same_acl(const cl_acl *a,
            str_is(c->principal, a->principal) && str_is(c->host, a->host);
 }
 
+/* CreateAcls' reply once its records committed (or failed): a commit
+ * error goes to every creation that wrote a record. In req->arena. */
+typedef struct create_acls_reply {
+    proto_create_acls_response rs;
+    int32_t *owner; /* creation index of each record */
+    int nv;
+    int16_t err;
+} create_acls_reply;
+
+static void create_acls_finish(brk_req *req, void *ctx) {
+    create_acls_reply *c = ctx;
+    for (int j = 0; j < c->nv && c->err; j++)
+        c->rs.results.v[c->owner[j]].error_code = c->err;
+    proto_create_acls_response_encode(brk_resp_buf(req), req->api_version,
+                                      &c->rs);
+}
+
 brk_status brk_handle_create_acls(brk_req *req) {
     proto_create_acls_request rq;
     if (proto_create_acls_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_create_acls_response rs;
-    proto_create_acls_response_init(&rs);
-    int32_t n = BRK_RESP_ARRAY(req, rs.results, rq.creations.n);
+    create_acls_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    proto_create_acls_response_init(&reply->rs);
+    int32_t n = BRK_RESP_ARRAY(req, reply->rs.results, rq.creations.n);
     bool on = authorizer_on(req);
     buf *vals = arena_calloc(req->arena, (size_t)n + 1, sizeof(buf));
     int32_t *owner = arena_calloc(req->arena, (size_t)n + 1, sizeof *owner);
@@ -262,7 +279,8 @@ brk_status brk_handle_create_acls(brk_req *req) {
     size_t na;
     const cl_acl *acls = cl_acls(req->brk->image, &na);
     for (int32_t i = 0; i < n; i++) {
-        proto_create_acls_response_acl_creation_result *r = &rs.results.v[i];
+        proto_create_acls_response_acl_creation_result *r =
+            &reply->rs.results.v[i];
         proto_create_acls_response_acl_creation_result_init(r);
         proto_create_acls_request_acl_creation *c = &rq.creations.v[i];
         if (!on) {
@@ -325,33 +343,49 @@ brk_status brk_handle_create_acls(brk_req *req) {
         proto_access_control_entry_record_encode(&vals[nv], 0, &e);
         owner[nv++] = i;
     }
-    int16_t e = nv ? ctl_commit(req->brk, vals, nv) : KERR_NONE;
-    for (int j = 0; j < nv; j++) {
+    reply->owner = owner;
+    reply->nv = nv;
+    brk_commit_wait *w = brk_commit_begin(req, create_acls_finish, reply);
+    brk_commit(w, vals, nv, &reply->err);
+    for (int j = 0; j < nv; j++)
         buf_free(&vals[j]);
-        if (e)
-            rs.results.v[owner[j]].error_code = e;
-    }
-    proto_create_acls_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }
 
 /* ---- DeleteAcls -------------------------------------------------------- */
+
+/* DeleteAcls' reply once its removals committed (or failed): a commit
+ * error goes to every filter without one. In req->arena. */
+typedef struct delete_acls_reply {
+    proto_delete_acls_response rs;
+    int16_t err;
+} delete_acls_reply;
+
+static void delete_acls_finish(brk_req *req, void *ctx) {
+    delete_acls_reply *d = ctx;
+    for (int32_t i = 0; i < d->rs.filter_results.n && d->err; i++)
+        if (!d->rs.filter_results.v[i].error_code)
+            d->rs.filter_results.v[i].error_code = d->err;
+    proto_delete_acls_response_encode(brk_resp_buf(req), req->api_version,
+                                      &d->rs);
+}
 
 brk_status brk_handle_delete_acls(brk_req *req) {
     proto_delete_acls_request rq;
     if (proto_delete_acls_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_delete_acls_response rs;
-    proto_delete_acls_response_init(&rs);
-    int32_t nf = BRK_RESP_ARRAY(req, rs.filter_results, rq.filters.n);
+    delete_acls_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    proto_delete_acls_response_init(&reply->rs);
+    brk_commit_wait *w = brk_commit_begin(req, delete_acls_finish, reply);
+    int32_t nf = BRK_RESP_ARRAY(req, reply->rs.filter_results, rq.filters.n);
     bool on = authorizer_on(req);
     size_t na;
     const cl_acl *acls = cl_acls(req->brk->image, &na);
     bool *gone = arena_calloc(req->arena, na + 1, sizeof *gone);
     for (int32_t i = 0; i < nf; i++) {
         proto_delete_acls_response_delete_acls_filter_result *r =
-            &rs.filter_results.v[i];
+            &reply->rs.filter_results.v[i];
         proto_delete_acls_response_delete_acls_filter_result_init(r);
         if (!on) {
             r->error_code = KERR_SECURITY_DISABLED;
@@ -412,14 +446,9 @@ brk_status brk_handle_delete_acls(brk_req *req) {
             proto_remove_access_control_entry_record_encode(&vals[j], 0, &d);
             j++;
         }
-        int16_t e = ctl_commit(req->brk, vals, nv);
+        brk_commit(w, vals, nv, &reply->err);
         for (int i = 0; i < nv; i++)
             buf_free(&vals[i]);
-        if (e)
-            for (int32_t i = 0; i < nf; i++)
-                if (!rs.filter_results.v[i].error_code)
-                    rs.filter_results.v[i].error_code = e;
     }
-    proto_delete_acls_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }

@@ -965,10 +965,237 @@ static int16_t topic_value_check(const brk_config *cfg, int id, const char *v,
     return KERR_NONE;
 }
 
-static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
-                              alter_op *ops, int32_t nops, bool incremental,
-                              bool validate_only, char *msg, size_t msglen) {
+/* The steps of alter_resource, one per resource type: validate the ops
+ * (APPEND/SUBTRACT resolved against the current value) and append the
+ * ConfigRecords to vals[*nv...] (unless validate_only). A Kafka error with
+ * msg, or KERR_NONE. */
+static int16_t topic_records(brk_req *req, proto_str rname, alter_op *ops,
+                             int32_t nops, bool incremental, bool validate_only,
+                             buf *vals, int *nv, char *msg, size_t msglen) {
     brk_broker *brk = req->brk;
+    int16_t e = KERR_NONE;
+    char *name = proto_str_dup(req->arena, rname);
+    size_t nlen = rname.len > 0 ? (size_t)rname.len : 0;
+    cl_topic *t = name ? cl_topic_find(brk->image, rname.p, nlen) : NULL;
+    if (!t) {
+        if (name && ctl_validate_topic_name(rname.p, nlen, msg, msglen))
+            return KERR_INVALID_TOPIC_EXCEPTION;
+        snprintf(msg, msglen, "The topic '%s' does not exist.",
+                 name ? name : "");
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    for (int32_t i = 0; i < nops && !e; i++) {
+        alter_op *o = &ops[i];
+        int id = brk_config_find_topic(o->name);
+        if (id < 0) {
+            snprintf(msg, msglen, "Unknown topic config name: %s", o->name);
+            e = KERR_INVALID_CONFIG;
+            break;
+        }
+        if ((o->op == 2 || o->op == 3) && brk_cfg_defs[id].type != CFG_LIST) {
+            snprintf(msg, msglen,
+                     "Can't %s to key %s because its type is not LIST.",
+                     o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
+            e = KERR_INVALID_CONFIG;
+            break;
+        }
+        if (o->op == 2 || o->op == 3) {
+            char tmp[32];
+            const char *cur = brk_topic_cfg_text(
+                brk->cfg, t->configs, t->n_configs, (brk_cfg_id)id, NULL, tmp);
+            o->value = list_edit(req->arena, cur, o->value ? o->value : "",
+                                 o->op == 2);
+            o->op = 0;
+        }
+        if (o->op == 0) {
+            e = brk_validate_topic_config(o->name, o->value, msg, msglen);
+            if (e)
+                break;
+            e = topic_value_check(brk->cfg, id, o->value, msg, msglen);
+            if (e)
+                break;
+        }
+    }
+    if (e || validate_only)
+        return e;
+    if (!incremental) /* full replacement: drop overrides not given */
+        for (size_t k = 0; k < t->n_configs; k++) {
+            bool kept = false;
+            for (int32_t i = 0; i < nops; i++)
+                kept |= !strcmp(ops[i].name, t->configs[k].name);
+            if (!kept) {
+                buf_init(&vals[*nv], 64);
+                ctl_config_record(&vals[(*nv)++], RES_TOPIC, t->name,
+                                  t->configs[k].name, NULL);
+            }
+        }
+    for (int32_t i = 0; i < nops; i++) {
+        buf_init(&vals[*nv], 64);
+        ctl_config_record(&vals[(*nv)++], RES_TOPIC, t->name, ops[i].name,
+                          ops[i].op == 1 ? NULL : ops[i].value);
+    }
+    return KERR_NONE;
+}
+
+static int16_t broker_records(brk_req *req, proto_str rname, alter_op *ops,
+                              int32_t nops, bool incremental,
+                              bool validate_only, buf *vals, int *nv, char *msg,
+                              size_t msglen) {
+    brk_broker *brk = req->brk;
+    int16_t e = KERR_NONE;
+    bool def_scope;
+    e = check_broker_name(req, rname, &def_scope, true, msg, msglen);
+    if (e)
+        return e;
+    e = check_broker_ops(req, ops, nops, def_scope, msg, msglen);
+    if (e || validate_only)
+        return e;
+    char nid[16];
+    snprintf(nid, sizeof nid, "%d", brk->node_id);
+    const char *res = def_scope ? "" : nid;
+    if (!incremental)
+        for (int i = 0; i < BRK_CFG_COUNT; i++) {
+            char *cur =
+                def_scope ? brk->cfg->dyn_default[i] : brk->cfg->dyn_broker[i];
+            if (!cur)
+                continue;
+            bool kept = false;
+            for (int32_t k = 0; k < nops; k++)
+                kept |= !strcmp(ops[k].name, brk_cfg_defs[i].name);
+            if (!kept) {
+                buf_init(&vals[*nv], 64);
+                ctl_config_record(&vals[(*nv)++], RES_BROKER, res,
+                                  brk_cfg_defs[i].name, NULL);
+            }
+        }
+    if (!incremental) { /* and the keys KafkaConfig does not define */
+        brk_kv unk[64];
+        size_t nu = cl_resource_configs(brk->image, RES_BROKER, res, unk, 64);
+        for (size_t u = 0; u < nu; u++) {
+            bool kept = false;
+            for (int32_t k = 0; k < nops; k++)
+                kept |= !strcmp(ops[k].name, unk[u].name);
+            if (!kept) {
+                buf_init(&vals[*nv], 64);
+                ctl_config_record(&vals[(*nv)++], RES_BROKER, res, unk[u].name,
+                                  NULL);
+            }
+        }
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        buf_init(&vals[*nv], 64);
+        ctl_config_record(&vals[(*nv)++], RES_BROKER, res, ops[i].name,
+                          ops[i].op == 1 ? NULL : ops[i].value);
+    }
+    return KERR_NONE;
+}
+
+static int16_t group_records(brk_req *req, proto_str rname, alter_op *ops,
+                             int32_t nops, bool incremental, bool validate_only,
+                             buf *vals, int *nv, char *msg, size_t msglen) {
+    brk_broker *brk = req->brk;
+    int16_t e = KERR_NONE;
+    char *group = proto_str_dup(req->arena, rname);
+    if (!group || !*group) {
+        snprintf(msg, msglen, "Default group resources are not allowed.");
+        return KERR_INVALID_REQUEST;
+    }
+    for (int32_t i = 0; i < nops && !e; i++) {
+        alter_op *o = &ops[i];
+        int id = brk_config_find_group(o->name);
+        if (o->op == 2 || o->op == 3) {
+            snprintf(msg, msglen,
+                     "Can't %s to key %s because its type is not LIST.",
+                     o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
+            e = KERR_INVALID_CONFIG;
+            break;
+        }
+        if (id < 0) {
+            snprintf(msg, msglen, "Unknown group config name: %s", o->name);
+            e = KERR_INVALID_CONFIG;
+            break;
+        }
+        if (o->op != 0)
+            continue;
+        if (brk_config_validate(id, o->value, msg, msglen) < 0) {
+            e = KERR_INVALID_CONFIG;
+            break;
+        }
+        if (id == BRK_GCFG_SHARE_AUTO_OFFSET_RESET &&
+            !share_offset_reset_ok(o->value)) {
+            snprintf(msg, msglen,
+                     "Invalid value %s for configuration %s: Invalid value "
+                     "`%s` for configuration %s. The value must be either "
+                     "'earliest', 'latest' or of the format "
+                     "'by_duration:<PnDTnHnMn.nS>'.",
+                     o->value, o->name, o->value, o->name);
+            e = KERR_INVALID_CONFIG;
+        }
+    }
+    if (!e)
+        e = group_validate_values(brk, group, ops, nops, incremental, msg,
+                                  msglen);
+    if (e || validate_only)
+        return e;
+    if (!incremental) {
+        brk_kv cur[32];
+        size_t nc = cl_group_configs(brk->image, group, cur, 32);
+        for (size_t k = 0; k < nc; k++) {
+            bool kept = false;
+            for (int32_t i = 0; i < nops; i++)
+                kept |= !strcmp(ops[i].name, cur[k].name);
+            if (!kept) {
+                buf_init(&vals[*nv], 64);
+                ctl_config_record(&vals[(*nv)++], RES_GROUP, group, cur[k].name,
+                                  NULL);
+            }
+        }
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        buf_init(&vals[*nv], 64);
+        ctl_config_record(&vals[(*nv)++], RES_GROUP, group, ops[i].name,
+                          ops[i].op == 1 ? NULL : ops[i].value);
+    }
+    return KERR_NONE;
+}
+
+static int16_t client_metrics_records(brk_req *req, proto_str rname,
+                                      alter_op *ops, int32_t nops,
+                                      bool incremental, bool validate_only,
+                                      buf *vals, int *nv, char *msg,
+                                      size_t msglen) {
+    brk_broker *brk = req->brk;
+    int16_t e = KERR_NONE;
+    char *sub = proto_str_dup(req->arena, rname);
+    e = check_client_metrics(sub, ops, nops, msg, msglen);
+    if (e || validate_only)
+        return e;
+    if (!incremental) {
+        brk_kv cur[8];
+        size_t nc =
+            cl_resource_configs(brk->image, RES_CLIENT_METRICS, sub, cur, 8);
+        for (size_t k = 0; k < nc; k++) {
+            bool kept = false;
+            for (int32_t i = 0; i < nops; i++)
+                kept |= !strcmp(ops[i].name, cur[k].name);
+            if (!kept) {
+                buf_init(&vals[*nv], 64);
+                ctl_config_record(&vals[(*nv)++], RES_CLIENT_METRICS, sub,
+                                  cur[k].name, NULL);
+            }
+        }
+    }
+    for (int32_t i = 0; i < nops; i++) {
+        buf_init(&vals[*nv], 64);
+        ctl_config_record(&vals[(*nv)++], RES_CLIENT_METRICS, sub, ops[i].name,
+                          ops[i].op == 1 ? NULL : ops[i].value);
+    }
+    return KERR_NONE;
+}
+
+/* The checks every resource's ops get first. */
+static int16_t check_ops(const alter_op *ops, int32_t nops, char *msg,
+                         size_t msglen) {
     for (int32_t i = 0; i < nops; i++)
         for (int32_t j = 0; j < i; j++)
             if (!strcmp(ops[i].name, ops[j].name)) {
@@ -988,213 +1215,39 @@ static int16_t alter_resource(brk_req *req, int8_t type, proto_str rname,
             snprintf(msg, msglen, "Unknown operations type %d", ops[i].op);
             return KERR_INVALID_REQUEST;
         }
+    return KERR_NONE;
+}
+
+/* Validates one resource's ops and submits its records through w; the
+ * commit's error lands in *commit_err. Returns a validation error (msg
+ * set) or KERR_NONE. */
+static int16_t alter_resource(brk_req *req, brk_commit_wait *w, int8_t type,
+                              proto_str rname, alter_op *ops, int32_t nops,
+                              bool incremental, bool validate_only,
+                              int16_t *commit_err, char *msg, size_t msglen) {
+    int16_t e = check_ops(ops, nops, msg, msglen);
+    if (e)
+        return e;
     /* room for every op plus the removals of a full replacement (each
      * table key, up to 64 other keys) */
     buf *vals = arena_calloc(req->arena, (size_t)(nops + BRK_CFG_COUNT + 65),
                              sizeof(buf));
     int nv = 0;
-    int16_t e = KERR_NONE;
-    if (type == RES_TOPIC) {
-        char *name = proto_str_dup(req->arena, rname);
-        size_t nlen = rname.len > 0 ? (size_t)rname.len : 0;
-        cl_topic *t = name ? cl_topic_find(brk->image, rname.p, nlen) : NULL;
-        if (!t) {
-            if (name && ctl_validate_topic_name(rname.p, nlen, msg, msglen))
-                return KERR_INVALID_TOPIC_EXCEPTION;
-            snprintf(msg, msglen, "The topic '%s' does not exist.",
-                     name ? name : "");
-            return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        }
-        for (int32_t i = 0; i < nops && !e; i++) {
-            alter_op *o = &ops[i];
-            int id = brk_config_find_topic(o->name);
-            if (id < 0) {
-                snprintf(msg, msglen, "Unknown topic config name: %s", o->name);
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-            if ((o->op == 2 || o->op == 3) &&
-                brk_cfg_defs[id].type != CFG_LIST) {
-                snprintf(msg, msglen,
-                         "Can't %s to key %s because its type is not LIST.",
-                         o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-            if (o->op == 2 || o->op == 3) {
-                char tmp[32];
-                const char *cur =
-                    brk_topic_cfg_text(brk->cfg, t->configs, t->n_configs,
-                                       (brk_cfg_id)id, NULL, tmp);
-                o->value = list_edit(req->arena, cur, o->value ? o->value : "",
-                                     o->op == 2);
-                o->op = 0;
-            }
-            if (o->op == 0) {
-                e = brk_validate_topic_config(o->name, o->value, msg, msglen);
-                if (e)
-                    break;
-                e = topic_value_check(brk->cfg, id, o->value, msg, msglen);
-                if (e)
-                    break;
-            }
-        }
-        if (e || validate_only)
-            return e;
-        if (!incremental) /* full replacement: drop overrides not given */
-            for (size_t k = 0; k < t->n_configs; k++) {
-                bool kept = false;
-                for (int32_t i = 0; i < nops; i++)
-                    kept |= !strcmp(ops[i].name, t->configs[k].name);
-                if (!kept) {
-                    buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_TOPIC, t->name,
-                                      t->configs[k].name, NULL);
-                }
-            }
-        for (int32_t i = 0; i < nops; i++) {
-            buf_init(&vals[nv], 64);
-            ctl_config_record(&vals[nv++], RES_TOPIC, t->name, ops[i].name,
-                              ops[i].op == 1 ? NULL : ops[i].value);
-        }
-    } else if (type == RES_BROKER) {
-        bool def_scope;
-        e = check_broker_name(req, rname, &def_scope, true, msg, msglen);
-        if (e)
-            return e;
-        e = check_broker_ops(req, ops, nops, def_scope, msg, msglen);
-        if (e || validate_only)
-            return e;
-        char nid[16];
-        snprintf(nid, sizeof nid, "%d", brk->node_id);
-        const char *res = def_scope ? "" : nid;
-        if (!incremental)
-            for (int i = 0; i < BRK_CFG_COUNT; i++) {
-                char *cur = def_scope ? brk->cfg->dyn_default[i]
-                                      : brk->cfg->dyn_broker[i];
-                if (!cur)
-                    continue;
-                bool kept = false;
-                for (int32_t k = 0; k < nops; k++)
-                    kept |= !strcmp(ops[k].name, brk_cfg_defs[i].name);
-                if (!kept) {
-                    buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_BROKER, res,
-                                      brk_cfg_defs[i].name, NULL);
-                }
-            }
-        if (!incremental) { /* and the keys KafkaConfig does not define */
-            brk_kv unk[64];
-            size_t nu =
-                cl_resource_configs(brk->image, RES_BROKER, res, unk, 64);
-            for (size_t u = 0; u < nu; u++) {
-                bool kept = false;
-                for (int32_t k = 0; k < nops; k++)
-                    kept |= !strcmp(ops[k].name, unk[u].name);
-                if (!kept) {
-                    buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_BROKER, res, unk[u].name,
-                                      NULL);
-                }
-            }
-        }
-        for (int32_t i = 0; i < nops; i++) {
-            buf_init(&vals[nv], 64);
-            ctl_config_record(&vals[nv++], RES_BROKER, res, ops[i].name,
-                              ops[i].op == 1 ? NULL : ops[i].value);
-        }
-    } else if (type == RES_GROUP) {
-        char *group = proto_str_dup(req->arena, rname);
-        if (!group || !*group) {
-            snprintf(msg, msglen, "Default group resources are not allowed.");
-            return KERR_INVALID_REQUEST;
-        }
-        for (int32_t i = 0; i < nops && !e; i++) {
-            alter_op *o = &ops[i];
-            int id = brk_config_find_group(o->name);
-            if (o->op == 2 || o->op == 3) {
-                snprintf(msg, msglen,
-                         "Can't %s to key %s because its type is not LIST.",
-                         o->op == 2 ? "APPEND" : "SUBTRACT", o->name);
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-            if (id < 0) {
-                snprintf(msg, msglen, "Unknown group config name: %s", o->name);
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-            if (o->op != 0)
-                continue;
-            if (brk_config_validate(id, o->value, msg, msglen) < 0) {
-                e = KERR_INVALID_CONFIG;
-                break;
-            }
-            if (id == BRK_GCFG_SHARE_AUTO_OFFSET_RESET &&
-                !share_offset_reset_ok(o->value)) {
-                snprintf(msg, msglen,
-                         "Invalid value %s for configuration %s: Invalid value "
-                         "`%s` for configuration %s. The value must be either "
-                         "'earliest', 'latest' or of the format "
-                         "'by_duration:<PnDTnHnMn.nS>'.",
-                         o->value, o->name, o->value, o->name);
-                e = KERR_INVALID_CONFIG;
-            }
-        }
-        if (!e)
-            e = group_validate_values(brk, group, ops, nops, incremental, msg,
-                                      msglen);
-        if (e || validate_only)
-            return e;
-        if (!incremental) {
-            brk_kv cur[32];
-            size_t nc = cl_group_configs(brk->image, group, cur, 32);
-            for (size_t k = 0; k < nc; k++) {
-                bool kept = false;
-                for (int32_t i = 0; i < nops; i++)
-                    kept |= !strcmp(ops[i].name, cur[k].name);
-                if (!kept) {
-                    buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_GROUP, group,
-                                      cur[k].name, NULL);
-                }
-            }
-        }
-        for (int32_t i = 0; i < nops; i++) {
-            buf_init(&vals[nv], 64);
-            ctl_config_record(&vals[nv++], RES_GROUP, group, ops[i].name,
-                              ops[i].op == 1 ? NULL : ops[i].value);
-        }
-    } else if (type == RES_CLIENT_METRICS) {
-        char *sub = proto_str_dup(req->arena, rname);
-        e = check_client_metrics(sub, ops, nops, msg, msglen);
-        if (e || validate_only)
-            return e;
-        if (!incremental) {
-            brk_kv cur[8];
-            size_t nc = cl_resource_configs(brk->image, RES_CLIENT_METRICS, sub,
-                                            cur, 8);
-            for (size_t k = 0; k < nc; k++) {
-                bool kept = false;
-                for (int32_t i = 0; i < nops; i++)
-                    kept |= !strcmp(ops[i].name, cur[k].name);
-                if (!kept) {
-                    buf_init(&vals[nv], 64);
-                    ctl_config_record(&vals[nv++], RES_CLIENT_METRICS, sub,
-                                      cur[k].name, NULL);
-                }
-            }
-        }
-        for (int32_t i = 0; i < nops; i++) {
-            buf_init(&vals[nv], 64);
-            ctl_config_record(&vals[nv++], RES_CLIENT_METRICS, sub, ops[i].name,
-                              ops[i].op == 1 ? NULL : ops[i].value);
-        }
-    } else {
+    int16_t (*step)(brk_req *, proto_str, alter_op *, int32_t, bool, bool,
+                    buf *, int *, char *, size_t) =
+        type == RES_TOPIC            ? topic_records
+        : type == RES_BROKER         ? broker_records
+        : type == RES_GROUP          ? group_records
+        : type == RES_CLIENT_METRICS ? client_metrics_records
+                                     : NULL;
+    if (!step) {
         snprintf(msg, msglen, "Unknown resource type %d", type);
         return KERR_INVALID_REQUEST;
     }
-    e = ctl_commit(brk, vals, nv);
+    e = step(req, rname, ops, nops, incremental, validate_only, vals, &nv, msg,
+             msglen);
+    if (!e && !validate_only)
+        brk_commit(w, vals, nv, commit_err);
     for (int i = 0; i < nv; i++)
         buf_free(&vals[i]);
     return e;
@@ -1223,25 +1276,40 @@ static bool dup_resource(const alter_res *res, int32_t n, int32_t i) {
     return false;
 }
 
-static void alter_all(brk_req *req, alter_res *res, int32_t n, bool incremental,
-                      bool validate_only) {
+/* Validates and submits every resource; the reply (finish) waits for the
+ * commits. A commit error is reported with Kafka's message for it. */
+static brk_status alter_all(brk_req *req, alter_res *res, int32_t n,
+                            bool incremental, bool validate_only,
+                            brk_commit_finish_fn finish, void *ctx) {
+    brk_commit_wait *w = brk_commit_begin(req, finish, ctx);
     for (int32_t i = 0; i < n; i++) {
         char msg[512] = "";
         int16_t e;
+        res[i].error_message = PROTO_STR_NULL;
         if (dup_resource(res, n, i)) {
             e = KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg,
                      "Each resource must appear at most once.");
         } else {
-            e = alter_resource(req, res[i].type, res[i].name, res[i].ops,
-                               res[i].nops, incremental, validate_only, msg,
-                               sizeof msg);
+            e = alter_resource(req, w, res[i].type, res[i].name, res[i].ops,
+                               res[i].nops, incremental, validate_only,
+                               &res[i].error_code, msg, sizeof msg);
         }
-        res[i].error_code = e;
-        res[i].error_message =
-            e ? sdup(req, msg[0] ? msg : proto_error_message(e))
-              : PROTO_STR_NULL;
+        if (e) {
+            res[i].error_code = e;
+            res[i].error_message =
+                sdup(req, msg[0] ? msg : proto_error_message(e));
+        }
     }
+    return brk_commit_end(w);
+}
+
+/* A failed commit's message (validation errors have theirs already). */
+static void commit_messages(brk_req *req, alter_res *res, int32_t n) {
+    for (int32_t i = 0; i < n; i++)
+        if (res[i].error_code && res[i].error_message.len < 0)
+            res[i].error_message =
+                sdup(req, proto_error_message(res[i].error_code));
 }
 
 static alter_op *new_ops(brk_req *req, int32_t n) {
@@ -1256,15 +1324,38 @@ static void set_op(brk_req *req, alter_op *op, proto_str name,
     op->value = brk_config_value_dup(req->arena, value);
 }
 
+/* A reply waiting for its resources' commits, in req->arena. */
+typedef struct alter_reply {
+    alter_res *res;
+    int32_t n;
+} alter_reply;
+
+static void alter_configs_finish(brk_req *req, void *ctx) {
+    alter_reply *a = ctx;
+    commit_messages(req, a->res, a->n);
+    proto_alter_configs_response rs;
+    proto_alter_configs_response_init(&rs);
+    (void)BRK_RESP_ARRAY(req, rs.responses, a->n);
+    for (int32_t i = 0; i < a->n; i++) {
+        proto_alter_configs_response_alter_configs_resource_response *r =
+            &rs.responses.v[i];
+        proto_alter_configs_response_alter_configs_resource_response_init(r);
+        r->resource_type = a->res[i].type;
+        r->resource_name = a->res[i].name;
+        r->error_code = a->res[i].error_code;
+        r->error_message = a->res[i].error_message;
+    }
+    proto_alter_configs_response_encode(brk_resp_buf(req), req->api_version,
+                                        &rs);
+}
+
 brk_status brk_handle_alter_configs(brk_req *req) {
     proto_alter_configs_request rq;
     if (proto_alter_configs_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_alter_configs_response rs;
-    proto_alter_configs_response_init(&rs);
-    int32_t n = BRK_RESP_ARRAY(req, rs.responses, rq.resources.n);
-    alter_res *res = arena_calloc(req->arena, (size_t)n, sizeof *res);
+    int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
+    alter_res *res = arena_calloc(req->arena, (size_t)n + 1, sizeof *res);
     for (int32_t i = 0; i < n; i++) {
         proto_alter_configs_request_alter_configs_resource *q =
             &rq.resources.v[i];
@@ -1281,19 +1372,31 @@ brk_status brk_handle_alter_configs(brk_req *req) {
             res[i].ops[k].op = 0;
         }
     }
-    alter_all(req, res, n, false, rq.validate_only);
-    for (int32_t i = 0; i < n; i++) {
-        proto_alter_configs_response_alter_configs_resource_response *r =
-            &rs.responses.v[i];
-        proto_alter_configs_response_alter_configs_resource_response_init(r);
-        r->resource_type = res[i].type;
-        r->resource_name = res[i].name;
-        r->error_code = res[i].error_code;
-        r->error_message = res[i].error_message;
+    alter_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    reply->res = res;
+    reply->n = n;
+    return alter_all(req, res, n, false, rq.validate_only, alter_configs_finish,
+                     reply);
+}
+
+static void incremental_alter_configs_finish(brk_req *req, void *ctx) {
+    alter_reply *a = ctx;
+    commit_messages(req, a->res, a->n);
+    proto_incremental_alter_configs_response rs;
+    proto_incremental_alter_configs_response_init(&rs);
+    (void)BRK_RESP_ARRAY(req, rs.responses, a->n);
+    for (int32_t i = 0; i < a->n; i++) {
+        proto_incremental_alter_configs_response_alter_configs_resource_response
+            *r = &rs.responses.v[i];
+        proto_incremental_alter_configs_response_alter_configs_resource_response_init(
+            r);
+        r->resource_type = a->res[i].type;
+        r->resource_name = a->res[i].name;
+        r->error_code = a->res[i].error_code;
+        r->error_message = a->res[i].error_message;
     }
-    proto_alter_configs_response_encode(brk_resp_buf(req), req->api_version,
-                                        &rs);
-    return BRK_DONE;
+    proto_incremental_alter_configs_response_encode(brk_resp_buf(req),
+                                                    req->api_version, &rs);
 }
 
 brk_status brk_handle_incremental_alter_configs(brk_req *req) {
@@ -1301,10 +1404,8 @@ brk_status brk_handle_incremental_alter_configs(brk_req *req) {
     if (proto_incremental_alter_configs_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_incremental_alter_configs_response rs;
-    proto_incremental_alter_configs_response_init(&rs);
-    int32_t n = BRK_RESP_ARRAY(req, rs.responses, rq.resources.n);
-    alter_res *res = arena_calloc(req->arena, (size_t)n, sizeof *res);
+    int32_t n = rq.resources.n > 0 ? rq.resources.n : 0;
+    alter_res *res = arena_calloc(req->arena, (size_t)n + 1, sizeof *res);
     for (int32_t i = 0; i < n; i++) {
         proto_incremental_alter_configs_request_alter_configs_resource *q =
             &rq.resources.v[i];
@@ -1318,18 +1419,9 @@ brk_status brk_handle_incremental_alter_configs(brk_req *req) {
             res[i].ops[k].op = q->configs.v[k].config_operation;
         }
     }
-    alter_all(req, res, n, true, rq.validate_only);
-    for (int32_t i = 0; i < n; i++) {
-        proto_incremental_alter_configs_response_alter_configs_resource_response
-            *r = &rs.responses.v[i];
-        proto_incremental_alter_configs_response_alter_configs_resource_response_init(
-            r);
-        r->resource_type = res[i].type;
-        r->resource_name = res[i].name;
-        r->error_code = res[i].error_code;
-        r->error_message = res[i].error_message;
-    }
-    proto_incremental_alter_configs_response_encode(brk_resp_buf(req),
-                                                    req->api_version, &rs);
-    return BRK_DONE;
+    alter_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    reply->res = res;
+    reply->n = n;
+    return alter_all(req, res, n, true, rq.validate_only,
+                     incremental_alter_configs_finish, reply);
 }

@@ -42,6 +42,82 @@ int16_t ctl_commit(brk_broker *brk, buf *values, int n) {
     return ctl_commit_sync(brk->ctl, values, n);
 }
 
+/* ---- deferred replies on commits (internal.h) ---- */
+
+struct brk_commit_wait {
+    brk_req *req;
+    brk_commit_finish_fn finish;
+    void *ctx;
+    int pending; /* submits not completed */
+    bool ended;  /* brk_commit_end was called */
+};
+
+typedef struct commit_one {
+    brk_commit_wait *w;
+    int16_t *err_out;
+    ctl_done_fn then; /* runs first, may be NULL */
+    void *then_arg;
+} commit_one;
+
+brk_commit_wait *brk_commit_begin(brk_req *req, brk_commit_finish_fn finish,
+                                  void *ctx) {
+    brk_commit_wait *w = arena_calloc(req->arena, 1, sizeof *w);
+    w->req = req;
+    w->finish = finish;
+    w->ctx = ctx;
+    return w;
+}
+
+static void commit_done(void *arg, int16_t err) {
+    commit_one *o = arg;
+    brk_commit_wait *w = o->w;
+    if (o->then)
+        o->then(o->then_arg, err);
+    if (o->err_out)
+        *o->err_out = err;
+    SL_ASSERT(w->pending > 0);
+    if (--w->pending == 0 && w->ended) {
+        w->finish(w->req, w->ctx);
+        brk_req_complete(w->req, BRK_DONE);
+    }
+}
+
+void brk_commit(brk_commit_wait *w, const buf *values, int n,
+                int16_t *err_out) {
+    brk_commit_then(w, values, n, err_out, NULL, NULL);
+}
+
+brk_broker *brk_commit_broker(const brk_commit_wait *w) {
+    return w->req->brk;
+}
+
+void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
+                     int16_t *err_out, ctl_done_fn then, void *then_arg) {
+    SL_ASSERT(!w->ended);
+    if (n <= 0) {
+        if (err_out)
+            *err_out = KERR_NONE;
+        if (then)
+            then(then_arg, KERR_NONE);
+        return;
+    }
+    commit_one *o = arena_calloc(w->req->arena, 1, sizeof *o);
+    o->w = w;
+    o->err_out = err_out;
+    o->then = then;
+    o->then_arg = then_arg;
+    w->pending++;
+    ctl_submit(w->req->brk->ctl, values, n, commit_done, o);
+}
+
+brk_status brk_commit_end(brk_commit_wait *w) {
+    w->ended = true;
+    if (w->pending)
+        return BRK_DEFER;
+    w->finish(w->req, w->ctx);
+    return BRK_DONE;
+}
+
 /* Kafka's Topic.validate: non-empty, not "." or "..", at most 249 chars,
  * only [a-zA-Z0-9._-]; the messages of Kafka 4.3's detectInvalidTopic.
  * name is checked with all its len bytes (a NUL is an illegal character);
@@ -137,17 +213,56 @@ static void assign(brk_broker *brk, int32_t first_part, int32_t n_parts,
             out[p * rf + r] = ids[(start + first_part + p + r) % n];
 }
 
-int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
-                         int16_t rf, const int32_t *assignment,
-                         const brk_kv *configs, size_t n_configs,
-                         uint8_t id_out[16]) {
-    uint8_t id[16];
+/* ---- topics: records, then a commit (sync) or a submit (async) ---- */
+
+/* Topic names whose creation is submitted and not committed yet: a second
+ * create of one answers TOPIC_ALREADY_EXISTS, as if it were committed. */
+struct brk_creating {
+    char **names;
+    size_t n, cap;
+};
+
+bool ctl_topic_creating(brk_broker *brk, const char *name) {
+    struct brk_creating *c = brk->creating;
+    for (size_t i = 0; c && i < c->n; i++)
+        if (!strcmp(c->names[i], name))
+            return true;
+    return false;
+}
+
+static void creating_add(brk_broker *brk, const char *name) {
+    if (!brk->creating)
+        brk->creating = xcalloc(1, sizeof *brk->creating);
+    struct brk_creating *c = brk->creating;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->names = xrealloc(c->names, c->cap * sizeof *c->names);
+    }
+    c->names[c->n++] = xstrdup(name);
+}
+
+static void creating_del(brk_broker *brk, const char *name) {
+    struct brk_creating *c = brk->creating;
+    for (size_t i = 0; c && i < c->n; i++)
+        if (!strcmp(c->names[i], name)) {
+            free(c->names[i]);
+            c->names[i] = c->names[--c->n];
+            return;
+        }
+}
+
+/* The records of a new topic: TopicRecord, ConfigRecords, PartitionRecords
+ * (*n of them, in vals to free with records_free); id gets the new id. */
+static buf *topic_records(brk_broker *brk, const char *name, int32_t n_parts,
+                          int16_t rf, const int32_t *assignment,
+                          const brk_kv *configs, size_t n_configs,
+                          uint8_t id[16], int *n) {
     do
         uuid_random(id);
     while (cl_topic_find_id(brk->image, id));
-    int n = 1 + (int)n_configs + n_parts;
-    buf *vals = xcalloc((size_t)n, sizeof(buf));
-    for (int i = 0; i < n; i++)
+    *n = 1 + (int)n_configs + n_parts;
+    buf *vals = xcalloc((size_t)*n, sizeof(buf));
+    for (int i = 0; i < *n; i++)
         buf_init(&vals[i], 64);
     proto_topic_record tr;
     proto_topic_record_init(&tr);
@@ -167,25 +282,90 @@ int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
     for (int32_t p = 0; p < n_parts; p++)
         partition_record(&vals[1 + n_configs + (size_t)p], id, p,
                          assignment + (size_t)p * (size_t)rf, rf);
-    int16_t e = ctl_commit(brk, vals, n);
+    free(a);
+    return vals;
+}
+
+static void records_free(buf *vals, int n) {
     for (int i = 0; i < n; i++)
         buf_free(&vals[i]);
     free(vals);
-    free(a);
-    if (!e) {
+}
+
+/* What a topic creation does on commit, whichever way it was made. */
+typedef struct topic_created {
+    brk_broker *brk;
+    char *name;
+    uint8_t id[16];
+    int32_t n_parts;
+    int16_t rf;
+} topic_created;
+
+static void on_topic_created(void *arg, int16_t err) {
+    topic_created *c = arg;
+    creating_del(c->brk, c->name);
+    if (!err) {
         char ids[23];
-        uuid_to_string(id, ids);
+        uuid_to_string(c->id, ids);
         SL_INFO("controller",
                 "Created topic %s with topic ID %s, %d partitions, replication "
                 "factor %d",
-                name, ids, n_parts, rf);
-        if (id_out)
-            memcpy(id_out, id, 16);
+                c->name, ids, c->n_parts, c->rf);
     }
+    free(c->name);
+    free(c);
+}
+
+int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
+                         int16_t rf, const int32_t *assignment,
+                         const brk_kv *configs, size_t n_configs,
+                         uint8_t id_out[16]) {
+    uint8_t id[16];
+    int n;
+    buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
+                              n_configs, id, &n);
+    topic_created *c = xcalloc(1, sizeof *c);
+    *c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
+    memcpy(c->id, id, 16);
+    creating_add(brk, name);
+    int16_t e = ctl_commit(brk, vals, n);
+    on_topic_created(c, e);
+    records_free(vals, n);
+    if (!e && id_out)
+        memcpy(id_out, id, 16);
     return e;
 }
 
-int16_t ctl_delete_topic(brk_broker *brk, cl_topic *t) {
+void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
+                            brk_broker *brk, const char *name, int32_t n_parts,
+                            int16_t rf, const int32_t *assignment,
+                            const brk_kv *configs, size_t n_configs,
+                            uint8_t id_out[16]) {
+    uint8_t id[16];
+    int n;
+    buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
+                              n_configs, id, &n);
+    topic_created *c = xcalloc(1, sizeof *c);
+    *c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
+    memcpy(c->id, id, 16);
+    creating_add(brk, name);
+    if (id_out)
+        memcpy(id_out, id, 16);
+    if (w)
+        brk_commit_then(w, vals, n, err_out, on_topic_created, c);
+    else
+        ctl_submit(brk->ctl, vals, n, on_topic_created, c);
+    records_free(vals, n);
+}
+
+static void on_topic_deleted(void *arg, int16_t err) {
+    char *name = arg;
+    if (!err)
+        SL_INFO("controller", "Deleted topic %s", name);
+    free(name);
+}
+
+void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t) {
     proto_remove_topic_record r;
     proto_remove_topic_record_init(&r);
     memcpy(r.topic_id.b, t->id, 16);
@@ -193,21 +373,18 @@ int16_t ctl_delete_topic(brk_broker *brk, cl_topic *t) {
     buf_init(&v, 32);
     cl_record_frame(&v, 9, 0);
     proto_remove_topic_record_encode(&v, 0, &r);
-    char name[256];
-    snprintf(name, sizeof name, "%s", t->name);
-    int16_t e = ctl_commit(brk, &v, 1);
+    brk_commit_then(w, &v, 1, err_out, on_topic_deleted, xstrdup(t->name));
     buf_free(&v);
-    if (!e)
-        SL_INFO("controller", "Deleted topic %s", name);
-    return e;
 }
 
-int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
-                              const int32_t *assignment, int16_t rf) {
+void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
+                           int32_t new_total, const int32_t *assignment,
+                           int16_t rf) {
+    brk_broker *brk = brk_commit_broker(w);
     int32_t old = t->n_partitions;
     int32_t add = new_total - old;
     if (add <= 0)
-        return KERR_NONE;
+        return;
     int32_t *a = NULL;
     if (!assignment) {
         a = xmalloc((size_t)add * (size_t)rf * sizeof(int32_t));
@@ -220,12 +397,9 @@ int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
         partition_record(&vals[p], t->id, old + p,
                          assignment + (size_t)p * (size_t)rf, rf);
     }
-    int16_t e = ctl_commit(brk, vals, add);
-    for (int32_t p = 0; p < add; p++)
-        buf_free(&vals[p]);
-    free(vals);
+    brk_commit(w, vals, add, err_out);
+    records_free(vals, add);
     free(a);
-    return e;
 }
 
 /* Kafka's ProducerIdControlManager: a broker asks for a block of producer
@@ -378,6 +552,12 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
 void brk_cluster_stop(brk_broker *brk) {
     ctl_free(brk->ctl); /* completes what is pending */
     brk->ctl = NULL;
+    if (brk->creating) {
+        SL_ASSERT(brk->creating->n == 0); /* all completed above */
+        free(brk->creating->names);
+        free(brk->creating);
+        brk->creating = NULL;
+    }
     cl_image_free(brk->image);
     brk->image = NULL;
 }

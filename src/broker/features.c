@@ -195,14 +195,40 @@ static int16_t update_one(brk_broker *brk, const fupd *u, const fupd *all,
     return KERR_NONE;
 }
 
+/* UpdateFeatures' reply once its records committed (or failed, or
+ * nothing was written). In req->arena. */
+typedef struct update_features_reply {
+    int16_t err;
+    const char *msg; /* for a validation error */
+    proto_update_features_request_feature_update_key *updates;
+    int n;
+} update_features_reply;
+
+static void update_features_finish(brk_req *req, void *ctx) {
+    update_features_reply *c = ctx;
+    proto_update_features_response rs;
+    proto_update_features_response_init(&rs);
+    rs.error_code = c->err;
+    rs.error_message = c->err ? proto_str_c(c->msg) : PROTO_STR_NULL;
+    if (!c->err && req->api_version <= 1) {
+        int32_t nr = BRK_RESP_ARRAY(req, rs.results, c->n);
+        for (int32_t i = 0; i < nr; i++) {
+            proto_update_features_response_updatable_feature_result_init(
+                &rs.results.v[i]);
+            rs.results.v[i].feature = c->updates[i].feature;
+            rs.results.v[i].error_message = PROTO_STR_NULL;
+        }
+    }
+    proto_update_features_response_encode(brk_resp_buf(req), req->api_version,
+                                          &rs);
+}
+
 brk_status brk_handle_update_features(brk_req *req) {
     proto_update_features_request rq;
     if (proto_update_features_request_decode(&req->body, req->arena,
                                              req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     brk_broker *brk = req->brk;
-    proto_update_features_response rs;
-    proto_update_features_response_init(&rs);
     int n = rq.feature_updates.n > 0 ? rq.feature_updates.n : 0;
     fupd *u = arena_calloc(req->arena, (size_t)n + 1, sizeof *u);
     int16_t err = KERR_NONE;
@@ -243,24 +269,15 @@ brk_status brk_handle_update_features(brk_req *req) {
         else
             buf_free(&recs[nrec]);
     }
-    if (!err && !(req->api_version >= 1 && rq.validate_only) && nrec)
-        err = ctl_commit(brk, recs, nrec);
+    update_features_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    reply->err = err;
+    reply->msg = arena_strndup(req->arena, msg, strlen(msg));
+    reply->updates = rq.feature_updates.v;
+    reply->n = n;
+    brk_commit_wait *w = brk_commit_begin(req, update_features_finish, reply);
+    if (!err && !(req->api_version >= 1 && rq.validate_only))
+        brk_commit(w, recs, nrec, &reply->err);
     for (int i = 0; i < nrec; i++)
         buf_free(&recs[i]);
-    rs.error_code = err;
-    rs.error_message =
-        err ? proto_str_c(arena_strndup(req->arena, msg, strlen(msg)))
-            : PROTO_STR_NULL;
-    if (!err && req->api_version <= 1) {
-        int32_t nr = BRK_RESP_ARRAY(req, rs.results, n);
-        for (int32_t i = 0; i < nr; i++) {
-            proto_update_features_response_updatable_feature_result_init(
-                &rs.results.v[i]);
-            rs.results.v[i].feature = rq.feature_updates.v[i].feature;
-            rs.results.v[i].error_message = PROTO_STR_NULL;
-        }
-    }
-    proto_update_features_response_encode(brk_resp_buf(req), req->api_version,
-                                          &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }

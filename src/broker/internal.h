@@ -58,8 +58,31 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
  * applies them to the image. */
 int brk_cluster_start(brk_broker *brk, char *err, size_t errlen);
 void brk_cluster_stop(brk_broker *brk);
-/* Commits record values: persist, then apply in order. */
+/* Commits record values and waits (syncing the metadata log on the
+ * calling thread): start-up and the coordinator services only, which
+ * cannot wait for a callback yet. Handlers use brk_commit below. */
 int16_t ctl_commit(brk_broker *brk, buf *values, int n);
+
+/* ---- deferred replies on controller commits (controller.c)
+ * A handler that commits records builds its response in req->arena, submits
+ * through brk_commit (each submit's Kafka error is stored in *err_out, if
+ * not NULL, when it commits or fails) and returns brk_commit_end(w): once
+ * every submit has completed, finish(req, ctx) encodes the response and the
+ * request completes (BRK_DEFER), or at once if nothing was submitted
+ * (BRK_DONE). The reply is deferred, so what finish reads (ctx, the decoded
+ * request, names) must live in req->arena, never on the handler's stack. */
+typedef void (*brk_commit_finish_fn)(brk_req *req, void *ctx);
+typedef struct brk_commit_wait brk_commit_wait;
+brk_commit_wait *brk_commit_begin(brk_req *req, brk_commit_finish_fn finish,
+                                  void *ctx);
+void brk_commit(brk_commit_wait *w, const buf *values, int n, int16_t *err_out);
+brk_status brk_commit_end(brk_commit_wait *w);
+/* brk_commit with then(then_arg, err) run on completion first (logging,
+ * bookkeeping); then owns then_arg. */
+void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
+                     int16_t *err_out, void (*then)(void *arg, int16_t err),
+                     void *then_arg);
+brk_broker *brk_commit_broker(const brk_commit_wait *w);
 
 /* Kafka's topic name rules: 0 if valid, else KERR_INVALID_TOPIC_EXCEPTION
  * with a message in msg. */
@@ -67,15 +90,28 @@ int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
                                 size_t msglen);
 /* Creates a topic (records: TopicRecord, ConfigRecords, PartitionRecords).
  * assignment: n_parts x rf node ids or NULL (round robin over live
- * brokers). configs: validated already. Returns a Kafka error code; on
+ * brokers). configs: validated already. Committed before it returns
+ * (ctl_commit: start-up, coordinator services); a Kafka error code; on
  * success id_out (may be NULL) gets the topic id. */
 int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
                          int16_t rf, const int32_t *assignment,
                          const brk_kv *configs, size_t n_configs,
                          uint8_t id_out[16]);
-int16_t ctl_delete_topic(brk_broker *brk, cl_topic *t);
-int16_t ctl_create_partitions(brk_broker *brk, cl_topic *t, int32_t new_total,
-                              const int32_t *assignment, int16_t rf);
+/* The same, submitted: through w (the reply waits; *err_out gets the
+ * commit's error), or with w NULL in the background (Metadata's
+ * auto-creation). id_out gets the id at once. Until it commits,
+ * ctl_topic_creating(name) is true. */
+void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
+                            brk_broker *brk, const char *name, int32_t n_parts,
+                            int16_t rf, const int32_t *assignment,
+                            const brk_kv *configs, size_t n_configs,
+                            uint8_t id_out[16]);
+bool ctl_topic_creating(brk_broker *brk, const char *name);
+/* A RemoveTopicRecord / PartitionRecords submitted through w. */
+void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t);
+void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
+                           int32_t new_total, const int32_t *assignment,
+                           int16_t rf);
 /* resource_type 2 (topic) or 4 (broker); value NULL deletes. */
 void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
                        const char *name, const char *value);

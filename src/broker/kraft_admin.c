@@ -4,7 +4,7 @@
  *   ElectLeaders (43), AlterPartitionReassignments (45),
  *   ListPartitionReassignments (46), DescribeQuorum (55).
  * Leader and replica changes are PartitionChangeRecords written to
- * __cluster_metadata-0 through the controller (ctl_commit) and applied to the
+ * __cluster_metadata-0 through the controller (brk_commit) and applied to the
  * image like every other change. Sluice does not replicate, so a partition
  * never has adding/removing replicas: a reassignment is accepted only when
  * it can complete at once (every target replica already in the ISR, which on
@@ -32,12 +32,12 @@ static bool live_broker(brk_broker *brk, int32_t id) {
     return b && !b->fenced;
 }
 
-/* Writes one PartitionChangeRecord (fields left at their defaults do not
- * change) and applies it. */
-static int16_t change_partition(brk_broker *brk, const cl_partition *p,
-                                int32_t leader, const int32_t *replicas,
-                                int32_t n_replicas, const int32_t *isr,
-                                int32_t n_isr) {
+/* Submits one PartitionChangeRecord (fields left at their defaults do not
+ * change); its commit error lands in *err_out (the reply waits for it). */
+static void change_partition(brk_commit_wait *w, int16_t *err_out,
+                             const cl_partition *p, int32_t leader,
+                             const int32_t *replicas, int32_t n_replicas,
+                             const int32_t *isr, int32_t n_isr) {
     proto_partition_change_record r;
     proto_partition_change_record_init(&r);
     r.partition_id = p->id;
@@ -55,18 +55,19 @@ static int16_t change_partition(brk_broker *brk, const cl_partition *p,
     buf_init(&v, 64);
     cl_record_frame(&v, 5, 0);
     proto_partition_change_record_encode(&v, 0, &r);
-    int16_t e = ctl_commit(brk, &v, 1);
+    brk_commit(w, &v, 1, err_out);
     buf_free(&v);
-    return e;
 }
 
 /* ---- ElectLeaders ------------------------------------------------------- */
 
 typedef proto_elect_leaders_response_partition_result elect_result;
 
-/* Kafka's ReplicationControlManager.electLeader. */
-static int16_t elect_one(brk_req *req, int8_t type, cl_topic *t, int32_t part,
-                         const char **msg) {
+/* Kafka's ReplicationControlManager.electLeader: an error, or KERR_NONE
+ * with a record submitted whose commit error lands in *commit_err. */
+static int16_t elect_one(brk_req *req, brk_commit_wait *w, int8_t type,
+                         cl_topic *t, int32_t part, const char **msg,
+                         int16_t *commit_err) {
     *msg = NULL;
     if (!t) {
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -86,7 +87,8 @@ static int16_t elect_one(brk_req *req, int8_t type, cl_topic *t, int32_t part,
         if (pref < 0 || !has_id(p->isr, p->n_isr, pref) ||
             !live_broker(brk, pref))
             return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
-        return change_partition(brk, p, pref, NULL, 0, NULL, 0);
+        change_partition(w, commit_err, p, pref, NULL, 0, NULL, 0);
+        return KERR_NONE;
     }
     /* unclean: only a leaderless partition needs one */
     if (p->leader >= 0)
@@ -94,9 +96,15 @@ static int16_t elect_one(brk_req *req, int8_t type, cl_topic *t, int32_t part,
     for (int32_t i = 0; i < p->n_replicas; i++)
         if (live_broker(brk, p->replicas[i])) {
             int32_t isr = p->replicas[i];
-            return change_partition(brk, p, isr, NULL, 0, &isr, 1);
+            change_partition(w, commit_err, p, isr, NULL, 0, &isr, 1);
+            return KERR_NONE;
         }
     return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+}
+
+static void elect_leaders_finish(brk_req *req, void *ctx) {
+    proto_elect_leaders_response_encode(brk_resp_buf(req), req->api_version,
+                                        ctx);
 }
 
 brk_status brk_handle_elect_leaders(brk_req *req) {
@@ -104,13 +112,16 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
     if (proto_elect_leaders_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_elect_leaders_response rs;
-    proto_elect_leaders_response_init(&rs);
+    /* the reply, in req->arena: it waits for the commits */
+    proto_elect_leaders_response *rsp =
+        arena_calloc(req->arena, 1, sizeof *rsp);
+    proto_elect_leaders_response_init(rsp);
+    brk_commit_wait *w = brk_commit_begin(req, elect_leaders_finish, rsp);
     int8_t type = req->api_version >= 1 ? rq.election_type : 0;
     if (type != 0 && type != 1) {
-        rs.error_code = KERR_INVALID_REQUEST;
+        rsp->error_code = KERR_INVALID_REQUEST;
         proto_elect_leaders_response_encode(brk_resp_buf(req), req->api_version,
-                                            &rs);
+                                            rsp);
         return BRK_DONE;
     }
     typedef proto_elect_leaders_response_replica_election_result topic_res;
@@ -118,40 +129,44 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
         /* all partitions: Kafka leaves out those that needed no election */
         size_t nt;
         cl_topic **ts = cl_topics(req->brk->image, &nt);
-        rs.replica_election_results.v =
+        rsp->replica_election_results.v =
             arena_calloc(req->arena, nt ? nt : 1, sizeof(topic_res));
         int32_t k = 0;
         for (size_t i = 0; i < nt; i++) {
             cl_topic *t = ts[i];
-            topic_res *tr = &rs.replica_election_results.v[k];
-            tr->topic = proto_str_c(t->name);
+            topic_res *tr = &rsp->replica_election_results.v[k];
+            tr->topic = proto_str_c(
+                arena_strndup(req->arena, t->name, strlen(t->name)));
             tr->partition_result.v = arena_calloc(
                 req->arena, t->n_partitions ? (size_t)t->n_partitions : 1,
                 sizeof(elect_result));
             for (int32_t p = 0; p < t->n_partitions; p++) {
                 const char *msg;
-                int16_t e = elect_one(req, type, t, p, &msg);
-                if (e == KERR_ELECTION_NOT_NEEDED)
-                    continue;
                 elect_result *pr =
-                    &tr->partition_result.v[tr->partition_result.n++];
+                    &tr->partition_result.v[tr->partition_result.n];
+                int16_t e =
+                    elect_one(req, w, type, t, p, &msg, &pr->error_code);
+                if (e == KERR_ELECTION_NOT_NEEDED)
+                    continue; /* nothing submitted: the slot is reused */
+                tr->partition_result.n++;
                 pr->partition_id = p;
-                pr->error_code = e;
+                if (e)
+                    pr->error_code = e;
                 pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
             }
             if (tr->partition_result.n)
                 k++;
         }
-        rs.replica_election_results.n = k;
+        rsp->replica_election_results.n = k;
     } else {
         int32_t nt = rq.topic_partitions.n;
-        rs.replica_election_results.n = nt;
-        rs.replica_election_results.v =
+        rsp->replica_election_results.n = nt;
+        rsp->replica_election_results.v =
             arena_calloc(req->arena, nt ? (size_t)nt : 1, sizeof(topic_res));
         for (int32_t i = 0; i < nt; i++) {
             proto_elect_leaders_request_topic_partitions *tp =
                 &rq.topic_partitions.v[i];
-            topic_res *tr = &rs.replica_election_results.v[i];
+            topic_res *tr = &rsp->replica_election_results.v[i];
             tr->topic = tp->topic;
             cl_topic *t = tp->topic.len > 0
                               ? cl_topic_find(req->brk->image, tp->topic.p,
@@ -163,8 +178,10 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
                 elect_result *pr = &tr->partition_result.v[j];
                 const char *msg;
                 pr->partition_id = tp->partitions.v[j];
-                pr->error_code =
-                    elect_one(req, type, t, tp->partitions.v[j], &msg);
+                int16_t e = elect_one(req, w, type, t, tp->partitions.v[j],
+                                      &msg, &pr->error_code);
+                if (e)
+                    pr->error_code = e;
                 if (!t) {
                     char *m = arena_alloc(req->arena, 300);
                     snprintf(m, 300, "No such topic as %.*s",
@@ -176,9 +193,7 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
             }
         }
     }
-    proto_elect_leaders_response_encode(brk_resp_buf(req), req->api_version,
-                                        &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }
 
 /* ---- AlterPartitionReassignments ---------------------------------------- */
@@ -186,10 +201,10 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
 /* Kafka's ReplicationControlManager.changePartitionReassignment and
  * validateManualPartitionAssignment. */
 static int16_t reassign_one(
-    brk_req *req, cl_topic *t, const char *tname,
+    brk_req *req, brk_commit_wait *w, cl_topic *t, const char *tname,
     const proto_alter_partition_reassignments_request_reassignable_partition
         *rp,
-    const char **msg) {
+    const char **msg, int16_t *commit_err) {
     char *m = arena_alloc(req->arena, 512);
     *msg = m;
     if (!t || rp->partition_index < 0 ||
@@ -259,8 +274,14 @@ static int16_t reassign_one(
     int32_t leader = has_id(rp->replicas.v, rp->replicas.n, p->leader)
                          ? -2
                          : rp->replicas.v[0];
-    return change_partition(req->brk, p, leader, rp->replicas.v, rp->replicas.n,
-                            rp->replicas.v, rp->replicas.n);
+    change_partition(w, commit_err, p, leader, rp->replicas.v, rp->replicas.n,
+                     rp->replicas.v, rp->replicas.n);
+    return KERR_NONE;
+}
+
+static void reassignments_finish(brk_req *req, void *ctx) {
+    proto_alter_partition_reassignments_response_encode(brk_resp_buf(req),
+                                                        req->api_version, ctx);
 }
 
 brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
@@ -268,17 +289,20 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
     if (proto_alter_partition_reassignments_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    proto_alter_partition_reassignments_response rs;
-    proto_alter_partition_reassignments_response_init(&rs);
+    /* the reply, in req->arena: it waits for the commits */
+    proto_alter_partition_reassignments_response *rsp =
+        arena_calloc(req->arena, 1, sizeof *rsp);
+    proto_alter_partition_reassignments_response_init(rsp);
+    brk_commit_wait *w = brk_commit_begin(req, reassignments_finish, rsp);
     typedef proto_alter_partition_reassignments_response_reassignable_topic_response
         topic_res;
     typedef proto_alter_partition_reassignments_response_reassignable_partition_response
         part_res;
-    int32_t nt = BRK_RESP_ARRAY(req, rs.responses, rq.topics.n);
+    int32_t nt = BRK_RESP_ARRAY(req, rsp->responses, rq.topics.n);
     for (int32_t i = 0; i < nt; i++) {
         proto_alter_partition_reassignments_request_reassignable_topic *rt =
             &rq.topics.v[i];
-        topic_res *tr = &rs.responses.v[i];
+        topic_res *tr = &rsp->responses.v[i];
         tr->name = rt->name;
         const char *tname = proto_str_dup(req->arena, rt->name);
         if (!tname)
@@ -292,14 +316,14 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
             const char *msg;
             part_res *pr = &tr->partitions.v[j];
             pr->partition_index = rt->partitions.v[j].partition_index;
-            pr->error_code =
-                reassign_one(req, t, tname, &rt->partitions.v[j], &msg);
+            int16_t e = reassign_one(req, w, t, tname, &rt->partitions.v[j],
+                                     &msg, &pr->error_code);
+            if (e)
+                pr->error_code = e;
             pr->error_message = msg ? proto_str_c(msg) : PROTO_STR_NULL;
         }
     }
-    proto_alter_partition_reassignments_response_encode(brk_resp_buf(req),
-                                                        req->api_version, &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }
 
 /* ---- ListPartitionReassignments ----------------------------------------- */

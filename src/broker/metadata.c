@@ -77,11 +77,15 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
     if (rf > ctl_live_brokers(brk))
         return KERR_INVALID_REPLICATION_FACTOR;
     char *n = arena_strndup(req->arena, name, len);
-    e = ctl_create_topic(brk, n, np, rf, NULL, NULL, 0, NULL);
-    if (!e)
-        SL_INFO("server", "auto-created topic %s (Metadata from %s)", n,
-                req->peer);
-    return e;
+    if (ctl_topic_creating(brk, n))
+        return KERR_LEADER_NOT_AVAILABLE;
+    /* submitted, not waited for: as Kafka's AutoTopicCreationManager, the
+     * topic is reported LEADER_NOT_AVAILABLE until it exists (clients
+     * retry) */
+    ctl_create_topic_async(NULL, NULL, brk, n, np, rf, NULL, NULL, 0, NULL);
+    SL_INFO("server", "auto-creating topic %s (Metadata from %s)", n,
+            req->peer);
+    return KERR_LEADER_NOT_AVAILABLE;
 }
 
 static void

@@ -87,19 +87,34 @@ static int16_t check_op(const proto_alter_client_quotas_request_op_data *o,
     return KERR_NONE;
 }
 
+/* The reply once every entry's records committed: a commit error is
+ * reported with its name as the message. */
+static void alter_quotas_finish(brk_req *req, void *ctx) {
+    proto_alter_client_quotas_response *rs = ctx;
+    for (int32_t i = 0; i < rs->entries.n; i++) {
+        proto_alter_client_quotas_response_entry_data *er = &rs->entries.v[i];
+        if (er->error_code && er->error_message.len < 0)
+            er->error_message = proto_str_c(proto_error_name(er->error_code));
+    }
+    proto_alter_client_quotas_response_encode(brk_resp_buf(req),
+                                              req->api_version, rs);
+}
+
 brk_status brk_handle_alter_client_quotas(brk_req *req) {
     proto_alter_client_quotas_request rq;
     if (proto_alter_client_quotas_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
     typedef proto_alter_client_quotas_response_entry_data entry_res;
-    proto_alter_client_quotas_response rs;
-    proto_alter_client_quotas_response_init(&rs);
-    int32_t ne = BRK_RESP_ARRAY(req, rs.entries, rq.entries.n);
+    proto_alter_client_quotas_response *rs =
+        arena_calloc(req->arena, 1, sizeof *rs);
+    proto_alter_client_quotas_response_init(rs);
+    brk_commit_wait *w = brk_commit_begin(req, alter_quotas_finish, rs);
+    int32_t ne = BRK_RESP_ARRAY(req, rs->entries, rq.entries.n);
     for (int32_t i = 0; i < ne; i++) {
         const proto_alter_client_quotas_request_entry_data *e =
             &rq.entries.v[i];
-        entry_res *er = &rs.entries.v[i];
+        entry_res *er = &rs->entries.v[i];
         er->error_message = PROTO_STR_NULL;
         int32_t nent = BRK_RESP_ARRAY(req, er->entity, e->entity.n);
         for (int32_t k = 0; k < nent; k++) {
@@ -111,6 +126,9 @@ brk_status brk_handle_alter_client_quotas(brk_req *req) {
         int16_t err = check_entity(e, &ip, msg, 256);
         for (int32_t k = 0; !err && k < e->ops.n; k++)
             err = check_op(&e->ops.v[k], ip, msg, 256);
+        er->error_code = err;
+        if (err)
+            er->error_message = proto_str_c(msg);
         if (!err && !rq.validate_only && e->ops.n > 0) {
             buf *vals = arena_calloc(req->arena, (size_t)e->ops.n, sizeof(buf));
             proto_client_quota_record_entity_data *ents =
@@ -131,19 +149,12 @@ brk_status brk_handle_alter_client_quotas(brk_req *req) {
                 cl_record_frame(&vals[k], 14, 0);
                 proto_client_quota_record_encode(&vals[k], 0, &r);
             }
-            err = ctl_commit(req->brk, vals, e->ops.n);
+            brk_commit(w, vals, e->ops.n, &er->error_code);
             for (int32_t k = 0; k < e->ops.n; k++)
                 buf_free(&vals[k]);
-            if (err)
-                snprintf(msg, 256, "%s", proto_error_name(err));
         }
-        er->error_code = err;
-        if (err)
-            er->error_message = proto_str_c(msg);
     }
-    proto_alter_client_quotas_response_encode(brk_resp_buf(req),
-                                              req->api_version, &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }
 
 /* ClientQuotasImage.describe: every component must match a part of the

@@ -178,6 +178,38 @@ static scram_res *find_res(scram_res *v, int32_t n, proto_str user) {
     return NULL;
 }
 
+/* AlterUserScramCredentials' reply once its records committed: every
+ * deletion and upsertion gets the commit's error. In req->arena. */
+typedef struct alter_scram_reply {
+    scram_res *res;
+    int32_t n;
+    int16_t err; /* the commit's */
+} alter_scram_reply;
+
+static void alter_scram_finish(brk_req *req, void *ctx) {
+    alter_scram_reply *c = ctx;
+    proto_alter_user_scram_credentials_response rs;
+    proto_alter_user_scram_credentials_response_init(&rs);
+    (void)BRK_RESP_ARRAY(req, rs.results, c->n);
+    int32_t k = 0;
+    /* Kafka lists deletions, then upsertions, then errors */
+    for (int pass = 1; pass <= 3; pass++)
+        for (int32_t i = 0; i < c->n; i++) {
+            scram_res *r = &c->res[i];
+            if ((pass < 3 && r->kind != pass) || (pass == 3 && r->kind != 0))
+                continue;
+            proto_alter_user_scram_credentials_response_alter_user_scram_credentials_result
+                *o = &rs.results.v[k++];
+            proto_alter_user_scram_credentials_response_alter_user_scram_credentials_result_init(
+                o);
+            o->user = r->user;
+            o->error_code = r->kind ? c->err : r->error;
+            o->error_message = r->kind ? PROTO_STR_NULL : proto_str_c(r->msg);
+        }
+    proto_alter_user_scram_credentials_response_encode(brk_resp_buf(req),
+                                                       req->api_version, &rs);
+}
+
 brk_status brk_handle_alter_user_scram_credentials(brk_req *req) {
     proto_alter_user_scram_credentials_request rq;
     if (proto_alter_user_scram_credentials_request_decode(
@@ -288,28 +320,12 @@ brk_status brk_handle_alter_user_scram_credentials(brk_req *req) {
             proto_user_scram_credential_record_encode(&vals[nv], 0, &c);
             nv++;
         }
-    int16_t ce = nv ? ctl_commit(brk, vals, nv) : KERR_NONE;
+    alter_scram_reply *reply = arena_calloc(req->arena, 1, sizeof *reply);
+    reply->res = res;
+    reply->n = n;
+    brk_commit_wait *w = brk_commit_begin(req, alter_scram_finish, reply);
+    brk_commit(w, vals, nv, &reply->err);
     for (int i = 0; i < nv; i++)
         buf_free(&vals[i]);
-    proto_alter_user_scram_credentials_response rs;
-    proto_alter_user_scram_credentials_response_init(&rs);
-    (void)BRK_RESP_ARRAY(req, rs.results, n);
-    int32_t k = 0;
-    /* Kafka lists deletions, then upsertions, then errors */
-    for (int pass = 1; pass <= 3; pass++)
-        for (int32_t i = 0; i < n; i++) {
-            scram_res *r = &res[i];
-            if ((pass < 3 && r->kind != pass) || (pass == 3 && r->kind != 0))
-                continue;
-            proto_alter_user_scram_credentials_response_alter_user_scram_credentials_result
-                *o = &rs.results.v[k++];
-            proto_alter_user_scram_credentials_response_alter_user_scram_credentials_result_init(
-                o);
-            o->user = r->user;
-            o->error_code = r->kind ? ce : r->error;
-            o->error_message = r->kind ? PROTO_STR_NULL : proto_str_c(r->msg);
-        }
-    proto_alter_user_scram_credentials_response_encode(brk_resp_buf(req),
-                                                       req->api_version, &rs);
-    return BRK_DONE;
+    return brk_commit_end(w);
 }

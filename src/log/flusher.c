@@ -128,6 +128,7 @@ static void flusher_run(void *arg) {
         for (int i = 0; i < j->ndirs && !err; i++)
             if (IOCALL(mgr, fsync_dir, j->dirs[i]) != 0)
                 err = errno ? errno : EIO;
+        (void)SL_FAULT(LOG_FLUSH_MID); /* crash tests: crash here */
         for (int i = 0; i < j->nfds && !err; i++)
             if (IOCALL(mgr, fsync, j->fds[i]) != 0)
                 err = errno ? errno : EIO;

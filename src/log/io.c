@@ -279,6 +279,8 @@ bool log_io_write_atomic(const log_io *io, const char *path, const void *data,
         log_io_write_all(io, fd, data, n, 0) && io->fsync(io->ctx, fd) == 0;
     int err = errno;
     io->close(io->ctx, fd);
+    if (ok)
+        (void)SL_FAULT(LOG_REPLACE_BEFORE_RENAME); /* crash tests */
     if (!ok || io->rename(io->ctx, tmp, path) != 0) {
         if (ok)
             err = errno;

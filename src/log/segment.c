@@ -465,6 +465,7 @@ bool lg_roll(log_partition *part) {
         lg_poison(part, "fsync directory");
         return false;
     }
+    (void)SL_FAULT(LOG_ROLL_MID); /* crash tests: crash here */
     /* A stale file of that name (left by a crash) is replaced. */
     lg_seg_delete_files(part, base);
     if (!lg_add_new_segment(part, base))

@@ -136,7 +136,7 @@ typedef struct node_slot {
     int x_nvals;
     int64_t x_commits, x_aborts;
     part_model parts[N_TOPICS][MAX_PARTS];
-    int64_t starts, kills, power_losses, faults_fired;
+    int64_t starts, kills, power_losses, faults_fired, clean_restarts;
 } node_slot;
 
 static struct world {
@@ -1101,7 +1101,12 @@ static void client_connect(node_slot *s) {
     s->cl = net_client_new(W.cli, &o);
 }
 
-static void node_start(node_slot *s) {
+static void node_crash(node_slot *s, bool power);
+static void node_crashed(node_slot *s, bool power);
+
+/* Starts the node; false if a fault point fired during the start-up (it
+ * crashed there and restarts later). */
+static bool node_start(node_slot *s) {
     char err[512];
     static const char *const extra[] = {
         /* segments roll often (by time: log.segment.bytes may not go
@@ -1112,12 +1117,20 @@ static void node_start(node_slot *s) {
     };
     s->dying = false;
     s->node = sim_node_start(&s->env, s->id, s->host, extra, err, sizeof err);
-    if (!s->node)
-        fail("node %d did not start: %s", s->id, err);
     s->starts++;
     for (int t = 0; t < N_TOPICS; t++)
         for (int p = 0; p < MAX_PARTS; p++)
             s->parts[t][p].hw_seen = 0;
+    if (s->dying) { /* a fault point fired in the start-up (recovery) */
+        if (s->node)
+            node_crash(s, s->dying_power);
+        else
+            node_crashed(s, s->dying_power);
+        return false;
+    }
+    if (!s->node)
+        fail("node %d did not start: %s", s->id, err);
+    return true;
 }
 
 /* Verifies, after a restart, what survived against the model; after a
@@ -1137,6 +1150,12 @@ static void node_crash(node_slot *s, bool power) {
     simnet_host_crash(W.net, s->host);
     sim_node_abandon(s->node);
     s->node = NULL;
+    node_crashed(s, power);
+}
+
+/* What a crash leaves: the disk (power loss or kill) and the workload's
+ * view of the node. */
+static void node_crashed(node_slot *s, bool power) {
     if (power) {
         crashfs_crash(s->fs, rng_next(&W.r));
         s->power_losses++;
@@ -1146,7 +1165,7 @@ static void node_crash(node_slot *s, bool power) {
     }
     s->dying = false;
     s->down_until = W.now + 50000000 + (int64_t)rng_below(&W.r, 500000000);
-    s->power_loss_pending = power;
+    s->power_loss_pending |= power; /* until a start checked it */
     s->g_state = G_IDLE;
     s->g_found = false;
     s->g_busy = false;
@@ -1352,7 +1371,31 @@ static void restart_due(void) {
         node_slot *s = &W.nodes[i];
         if (s->node || W.now < s->down_until)
             continue;
-        node_start(s);
+        if (!node_start(s))
+            continue;
+        check_logs_full(s, s->power_loss_pending);
+        s->power_loss_pending = false;
+    }
+}
+
+/* A clean shutdown (flush, checkpoints, the clean-shutdown marker), then a
+ * power loss, then a start: a clean shutdown makes everything durable, so
+ * nothing acknowledged may be lost, on any topic. */
+static void node_restart_clean(node_slot *s) {
+    if (!s->node)
+        return;
+    if (verbose)
+        printf("  node %d: clean shutdown, power loss, start\n", s->id);
+    sim_node_stop(s->node);
+    s->node = NULL;
+    crashfs_crash(s->fs, rng_next(&W.r));
+    s->g_state = G_IDLE;
+    s->g_found = false;
+    s->g_busy = false;
+    x_fail(s);
+    s->x_busy = false;
+    s->clean_restarts++;
+    if (node_start(s)) {
         check_logs_full(s, s->power_loss_pending);
         s->power_loss_pending = false;
     }
@@ -1385,6 +1428,8 @@ static void step_once(void) {
         /* a named fault point: the node crashes when it is hit */
         sl_fault_id id = (sl_fault_id)rng_below(&W.r, SL_FAULT_COUNT);
         sl_fault_arm(&s->faults, id, 1 + (int64_t)rng_below(&W.r, 3));
+    } else if (roll < 811) {
+        node_restart_clean(s);
     } else if (roll < 900) {
         if (s->node && s->topics_made)
             group_step(s);
@@ -1492,16 +1537,16 @@ int main(int argc, char **argv) {
      * acknowledged must be there. */
     for (int i = 0; i < n_nodes; i++) {
         node_slot *s = &W.nodes[i];
-        if (s->node) {
+        sl_fault_reset(&s->faults);
+        if (s->node)
             node_crash(s, false);
-            s->down_until = W.now;
-        }
+        s->down_until = W.now;
     }
     restart_due();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) +
                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    int64_t starts = 0, kills = 0, powers = 0, faults = 0;
+    int64_t starts = 0, kills = 0, powers = 0, faults = 0, cleans = 0;
     int64_t joins = 0, commits = 0, ofetches = 0, txc = 0, txa = 0;
     for (int i = 0; i < n_nodes; i++) {
         node_slot *s = &W.nodes[i];
@@ -1509,6 +1554,7 @@ int main(int argc, char **argv) {
         kills += s->kills;
         powers += s->power_losses;
         faults += s->faults_fired;
+        cleans += s->clean_restarts;
         joins += s->g_joins;
         commits += s->g_commits;
         ofetches += s->g_fetches;
@@ -1523,14 +1569,16 @@ int main(int argc, char **argv) {
            " (%" PRId64 " records checked), %" PRId64 " starts, %" PRId64
            " kills, %" PRId64 " power losses (%" PRId64
            " unflushed acks lost, as Kafka without replicas), %" PRId64
-           " fault points fired; groups: %" PRId64 " joins, %" PRId64
-           " commits, %" PRId64 " offset fetches; transactions: %" PRId64
-           " committed, %" PRId64 " aborted; network %" PRId64
-           " segments, %" PRId64 " drops; %" PRId64 " checks passed\n",
+           " clean restarts, %" PRId64 " fault points fired; groups: %" PRId64
+           " joins, %" PRId64 " commits, %" PRId64
+           " offset fetches; transactions: %" PRId64 " committed, %" PRId64
+           " aborted; network %" PRId64 " segments, %" PRId64 " drops; %" PRId64
+           " checks passed\n",
            seed, steps, n_nodes, (double)(W.now - 1000000000) / 1e9, secs,
            (double)steps / secs, W.produced, W.acked, W.acked_all, W.fetches,
-           W.fetched_records, starts, kills, powers, W.lost_unflushed, faults,
-           joins, commits, ofetches, txc, txa, ns.segments, ns.drops, W.checks);
+           W.fetched_records, starts, kills, powers, W.lost_unflushed, cleans,
+           faults, joins, commits, ofetches, txc, txa, ns.segments, ns.drops,
+           W.checks);
     /* The replay check: the same seed must end in the same state (every
      * node's files, byte for byte, and the model's figures). */
     uint64_t digest = 14695981039346656037ULL;
