@@ -225,16 +225,8 @@ static log_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
         *err = KERR_NOT_LEADER_OR_FOLLOWER;
     if (*err)
         return NULL;
-    if (fp->current_leader_epoch >= 0) {
-        int32_t epoch = repl_leader_epoch(brk->repl, p);
-        if (fp->current_leader_epoch < epoch)
-            *err = KERR_FENCED_LEADER_EPOCH;
-        else if (fp->current_leader_epoch > epoch)
-            *err = KERR_UNKNOWN_LEADER_EPOCH;
-        if (*err)
-            return NULL;
-    }
-    return log;
+    *err = repl_check_epoch(brk->repl, p, fp->current_leader_epoch);
+    return *err ? NULL : log;
 }
 
 static fs_part *ctx_parts(fetch_ctx *c, int *n) {

@@ -34,12 +34,8 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
     cl_partition *p = brk_data_partition(
         brk, topic->p, topic->len > 0 ? (size_t)topic->len : 0,
         q->partition_index, &log, &err);
-    if (p && q->current_leader_epoch >= 0) {
-        if (q->current_leader_epoch < p->leader_epoch)
-            err = KERR_FENCED_LEADER_EPOCH;
-        else if (q->current_leader_epoch > p->leader_epoch)
-            err = KERR_UNKNOWN_LEADER_EPOCH;
-    }
+    if (p)
+        err = repl_check_epoch(brk->repl, p, q->current_leader_epoch);
     if (err) {
         r->error_code = err;
         return;
@@ -53,7 +49,7 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
     switch (ts) {
     case LOG_TS_LATEST:
         off = fetchable;
-        epoch = p->leader_epoch;
+        epoch = repl_leader_epoch(brk->repl, p);
         break;
     case LOG_TS_EARLIEST:
     case -4: /* EARLIEST_LOCAL */

@@ -46,12 +46,9 @@ brk_status brk_handle_offset_for_leader_epoch(brk_req *req) {
                 req->brk, qt->topic.p,
                 qt->topic.len > 0 ? (size_t)qt->topic.len : 0, q->partition,
                 &log, &err);
-            if (p && q->current_leader_epoch >= 0) {
-                if (q->current_leader_epoch < p->leader_epoch)
-                    err = KERR_FENCED_LEADER_EPOCH;
-                else if (q->current_leader_epoch > p->leader_epoch)
-                    err = KERR_UNKNOWN_LEADER_EPOCH;
-            }
+            if (p)
+                err = repl_check_epoch(req->brk->repl, p,
+                                       q->current_leader_epoch);
             if (p && !err)
                 log_end_offset_for_epoch(log, q->leader_epoch, &r->leader_epoch,
                                          &r->end_offset);

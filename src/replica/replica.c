@@ -64,7 +64,7 @@ struct repl_manager {
     repl_replica **buckets;
     size_t n_buckets, n_replicas;
     watch_list **wbuckets;
-    size_t n_wbuckets;
+    size_t n_wbuckets, n_watch;
     repl_op *ops; /* all entries */
     size_t n_ops;
 };
@@ -244,14 +244,6 @@ log_partition *repl_remove(repl_manager *m, const cl_partition *p) {
     return NULL;
 }
 
-void repl_each_log(repl_manager *m, void (*fn)(void *ctx, log_partition *log),
-                   void *ctx) {
-    for (size_t i = 0; i < m->n_buckets; i++)
-        for (repl_replica *r = m->buckets[i]; r; r = r->next)
-            if (r->log)
-                fn(ctx, r->log);
-}
-
 log_partition *repl_log(const repl_manager *m, const cl_partition *p) {
     repl_key k = repl_key_of(p);
     repl_replica *r = find(m, &k);
@@ -291,6 +283,16 @@ int32_t repl_leader_epoch(const repl_manager *m, const cl_partition *p) {
     repl_key k = repl_key_of(p);
     repl_replica *r = find(m, &k);
     return r ? r->leader_epoch : -1;
+}
+
+int16_t repl_check_epoch(const repl_manager *m, const cl_partition *p,
+                         int32_t current_leader_epoch) {
+    if (current_leader_epoch < 0)
+        return KERR_NONE;
+    int32_t epoch = repl_leader_epoch(m, p);
+    return current_leader_epoch < epoch   ? KERR_FENCED_LEADER_EPOCH
+           : current_leader_epoch > epoch ? KERR_UNKNOWN_LEADER_EPOCH
+                                          : KERR_NONE;
 }
 
 void repl_follower_fetched(repl_manager *m, const cl_partition *p,
@@ -402,10 +404,26 @@ static watch_list *watch_find(repl_manager *m, const repl_key *k, bool add) {
             return w;
     if (!add)
         return NULL;
+    if (m->n_watch >= m->n_wbuckets * 2) { /* grow: rehash the lists */
+        size_t nb = m->n_wbuckets * 2;
+        watch_list **b = xcalloc(nb, sizeof *b);
+        for (size_t i = 0; i < m->n_wbuckets; i++)
+            for (watch_list *w = m->wbuckets[i], *nx; w; w = nx) {
+                nx = w->next;
+                size_t j = key_hash(&w->key) % nb;
+                w->next = b[j];
+                b[j] = w;
+            }
+        free(m->wbuckets);
+        m->wbuckets = b;
+        m->n_wbuckets = nb;
+        h = key_hash(k) % nb;
+    }
     watch_list *w = xcalloc(1, sizeof *w);
     w->key = *k;
     w->next = m->wbuckets[h];
     m->wbuckets[h] = w;
+    m->n_watch++;
     return w;
 }
 
@@ -427,6 +445,7 @@ static void watch_drop(repl_manager *m, repl_op *op) {
                 *pp = w->next;
                 free(w->ops);
                 free(w);
+                m->n_watch--;
             }
             break;
         }

@@ -84,9 +84,6 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log);
  * Its purgatory entries complete soon after (from a 0 ms timer, so the
  * image change has been applied when they answer). */
 log_partition *repl_remove(repl_manager *m, const cl_partition *p);
-/* Calls fn on every local log (configs pushed to all of them). */
-void repl_each_log(repl_manager *m, void (*fn)(void *ctx, log_partition *log),
-                   void *ctx);
 
 /* The local log of p whatever the role, or NULL if not hosted / not open. */
 log_partition *repl_log(const repl_manager *m, const cl_partition *p);
@@ -98,6 +95,11 @@ log_partition *repl_leader_log(const repl_manager *m, const cl_partition *p,
 bool repl_is_leader(const repl_manager *m, const cl_partition *p);
 repl_role repl_role_of(const repl_manager *m, const cl_partition *p);
 int32_t repl_leader_epoch(const repl_manager *m, const cl_partition *p);
+/* A request's current_leader_epoch against the replica's (Kafka's
+ * Partition.checkCurrentLeaderEpoch): KERR_NONE when it is -1 or equal,
+ * FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer. */
+int16_t repl_check_epoch(const repl_manager *m, const cl_partition *p,
+                         int32_t current_leader_epoch);
 
 /* ---- the one append path ------------------------------------------------- */
 

@@ -214,6 +214,11 @@ TEST(repl_not_leader_errors) {
     repl_update(f.m, &f.part, NULL);
     CHECK(repl_leader_log(f.m, &f.part, &err) == f.log);
     CHECK_EQ(err, KERR_NONE);
+    /* the request's current leader epoch against ours (3) */
+    CHECK_EQ(repl_check_epoch(f.m, &f.part, -1), KERR_NONE);
+    CHECK_EQ(repl_check_epoch(f.m, &f.part, 3), KERR_NONE);
+    CHECK_EQ(repl_check_epoch(f.m, &f.part, 2), KERR_FENCED_LEADER_EPOCH);
+    CHECK_EQ(repl_check_epoch(f.m, &f.part, 4), KERR_UNKNOWN_LEADER_EPOCH);
     /* removed: the log goes back to the caller */
     CHECK(repl_remove(f.m, &f.part) == f.log);
     CHECK_EQ(repl_role_of(f.m, &f.part), REPL_ROLE_NONE);
@@ -280,4 +285,39 @@ TEST(repl_purgatory_wakeup_and_deadline) {
     repl_purgatory_expire(f.m, INT64_MIN);
     CHECK_EQ(e.completes, 1);
     teardown(&f);
+}
+
+/* Many partitions watched (the watch table grows): each entry still wakes
+ * on its own partition only. */
+TEST(repl_purgatory_many_keys) {
+    fixture f;
+    setup(&f, SELF, 1);
+    enum { N = 3000 };
+    repl_key *keys = calloc(N, sizeof *keys);
+    static fake_op ops[N];
+    for (int i = 0; i < N; i++) {
+        memset(keys[i].topic_id, 9, 16);
+        keys[i].partition = i;
+        ops[i] = (fake_op){.f = &f, .want = 1};
+        repl_purgatory_add(f.m, &keys[i], 1, 60000, &fake_ops, &ops[i]);
+    }
+    /* the fixture's partition among them too */
+    fake_op mine = {.f = &f, .want = 1};
+    repl_key k = repl_key_of(&f.part);
+    repl_purgatory_add(f.m, &k, 1, 60000, &fake_ops, &mine);
+    CHECK_EQ(repl_purgatory_size(f.m), N + 1);
+    done_rec d = {0};
+    CHECK_EQ(append(&f, 1, 1, 1000, &d), KERR_NONE);
+    CHECK_EQ(mine.completes, 1);
+    int others = 0;
+    for (int i = 0; i < N; i++)
+        others += ops[i].tries + ops[i].completes;
+    CHECK_EQ(others, 0);
+    repl_purgatory_check(f.m, &keys[1234]);
+    CHECK_EQ(ops[1234].completes, 1);
+    CHECK_EQ(repl_purgatory_size(f.m), N - 1);
+    free(keys);
+    teardown(&f); /* the rest complete at shutdown */
+    CHECK_EQ(ops[0].completes, 1);
+    CHECK(ops[0].expired);
 }
