@@ -15,6 +15,8 @@
 
 #include "main.h"
 
+#include "broker/node.h" /* server_main, checked against commands.def */
+
 #ifdef SL_MAIN_TOOLS
 #define SL_SELF "sluice-tools"
 #define SL_OTHER "sluice"

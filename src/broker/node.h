@@ -70,4 +70,8 @@ net_loop *brk_node_loop(brk_node *n);
  * no such listener. */
 int brk_node_port(const brk_node *n, const char *listener);
 
+/* The `sluice server` command (src/commands.def): argv and the
+ * configuration file, signals, then one node run to its end (server.c). */
+int server_main(int argc, char **argv);
+
 #endif

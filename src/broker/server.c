@@ -30,7 +30,6 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "main.h"
 #include "proto/errors.h"
 #include "proto/proto.h"
 
