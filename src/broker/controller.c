@@ -1,9 +1,12 @@
 /*
- * controller.c - the in-process KRaft-style controller of a single node.
- * Admin operations become metadata records (TopicRecord, PartitionRecord,
- * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, FeatureLevelRecord),
- * are written to __cluster_metadata-0 (brk_meta_append) and then applied to
- * the image, so a restart replays exactly what was committed.
+ * controller.c - the broker's side of the controller (src/controller):
+ * admin operations become metadata records (TopicRecord, PartitionRecord,
+ * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, FeatureLevelRecord)
+ * submitted to brk->ctl, which writes them to __cluster_metadata-0 and
+ * applies them to the image once durable, so a restart replays exactly what
+ * was committed. Handlers wait for their commits with brk_commit (the reply
+ * is deferred); only start-up and the coordinators' services still commit
+ * synchronously (ctl_commit).
  *
  * The broker registers itself at every start (a RegisterBrokerRecord applied
  * in memory with the current endpoints; not persisted, since endpoints may

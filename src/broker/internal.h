@@ -53,9 +53,9 @@ void brk_storage_close(brk_broker *brk);
 void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
                           cl_partition *part);
 
-/* controller.c: the in-process controller. It validates, turns admin
- * operations into metadata records, writes them (brk_meta_append) and
- * applies them to the image. */
+/* controller.c: the broker's side of the controller. It validates, turns
+ * admin operations into metadata records and submits them to brk->ctl
+ * (src/controller), which applies them to the image once durable. */
 int brk_cluster_start(brk_broker *brk, char *err, size_t errlen);
 void brk_cluster_stop(brk_broker *brk);
 /* Commits record values and waits (syncing the metadata log on the
