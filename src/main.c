@@ -15,7 +15,8 @@
 
 #include "main.h"
 
-#include "broker/node.h" /* server_main, checked against commands.def */
+#include "broker/node.h"       /* server_main, checked against commands.def */
+#include "tools/tool_common.h" /* tool_set_command_runner */
 
 #ifdef SL_MAIN_TOOLS
 #define SL_SELF "sluice-tools"
@@ -84,6 +85,7 @@ int sl_command_run(const char *name, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    tool_set_command_runner(sl_command_run);
     if (argc < 2) {
         usage(stderr);
         return 1;

@@ -108,4 +108,14 @@ void tool_java_double(double v, char *out, size_t cap);
  * column's width and followed by a tab. */
 void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
                        int nrows);
+
+/* Running another command of src/commands.def from a tool (kafka-run-class):
+ * the tools sit below main in src/LAYERS, so main() registers its
+ * dispatcher (sl_command_run) here at start instead of tools calling up.
+ * tool_run_command returns what the runner does, or -1 (no such command)
+ * when none is registered. Process-wide, set once before any tool runs. */
+typedef int (*tool_command_runner)(const char *name, int argc, char **argv);
+void tool_set_command_runner(tool_command_runner fn);
+int tool_run_command(const char *name, int argc, char **argv);
+
 #endif

@@ -3,13 +3,13 @@
  * runs the sluice tool that implements one of Kafka's tool classes, so
  * commands such as `kafka-run-class kafka.tools.GetOffsetShell ...` (the
  * seed notes) keep working. Classes without a sluice tool exit 1. The tool
- * may be in the other binary (sl_command_run execs it).
+ * may be in the other binary (main's runner, tool_run_command, execs it).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/util.h"
-#include "main.h"
+#include "tools/tool_common.h"
 
 static const struct {
     const char *cls; /* class name without package */
@@ -58,7 +58,7 @@ int tool_run_class_main(int argc, char **argv) {
     cls = cls ? cls + 1 : argv[i];
     for (size_t k = 0; k < SL_ARRAY_LEN(classes); k++)
         if (!strcmp(classes[k].cls, cls))
-            return sl_command_run(classes[k].cmd, argc - i, argv + i);
+            return tool_run_command(classes[k].cmd, argc - i, argv + i);
     fprintf(stderr, "Error: Could not find or load main class %s\n", argv[i]);
     return 1;
 }
