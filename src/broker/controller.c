@@ -319,18 +319,31 @@ static void on_topic_created(void *arg, int16_t err) {
     free(c);
 }
 
+/* What both ways of creating a topic do before committing: its records
+ * (id chosen into id), the completion state *c for on_topic_created, and
+ * the name marked as being created. */
+static buf *topic_begin(brk_broker *brk, const char *name, int32_t n_parts,
+                        int16_t rf, const int32_t *assignment,
+                        const brk_kv *configs, size_t n_configs, uint8_t id[16],
+                        int *n, topic_created **c) {
+    buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
+                              n_configs, id, n);
+    *c = xcalloc(1, sizeof **c);
+    **c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
+    memcpy((*c)->id, id, 16);
+    creating_add(brk, name);
+    return vals;
+}
+
 int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
                          int16_t rf, const int32_t *assignment,
                          const brk_kv *configs, size_t n_configs,
                          uint8_t id_out[16]) {
     uint8_t id[16];
     int n;
-    buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
-                              n_configs, id, &n);
-    topic_created *c = xcalloc(1, sizeof *c);
-    *c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
-    memcpy(c->id, id, 16);
-    creating_add(brk, name);
+    topic_created *c;
+    buf *vals = topic_begin(brk, name, n_parts, rf, assignment, configs,
+                            n_configs, id, &n, &c);
     int16_t e = ctl_commit(brk, vals, n);
     on_topic_created(c, e);
     records_free(vals, n);
@@ -346,12 +359,9 @@ void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
                             uint8_t id_out[16]) {
     uint8_t id[16];
     int n;
-    buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
-                              n_configs, id, &n);
-    topic_created *c = xcalloc(1, sizeof *c);
-    *c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
-    memcpy(c->id, id, 16);
-    creating_add(brk, name);
+    topic_created *c;
+    buf *vals = topic_begin(brk, name, n_parts, rf, assignment, configs,
+                            n_configs, id, &n, &c);
     if (id_out)
         memcpy(id_out, id, 16);
     if (w)
