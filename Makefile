@@ -44,7 +44,7 @@ LDFLAGS := $(SAN)
 ALL_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
               src/txn/*.c src/cluster/*.c src/tools/*.c src/raft/*.c \
-              src/controller/*.c src/replica/*.c))
+              src/controller/*.c src/replica/*.c src/coord/*.c))
 # The tools built on librdkafka: tool_rdkafka.c and every tool that includes
 # its header. They go into build/sluice-tools only; build/sluice (the broker)
 # never links librdkafka.
