@@ -339,7 +339,7 @@ brk_status brk_handle_create_acls(brk_req *req) {
         e.operation = c->operation;
         e.permission_type = c->permission_type;
         buf_init(&vals[nv], 128);
-        cl_record_frame(&vals[nv], 18, 0);
+        cl_record_frame(&vals[nv], PROTO_MD_ACCESS_CONTROL_ENTRY_RECORD, 0);
         proto_access_control_entry_record_encode(&vals[nv], 0, &e);
         owner[nv++] = i;
     }
@@ -442,7 +442,8 @@ brk_status brk_handle_delete_acls(brk_req *req) {
             proto_remove_access_control_entry_record_init(&d);
             memcpy(d.id.b, acls[a].id, 16);
             buf_init(&vals[j], 32);
-            cl_record_frame(&vals[j], 19, 0);
+            cl_record_frame(&vals[j],
+                            PROTO_MD_REMOVE_ACCESS_CONTROL_ENTRY_RECORD, 0);
             proto_remove_access_control_entry_record_encode(&vals[j], 0, &d);
             j++;
         }

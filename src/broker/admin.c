@@ -261,7 +261,7 @@ static int16_t ct_check_counts(brk_broker *brk, bool manual, int32_t *np,
                  "the default value.");
         return KERR_INVALID_REPLICATION_FACTOR;
     }
-    int32_t live = ctl_live_brokers(brk);
+    int32_t live = ctl_live_brokers(brk->image);
     if (!manual && *rf > live) {
         snprintf(msg, CT_MSG,
                  "Unable to replicate the partition %d time(s): The target "
@@ -555,7 +555,7 @@ brk_status brk_handle_create_partitions(brk_req *req) {
                 }
             }
         }
-        if (!e && !assignment && rf > ctl_live_brokers(brk)) {
+        if (!e && !assignment && rf > ctl_live_brokers(brk->image)) {
             e = KERR_INVALID_REPLICATION_FACTOR;
             snprintf(msg, sizeof msg,
                      "Unable to replicate the partition %d time(s): not enough "

@@ -1025,14 +1025,14 @@ static int16_t topic_records(brk_req *req, proto_str rname, alter_op *ops,
                 kept |= !strcmp(ops[i].name, t->configs[k].name);
             if (!kept) {
                 buf_init(&vals[*nv], 64);
-                ctl_config_record(&vals[(*nv)++], RES_TOPIC, t->name,
-                                  t->configs[k].name, NULL);
+                ctl_rec_config(&vals[(*nv)++], RES_TOPIC, t->name,
+                               t->configs[k].name, NULL);
             }
         }
     for (int32_t i = 0; i < nops; i++) {
         buf_init(&vals[*nv], 64);
-        ctl_config_record(&vals[(*nv)++], RES_TOPIC, t->name, ops[i].name,
-                          ops[i].op == 1 ? NULL : ops[i].value);
+        ctl_rec_config(&vals[(*nv)++], RES_TOPIC, t->name, ops[i].name,
+                       ops[i].op == 1 ? NULL : ops[i].value);
     }
     return KERR_NONE;
 }
@@ -1064,8 +1064,8 @@ static int16_t broker_records(brk_req *req, proto_str rname, alter_op *ops,
                 kept |= !strcmp(ops[k].name, brk_cfg_defs[i].name);
             if (!kept) {
                 buf_init(&vals[*nv], 64);
-                ctl_config_record(&vals[(*nv)++], RES_BROKER, res,
-                                  brk_cfg_defs[i].name, NULL);
+                ctl_rec_config(&vals[(*nv)++], RES_BROKER, res,
+                               brk_cfg_defs[i].name, NULL);
             }
         }
     if (!incremental) { /* and the keys KafkaConfig does not define */
@@ -1077,15 +1077,15 @@ static int16_t broker_records(brk_req *req, proto_str rname, alter_op *ops,
                 kept |= !strcmp(ops[k].name, unk[u].name);
             if (!kept) {
                 buf_init(&vals[*nv], 64);
-                ctl_config_record(&vals[(*nv)++], RES_BROKER, res, unk[u].name,
-                                  NULL);
+                ctl_rec_config(&vals[(*nv)++], RES_BROKER, res, unk[u].name,
+                               NULL);
             }
         }
     }
     for (int32_t i = 0; i < nops; i++) {
         buf_init(&vals[*nv], 64);
-        ctl_config_record(&vals[(*nv)++], RES_BROKER, res, ops[i].name,
-                          ops[i].op == 1 ? NULL : ops[i].value);
+        ctl_rec_config(&vals[(*nv)++], RES_BROKER, res, ops[i].name,
+                       ops[i].op == 1 ? NULL : ops[i].value);
     }
     return KERR_NONE;
 }
@@ -1146,15 +1146,15 @@ static int16_t group_records(brk_req *req, proto_str rname, alter_op *ops,
                 kept |= !strcmp(ops[i].name, cur[k].name);
             if (!kept) {
                 buf_init(&vals[*nv], 64);
-                ctl_config_record(&vals[(*nv)++], RES_GROUP, group, cur[k].name,
-                                  NULL);
+                ctl_rec_config(&vals[(*nv)++], RES_GROUP, group, cur[k].name,
+                               NULL);
             }
         }
     }
     for (int32_t i = 0; i < nops; i++) {
         buf_init(&vals[*nv], 64);
-        ctl_config_record(&vals[(*nv)++], RES_GROUP, group, ops[i].name,
-                          ops[i].op == 1 ? NULL : ops[i].value);
+        ctl_rec_config(&vals[(*nv)++], RES_GROUP, group, ops[i].name,
+                       ops[i].op == 1 ? NULL : ops[i].value);
     }
     return KERR_NONE;
 }
@@ -1180,15 +1180,15 @@ static int16_t client_metrics_records(brk_req *req, proto_str rname,
                 kept |= !strcmp(ops[i].name, cur[k].name);
             if (!kept) {
                 buf_init(&vals[*nv], 64);
-                ctl_config_record(&vals[(*nv)++], RES_CLIENT_METRICS, sub,
-                                  cur[k].name, NULL);
+                ctl_rec_config(&vals[(*nv)++], RES_CLIENT_METRICS, sub,
+                               cur[k].name, NULL);
             }
         }
     }
     for (int32_t i = 0; i < nops; i++) {
         buf_init(&vals[*nv], 64);
-        ctl_config_record(&vals[(*nv)++], RES_CLIENT_METRICS, sub, ops[i].name,
-                          ops[i].op == 1 ? NULL : ops[i].value);
+        ctl_rec_config(&vals[(*nv)++], RES_CLIENT_METRICS, sub, ops[i].name,
+                       ops[i].op == 1 ? NULL : ops[i].value);
     }
     return KERR_NONE;
 }

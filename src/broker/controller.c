@@ -1,6 +1,7 @@
 /*
  * controller.c - the broker's side of the controller (src/controller):
- * admin operations become metadata records (TopicRecord, PartitionRecord,
+ * admin operations become metadata records (encoded by controller/records.h:
+ * TopicRecord, PartitionRecord,
  * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, FeatureLevelRecord)
  * submitted to brk->ctl, which writes them to __cluster_metadata-0 and
  * applies them to the image once durable, so a restart replays exactly what
@@ -19,6 +20,7 @@
 #include "broker/features.h"
 #include "broker/internal.h"
 #include "controller/controller.h"
+#include "controller/records.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -29,15 +31,6 @@
 /* metadata.version a new cluster is bootstrapped with: Kafka 4.3.1's
  * default (4.3-IV0 = 30; clusters formatted earlier keep their level). */
 #define SL_METADATA_VERSION 30
-
-int32_t ctl_live_brokers(brk_broker *brk) {
-    size_t n;
-    const cl_broker *bs = cl_brokers(brk->image, &n);
-    int32_t live = 0;
-    for (size_t i = 0; i < n; i++)
-        live += !bs[i].fenced;
-    return live;
-}
 
 int16_t ctl_commit(brk_broker *brk, buf *values, int n) {
     if (n <= 0)
@@ -121,101 +114,6 @@ brk_status brk_commit_end(brk_commit_wait *w) {
     return BRK_DONE;
 }
 
-/* Kafka's Topic.validate: non-empty, not "." or "..", at most 249 chars,
- * only [a-zA-Z0-9._-]; the messages of Kafka 4.3's detectInvalidTopic.
- * name is checked with all its len bytes (a NUL is an illegal character);
- * msg is a C string, so a name quoted in it ends at a NUL there. */
-int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
-                                size_t msglen) {
-    if (len == 0) {
-        snprintf(msg, msglen,
-                 "Topic name is invalid: the empty string is not allowed");
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    if ((len == 1 && name[0] == '.') || (len == 2 && !memcmp(name, "..", 2))) {
-        snprintf(msg, msglen, "Topic name is invalid: '%.*s' is not allowed",
-                 (int)len, name);
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    if (len > 249) {
-        snprintf(msg, msglen,
-                 "Topic name is invalid: the length of '%.*s' is longer than "
-                 "the max allowed length 249",
-                 (int)(len > 300 ? 300 : len), name);
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
-            snprintf(msg, msglen,
-                     "Topic name is invalid: '%.*s' contains one or more "
-                     "characters other than ASCII alphanumerics, '.', '_' "
-                     "and '-'",
-                     (int)len, name);
-            return KERR_INVALID_TOPIC_EXCEPTION;
-        }
-    }
-    return KERR_NONE;
-}
-
-void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
-                       const char *name, const char *value) {
-    proto_config_record r;
-    proto_config_record_init(&r);
-    r.resource_type = resource_type;
-    r.resource_name = proto_str_c(resource ? resource : "");
-    r.name = proto_str_c(name);
-    r.value = value ? proto_str_c(value) : PROTO_STR_NULL;
-    cl_record_frame(b, 4, 0);
-    proto_config_record_encode(b, 0, &r);
-}
-
-static void partition_record(buf *b, const uint8_t topic_id[16], int32_t id,
-                             const int32_t *replicas, int16_t rf) {
-    proto_partition_record r;
-    proto_partition_record_init(&r);
-    r.partition_id = id;
-    memcpy(r.topic_id.b, topic_id, 16);
-    r.replicas.n = rf;
-    r.replicas.v = (int32_t *)replicas;
-    r.isr.n = rf;
-    r.isr.v = (int32_t *)replicas;
-    r.leader = replicas[0];
-    r.leader_epoch = 0;
-    r.partition_epoch = 0;
-    cl_record_frame(b, 3, 0);
-    proto_partition_record_encode(b, 0, &r);
-}
-
-/* Round-robin assignment over the live brokers (sorted by id), starting at
- * a position that rotates with the number of topics (Kafka starts at a
- * random broker; rotation is enough on one node and deterministic). */
-static void assign(brk_broker *brk, int32_t first_part, int32_t n_parts,
-                   int16_t rf, int32_t *out) {
-    size_t nb;
-    const cl_broker *bs = cl_brokers(brk->image, &nb);
-    int32_t ids[256];
-    int32_t n = 0;
-    for (size_t i = 0; i < nb && n < 256; i++)
-        if (!bs[i].fenced)
-            ids[n++] = bs[i].id;
-    for (int32_t i = 1; i < n; i++)
-        for (int32_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
-            int32_t t = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = t;
-        }
-    if (n == 0) {
-        ids[0] = brk->node_id;
-        n = 1;
-    }
-    int32_t start = (int32_t)(cl_topic_count(brk->image) % (size_t)n);
-    for (int32_t p = 0; p < n_parts; p++)
-        for (int16_t r = 0; r < rf; r++)
-            out[p * rf + r] = ids[(start + first_part + p + r) % n];
-}
-
 /* ---- topics: records, then a commit (sync) or a submit (async) ---- */
 
 /* Topic names whose creation is submitted and not committed yet: a second
@@ -267,24 +165,19 @@ static buf *topic_records(brk_broker *brk, const char *name, int32_t n_parts,
     buf *vals = xcalloc((size_t)*n, sizeof(buf));
     for (int i = 0; i < *n; i++)
         buf_init(&vals[i], 64);
-    proto_topic_record tr;
-    proto_topic_record_init(&tr);
-    tr.name = proto_str_c(name);
-    memcpy(tr.topic_id.b, id, 16);
-    cl_record_frame(&vals[0], 2, 0);
-    proto_topic_record_encode(&vals[0], 0, &tr);
+    ctl_rec_topic(&vals[0], name, id);
     for (size_t i = 0; i < n_configs; i++)
-        ctl_config_record(&vals[1 + i], 2, name, configs[i].name,
-                          configs[i].value);
+        ctl_rec_config(&vals[1 + i], 2, name, configs[i].name,
+                       configs[i].value);
     int32_t *a = NULL;
     if (!assignment) {
         a = xmalloc((size_t)n_parts * (size_t)rf * sizeof(int32_t));
-        assign(brk, 0, n_parts, rf, a);
+        ctl_place_replicas(brk->image, brk->node_id, 0, n_parts, rf, a);
         assignment = a;
     }
     for (int32_t p = 0; p < n_parts; p++)
-        partition_record(&vals[1 + n_configs + (size_t)p], id, p,
-                         assignment + (size_t)p * (size_t)rf, rf);
+        ctl_rec_partition(&vals[1 + n_configs + (size_t)p], id, p,
+                          assignment + (size_t)p * (size_t)rf, rf);
     free(a);
     return vals;
 }
@@ -379,13 +272,9 @@ static void on_topic_deleted(void *arg, int16_t err) {
 }
 
 void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t) {
-    proto_remove_topic_record r;
-    proto_remove_topic_record_init(&r);
-    memcpy(r.topic_id.b, t->id, 16);
     buf v;
     buf_init(&v, 32);
-    cl_record_frame(&v, 9, 0);
-    proto_remove_topic_record_encode(&v, 0, &r);
+    ctl_rec_remove_topic(&v, t->id);
     brk_commit_then(w, &v, 1, err_out, on_topic_deleted, xstrdup(t->name));
     buf_free(&v);
 }
@@ -401,14 +290,14 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
     int32_t *a = NULL;
     if (!assignment) {
         a = xmalloc((size_t)add * (size_t)rf * sizeof(int32_t));
-        assign(brk, old, add, rf, a);
+        ctl_place_replicas(brk->image, brk->node_id, old, add, rf, a);
         assignment = a;
     }
     buf *vals = xcalloc((size_t)add, sizeof(buf));
     for (int32_t p = 0; p < add; p++) {
         buf_init(&vals[p], 64);
-        partition_record(&vals[p], t->id, old + p,
-                         assignment + (size_t)p * (size_t)rf, rf);
+        ctl_rec_partition(&vals[p], t->id, old + p,
+                          assignment + (size_t)p * (size_t)rf, rf);
     }
     brk_commit(w, vals, add, err_out);
     records_free(vals, add);
@@ -428,16 +317,11 @@ int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
         SL_ERROR("controller", "exhausted all producer ids");
         return KERR_UNKNOWN_SERVER_ERROR;
     }
-    proto_producer_ids_record r;
-    proto_producer_ids_record_init(&r);
-    r.broker_id = brk->node_id;
     const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
-    r.broker_epoch = self ? self->epoch : -1;
-    r.next_producer_id = start + block;
     buf v;
     buf_init(&v, 32);
-    cl_record_frame(&v, 15, 0);
-    proto_producer_ids_record_encode(&v, 0, &r);
+    ctl_rec_producer_ids(&v, brk->node_id, self ? self->epoch : -1,
+                         start + block);
     int16_t e = ctl_commit(brk, &v, 1);
     buf_free(&v);
     if (!e)
@@ -470,7 +354,7 @@ static void register_self(brk_broker *brk) {
     r.fenced = false;
     buf v;
     buf_init(&v, 128);
-    cl_record_frame(&v, 0, 1);
+    cl_record_frame(&v, PROTO_MD_REGISTER_BROKER_RECORD, 1);
     proto_register_broker_record_encode(&v, 1, &r);
     cl_image_apply(brk->image, v.data, v.len);
     buf_free(&v);
@@ -504,12 +388,12 @@ static void create_env_topics(brk_broker *brk) {
             continue;
         int32_t np = atoi(f[1]);
         int16_t rf = nf > 2 ? (int16_t)atoi(f[2]) : 1;
-        if (np <= 0 || rf <= 0 || rf > ctl_live_brokers(brk)) {
+        if (np <= 0 || rf <= 0 || rf > ctl_live_brokers(brk->image)) {
             SL_WARN(
                 "controller",
                 "KAFKA_CREATE_TOPICS: %s: %d partitions, replication factor "
                 "%d cannot be created on %d broker(s)",
-                f[0], np, rf, ctl_live_brokers(brk));
+                f[0], np, rf, ctl_live_brokers(brk->image));
             continue;
         }
         brk_kv kv[1] = {{"cleanup.policy", nf > 3 ? f[3] : "delete"}};
@@ -535,21 +419,13 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     /* First start: bootstrap metadata.version (persisted, as KRaft's
      * bootstrap checkpoint would). */
     if (cl_image_offset(brk->image) < 0 && !brk_bootstrap_commit(brk)) {
-        proto_feature_level_record f;
-        proto_feature_level_record_init(&f);
-        f.name = proto_str_c("metadata.version");
-        f.feature_level = SL_METADATA_VERSION;
         buf v[2];
         buf_init(&v[0], 64);
-        cl_record_frame(&v[0], 12, 0);
-        proto_feature_level_record_encode(&v[0], 0, &f);
+        ctl_rec_feature_level(&v[0], "metadata.version", SL_METADATA_VERSION);
         /* group.version 1 (KIP-848 consumer groups), as Kafka 4.3's
          * storage format finalizes it */
-        f.name = proto_str_c("group.version");
-        f.feature_level = 1;
         buf_init(&v[1], 64);
-        cl_record_frame(&v[1], 12, 0);
-        proto_feature_level_record_encode(&v[1], 0, &f);
+        ctl_rec_feature_level(&v[1], "group.version", 1);
         ctl_commit(brk, v, 2);
         buf_free(&v[0]);
         buf_free(&v[1]);

@@ -24,10 +24,14 @@ static int16_t create_topic(brk_broker *brk, const char *name, int32_t n_parts,
                             NULL);
 }
 
+static int32_t live_brokers(brk_broker *brk) {
+    return ctl_live_brokers(brk->image);
+}
+
 void brk_coordinators_start(brk_broker *brk) {
     brk->coord_svc = (brk_coord_services){
         .create_topic = create_topic,
-        .live_brokers = ctl_live_brokers,
+        .live_brokers = live_brokers,
         .allocate_producer_ids = ctl_allocate_producer_ids,
     };
     brk->txn = txn_node_new(brk);

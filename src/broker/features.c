@@ -185,12 +185,7 @@ static int16_t update_one(brk_broker *brk, const fupd *u, const fupd *all,
                     u->name, lvl, dep);
     }
 #undef INVALID
-    proto_feature_level_record r;
-    proto_feature_level_record_init(&r);
-    r.name = proto_str_c(u->name);
-    r.feature_level = lvl;
-    cl_record_frame(rec, 12, 0);
-    proto_feature_level_record_encode(rec, 0, &r);
+    ctl_rec_feature_level(rec, u->name, lvl);
     *has_rec = true;
     return KERR_NONE;
 }

@@ -12,6 +12,7 @@
 
 #include "broker/broker.h"
 #include "cluster/image.h"
+#include "controller/records.h"
 #include "core/arena.h"
 #include "core/buf.h"
 #include "proto/proto.h"
@@ -84,10 +85,6 @@ void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
                      void *then_arg);
 brk_broker *brk_commit_broker(const brk_commit_wait *w);
 
-/* Kafka's topic name rules: 0 if valid, else KERR_INVALID_TOPIC_EXCEPTION
- * with a message in msg. */
-int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
-                                size_t msglen);
 /* Creates a topic (records: TopicRecord, ConfigRecords, PartitionRecords).
  * assignment: n_parts x rf node ids or NULL (round robin over live
  * brokers). configs: validated already. Committed before it returns
@@ -112,9 +109,6 @@ void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t);
 void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
                            int32_t new_total, const int32_t *assignment,
                            int16_t rf);
-/* resource_type 2 (topic) or 4 (broker); value NULL deletes. */
-void ctl_config_record(buf *b, int8_t resource_type, const char *resource,
-                       const char *name, const char *value);
 
 /* Reserves producer ids [*first, *first + block) through a
  * ProducerIdsRecord; *first is at least floor. Returns a Kafka error code. */
@@ -131,8 +125,5 @@ void brk_coordinators_free(brk_broker *brk);
 bool brk_log_cleaner_cleaning(const brk_broker *brk, const log_partition *part);
 /* Frees brk->cleaner (after the loop is freed). */
 void brk_log_cleaner_free(brk_broker *brk);
-
-/* Live (registered, unfenced) broker count. */
-int32_t ctl_live_brokers(brk_broker *brk);
 
 #endif

@@ -74,7 +74,7 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
     int32_t np = (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_NUM_PARTITIONS);
     int16_t rf =
         (int16_t)brk_cfg_i64(brk->cfg, BRK_CFG_DEFAULT_REPLICATION_FACTOR);
-    if (rf > ctl_live_brokers(brk))
+    if (rf > ctl_live_brokers(brk->image))
         return KERR_INVALID_REPLICATION_FACTOR;
     char *n = arena_strndup(req->arena, name, len);
     if (ctl_topic_creating(brk, n))

@@ -146,7 +146,7 @@ brk_status brk_handle_alter_client_quotas(brk_req *req) {
                 r.value = e->ops.v[k].value;
                 r.remove = e->ops.v[k].remove;
                 buf_init(&vals[k], 64);
-                cl_record_frame(&vals[k], 14, 0);
+                cl_record_frame(&vals[k], PROTO_MD_CLIENT_QUOTA_RECORD, 0);
                 proto_client_quota_record_encode(&vals[k], 0, &r);
             }
             brk_commit(w, vals, e->ops.n, &er->error_code);

@@ -290,7 +290,8 @@ brk_status brk_handle_alter_user_scram_credentials(brk_req *req) {
                 proto_remove_user_scram_credential_record_init(&d);
                 d.name = r->user;
                 d.mechanism = rq.deletions.v[r->idx].mechanism;
-                cl_record_frame(&vals[nv], 22, 0);
+                cl_record_frame(
+                    &vals[nv], PROTO_MD_REMOVE_USER_SCRAM_CREDENTIAL_RECORD, 0);
                 proto_remove_user_scram_credential_record_encode(&vals[nv], 0,
                                                                  &d);
                 nv++;
@@ -316,7 +317,8 @@ brk_status brk_handle_alter_user_scram_credentials(brk_req *req) {
             c.stored_key = (proto_bytes){stored, (int32_t)sl};
             c.server_key = (proto_bytes){server, (int32_t)vl};
             c.iterations = u->iterations;
-            cl_record_frame(&vals[nv], 11, 0);
+            cl_record_frame(&vals[nv], PROTO_MD_USER_SCRAM_CREDENTIAL_RECORD,
+                            0);
             proto_user_scram_credential_record_encode(&vals[nv], 0, &c);
             nv++;
         }

@@ -297,7 +297,7 @@ static bool scram_record(const char *arg, buf *out) {
     rec.stored_key = (proto_bytes){stored, (int32_t)sl};
     rec.server_key = (proto_bytes){server, (int32_t)vl};
     rec.iterations = (int32_t)iters;
-    cl_record_frame(out, 11, 0);
+    cl_record_frame(out, PROTO_MD_USER_SCRAM_CREDENTIAL_RECORD, 0);
     proto_user_scram_credential_record_encode(out, 0, &rec);
     ok = true;
 out:
@@ -402,7 +402,7 @@ static int do_format(tool_args *a, tool_props *cfg) {
         proto_feature_level_record_init(&f);
         f.name = proto_str_c("metadata.version");
         f.feature_level = (int16_t)mv;
-        cl_record_frame(&recs[nrec], 12, 0);
+        cl_record_frame(&recs[nrec], PROTO_MD_FEATURE_LEVEL_RECORD, 0);
         proto_feature_level_record_encode(&recs[nrec], 0, &f);
         nrec++;
     }

@@ -1,0 +1,135 @@
+/* Unit tests: the controller's record encoders (controller/records.h) read
+ * back by the image that applies them, and replica placement over the
+ * image's live brokers. */
+#include <string.h>
+
+#include "cluster/image.h"
+#include "controller/records.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+#include "test.h"
+
+static void apply(cl_image *img, const buf *b) {
+    CHECK(cl_image_apply(img, b->data, b->len));
+}
+
+static void register_broker(cl_image *img, int32_t id, bool fenced) {
+    proto_register_broker_record r;
+    proto_register_broker_record_init(&r);
+    r.broker_id = id;
+    r.broker_epoch = 10 + id;
+    r.fenced = fenced;
+    buf b;
+    buf_init(&b, 64);
+    cl_record_frame(&b, PROTO_MD_REGISTER_BROKER_RECORD, 1);
+    proto_register_broker_record_encode(&b, 1, &r);
+    apply(img, &b);
+    buf_free(&b);
+}
+
+TEST(ctl_records_apply_to_the_image) {
+    cl_image *img = cl_image_new();
+    uint8_t id[16];
+    memset(id, 7, sizeof id);
+    buf b;
+    buf_init(&b, 64);
+    ctl_rec_topic(&b, "orders", id);
+    apply(img, &b);
+    const int32_t reps[2][2] = {{2, 1}, {1, 2}};
+    for (int p = 0; p < 2; p++) {
+        b.len = 0;
+        ctl_rec_partition(&b, id, p, reps[p], 2);
+        apply(img, &b);
+    }
+    b.len = 0;
+    ctl_rec_config(&b, 2, "orders", "retention.ms", "1000");
+    apply(img, &b);
+    cl_topic *t = cl_topic_find(img, "orders", 6);
+    CHECK(t != NULL);
+    CHECK_EQ(t->n_partitions, 2);
+    CHECK_EQ(t->parts[0]->leader, 2);
+    CHECK_EQ(t->parts[1]->leader, 1);
+    CHECK_EQ(t->parts[1]->n_isr, 2);
+    CHECK_EQ(t->parts[1]->replicas[1], 2);
+    CHECK_EQ(t->n_configs, 1);
+    CHECK(!strcmp(t->configs[0].name, "retention.ms"));
+    CHECK(!strcmp(t->configs[0].value, "1000"));
+    b.len = 0;
+    ctl_rec_config(&b, 2, "orders", "retention.ms", NULL); /* delete */
+    apply(img, &b);
+    CHECK_EQ(t->n_configs, 0);
+
+    b.len = 0;
+    ctl_rec_producer_ids(&b, 1, 5, 2000);
+    apply(img, &b);
+    CHECK_EQ(cl_next_producer_id(img), 2000);
+
+    b.len = 0;
+    ctl_rec_feature_level(&b, "metadata.version", 30);
+    apply(img, &b);
+    size_t nf;
+    const cl_feature *fs = cl_features(img, &nf);
+    bool found = false;
+    for (size_t i = 0; i < nf; i++)
+        found |= !strcmp(fs[i].name, "metadata.version") && fs[i].level == 30;
+    CHECK(found);
+
+    b.len = 0;
+    ctl_rec_remove_topic(&b, id);
+    apply(img, &b);
+    CHECK(cl_topic_find(img, "orders", 6) == NULL);
+    buf_free(&b);
+    cl_image_free(img);
+}
+
+TEST(ctl_place_replicas_spreads_over_live_brokers) {
+    cl_image *img = cl_image_new();
+    int32_t out[12];
+    /* No broker registered: everything on the fallback. */
+    ctl_place_replicas(img, 9, 0, 2, 1, out);
+    CHECK_EQ(out[0], 9);
+    CHECK_EQ(out[1], 9);
+
+    register_broker(img, 3, false);
+    register_broker(img, 1, false);
+    register_broker(img, 2, false);
+    register_broker(img, 4, true); /* fenced: never placed */
+    CHECK_EQ(ctl_live_brokers(img), 3);
+    ctl_place_replicas(img, 9, 0, 6, 2, out);
+    int leaders[5] = {0};
+    for (int p = 0; p < 6; p++) {
+        int32_t a = out[p * 2], b = out[p * 2 + 1];
+        CHECK(a != b); /* one replica per broker */
+        CHECK(a >= 1 && a <= 3 && b >= 1 && b <= 3);
+        leaders[a]++;
+    }
+    CHECK_EQ(leaders[1], 2);
+    CHECK_EQ(leaders[2], 2);
+    CHECK_EQ(leaders[3], 2);
+    /* Added partitions continue the rotation where the first ones ended. */
+    int32_t more[2];
+    ctl_place_replicas(img, 9, 6, 1, 2, more);
+    CHECK_EQ(more[0], out[0]);
+    cl_image_free(img);
+}
+
+TEST(ctl_validate_topic_name_follows_kafka) {
+    char msg[512];
+    CHECK_EQ(ctl_validate_topic_name("ok.name-1_x", 11, msg, sizeof msg),
+             KERR_NONE);
+    CHECK_EQ(ctl_validate_topic_name("", 0, msg, sizeof msg),
+             KERR_INVALID_TOPIC_EXCEPTION);
+    CHECK(strstr(msg, "the empty string is not allowed") != NULL);
+    CHECK_EQ(ctl_validate_topic_name("..", 2, msg, sizeof msg),
+             KERR_INVALID_TOPIC_EXCEPTION);
+    CHECK_EQ(ctl_validate_topic_name("a\0b", 3, msg, sizeof msg),
+             KERR_INVALID_TOPIC_EXCEPTION);
+    char longname[251];
+    memset(longname, 'a', 250);
+    longname[250] = 0;
+    CHECK_EQ(ctl_validate_topic_name(longname, 250, msg, sizeof msg),
+             KERR_INVALID_TOPIC_EXCEPTION);
+    CHECK(strstr(msg, "max allowed length 249") != NULL);
+    CHECK_EQ(ctl_validate_topic_name(longname, 249, msg, sizeof msg),
+             KERR_NONE);
+}
