@@ -44,7 +44,7 @@ LDFLAGS := $(SAN)
 ALL_SRC  := $(sort $(wildcard src/core/*.c src/proto/*.c src/proto/gen/*.c \
               src/net/*.c src/log/*.c src/broker/*.c src/group/*.c \
               src/txn/*.c src/cluster/*.c src/tools/*.c src/raft/*.c \
-              src/controller/*.c src/replica/*.c))
+              src/controller/*.c src/replica/*.c src/coord/*.c))
 # The tools built on librdkafka: tool_rdkafka.c and every tool that includes
 # its header. They go into build/sluice-tools only; build/sluice (the broker)
 # never links librdkafka.
@@ -61,7 +61,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_ONLY := tests/sim/sim.c tests/sim/sim_node.c
 UNIT_SRC := $(sort $(filter-out tests/sim/%_main.c $(SIM_ONLY),$(wildcard tests/unit/*.c tests/sim/*.c)))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
-SIM_SRC  := $(SIM_ONLY) tests/sim/crashfs.c tests/sim/simnet.c
+SIM_SRC  := $(SIM_ONLY) tests/sim/crashfs.c tests/sim/simnet.c tests/sim/wire_req.c
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)

@@ -113,6 +113,7 @@ typedef struct brk_broker {
     struct txn_node *txn;         /* producer states, transaction coordinator */
     struct grp_node *grp;         /* group coordinator */
     brk_coord_services coord_svc; /* what they call back into */
+    struct coord_rt *coord; /* their runtime: the services they stand on */
     /* The controller: commits metadata records (ctl_submit) to the
      * metadata log and applies them to image; made with the image. */
     ctl_controller *ctl;

@@ -246,9 +246,10 @@ static fs_part *ctx_parts(fetch_ctx *c, int *n) {
 /* The offset a read of this fetch stops at: LEO for a replica, the last
  * stable offset for read_committed, else the high watermark. */
 static int64_t read_limit(fetch_ctx *c, log_partition *log) {
-    return c->replica                   ? -1
-           : c->rq.isolation_level == 1 ? txn_lso(c->req->brk, log) /* txn */
-                                        : log_high_watermark(log);
+    return c->replica ? -1
+           : c->rq.isolation_level == 1
+               ? txn_lso(c->req->brk->txn, log) /* txn */
+               : log_high_watermark(log);
 }
 
 /* Bytes readable now for the whole request (for min_bytes), and whether a
@@ -391,8 +392,9 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     if (c->replica)
         repl_follower_fetched(brk->repl, p, c->replica_id, fp->fetch_offset);
     o->hw = log_high_watermark(o->log);
-    o->lso = c->rq.isolation_level == 1 ? txn_lso(brk, o->log) /* txn hook */
-                                        : log_last_stable_offset(o->log);
+    o->lso = c->rq.isolation_level == 1
+                 ? txn_lso(brk->txn, o->log) /* txn hook */
+                 : log_last_stable_offset(o->log);
     o->start = log_start_offset(o->log);
     fetch_diverging(fp, o);
     if (o->div_epoch >= 0)
@@ -447,8 +449,8 @@ static void fetch_write_part(fetch_ctx *c, out_part *o) {
         buf_put_be64(b, (uint64_t)o->start);
     /* aborted_transactions: null for read_uncommitted */
     if (c->rq.isolation_level == 1 && o->log && !o->err) /* txn hook */
-        txn_fetch_write_aborted(req->brk, b, flex, o->log, o->fp->fetch_offset,
-                                o->lso);
+        txn_fetch_write_aborted(req->brk->txn, b, flex, o->log,
+                                o->fp->fetch_offset, o->lso);
     else
         proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
     if (v >= 11)

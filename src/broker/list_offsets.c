@@ -42,7 +42,7 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
     }
     int64_t fetchable = rq->replica_id >= 0 ? log_end_offset(log)
                         : rq->isolation_level == 1
-                            ? txn_lso(brk, log) /* txn hook */
+                            ? txn_lso(brk->txn, log) /* txn hook */
                             : log_high_watermark(log);
     int64_t ts = q->timestamp, off = -1, rts = -1;
     int32_t epoch = -1;

@@ -41,7 +41,8 @@ typedef struct brk_cleaner {
 } brk_cleaner;
 
 static struct ps_state *producer_state(void *ctx, log_partition *part) {
-    return txn_part_state(ctx, part);
+    brk_broker *brk = ctx;
+    return txn_part_state(brk->txn, part);
 }
 
 /* worker threads: must not touch anything but the flag and the wake fd */

@@ -104,7 +104,7 @@ static void produce_part_done(produce_ctx *pc) {
 static void produce_appended(void *ctx, log_partition *log,
                              const log_append_info *info) {
     produce_part *pp = ctx;
-    txn_produce_appended(pp->brk, log, &pp->h, info->base_offset);
+    txn_produce_appended(pp->brk->txn, log, &pp->h, info->base_offset);
 }
 
 /* repl_append's done: acks met (now or from the purgatory). */
@@ -343,7 +343,7 @@ produce_partition(produce_ctx *pc, int16_t acks, int64_t timeout_ms,
     if (!err) {
         int64_t dup_base = -1;
         const char *tmsg = NULL;
-        int tr = txn_produce_check(brk, log, &h, &dup_base, &tmsg);
+        int tr = txn_produce_check(brk->txn, log, &h, &dup_base, &tmsg);
         if (tr == TXN_DUPLICATE) {
             dup = true;
             r->base_offset = dup_base;

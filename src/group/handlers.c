@@ -69,7 +69,7 @@ grp_node *grp_node_new(brk_broker *brk) {
     g->brk = brk;
     g->pending_tail = &g->pending_head;
     txn_offsets_listener l = {txn_partition_for, txn_marker, g};
-    txn_set_offsets_listener(brk, &l);
+    txn_set_offsets_listener(brk->txn, &l);
     return g;
 }
 
@@ -602,7 +602,7 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
     }
     /* TRANSACTION keys: this node, once __transaction_state exists. */
     if (type == 1) {
-        *err = txn_ensure_state_topic(brk);
+        *err = txn_ensure_state_topic(brk->txn);
         if (*err)
             return;
     }
@@ -1460,7 +1460,7 @@ static void txn_appended(void *ctx, log_partition *log,
     txn_appended_ctx *tac = ctx;
     log_batch_header h;
     if (batch_parse_header(tac->batch->data, tac->batch->len, &h))
-        txn_produce_appended(tac->brk, log, &h, info->base_offset);
+        txn_produce_appended(tac->brk->txn, log, &h, info->base_offset);
 }
 
 brk_status grp_handle_txn_offset_commit(brk_req *req) {
@@ -1484,8 +1484,8 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         top = grp_check_coordinator(gc, gid);
     /* The producer must be the current one of its transactional id. */
     if (!top && rq.transactional_id.len > 0)
-        top = txn_check_offset_commit(brk, rq.transactional_id, rq.producer_id,
-                                      rq.producer_epoch);
+        top = txn_check_offset_commit(brk->txn, rq.transactional_id,
+                                      rq.producer_id, rq.producer_epoch);
     /* v3+: the member must belong to the group's current generation (a
      * classic group) or hold the group's current member epoch (a KIP-848
      * consumer group). */

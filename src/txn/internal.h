@@ -21,7 +21,7 @@ struct part_rec;
 struct txn_meta;
 
 struct txn_node {
-    brk_broker *brk; /* the node this state belongs to */
+    coord_rt *rt; /* the node's coordinator runtime (services, loop) */
     /* partition side (txn_part.c): producer state per partition log */
     struct part_rec **buckets; /* TXN_PART_BUCKETS hash chains */
     uint64_t expire_timer;     /* producer id expiration */
@@ -39,9 +39,9 @@ struct txn_node {
 
 /* The local log of part if this node leads it (the replica manager), else
  * NULL (txn_part.c). */
-log_partition *txn_leader_log(brk_broker *brk, const cl_partition *part);
+log_partition *txn_leader_log(txn_node *tn, const cl_partition *part);
 /* The local log of part whatever its role, or NULL. */
-log_partition *txn_local_log(brk_broker *brk, const cl_partition *part);
+log_partition *txn_local_log(txn_node *tn, const cl_partition *part);
 
 /* Frees the partition side / the coordinator side (txn_node_free). */
 void txn_part_free(txn_node *t);

@@ -26,7 +26,7 @@
  * (txn_set_offsets_listener); this layer never calls into src/group.
  *
  * Threading: loop thread only. Ownership: all state of a node lives in its
- * txn_node (brk->txn), made by txn_node_new when the node starts and freed by
+ * txn_node (tn), made by txn_node_new when the node starts and freed by
  * txn_node_free after its loop has stopped; every function reaches it from
  * its brk.
  */
@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/broker.h"
+#include "coord/coord.h"
 #include "core/buf.h"
 #include "log/batch.h"
 #include "log/log.h"
@@ -51,8 +51,8 @@ typedef struct txn_node txn_node;
 /* ---- per-node state
  * -------------------------------------------------------------- */
 /* The node's transaction state (empty: producer states and transactional
- * ids load on first use). brk is the node it serves; brk->txn keeps it. */
-txn_node *txn_node_new(brk_broker *brk);
+ * ids load on first use), on the node's coordinator runtime rt. */
+txn_node *txn_node_new(coord_rt *rt);
 /* Frees it, after the node's loop has stopped (shutdown hooks have run). */
 void txn_node_free(txn_node *t);
 
@@ -61,21 +61,21 @@ void txn_node_free(txn_node *t);
 /* Before log_append of one client batch (header as received). Returns 0
  * (append it), TXN_DUPLICATE (do not append; answer success with base
  * offset *dup_base_offset) or a Kafka error code with *msg. */
-int txn_produce_check(brk_broker *brk, log_partition *log,
+int txn_produce_check(txn_node *tn, log_partition *log,
                       const log_batch_header *h, int64_t *dup_base_offset,
                       const char **msg);
 /* After a successful log_append of that batch at base_offset. */
-void txn_produce_appended(brk_broker *brk, log_partition *log,
+void txn_produce_appended(txn_node *tn, log_partition *log,
                           const log_batch_header *h, int64_t base_offset);
 
 /* ---- fetch / list offsets hooks
  * -------------------------------------------------- */
 /* Last stable offset: min(HW, first offset of the oldest open transaction). */
-int64_t txn_lso(brk_broker *brk, log_partition *log);
+int64_t txn_lso(txn_node *tn, log_partition *log);
 /* Writes the AbortedTransactions array of a read_committed partition
  * response (count + entries producer_id int64, first_offset int64 [+ tags
  * when flexible]) for transactions overlapping [from, to). */
-void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
+void txn_fetch_write_aborted(txn_node *tn, buf *b, bool flexible,
                              log_partition *log, int64_t from, int64_t to);
 
 /* ---- group coordinator hooks (src/group sits above this layer)
@@ -91,40 +91,50 @@ typedef struct txn_offsets_listener {
                    bool commit);
     void *ctx;
 } txn_offsets_listener;
-void txn_set_offsets_listener(brk_broker *brk, const txn_offsets_listener *l);
+void txn_set_offsets_listener(txn_node *tn, const txn_offsets_listener *l);
 /* TxnOffsetCommit: is producer_id/epoch the current producer of
  * transactional_id? 0, INVALID_PRODUCER_EPOCH or
  * INVALID_PRODUCER_ID_MAPPING (an unknown id passes, as on Kafka). */
-int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
+int16_t txn_check_offset_commit(txn_node *tn, proto_str transactional_id,
                                 int64_t producer_id, int16_t epoch);
 /* FindCoordinator key_type 1: creates __transaction_state if missing.
  * 0 or COORDINATOR_NOT_AVAILABLE. */
-int16_t txn_ensure_state_topic(brk_broker *brk);
+int16_t txn_ensure_state_topic(txn_node *tn);
+
+/* ---- request handlers (the broker's dispatch adapts brk_req to coord_req)
+ * ------------------------------------------------------------------------ */
+coord_status txn_handle_init_producer_id(txn_node *tn, coord_req *req);
+coord_status txn_handle_add_partitions_to_txn(txn_node *tn, coord_req *req);
+coord_status txn_handle_add_offsets_to_txn(txn_node *tn, coord_req *req);
+coord_status txn_handle_end_txn(txn_node *tn, coord_req *req);
+coord_status txn_handle_write_txn_markers(txn_node *tn, coord_req *req);
+coord_status txn_handle_describe_producers(txn_node *tn, coord_req *req);
+coord_status txn_handle_describe_transactions(txn_node *tn, coord_req *req);
+coord_status txn_handle_list_transactions(txn_node *tn, coord_req *req);
 
 /* ---- internal to src/txn
  * ------------------------------------------------------------ */
 /* Loads the coordinator (replays __transaction_state, completes prepared
  * transactions) once; cheap afterwards. */
-void txn_coord_ensure(brk_broker *brk);
+void txn_coord_ensure(txn_node *tn);
 /* Writes a COMMIT/ABORT marker to one partition and applies it to its
  * producer state (and to pending transactional offsets when it is a
  * __consumer_offsets partition). Kafka error code. */
-int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
-                         int64_t producer_id, int16_t epoch, int type,
-                         int32_t coordinator_epoch);
+int16_t txn_write_marker(txn_node *tn, cl_partition *part, int64_t producer_id,
+                         int16_t epoch, int type, int32_t coordinator_epoch);
 /* Producer state of a partition (loaded on first use). */
-struct ps_state *txn_part_state(brk_broker *brk, log_partition *log);
+struct ps_state *txn_part_state(txn_node *tn, log_partition *log);
 /* Kafka's transaction.partition.verification: may producer_id/epoch start
  * writing its transaction into topic-partition? 0 if the partition was
  * added to its Ongoing transaction, else INVALID_TXN_STATE (or
  * INVALID_PRODUCER_EPOCH for an older epoch). */
-int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
+int16_t txn_coord_verify(txn_node *tn, int64_t producer_id, int16_t epoch,
                          const char *topic, int32_t partition);
 /* Writes snapshots of every loaded partition (shutdown). */
-void txn_part_snapshot_all(brk_broker *brk);
+void txn_part_snapshot_all(txn_node *tn);
 /* A fresh producer id into *pid, from blocks of 1000 the controller records
  * in __cluster_metadata (ProducerIdsRecord), so no id is reused after a
  * restart. Returns KERR_NONE or a retriable error code (*pid = -1). */
-int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid);
+int16_t txn_alloc_producer_id(txn_node *tn, int64_t *pid);
 
 #endif

@@ -18,7 +18,7 @@
  *  - an Ongoing transaction older than its timeout is aborted with a bumped
  *    epoch (the old producer is fenced), checked every
  *    transaction.abort.timed.out.transaction.cleanup.interval.ms.
- * The state is the node's txn_node (brk->txn, src/txn/internal.h).
+ * The state is the node's txn_node (tn, src/txn/internal.h).
  * Threading: the node's loop thread only.
  */
 #include <stdio.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/broker.h"
+#include "coord/coord.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/fault.h"
@@ -77,35 +77,29 @@ typedef struct txn_meta {
     int64_t start_ts, update_ts;
 } txn_meta;
 
-/* The node's coordinator state (src/txn/internal.h). */
-static txn_node *node_of(brk_broker *brk) {
-    SL_ASSERT(brk && brk->txn);
-    return brk->txn;
-}
-
 /* ---- small helpers
  * --------------------------------------------------------------------- */
 
-static int32_t num_state_parts(brk_broker *brk) {
-    cl_topic *t =
-        cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+static int32_t num_state_parts(txn_node *tn) {
+    cl_topic *t = cl_topic_find(coord_image(tn->rt), TXN_STATE_TOPIC,
+                                strlen(TXN_STATE_TOPIC));
     if (t && t->n_partitions > 0)
         return t->n_partitions;
-    return (int32_t)brk_cfg_i64(brk->cfg,
-                                BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS);
+    return (int32_t)coord_cfg_i64(
+        tn->rt, COORD_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS);
 }
 
-static int32_t partition_for(brk_broker *brk, const char *s, size_t n,
+static int32_t partition_for(txn_node *tn, const char *s, size_t n,
                              int32_t nparts) {
-    SL_UNUSED(brk);
+    SL_UNUSED(tn);
     int32_t h = java_string_hash(s, n);
     /* Kafka's Utils.abs: Integer.MIN_VALUE maps to 0 */
     int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
     return a % nparts;
 }
 
-static cl_partition *topic_part(brk_broker *brk, const char *topic, int32_t p) {
-    cl_topic *t = cl_topic_find(brk->image, topic, strlen(topic));
+static cl_partition *topic_part(txn_node *tn, const char *topic, int32_t p) {
+    cl_topic *t = cl_topic_find(coord_image(tn->rt), topic, strlen(topic));
     if (!t || p < 0 || p >= t->n_partitions)
         return NULL;
     return t->parts[p];
@@ -205,18 +199,18 @@ static txn_next next_of(const txn_meta *m) {
     return x;
 }
 
-static int32_t coord_epoch(brk_broker *brk, const txn_meta *m) {
-    cl_partition *p = topic_part(
-        brk, TXN_STATE_TOPIC,
-        partition_for(brk, m->tid, m->tid_len, num_state_parts(brk)));
+static int32_t coord_epoch(txn_node *tn, const txn_meta *m) {
+    cl_partition *p =
+        topic_part(tn, TXN_STATE_TOPIC,
+                   partition_for(tn, m->tid, m->tid_len, num_state_parts(tn)));
     return p ? p->leader_epoch : 0;
 }
 
-static int16_t append_state(brk_broker *brk, const txn_meta *m,
+static int16_t append_state(txn_node *tn, const txn_meta *m,
                             const txn_next *x) {
-    int32_t p = partition_for(brk, m->tid, m->tid_len, num_state_parts(brk));
-    cl_partition *part = topic_part(brk, TXN_STATE_TOPIC, p);
-    if (!txn_leader_log(brk, part))
+    int32_t p = partition_for(tn, m->tid, m->tid_len, num_state_parts(tn));
+    cl_partition *part = topic_part(tn, TXN_STATE_TOPIC, p);
+    if (!txn_leader_log(tn, part))
         return KERR_NOT_COORDINATOR;
     buf key, val;
     buf_init(&key, 64);
@@ -292,7 +286,7 @@ static int16_t append_state(brk_broker *brk, const txn_meta *m,
             .timeout_ms = 30000,
         };
         log_append_info info;
-        e = repl_append(brk->repl, part, &rq, &info);
+        e = repl_append(coord_repl(tn->rt), part, &rq, &info);
     }
     buf_free(&out);
     buf_free(&key);
@@ -307,7 +301,7 @@ static int16_t append_state(brk_broker *brk, const txn_meta *m,
 
 /* Persists x, then applies it to m. */
 static int16_t transit(txn_node *t, txn_meta *m, const txn_next *x) {
-    int16_t e = append_state(t->brk, m, x);
+    int16_t e = append_state(t, m, x);
     if (e)
         return e;
     if (x->parts != m->parts) {
@@ -333,8 +327,8 @@ static int16_t transit(txn_node *t, txn_meta *m, const txn_next *x) {
 /* ---- the group coordinator's offsets
  * ---------------------------------------------------- */
 
-void txn_set_offsets_listener(brk_broker *brk, const txn_offsets_listener *l) {
-    node_of(brk)->offsets = *l;
+void txn_set_offsets_listener(txn_node *tn, const txn_offsets_listener *l) {
+    tn->offsets = *l;
 }
 
 /* A marker of producer_id landed on __consumer_offsets-p: the group
@@ -351,11 +345,11 @@ static int32_t offsets_partition_for(txn_node *t, proto_str group) {
     return t->offsets.partition_for(t->offsets.ctx, group);
 }
 
-int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
+int16_t txn_check_offset_commit(txn_node *tn, proto_str transactional_id,
                                 int64_t producer_id, int16_t epoch) {
-    txn_coord_ensure(brk);
-    txn_meta *m = meta_find(node_of(brk), transactional_id.p,
-                            (size_t)transactional_id.len);
+    txn_coord_ensure(tn);
+    txn_meta *m =
+        meta_find(tn, transactional_id.p, (size_t)transactional_id.len);
     if (m && m->pid == producer_id && epoch < m->epoch)
         return KERR_INVALID_PRODUCER_EPOCH;
     if (m && m->pid != producer_id)
@@ -366,16 +360,16 @@ int16_t txn_check_offset_commit(brk_broker *brk, proto_str transactional_id,
 /* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
  * already persisted), then Complete*. */
 static int16_t complete_txn(txn_node *t, txn_meta *m) {
-    brk_broker *brk = t->brk;
+    txn_node *tn = t;
     bool commit = m->state == TS_PREPARE_COMMIT;
     int type = commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT;
-    int32_t ce = coord_epoch(brk, m);
+    int32_t ce = coord_epoch(tn, m);
     for (int i = 0; i < m->n_parts; i++) {
         cl_partition *p =
-            topic_part(brk, m->parts[i].topic, m->parts[i].partition);
-        if (!txn_local_log(brk, p))
+            topic_part(tn, m->parts[i].topic, m->parts[i].partition);
+        if (!txn_local_log(tn, p))
             continue; /* deleted meanwhile: nothing to mark */
-        int16_t e = txn_write_marker(brk, p, m->pid, m->epoch, type, ce);
+        int16_t e = txn_write_marker(tn, p, m->pid, m->epoch, type, ce);
         if (e)
             return e; /* stays Prepare*: retried by the tick */
         if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
@@ -471,8 +465,8 @@ static void replay_record(txn_node *t, const log_record *r) {
     arena_free(&a);
 }
 
-static void load_partition(brk_broker *brk, cl_partition *part) {
-    log_partition *log = txn_leader_log(brk, part);
+static void load_partition(txn_node *tn, cl_partition *part) {
+    log_partition *log = txn_leader_log(tn, part);
     if (!log)
         return;
     int64_t off = log_start_offset(log), end = log_end_offset(log);
@@ -515,7 +509,7 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
                     batch_iter_init(&it, &h, recs, n);
                     log_record r;
                     while (batch_iter_next(&it, &r) == 1)
-                        replay_record(brk->txn, &r);
+                        replay_record(tn, &r);
                 }
                 buf_free(&dec);
             }
@@ -531,39 +525,38 @@ static void load_partition(brk_broker *brk, cl_partition *part) {
 
 static void tick_cb(net_loop *loop, void *ctx);
 
-static void on_shutdown(brk_broker *brk, void *ctx) {
-    SL_UNUSED(ctx);
-    txn_node *t = node_of(brk);
+static void on_shutdown(void *arg) {
+    txn_node *t = arg;
     t->coord_stopping = true;
     if (t->tick_timer)
-        net_timer_cancel(brk->loop, t->tick_timer);
+        net_timer_cancel(t->rt->loop, t->tick_timer);
     t->tick_timer = 0;
 }
 
 /* Kafka's two cleanup intervals; the tick runs at the shorter one. */
 static int64_t tick_ms(const txn_node *t) {
-    int64_t a = brk_cfg_i64(
-        t->brk->cfg,
-        BRK_CFG_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS);
-    int64_t r = brk_cfg_i64(
-        t->brk->cfg,
-        BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
+    int64_t a = coord_cfg_i64(
+        t->rt,
+        COORD_CFG_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS);
+    int64_t r = coord_cfg_i64(
+        t->rt,
+        COORD_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
     return a < r ? a : r;
 }
 
 /* Finishes Prepare* transactions, aborts timed-out ones, expires ids (at
  * transaction.remove.expired.transaction.cleanup.interval.ms). */
 static void housekeeping(txn_node *t) {
-    const brk_config *cfg = t->brk->cfg;
     int64_t now = clk_wall_ms();
     bool expire = now >= t->next_expire_ms;
     if (expire)
         t->next_expire_ms =
             now +
-            brk_cfg_i64(
-                cfg,
-                BRK_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
-    int64_t id_exp = brk_cfg_i64(cfg, BRK_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
+            coord_cfg_i64(
+                t->rt,
+                COORD_CFG_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS);
+    int64_t id_exp =
+        coord_cfg_i64(t->rt, COORD_CFG_TRANSACTIONAL_ID_EXPIRATION_MS);
     for (int i = 0; i < t->n_metas; i++) {
         txn_meta *m = t->metas[i];
         if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT) {
@@ -583,7 +576,7 @@ static void housekeeping(txn_node *t) {
                     m->state == TS_COMPLETE_ABORT) &&
                    m->update_ts + id_exp <= now) {
             SL_INFO("txn", "expiring transactional id %s", m->tid);
-            if (append_state(t->brk, m, NULL) == 0) {
+            if (append_state(t, m, NULL) == 0) {
                 meta_remove(t, m);
                 i--;
             }
@@ -600,81 +593,82 @@ static void tick_cb(net_loop *loop, void *ctx) {
     t->tick_timer = net_timer_add(loop, tick_ms(t), tick_cb, t);
 }
 
-void txn_coord_ensure(brk_broker *brk) {
-    txn_node *tn = node_of(brk);
-    if (tn->loaded || tn->loading || !brk->image)
+void txn_coord_ensure(txn_node *tn) {
+    if (tn->loaded || tn->loading || !coord_image(tn->rt))
         return;
-    cl_topic *t =
-        cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    cl_topic *t = cl_topic_find(coord_image(tn->rt), TXN_STATE_TOPIC,
+                                strlen(TXN_STATE_TOPIC));
     if (!t)
         return; /* nothing to load until the topic exists */
     tn->loading = true;
     int64_t t0 = clk_mono_ms();
     for (int32_t p = 0; p < t->n_partitions; p++)
         if (t->parts[p])
-            load_partition(brk, t->parts[p]);
+            load_partition(tn, t->parts[p]);
     tn->loaded = true;
     tn->loading = false;
     SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms",
             tn->n_metas, TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
-    brk_on_shutdown(brk, on_shutdown, NULL);
+    coord_on_shutdown(tn->rt, on_shutdown, tn);
     /* Complete what a crash left prepared before anyone reads. */
     for (int i = 0; i < tn->n_metas; i++)
         if (tn->metas[i]->state == TS_PREPARE_COMMIT ||
             tn->metas[i]->state == TS_PREPARE_ABORT)
             complete_txn(tn, tn->metas[i]);
-    if (brk->loop)
-        tn->tick_timer = net_timer_add(brk->loop, tick_ms(tn), tick_cb, tn);
+    if (tn->rt->loop)
+        tn->tick_timer = net_timer_add(tn->rt->loop, tick_ms(tn), tick_cb, tn);
 }
 
-int16_t txn_ensure_state_topic(brk_broker *brk) {
-    if (!cl_topic_find(brk->image, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC))) {
-        int16_t rf = (int16_t)brk_cfg_i64(
-            brk->cfg, BRK_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
-        if (rf > brk->coord_svc.live_brokers(brk)) {
+int16_t txn_ensure_state_topic(txn_node *tn) {
+    if (!cl_topic_find(coord_image(tn->rt), TXN_STATE_TOPIC,
+                       strlen(TXN_STATE_TOPIC))) {
+        int16_t rf = (int16_t)coord_cfg_i64(
+            tn->rt, COORD_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR);
+        if (rf > tn->rt->svc.live_brokers(tn->rt->svc.host)) {
             SL_WARN("txn",
                     "cannot create %s: "
                     "transaction.state.log.replication.factor %d > %d "
                     "live brokers",
-                    TXN_STATE_TOPIC, rf, brk->coord_svc.live_brokers(brk));
+                    TXN_STATE_TOPIC, rf,
+                    tn->rt->svc.live_brokers(tn->rt->svc.host));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
-        brk_kv kv[] = {{"cleanup.policy", "compact"},
-                       {"compression.type", "uncompressed"},
-                       {"segment.bytes", "104857600"},
-                       {"unclean.leader.election.enable", "false"}};
-        int16_t e = brk->coord_svc.create_topic(brk, TXN_STATE_TOPIC,
-                                                num_state_parts(brk), rf, kv,
-                                                SL_ARRAY_LEN(kv));
+        sl_kv kv[] = {{"cleanup.policy", "compact"},
+                      {"compression.type", "uncompressed"},
+                      {"segment.bytes", "104857600"},
+                      {"unclean.leader.election.enable", "false"}};
+        int16_t e = tn->rt->svc.create_topic(tn->rt->svc.host, TXN_STATE_TOPIC,
+                                             num_state_parts(tn), rf, kv,
+                                             SL_ARRAY_LEN(kv));
         if (e) {
             SL_WARN("txn", "creating %s failed: %s", TXN_STATE_TOPIC,
                     proto_error_name(e));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
     }
-    txn_coord_ensure(brk);
-    return node_of(brk)->loaded ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
+    txn_coord_ensure(tn);
+    return tn->loaded ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
 }
 
 /* 0 or the error for a request about transactional id tid. */
-static int16_t coord_check(brk_broker *brk, proto_str tid) {
+static int16_t coord_check(txn_node *tn, proto_str tid) {
     if (tid.len <= 0)
         return KERR_INVALID_REQUEST;
-    int16_t e = txn_ensure_state_topic(brk);
+    int16_t e = txn_ensure_state_topic(tn);
     if (e)
         return KERR_NOT_COORDINATOR;
     cl_partition *p = topic_part(
-        brk, TXN_STATE_TOPIC,
-        partition_for(brk, tid.p, (size_t)tid.len, num_state_parts(brk)));
-    if (!txn_leader_log(brk, p))
+        tn, TXN_STATE_TOPIC,
+        partition_for(tn, tid.p, (size_t)tid.len, num_state_parts(tn)));
+    if (!txn_leader_log(tn, p))
         return KERR_NOT_COORDINATOR;
     return KERR_NONE;
 }
 
-int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
+int16_t txn_coord_verify(txn_node *tn, int64_t producer_id, int16_t epoch,
                          const char *topic, int32_t partition) {
-    txn_coord_ensure(brk);
-    txn_node *t = node_of(brk);
+    txn_coord_ensure(tn);
+    txn_node *t = tn;
     for (int i = 0; i < t->n_metas; i++) {
         txn_meta *m = t->metas[i];
         if (m->pid != producer_id)
@@ -692,13 +686,12 @@ int16_t txn_coord_verify(brk_broker *brk, int64_t producer_id, int16_t epoch,
 /* ---- InitProducerId (22)
  * ------------------------------------------------------------ */
 
-static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
+static int16_t init_pid(txn_node *tn, const proto_init_producer_id_request *rq,
                         int64_t *pid, int16_t *epoch) {
-    brk_broker *brk = req->brk;
     *pid = -1;
     *epoch = -1;
     if (rq->transactional_id.len < 0) {
-        int16_t e = txn_alloc_producer_id(brk, pid);
+        int16_t e = txn_alloc_producer_id(tn, pid);
         if (!e)
             *epoch = 0;
         return e;
@@ -707,18 +700,18 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
         return KERR_INVALID_REQUEST;
     if (rq->transaction_timeout_ms <= 0 ||
         rq->transaction_timeout_ms >
-            brk_cfg_i64(brk->cfg, BRK_CFG_TRANSACTION_MAX_TIMEOUT_MS))
+            coord_cfg_i64(tn->rt, COORD_CFG_TRANSACTION_MAX_TIMEOUT_MS))
         return KERR_INVALID_TRANSACTION_TIMEOUT;
-    int16_t e = coord_check(brk, rq->transactional_id);
+    int16_t e = coord_check(tn, rq->transactional_id);
     if (e)
         return e;
-    txn_node *t = node_of(brk);
+    txn_node *t = tn;
     txn_meta *m =
         meta_find(t, rq->transactional_id.p, (size_t)rq->transactional_id.len);
     bool fresh = false;
     if (!m) {
         int64_t new_pid;
-        e = txn_alloc_producer_id(brk, &new_pid);
+        e = txn_alloc_producer_id(tn, &new_pid);
         if (e)
             return e;
         m = meta_new(t, rq->transactional_id.p,
@@ -774,7 +767,7 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
     if (m->epoch >= EPOCH_EXHAUSTED) {
         x.last_pid = m->pid;
         x.last_epoch = m->epoch;
-        e = txn_alloc_producer_id(brk, &x.pid);
+        e = txn_alloc_producer_id(tn, &x.pid);
         if (e)
             return e;
         x.epoch = 0;
@@ -793,24 +786,24 @@ static int16_t init_pid(brk_req *req, const proto_init_producer_id_request *rq,
     return KERR_NONE;
 }
 
-brk_status txn_handle_init_producer_id(brk_req *req) {
+coord_status txn_handle_init_producer_id(txn_node *tn, coord_req *req) {
     proto_init_producer_id_request rq;
     if (proto_init_producer_id_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_init_producer_id_response rs;
     proto_init_producer_id_response_init(&rs);
     int64_t pid;
     int16_t ep;
-    int16_t e = init_pid(req, &rq, &pid, &ep);
+    int16_t e = init_pid(tn, &rq, &pid, &ep);
     if (e == KERR_PRODUCER_FENCED && req->api_version < 4)
         e = KERR_INVALID_PRODUCER_EPOCH;
     rs.error_code = e;
     rs.producer_id = e ? -1 : pid;
     rs.producer_epoch = e ? -1 : ep;
-    proto_init_producer_id_response_encode(brk_resp_buf(req), req->api_version,
-                                           &rs);
-    return BRK_DONE;
+    proto_init_producer_id_response_encode(coord_resp_buf(req),
+                                           req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- AddPartitionsToTxn (24), AddOffsetsToTxn (25)
@@ -832,13 +825,13 @@ typedef struct tp_in {
     int16_t err;
 } tp_in;
 
-static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid,
+static int16_t add_partitions(txn_node *tn, proto_str tid, int64_t pid,
                               int16_t epoch, tp_in *tps, int n,
                               bool verify_only) {
-    int16_t e = coord_check(brk, tid);
+    int16_t e = coord_check(tn, tid);
     if (e)
         return e;
-    txn_node *t = node_of(brk);
+    txn_node *t = tn;
     txn_meta *m = meta_find(t, tid.p, (size_t)tid.len);
     if ((e = check_producer(m, pid, epoch)))
         return e;
@@ -855,8 +848,8 @@ static int16_t add_partitions(brk_broker *brk, proto_str tid, int64_t pid,
             continue;
         }
         int16_t pe;
-        if (!brk_find_partition(brk, tps[i].topic, tps[i].len, tps[i].partition,
-                                &pe)) {
+        if (!coord_find_partition(tn->rt, tps[i].topic, tps[i].len,
+                                  tps[i].partition, &pe)) {
             tps[i].err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             bad = true;
         }
@@ -907,7 +900,7 @@ static int16_t fenced_err(int16_t e, int16_t version,
 }
 
 static void fill_topic_results(
-    brk_req *req,
+    coord_req *req,
     proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
     int32_t nt, tp_in *tps, int16_t top_err,
     proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result *
@@ -920,8 +913,8 @@ static void fill_topic_results(
         proto_add_partitions_to_txn_response_add_partitions_to_txn_topic_result_init(
             &res[i]);
         res[i].name = tv[i].name;
-        int32_t np = BRK_RESP_ARRAY(req, res[i].results_by_partition,
-                                    tv[i].partitions.n);
+        int32_t np = COORD_RESP_ARRAY(req, res[i].results_by_partition,
+                                      tv[i].partitions.n);
         for (int32_t j = 0; j < np; j++, k++) {
             proto_add_partitions_to_txn_response_add_partitions_to_txn_partition_result
                 *pr = &res[i].results_by_partition.v[j];
@@ -936,7 +929,7 @@ static void fill_topic_results(
 }
 
 static tp_in *
-collect_tps(brk_req *req,
+collect_tps(coord_req *req,
             proto_add_partitions_to_txn_request_add_partitions_to_txn_topic *tv,
             int32_t nt, int *n) {
     int total = 0;
@@ -955,11 +948,11 @@ collect_tps(brk_req *req,
     return tps;
 }
 
-brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
+coord_status txn_handle_add_partitions_to_txn(txn_node *tn, coord_req *req) {
     proto_add_partitions_to_txn_request rq;
     if (proto_add_partitions_to_txn_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_add_partitions_to_txn_response rs;
     proto_add_partitions_to_txn_response_init(&rs);
     if (req->api_version < 4) {
@@ -967,17 +960,16 @@ brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
         int32_t nt =
             rq.v3_and_below_topics.n > 0 ? rq.v3_and_below_topics.n : 0;
         tp_in *tps = collect_tps(req, rq.v3_and_below_topics.v, nt, &n);
-        int16_t e =
-            add_partitions(req->brk, rq.v3_and_below_transactional_id,
-                           rq.v3_and_below_producer_id,
-                           rq.v3_and_below_producer_epoch, tps, n, false);
+        int16_t e = add_partitions(
+            tn, rq.v3_and_below_transactional_id, rq.v3_and_below_producer_id,
+            rq.v3_and_below_producer_epoch, tps, n, false);
         e = fenced_err(e, req->api_version, 2);
         fill_topic_results(req, rq.v3_and_below_topics.v, nt, tps, e,
                            &rs.results_by_topic_v3_and_below.v,
                            &rs.results_by_topic_v3_and_below.n);
     } else {
         int32_t ntx =
-            BRK_RESP_ARRAY(req, rs.results_by_transaction, rq.transactions.n);
+            COORD_RESP_ARRAY(req, rs.results_by_transaction, rq.transactions.n);
         for (int32_t t = 0; t < ntx; t++) {
             proto_add_partitions_to_txn_request_add_partitions_to_txn_transaction
                 *tx = &rq.transactions.v[t];
@@ -990,22 +982,22 @@ brk_status txn_handle_add_partitions_to_txn(brk_req *req) {
             int32_t nt = tx->topics.n > 0 ? tx->topics.n : 0;
             tp_in *tps = collect_tps(req, tx->topics.v, nt, &n);
             int16_t e =
-                add_partitions(req->brk, tx->transactional_id, tx->producer_id,
+                add_partitions(tn, tx->transactional_id, tx->producer_id,
                                tx->producer_epoch, tps, n, tx->verify_only);
             fill_topic_results(req, tx->topics.v, nt, tps, e,
                                &tr->topic_results.v, &tr->topic_results.n);
         }
     }
-    proto_add_partitions_to_txn_response_encode(brk_resp_buf(req),
+    proto_add_partitions_to_txn_response_encode(coord_resp_buf(req),
                                                 req->api_version, &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }
 
-brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
+coord_status txn_handle_add_offsets_to_txn(txn_node *tn, coord_req *req) {
     proto_add_offsets_to_txn_request rq;
     if (proto_add_offsets_to_txn_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_add_offsets_to_txn_response rs;
     proto_add_offsets_to_txn_response_init(&rs);
     int16_t e;
@@ -1013,10 +1005,9 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
         e = KERR_INVALID_REQUEST;
     } else {
         tp_in tp = {OFFSETS_TOPIC, strlen(OFFSETS_TOPIC),
-                    offsets_partition_for(node_of(req->brk), rq.group_id), 0};
-        e = coord_check(req->brk, rq.transactional_id);
+                    offsets_partition_for(tn, rq.group_id), 0};
+        e = coord_check(tn, rq.transactional_id);
         if (!e) {
-            txn_node *tn = node_of(req->brk);
             txn_meta *m = meta_find(tn, rq.transactional_id.p,
                                     (size_t)rq.transactional_id.len);
             e = check_producer(m, rq.producer_id, rq.producer_epoch);
@@ -1043,32 +1034,32 @@ brk_status txn_handle_add_offsets_to_txn(brk_req *req) {
         e = fenced_err(e, req->api_version, 2);
     }
     rs.error_code = e;
-    proto_add_offsets_to_txn_response_encode(brk_resp_buf(req),
+    proto_add_offsets_to_txn_response_encode(coord_resp_buf(req),
                                              req->api_version, &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }
 
 /* ---- EndTxn (26)
  * -------------------------------------------------------------------- */
 
-brk_status txn_handle_end_txn(brk_req *req) {
+coord_status txn_handle_end_txn(txn_node *tn, coord_req *req) {
     proto_end_txn_request rq;
     if (proto_end_txn_request_decode(&req->body, req->arena, req->api_version,
                                      &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_end_txn_response rs;
     proto_end_txn_response_init(&rs);
-    int16_t e = coord_check(req->brk, rq.transactional_id);
+    int16_t e = coord_check(tn, rq.transactional_id);
     txn_meta *m = NULL;
     if (!e) {
-        m = meta_find(node_of(req->brk), rq.transactional_id.p,
+        m = meta_find(tn, rq.transactional_id.p,
                       (size_t)rq.transactional_id.len);
         e = check_producer(m, rq.producer_id, rq.producer_epoch);
     }
     if (!e) {
         switch (m->state) {
         case TS_ONGOING:
-            e = end_txn(node_of(req->brk), m, rq.committed, m->epoch);
+            e = end_txn(tn, m, rq.committed, m->epoch);
             break;
         case TS_COMPLETE_COMMIT:
             e = rq.committed ? KERR_NONE : KERR_INVALID_TXN_STATE;
@@ -1089,22 +1080,21 @@ brk_status txn_handle_end_txn(brk_req *req) {
         }
     }
     rs.error_code = fenced_err(e, req->api_version, 2);
-    proto_end_txn_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    proto_end_txn_response_encode(coord_resp_buf(req), req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- WriteTxnMarkers (27)
  * -------------------------------------------------------------- */
 
-brk_status txn_handle_write_txn_markers(brk_req *req) {
+coord_status txn_handle_write_txn_markers(txn_node *tn, coord_req *req) {
     proto_write_txn_markers_request rq;
     if (proto_write_txn_markers_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    brk_broker *brk = req->brk;
+        return COORD_CLOSE;
     proto_write_txn_markers_response rs;
     proto_write_txn_markers_response_init(&rs);
-    int32_t nm = BRK_RESP_ARRAY(req, rs.markers, rq.markers.n);
+    int32_t nm = COORD_RESP_ARRAY(req, rs.markers, rq.markers.n);
     for (int32_t i = 0; i < nm; i++) {
         proto_write_txn_markers_request_writable_txn_marker *mk =
             &rq.markers.v[i];
@@ -1112,7 +1102,7 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
             &rs.markers.v[i];
         proto_write_txn_markers_response_writable_txn_marker_result_init(mr);
         mr->producer_id = mk->producer_id;
-        int32_t nt = BRK_RESP_ARRAY(req, mr->topics, mk->topics.n);
+        int32_t nt = COORD_RESP_ARRAY(req, mr->topics, mk->topics.n);
         for (int32_t t = 0; t < nt; t++) {
             proto_write_txn_markers_request_writable_txn_marker_topic *tt =
                 &mk->topics.v[t];
@@ -1122,7 +1112,7 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
                 tr);
             tr->name = tt->name;
             int32_t np =
-                BRK_RESP_ARRAY(req, tr->partitions, tt->partition_indexes.n);
+                COORD_RESP_ARRAY(req, tr->partitions, tt->partition_indexes.n);
             for (int32_t j = 0; j < np; j++) {
                 proto_write_txn_markers_response_writable_txn_marker_partition_result
                     *pr = &tr->partitions.v[j];
@@ -1130,13 +1120,13 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
                     pr);
                 pr->partition_index = tt->partition_indexes.v[j];
                 int16_t e;
-                const cl_partition *p = brk_find_partition(
-                    brk, tt->name.p ? tt->name.p : "",
+                const cl_partition *p = coord_find_partition(
+                    tn->rt, tt->name.p ? tt->name.p : "",
                     tt->name.len > 0 ? (size_t)tt->name.len : 0,
                     pr->partition_index, &e);
                 if (p) {
-                    e = txn_write_marker(brk, (cl_partition *)p,
-                                         mk->producer_id, mk->producer_epoch,
+                    e = txn_write_marker(tn, (cl_partition *)p, mk->producer_id,
+                                         mk->producer_epoch,
                                          mk->transaction_result
                                              ? BATCH_CONTROL_COMMIT
                                              : BATCH_CONTROL_ABORT,
@@ -1144,32 +1134,31 @@ brk_status txn_handle_write_txn_markers(brk_req *req) {
                     if (!e && tt->name.len == (int32_t)strlen(OFFSETS_TOPIC) &&
                         memcmp(tt->name.p, OFFSETS_TOPIC,
                                strlen(OFFSETS_TOPIC)) == 0)
-                        offsets_marker(node_of(brk), pr->partition_index,
-                                       mk->producer_id, mk->transaction_result);
+                        offsets_marker(tn, pr->partition_index, mk->producer_id,
+                                       mk->transaction_result);
                 }
                 pr->error_code = e;
             }
         }
     }
-    proto_write_txn_markers_response_encode(brk_resp_buf(req), req->api_version,
-                                            &rs);
-    return BRK_DONE;
+    proto_write_txn_markers_response_encode(coord_resp_buf(req),
+                                            req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- DescribeTransactions (65), ListTransactions (66)
  * --------------------------------- */
 
-brk_status txn_handle_describe_transactions(brk_req *req) {
+coord_status txn_handle_describe_transactions(txn_node *tn, coord_req *req) {
     proto_describe_transactions_request rq;
     if (proto_describe_transactions_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    txn_coord_ensure(req->brk);
-    txn_node *tn = node_of(req->brk);
+        return COORD_CLOSE;
+    txn_coord_ensure(tn);
     proto_describe_transactions_response rs;
     proto_describe_transactions_response_init(&rs);
     int32_t n =
-        BRK_RESP_ARRAY(req, rs.transaction_states, rq.transactional_ids.n);
+        COORD_RESP_ARRAY(req, rs.transaction_states, rq.transactional_ids.n);
     for (int32_t i = 0; i < n; i++) {
         proto_describe_transactions_response_transaction_state *s =
             &rs.transaction_states.v[i];
@@ -1217,18 +1206,17 @@ brk_status txn_handle_describe_transactions(brk_req *req) {
         }
         s->topics.n = nt;
     }
-    proto_describe_transactions_response_encode(brk_resp_buf(req),
+    proto_describe_transactions_response_encode(coord_resp_buf(req),
                                                 req->api_version, &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }
 
-brk_status txn_handle_list_transactions(brk_req *req) {
+coord_status txn_handle_list_transactions(txn_node *tn, coord_req *req) {
     proto_list_transactions_request rq;
     if (proto_list_transactions_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    txn_coord_ensure(req->brk);
-    txn_node *tn = node_of(req->brk);
+        return COORD_CLOSE;
+    txn_coord_ensure(tn);
     proto_list_transactions_response rs;
     proto_list_transactions_response_init(&rs);
     /* unknown state filters are echoed back */
@@ -1273,30 +1261,29 @@ brk_status txn_handle_list_transactions(brk_req *req) {
         s->producer_id = m->pid;
         s->transaction_state = proto_str_c(sn);
     }
-    proto_list_transactions_response_encode(brk_resp_buf(req), req->api_version,
-                                            &rs);
-    return BRK_DONE;
+    proto_list_transactions_response_encode(coord_resp_buf(req),
+                                            req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- DescribeProducers (61)
  * -------------------------------------------------------------- */
 
-brk_status txn_handle_describe_producers(brk_req *req) {
+coord_status txn_handle_describe_producers(txn_node *tn, coord_req *req) {
     proto_describe_producers_request rq;
     if (proto_describe_producers_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    brk_broker *brk = req->brk;
+        return COORD_CLOSE;
     proto_describe_producers_response rs;
     proto_describe_producers_response_init(&rs);
-    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
+    int32_t nt = COORD_RESP_ARRAY(req, rs.topics, rq.topics.n);
     for (int32_t i = 0; i < nt; i++) {
         proto_describe_producers_request_topic_request *t = &rq.topics.v[i];
         proto_describe_producers_response_topic_response *tr = &rs.topics.v[i];
         proto_describe_producers_response_topic_response_init(tr);
         tr->name = t->name;
         int32_t np =
-            BRK_RESP_ARRAY(req, tr->partitions, t->partition_indexes.n);
+            COORD_RESP_ARRAY(req, tr->partitions, t->partition_indexes.n);
         for (int32_t j = 0; j < np; j++) {
             proto_describe_producers_response_partition_response *pr =
                 &tr->partitions.v[j];
@@ -1304,17 +1291,17 @@ brk_status txn_handle_describe_producers(brk_req *req) {
             pr->partition_index = t->partition_indexes.v[j];
             int16_t e;
             const cl_partition *p =
-                brk_find_partition(brk, t->name.p ? t->name.p : "",
-                                   t->name.len > 0 ? (size_t)t->name.len : 0,
-                                   pr->partition_index, &e);
-            log_partition *log = p ? txn_leader_log(brk, p) : NULL;
+                coord_find_partition(tn->rt, t->name.p ? t->name.p : "",
+                                     t->name.len > 0 ? (size_t)t->name.len : 0,
+                                     pr->partition_index, &e);
+            log_partition *log = p ? txn_leader_log(tn, p) : NULL;
             if (p && !log)
                 e = KERR_NOT_LEADER_OR_FOLLOWER;
             if (!p || e) {
                 pr->error_code = e;
                 continue;
             }
-            ps_state *ps = txn_part_state(brk, log);
+            ps_state *ps = txn_part_state(tn, log);
             pr->active_producers.n = ps->n;
             pr->active_producers.v =
                 arena_calloc(req->arena, (size_t)(ps->n ? ps->n : 1),
@@ -1335,7 +1322,7 @@ brk_status txn_handle_describe_producers(brk_req *req) {
             }
         }
     }
-    proto_describe_producers_response_encode(brk_resp_buf(req),
+    proto_describe_producers_response_encode(coord_resp_buf(req),
                                              req->api_version, &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }

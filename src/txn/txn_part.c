@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/broker.h"
+#include "coord/coord.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -47,15 +47,9 @@ typedef struct part_rec {
     ps_state ps;
 } part_rec;
 
-/* The node's producer states (txn_node_new made them). */
-static txn_node *node_of(brk_broker *brk) {
-    SL_ASSERT(brk && brk->txn);
-    return brk->txn;
-}
-
-txn_node *txn_node_new(brk_broker *brk) {
+txn_node *txn_node_new(coord_rt *rt) {
     txn_node *t = xcalloc(1, sizeof *t);
-    t->brk = brk;
+    t->rt = rt;
     t->buckets = xcalloc(NBUCKETS, sizeof *t->buckets);
     t->pid_next = t->pid_end = -1;
     return t;
@@ -85,12 +79,13 @@ static void rec_free(part_rec *r) {
 
 /* True while r->log is still the live log of its topic partition (a
  * deleted topic frees its logs: never touch r->log then). */
-static bool rec_live(brk_broker *brk, const part_rec *r) {
-    if (!brk->image)
+static bool rec_live(txn_node *tn, const part_rec *r) {
+    if (!coord_image(tn->rt))
         return false;
-    cl_topic *t = cl_topic_find(brk->image, r->topic, strlen(r->topic));
+    cl_topic *t =
+        cl_topic_find(coord_image(tn->rt), r->topic, strlen(r->topic));
     if (!t || r->partition >= t->n_partitions || !t->parts[r->partition] ||
-        txn_local_log(brk, t->parts[r->partition]) != r->log)
+        txn_local_log(tn, t->parts[r->partition]) != r->log)
         return false;
     return memcmp(t->id, r->topic_id, 16) == 0;
 }
@@ -100,7 +95,7 @@ static void prune_dead(txn_node *t) {
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec **pp = &t->buckets[i]; *pp;) {
             part_rec *r = *pp;
-            if (rec_live(t->brk, r)) {
+            if (rec_live(t, r)) {
                 pp = &r->next;
             } else {
                 *pp = r->next;
@@ -206,19 +201,18 @@ static part_rec *rec_load(log_partition *log) {
 
 static void expire_cb(net_loop *loop, void *ctx);
 
-static void on_shutdown(brk_broker *brk, void *ctx) {
-    SL_UNUSED(ctx);
-    txn_node *t = node_of(brk);
+static void on_shutdown(void *arg) {
+    txn_node *t = arg, *tn = t;
     t->part_stopping = true;
     if (t->expire_timer)
-        net_timer_cancel(brk->loop, t->expire_timer);
+        net_timer_cancel(tn->rt->loop, t->expire_timer);
     t->expire_timer = 0;
-    txn_part_snapshot_all(brk);
+    txn_part_snapshot_all(tn);
 }
 
 static int64_t expire_interval(const txn_node *t) {
-    return brk_cfg_i64(t->brk->cfg,
-                       BRK_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
+    return coord_cfg_i64(t->rt,
+                         COORD_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS);
 }
 
 static void expire_cb(net_loop *loop, void *ctx) {
@@ -227,7 +221,7 @@ static void expire_cb(net_loop *loop, void *ctx) {
     if (t->part_stopping)
         return;
     int64_t now = clk_wall_ms(),
-            exp = brk_cfg_i64(t->brk->cfg, BRK_CFG_PRODUCER_ID_EXPIRATION_MS);
+            exp = coord_cfg_i64(t->rt, COORD_CFG_PRODUCER_ID_EXPIRATION_MS);
     prune_dead(t);
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec *r = t->buckets[i]; r; r = r->next) {
@@ -248,18 +242,18 @@ void txn_part_free(txn_node *t) {
     t->buckets = NULL;
 }
 
-static part_rec *rec_get(brk_broker *brk, log_partition *log) {
-    txn_node *t = node_of(brk);
+static part_rec *rec_get(txn_node *tn, log_partition *log) {
+    txn_node *t = tn;
     if (!t->part_hooked) {
         t->part_hooked = true;
-        brk_on_shutdown(brk, on_shutdown, NULL);
-        if (brk->loop)
+        coord_on_shutdown(tn->rt, on_shutdown, tn);
+        if (tn->rt->loop)
             t->expire_timer =
-                net_timer_add(brk->loop, expire_interval(t), expire_cb, t);
+                net_timer_add(tn->rt->loop, expire_interval(t), expire_cb, t);
     }
     /* The coordinator may complete prepared transactions (writing markers,
      * possibly into this very partition) before we look the record up. */
-    txn_coord_ensure(brk);
+    txn_coord_ensure(tn);
     size_t b = bucket_of(log);
     uint8_t id[16];
     log_topic_id(log, id);
@@ -279,12 +273,12 @@ static part_rec *rec_get(brk_broker *brk, log_partition *log) {
     return r;
 }
 
-struct ps_state *txn_part_state(brk_broker *brk, log_partition *log) {
-    return &rec_get(brk, log)->ps;
+struct ps_state *txn_part_state(txn_node *tn, log_partition *log) {
+    return &rec_get(tn, log)->ps;
 }
 
-void txn_part_snapshot_all(brk_broker *brk) {
-    txn_node *t = node_of(brk);
+void txn_part_snapshot_all(txn_node *tn) {
+    txn_node *t = tn;
     prune_dead(t);
     for (int i = 0; i < NBUCKETS; i++)
         for (part_rec *r = t->buckets[i]; r; r = r->next) {
@@ -299,7 +293,7 @@ void txn_part_snapshot_all(brk_broker *brk) {
 /* ---- produce
  * ------------------------------------------------------------------------ */
 
-int txn_produce_check(brk_broker *brk, log_partition *log,
+int txn_produce_check(txn_node *tn, log_partition *log,
                       const log_batch_header *h, int64_t *dup_base_offset,
                       const char **msg) {
     *msg = NULL;
@@ -309,7 +303,7 @@ int txn_produce_check(brk_broker *brk, log_partition *log,
         *msg = "Transactional batch without producer id";
         return KERR_INVALID_RECORD;
     }
-    part_rec *r = rec_get(brk, log);
+    part_rec *r = rec_get(tn, log);
     r->seg_count = log_segment_count(log);
     ps_batch_meta dup;
     int rc = ps_check(&r->ps, h, &dup, msg);
@@ -324,7 +318,7 @@ int txn_produce_check(brk_broker *brk, log_partition *log,
          * cannot open a new one that nobody will ever end. */
         const ps_entry *e = ps_find(&r->ps, h->producer_id);
         if (!e || e->txn_first_offset < 0 || e->epoch != h->producer_epoch) {
-            rc = txn_coord_verify(brk, h->producer_id, h->producer_epoch,
+            rc = txn_coord_verify(tn, h->producer_id, h->producer_epoch,
                                   log_topic(log), log_partition_id(log));
             if (rc)
                 *msg = "The producer attempted a transactional operation in an "
@@ -334,11 +328,11 @@ int txn_produce_check(brk_broker *brk, log_partition *log,
     return rc;
 }
 
-void txn_produce_appended(brk_broker *brk, log_partition *log,
+void txn_produce_appended(txn_node *tn, log_partition *log,
                           const log_batch_header *h, int64_t base_offset) {
     if (h->producer_id < 0)
         return;
-    part_rec *r = rec_get(brk, log);
+    part_rec *r = rec_get(tn, log);
     int segs = log_segment_count(log);
     if (segs > r->seg_count) {
         /* The append rolled: snapshot the state before this batch at the new
@@ -356,9 +350,9 @@ void txn_produce_appended(brk_broker *brk, log_partition *log,
 /* ---- fetch
  * -------------------------------------------------------------------------- */
 
-int64_t txn_lso(brk_broker *brk, log_partition *log) {
+int64_t txn_lso(txn_node *tn, log_partition *log) {
     int64_t hw = log_high_watermark(log);
-    part_rec *r = rec_get(brk, log);
+    part_rec *r = rec_get(tn, log);
     int64_t fu = ps_first_unstable(&r->ps);
     return fu >= 0 && fu < hw ? fu : hw;
 }
@@ -376,9 +370,9 @@ static void write_one(void *ctx, const ps_aborted *ab) {
         buf_put_uvarint(w->b, 0); /* no tagged fields */
 }
 
-void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
+void txn_fetch_write_aborted(txn_node *tn, buf *b, bool flexible,
                              log_partition *log, int64_t from, int64_t to) {
-    part_rec *r = rec_get(brk, log);
+    part_rec *r = rec_get(tn, log);
     int n = ps_aborted_in(&r->ps, from, to, NULL, NULL);
     proto_write_array_len(b, flexible, n);
     ab_writer w = {b, flexible};
@@ -388,13 +382,16 @@ void txn_fetch_write_aborted(brk_broker *brk, buf *b, bool flexible,
 /* ---- markers
  * ------------------------------------------------------------------------ */
 
-log_partition *txn_leader_log(brk_broker *brk, const cl_partition *part) {
+log_partition *txn_leader_log(txn_node *tn, const cl_partition *part) {
     int16_t err;
-    return part && brk->repl ? repl_leader_log(brk->repl, part, &err) : NULL;
+    return part && coord_repl(tn->rt)
+               ? repl_leader_log(coord_repl(tn->rt), part, &err)
+               : NULL;
 }
 
-log_partition *txn_local_log(brk_broker *brk, const cl_partition *part) {
-    return part && brk->repl ? repl_log(brk->repl, part) : NULL;
+log_partition *txn_local_log(txn_node *tn, const cl_partition *part) {
+    return part && coord_repl(tn->rt) ? repl_log(coord_repl(tn->rt), part)
+                                      : NULL;
 }
 
 /* A marker's effect on the producer state, right after its append and
@@ -425,13 +422,12 @@ static void marker_appended(void *ctx, log_partition *log,
         ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
 }
 
-int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
-                         int64_t producer_id, int16_t epoch, int type,
-                         int32_t coordinator_epoch) {
-    log_partition *log = txn_leader_log(brk, part);
+int16_t txn_write_marker(txn_node *tn, cl_partition *part, int64_t producer_id,
+                         int16_t epoch, int type, int32_t coordinator_epoch) {
+    log_partition *log = txn_leader_log(tn, part);
     if (!log)
         return KERR_NOT_LEADER_OR_FOLLOWER;
-    part_rec *r = rec_get(brk, log);
+    part_rec *r = rec_get(tn, log);
     buf b;
     buf_init(&b, 128);
     batch_build_control(&b, producer_id, epoch, type, coordinator_epoch,
@@ -450,7 +446,7 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
         .ctx = &mc,
     };
     log_append_info info;
-    int16_t e = repl_append(brk->repl, part, &rq, &info);
+    int16_t e = repl_append(coord_repl(tn->rt), part, &rq, &info);
     buf_free(&b);
     if (e) {
         SL_WARN("txn",
@@ -471,14 +467,14 @@ int16_t txn_write_marker(brk_broker *brk, cl_partition *part,
 /* Ids handed out before they lived in the metadata log were reserved in
  * <log.dir>/.sluice-producer-ids; a data dir from then must not see them
  * again, so that file's value is a floor for the first block. */
-static int64_t legacy_pid_floor(brk_broker *brk) {
+static int64_t legacy_pid_floor(txn_node *tn) {
     char path[4096];
     snprintf(path, sizeof path, "%s/.sluice-producer-ids",
-             log_manager_dir(brk->logs, 0));
+             log_manager_dir(coord_logs(tn->rt), 0));
     int64_t floor = 0;
     size_t len;
-    char *txt =
-        (char *)log_io_read_file(log_manager_io(brk->logs), path, 64, &len);
+    char *txt = (char *)log_io_read_file(log_manager_io(coord_logs(tn->rt)),
+                                         path, 64, &len);
     if (txt) {
         long long v;
         if (sscanf(txt, "%lld", &v) == 1 && v > 0)
@@ -488,14 +484,14 @@ static int64_t legacy_pid_floor(brk_broker *brk) {
     return floor;
 }
 
-int16_t txn_alloc_producer_id(brk_broker *brk, int64_t *pid) {
-    txn_node *t = node_of(brk);
+int16_t txn_alloc_producer_id(txn_node *tn, int64_t *pid) {
+    txn_node *t = tn;
     *pid = -1;
     if (t->pid_next < 0 || t->pid_next >= t->pid_end) {
         int64_t first;
-        int16_t e = brk->coord_svc.allocate_producer_ids(
-            brk, PID_BLOCK, t->pid_end > 0 ? t->pid_end : legacy_pid_floor(brk),
-            &first);
+        int16_t e = tn->rt->svc.allocate_producer_ids(
+            tn->rt->svc.host, PID_BLOCK,
+            t->pid_end > 0 ? t->pid_end : legacy_pid_floor(tn), &first);
         if (e) {
             SL_WARN("txn", "cannot allocate a producer id block: %s",
                     proto_error_name(e));
