@@ -61,7 +61,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_ONLY := tests/sim/sim.c tests/sim/sim_node.c
 UNIT_SRC := $(sort $(filter-out tests/sim/%_main.c $(SIM_ONLY),$(wildcard tests/unit/*.c tests/sim/*.c)))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
-SIM_SRC  := $(SIM_ONLY) tests/sim/crashfs.c tests/sim/simnet.c
+SIM_SRC  := $(SIM_ONLY) tests/sim/crashfs.c tests/sim/simnet.c tests/sim/wire_req.c
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)

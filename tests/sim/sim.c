@@ -58,6 +58,7 @@
 #include "proto/gen/messages.h"
 #include "sim_node.h"
 #include "simnet.h"
+#include "wire_req.h"
 
 #define MAX_NODES 5
 #define N_TOPICS 2
@@ -305,25 +306,10 @@ static void do_produce(node_slot *s) {
     buf_init(&rec, 256);
     batch_builder_finish(&b, &rec);
     batch_builder_free(&b);
-    proto_produce_request rq;
-    proto_produce_request_init(&rq);
-    proto_produce_request_topic_produce_data td;
-    proto_produce_request_topic_produce_data_init(&td);
-    proto_produce_request_partition_produce_data pd;
-    proto_produce_request_partition_produce_data_init(&pd);
-    pd.index = p;
-    pd.records = (proto_bytes){rec.data, (int32_t)rec.len};
-    td.name = proto_str_c(topics[t].name);
-    td.partition_data.n = 1;
-    td.partition_data.v = &pd;
-    rq.acks = all ? -1 : 1;
-    rq.timeout_ms = 30000;
-    rq.topic_data.n = 1;
-    rq.topic_data.v = &td;
     produce_ctx *pc = xcalloc(1, sizeof *pc);
     *pc = (produce_ctx){s, t, p, first, count, all};
-    if (net_client_send(s->cl, PROTO_API_PRODUCE, 12, &rq, on_produce, pc) >
-        0) {
+    if (wire_send_produce(s->cl, 12, topics[t].name, p, all ? -1 : 1, 30000,
+                          &rec, on_produce, pc) > 0) {
         W.inflight++;
         W.produced += count;
     } else {
@@ -484,28 +470,18 @@ static void do_fetch(node_slot *s) {
     part_model *m = &s->parts[t][p];
     int64_t from =
         m->acked_end ? (int64_t)rng_below(&W.r, (uint64_t)m->acked_end) : 0;
-    proto_fetch_request rq;
-    proto_fetch_request_init(&rq);
-    proto_fetch_request_fetch_topic ft;
-    proto_fetch_request_fetch_topic_init(&ft);
-    proto_fetch_request_fetch_partition fp;
-    proto_fetch_request_fetch_partition_init(&fp);
-    fp.partition = p;
-    fp.fetch_offset = from;
-    fp.partition_max_bytes = 4096;
-    ft.topic = proto_str_c(topics[t].name);
-    ft.partitions.n = 1;
-    ft.partitions.v = &fp;
-    rq.max_wait_ms = (int32_t)rng_below(&W.r, 50);
-    rq.min_bytes = 1;
-    rq.max_bytes = 65536;
+    int32_t max_wait = (int32_t)rng_below(&W.r, 50);
     bool committed = rng_below(&W.r, 2);
-    rq.isolation_level = committed ? 1 : 0;
-    rq.topics.n = 1;
-    rq.topics.v = &ft;
+    wire_fetch f = {.topic = topics[t].name,
+                    .partition = p,
+                    .offset = from,
+                    .partition_max_bytes = 4096,
+                    .max_wait_ms = max_wait,
+                    .isolation_level = committed ? 1 : 0,
+                    .session_epoch = -1};
     fetch_ctx *fc = xcalloc(1, sizeof *fc);
     *fc = (fetch_ctx){s, t, p, from, committed};
-    if (net_client_send(s->cl, PROTO_API_FETCH, 12, &rq, on_fetch, fc) > 0)
+    if (wire_send_fetch(s->cl, 12, &f, on_fetch, fc) > 0)
         W.inflight++;
     else
         free(fc);

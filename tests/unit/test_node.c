@@ -18,6 +18,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "test.h"
+#include "../sim/wire_req.h"
 
 #define N_NODES 3
 #define TOPIC "node-test"
@@ -178,48 +179,16 @@ static void produce(world *w, int i, cb_ctx *x) {
     buf_init(&rec, 256);
     CHECK_EQ(batch_builder_finish(&b, &rec), KERR_NONE);
     batch_builder_free(&b);
-    proto_produce_request rq;
-    proto_produce_request_init(&rq);
-    proto_produce_request_topic_produce_data td;
-    proto_produce_request_topic_produce_data_init(&td);
-    proto_produce_request_partition_produce_data pd;
-    proto_produce_request_partition_produce_data_init(&pd);
-    pd.index = 0;
-    pd.records = (proto_bytes){rec.data, (int32_t)rec.len};
-    td.name = proto_str_c(TOPIC);
-    td.partition_data.n = 1;
-    td.partition_data.v = &pd;
-    rq.acks = -1;
-    rq.timeout_ms = 10000;
-    rq.topic_data.n = 1;
-    rq.topic_data.v = &td;
-    CHECK(net_client_send(w->cl[i], PROTO_API_PRODUCE, 12, &rq, on_produced,
-                          x) > 0);
+    CHECK(wire_send_produce(w->cl[i], 12, TOPIC, 0, -1, 10000, &rec,
+                            on_produced, x) > 0);
     buf_free(&rec);
 }
 
 static void fetch(world *w, int i, cb_ctx *x) {
-    proto_fetch_request rq;
-    proto_fetch_request_init(&rq);
-    proto_fetch_request_fetch_topic ft;
-    proto_fetch_request_fetch_topic_init(&ft);
-    proto_fetch_request_fetch_partition fp;
-    proto_fetch_request_fetch_partition_init(&fp);
-    fp.partition = 0;
-    fp.fetch_offset = 0;
-    fp.partition_max_bytes = 65536;
-    ft.topic = proto_str_c(TOPIC);
-    ft.partitions.n = 1;
-    ft.partitions.v = &fp;
-    rq.max_wait_ms = 0;
-    rq.min_bytes = 1;
-    rq.max_bytes = 65536;
-    rq.session_id = 0;
-    rq.session_epoch = 0; /* opens a session (KIP-227) */
-    rq.topics.n = 1;
-    rq.topics.v = &ft;
-    CHECK(net_client_send(w->cl[i], PROTO_API_FETCH, 12, &rq, on_fetched, x) >
-          0);
+    wire_fetch f = {.topic = TOPIC,
+                    .partition_max_bytes = 65536,
+                    .session_epoch = 0}; /* opens a session (KIP-227) */
+    CHECK(wire_send_fetch(w->cl[i], 12, &f, on_fetched, x) > 0);
 }
 
 TEST(node_three_nodes_in_one_process_produce_and_fetch) {

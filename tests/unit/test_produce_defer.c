@@ -20,6 +20,7 @@
 #include "proto/gen/messages.h"
 #include "replica/replica.h"
 #include "test.h"
+#include "../sim/wire_req.h"
 
 #define TOPIC "defer-topic"
 
@@ -139,47 +140,18 @@ static void pd_produce(pd_world *w, int16_t acks, int32_t timeout_ms) {
     buf_init(&rec, 256);
     CHECK_EQ(batch_builder_finish(&b, &rec), KERR_NONE);
     batch_builder_free(&b);
-    proto_produce_request rq;
-    proto_produce_request_init(&rq);
-    proto_produce_request_topic_produce_data td;
-    proto_produce_request_topic_produce_data_init(&td);
-    proto_produce_request_partition_produce_data pd;
-    proto_produce_request_partition_produce_data_init(&pd);
-    pd.index = 0;
-    pd.records = (proto_bytes){rec.data, (int32_t)rec.len};
-    td.name = proto_str_c(TOPIC);
-    td.partition_data.n = 1;
-    td.partition_data.v = &pd;
-    rq.acks = acks;
-    rq.timeout_ms = timeout_ms;
-    rq.topic_data.n = 1;
-    rq.topic_data.v = &td;
-    CHECK(net_client_send(w->cl[0], PROTO_API_PRODUCE, 9, &rq, pd_on_produced,
-                          w) > 0);
+    CHECK(wire_send_produce(w->cl[0], 9, TOPIC, 0, acks, timeout_ms, &rec,
+                            pd_on_produced, w) > 0);
     buf_free(&rec);
 }
 
 static void pd_fetch(pd_world *w, int64_t offset) {
-    proto_fetch_request rq;
-    proto_fetch_request_init(&rq);
-    proto_fetch_request_fetch_topic ft;
-    proto_fetch_request_fetch_topic_init(&ft);
-    proto_fetch_request_fetch_partition fp;
-    proto_fetch_request_fetch_partition_init(&fp);
-    fp.partition = 0;
-    fp.fetch_offset = offset;
-    fp.partition_max_bytes = 65536;
-    ft.topic = proto_str_c(TOPIC);
-    ft.partitions.n = 1;
-    ft.partitions.v = &fp;
-    rq.max_wait_ms = 30000;
-    rq.min_bytes = 1;
-    rq.max_bytes = 65536;
-    rq.session_epoch = -1; /* sessionless */
-    rq.topics.n = 1;
-    rq.topics.v = &ft;
-    CHECK(net_client_send(w->cl[1], PROTO_API_FETCH, 12, &rq, pd_on_fetched,
-                          w) > 0);
+    wire_fetch f = {.topic = TOPIC,
+                    .offset = offset,
+                    .partition_max_bytes = 65536,
+                    .max_wait_ms = 30000,
+                    .session_epoch = -1}; /* sessionless */
+    CHECK(wire_send_fetch(w->cl[1], 12, &f, pd_on_fetched, w) > 0);
 }
 
 TEST(repl_produce_acks_all_deferred_and_fetch_woken_over_the_wire) {
