@@ -8503,15 +8503,15 @@ static const proto_field_desc proto_vote_request_partition_data_fields[] = {
     {.name = "PartitionIndex", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
      .off = offsetof(proto_vote_request_partition_data, partition_index), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
-    {.name = "CandidateEpoch", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+    {.name = "ReplicaEpoch", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_vote_request_partition_data, candidate_epoch), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
-    {.name = "CandidateId", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .off = offsetof(proto_vote_request_partition_data, replica_epoch), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+    {.name = "ReplicaId", .type = PROTO_T_INT32, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_vote_request_partition_data, candidate_id), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = "brokerId"},
-    {.name = "CandidateDirectoryId", .type = PROTO_T_UUID, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .off = offsetof(proto_vote_request_partition_data, replica_id), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = "brokerId"},
+    {.name = "ReplicaDirectoryId", .type = PROTO_T_UUID, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {1, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
-     .off = offsetof(proto_vote_request_partition_data, candidate_directory_id), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+     .off = offsetof(proto_vote_request_partition_data, replica_directory_id), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
     {.name = "VoterDirectoryId", .type = PROTO_T_UUID, .array = false, .ignorable = true, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {1, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
      .off = offsetof(proto_vote_request_partition_data, voter_directory_id), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
@@ -8521,8 +8521,11 @@ static const proto_field_desc proto_vote_request_partition_data_fields[] = {
     {.name = "LastOffset", .type = PROTO_T_INT64, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
      .off = offsetof(proto_vote_request_partition_data, last_offset), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
+    {.name = "PreVote", .type = PROTO_T_BOOL, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
+     .versions = {2, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
+     .off = offsetof(proto_vote_request_partition_data, pre_vote), .off_v = 0, .sub = NULL, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
-static const proto_struct_desc proto_vote_request_partition_data_sd = {"PartitionData", sizeof(proto_vote_request_partition_data), offsetof(proto_vote_request_partition_data, unknown_tags), 7, proto_vote_request_partition_data_fields};
+static const proto_struct_desc proto_vote_request_partition_data_sd = {"PartitionData", sizeof(proto_vote_request_partition_data), offsetof(proto_vote_request_partition_data, unknown_tags), 8, proto_vote_request_partition_data_fields};
 static const proto_field_desc proto_vote_request_topic_data_fields[] = {
     {.name = "TopicName", .type = PROTO_T_STRING, .array = false, .ignorable = false, .map_key = false, .def_null = false, .flex_none = false, .ptr = false,
      .versions = {0, PROTO_VMAX}, .nullable = {1, 0}, .tagged = {1, 0}, .tag = -1,
@@ -8544,7 +8547,7 @@ static const proto_field_desc proto_vote_request_fields[] = {
      .off = offsetof(proto_vote_request, topics.n), .off_v = offsetof(proto_vote_request, topics.v), .sub = &proto_vote_request_topic_data_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
 static const proto_struct_desc proto_vote_request_sd = {"VoteRequest", sizeof(proto_vote_request), offsetof(proto_vote_request, unknown_tags), 3, proto_vote_request_fields};
-const proto_msg_desc proto_vote_request_desc = {"VoteRequest", "message", PROTO_KIND_REQUEST, 52, {0, 1}, {0, PROTO_VMAX}, false, &proto_vote_request_sd};
+const proto_msg_desc proto_vote_request_desc = {"VoteRequest", "message", PROTO_KIND_REQUEST, 52, {0, 2}, {0, PROTO_VMAX}, false, &proto_vote_request_sd};
 void proto_vote_request_partition_data_init(proto_vote_request_partition_data *m) { proto_struct_init(&proto_vote_request_partition_data_sd, m); }
 void proto_vote_request_topic_data_init(proto_vote_request_topic_data *m) { proto_struct_init(&proto_vote_request_topic_data_sd, m); }
 void proto_vote_request_init(proto_vote_request *m) { proto_struct_init(&proto_vote_request_sd, m); }
@@ -8613,7 +8616,7 @@ static const proto_field_desc proto_vote_response_fields[] = {
      .off = offsetof(proto_vote_response, node_endpoints.n), .off_v = offsetof(proto_vote_response, node_endpoints.v), .sub = &proto_vote_response_node_endpoint_sd, .def_int = 0, .def_str = NULL, .entity_type = NULL},
 };
 static const proto_struct_desc proto_vote_response_sd = {"VoteResponse", sizeof(proto_vote_response), offsetof(proto_vote_response, unknown_tags), 3, proto_vote_response_fields};
-const proto_msg_desc proto_vote_response_desc = {"VoteResponse", "message", PROTO_KIND_RESPONSE, 52, {0, 1}, {0, PROTO_VMAX}, false, &proto_vote_response_sd};
+const proto_msg_desc proto_vote_response_desc = {"VoteResponse", "message", PROTO_KIND_RESPONSE, 52, {0, 2}, {0, PROTO_VMAX}, false, &proto_vote_response_sd};
 void proto_vote_response_partition_data_init(proto_vote_response_partition_data *m) { proto_struct_init(&proto_vote_response_partition_data_sd, m); }
 void proto_vote_response_topic_data_init(proto_vote_response_topic_data *m) { proto_struct_init(&proto_vote_response_topic_data_sd, m); }
 void proto_vote_response_node_endpoint_init(proto_vote_response_node_endpoint *m) { proto_struct_init(&proto_vote_response_node_endpoint_sd, m); }
@@ -11027,7 +11030,7 @@ const proto_api_info proto_apis[] = {
      proto_describe_user_scram_credentials_request_init_v, proto_describe_user_scram_credentials_request_decode_v, proto_describe_user_scram_credentials_request_encode_v, proto_describe_user_scram_credentials_response_init_v, proto_describe_user_scram_credentials_response_decode_v, proto_describe_user_scram_credentials_response_encode_v},
     {51, "AlterUserScramCredentials", 0, 0, 0, -1, false, PROTO_LISTENER_ZK_BROKER | PROTO_LISTENER_BROKER | PROTO_LISTENER_CONTROLLER, &proto_alter_user_scram_credentials_request_desc, &proto_alter_user_scram_credentials_response_desc, sizeof(proto_alter_user_scram_credentials_request), sizeof(proto_alter_user_scram_credentials_response),
      proto_alter_user_scram_credentials_request_init_v, proto_alter_user_scram_credentials_request_decode_v, proto_alter_user_scram_credentials_request_encode_v, proto_alter_user_scram_credentials_response_init_v, proto_alter_user_scram_credentials_response_decode_v, proto_alter_user_scram_credentials_response_encode_v},
-    {52, "Vote", 0, 1, 0, -1, false, PROTO_LISTENER_CONTROLLER, &proto_vote_request_desc, &proto_vote_response_desc, sizeof(proto_vote_request), sizeof(proto_vote_response),
+    {52, "Vote", 0, 2, 0, -1, false, PROTO_LISTENER_CONTROLLER, &proto_vote_request_desc, &proto_vote_response_desc, sizeof(proto_vote_request), sizeof(proto_vote_response),
      proto_vote_request_init_v, proto_vote_request_decode_v, proto_vote_request_encode_v, proto_vote_response_init_v, proto_vote_response_decode_v, proto_vote_response_encode_v},
     {53, "BeginQuorumEpoch", 0, 1, 1, -1, false, PROTO_LISTENER_CONTROLLER, &proto_begin_quorum_epoch_request_desc, &proto_begin_quorum_epoch_response_desc, sizeof(proto_begin_quorum_epoch_request), sizeof(proto_begin_quorum_epoch_response),
      proto_begin_quorum_epoch_request_init_v, proto_begin_quorum_epoch_request_decode_v, proto_begin_quorum_epoch_request_encode_v, proto_begin_quorum_epoch_response_init_v, proto_begin_quorum_epoch_response_decode_v, proto_begin_quorum_epoch_response_encode_v},

@@ -5635,18 +5635,19 @@ void proto_update_raft_voter_response_init(proto_update_raft_voter_response *m);
 int proto_update_raft_voter_response_decode(rd *r, arena *a, int16_t version, proto_update_raft_voter_response *out);
 void proto_update_raft_voter_response_encode(buf *b, int16_t version, const proto_update_raft_voter_response *in);
 
-/* ---- VoteRequest (message/VoteRequest.json, versions 0-1) ---- */
+/* ---- VoteRequest (message/VoteRequest.json, versions 0-2) ---- */
 typedef struct proto_vote_request_partition_data proto_vote_request_partition_data;
 typedef struct proto_vote_request_topic_data proto_vote_request_topic_data;
 typedef struct proto_vote_request proto_vote_request;
 struct proto_vote_request_partition_data {
     int32_t partition_index; /* v0+ */
-    int32_t candidate_epoch; /* v0+ */
-    int32_t candidate_id; /* v0+, brokerId */
-    proto_uuid candidate_directory_id; /* v1+ */
+    int32_t replica_epoch; /* v0+ */
+    int32_t replica_id; /* v0+, brokerId */
+    proto_uuid replica_directory_id; /* v1+ */
     proto_uuid voter_directory_id; /* v1+ */
     int32_t last_offset_epoch; /* v0+ */
     int64_t last_offset; /* v0+ */
+    bool pre_vote; /* v2+ */
     proto_tagged_fields unknown_tags;
 };
 struct proto_vote_request_topic_data {
@@ -5673,7 +5674,7 @@ void proto_vote_request_init(proto_vote_request *m);
 int proto_vote_request_decode(rd *r, arena *a, int16_t version, proto_vote_request *out);
 void proto_vote_request_encode(buf *b, int16_t version, const proto_vote_request *in);
 
-/* ---- VoteResponse (message/VoteResponse.json, versions 0-1) ---- */
+/* ---- VoteResponse (message/VoteResponse.json, versions 0-2) ---- */
 typedef struct proto_vote_response_partition_data proto_vote_response_partition_data;
 typedef struct proto_vote_response_topic_data proto_vote_response_topic_data;
 typedef struct proto_vote_response_node_endpoint proto_vote_response_node_endpoint;
