@@ -20,7 +20,8 @@ static void apply_all(cl_image *img, ctl_records *rs) {
 }
 
 static proto_broker_registration_request_feature mv_feature = {
-    .name = {"metadata.version", 16}, .min_supported_version = 1,
+    .name = {"metadata.version", 16},
+    .min_supported_version = 1,
     .max_supported_version = 30};
 
 static int16_t reg(ctl_cluster *cc, cl_image *img, int32_t id, uint8_t inc,
@@ -146,8 +147,7 @@ TEST(cluster_ctl_session_expiry_fences_and_moves_leaders) {
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     cluster_of(cc, img, 3);
     const int32_t r123[3] = {1, 2, 3}, r1[1] = {1};
-    const cl_partition *p0 =
-        add_partition(img, "t", 7, 0, r123, 3, r123, 3);
+    const cl_partition *p0 = add_partition(img, "t", 7, 0, r123, 3, r123, 3);
     const cl_partition *p1 = add_partition(img, "t", 7, 1, r1, 1, r1, 1);
     CHECK_EQ(p0->leader, 1);
     /* 2 and 3 keep heartbeating, 1 goes silent */
