@@ -93,17 +93,20 @@ static log_manager *svc_logs(void *host) {
 static int16_t svc_create_topic(void *host, const char *name, int32_t n_parts,
                                 int16_t rf, const sl_kv *configs,
                                 size_t n_configs) {
-    return ctl_create_topic(host, name, n_parts, rf, NULL, configs, n_configs,
+    brk_broker *brk = host;
+    return ctl_create_topic(brk, name, n_parts, rf, NULL, configs, n_configs,
                             NULL);
 }
 
 static int32_t svc_live_brokers(void *host) {
-    return ctl_live_brokers(host);
+    brk_broker *brk = host;
+    return ctl_live_brokers(brk->image);
 }
 
 static int16_t svc_allocate_producer_ids(void *host, int32_t block,
                                          int64_t floor, int64_t *first) {
-    return ctl_allocate_producer_ids(host, block, floor, first);
+    brk_broker *brk = host;
+    return ctl_allocate_producer_ids(brk, block, floor, first);
 }
 
 /* The coordinators' shutdown hooks run when the node's shutdown begins. */
