@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "controller/placement.h"
 #include "core/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
@@ -241,9 +242,12 @@ ct_check_assignment(brk_req *req,
     return KERR_NONE;
 }
 
-/* Step 3: the defaults for -1 and the limits. */
-static int16_t ct_check_counts(brk_broker *brk, bool manual, int32_t *np,
+/* Step 3: the defaults for -1, the limits, and (without a manual
+ * assignment) the placement of the replicas (controller/placement.h) into
+ * *assignment. */
+static int16_t ct_check_counts(brk_req *req, int32_t **assignment, int32_t *np,
                                int16_t *rf, char *msg) {
+    brk_broker *brk = req->brk;
     if (*np == -1)
         *np = (int32_t)brk_cfg_i64(brk->cfg, BRK_CFG_NUM_PARTITIONS);
     if (*rf == -1)
@@ -261,19 +265,21 @@ static int16_t ct_check_counts(brk_broker *brk, bool manual, int32_t *np,
                  "the default value.");
         return KERR_INVALID_REPLICATION_FACTOR;
     }
-    int32_t live = ctl_live_brokers(brk->image);
-    if (!manual && *rf > live) {
-        snprintf(msg, CT_MSG,
-                 "Unable to replicate the partition %d time(s): The target "
-                 "replication factor of %d cannot be reached because only "
-                 "%d broker(s) are registered.",
-                 *rf, *rf, live);
-        return KERR_INVALID_REPLICATION_FACTOR;
-    }
     if (*np > 100000) {
         snprintf(msg, CT_MSG, "Too many partitions requested (%d).", *np);
         return KERR_INVALID_PARTITIONS;
     }
+    if (*assignment)
+        return KERR_NONE;
+    int32_t *a = arena_calloc(req->arena, (size_t)*np * (size_t)*rf, sizeof *a);
+    char why[400];
+    int16_t e = ctl_place_replicas(brk->image, *np, *rf, a, why, sizeof why);
+    if (e) {
+        snprintf(msg, CT_MSG,
+                 "Unable to replicate the partition %d time(s): %s", *rf, why);
+        return e;
+    }
+    *assignment = a;
     return KERR_NONE;
 }
 
@@ -365,8 +371,7 @@ brk_status brk_handle_create_topics(brk_req *req) {
             e = ct_check_assignment(req, q, &t->np, &t->rf, &assignment,
                                     t->msg);
         if (!e)
-            e = ct_check_counts(brk, assignment != NULL, &t->np, &t->rf,
-                                t->msg);
+            e = ct_check_counts(req, &assignment, &t->np, &t->rf, t->msg);
         if (!e)
             e = ct_check_configs(req, q, t, t->msg);
         t->err = e;
@@ -555,17 +560,16 @@ brk_status brk_handle_create_partitions(brk_req *req) {
                 }
             }
         }
-        if (!e && !assignment && rf > ctl_live_brokers(brk->image)) {
-            e = KERR_INVALID_REPLICATION_FACTOR;
-            snprintf(msg, sizeof msg,
-                     "Unable to replicate the partition %d time(s): not enough "
-                     "live brokers.",
-                     rf);
-        }
         if (!e && q->count > 100000) {
             e = KERR_INVALID_PARTITIONS;
             snprintf(msg, sizeof msg, "Too many partitions requested (%d).",
                      q->count);
+        }
+        if (!e && !assignment) {
+            assignment = arena_calloc(req->arena, (size_t)add * (size_t)rf,
+                                      sizeof *assignment);
+            e = ctl_place_replicas(brk->image, add, rf, assignment, msg,
+                                   sizeof msg);
         }
         r->error_code = e;
         r->error_message =

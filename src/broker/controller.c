@@ -20,6 +20,7 @@
 #include "broker/features.h"
 #include "broker/internal.h"
 #include "controller/controller.h"
+#include "controller/placement.h"
 #include "controller/records.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -152,12 +153,47 @@ static void creating_del(brk_broker *brk, const char *name) {
         }
 }
 
+/* PartitionRecords for partitions first.. of topic id into vals[0..n):
+ * the ISR is the replicas that are unfenced, as Kafka builds it. */
+static int16_t partition_records(brk_broker *brk, buf *vals,
+                                 const uint8_t id[16], int32_t first, int32_t n,
+                                 const int32_t *assignment, int16_t rf) {
+    int32_t *isr = xmalloc((size_t)rf * sizeof *isr);
+    int16_t e = KERR_NONE;
+    for (int32_t p = 0; p < n && !e; p++) {
+        const int32_t *reps = assignment + (size_t)p * (size_t)rf;
+        int16_t n_isr = ctl_active_replicas(brk->image, reps, rf, isr);
+        if (n_isr == 0)
+            e = KERR_INVALID_REPLICATION_FACTOR; /* every replica fenced */
+        else
+            ctl_rec_partition(&vals[p], id, first + p, reps, rf, isr, n_isr);
+    }
+    free(isr);
+    return e;
+}
+
+static void records_free(buf *vals, int n);
+
 /* The records of a new topic: TopicRecord, ConfigRecords, PartitionRecords
- * (*n of them, in vals to free with records_free); id gets the new id. */
+ * (*n of them, in vals to free with records_free); id gets the new id.
+ * assignment NULL: placed by controller/placement.h. NULL with *err set
+ * when the replicas cannot be placed. */
 static buf *topic_records(brk_broker *brk, const char *name, int32_t n_parts,
                           int16_t rf, const int32_t *assignment,
                           const brk_kv *configs, size_t n_configs,
-                          uint8_t id[16], int *n) {
+                          uint8_t id[16], int *n, int16_t *err) {
+    int32_t *a = NULL;
+    if (!assignment) {
+        char msg[400];
+        a = xmalloc((size_t)n_parts * (size_t)rf * sizeof(int32_t));
+        *err = ctl_place_replicas(brk->image, n_parts, rf, a, msg, sizeof msg);
+        if (*err) {
+            SL_WARN("controller", "cannot create topic %s: %s", name, msg);
+            free(a);
+            return NULL;
+        }
+        assignment = a;
+    }
     do
         uuid_random(id);
     while (cl_topic_find_id(brk->image, id));
@@ -169,16 +205,13 @@ static buf *topic_records(brk_broker *brk, const char *name, int32_t n_parts,
     for (size_t i = 0; i < n_configs; i++)
         ctl_rec_config(&vals[1 + i], 2, name, configs[i].name,
                        configs[i].value);
-    int32_t *a = NULL;
-    if (!assignment) {
-        a = xmalloc((size_t)n_parts * (size_t)rf * sizeof(int32_t));
-        ctl_place_replicas(brk->image, brk->node_id, 0, n_parts, rf, a);
-        assignment = a;
-    }
-    for (int32_t p = 0; p < n_parts; p++)
-        ctl_rec_partition(&vals[1 + n_configs + (size_t)p], id, p,
-                          assignment + (size_t)p * (size_t)rf, rf);
+    *err = partition_records(brk, vals + 1 + n_configs, id, 0, n_parts,
+                             assignment, rf);
     free(a);
+    if (*err) {
+        records_free(vals, *n);
+        return NULL;
+    }
     return vals;
 }
 
@@ -214,13 +247,16 @@ static void on_topic_created(void *arg, int16_t err) {
 
 /* What both ways of creating a topic do before committing: its records
  * (id chosen into id), the completion state *c for on_topic_created, and
- * the name marked as being created. */
+ * the name marked as being created; NULL with *err if it cannot be
+ * placed. */
 static buf *topic_begin(brk_broker *brk, const char *name, int32_t n_parts,
                         int16_t rf, const int32_t *assignment,
                         const brk_kv *configs, size_t n_configs, uint8_t id[16],
-                        int *n, topic_created **c) {
+                        int *n, topic_created **c, int16_t *err) {
     buf *vals = topic_records(brk, name, n_parts, rf, assignment, configs,
-                              n_configs, id, n);
+                              n_configs, id, n, err);
+    if (!vals)
+        return NULL;
     *c = xcalloc(1, sizeof **c);
     **c = (topic_created){brk, xstrdup(name), {0}, n_parts, rf};
     memcpy((*c)->id, id, 16);
@@ -235,9 +271,12 @@ int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
     uint8_t id[16];
     int n;
     topic_created *c;
+    int16_t e;
     buf *vals = topic_begin(brk, name, n_parts, rf, assignment, configs,
-                            n_configs, id, &n, &c);
-    int16_t e = ctl_commit(brk, vals, n);
+                            n_configs, id, &n, &c, &e);
+    if (!vals)
+        return e;
+    e = ctl_commit(brk, vals, n);
     on_topic_created(c, e);
     records_free(vals, n);
     if (!e && id_out)
@@ -253,8 +292,14 @@ void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
     uint8_t id[16];
     int n;
     topic_created *c;
+    int16_t e;
     buf *vals = topic_begin(brk, name, n_parts, rf, assignment, configs,
-                            n_configs, id, &n, &c);
+                            n_configs, id, &n, &c, &e);
+    if (!vals) {
+        if (err_out)
+            *err_out = e;
+        return;
+    }
     if (id_out)
         memcpy(id_out, id, 16);
     if (w)
@@ -287,21 +332,17 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
     int32_t add = new_total - old;
     if (add <= 0)
         return;
-    int32_t *a = NULL;
-    if (!assignment) {
-        a = xmalloc((size_t)add * (size_t)rf * sizeof(int32_t));
-        ctl_place_replicas(brk->image, brk->node_id, old, add, rf, a);
-        assignment = a;
-    }
     buf *vals = xcalloc((size_t)add, sizeof(buf));
-    for (int32_t p = 0; p < add; p++) {
+    for (int32_t p = 0; p < add; p++)
         buf_init(&vals[p], 64);
-        ctl_rec_partition(&vals[p], t->id, old + p,
-                          assignment + (size_t)p * (size_t)rf, rf);
+    int16_t e = partition_records(brk, vals, t->id, old, add, assignment, rf);
+    if (e) {
+        if (err_out)
+            *err_out = e;
+    } else {
+        brk_commit(w, vals, add, err_out);
     }
-    brk_commit(w, vals, add, err_out);
     records_free(vals, add);
-    free(a);
 }
 
 /* Kafka's ProducerIdControlManager: a broker asks for a block of producer

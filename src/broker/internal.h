@@ -86,10 +86,11 @@ void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
 brk_broker *brk_commit_broker(const brk_commit_wait *w);
 
 /* Creates a topic (records: TopicRecord, ConfigRecords, PartitionRecords).
- * assignment: n_parts x rf node ids or NULL (round robin over live
- * brokers). configs: validated already. Committed before it returns
- * (ctl_commit: start-up, coordinator services); a Kafka error code; on
- * success id_out (may be NULL) gets the topic id. */
+ * assignment: n_parts x rf node ids or NULL (placed by
+ * controller/placement.h; a placement error is returned). configs: validated
+ * already. Committed before it returns (ctl_commit: start-up, coordinator
+ * services); a Kafka error code; on success id_out (may be NULL) gets the topic
+ * id. */
 int16_t ctl_create_topic(brk_broker *brk, const char *name, int32_t n_parts,
                          int16_t rf, const int32_t *assignment,
                          const brk_kv *configs, size_t n_configs,
@@ -104,7 +105,9 @@ void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
                             const brk_kv *configs, size_t n_configs,
                             uint8_t id_out[16]);
 bool ctl_topic_creating(brk_broker *brk, const char *name);
-/* A RemoveTopicRecord / PartitionRecords submitted through w. */
+/* A RemoveTopicRecord / PartitionRecords submitted through w; the new
+ * partitions' assignment ((new_total - old) x rf node ids) is the
+ * caller's (a manual one, or controller/placement.h). */
 void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t);
 void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
                            int32_t new_total, const int32_t *assignment,

@@ -20,16 +20,17 @@ void ctl_rec_topic(buf *b, const char *name, const uint8_t id[16]) {
 }
 
 void ctl_rec_partition(buf *b, const uint8_t topic_id[16], int32_t partition,
-                       const int32_t *replicas, int16_t rf) {
+                       const int32_t *replicas, int16_t rf, const int32_t *isr,
+                       int16_t n_isr) {
     proto_partition_record r;
     proto_partition_record_init(&r);
     r.partition_id = partition;
     memcpy(r.topic_id.b, topic_id, 16);
     r.replicas.n = rf;
     r.replicas.v = (int32_t *)replicas;
-    r.isr.n = rf;
-    r.isr.v = (int32_t *)replicas;
-    r.leader = replicas[0];
+    r.isr.n = n_isr;
+    r.isr.v = (int32_t *)isr;
+    r.leader = isr[0];
     r.leader_epoch = 0;
     r.partition_epoch = 0;
     cl_record_frame(b, PROTO_MD_PARTITION_RECORD, 0);
@@ -121,33 +122,4 @@ int32_t ctl_live_brokers(const cl_image *img) {
     for (size_t i = 0; i < n; i++)
         live += !bs[i].fenced;
     return live;
-}
-
-/* Round-robin assignment over the live brokers (sorted by id), starting at
- * a position that rotates with the number of topics (Kafka starts at a
- * random broker; rotation is enough on one node and deterministic). */
-void ctl_place_replicas(const cl_image *img, int32_t fallback_id,
-                        int32_t first_part, int32_t n_parts, int16_t rf,
-                        int32_t *out) {
-    size_t nb;
-    const cl_broker *bs = cl_brokers(img, &nb);
-    int32_t ids[256];
-    int32_t n = 0;
-    for (size_t i = 0; i < nb && n < 256; i++)
-        if (!bs[i].fenced)
-            ids[n++] = bs[i].id;
-    for (int32_t i = 1; i < n; i++)
-        for (int32_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
-            int32_t t = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = t;
-        }
-    if (n == 0) {
-        ids[0] = fallback_id;
-        n = 1;
-    }
-    int32_t start = (int32_t)(cl_topic_count(img) % (size_t)n);
-    for (int32_t p = 0; p < n_parts; p++)
-        for (int16_t r = 0; r < rf; r++)
-            out[p * rf + r] = ids[(start + first_part + p + r) % n];
 }

@@ -5,8 +5,8 @@
  * record version, then the generated encoding) to b, so a submit's values
  * are one buf per record. Pure: no image, no I/O.
  *
- * Also the rules the controller checks before it writes them: Kafka's topic
- * name validation, and replica placement over the image's live brokers.
+ * Also the rule the controller checks before it writes them: Kafka's topic
+ * name validation. Replica placement is placement.h.
  *
  * Ownership: the caller owns b and every input. Threading: any thread.
  */
@@ -21,10 +21,12 @@
 
 /* TopicRecord. */
 void ctl_rec_topic(buf *b, const char *name, const uint8_t id[16]);
-/* PartitionRecord of a new partition: replicas[0..rf) all in sync, the
- * first one leader, leader and partition epochs 0. */
+/* PartitionRecord of a new partition: replicas[0..rf), the ISR
+ * isr[0..n_isr) (n_isr >= 1; Kafka puts the active replicas there), the
+ * first of the ISR leader, leader and partition epochs 0. */
 void ctl_rec_partition(buf *b, const uint8_t topic_id[16], int32_t partition,
-                       const int32_t *replicas, int16_t rf);
+                       const int32_t *replicas, int16_t rf, const int32_t *isr,
+                       int16_t n_isr);
 /* ConfigRecord: resource_type as in DescribeConfigs (2 topic, 4 broker,
  * 16 client metrics, 32 group); resource NULL is the default resource "";
  * value NULL deletes the key. */
@@ -46,12 +48,4 @@ int16_t ctl_validate_topic_name(const char *name, size_t len, char *msg,
 
 /* Registered, unfenced brokers in img. */
 int32_t ctl_live_brokers(const cl_image *img);
-/* Replicas for partitions first_part .. first_part+n_parts-1, rf each, into
- * out[p * rf + r]: round robin over the live brokers sorted by id, starting
- * at a position that rotates with the topic count (fallback_id alone when
- * no broker is registered). rf <= live brokers is the caller's check. */
-void ctl_place_replicas(const cl_image *img, int32_t fallback_id,
-                        int32_t first_part, int32_t n_parts, int16_t rf,
-                        int32_t *out);
-
 #endif

@@ -1,9 +1,10 @@
 /* Unit tests: the controller's record encoders (controller/records.h) read
- * back by the image that applies them, and replica placement over the
- * image's live brokers. */
+ * back by the image that applies them, and Kafka's striped replica
+ * placement (controller/placement.h) over the image's brokers. */
 #include <string.h>
 
 #include "cluster/image.h"
+#include "controller/placement.h"
 #include "controller/records.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
@@ -13,10 +14,12 @@ static void apply(cl_image *img, const buf *b) {
     CHECK(cl_image_apply(img, b->data, b->len));
 }
 
-static void register_broker(cl_image *img, int32_t id, bool fenced) {
+static void register_broker(cl_image *img, int32_t id, const char *rack,
+                            bool fenced) {
     proto_register_broker_record r;
     proto_register_broker_record_init(&r);
     r.broker_id = id;
+    r.rack = rack ? proto_str_c(rack) : PROTO_STR_NULL;
     r.broker_epoch = 10 + id;
     r.fenced = fenced;
     buf b;
@@ -36,9 +39,10 @@ TEST(ctl_records_apply_to_the_image) {
     ctl_rec_topic(&b, "orders", id);
     apply(img, &b);
     const int32_t reps[2][2] = {{2, 1}, {1, 2}};
+    const int32_t isr1[1] = {1};
     for (int p = 0; p < 2; p++) {
         b.len = 0;
-        ctl_rec_partition(&b, id, p, reps[p], 2);
+        ctl_rec_partition(&b, id, p, reps[p], 2, p ? isr1 : reps[p], p ? 1 : 2);
         apply(img, &b);
     }
     b.len = 0;
@@ -49,7 +53,8 @@ TEST(ctl_records_apply_to_the_image) {
     CHECK_EQ(t->n_partitions, 2);
     CHECK_EQ(t->parts[0]->leader, 2);
     CHECK_EQ(t->parts[1]->leader, 1);
-    CHECK_EQ(t->parts[1]->n_isr, 2);
+    CHECK_EQ(t->parts[0]->n_isr, 2);
+    CHECK_EQ(t->parts[1]->n_isr, 1);
     CHECK_EQ(t->parts[1]->replicas[1], 2);
     CHECK_EQ(t->n_configs, 1);
     CHECK(!strcmp(t->configs[0].name, "retention.ms"));
@@ -82,34 +87,72 @@ TEST(ctl_records_apply_to_the_image) {
     cl_image_free(img);
 }
 
-TEST(ctl_place_replicas_spreads_over_live_brokers) {
+TEST(ctl_place_replicas_checks_as_kafka) {
     cl_image *img = cl_image_new();
-    int32_t out[12];
-    /* No broker registered: everything on the fallback. */
-    ctl_place_replicas(img, 9, 0, 2, 1, out);
-    CHECK_EQ(out[0], 9);
-    CHECK_EQ(out[1], 9);
+    int32_t out[8];
+    char msg[400];
+    CHECK_EQ(ctl_place_replicas(img, 1, 1, out, msg, sizeof msg),
+             KERR_INVALID_REPLICATION_FACTOR);
+    CHECK(strstr(msg, "All brokers are currently fenced") != NULL);
+    register_broker(img, 1, NULL, false);
+    register_broker(img, 2, NULL, true);
+    CHECK_EQ(ctl_place_replicas(img, 1, 0, out, msg, sizeof msg),
+             KERR_INVALID_REPLICATION_FACTOR);
+    CHECK(strstr(msg, "must be positive") != NULL);
+    CHECK_EQ(ctl_place_replicas(img, 1, 3, out, msg, sizeof msg),
+             KERR_INVALID_REPLICATION_FACTOR);
+    CHECK(strstr(msg, "The target replication factor of 3 cannot be reached "
+                      "because only 2 broker(s) are registered") != NULL);
+    /* A fenced broker may hold a replica, never the leader; it is not in
+     * the ISR of a new partition. */
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ(ctl_place_replicas(img, 1, 2, out, msg, sizeof msg),
+                 KERR_NONE);
+        CHECK_EQ(out[0], 1);
+        CHECK_EQ(out[1], 2);
+    }
+    int32_t isr[2];
+    CHECK_EQ(ctl_active_replicas(img, out, 2, isr), 1);
+    CHECK_EQ(isr[0], 1);
+    cl_image_free(img);
+}
 
-    register_broker(img, 3, false);
-    register_broker(img, 1, false);
-    register_broker(img, 2, false);
-    register_broker(img, 4, true); /* fenced: never placed */
-    CHECK_EQ(ctl_live_brokers(img), 3);
-    ctl_place_replicas(img, 9, 0, 6, 2, out);
-    int leaders[5] = {0};
-    for (int p = 0; p < 6; p++) {
+TEST(ctl_place_replicas_stripes_brokers_and_racks) {
+    cl_image *img = cl_image_new();
+    for (int32_t id = 1; id <= 3; id++)
+        register_broker(img, id, NULL, false);
+    int32_t out[12 * 2];
+    char msg[400];
+    CHECK_EQ(ctl_place_replicas(img, 12, 2, out, msg, sizeof msg), KERR_NONE);
+    int leaders[4] = {0}, replicas[4] = {0};
+    for (int p = 0; p < 12; p++) {
         int32_t a = out[p * 2], b = out[p * 2 + 1];
-        CHECK(a != b); /* one replica per broker */
+        CHECK(a != b);
         CHECK(a >= 1 && a <= 3 && b >= 1 && b <= 3);
         leaders[a]++;
+        replicas[a]++;
+        replicas[b]++;
     }
-    CHECK_EQ(leaders[1], 2);
-    CHECK_EQ(leaders[2], 2);
-    CHECK_EQ(leaders[3], 2);
-    /* Added partitions continue the rotation where the first ones ended. */
-    int32_t more[2];
-    ctl_place_replicas(img, 9, 6, 1, 2, more);
-    CHECK_EQ(more[0], out[0]);
+    for (int id = 1; id <= 3; id++) {
+        CHECK_EQ(leaders[id], 4); /* leaders even over the brokers */
+        CHECK_EQ(replicas[id], 8);
+    }
+    cl_image_free(img);
+
+    /* Two racks of two: every partition has a replica in each rack. */
+    img = cl_image_new();
+    register_broker(img, 1, "a", false);
+    register_broker(img, 2, "a", false);
+    register_broker(img, 3, "b", false);
+    register_broker(img, 4, "b", false);
+    CHECK_EQ(ctl_place_replicas(img, 12, 2, out, msg, sizeof msg), KERR_NONE);
+    int lead_a = 0;
+    for (int p = 0; p < 12; p++) {
+        int32_t a = out[p * 2], b = out[p * 2 + 1];
+        CHECK((a <= 2) != (b <= 2));
+        lead_a += a <= 2;
+    }
+    CHECK_EQ(lead_a, 6); /* leaders alternate between the racks */
     cl_image_free(img);
 }
 
