@@ -115,23 +115,7 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
     coord_rt_shutdown(brk->coord);
 }
 
-static int16_t create_topic(brk_broker *brk, const char *name, int32_t n_parts,
-                            int16_t rf, const brk_kv *configs,
-                            size_t n_configs) {
-    return ctl_create_topic(brk, name, n_parts, rf, NULL, configs, n_configs,
-                            NULL);
-}
-
-static int32_t live_brokers(brk_broker *brk) {
-    return ctl_live_brokers(brk->image);
-}
-
 void brk_coordinators_start(brk_broker *brk) {
-    brk->coord_svc = (brk_coord_services){
-        .create_topic = create_topic,
-        .live_brokers = live_brokers,
-        .allocate_producer_ids = ctl_allocate_producer_ids,
-    };
     coord_services svc = {
         .host = brk,
         .cfg_i64 = svc_cfg_i64,
@@ -146,7 +130,12 @@ void brk_coordinators_start(brk_broker *brk) {
     brk->coord = coord_rt_new(&svc, brk->node_id, brk->loop);
     brk_on_shutdown(brk, on_shutdown, NULL);
     brk->txn = txn_node_new(brk->coord);
-    brk->grp = grp_node_new(brk);
+    brk->grp = grp_node_new(brk->coord, brk->txn);
+}
+
+/* BRK_START_HOOK (hooks.def): the group coordinator starts loading. */
+void brk_grp_start(brk_broker *brk) {
+    grp_node_start(brk->grp);
 }
 
 void brk_coordinators_free(brk_broker *brk) {
@@ -221,3 +210,24 @@ TXN_API(txn_handle_describe_producers)
 TXN_API(txn_handle_describe_transactions)
 TXN_API(txn_handle_list_transactions)
 #undef TXN_API
+
+/* The handlers of handlers.def for the group coordinator. */
+#define GRP_API(fn)                                                            \
+    brk_status brk_##fn(brk_req *req) {                                        \
+        return (brk_status)fn(req->brk->grp, coord_req_of(req));               \
+    }
+GRP_API(grp_handle_offset_commit)
+GRP_API(grp_handle_offset_fetch)
+GRP_API(grp_handle_find_coordinator)
+GRP_API(grp_handle_join_group)
+GRP_API(grp_handle_heartbeat)
+GRP_API(grp_handle_leave_group)
+GRP_API(grp_handle_sync_group)
+GRP_API(grp_handle_describe_groups)
+GRP_API(grp_handle_list_groups)
+GRP_API(grp_handle_delete_groups)
+GRP_API(grp_handle_offset_delete)
+GRP_API(grp_handle_consumer_group_heartbeat)
+GRP_API(grp_handle_consumer_group_describe)
+GRP_API(grp_handle_txn_offset_commit)
+#undef GRP_API

@@ -406,6 +406,16 @@ void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx) {
     loop->n_hooks++;
 }
 
+void net_loop_remove_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx) {
+    for (int i = 0; i < loop->n_hooks; i++)
+        if (loop->hooks[i].fn == fn && loop->hooks[i].ctx == ctx) {
+            memmove(&loop->hooks[i], &loop->hooks[i + 1],
+                    (size_t)(loop->n_hooks - i - 1) * sizeof loop->hooks[0]);
+            loop->n_hooks--;
+            return;
+        }
+}
+
 void net_loop_flush_begun(net_loop *loop, uint64_t ticket) {
     SL_ASSERT(ticket >= loop->flush_begun);
     loop->flush_begun = ticket;

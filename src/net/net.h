@@ -149,6 +149,8 @@ bool net_timer_cancel(net_loop *loop, uint64_t id);
  * (net_slot_fill) are released after all hooks have run, see below. */
 typedef void (*net_hook_fn)(net_loop *loop, void *ctx);
 void net_loop_add_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
+/* Removes the hook registered with exactly fn and ctx (no-op if none). */
+void net_loop_remove_before_sleep(net_loop *loop, net_hook_fn fn, void *ctx);
 
 /* Asynchronous flushes (fsync on another thread). A hook that hands work to
  * a flusher calls net_loop_flush_begun with an increasing ticket; when that

@@ -938,3 +938,33 @@ int raft_leader_change_parse(const raft_batch *b, arena *a,
     rd_init(&r, rec.value, (size_t)rec.value_len);
     return finish(&r, proto_leader_change_message_decode(&r, a, 0, out));
 }
+
+/* ---- the generated structs (net/client.h speaks them) ------------------- */
+
+void *raft_codec_request_struct(const raft_msg *m, const raft_endpoints *eps,
+                                arena *a, buf *scratch) {
+    int16_t key = raft_codec_api_key(m->kind);
+    int16_t v = raft_codec_version(key);
+    const proto_api_info *api = proto_api(key);
+    buf_reset(scratch);
+    raft_codec_encode(scratch, v, m, eps);
+    void *s = arena_calloc(a, 1, api->req_size);
+    rd r;
+    rd_init(&r, scratch->data, scratch->len);
+    int rc = api->req_decode(&r, a, v, s);
+    SL_ASSERT(rc == PROTO_OK && rd_left(&r) == 0); /* our own bytes */
+    return s;
+}
+
+int raft_codec_response_from_struct(int16_t api_key, int16_t version,
+                                    const void *resp, arena *a, buf *scratch,
+                                    raft_msg *out) {
+    const proto_api_info *api = proto_api(api_key);
+    if (!api || !version_ok(api_key, version))
+        return RAFT_CODEC_MALFORMED;
+    buf_reset(scratch);
+    api->resp_encode(scratch, version, resp);
+    rd r;
+    rd_init(&r, scratch->data, scratch->len);
+    return raft_codec_decode_response(api_key, version, &r, a, out);
+}

@@ -88,6 +88,16 @@ int raft_codec_decode_request(int16_t api_key, int16_t version, rd *r, arena *a,
 int raft_codec_decode_response(int16_t api_key, int16_t version, rd *r,
                                arena *a, raft_msg *out);
 
+/* For net/client.h, which sends and receives the generated structs: the
+ * request m as a proto_<api>_request at this node's version (in a; its
+ * strings and bytes in scratch, which must outlive its use), and a decoded
+ * response struct back into a raft_msg (its batches point into scratch). */
+void *raft_codec_request_struct(const raft_msg *m, const raft_endpoints *eps,
+                                arena *a, buf *scratch);
+int raft_codec_response_from_struct(int16_t api_key, int16_t version,
+                                    const void *resp, arena *a, buf *scratch,
+                                    raft_msg *out);
+
 /* ---- record batches ---------------------------------------------------- */
 /* Control record types (Kafka's ControlRecordType). */
 #define RAFT_CONTROL_LEADER_CHANGE 2

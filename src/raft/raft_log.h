@@ -1,0 +1,71 @@
+/*
+ * raft_log.h - the Raft log of the metadata quorum: __cluster_metadata-0, a
+ * partition of the node's log manager, seen by the core (raft.h) through
+ * raft_log_ops (Kafka's KafkaMetadataLog, read side) and written by the
+ * glue from the core's outbox (APPEND, TRUNCATE).
+ *
+ * Offsets and epochs are the core's: every batch is appended as a
+ * replication append (offsets and partitionLeaderEpoch kept as written), so
+ * the log's leader-epoch cache is the Raft epoch history and
+ * end_offset_for_epoch is Kafka's endOffsetForEpoch over it.
+ *
+ * Durability: the partition flushes every append (flush.messages = 1); the
+ * log manager's flusher fsyncs it off the loop (begun by the node's
+ * before-sleep flush hook) and raft_log_durable reaps finished flushes and
+ * reports the recovery point, which the glue hands to raft_log_synced. No
+ * fsync runs on the loop.
+ *
+ * Reads: batches handed to the core (raft_log_ops.read) live in buffers the
+ * log keeps until raft_log_release_reads (call it once the outbox that may
+ * point at them is drained).
+ *
+ * Not yet: snapshots (read_snapshot answers none; SNAPSHOT_* items are the
+ * glue's to refuse).
+ *
+ * Ownership: the log manager owns the partition and must outlive the raft
+ * log. Threading: loop thread only.
+ */
+#ifndef SL_RAFT_LOG_H
+#define SL_RAFT_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log/log.h"
+#include "raft/raft.h"
+
+typedef struct raft_log raft_log;
+
+/* Takes over the partition's retention (none) and flush (every append). */
+raft_log *raft_log_new(log_manager *mgr, log_partition *part);
+void raft_log_free(raft_log *l);
+
+/* The core's view of the log (ctx = l). */
+raft_log_ops raft_log_get_ops(raft_log *l);
+/* What survived on disk (after the log manager's recovery): start, end,
+ * last epoch; no snapshot. qstate fields are left to the caller. */
+void raft_log_boot(raft_log *l, raft_boot *b);
+
+/* RAFT_OUT_APPEND with bytes (b->data): copied and appended as they are.
+ * RAFT_OUT_TRUNCATE: the log ends at `end`. Kafka error codes. */
+int16_t raft_log_append(raft_log *l, const raft_batch *b);
+int16_t raft_log_truncate(raft_log *l, int64_t end);
+/* Applies finished flushes; *end = the durable end. An error means the log
+ * failed (its dir is offline). */
+int16_t raft_log_durable(raft_log *l, int64_t *end);
+/* The high watermark (RAFT_OUT_COMMIT): readers below it see committed
+ * records only. Moves forward only. */
+void raft_log_set_hw(raft_log *l, int64_t hw);
+void raft_log_release_reads(raft_log *l);
+
+/* Records of the data batches in [from, to): fn(value, len, offset) for
+ * each, control batches skipped. *next = the offset after the last batch
+ * read. 0, or -1 with a message (unreadable or corrupt). */
+typedef void (*raft_record_fn)(void *arg, const uint8_t *value, size_t len,
+                               int64_t offset);
+int raft_log_records(raft_log *l, int64_t from, int64_t to, raft_record_fn fn,
+                     void *arg, int64_t *next, char *err, size_t errlen);
+
+log_partition *raft_log_partition(raft_log *l);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * raft_node.h - the KRaft quorum member of a node: the pure core (raft.h)
+ * driven on the node's event loop, over the metadata log (raft_log.h), the
+ * quorum-state file (quorum_state.h) and the network (Kafka's
+ * KafkaRaftClientDriver + KafkaNetworkChannel, in one loop thread):
+ *   - time: raft_tick at raft_next_deadline (a loop timer);
+ *   - outbound RPCs: one non-blocking client (net/client.h) per other voter,
+ *     to its controller listener; a request made while the client is not
+ *     connected yet waits for the connection (one per peer, the core sends
+ *     at most one at a time), a failed one is left to the core's request
+ *     timeout; responses are decoded (raft_codec.h) and fed back;
+ *   - inbound RPCs: raft_node_request, called by whoever owns the
+ *     controller listener; the reply comes through its callback, at once or
+ *     later (a parked Fetch);
+ *   - the outbox: PERSIST writes quorum-state (synchronously, as Kafka's
+ *     FileQuorumStateStore; a vote depends on it), APPEND/TRUNCATE go to the
+ *     log, COMMIT moves the log's high watermark and calls on_commit;
+ *   - durability: a before-sleep hook reaps the log manager's flushes (the
+ *     node's flush hook begins them; the flusher fsyncs off the loop) and
+ *     reports the durable end with raft_log_synced.
+ * Snapshots (FetchSnapshot, SNAPSHOT_* items) are not supported yet: a
+ * SNAPSHOT_* item is logged and dropped.
+ *
+ * Invariant: a PERSIST that fails stops the member (Kafka's raft thread
+ * dies on it): no later outbox item is performed and nothing more is fed
+ * to the core; raft_node_failed says so.
+ *
+ * Ownership: the caller owns the node; the loop, log manager and partition
+ * must outlive it. Callbacks (on_commit, on_change, replies) run on the
+ * loop thread, never while the core is in the middle of a call (they may
+ * call back in). Threading: loop thread only.
+ */
+#ifndef SL_RAFT_NODE_H
+#define SL_RAFT_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "log/log.h"
+#include "net/net.h"
+#include "raft/raft.h"
+#include "raft/raft_codec.h"
+#include "raft/raft_log.h"
+
+typedef struct raft_node raft_node;
+
+typedef struct raft_node_opts {
+    raft_config cfg; /* self, cluster id, voters, Kafka's timing keys */
+    const raft_endpoint *endpoints; /* the voters' controller listeners */
+    int n_endpoints;
+    net_loop *loop;
+    log_manager *mgr;
+    log_partition *part; /* __cluster_metadata-0 */
+    const log_io *io;    /* the node's file system (quorum-state) */
+    const char *dir;     /* where quorum-state lives: the partition's dir */
+    rng *rng;
+    /* The high watermark moved (committed records below hw). */
+    void (*on_commit)(void *ctx, int64_t hw);
+    /* Role, epoch or leader changed. */
+    void (*on_change)(void *ctx, const raft_info *info);
+    void *ctx;
+} raft_node_opts;
+
+/* Boots from the quorum-state file and the recovered log. NULL with a
+ * message (an unreadable quorum-state, ...). */
+raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen);
+/* Stops: replies NULL to inbound requests still waiting, closes clients. */
+void raft_node_free(raft_node *n);
+
+/* Reply to an inbound request: body NULL means no answer (close the
+ * connection). */
+typedef void (*raft_reply_fn)(void *ctx, const buf *body);
+/* An inbound Vote/BeginQuorumEpoch/EndQuorumEpoch/Fetch/FetchSnapshot
+ * request body. 0: reply runs exactly once (maybe inside this call);
+ * -1: malformed or no room (reply not called; close the connection). */
+int raft_node_request(raft_node *n, int16_t api_key, int16_t api_version,
+                      const uint8_t *body, size_t len, raft_reply_fn reply,
+                      void *reply_ctx);
+
+/* Leader only: appends one batch of `count` framed records. KERR_NONE with
+ * *last (the offset of its last record), or NOT_LEADER_OR_FOLLOWER. */
+int16_t raft_node_propose(raft_node *n, const buf *values, int count,
+                          int64_t *last);
+
+/* Records committed in [from, high watermark), in order; *next = where
+ * to continue. 0 or -1 with a message. */
+int raft_node_committed(raft_node *n, int64_t from, raft_record_fn fn,
+                        void *arg, int64_t *next, char *err, size_t errlen);
+
+void raft_node_info(const raft_node *n, raft_info *out);
+const raft *raft_node_core(const raft_node *n);
+bool raft_node_failed(const raft_node *n);
+/* Resigns leadership (controlled shutdown). */
+void raft_node_resign(raft_node *n);
+
+#endif
