@@ -162,8 +162,7 @@ TEST(coord_write_error_mapping) {
              KERR_COORDINATOR_NOT_AVAILABLE);
     CHECK_EQ(coord_write_error(KERR_NOT_LEADER_OR_FOLLOWER),
              KERR_NOT_COORDINATOR);
-    CHECK_EQ(coord_write_error(KERR_KAFKA_STORAGE_ERROR),
-             KERR_NOT_COORDINATOR);
+    CHECK_EQ(coord_write_error(KERR_KAFKA_STORAGE_ERROR), KERR_NOT_COORDINATOR);
     CHECK_EQ(coord_write_error(KERR_MESSAGE_TOO_LARGE),
              KERR_UNKNOWN_SERVER_ERROR);
     CHECK_EQ(coord_write_error(KERR_RECORD_LIST_TOO_LARGE),
