@@ -50,6 +50,7 @@ static const brk_cfg_id cfg_ids[COORD_CFG_COUNT] = {
     [COORD_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS] =
         BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS,
     [COORD_CFG_OFFSET_METADATA_MAX_BYTES] = BRK_CFG_OFFSET_METADATA_MAX_BYTES,
+    [COORD_CFG_OFFSETS_COMMIT_TIMEOUT_MS] = BRK_CFG_OFFSETS_COMMIT_TIMEOUT_MS,
     [COORD_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS] =
         BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS,
     [COORD_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR] =
@@ -193,13 +194,15 @@ static coord_req *coord_req_of(brk_req *req) {
     }
     c->ops = &req_ops;
     c->host = req;
+    c->rt = brk->coord;
     return c;
 }
 
 /* The handlers of handlers.def for the transaction coordinator. */
 #define TXN_API(fn)                                                            \
     brk_status brk_##fn(brk_req *req) {                                        \
-        return (brk_status)fn(req->brk->txn, coord_req_of(req));               \
+        coord_req *c = coord_req_of(req);                                      \
+        return (brk_status)coord_req_finish(c, fn(req->brk->txn, c));          \
     }
 TXN_API(txn_handle_init_producer_id)
 TXN_API(txn_handle_add_partitions_to_txn)
@@ -214,7 +217,8 @@ TXN_API(txn_handle_list_transactions)
 /* The handlers of handlers.def for the group coordinator. */
 #define GRP_API(fn)                                                            \
     brk_status brk_##fn(brk_req *req) {                                        \
-        return (brk_status)fn(req->brk->grp, coord_req_of(req));               \
+        coord_req *c = coord_req_of(req);                                      \
+        return (brk_status)coord_req_finish(c, fn(req->brk->grp, c));          \
     }
 GRP_API(grp_handle_offset_commit)
 GRP_API(grp_handle_offset_fetch)

@@ -99,24 +99,24 @@ static log_partition *leader_log(grp_node *gn, const cl_partition *part) {
                : NULL;
 }
 
-/* Appends a coordinator batch through the replica manager. The coordinator
- * does not wait for the HW yet (acks=all with no callback: with one replica
- * it covers the batch at once); the coordinator runtime will. */
+/* Appends a coordinator batch through the runtime (acks=all): the response
+ * of the request being handled, and any completed after it, is held until
+ * the HW covers the batch (coord.h). A Kafka error code, mapped as Kafka's
+ * group coordinator does (coord_write_error). */
 static int16_t coord_append(grp_node *gn, const cl_partition *part, buf *out,
                             log_append_info *info,
                             void (*appended)(void *, log_partition *,
                                              const log_append_info *),
                             void *ctx) {
-    repl_append_req rq = {
-        .origin = REPL_ORIGIN_COORDINATOR,
+    coord_write_req w = {
         .records = out->data,
         .len = out->len,
-        .acks = -1,
-        .timeout_ms = 30000,
+        .timeout_ms =
+            coord_cfg_i64(gn->rt, COORD_CFG_OFFSETS_COMMIT_TIMEOUT_MS),
         .appended = appended,
         .ctx = ctx,
     };
-    return repl_append(coord_repl(gn->rt), part, &rq, info);
+    return coord_write(gn->rt, part, &w, info);
 }
 
 static int16_t store_append(void *ctx, int32_t partition,
