@@ -434,11 +434,15 @@ brk_status brk_handle_delete_topics(brk_req *req) {
                 "You may not specify both topic name and topic id.");
         } else if (name.len >= 0) {
             t = cl_topic_find(brk->image, name.p, (size_t)name.len);
+            if (t && ctl_topic_deleting(brk, t->id))
+                t = NULL; /* its removal is submitted already */
             if (!t)
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         } else {
             t = proto_uuid_is_zero(&id) ? NULL
                                         : cl_topic_find_id(brk->image, id.b);
+            if (t && ctl_topic_deleting(brk, t->id))
+                t = NULL;
             if (!t)
                 e = KERR_UNKNOWN_TOPIC_ID;
             else
@@ -499,6 +503,8 @@ brk_status brk_handle_create_partitions(brk_req *req) {
             t = q->name.len >= 0
                     ? cl_topic_find(brk->image, q->name.p, (size_t)q->name.len)
                     : NULL;
+            if (t && ctl_topic_deleting(brk, t->id))
+                t = NULL; /* its removal is submitted */
             if (!t) {
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 snprintf(msg, sizeof msg,
@@ -506,21 +512,23 @@ brk_status brk_handle_create_partitions(brk_req *req) {
                          "topic-partition.");
             }
         }
-        if (!e && q->count < t->n_partitions) {
+        /* counted with what earlier requests submitted */
+        int32_t cur = t ? ctl_partition_count(brk, t) : 0;
+        if (!e && q->count < cur) {
             e = KERR_INVALID_PARTITIONS;
             snprintf(msg, sizeof msg,
                      "The topic %s currently has %d partition(s); %d would not "
                      "be an increase.",
-                     t->name, t->n_partitions, q->count);
-        } else if (!e && q->count == t->n_partitions) {
+                     t->name, cur, q->count);
+        } else if (!e && q->count == cur) {
             e = KERR_INVALID_PARTITIONS;
             snprintf(msg, sizeof msg, "Topic already has %d partition(s).",
-                     t->n_partitions);
+                     cur);
         }
         int16_t rf = 1;
         if (!e && t->n_partitions > 0 && t->parts[0])
             rf = (int16_t)t->parts[0]->n_replicas;
-        int32_t add = !e ? q->count - t->n_partitions : 0;
+        int32_t add = !e ? q->count - cur : 0;
         int32_t *assignment = NULL;
         if (!e && q->assignments.n >= 0) {
             if (q->assignments.n != add) {

@@ -117,12 +117,64 @@ brk_status brk_commit_end(brk_commit_wait *w) {
 
 /* ---- topics: records, then a commit (sync) or a submit (async) ---- */
 
-/* Topic names whose creation is submitted and not committed yet: a second
- * create of one answers TOPIC_ALREADY_EXISTS, as if it were committed. */
+/* What admin requests have submitted and not yet seen commit, so later
+ * requests are validated against it as Kafka's controller validates against
+ * its latest in-memory state (not only the committed image):
+ *  - topic names being created: a second create answers
+ *    TOPIC_ALREADY_EXISTS;
+ *  - topic ids being deleted: a second delete (or CreatePartitions) does not
+ *    find them;
+ *  - partition counts being raised: CreatePartitions counts from the
+ *    pending total. */
+typedef struct pending_parts {
+    uint8_t id[16];
+    int32_t total;
+} pending_parts;
+
 struct brk_creating {
     char **names;
     size_t n, cap;
+    uint8_t (*deleting)[16];
+    size_t n_del, cap_del;
+    pending_parts *parts;
+    size_t n_parts, cap_parts;
 };
+
+static struct brk_creating *pending(brk_broker *brk) {
+    if (!brk->creating)
+        brk->creating = xcalloc(1, sizeof *brk->creating);
+    return brk->creating;
+}
+
+bool ctl_topic_deleting(brk_broker *brk, const uint8_t id[16]) {
+    struct brk_creating *c = brk->creating;
+    for (size_t i = 0; c && i < c->n_del; i++)
+        if (!memcmp(c->deleting[i], id, 16))
+            return true;
+    return false;
+}
+
+static void deleting_del(brk_broker *brk, const uint8_t id[16]) {
+    struct brk_creating *c = brk->creating;
+    for (size_t i = 0; c && i < c->n_del; i++)
+        if (!memcmp(c->deleting[i], id, 16)) {
+            memcpy(c->deleting[i], c->deleting[--c->n_del], 16);
+            return;
+        }
+}
+
+static pending_parts *parts_find(brk_broker *brk, const uint8_t id[16]) {
+    struct brk_creating *c = brk->creating;
+    for (size_t i = 0; c && i < c->n_parts; i++)
+        if (!memcmp(c->parts[i].id, id, 16))
+            return &c->parts[i];
+    return NULL;
+}
+
+int32_t ctl_partition_count(brk_broker *brk, const cl_topic *t) {
+    const pending_parts *p = parts_find(brk, t->id);
+    return p && p->total > t->n_partitions ? p->total : t->n_partitions;
+}
 
 bool ctl_topic_creating(brk_broker *brk, const char *name) {
     struct brk_creating *c = brk->creating;
@@ -133,9 +185,7 @@ bool ctl_topic_creating(brk_broker *brk, const char *name) {
 }
 
 static void creating_add(brk_broker *brk, const char *name) {
-    if (!brk->creating)
-        brk->creating = xcalloc(1, sizeof *brk->creating);
-    struct brk_creating *c = brk->creating;
+    struct brk_creating *c = pending(brk);
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 8;
         c->names = xrealloc(c->names, c->cap * sizeof *c->names);
@@ -309,26 +359,61 @@ void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
     records_free(vals, n);
 }
 
+typedef struct topic_deleted {
+    brk_broker *brk;
+    uint8_t id[16];
+    char name[];
+} topic_deleted;
+
 static void on_topic_deleted(void *arg, int16_t err) {
-    char *name = arg;
+    topic_deleted *d = arg;
+    deleting_del(d->brk, d->id);
     if (!err)
-        SL_INFO("controller", "Deleted topic %s", name);
-    free(name);
+        SL_INFO("controller", "Deleted topic %s", d->name);
+    free(d);
 }
 
 void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t) {
+    brk_broker *brk = brk_commit_broker(w);
+    struct brk_creating *c = pending(brk);
+    if (c->n_del == c->cap_del) {
+        c->cap_del = c->cap_del ? c->cap_del * 2 : 8;
+        c->deleting = xrealloc(c->deleting, c->cap_del * sizeof *c->deleting);
+    }
+    memcpy(c->deleting[c->n_del++], t->id, 16);
+    size_t nl = strlen(t->name);
+    topic_deleted *d = xmalloc(sizeof *d + nl + 1);
+    d->brk = brk;
+    memcpy(d->id, t->id, 16);
+    memcpy(d->name, t->name, nl + 1);
     buf v;
     buf_init(&v, 32);
     ctl_rec_remove_topic(&v, t->id);
-    brk_commit_then(w, &v, 1, err_out, on_topic_deleted, xstrdup(t->name));
+    brk_commit_then(w, &v, 1, err_out, on_topic_deleted, d);
     buf_free(&v);
+}
+
+typedef struct parts_added {
+    brk_broker *brk;
+    uint8_t id[16];
+    int32_t total;
+} parts_added;
+
+static void on_partitions_added(void *arg, int16_t err) {
+    parts_added *a = arg;
+    (void)err;
+    struct brk_creating *c = a->brk->creating;
+    pending_parts *p = parts_find(a->brk, a->id);
+    if (p && p->total == a->total) /* no later raise pending */
+        *p = c->parts[--c->n_parts];
+    free(a);
 }
 
 void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
                            int32_t new_total, const int32_t *assignment,
                            int16_t rf) {
     brk_broker *brk = brk_commit_broker(w);
-    int32_t old = t->n_partitions;
+    int32_t old = ctl_partition_count(brk, t);
     int32_t add = new_total - old;
     if (add <= 0)
         return;
@@ -340,7 +425,21 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
         if (err_out)
             *err_out = e;
     } else {
-        brk_commit(w, vals, add, err_out);
+        pending_parts *p = parts_find(brk, t->id);
+        if (!p) {
+            struct brk_creating *c = pending(brk);
+            if (c->n_parts == c->cap_parts) {
+                c->cap_parts = c->cap_parts ? c->cap_parts * 2 : 8;
+                c->parts = xrealloc(c->parts, c->cap_parts * sizeof *c->parts);
+            }
+            p = &c->parts[c->n_parts++];
+            memcpy(p->id, t->id, 16);
+        }
+        p->total = new_total;
+        parts_added *a = xmalloc(sizeof *a);
+        *a = (parts_added){brk, {0}, new_total};
+        memcpy(a->id, t->id, 16);
+        brk_commit_then(w, vals, add, err_out, on_partitions_added, a);
     }
     records_free(vals, add);
 }
@@ -485,8 +584,12 @@ void brk_cluster_stop(brk_broker *brk) {
     ctl_free(brk->ctl); /* completes what is pending */
     brk->ctl = NULL;
     if (brk->creating) {
-        SL_ASSERT(brk->creating->n == 0); /* all completed above */
+        /* all completed above */
+        SL_ASSERT(brk->creating->n == 0 && brk->creating->n_del == 0 &&
+                  brk->creating->n_parts == 0);
         free(brk->creating->names);
+        free(brk->creating->deleting);
+        free(brk->creating->parts);
         free(brk->creating);
         brk->creating = NULL;
     }

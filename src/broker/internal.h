@@ -105,9 +105,15 @@ void ctl_create_topic_async(brk_commit_wait *w, int16_t *err_out,
                             const brk_kv *configs, size_t n_configs,
                             uint8_t id_out[16]);
 bool ctl_topic_creating(brk_broker *brk, const char *name);
+/* A RemoveTopicRecord for the topic is submitted and not committed yet:
+ * requests treat the topic as gone, as Kafka's controller does. */
+bool ctl_topic_deleting(brk_broker *brk, const uint8_t id[16]);
+/* The topic's partition count with the CreatePartitions submitted and not
+ * committed yet (what the next CreatePartitions counts from). */
+int32_t ctl_partition_count(brk_broker *brk, const cl_topic *t);
 /* A RemoveTopicRecord / PartitionRecords submitted through w; the new
- * partitions' assignment ((new_total - old) x rf node ids) is the
- * caller's (a manual one, or controller/placement.h). */
+ * partitions' assignment ((new_total - ctl_partition_count) x rf node ids)
+ * is the caller's (a manual one, or controller/placement.h). */
 void ctl_delete_topic(brk_commit_wait *w, int16_t *err_out, cl_topic *t);
 void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
                            int32_t new_total, const int32_t *assignment,
