@@ -117,6 +117,9 @@ typedef struct brk_broker {
     /* The controller: commits metadata records (ctl_submit) to the
      * metadata log and applies them to image; made with the image. */
     ctl_controller *ctl;
+    /* The KRaft quorum member when controller.quorum.voters names several
+     * controllers (raft_voters.c), else NULL (a single node). */
+    struct raft_node *quorum;
     struct brk_storage *storage;   /* storage.c's state; NULL until opened */
     struct brk_creating *creating; /* controller.c: topics being created */
     /* The state of the broker's own modules: a node holds all of it, so
