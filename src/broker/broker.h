@@ -64,25 +64,7 @@ typedef struct ctl_controller ctl_controller; /* src/controller */
 typedef struct repl_manager repl_manager;     /* src/replica/replica.h */
 struct brk_storage;                           /* storage.c */
 
-/* ---- the node's services for the coordinators ------------------------------
- * What src/group and src/txn need from the rest of their node beyond this
- * contract. The coordinators sit below the broker's own files (controller,
- * data path) and never call into them: they reach them only through these
- * callbacks, set when the node starts (src/broker/coordinators.c). */
 typedef struct brk_broker brk_broker;
-typedef struct brk_coord_services {
-    /* Creates a topic with configs (the controller, ctl_create_topic);
-     * a Kafka error code. */
-    int16_t (*create_topic)(brk_broker *brk, const char *name, int32_t n_parts,
-                            int16_t rf, const brk_kv *configs,
-                            size_t n_configs);
-    /* Registered, unfenced brokers (ctl_live_brokers). */
-    int32_t (*live_brokers)(brk_broker *brk);
-    /* Reserves producer ids [*first, *first + block), *first >= floor
-     * (ctl_allocate_producer_ids); a Kafka error code. */
-    int16_t (*allocate_producer_ids)(brk_broker *brk, int32_t block,
-                                     int64_t floor, int64_t *first);
-} brk_coord_services;
 
 /* ---- broker state ----------------------------------------------------------
  */
@@ -110,9 +92,8 @@ typedef struct brk_broker {
                                 NULL until the first one */
     /* The coordinators' state, made at start and freed after the loop
      * stops (txn_node_new / grp_node_new). */
-    struct txn_node *txn;         /* producer states, transaction coordinator */
-    struct grp_node *grp;         /* group coordinator */
-    brk_coord_services coord_svc; /* what they call back into */
+    struct txn_node *txn;   /* producer states, transaction coordinator */
+    struct grp_node *grp;   /* group coordinator */
     struct coord_rt *coord; /* their runtime: the services they stand on */
     /* The controller: commits metadata records (ctl_submit) to the
      * metadata log and applies them to image; made with the image. */

@@ -50,6 +50,7 @@ static const brk_cfg_id cfg_ids[COORD_CFG_COUNT] = {
     [COORD_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS] =
         BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS,
     [COORD_CFG_OFFSET_METADATA_MAX_BYTES] = BRK_CFG_OFFSET_METADATA_MAX_BYTES,
+    [COORD_CFG_OFFSETS_COMMIT_TIMEOUT_MS] = BRK_CFG_OFFSETS_COMMIT_TIMEOUT_MS,
     [COORD_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS] =
         BRK_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS,
     [COORD_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR] =
@@ -115,23 +116,7 @@ static void on_shutdown(brk_broker *brk, void *ctx) {
     coord_rt_shutdown(brk->coord);
 }
 
-static int16_t create_topic(brk_broker *brk, const char *name, int32_t n_parts,
-                            int16_t rf, const brk_kv *configs,
-                            size_t n_configs) {
-    return ctl_create_topic(brk, name, n_parts, rf, NULL, configs, n_configs,
-                            NULL);
-}
-
-static int32_t live_brokers(brk_broker *brk) {
-    return ctl_live_brokers(brk->image);
-}
-
 void brk_coordinators_start(brk_broker *brk) {
-    brk->coord_svc = (brk_coord_services){
-        .create_topic = create_topic,
-        .live_brokers = live_brokers,
-        .allocate_producer_ids = ctl_allocate_producer_ids,
-    };
     coord_services svc = {
         .host = brk,
         .cfg_i64 = svc_cfg_i64,
@@ -146,7 +131,12 @@ void brk_coordinators_start(brk_broker *brk) {
     brk->coord = coord_rt_new(&svc, brk->node_id, brk->loop);
     brk_on_shutdown(brk, on_shutdown, NULL);
     brk->txn = txn_node_new(brk->coord);
-    brk->grp = grp_node_new(brk);
+    brk->grp = grp_node_new(brk->coord, brk->txn);
+}
+
+/* BRK_START_HOOK (hooks.def): the group coordinator starts loading. */
+void brk_grp_start(brk_broker *brk) {
+    grp_node_start(brk->grp);
 }
 
 void brk_coordinators_free(brk_broker *brk) {
@@ -204,13 +194,15 @@ static coord_req *coord_req_of(brk_req *req) {
     }
     c->ops = &req_ops;
     c->host = req;
+    c->rt = brk->coord;
     return c;
 }
 
 /* The handlers of handlers.def for the transaction coordinator. */
 #define TXN_API(fn)                                                            \
     brk_status brk_##fn(brk_req *req) {                                        \
-        return (brk_status)fn(req->brk->txn, coord_req_of(req));               \
+        coord_req *c = coord_req_of(req);                                      \
+        return (brk_status)coord_req_finish(c, fn(req->brk->txn, c));          \
     }
 TXN_API(txn_handle_init_producer_id)
 TXN_API(txn_handle_add_partitions_to_txn)
@@ -221,3 +213,25 @@ TXN_API(txn_handle_describe_producers)
 TXN_API(txn_handle_describe_transactions)
 TXN_API(txn_handle_list_transactions)
 #undef TXN_API
+
+/* The handlers of handlers.def for the group coordinator. */
+#define GRP_API(fn)                                                            \
+    brk_status brk_##fn(brk_req *req) {                                        \
+        coord_req *c = coord_req_of(req);                                      \
+        return (brk_status)coord_req_finish(c, fn(req->brk->grp, c));          \
+    }
+GRP_API(grp_handle_offset_commit)
+GRP_API(grp_handle_offset_fetch)
+GRP_API(grp_handle_find_coordinator)
+GRP_API(grp_handle_join_group)
+GRP_API(grp_handle_heartbeat)
+GRP_API(grp_handle_leave_group)
+GRP_API(grp_handle_sync_group)
+GRP_API(grp_handle_describe_groups)
+GRP_API(grp_handle_list_groups)
+GRP_API(grp_handle_delete_groups)
+GRP_API(grp_handle_offset_delete)
+GRP_API(grp_handle_consumer_group_heartbeat)
+GRP_API(grp_handle_consumer_group_describe)
+GRP_API(grp_handle_txn_offset_commit)
+#undef GRP_API

@@ -119,7 +119,7 @@ int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
                                   int64_t *first);
 
 /* coordinators.c: the group and transaction coordinators' state and
- * services (brk->txn, brk->grp, brk->coord_svc), made before the start
+ * runtime (brk->txn, brk->grp, brk->coord), made before the start
  * hooks and freed after the loop has closed its connections. */
 void brk_coordinators_start(brk_broker *brk);
 void brk_coordinators_free(brk_broker *brk);

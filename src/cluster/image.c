@@ -773,6 +773,48 @@ static void apply_register_broker(cl_image *img,
     b->rack =
         r->rack.len >= 0 ? xstrndup(r->rack.p, (size_t)r->rack.len) : NULL;
     b->fenced = r->fenced;
+    b->in_controlled_shutdown = r->in_controlled_shutdown;
+}
+
+static cl_broker *broker_at_epoch(cl_image *img, int32_t id, int64_t epoch) {
+    for (size_t i = 0; i < img->n_brokers; i++)
+        if (img->brokers[i].id == id)
+            return img->brokers[i].epoch == epoch ? &img->brokers[i] : NULL;
+    return NULL;
+}
+
+/* BrokerRegistrationChangeRecord: fenced -1 unfenced, 1 fenced, 0 no
+ * change; in_cs 1 entered controlled shutdown. Ignored for another epoch
+ * (Kafka's replay refuses it; a stale record changes nothing). */
+static void apply_broker_change(cl_image *img, int32_t id, int64_t epoch,
+                                int8_t fenced, int8_t in_cs) {
+    cl_broker *b = broker_at_epoch(img, id, epoch);
+    if (!b)
+        return;
+    if (fenced == 1)
+        b->fenced = true;
+    else if (fenced == -1)
+        b->fenced = false;
+    if (in_cs == 1)
+        b->in_controlled_shutdown = true;
+}
+
+static void apply_unregister_broker(cl_image *img, int32_t id) {
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        cl_broker *b = &img->brokers[i];
+        if (b->id != id)
+            continue;
+        for (int32_t j = 0; j < b->n_endpoints; j++) {
+            free(b->endpoints[j].name);
+            free(b->endpoints[j].host);
+        }
+        free(b->endpoints);
+        free(b->rack);
+        memmove(&img->brokers[i], &img->brokers[i + 1],
+                (img->n_brokers - i - 1) * sizeof *img->brokers);
+        img->n_brokers--;
+        return;
+    }
 }
 
 bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
@@ -799,6 +841,29 @@ bool cl_image_apply(cl_image *img, const uint8_t *val, size_t len) {
         DECODE(proto_register_broker_record,
                proto_register_broker_record_decode)
         apply_register_broker(img, &m);
+        break;
+    }
+    case 1: {
+        DECODE(proto_unregister_broker_record,
+               proto_unregister_broker_record_decode)
+        apply_unregister_broker(img, m.broker_id);
+        break;
+    }
+    case 7: {
+        DECODE(proto_fence_broker_record, proto_fence_broker_record_decode)
+        apply_broker_change(img, m.id, m.epoch, 1, 0);
+        break;
+    }
+    case 8: {
+        DECODE(proto_unfence_broker_record, proto_unfence_broker_record_decode)
+        apply_broker_change(img, m.id, m.epoch, -1, 0);
+        break;
+    }
+    case 17: {
+        DECODE(proto_broker_registration_change_record,
+               proto_broker_registration_change_record_decode)
+        apply_broker_change(img, m.broker_id, m.broker_epoch, m.fenced,
+                            m.in_controlled_shutdown);
         break;
     }
     case 2: {

@@ -67,6 +67,7 @@ typedef struct cl_broker {
     cl_endpoint *endpoints;
     char *rack; /* NULL if none */
     bool fenced;
+    bool in_controlled_shutdown;
 } cl_broker;
 
 typedef struct cl_image cl_image;

@@ -14,6 +14,19 @@
  *     manager, topic creation, live brokers, producer id blocks); the
  *     broker implements them and registers them in the node's coord_rt.
  *   - shutdown hooks, run in order when the node's shutdown begins.
+ *   - coord_write: the one way a coordinator writes its records.
+ *
+ * Coordinator writes (Kafka's CoordinatorRuntime.scheduleWriteOperation and
+ * its deferred event queue): records are appended through the replica
+ * manager with acks=all; a write is PENDING until the high watermark covers
+ * it (with one replica right after the append, with more later, from the
+ * replica manager's purgatory). A response completed while writes are
+ * pending (the handler's return through coord_req_finish, or a later
+ * coord_req_complete) is held until every write issued before it has
+ * completed, so no client hears of a state change before it is committed.
+ * An append that fails gets Kafka's coordinator error mapping
+ * (coord_write_error); so does a write that fails while pending (its done
+ * callback gets it).
  *
  * Ownership: the broker owns the coord_rt (brk_broker.coord) and its
  * services' host; a coord_req lives in the broker's request (its arena)
@@ -63,6 +76,7 @@ typedef enum {
     COORD_CFG_OFFSETS_RETENTION_MINUTES,
     COORD_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS,
     COORD_CFG_OFFSET_METADATA_MAX_BYTES,
+    COORD_CFG_OFFSETS_COMMIT_TIMEOUT_MS,
     COORD_CFG_TRANSACTION_STATE_LOG_NUM_PARTITIONS,
     COORD_CFG_TRANSACTION_STATE_LOG_REPLICATION_FACTOR,
     COORD_CFG_TRANSACTION_MAX_TIMEOUT_MS,
@@ -102,15 +116,21 @@ struct coord_req {
     const char *adv_host;  /* that listener's advertised endpoint */
     int32_t adv_port;
     const coord_req_ops *ops;
-    void *host; /* the host's request (brk_req) */
+    void *host;          /* the host's request (brk_req) */
+    struct coord_rt *rt; /* the node's runtime: completion waits for writes */
 };
 
 static inline buf *coord_resp_buf(coord_req *req) {
     return req->ops->resp_buf(req);
 }
-static inline void coord_req_complete(coord_req *req, coord_status st) {
-    req->ops->complete(req, st);
-}
+/* Completes a deferred request (COORD_DONE, COORD_AFTER_FLUSH or
+ * COORD_NO_RESPONSE) once the writes issued so far have completed: at once
+ * if none is pending. */
+void coord_req_complete(coord_req *req, coord_status st);
+/* What the dispatch returns for a handler that returned st: st, or
+ * COORD_DEFER when writes are pending (the response is then completed when
+ * they are). */
+coord_status coord_req_finish(coord_req *req, coord_status st);
 static inline bool coord_req_orphan(const coord_req *req) {
     return req->ops->orphan(req);
 }
@@ -148,6 +168,8 @@ typedef void (*coord_hook_fn)(void *arg);
 
 #define COORD_MAX_HOOKS 8
 
+struct coord_waiter;
+
 /* The node's coordinator runtime. */
 typedef struct coord_rt {
     coord_services svc;
@@ -159,6 +181,13 @@ typedef struct coord_rt {
         void *arg;
     } hooks[COORD_MAX_HOOKS];
     int n_hooks;
+    /* coord_write: sequence numbers of the pending writes, increasing */
+    uint64_t next_seq;
+    uint64_t *pending;
+    int n_pending, cap_pending;
+    /* responses held until the writes before them complete (FIFO) */
+    struct coord_waiter *wait_head, **wait_tail;
+    bool flushing;
 } coord_rt;
 
 /* A runtime for a node (svc copied). */
@@ -185,6 +214,46 @@ static inline repl_manager *coord_repl(const coord_rt *rt) {
 static inline log_manager *coord_logs(const coord_rt *rt) {
     return rt->svc.logs(rt->svc.host);
 }
+
+/* ---- coordinator writes -------------------------------------------------- */
+
+/* A write's outcome once it completed: KERR_NONE or the mapped error. */
+typedef void (*coord_write_done_fn)(void *ctx, int16_t err);
+
+typedef struct coord_write_req {
+    uint8_t *records; /* whole batches; rewritten in place by the append */
+    size_t len;
+    int64_t timeout_ms; /* how long the write may wait for the HW (<= 0:
+                           30000) */
+    /* Runs right after the local append, before the HW moves (the producer
+     * state follows the log here); may be NULL. */
+    void (*appended)(void *ctx, log_partition *log,
+                     const log_append_info *info);
+    coord_write_done_fn done; /* may be NULL */
+    void *ctx;
+    /* Errors as the replica manager gives them, not mapped: a write to a
+     * data partition (transaction markers answer WriteTxnMarkers with the
+     * partition's own error, as Kafka's produce path does). */
+    bool raw_errors;
+} coord_write_req;
+
+/* Appends w->records to part (which this node must lead) with acks=all.
+ * Returns the mapped error of the local append (done is not called then),
+ * or KERR_NONE with *info filled (info may be NULL): the write is pending
+ * until the HW covers it, then done runs exactly once (possibly before
+ * coord_write returns) and the responses held behind it go out. */
+int16_t coord_write(coord_rt *rt, const cl_partition *part,
+                    const coord_write_req *w, log_append_info *info);
+/* Kafka's mapping of append errors for coordinator writes
+ * (GroupCoordinatorService / TransactionStateManager):
+ * UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
+ * REQUEST_TIMED_OUT -> COORDINATOR_NOT_AVAILABLE; NOT_LEADER_OR_FOLLOWER,
+ * KAFKA_STORAGE_ERROR -> NOT_COORDINATOR; MESSAGE_TOO_LARGE,
+ * RECORD_LIST_TOO_LARGE, INVALID_FETCH_SIZE -> UNKNOWN_SERVER_ERROR; other
+ * errors unchanged. */
+int16_t coord_write_error(int16_t append_err);
+/* Writes not completed yet. */
+int coord_writes_pending(const coord_rt *rt);
 
 /* Partition topic[partition] of the image, or NULL with *err
  * UNKNOWN_TOPIC_OR_PARTITION. */

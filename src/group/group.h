@@ -11,8 +11,8 @@
  * plain structs, answers leave through callbacks (which may run inside the
  * call, or later from grp_tick when a rebalance completes), and records go
  * out through grp_store (key/value pairs per __consumer_offsets partition).
- * src/group/handlers.c binds it to the broker (brk_req, log appends,
- * timers, loading at start).
+ * src/group/handlers.c binds it to its node through the coordinator
+ * runtime (coord_req, log appends, timers, loading at start).
  *
  * Time: deadlines are clk_mono_ms(); timestamps written to records are
  * clk_wall_ms() (core/clock.h, so unit tests drive both by hand). The owner
@@ -76,11 +76,6 @@ typedef struct grp_store {
 grp_coord *grp_new(const grp_config *cfg, const grp_store *store);
 void grp_free(grp_coord *c);
 const grp_config *grp_cfg(const grp_coord *c);
-
-/* The broker's coordinator (src/group/handlers.c): created, and
- * __consumer_offsets replayed, on first use. For the txn layer. */
-struct brk_broker;
-grp_coord *grp_broker_coord(struct brk_broker *brk);
 
 /* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % partitions. */
 int32_t grp_partition_for(const char *group_id, size_t len, int32_t n_parts);

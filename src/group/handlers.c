@@ -10,12 +10,12 @@
  * survive restarts), and the timers (grp_tick every 50 ms, offset expiry
  * every offsets.retention.check.interval.ms, deleted topics every second).
  *
- * The node's state is its grp_node (brk->grp, group/node.h). The
- * coordinator is created by the start hook grp_start (hooks.def), which
+ * The node's state is its grp_node (group/node.h). The
+ * coordinator is created by the start hook (hooks.def, grp_node_start), which
  * replays __consumer_offsets in steps from the loop: meanwhile the groups
  * of a partition still loading answer COORDINATOR_LOAD_IN_PROGRESS, as
  * Kafka's do. A partition created later is loaded when it appears.
- * What it needs from the controller comes through brk->coord_svc; it
+ * What it needs from the rest of the node comes through its coord_rt; it
  * calls down into src/txn (FindCoordinator, TxnOffsetCommit), never up.
  * Threading: the node's loop thread only.
  */
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/broker.h"
+#include "coord/coord.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -42,34 +42,29 @@
 #define OFFSETS_TOPIC "__consumer_offsets"
 #define TICK_MS 50
 
-/* The node's group coordinator state (group/node.h). */
-static grp_node *node_of(brk_broker *brk) {
-    SL_ASSERT(brk && brk->grp);
-    return brk->grp;
-}
-
-static grp_coord *get_coord(brk_broker *brk);
+static grp_coord *get_coord(grp_node *gn);
 
 /* txn_offsets_listener: the transaction coordinator asks for a group's
  * partition and reports the markers that land on __consumer_offsets. */
 static int32_t txn_partition_for(void *ctx, proto_str group) {
     grp_node *g = ctx;
     return grp_partition_for(group.p, group.len > 0 ? (size_t)group.len : 0,
-                             grp_cfg(get_coord(g->brk))->num_partitions);
+                             grp_cfg(get_coord(g))->num_partitions);
 }
 
 static void txn_marker(void *ctx, int32_t p, int64_t producer_id, bool commit) {
     grp_node *g = ctx;
-    get_coord(g->brk);
+    get_coord(g);
     grp_txn_complete(g, p, producer_id, commit);
 }
 
-grp_node *grp_node_new(brk_broker *brk) {
+grp_node *grp_node_new(coord_rt *rt, txn_node *txn) {
     grp_node *g = xcalloc(1, sizeof *g);
-    g->brk = brk;
+    g->rt = rt;
+    g->txn = txn;
     g->pending_tail = &g->pending_head;
     txn_offsets_listener l = {txn_partition_for, txn_marker, g};
-    txn_set_offsets_listener(brk->txn, &l);
+    txn_set_offsets_listener(txn, &l);
     return g;
 }
 
@@ -87,9 +82,9 @@ void grp_node_free(grp_node *g) {
 /* ---- store: appends to __consumer_offsets
  * ------------------------------------- */
 
-static cl_partition *offsets_partition(brk_broker *brk, int32_t p) {
-    cl_topic *t =
-        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+static cl_partition *offsets_partition(grp_node *gn, int32_t p) {
+    cl_topic *t = cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
+                                strlen(OFFSETS_TOPIC));
     if (!t || p < 0 || p >= t->n_partitions)
         return NULL;
     return t->parts[p];
@@ -97,36 +92,38 @@ static cl_partition *offsets_partition(brk_broker *brk, int32_t p) {
 
 /* The local log of part if this node leads it (the replica manager), else
  * NULL. */
-static log_partition *leader_log(brk_broker *brk, const cl_partition *part) {
+static log_partition *leader_log(grp_node *gn, const cl_partition *part) {
     int16_t err;
-    return part && brk->repl ? repl_leader_log(brk->repl, part, &err) : NULL;
+    return part && coord_repl(gn->rt)
+               ? repl_leader_log(coord_repl(gn->rt), part, &err)
+               : NULL;
 }
 
-/* Appends a coordinator batch through the replica manager. The coordinator
- * does not wait for the HW yet (acks=all with no callback: with one replica
- * it covers the batch at once); the coordinator runtime will. */
-static int16_t coord_append(brk_broker *brk, const cl_partition *part, buf *out,
+/* Appends a coordinator batch through the runtime (acks=all): the response
+ * of the request being handled, and any completed after it, is held until
+ * the HW covers the batch (coord.h). A Kafka error code, mapped as Kafka's
+ * group coordinator does (coord_write_error). */
+static int16_t coord_append(grp_node *gn, const cl_partition *part, buf *out,
                             log_append_info *info,
                             void (*appended)(void *, log_partition *,
                                              const log_append_info *),
                             void *ctx) {
-    repl_append_req rq = {
-        .origin = REPL_ORIGIN_COORDINATOR,
+    coord_write_req w = {
         .records = out->data,
         .len = out->len,
-        .acks = -1,
-        .timeout_ms = 30000,
+        .timeout_ms =
+            coord_cfg_i64(gn->rt, COORD_CFG_OFFSETS_COMMIT_TIMEOUT_MS),
         .appended = appended,
         .ctx = ctx,
     };
-    return repl_append(brk->repl, part, &rq, info);
+    return coord_write(gn->rt, part, &w, info);
 }
 
 static int16_t store_append(void *ctx, int32_t partition,
                             const grp_record *recs, int n) {
-    brk_broker *brk = ctx;
-    cl_partition *part = offsets_partition(brk, partition);
-    if (!leader_log(brk, part))
+    grp_node *gn = ctx;
+    cl_partition *part = offsets_partition(gn, partition);
+    if (!leader_log(gn, part))
         return KERR_NOT_COORDINATOR;
     batch_builder b;
     batch_builder_init(&b, 0, 0);
@@ -142,7 +139,7 @@ static int16_t store_append(void *ctx, int32_t partition,
     batch_builder_free(&b);
     if (!e) {
         log_append_info info;
-        e = coord_append(brk, part, &out, &info, NULL, NULL);
+        e = coord_append(gn, part, &out, &info, NULL, NULL);
     }
     buf_free(&out);
     return e;
@@ -196,9 +193,9 @@ static void replay_batch(grp_node *g, int32_t p, const uint8_t *batch,
  * hook replays a chunk per loop iteration instead of blocking requests. */
 typedef grp_load_state load_state;
 
-static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
-    grp_coord *coord = node_of(brk)->coord;
-    log_partition *log = leader_log(brk, offsets_partition(brk, p));
+static bool load_begin(grp_node *gn, int32_t p, load_state *ls) {
+    grp_coord *coord = gn->coord;
+    log_partition *log = leader_log(gn, offsets_partition(gn, p));
     if (!log) {
         grp_set_partition_state(coord, p, GRP_PART_NONE);
         return false;
@@ -211,9 +208,10 @@ static bool load_begin(brk_broker *brk, int32_t p, load_state *ls) {
 }
 
 /* Replays up to 4 MiB; false once the partition is done. */
-static bool load_chunk(brk_broker *brk, load_state *ls) {
-    cl_partition *part = offsets_partition(brk, ls->p);
-    log_partition *log = part && brk->repl ? repl_log(brk->repl, part) : NULL;
+static bool load_chunk(grp_node *gn, load_state *ls) {
+    cl_partition *part = offsets_partition(gn, ls->p);
+    log_partition *log =
+        part && coord_repl(gn->rt) ? repl_log(coord_repl(gn->rt), part) : NULL;
     if (!log || ls->off >= log_end_offset(log))
         return false;
     log_read_result rr;
@@ -236,7 +234,7 @@ static bool load_chunk(brk_broker *brk, load_state *ls) {
         if (batch_validate_stored(ls->data + pos, (size_t)got - pos, &h))
             break;
         if (batch_last_offset(&h) >= ls->off)
-            replay_batch(node_of(brk), ls->p, ls->data + pos, &h);
+            replay_batch(gn, ls->p, ls->data + pos, &h);
         next = batch_last_offset(&h) + 1;
         pos += (size_t)batch_size(&h);
     }
@@ -262,44 +260,44 @@ static void load_finish(grp_coord *coord, load_state *ls) {
 
 /* Synchronous load (partitions that appear while the broker runs: they
  * are new, so nearly empty). */
-static void load_partition(brk_broker *brk, int32_t p) {
+static void load_partition(grp_node *gn, int32_t p) {
     load_state ls = {0};
-    if (!load_begin(brk, p, &ls))
+    if (!load_begin(gn, p, &ls))
         return;
-    while (load_chunk(brk, &ls))
+    while (load_chunk(gn, &ls))
         ;
-    load_finish(node_of(brk)->coord, &ls);
+    load_finish(gn->coord, &ls);
 }
 
 /* Loads every partition of __consumer_offsets this node leads and has not
  * loaded yet (at the first group request, and again when the topic
  * appears later). */
-static void load_all(brk_broker *brk) {
-    grp_coord *coord = node_of(brk)->coord;
-    cl_topic *t =
-        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+static void load_all(grp_node *gn) {
+    grp_coord *coord = gn->coord;
+    cl_topic *t = cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
+                                strlen(OFFSETS_TOPIC));
     if (!t)
         return;
     for (int32_t p = 0;
          p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++)
         if (grp_partition_state(coord, p) == GRP_PART_NONE)
-            load_partition(brk, p);
+            load_partition(gn, p);
 }
 
 /* The start-up loader (grp_start): every partition this node leads is
  * marked LOADING at once, then replayed one chunk per loop iteration from
  * a 0 ms timer, partition after partition. */
-static void mark_loading(brk_broker *brk) {
-    grp_coord *coord = node_of(brk)->coord;
-    cl_topic *t =
-        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+static void mark_loading(grp_node *gn) {
+    grp_coord *coord = gn->coord;
+    cl_topic *t = cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
+                                strlen(OFFSETS_TOPIC));
     if (!t)
         return;
     for (int32_t p = 0;
          p < t->n_partitions && p < grp_cfg(coord)->num_partitions; p++) {
         cl_partition *part = t->parts[p];
         if (grp_partition_state(coord, p) == GRP_PART_NONE &&
-            leader_log(brk, part))
+            leader_log(gn, part))
             grp_set_partition_state(coord, p, GRP_PART_LOADING);
     }
 }
@@ -318,24 +316,24 @@ static void load_step(net_loop *loop, void *ctx) {
             SL_INFO("group", "Finished loading __consumer_offsets");
             return;
         }
-        g->bg_active = load_begin(g->brk, p, &g->bg);
-    } else if (!load_chunk(g->brk, &g->bg)) {
+        g->bg_active = load_begin(g, p, &g->bg);
+    } else if (!load_chunk(g, &g->bg)) {
         load_finish(g->coord, &g->bg);
         g->bg_active = false;
     }
     g->load_timer = net_timer_add(loop, 0, load_step, g);
 }
 
-static void set_consumer_env(brk_broker *brk, grp_coord *c);
+static void set_consumer_env(grp_node *gn, grp_coord *c);
 
 /* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
  * __consumer_offsets before the first request is read. */
-void grp_start(brk_broker *brk) {
-    grp_node *g = node_of(brk);
+void grp_node_start(grp_node *gn) {
+    grp_node *g = gn;
     g->starting = true;
-    get_coord(brk);
+    get_coord(gn);
     g->starting = false;
-    g->load_timer = net_timer_add(brk->loop, 0, load_step, g);
+    g->load_timer = net_timer_add(gn->rt->loop, 0, load_step, g);
 }
 
 /* ---- timers and lifecycle
@@ -351,8 +349,8 @@ static void tick_cb(net_loop *loop, void *ctx) {
 }
 
 static bool topic_exists(void *ctx, const char *topic) {
-    brk_broker *brk = ctx;
-    return cl_topic_find(brk->image, topic, strlen(topic)) != NULL;
+    grp_node *gn = ctx;
+    return cl_topic_find(coord_image(gn->rt), topic, strlen(topic)) != NULL;
 }
 
 /* Offsets of deleted topics go away (Kafka's onPartitionsDeleted); checked
@@ -362,7 +360,7 @@ static void deleted_topics_cb(net_loop *loop, void *ctx) {
     g->deleted_timer = 0;
     if (g->stopping || !g->coord)
         return;
-    grp_drop_deleted_topics(g->coord, topic_exists, g->brk);
+    grp_drop_deleted_topics(g->coord, topic_exists, g);
     g->deleted_timer = net_timer_add(loop, 1000, deleted_topics_cb, g);
 }
 
@@ -374,140 +372,140 @@ static void expire_cb(net_loop *loop, void *ctx) {
     grp_expire_offsets(g->coord);
     g->expire_timer = net_timer_add(
         loop,
-        brk_cfg_i64(g->brk->cfg, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        coord_cfg_i64(g->rt, COORD_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
         expire_cb, g);
 }
 
-static void on_shutdown(brk_broker *brk, void *ctx) {
-    SL_UNUSED(ctx);
-    grp_node *g = node_of(brk);
+static void on_shutdown(void *arg) {
+    grp_node *g = arg, *gn = g;
     g->stopping = true;
     if (g->load_timer)
-        net_timer_cancel(brk->loop, g->load_timer);
+        net_timer_cancel(gn->rt->loop, g->load_timer);
     g->load_timer = 0;
     free(g->bg.data);
     g->bg.data = NULL;
     if (g->tick_timer)
-        net_timer_cancel(brk->loop, g->tick_timer);
+        net_timer_cancel(gn->rt->loop, g->tick_timer);
     if (g->expire_timer)
-        net_timer_cancel(brk->loop, g->expire_timer);
+        net_timer_cancel(gn->rt->loop, g->expire_timer);
     if (g->deleted_timer)
-        net_timer_cancel(brk->loop, g->deleted_timer);
+        net_timer_cancel(gn->rt->loop, g->deleted_timer);
     g->tick_timer = g->expire_timer = g->deleted_timer = 0;
     if (g->coord)
         grp_fail_waiters(g->coord, KERR_NOT_COORDINATOR);
 }
 
-static grp_coord *get_coord(brk_broker *brk) {
-    grp_node *g = node_of(brk);
+static grp_coord *get_coord(grp_node *gn) {
+    grp_node *g = gn;
     if (g->coord)
         return g->coord;
     grp_config cfg;
     grp_config_default(&cfg);
-    const brk_config *bc = brk->cfg;
     cfg.num_partitions =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
-    cl_topic *t =
-        cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC));
+        (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_OFFSETS_TOPIC_NUM_PARTITIONS);
+    cl_topic *t = cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
+                                strlen(OFFSETS_TOPIC));
     if (t && t->n_partitions > 0)
         cfg.num_partitions = t->n_partitions; /* what is on disk wins */
     cfg.min_session_ms =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MIN_SESSION_TIMEOUT_MS);
+        (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_GROUP_MIN_SESSION_TIMEOUT_MS);
     cfg.max_session_ms =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
-    cfg.initial_delay_ms =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_INITIAL_REBALANCE_DELAY_MS);
-    cfg.max_size = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_MAX_SIZE);
+        (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_GROUP_MAX_SESSION_TIMEOUT_MS);
+    cfg.initial_delay_ms = (int32_t)coord_cfg_i64(
+        gn->rt, COORD_CFG_GROUP_INITIAL_REBALANCE_DELAY_MS);
+    cfg.max_size = (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_GROUP_MAX_SIZE);
     cfg.offsets_retention_ms =
-        brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
+        coord_cfg_i64(gn->rt, COORD_CFG_OFFSETS_RETENTION_MINUTES) * 60000;
     cfg.metadata_max_bytes =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_OFFSET_METADATA_MAX_BYTES);
-    grp_store st = {store_append, brk};
+        (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_OFFSET_METADATA_MAX_BYTES);
+    grp_store st = {store_append, gn};
     g->coord = grp_new(&cfg, &st);
-    set_consumer_env(brk, g->coord);
+    set_consumer_env(gn, g->coord);
     if (g->starting)
-        mark_loading(brk); /* grp_start: replayed in steps by load_step */
+        mark_loading(gn); /* grp_start: replayed in steps by load_step */
     else
-        load_all(brk);
-    brk_on_shutdown(brk, on_shutdown, NULL);
-    g->tick_timer = net_timer_add(brk->loop, TICK_MS, tick_cb, g);
-    g->deleted_timer = net_timer_add(brk->loop, 1000, deleted_topics_cb, g);
+        load_all(gn);
+    coord_on_shutdown(gn->rt, on_shutdown, gn);
+    g->tick_timer = net_timer_add(gn->rt->loop, TICK_MS, tick_cb, g);
+    g->deleted_timer = net_timer_add(gn->rt->loop, 1000, deleted_topics_cb, g);
     g->expire_timer = net_timer_add(
-        brk->loop, brk_cfg_i64(bc, BRK_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
+        gn->rt->loop,
+        coord_cfg_i64(gn->rt, COORD_CFG_OFFSETS_RETENTION_CHECK_INTERVAL_MS),
         expire_cb, g);
     return g->coord;
 }
 
-grp_coord *grp_node_coord(brk_broker *brk) {
-    return get_coord(brk);
+grp_coord *grp_node_coord(grp_node *gn) {
+    return get_coord(gn);
 }
 
 /* Creates __consumer_offsets if missing (Kafka does this on the first
  * FindCoordinator); 0 or COORDINATOR_NOT_AVAILABLE. */
-static int16_t ensure_offsets_topic(brk_broker *brk) {
-    grp_coord *c = get_coord(brk);
-    if (cl_topic_find(brk->image, OFFSETS_TOPIC, strlen(OFFSETS_TOPIC))) {
-        load_all(brk); /* created by someone else meanwhile */
+static int16_t ensure_offsets_topic(grp_node *gn) {
+    grp_coord *c = get_coord(gn);
+    if (cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
+                      strlen(OFFSETS_TOPIC))) {
+        load_all(gn); /* created by someone else meanwhile */
         return KERR_NONE;
     }
-    int16_t rf = (int16_t)brk_cfg_i64(brk->cfg,
-                                      BRK_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
-    if (rf > brk->coord_svc.live_brokers(brk)) {
+    int16_t rf = (int16_t)coord_cfg_i64(
+        gn->rt, COORD_CFG_OFFSETS_TOPIC_REPLICATION_FACTOR);
+    if (rf > gn->rt->svc.live_brokers(gn->rt->svc.host)) {
         SL_WARN(
             "group",
             "cannot create %s: offsets.topic.replication.factor %d > %d live "
             "brokers",
-            OFFSETS_TOPIC, rf, brk->coord_svc.live_brokers(brk));
+            OFFSETS_TOPIC, rf, gn->rt->svc.live_brokers(gn->rt->svc.host));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
     char seg[32];
-    snprintf(
-        seg, sizeof seg, "%lld",
-        (long long)brk_cfg_i64(brk->cfg, BRK_CFG_OFFSETS_TOPIC_SEGMENT_BYTES));
-    brk_kv kv[] = {{"cleanup.policy", "compact"},
-                   {"compression.type", "producer"},
-                   {"segment.bytes", seg}};
-    int16_t e = brk->coord_svc.create_topic(brk, OFFSETS_TOPIC,
-                                            grp_cfg(c)->num_partitions, rf, kv,
-                                            SL_ARRAY_LEN(kv));
+    snprintf(seg, sizeof seg, "%lld",
+             (long long)coord_cfg_i64(gn->rt,
+                                      COORD_CFG_OFFSETS_TOPIC_SEGMENT_BYTES));
+    sl_kv kv[] = {{"cleanup.policy", "compact"},
+                  {"compression.type", "producer"},
+                  {"segment.bytes", seg}};
+    int16_t e = gn->rt->svc.create_topic(gn->rt->svc.host, OFFSETS_TOPIC,
+                                         grp_cfg(c)->num_partitions, rf, kv,
+                                         SL_ARRAY_LEN(kv));
     if (e) {
         SL_WARN("group", "creating %s failed: %s", OFFSETS_TOPIC,
                 proto_error_name(e));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
-    load_all(brk);
+    load_all(gn);
     return KERR_NONE;
 }
 
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for the group. */
-static int16_t check_coord(brk_req *req, proto_str group) {
-    grp_coord *c = get_coord(req->brk);
+static int16_t check_coord(grp_node *gn, proto_str group) {
+    grp_coord *c = get_coord(gn);
     return grp_check_coordinator(c, group);
 }
 
 /* ---- helpers
  * --------------------------------------------------------------------- */
 
-static char *sdup(brk_req *req, proto_str s) {
+static char *sdup(coord_req *req, proto_str s) {
     if (s.len < 0)
         return NULL;
     return arena_strndup(req->arena, s.p, (size_t)s.len);
 }
 
-static char *sdup0(brk_req *req, proto_str s) {
+static char *sdup0(coord_req *req, proto_str s) {
     char *r = sdup(req, s);
     return r ? r : arena_strndup(req->arena, "", 0);
 }
 
 /* A group id as the coordinator takes it: its bytes, NUL bytes included
  * (Kafka takes "a\0b" for a group of its own, not for "a"); null as "". */
-static proto_str gid_dup(brk_req *req, proto_str s) {
+static proto_str gid_dup(coord_req *req, proto_str s) {
     (void)req;
     return s.len >= 0 ? s : proto_str_c("");
 }
 
 /* prefix + group id (all its bytes) + suffix, in the request's arena. */
-static proto_str msg_with_gid(brk_req *req, const char *prefix, proto_str gid,
+static proto_str msg_with_gid(coord_req *req, const char *prefix, proto_str gid,
                               const char *suffix) {
     size_t a = strlen(prefix), n = gid.len > 0 ? (size_t)gid.len : 0,
            z = strlen(suffix);
@@ -520,7 +518,7 @@ static proto_str msg_with_gid(brk_req *req, const char *prefix, proto_str gid,
 }
 
 /* A copy of s in the request's arena (all its bytes). */
-static proto_str ps_copy(brk_req *req, proto_str s) {
+static proto_str ps_copy(coord_req *req, proto_str s) {
     if (s.len < 0)
         return PROTO_STR_NULL;
     return (proto_str){arena_strndup(req->arena, s.p, (size_t)s.len), s.len};
@@ -532,7 +530,7 @@ static proto_str or_empty(proto_str s) {
 }
 
 /* The client id of the request header, all its bytes. */
-static proto_str client_id(brk_req *req) {
+static proto_str client_id(coord_req *req) {
     return (proto_str){req->client_id ? req->client_id : "",
                        req->client_id ? (int32_t)req->client_id_len : 0};
 }
@@ -542,7 +540,7 @@ static proto_str pstr(const char *s) {
 }
 
 /* Kafka's client host: "/" + address. */
-static const char *client_host(brk_req *req) {
+static const char *client_host(coord_req *req) {
     const char *p = req->peer ? req->peer : "";
     const char *colon = strrchr(p, ':');
     size_t n = colon ? (size_t)(colon - p) : strlen(p);
@@ -554,31 +552,30 @@ static const char *client_host(brk_req *req) {
 }
 
 typedef struct waiter {
-    brk_req *req;
+    coord_req *req;
     bool in_call;
     bool answered;
 } waiter;
 
-static brk_status finish(waiter *w) {
+static coord_status finish(waiter *w) {
     w->in_call = false;
-    return w->answered ? BRK_DONE : BRK_DEFER;
+    return w->answered ? COORD_DONE : COORD_DEFER;
 }
 
 static void deliver(waiter *w) {
     if (w->in_call)
         w->answered = true;
     else
-        brk_req_complete(w->req, BRK_DONE);
+        coord_req_complete(w->req, COORD_DONE);
 }
 
 /* ---- FindCoordinator (10)
  * -------------------------------------------------------- */
 
-static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
-                             int16_t *err, const char **msg, int32_t *node,
-                             const char **host, int32_t *port) {
-    brk_broker *brk = req->brk;
-    grp_coord *coord = get_coord(brk);
+static void fill_coordinator(grp_node *gn, coord_req *req, int8_t type,
+                             proto_str key, int16_t *err, const char **msg,
+                             int32_t *node, const char **host, int32_t *port) {
+    grp_coord *coord = get_coord(gn);
     *node = -1;
     *host = "";
     *port = -1;
@@ -589,42 +586,42 @@ static void fill_coordinator(brk_req *req, int8_t type, proto_str key,
         return;
     }
     if (type == 0) {
-        *err = ensure_offsets_topic(brk);
+        *err = ensure_offsets_topic(gn);
         if (*err)
             return;
         int32_t p = grp_partition_for(key.p, key.len > 0 ? (size_t)key.len : 0,
                                       grp_cfg(coord)->num_partitions);
-        cl_partition *part = offsets_partition(brk, p);
-        if (!part || part->leader != brk->node_id) {
+        cl_partition *part = offsets_partition(gn, p);
+        if (!part || part->leader != gn->rt->node_id) {
             *err = KERR_COORDINATOR_NOT_AVAILABLE;
             return;
         }
     }
     /* TRANSACTION keys: this node, once __transaction_state exists. */
     if (type == 1) {
-        *err = txn_ensure_state_topic(brk->txn);
+        *err = txn_ensure_state_topic(gn->txn);
         if (*err)
             return;
     }
     *err = KERR_NONE;
-    *node = brk->node_id;
-    *host = brk->advertised[req->listener].host;
-    *port = brk->advertised[req->listener].port;
+    *node = gn->rt->node_id;
+    *host = req->adv_host;
+    *port = req->adv_port;
 }
 
-brk_status grp_handle_find_coordinator(brk_req *req) {
+coord_status grp_handle_find_coordinator(grp_node *gn, coord_req *req) {
     proto_find_coordinator_request rq;
     if (proto_find_coordinator_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_find_coordinator_response rs;
     proto_find_coordinator_response_init(&rs);
     if (req->api_version < 4) {
         int16_t err;
         const char *msg, *host;
         int32_t node, port;
-        fill_coordinator(req, req->api_version >= 1 ? rq.key_type : 0, rq.key,
-                         &err, &msg, &node, &host, &port);
+        fill_coordinator(gn, req, req->api_version >= 1 ? rq.key_type : 0,
+                         rq.key, &err, &msg, &node, &host, &port);
         rs.error_code = err;
         rs.error_message =
             err ? pstr(msg ? msg : proto_error_message(err)) : PROTO_STR_NULL;
@@ -643,8 +640,8 @@ brk_status grp_handle_find_coordinator(brk_req *req) {
             int16_t err;
             const char *msg, *host;
             int32_t node, port;
-            fill_coordinator(req, rq.key_type, rq.coordinator_keys.v[i], &err,
-                             &msg, &node, &host, &port);
+            fill_coordinator(gn, req, rq.key_type, rq.coordinator_keys.v[i],
+                             &err, &msg, &node, &host, &port);
             c->key = rq.coordinator_keys.v[i];
             c->error_code = err;
             c->error_message = err ? pstr(msg ? msg : proto_error_message(err))
@@ -654,9 +651,9 @@ brk_status grp_handle_find_coordinator(brk_req *req) {
             c->port = port;
         }
     }
-    proto_find_coordinator_response_encode(brk_resp_buf(req), req->api_version,
-                                           &rs);
-    return BRK_DONE;
+    proto_find_coordinator_response_encode(coord_resp_buf(req),
+                                           req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- JoinGroup (11)
@@ -664,7 +661,7 @@ brk_status grp_handle_find_coordinator(brk_req *req) {
 
 static void join_done(void *ctx, const grp_join_result *r) {
     waiter *w = ctx;
-    brk_req *req = w->req;
+    coord_req *req = w->req;
     proto_join_group_response rs;
     proto_join_group_response_init(&rs);
     rs.error_code = r->error;
@@ -687,22 +684,23 @@ static void join_done(void *ctx, const grp_join_result *r) {
         m->metadata =
             (proto_bytes){r->members[i].metadata, r->members[i].metadata_len};
     }
-    proto_join_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_join_group_response_encode(coord_resp_buf(req), req->api_version,
+                                     &rs);
     deliver(w);
 }
 
-brk_status grp_handle_join_group(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_join_group(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_join_group_request rq;
     if (proto_join_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
     proto_str gid = gid_dup(req, rq.group_id);
     proto_str mid = or_empty(rq.member_id);
-    int16_t e = check_coord(req, gid);
+    int16_t e = check_coord(gn, gid);
     if (e) {
         grp_join_result r = {.error = e,
                              .generation = -1,
@@ -750,7 +748,7 @@ brk_status grp_handle_join_group(brk_req *req) {
 
 static void sync_done(void *ctx, const grp_sync_result *r) {
     waiter *w = ctx;
-    brk_req *req = w->req;
+    coord_req *req = w->req;
     proto_sync_group_response rs;
     proto_sync_group_response_init(&rs);
     rs.error_code = r->error;
@@ -759,21 +757,22 @@ static void sync_done(void *ctx, const grp_sync_result *r) {
     rs.assignment =
         (proto_bytes){r->assignment ? r->assignment : (const uint8_t *)"",
                       r->assignment ? r->assignment_len : 0};
-    proto_sync_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
+    proto_sync_group_response_encode(coord_resp_buf(req), req->api_version,
+                                     &rs);
     deliver(w);
 }
 
-brk_status grp_handle_sync_group(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_sync_group(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_sync_group_request rq;
     if (proto_sync_group_request_decode(&req->body, req->arena,
                                         req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     waiter *w = arena_calloc(req->arena, 1, sizeof *w);
     w->req = req;
     w->in_call = true;
     proto_str gid = gid_dup(req, rq.group_id);
-    int16_t e = check_coord(req, gid);
+    int16_t e = check_coord(gn, gid);
     if (e) {
         grp_sync_result r = {.error = e};
         sync_done(w, &r);
@@ -812,37 +811,37 @@ brk_status grp_handle_sync_group(brk_req *req) {
 /* ---- Heartbeat (12)
  * --------------------------------------------------------------- */
 
-brk_status grp_handle_heartbeat(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_heartbeat(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_heartbeat_request rq;
     if (proto_heartbeat_request_decode(&req->body, req->arena, req->api_version,
                                        &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_heartbeat_response rs;
     proto_heartbeat_response_init(&rs);
     proto_str gid = gid_dup(req, rq.group_id);
-    rs.error_code = check_coord(req, gid);
+    rs.error_code = check_coord(gn, gid);
     if (!rs.error_code)
         rs.error_code = grp_heartbeat(
             coord, gid, rq.generation_id, or_empty(rq.member_id),
             req->api_version >= 3 ? rq.group_instance_id : PROTO_STR_NULL);
-    proto_heartbeat_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    proto_heartbeat_response_encode(coord_resp_buf(req), req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- LeaveGroup (13)
  * --------------------------------------------------------------- */
 
-brk_status grp_handle_leave_group(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_leave_group(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_leave_group_request rq;
     if (proto_leave_group_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_leave_group_response rs;
     proto_leave_group_response_init(&rs);
     proto_str gid = gid_dup(req, rq.group_id);
-    int16_t e = check_coord(req, gid);
+    int16_t e = check_coord(gn, gid);
     if (!e)
         e = grp_leave_check(coord, gid);
     if (req->api_version < 3) {
@@ -867,21 +866,22 @@ brk_status grp_handle_leave_group(brk_req *req) {
                 req->api_version >= 5 ? sdup(req, mi->reason) : NULL);
         }
     }
-    proto_leave_group_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    proto_leave_group_response_encode(coord_resp_buf(req), req->api_version,
+                                      &rs);
+    return COORD_DONE;
 }
 
 /* ---- OffsetCommit (8)
  * -------------------------------------------------------------- */
 
-brk_status grp_handle_offset_commit(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_offset_commit(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_offset_commit_request rq;
     if (proto_offset_commit_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_str gid = gid_dup(req, rq.group_id);
-    int16_t e = check_coord(req, gid);
+    int16_t e = check_coord(gn, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
         n += rq.topics.v[t].partitions.n;
@@ -896,8 +896,8 @@ brk_status grp_handle_offset_commit(brk_req *req) {
         proto_offset_commit_request_offset_commit_request_topic *tp =
             &rq.topics.v[t];
         bool exists =
-            tp->name.len > 0 &&
-            cl_topic_find(req->brk->image, tp->name.p, (size_t)tp->name.len);
+            tp->name.len > 0 && cl_topic_find(coord_image(gn->rt), tp->name.p,
+                                              (size_t)tp->name.len);
         for (int32_t p = 0; p < tp->partitions.n; p++, k++) {
             proto_offset_commit_request_offset_commit_request_partition *pp =
                 &tp->partitions.v[p];
@@ -948,9 +948,9 @@ brk_status grp_handle_offset_commit(brk_req *req) {
             rt->partitions.v[p].error_code = in[k].error;
         }
     }
-    proto_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
+    proto_offset_commit_response_encode(coord_resp_buf(req), req->api_version,
                                         &rs);
-    return BRK_AFTER_FLUSH;
+    return COORD_AFTER_FLUSH;
 }
 
 /* ---- OffsetFetch (9)
@@ -962,12 +962,13 @@ typedef proto_offset_fetch_response_offset_fetch_response_topics fetch_topic8;
 
 /* One group's offsets in the v8+ layout (the v0-7 layout has the same
  * fields; it is converted below). topics_n < 0: all committed offsets. */
-static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
-                           const proto_str *names, const int32_t *const *parts,
-                           const int32_t *parts_n, fetch_topic8 **out,
-                           int32_t *out_n, bool require_stable) {
-    grp_coord *coord = get_coord(req->brk);
-    int16_t e = check_coord(req, gid);
+static int16_t fetch_group(grp_node *gn, coord_req *req, proto_str gid,
+                           int32_t topics_n, const proto_str *names,
+                           const int32_t *const *parts, const int32_t *parts_n,
+                           fetch_topic8 **out, int32_t *out_n,
+                           bool require_stable) {
+    grp_coord *coord = get_coord(gn);
+    int16_t e = check_coord(gn, gid);
     *out = NULL;
     *out_n = 0;
     if (e)
@@ -1035,8 +1036,8 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
             p->committed_offset = o ? o->offset : -1;
             p->committed_leader_epoch = o ? o->leader_epoch : -1;
             /* KIP-447: offsets of an open transaction are not stable yet */
-            if (require_stable && grp_txn_pending(node_of(req->brk), gid,
-                                                  names[t], parts[t][i])) {
+            if (require_stable &&
+                grp_txn_pending(gn, gid, names[t], parts[t][i])) {
                 p->error_code = KERR_UNSTABLE_OFFSET_COMMIT;
                 p->committed_offset = -1;
                 p->committed_leader_epoch = -1;
@@ -1052,12 +1053,12 @@ static int16_t fetch_group(brk_req *req, proto_str gid, int32_t topics_n,
     return KERR_NONE;
 }
 
-brk_status grp_handle_offset_fetch(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_offset_fetch(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_offset_fetch_request rq;
     if (proto_offset_fetch_request_decode(&req->body, req->arena,
                                           req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_offset_fetch_response rs;
     proto_offset_fetch_response_init(&rs);
     int16_t v = req->api_version;
@@ -1090,16 +1091,15 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             /* v9+: a consumer group member fetches with its epoch
              * (Kafka's ConsumerGroup.validateOffsetFetch) */
             proto_str fgid = gid_dup(req, rg->group_id);
-            grp_group *fg = v >= 9 && !check_coord(req, fgid)
-                                ? grp_find(coord, fgid)
-                                : NULL;
+            grp_group *fg =
+                v >= 9 && !check_coord(gn, fgid) ? grp_find(coord, fgid) : NULL;
             int16_t ve = fg && grp_is_consumer(fg)
                              ? grp_consumer_validate_fetch(fg, rg->member_id,
                                                            rg->member_epoch)
                              : KERR_NONE;
             og->error_code = ve ? ve
-                                : fetch_group(req, fgid, tn, names, parts, pn,
-                                              &ts, &nts, rq.require_stable);
+                                : fetch_group(gn, req, fgid, tn, names, parts,
+                                              pn, &ts, &nts, rq.require_stable);
             og->topics.n = nts;
             og->topics.v = ts;
         }
@@ -1120,8 +1120,8 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
         fetch_topic8 *ts;
         int32_t nts;
         int16_t e =
-            fetch_group(req, gid_dup(req, rq.group_id), tn, names, parts, pn,
-                        &ts, &nts, v >= 7 && rq.require_stable);
+            fetch_group(gn, req, gid_dup(req, rq.group_id), tn, names, parts,
+                        pn, &ts, &nts, v >= 7 && rq.require_stable);
         if (e && tn > 0) {
             /* v0-1 carry the error per partition; later versions at the
              * top too. Answer the partitions asked for with it. */
@@ -1171,15 +1171,16 @@ brk_status grp_handle_offset_fetch(brk_req *req) {
             }
         }
     }
-    proto_offset_fetch_response_encode(brk_resp_buf(req), v, &rs);
-    return BRK_DONE;
+    proto_offset_fetch_response_encode(coord_resp_buf(req), v, &rs);
+    return COORD_DONE;
 }
 
 /* ---- ListGroups (16)
  * ------------------------------------------------------------------ */
 
 typedef struct list_ctx {
-    brk_req *req;
+    grp_node *gn;
+    coord_req *req;
     proto_list_groups_request *rq;
     proto_list_groups_response *rs;
     int cap;
@@ -1199,7 +1200,7 @@ static void list_one(void *ctx, grp_group *g) {
     list_ctx *lc = ctx;
     grp_info gi;
     grp_get_info(g, &gi);
-    grp_coord *coord = get_coord(lc->req->brk);
+    grp_coord *coord = get_coord(lc->gn);
     if (grp_check_coordinator(coord, gi.group_id))
         return;
     bool consumer = grp_is_consumer(g);
@@ -1237,18 +1238,19 @@ static void list_one(void *ctx, grp_group *g) {
     lg->group_type = proto_str_c(type);
 }
 
-brk_status grp_handle_list_groups(brk_req *req) {
+coord_status grp_handle_list_groups(grp_node *gn, coord_req *req) {
     proto_list_groups_request rq;
     if (proto_list_groups_request_decode(&req->body, req->arena,
                                          req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_list_groups_response rs;
     proto_list_groups_response_init(&rs);
-    grp_coord *c = get_coord(req->brk);
-    list_ctx lc = {req, &rq, &rs, 0};
+    grp_coord *c = get_coord(gn);
+    list_ctx lc = {gn, req, &rq, &rs, 0};
     grp_foreach(c, list_one, &lc);
-    proto_list_groups_response_encode(brk_resp_buf(req), req->api_version, &rs);
-    return BRK_DONE;
+    proto_list_groups_response_encode(coord_resp_buf(req), req->api_version,
+                                      &rs);
+    return COORD_DONE;
 }
 
 /* ---- DescribeGroups (15)
@@ -1257,12 +1259,12 @@ brk_status grp_handle_list_groups(brk_req *req) {
 /* READ, DELETE, DESCRIBE: what a group allows without an authorizer. */
 #define GROUP_OPS ((1 << 3) | (1 << 6) | (1 << 8))
 
-brk_status grp_handle_describe_groups(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_describe_groups(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_describe_groups_request rq;
     if (proto_describe_groups_request_decode(&req->body, req->arena,
                                              req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_describe_groups_response rs;
     proto_describe_groups_response_init(&rs);
     int32_t n = rq.groups.n;
@@ -1274,7 +1276,7 @@ brk_status grp_handle_describe_groups(brk_req *req) {
         proto_describe_groups_response_described_group_init(dg);
         proto_str gid = gid_dup(req, rq.groups.v[i]);
         dg->group_id = rq.groups.v[i];
-        dg->error_code = check_coord(req, gid);
+        dg->error_code = check_coord(gn, gid);
         dg->group_state = proto_str_c("");
         dg->protocol_type = proto_str_c("");
         dg->protocol_data = proto_str_c("");
@@ -1328,20 +1330,20 @@ brk_status grp_handle_describe_groups(brk_req *req) {
             }
         }
     }
-    proto_describe_groups_response_encode(brk_resp_buf(req), req->api_version,
+    proto_describe_groups_response_encode(coord_resp_buf(req), req->api_version,
                                           &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }
 
 /* ---- DeleteGroups (42)
  * ------------------------------------------------------------------ */
 
-brk_status grp_handle_delete_groups(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_delete_groups(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_delete_groups_request rq;
     if (proto_delete_groups_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_delete_groups_response rs;
     proto_delete_groups_response_init(&rs);
     int32_t n = rq.groups_names.n;
@@ -1354,28 +1356,28 @@ brk_status grp_handle_delete_groups(brk_req *req) {
         proto_delete_groups_response_deletable_group_result_init(r);
         proto_str gid = gid_dup(req, rq.groups_names.v[i]);
         r->group_id = rq.groups_names.v[i];
-        r->error_code = check_coord(req, gid);
+        r->error_code = check_coord(gn, gid);
         if (!r->error_code)
             r->error_code = grp_delete_group(coord, gid);
     }
-    proto_delete_groups_response_encode(brk_resp_buf(req), req->api_version,
+    proto_delete_groups_response_encode(coord_resp_buf(req), req->api_version,
                                         &rs);
-    return BRK_AFTER_FLUSH;
+    return COORD_AFTER_FLUSH;
 }
 
 /* ---- OffsetDelete (47)
  * ------------------------------------------------------------------- */
 
-brk_status grp_handle_offset_delete(brk_req *req) {
-    grp_coord *coord = get_coord(req->brk);
+coord_status grp_handle_offset_delete(grp_node *gn, coord_req *req) {
+    grp_coord *coord = get_coord(gn);
     proto_offset_delete_request rq;
     if (proto_offset_delete_request_decode(&req->body, req->arena,
                                            req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_offset_delete_response rs;
     proto_offset_delete_response_init(&rs);
     proto_str gid = gid_dup(req, rq.group_id);
-    rs.error_code = check_coord(req, gid);
+    rs.error_code = check_coord(gn, gid);
     int n = 0;
     for (int32_t t = 0; t < rq.topics.n; t++)
         n += rq.topics.v[t].partitions.n;
@@ -1398,7 +1400,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
         char *name = sdup0(req, rq.topics.v[t].name);
         /* looked up with all its bytes ("a\0b" is no topic, not "a") */
         proto_str tn = rq.topics.v[t].name;
-        bool exists = tn.len > 0 && cl_topic_find(req->brk->image, tn.p,
+        bool exists = tn.len > 0 && cl_topic_find(coord_image(gn->rt), tn.p,
                                                   (size_t)tn.len) != NULL;
         for (int32_t p = 0; p < rq.topics.v[t].partitions.n; p++, k++) {
             topics[k] = name;
@@ -1441,9 +1443,9 @@ brk_status grp_handle_offset_delete(brk_req *req) {
             }
         }
     }
-    proto_offset_delete_response_encode(brk_resp_buf(req), req->api_version,
+    proto_offset_delete_response_encode(coord_resp_buf(req), req->api_version,
                                         &rs);
-    return BRK_AFTER_FLUSH;
+    return COORD_AFTER_FLUSH;
 }
 
 /* ---- TxnOffsetCommit (28)
@@ -1451,7 +1453,7 @@ brk_status grp_handle_offset_delete(brk_req *req) {
 
 /* The producer state follows the log (txn hook), before the HW moves. */
 typedef struct txn_appended_ctx {
-    brk_broker *brk;
+    grp_node *gn;
     const buf *batch; /* rewritten in place by the append */
 } txn_appended_ctx;
 
@@ -1460,23 +1462,22 @@ static void txn_appended(void *ctx, log_partition *log,
     txn_appended_ctx *tac = ctx;
     log_batch_header h;
     if (batch_parse_header(tac->batch->data, tac->batch->len, &h))
-        txn_produce_appended(tac->brk->txn, log, &h, info->base_offset);
+        txn_produce_appended(tac->gn->txn, log, &h, info->base_offset);
 }
 
-brk_status grp_handle_txn_offset_commit(brk_req *req) {
+coord_status grp_handle_txn_offset_commit(grp_node *gn, coord_req *req) {
     proto_txn_offset_commit_request rq;
     if (proto_txn_offset_commit_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
-    brk_broker *brk = req->brk;
+        return COORD_CLOSE;
     proto_txn_offset_commit_response rs;
     proto_txn_offset_commit_response_init(&rs);
-    int32_t nt = BRK_RESP_ARRAY(req, rs.topics, rq.topics.n);
+    int32_t nt = COORD_RESP_ARRAY(req, rs.topics, rq.topics.n);
     /* The group id keeps all its bytes (a NUL among them makes another
      * group, as on Kafka). */
     proto_str gid = rq.group_id;
-    grp_node *g = brk->grp;
-    grp_coord *gc = grp_node_coord(brk);
+    grp_node *g = gn;
+    grp_coord *gc = grp_node_coord(gn);
     int16_t top = KERR_NONE;
     if (gid.len <= 0)
         top = KERR_INVALID_GROUP_ID;
@@ -1484,7 +1485,7 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         top = grp_check_coordinator(gc, gid);
     /* The producer must be the current one of its transactional id. */
     if (!top && rq.transactional_id.len > 0)
-        top = txn_check_offset_commit(brk->txn, rq.transactional_id,
+        top = txn_check_offset_commit(gn->txn, rq.transactional_id,
                                       rq.producer_id, rq.producer_epoch);
     /* v3+: the member must belong to the group's current generation (a
      * classic group) or hold the group's current member epoch (a KIP-848
@@ -1494,8 +1495,8 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
     int32_t gp = gid.len > 0 ? grp_partition_for(gid.p, (size_t)gid.len,
                                                  grp_cfg(gc)->num_partitions)
                              : 0;
-    cl_partition *opart = offsets_partition(brk, gp);
-    if (!top && !leader_log(brk, opart))
+    cl_partition *opart = offsets_partition(gn, gp);
+    if (!top && !leader_log(gn, opart))
         top = KERR_NOT_COORDINATOR;
     int64_t now = clk_wall_ms();
     int32_t max_meta = grp_cfg(gc)->metadata_max_bytes;
@@ -1521,7 +1522,7 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         proto_txn_offset_commit_response_txn_offset_commit_response_topic_init(
             tr);
         tr->name = t->name;
-        int32_t np = BRK_RESP_ARRAY(req, tr->partitions, t->partitions.n);
+        int32_t np = COORD_RESP_ARRAY(req, tr->partitions, t->partitions.n);
         for (int32_t j = 0; j < np; j++) {
             proto_txn_offset_commit_request_txn_offset_commit_request_partition
                 *p = &t->partitions.v[j];
@@ -1533,9 +1534,9 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
             int16_t e = top;
             int16_t fe;
             if (!e &&
-                !brk_find_partition(brk, t->name.p ? t->name.p : "",
-                                    t->name.len > 0 ? (size_t)t->name.len : 0,
-                                    p->partition_index, &fe))
+                !coord_find_partition(gn->rt, t->name.p ? t->name.p : "",
+                                      t->name.len > 0 ? (size_t)t->name.len : 0,
+                                      p->partition_index, &fe))
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (!e && p->committed_metadata.len > max_meta)
                 e = KERR_OFFSET_METADATA_TOO_LARGE;
@@ -1574,9 +1575,9 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         int16_t e = batch_builder_finish(&b, &out);
         log_append_info info;
         memset(&info, 0, sizeof info);
-        txn_appended_ctx tac = {brk, &out};
+        txn_appended_ctx tac = {gn, &out};
         if (!e)
-            e = coord_append(brk, opart, &out, &info, txn_appended, &tac);
+            e = coord_append(gn, opart, &out, &info, txn_appended, &tac);
         if (!e) {
             for (int i = 0; i < n_recs; i++)
                 grp_txn_add_pending(g, gp, rq.producer_id, kvs[i].k.data,
@@ -1598,9 +1599,9 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
         buf_free(&kvs[i].v);
     }
     free(kvs);
-    proto_txn_offset_commit_response_encode(brk_resp_buf(req), req->api_version,
-                                            &rs);
-    return BRK_DONE;
+    proto_txn_offset_commit_response_encode(coord_resp_buf(req),
+                                            req->api_version, &rs);
+    return COORD_DONE;
 }
 
 /* ---- KIP-848 consumer groups
@@ -1608,8 +1609,8 @@ brk_status grp_handle_txn_offset_commit(brk_req *req) {
 
 static bool cg_topic_by_name(void *ctx, const char *name, uint8_t id[16],
                              int32_t *n_parts) {
-    brk_broker *brk = ctx;
-    cl_topic *t = cl_topic_find(brk->image, name, strlen(name));
+    grp_node *gn = ctx;
+    cl_topic *t = cl_topic_find(coord_image(gn->rt), name, strlen(name));
     if (!t)
         return false;
     memcpy(id, t->id, 16);
@@ -1619,8 +1620,8 @@ static bool cg_topic_by_name(void *ctx, const char *name, uint8_t id[16],
 
 static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
                                   int32_t *n_parts) {
-    brk_broker *brk = ctx;
-    cl_topic *t = cl_topic_find_id(brk->image, id);
+    grp_node *gn = ctx;
+    cl_topic *t = cl_topic_find_id(coord_image(gn->rt), id);
     if (!t)
         return NULL;
     *n_parts = t->n_partitions;
@@ -1630,10 +1631,10 @@ static const char *cg_topic_by_id(void *ctx, const uint8_t id[16],
 /* Topic names for regex subscriptions (internal topics excluded, as
  * Kafka's regex resolution does). */
 static int cg_topic_names(void *ctx, const char ***names) {
-    brk_broker *brk = ctx;
-    grp_node *g = node_of(brk);
+    grp_node *gn = ctx;
+    grp_node *g = gn;
     size_t n;
-    cl_topic **ts = cl_topics(brk->image, &n);
+    cl_topic **ts = cl_topics(coord_image(gn->rt), &n);
     if (n > g->topic_names_cap) {
         g->topic_names_cap = n;
         g->topic_names = xrealloc(g->topic_names, n * sizeof *g->topic_names);
@@ -1650,11 +1651,11 @@ static int cg_topic_names(void *ctx, const char ***names) {
  * (IncrementalAlterConfigs on the GROUP resource). */
 static void cg_group_cfg(void *ctx, const char *group, int32_t *session_ms,
                          int32_t *heartbeat_ms) {
-    brk_broker *brk = ctx;
-    const char *s =
-        cl_group_config(brk->image, group, "consumer.session.timeout.ms");
-    const char *h =
-        cl_group_config(brk->image, group, "consumer.heartbeat.interval.ms");
+    grp_node *gn = ctx;
+    const char *s = cl_group_config(coord_image(gn->rt), group,
+                                    "consumer.session.timeout.ms");
+    const char *h = cl_group_config(coord_image(gn->rt), group,
+                                    "consumer.heartbeat.interval.ms");
     if (s && atoi(s) > 0)
         *session_ms = atoi(s);
     if (h && atoi(h) > 0)
@@ -1695,20 +1696,20 @@ static bool list_has(const char *list, const char *item) {
     return false;
 }
 
-static void set_consumer_env(brk_broker *brk, grp_coord *c) {
-    const brk_config *bc = brk->cfg;
+static void set_consumer_env(grp_node *gn, grp_coord *c) {
     cg_env env = {0};
     env.topic_by_name = cg_topic_by_name;
     env.topic_by_id = cg_topic_by_id;
     env.group_cfg = cg_group_cfg;
     env.topic_names = cg_topic_names;
-    env.ctx = brk;
-    env.heartbeat_ms =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS);
-    env.session_ms =
-        (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_SESSION_TIMEOUT_MS);
-    env.max_size = (int32_t)brk_cfg_i64(bc, BRK_CFG_GROUP_CONSUMER_MAX_SIZE);
-    const char *as = brk_cfg_str(bc, BRK_CFG_GROUP_CONSUMER_ASSIGNORS);
+    env.ctx = gn;
+    env.heartbeat_ms = (int32_t)coord_cfg_i64(
+        gn->rt, COORD_CFG_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS);
+    env.session_ms = (int32_t)coord_cfg_i64(
+        gn->rt, COORD_CFG_GROUP_CONSUMER_SESSION_TIMEOUT_MS);
+    env.max_size =
+        (int32_t)coord_cfg_i64(gn->rt, COORD_CFG_GROUP_CONSUMER_MAX_SIZE);
+    const char *as = coord_cfg_str(gn->rt, COORD_CFG_GROUP_CONSUMER_ASSIGNORS);
     for (const char *p = as; p && *p && env.n_assignors < 4;) {
         while (*p == ' ' || *p == ',')
             p++;
@@ -1728,22 +1729,22 @@ static void set_consumer_env(brk_broker *brk, grp_coord *c) {
         env.assignors[1] = "range";
         env.n_assignors = 2;
     }
-    env.enabled =
-        list_has(brk_cfg_str(bc, BRK_CFG_GROUP_COORDINATOR_REBALANCE_PROTOCOLS),
-                 "consumer");
+    env.enabled = list_has(
+        coord_cfg_str(gn->rt, COORD_CFG_GROUP_COORDINATOR_REBALANCE_PROTOCOLS),
+        "consumer");
     grp_consumer_set_env(c, &env);
 }
 
 typedef proto_consumer_group_heartbeat_response_topic_partitions hb_tp;
 
-brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
+coord_status grp_handle_consumer_group_heartbeat(grp_node *gn, coord_req *req) {
     proto_consumer_group_heartbeat_request rq;
     if (proto_consumer_group_heartbeat_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_consumer_group_heartbeat_response rs;
     proto_consumer_group_heartbeat_response_init(&rs);
-    grp_coord *c = get_coord(req->brk);
+    grp_coord *c = get_coord(gn);
     int32_t nt = rq.subscribed_topic_names.n;
     const char **topics =
         arena_calloc(req->arena, (size_t)(nt > 0 ? nt : 1), sizeof *topics);
@@ -1833,15 +1834,15 @@ brk_status grp_handle_consumer_group_heartbeat(brk_req *req) {
         rs.assignment = as;
     }
     cg_hb_resp_free(&out);
-    proto_consumer_group_heartbeat_response_encode(brk_resp_buf(req),
+    proto_consumer_group_heartbeat_response_encode(coord_resp_buf(req),
                                                    req->api_version, &rs);
-    return BRK_AFTER_FLUSH;
+    return COORD_AFTER_FLUSH;
 }
 
 typedef proto_consumer_group_describe_response_topic_partitions desc_tp;
 
 static void
-describe_assignment(brk_req *req, const cg_tp *v, int n,
+describe_assignment(grp_node *gn, coord_req *req, const cg_tp *v, int n,
                     proto_consumer_group_describe_response_assignment *out) {
     proto_consumer_group_describe_response_assignment_init(out);
     int ntp = 0;
@@ -1857,7 +1858,7 @@ describe_assignment(brk_req *req, const cg_tp *v, int n,
             proto_consumer_group_describe_response_topic_partitions_init(
                 &tps[ti]);
             memcpy(tps[ti].topic_id.b, v[i].id, 16);
-            cl_topic *t = cl_topic_find_id(req->brk->image, v[i].id);
+            cl_topic *t = cl_topic_find_id(coord_image(gn->rt), v[i].id);
             tps[ti].topic_name = proto_str_c(
                 t ? arena_strndup(req->arena, t->name, strlen(t->name)) : "");
             tps[ti].partitions.v =
@@ -1869,19 +1870,19 @@ describe_assignment(brk_req *req, const cg_tp *v, int n,
     out->topic_partitions.v = tps;
 }
 
-static proto_str adup(brk_req *req, const char *s) {
+static proto_str adup(coord_req *req, const char *s) {
     return s ? proto_str_c(arena_strndup(req->arena, s, strlen(s)))
              : PROTO_STR_NULL;
 }
 
-brk_status grp_handle_consumer_group_describe(brk_req *req) {
+coord_status grp_handle_consumer_group_describe(grp_node *gn, coord_req *req) {
     proto_consumer_group_describe_request rq;
     if (proto_consumer_group_describe_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return BRK_CLOSE;
+        return COORD_CLOSE;
     proto_consumer_group_describe_response rs;
     proto_consumer_group_describe_response_init(&rs);
-    grp_coord *c = get_coord(req->brk);
+    grp_coord *c = get_coord(gn);
     int32_t n = rq.group_ids.n > 0 ? rq.group_ids.n : 0;
     rs.groups.n = n;
     rs.groups.v =
@@ -1894,7 +1895,7 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
         dg->group_id = rq.group_ids.v[i];
         dg->group_state = proto_str_c("");
         dg->assignor_name = proto_str_c("");
-        dg->error_code = check_coord(req, gid);
+        dg->error_code = check_coord(gn, gid);
         if (dg->error_code)
             continue;
         grp_group *g = grp_find(c, gid);
@@ -1938,13 +1939,13 @@ brk_status grp_handle_consumer_group_describe(brk_req *req) {
             for (int t = 0; t < mi.n_topics; t++)
                 dm->subscribed_topic_names.v[t] = adup(req, mi.topics[t]);
             dm->subscribed_topic_regex = adup(req, mi.regex ? mi.regex : "");
-            describe_assignment(req, mi.assigned, mi.n_assigned,
+            describe_assignment(gn, req, mi.assigned, mi.n_assigned,
                                 &dm->assignment);
-            describe_assignment(req, mi.target, mi.n_target,
+            describe_assignment(gn, req, mi.target, mi.n_target,
                                 &dm->target_assignment);
         }
     }
-    proto_consumer_group_describe_response_encode(brk_resp_buf(req),
+    proto_consumer_group_describe_response_encode(coord_resp_buf(req),
                                                   req->api_version, &rs);
-    return BRK_DONE;
+    return COORD_DONE;
 }

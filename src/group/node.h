@@ -1,7 +1,10 @@
 /*
- * node.h - the group coordinator of one node: its per-node state (grp_node,
- * brk->grp) and what the rest of the node calls. The struct is private to
- * src/group (handlers.c, txn_offsets.c); the broker only makes and frees it.
+ * node.h - the group coordinator of one node: its per-node state (grp_node)
+ * and what the rest of the node calls: making and freeing it, and the
+ * request handlers, which take coord_req (the broker's dispatch adapts its
+ * requests). The struct is private to src/group (handlers.c,
+ * txn_offsets.c). It stands on the node's coordinator runtime (src/coord)
+ * and the transaction layer below it, never on the broker.
  *
  * Ownership: grp_node_new makes it when the node starts, empty (the
  * coordinator is made by the start hook grp_start or at first use);
@@ -14,14 +17,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "coord/coord.h"
 #include "group/group.h"
 #include "log/batch.h"
+#include "txn/txn.h"
 
-typedef struct brk_broker brk_broker; /* src/broker/broker.h */
 typedef struct grp_node grp_node;
 
-grp_node *grp_node_new(brk_broker *brk);
+/* The node's group coordinator state, on its runtime rt, registered with
+ * the node's transaction coordinator txn (made before). */
+grp_node *grp_node_new(coord_rt *rt, txn_node *txn);
 void grp_node_free(grp_node *g);
+/* The start hook (hooks.def, through the broker's grp_start): creates the
+ * coordinator and starts loading __consumer_offsets. */
+void grp_node_start(grp_node *gn);
+
+/* ---- request handlers ---------------------------------------------------- */
+coord_status grp_handle_offset_commit(grp_node *gn, coord_req *req);
+coord_status grp_handle_offset_fetch(grp_node *gn, coord_req *req);
+coord_status grp_handle_find_coordinator(grp_node *gn, coord_req *req);
+coord_status grp_handle_join_group(grp_node *gn, coord_req *req);
+coord_status grp_handle_heartbeat(grp_node *gn, coord_req *req);
+coord_status grp_handle_leave_group(grp_node *gn, coord_req *req);
+coord_status grp_handle_sync_group(grp_node *gn, coord_req *req);
+coord_status grp_handle_describe_groups(grp_node *gn, coord_req *req);
+coord_status grp_handle_list_groups(grp_node *gn, coord_req *req);
+coord_status grp_handle_delete_groups(grp_node *gn, coord_req *req);
+coord_status grp_handle_offset_delete(grp_node *gn, coord_req *req);
+coord_status grp_handle_consumer_group_heartbeat(grp_node *gn, coord_req *req);
+coord_status grp_handle_consumer_group_describe(grp_node *gn, coord_req *req);
+coord_status grp_handle_txn_offset_commit(grp_node *gn, coord_req *req);
 
 /* Loading of one __consumer_offsets partition, in steps (handlers.c). */
 typedef struct grp_load_state {
@@ -43,7 +68,8 @@ typedef struct grp_pending_txn {
 } grp_pending_txn;
 
 struct grp_node {
-    brk_broker *brk;  /* the node this coordinator serves */
+    coord_rt *rt;     /* the node's coordinator runtime */
+    txn_node *txn;    /* the node's transaction coordinator */
     grp_coord *coord; /* NULL until grp_start or the first group request */
     uint64_t tick_timer, expire_timer, deleted_timer;
     bool stopping;
@@ -61,7 +87,7 @@ struct grp_node {
 
 /* ---- txn_offsets.c: the pending offsets of TxnOffsetCommit ----------- */
 /* The node's coordinator, made on first use (handlers.c). */
-grp_coord *grp_node_coord(brk_broker *brk);
+grp_coord *grp_node_coord(grp_node *gn);
 /* A record of __consumer_offsets partition p written by producer_id's
  * transaction: applied when its COMMIT marker lands, dropped at ABORT. */
 void grp_txn_add_pending(grp_node *g, int32_t p, int64_t producer_id,

@@ -11,7 +11,7 @@
  * Invariants: a pending record is applied at most once, in commit order,
  * and only after its marker is in the log. OffsetFetch with require_stable
  * answers UNSTABLE_OFFSET_COMMIT while one is pending for the partition.
- * Threading: the node's loop thread only; the state is brk->grp's.
+ * Threading: the node's loop thread only; the state is its grp_node's.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -276,17 +276,10 @@ static int16_t append_state(txn_node *tn, const txn_meta *m,
     int16_t e = batch_builder_finish(&b, &out);
     batch_builder_free(&b);
     if (!e) {
-        /* The coordinator does not wait for the HW yet (acks=all, no
-         * callback: one replica covers the batch at once). */
-        repl_append_req rq = {
-            .origin = REPL_ORIGIN_COORDINATOR,
-            .records = out.data,
-            .len = out.len,
-            .acks = -1,
-            .timeout_ms = 30000,
-        };
-        log_append_info info;
-        e = repl_append(coord_repl(tn->rt), part, &rq, &info);
+        /* acks=all through the runtime: the response that follows this
+         * transition is held until the HW covers it (coord.h). */
+        coord_write_req w = {.records = out.data, .len = out.len};
+        e = coord_write(tn->rt, part, &w, NULL);
     }
     buf_free(&out);
     buf_free(&key);
@@ -294,7 +287,7 @@ static int16_t append_state(txn_node *tn, const txn_meta *m,
     if (e) {
         SL_WARN("txn", "appending to %s-%d failed: %s", TXN_STATE_TOPIC, (int)p,
                 proto_error_name(e));
-        return KERR_COORDINATOR_NOT_AVAILABLE;
+        return coord_write_error(e); /* Kafka's TransactionStateManager */
     }
     return KERR_NONE;
 }

@@ -434,19 +434,16 @@ int16_t txn_write_marker(txn_node *tn, cl_partition *part, int64_t producer_id,
                         clk_wall_ms());
     marker_ctx mc = {r,    log_segment_count(log), producer_id, epoch,
                      type, coordinator_epoch};
-    /* Markers do not wait for the HW yet (acks=all, no callback: one
-     * replica covers them at once). */
-    repl_append_req rq = {
-        .origin = REPL_ORIGIN_COORDINATOR,
+    /* acks=all through the runtime: the response that follows is held
+     * until the HW covers the marker (coord.h). */
+    coord_write_req w = {
         .records = b.data,
         .len = b.len,
-        .acks = -1,
-        .timeout_ms = 30000,
         .appended = marker_appended,
         .ctx = &mc,
+        .raw_errors = true,
     };
-    log_append_info info;
-    int16_t e = repl_append(coord_repl(tn->rt), part, &rq, &info);
+    int16_t e = coord_write(tn->rt, part, &w, NULL);
     buf_free(&b);
     if (e) {
         SL_WARN("txn",

@@ -1,0 +1,230 @@
+/* Unit tests: the controller's broker registrations, heartbeats and
+ * fencing (controller/cluster_ctl.h), their records applied through the
+ * image as the controller would: epochs, Kafka's errors, unfencing once
+ * caught up, leaders moved off a fenced or stopping broker, ISRs that never
+ * become empty, unclean elections where a topic allows them. */
+#include <string.h>
+
+#include "cluster/image.h"
+#include "controller/cluster_ctl.h"
+#include "controller/records.h"
+#include "proto/errors.h"
+#include "test.h"
+
+#define CID "MkU3OEVBNTcwNTJENDM2Qk"
+
+static void apply_all(cl_image *img, ctl_records *rs) {
+    for (int i = 0; i < rs->n; i++)
+        CHECK(cl_image_apply(img, rs->v[i].data, rs->v[i].len));
+    ctl_records_free(rs);
+}
+
+static proto_broker_registration_request_feature mv_feature = {
+    .name = {"metadata.version", 16},
+    .min_supported_version = 1,
+    .max_supported_version = 30};
+
+static int16_t reg(ctl_cluster *cc, cl_image *img, int32_t id, uint8_t inc,
+                   const char *cluster, int64_t new_epoch, int64_t now,
+                   int64_t *epoch) {
+    proto_broker_registration_request rq;
+    proto_broker_registration_request_init(&rq);
+    rq.broker_id = id;
+    rq.cluster_id = proto_str_c(cluster);
+    memset(rq.incarnation_id.b, inc, 16);
+    rq.features.n = 1;
+    rq.features.v = &mv_feature;
+    ctl_records rs = {0};
+    char msg[300];
+    int16_t e = ctl_cluster_register(cc, img, &rq, new_epoch, now, &rs, epoch,
+                                     msg, sizeof msg);
+    if (!e)
+        CHECK_EQ(rs.n, 1);
+    apply_all(img, &rs);
+    return e;
+}
+
+static int16_t hb(ctl_cluster *cc, cl_image *img, int32_t id, int64_t epoch,
+                  int64_t offset, bool want_shutdown, int64_t now,
+                  proto_broker_heartbeat_response *out, int *n_records) {
+    proto_broker_heartbeat_request rq;
+    proto_broker_heartbeat_request_init(&rq);
+    rq.broker_id = id;
+    rq.broker_epoch = epoch;
+    rq.current_metadata_offset = offset;
+    rq.want_shut_down = want_shutdown;
+    proto_broker_heartbeat_response_init(out);
+    ctl_records rs = {0};
+    char msg[300];
+    int16_t e = ctl_cluster_heartbeat(cc, img, &rq, 1000, now, false, &rs, out,
+                                      msg, sizeof msg);
+    if (n_records)
+        *n_records = rs.n;
+    apply_all(img, &rs);
+    return e;
+}
+
+/* Brokers 1..n registered at epochs 10*id and unfenced. */
+static void cluster_of(ctl_cluster *cc, cl_image *img, int n) {
+    proto_broker_heartbeat_response r;
+    for (int32_t id = 1; id <= n; id++) {
+        int64_t ep;
+        CHECK_EQ(reg(cc, img, id, (uint8_t)id, CID, 10 * id, 0, &ep),
+                 KERR_NONE);
+        CHECK_EQ(hb(cc, img, id, ep, 1000, false, 0, &r, NULL), KERR_NONE);
+        CHECK(!r.is_fenced);
+    }
+}
+
+static const cl_partition *add_partition(cl_image *img, const char *topic,
+                                         uint8_t tid, int32_t part,
+                                         const int32_t *reps, int16_t rf,
+                                         const int32_t *isr, int16_t n_isr) {
+    uint8_t id[16];
+    memset(id, tid, sizeof id);
+    buf b;
+    buf_init(&b, 64);
+    if (!cl_topic_find(img, topic, strlen(topic))) {
+        ctl_rec_topic(&b, topic, id);
+        CHECK(cl_image_apply(img, b.data, b.len));
+    }
+    b.len = 0;
+    ctl_rec_partition(&b, id, part, reps, rf, isr, n_isr);
+    CHECK(cl_image_apply(img, b.data, b.len));
+    buf_free(&b);
+    return cl_topic_find(img, topic, strlen(topic))->parts[part];
+}
+
+TEST(cluster_ctl_registration_epochs_and_errors) {
+    cl_image *img = cl_image_new();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    int64_t ep = 0;
+    CHECK_EQ(reg(cc, img, 1, 1, "otherCluster", 5, 0, &ep),
+             KERR_INCONSISTENT_CLUSTER_ID);
+    CHECK(cl_broker_find(img, 1) == NULL);
+    CHECK_EQ(reg(cc, img, 1, 1, CID, 5, 0, &ep), KERR_NONE);
+    CHECK_EQ(ep, 5);
+    const cl_broker *b = cl_broker_find(img, 1);
+    CHECK(b && b->fenced && b->epoch == 5);
+    /* the same incarnation again: the epoch stays */
+    CHECK_EQ(reg(cc, img, 1, 1, CID, 9, 100, &ep), KERR_NONE);
+    CHECK_EQ(ep, 5);
+    /* another incarnation while the session lives: refused */
+    CHECK_EQ(reg(cc, img, 1, 2, CID, 12, 5000, &ep),
+             KERR_DUPLICATE_BROKER_REGISTRATION);
+    /* once the session expired: a new epoch */
+    CHECK_EQ(reg(cc, img, 1, 2, CID, 12, 100 + 9000, &ep), KERR_NONE);
+    CHECK_EQ(ep, 12);
+    CHECK_EQ(cl_broker_find(img, 1)->epoch, 12);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}
+
+TEST(cluster_ctl_heartbeat_unfences_once_caught_up) {
+    cl_image *img = cl_image_new();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    int64_t ep;
+    proto_broker_heartbeat_response r;
+    CHECK_EQ(reg(cc, img, 1, 1, CID, 40, 0, &ep), KERR_NONE);
+    CHECK_EQ(hb(cc, img, 2, 40, 50, false, 0, &r, NULL),
+             KERR_BROKER_ID_NOT_REGISTERED);
+    CHECK_EQ(hb(cc, img, 1, 39, 50, false, 0, &r, NULL),
+             KERR_STALE_BROKER_EPOCH);
+    int n;
+    CHECK_EQ(hb(cc, img, 1, 40, 39, false, 10, &r, &n), KERR_NONE);
+    CHECK(r.is_fenced && !r.is_caught_up);
+    CHECK_EQ(n, 0);
+    CHECK(cl_broker_find(img, 1)->fenced);
+    CHECK_EQ(hb(cc, img, 1, 40, 40, false, 20, &r, &n), KERR_NONE);
+    CHECK(!r.is_fenced && r.is_caught_up && !r.should_shut_down);
+    CHECK(!cl_broker_find(img, 1)->fenced);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}
+
+TEST(cluster_ctl_session_expiry_fences_and_moves_leaders) {
+    cl_image *img = cl_image_new();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    cluster_of(cc, img, 3);
+    const int32_t r123[3] = {1, 2, 3}, r1[1] = {1};
+    const cl_partition *p0 = add_partition(img, "t", 7, 0, r123, 3, r123, 3);
+    const cl_partition *p1 = add_partition(img, "t", 7, 1, r1, 1, r1, 1);
+    CHECK_EQ(p0->leader, 1);
+    /* 2 and 3 keep heartbeating, 1 goes silent */
+    proto_broker_heartbeat_response r;
+    CHECK_EQ(hb(cc, img, 2, 20, 1000, false, 8000, &r, NULL), KERR_NONE);
+    CHECK_EQ(hb(cc, img, 3, 30, 1000, false, 8000, &r, NULL), KERR_NONE);
+    ctl_records rs = {0};
+    CHECK_EQ(ctl_cluster_expire(cc, img, 8999, false, &rs), -1);
+    CHECK_EQ(rs.n, 0);
+    CHECK_EQ(ctl_cluster_expire(cc, img, 9000, false, &rs), 1);
+    apply_all(img, &rs);
+    CHECK_EQ(ctl_cluster_expire(cc, img, 9000, false, &rs), -1);
+    CHECK(cl_broker_find(img, 1)->fenced);
+    CHECK_EQ(p0->leader, 2); /* next replica in the ISR */
+    CHECK_EQ(p0->n_isr, 2);
+    CHECK_EQ(p0->isr[0], 2);
+    CHECK_EQ(p0->isr[1], 3);
+    CHECK_EQ(p0->leader_epoch, 1);
+    CHECK_EQ(p1->leader, -1); /* its only replica: leaderless */
+    CHECK_EQ(p1->n_isr, 1);   /* and the ISR never empty */
+    CHECK_EQ(p1->isr[0], 1);
+    /* broker 1 comes back (same incarnation, caught up): unfenced, and
+     * leads the partition that had no leader */
+    int n;
+    CHECK_EQ(hb(cc, img, 1, 10, 1000, false, 9500, &r, &n), KERR_NONE);
+    CHECK(!r.is_fenced);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(p1->leader, 1);
+    CHECK_EQ(p0->leader, 2); /* not moved back (no preferred election) */
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}
+
+TEST(cluster_ctl_unclean_election_when_the_topic_allows_it) {
+    cl_image *img = cl_image_new();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    cluster_of(cc, img, 2);
+    const int32_t r12[2] = {1, 2}, i1[1] = {1};
+    const cl_partition *p = add_partition(img, "u", 8, 0, r12, 2, i1, 1);
+    buf b;
+    buf_init(&b, 64);
+    ctl_rec_config(&b, 2, "u", "unclean.leader.election.enable", "true");
+    CHECK(cl_image_apply(img, b.data, b.len));
+    buf_free(&b);
+    ctl_records rs = {0};
+    CHECK_EQ(ctl_leader_and_isr_updates(img, 1, -1, false, &rs), 1);
+    apply_all(img, &rs);
+    CHECK_EQ(p->leader, 2);
+    CHECK_EQ(p->n_isr, 1);
+    CHECK_EQ(p->isr[0], 2);
+    /* a clean cluster default does not override the topic; without the
+     * topic config the partition would stay leaderless */
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}
+
+TEST(cluster_ctl_controlled_shutdown_moves_leaders_first) {
+    cl_image *img = cl_image_new();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    cluster_of(cc, img, 2);
+    const int32_t r12[2] = {1, 2};
+    const cl_partition *p = add_partition(img, "s", 9, 0, r12, 2, r12, 2);
+    proto_broker_heartbeat_response r;
+    int n;
+    CHECK_EQ(hb(cc, img, 1, 10, 1000, true, 100, &r, &n), KERR_NONE);
+    CHECK(!r.should_shut_down); /* it led a partition: leadership first */
+    CHECK_EQ(n, 2);
+    CHECK(cl_broker_find(img, 1)->in_controlled_shutdown);
+    CHECK_EQ(p->leader, 2);
+    CHECK_EQ(p->n_isr, 1);
+    /* broker 2 has not seen the change yet: wait */
+    CHECK_EQ(hb(cc, img, 1, 10, 1002, true, 200, &r, &n), KERR_NONE);
+    CHECK(!r.should_shut_down);
+    CHECK_EQ(hb(cc, img, 2, 20, 1001, false, 200, &r, NULL), KERR_NONE);
+    CHECK_EQ(hb(cc, img, 1, 10, 1002, true, 300, &r, &n), KERR_NONE);
+    CHECK(r.should_shut_down && r.is_fenced);
+    CHECK(cl_broker_find(img, 1)->fenced);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}

@@ -1,0 +1,310 @@
+/* The coordinator runtime (src/coord): coordinator writes go through the
+ * replica manager with acks=all, a response is held until the writes
+ * issued before it are committed (the HW covers them), and append errors
+ * get Kafka's coordinator error mapping. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/image.h"
+#include "coord/coord.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/util.h"
+#include "log/batch.h"
+#include "log/compress.h"
+#include "log/log.h"
+#include "proto/errors.h"
+#include "replica/replica.h"
+#include "test.h"
+
+#define SELF 1
+
+/* A partition built by hand (topic "c"), its replica manager and a runtime
+ * whose services hand that manager out. */
+typedef struct cfix {
+    log_manager *logs;
+    log_partition *log;
+    cl_topic topic;
+    cl_partition part;
+    cl_partition *parts[1];
+    int32_t replicas[2], isr[2];
+    repl_manager *m;
+    coord_rt *rt;
+} cfix;
+
+static repl_manager *fix_replicas(void *host) {
+    return ((cfix *)host)->m;
+}
+
+static void csetup(cfix *f, int32_t leader, int n_isr) {
+    memset(f, 0, sizeof *f);
+    const char *dirs[1] = {test_tmpdir()};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 1;
+    int16_t err;
+    f->logs = log_manager_open(&o, &err);
+    CHECK(f->logs != NULL);
+    log_config c;
+    log_config_default(&c);
+    f->topic.name = "c";
+    memset(f->topic.id, 9, 16);
+    f->topic.n_partitions = 1;
+    f->parts[0] = &f->part;
+    f->topic.parts = f->parts;
+    f->log = log_create(f->logs, "c", 0, f->topic.id, &c, &err);
+    CHECK(f->log != NULL);
+    f->part.topic = &f->topic;
+    f->part.leader = leader;
+    f->part.leader_epoch = 1;
+    for (int i = 0; i < 2; i++)
+        f->replicas[i] = f->isr[i] = SELF + i;
+    f->part.replicas = f->replicas;
+    f->part.n_replicas = 2;
+    f->part.isr = f->isr;
+    f->part.n_isr = n_isr;
+    f->m = repl_manager_new(SELF, NULL);
+    repl_update(f->m, &f->part, f->log);
+    coord_services svc = {.host = f, .replicas = fix_replicas};
+    f->rt = coord_rt_new(&svc, SELF, NULL);
+}
+
+static void cteardown(cfix *f) {
+    repl_purgatory_shutdown(f->m);
+    coord_rt_shutdown(f->rt);
+    coord_rt_free(f->rt);
+    repl_manager_free(f->m);
+    log_manager_close(f->logs);
+}
+
+/* A request whose completions are counted. */
+typedef struct fake_req {
+    coord_req req;
+    arena a;
+    buf resp;
+    int completions;
+    coord_status st;
+} fake_req;
+
+static buf *fake_resp_buf(coord_req *r) {
+    return &((fake_req *)r->host)->resp;
+}
+static void fake_complete(coord_req *r, coord_status st) {
+    fake_req *f = r->host;
+    f->completions++;
+    f->st = st;
+}
+static bool fake_orphan(const coord_req *r) {
+    SL_UNUSED(r);
+    return false;
+}
+static const coord_req_ops fake_ops = {fake_resp_buf, fake_complete,
+                                       fake_orphan};
+
+static void fake_init(fake_req *f, coord_rt *rt) {
+    memset(f, 0, sizeof *f);
+    arena_init(&f->a, 1024);
+    buf_init(&f->resp, 64);
+    f->req.arena = &f->a;
+    f->req.ops = &fake_ops;
+    f->req.host = f;
+    f->req.rt = rt;
+    f->st = -1;
+}
+
+static void fake_free(fake_req *f) {
+    arena_free(&f->a);
+    buf_free(&f->resp);
+}
+
+typedef struct wdone {
+    int calls;
+    int16_t err;
+} wdone;
+
+static void on_done(void *ctx, int16_t err) {
+    wdone *d = ctx;
+    d->calls++;
+    d->err = err;
+}
+
+/* Writes one batch of n records with done counted in d. */
+static int16_t write_batch(cfix *f, int n, int64_t timeout_ms, bool raw,
+                           wdone *d) {
+    buf b;
+    buf_init(&b, 256);
+    batch_builder bb;
+    batch_builder_init(&bb, COMPRESS_NONE, 0);
+    for (int i = 0; i < n; i++)
+        batch_builder_add(&bb, 1000 + i, "k", 1, "v", 1, NULL, 0);
+    CHECK_EQ(batch_builder_finish(&bb, &b), KERR_NONE);
+    batch_builder_free(&bb);
+    coord_write_req w = {.records = b.data,
+                         .len = b.len,
+                         .timeout_ms = timeout_ms,
+                         .done = on_done,
+                         .ctx = d,
+                         .raw_errors = raw};
+    int16_t e = coord_write(f->rt, &f->part, &w, NULL);
+    buf_free(&b);
+    return e;
+}
+
+TEST(coord_write_error_mapping) {
+    CHECK_EQ(coord_write_error(KERR_NONE), KERR_NONE);
+    CHECK_EQ(coord_write_error(KERR_UNKNOWN_TOPIC_OR_PARTITION),
+             KERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK_EQ(coord_write_error(KERR_NOT_ENOUGH_REPLICAS),
+             KERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK_EQ(coord_write_error(KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+             KERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK_EQ(coord_write_error(KERR_REQUEST_TIMED_OUT),
+             KERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK_EQ(coord_write_error(KERR_NOT_LEADER_OR_FOLLOWER),
+             KERR_NOT_COORDINATOR);
+    CHECK_EQ(coord_write_error(KERR_KAFKA_STORAGE_ERROR), KERR_NOT_COORDINATOR);
+    CHECK_EQ(coord_write_error(KERR_MESSAGE_TOO_LARGE),
+             KERR_UNKNOWN_SERVER_ERROR);
+    CHECK_EQ(coord_write_error(KERR_RECORD_LIST_TOO_LARGE),
+             KERR_UNKNOWN_SERVER_ERROR);
+    CHECK_EQ(coord_write_error(KERR_INVALID_FETCH_SIZE),
+             KERR_UNKNOWN_SERVER_ERROR);
+    CHECK_EQ(coord_write_error(KERR_CORRUPT_MESSAGE), KERR_CORRUPT_MESSAGE);
+}
+
+/* One replica: the write completes inside coord_write and nothing waits. */
+TEST(coord_write_single_replica_completes_at_once) {
+    cfix f;
+    csetup(&f, SELF, 1);
+    wdone d = {0};
+    CHECK_EQ(write_batch(&f, 2, 0, false, &d), KERR_NONE);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.err, KERR_NONE);
+    CHECK_EQ(coord_writes_pending(f.rt), 0);
+    fake_req r;
+    fake_init(&r, f.rt);
+    CHECK_EQ(coord_req_finish(&r.req, COORD_AFTER_FLUSH), COORD_AFTER_FLUSH);
+    CHECK_EQ(r.completions, 0); /* the dispatch sends it, not the runtime */
+    fake_free(&r);
+    cteardown(&f);
+}
+
+/* Two replicas in the ISR: the response of the request that wrote, and one
+ * completed later, wait until the follower has the batch. */
+TEST(coord_write_holds_response_until_committed) {
+    cfix f;
+    csetup(&f, SELF, 2);
+    wdone d = {0};
+    CHECK_EQ(write_batch(&f, 2, 30000, false, &d), KERR_NONE);
+    CHECK_EQ(d.calls, 0);
+    CHECK_EQ(coord_writes_pending(f.rt), 1);
+    fake_req r1, r2;
+    fake_init(&r1, f.rt);
+    fake_init(&r2, f.rt);
+    CHECK_EQ(coord_req_finish(&r1.req, COORD_DONE), COORD_DEFER);
+    coord_req_complete(&r2.req, COORD_AFTER_FLUSH); /* a deferred one */
+    CHECK_EQ(r1.completions, 0);
+    CHECK_EQ(r2.completions, 0);
+    repl_follower_fetched(f.m, &f.part, SELF + 1, 1); /* not the whole batch */
+    CHECK_EQ(d.calls, 0);
+    CHECK_EQ(r1.completions, 0);
+    repl_follower_fetched(f.m, &f.part, SELF + 1, 2);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.err, KERR_NONE);
+    CHECK_EQ(coord_writes_pending(f.rt), 0);
+    CHECK_EQ(r1.completions, 1);
+    CHECK_EQ(r1.st, COORD_DONE);
+    CHECK_EQ(r2.completions, 1);
+    CHECK_EQ(r2.st, COORD_AFTER_FLUSH);
+    /* nothing pending any more: a completion goes out at once */
+    fake_req r3;
+    fake_init(&r3, f.rt);
+    coord_req_complete(&r3.req, COORD_DONE);
+    CHECK_EQ(r3.completions, 1);
+    fake_free(&r1);
+    fake_free(&r2);
+    fake_free(&r3);
+    cteardown(&f);
+}
+
+/* A response waits only for the writes issued before it. */
+TEST(coord_write_later_writes_do_not_hold_earlier_responses) {
+    cfix f;
+    csetup(&f, SELF, 2);
+    wdone d1 = {0}, d2 = {0};
+    CHECK_EQ(write_batch(&f, 1, 30000, false, &d1), KERR_NONE);
+    fake_req r1;
+    fake_init(&r1, f.rt);
+    CHECK_EQ(coord_req_finish(&r1.req, COORD_DONE), COORD_DEFER);
+    CHECK_EQ(write_batch(&f, 1, 30000, false, &d2), KERR_NONE);
+    fake_req r2;
+    fake_init(&r2, f.rt);
+    CHECK_EQ(coord_req_finish(&r2.req, COORD_DONE), COORD_DEFER);
+    repl_follower_fetched(f.m, &f.part, SELF + 1, 1); /* the first batch */
+    CHECK_EQ(d1.calls, 1);
+    CHECK_EQ(d2.calls, 0);
+    CHECK_EQ(r1.completions, 1);
+    CHECK_EQ(r2.completions, 0);
+    repl_follower_fetched(f.m, &f.part, SELF + 1, 2);
+    CHECK_EQ(d2.calls, 1);
+    CHECK_EQ(r2.completions, 1);
+    fake_free(&r1);
+    fake_free(&r2);
+    cteardown(&f);
+}
+
+/* Append errors: mapped for coordinator partitions, raw on request; a write
+ * that times out or loses leadership while pending reports the mapped
+ * error and releases the responses behind it. */
+TEST(coord_write_errors_map_to_kafka_coordinator_errors) {
+    cfix f;
+    csetup(&f, SELF + 1, 2); /* the other node leads */
+    wdone d = {0};
+    CHECK_EQ(write_batch(&f, 1, 0, false, &d), KERR_NOT_COORDINATOR);
+    CHECK_EQ(write_batch(&f, 1, 0, true, &d), KERR_NOT_LEADER_OR_FOLLOWER);
+    CHECK_EQ(d.calls, 0);
+    CHECK_EQ(coord_writes_pending(f.rt), 0);
+    cteardown(&f);
+
+    csetup(&f, SELF, 2);
+    wdone t = {0};
+    CHECK_EQ(write_batch(&f, 1, 10, false, &t), KERR_NONE);
+    fake_req r;
+    fake_init(&r, f.rt);
+    CHECK_EQ(coord_req_finish(&r.req, COORD_DONE), COORD_DEFER);
+    repl_purgatory_expire(f.m, INT64_MAX); /* acks=all not met in time */
+    CHECK_EQ(t.calls, 1);
+    CHECK_EQ(t.err, KERR_COORDINATOR_NOT_AVAILABLE);
+    CHECK_EQ(r.completions, 1);
+    wdone l = {0};
+    CHECK_EQ(write_batch(&f, 1, 30000, false, &l), KERR_NONE);
+    f.part.leader = SELF + 1; /* leadership moves while it waits */
+    f.part.leader_epoch = 2;
+    repl_update(f.m, &f.part, NULL);
+    CHECK_EQ(l.calls, 1);
+    CHECK_EQ(l.err, KERR_NOT_COORDINATOR);
+    CHECK_EQ(coord_writes_pending(f.rt), 0);
+    fake_free(&r);
+    cteardown(&f);
+}
+
+/* At shutdown the held responses go out even if their write never
+ * completes. */
+TEST(coord_shutdown_releases_held_responses) {
+    cfix f;
+    csetup(&f, SELF, 2);
+    wdone d = {0};
+    CHECK_EQ(write_batch(&f, 1, 30000, false, &d), KERR_NONE);
+    fake_req r;
+    fake_init(&r, f.rt);
+    CHECK_EQ(coord_req_finish(&r.req, COORD_DONE), COORD_DEFER);
+    coord_rt_shutdown(f.rt);
+    CHECK_EQ(r.completions, 1);
+    CHECK_EQ(d.calls, 0);
+    repl_purgatory_shutdown(f.m); /* the write itself ends with the node */
+    CHECK_EQ(d.calls, 1);
+    fake_free(&r);
+    coord_rt_free(f.rt);
+    repl_manager_free(f.m);
+    log_manager_close(f.logs);
+}
