@@ -101,6 +101,10 @@ typedef struct brk_broker {
     /* The KRaft quorum member when controller.quorum.voters names several
      * controllers (raft_voters.c), else NULL (a single node). */
     struct raft_node *quorum;
+    /* broker_lifecycle.c: registrations and heartbeat sessions of the
+     * brokers (controller/cluster_ctl.h), made on the first request. */
+    struct ctl_cluster *cluster_ctl;
+    uint64_t cluster_expire_timer;
     struct brk_storage *storage;   /* storage.c's state; NULL until opened */
     struct brk_creating *creating; /* controller.c: topics being created */
     /* The state of the broker's own modules: a node holds all of it, so
