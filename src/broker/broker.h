@@ -98,6 +98,10 @@ typedef struct brk_broker {
     /* The controller: commits metadata records (ctl_submit) to the
      * metadata log and applies them to image; made with the image. */
     ctl_controller *ctl;
+    /* broker_lifecycle.c: registrations and heartbeat sessions of the
+     * brokers (controller/cluster_ctl.h), made on the first request. */
+    struct ctl_cluster *cluster_ctl;
+    uint64_t cluster_expire_timer;
     struct brk_storage *storage;   /* storage.c's state; NULL until opened */
     struct brk_creating *creating; /* controller.c: topics being created */
     /* The state of the broker's own modules: a node holds all of it, so

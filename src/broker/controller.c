@@ -490,10 +490,12 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     /* From here on commits complete on the loop, once durable. */
     if (brk->loop)
         ctl_attach_loop(brk->ctl, brk->loop);
+    brk_lifecycle_start(brk);
     return 0;
 }
 
 void brk_cluster_stop(brk_broker *brk) {
+    brk_lifecycle_stop(brk);
     ctl_free(brk->ctl); /* completes what is pending */
     brk->ctl = NULL;
     if (brk->creating) {

@@ -121,6 +121,11 @@ typedef void (*ctl_pid_done_fn)(void *arg, int16_t err, int64_t first);
 void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
                                ctl_pid_done_fn done, void *arg);
 
+/* broker_lifecycle.c: the session timer that fences brokers whose
+ * heartbeats stopped (started with the loop), and its teardown. */
+void brk_lifecycle_start(brk_broker *brk);
+void brk_lifecycle_stop(brk_broker *brk);
+
 /* coordinators.c: the group and transaction coordinators' state and
  * runtime (brk->txn, brk->grp, brk->coord), made before the start
  * hooks and freed after the loop has closed its connections. */

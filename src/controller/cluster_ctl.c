@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "core/uuid.h"
 #include "proto/errors.h"
 
 buf *ctl_records_add(ctl_records *r) {
@@ -37,6 +38,8 @@ typedef struct session {
     int64_t epoch;
     uint8_t incarnation[16];
     int64_t last_contact_ms;
+    bool contact; /* a heartbeat at this epoch not yet expired (Kafka's
+                     BrokerHeartbeatTracker entry) */
     int64_t metadata_offset; /* from its last heartbeat */
     int64_t cs_offset;       /* next offset when it entered controlled
                                 shutdown, -1 if it has not */
@@ -89,7 +92,7 @@ static session *session_put(ctl_cluster *cc, int32_t id) {
 
 static bool session_alive(const ctl_cluster *cc, const session *s,
                           int64_t now_ms) {
-    return now_ms - s->last_contact_ms < cc->timeout_ms;
+    return s->contact && now_ms - s->last_contact_ms < cc->timeout_ms;
 }
 
 /* ---- partitions: Kafka's generateLeaderAndIsrUpdates ---- */
@@ -232,6 +235,83 @@ static void fence(const cl_image *img, const cl_broker *b, bool unclean,
 
 /* ---- registration ---- */
 
+/* Kafka's registerBroker checks of LogDirs (directory assignment is on at
+ * every metadata.version Sluice writes). */
+static int16_t check_dirs(const proto_broker_registration_request *rq,
+                          char *msg, size_t msglen) {
+    if (rq->log_dirs.n <= 0) {
+        snprintf(msg, msglen, "No directories specified in request");
+        return KERR_INVALID_REGISTRATION;
+    }
+    for (int32_t i = 0; i < rq->log_dirs.n; i++) {
+        if (uuid_is_reserved(rq->log_dirs.v[i].b)) {
+            snprintf(msg, msglen, "Reserved directory ID in request");
+            return KERR_INVALID_REGISTRATION;
+        }
+        for (int32_t j = 0; j < i; j++)
+            if (!memcmp(rq->log_dirs.v[i].b, rq->log_dirs.v[j].b, 16)) {
+                snprintf(msg, msglen, "Duplicate directory ID in request");
+                return KERR_INVALID_REGISTRATION;
+            }
+    }
+    return KERR_NONE;
+}
+
+static int16_t finalized_level(const cl_image *img, const char *name,
+                               size_t len) {
+    size_t n;
+    const cl_feature *fs = cl_features(img, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strlen(fs[i].name) == len && !memcmp(fs[i].name, name, len))
+            return fs[i].level;
+    return 0;
+}
+
+static int16_t unsupported(char *msg, size_t msglen, int16_t level,
+                           const char *name, int name_len, int16_t lo,
+                           int16_t hi) {
+    snprintf(msg, msglen,
+             "Unable to register because the broker does not support "
+             "finalized version %d of %.*s. The broker wants a version "
+             "between %d and %d, inclusive.",
+             level, name_len, name, lo, hi);
+    return KERR_UNSUPPORTED_VERSION;
+}
+
+/* Kafka's processRegistrationFeature over the request's features, then
+ * every finalized feature the request leaves out (as the range [0, 0]). */
+static int16_t check_features(const cl_image *img,
+                              const proto_broker_registration_request *rq,
+                              char *msg, size_t msglen) {
+    bool has_mv = false;
+    for (int32_t i = 0; i < rq->features.n; i++) {
+        const proto_broker_registration_request_feature *f = &rq->features.v[i];
+        size_t len = f->name.len > 0 ? (size_t)f->name.len : 0;
+        has_mv |= proto_str_eq(f->name, "metadata.version");
+        int16_t lvl = finalized_level(img, f->name.p, len);
+        if (lvl < f->min_supported_version || lvl > f->max_supported_version)
+            return unsupported(msg, msglen, lvl, f->name.p, (int)len,
+                               f->min_supported_version,
+                               f->max_supported_version);
+    }
+    if (!has_mv) {
+        snprintf(msg, msglen,
+                 "Request features do not contain 'metadata.version'");
+        return KERR_INVALID_REGISTRATION;
+    }
+    size_t n;
+    const cl_feature *fs = cl_features(img, &n);
+    for (size_t k = 0; k < n; k++) {
+        bool listed = false;
+        for (int32_t i = 0; i < rq->features.n && !listed; i++)
+            listed = proto_str_eq(rq->features.v[i].name, fs[k].name);
+        if (!listed && fs[k].level != 0)
+            return unsupported(msg, msglen, fs[k].level, fs[k].name,
+                               (int)strlen(fs[k].name), 0, 0);
+    }
+    return KERR_NONE;
+}
+
 int16_t ctl_cluster_register(ctl_cluster *cc, const cl_image *img,
                              const proto_broker_registration_request *rq,
                              int64_t new_epoch, int64_t now_ms,
@@ -262,14 +342,11 @@ int16_t ctl_cluster_register(ctl_cluster *cc, const cl_image *img,
                  "Controller does not support registering ZK brokers.");
         return KERR_BROKER_ID_NOT_REGISTERED;
     }
-    bool has_mv = false;
-    for (int32_t i = 0; i < rq->features.n; i++)
-        has_mv |= proto_str_eq(rq->features.v[i].name, "metadata.version");
-    if (!has_mv) {
-        snprintf(msg, msglen,
-                 "Request features do not contain 'metadata.version'");
-        return KERR_INVALID_REGISTRATION;
-    }
+    int16_t e = check_dirs(rq, msg, msglen);
+    if (!e)
+        e = check_features(img, rq, msg, msglen);
+    if (e)
+        return e;
     if (rq->listeners.n < 0 || rq->listeners.n > 64) {
         snprintf(msg, msglen, "Too many listeners in request");
         return KERR_INVALID_REGISTRATION;
@@ -301,14 +378,17 @@ int16_t ctl_cluster_register(ctl_cluster *cc, const cl_image *img,
     buf *b = ctl_records_add(out);
     cl_record_frame(b, PROTO_MD_REGISTER_BROKER_RECORD, 1);
     proto_register_broker_record_encode(b, 1, &r);
+    /* A new incarnation starts a new session; only heartbeats make it
+     * valid (Kafka tracks contact times from heartbeats alone). */
     if (!same || !s) {
         s = session_put(cc, rq->broker_id);
         s->metadata_offset = -1;
         s->cs_offset = -1;
+        s->contact = false;
     }
+    (void)now_ms;
     s->epoch = r.broker_epoch;
     memcpy(s->incarnation, rq->incarnation_id.b, 16);
-    s->last_contact_ms = now_ms;
     *epoch = r.broker_epoch;
     return KERR_NONE;
 }
@@ -335,10 +415,10 @@ int16_t ctl_cluster_heartbeat(ctl_cluster *cc, const cl_image *img,
                               size_t msglen) {
     const cl_broker *b = cl_broker_find(img, rq->broker_id);
     session *s = session_find(cc, rq->broker_id);
-    if (!b) {
-        snprintf(msg, msglen, "No broker registration found for broker %d",
+    if (!b) { /* Kafka's checkBrokerEpoch: stale either way */
+        snprintf(msg, msglen, "No broker registration found for broker id %d",
                  rq->broker_id);
-        return KERR_BROKER_ID_NOT_REGISTERED;
+        return KERR_STALE_BROKER_EPOCH;
     }
     if (b->epoch != rq->broker_epoch) {
         snprintf(msg, msglen,
@@ -400,6 +480,8 @@ int16_t ctl_cluster_heartbeat(ctl_cluster *cc, const cl_image *img,
     if (next == ST_CONTROLLED_SHUTDOWN && s->cs_offset < 0)
         s->cs_offset = next_offset + out->n - 1;
     s->last_contact_ms = now_ms;
+    s->contact = true;
+    s->epoch = b->epoch;
     s->metadata_offset = rq->current_metadata_offset;
     reply->error_code = KERR_NONE;
     reply->is_caught_up = caught_up;
@@ -413,12 +495,12 @@ int32_t ctl_cluster_expire(ctl_cluster *cc, const cl_image *img, int64_t now_ms,
     for (size_t i = 0; i < cc->n; i++) {
         session *s = &cc->s[i];
         const cl_broker *b = cl_broker_find(img, s->id);
-        if (!b || b->fenced || b->epoch != s->epoch ||
-            session_alive(cc, s, now_ms))
+        if (!s->contact || now_ms - s->last_contact_ms < cc->timeout_ms)
+            continue;
+        s->contact = false; /* expired once (Kafka removes the entry) */
+        if (!b || b->fenced || b->epoch != s->epoch)
             continue;
         fence(img, b, unclean_default, out);
-        s->last_contact_ms = now_ms; /* fenced once; the records apply
-                                        before the next call sees it */
         return s->id;
     }
     return -1;

@@ -56,8 +56,10 @@ void ctl_cluster_free(ctl_cluster *cc);
 /* BrokerRegistration: on KERR_NONE the RegisterBrokerRecord is in out and
  * *epoch is the broker epoch (new_epoch for a new incarnation, invariant
  * 1). Errors: INCONSISTENT_CLUSTER_ID, DUPLICATE_BROKER_REGISTRATION
- * (another incarnation's session is alive), INVALID_REGISTRATION; msg
- * gets Kafka's message. */
+ * (another incarnation's session is alive), INVALID_REGISTRATION (no,
+ * reserved or duplicate log dirs; no metadata.version), UNSUPPORTED_VERSION
+ * (a finalized feature level outside the broker's range); msg gets
+ * Kafka's message. */
 int16_t ctl_cluster_register(ctl_cluster *cc, const cl_image *img,
                              const proto_broker_registration_request *rq,
                              int64_t new_epoch, int64_t now_ms,
@@ -66,9 +68,9 @@ int16_t ctl_cluster_register(ctl_cluster *cc, const cl_image *img,
 
 /* BrokerHeartbeat: the records of a state change (if any) in out, the
  * reply's flags in *reply; next_offset is the controller's next write
- * offset (where out's records will go). Errors: BROKER_ID_NOT_REGISTERED,
- * STALE_BROKER_EPOCH. unclean_default: the cluster's
- * unclean.leader.election.enable (a topic's own config wins). */
+ * offset (where out's records will go). Error: STALE_BROKER_EPOCH (an
+ * unknown broker too, as Kafka's checkBrokerEpoch). unclean_default: the
+ * cluster's unclean.leader.election.enable (a topic's own config wins). */
 int16_t ctl_cluster_heartbeat(ctl_cluster *cc, const cl_image *img,
                               const proto_broker_heartbeat_request *rq,
                               int64_t next_offset, int64_t now_ms,

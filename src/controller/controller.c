@@ -31,6 +31,7 @@ struct ctl_controller {
     int16_t failed; /* the log failed: every submit fails with it */
     bool polling;   /* inside ctl_poll (no re-entry from a callback) */
     bool submitted; /* a submit since the hook last ran */
+    int64_t next;   /* log offset after the last appended batch */
 };
 
 ctl_controller *ctl_new(cl_image *img, ctl_log *log) {
@@ -46,6 +47,11 @@ static void entry_free(ctl_entry *e) {
         buf_free(&e->values[i]);
     free(e->values);
     free(e);
+}
+
+int64_t ctl_next_offset(const ctl_controller *c) {
+    int64_t applied = cl_image_offset(c->image) + 1;
+    return c->next > applied ? c->next : applied;
 }
 
 size_t ctl_pending(const ctl_controller *c) {
@@ -114,6 +120,8 @@ void ctl_submit(ctl_controller *c, const buf *values, int n, ctl_done_fn done,
         e->err = c->failed;
     else if (c->log && e->n > 0)
         e->err = c->log->ops->append(c->log, values, e->n, &e->last);
+    if (!e->err && e->last >= c->next)
+        c->next = e->last + 1;
     if (e->err)
         SL_ERROR("controller", "cannot write metadata records: %s",
                  proto_error_name(e->err));

@@ -62,6 +62,9 @@ void ctl_poll(ctl_controller *c);
  * for start-up and the coordinator services that cannot wait yet.
  * Returns the Kafka error. */
 int16_t ctl_commit_sync(ctl_controller *c, const buf *values, int n);
+/* The log offset the next submit's first record gets (Kafka's
+ * nextWriteOffset: broker epochs are the offsets of registrations). */
+int64_t ctl_next_offset(const ctl_controller *c);
 /* Submits not completed yet. */
 size_t ctl_pending(const ctl_controller *c);
 

@@ -543,13 +543,27 @@ def admin(bootstrap, **conf):
 
 
 def create_topic(bootstrap, name, partitions=1, replication_factor=1, config=None,
-                 timeout=60, wait_leaders=True):
+                 timeout=60, wait_leaders=True, replica_assignment=None):
     """Create a topic through AdminClient and wait until every partition has
-    a leader in Metadata."""
+    a leader in Metadata and that leader serves it (answers ListOffsets).
+
+    The second wait matters on Apache Kafka: a KRaft broker publishes a new
+    partition's leader in its metadata cache before ReplicaManager has
+    created the partition (BrokerMetadataPublisher), so for a moment the
+    leader answers NOT_LEADER_OR_FOLLOWER, which an acks=0 producer never
+    hears of: its records are lost. replica_assignment: a list of replica
+    lists, one per partition (then partitions/replication_factor come from
+    it)."""
     from confluent_kafka.admin import NewTopic
     a = admin(bootstrap)
-    nt = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                  config={k: str(v) for k, v in (config or {}).items()})
+    if replica_assignment is not None:
+        partitions = len(replica_assignment)
+        nt = NewTopic(name, num_partitions=partitions, replication_factor=-1,
+                      replica_assignment=replica_assignment,
+                      config={k: str(v) for k, v in (config or {}).items()})
+    else:
+        nt = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
+                      config={k: str(v) for k, v in (config or {}).items()})
     fs = a.create_topics([nt], operation_timeout=timeout, request_timeout=timeout)
     fs[name].result(timeout)
     if wait_leaders:
@@ -560,6 +574,24 @@ def create_topic(bootstrap, name, partitions=1, replication_factor=1, config=Non
                 return False
             return all(p.leader >= 0 for p in t.partitions.values())
         wait_for(ready, timeout, what="leaders of %s" % name)
+        ck = _ck()
+        c = consumer(bootstrap)
+        serving = set()
+
+        def all_serving():
+            for p in range(partitions):
+                if p in serving:
+                    continue
+                try:
+                    c.get_watermark_offsets(ck.TopicPartition(name, p), timeout=5, cached=False)
+                except ck.KafkaException:
+                    return False
+                serving.add(p)
+            return True
+        try:
+            wait_for(all_serving, timeout, what="leaders of %s serving its partitions" % name)
+        finally:
+            c.close()
     return name
 
 

@@ -13,6 +13,17 @@
 
 #define CID "MkU3OEVBNTcwNTJENDM2Qk"
 
+/* An image with metadata.version finalized, as every cluster has it. */
+static cl_image *new_image(void) {
+    cl_image *img = cl_image_new();
+    buf b;
+    buf_init(&b, 64);
+    ctl_rec_feature_level(&b, "metadata.version", 30);
+    CHECK(cl_image_apply(img, b.data, b.len));
+    buf_free(&b);
+    return img;
+}
+
 static void apply_all(cl_image *img, ctl_records *rs) {
     for (int i = 0; i < rs->n; i++)
         CHECK(cl_image_apply(img, rs->v[i].data, rs->v[i].len));
@@ -34,6 +45,10 @@ static int16_t reg(ctl_cluster *cc, cl_image *img, int32_t id, uint8_t inc,
     memset(rq.incarnation_id.b, inc, 16);
     rq.features.n = 1;
     rq.features.v = &mv_feature;
+    proto_uuid dir;
+    memset(dir.b, 0x42, 16);
+    rq.log_dirs.n = 1;
+    rq.log_dirs.v = &dir;
     ctl_records rs = {0};
     char msg[300];
     int16_t e = ctl_cluster_register(cc, img, &rq, new_epoch, now, &rs, epoch,
@@ -96,12 +111,16 @@ static const cl_partition *add_partition(cl_image *img, const char *topic,
 }
 
 TEST(cluster_ctl_registration_epochs_and_errors) {
-    cl_image *img = cl_image_new();
+    cl_image *img = new_image();
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     int64_t ep = 0;
     CHECK_EQ(reg(cc, img, 1, 1, "otherCluster", 5, 0, &ep),
              KERR_INCONSISTENT_CLUSTER_ID);
     CHECK(cl_broker_find(img, 1) == NULL);
+    /* a broker that cannot run the finalized metadata.version */
+    mv_feature.max_supported_version = 29;
+    CHECK_EQ(reg(cc, img, 1, 1, CID, 5, 0, &ep), KERR_UNSUPPORTED_VERSION);
+    mv_feature.max_supported_version = 30;
     CHECK_EQ(reg(cc, img, 1, 1, CID, 5, 0, &ep), KERR_NONE);
     CHECK_EQ(ep, 5);
     const cl_broker *b = cl_broker_find(img, 1);
@@ -109,7 +128,9 @@ TEST(cluster_ctl_registration_epochs_and_errors) {
     /* the same incarnation again: the epoch stays */
     CHECK_EQ(reg(cc, img, 1, 1, CID, 9, 100, &ep), KERR_NONE);
     CHECK_EQ(ep, 5);
-    /* another incarnation while the session lives: refused */
+    /* another incarnation: accepted until a heartbeat opened a session */
+    proto_broker_heartbeat_response r;
+    CHECK_EQ(hb(cc, img, 1, 5, 0, false, 100, &r, NULL), KERR_NONE);
     CHECK_EQ(reg(cc, img, 1, 2, CID, 12, 5000, &ep),
              KERR_DUPLICATE_BROKER_REGISTRATION);
     /* once the session expired: a new epoch */
@@ -121,13 +142,13 @@ TEST(cluster_ctl_registration_epochs_and_errors) {
 }
 
 TEST(cluster_ctl_heartbeat_unfences_once_caught_up) {
-    cl_image *img = cl_image_new();
+    cl_image *img = new_image();
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     int64_t ep;
     proto_broker_heartbeat_response r;
     CHECK_EQ(reg(cc, img, 1, 1, CID, 40, 0, &ep), KERR_NONE);
     CHECK_EQ(hb(cc, img, 2, 40, 50, false, 0, &r, NULL),
-             KERR_BROKER_ID_NOT_REGISTERED);
+             KERR_STALE_BROKER_EPOCH);
     CHECK_EQ(hb(cc, img, 1, 39, 50, false, 0, &r, NULL),
              KERR_STALE_BROKER_EPOCH);
     int n;
@@ -143,7 +164,7 @@ TEST(cluster_ctl_heartbeat_unfences_once_caught_up) {
 }
 
 TEST(cluster_ctl_session_expiry_fences_and_moves_leaders) {
-    cl_image *img = cl_image_new();
+    cl_image *img = new_image();
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     cluster_of(cc, img, 3);
     const int32_t r123[3] = {1, 2, 3}, r1[1] = {1};
@@ -182,7 +203,7 @@ TEST(cluster_ctl_session_expiry_fences_and_moves_leaders) {
 }
 
 TEST(cluster_ctl_unclean_election_when_the_topic_allows_it) {
-    cl_image *img = cl_image_new();
+    cl_image *img = new_image();
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     cluster_of(cc, img, 2);
     const int32_t r12[2] = {1, 2}, i1[1] = {1};
@@ -205,7 +226,7 @@ TEST(cluster_ctl_unclean_election_when_the_topic_allows_it) {
 }
 
 TEST(cluster_ctl_controlled_shutdown_moves_leaders_first) {
-    cl_image *img = cl_image_new();
+    cl_image *img = new_image();
     ctl_cluster *cc = ctl_cluster_new(CID, 9000);
     cluster_of(cc, img, 2);
     const int32_t r12[2] = {1, 2};

@@ -1,0 +1,153 @@
+/*
+ * broker_lifecycle.c - the controller's side of brokers joining the
+ * cluster (KIP-631): BrokerRegistration (62) and BrokerHeartbeat (63),
+ * answered on controller listeners only (their JSON scope), and the
+ * session timer that fences a broker whose heartbeats stopped
+ * (broker.session.timeout.ms). The decisions are controller/cluster_ctl.h;
+ * here its records are committed through brk->ctl and the reply waits for
+ * the commit, as Kafka's QuorumController answers after the write.
+ *
+ * Loop thread only; replies live in the request arena.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "controller/cluster_ctl.h"
+#include "controller/controller.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+
+/* Kafka's session check runs on the controller's event queue; once a
+ * second is well inside any broker.session.timeout.ms. */
+#define EXPIRE_CHECK_MS 1000
+
+static ctl_cluster *cluster_ctl(brk_broker *brk) {
+    if (!brk->cluster_ctl)
+        brk->cluster_ctl = ctl_cluster_new(
+            brk->cluster_id,
+            brk_cfg_i64(brk->cfg, BRK_CFG_BROKER_SESSION_TIMEOUT_MS));
+    return brk->cluster_ctl;
+}
+
+static bool unclean_default(brk_broker *brk) {
+    return brk_cfg_bool(brk->cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_ENABLE);
+}
+
+/* ---- BrokerRegistration ---- */
+
+typedef struct reg_reply {
+    proto_broker_registration_response rs;
+    char msg[512];
+} reg_reply;
+
+static void registration_finish(brk_req *req, void *ctx) {
+    reg_reply *r = ctx;
+    if (r->rs.error_code) {
+        r->rs.broker_epoch = -1;
+        SL_WARN("controller", "broker registration refused: %s%s%s",
+                proto_error_name(r->rs.error_code), r->msg[0] ? ": " : "",
+                r->msg);
+    }
+    proto_broker_registration_response_encode(brk_resp_buf(req),
+                                              req->api_version, &r->rs);
+}
+
+brk_status brk_handle_broker_registration(brk_req *req) {
+    brk_broker *brk = req->brk;
+    proto_broker_registration_request rq;
+    if (proto_broker_registration_request_decode(&req->body, req->arena,
+                                                 req->api_version, &rq))
+        return BRK_CLOSE;
+    reg_reply *r = arena_calloc(req->arena, 1, sizeof *r);
+    proto_broker_registration_response_init(&r->rs);
+    ctl_records rs = {0};
+    int64_t epoch = -1;
+    int16_t e = ctl_cluster_register(cluster_ctl(brk), brk->image, &rq,
+                                     ctl_next_offset(brk->ctl), clk_mono_ms(),
+                                     &rs, &epoch, r->msg, sizeof r->msg);
+    brk_commit_wait *w = brk_commit_begin(req, registration_finish, r);
+    r->rs.error_code = e;
+    if (!e) {
+        r->rs.broker_epoch = epoch;
+        brk_commit(w, rs.v, rs.n, &r->rs.error_code);
+        SL_INFO("controller", "broker %d registered with epoch %lld",
+                rq.broker_id, (long long)epoch);
+    }
+    ctl_records_free(&rs);
+    return brk_commit_end(w);
+}
+
+/* ---- BrokerHeartbeat ---- */
+
+static void heartbeat_finish(brk_req *req, void *ctx) {
+    proto_broker_heartbeat_response *rs = ctx;
+    if (rs->error_code)
+        rs->is_fenced = true;
+    proto_broker_heartbeat_response_encode(brk_resp_buf(req), req->api_version,
+                                           rs);
+}
+
+brk_status brk_handle_broker_heartbeat(brk_req *req) {
+    brk_broker *brk = req->brk;
+    proto_broker_heartbeat_request rq;
+    if (proto_broker_heartbeat_request_decode(&req->body, req->arena,
+                                              req->api_version, &rq))
+        return BRK_CLOSE;
+    proto_broker_heartbeat_response *rs =
+        arena_calloc(req->arena, 1, sizeof *rs);
+    proto_broker_heartbeat_response_init(rs);
+    ctl_records recs = {0};
+    char msg[300];
+    int16_t e = ctl_cluster_heartbeat(
+        cluster_ctl(brk), brk->image, &rq, ctl_next_offset(brk->ctl),
+        clk_mono_ms(), unclean_default(brk), &recs, rs, msg, sizeof msg);
+    brk_commit_wait *w = brk_commit_begin(req, heartbeat_finish, rs);
+    rs->error_code = e;
+    if (!e && recs.n)
+        brk_commit(w, recs.v, recs.n, &rs->error_code);
+    ctl_records_free(&recs);
+    return brk_commit_end(w);
+}
+
+/* ---- sessions ---- */
+
+static void expire_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    if (brk->cluster_ctl) {
+        int64_t now = clk_mono_ms();
+        for (;;) {
+            ctl_records rs = {0};
+            int32_t id = ctl_cluster_expire(brk->cluster_ctl, brk->image, now,
+                                            unclean_default(brk), &rs);
+            if (id < 0)
+                break;
+            SL_INFO("controller",
+                    "fencing broker %d: no heartbeat within "
+                    "broker.session.timeout.ms",
+                    id);
+            /* the image changes once committed; until then expire skips
+             * it (its session was touched) */
+            ctl_submit(brk->ctl, rs.v, rs.n, NULL, NULL);
+            ctl_records_free(&rs);
+        }
+    }
+    brk->cluster_expire_timer =
+        net_timer_add(loop, EXPIRE_CHECK_MS, expire_tick, brk);
+}
+
+void brk_lifecycle_start(brk_broker *brk) {
+    if (brk->loop)
+        brk->cluster_expire_timer =
+            net_timer_add(brk->loop, EXPIRE_CHECK_MS, expire_tick, brk);
+}
+
+void brk_lifecycle_stop(brk_broker *brk) {
+    if (brk->loop && brk->cluster_expire_timer)
+        net_timer_cancel(brk->loop, brk->cluster_expire_timer);
+    brk->cluster_expire_timer = 0;
+    ctl_cluster_free(brk->cluster_ctl);
+    brk->cluster_ctl = NULL;
+}
