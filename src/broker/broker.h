@@ -98,6 +98,9 @@ typedef struct brk_broker {
     /* The controller: commits metadata records (ctl_submit) to the
      * metadata log and applies them to image; made with the image. */
     ctl_controller *ctl;
+    /* The KRaft quorum member when controller.quorum.voters names several
+     * controllers (raft_voters.c), else NULL (a single node). */
+    struct raft_node *quorum;
     /* broker_lifecycle.c: registrations and heartbeat sessions of the
      * brokers (controller/cluster_ctl.h), made on the first request. */
     struct ctl_cluster *cluster_ctl;

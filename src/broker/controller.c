@@ -473,7 +473,8 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
         brk->ctl = ctl_new(brk->image, NULL); /* no log dirs: in memory */
     /* First start: bootstrap metadata.version (persisted, as KRaft's
      * bootstrap checkpoint would). */
-    if (cl_image_offset(brk->image) < 0 && !brk_bootstrap_commit(brk)) {
+    if (!brk->quorum && cl_image_offset(brk->image) < 0 &&
+        !brk_bootstrap_commit(brk)) {
         buf v[2];
         buf_init(&v[0], 64);
         ctl_rec_feature_level(&v[0], "metadata.version", SL_METADATA_VERSION);

@@ -38,6 +38,7 @@
 
 #include "broker/broker.h"
 #include "broker/data.h"
+#include "broker/internal.h"
 #include "cluster/image.h"
 #include "core/clock.h"
 #include "core/util.h"
@@ -717,6 +718,9 @@ static void fetch_forget_partitions(fetch_ctx *c, fetch_session *s) {
 
 brk_status brk_handle_fetch(brk_req *req) {
     brk_broker *brk = req->brk;
+    /* on a controller listener, Fetch is the quorum's (raft_voters.c) */
+    if (brk_listener_is_controller(brk, req->listener))
+        return brk_handle_raft_rpc(req);
     fetch_ctx *c = arena_calloc(req->arena, 1, sizeof(*c));
     if (!fetch_decode(req, c))
         return BRK_CLOSE;

@@ -137,4 +137,16 @@ bool brk_log_cleaner_cleaning(const brk_broker *brk, const log_partition *part);
 /* Frees brk->cleaner (after the loop is freed). */
 void brk_log_cleaner_free(brk_broker *brk);
 
+/* raft_voters.c: the KRaft quorum of several controllers. */
+/* controller.quorum.voters names more than one controller. */
+bool brk_quorum_configured(const brk_config *cfg);
+/* The quorum keys make sense for this node (0), or -1 with Kafka's kind of
+ * message naming the key. */
+int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen);
+/* Start-up step "quorum" (after storage): the member and the controller
+ * over it, when configured. 0 or -1 with a message. */
+int brk_quorum_start(brk_broker *brk, char *err, size_t errlen);
+/* After the controller is gone (brk_cluster_stop). */
+void brk_quorum_free(brk_broker *brk);
+
 #endif

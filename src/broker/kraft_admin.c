@@ -2,7 +2,8 @@
  * kraft_admin.c - controller admin APIs on the single node, as Kafka's
  * ReplicationControlManager / QuorumController answer them:
  *   ElectLeaders (43), AlterPartitionReassignments (45),
- *   ListPartitionReassignments (46), DescribeQuorum (55).
+ *   ListPartitionReassignments (46), DescribeQuorum (55: the quorum
+ *   member's true state when there is a quorum of several controllers).
  * Leader and replica changes are PartitionChangeRecords written to
  * __cluster_metadata-0 through the controller (brk_commit) and applied to the
  * image like every other change. Sluice does not replicate, so a partition
@@ -19,6 +20,7 @@
 #include "core/util.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "raft/raft_node.h"
 
 static bool has_id(const int32_t *v, int32_t n, int32_t id) {
     for (int32_t i = 0; i < n; i++)
@@ -345,6 +347,82 @@ brk_status brk_handle_list_partition_reassignments(brk_req *req) {
 
 /* ---- DescribeQuorum ----------------------------------------------------- */
 
+/* Kafka's KafkaRaftClient.handleDescribeQuorumRequest over the quorum
+ * member: the leader answers with its voters' and observers' states (its
+ * timestamps are monotonic: shown as wall-clock times here); any other
+ * member answers NOT_LEADER_OR_FOLLOWER for the partition. */
+static brk_status describe_quorum_raft(brk_req *req,
+                                       proto_describe_quorum_response *rs) {
+    brk_broker *brk = req->brk;
+    const raft *r = raft_node_core(brk->quorum);
+    raft_info in;
+    raft_get_info(r, &in);
+    proto_describe_quorum_response_partition_data *pd =
+        arena_calloc(req->arena, 1, sizeof *pd);
+    pd->partition_index = 0;
+    pd->error_message = PROTO_STR_NULL;
+    pd->leader_id = in.leader_id;
+    pd->leader_epoch = in.epoch;
+    pd->high_watermark = in.high_watermark;
+    int64_t mono = net_loop_now_ms(brk->loop), wall = clk_wall_ms();
+    enum { CAP = RAFT_MAX_VOTERS + RAFT_MAX_OBSERVERS };
+    raft_replica_info *reps = arena_calloc(req->arena, CAP, sizeof *reps);
+    int nv = 0;
+    int n = raft_describe_quorum(r, mono, reps, CAP, &nv);
+    if (n < 0) {
+        pd->error_code = KERR_NOT_LEADER_OR_FOLLOWER;
+        pd->error_message =
+            proto_str_c(proto_error_message(KERR_NOT_LEADER_OR_FOLLOWER));
+        pd->leader_id = -1;
+        pd->leader_epoch = -1;
+        pd->high_watermark = -1;
+    } else {
+        proto_describe_quorum_response_replica_state *st =
+            arena_calloc(req->arena, (size_t)n + 1, sizeof *st);
+        for (int i = 0; i < n; i++) {
+            st[i].replica_id = reps[i].key.id;
+            memcpy(st[i].replica_directory_id.b, reps[i].key.dir, 16);
+            st[i].log_end_offset = reps[i].log_end_offset;
+            st[i].last_fetch_timestamp =
+                reps[i].last_fetch_ms < 0
+                    ? -1
+                    : wall - (mono - reps[i].last_fetch_ms);
+            st[i].last_caught_up_timestamp =
+                reps[i].last_caught_up_ms < 0
+                    ? -1
+                    : wall - (mono - reps[i].last_caught_up_ms);
+        }
+        pd->current_voters.n = nv;
+        pd->current_voters.v = st;
+        pd->observers.n = n - nv;
+        pd->observers.v = st + nv;
+    }
+    proto_describe_quorum_response_topic_data *td =
+        arena_calloc(req->arena, 1, sizeof *td);
+    td->topic_name = proto_str_c("__cluster_metadata");
+    td->partitions.n = 1;
+    td->partitions.v = pd;
+    rs->topics.n = 1;
+    rs->topics.v = td;
+    /* v2: every voter's controller endpoint */
+    const raft_endpoint *eps;
+    int ne = raft_node_endpoints(brk->quorum, &eps);
+    rs->nodes.v = arena_calloc(req->arena, (size_t)ne + 1, sizeof *rs->nodes.v);
+    for (int i = 0; i < ne; i++) {
+        proto_describe_quorum_response_node *node = &rs->nodes.v[rs->nodes.n++];
+        node->node_id = eps[i].id;
+        node->listeners.v =
+            arena_calloc(req->arena, 1, sizeof *node->listeners.v);
+        node->listeners.n = 1;
+        node->listeners.v[0].name = proto_str_c(eps[i].listener);
+        node->listeners.v[0].host = proto_str_c(eps[i].host);
+        node->listeners.v[0].port = eps[i].port;
+    }
+    proto_describe_quorum_response_encode(brk_resp_buf(req), req->api_version,
+                                          rs);
+    return BRK_DONE;
+}
+
 brk_status brk_handle_describe_quorum(brk_req *req) {
     proto_describe_quorum_request rq;
     if (proto_describe_quorum_request_decode(&req->body, req->arena,
@@ -365,6 +443,8 @@ brk_status brk_handle_describe_quorum(brk_req *req) {
                                               req->api_version, &rs);
         return BRK_DONE;
     }
+    if (brk->quorum)
+        return describe_quorum_raft(req, &rs);
     /* One voter, the leader (this node), always caught up; epoch 1 is
      * the epoch a fresh single-node KRaft quorum elects itself with. */
     int64_t leo = cl_image_offset(brk->image) + 1;

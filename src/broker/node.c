@@ -290,6 +290,12 @@ static int step_storage(brk_node *n, char *err, size_t errlen) {
                             err, errlen);
 }
 
+/* The KRaft quorum member and the controller over it, when
+ * controller.quorum.voters names several controllers (raft_voters.c). */
+static int step_quorum(brk_node *n, char *err, size_t errlen) {
+    return brk_quorum_start(&n->brk, err, errlen);
+}
+
 /* Every listener bound (a port of 0 resolved), advertised hosts filled. */
 static int step_bind(brk_node *n, char *err, size_t errlen) {
     brk_broker *brk = &n->brk;
@@ -388,6 +394,7 @@ static const start_step start_steps[] = {
     {"format", step_format},
     {"loop", step_loop},
     {"storage", step_storage},
+    {"quorum", step_quorum},
     {"bind", step_bind},
     {"cluster", step_cluster},
     {"coordinators", step_coordinators},
@@ -477,6 +484,7 @@ static void node_down(brk_node *n, bool crash) {
     if (brk->logs)
         brk_storage_close(brk);
     brk_cluster_stop(brk);
+    brk_quorum_free(brk); /* after the controller over it */
     if (brk->logs) {
         if (crash)
             log_manager_abandon(brk->logs);

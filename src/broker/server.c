@@ -70,15 +70,11 @@ static void api_build(void) {
             continue;
         /* Kafka 4.3.1 answers an api only on the listeners its request
          * JSON names (ApiKeys.inScope); tests/unit/test_api_scope.c checks
-         * the generated bits against the spec. The one exception: Fetch is
-         * in the controller's scope for KRaft replication of
-         * __cluster_metadata (Raft Fetch), which Sluice's single-node quorum
-         * does not serve; its Fetch handler reads partition logs, so the
-         * controller listener does not offer it. */
+         * the generated bits against the spec. Fetch on a controller
+         * listener is the quorum's Raft Fetch of __cluster_metadata
+         * (fetch.c hands it to raft_voters.c). */
         a.listeners = (uint8_t)(pi->listeners & (PROTO_LISTENER_BROKER |
                                                  PROTO_LISTENER_CONTROLLER));
-        if (a.key == 1)
-            a.listeners &= (uint8_t)~PROTO_LISTENER_CONTROLLER;
         api_sorted[api_n++] = a;
     }
     qsort(api_sorted, api_n, sizeof api_sorted[0], api_cmp);
@@ -546,10 +542,12 @@ static bool host_is_local(const char *host) {
     return local;
 }
 
-/* Sluice runs one node: the broker and the only controller of its cluster
- * (multi-node clusters are not built yet). A configuration for a cluster of
- * several nodes is refused at start, naming the key that asks for it,
- * instead of running a lone node that silently ignores its peers. */
+/* Sluice runs combined nodes (broker and controller in one process): one
+ * alone, or several in a static KRaft quorum (controller.quorum.voters,
+ * raft_voters.c). What is not built yet (a broker-only node, a node that is
+ * not one of the voters, bootstrap servers naming other nodes) is refused at
+ * start, naming the key that asks for it, instead of running a lone node
+ * that silently ignores its peers. */
 static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
     const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
     if (roles && !strstr(roles, "controller")) {
@@ -560,24 +558,11 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
                  roles);
         return -1;
     }
-    int32_t self = (int32_t)brk_cfg_i64(cfg, BRK_CFG_NODE_ID);
-    const char *voters = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
-    list_iter vit = list_start(voters, true);
+    /* several voters: a KRaft quorum this node is one of (raft_voters.c) */
+    if (brk_quorum_check_config(cfg, err, errlen) < 0)
+        return -1;
     const char *p;
     size_t len;
-    while (list_next(&vit, &p, &len)) {
-        char *end;
-        long id = strtol(p, &end, 10);
-        if (end == p || *end != '@' || id != self) {
-            snprintf(err, errlen,
-                     "Invalid value %s for configuration "
-                     "controller.quorum.voters: it names controllers other "
-                     "than this node (node.id=%d); Sluice cannot join a "
-                     "multi-node controller quorum yet",
-                     voters, (int)self);
-            return -1;
-        }
-    }
     const char *bs =
         brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_BOOTSTRAP_SERVERS);
     if (!bs || !*bs)

@@ -135,6 +135,10 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
                  proto_error_name(e));
         return -1;
     }
+    /* in a quorum the controller goes over the quorum member (the step
+     * after this one, brk_quorum_start), its image from what is committed */
+    if (brk_quorum_configured(brk->cfg))
+        return 0;
     /* the controller commits to it (src/controller/meta_log.c) */
     brk->ctl = ctl_new(brk->image, ctl_meta_log_new(brk->logs, brk->meta_log));
     if (ctl_replay(brk->ctl, err, errlen) < 0)

@@ -65,7 +65,7 @@ static void complete(ctl_controller *c, ctl_entry *e, int16_t err) {
     if (!c->head)
         c->tail = &c->head;
     c->n_pending--;
-    if (!err) {
+    if (!err && !(c->log && c->log->ops->committed)) {
         for (int i = 0; i < e->n; i++)
             if (!cl_image_apply(c->image, e->values[i].data, e->values[i].len))
                 SL_ERROR("controller", "own metadata record does not decode");
@@ -77,14 +77,38 @@ static void complete(ctl_controller *c, ctl_entry *e, int16_t err) {
     entry_free(e);
 }
 
+/* A record the replicated log committed (ctl_log committed()). */
+static void apply_committed(void *arg, const uint8_t *value, size_t len,
+                            int64_t offset) {
+    ctl_controller *c = arg;
+    if (!cl_image_apply(c->image, value, len))
+        SL_WARN("controller", "metadata record at offset %lld does not decode",
+                (long long)offset);
+    cl_image_set_offset(c->image, offset);
+}
+
 void ctl_poll(ctl_controller *c) {
     if (c->polling)
         return; /* a callback submitted: the loop below picks it up */
     c->polling = true;
+    if (c->log && c->log->ops->committed && !c->failed)
+        c->log->ops->committed(c->log, apply_committed, c);
     while (c->head) {
         int64_t end = INT64_MAX;
         if (c->log && !c->failed) {
             int16_t e = c->log->ops->durable(c->log, &end);
+            if (e == KERR_NOT_CONTROLLER) {
+                /* leadership moved: what is below end committed, the rest
+                 * will not as ours (the client retries elsewhere) */
+                while (c->head) {
+                    ctl_entry *h = c->head;
+                    complete(c, h,
+                             h->err          ? h->err
+                             : h->last < end ? KERR_NONE
+                                             : KERR_NOT_CONTROLLER);
+                }
+                break;
+            }
             if (e) {
                 SL_ERROR("controller",
                          "the metadata log failed (%s): failing %zu pending "

@@ -18,6 +18,14 @@
  *    the loop runs, shutdown, a controller without a loop).
  *  - replay(fn) calls fn for every record of the log from its start, in
  *    order (a restart rebuilds the image from exactly what was committed).
+ *  - committed(fn), optional (a replicated log: the KRaft quorum): calls fn
+ *    for every record committed since the previous call, in log order,
+ *    this node's own appends included, so a follower's image is the replay
+ *    of the committed log; when it is set the controller applies nothing
+ *    itself and durable()'s end never passes what committed() handed over.
+ *    Such a log's durable() may return NOT_CONTROLLER: the appends at or
+ *    above *end will not commit as this node's (leadership moved); the log
+ *    itself is fine.
  * Ownership: the controller owns its ctl_log (ctl_new) and frees it.
  * Threading: loop thread only (the implementation may sync on a worker).
  */
@@ -40,6 +48,7 @@ typedef struct ctl_log_ops {
     int (*replay)(ctl_log *l, ctl_replay_fn fn, void *arg, char *err,
                   size_t errlen);
     void (*free)(ctl_log *l);
+    void (*committed)(ctl_log *l, ctl_replay_fn fn, void *arg); /* or NULL */
 } ctl_log_ops;
 
 struct ctl_log {
@@ -54,5 +63,12 @@ struct ctl_log {
 struct log_partition;
 struct log_manager;
 ctl_log *ctl_meta_log_new(struct log_manager *mgr, struct log_partition *part);
+
+/* quorum_log.c: the metadata log of a node in a KRaft quorum (raft_node.h):
+ * appends are proposals on the leader (NOT_CONTROLLER elsewhere), durable
+ * means committed, committed() feeds the image. The raft node must outlive
+ * it. */
+struct raft_node;
+ctl_log *ctl_quorum_log_new(struct raft_node *rn);
 
 #endif

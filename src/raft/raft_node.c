@@ -66,6 +66,7 @@ struct raft_node {
     bool failed;
     bool closing;
     bool draining;
+    rng own_rng; /* when the caller gives none */
     void (*on_commit)(void *ctx, int64_t hw);
     void (*on_change)(void *ctx, const raft_info *info);
     void *ctx;
@@ -223,6 +224,8 @@ static raft_kind response_kind(int16_t api_key) {
 int raft_node_request(raft_node *n, int16_t api_key, int16_t api_version,
                       const uint8_t *body, size_t len, raft_reply_fn reply,
                       void *reply_ctx) {
+    if (n->closing)
+        return -1;
     arena a;
     arena_init(&a, 4096);
     rd r;
@@ -427,7 +430,12 @@ raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen) {
     n->synced = b.log_end; /* recovered: all of it durable */
     raft_log_ops ops = raft_log_get_ops(n->log);
     n->r = xcalloc(1, sizeof *n->r);
-    raft_init(n->r, &o->cfg, &ops, o->rng, &b, now_ms(n));
+    rng *g = o->rng;
+    if (!g) {
+        rng_seed(&n->own_rng, rng_os_seed());
+        g = &n->own_rng;
+    }
+    raft_init(n->r, &o->cfg, &ops, g, &b, now_ms(n));
     /* a client to every other voter's controller listener */
     for (int i = 0; i < o->cfg.voters.n; i++) {
         int32_t id = o->cfg.voters.v[i].id;
@@ -473,20 +481,33 @@ raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen) {
     return n;
 }
 
-void raft_node_free(raft_node *n) {
-    if (!n)
+void raft_node_close(raft_node *n) {
+    if (!n || n->closing)
         return;
     n->closing = true;
     if (n->timer)
         net_timer_cancel(n->loop, n->timer);
+    n->timer = 0;
     for (int i = 0; i < n->n_peers; i++)
-        if (n->peers[i].client)
+        if (n->peers[i].client) {
             net_client_free(n->peers[i].client);
+            n->peers[i].client = NULL;
+        }
     for (int i = 0; i < MAX_INBOUND; i++)
         if (n->in[i].used) {
             n->in[i].used = false;
             n->in[i].reply(n->in[i].ctx, NULL);
         }
+}
+
+bool raft_node_closed(const raft_node *n) {
+    return n->closing;
+}
+
+void raft_node_free(raft_node *n) {
+    if (!n)
+        return;
+    raft_node_close(n);
     net_loop_remove_before_sleep(n->loop, before_sleep, n);
     raft_log_free(n->log);
     n->log = NULL;
@@ -533,6 +554,11 @@ int raft_node_committed(raft_node *n, int64_t from, raft_record_fn fn,
 
 void raft_node_info(const raft_node *n, raft_info *out) {
     raft_get_info(n->r, out);
+}
+
+int raft_node_endpoints(const raft_node *n, const raft_endpoint **out) {
+    *out = n->eps;
+    return n->n_eps;
 }
 
 const raft *raft_node_core(const raft_node *n) {

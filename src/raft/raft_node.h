@@ -55,7 +55,7 @@ typedef struct raft_node_opts {
     log_partition *part; /* __cluster_metadata-0 */
     const log_io *io;    /* the node's file system (quorum-state) */
     const char *dir;     /* where quorum-state lives: the partition's dir */
-    rng *rng;
+    rng *rng;            /* NULL: its own, seeded from the OS */
     /* The high watermark moved (committed records below hw). */
     void (*on_commit)(void *ctx, int64_t hw);
     /* Role, epoch or leader changed. */
@@ -66,7 +66,12 @@ typedef struct raft_node_opts {
 /* Boots from the quorum-state file and the recovered log. NULL with a
  * message (an unreadable quorum-state, ...). */
 raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen);
-/* Stops: replies NULL to inbound requests still waiting, closes clients. */
+/* Shutdown begins: replies NULL to inbound requests still waiting, closes
+ * the clients, stops the timer; nothing more is fed to the core. What was
+ * committed can still be read (raft_node_committed). Idempotent. */
+void raft_node_close(raft_node *n);
+bool raft_node_closed(const raft_node *n);
+/* Closes, then frees. */
 void raft_node_free(raft_node *n);
 
 /* Reply to an inbound request: body NULL means no answer (close the
@@ -91,6 +96,8 @@ int raft_node_committed(raft_node *n, int64_t from, raft_record_fn fn,
 
 void raft_node_info(const raft_node *n, raft_info *out);
 const raft *raft_node_core(const raft_node *n);
+/* The voters' controller endpoints it was given (DescribeQuorum's nodes). */
+int raft_node_endpoints(const raft_node *n, const raft_endpoint **out);
 bool raft_node_failed(const raft_node *n);
 /* Resigns leadership (controlled shutdown). */
 void raft_node_resign(raft_node *n);

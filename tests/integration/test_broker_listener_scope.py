@@ -24,9 +24,9 @@ LIBS = os.path.join(harness.ROOT, "build", "kafka", "libs")
 HANDLERS = os.path.join(harness.ROOT, "src", "broker", "handlers.def")
 
 # Fetch is in the controller's scope for Raft replication of
-# __cluster_metadata, which a single-node Sluice does not serve (its Fetch
-# reads partition logs), so Sluice's controller listener leaves it out.
-SLUICE_NOT_ON_CONTROLLER = {1}
+# __cluster_metadata; Sluice's controller listener offers it as Kafka's does
+# (the quorum's Raft Fetch), so nothing is left out.
+SLUICE_NOT_ON_CONTROLLER = set()
 
 
 def spec_scopes():

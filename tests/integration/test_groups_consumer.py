@@ -125,7 +125,11 @@ class Member:
         open(self.out, "w").close()
         args = [PY, os.path.abspath(__file__), "member", bootstrap, group, topic, self.out]
         args += ["%s=%s" % (k.replace("_", "."), v) for k, v in conf.items()]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr (librdkafka's log) to a file beside the events, to read
+        # when a member misbehaves; a pipe that nobody reads could also fill
+        # up and block the member.
+        with open(self.out + ".err", "wb") as err:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
         self.killed = False
 
     def events(self):
@@ -185,9 +189,20 @@ def seen_values(ms):
 
 
 def wait_all_seen(ms, expected, timeout=120):
-    harness.wait_for(lambda: set(seen_values(ms)) >= expected, timeout,
-                     what="all %d records processed (have %d)" % (
-                         len(expected), len(set(seen_values(ms)))))
+    try:
+        harness.wait_for(lambda: set(seen_values(ms)) >= expected, timeout,
+                         what="all %d records processed" % len(expected))
+    except AssertionError as e:
+        # What each member last did (its events other than records), to
+        # tell a stuck client from a group that stopped assigning.
+        tails = []
+        for m in ms:
+            evs = m.events()
+            recs = [x for x in evs if x["ev"] == "rec"]
+            tails.append({"pid": m.proc.pid, "alive": m.proc.poll() is None,
+                          "records": len(recs), "last_record": recs[-1] if recs else None,
+                          "events": [x for x in evs if x["ev"] != "rec"][-8:]})
+        raise AssertionError("%s (have %d): %s" % (e, len(set(seen_values(ms))), tails))
 
 
 def check_once(ms, expected):

@@ -106,9 +106,6 @@ TEST(api_scope_matches_spec_listeners) {
         int want = spec_listeners(json);
         free(json);
         CHECK(want > 0);
-        /* Fetch: Raft Fetch of the controller is not served (server.c). */
-        if (apis[i].key == 1)
-            want &= ~PROTO_LISTENER_CONTROLLER;
         bool b = brk_api_in_scope(&apis[i], false);
         bool c = brk_api_in_scope(&apis[i], true);
         if (b != !!(want & PROTO_LISTENER_BROKER) ||

@@ -208,7 +208,7 @@ TEST(config_quickstart_layer_is_the_shipped_file) {
 
 /* Settings for a cluster of several nodes are refused at start, naming the
  * key (Sluice runs one node until clusters are built). */
-TEST(config_multi_node_settings_are_refused) {
+TEST(config_multi_node_settings_the_node_cannot_run_are_refused) {
     brk_config cfg;
     char err[512];
     char *envp[] = {NULL};
@@ -216,11 +216,25 @@ TEST(config_multi_node_settings_are_refused) {
     CHECK_EQ(brk_load_config(&cfg, 3, a1, envp, err, sizeof err), -1);
     CHECK(strstr(err, "process.roles") != NULL);
     brk_config_free(&cfg);
+    /* a quorum this node is not one of: it would follow a remote one */
     char *a2[] = {"server", "--override",
-                  "controller.quorum.voters=1@localhost:9093,2@otherhost:9093",
+                  "controller.quorum.voters=2@localhost:9093,3@otherhost:9093",
                   NULL};
     CHECK_EQ(brk_load_config(&cfg, 3, a2, envp, err, sizeof err), -1);
     CHECK(strstr(err, "controller.quorum.voters") != NULL);
+    brk_config_free(&cfg);
+    /* a voter named twice */
+    char *a2b[] = {"server", "--override",
+                   "controller.quorum.voters=1@localhost:9093,1@otherhost:9093",
+                   NULL};
+    CHECK_EQ(brk_load_config(&cfg, 3, a2b, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "controller.quorum.voters") != NULL);
+    brk_config_free(&cfg);
+    /* a static quorum this node is one of runs (raft_voters.c) */
+    char *a2c[] = {"server", "--override",
+                   "controller.quorum.voters=1@localhost:9093,2@otherhost:9093",
+                   NULL};
+    CHECK_EQ(brk_load_config(&cfg, 3, a2c, envp, err, sizeof err), 0);
     brk_config_free(&cfg);
     char *a3[] = {"server", "--override",
                   "controller.quorum.bootstrap.servers=localhost:9999", NULL};

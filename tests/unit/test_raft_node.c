@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/image.h"
+#include "controller/controller.h"
+#include "controller/records.h"
 #include "core/util.h"
 #include "core/uuid.h"
 #include "log/flush.h"
@@ -35,7 +38,11 @@ typedef struct member {
     raft_node *rn;
     rng g;
     bool up;
+    cl_image *img; /* with_ctl: a controller over the quorum */
+    ctl_controller *ctl;
 } member;
+
+static bool with_ctl;
 
 static member ms[N];
 static raft_endpoint eps[N];
@@ -186,10 +193,25 @@ static void start_member(member *m) {
     if (!m->rn)
         test_fail(__FILE__, __LINE__, "raft_node_new: %s", err);
     m->up = m->rn != NULL;
+    if (with_ctl && m->rn) {
+        m->img = cl_image_new();
+        m->ctl = ctl_new(m->img, ctl_quorum_log_new(m->rn));
+        ctl_attach_loop(m->ctl, m->loop);
+    }
+}
+
+static void drop_ctl(member *m) {
+    if (m->ctl)
+        ctl_free(m->ctl);
+    m->ctl = NULL;
+    if (m->img)
+        cl_image_free(m->img);
+    m->img = NULL;
 }
 
 /* kill -9: nothing more is written; memory released. */
 static void kill_member(member *m) {
+    drop_ctl(m);
     raft_node_free(m->rn);
     m->rn = NULL;
     log_manager_abandon(m->mgr);
@@ -200,6 +222,7 @@ static void kill_member(member *m) {
 }
 
 static void stop_member(member *m) {
+    drop_ctl(m);
     raft_node_free(m->rn);
     m->rn = NULL;
     log_manager_close(m->mgr);
@@ -303,6 +326,7 @@ static int16_t propose(int leader, const char *a, const char *b,
 }
 
 TEST(raft_node_three_members_elect_commit_fail_over_rejoin) {
+    with_ctl = false;
     for (int i = 0; i < N; i++) {
         memset(&ms[i], 0, sizeof ms[i]);
         ms[i].id = i + 1;
@@ -373,4 +397,105 @@ out:
             stop_member(&ms[i]);
         else if (ms[i].loop)
             net_loop_free(ms[i].loop);
+}
+
+/* ---- a controller over the quorum (controller/quorum_log.c) ----------------
+ */
+
+typedef struct done_ctx {
+    int n;
+    int16_t err;
+} done_ctx;
+
+static void on_done(void *arg, int16_t err) {
+    done_ctx *d = arg;
+    d->n++;
+    d->err = err;
+}
+
+static void submit_topic(int at, const char *name, uint8_t id0, done_ctx *d) {
+    uint8_t id[16] = {id0, 7};
+    buf v;
+    buf_init(&v, 64);
+    ctl_rec_topic(&v, name, id);
+    ctl_submit(ms[at - 1].ctl, &v, 1, on_done, d);
+    buf_free(&v);
+}
+
+/* Pumps until every live member's image has the topic. */
+static bool wait_topic(const char *name, int ms_max) {
+    int64_t until = clk_mono_ms() + ms_max;
+    while (clk_mono_ms() < until) {
+        pump_once();
+        bool all = true;
+        for (int i = 0; i < N && all; i++)
+            if (ms[i].up)
+                all = cl_topic_find(ms[i].img, name, strlen(name)) != NULL;
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+TEST(raft_node_controller_submit_commits_on_all_three) {
+    with_ctl = true;
+    for (int i = 0; i < N; i++) {
+        memset(&ms[i], 0, sizeof ms[i]);
+        ms[i].id = i + 1;
+        snprintf(ms[i].dir, sizeof ms[i].dir, "%s/c%d", test_tmpdir(), i + 1);
+        listen_member(&ms[i]);
+        eps[i] = (raft_endpoint){i + 1, "CONTROLLER", "127.0.0.1",
+                                 (uint16_t)ms[i].port};
+    }
+    for (int i = 0; i < N; i++)
+        start_member(&ms[i]);
+    int leader = wait_leader(10000);
+    CHECK(leader > 0);
+    if (!leader)
+        goto out;
+    /* a follower is not the controller */
+    done_ctx df = {0, 0};
+    submit_topic(leader % N + 1, "nope", 1, &df);
+    for (int k = 0; k < 50 && !df.n; k++)
+        pump_once();
+    CHECK_EQ(df.n, 1);
+    CHECK_EQ(df.err, KERR_NOT_CONTROLLER);
+    /* the leader's submit commits, and every image applies it */
+    done_ctx d1 = {0, -1};
+    submit_topic(leader, "t1", 2, &d1);
+    CHECK(wait_topic("t1", 10000));
+    for (int k = 0; k < 50 && !d1.n; k++)
+        pump_once();
+    CHECK_EQ(d1.n, 1);
+    CHECK_EQ(d1.err, KERR_NONE);
+    for (int i = 0; i < N; i++) {
+        CHECK(cl_topic_find(ms[i].img, "nope", 4) == NULL);
+        CHECK(cl_image_offset(ms[i].img) >= 1);
+    }
+    /* failover: the new leader's controller commits; the old node
+     * restarts and its image is rebuilt from the committed log */
+    int old = leader;
+    kill_member(&ms[old - 1]);
+    leader = wait_leader(10000);
+    CHECK(leader > 0 && leader != old);
+    if (!leader)
+        goto out;
+    done_ctx d2 = {0, -1};
+    submit_topic(leader, "t2", 3, &d2);
+    CHECK(wait_topic("t2", 10000));
+    listen_member(&ms[old - 1]);
+    start_member(&ms[old - 1]);
+    CHECK(wait_topic("t2", 10000));
+    CHECK(cl_topic_find(ms[old - 1].img, "t1", 2) != NULL);
+    CHECK_EQ(cl_topic_count(ms[old - 1].img), 2);
+    for (int k = 0; k < 50 && !d2.n; k++)
+        pump_once();
+    CHECK_EQ(d2.err, KERR_NONE);
+out:
+    for (int i = 0; i < N; i++)
+        if (ms[i].up)
+            stop_member(&ms[i]);
+        else if (ms[i].loop)
+            net_loop_free(ms[i].loop);
+    with_ctl = false;
 }
