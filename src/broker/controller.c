@@ -448,25 +448,39 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
  * ids; the controller hands out [next, next + block) and records the new
  * next in a ProducerIdsRecord, so no id is given twice, across restarts now
  * (the record is in __cluster_metadata) and across brokers later. */
-int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
-                                  int64_t *first) {
+typedef struct pid_block {
+    ctl_pid_done_fn done;
+    void *arg;
+    int64_t first;
+} pid_block;
+
+static void on_pid_block(void *arg, int16_t err) {
+    pid_block *b = arg;
+    b->done(b->arg, err, err ? -1 : b->first);
+    free(b);
+}
+
+void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
+                               ctl_pid_done_fn done, void *arg) {
     int64_t start = cl_next_producer_id(brk->image);
     if (start < floor)
         start = floor;
     if (block <= 0 || start > INT64_MAX - block) {
         SL_ERROR("controller", "exhausted all producer ids");
-        return KERR_UNKNOWN_SERVER_ERROR;
+        done(arg, KERR_UNKNOWN_SERVER_ERROR, -1);
+        return;
     }
     const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
     buf v;
     buf_init(&v, 32);
     ctl_rec_producer_ids(&v, brk->node_id, self ? self->epoch : -1,
                          start + block);
-    int16_t e = ctl_commit(brk, &v, 1);
+    pid_block *b = xcalloc(1, sizeof *b);
+    b->done = done;
+    b->arg = arg;
+    b->first = start;
+    ctl_submit(brk->ctl, &v, 1, on_pid_block, b);
     buf_free(&v);
-    if (!e)
-        *first = start;
-    return e;
 }
 
 static void register_self(brk_broker *brk) {

@@ -104,10 +104,12 @@ static int32_t svc_live_brokers(void *host) {
     return ctl_live_brokers(brk->image);
 }
 
-static int16_t svc_allocate_producer_ids(void *host, int32_t block,
-                                         int64_t floor, int64_t *first) {
+static void svc_allocate_producer_ids(void *host, int32_t block, int64_t floor,
+                                      void (*done)(void *arg, int16_t err,
+                                                   int64_t first),
+                                      void *arg) {
     brk_broker *brk = host;
-    return ctl_allocate_producer_ids(brk, block, floor, first);
+    ctl_allocate_producer_ids(brk, block, floor, done, arg);
 }
 
 /* The coordinators' shutdown hooks run when the node's shutdown begins. */

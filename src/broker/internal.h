@@ -119,10 +119,13 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
                            int32_t new_total, const int32_t *assignment,
                            int16_t rf);
 
-/* Reserves producer ids [*first, *first + block) through a
- * ProducerIdsRecord; *first is at least floor. Returns a Kafka error code. */
-int16_t ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
-                                  int64_t *first);
+/* Reserves producer ids [first, first + block) through a
+ * ProducerIdsRecord, first at least floor: done(arg, err, first) runs once
+ * the record is committed (or failed: err, first -1), possibly inside the
+ * call. One allocation at a time (the next starts from the image). */
+typedef void (*ctl_pid_done_fn)(void *arg, int16_t err, int64_t first);
+void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
+                               ctl_pid_done_fn done, void *arg);
 
 /* broker_lifecycle.c: the session timer that fences brokers whose
  * heartbeats stopped (started with the loop), and its teardown. */

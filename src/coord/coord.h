@@ -158,10 +158,13 @@ typedef struct coord_services {
                             int16_t rf, const sl_kv *configs, size_t n_configs);
     /* Registered, unfenced brokers. */
     int32_t (*live_brokers)(void *host);
-    /* Reserves producer ids [*first, *first + block), *first >= floor; a
-     * Kafka error code. */
-    int16_t (*allocate_producer_ids)(void *host, int32_t block, int64_t floor,
-                                     int64_t *first);
+    /* Reserves producer ids [first, first + block), first >= floor, in the
+     * metadata log: done(arg, err, first) runs once committed (err a Kafka
+     * code, first -1 then), possibly inside the call. */
+    void (*allocate_producer_ids)(void *host, int32_t block, int64_t floor,
+                                  void (*done)(void *arg, int16_t err,
+                                               int64_t first),
+                                  void *arg);
 } coord_services;
 
 typedef void (*coord_hook_fn)(void *arg);

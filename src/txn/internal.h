@@ -16,9 +16,14 @@
 #include "txn/txn.h"
 
 #define TXN_PART_BUCKETS 4096
+/* txn_alloc_producer_id: no block yet, one is being allocated; the caller
+ * waits for txn_pid_block_ready (not a Kafka error code). */
+#define TXN_PID_PENDING 0x7f00
 
 struct part_rec;
 struct txn_meta;
+struct pid_op;
+struct pid_waiter;
 
 struct txn_node {
     coord_rt *rt; /* the node's coordinator runtime (services, loop) */
@@ -28,6 +33,9 @@ struct txn_node {
     bool part_hooked;          /* shutdown hook and timer in place */
     bool part_stopping;
     int64_t pid_next, pid_end; /* the producer id block in use */
+    struct pid_op *pid_op;     /* the block allocation in flight, or NULL */
+    /* InitProducerId requests waiting for it (txn_coord.c), FIFO */
+    struct pid_waiter *pid_waiters, **pid_waiters_tail;
     /* coordinator side (txn_coord.c): transactional ids */
     struct txn_meta **metas;
     int n_metas, cap_metas;
@@ -43,8 +51,15 @@ log_partition *txn_leader_log(txn_node *tn, const cl_partition *part);
 /* The local log of part whatever its role, or NULL. */
 log_partition *txn_local_log(txn_node *tn, const cl_partition *part);
 
-/* Frees the partition side / the coordinator side (txn_node_free). */
+/* Frees the partition side / the coordinator side / the producer id
+ * allocation (txn_node_free). */
 void txn_part_free(txn_node *t);
 void txn_coord_free(txn_node *t);
+void txn_pid_free(txn_node *t);
+/* A producer id block arrived (err 0) or its allocation failed: the waiting
+ * InitProducerId requests run again or fail (txn_coord.c). */
+void txn_pid_block_ready(txn_node *t, int16_t err);
+/* Shutdown hook: the waiting InitProducerId requests are answered. */
+void txn_pid_shutdown(void *arg);
 
 #endif

@@ -134,7 +134,9 @@ int16_t txn_coord_verify(txn_node *tn, int64_t producer_id, int16_t epoch,
 void txn_part_snapshot_all(txn_node *tn);
 /* A fresh producer id into *pid, from blocks of 1000 the controller records
  * in __cluster_metadata (ProducerIdsRecord), so no id is reused after a
- * restart. Returns KERR_NONE or a retriable error code (*pid = -1). */
+ * restart. Returns KERR_NONE, TXN_PID_PENDING (src/txn/internal.h: a block
+ * is being committed; txn_pid_block_ready follows) or a retriable error
+ * code (*pid = -1). */
 int16_t txn_alloc_producer_id(txn_node *tn, int64_t *pid);
 
 #endif

@@ -779,16 +779,10 @@ static int16_t init_pid(txn_node *tn, const proto_init_producer_id_request *rq,
     return KERR_NONE;
 }
 
-coord_status txn_handle_init_producer_id(txn_node *tn, coord_req *req) {
-    proto_init_producer_id_request rq;
-    if (proto_init_producer_id_request_decode(
-            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
-        return COORD_CLOSE;
+static void init_pid_encode(coord_req *req, int16_t e, int64_t pid,
+                            int16_t ep) {
     proto_init_producer_id_response rs;
     proto_init_producer_id_response_init(&rs);
-    int64_t pid;
-    int16_t ep;
-    int16_t e = init_pid(tn, &rq, &pid, &ep);
     if (e == KERR_PRODUCER_FENCED && req->api_version < 4)
         e = KERR_INVALID_PRODUCER_EPOCH;
     rs.error_code = e;
@@ -796,7 +790,71 @@ coord_status txn_handle_init_producer_id(txn_node *tn, coord_req *req) {
     rs.producer_epoch = e ? -1 : ep;
     proto_init_producer_id_response_encode(coord_resp_buf(req),
                                            req->api_version, &rs);
+}
+
+/* An InitProducerId waiting for a producer id block; in its arena. */
+typedef struct pid_waiter {
+    struct pid_waiter *next;
+    coord_req *req;
+    proto_init_producer_id_request *rq;
+} pid_waiter;
+
+/* Answers rq, or keeps it waiting (COORD_DEFER) while a producer id block
+ * is being committed: it runs again from the start when the block is
+ * there (init_pid changes nothing before it has its id). */
+static coord_status init_pid_run(txn_node *tn, coord_req *req,
+                                 proto_init_producer_id_request *rq) {
+    int64_t pid;
+    int16_t ep;
+    int16_t e = init_pid(tn, rq, &pid, &ep);
+    if (e == TXN_PID_PENDING) {
+        pid_waiter *w = arena_calloc(req->arena, 1, sizeof *w);
+        w->req = req;
+        w->rq = rq;
+        *tn->pid_waiters_tail = w;
+        tn->pid_waiters_tail = &w->next;
+        return COORD_DEFER;
+    }
+    init_pid_encode(req, e, pid, ep);
     return COORD_DONE;
+}
+
+/* Takes the waiting list (the runs below may add to a new one). */
+static pid_waiter *take_pid_waiters(txn_node *tn) {
+    pid_waiter *w = tn->pid_waiters;
+    tn->pid_waiters = NULL;
+    tn->pid_waiters_tail = &tn->pid_waiters;
+    return w;
+}
+
+void txn_pid_block_ready(txn_node *tn, int16_t err) {
+    for (pid_waiter *w = take_pid_waiters(tn), *next; w; w = next) {
+        next = w->next; /* w lives in its request's arena */
+        if (err) {
+            init_pid_encode(w->req, KERR_COORDINATOR_LOAD_IN_PROGRESS, -1, -1);
+            coord_req_complete(w->req, COORD_DONE);
+        } else if (init_pid_run(tn, w->req, w->rq) == COORD_DONE) {
+            coord_req_complete(w->req, COORD_DONE);
+        }
+    }
+}
+
+void txn_pid_shutdown(void *arg) {
+    txn_node *tn = arg;
+    for (pid_waiter *w = take_pid_waiters(tn), *next; w; w = next) {
+        next = w->next;
+        init_pid_encode(w->req, KERR_NOT_COORDINATOR, -1, -1);
+        coord_req_complete(w->req, COORD_DONE);
+    }
+}
+
+coord_status txn_handle_init_producer_id(txn_node *tn, coord_req *req) {
+    proto_init_producer_id_request *rq =
+        arena_calloc(req->arena, 1, sizeof *rq); /* kept if it waits */
+    if (proto_init_producer_id_request_decode(&req->body, req->arena,
+                                              req->api_version, rq) != PROTO_OK)
+        return COORD_CLOSE;
+    return init_pid_run(tn, req, rq);
 }
 
 /* ---- AddPartitionsToTxn (24), AddOffsetsToTxn (25)

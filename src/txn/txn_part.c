@@ -52,6 +52,8 @@ txn_node *txn_node_new(coord_rt *rt) {
     t->rt = rt;
     t->buckets = xcalloc(NBUCKETS, sizeof *t->buckets);
     t->pid_next = t->pid_end = -1;
+    t->pid_waiters_tail = &t->pid_waiters;
+    coord_on_shutdown(rt, txn_pid_shutdown, t);
     return t;
 }
 
@@ -60,6 +62,7 @@ void txn_node_free(txn_node *t) {
         return;
     txn_coord_free(t);
     txn_part_free(t);
+    txn_pid_free(t);
     free(t);
 }
 
@@ -481,24 +484,57 @@ static int64_t legacy_pid_floor(txn_node *tn) {
     return floor;
 }
 
+/* The allocation in flight; tn NULL once the node's state is gone (the
+ * controller still completes it at its own shutdown). */
+typedef struct pid_op {
+    txn_node *tn;
+} pid_op;
+
+static void pid_block_done(void *arg, int16_t err, int64_t first) {
+    pid_op *op = arg;
+    txn_node *t = op->tn;
+    free(op);
+    if (!t)
+        return;
+    t->pid_op = NULL;
+    if (err) {
+        SL_WARN("txn", "cannot allocate a producer id block: %s",
+                proto_error_name(err));
+    } else {
+        t->pid_next = first;
+        t->pid_end = first + PID_BLOCK;
+    }
+    txn_pid_block_ready(t, err);
+}
+
 int16_t txn_alloc_producer_id(txn_node *tn, int64_t *pid) {
     txn_node *t = tn;
     *pid = -1;
     if (t->pid_next < 0 || t->pid_next >= t->pid_end) {
-        int64_t first;
-        int16_t e = tn->rt->svc.allocate_producer_ids(
-            tn->rt->svc.host, PID_BLOCK,
-            t->pid_end > 0 ? t->pid_end : legacy_pid_floor(tn), &first);
-        if (e) {
-            SL_WARN("txn", "cannot allocate a producer id block: %s",
-                    proto_error_name(e));
-            /* Retriable for the client, as Kafka answers while its
-             * producer id manager waits for a block. */
-            return KERR_COORDINATOR_LOAD_IN_PROGRESS;
+        if (!t->pid_op) {
+            /* One block request at a time (Kafka's ProducerIdManager):
+             * the controller commits it, then the waiters run again. */
+            pid_op *op = xcalloc(1, sizeof *op);
+            op->tn = t;
+            t->pid_op = op;
+            tn->rt->svc.allocate_producer_ids(
+                tn->rt->svc.host, PID_BLOCK,
+                t->pid_end > 0 ? t->pid_end : legacy_pid_floor(tn),
+                pid_block_done, op);
         }
-        t->pid_next = first;
-        t->pid_end = first + PID_BLOCK;
+        if (t->pid_op)
+            return TXN_PID_PENDING;
+        if (t->pid_next < 0 || t->pid_next >= t->pid_end)
+            /* Failed at once. Retriable for the client, as Kafka answers
+             * while its producer id manager waits for a block. */
+            return KERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
     *pid = t->pid_next++;
     return KERR_NONE;
+}
+
+void txn_pid_free(txn_node *t) {
+    if (t->pid_op)
+        t->pid_op->tn = NULL; /* its callback frees it */
+    t->pid_op = NULL;
 }

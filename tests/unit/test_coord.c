@@ -1,7 +1,8 @@
 /* The coordinator runtime (src/coord): coordinator writes go through the
  * replica manager with acks=all, a response is held until the writes
  * issued before it are committed (the HW covers them), and append errors
- * get Kafka's coordinator error mapping. */
+ * get Kafka's coordinator error mapping; InitProducerId waits for the
+ * controller's producer id block. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,10 @@
 #include "log/compress.h"
 #include "log/log.h"
 #include "proto/errors.h"
+#include "proto/gen/messages.h"
 #include "replica/replica.h"
 #include "test.h"
+#include "txn/txn.h"
 
 #define SELF 1
 
@@ -307,4 +310,137 @@ TEST(coord_shutdown_releases_held_responses) {
     coord_rt_free(f.rt);
     repl_manager_free(f.m);
     log_manager_close(f.logs);
+}
+
+/* ---- InitProducerId waits for the controller's producer id block -------- */
+
+typedef struct fake_pids {
+    int calls;
+    void (*done)(void *arg, int16_t err, int64_t first);
+    void *arg;
+} fake_pids;
+static fake_pids pids;
+
+static void fake_alloc(void *host, int32_t block, int64_t floor,
+                       void (*done)(void *arg, int16_t err, int64_t first),
+                       void *arg) {
+    SL_UNUSED(host);
+    SL_UNUSED(floor);
+    CHECK_EQ(block, 1000);
+    pids.calls++;
+    pids.done = done;
+    pids.arg = arg;
+}
+
+static log_manager *fix_logs(void *host) {
+    return ((cfix *)host)->logs;
+}
+
+/* An idempotent producer's InitProducerId (no transactional id), v4. */
+static void init_pid_req(fake_req *r, coord_rt *rt, buf *body) {
+    fake_init(r, rt);
+    proto_init_producer_id_request rq;
+    proto_init_producer_id_request_init(&rq);
+    rq.transactional_id = PROTO_STR_NULL;
+    rq.transaction_timeout_ms = 60000;
+    buf_init(body, 64);
+    proto_init_producer_id_request_encode(body, 4, &rq);
+    rd_init(&r->req.body, body->data, body->len);
+    r->req.api_key = 22;
+    r->req.api_version = 4;
+    r->req.flexible = true;
+}
+
+static void init_pid_resp(fake_req *r, int16_t *err, int64_t *pid) {
+    proto_init_producer_id_response rs;
+    rd rr;
+    rd_init(&rr, r->resp.data, r->resp.len);
+    CHECK_EQ(proto_init_producer_id_response_decode(&rr, &r->a, 4, &rs),
+             PROTO_OK);
+    *err = rs.error_code;
+    *pid = rs.producer_id;
+}
+
+TEST(coord_init_producer_id_waits_for_block) {
+    cfix f;
+    csetup(&f, SELF, 1);
+    memset(&pids, 0, sizeof pids);
+    coord_services svc = {.host = &f,
+                          .replicas = fix_replicas,
+                          .logs = fix_logs,
+                          .allocate_producer_ids = fake_alloc};
+    coord_rt *rt = coord_rt_new(&svc, SELF, NULL);
+    txn_node *tn = txn_node_new(rt);
+    fake_req r1, r2, r3;
+    buf b1, b2, b3;
+    init_pid_req(&r1, rt, &b1);
+    init_pid_req(&r2, rt, &b2);
+    CHECK_EQ(txn_handle_init_producer_id(tn, &r1.req), COORD_DEFER);
+    CHECK_EQ(txn_handle_init_producer_id(tn, &r2.req), COORD_DEFER);
+    CHECK_EQ(pids.calls, 1); /* one block request at a time */
+    CHECK_EQ(r1.completions, 0);
+    pids.done(pids.arg, KERR_NONE, 5000); /* the controller committed it */
+    CHECK_EQ(r1.completions, 1);
+    CHECK_EQ(r2.completions, 1);
+    int16_t e;
+    int64_t pid;
+    init_pid_resp(&r1, &e, &pid);
+    CHECK_EQ(e, KERR_NONE);
+    CHECK_EQ(pid, 5000);
+    init_pid_resp(&r2, &e, &pid);
+    CHECK_EQ(pid, 5001);
+    /* the block is there: answered at once */
+    init_pid_req(&r3, rt, &b3);
+    CHECK_EQ(txn_handle_init_producer_id(tn, &r3.req), COORD_DONE);
+    init_pid_resp(&r3, &e, &pid);
+    CHECK_EQ(pid, 5002);
+    CHECK_EQ(pids.calls, 1);
+    fake_req *rs[3] = {&r1, &r2, &r3};
+    buf *bs[3] = {&b1, &b2, &b3};
+    for (int i = 0; i < 3; i++) {
+        fake_free(rs[i]);
+        buf_free(bs[i]);
+    }
+    txn_node_free(tn);
+    coord_rt_free(rt);
+    cteardown(&f);
+}
+
+TEST(coord_init_producer_id_block_failure_and_shutdown) {
+    cfix f;
+    csetup(&f, SELF, 1);
+    memset(&pids, 0, sizeof pids);
+    coord_services svc = {.host = &f,
+                          .replicas = fix_replicas,
+                          .logs = fix_logs,
+                          .allocate_producer_ids = fake_alloc};
+    coord_rt *rt = coord_rt_new(&svc, SELF, NULL);
+    txn_node *tn = txn_node_new(rt);
+    fake_req r1, r2;
+    buf b1, b2;
+    init_pid_req(&r1, rt, &b1);
+    CHECK_EQ(txn_handle_init_producer_id(tn, &r1.req), COORD_DEFER);
+    pids.done(pids.arg, KERR_NOT_CONTROLLER, -1); /* the commit failed */
+    CHECK_EQ(r1.completions, 1);
+    int16_t e;
+    int64_t pid;
+    init_pid_resp(&r1, &e, &pid);
+    CHECK_EQ(e, KERR_COORDINATOR_LOAD_IN_PROGRESS); /* retriable */
+    CHECK_EQ(pid, -1);
+    /* a new request asks again; the node stops before the block comes */
+    init_pid_req(&r2, rt, &b2);
+    CHECK_EQ(txn_handle_init_producer_id(tn, &r2.req), COORD_DEFER);
+    CHECK_EQ(pids.calls, 2);
+    coord_rt_shutdown(rt);
+    CHECK_EQ(r2.completions, 1);
+    init_pid_resp(&r2, &e, &pid);
+    CHECK_EQ(e, KERR_NOT_COORDINATOR);
+    txn_node_free(tn);
+    pids.done(pids.arg, KERR_NONE, 7000); /* after the node: dropped */
+    fake_free(&r1);
+    fake_free(&r2);
+    buf_free(&b1);
+    buf_free(&b2);
+    coord_rt_free(rt);
+    cteardown(&f);
 }
