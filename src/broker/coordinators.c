@@ -95,8 +95,13 @@ static int16_t svc_create_topic(void *host, const char *name, int32_t n_parts,
                                 int16_t rf, const sl_kv *configs,
                                 size_t n_configs) {
     brk_broker *brk = host;
-    return ctl_create_topic(brk, name, n_parts, rf, NULL, configs, n_configs,
-                            NULL);
+    /* Submitted, not waited for (no fsync on the loop): as Kafka's
+     * AutoTopicCreationManager, the coordinator answers
+     * COORDINATOR_NOT_AVAILABLE until the topic is in the image. */
+    if (!ctl_topic_creating(brk, name))
+        ctl_create_topic_async(NULL, NULL, brk, name, n_parts, rf, NULL,
+                               configs, n_configs, NULL);
+    return KERR_NONE;
 }
 
 static int32_t svc_live_brokers(void *host) {

@@ -153,7 +153,10 @@ typedef struct coord_services {
     /* The replica manager and the log manager; NULL until storage opens. */
     repl_manager *(*replicas)(void *host);
     log_manager *(*logs)(void *host);
-    /* Creates a topic with configs (the controller); a Kafka error code. */
+    /* Submits the creation of a topic with configs to the controller and
+     * returns at once (a Kafka error code if it cannot be submitted): the
+     * topic is in the image once the commit applied it, so callers answer
+     * COORDINATOR_NOT_AVAILABLE until then, as Kafka does. */
     int16_t (*create_topic)(void *host, const char *name, int32_t n_parts,
                             int16_t rf, const sl_kv *configs, size_t n_configs);
     /* Registered, unfenced brokers. */

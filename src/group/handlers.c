@@ -440,7 +440,8 @@ grp_coord *grp_node_coord(grp_node *gn) {
 }
 
 /* Creates __consumer_offsets if missing (Kafka does this on the first
- * FindCoordinator); 0 or COORDINATOR_NOT_AVAILABLE. */
+ * FindCoordinator, answering COORDINATOR_NOT_AVAILABLE until it exists);
+ * 0 once it is in the image, else COORDINATOR_NOT_AVAILABLE. */
 static int16_t ensure_offsets_topic(grp_node *gn) {
     grp_coord *c = get_coord(gn);
     if (cl_topic_find(coord_image(gn->rt), OFFSETS_TOPIC,
@@ -473,8 +474,8 @@ static int16_t ensure_offsets_topic(grp_node *gn) {
                 proto_error_name(e));
         return KERR_COORDINATOR_NOT_AVAILABLE;
     }
-    load_all(gn);
-    return KERR_NONE;
+    /* submitted: the coordinator loads it once it is in the image */
+    return KERR_COORDINATOR_NOT_AVAILABLE;
 }
 
 /* 0, NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for the group. */
