@@ -16,7 +16,7 @@
 #include "main.h"
 
 #include "broker/node.h"       /* server_main, checked against commands.def */
-#include "tools/tool_common.h" /* tool_set_command_runner */
+#include "tools/tool_common.h" /* tool_run_class_main */
 
 #ifdef SL_MAIN_TOOLS
 #define SL_SELF "sluice-tools"
@@ -84,8 +84,13 @@ int sl_command_run(const char *name, int argc, char **argv) {
     return c->fn ? c->fn(argc, argv) : exec_other(name, argc, argv);
 }
 
+/* `run-class`: kafka-run-class.sh runs other commands through the
+ * dispatcher above (the tools cannot call up into main). */
+int sl_run_class(int argc, char **argv) {
+    return tool_run_class_main(argc, argv, sl_command_run);
+}
+
 int main(int argc, char **argv) {
-    tool_set_command_runner(sl_command_run);
     if (argc < 2) {
         usage(stderr);
         return 1;

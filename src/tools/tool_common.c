@@ -443,13 +443,3 @@ void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
     }
     free(w);
 }
-
-static tool_command_runner command_runner; /* set once by main() */
-
-void tool_set_command_runner(tool_command_runner fn) {
-    command_runner = fn;
-}
-
-int tool_run_command(const char *name, int argc, char **argv) {
-    return command_runner ? command_runner(name, argc, argv) : -1;
-}

@@ -109,13 +109,13 @@ void tool_java_double(double v, char *out, size_t cap);
 void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
                        int nrows);
 
-/* Running another command of src/commands.def from a tool (kafka-run-class):
- * the tools sit below main in src/LAYERS, so main() registers its
- * dispatcher (sl_command_run) here at start instead of tools calling up.
- * tool_run_command returns what the runner does, or -1 (no such command)
- * when none is registered. Process-wide, set once before any tool runs. */
+/* Running another command of src/commands.def from a tool: the tools sit
+ * below main in src/LAYERS, so main passes its dispatcher (sl_command_run:
+ * the command's exit code, or -1 for no such command) to the tool that
+ * needs it instead of tools calling up. */
 typedef int (*tool_command_runner)(const char *name, int argc, char **argv);
-void tool_set_command_runner(tool_command_runner fn);
-int tool_run_command(const char *name, int argc, char **argv);
+/* kafka-run-class.sh: runs the command for a Kafka tool class through run
+ * (main's `run-class` command, sl_run_class, calls it). */
+int tool_run_class_main(int argc, char **argv, tool_command_runner run);
 
 #endif

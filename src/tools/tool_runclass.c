@@ -3,7 +3,7 @@
  * runs the sluice tool that implements one of Kafka's tool classes, so
  * commands such as `kafka-run-class kafka.tools.GetOffsetShell ...` (the
  * seed notes) keep working. Classes without a sluice tool exit 1. The tool
- * may be in the other binary (main's runner, tool_run_command, execs it).
+ * may be in the other binary (the runner main passes in execs it).
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +38,7 @@ static const struct {
     {"DumpLogSegments", "dump-log"},
 };
 
-int tool_run_class_main(int argc, char **argv) {
+int tool_run_class_main(int argc, char **argv, tool_command_runner run) {
     if (argc < 2) {
         fprintf(stderr,
                 "USAGE: kafka-run-class.sh [-daemon] [-name servicename] "
@@ -58,7 +58,7 @@ int tool_run_class_main(int argc, char **argv) {
     cls = cls ? cls + 1 : argv[i];
     for (size_t k = 0; k < SL_ARRAY_LEN(classes); k++)
         if (!strcmp(classes[k].cls, cls))
-            return tool_run_command(classes[k].cmd, argc - i, argv + i);
+            return run(classes[k].cmd, argc - i, argv + i);
     fprintf(stderr, "Error: Could not find or load main class %s\n", argv[i]);
     return 1;
 }
