@@ -106,6 +106,26 @@ def kstr(s):
     return struct.pack(">h", len(b)) + b
 
 
+def uvarint(n):
+    """Kafka UNSIGNED_VARINT."""
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def cstr(s):
+    """Kafka COMPACT_(NULLABLE_)STRING of a str (None: null)."""
+    if s is None:
+        return uvarint(0)
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
 def karray(items):
     """Kafka ARRAY (int32 count) of already-encoded items."""
     return struct.pack(">i", len(items)) + b"".join(items)

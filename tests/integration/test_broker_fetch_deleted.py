@@ -21,24 +21,13 @@ import time
 import pytest
 
 import harness
-from harness import create_topic, unique_topic
+from harness import create_topic, unique_topic, uvarint
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
 
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNKNOWN_TOPIC_ID = 100
 INCONSISTENT_TOPIC_ID = 103
-
-
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
 
 
 class _Reader:

@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 import harness
+from harness import cstr, uvarint
 
 SESSION_MS = 3000
 
@@ -24,24 +25,6 @@ DUPLICATE_BROKER_REGISTRATION = 101
 STALE_BROKER_EPOCH = 77
 UNSUPPORTED_VERSION = 35
 INVALID_REGISTRATION = 119
-
-
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def cstr(s):
-    if s is None:
-        return b"\x00"
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
 
 
 def carr(items):

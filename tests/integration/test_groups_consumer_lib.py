@@ -9,6 +9,8 @@ import socket
 import struct
 import uuid as _uuid
 
+from harness import cstr, uvarint
+
 NONE = 0
 UNKNOWN_MEMBER_ID = 25
 INVALID_REQUEST = 42
@@ -21,24 +23,6 @@ STALE_MEMBER_EPOCH = 113
 FENCED_MEMBER_EPOCH = 110
 INCONSISTENT_GROUP_PROTOCOL = 23
 UNSUPPORTED_VERSION = 35
-
-
-def uvarint(n):
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def cstr(s):
-    if s is None:
-        return uvarint(0)
-    b = s.encode()
-    return uvarint(len(b) + 1) + b
 
 
 def carr(items, enc=lambda x: x):
