@@ -7,6 +7,7 @@
  * elections (no ELR).
  */
 #include "controller/cluster_ctl.h"
+#include "controller/placement.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,12 +98,6 @@ static bool session_alive(const ctl_cluster *cc, const session *s,
 
 /* ---- partitions: Kafka's generateLeaderAndIsrUpdates ---- */
 
-/* ClusterControlManager.isActive: registered, unfenced, not stopping. */
-static bool broker_active(const cl_image *img, int32_t id) {
-    const cl_broker *b = cl_broker_find(img, id);
-    return b && !b->fenced && !b->in_controlled_shutdown;
-}
-
 static bool contains(const int32_t *v, int32_t n, int32_t x) {
     for (int32_t i = 0; i < n; i++)
         if (v[i] == x)
@@ -127,7 +122,8 @@ static bool partition_change(const cl_image *img, const cl_topic *t,
     for (int32_t i = 0; i < p->n_isr; i++)
         if (p->isr[i] != remove)
             isr[n_isr++] = p->isr[i];
-#define ACCEPTABLE(r) ((r) != remove && ((r) == add || broker_active(img, r)))
+#define ACCEPTABLE(r)                                                          \
+    ((r) != remove && ((r) == add || ctl_broker_active(img, r)))
 #define VALID(r) (contains(isr, n_isr, r) && ACCEPTABLE(r))
     int32_t leader = -1;
     bool unclean = false;
@@ -402,7 +398,8 @@ static int64_t lowest_active_offset(const ctl_cluster *cc,
                                     const cl_image *img) {
     int64_t low = INT64_MAX;
     for (size_t i = 0; i < cc->n; i++)
-        if (broker_active(img, cc->s[i].id) && cc->s[i].metadata_offset < low)
+        if (ctl_broker_active(img, cc->s[i].id) &&
+            cc->s[i].metadata_offset < low)
             low = cc->s[i].metadata_offset;
     return low;
 }

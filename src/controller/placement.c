@@ -99,6 +99,8 @@ static void racks_build(racks *rl, const cl_image *img) {
     memset(rl, 0, sizeof *rl);
     rl->v = xcalloc(nb ? nb : 1, sizeof *rl->v);
     for (size_t i = 0; i < nb; i++) {
+        if (bs[i].in_controlled_shutdown)
+            continue; /* not usable (BrokerHeartbeatManager.usableBrokers) */
         rack *r = NULL;
         for (int k = 0; k < rl->n && !r; k++)
             if (!cmp_rack_name(rl->v[k].name, bs[i].rack))
@@ -212,13 +214,16 @@ int16_t ctl_place_replicas(const cl_image *img, int32_t n_parts, int16_t rf,
     return e;
 }
 
+bool ctl_broker_active(const cl_image *img, int32_t id) {
+    const cl_broker *b = cl_broker_find(img, id);
+    return b && !b->fenced && !b->in_controlled_shutdown;
+}
+
 int16_t ctl_active_replicas(const cl_image *img, const int32_t *replicas,
                             int16_t rf, int32_t *isr) {
     int16_t n = 0;
-    for (int16_t r = 0; r < rf; r++) {
-        const cl_broker *b = cl_broker_find(img, replicas[r]);
-        if (b && !b->fenced)
+    for (int16_t r = 0; r < rf; r++)
+        if (ctl_broker_active(img, replicas[r]))
             isr[n++] = replicas[r];
-    }
     return n;
 }

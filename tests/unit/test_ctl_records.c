@@ -14,20 +14,26 @@ static void apply(cl_image *img, const buf *b) {
     CHECK(cl_image_apply(img, b->data, b->len));
 }
 
-static void register_broker(cl_image *img, int32_t id, const char *rack,
-                            bool fenced) {
+static void register_broker_cs(cl_image *img, int32_t id, const char *rack,
+                               bool fenced, bool in_cs) {
     proto_register_broker_record r;
     proto_register_broker_record_init(&r);
     r.broker_id = id;
     r.rack = rack ? proto_str_c(rack) : PROTO_STR_NULL;
     r.broker_epoch = 10 + id;
     r.fenced = fenced;
+    r.in_controlled_shutdown = in_cs;
     buf b;
     buf_init(&b, 64);
     cl_record_frame(&b, PROTO_MD_REGISTER_BROKER_RECORD, 1);
     proto_register_broker_record_encode(&b, 1, &r);
     apply(img, &b);
     buf_free(&b);
+}
+
+static void register_broker(cl_image *img, int32_t id, const char *rack,
+                            bool fenced) {
+    register_broker_cs(img, id, rack, fenced, false);
 }
 
 TEST(ctl_records_apply_to_the_image) {
@@ -114,6 +120,12 @@ TEST(ctl_place_replicas_checks_as_kafka) {
     int32_t isr[2];
     CHECK_EQ(ctl_active_replicas(img, out, 2, isr), 1);
     CHECK_EQ(isr[0], 1);
+    /* a broker in controlled shutdown is neither placed nor in an ISR */
+    register_broker_cs(img, 3, NULL, false, true);
+    CHECK(!ctl_broker_active(img, 3));
+    CHECK_EQ(ctl_place_replicas(img, 1, 3, out, msg, sizeof msg),
+             KERR_INVALID_REPLICATION_FACTOR);
+    CHECK(strstr(msg, "only 2 broker(s) are registered") != NULL);
     cl_image_free(img);
 }
 
