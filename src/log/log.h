@@ -353,6 +353,11 @@ int16_t log_delete_records(log_partition *part, int64_t offset,
 /* Truncates the log to `offset` (follower divergence, tests). */
 int16_t log_truncate_to(log_partition *part, int64_t offset);
 
+/* Kafka's truncateFullyAndStartAt: every segment goes; the log restarts
+ * empty at offset (>= log start): log start = LEO = HW = offset, no epochs
+ * (a KRaft follower installing a snapshot). */
+int16_t log_truncate_fully_and_start_at(log_partition *part, int64_t offset);
+
 /* fsync this partition now. */
 int16_t log_flush(log_partition *part);
 
