@@ -173,8 +173,10 @@ int16_t log_delete_records(log_partition *part, int64_t offset,
 int16_t log_truncate_to(log_partition *part, int64_t offset) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
-    if (offset >= log_end_offset(part))
+    if (offset >= log_end_offset(part)) {
+        lg_epochs_truncate_end(part, log_end_offset(part));
         return KERR_NONE;
+    }
     if (offset < part->log_start)
         offset = part->log_start;
     /* The recovery-point checkpoint must not name an offset past the new
@@ -228,40 +230,28 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
     return KERR_NONE;
 }
 
-/* Kafka's UnifiedLog.truncateFullyAndStartAt (a KRaft follower installing
- * a snapshot): every segment goes and the log restarts empty at `offset`
- * (log start = LEO = HW = recovery point = offset), with an empty epoch
- * cache. The old segments' files are unlinked after the new log start is
- * checkpointed (doomed_flush), as for retention. */
-int16_t log_truncate_fully_and_start_at(log_partition *part, int64_t offset) {
+int16_t log_truncate_fully(log_partition *part, int64_t offset) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
-    if (offset < part->log_start)
-        return KERR_OFFSET_OUT_OF_RANGE;
-    if (offset < log_end_offset(part)) {
-        int16_t e = log_truncate_to(part, part->log_start);
-        if (e)
-            return e;
-    }
-    log_segment *act = lg_active(part);
-    if (!(act->base == offset && act->size == 0)) {
-        lg_seg_delete_files(part, offset); /* a stale file of that name */
-        if (!lg_add_new_segment(part, offset))
-            return KERR_KAFKA_STORAGE_ERROR;
-    }
-    part->gen++; /* flush jobs begun before cover nothing that stays */
-    if (part->hw < offset)
-        part->hw = offset;
-    if (part->nsegs > 1)
-        drop_front_segments(part, part->nsegs - 1);
+    /* The checkpoints first name nothing below offset as clean or kept. */
+    part->recovery_point = offset;
     part->log_start = offset;
     part->hw = offset;
-    part->recovery_point = offset;
-    lg_epochs_truncate_end(part, INT64_MIN);
-    doomed_flush(part->mgr);
-    if (part->failed)
+    if (!lg_checkpoint_write(part->mgr, part->dir_index, 0)) {
+        lg_poison(part, "recovery-point checkpoint");
         return KERR_KAFKA_STORAGE_ERROR;
-    SL_INFO(MOD, "Truncated %s-%d fully; it starts at offset %" PRId64,
-            part->topic, part->partition, offset);
+    }
+    while (part->nsegs > 0) {
+        log_segment *s = lg_active(part);
+        lg_seg_close(s);
+        lg_seg_delete_files(part, s->base);
+        free(s);
+        part->nsegs--;
+    }
+    if (!lg_add_new_segment(part, offset))
+        return KERR_KAFKA_STORAGE_ERROR;
+    part->gen++;
+    lg_epochs_clear(part);
+    SL_ASSERT(log_end_offset(part) == offset && part->log_start == offset);
     return KERR_NONE;
 }

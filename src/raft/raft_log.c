@@ -289,7 +289,7 @@ int raft_log_boot(raft_log *l, raft_boot *b, char *err, size_t errlen) {
     if (latest.offset > end) {
         /* a snapshot past the log: installed (or fetched) before a crash
          * cut the log over; Kafka's truncateToLatestSnapshot */
-        int16_t e = log_truncate_fully_and_start_at(l->part, latest.offset);
+        int16_t e = log_truncate_fully(l->part, latest.offset);
         if (e) {
             snprintf(err, errlen, "cannot restart the log at %lld: %s",
                      (long long)latest.offset, proto_error_name(e));
@@ -417,7 +417,7 @@ int16_t raft_log_snapshot_install(raft_log *l, raft_oe id, char *err,
         return KERR_KAFKA_STORAGE_ERROR;
     }
     add_snapshot(l, id);
-    int16_t e = log_truncate_fully_and_start_at(l->part, id.offset);
+    int16_t e = log_truncate_fully(l->part, id.offset);
     if (e) {
         snprintf(err, errlen, "cannot restart the log at %lld: %s",
                  (long long)id.offset, proto_error_name(e));
