@@ -155,4 +155,30 @@ int brk_quorum_start(brk_broker *brk, char *err, size_t errlen);
 /* After the controller is gone (brk_cluster_stop). */
 void brk_quorum_free(brk_broker *brk);
 
+/* forward.c: requests for the active controller (Kafka's ForwardingManager
+ * and ControllerApis' Envelope). On a broker listener, a request Kafka
+ * forwards (ApiKeys.forwardable) goes to the active controller in an
+ * Envelope when that is another node; true when taken (it completes
+ * later), false when the local handler must answer (this node is the
+ * active controller, none is known, a single node). */
+bool brk_forward_request(brk_req *req);
+/* Closes the forwarding clients; what is in flight completes with no
+ * response (shutdown). */
+void brk_forward_free(brk_broker *brk);
+
+/* server.c, for forward.c: runs req's handler and completes it unless
+ * deferred (after a failed forward). */
+brk_status brk_req_run_local(brk_req *req);
+/* Runs an embedded request (Envelope's RequestData: header and body) on
+ * this node, as if it had come on parent's connection; its response
+ * (header and body) or NULL goes to done(parent, ...), maybe before this
+ * returns. KERR_NONE, or the Envelope error when it cannot run
+ * (INVALID_REQUEST: an api allowed() refuses or this node lacks;
+ * UNSUPPORTED_VERSION: an unparsable header or a version it does not
+ * serve, as Kafka's EnvelopeUtils answers). */
+int16_t brk_dispatch_embedded(brk_req *parent, const uint8_t *frame, size_t len,
+                              bool (*allowed)(int16_t api_key),
+                              void (*done)(brk_req *parent, const uint8_t *resp,
+                                           size_t len));
+
 #endif
