@@ -15,6 +15,7 @@
 #include "controller/records.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "net/client.h"
 #include "proto/proto.h"
 
 /* server.c */
@@ -131,6 +132,33 @@ void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
  * heartbeats stopped (started with the loop), and its teardown. */
 void brk_lifecycle_start(brk_broker *brk);
 void brk_lifecycle_stop(brk_broker *brk);
+
+/* lifecycle_net.c: this broker registering and heartbeating with the
+ * active controller over the network (a quorum only; a single node
+ * registers itself in controller.c). */
+typedef struct brk_lm brk_lm;
+void brk_lm_start(brk_broker *brk);
+/* The Raft leader changed: talk to the new one. */
+void brk_lm_controller_changed(brk_broker *brk);
+/* Controlled shutdown (controlled.shutdown.enable): WantShutDown
+ * heartbeats until the controller moved this broker's leaderships away and
+ * answered ShouldShutDown, at most broker.session.timeout.ms; then
+ * done(brk, ctx), at once when there is nothing to do. */
+void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
+                     void *ctx);
+/* Sends req (a proto_<api>_request *) to the active controller's
+ * controller listener over this broker's connection to it: true when sent
+ * (cb then runs exactly once, as net_client_send's), false when there is
+ * no ready connection (cb not called). Until brokers forward admin
+ * requests with Envelope, DescribeQuorum on a follower goes this way. */
+bool brk_lm_forward(brk_broker *brk, int16_t api_key, int16_t max_version,
+                    const void *req, net_client_cb cb, void *ctx);
+/* The node id Metadata and DescribeCluster name as the controller: in a
+ * quorum the active controller's (the Raft leader) when its broker is
+ * registered and unfenced, so admin clients send their controller requests
+ * where they can be served (brokers do not forward them yet); else this
+ * node. */
+int32_t brk_active_controller(brk_broker *brk);
 
 /* coordinators.c: the group and transaction coordinators' state and
  * runtime (brk->txn, brk->grp, brk->coord), made before the start

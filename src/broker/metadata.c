@@ -179,7 +179,7 @@ brk_status brk_handle_metadata(brk_req *req) {
         b->rack = bs[i].rack ? proto_str_c(bs[i].rack) : PROTO_STR_NULL;
     }
     rs.cluster_id = proto_str_c(brk->cluster_id);
-    rs.controller_id = brk->node_id;
+    rs.controller_id = brk_active_controller(brk);
     if (req->api_version >= 8 && req->api_version <= 10 &&
         rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
@@ -265,7 +265,7 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
     proto_describe_cluster_response_init(&rs);
     rs.endpoint_type = rq.endpoint_type;
     rs.cluster_id = proto_str_c(brk->cluster_id);
-    rs.controller_id = brk->node_id;
+    rs.controller_id = brk_active_controller(brk);
     if (rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
     if (req->api_version >= 1 && rq.endpoint_type != 1 &&
