@@ -47,6 +47,8 @@ struct cl_image {
      * name, config name, value) */
     struct grp_cfg {
         int8_t type;
+        bool hooked; /* a BROKER key the node applies (through the hooks):
+                        kept only so the image can be written out */
         char *group, *name, *value;
     } * gcfg;
     size_t n_gcfg;
@@ -483,7 +485,8 @@ const cl_broker *cl_brokers(const cl_image *img, size_t *n) {
 const char *cl_group_config(const cl_image *img, const char *group,
                             const char *name) {
     for (size_t i = 0; i < img->n_gcfg; i++)
-        if (img->gcfg[i].type == 32 && !strcmp(img->gcfg[i].group, group) &&
+        if (img->gcfg[i].type == 32 && !img->gcfg[i].hooked &&
+            !strcmp(img->gcfg[i].group, group) &&
             !strcmp(img->gcfg[i].name, name))
             return img->gcfg[i].value;
     return NULL;
@@ -499,7 +502,8 @@ size_t cl_resource_configs(const cl_image *img, int8_t type, const char *res,
     const char *group = res;
     size_t n = 0;
     for (size_t i = 0; i < img->n_gcfg && n < max; i++)
-        if (img->gcfg[i].type == type && !strcmp(img->gcfg[i].group, group)) {
+        if (img->gcfg[i].type == type && !img->gcfg[i].hooked &&
+            !strcmp(img->gcfg[i].group, group)) {
             out[n].name = img->gcfg[i].name;
             out[n].value = img->gcfg[i].value;
             n++;
@@ -511,7 +515,7 @@ size_t cl_config_resources(const cl_image *img, int8_t type, const char **out,
                            size_t max) {
     size_t n = 0;
     for (size_t i = 0; i < img->n_gcfg && n < max; i++) {
-        if (img->gcfg[i].type != type)
+        if (img->gcfg[i].type != type || img->gcfg[i].hooked)
             continue;
         bool seen = false;
         for (size_t j = 0; j < n && !seen; j++)
@@ -522,11 +526,13 @@ size_t cl_config_resources(const cl_image *img, int8_t type, const char **out,
     return n;
 }
 
-static void apply_group_config(cl_image *img, int8_t type, const char *group,
-                               const char *name, const proto_str *value) {
+static void apply_group_config(cl_image *img, int8_t type, bool hooked,
+                               const char *group, const char *name,
+                               const proto_str *value) {
     size_t i;
     for (i = 0; i < img->n_gcfg; i++)
-        if (img->gcfg[i].type == type && !strcmp(img->gcfg[i].group, group) &&
+        if (img->gcfg[i].type == type && img->gcfg[i].hooked == hooked &&
+            !strcmp(img->gcfg[i].group, group) &&
             !strcmp(img->gcfg[i].name, name))
             break;
     if (value->len < 0) {
@@ -546,6 +552,7 @@ static void apply_group_config(cl_image *img, int8_t type, const char *group,
     }
     img->gcfg = xrealloc(img->gcfg, (img->n_gcfg + 1) * sizeof *img->gcfg);
     img->gcfg[img->n_gcfg].type = type;
+    img->gcfg[img->n_gcfg].hooked = hooked;
     img->gcfg[img->n_gcfg].group = xstrdup(group);
     img->gcfg[img->n_gcfg].name = xstrdup(name);
     img->gcfg[img->n_gcfg].value = v;
@@ -709,19 +716,21 @@ static void apply_config(cl_image *img, const proto_config_record *r) {
         snprintf(group, sizeof group, "%.*s",
                  (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
                  r->resource_name.p ? r->resource_name.p : "");
-        apply_group_config(img, r->resource_type, group, name, &r->value);
+        apply_group_config(img, r->resource_type, false, group, name,
+                           &r->value);
     } else if (r->resource_type == 4) { /* BROKER */
+        char res[64];
+        snprintf(res, sizeof res, "%.*s",
+                 (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
+                 r->resource_name.p ? r->resource_name.p : "");
         if (!img->hooks.broker_key ||
             !img->hooks.broker_key(img->hooks.ctx, name)) {
             /* a key KafkaConfig does not define: kept (and described) as
              * Kafka keeps it, with no effect */
-            char res[64];
-            snprintf(res, sizeof res, "%.*s",
-                     (int)(r->resource_name.len > 0 ? r->resource_name.len : 0),
-                     r->resource_name.p ? r->resource_name.p : "");
-            apply_group_config(img, 4, res, name, &r->value);
+            apply_group_config(img, 4, false, res, name, &r->value);
             return;
         }
+        apply_group_config(img, 4, true, res, name, &r->value);
         bool def_scope = r->resource_name.len <= 0;
         char *v = r->value.len < 0 ? NULL
                                    : xstrndup(r->value.p, (size_t)r->value.len);
@@ -951,4 +960,182 @@ void cl_record_frame(buf *b, int16_t type, int16_t version) {
     buf_put_uvarint(b, 1);
     buf_put_uvarint(b, (uint64_t)type);
     buf_put_uvarint(b, (uint64_t)version);
+}
+
+/* ---- the image written out as records (cl_image_dump) -------------------- */
+
+typedef struct dumper {
+    cl_record_sink fn;
+    void *arg;
+    buf b;
+} dumper;
+
+static void dump_emit(dumper *d) {
+    d->fn(d->arg, d->b.data, d->b.len);
+    buf_reset(&d->b);
+}
+
+static proto_str pstr(const char *s) {
+    return s ? proto_str_c(s) : (proto_str){NULL, -1};
+}
+
+static void dump_config(dumper *d, int8_t type, const char *res,
+                        const char *name, const char *value) {
+    proto_config_record r;
+    proto_config_record_init(&r);
+    r.resource_type = type;
+    r.resource_name = pstr(res ? res : "");
+    r.name = pstr(name);
+    r.value = pstr(value);
+    cl_record_frame(&d->b, PROTO_MD_CONFIG_RECORD, 0);
+    proto_config_record_encode(&d->b, 0, &r);
+    dump_emit(d);
+}
+
+/* Kafka's MetadataImage.write order: features (metadata.version first),
+ * cluster (brokers), topics, configs, client quotas, producer ids, ACLs,
+ * SCRAM. Topic configs follow the topics they name. */
+void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg) {
+    dumper d = {fn, arg, {0}};
+    buf_init(&d.b, 256);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < img->n_features; i++) {
+            const cl_feature *f = &img->features[i];
+            bool mv = !strcmp(f->name, "metadata.version");
+            if (mv != (pass == 0))
+                continue;
+            proto_feature_level_record r;
+            proto_feature_level_record_init(&r);
+            r.name = proto_str_c(f->name);
+            r.feature_level = f->level;
+            cl_record_frame(&d.b, PROTO_MD_FEATURE_LEVEL_RECORD, 0);
+            proto_feature_level_record_encode(&d.b, 0, &r);
+            dump_emit(&d);
+        }
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        const cl_broker *b = &img->brokers[i];
+        proto_register_broker_record r;
+        proto_register_broker_record_init(&r);
+        proto_register_broker_record_broker_endpoint eps[16];
+        int ne = b->n_endpoints < 16 ? b->n_endpoints : 16;
+        for (int j = 0; j < ne; j++) {
+            proto_register_broker_record_broker_endpoint_init(&eps[j]);
+            eps[j].name = proto_str_c(b->endpoints[j].name);
+            eps[j].host = proto_str_c(b->endpoints[j].host);
+            eps[j].port = (uint16_t)b->endpoints[j].port;
+            eps[j].security_protocol = b->endpoints[j].security_protocol;
+        }
+        r.broker_id = b->id;
+        r.broker_epoch = b->epoch;
+        memcpy(r.incarnation_id.b, b->incarnation_id, 16);
+        r.end_points.n = ne;
+        r.end_points.v = ne ? eps : NULL;
+        r.rack = pstr(b->rack);
+        r.fenced = b->fenced;
+        r.in_controlled_shutdown = b->in_controlled_shutdown;
+        cl_record_frame(&d.b, PROTO_MD_REGISTER_BROKER_RECORD, 1);
+        proto_register_broker_record_encode(&d.b, 1, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < img->n_topics; i++) {
+        const cl_topic *t = img->topics[i];
+        proto_topic_record tr;
+        proto_topic_record_init(&tr);
+        tr.name = proto_str_c(t->name);
+        memcpy(tr.topic_id.b, t->id, 16);
+        cl_record_frame(&d.b, PROTO_MD_TOPIC_RECORD, 0);
+        proto_topic_record_encode(&d.b, 0, &tr);
+        dump_emit(&d);
+        for (int32_t k = 0; k < t->n_partitions; k++) {
+            const cl_partition *p = t->parts[k];
+            if (!p)
+                continue;
+            proto_partition_record r;
+            proto_partition_record_init(&r);
+            r.partition_id = p->id;
+            memcpy(r.topic_id.b, t->id, 16);
+            r.replicas.n = p->n_replicas;
+            r.replicas.v = p->replicas;
+            r.isr.n = p->n_isr;
+            r.isr.v = p->isr;
+            r.leader = p->leader;
+            r.leader_epoch = p->leader_epoch;
+            r.partition_epoch = p->partition_epoch;
+            cl_record_frame(&d.b, PROTO_MD_PARTITION_RECORD, 0);
+            proto_partition_record_encode(&d.b, 0, &r);
+            dump_emit(&d);
+        }
+    }
+    for (size_t i = 0; i < img->n_topics; i++) {
+        const cl_topic *t = img->topics[i];
+        for (size_t k = 0; k < t->n_configs; k++)
+            dump_config(&d, 2, t->name, t->configs[k].name,
+                        t->configs[k].value);
+    }
+    for (size_t i = 0; i < img->n_gcfg; i++) {
+        const struct grp_cfg *g = &img->gcfg[i];
+        dump_config(&d, g->type, g->group, g->name, g->value);
+    }
+    for (size_t i = 0; i < img->n_quotas; i++) {
+        const cl_quota *q = &img->quotas[i];
+        proto_client_quota_record_entity_data ent[3];
+        for (int j = 0; j < q->n_ent; j++) {
+            proto_client_quota_record_entity_data_init(&ent[j]);
+            ent[j].entity_type = proto_str_c(q->etype[j]);
+            ent[j].entity_name = pstr(q->ename[j]);
+        }
+        for (int k = 0; k < q->n_vals; k++) {
+            proto_client_quota_record r;
+            proto_client_quota_record_init(&r);
+            r.entity.n = q->n_ent;
+            r.entity.v = ent;
+            r.key = proto_str_c(q->key[k]);
+            r.value = q->val[k];
+            r.remove = false;
+            cl_record_frame(&d.b, PROTO_MD_CLIENT_QUOTA_RECORD, 0);
+            proto_client_quota_record_encode(&d.b, 0, &r);
+            dump_emit(&d);
+        }
+    }
+    if (img->next_producer_id > 0) {
+        proto_producer_ids_record r;
+        proto_producer_ids_record_init(&r);
+        r.broker_id = -1; /* ProducerIdsImage.write */
+        r.broker_epoch = -1;
+        r.next_producer_id = img->next_producer_id;
+        cl_record_frame(&d.b, PROTO_MD_PRODUCER_IDS_RECORD, 0);
+        proto_producer_ids_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < img->n_acls; i++) {
+        const cl_acl *a = &img->acls[i];
+        proto_access_control_entry_record r;
+        proto_access_control_entry_record_init(&r);
+        memcpy(r.id.b, a->id, 16);
+        r.resource_type = a->resource_type;
+        r.resource_name = proto_str_c(a->resource_name);
+        r.pattern_type = a->pattern_type;
+        r.principal = proto_str_c(a->principal);
+        r.host = proto_str_c(a->host);
+        r.operation = a->operation;
+        r.permission_type = a->permission_type;
+        cl_record_frame(&d.b, PROTO_MD_ACCESS_CONTROL_ENTRY_RECORD, 0);
+        proto_access_control_entry_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < img->n_scram; i++) {
+        const cl_scram *c = &img->scram[i];
+        proto_user_scram_credential_record r;
+        proto_user_scram_credential_record_init(&r);
+        r.name = proto_str_c(c->user);
+        r.mechanism = c->mechanism;
+        r.salt = (proto_bytes){c->salt, c->salt_len};
+        r.stored_key = (proto_bytes){c->stored_key, c->stored_key_len};
+        r.server_key = (proto_bytes){c->server_key, c->server_key_len};
+        r.iterations = c->iterations;
+        cl_record_frame(&d.b, PROTO_MD_USER_SCRAM_CREDENTIAL_RECORD, 0);
+        proto_user_scram_credential_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    buf_free(&d.b);
 }

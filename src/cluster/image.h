@@ -103,6 +103,16 @@ int64_t cl_next_producer_id(const cl_image *img);
 /* Offset of the last applied record (-1 initially). */
 int64_t cl_image_offset(const cl_image *img);
 void cl_image_set_offset(cl_image *img, int64_t off);
+/* The image written out as metadata records, Kafka's MetadataImage.write
+ * (what a snapshot holds): features (metadata.version first), brokers
+ * (RegisterBrokerRecord v1), topics with their partitions (TopicRecord,
+ * PartitionRecord v0), configs (topic, group, client-metrics and broker,
+ * those the node applies included), client quotas, producer ids, ACLs and
+ * SCRAM credentials. The exact inverse of cl_image_apply: applying the
+ * records in order to an empty image gives an image equal to img (the
+ * offset aside). fn gets each framed record value, borrowed for the call. */
+typedef void (*cl_record_sink)(void *arg, const uint8_t *value, size_t len);
+void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg);
 /* Writes the record value prefix: frame version 1, record type, version;
  * the caller then encodes the record itself (proto_<rec>_encode). */
 void cl_record_frame(buf *b, int16_t type, int16_t version);
