@@ -115,10 +115,13 @@ class Cluster:
                 assert self.procs[n].poll() is None, "node %d exited:\n%s" % (
                     n, self.log(n)[-3000:])
             return all(self.brokers(n) == expect for n in alive)
-        harness.wait_for(ok, timeout, interval=0.2,
-                         what="brokers %s in Metadata of %s: %s" % (
-                             sorted(want), sorted(alive),
-                             {n: self.brokers(n) for n in alive}))
+        try:
+            harness.wait_for(ok, timeout, interval=0.2,
+                             what="brokers %s in Metadata of %s" % (sorted(want), sorted(alive)))
+        except AssertionError as e:
+            raise AssertionError("%s; they list %s\n%s" % (
+                e, {n: self.brokers(n) for n in alive},
+                "\n".join("--- node %d\n%s" % (n, self.log(n)[-4000:]) for n in NODES)))
 
     def controller(self, n):
         return self.metadata(n).controller_id
