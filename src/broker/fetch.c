@@ -388,16 +388,18 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     o->err = err;
     if (!o->log)
         return false;
+    fetch_diverging(fp, o);
     /* A follower's fetch offset is its log end offset (Kafka's
-     * Partition.updateFollowerFetchState): the HW may move. */
-    if (c->replica)
+     * Partition.updateFollowerFetchState), the proof that it holds
+     * everything below, unless its log diverges from ours: then the HW may
+     * move. */
+    if (c->replica && o->div_epoch < 0)
         repl_follower_fetched(brk->repl, p, c->replica_id, fp->fetch_offset);
     o->hw = log_high_watermark(o->log);
     o->lso = c->rq.isolation_level == 1
                  ? txn_lso(brk->txn, o->log) /* txn hook */
                  : log_last_stable_offset(o->log);
     o->start = log_start_offset(o->log);
-    fetch_diverging(fp, o);
     if (o->div_epoch >= 0)
         return false;
     int64_t max_off = c->replica                   ? -1

@@ -23,7 +23,9 @@
 #include "core/uuid.h"
 #include "log/log.h"
 #include "proto/errors.h"
+#include "replica/fetcher.h"
 #include "replica/replica.h"
+#include "txn/txn.h"
 
 #define META_TOPIC "__cluster_metadata"
 
@@ -94,8 +96,46 @@ static void on_dir_failure(void *ctx, int d) {
  * stops. */
 static void repl_shutdown(brk_broker *brk, void *ctx) {
     (void)ctx;
-    if (brk->repl)
+    if (brk->repl) {
+        repl_fetchers_stop(brk->repl);
         repl_purgatory_shutdown(brk->repl);
+    }
+}
+
+/* The replica fetchers' hooks: a follower's producer state follows its log
+ * (src/txn). */
+static void fetched_appended(void *ctx, log_partition *log,
+                             const uint8_t *batches, size_t len) {
+    brk_broker *brk = ctx;
+    if (brk->txn)
+        txn_replicated(brk->txn, log, batches, len);
+}
+
+static void fetched_truncated(void *ctx, log_partition *log) {
+    brk_broker *brk = ctx;
+    if (brk->txn)
+        txn_truncated(brk->txn, log);
+}
+
+/* The replica fetchers (src/replica/fetcher.h), with the replica.* keys. */
+static void fetchers_start(brk_broker *brk) {
+    const brk_config *c = brk->cfg;
+    repl_fetcher_opts o = {
+        .listener = brk_cfg_str(c, BRK_CFG_INTER_BROKER_LISTENER_NAME),
+        .num_fetchers = (int)brk_cfg_i64(c, BRK_CFG_NUM_REPLICA_FETCHERS),
+        .max_bytes = (int32_t)brk_cfg_i64(c, BRK_CFG_REPLICA_FETCH_MAX_BYTES),
+        .min_bytes = (int32_t)brk_cfg_i64(c, BRK_CFG_REPLICA_FETCH_MIN_BYTES),
+        .wait_max_ms =
+            (int32_t)brk_cfg_i64(c, BRK_CFG_REPLICA_FETCH_WAIT_MAX_MS),
+        .response_max_bytes =
+            (int32_t)brk_cfg_i64(c, BRK_CFG_REPLICA_FETCH_RESPONSE_MAX_BYTES),
+        .backoff_ms = brk_cfg_i64(c, BRK_CFG_REPLICA_FETCH_BACKOFF_MS),
+        .socket_timeout_ms = brk_cfg_i64(c, BRK_CFG_REPLICA_SOCKET_TIMEOUT_MS),
+        .appended = fetched_appended,
+        .truncated = fetched_truncated,
+        .ctx = brk,
+    };
+    repl_fetchers_start(brk->repl, brk->loop, brk->image, brk->node_id, &o);
 }
 
 int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
@@ -120,6 +160,8 @@ int brk_storage_open(brk_broker *brk, const char *const *dirs, int n_dirs,
         return -1;
     }
     brk->repl = repl_manager_new(brk->node_id, brk->loop);
+    if (brk->loop)
+        fetchers_start(brk);
     brk_on_shutdown(brk, repl_shutdown, NULL);
     log_manager_on_dir_failure(brk->logs, on_dir_failure, brk);
     brk->meta_log = log_get(brk->logs, META_TOPIC, 0);

@@ -62,9 +62,13 @@ static bool epochs_add(log_partition *part, int32_t epoch, int64_t start) {
         return false;
     if (part->nepochs && part->epochs[part->nepochs - 1].epoch >= epoch)
         return false;
-    /* entries grow in start offset too: a new epoch starts at or after the
-     * previous one (appends only go forward; truncation drops the entries
-     * at or past the new end first) */
+    /* Entries grow in start offset too. A newer epoch may start where an
+     * older one did when that one has no records (a leader that recorded
+     * its epoch at its LEO, then lost leadership before writing): as
+     * Kafka's LeaderEpochFileCache.assign, such entries give way. */
+    while (part->nepochs &&
+           part->epochs[part->nepochs - 1].start_offset >= start)
+        part->nepochs--;
     SL_ASSERT(!part->nepochs ||
               part->epochs[part->nepochs - 1].start_offset < start);
     if (part->nepochs == part->capepochs) {
@@ -87,6 +91,25 @@ bool lg_epochs_assign_batches(log_partition *part, const uint8_t *batches,
         pos += (size_t)batch_size(&h);
     }
     return !added || epochs_write(part);
+}
+
+int16_t log_assign_epoch(log_partition *part, int32_t epoch, int64_t start) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (start != log_end_offset(part) || !epochs_add(part, epoch, start))
+        return KERR_NONE;
+    if (!epochs_write(part)) {
+        lg_poison(part, "leader-epoch-checkpoint");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    return KERR_NONE;
+}
+
+void lg_epochs_clear(log_partition *part) {
+    if (part->nepochs) {
+        part->nepochs = 0;
+        epochs_write(part);
+    }
 }
 
 /* Drops entries at or past end (truncation). */

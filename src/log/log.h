@@ -342,6 +342,12 @@ int16_t log_offset_for_timestamp(log_partition *part, int64_t ts,
 void log_end_offset_for_epoch(log_partition *part, int32_t requested_epoch,
                               int32_t *epoch, int64_t *end_offset);
 int32_t log_latest_epoch(const log_partition *part); /* -1 if none */
+/* A new leader's epoch starts at its log end offset, before it writes
+ * (Kafka's maybeAssignEpochStartOffset): adds (epoch, start) when epoch is
+ * above the latest and start is the LEO; entries of older epochs that start
+ * at or after start (empty epochs) give way. KAFKA_STORAGE_ERROR if the
+ * checkpoint cannot be written. */
+int16_t log_assign_epoch(log_partition *part, int32_t epoch, int64_t start);
 /* The epoch whose range holds offset (ListOffsets leader_epoch); -1. */
 int32_t log_epoch_for_offset(const log_partition *part, int64_t offset);
 
@@ -350,8 +356,15 @@ int32_t log_epoch_for_offset(const log_partition *part, int64_t offset);
 int16_t log_delete_records(log_partition *part, int64_t offset,
                            int64_t *new_log_start);
 
-/* Truncates the log to `offset` (follower divergence, tests). */
+/* Truncates the log to `offset` (follower divergence, tests). An offset at
+ * or past the LEO leaves the records but drops epoch-cache entries that
+ * start at the LEO (an epoch this node began as leader and never wrote, as
+ * Kafka's UnifiedLog.truncateTo). */
 int16_t log_truncate_to(log_partition *part, int64_t offset);
+/* Deletes every segment and starts the log empty at offset (log start, HW
+ * and recovery point there, epoch cache cleared): a follower whose log
+ * ends below the leader's log start (Kafka's truncateFullyAndStartAt). */
+int16_t log_truncate_fully(log_partition *part, int64_t offset);
 
 /* fsync this partition now. */
 int16_t log_flush(log_partition *part);

@@ -318,6 +318,7 @@ bool lg_epochs_assign_batches(log_partition *part, const uint8_t *batches,
                               size_t len);
 void lg_epochs_truncate_end(log_partition *part, int64_t end);
 void lg_epochs_truncate_start(log_partition *part, int64_t start);
+void lg_epochs_clear(log_partition *part);
 
 /* ---- flusher.c */
 /* The directories the next flush of part needs (invariant 7): handed to

@@ -173,8 +173,10 @@ int16_t log_delete_records(log_partition *part, int64_t offset,
 int16_t log_truncate_to(log_partition *part, int64_t offset) {
     if (part->failed)
         return KERR_KAFKA_STORAGE_ERROR;
-    if (offset >= log_end_offset(part))
+    if (offset >= log_end_offset(part)) {
+        lg_epochs_truncate_end(part, log_end_offset(part));
         return KERR_NONE;
+    }
     if (offset < part->log_start)
         offset = part->log_start;
     /* The recovery-point checkpoint must not name an offset past the new
@@ -225,5 +227,31 @@ int16_t log_truncate_to(log_partition *part, int64_t offset) {
     if (part->recovery_point > leo)
         part->recovery_point = leo;
     lg_epochs_truncate_end(part, leo);
+    return KERR_NONE;
+}
+
+int16_t log_truncate_fully(log_partition *part, int64_t offset) {
+    if (part->failed)
+        return KERR_KAFKA_STORAGE_ERROR;
+    /* The checkpoints first name nothing below offset as clean or kept. */
+    part->recovery_point = offset;
+    part->log_start = offset;
+    part->hw = offset;
+    if (!lg_checkpoint_write(part->mgr, part->dir_index, 0)) {
+        lg_poison(part, "recovery-point checkpoint");
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    while (part->nsegs > 0) {
+        log_segment *s = lg_active(part);
+        lg_seg_close(s);
+        lg_seg_delete_files(part, s->base);
+        free(s);
+        part->nsegs--;
+    }
+    if (!lg_add_new_segment(part, offset))
+        return KERR_KAFKA_STORAGE_ERROR;
+    part->gen++;
+    lg_epochs_clear(part);
+    SL_ASSERT(log_end_offset(part) == offset && part->log_start == offset);
     return KERR_NONE;
 }

@@ -12,12 +12,15 @@
  */
 #include "replica/replica.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "proto/errors.h"
+#include "replica/internal.h"
 
 /* ---- records ------------------------------------------------------------- */
 
@@ -31,6 +34,7 @@ typedef struct repl_replica {
     repl_key key;
     log_partition *log;
     repl_role role;
+    int32_t leader; /* -1: none */
     int32_t leader_epoch;
     int32_t n_isr;
     int32_t *isr;
@@ -67,6 +71,7 @@ struct repl_manager {
     size_t n_wbuckets, n_watch;
     repl_op *ops; /* all entries */
     size_t n_ops;
+    repl_fetchers *fetchers; /* fetcher.c; NULL until started */
 };
 
 static uint64_t key_hash(const repl_key *k) {
@@ -110,6 +115,7 @@ void repl_manager_free(repl_manager *m) {
     if (!m)
         return;
     SL_ASSERT(m->n_ops == 0); /* repl_purgatory_shutdown first */
+    repl_fetchers_stop(m);
     for (size_t i = 0; i < m->n_buckets; i++)
         for (repl_replica *r = m->buckets[i], *nx; r; r = nx) {
             nx = r->next;
@@ -158,6 +164,7 @@ static repl_replica *find_or_add(repl_manager *m, const repl_key *k) {
     r = xcalloc(1, sizeof *r);
     r->key = *k;
     r->leader_epoch = -1;
+    r->leader = -1;
     size_t h = key_hash(k) % m->n_buckets;
     r->next = m->buckets[h];
     m->buckets[h] = r;
@@ -202,10 +209,14 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log) {
     if (log)
         r->log = log;
     repl_role was = r->role;
+    int32_t was_leader = r->leader, was_epoch = r->leader_epoch;
     r->role = !r->log                   ? REPL_ROLE_NONE
               : p->leader == m->node_id ? REPL_ROLE_LEADER
                                         : REPL_ROLE_FOLLOWER;
+    r->leader = p->leader;
     r->leader_epoch = p->leader_epoch;
+    bool new_term = was != r->role || was_leader != r->leader ||
+                    was_epoch != r->leader_epoch;
     r->isr = xrealloc(r->isr, sizeof *r->isr * (size_t)(p->n_isr + 1));
     r->n_isr = p->n_isr;
     if (p->n_isr > 0)
@@ -223,6 +234,21 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log) {
     free(r->followers);
     r->followers = fs;
     r->n_followers = nf;
+    if (new_term && r->role == REPL_ROLE_LEADER) {
+        /* Kafka's makeLeader: what the followers had fetched under an
+         * older epoch proves nothing now (they may have diverged), and
+         * the new epoch starts at the LEO before anything is written. */
+        for (int32_t i = 0; i < nf; i++)
+            fs[i].leo = -1;
+        if (log_assign_epoch(r->log, r->leader_epoch, log_end_offset(r->log)) ==
+            KERR_NONE)
+            SL_INFO("replica",
+                    "%s-%d: leader at epoch %d, epoch start offset %" PRId64,
+                    log_topic(r->log), log_partition_id(r->log),
+                    r->leader_epoch, log_end_offset(r->log));
+    }
+    if (new_term && m->fetchers)
+        rf_partition_changed(m->fetchers, &k);
     bool moved = hw_maybe_advance(m, r);
     if (moved || was != r->role)
         repl_purgatory_check(m, &k);
@@ -231,6 +257,8 @@ void repl_update(repl_manager *m, const cl_partition *p, log_partition *log) {
 log_partition *repl_remove(repl_manager *m, const cl_partition *p) {
     repl_key k = repl_key_of(p);
     repl_purgatory_poke(m, k.topic_id, k.partition);
+    if (m->fetchers)
+        rf_partition_removed(m->fetchers, &k);
     size_t h = key_hash(&k) % m->n_buckets;
     for (repl_replica **pp = &m->buckets[h]; *pp; pp = &(*pp)->next)
         if (key_eq(&(*pp)->key, &k)) {
@@ -306,6 +334,87 @@ void repl_follower_fetched(repl_manager *m, const cl_partition *p,
             r->followers[i].leo = SL_MAX(r->followers[i].leo, leo);
     if (hw_maybe_advance(m, r))
         repl_purgatory_check(m, &k);
+}
+
+/* ---- the follower side (fetcher.c) ---------------------------------------
+ */
+
+bool repl_info_of(const repl_manager *m, const repl_key *k, repl_info *out) {
+    repl_replica *r = find(m, k);
+    if (!r)
+        return false;
+    out->log = r->log;
+    out->role = r->role;
+    out->leader = r->leader;
+    out->leader_epoch = r->leader_epoch;
+    return true;
+}
+
+static repl_replica *follower(const repl_manager *m, const repl_key *k) {
+    repl_replica *r = find(m, k);
+    return r && r->log && r->role == REPL_ROLE_FOLLOWER ? r : NULL;
+}
+
+int16_t repl_follower_append(repl_manager *m, const repl_key *k,
+                             int32_t leader_epoch, uint8_t *records, size_t len,
+                             log_append_info *info) {
+    repl_replica *r = follower(m, k);
+    memset(info, 0, sizeof *info);
+    if (!r)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    if (r->leader_epoch != leader_epoch)
+        return KERR_FENCED_LEADER_EPOCH;
+    if (log_is_failed(r->log))
+        return KERR_KAFKA_STORAGE_ERROR;
+    int16_t err = log_append_checked(r->log, records, len, r->leader_epoch,
+                                     (int)REPL_ORIGIN_REPLICATION, NULL, info);
+    if (!err)
+        repl_purgatory_check(m, k); /* the LEO moved */
+    return err;
+}
+
+/* Invariant 1, follower side: the HW is the leader's, capped at the own
+ * LEO, and moves only forward here (truncation may lower it). */
+void repl_follower_set_hw(repl_manager *m, const repl_key *k,
+                          int64_t leader_hw) {
+    repl_replica *r = follower(m, k);
+    if (!r || log_is_failed(r->log))
+        return;
+    int64_t cand = SL_MIN(leader_hw, log_end_offset(r->log));
+    int64_t old = log_high_watermark(r->log);
+    if (cand <= old)
+        return;
+    log_set_high_watermark(r->log, cand);
+    SL_ASSERT(log_high_watermark(r->log) == cand);
+    repl_purgatory_check(m, k);
+}
+
+int16_t repl_follower_truncate(repl_manager *m, const repl_key *k,
+                               int64_t offset) {
+    repl_replica *r = follower(m, k);
+    if (!r)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    int16_t err = log_truncate_to(r->log, offset);
+    SL_ASSERT(err || log_end_offset(r->log) <=
+                         SL_MAX(offset, log_start_offset(r->log)));
+    SL_ASSERT(err || log_high_watermark(r->log) <= log_end_offset(r->log));
+    return err;
+}
+
+int16_t repl_follower_truncate_fully(repl_manager *m, const repl_key *k,
+                                     int64_t offset) {
+    repl_replica *r = follower(m, k);
+    if (!r)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    return log_truncate_fully(r->log, offset);
+}
+
+repl_fetchers *repl_manager_fetchers(const repl_manager *m) {
+    return m->fetchers;
+}
+
+void repl_manager_set_fetchers(repl_manager *m, repl_fetchers *fs) {
+    m->fetchers = fs;
 }
 
 /* ---- append --------------------------------------------------------------

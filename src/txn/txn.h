@@ -68,6 +68,15 @@ int txn_produce_check(txn_node *tn, log_partition *log,
 void txn_produce_appended(txn_node *tn, log_partition *log,
                           const log_batch_header *h, int64_t base_offset);
 
+/* A follower appended replicated batches [batches, len) (whole, as the
+ * leader wrote them): the producer state follows, as Kafka's follower
+ * updates its ProducerStateManager per batch. */
+void txn_replicated(txn_node *tn, log_partition *log, const uint8_t *batches,
+                    size_t len);
+/* A follower truncated log: its producer state is rebuilt on next use (from
+ * the newest snapshot at or below the new end, and the log). */
+void txn_truncated(txn_node *tn, log_partition *log);
+
 /* ---- fetch / list offsets hooks
  * -------------------------------------------------- */
 /* Last stable offset: min(HW, first offset of the oldest open transaction). */

@@ -350,6 +350,48 @@ void txn_produce_appended(txn_node *tn, log_partition *log,
     ps_update(&r->ps, &hh);
 }
 
+/* The record of log if it is loaded (none is loaded here). */
+static part_rec *rec_peek(txn_node *t, log_partition *log) {
+    uint8_t id[16];
+    log_topic_id(log, id);
+    for (part_rec *r = t->buckets[bucket_of(log)]; r; r = r->next)
+        if (r->log == log && !memcmp(r->topic_id, id, 16))
+            return r;
+    return NULL;
+}
+
+void txn_replicated(txn_node *tn, log_partition *log, const uint8_t *batches,
+                    size_t len) {
+    part_rec *r = rec_peek(tn, log);
+    if (!r)
+        return; /* loaded from the log (with these batches) on first use */
+    for (size_t pos = 0; pos < len;) {
+        log_batch_header h;
+        if (!batch_parse_header(batches + pos, len - pos, &h))
+            break;
+        if (h.producer_id >= 0) {
+            ps_aborted ab;
+            int before_n = r->ps.n_aborted;
+            if (ps_replay_batch(&r->ps, batches + pos, &h, &ab) &&
+                r->ps.n_aborted > before_n)
+                ps_txnindex_append(log_partition_io(r->log), r->dir, &ab);
+        }
+        pos += (size_t)batch_size(&h);
+    }
+    r->seg_count = log_segment_count(log);
+}
+
+void txn_truncated(txn_node *tn, log_partition *log) {
+    size_t b = bucket_of(log);
+    for (part_rec **pp = &tn->buckets[b]; *pp; pp = &(*pp)->next)
+        if ((*pp)->log == log) {
+            part_rec *r = *pp;
+            *pp = r->next;
+            rec_free(r);
+            return;
+        }
+}
+
 /* ---- fetch
  * -------------------------------------------------------------------------- */
 

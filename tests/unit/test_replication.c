@@ -1,0 +1,324 @@
+/* replica/fetcher: the replication data path with three nodes in one
+ * process. Each node's image gets the same RegisterBrokerRecords for
+ * brokers 1, 2, 3 (their real ports) and a topic whose one partition has
+ * replicas [1,2,3]; the followers' fetchers copy the leader's log.
+ *  1. acks=all on the leader completes once both followers fetched past the
+ *     batch; the three logs hold the same bytes; every HW reaches the end.
+ *  2. Leadership moves to node 2 (epoch 1) while node 1, not yet told,
+ *     takes two more records at epoch 0 (acks=1, never committed); node 2
+ *     writes one at epoch 1. When node 1 learns it follows node 2 it
+ *     truncates at the diverging epoch: again three identical logs, and the
+ *     leader-epoch caches agree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "broker/node.h"
+#include "cluster/image.h"
+#include "core/buf.h"
+#include "core/util.h"
+#include "log/batch.h"
+#include "net/client.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+#include "replica/fetcher.h"
+#include "replica/replica.h"
+#include "test.h"
+#include "../sim/wire_req.h"
+
+#define N 3
+#define TOPIC "repl-test"
+
+static const uint8_t TOPIC_ID[16] = {0x52, 0x45, 0x50, 0x4c, 1, 2,  3,  4,
+                                     5,    6,    7,    8,    9, 10, 11, 12};
+
+static brk_node *make_node(int id) {
+    char a_id[64], a_dirs[512];
+    snprintf(a_id, sizeof a_id, "node.id=%d", id);
+    snprintf(a_dirs, sizeof a_dirs, "log.dirs=%s/r%d", test_tmpdir(), id);
+    char *argv[] = {"server",
+                    "--override",
+                    a_id,
+                    "--override",
+                    a_dirs,
+                    "--override",
+                    "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://"
+                    "127.0.0.1:0",
+                    "--override",
+                    "replica.fetch.wait.max.ms=20",
+                    "--override",
+                    "replica.fetch.backoff.ms=20",
+                    NULL};
+    char *envp[] = {NULL};
+    brk_config cfg;
+    char err[1024];
+    if (brk_load_config(&cfg, 11, argv, envp, err, sizeof err) < 0) {
+        test_fail(__FILE__, __LINE__, "config: %s", err);
+        brk_config_free(&cfg);
+        return NULL;
+    }
+    brk_node *n = brk_node_new(&cfg, NULL);
+    brk_config_free(&cfg);
+    return n;
+}
+
+typedef struct world {
+    brk_node *nodes[N];
+    net_loop *cli;
+    net_client *cl[N];
+    int up, done;
+    int16_t produce_err;
+    int64_t base_offset;
+} world;
+
+static void pump_once(world *w) {
+    for (int i = 0; i < N; i++)
+        if (w->nodes[i])
+            brk_node_poll(w->nodes[i], 0);
+    net_loop_poll(w->cli, 1);
+}
+
+static bool pump(world *w, int *counter, int want) {
+    for (int pass = 0; pass < 5000 && *counter < want; pass++)
+        pump_once(w);
+    return *counter >= want;
+}
+
+static void on_state(net_client *c, bool up, void *ctx) {
+    SL_UNUSED(c);
+    if (up)
+        ((world *)ctx)->up++;
+}
+
+static void on_produced(net_client *c, const net_client_result *r, void *ctx) {
+    SL_UNUSED(c);
+    world *w = ctx;
+    w->produce_err = -1;
+    if (r->err == NET_CLIENT_OK) {
+        const proto_produce_response *rs = r->resp;
+        if (rs->responses.n == 1 && rs->responses.v[0].partition_responses.n) {
+            w->produce_err =
+                rs->responses.v[0].partition_responses.v[0].error_code;
+            w->base_offset =
+                rs->responses.v[0].partition_responses.v[0].base_offset;
+        }
+    }
+    w->done++;
+}
+
+static int16_t produce(world *w, int node, int16_t acks, const char *tag,
+                       int count) {
+    batch_builder b;
+    batch_builder_init(&b, 0, 0);
+    for (int k = 0; k < count; k++) {
+        char v[32];
+        int len = snprintf(v, sizeof v, "%s-%d", tag, k);
+        batch_builder_add(&b, 1700000000000LL, NULL, -1, v, len, NULL, 0);
+    }
+    buf rec;
+    buf_init(&rec, 256);
+    CHECK_EQ(batch_builder_finish(&b, &rec), KERR_NONE);
+    batch_builder_free(&b);
+    w->done = 0;
+    CHECK(wire_send_produce(w->cl[node], 12, TOPIC, 0, acks, 10000, &rec,
+                            on_produced, w) > 0);
+    buf_free(&rec);
+    CHECK(pump(w, &w->done, 1));
+    return w->produce_err;
+}
+
+static void apply(brk_node *n, const buf *v) {
+    CHECK(cl_image_apply(brk_node_broker(n)->image, v->data, v->len));
+}
+
+static void register_broker(world *w, int on, int id) {
+    proto_register_broker_record r;
+    proto_register_broker_record_init(&r);
+    r.broker_id = id;
+    r.incarnation_id.b[0] = (uint8_t)id;
+    r.broker_epoch = 100 + id;
+    proto_register_broker_record_broker_endpoint ep;
+    memset(&ep, 0, sizeof ep);
+    ep.name = proto_str_c("PLAINTEXT");
+    ep.host = proto_str_c("127.0.0.1");
+    ep.port = (uint16_t)brk_node_port(w->nodes[id - 1], "PLAINTEXT");
+    r.end_points.n = 1;
+    r.end_points.v = &ep;
+    r.rack = PROTO_STR_NULL;
+    r.fenced = false;
+    buf v;
+    buf_init(&v, 128);
+    cl_record_frame(&v, PROTO_MD_REGISTER_BROKER_RECORD, 1);
+    proto_register_broker_record_encode(&v, 1, &r);
+    apply(w->nodes[on], &v);
+    buf_free(&v);
+}
+
+static void topic_record(brk_node *n) {
+    proto_topic_record r;
+    proto_topic_record_init(&r);
+    r.name = proto_str_c(TOPIC);
+    memcpy(r.topic_id.b, TOPIC_ID, 16);
+    buf v;
+    buf_init(&v, 64);
+    cl_record_frame(&v, PROTO_MD_TOPIC_RECORD, 0);
+    proto_topic_record_encode(&v, 0, &r);
+    apply(n, &v);
+    buf_free(&v);
+}
+
+static void partition_record(brk_node *n, int32_t leader, int32_t epoch) {
+    int32_t reps[N] = {1, 2, 3};
+    proto_partition_record r;
+    proto_partition_record_init(&r);
+    r.partition_id = 0;
+    memcpy(r.topic_id.b, TOPIC_ID, 16);
+    r.replicas.n = N;
+    r.replicas.v = reps;
+    r.isr.n = N;
+    r.isr.v = reps;
+    r.removing_replicas.n = 0;
+    r.adding_replicas.n = 0;
+    r.leader = leader;
+    r.leader_epoch = epoch;
+    r.partition_epoch = epoch;
+    buf v;
+    buf_init(&v, 64);
+    cl_record_frame(&v, PROTO_MD_PARTITION_RECORD, 0);
+    proto_partition_record_encode(&v, 0, &r);
+    apply(n, &v);
+    buf_free(&v);
+}
+
+static log_partition *plog(world *w, int i) {
+    return log_get(brk_node_broker(w->nodes[i])->logs, TOPIC, 0);
+}
+
+/* The log's bytes from offset 0 (one segment: small logs). */
+static size_t log_bytes(log_partition *log, uint8_t *out, size_t cap) {
+    log_read_result r;
+    if (log_read(log, log_start_offset(log), (int32_t)cap, -1, false, &r) ||
+        r.len <= 0) {
+        log_read_release(&r);
+        return 0;
+    }
+    size_t n = (size_t)r.len;
+    CHECK_EQ(log_read_pread(&r, out, n, r.file_pos), (ssize_t)n);
+    log_read_release(&r);
+    return n;
+}
+
+/* Pumps until every node's log ends at leo with its HW there too. */
+static bool converge(world *w, int64_t leo) {
+    for (int pass = 0; pass < 5000; pass++) {
+        bool ok = true;
+        for (int i = 0; i < N && ok; i++) {
+            log_partition *l = plog(w, i);
+            ok = l && log_end_offset(l) == leo && log_high_watermark(l) == leo;
+        }
+        if (ok)
+            return true;
+        pump_once(w);
+    }
+    return false;
+}
+
+static void check_identical(world *w) {
+    static uint8_t a[1 << 16], b[1 << 16];
+    size_t na = log_bytes(plog(w, 0), a, sizeof a);
+    CHECK(na > 0);
+    for (int i = 1; i < N; i++) {
+        size_t nb = log_bytes(plog(w, i), b, sizeof b);
+        CHECK_EQ(nb, na);
+        CHECK(nb == na && !memcmp(a, b, na));
+        CHECK_EQ(log_latest_epoch(plog(w, i)), log_latest_epoch(plog(w, 0)));
+    }
+}
+
+TEST(replication_three_nodes_follow_truncate_on_divergence) {
+    world w = {0};
+    char err[1024];
+    for (int i = 0; i < N; i++) {
+        w.nodes[i] = make_node(i + 1);
+        if (!w.nodes[i])
+            return;
+        if (brk_node_start(w.nodes[i], err, sizeof err) < 0) {
+            test_fail(__FILE__, __LINE__, "node %d: %s", i + 1, err);
+            return;
+        }
+    }
+    /* the same brokers and the same topic in every image */
+    for (int i = 0; i < N; i++) {
+        for (int id = 1; id <= N; id++)
+            if (id != i + 1)
+                register_broker(&w, i, id);
+        topic_record(w.nodes[i]);
+        partition_record(w.nodes[i], 1, 0);
+    }
+    for (int i = 0; i < N; i++)
+        CHECK(plog(&w, i) != NULL);
+    CHECK(repl_is_leader(
+        brk_node_broker(w.nodes[0])->repl,
+        cl_topic_find_id(brk_node_broker(w.nodes[0])->image, TOPIC_ID)
+            ->parts[0]));
+    w.cli = net_loop_new();
+    for (int i = 0; i < N; i++) {
+        net_client_opts o = {.host = "127.0.0.1",
+                             .port = brk_node_port(w.nodes[i], "PLAINTEXT"),
+                             .client_id = "test-repl",
+                             .on_state = on_state,
+                             .ctx = &w};
+        w.cl[i] = net_client_new(w.cli, &o);
+    }
+    CHECK(pump(&w, &w.up, N));
+
+    /* 1. acks=all: answered once the followers have the batch */
+    CHECK_EQ(produce(&w, 0, -1, "a", 3), KERR_NONE);
+    CHECK_EQ(w.base_offset, 0);
+    CHECK_EQ(log_high_watermark(plog(&w, 0)), 3);
+    for (int i = 1; i < N; i++)
+        CHECK_EQ(log_end_offset(plog(&w, i)), 3);
+    CHECK_EQ(produce(&w, 0, -1, "b", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 3);
+    CHECK(converge(&w, 5));
+    check_identical(&w);
+    repl_fetcher_stats st;
+    repl_fetchers_stats(brk_node_broker(w.nodes[1])->repl, &st);
+    CHECK_EQ(st.fetchers, 1);
+    CHECK_EQ(st.partitions, 1);
+    repl_fetchers_stats(brk_node_broker(w.nodes[0])->repl, &st);
+    CHECK_EQ(st.fetchers, 0); /* the leader fetches nothing */
+
+    /* 2. node 2 leads at epoch 1 (nodes 2 and 3 know it first) */
+    partition_record(w.nodes[1], 2, 1);
+    partition_record(w.nodes[2], 2, 1);
+    for (int pass = 0; pass < 50; pass++)
+        pump_once(&w);
+    CHECK_EQ(log_latest_epoch(plog(&w, 1)), 1); /* epoch begun at LEO 5 */
+    /* node 1 still thinks it leads: two records nobody will fetch */
+    CHECK_EQ(produce(&w, 0, 1, "stale", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 5);
+    CHECK_EQ(log_end_offset(plog(&w, 0)), 7);
+    CHECK_EQ(produce(&w, 1, 1, "new", 1), KERR_NONE);
+    CHECK_EQ(w.base_offset, 5);
+    /* node 1 learns: follower of node 2, truncates to 5, then fetches */
+    partition_record(w.nodes[0], 2, 1);
+    CHECK(converge(&w, 6));
+    check_identical(&w);
+    repl_fetchers_stats(brk_node_broker(w.nodes[0])->repl, &st);
+    CHECK(st.truncations >= 1);
+    CHECK_EQ(log_epoch_for_offset(plog(&w, 0), 5), 1);
+
+    /* 3. acks=all on the new leader still needs both followers */
+    CHECK_EQ(produce(&w, 1, -1, "c", 1), KERR_NONE);
+    CHECK_EQ(w.base_offset, 6);
+    CHECK(converge(&w, 7));
+    check_identical(&w);
+
+    for (int i = 0; i < N; i++)
+        net_client_free(w.cl[i]);
+    net_loop_free(w.cli);
+    for (int i = 0; i < N; i++)
+        brk_node_free(w.nodes[i]);
+}
