@@ -66,7 +66,7 @@ SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 ALIASES  := $(shell cat src/tools/aliases.txt 2>/dev/null)
 
-.PHONY: all broker deps run test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
+.PHONY: all broker deps run cluster cluster-stop test unit test-unit raft-sim raft-sim-long test-integration test-kafka asan fuzz \
         fuzz-smoke proto format lint bench clean venv sim sim-sweep
 
 all: $(BUILD)/sluice $(BUILD)/sluice-tools aliases
@@ -160,6 +160,13 @@ sim-sweep: $(BUILD)/sim
 run: all
 	mkdir -p sluice-data
 	$(BUILD)/sluice server
+
+# A local three-node cluster (README: "A three-node cluster on one machine").
+cluster: all
+	scripts/cluster.sh start
+
+cluster-stop:
+	scripts/cluster.sh stop
 
 unit test-unit: $(BUILD)/test_unit
 	$(BUILD)/test_unit

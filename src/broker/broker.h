@@ -121,6 +121,8 @@ typedef struct brk_broker {
     struct brk_cleaner *cleaner; /* log_cleaner.c; NULL when disabled */
     struct brk_fetch_sessions *fetch_sessions; /* fetch.c; NULL until the
                                                   first session */
+    struct brk_forward *forward; /* forward.c: clients to the controllers;
+                                    NULL until the first forward */
 } brk_broker;
 
 /* ---- requests
@@ -160,6 +162,11 @@ typedef struct brk_req {
     net_conn *conn_;
     net_slot *slot_;
     bool completed_;
+    /* An Envelope's embedded request (forward.c): its framed response goes
+     * to parent_done_(parent_, ...) instead of a connection slot. */
+    struct brk_req *parent_;
+    void (*parent_done_)(struct brk_req *parent, const uint8_t *resp,
+                         size_t len);
 } brk_req;
 
 typedef brk_status (*brk_handler_fn)(brk_req *req);

@@ -182,11 +182,12 @@ static fs_part *session_part(fetch_session *s, const char *topic,
 typedef struct fetch_ctx {
     brk_req *req;
     proto_fetch_request rq;
-    bool by_id;         /* v13+ */
-    bool replica;       /* from a broker (reads to LEO) */
-    int32_t replica_id; /* that broker */
-    bool bad_replica;   /* replica id not a broker */
-    int32_t session_id; /* in the response */
+    bool by_id;            /* v13+ */
+    bool replica;          /* from a broker (reads to LEO) */
+    int32_t replica_id;    /* that broker */
+    int64_t replica_epoch; /* its broker epoch (ReplicaState, v15+), or -1 */
+    bool bad_replica;      /* replica id not a broker */
+    int32_t session_id;    /* in the response */
     int16_t top_error;
     bool incremental;
     /* the partitions to consider, flattened */
@@ -368,6 +369,25 @@ static void fetch_diverging(const fs_part *fp, out_part *o) {
     }
 }
 
+/* A follower's fetch of p (Kafka's Partition.followerReplicaOrThrow and
+ * Replica.updateFetchStateOrThrow): a broker that is not a replica of p gets
+ * UNKNOWN_LEADER_EPOCH (NOT_LEADER_OR_FOLLOWER without a leader epoch in the
+ * request), one whose ReplicaState names an older broker epoch than its
+ * registration NOT_LEADER_OR_FOLLOWER. */
+static int16_t follower_check(const fetch_ctx *c, const cl_partition *p,
+                              const fs_part *fp) {
+    bool replica = false;
+    for (int32_t i = 0; i < p->n_replicas && !replica; i++)
+        replica = p->replicas[i] == c->replica_id;
+    if (!replica)
+        return fp->current_leader_epoch >= 0 ? KERR_UNKNOWN_LEADER_EPOCH
+                                             : KERR_NOT_LEADER_OR_FOLLOWER;
+    const cl_broker *b = cl_broker_find(c->req->brk->image, c->replica_id);
+    if (c->replica_epoch != -1 && b && b->epoch > c->replica_epoch)
+        return KERR_NOT_LEADER_OR_FOLLOWER;
+    return KERR_NONE;
+}
+
 /* Resolves and reads one partition into o; returns true if it returned
  * records. */
 static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
@@ -385,7 +405,11 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
         err = KERR_NOT_LEADER_OR_FOLLOWER;
     else
         o->log = resolve(brk, fp, c->by_id, c->req->api_version, &p, &err);
+    if (!err && c->replica)
+        err = follower_check(c, p, fp);
     o->err = err;
+    if (err)
+        o->log = NULL;
     if (!o->log)
         return false;
     fetch_diverging(fp, o);
@@ -615,6 +639,8 @@ static bool fetch_decode(brk_req *req, fetch_ctx *c) {
     if (replica_id >= 0) {
         c->replica = true;
         c->replica_id = replica_id;
+        c->replica_epoch =
+            req->api_version >= 15 ? c->rq.replica_state.replica_epoch : -1;
         c->bad_replica = !cl_broker_find(brk->image, replica_id) ||
                          replica_id == brk->node_id;
     }

@@ -15,7 +15,6 @@
 #include "controller/records.h"
 #include "core/arena.h"
 #include "core/buf.h"
-#include "net/client.h"
 #include "proto/proto.h"
 
 /* server.c */
@@ -146,18 +145,10 @@ void brk_lm_controller_changed(brk_broker *brk);
  * done(brk, ctx), at once when there is nothing to do. */
 void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
                      void *ctx);
-/* Sends req (a proto_<api>_request *) to the active controller's
- * controller listener over this broker's connection to it: true when sent
- * (cb then runs exactly once, as net_client_send's), false when there is
- * no ready connection (cb not called). Until brokers forward admin
- * requests with Envelope, DescribeQuorum on a follower goes this way. */
-bool brk_lm_forward(brk_broker *brk, int16_t api_key, int16_t max_version,
-                    const void *req, net_client_cb cb, void *ctx);
 /* The node id Metadata and DescribeCluster name as the controller: in a
  * quorum the active controller's (the Raft leader) when its broker is
- * registered and unfenced, so admin clients send their controller requests
- * where they can be served (brokers do not forward them yet); else this
- * node. */
+ * registered and unfenced (Kafka names a random live broker, which then
+ * forwards; naming the active one spares the hop); else this node. */
 int32_t brk_active_controller(brk_broker *brk);
 
 /* coordinators.c: the group and transaction coordinators' state and
@@ -182,5 +173,31 @@ int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen);
 int brk_quorum_start(brk_broker *brk, char *err, size_t errlen);
 /* After the controller is gone (brk_cluster_stop). */
 void brk_quorum_free(brk_broker *brk);
+
+/* forward.c: requests for the active controller (Kafka's ForwardingManager
+ * and ControllerApis' Envelope). On a broker listener, a request Kafka
+ * forwards (ApiKeys.forwardable) goes to the active controller in an
+ * Envelope when that is another node; true when taken (it completes
+ * later), false when the local handler must answer (this node is the
+ * active controller, none is known, a single node). */
+bool brk_forward_request(brk_req *req);
+/* Closes the forwarding clients; what is in flight completes with no
+ * response (shutdown). */
+void brk_forward_free(brk_broker *brk);
+
+/* server.c, for forward.c: runs req's handler and completes it unless
+ * deferred (after a failed forward). */
+brk_status brk_req_run_local(brk_req *req);
+/* Runs an embedded request (Envelope's RequestData: header and body) on
+ * this node, as if it had come on parent's connection; its response
+ * (header and body) or NULL goes to done(parent, ...), maybe before this
+ * returns. KERR_NONE, or the Envelope error when it cannot run
+ * (INVALID_REQUEST: an api allowed() refuses or this node lacks;
+ * UNSUPPORTED_VERSION: an unparsable header or a version it does not
+ * serve, as Kafka's EnvelopeUtils answers). */
+int16_t brk_dispatch_embedded(brk_req *parent, const uint8_t *frame, size_t len,
+                              bool (*allowed)(int16_t api_key),
+                              void (*done)(brk_req *parent, const uint8_t *resp,
+                                           size_t len));
 
 #endif

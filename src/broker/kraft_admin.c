@@ -423,24 +423,6 @@ static brk_status describe_quorum_raft(brk_req *req,
     return BRK_DONE;
 }
 
-/* A follower asks the leader (Kafka's brokers forward DescribeQuorum to
- * the active controller); without an answer it answers itself
- * (NOT_LEADER_OR_FOLLOWER). */
-static void describe_quorum_forwarded(net_client *c,
-                                      const net_client_result *res, void *ctx) {
-    (void)c;
-    brk_req *req = ctx;
-    if (res->err != NET_CLIENT_OK) {
-        proto_describe_quorum_response rs;
-        proto_describe_quorum_response_init(&rs);
-        describe_quorum_raft(req, &rs);
-    } else {
-        proto_describe_quorum_response_encode(brk_resp_buf(req),
-                                              req->api_version, res->resp);
-    }
-    brk_req_complete(req, BRK_DONE);
-}
-
 brk_status brk_handle_describe_quorum(brk_req *req) {
     proto_describe_quorum_request rq;
     if (proto_describe_quorum_request_decode(&req->body, req->arena,
@@ -461,15 +443,8 @@ brk_status brk_handle_describe_quorum(brk_req *req) {
                                               req->api_version, &rs);
         return BRK_DONE;
     }
-    if (brk->quorum) {
-        raft_info in;
-        raft_get_info(raft_node_core(brk->quorum), &in);
-        if (in.role != RAFT_LEADER && in.leader_id >= 0 &&
-            brk_lm_forward(brk, PROTO_API_DESCRIBE_QUORUM, req->api_version,
-                           &rq, describe_quorum_forwarded, req))
-            return BRK_DEFER;
+    if (brk->quorum)
         return describe_quorum_raft(req, &rs);
-    }
     /* One voter, the leader (this node), always caught up; epoch 1 is
      * the epoch a fresh single-node KRaft quorum elects itself with. */
     int64_t leo = cl_image_offset(brk->image) + 1;

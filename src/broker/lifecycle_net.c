@@ -471,18 +471,7 @@ void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
     lm_arm(lm);
 }
 
-/* ---- requests for the active controller ---- */
-
-bool brk_lm_forward(brk_broker *brk, int16_t api_key, int16_t max_version,
-                    const void *req, net_client_cb cb, void *ctx) {
-    brk_lm *lm = brk->lm;
-    if (!lm || lm->m.state == BLM_SHUTTING_DOWN)
-        return false;
-    net_client *c = controller(lm);
-    if (!c || !net_client_ready(c))
-        return false;
-    return net_client_send(c, api_key, max_version, req, cb, ctx) > 0;
-}
+/* ---- the controller clients are told about ---- */
 
 int32_t brk_active_controller(brk_broker *brk) {
     if (!brk->quorum)

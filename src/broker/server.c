@@ -126,6 +126,8 @@ bool brk_resp_file(brk_req *req, int fd, off_t off, size_t len) {
 }
 
 bool brk_req_orphan(const brk_req *req) {
+    if (req->parent_)
+        return brk_req_orphan(req->parent_);
     return !req->slot_ || net_slot_orphan(req->slot_);
 }
 
@@ -142,10 +144,38 @@ static void req_free(brk_req *req) {
     free(box);
 }
 
+/* An embedded request's response (header + body, no size) to its parent;
+ * NULL when there is none. The forwarded apis answer from memory: a file
+ * range in the chain (Fetch only) counts as no response. */
+static void req_finish_embedded(brk_req *req, brk_status st) {
+    brk_req *parent = req->parent_;
+    void (*done)(brk_req *, const uint8_t *, size_t) = req->parent_done_;
+    buf out;
+    buf_init(&out, 256);
+    bool ok = st != BRK_NO_RESPONSE;
+    if (ok) {
+        proto_response_header_encode(&out, req->api_key, req->api_version,
+                                     req->correlation_id);
+        for (const net_chunk *k = req->resp.head; k && ok; k = k->next) {
+            if (k->kind == NET_CHUNK_MEM)
+                buf_put(&out, k->mem.data, k->mem.len);
+            else
+                ok = false;
+        }
+    }
+    req_free(req);
+    done(parent, ok ? out.data : NULL, ok ? out.len : 0);
+    buf_free(&out);
+}
+
 /* Frames the response (size + header + body chain) and fills the slot. */
 static void req_finish(brk_req *req, brk_status st) {
     SL_ASSERT(!req->completed_);
     req->completed_ = true;
+    if (req->parent_) {
+        req_finish_embedded(req, st);
+        return;
+    }
     net_chain out;
     net_chain_init(&out);
     if (st != BRK_NO_RESPONSE) {
@@ -271,6 +301,12 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_finish(req, BRK_NO_RESPONSE);
         return false;
     }
+    /* Requests Kafka's brokers forward to the active controller
+     * (KafkaApis.forwardToController) go there in an Envelope when another
+     * node is the active controller (forward.c); the local handler answers
+     * when none is known or it cannot be reached. */
+    if (!ctl && !borrowed && brk_forward_request(req))
+        return true;
     brk_status st = api->fn(req);
     if (borrowed && st == BRK_DEFER) { /* the frame goes when we return */
         req->frame = NULL;
@@ -294,6 +330,76 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_finish(req, BRK_NO_RESPONSE);
         return false;
     }
+}
+
+brk_status brk_req_run_local(brk_req *req) {
+    const brk_api *api = brk_api_find(req->api_key);
+    SL_ASSERT(api);
+    brk_status st = api->fn(req);
+    switch (st) {
+    case BRK_DONE:
+    case BRK_AFTER_FLUSH:
+    case BRK_NO_RESPONSE:
+        req_finish(req, st);
+        break;
+    case BRK_DEFER:
+        break;
+    case BRK_CLOSE:
+    default:
+        /* too late to close the connection from here: no answer */
+        SL_WARN("server", "malformed request (api key %d version %d) from %s",
+                req->api_key, req->api_version, req->peer);
+        req_finish(req, BRK_NO_RESPONSE);
+        break;
+    }
+    return st;
+}
+
+int16_t brk_dispatch_embedded(brk_req *parent, const uint8_t *frame, size_t len,
+                              bool (*allowed)(int16_t api_key),
+                              void (*done)(brk_req *parent, const uint8_t *resp,
+                                           size_t len)) {
+    req_box *box = xcalloc(1, sizeof *box);
+    arena_init(&box->arena, 4096);
+    brk_req *req = &box->req;
+    req->brk = parent->brk;
+    req->arena = &box->arena;
+    req->frame = arena_memdup(req->arena, frame, len);
+    req->frame_len = len;
+    req->listener = parent->listener;
+    req->peer = parent->peer;
+    req->conn_id = parent->conn_id;
+    req->conn_ = parent->conn_;
+    net_chain_init(&req->resp);
+    rd r;
+    rd_init(&r, req->frame, len);
+    proto_request_header h;
+    int hrc = proto_request_header_decode(&r, req->arena, &h);
+    if (hrc != PROTO_OK && hrc != PROTO_ERR_UNKNOWN_API) {
+        req_free(req);
+        return KERR_UNSUPPORTED_VERSION; /* Kafka's EnvelopeUtils */
+    }
+    const brk_api *api = hrc == PROTO_OK ? brk_api_find(h.api_key) : NULL;
+    if (!api || !allowed(h.api_key)) {
+        req_free(req);
+        return KERR_INVALID_REQUEST;
+    }
+    if (h.api_version < api->min_version || h.api_version > api->max_version) {
+        req_free(req);
+        return KERR_UNSUPPORTED_VERSION;
+    }
+    req->api_key = h.api_key;
+    req->api_version = h.api_version;
+    req->correlation_id = h.correlation_id;
+    req->client_id_null = h.client_id.len < 0;
+    req->client_id_len = h.client_id.len > 0 ? (size_t)h.client_id.len : 0;
+    req->client_id =
+        h.client_id.len < 0 ? "" : proto_str_dup(req->arena, h.client_id);
+    req->body = r;
+    req->parent_ = parent;
+    req->parent_done_ = done;
+    brk_req_run_local(req);
+    return KERR_NONE;
 }
 
 /* ---- listeners

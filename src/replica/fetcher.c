@@ -32,9 +32,11 @@
  *       fetcher index, and only while the replica manager has it as a
  *       follower of that leader (rf_partition_changed keeps this).
  *   F2. A fetcher appends only to a partition still a follower at the
- *       epoch its request was built with, and only a chunk that starts at
- *       the LEO it asked from (Kafka checks the fetch offset too): nothing
- *       lands twice or out of place.
+ *       epoch its request was built with, whose LEO is still the offset it
+ *       asked from (Kafka checks the fetch offset too), and only a chunk
+ *       whose first batch starts at or after that LEO (a batch across an
+ *       empty log's start restarts the log at the batch): nothing lands
+ *       twice or out of place.
  *   F3. At most one Fetch per fetcher is in flight.
  *   F4. A follower's HW never exceeds its LEO nor the leader's HW it was
  *       given (repl_follower_set_hw).
@@ -524,14 +526,25 @@ static bool process_part(rf_fetcher *f, const rf_sent *s,
     if (whole > 0) {
         log_batch_header h;
         batch_parse_header(pd->records.p, whole, &h);
-        if (h.base_offset > s->fetch_offset ||
-            batch_last_offset(&h) < s->fetch_offset)
+        /* the batch holding the fetch offset, or a later one (compacted
+         * logs have gaps) */
+        if (batch_last_offset(&h) < s->fetch_offset)
             return false; /* not where we asked from */
-        if (h.base_offset < s->fetch_offset)
-            return false; /* a batch that straddles our LEO: diverged
-                             without the leader saying so */
-        /* F2: still a follower at the request's epoch, at the LEO asked */
-        SL_ASSERT(log_end_offset(ri.log) == s->fetch_offset);
+        if (h.base_offset < s->fetch_offset) {
+            /* The leader's log start is inside this batch and our log is
+             * empty from there (a follower that started at the leader's
+             * log start): start at the batch's base, as Kafka's
+             * Partition.appendRecordsToFollowerOrFutureReplica does on
+             * UnexpectedAppendOffsetException. Anything else straddling
+             * our LEO is a log that diverged unannounced. */
+            if (log_end_offset(ri.log) != log_start_offset(ri.log) ||
+                repl_follower_truncate_fully(fs->m, &s->key, h.base_offset))
+                return false;
+            truncated(fs, &s->key, "batch across the log start", h.base_offset);
+        }
+        /* F2: still a follower at the request's epoch, at the LEO asked
+         * (or at the start of the first batch, just above) */
+        SL_ASSERT(log_end_offset(ri.log) <= h.base_offset);
         log_append_info info;
         uint8_t *recs = (uint8_t *)pd->records.p;
         int16_t err =
@@ -546,7 +559,7 @@ static bool process_part(rf_fetcher *f, const rf_sent *s,
             backoff_part(f, &s->key);
             return true;
         }
-        SL_ASSERT(info.base_offset == s->fetch_offset); /* F2 */
+        SL_ASSERT(info.base_offset == h.base_offset); /* F2 */
         if (fs->o.appended)
             fs->o.appended(fs->o.ctx, ri.log, recs, whole);
     }

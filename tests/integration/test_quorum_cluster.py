@@ -135,14 +135,15 @@ def test_three_nodes_elect_fail_over_and_rejoin(tmp_path):
         assert [row for row in rows if int(row[0]) == leader][0][-1] == "Leader"
         assert sorted(row[-1] for row in rows) == ["Follower", "Follower", "Leader"]
 
-        # a follower's controller is not the active one: CreateTopics is
-        # answered NOT_CONTROLLER (41) per topic, as Kafka's controllers do
-        # (forwarding from brokers comes later), and nothing is created
+        # a follower's controller is not the active one: CreateTopics on its
+        # controller listener is answered NOT_CONTROLLER (41) per topic, as
+        # Kafka's controllers do, and nothing is created (on its broker
+        # listener it is forwarded: test_cluster_forwarding.py)
         follower = next(n for n in NODES if n != leader)
         tf = harness.unique_topic("qf")
         body = harness.karray([harness.kstr(tf) + struct.pack(">ih", 1, 1) +
                                harness.karray([]) + harness.karray([])]) + struct.pack(">i", 5000)
-        resp = harness.kafka_request(c.addr(follower), 19, 0, body)
+        resp = harness.kafka_request("localhost:%d" % (c.ports[follower] + 1), 19, 0, body)
         n, = struct.unpack(">i", resp[:4])
         ln, = struct.unpack(">h", resp[4:6])
         assert n == 1 and resp[6:6 + ln].decode() == tf

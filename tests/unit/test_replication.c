@@ -8,7 +8,16 @@
  *     takes two more records at epoch 0 (acks=1, never committed); node 2
  *     writes one at epoch 1. When node 1 learns it follows node 2 it
  *     truncates at the diverging epoch: again three identical logs, and the
- *     leader-epoch caches agree. */
+ *     leader-epoch caches agree.
+ *  3. A follower whose producer state is loaded keeps it up with the
+ *     replicated batches: as the next leader it answers an idempotent
+ *     retry as a duplicate.
+ *  4. A follower left behind (its node not polled, out of the ISR) whose
+ *     log ends below the leader's log start (DeleteRecords inside a batch)
+ *     empties its log and starts at the leader's, then at that batch.
+ *  5. Bad input on the leader: a Fetch from a broker that is not a replica
+ *     gets UNKNOWN_LEADER_EPOCH, one with a stale broker epoch
+ *     NOT_LEADER_OR_FOLLOWER. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +34,7 @@
 #include "replica/fetcher.h"
 #include "replica/replica.h"
 #include "test.h"
+#include "txn/txn.h"
 #include "../sim/wire_req.h"
 
 #define N 3
@@ -67,6 +77,7 @@ typedef struct world {
     brk_node *nodes[N];
     net_loop *cli;
     net_client *cl[N];
+    bool paused[N]; /* not polled: a stopped process */
     int up, done;
     int16_t produce_err;
     int64_t base_offset;
@@ -74,7 +85,7 @@ typedef struct world {
 
 static void pump_once(world *w) {
     for (int i = 0; i < N; i++)
-        if (w->nodes[i])
+        if (w->nodes[i] && !w->paused[i])
             brk_node_poll(w->nodes[i], 0);
     net_loop_poll(w->cli, 1);
 }
@@ -107,10 +118,12 @@ static void on_produced(net_client *c, const net_client_result *r, void *ctx) {
     w->done++;
 }
 
-static int16_t produce(world *w, int node, int16_t acks, const char *tag,
-                       int count) {
+static int16_t produce_pid(world *w, int node, int16_t acks, const char *tag,
+                           int count, int64_t pid) {
     batch_builder b;
     batch_builder_init(&b, 0, 0);
+    if (pid >= 0)
+        batch_builder_set_producer(&b, pid, 0, 0);
     for (int k = 0; k < count; k++) {
         char v[32];
         int len = snprintf(v, sizeof v, "%s-%d", tag, k);
@@ -128,11 +141,16 @@ static int16_t produce(world *w, int node, int16_t acks, const char *tag,
     return w->produce_err;
 }
 
+static int16_t produce(world *w, int node, int16_t acks, const char *tag,
+                       int count) {
+    return produce_pid(w, node, acks, tag, count, -1);
+}
+
 static void apply(brk_node *n, const buf *v) {
     CHECK(cl_image_apply(brk_node_broker(n)->image, v->data, v->len));
 }
 
-static void register_broker(world *w, int on, int id) {
+static void register_broker_port(world *w, int on, int id, int port) {
     proto_register_broker_record r;
     proto_register_broker_record_init(&r);
     r.broker_id = id;
@@ -142,7 +160,7 @@ static void register_broker(world *w, int on, int id) {
     memset(&ep, 0, sizeof ep);
     ep.name = proto_str_c("PLAINTEXT");
     ep.host = proto_str_c("127.0.0.1");
-    ep.port = (uint16_t)brk_node_port(w->nodes[id - 1], "PLAINTEXT");
+    ep.port = (uint16_t)port;
     r.end_points.n = 1;
     r.end_points.v = &ep;
     r.rack = PROTO_STR_NULL;
@@ -153,6 +171,11 @@ static void register_broker(world *w, int on, int id) {
     proto_register_broker_record_encode(&v, 1, &r);
     apply(w->nodes[on], &v);
     buf_free(&v);
+}
+
+static void register_broker(world *w, int on, int id) {
+    register_broker_port(w, on, id,
+                         brk_node_port(w->nodes[id - 1], "PLAINTEXT"));
 }
 
 static void topic_record(brk_node *n) {
@@ -168,7 +191,8 @@ static void topic_record(brk_node *n) {
     buf_free(&v);
 }
 
-static void partition_record(brk_node *n, int32_t leader, int32_t epoch) {
+static void partition_record_isr(brk_node *n, int32_t leader, int32_t epoch,
+                                 int32_t *isr, int32_t n_isr) {
     int32_t reps[N] = {1, 2, 3};
     proto_partition_record r;
     proto_partition_record_init(&r);
@@ -176,8 +200,8 @@ static void partition_record(brk_node *n, int32_t leader, int32_t epoch) {
     memcpy(r.topic_id.b, TOPIC_ID, 16);
     r.replicas.n = N;
     r.replicas.v = reps;
-    r.isr.n = N;
-    r.isr.v = reps;
+    r.isr.n = n_isr;
+    r.isr.v = isr;
     r.removing_replicas.n = 0;
     r.adding_replicas.n = 0;
     r.leader = leader;
@@ -189,6 +213,11 @@ static void partition_record(brk_node *n, int32_t leader, int32_t epoch) {
     proto_partition_record_encode(&v, 0, &r);
     apply(n, &v);
     buf_free(&v);
+}
+
+static void partition_record(brk_node *n, int32_t leader, int32_t epoch) {
+    int32_t isr[N] = {1, 2, 3};
+    partition_record_isr(n, leader, epoch, isr, N);
 }
 
 static log_partition *plog(world *w, int i) {
@@ -222,6 +251,65 @@ static bool converge(world *w, int64_t leo) {
         pump_once(w);
     }
     return false;
+}
+
+static bool converge_all(world *w, int64_t leo, int64_t start) {
+    for (int pass = 0; pass < 5000; pass++) {
+        bool ok = true;
+        for (int i = 0; i < N && ok; i++)
+            ok = log_start_offset(plog(w, i)) == start;
+        if (ok && converge(w, leo))
+            return true;
+        pump_once(w);
+    }
+    return false;
+}
+
+/* A raw follower Fetch to node `to` as replica_id with broker epoch. */
+typedef struct raw_fetch {
+    int done;
+    int16_t err;
+} raw_fetch;
+
+static void on_raw_fetch(net_client *c, const net_client_result *r, void *ctx) {
+    SL_UNUSED(c);
+    raw_fetch *rf = ctx;
+    rf->err = -100;
+    if (r->err == NET_CLIENT_OK) {
+        const proto_fetch_response *rs = r->resp;
+        if (rs->responses.n == 1 && rs->responses.v[0].partitions.n == 1)
+            rf->err = rs->responses.v[0].partitions.v[0].error_code;
+    }
+    rf->done++;
+}
+
+static int16_t replica_fetch(world *w, int to, int32_t replica_id,
+                             int64_t broker_epoch, int32_t leader_epoch) {
+    proto_fetch_request rq;
+    proto_fetch_request_init(&rq);
+    rq.replica_state.replica_id = replica_id;
+    rq.replica_state.replica_epoch = broker_epoch;
+    rq.max_wait_ms = 0;
+    rq.min_bytes = 1;
+    rq.session_epoch = -1;
+    proto_fetch_request_fetch_topic t;
+    proto_fetch_request_fetch_topic_init(&t);
+    memcpy(t.topic_id.b, TOPIC_ID, 16);
+    proto_fetch_request_fetch_partition fp;
+    proto_fetch_request_fetch_partition_init(&fp);
+    fp.partition = 0;
+    fp.current_leader_epoch = leader_epoch;
+    fp.fetch_offset = log_end_offset(plog(w, to));
+    fp.partition_max_bytes = 65536;
+    t.partitions.n = 1;
+    t.partitions.v = &fp;
+    rq.topics.n = 1;
+    rq.topics.v = &t;
+    raw_fetch rf = {0, 0};
+    CHECK(net_client_send(w->cl[to], PROTO_API_FETCH, 17, &rq, on_raw_fetch,
+                          &rf) > 0);
+    CHECK(pump(w, &rf.done, 1));
+    return rf.err;
 }
 
 static void check_identical(world *w) {
@@ -310,11 +398,56 @@ TEST(replication_three_nodes_follow_truncate_on_divergence) {
     CHECK(st.truncations >= 1);
     CHECK_EQ(log_epoch_for_offset(plog(&w, 0), 5), 1);
 
-    /* 3. acks=all on the new leader still needs both followers */
+    /* acks=all on the new leader still needs both followers */
     CHECK_EQ(produce(&w, 1, -1, "c", 1), KERR_NONE);
     CHECK_EQ(w.base_offset, 6);
     CHECK(converge(&w, 7));
     check_identical(&w);
+
+    /* 3. node 1 (a follower, producer state in memory) replicates an
+     * idempotent batch; leading next, it knows the retry is a duplicate */
+    brk_broker *b1 = brk_node_broker(w.nodes[0]);
+    CHECK(txn_part_state(b1->txn, plog(&w, 0)) != NULL);
+    CHECK_EQ(produce_pid(&w, 1, -1, "idem", 2, 4242), KERR_NONE);
+    CHECK_EQ(w.base_offset, 7);
+    CHECK(converge(&w, 9));
+    for (int i = 0; i < N; i++)
+        partition_record(w.nodes[i], 1, 2);
+    for (int pass = 0; pass < 20; pass++)
+        pump_once(&w);
+    CHECK(repl_is_leader(b1->repl,
+                         cl_topic_find_id(b1->image, TOPIC_ID)->parts[0]));
+    CHECK_EQ(produce_pid(&w, 0, -1, "idem", 2, 4242), KERR_NONE);
+    CHECK_EQ(w.base_offset, 7); /* the original offset: not written again */
+    CHECK_EQ(log_end_offset(plog(&w, 0)), 9);
+
+    /* 4. node 3 stops and leaves the ISR; the leader deletes records up to
+     * the middle of a batch it never fetched */
+    int32_t isr12[2] = {1, 2};
+    for (int i = 0; i < N; i++)
+        partition_record_isr(w.nodes[i], 1, 2, isr12, 2);
+    w.paused[2] = true;
+    CHECK_EQ(produce(&w, 0, -1, "d", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 9);
+    CHECK_EQ(produce(&w, 0, -1, "e", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 11);
+    CHECK_EQ(log_high_watermark(plog(&w, 0)), 13);
+    int64_t ns = -1;
+    CHECK_EQ(log_delete_records(plog(&w, 0), 12, &ns), KERR_NONE);
+    CHECK_EQ(ns, 12);
+    CHECK_EQ(log_end_offset(plog(&w, 2)), 9);
+    w.paused[2] = false;
+    CHECK(converge_all(&w, 13, 12));
+    check_identical(&w);
+    repl_fetchers_stats(brk_node_broker(w.nodes[2])->repl, &st);
+    CHECK(st.truncations >= 2); /* to 12, then to the batch at 11 */
+
+    /* 5. bad replica fetches on the leader (node 1, epoch 2) */
+    register_broker_port(&w, 0, 4, 1); /* a broker with no replica */
+    CHECK_EQ(replica_fetch(&w, 0, 4, 104, 2), KERR_UNKNOWN_LEADER_EPOCH);
+    CHECK_EQ(replica_fetch(&w, 0, 4, 104, -1), KERR_NOT_LEADER_OR_FOLLOWER);
+    CHECK_EQ(replica_fetch(&w, 0, 3, 1, 2), KERR_NOT_LEADER_OR_FOLLOWER);
+    CHECK_EQ(replica_fetch(&w, 0, 3, 103, 2), KERR_NONE);
 
     for (int i = 0; i < N; i++)
         net_client_free(w.cl[i]);

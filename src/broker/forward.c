@@ -1,0 +1,388 @@
+/*
+ * forward.c - requests for the active controller, as Kafka 4.3.1 moves
+ * them: a broker forwards what ApiKeys marks forwardable (CreateTopics,
+ * DeleteTopics, CreatePartitions, configs, ACLs, quotas, SCRAM, features,
+ * reassignments, DescribeQuorum, ...; KafkaApis.forwardToController) in an
+ * Envelope (58) to the active controller's controller listener
+ * (ForwardingManager over NodeToControllerChannelManager), and the
+ * controller runs the embedded request and returns its response in the
+ * Envelope's ResponseData (ControllerApis.handleEnvelopeRequest).
+ *
+ * Broker side (brk_forward_request, from the server's dispatch):
+ *   - forwarded only in a quorum of several controllers, on a broker
+ *     listener, when the Raft leader is known and is another node; else the
+ *     local handler answers (on the active controller it does the work;
+ *     with no known leader it answers NOT_CONTROLLER, which clients retry
+ *     after refreshing metadata, as Kafka's channel manager makes them);
+ *   - one non-blocking client per other controller, made on first use and
+ *     kept (net/client.h reconnects with backoff); a request waits at most
+ *     for one connect attempt, bounded (FWD_MAX_WAITING per controller);
+ *   - the response is the controller's, passed through (its header
+ *     stripped; the server frames it again with the client's correlation
+ *     id, which the controller echoed). A network failure, timeout or an
+ *     Envelope error falls back to the local handler (NOT_CONTROLLER for a
+ *     write: retriable), where Kafka answers UNKNOWN_SERVER_ERROR /
+ *     REQUEST_TIMED_OUT built from the request; UNSUPPORTED_VERSION closes
+ *     nothing here (Kafka closes the client's connection) and answers
+ *     locally too.
+ *   - IncrementalAlterConfigs / AlterConfigs naming a BROKER_LOGGER
+ *     resource are answered here (Kafka splits them: loggers locally, the
+ *     rest forwarded).
+ * Controller side (brk_handle_envelope, controller listener only, as the
+ * spec's listeners say): the embedded request must be a forwardable api in
+ * a version this node serves (else the Envelope's ErrorCode:
+ * INVALID_REQUEST / UNSUPPORTED_VERSION); it runs through the same handler
+ * table as on a broker listener. The principal (DefaultPrincipalData) and
+ * client address are read and not used yet (no authorizer: issue 20).
+ *
+ * Ownership: brk->forward owns the clients and the waiting lists; a waiting
+ * or in-flight request is owned by the server until completed (exactly
+ * once: by the response, the local fallback, or no response at shutdown).
+ * Threading: loop thread only.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/internal.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "net/client.h"
+#include "proto/errors.h"
+#include "proto/gen/messages.h"
+#include "raft/raft_node.h"
+
+#define FWD_MAX_WAITING 64
+
+/* Kafka 4.3.1's ApiKeys with forwardable = true that clients send (the
+ * broker-internal AllocateProducerIds and UnregisterBroker included). */
+static bool api_forwardable(int16_t key) {
+    switch (key) {
+    case 19: /* CreateTopics */
+    case 20: /* DeleteTopics */
+    case 30: /* CreateAcls */
+    case 31: /* DeleteAcls */
+    case 33: /* AlterConfigs */
+    case 37: /* CreatePartitions */
+    case 38: /* CreateDelegationToken */
+    case 39: /* RenewDelegationToken */
+    case 40: /* ExpireDelegationToken */
+    case 43: /* ElectLeaders */
+    case 44: /* IncrementalAlterConfigs */
+    case 45: /* AlterPartitionReassignments */
+    case 46: /* ListPartitionReassignments */
+    case 49: /* AlterClientQuotas */
+    case 51: /* AlterUserScramCredentials */
+    case 55: /* DescribeQuorum */
+    case 57: /* UpdateFeatures */
+    case 64: /* UnregisterBroker */
+    case 67: /* AllocateProducerIds */
+    case 80: /* AddRaftVoter */
+    case 81: /* RemoveRaftVoter */
+        return true;
+    default:
+        return false;
+    }
+}
+
+typedef struct fwd_target {
+    int32_t id;
+    net_client *client;
+    brk_req *waiting[FWD_MAX_WAITING];
+    int n_waiting;
+} fwd_target;
+
+typedef struct brk_forward {
+    brk_broker *brk;
+    fwd_target t[RAFT_MAX_VOTERS];
+    int n;
+} brk_forward;
+
+/* ---- broker side ----------------------------------------------------------
+ */
+
+/* A config request naming a BROKER_LOGGER (8) resource is answered here. */
+static bool names_broker_logger(brk_req *req) {
+    rd r = req->body;
+    bool logger = false;
+    if (req->api_key == 44) {
+        proto_incremental_alter_configs_request rq;
+        if (proto_incremental_alter_configs_request_decode(
+                &r, req->arena, req->api_version, &rq) != PROTO_OK)
+            return true; /* malformed: the local handler says so */
+        for (int32_t i = 0; i < rq.resources.n; i++)
+            logger |= rq.resources.v[i].resource_type == 8;
+    } else if (req->api_key == 33) {
+        proto_alter_configs_request rq;
+        if (proto_alter_configs_request_decode(&r, req->arena, req->api_version,
+                                               &rq) != PROTO_OK)
+            return true;
+        for (int32_t i = 0; i < rq.resources.n; i++)
+            logger |= rq.resources.v[i].resource_type == 8;
+    }
+    return logger;
+}
+
+/* DefaultPrincipalData v0, version-prefixed (Kafka's
+ * DefaultKafkaPrincipalBuilder.serialize): User:ANONYMOUS until there is
+ * authentication. */
+static void put_principal(buf *b) {
+    buf_put_be16(b, 0);
+    buf_put_uvarint(b, 4 + 1);
+    buf_put(b, "User", 4);
+    buf_put_uvarint(b, 9 + 1);
+    buf_put(b, "ANONYMOUS", 9);
+    buf_put_u8(b, 0); /* TokenAuthenticated */
+    buf_put_uvarint(b, 0);
+}
+
+/* The client's address as InetAddress.getAddress gives it. */
+static size_t peer_address(const char *peer, uint8_t out[16]) {
+    char host[64];
+    const char *colon = strrchr(peer, ':');
+    size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+    if (n && peer[0] == '[' && peer[n - 1] == ']') {
+        peer++;
+        n -= 2;
+    }
+    if (n >= sizeof host)
+        return 0;
+    memcpy(host, peer, n);
+    host[n] = 0;
+    if (inet_pton(AF_INET, host, out) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, host, out) == 1)
+        return 16;
+    return 0;
+}
+
+static void fall_back(brk_req *req) {
+    brk_req_run_local(req);
+}
+
+static void on_envelope_response(net_client *c, const net_client_result *res,
+                                 void *ctx) {
+    (void)c;
+    brk_req *req = ctx;
+    if (res->err == NET_CLIENT_ERR_CLOSED) { /* shutting down */
+        brk_req_complete(req, BRK_NO_RESPONSE);
+        return;
+    }
+    if (res->err != NET_CLIENT_OK) {
+        SL_DEBUG("forward", "api %d to the controller: %s; answering here",
+                 req->api_key, net_client_strerror(res->err));
+        fall_back(req);
+        return;
+    }
+    const proto_envelope_response *er = res->resp;
+    if (er->error_code != KERR_NONE || er->response_data.len < 0) {
+        SL_WARN("forward",
+                "the controller refused a forwarded request (api %d "
+                "version %d): %s",
+                req->api_key, req->api_version,
+                proto_error_name(er->error_code));
+        fall_back(req);
+        return;
+    }
+    rd r;
+    rd_init(&r, er->response_data.p, (size_t)er->response_data.len);
+    proto_response_header h;
+    if (proto_response_header_decode(&r, res->arena, req->api_key,
+                                     req->api_version, &h) != PROTO_OK ||
+        h.correlation_id != req->correlation_id) {
+        SL_WARN("forward", "a forwarded response (api %d) did not parse",
+                req->api_key);
+        fall_back(req);
+        return;
+    }
+    buf_put(brk_resp_buf(req), r.p, rd_left(&r));
+    brk_req_complete(req, BRK_DONE);
+}
+
+static bool send_envelope(fwd_target *t, brk_req *req) {
+    proto_envelope_request er;
+    proto_envelope_request_init(&er);
+    er.request_data.p = req->frame;
+    er.request_data.len = (int32_t)req->frame_len;
+    buf principal;
+    buf_init(&principal, 32);
+    put_principal(&principal);
+    er.request_principal.p = principal.data;
+    er.request_principal.len = (int32_t)principal.len;
+    uint8_t addr[16];
+    size_t al = peer_address(req->peer, addr);
+    er.client_host_address.p = addr;
+    er.client_host_address.len = (int32_t)al;
+    int32_t rc =
+        net_client_send(t->client, 58, 0, &er, on_envelope_response, req);
+    buf_free(&principal);
+    return rc > 0;
+}
+
+static void on_client_state(net_client *c, bool up, void *ctx) {
+    (void)c;
+    fwd_target *t = ctx;
+    int n = t->n_waiting;
+    brk_req *w[FWD_MAX_WAITING];
+    memcpy(w, t->waiting, sizeof w[0] * (size_t)n);
+    t->n_waiting = 0;
+    for (int i = 0; i < n; i++)
+        if (!up || !send_envelope(t, w[i]))
+            fall_back(w[i]);
+}
+
+static void on_shutdown(brk_broker *brk, void *ctx) {
+    (void)ctx;
+    brk_forward_free(brk);
+}
+
+static fwd_target *target(brk_broker *brk, int32_t id) {
+    brk_forward *f = brk->forward;
+    if (!f) {
+        f = xcalloc(1, sizeof *f);
+        f->brk = brk;
+        brk->forward = f;
+        brk_on_shutdown(brk, on_shutdown, NULL);
+    }
+    for (int i = 0; i < f->n; i++)
+        if (f->t[i].id == id)
+            return &f->t[i];
+    const raft_endpoint *eps;
+    int n = raft_node_endpoints(brk->quorum, &eps);
+    for (int i = 0; i < n; i++) {
+        if (eps[i].id != id)
+            continue;
+        if (f->n >= RAFT_MAX_VOTERS)
+            return NULL;
+        fwd_target *t = &f->t[f->n++];
+        memset(t, 0, sizeof *t);
+        t->id = id;
+        char cid[64];
+        snprintf(cid, sizeof cid, "broker-%d-forwarding", brk->node_id);
+        net_client_opts o = {
+            .host = eps[i].host,
+            .port = eps[i].port,
+            .client_id = cid,
+            .connect_timeout_ms = 5000,
+            .request_timeout_ms =
+                brk_cfg_i64(brk->cfg, BRK_CFG_REQUEST_TIMEOUT_MS),
+            .max_in_flight = 32,
+            .on_state = on_client_state,
+            .ctx = t,
+        };
+        t->client = net_client_new(brk->loop, &o);
+        return t;
+    }
+    return NULL;
+}
+
+bool brk_forward_request(brk_req *req) {
+    brk_broker *brk = req->brk;
+    if (!brk->quorum || !brk->loop || brk->shutting_down ||
+        raft_node_closed(brk->quorum) || !api_forwardable(req->api_key))
+        return false;
+    raft_info info;
+    raft_node_info(brk->quorum, &info);
+    if (info.leader_id < 0 || info.leader_id == brk->node_id)
+        return false;
+    if ((req->api_key == 33 || req->api_key == 44) && names_broker_logger(req))
+        return false;
+    fwd_target *t = target(brk, info.leader_id);
+    if (!t)
+        return false;
+    if (net_client_ready(t->client))
+        return send_envelope(t, req);
+    if (t->n_waiting >= FWD_MAX_WAITING)
+        return false;
+    t->waiting[t->n_waiting++] = req;
+    return true;
+}
+
+void brk_forward_free(brk_broker *brk) {
+    brk_forward *f = brk->forward;
+    if (!f)
+        return;
+    brk->forward = NULL;
+    for (int i = 0; i < f->n; i++) {
+        fwd_target *t = &f->t[i];
+        for (int k = 0; k < t->n_waiting; k++)
+            brk_req_complete(t->waiting[k], BRK_NO_RESPONSE);
+        t->n_waiting = 0;
+        net_client_free(t->client); /* in flight: NO_RESPONSE */
+    }
+    free(f);
+}
+
+/* ---- controller side ------------------------------------------------------
+ */
+
+static void envelope_done(brk_req *parent, const uint8_t *resp, size_t len) {
+    proto_envelope_response er;
+    proto_envelope_response_init(&er);
+    if (resp) {
+        er.response_data.p = resp;
+        er.response_data.len = (int32_t)len;
+    } else {
+        /* the handler found the body malformed: Kafka answers
+         * UNSUPPORTED_VERSION for an embedded request it cannot parse */
+        er.error_code = KERR_UNSUPPORTED_VERSION;
+    }
+    proto_envelope_response_encode(brk_resp_buf(parent), parent->api_version,
+                                   &er);
+    brk_req_complete(parent, BRK_DONE);
+}
+
+/* A version-prefixed DefaultPrincipalData v0 (type, name, token flag). */
+static bool principal_ok(proto_bytes p) {
+    if (p.len < 2)
+        return false;
+    rd r;
+    rd_init(&r, p.p, (size_t)p.len);
+    if (rd_be16(&r) != 0)
+        return false;
+    for (int i = 0; i < 2; i++) { /* Type, Name: compact strings */
+        uint32_t n = rd_uvarint32(&r);
+        if (r.err || n == 0 || !rd_need(&r, n - 1))
+            return false;
+        r.p += n - 1;
+    }
+    (void)rd_u8(&r);
+    uint32_t tags = rd_uvarint32(&r);
+    for (uint32_t i = 0; i < tags && !r.err; i++) {
+        (void)rd_uvarint32(&r);
+        uint32_t n = rd_uvarint32(&r);
+        if (r.err || !rd_need(&r, n))
+            return false;
+        r.p += n;
+    }
+    return !r.err;
+}
+
+brk_status brk_handle_envelope(brk_req *req) {
+    proto_envelope_request rq;
+    if (proto_envelope_request_decode(&req->body, req->arena, req->api_version,
+                                      &rq) != PROTO_OK ||
+        rq.request_data.len < 0)
+        return BRK_CLOSE;
+    /* EnvelopeUtils' order: principal, client address, embedded request */
+    int16_t err = KERR_NONE;
+    if (!principal_ok(rq.request_principal))
+        err = KERR_PRINCIPAL_DESERIALIZATION_FAILURE;
+    else if (rq.client_host_address.len != 4 &&
+             rq.client_host_address.len != 16)
+        err = KERR_INVALID_REQUEST;
+    else
+        err = brk_dispatch_embedded(req, rq.request_data.p,
+                                    (size_t)rq.request_data.len,
+                                    api_forwardable, envelope_done);
+    if (err != KERR_NONE) {
+        proto_envelope_response er;
+        proto_envelope_response_init(&er);
+        er.error_code = err;
+        proto_envelope_response_encode(brk_resp_buf(req), req->api_version,
+                                       &er);
+        return BRK_DONE;
+    }
+    return BRK_DEFER; /* completed by envelope_done, maybe already */
+}
