@@ -322,6 +322,17 @@ int brk_quorum_start(brk_broker *brk, char *err, size_t errlen) {
         (int32_t)brk_cfg_i64(cfg, BRK_CFG_CONTROLLER_QUORUM_RETRY_BACKOFF_MS);
     o.cfg.fetch_max_bytes =
         (int32_t)brk_cfg_i64(cfg, BRK_CFG_CONTROLLER_QUORUM_FETCH_MAX_BYTES);
+    o.cfg.fetch_snapshot_max_bytes = (int32_t)brk_cfg_i64(
+        cfg, BRK_CFG_CONTROLLER_QUORUM_FETCH_SNAPSHOT_MAX_BYTES);
+    /* MetadataLogConfig: the internal segment size (tests) wins */
+    const char *iseg =
+        brk_cfg_str(cfg, BRK_CFG_INTERNAL_METADATA_LOG_SEGMENT_BYTES);
+    o.segment_bytes = (int32_t)brk_cfg_i64(
+        cfg, iseg && *iseg ? BRK_CFG_INTERNAL_METADATA_LOG_SEGMENT_BYTES
+                           : BRK_CFG_METADATA_LOG_SEGMENT_BYTES);
+    o.segment_ms = brk_cfg_i64(cfg, BRK_CFG_METADATA_LOG_SEGMENT_MS);
+    o.retention_bytes = brk_cfg_i64(cfg, BRK_CFG_METADATA_MAX_RETENTION_BYTES);
+    o.retention_ms = brk_cfg_i64(cfg, BRK_CFG_METADATA_MAX_RETENTION_MS);
     o.endpoints = eps;
     o.n_endpoints = n;
     o.loop = brk->loop;
@@ -336,7 +347,16 @@ int brk_quorum_start(brk_broker *brk, char *err, size_t errlen) {
     brk->quorum = raft_node_new(&o, err, errlen);
     if (!brk->quorum)
         return -1;
-    brk->ctl = ctl_new(brk->image, ctl_quorum_log_new(brk->quorum));
+    ctl_snapshot_opts so = {
+        brk_cfg_i64(cfg,
+                    BRK_CFG_METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS),
+        brk_cfg_i64(cfg, BRK_CFG_METADATA_LOG_MAX_SNAPSHOT_INTERVAL_MS)};
+    brk->ctl =
+        ctl_new(brk->image, ctl_quorum_log_new(brk->quorum, brk->image, &so));
+    /* the latest snapshot first; the log after it follows the high
+     * watermark */
+    if (ctl_replay(brk->ctl, err, errlen) < 0)
+        return -1;
     brk_on_shutdown(brk, quorum_shutdown, NULL);
     return 0;
 }

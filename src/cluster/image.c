@@ -1139,3 +1139,150 @@ void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg) {
     }
     buf_free(&d.b);
 }
+
+static bool quota_same_entity(const cl_quota *a, const cl_quota *b) {
+    if (a->n_ent != b->n_ent)
+        return false;
+    for (int i = 0; i < a->n_ent; i++)
+        if (strcmp(a->etype[i], b->etype[i]) ||
+            (a->ename[i] && b->ename[i] ? strcmp(a->ename[i], b->ename[i])
+                                        : a->ename[i] != b->ename[i]))
+            return false;
+    return true;
+}
+
+static bool gcfg_in(const cl_image *img, const struct grp_cfg *g) {
+    for (size_t i = 0; i < img->n_gcfg; i++)
+        if (img->gcfg[i].type == g->type &&
+            !strcmp(img->gcfg[i].group, g->group) &&
+            !strcmp(img->gcfg[i].name, g->name))
+            return true;
+    return false;
+}
+
+/* What a snapshot replaces (Kafka's MetadataLoader builds the new image
+ * and publishes the delta; here the removals come first, then the
+ * snapshot's records, which upsert). */
+static void collect_record(void *arg, const uint8_t *v, size_t len) {
+    buf *all = arg;
+    buf_put_be32(all, (uint32_t)len);
+    buf_put(all, v, len);
+}
+
+void cl_image_diff_removals(cl_image *cur, cl_image *next, cl_record_sink fn,
+                            void *arg) {
+    /* collected first: applying them changes cur, which this walks */
+    buf all;
+    buf_init(&all, 256);
+    dumper d = {collect_record, &all, {0}};
+    buf_init(&d.b, 128);
+    for (size_t i = 0; i < cur->n_features; i++) {
+        bool keep = false;
+        for (size_t j = 0; j < next->n_features && !keep; j++)
+            keep = !strcmp(cur->features[i].name, next->features[j].name);
+        if (keep)
+            continue;
+        proto_feature_level_record r;
+        proto_feature_level_record_init(&r);
+        r.name = proto_str_c(cur->features[i].name);
+        r.feature_level = 0;
+        cl_record_frame(&d.b, PROTO_MD_FEATURE_LEVEL_RECORD, 0);
+        proto_feature_level_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < cur->n_brokers; i++) {
+        if (cl_broker_find(next, cur->brokers[i].id))
+            continue;
+        proto_unregister_broker_record r;
+        proto_unregister_broker_record_init(&r);
+        r.broker_id = cur->brokers[i].id;
+        r.broker_epoch = cur->brokers[i].epoch;
+        cl_record_frame(&d.b, PROTO_MD_UNREGISTER_BROKER_RECORD, 0);
+        proto_unregister_broker_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < cur->n_topics; i++) {
+        cl_topic *t = cur->topics[i];
+        cl_topic *n = cl_topic_find_id(next, t->id);
+        if (!n) {
+            proto_remove_topic_record r;
+            proto_remove_topic_record_init(&r);
+            memcpy(r.topic_id.b, t->id, 16);
+            cl_record_frame(&d.b, PROTO_MD_REMOVE_TOPIC_RECORD, 0);
+            proto_remove_topic_record_encode(&d.b, 0, &r);
+            dump_emit(&d);
+            continue;
+        }
+        for (size_t k = 0; k < t->n_configs; k++)
+            if (!cl_topic_config(n, t->configs[k].name))
+                dump_config(&d, 2, t->name, t->configs[k].name, NULL);
+    }
+    for (size_t i = 0; i < cur->n_gcfg; i++)
+        if (!gcfg_in(next, &cur->gcfg[i]))
+            dump_config(&d, cur->gcfg[i].type, cur->gcfg[i].group,
+                        cur->gcfg[i].name, NULL);
+    for (size_t i = 0; i < cur->n_quotas; i++) {
+        const cl_quota *q = &cur->quotas[i];
+        const cl_quota *nq = NULL;
+        for (size_t j = 0; j < next->n_quotas && !nq; j++)
+            if (quota_same_entity(q, &next->quotas[j]))
+                nq = &next->quotas[j];
+        proto_client_quota_record_entity_data ent[3];
+        for (int j = 0; j < q->n_ent; j++) {
+            proto_client_quota_record_entity_data_init(&ent[j]);
+            ent[j].entity_type = proto_str_c(q->etype[j]);
+            ent[j].entity_name = pstr(q->ename[j]);
+        }
+        for (int k = 0; k < q->n_vals; k++) {
+            bool keep = false;
+            for (int j = 0; nq && j < nq->n_vals && !keep; j++)
+                keep = !strcmp(nq->key[j], q->key[k]);
+            if (keep)
+                continue;
+            proto_client_quota_record r;
+            proto_client_quota_record_init(&r);
+            r.entity.n = q->n_ent;
+            r.entity.v = ent;
+            r.key = proto_str_c(q->key[k]);
+            r.remove = true;
+            cl_record_frame(&d.b, PROTO_MD_CLIENT_QUOTA_RECORD, 0);
+            proto_client_quota_record_encode(&d.b, 0, &r);
+            dump_emit(&d);
+        }
+    }
+    for (size_t i = 0; i < cur->n_acls; i++) {
+        bool keep = false;
+        for (size_t j = 0; j < next->n_acls && !keep; j++)
+            keep = !memcmp(cur->acls[i].id, next->acls[j].id, 16);
+        if (keep)
+            continue;
+        proto_remove_access_control_entry_record r;
+        proto_remove_access_control_entry_record_init(&r);
+        memcpy(r.id.b, cur->acls[i].id, 16);
+        cl_record_frame(&d.b, PROTO_MD_REMOVE_ACCESS_CONTROL_ENTRY_RECORD, 0);
+        proto_remove_access_control_entry_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    for (size_t i = 0; i < cur->n_scram; i++) {
+        bool keep = false;
+        for (size_t j = 0; j < next->n_scram && !keep; j++)
+            keep = next->scram[j].mechanism == cur->scram[i].mechanism &&
+                   !strcmp(next->scram[j].user, cur->scram[i].user);
+        if (keep)
+            continue;
+        proto_remove_user_scram_credential_record r;
+        proto_remove_user_scram_credential_record_init(&r);
+        r.name = proto_str_c(cur->scram[i].user);
+        r.mechanism = cur->scram[i].mechanism;
+        cl_record_frame(&d.b, PROTO_MD_REMOVE_USER_SCRAM_CREDENTIAL_RECORD, 0);
+        proto_remove_user_scram_credential_record_encode(&d.b, 0, &r);
+        dump_emit(&d);
+    }
+    buf_free(&d.b);
+    for (size_t pos = 0; pos + 4 <= all.len;) {
+        uint32_t len = sl_load_be32(all.data + pos);
+        fn(arg, all.data + pos + 4, len);
+        pos += 4 + (size_t)len;
+    }
+    buf_free(&all);
+}

@@ -113,6 +113,12 @@ void cl_image_set_offset(cl_image *img, int64_t off);
  * offset aside). fn gets each framed record value, borrowed for the call. */
 typedef void (*cl_record_sink)(void *arg, const uint8_t *value, size_t len);
 void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg);
+/* The records that take out of cur what next does not hold (topics,
+ * configs, brokers, features, quotas, ACLs, SCRAM credentials): applying
+ * them to cur and then cl_image_dump(next) gives an image equal to next (a
+ * follower that installs a snapshot over the image it had). */
+void cl_image_diff_removals(cl_image *cur, cl_image *next, cl_record_sink fn,
+                            void *arg);
 /* Writes the record value prefix: frame version 1, record type, version;
  * the caller then encodes the record itself (proto_<rec>_encode). */
 void cl_record_frame(buf *b, int16_t type, int16_t version);

@@ -70,9 +70,17 @@ ctl_log *ctl_meta_log_new(struct log_manager *mgr, struct log_partition *part);
 
 /* quorum_log.c: the metadata log of a node in a KRaft quorum (raft_node.h):
  * appends are proposals on the leader (NOT_CONTROLLER elsewhere), durable
- * means committed, committed() feeds the image. The raft node must outlive
- * it. */
+ * means committed, committed() feeds the image; replay() loads the latest
+ * snapshot. With image (the one committed() feeds) it makes snapshots of it
+ * by Kafka's keys (0 disables one). The raft node and the image must
+ * outlive it. */
+typedef struct ctl_snapshot_opts {
+    int64_t max_bytes_between; /* ...log.max.record.bytes.between.snapshots */
+    int64_t max_interval_ms;   /* metadata.log.max.snapshot.interval.ms */
+} ctl_snapshot_opts;
 struct raft_node;
-ctl_log *ctl_quorum_log_new(struct raft_node *rn);
+struct cl_image;
+ctl_log *ctl_quorum_log_new(struct raft_node *rn, struct cl_image *image,
+                            const ctl_snapshot_opts *so);
 
 #endif

@@ -8,33 +8,54 @@
  */
 #include "raft/raft_log.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "log/flush.h"
 #include "proto/errors.h"
 #include "raft/raft_codec.h"
+#include "raft/snapshot.h"
 
-#define MAX_READ (8 << 20) /* one read of the core: at most this much */
+#define MAX_READ (8 << 20)        /* one read of the core: at most this much */
+#define MAX_SNAP_CHUNK (8 << 20)  /* one FetchSnapshot chunk at most */
+#define MAX_SNAP_FILE (1LL << 30) /* a snapshot we load whole */
 
 struct raft_log {
     log_manager *mgr;
     log_partition *part;
+    const log_io *io;
+    char *dir;
     uint8_t **reads; /* buffers handed out since the last release */
     int n_reads, cap_reads;
+    /* snapshots on disk, valid, oldest first */
+    raft_oe snaps[RAFT_LOG_MAX_SNAPSHOTS];
+    int n_snaps;
+    /* follower: the .part of the snapshot being fetched */
+    int fetch_fd;
+    raft_oe fetch_id;
 };
 
-raft_log *raft_log_new(log_manager *mgr, log_partition *part) {
+raft_log *raft_log_new(log_manager *mgr, log_partition *part,
+                       int32_t segment_bytes, int64_t segment_ms) {
     raft_log *l = xcalloc(1, sizeof *l);
     l->mgr = mgr;
     l->part = part;
+    l->io = log_partition_io(part);
+    l->dir = xstrdup(log_path(part));
+    l->fetch_fd = -1;
     log_config c = *log_get_config(part);
     c.retention_ms = -1;
     c.retention_bytes = -1;
     c.flush_messages = 1; /* every batch is made durable (by the flusher) */
+    if (segment_bytes > 0)
+        c.segment_bytes = segment_bytes;
+    if (segment_ms > 0)
+        c.segment_ms = segment_ms;
     log_set_config(part, &c);
     return l;
 }
@@ -49,8 +70,19 @@ void raft_log_free(raft_log *l) {
     if (!l)
         return;
     raft_log_release_reads(l);
+    if (l->fetch_fd >= 0)
+        l->io->close(l->io->ctx, l->fetch_fd);
     free(l->reads);
+    free(l->dir);
     free(l);
+}
+
+static void keep_read(raft_log *l, uint8_t *data) {
+    if (l->n_reads == l->cap_reads) {
+        l->cap_reads = l->cap_reads ? l->cap_reads * 2 : 8;
+        l->reads = xrealloc(l->reads, (size_t)l->cap_reads * sizeof *l->reads);
+    }
+    l->reads[l->n_reads++] = data;
 }
 
 log_partition *raft_log_partition(raft_log *l) {
@@ -88,8 +120,17 @@ static uint8_t *read_bytes(raft_log *l, int64_t offset, uint32_t max,
 
 /* ---- raft_log_ops ------------------------------------------------------ */
 
-/* KafkaMetadataLog.endOffsetForEpoch over the epoch cache (no snapshots
- * yet, so never the snapshot id). */
+/* The snapshot at the log start (the earliest kept), offset -1 none. */
+static raft_oe start_snapshot(const raft_log *l) {
+    int64_t start = log_start_offset(l->part);
+    for (int i = 0; i < l->n_snaps; i++)
+        if (l->snaps[i].offset == start)
+            return l->snaps[i];
+    return (raft_oe){-1, -1};
+}
+
+/* KafkaMetadataLog.endOffsetForEpoch over the epoch cache: the earliest
+ * snapshot's id when the epoch ends exactly there. */
 static raft_oe rl_end_offset_for_epoch(void *ctx, int32_t epoch) {
     raft_log *l = ctx;
     int32_t e;
@@ -97,6 +138,9 @@ static raft_oe rl_end_offset_for_epoch(void *ctx, int32_t epoch) {
     log_end_offset_for_epoch(l->part, epoch, &e, &off);
     if (e < 0 || off < 0)
         return (raft_oe){log_end_offset(l->part), last_epoch(l)};
+    raft_oe s = start_snapshot(l);
+    if (s.offset >= 0 && off == s.offset && e == epoch)
+        return s;
     return (raft_oe){off, e};
 }
 
@@ -114,11 +158,7 @@ static int rl_read(void *ctx, int64_t offset, uint32_t max_bytes,
     uint8_t *data = read_bytes(l, offset, max_bytes ? max_bytes : 1, &n);
     if (!data)
         return 0;
-    if (l->n_reads == l->cap_reads) {
-        l->cap_reads = l->cap_reads ? l->cap_reads * 2 : 8;
-        l->reads = xrealloc(l->reads, (size_t)l->cap_reads * sizeof *l->reads);
-    }
-    l->reads[l->n_reads++] = data;
+    keep_read(l, data);
     int k = 0;
     size_t pos = 0;
     while (k < cap && pos < n) {
@@ -134,12 +174,43 @@ static int rl_read(void *ctx, int64_t offset, uint32_t max_bytes,
     return k;
 }
 
+static bool have_snapshot(const raft_log *l, raft_oe id) {
+    for (int i = 0; i < l->n_snaps; i++)
+        if (l->snaps[i].offset == id.offset && l->snaps[i].epoch == id.epoch)
+            return true;
+    return false;
+}
+
+/* FetchSnapshot on the leader: a bounded chunk of the file. */
 static bool rl_read_snapshot(void *ctx, raft_oe id, int64_t position,
                              uint32_t max, const uint8_t **data, uint32_t *len,
                              int64_t *size) {
-    (void)ctx, (void)id, (void)position, (void)max, (void)data, (void)len,
-        (void)size;
-    return false; /* no snapshots yet */
+    raft_log *l = ctx;
+    if (!have_snapshot(l, id))
+        return false;
+    int64_t sz = raft_snap_size(l->io, l->dir, id);
+    if (sz < 0)
+        return false;
+    *size = sz;
+    *data = NULL;
+    *len = 0;
+    if (position < 0 || position >= sz)
+        return true; /* the core answers POSITION_OUT_OF_RANGE */
+    int64_t want = sz - position;
+    if (max > MAX_SNAP_CHUNK)
+        max = MAX_SNAP_CHUNK;
+    if (want > (int64_t)max)
+        want = max;
+    uint8_t *b = xmalloc((size_t)want);
+    ssize_t got = raft_snap_pread(l->io, l->dir, id, b, (size_t)want, position);
+    if (got <= 0) {
+        free(b);
+        return false;
+    }
+    keep_read(l, b);
+    *data = b;
+    *len = (uint32_t)got;
+    return true;
 }
 
 raft_log_ops raft_log_get_ops(raft_log *l) {
@@ -152,12 +223,233 @@ raft_log_ops raft_log_get_ops(raft_log *l) {
     };
 }
 
-void raft_log_boot(raft_log *l, raft_boot *b) {
+static void add_snapshot(raft_log *l, raft_oe id) {
+    if (have_snapshot(l, id))
+        return;
+    if (l->n_snaps == RAFT_LOG_MAX_SNAPSHOTS) { /* the oldest above start */
+        int drop = l->snaps[0].offset == log_start_offset(l->part) ? 1 : 0;
+        raft_snap_delete(l->io, l->dir, l->snaps[drop]);
+        memmove(&l->snaps[drop], &l->snaps[drop + 1],
+                (size_t)(l->n_snaps - drop - 1) * sizeof l->snaps[0]);
+        l->n_snaps--;
+    }
+    int i = l->n_snaps;
+    while (i > 0 && l->snaps[i - 1].offset > id.offset) {
+        l->snaps[i] = l->snaps[i - 1];
+        i--;
+    }
+    l->snaps[i] = id;
+    l->n_snaps++;
+}
+
+/* Kafka deletes the snapshots below the log start (they can no longer be
+ * needed: the one at the log start covers them). */
+static void delete_below(raft_log *l, int64_t start) {
+    int k = 0;
+    for (int i = 0; i < l->n_snaps; i++) {
+        if (l->snaps[i].offset < start) {
+            raft_snap_delete(l->io, l->dir, l->snaps[i]);
+            SL_INFO("raft", "Deleted snapshot %lld-%d below the log start %lld",
+                    (long long)l->snaps[i].offset, l->snaps[i].epoch,
+                    (long long)start);
+        } else {
+            l->snaps[k++] = l->snaps[i];
+        }
+    }
+    l->n_snaps = k;
+}
+
+int raft_log_boot(raft_log *l, raft_boot *b, char *err, size_t errlen) {
+    raft_oe ids[64];
+    int n = raft_snap_list(l->io, l->dir, ids, 64, true);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot list %s", l->dir);
+        return -1;
+    }
+    /* newest first: a snapshot that fails validation is dropped (Kafka's
+     * reader would refuse it), older ones may still serve */
+    l->n_snaps = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        size_t len;
+        uint8_t *data =
+            raft_snap_read(l->io, l->dir, ids[i], (size_t)MAX_SNAP_FILE, &len);
+        char why[256] = "unreadable";
+        if (!data || raft_snap_validate(data, len, why, sizeof why) < 0) {
+            SL_WARN("raft", "Deleting invalid snapshot %lld-%d in %s: %s",
+                    (long long)ids[i].offset, ids[i].epoch, l->dir, why);
+            raft_snap_delete(l->io, l->dir, ids[i]);
+        } else if (l->n_snaps < RAFT_LOG_MAX_SNAPSHOTS) {
+            add_snapshot(l, ids[i]);
+        }
+        free(data);
+    }
+    int64_t start = log_start_offset(l->part);
+    int64_t end = log_end_offset(l->part);
+    raft_oe latest = l->n_snaps ? l->snaps[l->n_snaps - 1] : (raft_oe){-1, -1};
+    if (latest.offset > end) {
+        /* a snapshot past the log: installed (or fetched) before a crash
+         * cut the log over; Kafka's truncateToLatestSnapshot */
+        int16_t e = log_truncate_fully(l->part, latest.offset);
+        if (e) {
+            snprintf(err, errlen, "cannot restart the log at %lld: %s",
+                     (long long)latest.offset, proto_error_name(e));
+            return -1;
+        }
+    } else if (start > 0 && start_snapshot(l).offset < 0) {
+        /* the log start is not at a snapshot (a crash between moving it
+         * and checkpointing it): move it up to the first snapshot in it */
+        raft_oe s = {-1, -1};
+        for (int i = 0; i < l->n_snaps && s.offset < 0; i++)
+            if (l->snaps[i].offset >= start)
+                s = l->snaps[i];
+        if (s.offset < 0) {
+            snprintf(err, errlen,
+                     "the metadata log starts at %lld but no snapshot "
+                     "covers the offsets below it",
+                     (long long)start);
+            return -1;
+        }
+        if (log_high_watermark(l->part) < s.offset)
+            log_set_high_watermark(l->part, s.offset); /* it is committed */
+        int64_t ns;
+        int16_t e = log_delete_records(l->part, s.offset, &ns);
+        if (e) {
+            snprintf(err, errlen, "cannot move the log start to %lld: %s",
+                     (long long)s.offset, proto_error_name(e));
+            return -1;
+        }
+    }
+    delete_below(l, log_start_offset(l->part));
     b->log_start = log_start_offset(l->part);
     b->log_end = log_end_offset(l->part);
     b->last_epoch = last_epoch(l);
-    b->snapshot_id = (raft_oe){-1, -1};
-    b->start_epoch = 0;
+    b->snapshot_id = l->n_snaps ? l->snaps[l->n_snaps - 1] : (raft_oe){-1, -1};
+    raft_oe ss = start_snapshot(l);
+    b->start_epoch = ss.offset >= 0 ? ss.epoch : 0;
+    if (b->log_end == b->log_start && ss.offset >= 0)
+        b->last_epoch = ss.epoch;
+    return 0;
+}
+
+raft_oe raft_log_latest_snapshot(const raft_log *l) {
+    return l->n_snaps ? l->snaps[l->n_snaps - 1] : (raft_oe){-1, -1};
+}
+
+void raft_log_snapshot_added(raft_log *l, raft_oe id) {
+    add_snapshot(l, id);
+}
+
+int64_t raft_log_snapshot_bytes(const raft_log *l) {
+    int64_t t = 0;
+    for (int i = 0; i < l->n_snaps; i++) {
+        int64_t s = raft_snap_size(l->io, l->dir, l->snaps[i]);
+        if (s > 0)
+            t += s;
+    }
+    return t;
+}
+
+int16_t raft_log_start_moved(raft_log *l, int64_t offset) {
+    int64_t ns;
+    int16_t e = KERR_NONE;
+    if (offset > log_start_offset(l->part))
+        e = log_delete_records(l->part, offset, &ns);
+    if (!e)
+        delete_below(l, log_start_offset(l->part));
+    return e;
+}
+
+int16_t raft_log_snapshot_write(raft_log *l, raft_oe id, int64_t position,
+                                const uint8_t *data, uint32_t len) {
+    if (l->fetch_fd >= 0 && (position == 0 || id.offset != l->fetch_id.offset ||
+                             id.epoch != l->fetch_id.epoch)) {
+        l->io->close(l->io->ctx, l->fetch_fd);
+        l->fetch_fd = -1;
+    }
+    char path[4096], name[RAFT_SNAP_NAME_CAP];
+    raft_snap_filename(name, sizeof name, id, RAFT_SNAP_PART);
+    snprintf(path, sizeof path, "%s/%s", l->dir, name);
+    if (l->fetch_fd < 0) {
+        if (position != 0)
+            return KERR_KAFKA_STORAGE_ERROR; /* the core restarts at 0 */
+        l->fetch_fd =
+            l->io->open(l->io->ctx, path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        if (l->fetch_fd < 0)
+            return KERR_KAFKA_STORAGE_ERROR;
+        l->fetch_id = id;
+    }
+    if (len && !log_io_write_all(l->io, l->fetch_fd, data, len, position))
+        return KERR_KAFKA_STORAGE_ERROR;
+    return KERR_NONE;
+}
+
+int16_t raft_log_snapshot_install(raft_log *l, raft_oe id, char *err,
+                                  size_t errlen) {
+    char part[4096], final[4096], name[RAFT_SNAP_NAME_CAP];
+    raft_snap_filename(name, sizeof name, id, RAFT_SNAP_PART);
+    snprintf(part, sizeof part, "%s/%s", l->dir, name);
+    raft_snap_filename(name, sizeof name, id, RAFT_SNAP_FILE);
+    snprintf(final, sizeof final, "%s/%s", l->dir, name);
+    if (l->fetch_fd < 0 || l->fetch_id.offset != id.offset ||
+        l->fetch_id.epoch != id.epoch) {
+        snprintf(err, errlen, "no snapshot %lld-%d being fetched",
+                 (long long)id.offset, id.epoch);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    bool ok = l->io->fsync(l->io->ctx, l->fetch_fd) == 0;
+    l->io->close(l->io->ctx, l->fetch_fd);
+    l->fetch_fd = -1;
+    size_t len = 0;
+    uint8_t *data =
+        ok ? log_io_read_file(l->io, part, (size_t)MAX_SNAP_FILE, &len) : NULL;
+    char why[256] = "cannot write it";
+    if (!data || raft_snap_validate(data, len, why, sizeof why) < 0) {
+        free(data);
+        l->io->unlink(l->io->ctx, part);
+        snprintf(err, errlen, "the fetched snapshot %lld-%d is invalid: %s",
+                 (long long)id.offset, id.epoch, why);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    free(data);
+    if (l->io->rename(l->io->ctx, part, final) != 0 ||
+        l->io->fsync_dir(l->io->ctx, l->dir) != 0) {
+        snprintf(err, errlen, "cannot install %s", final);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    add_snapshot(l, id);
+    int16_t e = log_truncate_fully(l->part, id.offset);
+    if (e) {
+        snprintf(err, errlen, "cannot restart the log at %lld: %s",
+                 (long long)id.offset, proto_error_name(e));
+        return e;
+    }
+    delete_below(l, id.offset);
+    return KERR_NONE;
+}
+
+int raft_log_snapshot_records(raft_log *l, raft_oe id, raft_record_fn fn,
+                              void *arg, char *err, size_t errlen) {
+    size_t len;
+    uint8_t *data =
+        raft_snap_read(l->io, l->dir, id, (size_t)MAX_SNAP_FILE, &len);
+    char why[256] = "unreadable";
+    if (!data || raft_snap_validate(data, len, why, sizeof why) < 0 ||
+        raft_snap_records(data, len, fn, arg) < 0) {
+        free(data);
+        snprintf(err, errlen, "snapshot %lld-%d: %s", (long long)id.offset,
+                 id.epoch, why);
+        return -1;
+    }
+    free(data);
+    return 0;
+}
+
+const char *raft_log_dir(const raft_log *l) {
+    return l->dir;
+}
+
+const log_io *raft_log_io(const raft_log *l) {
+    return l->io;
 }
 
 /* ---- writes ------------------------------------------------------------- */

@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
+#include "core/env.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "net/client.h"
 #include "proto/errors.h"
 #include "raft/quorum_state.h"
+#include "raft/snapshot.h"
 
 #define MAX_INBOUND 64
 
@@ -36,6 +40,19 @@ typedef struct peer {
     raft_msg queued;
     struct raft_node *node;
 } peer;
+
+/* A snapshot the caller made, written by the executor off the loop. */
+typedef struct snap_job {
+    raft_oe id;
+    uint8_t *data;
+    size_t len;
+    const log_io *io;
+    const char *dir;
+    net_loop *loop;
+    bool ok;
+    char err[256];
+    atomic_bool done;
+} snap_job;
 
 typedef struct sent {
     struct raft_node *node;
@@ -67,6 +84,11 @@ struct raft_node {
     bool closing;
     bool draining;
     rng own_rng; /* when the caller gives none */
+    /* snapshots */
+    sl_executor *exec; /* one worker: snapshot files */
+    snap_job *job;     /* being written, or NULL */
+    int64_t retention_bytes, retention_ms;
+    int64_t next_clean_check;
     void (*on_commit)(void *ctx, int64_t hw);
     void (*on_change)(void *ctx, const raft_info *info);
     void *ctx;
@@ -346,13 +368,46 @@ static void drain(raft_node *n) {
             raft_log_set_hw(n->log, o->u.offset);
             commit = o->u.offset;
             break;
-        case RAFT_OUT_SNAPSHOT_WRITE:
-        case RAFT_OUT_SNAPSHOT_INSTALL:
-            SL_WARN("raft", "snapshots are not supported yet: dropping a "
-                            "snapshot of the leader");
+        case RAFT_OUT_SNAPSHOT_WRITE: {
+            int16_t e = raft_log_snapshot_write(n->log, o->u.snap.id,
+                                                o->u.snap.position,
+                                                o->u.snap.data, o->u.snap.len);
+            if (e) {
+                snprintf(err, sizeof err, "writing the fetched snapshot: %s",
+                         proto_error_name(e));
+                fail(n, err);
+            }
             break;
-        case RAFT_OUT_LOG_START:
+        }
+        case RAFT_OUT_SNAPSHOT_INSTALL: {
+            char why[300];
+            int16_t e = raft_log_snapshot_install(n->log, o->u.snap.id, why,
+                                                  sizeof why);
+            if (e) {
+                fail(n, why);
+                break;
+            }
+            n->synced = o->u.snap.id.offset;
+            SL_INFO("raft",
+                    "[RaftManager id=%d] installed the leader's snapshot "
+                    "%lld-%d; the log restarts there",
+                    r->cfg.self.id, (long long)o->u.snap.id.offset,
+                    o->u.snap.id.epoch);
             break;
+        }
+        case RAFT_OUT_LOG_START: {
+            int16_t e = raft_log_start_moved(n->log, o->u.offset);
+            if (e)
+                SL_WARN("raft",
+                        "cannot move the metadata log start to %lld: %s",
+                        (long long)o->u.offset, proto_error_name(e));
+            else
+                SL_INFO("raft",
+                        "[RaftManager id=%d] the metadata log starts at %lld "
+                        "(snapshot); older segments and snapshots deleted",
+                        r->cfg.self.id, (long long)o->u.offset);
+            break;
+        }
         }
     }
     raft_out_clear(r);
@@ -373,12 +428,67 @@ static void drain(raft_node *n) {
     }
 }
 
+/* Kafka's KafkaMetadataLog.maybeClean, simplified: once the metadata log
+ * and its snapshots together exceed metadata.max.retention.bytes, or its
+ * oldest segment is older than metadata.max.retention.ms, the log start
+ * moves up to the latest snapshot (raft_snapshot_created: LOG_START), which
+ * deletes the segments wholly below it and the older snapshots. Only a
+ * snapshot of committed, durable records (the core asserts it). */
+static void maybe_clean(raft_node *n, bool now) {
+    raft *r = n->r;
+    int64_t t = now_ms(n);
+    if (!now && t < n->next_clean_check)
+        return;
+    n->next_clean_check = t + 1000;
+    raft_oe s = raft_log_latest_snapshot(n->log);
+    if (s.offset <= r->log_start || s.offset > r->committed ||
+        s.offset > r->durable_end)
+        return;
+    log_partition *part = raft_log_partition(n->log);
+    bool due = false;
+    if (n->retention_bytes >= 0 &&
+        log_size_bytes(part) + raft_log_snapshot_bytes(n->log) >
+            n->retention_bytes)
+        due = true;
+    if (!due && n->retention_ms >= 0 && log_segment_count(part) > 0) {
+        log_segment_info si;
+        log_segment_get(part, 0, &si);
+        due = si.max_timestamp >= 0 &&
+              clk_wall_ms() - si.max_timestamp > n->retention_ms;
+    }
+    if (!due)
+        return;
+    raft_snapshot_created(r, s);
+    drain(n);
+}
+
+static void finish_job(raft_node *n) {
+    snap_job *j = n->job;
+    n->job = NULL;
+    if (j->ok) {
+        raft_log_snapshot_added(n->log, j->id);
+        SL_INFO("raft",
+                "[RaftManager id=%d] wrote snapshot %lld-%d (%zu bytes) in %s",
+                n->r->cfg.self.id, (long long)j->id.offset, j->id.epoch, j->len,
+                n->dir);
+    } else {
+        SL_WARN("raft", "cannot write snapshot %lld-%d: %s",
+                (long long)j->id.offset, j->id.epoch, j->err);
+    }
+    free(j->data);
+    free(j);
+    maybe_clean(n, true);
+}
+
 /* Before sleeping: what the flusher made durable goes to the core. */
 static void before_sleep(net_loop *loop, void *ctx) {
     (void)loop;
     raft_node *n = ctx;
     if (n->failed || n->closing)
         return;
+    if (n->job && atomic_load_explicit(&n->job->done, memory_order_acquire))
+        finish_job(n);
+    maybe_clean(n, false);
     int64_t end;
     int16_t e = raft_log_durable(n->log, &end);
     if (e) {
@@ -425,8 +535,13 @@ raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen) {
     b.has_qstate = rc == 1;
     if (!b.has_qstate)
         b.qstate = (raft_qstate){0, RAFT_NO_ID, {.id = RAFT_NO_ID}};
-    n->log = raft_log_new(o->mgr, o->part);
-    raft_log_boot(n->log, &b);
+    n->retention_bytes = o->retention_bytes;
+    n->retention_ms = o->retention_ms;
+    n->log = raft_log_new(o->mgr, o->part, o->segment_bytes, o->segment_ms);
+    if (raft_log_boot(n->log, &b, err, errlen) < 0) {
+        raft_node_free(n);
+        return NULL;
+    }
     n->synced = b.log_end; /* recovered: all of it durable */
     raft_log_ops ops = raft_log_get_ops(n->log);
     n->r = xcalloc(1, sizeof *n->r);
@@ -474,10 +589,11 @@ raft_node *raft_node_new(const raft_node_opts *o, char *err, size_t errlen) {
     }
     SL_INFO("raft",
             "node %d joins the metadata quorum (%d voters) at epoch %d as %s, "
-            "log [%lld, %lld)",
+            "log [%lld, %lld), latest snapshot %lld-%d",
             o->cfg.self.id, o->cfg.voters.n, n->r->qs.epoch,
             raft_role_name(n->r->role), (long long)b.log_start,
-            (long long)b.log_end);
+            (long long)b.log_end, (long long)b.snapshot_id.offset,
+            b.snapshot_id.epoch);
     return n;
 }
 
@@ -509,6 +625,12 @@ void raft_node_free(raft_node *n) {
         return;
     raft_node_close(n);
     net_loop_remove_before_sleep(n->loop, before_sleep, n);
+    sl_exec_free(n->exec); /* waits for a snapshot being written */
+    n->exec = NULL;
+    if (n->job) {
+        free(n->job->data);
+        free(n->job);
+    }
     raft_log_free(n->log);
     n->log = NULL;
     free(n->r);
@@ -574,4 +696,56 @@ void raft_node_resign(raft_node *n) {
         return;
     raft_resign(n->r, now_ms(n));
     drain(n);
+}
+
+/* ---- snapshots ------------------------------------------------------------
+ */
+
+raft_oe raft_node_latest_snapshot(const raft_node *n) {
+    return raft_log_latest_snapshot(n->log);
+}
+
+int raft_node_snapshot_records(raft_node *n, raft_oe id, raft_record_fn fn,
+                               void *arg, char *err, size_t errlen) {
+    return raft_log_snapshot_records(n->log, id, fn, arg, err, errlen);
+}
+
+int32_t raft_node_epoch_at(raft_node *n, int64_t offset) {
+    raft_log_ops ops = raft_log_get_ops(n->log);
+    return ops.epoch_at(ops.ctx, offset);
+}
+
+static void write_job(void *arg) {
+    snap_job *j = arg;
+    j->ok = raft_snap_write(j->io, j->dir, j->id, j->data, j->len, j->err,
+                            sizeof j->err);
+    atomic_store_explicit(&j->done, true, memory_order_release);
+    net_loop_wake(j->loop);
+}
+
+bool raft_node_snapshot_busy(const raft_node *n) {
+    return n->job != NULL;
+}
+
+bool raft_node_snapshot_submit(raft_node *n, raft_oe id, uint8_t *data,
+                               size_t len) {
+    raft_oe latest = raft_log_latest_snapshot(n->log);
+    if (n->failed || n->closing || n->job || id.offset <= latest.offset ||
+        id.offset > n->r->committed) {
+        free(data);
+        return false;
+    }
+    if (!n->exec)
+        n->exec = sl_exec_new("sl-snapshot", 1);
+    snap_job *j = xcalloc(1, sizeof *j);
+    j->id = id;
+    j->data = data;
+    j->len = len;
+    j->io = raft_log_io(n->log);
+    j->dir = raft_log_dir(n->log);
+    j->loop = n->loop;
+    atomic_init(&j->done, false);
+    n->job = j;
+    sl_exec_submit(n->exec, write_job, j);
+    return true;
 }

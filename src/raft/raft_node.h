@@ -18,8 +18,15 @@
  *   - durability: a before-sleep hook reaps the log manager's flushes (the
  *     node's flush hook begins them; the flusher fsyncs off the loop) and
  *     reports the durable end with raft_log_synced.
- * Snapshots (FetchSnapshot, SNAPSHOT_* items) are not supported yet: a
- * SNAPSHOT_* item is logged and dropped.
+ *   - snapshots (KIP-630): the caller (which holds the image) makes one
+ *     with raft_node_snapshot_submit; the file is written by a one-worker
+ *     executor of the node's environment (off the loop; inline under a
+ *     simulator) through the node's log_io, then known to the log. The log
+ *     start moves up to the latest snapshot when Kafka's retention keys say
+ *     so (see maybe_clean); the leader serves FetchSnapshot from the file in
+ *     bounded chunks, a follower writes SNAPSHOT_WRITE chunks to a .part and
+ *     installs it on SNAPSHOT_INSTALL (the log restarts there; the caller
+ *     sees raft_node_latest_snapshot pass what it applied and reloads).
  *
  * Invariant: a PERSIST that fails stops the member (Kafka's raft thread
  * dies on it): no later outbox item is performed and nothing more is fed
@@ -52,10 +59,14 @@ typedef struct raft_node_opts {
     int n_endpoints;
     net_loop *loop;
     log_manager *mgr;
-    log_partition *part; /* __cluster_metadata-0 */
-    const log_io *io;    /* the node's file system (quorum-state) */
-    const char *dir;     /* where quorum-state lives: the partition's dir */
-    rng *rng;            /* NULL: its own, seeded from the OS */
+    log_partition *part;     /* __cluster_metadata-0 */
+    const log_io *io;        /* the node's file system (quorum-state) */
+    const char *dir;         /* where quorum-state lives: the partition's dir */
+    rng *rng;                /* NULL: its own, seeded from the OS */
+    int32_t segment_bytes;   /* metadata.log.segment.bytes (0: the log's) */
+    int64_t segment_ms;      /* metadata.log.segment.ms (0: the log's) */
+    int64_t retention_bytes; /* metadata.max.retention.bytes, -1 no limit */
+    int64_t retention_ms;    /* metadata.max.retention.ms, -1 no limit */
     /* The high watermark moved (committed records below hw). */
     void (*on_commit)(void *ctx, int64_t hw);
     /* Role, epoch or leader changed. */
@@ -101,5 +112,20 @@ int raft_node_endpoints(const raft_node *n, const raft_endpoint **out);
 bool raft_node_failed(const raft_node *n);
 /* Resigns leadership (controlled shutdown). */
 void raft_node_resign(raft_node *n);
+
+/* Snapshots. The latest on disk (offset -1: none); its data records in
+ * order (0 or -1 with a message); the epoch of the batch holding offset
+ * (-1 outside the log). */
+raft_oe raft_node_latest_snapshot(const raft_node *n);
+int raft_node_snapshot_records(raft_node *n, raft_oe id, raft_record_fn fn,
+                               void *arg, char *err, size_t errlen);
+int32_t raft_node_epoch_at(raft_node *n, int64_t offset);
+/* Writes snapshot id (the committed image up to id.offset, at a batch
+ * boundary; id.epoch the epoch of the batch before it) from data (a whole
+ * file, raft_snap_*; ownership passes) off the loop. false (data freed)
+ * when one is being written, id is not above the latest or not committed. */
+bool raft_node_snapshot_submit(raft_node *n, raft_oe id, uint8_t *data,
+                               size_t len);
+bool raft_node_snapshot_busy(const raft_node *n);
 
 #endif

@@ -195,7 +195,7 @@ static void start_member(member *m) {
     m->up = m->rn != NULL;
     if (with_ctl && m->rn) {
         m->img = cl_image_new();
-        m->ctl = ctl_new(m->img, ctl_quorum_log_new(m->rn));
+        m->ctl = ctl_new(m->img, ctl_quorum_log_new(m->rn, m->img, NULL));
         ctl_attach_loop(m->ctl, m->loop);
     }
 }
