@@ -145,6 +145,9 @@ void brk_lm_controller_changed(brk_broker *brk);
  * done(brk, ctx), at once when there is nothing to do. */
 void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
                      void *ctx);
+/* This node's broker has not been RUNNING (registered and unfenced) yet
+ * since it started. */
+bool brk_lm_starting(const brk_broker *brk);
 /* The node id Metadata and DescribeCluster name as the controller: in a
  * quorum the active controller's (the Raft leader) when its broker is
  * registered and unfenced (Kafka names a random live broker, which then

@@ -244,9 +244,15 @@ def test_controller_failover_rebuilds_sessions(cluster):
     c.wait_brokers(alive, alive, SESSION_MS / 1000.0 + 30)
     harness.wait_for(lambda: all(c.controller(n) in alive for n in alive), 30,
                      what="a new controller")
-    for n in alive:
-        now = c.partitions(n, topic)
-        assert all(l in alive for l, _, _ in now.values()), now
+    def moved():
+        return all(all(l in alive for l, _, _ in c.partitions(n, topic).values())
+                   for n in alive)
+    try:
+        harness.wait_for(moved, 10, what="leaders moved off node %d" % ctl)
+    except AssertionError as e:
+        raise AssertionError("%s: %s; brokers %s\n%s" % (
+            e, {n: c.partitions(n, topic) for n in alive}, {n: c.brokers(n) for n in alive},
+            "\n".join("--- node %d\n%s" % (n, c.log(n)[-5000:]) for n in alive)))
     # the survivors stay registered and unfenced for several session
     # timeouts: their heartbeats reach the new controller
     time.sleep(2 * SESSION_MS / 1000.0)
