@@ -9,16 +9,19 @@
  *     replica manager the mapping: the metadata image holds no log);
  *   - the role (leader / follower / none), the leader epoch and the ISR, as
  *     the metadata image says (repl_update), for now;
- *   - the followers' log end offsets (repl_follower_fetched, for the
- *     replica fetchers of the next issue);
+ *   - the followers' log end offsets (repl_follower_fetched, from their
+ *     Fetch requests), reset when a new leader epoch begins;
+ *   - the replica fetchers of the partitions it follows (fetcher.h), told
+ *     of every change of role, leader or leader epoch;
  *   - the HIGH WATERMARK of the partition logs.
  *
  * Invariants (asserted where written, in replica.c):
- *   1. The high watermark of a partition log moves only here
- *      (hw_maybe_advance) and never backwards: a leader's HW is the smallest
- *      LEO of its ISR (its own included), raised only when that is above it.
- *      (The log layer itself only clamps it into [log start, LEO] when it
- *      deletes a prefix or truncates a follower.)
+ *   1. The high watermark of a partition log moves only here and never
+ *      backwards: a leader's HW is the smallest LEO of its ISR (its own
+ *      included), raised only when that is above it (hw_maybe_advance); a
+ *      follower's is min(leader's HW, own LEO), raised only
+ *      (repl_follower_set_hw). (The log layer itself only clamps it into
+ *      [log start, LEO] when it deletes a prefix or truncates a follower.)
  *   2. Appends to a partition log go through repl_append (origin client,
  *      coordinator or replication); a client or coordinator append needs this
  *      node to lead the partition.
@@ -135,8 +138,9 @@ typedef struct repl_append_req {
 int16_t repl_append(repl_manager *m, const cl_partition *p,
                     const repl_append_req *rq, log_append_info *info);
 
-/* A follower (replica_id) fetched up to leo (next issue's replica fetcher):
- * the leader's HW may move and waiters wake. */
+/* A follower (replica_id) fetched from leo, so it holds everything below
+ * (src/broker/fetch.c, when its log does not diverge): the leader's HW may
+ * move and waiters wake. */
 void repl_follower_fetched(repl_manager *m, const cl_partition *p,
                            int32_t replica_id, int64_t leo);
 

@@ -43,10 +43,10 @@
 static const uint8_t TOPIC_ID[16] = {0x52, 0x45, 0x50, 0x4c, 1, 2,  3,  4,
                                      5,    6,    7,    8,    9, 10, 11, 12};
 
-static brk_node *make_node(int id) {
+static brk_node *make_node(int id, const char *tag) {
     char a_id[64], a_dirs[512];
     snprintf(a_id, sizeof a_id, "node.id=%d", id);
-    snprintf(a_dirs, sizeof a_dirs, "log.dirs=%s/r%d", test_tmpdir(), id);
+    snprintf(a_dirs, sizeof a_dirs, "log.dirs=%s/%s%d", test_tmpdir(), tag, id);
     char *argv[] = {"server",
                     "--override",
                     a_id,
@@ -324,42 +324,62 @@ static void check_identical(world *w) {
     }
 }
 
-TEST(replication_three_nodes_follow_truncate_on_divergence) {
-    world w = {0};
+/* Three started nodes whose images list brokers 1-3 and the topic (leader
+ * 1, epoch 0), and a connected client per node. */
+static bool world_start(world *w, const char *tag) {
     char err[1024];
     for (int i = 0; i < N; i++) {
-        w.nodes[i] = make_node(i + 1);
-        if (!w.nodes[i])
-            return;
-        if (brk_node_start(w.nodes[i], err, sizeof err) < 0) {
+        w->nodes[i] = make_node(i + 1, tag);
+        if (!w->nodes[i])
+            return false;
+        if (brk_node_start(w->nodes[i], err, sizeof err) < 0) {
             test_fail(__FILE__, __LINE__, "node %d: %s", i + 1, err);
-            return;
+            return false;
         }
     }
     /* the same brokers and the same topic in every image */
     for (int i = 0; i < N; i++) {
         for (int id = 1; id <= N; id++)
             if (id != i + 1)
-                register_broker(&w, i, id);
-        topic_record(w.nodes[i]);
-        partition_record(w.nodes[i], 1, 0);
+                register_broker(w, i, id);
+        topic_record(w->nodes[i]);
+        partition_record(w->nodes[i], 1, 0);
     }
     for (int i = 0; i < N; i++)
-        CHECK(plog(&w, i) != NULL);
+        CHECK(plog(w, i) != NULL);
     CHECK(repl_is_leader(
-        brk_node_broker(w.nodes[0])->repl,
-        cl_topic_find_id(brk_node_broker(w.nodes[0])->image, TOPIC_ID)
+        brk_node_broker(w->nodes[0])->repl,
+        cl_topic_find_id(brk_node_broker(w->nodes[0])->image, TOPIC_ID)
             ->parts[0]));
-    w.cli = net_loop_new();
+    w->cli = net_loop_new();
     for (int i = 0; i < N; i++) {
         net_client_opts o = {.host = "127.0.0.1",
-                             .port = brk_node_port(w.nodes[i], "PLAINTEXT"),
+                             .port = brk_node_port(w->nodes[i], "PLAINTEXT"),
                              .client_id = "test-repl",
                              .on_state = on_state,
-                             .ctx = &w};
-        w.cl[i] = net_client_new(w.cli, &o);
+                             .ctx = w};
+        w->cl[i] = net_client_new(w->cli, &o);
     }
-    CHECK(pump(&w, &w.up, N));
+    return pump(w, &w->up, N);
+}
+
+static void world_stop(world *w) {
+    for (int i = 0; i < N; i++)
+        if (w->cl[i])
+            net_client_free(w->cl[i]);
+    if (w->cli)
+        net_loop_free(w->cli);
+    for (int i = 0; i < N; i++)
+        if (w->nodes[i])
+            brk_node_free(w->nodes[i]);
+}
+
+TEST(replication_three_nodes_follow_truncate_on_divergence) {
+    world w = {0};
+    if (!world_start(&w, "r")) {
+        world_stop(&w);
+        return;
+    }
 
     /* 1. acks=all: answered once the followers have the batch */
     CHECK_EQ(produce(&w, 0, -1, "a", 3), KERR_NONE);
@@ -449,9 +469,54 @@ TEST(replication_three_nodes_follow_truncate_on_divergence) {
     CHECK_EQ(replica_fetch(&w, 0, 3, 1, 2), KERR_NOT_LEADER_OR_FOLLOWER);
     CHECK_EQ(replica_fetch(&w, 0, 3, 103, 2), KERR_NONE);
 
-    for (int i = 0; i < N; i++)
-        net_client_free(w.cl[i]);
-    net_loop_free(w.cli);
-    for (int i = 0; i < N; i++)
-        brk_node_free(w.nodes[i]);
+    world_stop(&w);
+}
+
+/* Flips one byte of the leader's segment file at pos (a record's value). */
+static void flip_byte(log_partition *log, int64_t pos) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%020d.log", log_path(log), 0);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    CHECK_EQ(fseek(f, (long)pos, SEEK_SET), 0);
+    int c = fgetc(f);
+    CHECK_EQ(fseek(f, (long)pos, SEEK_SET), 0);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+}
+
+/* A leader that serves a corrupt batch (its segment damaged on disk after
+ * the append): the followers drop the connection, back off and retry,
+ * never appending it and never growing; once the bytes are right again
+ * they catch up. */
+TEST(replication_corrupt_fetch_response_drops_connection) {
+    world w = {0};
+    if (!world_start(&w, "c")) {
+        world_stop(&w);
+        return;
+    }
+    CHECK_EQ(produce(&w, 0, -1, "ok", 2), KERR_NONE);
+    CHECK(converge(&w, 2));
+    int64_t size_before = log_size_bytes(plog(&w, 0));
+    w.paused[1] = w.paused[2] = true;
+    CHECK_EQ(produce(&w, 0, 1, "damaged", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 2);
+    int64_t pos = size_before + (log_size_bytes(plog(&w, 0)) - size_before) - 3;
+    flip_byte(plog(&w, 0), pos);
+    w.paused[1] = w.paused[2] = false;
+    for (int pass = 0; pass < 400; pass++)
+        pump_once(&w);
+    repl_fetcher_stats st;
+    for (int i = 1; i < N; i++) {
+        CHECK_EQ(log_end_offset(plog(&w, i)), 2);
+        repl_fetchers_stats(brk_node_broker(w.nodes[i])->repl, &st);
+        CHECK(st.errors >= 2); /* tried again after the backoff */
+        CHECK_EQ(st.fetchers, 1);
+    }
+    flip_byte(plog(&w, 0), pos); /* repaired */
+    CHECK(converge(&w, 4));
+    check_identical(&w);
+    world_stop(&w);
 }
