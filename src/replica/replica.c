@@ -438,7 +438,16 @@ static bool append_covered(const append_wait *w, int16_t *err) {
         return true;
     }
     *err = KERR_NONE;
-    return log_high_watermark(r->log) >= w->required;
+    if (log_high_watermark(r->log) < w->required)
+        return false;
+    /* Kafka's Partition.checkEnoughReplicasReachOffset: the ISR has the
+     * batch, but if it shrank below min.insync.replicas (capped at the
+     * replica count, KIP-966) since the append, the producer is told. */
+    int32_t min_isr =
+        SL_MIN(log_get_config(r->log)->min_insync_replicas, r->n_followers + 1);
+    if (r->n_isr < min_isr)
+        *err = KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+    return true;
 }
 
 static bool append_try(void *ctx) {

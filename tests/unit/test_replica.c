@@ -190,6 +190,33 @@ TEST(repl_acks_all_deferred_until_isr_has_it) {
     teardown(&f);
 }
 
+TEST(repl_acks_all_isr_shrinks_below_min_isr_after_append) {
+    fixture f;
+    setup(&f, SELF, 2);
+    log_config c = *log_get_config(f.log);
+    c.min_insync_replicas = 2;
+    log_set_config(f.log, &c);
+    done_rec d = {0};
+    CHECK_EQ(append(&f, 2, -1, 30000, &d), KERR_NONE);
+    CHECK_EQ(d.calls, 0);
+    /* follower 2 drops out of the ISR: the HW reaches the batch, but with
+     * one in-sync replica of min.insync.replicas=2 */
+    f.part.n_isr = 1;
+    repl_update(f.m, &f.part, NULL);
+    CHECK_EQ(d.calls, 1);
+    CHECK_EQ(d.err, KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+    CHECK_EQ(log_high_watermark(f.log), 2);
+    /* with both in sync it is a plain success */
+    f.part.n_isr = 2;
+    repl_update(f.m, &f.part, NULL);
+    done_rec d2 = {0};
+    CHECK_EQ(append(&f, 1, -1, 30000, &d2), KERR_NONE);
+    repl_follower_fetched(f.m, &f.part, 2, 3);
+    CHECK_EQ(d2.calls, 1);
+    CHECK_EQ(d2.err, KERR_NONE);
+    teardown(&f);
+}
+
 TEST(repl_not_leader_errors) {
     fixture f;
     setup(&f, 2, 2); /* node 2 leads: we follow */
