@@ -24,6 +24,9 @@ Environment:
   BENCH_SCALE_TIMEOUT=s how long the scale test waits for a broker's partitions
                        (default 600; quick 300)
   BENCH_ONLY=k1,k2     only these sections: produce consume e2e startup scale
+                       cluster
+  BENCH_TOPICS=N       topics timed for metadata propagation in the cluster
+                       section (default 100; quick 30)
   BENCH_SLUICE=0       leave Sluice out (column shows n/a)
   BENCH_OUT=path       where to write the report (default docs/benchmarks.md)
   BENCH_FILL=0         do not keep free memory filled with page cache (see
@@ -64,6 +67,7 @@ SCALE_PARTS = [int(x) for x in os.environ.get(
     "BENCH_PARTS", "1000,5000" if QUICK else "10000,100000").split(",") if x]
 ONLY = set(x for x in os.environ.get("BENCH_ONLY", "").split(",") if x)
 WITH_SLUICE = os.environ.get("BENCH_SLUICE", "1") != "0"
+CLUSTER_TOPICS = int(os.environ.get("BENCH_TOPICS", "30" if QUICK else "100"))
 
 # Volumes per producer run (records) by record size.
 # Full mode: each rdperf run lasts a second or more on the faster broker, so
@@ -1115,6 +1119,180 @@ def section_startup(make):
         DEFER_RM.append(b.dir)
 
 
+class LocalCluster:
+    """The README's three-node cluster (scripts/cluster.sh: the three
+    combined nodes of config/cluster/, on free ports, data under WORK), of
+    Sluice or (--kafka) Apache Kafka."""
+
+    def __init__(self, name):
+        self.name = name
+        self.dir = os.path.join(WORK, "cluster-" + name)
+        base = []
+        for _ in range(3):
+            base.append(free_port_pair())
+        self.ports = base
+        self.env = dict(os.environ, CLUSTER_DIR=self.dir,
+                        CLUSTER_PORTS=" ".join(str(p) for p in self.ports),
+                        SLUICE_BIN=SLUICE_BIN)
+        self.admins = {}
+
+    def sh(self, *args, timeout=300):
+        r = subprocess.run([os.path.join(ROOT, "scripts", "cluster.sh")] + list(args),
+                           env=self.env, capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError("cluster.sh %s: %s" % (" ".join(args),
+                                                      (r.stderr or r.stdout).strip()[-300:]))
+        return r.stdout
+
+    def start(self):
+        t = time.monotonic()
+        self.sh("start", *(["--kafka"] if self.name == "kafka" else []))
+        return time.monotonic() - t
+
+    def stop(self):
+        self.admins = {}
+        try:
+            self.sh("stop")
+        except Exception as e:
+            log("cluster %s stop: %s" % (self.name, e))
+
+    def pid(self, n):
+        with open(os.path.join(self.dir, "node-%d.pid" % n)) as f:
+            return int(f.read())
+
+    def addr(self, n):
+        return "127.0.0.1:%d" % self.ports[n - 1]
+
+    def admin(self, n):
+        from confluent_kafka.admin import AdminClient
+        if n not in self.admins:
+            self.admins[n] = AdminClient({"bootstrap.servers": self.addr(n),
+                                          "socket.connection.setup.timeout.ms": 1000,
+                                          "reconnect.backoff.max.ms": 100})
+        return self.admins[n]
+
+    def leader(self):
+        for n in (1, 2, 3):
+            try:
+                out = subprocess.run(
+                    [os.path.join(BUILD, "kafka-metadata-quorum.sh"), "--bootstrap-server",
+                     self.addr(n), "describe", "--status"], capture_output=True, text=True,
+                    timeout=30).stdout
+            except subprocess.TimeoutExpired:
+                continue
+            m = re.search(r"^LeaderId:\s*(\d+)", out, re.M)
+            if m:
+                return int(m.group(1))
+        return None
+
+    def create(self, n, name, timeout):
+        from confluent_kafka.admin import NewTopic
+        futs = self.admin(n).create_topics([NewTopic(name, 1, 1)], request_timeout=timeout,
+                                           operation_timeout=timeout)
+        futs[name].result(timeout + 1)
+
+    def has(self, n, name):
+        try:
+            md = self.admin(n).list_topics(name, timeout=2)
+            t = md.topics.get(name)
+            return t is not None and t.error is None and len(t.partitions) == 1
+        except Exception:
+            return False
+
+
+def section_cluster():
+    """Issue 17's control-plane figures on three combined nodes of each."""
+    f_start = fig("cluster", "3 combined nodes, formatted", "probe",
+                  "start to every node answering + a quorum leader", "ms", "lower", "%.0f")
+    f_rss = fig("cluster", "3 combined nodes, idle after start", "–",
+                "RSS per node (mean of 3)", "MB", "lower", "%.0f")
+    f_rss_t = fig("cluster", "3 combined nodes, after %d topics" % CLUSTER_TOPICS, "–",
+                  "RSS per node (mean of 3)", "MB", "lower", "%.0f")
+    f_p50 = fig("cluster", "CreateTopics answered -> in Metadata on all 3", "admin",
+                "metadata propagation p50", "ms", "lower", "%.1f")
+    f_p99 = fig("cluster", "CreateTopics answered -> in Metadata on all 3", "admin",
+                "metadata propagation p99", "ms", "lower", "%.1f")
+    f_fail = fig("cluster", "kill -9 of the active controller", "admin",
+                 "to a CreateTopics answered through a survivor", "ms", "lower", "%.0f")
+    figs = (f_start, f_rss, f_rss_t, f_p50, f_p99, f_fail)
+    for name in ("kafka", "sluice"):
+        if name == "sluice" and not WITH_SLUICE:
+            for x in figs:
+                x.fail(name, "BENCH_SLUICE=0")
+            continue
+        for run in range(RUNS):
+            c = LocalCluster(name)
+            shutil.rmtree(c.dir, ignore_errors=True)
+            try:
+                log("cluster: %s, run %d" % (name, run + 1))
+                c.start()   # formats (Kafka: kafka-storage format per node)
+                c.stop()
+                t = c.start()
+                f_start.add(name, t * 1000)
+                time.sleep(2)
+                f_rss.add(name, statistics.mean(
+                    mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
+                # metadata propagation: created through node 1, 2, 3 in turn
+                delays = []
+                for i in range(CLUSTER_TOPICS):
+                    topic = "bench-md-%d-%d" % (run, i)
+                    via = 1 + i % 3
+                    deadline = time.monotonic() + 60
+                    while True:
+                        try:
+                            c.create(via, topic, 30)
+                            break
+                        except Exception as e:
+                            if "already exists" in str(e):
+                                break
+                            if time.monotonic() > deadline:
+                                raise
+                            time.sleep(0.05)
+                    answered = time.monotonic()
+                    left = {1, 2, 3}
+                    while left:
+                        left = {n for n in left if not c.has(n, topic)}
+                        if time.monotonic() - answered > 30:
+                            raise RuntimeError("%s not in Metadata on %s" % (topic, left))
+                    delays.append((time.monotonic() - answered) * 1000)
+                delays.sort()
+                f_p50.add(name, delays[len(delays) // 2])
+                f_p99.add(name, delays[min(len(delays) - 1, int(len(delays) * 0.99))])
+                record(kind="cluster-propagation", broker=name, ms=delays)
+                f_rss_t.add(name, statistics.mean(
+                    mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
+                # failover
+                old = c.leader()
+                if old is None:
+                    raise RuntimeError("no quorum leader")
+                survivor = 1 if old != 1 else 2
+                c.admin(survivor)  # connected before the kill
+                killed = time.monotonic()
+                os.kill(c.pid(old), signal.SIGKILL)
+                deadline = killed + 120
+                i = 0
+                while True:
+                    i += 1
+                    try:
+                        c.create(survivor, "bench-failover-%d-%d" % (run, i), 5)
+                        break
+                    except Exception:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("no CreateTopics answered in 120 s")
+                        time.sleep(0.02)
+                f_fail.add(name, (time.monotonic() - killed) * 1000)
+                record(kind="cluster-failover", broker=name,
+                       secs=time.monotonic() - killed)
+            except Exception as e:
+                log("cluster %s: %s" % (name, e))
+                for x in figs:
+                    if len(x.vals[name]) <= run:
+                        x.fail(name, str(e)[:120])
+            finally:
+                c.stop()
+                DEFER_RM.append(c.dir)
+
+
 def logs_on_disk(b, topics, deadline):
     """Waits until every partition's first segment file exists in b's log
     dir; True if they all do before the deadline."""
@@ -1632,6 +1810,9 @@ def main():
         section_startup(make)
     if want("scale"):
         section_scale(make)
+    if want("cluster"):
+        log("cluster: three nodes of each")
+        section_cluster()
     for d in DEFER_RM:
         shutil.rmtree(d, ignore_errors=True)
     print(table())

@@ -119,6 +119,8 @@ typedef struct brk_broker {
                                                   first session */
     struct brk_forward *forward; /* forward.c: clients to the controllers;
                                     NULL until the first forward */
+    int64_t pid_next_pending;    /* controller.c: producer ids handed out,
+                                    their record maybe not committed yet */
 } brk_broker;
 
 /* ---- requests

@@ -462,7 +462,24 @@ static void on_pid_block(void *arg, int16_t err) {
 
 void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
                                ctl_pid_done_fn done, void *arg) {
+    /* Another node is the active controller: ask it (AllocateProducerIds,
+     * forward.c), as Kafka's RPCProducerIdManager does. */
+    if (brk_forward_allocate_producer_ids(brk, done, arg))
+        return;
+    const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
+    ctl_allocate_producer_ids_for(brk, brk->node_id, self ? self->epoch : -1,
+                                  block, floor, done, arg);
+}
+
+void ctl_allocate_producer_ids_for(brk_broker *brk, int32_t broker_id,
+                                   int64_t broker_epoch, int32_t block,
+                                   int64_t floor, ctl_pid_done_fn done,
+                                   void *arg) {
+    /* Blocks handed out but not committed yet count: several brokers may
+     * ask before the first record commits. */
     int64_t start = cl_next_producer_id(brk->image);
+    if (start < brk->pid_next_pending)
+        start = brk->pid_next_pending;
     if (start < floor)
         start = floor;
     if (block <= 0 || start > INT64_MAX - block) {
@@ -470,11 +487,10 @@ void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
         done(arg, KERR_UNKNOWN_SERVER_ERROR, -1);
         return;
     }
-    const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
     buf v;
     buf_init(&v, 32);
-    ctl_rec_producer_ids(&v, brk->node_id, self ? self->epoch : -1,
-                         start + block);
+    ctl_rec_producer_ids(&v, broker_id, broker_epoch, start + block);
+    brk->pid_next_pending = start + block;
     pid_block *b = xcalloc(1, sizeof *b);
     b->done = done;
     b->arg = arg;

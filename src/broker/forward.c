@@ -86,11 +86,20 @@ static bool api_forwardable(int16_t key) {
     }
 }
 
+/* What waits for a connection: a request to forward, or a producer-id
+ * block to ask for (req NULL). */
+typedef struct fwd_wait {
+    brk_req *req;
+    ctl_pid_done_fn done;
+    void *arg;
+} fwd_wait;
+
 typedef struct fwd_target {
     int32_t id;
     net_client *client;
-    brk_req *waiting[FWD_MAX_WAITING];
+    fwd_wait waiting[FWD_MAX_WAITING];
     int n_waiting;
+    brk_broker *brk;
 } fwd_target;
 
 typedef struct brk_forward {
@@ -220,16 +229,74 @@ static bool send_envelope(fwd_target *t, brk_req *req) {
     return rc > 0;
 }
 
+/* ---- producer-id blocks (AllocateProducerIds) ---------------------------
+ */
+
+typedef struct pid_ask {
+    ctl_pid_done_fn done;
+    void *arg;
+} pid_ask;
+
+static void on_pids(net_client *c, const net_client_result *res, void *ctx) {
+    (void)c;
+    pid_ask a = *(pid_ask *)ctx;
+    free(ctx);
+    if (res->err != NET_CLIENT_OK) {
+        /* retriable for the coordinator: it asks again */
+        a.done(a.arg,
+               res->err == NET_CLIENT_ERR_TIMEOUT ? KERR_REQUEST_TIMED_OUT
+                                                  : KERR_NOT_CONTROLLER,
+               -1);
+        return;
+    }
+    const proto_allocate_producer_ids_response *r = res->resp;
+    if (r->error_code != KERR_NONE) {
+        a.done(a.arg, r->error_code, -1);
+        return;
+    }
+    if (r->producer_id_start < 0 || r->producer_id_len <= 0) {
+        a.done(a.arg, KERR_UNKNOWN_SERVER_ERROR, -1);
+        return;
+    }
+    a.done(a.arg, KERR_NONE, r->producer_id_start);
+}
+
+static bool send_pids(fwd_target *t, ctl_pid_done_fn done, void *arg) {
+    brk_broker *brk = t->brk;
+    const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
+    proto_allocate_producer_ids_request rq;
+    proto_allocate_producer_ids_request_init(&rq);
+    rq.broker_id = brk->node_id;
+    rq.broker_epoch = self ? self->epoch : -1;
+    pid_ask *a = xcalloc(1, sizeof *a);
+    a->done = done;
+    a->arg = arg;
+    if (net_client_send(t->client, 67, 0, &rq, on_pids, a) > 0)
+        return true;
+    free(a);
+    return false;
+}
+
+static void wait_failed(fwd_wait *w) {
+    if (w->req)
+        fall_back(w->req);
+    else
+        w->done(w->arg, KERR_NOT_CONTROLLER, -1);
+}
+
 static void on_client_state(net_client *c, bool up, void *ctx) {
     (void)c;
     fwd_target *t = ctx;
     int n = t->n_waiting;
-    brk_req *w[FWD_MAX_WAITING];
+    fwd_wait w[FWD_MAX_WAITING];
     memcpy(w, t->waiting, sizeof w[0] * (size_t)n);
     t->n_waiting = 0;
-    for (int i = 0; i < n; i++)
-        if (!up || !send_envelope(t, w[i]))
-            fall_back(w[i]);
+    for (int i = 0; i < n; i++) {
+        bool sent = up && (w[i].req ? send_envelope(t, w[i].req)
+                                    : send_pids(t, w[i].done, w[i].arg));
+        if (!sent)
+            wait_failed(&w[i]);
+    }
 }
 
 static void on_shutdown(brk_broker *brk, void *ctx) {
@@ -258,6 +325,7 @@ static fwd_target *target(brk_broker *brk, int32_t id) {
         fwd_target *t = &f->t[f->n++];
         memset(t, 0, sizeof *t);
         t->id = id;
+        t->brk = brk;
         char cid[64];
         snprintf(cid, sizeof cid, "broker-%d-forwarding", brk->node_id);
         net_client_opts o = {
@@ -277,25 +345,49 @@ static fwd_target *target(brk_broker *brk, int32_t id) {
     return NULL;
 }
 
-bool brk_forward_request(brk_req *req) {
-    brk_broker *brk = req->brk;
+/* The active controller when it is another node, else NULL. */
+static fwd_target *remote_controller(brk_broker *brk) {
     if (!brk->quorum || !brk->loop || brk->shutting_down ||
-        raft_node_closed(brk->quorum) || !api_forwardable(req->api_key))
-        return false;
+        raft_node_closed(brk->quorum))
+        return NULL;
     raft_info info;
     raft_node_info(brk->quorum, &info);
     if (info.leader_id < 0 || info.leader_id == brk->node_id)
+        return NULL;
+    return target(brk, info.leader_id);
+}
+
+bool brk_forward_request(brk_req *req) {
+    if (!api_forwardable(req->api_key))
         return false;
     if ((req->api_key == 33 || req->api_key == 44) && names_broker_logger(req))
         return false;
-    fwd_target *t = target(brk, info.leader_id);
+    fwd_target *t = remote_controller(req->brk);
     if (!t)
         return false;
     if (net_client_ready(t->client))
         return send_envelope(t, req);
     if (t->n_waiting >= FWD_MAX_WAITING)
         return false;
-    t->waiting[t->n_waiting++] = req;
+    t->waiting[t->n_waiting++] = (fwd_wait){.req = req};
+    return true;
+}
+
+bool brk_forward_allocate_producer_ids(brk_broker *brk, ctl_pid_done_fn done,
+                                       void *arg) {
+    fwd_target *t = remote_controller(brk);
+    if (!t)
+        return false;
+    if (net_client_ready(t->client)) {
+        if (!send_pids(t, done, arg))
+            done(arg, KERR_NOT_CONTROLLER, -1);
+        return true;
+    }
+    if (t->n_waiting >= FWD_MAX_WAITING) {
+        done(arg, KERR_NOT_CONTROLLER, -1);
+        return true;
+    }
+    t->waiting[t->n_waiting++] = (fwd_wait){.done = done, .arg = arg};
     return true;
 }
 
@@ -306,8 +398,13 @@ void brk_forward_free(brk_broker *brk) {
     brk->forward = NULL;
     for (int i = 0; i < f->n; i++) {
         fwd_target *t = &f->t[i];
-        for (int k = 0; k < t->n_waiting; k++)
-            brk_req_complete(t->waiting[k], BRK_NO_RESPONSE);
+        for (int k = 0; k < t->n_waiting; k++) {
+            fwd_wait *w = &t->waiting[k];
+            if (w->req)
+                brk_req_complete(w->req, BRK_NO_RESPONSE);
+            else
+                w->done(w->arg, KERR_NOT_CONTROLLER, -1);
+        }
         t->n_waiting = 0;
         net_client_free(t->client); /* in flight: NO_RESPONSE */
     }
@@ -385,4 +482,58 @@ brk_status brk_handle_envelope(brk_req *req) {
         return BRK_DONE;
     }
     return BRK_DEFER; /* completed by envelope_done, maybe already */
+}
+
+/* ---- AllocateProducerIds (67), controller listener ----------------------
+ * Kafka's ProducerIdControlManager.generateNextProducerId: the broker's
+ * epoch must be its registration's (STALE_BROKER_EPOCH otherwise, also for
+ * a broker not registered), then a block of 1000 ids is recorded; the
+ * answer waits for the record to commit (NOT_CONTROLLER off the leader). */
+
+#define PID_BLOCK_SIZE                                                         \
+    1000 /* Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE */
+
+static void pids_reply(brk_req *req, int16_t err, int64_t first) {
+    proto_allocate_producer_ids_response r;
+    proto_allocate_producer_ids_response_init(&r);
+    r.error_code = err;
+    r.producer_id_start = err ? -1 : first;
+    r.producer_id_len = err ? 0 : PID_BLOCK_SIZE;
+    proto_allocate_producer_ids_response_encode(brk_resp_buf(req),
+                                                req->api_version, &r);
+}
+
+typedef struct pids_wait {
+    brk_req *req;
+    bool in_call, done;
+} pids_wait;
+
+static void on_pids_committed(void *arg, int16_t err, int64_t first) {
+    pids_wait *w = arg;
+    pids_reply(w->req, err, first);
+    if (w->in_call) {
+        w->done = true;
+        return;
+    }
+    brk_req_complete(w->req, BRK_DONE);
+}
+
+brk_status brk_handle_allocate_producer_ids(brk_req *req) {
+    proto_allocate_producer_ids_request rq;
+    if (proto_allocate_producer_ids_request_decode(
+            &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
+        return BRK_CLOSE;
+    brk_broker *brk = req->brk;
+    const cl_broker *b = cl_broker_find(brk->image, rq.broker_id);
+    if (!b || b->epoch != rq.broker_epoch) {
+        pids_reply(req, KERR_STALE_BROKER_EPOCH, -1);
+        return BRK_DONE;
+    }
+    pids_wait *w = arena_calloc(req->arena, 1, sizeof *w);
+    w->req = req;
+    w->in_call = true;
+    ctl_allocate_producer_ids_for(brk, rq.broker_id, rq.broker_epoch,
+                                  PID_BLOCK_SIZE, 0, on_pids_committed, w);
+    w->in_call = false;
+    return w->done ? BRK_DONE : BRK_DEFER;
 }

@@ -126,6 +126,12 @@ void ctl_create_partitions(brk_commit_wait *w, int16_t *err_out, cl_topic *t,
 typedef void (*ctl_pid_done_fn)(void *arg, int16_t err, int64_t first);
 void ctl_allocate_producer_ids(brk_broker *brk, int32_t block, int64_t floor,
                                ctl_pid_done_fn done, void *arg);
+/* The controller's part: a block for broker_id, recorded in its
+ * ProducerIdsRecord (AllocateProducerIds from another node, or this one). */
+void ctl_allocate_producer_ids_for(brk_broker *brk, int32_t broker_id,
+                                   int64_t broker_epoch, int32_t block,
+                                   int64_t floor, ctl_pid_done_fn done,
+                                   void *arg);
 
 /* broker_lifecycle.c: the session timer that fences brokers whose
  * heartbeats stopped (started with the loop), and its teardown. */
@@ -162,6 +168,12 @@ void brk_quorum_free(brk_broker *brk);
  * later), false when the local handler must answer (this node is the
  * active controller, none is known, a single node). */
 bool brk_forward_request(brk_req *req);
+/* A producer-id block from the active controller when that is another
+ * node (AllocateProducerIds, Kafka's RPCProducerIdManager): true when
+ * asked (done runs later: the block's first id, or an error), false when
+ * this node must allocate itself. */
+bool brk_forward_allocate_producer_ids(brk_broker *brk, ctl_pid_done_fn done,
+                                       void *arg);
 /* Closes the forwarding clients; what is in flight completes with no
  * response (shutdown). */
 void brk_forward_free(brk_broker *brk);

@@ -201,6 +201,7 @@ static void fetch_reply(raft *r, int32_t to, int32_t corr,
                         const raft_fetch_req *f, bool *empty_out);
 static void respond_parked(raft *r, raft_peer *p) {
     p->parked = false;
+    p->sent_hw = r->hw;
     fetch_reply(r, p->key.id, p->parked_corr, &p->parked_req, NULL);
 }
 
@@ -394,6 +395,7 @@ static void become_leader(raft *r) {
         p->acked = key_match(&r->cfg.voters.v[i], &r->cfg.self);
         p->fetched = false;
         p->parked = false;
+        p->sent_hw = -1;
     }
     r->n_observers = 0;
     r->check_quorum_deadline = r->now + (int64_t)r->cfg.fetch_timeout_ms *
@@ -550,6 +552,7 @@ static raft_peer *replica_state(raft *r, const raft_key *key) {
     memset(p, 0, sizeof(*p));
     p->key = *key;
     p->end_offset = -1;
+    p->sent_hw = -1;
     p->last_fetch_ms = -1;
     p->last_caught_up_ms = -1;
     p->last_fetch_leader_end = -1;
@@ -719,9 +722,16 @@ static void handle_fetch_request(raft *r, const raft_msg *m) {
     fetch_reply(r, m->from, m->correlation_id, f, &can_park);
     if (!can_park || f->max_wait_ms == 0 || f->replica.id < 0)
         return;
+    raft_peer *p = replica_state(r, &f->replica);
+    if (f->high_watermark == INT64_MAX && r->hw > p->sent_hw) {
+        /* A Fetch before v18 does not say which high watermark the peer
+         * knows: if it has not been sent this one, answer now (this very
+         * fetch may have moved it) rather than at max wait. */
+        p->sent_hw = r->hw;
+        return;
+    }
     /* Park it (Kafka's fetch purgatory): drop the response just built
      * (the item at `at`; fetch_reply pushes it first). */
-    raft_peer *p = replica_state(r, &f->replica);
     if (p->parked)
         respond_parked(r, p); /* a newer fetch replaces it */
     /* respond_parked may have added an item after ours */

@@ -315,6 +315,10 @@ typedef struct raft_peer {
     int64_t req_until; /* in flight: timeout; backoff: end */
     /* A parked Fetch (Kafka's fetch purgatory), leader only. */
     bool parked;
+    /* The high watermark in the last Fetch response it was sent (leader):
+     * for a Fetch without the peer's own (before v18, KIP-1166; our codecs
+     * stop at v17) one that would carry a higher one is not parked. */
+    int64_t sent_hw;
     raft_fetch_req parked_req;
     int32_t parked_corr;
     int64_t parked_deadline;

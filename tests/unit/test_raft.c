@@ -683,6 +683,31 @@ TEST(raft_fetch_long_poll) {
           resp->u.fresp.partition_error == KERR_NONE);
 }
 
+/* A Fetch without the peer's high watermark (before v18): the one that
+ * moves the high watermark is answered at once with it, the next is parked
+ * (without this, a follower learned each commit only at max wait). */
+TEST(raft_fetch_pre_v18_learns_hw_at_once) {
+    int32_t lep[] = {1};
+    tnode l;
+    tn_boot(&l, 1, qs_of(1, -1, -1), lep, 1);
+    tn_elect(&l);
+    raft_out_clear(&l.r);
+    raft_log_synced(&l.r, 6000, 2);
+    raft_out_clear(&l.r);
+    raft_msg f = fetch_req(2, 1, 2, 2, 2);
+    f.u.fetch.max_wait_ms = 500;
+    f.u.fetch.high_watermark = INT64_MAX;
+    raft_receive(&l.r, 6001, &f); /* voter 2 holds 2: hw 2, answered */
+    const raft_msg *resp = find_msg(&l.r, RAFT_FETCH_RESP);
+    CHECK(resp && resp->u.fresp.high_watermark == 2 &&
+          resp->u.fresp.n_batches == 0);
+    raft_out_clear(&l.r);
+    raft_receive(&l.r, 6002, &f); /* nothing new for it: parked */
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) == NULL);
+    raft_tick(&l.r, 6503);
+    CHECK(find_msg(&l.r, RAFT_FETCH_RESP) != NULL);
+}
+
 TEST(raft_leader_without_quorum_resigns) {
     tnode l;
     tn_boot(&l, 1, qs_of(1, -1, -1), NULL, 0);
