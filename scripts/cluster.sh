@@ -13,6 +13,10 @@
 #   scripts/cluster.sh status            each node's pid and the quorum
 #   scripts/cluster.sh kill9 <n>         kill -9 node n (for trying failover)
 #   scripts/cluster.sh start-node <n>    start node n again
+#   scripts/cluster.sh add-broker <n> <port>
+#                                        a broker-only node n (4, 5, ...)
+#                                        on that client port, following the
+#                                        three controllers
 #
 # With --kafka the same files run on Apache Kafka 4.3.1 (scripts/kafka.sh
 # installs it; formatted with `kafka-storage format`), for comparison.
@@ -38,7 +42,20 @@ NODES=(1 2 3)
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 node_pid() { cat "$DIR/node-$1.pid" 2>/dev/null || true; }
-port_of() { echo "${PORTS[$(($1 - 1))]}"; }
+port_of() {
+    if [ "$1" -le 3 ]; then echo "${PORTS[$(($1 - 1))]}"; else cat "$DIR/node-$1.port"; fi
+}
+# Every node of this cluster: the three, and brokers added with add-broker.
+all_nodes() {
+    local f n out=" ${NODES[*]} "
+    for f in "$DIR"/node-*.properties; do
+        [ -e "$f" ] || continue
+        n="${f##*/node-}"
+        n="${n%.properties}"
+        [[ "$out" == *" $n "* ]] || out="$out$n "
+    done
+    echo $out
+}
 
 # node-N.properties for this directory and these ports.
 write_config() {
@@ -52,6 +69,21 @@ write_config() {
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
+
+# node-N.properties of a broker-only node N on a client port: node 1's file
+# with the broker role only, its own listener and data dir, following the
+# three voters (Kafka's rules: not a voter, no controller listener).
+write_broker_config() {
+    local n="$1" port="$2"
+    write_config 1
+    sed -e "s|^node\.id=.*|node.id=$n|" \
+        -e "s|^process\.roles=.*|process.roles=broker|" \
+        -e "s|^listeners=.*|listeners=PLAINTEXT://:$port|" \
+        -e "s|^advertised\.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port|" \
+        -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" \
+        "$DIR/node-1.properties" >"$DIR/node-$n.properties"
+    echo "$port" >"$DIR/node-$n.port"
+}
 
 start_node() {
     local n="$1" old
@@ -158,11 +190,11 @@ wait_exit() { # pid seconds
 
 cmd_stop() {
     local n pid
-    for n in "${NODES[@]}"; do
+    for n in $(all_nodes); do
         pid="$(node_pid "$n")"
         pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
     done
-    for n in "${NODES[@]}"; do
+    for n in $(all_nodes); do
         pid="$(node_pid "$n")"
         if pid_alive "$pid" && ! wait_exit "$pid" "${CLUSTER_STOP_TIMEOUT:-60}"; then
             echo "cluster.sh: node $n (pid $pid) ignored SIGTERM; killing" >&2
@@ -176,7 +208,7 @@ cmd_stop() {
 
 cmd_status() {
     local n pid up=0
-    for n in "${NODES[@]}"; do
+    for n in $(all_nodes); do
         pid="$(node_pid "$n")"
         if pid_alive "$pid"; then
             echo "node $n: running (pid $pid), 127.0.0.1:$(port_of "$n")"
@@ -205,11 +237,24 @@ kill9)
     wait_exit "$pid" 30 || die "pid $pid survived SIGKILL"
     rm -f "$DIR/node-$2.pid"
     ;;
+add-broker)
+    [ $# -eq 3 ] || die "usage: cluster.sh add-broker <n> <port>"
+    [ -f "$DIR/node-1.properties" ] || die "no cluster in $DIR (run start first)"
+    [ "$2" -gt 3 ] 2>/dev/null || die "broker ids 1-3 are the voters; use 4 or more"
+    write_broker_config "$2" "$3"
+    if [ "$(kind)" = kafka ] && [ ! -f "$DIR/data-$2/meta.properties" ]; then
+        "$ROOT/scripts/kafka.sh" tool kafka-storage format -t "$(cat "$DIR/cluster.id")" \
+            -c "$DIR/node-$2.properties" >>"$DIR/node-$2.log" 2>&1 ||
+            die "kafka-storage format failed for node $2 (see $DIR/node-$2.log)"
+    fi
+    start_node "$2"
+    wait_ready "$2"
+    ;;
 start-node)
     [ $# -eq 2 ] || die "usage: cluster.sh start-node <n>"
     [ -f "$DIR/node-$2.properties" ] || die "no cluster in $DIR (run start first)"
     start_node "$2"
     wait_ready "$2"
     ;;
-*) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -186,10 +186,28 @@ static int parse_voters(const char *s, voter_ep *out, int max) {
     return n;
 }
 
+/* A node with the broker role only (it follows a remote quorum). */
+static bool broker_only(const brk_config *cfg) {
+    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
+    return roles && !strstr(roles, "controller");
+}
+
 bool brk_quorum_configured(const brk_config *cfg) {
     voter_ep v[RAFT_MAX_VOTERS];
     const char *s = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
-    return s && parse_voters(s, v, RAFT_MAX_VOTERS) > 1;
+    int n = s ? parse_voters(s, v, RAFT_MAX_VOTERS) : 0;
+    /* several voters, or a broker-only node (a Raft observer) */
+    return n > 1 || (n >= 1 && broker_only(cfg));
+}
+
+/* Kafka's rendering of the voter ids in its messages: a Scala Set. */
+static void voter_set(const voter_ep *v, int n, char *out, size_t cap) {
+    size_t o = (size_t)snprintf(out, cap, "Set(");
+    for (int i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%d", i ? ", " : "",
+                              (int)v[i].id);
+    if (o < cap)
+        snprintf(out + o, cap - o, ")");
 }
 
 int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen) {
@@ -216,13 +234,37 @@ int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen) {
             }
     for (int i = 0; i < n; i++)
         found |= v[i].id == self;
+    char set[RAFT_MAX_VOTERS * 12 + 8];
+    voter_set(v, n, set, sizeof set);
+    /* KafkaConfig.validateValues, word for word */
+    if (broker_only(cfg)) {
+        if (n == 0) {
+            /* Kafka finds the voters through
+             * controller.quorum.bootstrap.servers (KIP-853): not yet */
+            snprintf(err, errlen,
+                     "Invalid value for configuration "
+                     "controller.quorum.voters: a broker-only node needs the "
+                     "voters named there (Sluice cannot discover a dynamic "
+                     "quorum through controller.quorum.bootstrap.servers "
+                     "yet)");
+            return -1;
+        }
+        if (found) {
+            snprintf(err, errlen,
+                     "requirement failed: If process.roles contains just the "
+                     "'broker' role, the node id %d must not be included in "
+                     "the set of voters controller.quorum.voters=%s",
+                     (int)self, set);
+            return -1;
+        }
+        return 0;
+    }
     if (n > 0 && !found) {
-        /* a broker-only node following a remote quorum: not built yet */
         snprintf(err, errlen,
-                 "Invalid value %s for configuration controller.quorum.voters: "
-                 "this node (node.id=%d) is not one of the voters; Sluice "
-                 "cannot follow a remote controller quorum yet",
-                 s, (int)self);
+                 "requirement failed: If process.roles contains the "
+                 "'controller' role, the node id %d must be included in the "
+                 "set of voters controller.quorum.voters=%s",
+                 (int)self, set);
         return -1;
     }
     return 0;

@@ -655,18 +655,28 @@ static bool host_is_local(const char *host) {
  * start, naming the key that asks for it, instead of running a lone node
  * that silently ignores its peers. */
 static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
-    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
-    if (roles && !strstr(roles, "controller")) {
-        snprintf(err, errlen,
-                 "Invalid value %s for configuration process.roles: Sluice "
-                 "cannot run a broker-only node yet (it would need a remote "
-                 "controller quorum); use process.roles=broker,controller",
-                 roles);
-        return -1;
-    }
-    /* several voters: a KRaft quorum this node is one of (raft_voters.c) */
+    /* several voters: a KRaft quorum this node is one of, or a broker-only
+     * node following it (raft_voters.c) */
     if (brk_quorum_check_config(cfg, err, errlen) < 0)
         return -1;
+    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
+    if (roles && !strstr(roles, "controller")) {
+        net_endpoint ls[16];
+        int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
+                                     16, err, errlen);
+        if (nl < 0)
+            return -1;
+        for (int i = 0; i < nl; i++)
+            if (is_controller_listener(cfg, ls[i].name)) {
+                snprintf(err, errlen,
+                         "requirement failed: controller.listener.names must "
+                         "not contain a value appearing in the 'listeners' "
+                         "configuration when running KRaft with just the "
+                         "broker role");
+                return -1;
+            }
+        return 0; /* it follows the voters; no bootstrap servers of its own */
+    }
     const char *p;
     size_t len;
     const char *bs =

@@ -25,10 +25,11 @@ def node_file(n):
 
 
 @pytest.mark.skipif(harness.TARGET != "sluice", reason="Sluice's refusal of a node it cannot run")
-def test_sluice_refuses_a_node_outside_the_voters_naming_the_key(tmp_path):
+def test_a_controller_outside_the_voters_is_refused(tmp_path):
     """The three files are a KRaft quorum Sluice runs (test_quorum_cluster.py);
-    a fourth node that is not one of the voters would have to follow a remote
-    quorum, which Sluice cannot yet: refused at start naming the key."""
+    a fourth node with the controller role that is not one of the voters is
+    refused at start with KafkaConfig's requirement (a fourth node with the
+    broker role only joins: test_cluster_broker_only.py)."""
     text = open(node_file(1)).read().replace("node.id=1", "node.id=4")
     path = tmp_path / "node-4.properties"
     path.write_text(text)
@@ -38,9 +39,9 @@ def test_sluice_refuses_a_node_outside_the_voters_naming_the_key(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1, r.stdout + r.stderr
     out = r.stdout + r.stderr
-    assert ("Exiting Kafka due to fatal exception: Invalid value "
-            "1@localhost:19093,2@localhost:29093,3@localhost:39093 for configuration "
-            "controller.quorum.voters: this node (node.id=4) is not one of the voters") in out, out
+    assert ("Exiting Kafka due to fatal exception: requirement failed: If process.roles "
+            "contains the 'controller' role, the node id 4 must be included in the set of "
+            "voters controller.quorum.voters=Set(1, 2, 3)") in out, out
     # Refused before anything is formatted or bound.
     assert os.listdir(str(cwd)) == []
 

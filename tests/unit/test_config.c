@@ -212,9 +212,37 @@ TEST(config_multi_node_settings_the_node_cannot_run_are_refused) {
     brk_config cfg;
     char err[512];
     char *envp[] = {NULL};
-    char *a1[] = {"server", "--override", "process.roles=broker", NULL};
-    CHECK_EQ(brk_load_config(&cfg, 3, a1, envp, err, sizeof err), -1);
-    CHECK(strstr(err, "process.roles") != NULL);
+    /* broker-only: its node id must not be a voter, and no controller
+     * listener of its own (KafkaConfig's requirements) */
+    char *a1[] = {"server",
+                  "--override",
+                  "process.roles=broker",
+                  "--override",
+                  "controller.quorum.voters=1@localhost:9093",
+                  NULL};
+    CHECK_EQ(brk_load_config(&cfg, 5, a1, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "the node id 1 must not be included in the set of "
+                      "voters controller.quorum.voters=Set(1)") != NULL);
+    brk_config_free(&cfg);
+    char *a1b[] = {"server",
+                   "--override",
+                   "process.roles=broker",
+                   "--override",
+                   "controller.quorum.voters=2@localhost:9093",
+                   NULL};
+    CHECK_EQ(brk_load_config(&cfg, 5, a1b, envp, err, sizeof err), -1);
+    CHECK(strstr(err, "controller.listener.names must not contain a value "
+                      "appearing in the 'listeners' configuration") != NULL);
+    brk_config_free(&cfg);
+    char *a1c[] = {"server",
+                   "--override",
+                   "process.roles=broker",
+                   "--override",
+                   "controller.quorum.voters=2@localhost:9093",
+                   "--override",
+                   "listeners=PLAINTEXT://:9092",
+                   NULL};
+    CHECK_EQ(brk_load_config(&cfg, 7, a1c, envp, err, sizeof err), 0);
     brk_config_free(&cfg);
     /* a quorum this node is not one of: it would follow a remote one */
     char *a2[] = {"server", "--override",
