@@ -520,3 +520,53 @@ TEST(replication_corrupt_fetch_response_drops_connection) {
     check_identical(&w);
     world_stop(&w);
 }
+
+/* Divergence cases of the KIP-966 TLA+ notes.
+ *  - No common epoch: node 1 wrote at epoch 0 what nobody fetched; node 2,
+ *    whose log is empty, leads at epoch 1 and writes. Its cache starts at
+ *    epoch 1, so epoch 0 ends at offset 0 for it: node 1 truncates
+ *    everything and copies node 2's log.
+ *  - Consecutive fast leader changes: node 1 leads at epoch 2 and loses it
+ *    before writing, node 3 leads at epoch 3 and writes. Node 1's cache has
+ *    an empty epoch 2 at its LEO that the leader never had: the divergence
+ *    ends at the LEO, and the empty entry must go (Kafka's truncateTo at
+ *    the LEO) or the follower would be told of the same divergence forever
+ *    and acks=all would never complete. */
+TEST(replication_divergence_no_common_epoch_and_fast_leader_changes) {
+    world w = {0};
+    if (!world_start(&w, "d")) {
+        world_stop(&w);
+        return;
+    }
+    /* no common epoch */
+    w.paused[1] = w.paused[2] = true;
+    CHECK_EQ(produce(&w, 0, 1, "old", 3), KERR_NONE);
+    CHECK_EQ(log_end_offset(plog(&w, 0)), 3);
+    partition_record(w.nodes[1], 2, 1);
+    partition_record(w.nodes[2], 2, 1);
+    w.paused[1] = w.paused[2] = false;
+    CHECK_EQ(produce(&w, 1, 1, "new", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 0);
+    partition_record(w.nodes[0], 2, 1);
+    CHECK(converge(&w, 2));
+    check_identical(&w);
+    CHECK_EQ(log_epoch_for_offset(plog(&w, 0), 0), 1);
+
+    /* consecutive fast leader changes */
+    for (int i = 0; i < N; i++)
+        partition_record(w.nodes[i], 1, 2);
+    for (int pass = 0; pass < 10; pass++)
+        pump_once(&w);
+    CHECK_EQ(log_latest_epoch(plog(&w, 0)), 2); /* begun, never written */
+    for (int i = 0; i < N; i++)
+        partition_record(w.nodes[i], 3, 3);
+    CHECK_EQ(produce(&w, 2, -1, "c", 2), KERR_NONE);
+    CHECK_EQ(w.base_offset, 2);
+    CHECK(converge(&w, 4));
+    check_identical(&w);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(log_latest_epoch(plog(&w, i)), 3);
+        CHECK_EQ(log_epoch_for_offset(plog(&w, i), 2), 3);
+    }
+    world_stop(&w);
+}
