@@ -350,8 +350,13 @@ uint64_t net_timer_add(net_loop *loop, int64_t delay_ms, net_timer_fn fn,
     }
     if (delay_ms < 0)
         delay_ms = 0;
+    /* "never" (a Raft observer's election deadline, INT64_MAX) saturates
+     * instead of overflowing */
+    int64_t now_ns = net_loop_now_ns(loop);
+    if (delay_ms > (INT64_MAX - now_ns) / 1000000)
+        delay_ms = (INT64_MAX - now_ns) / 1000000;
     timer_ent *t = &loop->timers[loop->n_timers++];
-    t->deadline_ns = net_loop_now_ns(loop) + delay_ms * 1000000;
+    t->deadline_ns = now_ns + delay_ms * 1000000;
     uint64_t id = loop->next_timer_id++;
     t->id = id;
     t->fn = fn;

@@ -1511,6 +1511,13 @@ int64_t raft_next_deadline(const raft *r) {
         d = r->election_deadline;
         break;
     }
+    /* An observer has no election or fetch-timeout transitions: it polls
+     * for its next Fetch every retry backoff (Kafka's
+     * pollFollowerAsObserver / pollUnattachedAsObserver), else an observer
+     * whose first Fetch could not go out would never send one, and one
+     * past its fetch deadline would be polled without pause. */
+    if (!is_voter(r) && r->role != RAFT_LEADER)
+        d = r->now + r->cfg.retry_backoff_ms;
     for (int i = 0; i < r->cfg.voters.n; i++)
         if (r->voters[i].req_state != 0)
             d = SL_MIN(d, r->voters[i].req_until);

@@ -94,6 +94,26 @@ static void put_frame(buf *b, const char *s) {
     buf_put(b, s, strlen(s));
 }
 
+/* A timer for "never" (INT64_MAX ms) does not overflow the deadline (UBSan
+ * in the asan run) and sorts after every real one. */
+TEST(net_timer_never_saturates) {
+    net_loop *loop = net_loop_new();
+    n_fired = 0;
+    uint64_t never = net_timer_add(loop, INT64_MAX, on_timer, (void *)7);
+    net_timer_add(loop, 5, on_timer, (void *)1);
+    uint64_t far = net_timer_add(loop, INT64_MAX - 1, on_timer, (void *)8);
+    net_timer_add(loop, 10, on_timer, (void *)2);
+    CHECK(net_timer_cancel(loop, never));
+    net_timer_add(loop, 15, on_timer, (void *)3);
+    net_loop_run(loop); /* stops at the third */
+    CHECK(net_timer_cancel(loop, far));
+    CHECK_EQ(n_fired, 3);
+    CHECK_EQ(fired[0], 1);
+    CHECK_EQ(fired[1], 2);
+    CHECK_EQ(fired[2], 3);
+    net_loop_free(loop);
+}
+
 TEST(net_pipelined_frames_answered_in_order_with_file_ranges) {
     char path[512];
     snprintf(path, sizeof path, "%s/net_file", test_tmpdir());
