@@ -104,7 +104,11 @@ typedef struct brk_broker {
     /* broker_lifecycle.c: registrations and heartbeat sessions of the
      * brokers (controller/cluster_ctl.h), made on the first request. */
     struct ctl_cluster *cluster_ctl;
+    int32_t cluster_ctl_epoch; /* the Raft epoch its sessions began in */
     uint64_t cluster_expire_timer;
+    /* lifecycle_net.c: this broker's registration and heartbeats with the
+     * active controller (a quorum only), NULL otherwise. */
+    struct brk_lm *lm;
     struct brk_storage *storage;   /* storage.c's state; NULL until opened */
     struct brk_creating *creating; /* controller.c: topics being created */
     /* The state of the broker's own modules: a node holds all of it, so

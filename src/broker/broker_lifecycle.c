@@ -19,16 +19,48 @@
 #include "core/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "raft/raft_node.h"
 
 /* Kafka's session check runs on the controller's event queue; once a
  * second is well inside any broker.session.timeout.ms. */
 #define EXPIRE_CHECK_MS 1000
 
+/* The registrations and sessions of the active controller, NULL when this
+ * node's controller is not the active one (NOT_CONTROLLER). In a quorum
+ * they are rebuilt whenever the controller becomes active in a new epoch
+ * (Kafka's ClusterControlManager.activate: every unfenced broker gets a
+ * fresh session) and dropped when it is not active any more
+ * (deactivate). A single node keeps its sessions from the first request
+ * (its own registration is not heartbeated). */
 static ctl_cluster *cluster_ctl(brk_broker *brk) {
-    if (!brk->cluster_ctl)
+    int32_t epoch = 0;
+    if (brk->quorum) {
+        if (!brk->ctl || !ctl_active(brk->ctl)) {
+            ctl_cluster_free(brk->cluster_ctl);
+            brk->cluster_ctl = NULL;
+            return NULL;
+        }
+        raft_info in;
+        raft_node_info(brk->quorum, &in);
+        epoch = in.epoch;
+    }
+    if (brk->cluster_ctl && brk->cluster_ctl_epoch != epoch) {
+        ctl_cluster_free(brk->cluster_ctl);
+        brk->cluster_ctl = NULL;
+    }
+    if (!brk->cluster_ctl) {
         brk->cluster_ctl = ctl_cluster_new(
             brk->cluster_id,
             brk_cfg_i64(brk->cfg, BRK_CFG_BROKER_SESSION_TIMEOUT_MS));
+        brk->cluster_ctl_epoch = epoch;
+        if (brk->quorum) {
+            SL_INFO("controller",
+                    "activating: heartbeat sessions of the registered "
+                    "brokers begin now (epoch %d)",
+                    epoch);
+            ctl_cluster_activate(brk->cluster_ctl, brk->image, clk_mono_ms());
+        }
+    }
     return brk->cluster_ctl;
 }
 
@@ -45,7 +77,9 @@ typedef struct reg_reply {
 
 static void registration_finish(brk_req *req, void *ctx) {
     reg_reply *r = ctx;
-    if (r->rs.error_code) {
+    if (r->rs.error_code == KERR_NOT_CONTROLLER) {
+        r->rs.broker_epoch = -1;
+    } else if (r->rs.error_code) {
         r->rs.broker_epoch = -1;
         SL_WARN("controller", "broker registration refused: %s%s%s",
                 proto_error_name(r->rs.error_code), r->msg[0] ? ": " : "",
@@ -65,9 +99,11 @@ brk_status brk_handle_broker_registration(brk_req *req) {
     proto_broker_registration_response_init(&r->rs);
     ctl_records rs = {0};
     int64_t epoch = -1;
-    int16_t e = ctl_cluster_register(cluster_ctl(brk), brk->image, &rq,
-                                     ctl_next_offset(brk->ctl), clk_mono_ms(),
-                                     &rs, &epoch, r->msg, sizeof r->msg);
+    ctl_cluster *cc = cluster_ctl(brk);
+    int16_t e = cc ? ctl_cluster_register(
+                         cc, brk->image, &rq, ctl_next_offset(brk->ctl),
+                         clk_mono_ms(), &rs, &epoch, r->msg, sizeof r->msg)
+                   : KERR_NOT_CONTROLLER;
     brk_commit_wait *w = brk_commit_begin(req, registration_finish, r);
     r->rs.error_code = e;
     if (!e) {
@@ -101,9 +137,12 @@ brk_status brk_handle_broker_heartbeat(brk_req *req) {
     proto_broker_heartbeat_response_init(rs);
     ctl_records recs = {0};
     char msg[300];
-    int16_t e = ctl_cluster_heartbeat(
-        cluster_ctl(brk), brk->image, &rq, ctl_next_offset(brk->ctl),
-        clk_mono_ms(), unclean_default(brk), &recs, rs, msg, sizeof msg);
+    ctl_cluster *cc = cluster_ctl(brk);
+    int16_t e = cc ? ctl_cluster_heartbeat(cc, brk->image, &rq,
+                                           ctl_next_offset(brk->ctl),
+                                           clk_mono_ms(), unclean_default(brk),
+                                           &recs, rs, msg, sizeof msg)
+                   : KERR_NOT_CONTROLLER;
     brk_commit_wait *w = brk_commit_begin(req, heartbeat_finish, rs);
     rs->error_code = e;
     if (!e && recs.n)
@@ -116,7 +155,9 @@ brk_status brk_handle_broker_heartbeat(brk_req *req) {
 
 static void expire_tick(net_loop *loop, void *ctx) {
     brk_broker *brk = ctx;
-    if (brk->cluster_ctl) {
+    /* a quorum: only the active controller fences (and activates its
+     * sessions here if no broker has spoken to it yet) */
+    if (brk->quorum ? cluster_ctl(brk) != NULL : brk->cluster_ctl != NULL) {
         int64_t now = clk_mono_ms();
         for (;;) {
             ctl_records rs = {0};

@@ -9,9 +9,12 @@
  * is deferred); only start-up and the coordinators' services still commit
  * synchronously (ctl_commit).
  *
- * The broker registers itself at every start (a RegisterBrokerRecord applied
- * in memory with the current endpoints; not persisted, since endpoints may
- * change between starts and the record would only be superseded).
+ * A single node registers itself at every start (a RegisterBrokerRecord
+ * applied in memory with the current endpoints; not persisted, since
+ * endpoints may change between starts and the record would only be
+ * superseded). In a quorum every node's broker registers with the active
+ * controller over the network (lifecycle_net.c): its registration is a
+ * committed record, so every node's image lists every broker.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -601,12 +604,15 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
         buf_free(&v[0]);
         buf_free(&v[1]);
     }
-    register_self(brk);
-    create_env_topics(brk);
+    if (!brk->quorum) {
+        register_self(brk);
+        create_env_topics(brk);
+    }
     /* From here on commits complete on the loop, once durable. */
     if (brk->loop)
         ctl_attach_loop(brk->ctl, brk->loop);
     brk_lifecycle_start(brk);
+    brk_lm_start(brk); /* a quorum: registers with the active controller */
     return 0;
 }
 

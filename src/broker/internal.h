@@ -138,6 +138,28 @@ void ctl_allocate_producer_ids_for(brk_broker *brk, int32_t broker_id,
 void brk_lifecycle_start(brk_broker *brk);
 void brk_lifecycle_stop(brk_broker *brk);
 
+/* lifecycle_net.c: this broker registering and heartbeating with the
+ * active controller over the network (a quorum only; a single node
+ * registers itself in controller.c). */
+typedef struct brk_lm brk_lm;
+void brk_lm_start(brk_broker *brk);
+/* The Raft leader changed: talk to the new one. */
+void brk_lm_controller_changed(brk_broker *brk);
+/* Controlled shutdown (controlled.shutdown.enable): WantShutDown
+ * heartbeats until the controller moved this broker's leaderships away and
+ * answered ShouldShutDown, at most broker.session.timeout.ms; then
+ * done(brk, ctx), at once when there is nothing to do. */
+void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
+                     void *ctx);
+/* This node's broker has not been RUNNING (registered and unfenced) yet
+ * since it started. */
+bool brk_lm_starting(const brk_broker *brk);
+/* The node id Metadata and DescribeCluster name as the controller: in a
+ * quorum the active controller's (the Raft leader) when its broker is
+ * registered and unfenced (Kafka names a random live broker, which then
+ * forwards; naming the active one spares the hop); else this node. */
+int32_t brk_active_controller(brk_broker *brk);
+
 /* coordinators.c: the group and transaction coordinators' state and
  * runtime (brk->txn, brk->grp, brk->coord), made before the start
  * hooks and freed after the loop has closed its connections. */

@@ -53,6 +53,21 @@ static bool local_log_failed(brk_broker *brk, const cl_partition *p) {
     return log && log_is_failed(log);
 }
 
+/* A node of a quorum that is starting (its registration not yet committed
+ * and unfenced) lists itself at its own advertised address, so clients
+ * that reached it have a broker and a controller to talk to (Kafka's
+ * broker does not serve clients before it is unfenced; here the listeners
+ * answer from the start). NULL otherwise. */
+static const net_endpoint *self_pending(brk_broker *brk, const char *lname) {
+    const cl_broker *me = cl_broker_find(brk->image, brk->node_id);
+    if (!brk_lm_starting(brk) || (me && !me->fenced))
+        return NULL;
+    for (int i = 0; i < brk->n_listeners; i++)
+        if (!strcmp(brk->listeners[i].name, lname))
+            return &brk->advertised[i];
+    return NULL;
+}
+
 static bool broker_live(brk_broker *brk, int32_t id) {
     const cl_broker *b = cl_broker_find(brk->image, id);
     return b && !b->fenced;
@@ -163,7 +178,7 @@ brk_status brk_handle_metadata(brk_req *req) {
     const char *lname = req_listener_name(req);
     size_t nb;
     const cl_broker *bs = cl_brokers(brk->image, &nb);
-    rs.brokers.v = arena_calloc(req->arena, nb ? nb : 1, sizeof *rs.brokers.v);
+    rs.brokers.v = arena_calloc(req->arena, nb + 1, sizeof *rs.brokers.v);
     for (size_t i = 0; i < nb; i++) {
         if (bs[i].fenced)
             continue;
@@ -178,8 +193,19 @@ brk_status brk_handle_metadata(brk_req *req) {
         b->port = ep->port;
         b->rack = bs[i].rack ? proto_str_c(bs[i].rack) : PROTO_STR_NULL;
     }
+    const net_endpoint *self = self_pending(brk, lname);
+    if (self) {
+        proto_metadata_response_metadata_response_broker *b =
+            &rs.brokers.v[rs.brokers.n++];
+        proto_metadata_response_metadata_response_broker_init(b);
+        b->node_id = brk->node_id;
+        b->host = proto_str_c(self->host);
+        b->port = self->port;
+        const char *rack = brk_cfg_str(brk->cfg, BRK_CFG_BROKER_RACK);
+        b->rack = rack ? proto_str_c(rack) : PROTO_STR_NULL;
+    }
     rs.cluster_id = proto_str_c(brk->cluster_id);
-    rs.controller_id = brk->node_id;
+    rs.controller_id = brk_active_controller(brk);
     if (req->api_version >= 8 && req->api_version <= 10 &&
         rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
@@ -265,7 +291,7 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
     proto_describe_cluster_response_init(&rs);
     rs.endpoint_type = rq.endpoint_type;
     rs.cluster_id = proto_str_c(brk->cluster_id);
-    rs.controller_id = brk->node_id;
+    rs.controller_id = brk_active_controller(brk);
     if (rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
     if (req->api_version >= 1 && rq.endpoint_type != 1 &&
@@ -276,8 +302,7 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
         const char *lname = req_listener_name(req);
         size_t nb;
         const cl_broker *bs = cl_brokers(brk->image, &nb);
-        rs.brokers.v =
-            arena_calloc(req->arena, nb ? nb : 1, sizeof *rs.brokers.v);
+        rs.brokers.v = arena_calloc(req->arena, nb + 1, sizeof *rs.brokers.v);
         for (size_t i = 0; i < nb; i++) {
             if (bs[i].fenced)
                 continue;
@@ -290,6 +315,16 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
             b->host = proto_str_c(ep->host);
             b->port = ep->port;
             b->rack = bs[i].rack ? proto_str_c(bs[i].rack) : PROTO_STR_NULL;
+        }
+        const net_endpoint *self = self_pending(brk, lname);
+        if (self) {
+            proto_describe_cluster_response_describe_cluster_broker *b =
+                &rs.brokers.v[rs.brokers.n++];
+            b->broker_id = brk->node_id;
+            b->host = proto_str_c(self->host);
+            b->port = self->port;
+            const char *rack = brk_cfg_str(brk->cfg, BRK_CFG_BROKER_RACK);
+            b->rack = rack ? proto_str_c(rack) : PROTO_STR_NULL;
         }
     }
     proto_describe_cluster_response_encode(brk_resp_buf(req), req->api_version,

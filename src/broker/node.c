@@ -34,9 +34,10 @@ struct brk_node {
     const sl_env *env; /* NULL: the process env */
     char **dirs;       /* log.dirs, split */
     int n_dirs;
-    int steps_done; /* start steps completed (start_steps) */
-    bool started;   /* every step done */
-    bool stopped;   /* shut down (or abandoned) */
+    int steps_done;          /* start steps completed (start_steps) */
+    bool started;            /* every step done */
+    bool shutdown_requested; /* brk_node_request_shutdown was called */
+    bool stopped;            /* shut down (or abandoned) */
 };
 
 /* ---- storage format: meta.properties
@@ -455,6 +456,26 @@ int64_t brk_node_due_in_ns(const brk_node *n) {
 void brk_node_request_stop(brk_node *n) {
     if (n->brk.loop)
         net_loop_stop(n->brk.loop);
+}
+
+static void stop_after_controlled_shutdown(brk_broker *brk, void *ctx) {
+    (void)ctx;
+    if (brk->loop)
+        net_loop_stop(brk->loop);
+}
+
+void brk_node_request_shutdown(brk_node *n) {
+    brk_broker *brk = &n->brk;
+    if (!brk->loop)
+        return;
+    if (n->shutdown_requested || !n->started) {
+        net_loop_stop(brk->loop); /* a second signal: at once */
+        return;
+    }
+    n->shutdown_requested = true;
+    const sl_env *prev = sl_env_enter(n->env);
+    brk_lm_shutdown(brk, stop_after_controlled_shutdown, NULL);
+    sl_env_leave(prev);
 }
 
 /* The shutdown of whatever the start made, in reverse. crash: nothing is

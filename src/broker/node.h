@@ -58,6 +58,11 @@ void brk_node_poll(brk_node *n, int timeout_ms);
 int64_t brk_node_due_in_ns(const brk_node *n);
 /* Makes brk_node_run return (async-signal-safe). */
 void brk_node_request_stop(brk_node *n);
+/* SIGTERM (loop thread): a controlled shutdown first when the node's broker
+ * is registered with a quorum's controller (controlled.shutdown.enable:
+ * its leaderships move away), then brk_node_run returns; a second call
+ * returns at once. */
+void brk_node_request_shutdown(brk_node *n);
 /* Clean shutdown (see above); idempotent. */
 void brk_node_stop(brk_node *n);
 /* Crash: releases everything without writing anything more. */

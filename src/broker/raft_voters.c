@@ -249,6 +249,7 @@ static void quorum_on_change(void *ctx, const raft_info *in) {
             "%lld",
             brk->node_id, raft_role_name(in->role), in->epoch, in->leader_id,
             (long long)in->high_watermark);
+    brk_lm_controller_changed(brk); /* heartbeats go to the new leader */
     if (in->role != RAFT_LEADER || !brk->ctl)
         return;
     /* The first leader of a new cluster writes the bootstrap metadata

@@ -772,7 +772,7 @@ static void on_signal_fd(net_loop *loop, uint32_t events, void *ctx) {
     sig_watch *sw = ctx;
     struct signalfd_siginfo si;
     while (read(sw->fd, &si, sizeof si) == (ssize_t)sizeof si)
-        brk_node_request_stop(sw->node);
+        brk_node_request_shutdown(sw->node);
 }
 
 int server_main(int argc, char **argv) {

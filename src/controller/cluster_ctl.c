@@ -96,6 +96,26 @@ static bool session_alive(const ctl_cluster *cc, const session *s,
     return s->contact && now_ms - s->last_contact_ms < cc->timeout_ms;
 }
 
+void ctl_cluster_activate(ctl_cluster *cc, const cl_image *img,
+                          int64_t now_ms) {
+    cc->n = 0;
+    size_t nb;
+    const cl_broker *bs = cl_brokers(img, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        session *s = session_put(cc, bs[i].id);
+        s->epoch = bs[i].epoch;
+        memcpy(s->incarnation, bs[i].incarnation_id, 16);
+        s->metadata_offset = -1;
+        /* Kafka: a broker already in controlled shutdown waits for every
+         * active broker's next heartbeat */
+        s->cs_offset = bs[i].in_controlled_shutdown ? 0 : -1;
+        if (!bs[i].fenced) {
+            s->contact = true;
+            s->last_contact_ms = now_ms;
+        }
+    }
+}
+
 /* ---- partitions: Kafka's generateLeaderAndIsrUpdates ---- */
 
 static bool contains(const int32_t *v, int32_t n, int32_t x) {

@@ -53,6 +53,13 @@ ctl_cluster *ctl_cluster_new(const char *cluster_id,
                              int64_t session_timeout_ms);
 void ctl_cluster_free(ctl_cluster *cc);
 
+/* The controller became active (Kafka's ClusterControlManager.activate):
+ * the sessions are rebuilt from the image, every registered unfenced
+ * broker gets a fresh session from now_ms (so a failover neither fences
+ * everyone at once nor leaves a dead broker unfenced: it is fenced one
+ * session timeout later unless it heartbeats), fenced ones none. */
+void ctl_cluster_activate(ctl_cluster *cc, const cl_image *img, int64_t now_ms);
+
 /* BrokerRegistration: on KERR_NONE the RegisterBrokerRecord is in out and
  * *epoch is the broker epoch (new_epoch for a new incarnation, invariant
  * 1). Errors: INCONSISTENT_CLUSTER_ID, DUPLICATE_BROKER_REGISTRATION

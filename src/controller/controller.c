@@ -54,6 +54,10 @@ int64_t ctl_next_offset(const ctl_controller *c) {
     return c->next > applied ? c->next : applied;
 }
 
+bool ctl_active(const ctl_controller *c) {
+    return !c->log || !c->log->ops->active || c->log->ops->active(c->log);
+}
+
 size_t ctl_pending(const ctl_controller *c) {
     return c->n_pending;
 }

@@ -65,6 +65,11 @@ int16_t ctl_commit_sync(ctl_controller *c, const buf *values, int n);
 /* The log offset the next submit's first record gets (Kafka's
  * nextWriteOffset: broker epochs are the offsets of registrations). */
 int64_t ctl_next_offset(const ctl_controller *c);
+/* The controller is the active one (Kafka's QuorumController claimed
+ * leadership): a single node always; in a quorum the Raft leader once it
+ * has applied everything committed before its epoch. Otherwise submits
+ * fail NOT_CONTROLLER. */
+bool ctl_active(const ctl_controller *c);
 /* Submits not completed yet. */
 size_t ctl_pending(const ctl_controller *c);
 

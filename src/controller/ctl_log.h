@@ -32,6 +32,7 @@
 #ifndef SL_CONTROLLER_CTL_LOG_H
 #define SL_CONTROLLER_CTL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,9 @@ typedef struct ctl_log_ops {
                   size_t errlen);
     void (*free)(ctl_log *l);
     void (*committed)(ctl_log *l, ctl_replay_fn fn, void *arg); /* or NULL */
+    /* This log takes appends now (a quorum: the leader, once it applied
+     * everything committed before its epoch); NULL: always. */
+    bool (*active)(ctl_log *l);
 } ctl_log_ops;
 
 struct ctl_log {

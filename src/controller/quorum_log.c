@@ -54,11 +54,21 @@ typedef struct quorum_log {
     int64_t last_snap_ms;
 } quorum_log;
 
+/* Kafka's QuorumController claims leadership only once the listener has
+ * read up to the leader's epoch start: everything committed in earlier
+ * epochs is applied, so validation sees the latest state. */
+static bool ql_active(ctl_log *l) {
+    quorum_log *q = (quorum_log *)l;
+    raft_info in;
+    raft_node_info(q->rn, &in);
+    return in.role == RAFT_LEADER && q->applied >= in.epoch_start_offset;
+}
+
 static int16_t ql_append(ctl_log *l, const buf *values, int n, int64_t *last) {
     quorum_log *q = (quorum_log *)l;
     raft_info in;
     raft_node_info(q->rn, &in);
-    if (in.role != RAFT_LEADER)
+    if (!ql_active(l))
         return KERR_NOT_CONTROLLER;
     int16_t e = raft_node_propose(q->rn, values, n, last);
     if (e)
@@ -246,6 +256,7 @@ static const ctl_log_ops quorum_log_ops = {
     .replay = ql_replay,
     .committed = ql_committed,
     .free = ql_free,
+    .active = ql_active,
 };
 
 ctl_log *ctl_quorum_log_new(raft_node *rn, struct cl_image *image,

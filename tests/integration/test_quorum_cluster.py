@@ -166,9 +166,11 @@ def test_three_nodes_elect_fail_over_and_rejoin(tmp_path):
         assert st is not None and int(st["LeaderId"]) == new and int(st["LeaderEpoch"]) > epoch
 
         # a CreateTopics through the new leader commits; the other live
-        # node's image has it too
+        # node's image has it too. Its replica is put on the new leader:
+        # the killed node stays registered (unfenced) until its session
+        # times out, so placement could pick it, as Kafka's would
         t2 = harness.unique_topic("q2")
-        harness.create_topic(c.addr(new), t2, partitions=1, replication_factor=1, timeout=30)
+        harness.create_topic(c.addr(new), t2, replica_assignment=[[new]], timeout=30)
         other = next(n for n in alive if n != new)
         harness.wait_for(lambda: t2 in harness.admin(c.addr(other)).list_topics(timeout=5).topics,
                          20, what="%s on node %d" % (t2, other))

@@ -249,3 +249,44 @@ TEST(cluster_ctl_controlled_shutdown_moves_leaders_first) {
     ctl_cluster_free(cc);
     cl_image_free(img);
 }
+
+/* A new active controller (failover) rebuilds the sessions from the image
+ * (Kafka's ClusterControlManager.activate): every unfenced broker gets one
+ * session timeout from the activation, so nobody is fenced at once, a
+ * broker that never heartbeats the new controller is fenced then, and a
+ * second incarnation is refused while the rebuilt session lives. */
+TEST(cluster_ctl_activate_rebuilds_sessions_from_the_image) {
+    cl_image *img = new_image();
+    ctl_cluster *old = ctl_cluster_new(CID, 9000);
+    cluster_of(old, img, 3); /* all three unfenced, sessions from time 0 */
+    /* broker 3 fenced under the old controller */
+    ctl_records rs = {0};
+    proto_broker_heartbeat_response r;
+    CHECK_EQ(hb(old, img, 1, 10, 1000, false, 8000, &r, NULL), KERR_NONE);
+    CHECK_EQ(hb(old, img, 2, 20, 1000, false, 8000, &r, NULL), KERR_NONE);
+    CHECK_EQ(ctl_cluster_expire(old, img, 9000, false, &rs), 3);
+    apply_all(img, &rs);
+    ctl_cluster_free(old);
+    /* the new controller activates long after the last heartbeats */
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    ctl_cluster_activate(cc, img, 50000);
+    CHECK_EQ(ctl_cluster_expire(cc, img, 50000 + 8999, false, &rs), -1);
+    CHECK_EQ(rs.n, 0);
+    int64_t ep;
+    /* broker 2 restarted with a new incarnation: its old session lives */
+    CHECK_EQ(reg(cc, img, 2, 9, CID, 70, 50001, &ep),
+             KERR_DUPLICATE_BROKER_REGISTRATION);
+    /* broker 1 heartbeats the new controller, 2 stays silent */
+    CHECK_EQ(hb(cc, img, 1, 10, 1000, false, 55000, &r, NULL), KERR_NONE);
+    CHECK(!r.is_fenced);
+    CHECK_EQ(ctl_cluster_expire(cc, img, 50000 + 9000, false, &rs), 2);
+    apply_all(img, &rs);
+    CHECK_EQ(ctl_cluster_expire(cc, img, 50000 + 9000, false, &rs), -1);
+    CHECK(cl_broker_find(img, 2)->fenced);
+    CHECK(!cl_broker_find(img, 1)->fenced);
+    /* the fenced broker 3 had no session: it registers again at once */
+    CHECK_EQ(reg(cc, img, 3, 8, CID, 80, 50002, &ep), KERR_NONE);
+    CHECK_EQ(ep, 80);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}

@@ -69,8 +69,8 @@ static int fk_replay(ctl_log *l, ctl_replay_fn fn, void *arg, char *err,
 static void fk_free(ctl_log *l) {
     (void)l; /* on the test's stack */
 }
-static const ctl_log_ops fake_ops = {fk_append, fk_durable, fk_sync,
-                                     fk_replay, fk_free,    NULL};
+static const ctl_log_ops fake_ops = {fk_append, fk_durable, fk_sync, fk_replay,
+                                     fk_free,   NULL,       NULL};
 
 typedef struct done_log {
     int n;
