@@ -187,9 +187,12 @@ def spread_topic(c, n):
 
 def test_every_broker_in_metadata_and_replicas_spread(cluster):
     c = cluster
-    # every node names the same controller, one of the three
+    # the controller id is a live broker (Kafka names a random one, which
+    # forwards; Sluice names the active controller's, the same everywhere)
     ctl = {c.controller(n) for n in NODES}
-    assert len(ctl) == 1 and ctl <= set(NODES), ctl
+    assert ctl <= set(NODES), ctl
+    if harness.TARGET == "sluice":
+        assert len(ctl) == 1, ctl
     topic, parts = spread_topic(c, 1)
     for pid, (leader, replicas, isr) in parts.items():
         assert sorted(replicas) == list(NODES), parts
