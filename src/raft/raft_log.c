@@ -349,6 +349,22 @@ int64_t raft_log_snapshot_bytes(const raft_log *l) {
     return t;
 }
 
+int raft_log_snapshots(const raft_log *l, raft_oe *out, int64_t *sizes,
+                       int cap) {
+    int k = 0;
+    for (int i = 0; i < l->n_snaps && k < cap; i++, k++) {
+        out[k] = l->snaps[i];
+        sizes[k] = raft_snap_size(l->io, l->dir, l->snaps[i]);
+    }
+    return k;
+}
+
+int64_t raft_log_snapshot_ts(const raft_log *l, raft_oe id) {
+    uint8_t head[512];
+    ssize_t got = raft_snap_pread(l->io, l->dir, id, head, sizeof head, 0);
+    return got > 0 ? raft_snap_header_ts(head, (size_t)got) : -1;
+}
+
 int16_t raft_log_start_moved(raft_log *l, int64_t offset) {
     int64_t ns;
     int16_t e = KERR_NONE;

@@ -72,6 +72,11 @@ int raft_log_boot(raft_log *l, raft_boot *b, char *err, size_t errlen);
 raft_oe raft_log_latest_snapshot(const raft_log *l);
 void raft_log_snapshot_added(raft_log *l, raft_oe id);
 int64_t raft_log_snapshot_bytes(const raft_log *l);
+/* The snapshots, oldest first, with their file sizes (-1 unreadable);
+ * the LastContainedLogTimestamp of one (-1 unknown). */
+int raft_log_snapshots(const raft_log *l, raft_oe *out, int64_t *sizes,
+                       int cap);
+int64_t raft_log_snapshot_ts(const raft_log *l, raft_oe id);
 int16_t raft_log_start_moved(raft_log *l, int64_t offset);
 int16_t raft_log_snapshot_write(raft_log *l, raft_oe id, int64_t position,
                                 const uint8_t *data, uint32_t len);

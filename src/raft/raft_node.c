@@ -428,38 +428,50 @@ static void drain(raft_node *n) {
     }
 }
 
-/* Kafka's KafkaMetadataLog.maybeClean, simplified: once the metadata log
- * and its snapshots together exceed metadata.max.retention.bytes, or its
- * oldest segment is older than metadata.max.retention.ms, the log start
- * moves up to the latest snapshot (raft_snapshot_created: LOG_START), which
- * deletes the segments wholly below it and the older snapshots. Only a
- * snapshot of committed, durable records (the core asserts it). */
+/* Kafka's KafkaRaftLog.maybeClean (cleanSnapshotsRetentionSize, then
+ * cleanSnapshotsRetentionMs): the snapshots oldest first; while there are
+ * two or more and the oldest breaches metadata.max.retention.bytes (the
+ * log plus the snapshots it still counts exceed it) or
+ * metadata.max.retention.ms (its LastContainedLogTimestamp is older), the
+ * log start moves up to the next snapshot (raft_snapshot_created:
+ * LOG_START deletes the segments wholly below it and the snapshots before
+ * it). Kafka checks every 60 s; this every second (and when a snapshot was
+ * written). Only snapshots of committed, durable records (the core asserts
+ * it). */
 static void maybe_clean(raft_node *n, bool now) {
     raft *r = n->r;
     int64_t t = now_ms(n);
     if (!now && t < n->next_clean_check)
         return;
     n->next_clean_check = t + 1000;
-    raft_oe s = raft_log_latest_snapshot(n->log);
-    if (s.offset <= r->log_start || s.offset > r->committed ||
-        s.offset > r->durable_end)
+    raft_oe s[RAFT_LOG_MAX_SNAPSHOTS];
+    int64_t size[RAFT_LOG_MAX_SNAPSHOTS];
+    int k = raft_log_snapshots(n->log, s, size, RAFT_LOG_MAX_SNAPSHOTS);
+    if (k < 2)
         return;
     log_partition *part = raft_log_partition(n->log);
-    bool due = false;
-    if (n->retention_bytes >= 0 &&
-        log_size_bytes(part) + raft_log_snapshot_bytes(n->log) >
-            n->retention_bytes)
-        due = true;
-    if (!due && n->retention_ms >= 0 && log_segment_count(part) > 0) {
-        log_segment_info si;
-        log_segment_get(part, 0, &si);
-        due = si.max_timestamp >= 0 &&
-              clk_wall_ms() - si.max_timestamp > n->retention_ms;
+    int64_t total = 0;
+    for (int i = 0; i < k; i++)
+        total += size[i] > 0 ? size[i] : 0;
+    for (int i = 0; i + 1 < k && !n->failed; i++) {
+        bool breach = false;
+        if (n->retention_bytes >= 0 &&
+            log_size_bytes(part) + total > n->retention_bytes) {
+            breach = true;
+            total -= size[i] > 0 ? size[i] : 0;
+        } else if (n->retention_ms >= 0) {
+            int64_t ts = raft_log_snapshot_ts(n->log, s[i]);
+            breach = ts >= 0 && clk_wall_ms() - ts > n->retention_ms;
+        }
+        raft_oe next = s[i + 1];
+        if (!breach || next.offset > r->committed ||
+            next.offset > r->durable_end)
+            return;
+        if (next.offset > r->log_start) {
+            raft_snapshot_created(r, next);
+            drain(n);
+        }
     }
-    if (!due)
-        return;
-    raft_snapshot_created(r, s);
-    drain(n);
 }
 
 static void finish_job(raft_node *n) {

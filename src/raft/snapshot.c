@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/util.h"
 #include "log/compress.h"
 #include "log/log.h"
@@ -317,4 +318,27 @@ int raft_snap_list(const log_io *io, const char *dir, raft_oe *ids, int cap,
     log_io_free_names(names, nn);
     qsort(ids, (size_t)k, sizeof *ids, cmp_oe);
     return k;
+}
+
+int64_t raft_snap_header_ts(const uint8_t *p, size_t n) {
+    raft_batch b;
+    if (raft_batch_parse(p, n, &b) != KERR_NONE || !b.control ||
+        raft_control_type(&b) != RAFT_CONTROL_SNAPSHOT_HEADER)
+        return -1;
+    log_batch_header h;
+    batch_parse_header(b.data, b.len, &h);
+    batch_iter it;
+    batch_iter_init(&it, &h, b.data + BATCH_HEADER_SIZE,
+                    b.len - BATCH_HEADER_SIZE);
+    log_record rec;
+    if (batch_iter_next(&it, &rec) != 1 || rec.value_len < 0)
+        return -1;
+    rd r;
+    rd_init(&r, rec.value, (size_t)rec.value_len);
+    arena a;
+    arena_init(&a, 256);
+    proto_snapshot_header_record hr;
+    int rc = proto_snapshot_header_record_decode(&r, &a, 0, &hr);
+    arena_free(&a);
+    return rc == PROTO_OK ? hr.last_contained_log_timestamp : -1;
 }

@@ -72,6 +72,10 @@ typedef void (*raft_snap_record_fn)(void *arg, const uint8_t *value, size_t len,
 int raft_snap_records(const uint8_t *p, size_t n, raft_snap_record_fn fn,
                       void *arg);
 
+/* The SnapshotHeaderRecord's LastContainedLogTimestamp of the bytes that
+ * start a snapshot (its first batch), -1 if they do not parse. */
+int64_t raft_snap_header_ts(const uint8_t *p, size_t n);
+
 /* Writes the snapshot file (.part, fsync, rename, fsync dir). false with a
  * message; no .part is left behind on failure (as far as unlink works). */
 bool raft_snap_write(const log_io *io, const char *dir, raft_oe id,

@@ -247,3 +247,32 @@ def test_envelope_on_the_controller_listener(cluster):
     # An embedded header that does not parse: UNSUPPORTED_VERSION (35).
     assert envelope(ctl, b"\x00\x13", principal_bytes(), here)[0] == 35
     assert not {name + "x", name + "y"} & topics_on(c, leader)
+
+
+def test_producer_ids_from_every_node(cluster):
+    """InitProducerId (idempotent, no transactional id) through every node:
+    a node's coordinator gets its producer-id blocks from the active
+    controller (AllocateProducerIds), so every node answers, and no two
+    producers share an id."""
+    c = cluster
+    body = struct.pack(">hi", -1, 60000)  # v1: transactional id null, timeout
+    pids = {}
+    for n in NODES:
+        for _ in range(2):
+            got = []
+
+            def answered():
+                r = harness.kafka_request(c.addr(n), 22, 1, body)
+                _, err, pid, epoch = struct.unpack(">ihqh", r[:16])
+                if err == 0:
+                    got.append((pid, epoch))
+                    return True
+                # retriable while the node registers / its first block comes
+                assert err in (14, 15, 41, 51), err
+                return False
+            harness.wait_for(answered, 60, interval=0.5,
+                             what="InitProducerId answered by node %d" % n)
+            pid, epoch = got[0]
+            assert pid >= 0 and epoch == 0
+            pids.setdefault(pid, []).append(n)
+    assert len(pids) == 2 * len(NODES), pids
