@@ -101,6 +101,21 @@ class Cluster:
         raise AssertionError("no agreed leader among %s:\n%s" % (
             alive, "\n".join(self.log(n)[-3000:] for n in alive)))
 
+    def registered(self, alive, timeout=30):
+        """Every live node's Metadata lists every live broker: they have
+        registered with the active controller and been unfenced (placement
+        needs registered brokers, as Kafka's does)."""
+        def ok():
+            for n in alive:
+                try:
+                    md = harness.admin(self.addr(n)).list_topics(timeout=5)
+                except Exception:
+                    return False
+                if set(md.brokers) != set(alive):
+                    return False
+            return True
+        harness.wait_for(ok, timeout, interval=0.2, what="brokers %s registered" % (alive,))
+
     def stop(self):
         for p in self.procs.values():
             if p.poll() is None:
@@ -118,6 +133,7 @@ def test_three_nodes_elect_fail_over_and_rejoin(tmp_path):
         for n in NODES:
             c.start(n)
         leader = c.leader(NODES, 30)
+        c.registered(NODES)
         st = c.status(leader)
         assert st is not None, c.log(leader)
         assert st["ClusterId"] == c.cluster_id

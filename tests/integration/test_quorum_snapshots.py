@@ -157,6 +157,7 @@ def test_snapshots_dump_log_restart_and_fetch_snapshot(tmp_path):
         for n in NODES:
             c.start(n)
         leader = c.leader(NODES, wait)
+        c.registered(NODES, wait)  # placement needs registered brokers
         first = create_many(c.addr(leader), harness.unique_topic("s1"), 40)
 
         # every node snapshots its own committed image
