@@ -213,6 +213,19 @@ static void api_versions_unsupported(brk_req *req, const brk_api *self) {
     req->api_version = 0;
 }
 
+/* The parsed request header and the body after it, into req. */
+static void req_set_header(brk_req *req, const proto_request_header *h,
+                           rd body) {
+    req->api_key = h->api_key;
+    req->api_version = h->api_version;
+    req->correlation_id = h->correlation_id;
+    req->client_id_null = h->client_id.len < 0;
+    req->client_id_len = h->client_id.len > 0 ? (size_t)h->client_id.len : 0;
+    req->client_id =
+        h->client_id.len < 0 ? "" : proto_str_dup(req->arena, h->client_id);
+    req->body = body;
+}
+
 bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     brk_broker *brk = net_conn_ctx(conn);
     req_box *box = xcalloc(1, sizeof *box);
@@ -253,14 +266,7 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_free(req);
         return false;
     }
-    req->api_key = h.api_key;
-    req->api_version = h.api_version;
-    req->correlation_id = h.correlation_id;
-    req->client_id_null = h.client_id.len < 0;
-    req->client_id_len = h.client_id.len > 0 ? (size_t)h.client_id.len : 0;
-    req->client_id =
-        h.client_id.len < 0 ? "" : proto_str_dup(req->arena, h.client_id);
-    req->body = r;
+    req_set_header(req, &h, r);
 
     const brk_api *api = brk_api_find(h.api_key);
     if (!api) {
@@ -388,14 +394,7 @@ int16_t brk_dispatch_embedded(brk_req *parent, const uint8_t *frame, size_t len,
         req_free(req);
         return KERR_UNSUPPORTED_VERSION;
     }
-    req->api_key = h.api_key;
-    req->api_version = h.api_version;
-    req->correlation_id = h.correlation_id;
-    req->client_id_null = h.client_id.len < 0;
-    req->client_id_len = h.client_id.len > 0 ? (size_t)h.client_id.len : 0;
-    req->client_id =
-        h.client_id.len < 0 ? "" : proto_str_dup(req->arena, h.client_id);
-    req->body = r;
+    req_set_header(req, &h, r);
     req->parent_ = parent;
     req->parent_done_ = done;
     brk_req_run_local(req);
