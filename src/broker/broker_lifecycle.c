@@ -40,6 +40,14 @@ static ctl_cluster *cluster_ctl(brk_broker *brk) {
             brk->cluster_ctl = NULL;
             return NULL;
         }
+        /* The first leader of a new cluster has its bootstrap feature
+         * levels in flight: Kafka's controller queues a registration behind
+         * them; here it is NOT_CONTROLLER until they are applied (the
+         * broker retries), not UNSUPPORTED_VERSION against level 0. */
+        size_t nf = 0;
+        cl_features(brk->image, &nf);
+        if (nf == 0)
+            return NULL;
         raft_info in;
         raft_node_info(brk->quorum, &in);
         epoch = in.epoch;

@@ -7,6 +7,7 @@ tests/integration on sys.path); conftest.py wraps it in fixtures.
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,9 +39,11 @@ _ports_lock = threading.Lock()
 
 
 def _port_free(port):
+    # Servers listen on 0.0.0.0, so check the wildcard address: a port bound
+    # on any local address would make their bind fail.
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind(("0.0.0.0", port))
         return True
     except OSError:
         return False
@@ -48,14 +51,39 @@ def _port_free(port):
         s.close()
 
 
+def _port_window():
+    """Ports to hand out: just below the kernel's ephemeral range. A port in
+    that range can be taken at any moment as the local end of some outgoing
+    connection (a client, a broker talking to its peers), and a listener
+    started a moment later then fails with 'Address already in use'."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    hi = low - 2
+    lo = max(1024, hi - 20000)
+    if hi - lo < 1000:  # an unusual range: fall back to the kernel's choice
+        return None
+    return lo, hi
+
+
+_port_rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
 def free_port(pair=False):
-    """A TCP port on 127.0.0.1 nobody listens on (and port+1 too when pair),
-    never handed out twice in this process."""
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+    """A TCP port nobody listens on (and port+1 too when pair), outside the
+    ephemeral range, never handed out twice in this process."""
+    window = _port_window()
+    for _ in range(500):
+        if window:
+            port = _port_rng.randint(*window)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
         want = [port, port + 1] if pair else [port]
         if port + 1 > 65535:
             continue

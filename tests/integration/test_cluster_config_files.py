@@ -109,9 +109,12 @@ def test_three_node_files_run_a_cluster(tmp_path):
             for n in NODES:
                 d = tmp_path / ("cwd-%d" % n)
                 d.mkdir()
+                # one cluster id for the three (formatted at first start)
+                env = dict(os.environ, CLUSTER_ID="MkU3OEVBNTcwNTJENDM2Qg")
                 procs.append(subprocess.Popen([harness.SLUICE_BIN, "server", str(files[n])],
                                               cwd=str(d), stdout=subprocess.DEVNULL,
-                                              stderr=subprocess.DEVNULL, start_new_session=True))
+                                              stderr=subprocess.DEVNULL, start_new_session=True,
+                                              env=env))
         bs = ",".join("127.0.0.1:%d" % ports[n] for n in NODES)
 
         def three_brokers():
