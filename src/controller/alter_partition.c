@@ -50,7 +50,7 @@ static bool isr_eligible(const cl_image *img, const isr_entry *isr, int32_t n,
     bool ok = true;
     for (int32_t i = 0; i < n; i++) {
         const cl_broker *b = cl_broker_find(img, isr[i].id);
-        const char *why = !b                         ? "not registered"
+        const char *why = !b                          ? "not registered"
                           : b->in_controlled_shutdown ? "shutting down"
                           : b->fenced                 ? "fenced"
                           : isr[i].epoch != -1 && isr[i].epoch != b->epoch
@@ -67,9 +67,9 @@ static bool isr_eligible(const cl_image *img, const isr_entry *isr, int32_t n,
     return ok;
 }
 
-static int16_t validate(const cl_image *img, int32_t broker,
-                        const cl_topic *t, const cl_partition *p,
-                        const req_part *rp, const isr_entry *isr, int32_t n) {
+static int16_t validate(const cl_image *img, int32_t broker, const cl_topic *t,
+                        const cl_partition *p, const req_part *rp,
+                        const isr_entry *isr, int32_t n) {
     if (!p)
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     /* A leader ahead of this controller: it is likely not the active one
@@ -147,8 +147,8 @@ int16_t ctl_alter_partition(const cl_image *img,
     }
     rs->error_code = KERR_NONE;
     rs->topics.n = rq->topics.n;
-    rs->topics.v = arena_calloc(a, (size_t)(rq->topics.n > 0 ? rq->topics.n : 1),
-                                sizeof *rs->topics.v);
+    rs->topics.v = arena_calloc(
+        a, (size_t)(rq->topics.n > 0 ? rq->topics.n : 1), sizeof *rs->topics.v);
     for (int32_t ti = 0; ti < rq->topics.n; ti++) {
         const proto_alter_partition_request_topic_data *rt = &rq->topics.v[ti];
         resp_topic *ot = &rs->topics.v[ti];
@@ -156,18 +156,17 @@ int16_t ctl_alter_partition(const cl_image *img,
         ot->topic_id = rt->topic_id;
         ot->topic_name = rt->topic_name;
         static const uint8_t zero[16];
-        cl_topic *t = version >= 2 ? (memcmp(rt->topic_id.b, zero, 16)
-                                          ? cl_topic_find_id((cl_image *)img,
-                                                             rt->topic_id.b)
-                                          : NULL)
-                                   : cl_topic_find((cl_image *)img,
-                                                   rt->topic_name.p,
-                                                   (size_t)SL_MAX(
-                                                       rt->topic_name.len, 0));
+        cl_topic *t =
+            version >= 2
+                ? (memcmp(rt->topic_id.b, zero, 16)
+                       ? cl_topic_find_id((cl_image *)img, rt->topic_id.b)
+                       : NULL)
+                : cl_topic_find((cl_image *)img, rt->topic_name.p,
+                                (size_t)SL_MAX(rt->topic_name.len, 0));
         ot->partitions.n = rt->partitions.n;
-        ot->partitions.v =
-            arena_calloc(a, (size_t)(rt->partitions.n > 0 ? rt->partitions.n : 1),
-                         sizeof *ot->partitions.v);
+        ot->partitions.v = arena_calloc(
+            a, (size_t)(rt->partitions.n > 0 ? rt->partitions.n : 1),
+            sizeof *ot->partitions.v);
         for (int32_t pi = 0; pi < rt->partitions.n; pi++) {
             const req_part *rp = &rt->partitions.v[pi];
             resp_part *op = &ot->partitions.v[pi];
@@ -178,21 +177,25 @@ int16_t ctl_alter_partition(const cl_image *img,
                                               : KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            int32_t n = version >= 3 ? rp->new_isr_with_epochs.n : rp->new_isr.n;
+            int32_t n =
+                version >= 3 ? rp->new_isr_with_epochs.n : rp->new_isr.n;
             n = SL_MAX(n, 0);
-            isr_entry *isr = arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *isr);
+            isr_entry *isr =
+                arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof *isr);
             for (int32_t i = 0; i < n; i++) {
-                isr[i].id = version >= 3 ? rp->new_isr_with_epochs.v[i].broker_id
-                                         : rp->new_isr.v[i];
-                isr[i].epoch =
-                    version >= 3 ? rp->new_isr_with_epochs.v[i].broker_epoch : -1;
+                isr[i].id = version >= 3
+                                ? rp->new_isr_with_epochs.v[i].broker_id
+                                : rp->new_isr.v[i];
+                isr[i].epoch = version >= 3
+                                   ? rp->new_isr_with_epochs.v[i].broker_epoch
+                                   : -1;
             }
             const cl_partition *p =
-                rp->partition_index >= 0 && rp->partition_index < t->n_partitions
+                rp->partition_index >= 0 &&
+                        rp->partition_index < t->n_partitions
                     ? t->parts[rp->partition_index]
                     : NULL;
-            op->error_code =
-                validate(img, rq->broker_id, t, p, rp, isr, n);
+            op->error_code = validate(img, rq->broker_id, t, p, rp, isr, n);
             if (op->error_code)
                 continue;
             bool made = change(t, p, isr, n, out);
@@ -205,7 +208,8 @@ int16_t ctl_alter_partition(const cl_image *img,
             op->leader_id = p->leader;
             op->leader_epoch = p->leader_epoch;
             op->isr.n = n;
-            op->isr.v = arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof(int32_t));
+            op->isr.v =
+                arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof(int32_t));
             for (int32_t i = 0; i < n; i++)
                 op->isr.v[i] = isr[i].id;
             op->leader_recovery_state = 0;
