@@ -226,6 +226,30 @@ static void req_set_header(brk_req *req, const proto_request_header *h,
     req->body = body;
 }
 
+/* What a handler's status means for its request: answered now, later
+ * (DEFER), or malformed. A malformed request read off a connection closes
+ * it (returns false); one embedded in another (an Envelope) can only go
+ * unanswered. */
+static bool req_settle(brk_req *req, brk_status st, bool own_conn) {
+    switch (st) {
+    case BRK_DONE:
+    case BRK_AFTER_FLUSH:
+    case BRK_NO_RESPONSE:
+        req_finish(req, st);
+        return true;
+    case BRK_DEFER:
+        return true;
+    case BRK_CLOSE:
+    default:
+        SL_WARN("server",
+                "%s from %s: malformed request (api key %d version %d)",
+                own_conn ? "closing connection" : "no answer", req->peer,
+                req->api_key, req->api_version);
+        req_finish(req, BRK_NO_RESPONSE);
+        return false;
+    }
+}
+
 bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
     brk_broker *brk = net_conn_ctx(conn);
     req_box *box = xcalloc(1, sizeof *box);
@@ -319,45 +343,14 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req->frame_len = 0;
         rd_init(&req->body, NULL, 0);
     }
-    switch (st) {
-    case BRK_DONE:
-    case BRK_AFTER_FLUSH:
-    case BRK_NO_RESPONSE:
-        req_finish(req, st);
-        return true;
-    case BRK_DEFER:
-        return true;
-    case BRK_CLOSE:
-    default:
-        SL_WARN("server",
-                "closing connection from %s: malformed request (api key %d "
-                "version %d)",
-                req->peer, h.api_key, h.api_version);
-        req_finish(req, BRK_NO_RESPONSE);
-        return false;
-    }
+    return req_settle(req, st, true);
 }
 
 brk_status brk_req_run_local(brk_req *req) {
     const brk_api *api = brk_api_find(req->api_key);
     SL_ASSERT(api);
     brk_status st = api->fn(req);
-    switch (st) {
-    case BRK_DONE:
-    case BRK_AFTER_FLUSH:
-    case BRK_NO_RESPONSE:
-        req_finish(req, st);
-        break;
-    case BRK_DEFER:
-        break;
-    case BRK_CLOSE:
-    default:
-        /* too late to close the connection from here: no answer */
-        SL_WARN("server", "malformed request (api key %d version %d) from %s",
-                req->api_key, req->api_version, req->peer);
-        req_finish(req, BRK_NO_RESPONSE);
-        break;
-    }
+    req_settle(req, st, false);
     return st;
 }
 
