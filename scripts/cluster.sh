@@ -31,6 +31,8 @@
 #   CLUSTER_START_TIMEOUT, CLUSTER_STOP_TIMEOUT   seconds (120, 60)
 #   KAFKA_HEAP_MAX  each Kafka node's -Xmx (512m: its log cleaner alone
 #                  takes 128 MiB of heap at start)
+#   CLUSTER_PROPS  extra key=value settings (separated by spaces) appended
+#                  to every node's file, e.g. shorter session timeouts
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,6 +68,8 @@ write_config() {
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
     printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
+    local kv
+    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
