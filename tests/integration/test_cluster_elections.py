@@ -34,7 +34,11 @@ PROPS = {
     "broker.heartbeat.interval.ms": "500",
     "unclean.leader.election.interval.ms": "1000",
     "unclean.leader.election.enable": "false",
+    "auto.leader.rebalance.enable": "false",
 }
+# the controller's electPreferred task every second
+AUTO_PROPS = dict(PROPS, **{"auto.leader.rebalance.enable": "true",
+                            "leader.imbalance.check.interval.seconds": "1"})
 
 LEADER_NOT_AVAILABLE = 5
 NOT_LEADER_OR_FOLLOWER = 6
@@ -178,3 +182,35 @@ def test_unclean_leader_election_off_on_and_truncation(cluster):
                          60, what="node 2 logs the truncation of %s-0" % t)
     assert values(c.addr(2), b, 8) == first + third
     harness.wait_for(lambda: fetch_raw(b4, b, 0) == 0, 30, what="b served by 4")
+
+    # preferred elections: a is led by its first replica already; b goes
+    # back to node 2 once 2 has caught up and rejoined the ISR
+    r = run("leader-election", "--bootstrap-server", bs, "--election-type", "preferred",
+            "--topic", a, "--partition", "0")
+    assert "Valid replica already elected for partitions %s-0" % a in r.stdout, r.stdout
+    wait_state(bs, b, 4, [2, 4])
+    r = run("leader-election", "--bootstrap-server", bs, "--election-type", "preferred",
+            "--topic", b, "--partition", "0", check=True)
+    assert "Successfully completed leader election (PREFERRED) for partitions %s-0" % b in \
+        r.stdout, r.stdout
+    wait_state(bs, b, 2, [2, 4])
+    assert values(bs, b, 8) == first + third
+
+
+@pytest.mark.parametrize("cluster", [AUTO_PROPS], indirect=True)
+def test_auto_leader_rebalance_moves_leaders_back(cluster):
+    """auto.leader.rebalance.enable: the controller's electPreferred task
+    (every leader.imbalance.check.interval.seconds) gives a partition back
+    to its first replica once that one is in the ISR again."""
+    c = cluster
+    bs = c.addr(1)
+    t = harness.unique_topic("auto")
+    harness.create_topic(bs, t, replica_assignment=[[2, 3]])
+    wait_state(bs, t, 2, [2, 3])
+    harness.produce(bs, t, [b"x%d" % i for i in range(4)], partition=0, acks="all")
+    c.run("kill9", "2")
+    wait_state(bs, t, 3, [3])
+    harness.produce(bs, t, [b"y%d" % i for i in range(4)], partition=0, acks="all")
+    c.run("start-node", "2")
+    wait_state(bs, t, 2, [2, 3])
+    assert values(bs, t, 8) == [b"x%d" % i for i in range(4)] + [b"y%d" % i for i in range(4)]
