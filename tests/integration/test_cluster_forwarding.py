@@ -75,8 +75,13 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path):
+def cluster(tmp_path, request):
     c = Cluster(tmp_path)
+    # @pytest.mark.broker_config({...}): lines added to every node's file
+    m = request.node.get_closest_marker("broker_config")
+    if m:
+        c.env["CLUSTER_EXTRA_CONFIG"] = "\n".join(
+            "%s=%s" % kv for kv in sorted(m.args[0].items()))
     try:
         c.run("start", *(["--kafka"] if harness.TARGET == "kafka" else []))
         yield c
