@@ -14,6 +14,8 @@
  * stays broker -> group -> txn -> coord.
  * Threading: the node's loop thread.
  */
+#include <string.h>
+
 #include "broker/data.h"
 #include "broker/internal.h"
 #include "coord/coord.h"
@@ -65,6 +67,9 @@ static const brk_cfg_id cfg_ids[COORD_CFG_COUNT] = {
     [COORD_CFG_PRODUCER_ID_EXPIRATION_MS] = BRK_CFG_PRODUCER_ID_EXPIRATION_MS,
     [COORD_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS] =
         BRK_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    [COORD_CFG_TRANSACTION_STATE_LOG_MIN_ISR] =
+        BRK_CFG_TRANSACTION_STATE_LOG_MIN_ISR,
+    [COORD_CFG_INTER_BROKER_LISTENER_NAME] = BRK_CFG_INTER_BROKER_LISTENER_NAME,
 };
 
 static int64_t svc_cfg_i64(void *host, coord_cfg key) {
@@ -98,6 +103,8 @@ static int16_t svc_create_topic(void *host, const char *name, int32_t n_parts,
     /* Submitted, not waited for (no fsync on the loop): as Kafka's
      * AutoTopicCreationManager, the coordinator answers
      * COORDINATOR_NOT_AVAILABLE until the topic is in the image. */
+    if (brk_forward_create_topic(brk, name, n_parts, rf, configs, n_configs))
+        return KERR_NONE; /* the active controller is another node */
     if (!ctl_topic_creating(brk, name))
         ctl_create_topic_async(NULL, NULL, brk, name, n_parts, rf, NULL,
                                configs, n_configs, NULL);
@@ -139,6 +146,19 @@ void brk_coordinators_start(brk_broker *brk) {
     brk_on_shutdown(brk, on_shutdown, NULL);
     brk->txn = txn_node_new(brk->coord);
     brk->grp = grp_node_new(brk->coord, brk->txn);
+}
+
+/* The image changed partition part (brk_storage_on_image, after the
+ * replica manager took its role): the coordinator of a __consumer_offsets
+ * or __transaction_state partition follows its leadership. */
+void brk_coordinators_on_partition(brk_broker *brk, const cl_partition *part) {
+    if (!brk->grp || !brk->repl || !part->topic || !part->topic->internal)
+        return;
+    bool leader = repl_is_leader(brk->repl, part);
+    if (!strcmp(part->topic->name, "__consumer_offsets"))
+        grp_node_partition_changed(brk->grp, part->id, leader);
+    else if (!strcmp(part->topic->name, TXN_STATE_TOPIC))
+        txn_partition_changed(brk->txn, part->id, leader);
 }
 
 /* BRK_START_HOOK (hooks.def): the group coordinator starts loading. */
@@ -198,6 +218,19 @@ static coord_req *coord_req_of(brk_req *req) {
     } else {
         c->adv_host = "";
         c->adv_port = -1;
+    }
+    c->listener_name = "";
+    if (req->listener >= 0 && req->listener < brk->n_listeners) {
+        /* as Metadata: a controller listener's client gets the first
+         * broker listener's endpoints */
+        c->listener_name = brk->listeners[req->listener].name;
+        for (int i = 0; brk_listener_is_controller(brk, req->listener) &&
+                        i < brk->n_listeners;
+             i++)
+            if (!brk_listener_is_controller(brk, i)) {
+                c->listener_name = brk->listeners[i].name;
+                break;
+            }
     }
     c->ops = &req_ops;
     c->host = req;

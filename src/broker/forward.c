@@ -391,6 +391,59 @@ bool brk_forward_allocate_producer_ids(brk_broker *brk, ctl_pid_done_fn done,
     return true;
 }
 
+static void on_created(net_client *c, const net_client_result *res, void *ctx) {
+    (void)c;
+    (void)ctx;
+    if (res->err != NET_CLIENT_OK) {
+        SL_WARN("server", "CreateTopics to the active controller failed: %s",
+                net_client_strerror(res->err));
+        return;
+    }
+    const proto_create_topics_response *r = res->resp;
+    for (int32_t i = 0; i < r->topics.n; i++) {
+        int16_t e = r->topics.v[i].error_code;
+        if (e && e != KERR_TOPIC_ALREADY_EXISTS)
+            SL_WARN("server", "creating topic %.*s failed: %s",
+                    (int)SL_MAX(r->topics.v[i].name.len, 0),
+                    r->topics.v[i].name.p, proto_error_name(e));
+    }
+}
+
+bool brk_forward_create_topic(brk_broker *brk, const char *name,
+                              int32_t n_parts, int16_t rf,
+                              const brk_kv *configs, size_t n_configs) {
+    fwd_target *t = remote_controller(brk);
+    if (!t)
+        return false;
+    /* Not queued while connecting: the caller (a coordinator answering
+     * COORDINATOR_NOT_AVAILABLE) asks again when the client retries. */
+    if (!net_client_ready(t->client))
+        return true;
+    proto_create_topics_request rq;
+    proto_create_topics_request_init(&rq);
+    proto_create_topics_request_creatable_topic tp;
+    proto_create_topics_request_creatable_topic_init(&tp);
+    proto_create_topics_request_creatable_topic_config cf[16];
+    size_t n = SL_MIN(n_configs, SL_ARRAY_LEN(cf));
+    for (size_t i = 0; i < n; i++) {
+        proto_create_topics_request_creatable_topic_config_init(&cf[i]);
+        cf[i].name = proto_str_c(configs[i].name);
+        cf[i].value = proto_str_c(configs[i].value);
+    }
+    tp.name = proto_str_c(name);
+    tp.num_partitions = n_parts;
+    tp.replication_factor = rf;
+    tp.configs.n = (int32_t)n;
+    tp.configs.v = cf;
+    rq.topics.n = 1;
+    rq.topics.v = &tp;
+    rq.timeout_ms = 30000;
+    if (net_client_send(t->client, 19, -1, &rq, on_created, NULL) <= 0)
+        SL_WARN("server", "cannot send CreateTopics for %s to the controller",
+                name);
+    return true;
+}
+
 void brk_forward_free(brk_broker *brk) {
     brk_forward *f = brk->forward;
     if (!f)

@@ -51,6 +51,7 @@ bool brk_partition_pending(const cl_partition *part);
 /* Creates every queued log (shutdown), before log_manager_close. */
 void brk_storage_close(brk_broker *brk);
 /* Image listener: creates/deletes local partition logs, pushes configs. */
+void brk_coordinators_on_partition(brk_broker *brk, const cl_partition *part);
 void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
                           cl_partition *part);
 
@@ -203,6 +204,15 @@ bool brk_forward_request(brk_req *req);
  * this node must allocate itself. */
 bool brk_forward_allocate_producer_ids(brk_broker *brk, ctl_pid_done_fn done,
                                        void *arg);
+/* Topic creation by the broker itself (its coordinators' internal topics,
+ * Metadata's auto-creation) when another node is the active controller:
+ * CreateTopics goes to it (Kafka's AutoTopicCreationManager over the
+ * controller channel), not waited for; true when that node is asked (or
+ * will be, once connected: the caller asks again as clients retry), false
+ * when this node must create it itself. */
+bool brk_forward_create_topic(brk_broker *brk, const char *name,
+                              int32_t n_parts, int16_t rf,
+                              const brk_kv *configs, size_t n_configs);
 /* Closes the forwarding clients; what is in flight completes with no
  * response (shutdown). */
 void brk_forward_free(brk_broker *brk);

@@ -97,7 +97,8 @@ static int16_t auto_create(brk_req *req, const char *name, size_t len) {
     /* submitted, not waited for: as Kafka's AutoTopicCreationManager, the
      * topic is reported LEADER_NOT_AVAILABLE until it exists (clients
      * retry) */
-    ctl_create_topic_async(NULL, NULL, brk, n, np, rf, NULL, NULL, 0, NULL);
+    if (!brk_forward_create_topic(brk, n, np, rf, NULL, 0))
+        ctl_create_topic_async(NULL, NULL, brk, n, np, rf, NULL, NULL, 0, NULL);
     SL_INFO("server", "auto-creating topic %s (Metadata from %s)", n,
             req->peer);
     return KERR_LEADER_NOT_AVAILABLE;

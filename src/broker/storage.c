@@ -314,6 +314,7 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
         if (ev == CL_EV_PARTITION_CHANGED && !repl_is_leader(brk->repl, part))
             /* no longer the leader: its waiting fetches answer */
             repl_purgatory_poke(brk->repl, t->id, part->id);
+        brk_coordinators_on_partition(brk, part); /* coordinators follow */
         break;
     case CL_EV_TOPIC_REMOVING: {
         repl_purgatory_poke(brk->repl, t->id, -1);

@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -250,4 +251,27 @@ log_partition *coord_leader_log(const coord_rt *rt, const cl_partition *part) {
 log_partition *coord_local_log(const coord_rt *rt, const cl_partition *part) {
     repl_manager *m = part ? coord_repl(rt) : NULL;
     return m ? repl_log(m, part) : NULL;
+}
+
+bool coord_broker_endpoint(const coord_rt *rt, int32_t node_id,
+                           const char *listener, const char **host,
+                           int32_t *port) {
+    cl_image *img = coord_image(rt);
+    const cl_broker *b =
+        img && node_id >= 0 ? cl_broker_find(img, node_id) : NULL;
+    if (!b || !listener)
+        return false;
+    for (int32_t i = 0; i < b->n_endpoints; i++)
+        if (b->endpoints[i].name && b->endpoints[i].host &&
+            !strcasecmp(b->endpoints[i].name, listener)) {
+            *host = b->endpoints[i].host;
+            *port = b->endpoints[i].port;
+            return true;
+        }
+    return false;
+}
+
+const char *coord_inter_broker_listener(const coord_rt *rt) {
+    const char *l = coord_cfg_str(rt, COORD_CFG_INTER_BROKER_LISTENER_NAME);
+    return l && *l ? l : "PLAINTEXT";
 }

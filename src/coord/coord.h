@@ -85,6 +85,8 @@ typedef enum {
     COORD_CFG_TRANSACTIONAL_ID_EXPIRATION_MS,
     COORD_CFG_PRODUCER_ID_EXPIRATION_MS,
     COORD_CFG_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS,
+    COORD_CFG_TRANSACTION_STATE_LOG_MIN_ISR,
+    COORD_CFG_INTER_BROKER_LISTENER_NAME, /* string; NULL: PLAINTEXT */
     COORD_CFG_COUNT
 } coord_cfg;
 
@@ -115,6 +117,10 @@ struct coord_req {
     int listener;          /* the listener it came in on (index) */
     const char *adv_host;  /* that listener's advertised endpoint */
     int32_t adv_port;
+    /* The listener name whose endpoints the client is given (the first
+     * broker listener when it came in on a controller listener), as
+     * Metadata answers: FindCoordinator names the coordinator's. */
+    const char *listener_name;
     const coord_req_ops *ops;
     void *host;          /* the host's request (brk_req) */
     struct coord_rt *rt; /* the node's runtime: completion waits for writes */
@@ -270,5 +276,14 @@ cl_partition *coord_find_partition(const coord_rt *rt, const char *topic,
 log_partition *coord_leader_log(const coord_rt *rt, const cl_partition *part);
 /* The local log of part whatever its role, or NULL. */
 log_partition *coord_local_log(const coord_rt *rt, const cl_partition *part);
+/* The endpoint of broker node_id for listener (from its registration in
+ * the image): true with *host (valid until the image changes) and *port,
+ * false if the broker or its listener is not registered. */
+bool coord_broker_endpoint(const coord_rt *rt, int32_t node_id,
+                           const char *listener, const char **host,
+                           int32_t *port);
+/* The listener coordinators talk to other brokers on
+ * (inter.broker.listener.name, PLAINTEXT when unset). */
+const char *coord_inter_broker_listener(const coord_rt *rt);
 
 #endif

@@ -1720,6 +1720,24 @@ void grp_fail_waiters(grp_coord *c, int16_t error) {
             }
 }
 
+void grp_unload_partition(grp_coord *c, int32_t p) {
+    for (size_t b = 0; b < c->tab_size; b++) {
+        grp_group *g = c->tab[b];
+        while (g) {
+            grp_group *next = g->next;
+            if (g->partition == p) {
+                for (int i = 0; i < g->n; i++) {
+                    complete_join_waiter(g->m[i], KERR_NOT_COORDINATOR);
+                    complete_sync_waiter(g->m[i], KERR_NOT_COORDINATOR);
+                }
+                group_remove(c, g);
+            }
+            g = next;
+        }
+    }
+    grp_set_partition_state(c, p, GRP_PART_NONE);
+}
+
 /* ---- loading
  * --------------------------------------------------------------------- */
 

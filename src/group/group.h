@@ -277,6 +277,11 @@ int grp_drop_deleted_topics(grp_coord *c,
  * phase (rebalance timeout, initial delay), the sync phase. */
 void grp_tick(grp_coord *c);
 
+/* Forgets every group of __consumer_offsets partition p (their waiting
+ * JoinGroup / SyncGroup answers get NOT_COORDINATOR) and marks p
+ * GRP_PART_NONE: this node no longer coordinates them (Kafka's
+ * onResignation / unload). */
+void grp_unload_partition(grp_coord *c, int32_t p);
 /* Completes every waiting JoinGroup / SyncGroup with `error` (shutdown). */
 void grp_fail_waiters(grp_coord *c, int16_t error);
 

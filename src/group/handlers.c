@@ -324,6 +324,41 @@ static void load_step(net_loop *loop, void *ctx) {
     g->load_timer = net_timer_add(loop, 0, load_step, g);
 }
 
+/* Starts the stepped loader if it is idle (a partition became LOADING). */
+static void load_kick(grp_node *g) {
+    if (!g->load_timer && !g->bg_active && !g->stopping && g->rt->loop)
+        g->load_timer = net_timer_add(g->rt->loop, 0, load_step, g);
+}
+
+void grp_node_partition_changed(grp_node *gn, int32_t p, bool leader) {
+    grp_coord *c = gn->coord;
+    if (!c || gn->stopping || p < 0 || p >= grp_cfg(c)->num_partitions)
+        return; /* not started: the start hook loads what this node leads */
+    int st = grp_partition_state(c, p);
+    if (leader && st == GRP_PART_NONE) {
+        SL_INFO("group",
+                "Elected as the group coordinator for partition %d: "
+                "loading %s-%d",
+                p, OFFSETS_TOPIC, p);
+        grp_set_partition_state(c, p, GRP_PART_LOADING);
+        load_kick(gn);
+    } else if (!leader && st != GRP_PART_NONE) {
+        if (gn->bg_active && gn->bg.p == p) {
+            /* resigned while loading it: the loader moves on */
+            free(gn->bg.data);
+            gn->bg.data = NULL;
+            gn->bg.cap = 0;
+            gn->bg_active = false;
+        }
+        grp_unload_partition(c, p);
+        grp_txn_drop_partition(gn, p);
+        SL_INFO("group",
+                "Resigned as the group coordinator for partition %d: "
+                "unloaded %s-%d",
+                p, OFFSETS_TOPIC, p);
+    }
+}
+
 static void set_consumer_env(grp_node *gn, grp_coord *c);
 
 /* BRK_START_HOOK (hooks.def): creates the coordinator and starts loading
@@ -586,28 +621,39 @@ static void fill_coordinator(grp_node *gn, coord_req *req, int8_t type,
         *msg = "Unsupported key type";
         return;
     }
+    int32_t leader = -1;
+    cl_partition *part;
     if (type == 0) {
         *err = ensure_offsets_topic(gn);
         if (*err)
             return;
         int32_t p = grp_partition_for(key.p, key.len > 0 ? (size_t)key.len : 0,
                                       grp_cfg(coord)->num_partitions);
-        cl_partition *part = offsets_partition(gn, p);
-        if (!part || part->leader != gn->rt->node_id) {
-            *err = KERR_COORDINATOR_NOT_AVAILABLE;
-            return;
-        }
+        leader = (part = offsets_partition(gn, p)) ? part->leader : -1;
     }
-    /* TRANSACTION keys: this node, once __transaction_state exists. */
+    /* TRANSACTION keys: the leader of the id's __transaction_state
+     * partition, once the topic exists. */
     if (type == 1) {
         *err = txn_ensure_state_topic(gn->txn);
         if (*err)
             return;
+        leader = txn_coordinator_of(gn->txn, key);
+    }
+    /* Kafka's getCoordinator: the partition leader's endpoint for the
+     * request's listener, COORDINATOR_NOT_AVAILABLE without one. */
+    if (leader == gn->rt->node_id) {
+        *host = req->adv_host;
+        *port = req->adv_port;
+    } else if (leader < 0 ||
+               !coord_broker_endpoint(gn->rt, leader, req->listener_name, host,
+                                      port)) {
+        *host = "";
+        *port = -1;
+        *err = KERR_COORDINATOR_NOT_AVAILABLE;
+        return;
     }
     *err = KERR_NONE;
-    *node = gn->rt->node_id;
-    *host = req->adv_host;
-    *port = req->adv_port;
+    *node = leader;
 }
 
 coord_status grp_handle_find_coordinator(grp_node *gn, coord_req *req) {

@@ -31,6 +31,14 @@ void grp_node_free(grp_node *g);
 /* The start hook (hooks.def, through the broker's grp_start): creates the
  * coordinator and starts loading __consumer_offsets. */
 void grp_node_start(grp_node *gn);
+/* Partition p of __consumer_offsets changed in the image (after the
+ * replica manager took its role): leader true when this node leads it.
+ * Kafka's GroupCoordinator.onElection / onResignation: a partition this
+ * node starts to lead is loaded from its log (its groups answer
+ * COORDINATOR_LOAD_IN_PROGRESS meanwhile), one it stopped leading is
+ * unloaded (its groups answer NOT_COORDINATOR, their waiting joins and
+ * syncs too). A new leader epoch of a partition still led keeps it. */
+void grp_node_partition_changed(grp_node *gn, int32_t p, bool leader);
 
 /* ---- request handlers ---------------------------------------------------- */
 coord_status grp_handle_offset_commit(grp_node *gn, coord_req *req);
@@ -104,6 +112,9 @@ bool grp_txn_pending(const grp_node *g, proto_str group, proto_str topic,
  * of these (the caller skips it), false for ordinary batches. */
 bool grp_txn_replay_batch(grp_node *g, int32_t partition, const uint8_t *batch,
                           const log_batch_header *h);
+/* Drops the pending records of __consumer_offsets partition p (its
+ * coordinator unloads: the next leader replays them from the log). */
+void grp_txn_drop_partition(grp_node *g, int32_t p);
 /* Drops every pending record (grp_node_free). */
 void grp_txn_free(grp_node *g);
 

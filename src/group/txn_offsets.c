@@ -60,6 +60,20 @@ void grp_txn_free(grp_node *g) {
     g->pending_tail = &g->pending_head;
 }
 
+void grp_txn_drop_partition(grp_node *g, int32_t p) {
+    pending_rec **pp = &g->pending_head;
+    while (*pp) {
+        pending_rec *r = *pp;
+        if (r->partition == p) {
+            *pp = r->next;
+            pending_free(r);
+            continue;
+        }
+        pp = &r->next;
+    }
+    g->pending_tail = pp;
+}
+
 void grp_txn_complete(grp_node *g, int32_t p, int64_t producer_id,
                       bool commit) {
     grp_coord *c = g->coord;

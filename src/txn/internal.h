@@ -39,7 +39,12 @@ struct txn_node {
     /* coordinator side (txn_coord.c): transactional ids */
     struct txn_meta **metas;
     int n_metas, cap_metas;
-    bool loaded, loading, coord_stopping;
+    bool loaded; /* started: shutdown hook and tick in place */
+    bool loading, coord_stopping;
+    /* per __transaction_state partition: 1 while this node leads it and
+     * its ids are loaded (txn_coord_ensure / txn_partition_changed) */
+    uint8_t *part_loaded;
+    int32_t n_part_loaded;
     uint64_t tick_timer;
     int64_t next_expire_ms;
     txn_offsets_listener offsets; /* the group coordinator's */

@@ -109,6 +109,15 @@ int16_t txn_check_offset_commit(txn_node *tn, proto_str transactional_id,
 /* FindCoordinator key_type 1: creates __transaction_state if missing.
  * 0 or COORDINATOR_NOT_AVAILABLE. */
 int16_t txn_ensure_state_topic(txn_node *tn);
+/* FindCoordinator key_type 1: the leader of transactional id tid's
+ * __transaction_state partition (-1 if none). */
+int32_t txn_coordinator_of(txn_node *tn, proto_str tid);
+/* Partition p of __transaction_state changed in the image (after the
+ * replica manager took its role; leader: this node leads it): its
+ * transactional ids are loaded when this node became its leader and
+ * forgotten when it stopped being it (Kafka's onElection /
+ * onResignation). */
+void txn_partition_changed(txn_node *tn, int32_t p, bool leader);
 
 /* ---- request handlers (the broker's dispatch adapts brk_req to coord_req)
  * ------------------------------------------------------------------------ */

@@ -155,6 +155,9 @@ void txn_coord_free(txn_node *t) {
     free(t->metas);
     t->metas = NULL;
     t->n_metas = t->cap_metas = 0;
+    free(t->part_loaded);
+    t->part_loaded = NULL;
+    t->n_part_loaded = 0;
 }
 
 static bool parts_has(const txn_meta *m, const char *topic, size_t n,
@@ -586,30 +589,102 @@ static void tick_cb(net_loop *loop, void *ctx) {
     t->tick_timer = net_timer_add(loop, tick_ms(t), tick_cb, t);
 }
 
+/* Forgets the transactional ids of __transaction_state partition p (Kafka's
+ * TransactionStateManager.removeTransactionsForTxnTopicPartition). */
+static void unload_partition(txn_node *tn, int32_t p) {
+    int32_t np = num_state_parts(tn);
+    int n = 0;
+    for (int i = 0; i < tn->n_metas; i++) {
+        txn_meta *m = tn->metas[i];
+        if (partition_for(tn, m->tid, m->tid_len, np) == p) {
+            meta_remove(tn, m);
+            i--;
+            n++;
+        }
+    }
+    tn->part_loaded[p] = 0;
+    SL_INFO("txn",
+            "Resigned as the transaction coordinator for partition %d: "
+            "unloaded %d transactional ids of %s-%d",
+            p, n, TXN_STATE_TOPIC, p);
+}
+
+/* Brings partition p of __transaction_state in line with its leadership
+ * (Kafka's TransactionCoordinator.onElection / onResignation): loaded from
+ * its log when this node leads it, forgotten when it does not. The load
+ * is synchronous (the partitions are compacted and small), so requests
+ * never see it half done; prepared transactions of p are completed once it
+ * is loaded. */
+static void sync_partition(txn_node *tn, cl_topic *t, int32_t p) {
+    cl_partition *part = p < t->n_partitions ? t->parts[p] : NULL;
+    bool lead = part && txn_leader_log(tn, part) != NULL;
+    if (lead && !tn->part_loaded[p]) {
+        int64_t t0 = clk_mono_ms();
+        int before = tn->n_metas;
+        load_partition(tn, part);
+        tn->part_loaded[p] = 1;
+        SL_INFO("txn",
+                "Elected as the transaction coordinator for partition %d: "
+                "loaded %d transactional ids from %s-%d in %lld ms",
+                p, tn->n_metas - before, TXN_STATE_TOPIC, p,
+                (long long)(clk_mono_ms() - t0));
+        /* Complete what a crash or the old coordinator left prepared. */
+        int32_t np = num_state_parts(tn);
+        for (int i = 0; i < tn->n_metas; i++) {
+            txn_meta *m = tn->metas[i];
+            if ((m->state == TS_PREPARE_COMMIT ||
+                 m->state == TS_PREPARE_ABORT) &&
+                partition_for(tn, m->tid, m->tid_len, np) == p)
+                complete_txn(tn, m);
+        }
+    } else if (!lead && tn->part_loaded[p]) {
+        unload_partition(tn, p);
+    }
+}
+
 void txn_coord_ensure(txn_node *tn) {
-    if (tn->loaded || tn->loading || !coord_image(tn->rt))
+    if (tn->loading || tn->coord_stopping || !coord_image(tn->rt))
         return;
     cl_topic *t = cl_topic_find(coord_image(tn->rt), TXN_STATE_TOPIC,
                                 strlen(TXN_STATE_TOPIC));
     if (!t)
         return; /* nothing to load until the topic exists */
     tn->loading = true;
-    int64_t t0 = clk_mono_ms();
-    for (int32_t p = 0; p < t->n_partitions; p++)
-        if (t->parts[p])
-            load_partition(tn, t->parts[p]);
-    tn->loaded = true;
+    if (!tn->loaded) {
+        tn->n_part_loaded = t->n_partitions;
+        tn->part_loaded =
+            xcalloc((size_t)(t->n_partitions > 0 ? t->n_partitions : 1), 1);
+        tn->loaded = true;
+        coord_on_shutdown(tn->rt, on_shutdown, tn);
+        if (tn->rt->loop)
+            tn->tick_timer =
+                net_timer_add(tn->rt->loop, tick_ms(tn), tick_cb, tn);
+    }
+    for (int32_t p = 0; p < t->n_partitions && p < tn->n_part_loaded; p++)
+        sync_partition(tn, t, p);
     tn->loading = false;
-    SL_INFO("txn", "loaded %d transactional ids from %s in %lld ms",
-            tn->n_metas, TXN_STATE_TOPIC, (long long)(clk_mono_ms() - t0));
-    coord_on_shutdown(tn->rt, on_shutdown, tn);
-    /* Complete what a crash left prepared before anyone reads. */
-    for (int i = 0; i < tn->n_metas; i++)
-        if (tn->metas[i]->state == TS_PREPARE_COMMIT ||
-            tn->metas[i]->state == TS_PREPARE_ABORT)
-            complete_txn(tn, tn->metas[i]);
-    if (tn->rt->loop)
-        tn->tick_timer = net_timer_add(tn->rt->loop, tick_ms(tn), tick_cb, tn);
+}
+
+void txn_partition_changed(txn_node *tn, int32_t p, bool leader) {
+    SL_UNUSED(leader); /* the replica manager says; sync_partition asks it */
+    if (!tn->loaded || tn->loading || tn->coord_stopping || p < 0 ||
+        p >= tn->n_part_loaded)
+        return; /* not started: loaded on first use */
+    cl_topic *t = cl_topic_find(coord_image(tn->rt), TXN_STATE_TOPIC,
+                                strlen(TXN_STATE_TOPIC));
+    if (!t)
+        return;
+    tn->loading = true;
+    sync_partition(tn, t, p);
+    tn->loading = false;
+}
+
+int32_t txn_coordinator_of(txn_node *tn, proto_str tid) {
+    cl_partition *p =
+        topic_part(tn, TXN_STATE_TOPIC,
+                   partition_for(tn, tid.p, tid.len > 0 ? (size_t)tid.len : 0,
+                                 num_state_parts(tn)));
+    return p ? p->leader : -1;
 }
 
 int16_t txn_ensure_state_topic(txn_node *tn) {
@@ -626,8 +701,14 @@ int16_t txn_ensure_state_topic(txn_node *tn) {
                     tn->rt->svc.live_brokers(tn->rt->svc.host));
             return KERR_COORDINATOR_NOT_AVAILABLE;
         }
+        char min_isr[24];
+        snprintf(min_isr, sizeof min_isr, "%lld",
+                 (long long)coord_cfg_i64(
+                     tn->rt, COORD_CFG_TRANSACTION_STATE_LOG_MIN_ISR));
+        /* Kafka's TransactionLog.transactionTopicConfigs */
         sl_kv kv[] = {{"cleanup.policy", "compact"},
                       {"compression.type", "uncompressed"},
+                      {"min.insync.replicas", min_isr},
                       {"segment.bytes", "104857600"},
                       {"unclean.leader.election.enable", "false"}};
         int16_t e = tn->rt->svc.create_topic(tn->rt->svc.host, TXN_STATE_TOPIC,
@@ -650,10 +731,10 @@ static int16_t coord_check(txn_node *tn, proto_str tid) {
     int16_t e = txn_ensure_state_topic(tn);
     if (e)
         return KERR_NOT_COORDINATOR;
-    cl_partition *p = topic_part(
-        tn, TXN_STATE_TOPIC,
-        partition_for(tn, tid.p, (size_t)tid.len, num_state_parts(tn)));
-    if (!txn_leader_log(tn, p))
+    int32_t pi = partition_for(tn, tid.p, (size_t)tid.len, num_state_parts(tn));
+    cl_partition *p = topic_part(tn, TXN_STATE_TOPIC, pi);
+    if (!txn_leader_log(tn, p) || pi >= tn->n_part_loaded ||
+        !tn->part_loaded[pi])
         return KERR_NOT_COORDINATOR;
     return KERR_NONE;
 }

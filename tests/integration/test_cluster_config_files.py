@@ -1,9 +1,9 @@
 """The shipped three-node set, config/cluster/node-{1,2,3}.properties
 (Kafka's server.properties with a static quorum of three combined nodes).
 
-Apache Kafka runs them as a cluster (test marked `cluster`: against Sluice
-only with SLUICE_CLUSTER=1, once partitions are replicated). Sluice runs
-them as a KRaft quorum of three combined nodes (test_quorum_cluster.py);
+Both Apache Kafka and Sluice run them as a cluster of three brokers with
+replicated internal topics; Sluice's KRaft quorum of the three combined
+nodes is test_quorum_cluster.py's;
 a node it cannot run yet is refused at start naming the key."""
 
 import os
@@ -71,7 +71,6 @@ def test_the_file_quickstart_itself_runs_on_sluice(tmp_path):
         p.wait(60)
 
 
-@pytest.mark.cluster
 def test_three_node_files_run_a_cluster(tmp_path):
     """The three files, on free ports and temporary directories, make one
     cluster of three brokers: internal topics with three replicas, a topic

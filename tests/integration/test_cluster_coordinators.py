@@ -1,0 +1,167 @@
+"""The group and transaction coordinators on a replicated cluster (the
+three combined nodes of scripts/cluster.sh, config/cluster: internal topics
+with three replicas), as Apache Kafka 4.3.1 runs them: a coordinator lives
+on the leader of its __consumer_offsets / __transaction_state partition,
+FindCoordinator names that leader, and a broker that becomes the leader
+loads the partition's state from its replica of the log.
+
+  - a consumer group keeps its committed offsets and keeps consuming when
+    the broker of its coordinator is killed with kill -9, and after that
+    broker restarts.
+
+The same tests run on Apache Kafka (SLUICE_TARGET=kafka)."""
+
+import struct
+import time
+import uuid
+
+import harness
+from harness import kstr
+from test_cluster_forwarding import NODES, cluster  # noqa: F401 (fixture)
+
+# Kafka's broker.session.timeout.ms (9 s) fences a killed broker; its
+# partitions move after that.
+FAILOVER_S = 90
+
+
+def bootstrap(c, nodes=NODES):
+    return ",".join(c.addr(n) for n in nodes)
+
+
+def find_coordinator(c, n, key, key_type):
+    """FindCoordinator v1 through node n: (error, coordinator node id)."""
+    body = kstr(key) + struct.pack(">b", key_type)
+    r = harness.kafka_request(c.addr(n), 10, 1, body)
+    err = struct.unpack(">h", r[4:6])[0]
+    pos = 6
+    mlen = struct.unpack(">h", r[pos:pos + 2])[0]
+    pos += 2 + max(mlen, 0)
+    node = struct.unpack(">i", r[pos:pos + 4])[0]
+    return err, node
+
+
+def coordinator(c, key, key_type, nodes=NODES):
+    """The coordinator every node of nodes names for key, once they agree
+    on one of them."""
+    seen = {}
+
+    def agreed():
+        try:
+            answers = {find_coordinator(c, n, key, key_type) for n in nodes}
+        except OSError:
+            return False
+        seen["a"] = answers
+        return (len(answers) == 1 and next(iter(answers))[0] == 0
+                and next(iter(answers))[1] in nodes)
+    harness.wait_for(agreed, FAILOVER_S, interval=0.5,
+                     what="one coordinator for %r named by nodes %s" % (key, list(nodes)))
+    return next(iter(seen["a"]))[1]
+
+
+def kill(c, n):
+    c.run("kill9", str(n))
+
+
+def partition_leaders(bs, topic):
+    md = harness.admin(bs).list_topics(topic, timeout=20)
+    return {p.id: p.leader for p in md.topics[topic].partitions.values()}
+
+
+def wait_leaders_alive(bs, topic, alive):
+    def moved():
+        try:
+            return all(v in alive for v in partition_leaders(bs, topic).values())
+        except Exception:
+            return False
+    harness.wait_for(moved, FAILOVER_S, interval=0.5,
+                     what="every partition of %s led by one of %s" % (topic, list(alive)))
+
+
+def consume_n(cons, n, timeout=90):
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        for m in cons.consume(50, timeout=0.5):
+            if m.error():
+                continue
+            got.append(m.value())
+    return got
+
+
+def commit_sync(cons, timeout=90):
+    """Commit the consumer's position, retrying while the coordinator moves
+    (a client gets NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return cons.commit(asynchronous=False)
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise
+            print("commit: %s" % e)
+            time.sleep(0.5)
+
+
+def committed(bs, group, topic, parts):
+    from confluent_kafka import TopicPartition
+    c = harness.consumer(bs, group=group)
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in parts], timeout=30)
+        return {tp.partition: tp.offset for tp in tps}
+    finally:
+        c.close()
+
+
+def test_group_keeps_offsets_and_consumes_across_coordinator_kill(cluster):  # noqa: F811
+    c = cluster
+    bs = bootstrap(c)
+    topic = harness.create_topic(bs, harness.unique_topic("cg"), partitions=3,
+                                 replication_factor=3, timeout=120)
+    first = [b"a%04d" % i for i in range(300)]
+    harness.produce(bs, topic, first, acks="all")
+    group = "g-" + uuid.uuid4().hex[:8]
+    cons = harness.consumer(bs, group=group, **{"enable.auto.commit": False})
+    try:
+        cons.subscribe([topic])
+        got = consume_n(cons, len(first))
+        assert sorted(got) == sorted(first)
+        commit_sync(cons)
+        before = committed(bs, group, topic, range(3))
+        assert sum(before.values()) == len(first), before
+
+        coord = coordinator(c, group, 0)
+        kill(c, coord)
+        alive = tuple(n for n in NODES if n != coord)
+        # A new coordinator, from the partition's new leader, with the
+        # offsets committed through the old one.
+        new_coord = coordinator(c, group, 0, alive)
+        assert new_coord in alive
+        assert committed(bootstrap(c, alive), group, topic, range(3)) == before
+
+        wait_leaders_alive(bootstrap(c, alive), topic, alive)
+        second = [b"b%04d" % i for i in range(150)]
+        harness.produce(bootstrap(c, alive), topic, second, acks="all")
+        # the same consumer goes on, past the coordinator's failover
+        got = consume_n(cons, len(second))
+        assert sorted(got) == sorted(second)
+        commit_sync(cons)
+    finally:
+        cons.close()
+    after = committed(bootstrap(c, alive), group, topic, range(3))
+    assert sum(after.values()) == len(first) + len(second), after
+
+    # the killed broker comes back: the offsets are still the group's
+    c.run("start-node", str(coord))
+    coordinator(c, group, 0)
+    assert committed(bs, group, topic, range(3)) == after
+    # and a new member of the group starts where the group stopped
+    third = [b"c%04d" % i for i in range(30)]
+    harness.produce(bs, topic, third, acks="all")
+    cons = harness.consumer(bs, group=group, **{"enable.auto.commit": False})
+    try:
+        cons.subscribe([topic])
+        got = consume_n(cons, len(third), timeout=60)
+        assert sorted(got) == sorted(third)
+        assert consume_n(cons, 1, timeout=2) == []
+    finally:
+        cons.close()
