@@ -24,7 +24,7 @@ Environment:
   BENCH_SCALE_TIMEOUT=s how long the scale test waits for a broker's partitions
                        (default 600; quick 300)
   BENCH_ONLY=k1,k2     only these sections: produce consume e2e startup scale
-                       cluster
+                       cluster replication
   BENCH_TOPICS=N       topics timed for metadata propagation in the cluster
                        section (default 100; quick 30)
   BENCH_SLUICE=0       leave Sluice out (column shows n/a)
@@ -1185,10 +1185,13 @@ class LocalCluster:
                 return int(m.group(1))
         return None
 
-    def create(self, n, name, timeout):
+    def bootstrap(self):
+        return ",".join(self.addr(n) for n in (1, 2, 3))
+
+    def create(self, n, name, timeout, parts=1, rf=1, config=None):
         from confluent_kafka.admin import NewTopic
-        futs = self.admin(n).create_topics([NewTopic(name, 1, 1)], request_timeout=timeout,
-                                           operation_timeout=timeout)
+        futs = self.admin(n).create_topics([NewTopic(name, parts, rf, config=config or {})],
+                                           request_timeout=timeout, operation_timeout=timeout)
         futs[name].result(timeout + 1)
 
     def has(self, n, name):
@@ -1285,6 +1288,172 @@ def section_cluster():
                        secs=time.monotonic() - killed)
             except Exception as e:
                 log("cluster %s: %s" % (name, e))
+                for x in figs:
+                    if len(x.vals[name]) <= run:
+                        x.fail(name, str(e)[:120])
+            finally:
+                c.stop()
+                DEFER_RM.append(c.dir)
+
+
+class _Bootstrap:
+    """What rdperf needs of a broker: its bootstrap servers."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+
+
+def _partition_leader(c, topic, part=0):
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": c.bootstrap()})
+    md = a.list_topics(topic, timeout=10)
+    p = md.topics[topic].partitions[part]
+    return p.leader, sorted(p.isrs)
+
+
+def _wait_full_isr(c, topic, parts, deadline):
+    """Every partition's leader known and its ISR all three replicas."""
+    from confluent_kafka.admin import AdminClient
+    a = AdminClient({"bootstrap.servers": c.bootstrap()})
+    ps = {}
+    while True:
+        try:
+            md = a.list_topics(topic, timeout=10)
+            ps = md.topics[topic].partitions
+            if len(ps) == parts and all(p.leader >= 0 and len(p.isrs) == 3
+                                        for p in ps.values()):
+                return
+        except Exception:
+            pass
+        if time.monotonic() > deadline:
+            try:
+                got = ["%d:%s" % (i, sorted(p.isrs)) for i, p in sorted(ps.items())]
+            except Exception:
+                got = "?"
+            raise RuntimeError("%s: ISR not full in time (%s)" % (topic, " ".join(got)))
+        time.sleep(0.1)
+
+
+def _failover_ms(c, topic):
+    """kill -9 of partition 0's leader -> the first record acknowledged
+    (acks=all) by the new leader, from a producer connected before."""
+    from confluent_kafka import Producer
+    pr = Producer({"bootstrap.servers": c.bootstrap(), "acks": "all",
+                   "enable.idempotence": True, "linger.ms": 0,
+                   "retry.backoff.ms": 10, "retry.backoff.max.ms": 50,
+                   "topic.metadata.refresh.interval.ms": 100,
+                   "socket.connection.setup.timeout.ms": 1000,
+                   "reconnect.backoff.max.ms": 100})
+    acked = []
+    pr.produce(topic, b"warm", partition=0, on_delivery=lambda e, m: acked.append(e))
+    pr.flush(30)
+    if not acked or acked[0] is not None:
+        raise RuntimeError("warm-up produce failed: %s" % (acked or "no answer"))
+    leader, _ = _partition_leader(c, topic)
+    killed = time.monotonic()
+    os.kill(c.pid(leader), signal.SIGKILL)
+    done = []
+    pr.produce(topic, b"after", partition=0,
+               on_delivery=lambda e, m: done.append((e, time.monotonic())))
+    while not done and time.monotonic() - killed < 120:
+        pr.poll(0.005)
+    if not done or done[0][0] is not None:
+        raise RuntimeError("no acknowledged produce after the kill: %s" % (done or "timeout"))
+    ms = (done[0][1] - killed) * 1000
+    c.sh("start-node", str(leader))
+    return ms
+
+
+def section_replication():
+    """Issue 18's data-plane figures: replicated produce (RF 3, acks=all,
+    min.insync.replicas 2) on three combined nodes of each, CPU summed over
+    the three brokers, and the failover of a partition leader."""
+    count = PRODUCE_COUNT[1024]
+    w = "RF 3, acks=all, 1 KB, 6 partitions"
+    f_rps = fig("replication", w, "rdkafka", "throughput", "records/s", fmt="%.0f")
+    f_mb = fig("replication", w, "rdkafka", "throughput", "MB/s")
+    f_cpu = fig("replication", w, "rdkafka", "broker CPU (3 summed) per GB", "s/GB",
+                "lower", "%.2f")
+    we = "RF 3, acks=all, 1 KB, %d/s, 1 partition" % E2E_RATE
+    f_e = {q: fig("replication", we, "rdkafka", "end-to-end " + q, "ms", "lower", "%.2f")
+           for q in ("p50", "p99", "p99.9")}
+    f_fail = fig("replication", "kill -9 of a partition leader (not the controller)",
+                 "confluent",
+                 "to the first acks=all record on the new leader", "ms", "lower", "%.0f")
+    figs = (f_rps, f_mb, f_cpu, f_fail) + tuple(f_e.values())
+    for name in ("kafka", "sluice"):
+        if name == "sluice" and not WITH_SLUICE:
+            for x in figs:
+                x.fail(name, "BENCH_SLUICE=0")
+            continue
+        for run in range(RUNS):
+            c = LocalCluster(name)
+            shutil.rmtree(c.dir, ignore_errors=True)
+            try:
+                log("replication: %s, run %d" % (name, run + 1))
+                c.start()
+                b = _Bootstrap(c.bootstrap())
+                deadline = time.monotonic() + 120
+                while len(c.admin(1).list_topics(timeout=10).brokers) < 3:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("three brokers not registered in time")
+                    time.sleep(0.1)
+                for t, parts in (("bench-rf3", 6), ("bench-rf3-e2e", 1)):
+                    while True:
+                        try:
+                            c.create(1, t, 30, parts=parts, rf=3,
+                                     config={"min.insync.replicas": "2"})
+                            break
+                        except Exception as e:
+                            if "already exists" in str(e):
+                                break
+                            if time.monotonic() > deadline:
+                                raise
+                            time.sleep(0.2)
+                    _wait_full_isr(c, t, parts, deadline)
+                # a first idempotent producer makes the cluster create
+                # __transaction_state (InitProducerId: seconds on Kafka),
+                # which is not what the figures below measure
+                rdperf("produce", b, "bench-rf3-e2e", s=1024, n=10, a="all")
+                pids = [c.pid(n) for n in (1, 2, 3)]
+                c0 = sum(cpu_secs(p) for p in pids)
+                v = rdperf("produce", b, "bench-rf3", s=1024, n=count, a="all")
+                used = sum(cpu_secs(p) for p in pids) - c0
+                f_rps.add(name, v["rps"])
+                f_mb.add(name, v["mbps"])
+                f_cpu.add(name, used / (v["bytes"] / 1e9))
+                record(kind="replication-produce", broker=name, run=run, cpu_s=used, **v)
+                # latency after the throughput run, which warms the JVMs up,
+                # and after two unmeasured latency runs, which also let the
+                # followers finish catching up (Kafka's took seconds): the
+                # first runs on a cold Kafka measured JIT warm-up (p50 4 s,
+                # then 0.8 s, then 1-30 ms on a loaded machine)
+                for _ in range(2):
+                    rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
+                           X=["linger.ms=0"])
+                v = rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
+                           X=["linger.ms=0"])
+                f_e["p50"].add(name, v["lat_p50_ms"])
+                f_e["p99"].add(name, v["lat_p99_ms"])
+                f_e["p99.9"].add(name, v["lat_p999_ms"])
+                record(kind="replication-e2e", broker=name, run=run, **v)
+                # the partition's leader is not the active controller, whose
+                # loss would add a quorum election and fresh broker sessions
+                # (on both: Kafka's ClusterControlManager.activate) to what
+                # this measures
+                ql = c.leader()
+                first = 1 if ql != 1 else 2
+                order = [first] + [n for n in (1, 2, 3) if n != first]
+                from confluent_kafka.admin import NewTopic
+                c.admin(1).create_topics([NewTopic(
+                    "bench-failover", 1, replica_assignment=[order],
+                    config={"min.insync.replicas": "2"})])["bench-failover"].result(30)
+                _wait_full_isr(c, "bench-failover", 1, time.monotonic() + 60)
+                ms = _failover_ms(c, "bench-failover")
+                f_fail.add(name, ms)
+                record(kind="replication-failover", broker=name, run=run, ms=ms)
+            except Exception as e:
+                log("replication %s: %s" % (name, e))
                 for x in figs:
                     if len(x.vals[name]) <= run:
                         x.fail(name, str(e)[:120])
@@ -1813,6 +1982,9 @@ def main():
     if want("cluster"):
         log("cluster: three nodes of each")
         section_cluster()
+    if want("replication"):
+        log("replication: three nodes of each")
+        section_replication()
     for d in DEFER_RM:
         shutil.rmtree(d, ignore_errors=True)
     print(table())

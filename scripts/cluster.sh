@@ -28,11 +28,11 @@
 #   CLUSTER_PORTS  the three client ports (default "19092 29092 39092");
 #                  each node's controller listener is its port + 1
 #   SLUICE_BIN     the broker binary (default build/sluice)
-#   CLUSTER_EXTRA_CONFIG  key=value lines appended to every node's file
-#                  (tests: a short replica.lag.time.max.ms, ...)
 #   CLUSTER_START_TIMEOUT, CLUSTER_STOP_TIMEOUT   seconds (120, 60)
 #   KAFKA_HEAP_MAX  each Kafka node's -Xmx (512m: its log cleaner alone
 #                  takes 128 MiB of heap at start)
+#   CLUSTER_PROPS  extra key=value settings (separated by spaces) appended
+#                  to every node's file, e.g. shorter session timeouts
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,9 +68,8 @@ write_config() {
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
     printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
-    if [ -n "${CLUSTER_EXTRA_CONFIG:-}" ]; then
-        printf '%s\n' "$CLUSTER_EXTRA_CONFIG" >>"$DIR/node-$n.properties"
-    fi
+    local kv
+    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }

@@ -106,6 +106,8 @@ typedef struct brk_broker {
     struct ctl_cluster *cluster_ctl;
     int32_t cluster_ctl_epoch; /* the Raft epoch its sessions began in */
     uint64_t cluster_expire_timer;
+    uint64_t elect_unclean_timer,
+        elect_preferred_timer; /* broker_lifecycle.c */
     /* lifecycle_net.c: this broker's registration and heartbeats with the
      * active controller (a quorum only), NULL otherwise. */
     struct brk_lm *lm;

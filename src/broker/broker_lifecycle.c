@@ -187,16 +187,84 @@ static void expire_tick(net_loop *loop, void *ctx) {
         net_timer_add(loop, EXPIRE_CHECK_MS, expire_tick, brk);
 }
 
+/* ---- periodic elections (Kafka's electUnclean / electPreferred tasks) */
+
+/* Kafka's ReplicationControlManager.MAX_ELECTIONS_PER_IMBALANCE */
+#define MAX_ELECTIONS 1000
+
+/* The active controller with nothing of its own in flight: an election
+ * computed now cannot repeat one still being committed. */
+static bool may_elect(brk_broker *brk) {
+    return brk->ctl && ctl_active(brk->ctl) && ctl_pending(brk->ctl) == 0 &&
+           (!brk->quorum || cluster_ctl(brk) != NULL);
+}
+
+static void elect_unclean_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    if (may_elect(brk)) {
+        ctl_records rs = {0};
+        if (ctl_elect_unclean_leaderless(brk->image, unclean_default(brk),
+                                         MAX_ELECTIONS, &rs) > 0)
+            ctl_submit(brk->ctl, rs.v, rs.n, NULL, NULL);
+        ctl_records_free(&rs);
+    }
+    brk->elect_unclean_timer = net_timer_add(
+        loop,
+        brk_cfg_i64(brk->cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_INTERVAL_MS),
+        elect_unclean_tick, brk);
+}
+
+static int64_t imbalance_check_ms(brk_broker *brk) {
+    int64_t s =
+        brk_cfg_i64(brk->cfg, BRK_CFG_LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS);
+    return s > INT64_MAX / 1000 ? INT64_MAX : s * 1000;
+}
+
+static void elect_preferred_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    if (may_elect(brk)) {
+        ctl_records rs = {0};
+        int n = ctl_elect_preferred_imbalanced(brk->image, MAX_ELECTIONS, &rs);
+        if (n > 0) {
+            SL_INFO("controller",
+                    "electPreferred: moving %d partition leader(s) back to "
+                    "their preferred replica",
+                    n);
+            ctl_submit(brk->ctl, rs.v, rs.n, NULL, NULL);
+        }
+        ctl_records_free(&rs);
+    }
+    brk->elect_preferred_timer =
+        net_timer_add(loop, imbalance_check_ms(brk), elect_preferred_tick, brk);
+}
+
 void brk_lifecycle_start(brk_broker *brk) {
-    if (brk->loop)
-        brk->cluster_expire_timer =
-            net_timer_add(brk->loop, EXPIRE_CHECK_MS, expire_tick, brk);
+    if (!brk->loop)
+        return;
+    brk->cluster_expire_timer =
+        net_timer_add(brk->loop, EXPIRE_CHECK_MS, expire_tick, brk);
+    if (!brk->ctl)
+        return; /* a broker-only node elects nothing */
+    brk->elect_unclean_timer = net_timer_add(
+        brk->loop,
+        brk_cfg_i64(brk->cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_INTERVAL_MS),
+        elect_unclean_tick, brk);
+    /* Kafka's ControllerServer registers electPreferred only with
+     * auto.leader.rebalance.enable */
+    if (brk_cfg_bool(brk->cfg, BRK_CFG_AUTO_LEADER_REBALANCE_ENABLE))
+        brk->elect_preferred_timer = net_timer_add(
+            brk->loop, imbalance_check_ms(brk), elect_preferred_tick, brk);
 }
 
 void brk_lifecycle_stop(brk_broker *brk) {
     if (brk->loop && brk->cluster_expire_timer)
         net_timer_cancel(brk->loop, brk->cluster_expire_timer);
     brk->cluster_expire_timer = 0;
+    if (brk->loop && brk->elect_unclean_timer)
+        net_timer_cancel(brk->loop, brk->elect_unclean_timer);
+    if (brk->loop && brk->elect_preferred_timer)
+        net_timer_cancel(brk->loop, brk->elect_preferred_timer);
+    brk->elect_unclean_timer = brk->elect_preferred_timer = 0;
     ctl_cluster_free(brk->cluster_ctl);
     brk->cluster_ctl = NULL;
 }

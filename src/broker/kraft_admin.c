@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "broker/internal.h"
+#include "controller/cluster_ctl.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "proto/errors.h"
@@ -80,28 +81,13 @@ static int16_t elect_one(brk_req *req, brk_commit_wait *w, int8_t type,
         *msg = m;
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    const cl_partition *p = t->parts[part];
-    brk_broker *brk = req->brk;
-    if (type == 0) { /* preferred */
-        int32_t pref = p->n_replicas > 0 ? p->replicas[0] : -1;
-        if (pref == p->leader)
-            return KERR_ELECTION_NOT_NEEDED;
-        if (pref < 0 || !has_id(p->isr, p->n_isr, pref) ||
-            !live_broker(brk, pref))
-            return KERR_PREFERRED_LEADER_NOT_AVAILABLE;
-        change_partition(w, commit_err, p, pref, NULL, 0, NULL, 0);
-        return KERR_NONE;
-    }
-    /* unclean: only a leaderless partition needs one */
-    if (p->leader >= 0)
-        return KERR_ELECTION_NOT_NEEDED;
-    for (int32_t i = 0; i < p->n_replicas; i++)
-        if (live_broker(brk, p->replicas[i])) {
-            int32_t isr = p->replicas[i];
-            change_partition(w, commit_err, p, isr, NULL, 0, &isr, 1);
-            return KERR_NONE;
-        }
-    return KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+    buf v;
+    buf_init(&v, 64);
+    int16_t e = ctl_elect_leader(req->brk->image, t, t->parts[part], type, &v);
+    if (e == KERR_NONE)
+        brk_commit(w, &v, 1, commit_err);
+    buf_free(&v);
+    return e;
 }
 
 static void elect_leaders_finish(brk_req *req, void *ctx) {

@@ -225,14 +225,45 @@ static void retention_tick(net_loop *loop, void *ctx) {
             retention_tick, brk);
 }
 
-static void checkpoint_tick(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
+/* Kafka's three checkpoint tasks (LogManager's kafka-recovery-point-
+ * checkpoint and kafka-log-start-offset-checkpoint, ReplicaManager's
+ * highwatermark-checkpoint), each on its own period; a period <= 0 runs
+ * once (Kafka's scheduler: no repetition). Shutdown writes all three
+ * (log_manager_close). */
+static int64_t ckpt_period(const brk_broker *brk, log_ckpt_kind k) {
+    switch (k) {
+    case LOG_CKPT_RECOVERY_POINT:
+        return brk_cfg_i64(brk->cfg,
+                           BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
+    case LOG_CKPT_LOG_START:
+        return brk_cfg_i64(
+            brk->cfg, BRK_CFG_LOG_FLUSH_START_OFFSET_CHECKPOINT_INTERVAL_MS);
+    case LOG_CKPT_HIGH_WATERMARK:
+        break;
+    }
+    return brk_cfg_i64(brk->cfg,
+                       BRK_CFG_REPLICA_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS);
+}
+
+static void checkpoint_run(net_loop *loop, brk_broker *brk, log_ckpt_kind k,
+                           net_timer_fn again) {
     if (brk->logs)
-        log_manager_checkpoint(brk->logs);
-    int64_t every =
-        brk_cfg_i64(brk->cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
-    if (!net_loop_stopping(loop))
-        net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, brk);
+        log_manager_checkpoint_kind(brk->logs, k);
+    int64_t every = ckpt_period(brk, k);
+    if (every > 0 && !net_loop_stopping(loop))
+        net_timer_add(loop, every, again, brk);
+}
+
+static void ckpt_recovery_tick(net_loop *loop, void *ctx) {
+    checkpoint_run(loop, ctx, LOG_CKPT_RECOVERY_POINT, ckpt_recovery_tick);
+}
+
+static void ckpt_log_start_tick(net_loop *loop, void *ctx) {
+    checkpoint_run(loop, ctx, LOG_CKPT_LOG_START, ckpt_log_start_tick);
+}
+
+static void ckpt_hw_tick(net_loop *loop, void *ctx) {
+    checkpoint_run(loop, ctx, LOG_CKPT_HIGH_WATERMARK, ckpt_hw_tick);
 }
 
 /* ---- start-up steps
@@ -379,9 +410,12 @@ static int step_housekeeping(brk_node *n, char *err, size_t errlen) {
     net_timer_add(loop,
                   brk_cfg_i64(&n->cfg, BRK_CFG_LOG_RETENTION_CHECK_INTERVAL_MS),
                   retention_tick, brk);
-    every =
-        brk_cfg_i64(&n->cfg, BRK_CFG_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS);
-    net_timer_add(loop, every > 0 ? every : 60000, checkpoint_tick, brk);
+    net_timer_add(loop, SL_MAX(ckpt_period(brk, LOG_CKPT_RECOVERY_POINT), 0),
+                  ckpt_recovery_tick, brk);
+    net_timer_add(loop, SL_MAX(ckpt_period(brk, LOG_CKPT_LOG_START), 0),
+                  ckpt_log_start_tick, brk);
+    net_timer_add(loop, SL_MAX(ckpt_period(brk, LOG_CKPT_HIGH_WATERMARK), 0),
+                  ckpt_hw_tick, brk);
     return 0;
 }
 

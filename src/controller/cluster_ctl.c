@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "core/uuid.h"
 #include "proto/errors.h"
@@ -133,10 +134,18 @@ static bool topic_unclean(const cl_topic *t, bool dflt) {
 }
 
 /* One partition's change with `remove` out of the ISR and `add` an
- * acceptable leader even if still fenced; false if nothing changes. */
+ * acceptable leader even if still fenced (Kafka's PartitionChangeBuilder
+ * with its LeaderAcceptor): ONLINE keeps a valid leader or takes the first
+ * valid replica (in the ISR, acceptable), then, when the topic allows it,
+ * the first acceptable one out of the ISR (unclean: ISR = it alone,
+ * RECOVERING); PREFERRED tries the first replica before those; UNCLEAN is
+ * ONLINE with the unclean step whatever the topic says. *unclean_out (may
+ * be NULL) says whether the result is an unclean election. False if
+ * nothing changes. */
 static bool partition_change(const cl_image *img, const cl_topic *t,
                              const cl_partition *p, int32_t remove, int32_t add,
-                             bool unclean_default, buf *b) {
+                             bool unclean_default, ctl_election election,
+                             buf *b, bool *unclean_out) {
     int32_t *isr = xmalloc((size_t)(p->n_isr ? p->n_isr : 1) * sizeof *isr);
     int32_t n_isr = 0;
     for (int32_t i = 0; i < p->n_isr; i++)
@@ -147,19 +156,27 @@ static bool partition_change(const cl_image *img, const cl_topic *t,
 #define VALID(r) (contains(isr, n_isr, r) && ACCEPTABLE(r))
     int32_t leader = -1;
     bool unclean = false;
-    if (p->leader >= 0 && VALID(p->leader)) {
+    if (election == CTL_ELECT_PREFERRED && p->n_replicas > 0 &&
+        VALID(p->replicas[0])) {
+        leader = p->replicas[0];
+    } else if (p->leader >= 0 && VALID(p->leader)) {
         leader = p->leader;
     } else {
         for (int32_t i = 0; i < p->n_replicas && leader < 0; i++)
             if (VALID(p->replicas[i]))
                 leader = p->replicas[i];
-        if (leader < 0 && topic_unclean(t, unclean_default))
+        bool may_unclean =
+            election == CTL_ELECT_UNCLEAN ||
+            (election == CTL_ELECT_ONLINE && topic_unclean(t, unclean_default));
+        if (leader < 0 && may_unclean)
             for (int32_t i = 0; i < p->n_replicas && leader < 0; i++)
                 if (ACCEPTABLE(p->replicas[i]))
                     leader = p->replicas[i], unclean = true;
     }
 #undef VALID
 #undef ACCEPTABLE
+    if (unclean_out)
+        *unclean_out = unclean;
     proto_partition_change_record r;
     proto_partition_change_record_init(&r);
     r.partition_id = p->id;
@@ -207,7 +224,98 @@ int ctl_leader_and_isr_updates(const cl_image *img, int32_t remove, int32_t add,
                 continue;
             tmp.len = 0;
             if (partition_change(img, ts[i], p, remove, add, unclean_default,
-                                 &tmp)) {
+                                 CTL_ELECT_ONLINE, &tmp, NULL)) {
+                buf *b = ctl_records_add(out);
+                buf_put(b, tmp.data, tmp.len);
+                made++;
+            }
+        }
+    buf_free(&tmp);
+    return made;
+}
+
+static void log_partition_info(char *out, size_t len, const cl_partition *p) {
+    size_t o = 0;
+    o += (size_t)snprintf(out + o, len - o, "(isr: [");
+    for (int32_t i = 0; i < p->n_isr && o < len; i++)
+        o += (size_t)snprintf(out + o, len - o, "%s%d", i ? ", " : "",
+                              p->isr[i]);
+    if (o < len)
+        o += (size_t)snprintf(out + o, len - o, "], replicaSet: [");
+    for (int32_t i = 0; i < p->n_replicas && o < len; i++)
+        o += (size_t)snprintf(out + o, len - o, "%s%d", i ? ", " : "",
+                              p->replicas[i]);
+    if (o < len)
+        snprintf(out + o, len - o, "], partitionEpoch: %d, leaderEpoch: %d)",
+                 p->partition_epoch, p->leader_epoch);
+}
+
+int16_t ctl_elect_leader(const cl_image *img, const cl_topic *t,
+                         const cl_partition *p, int8_t type, buf *out) {
+    bool has_leader = p->leader >= 0;
+    bool preferred = p->n_replicas > 0 && p->leader == p->replicas[0];
+    if ((type == 0 && preferred) || (type == 1 && has_leader))
+        return KERR_ELECTION_NOT_NEEDED;
+    if (!partition_change(img, t, p, -1, -1, false,
+                          type == 0 ? CTL_ELECT_PREFERRED : CTL_ELECT_UNCLEAN,
+                          out, NULL))
+        return type == 0 ? KERR_PREFERRED_LEADER_NOT_AVAILABLE
+                         : KERR_ELIGIBLE_LEADERS_NOT_AVAILABLE;
+    return KERR_NONE;
+}
+
+int ctl_elect_unclean_leaderless(const cl_image *img, bool unclean_default,
+                                 int max, ctl_records *out) {
+    size_t nt;
+    cl_topic **ts = cl_topics((cl_image *)img, &nt);
+    int made = 0;
+    buf tmp;
+    buf_init(&tmp, 64);
+    for (size_t i = 0; i < nt; i++)
+        for (int32_t k = 0; k < ts[i]->n_partitions && made < max; k++) {
+            const cl_partition *p = ts[i]->parts[k];
+            if (!p || p->leader >= 0 || !topic_unclean(ts[i], unclean_default))
+                continue;
+            tmp.len = 0;
+            int16_t e = ctl_elect_leader(img, ts[i], p, 1, &tmp);
+            char info[256];
+            log_partition_info(info, sizeof info, p);
+            if (e == KERR_NONE) {
+                SL_INFO("controller",
+                        "Triggering unclean leader election for offline "
+                        "partition %s-%d. %s",
+                        ts[i]->name, p->id, info);
+                buf *b = ctl_records_add(out);
+                buf_put(b, tmp.data, tmp.len);
+                made++;
+            } else {
+                SL_WARN("controller",
+                        "Cannot trigger unclean leader election for offline "
+                        "partition %s-%d: %s. %s",
+                        ts[i]->name, p->id, proto_error_name(e), info);
+            }
+        }
+    buf_free(&tmp);
+    return made;
+}
+
+int ctl_elect_preferred_imbalanced(const cl_image *img, int max,
+                                   ctl_records *out) {
+    size_t nt;
+    cl_topic **ts = cl_topics((cl_image *)img, &nt);
+    int made = 0;
+    buf tmp;
+    buf_init(&tmp, 64);
+    for (size_t i = 0; i < nt; i++)
+        for (int32_t k = 0; k < ts[i]->n_partitions && made < max; k++) {
+            const cl_partition *p = ts[i]->parts[k];
+            /* Kafka's imbalancedPartitions: a leader, not the preferred */
+            if (!p || p->leader < 0 || p->n_replicas == 0 ||
+                p->leader == p->replicas[0])
+                continue;
+            tmp.len = 0;
+            if (partition_change(img, ts[i], p, -1, -1, false,
+                                 CTL_ELECT_PREFERRED, &tmp, NULL)) {
                 buf *b = ctl_records_add(out);
                 buf_put(b, tmp.data, tmp.len);
                 made++;

@@ -98,4 +98,34 @@ int32_t ctl_cluster_expire(ctl_cluster *cc, const cl_image *img, int64_t now_ms,
 int ctl_leader_and_isr_updates(const cl_image *img, int32_t remove, int32_t add,
                                bool unclean_default, ctl_records *out);
 
+/* Election kinds of Kafka's PartitionChangeBuilder.Election. */
+typedef enum {
+    CTL_ELECT_PREFERRED, /* the first replica if it may lead */
+    CTL_ELECT_ONLINE,    /* a live ISR member; unclean if the topic allows */
+    CTL_ELECT_UNCLEAN    /* a live ISR member, else any live replica */
+} ctl_election;
+
+/* Kafka's ReplicationControlManager.electLeader for ElectLeaders: type 0
+ * (PREFERRED) or 1 (UNCLEAN). KERR_NONE with one PartitionChangeRecord
+ * appended to out; ELECTION_NOT_NEEDED (the preferred replica leads / the
+ * partition has a leader), PREFERRED_LEADER_NOT_AVAILABLE or
+ * ELIGIBLE_LEADERS_NOT_AVAILABLE with nothing appended. */
+int16_t ctl_elect_leader(const cl_image *img, const cl_topic *t,
+                         const cl_partition *p, int8_t type, buf *out);
+
+/* Kafka's periodic electUnclean task (maybeElectUncleanLeaders): an
+ * unclean election (ctl_elect_leader type 1) for every leaderless
+ * partition whose topic allows it (its unclean.leader.election.enable,
+ * else unclean_default), at most max; each is logged. Returns how many
+ * records were appended to out. */
+int ctl_elect_unclean_leaderless(const cl_image *img, bool unclean_default,
+                                 int max, ctl_records *out);
+
+/* Kafka's periodic electPreferred task (auto.leader.rebalance.enable,
+ * maybeBalancePartitionLeaders): a preferred election for every partition
+ * led by another replica than its first, where the first may lead, at
+ * most max. Returns how many records were appended to out. */
+int ctl_elect_preferred_imbalanced(const cl_image *img, int max,
+                                   ctl_records *out);
+
 #endif

@@ -185,3 +185,14 @@ int16_t log_manager_checkpoint(log_manager *mgr) {
                 err = KERR_KAFKA_STORAGE_ERROR;
     return err;
 }
+
+int16_t log_manager_checkpoint_kind(log_manager *mgr, log_ckpt_kind kind) {
+    SL_ASSERT(kind >= LOG_CKPT_RECOVERY_POINT &&
+              kind <= LOG_CKPT_HIGH_WATERMARK);
+    int16_t err = KERR_NONE;
+    for (int d = 0; d < mgr->ndirs; d++)
+        if (!log_manager_dir_offline(mgr, d) &&
+            !lg_checkpoint_write(mgr, d, (int)kind))
+            err = KERR_KAFKA_STORAGE_ERROR;
+    return err;
+}

@@ -152,6 +152,20 @@ int log_manager_flush_dirty(log_manager *mgr);
 int log_manager_tick(log_manager *mgr);
 /* Writes the three offset checkpoints of every log dir (temp+fsync+rename). */
 int16_t log_manager_checkpoint(log_manager *mgr);
+/* The offset checkpoint files of a log dir, each on its own period as
+ * Kafka schedules them: */
+typedef enum log_ckpt_kind {
+    LOG_CKPT_RECOVERY_POINT = 0, /* recovery-point-offset-checkpoint:
+                                    log.flush.offset.checkpoint.interval.ms */
+    LOG_CKPT_LOG_START = 1,      /* log-start-offset-checkpoint:
+                                    log.flush.start.offset.checkpoint.interval.ms */
+    LOG_CKPT_HIGH_WATERMARK =
+        2 /* replication-offset-checkpoint:
+             replica.high.watermark.checkpoint.interval.ms */
+} log_ckpt_kind;
+/* Writes one of them in every online log dir; KAFKA_STORAGE_ERROR if a
+ * dir's write failed (that dir goes offline). */
+int16_t log_manager_checkpoint_kind(log_manager *mgr, log_ckpt_kind kind);
 void log_manager_get_stats(const log_manager *mgr, log_manager_stats *out);
 /* Calls fn for every partition (order unspecified). fn must not create or
  * delete partitions. */

@@ -28,12 +28,13 @@ NODES = (1, 2, 3)
 
 
 class Cluster:
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, props=None):
         self.dir = tmp_path / "cluster"
         self.ports = [harness.free_port(pair=True) for _ in NODES]
         self.env = dict(os.environ, CLUSTER_DIR=str(self.dir),
                         CLUSTER_PORTS=" ".join(map(str, self.ports)),
-                        SLUICE_BIN=harness.SLUICE_BIN)
+                        SLUICE_BIN=harness.SLUICE_BIN,
+                        CLUSTER_PROPS=" ".join("%s=%s" % kv for kv in (props or {}).items()))
 
     def run(self, *args, timeout=240):
         r = subprocess.run([SCRIPT] + list(args), env=self.env, capture_output=True,
@@ -76,12 +77,9 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path, request):
-    c = Cluster(tmp_path)
-    # @pytest.mark.broker_config({...}): lines added to every node's file
-    m = request.node.get_closest_marker("broker_config")
-    if m:
-        c.env["CLUSTER_EXTRA_CONFIG"] = "\n".join(
-            "%s=%s" % kv for kv in sorted(m.args[0].items()))
+    """The three nodes; a test may give every node extra settings with
+    @pytest.mark.parametrize("cluster", [{key: value}], indirect=True)."""
+    c = Cluster(tmp_path, getattr(request, "param", None))
     try:
         c.run("start", *(["--kafka"] if harness.TARGET == "kafka" else []))
         yield c

@@ -100,8 +100,8 @@ def test_acks_all_with_isr_below_min_insync_replicas(cluster):  # noqa: F811
     assert [m.offset() for m in got] == [0, 1, 2]
 
 
-@pytest.mark.broker_config({"replica.lag.time.max.ms": LAG_MS,
-                            "broker.session.timeout.ms": 30000})
+@pytest.mark.parametrize("cluster", [{"replica.lag.time.max.ms": LAG_MS,
+                                      "broker.session.timeout.ms": 30000}], indirect=True)
 def test_stopped_follower_leaves_the_isr_and_rejoins(cluster):  # noqa: F811
     c = cluster
     ctl = quorum_leader(c)

@@ -290,3 +290,108 @@ TEST(cluster_ctl_activate_rebuilds_sessions_from_the_image) {
     ctl_cluster_free(cc);
     cl_image_free(img);
 }
+
+/* Kafka's periodic electUnclean task: a leaderless partition whose ISR is
+ * all down gets the live out-of-sync replica only when its topic (or the
+ * cluster default) allows unclean elections; ElectLeaders' UNCLEAN type
+ * elects it whatever the topic says. */
+TEST(cluster_ctl_periodic_unclean_election_follows_the_topic_config) {
+    cl_image *img = new_image();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    cluster_of(cc, img, 2);
+    const int32_t r12[2] = {1, 2}, i1[1] = {1};
+    const cl_partition *a = add_partition(img, "a", 11, 0, r12, 2, i1, 1);
+    const cl_partition *b = add_partition(img, "b", 12, 0, r12, 2, i1, 1);
+    const cl_partition *c = add_partition(img, "c", 13, 0, r12, 2, i1, 1);
+    ctl_records rs = {0};
+    /* broker 1 (the whole ISR) fenced: all three go offline, ISR kept */
+    CHECK_EQ(ctl_cluster_expire(cc, img, 10000, false, &rs), 1);
+    CHECK_EQ(rs.n, 4);
+    apply_all(img, &rs);
+    CHECK(cl_broker_find(img, 1)->fenced);
+    CHECK_EQ(a->leader, -1);
+    CHECK_EQ(a->n_isr, 1);
+    CHECK_EQ(a->isr[0], 1);
+    CHECK_EQ(ctl_elect_unclean_leaderless(img, false, 1000, &rs), 0);
+    CHECK_EQ(rs.n, 0);
+    /* b allows it (dynamically): only b is elected */
+    buf v;
+    buf_init(&v, 64);
+    ctl_rec_config(&v, 2, "b", "unclean.leader.election.enable", "true");
+    CHECK(cl_image_apply(img, v.data, v.len));
+    int32_t ep = b->leader_epoch;
+    CHECK_EQ(ctl_elect_unclean_leaderless(img, false, 1000, &rs), 1);
+    apply_all(img, &rs);
+    CHECK_EQ(b->leader, 2);
+    CHECK(b->leader_epoch > ep);
+    CHECK_EQ(b->n_isr, 1);
+    CHECK_EQ(b->isr[0], 2);
+    CHECK_EQ(a->leader, -1);
+    CHECK_EQ(c->leader, -1);
+    /* a topic's false wins over a true cluster default */
+    v.len = 0;
+    ctl_rec_config(&v, 2, "a", "unclean.leader.election.enable", "false");
+    CHECK(cl_image_apply(img, v.data, v.len));
+    CHECK_EQ(ctl_elect_unclean_leaderless(img, true, 1000, &rs), 1);
+    apply_all(img, &rs);
+    CHECK_EQ(a->leader, -1);
+    CHECK_EQ(c->leader, 2);
+    /* ElectLeaders UNCLEAN elects a whatever its config */
+    v.len = 0;
+    CHECK_EQ(ctl_elect_leader(img, a->topic, a, 1, &v), KERR_NONE);
+    CHECK(cl_image_apply(img, v.data, v.len));
+    CHECK_EQ(a->leader, 2);
+    v.len = 0;
+    CHECK_EQ(ctl_elect_leader(img, a->topic, a, 1, &v),
+             KERR_ELECTION_NOT_NEEDED);
+    CHECK_EQ(v.len, 0);
+    buf_free(&v);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}
+
+/* ElectLeaders' PREFERRED type and the auto.leader.rebalance.enable task
+ * (Kafka's maybeBalancePartitionLeaders): leadership goes back to the
+ * first replica once it is in the ISR and unfenced, not before. */
+TEST(cluster_ctl_preferred_elections) {
+    cl_image *img = new_image();
+    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
+    cluster_of(cc, img, 3);
+    const int32_t r12[2] = {1, 2}, r21[2] = {2, 1}, r3[1] = {3};
+    const int32_t r13[2] = {1, 3}, i3[1] = {3};
+    const cl_partition *p = add_partition(img, "p", 21, 0, r12, 2, r12, 2);
+    const cl_partition *q = add_partition(img, "p", 21, 1, r21, 2, r21, 2);
+    const cl_partition *o = add_partition(img, "p", 21, 2, r3, 1, r3, 1);
+    const cl_partition *x = add_partition(img, "p", 21, 3, r13, 2, i3, 1);
+    CHECK_EQ(p->leader, 1);
+    buf v;
+    buf_init(&v, 64);
+    CHECK_EQ(ctl_elect_leader(img, p->topic, p, 0, &v),
+             KERR_ELECTION_NOT_NEEDED);
+    /* move p's leadership to 2 (as a fencing of 1 would) */
+    proto_partition_change_record r;
+    proto_partition_change_record_init(&r);
+    r.partition_id = 0;
+    memset(r.topic_id.b, 21, 16);
+    r.leader = 2;
+    cl_record_frame(&v, PROTO_MD_PARTITION_CHANGE_RECORD, 0);
+    proto_partition_change_record_encode(&v, 0, &r);
+    CHECK(cl_image_apply(img, v.data, v.len));
+    CHECK_EQ(p->leader, 2);
+    /* x: its preferred replica 1 is out of the ISR */
+    v.len = 0;
+    CHECK_EQ(ctl_elect_leader(img, x->topic, x, 0, &v),
+             KERR_PREFERRED_LEADER_NOT_AVAILABLE);
+    CHECK_EQ(v.len, 0);
+    ctl_records rs = {0};
+    CHECK_EQ(ctl_elect_preferred_imbalanced(img, 1000, &rs), 1);
+    apply_all(img, &rs);
+    CHECK_EQ(p->leader, 1);
+    CHECK_EQ(q->leader, 2);
+    CHECK_EQ(o->leader, 3);
+    CHECK_EQ(x->leader, 3);
+    CHECK_EQ(ctl_elect_preferred_imbalanced(img, 1000, &rs), 0);
+    buf_free(&v);
+    ctl_cluster_free(cc);
+    cl_image_free(img);
+}

@@ -70,6 +70,7 @@ IMPLEMENTED_ELSEWHERE = {
     ("broker", "group.consumer.max.heartbeat.interval.ms"),
     ("group", "consumer.session.timeout.ms"),   # group/handlers.c reads them by name
     ("group", "consumer.heartbeat.interval.ms"),
+    ("topic", "unclean.leader.election.enable"),  # controller/cluster_ctl.c by name
 }
 
 # Files whose mention of a key does not make it implemented (the table, its
