@@ -48,7 +48,30 @@ struct txn_node {
     uint64_t tick_timer;
     int64_t next_expire_ms;
     txn_offsets_listener offsets; /* the group coordinator's */
+    uint64_t meta_serial;         /* the last txn_meta serial given */
+    uint64_t retry_timer;         /* markers retried (txn_coord.c) */
+    /* WriteTxnMarkers clients per destination broker (txn_markers.c) */
+    struct txn_marker_client *mclients;
+    int n_mclients;
 };
+
+/* ---- txn_markers.c: markers for partitions led by other brokers ---- */
+/* The answer of a txn_markers_send: the partitions as sent, each with its
+ * error (KERR_NONE: its marker is written and replicated). */
+typedef void (*txn_markers_done_fn)(void *ctx, const char *const *topics,
+                                    const int32_t *parts, const int16_t *errs,
+                                    int n);
+/* Sends WriteTxnMarkers for producer_id/epoch (commit or abort) for the
+ * partitions topics[i]/parts[i] to broker, their leader. KERR_NONE: done
+ * runs exactly once later; else (not connected yet, unknown broker, node
+ * stopping) done never runs and the caller retries. */
+int16_t txn_markers_send(txn_node *tn, int32_t broker, int64_t producer_id,
+                         int16_t epoch, bool commit, int32_t coordinator_epoch,
+                         const char *const *topics, const int32_t *parts, int n,
+                         txn_markers_done_fn done, void *ctx);
+/* Closes the clients (shutdown): what is in flight gets its done, with
+ * errors. */
+void txn_markers_close(txn_node *tn);
 
 /* The local log of part if this node leads it (the replica manager), else
  * NULL (txn_part.c). */

@@ -63,6 +63,7 @@ static const char *const state_names[] = {
 typedef struct txn_tp {
     char *topic;
     int32_t partition;
+    bool marked; /* its marker of the ending transaction is written */
 } txn_tp;
 
 typedef struct txn_meta {
@@ -75,6 +76,8 @@ typedef struct txn_meta {
     txn_tp *parts;
     int n_parts, cap_parts;
     int64_t start_ts, update_ts;
+    uint64_t serial; /* unique in the node: marker responses find it by */
+    int n_inflight;  /* WriteTxnMarkers sent for it, not answered yet */
 } txn_meta;
 
 /* ---- small helpers
@@ -119,6 +122,7 @@ static txn_meta *meta_new(txn_node *t, const char *tid, size_t n) {
     m->pid = m->last_pid = -1;
     m->epoch = m->last_epoch = -1;
     m->start_ts = -1;
+    m->serial = ++t->meta_serial;
     if (t->n_metas == t->cap_metas) {
         t->cap_metas = t->cap_metas ? t->cap_metas * 2 : 16;
         t->metas = xrealloc(t->metas, (size_t)t->cap_metas * sizeof *t->metas);
@@ -155,6 +159,7 @@ void txn_coord_free(txn_node *t) {
     free(t->metas);
     t->metas = NULL;
     t->n_metas = t->cap_metas = 0;
+    txn_markers_close(t);
     free(t->part_loaded);
     t->part_loaded = NULL;
     t->n_part_loaded = 0;
@@ -178,6 +183,7 @@ static void parts_add(txn_meta *m, const char *topic, size_t n, int32_t p) {
     }
     m->parts[m->n_parts].topic = xstrndup(topic, n);
     m->parts[m->n_parts].partition = p;
+    m->parts[m->n_parts].marked = false;
     m->n_parts++;
 }
 
@@ -353,24 +359,151 @@ int16_t txn_check_offset_commit(txn_node *tn, proto_str transactional_id,
     return KERR_NONE;
 }
 
+static void retry_markers_later(txn_node *t);
+
+/* A WriteTxnMarkers answer for meta `serial` (markers_send). */
+typedef struct marker_wait {
+    txn_node *tn;
+    uint64_t serial;
+} marker_wait;
+
+static txn_meta *meta_by_serial(txn_node *t, uint64_t serial) {
+    for (int i = 0; i < t->n_metas; i++)
+        if (t->metas[i]->serial == serial)
+            return t->metas[i];
+    return NULL;
+}
+
+static int16_t complete_txn(txn_node *t, txn_meta *m);
+
+static void markers_done(void *ctx, const char *const *topics,
+                         const int32_t *parts, const int16_t *errs, int n) {
+    marker_wait *w = ctx;
+    txn_node *t = w->tn;
+    txn_meta *m = t->coord_stopping ? NULL : meta_by_serial(t, w->serial);
+    free(w);
+    if (!m || m->n_inflight <= 0)
+        return; /* unloaded meanwhile */
+    m->n_inflight--;
+    bool failed = false;
+    for (int k = 0; k < n; k++) {
+        if (errs[k]) {
+            SL_DEBUG("txn", "marker for %s-%d of producer %lld: %s", topics[k],
+                     (int)parts[k], (long long)m->pid,
+                     proto_error_name(errs[k]));
+            failed = true;
+            continue;
+        }
+        for (int i = 0; i < m->n_parts; i++)
+            if (m->parts[i].partition == parts[k] &&
+                !strcmp(m->parts[i].topic, topics[k]))
+                m->parts[i].marked = true;
+    }
+    if (m->n_inflight == 0) {
+        if (failed)
+            retry_markers_later(t);
+        else if (m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT)
+            complete_txn(t, m);
+    }
+}
+
+/* Retries the markers of the prepared transactions with none in flight. */
+static void retry_cb(net_loop *loop, void *ctx) {
+    (void)loop;
+    txn_node *t = ctx;
+    t->retry_timer = 0;
+    if (t->coord_stopping)
+        return;
+    for (int i = 0; i < t->n_metas; i++) {
+        txn_meta *m = t->metas[i];
+        if ((m->state == TS_PREPARE_COMMIT || m->state == TS_PREPARE_ABORT) &&
+            m->n_inflight == 0)
+            complete_txn(t, m);
+    }
+}
+
+static void retry_markers_later(txn_node *t) {
+    if (!t->retry_timer && t->rt->loop && !t->coord_stopping)
+        t->retry_timer = net_timer_add(t->rt->loop, 100, retry_cb, t);
+}
+
 /* Writes the markers of m's transaction (state PrepareCommit/PrepareAbort
- * already persisted), then Complete*. */
+ * already persisted), then Complete*: this node's partitions directly, the
+ * others' through WriteTxnMarkers to their leaders (Kafka's
+ * TransactionMarkerChannelManager). With markers in flight it returns 0 and
+ * the last answer finishes it; a partition that could not be marked is
+ * retried (retry_markers_later, the tick) and the state stays Prepare*. */
 static int16_t complete_txn(txn_node *t, txn_meta *m) {
     txn_node *tn = t;
+    if (m->n_inflight > 0)
+        return KERR_NONE; /* the answers finish it */
     bool commit = m->state == TS_PREPARE_COMMIT;
     int type = commit ? BATCH_CONTROL_COMMIT : BATCH_CONTROL_ABORT;
     int32_t ce = coord_epoch(tn, m);
+    int16_t err = KERR_NONE;
+    int32_t *leaders =
+        xcalloc((size_t)(m->n_parts ? m->n_parts : 1), sizeof *leaders);
     for (int i = 0; i < m->n_parts; i++) {
-        cl_partition *p =
-            topic_part(tn, m->parts[i].topic, m->parts[i].partition);
-        if (!txn_local_log(tn, p))
-            continue; /* deleted meanwhile: nothing to mark */
-        int16_t e = txn_write_marker(tn, p, m->pid, m->epoch, type, ce);
-        if (e)
-            return e; /* stays Prepare*: retried by the tick */
-        if (strcmp(m->parts[i].topic, OFFSETS_TOPIC) == 0)
-            offsets_marker(t, m->parts[i].partition, m->pid, commit);
-        (void)SL_FAULT(TXN_AFTER_MARKER); /* restart tests: crash here */
+        txn_tp *tp = &m->parts[i];
+        leaders[i] = -1;
+        if (tp->marked)
+            continue;
+        cl_partition *p = topic_part(tn, tp->topic, tp->partition);
+        if (!p) {
+            tp->marked = true; /* deleted meanwhile: nothing to mark */
+            continue;
+        }
+        if (txn_leader_log(tn, p)) {
+            int16_t e = txn_write_marker(tn, p, m->pid, m->epoch, type, ce);
+            if (e) {
+                err = e; /* stays Prepare*: retried */
+                continue;
+            }
+            tp->marked = true;
+            if (strcmp(tp->topic, OFFSETS_TOPIC) == 0)
+                offsets_marker(t, tp->partition, m->pid, commit);
+            (void)SL_FAULT(TXN_AFTER_MARKER); /* restart tests: crash here */
+        } else if (p->leader >= 0 && p->leader != tn->rt->node_id) {
+            leaders[i] = p->leader;
+        } else {
+            err = KERR_NOT_LEADER_OR_FOLLOWER; /* no leader now: retried */
+        }
+    }
+    /* one WriteTxnMarkers per leader */
+    const char **topics =
+        xcalloc((size_t)(m->n_parts ? m->n_parts : 1), sizeof *topics);
+    int32_t *ids = xcalloc((size_t)(m->n_parts ? m->n_parts : 1), sizeof *ids);
+    for (int i = 0; i < m->n_parts; i++) {
+        int32_t l = leaders[i];
+        if (l < 0)
+            continue;
+        int n = 0;
+        for (int j = i; j < m->n_parts; j++)
+            if (leaders[j] == l) {
+                topics[n] = m->parts[j].topic;
+                ids[n++] = m->parts[j].partition;
+                leaders[j] = -1;
+            }
+        marker_wait *w = xcalloc(1, sizeof *w);
+        w->tn = tn;
+        w->serial = m->serial;
+        int16_t e = txn_markers_send(tn, l, m->pid, m->epoch, commit, ce,
+                                     topics, ids, n, markers_done, w);
+        if (e) {
+            free(w);
+            err = err ? err : e; /* retried */
+        } else {
+            m->n_inflight++;
+        }
+    }
+    free(topics);
+    free(ids);
+    free(leaders);
+    if (m->n_inflight > 0)
+        return KERR_NONE; /* the last answer finishes it */
+    if (err) {
+        retry_markers_later(t);
+        return err;
     }
     txn_next x = next_of(m);
     x.state = commit ? TS_COMPLETE_COMMIT : TS_COMPLETE_ABORT;
@@ -395,7 +528,13 @@ static int16_t end_txn(txn_node *t, txn_meta *m, bool commit, int16_t epoch) {
              commit ? "committing" : "aborting", m->tid, (long long)m->pid,
              m->epoch, m->n_parts);
     (void)SL_FAULT(TXN_AFTER_PREPARE); /* restart tests: crash here */
-    return complete_txn(t, m);
+    /* As Kafka's coordinator: once the Prepare* state is written the end is
+     * decided; markers that cannot be written now are retried. */
+    e = complete_txn(t, m);
+    if (e)
+        SL_DEBUG("txn", "transaction %s: markers pending (%s), retried", m->tid,
+                 proto_error_name(e));
+    return KERR_NONE;
 }
 
 /* ---- loading
@@ -527,6 +666,10 @@ static void on_shutdown(void *arg) {
     if (t->tick_timer)
         net_timer_cancel(t->rt->loop, t->tick_timer);
     t->tick_timer = 0;
+    if (t->retry_timer)
+        net_timer_cancel(t->rt->loop, t->retry_timer);
+    t->retry_timer = 0;
+    txn_markers_close(t); /* what is in flight is answered, ignored */
 }
 
 /* Kafka's two cleanup intervals; the tick runs at the shorter one. */
@@ -754,6 +897,14 @@ int16_t txn_coord_verify(txn_node *tn, int64_t producer_id, int16_t epoch,
             return KERR_INVALID_TXN_STATE;
         return KERR_NONE;
     }
+    /* Not one of this node's transactional ids: when another node may be
+     * its coordinator (this one does not lead every __transaction_state
+     * partition), it cannot be checked here. Kafka's partition leader asks
+     * the coordinator (AddPartitionsToTxn v4+, verifyOnly); not done yet:
+     * the batch is taken. */
+    for (int32_t p = 0; t->loaded && p < t->n_part_loaded; p++)
+        if (!t->part_loaded[p])
+            return KERR_NONE;
     return KERR_INVALID_TXN_STATE;
 }
 

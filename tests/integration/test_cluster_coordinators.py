@@ -7,7 +7,12 @@ loads the partition's state from its replica of the log.
 
   - a consumer group keeps its committed offsets and keeps consuming when
     the broker of its coordinator is killed with kill -9, and after that
-    broker restarts.
+    broker restarts;
+  - a transactional producer commits across partitions led by different
+    brokers (transaction markers go to each partition's leader), and a
+    read_committed consumer sees exactly the committed records, also after
+    the transaction coordinator's broker was killed with a transaction left
+    open (the new coordinator aborts it when the producer comes back).
 
 The same tests run on Apache Kafka (SLUICE_TARGET=kafka)."""
 
@@ -56,6 +61,24 @@ def coordinator(c, key, key_type, nodes=NODES):
     harness.wait_for(agreed, FAILOVER_S, interval=0.5,
                      what="one coordinator for %r named by nodes %s" % (key, list(nodes)))
     return next(iter(seen["a"]))[1]
+
+
+def make_topic(bs, prefix):
+    """A topic with three partitions of three replicas, created once the
+    three brokers are unfenced (right after start some may not be yet)."""
+    name = harness.unique_topic(prefix)
+
+    def created():
+        try:
+            harness.create_topic(bs, name, partitions=3, replication_factor=3, timeout=30)
+            return True
+        except Exception as e:
+            if "already exists" in str(e):
+                return True
+            print("create %s: %s" % (name, e))
+            return False
+    harness.wait_for(created, 120, interval=1, what="topic %s created" % name)
+    return name
 
 
 def kill(c, n):
@@ -115,8 +138,7 @@ def committed(bs, group, topic, parts):
 def test_group_keeps_offsets_and_consumes_across_coordinator_kill(cluster):  # noqa: F811
     c = cluster
     bs = bootstrap(c)
-    topic = harness.create_topic(bs, harness.unique_topic("cg"), partitions=3,
-                                 replication_factor=3, timeout=120)
+    topic = make_topic(bs, "cg")
     first = [b"a%04d" % i for i in range(300)]
     harness.produce(bs, topic, first, acks="all")
     group = "g-" + uuid.uuid4().hex[:8]
@@ -165,3 +187,86 @@ def test_group_keeps_offsets_and_consumes_across_coordinator_kill(cluster):  # n
         assert consume_n(cons, 1, timeout=2) == []
     finally:
         cons.close()
+
+
+def txn_producer(bs, tid):
+    p = harness.producer(bs, **{"transactional.id": tid, "enable.idempotence": True,
+                                "acks": "all", "message.timeout.ms": 60000,
+                                "transaction.timeout.ms": 60000})
+    deadline = time.monotonic() + FAILOVER_S
+    while True:
+        try:
+            p.init_transactions(30)
+            return p
+        except Exception as e:
+            # retriable while the coordinator moves
+            if time.monotonic() > deadline:
+                raise
+            print("init_transactions: %s" % e)
+            time.sleep(0.5)
+
+
+def produce_txn(p, topic, parts, prefix, n):
+    vals = []
+    p.begin_transaction()
+    for i in range(n):
+        part = parts[i % len(parts)]
+        v = b"%s-%d-%04d" % (prefix, part, i)
+        p.produce(topic, v, partition=part)
+        vals.append(v)
+    p.flush(60)
+    return vals
+
+
+def read_committed(bs, topic, expect, timeout=90):
+    cons = harness.consumer(bs, group="rc-" + uuid.uuid4().hex[:8],
+                            **{"isolation.level": "read_committed",
+                               "enable.auto.commit": False})
+    try:
+        cons.subscribe([topic])
+        got = consume_n(cons, expect, timeout=timeout)
+        got += consume_n(cons, 1, timeout=3)  # nothing more
+        return got
+    finally:
+        cons.close()
+
+
+def test_transactions_across_brokers_and_coordinator_kill(cluster):  # noqa: F811
+    c = cluster
+    bs = bootstrap(c)
+    topic = make_topic(bs, "tx")
+    leaders = partition_leaders(bs, topic)
+    assert len(set(leaders.values())) >= 2, leaders  # markers go to several brokers
+    parts = sorted(leaders)
+    tid = "tx-" + uuid.uuid4().hex[:8]
+    p = txn_producer(bs, tid)
+    committed_vals = produce_txn(p, topic, parts, b"c1", 60)
+    p.commit_transaction(60)
+    produce_txn(p, topic, parts, b"ab", 30)
+    p.abort_transaction(60)
+    committed_vals += produce_txn(p, topic, parts, b"c2", 60)
+    p.commit_transaction(60)
+    got = read_committed(bs, topic, len(committed_vals))
+    assert sorted(got) == sorted(committed_vals)
+
+    # A transaction left open, then its coordinator's broker dies.
+    coord = coordinator(c, tid, 1)
+    produce_txn(p, topic, parts, b"open", 30)
+    kill(c, coord)
+    alive = tuple(n for n in NODES if n != coord)
+    abs_ = bootstrap(c, alive)
+    new_coord = coordinator(c, tid, 1, alive)
+    assert new_coord in alive
+    wait_leaders_alive(abs_, topic, alive)
+    # The producer comes back (a new instance, as after a crash): the new
+    # coordinator aborts the open transaction and fences the old producer.
+    p2 = txn_producer(abs_, tid)
+    committed_vals += produce_txn(p2, topic, parts, b"c3", 60)
+    p2.commit_transaction(60)
+    got = read_committed(abs_, topic, len(committed_vals))
+    assert sorted(got) == sorted(committed_vals)
+
+    c.run("start-node", str(coord))
+    coordinator(c, tid, 1)
+    got = read_committed(bs, topic, len(committed_vals))
+    assert sorted(got) == sorted(committed_vals)

@@ -847,3 +847,64 @@ TEST(group_offsets_of_deleted_topics_removed) {
     CHECK_EQ(grp_drop_deleted_topics(e.c, not_gone, NULL), 0);
     env_free(&e);
 }
+
+/* A coordinator that resigns a partition (Kafka's onResignation) forgets
+ * its groups: a member waiting in JoinGroup is answered NOT_COORDINATOR,
+ * the partition answers NOT_COORDINATOR, the groups of other partitions
+ * stay; loading the partition again from its records brings the group and
+ * its offsets back (onElection). */
+TEST(group_unload_partition_and_load_again) {
+    env e;
+    env_init(&e, 0);
+    client a = {.name = "ca"}, b = {.name = "cb"};
+    two_member_group(&e, &a, &b, "g");
+    grp_commit_in o = {.topic = "t",
+                       .topic_len = 1,
+                       .partition = 0,
+                       .offset = 42,
+                       .leader_epoch = -1,
+                       .expire_ts = -1};
+    grp_commit(e.c, proto_str_c("g"), a.generation, proto_str_c(a.member_id),
+               proto_str_c(NULL), &o, 1, 8);
+    int32_t p = grp_partition_for("g", 1, 4);
+    /* another group on another partition */
+    const char *other = NULL;
+    static const char *names[] = {"h", "i", "j", "k", "l", "m", "n"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(names) && !other; i++)
+        if (grp_partition_for(names[i], 1, 4) != p)
+            other = names[i];
+    CHECK(other != NULL);
+    grp_commit_in so = o;
+    grp_commit(e.c, proto_str_c(other), -1, proto_str_c(""), proto_str_c(NULL),
+               &so, 1, 8);
+    /* a third member joins: the group rebalances and c waits for a, b */
+    client c = {.name = "cc"};
+    join_as(&e, &c, "g", NULL, 3000, "range");
+    CHECK_EQ(c.join_err, KERR_MEMBER_ID_REQUIRED);
+    join_as(&e, &c, "g", NULL, 3000, "range");
+    CHECK_EQ(c.joins, 1); /* waiting */
+
+    grp_unload_partition(e.c, p);
+    CHECK_EQ(c.joins, 2);
+    CHECK_EQ(c.join_err, KERR_NOT_COORDINATOR);
+    CHECK(grp_find(e.c, proto_str_c("g")) == NULL);
+    CHECK_EQ(grp_partition_state(e.c, p), GRP_PART_NONE);
+    CHECK_EQ(grp_check_coordinator(e.c, proto_str_c("g")),
+             KERR_NOT_COORDINATOR);
+    CHECK(grp_find(e.c, proto_str_c(other)) != NULL);
+    CHECK_EQ(grp_check_coordinator(e.c, proto_str_c(other)), 0);
+    advance(&e, 10000); /* no timer touches the forgotten group */
+
+    /* elected again: the partition's records are replayed */
+    for (int i = 0; i < e.store.n; i++)
+        if (e.store.v[i].partition == p)
+            CHECK(grp_replay(e.c, p, e.store.v[i].key, e.store.v[i].key_len,
+                             e.store.v[i].val, e.store.v[i].val_len));
+    grp_partition_loaded(e.c, p);
+    grp_set_partition_state(e.c, p, GRP_PART_ACTIVE);
+    grp_group *g = grp_find(e.c, proto_str_c("g"));
+    CHECK(g != NULL);
+    CHECK_EQ(grp_offset_get(g, "t", 1, 0)->offset, 42);
+    CHECK_EQ(grp_check_coordinator(e.c, proto_str_c("g")), 0);
+    env_free(&e);
+}
