@@ -8,9 +8,9 @@
  *
  * One non-blocking client per destination broker, made on first use and
  * kept (net/client.h reconnects with backoff; a broker that comes back on
- * another endpoint is not followed yet). A send to a client that is not connected yet fails at
- * once (the coordinator retries after a backoff, as Kafka's channel
- * manager requeues).
+ * another endpoint is not followed yet). A send to a client that is not
+ * connected yet fails at once (the coordinator retries after a backoff, as
+ * Kafka's channel manager requeues).
  *
  * Invariants: a txn_markers_send that returned 0 calls its done exactly
  * once (with the response, or with errors when the request failed or the
@@ -58,18 +58,16 @@ static void send_ctx_free(send_ctx *s) {
 static net_client *client_for(txn_node *tn, int32_t broker) {
     const char *host;
     int32_t port;
-    if (!coord_broker_endpoint(tn->rt, broker,
-                               coord_inter_broker_listener(tn->rt), &host,
-                               &port))
+    if (!coord_broker_endpoint(
+            tn->rt, broker, coord_inter_broker_listener(tn->rt), &host, &port))
         return NULL;
     struct txn_marker_client *mc = NULL;
     for (int i = 0; i < tn->n_mclients; i++)
         if (tn->mclients[i].id == broker)
             mc = &tn->mclients[i];
     if (!mc) {
-        tn->mclients =
-            xrealloc(tn->mclients, (size_t)(tn->n_mclients + 1) *
-                                       sizeof *tn->mclients);
+        tn->mclients = xrealloc(tn->mclients, (size_t)(tn->n_mclients + 1) *
+                                                  sizeof *tn->mclients);
         mc = &tn->mclients[tn->n_mclients++];
         memset(mc, 0, sizeof *mc);
         mc->id = broker;
@@ -126,8 +124,8 @@ static void on_response(net_client *c, const net_client_result *res,
 
 int16_t txn_markers_send(txn_node *tn, int32_t broker, int64_t producer_id,
                          int16_t epoch, bool commit, int32_t coordinator_epoch,
-                         const char *const *topics, const int32_t *parts,
-                         int n, txn_markers_done_fn done, void *ctx) {
+                         const char *const *topics, const int32_t *parts, int n,
+                         txn_markers_done_fn done, void *ctx) {
     if (tn->coord_stopping || !tn->rt->loop || n <= 0)
         return KERR_NOT_COORDINATOR;
     net_client *c = client_for(tn, broker);

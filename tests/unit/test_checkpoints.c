@@ -48,8 +48,7 @@ static void append_n(log_partition *p, int n, int32_t epoch) {
     batch_builder b;
     batch_builder_init(&b, 0, 0);
     for (int i = 0; i < n; i++)
-        batch_builder_add(&b, 1700000000000LL + i, "k", 1, "value", 5, NULL,
-                          0);
+        batch_builder_add(&b, 1700000000000LL + i, "k", 1, "value", 5, NULL, 0);
     buf out;
     buf_init(&out, 0);
     CHECK_EQ(batch_builder_finish(&b, &out), KERR_NONE);
@@ -128,9 +127,8 @@ TEST(checkpoints_kafka_format_round_trip) {
     current(fs, DATA "/replication-offset-checkpoint", t, sizeof t);
     CHECK(!strcmp(t, "0\n2\nrt 0 7\nrt 1 5\n") ||
           !strcmp(t, "0\n2\nrt 1 5\nrt 0 7\n"));
-    CHECK_STR(current(fs, DATA "/recovery-point-offset-checkpoint", t,
-                      sizeof t),
-              "");
+    CHECK_STR(
+        current(fs, DATA "/recovery-point-offset-checkpoint", t, sizeof t), "");
     CHECK_STR(current(fs, DATA "/log-start-offset-checkpoint", t, sizeof t),
               "");
     /* the log start: only partitions whose start is above their first
