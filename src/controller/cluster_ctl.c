@@ -309,9 +309,9 @@ int ctl_elect_preferred_imbalanced(const cl_image *img, int max,
     for (size_t i = 0; i < nt; i++)
         for (int32_t k = 0; k < ts[i]->n_partitions && made < max; k++) {
             const cl_partition *p = ts[i]->parts[k];
-            /* Kafka's imbalancedPartitions: a leader, not the preferred */
-            if (!p || p->leader < 0 || p->n_replicas == 0 ||
-                p->leader == p->replicas[0])
+            /* Kafka's imbalancedPartitions: not led by the preferred
+             * replica (leaderless ones included) */
+            if (!p || p->n_replicas == 0 || p->leader == p->replicas[0])
                 continue;
             tmp.len = 0;
             if (partition_change(img, ts[i], p, -1, -1, false,

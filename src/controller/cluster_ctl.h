@@ -122,8 +122,9 @@ int ctl_elect_unclean_leaderless(const cl_image *img, bool unclean_default,
                                  int max, ctl_records *out);
 
 /* Kafka's periodic electPreferred task (auto.leader.rebalance.enable,
- * maybeBalancePartitionLeaders): a preferred election for every partition
- * led by another replica than its first, where the first may lead, at
+ * maybeBalancePartitionLeaders): a preferred election (first replica,
+ * else the current leader, else another live ISR member) for every
+ * partition not led by its first replica, leaderless ones included, at
  * most max. Returns how many records were appended to out. */
 int ctl_elect_preferred_imbalanced(const cl_image *img, int max,
                                    ctl_records *out);
