@@ -111,6 +111,9 @@ typedef struct brk_broker {
     /* lifecycle_net.c: this broker's registration and heartbeats with the
      * active controller (a quorum only), NULL otherwise. */
     struct brk_lm *lm;
+    /* alter_partition_mgr.c: AlterPartition to the active controller (a
+     * quorum only), NULL otherwise. */
+    struct brk_apm *apm;
     struct brk_storage *storage;   /* storage.c's state; NULL until opened */
     struct brk_creating *creating; /* controller.c: topics being created */
     /* The state of the broker's own modules: a node holds all of it, so

@@ -612,7 +612,8 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     if (brk->loop)
         ctl_attach_loop(brk->ctl, brk->loop);
     brk_lifecycle_start(brk);
-    brk_lm_start(brk); /* a quorum: registers with the active controller */
+    brk_lm_start(brk);  /* a quorum: registers with the active controller */
+    brk_apm_start(brk); /* and asks it for ISR changes */
     return 0;
 }
 

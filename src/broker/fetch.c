@@ -418,7 +418,8 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
      * everything below, unless its log diverges from ours: then the HW may
      * move. */
     if (c->replica && o->div_epoch < 0)
-        repl_follower_fetched(brk->repl, p, c->replica_id, fp->fetch_offset);
+        repl_follower_fetch_state(brk->repl, p, c->replica_id, c->replica_epoch,
+                                  fp->fetch_offset);
     o->hw = log_high_watermark(o->log);
     o->lso = c->rq.isolation_level == 1
                  ? txn_lso(brk->txn, o->log) /* txn hook */

@@ -155,6 +155,13 @@ void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
 /* This node's broker has not been RUNNING (registered and unfenced) yet
  * since it started. */
 bool brk_lm_starting(const brk_broker *brk);
+/* This broker's epoch from its registration, -1 before one. */
+int64_t brk_lm_broker_epoch(const brk_broker *brk);
+
+/* alter_partition_mgr.c: ISR changes of the partitions this node leads go
+ * to the active controller as AlterPartition (a quorum only). */
+typedef struct brk_apm brk_apm;
+void brk_apm_start(brk_broker *brk);
 /* The node id Metadata and DescribeCluster name as the controller: in a
  * quorum the active controller's (the Raft leader) when its broker is
  * registered and unfenced (Kafka names a random live broker, which then

@@ -489,3 +489,7 @@ int32_t brk_active_controller(brk_broker *brk) {
 bool brk_lm_starting(const brk_broker *brk) {
     return brk->lm && !brk->lm->ran;
 }
+
+int64_t brk_lm_broker_epoch(const brk_broker *brk) {
+    return brk->lm ? brk->lm->m.epoch : -1;
+}

@@ -313,7 +313,7 @@ produce_partition(produce_ctx *pc, int16_t acks, int64_t timeout_ms,
     /* Kafka 4 caps min.insync.replicas at the replica count (KIP-966,
      * Partition.effectiveMinIsr). */
     if (!err && acks == -1 &&
-        part->n_isr <
+        repl_isr_size(brk->repl, part) <
             SL_MIN(t->log_cfg.min_insync_replicas, part->n_replicas)) {
         err = KERR_NOT_ENOUGH_REPLICAS;
     }

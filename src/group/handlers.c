@@ -14,7 +14,11 @@
  * coordinator is created by the start hook (hooks.def, grp_node_start), which
  * replays __consumer_offsets in steps from the loop: meanwhile the groups
  * of a partition still loading answer COORDINATOR_LOAD_IN_PROGRESS, as
- * Kafka's do. A partition created later is loaded when it appears.
+ * Kafka's do. A partition created later is loaded when it appears; on a
+ * replicated cluster the coordinator follows the leadership of each
+ * partition (grp_node_partition_changed: loaded when this node becomes its
+ * leader, unloaded when it stops being it), and FindCoordinator names the
+ * partition's leader.
  * What it needs from the rest of the node comes through its coord_rt; it
  * calls down into src/txn (FindCoordinator, TxnOffsetCommit), never up.
  * Threading: the node's loop thread only.

@@ -7,18 +7,24 @@
  * What it owns, per local replica (keyed by topic id and partition):
  *   - the local log (log_partition; the log manager owns the memory, the
  *     replica manager the mapping: the metadata image holds no log);
- *   - the role (leader / follower / none), the leader epoch and the ISR, as
- *     the metadata image says (repl_update), for now;
- *   - the followers' log end offsets (repl_follower_fetched, from their
- *     Fetch requests), reset when a new leader epoch begins;
+ *   - the role (leader / follower / none), the leader epoch, the partition
+ *     epoch and the ISR, as the metadata image says (repl_update) or, on a
+ *     leader, as its last AlterPartition answer says (repl_isr_result);
+ *   - the followers' fetch state (log end offset, caught-up time, broker
+ *     epoch: repl_follower_fetch_state, from their Fetch requests), reset
+ *     when a new leader epoch begins;
+ *   - a leader's pending ISR change (one AlterPartition in flight per
+ *     partition) and the shrink check (replica.lag.time.max.ms);
  *   - the replica fetchers of the partitions it follows (fetcher.h), told
  *     of every change of role, leader or leader epoch;
  *   - the HIGH WATERMARK of the partition logs.
  *
  * Invariants (asserted where written, in replica.c):
  *   1. The high watermark of a partition log moves only here and never
- *      backwards: a leader's HW is the smallest LEO of its ISR (its own
- *      included), raised only when that is above it (hw_maybe_advance); a
+ *      backwards: a leader's HW is the smallest LEO of its maximal ISR
+ *      (its own included; KIP-497) and of the followers caught up and
+ *      eligible to join it, raised only when that is above it and the
+ *      committed ISR is not under min.insync.replicas (hw_maybe_advance); a
  *      follower's is min(leader's HW, own LEO), raised only
  *      (repl_follower_set_hw). (The log layer itself only clamps it into
  *      [log start, LEO] when it deletes a prefix or truncates a follower.)
@@ -29,6 +35,9 @@
  *      says so after a move of the HW or LEO of a partition it watches, at
  *      its deadline, or at repl_purgatory_shutdown. After its complete
  *      callback has returned the entry is gone.
+ *   4. A leader has at most one ISR change pending; an answer is applied
+ *      only to the pending state it was made for (its seq), and never
+ *      takes the partition epoch backwards.
  *
  * Ownership: the manager owns its replica records and purgatory entries; the
  * caller owns the manager (the broker object: brk_broker.repl) and the log
@@ -138,11 +147,86 @@ typedef struct repl_append_req {
 int16_t repl_append(repl_manager *m, const cl_partition *p,
                     const repl_append_req *rq, log_append_info *info);
 
-/* A follower (replica_id) fetched from leo, so it holds everything below
- * (src/broker/fetch.c, when its log does not diverge): the leader's HW may
- * move and waiters wake. */
+/* A follower (replica_id, broker_epoch from its Fetch's ReplicaState or
+ * -1) fetched from fetch_offset, so it holds everything below
+ * (src/broker/fetch.c, when its log does not diverge): Kafka's
+ * Partition.updateFollowerFetchState. Its caught-up time moves (it reached
+ * the leader's LEO, or what the LEO was at its previous fetch), it may join
+ * the ISR, the leader's HW may move and waiters wake. */
+void repl_follower_fetch_state(repl_manager *m, const cl_partition *p,
+                               int32_t replica_id, int64_t broker_epoch,
+                               int64_t fetch_offset);
+/* The same with broker epoch -1 (tests). */
 void repl_follower_fetched(repl_manager *m, const cl_partition *p,
                            int32_t replica_id, int64_t leo);
+
+/* ---- ISR changes by the leader (Kafka's Partition.maybeShrinkIsr /
+ * maybeExpandIsr with AlterPartition, KIP-497, KIP-841, KIP-903) ----------
+ *
+ * A leader's ISR is in one of two states: COMMITTED (what the image or the
+ * last AlterPartition answer says) or PENDING (an AlterPartition it sent
+ * is not answered yet: one at a time per partition). While an expansion is
+ * pending the HW already counts the new member (the "maximal ISR": waiting
+ * for more replicas is safe); while a shrink is pending it still counts
+ * the leaving ones. A follower leaves when it has not been caught up to the
+ * leader's LEO for replica.lag.time.max.ms (checked every half of it); it
+ * joins when its fetch offset reaches the HW and the leader epoch's start
+ * offset and it is eligible: registered, not fenced, not in controlled
+ * shutdown, and its fetches' broker epoch is its registration's. */
+
+/* One AlterPartition item: the ISR the leader asks for, with the broker
+ * epochs of its members (-1: unknown), at the leader's epochs. seq names
+ * the pending state it was made for (answers to older ones are ignored).
+ * The arrays are borrowed for the call. */
+typedef struct repl_isr_change {
+    repl_key key;
+    uint64_t seq;
+    int32_t leader_epoch, partition_epoch;
+    int32_t n_isr;
+    const int32_t *isr;
+    const int64_t *broker_epochs;
+} repl_isr_change;
+
+typedef struct repl_isr_opts {
+    int64_t lag_time_max_ms; /* replica.lag.time.max.ms */
+    const cl_image *image;   /* broker registrations (eligibility) */
+    /* Queues the item for the controller (Kafka's AlterPartitionManager
+     * .submit): KERR_NONE, or OPERATION_NOT_ATTEMPTED when one is queued
+     * for the partition already. The answer comes back through
+     * repl_isr_result, never inside this call. */
+    int16_t (*submit)(void *ctx, const repl_isr_change *c);
+    /* This broker's epoch (its registration). */
+    int64_t (*broker_epoch)(void *ctx);
+    /* The time, NULL: clk_mono_ms (tests pass their own). */
+    int64_t (*now_ms)(void *ctx);
+    void *ctx;
+} repl_isr_opts;
+
+/* Turns on ISR changes (off by default: the ISR is then the image's). With
+ * a loop the shrink check runs every lag_time_max_ms / 2 on it; tests call
+ * repl_isr_check. */
+void repl_isr_start(repl_manager *m, const repl_isr_opts *o);
+/* Turns them off again (shutdown: the submitter goes away). */
+void repl_isr_stop(repl_manager *m);
+/* The shrink check of every partition this node leads (Kafka's
+ * maybeShrinkIsr from the isr-expiration task). */
+void repl_isr_check(repl_manager *m);
+/* The controller's answer to the item seq of k: err KERR_NONE with the
+ * committed leader epoch, partition epoch and ISR, or a Kafka error
+ * (OPERATION_NOT_ATTEMPTED and INELIGIBLE_REPLICA go back to the committed
+ * ISR; FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, UNKNOWN_TOPIC_ID, ...
+ * wait for the image; any other is retried). */
+void repl_isr_result(repl_manager *m, const repl_key *k, uint64_t seq,
+                     int16_t err, int32_t leader_epoch, int32_t partition_epoch,
+                     const int32_t *isr, int32_t n_isr);
+/* The leader's committed ISR size (what min.insync.replicas counts), else
+ * the image's. */
+int32_t repl_isr_size(const repl_manager *m, const cl_partition *p);
+/* For tests and logs: the maximal ISR of a leader into out[0..max), its
+ * count; *pending whether an AlterPartition is in flight. -1 when not the
+ * leader. */
+int32_t repl_isr_state(const repl_manager *m, const cl_partition *p,
+                       int32_t *out, int32_t max, bool *pending);
 
 /* ---- purgatory ----------------------------------------------------------- */
 

@@ -16,10 +16,13 @@
  * producer id/epoch, state and partitions, kept in the compacted topic
  * __transaction_state (TransactionLogKey/Value records, Kafka's layout and
  * partitioning: abs(javaHash(id)) % transaction.state.log.num.partitions).
- * This broker is the only node, so EndTxn writes the COMMIT/ABORT markers to
- * every partition of the transaction itself (the same bytes WriteTxnMarkers
- * would write) before it answers; a restart completes a transaction found
- * in PrepareCommit/PrepareAbort and the timeout aborts an Ongoing one.
+ * A transactional id's coordinator is the leader of its partition: a node
+ * loads a partition's ids when it becomes the leader and forgets them when
+ * it stops being it (txn_partition_changed). EndTxn writes Prepare*, then
+ * the COMMIT/ABORT markers: itself for the partitions this node leads,
+ * through WriteTxnMarkers to their leaders for the others (txn_markers.c),
+ * then Complete*; a new coordinator completes a transaction found in
+ * PrepareCommit/PrepareAbort and the timeout aborts an Ongoing one.
  * TxnOffsetCommit and its pending offsets belong to the group coordinator
  * (src/group/txn_offsets.c), which sits above this layer: it learns of the
  * markers that land on __consumer_offsets through the listener it sets

@@ -1,6 +1,7 @@
 /*
  * txn_coord.c - the transaction coordinator (Kafka's TransactionCoordinator
- * + TransactionStateManager on a single node) and its request handlers:
+ * + TransactionStateManager, for the __transaction_state partitions this
+ * node leads) and its request handlers:
  * InitProducerId (22), AddPartitionsToTxn (24), AddOffsetsToTxn (25),
  * EndTxn (26), WriteTxnMarkers (27), DescribeProducers (61),
  * DescribeTransactions (65), ListTransactions (66). TxnOffsetCommit (28) is
@@ -11,9 +12,10 @@
  *  - every state change of a transactional id is appended to its
  *    __transaction_state partition BEFORE it is applied in memory or
  *    answered; replaying the topic gives back the same map.
- *  - PrepareCommit/PrepareAbort never outlive a handler call: the markers
- *    are written to every partition, then Complete* is written. A restart
- *    that finds a Prepare* state finishes it on load (same markers again:
+ *  - a Prepare* state is followed by the markers of every partition (this
+ *    node's written here, the others' sent to their leaders and retried
+ *    until answered), then Complete* once all are written. A coordinator
+ *    that finds a Prepare* state at load finishes it (same markers again:
  *    a repeated marker is harmless), so a transaction is never half-visible.
  *  - an Ongoing transaction older than its timeout is aborted with a bumped
  *    epoch (the old producer is fenced), checked every

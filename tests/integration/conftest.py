@@ -29,32 +29,12 @@ import harness
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "broker_config(dict): Kafka config overrides for the broker fixtures")
-    config.addinivalue_line(
-        "markers", "cluster: needs several broker processes in one cluster; run against "
-        "Apache Kafka always, against Sluice only with SLUICE_CLUSTER=1")
-
-
-def _cluster_tests_enabled():
-    return harness.TARGET == "kafka" or os.environ.get("SLUICE_CLUSTER") == "1"
-
-
-def pytest_collection_modifyitems(config, items):
-    if _cluster_tests_enabled():
-        return
-    cluster = [i for i in items if i.get_closest_marker("cluster")]
-    if cluster:
-        config.hook.pytest_deselected(items=cluster)
-        items[:] = [i for i in items if not i.get_closest_marker("cluster")]
 
 
 def pytest_report_header(config):
     t = harness.TARGET
     what = harness.SLUICE_BIN if t == "sluice" else "Apache Kafka 4.3.1 (scripts/kafka.sh)"
-    lines = ["broker target: %s -> %s" % (t, what)]
-    if not _cluster_tests_enabled():
-        lines.append("multi-node tests (marker 'cluster') deselected: Sluice runs one node "
-                     "until the cluster work lands; SLUICE_CLUSTER=1 runs them")
-    return lines
+    return ["broker target: %s -> %s" % (t, what)]
 
 
 def pytest_sessionstart(session):

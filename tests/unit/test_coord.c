@@ -444,3 +444,219 @@ TEST(coord_init_producer_id_block_failure_and_shutdown) {
     coord_rt_free(rt);
     cteardown(&f);
 }
+
+/* ---- the transaction coordinator follows its partition's leadership ---- */
+
+static const uint8_t TS_ID[16] = {7, 7, 7, 7, 7, 7, 7, 7,
+                                  7, 7, 7, 7, 7, 7, 7, 7};
+
+typedef struct tfix {
+    log_manager *logs;
+    cl_image *img;
+    repl_manager *m;
+} tfix;
+
+static cl_image *tfix_image(void *host) {
+    return ((tfix *)host)->img;
+}
+static repl_manager *tfix_replicas(void *host) {
+    return ((tfix *)host)->m;
+}
+static log_manager *tfix_logs(void *host) {
+    return ((tfix *)host)->logs;
+}
+static int64_t tfix_cfg(void *host, coord_cfg key) {
+    SL_UNUSED(host);
+    SL_UNUSED(key);
+    return 900000; /* every timeout / interval read here */
+}
+
+/* __transaction_state-0, replicas [1, 2], led by leader (ISR: it alone). */
+static void ts_partition(tfix *f, int32_t leader, int32_t epoch) {
+    int32_t reps[2] = {1, 2};
+    proto_partition_record r;
+    proto_partition_record_init(&r);
+    memcpy(r.topic_id.b, TS_ID, 16);
+    r.partition_id = 0;
+    r.replicas.n = 2;
+    r.replicas.v = reps;
+    r.isr.n = 1;
+    r.isr.v = &reps[leader - 1];
+    r.leader = leader;
+    r.leader_epoch = epoch;
+    r.partition_epoch = epoch;
+    buf v;
+    buf_init(&v, 64);
+    cl_record_frame(&v, PROTO_MD_PARTITION_RECORD, 0);
+    proto_partition_record_encode(&v, 0, &r);
+    CHECK(cl_image_apply(f->img, v.data, v.len));
+    buf_free(&v);
+}
+
+/* InitProducerId v4 for transactional id "tx": error, producer id, epoch. */
+static coord_status init_tx(txn_node *tn, coord_rt *rt, fake_req *r, buf *b) {
+    fake_init(r, rt);
+    proto_init_producer_id_request rq;
+    proto_init_producer_id_request_init(&rq);
+    rq.transactional_id = proto_str_c("tx");
+    rq.transaction_timeout_ms = 60000;
+    rq.producer_id = -1;
+    rq.producer_epoch = -1;
+    buf_init(b, 64);
+    proto_init_producer_id_request_encode(b, 4, &rq);
+    rd_init(&r->req.body, b->data, b->len);
+    r->req.api_key = 22;
+    r->req.api_version = 4;
+    r->req.flexible = true;
+    return txn_handle_init_producer_id(tn, &r->req);
+}
+
+static void init_tx_resp(fake_req *r, int16_t *err, int64_t *pid,
+                         int16_t *epoch) {
+    proto_init_producer_id_response rs;
+    rd rr;
+    rd_init(&rr, r->resp.data, r->resp.len);
+    CHECK_EQ(proto_init_producer_id_response_decode(&rr, &r->a, 4, &rs),
+             PROTO_OK);
+    *err = rs.error_code;
+    *pid = rs.producer_id;
+    *epoch = rs.producer_epoch;
+}
+
+/* Kafka's TransactionCoordinator.onElection / onResignation: a node that
+ * stops leading a __transaction_state partition forgets its ids (requests
+ * get NOT_COORDINATOR); leading it again loads them back from its log. */
+TEST(coord_txn_follows_state_partition_leadership) {
+    tfix f = {0};
+    const char *dirs[1] = {test_tmpdir()};
+    log_manager_opts o = {0};
+    o.log_dirs = dirs;
+    o.n_log_dirs = 1;
+    int16_t err;
+    f.logs = log_manager_open(&o, &err);
+    CHECK(f.logs != NULL);
+    f.img = cl_image_new();
+    proto_topic_record tr;
+    proto_topic_record_init(&tr);
+    tr.name = proto_str_c(TXN_STATE_TOPIC);
+    memcpy(tr.topic_id.b, TS_ID, 16);
+    buf v;
+    buf_init(&v, 64);
+    cl_record_frame(&v, PROTO_MD_TOPIC_RECORD, 0);
+    proto_topic_record_encode(&v, 0, &tr);
+    CHECK(cl_image_apply(f.img, v.data, v.len));
+    buf_free(&v);
+    ts_partition(&f, SELF, 0);
+    cl_topic *t =
+        cl_topic_find(f.img, TXN_STATE_TOPIC, strlen(TXN_STATE_TOPIC));
+    CHECK(t != NULL && t->n_partitions == 1);
+    log_config lc;
+    log_config_default(&lc);
+    log_partition *log =
+        log_create(f.logs, TXN_STATE_TOPIC, 0, t->id, &lc, &err);
+    CHECK(log != NULL);
+    f.m = repl_manager_new(SELF, NULL);
+    repl_update(f.m, t->parts[0], log);
+
+    memset(&pids, 0, sizeof pids);
+    coord_services svc = {.host = &f,
+                          .cfg_i64 = tfix_cfg,
+                          .image = tfix_image,
+                          .replicas = tfix_replicas,
+                          .logs = tfix_logs,
+                          .allocate_producer_ids = fake_alloc};
+    coord_rt *rt = coord_rt_new(&svc, SELF, NULL);
+    txn_node *tn = txn_node_new(rt);
+    CHECK_EQ(txn_coordinator_of(tn, proto_str_c("tx")), SELF);
+
+    fake_req r1, r2, r3;
+    buf b1, b2, b3;
+    int16_t e, epoch;
+    int64_t pid;
+    CHECK_EQ(init_tx(tn, rt, &r1, &b1), COORD_DEFER); /* a pid block */
+    pids.done(pids.arg, KERR_NONE, 5000);
+    CHECK_EQ(r1.completions, 1);
+    init_tx_resp(&r1, &e, &pid, &epoch);
+    CHECK_EQ(e, KERR_NONE);
+    CHECK_EQ(pid, 5000);
+    CHECK_EQ(epoch, 0);
+    int64_t leo = log_end_offset(log);
+    CHECK(leo > 0); /* the id's state is in the log */
+
+    /* node 2 becomes the leader: this node resigns */
+    ts_partition(&f, 2, 1);
+    repl_update(f.m, t->parts[0], NULL);
+    txn_partition_changed(tn, 0, false);
+    CHECK_EQ(txn_coordinator_of(tn, proto_str_c("tx")), 2);
+    CHECK_EQ(init_tx(tn, rt, &r2, &b2), COORD_DONE);
+    init_tx_resp(&r2, &e, &pid, &epoch);
+    CHECK_EQ(e, KERR_NOT_COORDINATOR);
+
+    /* as a follower it replicates node 2's coordinator writes: node 2 gave
+     * the id epoch 5 */
+    {
+        buf key, val, out;
+        buf_init(&key, 32);
+        buf_init(&val, 64);
+        buf_init(&out, 256);
+        proto_transaction_log_key k;
+        proto_transaction_log_key_init(&k);
+        k.transactional_id = proto_str_c("tx");
+        buf_put_be16(&key, 0);
+        proto_transaction_log_key_encode(&key, 0, &k);
+        proto_transaction_log_value tv;
+        proto_transaction_log_value_init(&tv);
+        tv.producer_id = 5000;
+        tv.producer_epoch = 5;
+        tv.transaction_timeout_ms = 60000;
+        tv.transaction_status = 4; /* CompleteCommit */
+        tv.transaction_partitions.n = 0;
+        tv.transaction_last_update_timestamp_ms = 1;
+        tv.transaction_start_timestamp_ms = -1;
+        buf_put_be16(&val, 0);
+        proto_transaction_log_value_encode(&val, 0, &tv);
+        batch_builder bb;
+        batch_builder_init(&bb, 0, leo);
+        batch_builder_set_leader_epoch(&bb, 1);
+        batch_builder_add(&bb, 1, key.data, (int32_t)key.len, val.data,
+                          (int32_t)val.len, NULL, 0);
+        CHECK_EQ(batch_builder_finish(&bb, &out), 0);
+        batch_builder_free(&bb);
+        repl_append_req ar = {.origin = REPL_ORIGIN_REPLICATION,
+                              .records = out.data,
+                              .len = out.len,
+                              .acks = 1};
+        log_append_info ai;
+        CHECK_EQ(repl_append(f.m, t->parts[0], &ar, &ai), KERR_NONE);
+        CHECK_EQ(log_end_offset(log), leo + 1);
+        buf_free(&key);
+        buf_free(&val);
+        buf_free(&out);
+    }
+
+    /* elected again: the id comes back from the log as node 2 left it
+     * (same producer id, its epoch bumped; no new block needed) */
+    ts_partition(&f, SELF, 2);
+    repl_update(f.m, t->parts[0], NULL);
+    txn_partition_changed(tn, 0, true);
+    CHECK_EQ(init_tx(tn, rt, &r3, &b3), COORD_DONE);
+    init_tx_resp(&r3, &e, &pid, &epoch);
+    CHECK_EQ(e, KERR_NONE);
+    CHECK_EQ(pid, 5000);
+    CHECK_EQ(epoch, 6);
+    CHECK_EQ(pids.calls, 1);
+
+    fake_req *rs[3] = {&r1, &r2, &r3};
+    buf *bs[3] = {&b1, &b2, &b3};
+    for (int i = 0; i < 3; i++) {
+        fake_free(rs[i]);
+        buf_free(bs[i]);
+    }
+    repl_purgatory_shutdown(f.m);
+    coord_rt_shutdown(rt);
+    txn_node_free(tn);
+    coord_rt_free(rt);
+    repl_manager_free(f.m);
+    log_manager_close(f.logs);
+    cl_image_free(f.img);
+}
