@@ -5,6 +5,7 @@ the error answers of both APIs, checked byte for byte with a raw client."""
 
 import json
 import os
+import shutil
 import struct
 import time
 
@@ -443,9 +444,13 @@ def fetch_raw(bs, topic, partition, offset=0):
 
 def _fail_dir(path):
     """Kafka's own tests (TestUtils.causeLogDirFailure) replace the dir by a
-    file: every later file operation in it fails, even as root."""
-    harness.rmtree(path)
+    file: every later file operation in it fails, even as root. The dir is
+    renamed away first (atomic), then removed: removing it in place raced
+    with the broker creating partition dirs in it (IsADirectoryError)."""
+    gone = path + ".failed"
+    os.rename(path, gone)
     open(path, "w").close()
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def test_failed_log_dir_goes_offline(broker_factory, tmp_path):
