@@ -107,8 +107,20 @@ def read_all(c, topic):
 def test_leader_bounced_again_and_again_loses_nothing(cluster, how):
     c = cluster
     topic = harness.unique_topic("bounce")
-    harness.create_topic(bootstrap(c), topic, partitions=PARTITIONS, replication_factor=3,
-                         config={"min.insync.replicas": "2"})
+
+    def created():
+        # right after the start a broker may not be registered (unfenced)
+        # yet: INVALID_REPLICATION_FACTOR, which an application retries
+        try:
+            harness.create_topic(bootstrap(c), topic, partitions=PARTITIONS,
+                                 replication_factor=3, config={"min.insync.replicas": "2"})
+            return True
+        except Exception as e:
+            if "already exists" in str(e):
+                return True
+            print("create %s: %s" % (topic, e))
+            return False
+    harness.wait_for(created, 90, interval=1, what="topic %s created" % topic)
     harness.wait_for(lambda: all(len(isr) == 3 for _, isr in
                                  (partitions(c, topic) or {0: (-1, [])}).values()),
                      60, what="full ISRs")
