@@ -61,6 +61,13 @@ class Cluster:
         p = self.dir / ("node-%d.pid" % n)
         return int(p.read_text()) if p.exists() else None
 
+    def brokers(self, n):
+        """The broker ids node n's Metadata lists (empty when it fails)."""
+        try:
+            return set(harness.admin(self.addr(n)).list_topics(timeout=10).brokers)
+        except Exception:
+            return set()
+
     def status(self, n):
         """kafka-metadata-quorum describe --status through node n's broker
         listener (a dict), or None when it fails."""
@@ -82,6 +89,12 @@ def cluster(tmp_path, request):
     c = Cluster(tmp_path, getattr(request, "param", None))
     try:
         c.run("start", *(["--kafka"] if harness.TARGET == "kafka" else []))
+        # every broker registered and unfenced before the test runs: a
+        # CreateTopics naming a broker that has not registered yet is
+        # refused (INVALID_REPLICA_ASSIGNMENT / INVALID_REPLICATION_FACTOR)
+        harness.wait_for(lambda: all(c.brokers(n) == set(NODES) for n in NODES), 120,
+                         interval=0.3, what="every node's Metadata listing brokers %s"
+                         % (NODES,))
         yield c
     finally:
         pids = [c.pid(n) for n in NODES]
