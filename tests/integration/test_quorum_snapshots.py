@@ -21,6 +21,7 @@ import re
 import signal
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -131,11 +132,26 @@ def create_many(addr, prefix, n):
     names = ["%s-%03d" % (prefix, i) for i in range(n)]
     a = harness.admin(addr)
     for i in range(0, n, 10):
-        fs = a.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
-                              for t in names[i:i + 10]],
-                             operation_timeout=30, request_timeout=30)
-        for t, f in fs.items():
-            f.result(30)
+        todo = names[i:i + 10]
+        for attempt in range(20):
+            fs = a.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
+                                  for t in todo], operation_timeout=30, request_timeout=30)
+            retry = []
+            for t, f in fs.items():
+                try:
+                    f.result(30)
+                except Exception as e:
+                    # a leader change under load: NOT_CONTROLLER, which
+                    # Kafka's own AdminClient retries
+                    if "already exists" in str(e):
+                        continue
+                    if "NOT_CONTROLLER" not in str(e) or attempt == 19:
+                        raise
+                    retry.append(t)
+            if not retry:
+                break
+            todo = retry
+            time.sleep(0.5)
     return names
 
 
