@@ -94,54 +94,15 @@ static void on_client_state(net_client *c, bool up, void *ctx) {
 }
 
 static void drop_client(brk_apm *a) {
-    net_client *c = a->c;
-    a->c = NULL;
-    a->c_node = -1;
-    net_client_free(c); /* an in-flight answer fails now: retried */
+    /* an in-flight answer fails now: retried */
+    brk_controller_client_drop(&a->c, &a->c_node);
 }
 
 /* The client to the active controller (the Raft leader), NULL while there
  * is none. */
 static net_client *controller(brk_apm *a) {
-    brk_broker *brk = a->brk;
-    raft_info in;
-    raft_node_info(brk->quorum, &in);
-    if (in.leader_id < 0) {
-        if (a->c)
-            drop_client(a);
-        return NULL;
-    }
-    if (a->c && a->c_node == in.leader_id)
-        return a->c;
-    if (a->c)
-        drop_client(a);
-    const raft_endpoint *eps;
-    int n = raft_node_endpoints(brk->quorum, &eps);
-    for (int i = 0; i < n; i++) {
-        if (eps[i].id != in.leader_id)
-            continue;
-        char cid[48];
-        snprintf(cid, sizeof cid, "broker-%d-alter-partition", brk->node_id);
-        int64_t rt =
-            brk_cfg_i64(brk->cfg, BRK_CFG_CONTROLLER_QUORUM_REQUEST_TIMEOUT_MS);
-        net_client_opts o = {
-            .host = eps[i].host,
-            .port = eps[i].port,
-            .client_id = cid,
-            .connect_timeout_ms = rt > 0 ? rt : 2000,
-            .request_timeout_ms = rt > 0 ? rt : 2000,
-            .reconnect_backoff_ms = 50,
-            .reconnect_backoff_max_ms = 1000,
-            .max_in_flight = 1,
-            .max_response_bytes = 16 << 20,
-            .on_state = on_client_state,
-            .ctx = a,
-        };
-        a->c = net_client_new(brk->loop, &o);
-        a->c_node = in.leader_id;
-        return a->c;
-    }
-    return NULL;
+    return brk_controller_client(a->brk, &a->c, &a->c_node, "alter-partition",
+                                 16 << 20, on_client_state, a);
 }
 
 /* The answer for one partition goes back to the replica manager; done

@@ -167,6 +167,19 @@ void brk_apm_start(brk_broker *brk);
  * registered and unfenced (Kafka names a random live broker, which then
  * forwards; naming the active one spares the hop); else this node. */
 int32_t brk_active_controller(brk_broker *brk);
+/* lifecycle_net.c: a client to the active controller (the Raft leader) on
+ * its controller listener, kept in *c and made or replaced as the leader
+ * changes (*node: the controller it is connected to, -1 none); NULL while
+ * there is no leader. Used by the lifecycle manager and the AlterPartition
+ * manager, each with its own client (Kafka's NodeToControllerChannel). */
+struct net_client;
+struct net_client *
+brk_controller_client(brk_broker *brk, struct net_client **c, int32_t *node,
+                      const char *purpose, int64_t max_response_bytes,
+                      void (*on_state)(struct net_client *, bool, void *),
+                      void *ctx);
+/* Frees *c (its in-flight callbacks run now, with *c already NULL). */
+void brk_controller_client_drop(struct net_client **c, int32_t *node);
 
 /* coordinators.c: the group and transaction coordinators' state and
  * runtime (brk->txn, brk->grp, brk->coord), made before the start

@@ -123,35 +123,30 @@ static void on_client_state(net_client *c, bool up, void *ctx) {
         lm_arm(lm);
 }
 
-static void drop_client(brk_lm *lm) {
-    net_client *c = lm->c;
-    lm->c = NULL;
-    lm->c_node = -1;
-    net_client_free(c); /* in-flight callbacks run now, see c != lm->c */
+void brk_controller_client_drop(net_client **c, int32_t *node) {
+    net_client *old = *c;
+    *c = NULL;
+    *node = -1;
+    net_client_free(old); /* in-flight callbacks run now, see c != *c */
 }
 
-/* The client to the active controller, made or replaced as the leader
- * changes; NULL while there is no leader. */
-static net_client *controller(brk_lm *lm) {
-    brk_broker *brk = lm->brk;
+net_client *brk_controller_client(brk_broker *brk, net_client **c,
+                                  int32_t *node, const char *purpose,
+                                  int64_t max_response_bytes,
+                                  net_client_state_fn on_state, void *ctx) {
     raft_info in;
     raft_node_info(brk->quorum, &in);
-    if (in.leader_id < 0) {
-        if (lm->c)
-            drop_client(lm);
-        return NULL;
-    }
-    if (lm->c && lm->c_node == in.leader_id)
-        return lm->c;
-    if (lm->c)
-        drop_client(lm);
+    if (*c && (in.leader_id < 0 || *node != in.leader_id))
+        brk_controller_client_drop(c, node);
+    if (in.leader_id < 0 || *c)
+        return *c;
     const raft_endpoint *eps;
     int n = raft_node_endpoints(brk->quorum, &eps);
     for (int i = 0; i < n; i++) {
         if (eps[i].id != in.leader_id)
             continue;
-        char cid[32];
-        snprintf(cid, sizeof cid, "broker-%d-to-controller", brk->node_id);
+        char cid[64];
+        snprintf(cid, sizeof cid, "broker-%d-%s", brk->node_id, purpose);
         int64_t rt =
             brk_cfg_i64(brk->cfg, BRK_CFG_CONTROLLER_QUORUM_REQUEST_TIMEOUT_MS);
         net_client_opts o = {
@@ -163,15 +158,26 @@ static net_client *controller(brk_lm *lm) {
             .reconnect_backoff_ms = 50,
             .reconnect_backoff_max_ms = 1000,
             .max_in_flight = 1,
-            .max_response_bytes = 1 << 20,
-            .on_state = on_client_state,
-            .ctx = lm,
+            .max_response_bytes = max_response_bytes,
+            .on_state = on_state,
+            .ctx = ctx,
         };
-        lm->c = net_client_new(brk->loop, &o);
-        lm->c_node = in.leader_id;
-        return lm->c;
+        *c = net_client_new(brk->loop, &o);
+        *node = in.leader_id;
+        return *c;
     }
     return NULL;
+}
+
+static void drop_client(brk_lm *lm) {
+    brk_controller_client_drop(&lm->c, &lm->c_node);
+}
+
+/* The client to the active controller, made or replaced as the leader
+ * changes; NULL while there is no leader. */
+static net_client *controller(brk_lm *lm) {
+    return brk_controller_client(lm->brk, &lm->c, &lm->c_node, "to-controller",
+                                 1 << 20, on_client_state, lm);
 }
 
 /* ---- requests ---- */
