@@ -9,6 +9,7 @@ SLUICE_TARGET=kafka on Apache Kafka 4.3.1 (`cluster.sh start --kafka`), and
 stops them. Topics keep one replica here (placement over several brokers
 and their replication are other tests)."""
 
+import contextlib
 import os
 import re
 import socket
@@ -82,11 +83,9 @@ class Cluster:
         return out if "LeaderId" in out else None
 
 
-@pytest.fixture
-def cluster(tmp_path, request):
-    """The three nodes; a test may give every node extra settings with
-    @pytest.mark.parametrize("cluster", [{key: value}], indirect=True)."""
-    c = Cluster(tmp_path, getattr(request, "param", None))
+@contextlib.contextmanager
+def _running(path, props):
+    c = Cluster(path, props)
     try:
         c.run("start", *(["--kafka"] if harness.TARGET == "kafka" else []))
         # every broker registered and unfenced before the test runs: a
@@ -103,6 +102,25 @@ def cluster(tmp_path, request):
             if p:
                 with pytest.raises(ProcessLookupError):
                     os.kill(p, 0)
+
+
+@pytest.fixture
+def cluster(tmp_path, request):
+    """The three nodes; a test may give every node extra settings with
+    @pytest.mark.parametrize("cluster", [{key: value}], indirect=True)."""
+    with _running(tmp_path, getattr(request, "param", None)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory, request):
+    """The same three nodes, shared by every test of a module that uses it
+    (a cluster start costs seconds under ASan: tests that leave the
+    cluster whole, with every node running, share one). Extra settings:
+    @pytest.mark.parametrize("module_cluster", [{...}], indirect=True,
+    scope="module")."""
+    with _running(tmp_path_factory.mktemp("cluster"), getattr(request, "param", None)) as c:
+        yield c
 
 
 def create_through(c, n, name, timeout=60):
