@@ -33,6 +33,10 @@
 #                  takes 128 MiB of heap at start)
 #   CLUSTER_PROPS  extra key=value settings (separated by spaces) appended
 #                  to every node's file, e.g. shorter session timeouts
+#   CLUSTER_ROLES  "controller": nodes 1-3 are controller-only
+#                  (process.roles=controller, their controller listener
+#                  alone), the production layout; brokers are then the
+#                  nodes added with add-broker (default: combined nodes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,17 +63,35 @@ all_nodes() {
     echo $out
 }
 
-# node-N.properties for this directory and these ports.
-write_config() {
+# The shipped combined node-N file for this directory and these ports.
+render_config() {
     local n="$1" m text
     text="$(cat "$ROOT/config/cluster/node-$n.properties")"
     for m in "${NODES[@]}"; do
         text="${text//:${m}9092/:$(port_of "$m")}"
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
-    printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
+    printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|"
     local kv
-    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
+    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv"; done
+}
+
+roles() { cat "$DIR/roles" 2>/dev/null || echo "broker,controller"; }
+controller_only() { [ "$1" -le 3 ] && [ "$(roles)" = controller ]; }
+
+# node-N.properties: the combined file, or with CLUSTER_ROLES=controller a
+# controller-only node (Kafka's rules: only controller listeners, no
+# inter.broker.listener.name naming one).
+write_config() {
+    local n="$1" c=$(($(port_of "$1") + 1))
+    if controller_only "$n"; then
+        render_config "$n" | sed -e "s|^process\.roles=.*|process.roles=controller|" \
+            -e "s|^listeners=.*|listeners=CONTROLLER://:$c|" \
+            -e "s|^advertised\.listeners=.*|advertised.listeners=CONTROLLER://localhost:$c|" \
+            -e "/^inter\.broker\.listener\.name=/d" >"$DIR/node-$n.properties"
+    else
+        render_config "$n" >"$DIR/node-$n.properties"
+    fi
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
@@ -79,13 +101,11 @@ kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
 # three voters (Kafka's rules: not a voter, no controller listener).
 write_broker_config() {
     local n="$1" port="$2"
-    write_config 1
-    sed -e "s|^node\.id=.*|node.id=$n|" \
+    render_config 1 | sed -e "s|^node\.id=.*|node.id=$n|" \
         -e "s|^process\.roles=.*|process.roles=broker|" \
         -e "s|^listeners=.*|listeners=PLAINTEXT://:$port|" \
         -e "s|^advertised\.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port|" \
-        -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" \
-        "$DIR/node-1.properties" >"$DIR/node-$n.properties"
+        -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
     echo "$port" >"$DIR/node-$n.port"
 }
 
@@ -123,6 +143,9 @@ wait_ready() {
     local deadline=$((SECONDS + ${CLUSTER_START_TIMEOUT:-120})) n p
     for n in "$@"; do
         p="$(port_of "$n")"
+        # a controller-only node answers no Metadata: the quorum check
+        # below covers it
+        controller_only "$n" && continue
         while :; do
             pid_alive "$(node_pid "$n")" ||
                 { tail -n 30 "$DIR/node-$n.log" >&2; die "node $n exited (see $DIR/node-$n.log)"; }
@@ -149,12 +172,23 @@ wait_ready() {
 quorum() { # node args...
     local n="$1"
     shift
-    "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-server "127.0.0.1:$(port_of "$n")" "$@"
+    if controller_only "$n"; then
+        "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-controller \
+            "127.0.0.1:$(($(port_of "$n") + 1))" "$@"
+    else
+        "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-server "127.0.0.1:$(port_of "$n")" "$@"
+    fi
 }
 
 bootstrap() {
     local n s=""
-    for n in "${NODES[@]}"; do s="${s:+$s,}127.0.0.1:$(port_of "$n")"; done
+    for n in "${NODES[@]}"; do
+        if controller_only "$n"; then
+            s="${s:+$s,}127.0.0.1:$(($(port_of "$n") + 1))"
+        else
+            s="${s:+$s,}127.0.0.1:$(port_of "$n")"
+        fi
+    done
     echo "$s"
 }
 
@@ -167,6 +201,7 @@ cmd_start() {
         die "$DIR holds a $(kind) cluster; stop it and use another CLUSTER_DIR"
     fi
     echo "$want" >"$DIR/kind"
+    [ -f "$DIR/roles" ] || echo "${CLUSTER_ROLES:-broker,controller}" >"$DIR/roles"
     [ -f "$DIR/cluster.id" ] || head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' |
         sed 's/^-/A/' >"$DIR/cluster.id"
     local n
@@ -180,7 +215,11 @@ cmd_start() {
     done
     for n in "${NODES[@]}"; do start_node "$n"; done
     wait_ready "${NODES[@]}"
-    echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap servers $(bootstrap)"
+    if [ "$(roles)" = controller ]; then
+        echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap controllers $(bootstrap) (add brokers with add-broker)"
+    else
+        echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap servers $(bootstrap)"
+    fi
 }
 
 wait_exit() { # pid seconds
@@ -260,5 +299,5 @@ start-node)
     start_node "$2"
     wait_ready "$2"
     ;;
-*) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
