@@ -110,8 +110,8 @@ bool repl_throttled_list(const char *list, int32_t partition,
     return false;
 }
 
-bool repl_topic_throttled(const cl_topic *t, const char *key,
-                          int32_t partition, int32_t broker_id) {
+bool repl_topic_throttled(const cl_topic *t, const char *key, int32_t partition,
+                          int32_t broker_id) {
     if (!t)
         return false;
     for (size_t i = 0; i < t->n_configs; i++)

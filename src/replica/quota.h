@@ -60,8 +60,8 @@ bool repl_throttled_list(const char *list, int32_t partition,
                          int32_t broker_id);
 /* The same for a topic's override of key (the two keys have no broker
  * default: absent is ""). */
-bool repl_topic_throttled(const cl_topic *t, const char *key,
-                          int32_t partition, int32_t broker_id);
+bool repl_topic_throttled(const cl_topic *t, const char *key, int32_t partition,
+                          int32_t broker_id);
 #define REPL_LEADER_THROTTLED_REPLICAS "leader.replication.throttled.replicas"
 #define REPL_FOLLOWER_THROTTLED_REPLICAS                                       \
     "follower.replication.throttled.replicas"

@@ -37,7 +37,8 @@ TEST(repl_quota_samples_wrap_around) {
     for (int64_t t = 0; t < 1000; t += 100)
         repl_quota_record(&q, 100, t); /* 1000 B/s steadily */
     /* three samples live: 0.9 s..1.0 s, 0.8 and 0.7: 300 B over 0.3 s */
-    CHECK(repl_quota_rate(&q, 999) > 999.0 && repl_quota_rate(&q, 999) < 1004.0);
+    CHECK(repl_quota_rate(&q, 999) > 999.0 &&
+          repl_quota_rate(&q, 999) < 1004.0);
     CHECK(repl_quota_exceeded(&q, 900, 999));
     CHECK(!repl_quota_exceeded(&q, 1100, 999));
     repl_quota_free(&q);
