@@ -15,7 +15,6 @@ replica.selector.class is Kafka's RackAwareReplicaSelector.
     statistics name the broker it fetches from) and reads every record.
 The node taken down is never the quorum's leader."""
 
-import json
 import os
 import time
 
@@ -109,46 +108,3 @@ def test_throttled_follower_catches_up_at_the_rate(module_cluster):  # noqa: F81
     for n in NODES:
         configs(c.addr(n), "brokers", n, delete=["leader.replication.throttled.rate",
                                                  "follower.replication.throttled.rate"])
-
-
-def test_consumer_reads_from_a_follower_in_its_rack(module_cluster):  # noqa: F811
-    c = module_cluster
-    lead, fol, other = NODES
-    b = boot(c, NODES)
-    t = harness.create_topic(b, harness.unique_topic("rack"),
-                             replica_assignment=[[lead, fol, other]])
-    harness.wait_for(lambda: isr(b, t) == (lead, sorted(NODES)), 60, what="ISR of all three")
-    values = [b"r%03d" % i for i in range(100)]
-    harness.produce(b, t, values[:50], partition=0, acks="all")
-
-    fetched_from = set()
-
-    def stats(js):
-        p = json.loads(js).get("topics", {}).get(t, {}).get("partitions", {}).get("0")
-        if p and p.get("broker", -1) >= 0:
-            fetched_from.add(p["broker"])
-
-    import confluent_kafka as ck
-    cons = ck.Consumer({"bootstrap.servers": b, "group.id": harness.unique_topic("g"),
-                        "enable.auto.commit": False, "client.rack": "r%d" % fol,
-                        "statistics.interval.ms": 200, "stats_cb": stats})
-    got = []
-    try:
-        cons.assign([ck.TopicPartition(t, 0, ck.OFFSET_BEGINNING)])
-        deadline = time.monotonic() + 60
-        produced_more = False
-        while len(got) < len(values) and time.monotonic() < deadline:
-            for m in cons.consume(100, timeout=0.3):
-                assert not m.error(), m.error()
-                got.append(m)
-            if len(got) >= 50 and not produced_more:
-                harness.produce(b, t, values[50:], partition=0, acks="all")
-                produced_more = True
-        end = time.monotonic() + 3
-        while fol not in fetched_from and time.monotonic() < end:
-            cons.poll(0.2)
-    finally:
-        cons.close()
-    assert [m.value() for m in got] == values
-    assert [m.offset() for m in got] == list(range(len(values)))
-    assert fol in fetched_from, fetched_from
