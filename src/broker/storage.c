@@ -117,6 +117,12 @@ static void fetched_truncated(void *ctx, log_partition *log) {
         txn_truncated(brk->txn, log);
 }
 
+/* follower.replication.throttled.rate (dynamic, per broker). */
+static int64_t follower_throttle_rate(void *ctx) {
+    brk_broker *brk = ctx;
+    return brk_cfg_i64(brk->cfg, BRK_CFG_FOLLOWER_REPLICATION_THROTTLED_RATE);
+}
+
 /* The replica fetchers (src/replica/fetcher.h), with the replica.* keys. */
 static void fetchers_start(brk_broker *brk) {
     const brk_config *c = brk->cfg;
@@ -133,6 +139,12 @@ static void fetchers_start(brk_broker *brk) {
         .socket_timeout_ms = brk_cfg_i64(c, BRK_CFG_REPLICA_SOCKET_TIMEOUT_MS),
         .appended = fetched_appended,
         .truncated = fetched_truncated,
+        .throttle_rate = follower_throttle_rate,
+        .quota_window_num =
+            (int)brk_cfg_i64(c, BRK_CFG_REPLICATION_QUOTA_WINDOW_NUM),
+        .quota_window_ms =
+            1000 *
+            brk_cfg_i64(c, BRK_CFG_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS),
         .ctx = brk,
     };
     repl_fetchers_start(brk->repl, brk->loop, brk->image, brk->node_id, &o);
