@@ -33,6 +33,9 @@
 #                  takes 128 MiB of heap at start)
 #   CLUSTER_PROPS  extra key=value settings (separated by spaces) appended
 #                  to every node's file, e.g. shorter session timeouts
+#   CLUSTER_PROPS_<n>  more settings for node n alone (after CLUSTER_PROPS),
+#                  e.g. CLUSTER_PROPS_2="broker.rack=r2"; also for nodes
+#                  added with add-broker
 #   CLUSTER_ROLES  "controller": nodes 1-3 are controller-only
 #                  (process.roles=controller, their controller listener
 #                  alone), the production layout; brokers are then the
@@ -72,8 +75,10 @@ render_config() {
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
     printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|"
-    local kv
+    local kv own="CLUSTER_PROPS_$n"
     for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv"; done
+    [ "${2:-}" = shared-only ] && return 0
+    for kv in ${!own:-}; do printf '%s\n' "$kv"; done
 }
 
 roles() { cat "$DIR/roles" 2>/dev/null || echo "broker,controller"; }
@@ -100,12 +105,13 @@ kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
 # with the broker role only, its own listener and data dir, following the
 # three voters (Kafka's rules: not a voter, no controller listener).
 write_broker_config() {
-    local n="$1" port="$2"
-    render_config 1 | sed -e "s|^node\.id=.*|node.id=$n|" \
+    local n="$1" port="$2" kv own="CLUSTER_PROPS_$1"
+    render_config 1 shared-only | sed -e "s|^node\.id=.*|node.id=$n|" \
         -e "s|^process\.roles=.*|process.roles=broker|" \
         -e "s|^listeners=.*|listeners=PLAINTEXT://:$port|" \
         -e "s|^advertised\.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port|" \
         -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
+    for kv in ${!own:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
     echo "$port" >"$DIR/node-$n.port"
 }
 
