@@ -181,10 +181,10 @@ $(VENV)/.ok: tests/requirements.txt | $(DEPS_OK) $(DEPS_TEST)
 venv: $(VENV)/.ok
 
 test-integration: all $(VENV)/.ok
-	$(if $(SLUICE_BIN),SLUICE_BIN=$(SLUICE_BIN)) $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
+	$(if $(SLUICE_BIN),SLUICE_BIN=$(SLUICE_BIN)) $(VENV)/bin/python -m pytest -q --durations=25 tests/integration $(PYTEST_ARGS)
 
 test-kafka: all $(VENV)/.ok
-	SLUICE_TARGET=kafka $(VENV)/bin/python -m pytest -q tests/integration $(PYTEST_ARGS)
+	SLUICE_TARGET=kafka $(VENV)/bin/python -m pytest -q --durations=25 tests/integration $(PYTEST_ARGS)
 
 # The test build: unit tests and the simulator's short sweep on the release
 # build and on the sanitized one, then every integration scenario against

@@ -1702,6 +1702,29 @@ def targets():
     return "\n".join(out)
 
 
+def replication_targets():
+    """Where Sluice stands against issue 18's targets: at least 2× Kafka's
+    replicated throughput per broker CPU second (the inverse of the CPU per
+    GB ratio), and a replicated end-to-end p99 at most half of Kafka's."""
+    cpu = [f for f in FIGS if f.section == "replication" and f.unit == "s/GB"]
+    p99 = [f for f in FIGS if f.section == "replication" and f.metric == "end-to-end p99"]
+    if not cpu and not p99:
+        return ""
+
+    def inv(f):
+        k, s = f.median("kafka"), f.median("sluice")
+        return "%.1f×" % (k / s) if k and s else "not measured"
+
+    def half(f):
+        k, s = f.median("kafka"), f.median("sluice")
+        return ("%.3f× (met)" if s <= k / 2 else "%.3f× (NOT met)") % (s / k) if k and s \
+            else "not measured"
+    return "\n".join(
+        ["", "Issue 18 (replicated cluster):"]
+        + ["- replicated throughput per broker CPU second ≥ 2× Kafka: %s" % inv(f) for f in cpu]
+        + ["- replicated end-to-end p99 ≤ 1/2 of Kafka's: %s" % half(f) for f in p99])
+
+
 def write_report(info, started, notes):
     mode = "quick (BENCH_QUICK=1)" if QUICK else "full"
     la = os.getloadavg()
@@ -1844,12 +1867,46 @@ machine.
            else "off: BENCH_FILL=0",
            smb=STARTUP_MB, pause=5 if QUICK else 30, mmc=open("/proc/sys/vm/max_map_count").read().strip(),
            nofile=format(NOFILE[0], ",") if NOFILE else "?", kheap=KAFKA_HEAP,
-           table=table(), targets=targets(), client_table=client_table(),
+           table=table(), targets=targets() + replication_targets(),
+           client_table=client_table(),
            latency_floor_table=latency_floor_table(),
            notes=("\n## Notes\n" + "\n".join("- " + n for n in notes)) if notes else "")
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    if ONLY and os.path.exists(OUT):
+        text = splice_partial(open(OUT).read(), mode, started, la, notes)
     with open(OUT, "w") as f:
         f.write(text)
+
+
+def splice_partial(old, mode, started, la, notes):
+    """A BENCH_ONLY run keeps the report it finds: its figures go into a
+    block of their own, marked by the sections it ran, which replaces the
+    block of an earlier run of the same sections (or is added at the end).
+    The rest of the file stays the last full run's, so `BENCH_ONLY=replication
+    make bench` adds the replicated-cluster figures without wiping the
+    single-node ones."""
+    key = ",".join(sorted(ONLY))
+    begin = "<!-- BENCH_ONLY=%s: begin -->" % key
+    end = "<!-- BENCH_ONLY=%s: end -->" % key
+    block = """{begin}
+## Partial run: {key}
+Written by `BENCH_ONLY={key} make bench`: {date} UTC, {mode} mode, {runs} run(s)
+per figure, {dur:.0f} s, load average at end {la}. The machine, versions and
+method are those above; the settings of these sections are in bench/bench.py
+(section_{first}). Median of the runs, [min–max] when more than one.
+
+{table}
+{notes}
+{end}
+""".format(begin=begin, end=end, key=key, date=time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+           mode=mode, runs=RUNS, dur=time.time() - started, la="%.2f %.2f %.2f" % la,
+           first=sorted(ONLY)[0], table=table() + "\n" + replication_targets(),
+           notes=("\n### Notes\n" + "\n".join("- " + n for n in notes) + "\n") if notes
+           else "")
+    i, j = old.find(begin), old.find(end)
+    if i >= 0 and j > i:
+        return old[:i] + block.rstrip("\n") + old[j + len(end):]
+    return old.rstrip("\n") + "\n\n" + block
 
 
 STARTED = []
