@@ -33,6 +33,9 @@
 #                  takes 128 MiB of heap at start)
 #   CLUSTER_PROPS  extra key=value settings (separated by spaces) appended
 #                  to every node's file, e.g. shorter session timeouts
+#   CLUSTER_PROPS_<n>  more settings for node n alone (after CLUSTER_PROPS),
+#                  e.g. CLUSTER_PROPS_2="broker.rack=r2"; also for nodes
+#                  added with add-broker
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,8 +71,10 @@ write_config() {
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
     printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
-    local kv
+    local kv own="CLUSTER_PROPS_$n"
     for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
+    [ "${2:-}" = shared-only ] && return 0
+    for kv in ${!own:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
@@ -78,14 +83,16 @@ kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
 # with the broker role only, its own listener and data dir, following the
 # three voters (Kafka's rules: not a voter, no controller listener).
 write_broker_config() {
-    local n="$1" port="$2"
-    write_config 1
+    local n="$1" port="$2" kv own="CLUSTER_PROPS_$1"
+    write_config 1 shared-only
     sed -e "s|^node\.id=.*|node.id=$n|" \
         -e "s|^process\.roles=.*|process.roles=broker|" \
         -e "s|^listeners=.*|listeners=PLAINTEXT://:$port|" \
         -e "s|^advertised\.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port|" \
         -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" \
         "$DIR/node-1.properties" >"$DIR/node-$n.properties"
+    for kv in ${!own:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
+    write_config 1
     echo "$port" >"$DIR/node-$n.port"
 }
 
@@ -260,5 +267,5 @@ start-node)
     start_node "$2"
     wait_ready "$2"
     ;;
-*) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

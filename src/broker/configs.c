@@ -408,7 +408,10 @@ static int16_t check_broker_name(brk_req *req, proto_str name, bool *def_scope,
                  alter ? "Node" : "Broker", tmp);
         return KERR_INVALID_REQUEST;
     }
-    if (v != req->brk->node_id) {
+    /* An alter forwarded by the broker it names (in an Envelope: that
+     * broker checked the id, Kafka's ConfigAdminManager.preprocess) is the
+     * controller's to write, whatever its own id. */
+    if (v != req->brk->node_id && !(alter && req->parent_)) {
         snprintf(msg, msglen,
                  "Unexpected broker id, expected %d%s, but received %s",
                  req->brk->node_id, alter ? "" : " or empty string", tmp);
@@ -1050,8 +1053,10 @@ static int16_t broker_records(brk_req *req, proto_str rname, alter_op *ops,
     e = check_broker_ops(req, ops, nops, def_scope, msg, msglen);
     if (e || validate_only)
         return e;
-    char nid[16];
-    snprintf(nid, sizeof nid, "%d", brk->node_id);
+    /* the broker named (this one, or the sender of a forwarded alter) */
+    char nid[72];
+    snprintf(nid, sizeof nid, "%.*s", (int)(rname.len > 64 ? 64 : rname.len),
+             rname.p ? rname.p : "");
     const char *res = def_scope ? "" : nid;
     if (!incremental)
         for (int i = 0; i < BRK_CFG_COUNT; i++) {

@@ -47,6 +47,7 @@
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
+#include "replica/quota.h"
 #include "replica/replica.h"
 #include "txn/txn.h"
 
@@ -75,17 +76,24 @@ typedef struct fetch_session {
     int n, cap;
 } fetch_session;
 
-/* A node's sessions (brk->fetch_sessions), made at the first one. */
+/* A node's sessions (brk->fetch_sessions), made at the first one, and
+ * the leader's replication quota (Kafka's quotas.leader). */
 typedef struct brk_fetch_sessions {
     fetch_session *head;
     int n;
     uint32_t next_id;
+    repl_quota leader_quota;
 } brk_fetch_sessions;
 
 static brk_fetch_sessions *sessions_of(brk_broker *brk) {
     if (!brk->fetch_sessions) {
         brk->fetch_sessions = xcalloc(1, sizeof *brk->fetch_sessions);
         brk->fetch_sessions->next_id = 1;
+        repl_quota_init(
+            &brk->fetch_sessions->leader_quota,
+            (int)brk_cfg_i64(brk->cfg, BRK_CFG_REPLICATION_QUOTA_WINDOW_NUM),
+            1000 * brk_cfg_i64(brk->cfg,
+                               BRK_CFG_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS));
     }
     return brk->fetch_sessions;
 }
@@ -106,6 +114,7 @@ void brk_fetch_sessions_free(brk_broker *brk) {
         ss->head = s->next;
         session_free(s);
     }
+    repl_quota_free(&ss->leader_quota);
     free(ss);
     brk->fetch_sessions = NULL;
 }
@@ -254,6 +263,27 @@ static int64_t read_limit(fetch_ctx *c, log_partition *log) {
                : log_high_watermark(log);
 }
 
+/* Replication throttles on the leader (Kafka's ReplicaManager
+ * shouldLeaderThrottle): a follower's fetch of a partition that
+ * leader.replication.throttled.replicas names for this broker gets no
+ * records while leader.replication.throttled.rate is exceeded, unless the
+ * follower is in the ISR (no ISR thrashing). */
+static bool leader_listed(fetch_ctx *c, const cl_partition *p) {
+    return c->replica && p &&
+           repl_topic_throttled(p->topic, REPL_LEADER_THROTTLED_REPLICAS, p->id,
+                                c->req->brk->node_id);
+}
+
+static bool leader_throttles(fetch_ctx *c, const cl_partition *p) {
+    brk_broker *brk = c->req->brk;
+    return leader_listed(c, p) &&
+           !repl_isr_contains(brk->repl, p, c->replica_id) &&
+           repl_quota_exceeded(
+               &sessions_of(brk)->leader_quota,
+               brk_cfg_i64(brk->cfg, BRK_CFG_LEADER_REPLICATION_THROTTLED_RATE),
+               clk_mono_ms());
+}
+
 /* Bytes readable now for the whole request (for min_bytes), and whether a
  * partition has an error (answer at once). On arrival (arriving), a
  * partition the metadata does not know (UNKNOWN_TOPIC_OR_PARTITION,
@@ -285,6 +315,8 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
             continue;
         }
         known++;
+        if (c->replica && leader_throttles(c, p))
+            continue; /* counts nothing (Kafka's DelayedFetch) */
         int32_t len = 0;
         err = log_read_len(log, ps[i].fetch_offset, ps[i].max_bytes,
                            read_limit(c, log), true, &len);
@@ -332,6 +364,7 @@ static void put_tag_hdr(buf *b, uint32_t tag, size_t size) {
 /* One partition of the response. */
 typedef struct out_part {
     fs_part *fp;
+    const cl_partition *part; /* the image's, NULL when unknown */
     int16_t err;
     log_partition *log; /* NULL on an error */
     log_read_result r;
@@ -405,6 +438,7 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
         err = KERR_NOT_LEADER_OR_FOLLOWER;
     else
         o->log = resolve(brk, fp, c->by_id, c->req->api_version, &p, &err);
+    o->part = p;
     if (!err && c->replica)
         err = follower_check(c, p, fp);
     o->err = err;
@@ -427,6 +461,8 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     o->start = log_start_offset(o->log);
     if (o->div_epoch >= 0)
         return false;
+    if (c->replica && leader_throttles(c, p))
+        return false; /* an empty read, offsets as they are */
     int64_t max_off = c->replica                   ? -1
                       : c->rq.isolation_level == 1 ? o->lso
                                                    : o->hw;
@@ -582,6 +618,15 @@ static void fetch_respond(fetch_ctx *c) {
         else
             log_read_release(&o->r);
     }
+    /* Kafka's KafkaApis.sizeOfThrottledPartitions: what the listed
+     * partitions send to any follower, ISR members included, counts */
+    int64_t throttled = 0;
+    for (int i = 0; i < nout; i++)
+        if (!op[i].err && leader_listed(c, op[i].part))
+            throttled += op[i].r.len;
+    if (throttled > 0)
+        repl_quota_record(&sessions_of(req->brk)->leader_quota, throttled,
+                          clk_mono_ms());
     fetch_write_topics(c, op, nout);
     if (req->api_version >= 12)
         buf_put_uvarint(brk_resp_buf(req), 0); /* top-level tags */

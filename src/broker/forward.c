@@ -111,7 +111,22 @@ typedef struct brk_forward {
 /* ---- broker side ----------------------------------------------------------
  */
 
-/* A config request naming a BROKER_LOGGER (8) resource is answered here. */
+/* A BROKER (4) resource naming another node: Kafka's
+ * ConfigAdminManager.preprocess refuses it on the receiving broker
+ * ("Unexpected broker id"), before anything is forwarded. */
+static bool other_broker(const brk_req *req, int8_t type, proto_str name) {
+    if (type != 4 || name.len <= 0)
+        return false;
+    char tmp[24];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(name.len < 23 ? name.len : 23),
+             name.p);
+    char *end;
+    long v = strtol(tmp, &end, 10);
+    return *end || v != req->brk->node_id;
+}
+
+/* A config request naming a BROKER_LOGGER (8) resource, or a BROKER one
+ * that is not this node, is answered here. */
 static bool names_broker_logger(brk_req *req) {
     rd r = req->body;
     bool logger = false;
@@ -121,14 +136,18 @@ static bool names_broker_logger(brk_req *req) {
                 &r, req->arena, req->api_version, &rq) != PROTO_OK)
             return true; /* malformed: the local handler says so */
         for (int32_t i = 0; i < rq.resources.n; i++)
-            logger |= rq.resources.v[i].resource_type == 8;
+            logger |= rq.resources.v[i].resource_type == 8 ||
+                      other_broker(req, rq.resources.v[i].resource_type,
+                                   rq.resources.v[i].resource_name);
     } else if (req->api_key == 33) {
         proto_alter_configs_request rq;
         if (proto_alter_configs_request_decode(&r, req->arena, req->api_version,
                                                &rq) != PROTO_OK)
             return true;
         for (int32_t i = 0; i < rq.resources.n; i++)
-            logger |= rq.resources.v[i].resource_type == 8;
+            logger |= rq.resources.v[i].resource_type == 8 ||
+                      other_broker(req, rq.resources.v[i].resource_type,
+                                   rq.resources.v[i].resource_name);
     }
     return logger;
 }

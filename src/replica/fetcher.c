@@ -58,6 +58,7 @@
 #include "proto/gen/messages.h"
 #include "proto/proto.h"
 #include "replica/internal.h"
+#include "replica/quota.h"
 
 #define MOD "replica"
 #define FETCH_V_MAX 17 /* the newest Fetch version our codecs have */
@@ -66,6 +67,8 @@ typedef struct rf_part {
     repl_key key;
     int32_t epoch;       /* leader epoch fetched under */
     int64_t delay_until; /* backoff of this partition (mono ms), 0: none */
+    int64_t lag; /* leader HW - our LEO after the last fetch with data, -1
+                    before one: Kafka's PartitionFetchState.lag */
 } rf_part;
 
 typedef struct rf_sent {
@@ -104,6 +107,8 @@ struct repl_fetchers {
     rf_fetcher **f;
     int n, cap;
     repl_fetcher_stats st;
+    repl_quota quota; /* follower.replication.throttled.rate's (Kafka's
+                         quotas.follower), shared by the fetchers */
 };
 
 static void fetcher_kick(rf_fetcher *f);
@@ -271,7 +276,7 @@ void rf_partition_changed(repl_fetchers *fs, const repl_key *k) {
         f->cap = f->cap ? f->cap * 2 : 8;
         f->parts = xrealloc(f->parts, sizeof *f->parts * (size_t)f->cap);
     }
-    f->parts[f->n++] = (rf_part){*k, ri.leader_epoch, 0};
+    f->parts[f->n++] = (rf_part){*k, ri.leader_epoch, 0, -1};
     fs->st.partitions++;
     /* F1: exactly one fetcher holds k */
     int holders = 0;
@@ -312,6 +317,23 @@ static void arm_timer(rf_fetcher *f, int64_t at) {
 
 static void on_response(net_client *c, const net_client_result *res, void *ctx);
 
+/* follower.replication.throttled.replicas names k for this broker. */
+static bool follower_listed(const repl_fetchers *fs, const repl_key *k) {
+    return repl_topic_throttled(
+        cl_topic_find_id((cl_image *)fs->img, k->topic_id),
+        REPL_FOLLOWER_THROTTLED_REPLICAS, k->partition, fs->node_id);
+}
+
+/* Kafka's RemoteLeaderEndPoint.shouldFollowerThrottle: a listed partition
+ * that is not in sync (not at the leader's HW after its last fetch) stays
+ * out of the request while the follower quota is exceeded. */
+static bool follower_throttles(repl_fetchers *fs, const rf_part *p,
+                               int64_t now) {
+    if (p->lag == 0 || !fs->o.throttle_rate || !follower_listed(fs, &p->key))
+        return false;
+    return repl_quota_exceeded(&fs->quota, fs->o.throttle_rate(fs->o.ctx), now);
+}
+
 /* Sends the next Fetch if none is in flight and a partition is due. */
 static void fetcher_kick(rf_fetcher *f) {
     repl_fetchers *fs = f->fs;
@@ -350,6 +372,13 @@ static void fetcher_kick(rf_fetcher *f) {
         if (!repl_info_of(fs->m, &p->key, &ri) || !ri.log ||
             ri.role != REPL_ROLE_FOLLOWER || log_is_failed(ri.log))
             continue;
+        if (follower_throttles(fs, p, now)) {
+            /* looked at again after replica.fetch.backoff.ms, as Kafka's
+             * fetcher thread waits when its request is empty */
+            next_due = SL_MIN(next_due, now + SL_MAX(fs->o.backoff_ms, 10));
+            fs->st.throttled++;
+            continue;
+        }
         int k = f->n_sent;
         proto_fetch_request_fetch_topic_init(&ts[k]);
         proto_fetch_request_fetch_partition_init(&ps[k]);
@@ -565,6 +594,14 @@ static bool process_part(rf_fetcher *f, const rf_sent *s,
     }
     repl_follower_set_hw(fs->m, &s->key, pd->high_watermark);
     SL_ASSERT(log_high_watermark(ri.log) <= log_end_offset(ri.log)); /* F4 */
+    /* Kafka's processFetchRequest: the lag moves with data (or the first
+     * answer); the quota counts what the listed partitions bring, in sync
+     * or not */
+    if (whole > 0 || f->parts[j].lag < 0)
+        f->parts[j].lag =
+            SL_MAX(0, pd->high_watermark - log_end_offset(ri.log));
+    if (whole > 0 && fs->o.throttle_rate && follower_listed(fs, &s->key))
+        repl_quota_record(&fs->quota, (int64_t)whole, clk_mono_ms());
     if (pd->log_start_offset > log_start_offset(ri.log)) {
         int64_t ns;
         int64_t to = SL_MIN(pd->log_start_offset, log_high_watermark(ri.log));
@@ -676,6 +713,7 @@ void repl_fetchers_start(repl_manager *m, net_loop *loop, const cl_image *img,
         fs->o.backoff_ms = 0;
     if (fs->o.socket_timeout_ms <= 0)
         fs->o.socket_timeout_ms = 30000;
+    repl_quota_init(&fs->quota, o->quota_window_num, o->quota_window_ms);
     repl_manager_set_fetchers(m, fs);
 }
 
@@ -688,6 +726,7 @@ void repl_fetchers_stop(repl_manager *m) {
         fetcher_free(fs->f[i]);
     free(fs->f);
     free(fs->listener);
+    repl_quota_free(&fs->quota);
     free(fs);
 }
 

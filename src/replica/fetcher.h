@@ -49,6 +49,13 @@ typedef struct repl_fetcher_opts {
     /* After log was truncated (producer state must be rebuilt); may be
      * NULL. */
     void (*truncated)(void *ctx, log_partition *log);
+    /* follower.replication.throttled.rate now (bytes/s, INT64_MAX: none;
+     * read at each check, so a dynamic change applies at once); NULL: no
+     * throttle. The window: replication.quota.window.num samples of
+     * replication.quota.window.size.seconds (0: Kafka's 11 x 1 s). */
+    int64_t (*throttle_rate)(void *ctx);
+    int quota_window_num;
+    int64_t quota_window_ms;
     void *ctx;
 } repl_fetcher_opts;
 
@@ -65,6 +72,7 @@ typedef struct repl_fetcher_stats {
     int fetchers;
     int partitions;
     int64_t requests, responses, truncations, errors;
+    int64_t throttled; /* partitions left out of a request by the quota */
 } repl_fetcher_stats;
 void repl_fetchers_stats(const repl_manager *m, repl_fetcher_stats *out);
 

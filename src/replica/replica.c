@@ -514,6 +514,32 @@ int32_t repl_isr_size(const repl_manager *m, const cl_partition *p) {
     return r && r->role == REPL_ROLE_LEADER ? r->n_isr : p->n_isr;
 }
 
+bool repl_isr_contains(const repl_manager *m, const cl_partition *p,
+                       int32_t id) {
+    repl_key k = repl_key_of(p);
+    const repl_replica *r = find(m, &k);
+    if (r && r->role == REPL_ROLE_LEADER)
+        return in_list(r->isr, r->n_isr, id);
+    return in_list(p->isr, p->n_isr, id);
+}
+
+int32_t repl_follower_views(const repl_manager *m, const cl_partition *p,
+                            repl_follower_view *out, int32_t max) {
+    repl_key k = repl_key_of(p);
+    const repl_replica *r = find(m, &k);
+    if (!r || r->role != REPL_ROLE_LEADER)
+        return -1;
+    int64_t now = m->isr_on ? now_ms(m) : 0;
+    int32_t n = 0;
+    for (int32_t i = 0; i < r->n_followers && n < max; i++) {
+        const repl_follower *f = &r->followers[i];
+        out[n++] =
+            (repl_follower_view){f->id, f->leo, now - f->last_caught_up_ms,
+                                 in_list(r->isr, r->n_isr, f->id)};
+    }
+    return n;
+}
+
 int32_t repl_isr_state(const repl_manager *m, const cl_partition *p,
                        int32_t *out, int32_t max, bool *pending) {
     repl_key k = repl_key_of(p);

@@ -222,6 +222,22 @@ void repl_isr_result(repl_manager *m, const repl_key *k, uint64_t seq,
 /* The leader's committed ISR size (what min.insync.replicas counts), else
  * the image's. */
 int32_t repl_isr_size(const repl_manager *m, const cl_partition *p);
+/* Whether id is in p's committed ISR (a leader's, else the image's):
+ * Kafka's Partition.inSyncReplicaIds, which replication throttles spare. */
+bool repl_isr_contains(const repl_manager *m, const cl_partition *p,
+                       int32_t id);
+/* What a leader knows of its followers (the preferred read replica,
+ * KIP-392): log end offset (-1 before its first fetch), time since it was
+ * last caught up, committed ISR membership. Count written (at most max),
+ * -1 when not the leader. */
+typedef struct repl_follower_view {
+    int32_t id;
+    int64_t leo;
+    int64_t since_caught_up_ms;
+    bool in_isr;
+} repl_follower_view;
+int32_t repl_follower_views(const repl_manager *m, const cl_partition *p,
+                            repl_follower_view *out, int32_t max);
 /* For tests and logs: the maximal ISR of a leader into out[0..max), its
  * count; *pending whether an AlterPartition is in flight. -1 when not the
  * leader. */

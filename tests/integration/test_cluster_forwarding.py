@@ -30,12 +30,19 @@ NODES = (1, 2, 3)
 
 class Cluster:
     def __init__(self, tmp_path, props=None):
+        """props: settings for every node; an int key maps node n to a dict
+        of settings for that node alone (CLUSTER_PROPS_<n>)."""
+        props = props or {}
         self.dir = tmp_path / "cluster"
         self.ports = [harness.free_port(pair=True) for _ in NODES]
         self.env = dict(os.environ, CLUSTER_DIR=str(self.dir),
                         CLUSTER_PORTS=" ".join(map(str, self.ports)),
                         SLUICE_BIN=harness.SLUICE_BIN,
-                        CLUSTER_PROPS=" ".join("%s=%s" % kv for kv in (props or {}).items()))
+                        CLUSTER_PROPS=" ".join("%s=%s" % kv for kv in props.items()
+                                               if not isinstance(kv[0], int)))
+        for n, own in props.items():
+            if isinstance(n, int):
+                self.env["CLUSTER_PROPS_%d" % n] = " ".join("%s=%s" % kv for kv in own.items())
 
     def run(self, *args, timeout=240):
         r = subprocess.run([SCRIPT] + list(args), env=self.env, capture_output=True,

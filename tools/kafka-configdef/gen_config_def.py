@@ -60,9 +60,7 @@ PLUGIN_KEYS = [
 # a helper, or applied by the table code itself).
 IMPLEMENTED_ELSEWHERE = {
     ("broker", "broker.id"),                    # brk_config_finish: node.id alias
-    ("broker", "follower.replication.throttled.rate"),  # recorded; nothing replicates
-    ("broker", "leader.replication.throttled.rate"),
-    ("broker", "replica.alter.log.dirs.io.max.bytes.per.second"),
+    ("broker", "replica.alter.log.dirs.io.max.bytes.per.second"),  # recorded only
     ("broker", "process.roles"),                # brk_config_finish: broker role required
     ("broker", "group.consumer.min.session.timeout.ms"),  # configs.c: group config bounds
     ("broker", "group.consumer.max.session.timeout.ms"),
@@ -71,6 +69,8 @@ IMPLEMENTED_ELSEWHERE = {
     ("group", "consumer.session.timeout.ms"),   # group/handlers.c reads them by name
     ("group", "consumer.heartbeat.interval.ms"),
     ("topic", "unclean.leader.election.enable"),  # controller/cluster_ctl.c by name
+    ("topic", "leader.replication.throttled.replicas"),  # replica/quota.c by name
+    ("topic", "follower.replication.throttled.replicas"),
 }
 
 # Files whose mention of a key does not make it implemented (the table, its
