@@ -24,6 +24,7 @@ import signal
 import threading
 
 import harness
+from test_broker_log_dirs import describe_log_dirs
 from test_cluster_forwarding import module_cluster  # noqa: F401
 from toolcli import kafka, run
 
@@ -60,17 +61,14 @@ def verify_until_complete(bs, plan_file, topic, timeout=60):
     return out["r"]
 
 
-def log_sizes(bs, topic):
-    """{broker: size of topic-0} from DescribeLogDirs (Kafka's kafka-log-dirs)."""
-    r = kafka("log-dirs", "--bootstrap-server", bs, "--describe", "--topic-list", topic)
-    assert r.returncode == 0, r.stdout + r.stderr
-    line = next(l for l in r.stdout.splitlines() if l.startswith("{"))
+def log_sizes(c, topic):
+    """{broker: size of topic-0} from each broker's DescribeLogDirs."""
     sizes = {}
-    for b in json.loads(line)["brokers"]:
-        for d in b["logDirs"]:
-            for p in d["partitions"]:
-                if p["partition"] == "%s-0" % topic:
-                    sizes[b["broker"]] = p["size"]
+    for n in (1, 2, 3):
+        for d in describe_log_dirs(c.addr(n), {topic: [0]}).values():
+            for (name, p, future), (size, _) in d["parts"].items():
+                if name == topic and p == 0 and not future:
+                    sizes[n] = size
     return sizes
 
 
@@ -145,9 +143,9 @@ def test_move_replicas_under_throttle_while_producing(module_cluster, tmp_path):
                      what="%d leading" % other)
     assert read_all(bs, topic, len(want)) == want
     # broker 1 no longer holds the partition; the two replicas are the same
-    harness.wait_for(lambda: sorted(log_sizes(bs, topic)) == [2, 3], 30,
+    harness.wait_for(lambda: sorted(log_sizes(c, topic)) == [2, 3], 30,
                      what="the log gone from broker 1")
-    s = log_sizes(bs, topic)
+    s = log_sizes(c, topic)
     assert s[2] == s[3] and s[2] > 0, s
 
 
@@ -167,7 +165,7 @@ def test_raise_replication_factor_from_one_to_three(module_cluster, tmp_path):
     harness.wait_for(lambda: part_state(bs, topic) == (2, [2, 1, 3], [1, 2, 3]), 30,
                      what="ISR of three")
     def same_logs():
-        s = log_sizes(bs, topic)
+        s = log_sizes(c, topic)
         return sorted(s) == [1, 2, 3] and len(set(s.values())) == 1
     harness.wait_for(same_logs, 60, interval=0.5, what="the same log on the three brokers")
     assert read_all(bs, topic, len(values)) == values
