@@ -560,6 +560,28 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     return true;
 }
 
+/* A follower's fetch states its log end offset as it arrives (Kafka's
+ * ReplicaManager.fetchMessages reads, and so updates the follower's fetch
+ * state, before it parks the request): the HW moves, and acks=all produces
+ * complete, without waiting for this fetch's replica.fetch.wait.max.ms. */
+static void fetch_follower_arrived(fetch_ctx *c) {
+    int n;
+    fs_part *ps = ctx_parts(c, &n);
+    for (int i = 0; i < n; i++) {
+        out_part o = {.div_epoch = -1, .div_end = -1};
+        const cl_partition *p = NULL;
+        int16_t err = KERR_NONE;
+        o.log = resolve(c->req->brk, &ps[i], c->by_id, c->req->api_version, &p,
+                        &err);
+        if (!o.log || follower_check(c, p, &ps[i]))
+            continue;
+        fetch_diverging(&ps[i], &o);
+        if (o.div_epoch < 0)
+            repl_follower_fetch_state(c->req->brk->repl, p, c->replica_id,
+                                      c->replica_epoch, ps[i].fetch_offset);
+    }
+}
+
 /* Whether an incremental response lists the partition (news: records, an
  * error, a diverging epoch, or a changed HW / LSO / log start), and what the
  * session remembers of it. */
@@ -897,6 +919,8 @@ brk_status brk_handle_fetch(brk_req *req) {
         if (s && c->incremental)
             fetch_forget_partitions(c, s);
     }
+    if (c->replica && !c->top_error && !c->bad_replica)
+        fetch_follower_arrived(c);
     bool has_err = false;
     int64_t avail = c->top_error ? 0 : bytes_available(c, true, &has_err);
     if (c->top_error || has_err || rq->max_wait_ms <= 0 ||

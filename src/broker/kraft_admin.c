@@ -6,10 +6,11 @@
  *   member's true state when there is a quorum of several controllers).
  * Leader and replica changes are PartitionChangeRecords written to
  * __cluster_metadata-0 through the controller (brk_commit) and applied to the
- * image like every other change. Sluice does not replicate, so a partition
- * never has adding/removing replicas: a reassignment is accepted only when
- * it can complete at once (every target replica already in the ISR, which on
- * one node is the only possible target), and List never reports one ongoing.
+ * image like every other change. A reassignment (controller/reassign.h)
+ * adds the target replicas and marks adding/removing ones; the new
+ * replicas fetch, and the AlterPartition that brings the last of them into
+ * the ISR completes it (controller/alter_partition.c). List reports the
+ * partitions with adding/removing replicas.
  * Loop thread only; memory from the request arena.
  */
 #include <stdio.h>
@@ -17,50 +18,13 @@
 
 #include "broker/internal.h"
 #include "controller/cluster_ctl.h"
+#include "controller/reassign.h"
+#include "core/log.h"
 #include "core/clock.h"
 #include "core/util.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
 #include "raft/raft_node.h"
-
-static bool has_id(const int32_t *v, int32_t n, int32_t id) {
-    for (int32_t i = 0; i < n; i++)
-        if (v[i] == id)
-            return true;
-    return false;
-}
-
-static bool live_broker(brk_broker *brk, int32_t id) {
-    const cl_broker *b = cl_broker_find(brk->image, id);
-    return b && !b->fenced;
-}
-
-/* Submits one PartitionChangeRecord (fields left at their defaults do not
- * change); its commit error lands in *err_out (the reply waits for it). */
-static void change_partition(brk_commit_wait *w, int16_t *err_out,
-                             const cl_partition *p, int32_t leader,
-                             const int32_t *replicas, int32_t n_replicas,
-                             const int32_t *isr, int32_t n_isr) {
-    proto_partition_change_record r;
-    proto_partition_change_record_init(&r);
-    r.partition_id = p->id;
-    memcpy(r.topic_id.b, p->topic->id, 16);
-    r.leader = leader;
-    if (replicas) {
-        r.replicas.n = n_replicas;
-        r.replicas.v = (int32_t *)replicas;
-    }
-    if (isr) {
-        r.isr.n = n_isr;
-        r.isr.v = (int32_t *)isr;
-    }
-    buf v;
-    buf_init(&v, 64);
-    cl_record_frame(&v, 5, 0);
-    proto_partition_change_record_encode(&v, 0, &r);
-    brk_commit(w, &v, 1, err_out);
-    buf_free(&v);
-}
 
 /* ---- ElectLeaders ------------------------------------------------------- */
 
@@ -186,8 +150,8 @@ brk_status brk_handle_elect_leaders(brk_req *req) {
 
 /* ---- AlterPartitionReassignments ---------------------------------------- */
 
-/* Kafka's ReplicationControlManager.changePartitionReassignment and
- * validateManualPartitionAssignment. */
+/* Kafka's ReplicationControlManager.alterPartitionReassignment: the
+ * change itself is controller/reassign.h's. */
 static int16_t reassign_one(
     brk_req *req, brk_commit_wait *w, cl_topic *t, const char *tname,
     const proto_alter_partition_reassignments_request_reassignable_partition
@@ -195,76 +159,36 @@ static int16_t reassign_one(
     const char **msg, int16_t *commit_err) {
     char *m = arena_alloc(req->arena, 512);
     *msg = m;
-    if (!t || rp->partition_index < 0 ||
-        rp->partition_index >= t->n_partitions ||
+    if (!t) {
+        snprintf(m, 512, "Unable to find a topic named %s.", tname);
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (rp->partition_index < 0 || rp->partition_index >= t->n_partitions ||
         !t->parts[rp->partition_index]) {
         snprintf(m, 512, "Unable to find partition %s:%d.", tname,
                  rp->partition_index);
         return KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     const cl_partition *p = t->parts[rp->partition_index];
-    if (rp->replicas.n < 0) {
-        /* cancel: nothing is ever in progress here */
-        snprintf(m, 512,
-                 "No partition reassignment is in progress for the "
-                 "topic %s partition %d",
-                 tname, rp->partition_index);
-        return KERR_NO_REASSIGNMENT_IN_PROGRESS;
+    buf v;
+    buf_init(&v, 64);
+    int16_t e = ctl_reassign(
+        req->brk->image, t, p, rp->replicas.n < 0 ? NULL : rp->replicas.v,
+        rp->replicas.n,
+        brk_cfg_bool(req->brk->cfg, BRK_CFG_UNCLEAN_LEADER_ELECTION_ENABLE), &v,
+        m, 512);
+    if (e == KERR_NONE) {
+        *msg = NULL;
+        if (v.len)
+            brk_commit(w, &v, 1, commit_err);
+    } else {
+        SL_INFO("controller",
+                "Unable to alter partition reassignment for %s:%d because "
+                "of an %s error: %s",
+                tname, p->id, proto_error_name(e), m);
     }
-    if (rp->replicas.n == 0) {
-        snprintf(m, 512,
-                 "The manual partition assignment includes an empty "
-                 "replica list.");
-        return KERR_INVALID_REPLICA_ASSIGNMENT;
-    }
-    for (int32_t i = 0; i < rp->replicas.n; i++) {
-        int32_t id = rp->replicas.v[i];
-        if (has_id(rp->replicas.v, i, id)) {
-            snprintf(m, 512,
-                     "The manual partition assignment includes the "
-                     "broker %d more than once.",
-                     id);
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-        if (!cl_broker_find(req->brk->image, id)) {
-            snprintf(m, 512,
-                     "The manual partition assignment includes broker "
-                     "%d, but no such broker is registered.",
-                     id);
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-        if (!live_broker(req->brk, id)) {
-            snprintf(m, 512,
-                     "The manual partition assignment includes broker "
-                     "%d, but it is currently fenced.",
-                     id);
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-    }
-    *msg = NULL;
-    bool same = rp->replicas.n == p->n_replicas &&
-                !memcmp(rp->replicas.v, p->replicas,
-                        (size_t)p->n_replicas * sizeof(int32_t));
-    if (same)
-        return KERR_NONE; /* Kafka writes no record for a no-op */
-    for (int32_t i = 0; i < rp->replicas.n; i++)
-        if (!has_id(p->isr, p->n_isr, rp->replicas.v[i])) {
-            /* would need replicas to catch up: Sluice does not replicate */
-            snprintf(m, 512,
-                     "Broker %d is not in the ISR of %s-%d and Sluice "
-                     "does not replicate.",
-                     rp->replicas.v[i], tname, p->id);
-            *msg = m;
-            return KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-    /* completes at once: replicas = target, ISR = target (all were in
-     * the ISR), leader = the preferred one if the old leader left */
-    int32_t leader = has_id(rp->replicas.v, rp->replicas.n, p->leader)
-                         ? -2
-                         : rp->replicas.v[0];
-    change_partition(w, commit_err, p, leader, rp->replicas.v, rp->replicas.n,
-                     rp->replicas.v, rp->replicas.n);
-    return KERR_NONE;
+    buf_free(&v);
+    return e;
 }
 
 static void reassignments_finish(brk_req *req, void *ctx) {
@@ -316,16 +240,91 @@ brk_status brk_handle_alter_partition_reassignments(brk_req *req) {
 
 /* ---- ListPartitionReassignments ----------------------------------------- */
 
+typedef proto_list_partition_reassignments_response_ongoing_topic_reassignment
+    ongoing_topic;
+typedef proto_list_partition_reassignments_response_ongoing_partition_reassignment
+    ongoing_part;
+
+/* Kafka's getOngoingPartitionReassignment into *op; false if none. */
+static bool ongoing(brk_req *req, const cl_topic *t, int32_t part,
+                    ongoing_part *op) {
+    if (part < 0 || part >= t->n_partitions || !t->parts[part] ||
+        !ctl_reassigning(t->parts[part]))
+        return false;
+    const cl_partition *p = t->parts[part];
+    proto_list_partition_reassignments_response_ongoing_partition_reassignment_init(
+        op);
+    op->partition_index = part;
+#define COPY(dst, src, cnt)                                                    \
+    do {                                                                       \
+        (dst).n = (cnt);                                                       \
+        (dst).v = arena_calloc(req->arena, (size_t)((cnt) > 0 ? (cnt) : 1),    \
+                               sizeof(int32_t));                               \
+        if ((cnt) > 0)                                                         \
+            memcpy((dst).v, (src), sizeof(int32_t) * (size_t)(cnt));           \
+    } while (0)
+    COPY(op->replicas, p->replicas, p->n_replicas);
+    COPY(op->adding_replicas, p->adding, p->n_adding);
+    COPY(op->removing_replicas, p->removing, p->n_removing);
+#undef COPY
+    return true;
+}
+
+/* Kafka's listReassigningTopic: the topic only if one of parts (n of
+ * them; NULL: every partition) is being reassigned. */
+static void list_topic(brk_req *req, const cl_topic *t, const int32_t *parts,
+                       int32_t n, ongoing_topic *out, int32_t *n_out) {
+    int32_t cnt = parts ? n : t->n_partitions;
+    ongoing_part *ps =
+        arena_calloc(req->arena, (size_t)(cnt > 0 ? cnt : 1), sizeof *ps);
+    int32_t k = 0;
+    for (int32_t i = 0; i < cnt; i++)
+        if (ongoing(req, t, parts ? parts[i] : i, &ps[k]))
+            k++;
+    if (!k)
+        return;
+    ongoing_topic *ot = &out[(*n_out)++];
+    proto_list_partition_reassignments_response_ongoing_topic_reassignment_init(
+        ot);
+    ot->name = proto_str_c(t->name);
+    ot->partitions.n = k;
+    ot->partitions.v = ps;
+}
+
 brk_status brk_handle_list_partition_reassignments(brk_req *req) {
     proto_list_partition_reassignments_request rq;
     if (proto_list_partition_reassignments_request_decode(
             &req->body, req->arena, req->api_version, &rq) != PROTO_OK)
         return BRK_CLOSE;
-    /* Kafka lists only partitions with adding/removing replicas; Sluice
-     * completes reassignments at once, so there are none (unknown topics
-     * are skipped silently, as Kafka does). */
+    /* Kafka lists the partitions with adding/removing replicas; unknown
+     * topics are skipped silently. */
     proto_list_partition_reassignments_response rs;
     proto_list_partition_reassignments_response_init(&rs);
+    rs.error_message = PROTO_STR_NULL;
+    size_t nt;
+    cl_topic **ts = cl_topics(req->brk->image, &nt);
+    int32_t cap = rq.topics.n < 0 ? (int32_t)nt : rq.topics.n;
+    ongoing_topic *out =
+        arena_calloc(req->arena, (size_t)(cap > 0 ? cap : 1), sizeof *out);
+    int32_t n = 0;
+    if (rq.topics.n < 0) {
+        for (size_t i = 0; i < nt; i++)
+            list_topic(req, ts[i], NULL, 0, out, &n);
+    } else {
+        for (int32_t i = 0; i < rq.topics.n; i++) {
+            const proto_list_partition_reassignments_request_list_partition_reassignments_topics
+                *rt = &rq.topics.v[i];
+            cl_topic *t = rt->name.len > 0
+                              ? cl_topic_find(req->brk->image, rt->name.p,
+                                              (size_t)rt->name.len)
+                              : NULL;
+            if (t)
+                list_topic(req, t, rt->partition_indexes.v,
+                           SL_MAX(rt->partition_indexes.n, 0), out, &n);
+        }
+    }
+    rs.topics.n = n;
+    rs.topics.v = out;
     proto_list_partition_reassignments_response_encode(brk_resp_buf(req),
                                                        req->api_version, &rs);
     return BRK_DONE;

@@ -216,6 +216,8 @@ static bool hosts_replica(const brk_broker *brk, const cl_partition *p) {
 static void create_now(brk_broker *brk, cl_partition *part) {
     cl_topic *t = part->topic;
     part->log_pending = false;
+    if (!hosts_replica(brk, part))
+        return; /* moved away while queued */
     int16_t e = 0;
     log_partition *log =
         log_create(brk->logs, t->name, part->id, t->id, &t->log_cfg, &e);
@@ -311,7 +313,18 @@ void brk_storage_on_image(void *ctx, cl_event ev, cl_topic *t,
     switch (ev) {
     case CL_EV_PARTITION_ADDED:
     case CL_EV_PARTITION_CHANGED:
-        if (repl_log(brk->repl, part)) {
+        if (repl_log(brk->repl, part) && !hosts_replica(brk, part)) {
+            /* no longer a replica (a reassignment moved it away): its
+             * fetcher stops and the log is deleted, as Kafka's
+             * ReplicaManager.applyDelta does for a local delete */
+            log_partition *log = repl_remove(brk->repl, part);
+            SL_INFO("server",
+                    "%s-%d: no longer a replica on this broker; deleting "
+                    "the local log",
+                    t->name, part->id);
+            if (log)
+                log_delete(brk->logs, log);
+        } else if (repl_log(brk->repl, part)) {
             /* role, epoch, ISR; a leader's HW (replica manager) */
             repl_update(brk->repl, part, NULL);
         } else if (hosts_replica(brk, part) && !part->log_pending) {

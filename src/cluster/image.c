@@ -193,6 +193,8 @@ static void partition_free(cl_partition *p) {
         return;
     free(p->replicas);
     free(p->isr);
+    free(p->adding);
+    free(p->removing);
     free(p);
 }
 
@@ -621,6 +623,8 @@ static void apply_partition(cl_image *img, const proto_partition_record *r) {
     } else {
         free(p->replicas);
         free(p->isr);
+        free(p->adding);
+        free(p->removing);
     }
     p->leader = r->leader;
     p->leader_epoch = r->leader_epoch;
@@ -629,6 +633,10 @@ static void apply_partition(cl_image *img, const proto_partition_record *r) {
     p->replicas = dup_ints(r->replicas.v, p->n_replicas);
     p->n_isr = r->isr.n > 0 ? r->isr.n : 0;
     p->isr = dup_ints(r->isr.v, p->n_isr);
+    p->n_adding = r->adding_replicas.n > 0 ? r->adding_replicas.n : 0;
+    p->adding = dup_ints(r->adding_replicas.v, p->n_adding);
+    p->n_removing = r->removing_replicas.n > 0 ? r->removing_replicas.n : 0;
+    p->removing = dup_ints(r->removing_replicas.v, p->n_removing);
     emit(img, added ? CL_EV_PARTITION_ADDED : CL_EV_PARTITION_CHANGED, t, p);
 }
 
@@ -649,8 +657,21 @@ static void apply_partition_change(cl_image *img,
         p->n_replicas = r->replicas.n;
         p->replicas = dup_ints(r->replicas.v, r->replicas.n);
     }
-    /* leader -2: unchanged; a leader change bumps the leader epoch. */
-    if (r->leader != -2 && r->leader != p->leader) {
+    /* tagged, null (n < 0) when unchanged */
+    if (r->adding_replicas.n >= 0) {
+        free(p->adding);
+        p->n_adding = r->adding_replicas.n;
+        p->adding = dup_ints(r->adding_replicas.v, r->adding_replicas.n);
+    }
+    if (r->removing_replicas.n >= 0) {
+        free(p->removing);
+        p->n_removing = r->removing_replicas.n;
+        p->removing = dup_ints(r->removing_replicas.v, r->removing_replicas.n);
+    }
+    /* leader -2: unchanged; any other value bumps the leader epoch, the
+     * same leader too (Kafka's PartitionRegistration.merge: a
+     * reassignment that removes replicas bumps it so). */
+    if (r->leader != -2) {
         p->leader = r->leader;
         p->leader_epoch++;
     }
@@ -1058,6 +1079,10 @@ void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg) {
             r.replicas.v = p->replicas;
             r.isr.n = p->n_isr;
             r.isr.v = p->isr;
+            r.adding_replicas.n = p->n_adding;
+            r.adding_replicas.v = p->adding;
+            r.removing_replicas.n = p->n_removing;
+            r.removing_replicas.v = p->removing;
             r.leader = p->leader;
             r.leader_epoch = p->leader_epoch;
             r.partition_epoch = p->partition_epoch;

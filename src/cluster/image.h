@@ -1,6 +1,7 @@
 /*
  * image.h - the metadata image: topics (names, ids, configs), partitions
- * (leader, leader epoch, partition epoch, replicas, ISR), broker
+ * (leader, leader epoch, partition epoch, replicas, ISR, adding and
+ * removing replicas), broker
  * registrations and dynamic configs. It changes ONLY by applying KRaft
  * metadata records (TopicRecord, PartitionRecord, PartitionChangeRecord,
  * ConfigRecord, RemoveTopicRecord, RegisterBrokerRecord, ...), the same
@@ -35,6 +36,12 @@ typedef struct cl_partition {
     int32_t n_replicas, n_isr;
     int32_t *replicas; /* owned */
     int32_t *isr;      /* owned */
+    /* A reassignment in progress (KIP-455): replicas holds the target and
+     * the replicas leaving; adding / removing name which is which (both
+     * empty when none is in progress). Owned. */
+    int32_t n_adding, n_removing;
+    int32_t *adding;
+    int32_t *removing;
     /* The local replica, if any, is the replica manager's
      * (src/replica/replica.h), not the image's. */
     bool log_pending; /* local log queued for creation (storage.c) */
@@ -106,11 +113,12 @@ void cl_image_set_offset(cl_image *img, int64_t off);
 /* The image written out as metadata records, Kafka's MetadataImage.write
  * (what a snapshot holds): features (metadata.version first), brokers
  * (RegisterBrokerRecord v1), topics with their partitions (TopicRecord,
- * PartitionRecord v0), configs (topic, group, client-metrics and broker,
- * those the node applies included), client quotas, producer ids, ACLs and
- * SCRAM credentials. The exact inverse of cl_image_apply: applying the
- * records in order to an empty image gives an image equal to img (the
- * offset aside). fn gets each framed record value, borrowed for the call. */
+ * PartitionRecord v0 with its adding / removing replicas), configs (topic,
+ * group, client-metrics and broker, those the node applies included), client
+ * quotas, producer ids, ACLs and SCRAM credentials. The exact inverse of
+ * cl_image_apply: applying the records in order to an empty image gives an
+ * image equal to img (the offset aside). fn gets each framed record value,
+ * borrowed for the call. */
 typedef void (*cl_record_sink)(void *arg, const uint8_t *value, size_t len);
 void cl_image_dump(const cl_image *img, cl_record_sink fn, void *arg);
 /* The records that take out of cur what next does not hold (topics,

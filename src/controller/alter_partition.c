@@ -2,10 +2,13 @@
  * alter_partition.c - AlterPartition on the controller (alter_partition.h):
  * Kafka 4.3's ReplicationControlManager.alterPartition and
  * validateAlterPartitionData, with the ISR part of PartitionChangeBuilder.
+ * An ISR that holds every replica a reassignment adds completes it in the
+ * same record (reassign.h), as Kafka completes it inside AlterPartition.
  * The image keeps no leader recovery state: every partition is RECOVERED
  * here (an unclean election's RECOVERING is not tracked yet).
  */
 #include "controller/alter_partition.h"
+#include "controller/reassign.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -110,32 +113,6 @@ static int16_t validate(const cl_image *img, int32_t broker, const cl_topic *t,
     return KERR_NONE;
 }
 
-/* The ISR change of one partition that passed validate: a record unless
- * the ISR is already isr (same members in the same order, as Kafka
- * compares the lists). Returns whether a record was made. */
-static bool change(const cl_topic *t, const cl_partition *p,
-                   const isr_entry *isr, int32_t n, ctl_records *out) {
-    bool same = n == p->n_isr;
-    for (int32_t i = 0; same && i < n; i++)
-        same = p->isr[i] == isr[i].id;
-    if (same)
-        return false;
-    int32_t *ids = xmalloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
-    for (int32_t i = 0; i < n; i++)
-        ids[i] = isr[i].id;
-    proto_partition_change_record r;
-    proto_partition_change_record_init(&r);
-    r.partition_id = p->id;
-    memcpy(r.topic_id.b, t->id, 16);
-    r.isr.n = n;
-    r.isr.v = ids;
-    buf *b = ctl_records_add(out);
-    cl_record_frame(b, PROTO_MD_PARTITION_CHANGE_RECORD, 0);
-    proto_partition_change_record_encode(b, 0, &r);
-    free(ids);
-    return true;
-}
-
 int16_t ctl_alter_partition(const cl_image *img,
                             const proto_alter_partition_request *rq,
                             int16_t version, arena *a, ctl_records *out,
@@ -198,22 +175,56 @@ int16_t ctl_alter_partition(const cl_image *img,
             op->error_code = validate(img, rq->broker_id, t, p, rp, isr, n);
             if (op->error_code)
                 continue;
-            bool made = change(t, p, isr, n, out);
-            if (made)
-                SL_INFO("controller",
-                        "Node %d has altered ISR for %s-%d: %d -> %d members, "
-                        "partition epoch %d -> %d",
-                        rq->broker_id, t->name, p->id, p->n_isr, n,
-                        p->partition_epoch, p->partition_epoch + 1);
-            op->leader_id = p->leader;
-            op->leader_epoch = p->leader_epoch;
-            op->isr.n = n;
-            op->isr.v =
+            /* Kafka's PartitionChangeBuilder: the ISR asked for, and the
+             * reassignment completed when it now can (reassign.h) */
+            int32_t *ids =
                 arena_calloc(a, (size_t)(n > 0 ? n : 1), sizeof(int32_t));
             for (int32_t i = 0; i < n; i++)
-                op->isr.v[i] = isr[i].id;
+                ids[i] = isr[i].id;
+            buf rec;
+            buf_init(&rec, 64);
+            ctl_part_after after;
+            ctl_partition_build(img, t, p, ids, n,
+                                ctl_topic_unclean(t, false) ? CTL_ELECT_UNCLEAN
+                                                            : CTL_ELECT_ONLINE,
+                                &rec, &after);
+            if (after.made)
+                buf_put(ctl_records_add(out), rec.data, rec.len);
+            buf_free(&rec);
+            if (after.made)
+                SL_INFO("controller",
+                        "Node %d has altered ISR for %s-%d: %d -> %d members, "
+                        "partition epoch %d -> %d%s",
+                        rq->broker_id, t->name, p->id, p->n_isr, after.n_isr,
+                        p->partition_epoch, after.partition_epoch,
+                        after.completed ? " (completed the ongoing partition "
+                                          "reassignment)"
+                                        : "");
+            if (after.made && after.leader != rq->broker_id &&
+                after.leader != p->leader) {
+                /* the completed reassignment moved the leader: the old
+                 * one learns it from the metadata (Kafka answers so) */
+                SL_INFO("controller",
+                        "AlterPartition request from node %d for %s-%d "
+                        "completed the ongoing partition reassignment and "
+                        "triggered a leadership change. Returning "
+                        "NEW_LEADER_ELECTED.",
+                        rq->broker_id, t->name, p->id);
+                op->error_code = KERR_NEW_LEADER_ELECTED;
+                ctl_part_after_free(&after);
+                continue;
+            }
+            op->leader_id = after.leader;
+            op->leader_epoch = after.leader_epoch;
+            op->isr.n = after.n_isr;
+            op->isr.v =
+                arena_calloc(a, (size_t)(after.n_isr > 0 ? after.n_isr : 1),
+                             sizeof(int32_t));
+            for (int32_t i = 0; i < after.n_isr; i++)
+                op->isr.v[i] = after.isr[i];
             op->leader_recovery_state = 0;
-            op->partition_epoch = p->partition_epoch + (made ? 1 : 0);
+            op->partition_epoch = after.partition_epoch;
+            ctl_part_after_free(&after);
         }
     }
     return KERR_NONE;

@@ -2,9 +2,11 @@
  * alter_partition.h - the controller's side of AlterPartition (API 56,
  * KIP-497, KIP-841, KIP-903): a partition leader asks to change its ISR;
  * Kafka 4.3's ReplicationControlManager.alterPartition with its
- * validateAlterPartitionData checks and PartitionChangeBuilder (no
- * reassignment, no ELR: the ISR is the only field an AlterPartition
- * changes here).
+ * validateAlterPartitionData checks and PartitionChangeBuilder
+ * (controller/reassign.h; no ELR): the ISR changes, and an ISR that holds
+ * every replica an ongoing reassignment adds completes it in the same
+ * record (replicas = target, removed replicas out, a new leader when the
+ * old one left: the partition then answers NEW_LEADER_ELECTED).
  *
  * Pure: the request, the image in; PartitionChangeRecords (framed, for
  * ctl_submit) and the response out. The caller commits the records and
@@ -28,7 +30,8 @@
  * .checkBrokerEpoch).
  *
  * Invariant: a record is made only for a partition that passed every
- * check, and only when its ISR changes; its ISR always holds the leader.
+ * check, and only when it changes something; its ISR always holds the
+ * leader.
  *
  * Ownership: the response's arrays live in arena a; records appended to
  * out are the caller's (ctl_records_free). Threading: any thread.

@@ -74,6 +74,11 @@ typedef struct ra_ctx {
     int32_t *dir_broker; /* broker of each dirs[] entry */
 } ra_ctx;
 
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_reassign(const void *a, const void *b) {
     const kc_reassign *x = a, *y = b;
     int c = strcmp(x->topic, y->topic);
@@ -420,20 +425,38 @@ static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
     };
     if (blank)
         printf("\n");
+    /* Kafka's clearAllThrottles: the cluster's brokers and every target
+     * replica, a HashSet<Integer> (ascending for broker ids) */
+    int nr = 0;
+    for (int i = 0; i < n; i++)
+        nr += v[i].nreplicas;
+    int32_t *bids = xcalloc((size_t)(c->md.nbrokers + nr + 1), sizeof(int32_t));
+    int nb = 0;
+    for (int i = 0; i < c->md.nbrokers; i++)
+        bids[nb++] = c->md.brokers[i].id;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < v[i].nreplicas; k++)
+            bids[nb++] = v[i].replicas[k];
+    qsort(bids, (size_t)nb, sizeof *bids, cmp_i32);
     buf ids;
     buf_init(&ids, 64);
-    for (int i = 0; i < c->md.nbrokers; i++) {
+    int nu = 0;
+    for (int i = 0; i < nb; i++) {
+        if (i && bids[i] == bids[i - 1])
+            continue;
+        nu++;
         char id[16];
-        snprintf(id, sizeof(id), "%d", c->md.brokers[i].id);
+        snprintf(id, sizeof(id), "%d", bids[i]);
         buf_printf(&ids, "%s%s", ids.len ? "," : "", id);
         int16_t e;
         char *m = NULL;
         kc_incremental_alter(&c->kc, KC_RES_BROKER, id, bops, 3, &e, &m);
         free(m);
     }
+    free(bids);
     buf_put_u8(&ids, 0);
     printf("Clearing broker-level throttles on broker%s %s\n",
-           c->md.nbrokers > 1 ? "s" : "", (char *)ids.data);
+           nu == 1 ? "" : "s", (char *)ids.data);
     buf_free(&ids);
     qsort(v, (size_t)n, sizeof(kc_reassign), cmp_reassign);
     buf b;
@@ -994,13 +1017,19 @@ static int do_list(ra_ctx *c) {
             printf("%s-%d: replicas: ", ongoing[i].topic, ongoing[i].part);
             for (int k = 0; k < ongoing[i].nreplicas; k++)
                 printf("%s%d", k ? "," : "", ongoing[i].replicas[k]);
-            printf(". adding: ");
+            printf(".");
+            /* Kafka's curReassignmentsToString: empty sets left out */
+            if (ongoing[i].nadding)
+                printf(" adding: ");
             for (int k = 0; k < ongoing[i].nadding; k++)
-                printf("%s%d", k ? "," : "", ongoing[i].adding[k]);
-            printf(". removing: ");
+                printf("%s%d%s", k ? "," : "", ongoing[i].adding[k],
+                       k == ongoing[i].nadding - 1 ? "." : "");
+            if (ongoing[i].nremoving)
+                printf(" removing: ");
             for (int k = 0; k < ongoing[i].nremoving; k++)
-                printf("%s%d", k ? "," : "", ongoing[i].removing[k]);
-            printf(".\n");
+                printf("%s%d%s", k ? "," : "", ongoing[i].removing[k],
+                       k == ongoing[i].nremoving - 1 ? "." : "");
+            printf("\n");
         }
     }
     kc_reassign_free(ongoing, n);

@@ -26,6 +26,7 @@
 #include "broker/node.h"
 #include "cluster/image.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/util.h"
 #include "log/batch.h"
 #include "net/client.h"
@@ -43,6 +44,9 @@
 static const uint8_t TOPIC_ID[16] = {0x52, 0x45, 0x50, 0x4c, 1, 2,  3,  4,
                                      5,    6,    7,    8,    9, 10, 11, 12};
 
+/* replica.fetch.wait.max.ms of the nodes make_node makes */
+static const char *fetch_wait = "replica.fetch.wait.max.ms=20";
+
 static brk_node *make_node(int id, const char *tag) {
     char a_id[64], a_dirs[512];
     snprintf(a_id, sizeof a_id, "node.id=%d", id);
@@ -56,7 +60,7 @@ static brk_node *make_node(int id, const char *tag) {
                     "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://"
                     "127.0.0.1:0",
                     "--override",
-                    "replica.fetch.wait.max.ms=20",
+                    (char *)fetch_wait,
                     "--override",
                     "replica.fetch.backoff.ms=20",
                     NULL};
@@ -567,6 +571,29 @@ TEST(replication_divergence_no_common_epoch_and_fast_leader_changes) {
     for (int i = 0; i < N; i++) {
         CHECK_EQ(log_latest_epoch(plog(&w, i)), 3);
         CHECK_EQ(log_epoch_for_offset(plog(&w, i), 2), 3);
+    }
+    world_stop(&w);
+}
+
+/* 6. A follower's fetch tells the leader its log end offset as it arrives
+ * (Kafka's fetchMessages updates the follower's fetch state before it parks
+ * the fetch): acks=all completes as soon as the followers fetched past the
+ * batch, not when their parked fetches expire (replica.fetch.wait.max.ms,
+ * 30 s here; pump gives up after a few seconds). */
+TEST(replication_acks_all_does_not_wait_for_parked_follower_fetches) {
+    world w = {0};
+    fetch_wait = "replica.fetch.wait.max.ms=30000";
+    bool up = world_start(&w, "park");
+    fetch_wait = "replica.fetch.wait.max.ms=20";
+    if (!up) {
+        world_stop(&w);
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        int64_t t0 = clk_mono_ms();
+        CHECK_EQ(produce(&w, 0, -1, "p", 2), KERR_NONE);
+        CHECK_EQ(w.base_offset, 2 * i);
+        CHECK(clk_mono_ms() - t0 < 3000);
     }
     world_stop(&w);
 }
