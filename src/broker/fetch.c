@@ -571,8 +571,8 @@ static void fetch_follower_arrived(fetch_ctx *c) {
         out_part o = {.div_epoch = -1, .div_end = -1};
         const cl_partition *p = NULL;
         int16_t err = KERR_NONE;
-        o.log = resolve(c->req->brk, &ps[i], c->by_id, c->req->api_version, &p,
-                        &err);
+        o.log = resolve(c->req->brk, &ps[i], c->by_id, false,
+                        c->req->api_version, &p, &err);
         if (!o.log || follower_check(c, p, &ps[i]))
             continue;
         fetch_diverging(&ps[i], &o);
