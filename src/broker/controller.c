@@ -612,8 +612,13 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     if (brk->loop)
         ctl_attach_loop(brk->ctl, brk->loop);
     brk_lifecycle_start(brk);
-    brk_lm_start(brk);  /* a quorum: registers with the active controller */
-    brk_apm_start(brk); /* and asks it for ISR changes */
+    /* A controller-only node (process.roles=controller) is no broker: it
+     * neither registers nor leads partitions (Kafka's ControllerServer
+     * runs without a BrokerServer beside it). */
+    if (brk_cfg_roles(brk->cfg) & BRK_ROLE_BROKER) {
+        brk_lm_start(brk);  /* a quorum: registers with the active controller */
+        brk_apm_start(brk); /* and asks it for ISR changes */
+    }
     return 0;
 }
 

@@ -203,6 +203,15 @@ int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen);
 int brk_quorum_start(brk_broker *brk, char *err, size_t errlen);
 /* After the controller is gone (brk_cluster_stop). */
 void brk_quorum_free(brk_broker *brk);
+/* controller.quorum.voters as configured: up to max voters (id, host,
+ * port of their controller listener) into out; 0 when unset, -1 when
+ * malformed. */
+typedef struct brk_voter {
+    int32_t id;
+    char host[256];
+    int port;
+} brk_voter;
+int brk_quorum_voters(const brk_config *cfg, brk_voter *out, int max);
 
 /* forward.c: requests for the active controller (Kafka's ForwardingManager
  * and ControllerApis' Envelope). On a broker listener, a request Kafka

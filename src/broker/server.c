@@ -517,7 +517,7 @@ int brk_setup_listeners(brk_broker *brk, char *err, size_t errlen) {
         }
     }
     const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
-    if (ibl && *ibl) {
+    if (ibl && *ibl && (brk_cfg_roles(cfg) & BRK_ROLE_BROKER)) {
         bool ok = false;
         for (int i = 0; i < n; i++)
             ok |= !strcasecmp(brk->listeners[i].name, ibl);
@@ -651,8 +651,33 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
      * node following it (raft_voters.c) */
     if (brk_quorum_check_config(cfg, err, errlen) < 0)
         return -1;
-    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
-    if (roles && !strstr(roles, "controller")) {
+    int roles = brk_cfg_roles(cfg);
+    if (roles == BRK_ROLE_CONTROLLER) {
+        /* KafkaConfig.validateValues for a controller-only node */
+        net_endpoint ls[16];
+        int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
+                                     16, err, errlen);
+        if (nl < 0)
+            return -1;
+        for (int i = 0; i < nl; i++)
+            if (!is_controller_listener(cfg, ls[i].name)) {
+                snprintf(err, errlen,
+                         "requirement failed: The listeners config must only "
+                         "contain KRaft controller listeners from "
+                         "controller.listener.names when "
+                         "process.roles=controller");
+                return -1;
+            }
+        const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
+        if (ibl && *ibl && is_controller_listener(cfg, ibl)) {
+            snprintf(err, errlen,
+                     "requirement failed: controller.listener.names must not "
+                     "contain an explicitly set inter.broker.listener.name "
+                     "configuration value when process.roles=controller'");
+            return -1;
+        }
+    }
+    if (roles == BRK_ROLE_BROKER) {
         net_endpoint ls[16];
         int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
                                      16, err, errlen);
