@@ -559,6 +559,20 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
                  "value.");
         return -1;
     }
+    /* Kafka loads replica.selector.class when its ReplicaManager starts
+     * (Utils.newInstance): a class it cannot find stops the broker. Sluice
+     * has Kafka's RackAwareReplicaSelector only (fetch.c). */
+    const char *sel = brk_cfg_str(cfg, BRK_CFG_REPLICA_SELECTOR_CLASS);
+    if (sel &&
+        strcmp(sel,
+               "org.apache.kafka.common.replica.RackAwareReplicaSelector")) {
+        snprintf(err, errlen,
+                 "Invalid value %s for configuration replica.selector.class: "
+                 "Class %s cannot be found (sluice implements "
+                 "org.apache.kafka.common.replica.RackAwareReplicaSelector)",
+                 sel, sel);
+        return -1;
+    }
     const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
     if (!roles || !*roles) {
         snprintf(err, errlen,
