@@ -1194,6 +1194,21 @@ class LocalCluster:
                                            request_timeout=timeout, operation_timeout=timeout)
         futs[name].result(timeout + 1)
 
+    def create_retrying(self, n, name, deadline, pause, **kw):
+        """create(), retried until the monotonic deadline while the cluster
+        settles (a leader change, a broker not registered yet), as an
+        application would; a topic that already exists counts as made."""
+        while True:
+            try:
+                self.create(n, name, 30, **kw)
+                return
+            except Exception as e:
+                if "already exists" in str(e):
+                    return
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+
     def has(self, n, name):
         try:
             md = self.admin(n).list_topics(name, timeout=2)
@@ -1201,6 +1216,31 @@ class LocalCluster:
             return t is not None and t.error is None and len(t.partitions) == 1
         except Exception:
             return False
+
+
+def cluster_runs(section, figs, body):
+    """RUNS runs of body(c, name, run) on a fresh three-node LocalCluster of
+    each broker; a run that raises fails the figures it did not fill, and
+    every cluster is stopped (its data removed at the end of the bench)."""
+    for name in ("kafka", "sluice"):
+        if name == "sluice" and not WITH_SLUICE:
+            for x in figs:
+                x.fail(name, "BENCH_SLUICE=0")
+            continue
+        for run in range(RUNS):
+            c = LocalCluster(name)
+            shutil.rmtree(c.dir, ignore_errors=True)
+            try:
+                log("%s: %s, run %d" % (section, name, run + 1))
+                body(c, name, run)
+            except Exception as e:
+                log("%s %s: %s" % (section, name, e))
+                for x in figs:
+                    if len(x.vals[name]) <= run:
+                        x.fail(name, str(e)[:120])
+            finally:
+                c.stop()
+                DEFER_RM.append(c.dir)
 
 
 def section_cluster():
@@ -1218,82 +1258,58 @@ def section_cluster():
     f_fail = fig("cluster", "kill -9 of the active controller", "admin",
                  "to a CreateTopics answered through a survivor", "ms", "lower", "%.0f")
     figs = (f_start, f_rss, f_rss_t, f_p50, f_p99, f_fail)
-    for name in ("kafka", "sluice"):
-        if name == "sluice" and not WITH_SLUICE:
-            for x in figs:
-                x.fail(name, "BENCH_SLUICE=0")
-            continue
-        for run in range(RUNS):
-            c = LocalCluster(name)
-            shutil.rmtree(c.dir, ignore_errors=True)
+
+    def one_run(c, name, run):
+        c.start()   # formats (Kafka: kafka-storage format per node)
+        c.stop()
+        t = c.start()
+        f_start.add(name, t * 1000)
+        time.sleep(2)
+        f_rss.add(name, statistics.mean(
+            mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
+        # metadata propagation: created through node 1, 2, 3 in turn
+        delays = []
+        for i in range(CLUSTER_TOPICS):
+            topic = "bench-md-%d-%d" % (run, i)
+            via = 1 + i % 3
+            c.create_retrying(via, topic, time.monotonic() + 60, 0.05)
+            answered = time.monotonic()
+            left = {1, 2, 3}
+            while left:
+                left = {n for n in left if not c.has(n, topic)}
+                if time.monotonic() - answered > 30:
+                    raise RuntimeError("%s not in Metadata on %s" % (topic, left))
+            delays.append((time.monotonic() - answered) * 1000)
+        delays.sort()
+        f_p50.add(name, delays[len(delays) // 2])
+        f_p99.add(name, delays[min(len(delays) - 1, int(len(delays) * 0.99))])
+        record(kind="cluster-propagation", broker=name, ms=delays)
+        f_rss_t.add(name, statistics.mean(
+            mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
+        # failover
+        old = c.leader()
+        if old is None:
+            raise RuntimeError("no quorum leader")
+        survivor = 1 if old != 1 else 2
+        c.admin(survivor)  # connected before the kill
+        killed = time.monotonic()
+        os.kill(c.pid(old), signal.SIGKILL)
+        deadline = killed + 120
+        i = 0
+        while True:
+            i += 1
             try:
-                log("cluster: %s, run %d" % (name, run + 1))
-                c.start()   # formats (Kafka: kafka-storage format per node)
-                c.stop()
-                t = c.start()
-                f_start.add(name, t * 1000)
-                time.sleep(2)
-                f_rss.add(name, statistics.mean(
-                    mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
-                # metadata propagation: created through node 1, 2, 3 in turn
-                delays = []
-                for i in range(CLUSTER_TOPICS):
-                    topic = "bench-md-%d-%d" % (run, i)
-                    via = 1 + i % 3
-                    deadline = time.monotonic() + 60
-                    while True:
-                        try:
-                            c.create(via, topic, 30)
-                            break
-                        except Exception as e:
-                            if "already exists" in str(e):
-                                break
-                            if time.monotonic() > deadline:
-                                raise
-                            time.sleep(0.05)
-                    answered = time.monotonic()
-                    left = {1, 2, 3}
-                    while left:
-                        left = {n for n in left if not c.has(n, topic)}
-                        if time.monotonic() - answered > 30:
-                            raise RuntimeError("%s not in Metadata on %s" % (topic, left))
-                    delays.append((time.monotonic() - answered) * 1000)
-                delays.sort()
-                f_p50.add(name, delays[len(delays) // 2])
-                f_p99.add(name, delays[min(len(delays) - 1, int(len(delays) * 0.99))])
-                record(kind="cluster-propagation", broker=name, ms=delays)
-                f_rss_t.add(name, statistics.mean(
-                    mem_kb(c.pid(n))["VmRSS"] for n in (1, 2, 3)) / 1024)
-                # failover
-                old = c.leader()
-                if old is None:
-                    raise RuntimeError("no quorum leader")
-                survivor = 1 if old != 1 else 2
-                c.admin(survivor)  # connected before the kill
-                killed = time.monotonic()
-                os.kill(c.pid(old), signal.SIGKILL)
-                deadline = killed + 120
-                i = 0
-                while True:
-                    i += 1
-                    try:
-                        c.create(survivor, "bench-failover-%d-%d" % (run, i), 5)
-                        break
-                    except Exception:
-                        if time.monotonic() > deadline:
-                            raise RuntimeError("no CreateTopics answered in 120 s")
-                        time.sleep(0.02)
-                f_fail.add(name, (time.monotonic() - killed) * 1000)
-                record(kind="cluster-failover", broker=name,
-                       secs=time.monotonic() - killed)
-            except Exception as e:
-                log("cluster %s: %s" % (name, e))
-                for x in figs:
-                    if len(x.vals[name]) <= run:
-                        x.fail(name, str(e)[:120])
-            finally:
-                c.stop()
-                DEFER_RM.append(c.dir)
+                c.create(survivor, "bench-failover-%d-%d" % (run, i), 5)
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no CreateTopics answered in 120 s")
+                time.sleep(0.02)
+        f_fail.add(name, (time.monotonic() - killed) * 1000)
+        record(kind="cluster-failover", broker=name,
+               secs=time.monotonic() - killed)
+
+    cluster_runs("cluster", figs, one_run)
 
 
 class _Bootstrap:
@@ -1381,85 +1397,62 @@ def section_replication():
                  "confluent",
                  "to the first acks=all record on the new leader", "ms", "lower", "%.0f")
     figs = (f_rps, f_mb, f_cpu, f_fail) + tuple(f_e.values())
-    for name in ("kafka", "sluice"):
-        if name == "sluice" and not WITH_SLUICE:
-            for x in figs:
-                x.fail(name, "BENCH_SLUICE=0")
-            continue
-        for run in range(RUNS):
-            c = LocalCluster(name)
-            shutil.rmtree(c.dir, ignore_errors=True)
-            try:
-                log("replication: %s, run %d" % (name, run + 1))
-                c.start()
-                b = _Bootstrap(c.bootstrap())
-                deadline = time.monotonic() + 120
-                while len(c.admin(1).list_topics(timeout=10).brokers) < 3:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("three brokers not registered in time")
-                    time.sleep(0.1)
-                for t, parts in (("bench-rf3", 6), ("bench-rf3-e2e", 1)):
-                    while True:
-                        try:
-                            c.create(1, t, 30, parts=parts, rf=3,
-                                     config={"min.insync.replicas": "2"})
-                            break
-                        except Exception as e:
-                            if "already exists" in str(e):
-                                break
-                            if time.monotonic() > deadline:
-                                raise
-                            time.sleep(0.2)
-                    _wait_full_isr(c, t, parts, deadline)
-                # a first idempotent producer makes the cluster create
-                # __transaction_state (InitProducerId: seconds on Kafka),
-                # which is not what the figures below measure
-                rdperf("produce", b, "bench-rf3-e2e", s=1024, n=10, a="all")
-                pids = [c.pid(n) for n in (1, 2, 3)]
-                c0 = sum(cpu_secs(p) for p in pids)
-                v = rdperf("produce", b, "bench-rf3", s=1024, n=count, a="all")
-                used = sum(cpu_secs(p) for p in pids) - c0
-                f_rps.add(name, v["rps"])
-                f_mb.add(name, v["mbps"])
-                f_cpu.add(name, used / (v["bytes"] / 1e9))
-                record(kind="replication-produce", broker=name, run=run, cpu_s=used, **v)
-                # latency after the throughput run, which warms the JVMs up,
-                # and after two unmeasured latency runs, which also let the
-                # followers finish catching up (Kafka's took seconds): the
-                # first runs on a cold Kafka measured JIT warm-up (p50 4 s,
-                # then 0.8 s, then 1-30 ms on a loaded machine)
-                for _ in range(2):
-                    rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
-                           X=["linger.ms=0"])
-                v = rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
-                           X=["linger.ms=0"])
-                f_e["p50"].add(name, v["lat_p50_ms"])
-                f_e["p99"].add(name, v["lat_p99_ms"])
-                f_e["p99.9"].add(name, v["lat_p999_ms"])
-                record(kind="replication-e2e", broker=name, run=run, **v)
-                # the partition's leader is not the active controller, whose
-                # loss would add a quorum election and fresh broker sessions
-                # (on both: Kafka's ClusterControlManager.activate) to what
-                # this measures
-                ql = c.leader()
-                first = 1 if ql != 1 else 2
-                order = [first] + [n for n in (1, 2, 3) if n != first]
-                from confluent_kafka.admin import NewTopic
-                c.admin(1).create_topics([NewTopic(
-                    "bench-failover", 1, replica_assignment=[order],
-                    config={"min.insync.replicas": "2"})])["bench-failover"].result(30)
-                _wait_full_isr(c, "bench-failover", 1, time.monotonic() + 60)
-                ms = _failover_ms(c, "bench-failover")
-                f_fail.add(name, ms)
-                record(kind="replication-failover", broker=name, run=run, ms=ms)
-            except Exception as e:
-                log("replication %s: %s" % (name, e))
-                for x in figs:
-                    if len(x.vals[name]) <= run:
-                        x.fail(name, str(e)[:120])
-            finally:
-                c.stop()
-                DEFER_RM.append(c.dir)
+
+    def one_run(c, name, run):
+        c.start()
+        b = _Bootstrap(c.bootstrap())
+        deadline = time.monotonic() + 120
+        while len(c.admin(1).list_topics(timeout=10).brokers) < 3:
+            if time.monotonic() > deadline:
+                raise RuntimeError("three brokers not registered in time")
+            time.sleep(0.1)
+        for t, parts in (("bench-rf3", 6), ("bench-rf3-e2e", 1)):
+            c.create_retrying(1, t, deadline, 0.2, parts=parts, rf=3,
+                              config={"min.insync.replicas": "2"})
+            _wait_full_isr(c, t, parts, deadline)
+        # a first idempotent producer makes the cluster create
+        # __transaction_state (InitProducerId: seconds on Kafka),
+        # which is not what the figures below measure
+        rdperf("produce", b, "bench-rf3-e2e", s=1024, n=10, a="all")
+        pids = [c.pid(n) for n in (1, 2, 3)]
+        c0 = sum(cpu_secs(p) for p in pids)
+        v = rdperf("produce", b, "bench-rf3", s=1024, n=count, a="all")
+        used = sum(cpu_secs(p) for p in pids) - c0
+        f_rps.add(name, v["rps"])
+        f_mb.add(name, v["mbps"])
+        f_cpu.add(name, used / (v["bytes"] / 1e9))
+        record(kind="replication-produce", broker=name, run=run, cpu_s=used, **v)
+        # latency after the throughput run, which warms the JVMs up,
+        # and after two unmeasured latency runs, which also let the
+        # followers finish catching up (Kafka's took seconds): the
+        # first runs on a cold Kafka measured JIT warm-up (p50 4 s,
+        # then 0.8 s, then 1-30 ms on a loaded machine)
+        for _ in range(2):
+            rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
+                   X=["linger.ms=0"])
+        v = rdperf("e2e", b, "bench-rf3-e2e", s=1024, r=E2E_RATE, d=E2E_SECS, a="all",
+                   X=["linger.ms=0"])
+        f_e["p50"].add(name, v["lat_p50_ms"])
+        f_e["p99"].add(name, v["lat_p99_ms"])
+        f_e["p99.9"].add(name, v["lat_p999_ms"])
+        record(kind="replication-e2e", broker=name, run=run, **v)
+        # the partition's leader is not the active controller, whose
+        # loss would add a quorum election and fresh broker sessions
+        # (on both: Kafka's ClusterControlManager.activate) to what
+        # this measures
+        ql = c.leader()
+        first = 1 if ql != 1 else 2
+        order = [first] + [n for n in (1, 2, 3) if n != first]
+        from confluent_kafka.admin import NewTopic
+        c.admin(1).create_topics([NewTopic(
+            "bench-failover", 1, replica_assignment=[order],
+            config={"min.insync.replicas": "2"})])["bench-failover"].result(30)
+        _wait_full_isr(c, "bench-failover", 1, time.monotonic() + 60)
+        ms = _failover_ms(c, "bench-failover")
+        f_fail.add(name, ms)
+        record(kind="replication-failover", broker=name, run=run, ms=ms)
+
+    cluster_runs("replication", figs, one_run)
 
 
 def logs_on_disk(b, topics, deadline):
