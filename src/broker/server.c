@@ -315,6 +315,20 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_free(req);
         return false;
     }
+    if (!ctl && !brk_lm_caught_up(brk)) {
+        /* Kafka's BrokerServer enables request processing on the broker
+         * listeners once the controller acknowledged that the broker caught
+         * up with the metadata log: before that its image (empty after a
+         * restart) would tell clients of no other broker, and librdkafka
+         * drops the brokers a Metadata answer leaves out. The client
+         * reconnects, or asks another broker. */
+        SL_DEBUG("server",
+                 "closing connection from %s: api key %d before this broker "
+                 "caught up with the metadata log",
+                 req->peer, h.api_key);
+        req_free(req);
+        return false;
+    }
     req->slot_ = net_conn_reserve(conn);
     if (h.api_version < api->min_version || h.api_version > api->max_version) {
         if (h.api_key == 18) {
