@@ -36,6 +36,10 @@
 #   CLUSTER_PROPS_<n>  more settings for node n alone (after CLUSTER_PROPS),
 #                  e.g. CLUSTER_PROPS_2="broker.rack=r2"; also for nodes
 #                  added with add-broker
+#   CLUSTER_ROLES  "controller": nodes 1-3 are controller-only
+#                  (process.roles=controller, their controller listener
+#                  alone), the production layout; brokers are then the
+#                  nodes added with add-broker (default: combined nodes)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,19 +66,37 @@ all_nodes() {
     echo $out
 }
 
-# node-N.properties for this directory and these ports.
-write_config() {
+# The shipped combined node-N file for this directory and these ports.
+render_config() {
     local n="$1" m text
     text="$(cat "$ROOT/config/cluster/node-$n.properties")"
     for m in "${NODES[@]}"; do
         text="${text//:${m}9092/:$(port_of "$m")}"
         text="${text//:${m}9093/:$(($(port_of "$m") + 1))}"
     done
-    printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
+    printf '%s\n' "$text" | sed "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|"
     local kv own="CLUSTER_PROPS_$n"
-    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
+    for kv in ${CLUSTER_PROPS:-}; do printf '%s\n' "$kv"; done
     [ "${2:-}" = shared-only ] && return 0
-    for kv in ${!own:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
+    for kv in ${!own:-}; do printf '%s\n' "$kv"; done
+}
+
+roles() { cat "$DIR/roles" 2>/dev/null || echo "broker,controller"; }
+controller_only() { [ "$1" -le 3 ] && [ "$(roles)" = controller ]; }
+
+# node-N.properties: the combined file, or with CLUSTER_ROLES=controller a
+# controller-only node (Kafka's rules: only controller listeners, no
+# inter.broker.listener.name naming one).
+write_config() {
+    local n="$1" c=$(($(port_of "$1") + 1))
+    if controller_only "$n"; then
+        render_config "$n" | sed -e "s|^process\.roles=.*|process.roles=controller|" \
+            -e "s|^listeners=.*|listeners=CONTROLLER://:$c|" \
+            -e "s|^advertised\.listeners=.*|advertised.listeners=CONTROLLER://localhost:$c|" \
+            -e "/^inter\.broker\.listener\.name=/d" >"$DIR/node-$n.properties"
+    else
+        render_config "$n" >"$DIR/node-$n.properties"
+    fi
 }
 
 kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
@@ -84,15 +106,12 @@ kind() { cat "$DIR/kind" 2>/dev/null || echo sluice; }
 # three voters (Kafka's rules: not a voter, no controller listener).
 write_broker_config() {
     local n="$1" port="$2" kv own="CLUSTER_PROPS_$1"
-    write_config 1 shared-only
-    sed -e "s|^node\.id=.*|node.id=$n|" \
+    render_config 1 shared-only | sed -e "s|^node\.id=.*|node.id=$n|" \
         -e "s|^process\.roles=.*|process.roles=broker|" \
         -e "s|^listeners=.*|listeners=PLAINTEXT://:$port|" \
         -e "s|^advertised\.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port|" \
-        -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" \
-        "$DIR/node-1.properties" >"$DIR/node-$n.properties"
+        -e "s|^log\.dirs=.*|log.dirs=$DIR/data-$n|" >"$DIR/node-$n.properties"
     for kv in ${!own:-}; do printf '%s\n' "$kv" >>"$DIR/node-$n.properties"; done
-    write_config 1
     echo "$port" >"$DIR/node-$n.port"
 }
 
@@ -130,6 +149,9 @@ wait_ready() {
     local deadline=$((SECONDS + ${CLUSTER_START_TIMEOUT:-120})) n p
     for n in "$@"; do
         p="$(port_of "$n")"
+        # a controller-only node answers no Metadata: the quorum check
+        # below covers it
+        controller_only "$n" && continue
         while :; do
             pid_alive "$(node_pid "$n")" ||
                 { tail -n 30 "$DIR/node-$n.log" >&2; die "node $n exited (see $DIR/node-$n.log)"; }
@@ -156,12 +178,23 @@ wait_ready() {
 quorum() { # node args...
     local n="$1"
     shift
-    "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-server "127.0.0.1:$(port_of "$n")" "$@"
+    if controller_only "$n"; then
+        "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-controller \
+            "127.0.0.1:$(($(port_of "$n") + 1))" "$@"
+    else
+        "$ROOT/build/kafka-metadata-quorum.sh" --bootstrap-server "127.0.0.1:$(port_of "$n")" "$@"
+    fi
 }
 
 bootstrap() {
     local n s=""
-    for n in "${NODES[@]}"; do s="${s:+$s,}127.0.0.1:$(port_of "$n")"; done
+    for n in "${NODES[@]}"; do
+        if controller_only "$n"; then
+            s="${s:+$s,}127.0.0.1:$(($(port_of "$n") + 1))"
+        else
+            s="${s:+$s,}127.0.0.1:$(port_of "$n")"
+        fi
+    done
     echo "$s"
 }
 
@@ -174,6 +207,7 @@ cmd_start() {
         die "$DIR holds a $(kind) cluster; stop it and use another CLUSTER_DIR"
     fi
     echo "$want" >"$DIR/kind"
+    [ -f "$DIR/roles" ] || echo "${CLUSTER_ROLES:-broker,controller}" >"$DIR/roles"
     [ -f "$DIR/cluster.id" ] || head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' |
         sed 's/^-/A/' >"$DIR/cluster.id"
     local n
@@ -187,7 +221,11 @@ cmd_start() {
     done
     for n in "${NODES[@]}"; do start_node "$n"; done
     wait_ready "${NODES[@]}"
-    echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap servers $(bootstrap)"
+    if [ "$(roles)" = controller ]; then
+        echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap controllers $(bootstrap) (add brokers with add-broker)"
+    else
+        echo "cluster $(cat "$DIR/cluster.id") is up: bootstrap servers $(bootstrap)"
+    fi
 }
 
 wait_exit() { # pid seconds
@@ -267,5 +305,5 @@ start-node)
     start_node "$2"
     wait_ready "$2"
     ;;
-*) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -559,6 +559,20 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
                  "value.");
         return -1;
     }
+    /* Kafka loads replica.selector.class when its ReplicaManager starts
+     * (Utils.newInstance): a class it cannot find stops the broker. Sluice
+     * has Kafka's RackAwareReplicaSelector only (fetch.c). */
+    const char *sel = brk_cfg_str(cfg, BRK_CFG_REPLICA_SELECTOR_CLASS);
+    if (sel &&
+        strcmp(sel,
+               "org.apache.kafka.common.replica.RackAwareReplicaSelector")) {
+        snprintf(err, errlen,
+                 "Invalid value %s for configuration replica.selector.class: "
+                 "Class %s cannot be found (sluice implements "
+                 "org.apache.kafka.common.replica.RackAwareReplicaSelector)",
+                 sel, sel);
+        return -1;
+    }
     const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
     if (!roles || !*roles) {
         snprintf(err, errlen,
@@ -566,13 +580,18 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
                  "broker and/or controller");
         return -1;
     }
-    if (!strstr(roles, "broker")) {
-        snprintf(err, errlen,
-                 "Invalid value %s for configuration process.roles: sluice "
-                 "runs only as a broker (with or without the controller role)",
-                 roles);
-        return -1;
-    }
+    list_iter rit = list_start(roles, true);
+    const char *rp;
+    size_t rl;
+    while (list_next(&rit, &rp, &rl))
+        if (!(rl == 6 && !memcmp(rp, "broker", 6)) &&
+            !(rl == 10 && !memcmp(rp, "controller", 10))) {
+            snprintf(err, errlen,
+                     "Unknown process role '%.*s' (only 'broker' and "
+                     "'controller' are allowed roles)",
+                     (int)rl, rp);
+            return -1;
+        }
     const char *l = brk_cfg_str(cfg, BRK_CFG_LISTENERS);
     if (!l || !*l) {
         snprintf(err, errlen,
@@ -724,4 +743,21 @@ double brk_topic_cfg_double(const brk_config *cfg, const brk_kv *ov, size_t n,
     char tmp[32];
     const char *t = brk_topic_cfg_text(cfg, ov, n, id, NULL, tmp);
     return t ? strtod(t, NULL) : 0;
+}
+
+int brk_cfg_roles(const brk_config *cfg) {
+    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
+    int out = 0;
+    list_iter it = list_start(roles ? roles : "", true);
+    const char *p;
+    size_t len;
+    while (list_next(&it, &p, &len)) {
+        if (len == 6 && !memcmp(p, "broker", 6))
+            out |= BRK_ROLE_BROKER;
+        else if (len == 10 && !memcmp(p, "controller", 10))
+            out |= BRK_ROLE_CONTROLLER;
+        else
+            return 0;
+    }
+    return out;
 }

@@ -140,6 +140,12 @@ int brk_config_load_env(brk_config *cfg, char **envp, char *err, size_t errlen);
 /* Cross-key checks and derived values after all layers (log.dirs from
  * log.dir, node.id, listeners...). 0 or -1 with err. */
 int brk_config_finish(brk_config *cfg, char *err, size_t errlen);
+
+/* process.roles as a set (Kafka's KafkaConfig.processRoles): BRK_ROLE_BROKER
+ * and/or BRK_ROLE_CONTROLLER; 0 for an unset or invalid value (which
+ * brk_config_finish refuses). */
+enum { BRK_ROLE_BROKER = 1, BRK_ROLE_CONTROLLER = 2 };
+int brk_cfg_roles(const brk_config *cfg);
 /* Dynamic broker config (ConfigRecord BROKER). value NULL deletes.
  * default_scope: resource name "" (cluster-wide default). */
 void brk_config_set_dynamic(brk_config *cfg, int id, const char *value,

@@ -34,6 +34,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -196,7 +197,12 @@ typedef struct fetch_ctx {
     int32_t replica_id;    /* that broker */
     int64_t replica_epoch; /* its broker epoch (ReplicaState, v15+), or -1 */
     bool bad_replica;      /* replica id not a broker */
-    int32_t session_id;    /* in the response */
+    /* KIP-392: a consumer's fetch (v11+, Kafka's ClientMetadata) may read
+     * a follower replica, and the leader may name a preferred read replica
+     * when replica.selector.class is set */
+    bool any_replica;
+    bool selector;
+    int32_t session_id; /* in the response */
     int16_t top_error;
     bool incremental;
     /* the partitions to consider, flattened */
@@ -208,9 +214,29 @@ typedef struct fetch_ctx {
 
 /* Resolves a partition to the image and its local log (this node the
  * leader); NULL with err set on failure, *part set when the image knows it. */
+/* The local replica a fetch reads: the leader's (brk_data_log), or for a
+ * consumer's v11+ fetch any replica hosted here (Kafka's FetchParams
+ * .fetchOnlyLeader is false with ClientMetadata). */
+static log_partition *read_log(brk_broker *brk, const cl_partition *p,
+                               bool any_replica, int16_t *err) {
+    if (!any_replica || !brk->repl || repl_is_leader(brk->repl, p))
+        return brk_data_log(brk, p, err);
+    log_partition *log = repl_log(brk->repl, p);
+    if (!log || repl_role_of(brk->repl, p) != REPL_ROLE_FOLLOWER) {
+        *err = KERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    if (log_is_failed(log)) {
+        *err = KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    *err = KERR_NONE;
+    return log;
+}
+
 static log_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
-                              int16_t version, const cl_partition **part,
-                              int16_t *err) {
+                              bool any_replica, int16_t version,
+                              const cl_partition **part, int16_t *err) {
     const cl_partition *p;
     if (by_id) {
         p = brk_find_partition_id(brk, fp->topic_id, fp->partition, err);
@@ -228,7 +254,7 @@ static log_partition *resolve(brk_broker *brk, const fs_part *fp, bool by_id,
     *part = p;
     if (!p)
         return NULL;
-    log_partition *log = brk_data_log(brk, p, err);
+    log_partition *log = read_log(brk, p, any_replica, err);
     /* Kafka (KafkaApis.maybeDownConvertStorageError): v5 and older
      * clients may not know KAFKA_STORAGE_ERROR; they get
      * NOT_LEADER_OR_FOLLOWER, which makes them refresh metadata. */
@@ -284,6 +310,51 @@ static bool leader_throttles(fetch_ctx *c, const cl_partition *p) {
                clk_mono_ms());
 }
 
+/* A broker's endpoint on the listener named. */
+static bool has_endpoint(const cl_broker *b, const char *listener) {
+    for (int32_t i = 0; b && i < b->n_endpoints; i++)
+        if (b->endpoints[i].name && !strcasecmp(b->endpoints[i].name, listener))
+            return true;
+    return false;
+}
+
+/* KIP-392 on the leader (Kafka's ReplicaManager.findPreferredReadReplica
+ * with RackAwareReplicaSelector): the replicas a consumer may read from
+ * are the leader and the committed ISR's followers that hold the fetch
+ * offset (LEO at or above it, our log start at or below it) and have an
+ * endpoint on the request's listener; the selector picks one by the
+ * client's rack. Returns a follower's id, or -1 (the leader, no selector,
+ * not a consumer, not the leader). */
+static int32_t preferred_replica(fetch_ctx *c, const cl_partition *p,
+                                 log_partition *log, int64_t fetch_offset) {
+    brk_broker *brk = c->req->brk;
+    if (!c->selector || c->replica || !p || !repl_is_leader(brk->repl, p))
+        return -1;
+    int32_t max = p->n_replicas > 0 ? p->n_replicas : 1;
+    repl_follower_view *v = arena_calloc(c->req->arena, (size_t)max, sizeof *v);
+    repl_read_replica *cand =
+        arena_calloc(c->req->arena, (size_t)max + 1, sizeof *cand);
+    int32_t nv = repl_follower_views(brk->repl, p, v, max);
+    const char *lname = brk->listeners[c->req->listener].name;
+    int n = 0;
+    for (int32_t i = 0; i < nv; i++) {
+        const cl_broker *b = cl_broker_find(brk->image, v[i].id);
+        if (!v[i].in_isr || v[i].leo < fetch_offset ||
+            log_start_offset(log) > fetch_offset || !has_endpoint(b, lname))
+            continue;
+        cand[n++] = (repl_read_replica){v[i].id, b->rack, v[i].leo,
+                                        v[i].since_caught_up_ms};
+    }
+    const cl_broker *self = cl_broker_find(brk->image, brk->node_id);
+    const char *own_rack = brk_cfg_str(brk->cfg, BRK_CFG_BROKER_RACK);
+    cand[n++] = (repl_read_replica){brk->node_id,
+                                    self && self->rack ? self->rack : own_rack,
+                                    log_end_offset(log), 0};
+    char *rack = proto_str_dup(c->req->arena, c->rq.rack_id);
+    int32_t sel = repl_select_read_replica(rack, cand, n, brk->node_id);
+    return sel == brk->node_id ? -1 : sel;
+}
+
 /* Bytes readable now for the whole request (for min_bytes), and whether a
  * partition has an error (answer at once). On arrival (arriving), a
  * partition the metadata does not know (UNKNOWN_TOPIC_OR_PARTITION,
@@ -305,9 +376,9 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
         int16_t err = KERR_NONE;
         const cl_partition *p;
         log_partition *log =
-            c->bad_replica
-                ? NULL
-                : resolve(brk, &ps[i], c->by_id, c->req->api_version, &p, &err);
+            c->bad_replica ? NULL
+                           : resolve(brk, &ps[i], c->by_id, c->any_replica,
+                                     c->req->api_version, &p, &err);
         if (!log) {
             if (!arriving || (err != KERR_UNKNOWN_TOPIC_OR_PARTITION &&
                               err != KERR_UNKNOWN_TOPIC_ID))
@@ -317,6 +388,11 @@ static int64_t bytes_available(fetch_ctx *c, bool arriving, bool *has_error) {
         known++;
         if (c->replica && leader_throttles(c, p))
             continue; /* counts nothing (Kafka's DelayedFetch) */
+        if (preferred_replica(c, p, log, ps[i].fetch_offset) >= 0) {
+            *has_error = true; /* answered at once (Kafka's
+                                  hasPreferredReadReplica) */
+            continue;
+        }
         int32_t len = 0;
         err = log_read_len(log, ps[i].fetch_offset, ps[i].max_bytes,
                            read_limit(c, log), true, &len);
@@ -371,6 +447,7 @@ typedef struct out_part {
     int64_t hw, lso, start;
     int32_t div_epoch;
     int64_t div_end;
+    int32_t preferred; /* preferred_read_replica, -1: none */
 } out_part;
 
 /* What is left of the response's max_bytes, and whether the next partition
@@ -432,12 +509,14 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
     o->hw = o->lso = o->start = -1;
     o->div_epoch = -1;
     o->div_end = -1;
+    o->preferred = -1;
     const cl_partition *p = NULL;
     int16_t err = KERR_NONE;
     if (c->bad_replica)
         err = KERR_NOT_LEADER_OR_FOLLOWER;
     else
-        o->log = resolve(brk, fp, c->by_id, c->req->api_version, &p, &err);
+        o->log = resolve(brk, fp, c->by_id, c->any_replica, c->req->api_version,
+                         &p, &err);
     o->part = p;
     if (!err && c->replica)
         err = follower_check(c, p, fp);
@@ -463,6 +542,10 @@ static bool fetch_read_part(fetch_ctx *c, fs_part *fp, out_part *o,
         return false;
     if (c->replica && leader_throttles(c, p))
         return false; /* an empty read, offsets as they are */
+    /* the leader sends the consumer elsewhere: no read (Kafka skips it) */
+    o->preferred = preferred_replica(c, p, o->log, fp->fetch_offset);
+    if (o->preferred >= 0)
+        return false;
     int64_t max_off = c->replica                   ? -1
                       : c->rq.isolation_level == 1 ? o->lso
                                                    : o->hw;
@@ -488,8 +571,8 @@ static void fetch_follower_arrived(fetch_ctx *c) {
         out_part o = {.div_epoch = -1, .div_end = -1};
         const cl_partition *p = NULL;
         int16_t err = KERR_NONE;
-        o.log = resolve(c->req->brk, &ps[i], c->by_id, c->req->api_version, &p,
-                        &err);
+        o.log = resolve(c->req->brk, &ps[i], c->by_id, false,
+                        c->req->api_version, &p, &err);
         if (!o.log || follower_check(c, p, &ps[i]))
             continue;
         fetch_diverging(&ps[i], &o);
@@ -504,8 +587,9 @@ static void fetch_follower_arrived(fetch_ctx *c) {
  * session remembers of it. */
 static bool fetch_include(fetch_ctx *c, fs_part *fp, const out_part *o) {
     bool include = !c->incremental || o->err || o->r.len > 0 ||
-                   o->div_epoch >= 0 || !fp->sent || o->hw != fp->sent_hw ||
-                   o->lso != fp->sent_lso || o->start != fp->sent_start;
+                   o->div_epoch >= 0 || o->preferred >= 0 || !fp->sent ||
+                   o->hw != fp->sent_hw || o->lso != fp->sent_lso ||
+                   o->start != fp->sent_start;
     if (include) {
         fp->sent = true;
         fp->sent_hw = o->hw;
@@ -540,7 +624,7 @@ static void fetch_write_part(fetch_ctx *c, out_part *o) {
     else
         proto_write_array_len(b, flex, c->rq.isolation_level == 1 ? 0 : -1);
     if (v >= 11)
-        buf_put_be32(b, (uint32_t)-1); /* preferred_read_replica */
+        buf_put_be32(b, (uint32_t)o->preferred); /* preferred_read_replica */
     int32_t len = o->err ? 0 : o->r.len;
     if (flex)
         buf_put_uvarint(b, (uint64_t)len + 1);
@@ -711,6 +795,10 @@ static bool fetch_decode(brk_req *req, fetch_ctx *c) {
             req->api_version >= 15 ? c->rq.replica_state.replica_epoch : -1;
         c->bad_replica = !cl_broker_find(brk->image, replica_id) ||
                          replica_id == brk->node_id;
+    } else if (req->api_version >= 11) {
+        c->any_replica = true;
+        c->selector =
+            brk_cfg_str(brk->cfg, BRK_CFG_REPLICA_SELECTOR_CLASS) != NULL;
     }
     return true;
 }

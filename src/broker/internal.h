@@ -79,6 +79,11 @@ brk_commit_wait *brk_commit_begin(brk_req *req, brk_commit_finish_fn finish,
                                   void *ctx);
 void brk_commit(brk_commit_wait *w, const buf *values, int n, int16_t *err_out);
 brk_status brk_commit_end(brk_commit_wait *w);
+/* Runs a controller handler whose records are computed from the image
+ * (AlterPartition, broker registration and heartbeat, elections,
+ * reassignments) only while no other submit is in flight (ctl_when_idle):
+ * at once when the controller is idle, else deferred until it is. */
+brk_status brk_ctl_serial(brk_req *req, brk_status (*fn)(brk_req *req));
 /* brk_commit with then(then_arg, err) run on completion first (logging,
  * bookkeeping); then owns then_arg. */
 void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
@@ -207,6 +212,15 @@ int brk_quorum_check_config(const brk_config *cfg, char *err, size_t errlen);
 int brk_quorum_start(brk_broker *brk, char *err, size_t errlen);
 /* After the controller is gone (brk_cluster_stop). */
 void brk_quorum_free(brk_broker *brk);
+/* controller.quorum.voters as configured: up to max voters (id, host,
+ * port of their controller listener) into out; 0 when unset, -1 when
+ * malformed. */
+typedef struct brk_voter {
+    int32_t id;
+    char host[256];
+    int port;
+} brk_voter;
+int brk_quorum_voters(const brk_config *cfg, brk_voter *out, int max);
 
 /* forward.c: requests for the active controller (Kafka's ForwardingManager
  * and ControllerApis' Envelope). On a broker listener, a request Kafka

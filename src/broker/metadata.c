@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "proto/errors.h"
 #include "proto/gen/messages.h"
+#include "raft/raft_node.h"
 #include "replica/replica.h"
 
 /* Kafka's topic operations bitfield when no authorizer is configured:
@@ -282,6 +283,46 @@ brk_status brk_handle_metadata(brk_req *req) {
     return BRK_DONE;
 }
 
+/* The controllers, at their controller listener (Kafka's
+ * ControllerRegistrationsPublisher.describeClusterControllers): the voters
+ * of controller.quorum.voters, or this node alone when it is the quorum by
+ * itself (controller.quorum.bootstrap.servers naming its own listener).
+ * The controller id is the Raft leader when it is one of them, else -1. */
+static void describe_controllers(brk_req *req,
+                                 proto_describe_cluster_response *rs) {
+    brk_broker *brk = req->brk;
+    brk_voter v[16];
+    int n = brk_quorum_voters(brk->cfg, v, 16);
+    if (n <= 0) {
+        n = 1;
+        v[0].id = brk->node_id;
+        snprintf(v[0].host, sizeof v[0].host, "%s",
+                 brk->advertised[req->listener].host);
+        v[0].port = brk->advertised[req->listener].port;
+    }
+    rs->brokers.v = arena_calloc(req->arena, (size_t)n, sizeof *rs->brokers.v);
+    /* the Raft leader, registered as a broker or not */
+    rs->controller_id = brk->node_id;
+    if (brk->quorum) {
+        raft_info in;
+        raft_node_info(brk->quorum, &in);
+        rs->controller_id = in.leader_id;
+    }
+    bool leader_listed = false;
+    for (int i = 0; i < n; i++) {
+        proto_describe_cluster_response_describe_cluster_broker *b =
+            &rs->brokers.v[rs->brokers.n++];
+        b->broker_id = v[i].id;
+        b->host = proto_str_c(
+            arena_strndup(req->arena, v[i].host, strlen(v[i].host)));
+        b->port = v[i].port;
+        b->rack = PROTO_STR_NULL;
+        leader_listed |= v[i].id == rs->controller_id;
+    }
+    if (!leader_listed)
+        rs->controller_id = -1;
+}
+
 brk_status brk_handle_describe_cluster(brk_req *req) {
     brk_broker *brk = req->brk;
     proto_describe_cluster_request rq;
@@ -295,10 +336,29 @@ brk_status brk_handle_describe_cluster(brk_req *req) {
     rs.controller_id = brk_active_controller(brk);
     if (rq.include_cluster_authorized_operations)
         rs.cluster_authorized_operations = CLUSTER_ALL_OPS;
-    if (req->api_version >= 1 && rq.endpoint_type != 1 &&
-        rq.endpoint_type != 2) {
-        rs.error_code = KERR_UNSUPPORTED_ENDPOINT_TYPE;
-        rs.error_message = proto_str_c("Unsupported endpoint type");
+    /* AuthHelper.computeDescribeClusterResponse: a broker listener serves
+     * endpoint type 1 (BROKER), a controller listener 2 (CONTROLLER,
+     * KIP-919: the tools' --bootstrap-controller) */
+    bool on_ctl = brk_listener_is_controller(brk, req->listener);
+    int8_t want = on_ctl ? 2 : 1;
+    if (rq.endpoint_type != 1 && rq.endpoint_type != 2) {
+        rs.error_code = req->api_version == 0 ? KERR_INVALID_REQUEST
+                                              : KERR_UNSUPPORTED_ENDPOINT_TYPE;
+        char *m = arena_alloc(req->arena, 64);
+        snprintf(m, 64, "Unsupported endpoint type %d", rq.endpoint_type);
+        rs.error_message = proto_str_c(m);
+    } else if (rq.endpoint_type != want) {
+        rs.error_code = req->api_version == 0 ? KERR_INVALID_REQUEST
+                                              : KERR_MISMATCHED_ENDPOINT_TYPE;
+        char *m = arena_alloc(req->arena, 128);
+        snprintf(m, 128,
+                 "The request was sent to an endpoint of type %s, but we "
+                 "wanted an endpoint of type %s",
+                 on_ctl ? "CONTROLLER" : "BROKER",
+                 on_ctl ? "BROKER" : "CONTROLLER");
+        rs.error_message = proto_str_c(m);
+    } else if (on_ctl) {
+        describe_controllers(req, &rs);
     } else {
         const char *lname = req_listener_name(req);
         size_t nb;

@@ -149,11 +149,7 @@ brk_status brk_handle_remove_raft_voter(brk_req *req) {
  * 4.3.1's default (4.3-IV0), as controller.c's for a single node. */
 #define QUORUM_METADATA_VERSION 30
 
-typedef struct voter_ep {
-    int32_t id;
-    char host[256];
-    int port;
-} voter_ep;
+typedef brk_voter voter_ep;
 
 /* controller.quorum.voters: {id}@{host}:{port},...; -1 when malformed. */
 static int parse_voters(const char *s, voter_ep *out, int max) {
@@ -186,18 +182,25 @@ static int parse_voters(const char *s, voter_ep *out, int max) {
     return n;
 }
 
+int brk_quorum_voters(const brk_config *cfg, brk_voter *out, int max) {
+    const char *s = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
+    return s && *s ? parse_voters(s, out, max) : 0;
+}
+
 /* A node with the broker role only (it follows a remote quorum). */
 static bool broker_only(const brk_config *cfg) {
-    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
-    return roles && !strstr(roles, "controller");
+    return brk_cfg_roles(cfg) == BRK_ROLE_BROKER;
 }
 
 bool brk_quorum_configured(const brk_config *cfg) {
     voter_ep v[RAFT_MAX_VOTERS];
     const char *s = brk_cfg_str(cfg, BRK_CFG_CONTROLLER_QUORUM_VOTERS);
     int n = s ? parse_voters(s, v, RAFT_MAX_VOTERS) : 0;
-    /* several voters, or a broker-only node (a Raft observer) */
-    return n > 1 || (n >= 1 && broker_only(cfg));
+    /* several voters, or a broker-only node (a Raft observer), or a
+     * controller-only voter (its brokers are other processes: they fetch
+     * the metadata from it even when it is the only voter) */
+    return n > 1 || (n >= 1 && (broker_only(cfg) ||
+                                brk_cfg_roles(cfg) == BRK_ROLE_CONTROLLER));
 }
 
 /* Kafka's rendering of the voter ids in its messages: a Scala Set. */

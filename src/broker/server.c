@@ -226,6 +226,24 @@ static void req_set_header(brk_req *req, const proto_request_header *h,
     req->body = body;
 }
 
+/* The controller's handlers that compute records from the image run one at
+ * a time with nothing else in flight (brk_ctl_serial): ElectLeaders,
+ * AlterPartitionReassignments, AlterPartition, BrokerRegistration,
+ * BrokerHeartbeat, UnregisterBroker. */
+static brk_status run_handler(brk_req *req, const brk_api *api) {
+    switch (api->key) {
+    case 43:
+    case 45:
+    case 56:
+    case 62:
+    case 63:
+    case 64:
+        return brk_ctl_serial(req, api->fn);
+    default:
+        return api->fn(req);
+    }
+}
+
 /* What a handler's status means for its request: answered now, later
  * (DEFER), or malformed. A malformed request read off a connection closes
  * it (returns false); one embedded in another (an Envelope) can only go
@@ -351,7 +369,7 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
      * when none is known or it cannot be reached. */
     if (!ctl && !borrowed && brk_forward_request(req))
         return true;
-    brk_status st = api->fn(req);
+    brk_status st = run_handler(req, api);
     if (borrowed && st == BRK_DEFER) { /* the frame goes when we return */
         req->frame = NULL;
         req->frame_len = 0;
@@ -363,7 +381,7 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
 brk_status brk_req_run_local(brk_req *req) {
     const brk_api *api = brk_api_find(req->api_key);
     SL_ASSERT(api);
-    brk_status st = api->fn(req);
+    brk_status st = run_handler(req, api);
     req_settle(req, st, false);
     return st;
 }
@@ -531,7 +549,7 @@ int brk_setup_listeners(brk_broker *brk, char *err, size_t errlen) {
         }
     }
     const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
-    if (ibl && *ibl) {
+    if (ibl && *ibl && (brk_cfg_roles(cfg) & BRK_ROLE_BROKER)) {
         bool ok = false;
         for (int i = 0; i < n; i++)
             ok |= !strcasecmp(brk->listeners[i].name, ibl);
@@ -665,8 +683,33 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
      * node following it (raft_voters.c) */
     if (brk_quorum_check_config(cfg, err, errlen) < 0)
         return -1;
-    const char *roles = brk_cfg_str(cfg, BRK_CFG_PROCESS_ROLES);
-    if (roles && !strstr(roles, "controller")) {
+    int roles = brk_cfg_roles(cfg);
+    if (roles == BRK_ROLE_CONTROLLER) {
+        /* KafkaConfig.validateValues for a controller-only node */
+        net_endpoint ls[16];
+        int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
+                                     16, err, errlen);
+        if (nl < 0)
+            return -1;
+        for (int i = 0; i < nl; i++)
+            if (!is_controller_listener(cfg, ls[i].name)) {
+                snprintf(err, errlen,
+                         "requirement failed: The listeners config must only "
+                         "contain KRaft controller listeners from "
+                         "controller.listener.names when "
+                         "process.roles=controller");
+                return -1;
+            }
+        const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
+        if (ibl && *ibl && is_controller_listener(cfg, ibl)) {
+            snprintf(err, errlen,
+                     "requirement failed: controller.listener.names must not "
+                     "contain an explicitly set inter.broker.listener.name "
+                     "configuration value when process.roles=controller'");
+            return -1;
+        }
+    }
+    if (roles == BRK_ROLE_BROKER) {
         net_endpoint ls[16];
         int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
                                      16, err, errlen);

@@ -367,6 +367,50 @@ bool kc_connect(kc_conn *c, const char *bootstrap, int timeout_ms, char *err,
     }
 }
 
+bool kc_connect_controller(kc_conn *c, const char *bootstrap, int timeout_ms,
+                           char *err, size_t errsz) {
+    if (!kc_connect(c, bootstrap, timeout_ms, err, errsz))
+        return false;
+    if (c->api_max[PROTO_API_DESCRIBE_CLUSTER] < 1)
+        return true; /* no KIP-919: stay on the bootstrap controller */
+    arena a;
+    arena_init(&a, 4096);
+    proto_describe_cluster_request req;
+    proto_describe_cluster_request_init(&req);
+    req.endpoint_type = 2; /* CONTROLLER */
+    proto_describe_cluster_response *resp;
+    char host[256] = "";
+    int port = 0;
+    char cid[sizeof c->cluster_id] = "";
+    if (kc_rpc(c, PROTO_API_DESCRIBE_CLUSTER, 1, &req, &a, (void **)&resp) &&
+        !resp->error_code) {
+        if (resp->cluster_id.len > 0)
+            snprintf(cid, sizeof cid, "%.*s", (int)resp->cluster_id.len,
+                     resp->cluster_id.p);
+        for (int32_t i = 0; i < resp->brokers.n; i++) {
+            const proto_describe_cluster_response_describe_cluster_broker *b =
+                &resp->brokers.v[i];
+            if (b->broker_id == resp->controller_id && b->host.len > 0) {
+                snprintf(host, sizeof host, "%.*s", (int)b->host.len,
+                         b->host.p);
+                port = b->port;
+            }
+        }
+    }
+    arena_free(&a);
+    memcpy(c->cluster_id, cid, sizeof cid);
+    if (!host[0] || (!strcmp(host, c->host) && port == c->port))
+        return true;
+    kc_conn active = {.fd = -1};
+    if (!kc_connect_node(&active, host, port, timeout_ms, err, errsz))
+        return true; /* the bootstrap controller answers what it can */
+    active.timeout_ms = timeout_ms;
+    memcpy(active.cluster_id, cid, sizeof cid);
+    kc_close(c);
+    *c = active;
+    return true;
+}
+
 void kc_close(kc_conn *c) {
     if (c->fd >= 0)
         close(c->fd);

@@ -30,6 +30,7 @@ typedef struct kc_conn {
     int port;
     int16_t api_max[128]; /* -1 when the broker lacks the API */
     int16_t api_min[128];
+    char cluster_id[48]; /* from kc_connect_controller's DescribeCluster */
 } kc_conn;
 
 /* Tries each host:port of the comma-separated bootstrap list until one
@@ -40,6 +41,13 @@ bool kc_connect(kc_conn *c, const char *bootstrap, int timeout_ms, char *err,
 bool kc_connect_node(kc_conn *c, const char *host, int port, int timeout_ms,
                      char *err, size_t errsz);
 void kc_close(kc_conn *c);
+/* --bootstrap-controller (Kafka's admin client with bootstrap.controllers,
+ * KIP-919): connects to one of the listed controllers, asks it with
+ * DescribeCluster (endpoint type CONTROLLER) for the controllers and the
+ * active one, and ends connected to the active controller (or to the
+ * bootstrap one when none is known yet). */
+bool kc_connect_controller(kc_conn *c, const char *bootstrap, int timeout_ms,
+                           char *err, size_t errsz);
 
 /* Sends a request (header v1 or v2 chosen by `flexible`) whose body is in
  * body, and reads the whole response; resp receives the body after the

@@ -27,7 +27,7 @@ static const tool_optdef acl_opts[] = {
     {"bootstrap-controller", TOOL_ARG,
      "A list of host/port pairs to use for "
      "establishing the connection to the "
-     "Kafka cluster (not supported by sluice)."},
+     "Kafka controllers."},
     {"bootstrap-server", TOOL_ARG,
      "A list of host/port pairs to use for establishing the connection to "
      "the Kafka cluster."},
@@ -507,7 +507,8 @@ int tool_acls_main(int argc, char **argv) {
                 "--remove. ");
         goto out;
     }
-    if (!tool_has(&a, "bootstrap-server")) {
+    if (!tool_has(&a, "bootstrap-server") &&
+        !tool_has(&a, "bootstrap-controller")) {
         rc = tool_usage_error(
             &a, "One of --bootstrap-server or --bootstrap-controller must "
                 "be specified");
@@ -548,8 +549,12 @@ int tool_acls_main(int argc, char **argv) {
         int timeout = tool_timeout_ms(&p, 60000);
         tool_props_free(&p);
         char err[256];
-        if (!kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), timeout, err,
-                        sizeof(err))) {
+        if (!(tool_has(&a, "bootstrap-server")
+                  ? kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), timeout,
+                               err, sizeof(err))
+                  : kc_connect_controller(&c.kc,
+                                          tool_get(&a, "bootstrap-controller"),
+                                          timeout, err, sizeof(err)))) {
             rc = cmd_error("org.apache.kafka.common.errors.TimeoutException: "
                            "Timed out waiting for a node assignment.");
             goto out;

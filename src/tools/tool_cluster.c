@@ -29,8 +29,13 @@ static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
     *timeout = tool_timeout_ms(&p, 60000);
     tool_props_free(&p);
     char err[256];
-    if (!kc_connect(kc, tool_get(a, "bootstrap-server"), *timeout, err,
-                    sizeof(err))) {
+    bool ok =
+        tool_has(a, "bootstrap-server")
+            ? kc_connect(kc, tool_get(a, "bootstrap-server"), *timeout, err,
+                         sizeof(err))
+            : kc_connect_controller(kc, tool_get(a, "bootstrap-controller"),
+                                    *timeout, err, sizeof(err));
+    if (!ok) {
         fprintf(stderr,
                 "org.apache.kafka.common.errors.TimeoutException: Timed out "
                 "waiting "
@@ -62,8 +67,7 @@ static int cmp_feature(const void *a, const void *b) {
 static const tool_optdef feat_opts[] = {
     {"bootstrap-controller", TOOL_ARG,
      "A comma-separated list of host:port pairs to use for "
-     "establishing the connection to the KRaft controllers "
-     "(not supported by sluice)."},
+     "establishing the connection to the KRaft controllers."},
     {"bootstrap-server", TOOL_ARG,
      "A comma-separated list of host:port pairs to use for "
      "establishing the connection to the Kafka cluster."},
@@ -108,7 +112,8 @@ int tool_features_main(int argc, char **argv) {
         rc = tool_features_dependencies(&a);
         goto out;
     }
-    if (!tool_has(&a, "bootstrap-server")) {
+    if (!tool_has(&a, "bootstrap-server") &&
+        !tool_has(&a, "bootstrap-controller")) {
         fprintf(
             stderr,
             "kafka-features: error: one of the arguments --bootstrap-server "
@@ -671,8 +676,7 @@ out:
 static const tool_optdef mq_opts[] = {
     {"bootstrap-controller", TOOL_ARG,
      "A comma-separated list of host:port pairs to use for "
-     "establishing the connection to the Kafka controllers "
-     "(not supported by sluice)."},
+     "establishing the connection to the Kafka controllers."},
     {"bootstrap-server", TOOL_ARG,
      "A comma-separated list of host:port pairs to use for "
      "establishing the connection to the Kafka cluster."},
@@ -735,7 +739,8 @@ int tool_metadata_quorum_main(int argc, char **argv) {
     kc_quorum q = {0};
     kc_metadata md = {0};
     const char *cmd = a.npositional ? a.positional[0] : NULL;
-    if (!tool_has(&a, "bootstrap-server")) {
+    if (!tool_has(&a, "bootstrap-server") &&
+        !tool_has(&a, "bootstrap-controller")) {
         fprintf(stderr,
                 "kafka-metadata-quorum: error: one of the arguments "
                 "--bootstrap-server --bootstrap-controller is required\n");
@@ -836,7 +841,7 @@ int tool_metadata_quorum_main(int argc, char **argv) {
         buf_put_u8(&vb, 0);
         buf_put_u8(&ob, 0);
         printf("ClusterId:              %s\n",
-               md.cluster_id ? md.cluster_id : "");
+               md.cluster_id ? md.cluster_id : kc.cluster_id);
         printf("LeaderId:               %d\n", q.leader);
         printf("LeaderEpoch:            %d\n", q.epoch);
         printf("HighWatermark:          %lld\n", (long long)q.hw);

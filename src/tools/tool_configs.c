@@ -26,9 +26,7 @@ static const tool_optdef cfg_opts[] = {
      "List all configs for the given entity, including static configs if "
      "available."},
     {"alter", TOOL_FLAG, "Alter the configuration for the entity."},
-    {"bootstrap-controller", TOOL_ARG,
-     "The Kafka controllers to connect to (not supported by sluice; use "
-     "--bootstrap-server)."},
+    {"bootstrap-controller", TOOL_ARG, "The Kafka controllers to connect to."},
     {"bootstrap-server", TOOL_ARG, "The Kafka servers to connect to."},
     {"broker", TOOL_ARG, "The broker's ID."},
     {"broker-defaults", TOOL_FLAG, "The config defaults for all brokers."},
@@ -832,7 +830,8 @@ int tool_configs_main(int argc, char **argv) {
                                   "--describe, --alter");
         goto out;
     }
-    if (!tool_has(&a, "bootstrap-server")) {
+    if (!tool_has(&a, "bootstrap-server") &&
+        !tool_has(&a, "bootstrap-controller")) {
         rc = tool_usage_error(&a, "One of the required bootstrap flags must be "
                                   "set: --bootstrap-server or "
                                   "--bootstrap-controller");
@@ -861,8 +860,12 @@ int tool_configs_main(int argc, char **argv) {
     }
     c.timeout_ms = tool_timeout_ms(&props, 60000);
     char err[256];
-    if (!kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), c.timeout_ms, err,
-                    sizeof(err))) {
+    if (!(tool_has(&a, "bootstrap-server")
+              ? kc_connect(&c.kc, tool_get(&a, "bootstrap-server"),
+                           c.timeout_ms, err, sizeof(err))
+              : kc_connect_controller(&c.kc,
+                                      tool_get(&a, "bootstrap-controller"),
+                                      c.timeout_ms, err, sizeof(err)))) {
         char m[400];
         snprintf(m, sizeof(m),
                  "org.apache.kafka.common.errors.TimeoutException: Timed out "

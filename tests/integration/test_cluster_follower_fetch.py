@@ -15,6 +15,7 @@ replica.selector.class is Kafka's RackAwareReplicaSelector.
     statistics name the broker it fetches from) and reads every record.
 The node taken down is never the quorum's leader."""
 
+import json
 import os
 import time
 
@@ -22,7 +23,7 @@ import pytest
 import harness
 import toolcli
 from test_cluster_forwarding import NODES, module_cluster  # noqa: F401 (fixture)
-from test_cluster_min_isr import boot, isr, quorum_leader
+from test_cluster_min_isr import boot, quorum_leader
 
 RATE = 20000          # bytes/s, leader and follower
 FETCH_MAX = 8192      # replica.fetch.max.bytes: the rate shows in small steps
@@ -44,6 +45,16 @@ def configs(bootstrap, etype, name, add=None, delete=None):
     if delete:
         args += ["--delete-config", ",".join(delete)]
     toolcli.run("configs", *args, check=True)
+
+
+def isr(bootstrap, topic):
+    """(leader, sorted ISR) from Metadata, or None while a node's answer
+    lacks the partition (an error, a restart under way)."""
+    try:
+        p = harness.admin(bootstrap).list_topics(topic, timeout=20).topics[topic].partitions[0]
+    except (KeyError, Exception):
+        return None
+    return p.leader, sorted(p.isrs)
 
 
 def seg(c, n, topic):
@@ -91,7 +102,8 @@ def test_throttled_follower_catches_up_at_the_rate(module_cluster):  # noqa: F81
         elapsed = time.monotonic() - t0
         got = size(seg(c, out, t))
         assert got <= 1.5 * RATE * (elapsed + 1) + 3 * FETCH_MAX, (got, elapsed)
-        assert out not in isr(live, t)[1]
+        now = isr(live, t)
+        assert now is None or out not in now[1], now
         time.sleep(0.3)
     got = size(seg(c, out, t))
     assert 0 < got < total - 6 * RATE, (got, total)  # started, 6+ s left at RATE
@@ -108,3 +120,46 @@ def test_throttled_follower_catches_up_at_the_rate(module_cluster):  # noqa: F81
     for n in NODES:
         configs(c.addr(n), "brokers", n, delete=["leader.replication.throttled.rate",
                                                  "follower.replication.throttled.rate"])
+
+
+def test_consumer_reads_from_a_follower_in_its_rack(module_cluster):  # noqa: F811
+    c = module_cluster
+    lead, fol, other = NODES
+    b = boot(c, NODES)
+    t = harness.create_topic(b, harness.unique_topic("rack"),
+                             replica_assignment=[[lead, fol, other]])
+    harness.wait_for(lambda: isr(b, t) == (lead, sorted(NODES)), 60, what="ISR of all three")
+    values = [b"r%03d" % i for i in range(100)]
+    harness.produce(b, t, values[:50], partition=0, acks="all")
+
+    fetched_from = set()
+
+    def stats(js):
+        p = json.loads(js).get("topics", {}).get(t, {}).get("partitions", {}).get("0")
+        if p and p.get("broker", -1) >= 0:
+            fetched_from.add(p["broker"])
+
+    import confluent_kafka as ck
+    cons = ck.Consumer({"bootstrap.servers": b, "group.id": harness.unique_topic("g"),
+                        "enable.auto.commit": False, "client.rack": "r%d" % fol,
+                        "statistics.interval.ms": 200, "stats_cb": stats})
+    got = []
+    try:
+        cons.assign([ck.TopicPartition(t, 0, ck.OFFSET_BEGINNING)])
+        deadline = time.monotonic() + 60
+        produced_more = False
+        while len(got) < len(values) and time.monotonic() < deadline:
+            for m in cons.consume(100, timeout=0.3):
+                assert not m.error(), m.error()
+                got.append(m)
+            if len(got) >= 50 and not produced_more:
+                harness.produce(b, t, values[50:], partition=0, acks="all")
+                produced_more = True
+        end = time.monotonic() + 3
+        while fol not in fetched_from and time.monotonic() < end:
+            cons.poll(0.2)
+    finally:
+        cons.close()
+    assert [m.value() for m in got] == values
+    assert [m.offset() for m in got] == list(range(len(values)))
+    assert fol in fetched_from, fetched_from

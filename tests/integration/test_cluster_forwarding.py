@@ -29,15 +29,17 @@ NODES = (1, 2, 3)
 
 
 class Cluster:
-    def __init__(self, tmp_path, props=None):
+    def __init__(self, tmp_path, props=None, roles=None):
         """props: settings for every node; an int key maps node n to a dict
-        of settings for that node alone (CLUSTER_PROPS_<n>)."""
+        of settings for that node alone (CLUSTER_PROPS_<n>). roles:
+        "controller" makes nodes 1-3 controller-only (CLUSTER_ROLES)."""
         props = props or {}
         self.dir = tmp_path / "cluster"
         self.ports = [harness.free_port(pair=True) for _ in NODES]
+        self.roles = roles or "broker,controller"
         self.env = dict(os.environ, CLUSTER_DIR=str(self.dir),
                         CLUSTER_PORTS=" ".join(map(str, self.ports)),
-                        SLUICE_BIN=harness.SLUICE_BIN,
+                        SLUICE_BIN=harness.SLUICE_BIN, CLUSTER_ROLES=self.roles,
                         CLUSTER_PROPS=" ".join("%s=%s" % kv for kv in props.items()
                                                if not isinstance(kv[0], int)))
         for n, own in props.items():
@@ -78,9 +80,11 @@ class Cluster:
 
     def status(self, n):
         """kafka-metadata-quorum describe --status through node n's broker
-        listener (a dict), or None when it fails."""
-        r = kafka("metadata-quorum", "--bootstrap-server", self.addr(n), "describe", "--status",
-                  timeout=90)
+        listener (its controller listener when it is controller-only), a
+        dict, or None when it fails."""
+        how = (["--bootstrap-controller", self.controller_addr(n)] if self.roles == "controller"
+               else ["--bootstrap-server", self.addr(n)])
+        r = kafka("metadata-quorum", *how, "describe", "--status", timeout=90)
         if r.returncode != 0:
             return None
         out = {}
@@ -91,16 +95,19 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def _running(path, props):
-    c = Cluster(path, props)
+def _running(path, props, roles=None):
+    """roles="controller": nodes 1-3 are controller-only (cluster.sh's
+    CLUSTER_ROLES), and the test adds the brokers."""
+    c = Cluster(path, props, roles)
     try:
         c.run("start", *(["--kafka"] if harness.TARGET == "kafka" else []))
         # every broker registered and unfenced before the test runs: a
         # CreateTopics naming a broker that has not registered yet is
         # refused (INVALID_REPLICA_ASSIGNMENT / INVALID_REPLICATION_FACTOR)
-        harness.wait_for(lambda: all(c.brokers(n) == set(NODES) for n in NODES), 120,
-                         interval=0.3, what="every node's Metadata listing brokers %s"
-                         % (NODES,))
+        if c.roles != "controller":
+            harness.wait_for(lambda: all(c.brokers(n) == set(NODES) for n in NODES), 120,
+                             interval=0.3, what="every node's Metadata listing brokers %s"
+                             % (NODES,))
         yield c
     finally:
         pids = [c.pid(n) for n in NODES]
