@@ -95,9 +95,16 @@ static void json_string(buf *b, const char *s) {
     buf_put_u8(b, '"');
 }
 
-/* Log dirs of every broker (DescribeLogDirs per broker). */
-static void load_dirs(ra_ctx *c) {
+/* Log dirs of the brokers holding a replica of one of v's n partitions
+ * (v NULL: of every broker), DescribeLogDirs per broker. */
+static void load_dirs_of(ra_ctx *c, const kc_reassign *v, int n) {
     for (int i = 0; i < c->md.nbrokers; i++) {
+        bool wanted = !v;
+        for (int j = 0; v && j < n && !wanted; j++)
+            for (int k = 0; k < v[j].nreplicas && !wanted; k++)
+                wanted = v[j].replicas[k] == c->md.brokers[i].id;
+        if (!wanted)
+            continue;
         kc_conn bc;
         char err[256];
         kc_conn *use = &c->kc;
@@ -127,6 +134,10 @@ static void load_dirs(ra_ctx *c) {
         if (opened)
             kc_close(&bc);
     }
+}
+
+static void load_dirs(ra_ctx *c) {
+    load_dirs_of(c, NULL, 0);
 }
 
 static const char *dir_of(ra_ctx *c, int32_t broker, const char *topic,
@@ -768,7 +779,9 @@ static int do_execute(ra_ctx *c) {
                (size_t)p->nreplicas * sizeof(int32_t));
         cur[i].nreplicas = p->nreplicas;
     }
-    load_dirs(c);
+    /* Kafka's getReplicaToLogDir: the current replicas' brokers only (a
+     * target broker may be down) */
+    load_dirs_of(c, cur, n);
     char *cj = assignment_json(c, cur, n, true);
     printf(
         "Current partition replica assignment\n\n%s\n\nSave this to use as the "
@@ -962,8 +975,10 @@ static int do_cancel(ra_ctx *c) {
                 "None of the specified partition reassignments are active.\n");
         /* Kafka's cancelAssignment: a replica whose move is active is
          * moved back to (kept in) its current dir; with none, this line,
-         * without a newline, before the throttle lines. */
-        load_dirs(c);
+         * without a newline, before the throttle lines. Log dirs only
+         * when the plan moves some (a target broker may be down). */
+        if (nm)
+            load_dirs(c);
         int nactive = 0;
         for (int i = 0; i < nm; i++) {
             const char *cur = NULL, *fut = NULL;

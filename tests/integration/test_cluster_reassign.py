@@ -12,8 +12,8 @@ that brings the last new replica into the ISR completes it):
   show: the ISR becomes the three brokers and the three logs are the same
   size (DescribeLogDirs);
 - a reassignment to a stopped broker (SIGSTOP) stays in progress: --list
-  shows it (Sluice's tool and Kafka's print the same), --cancel reverts it,
-  and --list then shows none.
+  shows it as Kafka's tool prints it (curReassignmentsToString), --cancel
+  reverts it, and --list then shows none.
 
 Every test leaves the three nodes running (module_cluster). Runs on Kafka
 too (SLUICE_TARGET=kafka)."""
@@ -24,6 +24,7 @@ import signal
 import threading
 
 import harness
+from test_broker_log_dirs import describe_log_dirs
 from test_cluster_forwarding import module_cluster  # noqa: F401
 from toolcli import kafka, run
 
@@ -60,17 +61,14 @@ def verify_until_complete(bs, plan_file, topic, timeout=60):
     return out["r"]
 
 
-def log_sizes(bs, topic):
-    """{broker: size of topic-0} from DescribeLogDirs (Kafka's kafka-log-dirs)."""
-    r = kafka("log-dirs", "--bootstrap-server", bs, "--describe", "--topic-list", topic)
-    assert r.returncode == 0, r.stdout + r.stderr
-    line = next(l for l in r.stdout.splitlines() if l.startswith("{"))
+def log_sizes(c, topic):
+    """{broker: size of topic-0} from each broker's DescribeLogDirs."""
     sizes = {}
-    for b in json.loads(line)["brokers"]:
-        for d in b["logDirs"]:
-            for p in d["partitions"]:
-                if p["partition"] == "%s-0" % topic:
-                    sizes[b["broker"]] = p["size"]
+    for n in (1, 2, 3):
+        for d in describe_log_dirs(c.addr(n), {topic: [0]}).values():
+            for (name, p, future), (size, _) in d["parts"].items():
+                if name == topic and p == 0 and not future:
+                    sizes[n] = size
     return sizes
 
 
@@ -145,9 +143,9 @@ def test_move_replicas_under_throttle_while_producing(module_cluster, tmp_path):
                      what="%d leading" % other)
     assert read_all(bs, topic, len(want)) == want
     # broker 1 no longer holds the partition; the two replicas are the same
-    harness.wait_for(lambda: sorted(log_sizes(bs, topic)) == [2, 3], 30,
+    harness.wait_for(lambda: sorted(log_sizes(c, topic)) == [2, 3], 30,
                      what="the log gone from broker 1")
-    s = log_sizes(bs, topic)
+    s = log_sizes(c, topic)
     assert s[2] == s[3] and s[2] > 0, s
 
 
@@ -167,11 +165,15 @@ def test_raise_replication_factor_from_one_to_three(module_cluster, tmp_path):
     harness.wait_for(lambda: part_state(bs, topic) == (2, [2, 1, 3], [1, 2, 3]), 30,
                      what="ISR of three")
     def same_logs():
-        s = log_sizes(bs, topic)
+        s = log_sizes(c, topic)
         return sorted(s) == [1, 2, 3] and len(set(s.values())) == 1
     harness.wait_for(same_logs, 60, interval=0.5, what="the same log on the three brokers")
     assert read_all(bs, topic, len(values)) == values
-    r = run("reassign-partitions", "--bootstrap-server", bs, "--list", check=True)
+    # Sluice's tool prints what Kafka's prints once it is done
+    for args in (["--reassignment-json-file", f, "--verify"], ["--list"]):
+        r = run("reassign-partitions", "--bootstrap-server", bs, *args, check=True)
+        k = kafka("reassign-partitions", "--bootstrap-server", bs, *args)
+        assert k.returncode == 0 and r.stdout == k.stdout, (args, r.stdout, k.stdout + k.stderr)
     assert r.stdout == "No partition reassignments found.\n"
 
 
@@ -194,8 +196,8 @@ def test_cancel_an_in_progress_reassignment(module_cluster, tmp_path):
         want = ("Current partition reassignments:\n%s-0: replicas: %d,%d. adding: %d.\n"
                 % (topic, source, target, target))
         assert r.stdout == want, r.stdout
-        k = kafka("reassign-partitions", "--bootstrap-server", bs, "--list")
-        assert k.returncode == 0 and k.stdout == want, k.stdout + k.stderr
+        # (Kafka's tool prints the same, but its AdminClient may pick the
+        # stopped broker for the request and time out: not run here)
         r = run("reassign-partitions", "--bootstrap-server", bs, "--reassignment-json-file", f,
                 "--verify", check=True)
         assert "Reassignment of partition %s-0 is still in progress." % topic in r.stdout
