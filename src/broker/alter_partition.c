@@ -10,9 +10,9 @@
  * The checks read the committed image. While other submits are still in
  * flight the image may not show them yet (a broker being fenced, another
  * ISR change), and a change validated against it could undo theirs; Kafka's
- * controller validates against its latest in-memory state instead. So
- * while anything is pending the request is answered with a top-level
- * REQUEST_TIMED_OUT, which the leader retries after its 50 ms backoff.
+ * controller validates against its latest in-memory state instead. So the
+ * handler runs only once nothing else is in flight (server.c routes it
+ * through brk_ctl_serial).
  *
  * Loop thread only; the reply lives in the request arena.
  */
@@ -46,10 +46,7 @@ brk_status brk_handle_alter_partition(brk_req *req) {
         rs->error_code = KERR_NOT_CONTROLLER;
         return brk_commit_end(w);
     }
-    if (ctl_pending(brk->ctl) > 0) {
-        rs->error_code = KERR_REQUEST_TIMED_OUT;
-        return brk_commit_end(w);
-    }
+    SL_ASSERT(ctl_pending(brk->ctl) == 0); /* brk_ctl_serial */
     ctl_records recs = {0};
     ctl_alter_partition(brk->image, &rq, req->api_version, req->arena, &recs,
                         rs);

@@ -161,28 +161,44 @@ brk_status brk_handle_broker_heartbeat(brk_req *req) {
 
 /* ---- sessions ---- */
 
-static void expire_tick(net_loop *loop, void *ctx) {
-    brk_broker *brk = ctx;
+static void fence_next(void *arg, bool cancelled);
+
+/* Fences one broker whose session expired, if any, then the next once that
+ * is committed: one at a time, with nothing else in flight. A fence's
+ * records are computed from the image (the ISRs it shrinks), which does not
+ * show submits still in flight, and one computed beside them would undo
+ * them (a second fence in the same pass would put the first broker back
+ * into the ISRs both share). */
+static void fence_expired(brk_broker *brk) {
     /* a quorum: only the active controller fences (and activates its
      * sessions here if no broker has spoken to it yet) */
-    if (brk->quorum ? cluster_ctl(brk) != NULL : brk->cluster_ctl != NULL) {
-        int64_t now = clk_mono_ms();
-        for (;;) {
-            ctl_records rs = {0};
-            int32_t id = ctl_cluster_expire(brk->cluster_ctl, brk->image, now,
-                                            unclean_default(brk), &rs);
-            if (id < 0)
-                break;
-            SL_INFO("controller",
-                    "fencing broker %d: no heartbeat within "
-                    "broker.session.timeout.ms",
-                    id);
-            /* the image changes once committed; until then expire skips
-             * it (its session was touched) */
-            ctl_submit(brk->ctl, rs.v, rs.n, NULL, NULL);
-            ctl_records_free(&rs);
-        }
+    if (!(brk->quorum ? cluster_ctl(brk) != NULL : brk->cluster_ctl != NULL) ||
+        !brk->ctl || !ctl_idle(brk->ctl))
+        return;
+    ctl_records rs = {0};
+    int32_t id = ctl_cluster_expire(brk->cluster_ctl, brk->image, clk_mono_ms(),
+                                    unclean_default(brk), &rs);
+    if (id >= 0) {
+        SL_INFO("controller",
+                "fencing broker %d: no heartbeat within "
+                "broker.session.timeout.ms",
+                id);
+        /* the image changes once committed; until then expire skips it
+         * (its session was touched) */
+        ctl_submit(brk->ctl, rs.v, rs.n, NULL, NULL);
+        ctl_when_idle(brk->ctl, fence_next, brk);
     }
+    ctl_records_free(&rs);
+}
+
+static void fence_next(void *arg, bool cancelled) {
+    if (!cancelled)
+        fence_expired(arg);
+}
+
+static void expire_tick(net_loop *loop, void *ctx) {
+    brk_broker *brk = ctx;
+    fence_expired(brk);
     brk->cluster_expire_timer =
         net_timer_add(loop, EXPIRE_CHECK_MS, expire_tick, brk);
 }

@@ -110,6 +110,43 @@ void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
     ctl_submit(w->req->brk->ctl, values, n, commit_done, o);
 }
 
+typedef struct serial_wait {
+    brk_req *req;
+    brk_status (*fn)(brk_req *req);
+} serial_wait;
+
+static void serial_run(void *arg, bool cancelled) {
+    serial_wait *s = arg;
+    brk_req *req = s->req;
+    if (cancelled || brk_req_orphan(req)) {
+        /* shutting down, or nobody to answer: do nothing */
+        brk_req_complete(req, BRK_NO_RESPONSE);
+        return;
+    }
+    brk_status st = s->fn(req);
+    if (st != BRK_DEFER)
+        brk_req_complete(req, st == BRK_CLOSE ? BRK_NO_RESPONSE : st);
+}
+
+/* Shutdown begins: requests still waiting for an idle controller go
+ * unanswered (their connections close). */
+static void cancel_serial(brk_broker *brk, void *ctx) {
+    (void)ctx;
+    if (brk->ctl)
+        ctl_cancel_waiters(brk->ctl);
+}
+
+brk_status brk_ctl_serial(brk_req *req, brk_status (*fn)(brk_req *req)) {
+    brk_broker *brk = req->brk;
+    if (!brk->ctl || ctl_idle(brk->ctl))
+        return fn(req);
+    serial_wait *s = arena_calloc(req->arena, 1, sizeof *s);
+    s->req = req;
+    s->fn = fn;
+    ctl_when_idle(brk->ctl, serial_run, s);
+    return BRK_DEFER;
+}
+
 brk_status brk_commit_end(brk_commit_wait *w) {
     w->ended = true;
     if (w->pending)
@@ -611,6 +648,7 @@ int brk_cluster_start(brk_broker *brk, char *err, size_t errlen) {
     /* From here on commits complete on the loop, once durable. */
     if (brk->loop)
         ctl_attach_loop(brk->ctl, brk->loop);
+    brk_on_shutdown(brk, cancel_serial, NULL);
     brk_lifecycle_start(brk);
     /* A controller-only node (process.roles=controller) is no broker: it
      * neither registers nor leads partitions (Kafka's ControllerServer

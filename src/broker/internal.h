@@ -79,6 +79,11 @@ brk_commit_wait *brk_commit_begin(brk_req *req, brk_commit_finish_fn finish,
                                   void *ctx);
 void brk_commit(brk_commit_wait *w, const buf *values, int n, int16_t *err_out);
 brk_status brk_commit_end(brk_commit_wait *w);
+/* Runs a controller handler whose records are computed from the image
+ * (AlterPartition, broker registration and heartbeat, elections,
+ * reassignments) only while no other submit is in flight (ctl_when_idle):
+ * at once when the controller is idle, else deferred until it is. */
+brk_status brk_ctl_serial(brk_req *req, brk_status (*fn)(brk_req *req));
 /* brk_commit with then(then_arg, err) run on completion first (logging,
  * bookkeeping); then owns then_arg. */
 void brk_commit_then(brk_commit_wait *w, const buf *values, int n,
@@ -152,6 +157,10 @@ void brk_lm_controller_changed(brk_broker *brk);
  * done(brk, ctx), at once when there is nothing to do. */
 void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
                      void *ctx);
+/* This node's broker has caught up with the metadata log once since it
+ * started (the controller answered IsCaughtUp: Kafka's initialCatchUpFuture),
+ * or has no quorum to catch up with. */
+bool brk_lm_caught_up(const brk_broker *brk);
 /* This node's broker has not been RUNNING (registered and unfenced) yet
  * since it started. */
 bool brk_lm_starting(const brk_broker *brk);

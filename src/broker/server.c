@@ -226,6 +226,24 @@ static void req_set_header(brk_req *req, const proto_request_header *h,
     req->body = body;
 }
 
+/* The controller's handlers that compute records from the image run one at
+ * a time with nothing else in flight (brk_ctl_serial): ElectLeaders,
+ * AlterPartitionReassignments, AlterPartition, BrokerRegistration,
+ * BrokerHeartbeat, UnregisterBroker. */
+static brk_status run_handler(brk_req *req, const brk_api *api) {
+    switch (api->key) {
+    case 43:
+    case 45:
+    case 56:
+    case 62:
+    case 63:
+    case 64:
+        return brk_ctl_serial(req, api->fn);
+    default:
+        return api->fn(req);
+    }
+}
+
 /* What a handler's status means for its request: answered now, later
  * (DEFER), or malformed. A malformed request read off a connection closes
  * it (returns false); one embedded in another (an Envelope) can only go
@@ -315,6 +333,20 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_free(req);
         return false;
     }
+    if (!ctl && !brk_lm_caught_up(brk)) {
+        /* Kafka's BrokerServer enables request processing on the broker
+         * listeners once the controller acknowledged that the broker caught
+         * up with the metadata log: before that its image (empty after a
+         * restart) would tell clients of no other broker, and librdkafka
+         * drops the brokers a Metadata answer leaves out. The client
+         * reconnects, or asks another broker. */
+        SL_DEBUG("server",
+                 "closing connection from %s: api key %d before this broker "
+                 "caught up with the metadata log",
+                 req->peer, h.api_key);
+        req_free(req);
+        return false;
+    }
     req->slot_ = net_conn_reserve(conn);
     if (h.api_version < api->min_version || h.api_version > api->max_version) {
         if (h.api_key == 18) {
@@ -337,7 +369,7 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
      * when none is known or it cannot be reached. */
     if (!ctl && !borrowed && brk_forward_request(req))
         return true;
-    brk_status st = api->fn(req);
+    brk_status st = run_handler(req, api);
     if (borrowed && st == BRK_DEFER) { /* the frame goes when we return */
         req->frame = NULL;
         req->frame_len = 0;
@@ -349,7 +381,7 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
 brk_status brk_req_run_local(brk_req *req) {
     const brk_api *api = brk_api_find(req->api_key);
     SL_ASSERT(api);
-    brk_status st = api->fn(req);
+    brk_status st = run_handler(req, api);
     req_settle(req, st, false);
     return st;
 }

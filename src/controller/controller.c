@@ -11,6 +11,12 @@
 #include "core/util.h"
 #include "proto/errors.h"
 
+typedef struct ctl_waiter {
+    struct ctl_waiter *next;
+    ctl_idle_fn fn;
+    void *arg;
+} ctl_waiter;
+
 typedef struct ctl_entry {
     struct ctl_entry *next;
     buf *values; /* copies, applied on commit */
@@ -28,10 +34,13 @@ struct ctl_controller {
     ctl_entry *head;  /* pending, in submission (= log) order */
     ctl_entry **tail; /* &last->next */
     size_t n_pending;
-    int16_t failed; /* the log failed: every submit fails with it */
-    bool polling;   /* inside ctl_poll (no re-entry from a callback) */
-    bool submitted; /* a submit since the hook last ran */
-    int64_t next;   /* log offset after the last appended batch */
+    int16_t failed;      /* the log failed: every submit fails with it */
+    bool polling;        /* inside ctl_poll (no re-entry from a callback) */
+    bool submitted;      /* a submit since the hook last ran */
+    int64_t next;        /* log offset after the last appended batch */
+    ctl_waiter *waiters; /* ctl_when_idle, in order */
+    ctl_waiter **wtail;
+    bool closing; /* ctl_free: waiters are cancelled */
 };
 
 ctl_controller *ctl_new(cl_image *img, ctl_log *log) {
@@ -39,6 +48,7 @@ ctl_controller *ctl_new(cl_image *img, ctl_log *log) {
     c->image = img;
     c->log = log;
     c->tail = &c->head;
+    c->wtail = &c->waiters;
     return c;
 }
 
@@ -60,6 +70,41 @@ bool ctl_active(const ctl_controller *c) {
 
 size_t ctl_pending(const ctl_controller *c) {
     return c->n_pending;
+}
+
+bool ctl_idle(const ctl_controller *c) {
+    return c->n_pending == 0 && !c->waiters;
+}
+
+/* Invariant 4: each waiter runs alone, with nothing pending. */
+static void run_waiters(ctl_controller *c) {
+    while (c->waiters && (c->n_pending == 0 || c->closing)) {
+        ctl_waiter *w = c->waiters;
+        c->waiters = w->next;
+        if (!c->waiters)
+            c->wtail = &c->waiters;
+        w->fn(w->arg, c->closing);
+        free(w);
+    }
+}
+
+void ctl_cancel_waiters(ctl_controller *c) {
+    c->closing = true;
+    run_waiters(c);
+}
+
+void ctl_when_idle(ctl_controller *c, ctl_idle_fn fn, void *arg) {
+    ctl_waiter *w = xcalloc(1, sizeof *w);
+    w->fn = fn;
+    w->arg = arg;
+    *c->wtail = w;
+    c->wtail = &w->next;
+    /* never inside the caller: from the loop's next before-sleep poll, or
+     * at once without a loop */
+    if (c->closing || (!c->loop && !c->polling))
+        run_waiters(c);
+    else if (c->loop)
+        net_loop_wake(c->loop);
 }
 
 /* Invariant 2: applied only once durable, in order; then the callback. */
@@ -130,6 +175,7 @@ void ctl_poll(ctl_controller *c) {
             break;
     }
     c->polling = false;
+    run_waiters(c);
 }
 
 void ctl_submit(ctl_controller *c, const buf *values, int n, ctl_done_fn done,
@@ -240,8 +286,9 @@ void ctl_free(ctl_controller *c) {
         if (se)
             c->failed = se;
     }
+    c->closing = true;
     ctl_poll(c);
-    SL_ASSERT(!c->head);
+    SL_ASSERT(!c->head && !c->waiters);
     if (c->log)
         c->log->ops->free(c->log);
     free(c);

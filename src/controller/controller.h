@@ -16,6 +16,8 @@
  *  3. When the log fails (an fsync error), every pending submit, and every
  *     later one, fails with that Kafka error (KAFKA_STORAGE_ERROR) and is
  *     not applied: what the image holds is what a restart replays.
+ *  4. An idle waiter (ctl_when_idle) runs only while nothing is pending, so
+ *     records it computes from the image see every earlier submit applied.
  *
  * Without a loop (start-up before the loop runs, tools, tests) a submit
  * syncs at once and its callback runs inside ctl_submit.
@@ -72,5 +74,24 @@ int64_t ctl_next_offset(const ctl_controller *c);
 bool ctl_active(const ctl_controller *c);
 /* Submits not completed yet. */
 size_t ctl_pending(const ctl_controller *c);
+
+/* Operations that compute their records from the image (ISR changes,
+ * fencing, elections, reassignments) must not run while other submits are
+ * in flight: the image does not show those yet, and a record computed
+ * without them would undo them (Kafka's controller reads its latest
+ * in-memory state; this one reads the committed image, so such operations
+ * wait for the pipeline to drain). fn(arg, false) runs once nothing is
+ * pending, from the next ctl_poll (the loop's before-sleep hook; at once
+ * without a loop), never inside ctl_when_idle; waiters run in order, one at a
+ * time, the next only while nothing is pending (a waiter that submits holds the
+ * others back until its commit). At ctl_free the waiters left run with
+ * cancelled = true and must not submit. */
+typedef void (*ctl_idle_fn)(void *arg, bool cancelled);
+void ctl_when_idle(ctl_controller *c, ctl_idle_fn fn, void *arg);
+/* Shutdown: every idle waiter runs now with cancelled = true, and so does
+ * any later one. */
+void ctl_cancel_waiters(ctl_controller *c);
+/* Nothing pending and no idle waiter queued. */
+bool ctl_idle(const ctl_controller *c);
 
 #endif

@@ -141,6 +141,83 @@ TEST(ctl_submit_completes_after_durability_in_order) {
     buf_free(&v[1]);
 }
 
+/* Idle waiters (invariant 4): each runs alone with nothing pending, in
+ * order, never inside ctl_when_idle; one that submits holds the next back
+ * until its commit; the image it reads shows every earlier submit. */
+typedef struct idle_ctx {
+    ctl_controller *c;
+    cl_image *img;
+    buf *rec;       /* submitted by the waiter when not NULL */
+    int ran;        /* order in which it ran (1-based), 0 not yet */
+    int *clock;     /* shared run counter */
+    size_t pending; /* ctl_pending when it ran */
+    bool saw_a;     /* topic "a" (submitted before it queued) applied */
+    bool cancelled;
+} idle_ctx;
+static void on_idle(void *arg, bool cancelled) {
+    idle_ctx *x = arg;
+    x->ran = ++*x->clock;
+    x->pending = ctl_pending(x->c);
+    x->saw_a = cl_topic_find(x->img, "a", 1) != NULL;
+    x->cancelled = cancelled;
+    if (x->rec && !cancelled)
+        ctl_submit(x->c, x->rec, 1, NULL, NULL);
+}
+
+TEST(ctl_idle_waiters_run_alone_after_the_pipeline_drains) {
+    brk_config cfg;
+    brk_config_init(&cfg);
+    cl_image *img = brk_image_new(&cfg);
+    fake_log f = {{&fake_ops}, 0, 0, 0, 0};
+    ctl_controller *c = ctl_new(img, &f.base);
+    net_loop *loop = net_loop_new();
+    ctl_attach_loop(c, loop);
+    buf a, b;
+    buf_init(&a, 64);
+    buf_init(&b, 64);
+    topic_rec(&a, "a", 1);
+    topic_rec(&b, "b", 2);
+    CHECK(ctl_idle(c));
+    ctl_submit(c, &a, 1, NULL, NULL);
+    CHECK(!ctl_idle(c));
+    int clock = 0;
+    idle_ctx w1 = {c, img, &b, 0, &clock, 0, false, false};
+    idle_ctx w2 = {c, img, NULL, 0, &clock, 0, false, false};
+    ctl_when_idle(c, on_idle, &w1);
+    ctl_when_idle(c, on_idle, &w2);
+    CHECK_EQ(w1.ran, 0); /* "a" is in flight */
+    ctl_poll(c);
+    CHECK_EQ(w1.ran, 0);
+    f.durable = 1; /* "a" commits: w1 runs, sees it, submits "b" */
+    ctl_poll(c);
+    CHECK_EQ(w1.ran, 1);
+    CHECK_EQ(w1.pending, 0);
+    CHECK(w1.saw_a);
+    CHECK(!w1.cancelled);
+    CHECK_EQ(w2.ran, 0); /* held back by w1's submit */
+    CHECK_EQ(ctl_pending(c), 1);
+    f.durable = 2;
+    ctl_poll(c);
+    CHECK_EQ(w2.ran, 2);
+    CHECK_EQ(w2.pending, 0);
+    CHECK(cl_topic_find(img, "b", 1) != NULL);
+    CHECK(ctl_idle(c));
+    /* at shutdown a waiter left runs cancelled (and submits nothing) */
+    ctl_submit(c, &a, 1, NULL, NULL);
+    idle_ctx w3 = {c, img, &b, 0, &clock, 0, false, false};
+    ctl_when_idle(c, on_idle, &w3);
+    ctl_cancel_waiters(c);
+    CHECK_EQ(w3.ran, 3);
+    CHECK(w3.cancelled);
+    CHECK_EQ(ctl_pending(c), 1);
+    ctl_free(c);
+    net_loop_free(loop);
+    cl_image_free(img);
+    brk_config_free(&cfg);
+    buf_free(&a);
+    buf_free(&b);
+}
+
 TEST(ctl_log_failure_fails_pending_submits) {
     brk_config cfg;
     brk_config_init(&cfg);
