@@ -8,8 +8,10 @@
 #                                        three nodes, wait until every node
 #                                        answers Metadata and the quorum has
 #                                        a leader; print the bootstrap list
-#   scripts/cluster.sh stop              SIGTERM each node, wait for it to
-#                                        exit (SIGKILL after CLUSTER_STOP_TIMEOUT)
+#   scripts/cluster.sh stop [--now]      SIGTERM each node, wait for it to
+#                                        exit (SIGKILL after CLUSTER_STOP_TIMEOUT);
+#                                        --now: a second SIGTERM, a clean stop
+#                                        without controlled shutdown
 #   scripts/cluster.sh status            each node's pid and the quorum
 #   scripts/cluster.sh kill9 <n>         kill -9 node n (for trying failover)
 #   scripts/cluster.sh start-node <n>    start node n again
@@ -241,8 +243,20 @@ cmd_stop() {
     local n pid
     for n in $(all_nodes); do
         pid="$(node_pid "$n")"
-        pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+        # a node stopped with SIGSTOP takes SIGTERM only once continued
+        pid_alive "$pid" && kill -CONT "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
     done
+    # --now: a second SIGTERM, which a Sluice node takes as "stop at once":
+    # a clean stop that does not wait for the controller to approve the
+    # controlled shutdown (all nodes stopping together leave no quorum to
+    # approve it, so each would wait broker.session.timeout.ms)
+    if [ "${1:-}" = --now ] && [ "$(kind)" = sluice ]; then
+        sleep 0.3
+        for n in $(all_nodes); do
+            pid="$(node_pid "$n")"
+            pid_alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+        done
+    fi
     for n in $(all_nodes); do
         pid="$(node_pid "$n")"
         if pid_alive "$pid" && ! wait_exit "$pid" "${CLUSTER_STOP_TIMEOUT:-60}"; then
@@ -276,7 +290,7 @@ cmd_status() {
 
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
-stop) cmd_stop ;;
+stop) shift; cmd_stop "$@" ;;
 status) cmd_status ;;
 kill9)
     [ $# -eq 2 ] || die "usage: cluster.sh kill9 <n>"

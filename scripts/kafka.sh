@@ -34,9 +34,20 @@ VERSION=4.3.1
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
+installed() {
+    [ -f "$LIBS/kafka_2.13-$VERSION.jar" ] && [ -f "$LIBS/kafka-tools-$VERSION.jar" ] &&
+        [ -f "$LIBS/log4j-core-2.24.3.jar" ] && [ -f "$KHOME/log4j2-broker.xml" ] &&
+        [ -f "$KHOME/log4j2-tools.xml" ]
+}
+
 cmd_install() {
-    if [ -f "$LIBS/kafka_2.13-$VERSION.jar" ] && [ -f "$LIBS/kafka-tools-$VERSION.jar" ] &&
-        [ -f "$LIBS/log4j-core-2.24.3.jar" ] && [ -f "$KHOME/log4j2-broker.xml" ]; then
+    installed && return 0
+    # one install at a time: parallel test workers may all ask at once
+    mkdir -p "$KHOME"
+    exec 9>"$KHOME/.install.lock"
+    flock 9
+    if installed; then
+        exec 9>&-
         return 0
     fi
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
@@ -76,6 +87,7 @@ EOF
   </Loggers>
 </Configuration>
 EOF
+    exec 9>&-
 }
 
 classpath() {

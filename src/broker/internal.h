@@ -157,6 +157,10 @@ void brk_lm_controller_changed(brk_broker *brk);
  * done(brk, ctx), at once when there is nothing to do. */
 void brk_lm_shutdown(brk_broker *brk, void (*done)(brk_broker *, void *),
                      void *ctx);
+/* This node's broker has caught up with the metadata log once since it
+ * started (the controller answered IsCaughtUp: Kafka's initialCatchUpFuture),
+ * or has no quorum to catch up with. */
+bool brk_lm_caught_up(const brk_broker *brk);
 /* This node's broker has not been RUNNING (registered and unfenced) yet
  * since it started. */
 bool brk_lm_starting(const brk_broker *brk);

@@ -55,6 +55,7 @@ struct brk_lm {
     int n_dirs;
     blm_state logged; /* last state logged */
     bool ran;         /* has been RUNNING since it started */
+    bool caught_up;   /* has been RECOVERY or RUNNING since it started */
     /* controlled shutdown */
     void (*cs_done)(brk_broker *brk, void *ctx);
     void *cs_ctx;
@@ -185,6 +186,8 @@ static net_client *controller(brk_lm *lm) {
 static void log_state(brk_lm *lm) {
     if (lm->m.state == BLM_RUNNING)
         lm->ran = true;
+    if (lm->m.state == BLM_RECOVERY || lm->m.state == BLM_RUNNING)
+        lm->caught_up = true;
     if (lm->m.state == lm->logged)
         return;
     SL_INFO("lifecycle",
@@ -490,6 +493,10 @@ int32_t brk_active_controller(brk_broker *brk) {
     const cl_broker *b =
         in.leader_id >= 0 ? cl_broker_find(brk->image, in.leader_id) : NULL;
     return b && !b->fenced ? in.leader_id : brk->node_id;
+}
+
+bool brk_lm_caught_up(const brk_broker *brk) {
+    return !brk->lm || brk->lm->caught_up;
 }
 
 bool brk_lm_starting(const brk_broker *brk) {

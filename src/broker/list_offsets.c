@@ -31,16 +31,29 @@ list_one(brk_req *req, const proto_list_offsets_request *rq,
     r->leader_epoch = -1;
     int16_t err;
     log_partition *log;
-    cl_partition *p = brk_data_partition(
-        brk, topic->p, topic->len > 0 ? (size_t)topic->len : 0,
-        q->partition_index, &log, &err);
+    size_t tlen = topic->len > 0 ? (size_t)topic->len : 0;
+    cl_partition *p =
+        brk_data_partition(brk, topic->p, tlen, q->partition_index, &log, &err);
+    /* Kafka's ReplicaManager.fetchOffset: fetchOnlyFromLeader unless the
+     * debugging replica id (-2), which a follower answers too */
+    if (!p && err == KERR_NOT_LEADER_OR_FOLLOWER && rq->replica_id == -2 &&
+        brk->repl) {
+        int16_t e2;
+        const cl_partition *f =
+            brk_find_partition(brk, topic->p, tlen, q->partition_index, &e2);
+        log = f ? repl_log(brk->repl, f) : NULL;
+        if (log && !log_is_failed(log) &&
+            repl_role_of(brk->repl, f) == REPL_ROLE_FOLLOWER)
+            p = (cl_partition *)f;
+    }
     if (p)
         err = repl_check_epoch(brk->repl, p, q->current_leader_epoch);
     if (err) {
         r->error_code = err;
         return;
     }
-    int64_t fetchable = rq->replica_id >= 0 ? log_end_offset(log)
+    /* isolation applies to consumers (-1) only, Kafka's isolationLevelOpt */
+    int64_t fetchable = rq->replica_id != -1 ? log_end_offset(log)
                         : rq->isolation_level == 1
                             ? txn_lso(brk->txn, log) /* txn hook */
                             : log_high_watermark(log);

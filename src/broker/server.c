@@ -333,6 +333,20 @@ bool brk_on_frame(net_conn *conn, const uint8_t *frame, size_t len) {
         req_free(req);
         return false;
     }
+    if (!ctl && !brk_lm_caught_up(brk)) {
+        /* Kafka's BrokerServer enables request processing on the broker
+         * listeners once the controller acknowledged that the broker caught
+         * up with the metadata log: before that its image (empty after a
+         * restart) would tell clients of no other broker, and librdkafka
+         * drops the brokers a Metadata answer leaves out. The client
+         * reconnects, or asks another broker. */
+        SL_DEBUG("server",
+                 "closing connection from %s: api key %d before this broker "
+                 "caught up with the metadata log",
+                 req->peer, h.api_key);
+        req_free(req);
+        return false;
+    }
     req->slot_ = net_conn_reserve(conn);
     if (h.api_version < api->min_version || h.api_version > api->max_version) {
         if (h.api_key == 18) {
@@ -670,22 +684,35 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
     if (brk_quorum_check_config(cfg, err, errlen) < 0)
         return -1;
     int roles = brk_cfg_roles(cfg);
-    if (roles == BRK_ROLE_CONTROLLER) {
-        /* KafkaConfig.validateValues for a controller-only node */
+    if (roles != (BRK_ROLE_BROKER | BRK_ROLE_CONTROLLER)) {
+        /* KafkaConfig.validateValues for a node with one role: a
+         * controller-only node has controller listeners alone, a
+         * broker-only node none */
         net_endpoint ls[16];
         int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
                                      16, err, errlen);
         if (nl < 0)
             return -1;
+        int nctl = 0;
         for (int i = 0; i < nl; i++)
-            if (!is_controller_listener(cfg, ls[i].name)) {
-                snprintf(err, errlen,
-                         "requirement failed: The listeners config must only "
-                         "contain KRaft controller listeners from "
-                         "controller.listener.names when "
-                         "process.roles=controller");
-                return -1;
-            }
+            nctl += is_controller_listener(cfg, ls[i].name);
+        if (roles == BRK_ROLE_CONTROLLER && nctl != nl) {
+            snprintf(err, errlen,
+                     "requirement failed: The listeners config must only "
+                     "contain KRaft controller listeners from "
+                     "controller.listener.names when process.roles=controller");
+            return -1;
+        }
+        if (roles == BRK_ROLE_BROKER && nctl > 0) {
+            snprintf(err, errlen,
+                     "requirement failed: controller.listener.names must not "
+                     "contain a value appearing in the 'listeners' "
+                     "configuration when running KRaft with just the broker "
+                     "role");
+            return -1;
+        }
+    }
+    if (roles == BRK_ROLE_CONTROLLER) {
         const char *ibl = brk_cfg_str(cfg, BRK_CFG_INTER_BROKER_LISTENER_NAME);
         if (ibl && *ibl && is_controller_listener(cfg, ibl)) {
             snprintf(err, errlen,
@@ -695,23 +722,8 @@ static int check_single_node(const brk_config *cfg, char *err, size_t errlen) {
             return -1;
         }
     }
-    if (roles == BRK_ROLE_BROKER) {
-        net_endpoint ls[16];
-        int nl = net_parse_listeners(brk_cfg_str(cfg, BRK_CFG_LISTENERS), ls,
-                                     16, err, errlen);
-        if (nl < 0)
-            return -1;
-        for (int i = 0; i < nl; i++)
-            if (is_controller_listener(cfg, ls[i].name)) {
-                snprintf(err, errlen,
-                         "requirement failed: controller.listener.names must "
-                         "not contain a value appearing in the 'listeners' "
-                         "configuration when running KRaft with just the "
-                         "broker role");
-                return -1;
-            }
+    if (roles == BRK_ROLE_BROKER)
         return 0; /* it follows the voters; no bootstrap servers of its own */
-    }
     const char *p;
     size_t len;
     const char *bs =

@@ -188,6 +188,14 @@ void ps_add_aborted(ps_state *s, const ps_aborted *ab) {
     s->n_aborted++;
 }
 
+int16_t ps_check_marker(ps_state *s, int64_t producer_id,
+                        int32_t coordinator_epoch) {
+    const ps_entry *e = ps_find(s, producer_id);
+    return e && e->coordinator_epoch > coordinator_epoch
+               ? KERR_TRANSACTION_COORDINATOR_FENCED
+               : KERR_NONE;
+}
+
 bool ps_apply_marker(ps_state *s, int64_t producer_id, int16_t epoch, int type,
                      int32_t coordinator_epoch, int64_t offset,
                      ps_aborted *ab) {

@@ -89,6 +89,15 @@ int ps_check(ps_state *s, const log_batch_header *h, ps_batch_meta *dup,
 /* Applies an appended data batch (base_offset assigned). */
 void ps_update(ps_state *s, const log_batch_header *h);
 
+/* Whether a transaction marker for producer_id from a coordinator of
+ * coordinator_epoch may be written (Kafka's
+ * ProducerAppendInfo.appendEndTxnMarker): KERR_NONE, or
+ * KERR_TRANSACTION_COORDINATOR_FENCED when the producer's last marker came
+ * from a newer coordinator epoch (a coordinator that lost its
+ * __transaction_state partition must not complete its transactions). */
+int16_t ps_check_marker(ps_state *s, int64_t producer_id,
+                        int32_t coordinator_epoch);
+
 /* Applies a transaction marker at `offset` (type BATCH_CONTROL_*). For an
  * ABORT fills *ab (and returns true) with the entry to write to .txnindex;
  * it is also kept in s. */

@@ -77,6 +77,15 @@ typedef struct rf_sent {
     int64_t fetch_offset;
 } rf_sent;
 
+/* A partition of the fetch session as the leader holds it (what we last
+ * sent for it): Kafka's FetchSessionHandler.sessionPartitions. */
+typedef struct rf_sess_part {
+    repl_key key;
+    char *topic; /* for forgetting it by name (v7-12) */
+    int32_t epoch, last_epoch;
+    int64_t fetch_offset, log_start;
+} rf_sess_part;
+
 typedef struct rf_fetcher {
     repl_fetchers *fs;
     int32_t leader;
@@ -86,8 +95,14 @@ typedef struct rf_fetcher {
     int port;
     rf_part *parts;
     int n, cap;
-    rf_sent *sent; /* the request in flight */
+    rf_sent *sent; /* the request in flight: every partition it covers */
     int n_sent;
+    /* KIP-227 (Kafka's FetchSessionHandler): session id (0: none) and the
+     * epoch of the next request (0: a full one, which opens a session) */
+    int32_t sess_id, sess_epoch;
+    bool sent_full; /* the request in flight is a full one */
+    rf_sess_part *sp;
+    int n_sp, cap_sp;
     bool in_flight;
     bool in_cb;     /* its response is being processed */
     bool dead;      /* no partitions left: freed after the callback */
@@ -206,6 +221,9 @@ static void fetcher_free(rf_fetcher *f) {
         net_client_free(f->client);
     free(f->parts);
     free(f->sent);
+    for (int i = 0; i < f->n_sp; i++)
+        free(f->sp[i].topic);
+    free(f->sp);
     free(f);
 }
 
@@ -334,6 +352,108 @@ static bool follower_throttles(repl_fetchers *fs, const rf_part *p,
     return repl_quota_exceeded(&fs->quota, fs->o.throttle_rate(fs->o.ctx), now);
 }
 
+/* After an error: the next request is a full one, closing the session
+ * (Kafka's nextCloseExisting: same id, epoch 0) or, when the leader does
+ * not know it, without one (INITIAL). */
+static void session_close(rf_fetcher *f) {
+    f->sess_epoch = 0;
+}
+
+static void session_forget(rf_fetcher *f) {
+    f->sess_id = 0;
+    f->sess_epoch = 0;
+}
+
+/* The answer to a request of the session (Kafka's
+ * FetchSessionHandler.handleResponse without errors): a full one opens the
+ * session the leader names (none: full again), an incremental one moves
+ * the epoch on unless the leader closed the session. */
+static void session_answered(rf_fetcher *f, int32_t session_id) {
+    if (session_id == 0) {
+        session_forget(f);
+    } else if (f->sent_full) {
+        f->sess_id = session_id;
+        f->sess_epoch = 1;
+    } else {
+        f->sess_epoch = f->sess_epoch == INT32_MAX ? 1 : f->sess_epoch + 1;
+    }
+}
+
+/* The fetch session's next request (Kafka's FetchSessionHandler.Builder):
+ * the partitions due now are ts/ps[0..n); a full request sends them all,
+ * an incremental one only those added or altered since they were last
+ * sent (offset, epochs, log start), and forgets the session's others. The
+ * session becomes what is due now. Returns the partitions to send (ts/ps
+ * compacted), *fg the forgotten ones (xcalloc'ed, caller frees). */
+static int session_build(rf_fetcher *f, proto_fetch_request_fetch_topic *ts,
+                         proto_fetch_request_fetch_partition *ps, int n,
+                         proto_fetch_request_forgotten_topic **fg, int *n_fg,
+                         int32_t **fg_parts) {
+    *fg = NULL;
+    *fg_parts = NULL;
+    *n_fg = 0;
+    int m = n;
+    if (f->sess_epoch > 0) {
+        *fg = xcalloc((size_t)f->n_sp + 1, sizeof **fg);
+        *fg_parts = xcalloc((size_t)f->n_sp + 1, sizeof **fg_parts);
+        for (int i = 0; i < f->n_sp; i++) {
+            const rf_sess_part *sp = &f->sp[i];
+            bool due = false;
+            for (int k = 0; k < n && !due; k++)
+                due = ps[k].partition == sp->key.partition &&
+                      !memcmp(ts[k].topic_id.b, sp->key.topic_id, 16);
+            if (due)
+                continue;
+            proto_fetch_request_forgotten_topic *ft = &(*fg)[(*n_fg)++];
+            proto_fetch_request_forgotten_topic_init(ft);
+            memcpy(ft->topic_id.b, sp->key.topic_id, 16);
+            ft->topic = proto_str_c(sp->topic);
+            (*fg_parts)[i] = sp->key.partition;
+            ft->partitions.n = 1;
+            ft->partitions.v = &(*fg_parts)[i];
+        }
+        m = 0;
+        for (int k = 0; k < n; k++) {
+            const rf_sess_part *old = NULL;
+            for (int i = 0; i < f->n_sp && !old; i++)
+                if (f->sp[i].key.partition == ps[k].partition &&
+                    !memcmp(f->sp[i].key.topic_id, ts[k].topic_id.b, 16))
+                    old = &f->sp[i];
+            if (old && old->epoch == ps[k].current_leader_epoch &&
+                old->last_epoch == ps[k].last_fetched_epoch &&
+                old->fetch_offset == ps[k].fetch_offset &&
+                old->log_start == ps[k].log_start_offset)
+                continue; /* the leader has it as it is */
+            ts[m] = ts[k];
+            ps[m] = ps[k];
+            ts[m].partitions.v = &ps[m];
+            m++;
+        }
+    }
+    /* the session is now the partitions due (k-th of the request or not) */
+    for (int i = 0; i < f->n_sp; i++)
+        free(f->sp[i].topic);
+    if (n > f->cap_sp) {
+        f->cap_sp = n;
+        f->sp = xrealloc(f->sp, sizeof *f->sp * (size_t)f->cap_sp);
+    }
+    f->n_sp = n;
+    for (int k = 0; k < n; k++) {
+        const rf_sent *s = &f->sent[k];
+        repl_info ri;
+        f->sp[k] =
+            (rf_sess_part){s->key, NULL, s->epoch, -1, s->fetch_offset, -1};
+        f->sp[k].topic = xstrdup(repl_info_of(f->fs->m, &s->key, &ri) && ri.log
+                                     ? log_topic(ri.log)
+                                     : "");
+        if (ri.log) {
+            f->sp[k].last_epoch = log_latest_epoch(ri.log);
+            f->sp[k].log_start = log_start_offset(ri.log);
+        }
+    }
+    return m;
+}
+
 /* Sends the next Fetch if none is in flight and a partition is due. */
 static void fetcher_kick(rf_fetcher *f) {
     repl_fetchers *fs = f->fs;
@@ -395,9 +515,19 @@ static void fetcher_kick(rf_fetcher *f) {
         f->sent[k] = (rf_sent){p->key, p->epoch, ps[k].fetch_offset};
         f->n_sent++;
     }
-    if (f->n_sent == 0) {
+    /* KIP-227 from v7: an incremental request while a session is open
+     * (Kafka's replica fetchers use one); a session with nothing left and
+     * nothing to forget sends nothing, as Kafka's buildFetch */
+    proto_fetch_request_forgotten_topic *fg = NULL;
+    int32_t *fg_parts = NULL;
+    int n_fg = 0, n_req = f->n_sent;
+    if (v >= 7)
+        n_req = session_build(f, ts, ps, f->n_sent, &fg, &n_fg, &fg_parts);
+    if (f->n_sent == 0 && n_fg == 0) {
         free(ts);
         free(ps);
+        free(fg);
+        free(fg_parts);
         if (next_due != INT64_MAX)
             arm_timer(f, next_due);
         return;
@@ -415,14 +545,21 @@ static void fetcher_kick(rf_fetcher *f) {
     rq.min_bytes = fs->o.min_bytes;
     rq.max_bytes = fs->o.response_max_bytes;
     rq.isolation_level = 0;
-    rq.session_id = 0;
-    rq.session_epoch = -1; /* sessionless: a full request every time */
-    rq.topics.n = f->n_sent;
+    rq.session_id = v >= 7 ? f->sess_id : 0;
+    rq.session_epoch = v >= 7 ? f->sess_epoch : -1; /* -1: sessionless */
+    f->sent_full = f->sess_epoch == 0;
+    rq.topics.n = n_req;
     rq.topics.v = ts;
+    rq.forgotten_topics_data.n = n_fg;
+    rq.forgotten_topics_data.v = fg;
     int32_t cid =
         net_client_send(f->client, PROTO_API_FETCH, v, &rq, on_response, f);
     free(ts);
     free(ps);
+    free(fg);
+    free(fg_parts);
+    if (n_req < f->n_sent)
+        fs->st.incremental++;
     if (cid <= 0) {
         SL_WARN(MOD,
                 "[ReplicaFetcher replicaId=%d, leaderId=%d, fetcherId=%d] "
@@ -430,6 +567,7 @@ static void fetcher_kick(rf_fetcher *f) {
                 fs->node_id, f->leader, f->index, net_client_strerror(cid));
         f->backoff_until = now + SL_MAX(fs->o.backoff_ms, 1);
         arm_timer(f, f->backoff_until);
+        session_close(f);
         return;
     }
     f->in_flight = true;
@@ -639,9 +777,17 @@ static void on_response(net_client *c, const net_client_result *res,
                 net_client_strerror(res->err));
         f->backoff_until = clk_mono_ms() + fs->o.backoff_ms;
         corrupt = res->err == NET_CLIENT_ERR_MALFORMED;
+        session_close(f);
     } else {
         fs->st.responses++;
         const proto_fetch_response *rs = res->resp;
+        if (rs->error_code == KERR_FETCH_SESSION_ID_NOT_FOUND) {
+            session_forget(f);
+        } else if (rs->error_code != KERR_NONE) {
+            session_close(f);
+        } else if (res->api_version >= 7) {
+            session_answered(f, rs->session_id);
+        }
         if (rs->error_code != KERR_NONE) {
             fs->st.errors++;
             f->backoff_until = clk_mono_ms() + fs->o.backoff_ms;
@@ -678,6 +824,7 @@ static void on_response(net_client *c, const net_client_result *res,
                 fs->node_id, f->leader, f->index);
         f->reconnect = true;
         f->backoff_until = clk_mono_ms() + fs->o.backoff_ms;
+        session_close(f);
     }
     f->n_sent = 0;
     f->in_cb = false;

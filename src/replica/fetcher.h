@@ -72,7 +72,8 @@ typedef struct repl_fetcher_stats {
     int fetchers;
     int partitions;
     int64_t requests, responses, truncations, errors;
-    int64_t throttled; /* partitions left out of a request by the quota */
+    int64_t throttled;   /* partitions left out of a request by the quota */
+    int64_t incremental; /* requests that left unchanged partitions out */
 } repl_fetcher_stats;
 void repl_fetchers_stats(const repl_manager *m, repl_fetcher_stats *out);
 

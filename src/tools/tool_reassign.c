@@ -422,6 +422,42 @@ static int do_generate(ra_ctx *c) {
     return rc;
 }
 
+/* A connection to broker id (the bootstrap one when it is that broker). */
+static kc_conn *broker_conn(ra_ctx *c, int32_t id, kc_conn *tmp, bool *opened) {
+    *opened = false;
+    for (int i = 0; i < c->md.nbrokers; i++) {
+        if (c->md.brokers[i].id != id)
+            continue;
+        if (!strcmp(c->md.brokers[i].host, c->kc.host) &&
+            c->md.brokers[i].port == c->kc.port)
+            return &c->kc;
+        char err[256];
+        if (!kc_connect_node(tmp, c->md.brokers[i].host, c->md.brokers[i].port,
+                             c->timeout_ms, err, sizeof(err)))
+            return NULL;
+        *opened = true;
+        return tmp;
+    }
+    return NULL;
+}
+
+/* Kafka's AdminClient sends a broker's config change to that broker. */
+static void alter_broker(ra_ctx *c, int32_t id, const kc_alter_op *ops,
+                         int nops) {
+    char s[16];
+    snprintf(s, sizeof s, "%d", id);
+    kc_conn tmp, *use;
+    bool opened;
+    use = broker_conn(c, id, &tmp, &opened);
+    int16_t e;
+    char *m = NULL;
+    if (use)
+        kc_incremental_alter(use, KC_RES_BROKER, s, ops, nops, &e, &m);
+    free(m);
+    if (opened)
+        kc_close(&tmp);
+}
+
 /* ---- throttles --------------------------------------------------------- */
 
 static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
@@ -459,10 +495,7 @@ static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
         char id[16];
         snprintf(id, sizeof(id), "%d", bids[i]);
         buf_printf(&ids, "%s%s", ids.len ? "," : "", id);
-        int16_t e;
-        char *m = NULL;
-        kc_incremental_alter(&c->kc, KC_RES_BROKER, id, bops, 3, &e, &m);
-        free(m);
+        alter_broker(c, bids[i], bops, 3);
     }
     free(bids);
     buf_put_u8(&ids, 0);
@@ -490,33 +523,69 @@ static void clear_throttles(ra_ctx *c, kc_reassign *v, int n, bool blank) {
     buf_free(&b);
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "p:b" strings sorted and deduplicated (Kafka's TreeSet<String>), joined
+ * with commas into out. Frees the strings. */
+static void join_sorted(char **v, int n, buf *out) {
+    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    for (int i = 0; i < n; i++) {
+        if (!i || strcmp(v[i], v[i - 1]))
+            buf_printf(out, "%s%s", out->len ? "," : "", v[i]);
+        free(v[i]);
+    }
+    buf_put_u8(out, 0);
+}
+
+/* Kafka's modifyReassignmentThrottle: per topic, leader throttles on the
+ * sources ("partition:broker", the current replicas) and follower
+ * throttles on the destinations not among them, each a sorted set; the
+ * rate on every broker involved (sources and destinations). */
 static void set_throttles(ra_ctx *c, kc_reassign *v, int n, const char *rate) {
-    /* Leaders: current replicas of moving partitions; followers: replicas
-     * being added. Kafka's "partition:broker" lists. */
     qsort(v, (size_t)n, sizeof(kc_reassign), cmp_reassign);
+    int32_t *brokers = NULL;
+    int nb = 0;
     for (int i = 0; i < n; i++) {
         if (i && !strcmp(v[i].topic, v[i - 1].topic))
             continue;
-        buf lead, fol;
-        buf_init(&lead, 64);
-        buf_init(&fol, 64);
+        char **lv = NULL, **fv = NULL;
+        int nl = 0, nf = 0;
         const kc_topic *t = find_topic(&c->md, v[i].topic);
         for (int j = i; j < n && !strcmp(v[j].topic, v[i].topic); j++) {
             const kc_partition *p = find_part(t, v[j].part);
-            for (int k = 0; p && k < p->nreplicas; k++)
-                buf_printf(&lead, "%s%d:%d", lead.len ? "," : "", v[j].part,
-                           p->replicas[k]);
+            int np = p ? p->nreplicas : 0;
+            lv = xrealloc(lv, sizeof *lv * (size_t)(nl + np + 1));
+            fv = xrealloc(fv, sizeof *fv * (size_t)(nf + v[j].nreplicas + 1));
+            brokers =
+                xrealloc(brokers, sizeof *brokers *
+                                      (size_t)(nb + np + v[j].nreplicas + 1));
+            for (int k = 0; k < np; k++) {
+                char s[32];
+                snprintf(s, sizeof s, "%d:%d", v[j].part, p->replicas[k]);
+                lv[nl++] = xstrdup(s);
+                brokers[nb++] = p->replicas[k];
+            }
             for (int k = 0; k < v[j].nreplicas; k++) {
                 bool existing = false;
-                for (int q = 0; p && q < p->nreplicas; q++)
+                for (int q = 0; q < np; q++)
                     existing |= p->replicas[q] == v[j].replicas[k];
-                if (!existing)
-                    buf_printf(&fol, "%s%d:%d", fol.len ? "," : "", v[j].part,
-                               v[j].replicas[k]);
+                if (existing)
+                    continue;
+                char s[32];
+                snprintf(s, sizeof s, "%d:%d", v[j].part, v[j].replicas[k]);
+                fv[nf++] = xstrdup(s);
+                brokers[nb++] = v[j].replicas[k];
             }
         }
-        buf_put_u8(&lead, 0);
-        buf_put_u8(&fol, 0);
+        buf lead, fol;
+        buf_init(&lead, 64);
+        buf_init(&fol, 64);
+        join_sorted(lv, nl, &lead);
+        join_sorted(fv, nf, &fol);
+        free(lv);
+        free(fv);
         kc_alter_op ops[2] = {
             {"leader.replication.throttled.replicas", (char *)lead.data, 0},
             {"follower.replication.throttled.replicas", (char *)fol.data, 0},
@@ -528,16 +597,16 @@ static void set_throttles(ra_ctx *c, kc_reassign *v, int n, const char *rate) {
         buf_free(&lead);
         buf_free(&fol);
     }
-    for (int i = 0; i < c->md.nbrokers; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%d", c->md.brokers[i].id);
+    if (nb)
+        qsort(brokers, (size_t)nb, sizeof *brokers, cmp_i32);
+    for (int i = 0; i < nb; i++) {
+        if (i && brokers[i] == brokers[i - 1])
+            continue;
         kc_alter_op ops[2] = {{"leader.replication.throttled.rate", rate, 0},
                               {"follower.replication.throttled.rate", rate, 0}};
-        int16_t e;
-        char *m = NULL;
-        kc_incremental_alter(&c->kc, KC_RES_BROKER, id, ops, 2, &e, &m);
-        free(m);
+        alter_broker(c, brokers[i], ops, 2);
     }
+    free(brokers);
     printf("The inter-broker throttle limit was set to %s B/s\n", rate);
 }
 
@@ -573,25 +642,6 @@ static ra_move *plan_moves(const kc_reassign *v, int n, int *nm) {
     if (*nm > 1)
         qsort(m, (size_t)*nm, sizeof(*m), cmp_move);
     return m;
-}
-
-/* A connection to broker id (the bootstrap one when it is that broker). */
-static kc_conn *broker_conn(ra_ctx *c, int32_t id, kc_conn *tmp, bool *opened) {
-    *opened = false;
-    for (int i = 0; i < c->md.nbrokers; i++) {
-        if (c->md.brokers[i].id != id)
-            continue;
-        if (!strcmp(c->md.brokers[i].host, c->kc.host) &&
-            c->md.brokers[i].port == c->kc.port)
-            return &c->kc;
-        char err[256];
-        if (!kc_connect_node(tmp, c->md.brokers[i].host, c->md.brokers[i].port,
-                             c->timeout_ms, err, sizeof(err)))
-            return NULL;
-        *opened = true;
-        return tmp;
-    }
-    return NULL;
 }
 
 /* Kafka's executeMoves: AlterReplicaLogDirs until every move has started

@@ -473,6 +473,16 @@ int16_t txn_write_marker(txn_node *tn, cl_partition *part, int64_t producer_id,
     if (!log)
         return KERR_NOT_LEADER_OR_FOLLOWER;
     part_rec *r = rec_get(tn, log);
+    int16_t fenced = ps_check_marker(&r->ps, producer_id, coordinator_epoch);
+    if (fenced) {
+        SL_WARN("txn",
+                "refusing %s marker for producer %lld to %s-%d from "
+                "coordinator epoch %d: %s",
+                type == BATCH_CONTROL_COMMIT ? "COMMIT" : "ABORT",
+                (long long)producer_id, part->topic->name, (int)part->id,
+                (int)coordinator_epoch, proto_error_name(fenced));
+        return fenced;
+    }
     buf b;
     buf_init(&b, 128);
     batch_build_control(&b, producer_id, epoch, type, coordinator_epoch,

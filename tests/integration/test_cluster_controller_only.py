@@ -8,7 +8,9 @@ brokers only; the tools reach the controllers with --bootstrap-controller
 (KIP-919). On Sluice, or with SLUICE_TARGET=kafka on Apache Kafka 4.3.1
 (the same files)."""
 
+import os
 import socket
+import subprocess
 import struct
 
 import pytest
@@ -149,3 +151,36 @@ def _voter_caught_up(c, via, node):
     rows = [line.split() for line in r.stdout.splitlines()[1:] if line.strip()]
     row = [x for x in rows if x[0] == str(node)]
     return bool(row) and row[0][3] == "0" and row[0][-1] == "Follower"
+
+
+@pytest.mark.skipif(harness.TARGET != "sluice", reason="Sluice's start-up checks")
+def test_controller_only_settings_kafka_refuses_are_refused(tmp_path):
+    """KafkaConfig's requirements for the controller role alone, word for
+    word, refused at start before anything is written."""
+    base = ["--override", "process.roles=controller", "--override", "node.id=1",
+            "--override", "controller.quorum.voters=1@localhost:9093",
+            "--override", "controller.listener.names=CONTROLLER"]
+    cases = [
+        (["--override", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093"],
+         "requirement failed: The listeners config must only contain KRaft controller "
+         "listeners from controller.listener.names when process.roles=controller"),
+        (["--override", "listeners=CONTROLLER://:9093",
+          "--override", "inter.broker.listener.name=CONTROLLER"],
+         "requirement failed: controller.listener.names must not contain an explicitly set "
+         "inter.broker.listener.name configuration value when process.roles=controller'"),
+        (["--override", "listeners=CONTROLLER://:9093",
+          "--override", "controller.quorum.voters=2@localhost:9095"],
+         "requirement failed: If process.roles contains the 'controller' role, the node id 1 "
+         "must be included in the set of voters controller.quorum.voters=Set(2)"),
+        (["--override", "listeners=CONTROLLER://:9093", "--override", "process.roles=observer"],
+         "Invalid value observer for configuration process.roles: String must be one of: "
+         "broker, controller"),
+    ]
+    for i, (extra, msg) in enumerate(cases):
+        d = tmp_path / ("cwd%d" % i)
+        d.mkdir()
+        r = subprocess.run([harness.SLUICE_BIN, "server"] + base + extra, cwd=str(d),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert msg in r.stdout + r.stderr, r.stdout + r.stderr
+        assert os.listdir(str(d)) == []

@@ -17,6 +17,7 @@ The node taken down is never the quorum's leader."""
 
 import json
 import os
+import struct
 import time
 
 import pytest
@@ -45,6 +46,16 @@ def configs(bootstrap, etype, name, add=None, delete=None):
     if delete:
         args += ["--delete-config", ",".join(delete)]
     toolcli.run("configs", *args, check=True)
+
+
+def list_offsets(bootstrap, topic, replica_id, timestamp=-1):
+    """ListOffsets v1 of partition 0 with this replica id: (error, offset)."""
+    body = struct.pack(">i", replica_id) + harness.karray(
+        [harness.kstr(topic) + harness.karray([struct.pack(">iq", 0, timestamp)])])
+    r = harness.kafka_request(bootstrap, 2, 1, body)
+    n = struct.unpack(">h", r[4:6])[0]
+    _, err, _, offset = struct.unpack(">ihqq", r[6 + n + 4:6 + n + 4 + 22])
+    return err, offset
 
 
 def isr(bootstrap, topic):
@@ -163,3 +174,10 @@ def test_consumer_reads_from_a_follower_in_its_rack(module_cluster):  # noqa: F8
     assert [m.value() for m in got] == values
     assert [m.offset() for m in got] == list(range(len(values)))
     assert fol in fetched_from, fetched_from
+    # ListOffsets stays with the leader (NOT_LEADER_OR_FOLLOWER from the
+    # follower) except for the debugging replica id -2 (Kafka's
+    # fetchOnlyFromLeader), which gets the follower's log end offset.
+    harness.wait_for(lambda: list_offsets(c.addr(fol), t, -2) == (0, len(values)), 30,
+                     what="the follower's log end offset for replica id -2")
+    assert list_offsets(c.addr(fol), t, -1)[0] == 6
+    assert list_offsets(c.addr(lead), t, -1) == (0, len(values))

@@ -61,6 +61,19 @@ class Cluster:
                 out.append("--- node %d\n%s" % (n, p.read_text(errors="replace")[-3000:]))
         return "\n".join(out)
 
+    def check_sanitizers(self):
+        """An AddressSanitizer or UndefinedBehaviorSanitizer report in any
+        node's output (the test build aborts on the first, and reports
+        leaks at a clean exit) fails the test, as for a single broker."""
+        if harness.TARGET != "sluice":
+            return
+        found = []
+        for p in sorted(self.dir.glob("node-*.log")):
+            for line in p.read_text(errors="replace").splitlines():
+                if any(m in line for m in harness.Broker.SANITIZER_MARKERS):
+                    found.append("%s: %s" % (p.name, line.strip()))
+        assert not found, "sanitizer findings:\n%s\n%s" % ("\n".join(found[:10]), self.logs())
+
     def addr(self, n):
         return "127.0.0.1:%d" % self.ports[n - 1]
 
@@ -111,11 +124,12 @@ def _running(path, props, roles=None):
         yield c
     finally:
         pids = [c.pid(n) for n in NODES]
-        c.run("stop", timeout=200)
+        c.run("stop", "--now", timeout=200)
         for p in pids:
             if p:
                 with pytest.raises(ProcessLookupError):
                     os.kill(p, 0)
+        c.check_sanitizers()
 
 
 @pytest.fixture

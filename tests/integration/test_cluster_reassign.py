@@ -115,6 +115,12 @@ def test_move_replicas_under_throttle_while_producing(module_cluster, tmp_path):
                 "completes, to ensure the throttle is removed.") in lines
         assert "The inter-broker throttle limit was set to 50000000 B/s" in lines
         assert lines[-1] == "Successfully started partition reassignment for %s-0" % topic
+        # Kafka's throttles: leader on the sources, follower on the new one
+        # (the brokers' rates are quota configs DescribeConfigs never shows)
+        d = run("configs", "--bootstrap-server", bs, "--describe", "--entity-type", "topics",
+                "--entity-name", topic, check=True).stdout
+        assert "leader.replication.throttled.replicas=0:1,0:2" in d, d
+        assert "follower.replication.throttled.replicas=0:3" in d, d
         v = verify_until_complete(c.addr(3), f, topic)
         # the throttles go once it is done (Kafka's --verify)
         assert "Clearing broker-level throttles on brokers 1,2,3" in v.stdout, v.stdout
@@ -201,8 +207,9 @@ def test_cancel_an_in_progress_reassignment(module_cluster, tmp_path):
         r = run("reassign-partitions", "--bootstrap-server", bs, "--reassignment-json-file", f,
                 "--verify", check=True)
         assert "Reassignment of partition %s-0 is still in progress." % topic in r.stdout
+        # (no throttle to clear: clearing one would ask the stopped broker)
         r = run("reassign-partitions", "--bootstrap-server", bs, "--reassignment-json-file", f,
-                "--cancel", check=True)
+                "--cancel", "--preserve-throttles", check=True)
         assert r.stdout.splitlines()[0] == \
             "Successfully cancelled partition reassignments for: %s-0" % topic, r.stdout
         r = run("reassign-partitions", "--bootstrap-server", bs, "--list", check=True)

@@ -194,8 +194,15 @@ def test_three_nodes_elect_fail_over_and_rejoin(tmp_path):
         # the old leader restarts from its files and follows
         c.start(leader)
         assert c.leader(NODES, 30) == new
-        harness.wait_for(lambda: {t1, t2} <= set(harness.admin(c.addr(leader)).list_topics(
-            timeout=5).topics), 30, what="both topics on the restarted node")
+        # (a restarted node serves clients once it caught up with the
+        # metadata log, as Kafka's BrokerServer: connections fail until then)
+        def both_topics():
+            try:
+                return {t1, t2} <= set(harness.admin(c.addr(leader)).list_topics(
+                    timeout=5).topics)
+            except Exception:
+                return False
+        harness.wait_for(both_topics, 30, what="both topics on the restarted node")
         assert tf not in harness.admin(c.addr(leader)).list_topics(timeout=5).topics
         r = kafka("metadata-quorum", "--bootstrap-server", c.addr(new), "describe",
                   "--replication")

@@ -56,7 +56,12 @@ class Writer(threading.Thread):
                            "retry.backoff.max.ms": 200,
                            "topic.metadata.refresh.interval.ms": 500,
                            "socket.connection.setup.timeout.ms": 2000,
-                           "reconnect.backoff.max.ms": 200})
+                           "reconnect.backoff.max.ms": 200,
+                           # a request in flight to a SIGSTOPped leader
+                           # times out in 6 s, not librdkafka's 60 s
+                           # (the idempotent producer keeps its partition
+                           # waiting behind it, in order)
+                           "socket.timeout.ms": 6000, "request.timeout.ms": 5000})
         self.acked = {}
         self.failed = []
         self.sent = 0

@@ -12,74 +12,18 @@
 #include "controller/cluster_ctl.h"
 #include "controller/records.h"
 #include "proto/errors.h"
+#include "cluster_fixture.h"
 #include "test.h"
 
 #define CID "MkU3OEVBNTcwNTJENDM2Qk"
-
-static proto_broker_registration_request_feature ap_mv = {
-    .name = {"metadata.version", 16},
-    .min_supported_version = 1,
-    .max_supported_version = 30};
-
-static void ap_apply(cl_image *img, ctl_records *rs) {
-    for (int i = 0; i < rs->n; i++)
-        CHECK(cl_image_apply(img, rs->v[i].data, rs->v[i].len));
-    ctl_records_free(rs);
-}
 
 /* Brokers 1..3 registered at epochs 10*id and unfenced; topic "t" (id
  * 0x11...) with one partition, replicas [1, 2, 3], ISR [1, 2, 3], leader
  * 1, partition epoch 0. */
 static cl_image *ap_image(void) {
-    cl_image *img = cl_image_new();
-    buf b;
-    buf_init(&b, 64);
-    ctl_rec_feature_level(&b, "metadata.version", 30);
-    CHECK(cl_image_apply(img, b.data, b.len));
-    ctl_cluster *cc = ctl_cluster_new(CID, 9000);
-    for (int32_t id = 1; id <= 3; id++) {
-        proto_broker_registration_request rq;
-        proto_broker_registration_request_init(&rq);
-        rq.broker_id = id;
-        rq.cluster_id = proto_str_c(CID);
-        memset(rq.incarnation_id.b, id, 16);
-        rq.features.n = 1;
-        rq.features.v = &ap_mv;
-        proto_uuid dir;
-        memset(dir.b, 0x42, 16);
-        rq.log_dirs.n = 1;
-        rq.log_dirs.v = &dir;
-        ctl_records rs = {0};
-        char msg[300];
-        int64_t ep;
-        CHECK_EQ(ctl_cluster_register(cc, img, &rq, 10 * id, 0, &rs, &ep, msg,
-                                      sizeof msg),
-                 KERR_NONE);
-        ap_apply(img, &rs);
-        proto_broker_heartbeat_request hq;
-        proto_broker_heartbeat_request_init(&hq);
-        hq.broker_id = id;
-        hq.broker_epoch = ep;
-        hq.current_metadata_offset = 1000;
-        proto_broker_heartbeat_response hr;
-        proto_broker_heartbeat_response_init(&hr);
-        CHECK_EQ(ctl_cluster_heartbeat(cc, img, &hq, 1000, 0, false, &rs, &hr,
-                                       msg, sizeof msg),
-                 KERR_NONE);
-        ap_apply(img, &rs);
-        CHECK(!cl_broker_find(img, id)->fenced);
-    }
-    ctl_cluster_free(cc);
-    uint8_t tid[16];
-    memset(tid, 0x11, 16);
-    b.len = 0;
-    ctl_rec_topic(&b, "t", tid);
-    CHECK(cl_image_apply(img, b.data, b.len));
+    cl_image *img = ctl_fx_image(CID, 3);
     int32_t reps[3] = {1, 2, 3};
-    b.len = 0;
-    ctl_rec_partition(&b, tid, 0, reps, 3, reps, 3);
-    CHECK(cl_image_apply(img, b.data, b.len));
-    buf_free(&b);
+    ctl_fx_topic(img, 0x11, reps, 3);
     return img;
 }
 
@@ -152,7 +96,7 @@ static ap_result ap_send(cl_image *img, int32_t broker, int64_t bep,
     }
     if (r.err)
         CHECK_EQ(recs.n, 0);
-    ap_apply(img, &recs);
+    ctl_fx_apply(img, &recs);
     arena_free(&a);
     return r;
 }

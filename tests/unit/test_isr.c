@@ -21,6 +21,7 @@
 #include "log/log.h"
 #include "proto/errors.h"
 #include "replica/replica.h"
+#include "cluster_fixture.h"
 #include "test.h"
 
 #define LAG 1000
@@ -68,59 +69,9 @@ static int64_t fx_now(void *ctx) {
     return ((ifx *)ctx)->now;
 }
 
-static proto_broker_registration_request_feature isr_mv = {
-    .name = {"metadata.version", 16},
-    .min_supported_version = 1,
-    .max_supported_version = 30};
-
-static void fx_apply(cl_image *img, ctl_records *rs) {
-    for (int i = 0; i < rs->n; i++)
-        CHECK(cl_image_apply(img, rs->v[i].data, rs->v[i].len));
-    ctl_records_free(rs);
-}
-
 /* Brokers 1..3 at epochs 10, 20, 30, unfenced. */
 static cl_image *fx_image(void) {
-    cl_image *img = cl_image_new();
-    buf b;
-    buf_init(&b, 64);
-    ctl_rec_feature_level(&b, "metadata.version", 30);
-    CHECK(cl_image_apply(img, b.data, b.len));
-    buf_free(&b);
-    ctl_cluster *cc = ctl_cluster_new("c", 9000);
-    for (int32_t id = 1; id <= 3; id++) {
-        proto_broker_registration_request rq;
-        proto_broker_registration_request_init(&rq);
-        rq.broker_id = id;
-        rq.cluster_id = proto_str_c("c");
-        memset(rq.incarnation_id.b, id, 16);
-        rq.features.n = 1;
-        rq.features.v = &isr_mv;
-        proto_uuid dir;
-        memset(dir.b, 0x42, 16);
-        rq.log_dirs.n = 1;
-        rq.log_dirs.v = &dir;
-        ctl_records rs = {0};
-        char msg[300];
-        int64_t ep;
-        CHECK_EQ(ctl_cluster_register(cc, img, &rq, 10 * id, 0, &rs, &ep, msg,
-                                      sizeof msg),
-                 KERR_NONE);
-        fx_apply(img, &rs);
-        proto_broker_heartbeat_request hq;
-        proto_broker_heartbeat_request_init(&hq);
-        hq.broker_id = id;
-        hq.broker_epoch = ep;
-        hq.current_metadata_offset = 1000;
-        proto_broker_heartbeat_response hr;
-        proto_broker_heartbeat_response_init(&hr);
-        CHECK_EQ(ctl_cluster_heartbeat(cc, img, &hq, 1000, 0, false, &rs, &hr,
-                                       msg, sizeof msg),
-                 KERR_NONE);
-        fx_apply(img, &rs);
-    }
-    ctl_cluster_free(cc);
-    return img;
+    return ctl_fx_image("c", 3);
 }
 
 static void fx_broker_change(ifx *f, int32_t id, int8_t fenced, int8_t in_cs) {

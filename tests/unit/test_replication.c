@@ -399,6 +399,10 @@ TEST(replication_three_nodes_follow_truncate_on_divergence) {
     repl_fetchers_stats(brk_node_broker(w.nodes[1])->repl, &st);
     CHECK_EQ(st.fetchers, 1);
     CHECK_EQ(st.partitions, 1);
+    /* KIP-227: after the full request that opened the fetch session, the
+     * requests of a caught-up follower leave its partition out */
+    CHECK(st.incremental > 0);
+    CHECK(st.incremental < st.requests);
     repl_fetchers_stats(brk_node_broker(w.nodes[0])->repl, &st);
     CHECK_EQ(st.fetchers, 0); /* the leader fetches nothing */
 
@@ -595,5 +599,130 @@ TEST(replication_acks_all_does_not_wait_for_parked_follower_fetches) {
         CHECK_EQ(w.base_offset, 2 * i);
         CHECK(clk_mono_ms() - t0 < 3000);
     }
+    world_stop(&w);
+}
+
+/* A consumer's Fetch (replica id -1) of partition 0 at offset to node
+ * `to`: error, high watermark, bytes of records, the offset after the last
+ * whole batch (-1: none), preferred read replica. */
+typedef struct cons_fetch {
+    int done;
+    int16_t err;
+    int64_t hw, end;
+    int32_t len, preferred;
+} cons_fetch;
+
+static void on_cons_fetch(net_client *c, const net_client_result *r,
+                          void *ctx) {
+    SL_UNUSED(c);
+    cons_fetch *cf = ctx;
+    cf->err = -100;
+    if (r->err == NET_CLIENT_OK) {
+        const proto_fetch_response *rs = r->resp;
+        if (rs->responses.n == 1 && rs->responses.v[0].partitions.n == 1) {
+            const proto_fetch_response_partition_data *pd =
+                &rs->responses.v[0].partitions.v[0];
+            cf->err = pd->error_code;
+            cf->hw = pd->high_watermark;
+            cf->preferred = pd->preferred_read_replica;
+            cf->len = pd->records.len > 0 ? pd->records.len : 0;
+            size_t pos = 0;
+            while (pos + BATCH_HEADER_SIZE <= (size_t)cf->len) {
+                log_batch_header h;
+                if (!batch_parse_header(pd->records.p + pos, cf->len - pos,
+                                        &h) ||
+                    (size_t)batch_size(&h) > cf->len - pos)
+                    break;
+                cf->end = batch_last_offset(&h) + 1;
+                pos += (size_t)batch_size(&h);
+            }
+        }
+    }
+    cf->done++;
+}
+
+static cons_fetch consumer_fetch(world *w, int to, int16_t version,
+                                 int64_t offset) {
+    proto_fetch_request rq;
+    proto_fetch_request_init(&rq);
+    rq.replica_id = -1;
+    rq.max_wait_ms = 0;
+    rq.min_bytes = 1;
+    rq.max_bytes = 1 << 20;
+    rq.session_epoch = -1;
+    proto_fetch_request_fetch_topic t;
+    proto_fetch_request_fetch_topic_init(&t);
+    memcpy(t.topic_id.b, TOPIC_ID, 16);
+    t.topic = proto_str_c(TOPIC);
+    proto_fetch_request_fetch_partition fp;
+    proto_fetch_request_fetch_partition_init(&fp);
+    fp.partition = 0;
+    fp.fetch_offset = offset;
+    fp.partition_max_bytes = 1 << 20;
+    t.partitions.n = 1;
+    t.partitions.v = &fp;
+    rq.topics.n = 1;
+    rq.topics.v = &t;
+    cons_fetch cf = {0, 0, -1, -1, 0, -1};
+    CHECK(net_client_send(w->cl[to], PROTO_API_FETCH, version, &rq,
+                          on_cons_fetch, &cf) > 0);
+    CHECK(pump(w, &cf.done, 1));
+    return cf;
+}
+
+/* KIP-392: a follower serves a consumer's Fetch v11+ up to its own high
+ * watermark, never above (records between its HW and its LEO wait), an
+ * offset above its LEO is OFFSET_OUT_OF_RANGE, and a pre-v11 consumer
+ * fetch still needs the leader. No replica.selector.class here: the leader
+ * names no preferred read replica. */
+TEST(replication_follower_serves_consumers_up_to_its_hw) {
+    world w = {0};
+    if (!world_start(&w, "ff")) {
+        world_stop(&w);
+        return;
+    }
+    CHECK_EQ(produce(&w, 0, -1, "a", 3), KERR_NONE);
+    CHECK(converge(&w, 3));
+    for (int pass = 0; pass < 5000 && log_high_watermark(plog(&w, 1)) < 3;
+         pass++)
+        pump_once(&w);
+    CHECK_EQ(log_high_watermark(plog(&w, 1)), 3);
+    /* node 3 stops fetching: the leader's HW stays at 3 while node 2
+     * copies two more records */
+    w.paused[2] = true;
+    CHECK_EQ(produce(&w, 0, 1, "b", 2), KERR_NONE);
+    for (int pass = 0; pass < 5000 && log_end_offset(plog(&w, 1)) < 5; pass++)
+        pump_once(&w);
+    CHECK_EQ(log_end_offset(plog(&w, 1)), 5);
+    CHECK_EQ(log_high_watermark(plog(&w, 0)), 3);
+    CHECK_EQ(log_high_watermark(plog(&w, 1)), 3);
+
+    cons_fetch f = consumer_fetch(&w, 1, 17, 0);
+    CHECK_EQ(f.err, KERR_NONE);
+    CHECK_EQ(f.hw, 3);
+    CHECK_EQ(f.end, 3); /* up to the follower's HW, not its LEO (5) */
+    CHECK_EQ(f.preferred, -1);
+    f = consumer_fetch(&w, 1, 17, 3); /* between its HW and LEO: nothing */
+    CHECK_EQ(f.err, KERR_NONE);
+    CHECK_EQ(f.len, 0);
+    f = consumer_fetch(&w, 1, 17, 6); /* above its LEO */
+    CHECK_EQ(f.err, KERR_OFFSET_OUT_OF_RANGE);
+    f = consumer_fetch(&w, 1, 10, 0); /* no ClientMetadata before v11 */
+    CHECK_EQ(f.err, KERR_NOT_LEADER_OR_FOLLOWER);
+    f = consumer_fetch(&w, 0, 17, 0); /* the leader: to its HW too */
+    CHECK_EQ(f.err, KERR_NONE);
+    CHECK_EQ(f.end, 3);
+    CHECK_EQ(f.preferred, -1);
+
+    /* node 3 back: the HW reaches 5 everywhere, node 2 serves it all */
+    w.paused[2] = false;
+    CHECK(converge(&w, 5));
+    for (int pass = 0; pass < 5000 && log_high_watermark(plog(&w, 1)) < 5;
+         pass++)
+        pump_once(&w);
+    f = consumer_fetch(&w, 1, 17, 3);
+    CHECK_EQ(f.err, KERR_NONE);
+    CHECK_EQ(f.hw, 5);
+    CHECK_EQ(f.end, 5);
     world_stop(&w);
 }

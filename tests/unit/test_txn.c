@@ -178,6 +178,26 @@ TEST(txn_replay_control_batch) {
     ps_free(&s);
 }
 
+/* A marker from an older coordinator epoch than the producer's last one is
+ * refused (Kafka's ProducerStateManager: TransactionCoordinatorFenced); the
+ * same or a newer epoch is taken, and a producer never seen is not fenced. */
+TEST(txn_marker_coordinator_epoch_fencing) {
+    ps_state s;
+    ps_init(&s);
+    CHECK_EQ(ps_check_marker(&s, 7, 0), KERR_NONE); /* unknown producer */
+    int64_t leo = 0, base = -1;
+    CHECK_EQ(produce(&s, hdr(7, 1, 0, 2, true), &leo, &base), 0);
+    CHECK_EQ(ps_check_marker(&s, 7, 0), KERR_NONE); /* no marker yet */
+    ps_aborted ab;
+    ps_apply_marker(&s, 7, 1, BATCH_CONTROL_COMMIT, 5, leo++, &ab);
+    CHECK_EQ(ps_check_marker(&s, 7, 4), KERR_TRANSACTION_COORDINATOR_FENCED);
+    CHECK_EQ(ps_check_marker(&s, 7, -1), KERR_TRANSACTION_COORDINATOR_FENCED);
+    CHECK_EQ(ps_check_marker(&s, 7, 5), KERR_NONE);
+    CHECK_EQ(ps_check_marker(&s, 7, 6), KERR_NONE);
+    CHECK_EQ(ps_check_marker(&s, 8, 0), KERR_NONE); /* another producer */
+    ps_free(&s);
+}
+
 TEST(txn_snapshot_roundtrip) {
     ps_state s, t;
     ps_init(&s);
