@@ -580,18 +580,8 @@ int brk_config_finish(brk_config *cfg, char *err, size_t errlen) {
                  "broker and/or controller");
         return -1;
     }
-    list_iter rit = list_start(roles, true);
-    const char *rp;
-    size_t rl;
-    while (list_next(&rit, &rp, &rl))
-        if (!(rl == 6 && !memcmp(rp, "broker", 6)) &&
-            !(rl == 10 && !memcmp(rp, "controller", 10))) {
-            snprintf(err, errlen,
-                     "Unknown process role '%.*s' (only 'broker' and "
-                     "'controller' are allowed roles)",
-                     (int)rl, rp);
-            return -1;
-        }
+    /* each role is checked when the value is set (config.def's
+     * broker|controller validator, Kafka's ConfigDef message) */
     const char *l = brk_cfg_str(cfg, BRK_CFG_LISTENERS);
     if (!l || !*l) {
         snprintf(err, errlen,

@@ -549,12 +549,7 @@ int tool_acls_main(int argc, char **argv) {
         int timeout = tool_timeout_ms(&p, 60000);
         tool_props_free(&p);
         char err[256];
-        if (!(tool_has(&a, "bootstrap-server")
-                  ? kc_connect(&c.kc, tool_get(&a, "bootstrap-server"), timeout,
-                               err, sizeof(err))
-                  : kc_connect_controller(&c.kc,
-                                          tool_get(&a, "bootstrap-controller"),
-                                          timeout, err, sizeof(err)))) {
+        if (!tool_connect(&a, &c.kc, timeout, err, sizeof(err))) {
             rc = cmd_error("org.apache.kafka.common.errors.TimeoutException: "
                            "Timed out waiting for a node assignment.");
             goto out;

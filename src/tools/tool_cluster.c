@@ -19,7 +19,8 @@
 #include "tools/tool_quorum.h"
 #include "tools/tool_txn.h"
 
-/* Connects from --bootstrap-server (+ --command-config timeout). */
+/* Connects from --bootstrap-server or --bootstrap-controller (tool_connect),
+ * with the --command-config timeout. */
 static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
                          int *timeout) {
     tool_props p = {0};
@@ -29,13 +30,7 @@ static bool connect_from(tool_args *a, const char *cfgopt, kc_conn *kc,
     *timeout = tool_timeout_ms(&p, 60000);
     tool_props_free(&p);
     char err[256];
-    bool ok =
-        tool_has(a, "bootstrap-server")
-            ? kc_connect(kc, tool_get(a, "bootstrap-server"), *timeout, err,
-                         sizeof(err))
-            : kc_connect_controller(kc, tool_get(a, "bootstrap-controller"),
-                                    *timeout, err, sizeof(err));
-    if (!ok) {
+    if (!tool_connect(a, kc, *timeout, err, sizeof(err))) {
         fprintf(stderr,
                 "org.apache.kafka.common.errors.TimeoutException: Timed out "
                 "waiting "

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "tools/kclient.h"
 #include "proto/errors.h"
 
 /* ---- flags ---------------------------------------------------------- */
@@ -442,4 +443,13 @@ void tool_pretty_table(const char *const *hdr, int ncol, char ***rows,
         printf("\n");
     }
     free(w);
+}
+
+bool tool_connect(const tool_args *a, kc_conn *kc, int timeout_ms, char *err,
+                  size_t errsz) {
+    if (tool_has(a, "bootstrap-server"))
+        return kc_connect(kc, tool_get(a, "bootstrap-server"), timeout_ms, err,
+                          errsz);
+    return kc_connect_controller(kc, tool_get(a, "bootstrap-controller"),
+                                 timeout_ms, err, errsz);
 }

@@ -50,6 +50,13 @@ typedef struct tool_args {
 int tool_parse(tool_args *a, const char *prog, const char *summary,
                const tool_optdef *defs, size_t ndefs, int argc, char **argv);
 void tool_args_free(tool_args *a);
+
+struct kc_conn;
+/* Connects kc for a tool: to --bootstrap-server (kc_connect), or through
+ * --bootstrap-controller to the active controller (kc_connect_controller).
+ * false with a message in err when neither answers within timeout_ms. */
+bool tool_connect(const tool_args *a, struct kc_conn *kc, int timeout_ms,
+                  char *err, size_t errsz);
 bool tool_has(const tool_args *a, const char *name);
 const char *tool_get(const tool_args *a, const char *name); /* last value */
 const char *tool_get_or(const tool_args *a, const char *name, const char *d);

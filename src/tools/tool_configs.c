@@ -860,12 +860,7 @@ int tool_configs_main(int argc, char **argv) {
     }
     c.timeout_ms = tool_timeout_ms(&props, 60000);
     char err[256];
-    if (!(tool_has(&a, "bootstrap-server")
-              ? kc_connect(&c.kc, tool_get(&a, "bootstrap-server"),
-                           c.timeout_ms, err, sizeof(err))
-              : kc_connect_controller(&c.kc,
-                                      tool_get(&a, "bootstrap-controller"),
-                                      c.timeout_ms, err, sizeof(err)))) {
+    if (!tool_connect(&a, &c.kc, c.timeout_ms, err, sizeof(err))) {
         char m[400];
         snprintf(m, sizeof(m),
                  "org.apache.kafka.common.errors.TimeoutException: Timed out "

@@ -30,6 +30,7 @@ import time
 import harness
 from test_cluster_coordinators import FAILOVER_S, bootstrap, coordinator
 from test_cluster_forwarding import NODES, cluster  # noqa: F401 (fixture)
+from test_txn_eos import read_committed
 
 PARTS = 3
 N = 900           # input records, N / PARTS per partition
@@ -224,27 +225,6 @@ def clean_restart(c, n):
     c.run("start-node", str(n))
 
 
-def read_committed(bs, topic, expect, timeout):
-    import confluent_kafka as ck
-    cons = harness.consumer(bs, **{"isolation.level": "read_committed"})
-    try:
-        cons.assign([ck.TopicPartition(topic, i, ck.OFFSET_BEGINNING) for i in range(PARTS)])
-        out = []
-        deadline = time.monotonic() + timeout
-        settle = None
-        while time.monotonic() < deadline:
-            for m in cons.consume(500, timeout=0.3):
-                if m.error() is None:
-                    out.append(m.value().decode())
-            if len(out) >= expect:
-                settle = settle or time.monotonic() + 2
-                if time.monotonic() >= settle:
-                    break
-        return out
-    finally:
-        cons.close()
-
-
 def test_copier_copies_exactly_once_while_brokers_bounce(cluster, tmp_path):  # noqa: F811
     c = cluster
     bs = bootstrap(c)
@@ -310,7 +290,7 @@ def test_copier_copies_exactly_once_while_brokers_bounce(cluster, tmp_path):  # 
             shutil.copy(copier.log, os.environ["COPIER_LOG"])
     print("%.1f s: copier done, starts: %d" % (time.monotonic() - t0, copier.starts))
 
-    got = read_committed(bs, dst, N, timeout=60)
+    got = read_committed(bs, dst, N, timeout=60, parts=PARTS)
     dups = sorted({v for v in got if got.count(v) > 1})
     missing = sorted(set(vals) - set(got))
     if dups or missing or len(got) != N:

@@ -117,11 +117,13 @@ class App:
             self.start()
 
 
-def read_committed(bootstrap, topic, expect, timeout):
+def read_committed(bootstrap, topic, expect, timeout, parts=PARTS):
+    """The values a read_committed consumer reads from partitions 0..parts-1
+    until it has expect of them and 2 s more passed, or timeout."""
     import confluent_kafka as ck
     c = harness.consumer(bootstrap, **{"isolation.level": "read_committed"})
     try:
-        c.assign([ck.TopicPartition(topic, i, ck.OFFSET_BEGINNING) for i in range(PARTS)])
+        c.assign([ck.TopicPartition(topic, i, ck.OFFSET_BEGINNING) for i in range(parts)])
         out = []
         deadline = time.monotonic() + timeout
         settle = None
